@@ -473,6 +473,14 @@ function build(suite: Suite, type: PackageType, raw: Obj): Obj {
   return out;
 }
 
+function refuseNonces(type: string): void {
+  if (type === 'SigningNonces' || !(type in PACKAGE_TYPES))
+    fail(
+      'INVALID_PARAMETER',
+      `no default encoder for ${type}; secret nonces: see exportNoncesForStorage`,
+    );
+}
+
 function checkSuite(suite: Suite, pkg: { suite?: unknown }, type: string): void {
   if (pkg.suite !== suite.name)
     fail('WRONG_CIPHERSUITE', `${type} is for ${String(pkg.suite)}, not ${suite.name}`);
@@ -483,6 +491,7 @@ export function encodeBytes<T extends EncodableType>(
   type: T,
   pkg: PackageTypeMap[T],
 ): Uint8Array {
+  refuseNonces(type);
   checkSuite(suite, pkg, type);
   const w = new Writer();
   w.u8(MAGIC);
@@ -522,6 +531,7 @@ export function decodeBytes<T extends EncodableType>(
   type: T,
   bytes: Uint8Array,
 ): PackageTypeMap[T] {
+  refuseNonces(type);
   const r = readHeader(bytes, suite, type);
   const raw: Obj = {};
   for (const [name, kind] of PACKAGE_TYPES[type].fields)
@@ -535,6 +545,7 @@ export function encodeJson<T extends EncodableType>(
   type: T,
   pkg: PackageTypeMap[T],
 ): Obj {
+  refuseNonces(type);
   checkSuite(suite, pkg, type);
   const out: Obj = { version: ENCODING_VERSION, ciphersuite: suite.id, type };
   for (const [name, kind] of PACKAGE_TYPES[type].fields)
@@ -547,6 +558,7 @@ export function decodeJson<T extends EncodableType>(
   type: T,
   json: unknown,
 ): PackageTypeMap[T] {
+  refuseNonces(type);
   const names = PACKAGE_TYPES[type].fields.map(([n]) => n);
   if (typeof json !== 'object' || json === null)
     fail('MALFORMED_ENCODING', `${type} JSON must be an object`);
