@@ -33,11 +33,15 @@ export function parseElement(suite: Suite, bytes: Uint8Array, what: string, who?
   let p: Pt;
   try {
     p = suite.Point.fromBytes(bytes);
-    p.assertValidity();
   } catch {
     return fail('INVALID_ELEMENT', `${what}: not a valid ${suite.name} point encoding`, culprits);
   }
   if (p.is0()) fail('IDENTITY_ELEMENT', `${what}: the identity element is not allowed`, culprits);
+  try {
+    p.assertValidity();
+  } catch {
+    return fail('INVALID_ELEMENT', `${what}: not a valid ${suite.name} point`, culprits);
+  }
   // Canonical: re-encoding must give the same bytes (rejects y >= p, sign bit games, etc.).
   if (!equalBytes(p.toBytes(), bytes))
     fail('INVALID_ELEMENT', `${what}: non-canonical encoding`, culprits);
