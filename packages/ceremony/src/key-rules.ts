@@ -1,0 +1,374 @@
+// The key ceremony's rules (DKG today; refresh / reshare / repair reuse them) as pure functions.
+import type { CheckResult } from './check.js';
+import { accept, refuse } from './check.js';
+import type { OutboxState } from './outbox.js';
+import { checkFlush, drain, emit } from './outbox.js';
+import { z } from 'zod';
+import type { Group, KeyCeremonyKind, KeyEvent } from './schemas.js';
+import { KeyEventSchema } from './schemas.js';
+
+export type KeyPhase = 'round1' | 'round2' | 'confirmation' | 'closed';
+
+export interface Confirmation {
+  readonly member: string;
+  readonly transcriptHash: string;
+  readonly groupPublicKey: string;
+  readonly at: number;
+}
+
+/** One distinct (transcriptHash, groupPublicKey) pair and who confirmed it. */
+export interface ConfirmationView {
+  readonly transcriptHash: string;
+  readonly groupPublicKey: string;
+  readonly members: readonly string[];
+}
+
+export type KeyAbortCode =
+  'CONFIRMATION_MISMATCH' | 'CULPRIT_REPORTED' | 'TIMEOUT' | 'CANCELLED' | 'MEMBER_REVOKED';
+
+export type KeyOutcome =
+  | {
+      readonly status: 'completed';
+      readonly transcriptHash: string;
+      readonly groupPublicKey: string;
+      readonly at: number;
+    }
+  | {
+      readonly status: 'aborted';
+      readonly code: 'CONFIRMATION_MISMATCH';
+      /** Members outside the unique largest view; every member when there is no unique largest. */
+      readonly disagreeing: readonly string[];
+      readonly views: readonly ConfirmationView[];
+      readonly at: number;
+    }
+  | {
+      readonly status: 'aborted';
+      readonly code: 'CULPRIT_REPORTED';
+      readonly culprit: string;
+      readonly reportedBy: string;
+      readonly reason: string;
+      readonly at: number;
+    }
+  | {
+      readonly status: 'aborted';
+      readonly code: 'TIMEOUT';
+      readonly round: 1 | 2 | 3;
+      /** Members that had not done their part of the round when the deadline passed. */
+      readonly missing: readonly string[];
+      readonly at: number;
+    }
+  | {
+      readonly status: 'aborted';
+      readonly code: 'CANCELLED';
+      readonly by: string;
+      readonly reason: string;
+      readonly at: number;
+    }
+  | {
+      readonly status: 'aborted';
+      readonly code: 'MEMBER_REVOKED';
+      readonly member: string;
+      readonly at: number;
+    };
+
+interface EffectBase {
+  readonly seq: number;
+}
+export type KeyEffect =
+  | (EffectBase & {
+      readonly kind: 'notify';
+      readonly topic: 'dkg.started';
+      readonly to: readonly string[];
+      readonly deadline: number;
+    })
+  /** Relay every round-1 package to every member (all are in; the list is final). */
+  | (EffectBase & {
+      readonly kind: 'broadcastRound1';
+      readonly packageHashes: Readonly<Record<string, string>>;
+      readonly deadline: number;
+    })
+  /** Relay the sender's encrypted envelopes to these recipients. */
+  | (EffectBase & {
+      readonly kind: 'deliverRound2';
+      readonly from: string;
+      readonly recipients: readonly string[];
+    })
+  | (EffectBase & {
+      readonly kind: 'requestConfirmation';
+      readonly to: readonly string[];
+      readonly deadline: number;
+    })
+  | (EffectBase & {
+      readonly kind: 'activateGroup';
+      readonly groupPublicKey: string;
+      readonly transcriptHash: string;
+    })
+  /** Tell every member to erase this ceremony's state: nothing from it may be reused. */
+  | (EffectBase & {
+      readonly kind: 'abort';
+      readonly to: readonly string[];
+      readonly outcome: KeyOutcome;
+    });
+
+export interface KeyContext extends OutboxState<KeyEffect> {
+  readonly ceremony: 'key';
+  readonly ceremonyId: string;
+  readonly kind: KeyCeremonyKind;
+  readonly group: Group;
+  readonly roundTimeoutMs: number;
+  readonly startedAt: number;
+  readonly now: number;
+  /** Absolute deadline of the current round. */
+  readonly deadline: number;
+  readonly priorPackageHashes: readonly string[];
+  /** member → hash of its round-1 package. */
+  readonly round1: Readonly<Record<string, string>>;
+  /** sender → recipients its envelopes were delivered to. */
+  readonly round2: Readonly<Record<string, readonly string[]>>;
+  readonly confirmations: readonly Confirmation[];
+  readonly outcome: KeyOutcome | null;
+}
+
+const isMember = (c: KeyContext, m: string): boolean => c.group.members.includes(m);
+const delivered = (c: KeyContext, from: string): readonly string[] =>
+  Object.hasOwn(c.round2, from) ? (c.round2[from] ?? []) : [];
+const others = (c: KeyContext, m: string): string[] => c.group.members.filter((x) => x !== m);
+
+export const allRound1In = (c: KeyContext): boolean =>
+  c.group.members.every((m) => Object.hasOwn(c.round1, m));
+export const round2DoneBy = (c: KeyContext, m: string): boolean =>
+  others(c, m).every((r) => delivered(c, m).includes(r));
+export const allRound2In = (c: KeyContext): boolean =>
+  c.group.members.every((m) => round2DoneBy(c, m));
+export const allConfirmed = (c: KeyContext): boolean =>
+  c.confirmations.length === c.group.members.length;
+
+export const confirmationViews = (c: KeyContext): ConfirmationView[] => {
+  const views: ConfirmationView[] = [];
+  for (const x of c.confirmations) {
+    const i = views.findIndex(
+      (v) => v.transcriptHash === x.transcriptHash && v.groupPublicKey === x.groupPublicKey,
+    );
+    const view = views[i];
+    if (view === undefined) {
+      views.push({
+        transcriptHash: x.transcriptHash,
+        groupPublicKey: x.groupPublicKey,
+        members: [x.member],
+      });
+    } else {
+      views[i] = { ...view, members: [...view.members, x.member] };
+    }
+  }
+  return views;
+};
+
+export const confirmationsAgree = (c: KeyContext): boolean => confirmationViews(c).length <= 1;
+
+export const keyDeadline = (phase: KeyPhase, c: KeyContext): number | null =>
+  phase === 'closed' ? null : c.deadline;
+
+export function checkKey(phase: KeyPhase, c: KeyContext, e: KeyEvent): CheckResult {
+  if (phase === 'closed') return refuse('UNEXPECTED_MESSAGE', 'the ceremony is closed');
+  switch (e.type) {
+    case 'outbox.flushed':
+      return checkFlush(c, e.upTo);
+    case 'ceremony.cancel':
+      return accept;
+    case 'member.revoked':
+      return isMember(c, e.member) ? accept : refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+    case 'deadline.reached':
+      return e.at >= c.deadline
+        ? accept
+        : refuse('DEADLINE_NOT_REACHED', `deadline is ${c.deadline}, fired at ${e.at}`);
+    case 'dkg.round1':
+      if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+      if (Object.hasOwn(c.round1, e.member))
+        return refuse('DUPLICATE', `${e.member} already sent its round-1 package`);
+      if (phase !== 'round1') return refuse('UNEXPECTED_MESSAGE', 'round 1 is over');
+      if (
+        c.priorPackageHashes.includes(e.packageHash) ||
+        Object.values(c.round1).includes(e.packageHash)
+      )
+        return refuse('COMMITMENT_REUSED', 'this round-1 package was already used');
+      return accept;
+    case 'dkg.round2': {
+      if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+      if (phase === 'round1') return refuse('UNEXPECTED_MESSAGE', 'round 1 is not complete');
+      if (phase === 'confirmation' || round2DoneBy(c, e.member))
+        return refuse('DUPLICATE', `${e.member} already delivered round 2`);
+      const stranger = e.recipients.find((r) => !isMember(c, r));
+      if (stranger !== undefined) return refuse('NOT_A_MEMBER', `${stranger} is not a member`);
+      if (e.recipients.includes(e.member))
+        return refuse('INVALID_RECIPIENT', 'a member sends no envelope to itself');
+      const seen = delivered(c, e.member);
+      if (
+        new Set(e.recipients).size !== e.recipients.length ||
+        e.recipients.some((r) => seen.includes(r))
+      )
+        return refuse('DUPLICATE', `${e.member} already delivered to one of these recipients`);
+      return accept;
+    }
+    case 'dkg.confirm':
+      if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+      if (c.confirmations.some((x) => x.member === e.member))
+        return refuse('DUPLICATE', `${e.member} already confirmed`);
+      if (phase !== 'confirmation') return refuse('UNEXPECTED_MESSAGE', 'round 2 is not complete');
+      return accept;
+    case 'dkg.fail':
+      if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+      if (!isMember(c, e.culprit)) return refuse('NOT_A_MEMBER', `${e.culprit} is not a member`);
+      if (e.culprit === e.member) return refuse('INVALID_EVENT', 'a member cannot accuse itself');
+      if (phase === 'round1')
+        return refuse('UNEXPECTED_MESSAGE', 'nothing to verify before the round-1 broadcast');
+      return accept;
+  }
+}
+
+/** Parses, then checks: the guards and checkEvent both go through here. */
+export function checkKeyEvent(phase: KeyPhase, c: KeyContext, raw: unknown): CheckResult {
+  const parsed = KeyEventSchema.safeParse(raw);
+  if (!parsed.success) return refuse('INVALID_EVENT', z.prettifyError(parsed.error));
+  return checkKey(phase, c, parsed.data);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context updates
+
+type Patch = Partial<KeyContext>;
+type Ev<T extends KeyEvent['type']> = Extract<KeyEvent, { type: T }>;
+const tick = (c: KeyContext, at: number): number => Math.max(c.now, at);
+
+export const recordRound1 = (c: KeyContext, e: Ev<'dkg.round1'>): Patch => ({
+  now: tick(c, e.at),
+  round1: { ...c.round1, [e.member]: e.packageHash },
+});
+
+export const beginRound2 = (c: KeyContext): Patch => {
+  const deadline = c.now + c.roundTimeoutMs;
+  return {
+    deadline,
+    ...emit<KeyEffect, KeyContext>(c, {
+      kind: 'broadcastRound1',
+      packageHashes: c.round1,
+      deadline,
+    }),
+  };
+};
+
+export const recordRound2 = (c: KeyContext, e: Ev<'dkg.round2'>): Patch => ({
+  now: tick(c, e.at),
+  round2: { ...c.round2, [e.member]: [...delivered(c, e.member), ...e.recipients] },
+  ...emit<KeyEffect, KeyContext>(c, {
+    kind: 'deliverRound2',
+    from: e.member,
+    recipients: e.recipients,
+  }),
+});
+
+export const beginConfirmation = (c: KeyContext): Patch => {
+  const deadline = c.now + c.roundTimeoutMs;
+  return {
+    deadline,
+    ...emit<KeyEffect, KeyContext>(c, {
+      kind: 'requestConfirmation',
+      to: c.group.members,
+      deadline,
+    }),
+  };
+};
+
+export const recordConfirmation = (c: KeyContext, e: Ev<'dkg.confirm'>): Patch => ({
+  now: tick(c, e.at),
+  confirmations: [
+    ...c.confirmations,
+    {
+      member: e.member,
+      transcriptHash: e.transcriptHash,
+      groupPublicKey: e.groupPublicKey,
+      at: e.at,
+    },
+  ],
+});
+
+export const activate = (c: KeyContext): Patch => {
+  const first = c.confirmations[0];
+  if (first === undefined) return {};
+  const outcome: KeyOutcome = {
+    status: 'completed',
+    transcriptHash: first.transcriptHash,
+    groupPublicKey: first.groupPublicKey,
+    at: c.now,
+  };
+  return {
+    outcome,
+    ...emit<KeyEffect, KeyContext>(c, {
+      kind: 'activateGroup',
+      groupPublicKey: first.groupPublicKey,
+      transcriptHash: first.transcriptHash,
+    }),
+  };
+};
+
+const abortWith = (c: KeyContext, outcome: KeyOutcome): Patch => ({
+  now: Math.max(c.now, outcome.at),
+  outcome,
+  ...emit<KeyEffect, KeyContext>(c, { kind: 'abort', to: c.group.members, outcome }),
+});
+
+export const mismatchOutcome = (c: KeyContext, at: number): KeyOutcome => {
+  const views = confirmationViews(c);
+  const sizes = views.map((v) => v.members.length);
+  const largest = Math.max(...sizes);
+  const leaders = views.filter((v) => v.members.length === largest);
+  const agreeing = leaders.length === 1 ? (leaders[0]?.members ?? []) : [];
+  return {
+    status: 'aborted',
+    code: 'CONFIRMATION_MISMATCH',
+    disagreeing: c.confirmations.map((x) => x.member).filter((m) => !agreeing.includes(m)),
+    views,
+    at: tick(c, at),
+  };
+};
+
+export const abortMismatch = (c: KeyContext): Patch => abortWith(c, mismatchOutcome(c, c.now));
+
+export const abortReported = (c: KeyContext, e: Ev<'dkg.fail'>): Patch =>
+  abortWith(c, {
+    status: 'aborted',
+    code: 'CULPRIT_REPORTED',
+    culprit: e.culprit,
+    reportedBy: e.member,
+    reason: e.reason,
+    at: tick(c, e.at),
+  });
+
+export const abortTimeout = (phase: KeyPhase, c: KeyContext, at: number): Patch => {
+  if (phase === 'confirmation' && !confirmationsAgree(c))
+    return abortWith(c, mismatchOutcome(c, at));
+  const missing = c.group.members.filter((m) =>
+    phase === 'round1'
+      ? !Object.hasOwn(c.round1, m)
+      : phase === 'round2'
+        ? !round2DoneBy(c, m)
+        : !c.confirmations.some((x) => x.member === m),
+  );
+  const round = phase === 'round1' ? 1 : phase === 'round2' ? 2 : 3;
+  return abortWith(c, { status: 'aborted', code: 'TIMEOUT', round, missing, at: tick(c, at) });
+};
+
+export const abortCancelled = (c: KeyContext, e: Ev<'ceremony.cancel'>): Patch =>
+  abortWith(c, {
+    status: 'aborted',
+    code: 'CANCELLED',
+    by: e.by,
+    reason: e.reason,
+    at: tick(c, e.at),
+  });
+
+export const abortRevoked = (c: KeyContext, e: Ev<'member.revoked'>): Patch =>
+  abortWith(c, { status: 'aborted', code: 'MEMBER_REVOKED', member: e.member, at: tick(c, e.at) });
+
+export const drainKeyOutbox = (c: KeyContext, upTo: number): Patch => ({
+  outbox: drain(c.outbox, upTo),
+});
