@@ -3,7 +3,9 @@
  * `process.getBuiltinModule` so the library still loads where there is no Node (then callers fall
  * back to noble). Returns undefined when unavailable.
  */
-type NodeCrypto = typeof import('node:crypto');
+import type * as NodeCryptoModule from 'node:crypto';
+
+type NodeCrypto = typeof NodeCryptoModule;
 
 let nodeCrypto: NodeCrypto | null | undefined;
 

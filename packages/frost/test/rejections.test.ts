@@ -237,7 +237,7 @@ describe('nonces (THREATS A.1, A.3)', () => {
     const stored = f.exportNoncesForStorage(r1[0]!.nonces);
     const back = f.importNoncesFromStorage(stored);
     expect(back.commitments).toEqual(r1[0]!.commitments);
-    stored[5] ^= 1;
+    stored[5] = (stored[5] ?? 0) ^ 1;
     expect(() => f.importNoncesFromStorage(stored)).toThrow(FrostError);
   });
 });
