@@ -1,0 +1,265 @@
+// Valid examples of every message type, and helpers shared by the tests.
+import {
+  bytesToHex,
+  generateIdentityKey,
+  sealEnvelope,
+  type AdminGroupCreate,
+  type IdentityKey,
+  type SignRequest,
+  type Message,
+  type MessageType,
+  type SealedBody,
+} from '../src/index.js';
+
+export const numRuns = Number(process.env['FC_NUM_RUNS'] ?? 50);
+
+export const hex = (bytes: number, fill = 0xab): string =>
+  bytesToHex(new Uint8Array(bytes).fill(fill));
+
+export const seeded = (n: number): IdentityKey => generateIdentityKey(new Uint8Array(32).fill(n));
+
+export const admin = seeded(1);
+export const alice = seeded(2);
+export const bob = seeded(3);
+export const carol = seeded(4);
+export const coordinator = seeded(5);
+
+export const keys: Record<string, IdentityKey> = { admin, alice, bob, carol, coordinator };
+export const lookup = (sender: string): Uint8Array | undefined => keys[sender]?.publicKey;
+
+export const CEREMONY = 'c_0123456789abcdef';
+export const OTHER_CEREMONY = 'c_fedcba9876543210';
+
+const pk = (k: IdentityKey): string => bytesToHex(k.publicKey);
+
+const groupCreate: AdminGroupCreate = {
+  type: 'admin.group.create',
+  group: 'release-leads',
+  threshold: 2,
+  members: [
+    { member: 'alice', identityKey: pk(alice) },
+    { member: 'bob', identityKey: pk(bob) },
+    { member: 'carol', identityKey: pk(carol) },
+  ],
+};
+
+const signRequest: SignRequest = {
+  type: 'sign.request',
+  group: 'release-leads',
+  release: {
+    version: '1.4.0',
+    class: 'standard',
+    note: 'quarterly release',
+    artifacts: [
+      { name: 'conclave-1.4.0.tar.gz', sha256: hex(32, 1), sha512: hex(64, 2) },
+      { name: 'conclave-1.4.0.zip', sha256: hex(32, 3), sha512: hex(64, 4) },
+    ],
+    formats: ['raw', 'sshsig', 'minisign'],
+  },
+};
+
+const identifier = (n: number): string =>
+  bytesToHex(Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? n : 0)));
+
+/** One valid body for each sealed type. */
+export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { type: T }> } = {
+  'admin.member.add': {
+    type: 'admin.member.add',
+    member: 'alice',
+    identityKey: pk(alice),
+    roles: ['lead', 'security'],
+  },
+  'admin.member.revoke': { type: 'admin.member.revoke', member: 'bob', reason: 'left the team' },
+  'admin.group.create': groupCreate,
+  'dkg.start': {
+    type: 'dkg.start',
+    group: 'release-leads',
+    threshold: 2,
+    participants: [
+      { member: 'alice', identifier: identifier(1), identityKey: pk(alice) },
+      { member: 'bob', identifier: identifier(2), identityKey: pk(bob) },
+      { member: 'carol', identifier: identifier(3), identityKey: pk(carol) },
+    ],
+    authorization: sealEnvelope(admin, {
+      ceremonyId: CEREMONY,
+      round: 'admin',
+      seq: 0,
+      sender: 'admin',
+      body: groupCreate,
+    }),
+  },
+  'dkg.round1': { type: 'dkg.round1', package: hex(170) },
+  'dkg.round1.all': {
+    type: 'dkg.round1.all',
+    packages: [
+      { member: 'alice', package: hex(170, 1) },
+      { member: 'bob', package: hex(170, 2) },
+      { member: 'carol', package: hex(170, 3) },
+    ],
+  },
+  'dkg.round2': {
+    type: 'dkg.round2',
+    boxes: [
+      { recipient: 'bob', ephemeralKey: hex(32), nonce: hex(24), ciphertext: hex(96) },
+      { recipient: 'carol', ephemeralKey: hex(32), nonce: hex(24), ciphertext: hex(96) },
+    ],
+  },
+  'dkg.round2.deliver': {
+    type: 'dkg.round2.deliver',
+    boxes: [{ sender: 'alice', ephemeralKey: hex(32), nonce: hex(24), ciphertext: hex(96) }],
+  },
+  'dkg.confirm': {
+    type: 'dkg.confirm',
+    round1Hash: hex(32),
+    groupPublicKey: hex(32),
+    signature: hex(64),
+  },
+  'dkg.complete': {
+    type: 'dkg.complete',
+    groupPublicKey: hex(32),
+    round1Hash: hex(32),
+    confirmations: [
+      { member: 'alice', signature: hex(64, 1) },
+      { member: 'bob', signature: hex(64, 2) },
+      { member: 'carol', signature: hex(64, 3) },
+    ],
+  },
+  'dkg.abort': {
+    type: 'dkg.abort',
+    code: 'INVALID_PROOF_OF_KNOWLEDGE',
+    message: 'round-1 proof of knowledge does not verify',
+    culprits: ['carol'],
+  },
+  'sign.request': signRequest,
+  'sign.approve': { type: 'sign.approve', requestDigest: hex(32), commitment: hex(64) },
+  'sign.commit': { type: 'sign.commit', commitment: hex(96) },
+  'sign.reject': { type: 'sign.reject', requestDigest: hex(32), reason: 'wrong version' },
+  'sign.cancel': { type: 'sign.cancel', reason: 'superseded by 1.4.1' },
+  'sign.package': {
+    type: 'sign.package',
+    session: 1,
+    signingPackage: hex(600),
+    requestDigest: hex(32, 1),
+    statementDigest: hex(32, 2),
+    approvers: ['alice', 'bob', 'carol'],
+    signers: ['alice', 'bob'],
+    policyId: 'default',
+    issuedAt: 1_760_000_000_000,
+  },
+  'round2.share': {
+    type: 'round2.share',
+    session: 1,
+    share: hex(32, 7),
+    ack: { packageHash: hex(32, 8), signature: hex(64, 9) },
+  },
+  'sign.complete': {
+    type: 'sign.complete',
+    groupPublicKey: hex(32),
+    signature: hex(64),
+    statementDigest: hex(32),
+    approvers: ['alice', 'bob', 'carol'],
+    signers: ['alice', 'bob'],
+  },
+  'sign.aborted': {
+    type: 'sign.aborted',
+    reason: 'failed',
+    code: 'INSUFFICIENT_HONEST_SIGNERS',
+    message: 'fewer than t honest approvers remained',
+    culprits: ['carol'],
+  },
+  ack: { type: 'ack', seq: 3, messageType: 'sign.approve' },
+};
+
+/** Who sends each sealed example. */
+export const senderOf = (type: SealedBody['type']): string =>
+  type.startsWith('admin.')
+    ? 'admin'
+    : [
+          'dkg.start',
+          'dkg.round1.all',
+          'dkg.round2.deliver',
+          'dkg.complete',
+          'sign.package',
+          'sign.complete',
+          'sign.aborted',
+          'ack',
+        ].includes(type)
+      ? 'coordinator'
+      : 'alice';
+
+/** One valid example for each bare type (the envelope included). */
+export const bareExamples: {
+  [T in Exclude<MessageType, SealedBody['type']>]: Extract<Message, { type: T }>;
+} = {
+  hello: { type: 'hello', protocolVersion: 1, client: 'conclave-cli/0.1.0' },
+  'auth.challenge': {
+    type: 'auth.challenge',
+    protocolVersion: 1,
+    challenge: hex(32),
+    origin: 'wss://coordinator.example:7443',
+    expiresAt: 1_760_000_020_000,
+  },
+  'auth.response': {
+    type: 'auth.response',
+    member: 'alice',
+    challenge: hex(32),
+    signature: hex(64),
+  },
+  'auth.ok': { type: 'auth.ok', member: 'alice' },
+  error: { type: 'error', code: 'UNAUTHENTICATED', message: 'authenticate first' },
+  envelope: sealEnvelope(alice, {
+    ceremonyId: CEREMONY,
+    round: 'sign.approve',
+    seq: 1,
+    sender: 'alice',
+    body: sealedExamples['sign.approve'],
+  }),
+  'inbox.get': { type: 'inbox.get' },
+  inbox: {
+    type: 'inbox',
+    items: [
+      {
+        ceremonyId: CEREMONY,
+        kind: 'sign',
+        group: 'release-leads',
+        state: 'collectingApprovals',
+        requester: 'carol',
+        version: '1.4.0',
+        class: 'standard',
+        createdAt: 1_760_000_000_000,
+        deadline: 1_760_003_600_000,
+      },
+    ],
+  },
+  'ceremony.status.get': { type: 'ceremony.status.get', ceremonyId: CEREMONY },
+  'ceremony.status': {
+    type: 'ceremony.status',
+    ceremonyId: CEREMONY,
+    kind: 'sign',
+    state: 'collectingApprovals',
+    group: 'release-leads',
+    threshold: 2,
+    members: ['alice', 'bob', 'carol'],
+    approvals: ['alice'],
+    rejections: [{ member: 'bob', reason: 'on leave' }],
+    session: 0,
+    culprits: [],
+    request: sealEnvelope(carol, {
+      ceremonyId: CEREMONY,
+      round: 'sign.request',
+      seq: 0,
+      sender: 'carol',
+      body: signRequest,
+    }),
+    updatedAt: 1_760_000_000_500,
+  },
+};
+
+export const frame = (value: unknown): string => JSON.stringify(value);
+
+export const sealAs = (body: SealedBody, seq = 0, ceremonyId = CEREMONY) => {
+  const sender = senderOf(body.type);
+  const key = keys[sender];
+  if (key === undefined) throw new Error('no key');
+  return sealEnvelope(key, { ceremonyId, round: body.type, seq, sender, body });
+};
