@@ -72,7 +72,7 @@ describe('signed envelopes', () => {
   it('reject a changed seq, round or sender with BAD_ENVELOPE_SIGNATURE', () => {
     const env = sealed();
     expect(codeOf(openEnvelope({ ...env, seq: 2 }, lookup))).toBe('BAD_ENVELOPE_SIGNATURE');
-    expect(codeOf(openEnvelope({ ...env, round: 'sign.commit' }, lookup))).toBe(
+    expect(codeOf(openEnvelope({ ...env, round: 'sign.recommit' }, lookup))).toBe(
       'BAD_ENVELOPE_SIGNATURE',
     );
     const asBob = openEnvelope({ ...env, sender: 'bob' }, lookup);
@@ -192,7 +192,7 @@ describe('ReplayTracker', () => {
     const tracker = new ReplayTracker();
     tracker.accept(key);
     expect(codeOf(tracker.accept({ ...key, seq: 2 }))).toBe('OK');
-    expect(codeOf(tracker.accept({ ...key, round: 'sign.commit' }))).toBe('OK');
+    expect(codeOf(tracker.accept({ ...key, round: 'sign.recommit' }))).toBe('OK');
     expect(codeOf(tracker.accept({ ...key, ceremonyId: OTHER_CEREMONY }))).toBe('OK');
     expect(codeOf(tracker.accept({ ...key, sender: 'bob' }))).toBe('OK');
     expect(tracker.size).toBe(5);

@@ -124,6 +124,12 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
       { member: 'carol', signature: hex(64, 3) },
     ],
   },
+  'dkg.fail': {
+    type: 'dkg.fail',
+    culprit: 'carol',
+    code: 'INVALID_SECRET_SHARE',
+    reason: 'round-2 share fails verification',
+  },
   'dkg.abort': {
     type: 'dkg.abort',
     code: 'INVALID_PROOF_OF_KNOWLEDGE',
@@ -132,9 +138,9 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
   },
   'sign.request': signRequest,
   'sign.approve': { type: 'sign.approve', requestDigest: hex(32), commitment: hex(64) },
-  'sign.commit': { type: 'sign.commit', commitment: hex(96) },
+  'sign.recommit': { type: 'sign.recommit', commitment: hex(96) },
   'sign.reject': { type: 'sign.reject', requestDigest: hex(32), reason: 'wrong version' },
-  'sign.cancel': { type: 'sign.cancel', reason: 'superseded by 1.4.1' },
+  'ceremony.cancel': { type: 'ceremony.cancel', reason: 'superseded by 1.4.1' },
   'sign.package': {
     type: 'sign.package',
     session: 1,
@@ -179,6 +185,7 @@ export const senderOf = (type: SealedBody['type']): string =>
           'dkg.round1.all',
           'dkg.round2.deliver',
           'dkg.complete',
+          'dkg.abort',
           'sign.package',
           'sign.complete',
           'sign.aborted',

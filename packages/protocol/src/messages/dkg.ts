@@ -128,9 +128,17 @@ export const DkgCompleteSchema = z.strictObject({
 });
 
 /**
- * coordinator → members (the ceremony ended, nothing saved) or member → coordinator (a complaint,
- * e.g. a round-2 share that fails vss_verify). `culprits` names the blamed members.
+ * member → coordinator: a complaint naming `culprit`, e.g. a round-2 share that fails vss_verify
+ * (`INVALID_SECRET_SHARE`) or a bad proof of knowledge (`INVALID_PROOF_OF_KNOWLEDGE`).
  */
+export const DkgFailSchema = z.strictObject({
+  type: z.literal('dkg.fail'),
+  culprit: MemberIdSchema,
+  code: z.enum(ERROR_CODES),
+  reason: text(512, 1),
+});
+
+/** coordinator → members: the ceremony ended, nothing is saved; `culprits` names the blamed. */
 export const DkgAbortSchema = z.strictObject({
   type: z.literal('dkg.abort'),
   code: z.enum(ERROR_CODES),
@@ -149,4 +157,5 @@ export type DkgRound2 = z.infer<typeof DkgRound2Schema>;
 export type DkgRound2Deliver = z.infer<typeof DkgRound2DeliverSchema>;
 export type DkgConfirm = z.infer<typeof DkgConfirmSchema>;
 export type DkgComplete = z.infer<typeof DkgCompleteSchema>;
+export type DkgFail = z.infer<typeof DkgFailSchema>;
 export type DkgAbort = z.infer<typeof DkgAbortSchema>;

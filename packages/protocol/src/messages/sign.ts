@@ -74,8 +74,8 @@ export const SignApproveSchema = z.strictObject({
 });
 
 /** approver → coordinator: a fresh commitment for a new session (ROAST), after the last was used. */
-export const SignCommitSchema = z.strictObject({
-  type: z.literal('sign.commit'),
+export const SignRecommitSchema = z.strictObject({
+  type: z.literal('sign.recommit'),
   commitment: CommitmentHexSchema,
 });
 
@@ -86,9 +86,9 @@ export const SignRejectSchema = z.strictObject({
   reason: text(512, 1),
 });
 
-/** requester → coordinator: withdraw the request. */
-export const SignCancelSchema = z.strictObject({
-  type: z.literal('sign.cancel'),
+/** requester (signing) or admin (key ceremony) → coordinator: withdraw the ceremony. */
+export const CeremonyCancelSchema = z.strictObject({
+  type: z.literal('ceremony.cancel'),
   reason: text(512, 1),
 });
 
@@ -156,9 +156,9 @@ export type Artifact = z.infer<typeof ArtifactSchema>;
 export type Release = z.infer<typeof ReleaseSchema>;
 export type SignRequest = z.infer<typeof SignRequestSchema>;
 export type SignApprove = z.infer<typeof SignApproveSchema>;
-export type SignCommit = z.infer<typeof SignCommitSchema>;
+export type SignRecommit = z.infer<typeof SignRecommitSchema>;
 export type SignReject = z.infer<typeof SignRejectSchema>;
-export type SignCancel = z.infer<typeof SignCancelSchema>;
+export type CeremonyCancel = z.infer<typeof CeremonyCancelSchema>;
 export type SignPackage = z.infer<typeof SignPackageSchema>;
 export type PackageAck = z.infer<typeof PackageAckSchema>;
 export type Round2Share = z.infer<typeof Round2ShareSchema>;
