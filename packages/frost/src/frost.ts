@@ -20,7 +20,13 @@ import {
   type DealerOptions,
   type DealerOutput,
 } from './keys/dealer.js';
-import { dkgPart1, dkgPart2, dkgPart3, type DkgPart1Options } from './keys/dkg.js';
+import {
+  dkgPart1,
+  dkgPart2,
+  dkgPart3,
+  dkgPublicKeyPackage,
+  type DkgPart1Options,
+} from './keys/dkg.js';
 import { repairStep1, repairStep2, repairStep3 } from './keys/repair.js';
 import { refreshParams, resharePart1, resharePart2, type ReshareParams } from './keys/reshare.js';
 import {
@@ -94,6 +100,8 @@ export interface Frost {
         round1: Many<DkgRound1Package>,
         round2: Many<DkgRound2Package>,
       ): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
+      /** The public key package from all n round-1 packages (what a coordinator stores). */
+      publicKeyPackage(round1: Many<DkgRound1Package>, minSigners: number): PublicKeyPackage;
     };
     readonly reshare: {
       part1(
@@ -201,6 +209,8 @@ export function createFrost(suite: Suite): Frost {
           r1: Many<DkgRound1Package>,
           r2: Many<DkgRound2Package>,
         ) => dkgPart3(suite, s, r1, r2),
+        publicKeyPackage: (r1: Many<DkgRound1Package>, min: number) =>
+          dkgPublicKeyPackage(suite, r1, min),
       }),
       reshare: Object.freeze({
         part1: (k: KeyPackage, pub: PublicKeyPackage, p: ReshareParams, rng?: Rng) =>

@@ -42,6 +42,13 @@ describe.each(suites.map((f) => [f.suite.name, f] as const))('%s', (_n, f: Frost
       ),
     );
     for (const o of out) expect(o.publicKeyPackage).toEqual(out[0]!.publicKeyPackage);
+    // A coordinator derives the same public key package from the round-1 packages alone.
+    expect(
+      f.keys.dkg.publicKeyPackage(
+        r1.map((x) => x.package),
+        3,
+      ),
+    ).toEqual(out[0]!.publicKeyPackage);
     expect(
       signAndVerify(
         f,

@@ -41,7 +41,7 @@ import {
   parseCommitment,
   publicKeyPackageFromCommitment,
 } from './common.js';
-import { applyTaprootDkgTweak } from './taproot.js';
+import { applyTaprootDkgTweak, applyTaprootDkgTweakPublic } from './taproot.js';
 
 export interface DkgPart1Options {
   readonly rng?: Rng;
@@ -277,4 +277,37 @@ export function pokRLength(suite: Suite): number {
 export function parsePokR(suite: Suite, b: Uint8Array, who?: string): Pt {
   const full = suite.taproot ? concatBytes(Uint8Array.of(2), b) : b;
   return parseElement(suite, full, 'proof of knowledge R', who);
+}
+
+/**
+ * The group's public key package from all n round-1 packages (public data only): what a
+ * coordinator stores, and what every member's part 3 must agree with.
+ */
+export function dkgPublicKeyPackage(
+  suite: Suite,
+  round1: readonly DkgRound1Package[] | Readonly<Record<string, DkgRound1Package>>,
+  minSigners: number,
+): PublicKeyPackage {
+  const list = asList(round1);
+  if (list.length < minSigners)
+    fail('INCORRECT_NUMBER_OF_PACKAGES', `need all round-1 packages, got ${list.length}`);
+  let merged: Pt[] | undefined;
+  const seen = new Set<string>();
+  for (const p of list) {
+    if (p.suite !== suite.name)
+      fail('WRONG_CIPHERSUITE', `round-1 package is for ${p.suite}`, [p.identifier]);
+    if (seen.has(p.identifier))
+      fail('DUPLICATE_IDENTIFIER', 'participant listed twice', [p.identifier]);
+    seen.add(p.identifier);
+    if (p.commitment.length !== minSigners)
+      fail('INCORRECT_NUMBER_OF_COMMITMENTS', 'commitment length differs from the threshold', [
+        p.identifier,
+      ]);
+    const C = parseCommitment(suite, p.commitment, p.identifier);
+    merged = merged ? merged.map((m, k) => m.add(C[k] as Pt)) : C;
+  }
+  const ids = list.map((p) => p.identifier);
+  const pub = publicKeyPackageFromCommitment(suite, merged as Pt[], ids, minSigners);
+  if (!suite.taproot) return pub;
+  return applyTaprootDkgTweakPublic(suite, pub);
 }

@@ -10,12 +10,16 @@ import { encodeElement, encodeScalar, parseElement, parseScalar } from '../group
 import { hasEvenY, xOnly, type Suite } from '../suite.js';
 import type { Identifier, KeyPackage, PublicKeyPackage } from '../types.js';
 
-export function applyTaprootDkgTweak(
+/** The public half of the tweak (for a coordinator that holds no share). */
+export function applyTaprootDkgTweakPublic(suite: Suite, pub: PublicKeyPackage): PublicKeyPackage {
+  return tweakPublic(suite, pub).publicKeyPackage;
+}
+
+function tweakPublic(
   suite: Suite,
-  out: { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage },
-): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage } {
+  pub: PublicKeyPackage,
+): { publicKeyPackage: PublicKeyPackage; odd: boolean; t: bigint } {
   const F = suite.Fn;
-  const pub = out.publicKeyPackage;
   const PK0 = parseElement(suite, pub.verifyingKey, 'group key');
   const odd = !hasEvenY(PK0);
   const PK = odd ? PK0.negate() : PK0;
@@ -33,6 +37,16 @@ export function applyTaprootDkgTweak(
     verifyingKey: encodeElement(PK.add(tG)),
     minSigners: pub.minSigners,
   });
+  return { publicKeyPackage, odd, t };
+}
+
+export function applyTaprootDkgTweak(
+  suite: Suite,
+  out: { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage },
+): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage } {
+  const F = suite.Fn;
+  const { publicKeyPackage, odd, t } = tweakPublic(suite, out.publicKeyPackage);
+  const verifyingShares = publicKeyPackage.verifyingShares;
   let s = parseScalar(suite, out.keyPackage.signingShare, 'signing share');
   if (odd) s = F.neg(s);
   s = F.add(s, t);

@@ -1,0 +1,16 @@
+/** @conclave/release — release statements (in-toto Statement v1 in DSSE) and artifact digests. */
+export {
+  STATEMENT_TYPE,
+  PREDICATE_TYPE,
+  DSSE_PAYLOAD_TYPE,
+  buildStatement,
+  canonicalJson,
+  statementBytes,
+  pae,
+  messageToSign,
+  statementDigest,
+  dsseEnvelope,
+} from './statement.js';
+export type { ReleaseInput, Approver, StatementContext, ReleaseStatement } from './statement.js';
+export { digestFile } from './digest.js';
+export type { ArtifactDigest } from './digest.js';

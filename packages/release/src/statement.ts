@@ -1,0 +1,141 @@
+/**
+ * Release statements: an in-toto Statement v1 whose subjects are the artifacts and whose predicate
+ * records the release, the requester, the approvers, the policy and the ceremony. What the quorum
+ * signs is the DSSE pre-authentication encoding (PAE) of its canonical JSON, so an ordinary Ed25519
+ * signature carries the audit (DESIGN.md "Release statements").
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+
+export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+export const PREDICATE_TYPE = 'https://conclave.dev/release/v1';
+export const DSSE_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+/** The structured request (the protocol's `ReleaseSchema` has this shape). */
+export interface ReleaseInput {
+  readonly version: string;
+  readonly class: 'standard' | 'hotfix';
+  readonly note: string;
+  readonly artifacts: readonly {
+    readonly name: string;
+    readonly sha256: string;
+    readonly sha512: string;
+  }[];
+  readonly formats: readonly string[];
+}
+
+export interface Approver {
+  readonly member: string;
+  readonly identityKey: string;
+}
+
+export interface StatementContext {
+  readonly ceremonyId: string;
+  readonly group: string;
+  readonly groupPublicKey: string;
+  readonly requester: string;
+  /** Everyone who approved, in the order the coordinator lists them. */
+  readonly approvers: readonly Approver[];
+  readonly policyId: string;
+  /** Milliseconds since the epoch; written as RFC 3339 UTC. */
+  readonly issuedAt: number;
+}
+
+export interface ReleaseStatement {
+  readonly _type: typeof STATEMENT_TYPE;
+  readonly subject: readonly {
+    readonly name: string;
+    readonly digest: { readonly sha256: string; readonly sha512: string };
+  }[];
+  readonly predicateType: typeof PREDICATE_TYPE;
+  readonly predicate: {
+    readonly version: string;
+    readonly class: 'standard' | 'hotfix';
+    readonly note: string;
+    readonly formats: readonly string[];
+    readonly group: string;
+    readonly groupPublicKey: string;
+    readonly requester: string;
+    readonly approvers: readonly Approver[];
+    readonly policyId: string;
+    readonly ceremonyId: string;
+    readonly issuedAt: string;
+  };
+}
+
+export function buildStatement(release: ReleaseInput, ctx: StatementContext): ReleaseStatement {
+  return {
+    _type: STATEMENT_TYPE,
+    subject: release.artifacts.map((a) => ({
+      name: a.name,
+      digest: { sha256: a.sha256, sha512: a.sha512 },
+    })),
+    predicateType: PREDICATE_TYPE,
+    predicate: {
+      version: release.version,
+      class: release.class,
+      note: release.note,
+      formats: [...release.formats],
+      group: ctx.group,
+      groupPublicKey: ctx.groupPublicKey,
+      requester: ctx.requester,
+      approvers: ctx.approvers.map((a) => ({ member: a.member, identityKey: a.identityKey })),
+      policyId: ctx.policyId,
+      ceremonyId: ctx.ceremonyId,
+      issuedAt: new Date(ctx.issuedAt).toISOString(),
+    },
+  };
+}
+
+/** Canonical JSON (sorted keys, no whitespace; RFC 8785 for the strings/arrays/objects used here). */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean') return JSON.stringify(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError('non-finite number in statement');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  throw new TypeError(`cannot encode ${typeof value} in a statement`);
+}
+
+export function statementBytes(s: ReleaseStatement): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(s));
+}
+
+/** DSSE v1 PAE: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body (LEN as ASCII decimal). */
+export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
+  const enc = new TextEncoder();
+  const type = enc.encode(payloadType);
+  const head = enc.encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head);
+  out.set(payload, head.length);
+  return out;
+}
+
+/** The exact bytes a quorum signs for this release. */
+export function messageToSign(release: ReleaseInput, ctx: StatementContext): Uint8Array {
+  return pae(DSSE_PAYLOAD_TYPE, statementBytes(buildStatement(release, ctx)));
+}
+
+export function statementDigest(s: ReleaseStatement): string {
+  return bytesToHex(sha256(statementBytes(s)));
+}
+
+/** A DSSE envelope (JSON) for a signed statement. */
+export function dsseEnvelope(s: ReleaseStatement, signature: Uint8Array, keyid = ''): object {
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+  return {
+    payloadType: DSSE_PAYLOAD_TYPE,
+    payload: b64(statementBytes(s)),
+    signatures: [{ keyid, sig: b64(signature) }],
+  };
+}
