@@ -68,6 +68,11 @@ export const CeremonyStatusSchema = z.strictObject({
   rejections: z.array(RejectionSchema).max(MAX_PARTICIPANTS).superRefine(uniqueBy('member')),
   session: z.int().min(0).max(1024),
   culprits: MembersSchema,
+  /**
+   * Signing (ROAST): approvers in good standing whose commitment a session spent; each answers
+   * `sign.recommit` with a fresh commitment.
+   */
+  needsCommitment: MembersSchema.optional(),
   request: envelopeOf(SignRequestSchema).optional(),
   updatedAt: TimestampSchema,
   deadline: TimestampSchema.optional(),
