@@ -1,6 +1,7 @@
 // One error class for the client package with a closed set of codes (sigstore-js style):
 // callers and tests switch on `code`, humans read `message`. Messages never echo secrets
 // (passphrases, shares, nonces, plaintext) — THREATS B.34.
+import type { ErrorCode } from '@conclave/protocol';
 
 export const CLIENT_ERROR_CODES = [
   // keystore (encrypted key share file)
@@ -23,24 +24,60 @@ export const CLIENT_ERROR_CODES = [
   'NONCE_LEDGER_LOCKED',
   'NONCE_LEDGER_CLOSED',
   'NONCE_LEDGER_IO_ERROR',
+  // member home (config.json, identity, shares)
+  'HOME_NOT_INITIALIZED',
+  'HOME_EXISTS',
+  'CONFIG_INVALID',
+  'NO_COORDINATOR',
+  'PASSPHRASE_REQUIRED',
+  'SHARE_NOT_FOUND',
+  // connection to the coordinator
+  'COORDINATOR_UNREACHABLE',
+  'COORDINATOR_KEY_CHANGED',
+  'CONNECTION_REFUSED',
+  'CONNECTION_CLOSED',
+  'BAD_COORDINATOR_MESSAGE',
+  'TIMEOUT',
+  // ceremonies
+  'DKG_FAILED',
+  'DKG_ABORTED',
+  'REQUEST_INVALID',
+  'ARTIFACT_MISMATCH',
+  'SIGNING_REFUSED',
+  'NOT_APPROVED',
+  'CEREMONY_FAILED',
+  'SIGNATURE_UNAVAILABLE',
   // programmer errors: a value of the wrong shape was passed to this library
   'INVALID_ARGUMENT',
 ] as const;
 
-export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
+/**
+ * Local codes, plus the coordinator's protocol codes (`UNKNOWN_MEMBER`, `COMMITMENT_REUSED`, …)
+ * passed through unchanged when the coordinator refuses something.
+ */
+export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number] | ErrorCode;
+
+export interface ClientErrorOptions extends ErrorOptions {
+  /** Public facts for the caller (e.g. `culprits`, `ceremonyId`); never secrets. */
+  details?: Record<string, unknown>;
+}
 
 export class ClientError extends Error {
   override readonly name = 'ClientError';
   readonly code: ClientErrorCode;
+  readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ClientErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: ClientErrorCode, message: string, options?: ClientErrorOptions) {
     super(message, options);
     this.code = code;
+    this.details = options?.details;
   }
 
-  /** What `--json` output shows: the code and the message, never the cause chain. */
-  toJSON(): { code: ClientErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  /** What `--json` output shows: the code, the message and public details, never the cause chain. */
+  toJSON(): { code: ClientErrorCode; message: string } & Record<string, unknown> {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { ...this.details, code: this.code, message: this.message };
   }
 }
 

@@ -1,4 +1,4 @@
-// Public face of @conclave/client. Other modules (connection, review/approve, agent) add exports here.
+// Public face of @conclave/client: home, connection, key ceremony, signer, agent, keystore, ledger.
 export { CLIENT_ERROR_CODES, ClientError, isClientError } from './errors.js';
 export type { ClientErrorCode } from './errors.js';
 export {
@@ -36,3 +36,53 @@ export type {
   NonceLedgerRecovery,
   NonceState,
 } from './nonce-ledger.js';
+export {
+  CONFIG_FILENAME,
+  HOME_ENV,
+  HomeConfigSchema,
+  IDENTITY_FILENAME,
+  PASSPHRASE_ENV,
+  PinnedCoordinatorSchema,
+  ShareMetadataSchema,
+  Home,
+  adminRegistryAt,
+  defaultHomeDir,
+  parseHomeConfig,
+  recordAdminMemberAt,
+} from './home.js';
+export type {
+  HomeConfig,
+  HomeOptions,
+  LoadedShare,
+  PinnedCoordinator,
+  ShareMetadata,
+} from './home.js';
+export {
+  Connection,
+  CoordinatorInfoSchema,
+  checkPins,
+  fetchCoordinatorInfo,
+  normalizeCoordinatorUrl,
+  parseAdminKeyText,
+  takeSeq,
+} from './connection.js';
+export type { ConnectionOptions, CoordinatorInfo } from './connection.js';
+export { DKG_ROUNDS, DkgParticipant, checkDkgStart } from './dkg-participant.js';
+export type { DkgParticipantOptions, DkgResult } from './dkg-participant.js';
+export {
+  ISSUED_AT_TOLERANCE_MS,
+  SIGN_ROUNDS,
+  Signer,
+  TERMINAL_STATES,
+  checkLocalArtifacts,
+  checkSignPackage,
+  commitmentId,
+  describeReview,
+  isTerminal,
+  reviewRequest,
+} from './signer.js';
+export type { PackageCheck, PackageCheckInput, Review, SignerOptions } from './signer.js';
+export { MemberSession, resolveCoordinator, startAgent } from './agent.js';
+export type { AgentOptions, CeremonyEnd, RecordedStatement, SessionOptions } from './agent.js';
+export { TEST_FAULTS, testFault } from './faults.js';
+export type { TestFault } from './faults.js';

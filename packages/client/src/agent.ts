@@ -1,0 +1,439 @@
+// A member session: one authenticated connection plus the member's DKG participation and signer.
+// `keygen`, `approve` and `agent` are all this, with different switches:
+//   keygen    join the key ceremony of one group, exit when the share is saved (or it aborts)
+//   approve   approve one request and stay until the ceremony ends (round 2, ROAST recommits)
+//   agent     stay online: join key ceremonies, finish round 2 for approvals, optionally approve
+//             every well-formed request automatically (`autoApprove`, for automation)
+import {
+  bytesToHex,
+  hexToBytes,
+  type CeremonyStatus,
+  type DkgStart,
+  type IdentityKey,
+  type OpenedEnvelope,
+  type SignComplete,
+} from '@conclave/protocol';
+import {
+  buildStatement,
+  messageToSign,
+  type ReleaseInput,
+  type StatementContext,
+} from '@conclave/release';
+import {
+  Connection,
+  checkPins,
+  fetchCoordinatorInfo,
+  normalizeCoordinatorUrl,
+  type CoordinatorInfo,
+} from './connection.js';
+import { DkgParticipant, type DkgResult } from './dkg-participant.js';
+import { ClientError } from './errors.js';
+import type { Home, LoadedShare } from './home.js';
+import type { NonceLedger } from './nonce-ledger.js';
+import { Signer, isTerminal, reviewRequest, type Review } from './signer.js';
+
+export interface ResolvedCoordinator {
+  readonly url: string;
+  readonly info: CoordinatorInfo;
+  /** True if this call pinned the keys (trust on first use). */
+  readonly pinnedNow: boolean;
+}
+
+/**
+ * The coordinator to talk to (`--coordinator` or the home's), with its keys checked against the
+ * pins; pins them on first use (TOFU) and says so through `log`.
+ */
+export async function resolveCoordinator(
+  home: Home,
+  url: string | undefined,
+  log?: (line: string) => void,
+): Promise<ResolvedCoordinator> {
+  const pinned = home.config.coordinator;
+  const chosen = url ?? pinned?.url;
+  if (chosen === undefined) {
+    throw new ClientError(
+      'NO_COORDINATOR',
+      'no coordinator configured; pass --coordinator URL or run `conclave init --coordinator URL`',
+    );
+  }
+  const base = normalizeCoordinatorUrl(chosen);
+  const info = await fetchCoordinatorInfo(base);
+  if (pinned !== undefined && normalizeCoordinatorUrl(pinned.url) === base) {
+    checkPins(info, pinned);
+    return { url: base, info, pinnedNow: false };
+  }
+  await home.pinCoordinator({
+    url: base,
+    origin: info.origin,
+    coordinatorKey: info.coordinatorKey,
+    adminKey: info.adminKey,
+  });
+  log?.(
+    `pinned coordinator ${base}: coordinator key ${info.coordinatorKey}, admin key ${info.adminKey} (trust on first use)`,
+  );
+  return { url: base, info, pinnedNow: true };
+}
+
+export interface SessionOptions {
+  readonly home: Home;
+  readonly passphrase: string;
+  readonly coordinatorUrl?: string;
+  readonly reconnect?: boolean;
+  /** Open the nonce ledger (needed to approve/sign; one process per home at a time). */
+  readonly signing?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface RecordedStatement {
+  readonly release: ReleaseInput;
+  readonly context: StatementContext;
+  readonly statementDigest: string;
+}
+
+/** One member's authenticated session; see the file comment. */
+export class MemberSession {
+  readonly home: Home;
+  readonly connection: Connection;
+  readonly coordinator: ResolvedCoordinator;
+  readonly signer: Signer | undefined;
+  readonly #key: IdentityKey;
+  readonly #passphrase: string;
+  readonly #ledger: NonceLedger | undefined;
+  readonly #log: (line: string) => void;
+  readonly #dkgs = new Map<string, DkgParticipant>();
+  readonly #shares = new Map<string, LoadedShare>();
+  readonly #reviews = new Map<string, Review>();
+  /** ceremony → statements this member signed (to write the signature files at sign.complete). */
+  readonly #signed = new Map<string, RecordedStatement[]>();
+  readonly #endWaiters = new Map<string, ((end: CeremonyEnd) => void)[]>();
+  readonly #statusListeners = new Set<(s: CeremonyStatus) => void>();
+  readonly #dkgListeners = new Set<(p: DkgParticipant) => void>();
+  #keygenFilter: ((start: DkgStart) => boolean) | undefined;
+  #autoApprove = false;
+  #closed = false;
+
+  private constructor(
+    o: SessionOptions,
+    key: IdentityKey,
+    coordinator: ResolvedCoordinator,
+    ledger: NonceLedger | undefined,
+  ) {
+    this.home = o.home;
+    this.#key = key;
+    this.#passphrase = o.passphrase;
+    this.#ledger = ledger;
+    this.#log = o.log ?? (() => undefined);
+    this.coordinator = coordinator;
+    this.connection = new Connection({
+      url: coordinator.url,
+      member: o.home.name,
+      key,
+      coordinatorKey: hexToBytes(coordinator.info.coordinatorKey),
+      reconnect: o.reconnect ?? false,
+      log: this.#log,
+    });
+    this.signer =
+      ledger === undefined
+        ? undefined
+        : new Signer({
+            member: o.home.name,
+            key,
+            ledger,
+            send: (c, r, b) => this.connection.send(c, r, b),
+            log: this.#log,
+          });
+    this.connection.onEnvelope((env) => {
+      this.#onEnvelope(env).catch((err: unknown) => this.#report(err, env.ceremonyId));
+    });
+    this.connection.onStatus((status) => {
+      this.#onStatus(status).catch((err: unknown) => this.#report(err, status.ceremonyId));
+    });
+  }
+
+  static async open(o: SessionOptions): Promise<MemberSession> {
+    const coordinator = await resolveCoordinator(o.home, o.coordinatorUrl, o.log);
+    const key = await o.home.loadIdentity(o.passphrase);
+    const ledger = o.signing === true ? await o.home.openLedger() : undefined;
+    const session = new MemberSession(o, key, coordinator, ledger);
+    try {
+      await session.connection.connect();
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+    return session;
+  }
+
+  #report(err: unknown, ceremonyId: string): void {
+    const e =
+      err instanceof ClientError
+        ? err
+        : new ClientError('CEREMONY_FAILED', err instanceof Error ? err.message : String(err));
+    this.#log(`${ceremonyId}: ${e.code}: ${e.message}`);
+  }
+
+  get member(): string {
+    return this.home.name;
+  }
+
+  /** Join key ceremonies (all, or those `filter` accepts). dkg.start is re-sent on reconnect. */
+  acceptKeyCeremonies(filter: (start: DkgStart) => boolean = () => true): void {
+    this.#keygenFilter = filter;
+  }
+
+  onKeyCeremony(listener: (p: DkgParticipant) => void): () => void {
+    this.#dkgListeners.add(listener);
+    return () => this.#dkgListeners.delete(listener);
+  }
+
+  onStatus(listener: (s: CeremonyStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  /** Approve every valid request of a group we hold a share of (automation only). */
+  setAutoApprove(on: boolean): void {
+    this.#autoApprove = on;
+  }
+
+  async share(group: string): Promise<LoadedShare> {
+    let s = this.#shares.get(group);
+    if (s === undefined) {
+      s = await this.home.loadShare(group, this.#passphrase);
+      this.#shares.set(group, s);
+    }
+    return s;
+  }
+
+  /** Fetches the ceremony's status and verifies the requester-signed request. */
+  async review(ceremonyId: string): Promise<{ review: Review; status: CeremonyStatus }> {
+    const status = await this.connection.status(ceremonyId);
+    const meta = await this.home.shareMetadata(status.group);
+    const review = reviewRequest(status, meta);
+    this.#reviews.set(ceremonyId, review);
+    return { review, status };
+  }
+
+  async approve(review: Review): Promise<void> {
+    if (this.signer === undefined)
+      throw new ClientError('INVALID_ARGUMENT', 'session opened without signing');
+    await this.home.saveRecord(review.ceremonyId, {
+      ceremonyId: review.ceremonyId,
+      group: review.group,
+      requester: review.requester,
+      release: review.release,
+      requestDigest: review.requestDigest,
+    });
+    await this.signer.approve(review, await this.share(review.group));
+  }
+
+  async reject(review: Review, reason: string): Promise<void> {
+    if (this.signer !== undefined) await this.signer.reject(review, reason);
+    else
+      await this.connection.send(review.ceremonyId, '1', {
+        type: 'sign.reject',
+        requestDigest: review.requestDigest,
+        reason,
+      });
+  }
+
+  /** Resolves when the ceremony ends (sign.complete / sign.aborted / a terminal status). */
+  waitForEnd(ceremonyId: string): Promise<CeremonyEnd> {
+    return new Promise((resolve) => {
+      const list = this.#endWaiters.get(ceremonyId) ?? [];
+      list.push(resolve);
+      this.#endWaiters.set(ceremonyId, list);
+    });
+  }
+
+  #ended(ceremonyId: string, end: CeremonyEnd): void {
+    const list = this.#endWaiters.get(ceremonyId) ?? [];
+    this.#endWaiters.delete(ceremonyId);
+    for (const w of list) w(end);
+  }
+
+  async #onEnvelope(env: OpenedEnvelope): Promise<void> {
+    const body = env.body;
+    if (body.type === 'dkg.start') {
+      await this.#onDkgStart(env.ceremonyId, body);
+      return;
+    }
+    if (body.type.startsWith('dkg.')) {
+      await this.#dkgs.get(env.ceremonyId)?.handle(env);
+      return;
+    }
+    switch (body.type) {
+      case 'sign.package': {
+        if (this.signer === undefined || !this.signer.has(env.ceremonyId)) return;
+        const review = this.#reviews.get(env.ceremonyId);
+        const result = await this.signer.onPackage(env.ceremonyId, body);
+        if (result !== undefined && review !== undefined) {
+          const meta = await this.home.shareMetadata(review.group);
+          const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
+          const context: StatementContext = {
+            ceremonyId: env.ceremonyId,
+            group: review.group,
+            groupPublicKey: meta.groupPublicKey,
+            requester: review.requester,
+            approvers: body.approvers.map((m) => ({ member: m, identityKey: keys.get(m) ?? '' })),
+            policyId: body.policyId,
+            issuedAt: body.issuedAt,
+          };
+          const list = this.#signed.get(env.ceremonyId) ?? [];
+          list.push({ release: review.release, context, statementDigest: body.statementDigest });
+          this.#signed.set(env.ceremonyId, list);
+        }
+        return;
+      }
+      case 'sign.complete':
+        await this.#onComplete(env.ceremonyId, body);
+        return;
+      case 'sign.aborted':
+        await this.signer?.finish(env.ceremonyId, body.reason);
+        await this.home
+          .saveRecord(env.ceremonyId, { outcome: { state: 'aborted', ...body } })
+          .catch(() => undefined);
+        this.#ended(env.ceremonyId, {
+          state: 'aborted',
+          code: body.code,
+          message: body.message,
+          culprits: body.culprits,
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #onComplete(ceremonyId: string, body: SignComplete): Promise<void> {
+    await this.signer?.finish(ceremonyId, 'completed');
+    const statement = this.#signed
+      .get(ceremonyId)
+      ?.find((s) => s.statementDigest === body.statementDigest);
+    const record: Record<string, unknown> = { outcome: { state: 'completed', ...body } };
+    if (statement !== undefined) {
+      const message = messageToSign(statement.release, statement.context);
+      record['statement'] = buildStatement(statement.release, statement.context);
+      record['message'] = bytesToHex(message);
+    }
+    if (
+      statement !== undefined ||
+      this.#reviews.has(ceremonyId) ||
+      (await this.home.loadRecord(ceremonyId))
+    ) {
+      await this.home.saveRecord(ceremonyId, record);
+    }
+    this.#ended(ceremonyId, { state: 'completed', complete: body });
+  }
+
+  async #onDkgStart(ceremonyId: string, start: DkgStart): Promise<void> {
+    if (this.#keygenFilter === undefined || !this.#keygenFilter(start)) return;
+    if (this.#dkgs.has(ceremonyId)) return;
+    if ((await this.home.listShares()).includes(start.group)) {
+      this.#log(`key ceremony ${ceremonyId}: already hold a share of ${start.group}; not joining`);
+      return;
+    }
+    const adminKey = this.home.config.coordinator?.adminKey;
+    if (adminKey === undefined) throw new ClientError('NO_COORDINATOR', 'no pinned admin key');
+    const p = new DkgParticipant(
+      {
+        member: this.member,
+        key: this.#key,
+        adminKey: hexToBytes(adminKey),
+        send: (c, r, b) => this.connection.send(c, r, b),
+        save: (kp, meta) => this.home.saveShare(kp, meta, this.#passphrase),
+        log: this.#log,
+      },
+      ceremonyId,
+      start,
+    );
+    this.#dkgs.set(ceremonyId, p);
+    for (const l of this.#dkgListeners) l(p);
+    await p.begin();
+  }
+
+  async #onStatus(status: CeremonyStatus): Promise<void> {
+    for (const l of this.#statusListeners) l(status);
+    if (status.kind !== 'sign') return;
+    if (isTerminal(status.state)) {
+      await this.signer?.finish(status.ceremonyId, status.state);
+      this.#ended(status.ceremonyId, { state: status.state, status });
+      return;
+    }
+    if (this.signer?.has(status.ceremonyId) === true) {
+      await this.signer.onStatus(status, status as unknown as Record<string, unknown>);
+      return;
+    }
+    if (this.#autoApprove && this.signer !== undefined && status.members.includes(this.member)) {
+      await this.#autoApproveOne(status);
+    }
+  }
+
+  readonly #autoSeen = new Set<string>();
+
+  async #autoApproveOne(status: CeremonyStatus): Promise<void> {
+    if (this.#autoSeen.has(status.ceremonyId)) return;
+    if (status.approvals.includes(this.member)) return;
+    if (status.rejections.some((r) => r.member === this.member)) return;
+    if (!(await this.home.listShares()).includes(status.group)) return;
+    this.#autoSeen.add(status.ceremonyId);
+    const st =
+      status.request === undefined ? await this.connection.status(status.ceremonyId) : status;
+    const meta = await this.home.shareMetadata(st.group);
+    const review = reviewRequest(st, meta);
+    this.#reviews.set(review.ceremonyId, review);
+    this.#log(
+      `auto-approving ${review.ceremonyId} (${review.release.version}, requested by ${review.requester})`,
+    );
+    await this.approve(review);
+  }
+
+  /** For the agent: look at the inbox now (pending requests, open key ceremonies). */
+  async sweepInbox(): Promise<void> {
+    if (!this.#autoApprove) return;
+    const items = await this.connection.inbox();
+    for (const item of items) {
+      if (item.kind !== 'sign' || isTerminal(item.state)) continue;
+      try {
+        const status = await this.connection.status(item.ceremonyId);
+        await this.#onStatus(status);
+      } catch (err) {
+        this.#report(err, item.ceremonyId);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.connection.close();
+    await this.#ledger?.close().catch(() => undefined);
+    this.#key.secretKey.fill(0);
+    for (const s of this.#shares.values()) s.keyPackage.signingShare.fill(0);
+    this.#shares.clear();
+  }
+}
+
+export type CeremonyEnd =
+  | { state: 'completed'; complete: SignComplete }
+  | { state: 'aborted'; code: string; message: string; culprits: readonly string[] }
+  | { state: string; status: CeremonyStatus };
+
+export interface AgentOptions extends Omit<SessionOptions, 'signing' | 'reconnect'> {
+  /** Approve every request of our groups without asking. For automation only. */
+  readonly autoApprove?: boolean;
+}
+
+/** `conclave agent`: stay online until `stop()` (SIGINT/SIGTERM in the CLI). */
+export async function startAgent(o: AgentOptions): Promise<MemberSession> {
+  const session = await MemberSession.open({ ...o, signing: true, reconnect: true });
+  session.acceptKeyCeremonies();
+  session.setAutoApprove(o.autoApprove === true);
+  session.connection.onConnect(() => {
+    session.sweepInbox().catch(() => undefined);
+  });
+  await session.sweepInbox().catch(() => undefined);
+  return session;
+}
+
+export type { DkgResult };

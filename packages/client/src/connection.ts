@@ -1,0 +1,603 @@
+// A member's (or the admin's) authenticated connection to the coordinator, per
+// docs/ceremony-flow.md "Connecting": POST /v1/challenge, WebSocket upgrade with the auth headers,
+// auth.ok; then sealed envelopes both ways (the coordinator's verified against the pinned key),
+// sealed acks, bare queries. Reconnects with backoff when asked to.
+import {
+  AuthChallengeSchema,
+  PROTOCOL_VERSION,
+  hexToBytes,
+  openEnvelope,
+  parseMessage,
+  respondToChallenge,
+  sealEnvelope,
+  type CeremonyStatus,
+  type Envelope,
+  type IdentityKey,
+  type InboxItem,
+  type OpenedEnvelope,
+  type SealedBody,
+} from '@conclave/protocol';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { ClientError, type ClientErrorCode } from './errors.js';
+
+export const CoordinatorInfoSchema = z.object({
+  protocolVersion: z.number(),
+  origin: z.string(),
+  coordinatorKey: z.string().regex(/^[0-9a-f]{64}$/),
+  adminKey: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type CoordinatorInfo = z.infer<typeof CoordinatorInfoSchema>;
+
+/** `http://host:port` from what the user typed (`ws://` and a trailing path are accepted). */
+export function normalizeCoordinatorUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ClientError(
+      'INVALID_ARGUMENT',
+      'coordinator URL: expected e.g. http://127.0.0.1:7420',
+    );
+  }
+  const scheme = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) {
+    throw new ClientError('INVALID_ARGUMENT', 'coordinator URL: expected an http(s) or ws(s) URL');
+  }
+  return `${scheme}//${u.host}`;
+}
+
+/** GET /v1/info: the coordinator's protocol version and public keys. */
+export async function fetchCoordinatorInfo(
+  url: string,
+  timeoutMs = 10_000,
+): Promise<CoordinatorInfo> {
+  const base = normalizeCoordinatorUrl(url);
+  let res: Response;
+  try {
+    res = await fetch(`${base}/v1/info`, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    throw new ClientError(
+      'COORDINATOR_UNREACHABLE',
+      `could not reach the coordinator at ${base}; is \`conclave coordinator start\` running there?`,
+    );
+  }
+  if (!res.ok) {
+    throw new ClientError('COORDINATOR_UNREACHABLE', `${base}/v1/info answered HTTP ${res.status}`);
+  }
+  const parsed = CoordinatorInfoSchema.safeParse(await res.json().catch(() => undefined));
+  if (!parsed.success) {
+    throw new ClientError(
+      'BAD_COORDINATOR_MESSAGE',
+      `${base}/v1/info did not describe a coordinator`,
+    );
+  }
+  return parsed.data;
+}
+
+export interface ConnectionOptions {
+  /** What the user dialed, e.g. `http://127.0.0.1:7420`. */
+  readonly url: string;
+  /** The authenticated sender id: a member name, or `admin`. */
+  readonly member: string;
+  readonly key: IdentityKey;
+  /** The pinned coordinator identity key: every coordinator envelope must verify under it. */
+  readonly coordinatorKey: Uint8Array;
+  /** Reconnect with backoff after an unexpected close (default false). */
+  readonly reconnect?: boolean;
+  /** Default timeout for a request or an ack, ms. */
+  readonly requestTimeoutMs?: number;
+  /** Progress lines (never secrets). */
+  readonly log?: (line: string) => void;
+}
+
+interface PendingSend {
+  readonly seq: number;
+  readonly ceremonyId: string;
+  readonly type: string;
+  readonly resolve: () => void;
+  readonly reject: (err: ClientError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingQuery {
+  readonly answer: 'inbox' | 'ceremony.status';
+  readonly ceremonyId?: string;
+  readonly resolve: (msg: unknown) => void;
+  readonly reject: (err: ClientError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export type EnvelopeHandler = (envelope: OpenedEnvelope, raw: Envelope) => void;
+export type StatusHandler = (status: CeremonyStatus, raw: Record<string, unknown>) => void;
+export type ErrorHandler = (error: ClientError) => void;
+
+/** Per-process seq counter (flow doc: start at Date.now() * 1000, +1 per message). */
+let nextSeq = Date.now() * 1000;
+export function takeSeq(): number {
+  nextSeq += 1;
+  return nextSeq;
+}
+
+function remoteError(code: string, message: string, ceremonyId?: string): ClientError {
+  return new ClientError(
+    code as ClientErrorCode,
+    `coordinator refused: ${message}`,
+    ceremonyId === undefined ? {} : { details: { ceremonyId } },
+  );
+}
+
+export class Connection {
+  readonly options: ConnectionOptions;
+  readonly origin: string;
+  #ws: WebSocket | undefined;
+  #closed = false;
+  #sends: PendingSend[] = [];
+  #queries: PendingQuery[] = [];
+  readonly #envelopeHandlers = new Set<EnvelopeHandler>();
+  readonly #statusHandlers = new Set<StatusHandler>();
+  readonly #errorHandlers = new Set<ErrorHandler>();
+  readonly #connectHandlers = new Set<() => void>();
+  #reconnectAttempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ConnectionOptions) {
+    this.options = options;
+    this.origin = normalizeCoordinatorUrl(options.url);
+  }
+
+  get connected(): boolean {
+    return this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  onEnvelope(handler: EnvelopeHandler): () => void {
+    this.#envelopeHandlers.add(handler);
+    return () => this.#envelopeHandlers.delete(handler);
+  }
+
+  onStatus(handler: StatusHandler): () => void {
+    this.#statusHandlers.add(handler);
+    return () => this.#statusHandlers.delete(handler);
+  }
+
+  onError(handler: ErrorHandler): () => void {
+    this.#errorHandlers.add(handler);
+    return () => this.#errorHandlers.delete(handler);
+  }
+
+  /** Called after every successful authentication (first connect and each reconnect). */
+  onConnect(handler: () => void): () => void {
+    this.#connectHandlers.add(handler);
+    return () => this.#connectHandlers.delete(handler);
+  }
+
+  #log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  async connect(): Promise<void> {
+    const ws = await this.#dial();
+    this.#attach(ws);
+    this.#reconnectAttempt = 0;
+    for (const h of this.#connectHandlers) h();
+  }
+
+  async #dial(): Promise<WebSocket> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.origin}/v1/challenge`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch {
+      throw new ClientError(
+        'COORDINATOR_UNREACHABLE',
+        `could not reach the coordinator at ${this.origin}; is it running?`,
+      );
+    }
+    const body: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) {
+      const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
+      throw err.success
+        ? remoteError(err.data.code, err.data.message)
+        : new ClientError('CONNECTION_REFUSED', `challenge request answered HTTP ${res.status}`);
+    }
+    const challenge = AuthChallengeSchema.safeParse(body);
+    if (!challenge.success) {
+      throw new ClientError('BAD_COORDINATOR_MESSAGE', 'the challenge is not an auth.challenge');
+    }
+    const response = respondToChallenge(
+      this.options.key,
+      challenge.data,
+      this.options.member,
+      this.origin,
+    );
+    if (!response.ok) throw remoteError(response.error.code, response.error.message);
+    const wsUrl = `${this.origin.replace(/^http/, 'ws')}/v1/ws`;
+    return new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl, {
+        headers: {
+          'x-conclave-protocol': String(PROTOCOL_VERSION),
+          'x-conclave-member': response.value.member,
+          'x-conclave-challenge': response.value.challenge,
+          'x-conclave-signature': response.value.signature,
+        },
+        perMessageDeflate: false,
+        maxPayload: 1024 * 1024,
+        handshakeTimeout: 10_000,
+      });
+      let settled = false;
+      const fail = (err: ClientError) => {
+        if (settled) return;
+        settled = true;
+        ws.removeAllListeners();
+        ws.on('error', () => undefined);
+        ws.terminate();
+        reject(err);
+      };
+      ws.on('unexpected-response', (_req, res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString('utf8')));
+        res.on('end', () => {
+          let parsed: { code?: unknown; message?: unknown } = {};
+          try {
+            parsed = JSON.parse(text) as typeof parsed;
+          } catch {
+            // not JSON
+          }
+          const code = typeof parsed.code === 'string' ? parsed.code : 'CONNECTION_REFUSED';
+          const message =
+            typeof parsed.message === 'string' ? parsed.message : `HTTP ${res.statusCode ?? '?'}`;
+          fail(remoteError(code, message));
+        });
+      });
+      ws.on('error', () =>
+        fail(new ClientError('COORDINATOR_UNREACHABLE', `WebSocket to ${wsUrl} failed`)),
+      );
+      ws.on('close', () =>
+        fail(new ClientError('CONNECTION_CLOSED', 'the coordinator closed the connection')),
+      );
+      ws.once('message', (data) => {
+        const parsed = parseMessage(data as Buffer);
+        if (parsed.ok && parsed.msg.type === 'auth.ok') {
+          if (parsed.msg.member !== this.options.member) {
+            fail(new ClientError('BAD_COORDINATOR_MESSAGE', 'auth.ok names another member'));
+            return;
+          }
+          settled = true;
+          ws.removeAllListeners();
+          resolve(ws);
+          return;
+        }
+        if (parsed.ok && parsed.msg.type === 'error') {
+          fail(remoteError(parsed.msg.code, parsed.msg.message));
+          return;
+        }
+        fail(new ClientError('BAD_COORDINATOR_MESSAGE', 'expected auth.ok'));
+      });
+    });
+  }
+
+  #attach(ws: WebSocket): void {
+    this.#ws = ws;
+    ws.on('message', (data) => this.#onFrame(data as Buffer));
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      if (this.#ws !== ws) return;
+      this.#ws = undefined;
+      const err = new ClientError('CONNECTION_CLOSED', 'the connection to the coordinator closed');
+      this.#failPending(err);
+      if (this.#closed) return;
+      if (this.options.reconnect === true) {
+        this.#scheduleReconnect();
+      } else {
+        for (const h of this.#errorHandlers) h(err);
+      }
+    });
+  }
+
+  #scheduleReconnect(): void {
+    const delay = Math.min(5_000, 250 * 2 ** this.#reconnectAttempt);
+    this.#reconnectAttempt += 1;
+    this.#log(`connection lost; reconnecting in ${delay} ms`);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#closed) return;
+      this.#dial().then(
+        (ws) => {
+          if (this.#closed) {
+            ws.close();
+            return;
+          }
+          this.#attach(ws);
+          this.#reconnectAttempt = 0;
+          this.#log('reconnected');
+          for (const h of this.#connectHandlers) h();
+        },
+        (err: unknown) => {
+          const code = err instanceof ClientError ? err.code : 'COORDINATOR_UNREACHABLE';
+          // Refusals that will not change by retrying end the connection.
+          if (['UNKNOWN_MEMBER', 'MEMBER_REVOKED', 'PROTOCOL_VERSION_MISMATCH'].includes(code)) {
+            this.#closed = true;
+            for (const h of this.#errorHandlers)
+              h(err instanceof ClientError ? err : new ClientError('CONNECTION_CLOSED', 'closed'));
+            return;
+          }
+          this.#scheduleReconnect();
+        },
+      );
+    }, delay);
+  }
+
+  #failPending(err: ClientError): void {
+    for (const p of this.#sends) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    for (const q of this.#queries) {
+      clearTimeout(q.timer);
+      q.reject(err);
+    }
+    this.#sends = [];
+    this.#queries = [];
+  }
+
+  #onFrame(data: Buffer): void {
+    const parsed = parseMessage(data);
+    if (!parsed.ok) {
+      // A ceremony.status carrying fields this protocol version does not know (e.g.
+      // needsCommitment) is still useful: pass the raw object to status handlers.
+      const raw = safeJson(data);
+      if (raw !== undefined && raw['type'] === 'ceremony.status') {
+        const { needsCommitment: _n, ...known } = raw;
+        const again = parseMessage(JSON.stringify(known));
+        if (again.ok && again.msg.type === 'ceremony.status') {
+          this.#deliverStatus(again.msg, raw);
+          return;
+        }
+      }
+      this.#log(`ignored a frame from the coordinator (${parsed.error.code})`);
+      return;
+    }
+    const msg = parsed.msg;
+    switch (msg.type) {
+      case 'envelope': {
+        const opened = openEnvelope(msg, (sender) =>
+          sender === 'coordinator' ? this.options.coordinatorKey : undefined,
+        );
+        if (!opened.ok) {
+          this.#log(
+            `refused an envelope not sealed by the pinned coordinator key (${opened.error.code})`,
+          );
+          return;
+        }
+        const body = opened.value.body;
+        if (body.type === 'ack') {
+          const i = this.#sends.findIndex((p) => p.seq === body.seq);
+          const p = this.#sends[i];
+          if (p !== undefined) {
+            this.#sends.splice(i, 1);
+            clearTimeout(p.timer);
+            p.resolve();
+          }
+          return;
+        }
+        for (const h of this.#envelopeHandlers) h(opened.value, msg);
+        return;
+      }
+      case 'error': {
+        const err = remoteError(msg.code, msg.message, msg.ceremonyId);
+        let i =
+          msg.ceremonyId === undefined
+            ? -1
+            : this.#sends.findIndex((p) => p.ceremonyId === msg.ceremonyId);
+        if (i < 0 && msg.ceremonyId === undefined) i = this.#sends.length > 0 ? 0 : -1;
+        const p = i < 0 ? undefined : this.#sends[i];
+        if (p !== undefined) {
+          this.#sends.splice(i, 1);
+          clearTimeout(p.timer);
+          p.reject(err);
+          return;
+        }
+        const qi = this.#queries.findIndex(
+          (q) => msg.ceremonyId === undefined || q.ceremonyId === msg.ceremonyId,
+        );
+        const q = qi < 0 ? undefined : this.#queries[qi];
+        if (q !== undefined) {
+          this.#queries.splice(qi, 1);
+          clearTimeout(q.timer);
+          q.reject(err);
+          return;
+        }
+        for (const h of this.#errorHandlers) h(err);
+        return;
+      }
+      case 'inbox': {
+        const qi = this.#queries.findIndex((q) => q.answer === 'inbox');
+        const q = this.#queries[qi];
+        if (q !== undefined) {
+          this.#queries.splice(qi, 1);
+          clearTimeout(q.timer);
+          q.resolve(msg);
+        }
+        return;
+      }
+      case 'ceremony.status':
+        this.#deliverStatus(msg, safeJson(data) ?? {});
+        return;
+      default:
+        this.#log(`ignored an unexpected ${msg.type} from the coordinator`);
+    }
+  }
+
+  #deliverStatus(status: CeremonyStatus, raw: Record<string, unknown>): void {
+    const qi = this.#queries.findIndex(
+      (q) => q.answer === 'ceremony.status' && q.ceremonyId === status.ceremonyId,
+    );
+    const q = this.#queries[qi];
+    if (q !== undefined) {
+      this.#queries.splice(qi, 1);
+      clearTimeout(q.timer);
+      q.resolve(status);
+    }
+    for (const h of this.#statusHandlers) h(status, raw);
+  }
+
+  #raw(frame: unknown): void {
+    const ws = this.#ws;
+    if (ws === undefined || ws.readyState !== WebSocket.OPEN) {
+      throw new ClientError('CONNECTION_CLOSED', 'not connected to the coordinator');
+    }
+    ws.send(JSON.stringify(frame));
+  }
+
+  /** Seals `body` and sends it; resolves when the coordinator's sealed ack arrives. */
+  send(ceremonyId: string, round: string, body: SealedBody, timeoutMs?: number): Promise<number> {
+    const seq = takeSeq();
+    const envelope = sealEnvelope(this.options.key, {
+      ceremonyId,
+      round,
+      seq,
+      sender: this.options.member,
+      body,
+    });
+    return this.sendSealed(envelope, timeoutMs).then(() => seq);
+  }
+
+  /** Sends an already sealed envelope (e.g. a fault-injection test); resolves on its ack. */
+  sendSealed(envelope: Envelope, timeoutMs?: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          this.#sends = this.#sends.filter((p) => p.seq !== envelope.seq);
+          reject(
+            new ClientError('TIMEOUT', `no ack from the coordinator for ${envelope.body.type}`),
+          );
+        },
+        timeoutMs ?? this.options.requestTimeoutMs ?? 30_000,
+      );
+      timer.unref();
+      this.#sends.push({
+        seq: envelope.seq,
+        ceremonyId: envelope.ceremonyId,
+        type: envelope.body.type,
+        resolve,
+        reject,
+        timer,
+      });
+      try {
+        this.#raw(envelope);
+      } catch (err) {
+        clearTimeout(timer);
+        this.#sends = this.#sends.filter((p) => p.seq !== envelope.seq);
+        reject(err as ClientError);
+      }
+    });
+  }
+
+  #query<T>(
+    frame: Record<string, unknown>,
+    answer: PendingQuery['answer'],
+    ceremonyId?: string,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#queries = this.#queries.filter((q) => q.timer !== timer);
+        reject(new ClientError('TIMEOUT', `no ${answer} answer from the coordinator`));
+      }, this.options.requestTimeoutMs ?? 30_000);
+      timer.unref();
+      this.#queries.push({
+        answer,
+        ...(ceremonyId === undefined ? {} : { ceremonyId }),
+        resolve: (msg) => resolve(msg as T),
+        reject,
+        timer,
+      });
+      try {
+        this.#raw(frame);
+      } catch (err) {
+        clearTimeout(timer);
+        this.#queries = this.#queries.filter((q) => q.timer !== timer);
+        reject(err as ClientError);
+      }
+    });
+  }
+
+  async inbox(): Promise<InboxItem[]> {
+    const msg = await this.#query<{ items: InboxItem[] }>({ type: 'inbox.get' }, 'inbox');
+    return msg.items;
+  }
+
+  status(ceremonyId: string): Promise<CeremonyStatus> {
+    return this.#query<CeremonyStatus>(
+      { type: 'ceremony.status.get', ceremonyId },
+      'ceremony.status',
+      ceremonyId,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    const ws = this.#ws;
+    this.#ws = undefined;
+    this.#failPending(new ClientError('CONNECTION_CLOSED', 'connection closed by this client'));
+    if (ws === undefined) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1_000);
+      t.unref();
+      ws.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      ws.close(1000);
+    });
+  }
+}
+
+function safeJson(data: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(data.toString('utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks the coordinator's current keys against the pins: COORDINATOR_KEY_CHANGED if either
+ * differs (the client refuses to continue, as with an SSH host key).
+ */
+export function checkPins(
+  info: CoordinatorInfo,
+  pinned: { coordinatorKey: string; adminKey: string },
+): void {
+  if (info.coordinatorKey !== pinned.coordinatorKey || info.adminKey !== pinned.adminKey) {
+    throw new ClientError(
+      'COORDINATOR_KEY_CHANGED',
+      'the coordinator now presents different keys than the ones pinned at `conclave init`; ' +
+        'refusing to continue. If the change is expected, re-run `conclave init --coordinator URL` in a fresh home',
+    );
+  }
+}
+
+/** Admin key file: 64 hex characters (the seed), or JSON `{ secretKey }`/`{ privateKey }`. */
+export function parseAdminKeyText(text: string): Uint8Array {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return hexToBytes(trimmed.toLowerCase());
+  try {
+    const obj = JSON.parse(trimmed) as Record<string, unknown>;
+    for (const k of ['secretKey', 'privateKey', 'seed', 'secret']) {
+      const v = obj[k];
+      if (typeof v === 'string' && /^[0-9a-fA-F]{64}$/.test(v)) return hexToBytes(v.toLowerCase());
+    }
+  } catch {
+    // fall through
+  }
+  throw new ClientError('INVALID_ARGUMENT', 'admin key file: not a recognised key format');
+}

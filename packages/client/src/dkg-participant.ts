@@ -1,0 +1,548 @@
+// The member side of a key ceremony (docs/ceremony-flow.md "Key ceremony"). The share exists only
+// in this object's memory until dkg.complete arrives with n valid confirmations of the same
+// round-1 hash and group key (THREATS B.24); only then is it written, encrypted. On any failure the
+// member sends dkg.fail naming the culprit and saves nothing (B.25–B.27).
+import {
+  ed25519 as frost,
+  isFrostError,
+  type DkgRound1Package,
+  type DkgRound1SecretPackage,
+  type DkgRound2Package,
+  type DkgRound2SecretPackage,
+  type KeyPackage,
+  type PublicKeyPackage,
+} from '@conclave/frost';
+import {
+  boxFromWire,
+  boxToWire,
+  bytesToHex,
+  hexToBytes,
+  openEnvelope,
+  openFrom,
+  round1Hash,
+  sealTo,
+  signDkgConfirmation,
+  verifyDkgConfirmation,
+  x25519PublicFromIdentity,
+  type DkgComplete,
+  type DkgParticipant as WireParticipant,
+  type DkgRound1All,
+  type DkgRound2Deliver,
+  type DkgStart,
+  type ErrorCode,
+  type IdentityKey,
+  type MemberPackage,
+  type OpenedEnvelope,
+  type SealedBody,
+} from '@conclave/protocol';
+import { ClientError } from './errors.js';
+import type { ShareMetadata } from './home.js';
+import { testFault } from './faults.js';
+
+/** Envelope rounds of a key ceremony (flow doc "Rounds"). */
+export const DKG_ROUNDS = {
+  start: '0',
+  round1: '1',
+  round2: '2',
+  confirm: '3',
+  fail: '4',
+} as const;
+
+export interface DkgParticipantOptions {
+  readonly member: string;
+  readonly key: IdentityKey;
+  /** The pinned admin key: dkg.start's authorization must be sealed by it. */
+  readonly adminKey: Uint8Array;
+  readonly send: (ceremonyId: string, round: string, body: SealedBody) => Promise<unknown>;
+  /** Writes the share (encrypted). Called once, only after dkg.complete verified. */
+  readonly save: (keyPackage: KeyPackage, metadata: ShareMetadata) => Promise<string>;
+  readonly log?: (line: string) => void;
+}
+
+export interface DkgResult {
+  readonly ceremonyId: string;
+  readonly group: string;
+  readonly threshold: number;
+  readonly members: readonly string[];
+  readonly groupPublicKey: string;
+  readonly sharePath: string;
+}
+
+type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
+
+/**
+ * Checks a dkg.start: sealed authorization from the pinned admin key for this very ceremony, the
+ * same roster, identifiers derived from member names, and `member` in it with its own key.
+ */
+export function checkDkgStart(
+  ceremonyId: string,
+  start: DkgStart,
+  adminKey: Uint8Array,
+  member: string,
+  identityKey: Uint8Array,
+): void {
+  const refuse = (why: string) => {
+    throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
+  };
+  const auth = openEnvelope(start.authorization, (s) => (s === 'admin' ? adminKey : undefined));
+  if (!auth.ok) refuse('its authorization is not sealed by the pinned admin key');
+  const body = auth.ok ? auth.value.body : undefined;
+  if (body?.type !== 'admin.group.create')
+    return refuse('its authorization is not a group creation');
+  if (start.authorization.ceremonyId !== ceremonyId)
+    refuse('authorization is for another ceremony');
+  if (body.group !== start.group || body.threshold !== start.threshold) {
+    refuse('group or threshold differ from what the admin signed');
+  }
+  const signed = new Map(body.members.map((m) => [m.member, m.identityKey]));
+  if (signed.size !== start.participants.length)
+    refuse('roster differs from what the admin signed');
+  for (const p of start.participants) {
+    if (signed.get(p.member) !== p.identityKey) refuse(`roster entry ${p.member} differs`);
+    if (frost.identifier.derive(p.member) !== p.identifier) {
+      refuse(`identifier of ${p.member} is not derived from its name`);
+    }
+  }
+  const me = start.participants.find((p) => p.member === member);
+  if (me === undefined) refuse(`${member} is not a participant`);
+  if (me !== undefined && me.identityKey !== bytesToHex(identityKey)) {
+    refuse(`the roster lists another identity key for ${member}`);
+  }
+}
+
+export class DkgParticipant {
+  readonly ceremonyId: string;
+  readonly start: DkgStart;
+  readonly result: Promise<DkgResult>;
+  readonly #o: DkgParticipantOptions;
+  readonly #byId = new Map<string, WireParticipant>();
+  #phase: Phase = 'round1';
+  #secret1: DkgRound1SecretPackage | undefined;
+  #secret2: DkgRound2SecretPackage | undefined;
+  #round1: MemberPackage[] = [];
+  #others1: DkgRound1Package[] = [];
+  #myPackageHex = '';
+  #keyPackage: KeyPackage | undefined;
+  #publicKeyPackage: PublicKeyPackage | undefined;
+  #round1Hash: Uint8Array | undefined;
+  #resolve!: (r: DkgResult) => void;
+  #reject!: (e: ClientError) => void;
+  #localFailure: ClientError | undefined;
+
+  constructor(opts: DkgParticipantOptions, ceremonyId: string, start: DkgStart) {
+    this.#o = opts;
+    this.ceremonyId = ceremonyId;
+    this.start = start;
+    for (const p of start.participants) this.#byId.set(p.identifier, p);
+    this.result = new Promise<DkgResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.result.catch(() => undefined); // callers await it; never an unhandled rejection
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  #log(line: string): void {
+    this.#o.log?.(line);
+  }
+
+  #send(round: string, body: SealedBody): Promise<unknown> {
+    return this.#o.send(this.ceremonyId, round, body);
+  }
+
+  #memberOf(identifier: string): string {
+    return this.#byId.get(identifier)?.member ?? 'unknown';
+  }
+
+  /** Verifies dkg.start and sends round 1. */
+  async begin(): Promise<void> {
+    try {
+      checkDkgStart(
+        this.ceremonyId,
+        this.start,
+        this.#o.adminKey,
+        this.#o.member,
+        this.#o.key.publicKey,
+      );
+    } catch (err) {
+      this.#phase = 'failed';
+      this.#reject(err as ClientError);
+      throw err;
+    }
+    const n = this.start.participants.length;
+    const myId = frost.identifier.derive(this.#o.member);
+    const { secretPackage, package: pkg } = frost.keys.dkg.part1(myId, n, this.start.threshold);
+    this.#secret1 = secretPackage;
+    this.#myPackageHex = bytesToHex(frost.encode.bytes('DkgRound1Package', pkg));
+    this.#log(
+      `key ceremony ${this.ceremonyId}: round 1 (${this.start.threshold}-of-${n} ${this.start.group})`,
+    );
+    await this.#send(DKG_ROUNDS.round1, { type: 'dkg.round1', package: this.#myPackageHex });
+  }
+
+  /** Feeds one coordinator envelope of this ceremony. */
+  async handle(env: OpenedEnvelope): Promise<void> {
+    const body = env.body;
+    try {
+      switch (body.type) {
+        case 'dkg.round1.all':
+          return await this.#onRound1All(body);
+        case 'dkg.round2.deliver':
+          return await this.#onRound2(body);
+        case 'dkg.complete':
+          return await this.#onComplete(body);
+        case 'dkg.abort':
+          this.#discard();
+          this.#phase = 'failed';
+          this.#log(`key ceremony ${this.ceremonyId} aborted: ${body.code}`);
+          this.#reject(
+            new ClientError(
+              'DKG_ABORTED',
+              `key ceremony for ${this.start.group} aborted (${body.code}: ${body.message})` +
+                (body.culprits.length > 0 ? `; culprit: ${body.culprits.join(', ')}` : '') +
+                '; nothing was saved',
+              {
+                details: {
+                  ceremonyId: this.ceremonyId,
+                  reason: body.code,
+                  culprits: body.culprits,
+                },
+              },
+            ),
+          );
+          return;
+        default:
+          return;
+      }
+    } catch (err) {
+      await this.#fail(err);
+    }
+  }
+
+  async #fail(err: unknown): Promise<void> {
+    if (this.#phase === 'failed' || this.#phase === 'done') return;
+    this.#phase = 'failed';
+    this.#discard();
+    let culprit: string | undefined;
+    let code: ErrorCode = 'INCONSISTENT_VIEW';
+    let reason = 'key ceremony check failed';
+    if (err instanceof ClientError && err.details?.['culprit'] !== undefined) {
+      culprit = String(err.details['culprit']);
+      code = (err.details['wireCode'] as ErrorCode | undefined) ?? code;
+      reason = err.message;
+    } else if (isFrostError(err)) {
+      culprit = err.culprits.map((c) => this.#memberOf(c))[0];
+      code =
+        err.code === 'INVALID_SECRET_SHARE'
+          ? 'INVALID_SECRET_SHARE'
+          : err.code === 'INVALID_PROOF_OF_KNOWLEDGE'
+            ? 'INVALID_PROOF_OF_KNOWLEDGE'
+            : err.code === 'INCORRECT_NUMBER_OF_COMMITMENTS'
+              ? 'INCORRECT_NUMBER_OF_COMMITMENTS'
+              : 'INVALID_MESSAGE';
+      reason = `FROST check failed: ${err.code}`;
+    } else if (err instanceof ClientError) {
+      reason = err.message;
+    }
+    this.#localFailure = new ClientError(
+      'DKG_FAILED',
+      `key ceremony for ${this.start.group} failed here: ${reason}` +
+        (culprit === undefined ? '' : ` (culprit: ${culprit})`) +
+        '; nothing was saved',
+      {
+        details: {
+          ceremonyId: this.ceremonyId,
+          reason: code,
+          culprits: culprit === undefined ? [] : [culprit],
+        },
+      },
+    );
+    this.#log(
+      `key ceremony ${this.ceremonyId}: ${code}${culprit ? ` from ${culprit}` : ''}; sending dkg.fail`,
+    );
+    try {
+      await this.#send(DKG_ROUNDS.fail, {
+        type: 'dkg.fail',
+        // dkg.fail can only name members: a coordinator fault is reported as our own view.
+        culprit: culprit === undefined || culprit === 'coordinator' ? this.#o.member : culprit,
+        code,
+        reason: printable(reason).slice(0, 500),
+      });
+    } catch {
+      // the coordinator may already have aborted
+    }
+    // Wait briefly for the coordinator's dkg.abort (which names culprits for everyone), then give up.
+    const t = setTimeout(() => this.#reject(this.#localFailure!), 15_000);
+    t.unref();
+    this.result.finally(() => clearTimeout(t)).catch(() => undefined);
+  }
+
+  /** Wipes every secret this ceremony held. */
+  #discard(): void {
+    for (const c of this.#secret1?.coefficients ?? []) c.fill(0);
+    for (const c of this.#secret2?.coefficients ?? []) c.fill(0);
+    this.#keyPackage?.signingShare.fill(0);
+    this.#secret1 = undefined;
+    this.#secret2 = undefined;
+    this.#keyPackage = undefined;
+  }
+
+  async #onRound1All(body: DkgRound1All): Promise<void> {
+    if (this.#phase !== 'round1' || this.#secret1 === undefined) return;
+    const members = new Set(this.start.participants.map((p) => p.member));
+    if (
+      body.packages.length !== members.size ||
+      !body.packages.every((p) => members.has(p.member))
+    ) {
+      throw culpritError(
+        'coordinator',
+        'INCONSISTENT_VIEW',
+        'round-1 packages do not match the roster',
+      );
+    }
+    const mine = body.packages.find((p) => p.member === this.#o.member);
+    if (mine?.package !== this.#myPackageHex) {
+      throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'my own round-1 package was altered');
+    }
+    const others: DkgRound1Package[] = [];
+    for (const p of body.packages) {
+      if (p.member === this.#o.member) continue;
+      let pkg: DkgRound1Package;
+      try {
+        pkg = frost.decode.bytes('DkgRound1Package', hexToBytes(p.package));
+      } catch {
+        throw culpritError(
+          p.member,
+          'INVALID_MESSAGE',
+          `round-1 package of ${p.member} does not decode`,
+        );
+      }
+      if (pkg.identifier !== frost.identifier.derive(p.member)) {
+        throw culpritError(
+          p.member,
+          'IDENTIFIER_MISMATCH',
+          `round-1 package of ${p.member} names another identifier`,
+        );
+      }
+      others.push(pkg);
+    }
+    const { secretPackage, packages } = frost.keys.dkg.part2(this.#secret1, others);
+    this.#secret2 = secretPackage;
+    this.#round1 = body.packages.map((p) => ({ member: p.member, package: p.package }));
+    this.#others1 = others;
+    const fault = testFault() === 'bad-dkg-share';
+    let corrupted = false;
+    const boxes = [];
+    const recipients = [...this.start.participants]
+      .filter((p) => p.member !== this.#o.member)
+      .sort((a, b) => (a.member < b.member ? -1 : 1));
+    for (const r of recipients) {
+      let pkg: DkgRound2Package | undefined = packages[r.identifier as keyof typeof packages];
+      if (pkg === undefined)
+        throw new ClientError('DKG_FAILED', 'FROST produced no share for a member');
+      if (fault && !corrupted) {
+        // TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=bad-dkg-share): send one member a share
+        // that does not match our commitment, so the tests can check culprit naming.
+        const bad = Uint8Array.from(pkg.signingShare);
+        bad[0] = (bad[0] ?? 0) ^ 1;
+        pkg = { ...pkg, signingShare: bad };
+        corrupted = true;
+      }
+      const plaintext = frost.encode.bytes('DkgRound2Package', pkg);
+      const box = sealTo(
+        x25519PublicFromIdentity(hexToBytes(r.identityKey)),
+        this.#o.key,
+        plaintext,
+        { ceremonyId: this.ceremonyId, sender: this.#o.member, recipient: r.member },
+      );
+      plaintext.fill(0);
+      boxes.push({ recipient: r.member, ...boxToWire(box) });
+    }
+    this.#phase = 'round2';
+    this.#log(
+      `key ceremony ${this.ceremonyId}: round 2 (encrypted shares to ${boxes.length} members)`,
+    );
+    await this.#send(DKG_ROUNDS.round2, { type: 'dkg.round2', boxes });
+  }
+
+  async #onRound2(body: DkgRound2Deliver): Promise<void> {
+    if (this.#phase !== 'round2' || this.#secret2 === undefined) return;
+    const others = this.start.participants.filter((p) => p.member !== this.#o.member);
+    if (body.boxes.length !== others.length) {
+      throw culpritError(
+        'coordinator',
+        'INCONSISTENT_VIEW',
+        'round-2 boxes do not match the roster',
+      );
+    }
+    const received: DkgRound2Package[] = [];
+    for (const box of body.boxes) {
+      const sender = others.find((p) => p.member === box.sender);
+      if (sender === undefined) {
+        throw culpritError(
+          'coordinator',
+          'INCONSISTENT_VIEW',
+          'a round-2 box from a non-participant',
+        );
+      }
+      const opened = openFrom(
+        this.#o.key,
+        x25519PublicFromIdentity(hexToBytes(sender.identityKey)),
+        boxFromWire(box),
+        { ceremonyId: this.ceremonyId, sender: sender.member, recipient: this.#o.member },
+      );
+      if (!opened.ok) {
+        throw culpritError(
+          sender.member,
+          'DECRYPTION_FAILED',
+          `round-2 box from ${sender.member} does not decrypt`,
+        );
+      }
+      let pkg: DkgRound2Package;
+      try {
+        pkg = frost.decode.bytes('DkgRound2Package', opened.value);
+      } catch {
+        throw culpritError(
+          sender.member,
+          'INVALID_SECRET_SHARE',
+          `round-2 share from ${sender.member} does not decode`,
+        );
+      } finally {
+        opened.value.fill(0);
+      }
+      if (pkg.sender !== sender.identifier) {
+        throw culpritError(
+          sender.member,
+          'IDENTIFIER_MISMATCH',
+          `round-2 share from ${sender.member} names another sender`,
+        );
+      }
+      received.push(pkg);
+    }
+    const { keyPackage, publicKeyPackage } = frost.keys.dkg.part3(
+      this.#secret2,
+      this.#others1,
+      received,
+    );
+    for (const r of received) r.signingShare.fill(0);
+    this.#keyPackage = keyPackage;
+    this.#publicKeyPackage = publicKeyPackage;
+    for (const c of this.#secret2.coefficients) c.fill(0);
+    this.#secret2 = undefined;
+    this.#secret1 = undefined;
+    this.#round1Hash = round1Hash({
+      ceremonyId: this.ceremonyId,
+      threshold: this.start.threshold,
+      participants: this.start.participants,
+      packages: this.#round1,
+    });
+    const signature = signDkgConfirmation(this.#o.key, {
+      ceremonyId: this.ceremonyId,
+      member: this.#o.member,
+      round1Hash: this.#round1Hash,
+      groupPublicKey: publicKeyPackage.verifyingKey,
+    });
+    this.#phase = 'confirm';
+    this.#log(
+      `key ceremony ${this.ceremonyId}: confirming group key ${bytesToHex(publicKeyPackage.verifyingKey).slice(0, 16)}…`,
+    );
+    await this.#send(DKG_ROUNDS.confirm, {
+      type: 'dkg.confirm',
+      round1Hash: bytesToHex(this.#round1Hash),
+      groupPublicKey: bytesToHex(publicKeyPackage.verifyingKey),
+      signature: bytesToHex(signature),
+    });
+  }
+
+  async #onComplete(body: DkgComplete): Promise<void> {
+    if (this.#phase !== 'confirm') return;
+    const keyPackage = this.#keyPackage;
+    const pub = this.#publicKeyPackage;
+    const hash = this.#round1Hash;
+    if (keyPackage === undefined || pub === undefined || hash === undefined) return;
+    const gpk = bytesToHex(pub.verifyingKey);
+    if (body.groupPublicKey !== gpk || body.round1Hash !== bytesToHex(hash)) {
+      throw culpritError(
+        'coordinator',
+        'CONFIRMATION_MISMATCH',
+        'dkg.complete names another group key or transcript',
+      );
+    }
+    const byMember = new Map(body.confirmations.map((c) => [c.member, c.signature]));
+    if (byMember.size !== this.start.participants.length) {
+      throw culpritError(
+        'coordinator',
+        'CONFIRMATION_MISMATCH',
+        'dkg.complete lacks confirmations',
+      );
+    }
+    for (const p of this.start.participants) {
+      const sig = byMember.get(p.member);
+      const ok =
+        sig !== undefined &&
+        verifyDkgConfirmation(
+          hexToBytes(p.identityKey),
+          {
+            ceremonyId: this.ceremonyId,
+            member: p.member,
+            round1Hash: hash,
+            groupPublicKey: pub.verifyingKey,
+          },
+          hexToBytes(sig),
+        );
+      if (!ok) {
+        throw culpritError(
+          p.member,
+          'CONFIRMATION_MISMATCH',
+          `confirmation of ${p.member} does not verify`,
+        );
+      }
+    }
+    const metadata: ShareMetadata = {
+      kind: 'frost-key-package',
+      group: this.start.group,
+      member: this.#o.member,
+      suite: 'FROST-ED25519-SHA512-v1',
+      threshold: this.start.threshold,
+      groupPublicKey: gpk,
+      publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+      participants: this.start.participants.map((p) => ({
+        member: p.member,
+        identifier: p.identifier,
+        identityKey: p.identityKey,
+      })),
+      ceremonyId: this.ceremonyId,
+      createdAt: new Date().toISOString(),
+    };
+    this.#phase = 'done';
+    let sharePath: string;
+    try {
+      sharePath = await this.#o.save(keyPackage, metadata);
+    } finally {
+      this.#discard();
+    }
+    this.#log(`key ceremony ${this.ceremonyId}: complete; share saved encrypted`);
+    this.#resolve({
+      ceremonyId: this.ceremonyId,
+      group: this.start.group,
+      threshold: this.start.threshold,
+      members: this.start.participants.map((p) => p.member),
+      groupPublicKey: gpk,
+      sharePath,
+    });
+  }
+}
+
+function culpritError(culprit: string, wireCode: ErrorCode, message: string): ClientError {
+  return new ClientError('DKG_FAILED', message, { details: { culprit, wireCode } });
+}
+
+/** Replaces control characters (not allowed in wire text) with spaces. */
+function printable(text: string): string {
+  return [...text]
+    .map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch))
+    .join('');
+}

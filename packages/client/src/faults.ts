@@ -1,0 +1,12 @@
+// TEST-ONLY fault injection. `CONCLAVE_TEST_FAULT` makes this client misbehave on purpose so the
+// end-to-end tests can check that the coordinator and the other members name and exclude it:
+//   bad-dkg-share   send one member a DKG round-2 share that does not match our commitment
+//   bad-sign-share  send a signature share that does not verify
+// Never set it outside tests: a client with a fault set is a faulty signer by design.
+export const TEST_FAULTS = ['bad-dkg-share', 'bad-sign-share'] as const;
+export type TestFault = (typeof TEST_FAULTS)[number];
+
+export function testFault(env: NodeJS.ProcessEnv = process.env): TestFault | undefined {
+  const v = env['CONCLAVE_TEST_FAULT'];
+  return (TEST_FAULTS as readonly string[]).includes(v ?? '') ? (v as TestFault) : undefined;
+}

@@ -1,0 +1,366 @@
+// A member's home directory (`--home`, default `$CONCLAVE_HOME` or `~/.conclave`):
+//   config.json           name, coordinator URL and the pinned coordinator/admin keys (zod-checked)
+//   identity.key          the member's Ed25519 identity key, in the encrypted keystore format
+//   shares/<group>.key    one FROST key package per group, encrypted (written only after dkg.complete)
+//   nonce-ledger.jsonl    the nonce ledger (THREATS A.1–A.5)
+//   ceremonies/<id>.json  public records of ceremonies this member took part in (request, outcome)
+//   admin/members.json    for an admin working from this home: the identity keys it registered
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
+import {
+  GroupNameSchema,
+  MemberIdSchema,
+  bytesToHex,
+  generateIdentityKey,
+  hexToBytes,
+  identityFromSecret,
+  type IdentityKey,
+} from '@conclave/protocol';
+import { z } from 'zod';
+import { ClientError, errnoCode } from './errors.js';
+import {
+  readKeystore,
+  readKeystoreMetadata,
+  writeKeystore,
+  type ScryptParams,
+} from './keystore.js';
+import { NONCE_LEDGER_FILENAME, openNonceLedger, type NonceLedger } from './nonce-ledger.js';
+
+export const CONFIG_FILENAME = 'config.json';
+export const IDENTITY_FILENAME = 'identity.key';
+export const PASSPHRASE_ENV = 'CONCLAVE_PASSPHRASE';
+export const HOME_ENV = 'CONCLAVE_HOME';
+
+const HexKeySchema = z.string().regex(/^[0-9a-f]{64}$/, 'expected 32 bytes of lowercase hex');
+
+export const PinnedCoordinatorSchema = z.strictObject({
+  url: z.url(),
+  origin: z.string().min(1),
+  coordinatorKey: HexKeySchema,
+  adminKey: HexKeySchema,
+  pinnedAt: z.string(),
+});
+export type PinnedCoordinator = z.infer<typeof PinnedCoordinatorSchema>;
+
+export const HomeConfigSchema = z.strictObject({
+  version: z.literal(1),
+  name: MemberIdSchema,
+  identityKey: HexKeySchema,
+  coordinator: PinnedCoordinatorSchema.optional(),
+});
+export type HomeConfig = z.infer<typeof HomeConfigSchema>;
+
+export const ParticipantSchema = z.strictObject({
+  member: MemberIdSchema,
+  identifier: z.string(),
+  identityKey: HexKeySchema,
+});
+
+/** Public metadata stored (authenticated, not encrypted) in a share keystore's header. */
+export const ShareMetadataSchema = z.strictObject({
+  kind: z.literal('frost-key-package'),
+  group: GroupNameSchema,
+  member: MemberIdSchema,
+  suite: z.literal('FROST-ED25519-SHA512-v1'),
+  threshold: z.int().min(2),
+  groupPublicKey: HexKeySchema,
+  publicKeyPackage: z.string().regex(/^[0-9a-f]+$/),
+  participants: z.array(ParticipantSchema).min(2),
+  ceremonyId: z.string(),
+  createdAt: z.string(),
+});
+export type ShareMetadata = z.infer<typeof ShareMetadataSchema>;
+
+export interface LoadedShare {
+  readonly metadata: ShareMetadata;
+  readonly keyPackage: KeyPackage;
+  readonly publicKeyPackage: PublicKeyPackage;
+}
+
+/** The default home: `$CONCLAVE_HOME`, else `~/.conclave`. */
+export function defaultHomeDir(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env[HOME_ENV];
+  return resolve(fromEnv !== undefined && fromEnv !== '' ? fromEnv : join(homedir(), '.conclave'));
+}
+
+/** Parses config.json text; CONFIG_INVALID with the zod issues (no values echoed) otherwise. */
+export function parseHomeConfig(text: string, where = CONFIG_FILENAME): HomeConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ClientError('CONFIG_INVALID', `${where} is not valid JSON`);
+  }
+  const parsed = HomeConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ');
+    throw new ClientError('CONFIG_INVALID', `${where} is invalid (${issues})`);
+  }
+  return parsed.data;
+}
+
+async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode });
+  await rename(tmp, path);
+}
+
+export interface HomeOptions {
+  /** scrypt parameters for new keystores (default: the keystore's production default). */
+  readonly kdfParams?: ScryptParams;
+}
+
+/** A member's home directory. Construct with `Home.open` (existing) or `Home.init` (new). */
+export class Home {
+  readonly dir: string;
+  #config: HomeConfig;
+  readonly #options: HomeOptions;
+
+  private constructor(dir: string, config: HomeConfig, options: HomeOptions) {
+    this.dir = dir;
+    this.#config = config;
+    this.#options = options;
+  }
+
+  get config(): HomeConfig {
+    return this.#config;
+  }
+
+  get name(): string {
+    return this.#config.name;
+  }
+
+  get identityPublicKey(): Uint8Array {
+    return hexToBytes(this.#config.identityKey);
+  }
+
+  get identityPath(): string {
+    return join(this.dir, IDENTITY_FILENAME);
+  }
+
+  get ledgerPath(): string {
+    return join(this.dir, NONCE_LEDGER_FILENAME);
+  }
+
+  sharePath(group: string): string {
+    GroupNameSchema.parse(group);
+    return join(this.dir, 'shares', `${group}.key`);
+  }
+
+  /** Creates a new home with a fresh identity key encrypted under `passphrase`. */
+  static async init(
+    dir: string,
+    name: string,
+    passphrase: string,
+    options: HomeOptions = {},
+  ): Promise<Home> {
+    const parsedName = MemberIdSchema.safeParse(name);
+    if (!parsedName.success) {
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        'member name: expected 1-32 characters of [a-z0-9_-] (not "admin" or "coordinator")',
+      );
+    }
+    const abs = resolve(dir);
+    await mkdir(abs, { recursive: true, mode: 0o700 });
+    const existing = await readFile(join(abs, CONFIG_FILENAME), 'utf8').catch(() => undefined);
+    if (existing !== undefined) {
+      throw new ClientError(
+        'HOME_EXISTS',
+        `${abs} already holds a member home; use another --home or remove it`,
+      );
+    }
+    const key = generateIdentityKey();
+    const publicKey = bytesToHex(key.publicKey);
+    try {
+      await writeKeystore(
+        join(abs, IDENTITY_FILENAME),
+        {
+          secret: key.secretKey,
+          metadata: { kind: 'identity', member: parsedName.data, publicKey },
+        },
+        passphrase,
+        options.kdfParams === undefined ? {} : { kdfParams: options.kdfParams },
+      );
+    } finally {
+      key.secretKey.fill(0);
+    }
+    const config: HomeConfig = { version: 1, name: parsedName.data, identityKey: publicKey };
+    await writeJsonAtomic(join(abs, CONFIG_FILENAME), config);
+    return new Home(abs, config, options);
+  }
+
+  static async open(dir: string, options: HomeOptions = {}): Promise<Home> {
+    const abs = resolve(dir);
+    const path = join(abs, CONFIG_FILENAME);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        throw new ClientError(
+          'HOME_NOT_INITIALIZED',
+          `no member home at ${abs}; run \`conclave init --name NAME\` (or pass --home)`,
+        );
+      }
+      throw new ClientError('CONFIG_INVALID', `could not read ${path} (${errnoCode(err) ?? '?'})`);
+    }
+    return new Home(abs, parseHomeConfig(text, path), options);
+  }
+
+  async saveConfig(config: HomeConfig): Promise<void> {
+    const checked = HomeConfigSchema.parse(config);
+    await writeJsonAtomic(join(this.dir, CONFIG_FILENAME), checked);
+    this.#config = checked;
+  }
+
+  async pinCoordinator(pin: Omit<PinnedCoordinator, 'pinnedAt'>): Promise<void> {
+    await this.saveConfig({
+      ...this.#config,
+      coordinator: { ...pin, pinnedAt: new Date().toISOString() },
+    });
+  }
+
+  /** Decrypts the identity key. The caller should zero `secretKey` when done. */
+  async loadIdentity(passphrase: string): Promise<IdentityKey> {
+    const { secret } = await readKeystore(this.identityPath, passphrase);
+    try {
+      const key = identityFromSecret(secret);
+      if (bytesToHex(key.publicKey) !== this.#config.identityKey) {
+        throw new ClientError(
+          'CONFIG_INVALID',
+          `${this.identityPath} does not hold the identity key named in config.json`,
+        );
+      }
+      return key;
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  /** Writes a key share (never overwrites one). */
+  async saveShare(
+    keyPackage: KeyPackage,
+    metadata: ShareMetadata,
+    passphrase: string,
+  ): Promise<string> {
+    const checked = ShareMetadataSchema.parse(metadata);
+    await mkdir(join(this.dir, 'shares'), { recursive: true, mode: 0o700 });
+    const path = this.sharePath(checked.group);
+    const secret = frost.encode.bytes('KeyPackage', keyPackage);
+    try {
+      await writeKeystore(
+        path,
+        { secret, metadata: checked },
+        passphrase,
+        this.#options.kdfParams === undefined ? {} : { kdfParams: this.#options.kdfParams },
+      );
+    } finally {
+      secret.fill(0);
+    }
+    return path;
+  }
+
+  async shareMetadata(group: string): Promise<ShareMetadata> {
+    let raw: unknown;
+    try {
+      raw = await readKeystoreMetadata(this.sharePath(group));
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'KEYSTORE_NOT_FOUND') {
+        throw new ClientError(
+          'SHARE_NOT_FOUND',
+          `${this.name} holds no share of group ${group}; run \`conclave keygen ${group}\` while its key ceremony is open`,
+        );
+      }
+      throw err;
+    }
+    const parsed = ShareMetadataSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new ClientError('KEYSTORE_MALFORMED', `share of ${group}: metadata is invalid`);
+    return parsed.data;
+  }
+
+  async loadShare(group: string, passphrase: string): Promise<LoadedShare> {
+    await this.shareMetadata(group); // SHARE_NOT_FOUND with advice
+    const { secret, metadata } = await readKeystore(this.sharePath(group), passphrase);
+    const parsed = ShareMetadataSchema.safeParse(metadata);
+    if (!parsed.success)
+      throw new ClientError('KEYSTORE_MALFORMED', `share of ${group}: metadata is invalid`);
+    try {
+      const keyPackage = frost.decode.bytes('KeyPackage', secret);
+      const publicKeyPackage = frost.decode.bytes(
+        'PublicKeyPackage',
+        hexToBytes(parsed.data.publicKeyPackage),
+      );
+      if (bytesToHex(publicKeyPackage.verifyingKey) !== parsed.data.groupPublicKey) {
+        throw new ClientError('KEYSTORE_MALFORMED', `share of ${group}: group key mismatch`);
+      }
+      return { metadata: parsed.data, keyPackage, publicKeyPackage };
+    } finally {
+      secret.fill(0);
+    }
+  }
+
+  async listShares(): Promise<string[]> {
+    const names = await readdir(join(this.dir, 'shares')).catch(() => [] as string[]);
+    return names
+      .filter((n) => n.endsWith('.key') && !n.startsWith('.'))
+      .map((n) => n.slice(0, -4))
+      .sort();
+  }
+
+  async openLedger(): Promise<NonceLedger> {
+    return openNonceLedger(this.ledgerPath);
+  }
+
+  /** Public, local records of ceremonies (request envelope, outcome) — for `fetch`. */
+  async saveRecord(ceremonyId: string, record: Record<string, unknown>): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(ceremonyId))
+      throw new ClientError('INVALID_ARGUMENT', 'ceremony id: unexpected characters');
+    await mkdir(join(this.dir, 'ceremonies'), { recursive: true, mode: 0o700 });
+    const path = join(this.dir, 'ceremonies', `${ceremonyId}.json`);
+    const previous = await this.loadRecord(ceremonyId);
+    await writeJsonAtomic(path, { ...previous, ...record });
+  }
+
+  async loadRecord(ceremonyId: string): Promise<Record<string, unknown> | undefined> {
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(ceremonyId)) return undefined;
+    const text = await readFile(join(this.dir, 'ceremonies', `${ceremonyId}.json`), 'utf8').catch(
+      () => undefined,
+    );
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * A directory used only for admin bookkeeping (no member identity): `member add` records keys in
+ * `<dir>/admin/members.json` so `group create` can pin them.
+ */
+export async function adminRegistryAt(dir: string): Promise<Record<string, string>> {
+  const text = await readFile(join(dir, 'admin', 'members.json'), 'utf8').catch(() => '{}');
+  try {
+    const parsed = z.record(z.string(), HexKeySchema).safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function recordAdminMemberAt(
+  dir: string,
+  member: string,
+  identityKey: string,
+): Promise<void> {
+  await mkdir(join(dir, 'admin'), { recursive: true, mode: 0o700 });
+  const current = await adminRegistryAt(dir);
+  await writeJsonAtomic(join(dir, 'admin', 'members.json'), { ...current, [member]: identityKey });
+}
