@@ -1,0 +1,49 @@
+/**
+ * `pnpm bench [name…]`: run the named benchmarks (default: all registered). A registry, so later
+ * benches are one entry each. BENCH_QUICK=1 selects a fast smoke mode (tiny iteration counts).
+ * BENCH_SUITES=ed25519,p256 limits the FROST bench to some suites.
+ */
+import { mainFrost } from './frost/index.js';
+
+interface BenchEntry {
+  readonly description: string;
+  readonly run: (o: { readonly quick: boolean }) => void | Promise<void>;
+}
+
+const suitesEnv = process.env.BENCH_SUITES?.split(',').filter((s) => s.length > 0);
+
+const REGISTRY: Readonly<Record<string, BenchEntry>> = {
+  frost: {
+    description:
+      'FROST (RFC 9591): keygen, DKG, signing rounds, aggregate, verify vs native Ed25519',
+    run: ({ quick }) => mainFrost(suitesEnv ? { quick, suites: suitesEnv } : { quick }),
+  },
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2).filter((a) => a !== '--');
+  if (args.includes('--help') || args.includes('-h') || args.includes('--list')) {
+    process.stdout.write('usage: pnpm bench [name…]   (BENCH_QUICK=1 for a fast smoke run)\n');
+    for (const [name, e] of Object.entries(REGISTRY))
+      process.stdout.write(`  ${name.padEnd(8)} ${e.description}\n`);
+    return;
+  }
+  const names = args.length > 0 ? args : Object.keys(REGISTRY);
+  const unknown = names.filter((n) => !(n in REGISTRY));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `unknown bench: ${unknown.join(', ')} (known: ${Object.keys(REGISTRY).join(', ')})\n`,
+    );
+    process.exitCode = 2;
+    return;
+  }
+  const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true';
+  for (const name of names) {
+    const entry = REGISTRY[name];
+    if (entry === undefined) continue;
+    process.stderr.write(`[bench] ${name}${quick ? ' (BENCH_QUICK)' : ''}\n`);
+    await entry.run({ quick });
+  }
+}
+
+await main();
