@@ -1,8 +1,28 @@
-/** `conclave` command-line entry. Every command has --help and --json. */
+/**
+ * `conclave` command-line entry. Every command has --help, --json (one JSON document on stdout,
+ * progress on stderr), --home DIR (default $CONCLAVE_HOME or ~/.conclave) and --coordinator URL.
+ * Passphrases come from a prompt, or from CONCLAVE_PASSPHRASE for automation (CI, agents, tests).
+ */
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  cmdAgent,
+  cmdApprove,
+  cmdFetch,
+  cmdGroupCreate,
+  cmdInbox,
+  cmdInit,
+  cmdKeygen,
+  cmdMemberAdd,
+  cmdReject,
+  cmdRequest,
+  cmdStatus,
+} from './commands.js';
+import { cmdCoordinatorStart } from './coordinator.js';
 import { runDemo } from './demo.js';
+import { runRealDemo } from './real-demo.js';
 import { CliError } from './errors.js';
+import { makeCtx, printError, type Ctx, type GlobalOptions } from './output.js';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -10,62 +30,244 @@ const int = (v: string) => {
   return n;
 };
 
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Adds the options every command has. */
+function common(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print exactly one JSON document on stdout (progress goes to stderr)')
+    .option('--home <dir>', 'member home directory (default: $CONCLAVE_HOME or ~/.conclave)')
+    .option(
+      '--coordinator <url>',
+      'coordinator URL, e.g. http://127.0.0.1:7420 (default: the pinned one)',
+    );
+}
+
+type Action<O> = (opts: O, ctx: Ctx, ...positional: string[]) => Promise<void>;
+
+/** Commander calls actions with (positional..., opts, command). */
+function run<O extends GlobalOptions>(fn: Action<O>) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const opts = cmd.opts<O>();
+    await fn(opts, makeCtx(opts), ...args.slice(0, -2).map(String));
+  };
+}
+
+const PASSPHRASE_HELP =
+  '\nPassphrase: asked on the terminal; for automation (CI, agents, tests) set CONCLAVE_PASSPHRASE.\n';
+
 export function buildProgram(): Command {
   const program = new Command('conclave')
     .description(
       'Threshold signing for software releases: a quorum of team leads signs, ordinary tools verify.',
     )
+    .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
 
-  program
-    .command('demo')
-    .description(
-      'Make a t-of-n group key by DKG and sign and verify a sample release. For now every member runs in this process; the coordinator version comes with the ceremony issue.',
-    )
-    .option(
-      '--out <dir>',
-      'where to write the artifact, signature and public key',
-      join(process.env.INIT_CWD ?? process.cwd(), '.conclave-demo'),
-    )
-    .option('--threshold <t>', 'approvals needed', int, 3)
-    .option('--signers <n>', 'members holding a share', int, 5)
-    .option('--json', 'print one JSON document on stdout', false)
-    .action((opts: { out: string; threshold: number; signers: number; json: boolean }) => {
-      const result = runDemo({
-        ...opts,
-        progress: (line) => {
-          if (!opts.json) process.stdout.write(line + '\n');
-          else process.stderr.write(line + '\n');
-        },
-      });
-      if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-      else {
-        process.stdout.write(
-          `\n${result.ok ? 'OK' : 'FAILED'}: ${result.threshold}-of-${result.signers.length} signature on ${result.artifact}\n` +
-            `  group key (Ed25519): ${result.groupPublicKey}\n  public key: ${result.publicKeys.pem}\n  signature:  ${result.signatures.raw}\n` +
-            `  verify yourself: openssl pkeyutl -verify -pubin -inkey ${result.publicKeys.pem} -rawin -in ${result.artifact} -sigfile ${result.signatures.raw}\n` +
-            `  (mode: in-process — all members ran in this process; timings ms: ${JSON.stringify(result.timingsMs)})\n`,
-        );
+  common(
+    program
+      .command('init')
+      .description("create this member's identity key in --home (and pin a coordinator)")
+      .requiredOption('--name <name>', 'member name: 1-32 of [a-z0-9_-]')
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(run<GlobalOptions & { name: string }>((o, ctx) => cmdInit(o, ctx)));
+
+  const coordinator = program.command('coordinator').description('run the coordinator');
+  common(
+    coordinator
+      .command('start')
+      .description('start the coordinator (WebSocket + HTTP); runs until SIGINT/SIGTERM')
+      .option('--db <file>', 'SQLite database file', 'conclave.db')
+      .option('--host <host>', 'address to listen on', '127.0.0.1')
+      .option('--port <port>', 'port to listen on (0: any free port)', int, 7420),
+  ).action(
+    run<GlobalOptions & { db: string; host: string; port: number }>((o, ctx) =>
+      cmdCoordinatorStart(o, ctx),
+    ),
+  );
+
+  const member = program.command('member').description('manage the member registry (admin)');
+  common(
+    member
+      .command('add <name>')
+      .description('register a member identity key (admin)')
+      .requiredOption('--key <pub>', "the member's identity public key (hex, from `conclave init`)")
+      .option('--roles <roles>', 'comma-separated roles, e.g. lead,security')
+      .requiredOption('--admin-key <file>', 'the admin key file printed by `coordinator start`'),
+  ).action(
+    run<GlobalOptions & { key: string; roles?: string; adminKey: string }>((o, ctx, name) =>
+      cmdMemberAdd(name ?? '', o, ctx),
+    ),
+  );
+
+  const group = program.command('group').description('manage signing groups (admin)');
+  common(
+    group
+      .command('create <name>')
+      .description('create a t-of-n group and open its key ceremony (admin)')
+      .requiredOption('--threshold <t>', 'approvals needed', int)
+      .requiredOption('--members <list>', 'comma-separated member names (or name=PUB)')
+      .requiredOption('--admin-key <file>', 'the admin key file printed by `coordinator start`')
+      .option('--timeout <seconds>', 'give up waiting after this long', int, 120),
+  ).action(
+    run<GlobalOptions & { threshold: number; members: string; adminKey: string; timeout: number }>(
+      (o, ctx, name) => cmdGroupCreate(name ?? '', o, ctx),
+    ),
+  );
+
+  common(
+    program
+      .command('keygen <group>')
+      .description('take part in the key ceremony of GROUP; the share is saved encrypted')
+      .option('--timeout <seconds>', 'give up after this long', int, 300)
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(run<GlobalOptions & { timeout: number }>((o, ctx, id) => cmdKeygen(id ?? '', o, ctx)));
+
+  common(
+    program
+      .command('request')
+      .description('ask the group to sign a release; waits for the signature unless --no-wait')
+      .requiredOption('--group <group>', 'signing group')
+      .requiredOption('--artifact <file>', 'artifact file (repeat for several)', collect)
+      .requiredOption('--version <version>', 'release version')
+      .addOption(
+        new Option('--class <class>', 'release class')
+          .choices(['standard', 'hotfix'])
+          .default('standard'),
+      )
+      .option('--note <text>', 'a note for the approvers')
+      .option('--formats <list>', 'signature formats', 'raw')
+      .option('--no-wait', 'return once the request is recorded')
+      .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(
+    run<
+      GlobalOptions & {
+        group: string;
+        artifact: string[];
+        version: string;
+        class: 'standard' | 'hotfix';
+        note?: string;
+        formats: string;
+        wait: boolean;
+        timeout: number;
       }
-      if (!result.ok) process.exitCode = 1;
-    });
+    >((o, ctx) => cmdRequest(o, ctx)),
+  );
+
+  common(
+    program
+      .command('inbox')
+      .description('ceremonies that concern this member')
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(run<GlobalOptions>((o, ctx) => cmdInbox(o, ctx)));
+
+  common(
+    program
+      .command('status <id>')
+      .description("one ceremony's state, approvals, sessions and culprits"),
+  ).action(run<GlobalOptions>((o, ctx, id) => cmdStatus(id ?? '', o, ctx)));
+
+  common(
+    program
+      .command('approve <id>')
+      .description('review a request, approve it and stay online to sign')
+      .option(
+        '--artifact <file>',
+        'check this local file against the request (repeatable)',
+        collect,
+      )
+      .option('--yes', 'approve without asking (after all checks pass)')
+      .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(
+    run<GlobalOptions & { artifact?: string[]; yes?: boolean; timeout: number }>((o, ctx, id) =>
+      cmdApprove(id ?? '', o, ctx),
+    ),
+  );
+
+  common(
+    program
+      .command('reject <id>')
+      .description('decline a request')
+      .requiredOption('--reason <text>', 'why'),
+  ).action(run<GlobalOptions & { reason: string }>((o, ctx, id) => cmdReject(id ?? '', o, ctx)));
+
+  common(
+    program
+      .command('agent')
+      .description('stay online: join key ceremonies, finish round 2 for approvals')
+      .option('--auto-approve', 'approve every valid request of our groups (automation only)')
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(run<GlobalOptions & { autoApprove?: boolean }>((o, ctx) => cmdAgent(o, ctx)));
+
+  common(
+    program
+      .command('fetch <id>')
+      .description('write the signature, public key, statement and a verify README into DIR')
+      .requiredOption('--out <dir>', 'output directory'),
+  ).action(run<GlobalOptions & { out: string }>((o, ctx, id) => cmdFetch(id ?? '', o, ctx)));
+
+  common(
+    program
+      .command('demo')
+      .description(
+        'a coordinator, 5 members in their own processes, a 3-of-5 DKG and a signed release verified with Node and openssl',
+      )
+      .option(
+        '--out <dir>',
+        'where to write the homes, database, artifact, signature and public key',
+        join(process.env['INIT_CWD'] ?? process.cwd(), '.conclave-demo'),
+      )
+      .option('--threshold <t>', 'approvals needed', int, 3)
+      .option('--signers <n>', 'members holding a share', int, 5)
+      .option('--in-process', 'fallback: every member in this process, no coordinator'),
+  ).action(
+    run<GlobalOptions & { out: string; threshold: number; signers: number; inProcess?: boolean }>(
+      async (o, ctx) => {
+        if (o.inProcess === true) {
+          const result = runDemo({ ...o, json: ctx.json, progress: ctx.progress });
+          ctx.result(
+            { ...result },
+            `${result.ok ? 'OK' : 'FAILED'}: ${result.threshold}-of-${result.signers.length} signature (in-process) on ${result.artifact}\n` +
+              `  group key: ${result.groupPublicKey}\n  public key: ${result.publicKeys.pem}\n  signature: ${result.signatures.raw}`,
+          );
+          if (!result.ok) throw new CliError('VERIFY_FAILED', 'the demo signature did not verify');
+          return;
+        }
+        await runRealDemo({ ...o, json: ctx.json }, ctx);
+      },
+    ),
+  );
   return program;
 }
 
-export async function main(argv: readonly string[]): Promise<void> {
+export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    const code = e instanceof CliError ? e.code : 'INTERNAL';
-    const message = e instanceof Error ? e.message : String(e);
-    if (json) process.stdout.write(JSON.stringify({ ok: false, error: { code, message } }) + '\n');
-    else process.stderr.write(`conclave: ${code}: ${message}\n`);
-    process.exitCode = e instanceof CliError ? e.exitCode : 2;
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.exitCode === 0
+      )
+        return 0;
+      if (e.code === 'commander.help') return 0;
+      if (json)
+        printError(new CliError('INVALID_ARGUMENT', e.message.replace(/^error: /, '')), true);
+      return 2;
+    }
+    printError(e, json);
+    return e instanceof CliError ? e.exitCode : 1;
   }
 }
 
 if (process.argv[1] && /main\.ts$|conclave(\.mjs)?$/.test(process.argv[1])) {
-  await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  process.stdout.write('', () => process.exit(code));
 }

@@ -82,6 +82,8 @@ export interface SessionOptions {
   /** Open the nonce ledger (needed to approve/sign; one process per home at a time). */
   readonly signing?: boolean;
   readonly log?: (line: string) => void;
+  /** Called before connecting, so handlers see frames that follow auth.ok (dkg.start). */
+  readonly beforeConnect?: (session: MemberSession) => void;
 }
 
 export interface RecordedStatement {
@@ -155,6 +157,7 @@ export class MemberSession {
     const key = await o.home.loadIdentity(o.passphrase);
     const ledger = o.signing === true ? await o.home.openLedger() : undefined;
     const session = new MemberSession(o, key, coordinator, ledger);
+    o.beforeConnect?.(session);
     try {
       await session.connection.connect();
     } catch (err) {
@@ -426,9 +429,16 @@ export interface AgentOptions extends Omit<SessionOptions, 'signing' | 'reconnec
 
 /** `conclave agent`: stay online until `stop()` (SIGINT/SIGTERM in the CLI). */
 export async function startAgent(o: AgentOptions): Promise<MemberSession> {
-  const session = await MemberSession.open({ ...o, signing: true, reconnect: true });
-  session.acceptKeyCeremonies();
-  session.setAutoApprove(o.autoApprove === true);
+  const session = await MemberSession.open({
+    ...o,
+    signing: true,
+    reconnect: true,
+    beforeConnect: (s) => {
+      s.acceptKeyCeremonies();
+      s.setAutoApprove(o.autoApprove === true);
+      o.beforeConnect?.(s);
+    },
+  });
   session.connection.onConnect(() => {
     session.sweepInbox().catch(() => undefined);
   });

@@ -176,8 +176,7 @@ export class Connection {
   }
 
   async connect(): Promise<void> {
-    const ws = await this.#dial();
-    this.#attach(ws);
+    await this.#dial();
     this.#reconnectAttempt = 0;
     for (const h of this.#connectHandlers) h();
   }
@@ -266,6 +265,8 @@ export class Connection {
           }
           settled = true;
           ws.removeAllListeners();
+          // Attach now, synchronously: frames right behind auth.ok (e.g. dkg.start) are not lost.
+          this.#attach(ws);
           resolve(ws);
           return;
         }
@@ -309,7 +310,6 @@ export class Connection {
             ws.close();
             return;
           }
-          this.#attach(ws);
           this.#reconnectAttempt = 0;
           this.#log('reconnected');
           for (const h of this.#connectHandlers) h();

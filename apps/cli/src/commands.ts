@@ -1,0 +1,689 @@
+/** The member and admin commands: thin wrappers over @conclave/client. */
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  Connection,
+  Home,
+  MemberSession,
+  adminRegistryAt,
+  checkLocalArtifacts,
+  defaultHomeDir,
+  describeReview,
+  fetchCoordinatorInfo,
+  isTerminal,
+  normalizeCoordinatorUrl,
+  parseAdminKeyText,
+  recordAdminMemberAt,
+  startAgent,
+  type CeremonyEnd,
+  type DkgResult,
+} from '@conclave/client';
+import { ed25519Spki } from '@conclave/frost';
+import {
+  bytesToHex,
+  fingerprint,
+  hexToBytes,
+  identityFromSecret,
+  newCeremonyId,
+  type CeremonyStatus,
+  type IdentityKey,
+  type Release,
+  type SealedBody,
+} from '@conclave/protocol';
+import { digestFile, dsseEnvelope, type ReleaseStatement } from '@conclave/release';
+import { CliError } from './errors.js';
+import { confirm, getPassphrase, untilSignal, type Ctx, type GlobalOptions } from './output.js';
+
+export function homeDir(o: GlobalOptions): string {
+  return o.home !== undefined ? resolve(o.home) : defaultHomeDir();
+}
+
+/** "2 of 3 approvals: alice, carol — waiting for 1 more" */
+export function progressLine(s: CeremonyStatus): string {
+  const n = s.approvals.length;
+  const who = n === 0 ? 'none yet' : s.approvals.join(', ');
+  let line = `${n} of ${s.threshold} approvals: ${who}`;
+  if (isTerminal(s.state)) line += ` — ${s.state.split('.').pop() ?? s.state}`;
+  else if (n < s.threshold) line += ` — waiting for ${s.threshold - n} more`;
+  else line += ` — signing${s.session > 0 ? ` (session ${s.session})` : ''}`;
+  if (s.culprits.length > 0) line += `; excluded: ${s.culprits.join(', ')}`;
+  if (s.rejections.length > 0)
+    line += `; rejected by: ${s.rejections.map((r) => r.member).join(', ')}`;
+  return line;
+}
+
+// ---------------------------------------------------------------- init
+
+export async function cmdInit(o: GlobalOptions & { name: string }, ctx: Ctx): Promise<void> {
+  const dir = homeDir(o);
+  const passphrase = await getPassphrase('New passphrase for your identity key: ', true);
+  ctx.progress(`creating identity key in ${dir} (stretching the passphrase takes a moment)`);
+  const home = await Home.init(dir, o.name, passphrase);
+  const pub = bytesToHex(home.identityPublicKey);
+  const doc: Record<string, unknown> = {
+    name: home.name,
+    home: home.dir,
+    identityKey: pub,
+    fingerprint: fingerprint(home.identityPublicKey),
+  };
+  let human =
+    `Member ${home.name} created in ${home.dir}\n` +
+    `  identity key: ${pub}\n  fingerprint:  ${fingerprint(home.identityPublicKey)}\n` +
+    `Give the key to your admin: conclave member add ${home.name} --key ${pub} --admin-key FILE`;
+  if (o.coordinator !== undefined) {
+    const base = normalizeCoordinatorUrl(o.coordinator);
+    const info = await fetchCoordinatorInfo(base);
+    await home.pinCoordinator({
+      url: base,
+      origin: info.origin,
+      coordinatorKey: info.coordinatorKey,
+      adminKey: info.adminKey,
+    });
+    const c = {
+      url: base,
+      coordinatorKey: info.coordinatorKey,
+      coordinatorFingerprint: fingerprint(hexToBytes(info.coordinatorKey)),
+      adminKey: info.adminKey,
+      adminFingerprint: fingerprint(hexToBytes(info.adminKey)),
+    };
+    doc['coordinator'] = c;
+    human +=
+      `\nPinned coordinator ${base} (compare these with your admin):\n` +
+      `  coordinator key ${c.coordinatorFingerprint}\n  admin key       ${c.adminFingerprint}`;
+  }
+  ctx.result(doc, human);
+}
+
+// ---------------------------------------------------------------- admin
+
+async function readAdminKey(file: string): Promise<IdentityKey> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new CliError('INVALID_ARGUMENT', `cannot read the admin key file ${file}`);
+  }
+  const secret = parseAdminKeyText(text);
+  try {
+    return identityFromSecret(secret);
+  } finally {
+    secret.fill(0);
+  }
+}
+
+/** An authenticated admin connection (sender `admin`). */
+async function adminConnection(
+  o: GlobalOptions & { adminKey: string },
+  ctx: Ctx,
+): Promise<{ conn: Connection; key: IdentityKey }> {
+  const key = await readAdminKey(o.adminKey);
+  let url = o.coordinator;
+  let pinnedCoordinatorKey: string | undefined;
+  const home = await Home.open(homeDir(o)).catch(() => undefined);
+  if (url === undefined) url = home?.config.coordinator?.url;
+  if (url === undefined) {
+    throw new CliError('NO_COORDINATOR', 'no coordinator given; pass --coordinator URL');
+  }
+  const base = normalizeCoordinatorUrl(url);
+  const info = await fetchCoordinatorInfo(base);
+  if (info.adminKey !== bytesToHex(key.publicKey)) {
+    throw new CliError(
+      'FORBIDDEN',
+      `${o.adminKey} is not the admin key of the coordinator at ${base} (it expects ${fingerprint(hexToBytes(info.adminKey))})`,
+    );
+  }
+  const pin = home?.config.coordinator;
+  if (pin !== undefined && normalizeCoordinatorUrl(pin.url) === base) {
+    pinnedCoordinatorKey = pin.coordinatorKey;
+    if (pin.coordinatorKey !== info.coordinatorKey) {
+      throw new CliError(
+        'COORDINATOR_KEY_CHANGED',
+        'the coordinator key differs from the pinned one',
+      );
+    }
+  }
+  const conn = new Connection({
+    url: base,
+    member: 'admin',
+    key,
+    coordinatorKey: hexToBytes(pinnedCoordinatorKey ?? info.coordinatorKey),
+    log: (l) => ctx.progress(l),
+  });
+  await conn.connect();
+  return { conn, key };
+}
+
+async function adminSend(
+  o: GlobalOptions & { adminKey: string },
+  ctx: Ctx,
+  body: SealedBody,
+): Promise<string> {
+  const { conn, key } = await adminConnection(o, ctx);
+  const ceremonyId = newCeremonyId();
+  try {
+    await conn.send(ceremonyId, '0', body);
+  } finally {
+    await conn.close();
+    key.secretKey.fill(0);
+  }
+  return ceremonyId;
+}
+
+export async function cmdMemberAdd(
+  name: string,
+  o: GlobalOptions & { key: string; roles?: string; adminKey: string },
+  ctx: Ctx,
+): Promise<void> {
+  const key = o.key.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(key)) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      '--key: expected the member identity key as 64 hex characters',
+    );
+  }
+  const roles = (o.roles ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
+  const ceremonyId = await adminSend(o, ctx, {
+    type: 'admin.member.add',
+    member: name,
+    identityKey: key,
+    roles,
+  });
+  await recordAdminMemberAt(homeDir(o), name, key);
+  ctx.result(
+    { member: name, identityKey: key, roles, operationId: ceremonyId },
+    `Registered ${name} (${fingerprint(hexToBytes(key))})${roles.length > 0 ? ` with roles ${roles.join(', ')}` : ''}`,
+  );
+}
+
+export async function cmdGroupCreate(
+  name: string,
+  o: GlobalOptions & {
+    threshold: number;
+    members: string;
+    adminKey: string;
+    wait?: boolean;
+    timeout: number;
+  },
+  ctx: Ctx,
+): Promise<void> {
+  const registry = await adminRegistryAt(homeDir(o));
+  const members = o.members
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '')
+    .map((entry) => {
+      const [member = '', given] = entry.split('=');
+      const identityKey = given ?? registry[member];
+      if (identityKey === undefined) {
+        throw new CliError(
+          'UNKNOWN_MEMBER',
+          `no identity key known for ${member}; register it with \`conclave member add ${member} --key PUB\` from this --home, or write ${member}=PUB`,
+        );
+      }
+      return { member, identityKey };
+    });
+  if (!Number.isInteger(o.threshold) || o.threshold < 2 || o.threshold > members.length) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `--threshold must be between 2 and the number of members (${members.length})`,
+    );
+  }
+  const ceremonyId = await adminSend(o, ctx, {
+    type: 'admin.group.create',
+    group: name,
+    threshold: o.threshold,
+    members,
+  });
+  ctx.result(
+    { group: name, threshold: o.threshold, members: members.map((m) => m.member), ceremonyId },
+    `Group ${name} (${o.threshold}-of-${members.length}) created; key ceremony ${ceremonyId} is open.\n` +
+      `Each member now runs: conclave keygen ${name}   (or keeps \`conclave agent\` running)`,
+  );
+}
+
+// ---------------------------------------------------------------- member sessions
+
+async function openSession(
+  o: GlobalOptions,
+  ctx: Ctx,
+  extra: { signing?: boolean; beforeConnect?: (s: MemberSession) => void } = {},
+): Promise<MemberSession> {
+  const home = await Home.open(homeDir(o));
+  const passphrase = await getPassphrase(`Passphrase for ${home.name}: `);
+  return MemberSession.open({
+    home,
+    passphrase,
+    ...(o.coordinator === undefined ? {} : { coordinatorUrl: o.coordinator }),
+    ...(extra.signing === undefined ? {} : { signing: extra.signing }),
+    ...(extra.beforeConnect === undefined ? {} : { beforeConnect: extra.beforeConnect }),
+    log: (l) => ctx.progress(l),
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(
+      () => reject(new CliError('TIMEOUT', `${what} did not finish within ${seconds} s`)),
+      seconds * 1000,
+    );
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+export async function cmdKeygen(
+  group: string,
+  o: GlobalOptions & { timeout: number },
+  ctx: Ctx,
+): Promise<void> {
+  let resolveResult!: (p: Promise<DkgResult>) => void;
+  const started = new Promise<Promise<DkgResult>>((r) => (resolveResult = r));
+  const session = await openSession(o, ctx, {
+    beforeConnect: (s) => {
+      s.acceptKeyCeremonies((start) => start.group === group);
+      s.onKeyCeremony((p) => resolveResult(p.result));
+    },
+  });
+  ctx.progress(`waiting for the key ceremony of ${group}…`);
+  try {
+    const result = await withTimeout(
+      started.then((r) => r),
+      o.timeout,
+      `the key ceremony of ${group}`,
+    );
+    ctx.result(
+      { ...result },
+      `Key ceremony complete: ${result.threshold}-of-${result.members.length} group ${result.group}\n` +
+        `  group public key: ${result.groupPublicKey}\n  your share (encrypted): ${result.sharePath}`,
+    );
+  } finally {
+    await session.close();
+  }
+}
+
+async function waitForCeremony(
+  session: MemberSession,
+  ceremonyId: string,
+  ctx: Ctx,
+  timeoutS: number,
+): Promise<{ end: CeremonyEnd | undefined; status: CeremonyStatus | undefined }> {
+  let last = '';
+  let lastStatus: CeremonyStatus | undefined;
+  const show = (s: CeremonyStatus) => {
+    if (s.ceremonyId !== ceremonyId) return;
+    lastStatus = s;
+    const line = progressLine(s);
+    if (line !== last) {
+      last = line;
+      ctx.progress(line);
+    }
+  };
+  const off = session.onStatus(show);
+  const ended = session.waitForEnd(ceremonyId);
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async (): Promise<CeremonyEnd> => {
+    for (;;) {
+      const s = await session.connection.status(ceremonyId);
+      show(s);
+      if (isTerminal(s.state)) {
+        // Give a sign.complete in flight a moment to arrive (it carries the signature).
+        const complete = await Promise.race([
+          ended,
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 1500)),
+        ]);
+        return complete ?? { state: s.state, status: s };
+      }
+      await new Promise((r) => (timer = setTimeout(r, 1000)));
+    }
+  };
+  try {
+    const end = await withTimeout(
+      Promise.race([ended, poll()]),
+      timeoutS,
+      `ceremony ${ceremonyId}`,
+    );
+    if (lastStatus === undefined || !isTerminal(lastStatus.state)) {
+      lastStatus = await session.connection.status(ceremonyId).catch(() => lastStatus);
+      if (lastStatus !== undefined) show(lastStatus);
+    }
+    return { end, status: lastStatus };
+  } finally {
+    off();
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+function endSummary(
+  ceremonyId: string,
+  r: { end: CeremonyEnd | undefined; status: CeremonyStatus | undefined },
+): Record<string, unknown> {
+  const doc: Record<string, unknown> = { ceremonyId };
+  const state = r.status?.state ?? r.end?.state ?? 'unknown';
+  doc['state'] = state.split('.').pop();
+  if (r.status !== undefined) {
+    doc['approvals'] = r.status.approvals;
+    doc['culprits'] = r.status.culprits;
+    doc['sessions'] = r.status.session;
+  }
+  if (r.end !== undefined && 'complete' in r.end) {
+    doc['state'] = 'completed';
+    doc['groupPublicKey'] = r.end.complete.groupPublicKey;
+    doc['signature'] = r.end.complete.signature;
+    doc['signers'] = r.end.complete.signers;
+    doc['approvers'] = r.end.complete.approvers;
+    doc['statementDigest'] = r.end.complete.statementDigest;
+  }
+  if (r.end !== undefined && 'code' in r.end) {
+    doc['reason'] = r.end.code;
+    doc['culprits'] = r.end.culprits;
+  }
+  return doc;
+}
+
+function requireCompleted(doc: Record<string, unknown>): void {
+  if (doc['state'] !== 'completed') {
+    throw new CliError(
+      'CEREMONY_FAILED',
+      `ceremony ${String(doc['ceremonyId'])} ended ${String(doc['state'])}` +
+        (Array.isArray(doc['culprits']) && doc['culprits'].length > 0
+          ? ` (culprits: ${doc['culprits'].join(', ')})`
+          : ''),
+    );
+  }
+}
+
+export async function cmdRequest(
+  o: GlobalOptions & {
+    group: string;
+    artifact: string[];
+    version: string;
+    class: 'standard' | 'hotfix';
+    note?: string;
+    formats: string;
+    wait: boolean;
+    timeout: number;
+  },
+  ctx: Ctx,
+): Promise<void> {
+  const artifacts = [];
+  for (const path of o.artifact) {
+    const d = await digestFile(path).catch(() => {
+      throw new CliError('INVALID_ARGUMENT', `cannot read artifact ${path}`);
+    });
+    artifacts.push({ name: d.name, sha256: d.sha256, sha512: d.sha512 });
+  }
+  const release = {
+    version: o.version,
+    class: o.class,
+    note: o.note ?? '',
+    artifacts,
+    formats: o.formats
+      .split(',')
+      .map((f) => f.trim())
+      .filter((f) => f !== ''),
+  } as Release;
+  const session = await openSession(o, ctx);
+  const ceremonyId = newCeremonyId();
+  try {
+    await session.home.shareMetadata(o.group).catch(() => undefined);
+    await session.connection.send(ceremonyId, '0', {
+      type: 'sign.request',
+      group: o.group,
+      release,
+    });
+    await session.home.saveRecord(ceremonyId, {
+      ceremonyId,
+      group: o.group,
+      requester: session.member,
+      release,
+    });
+    ctx.progress(
+      `requested ${ceremonyId}: ${o.version} of ${artifacts.map((a) => a.name).join(', ')}`,
+    );
+    ctx.progress(`approvers run: conclave approve ${ceremonyId}`);
+    if (!o.wait) {
+      ctx.result(
+        { ceremonyId, group: o.group, release, state: 'requested' },
+        `Requested ${ceremonyId}\nApprovers run: conclave approve ${ceremonyId}`,
+      );
+      return;
+    }
+    const r = await waitForCeremony(session, ceremonyId, ctx, o.timeout);
+    const doc = endSummary(ceremonyId, r);
+    requireCompleted(doc);
+    ctx.result(
+      { ...doc, group: o.group, release },
+      `Signed: ${ceremonyId} (${o.version})\n  signers: ${String((doc['signers'] as string[] | undefined)?.join(', ') ?? '')}\n` +
+        `  fetch the files from a signer's home: conclave fetch ${ceremonyId} --out DIR`,
+    );
+  } finally {
+    await session.close();
+  }
+}
+
+export async function cmdInbox(o: GlobalOptions, ctx: Ctx): Promise<void> {
+  const session = await openSession(o, ctx);
+  try {
+    const items = await session.connection.inbox();
+    const human =
+      items.length === 0
+        ? 'Nothing waiting.'
+        : items
+            .map(
+              (i) =>
+                `${i.ceremonyId}  ${i.kind}  ${i.group}  ${i.state}` +
+                (i.version !== undefined ? `  ${i.version}` : '') +
+                (i.requester !== undefined ? `  from ${i.requester}` : ''),
+            )
+            .join('\n');
+    ctx.result({ items }, human);
+  } finally {
+    await session.close();
+  }
+}
+
+export async function cmdStatus(id: string, o: GlobalOptions, ctx: Ctx): Promise<void> {
+  const session = await openSession(o, ctx);
+  try {
+    const status = await session.connection.status(id);
+    ctx.result(
+      { status },
+      `${status.ceremonyId} (${status.kind}, group ${status.group}): ${status.state}\n  ${progressLine(status)}`,
+    );
+  } finally {
+    await session.close();
+  }
+}
+
+export async function cmdApprove(
+  id: string,
+  o: GlobalOptions & { artifact?: string[]; yes?: boolean; timeout: number },
+  ctx: Ctx,
+): Promise<void> {
+  const session = await openSession(o, ctx, { signing: true });
+  try {
+    const { review } = await session.review(id);
+    ctx.progress(describeReview(review));
+    if (o.artifact !== undefined && o.artifact.length > 0) {
+      await checkLocalArtifacts(review.release, o.artifact);
+      ctx.progress(`local artifacts match: ${o.artifact.join(', ')}`);
+    }
+    if (
+      o.yes !== true &&
+      !(await confirm(`Approve ${review.release.version} for ${review.group}?`))
+    ) {
+      throw new CliError('NOT_APPROVED', 'not approved; nothing was sent');
+    }
+    await session.approve(review);
+    ctx.progress('approved; staying online to sign when the quorum is reached (Ctrl-C to leave)');
+    const r = await waitForCeremony(session, id, ctx, o.timeout);
+    const doc = endSummary(id, r);
+    requireCompleted(doc);
+    ctx.result(
+      doc,
+      `Signed: ${id}\n  signers: ${String((doc['signers'] as string[] | undefined)?.join(', ') ?? '')}`,
+    );
+  } finally {
+    await session.close();
+  }
+}
+
+export async function cmdReject(
+  id: string,
+  o: GlobalOptions & { reason: string },
+  ctx: Ctx,
+): Promise<void> {
+  const session = await openSession(o, ctx);
+  try {
+    const { review } = await session.review(id);
+    await session.reject(review, o.reason);
+    ctx.result({ ceremonyId: id, rejected: true }, `Rejected ${id}`);
+  } finally {
+    await session.close();
+  }
+}
+
+export async function cmdAgent(
+  o: GlobalOptions & { autoApprove?: boolean },
+  ctx: Ctx,
+): Promise<void> {
+  const home = await Home.open(homeDir(o));
+  const passphrase = await getPassphrase(`Passphrase for ${home.name}: `);
+  const completed: string[] = [];
+  const session = await startAgent({
+    home,
+    passphrase,
+    autoApprove: o.autoApprove === true,
+    ...(o.coordinator === undefined ? {} : { coordinatorUrl: o.coordinator }),
+    log: (l) => ctx.progress(`[${home.name}] ${l}`),
+    beforeConnect: (s) =>
+      s.onKeyCeremony((p) => {
+        p.result.then(
+          (r) => {
+            completed.push(r.ceremonyId);
+            ctx.progress(
+              `[${home.name}] share of ${r.group} saved (group key ${r.groupPublicKey})`,
+            );
+          },
+          (e: unknown) =>
+            ctx.progress(
+              `[${home.name}] key ceremony failed: ${e instanceof Error ? e.message : String(e)}`,
+            ),
+        );
+      }),
+  });
+  ctx.progress(
+    `[${home.name}] agent ready: connected to ${session.coordinator.url}${o.autoApprove === true ? ' (auto-approve on)' : ''}; Ctrl-C to stop`,
+  );
+  const sig = await untilSignal();
+  await session.close();
+  ctx.result(
+    { member: home.name, stoppedBy: sig, keyCeremonies: completed },
+    `agent stopped (${sig})`,
+  );
+}
+
+export async function cmdFetch(
+  id: string,
+  o: GlobalOptions & { out: string },
+  ctx: Ctx,
+): Promise<void> {
+  const home = await Home.open(homeDir(o));
+  const record = await home.loadRecord(id);
+  const outcome = record?.['outcome'] as
+    | {
+        state: string;
+        signature?: string;
+        groupPublicKey?: string;
+        signers?: string[];
+        approvers?: string[];
+      }
+    | undefined;
+  const statement = record?.['statement'] as ReleaseStatement | undefined;
+  const messageHex = record?.['message'] as string | undefined;
+  if (
+    outcome?.state !== 'completed' ||
+    outcome.signature === undefined ||
+    outcome.groupPublicKey === undefined
+  ) {
+    throw new CliError(
+      'SIGNATURE_UNAVAILABLE',
+      `this home has no completed signature for ${id} (run \`conclave status ${id}\` to see where it is)`,
+    );
+  }
+  if (statement === undefined || messageHex === undefined) {
+    throw new CliError(
+      'SIGNATURE_UNAVAILABLE',
+      `this home did not sign ${id}, so it cannot rebuild the signed statement`,
+    );
+  }
+  const out = resolve(o.out);
+  await mkdir(out, { recursive: true });
+  const signature = hexToBytes(outcome.signature);
+  const message = hexToBytes(messageHex);
+  const spki = Buffer.from(ed25519Spki(hexToBytes(outcome.groupPublicKey)));
+  const pem = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({
+    type: 'spki',
+    format: 'pem',
+  }) as string;
+  if (!nodeVerify(null, message, createPublicKey(pem), signature)) {
+    throw new CliError(
+      'AGGREGATE_INVALID',
+      'the recorded signature does not verify; refusing to write it',
+    );
+  }
+  const files = {
+    signature: join(out, 'signature.raw'),
+    publicKey: join(out, 'group.pub.pem'),
+    statement: join(out, 'statement.json'),
+    message: join(out, 'statement.pae'),
+    dsse: join(out, 'statement.dsse.json'),
+    readme: join(out, 'README.txt'),
+  };
+  const command = `openssl pkeyutl -verify -pubin -inkey ${files.publicKey} -rawin -in ${files.message} -sigfile ${files.signature}`;
+  await writeFile(files.signature, signature);
+  await writeFile(files.publicKey, pem);
+  await writeFile(files.statement, `${JSON.stringify(statement, null, 2)}\n`);
+  await writeFile(files.message, message);
+  await writeFile(files.dsse, `${JSON.stringify(dsseEnvelope(statement, signature), null, 2)}\n`);
+  await writeFile(
+    files.readme,
+    [
+      `Conclave signature for ceremony ${id}`,
+      '',
+      `signature.raw        Ed25519 signature (RFC 8032, 64 bytes) by the group key`,
+      `group.pub.pem        the group public key (SPKI PEM)`,
+      `statement.json       the in-toto Statement v1 that was approved (artifacts, approvers, time)`,
+      `statement.pae        the exact signed bytes: the DSSE pre-authentication encoding of the statement`,
+      `statement.dsse.json  the same signature as a DSSE envelope`,
+      '',
+      'Verify:',
+      `  ${command}`,
+      'then check that the sha256 digests in statement.json match your artifacts (sha256sum FILE).',
+      '',
+    ].join('\n'),
+  );
+  ctx.result(
+    {
+      ceremonyId: id,
+      groupPublicKey: outcome.groupPublicKey,
+      signers: outcome.signers ?? [],
+      approvers: outcome.approvers ?? [],
+      files,
+      verify: command,
+    },
+    `Wrote ${out}:\n  ${Object.values(files).join('\n  ')}\nVerify: ${command}`,
+  );
+}

@@ -1,0 +1,150 @@
+/**
+ * Output conventions shared by every command: `--json` prints exactly one JSON document on stdout
+ * (progress goes to stderr); errors are `{ok:false,error:{code,message}}` in --json mode and
+ * `conclave: CODE: message — what to do next` otherwise. Secrets are never printed.
+ */
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { isClientError } from '@conclave/client';
+import { CliError } from './errors.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  home?: string;
+  coordinator?: string;
+}
+
+export interface Ctx {
+  readonly json: boolean;
+  /** Progress for people: stderr, always (stdout is for the result). */
+  progress(line: string): void;
+  /** The result: one JSON document (--json) or human text. */
+  result(doc: Record<string, unknown>, human: string): void;
+}
+
+export function makeCtx(opts: GlobalOptions): Ctx {
+  const json = opts.json === true;
+  return {
+    json,
+    progress: (line) => process.stderr.write(`${line}\n`),
+    result: (doc, human) => {
+      if (json) process.stdout.write(`${JSON.stringify({ ok: true, ...doc }, null, 2)}\n`);
+      else process.stdout.write(`${human}\n`);
+    },
+  };
+}
+
+/** What to do next, per code (the plain-text error's tail). */
+const NEXT: Record<string, string> = {
+  HOME_NOT_INITIALIZED: 'run `conclave init --name NAME` or pass --home DIR',
+  COORDINATOR_UNREACHABLE: 'check the URL and that `conclave coordinator start` is running',
+  COORDINATOR_KEY_CHANGED:
+    'verify the new fingerprints out of band before trusting this coordinator',
+  PASSPHRASE_REQUIRED: 'run in a terminal, or set CONCLAVE_PASSPHRASE (automation only)',
+  KEYSTORE_DECRYPT_FAILED: 'check the passphrase',
+  SHARE_NOT_FOUND: 'run `conclave keygen GROUP` while the key ceremony is open',
+  UNKNOWN_MEMBER: 'ask the admin to run `conclave member add NAME --key PUB`',
+  NONCE_LEDGER_LOCKED:
+    'stop the `conclave agent` of this home, or let the agent approve (--auto-approve)',
+  ARTIFACT_MISMATCH: 'do not approve; tell the requester',
+  STATEMENT_MISMATCH:
+    'do not approve; the coordinator sent something other than what was requested',
+  CONFIRMATION_REQUIRED: 'answer y, or pass --yes',
+  DKG_ABORTED: 'fix or remove the named member and run `conclave group create` again',
+  SIGNATURE_UNAVAILABLE: 'run `conclave fetch` from the home of a member who signed',
+  TIMEOUT: 'try again, or raise --timeout',
+  INVALID_ARGUMENT: 'see --help',
+};
+
+export function toError(e: unknown): {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+} {
+  if (e instanceof CliError) return { code: e.code, message: e.message };
+  if (isClientError(e)) {
+    const { code, message, ...details } = e.toJSON();
+    return Object.keys(details).length > 0 ? { code, message, details } : { code, message };
+  }
+  if (e instanceof Error && 'code' in e && typeof e.code === 'string' && /^[A-Z_]+$/.test(e.code)) {
+    return { code: e.code, message: e.message };
+  }
+  return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}
+
+export function printError(e: unknown, json: boolean): void {
+  const err = toError(e);
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ ok: false, error: { ...err.details, code: err.code, message: err.message } })}\n`,
+    );
+  } else {
+    const next = NEXT[err.code];
+    process.stderr.write(`conclave: ${err.code}: ${err.message}${next ? ` — ${next}` : ''}\n`);
+  }
+}
+
+/**
+ * The passphrase: `CONCLAVE_PASSPHRASE` (for automation: CI jobs, agents, tests) or an interactive
+ * prompt that does not echo. Never printed, never logged.
+ */
+export async function getPassphrase(prompt: string, confirm = false): Promise<string> {
+  const env = process.env['CONCLAVE_PASSPHRASE'];
+  if (env !== undefined && env !== '') return env;
+  if (!process.stdin.isTTY) {
+    throw new CliError(
+      'PASSPHRASE_REQUIRED',
+      'a passphrase is needed and there is no terminal to ask on',
+    );
+  }
+  const first = await ask(prompt, true);
+  if (first === '') throw new CliError('PASSPHRASE_REQUIRED', 'an empty passphrase is not allowed');
+  if (confirm) {
+    const second = await ask('Repeat passphrase: ', true);
+    if (second !== first) throw new CliError('PASSPHRASE_REQUIRED', 'the passphrases differ');
+  }
+  return first;
+}
+
+/** Asks a question on the terminal (stderr), optionally without echo. */
+export async function ask(question: string, muted = false): Promise<string> {
+  let mute = false;
+  const output = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (!mute) process.stderr.write(chunk);
+      cb();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  try {
+    process.stderr.write(question);
+    mute = muted;
+    const answer = await new Promise<string>((resolve) => rl.question('', resolve));
+    if (muted) process.stderr.write('\n');
+    return answer;
+  } finally {
+    rl.close();
+  }
+}
+
+/** y/N on a terminal; CONFIRMATION_REQUIRED without one (use --yes). */
+export async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    throw new CliError('CONFIRMATION_REQUIRED', 'no terminal to ask for approval; pass --yes');
+  }
+  const a = (await ask(`${question} [y/N] `)).trim().toLowerCase();
+  return a === 'y' || a === 'yes';
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
