@@ -1,0 +1,647 @@
+// One XState actor per ceremony (signing and key), run by the loop of docs/ceremony.md: check the
+// event, commit transition + transcript in ONE transaction, only then answer, perform the pending
+// effects (idempotent per effect seq), flush the outbox, re-arm the absolute deadline (never xstate
+// `after`, #4860), push `ceremony.status`. On boot every open ceremony is restored and re-run.
+import {
+  checkEvent,
+  drainOutbox,
+  keyMachine,
+  keyPhase,
+  nextDeadline,
+  pendingEffects,
+  persist,
+  restore,
+  signingMachine,
+  signingPhase,
+  type AnyCeremonySnapshot,
+  type KeyContext,
+  type KeyEffect,
+  type KeySnapshotLike,
+  type RejectionCode,
+  type SigningContext,
+  type SigningEffect,
+  type SigningSnapshotLike,
+} from '@conclave/ceremony';
+import {
+  ADMIN_ID,
+  CeremonyStatusSchema,
+  hexToBytes,
+  type CeremonyStatus,
+  type Envelope,
+  type ErrorCode,
+  type IdentityKey,
+  type InboxItem,
+  type SealedBody,
+  type SignRequest,
+} from '@conclave/protocol';
+import type { Actor, AnyStateMachine } from 'xstate';
+import type { Limits } from './limits.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { refused, type Clock, type Sealer } from './runtime.js';
+import type { CeremonyRecord, StoredKind, Store, TranscriptEntry } from './store.js';
+
+/** Delivers frames to the live connections of a member (or the admin). */
+export interface Hub {
+  send(member: string, frame: object): void;
+}
+
+export interface RunnerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly limits: Limits;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly sealer: Sealer;
+  readonly coordinatorKey: IdentityKey;
+  readonly adminPublicKey: Uint8Array;
+  readonly hub: Hub;
+}
+
+export interface Live {
+  readonly id: string;
+  readonly kind: StoredKind;
+  readonly group: string;
+  readonly createdAt: number;
+  actor: Actor<AnyStateMachine>;
+  timer: NodeJS.Timeout | null;
+  /** Signing: the requester-sealed `sign.request` (transcript entry 0). */
+  readonly request: (Envelope & { body: SignRequest }) | null;
+}
+
+/** What an incoming, already verified envelope carries into a transition. */
+export interface Incoming {
+  readonly member: string;
+  readonly envelope: Envelope;
+  readonly reply: (frame: object) => void;
+}
+
+export interface ApplyOptions {
+  readonly incoming?: Incoming;
+  /** Extra writes committed in the same transaction as the transition. */
+  readonly writes?: () => void;
+}
+
+/** A follow-up the effect runner schedules after the outbox is flushed (e.g. aggregation result). */
+export type FollowUp = () => void;
+
+export interface EffectPerformer {
+  performKey(live: Live, effect: KeyEffect, followUps: FollowUp[]): void;
+  performSigning(live: Live, effect: SigningEffect, followUps: FollowUp[]): void;
+  /** Boot: a signing ceremony found in `aggregating` with no pending effect aggregates again. */
+  resumeAggregation(live: Live, followUps: FollowUp[]): void;
+}
+
+const REJECTION_CODES: Readonly<Record<RejectionCode, ErrorCode>> = {
+  INVALID_EVENT: 'INVALID_MESSAGE',
+  UNEXPECTED_MESSAGE: 'UNEXPECTED_MESSAGE',
+  DUPLICATE: 'DUPLICATE',
+  NOT_A_MEMBER: 'UNKNOWN_PARTICIPANT',
+  EXCLUDED: 'FORBIDDEN',
+  NOT_AN_APPROVER: 'UNEXPECTED_MESSAGE',
+  COMMITMENT_REUSED: 'COMMITMENT_REUSED',
+  UNKNOWN_SESSION: 'UNEXPECTED_MESSAGE',
+  STALE_SESSION: 'UNEXPECTED_MESSAGE',
+  NOT_IN_SESSION: 'UNKNOWN_PARTICIPANT',
+  DEADLINE_NOT_REACHED: 'UNEXPECTED_MESSAGE',
+  INVALID_RECIPIENT: 'INVALID_MESSAGE',
+};
+
+// Fixed text per code: the machine's own messages name members and values (never echo input).
+const REJECTION_TEXT: Readonly<Record<RejectionCode, string>> = {
+  INVALID_EVENT: 'message does not fit this ceremony',
+  UNEXPECTED_MESSAGE: 'message not expected in the ceremony’s current state',
+  DUPLICATE: 'already received from this member',
+  NOT_A_MEMBER: 'sender is not a member of this ceremony’s group',
+  EXCLUDED: 'sender is excluded from this ceremony',
+  NOT_AN_APPROVER: 'sender has not approved this request',
+  COMMITMENT_REUSED: 'commitment was already used',
+  UNKNOWN_SESSION: 'no such signing session',
+  STALE_SESSION: 'that signing session is over',
+  NOT_IN_SESSION: 'sender is not a signer of that session',
+  DEADLINE_NOT_REACHED: 'deadline not reached',
+  INVALID_RECIPIENT: 'a member sends nothing to itself',
+};
+
+export const snapshotOf = (live: Live): AnyCeremonySnapshot =>
+  live.actor.getSnapshot() as unknown as AnyCeremonySnapshot;
+export const signingSnapshot = (live: Live): SigningSnapshotLike =>
+  live.actor.getSnapshot() as unknown as SigningSnapshotLike;
+export const keySnapshot = (live: Live): KeySnapshotLike =>
+  live.actor.getSnapshot() as unknown as KeySnapshotLike;
+
+/** Machine state as one name: `collectingApprovals`, `signing.inSession`, `completed`, … */
+export function stateName(snapshot: AnyCeremonySnapshot): string {
+  const value = snapshot.value;
+  if (typeof value === 'string') return value;
+  const [outer, inner] = Object.entries(value)[0] ?? ['unknown', undefined];
+  return typeof inner === 'string' ? `${outer}.${inner}` : outer;
+}
+
+const isOpen = (s: AnyCeremonySnapshot): boolean =>
+  s.status === 'active' || s.context.outbox.length > 0;
+
+/** Members who must send `sign.recommit` now (approved, in good standing, commitment spent). */
+export function needsCommitment(s: SigningSnapshotLike): string[] {
+  const phase = signingPhase(s);
+  if (phase !== 'awaitingCommitments') return [];
+  const c = s.context;
+  return c.approvals
+    .map((a) => a.member)
+    .filter(
+      (m) => !c.excluded.some((x) => x.member === m) && !Object.hasOwn(c.freshCommitments, m),
+    );
+}
+
+export class CeremonyRunner {
+  readonly deps: RunnerDeps;
+  readonly live = new Map<string, Live>();
+  performer: EffectPerformer | null = null;
+  #closed = false;
+
+  constructor(deps: RunnerDeps) {
+    this.deps = deps;
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  now(): number {
+    return this.deps.clock.now();
+  }
+
+  /** Restores every open ceremony, re-runs its pending effects and re-arms its deadline. */
+  boot(): void {
+    for (const record of this.store.listOpenCeremonies()) {
+      try {
+        const live = this.#load(record);
+        this.live.set(live.id, live);
+      } catch {
+        this.deps.logger.error('ceremony could not be restored', { ceremony: record.id });
+      }
+    }
+    for (const live of [...this.live.values()]) {
+      const followUps: FollowUp[] = [];
+      if (live.kind === 'sign') {
+        const s = signingSnapshot(live);
+        const pendingAggregate = s.context.outbox.some((e) => e.kind === 'aggregate');
+        if (signingPhase(s) === 'aggregating' && !pendingAggregate) {
+          this.performer?.resumeAggregation(live, followUps);
+        }
+      }
+      this.afterTransition(live, followUps);
+    }
+  }
+
+  /** Stops timers. The store is closed by the owner. */
+  close(): void {
+    this.#closed = true;
+    for (const live of this.live.values()) {
+      if (live.timer !== null) clearTimeout(live.timer);
+      live.timer = null;
+    }
+  }
+
+  #load(record: CeremonyRecord): Live {
+    const machine = record.kind === 'sign' ? signingMachine : keyMachine;
+    const actor = restore(machine as AnyStateMachine, record.snapshot);
+    return this.#live(record.id, record.kind, record.group, record.createdAt, actor);
+  }
+
+  #live(
+    id: string,
+    kind: StoredKind,
+    group: string,
+    createdAt: number,
+    actor: Actor<AnyStateMachine>,
+  ): Live {
+    let request: Live['request'] = null;
+    if (kind === 'sign') {
+      const first = this.store.transcript(id)[0];
+      if (first === undefined || first.envelope.body.type !== 'sign.request') {
+        throw refused('STORAGE_UNAVAILABLE', 'signing ceremony without its request');
+      }
+      request = first.envelope as Envelope & { body: SignRequest };
+    }
+    return { id, kind, group, createdAt, actor, timer: null, request };
+  }
+
+  /** The live ceremony, loading a closed one from storage for reads. */
+  get(id: string): Live | undefined {
+    const live = this.live.get(id);
+    if (live !== undefined) return live;
+    const record = this.store.getCeremony(id);
+    if (record === undefined) return undefined;
+    return this.#load(record);
+  }
+
+  /**
+   * Creates a ceremony from its opening envelope: insert + transcript entry 0 + replay record in one
+   * transaction, then ack, then run its first effects.
+   */
+  create(
+    kind: StoredKind,
+    group: string,
+    actor: Actor<AnyStateMachine>,
+    incoming: Incoming,
+    writes?: () => void,
+  ): Live {
+    const snapshot = actor.getSnapshot() as unknown as AnyCeremonySnapshot;
+    if (snapshot.status !== 'active') throw refused('INVALID_MESSAGE', 'ceremony input refused');
+    const now = this.now();
+    const id = incoming.envelope.ceremonyId;
+    this.store.transaction(() => {
+      this.#recordIncoming(incoming, now);
+      writes?.();
+      this.store.insertCeremony({
+        id,
+        kind,
+        group,
+        snapshot: persist(actor),
+        state: stateName(snapshot),
+        open: true,
+        createdAt: now,
+        updatedAt: now,
+        deadline: nextDeadline(snapshot),
+      });
+      this.store.appendTranscript({
+        ceremonyId: id,
+        direction: 'in',
+        sender: incoming.member,
+        recipient: null,
+        effectSeq: null,
+        at: now,
+        envelope: incoming.envelope,
+      });
+    });
+    const live = this.#live(id, kind, group, now, actor);
+    this.live.set(id, live);
+    this.#ack(incoming);
+    this.afterTransition(live, []);
+    return live;
+  }
+
+  /** Checks `event` (refusal → coded error, nothing written), then commits and runs it. */
+  /** Throws the coded refusal if the machine would not accept `event` now. */
+  check(live: Live, event: object): void {
+    const verdict = checkEvent(snapshotOf(live), event);
+    if (!verdict.ok) {
+      throw refused(REJECTION_CODES[verdict.code], REJECTION_TEXT[verdict.code]);
+    }
+  }
+
+  apply(live: Live, event: object, options: ApplyOptions = {}): void {
+    this.check(live, event);
+    const now = this.now();
+    try {
+      this.store.transaction(() => {
+        if (options.incoming !== undefined) {
+          this.#recordIncoming(options.incoming, now);
+          this.store.appendTranscript({
+            ceremonyId: live.id,
+            direction: 'in',
+            sender: options.incoming.member,
+            recipient: null,
+            effectSeq: null,
+            at: now,
+            envelope: options.incoming.envelope,
+          });
+        }
+        options.writes?.();
+        live.actor.send(event as never);
+        if (live.actor.getSnapshot().status === 'error') {
+          throw refused('INTERNAL', 'ceremony machine failed');
+        }
+        this.#save(live, now);
+      });
+    } catch (e) {
+      this.#reload(live);
+      throw e;
+    }
+    if (options.incoming !== undefined) this.#ack(options.incoming);
+    this.afterTransition(live, []);
+  }
+
+  #recordIncoming(incoming: Incoming, now: number): void {
+    const env = incoming.envelope;
+    this.store.markSeen(
+      { sender: incoming.member, ceremonyId: env.ceremonyId, round: env.round, seq: env.seq },
+      now,
+    );
+  }
+
+  #ack(incoming: Incoming): void {
+    const env = incoming.envelope;
+    incoming.reply(
+      this.deps.sealer.seal(
+        env.ceremonyId,
+        { type: 'ack', seq: env.seq, messageType: env.body.type },
+        env.round,
+      ),
+    );
+  }
+
+  #save(live: Live, now: number, snapshotJson?: string): void {
+    const snapshot = snapshotOf(live);
+    this.store.updateCeremony(live.id, {
+      snapshot: snapshotJson ?? persist(live.actor),
+      state: stateName(snapshot),
+      open: isOpen(snapshot),
+      updatedAt: now,
+      deadline: nextDeadline(snapshot),
+    });
+  }
+
+  /** After a failed transaction the in-memory actor may be ahead: take it back from storage. */
+  #reload(live: Live): void {
+    const record = this.store.getCeremony(live.id);
+    if (record === undefined) {
+      this.live.delete(live.id);
+      return;
+    }
+    const machine = record.kind === 'sign' ? signingMachine : keyMachine;
+    live.actor = restore(machine as AnyStateMachine, record.snapshot);
+  }
+
+  /** Performs pending effects, flushes them, runs follow-ups, re-arms the deadline, pushes status. */
+  afterTransition(live: Live, followUps: FollowUp[]): void {
+    if (this.#closed) return;
+    const snapshot = snapshotOf(live);
+    const effects = pendingEffects(snapshot);
+    let upTo: number | null = null;
+    for (const effect of effects) {
+      try {
+        if (live.kind === 'sign') {
+          this.performer?.performSigning(live, effect as SigningEffect, followUps);
+        } else {
+          this.performer?.performKey(live, effect as KeyEffect, followUps);
+        }
+        upTo = effect.seq;
+      } catch (e) {
+        // Left in the outbox: retried on the next transition or at boot (at least once).
+        this.deps.logger.error('effect failed', {
+          ceremony: live.id,
+          effect: effect.kind,
+          code: e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+        });
+        break;
+      }
+    }
+    if (upTo !== null) this.#flush(live, upTo);
+    this.#arm(live);
+    this.pushStatus(live);
+    if (!isOpen(snapshotOf(live))) this.live.delete(live.id);
+    for (const followUp of followUps) {
+      try {
+        followUp();
+      } catch (e) {
+        this.deps.logger.warn('follow-up refused', {
+          ceremony: live.id,
+          code: e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+        });
+      }
+    }
+  }
+
+  #flush(live: Live, upTo: number): void {
+    const now = this.now();
+    const snapshot = snapshotOf(live);
+    try {
+      this.store.transaction(() => {
+        if (snapshot.status === 'active') {
+          live.actor.send({ type: 'outbox.flushed', upTo } as never);
+          this.#save(live, now);
+        } else {
+          const json = drainOutbox(persist(live.actor), upTo);
+          const machine = live.kind === 'sign' ? signingMachine : keyMachine;
+          live.actor.stop();
+          live.actor = restore(machine as AnyStateMachine, json);
+          this.#save(live, now, json);
+        }
+      });
+    } catch {
+      this.#reload(live);
+      this.deps.logger.error('outbox flush failed', { ceremony: live.id });
+    }
+  }
+
+  #arm(live: Live): void {
+    if (live.timer !== null) clearTimeout(live.timer);
+    live.timer = null;
+    const due = nextDeadline(snapshotOf(live));
+    if (due === null || this.#closed) return;
+    const delay = Math.min(Math.max(0, due - this.now()), 2 ** 31 - 1);
+    live.timer = setTimeout(() => this.#fire(live), delay);
+    live.timer.unref();
+  }
+
+  #fire(live: Live): void {
+    live.timer = null;
+    if (this.#closed || this.live.get(live.id) !== live) return;
+    const event = { type: 'deadline.reached', at: this.now() };
+    const verdict = checkEvent(snapshotOf(live), event);
+    if (!verdict.ok) {
+      this.#arm(live);
+      return;
+    }
+    try {
+      this.apply(live, event);
+    } catch {
+      this.deps.logger.error('deadline could not be applied', { ceremony: live.id });
+      this.#arm(live);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outgoing envelopes
+
+  /** Who receives `*` envelopes and status pushes: the group's members (and the admin for keys). */
+  audience(live: Live): string[] {
+    const members = [...snapshotOf(live).context.group.members];
+    return live.kind === 'key' ? [...members, ADMIN_ID] : members;
+  }
+
+  /**
+   * Seals and stores the envelopes of one effect (with `writes`) in one transaction, then sends
+   * them. Idempotent: if this effect's envelopes are already stored, they are re-sent as they are.
+   */
+  emitOnce(
+    live: Live,
+    effectSeq: number,
+    build: () => readonly { recipient: string; body: SealedBody }[],
+    writes?: () => void,
+  ): TranscriptEntry[] {
+    const existing = this.store.transcriptForEffect(live.id, effectSeq);
+    if (existing.length > 0) {
+      this.deliver(live, existing);
+      return existing;
+    }
+    const items = build();
+    const now = this.now();
+    const entries = this.store.transaction(() => {
+      writes?.();
+      return items.map((item) => {
+        const envelope = this.deps.sealer.seal(live.id, item.body);
+        const entry = {
+          ceremonyId: live.id,
+          direction: 'out' as const,
+          sender: 'coordinator',
+          recipient: item.recipient,
+          effectSeq,
+          at: now,
+          envelope,
+        };
+        const idx = this.store.appendTranscript(entry);
+        return { ...entry, idx, bodyType: item.body.type };
+      });
+    });
+    this.deliver(live, entries);
+    return entries;
+  }
+
+  deliver(live: Live, entries: readonly TranscriptEntry[]): void {
+    for (const entry of entries) {
+      const to = entry.recipient === '*' ? this.audience(live) : [entry.recipient ?? ''];
+      for (const member of to) if (member !== '') this.deps.hub.send(member, entry.envelope);
+    }
+  }
+
+  /** Latest outgoing envelope of `bodyType` addressed to `member` (or to everyone). */
+  latestOutgoing(id: string, bodyType: string, member: string): TranscriptEntry | undefined {
+    return this.store
+      .transcript(id)
+      .filter(
+        (e) =>
+          e.direction === 'out' &&
+          e.bodyType === bodyType &&
+          (e.recipient === member || e.recipient === '*'),
+      )
+      .at(-1);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Status and inbox (bare answers, not part of the transcript)
+
+  status(live: Live): CeremonyStatus {
+    const record = this.store.getCeremony(live.id);
+    const snapshot = snapshotOf(live);
+    const deadline = nextDeadline(snapshot);
+    const base = {
+      type: 'ceremony.status' as const,
+      ceremonyId: live.id,
+      kind: live.kind,
+      state: stateName(snapshot),
+      group: live.group,
+      threshold: snapshot.context.group.threshold,
+      members: [...snapshot.context.group.members],
+      updatedAt: record?.updatedAt ?? this.now(),
+      ...(deadline === null ? {} : { deadline }),
+    };
+    let status: CeremonyStatus;
+    if (live.kind === 'sign') {
+      const c = snapshot.context as SigningContext;
+      const needs = needsCommitment(snapshot as SigningSnapshotLike);
+      status = {
+        ...base,
+        approvals: c.approvals.map((a) => a.member),
+        rejections: c.rejections.map((r) => ({ member: r.member, reason: r.reason })),
+        session: c.sessions.length,
+        culprits: [...new Set(c.culprits)],
+        ...(needs.length > 0 ? { needsCommitment: needs } : {}),
+        ...(live.request === null ? {} : { request: live.request }),
+      };
+    } else {
+      const c = snapshot.context as KeyContext;
+      const phase = keyPhase(snapshot as KeySnapshotLike);
+      const done =
+        phase === 'round1'
+          ? Object.keys(c.round1)
+          : phase === 'round2'
+            ? Object.keys(c.round2)
+            : c.confirmations.map((x) => x.member);
+      status = {
+        ...base,
+        approvals: done.filter((m) => c.group.members.includes(m)),
+        rejections: [],
+        session: 0,
+        culprits: keyCulprits(c),
+      };
+    }
+    return CeremonyStatusSchema.parse(status);
+  }
+
+  pushStatus(live: Live): void {
+    let status: CeremonyStatus;
+    try {
+      status = this.status(live);
+    } catch {
+      this.deps.logger.error('status could not be built', { ceremony: live.id });
+      return;
+    }
+    for (const member of this.audience(live)) this.deps.hub.send(member, status);
+  }
+
+  /** May `member` read this ceremony? Members of its group and the admin. */
+  canRead(live: Live, member: string): boolean {
+    return member === ADMIN_ID || snapshotOf(live).context.group.members.includes(member);
+  }
+
+  inbox(member: string, limit: number): InboxItem[] {
+    const groups = this.store.listGroups().filter(
+      (g) => member === ADMIN_ID || g.members.some((m) => m.member === member),
+    );
+    const items: InboxItem[] = [];
+    for (const record of this.store.listCeremoniesOfGroups(
+      groups.map((g) => g.name),
+      limit,
+    )) {
+      const item: InboxItem = {
+        ceremonyId: record.id,
+        kind: record.kind,
+        group: record.group,
+        state: record.state,
+        createdAt: record.createdAt,
+        ...(record.deadline === null ? {} : { deadline: record.deadline }),
+      };
+      if (record.kind === 'sign') {
+        const first = this.store.transcript(record.id)[0];
+        if (first?.envelope.body.type === 'sign.request') {
+          const body = first.envelope.body;
+          items.push({
+            ...item,
+            requester: first.envelope.sender,
+            version: body.release.version,
+            class: body.release.class,
+          });
+          continue;
+        }
+      }
+      items.push(item);
+    }
+    return items;
+  }
+
+  /** The registry key of a member in good standing (envelope and auth lookups). */
+  memberKey(name: string): Uint8Array | undefined {
+    if (name === ADMIN_ID) return this.deps.adminPublicKey;
+    const m = this.store.getMember(name);
+    if (m === undefined || m.revokedAt !== null) return undefined;
+    return hexToBytes(m.identityKey, 32);
+  }
+}
+
+function keyCulprits(c: KeyContext): string[] {
+  const o = c.outcome;
+  if (o === null || o.status !== 'aborted') return [];
+  switch (o.code) {
+    case 'CULPRIT_REPORTED':
+      return [o.culprit];
+    case 'CONFIRMATION_MISMATCH':
+      return [...o.disagreeing];
+    case 'TIMEOUT':
+      return [...o.missing];
+    default:
+      return [];
+  }
+}

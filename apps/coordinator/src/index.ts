@@ -1,0 +1,209 @@
+// @conclave/coordinator — the WebSocket coordinator: `startCoordinator()` is what
+// `conclave coordinator start` runs. See docs/operations.md and docs/ceremony-flow.md.
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { bytesToHex, fingerprint, type IdentityKey } from '@conclave/protocol';
+import { CeremonyRunner } from './ceremonies.js';
+import { performKeyEffect } from './key-ceremony.js';
+import {
+  ADMIN_KEY_FILE,
+  COORDINATOR_KEY_FILE,
+  createIdentityKeyFile,
+  readIdentityKeyFile,
+} from './keys.js';
+import { resolveLimits, type Limits } from './limits.js';
+import { silentLogger, type Logger } from './logger.js';
+import { Dispatcher } from './messages.js';
+import { createMetrics } from './metrics.js';
+import { Sealer, SeqSource, systemClock, type Clock } from './runtime.js';
+import { CoordinatorServer, WS_PATH } from './server.js';
+import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
+import { openStore, type Store } from './store.js';
+
+export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js';
+export { silentLogger, stderrLogger, type Logger } from './logger.js';
+export type { Clock } from './runtime.js';
+export {
+  ADMIN_KEY_FILE,
+  COORDINATOR_KEY_FILE,
+  IdentityKeyFileSchema,
+  KEY_FILE_FORMAT,
+  readIdentityKeyFile,
+  type IdentityKeyFile,
+} from './keys.js';
+export { ceremonyReport, readCeremonyReport, type CeremonyReport } from './transcript.js';
+export { openStore, type Store } from './store.js';
+export { WS_PATH } from './server.js';
+
+export interface StartOptions {
+  /** SQLite file; created on first start. */
+  readonly dbPath: string;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** Where `coordinator.key` and `admin.key` live; default: the database's directory. */
+  readonly dataDir?: string;
+  readonly clock?: Clock;
+  readonly limits?: Partial<Limits>;
+  readonly logger?: Logger;
+  /** The origin clients dial, if not `http://HOST:PORT` (e.g. behind a TLS proxy). */
+  readonly origin?: string;
+}
+
+export interface CoordinatorHandle {
+  /** Base URL (`http://HOST:PORT`): `GET /v1/info`, `POST /v1/challenge`; WebSocket at `wsUrl`. */
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly port: number;
+  /** The origin clients sign in `auth.response`. */
+  readonly origin: string;
+  readonly dbPath: string;
+  readonly adminKeyPath: string;
+  /** Hex public keys. */
+  readonly adminPublicKey: string;
+  readonly coordinatorPublicKey: string;
+  /** Whether this start created the admin key (first start). */
+  readonly adminKeyCreated: boolean;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+function loadKeys(
+  store: Store,
+  dataDir: string,
+): { coordinator: IdentityKey; adminPublicKey: Uint8Array; adminKeyPath: string; created: boolean } {
+  const coordinatorPath = join(dataDir, COORDINATOR_KEY_FILE);
+  const adminKeyPath = join(dataDir, ADMIN_KEY_FILE);
+  const knownCoordinator = store.getSetting('coordinator_public_key');
+  let coordinator: IdentityKey;
+  if (existsSync(coordinatorPath)) {
+    coordinator = readIdentityKeyFile(coordinatorPath);
+  } else if (knownCoordinator !== undefined) {
+    throw new Error(`${coordinatorPath} is missing; clients pinned ${knownCoordinator}`);
+  } else {
+    coordinator = createIdentityKeyFile(coordinatorPath, 'coordinator');
+  }
+  const coordinatorHex = bytesToHex(coordinator.publicKey);
+  if (knownCoordinator !== undefined && knownCoordinator !== coordinatorHex) {
+    throw new Error(`${coordinatorPath} is not the key this database was started with`);
+  }
+  store.setSetting('coordinator_public_key', coordinatorHex);
+
+  let created = false;
+  let adminHex = store.getSetting('admin_public_key');
+  if (adminHex === undefined) {
+    const admin = existsSync(adminKeyPath)
+      ? readIdentityKeyFile(adminKeyPath)
+      : createIdentityKeyFile(adminKeyPath, 'admin');
+    created = true;
+    adminHex = bytesToHex(admin.publicKey);
+    store.setSetting('admin_public_key', adminHex);
+  }
+  return {
+    coordinator,
+    adminPublicKey: Uint8Array.from(Buffer.from(adminHex, 'hex')),
+    adminKeyPath,
+    created,
+  };
+}
+
+export async function startCoordinator(options: StartOptions): Promise<CoordinatorHandle> {
+  const dbPath = resolve(options.dbPath);
+  const dataDir = resolve(options.dataDir ?? dirname(dbPath));
+  mkdirSync(dirname(dbPath), { recursive: true, mode: 0o700 });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const clock = options.clock ?? systemClock;
+  const limits = resolveLimits(options.limits);
+  const logger = options.logger ?? silentLogger;
+  const store = openStore(dbPath, { now: clock.now() });
+  try {
+    const keys = loadKeys(store, dataDir);
+    const metrics = createMetrics(store);
+    const server = new CoordinatorServer({
+      limits,
+      logger,
+      clock,
+      store,
+      metrics,
+      coordinatorPublicKey: keys.coordinator.publicKey,
+      adminPublicKey: keys.adminPublicKey,
+      ...(options.origin === undefined ? {} : { origin: options.origin }),
+    });
+    const runner = new CeremonyRunner({
+      store,
+      clock,
+      limits,
+      logger,
+      metrics,
+      sealer: new Sealer(keys.coordinator, new SeqSource(clock)),
+      coordinatorKey: keys.coordinator,
+      adminPublicKey: keys.adminPublicKey,
+      hub: server.hub,
+    });
+    runner.performer = {
+      performKey: (live, effect, followUps) => performKeyEffect(runner, live, effect, followUps),
+      performSigning: (live, effect, followUps) =>
+        performSigningEffect(runner, live, effect, followUps),
+      resumeAggregation: (live, followUps) => {
+        const session = (live.actor.getSnapshot() as { context: { sessions: { id: string }[] } })
+          .context.sessions.at(-1);
+        if (session !== undefined) followUps.push(() => aggregateSession(runner, live, session.id));
+      },
+    };
+    const dispatcher = new Dispatcher(runner, { disconnect: (m) => server.disconnect(m) });
+    server.runner = runner;
+    server.dispatcher = dispatcher;
+    runner.boot();
+    const port = await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+    const origin = server.origin;
+    logger.info('coordinator listening', { origin, openCeremonies: runner.live.size });
+    let closed = false;
+    return {
+      url: origin,
+      wsUrl: `${origin.replace(/^http/, 'ws')}${WS_PATH}`,
+      port,
+      origin,
+      dbPath,
+      adminKeyPath: keys.adminKeyPath,
+      adminPublicKey: bytesToHex(keys.adminPublicKey),
+      coordinatorPublicKey: bytesToHex(keys.coordinator.publicKey),
+      adminKeyCreated: keys.created,
+      store,
+      async close() {
+        if (closed) return;
+        closed = true;
+        runner.close();
+        await server.close();
+        store.close();
+      },
+    };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+/** What `conclave coordinator start` prints: where it listens and how to use the admin key. */
+export function formatStartBanner(
+  info: Pick<
+    CoordinatorHandle,
+    'url' | 'dbPath' | 'adminKeyPath' | 'adminPublicKey' | 'coordinatorPublicKey' | 'adminKeyCreated'
+  >,
+): string {
+  const fp = (hex: string) => fingerprint(Uint8Array.from(Buffer.from(hex, 'hex')));
+  return [
+    `Conclave coordinator listening on ${info.url}`,
+    `  database:        ${info.dbPath}`,
+    `  coordinator key: ${info.coordinatorPublicKey} (${fp(info.coordinatorPublicKey)})`,
+    `  admin key:       ${info.adminPublicKey} (${fp(info.adminPublicKey)})`,
+    info.adminKeyCreated
+      ? `  admin key file:  ${info.adminKeyPath} (new, mode 0600)`
+      : `  admin key file:  ${info.adminKeyPath} (made at first start; may have been moved off this host)`,
+    '',
+    'Members pin both keys with: conclave init --name NAME --coordinator ' + info.url,
+    'Admin operations use the admin key file, for example:',
+    `  conclave member add alice --key PUB --admin-key ${info.adminKeyPath} --coordinator ${info.url}`,
+    `  conclave group create release --threshold 2 --members alice,bob,carol --admin-key ${info.adminKeyPath}`,
+    'Keep the admin key off the server when not in use (see docs/operations.md).',
+  ].join('\n');
+}

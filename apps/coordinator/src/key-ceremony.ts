@@ -1,0 +1,351 @@
+// Key ceremony (DKG) relay, docs/ceremony-flow.md "Key ceremony". The coordinator relays public
+// round-1 packages and end-to-end encrypted round-2 boxes (ciphertext only), checks the signed
+// confirmations, computes the public key package itself and activates the group only when all n
+// members confirmed the same round-1 hash and group key.
+import { keyPhase, type KeyContext, type KeyEffect, type KeyOutcome } from '@conclave/ceremony';
+import { ed25519 as frost, type DkgRound1Package } from '@conclave/frost';
+import {
+  ADMIN_ID,
+  bytesToHex,
+  hexToBytes,
+  round1Hash,
+  verifyDkgConfirmation,
+  type DkgAbort,
+  type DkgConfirm,
+  type DkgFail,
+  type DkgParticipant,
+  type DkgRound1,
+  type DkgRound2,
+  type Envelope,
+  type ErrorCode,
+  type MemberPackage,
+} from '@conclave/protocol';
+import { sha256 } from '@noble/hashes/sha2.js';
+import {
+  keySnapshot,
+  type CeremonyRunner,
+  type FollowUp,
+  type Incoming,
+  type Live,
+} from './ceremonies.js';
+import { frostRefusal, identifierOf, refused } from './runtime.js';
+
+const context = (live: Live): KeyContext => keySnapshot(live).context;
+
+export function participantsOf(runner: CeremonyRunner, live: Live): DkgParticipant[] {
+  const group = runner.store.getGroup(live.group);
+  if (group === undefined) throw refused('STORAGE_UNAVAILABLE', 'group of ceremony missing');
+  return group.members.map((m) => ({
+    member: m.member,
+    identifier: identifierOf(m.member),
+    identityKey: m.identityKey,
+  }));
+}
+
+/** Incoming envelopes of one body type, first per member, in transcript order. */
+function incoming<T extends Envelope['body']['type']>(
+  runner: CeremonyRunner,
+  live: Live,
+  type: T,
+): (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] {
+  const seen = new Set<string>();
+  const out: (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] = [];
+  for (const e of runner.store.transcript(live.id)) {
+    if (e.direction !== 'in' || e.bodyType !== type || seen.has(e.sender)) continue;
+    seen.add(e.sender);
+    out.push(e.envelope as Envelope & { body: Extract<Envelope['body'], { type: T }> });
+  }
+  return out;
+}
+
+function round1Packages(runner: CeremonyRunner, live: Live): MemberPackage[] {
+  return incoming(runner, live, 'dkg.round1').map((e) => ({
+    member: e.sender,
+    package: e.body.package,
+  }));
+}
+
+export function decodeRound1(member: string, body: DkgRound1, threshold: number): DkgRound1Package {
+  let pkg: DkgRound1Package;
+  try {
+    pkg = frost.decode.bytes('DkgRound1Package', hexToBytes(body.package));
+  } catch (e) {
+    throw frostRefusal(e, 'round-1 package');
+  }
+  if (pkg.identifier !== identifierOf(member)) {
+    throw refused('IDENTIFIER_MISMATCH', 'round-1 package identifier is not the sender’s');
+  }
+  if (pkg.commitment.length !== threshold) {
+    throw refused('INCORRECT_NUMBER_OF_COMMITMENTS', 'VSS commitment length is not the threshold');
+  }
+  return pkg;
+}
+
+export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming): void {
+  const body = m.envelope.body;
+  const at = runner.now();
+  const c = context(live);
+  switch (body.type) {
+    case 'dkg.round1': {
+      decodeRound1(m.member, body, c.group.threshold);
+      const packageHash = bytesToHex(sha256(hexToBytes(body.package)));
+      runner.apply(live, { type: 'dkg.round1', member: m.member, packageHash, at }, { incoming: m });
+      return;
+    }
+    case 'dkg.round2': {
+      const recipients = (body as DkgRound2).boxes.map((b) => b.recipient);
+      runner.apply(live, { type: 'dkg.round2', member: m.member, recipients, at }, { incoming: m });
+      return;
+    }
+    case 'dkg.confirm': {
+      const confirm = body as DkgConfirm;
+      const key = runner.memberKey(m.member);
+      const ok =
+        key !== undefined &&
+        verifyDkgConfirmation(
+          key,
+          {
+            ceremonyId: live.id,
+            member: m.member,
+            round1Hash: hexToBytes(confirm.round1Hash, 32),
+            groupPublicKey: hexToBytes(confirm.groupPublicKey, 32),
+          },
+          hexToBytes(confirm.signature, 64),
+        );
+      if (!ok) throw refused('INVALID_MESSAGE', 'confirmation signature does not verify');
+      runner.apply(
+        live,
+        {
+          type: 'dkg.confirm',
+          member: m.member,
+          transcriptHash: confirm.round1Hash,
+          groupPublicKey: confirm.groupPublicKey,
+          at,
+        },
+        { incoming: m },
+      );
+      return;
+    }
+    case 'dkg.fail': {
+      const fail = body as DkgFail;
+      runner.apply(
+        live,
+        { type: 'dkg.fail', member: m.member, culprit: fail.culprit, reason: fail.reason, at },
+        { incoming: m },
+      );
+      return;
+    }
+    case 'ceremony.cancel': {
+      if (m.member !== ADMIN_ID) throw refused('FORBIDDEN', 'only the admin cancels a key ceremony');
+      runner.apply(
+        live,
+        { type: 'ceremony.cancel', by: m.member, reason: body.reason, at },
+        { incoming: m },
+      );
+      return;
+    }
+    default:
+      throw refused('UNEXPECTED_MESSAGE', 'not a key ceremony message');
+  }
+}
+
+function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort {
+  if (o.status !== 'aborted') throw refused('INTERNAL', 'not an abort');
+  switch (o.code) {
+    case 'CONFIRMATION_MISMATCH':
+      return {
+        type: 'dkg.abort',
+        code: 'CONFIRMATION_MISMATCH',
+        message: 'members confirmed different round-1 views or group keys',
+        culprits: [...o.disagreeing],
+      };
+    case 'CULPRIT_REPORTED':
+      return {
+        type: 'dkg.abort',
+        code: failCode ?? 'INVALID_SECRET_SHARE',
+        message: 'a member reported a faulty package',
+        culprits: [o.culprit],
+      };
+    case 'TIMEOUT':
+      return {
+        type: 'dkg.abort',
+        code: 'DEADLINE_EXCEEDED',
+        message: `round ${o.round} deadline passed`,
+        culprits: [...o.missing],
+      };
+    case 'CANCELLED':
+      return {
+        type: 'dkg.abort',
+        code: 'CEREMONY_CLOSED',
+        message: 'cancelled by the admin',
+        culprits: [],
+      };
+    case 'MEMBER_REVOKED':
+      return { type: 'dkg.abort', code: 'MEMBER_REVOKED', message: 'a member was revoked', culprits: [] };
+  }
+}
+
+export function performKeyEffect(
+  runner: CeremonyRunner,
+  live: Live,
+  effect: KeyEffect,
+  _followUps: FollowUp[],
+): void {
+  const c = context(live);
+  switch (effect.kind) {
+    case 'notify': {
+      const group = runner.store.getGroup(live.group);
+      const authorization = runner.store.transcript(live.id)[0]?.envelope;
+      if (group === undefined || authorization?.body.type !== 'admin.group.create') {
+        throw refused('STORAGE_UNAVAILABLE', 'key ceremony without its authorization');
+      }
+      const participants = participantsOf(runner, live);
+      runner.emitOnce(live, effect.seq, () =>
+        effect.to.map((member) => ({
+          recipient: member,
+          body: {
+            type: 'dkg.start' as const,
+            group: live.group,
+            threshold: c.group.threshold,
+            participants,
+            authorization: authorization as Envelope & {
+              body: Extract<Envelope['body'], { type: 'admin.group.create' }>;
+            },
+          },
+        })),
+      );
+      return;
+    }
+    case 'broadcastRound1':
+      runner.emitOnce(live, effect.seq, () => [
+        {
+          recipient: '*',
+          body: { type: 'dkg.round1.all', packages: round1Packages(runner, live) },
+        },
+      ]);
+      return;
+    case 'deliverRound2':
+      // Boxes are delivered all at once when every member sent round 2 (requestConfirmation).
+      return;
+    case 'requestConfirmation': {
+      const round2 = incoming(runner, live, 'dkg.round2');
+      runner.emitOnce(live, effect.seq, () =>
+        effect.to.map((member) => ({
+          recipient: member,
+          body: {
+            type: 'dkg.round2.deliver' as const,
+            boxes: round2.flatMap((e) =>
+              e.body.boxes
+                .filter((b) => b.recipient === member)
+                .map((b) => ({
+                  sender: e.sender,
+                  ephemeralKey: b.ephemeralKey,
+                  nonce: b.nonce,
+                  ciphertext: b.ciphertext,
+                })),
+            ),
+          },
+        })),
+      );
+      return;
+    }
+    case 'activateGroup': {
+      const group = runner.store.getGroup(live.group);
+      if (group === undefined) throw refused('STORAGE_UNAVAILABLE', 'group missing');
+      const packages = round1Packages(runner, live);
+      const decoded = packages.map((p) =>
+        frost.decode.bytes('DkgRound1Package', hexToBytes(p.package)),
+      );
+      const pub = frost.keys.dkg.publicKeyPackage(decoded, c.group.threshold);
+      const ownKey = bytesToHex(pub.verifyingKey);
+      const ownHash = bytesToHex(
+        round1Hash({
+          ceremonyId: live.id,
+          threshold: c.group.threshold,
+          participants: participantsOf(runner, live),
+          packages,
+        }),
+      );
+      const confirms = incoming(runner, live, 'dkg.confirm');
+      if (ownKey !== effect.groupPublicKey || ownHash !== effect.transcriptHash) {
+        // All members agree with each other but not with what the coordinator relayed: never
+        // activate a key the coordinator cannot reproduce.
+        runner.emitOnce(
+          live,
+          effect.seq,
+          () => [
+            {
+              recipient: '*',
+              body: {
+                type: 'dkg.abort' as const,
+                code: 'CONFIRMATION_MISMATCH' as const,
+                message: 'confirmed key differs from the public key package of the round-1 packages',
+                culprits: [],
+              },
+            },
+          ],
+          () => runner.store.putGroup({ ...group, state: 'failed', updatedAt: runner.now() }),
+        );
+        return;
+      }
+      runner.emitOnce(
+        live,
+        effect.seq,
+        () => [
+          {
+            recipient: '*',
+            body: {
+              type: 'dkg.complete' as const,
+              groupPublicKey: ownKey,
+              round1Hash: ownHash,
+              confirmations: confirms.map((e) => ({ member: e.sender, signature: e.body.signature })),
+            },
+          },
+        ],
+        () =>
+          runner.store.putGroup({
+            ...group,
+            state: 'active',
+            groupPublicKey: ownKey,
+            publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+            updatedAt: runner.now(),
+          }),
+      );
+      return;
+    }
+    case 'abort': {
+      const group = runner.store.getGroup(live.group);
+      const lastFail = incoming(runner, live, 'dkg.fail').at(-1);
+      const message = abortMessage(effect.outcome, lastFail?.body.code);
+      runner.deps.metrics.culprits.inc({ kind: 'dkg' }, message.culprits.length);
+      runner.emitOnce(
+        live,
+        effect.seq,
+        () => [{ recipient: '*', body: message }],
+        () => {
+          if (group !== undefined && group.ceremonyId === live.id && group.state === 'keygen') {
+            runner.store.putGroup({ ...group, state: 'failed', updatedAt: runner.now() });
+          }
+        },
+      );
+      return;
+    }
+  }
+}
+
+/** On (re)connect: what this member still needs to see to continue the key ceremony. */
+export function resendKeyState(runner: CeremonyRunner, live: Live, member: string): void {
+  const s = keySnapshot(live);
+  const c = s.context;
+  if (!c.group.members.includes(member)) return;
+  const phase = keyPhase(s);
+  let type: string | null = null;
+  if (phase === 'round1' && !Object.hasOwn(c.round1, member)) type = 'dkg.start';
+  if (phase === 'round2' && !Object.hasOwn(c.round2, member)) type = 'dkg.round1.all';
+  if (phase === 'confirmation' && !c.confirmations.some((x) => x.member === member)) {
+    type = 'dkg.round2.deliver';
+  }
+  if (type === null) return;
+  const entry = runner.latestOutgoing(live.id, type, member);
+  if (entry !== undefined) runner.deps.hub.send(member, entry.envelope);
+}

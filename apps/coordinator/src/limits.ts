@@ -1,0 +1,73 @@
+// Every resource limit of the coordinator in one object (THREATS C.38–C.43), overridable in tests.
+import { MAX_FRAME_BYTES } from '@conclave/protocol';
+
+export interface Limits {
+  /** Largest WebSocket message; larger frames close the socket with 1009 (C.38). */
+  readonly maxPayload: number;
+  /** ws `maxFragments`: fragments per message before the socket is closed (C.39). */
+  readonly maxFragments: number;
+  /** Compression stays off (C.39): no permessage-deflate bombs. */
+  readonly perMessageDeflate: false;
+  /** Ping every interval; a socket that has not answered the previous ping is terminated (C.43). */
+  readonly heartbeatIntervalMs: number;
+  /** A raw TCP socket must finish its HTTP request or upgrade (and so authenticate) in time (C.40). */
+  readonly authDeadlineMs: number;
+  /** Lifetime of an `auth.challenge` (C.35). */
+  readonly challengeTtlMs: number;
+  /** Challenges per IP per window, and outstanding challenges overall (C.41). */
+  readonly challengeRateLimit: { readonly perIp: number; readonly windowMs: number };
+  readonly maxOutstandingChallenges: number;
+  /** Open WebSocket connections per remote address and in total (C.41). */
+  readonly maxConnectionsPerIp: number;
+  readonly maxConnections: number;
+  /** `bufferedAmount` above which a slow consumer is terminated (C.42). */
+  readonly maxBufferedBytes: number;
+  /** Node http `headersTimeout` / `requestTimeout` (C.40). */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** Refused frames on one connection before it is closed (C.44). */
+  readonly maxErrorsPerConnection: number;
+  /** Frames per connection per second (token bucket); beyond → RATE_LIMITED, counts as an error. */
+  readonly maxMessagesPerSecond: number;
+  /** Signing: how long approvals are collected; the FROST session timeout (ROAST). */
+  readonly approvalTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
+  /** Key ceremony: each DKG round's timeout. */
+  readonly dkgRoundTimeoutMs: number;
+  /** `listen` backlog (C.41). */
+  readonly backlog: number;
+}
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxPayload: MAX_FRAME_BYTES,
+  maxFragments: 64,
+  perMessageDeflate: false,
+  heartbeatIntervalMs: 15_000,
+  authDeadlineMs: 10_000,
+  challengeTtlMs: 30_000,
+  challengeRateLimit: Object.freeze({ perIp: 30, windowMs: 60_000 }),
+  maxOutstandingChallenges: 10_000,
+  maxConnectionsPerIp: 10,
+  maxConnections: 1_000,
+  maxBufferedBytes: 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  maxErrorsPerConnection: 16,
+  maxMessagesPerSecond: 200,
+  approvalTimeoutMs: 24 * 60 * 60 * 1000,
+  sessionTimeoutMs: 60_000,
+  dkgRoundTimeoutMs: 10 * 60 * 1000,
+  backlog: 511,
+});
+
+/** Defaults with `overrides` applied (shallow; `challengeRateLimit` merged one level down). */
+export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
+  return Object.freeze({
+    ...DEFAULT_LIMITS,
+    ...overrides,
+    challengeRateLimit: Object.freeze({
+      ...DEFAULT_LIMITS.challengeRateLimit,
+      ...(overrides.challengeRateLimit ?? {}),
+    }),
+  });
+}

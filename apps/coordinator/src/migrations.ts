@@ -1,0 +1,136 @@
+// Versioned schema migrations. Each runs once, in order, inside a transaction; the applied versions
+// are recorded in `schema_migrations`. Never edit a shipped migration: add a new one.
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE members (
+        name TEXT PRIMARY KEY,
+        identity_key TEXT NOT NULL UNIQUE,
+        roles TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE TABLE groups (
+        name TEXT PRIMARY KEY,
+        threshold INTEGER NOT NULL,
+        members TEXT NOT NULL,
+        state TEXT NOT NULL,
+        ceremony_id TEXT NOT NULL,
+        group_public_key TEXT,
+        public_key_package TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE ceremonies (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        snapshot TEXT NOT NULL,
+        state TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deadline INTEGER
+      ) STRICT;
+      CREATE INDEX ceremonies_open ON ceremonies (open, updated_at);
+      CREATE TABLE transcript (
+        ceremony_id TEXT NOT NULL REFERENCES ceremonies (id),
+        idx INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipient TEXT,
+        body_type TEXT NOT NULL,
+        effect_seq INTEGER,
+        at INTEGER NOT NULL,
+        envelope TEXT NOT NULL,
+        PRIMARY KEY (ceremony_id, idx)
+      ) STRICT;
+      CREATE INDEX transcript_effect ON transcript (ceremony_id, effect_seq);
+      CREATE TABLE seen_messages (
+        sender TEXT NOT NULL,
+        ceremony TEXT NOT NULL,
+        round TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (sender, ceremony, round, seq)
+      ) STRICT;
+      CREATE TABLE commitments (
+        group_key TEXT NOT NULL,
+        commitment TEXT NOT NULL,
+        ceremony_id TEXT NOT NULL,
+        member TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (group_key, commitment)
+      ) STRICT;
+      CREATE TABLE sessions (
+        ceremony_id TEXT NOT NULL REFERENCES ceremonies (id),
+        session INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        signing_package TEXT NOT NULL,
+        statement TEXT NOT NULL,
+        statement_digest TEXT NOT NULL,
+        approvers TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        PRIMARY KEY (ceremony_id, session)
+      ) STRICT;
+      CREATE TABLE signatures (
+        ceremony_id TEXT PRIMARY KEY REFERENCES ceremonies (id),
+        signature TEXT NOT NULL,
+        statement TEXT NOT NULL,
+        statement_digest TEXT NOT NULL,
+        signers TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE admin_log (
+        scope_id TEXT PRIMARY KEY,
+        body_type TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        envelope TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+];
+
+export function migrate(db: Database.Database, now: number): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+      (r) => r.version,
+    ),
+  );
+  const newest = Math.max(0, ...MIGRATIONS.map((m) => m.version));
+  const known = Math.max(0, ...applied);
+  if (known > newest) {
+    throw new Error(`database schema version ${known} is newer than this coordinator (${newest})`);
+  }
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        now,
+      );
+    })();
+  }
+  return newest;
+}

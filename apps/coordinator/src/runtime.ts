@@ -1,0 +1,113 @@
+// Shared plumbing of the ceremony runner: clock, coordinator sequence numbers, sealing, coded errors.
+import { ed25519 as frost, isFrostError, type Identifier } from '@conclave/frost';
+import {
+  COORDINATOR_ID,
+  ProtocolError,
+  isErrorCode,
+  sealEnvelope,
+  type ErrorCode,
+  type ErrorMessage,
+  type IdentityKey,
+  type SealedBody,
+} from '@conclave/protocol';
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * The coordinator's envelope sequence numbers: like the clients', `clock * 1000` at start, plus one
+ * per message, so they keep increasing across restarts without being stored.
+ */
+export class SeqSource {
+  #last = 0;
+  readonly #clock: Clock;
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+  next(): number {
+    this.#last = Math.max(this.#last + 1, this.#clock.now() * 1000);
+    return this.#last;
+  }
+}
+
+/** Envelope rounds per body type (docs/ceremony-flow.md "Rounds"). */
+export const ROUNDS: Readonly<Record<string, string>> = {
+  'dkg.start': '0',
+  'dkg.round1': '1',
+  'dkg.round1.all': '1',
+  'dkg.round2': '2',
+  'dkg.round2.deliver': '2',
+  'dkg.confirm': '3',
+  'dkg.complete': '3',
+  'dkg.fail': '4',
+  'dkg.abort': '4',
+  'sign.request': '0',
+  'sign.approve': '1',
+  'sign.reject': '1',
+  'sign.recommit': '1',
+  'sign.package': '2',
+  'round2.share': '2',
+  'sign.complete': '3',
+  'sign.aborted': '3',
+  'ceremony.cancel': '4',
+};
+
+export class Sealer {
+  readonly #key: IdentityKey;
+  readonly #seq: SeqSource;
+  constructor(key: IdentityKey, seq: SeqSource) {
+    this.#key = key;
+    this.#seq = seq;
+  }
+  seal<B extends SealedBody>(ceremonyId: string, body: B, round = ROUNDS[body.type] ?? '0') {
+    return sealEnvelope(this.#key, {
+      ceremonyId,
+      round,
+      seq: this.#seq.next(),
+      sender: COORDINATOR_ID,
+      body,
+    });
+  }
+}
+
+export function refused(code: ErrorCode, message: string): ProtocolError {
+  return new ProtocolError(code, message);
+}
+
+/** The bare `error` frame for any failure; unknown failures become INTERNAL with fixed text. */
+export function errorFrame(e: unknown, ceremonyId?: string): ErrorMessage {
+  const base =
+    e instanceof ProtocolError
+      ? { code: e.code, message: e.message }
+      : { code: 'INTERNAL' as const, message: 'internal error' };
+  return ceremonyId === undefined
+    ? { type: 'error', ...base }
+    : { type: 'error', ...base, ceremonyId };
+}
+
+const FROST_TO_PROTOCOL: Readonly<Record<string, ErrorCode>> = {
+  IDENTITY_ELEMENT: 'INVALID_ELEMENT',
+  INVALID_IDENTIFIER: 'INVALID_MESSAGE',
+  DUPLICATE_IDENTIFIER: 'DUPLICATE_PARTICIPANT',
+  UNKNOWN_IDENTIFIER: 'UNKNOWN_PARTICIPANT',
+  MALFORMED_ENCODING: 'INVALID_MESSAGE',
+  UNSUPPORTED_VERSION: 'INVALID_MESSAGE',
+  WRONG_CIPHERSUITE: 'INVALID_MESSAGE',
+};
+
+/** A FrostError (or anything else thrown while decoding attacker bytes) as a coded refusal. */
+export function frostRefusal(e: unknown, what: string): ProtocolError {
+  if (e instanceof ProtocolError) return e;
+  if (isFrostError(e)) {
+    const mapped = FROST_TO_PROTOCOL[e.code];
+    const code: ErrorCode = mapped ?? (isErrorCode(e.code) ? e.code : 'INVALID_MESSAGE');
+    return new ProtocolError(code, `${what} rejected: ${code}`);
+  }
+  return new ProtocolError('INVALID_MESSAGE', `${what} could not be decoded`);
+}
+
+/** FROST identifier of a member (docs/ceremony-flow.md). */
+export const identifierOf = (member: string): Identifier => frost.identifier.derive(member);

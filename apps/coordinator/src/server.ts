@@ -1,0 +1,385 @@
+// HTTP + WebSocket front (THREATS C): `ws` in noServer mode, authentication in the `upgrade` handler
+// (refusals are an HTTP status with a JSON body and a destroyed socket: no DB rows), small frames,
+// no compression, heartbeat, per-IP and global caps, slow-consumer cutoff, error budget.
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  ADMIN_ID,
+  AuthResponseSchema,
+  COORDINATOR_ID,
+  ChallengeBook,
+  PROTOCOL_VERSION,
+  bytesToHex,
+  hexToBytes,
+  verifyAuthResponse,
+  type ErrorCode,
+} from '@conclave/protocol';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { CeremonyRunner, Hub } from './ceremonies.js';
+import type { Limits } from './limits.js';
+import type { Logger } from './logger.js';
+import type { Dispatcher } from './messages.js';
+import type { Metrics } from './metrics.js';
+import type { Clock } from './runtime.js';
+import type { Store } from './store.js';
+
+export const WS_PATH = '/v1/ws';
+
+export interface ServerDeps {
+  readonly limits: Limits;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly coordinatorPublicKey: Uint8Array;
+  readonly adminPublicKey: Uint8Array;
+  /** Origin clients dial (and sign); default `http://HOST:PORT`. */
+  readonly origin?: string;
+}
+
+interface Conn {
+  readonly ws: WebSocket;
+  readonly member: string;
+  readonly ip: string;
+  alive: boolean;
+  errors: number;
+  tokens: number;
+  refilledAt: number;
+}
+
+const noop = (): void => {};
+
+export class CoordinatorServer {
+  readonly http: Server;
+  readonly wss: WebSocketServer;
+  readonly hub: Hub;
+  readonly #deps: ServerDeps;
+  readonly #byMember = new Map<string, Set<Conn>>();
+  readonly #perIp = new Map<string, number>();
+  readonly #challengeWindows = new Map<string, { start: number; count: number }>();
+  #total = 0;
+  #book: ChallengeBook | null = null;
+  #origin = '';
+  #heartbeat: NodeJS.Timeout | null = null;
+  runner: CeremonyRunner | null = null;
+  dispatcher: Dispatcher | null = null;
+
+  constructor(deps: ServerDeps) {
+    this.#deps = deps;
+    const { limits } = deps;
+    this.http = createServer({
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+    });
+    this.http.on('request', (req, res) => this.#request(req, res));
+    this.http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    this.http.on('connection', (socket) => {
+      socket.on('error', noop);
+      // Slowloris: a socket must finish its request or upgrade in time (ws clears this after).
+      socket.setTimeout(limits.authDeadlineMs, () => socket.destroy());
+    });
+    this.http.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+    });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: limits.maxPayload,
+      perMessageDeflate: limits.perMessageDeflate,
+      clientTracking: false,
+      ...({ maxFragments: limits.maxFragments } as object),
+    });
+    this.wss.on('error', (e) => deps.logger.error('ws server error', { error: e.name }));
+    this.hub = {
+      send: (member, frame) => {
+        for (const conn of this.#byMember.get(member) ?? []) this.#send(conn, frame);
+      },
+    };
+  }
+
+  get origin(): string {
+    return this.#origin;
+  }
+
+  get connections(): number {
+    return this.#total;
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen({ host, port, backlog: this.#deps.limits.backlog }, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    this.http.on('error', (e) => this.#deps.logger.error('http server error', { error: e.name }));
+    const address = this.http.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#origin = this.#deps.origin ?? `http://${hostForUrl}:${address.port}`;
+    this.#book = new ChallengeBook(
+      this.#origin,
+      this.#deps.limits.challengeTtlMs,
+      this.#deps.limits.maxOutstandingChallenges,
+    );
+    this.#heartbeat = setInterval(() => this.#beat(), this.#deps.limits.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+    return address.port;
+  }
+
+  async close(): Promise<void> {
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    for (const set of this.#byMember.values()) for (const c of set) c.ws.terminate();
+    this.wss.close();
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  /** Closes every connection of `member` (revocation). */
+  disconnect(member: string): void {
+    for (const conn of this.#byMember.get(member) ?? []) conn.ws.close(1008, 'revoked');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // HTTP
+
+  #json(res: ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+    });
+    res.end(text);
+  }
+
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    res.on('error', noop);
+    req.on('error', noop);
+    req.resume();
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const method = req.method ?? 'GET';
+    const deps = this.#deps;
+    try {
+      if (method === 'GET' && path === '/v1/info') {
+        return this.#json(res, 200, {
+          protocolVersion: PROTOCOL_VERSION,
+          origin: this.#origin,
+          coordinatorKey: bytesToHex(deps.coordinatorPublicKey),
+          adminKey: bytesToHex(deps.adminPublicKey),
+        });
+      }
+      if (method === 'POST' && path === '/v1/challenge') return this.#challenge(req, res);
+      if (method === 'GET' && path === '/healthz') {
+        const db = deps.store.ping();
+        return this.#json(res, db ? 200 : 503, {
+          ok: db,
+          db,
+          protocolVersion: PROTOCOL_VERSION,
+          connections: this.#total,
+          openCeremonies: this.runner?.live.size ?? 0,
+        });
+      }
+      if (method === 'GET' && path === '/metrics') {
+        void deps.metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+            res.end(text);
+          },
+          () => this.#json(res, 500, { code: 'INTERNAL', message: 'metrics unavailable' }),
+        );
+        return;
+      }
+      this.#json(res, 404, { code: 'UNEXPECTED_MESSAGE', message: 'not found' });
+    } catch {
+      this.#json(res, 500, { code: 'INTERNAL', message: 'internal error' });
+    }
+  }
+
+  #challenge(req: IncomingMessage, res: ServerResponse): void {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    const now = this.#deps.clock.now();
+    const { perIp, windowMs } = this.#deps.limits.challengeRateLimit;
+    const window = this.#challengeWindows.get(ip);
+    if (window === undefined || now - window.start >= windowMs) {
+      if (this.#challengeWindows.size > 10_000) this.#challengeWindows.clear();
+      this.#challengeWindows.set(ip, { start: now, count: 1 });
+    } else if (window.count >= perIp) {
+      this.#deps.metrics.refused.inc({ code: 'RATE_LIMITED' });
+      return this.#json(res, 429, { code: 'RATE_LIMITED', message: 'too many challenges' });
+    } else {
+      window.count += 1;
+    }
+    const issued = this.#book?.issue(now);
+    if (issued === undefined || !issued.ok) {
+      return this.#json(res, 429, { code: 'RATE_LIMITED', message: 'too many open challenges' });
+    }
+    this.#json(res, 200, issued.value);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Upgrade: authenticate before a WebSocket exists (THREATS C.35)
+
+  #refuse(socket: Duplex, status: number, code: ErrorCode, message: string): void {
+    this.#deps.metrics.refused.inc({ code });
+    const body = JSON.stringify({ code, message });
+    socket.once('finish', () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+        'Content-Type: application/json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+    const timer = setTimeout(() => socket.destroy(), 1000);
+    timer.unref();
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', noop);
+    const limits = this.#deps.limits;
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== WS_PATH) return this.#refuse(socket, 404, 'UNEXPECTED_MESSAGE', 'not found');
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    if (this.#total >= limits.maxConnections) {
+      return this.#refuse(socket, 503, 'RATE_LIMITED', 'too many connections');
+    }
+    if ((this.#perIp.get(ip) ?? 0) >= limits.maxConnectionsPerIp) {
+      return this.#refuse(socket, 429, 'RATE_LIMITED', 'too many connections from this address');
+    }
+    const header = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    if (header('x-conclave-protocol') !== String(PROTOCOL_VERSION)) {
+      return this.#refuse(
+        socket,
+        426,
+        'PROTOCOL_VERSION_MISMATCH',
+        `unsupported protocol version; this coordinator speaks ${PROTOCOL_VERSION}`,
+      );
+    }
+    const response = AuthResponseSchema.safeParse({
+      type: 'auth.response',
+      member: header('x-conclave-member'),
+      challenge: header('x-conclave-challenge'),
+      signature: header('x-conclave-signature'),
+    });
+    if (!response.success || response.data.member === COORDINATOR_ID || this.#book === null) {
+      return this.#refuse(socket, 401, 'UNAUTHENTICATED', 'missing or malformed credentials');
+    }
+    const now = this.#deps.clock.now();
+    const consumed = this.#book.consume(response.data.challenge, now);
+    if (!consumed.ok) return this.#refuse(socket, 401, consumed.error.code, consumed.error.message);
+    const verified = verifyAuthResponse(response.data, {
+      challenge: consumed.value,
+      now,
+      lookup: (name) => {
+        if (name === ADMIN_ID) return { publicKey: this.#deps.adminPublicKey, revoked: false };
+        const m = this.#deps.store.getMember(name);
+        return m === undefined
+          ? undefined
+          : { publicKey: hexToBytes(m.identityKey, 32), revoked: m.revokedAt !== null };
+      },
+    });
+    if (!verified.ok) return this.#refuse(socket, 401, verified.error.code, verified.error.message);
+    const member = verified.value.member;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.#connected(ws, member, ip));
+  }
+
+  #connected(ws: WebSocket, member: string, ip: string): void {
+    const conn: Conn = {
+      ws,
+      member,
+      ip,
+      alive: true,
+      errors: 0,
+      tokens: this.#deps.limits.maxMessagesPerSecond,
+      refilledAt: this.#deps.clock.now(),
+    };
+    let set = this.#byMember.get(member);
+    if (set === undefined) {
+      set = new Set();
+      this.#byMember.set(member, set);
+    }
+    set.add(conn);
+    this.#perIp.set(ip, (this.#perIp.get(ip) ?? 0) + 1);
+    this.#total += 1;
+    this.#deps.metrics.connections.set(this.#total);
+    ws.on('error', noop);
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('close', () => {
+      const s = this.#byMember.get(member);
+      s?.delete(conn);
+      if (s?.size === 0) this.#byMember.delete(member);
+      const n = (this.#perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, n);
+      this.#total -= 1;
+      this.#deps.metrics.connections.set(this.#total);
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => this.#message(conn, data, isBinary));
+    this.#send(conn, { type: 'auth.ok', member });
+    this.dispatcher?.onConnect(member, (frame) => this.#send(conn, frame));
+  }
+
+  #message(conn: Conn, data: RawData, _isBinary: boolean): void {
+    const limits = this.#deps.limits;
+    const now = this.#deps.clock.now();
+    conn.tokens = Math.min(
+      limits.maxMessagesPerSecond,
+      conn.tokens + ((now - conn.refilledAt) / 1000) * limits.maxMessagesPerSecond,
+    );
+    conn.refilledAt = now;
+    let error: { code: string } | null;
+    if (conn.tokens < 1) {
+      error = { code: 'RATE_LIMITED' };
+      this.#send(conn, { type: 'error', code: 'RATE_LIMITED', message: 'too many messages' });
+    } else {
+      conn.tokens -= 1;
+      const bytes = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
+      error =
+        this.dispatcher?.handleFrame(conn.member, bytes, (frame) => this.#send(conn, frame)) ??
+        null;
+    }
+    if (error !== null) {
+      this.#deps.metrics.refused.inc({ code: error.code });
+      conn.errors += 1;
+      if (conn.errors >= limits.maxErrorsPerConnection) conn.ws.close(1008, 'too many errors');
+    }
+  }
+
+  #send(conn: Conn, frame: object): void {
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    if (conn.ws.bufferedAmount > this.#deps.limits.maxBufferedBytes) {
+      // Slow consumer (C.42): cut it off rather than queue without bound.
+      conn.ws.terminate();
+      return;
+    }
+    conn.ws.send(JSON.stringify(frame));
+  }
+
+  #beat(): void {
+    for (const set of this.#byMember.values()) {
+      for (const conn of set) {
+        if (!conn.alive) {
+          conn.ws.terminate();
+          continue;
+        }
+        conn.alive = false;
+        try {
+          conn.ws.ping();
+        } catch {
+          conn.ws.terminate();
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,641 @@
+// Storage behind a small repository interface (DESIGN.md "Storage"). SQLite (better-sqlite3) is the
+// embedded default: WAL, synchronous=FULL (THREATS D.48), busy_timeout (D.50), foreign keys. Every
+// row read back is parsed with a zod schema: the file is hostile until parsed (D.51).
+import Database from 'better-sqlite3';
+import { EnvelopeSchema, ProtocolError, type Envelope } from '@conclave/protocol';
+import * as z from 'zod';
+import { migrate } from './migrations.js';
+
+const Hex = z.string().regex(/^(?:[0-9a-f]{2})*$/);
+const Name = z.string().min(1).max(64);
+const Time = z.number().int().nonnegative();
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((text, ctx) => {
+    try {
+      const parsed = schema.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data as z.output<T>;
+    } catch {
+      // fall through
+    }
+    ctx.addIssue({ code: 'custom', message: 'invalid JSON column' });
+    return z.NEVER;
+  });
+
+const MemberRow = z.object({
+  name: Name,
+  identity_key: Hex.length(64),
+  roles: json(z.array(z.string())),
+  created_at: Time,
+  revoked_at: Time.nullable(),
+});
+export interface MemberRecord {
+  readonly name: string;
+  readonly identityKey: string;
+  readonly roles: readonly string[];
+  readonly createdAt: number;
+  readonly revokedAt: number | null;
+}
+
+export const GROUP_STATES = ['keygen', 'active', 'failed'] as const;
+export type GroupState = (typeof GROUP_STATES)[number];
+const RosterSchema = z.array(z.strictObject({ member: Name, identityKey: Hex.length(64) }));
+const GroupRow = z.object({
+  name: Name,
+  threshold: z.number().int().min(2),
+  members: json(RosterSchema),
+  state: z.enum(GROUP_STATES),
+  ceremony_id: Name,
+  group_public_key: Hex.length(64).nullable(),
+  public_key_package: Hex.nullable(),
+  created_at: Time,
+  updated_at: Time,
+});
+export interface GroupRecord {
+  readonly name: string;
+  readonly threshold: number;
+  readonly members: readonly { readonly member: string; readonly identityKey: string }[];
+  readonly state: GroupState;
+  readonly ceremonyId: string;
+  readonly groupPublicKey: string | null;
+  readonly publicKeyPackage: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export const CEREMONY_KINDS = ['key', 'sign'] as const;
+export type StoredKind = (typeof CEREMONY_KINDS)[number];
+const CeremonyRow = z.object({
+  id: Name,
+  kind: z.enum(CEREMONY_KINDS),
+  grp: Name,
+  snapshot: z.string().min(2),
+  state: z.string().min(1).max(64),
+  open: z.union([z.literal(0), z.literal(1)]),
+  created_at: Time,
+  updated_at: Time,
+  deadline: Time.nullable(),
+});
+export interface CeremonyRecord {
+  readonly id: string;
+  readonly kind: StoredKind;
+  readonly group: string;
+  /** persist() output of the ceremony's actor. */
+  readonly snapshot: string;
+  readonly state: string;
+  readonly open: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly deadline: number | null;
+}
+export interface CeremonyUpdate {
+  readonly snapshot: string;
+  readonly state: string;
+  readonly open: boolean;
+  readonly updatedAt: number;
+  readonly deadline: number | null;
+}
+
+const TranscriptRow = z.object({
+  ceremony_id: Name,
+  idx: z.number().int().nonnegative(),
+  direction: z.enum(['in', 'out']),
+  sender: Name,
+  recipient: Name.nullable(),
+  body_type: z.string().min(1).max(64),
+  effect_seq: z.number().int().nullable(),
+  at: Time,
+  envelope: json(EnvelopeSchema),
+});
+export interface TranscriptEntry {
+  readonly ceremonyId: string;
+  readonly idx: number;
+  readonly direction: 'in' | 'out';
+  readonly sender: string;
+  /** For outgoing envelopes: one member, or `*` for every participant. */
+  readonly recipient: string | null;
+  readonly bodyType: string;
+  /** The machine effect that produced an outgoing envelope (idempotency key with the ceremony). */
+  readonly effectSeq: number | null;
+  readonly at: number;
+  readonly envelope: Envelope;
+}
+export type NewTranscriptEntry = Omit<TranscriptEntry, 'idx' | 'bodyType'>;
+
+const SessionRow = z.object({
+  ceremony_id: Name,
+  session: z.number().int().min(1),
+  session_id: z.string().min(1),
+  signing_package: Hex,
+  statement: json(z.record(z.string(), z.unknown())),
+  statement_digest: Hex.length(64),
+  approvers: json(z.array(z.strictObject({ member: Name, identityKey: Hex.length(64) }))),
+  issued_at: Time,
+});
+export interface SessionRecord {
+  readonly ceremonyId: string;
+  readonly session: number;
+  readonly sessionId: string;
+  readonly signingPackage: string;
+  readonly statement: Record<string, unknown>;
+  readonly statementDigest: string;
+  readonly approvers: readonly { readonly member: string; readonly identityKey: string }[];
+  readonly issuedAt: number;
+}
+
+const SignatureRow = z.object({
+  ceremony_id: Name,
+  signature: Hex.length(128),
+  statement: json(z.record(z.string(), z.unknown())),
+  statement_digest: Hex.length(64),
+  signers: json(z.array(Name)),
+  at: Time,
+});
+export interface SignatureRecord {
+  readonly ceremonyId: string;
+  readonly signature: string;
+  readonly statement: Record<string, unknown>;
+  readonly statementDigest: string;
+  readonly signers: readonly string[];
+  readonly at: number;
+}
+
+export interface SeenKey {
+  readonly sender: string;
+  readonly ceremonyId: string;
+  readonly round: string;
+  readonly seq: number;
+}
+
+/** What the coordinator needs from storage. SQLite today; a PostgreSQL store can implement it later. */
+export interface Store {
+  /** Runs `fn` in one transaction (BEGIN IMMEDIATE … COMMIT); rolls back if it throws. */
+  transaction<T>(fn: () => T): T;
+  ping(): boolean;
+  close(): void;
+
+  getSetting(key: string): string | undefined;
+  setSetting(key: string, value: string): void;
+
+  getMember(name: string): MemberRecord | undefined;
+  memberByKey(identityKey: string): MemberRecord | undefined;
+  addMember(member: MemberRecord): void;
+  revokeMember(name: string, at: number): void;
+
+  getGroup(name: string): GroupRecord | undefined;
+  listGroups(): GroupRecord[];
+  /** Inserts, or replaces a group whose key ceremony failed. */
+  putGroup(group: GroupRecord): void;
+
+  getCeremony(id: string): CeremonyRecord | undefined;
+  insertCeremony(record: CeremonyRecord): void;
+  updateCeremony(id: string, update: CeremonyUpdate): void;
+  listOpenCeremonies(): CeremonyRecord[];
+  /** Newest first, at most `limit`, of the ceremonies of these groups. */
+  listCeremoniesOfGroups(groups: readonly string[], limit: number): CeremonyRecord[];
+  countCeremoniesByState(): { kind: string; state: string; count: number }[];
+
+  appendTranscript(entry: NewTranscriptEntry): number;
+  transcript(ceremonyId: string): TranscriptEntry[];
+  transcriptForEffect(ceremonyId: string, effectSeq: number): TranscriptEntry[];
+
+  hasSeen(key: SeenKey): boolean;
+  /** Records a message; REPLAYED_MESSAGE if it was recorded before (persisted: survives restarts). */
+  markSeen(key: SeenKey, at: number): void;
+
+  /** Records a signing commitment for a group key; COMMITMENT_REUSED if it was ever seen (A.1). */
+  recordCommitment(
+    groupKey: string,
+    commitment: string,
+    ceremonyId: string,
+    member: string,
+    at: number,
+  ): void;
+  hasCommitment(groupKey: string, commitment: string): boolean;
+
+  getSession(ceremonyId: string, session: number): SessionRecord | undefined;
+  putSession(record: SessionRecord): void;
+  getSignature(ceremonyId: string): SignatureRecord | undefined;
+  putSignature(record: SignatureRecord): void;
+
+  /** Records an admin operation by its scope id; DUPLICATE if the scope was used. */
+  logAdmin(scopeId: string, bodyType: string, at: number, envelope: Envelope): void;
+}
+
+export interface OpenStoreOptions {
+  readonly now: number;
+  readonly readonly?: boolean;
+}
+
+function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): z.output<T> {
+  const parsed = schema.safeParse(row);
+  if (!parsed.success) {
+    throw new ProtocolError('STORAGE_UNAVAILABLE', `corrupt row in ${table}`);
+  }
+  return parsed.data;
+}
+
+const isUnique = (e: unknown): boolean =>
+  typeof e === 'object' &&
+  e !== null &&
+  'code' in e &&
+  (e as { code: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+
+const isPrimaryKey = (e: unknown): boolean =>
+  typeof e === 'object' &&
+  e !== null &&
+  'code' in e &&
+  (e as { code: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  readonly #stmts = new Map<string, Database.Statement>();
+
+  constructor(path: string, options: OpenStoreOptions) {
+    this.db = new Database(path, options.readonly === true ? { readonly: true } : {});
+    this.db.pragma('busy_timeout = 5000');
+    if (options.readonly !== true) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db, options.now);
+    }
+  }
+
+  #stmt(sql: string): Database.Statement {
+    let s = this.#stmts.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  transaction<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    return this.db.transaction(fn).immediate();
+  }
+
+  ping(): boolean {
+    try {
+      const row = this.#stmt('SELECT 1 AS ok').get() as { ok: number } | undefined;
+      return row?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  getSetting(key: string): string | undefined {
+    const row = this.#stmt('SELECT value FROM settings WHERE key = ?').get(key);
+    return row === undefined ? undefined : parseRow(z.object({ value: z.string() }), row, 'settings').value;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.#stmt(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
+  }
+
+  #member(row: unknown): MemberRecord {
+    const r = parseRow(MemberRow, row, 'members');
+    return {
+      name: r.name,
+      identityKey: r.identity_key,
+      roles: r.roles,
+      createdAt: r.created_at,
+      revokedAt: r.revoked_at,
+    };
+  }
+
+  getMember(name: string): MemberRecord | undefined {
+    const row = this.#stmt('SELECT * FROM members WHERE name = ?').get(name);
+    return row === undefined ? undefined : this.#member(row);
+  }
+
+  memberByKey(identityKey: string): MemberRecord | undefined {
+    const row = this.#stmt('SELECT * FROM members WHERE identity_key = ?').get(identityKey);
+    return row === undefined ? undefined : this.#member(row);
+  }
+
+  addMember(m: MemberRecord): void {
+    try {
+      this.#stmt(
+        'INSERT INTO members (name, identity_key, roles, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(m.name, m.identityKey, JSON.stringify(m.roles), m.createdAt, m.revokedAt);
+    } catch (e) {
+      if (isUnique(e) || isPrimaryKey(e)) throw new ProtocolError('DUPLICATE', 'member exists');
+      throw e;
+    }
+  }
+
+  revokeMember(name: string, at: number): void {
+    this.#stmt('UPDATE members SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(
+      at,
+      name,
+    );
+  }
+
+  getGroup(name: string): GroupRecord | undefined {
+    const row = this.#stmt('SELECT * FROM groups WHERE name = ?').get(name);
+    return row === undefined ? undefined : this.#group(row);
+  }
+
+  listGroups(): GroupRecord[] {
+    return this.#stmt('SELECT * FROM groups ORDER BY name')
+      .all()
+      .map((r) => this.#group(r));
+  }
+
+  #group(row: unknown): GroupRecord {
+    const r = parseRow(GroupRow, row, 'groups');
+    return {
+      name: r.name,
+      threshold: r.threshold,
+      members: r.members,
+      state: r.state,
+      ceremonyId: r.ceremony_id,
+      groupPublicKey: r.group_public_key,
+      publicKeyPackage: r.public_key_package,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  putGroup(g: GroupRecord): void {
+    this.#stmt(
+      `INSERT INTO groups (name, threshold, members, state, ceremony_id, group_public_key,
+         public_key_package, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET threshold = excluded.threshold, members = excluded.members,
+         state = excluded.state, ceremony_id = excluded.ceremony_id,
+         group_public_key = excluded.group_public_key,
+         public_key_package = excluded.public_key_package, updated_at = excluded.updated_at`,
+    ).run(
+      g.name,
+      g.threshold,
+      JSON.stringify(g.members),
+      g.state,
+      g.ceremonyId,
+      g.groupPublicKey,
+      g.publicKeyPackage,
+      g.createdAt,
+      g.updatedAt,
+    );
+  }
+
+  #ceremony(row: unknown): CeremonyRecord {
+    const r = parseRow(CeremonyRow, row, 'ceremonies');
+    return {
+      id: r.id,
+      kind: r.kind,
+      group: r.grp,
+      snapshot: r.snapshot,
+      state: r.state,
+      open: r.open === 1,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      deadline: r.deadline,
+    };
+  }
+
+  getCeremony(id: string): CeremonyRecord | undefined {
+    const row = this.#stmt('SELECT * FROM ceremonies WHERE id = ?').get(id);
+    return row === undefined ? undefined : this.#ceremony(row);
+  }
+
+  insertCeremony(c: CeremonyRecord): void {
+    try {
+      this.#stmt(
+        `INSERT INTO ceremonies (id, kind, grp, snapshot, state, open, created_at, updated_at, deadline)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        c.id,
+        c.kind,
+        c.group,
+        c.snapshot,
+        c.state,
+        c.open ? 1 : 0,
+        c.createdAt,
+        c.updatedAt,
+        c.deadline,
+      );
+    } catch (e) {
+      if (isPrimaryKey(e) || isUnique(e)) throw new ProtocolError('DUPLICATE', 'ceremony exists');
+      throw e;
+    }
+  }
+
+  updateCeremony(id: string, u: CeremonyUpdate): void {
+    this.#stmt(
+      'UPDATE ceremonies SET snapshot = ?, state = ?, open = ?, updated_at = ?, deadline = ? WHERE id = ?',
+    ).run(u.snapshot, u.state, u.open ? 1 : 0, u.updatedAt, u.deadline, id);
+  }
+
+  listOpenCeremonies(): CeremonyRecord[] {
+    return this.#stmt('SELECT * FROM ceremonies WHERE open = 1 ORDER BY created_at')
+      .all()
+      .map((r) => this.#ceremony(r));
+  }
+
+  listCeremoniesOfGroups(groups: readonly string[], limit: number): CeremonyRecord[] {
+    if (groups.length === 0) return [];
+    const marks = groups.map(() => '?').join(', ');
+    return this.db
+      .prepare(
+        `SELECT * FROM ceremonies WHERE grp IN (${marks}) ORDER BY open DESC, updated_at DESC LIMIT ?`,
+      )
+      .all(...groups, limit)
+      .map((r) => this.#ceremony(r));
+  }
+
+  countCeremoniesByState(): { kind: string; state: string; count: number }[] {
+    return this.#stmt('SELECT kind, state, COUNT(*) AS count FROM ceremonies GROUP BY kind, state')
+      .all()
+      .map((r) =>
+        parseRow(
+          z.object({ kind: z.string(), state: z.string(), count: z.number().int() }),
+          r,
+          'ceremonies',
+        ),
+      );
+  }
+
+  appendTranscript(e: NewTranscriptEntry): number {
+    const row = this.#stmt(
+      'SELECT COALESCE(MAX(idx) + 1, 0) AS next FROM transcript WHERE ceremony_id = ?',
+    ).get(e.ceremonyId) as { next: number };
+    this.#stmt(
+      `INSERT INTO transcript (ceremony_id, idx, direction, sender, recipient, body_type, effect_seq, at, envelope)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      e.ceremonyId,
+      row.next,
+      e.direction,
+      e.sender,
+      e.recipient,
+      e.envelope.body.type,
+      e.effectSeq,
+      e.at,
+      JSON.stringify(e.envelope),
+    );
+    return row.next;
+  }
+
+  #entry(row: unknown): TranscriptEntry {
+    const r = parseRow(TranscriptRow, row, 'transcript');
+    return {
+      ceremonyId: r.ceremony_id,
+      idx: r.idx,
+      direction: r.direction,
+      sender: r.sender,
+      recipient: r.recipient,
+      bodyType: r.body_type,
+      effectSeq: r.effect_seq,
+      at: r.at,
+      envelope: r.envelope,
+    };
+  }
+
+  transcript(ceremonyId: string): TranscriptEntry[] {
+    return this.#stmt('SELECT * FROM transcript WHERE ceremony_id = ? ORDER BY idx')
+      .all(ceremonyId)
+      .map((r) => this.#entry(r));
+  }
+
+  transcriptForEffect(ceremonyId: string, effectSeq: number): TranscriptEntry[] {
+    return this.#stmt(
+      'SELECT * FROM transcript WHERE ceremony_id = ? AND effect_seq = ? ORDER BY idx',
+    )
+      .all(ceremonyId, effectSeq)
+      .map((r) => this.#entry(r));
+  }
+
+  hasSeen(k: SeenKey): boolean {
+    return (
+      this.#stmt(
+        'SELECT 1 FROM seen_messages WHERE sender = ? AND ceremony = ? AND round = ? AND seq = ?',
+      ).get(k.sender, k.ceremonyId, k.round, k.seq) !== undefined
+    );
+  }
+
+  markSeen(k: SeenKey, at: number): void {
+    try {
+      this.#stmt(
+        'INSERT INTO seen_messages (sender, ceremony, round, seq, at) VALUES (?, ?, ?, ?, ?)',
+      ).run(k.sender, k.ceremonyId, k.round, k.seq, at);
+    } catch (e) {
+      if (isUnique(e)) throw new ProtocolError('REPLAYED_MESSAGE', 'message was already received');
+      throw e;
+    }
+  }
+
+  recordCommitment(
+    groupKey: string,
+    commitment: string,
+    ceremonyId: string,
+    member: string,
+    at: number,
+  ): void {
+    try {
+      this.#stmt(
+        'INSERT INTO commitments (group_key, commitment, ceremony_id, member, at) VALUES (?, ?, ?, ?, ?)',
+      ).run(groupKey, commitment, ceremonyId, member, at);
+    } catch (e) {
+      if (isUnique(e)) {
+        throw new ProtocolError('COMMITMENT_REUSED', 'commitment was already used for this key');
+      }
+      throw e;
+    }
+  }
+
+  hasCommitment(groupKey: string, commitment: string): boolean {
+    return (
+      this.#stmt('SELECT 1 FROM commitments WHERE group_key = ? AND commitment = ?').get(
+        groupKey,
+        commitment,
+      ) !== undefined
+    );
+  }
+
+  getSession(ceremonyId: string, session: number): SessionRecord | undefined {
+    const row = this.#stmt('SELECT * FROM sessions WHERE ceremony_id = ? AND session = ?').get(
+      ceremonyId,
+      session,
+    );
+    if (row === undefined) return undefined;
+    const r = parseRow(SessionRow, row, 'sessions');
+    return {
+      ceremonyId: r.ceremony_id,
+      session: r.session,
+      sessionId: r.session_id,
+      signingPackage: r.signing_package,
+      statement: r.statement,
+      statementDigest: r.statement_digest,
+      approvers: r.approvers,
+      issuedAt: r.issued_at,
+    };
+  }
+
+  putSession(s: SessionRecord): void {
+    this.#stmt(
+      `INSERT INTO sessions (ceremony_id, session, session_id, signing_package, statement,
+         statement_digest, approvers, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      s.ceremonyId,
+      s.session,
+      s.sessionId,
+      s.signingPackage,
+      JSON.stringify(s.statement),
+      s.statementDigest,
+      JSON.stringify(s.approvers),
+      s.issuedAt,
+    );
+  }
+
+  getSignature(ceremonyId: string): SignatureRecord | undefined {
+    const row = this.#stmt('SELECT * FROM signatures WHERE ceremony_id = ?').get(ceremonyId);
+    if (row === undefined) return undefined;
+    const r = parseRow(SignatureRow, row, 'signatures');
+    return {
+      ceremonyId: r.ceremony_id,
+      signature: r.signature,
+      statement: r.statement,
+      statementDigest: r.statement_digest,
+      signers: r.signers,
+      at: r.at,
+    };
+  }
+
+  putSignature(s: SignatureRecord): void {
+    this.#stmt(
+      `INSERT INTO signatures (ceremony_id, signature, statement, statement_digest, signers, at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(
+      s.ceremonyId,
+      s.signature,
+      JSON.stringify(s.statement),
+      s.statementDigest,
+      JSON.stringify(s.signers),
+      s.at,
+    );
+  }
+
+  logAdmin(scopeId: string, bodyType: string, at: number, envelope: Envelope): void {
+    try {
+      this.#stmt(
+        'INSERT INTO admin_log (scope_id, body_type, at, envelope) VALUES (?, ?, ?, ?)',
+      ).run(scopeId, bodyType, at, JSON.stringify(envelope));
+    } catch (e) {
+      if (isPrimaryKey(e) || isUnique(e)) {
+        throw new ProtocolError('DUPLICATE', 'this admin scope id was already used');
+      }
+      throw e;
+    }
+  }
+}
+
+export function openStore(path: string, options: OpenStoreOptions): SqliteStore {
+  return new SqliteStore(path, options);
+}

@@ -1,0 +1,163 @@
+// End to end over real sockets: a 2-of-3 DKG and a signing ceremony driven by fake members that
+// run FROST themselves. The aggregate must verify with Node's crypto under the group key.
+import { createPublicKey, verify } from 'node:crypto';
+import { ed25519Spki } from '@conclave/frost';
+import { hexToBytes, newCeremonyId } from '@conclave/protocol';
+import { messageToSign } from '@conclave/release';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ceremonyReport } from '../src/index.js';
+import {
+  FakeMember,
+  connect,
+  expectAck,
+  removeDir,
+  sampleRelease,
+  setupGroup,
+  startTest,
+  type TestCoordinator,
+} from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function fresh(limits = {}): Promise<TestCoordinator> {
+  const t = await startTest({ limits });
+  cleanups.push(() => removeDir(t.dir));
+  cleanups.push(() => t.close());
+  return t;
+}
+
+describe('key and signing ceremonies over the coordinator', () => {
+  it('runs a 2-of-3 DKG and a signing ceremony whose signature verifies with node:crypto', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    const { ceremonyId: dkgId, groupPublicKey } = await setupGroup(t, admin, members, 'release', 2);
+
+    // Every member derived the same group key the coordinator stored.
+    for (const m of members) {
+      expect(Buffer.from(m.keyPackages.get('release')!.verifyingKey).toString('hex')).toBe(
+        groupPublicKey,
+      );
+    }
+    const group = t.handle.store.getGroup('release');
+    expect(group?.state).toBe('active');
+    expect(group?.groupPublicKey).toBe(groupPublicKey);
+    const dkgReport = ceremonyReport(t.handle.store, dkgId);
+    expect(dkgReport?.state).toBe('completed');
+    expect(dkgReport?.transcript[0]?.envelope.body.type).toBe('admin.group.create');
+
+    // alice requests; bob and carol approve; the session runs; the signature verifies.
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    const release = sampleRelease();
+    expectAck(await alice.client.submit(id, { type: 'sign.request', group: 'release', release }));
+    const pushed = await bob.client.next((f) => f.type === 'ceremony.status' && f.ceremonyId === id);
+    expect(pushed.state).toBe('requested');
+    expect(pushed.request.sender).toBe('alice');
+
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    const complete = await alice.client.nextBody('sign.complete', id);
+    expect(complete.body.signers).toEqual(['bob', 'carol']);
+    expect(complete.body.approvers).toEqual(['bob', 'carol']);
+
+    const report = ceremonyReport(t.handle.store, id)!;
+    expect(report.state).toBe('completed');
+    expect(report.signature?.signature).toBe(complete.body.signature);
+    const predicate = report.signature!.statement['predicate'] as { issuedAt: string };
+    const message = messageToSign(release, {
+      ceremonyId: id,
+      group: 'release',
+      groupPublicKey,
+      requester: 'alice',
+      approvers: [bob, carol].map((m) => ({ member: m.name, identityKey: m.publicKey })),
+      policyId: 'default',
+      issuedAt: Date.parse(predicate.issuedAt),
+    });
+    const key = createPublicKey({
+      key: Buffer.from(ed25519Spki(hexToBytes(groupPublicKey, 32))),
+      format: 'der',
+      type: 'spki',
+    });
+    expect(verify(null, message, key, Buffer.from(complete.body.signature, 'hex'))).toBe(true);
+
+    // Transcript: request first, then every accepted envelope in order, both directions.
+    const types = report.transcript.map((e) => e.envelope.body.type);
+    expect(types[0]).toBe('sign.request');
+    expect(types).toContain('sign.package');
+    expect(types.filter((x) => x === 'round2.share')).toHaveLength(2);
+    expect(types.at(-1)).toBe('sign.complete');
+
+    // A member who asks for the status of the closed ceremony gets its outcome again.
+    alice.client.frames.length = 0;
+    const status = await alice.client.query(
+      { type: 'ceremony.status.get', ceremonyId: id },
+      'ceremony.status',
+    );
+    expect(status.state).toBe('completed');
+    const again = await alice.client.nextBody('sign.complete', id);
+    expect(again.body.signature).toBe(complete.body.signature);
+
+    const inbox = await carol.client.query({ type: 'inbox.get' }, 'inbox');
+    expect(inbox.items.map((i: { ceremonyId: string }) => i.ceremonyId)).toContain(id);
+    for (const m of members) expect(m.errors).toEqual([]);
+  });
+
+  it('ROAST: a signer that goes silent is excluded and the others finish in a new session', async () => {
+    const t = await fresh({ sessionTimeoutMs: 400 });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    bob.silent = true;
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    expectAck(await alice.approve(id, 'release'));
+    const complete = await alice.client.nextBody('sign.complete', id, 10_000);
+    expect(complete.body.signers.sort()).toEqual(['alice', 'carol']);
+    const report = ceremonyReport(t.handle.store, id)!;
+    expect(report.culprits).toEqual(['bob']);
+    expect(report.sessions).toHaveLength(2);
+    // carol recommitted for session 2: three distinct commitments were recorded for the key.
+    const count = (
+      t.handle.store as unknown as { db: { prepare(s: string): { get(): { n: number } } } }
+    ).db
+      .prepare('SELECT COUNT(*) AS n FROM commitments')
+      .get().n;
+    expect(count).toBe(4);
+  });
+
+  it('names a signer whose share does not verify and finishes without it', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    bob.corruptShares = true;
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    expectAck(await alice.approve(id, 'release'));
+    const complete = await carol.client.nextBody('sign.complete', id, 10_000);
+    expect(complete.body.signers.sort()).toEqual(['alice', 'carol']);
+    expect(ceremonyReport(t.handle.store, id)!.culprits).toEqual(['bob']);
+  });
+});

@@ -1,0 +1,569 @@
+// Test helpers: a coordinator on 127.0.0.1:0 with a fresh database, raw `ws` clients that speak the
+// wire protocol of docs/ceremony-flow.md, and fake members that run FROST with @conclave/frost.
+import { request as httpRequest } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ed25519 as frost,
+  type DkgRound1Package,
+  type DkgRound1SecretPackage,
+  type DkgRound2Package,
+  type DkgRound2SecretPackage,
+  type KeyPackage,
+  type SigningNonces,
+} from '@conclave/frost';
+import {
+  PROTOCOL_VERSION,
+  boxFromWire,
+  boxToWire,
+  bytesToHex,
+  generateIdentityKey,
+  hexToBytes,
+  newCeremonyId,
+  openEnvelope,
+  openFrom,
+  requestDigest,
+  respondToChallenge,
+  round1Hash,
+  sealEnvelope,
+  sealTo,
+  signDkgConfirmation,
+  signPackageAck,
+  x25519PublicFromIdentity,
+  type AuthChallenge,
+  type DkgParticipant,
+  type IdentityKey,
+  type Release,
+  type SealedBody,
+} from '@conclave/protocol';
+import WebSocket from 'ws';
+import {
+  readIdentityKeyFile,
+  startCoordinator,
+  type CoordinatorHandle,
+  type StartOptions,
+} from '../src/index.js';
+
+export const ROUNDS: Record<string, string> = {
+  'dkg.round1': '1',
+  'dkg.round2': '2',
+  'dkg.confirm': '3',
+  'dkg.fail': '4',
+  'sign.request': '0',
+  'sign.approve': '1',
+  'sign.reject': '1',
+  'sign.recommit': '1',
+  'round2.share': '2',
+  'ceremony.cancel': '4',
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Frame = any;
+
+export interface TestCoordinator {
+  readonly handle: CoordinatorHandle;
+  readonly dir: string;
+  readonly dbPath: string;
+  readonly admin: IdentityKey;
+  readonly coordinatorKey: Uint8Array;
+  close(): Promise<void>;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'conclave-coord-'));
+}
+
+export async function startTest(
+  options: Partial<StartOptions> & { dir?: string } = {},
+): Promise<TestCoordinator> {
+  const dir = options.dir ?? tempDir();
+  const dbPath = join(dir, 'coordinator.db');
+  const handle = await startCoordinator({ dbPath, port: 0, ...options });
+  const admin = readIdentityKeyFile(handle.adminKeyPath);
+  return {
+    handle,
+    dir,
+    dbPath,
+    admin,
+    coordinatorKey: hexToBytes(handle.coordinatorPublicKey, 32),
+    close: () => handle.close(),
+  };
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export async function fetchChallenge(url: string): Promise<AuthChallenge> {
+  const res = await fetch(`${url}/v1/challenge`, { method: 'POST' });
+  if (res.status !== 200) throw new Error(`challenge: HTTP ${res.status}`);
+  return (await res.json()) as AuthChallenge;
+}
+
+export function authHeaders(
+  challenge: AuthChallenge,
+  key: IdentityKey,
+  member: string,
+  origin: string,
+): Record<string, string> {
+  const response = respondToChallenge(key, challenge, member, origin);
+  if (!response.ok) throw new Error(response.error.code);
+  return {
+    'x-conclave-protocol': String(PROTOCOL_VERSION),
+    'x-conclave-member': member,
+    'x-conclave-challenge': response.value.challenge,
+    'x-conclave-signature': response.value.signature,
+  };
+}
+
+/** A raw upgrade attempt: the HTTP status and JSON body of a refusal, or 101. */
+export function tryUpgrade(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: Frame }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = httpRequest({
+      host: u.hostname,
+      port: u.port,
+      path: '/v1/ws',
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
+        ...headers,
+      },
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve({ status: 101, body: null });
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        let body: Frame = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface Waiter {
+  readonly pred: (f: Frame) => boolean;
+  readonly resolve: (f: Frame) => void;
+}
+
+export class TestClient {
+  readonly frames: Frame[] = [];
+  readonly all: Frame[] = [];
+  readonly #waiters: Waiter[] = [];
+  seq = Date.now() * 1000;
+  closed: Promise<{ code: number }>;
+  onFrame: ((f: Frame) => void) | null = null;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly member: string,
+    readonly key: IdentityKey,
+    readonly coordinatorKey: Uint8Array,
+  ) {
+    ws.on('error', () => {});
+    ws.on('message', (data: Buffer) => this.#receive(JSON.parse(data.toString()) as Frame));
+    this.closed = new Promise((resolve) => ws.on('close', (code) => resolve({ code })));
+  }
+
+  #receive(frame: Frame): void {
+    if (frame.type === 'envelope') {
+      const opened = openEnvelope(frame, (s) => (s === 'coordinator' ? this.coordinatorKey : undefined));
+      if (!opened.ok) throw new Error(`coordinator envelope does not verify: ${opened.error.code}`);
+    }
+    this.all.push(frame);
+    const i = this.#waiters.findIndex((w) => w.pred(frame));
+    if (i >= 0) {
+      const [w] = this.#waiters.splice(i, 1);
+      w?.resolve(frame);
+    } else {
+      this.frames.push(frame);
+    }
+    this.onFrame?.(frame);
+  }
+
+  next(pred: (f: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+    const i = this.frames.findIndex(pred);
+    if (i >= 0) return Promise.resolve(this.frames.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const k = this.#waiters.indexOf(waiter);
+        if (k >= 0) this.#waiters.splice(k, 1);
+        reject(new Error(`${this.member}: timed out waiting for a frame`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        pred,
+        resolve: (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Next sealed envelope carrying `type`. */
+  nextBody(type: string, ceremonyId?: string, timeoutMs?: number): Promise<Frame> {
+    return this.next(
+      (f) =>
+        f.type === 'envelope' &&
+        f.body.type === type &&
+        (ceremonyId === undefined || f.ceremonyId === ceremonyId),
+      timeoutMs,
+    );
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  sendRaw(data: string | Buffer): void {
+    this.ws.send(data);
+  }
+
+  seal(ceremonyId: string, body: SealedBody, round?: string, sender = this.member): Frame {
+    this.seq += 1;
+    return sealEnvelope(this.key, {
+      ceremonyId,
+      round: round ?? ROUNDS[body.type] ?? '0',
+      seq: this.seq,
+      sender,
+      body,
+    });
+  }
+
+  /** Sends `envelope` and resolves with its ack envelope or an error frame. */
+  async call(envelope: Frame): Promise<Frame> {
+    const done = this.next(
+      (f) =>
+        (f.type === 'envelope' && f.body.type === 'ack' && f.body.seq === envelope.seq) ||
+        f.type === 'error',
+    );
+    this.send(envelope);
+    return done;
+  }
+
+  /** Seals and sends; resolves with the ack or error. */
+  submit(ceremonyId: string, body: SealedBody, round?: string): Promise<Frame> {
+    return this.call(this.seal(ceremonyId, body, round));
+  }
+
+  async query(frame: { type: string; ceremonyId?: string }, type: string): Promise<Frame> {
+    const id = frame.ceremonyId;
+    const done = this.next(
+      (f) => (f.type === type && (id === undefined || f.ceremonyId === id)) || f.type === 'error',
+    );
+    this.send(frame);
+    return done;
+  }
+
+  close(): Promise<{ code: number }> {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+export async function connect(
+  url: string,
+  key: IdentityKey,
+  member: string,
+  coordinatorKey: Uint8Array,
+): Promise<TestClient> {
+  const challenge = await fetchChallenge(url);
+  const headers = authHeaders(challenge, key, member, url);
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws`, {
+    headers,
+    perMessageDeflate: false,
+  });
+  const client = new TestClient(ws, member, key, coordinatorKey);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  await client.next((f) => f.type === 'auth.ok');
+  return client;
+}
+
+export function expectAck(frame: Frame): void {
+  if (frame.type !== 'envelope' || frame.body.type !== 'ack') {
+    throw new Error(`expected an ack, got ${JSON.stringify(frame)}`);
+  }
+}
+
+export const sampleRelease = (version = '1.0.0'): Release => ({
+  version,
+  class: 'standard',
+  note: 'test release',
+  artifacts: [{ name: 'app.tar.gz', sha256: 'ab'.repeat(32), sha512: 'cd'.repeat(64) }],
+  formats: ['raw'],
+});
+
+/**
+ * A member that follows the ceremony flow with @conclave/frost directly: answers the DKG rounds
+ * and, once told to approve, signs the packages of sessions it is in (and recommits on demand).
+ */
+export class FakeMember {
+  client!: TestClient;
+  keyPackages = new Map<string, KeyPackage>();
+  readonly nonces = new Map<string, SigningNonces>();
+  dkg = new Map<
+    string,
+    {
+      threshold: number;
+      participants: DkgParticipant[];
+      r1?: DkgRound1SecretPackage;
+      r2?: DkgRound2SecretPackage;
+      r1all?: { member: string; package: string }[];
+    }
+  >();
+  readonly approved = new Set<string>();
+  /** ceremony id → group name, for recommits. */
+  readonly groups = new Map<string, string>();
+  silent = false;
+  corruptShares = false;
+  sharesSent = 0;
+  errors: Frame[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly key: IdentityKey = generateIdentityKey(),
+  ) {}
+
+  get publicKey(): string {
+    return bytesToHex(this.key.publicKey);
+  }
+
+  async connect(t: { handle: CoordinatorHandle; coordinatorKey: Uint8Array }): Promise<void> {
+    this.client = await connect(t.handle.url, this.key, this.name, t.coordinatorKey);
+    this.client.onFrame = (f) => {
+      try {
+        this.#react(f);
+      } catch (e) {
+        this.errors.push(String(e));
+      }
+    };
+    for (const f of [...this.client.all]) this.#react(f);
+  }
+
+  #send(ceremonyId: string, body: SealedBody): void {
+    this.client.send(this.client.seal(ceremonyId, body));
+  }
+
+  #react(f: Frame): void {
+    if (f.type === 'error') this.errors.push(f);
+    if (f.type === 'ceremony.status') {
+      if (
+        f.needsCommitment?.includes(this.name) &&
+        this.approved.has(f.ceremonyId) &&
+        !this.silent
+      ) {
+        const group = f.group as string;
+        const kp = this.keyPackages.get(group);
+        if (kp === undefined) return;
+        if (this.nonces.has(`${f.ceremonyId}:${f.session}`)) return;
+        const { nonces, commitments } = frost.round1.commit(kp);
+        this.nonces.set(`${f.ceremonyId}:${f.session}`, nonces);
+        this.nonces.set(f.ceremonyId, nonces);
+        this.#send(f.ceremonyId, {
+          type: 'sign.recommit',
+          commitment: bytesToHex(frost.encode.bytes('SigningCommitments', commitments)),
+        });
+      }
+      return;
+    }
+    if (f.type !== 'envelope') return;
+    const id = f.ceremonyId as string;
+    const body = f.body;
+    switch (body.type) {
+      case 'dkg.start': {
+        if (this.dkg.has(id)) return;
+        const n = body.participants.length;
+        const r1 = frost.keys.dkg.part1(frost.identifier.derive(this.name), n, body.threshold);
+        this.dkg.set(id, {
+          threshold: body.threshold,
+          participants: body.participants,
+          r1: r1.secretPackage,
+        });
+        this.#send(id, {
+          type: 'dkg.round1',
+          package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1.package)),
+        });
+        return;
+      }
+      case 'dkg.round1.all': {
+        const st = this.dkg.get(id);
+        if (st?.r1 === undefined || st.r2 !== undefined) return;
+        st.r1all = body.packages;
+        const others = body.packages
+          .filter((p: { member: string }) => p.member !== this.name)
+          .map((p: { package: string }) =>
+            frost.decode.bytes('DkgRound1Package', hexToBytes(p.package)),
+          ) as DkgRound1Package[];
+        const r2 = frost.keys.dkg.part2(st.r1, others);
+        st.r2 = r2.secretPackage;
+        const boxes = st.participants
+          .filter((p) => p.member !== this.name)
+          .map((p) => {
+            const pkg = r2.packages[p.identifier as never] as DkgRound2Package;
+            const box = sealTo(
+              x25519PublicFromIdentity(hexToBytes(p.identityKey, 32)),
+              this.key,
+              frost.encode.bytes('DkgRound2Package', pkg),
+              { ceremonyId: id, sender: this.name, recipient: p.member },
+            );
+            return { recipient: p.member, ...boxToWire(box) };
+          });
+        this.#send(id, { type: 'dkg.round2', boxes });
+        return;
+      }
+      case 'dkg.round2.deliver': {
+        const st = this.dkg.get(id);
+        if (st?.r2 === undefined || st.r1all === undefined) return;
+        const r2pkgs = body.boxes.map(
+          (b: { sender: string; ephemeralKey: string; nonce: string; ciphertext: string }) => {
+            const sender = st.participants.find((p) => p.member === b.sender);
+            if (sender === undefined) throw new Error('unknown sender');
+            const opened = openFrom(
+              this.key,
+              x25519PublicFromIdentity(hexToBytes(sender.identityKey, 32)),
+              boxFromWire(b),
+              { ceremonyId: id, sender: b.sender, recipient: this.name },
+            );
+            if (!opened.ok) throw new Error(opened.error.code);
+            return frost.decode.bytes('DkgRound2Package', opened.value);
+          },
+        );
+        const others = st.r1all
+          .filter((p) => p.member !== this.name)
+          .map((p) => frost.decode.bytes('DkgRound1Package', hexToBytes(p.package)));
+        const { keyPackage } = frost.keys.dkg.part3(st.r2, others, r2pkgs);
+        const hash = round1Hash({
+          ceremonyId: id,
+          threshold: st.threshold,
+          participants: st.participants,
+          packages: st.r1all,
+        });
+        this.pendingKey = keyPackage;
+        const groupPublicKey = keyPackage.verifyingKey;
+        const signature = signDkgConfirmation(this.key, {
+          ceremonyId: id,
+          member: this.name,
+          round1Hash: hash,
+          groupPublicKey,
+        });
+        this.#send(id, {
+          type: 'dkg.confirm',
+          round1Hash: bytesToHex(hash),
+          groupPublicKey: bytesToHex(groupPublicKey),
+          signature: bytesToHex(signature),
+        });
+        return;
+      }
+      case 'dkg.complete': {
+        const group = this.dkgGroup.get(id);
+        if (this.pendingKey !== null && group !== undefined) {
+          this.keyPackages.set(group, this.pendingKey);
+        }
+        this.pendingKey = null;
+        return;
+      }
+      case 'sign.package': {
+        if (this.silent || !this.approved.has(id)) return;
+        const nonces = this.nonces.get(id);
+        const group = this.groups.get(id);
+        const kp = group === undefined ? undefined : this.keyPackages.get(group);
+        if (nonces === undefined || kp === undefined) return;
+        const bytes = hexToBytes(body.signingPackage);
+        const pkg = frost.decode.bytes('SigningPackage', bytes);
+        const ack = signPackageAck(this.key, { ceremonyId: id, session: body.session, member: this.name }, bytes);
+        const share = frost.round2.sign(pkg, nonces, kp);
+        this.nonces.delete(id);
+        const shareHex = this.corruptShares
+          ? bytesToHex(Uint8Array.from(share.share, (b, i) => (i === 0 ? b ^ 1 : b)))
+          : bytesToHex(share.share);
+        this.sharesSent += 1;
+        this.#send(id, { type: 'round2.share', session: body.session, share: shareHex, ack });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  pendingKey: KeyPackage | null = null;
+  readonly dkgGroup = new Map<string, string>();
+
+  /** Fetches the status, checks the request, commits and approves. Resolves with the ack/error. */
+  async approve(ceremonyId: string, group: string): Promise<Frame> {
+    const status = await this.client.query(
+      { type: 'ceremony.status.get', ceremonyId },
+      'ceremony.status',
+    );
+    const kp = this.keyPackages.get(group);
+    if (kp === undefined) throw new Error(`${this.name} has no share for ${group}`);
+    const digest = bytesToHex(requestDigest(ceremonyId, status.request.body));
+    const { nonces, commitments } = frost.round1.commit(kp);
+    this.nonces.set(ceremonyId, nonces);
+    this.approved.add(ceremonyId);
+    this.groups.set(ceremonyId, group);
+    return this.client.submit(ceremonyId, {
+      type: 'sign.approve',
+      requestDigest: digest,
+      commitment: bytesToHex(frost.encode.bytes('SigningCommitments', commitments)),
+    });
+  }
+}
+
+/** Registers members, creates the group and runs the DKG with fake members to completion. */
+export async function setupGroup(
+  t: TestCoordinator,
+  adminClient: TestClient,
+  members: FakeMember[],
+  group: string,
+  threshold: number,
+): Promise<{ ceremonyId: string; groupPublicKey: string }> {
+  for (const m of members) {
+    const ack = await adminClient.submit(newCeremonyId(), {
+      type: 'admin.member.add',
+      member: m.name,
+      identityKey: m.publicKey,
+      roles: [],
+    });
+    expectAck(ack);
+  }
+  for (const m of members) if (m.client === undefined) await m.connect(t);
+  const ceremonyId = newCeremonyId();
+  for (const m of members) m.dkgGroup.set(ceremonyId, group);
+  const ack = await adminClient.submit(ceremonyId, {
+    type: 'admin.group.create',
+    group,
+    threshold,
+    members: members.map((m) => ({ member: m.name, identityKey: m.publicKey })),
+  });
+  expectAck(ack);
+  const complete = await adminClient.nextBody('dkg.complete', ceremonyId, 20_000);
+  // Give members a tick to store their key packages.
+  await new Promise((r) => setTimeout(r, 20));
+  return { ceremonyId, groupPublicKey: complete.body.groupPublicKey };
+}
+
+export function ceremonyIdOf(): string {
+  return newCeremonyId();
+}
