@@ -15,7 +15,12 @@ export interface CoordinatorHandle {
 }
 
 interface CoordinatorModule {
-  startCoordinator(o: { dbPath: string; host: string; port: number }): Promise<CoordinatorHandle>;
+  startCoordinator(o: {
+    dbPath: string;
+    host: string;
+    port: number;
+    limits?: { sessionTimeoutMs?: number; approvalTimeoutMs?: number };
+  }): Promise<CoordinatorHandle>;
   formatStartBanner(info: CoordinatorHandle): string;
 }
 
@@ -30,11 +35,18 @@ export async function loadCoordinator(): Promise<CoordinatorModule> {
 }
 
 export async function cmdCoordinatorStart(
-  o: GlobalOptions & { db: string; host: string; port: number },
+  o: GlobalOptions & { db: string; host: string; port: number; sessionTimeout?: number },
   ctx: Ctx,
 ): Promise<void> {
   const { startCoordinator, formatStartBanner } = await loadCoordinator();
-  const handle = await startCoordinator({ dbPath: resolve(o.db), host: o.host, port: o.port });
+  const handle = await startCoordinator({
+    dbPath: resolve(o.db),
+    host: o.host,
+    port: o.port,
+    ...(o.sessionTimeout === undefined
+      ? {}
+      : { limits: { sessionTimeoutMs: o.sessionTimeout * 1000 } }),
+  });
   const info = {
     url: handle.url,
     port: handle.port,

@@ -80,10 +80,15 @@ export function buildProgram(): Command {
       .description('start the coordinator (WebSocket + HTTP); runs until SIGINT/SIGTERM')
       .option('--db <file>', 'SQLite database file', 'conclave.db')
       .option('--host <host>', 'address to listen on', '127.0.0.1')
-      .option('--port <port>', 'port to listen on (0: any free port)', int, 7420),
+      .option('--port <port>', 'port to listen on (0: any free port)', int, 7420)
+      .option(
+        '--session-timeout <seconds>',
+        'how long a signing session waits for shares before excluding silent signers',
+        int,
+      ),
   ).action(
-    run<GlobalOptions & { db: string; host: string; port: number }>((o, ctx) =>
-      cmdCoordinatorStart(o, ctx),
+    run<GlobalOptions & { db: string; host: string; port: number; sessionTimeout?: number }>(
+      (o, ctx) => cmdCoordinatorStart(o, ctx),
     ),
   );
 
