@@ -252,7 +252,8 @@ export class CoordinatorServer {
       const v = req.headers[name];
       return typeof v === 'string' ? v : undefined;
     };
-    if (header('x-conclave-protocol') !== String(PROTOCOL_VERSION)) {
+    const version = header('x-conclave-protocol');
+    if (version !== undefined && version !== String(PROTOCOL_VERSION)) {
       return this.#refuse(
         socket,
         426,
@@ -266,7 +267,12 @@ export class CoordinatorServer {
       challenge: header('x-conclave-challenge'),
       signature: header('x-conclave-signature'),
     });
-    if (!response.success || response.data.member === COORDINATOR_ID || this.#book === null) {
+    if (
+      version === undefined ||
+      !response.success ||
+      response.data.member === COORDINATOR_ID ||
+      this.#book === null
+    ) {
       return this.#refuse(socket, 401, 'UNAUTHENTICATED', 'missing or malformed credentials');
     }
     const now = this.#deps.clock.now();

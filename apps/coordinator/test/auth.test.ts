@@ -1,0 +1,211 @@
+// Connection refusals happen in the HTTP upgrade (THREATS C.35): a status, a JSON body with the
+// code, a destroyed socket, and no database rows.
+import { generateIdentityKey, newCeremonyId, PROTOCOL_VERSION } from '@conclave/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  authHeaders,
+  connect,
+  expectAck,
+  fetchChallenge,
+  removeDir,
+  startTest,
+  tryUpgrade,
+  type TestCoordinator,
+} from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+class TestClock {
+  offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+}
+
+async function fresh(options: Parameters<typeof startTest>[0] = {}): Promise<TestCoordinator> {
+  const t = await startTest(options);
+  cleanups.push(() => removeDir(t.dir));
+  cleanups.push(() => t.close());
+  return t;
+}
+
+const TABLES = [
+  'members',
+  'groups',
+  'ceremonies',
+  'transcript',
+  'seen_messages',
+  'commitments',
+  'sessions',
+  'signatures',
+  'admin_log',
+];
+
+function rowCounts(t: TestCoordinator): Record<string, number> {
+  const db = (t.handle.store as unknown as { db: { prepare(s: string): { get(): unknown } } }).db;
+  return Object.fromEntries(
+    TABLES.map((name) => [
+      name,
+      (db.prepare(`SELECT COUNT(*) AS n FROM ${name}`).get() as { n: number }).n,
+    ]),
+  );
+}
+
+async function addMember(t: TestCoordinator, name: string) {
+  const key = generateIdentityKey();
+  const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+  expectAck(
+    await admin.submit(newCeremonyId(), {
+      type: 'admin.member.add',
+      member: name,
+      identityKey: Buffer.from(key.publicKey).toString('hex'),
+      roles: ['lead'],
+    }),
+  );
+  return { key, admin };
+}
+
+describe('upgrade-time authentication', () => {
+  it('refuses an unauthenticated upgrade with 401 and writes nothing', async () => {
+    const t = await fresh();
+    await addMember(t, 'alice');
+    const before = rowCounts(t);
+    const bare = await tryUpgrade(t.handle.url, {});
+    expect(bare.status).toBe(401);
+    expect(bare.body.code).toBe('UNAUTHENTICATED');
+    const noCredentials = await tryUpgrade(t.handle.url, {
+      'x-conclave-protocol': String(PROTOCOL_VERSION),
+    });
+    expect(noCredentials.status).toBe(401);
+    expect(noCredentials.body.code).toBe('UNAUTHENTICATED');
+    const unknownChallenge = await tryUpgrade(t.handle.url, {
+      'x-conclave-protocol': String(PROTOCOL_VERSION),
+      'x-conclave-member': 'alice',
+      'x-conclave-challenge': '00'.repeat(32),
+      'x-conclave-signature': '00'.repeat(64),
+    });
+    expect(unknownChallenge.status).toBe(401);
+    expect(unknownChallenge.body.code).toBe('UNAUTHENTICATED');
+    expect(rowCounts(t)).toEqual(before);
+  });
+
+  it('refuses an expired challenge', async () => {
+    const clock = new TestClock();
+    const t = await fresh({ clock });
+    const { key } = await addMember(t, 'alice');
+    const challenge = await fetchChallenge(t.handle.url);
+    clock.offset = 31_000;
+    const r = await tryUpgrade(t.handle.url, authHeaders(challenge, key, 'alice', t.handle.url));
+    expect(r.status).toBe(401);
+    expect(r.body.code).toBe('AUTH_CHALLENGE_EXPIRED');
+  });
+
+  it('refuses a reused challenge', async () => {
+    const t = await fresh();
+    const { key } = await addMember(t, 'alice');
+    const challenge = await fetchChallenge(t.handle.url);
+    const headers = authHeaders(challenge, key, 'alice', t.handle.url);
+    expect((await tryUpgrade(t.handle.url, headers)).status).toBe(101);
+    const again = await tryUpgrade(t.handle.url, headers);
+    expect(again.status).toBe(401);
+    expect(again.body.code).toBe('AUTH_CHALLENGE_REUSED');
+  });
+
+  it('refuses a wrong signature, an unknown member and a revoked member', async () => {
+    const t = await fresh();
+    const { admin } = await addMember(t, 'alice');
+    const before = rowCounts(t);
+    const wrongKey = generateIdentityKey();
+    const bad = await tryUpgrade(
+      t.handle.url,
+      authHeaders(await fetchChallenge(t.handle.url), wrongKey, 'alice', t.handle.url),
+    );
+    expect(bad.status).toBe(401);
+    expect(bad.body.code).toBe('AUTH_BAD_SIGNATURE');
+    const unknown = await tryUpgrade(
+      t.handle.url,
+      authHeaders(await fetchChallenge(t.handle.url), wrongKey, 'mallory', t.handle.url),
+    );
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.code).toBe('UNKNOWN_MEMBER');
+    // A challenge signed for another origin does not verify here either.
+    const otherOrigin = await fetchChallenge(t.handle.url);
+    const relayed = await tryUpgrade(
+      t.handle.url,
+      authHeaders({ ...otherOrigin, origin: 'http://evil:1' }, wrongKey, 'alice', 'http://evil:1'),
+    );
+    expect(relayed.status).toBe(401);
+    expect(rowCounts(t)).toEqual(before);
+
+    const { key: bobKey } = await addMember(t, 'bob');
+    const bob = await connect(t.handle.url, bobKey, 'bob', t.coordinatorKey);
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.member.revoke',
+        member: 'bob',
+        reason: 'left the team',
+      }),
+    );
+    expect((await bob.closed).code).toBe(1008);
+    const revoked = await tryUpgrade(
+      t.handle.url,
+      authHeaders(await fetchChallenge(t.handle.url), bobKey, 'bob', t.handle.url),
+    );
+    expect(revoked.status).toBe(401);
+    expect(revoked.body.code).toBe('MEMBER_REVOKED');
+  });
+
+  it('answers 426 for another protocol version', async () => {
+    const t = await fresh();
+    const { key } = await addMember(t, 'alice');
+    const headers = authHeaders(await fetchChallenge(t.handle.url), key, 'alice', t.handle.url);
+    const r = await tryUpgrade(t.handle.url, { ...headers, 'x-conclave-protocol': '999' });
+    expect(r.status).toBe(426);
+    expect(r.body.code).toBe('PROTOCOL_VERSION_MISMATCH');
+  });
+
+  it('caps connections per IP and rate-limits challenges', async () => {
+    const t = await fresh({
+      limits: { maxConnectionsPerIp: 2, challengeRateLimit: { perIp: 6, windowMs: 60_000 } },
+    });
+    const { key, admin } = await addMember(t, 'alice');
+    await connect(t.handle.url, key, 'alice', t.coordinatorKey);
+    const third = await tryUpgrade(
+      t.handle.url,
+      authHeaders(await fetchChallenge(t.handle.url), key, 'alice', t.handle.url),
+    );
+    expect(third.status).toBe(429);
+    expect(third.body.code).toBe('RATE_LIMITED');
+    await admin.close();
+    let limited = 0;
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${t.handle.url}/v1/challenge`, { method: 'POST' });
+      if (res.status === 429) limited += 1;
+    }
+    expect(limited).toBeGreaterThan(0);
+  });
+
+  it('serves /v1/info, /healthz and /metrics', async () => {
+    const t = await fresh();
+    const info = await (await fetch(`${t.handle.url}/v1/info`)).json();
+    expect(info).toEqual({
+      protocolVersion: PROTOCOL_VERSION,
+      origin: t.handle.origin,
+      coordinatorKey: t.handle.coordinatorPublicKey,
+      adminKey: t.handle.adminPublicKey,
+    });
+    const health = await fetch(`${t.handle.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, db: true });
+    await addMember(t, 'alice');
+    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    expect(metrics).toContain('conclave_connections 1');
+    expect(metrics).toContain('conclave_sign_latency_seconds');
+    expect(metrics).toContain('conclave_approvals_total');
+    expect(metrics).toContain('conclave_culprits_total');
+    expect(metrics).toContain('conclave_ceremonies');
+  });
+});
