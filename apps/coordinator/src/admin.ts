@@ -57,7 +57,8 @@ function addMember(runner: CeremonyRunner, m: Incoming, body: AdminMemberAdd): v
   if (!isValidIdentityKey(hexToBytes(body.identityKey, 32))) {
     throw refused('INVALID_KEY', 'identity key is not a valid Ed25519 public key');
   }
-  if (runner.store.getMember(body.member) !== undefined) throw refused('DUPLICATE', 'member exists');
+  if (runner.store.getMember(body.member) !== undefined)
+    throw refused('DUPLICATE', 'member exists');
   if (runner.store.memberByKey(body.identityKey) !== undefined) {
     throw refused('DUPLICATE', 'identity key belongs to another member');
   }
@@ -101,7 +102,8 @@ function createGroup(runner: CeremonyRunner, m: Incoming, body: AdminGroupCreate
   if (existing !== undefined && existing.state !== 'failed') {
     throw refused('DUPLICATE', 'group exists');
   }
-  if (runner.store.getCeremony(id) !== undefined) throw refused('DUPLICATE', 'ceremony id is taken');
+  if (runner.store.getCeremony(id) !== undefined)
+    throw refused('DUPLICATE', 'ceremony id is taken');
   for (const entry of body.members) {
     const member = runner.store.getMember(entry.member);
     if (member === undefined) throw refused('UNKNOWN_MEMBER', 'a listed member is not registered');

@@ -383,7 +383,8 @@ export class CeremonyRunner {
         this.deps.logger.error('effect failed', {
           ceremony: live.id,
           effect: effect.kind,
-          code: e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+          code:
+            e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
         });
         break;
       }
@@ -398,7 +399,8 @@ export class CeremonyRunner {
       } catch (e) {
         this.deps.logger.warn('follow-up refused', {
           ceremony: live.id,
-          code: e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+          code:
+            e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
         });
       }
     }
@@ -588,9 +590,9 @@ export class CeremonyRunner {
   }
 
   inbox(member: string, limit: number): InboxItem[] {
-    const groups = this.store.listGroups().filter(
-      (g) => member === ADMIN_ID || g.members.some((m) => m.member === member),
-    );
+    const groups = this.store
+      .listGroups()
+      .filter((g) => member === ADMIN_ID || g.members.some((m) => m.member === member));
     const items: InboxItem[] = [];
     for (const record of this.store.listCeremoniesOfGroups(
       groups.map((g) => g.name),

@@ -71,7 +71,12 @@ export interface CoordinatorHandle {
 function loadKeys(
   store: Store,
   dataDir: string,
-): { coordinator: IdentityKey; adminPublicKey: Uint8Array; adminKeyPath: string; created: boolean } {
+): {
+  coordinator: IdentityKey;
+  adminPublicKey: Uint8Array;
+  adminKeyPath: string;
+  created: boolean;
+} {
   const coordinatorPath = join(dataDir, COORDINATOR_KEY_FILE);
   const adminKeyPath = join(dataDir, ADMIN_KEY_FILE);
   const knownCoordinator = store.getSetting('coordinator_public_key');
@@ -145,8 +150,9 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       performSigning: (live, effect, followUps) =>
         performSigningEffect(runner, live, effect, followUps),
       resumeAggregation: (live, followUps) => {
-        const session = (live.actor.getSnapshot() as { context: { sessions: { id: string }[] } })
-          .context.sessions.at(-1);
+        const session = (
+          live.actor.getSnapshot() as { context: { sessions: { id: string }[] } }
+        ).context.sessions.at(-1);
         if (session !== undefined) followUps.push(() => aggregateSession(runner, live, session.id));
       },
     };
@@ -187,7 +193,12 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
 export function formatStartBanner(
   info: Pick<
     CoordinatorHandle,
-    'url' | 'dbPath' | 'adminKeyPath' | 'adminPublicKey' | 'coordinatorPublicKey' | 'adminKeyCreated'
+    | 'url'
+    | 'dbPath'
+    | 'adminKeyPath'
+    | 'adminPublicKey'
+    | 'coordinatorPublicKey'
+    | 'adminKeyCreated'
   >,
 ): string {
   const fp = (hex: string) => fingerprint(Uint8Array.from(Buffer.from(hex, 'hex')));

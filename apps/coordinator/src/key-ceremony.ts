@@ -89,7 +89,11 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
     case 'dkg.round1': {
       decodeRound1(m.member, body, c.group.threshold);
       const packageHash = bytesToHex(sha256(hexToBytes(body.package)));
-      runner.apply(live, { type: 'dkg.round1', member: m.member, packageHash, at }, { incoming: m });
+      runner.apply(
+        live,
+        { type: 'dkg.round1', member: m.member, packageHash, at },
+        { incoming: m },
+      );
       return;
     }
     case 'dkg.round2': {
@@ -136,7 +140,8 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
       return;
     }
     case 'ceremony.cancel': {
-      if (m.member !== ADMIN_ID) throw refused('FORBIDDEN', 'only the admin cancels a key ceremony');
+      if (m.member !== ADMIN_ID)
+        throw refused('FORBIDDEN', 'only the admin cancels a key ceremony');
       runner.apply(
         live,
         { type: 'ceremony.cancel', by: m.member, reason: body.reason, at },
@@ -181,7 +186,12 @@ function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort 
         culprits: [],
       };
     case 'MEMBER_REVOKED':
-      return { type: 'dkg.abort', code: 'MEMBER_REVOKED', message: 'a member was revoked', culprits: [] };
+      return {
+        type: 'dkg.abort',
+        code: 'MEMBER_REVOKED',
+        message: 'a member was revoked',
+        culprits: [],
+      };
   }
 }
 
@@ -279,7 +289,8 @@ export function performKeyEffect(
               body: {
                 type: 'dkg.abort' as const,
                 code: 'CONFIRMATION_MISMATCH' as const,
-                message: 'confirmed key differs from the public key package of the round-1 packages',
+                message:
+                  'confirmed key differs from the public key package of the round-1 packages',
                 culprits: [],
               },
             },
@@ -298,7 +309,10 @@ export function performKeyEffect(
               type: 'dkg.complete' as const,
               groupPublicKey: ownKey,
               round1Hash: ownHash,
-              confirmations: confirms.map((e) => ({ member: e.sender, signature: e.body.signature })),
+              confirmations: confirms.map((e) => ({
+                member: e.sender,
+                signature: e.body.signature,
+              })),
             },
           },
         ],

@@ -48,10 +48,7 @@ export function readIdentityKeyFile(path: string): IdentityKey {
 }
 
 /** Writes a fresh key file atomically with mode 0600; fails if the file exists. */
-export function createIdentityKeyFile(
-  path: string,
-  role: 'admin' | 'coordinator',
-): IdentityKey {
+export function createIdentityKeyFile(path: string, role: 'admin' | 'coordinator'): IdentityKey {
   const key = generateIdentityKey();
   const body: IdentityKeyFile = {
     format: KEY_FILE_FORMAT,

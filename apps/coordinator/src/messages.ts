@@ -64,7 +64,8 @@ export class Dispatcher {
   #status(member: string, id: string, reply: (frame: object) => void): void {
     const live = this.#runner.get(id);
     if (live === undefined) throw refused('CEREMONY_NOT_FOUND', 'no such ceremony');
-    if (!this.#runner.canRead(live, member)) throw refused('FORBIDDEN', 'not a member of its group');
+    if (!this.#runner.canRead(live, member))
+      throw refused('FORBIDDEN', 'not a member of its group');
     reply(this.#runner.status(live));
     if (snapshotOf(live).status !== 'active') {
       // A closed ceremony's outcome envelope, again, for members that were offline at the end.
@@ -91,7 +92,8 @@ export class Dispatcher {
       round: envelope.round,
       seq: envelope.seq,
     };
-    if (runner.store.hasSeen(key)) throw refused('REPLAYED_MESSAGE', 'message was already received');
+    if (runner.store.hasSeen(key))
+      throw refused('REPLAYED_MESSAGE', 'message was already received');
     const incoming: Incoming = { member, envelope, reply };
     if (isAdminOp) return handleAdmin(runner, incoming, this.#hooks);
     if (type === 'sign.request') return openSigning(runner, incoming);

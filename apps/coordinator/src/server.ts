@@ -1,7 +1,13 @@
 // HTTP + WebSocket front (THREATS C): `ws` in noServer mode, authentication in the `upgrade` handler
 // (refusals are an HTTP status with a JSON body and a destroyed socket: no DB rows), small frames,
 // no compression, heartbeat, per-IP and global caps, slow-consumer cutoff, error budget.
-import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  STATUS_CODES,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   ADMIN_ID,

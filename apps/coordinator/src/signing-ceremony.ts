@@ -44,7 +44,10 @@ export const POLICY_ID = 'default';
 
 const context = (live: Live): SigningContext => signingSnapshot(live).context;
 
-function activeGroup(runner: CeremonyRunner, name: string): GroupRecord & {
+function activeGroup(
+  runner: CeremonyRunner,
+  name: string,
+): GroupRecord & {
   groupPublicKey: string;
   publicKeyPackage: string;
 } {
@@ -300,7 +303,9 @@ export function performSigningEffect(
         live,
         effect.seq,
         () => {
-          record = runner.store.getSession(live.id, session.index) ?? buildSession(runner, live, effect, session.index);
+          record =
+            runner.store.getSession(live.id, session.index) ??
+            buildSession(runner, live, effect, session.index);
           const r = record;
           return effect.participants.map((member) => ({
             recipient: member,
@@ -318,7 +323,10 @@ export function performSigningEffect(
           }));
         },
         () => {
-          if (record !== undefined && runner.store.getSession(live.id, session.index) === undefined) {
+          if (
+            record !== undefined &&
+            runner.store.getSession(live.id, session.index) === undefined
+          ) {
             runner.store.putSession(record);
           }
         },
@@ -361,7 +369,8 @@ export function performSigningEffect(
     }
     case 'close': {
       const message = abortedMessage(effect.outcome);
-      if (message !== null) runner.emitOnce(live, effect.seq, () => [{ recipient: '*', body: message }]);
+      if (message !== null)
+        runner.emitOnce(live, effect.seq, () => [{ recipient: '*', body: message }]);
       return;
     }
   }

@@ -290,7 +290,9 @@ export class SqliteStore implements Store {
 
   getSetting(key: string): string | undefined {
     const row = this.#stmt('SELECT value FROM settings WHERE key = ?').get(key);
-    return row === undefined ? undefined : parseRow(z.object({ value: z.string() }), row, 'settings').value;
+    return row === undefined
+      ? undefined
+      : parseRow(z.object({ value: z.string() }), row, 'settings').value;
   }
 
   setSetting(key: string, value: string): void {

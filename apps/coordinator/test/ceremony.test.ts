@@ -54,7 +54,9 @@ describe('key and signing ceremonies over the coordinator', () => {
     const id = newCeremonyId();
     const release = sampleRelease();
     expectAck(await alice.client.submit(id, { type: 'sign.request', group: 'release', release }));
-    const pushed = await bob.client.next((f) => f.type === 'ceremony.status' && f.ceremonyId === id);
+    const pushed = await bob.client.next(
+      (f) => f.type === 'ceremony.status' && f.ceremonyId === id,
+    );
     expect(pushed.state).toBe('requested');
     expect(pushed.request.sender).toBe('alice');
 

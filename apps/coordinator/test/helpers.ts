@@ -184,7 +184,9 @@ export class TestClient {
 
   #receive(frame: Frame): void {
     if (frame.type === 'envelope') {
-      const opened = openEnvelope(frame, (s) => (s === 'coordinator' ? this.coordinatorKey : undefined));
+      const opened = openEnvelope(frame, (s) =>
+        s === 'coordinator' ? this.coordinatorKey : undefined,
+      );
       if (!opened.ok) throw new Error(`coordinator envelope does not verify: ${opened.error.code}`);
     }
     this.all.push(frame);
@@ -492,7 +494,11 @@ export class FakeMember {
         if (nonces === undefined || kp === undefined) return;
         const bytes = hexToBytes(body.signingPackage);
         const pkg = frost.decode.bytes('SigningPackage', bytes);
-        const ack = signPackageAck(this.key, { ceremonyId: id, session: body.session, member: this.name }, bytes);
+        const ack = signPackageAck(
+          this.key,
+          { ceremonyId: id, session: body.session, member: this.name },
+          bytes,
+        );
         const share = frost.round2.sign(pkg, nonces, kp);
         this.nonces.delete(id);
         const shareHex = this.corruptShares
