@@ -11,6 +11,7 @@ export interface CoordinatorHandle {
   readonly adminKeyPath: string;
   readonly adminPublicKey: string;
   readonly coordinatorPublicKey: string;
+  readonly store?: unknown;
   close(): Promise<void>;
 }
 
@@ -22,6 +23,8 @@ interface CoordinatorModule {
     limits?: { sessionTimeoutMs?: number; approvalTimeoutMs?: number };
   }): Promise<CoordinatorHandle>;
   formatStartBanner(info: CoordinatorHandle): string;
+  /** One ceremony's report incl. its transcript (every accepted envelope, in order). */
+  ceremonyReport?(store: unknown, ceremonyId: string): Record<string, unknown> | undefined;
 }
 
 /** Loads the coordinator lazily: member commands never pay for SQLite and ws server code. */

@@ -149,7 +149,8 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
   let handle: CoordinatorHandle | undefined;
   try {
     let since = performance.now();
-    const { startCoordinator } = await loadCoordinator();
+    const coordinatorModule = await loadCoordinator();
+    const { startCoordinator } = coordinatorModule;
     mkdirSync(join(out, 'coordinator'), { recursive: true });
     handle = await startCoordinator({
       dbPath: join(out, 'coordinator', 'conclave.db'),
@@ -306,6 +307,13 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
       opensslOk = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed' : false;
     }
     mark('verify', since);
+    // The ceremony transcript (every accepted envelope, both directions, in order) from the store.
+    let transcript: string | undefined;
+    const report = coordinatorModule.ceremonyReport?.(handle.store, signed.ceremonyId);
+    if (report !== undefined) {
+      transcript = join(out, 'signature', 'transcript.json');
+      writeFileSync(transcript, `${JSON.stringify(report, null, 2)}\n`);
+    }
     timings['total'] = Math.round(performance.now() - started);
     ctx.progress(
       `Verified with Node's crypto: ${nodeOk ? 'OK' : 'FAILED'}; with openssl: ${opensslOk === true ? 'OK' : String(opensslOk)}`,
@@ -328,6 +336,7 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
       message: files['message'],
       publicKeys: { pem: files['publicKey'] },
       signatures: { raw: files['signature'], dsse: files['dsse'] },
+      ...(transcript === undefined ? {} : { transcript }),
       verify: `openssl pkeyutl -verify -pubin -inkey ${files['publicKey']} -rawin -in ${files['message']} -sigfile ${files['signature']}`,
       verified: { nodeCrypto: nodeOk, openssl: opensslOk },
       timingsMs: timings,

@@ -1,0 +1,272 @@
+/**
+ * Key and signing ceremonies end to end: a coordinator process and every member as its own
+ * `conclave` process on 127.0.0.1 (docs/ceremony-flow.md). THREATS A.9, A.19–A.20, B.24–B.27.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireTool } from '../support.js';
+import { Cluster, doc, stop, waitFor } from './cluster.js';
+
+interface Fetched {
+  files: {
+    signature: string;
+    publicKey: string;
+    message: string;
+    statement: string;
+    readme: string;
+  };
+  verify: string;
+  signers: string[];
+}
+
+/** Fetches the signature files from `member`'s home and checks them with Node and openssl. */
+async function fetchAndVerify(c: Cluster, member: string, ceremonyId: string, artifact: string) {
+  const out = join(c.dir, `fetch-${ceremonyId}`);
+  const r = await c.cli(member, ['fetch', ceremonyId, '--out', out, '--json']);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  const f = doc<Fetched>(r);
+  const key = createPublicKey(readFileSync(f.files.publicKey, 'utf8'));
+  const message = readFileSync(f.files.message);
+  const signature = readFileSync(f.files.signature);
+  expect(verify(null, message, key, signature)).toBe(true);
+  const tampered = Buffer.from(message);
+  tampered[tampered.length - 2] ^= 1;
+  expect(verify(null, tampered, key, signature)).toBe(false);
+  // The signed statement names the artifact by digest.
+  const statement = JSON.parse(readFileSync(f.files.statement, 'utf8')) as {
+    subject: { digest: { sha256: string } }[];
+  };
+  const sha = createHash('sha256').update(readFileSync(artifact)).digest('hex');
+  expect(statement.subject.map((s) => s.digest.sha256)).toContain(sha);
+  // The exact command the README gives works.
+  requireTool('openssl');
+  expect(readFileSync(f.files.readme, 'utf8')).toContain(f.verify);
+  execFileSync('sh', ['-c', f.verify], { stdio: 'pipe' }); // throws on a failed verification
+  return f;
+}
+
+function artifactIn(c: Cluster, name: string): string {
+  const path = join(c.dir, name);
+  writeFileSync(path, `artifact ${name} ${Date.now()}\n`);
+  return path;
+}
+
+describe('2-of-3 through the CLI: init, member add, group create, keygen, request, approve, fetch', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await Cluster.start();
+  });
+  afterAll(async () => c?.close());
+
+  it('makes a key by DKG and signs a release with two `approve --yes` processes', async () => {
+    await c.addMembers(['alice', 'bob', 'carol']);
+    const keyCeremony = await c.createGroup('web', 2, ['alice', 'bob', 'carol']);
+    const results = await c.keygen('web', ['alice', 'bob', 'carol']);
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const keys = new Set(results.map((r) => r.doc['groupPublicKey']));
+    expect(keys.size).toBe(1);
+    expect(results[0]!.doc['ceremonyId']).toBe(keyCeremony);
+    for (const m of ['alice', 'bob', 'carol']) expect(c.shareFiles(m)).toEqual(['web.key']);
+
+    const artifact = artifactIn(c, 'web-2.0.0.tgz');
+    const req = await c.cli('carol', [
+      'request',
+      '--group',
+      'web',
+      '--artifact',
+      artifact,
+      '--version',
+      '2.0.0',
+      '--no-wait',
+      '--json',
+    ]);
+    expect(req.code, req.stdout + req.stderr).toBe(0);
+    const id = doc<{ ceremonyId: string }>(req).ceremonyId;
+
+    const inbox = await c.cli('alice', ['inbox', '--json']);
+    expect(inbox.code, inbox.stderr).toBe(0);
+    expect(
+      doc<{ items: { ceremonyId: string }[] }>(inbox).items.map((i) => i.ceremonyId),
+    ).toContain(id);
+
+    const alice = c.spawn('alice', ['approve', id, '--artifact', artifact, '--yes', '--json']);
+    await waitFor(alice, /approved/);
+    const bob = c.spawn('bob', ['approve', id, '--yes', '--json']);
+    const [ca, cb] = await Promise.all([alice.exited, bob.exited]);
+    expect(ca, alice.stderr).toBe(0);
+    expect(cb, bob.stderr).toBe(0);
+    expect(alice.stderr).toMatch(/1 of 2 approvals: alice — waiting for 1 more/);
+    const a = doc<{ state: string; signers: string[] }>(alice);
+    expect(a.state).toBe('completed');
+    expect([...a.signers].sort()).toEqual(['alice', 'bob']);
+
+    const status = await c.cli('carol', ['status', id, '--json']);
+    expect(doc<{ status: { state: string } }>(status).status.state).toMatch(/completed/);
+    const f = await fetchAndVerify(c, 'alice', id, artifact);
+    expect([...f.signers].sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('refuses to approve when the local artifact differs from the request', async () => {
+    const artifact = artifactIn(c, 'web-2.0.1.tgz');
+    const req = await c.cli('carol', [
+      'request',
+      '--group',
+      'web',
+      '--artifact',
+      artifact,
+      '--version',
+      '2.0.1',
+      '--no-wait',
+      '--json',
+    ]);
+    const id = doc<{ ceremonyId: string }>(req).ceremonyId;
+    writeFileSync(artifact, 'something else\n');
+    const r = await c.cli('bob', ['approve', id, '--artifact', artifact, '--yes', '--json']);
+    expect(r.code).not.toBe(0);
+    expect(doc(r)).toMatchObject({ ok: false, error: { code: 'ARTIFACT_MISMATCH' } });
+    const status = await c.cli('carol', ['status', id, '--json']);
+    expect(doc<{ status: { approvals: string[] } }>(status).status.approvals).toEqual([]);
+  });
+});
+
+describe('DKG with a bad round-2 share', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await Cluster.start();
+  });
+  afterAll(async () => c?.close());
+
+  it('aborts with the culprit named and no share file written anywhere', async () => {
+    const members = ['alice', 'bob', 'carol'];
+    await c.addMembers(members);
+    const id = await c.createGroup('ops', 2, members);
+    const results = await c.keygen('ops', members, {
+      bob: { CONCLAVE_TEST_FAULT: 'bad-dkg-share' },
+    });
+    for (const r of results) {
+      expect(r.code, r.stderr).not.toBe(0);
+      const error = (r.doc as { error: { code: string; culprits?: string[]; ceremonyId?: string } })
+        .error;
+      expect(['DKG_ABORTED', 'DKG_FAILED']).toContain(error.code);
+      expect(error.culprits).toEqual(['bob']);
+    }
+    for (const m of members) expect(c.shareFiles(m)).toEqual([]);
+    const status = await c.cli('alice', ['status', id, '--json']);
+    expect(doc<{ status: { state: string } }>(status).status.state).toMatch(/aborted/);
+  });
+});
+
+describe('3-of-5 with agents (ROAST)', () => {
+  const members = ['alice', 'bob', 'carol', 'dave', 'erin'];
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await Cluster.start({ sessionTimeoutS: 4 });
+    await c.addMembers(members);
+    await c.createGroup('release', 3, members);
+    const results = await c.keygen('release', members);
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => c?.close());
+
+  it('signs with three auto-approving agents while the others stay online', async () => {
+    const agents = await Promise.all([
+      c.agent('alice', { autoApprove: true }),
+      c.agent('bob', { autoApprove: true }),
+      c.agent('carol', { autoApprove: true }),
+      c.agent('dave'),
+    ]);
+    const artifact = artifactIn(c, 'release-3.0.0.tgz');
+    const r = await c.cli('erin', [
+      'request',
+      '--group',
+      'release',
+      '--artifact',
+      artifact,
+      '--version',
+      '3.0.0',
+      '--json',
+    ]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/of 3 approvals: .* — waiting for \d more/);
+    const d = doc<{ ceremonyId: string; state: string; signers: string[] }>(r);
+    expect(d.state).toBe('completed');
+    expect([...d.signers].sort()).toEqual(['alice', 'bob', 'carol']);
+    await fetchAndVerify(c, 'bob', d.ceremonyId, artifact);
+    await Promise.all(agents.map((a) => stop(a)));
+  });
+
+  it('completes without a signer whose process is killed after it committed', async () => {
+    const artifact = artifactIn(c, 'release-3.0.1.tgz');
+    const request = c.spawn('erin', [
+      'request',
+      '--group',
+      'release',
+      '--artifact',
+      artifact,
+      '--version',
+      '3.0.1',
+      '--json',
+    ]);
+    await waitFor(request, /requested (c_[0-9a-f]+)/);
+    const victim = await c.agent('alice', { autoApprove: true });
+    await waitFor(victim, /approved c_/);
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const others = await Promise.all(
+      ['bob', 'carol', 'dave'].map((m) => c.agent(m, { autoApprove: true })),
+    );
+    expect(await request.exited, request.stderr).toBe(0);
+    const d = doc<{
+      ceremonyId: string;
+      state: string;
+      signers: string[];
+      culprits: string[];
+      sessions: number;
+    }>(request);
+    expect(d.state).toBe('completed');
+    expect(d.signers).not.toContain('alice');
+    expect(d.culprits).toContain('alice');
+    expect(d.sessions).toBeGreaterThanOrEqual(2);
+    await fetchAndVerify(c, 'bob', d.ceremonyId, artifact);
+    await Promise.all(others.map((a) => stop(a)));
+  });
+
+  it('names and excludes a signer that sends a corrupted share, and still completes', async () => {
+    const artifact = artifactIn(c, 'release-3.0.2.tgz');
+    const request = c.spawn('erin', [
+      'request',
+      '--group',
+      'release',
+      '--artifact',
+      artifact,
+      '--version',
+      '3.0.2',
+      '--json',
+    ]);
+    await waitFor(request, /requested (c_[0-9a-f]+)/);
+    const cheat = await c.agent('dave', {
+      autoApprove: true,
+      env: { CONCLAVE_TEST_FAULT: 'bad-sign-share' },
+    });
+    await waitFor(cheat, /approved c_/);
+    const others = await Promise.all(
+      ['alice', 'bob', 'carol'].map((m) => c.agent(m, { autoApprove: true })),
+    );
+    expect(await request.exited, request.stderr).toBe(0);
+    const d = doc<{ ceremonyId: string; state: string; signers: string[]; culprits: string[] }>(
+      request,
+    );
+    expect(d.state).toBe('completed');
+    expect(d.culprits).toEqual(['dave']);
+    expect(d.signers).not.toContain('dave');
+    const status = doc<{ status: { culprits: string[] } }>(
+      await c.cli('erin', ['status', d.ceremonyId, '--json']),
+    );
+    expect(status.status.culprits).toEqual(['dave']);
+    await fetchAndVerify(c, d.signers[0]!, d.ceremonyId, artifact);
+    await Promise.all([cheat, ...others].map((a) => stop(a)));
+  });
+});

@@ -1,0 +1,233 @@
+/**
+ * A coordinator and members as real OS processes on 127.0.0.1, driven through the `conclave` CLI
+ * exactly as people run it (each member has its own --home; passphrases via CONCLAVE_PASSPHRASE).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, ROOT, runCli, tempDir } from '../support.js';
+
+export const PASSPHRASE = 'e2e-passphrase-not-secret';
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+export function spawnCli(name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CONCLAVE_PASSPHRASE: PASSPHRASE, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const p: Proc = {
+    name,
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((resolve) => child.on('close', (code) => resolve(code))),
+  };
+  child.stdout?.on('data', (d: Buffer) => (p.stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (p.stderr += d.toString()));
+  return p;
+}
+
+export async function waitFor(
+  p: Proc,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+  stream: 'stderr' | 'stdout' = 'stderr',
+): Promise<void> {
+  const start = Date.now();
+  let done = false;
+  void p.exited.then(() => (done = true));
+  for (;;) {
+    if (pattern.test(p[stream])) return;
+    if (done) {
+      throw new Error(`${p.name} exited before ${String(pattern)}:\n${p.stderr}\n${p.stdout}`);
+    }
+    if (Date.now() - start > timeoutMs) {
+      throw new Error(`${p.name}: no ${String(pattern)} within ${timeoutMs} ms:\n${p.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill(signal);
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 5_000);
+  await p.exited;
+  clearTimeout(t);
+}
+
+/** Parses the single JSON document a `--json` command printed. */
+export function doc<T = Record<string, unknown>>(r: { stdout: string; stderr: string }): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`not one JSON document on stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
+}
+
+export class Cluster {
+  readonly dir: string;
+  readonly coordinator: Proc;
+  readonly url: string;
+  readonly adminKey: string;
+  readonly homes = new Map<string, string>();
+  readonly keys = new Map<string, string>();
+  readonly procs: Proc[] = [];
+
+  private constructor(dir: string, coordinator: Proc, url: string, adminKey: string) {
+    this.dir = dir;
+    this.coordinator = coordinator;
+    this.url = url;
+    this.adminKey = adminKey;
+  }
+
+  /** `conclave coordinator start` on a free port with a fresh database. */
+  static async start(opts: { sessionTimeoutS?: number } = {}): Promise<Cluster> {
+    const dir = tempDir('conclave-e2e-');
+    const args = [
+      'coordinator',
+      'start',
+      '--db',
+      join(dir, 'coordinator', 'conclave.db'),
+      '--port',
+      '0',
+      '--json',
+    ];
+    if (opts.sessionTimeoutS !== undefined)
+      args.push('--session-timeout', String(opts.sessionTimeoutS));
+    const coordinator = spawnCli('coordinator', args);
+    await waitFor(coordinator, /\n/, 30_000, 'stdout');
+    const info = JSON.parse(coordinator.stdout.split('\n')[0]!) as {
+      url: string;
+      adminKeyPath: string;
+    };
+    return new Cluster(dir, coordinator, info.url, info.adminKeyPath);
+  }
+
+  home(name: string): string {
+    const h = this.homes.get(name);
+    if (h === undefined) throw new Error(`no member ${name}`);
+    return h;
+  }
+
+  /** `conclave init` (pinning the coordinator) for each, then `conclave member add` by the admin. */
+  async addMembers(names: readonly string[]): Promise<void> {
+    await Promise.all(
+      names.map(async (name) => {
+        const home = join(this.dir, 'homes', name);
+        const r = await runCli(
+          ['init', '--name', name, '--coordinator', this.url, '--home', home, '--json'],
+          {
+            env: { CONCLAVE_PASSPHRASE: PASSPHRASE },
+          },
+        );
+        if (r.code !== 0) throw new Error(`init ${name} failed: ${r.stdout}${r.stderr}`);
+        this.homes.set(name, home);
+        this.keys.set(name, doc<{ identityKey: string }>(r).identityKey);
+      }),
+    );
+    await Promise.all(
+      names.map(async (name) => {
+        const r = await runCli([
+          'member',
+          'add',
+          name,
+          '--key',
+          this.keys.get(name)!,
+          '--roles',
+          'lead',
+          '--admin-key',
+          this.adminKey,
+          '--coordinator',
+          this.url,
+          '--home',
+          join(this.dir, 'admin'),
+          '--json',
+        ]);
+        if (r.code !== 0) throw new Error(`member add ${name} failed: ${r.stdout}${r.stderr}`);
+      }),
+    );
+  }
+
+  /** `conclave group create` (members given as name=PUB), returns the key ceremony id. */
+  async createGroup(group: string, threshold: number, members: readonly string[]): Promise<string> {
+    const r = await runCli([
+      'group',
+      'create',
+      group,
+      '--threshold',
+      String(threshold),
+      '--members',
+      members.map((m) => `${m}=${this.keys.get(m)!}`).join(','),
+      '--admin-key',
+      this.adminKey,
+      '--coordinator',
+      this.url,
+      '--home',
+      join(this.dir, 'admin'),
+      '--json',
+    ]);
+    if (r.code !== 0) throw new Error(`group create failed: ${r.stdout}${r.stderr}`);
+    return doc<{ ceremonyId: string }>(r).ceremonyId;
+  }
+
+  /** A member command as its own process. */
+  cli(member: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+    return runCli([...args, '--home', this.home(member)], {
+      env: { CONCLAVE_PASSPHRASE: PASSPHRASE, ...env },
+      timeoutMs: 150_000,
+    });
+  }
+
+  /** A long-running member process (agent, approve, request). */
+  spawn(member: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
+    const p = spawnCli(member, [...args, '--home', this.home(member)], env);
+    this.procs.push(p);
+    return p;
+  }
+
+  async agent(
+    member: string,
+    opts: { autoApprove?: boolean; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<Proc> {
+    const p = this.spawn(
+      member,
+      opts.autoApprove === true ? ['agent', '--auto-approve'] : ['agent'],
+      opts.env,
+    );
+    await waitFor(p, /agent ready/);
+    return p;
+  }
+
+  /** `conclave keygen GROUP` for every member at once; resolves with their JSON results. */
+  async keygen(
+    group: string,
+    members: readonly string[],
+    env: Record<string, NodeJS.ProcessEnv> = {},
+  ) {
+    return Promise.all(
+      members.map(async (m) => {
+        const r = await this.cli(m, ['keygen', group, '--timeout', '90', '--json'], env[m] ?? {});
+        return { member: m, code: r.code, doc: doc<Record<string, unknown>>(r), stderr: r.stderr };
+      }),
+    );
+  }
+
+  shareFiles(member: string): string[] {
+    const dir = join(this.home(member), 'shares');
+    return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')) : [];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.procs.map((p) => stop(p)));
+    await stop(this.coordinator);
+  }
+}
