@@ -340,6 +340,9 @@ export class FakeMember {
   readonly groups = new Map<string, string>();
   silent = false;
   corruptShares = false;
+  /** Keep `sign.package` frames unanswered (in `held`) instead of signing. */
+  holdPackages = false;
+  readonly held: Frame[] = [];
   sharesSent = 0;
   errors: Frame[] = [];
 
@@ -352,7 +355,7 @@ export class FakeMember {
     return bytesToHex(this.key.publicKey);
   }
 
-  async connect(t: { handle: CoordinatorHandle; coordinatorKey: Uint8Array }): Promise<void> {
+  async connect(t: { handle: { url: string }; coordinatorKey: Uint8Array }): Promise<void> {
     this.client = await connect(t.handle.url, this.key, this.name, t.coordinatorKey);
     this.client.onFrame = (f) => {
       try {
@@ -487,6 +490,10 @@ export class FakeMember {
         return;
       }
       case 'sign.package': {
+        if (this.holdPackages) {
+          this.held.push(f);
+          return;
+        }
         if (this.silent || !this.approved.has(id)) return;
         const nonces = this.nonces.get(id);
         const group = this.groups.get(id);
@@ -539,7 +546,7 @@ export class FakeMember {
 
 /** Registers members, creates the group and runs the DKG with fake members to completion. */
 export async function setupGroup(
-  t: TestCoordinator,
+  t: { handle: { url: string }; coordinatorKey: Uint8Array },
   adminClient: TestClient,
   members: FakeMember[],
   group: string,

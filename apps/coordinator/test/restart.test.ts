@@ -1,0 +1,151 @@
+// THREATS D.47: the coordinator is killed with SIGKILL mid-signing (a session's packages are out,
+// no share is in) and restarted on the same database. The ceremony completes from the stored
+// snapshot, the same signing package is re-sent (never a new one for spent commitments), and
+// commitments and envelopes seen before the crash stay refused.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { bytesToHex, hexToBytes, newCeremonyId, requestDigest } from '@conclave/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readCeremonyReport, readIdentityKeyFile } from '../src/index.js';
+import {
+  FakeMember,
+  connect,
+  expectAck,
+  removeDir,
+  sampleRelease,
+  setupGroup,
+  tempDir,
+} from './helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const SCRIPT = resolve(import.meta.dirname, 'fixtures/run-coordinator.ts');
+
+interface Child {
+  readonly proc: ChildProcess;
+  readonly url: string;
+  readonly coordinatorKey: Uint8Array;
+  readonly adminKeyPath: string;
+}
+
+const children: ChildProcess[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of cleanups.splice(0)) c();
+});
+
+async function spawnCoordinator(dbPath: string): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT, dbPath], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(proc);
+  let stderr = '';
+  proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const line = await new Promise<string>((res, rej) => {
+    const rl = createInterface({ input: proc.stdout! });
+    rl.once('line', res);
+    proc.once('exit', (code) => rej(new Error(`coordinator exited ${code}: ${stderr}`)));
+  });
+  const info = JSON.parse(line) as {
+    url: string;
+    coordinatorPublicKey: string;
+    adminKeyPath: string;
+  };
+  return {
+    proc,
+    url: info.url,
+    coordinatorKey: hexToBytes(info.coordinatorPublicKey, 32),
+    adminKeyPath: info.adminKeyPath,
+  };
+}
+
+function kill9(child: Child): Promise<void> {
+  return new Promise((res) => {
+    child.proc.once('exit', () => res());
+    child.proc.kill('SIGKILL');
+  });
+}
+
+describe('crash and restart', () => {
+  it('finishes a signing ceremony after SIGKILL mid-session, reusing no commitment', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const dbPath = join(dir, 'coordinator.db');
+    const first = await spawnCoordinator(dbPath);
+    const t1 = { handle: { url: first.url }, coordinatorKey: first.coordinatorKey };
+    const adminKey = readIdentityKeyFile(first.adminKeyPath);
+    const admin = await connect(first.url, adminKey, 'admin', first.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t1, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    bob.holdPackages = true;
+    carol.holdPackages = true;
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    const heldBob = await bob.client.nextBody('sign.package', id);
+    await carol.client.nextBody('sign.package', id);
+
+    await kill9(first);
+
+    const second = await spawnCoordinator(dbPath);
+    expect(bytesToHex(second.coordinatorKey)).toBe(bytesToHex(first.coordinatorKey));
+    const t2 = { handle: { url: second.url }, coordinatorKey: second.coordinatorKey };
+    for (const m of members) {
+      m.holdPackages = false;
+      await m.connect(t2);
+    }
+    // On reconnect the signers get the stored package again (same bytes), sign, and it completes.
+    const complete = await alice.client.nextBody('sign.complete', id, 20_000);
+    expect(complete.body.signers).toEqual(['bob', 'carol']);
+    const resent = bob.client.all.find(
+      (f) => f.type === 'envelope' && f.body.type === 'sign.package' && f.ceremonyId === id,
+    );
+    expect(resent.body.signingPackage).toBe(heldBob.body.signingPackage);
+    expect(resent.signature).toBe(heldBob.signature);
+
+    const report = readCeremonyReport(dbPath, id)!;
+    expect(report.state).toBe('completed');
+    expect(report.sessions).toHaveLength(1);
+    expect(report.signature?.signature).toBe(complete.body.signature);
+
+    // After the restart, bob's spent commitment is still refused for a new ceremony…
+    const spent = report.transcript.find(
+      (e) => e.sender === 'bob' && e.envelope.body.type === 'sign.approve',
+    )!.envelope.body as { commitment: string };
+    const id2 = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id2, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease('2.0.0'),
+      }),
+    );
+    const status = await bob.client.query(
+      { type: 'ceremony.status.get', ceremonyId: id2 },
+      'ceremony.status',
+    );
+    const reused = await bob.client.submit(id2, {
+      type: 'sign.approve',
+      requestDigest: bytesToHex(requestDigest(id2, status.request.body)),
+      commitment: spent.commitment,
+    });
+    expect(reused.code).toBe('COMMITMENT_REUSED');
+    // …and an envelope accepted before the crash is still a replay.
+    const original = report.transcript.find(
+      (e) => e.sender === 'bob' && e.envelope.body.type === 'sign.approve',
+    )!.envelope;
+    expect((await bob.client.call(original)).code).toBe('REPLAYED_MESSAGE');
+    await kill9(second);
+  });
+});
