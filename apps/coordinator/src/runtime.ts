@@ -82,10 +82,24 @@ export function errorFrame(e: unknown, ceremonyId?: string): ErrorMessage {
   const base =
     e instanceof ProtocolError
       ? { code: e.code, message: e.message }
-      : { code: 'INTERNAL' as const, message: 'internal error' };
+      : isStorageError(e)
+        ? {
+            code: 'STORAGE_UNAVAILABLE' as const,
+            message: 'storage unavailable; nothing was recorded',
+          }
+        : { code: 'INTERNAL' as const, message: 'internal error' };
   return ceremonyId === undefined
     ? { type: 'error', ...base }
     : { type: 'error', ...base, ceremonyId };
+}
+
+/** better-sqlite3 errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, …): fail closed (D.49). */
+function isStorageError(e: unknown): boolean {
+  return (
+    e instanceof Error &&
+    (e.name === 'SqliteError' ||
+      ('code' in e && String((e as { code: unknown }).code).startsWith('SQLITE_')))
+  );
 }
 
 const FROST_TO_PROTOCOL: Readonly<Record<string, ErrorCode>> = {
