@@ -1,0 +1,229 @@
+// Key ceremony refusals and endings over real sockets, plus timers and the heartbeat.
+import { ed25519 as frost } from '@conclave/frost';
+import {
+  bytesToHex,
+  generateIdentityKey,
+  newCeremonyId,
+  type IdentityKey,
+} from '@conclave/protocol';
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  FakeMember,
+  authHeaders,
+  connect,
+  expectAck,
+  fetchChallenge,
+  removeDir,
+  sampleRelease,
+  setupGroup,
+  startTest,
+  type TestClient,
+  type TestCoordinator,
+} from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function fresh(limits = {}): Promise<TestCoordinator> {
+  const t = await startTest({ limits });
+  cleanups.push(() => removeDir(t.dir));
+  cleanups.push(() => t.close());
+  return t;
+}
+
+async function register(admin: TestClient, names: string[]): Promise<Record<string, IdentityKey>> {
+  const keys: Record<string, IdentityKey> = {};
+  for (const name of names) {
+    const key = generateIdentityKey();
+    keys[name] = key;
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.member.add',
+        member: name,
+        identityKey: bytesToHex(key.publicKey),
+        roles: [],
+      }),
+    );
+  }
+  return keys;
+}
+
+const round1 = (member: string, n: number, t: number) => ({
+  type: 'dkg.round1' as const,
+  package: bytesToHex(
+    frost.encode.bytes(
+      'DkgRound1Package',
+      frost.keys.dkg.part1(frost.identifier.derive(member), n, t).package,
+    ),
+  ),
+});
+
+describe('key ceremony', () => {
+  it('sends dkg.start to a member that connects late, broadcasts one round-1 list, aborts on dkg.fail', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const keys = await register(admin, ['dave', 'erin']);
+    // A group naming an unregistered member, or a wrong key, is refused.
+    expect(
+      (
+        await admin.submit(newCeremonyId(), {
+          type: 'admin.group.create',
+          group: 'ops',
+          threshold: 2,
+          members: [
+            { member: 'dave', identityKey: bytesToHex(keys.dave!.publicKey) },
+            { member: 'zoe', identityKey: bytesToHex(keys.erin!.publicKey) },
+          ],
+        })
+      ).code,
+    ).toBe('UNKNOWN_MEMBER');
+    const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
+    const id = newCeremonyId();
+    const roster = ['dave', 'erin'].map((m) => ({
+      member: m,
+      identityKey: bytesToHex(keys[m]!.publicKey),
+    }));
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: roster,
+      }),
+    );
+    await dave.nextBody('dkg.start', id);
+    const erin = await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey);
+    const start = await erin.nextBody('dkg.start', id);
+    expect(start.body.threshold).toBe(2);
+
+    // Complaints make no sense before the round-1 broadcast.
+    expect(
+      (
+        await dave.submit(id, {
+          type: 'dkg.fail',
+          culprit: 'erin',
+          code: 'INVALID_PROOF_OF_KNOWLEDGE',
+          reason: 'bad proof',
+        })
+      ).code,
+    ).toBe('UNEXPECTED_MESSAGE');
+
+    expectAck(await dave.submit(id, round1('dave', 2, 2)));
+    expectAck(await erin.submit(id, round1('erin', 2, 2)));
+    const allDave = await dave.nextBody('dkg.round1.all', id);
+    const allErin = await erin.nextBody('dkg.round1.all', id);
+    expect(allDave.signature).toBe(allErin.signature);
+    expect(allDave.body.packages.map((p: { member: string }) => p.member)).toEqual([
+      'dave',
+      'erin',
+    ]);
+
+    expectAck(
+      await dave.submit(id, {
+        type: 'dkg.fail',
+        culprit: 'erin',
+        code: 'INVALID_SECRET_SHARE',
+        reason: 'share fails vss_verify',
+      }),
+    );
+    const abort = await erin.nextBody('dkg.abort', id);
+    expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['erin'] });
+    expect((await admin.nextBody('dkg.abort', id)).body.code).toBe('INVALID_SECRET_SHARE');
+    expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+    // The ceremony is over: more messages are refused; a new attempt is a new ceremony.
+    expect((await erin.submit(id, round1('erin', 2, 2))).code).toBe('UNEXPECTED_MESSAGE');
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: roster,
+      }),
+    );
+  });
+
+  it('aborts a key ceremony at its round deadline, naming who was missing', async () => {
+    const t = await fresh({ dkgRoundTimeoutMs: 300 });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const keys = await register(admin, ['dave', 'erin']);
+    const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
+    const id = newCeremonyId();
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: ['dave', 'erin'].map((m) => ({
+          member: m,
+          identityKey: bytesToHex(keys[m]!.publicKey),
+        })),
+      }),
+    );
+    expectAck(await dave.submit(id, round1('dave', 2, 2)));
+    const abort = await dave.nextBody('dkg.abort', id, 5_000);
+    expect(abort.body).toMatchObject({ code: 'DEADLINE_EXCEEDED', culprits: ['erin'] });
+  });
+});
+
+describe('signing ceremony endings and requests', () => {
+  it('expires a request nobody approves, and refuses requests for unknown groups or by outsiders', async () => {
+    const t = await fresh({ approvalTimeoutMs: 300 });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice] = members as [FakeMember];
+    expect(
+      (
+        await alice.client.submit(newCeremonyId(), {
+          type: 'sign.request',
+          group: 'nope',
+          release: sampleRelease(),
+        })
+      ).code,
+    ).toBe('WRONG_GROUP');
+    const keys = await register(admin, ['mallory']);
+    const mallory = await connect(t.handle.url, keys.mallory!, 'mallory', t.coordinatorKey);
+    expect(
+      (
+        await mallory.submit(newCeremonyId(), {
+          type: 'sign.request',
+          group: 'release',
+          release: sampleRelease(),
+        })
+      ).code,
+    ).toBe('FORBIDDEN');
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    // An outsider can neither read nor act on it.
+    expect(
+      (await mallory.query({ type: 'ceremony.status.get', ceremonyId: id }, 'ceremony.status'))
+        .code,
+    ).toBe('FORBIDDEN');
+    const aborted = await alice.client.nextBody('sign.aborted', id, 5_000);
+    expect(aborted.body).toMatchObject({ reason: 'expired', code: 'DEADLINE_EXCEEDED' });
+  });
+});
+
+describe('heartbeat', () => {
+  it('terminates a peer that stops answering pings', async () => {
+    const t = await fresh({ heartbeatIntervalMs: 100 });
+    const challenge = await fetchChallenge(t.handle.url);
+    const ws = new WebSocket(`${t.handle.url.replace('http', 'ws')}/v1/ws`, {
+      headers: authHeaders(challenge, t.admin, 'admin', t.handle.url),
+      autoPong: false,
+    });
+    ws.on('error', () => {});
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await new Promise((resolve) => ws.once('open', resolve));
+    expect(await closed).toBe(1006);
+  });
+});
