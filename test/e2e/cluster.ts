@@ -226,8 +226,13 @@ export class Cluster {
     return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')) : [];
   }
 
+  /** Stops every member process this cluster started (agents, approvals, requests). */
+  async stopMembers(): Promise<void> {
+    await Promise.all(this.procs.splice(0).map((p) => stop(p)));
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.procs.map((p) => stop(p)));
+    await this.stopMembers();
     await stop(this.coordinator);
   }
 }

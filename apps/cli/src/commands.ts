@@ -15,6 +15,7 @@ import {
   normalizeCoordinatorUrl,
   parseAdminKeyText,
   recordAdminMemberAt,
+  recoverStatement,
   startAgent,
   type CeremonyEnd,
   type DkgResult,
@@ -31,7 +32,13 @@ import {
   type Release,
   type SealedBody,
 } from '@conclave/protocol';
-import { digestFile, dsseEnvelope, type ReleaseStatement } from '@conclave/release';
+import {
+  buildStatement,
+  digestFile,
+  dsseEnvelope,
+  messageToSign,
+  type ReleaseStatement,
+} from '@conclave/release';
 import { CliError } from './errors.js';
 import { confirm, getPassphrase, untilSignal, type Ctx, type GlobalOptions } from './output.js';
 
@@ -341,7 +348,7 @@ async function waitForCeremony(
         // Give a sign.complete in flight a moment to arrive (it carries the signature).
         const complete = await Promise.race([
           ended,
-          new Promise<undefined>((r) => setTimeout(() => r(undefined), 1500)),
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000)),
         ]);
         return complete ?? { state: s.state, status: s };
       }
@@ -466,7 +473,7 @@ export async function cmdRequest(
     ctx.result(
       { ...doc, group: o.group, release },
       `Signed: ${ceremonyId} (${o.version})\n  signers: ${String((doc['signers'] as string[] | undefined)?.join(', ') ?? '')}\n` +
-        `  fetch the files from a signer's home: conclave fetch ${ceremonyId} --out DIR`,
+        `  fetch the files: conclave fetch ${ceremonyId} --out DIR`,
     );
   } finally {
     await session.close();
@@ -595,39 +602,75 @@ export async function cmdAgent(
   );
 }
 
+interface FetchedOutcome {
+  state: string;
+  signature?: string;
+  groupPublicKey?: string;
+  signers?: string[];
+  approvers?: string[];
+}
+
+/**
+ * Asks the coordinator for a closed ceremony (it re-sends the sign.complete) and rebuilds the
+ * signed statement from the verified request; records both in this home.
+ */
+async function fetchFromCoordinator(id: string, o: GlobalOptions, ctx: Ctx): Promise<void> {
+  const session = await openSession(o, ctx);
+  try {
+    const ended = session.waitForEnd(id);
+    const { review, status } = await session.review(id);
+    if (!/completed$/.test(status.state)) {
+      throw new CliError(
+        'SIGNATURE_UNAVAILABLE',
+        `ceremony ${id} is ${status.state}, not completed`,
+      );
+    }
+    const end = await withTimeout(ended, 15, `the outcome of ${id}`);
+    if (!('complete' in end))
+      throw new CliError('SIGNATURE_UNAVAILABLE', `ceremony ${id} has no signature`);
+    const meta = await session.home.shareMetadata(review.group);
+    const found = recoverStatement(review, meta, end.complete, {
+      from: status.updatedAt - 15 * 60_000,
+      to: status.updatedAt,
+    });
+    if (found === undefined) {
+      throw new CliError(
+        'STATEMENT_MISMATCH',
+        'no statement rebuilt from the approved request matches the signature',
+      );
+    }
+    await session.home.saveRecord(id, {
+      outcome: { state: 'completed', ...end.complete },
+      statement: buildStatement(found.release, found.context),
+      message: bytesToHex(messageToSign(found.release, found.context)),
+    });
+  } finally {
+    await session.close();
+  }
+}
+
 export async function cmdFetch(
   id: string,
   o: GlobalOptions & { out: string },
   ctx: Ctx,
 ): Promise<void> {
   const home = await Home.open(homeDir(o));
-  const record = await home.loadRecord(id);
-  const outcome = record?.['outcome'] as
-    | {
-        state: string;
-        signature?: string;
-        groupPublicKey?: string;
-        signers?: string[];
-        approvers?: string[];
-      }
-    | undefined;
+  let record = await home.loadRecord(id);
+  if (record?.['statement'] === undefined || record['message'] === undefined) {
+    await fetchFromCoordinator(id, o, ctx);
+    record = await home.loadRecord(id);
+  }
+  const outcome = record?.['outcome'] as FetchedOutcome | undefined;
   const statement = record?.['statement'] as ReleaseStatement | undefined;
   const messageHex = record?.['message'] as string | undefined;
   if (
     outcome?.state !== 'completed' ||
     outcome.signature === undefined ||
-    outcome.groupPublicKey === undefined
+    outcome.groupPublicKey === undefined ||
+    statement === undefined ||
+    messageHex === undefined
   ) {
-    throw new CliError(
-      'SIGNATURE_UNAVAILABLE',
-      `this home has no completed signature for ${id} (run \`conclave status ${id}\` to see where it is)`,
-    );
-  }
-  if (statement === undefined || messageHex === undefined) {
-    throw new CliError(
-      'SIGNATURE_UNAVAILABLE',
-      `this home did not sign ${id}, so it cannot rebuild the signed statement`,
-    );
+    throw new CliError('SIGNATURE_UNAVAILABLE', `no completed signature for ${id}`);
   }
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });

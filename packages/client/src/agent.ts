@@ -360,7 +360,10 @@ export class MemberSession {
     if (status.kind !== 'sign') return;
     if (isTerminal(status.state)) {
       await this.signer?.finish(status.ceremonyId, status.state);
-      this.#ended(status.ceremonyId, { state: status.state, status });
+      // A completed ceremony ends with its sign.complete (it carries the signature), which the
+      // coordinator sends right after; other endings end here.
+      if (!/completed$/.test(status.state))
+        this.#ended(status.ceremonyId, { state: status.state, status });
       return;
     }
     if (this.signer?.has(status.ceremonyId) === true) {

@@ -79,6 +79,7 @@ export {
   commitmentId,
   describeReview,
   isTerminal,
+  recoverStatement,
   reviewRequest,
 } from './signer.js';
 export type { PackageCheck, PackageCheckInput, Review, SignerOptions } from './signer.js';

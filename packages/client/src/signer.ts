@@ -25,7 +25,13 @@ import {
   type SignPackage,
   type SignRequest,
 } from '@conclave/protocol';
-import { buildStatement, digestFile, messageToSign, statementDigest } from '@conclave/release';
+import {
+  buildStatement,
+  digestFile,
+  messageToSign,
+  statementDigest,
+  type StatementContext,
+} from '@conclave/release';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { basename } from 'node:path';
 import { ClientError } from './errors.js';
@@ -454,4 +460,40 @@ export const TERMINAL_STATES = [
 
 export function isTerminal(state: string): boolean {
   return (TERMINAL_STATES as readonly string[]).includes(state.split('.').pop() ?? state);
+}
+
+/**
+ * Rebuilds the statement a completed ceremony signed, for a member that did not sign it (e.g. the
+ * requester): the coordinator's sign.complete names the approvers and the statement digest but not
+ * the session's `issuedAt`, so try each millisecond of the ceremony's lifetime (newest first) until
+ * the digest matches. A match is exact (SHA-256); the caller still verifies the signature.
+ */
+export function recoverStatement(
+  review: Review,
+  meta: ShareMetadata,
+  complete: { statementDigest: string; approvers: readonly string[] },
+  window: { from: number; to: number },
+  policyIds: readonly string[] = ['default'],
+): { release: Release; context: StatementContext } | undefined {
+  const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
+  const approvers = complete.approvers.map((m) => ({ member: m, identityKey: keys.get(m) ?? '' }));
+  const from = Math.max(0, Math.floor(window.from));
+  const to = Math.min(Math.floor(window.to), from + 15 * 60_000);
+  for (const policyId of policyIds) {
+    for (let issuedAt = to; issuedAt >= from; issuedAt--) {
+      const context: StatementContext = {
+        ceremonyId: review.ceremonyId,
+        group: meta.group,
+        groupPublicKey: meta.groupPublicKey,
+        requester: review.requester,
+        approvers,
+        policyId,
+        issuedAt,
+      };
+      if (statementDigest(buildStatement(review.release, context)) === complete.statementDigest) {
+        return { release: review.release, context };
+      }
+    }
+  }
+  return undefined;
 }
