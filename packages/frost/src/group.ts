@@ -42,8 +42,10 @@ export function parseElement(suite: Suite, bytes: Uint8Array, what: string, who?
   } catch {
     return fail('INVALID_ELEMENT', `${what}: not a valid ${suite.name} point`, culprits);
   }
-  // Canonical: re-encoding must give the same bytes (rejects y >= p, sign bit games, etc.).
-  if (!equalBytes(p.toBytes(), bytes))
+  // Canonical: re-encoding must give the same bytes (rejects y >= p, sign bit games, etc.). Only
+  // needed on Edwards curves: ristretto255 decoding is canonical by definition (RFC 9496) and SEC1
+  // points here are compressed-only (length checked above) with x < p checked by noble.
+  if (suite.cofactor && !equalBytes(p.toBytes(), bytes))
     fail('INVALID_ELEMENT', `${what}: non-canonical encoding`, culprits);
   if (suite.cofactor && !p.isTorsionFree())
     fail('INVALID_ELEMENT', `${what}: not in the prime-order subgroup`, culprits);

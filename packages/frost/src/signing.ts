@@ -366,8 +366,8 @@ function verifyGroupEquation(
 /**
  * Find every share i with z_i·G ≠ C_i + c·λ_i·PK_i. A subset S is checked at once with random
  * 128-bit weights r_i: Σ r_i·z_i·G − Σ r_i·D_i − Σ r_i·ρ_i·E_i − Σ r_i·c·λ_i·PK_i = 0, which a
- * faulty subset passes with probability 2^-128. Failing subsets are halved; a passing half means
- * the other half fails, and is checked only when the parent held several culprits.
+ * faulty subset passes with probability 2^-128, and an honest one always passes (so no honest
+ * signer is ever named).
  */
 function findCulprits(
   suite: Suite,
@@ -408,22 +408,23 @@ function findCulprits(
     return lhs.subtract(rhs);
   };
   const culprits: string[] = [];
-  // Recursive halving with the parent's W known: W(right) = W(parent) − W(left).
-  const walk = (S: readonly number[], ws: Pt): void => {
-    if (ws.is0()) return;
+  // The failed group signature already proves some share is bad, so the search starts by splitting
+  // into up to 4 groups (no check of the whole set) and descends only into groups that fail; a
+  // group known to fail with one member is that culprit. One cheater among t costs ≈ 1.2 weighted
+  // passes over the shares instead of the ≈ 2 of plain halving.
+  const search = (S: readonly number[]): void => {
     if (S.length === 1) {
       culprits.push(p.idHex[S[0] as number] as string);
       return;
     }
-    const mid = S.length >> 1;
-    const left = S.slice(0, mid);
-    const right = S.slice(mid);
-    const wl = W(left);
-    walk(left, wl);
-    walk(right, ws.subtract(wl));
+    const k = Math.min(4, S.length);
+    const size = Math.ceil(S.length / k);
+    for (let o = 0; o < S.length; o += size) {
+      const part = S.slice(o, o + size);
+      if (!W(part).is0()) search(part);
+    }
   };
-  const all = Array.from({ length: n }, (_, i) => i);
-  walk(all, W(all));
+  search(Array.from({ length: n }, (_, i) => i));
   return culprits;
 }
 
