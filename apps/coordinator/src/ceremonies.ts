@@ -56,6 +56,12 @@ export interface RunnerDeps {
   readonly coordinatorKey: IdentityKey;
   readonly adminPublicKey: Uint8Array;
   readonly hub: Hub;
+  readonly hooks?: RunnerHooks;
+}
+
+/** Fault injection for tests: a hook that throws leaves the effect pending, like a crash would. */
+export interface RunnerHooks {
+  beforeEffect?(ceremonyId: string, kind: string): void;
 }
 
 export interface Live {
@@ -372,6 +378,7 @@ export class CeremonyRunner {
     let upTo: number | null = null;
     for (const effect of effects) {
       try {
+        this.deps.hooks?.beforeEffect?.(live.id, effect.kind);
         if (live.kind === 'sign') {
           this.performer?.performSigning(live, effect as SigningEffect, followUps);
         } else {

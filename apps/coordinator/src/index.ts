@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bytesToHex, fingerprint, type IdentityKey } from '@conclave/protocol';
-import { CeremonyRunner } from './ceremonies.js';
+import { CeremonyRunner, type RunnerHooks } from './ceremonies.js';
 import { performKeyEffect } from './key-ceremony.js';
 import {
   ADMIN_KEY_FILE,
@@ -23,6 +23,7 @@ import { openStore, type Store } from './store.js';
 export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js';
 export { silentLogger, stderrLogger, type Logger } from './logger.js';
 export type { Clock } from './runtime.js';
+export type { RunnerHooks } from './ceremonies.js';
 export {
   ADMIN_KEY_FILE,
   COORDINATOR_KEY_FILE,
@@ -48,6 +49,8 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** The origin clients dial, if not `http://HOST:PORT` (e.g. behind a TLS proxy). */
   readonly origin?: string;
+  /** Tests only: fault injection around effects (see RunnerHooks). */
+  readonly hooks?: RunnerHooks;
 }
 
 export interface CoordinatorHandle {
@@ -144,6 +147,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       coordinatorKey: keys.coordinator,
       adminPublicKey: keys.adminPublicKey,
       hub: server.hub,
+      ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
     });
     runner.performer = {
       performKey: (live, effect, followUps) => performKeyEffect(runner, live, effect, followUps),

@@ -15,6 +15,7 @@ import {
   removeDir,
   sampleRelease,
   setupGroup,
+  startTest,
   tempDir,
 } from './helpers.js';
 
@@ -147,5 +148,95 @@ describe('crash and restart', () => {
     )!.envelope;
     expect((await bob.client.call(original)).code).toBe('REPLAYED_MESSAGE');
     await kill9(second);
+  });
+
+  it('re-runs an effect that was committed but not performed (startSession) on the next start', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    let crash = true;
+    const hooks = {
+      beforeEffect: (_id: string, kind: string) => {
+        if (crash && kind === 'startSession') throw new Error('simulated crash before sending');
+      },
+    };
+    const a = await startTest({ dir, hooks });
+    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(a, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    // The session is committed, its packages were never sent: the effect is still pending.
+    const stored = a.handle.store.getCeremony(id)!;
+    expect(stored.state).toBe('signing.inSession');
+    expect(
+      JSON.parse(stored.snapshot).context.outbox.map((e: { kind: string }) => e.kind),
+    ).toContain('startSession');
+    expect(a.handle.store.transcript(id).some((e) => e.bodyType === 'sign.package')).toBe(false);
+    await a.close();
+
+    crash = false;
+    const b = await startTest({ dir });
+    cleanups.push(() => b.close());
+    for (const m of members) await m.connect(b);
+    const complete = await alice.client.nextBody('sign.complete', id, 20_000);
+    expect(complete.body.signers).toEqual(['bob', 'carol']);
+    expect(b.handle.store.transcript(id).filter((e) => e.bodyType === 'sign.package')).toHaveLength(
+      2,
+    );
+  });
+
+  it('aggregates again after a stop between the last share and the aggregate', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    let crash = true;
+    const hooks = {
+      beforeEffect: (_id: string, kind: string) => {
+        if (crash && kind === 'aggregate') throw new Error('simulated crash before aggregating');
+      },
+    };
+    const a = await startTest({ dir, hooks });
+    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(a, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    await bob.client.nextBody('ack', id);
+    const deadline = Date.now() + 5_000;
+    while (a.handle.store.getCeremony(id)!.state !== 'signing.aggregating') {
+      if (Date.now() > deadline) throw new Error('never reached aggregating');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(a.handle.store.getSignature(id)).toBeUndefined();
+    await a.close();
+
+    crash = false;
+    const b = await startTest({ dir });
+    cleanups.push(() => b.close());
+    const report = readCeremonyReport(b.dbPath, id)!;
+    expect(report.state).toBe('completed');
+    expect(report.signature).not.toBeNull();
+    await alice.connect(b);
+    alice.client.frames.length = 0;
+    await alice.client.query({ type: 'ceremony.status.get', ceremonyId: id }, 'ceremony.status');
+    const complete = await alice.client.nextBody('sign.complete', id);
+    expect(complete.body.signature).toBe(report.signature?.signature);
   });
 });

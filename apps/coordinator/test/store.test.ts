@@ -1,0 +1,84 @@
+// The store: versioned migrations, durable pragmas, unique constraints as coded refusals, and rows
+// that do not parse are refused rather than used (THREATS D.48, D.51).
+import { join } from 'node:path';
+import { ProtocolError } from '@conclave/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../src/migrations.js';
+import { openStore } from '../src/store.js';
+import { removeDir, tempDir } from './helpers.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+function fresh() {
+  const dir = tempDir();
+  dirs.push(dir);
+  return { dir, path: join(dir, 'c.db') };
+}
+
+const codeOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof ProtocolError ? e.code : 'not a ProtocolError';
+  }
+  return undefined;
+};
+
+describe('sqlite store', () => {
+  it('applies migrations once, with WAL, synchronous=FULL and foreign keys', () => {
+    const { path } = fresh();
+    const a = openStore(path, { now: 1 });
+    expect(a.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(a.db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(a.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    a.close();
+    const b = openStore(path, { now: 2 });
+    const rows = b.db.prepare('SELECT version, applied_at FROM schema_migrations').all();
+    expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, applied_at: 1 })));
+    b.db.prepare('INSERT INTO schema_migrations VALUES (999, ?, 3)').run('future');
+    b.close();
+    expect(() => openStore(path, { now: 4 })).toThrow(/newer than this coordinator/);
+  });
+
+  it('turns unique violations into coded refusals', () => {
+    const { path } = fresh();
+    const s = openStore(path, { now: 1 });
+    const key = { sender: 'alice', ceremonyId: 'c_12345678', round: '1', seq: 7 };
+    s.markSeen(key, 1);
+    expect(s.hasSeen(key)).toBe(true);
+    expect(codeOf(() => s.markSeen(key, 2))).toBe('REPLAYED_MESSAGE');
+    s.recordCommitment('aa'.repeat(32), 'bb'.repeat(69), 'c_1', 'alice', 1);
+    expect(
+      codeOf(() => s.recordCommitment('aa'.repeat(32), 'bb'.repeat(69), 'c_2', 'bob', 2)),
+    ).toBe('COMMITMENT_REUSED');
+    // Another group key may see the same bytes (it cannot, in practice: identifiers differ).
+    s.recordCommitment('cc'.repeat(32), 'bb'.repeat(69), 'c_3', 'alice', 3);
+    const member = {
+      name: 'alice',
+      identityKey: 'dd'.repeat(32),
+      roles: [],
+      createdAt: 1,
+      revokedAt: null,
+    };
+    s.addMember(member);
+    expect(codeOf(() => s.addMember(member))).toBe('DUPLICATE');
+    s.close();
+  });
+
+  it('refuses a row that does not parse instead of using it', () => {
+    const { path } = fresh();
+    const s = openStore(path, { now: 1 });
+    s.db
+      .prepare('INSERT INTO members (name, identity_key, roles, created_at) VALUES (?, ?, ?, ?)')
+      .run('eve', 'not-hex', '[]', 1);
+    s.db
+      .prepare('INSERT INTO members (name, identity_key, roles, created_at) VALUES (?, ?, ?, ?)')
+      .run('frank', 'ee'.repeat(32), '{"__proto__": 1}', 1);
+    expect(codeOf(() => s.getMember('eve'))).toBe('STORAGE_UNAVAILABLE');
+    expect(codeOf(() => s.getMember('frank'))).toBe('STORAGE_UNAVAILABLE');
+    s.close();
+  });
+});
