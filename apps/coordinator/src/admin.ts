@@ -10,6 +10,7 @@ import {
   type AdminMemberRevoke,
 } from '@conclave/protocol';
 import { createActor } from 'xstate';
+import * as z from 'zod';
 import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js';
 import { refused } from './runtime.js';
 
@@ -120,6 +121,7 @@ function createGroup(runner: CeremonyRunner, m: Incoming, body: AdminGroupCreate
       group: { members: body.members.map((x) => x.member), threshold: body.threshold },
       startedAt: now,
       roundTimeoutMs: runner.deps.limits.dkgRoundTimeoutMs,
+      priorPackageHashes: existing === undefined ? [] : priorHashes(runner, existing.ceremonyId),
     },
   }).start();
   runner.create('key', body.group, actor as never, m, () => {
@@ -136,4 +138,21 @@ function createGroup(runner: CeremonyRunner, m: Incoming, body: AdminGroupCreate
       updatedAt: now,
     });
   });
+}
+
+const PriorSchema = z.object({
+  context: z.object({
+    round1: z.record(z.string(), z.string().regex(/^[0-9a-f]+$/)),
+    priorPackageHashes: z.array(z.string().regex(/^[0-9a-f]+$/)),
+  }),
+});
+
+/** Round-1 package hashes of a failed attempt: a retry must use a fresh polynomial (B.28). */
+function priorHashes(runner: CeremonyRunner, ceremonyId: string): string[] {
+  const record = runner.store.getCeremony(ceremonyId);
+  if (record === undefined) return [];
+  const parsed = PriorSchema.safeParse(JSON.parse(record.snapshot));
+  if (!parsed.success) return [];
+  const c = parsed.data.context;
+  return [...new Set([...c.priorPackageHashes, ...Object.values(c.round1)])];
 }

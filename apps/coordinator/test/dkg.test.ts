@@ -4,6 +4,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   newCeremonyId,
+  signDkgConfirmation,
   type IdentityKey,
 } from '@conclave/protocol';
 import WebSocket from 'ws';
@@ -111,7 +112,8 @@ describe('key ceremony', () => {
       ).code,
     ).toBe('UNEXPECTED_MESSAGE');
 
-    expectAck(await dave.submit(id, round1('dave', 2, 2)));
+    const daveRound1 = round1('dave', 2, 2);
+    expectAck(await dave.submit(id, daveRound1));
     expectAck(await erin.submit(id, round1('erin', 2, 2)));
     const allDave = await dave.nextBody('dkg.round1.all', id);
     const allErin = await erin.nextBody('dkg.round1.all', id);
@@ -135,14 +137,97 @@ describe('key ceremony', () => {
     expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
     // The ceremony is over: more messages are refused; a new attempt is a new ceremony.
     expect((await erin.submit(id, round1('erin', 2, 2))).code).toBe('UNEXPECTED_MESSAGE');
+    const retry = newCeremonyId();
     expectAck(
-      await admin.submit(newCeremonyId(), {
+      await admin.submit(retry, {
         type: 'admin.group.create',
         group: 'ops',
         threshold: 2,
         members: roster,
       }),
     );
+    // The retry refuses the failed attempt's polynomial (THREATS B.28).
+    await dave.nextBody('dkg.start', retry);
+    expect((await dave.submit(retry, daveRound1)).code).toBe('COMMITMENT_REUSED');
+    expectAck(await dave.submit(retry, round1('dave', 2, 2)));
+  });
+
+  it('aborts with CONFIRMATION_MISMATCH when members confirm different views', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const keys = await register(admin, ['dave', 'erin']);
+    const clients = {
+      dave: await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey),
+      erin: await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey),
+    };
+    const id = newCeremonyId();
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: ['dave', 'erin'].map((m) => ({
+          member: m,
+          identityKey: bytesToHex(keys[m]!.publicKey),
+        })),
+      }),
+    );
+    const box = {
+      ephemeralKey: '11'.repeat(32),
+      nonce: '22'.repeat(24),
+      ciphertext: '33'.repeat(40),
+    };
+    for (const [name, c] of Object.entries(clients))
+      expectAck(await c.submit(id, round1(name, 2, 2)));
+    expectAck(
+      await clients.dave.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'erin', ...box }] }),
+    );
+    expectAck(
+      await clients.erin.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'dave', ...box }] }),
+    );
+    const delivered = await clients.dave.nextBody('dkg.round2.deliver', id);
+    expect(delivered.body.boxes).toEqual([{ sender: 'erin', ...box }]);
+    for (const [name, c] of Object.entries(clients)) {
+      const hash = Uint8Array.from({ length: 32 }, () => (name === 'dave' ? 1 : 2));
+      const gpk = Uint8Array.from({ length: 32 }, () => 5);
+      const signature = signDkgConfirmation(keys[name]!, {
+        ceremonyId: id,
+        member: name,
+        round1Hash: hash,
+        groupPublicKey: gpk,
+      });
+      // A confirmation signed by someone else is refused outright.
+      if (name === 'dave') {
+        const forged = signDkgConfirmation(keys.erin!, {
+          ceremonyId: id,
+          member: name,
+          round1Hash: hash,
+          groupPublicKey: gpk,
+        });
+        expect(
+          (
+            await c.submit(id, {
+              type: 'dkg.confirm',
+              round1Hash: bytesToHex(hash),
+              groupPublicKey: bytesToHex(gpk),
+              signature: bytesToHex(forged),
+            })
+          ).code,
+        ).toBe('INVALID_MESSAGE');
+      }
+      expectAck(
+        await c.submit(id, {
+          type: 'dkg.confirm',
+          round1Hash: bytesToHex(hash),
+          groupPublicKey: bytesToHex(gpk),
+          signature: bytesToHex(signature),
+        }),
+      );
+    }
+    const abort = await clients.erin.nextBody('dkg.abort', id);
+    expect(abort.body.code).toBe('CONFIRMATION_MISMATCH');
+    expect(abort.body.culprits.sort()).toEqual(['dave', 'erin']);
+    expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
   });
 
   it('aborts a key ceremony at its round deadline, naming who was missing', async () => {
