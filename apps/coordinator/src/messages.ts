@@ -1,6 +1,7 @@
 // Frames from an authenticated connection: parse at the edge (parseMessage), then bare queries or
 // envelopes (openEnvelope with the connection's member as the only acceptable sender).
 import {
+  MAX_INBOX_ITEMS,
   ProtocolError,
   openEnvelope,
   parseMessage,
@@ -12,7 +13,6 @@ import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js'
 import { handleKeyMessage, resendKeyState } from './key-ceremony.js';
 import { ROUNDS, errorFrame, refused } from './runtime.js';
 import { handleSigningMessage, openSigning, resendSigningState } from './signing-ceremony.js';
-import { MAX_INBOX_ITEMS } from '@conclave/protocol';
 
 const FINAL_TYPES = ['sign.complete', 'sign.aborted', 'dkg.complete', 'dkg.abort'];
 

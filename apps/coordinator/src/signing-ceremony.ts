@@ -23,7 +23,6 @@ import {
   hexToBytes,
   requestDigest,
   verifyPackageAck,
-  type Envelope,
   type Round2Share,
   type SignAborted,
   type SignRequest,
@@ -453,5 +452,3 @@ export function resendSigningState(runner: CeremonyRunner, live: Live, member: s
   const entry = runner.latestOutgoing(live.id, 'sign.package', member);
   if (entry !== undefined) runner.deps.hub.send(member, entry.envelope);
 }
-
-export type { Envelope };

@@ -1,0 +1,44 @@
+// First start makes the coordinator and admin keys (0600) and records them; later starts reuse
+// them, start without admin.key, and refuse a missing or swapped coordinator.key.
+import { renameSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatStartBanner, readIdentityKeyFile, startCoordinator } from '../src/index.js';
+import { removeDir, tempDir } from './helpers.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+describe('startCoordinator', () => {
+  it('makes, keeps and checks its key files', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const dbPath = join(dir, 'state', 'coordinator.db');
+    const first = await startCoordinator({ dbPath });
+    expect(first.adminKeyCreated).toBe(true);
+    expect(first.adminKeyPath).toBe(join(dir, 'state', 'admin.key'));
+    expect(statSync(first.adminKeyPath).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'state', 'coordinator.key')).mode & 0o777).toBe(0o600);
+    const admin = readIdentityKeyFile(first.adminKeyPath);
+    expect(Buffer.from(admin.publicKey).toString('hex')).toBe(first.adminPublicKey);
+    const banner = formatStartBanner(first);
+    expect(banner).toContain(first.url);
+    expect(banner).toContain(first.adminKeyPath);
+    expect(banner).toContain(first.adminPublicKey);
+    expect(banner).toContain('--admin-key');
+    await first.close();
+
+    // The admin key file may leave the server: the public key is in the database.
+    renameSync(first.adminKeyPath, join(dir, 'offline-admin.key'));
+    const second = await startCoordinator({ dbPath });
+    expect(second.adminKeyCreated).toBe(false);
+    expect(second.adminPublicKey).toBe(first.adminPublicKey);
+    expect(second.coordinatorPublicKey).toBe(first.coordinatorPublicKey);
+    await second.close();
+
+    unlinkSync(join(dir, 'state', 'coordinator.key'));
+    await expect(startCoordinator({ dbPath })).rejects.toThrow(/coordinator.key is missing/);
+  });
+});
