@@ -1,37 +1,89 @@
-/** `conclave demo` as a user runs it: its own OS process, a 3-of-5 key, a verified signature. */
-import { createPublicKey, verify } from 'node:crypto';
+/**
+ * `conclave demo` as a user runs it: a coordinator, five members each in its own OS process, a
+ * 3-of-5 DKG, a release signed by three approvers, verified with Node's crypto and openssl.
+ */
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../support.js';
 
+interface DemoDoc {
+  ok: boolean;
+  mode: string;
+  groupPublicKey: string;
+  threshold: number;
+  signers: string[];
+  approvers: string[];
+  members: string[];
+  ceremonyId: string;
+  artifact: string;
+  statement: string;
+  message: string;
+  publicKeys: { pem: string; ssh?: string };
+  signatures: { raw: string; sshsig?: string };
+  transcript?: string;
+  verified: { nodeCrypto: boolean; openssl: boolean | string };
+  timingsMs: { total: number };
+}
+
 describe('conclave demo', () => {
-  it('makes a 3-of-5 key, signs a release, and the signature verifies with Node and openssl', async () => {
+  it('runs a 3-of-5 ceremony across processes and the signature verifies with Node and openssl', async () => {
     const out = tempDir();
-    const r = await runCli(['demo', '--out', out, '--json']);
+    const r = await runCli(['demo', '--out', out, '--json'], { timeoutMs: 110_000 });
     expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as {
-      ok: boolean;
-      threshold: number;
-      signers: string[];
-      approvers: string[];
-      artifact: string;
-      publicKeys: { pem: string };
-      signatures: { raw: string };
-      verified: { nodeCrypto: boolean; openssl: boolean | string };
-    };
+    const doc = JSON.parse(r.stdout) as DemoDoc;
     expect(doc.ok).toBe(true);
+    expect(doc.mode).toBe('processes');
     expect(doc.threshold).toBe(3);
-    expect(doc.signers).toHaveLength(5);
+    expect(doc.members).toHaveLength(5);
+    expect(doc.signers).toHaveLength(3);
     expect(doc.approvers).toHaveLength(3);
-    expect(doc.verified.openssl).toBe(true);
+    expect(doc.verified).toEqual({ nodeCrypto: true, openssl: true });
+    // Formats this issue does not produce are absent, never faked.
+    expect(doc.publicKeys.ssh).toBeUndefined();
+    expect(doc.signatures.sshsig).toBeUndefined();
+    // Each member ran as its own process: the progress shows five agents with distinct pids.
+    const pids = /pids ([\d, ]+)\)/.exec(r.stderr)?.[1]?.split(', ') ?? [];
+    expect(new Set(pids).size).toBe(5);
     // Check it ourselves rather than trusting the demo's own verdict.
     const key = createPublicKey(readFileSync(doc.publicKeys.pem, 'utf8'));
-    expect(verify(null, readFileSync(doc.artifact), key, readFileSync(doc.signatures.raw))).toBe(
-      true,
-    );
-    expect(verify(null, Buffer.from('tampered'), key, readFileSync(doc.signatures.raw))).toBe(
-      false,
-    );
+    const message = readFileSync(doc.message);
+    const signature = readFileSync(doc.signatures.raw);
+    expect(verify(null, message, key, signature)).toBe(true);
+    expect(verify(null, Buffer.from('tampered'), key, signature)).toBe(false);
+    expect(
+      Buffer.from(key.export({ format: 'der', type: 'spki' }))
+        .subarray(-32)
+        .toString('hex'),
+    ).toBe(doc.groupPublicKey);
+    // The signed statement names the artifact by digest and lists the approvers.
+    const statement = JSON.parse(readFileSync(doc.statement, 'utf8')) as {
+      subject: { digest: { sha256: string } }[];
+      predicate: { approvers: { member: string }[]; ceremonyId: string };
+    };
+    const sha = createHash('sha256').update(readFileSync(doc.artifact)).digest('hex');
+    expect(statement.subject[0]?.digest.sha256).toBe(sha);
+    expect(statement.predicate.approvers.map((a) => a.member)).toEqual(doc.approvers);
+    expect(statement.predicate.ceremonyId).toBe(doc.ceremonyId);
+    // The transcript: every accepted envelope of the signing ceremony, in order.
+    expect(doc.transcript).toBeDefined();
+    const t = JSON.parse(readFileSync(doc.transcript!, 'utf8')) as {
+      transcript: { envelope: { body: { type: string } } }[];
+    };
+    const types = t.transcript.map((e) => e.envelope.body.type);
+    expect(types[0]).toBe('sign.request');
+    expect(types).toContain('round2.share');
+    expect(types.at(-1)).toBe('sign.complete');
+    expect(doc.timingsMs.total).toBeLessThan(60_000);
+  });
+
+  it('keeps the in-process demo as a fallback', async () => {
+    const out = tempDir();
+    const r = await runCli(['demo', '--in-process', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as DemoDoc;
+    expect(doc.ok).toBe(true);
+    expect(doc.mode).toBe('in-process');
   });
 
   it('refuses a threshold above the number of signers with a coded error', async () => {
@@ -53,5 +105,6 @@ describe('conclave demo', () => {
     const r = await runCli(['demo', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('--threshold');
+    expect(r.stdout).toContain('--in-process');
   });
 });
