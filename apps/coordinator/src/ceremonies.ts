@@ -147,15 +147,28 @@ export function stateName(snapshot: AnyCeremonySnapshot): string {
 const isOpen = (s: AnyCeremonySnapshot): boolean =>
   s.status === 'active' || s.context.outbox.length > 0;
 
-/** Members who must send `sign.recommit` now (approved, in good standing, commitment spent). */
+/**
+ * Members who should send `sign.recommit` now: approvers in good standing whose commitment a
+ * session spent and who are not signing in the session that is open (ROAST: ready for the next).
+ */
 export function needsCommitment(s: SigningSnapshotLike): string[] {
   const phase = signingPhase(s);
-  if (phase !== 'awaitingCommitments') return [];
+  if (phase !== 'awaitingCommitments' && phase !== 'inSession' && phase !== 'aggregating') {
+    return [];
+  }
   const c = s.context;
+  const current = c.sessions.at(-1);
+  const busy =
+    current !== undefined && (current.status === 'open' || current.status === 'aggregating')
+      ? current.participants
+      : [];
   return c.approvals
     .map((a) => a.member)
     .filter(
-      (m) => !c.excluded.some((x) => x.member === m) && !Object.hasOwn(c.freshCommitments, m),
+      (m) =>
+        !c.excluded.some((x) => x.member === m) &&
+        !Object.hasOwn(c.freshCommitments, m) &&
+        !busy.includes(m),
     );
 }
 

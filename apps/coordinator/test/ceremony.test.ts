@@ -128,6 +128,15 @@ describe('key and signing ceremonies over the coordinator', () => {
     expectAck(await alice.approve(id, 'release'));
     const complete = await alice.client.nextBody('sign.complete', id, 10_000);
     expect(complete.body.signers.sort()).toEqual(['alice', 'carol']);
+    // carol was asked to recommit through a pushed ceremony.status (needsCommitment).
+    expect(
+      carol.client.all.some(
+        (f) =>
+          f.type === 'ceremony.status' &&
+          f.ceremonyId === id &&
+          f.needsCommitment?.includes('carol'),
+      ),
+    ).toBe(true);
     const report = ceremonyReport(t.handle.store, id)!;
     expect(report.culprits).toEqual(['bob']);
     expect(report.sessions).toHaveLength(2);
