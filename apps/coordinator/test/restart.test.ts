@@ -239,4 +239,55 @@ describe('crash and restart', () => {
     const complete = await alice.client.nextBody('sign.complete', id);
     expect(complete.body.signature).toBe(report.signature?.signature);
   });
+
+  it('resumes a DKG stopped before the round-2 boxes went out', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    let crash = true;
+    const hooks = {
+      beforeEffect: (_id: string, kind: string) => {
+        if (crash && kind === 'requestConfirmation') throw new Error('simulated crash');
+      },
+    };
+    const a = await startTest({ dir, hooks });
+    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    for (const m of members) {
+      expectAck(
+        await admin.submit(newCeremonyId(), {
+          type: 'admin.member.add',
+          member: m.name,
+          identityKey: m.publicKey,
+          roles: [],
+        }),
+      );
+      await m.connect(a);
+    }
+    const id = newCeremonyId();
+    for (const m of members) m.dkgGroup.set(id, 'release');
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'release',
+        threshold: 2,
+        members: members.map((m) => ({ member: m.name, identityKey: m.publicKey })),
+      }),
+    );
+    const deadline = Date.now() + 10_000;
+    while (a.handle.store.getCeremony(id)!.state !== 'waitingForConfirmations') {
+      if (Date.now() > deadline) throw new Error('never reached the confirmation round');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(a.handle.store.getGroup('release')?.state).toBe('keygen');
+    await a.close();
+
+    crash = false;
+    const b = await startTest({ dir });
+    cleanups.push(() => b.close());
+    const admin2 = await connect(b.handle.url, b.admin, 'admin', b.coordinatorKey);
+    for (const m of members) await m.connect(b);
+    const complete = await admin2.nextBody('dkg.complete', id, 20_000);
+    expect(b.handle.store.getGroup('release')?.groupPublicKey).toBe(complete.body.groupPublicKey);
+    expect(complete.body.confirmations).toHaveLength(3);
+  });
 });
