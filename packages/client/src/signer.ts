@@ -359,7 +359,9 @@ export class Signer {
       review: a.review,
       meta: a.share.metadata,
       pkg,
-      myCommitments: new Set(a.nonces.keys()),
+      // Outstanding and already-used commitments: a replay must reach the ledger (cached share,
+      // A.2) and a second package for a used nonce gets the ledger's NONCE_ALREADY_USED (A.1).
+      myCommitments: new Set([...a.nonces.keys(), ...a.used]),
       now: (this.#o.now ?? Date.now)(),
     });
     a.used.add(check.commitment);

@@ -1,0 +1,376 @@
+// The signer never signs opaque bytes (THREATS A.8) and marks the nonce consumed before a share
+// leaves (A.4); replays get the cached share (A.2), a second package for a used nonce is refused (A.1).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
+import {
+  bytesToHex,
+  generateIdentityKey,
+  hexToBytes,
+  newCeremonyId,
+  sealEnvelope,
+  type CeremonyStatus,
+  type IdentityKey,
+  type SealedBody,
+  type SignPackage,
+  type SignRequest,
+} from '@conclave/protocol';
+import { buildStatement, messageToSign, statementDigest } from '@conclave/release';
+import { describe, expect, it } from 'vitest';
+import {
+  ClientError,
+  Signer,
+  checkSignPackage,
+  openNonceLedger,
+  recoverStatement,
+  reviewRequest,
+  type LoadedShare,
+  type NonceLedger,
+  type Review,
+  type ShareMetadata,
+} from '../src/index.js';
+
+const MEMBERS = ['alice', 'bob', 'carol'] as const;
+
+interface World {
+  ids: Record<string, IdentityKey>;
+  keys: Record<string, KeyPackage>;
+  meta: (member: string) => ShareMetadata;
+  share: (member: string) => LoadedShare;
+  review: Review;
+  ceremonyId: string;
+}
+
+function world(): World {
+  const identifiers = MEMBERS.map((m) => frost.identifier.derive(m));
+  const dealt = frost.keys.dealer({ minSigners: 2, maxSigners: 3, identifiers });
+  const ids: Record<string, IdentityKey> = {};
+  const keys: Record<string, KeyPackage> = {};
+  for (const m of MEMBERS) {
+    ids[m] = generateIdentityKey();
+    keys[m] = frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!);
+  }
+  const groupPublicKey = bytesToHex(dealt.publicKeyPackage.verifyingKey);
+  const meta = (member: string): ShareMetadata => ({
+    kind: 'frost-key-package',
+    group: 'web',
+    member,
+    suite: 'FROST-ED25519-SHA512-v1',
+    threshold: 2,
+    groupPublicKey,
+    publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', dealt.publicKeyPackage)),
+    participants: MEMBERS.map((m) => ({
+      member: m,
+      identifier: frost.identifier.derive(m),
+      identityKey: bytesToHex(ids[m]!.publicKey),
+    })),
+    ceremonyId: 'c_keyceremony0001',
+    createdAt: new Date(0).toISOString(),
+  });
+  const ceremonyId = newCeremonyId();
+  const request: SignRequest = {
+    type: 'sign.request',
+    group: 'web',
+    release: {
+      version: '1.2.3',
+      class: 'standard',
+      note: '',
+      artifacts: [{ name: 'a.tgz', sha256: 'a'.repeat(64), sha512: 'b'.repeat(128) }],
+      formats: ['raw'],
+    },
+  };
+  const envelope = sealEnvelope(ids['carol']!, {
+    ceremonyId,
+    round: '0',
+    seq: 1,
+    sender: 'carol',
+    body: request,
+  });
+  const status: CeremonyStatus = {
+    type: 'ceremony.status',
+    ceremonyId,
+    kind: 'sign',
+    state: 'collectingApprovals',
+    group: 'web',
+    threshold: 2,
+    members: [...MEMBERS],
+    approvals: [],
+    rejections: [],
+    session: 0,
+    culprits: [],
+    request: envelope,
+    updatedAt: Date.now(),
+  };
+  const review = reviewRequest(status, meta('alice'));
+  return {
+    ids,
+    keys,
+    meta,
+    share: (m) => ({
+      metadata: meta(m),
+      keyPackage: keys[m]!,
+      publicKeyPackage: dealt.publicKeyPackage,
+    }),
+    review,
+    ceremonyId,
+  };
+}
+
+/** What an honest coordinator sends: the statement over the approvers, as a FROST package. */
+function honestPackage(
+  w: World,
+  commitments: Record<string, string>,
+  over: { issuedAt?: number; messageIssuedAt?: number; approvers?: string[] } = {},
+): SignPackage {
+  const signers = Object.keys(commitments);
+  const approvers = over.approvers ?? signers;
+  const issuedAt = over.issuedAt ?? Date.now();
+  const ctx = (at: number) => ({
+    ceremonyId: w.ceremonyId,
+    group: 'web',
+    groupPublicKey: w.meta('alice').groupPublicKey,
+    requester: 'carol',
+    approvers: approvers.map((m) => ({ member: m, identityKey: bytesToHex(w.ids[m]!.publicKey) })),
+    policyId: 'default',
+    issuedAt: at,
+  });
+  const message = messageToSign(w.review.release, ctx(over.messageIssuedAt ?? issuedAt));
+  const pkg = frost.signingPackage(
+    signers.map((s) => frost.decode.bytes('SigningCommitments', hexToBytes(commitments[s]!))),
+    message,
+  );
+  return {
+    type: 'sign.package',
+    session: 1,
+    signingPackage: bytesToHex(frost.encode.bytes('SigningPackage', pkg)),
+    requestDigest: w.review.requestDigest,
+    statementDigest: statementDigest(buildStatement(w.review.release, ctx(issuedAt))),
+    approvers,
+    signers,
+    policyId: 'default',
+    issuedAt,
+  };
+}
+
+function commitFor(w: World, m: string): string {
+  const { commitments } = frost.round1.commit(w.keys[m]!);
+  return bytesToHex(frost.encode.bytes('SigningCommitments', commitments));
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (e) {
+    return e instanceof ClientError ? e.code : `not a ClientError: ${String(e)}`;
+  }
+}
+
+describe('checkSignPackage (the message rebuild)', () => {
+  const w = world();
+  const mine = commitFor(w, 'alice');
+  const input = (pkg: SignPackage, myCommitments = new Set([mine])) => ({
+    ceremonyId: w.ceremonyId,
+    member: 'alice',
+    review: w.review,
+    meta: w.meta('alice'),
+    pkg,
+    myCommitments,
+    now: Date.now(),
+  });
+
+  it('accepts the package an honest coordinator builds, message byte-equal to the rebuild', () => {
+    const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    const check = checkSignPackage(input(pkg));
+    expect(check.commitment).toBe(mine);
+    expect(Buffer.from(check.message).toString()).toContain('DSSEv1');
+  });
+
+  it('refuses a package whose message differs from the statement it rebuilds (signing oracle)', () => {
+    const now = Date.now();
+    const pkg = honestPackage(
+      w,
+      { alice: mine, bob: commitFor(w, 'bob') },
+      {
+        issuedAt: now,
+        messageIssuedAt: now + 1,
+      },
+    );
+    expect(codeOf(() => checkSignPackage(input(pkg)))).toBe('STATEMENT_MISMATCH');
+  });
+
+  it('refuses a message that leaves out an approver', () => {
+    const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    const dropped = honestPackage(
+      w,
+      { alice: mine, bob: commitFor(w, 'bob') },
+      { approvers: ['alice'] },
+    );
+    // The package claims alice+bob approved, but signs a statement naming only alice.
+    const forged = { ...pkg, signingPackage: dropped.signingPackage };
+    expect(codeOf(() => checkSignPackage(input(forged)))).toBe('STATEMENT_MISMATCH');
+  });
+
+  it('refuses another request, a wrong statement digest and a stale issuedAt', () => {
+    const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    expect(codeOf(() => checkSignPackage(input({ ...pkg, requestDigest: '0'.repeat(64) })))).toBe(
+      'STATEMENT_MISMATCH',
+    );
+    expect(codeOf(() => checkSignPackage(input({ ...pkg, statementDigest: '1'.repeat(64) })))).toBe(
+      'STATEMENT_MISMATCH',
+    );
+    const old = honestPackage(
+      w,
+      { alice: mine, bob: commitFor(w, 'bob') },
+      {
+        issuedAt: Date.now() - 10 * 60_000,
+      },
+    );
+    expect(codeOf(() => checkSignPackage(input(old)))).toBe('STATEMENT_MISMATCH');
+  });
+
+  it('refuses a package that does not carry my commitment unchanged', () => {
+    const pkg = honestPackage(w, { alice: commitFor(w, 'alice'), bob: commitFor(w, 'bob') });
+    expect(codeOf(() => checkSignPackage(input(pkg)))).toBe('INCORRECT_COMMITMENT');
+  });
+
+  it('refuses a commitment list that does not match the signers', () => {
+    const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    expect(
+      codeOf(() =>
+        checkSignPackage(
+          input({ ...pkg, signers: ['alice', 'carol'], approvers: ['alice', 'carol'] }),
+        ),
+      ),
+    ).toBe('UNKNOWN_PARTICIPANT');
+    expect(codeOf(() => checkSignPackage(input({ ...pkg, signers: ['alice'] })))).toBe(
+      'INCORRECT_NUMBER_OF_COMMITMENTS',
+    );
+  });
+
+  it('rebuilds the signed statement for a member that did not sign (fetch)', () => {
+    const pkg = honestPackage(
+      w,
+      { alice: mine, bob: commitFor(w, 'bob') },
+      { issuedAt: Date.now() - 1234 },
+    );
+    const found = recoverStatement(w.review, w.meta('carol'), pkg, {
+      from: Date.now() - 5000,
+      to: Date.now(),
+    });
+    expect(found?.context.issuedAt).toBe(pkg.issuedAt);
+  });
+});
+
+describe('Signer: nonce ledger ordering', () => {
+  function recordingLedger(inner: NonceLedger, log: string[]): NonceLedger {
+    return {
+      path: inner.path,
+      epoch: inner.epoch,
+      recovery: inner.recovery,
+      reserve: async (id, meta) => {
+        log.push('reserve');
+        return inner.reserve(id, meta);
+      },
+      consume: async (id, pkg) => {
+        log.push('consume');
+        return inner.consume(id, pkg);
+      },
+      recordShare: async (id, pkg, share) => {
+        log.push('recordShare');
+        return inner.recordShare(id, pkg, share);
+      },
+      abandon: async (id, reason) => {
+        log.push('abandon');
+        return inner.abandon(id, reason);
+      },
+      get: (id) => inner.get(id),
+      close: () => inner.close(),
+    };
+  }
+
+  async function setup(failConsume = false) {
+    const w = world();
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-'));
+    const inner = await openNonceLedger(join(dir, 'ledger.jsonl'));
+    const log: string[] = [];
+    const ledger = recordingLedger(inner, log);
+    if (failConsume) {
+      ledger.consume = async () => {
+        log.push('consume');
+        throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
+      };
+    }
+    const sent: SealedBody[] = [];
+    const signer = new Signer({
+      member: 'alice',
+      key: w.ids['alice']!,
+      ledger,
+      send: async (_c, _r, body) => {
+        log.push(`send ${body.type}`);
+        sent.push(body);
+      },
+    });
+    await signer.approve(w.review, w.share('alice'));
+    const approve = sent[0];
+    if (approve?.type !== 'sign.approve') throw new Error('no approval sent');
+    const pkg = honestPackage(w, { alice: approve.commitment, bob: commitFor(w, 'bob') });
+    return { w, signer, log, sent, pkg, inner };
+  }
+
+  it('marks the nonce consumed before the share is computed and sent', async () => {
+    const { w, signer, log, sent, pkg, inner } = await setup();
+    await signer.onPackage(w.ceremonyId, pkg);
+    expect(log).toEqual([
+      'reserve',
+      'send sign.approve',
+      'consume',
+      'recordShare',
+      'send round2.share',
+    ]);
+    const share = sent[1];
+    expect(share?.type).toBe('round2.share');
+    // The share verifies under the group key: it is a real share over the rebuilt message.
+    if (share?.type !== 'round2.share') throw new Error('no share');
+    const signingPackage = frost.decode.bytes('SigningPackage', hexToBytes(pkg.signingPackage));
+    expect(() =>
+      frost.verifySignatureShare(
+        {
+          suite: 'FROST-ED25519-SHA512-v1',
+          identifier: frost.identifier.derive('alice'),
+          share: hexToBytes(share.share),
+        },
+        signingPackage,
+        w.share('alice').publicKeyPackage,
+      ),
+    ).not.toThrow();
+    await inner.close();
+  });
+
+  it('sends nothing when the ledger cannot record the nonce as consumed', async () => {
+    const { w, signer, log, pkg, inner } = await setup(true);
+    await expect(signer.onPackage(w.ceremonyId, pkg)).rejects.toMatchObject({
+      code: 'NONCE_LEDGER_IO_ERROR',
+    });
+    expect(log.filter((l) => l === 'send round2.share')).toEqual([]);
+    await inner.close();
+  });
+
+  it('answers an identical replay with the cached share and refuses another package for the nonce', async () => {
+    const { w, signer, sent, pkg, inner } = await setup();
+    await signer.onPackage(w.ceremonyId, pkg);
+    await signer.onPackage(w.ceremonyId, pkg);
+    const shares = sent.filter((b) => b.type === 'round2.share');
+    expect(shares).toHaveLength(2);
+    expect(shares[0]).toEqual(shares[1]);
+    const approve = sent[0];
+    if (approve?.type !== 'sign.approve') throw new Error('no approval');
+    const other = honestPackage(w, { alice: approve.commitment, carol: commitFor(w, 'carol') });
+    await expect(signer.onPackage(w.ceremonyId, other)).rejects.toMatchObject({
+      code: 'NONCE_ALREADY_USED',
+    });
+    expect(sent.filter((b) => b.type === 'round2.share')).toHaveLength(2);
+    await inner.close();
+  });
+});
