@@ -337,7 +337,7 @@ describe('Signer: nonce ledger ordering', () => {
     expect(() =>
       frost.verifySignatureShare(
         {
-          suite: 'FROST-ED25519-SHA512-v1',
+          suite: frost.suite.name,
           identifier: frost.identifier.derive('alice'),
           share: hexToBytes(share.share),
         },
