@@ -1,0 +1,44 @@
+// THREATS C.42: a peer that stops reading is cut off once the server's unsent data passes
+// `maxBufferedBytes`, instead of the server queueing without bound; others are unaffected.
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, removeDir, startTest, type TestCoordinator } from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('slow consumer', () => {
+  it('terminates a connection that does not read its frames', async () => {
+    const t: TestCoordinator = await startTest({
+      limits: {
+        maxBufferedBytes: 64 * 1024,
+        maxMessagesPerSecond: 1_000_000,
+        maxErrorsPerConnection: 1_000_000,
+      },
+    });
+    cleanups.push(() => removeDir(t.dir));
+    cleanups.push(() => t.close());
+    const slow = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const socket = (slow.ws as unknown as { _socket: Socket })._socket;
+    socket.pause();
+    // Each query is answered with an error frame; unread, they pile up in the kernel buffers and
+    // then in the server's socket buffer.
+    const frame = JSON.stringify({ type: 'ceremony.status.get', ceremonyId: 'c_does-not-exist' });
+    for (let i = 0; i < 60_000 && slow.ws.readyState === slow.ws.OPEN; i++) {
+      slow.ws.send(frame);
+      if (i % 1000 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    socket.resume();
+    const { code } = await Promise.race([
+      slow.closed,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('slow consumer was not cut off')), 15_000),
+      ),
+    ]);
+    expect(code).toBe(1006);
+    const other = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    expect((await other.query({ type: 'inbox.get' }, 'inbox')).items).toEqual([]);
+  });
+});
