@@ -1,0 +1,183 @@
+// The member side of the key ceremony, driven by an in-memory relay that plays an honest (or
+// tampering) coordinator: the share is saved only after n valid confirmations; a bad share names
+// its sender and nothing is saved (THREATS B.24–B.27).
+import { ed25519 as frost } from '@conclave/frost';
+import {
+  bodyHash,
+  bytesToHex,
+  generateIdentityKey,
+  newCeremonyId,
+  sealEnvelope,
+  type DkgStart,
+  type IdentityKey,
+  type OpenedEnvelope,
+  type SealedBody,
+} from '@conclave/protocol';
+import { describe, expect, it } from 'vitest';
+import { ClientError, DkgParticipant, type DkgResult } from '../src/index.js';
+
+const NAMES = ['alice', 'bob', 'carol'];
+
+function opened(ceremonyId: string, body: SealedBody): OpenedEnvelope {
+  return { ceremonyId, round: '0', seq: 1, sender: 'coordinator', body, bodyHash: bodyHash(body) };
+}
+
+async function run(
+  opts: { faultFrom?: string; tamperBoxFrom?: string; wrongAdmin?: boolean } = {},
+) {
+  const admin = generateIdentityKey();
+  const ids: Record<string, IdentityKey> = Object.fromEntries(
+    NAMES.map((n) => [n, generateIdentityKey()]),
+  );
+  const ceremonyId = newCeremonyId();
+  const members = NAMES.map((m) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) }));
+  const authorization = sealEnvelope(opts.wrongAdmin === true ? generateIdentityKey() : admin, {
+    ceremonyId,
+    round: '0',
+    seq: 1,
+    sender: 'admin',
+    body: { type: 'admin.group.create', group: 'web', threshold: 2, members },
+  });
+  const start: DkgStart = {
+    type: 'dkg.start',
+    group: 'web',
+    threshold: 2,
+    participants: members.map((m) => ({ ...m, identifier: frost.identifier.derive(m.member) })),
+    authorization,
+  };
+  const outbox: { from: string; body: SealedBody }[] = [];
+  const saved: string[] = [];
+  const parts = new Map<string, DkgParticipant>();
+  for (const m of NAMES) {
+    parts.set(
+      m,
+      new DkgParticipant(
+        {
+          member: m,
+          key: ids[m]!,
+          adminKey: admin.publicKey,
+          send: async (_c, _r, body) => {
+            outbox.push({ from: m, body });
+          },
+          save: async (_kp, meta) => {
+            saved.push(meta.member);
+            return `/nowhere/${meta.member}`;
+          },
+        },
+        ceremonyId,
+        start,
+      ),
+    );
+  }
+  const take = (type: string) => outbox.splice(0).filter((o) => o.body.type === type);
+  const deliver = async (m: string, body: SealedBody) => {
+    const prev = process.env['CONCLAVE_TEST_FAULT'];
+    if (opts.faultFrom === m) process.env['CONCLAVE_TEST_FAULT'] = 'bad-dkg-share';
+    try {
+      await parts.get(m)!.handle(opened(ceremonyId, body));
+    } finally {
+      if (prev === undefined) delete process.env['CONCLAVE_TEST_FAULT'];
+      else process.env['CONCLAVE_TEST_FAULT'] = prev;
+    }
+  };
+  const results = NAMES.map((m) =>
+    parts.get(m)!.result.then(
+      (r): DkgResult | ClientError => r,
+      (e: ClientError) => e,
+    ),
+  );
+  for (const m of NAMES)
+    await parts
+      .get(m)!
+      .begin()
+      .catch(() => undefined);
+  const r1 = take('dkg.round1');
+  const packages = r1.map((o) => ({
+    member: o.from,
+    package: (o.body as { package: string }).package,
+  }));
+  for (const m of NAMES) await deliver(m, { type: 'dkg.round1.all', packages });
+  const r2 = take('dkg.round2');
+  for (const m of NAMES) {
+    const boxes = r2.flatMap((o) =>
+      (
+        o.body as {
+          boxes: { recipient: string; ephemeralKey: string; nonce: string; ciphertext: string }[];
+        }
+      ).boxes
+        .filter((b) => b.recipient === m)
+        .map(({ recipient: _r, ...box }) => {
+          if (opts.tamperBoxFrom === o.from) {
+            const c = box.ciphertext;
+            box = { ...box, ciphertext: (c[0] === '0' ? '1' : '0') + c.slice(1) };
+          }
+          return { sender: o.from, ...box };
+        }),
+    );
+    await deliver(m, { type: 'dkg.round2.deliver', boxes });
+  }
+  const fails = outbox.filter((o) => o.body.type === 'dkg.fail');
+  const confirms = take('dkg.confirm');
+  if (fails.length === 0 && confirms.length === NAMES.length) {
+    const first = confirms[0]!.body as { round1Hash: string; groupPublicKey: string };
+    for (const m of NAMES) {
+      await deliver(m, {
+        type: 'dkg.complete',
+        groupPublicKey: first.groupPublicKey,
+        round1Hash: first.round1Hash,
+        confirmations: confirms.map((c) => ({
+          member: c.from,
+          signature: (c.body as { signature: string }).signature,
+        })),
+      });
+    }
+  } else {
+    const culprits = [...new Set(fails.map((f) => (f.body as { culprit: string }).culprit))];
+    for (const m of NAMES) {
+      await deliver(m, {
+        type: 'dkg.abort',
+        code: 'INVALID_SECRET_SHARE',
+        message: 'aborted',
+        culprits,
+      });
+    }
+  }
+  return { results: await Promise.all(results), saved, fails };
+}
+
+describe('DkgParticipant', () => {
+  it('runs a 2-of-3 key ceremony and saves each share only after all confirmations', async () => {
+    const { results, saved } = await run();
+    const keys = new Set(
+      results.map((r) => (r instanceof ClientError ? r.code : r.groupPublicKey)),
+    );
+    expect(keys.size).toBe(1);
+    expect([...keys][0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(saved.sort()).toEqual(NAMES);
+  });
+
+  it('names the sender of a share that fails vss_verify and saves nothing', async () => {
+    const { results, saved, fails } = await run({ faultFrom: 'bob' });
+    expect(saved).toEqual([]);
+    expect(fails.length).toBeGreaterThan(0);
+    for (const f of fails)
+      expect(f.body).toMatchObject({ culprit: 'bob', code: 'INVALID_SECRET_SHARE' });
+    for (const r of results) {
+      expect(r).toBeInstanceOf(ClientError);
+      expect((r as ClientError).details?.['culprits']).toEqual(['bob']);
+    }
+  });
+
+  it('names the sender of a box that does not decrypt', async () => {
+    const { saved, fails } = await run({ tamperBoxFrom: 'carol' });
+    expect(saved).toEqual([]);
+    for (const f of fails)
+      expect(f.body).toMatchObject({ culprit: 'carol', code: 'DECRYPTION_FAILED' });
+  });
+
+  it('refuses a key ceremony not authorized by the pinned admin key', async () => {
+    const { results, saved } = await run({ wrongAdmin: true });
+    expect(saved).toEqual([]);
+    for (const r of results) expect(r).toMatchObject({ code: 'DKG_FAILED' });
+  });
+});
