@@ -29,7 +29,6 @@ import {
   type CeremonyStatus,
   type Envelope,
   type ErrorCode,
-  type IdentityKey,
   type InboxItem,
   type SealedBody,
   type SignRequest,
@@ -53,7 +52,6 @@ export interface RunnerDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly sealer: Sealer;
-  readonly coordinatorKey: IdentityKey;
   readonly adminPublicKey: Uint8Array;
   readonly hub: Hub;
   readonly hooks?: RunnerHooks;

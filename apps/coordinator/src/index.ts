@@ -144,7 +144,6 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       logger,
       metrics,
       sealer: new Sealer(keys.coordinator, new SeqSource(clock)),
-      coordinatorKey: keys.coordinator,
       adminPublicKey: keys.adminPublicKey,
       hub: server.hub,
       ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
