@@ -212,8 +212,6 @@ export async function cmdGroupCreate(
     threshold: number;
     members: string;
     adminKey: string;
-    wait?: boolean;
-    timeout: number;
   },
   ctx: Ctx,
 ): Promise<void> {
@@ -444,7 +442,6 @@ export async function cmdRequest(
   const session = await openSession(o, ctx);
   const ceremonyId = newCeremonyId();
   try {
-    await session.home.shareMetadata(o.group).catch(() => undefined);
     await session.connection.send(ceremonyId, '0', {
       type: 'sign.request',
       group: o.group,

@@ -113,11 +113,10 @@ export function buildProgram(): Command {
       .description('create a t-of-n group and open its key ceremony (admin)')
       .requiredOption('--threshold <t>', 'approvals needed', int)
       .requiredOption('--members <list>', 'comma-separated member names (or name=PUB)')
-      .requiredOption('--admin-key <file>', 'the admin key file printed by `coordinator start`')
-      .option('--timeout <seconds>', 'give up waiting after this long', int, 120),
+      .requiredOption('--admin-key <file>', 'the admin key file printed by `coordinator start`'),
   ).action(
-    run<GlobalOptions & { threshold: number; members: string; adminKey: string; timeout: number }>(
-      (o, ctx, name) => cmdGroupCreate(name ?? '', o, ctx),
+    run<GlobalOptions & { threshold: number; members: string; adminKey: string }>((o, ctx, name) =>
+      cmdGroupCreate(name ?? '', o, ctx),
     ),
   );
 
