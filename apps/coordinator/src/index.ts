@@ -166,6 +166,14 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     const port = await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     const origin = server.origin;
     logger.info('coordinator listening', { origin, openCeremonies: runner.live.size });
+    const checkpoints = setInterval(() => {
+      try {
+        if (store.checkpointIfLarger(limits.walCheckpointBytes)) logger.info('wal checkpointed');
+      } catch {
+        logger.warn('wal checkpoint failed');
+      }
+    }, limits.walCheckpointIntervalMs);
+    checkpoints.unref();
     let closed = false;
     return {
       url: origin,
@@ -181,6 +189,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       async close() {
         if (closed) return;
         closed = true;
+        clearInterval(checkpoints);
         runner.close();
         await server.close();
         store.close();

@@ -36,6 +36,9 @@ export interface Limits {
   readonly dkgRoundTimeoutMs: number;
   /** `listen` backlog (C.41). */
   readonly backlog: number;
+  /** WAL kept bounded (D.50): checked every interval, checkpointed (TRUNCATE) above this size. */
+  readonly walCheckpointBytes: number;
+  readonly walCheckpointIntervalMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -58,6 +61,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   sessionTimeoutMs: 60_000,
   dkgRoundTimeoutMs: 10 * 60 * 1000,
   backlog: 511,
+  walCheckpointBytes: 64 * 1024 * 1024,
+  walCheckpointIntervalMs: 60_000,
 });
 
 /** Defaults with `overrides` applied (shallow; `challengeRateLimit` merged one level down). */

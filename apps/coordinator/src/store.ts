@@ -1,6 +1,7 @@
 // Storage behind a small repository interface (DESIGN.md "Storage"). SQLite (better-sqlite3) is the
 // embedded default: WAL, synchronous=FULL (THREATS D.48), busy_timeout (D.50), foreign keys. Every
 // row read back is parsed with a zod schema: the file is hostile until parsed (D.51).
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { EnvelopeSchema, ProtocolError, type Envelope } from '@conclave/protocol';
 import * as z from 'zod';
@@ -172,6 +173,8 @@ export interface Store {
   transaction<T>(fn: () => T): T;
   ping(): boolean;
   close(): void;
+  /** Checkpoints the WAL (TRUNCATE) if it is larger than `maxBytes`; returns whether it did. */
+  checkpointIfLarger(maxBytes: number): boolean;
 
   getSetting(key: string): string | undefined;
   setSetting(key: string, value: string): void;
@@ -286,6 +289,18 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  checkpointIfLarger(maxBytes: number): boolean {
+    let size: number;
+    try {
+      size = statSync(`${this.db.name}-wal`).size;
+    } catch {
+      return false;
+    }
+    if (size <= maxBytes) return false;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return true;
   }
 
   getSetting(key: string): string | undefined {

@@ -1,5 +1,6 @@
 // The store: versioned migrations, durable pragmas, unique constraints as coded refusals, and rows
 // that do not parse are refused rather than used (THREATS D.48, D.51).
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProtocolError } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -79,6 +80,18 @@ describe('sqlite store', () => {
       .run('frank', 'ee'.repeat(32), '{"__proto__": 1}', 1);
     expect(codeOf(() => s.getMember('eve'))).toBe('STORAGE_UNAVAILABLE');
     expect(codeOf(() => s.getMember('frank'))).toBe('STORAGE_UNAVAILABLE');
+    s.close();
+  });
+
+  it('keeps the WAL bounded with a checkpoint above the size limit', () => {
+    const { path } = fresh();
+    const s = openStore(path, { now: 1 });
+    for (let i = 0; i < 200; i++) s.setSetting(`k${i}`, 'x'.repeat(1000));
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(100_000);
+    expect(s.checkpointIfLarger(1 << 30)).toBe(false);
+    expect(s.checkpointIfLarger(1024)).toBe(true);
+    expect(statSync(`${path}-wal`).size).toBe(0);
+    expect(s.getSetting('k199')).toBe('x'.repeat(1000));
     s.close();
   });
 });
