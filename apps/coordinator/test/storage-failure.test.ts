@@ -1,0 +1,60 @@
+// THREATS D.49: when a write fails the coordinator fails closed — the sender gets
+// STORAGE_UNAVAILABLE, the transition is rolled back in memory too, nothing is sent — and the
+// ceremony carries on once storage works again.
+import { newCeremonyId } from '@conclave/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  FakeMember,
+  connect,
+  expectAck,
+  removeDir,
+  sampleRelease,
+  setupGroup,
+  startTest,
+} from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('storage failure', () => {
+  it('refuses with STORAGE_UNAVAILABLE, changes nothing, and recovers', async () => {
+    const t = await startTest();
+    cleanups.push(() => removeDir(t.dir));
+    cleanups.push(() => t.close());
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    expectAck(await bob.approve(id, 'release'));
+    const db = (t.handle.store as unknown as { db: { pragma(s: string): unknown } }).db;
+    const before = t.handle.store.getCeremony(id)!;
+
+    db.pragma('query_only = ON');
+    const refused = await carol.approve(id, 'release');
+    expect(refused.code).toBe('STORAGE_UNAVAILABLE');
+    db.pragma('query_only = OFF');
+    const after = t.handle.store.getCeremony(id)!;
+    expect(after.snapshot).toBe(before.snapshot);
+    expect(t.handle.store.transcript(id).some((e) => e.bodyType === 'sign.package')).toBe(false);
+    const status = await carol.client.query(
+      { type: 'ceremony.status.get', ceremonyId: id },
+      'ceremony.status',
+    );
+    expect(status.approvals).toEqual(['bob']);
+
+    // Storage is back: carol approves again (fresh nonces) and the ceremony completes.
+    expectAck(await carol.approve(id, 'release'));
+    const complete = await alice.client.nextBody('sign.complete', id);
+    expect(complete.body.signers).toEqual(['bob', 'carol']);
+  });
+});
