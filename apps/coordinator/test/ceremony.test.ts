@@ -109,7 +109,7 @@ describe('key and signing ceremonies over the coordinator', () => {
   });
 
   it('ROAST: a signer that goes silent is excluded and the others finish in a new session', async () => {
-    const t = await fresh({ sessionTimeoutMs: 400 });
+    const t = await fresh({ sessionTimeoutMs: 1500 });
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
     await setupGroup(t, admin, members, 'release', 2);

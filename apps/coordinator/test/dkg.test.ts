@@ -231,7 +231,7 @@ describe('key ceremony', () => {
   });
 
   it('aborts a key ceremony at its round deadline, naming who was missing', async () => {
-    const t = await fresh({ dkgRoundTimeoutMs: 300 });
+    const t = await fresh({ dkgRoundTimeoutMs: 1500 });
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     const keys = await register(admin, ['dave', 'erin']);
     const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
@@ -255,7 +255,7 @@ describe('key ceremony', () => {
 
 describe('signing ceremony endings and requests', () => {
   it('expires a request nobody approves, and refuses requests for unknown groups or by outsiders', async () => {
-    const t = await fresh({ approvalTimeoutMs: 300 });
+    const t = await fresh({ approvalTimeoutMs: 1000 });
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     const members = ['alice', 'bob'].map((n) => new FakeMember(n));
     await setupGroup(t, admin, members, 'release', 2);
