@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 // A member's home directory (`--home`, default `$CONCLAVE_HOME` or `~/.conclave`):
 //   config.json           name, coordinator URL and the pinned coordinator/admin keys (zod-checked)
 //   identity.key          the member's Ed25519 identity key, in the encrypted keystore format
@@ -104,8 +105,9 @@ export function parseHomeConfig(text: string, where = CONFIG_FILENAME): HomeConf
 }
 
 async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode });
+  // A random suffix: two writes of one file in the same millisecond must not share a temp file.
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode, flush: true });
   await rename(tmp, path);
 }
 
