@@ -3,6 +3,7 @@
  * benches are one entry each. BENCH_QUICK=1 selects a fast smoke mode (tiny iteration counts).
  * BENCH_SUITES=ed25519,p256 limits the FROST bench to some suites.
  */
+import { mainCeremony } from './ceremony/index.js';
 import { mainFrost } from './frost/index.js';
 
 interface BenchEntry {
@@ -17,6 +18,11 @@ const REGISTRY: Readonly<Record<string, BenchEntry>> = {
     description:
       'FROST (RFC 9591): keygen, DKG, signing rounds, aggregate, verify vs native Ed25519',
     run: ({ quick }) => mainFrost(suitesEnv ? { quick, suites: suitesEnv } : { quick }),
+  },
+  ceremony: {
+    description:
+      'signing ceremonies over loopback WebSocket (coordinator child + in-process agents): latency vs crypto floor, throughput, event-loop delay, memory per open ceremony',
+    run: ({ quick }) => mainCeremony({ quick }),
   },
 };
 
