@@ -1,0 +1,64 @@
+// What people see: the live progress line and the coded errors.
+import { ClientError } from '@conclave/client';
+import type { CeremonyStatus } from '@conclave/protocol';
+import { describe, expect, it } from 'vitest';
+import { progressLine } from '../src/commands.js';
+import { CliError } from '../src/errors.js';
+import { toError } from '../src/output.js';
+
+const status = (over: Partial<CeremonyStatus>): CeremonyStatus => ({
+  type: 'ceremony.status',
+  ceremonyId: 'c_0123456789abcdef',
+  kind: 'sign',
+  state: 'collectingApprovals',
+  group: 'web',
+  threshold: 3,
+  members: ['alice', 'bob', 'carol', 'dave'],
+  approvals: [],
+  rejections: [],
+  session: 0,
+  culprits: [],
+  updatedAt: 0,
+  ...over,
+});
+
+describe('progressLine', () => {
+  it('says who approved and how many more are needed', () => {
+    expect(progressLine(status({ approvals: ['alice', 'carol'] }))).toBe(
+      '2 of 3 approvals: alice, carol — waiting for 1 more',
+    );
+    expect(progressLine(status({}))).toBe('0 of 3 approvals: none yet — waiting for 3 more');
+  });
+
+  it('shows the signing session, the excluded culprits and the end', () => {
+    expect(
+      progressLine(
+        status({
+          approvals: ['a', 'b', 'c', 'd'],
+          state: 'signing.inSession',
+          session: 2,
+          culprits: ['a'],
+        }),
+      ),
+    ).toBe('4 of 3 approvals: a, b, c, d — signing (session 2); excluded: a');
+    expect(progressLine(status({ approvals: ['a', 'b', 'c'], state: 'completed' }))).toBe(
+      '3 of 3 approvals: a, b, c — completed',
+    );
+  });
+});
+
+describe('toError', () => {
+  it('keeps codes and public details, never a cause', () => {
+    const e = new ClientError('DKG_ABORTED', 'aborted', {
+      details: { culprits: ['bob'] },
+      cause: new Error('x'),
+    });
+    expect(toError(e)).toEqual({
+      code: 'DKG_ABORTED',
+      message: 'aborted',
+      details: { culprits: ['bob'] },
+    });
+    expect(toError(new CliError('TIMEOUT', 'late'))).toEqual({ code: 'TIMEOUT', message: 'late' });
+    expect(toError(new Error('boom')).code).toBe('INTERNAL');
+  });
+});
