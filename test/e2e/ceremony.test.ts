@@ -7,8 +7,8 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool } from '../support.js';
-import { Cluster, doc, stop, waitFor } from './cluster.js';
+import { requireTool, runCli } from '../support.js';
+import { Cluster, PASSPHRASE, doc, stop, waitFor } from './cluster.js';
 
 interface Fetched {
   files: {
@@ -132,6 +132,26 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     expect(doc(r)).toMatchObject({ ok: false, error: { code: 'ARTIFACT_MISMATCH' } });
     const status = await c.cli('carol', ['status', id, '--json']);
     expect(doc<{ status: { approvals: string[] } }>(status).status.approvals).toEqual([]);
+  });
+  it('refuses a member the admin never registered, with a coded error and what to do', async () => {
+    const home = join(c.dir, 'homes', 'mallory');
+    const init = await runCli(
+      ['init', '--name', 'mallory', '--coordinator', c.url, '--home', home],
+      {
+        env: { CONCLAVE_PASSPHRASE: PASSPHRASE },
+      },
+    );
+    expect(init.code, init.stderr).toBe(0);
+    const plain = await runCli(['inbox', '--home', home], {
+      env: { CONCLAVE_PASSPHRASE: PASSPHRASE },
+    });
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/^conclave: UNKNOWN_MEMBER: .+ — ask the admin/m);
+    const json = await runCli(['inbox', '--home', home, '--json'], {
+      env: { CONCLAVE_PASSPHRASE: PASSPHRASE },
+    });
+    expect(json.code).not.toBe(0);
+    expect(doc(json)).toMatchObject({ ok: false, error: { code: 'UNKNOWN_MEMBER' } });
   });
 });
 
