@@ -1,40 +1,13 @@
 /** `conclave coordinator start`: run @conclave/coordinator until SIGINT/SIGTERM. */
 import { resolve } from 'node:path';
-import { CliError } from './errors.js';
 import { untilSignal, type Ctx, type GlobalOptions } from './output.js';
 
-/** What `startCoordinator` returns (docs/ceremony-flow.md; apps/coordinator). */
-export interface CoordinatorHandle {
-  readonly url: string;
-  readonly port: number;
-  readonly origin: string;
-  readonly adminKeyPath: string;
-  readonly adminPublicKey: string;
-  readonly coordinatorPublicKey: string;
-  readonly store?: unknown;
-  close(): Promise<void>;
-}
+export type CoordinatorModule = typeof import('@conclave/coordinator');
+export type CoordinatorHandle = Awaited<ReturnType<CoordinatorModule['startCoordinator']>>;
 
-interface CoordinatorModule {
-  startCoordinator(o: {
-    dbPath: string;
-    host: string;
-    port: number;
-    limits?: { sessionTimeoutMs?: number; approvalTimeoutMs?: number };
-  }): Promise<CoordinatorHandle>;
-  formatStartBanner(info: CoordinatorHandle): string;
-  /** One ceremony's report incl. its transcript (every accepted envelope, in order). */
-  ceremonyReport?(store: unknown, ceremonyId: string): Record<string, unknown> | undefined;
-}
-
-/** Loads the coordinator lazily: member commands never pay for SQLite and ws server code. */
+/** Loads the coordinator lazily: member commands never pay for SQLite and the ws server. */
 export async function loadCoordinator(): Promise<CoordinatorModule> {
-  const spec = '@conclave/coordinator';
-  const mod = (await import(spec)) as Partial<CoordinatorModule>;
-  if (typeof mod.startCoordinator !== 'function') {
-    throw new CliError('INTERNAL', '@conclave/coordinator does not export startCoordinator');
-  }
-  return mod as CoordinatorModule;
+  return import('@conclave/coordinator');
 }
 
 export async function cmdCoordinatorStart(
@@ -61,10 +34,7 @@ export async function cmdCoordinatorStart(
   };
   // The banner (and, with --json, the document) is printed once the server listens.
   if (ctx.json) process.stdout.write(`${JSON.stringify({ ok: true, ...info })}\n`);
-  else
-    process.stdout.write(
-      `${typeof formatStartBanner === 'function' ? formatStartBanner(handle) : JSON.stringify(info, null, 2)}\n`,
-    );
+  else process.stdout.write(`${formatStartBanner(handle)}\n`);
   const sig = await untilSignal();
   ctx.progress(`coordinator stopping (${sig})`);
   await handle.close();

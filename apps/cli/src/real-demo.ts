@@ -309,7 +309,7 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
     mark('verify', since);
     // The ceremony transcript (every accepted envelope, both directions, in order) from the store.
     let transcript: string | undefined;
-    const report = coordinatorModule.ceremonyReport?.(handle.store, signed.ceremonyId);
+    const report = coordinatorModule.ceremonyReport(handle.store, signed.ceremonyId);
     if (report !== undefined) {
       transcript = join(out, 'signature', 'transcript.json');
       writeFileSync(transcript, `${JSON.stringify(report, null, 2)}\n`);
