@@ -1,8 +1,9 @@
 /** `conclave coordinator start`: run @conclave/coordinator until SIGINT/SIGTERM. */
 import { resolve } from 'node:path';
+import type * as CoordinatorApi from '@conclave/coordinator';
 import { untilSignal, type Ctx, type GlobalOptions } from './output.js';
 
-export type CoordinatorModule = typeof import('@conclave/coordinator');
+export type CoordinatorModule = typeof CoordinatorApi;
 export type CoordinatorHandle = Awaited<ReturnType<CoordinatorModule['startCoordinator']>>;
 
 /** Loads the coordinator lazily: member commands never pay for SQLite and the ws server. */
