@@ -11,6 +11,7 @@ import {
   defaultHomeDir,
   describeReview,
   fetchCoordinatorInfo,
+  isClientError,
   isTerminal,
   normalizeCoordinatorUrl,
   parseAdminKeyText,
@@ -516,7 +517,14 @@ export async function cmdApprove(
   o: GlobalOptions & { artifact?: string[]; yes?: boolean; timeout: number },
   ctx: Ctx,
 ): Promise<void> {
-  const session = await openSession(o, ctx, { signing: true });
+  // With a `conclave agent` running for this home, the agent holds the nonce ledger: review and
+  // confirm here, then hand the approval to the agent (which re-checks the request digest).
+  let handOver = false;
+  const session = await openSession(o, ctx, { signing: true }).catch(async (e: unknown) => {
+    if (!isClientError(e, 'NONCE_LEDGER_LOCKED')) throw e;
+    handOver = true;
+    return openSession(o, ctx);
+  });
   try {
     const { review } = await session.review(id);
     ctx.progress(describeReview(review));
@@ -530,13 +538,20 @@ export async function cmdApprove(
     ) {
       throw new CliError('NOT_APPROVED', 'not approved; nothing was sent');
     }
-    await session.approve(review);
-    ctx.progress('approved; staying online to sign when the quorum is reached (Ctrl-C to leave)');
+    if (handOver) {
+      await session.home.writeApprovalIntent(id, review.requestDigest);
+      ctx.progress(
+        "approval handed to this home's running agent, which signs when the quorum is reached",
+      );
+    } else {
+      await session.approve(review);
+      ctx.progress('approved; staying online to sign when the quorum is reached (Ctrl-C to leave)');
+    }
     const r = await waitForCeremony(session, id, ctx, o.timeout);
     const doc = endSummary(id, r);
     requireCompleted(doc);
     ctx.result(
-      doc,
+      { ...doc, handedToAgent: handOver },
       `Signed: ${id}\n  signers: ${String((doc['signers'] as string[] | undefined)?.join(', ') ?? '')}`,
     );
   } finally {

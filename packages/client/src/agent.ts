@@ -394,6 +394,25 @@ export class MemberSession {
     await this.approve(review);
   }
 
+  /** For the agent: approve what `conclave approve` handed over through the home directory. */
+  async takeApprovalIntents(): Promise<void> {
+    if (this.signer === undefined) return;
+    for (const intent of await this.home.takeApprovalIntents()) {
+      try {
+        const { review } = await this.review(intent.ceremonyId);
+        if (review.requestDigest !== intent.requestDigest) {
+          this.#log(
+            `${intent.ceremonyId}: handed-over approval is for another request; not approving`,
+          );
+          continue;
+        }
+        await this.approve(review);
+      } catch (err) {
+        this.#report(err, intent.ceremonyId);
+      }
+    }
+  }
+
   /** For the agent: look at the inbox now (pending requests, open key ceremonies). */
   async sweepInbox(): Promise<void> {
     if (!this.#autoApprove) return;
@@ -446,6 +465,18 @@ export async function startAgent(o: AgentOptions): Promise<MemberSession> {
     session.sweepInbox().catch(() => undefined);
   });
   await session.sweepInbox().catch(() => undefined);
+  // `conclave approve` in another process hands approvals over through the home directory.
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    session
+      .takeApprovalIntents()
+      .catch(() => undefined)
+      .finally(() => (busy = false));
+  }, 300);
+  timer.unref();
+  session.connection.onClose(() => clearInterval(timer));
   return session;
 }
 

@@ -138,6 +138,7 @@ export class Connection {
   readonly #statusHandlers = new Set<StatusHandler>();
   readonly #errorHandlers = new Set<ErrorHandler>();
   readonly #connectHandlers = new Set<() => void>();
+  readonly #closeHandlers = new Set<() => void>();
   #reconnectAttempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
 
@@ -163,6 +164,12 @@ export class Connection {
   onError(handler: ErrorHandler): () => void {
     this.#errorHandlers.add(handler);
     return () => this.#errorHandlers.delete(handler);
+  }
+
+  /** Called once when this client closes the connection for good. */
+  onClose(handler: () => void): () => void {
+    this.#closeHandlers.add(handler);
+    return () => this.#closeHandlers.delete(handler);
   }
 
   /** Called after every successful authentication (first connect and each reconnect). */
@@ -537,6 +544,7 @@ export class Connection {
   }
 
   async close(): Promise<void> {
+    if (!this.#closed) for (const h of this.#closeHandlers) h();
     this.#closed = true;
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
     const ws = this.#ws;

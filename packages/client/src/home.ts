@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 //   nonce-ledger.jsonl    the nonce ledger (THREATS A.1–A.5)
 //   ceremonies/<id>.json  public records of ceremonies this member took part in (request, outcome)
 //   admin/members.json    for an admin working from this home: the identity keys it registered
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
@@ -317,6 +317,44 @@ export class Home {
 
   async openLedger(): Promise<NonceLedger> {
     return openNonceLedger(this.ledgerPath);
+  }
+
+  /**
+   * Hands an approval to this home's running agent (which holds the nonce ledger): the agent
+   * approves `ceremonyId` only if its own review of the request has the same `requestDigest`.
+   */
+  async writeApprovalIntent(ceremonyId: string, requestDigest: string): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(ceremonyId) || !/^[0-9a-f]{64}$/.test(requestDigest)) {
+      throw new ClientError('INVALID_ARGUMENT', 'approval intent: bad ceremony id or digest');
+    }
+    await mkdir(join(this.dir, 'approvals'), { recursive: true, mode: 0o700 });
+    await writeJsonAtomic(join(this.dir, 'approvals', `${ceremonyId}.json`), {
+      ceremonyId,
+      requestDigest,
+    });
+  }
+
+  /** Reads and removes pending approval intents (for the agent). */
+  async takeApprovalIntents(): Promise<{ ceremonyId: string; requestDigest: string }[]> {
+    const dir = join(this.dir, 'approvals');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const out: { ceremonyId: string; requestDigest: string }[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const path = join(dir, name);
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      if (text === undefined) continue;
+      try {
+        const v = JSON.parse(text) as { ceremonyId?: unknown; requestDigest?: unknown };
+        if (typeof v.ceremonyId === 'string' && typeof v.requestDigest === 'string') {
+          out.push({ ceremonyId: v.ceremonyId, requestDigest: v.requestDigest });
+        }
+      } catch {
+        // a torn or foreign file: ignore it
+      }
+    }
+    return out;
   }
 
   /** Public, local records of ceremonies (request envelope, outcome) — for `fetch`. */
