@@ -270,6 +270,36 @@ describe('3-of-5 with agents (ROAST)', () => {
     await Promise.all(others.map((a) => stop(a)));
   });
 
+  it('survives a coordinator killed with SIGKILL mid-ceremony: members reconnect and it completes', async () => {
+    await Promise.all([
+      c.agent('alice', { autoApprove: true }),
+      c.agent('bob', { autoApprove: true }),
+      c.agent('carol'),
+    ]);
+    const artifact = artifactIn(c, 'release-3.1.0.tgz');
+    const request = c.spawn('erin', [
+      'request',
+      '--group',
+      'release',
+      '--artifact',
+      artifact,
+      '--version',
+      '3.1.0',
+      '--json',
+    ]);
+    await waitFor(request, /2 of 3 approvals: .* — waiting for 1 more/);
+    const id = /requested (c_[0-9a-f]+)/.exec(request.stderr)?.[1] ?? '';
+    await c.restartCoordinator({ sessionTimeoutS: 4 });
+    // The approvals so far were durable; carol's approval arrives after the restart.
+    const approve = await c.cli('carol', ['approve', id, '--yes', '--json']);
+    expect(approve.code, approve.stdout + approve.stderr).toBe(0);
+    expect(await request.exited, request.stderr).toBe(0);
+    const d = doc<{ ceremonyId: string; state: string; signers: string[] }>(request);
+    expect(d.state).toBe('completed');
+    expect([...d.signers].sort()).toEqual(['alice', 'bob', 'carol']);
+    await fetchAndVerify(c, 'alice', d.ceremonyId, artifact);
+  });
+
   it('names and excludes a signer that sends a corrupted share, and still completes', async () => {
     const artifact = artifactIn(c, 'release-3.0.2.tgz');
     const request = c.spawn('erin', [

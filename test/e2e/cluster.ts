@@ -75,7 +75,7 @@ export function doc<T = Record<string, unknown>>(r: { stdout: string; stderr: st
 
 export class Cluster {
   readonly dir: string;
-  readonly coordinator: Proc;
+  coordinator: Proc;
   readonly url: string;
   readonly adminKey: string;
   readonly homes = new Map<string, string>();
@@ -110,6 +110,26 @@ export class Cluster {
       adminKeyPath: string;
     };
     return new Cluster(dir, coordinator, info.url, info.adminKeyPath);
+  }
+
+  /** SIGKILL the coordinator and start it again on the same port with the same database. */
+  async restartCoordinator(opts: { sessionTimeoutS?: number } = {}): Promise<void> {
+    this.coordinator.child.kill('SIGKILL');
+    await this.coordinator.exited;
+    const port = new URL(this.url).port;
+    const args = [
+      'coordinator',
+      'start',
+      '--db',
+      join(this.dir, 'coordinator', 'conclave.db'),
+      '--port',
+      port,
+      '--json',
+    ];
+    if (opts.sessionTimeoutS !== undefined)
+      args.push('--session-timeout', String(opts.sessionTimeoutS));
+    this.coordinator = spawnCli('coordinator', args);
+    await waitFor(this.coordinator, /\n/, 30_000, 'stdout');
   }
 
   home(name: string): string {

@@ -256,7 +256,11 @@ export async function cmdGroupCreate(
 async function openSession(
   o: GlobalOptions,
   ctx: Ctx,
-  extra: { signing?: boolean; beforeConnect?: (s: MemberSession) => void } = {},
+  extra: {
+    signing?: boolean;
+    reconnect?: boolean;
+    beforeConnect?: (s: MemberSession) => void;
+  } = {},
 ): Promise<MemberSession> {
   const home = await Home.open(homeDir(o));
   const passphrase = await getPassphrase(`Passphrase for ${home.name}: `);
@@ -265,6 +269,7 @@ async function openSession(
     passphrase,
     ...(o.coordinator === undefined ? {} : { coordinatorUrl: o.coordinator }),
     ...(extra.signing === undefined ? {} : { signing: extra.signing }),
+    ...(extra.reconnect === undefined ? {} : { reconnect: extra.reconnect }),
     ...(extra.beforeConnect === undefined ? {} : { beforeConnect: extra.beforeConnect }),
     log: (l) => ctx.progress(l),
   });
@@ -339,9 +344,18 @@ async function waitForCeremony(
   const off = session.onStatus(show);
   const ended = session.waitForEnd(ceremonyId);
   let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   const poll = async (): Promise<CeremonyEnd> => {
-    for (;;) {
-      const s = await session.connection.status(ceremonyId);
+    while (!stopped) {
+      let s: CeremonyStatus;
+      try {
+        s = await session.connection.status(ceremonyId);
+      } catch (err) {
+        // Connection lost: the session reconnects with backoff; keep waiting. Refusals end it.
+        if (!isClientError(err, 'CONNECTION_CLOSED') && !isClientError(err, 'TIMEOUT')) throw err;
+        await new Promise((r) => (timer = setTimeout(r, 1000)));
+        continue;
+      }
       show(s);
       if (isTerminal(s.state)) {
         // Give a sign.complete in flight a moment to arrive (it carries the signature).
@@ -353,6 +367,7 @@ async function waitForCeremony(
       }
       await new Promise((r) => (timer = setTimeout(r, 1000)));
     }
+    return new Promise<CeremonyEnd>(() => undefined); // stopped: the race is already decided
   };
   try {
     const end = await withTimeout(
@@ -366,6 +381,7 @@ async function waitForCeremony(
     }
     return { end, status: lastStatus };
   } finally {
+    stopped = true;
     off();
     if (timer !== undefined) clearTimeout(timer);
   }
@@ -440,7 +456,7 @@ export async function cmdRequest(
       .map((f) => f.trim())
       .filter((f) => f !== ''),
   } as Release;
-  const session = await openSession(o, ctx);
+  const session = await openSession(o, ctx, { reconnect: o.wait });
   const ceremonyId = newCeremonyId();
   try {
     await session.connection.send(ceremonyId, '0', {
@@ -520,11 +536,13 @@ export async function cmdApprove(
   // With a `conclave agent` running for this home, the agent holds the nonce ledger: review and
   // confirm here, then hand the approval to the agent (which re-checks the request digest).
   let handOver = false;
-  const session = await openSession(o, ctx, { signing: true }).catch(async (e: unknown) => {
-    if (!isClientError(e, 'NONCE_LEDGER_LOCKED')) throw e;
-    handOver = true;
-    return openSession(o, ctx);
-  });
+  const session = await openSession(o, ctx, { signing: true, reconnect: true }).catch(
+    async (e: unknown) => {
+      if (!isClientError(e, 'NONCE_LEDGER_LOCKED')) throw e;
+      handOver = true;
+      return openSession(o, ctx, { reconnect: true });
+    },
+  );
   try {
     const { review } = await session.review(id);
     ctx.progress(describeReview(review));
