@@ -153,6 +153,30 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     expect(json.code).not.toBe(0);
     expect(doc(json)).toMatchObject({ ok: false, error: { code: 'UNKNOWN_MEMBER' } });
   });
+
+  it('refuses a revoked member from the moment the admin revokes it', async () => {
+    await c.addMembers(['trent']);
+    const before = await c.cli('trent', ['inbox', '--json']);
+    expect(before.code, before.stderr).toBe(0);
+    const revoke = await runCli([
+      'member',
+      'revoke',
+      'trent',
+      '--reason',
+      'left the team',
+      '--admin-key',
+      c.adminKey,
+      '--coordinator',
+      c.url,
+      '--home',
+      join(c.dir, 'admin'),
+      '--json',
+    ]);
+    expect(revoke.code, revoke.stdout + revoke.stderr).toBe(0);
+    const after = await c.cli('trent', ['inbox', '--json']);
+    expect(after.code).not.toBe(0);
+    expect(doc(after)).toMatchObject({ ok: false, error: { code: 'MEMBER_REVOKED' } });
+  });
 });
 
 describe('DKG with a bad round-2 share', () => {

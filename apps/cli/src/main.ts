@@ -14,6 +14,7 @@ import {
   cmdInit,
   cmdKeygen,
   cmdMemberAdd,
+  cmdMemberRevoke,
   cmdReject,
   cmdRequest,
   cmdStatus,
@@ -103,6 +104,18 @@ export function buildProgram(): Command {
   ).action(
     run<GlobalOptions & { key: string; roles?: string; adminKey: string }>((o, ctx, name) =>
       cmdMemberAdd(name ?? '', o, ctx),
+    ),
+  );
+
+  common(
+    member
+      .command('revoke <name>')
+      .description('revoke a member: the coordinator refuses its key from now on (admin)')
+      .requiredOption('--reason <text>', 'why (recorded)')
+      .requiredOption('--admin-key <file>', 'the admin key file printed by `coordinator start`'),
+  ).action(
+    run<GlobalOptions & { reason: string; adminKey: string }>((o, ctx, name) =>
+      cmdMemberRevoke(name ?? '', o, ctx),
     ),
   );
 
