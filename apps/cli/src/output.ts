@@ -54,7 +54,24 @@ const NEXT: Record<string, string> = {
   SIGNATURE_UNAVAILABLE: 'run `conclave fetch` from the home of a member who signed',
   TIMEOUT: 'try again, or raise --timeout',
   INVALID_ARGUMENT: 'see --help',
+  HOME_EXISTS: 'or run other commands with --home pointing at it',
+  NO_COORDINATOR: 'ask your admin for the URL printed by `conclave coordinator start`',
+  DKG_FAILED: 'fix or remove the named member and run `conclave group create` again',
+  CEREMONY_FAILED: 'see `conclave status ID` for approvals, sessions and culprits',
+  CEREMONY_NOT_FOUND: 'check the id with `conclave inbox`',
+  MEMBER_REVOKED: 'this key was revoked; ask the admin to register a new one',
+  FORBIDDEN: 'check the --admin-key file (it must be the admin key of this coordinator)',
+  CONFIG_INVALID: 'repair config.json or create a new home with `conclave init`',
+  KEYSTORE_LOOSE_PERMISSIONS: 'chmod 600 the file and try again',
+  KEYSTORE_NOT_FOUND: 'run `conclave init` (identity) or `conclave keygen GROUP` (share)',
+  NOT_APPROVED: 'nothing was sent; run approve again when ready',
+  CONNECTION_CLOSED: 'check the coordinator and try again',
+  REQUEST_INVALID: 'do not approve; the request is not signed by a member of the group',
+  UNEXPECTED_MESSAGE: 'see `conclave status ID`: the ceremony may have moved on',
+  CEREMONY_CLOSED: 'see `conclave status ID`',
 };
+
+const DEFAULT_NEXT = 'run the command with --help, or `conclave status ID` for a ceremony';
 
 export function toError(e: unknown): {
   code: string;
@@ -79,8 +96,8 @@ export function printError(e: unknown, json: boolean): void {
       `${JSON.stringify({ ok: false, error: { ...err.details, code: err.code, message: err.message } })}\n`,
     );
   } else {
-    const next = NEXT[err.code];
-    process.stderr.write(`conclave: ${err.code}: ${err.message}${next ? ` — ${next}` : ''}\n`);
+    const next = NEXT[err.code] ?? DEFAULT_NEXT;
+    process.stderr.write(`conclave: ${err.code}: ${err.message} — ${next}\n`);
   }
 }
 

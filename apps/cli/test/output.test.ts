@@ -4,7 +4,7 @@ import type { CeremonyStatus } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import { progressLine } from '../src/commands.js';
 import { CliError } from '../src/errors.js';
-import { toError } from '../src/output.js';
+import { printError, toError } from '../src/output.js';
 
 const status = (over: Partial<CeremonyStatus>): CeremonyStatus => ({
   type: 'ceremony.status',
@@ -60,5 +60,36 @@ describe('toError', () => {
     });
     expect(toError(new CliError('TIMEOUT', 'late'))).toEqual({ code: 'TIMEOUT', message: 'late' });
     expect(toError(new Error('boom')).code).toBe('INTERNAL');
+  });
+});
+
+describe('printError', () => {
+  it('prints `conclave: CODE: message — what to do next`, or one JSON document', () => {
+    const err: string[] = [];
+    const out: string[] = [];
+    const origErr = process.stderr.write.bind(process.stderr);
+    const origOut = process.stdout.write.bind(process.stdout);
+    process.stderr.write = ((s: string) => (err.push(s), true)) as typeof process.stderr.write;
+    process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+    try {
+      printError(new ClientError('SHARE_NOT_FOUND', 'no share of web'), false);
+      printError(new CliError('SOMETHING_NEW', 'odd'), false);
+      printError(
+        new ClientError('DKG_ABORTED', 'aborted', { details: { culprits: ['bob'] } }),
+        true,
+      );
+    } finally {
+      process.stderr.write = origErr;
+      process.stdout.write = origOut;
+    }
+    expect(err[0]).toBe(
+      'conclave: SHARE_NOT_FOUND: no share of web — run `conclave keygen GROUP` while the key ceremony is open\n',
+    );
+    expect(err[1]).toMatch(/^conclave: SOMETHING_NEW: odd — .+\n$/);
+    expect(out).toHaveLength(1);
+    expect(JSON.parse(out[0]!)).toEqual({
+      ok: false,
+      error: { code: 'DKG_ABORTED', message: 'aborted', culprits: ['bob'] },
+    });
   });
 });
