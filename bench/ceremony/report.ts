@@ -1,0 +1,173 @@
+/** The ceremony bench's printed report: one table per part, then the goals with PASS/FAIL. */
+import { fmtMs, table } from '../lib/harness.js';
+import type { CeremonyBenchResult } from './bench.js';
+
+const x = (v: number) => `${v.toFixed(2)}×`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+export function formatCeremonyReport(r: CeremonyBenchResult): string {
+  const out: string[] = [];
+  const m = r.meta;
+  out.push(
+    `Ceremony bench${m.quick ? ' (BENCH_QUICK)' : ''} — ${m.node} ${m.platform}, ${m.cpu}, ${m.cores} cores, load ${m.loadavgStart.map((l) => l.toFixed(2)).join(' ')} → ${m.loadavgEnd.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  out.push(
+    `coordinator: child process, real loopback WebSocket, SQLite WAL synchronous=FULL; members: in-process agents (weak KDF N=2^10); fsync probe ${fmtMs(m.fsyncProbeMs)} ms; set-up ${(m.setupMs / 1000).toFixed(1)} s`,
+  );
+  out.push('');
+  out.push('1. Ceremony latency (request sent → sign.complete at the requester), ms');
+  out.push(
+    table(
+      [
+        'ceremony',
+        'iters',
+        'p50',
+        'p90',
+        'p99',
+        'floor p50',
+        'minimal',
+        'p50/floor',
+        'p99/floor',
+        'coord CPU/cer',
+        'members CPU/cer',
+        'sig ok',
+      ],
+      r.latency.map((l) => [
+        l.label,
+        String(l.latency.iterations),
+        fmtMs(l.latency.medianMs),
+        fmtMs(l.latency.p90Ms),
+        fmtMs(l.latency.p99Ms),
+        fmtMs(l.floor.floor.medianMs),
+        fmtMs(l.floor.minimal.medianMs),
+        x(l.p50OverFloor),
+        x(l.p99OverFloor),
+        fmtMs(l.coordinatorCpuMsPerCeremony),
+        fmtMs(l.membersCpuMsPerCeremony),
+        l.signatureVerified ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('   floor parts (median ms per ceremony; per-signer parts summed over t)');
+  out.push(
+    table(
+      ['ceremony', 'statement', 'commit', 'package', 'sign', 'aggregate', 'verify'],
+      r.latency.map((l) => [
+        l.label,
+        fmtMs(l.floor.partsMedianMs.statement),
+        fmtMs(l.floor.partsMedianMs.commit),
+        fmtMs(l.floor.partsMedianMs.package),
+        fmtMs(l.floor.partsMedianMs.sign),
+        fmtMs(l.floor.partsMedianMs.aggregate),
+        fmtMs(l.floor.partsMedianMs.verify),
+      ]),
+    ),
+  );
+  for (const l of r.latency) {
+    const fp = l.floor.partsMedianMs;
+    out.push(
+      `   ${l.label} CPU split per ceremony: coordinator ${fmtMs(l.coordinatorCpuMsPerCeremony)} ms (its floor part: package + aggregate + verify ${fmtMs(fp.package + fp.aggregate + fp.verify)} ms), members ${fmtMs(l.membersCpuMsPerCeremony)} ms (their floor part: commit + sign ${fmtMs(fp.commit + fp.sign)} ms); latency p50 ${fmtMs(l.latency.medianMs)} ms`,
+    );
+  }
+  const p50 = r.latency[0]?.latency.medianMs;
+  out.push(
+    `   frost-tools (2 s polling): ≥ ${r.frostToolsPollingMs} ms per ceremony` +
+      (p50 === undefined ? '' : ` — ${(r.frostToolsPollingMs / p50).toFixed(0)}× our 3-of-5 p50`),
+  );
+  out.push('');
+  const t = r.throughput;
+  out.push('2. Throughput (concurrent 3-of-5, durable)');
+  out.push(
+    table(
+      [
+        'run',
+        'done',
+        'wall ms',
+        'cer/s',
+        'ceiling/s',
+        'ratio',
+        'lat p50',
+        'lat p99',
+        'EL p50',
+        'EL p99',
+        'EL max',
+        'EL util',
+        'coord CPU/cer',
+        'members CPU/cer',
+      ],
+      [
+        [
+          t.label,
+          `${t.completed}/${t.concurrency}`,
+          fmtMs(t.wallMs),
+          t.perSecond.toFixed(1),
+          t.ceilingPerSecond.toFixed(1),
+          x(t.overCeiling),
+          fmtMs(t.latencyUnderLoad.medianMs),
+          fmtMs(t.latencyUnderLoad.p99Ms),
+          fmtMs(t.eventLoop.p50Ms),
+          fmtMs(t.eventLoop.p99Ms),
+          fmtMs(t.eventLoop.maxMs),
+          `${(t.eventLoop.utilization * 100).toFixed(0)}%`,
+          fmtMs(t.coordinatorCpuMsPerCeremony),
+          fmtMs(t.membersCpuMsPerCeremony),
+        ],
+      ],
+    ),
+  );
+  if (t.notCompleted.length > 0) out.push(`   not completed: ${t.notCompleted.join('; ')}`);
+  out.push('');
+  const mem = r.memory;
+  out.push(`3. Coordinator memory (${mem.open} open signing ceremonies, no approvals)`);
+  out.push(
+    table(
+      ['figure', 'before', 'after', 'per ceremony'],
+      [
+        [
+          'heapUsed',
+          mib(mem.before.heapUsed),
+          mib(mem.after.heapUsed),
+          kib(mem.heapPerCeremonyBytes),
+        ],
+        [
+          'external',
+          mib(mem.before.external),
+          mib(mem.after.external),
+          kib(mem.externalPerCeremonyBytes),
+        ],
+        ['rss', mib(mem.before.rss), mib(mem.after.rss), kib(mem.rssPerCeremonyBytes)],
+      ],
+    ),
+  );
+  out.push(
+    `   retained per COMPLETED ceremony (after the throughput run, gc'd): heap ${kib(mem.retainedHeapPerCompletedBytes)}, RSS ${kib(mem.retainedRssPerCompletedBytes)}`,
+  );
+  const s = r.secrets;
+  out.push(
+    `   secrets: ${s.secretHitsInProcess} hits in coordinator memory (${mib(s.processScan.bytesScanned)} in ${s.processScan.regions} mappings, ${fmtMs(s.processScan.ms)} ms${s.processScan.error === undefined ? '' : `, ERROR ${s.processScan.error}`}), ${s.secretHitsInDatabase} in its database files (${mib(s.databaseScan.bytesScanned)}); ${s.needles} needles`,
+  );
+  out.push(
+    `   controls found (process/db): ${Object.entries(s.controls)
+      .map(([k, v]) => `${k.replace('control: ', '')} ${v.process}/${v.database}`)
+      .join(', ')}`,
+  );
+  out.push(
+    `   schema columns named like nonce/secret/share/private: ${s.schemaColumnsMatching.length === 0 ? 'none' : s.schemaColumnsMatching.join(', ')}`,
+  );
+  out.push('');
+  out.push('Goals');
+  out.push(
+    table(
+      ['goal', 'value', 'limit', 'result'],
+      r.goals.map((g) => [
+        g.name,
+        `${g.value.toFixed(2)}${g.unit === '×' ? '×' : ` ${g.unit}`}`,
+        `${g.comparison} ${g.limit}${g.unit === '×' ? '×' : ` ${g.unit}`}`,
+        g.pass ? 'PASS' : 'FAIL',
+      ]),
+    ),
+  );
+  return out.join('\n');
+}
