@@ -2,6 +2,11 @@
 // commitments (unique per group key, A.1) → sessions of exactly t signers (ROAST loop in the machine)
 // → verified shares → aggregate, verified with Node's crypto and noble strict → signature stored
 // with its statement in one transaction before `sign.complete` goes out (D.48).
+import {
+  decodePublicKeyPackage,
+  decodeSigningCommitments,
+  decodeSigningPackage,
+} from './decoded.js';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import {
   signingMachine,
@@ -91,7 +96,7 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
 function decodeCommitment(member: string, hex: string): string {
   let c: SigningCommitments;
   try {
-    c = frost.decode.bytes('SigningCommitments', hexToBytes(hex));
+    c = decodeSigningCommitments(hex);
   } catch (e) {
     throw frostRefusal(e, 'commitment');
   }
@@ -188,8 +193,8 @@ function verifyShare(
   shareHex: string,
 ): boolean {
   try {
-    const pkg = frost.decode.bytes('SigningPackage', hexToBytes(record.signingPackage));
-    const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(group.publicKeyPackage));
+    const pkg = decodeSigningPackage(record.signingPackage);
+    const pub = decodePublicKeyPackage(group.publicKeyPackage);
     frost.verifySignatureShare(shareOf(member, shareHex), pkg, pub);
     return true;
   } catch {
@@ -226,14 +231,16 @@ function buildSession(
   const statement = buildStatement(release, statementContext);
   const message = messageToSign(release, statementContext);
   const commitments = effect.participants.map((p) =>
-    frost.decode.bytes('SigningCommitments', hexToBytes(effect.commitments[p] ?? '')),
+    decodeSigningCommitments(effect.commitments[p] ?? ''),
   );
   const pkg = frost.signingPackage(commitments, message);
+  const pkgHex = bytesToHex(frost.encode.bytes('SigningPackage', pkg));
+  decodeSigningPackage.remember(pkgHex, pkg);
   return {
     ceremonyId: live.id,
     session: index,
     sessionId: effect.sessionId,
-    signingPackage: bytesToHex(frost.encode.bytes('SigningPackage', pkg)),
+    signingPackage: pkgHex,
     statement: JSON.parse(JSON.stringify(statement)) as Record<string, unknown>,
     statementDigest: statementDigest(statement),
     approvers,
@@ -383,8 +390,8 @@ export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: 
   const group = activeGroup(runner, live.group);
   const record = runner.store.getSession(live.id, session.index);
   if (record === undefined) throw refused('INTERNAL', 'session package missing');
-  const pkg = frost.decode.bytes('SigningPackage', hexToBytes(record.signingPackage));
-  const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(group.publicKeyPackage));
+  const pkg = decodeSigningPackage(record.signingPackage);
+  const pub = decodePublicKeyPackage(group.publicKeyPackage);
   const seen = new Set<string>();
   const shares: SignatureShare[] = [];
   for (const e of runner.store.transcript(live.id)) {
