@@ -2,6 +2,7 @@
 // coordinator. Separate from FROST key shares. Each identity also yields an X25519 (RFC 7748) key
 // for pairwise encryption, by the birational map Edwards → Montgomery (as libsodium's
 // crypto_sign_ed25519_*_to_curve25519), so the member registry needs to hold one key only.
+import { nativeEd25519Verify } from '@conclave/frost';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
@@ -56,6 +57,9 @@ export function verifyIdentity(
   if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) {
     return false;
   }
+  // Node's OpenSSL verifier is ≈10× faster and applies the same strict rules; noble where it is absent.
+  const native = nativeEd25519Verify(message, signature, publicKey);
+  if (native !== undefined) return native;
   try {
     return ed25519.verify(signature, message, publicKey, { zip215: false });
   } catch {
