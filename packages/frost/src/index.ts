@@ -29,7 +29,7 @@ export {
 export type { Suite, SuiteName } from './suite.js';
 export { ENCODING_VERSION, PACKAGE_TYPES } from './encoding.js';
 export type { EncodableType, PackageTypeMap } from './encoding.js';
-export { ed25519Spki, nativeEd25519Verify } from './native.js';
+export { ed25519Spki, nativeEd25519Sign, nativeEd25519Verify } from './native.js';
 export type { DealerOptions, DealerOutput } from './keys/dealer.js';
 export type { DkgPart1Options } from './keys/dkg.js';
 export type { ReshareParams } from './keys/reshare.js';

@@ -46,3 +46,28 @@ export function nativeEd25519Verify(
     return false;
   }
 }
+
+// RFC 8410 PKCS#8 prefix for an Ed25519 private key (the 32-byte seed follows).
+const PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+const privateKeys = new WeakMap<Uint8Array, NodeCryptoModule.KeyObject>();
+
+/**
+ * RFC 8032 Ed25519 signature with Node's native signer (deterministic, so byte-identical to noble's).
+ * The KeyObject is cached per seed array. Returns undefined where Node's crypto is unavailable.
+ */
+export function nativeEd25519Sign(msg: Uint8Array, seed: Uint8Array): Uint8Array | undefined {
+  const c = load();
+  if (!c || seed.length !== 32) return undefined;
+  let key = privateKeys.get(seed);
+  if (!key) {
+    const der = new Uint8Array(PKCS8_PREFIX.length + 32);
+    der.set(PKCS8_PREFIX);
+    der.set(seed, PKCS8_PREFIX.length);
+    key = c.createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+    der.fill(0);
+    privateKeys.set(seed, key);
+  }
+  return new Uint8Array(c.sign(null, msg, key));
+}

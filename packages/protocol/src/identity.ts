@@ -2,7 +2,7 @@
 // coordinator. Separate from FROST key shares. Each identity also yields an X25519 (RFC 7748) key
 // for pairwise encryption, by the birational map Edwards → Montgomery (as libsodium's
 // crypto_sign_ed25519_*_to_curve25519), so the member registry needs to hold one key only.
-import { nativeEd25519Verify } from '@conclave/frost';
+import { nativeEd25519Sign, nativeEd25519Verify } from '@conclave/frost';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
@@ -41,7 +41,8 @@ export function identityFromSecret(secretKey: Uint8Array): IdentityKey {
 
 /** RFC 8032 §5.1.6 signature (deterministic). */
 export function signIdentity(key: IdentityKey, message: Uint8Array): Uint8Array {
-  return ed25519.sign(message, key.secretKey);
+  // Deterministic: Node's native signer gives the same bytes as noble's, ≈20× faster.
+  return nativeEd25519Sign(message, key.secretKey) ?? ed25519.sign(message, key.secretKey);
 }
 
 /**
