@@ -675,10 +675,7 @@ async function fetchFromCoordinator(id: string, o: GlobalOptions, ctx: Ctx): Pro
     if (!('complete' in end))
       throw new CliError('SIGNATURE_UNAVAILABLE', `ceremony ${id} has no signature`);
     const meta = await session.home.shareMetadata(review.group);
-    const found = recoverStatement(review, meta, end.complete, {
-      from: status.updatedAt - 15 * 60_000,
-      to: status.updatedAt,
-    });
+    const found = recoverStatement(review, meta, end.complete);
     if (found === undefined) {
       throw new CliError(
         'STATEMENT_MISMATCH',

@@ -368,6 +368,8 @@ export function performSigningEffect(
             statementDigest: signature.statementDigest,
             approvers: (record?.approvers ?? []).map((a) => a.member),
             signers: [...effect.signers],
+            policyId: POLICY_ID,
+            issuedAt: record?.issuedAt ?? 0,
           },
         },
       ]);

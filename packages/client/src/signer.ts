@@ -473,29 +473,27 @@ export function isTerminal(state: string): boolean {
 export function recoverStatement(
   review: Review,
   meta: ShareMetadata,
-  complete: { statementDigest: string; approvers: readonly string[] },
-  window: { from: number; to: number },
-  policyIds: readonly string[] = ['default'],
+  complete: {
+    statementDigest: string;
+    approvers: readonly string[];
+    policyId: string;
+    issuedAt: number;
+  },
 ): { release: Release; context: StatementContext } | undefined {
   const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
   const approvers = complete.approvers.map((m) => ({ member: m, identityKey: keys.get(m) ?? '' }));
-  const from = Math.max(0, Math.floor(window.from));
-  const to = Math.min(Math.floor(window.to), from + 15 * 60_000);
-  for (const policyId of policyIds) {
-    for (let issuedAt = to; issuedAt >= from; issuedAt--) {
-      const context: StatementContext = {
-        ceremonyId: review.ceremonyId,
-        group: meta.group,
-        groupPublicKey: meta.groupPublicKey,
-        requester: review.requester,
-        approvers,
-        policyId,
-        issuedAt,
-      };
-      if (statementDigest(buildStatement(review.release, context)) === complete.statementDigest) {
-        return { release: review.release, context };
-      }
-    }
-  }
-  return undefined;
+  const context: StatementContext = {
+    ceremonyId: review.ceremonyId,
+    group: meta.group,
+    groupPublicKey: meta.groupPublicKey,
+    requester: review.requester,
+    approvers,
+    policyId: complete.policyId,
+    issuedAt: complete.issuedAt,
+  };
+  // The statement is rebuilt from the request this member verified; the coordinator only supplies
+  // approvers, policy and time, and the digest (then the signature) must match.
+  if (statementDigest(buildStatement(review.release, context)) !== complete.statementDigest)
+    return undefined;
+  return { release: review.release, context };
 }

@@ -255,11 +255,12 @@ describe('checkSignPackage (the message rebuild)', () => {
       { alice: mine, bob: commitFor(w, 'bob') },
       { issuedAt: Date.now() - 1234 },
     );
-    const found = recoverStatement(w.review, w.meta('carol'), pkg, {
-      from: Date.now() - 5000,
-      to: Date.now(),
-    });
+    const found = recoverStatement(w.review, w.meta('carol'), pkg);
     expect(found?.context.issuedAt).toBe(pkg.issuedAt);
+    // A coordinator that lies about the time (or approvers) gets no statement.
+    expect(
+      recoverStatement(w.review, w.meta('carol'), { ...pkg, issuedAt: pkg.issuedAt + 1 }),
+    ).toBeUndefined();
   });
 });
 

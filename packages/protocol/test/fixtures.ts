@@ -165,6 +165,8 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
     statementDigest: hex(32),
     approvers: ['alice', 'bob', 'carol'],
     signers: ['alice', 'bob'],
+    policyId: 'default',
+    issuedAt: 1_700_000_000_000,
   },
   'sign.aborted': {
     type: 'sign.aborted',

@@ -137,6 +137,9 @@ export const SignCompleteSchema = z.strictObject({
   statementDigest: Sha256HexSchema,
   approvers: MemberListSchema,
   signers: MemberListSchema,
+  /** With approvers (and the request), what anyone needs to rebuild the signed statement. */
+  policyId: text(64, 1),
+  issuedAt: TimestampSchema,
 });
 
 export const ABORT_REASONS = ['rejected', 'expired', 'cancelled', 'failed'] as const;
