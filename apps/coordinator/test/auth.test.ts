@@ -1,35 +1,24 @@
 // Connection refusals happen in the HTTP upgrade (THREATS C.35): a status, a JSON body with the
 // code, a destroyed socket, and no database rows.
 import { generateIdentityKey, newCeremonyId, PROTOCOL_VERSION } from '@conclave/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   authHeaders,
   connect,
   expectAck,
   fetchChallenge,
-  removeDir,
-  startTest,
   tryUpgrade,
   type TestCoordinator,
+  testScope,
 } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { fresh } = testScope();
 
 class TestClock {
   offset = 0;
   now(): number {
     return Date.now() + this.offset;
   }
-}
-
-async function fresh(options: Parameters<typeof startTest>[0] = {}): Promise<TestCoordinator> {
-  const t = await startTest(options);
-  cleanups.push(() => removeDir(t.dir));
-  cleanups.push(() => t.close());
-  return t;
 }
 
 const TABLES = [

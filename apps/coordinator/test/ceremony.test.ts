@@ -4,30 +4,20 @@ import { createPublicKey, verify } from 'node:crypto';
 import { ed25519Spki } from '@conclave/frost';
 import { hexToBytes, newCeremonyId } from '@conclave/protocol';
 import { messageToSign } from '@conclave/release';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ceremonyReport } from '../src/index.js';
 import {
   FakeMember,
   connect,
   expectAck,
-  removeDir,
   sampleRelease,
   setupGroup,
-  startTest,
   type TestCoordinator,
+  testScope,
 } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function fresh(limits = {}): Promise<TestCoordinator> {
-  const t = await startTest({ limits });
-  cleanups.push(() => removeDir(t.dir));
-  cleanups.push(() => t.close());
-  return t;
-}
+const { fresh: freshWith } = testScope();
+const fresh = (limits = {}): Promise<TestCoordinator> => freshWith({ limits });
 
 describe('key and signing ceremonies over the coordinator', () => {
   it('runs a 2-of-3 DKG and a signing ceremony whose signature verifies with node:crypto', async () => {

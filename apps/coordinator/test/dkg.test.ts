@@ -8,32 +8,22 @@ import {
   type IdentityKey,
 } from '@conclave/protocol';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
   authHeaders,
   connect,
   expectAck,
   fetchChallenge,
-  removeDir,
   sampleRelease,
   setupGroup,
-  startTest,
   type TestClient,
   type TestCoordinator,
+  testScope,
 } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function fresh(limits = {}): Promise<TestCoordinator> {
-  const t = await startTest({ limits });
-  cleanups.push(() => removeDir(t.dir));
-  cleanups.push(() => t.close());
-  return t;
-}
+const { fresh: freshWith } = testScope();
+const fresh = (limits = {}): Promise<TestCoordinator> => freshWith({ limits });
 
 async function register(admin: TestClient, names: string[]): Promise<Record<string, IdentityKey>> {
   const keys: Record<string, IdentityKey> = {};

@@ -1,6 +1,7 @@
 // Test helpers: a coordinator on 127.0.0.1:0 with a fresh database, raw `ws` clients that speak the
 // wire protocol of docs/ceremony-flow.md, and fake members that run FROST with @conclave/frost.
 import { request as httpRequest } from 'node:http';
+import { afterEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -579,4 +580,25 @@ export async function setupGroup(
 
 export function ceremonyIdOf(): string {
   return newCeremonyId();
+}
+
+/**
+ * One test file's scope: `cleanups` run in reverse after each test, and `fresh()` starts a
+ * coordinator on a new database that is closed and removed afterwards.
+ */
+export function testScope(): {
+  cleanups: (() => Promise<void> | void)[];
+  fresh: (options?: Parameters<typeof startTest>[0]) => Promise<TestCoordinator>;
+} {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const fresh = async (options: Parameters<typeof startTest>[0] = {}) => {
+    const t = await startTest(options);
+    cleanups.push(() => removeDir(t.dir));
+    cleanups.push(() => t.close());
+    return t;
+  };
+  return { cleanups, fresh };
 }

@@ -1,13 +1,10 @@
 // THREATS C.42: a peer that stops reading is cut off once the server's unsent data passes
 // `maxBufferedBytes`, instead of the server queueing without bound; others are unaffected.
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, removeDir, startTest, type TestCoordinator } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { connect, removeDir, startTest, testScope, type TestCoordinator } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups } = testScope();
 
 describe('slow consumer', () => {
   it('terminates a connection that does not read its frames', async () => {

@@ -2,7 +2,7 @@
 // STORAGE_UNAVAILABLE, the transition is rolled back in memory too, nothing is sent — and the
 // ceremony carries on once storage works again.
 import { newCeremonyId } from '@conclave/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
   connect,
@@ -11,12 +11,10 @@ import {
   sampleRelease,
   setupGroup,
   startTest,
+  testScope,
 } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups } = testScope();
 
 describe('storage failure', () => {
   it('refuses with STORAGE_UNAVAILABLE, changes nothing, and recovers', async () => {

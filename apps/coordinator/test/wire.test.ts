@@ -9,31 +9,21 @@ import {
   requestDigest,
   sealEnvelope,
 } from '@conclave/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestClient } from './helpers.js';
 import {
   FakeMember,
   connect,
   expectAck,
-  removeDir,
   sampleRelease,
   setupGroup,
-  startTest,
   type Frame,
   type TestCoordinator,
+  testScope,
 } from './helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function fresh(limits = {}): Promise<TestCoordinator> {
-  const t = await startTest({ limits });
-  cleanups.push(() => removeDir(t.dir));
-  cleanups.push(() => t.close());
-  return t;
-}
+const { fresh: freshWith } = testScope();
+const fresh = (limits = {}): Promise<TestCoordinator> => freshWith({ limits });
 
 function count(t: TestCoordinator, sql: string, ...args: unknown[]): number {
   const db = (
