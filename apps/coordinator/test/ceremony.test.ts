@@ -105,13 +105,7 @@ describe('key and signing ceremonies over the coordinator', () => {
     await setupGroup(t, admin, members, 'release', 2);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     bob.silent = true;
     expectAck(await bob.approve(id, 'release'));
     expectAck(await carol.approve(id, 'release'));
@@ -146,13 +140,7 @@ describe('key and signing ceremonies over the coordinator', () => {
     await setupGroup(t, admin, members, 'release', 2);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     bob.corruptShares = true;
     expectAck(await bob.approve(id, 'release'));
     expectAck(await carol.approve(id, 'release'));

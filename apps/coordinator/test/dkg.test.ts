@@ -271,13 +271,7 @@ describe('signing ceremony endings and requests', () => {
       ).code,
     ).toBe('FORBIDDEN');
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     // An outsider can neither read nor act on it.
     expect(
       (await mallory.query({ type: 'ceremony.status.get', ceremonyId: id }, 'ceremony.status'))

@@ -524,6 +524,17 @@ export class FakeMember {
   pendingKey: KeyPackage | null = null;
   readonly dkgGroup = new Map<string, string>();
 
+  /** Asks the group to sign the sample release under `ceremonyId`; expects the coordinator's ack. */
+  async requestRelease(ceremonyId: string, group = 'release'): Promise<void> {
+    expectAck(
+      await this.client.submit(ceremonyId, {
+        type: 'sign.request',
+        group,
+        release: sampleRelease(),
+      }),
+    );
+  }
+
   /** Fetches the status, checks the request, commits and approves. Resolves with the ack/error. */
   async approve(ceremonyId: string, group: string): Promise<Frame> {
     const status = await this.client.query(

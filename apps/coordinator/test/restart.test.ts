@@ -83,13 +83,7 @@ describe('crash and restart', () => {
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
 
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     bob.holdPackages = true;
     carol.holdPackages = true;
     expectAck(await bob.approve(id, 'release'));
@@ -165,13 +159,7 @@ describe('crash and restart', () => {
     await setupGroup(a, admin, members, 'release', 2);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
     expectAck(await carol.approve(id, 'release'));
     // The session is committed, its packages were never sent: the effect is still pending.
@@ -209,13 +197,7 @@ describe('crash and restart', () => {
     await setupGroup(a, admin, members, 'release', 2);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
     expectAck(await carol.approve(id, 'release'));
     await bob.client.nextBody('ack', id);

@@ -8,7 +8,6 @@ import {
   connect,
   expectAck,
   removeDir,
-  sampleRelease,
   setupGroup,
   startTest,
   testScope,
@@ -26,13 +25,7 @@ describe('storage failure', () => {
     await setupGroup(t, admin, members, 'release', 2);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
     const db = (t.handle.store as unknown as { db: { pragma(s: string): unknown } }).db;
     const before = t.handle.store.getCeremony(id)!;

@@ -56,13 +56,7 @@ describe('bad input on an authenticated connection', () => {
     const kp = bob.keyPackages.get('release')!;
 
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
     const before = rowsFor(t, id);
 
