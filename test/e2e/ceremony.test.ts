@@ -49,6 +49,22 @@ async function fetchAndVerify(c: Cluster, member: string, ceremonyId: string, ar
   return f;
 }
 
+/** `member` runs `conclave request` for a fresh artifact release-VERSION.tgz in group `release`. */
+function requestRelease(c: Cluster, member: string, version: string) {
+  const artifact = artifactIn(c, `release-${version}.tgz`);
+  const request = c.spawn(member, [
+    'request',
+    '--group',
+    'release',
+    '--artifact',
+    artifact,
+    '--version',
+    version,
+    '--json',
+  ]);
+  return { artifact, request };
+}
+
 function artifactIn(c: Cluster, name: string): string {
   const path = join(c.dir, name);
   writeFileSync(path, `artifact ${name} ${Date.now()}\n`);
@@ -227,17 +243,7 @@ describe('3-of-5 with agents (ROAST)', () => {
       c.agent('carol'),
       c.agent('dave'),
     ]);
-    const artifact = artifactIn(c, 'release-3.0.0.tgz');
-    const request = c.spawn('erin', [
-      'request',
-      '--group',
-      'release',
-      '--artifact',
-      artifact,
-      '--version',
-      '3.0.0',
-      '--json',
-    ]);
+    const { artifact, request } = requestRelease(c, 'erin', '3.0.0');
     await waitFor(request, /2 of 3 approvals: .* — waiting for 1 more/);
     const id = /requested (c_[0-9a-f]+)/.exec(request.stderr)?.[1] ?? '';
     // carol's agent holds her nonce ledger: `approve` reviews here and hands the approval over.
@@ -259,17 +265,7 @@ describe('3-of-5 with agents (ROAST)', () => {
   });
 
   it('completes without a signer whose process is killed after it committed', async () => {
-    const artifact = artifactIn(c, 'release-3.0.1.tgz');
-    const request = c.spawn('erin', [
-      'request',
-      '--group',
-      'release',
-      '--artifact',
-      artifact,
-      '--version',
-      '3.0.1',
-      '--json',
-    ]);
+    const { artifact, request } = requestRelease(c, 'erin', '3.0.1');
     await waitFor(request, /requested (c_[0-9a-f]+)/);
     const victim = await c.agent('alice', { autoApprove: true });
     await waitFor(victim, /approved c_/);
@@ -300,17 +296,7 @@ describe('3-of-5 with agents (ROAST)', () => {
       c.agent('bob', { autoApprove: true }),
       c.agent('carol'),
     ]);
-    const artifact = artifactIn(c, 'release-3.1.0.tgz');
-    const request = c.spawn('erin', [
-      'request',
-      '--group',
-      'release',
-      '--artifact',
-      artifact,
-      '--version',
-      '3.1.0',
-      '--json',
-    ]);
+    const { artifact, request } = requestRelease(c, 'erin', '3.1.0');
     await waitFor(request, /2 of 3 approvals: .* — waiting for 1 more/);
     const id = /requested (c_[0-9a-f]+)/.exec(request.stderr)?.[1] ?? '';
     await c.restartCoordinator({ sessionTimeoutS: 4 });
@@ -325,17 +311,7 @@ describe('3-of-5 with agents (ROAST)', () => {
   });
 
   it('names and excludes a signer that sends a corrupted share, and still completes', async () => {
-    const artifact = artifactIn(c, 'release-3.0.2.tgz');
-    const request = c.spawn('erin', [
-      'request',
-      '--group',
-      'release',
-      '--artifact',
-      artifact,
-      '--version',
-      '3.0.2',
-      '--json',
-    ]);
+    const { artifact, request } = requestRelease(c, 'erin', '3.0.2');
     await waitFor(request, /requested (c_[0-9a-f]+)/);
     const cheat = await c.agent('dave', {
       autoApprove: true,
