@@ -12,6 +12,7 @@
 // Only the canonical encoding is accepted, so every byte of the file is covered: a changed byte
 // either breaks the format (KEYSTORE_MALFORMED) or the tag (KEYSTORE_DECRYPT_FAILED).
 
+import { canonicalJson } from '@conclave/protocol';
 import { constants as fsConstants } from 'node:fs';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -114,31 +115,6 @@ export const KeystoreFileSchema = z.strictObject({
     .regex(/^(?:[0-9a-f]{2})*$/, 'expected lowercase hex'),
 });
 export type KeystoreFile = z.infer<typeof KeystoreFileSchema>;
-
-/**
- * Canonical JSON: object keys sorted by UTF-16 code units, no whitespace, JSON.stringify for
- * scalars. Throws TypeError on anything JSON cannot represent exactly (undefined, NaN, bigint...).
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') {
-    return JSON.stringify(value);
-  }
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object') {
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new TypeError('canonicalJson: only plain objects are allowed');
-    }
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-  }
-  throw new TypeError(`canonicalJson: cannot encode a ${typeof value}`);
-}
 
 function assertKdfStrength(kdf: ScryptParams, allowWeak: boolean, where: string): void {
   const memory = 128 * kdf.N * kdf.r * kdf.p;
@@ -390,7 +366,13 @@ function parseKeystoreText(path: string, text: string, allowWeakKdf: boolean): L
   const parsed = KeystoreFileSchema.safeParse(raw);
   if (!parsed.success) throw malformed(z.prettifyError(parsed.error).replace(/\n/g, '; '));
   // Only the canonical encoding is accepted: no byte of the file is left unauthenticated.
-  if (`${canonicalJson(raw)}\n` !== text) throw malformed('not in canonical form (was it edited?)');
+  let canonical: string;
+  try {
+    canonical = canonicalJson(raw);
+  } catch {
+    throw malformed('not representable as canonical JSON');
+  }
+  if (`${canonical}\n` !== text) throw malformed('not in canonical form (was it edited?)');
   assertKdfStrength(parsed.data.kdf, allowWeakKdf, `keystore ${path}`);
   const { ciphertext: _ciphertext, ...rawHeader } = doc;
   return { file: parsed.data, rawHeader };

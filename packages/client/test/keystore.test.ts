@@ -11,7 +11,7 @@ import {
   writeKeystore,
 } from '../src/index.js';
 import type { ClientErrorCode, WriteKeystoreOptions } from '../src/index.js';
-import { canonicalJson } from '../src/keystore.js';
+import { canonicalJson } from '@conclave/protocol';
 
 const NUM_RUNS = Number(process.env['FC_NUM_RUNS'] ?? 50);
 const PASS = 'correct horse battery staple';

@@ -87,7 +87,11 @@ export function buildStatement(release: ReleaseInput, ctx: StatementContext): Re
   };
 }
 
-/** Canonical JSON (sorted keys, no whitespace; RFC 8785 for the strings/arrays/objects used here). */
+/**
+ * Canonical JSON (sorted keys, no whitespace; RFC 8785 for the strings/arrays/objects used here).
+ * The same rules as @conclave/protocol's canonicalJson; kept here because release sits beside
+ * protocol on the import ladder and may not import it.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value === 'boolean') return JSON.stringify(value);
   if (typeof value === 'string') return JSON.stringify(value);
