@@ -134,7 +134,6 @@ export function parseSigningPackage(
   const PK0 = parseElement(suite, verifyingKey, 'group verifying key');
   const negatePK = suite.taproot && !hasEvenY(PK0);
   const PK = negatePK ? PK0.negate() : PK0;
-  const n = pkg.commitments.length;
   const ids: bigint[] = [];
   const idHex: Identifier[] = [];
   const index = new Map<string, number>();
@@ -171,7 +170,6 @@ export function parseSigningPackage(
   const negateR = suite.taproot && !hasEvenY(R);
   const c = suite.challenge(R, PK, pkg.message);
   const parsed: Parsed = { ids, idHex, index, D, E, rho, R, PK, c, negateR, negatePK };
-  void n;
   if (!byKey) {
     byKey = new Map();
     parsedCache.set(pkg, byKey);

@@ -16,7 +16,6 @@ import type { Pt, Suite } from '../suite.js';
 import type { Identifier, KeyPackage, PublicKeyPackage, Rng, SecretShare } from '../types.js';
 import {
   checkSigners,
-  makeKeyPackage,
   parseCommitment,
   publicKeyPackageFromCommitment,
   resolveIdentifiers,
@@ -82,23 +81,25 @@ export function dealer(suite: Suite, o: DealerOptions): DealerOutput {
  * package. The caller must also compare the commitment (or its hash) with the other participants
  * out of band (THREATS B.29).
  */
-export function keyPackageFromSecretShare(
-  suite: Suite,
-  share: SecretShare,
-  maxSigners?: number,
-): KeyPackage {
+export function keyPackageFromSecretShare(suite: Suite, share: SecretShare): KeyPackage {
   if (share.suite !== suite.name) fail('WRONG_CIPHERSUITE', `secret share is for ${share.suite}`);
   const commitment = parseCommitment(suite, share.commitment);
   if (commitment.length < 2)
     fail('INCORRECT_NUMBER_OF_COMMITMENTS', 'VSS commitment needs at least 2 elements');
   const x = identifierToScalar(suite, share.identifier);
   const s = parseScalar(suite, share.signingShare, 'signing share');
-  if (!suite.Point.BASE.multiply(s).equals(vssEval(suite, commitment, x)))
+  // vss_verify: the share's public image is this participant's verifying share, computed once.
+  const verifyingShare = vssEval(suite, commitment, x);
+  if (!suite.Point.BASE.multiply(s).equals(verifyingShare))
     fail('INVALID_SECRET_SHARE', 'secret share does not match the VSS commitment', [
       share.identifier,
     ]);
-  const ids = [share.identifier];
-  void maxSigners;
-  const pub = publicKeyPackageFromCommitment(suite, commitment as Pt[], ids, commitment.length);
-  return makeKeyPackage(suite, share.identifier, s, pub);
+  return Object.freeze({
+    suite: suite.name,
+    identifier: share.identifier,
+    signingShare: encodeScalar(suite, s),
+    verifyingShare: encodeElement(verifyingShare),
+    verifyingKey: encodeElement(commitment[0] as Pt),
+    minSigners: commitment.length,
+  });
 }
