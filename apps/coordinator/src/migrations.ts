@@ -103,6 +103,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // One approval covers every format of a release: a session signs one message per job (dsse,
+    // sshsig:<artifact>, …), formats that chain (minisign) run a second phase (DESIGN.md "Signing
+    // what was approved"). Each approval/recommit carries a bundle of commitments, one per job.
+    version: 2,
+    name: 'multi-message signing',
+    sql: `
+      ALTER TABLE sessions ADD COLUMN phase INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE sessions ADD COLUMN jobs TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE sessions ADD COLUMN signatures TEXT;
+      ALTER TABLE signatures ADD COLUMN jobs TEXT NOT NULL DEFAULT '{}';
+      CREATE TABLE commitment_bundles (
+        ceremony_id TEXT NOT NULL REFERENCES ceremonies (id),
+        bundle_id TEXT NOT NULL,
+        member TEXT NOT NULL,
+        phase INTEGER NOT NULL,
+        commitments TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (ceremony_id, bundle_id)
+      ) STRICT;
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): number {
