@@ -50,6 +50,8 @@ export const SigningInputSchema = z
     createdAt: TimeSchema,
     approvalDeadline: TimeSchema,
     sessionTimeoutMs: z.number().int().positive().max(86_400_000),
+    /** Signing phases: 2 when a format chains on a first signature (minisign). */
+    phases: z.number().int().min(1).max(2).default(1),
   })
   .refine((i) => i.approvalDeadline > i.createdAt, 'approvalDeadline must be after createdAt');
 export type SigningInput = z.input<typeof SigningInputSchema>;

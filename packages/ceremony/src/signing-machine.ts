@@ -18,6 +18,8 @@ export function initialSigningContext(raw: SigningInput): SigningContext {
     createdAt: input.createdAt,
     approvalDeadline: input.approvalDeadline,
     sessionTimeoutMs: input.sessionTimeoutMs,
+    phases: input.phases,
+    phase: 1,
     now: input.createdAt,
     approvals: [],
     rejections: [],
@@ -51,6 +53,7 @@ export const signingMachine = setup({
     allSharesIn: ({ context }) => rules.allSharesIn(context),
     shareValid: ({ event }) => event.type === 'round2.share' && event.valid,
     aggregationSucceeded: ({ event }) => event.type === 'session.aggregated' && event.ok,
+    morePhases: ({ context }) => rules.morePhases(context),
     aggregationNamesCulprits: ({ event }) =>
       event.type === 'session.aggregated' && event.culprits.length > 0,
     revokesParticipant: ({ context, event }) =>
@@ -99,6 +102,10 @@ export const signingMachine = setup({
     revokeParticipant: assign(({ context, event }) => {
       assertEvent(event, 'member.revoked');
       return rules.abandonSession(context, [event.member], 'revoked', event.at);
+    }),
+    advancePhase: assign(({ context, event }) => {
+      assertEvent(event, 'session.aggregated');
+      return rules.advancePhase(context, event);
     }),
     complete: assign(({ context, event }) => {
       assertEvent(event, 'session.aggregated');
@@ -233,6 +240,11 @@ export const signingMachine = setup({
             'sign.reject': { guard: ok('aggregating'), actions: 'recordRejection' },
             'sign.recommit': { guard: ok('aggregating'), actions: 'recordRecommit' },
             'session.aggregated': [
+              {
+                guard: and([ok('aggregating'), 'aggregationSucceeded', 'morePhases']),
+                target: 'awaitingCommitments',
+                actions: 'advancePhase',
+              },
               {
                 guard: and([ok('aggregating'), 'aggregationSucceeded']),
                 target: '#signing.completed',

@@ -33,6 +33,8 @@ export interface SigningSession {
   readonly id: string;
   /** 1-based. */
   readonly index: number;
+  /** Which phase's jobs this session signs (1, or 2 for formats that chain). */
+  readonly phase: number;
   readonly participants: readonly string[];
   /** member → commitment; every commitment here is spent and never used again. */
   readonly commitments: Readonly<Record<string, string>>;
@@ -84,6 +86,7 @@ export type SigningEffect =
   | (EffectBase & {
       readonly kind: 'startSession';
       readonly sessionId: string;
+      readonly phase: number;
       readonly participants: readonly string[];
       readonly commitments: Readonly<Record<string, string>>;
       readonly deadline: number;
@@ -99,6 +102,13 @@ export type SigningEffect =
     })
   | (EffectBase & { readonly kind: 'aggregate'; readonly sessionId: string })
   | (EffectBase & {
+      /** A phase's session succeeded and another phase follows: every approver commits again. */
+      readonly kind: 'phaseComplete';
+      readonly sessionId: string;
+      readonly phase: number;
+      readonly recommit: readonly string[];
+    })
+  | (EffectBase & {
       readonly kind: 'complete';
       readonly sessionId: string;
       readonly signers: readonly string[];
@@ -113,6 +123,10 @@ export interface SigningContext extends OutboxState<SigningEffect> {
   readonly createdAt: number;
   readonly approvalDeadline: number;
   readonly sessionTimeoutMs: number;
+  /** How many phases the ceremony signs (2 when a format chains on another's signature). */
+  readonly phases: number;
+  /** The phase now being signed, 1-based. */
+  readonly phase: number;
   /** The latest `at` seen (the runner's clock). */
   readonly now: number;
   /** In arrival order; the order decides who is picked for a session. */
@@ -364,6 +378,7 @@ export const openSession = (c: SigningContext): Patch => {
   const session: SigningSession = {
     id,
     index,
+    phase: c.phase,
     participants,
     commitments,
     startedAt: c.now,
@@ -379,6 +394,7 @@ export const openSession = (c: SigningContext): Patch => {
     ...emit<SigningEffect, SigningContext>(c, {
       kind: 'startSession',
       sessionId: id,
+      phase: c.phase,
       participants,
       commitments,
       deadline,
@@ -469,6 +485,33 @@ const close = (c: SigningContext, outcome: SigningOutcome): Patch => ({
   outcome,
   ...emit<SigningEffect, SigningContext>(c, { kind: 'close', outcome }),
 });
+
+/** More phases to sign after this session's (e.g. minisign's global signatures). */
+export const morePhases = (c: SigningContext): boolean => c.phase < c.phases;
+
+/**
+ * The current phase's session succeeded and another phase follows: the session is done, every
+ * commitment still held was made for the finished phase's jobs and is dropped, and every approver
+ * in good standing is asked to commit for the next phase. The ROAST loop runs again from there.
+ */
+export const advancePhase = (c: SigningContext, e: Ev<'session.aggregated'>): Patch => {
+  const now = tick(c, e.at);
+  const s = currentSession(c);
+  if (s === null) return {};
+  const recommit = c.approvals.map((a) => a.member).filter((m) => !isExcluded(c, m));
+  return {
+    now,
+    phase: c.phase + 1,
+    freshCommitments: {},
+    sessions: replaceLast(c.sessions, (x) => ({ ...x, status: 'succeeded', endedAt: now })),
+    ...emit<SigningEffect, SigningContext>(c, {
+      kind: 'phaseComplete',
+      sessionId: s.id,
+      phase: c.phase,
+      recommit,
+    }),
+  };
+};
 
 export const complete = (c: SigningContext, e: Ev<'session.aggregated'>): Patch => {
   const now = tick(c, e.at);

@@ -72,6 +72,56 @@ describe('signing ceremony: happy paths', () => {
     expect(nextDeadline(snap)).toBeNull();
   });
 
+  it('signs two phases: after phase 1 every approver recommits, phase 2 runs its own session', () => {
+    const actor = startSigning(signingInput(3, 2, { phases: 2 }));
+    accept(actor, approve('alice', 1, 1_100));
+    accept(actor, approve('bob', 2, 1_200));
+    accept(actor, approve('carol', 3, 1_250));
+    const s1 = lastSession(actor);
+    expect(s1).toMatchObject({ phase: 1, participants: ['alice', 'bob'] });
+    accept(actor, share('alice', s1.id, 1_300));
+    accept(actor, share('bob', s1.id, 1_310));
+    accept(actor, {
+      type: 'session.aggregated',
+      sessionId: s1.id,
+      ok: true,
+      culprits: [],
+      at: 1_320,
+    });
+    let snap = actor.getSnapshot();
+    expect(snap.value).toEqual({ signing: 'awaitingCommitments' });
+    expect(snap.context.phase).toBe(2);
+    // carol's unused phase-1 commitment was for phase-1 jobs: dropped.
+    expect(snap.context.freshCommitments).toEqual({});
+    expect(snap.context.outbox.at(-1)).toMatchObject({
+      kind: 'phaseComplete',
+      phase: 1,
+      recommit: ['alice', 'bob', 'carol'],
+    });
+    refused(
+      actor,
+      { type: 'sign.recommit', member: 'alice', commitment: hex(1), at: 1_330 },
+      'COMMITMENT_REUSED',
+    );
+    accept(actor, { type: 'sign.recommit', member: 'carol', commitment: hex(13), at: 1_340 });
+    accept(actor, { type: 'sign.recommit', member: 'alice', commitment: hex(11), at: 1_350 });
+    const s2 = lastSession(actor);
+    expect(s2).toMatchObject({ phase: 2, index: 2, participants: ['alice', 'carol'] });
+    accept(actor, share('alice', s2.id, 1_400));
+    accept(actor, share('carol', s2.id, 1_410));
+    accept(actor, {
+      type: 'session.aggregated',
+      sessionId: s2.id,
+      ok: true,
+      culprits: [],
+      at: 1_420,
+    });
+    snap = actor.getSnapshot();
+    expect(snap.value).toBe('completed');
+    expect(snap.output).toMatchObject({ status: 'completed', sessionId: s2.id });
+    assertCommitmentsSingleUse(actor);
+  });
+
   it('completes 3-of-5 and lets a late approver join the pool without disturbing the session', () => {
     const { actor, performed } = simulate({ n: 5, t: 3, behaviours: [] });
     const snap = actor.getSnapshot();

@@ -7,7 +7,7 @@ export {
   MAX_PARTICIPANTS,
   MAX_ARTIFACTS,
   MAX_FROST_PACKAGE_BYTES,
-  MAX_SIGNING_PACKAGE_BYTES,
+  MAX_JOBS,
   MAX_CIPHERTEXT_BYTES,
   MAX_INBOX_ITEMS,
   CHALLENGE_BYTES,
@@ -145,6 +145,7 @@ export {
 } from './dkg-confirmation.js';
 export {
   signingPackageHash,
+  sessionPackagesBytes,
   packageAckBytes,
   signPackageAck,
   verifyPackageAck,

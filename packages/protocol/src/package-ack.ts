@@ -11,6 +11,16 @@ export function signingPackageHash(signingPackage: Uint8Array): Uint8Array {
   return sha256(signingPackage);
 }
 
+/**
+ * What a signer acknowledges for a session that signs several jobs: the concatenated SHA-256 of
+ * each job's encoded signing package, in job order. `signPackageAck` hashes it once more.
+ */
+export function sessionPackagesBytes(packages: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(32 * packages.length);
+  packages.forEach((p, i) => out.set(sha256(p), 32 * i));
+  return out;
+}
+
 export interface AckContext {
   readonly ceremonyId: string;
   readonly session: number;

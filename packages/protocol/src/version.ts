@@ -18,8 +18,11 @@ export const MAX_ARTIFACTS = 64;
 /** Upper bound for one opaque FROST package (DKG round 1/2 package, commitments), in bytes. */
 export const MAX_FROST_PACKAGE_BYTES = 4096;
 
-/** Upper bound for a FROST signing package (commitments + the message to sign), in bytes. */
-export const MAX_SIGNING_PACKAGE_BYTES = 16384;
+/**
+ * Most signing jobs (one message each) in one phase of a signing session: formats × artifacts.
+ * Larger releases sign a batch manifest or the signify checksum list instead.
+ */
+export const MAX_JOBS = 64;
 
 /** Upper bound for one pairwise ciphertext (a DKG round-2 package plus the AEAD tag), in bytes. */
 export const MAX_CIPHERTEXT_BYTES = 1024;

@@ -65,7 +65,7 @@ describe('signed envelopes', () => {
 
   it('reject a tampered body with BAD_ENVELOPE_SIGNATURE', () => {
     const env = sealed();
-    const tampered = { ...env, body: { ...approve, commitment: hex(64, 0xcd) } };
+    const tampered = { ...env, body: { ...approve, commitments: [hex(100, 0xcd)] } };
     expect(codeOf(openEnvelope(tampered, lookup))).toBe('BAD_ENVELOPE_SIGNATURE');
   });
 
@@ -126,7 +126,7 @@ describe('signed envelopes', () => {
   });
 
   it('refuse to seal an invalid body with INVALID_MESSAGE', () => {
-    const bad = { ...approve, commitment: 'xyz' };
+    const bad = { ...approve, commitments: ['xyz'] };
     const attempt = () =>
       sealEnvelope(alice, { ceremonyId: CEREMONY, round: 'r', seq: 0, sender: 'alice', body: bad });
     expect(attempt).toThrow(ProtocolError);
@@ -134,7 +134,7 @@ describe('signed envelopes', () => {
       attempt();
     } catch (e) {
       expect((e as ProtocolError).code).toBe('INVALID_MESSAGE');
-      expect((e as ProtocolError).path).toEqual(['body', 'commitment']);
+      expect((e as ProtocolError).path).toEqual(['body', 'commitments', 0]);
     }
   });
 

@@ -4,6 +4,7 @@ import {
   generateIdentityKey,
   sealEnvelope,
   type AdminGroupCreate,
+  type AdminGroupReshare,
   type IdentityKey,
   type SignRequest,
   type Message,
@@ -51,11 +52,35 @@ const signRequest: SignRequest = {
     class: 'standard',
     note: 'quarterly release',
     artifacts: [
-      { name: 'conclave-1.4.0.tar.gz', sha256: hex(32, 1), sha512: hex(64, 2) },
-      { name: 'conclave-1.4.0.zip', sha256: hex(32, 3), sha512: hex(64, 4) },
+      {
+        name: 'conclave-1.4.0.tar.gz',
+        sha256: hex(32, 1),
+        sha512: hex(64, 2),
+        blake2b512: hex(64, 5),
+      },
+      {
+        name: 'conclave-1.4.0.zip',
+        sha256: hex(32, 3),
+        sha512: hex(64, 4),
+        blake2b512: hex(64, 6),
+      },
     ],
     formats: ['raw', 'sshsig', 'minisign'],
   },
+};
+
+const reshare: AdminGroupReshare = {
+  type: 'admin.group.reshare',
+  group: 'release-leads',
+  epoch: 0,
+  groupPublicKey: hex(32),
+  threshold: 2,
+  members: [
+    { member: 'alice', identityKey: pk(alice) },
+    { member: 'bob', identityKey: pk(bob) },
+    { member: 'carol', identityKey: pk(carol) },
+  ],
+  dealers: ['alice', 'bob'],
 };
 
 const identifier = (n: number): string =>
@@ -137,14 +162,25 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
     culprits: ['carol'],
   },
   'sign.request': signRequest,
-  'sign.approve': { type: 'sign.approve', requestDigest: hex(32), commitment: hex(64) },
-  'sign.recommit': { type: 'sign.recommit', commitment: hex(96) },
+  'sign.approve': {
+    type: 'sign.approve',
+    requestDigest: hex(32),
+    commitments: [hex(100, 1), hex(100, 2)],
+  },
+  'sign.recommit': { type: 'sign.recommit', phase: 2, commitments: [hex(100, 3)] },
   'sign.reject': { type: 'sign.reject', requestDigest: hex(32), reason: 'wrong version' },
   'ceremony.cancel': { type: 'ceremony.cancel', reason: 'superseded by 1.4.1' },
   'sign.package': {
     type: 'sign.package',
     session: 1,
-    signingPackage: hex(600),
+    phase: 1,
+    jobs: ['dsse', 'sshsig:conclave-1.4.0.tar.gz'],
+    commitments: [
+      { member: 'alice', commitments: [hex(100, 1), hex(100, 2)] },
+      { member: 'bob', commitments: [hex(100, 3), hex(100, 4)] },
+    ],
+    packageHashes: [hex(32, 5), hex(32, 6)],
+    previous: [],
     requestDigest: hex(32, 1),
     statementDigest: hex(32, 2),
     approvers: ['alice', 'bob', 'carol'],
@@ -155,13 +191,14 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
   'round2.share': {
     type: 'round2.share',
     session: 1,
-    share: hex(32, 7),
+    shares: [hex(32, 7), hex(32, 8)],
     ack: { packageHash: hex(32, 8), signature: hex(64, 9) },
   },
   'sign.complete': {
     type: 'sign.complete',
     groupPublicKey: hex(32),
     signature: hex(64),
+    signatures: [{ job: 'dsse', signature: hex(64) }],
     statementDigest: hex(32),
     approvers: ['alice', 'bob', 'carol'],
     signers: ['alice', 'bob'],
@@ -176,6 +213,66 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
     culprits: ['carol'],
   },
   ack: { type: 'ack', seq: 3, messageType: 'sign.approve' },
+  'admin.group.refresh': {
+    type: 'admin.group.refresh',
+    group: 'release-leads',
+    epoch: 0,
+    groupPublicKey: hex(32),
+  },
+  'admin.group.reshare': reshare,
+  'admin.group.repair': {
+    type: 'admin.group.repair',
+    group: 'release-leads',
+    epoch: 1,
+    groupPublicKey: hex(32),
+    member: 'carol',
+    helpers: ['alice', 'bob'],
+  },
+  'key.start': {
+    type: 'key.start',
+    kind: 'reshare',
+    group: 'release-leads',
+    fromEpoch: 0,
+    toEpoch: 1,
+    groupPublicKey: hex(32),
+    publicKeyPackage: hex(200),
+    previousThreshold: 2,
+    previous: [
+      { member: 'alice', identifier: identifier(1), identityKey: pk(alice) },
+      { member: 'bob', identifier: identifier(2), identityKey: pk(bob) },
+    ],
+    threshold: 2,
+    participants: [
+      { member: 'alice', identifier: identifier(1), identityKey: pk(alice) },
+      { member: 'bob', identifier: identifier(2), identityKey: pk(bob) },
+      { member: 'carol', identifier: identifier(3), identityKey: pk(carol) },
+    ],
+    dealers: ['alice', 'bob'],
+    authorization: sealEnvelope(admin, {
+      ceremonyId: CEREMONY,
+      round: 'admin',
+      seq: 0,
+      sender: 'admin',
+      body: reshare,
+    }),
+  },
+  'key.round1': { type: 'key.round1', package: hex(120), boxes: [] },
+  'key.round1.all': {
+    type: 'key.round1.all',
+    packages: [
+      { member: 'alice', package: hex(120, 1) },
+      { member: 'bob', package: hex(120, 2) },
+    ],
+    boxes: [],
+  },
+  'key.round2': {
+    type: 'key.round2',
+    boxes: [{ recipient: 'carol', ephemeralKey: hex(32), nonce: hex(24), ciphertext: hex(96) }],
+  },
+  'key.round2.deliver': {
+    type: 'key.round2.deliver',
+    boxes: [{ sender: 'alice', ephemeralKey: hex(32), nonce: hex(24), ciphertext: hex(96) }],
+  },
 };
 
 /** Who sends each sealed example. */
@@ -188,6 +285,9 @@ export const senderOf = (type: SealedBody['type']): string =>
           'dkg.round2.deliver',
           'dkg.complete',
           'dkg.abort',
+          'key.start',
+          'key.round1.all',
+          'key.round2.deliver',
           'sign.package',
           'sign.complete',
           'sign.aborted',
@@ -261,6 +361,27 @@ export const bareExamples: {
       body: signRequest,
     }),
     updatedAt: 1_760_000_000_500,
+  },
+  'group.list.get': { type: 'group.list.get' },
+  'group.list': {
+    type: 'group.list',
+    groups: [
+      {
+        group: 'release-leads',
+        state: 'active',
+        epoch: 2,
+        threshold: 2,
+        members: [
+          { member: 'alice', identityKey: pk(alice) },
+          { member: 'bob', identityKey: pk(bob) },
+          { member: 'carol', identityKey: pk(carol) },
+        ],
+        groupPublicKey: hex(32),
+        ceremonyId: CEREMONY,
+        revoked: ['carol'],
+        updatedAt: 1_760_000_000_000,
+      },
+    ],
   },
 };
 

@@ -71,10 +71,10 @@ describe('parseMessage rejects', () => {
 
   it('a wrong hex length inside an envelope body with the nested path', () => {
     const envelope = sealAs(sealedExamples['round2.share']);
-    const bad = { ...envelope, body: { ...envelope.body, share: hex(33) } };
+    const bad = { ...envelope, body: { ...envelope.body, shares: [hex(32), hex(33)] } };
     expect(rejected(frame(bad))).toMatchObject({
       code: 'INVALID_MESSAGE',
-      path: ['body', 'share'],
+      path: ['body', 'shares', 1],
     });
   });
 

@@ -11,7 +11,7 @@ import {
   hexBetween,
 } from '../hex.js';
 import { GroupNameSchema, MemberIdSchema, SessionSchema, TimestampSchema, text } from '../ids.js';
-import { MAX_ARTIFACTS, MAX_PARTICIPANTS, MAX_SIGNING_PACKAGE_BYTES } from '../version.js';
+import { MAX_ARTIFACTS, MAX_JOBS, MAX_PARTICIPANTS } from '../version.js';
 import { uniqueBy, uniqueValues } from './refine.js';
 
 export const RELEASE_CLASSES = ['standard', 'hotfix'] as const;
@@ -37,6 +37,45 @@ export const ArtifactSchema = z.strictObject({
   name: ArtifactNameSchema,
   sha256: Sha256HexSchema,
   sha512: Sha512HexSchema,
+  /** Unkeyed BLAKE2b-512: minisign's prehashed (`ED`) signatures sign it (FORMATS.md). */
+  blake2b512: Sha512HexSchema,
+});
+
+/** A document the statement binds by digest (SBOM, build provenance). */
+export const BoundDocumentSchema = z.strictObject({
+  name: ArtifactNameSchema,
+  sha256: Sha256HexSchema,
+});
+
+/** An annotated git tag to sign (SSHSIG, namespace `git`): the signer rebuilds the tag text. */
+export const GitTagSchema = z.strictObject({
+  object: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, {
+    error: 'expected a 40- or 64-hex object id',
+  }),
+  type: z.literal('commit'),
+  tag: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z._/+-]{0,127}$/, { error: 'expected a tag name' }),
+  tagger: z.strictObject({
+    name: text(128, 1).refine((n) => !/[<>\n]/.test(n), { error: 'no <, > or newline' }),
+    email: text(128, 1).refine((n) => !/[<>\s]/.test(n), { error: 'no <, > or whitespace' }),
+    time: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32),
+    tz: z.string().regex(/^[+-][0-9]{4}$/, { error: 'expected +HHMM or -HHMM' }),
+  }),
+  message: text(4096, 1),
+});
+
+/** A batch manifest signed through its Merkle root (RFC 9162 hashing, packages/release). */
+export const ManifestRefSchema = z.strictObject({
+  root: Sha256HexSchema,
+  size: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 40),
+  leafFormat: z.literal('conclave-manifest-v1'),
 });
 
 export const ReleaseSchema = z.strictObject({
@@ -51,6 +90,10 @@ export const ReleaseSchema = z.strictObject({
     .min(1)
     .max(SIGNATURE_FORMATS.length)
     .superRefine(uniqueValues),
+  sbom: BoundDocumentSchema.optional(),
+  provenance: BoundDocumentSchema.optional(),
+  manifest: ManifestRefSchema.optional(),
+  git: GitTagSchema.optional(),
 });
 
 /** requester → coordinator: open a signing ceremony (its id is the envelope's ceremony id). */
@@ -64,19 +107,39 @@ export const SignRequestSchema = z.strictObject({
 const CommitmentHexSchema = hexBetween(64, 256);
 
 /**
+ * One commitment per job of the phase, in job order (packages/release `jobIds`): a session signs
+ * every format's message at once, each with its own nonce pair (RFC 9591 §5.1: never reused).
+ */
+const CommitmentBundleSchema = z
+  .array(CommitmentHexSchema)
+  .min(1)
+  .max(MAX_JOBS)
+  .superRefine(uniqueValues);
+
+/** A signing job: `dsse`, `sshsig:<artifact>`, `minisign-global:<artifact>`, … */
+export const JobIdSchema = text(300, 1);
+
+/** Signing phases: formats that chain (minisign's global signature) sign in phase 2. */
+export const PhaseSchema = z.number().int().min(1).max(2);
+
+/**
  * approver → coordinator: approve the request whose canonical body hashes to `requestDigest`
  * (see `requestDigest()`), with a fresh round-1 commitment.
  */
 export const SignApproveSchema = z.strictObject({
   type: z.literal('sign.approve'),
   requestDigest: Sha256HexSchema,
-  commitment: CommitmentHexSchema,
+  commitments: CommitmentBundleSchema,
 });
 
-/** approver → coordinator: a fresh commitment for a new session (ROAST), after the last was used. */
+/**
+ * approver → coordinator: fresh commitments for a new session (ROAST, or the next phase), after
+ * the last were used; one per job of `phase`.
+ */
 export const SignRecommitSchema = z.strictObject({
   type: z.literal('sign.recommit'),
-  commitment: CommitmentHexSchema,
+  phase: PhaseSchema,
+  commitments: CommitmentBundleSchema,
 });
 
 /** member → coordinator: decline the request. */
@@ -98,15 +161,33 @@ const MemberListSchema = z
   .max(MAX_PARTICIPANTS)
   .superRefine(uniqueValues);
 
+const JobSignatureSchema = z.strictObject({ job: JobIdSchema, signature: SignatureHexSchema });
+const JobSignaturesSchema = z
+  .array(JobSignatureSchema)
+  .max(2 * MAX_JOBS)
+  .superRefine(uniqueBy('job'));
+
 /**
- * coordinator → this session's signers: the FROST signing package (RFC 9591 §5.2 input) and what
- * the signer needs to rebuild and check the statement: it must hash to `statementDigest` and be
- * the message inside `signingPackage`.
+ * coordinator → this session's signers: per job, every signer's commitment and the hash of the
+ * FROST signing package (RFC 9591 §5.2 input) the coordinator built. The messages are never sent:
+ * each signer rebuilds every job's message from the request it approved plus the approvers, policy
+ * and time below, builds the packages itself and refuses unless their hashes match.
  */
 export const SignPackageSchema = z.strictObject({
   type: z.literal('sign.package'),
   session: SessionSchema,
-  signingPackage: hexBetween(1, MAX_SIGNING_PACKAGE_BYTES),
+  phase: PhaseSchema,
+  jobs: z.array(JobIdSchema).min(1).max(MAX_JOBS).superRefine(uniqueValues),
+  /** In `signers` order; each member's bundle in `jobs` order. */
+  commitments: z
+    .array(z.strictObject({ member: MemberIdSchema, commitments: CommitmentBundleSchema }))
+    .min(1)
+    .max(MAX_PARTICIPANTS)
+    .superRefine(uniqueBy('member')),
+  /** SHA-256 of each job's encoded signing package, in `jobs` order. */
+  packageHashes: z.array(Sha256HexSchema).min(1).max(MAX_JOBS),
+  /** Signatures of earlier phases that this phase's messages cover (minisign global signatures). */
+  previous: JobSignaturesSchema,
   requestDigest: Sha256HexSchema,
   statementDigest: Sha256HexSchema,
   approvers: MemberListSchema,
@@ -121,11 +202,12 @@ export const PackageAckSchema = z.strictObject({
   signature: SignatureHexSchema,
 });
 
-/** signer → coordinator: its signature share (RFC 9591 §5.2 output, one scalar). */
+/** signer → coordinator: its signature shares (RFC 9591 §5.2 output, one scalar per job). */
 export const Round2ShareSchema = z.strictObject({
   type: z.literal('round2.share'),
   session: SessionSchema,
-  share: ScalarHexSchema,
+  shares: z.array(ScalarHexSchema).min(1).max(MAX_JOBS),
+  /** Signed over H(the session's package hashes), see `sessionPackagesBytes`. */
   ack: PackageAckSchema,
 });
 
@@ -133,7 +215,10 @@ export const Round2ShareSchema = z.strictObject({
 export const SignCompleteSchema = z.strictObject({
   type: z.literal('sign.complete'),
   groupPublicKey: ElementHexSchema,
+  /** The statement's signature (job `dsse`): the DSSE PAE of the in-toto statement. */
   signature: SignatureHexSchema,
+  /** Every job's signature, statement included. */
+  signatures: JobSignaturesSchema,
   statementDigest: Sha256HexSchema,
   approvers: MemberListSchema,
   signers: MemberListSchema,
@@ -156,6 +241,9 @@ export const SignAbortedSchema = z.strictObject({
 export type ReleaseClass = (typeof RELEASE_CLASSES)[number];
 export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
 export type Artifact = z.infer<typeof ArtifactSchema>;
+export type GitTag = z.infer<typeof GitTagSchema>;
+export type BoundDocument = z.infer<typeof BoundDocumentSchema>;
+export type JobSignature = z.infer<typeof JobSignatureSchema>;
 export type Release = z.infer<typeof ReleaseSchema>;
 export type SignRequest = z.infer<typeof SignRequestSchema>;
 export type SignApprove = z.infer<typeof SignApproveSchema>;

@@ -73,6 +73,8 @@ export const CeremonyStatusSchema = z.strictObject({
    * `sign.recommit` with a fresh commitment.
    */
   needsCommitment: MembersSchema.optional(),
+  /** Signing: the phase whose commitments `needsCommitment` members must send. */
+  phase: z.int().min(1).max(2).optional(),
   request: envelopeOf(SignRequestSchema).optional(),
   updatedAt: TimestampSchema,
   deadline: TimestampSchema.optional(),
