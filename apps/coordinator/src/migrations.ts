@@ -125,6 +125,46 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // The transparency log (docs/audit.md): one RFC 9162 leaf per finished ceremony or registry
+    // operation, a signed checkpoint (c2sp.org/tlog-checkpoint) per tree size, and the members'
+    // witness cosignatures. Leaves and checkpoints are append-only: triggers refuse UPDATE and
+    // DELETE, so only someone editing the file by hand can change them (and verification shows it).
+    version: 3,
+    name: 'transparency log',
+    sql: `
+      CREATE TABLE log_leaves (
+        idx INTEGER PRIMARY KEY,
+        ceremony_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        leaf TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (kind, ceremony_id)
+      ) STRICT;
+      CREATE TABLE checkpoints (
+        size INTEGER PRIMARY KEY,
+        root TEXT NOT NULL,
+        note TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE witness_cosignatures (
+        size INTEGER NOT NULL REFERENCES checkpoints (size),
+        witness TEXT NOT NULL,
+        line TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (size, witness)
+      ) STRICT;
+      CREATE TRIGGER log_leaves_no_update BEFORE UPDATE ON log_leaves
+        BEGIN SELECT RAISE(ABORT, 'log_leaves is append-only'); END;
+      CREATE TRIGGER log_leaves_no_delete BEFORE DELETE ON log_leaves
+        BEGIN SELECT RAISE(ABORT, 'log_leaves is append-only'); END;
+      CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+      CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): number {
