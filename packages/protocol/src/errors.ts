@@ -35,6 +35,9 @@ export const ERROR_CODES = [
   'STATEMENT_MISMATCH',
   'CONFIRMATION_MISMATCH',
   'BAD_ACK_SIGNATURE',
+  // key lifecycle (refresh, reshare, repair)
+  'STALE_EPOCH',
+  'GROUP_BUSY',
   // FROST faults, named after RFC 9591 / ZF frost-core errors (THREATS A, B)
   'INVALID_SCALAR',
   'INVALID_ELEMENT',

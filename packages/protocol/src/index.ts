@@ -69,6 +69,7 @@ export * from './messages/admin.js';
 export * from './messages/dkg.js';
 export * from './messages/sign.js';
 export * from './messages/status.js';
+export * from './messages/lifecycle.js';
 export { envelopeOf } from './messages/envelope-schema.js';
 export {
   MessageSchema,
@@ -152,3 +153,4 @@ export {
   type AckContext,
 } from './package-ack.js';
 export { requestDigest } from './request-digest.js';
+export { lifecycleHash, type LifecycleView } from './key-lifecycle.js';
