@@ -14,3 +14,22 @@ export {
 export type { ReleaseInput, Approver, StatementContext, ReleaseStatement } from './statement.js';
 export { digestFile } from './digest.js';
 export type { ArtifactDigest } from './digest.js';
+export {
+  HASH_SIZE,
+  EMPTY_ROOT,
+  MerkleAccumulator,
+  MerkleError,
+  isMerkleError,
+  leafHash,
+  nodeHash,
+  rootFromLeafHashes,
+  inclusionProof,
+  rootFromInclusionProof,
+  verifyInclusion,
+  consistencyProof,
+  verifyConsistency,
+  emptyRoot,
+  equalBytes,
+  splitPoint,
+} from './merkle.js';
+export type { MerkleErrorCode } from './merkle.js';

@@ -1,0 +1,437 @@
+/**
+ * Merkle trees with RFC 9162 (Certificate Transparency v2) hashing: the Merkle Tree Hash, audit
+ * (inclusion) paths, consistency proofs and their verification, plus a compact-range accumulator
+ * for append-only logs. Used by batch manifests (one ceremony signs many artifacts) and by the
+ * audit log (@conclave/audit).
+ *
+ * Every hash is a 32-byte SHA-256 digest. Sizes and indices are JavaScript safe integers.
+ * Nothing here recurses over the leaves: the tree hash is computed left to right with a stack of
+ * O(log n) perfect subtrees, so a million leaves need no deep call stack.
+ */
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import type * as NodeCryptoModule from 'node:crypto';
+
+export const HASH_SIZE = 32;
+
+export type MerkleErrorCode =
+  | 'MERKLE_INDEX_OUT_OF_RANGE'
+  | 'MERKLE_SIZE_INVALID'
+  | 'MERKLE_HASH_LENGTH'
+  | 'MERKLE_PROOF_INVALID';
+
+export class MerkleError extends Error {
+  override readonly name = 'MerkleError';
+  constructor(
+    readonly code: MerkleErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isMerkleError(e: unknown): e is MerkleError {
+  return e instanceof MerkleError;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SHA-256 backend: Node's one-shot crypto.hash (OpenSSL, SHA-NI where the CPU has it) when this
+// runs on Node, reached through process.getBuiltinModule so the package still loads elsewhere;
+// otherwise @noble/hashes. Both give the same bytes (tested).
+
+type NodeCrypto = typeof NodeCryptoModule;
+type HashFn = (data: Uint8Array) => Uint8Array;
+
+function loadNodeCrypto(): NodeCrypto | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  return proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+}
+
+function pickSha256(): HashFn {
+  const c = loadNodeCrypto();
+  if (c && typeof c.hash === 'function') {
+    const hash = c.hash;
+    return (data) => {
+      const b = hash('sha256', data, 'buffer');
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    };
+  }
+  if (c) {
+    const createHash = c.createHash;
+    return (data) => {
+      const b = createHash('sha256').update(data).digest();
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    };
+  }
+  return (data) => nobleSha256(data);
+}
+
+/** SHA-256 as used by this module (exported for tests and for callers hashing leaf data). */
+export const sha256: HashFn = pickSha256();
+
+/** The noble implementation, always available (tests compare the two). */
+export const sha256Portable: HashFn = (data) => nobleSha256(data);
+
+// ---------------------------------------------------------------------------------------------
+// RFC 9162 §2.1.1: MTH({}) = SHA-256(), MTH({d0}) = SHA-256(0x00 ‖ d0),
+// MTH(D[n]) = SHA-256(0x01 ‖ MTH(D[0:k]) ‖ MTH(D[k:n])) with k the largest power of 2 < n.
+
+/** MTH of the empty tree: SHA-256 of the empty string. */
+export const EMPTY_ROOT: Uint8Array = sha256Portable(new Uint8Array(0));
+
+export function emptyRoot(): Uint8Array {
+  return EMPTY_ROOT.slice();
+}
+
+/** RFC 9162 §2.1.1 leaf hash: SHA-256(0x00 ‖ data). */
+export function leafHash(data: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(data.length + 1);
+  buf.set(data, 1);
+  return sha256(buf);
+}
+
+// One scratch buffer for every interior node: 0x01 ‖ left ‖ right (65 bytes).
+const nodeBuf = new Uint8Array(1 + 2 * HASH_SIZE);
+nodeBuf[0] = 0x01;
+
+/** RFC 9162 §2.1.1 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  checkHash(left, 'left');
+  checkHash(right, 'right');
+  return nodeHashUnchecked(left, right);
+}
+
+function nodeHashUnchecked(left: Uint8Array, right: Uint8Array): Uint8Array {
+  nodeBuf.set(left, 1);
+  nodeBuf.set(right, 1 + HASH_SIZE);
+  return sha256(nodeBuf);
+}
+
+function checkHash(h: Uint8Array, what: string): void {
+  if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE)
+    throw new MerkleError(
+      'MERKLE_HASH_LENGTH',
+      `${what}: expected a ${HASH_SIZE}-byte SHA-256 hash, got ${h instanceof Uint8Array ? `${h.length} bytes` : typeof h}`,
+    );
+}
+
+function checkSize(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new MerkleError(
+      'MERKLE_SIZE_INVALID',
+      `${what}: expected a non-negative safe integer, got ${String(n)}`,
+    );
+}
+
+/** The largest power of two strictly less than n (n ≥ 2), as RFC 9162 §2.1.1 splits trees. */
+export function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compact range: the roots of the perfect subtrees that make up [0, size), largest first. Their
+// heights are the set bits of size, so at most 53 hashes are kept.
+
+/**
+ * Incremental RFC 9162 tree hash for an append-only log: `append` a leaf hash, read `root()` at
+ * any size. Stores only the O(log n) perfect-subtree roots (a "compact range" over [0, size)).
+ */
+export class MerkleAccumulator {
+  #hashes: Uint8Array[] = [];
+  #heights: number[] = [];
+  #size = 0;
+
+  /** Resume from a stored compact range (as returned by `state()`). */
+  static fromState(size: number, hashes: readonly Uint8Array[]): MerkleAccumulator {
+    checkSize(size, 'size');
+    const heights: number[] = [];
+    for (let h = 52; h >= 0; h--) if (Math.floor(size / 2 ** h) % 2 === 1) heights.push(h);
+    if (heights.length !== hashes.length)
+      throw new MerkleError(
+        'MERKLE_SIZE_INVALID',
+        `a compact range of size ${size} has ${heights.length} hashes, got ${hashes.length}`,
+      );
+    hashes.forEach((h, i) => checkHash(h, `compact range hash ${i}`));
+    const acc = new MerkleAccumulator();
+    acc.#hashes = hashes.map((h) => h.slice());
+    acc.#heights = heights;
+    acc.#size = size;
+    return acc;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  append(leafHash: Uint8Array): void {
+    checkHash(leafHash, 'leaf hash');
+    if (this.#size >= Number.MAX_SAFE_INTEGER)
+      throw new MerkleError('MERKLE_SIZE_INVALID', 'the tree is full');
+    let h: Uint8Array = leafHash.slice();
+    let height = 0;
+    // Merge equal-height neighbours: the binary carry of size + 1.
+    while (this.#heights.length > 0 && this.#heights[this.#heights.length - 1] === height) {
+      this.#heights.pop();
+      h = nodeHashUnchecked(this.#hashes.pop() as Uint8Array, h);
+      height++;
+    }
+    this.#hashes.push(h);
+    this.#heights.push(height);
+    this.#size++;
+  }
+
+  /** MTH of the leaves appended so far (RFC 9162 §2.1.1); SHA-256("") when empty. */
+  root(): Uint8Array {
+    return foldRight(this.#hashes);
+  }
+
+  /** The compact range (perfect-subtree roots, largest first), to persist and resume. */
+  state(): { size: number; hashes: Uint8Array[] } {
+    return { size: this.#size, hashes: this.#hashes.map((h) => h.slice()) };
+  }
+}
+
+// The right edge of an RFC 9162 tree: the smaller subtrees hang off the right of the larger ones.
+function foldRight(hashes: readonly Uint8Array[]): Uint8Array {
+  let i = hashes.length - 1;
+  if (i < 0) return emptyRoot();
+  let r: Uint8Array = (hashes[i] as Uint8Array).slice();
+  for (i--; i >= 0; i--) r = nodeHashUnchecked(hashes[i] as Uint8Array, r);
+  return r;
+}
+
+/** MTH over leafHashes[start, end): iterative, n − 1 node hashes, O(log n) memory. */
+function subtreeRoot(leafHashes: readonly Uint8Array[], start: number, end: number): Uint8Array {
+  if (end - start === 0) return emptyRoot();
+  if (end - start === 1) return (leafHashes[start] as Uint8Array).slice();
+  const stack: Uint8Array[] = [];
+  const heights: number[] = [];
+  for (let i = start; i < end; i++) {
+    let h = leafHashes[i] as Uint8Array;
+    let height = 0;
+    while (heights.length > 0 && heights[heights.length - 1] === height) {
+      heights.pop();
+      h = nodeHashUnchecked(stack.pop() as Uint8Array, h);
+      height++;
+    }
+    stack.push(h);
+    heights.push(height);
+  }
+  return foldRight(stack);
+}
+
+function checkLeaves(leafHashes: readonly Uint8Array[]): void {
+  for (let i = 0; i < leafHashes.length; i++)
+    checkHash(leafHashes[i] as Uint8Array, `leaf hash ${i}`);
+}
+
+/** RFC 9162 §2.1.1 Merkle Tree Hash over already-hashed leaves (iterative, O(n)). */
+export function rootFromLeafHashes(leafHashes: readonly Uint8Array[]): Uint8Array {
+  checkLeaves(leafHashes);
+  return subtreeRoot(leafHashes, 0, leafHashes.length);
+}
+
+/** RFC 9162 §2.1.3.1 audit path PATH(m, D[n]) for leaf `index`, innermost sibling first. */
+export function inclusionProof(leafHashes: readonly Uint8Array[], index: number): Uint8Array[] {
+  checkLeaves(leafHashes);
+  const n = leafHashes.length;
+  if (!Number.isSafeInteger(index) || index < 0 || index >= n)
+    throw new MerkleError(
+      'MERKLE_INDEX_OUT_OF_RANGE',
+      `leaf index ${String(index)} is outside a tree of ${n} leaves`,
+    );
+  // Descend from the root; each step contributes the MTH of the sibling subtree.
+  const outerFirst: Uint8Array[] = [];
+  let start = 0;
+  let end = n;
+  let m = index;
+  while (end - start > 1) {
+    const k = splitPoint(end - start);
+    if (m < k) {
+      outerFirst.push(subtreeRoot(leafHashes, start + k, end));
+      end = start + k;
+    } else {
+      outerFirst.push(subtreeRoot(leafHashes, start, start + k));
+      start += k;
+      m -= k;
+    }
+  }
+  return outerFirst.reverse();
+}
+
+/**
+ * Recompute the root from a leaf hash and its audit path — RFC 9162 §2.1.3.2, steps 1–5 without
+ * the final comparison. Throws MerkleError when the path cannot belong to (index, size).
+ */
+export function rootFromInclusionProof(
+  leafHash: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+): Uint8Array {
+  checkHash(leafHash, 'leaf hash');
+  checkSize(size, 'tree size');
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size)
+    throw new MerkleError(
+      'MERKLE_INDEX_OUT_OF_RANGE',
+      `leaf index ${String(index)} is outside a tree of ${size} leaves`,
+    );
+  let fn = index;
+  let sn = size - 1;
+  let r = leafHash;
+  for (let i = 0; i < proof.length; i++) {
+    const p = proof[i] as Uint8Array;
+    checkHash(p, `proof hash ${i}`);
+    if (sn === 0)
+      throw new MerkleError(
+        'MERKLE_PROOF_INVALID',
+        `the proof has ${proof.length} hashes, more than a tree of ${size} leaves needs at index ${index}`,
+      );
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHashUnchecked(p, r);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      r = nodeHashUnchecked(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0)
+    throw new MerkleError(
+      'MERKLE_PROOF_INVALID',
+      `the proof has ${proof.length} hashes, fewer than a tree of ${size} leaves needs at index ${index}`,
+    );
+  return r === leafHash ? leafHash.slice() : r;
+}
+
+/** RFC 9162 §2.1.3.2: does `proof` show `leafHash` at `index` in the tree of `size` with `root`? */
+export function verifyInclusion(
+  leafHash: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
+  try {
+    checkHash(root, 'root');
+    return equalBytes(rootFromInclusionProof(leafHash, index, size, proof), root);
+  } catch (e) {
+    if (isMerkleError(e)) return false;
+    throw e;
+  }
+}
+
+/**
+ * RFC 9162 §2.1.4.1 consistency proof PROOF(m, D[n]) between the first `oldSize` leaves and all
+ * of them. Empty when oldSize is 0 or equals the tree size (nothing to prove).
+ */
+export function consistencyProof(leafHashes: readonly Uint8Array[], oldSize: number): Uint8Array[] {
+  checkLeaves(leafHashes);
+  const n = leafHashes.length;
+  checkSize(oldSize, 'old size');
+  if (oldSize > n)
+    throw new MerkleError(
+      'MERKLE_SIZE_INVALID',
+      `old size ${oldSize} is larger than the tree (${n} leaves)`,
+    );
+  if (oldSize === 0 || oldSize === n) return [];
+  // SUBPROOF(m, D[start:end], b), unrolled: outer siblings are found first, emitted last.
+  const outerFirst: Uint8Array[] = [];
+  let start = 0;
+  let end = n;
+  let m = oldSize;
+  let b = true;
+  for (;;) {
+    if (m === end - start) {
+      if (!b) outerFirst.push(subtreeRoot(leafHashes, start, end));
+      break;
+    }
+    const k = splitPoint(end - start);
+    if (m <= k) {
+      outerFirst.push(subtreeRoot(leafHashes, start + k, end));
+      end = start + k;
+    } else {
+      outerFirst.push(subtreeRoot(leafHashes, start, start + k));
+      start += k;
+      m -= k;
+      b = false;
+    }
+  }
+  return outerFirst.reverse();
+}
+
+/**
+ * RFC 9162 §2.1.4.2: does `proof` show the tree (oldSize, oldRoot) is a prefix of (newSize,
+ * newRoot)? Equal sizes need an empty proof and equal roots; oldSize 0 needs an empty proof and
+ * the empty-tree root (every tree extends the empty one).
+ */
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+  proof: readonly Uint8Array[],
+): boolean {
+  try {
+    checkSize(oldSize, 'old size');
+    checkSize(newSize, 'new size');
+    checkHash(oldRoot, 'old root');
+    checkHash(newRoot, 'new root');
+    proof.forEach((p, i) => checkHash(p, `proof hash ${i}`));
+  } catch (e) {
+    if (isMerkleError(e)) return false;
+    throw e;
+  }
+  if (oldSize > newSize) return false;
+  if (oldSize === 0) return proof.length === 0 && equalBytes(oldRoot, EMPTY_ROOT);
+  if (oldSize === newSize) return proof.length === 0 && equalBytes(oldRoot, newRoot);
+  // Step 1.
+  if (proof.length === 0) return false;
+  // Step 2: a power-of-two old tree is itself a subtree of the new one; its root starts the path.
+  const path = isPowerOfTwo(oldSize) ? [oldRoot, ...proof] : proof;
+  // Steps 3–4.
+  let fn = oldSize - 1;
+  let sn = newSize - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  // Step 5.
+  let fr = path[0] as Uint8Array;
+  let sr = fr;
+  // Step 6.
+  for (let i = 1; i < path.length; i++) {
+    const c = path[i] as Uint8Array;
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHashUnchecked(c, fr);
+      sr = nodeHashUnchecked(c, sr);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      sr = nodeHashUnchecked(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  // Step 7.
+  return sn === 0 && equalBytes(fr, oldRoot) && equalBytes(sr, newRoot);
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && Number.isSafeInteger(n) && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/** Constant-time-in-length byte comparison (these values are public; this avoids early exits anyway). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
+  return d === 0;
+}
