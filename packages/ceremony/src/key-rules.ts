@@ -1,4 +1,7 @@
-// The key ceremony's rules (DKG today; refresh / reshare / repair reuse them) as pure functions.
+// The key ceremony's rules as pure functions. DKG: every member deals, receives and confirms.
+// Lifecycle ceremonies give the roles to subsets: refresh/reshare dealers are ≥ t old holders, the
+// recipients and confirmers are the new committee; a repair's helpers deal, the repaired member
+// receives, and helpers and repaired member all confirm (docs/lifecycle.md).
 import type { CheckResult } from './check.js';
 import { accept, refuse } from './check.js';
 import type { OutboxState } from './outbox.js';
@@ -115,6 +118,12 @@ export interface KeyContext extends OutboxState<KeyEffect> {
   readonly ceremonyId: string;
   readonly kind: KeyCeremonyKind;
   readonly group: Group;
+  /** Round 1 and round 2 senders; absent in snapshots from before roles existed (= members). */
+  readonly dealers?: readonly string[];
+  /** Round-2 recipients (absent = members). */
+  readonly recipients?: readonly string[];
+  /** Who must confirm (absent = members). */
+  readonly confirmers?: readonly string[];
   readonly roundTimeoutMs: number;
   readonly startedAt: number;
   readonly now: number;
@@ -129,19 +138,26 @@ export interface KeyContext extends OutboxState<KeyEffect> {
   readonly outcome: KeyOutcome | null;
 }
 
+export const dealersOf = (c: KeyContext): readonly string[] => c.dealers ?? c.group.members;
+export const recipientsOf = (c: KeyContext): readonly string[] => c.recipients ?? c.group.members;
+export const confirmersOf = (c: KeyContext): readonly string[] => c.confirmers ?? c.group.members;
+
 const isMember = (c: KeyContext, m: string): boolean => c.group.members.includes(m);
+const isDealer = (c: KeyContext, m: string): boolean => dealersOf(c).includes(m);
 const delivered = (c: KeyContext, from: string): readonly string[] =>
   Object.hasOwn(c.round2, from) ? (c.round2[from] ?? []) : [];
-const others = (c: KeyContext, m: string): string[] => c.group.members.filter((x) => x !== m);
+/** Whom `m` must send round-2 envelopes to: every recipient but itself. */
+const recipientsFor = (c: KeyContext, m: string): readonly string[] =>
+  recipientsOf(c).filter((x) => x !== m);
 
 export const allRound1In = (c: KeyContext): boolean =>
-  c.group.members.every((m) => Object.hasOwn(c.round1, m));
+  dealersOf(c).every((m) => Object.hasOwn(c.round1, m));
 export const round2DoneBy = (c: KeyContext, m: string): boolean =>
-  others(c, m).every((r) => delivered(c, m).includes(r));
+  recipientsFor(c, m).every((r) => delivered(c, m).includes(r));
 export const allRound2In = (c: KeyContext): boolean =>
-  c.group.members.every((m) => round2DoneBy(c, m));
+  dealersOf(c).every((m) => round2DoneBy(c, m));
 export const allConfirmed = (c: KeyContext): boolean =>
-  c.confirmations.length === c.group.members.length;
+  c.confirmations.length === confirmersOf(c).length;
 
 export const confirmationViews = (c: KeyContext): ConfirmationView[] => {
   const views: ConfirmationView[] = [];
@@ -183,6 +199,8 @@ export function checkKey(phase: KeyPhase, c: KeyContext, e: KeyEvent): CheckResu
         : refuse('DEADLINE_NOT_REACHED', `deadline is ${c.deadline}, fired at ${e.at}`);
     case 'dkg.round1':
       if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+      if (!isDealer(c, e.member))
+        return refuse('NOT_A_MEMBER', `${e.member} does not deal in this ceremony`);
       if (Object.hasOwn(c.round1, e.member))
         return refuse('DUPLICATE', `${e.member} already sent its round-1 package`);
       if (phase !== 'round1') return refuse('UNEXPECTED_MESSAGE', 'round 1 is over');
@@ -194,13 +212,16 @@ export function checkKey(phase: KeyPhase, c: KeyContext, e: KeyEvent): CheckResu
       return accept;
     case 'dkg.round2': {
       if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+      if (!isDealer(c, e.member))
+        return refuse('NOT_A_MEMBER', `${e.member} does not deal in this ceremony`);
       if (phase === 'round1') return refuse('UNEXPECTED_MESSAGE', 'round 1 is not complete');
       if (phase === 'confirmation' || round2DoneBy(c, e.member))
         return refuse('DUPLICATE', `${e.member} already delivered round 2`);
-      const stranger = e.recipients.find((r) => !isMember(c, r));
-      if (stranger !== undefined) return refuse('NOT_A_MEMBER', `${stranger} is not a member`);
       if (e.recipients.includes(e.member))
         return refuse('INVALID_RECIPIENT', 'a member sends no envelope to itself');
+      const stranger = e.recipients.find((r) => !recipientsOf(c).includes(r));
+      if (stranger !== undefined)
+        return refuse('NOT_A_MEMBER', `${stranger} receives nothing in this ceremony`);
       const seen = delivered(c, e.member);
       if (
         new Set(e.recipients).size !== e.recipients.length ||
@@ -211,6 +232,8 @@ export function checkKey(phase: KeyPhase, c: KeyContext, e: KeyEvent): CheckResu
     }
     case 'dkg.confirm':
       if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
+      if (!confirmersOf(c).includes(e.member))
+        return refuse('NOT_A_MEMBER', `${e.member} does not confirm in this ceremony`);
       if (c.confirmations.some((x) => x.member === e.member))
         return refuse('DUPLICATE', `${e.member} already confirmed`);
       if (phase !== 'confirmation') return refuse('UNEXPECTED_MESSAGE', 'round 2 is not complete');
@@ -272,7 +295,7 @@ export const beginConfirmation = (c: KeyContext): Patch => {
     deadline,
     ...emit<KeyEffect, KeyContext>(c, {
       kind: 'requestConfirmation',
-      to: c.group.members,
+      to: confirmersOf(c),
       deadline,
     }),
   };
@@ -346,13 +369,12 @@ export const abortReported = (c: KeyContext, e: Ev<'dkg.fail'>): Patch =>
 export const abortTimeout = (phase: KeyPhase, c: KeyContext, at: number): Patch => {
   if (phase === 'confirmation' && !confirmationsAgree(c))
     return abortWith(c, mismatchOutcome(c, at));
-  const missing = c.group.members.filter((m) =>
+  const missing =
     phase === 'round1'
-      ? !Object.hasOwn(c.round1, m)
+      ? dealersOf(c).filter((m) => !Object.hasOwn(c.round1, m))
       : phase === 'round2'
-        ? !round2DoneBy(c, m)
-        : !c.confirmations.some((x) => x.member === m),
-  );
+        ? dealersOf(c).filter((m) => !round2DoneBy(c, m))
+        : confirmersOf(c).filter((m) => !c.confirmations.some((x) => x.member === m));
   const round = phase === 'round1' ? 1 : phase === 'round2' ? 2 : 3;
   return abortWith(c, { status: 'aborted', code: 'TIMEOUT', round, missing, at: tick(c, at) });
 };

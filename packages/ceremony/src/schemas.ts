@@ -117,20 +117,41 @@ export const SigningEventSchema = z.discriminatedUnion('type', [
 export type SigningEvent = z.infer<typeof SigningEventSchema>;
 
 // ---------------------------------------------------------------------------------------------
-// Key ceremony (DKG; refresh / reshare / repair reuse the same chart later)
+// Key ceremony (DKG; refresh / reshare / repair run the same chart with dealer/recipient roles)
 
 export const KeyCeremonyKindSchema = z.enum(['dkg', 'refresh', 'reshare', 'repair']);
 export type KeyCeremonyKind = z.infer<typeof KeyCeremonyKindSchema>;
 
-export const KeyInputSchema = z.strictObject({
-  ceremonyId: z.string().min(1).max(128),
-  kind: KeyCeremonyKindSchema.default('dkg'),
-  group: GroupSchema,
-  startedAt: TimeSchema,
-  roundTimeoutMs: z.number().int().positive().max(86_400_000),
-  /** Round-1 package hashes of earlier, aborted attempts: a retry must use a fresh polynomial (B.28). */
-  priorPackageHashes: z.array(HexSchema).default([]),
-});
+const RoleListSchema = z
+  .array(MemberIdSchema)
+  .min(1)
+  .max(255)
+  .refine(uniqueMembers, 'members must be unique');
+
+export const KeyInputSchema = z
+  .strictObject({
+    ceremonyId: z.string().min(1).max(128),
+    kind: KeyCeremonyKindSchema.default('dkg'),
+    /** Everyone taking part (DKG: the group; lifecycle: old and new holders involved). */
+    group: GroupSchema,
+    startedAt: TimeSchema,
+    roundTimeoutMs: z.number().int().positive().max(86_400_000),
+    /** Round-1 package hashes of earlier, aborted attempts: a retry must use a fresh polynomial (B.28). */
+    priorPackageHashes: z.array(HexSchema).default([]),
+    /** Who sends round 1 and round 2 (reshare dealers, repair helpers). Default: every member. */
+    dealers: RoleListSchema.optional(),
+    /** Who round-2 envelopes go to (the new committee; the repaired member). Default: every member. */
+    recipients: RoleListSchema.optional(),
+    /** Who must confirm before anything is saved. Default: every member. */
+    confirmers: RoleListSchema.optional(),
+  })
+  .refine(
+    (i) =>
+      [i.dealers, i.recipients, i.confirmers].every(
+        (list) => list === undefined || list.every((m) => i.group.members.includes(m)),
+      ),
+    'dealers, recipients and confirmers must be members',
+  );
 export type KeyInput = z.input<typeof KeyInputSchema>;
 
 export const KeyEventSchema = z.discriminatedUnion('type', [
