@@ -165,6 +165,28 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
     `,
   },
+  {
+    // Key lifecycle (docs/lifecycle.md): a group's epoch counts its sets of shares (DKG 0, +1 per
+    // refresh or reshare); every epoch's public key package is kept, so an auditor can check a
+    // signature or a transcript against the key state it was made under.
+    version: 4,
+    name: 'key epochs',
+    sql: `
+      ALTER TABLE groups ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE group_epochs (
+        grp TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        ceremony_id TEXT NOT NULL,
+        threshold INTEGER NOT NULL,
+        members TEXT NOT NULL,
+        group_public_key TEXT NOT NULL,
+        public_key_package TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (grp, epoch)
+      ) STRICT;
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): number {
