@@ -136,6 +136,7 @@ function createGroup(runner: CeremonyRunner, m: Incoming, body: AdminGroupCreate
       publicKeyPackage: null,
       createdAt: now,
       updatedAt: now,
+      epoch: 0,
     });
   });
 }

@@ -50,6 +50,7 @@ const GroupRow = z.object({
   public_key_package: Hex.nullable(),
   created_at: Time,
   updated_at: Time,
+  epoch: z.number().int().nonnegative(),
 });
 export interface GroupRecord {
   readonly name: string;
@@ -61,6 +62,32 @@ export interface GroupRecord {
   readonly publicKeyPackage: string | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** Key epoch: 0 after the DKG, +1 per completed refresh or reshare (docs/lifecycle.md). */
+  readonly epoch: number;
+}
+
+const EpochRow = z.object({
+  grp: Name,
+  epoch: z.number().int().nonnegative(),
+  kind: z.enum(['dkg', 'refresh', 'reshare']),
+  ceremony_id: Name,
+  threshold: z.number().int().min(2),
+  members: json(RosterSchema),
+  group_public_key: Hex.length(64),
+  public_key_package: Hex,
+  at: Time,
+});
+/** One epoch of a group's key: the key state a refresh or reshare produced (or the DKG's). */
+export interface EpochRecord {
+  readonly group: string;
+  readonly epoch: number;
+  readonly kind: 'dkg' | 'refresh' | 'reshare';
+  readonly ceremonyId: string;
+  readonly threshold: number;
+  readonly members: readonly { readonly member: string; readonly identityKey: string }[];
+  readonly groupPublicKey: string;
+  readonly publicKeyPackage: string;
+  readonly at: number;
 }
 
 export const CEREMONY_KINDS = ['key', 'sign'] as const;
@@ -222,6 +249,9 @@ export interface Store {
 
   /** Records an admin operation by its scope id; DUPLICATE if the scope was used. */
   logAdmin(scopeId: string, bodyType: string, at: number, envelope: Envelope): void;
+  /** Records one epoch's key state (history; DUPLICATE if that epoch is already recorded). */
+  putEpoch(epoch: EpochRecord): void;
+  listEpochs(group: string): EpochRecord[];
 }
 
 export interface OpenStoreOptions {
@@ -384,11 +414,12 @@ export class SqliteStore implements Store {
   putGroup(g: GroupRecord): void {
     this.#stmt(
       `INSERT INTO groups (name, threshold, members, state, ceremony_id, group_public_key,
-         public_key_package, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         public_key_package, created_at, updated_at, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET threshold = excluded.threshold, members = excluded.members,
          state = excluded.state, ceremony_id = excluded.ceremony_id,
          group_public_key = excluded.group_public_key,
-         public_key_package = excluded.public_key_package, updated_at = excluded.updated_at`,
+         public_key_package = excluded.public_key_package, updated_at = excluded.updated_at,
+         epoch = excluded.epoch`,
     ).run(
       g.name,
       g.threshold,
@@ -416,6 +447,7 @@ export class SqliteStore implements Store {
       deadline: r.deadline,
     };
   }
+      epoch: r.epoch,
 
   getCeremony(id: string): CeremonyRecord | undefined {
     const row = this.#stmt('SELECT * FROM ceremonies WHERE id = ?').get(id);
@@ -437,9 +469,52 @@ export class SqliteStore implements Store {
         c.createdAt,
         c.updatedAt,
         c.deadline,
+      g.epoch,
       );
     } catch (e) {
       if (isPrimaryKey(e) || isUnique(e)) throw new ProtocolError('DUPLICATE', 'ceremony exists');
+  putEpoch(e: EpochRecord): void {
+    try {
+      this.#stmt(
+        `INSERT INTO group_epochs (grp, epoch, kind, ceremony_id, threshold, members,
+           group_public_key, public_key_package, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        e.group,
+        e.epoch,
+        e.kind,
+        e.ceremonyId,
+        e.threshold,
+        JSON.stringify(e.members),
+        e.groupPublicKey,
+        e.publicKeyPackage,
+        e.at,
+      );
+    } catch (err) {
+      if (isPrimaryKey(err) || isUnique(err))
+        throw new ProtocolError('DUPLICATE', 'this epoch is already recorded');
+      throw err;
+    }
+  }
+
+  listEpochs(group: string): EpochRecord[] {
+    return this.#stmt('SELECT * FROM group_epochs WHERE grp = ? ORDER BY epoch')
+      .all(group)
+      .map((row) => {
+        const r = parseRow(EpochRow, row, 'group_epochs');
+        return {
+          group: r.grp,
+          epoch: r.epoch,
+          kind: r.kind,
+          ceremonyId: r.ceremony_id,
+          threshold: r.threshold,
+          members: r.members,
+          groupPublicKey: r.group_public_key,
+          publicKeyPackage: r.public_key_package,
+          at: r.at,
+        };
+      });
+  }
+
       throw e;
     }
   }
