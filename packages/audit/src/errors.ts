@@ -1,0 +1,54 @@
+// The one error class of @conclave/audit and its closed set of codes (sigstore-js style: callers
+// and tests match on `code`, never on the message). Messages are fixed text plus numbers and
+// names this package chose; they never echo untrusted input.
+
+export const AUDIT_ERROR_CODES = [
+  // signed notes (c2sp.org/signed-note)
+  'NOTE_MALFORMED',
+  'NOTE_TOO_LARGE',
+  'NOTE_UNVERIFIED',
+  'NOTE_BAD_SIGNATURE',
+  'NOTE_KEY_INVALID',
+  // checkpoints (c2sp.org/tlog-checkpoint) and cosignatures (c2sp.org/tlog-cosignature)
+  'CHECKPOINT_MALFORMED',
+  'CHECKPOINT_ORIGIN_MISMATCH',
+  'COSIGNATURE_MALFORMED',
+  'COSIGNATURE_INVALID',
+  // the log itself
+  'LOG_FORK_DETECTED',
+  'LOG_ROLLBACK',
+  'LOG_PROOF_INVALID',
+  'LOG_LEAF_MALFORMED',
+  'LOG_LEAF_MISMATCH',
+  'LOG_SIZE_MISMATCH',
+  'LOG_ROOT_MISMATCH',
+  // ceremony bundles
+  'BUNDLE_MALFORMED',
+] as const;
+
+export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];
+
+export class AuditError extends Error {
+  override readonly name = 'AuditError';
+  constructor(
+    readonly code: AuditErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isAuditError(e: unknown): e is AuditError {
+  return e instanceof AuditError;
+}
+
+/** A result for checks whose failure is an expected outcome (a witness that catches a fork). */
+export type AuditResult<T> = { ok: true; value: T } | { ok: false; error: AuditError };
+
+export function auditOk<T>(value: T): { ok: true; value: T } {
+  return { ok: true, value };
+}
+
+export function auditFail(code: AuditErrorCode, message: string): { ok: false; error: AuditError } {
+  return { ok: false, error: new AuditError(code, message) };
+}

@@ -1,0 +1,240 @@
+// Offline verification of the whole log (`conclave log verify [--from CHECKPOINT]`): every leaf is
+// well formed, the RFC 9162 tree over the leaves has exactly the root each signed checkpoint
+// states at its size, no two checkpoints disagree, the newest covers every leaf, a trusted earlier
+// checkpoint (from a witness) is a prefix, and, when transcripts are given, every leaf's digest is
+// recomputed from them. Any mutation, deletion, reordering or truncation shows up as a failed check.
+import { MerkleAccumulator } from '@conclave/release';
+import { encodeBase64 } from './base64.js';
+import { openCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
+import { AuditError } from './errors.js';
+import {
+  decodeLeaf,
+  logLeafHash,
+  transcriptDigest,
+  type LogLeaf,
+  type TranscriptEntry,
+} from './leaf.js';
+import type { NoteVerifier } from './note.js';
+import { Checks, type Report } from './report.js';
+
+export interface VerifyLogInput {
+  /** Leaf bytes in index order (0 … n−1). */
+  readonly leaves: readonly Uint8Array[];
+  /** Checkpoint notes the log issued (any order). */
+  readonly checkpoints: readonly string[];
+  /** The log's pinned key. */
+  readonly logKey: NoteVerifier;
+  /** A checkpoint trusted from elsewhere (a witness, an earlier run): the log must extend it. */
+  readonly from?: string | undefined;
+  /** The stored transcript of a ceremony, to recompute leaf digests (undefined: not available). */
+  readonly transcriptOf?:
+    ((ceremonyId: string) => readonly TranscriptEntry[] | undefined) | undefined;
+}
+
+export interface LogReport extends Report {
+  readonly size: number;
+  /** Base64 root over all leaves. */
+  readonly root: string;
+  /** Leaf indices that failed a check (malformed, digest mismatch, duplicate ceremony). */
+  readonly badLeaves: readonly number[];
+  /** Ceremony ids whose transcript does not match their leaf. */
+  readonly badCeremonies: readonly string[];
+  readonly leaves: readonly (LogLeaf | null)[];
+}
+
+const MAX_LISTED = 10;
+const list = (xs: readonly (string | number)[]): string =>
+  xs.length <= MAX_LISTED
+    ? xs.join(', ')
+    : `${xs.slice(0, MAX_LISTED).join(', ')} and ${xs.length - MAX_LISTED} more`;
+
+export function verifyLog(input: VerifyLogInput): LogReport {
+  const checks = new Checks();
+  const n = input.leaves.length;
+  const leaves: (LogLeaf | null)[] = [];
+  const malformed: number[] = [];
+  const hashes: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const bytes = input.leaves[i] as Uint8Array;
+    try {
+      leaves.push(decodeLeaf(bytes));
+    } catch (e) {
+      if (!(e instanceof AuditError)) throw e;
+      leaves.push(null);
+      malformed.push(i);
+    }
+    hashes.push(logLeafHash(bytes));
+  }
+  checks.add(
+    'leaves well formed',
+    malformed.length === 0,
+    'LOG_LEAF_MALFORMED',
+    `${n} leaves parse as canonical leaf records`,
+    `malformed leaves at index ${list(malformed)}`,
+  );
+
+  const firstIndex = new Map<string, number>();
+  const duplicates: number[] = [];
+  leaves.forEach((leaf, i) => {
+    if (leaf === null) return;
+    const key = `${leaf.kind}:${leaf.ceremonyId}`;
+    if (firstIndex.has(key)) duplicates.push(i);
+    else firstIndex.set(key, i);
+  });
+  checks.add(
+    'each ceremony logged once',
+    duplicates.length === 0,
+    'LOG_LEAF_MISMATCH',
+    'no ceremony appears twice',
+    `ceremonies logged again at index ${list(duplicates)}`,
+  );
+
+  // Checkpoints: signature, then root at their size.
+  const opened: Checkpoint[] = [];
+  let unsigned = 0;
+  for (const note of input.checkpoints) {
+    try {
+      opened.push(openCheckpoint(note, input.logKey));
+    } catch (e) {
+      if (!(e instanceof AuditError)) throw e;
+      unsigned += 1;
+    }
+  }
+  checks.add(
+    'checkpoints signed by the log key',
+    unsigned === 0 && opened.length > 0,
+    opened.length === 0 ? 'NOTE_UNVERIFIED' : 'NOTE_BAD_SIGNATURE',
+    `${opened.length} checkpoints verify under ${input.logKey.name}`,
+    opened.length === 0
+      ? 'no checkpoint signed by the log key'
+      : `${unsigned} checkpoints do not verify under the log key`,
+  );
+
+  let from: Checkpoint | undefined;
+  if (input.from !== undefined) {
+    try {
+      from = parseCheckpointBody(bodyOf(input.from));
+    } catch (e) {
+      if (!(e instanceof AuditError)) throw e;
+      checks.fail('trusted checkpoint', e.code, 'the --from checkpoint is not a checkpoint');
+    }
+  }
+
+  const wanted = new Map<number, Checkpoint[]>();
+  for (const cp of [...opened, ...(from === undefined ? [] : [from])]) {
+    const at = wanted.get(cp.size) ?? [];
+    at.push(cp);
+    wanted.set(cp.size, at);
+  }
+  const rootAt = new Map<number, Uint8Array>();
+  const acc = new MerkleAccumulator();
+  if (wanted.has(0)) rootAt.set(0, acc.root());
+  for (let i = 0; i < n; i++) {
+    acc.append(hashes[i] as Uint8Array);
+    if (wanted.has(i + 1)) rootAt.set(i + 1, acc.root());
+  }
+  const root = acc.root();
+
+  const beyond = opened.filter((cp) => cp.size > n).map((cp) => cp.size);
+  checks.add(
+    'no checkpoint beyond the leaves',
+    beyond.length === 0,
+    'LOG_SIZE_MISMATCH',
+    `every checkpoint size ≤ ${n}`,
+    `checkpoints of size ${list([...new Set(beyond)])} but only ${n} leaves: entries were removed`,
+  );
+  const wrongRoot = opened
+    .filter((cp) => cp.size <= n && !equal(rootAt.get(cp.size), cp.root))
+    .map((cp) => cp.size);
+  checks.add(
+    'checkpoint roots match the leaves',
+    wrongRoot.length === 0,
+    'LOG_ROOT_MISMATCH',
+    `the tree over the leaves has the signed root at all ${opened.length} checkpoint sizes`,
+    `the tree over the leaves differs from the signed root at size ${list([...new Set(wrongRoot)])}`,
+  );
+  const forks: number[] = [];
+  for (const [size, cps] of wanted) {
+    const first = cps[0];
+    if (first !== undefined && cps.some((c) => !equal(c.root, first.root))) forks.push(size);
+  }
+  checks.add(
+    'no conflicting checkpoints',
+    forks.length === 0,
+    'LOG_FORK_DETECTED',
+    'no two checkpoints of one size disagree',
+    `two different roots were signed for size ${list(forks)}`,
+  );
+  const newest = opened.reduce((m, cp) => Math.max(m, cp.size), -1);
+  if (opened.length > 0) {
+    checks.add(
+      'newest checkpoint covers every leaf',
+      newest >= n,
+      'LOG_SIZE_MISMATCH',
+      `checkpoint of size ${newest} covers all ${n} leaves`,
+      `${n - newest} leaves after the newest checkpoint (size ${newest}) are not signed`,
+    );
+  }
+  if (from !== undefined) {
+    const origin = from.origin === input.logKey.name;
+    const atSize = rootAt.get(from.size);
+    const ok = origin && from.size <= n && equal(atSize, from.root);
+    checks.add(
+      'extends the trusted checkpoint',
+      ok,
+      !origin ? 'CHECKPOINT_ORIGIN_MISMATCH' : from.size > n ? 'LOG_ROLLBACK' : 'LOG_FORK_DETECTED',
+      `the first ${from.size} leaves have the trusted root`,
+      !origin
+        ? 'the trusted checkpoint is from another log'
+        : from.size > n
+          ? `the log has ${n} leaves, fewer than the ${from.size} of the trusted checkpoint`
+          : `the first ${from.size} leaves do not have the trusted root: history was rewritten`,
+    );
+  }
+
+  const badCeremonies: string[] = [];
+  const badDigest: number[] = [];
+  if (input.transcriptOf !== undefined) {
+    let missing = 0;
+    leaves.forEach((leaf, i) => {
+      if (leaf === null) return;
+      const t = input.transcriptOf?.(leaf.ceremonyId);
+      if (t === undefined) {
+        missing += 1;
+        return;
+      }
+      if (t.length !== leaf.entries || transcriptDigest(t) !== leaf.transcript) {
+        badCeremonies.push(leaf.ceremonyId);
+        badDigest.push(i);
+      }
+    });
+    checks.add(
+      'transcripts match their leaves',
+      badCeremonies.length === 0 && missing === 0,
+      'LOG_LEAF_MISMATCH',
+      `${n} transcripts hash to their leaves`,
+      badCeremonies.length > 0
+        ? `transcripts changed since they were logged: ${list(badCeremonies)}`
+        : `${missing} logged transcripts are missing`,
+    );
+  }
+
+  const badLeaves = [...new Set([...malformed, ...duplicates, ...badDigest])].sort((a, b) => a - b);
+  return {
+    ...checks.report(),
+    size: n,
+    root: encodeBase64(root),
+    badLeaves,
+    badCeremonies,
+    leaves,
+  };
+}
+
+function bodyOf(note: string): string {
+  const blank = note.indexOf('\n\n');
+  return blank < 0 ? note : note.slice(0, blank + 1);
+}
+
+function equal(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
