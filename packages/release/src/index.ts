@@ -33,3 +33,5 @@ export {
   splitPoint,
 } from './merkle.js';
 export type { MerkleErrorCode } from './merkle.js';
+export * from './formats/index.js';
+export * from './keys/index.js';
