@@ -568,7 +568,7 @@ export class CeremonyRunner {
         rejections: c.rejections.map((r) => ({ member: r.member, reason: r.reason })),
         session: c.sessions.length,
         culprits: [...new Set(c.culprits)],
-        ...(needs.length > 0 ? { needsCommitment: needs } : {}),
+        ...(needs.length > 0 ? { needsCommitment: needs, phase: c.phase } : {}),
         ...(live.request === null ? {} : { request: live.request }),
       };
     } else {

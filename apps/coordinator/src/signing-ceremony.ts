@@ -24,15 +24,25 @@ import {
 } from '@conclave/frost';
 import {
   ADMIN_ID,
+  MAX_JOBS,
   bytesToHex,
   hexToBytes,
   requestDigest,
+  sessionPackagesBytes,
   verifyPackageAck,
   type Round2Share,
   type SignAborted,
   type SignRequest,
 } from '@conclave/protocol';
-import { buildStatement, messageToSign, statementDigest } from '@conclave/release';
+import {
+  STATEMENT_JOB,
+  buildStatement,
+  jobIdsFor,
+  phaseCount,
+  planMessages,
+  statementDigest,
+} from '@conclave/release';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { createActor } from 'xstate';
 import {
   signingSnapshot,
@@ -42,7 +52,7 @@ import {
   type Live,
 } from './ceremonies.js';
 import { frostRefusal, identifierOf, refused } from './runtime.js';
-import type { GroupRecord, SessionRecord } from './store.js';
+import type { GroupRecord, SessionJob, SessionRecord } from './store.js';
 
 export const POLICY_ID = 'default';
 
@@ -77,6 +87,16 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
   if (runner.store.getCeremony(m.envelope.ceremonyId) !== undefined) {
     throw refused('DUPLICATE', 'ceremony id is taken');
   }
+  const phases = phaseCount(body.release);
+  for (let phase = 1; phase <= phases; phase++) {
+    const jobs = jobIdsFor(body.release, phase).length;
+    if (jobs > MAX_JOBS) {
+      throw refused(
+        'INVALID_MESSAGE',
+        `phase ${phase} of this request has ${jobs} signing jobs (formats × artifacts); the limit is ${MAX_JOBS}: request fewer formats, or sign a batch manifest or the signify checksum list`,
+      );
+    }
+  }
   const now = runner.now();
   const { limits } = runner.deps;
   const actor = createActor(signingMachine, {
@@ -87,6 +107,7 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
       createdAt: now,
       approvalDeadline: now + limits.approvalTimeoutMs,
       sessionTimeoutMs: limits.sessionTimeoutMs,
+      phases,
     },
   }).start();
   runner.create('sign', group.name, actor as never, m);
@@ -108,6 +129,17 @@ function decodeCommitment(member: string, hex: string): string {
   return canonical;
 }
 
+/** The id the machine knows a bundle by: SHA-256 of its canonical commitments, in order. */
+export function bundleIdOf(commitments: readonly string[]): string {
+  return bytesToHex(sha256(new TextEncoder().encode(commitments.join(','))));
+}
+
+function releaseOf(live: Live): SignRequest['release'] {
+  const request = live.request;
+  if (request === null) throw refused('STORAGE_UNAVAILABLE', 'request missing');
+  return (request.body as SignRequest).release;
+}
+
 export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Incoming): void {
   const body = m.envelope.body;
   const at = runner.now();
@@ -120,15 +152,42 @@ export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Inco
       if (body.type === 'sign.approve' && body.requestDigest !== c.statementDigest) {
         throw refused('STATEMENT_MISMATCH', 'approval is for another request');
       }
-      const commitment = decodeCommitment(m.member, body.commitment);
-      const event = { type: body.type, member: m.member, commitment, at };
+      const phase = body.type === 'sign.approve' ? 1 : body.phase;
+      if (phase !== c.phase) {
+        throw refused(
+          'UNEXPECTED_MESSAGE',
+          `these commitments are for phase ${phase}; the ceremony is signing phase ${c.phase}`,
+        );
+      }
+      const expected = jobIdsFor(releaseOf(live), phase).length;
+      if (body.commitments.length !== expected) {
+        throw refused(
+          'INCORRECT_NUMBER_OF_COMMITMENTS',
+          `phase ${phase} signs ${expected} jobs: send exactly one commitment per job`,
+        );
+      }
+      const commitments = body.commitments.map((hex) => decodeCommitment(m.member, hex));
+      const bundleId = bundleIdOf(commitments);
+      const event = { type: body.type, member: m.member, commitment: bundleId, at };
       runner.check(live, event);
-      if (runner.store.hasCommitment(groupKey, commitment)) {
+      if (commitments.some((x) => runner.store.hasCommitment(groupKey, x))) {
         throw refused('COMMITMENT_REUSED', 'commitment was already used for this group key');
       }
       runner.apply(live, event, {
         incoming: m,
-        writes: () => runner.store.recordCommitment(groupKey, commitment, live.id, m.member, at),
+        writes: () => {
+          for (const x of commitments) {
+            runner.store.recordCommitment(groupKey, x, live.id, m.member, at);
+          }
+          runner.store.putBundle({
+            ceremonyId: live.id,
+            bundleId,
+            member: m.member,
+            phase,
+            commitments,
+            at,
+          });
+        },
       });
       if (body.type === 'sign.approve') runner.deps.metrics.approvals.inc();
       return;
@@ -152,12 +211,18 @@ export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Inco
       const record = runner.store.getSession(live.id, share.session);
       if (record === undefined) throw refused('UNEXPECTED_MESSAGE', 'no package for that session');
       const key = runner.memberKey(m.member);
-      const packageBytes = hexToBytes(record.signingPackage);
+      const packageBytes = sessionPackagesBytes(
+        record.jobs.map((j) => hexToBytes(j.signingPackage)),
+      );
       const context = { ceremonyId: live.id, session: share.session, member: m.member };
       if (key === undefined || !verifyPackageAck(key, context, packageBytes, share.ack)) {
         throw refused('BAD_ACK_SIGNATURE', 'package acknowledgement does not verify');
       }
-      const valid = verifyShare(group, record, m.member, share.share);
+      // A signer is blamed for a share list of the wrong length as for a bad share: it is
+      // authenticated, and it acknowledged the packages it answers.
+      const valid =
+        share.shares.length === record.jobs.length &&
+        record.jobs.every((job, i) => verifyShare(group, job, m.member, share.shares[i] ?? ''));
       runner.apply(live, { ...probe, valid }, { incoming: m });
       if (!valid) runner.deps.metrics.culprits.inc({ kind: 'invalid_share' });
       return;
@@ -188,12 +253,12 @@ function shareOf(member: string, shareHex: string): SignatureShare {
 
 function verifyShare(
   group: { publicKeyPackage: string },
-  record: SessionRecord,
+  job: SessionJob,
   member: string,
   shareHex: string,
 ): boolean {
   try {
-    const pkg = decodeSigningPackage(record.signingPackage);
+    const pkg = decodeSigningPackage(job.signingPackage);
     const pub = decodePublicKeyPackage(group.publicKeyPackage);
     frost.verifySignatureShare(shareOf(member, shareHex), pkg, pub);
     return true;
@@ -203,6 +268,22 @@ function verifyShare(
     return false;
   }
 }
+
+/** Every job signature of the ceremony's succeeded sessions (earlier phases). */
+function earlierSignatures(runner: CeremonyRunner, live: Live): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const session of context(live).sessions) {
+    if (session.status !== 'succeeded') continue;
+    const record = runner.store.getSession(live.id, session.index);
+    for (const [job, sig] of Object.entries(record?.signatures ?? {})) {
+      out.set(job, hexToBytes(sig, 64));
+    }
+  }
+  return out;
+}
+
+/** The group key's creation time in Unix seconds (OpenPGP key packets carry it). */
+const keyCreatedAtOf = (group: GroupRecord): number => Math.floor(group.createdAt / 1000);
 
 function buildSession(
   runner: CeremonyRunner,
@@ -227,24 +308,43 @@ function buildSession(
     policyId: POLICY_ID,
     issuedAt,
   };
-  const release = request.body.release;
+  const release = releaseOf(live);
   const statement = buildStatement(release, statementContext);
-  const message = messageToSign(release, statementContext);
-  const commitments = effect.participants.map((p) =>
-    decodeSigningCommitments(effect.commitments[p] ?? ''),
+  const planned = planMessages(
+    { release, context: statementContext, keyCreatedAt: keyCreatedAtOf(group) },
+    effect.phase,
+    earlierSignatures(runner, live),
   );
-  const pkg = frost.signingPackage(commitments, message);
-  const pkgHex = bytesToHex(frost.encode.bytes('SigningPackage', pkg));
-  decodeSigningPackage.remember(pkgHex, pkg);
+  const bundles = effect.participants.map((p) => {
+    const bundle = runner.store.getBundle(live.id, effect.commitments[p] ?? '');
+    if (bundle === undefined || bundle.commitments.length !== planned.length) {
+      throw refused('INTERNAL', `commitment bundle of ${p} is missing or of the wrong size`);
+    }
+    return bundle.commitments.map((hex) => decodeSigningCommitments(hex));
+  });
+  const jobs: SessionJob[] = planned.map((job, i) => {
+    const pkg = frost.signingPackage(
+      bundles.map((b) => b[i]!),
+      job.message,
+    );
+    const pkgHex = bytesToHex(frost.encode.bytes('SigningPackage', pkg));
+    decodeSigningPackage.remember(pkgHex, pkg);
+    return { job: job.id, signingPackage: pkgHex };
+  });
+  const primary = jobs.find((j) => j.job === STATEMENT_JOB) ?? jobs[0];
+  if (primary === undefined) throw refused('INTERNAL', 'a session with no jobs');
   return {
     ceremonyId: live.id,
     session: index,
     sessionId: effect.sessionId,
-    signingPackage: pkgHex,
+    signingPackage: primary.signingPackage,
     statement: JSON.parse(JSON.stringify(statement)) as Record<string, unknown>,
     statementDigest: statementDigest(statement),
     approvers,
     issuedAt,
+    phase: effect.phase,
+    jobs,
+    signatures: null,
   };
 }
 
@@ -313,12 +413,27 @@ export function performSigningEffect(
             runner.store.getSession(live.id, session.index) ??
             buildSession(runner, live, effect, session.index);
           const r = record;
+          const commitments = effect.participants.map((member) => ({
+            member,
+            commitments: [
+              ...(runner.store.getBundle(live.id, effect.commitments[member] ?? '')?.commitments ??
+                []),
+            ],
+          }));
+          const previous = [...earlierSignatures(runner, live)]
+            .filter(([job]) => job !== STATEMENT_JOB || r.phase === 1)
+            .map(([job, sig]) => ({ job, signature: bytesToHex(sig) }));
           return effect.participants.map((member) => ({
             recipient: member,
             body: {
               type: 'sign.package' as const,
               session: session.index,
-              signingPackage: r.signingPackage,
+              phase: r.phase,
+              jobs: r.jobs.map((j) => j.job),
+              commitments,
+              packageHashes: r.jobs.map((j) => bytesToHex(sha256(hexToBytes(j.signingPackage)))),
+              previous,
+              keyCreatedAt: keyCreatedAtOf(activeGroup(runner, live.group)),
               requestDigest: c.statementDigest,
               statementDigest: r.statementDigest,
               approvers: r.approvers.map((a) => a.member),
@@ -347,6 +462,9 @@ export function performSigningEffect(
     case 'aggregate':
       followUps.push(() => aggregateSession(runner, live, effect.sessionId));
       return;
+    case 'phaseComplete':
+      // The status push after this transition lists every approver in needsCommitment.
+      return;
     case 'complete': {
       const signature = runner.store.getSignature(live.id);
       const session = c.sessions.find((s) => s.id === effect.sessionId);
@@ -365,6 +483,11 @@ export function performSigningEffect(
             type: 'sign.complete' as const,
             groupPublicKey: group.groupPublicKey,
             signature: signature.signature,
+            signatures: Object.entries(signature.jobs).map(([job, sig]) => ({
+              job,
+              signature: sig,
+            })),
+            keyCreatedAt: keyCreatedAtOf(group),
             statementDigest: signature.statementDigest,
             approvers: (record?.approvers ?? []).map((a) => a.member),
             signers: [...effect.signers],
@@ -384,7 +507,7 @@ export function performSigningEffect(
   }
 }
 
-/** Aggregates a session's shares, verifies the signature and feeds `session.aggregated`. */
+/** Aggregates a session's shares job by job, verifies each signature and feeds `session.aggregated`. */
 export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: string): void {
   const c = context(live);
   const session = c.sessions.find((s) => s.id === sessionId);
@@ -392,10 +515,9 @@ export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: 
   const group = activeGroup(runner, live.group);
   const record = runner.store.getSession(live.id, session.index);
   if (record === undefined) throw refused('INTERNAL', 'session package missing');
-  const pkg = decodeSigningPackage(record.signingPackage);
   const pub = decodePublicKeyPackage(group.publicKeyPackage);
   const seen = new Set<string>();
-  const shares: SignatureShare[] = [];
+  const sharesBy: { member: string; shares: readonly string[] }[] = [];
   for (const e of runner.store.transcript(live.id)) {
     const body = e.envelope.body;
     if (e.direction !== 'in' || body.type !== 'round2.share' || body.session !== session.index) {
@@ -403,7 +525,7 @@ export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: 
     }
     if (!session.participants.includes(e.sender) || seen.has(e.sender)) continue;
     seen.add(e.sender);
-    shares.push(shareOf(e.sender, body.share));
+    sharesBy.push({ member: e.sender, shares: body.shares });
   }
   const at = runner.now();
   const event = (ok: boolean, culprits: string[]) => ({
@@ -413,42 +535,74 @@ export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: 
     culprits,
     at,
   });
-  let signature: Uint8Array;
-  try {
-    signature = frost.aggregate(pkg, shares, pub).bytes;
-  } catch (e) {
-    const byIdentifier = new Map(session.participants.map((m) => [identifierOf(m) as string, m]));
-    const culprits = isFrostError(e)
-      ? e.culprits.map((id) => byIdentifier.get(id)).filter((m): m is string => m !== undefined)
-      : [];
-    runner.apply(live, event(false, [...new Set(culprits)]));
-    return;
-  }
+  const byIdentifier = new Map(session.participants.map((m) => [identifierOf(m) as string, m]));
   const key = createPublicKey({
     key: Buffer.from(ed25519Spki(pub.verifyingKey)),
     format: 'der',
     type: 'spki',
   });
-  const ok =
-    nodeVerify(null, pkg.message, key, signature) &&
-    frost.verify(pkg.message, signature, pub.verifyingKey);
-  if (!ok) {
-    runner.apply(live, event(false, []));
+  const signatures: Record<string, string> = {};
+  const culprits = new Set<string>();
+  let invalid = false;
+  record.jobs.forEach((job, i) => {
+    const pkg = decodeSigningPackage(job.signingPackage);
+    const shares = sharesBy.map((x) => shareOf(x.member, x.shares[i] ?? ''));
+    try {
+      const signature = frost.aggregate(pkg, shares, pub).bytes;
+      const ok =
+        nodeVerify(null, pkg.message, key, signature) &&
+        frost.verify(pkg.message, signature, pub.verifyingKey);
+      if (ok) signatures[job.job] = bytesToHex(signature);
+      else invalid = true;
+    } catch (e) {
+      invalid = true;
+      if (isFrostError(e)) {
+        for (const id of e.culprits) {
+          const m = byIdentifier.get(id);
+          if (m !== undefined) culprits.add(m);
+        }
+      }
+    }
+  });
+  if (invalid) {
+    runner.apply(live, event(false, [...culprits]));
     return;
   }
+  const last = c.phase >= c.phases;
   runner.apply(live, event(true, []), {
     writes: () => {
-      if (runner.store.getSignature(live.id) !== undefined) return;
+      runner.store.setSessionSignatures(live.id, session.index, signatures);
+      if (!last || runner.store.getSignature(live.id) !== undefined) return;
+      const all = {
+        ...Object.fromEntries(
+          [...earlierSignatures(runner, live)].map(([j, sig]) => [j, bytesToHex(sig)]),
+        ),
+        ...signatures,
+      };
+      const statementSig = all[STATEMENT_JOB];
+      if (statementSig === undefined) throw refused('INTERNAL', 'no statement signature');
+      // The statement (and its approvers, time) is phase 1's: later phases sign other bytes.
+      const first = firstPhaseRecord(runner, live) ?? record;
       runner.store.putSignature({
         ceremonyId: live.id,
-        signature: bytesToHex(signature),
-        statement: record.statement,
-        statementDigest: record.statementDigest,
+        signature: statementSig,
+        jobs: all,
+        statement: first.statement,
+        statementDigest: first.statementDigest,
         signers: [...session.participants],
         at,
       });
     },
   });
+}
+
+/** The succeeded phase-1 session's record (its statement is the one the ceremony signed). */
+function firstPhaseRecord(runner: CeremonyRunner, live: Live): SessionRecord | undefined {
+  for (const s of context(live).sessions) {
+    if (s.phase !== 1 || s.status !== 'succeeded') continue;
+    return runner.store.getSession(live.id, s.index);
+  }
+  return undefined;
 }
 
 /** On (re)connect: a signer of the open session that has not sent its share gets the package again. */

@@ -158,7 +158,15 @@ const SessionRow = z.object({
   statement_digest: Hex.length(64),
   approvers: json(z.array(z.strictObject({ member: Name, identityKey: Hex.length(64) }))),
   issued_at: Time,
+  phase: z.number().int().min(1).max(2),
+  jobs: json(z.array(z.strictObject({ job: z.string().min(1).max(300), signingPackage: Hex }))),
+  signatures: z.union([z.null(), json(z.record(z.string().max(300), Hex.length(128)))]),
 });
+/** One job of a session: its id and the FROST signing package the coordinator built for it. */
+export interface SessionJob {
+  readonly job: string;
+  readonly signingPackage: string;
+}
 export interface SessionRecord {
   readonly ceremonyId: string;
   readonly session: number;
@@ -168,6 +176,28 @@ export interface SessionRecord {
   readonly statementDigest: string;
   readonly approvers: readonly { readonly member: string; readonly identityKey: string }[];
   readonly issuedAt: number;
+  readonly phase: number;
+  readonly jobs: readonly SessionJob[];
+  /** job → signature once the session aggregated; null before. */
+  readonly signatures: Readonly<Record<string, string>> | null;
+}
+
+const BundleRow = z.object({
+  ceremony_id: Name,
+  bundle_id: Hex.length(64),
+  member: Name,
+  phase: z.number().int().min(1).max(2),
+  commitments: json(z.array(Hex).min(1)),
+  at: Time,
+});
+/** An approver's commitments for one phase, one per job; the machine knows it by `bundleId`. */
+export interface CommitmentBundle {
+  readonly ceremonyId: string;
+  readonly bundleId: string;
+  readonly member: string;
+  readonly phase: number;
+  readonly commitments: readonly string[];
+  readonly at: number;
 }
 
 const SignatureRow = z.object({
@@ -177,10 +207,14 @@ const SignatureRow = z.object({
   statement_digest: Hex.length(64),
   signers: json(z.array(Name)),
   at: Time,
+  jobs: json(z.record(z.string().max(300), Hex.length(128))),
 });
 export interface SignatureRecord {
   readonly ceremonyId: string;
+  /** The statement's signature (job `dsse`). */
   readonly signature: string;
+  /** Every job's signature, the statement's included. */
+  readonly jobs: Readonly<Record<string, string>>;
   readonly statement: Record<string, unknown>;
   readonly statementDigest: string;
   readonly signers: readonly string[];
@@ -215,6 +249,9 @@ export interface Store {
   listGroups(): GroupRecord[];
   /** Inserts, or replaces a group whose key ceremony failed. */
   putGroup(group: GroupRecord): void;
+  /** Records one epoch's key state (history; DUPLICATE if that epoch is already recorded). */
+  putEpoch(epoch: EpochRecord): void;
+  listEpochs(group: string): EpochRecord[];
 
   getCeremony(id: string): CeremonyRecord | undefined;
   insertCeremony(record: CeremonyRecord): void;
@@ -244,14 +281,15 @@ export interface Store {
 
   getSession(ceremonyId: string, session: number): SessionRecord | undefined;
   putSession(record: SessionRecord): void;
+  /** Stores a session's aggregated signatures (before any later phase starts). */
+  setSessionSignatures(ceremonyId: string, session: number, jobs: Record<string, string>): void;
+  putBundle(bundle: CommitmentBundle): void;
+  getBundle(ceremonyId: string, bundleId: string): CommitmentBundle | undefined;
   getSignature(ceremonyId: string): SignatureRecord | undefined;
   putSignature(record: SignatureRecord): void;
 
   /** Records an admin operation by its scope id; DUPLICATE if the scope was used. */
   logAdmin(scopeId: string, bodyType: string, at: number, envelope: Envelope): void;
-  /** Records one epoch's key state (history; DUPLICATE if that epoch is already recorded). */
-  putEpoch(epoch: EpochRecord): void;
-  listEpochs(group: string): EpochRecord[];
 }
 
 export interface OpenStoreOptions {
@@ -408,6 +446,7 @@ export class SqliteStore implements Store {
       publicKeyPackage: r.public_key_package,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
+      epoch: r.epoch,
     };
   }
 
@@ -430,49 +469,10 @@ export class SqliteStore implements Store {
       g.publicKeyPackage,
       g.createdAt,
       g.updatedAt,
+      g.epoch,
     );
   }
 
-  #ceremony(row: unknown): CeremonyRecord {
-    const r = parseRow(CeremonyRow, row, 'ceremonies');
-    return {
-      id: r.id,
-      kind: r.kind,
-      group: r.grp,
-      snapshot: r.snapshot,
-      state: r.state,
-      open: r.open === 1,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      deadline: r.deadline,
-    };
-  }
-      epoch: r.epoch,
-
-  getCeremony(id: string): CeremonyRecord | undefined {
-    const row = this.#stmt('SELECT * FROM ceremonies WHERE id = ?').get(id);
-    return row === undefined ? undefined : this.#ceremony(row);
-  }
-
-  insertCeremony(c: CeremonyRecord): void {
-    try {
-      this.#stmt(
-        `INSERT INTO ceremonies (id, kind, grp, snapshot, state, open, created_at, updated_at, deadline)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        c.id,
-        c.kind,
-        c.group,
-        c.snapshot,
-        c.state,
-        c.open ? 1 : 0,
-        c.createdAt,
-        c.updatedAt,
-        c.deadline,
-      g.epoch,
-      );
-    } catch (e) {
-      if (isPrimaryKey(e) || isUnique(e)) throw new ProtocolError('DUPLICATE', 'ceremony exists');
   putEpoch(e: EpochRecord): void {
     try {
       this.#stmt(
@@ -515,6 +515,44 @@ export class SqliteStore implements Store {
       });
   }
 
+  #ceremony(row: unknown): CeremonyRecord {
+    const r = parseRow(CeremonyRow, row, 'ceremonies');
+    return {
+      id: r.id,
+      kind: r.kind,
+      group: r.grp,
+      snapshot: r.snapshot,
+      state: r.state,
+      open: r.open === 1,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      deadline: r.deadline,
+    };
+  }
+
+  getCeremony(id: string): CeremonyRecord | undefined {
+    const row = this.#stmt('SELECT * FROM ceremonies WHERE id = ?').get(id);
+    return row === undefined ? undefined : this.#ceremony(row);
+  }
+
+  insertCeremony(c: CeremonyRecord): void {
+    try {
+      this.#stmt(
+        `INSERT INTO ceremonies (id, kind, grp, snapshot, state, open, created_at, updated_at, deadline)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        c.id,
+        c.kind,
+        c.group,
+        c.snapshot,
+        c.state,
+        c.open ? 1 : 0,
+        c.createdAt,
+        c.updatedAt,
+        c.deadline,
+      );
+    } catch (e) {
+      if (isPrimaryKey(e) || isUnique(e)) throw new ProtocolError('DUPLICATE', 'ceremony exists');
       throw e;
     }
   }
@@ -667,13 +705,17 @@ export class SqliteStore implements Store {
       statementDigest: r.statement_digest,
       approvers: r.approvers,
       issuedAt: r.issued_at,
+      phase: r.phase,
+      jobs: r.jobs,
+      signatures: r.signatures,
     };
   }
 
   putSession(s: SessionRecord): void {
     this.#stmt(
       `INSERT INTO sessions (ceremony_id, session, session_id, signing_package, statement,
-         statement_digest, approvers, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         statement_digest, approvers, issued_at, phase, jobs, signatures)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       s.ceremonyId,
       s.session,
@@ -683,7 +725,41 @@ export class SqliteStore implements Store {
       s.statementDigest,
       JSON.stringify(s.approvers),
       s.issuedAt,
+      s.phase,
+      JSON.stringify(s.jobs),
+      s.signatures === null ? null : JSON.stringify(s.signatures),
     );
+  }
+
+  setSessionSignatures(ceremonyId: string, session: number, jobs: Record<string, string>): void {
+    this.#stmt('UPDATE sessions SET signatures = ? WHERE ceremony_id = ? AND session = ?').run(
+      JSON.stringify(jobs),
+      ceremonyId,
+      session,
+    );
+  }
+
+  putBundle(b: CommitmentBundle): void {
+    this.#stmt(
+      `INSERT INTO commitment_bundles (ceremony_id, bundle_id, member, phase, commitments, at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(b.ceremonyId, b.bundleId, b.member, b.phase, JSON.stringify(b.commitments), b.at);
+  }
+
+  getBundle(ceremonyId: string, bundleId: string): CommitmentBundle | undefined {
+    const row = this.#stmt(
+      'SELECT * FROM commitment_bundles WHERE ceremony_id = ? AND bundle_id = ?',
+    ).get(ceremonyId, bundleId);
+    if (row === undefined) return undefined;
+    const r = parseRow(BundleRow, row, 'commitment_bundles');
+    return {
+      ceremonyId: r.ceremony_id,
+      bundleId: r.bundle_id,
+      member: r.member,
+      phase: r.phase,
+      commitments: r.commitments,
+      at: r.at,
+    };
   }
 
   getSignature(ceremonyId: string): SignatureRecord | undefined {
@@ -693,6 +769,7 @@ export class SqliteStore implements Store {
     return {
       ceremonyId: r.ceremony_id,
       signature: r.signature,
+      jobs: r.jobs,
       statement: r.statement,
       statementDigest: r.statement_digest,
       signers: r.signers,
@@ -702,8 +779,8 @@ export class SqliteStore implements Store {
 
   putSignature(s: SignatureRecord): void {
     this.#stmt(
-      `INSERT INTO signatures (ceremony_id, signature, statement, statement_digest, signers, at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO signatures (ceremony_id, signature, statement, statement_digest, signers, at, jobs)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       s.ceremonyId,
       s.signature,
@@ -711,6 +788,7 @@ export class SqliteStore implements Store {
       s.statementDigest,
       JSON.stringify(s.signers),
       s.at,
+      JSON.stringify(s.jobs),
     );
   }
 

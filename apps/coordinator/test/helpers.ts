@@ -30,6 +30,7 @@ import {
   sealEnvelope,
   sealTo,
   signDkgConfirmation,
+  sessionPackagesBytes,
   signPackageAck,
   x25519PublicFromIdentity,
   type AuthChallenge,
@@ -38,6 +39,7 @@ import {
   type Release,
   type SealedBody,
 } from '@conclave/protocol';
+import { jobIdsFor, planMessages } from '@conclave/release';
 import WebSocket from 'ws';
 import {
   readIdentityKeyFile,
@@ -314,8 +316,15 @@ export const sampleRelease = (version = '1.0.0'): Release => ({
   version,
   class: 'standard',
   note: 'test release',
-  artifacts: [{ name: 'app.tar.gz', sha256: 'ab'.repeat(32), sha512: 'cd'.repeat(64) }],
-  formats: ['raw'],
+  artifacts: [
+    {
+      name: 'app.tar.gz',
+      sha256: 'ab'.repeat(32),
+      sha512: 'cd'.repeat(64),
+      blake2b512: 'ef'.repeat(64),
+    },
+  ],
+  formats: ['dsse'],
 });
 
 /**
@@ -325,7 +334,12 @@ export const sampleRelease = (version = '1.0.0'): Release => ({
 export class FakeMember {
   client!: TestClient;
   keyPackages = new Map<string, KeyPackage>();
-  readonly nonces = new Map<string, SigningNonces>();
+  /** `ceremonyId` (and `ceremonyId:session`) → one nonce pair per job of the phase. */
+  readonly nonces = new Map<string, SigningNonces[]>();
+  /** ceremony id → the request it approved (release and requester), to rebuild the messages. */
+  readonly requests = new Map<string, { release: Release; requester: string }>();
+  /** group → its members' identity keys (from dkg.start). */
+  readonly roster = new Map<string, DkgParticipant[]>();
   dkg = new Map<
     string,
     {
@@ -384,13 +398,13 @@ export class FakeMember {
         const kp = this.keyPackages.get(group);
         if (kp === undefined) return;
         if (this.nonces.has(`${f.ceremonyId}:${f.session}`)) return;
-        const { nonces, commitments } = frost.round1.commit(kp);
+        const request = this.requests.get(f.ceremonyId);
+        if (request === undefined) return;
+        const phase = (f.phase as number | undefined) ?? 1;
+        const { nonces, commitments } = this.#commit(kp, jobIdsFor(request.release, phase).length);
         this.nonces.set(`${f.ceremonyId}:${f.session}`, nonces);
         this.nonces.set(f.ceremonyId, nonces);
-        this.#send(f.ceremonyId, {
-          type: 'sign.recommit',
-          commitment: bytesToHex(frost.encode.bytes('SigningCommitments', commitments)),
-        });
+        this.#send(f.ceremonyId, { type: 'sign.recommit', phase, commitments });
       }
       return;
     }
@@ -400,6 +414,8 @@ export class FakeMember {
     switch (body.type) {
       case 'dkg.start': {
         if (this.dkg.has(id)) return;
+        const groupName = this.dkgGroup.get(id);
+        if (groupName !== undefined) this.roster.set(groupName, body.participants);
         const n = body.participants.length;
         const r1 = frost.keys.dkg.part1(frost.identifier.derive(this.name), n, body.threshold);
         this.dkg.set(id, {
@@ -499,26 +515,83 @@ export class FakeMember {
         const nonces = this.nonces.get(id);
         const group = this.groups.get(id);
         const kp = group === undefined ? undefined : this.keyPackages.get(group);
-        if (nonces === undefined || kp === undefined) return;
-        const bytes = hexToBytes(body.signingPackage);
-        const pkg = frost.decode.bytes('SigningPackage', bytes);
+        const request = this.requests.get(id);
+        if (nonces === undefined || kp === undefined || request === undefined) return;
+        const packages = this.#packages(id, group ?? '', kp, request, body);
         const ack = signPackageAck(
           this.key,
           { ceremonyId: id, session: body.session, member: this.name },
-          bytes,
+          sessionPackagesBytes(packages.map((p) => frost.encode.bytes('SigningPackage', p))),
         );
-        const share = frost.round2.sign(pkg, nonces, kp);
+        const shares = packages.map((pkg, i) => {
+          const share = frost.round2.sign(pkg, nonces[i]!, kp);
+          return this.corruptShares
+            ? bytesToHex(Uint8Array.from(share.share, (b, j) => (j === 0 ? b ^ 1 : b)))
+            : bytesToHex(share.share);
+        });
         this.nonces.delete(id);
-        const shareHex = this.corruptShares
-          ? bytesToHex(Uint8Array.from(share.share, (b, i) => (i === 0 ? b ^ 1 : b)))
-          : bytesToHex(share.share);
         this.sharesSent += 1;
-        this.#send(id, { type: 'round2.share', session: body.session, share: shareHex, ack });
+        this.#send(id, { type: 'round2.share', session: body.session, shares, ack });
         return;
       }
       default:
         return;
     }
+  }
+
+  #commit(kp: KeyPackage, count: number): { nonces: SigningNonces[]; commitments: string[] } {
+    const made = Array.from({ length: count }, () => frost.round1.commit(kp));
+    return {
+      nonces: made.map((m) => m.nonces),
+      commitments: made.map((m) =>
+        bytesToHex(frost.encode.bytes('SigningCommitments', m.commitments)),
+      ),
+    };
+  }
+
+  /** Rebuilds every job's signing package from the request, as a real signer does. */
+  #packages(
+    ceremonyId: string,
+    group: string,
+    kp: KeyPackage,
+    request: { release: Release; requester: string },
+    body: {
+      phase: number;
+      jobs: string[];
+      commitments: { member: string; commitments: string[] }[];
+      previous: { job: string; signature: string }[];
+      approvers: string[];
+      policyId: string;
+      issuedAt: number;
+      keyCreatedAt: number;
+    },
+  ) {
+    const keys = new Map((this.roster.get(group) ?? []).map((p) => [p.member, p.identityKey]));
+    const planned = planMessages(
+      {
+        release: request.release,
+        context: {
+          ceremonyId,
+          group,
+          groupPublicKey: bytesToHex(kp.verifyingKey),
+          requester: request.requester,
+          approvers: body.approvers.map((m) => ({ member: m, identityKey: keys.get(m) ?? '' })),
+          policyId: body.policyId,
+          issuedAt: body.issuedAt,
+        },
+        keyCreatedAt: body.keyCreatedAt,
+      },
+      body.phase,
+      new Map(body.previous.map((p) => [p.job, hexToBytes(p.signature)])),
+    );
+    return planned.map((job, i) =>
+      frost.signingPackage(
+        body.commitments.map((c) =>
+          frost.decode.bytes('SigningCommitments', hexToBytes(c.commitments[i]!)),
+        ),
+        job.message,
+      ),
+    );
   }
 
   pendingKey: KeyPackage | null = null;
@@ -544,14 +617,16 @@ export class FakeMember {
     const kp = this.keyPackages.get(group);
     if (kp === undefined) throw new Error(`${this.name} has no share for ${group}`);
     const digest = bytesToHex(requestDigest(ceremonyId, status.request.body));
-    const { nonces, commitments } = frost.round1.commit(kp);
+    const release = status.request.body.release as Release;
+    this.requests.set(ceremonyId, { release, requester: status.request.sender as string });
+    const { nonces, commitments } = this.#commit(kp, jobIdsFor(release, 1).length);
     this.nonces.set(ceremonyId, nonces);
     this.approved.add(ceremonyId);
     this.groups.set(ceremonyId, group);
     return this.client.submit(ceremonyId, {
       type: 'sign.approve',
       requestDigest: digest,
-      commitment: bytesToHex(frost.encode.bytes('SigningCommitments', commitments)),
+      commitments,
     });
   }
 }

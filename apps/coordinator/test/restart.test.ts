@@ -117,7 +117,7 @@ describe('crash and restart', () => {
     // After the restart, bob's spent commitment is still refused for a new ceremony…
     const spent = report.transcript.find(
       (e) => e.sender === 'bob' && e.envelope.body.type === 'sign.approve',
-    )!.envelope.body as { commitment: string };
+    )!.envelope.body as { commitments: string[] };
     const id2 = newCeremonyId();
     expectAck(
       await alice.client.submit(id2, {
@@ -133,7 +133,7 @@ describe('crash and restart', () => {
     const reused = await bob.client.submit(id2, {
       type: 'sign.approve',
       requestDigest: bytesToHex(requestDigest(id2, status.request.body)),
-      commitment: spent.commitment,
+      commitments: spent.commitments,
     });
     expect(reused.code).toBe('COMMITMENT_REUSED');
     // …and an envelope accepted before the crash is still a replay.

@@ -99,7 +99,7 @@ describe('bad input on an authenticated connection', () => {
     const bobCommit = frost.round1.commit(kp).commitments;
     const bobHex = bytesToHex(frost.encode.bytes('SigningCommitments', bobCommit));
     expect(
-      (await raw.submit(id, { type: 'sign.approve', requestDigest: digest, commitment: bobHex }))
+      (await raw.submit(id, { type: 'sign.approve', requestDigest: digest, commitments: [bobHex] }))
         .code,
     ).toBe('IDENTIFIER_MISMATCH');
 
@@ -118,7 +118,7 @@ describe('bad input on an authenticated connection', () => {
         await raw.submit(id, {
           type: 'sign.approve',
           requestDigest: digest,
-          commitment: bytesToHex(bad),
+          commitments: [bytesToHex(bad)],
         })
       ).code,
     ).toBe('INVALID_ELEMENT');
@@ -129,7 +129,7 @@ describe('bad input on an authenticated connection', () => {
         await raw.submit(id, {
           type: 'sign.approve',
           requestDigest: '11'.repeat(32),
-          commitment: bytesToHex(bytes),
+          commitments: [bytesToHex(bytes)],
         })
       ).code,
     ).toBe('STATEMENT_MISMATCH');
@@ -140,7 +140,7 @@ describe('bad input on an authenticated connection', () => {
         await raw.submit(id, {
           type: 'round2.share',
           session: 1,
-          share: '00'.repeat(32),
+          shares: ['00'.repeat(32)],
           ack: { packageHash: '00'.repeat(32), signature: '00'.repeat(64) },
         })
       ).code,
@@ -177,12 +177,12 @@ describe('bad input on an authenticated connection', () => {
       'ceremony.status',
     );
     const digest2 = bytesToHex(requestDigest(id2, status2.request.body));
-    const commitment = (spent.envelope.body as { commitment: string }).commitment;
+    const commitments = (spent.envelope.body as { commitments: string[] }).commitments;
     const before2 = rowsFor(t, id2);
     const reused = await bob.client.submit(id2, {
       type: 'sign.approve',
       requestDigest: digest2,
-      commitment,
+      commitments,
     });
     expect(reused.code).toBe('COMMITMENT_REUSED');
     expect(rowsFor(t, id2)).toEqual(before2);

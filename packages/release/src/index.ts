@@ -33,5 +33,7 @@ export {
   splitPoint,
 } from './merkle.js';
 export type { MerkleErrorCode } from './merkle.js';
+export { STATEMENT_JOB, phaseCount, jobIdsFor, planMessages } from './plan.js';
+export type { PlanInput, PlannedJob } from './plan.js';
 export * from './formats/index.js';
 export * from './keys/index.js';

@@ -161,6 +161,7 @@ const MemberListSchema = z
   .max(MAX_PARTICIPANTS)
   .superRefine(uniqueValues);
 
+const KeyCreatedAtSchema = z.number().int().min(0).max(2 ** 32 - 1);
 const JobSignatureSchema = z.strictObject({ job: JobIdSchema, signature: SignatureHexSchema });
 const JobSignaturesSchema = z
   .array(JobSignatureSchema)
@@ -188,6 +189,8 @@ export const SignPackageSchema = z.strictObject({
   packageHashes: z.array(Sha256HexSchema).min(1).max(MAX_JOBS),
   /** Signatures of earlier phases that this phase's messages cover (minisign global signatures). */
   previous: JobSignaturesSchema,
+  /** Unix seconds: the group key's creation time, which its OpenPGP key packet carries. */
+  keyCreatedAt: KeyCreatedAtSchema,
   requestDigest: Sha256HexSchema,
   statementDigest: Sha256HexSchema,
   approvers: MemberListSchema,
@@ -219,6 +222,7 @@ export const SignCompleteSchema = z.strictObject({
   signature: SignatureHexSchema,
   /** Every job's signature, statement included. */
   signatures: JobSignaturesSchema,
+  keyCreatedAt: KeyCreatedAtSchema,
   statementDigest: Sha256HexSchema,
   approvers: MemberListSchema,
   signers: MemberListSchema,
