@@ -9,6 +9,49 @@ export interface Metrics {
   readonly culprits: Counter<'kind'>;
   readonly signLatency: Histogram;
   readonly refused: Counter<'code'>;
+  /** Signature stored → its transcript's leaf under a signed checkpoint (docs/audit.md). */
+  readonly logInclusion: Histogram;
+  /** Finished ceremonies and registry operations, by kind and outcome, as they enter the log. */
+  readonly ceremonyOutcomes: Counter<'kind' | 'outcome'>;
+  /** sign.request → this member's sign.approve. */
+  readonly approvalLatency: Histogram<'member'>;
+  /** Requests or approvals the policy refused, by reason. */
+  readonly policyRejections: Counter<'reason'>;
+  /** Hotfix ceremonies signed but not yet ratified (set by the hotfix policy when it lands). */
+  readonly unratifiedHotfixes: Gauge;
+  /** admin.member.revoke → the first refusal of that member. */
+  readonly revocationPropagation: Histogram;
+  /** Members whose first refusal after revocation was already observed (in memory). */
+  readonly revocationsSeen: Set<string>;
+}
+
+/** sign.approve accepted at `at` for a ceremony requested at `requestedAt` (ms). */
+export function recordApprovalLatency(
+  metrics: Metrics,
+  member: string,
+  requestedAt: number,
+  at: number,
+): void {
+  metrics.approvalLatency.observe({ member }, Math.max(0, at - requestedAt) / 1000);
+}
+
+/** The policy refused something (a request, an approval): `reason` is a short fixed code. */
+export function recordPolicyRejection(metrics: Metrics, reason: string): void {
+  metrics.policyRejections.inc({ reason });
+}
+
+/** A revoked member was refused at `at`; the first refusal per revocation is observed. */
+export function recordRevokedRefusal(
+  metrics: Metrics,
+  member: string,
+  revokedAt: number,
+  at: number,
+): void {
+  const key = `${member}@${revokedAt}`;
+  if (metrics.revocationsSeen.has(key)) return;
+  if (metrics.revocationsSeen.size > 10_000) metrics.revocationsSeen.clear();
+  metrics.revocationsSeen.add(key);
+  metrics.revocationPropagation.observe(Math.max(0, at - revokedAt) / 1000);
 }
 
 export function createMetrics(store: Store): Metrics {
@@ -59,5 +102,42 @@ export function createMetrics(store: Store): Metrics {
       labelNames: ['code'],
       registers: [registry],
     }),
+    logInclusion: new Histogram({
+      name: 'conclave_log_inclusion_seconds',
+      help: 'From a stored aggregate signature to its transcript under a signed checkpoint',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+      registers: [registry],
+    }),
+    ceremonyOutcomes: new Counter({
+      name: 'conclave_ceremony_outcomes_total',
+      help: 'Finished ceremonies and registry operations entering the log, by kind and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    approvalLatency: new Histogram({
+      name: 'conclave_approval_latency_seconds',
+      help: 'From sign.request to each member’s approval',
+      labelNames: ['member'],
+      buckets: [1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
+      registers: [registry],
+    }),
+    policyRejections: new Counter({
+      name: 'conclave_policy_rejections_total',
+      help: 'Requests or approvals refused by policy, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    unratifiedHotfixes: new Gauge({
+      name: 'conclave_unratified_hotfixes',
+      help: 'Hotfix releases signed but not yet ratified',
+      registers: [registry],
+    }),
+    revocationPropagation: new Histogram({
+      name: 'conclave_revocation_propagation_seconds',
+      help: 'From member revocation to the first refusal of that member',
+      buckets: [0.01, 0.1, 1, 10, 60, 600, 3600],
+      registers: [registry],
+    }),
+    revocationsSeen: new Set<string>(),
   };
 }

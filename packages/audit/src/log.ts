@@ -26,9 +26,8 @@ export interface VerifyLogInput {
   readonly logKey: NoteVerifier;
   /** A checkpoint trusted from elsewhere (a witness, an earlier run): the log must extend it. */
   readonly from?: string | undefined;
-  /** The stored transcript of a ceremony, to recompute leaf digests (undefined: not available). */
-  readonly transcriptOf?:
-    ((ceremonyId: string) => readonly TranscriptEntry[] | undefined) | undefined;
+  /** The stored transcript behind a leaf, to recompute its digest (undefined: not available). */
+  readonly transcriptOf?: ((leaf: LogLeaf) => readonly TranscriptEntry[] | undefined) | undefined;
 }
 
 export interface LogReport extends Report {
@@ -198,7 +197,7 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     let missing = 0;
     leaves.forEach((leaf, i) => {
       if (leaf === null) return;
-      const t = input.transcriptOf?.(leaf.ceremonyId);
+      const t = input.transcriptOf?.(leaf);
       if (t === undefined) {
         missing += 1;
         return;

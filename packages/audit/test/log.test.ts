@@ -121,14 +121,17 @@ describe('verifyLog', () => {
       );
     }
     const base = { leaves: log.leaves, checkpoints: [log.checkpoint()], logKey: log.verifier };
-    expect(verifyLog({ ...base, transcriptOf: (id) => transcripts.get(id) }).ok).toBe(true);
+    expect(
+      verifyLog({ ...base, transcriptOf: (leaf) => transcripts.get(leaf.ceremonyId) }).ok,
+    ).toBe(true);
     const changed = transcripts
       .get('cer-b-0000')!
       .map((e, i) => (i === 1 ? { ...e, at: e.at + 1 } : e));
     expect(transcriptDigest(changed)).not.toBe(transcriptDigest(transcripts.get('cer-b-0000')!));
     const r = verifyLog({
       ...base,
-      transcriptOf: (id) => (id === 'cer-b-0000' ? changed : transcripts.get(id)),
+      transcriptOf: (leaf) =>
+        leaf.ceremonyId === 'cer-b-0000' ? changed : transcripts.get(leaf.ceremonyId),
     });
     expect(failed(r)).toEqual(['LOG_LEAF_MISMATCH']);
     expect(r.badCeremonies).toEqual(['cer-b-0000']);

@@ -1,0 +1,595 @@
+// The coordinator's transparency log (docs/audit.md). One RFC 9162 leaf per finished ceremony
+// (signing, key) and per registry operation (member add/revoke), appended in ONE SQLite
+// transaction with a freshly signed checkpoint (c2sp.org/tlog-checkpoint), so whatever the
+// transaction releases (a signature) is durably in the log first (THREATS D.48, D.51).
+//
+// The tree is kept in memory (leaf hashes + a compact-range accumulator) and re-derived from the
+// database whenever the two disagree (a rolled-back transaction, a restart). At open, the stored
+// leaves must hash to the newest signed checkpoint, or the coordinator refuses to start.
+import {
+  AuditError,
+  cosignatureVerifier,
+  decodeLeaf,
+  ed25519NoteSigner,
+  ed25519NoteVerifier,
+  encodeLeaf,
+  leafFor,
+  logLeafHash,
+  openCheckpoint,
+  parseNote,
+  signCheckpoint,
+  verifyLog,
+  type LeafKind,
+  type LogLeaf,
+  type LogReport,
+  type NoteVerifier,
+  type TranscriptEntry,
+} from '@conclave/audit';
+import { bytesToHex, type Envelope } from '@conclave/protocol';
+import { MerkleAccumulator, consistencyProof, equalBytes, inclusionProof } from '@conclave/release';
+import type Database from 'better-sqlite3';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Clock } from '../runtime.js';
+import type { SqliteStore } from '../store.js';
+import type { LogKey } from './keys.js';
+
+/** Envelope body types after which a ceremony's transcript is final. */
+export const TERMINAL_TYPES: ReadonlySet<string> = new Set([
+  'sign.complete',
+  'sign.aborted',
+  'dkg.complete',
+  'dkg.abort',
+]);
+
+/** Most leaves one `GET /v1/log/leaves` returns. */
+export const MAX_LEAVES_PER_REQUEST = 1000;
+
+export interface LogDeps {
+  readonly store: SqliteStore;
+  readonly clock: Clock;
+  readonly key: LogKey;
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+}
+
+export interface Appended {
+  readonly index: number;
+  /** Tree size of `checkpoint` (≥ index + 1). */
+  readonly size: number;
+  /** The signed checkpoint note covering the leaf. */
+  readonly checkpoint: string;
+  /** False when the leaf was already in the log (appends are idempotent). */
+  readonly fresh: boolean;
+}
+
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly root: string;
+  readonly note: string;
+  readonly at: number;
+}
+
+export class LogError extends Error {
+  override readonly name = 'LogError';
+  constructor(
+    readonly code:
+      | 'LOG_CORRUPT'
+      | 'CEREMONY_NOT_FOUND'
+      | 'LOG_SIZE_MISMATCH'
+      | 'LOG_PROOF_INVALID'
+      | 'COSIGNATURE_INVALID',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  readonly kind: LeafKind;
+  readonly ceremonyId: string;
+}
+
+const logs = new WeakMap<object, TransparencyLog>();
+
+/** The log opened on `store`, if any (how the ceremony runner reaches it without new deps). */
+export function logOf(store: object): TransparencyLog | undefined {
+  return logs.get(store);
+}
+
+/**
+ * Hook for CeremonyRunner.emitOnce, inside its transaction after the envelopes are stored: if one
+ * of them ends the ceremony, the ceremony is appended to the log in that same transaction, so
+ * `sign.complete` (the released signature) is never sent for a transcript not in the log.
+ */
+export function logIfTerminal(
+  store: object,
+  ceremonyId: string,
+  entries: readonly { readonly envelope: { readonly body: { readonly type: string } } }[],
+): void {
+  if (!entries.some((e) => TERMINAL_TYPES.has(e.envelope.body.type))) return;
+  logOf(store)?.appendCeremony(ceremonyId);
+}
+
+/** Hook for admin.ts recordOnly, inside its transaction: logs a member registry operation. */
+export function logAdminOperation(store: object, scopeId: string): void {
+  logOf(store)?.appendAdmin(scopeId);
+}
+
+export class TransparencyLog {
+  readonly origin: string;
+  readonly verifier: NoteVerifier;
+  /** `origin+keyid+base64(0x01‖pub)` for witnesses and `conclave log verify`. */
+  readonly verifierKey: string;
+  readonly publicKey: Uint8Array;
+  readonly #deps: LogDeps;
+  readonly #db: Database.Database;
+  readonly #signer;
+  #hashes: Uint8Array[] = [];
+  #acc = new MerkleAccumulator();
+  #sweeper: NodeJS.Timeout | null = null;
+
+  constructor(deps: LogDeps) {
+    this.#deps = deps;
+    this.#db = deps.store.db;
+    this.origin = deps.key.origin;
+    this.publicKey = deps.key.key.publicKey;
+    this.#signer = ed25519NoteSigner(this.origin, deps.key.key);
+    this.verifier = ed25519NoteVerifier(this.origin, this.publicKey);
+    this.verifierKey = deps.key.verifierKey;
+    this.#reload();
+    this.#checkAgainstNewestCheckpoint();
+    if (this.latestCheckpoint() === undefined) {
+      this.#deps.store.transaction(() => this.#signAndStore(this.#deps.clock.now()));
+    }
+    logs.set(deps.store, this);
+  }
+
+  /** Appends every closed ceremony and registry operation not yet in the log (boot, then periodically). */
+  sweep(): number {
+    const pending = this.#unlogged();
+    if (pending.length === 0) return 0;
+    this.#deps.store.transaction(() => this.#append(pending));
+    return pending.length;
+  }
+
+  /** Runs `sweep` every `intervalMs` (a safety net for ceremonies closed without the hook). */
+  startSweeping(intervalMs: number): void {
+    this.stop();
+    this.#sweeper = setInterval(() => {
+      try {
+        this.sweep();
+      } catch {
+        this.#deps.logger?.error('log sweep failed');
+      }
+    }, intervalMs);
+    this.#sweeper.unref();
+  }
+
+  stop(): void {
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+    if (logs.get(this.#deps.store) === this) logs.delete(this.#deps.store);
+  }
+
+  /** Appends a signing or key ceremony's transcript (idempotent). One transaction with its checkpoint. */
+  appendCeremony(ceremonyId: string): Appended {
+    const row = this.#db.prepare('SELECT kind FROM ceremonies WHERE id = ?').get(ceremonyId) as
+      { kind: string } | undefined;
+    if (row === undefined || (row.kind !== 'sign' && row.kind !== 'key')) {
+      throw new LogError('CEREMONY_NOT_FOUND', 'no such ceremony');
+    }
+    return this.#appendOne({ kind: row.kind, ceremonyId });
+  }
+
+  /** Appends a registry operation (an admin_log row that opened no ceremony); idempotent. */
+  appendAdmin(scopeId: string): Appended {
+    const row = this.#db.prepare('SELECT 1 FROM admin_log WHERE scope_id = ?').get(scopeId);
+    if (row === undefined) throw new LogError('CEREMONY_NOT_FOUND', 'no such admin operation');
+    return this.#appendOne({ kind: 'admin', ceremonyId: scopeId });
+  }
+
+  #appendOne(item: Pending): Appended {
+    return this.#deps.store.transaction(() => {
+      const existing = this.leafIndex(item.kind, item.ceremonyId);
+      if (existing !== undefined) {
+        const cp = this.latestCheckpoint();
+        if (cp === undefined) throw new LogError('LOG_CORRUPT', 'leaves without a checkpoint');
+        return { index: existing, size: cp.size, checkpoint: cp.note, fresh: false };
+      }
+      const [index] = this.#append([item]);
+      const cp = this.latestCheckpoint();
+      if (index === undefined || cp === undefined) throw new LogError('LOG_CORRUPT', 'append lost');
+      return { index, size: cp.size, checkpoint: cp.note, fresh: true };
+    });
+  }
+
+  /** Inside a transaction: appends leaves, then signs and stores one checkpoint. */
+  #append(items: readonly Pending[]): number[] {
+    this.#sync();
+    const now = this.#deps.clock.now();
+    const insert = this.#db.prepare(
+      'INSERT INTO log_leaves (idx, ceremony_id, kind, leaf, at) VALUES (?, ?, ?, ?, ?)',
+    );
+    const indices: number[] = [];
+    for (const item of items) {
+      const leaf = this.#leafFor(item, now);
+      const bytes = encodeLeaf(leaf);
+      const index = this.#hashes.length;
+      insert.run(index, item.ceremonyId, item.kind, new TextDecoder().decode(bytes), now);
+      const h = logLeafHash(bytes);
+      this.#hashes.push(h);
+      this.#acc.append(h);
+      indices.push(index);
+      this.#observe(item, leaf, now);
+    }
+    this.#signAndStore(now);
+    return indices;
+  }
+
+  #signAndStore(now: number): void {
+    const root = this.#acc.root();
+    const size = this.#acc.size;
+    const note = signCheckpoint(this.#signer, { origin: this.origin, size, root });
+    this.#db
+      .prepare('INSERT OR IGNORE INTO checkpoints (size, root, note, at) VALUES (?, ?, ?, ?)')
+      .run(size, bytesToHex(root), note, now);
+  }
+
+  #observe(item: Pending, leaf: LogLeaf, now: number): void {
+    const metrics = this.#deps.metrics;
+    if (metrics === undefined) return;
+    metrics.ceremonyOutcomes.inc({ kind: item.kind, outcome: leaf.outcome });
+    if (item.kind === 'sign') {
+      const sig = this.#db
+        .prepare('SELECT at FROM signatures WHERE ceremony_id = ?')
+        .get(item.ceremonyId) as { at: number } | undefined;
+      if (sig !== undefined) metrics.logInclusion.observe(Math.max(0, now - sig.at) / 1000);
+    }
+  }
+
+  #leafFor(item: Pending, now: number): LogLeaf {
+    if (item.kind === 'admin') {
+      const row = this.#db
+        .prepare('SELECT body_type, at, envelope FROM admin_log WHERE scope_id = ?')
+        .get(item.ceremonyId) as { body_type: string; at: number; envelope: string } | undefined;
+      if (row === undefined) throw new LogError('CEREMONY_NOT_FOUND', 'no such admin operation');
+      return leafFor({
+        ceremonyId: item.ceremonyId,
+        kind: 'admin',
+        group: null,
+        outcome: row.body_type,
+        at: now,
+        transcript: this.transcriptOf({ kind: 'admin', ceremonyId: item.ceremonyId }),
+      });
+    }
+    const row = this.#db
+      .prepare('SELECT grp, state FROM ceremonies WHERE id = ?')
+      .get(item.ceremonyId) as { grp: string; state: string } | undefined;
+    if (row === undefined) throw new LogError('CEREMONY_NOT_FOUND', 'no such ceremony');
+    return leafFor({
+      ceremonyId: item.ceremonyId,
+      kind: item.kind,
+      group: row.grp,
+      outcome: row.state,
+      at: now,
+      transcript: this.transcriptOf(item),
+    });
+  }
+
+  /**
+   * The transcript behind a leaf, read raw from the database: the envelope column is parsed as
+   * plain JSON (no schema), so a hand-edited row still hashes (to something else) instead of
+   * hiding behind a parse error.
+   */
+  transcriptOf(leaf: { kind: LeafKind; ceremonyId: string }): TranscriptEntry[] {
+    const parse = (text: string): Envelope => {
+      try {
+        return JSON.parse(text) as Envelope;
+      } catch {
+        return text as unknown as Envelope;
+      }
+    };
+    if (leaf.kind === 'admin') {
+      const row = this.#db
+        .prepare('SELECT at, envelope FROM admin_log WHERE scope_id = ?')
+        .get(leaf.ceremonyId) as { at: number; envelope: string } | undefined;
+      if (row === undefined) return [];
+      return [
+        {
+          idx: 0,
+          direction: 'in',
+          sender: 'admin',
+          recipient: null,
+          at: row.at,
+          envelope: parse(row.envelope),
+        },
+      ];
+    }
+    const rows = this.#db
+      .prepare(
+        'SELECT idx, direction, sender, recipient, at, envelope FROM transcript WHERE ceremony_id = ? ORDER BY idx',
+      )
+      .all(leaf.ceremonyId) as {
+      idx: number;
+      direction: 'in' | 'out';
+      sender: string;
+      recipient: string | null;
+      at: number;
+      envelope: string;
+    }[];
+    return rows.map((r) => ({
+      idx: r.idx,
+      direction: r.direction,
+      sender: r.sender,
+      recipient: r.recipient,
+      at: r.at,
+      envelope: parse(r.envelope),
+    }));
+  }
+
+  #unlogged(): Pending[] {
+    const ceremonies = this.#db
+      .prepare(
+        `SELECT c.id AS id, c.kind AS kind FROM ceremonies c WHERE c.open = 0 AND NOT EXISTS
+           (SELECT 1 FROM log_leaves l WHERE l.kind = c.kind AND l.ceremony_id = c.id)
+         ORDER BY c.updated_at, c.id`,
+      )
+      .all() as { id: string; kind: 'sign' | 'key' }[];
+    const admin = this.#db
+      .prepare(
+        `SELECT a.scope_id AS id FROM admin_log a WHERE NOT EXISTS
+           (SELECT 1 FROM ceremonies c WHERE c.id = a.scope_id) AND NOT EXISTS
+           (SELECT 1 FROM log_leaves l WHERE l.kind = 'admin' AND l.ceremony_id = a.scope_id)
+         ORDER BY a.at, a.scope_id`,
+      )
+      .all() as { id: string }[];
+    return [
+      ...admin.map((a) => ({ kind: 'admin' as const, ceremonyId: a.id })),
+      ...ceremonies.map((c) => ({ kind: c.kind, ceremonyId: c.id })),
+    ];
+  }
+
+  /** Re-derives the in-memory tree if the database has another size (rollback, restart). */
+  #sync(): void {
+    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM log_leaves').get() as { n: number };
+    if (row.n !== this.#hashes.length) this.#reload();
+  }
+
+  #reload(): void {
+    const rows = this.#db.prepare('SELECT idx, leaf FROM log_leaves ORDER BY idx').all() as {
+      idx: number;
+      leaf: string;
+    }[];
+    const enc = new TextEncoder();
+    this.#hashes = [];
+    this.#acc = new MerkleAccumulator();
+    rows.forEach((r, i) => {
+      if (r.idx !== i) throw new LogError('LOG_CORRUPT', `log leaf ${i} is missing`);
+      const h = logLeafHash(enc.encode(r.leaf));
+      this.#hashes.push(h);
+      this.#acc.append(h);
+    });
+  }
+
+  /** THREATS D.51: the stored leaves must have the newest signed root, or we do not start. */
+  #checkAgainstNewestCheckpoint(): void {
+    const cp = this.latestCheckpoint();
+    if (cp === undefined) {
+      if (this.#hashes.length > 0)
+        throw new LogError('LOG_CORRUPT', 'log leaves without a checkpoint');
+      return;
+    }
+    let opened;
+    try {
+      opened = openCheckpoint(cp.note, this.verifier);
+    } catch {
+      throw new LogError('LOG_CORRUPT', `checkpoint ${cp.size} is not signed by this log's key`);
+    }
+    if (opened.size !== this.#hashes.length) {
+      throw new LogError(
+        'LOG_CORRUPT',
+        `the log has ${this.#hashes.length} leaves but its newest checkpoint says ${opened.size}`,
+      );
+    }
+    if (!equalBytes(opened.root, this.#acc.root())) {
+      throw new LogError('LOG_CORRUPT', 'the stored leaves do not hash to the newest checkpoint');
+    }
+  }
+
+  get size(): number {
+    this.#sync();
+    return this.#hashes.length;
+  }
+
+  latestCheckpoint(): StoredCheckpoint | undefined {
+    return this.#db
+      .prepare('SELECT size, root, note, at FROM checkpoints ORDER BY size DESC LIMIT 1')
+      .get() as StoredCheckpoint | undefined;
+  }
+
+  checkpointAt(size: number): StoredCheckpoint | undefined {
+    return this.#db
+      .prepare('SELECT size, root, note, at FROM checkpoints WHERE size = ?')
+      .get(size) as StoredCheckpoint | undefined;
+  }
+
+  /** Every checkpoint note (for `log verify`), oldest first. */
+  checkpoints(): StoredCheckpoint[] {
+    return this.#db
+      .prepare('SELECT size, root, note, at FROM checkpoints ORDER BY size')
+      .all() as StoredCheckpoint[];
+  }
+
+  leafIndex(kind: LeafKind, ceremonyId: string): number | undefined {
+    const row = this.#db
+      .prepare('SELECT idx FROM log_leaves WHERE kind = ? AND ceremony_id = ?')
+      .get(kind, ceremonyId) as { idx: number } | undefined;
+    return row?.idx;
+  }
+
+  /** Leaf texts [start, end) (end exclusive, at most MAX_LEAVES_PER_REQUEST). */
+  leaves(start: number, end: number): { index: number; leaf: string }[] {
+    const size = this.size;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+      throw new LogError('LOG_SIZE_MISMATCH', 'expected 0 ≤ start ≤ end');
+    }
+    if (end > size) throw new LogError('LOG_SIZE_MISMATCH', `the log has ${size} leaves`);
+    if (end - start > MAX_LEAVES_PER_REQUEST) {
+      throw new LogError('LOG_SIZE_MISMATCH', `at most ${MAX_LEAVES_PER_REQUEST} leaves at once`);
+    }
+    return (
+      this.#db
+        .prepare('SELECT idx, leaf FROM log_leaves WHERE idx >= ? AND idx < ? ORDER BY idx')
+        .all(start, end) as { idx: number; leaf: string }[]
+    ).map((r) => ({ index: r.idx, leaf: r.leaf }));
+  }
+
+  /** RFC 9162 §2.1.3 inclusion proof of leaf `index` in the tree of `size` leaves. */
+  inclusionProof(index: number, size: number): Uint8Array[] {
+    this.#checkSize(size);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new LogError('LOG_SIZE_MISMATCH', 'index must be below size');
+    }
+    return inclusionProof(this.#hashes.slice(0, size), index);
+  }
+
+  /** RFC 9162 §2.1.4 consistency proof from `from` to `to` leaves. */
+  consistencyProof(from: number, to: number): Uint8Array[] {
+    this.#checkSize(to);
+    if (!Number.isSafeInteger(from) || from < 0 || from > to) {
+      throw new LogError('LOG_SIZE_MISMATCH', 'expected 0 ≤ from ≤ to');
+    }
+    return consistencyProof(this.#hashes.slice(0, to), from);
+  }
+
+  #checkSize(size: number): void {
+    const n = this.size;
+    if (!Number.isSafeInteger(size) || size < 1 || size > n) {
+      throw new LogError('LOG_SIZE_MISMATCH', `size must be between 1 and ${n}`);
+    }
+  }
+
+  /**
+   * Records a member's witness cosignature of a checkpoint this log signed (tlog-cosignature).
+   * `line` is the signature line; the witness name must be `witnessName(member)` and the key the
+   * member's registered identity key. COSIGNATURE_INVALID otherwise.
+   */
+  addCosignature(
+    member: string,
+    identityKey: Uint8Array,
+    checkpointNote: string,
+    line: string,
+  ): number {
+    let size: number;
+    let body: string;
+    try {
+      const cp = openCheckpoint(checkpointNote, this.verifier);
+      size = cp.size;
+      body = cp.body;
+    } catch {
+      throw new LogError('COSIGNATURE_INVALID', 'not a checkpoint of this log');
+    }
+    const stored = this.checkpointAt(size);
+    if (stored === undefined || parseNote(stored.note).text !== body) {
+      throw new LogError('COSIGNATURE_INVALID', 'this log never signed that checkpoint');
+    }
+    let timestamp: number;
+    try {
+      const name = witnessName(member);
+      const note = parseNote(`${body}\n${line.endsWith('\n') ? line : `${line}\n`}`);
+      const sig = note.signatures[0];
+      const v = cosignatureVerifier(name, identityKey);
+      if (
+        note.signatures.length !== 1 ||
+        sig === undefined ||
+        sig.name !== name ||
+        sig.keyId !== v.keyId ||
+        !v.verify(new TextEncoder().encode(body), sig.signature)
+      ) {
+        throw new AuditError('COSIGNATURE_INVALID', 'bad cosignature');
+      }
+      timestamp = Number(
+        new DataView(sig.signature.buffer, sig.signature.byteOffset, 8).getBigUint64(0),
+      );
+    } catch {
+      throw new LogError(
+        'COSIGNATURE_INVALID',
+        'the cosignature does not verify under this member',
+      );
+    }
+    const now = this.#deps.clock.now();
+    this.#db
+      .prepare(
+        `INSERT INTO witness_cosignatures (size, witness, line, timestamp, at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (size, witness) DO UPDATE SET line = excluded.line,
+           timestamp = excluded.timestamp, at = excluded.at`,
+      )
+      .run(size, member, line.endsWith('\n') ? line : `${line}\n`, timestamp, now);
+    return size;
+  }
+
+  /** Cosignature lines of the checkpoint of `size`, by member. */
+  cosignatures(size: number): { witness: string; line: string; timestamp: number; at: number }[] {
+    return this.#db
+      .prepare(
+        'SELECT witness, line, timestamp, at FROM witness_cosignatures WHERE size = ? ORDER BY witness',
+      )
+      .all(size) as { witness: string; line: string; timestamp: number; at: number }[];
+  }
+
+  /** The newest checkpoint with every witness cosignature appended. */
+  cosignedCheckpoint(): string | undefined {
+    const cp = this.latestCheckpoint();
+    if (cp === undefined) return undefined;
+    return (
+      cp.note +
+      this.cosignatures(cp.size)
+        .map((c) => c.line)
+        .join('')
+    );
+  }
+
+  /** Verifies the whole stored log, transcripts included (what the auditors' pages show). */
+  verify(): LogReport {
+    const rows = this.#db.prepare('SELECT leaf FROM log_leaves ORDER BY idx').all() as {
+      leaf: string;
+    }[];
+    const enc = new TextEncoder();
+    return verifyLog({
+      leaves: rows.map((r) => enc.encode(r.leaf)),
+      checkpoints: this.checkpoints().map((c) => c.note),
+      logKey: this.verifier,
+      transcriptOf: (leaf) => this.transcriptOf(leaf),
+    });
+  }
+
+  /** The decoded leaf at `index`, or undefined. */
+  leafAt(index: number): LogLeaf | undefined {
+    const row = this.#db.prepare('SELECT leaf FROM log_leaves WHERE idx = ?').get(index) as
+      { leaf: string } | undefined;
+    if (row === undefined) return undefined;
+    try {
+      return decodeLeaf(new TextEncoder().encode(row.leaf));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Hash of the leaf at `index` as the in-memory tree has it. */
+  leafHash(index: number): Uint8Array | undefined {
+    this.#sync();
+    return this.#hashes[index];
+  }
+}
+
+/** The witness (key) name of a member: `conclave.member/<name>` (one key serves one witness). */
+export function witnessName(member: string): string {
+  return `conclave.member/${member}`;
+}
+
+export function openTransparencyLog(deps: LogDeps): TransparencyLog {
+  const log = new TransparencyLog(deps);
+  log.sweep();
+  return log;
+}

@@ -1,0 +1,314 @@
+// The coordinator's transparency log on a real SQLite store: appends (idempotent, one transaction
+// with the checkpoint), the sweep of closed ceremonies and registry operations, proofs that verify
+// with @conclave/release, witness cosignatures, and refusal to start on a tampered log.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  cosign,
+  decodeBase64,
+  formatSignatureLine,
+  logLeafHash,
+  openCheckpoint,
+  parseVerifierKey,
+  verifyLog,
+  witnessCheckpoint,
+} from '@conclave/audit';
+import {
+  generateIdentityKey,
+  newCeremonyId,
+  sealEnvelope,
+  type IdentityKey,
+} from '@conclave/protocol';
+import { verifyConsistency, verifyInclusion } from '@conclave/release';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadAuditorToken, loadLogKey } from '../src/log/keys.js';
+import {
+  openTransparencyLog,
+  logIfTerminal,
+  witnessName,
+  type TransparencyLog,
+} from '../src/log/service.js';
+import { createMetrics } from '../src/metrics.js';
+import { openStore, type SqliteStore } from '../src/store.js';
+
+const dirs: string[] = [];
+const stores: SqliteStore[] = [];
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const now = 1_750_000_000_000;
+const clock = { now: () => now };
+const coordinatorKey = generateIdentityKey();
+const alice = generateIdentityKey();
+
+function fresh(dir = mkdtempSync(join(tmpdir(), 'conclave-log-'))): {
+  dir: string;
+  store: SqliteStore;
+  log: TransparencyLog;
+} {
+  if (!dirs.includes(dir)) dirs.push(dir);
+  const store = openStore(join(dir, 'c.db'), { now: clock.now() });
+  stores.push(store);
+  const key = loadLogKey(store, dir, coordinatorKey.publicKey);
+  const log = openTransparencyLog({ store, clock, key, metrics: createMetrics(store) });
+  return { dir, store, log };
+}
+
+/** A closed signing ceremony with `n` transcript entries, written straight into the store. */
+function ceremony(store: SqliteStore, n = 3, open = false, key: IdentityKey = alice): string {
+  const id = newCeremonyId();
+  store.insertCeremony({
+    id,
+    kind: 'sign',
+    group: 'release',
+    snapshot: '{}',
+    state: open ? 'collectingApprovals' : 'completed',
+    open,
+    createdAt: now,
+    updatedAt: now,
+    deadline: null,
+  });
+  for (let i = 0; i < n; i++) {
+    store.appendTranscript({
+      ceremonyId: id,
+      direction: 'in',
+      sender: 'alice',
+      recipient: null,
+      effectSeq: null,
+      at: now + i,
+      envelope: sealEnvelope(key, {
+        ceremonyId: id,
+        round: '4',
+        seq: i,
+        sender: 'alice',
+        body: { type: 'ceremony.cancel', reason: `entry ${i}` },
+      }),
+    });
+  }
+  return id;
+}
+
+describe('transparency log (coordinator)', () => {
+  it('starts with a signed empty checkpoint and a log key pinned in the database', () => {
+    const { log, store, dir } = fresh();
+    const cp = log.latestCheckpoint()!;
+    expect(cp.size).toBe(0);
+    const v = parseVerifierKey(log.verifierKey);
+    expect(openCheckpoint(cp.note, v).origin).toBe(log.origin);
+    expect(log.origin).toMatch(/^conclave\/[0-9a-f]{16}$/);
+    // A second start with the same files reuses the key; a different key file is refused.
+    expect(loadLogKey(store, dir, coordinatorKey.publicKey).created).toBe(false);
+    rmSync(join(dir, 'log.key'));
+    expect(() => loadLogKey(store, dir, coordinatorKey.publicKey)).toThrow(/missing/);
+  });
+
+  it('appends a ceremony with its checkpoint in one transaction; appends are idempotent', () => {
+    const { log, store } = fresh();
+    const id = ceremony(store);
+    const a = log.appendCeremony(id);
+    expect(a).toMatchObject({ index: 0, size: 1, fresh: true });
+    expect(log.appendCeremony(id)).toMatchObject({ index: 0, size: 1, fresh: false });
+    const cp = openCheckpoint(a.checkpoint, log.verifier);
+    expect(cp.size).toBe(1);
+    const leaf = log.leaves(0, 1)[0]!;
+    expect(JSON.parse(leaf.leaf)).toMatchObject({
+      ceremonyId: id,
+      kind: 'sign',
+      outcome: 'completed',
+      entries: 3,
+    });
+  });
+
+  it('rolls back the leaf with the surrounding transaction (no signature without a leaf, no leaf without it)', () => {
+    const { log, store } = fresh();
+    const id = ceremony(store);
+    expect(() =>
+      store.transaction(() => {
+        log.appendCeremony(id);
+        throw new Error('crash after the append');
+      }),
+    ).toThrow('crash');
+    expect(log.size).toBe(0);
+    expect(log.latestCheckpoint()!.size).toBe(0);
+    expect(log.appendCeremony(id).index).toBe(0);
+  });
+
+  it('logs a ceremony from the emitOnce hook only when a terminal envelope is stored', () => {
+    const { log, store } = fresh();
+    const id = ceremony(store);
+    logIfTerminal(store, id, [{ envelope: { body: { type: 'sign.package' } } }]);
+    expect(log.size).toBe(0);
+    logIfTerminal(store, id, [{ envelope: { body: { type: 'sign.complete' } } }]);
+    expect(log.size).toBe(1);
+  });
+
+  it('sweeps closed ceremonies and registry operations that were not logged, never open ones', () => {
+    const { log, store } = fresh();
+    const closed = [ceremony(store), ceremony(store)];
+    ceremony(store, 2, true);
+    store.logAdmin(
+      newCeremonyId(),
+      'admin.member.add',
+      now,
+      sealEnvelope(alice, {
+        ceremonyId: newCeremonyId(),
+        round: '0',
+        seq: 1,
+        sender: 'admin',
+        body: { type: 'admin.member.add', member: 'bob', identityKey: 'ab'.repeat(32), roles: [] },
+      }),
+    );
+    expect(log.sweep()).toBe(3);
+    expect(log.sweep()).toBe(0);
+    expect(log.size).toBe(3);
+    expect(closed.every((id) => log.leafIndex('sign', id) !== undefined)).toBe(true);
+    expect(log.verify().ok).toBe(true);
+  });
+
+  it('serves inclusion and consistency proofs that verify against signed checkpoints', () => {
+    const { log, store } = fresh();
+    const checkpoints: string[] = [];
+    for (let i = 0; i < 13; i++)
+      checkpoints.push(log.appendCeremony(ceremony(store, 1)).checkpoint);
+    for (const [index, size] of [
+      [0, 1],
+      [3, 7],
+      [12, 13],
+      [5, 13],
+    ] as const) {
+      const cp = openCheckpoint(checkpoints[size - 1]!, log.verifier);
+      const leaf = new TextEncoder().encode(log.leaves(index, index + 1)[0]!.leaf);
+      expect(
+        verifyInclusion(logLeafHash(leaf), index, size, log.inclusionProof(index, size), cp.root),
+      ).toBe(true);
+    }
+    for (const [from, to] of [
+      [1, 13],
+      [4, 8],
+      [7, 13],
+    ] as const) {
+      const a = openCheckpoint(checkpoints[from - 1]!, log.verifier);
+      const b = openCheckpoint(checkpoints[to - 1]!, log.verifier);
+      expect(verifyConsistency(from, to, a.root, b.root, log.consistencyProof(from, to))).toBe(
+        true,
+      );
+    }
+    expect(() => log.inclusionProof(13, 13)).toThrow();
+    expect(() => log.consistencyProof(2, 14)).toThrow();
+    expect(() => log.leaves(0, 14)).toThrow();
+  });
+
+  it('records a member witness cosignature and refuses a forged one', () => {
+    const { log, store } = fresh();
+    log.appendCeremony(ceremony(store));
+    const note = log.latestCheckpoint()!.note;
+    const w = witnessCheckpoint({
+      next: note,
+      consistencyProof: [],
+      coordinatorKey: log.verifier,
+      witness: { name: witnessName('alice'), key: alice },
+      now,
+    });
+    expect(w.ok).toBe(true);
+    if (!w.ok) return;
+    expect(log.addCosignature('alice', alice.publicKey, note, w.value.line)).toBe(1);
+    expect(log.cosignatures(1).map((c) => c.witness)).toEqual(['alice']);
+    expect(log.cosignedCheckpoint()).toBe(note + w.value.line);
+    const forged = formatSignatureLine(
+      cosign(
+        { name: witnessName('alice'), key: generateIdentityKey() },
+        openCheckpoint(note, log.verifier).body,
+        1,
+      ),
+    );
+    expect(() => log.addCosignature('alice', alice.publicKey, note, forged)).toThrow(
+      /does not verify/,
+    );
+    // A checkpoint the log never signed (its own key, another size): refused.
+    const other = fresh();
+    expect(() =>
+      log.addCosignature(
+        'alice',
+        alice.publicKey,
+        other.log.latestCheckpoint()!.note,
+        w.value.line,
+      ),
+    ).toThrow(/not a checkpoint of this log/);
+  });
+
+  it('verifies the stored log and names a ceremony whose transcript row was edited', () => {
+    const { log, store } = fresh();
+    const ids = [ceremony(store), ceremony(store), ceremony(store)];
+    log.sweep();
+    expect(log.verify().ok).toBe(true);
+    store.db
+      .prepare(
+        "UPDATE transcript SET envelope = replace(envelope, 'entry 1', 'entry X') WHERE ceremony_id = ? AND idx = 1",
+      )
+      .run(ids[1]);
+    const r = log.verify();
+    expect(r.ok).toBe(false);
+    expect(r.badCeremonies).toEqual([ids[1]]);
+  });
+
+  it('refuses to start when a stored leaf no longer hashes to the newest checkpoint', () => {
+    const { dir, log, store } = fresh();
+    for (let i = 0; i < 3; i++) log.appendCeremony(ceremony(store));
+    log.stop();
+    store.db.exec('DROP TRIGGER log_leaves_no_update');
+    store.db
+      .prepare("UPDATE log_leaves SET leaf = replace(leaf, 'completed', 'cancelled') WHERE idx = 1")
+      .run();
+    store.close();
+    const reopened = openStore(join(dir, 'c.db'), { now: clock.now() });
+    stores.push(reopened);
+    const key = loadLogKey(reopened, dir, coordinatorKey.publicKey);
+    expect(() => openTransparencyLog({ store: reopened, clock, key })).toThrow(
+      /do not hash to the newest checkpoint/,
+    );
+  });
+
+  it('refuses UPDATE and DELETE of leaves and checkpoints (append-only triggers)', () => {
+    const { log, store } = fresh();
+    log.appendCeremony(ceremony(store));
+    expect(() => store.db.prepare('DELETE FROM log_leaves').run()).toThrow(/append-only/);
+    expect(() => store.db.prepare("UPDATE checkpoints SET note = 'x'").run()).toThrow(
+      /append-only/,
+    );
+  });
+
+  it('makes an auditor token once, stores only its hash and checks it in constant time', () => {
+    const { store, dir } = fresh();
+    const t = loadAuditorToken(store, dir);
+    expect(t.created).toBe(true);
+    const token = readFileSync(t.path, 'utf8').trim();
+    expect(store.getSetting('auditor_token_sha256')).toMatch(/^[0-9a-f]{64}$/);
+    expect(store.getSetting('auditor_token_sha256')).not.toContain(token);
+    expect(t.check(token)).toBe(true);
+    expect(t.check(`${token}x`)).toBe(false);
+    expect(t.check('')).toBe(false);
+    expect(loadAuditorToken(store, dir).created).toBe(false);
+  });
+
+  it('appends a leaf with its checkpoint quickly, and the log of 2000 verifies (timings printed)', () => {
+    const { log, store } = fresh();
+    const ids = store.transaction(() => Array.from({ length: 2000 }, () => ceremony(store, 1)));
+    const t0 = performance.now();
+    for (const id of ids.slice(0, 200)) log.appendCeremony(id);
+    const perAppend = (performance.now() - t0) / 200;
+    log.sweep();
+    const t1 = performance.now();
+    const r = log.verify();
+    const verifyMs = performance.now() - t1;
+    expect(r.ok).toBe(true);
+    console.log(
+      `log append+checkpoint: ${perAppend.toFixed(2)} ms each (synchronous=FULL); verify 2000 leaves with transcripts: ${verifyMs.toFixed(0)} ms`,
+    );
+    const root = decodeBase64(r.root)!;
+    expect(verifyLog({ leaves: [], checkpoints: [], logKey: log.verifier }).ok).toBe(false);
+    expect(root.length).toBe(32);
+  });
+});
