@@ -1,5 +1,6 @@
 // Admin operations (docs/ceremony-flow.md "Admin"): envelopes sealed by the admin key, each under a
-// fresh scope id. Member registry changes and group creation (which opens the key ceremony).
+// fresh scope id. Member registry changes, group creation (which opens the key ceremony) and the key
+// lifecycle ceremonies (refresh, reshare, repair: key-lifecycle.ts).
 import { keyMachine } from '@conclave/ceremony';
 import {
   ADMIN_ID,
@@ -12,6 +13,7 @@ import {
 import { createActor } from 'xstate';
 import * as z from 'zod';
 import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js';
+import { openLifecycle } from './key-lifecycle.js';
 import { refused } from './runtime.js';
 
 export interface AdminHooks {
@@ -29,6 +31,10 @@ export function handleAdmin(runner: CeremonyRunner, m: Incoming, hooks: AdminHoo
       return revokeMember(runner, m, body, hooks);
     case 'admin.group.create':
       return createGroup(runner, m, body);
+    case 'admin.group.refresh':
+    case 'admin.group.reshare':
+    case 'admin.group.repair':
+      return openLifecycle(runner, m, body);
     default:
       throw refused('UNEXPECTED_MESSAGE', 'not an admin operation');
   }

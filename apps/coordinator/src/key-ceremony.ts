@@ -28,6 +28,12 @@ import {
   type Incoming,
   type Live,
 } from './ceremonies.js';
+import {
+  handleLifecycleMessage,
+  isLifecycle,
+  performLifecycleEffect,
+  resendLifecycleState,
+} from './key-lifecycle.js';
 import { frostRefusal, identifierOf, refused } from './runtime.js';
 
 const context = (live: Live): KeyContext => keySnapshot(live).context;
@@ -85,6 +91,11 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
   const body = m.envelope.body;
   const at = runner.now();
   const c = context(live);
+  const lifecycle = isLifecycle(live);
+  if (lifecycle && handleLifecycleMessage(runner, live, m)) return;
+  if (lifecycle && (body.type === 'dkg.round1' || body.type === 'dkg.round2')) {
+    throw refused('UNEXPECTED_MESSAGE', 'a lifecycle ceremony takes key.round1 / key.round2');
+  }
   switch (body.type) {
     case 'dkg.round1': {
       decodeRound1(m.member, body, c.group.threshold);
@@ -150,7 +161,7 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
       return;
     }
     default:
-      throw refused('UNEXPECTED_MESSAGE', 'not a key ceremony message');
+      throw refused('UNEXPECTED_MESSAGE', 'not a message of this key ceremony');
   }
 }
 
@@ -199,8 +210,9 @@ export function performKeyEffect(
   runner: CeremonyRunner,
   live: Live,
   effect: KeyEffect,
-  _followUps: FollowUp[],
+  followUps: FollowUp[],
 ): void {
+  if (isLifecycle(live) && performLifecycleEffect(runner, live, effect, followUps)) return;
   const c = context(live);
   switch (effect.kind) {
     case 'notify': {
@@ -316,14 +328,31 @@ export function performKeyEffect(
             },
           },
         ],
-        () =>
+        () => {
+          const publicKeyPackage = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
           runner.store.putGroup({
             ...group,
             state: 'active',
             groupPublicKey: ownKey,
-            publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+            publicKeyPackage,
+            epoch: 0,
             updatedAt: runner.now(),
-          }),
+          });
+          // Epoch 0 of the key's history (docs/lifecycle.md); a retried DKG records it once.
+          if (!runner.store.listEpochs(group.name).some((e) => e.epoch === 0)) {
+            runner.store.putEpoch({
+              group: group.name,
+              epoch: 0,
+              kind: 'dkg',
+              ceremonyId: live.id,
+              threshold: group.threshold,
+              members: group.members,
+              groupPublicKey: ownKey,
+              publicKeyPackage,
+              at: runner.now(),
+            });
+          }
+        },
       );
       return;
     }
@@ -349,6 +378,7 @@ export function performKeyEffect(
 
 /** On (re)connect: what this member still needs to see to continue the key ceremony. */
 export function resendKeyState(runner: CeremonyRunner, live: Live, member: string): void {
+  if (isLifecycle(live)) return resendLifecycleState(runner, live, member);
   const s = keySnapshot(live);
   const c = s.context;
   if (!c.group.members.includes(member)) return;

@@ -11,6 +11,7 @@ import {
 import { handleAdmin, type AdminHooks } from './admin.js';
 import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js';
 import { handleKeyMessage, resendKeyState } from './key-ceremony.js';
+import { groupList } from './key-lifecycle.js';
 import { ROUNDS, errorFrame, refused } from './runtime.js';
 import { handleSigningMessage, openSigning, resendSigningState } from './signing-ceremony.js';
 
@@ -47,6 +48,9 @@ export class Dispatcher {
           return null;
         case 'ceremony.status.get':
           this.#status(member, msg.ceremonyId, reply);
+          return null;
+        case 'group.list.get':
+          reply({ type: 'group.list', groups: groupList(this.#runner, member, msg.member) });
           return null;
         case 'envelope':
           this.#envelope(member, msg, reply);

@@ -10,6 +10,7 @@ import {
   type CeremonyStatus,
   type DkgStart,
   type IdentityKey,
+  type KeyStart,
   type OpenedEnvelope,
   type SignComplete,
 } from '@conclave/protocol';
@@ -29,6 +30,7 @@ import {
 import { DkgParticipant, type DkgResult } from './dkg-participant.js';
 import { ClientError } from './errors.js';
 import type { Home, LoadedShare } from './home.js';
+import { attachLifecycle, type LifecycleHandle } from './lifecycle.js';
 import type { NonceLedger } from './nonce-ledger.js';
 import { Signer, isTerminal, reviewRequest, type Review } from './signer.js';
 
@@ -199,8 +201,26 @@ export class MemberSession {
     this.#autoApprove = on;
   }
 
+  /** Join key lifecycle ceremonies (refresh, reshare, repair; docs/lifecycle.md) `filter` accepts. */
+  acceptLifecycle(filter?: (start: KeyStart) => boolean): LifecycleHandle {
+    return attachLifecycle({
+      connection: this.connection,
+      home: this.home,
+      key: this.#key,
+      passphrase: this.#passphrase,
+      log: this.#log,
+      ...(filter === undefined ? {} : { filter }),
+    });
+  }
+
   async share(group: string): Promise<LoadedShare> {
     let s = this.#shares.get(group);
+    // A refresh/reshare/repair replaced the file: never sign with the shares of another epoch.
+    if (
+      s !== undefined &&
+      (await this.home.shareMetadata(group)).ceremonyId !== s.metadata.ceremonyId
+    )
+      s = undefined;
     if (s === undefined) {
       s = await this.home.loadShare(group, this.#passphrase);
       this.#shares.set(group, s);
@@ -457,6 +477,7 @@ export async function startAgent(o: AgentOptions): Promise<MemberSession> {
     reconnect: true,
     beforeConnect: (s) => {
       s.acceptKeyCeremonies();
+      s.acceptLifecycle();
       s.setAutoApprove(o.autoApprove === true);
       o.beforeConnect?.(s);
     },

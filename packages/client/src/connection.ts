@@ -12,6 +12,7 @@ import {
   sealEnvelope,
   type CeremonyStatus,
   type Envelope,
+  type GroupInfo,
   type IdentityKey,
   type InboxItem,
   type OpenedEnvelope,
@@ -101,7 +102,7 @@ interface PendingSend {
 }
 
 interface PendingQuery {
-  readonly answer: 'inbox' | 'ceremony.status';
+  readonly answer: 'inbox' | 'ceremony.status' | 'group.list';
   readonly ceremonyId?: string;
   readonly resolve: (msg: unknown) => void;
   readonly reject: (err: ClientError) => void;
@@ -432,6 +433,16 @@ export class Connection {
       case 'ceremony.status':
         this.#deliverStatus(msg, safeJson(data) ?? {});
         return;
+      case 'group.list': {
+        const qi = this.#queries.findIndex((q) => q.answer === 'group.list');
+        const q = this.#queries[qi];
+        if (q !== undefined) {
+          this.#queries.splice(qi, 1);
+          clearTimeout(q.timer);
+          q.resolve(msg);
+        }
+        return;
+      }
       default:
         this.#log(`ignored an unexpected ${msg.type} from the coordinator`);
     }
@@ -533,6 +544,15 @@ export class Connection {
   async inbox(): Promise<InboxItem[]> {
     const msg = await this.#query<{ items: InboxItem[] }>({ type: 'inbox.get' }, 'inbox');
     return msg.items;
+  }
+
+  /** The groups this identity may see (admin: all); `member` keeps those whose roster names it. */
+  async groups(member?: string): Promise<GroupInfo[]> {
+    const msg = await this.#query<{ groups: GroupInfo[] }>(
+      member === undefined ? { type: 'group.list.get' } : { type: 'group.list.get', member },
+      'group.list',
+    );
+    return msg.groups;
   }
 
   status(ceremonyId: string): Promise<CeremonyStatus> {

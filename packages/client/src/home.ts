@@ -71,6 +71,8 @@ export const ShareMetadataSchema = z.strictObject({
   participants: z.array(ParticipantSchema).min(2),
   ceremonyId: z.string(),
   createdAt: z.string(),
+  /** Key epoch of this share (docs/lifecycle.md); absent means 0, the DKG's. */
+  epoch: z.int().min(0).optional(),
 });
 export type ShareMetadata = z.infer<typeof ShareMetadataSchema>;
 

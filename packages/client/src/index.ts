@@ -69,6 +69,19 @@ export {
 export type { ConnectionOptions, CoordinatorInfo } from './connection.js';
 export { DKG_ROUNDS, DkgParticipant, checkDkgStart } from './dkg-participant.js';
 export type { DkgParticipantOptions, DkgResult } from './dkg-participant.js';
+export { LifecycleParticipant, checkKeyStart, lifecycleRoles } from './lifecycle-participant.js';
+export type { LifecycleParticipantOptions, LifecycleResult } from './lifecycle-participant.js';
+export { attachLifecycle } from './lifecycle.js';
+export type { LifecycleHandle, LifecycleOptions } from './lifecycle.js';
+export {
+  discardStagedShare,
+  listPendingShares,
+  pendingSharePath,
+  promoteShare,
+  recoverShares,
+  stageShare,
+} from './share-swap.js';
+export type { PendingShare } from './share-swap.js';
 export {
   ISSUED_AT_TOLERANCE_MS,
   SIGN_ROUNDS,

@@ -1,0 +1,792 @@
+// The member side of a key lifecycle ceremony (docs/lifecycle.md): refresh, reshare, repair.
+// Same discipline as the DKG (dkg-participant.ts): the admin's authorization and our own key state
+// are checked before anything is sent; secret packages travel only inside pairwise boxes; the new
+// share is staged encrypted before we confirm and replaces the old one only after every confirmer
+// signed the same lifecycle hash; on any failure we name the culprit (dkg.fail) and keep the old
+// share.
+import {
+  ed25519 as frost,
+  isFrostError,
+  type KeyPackage,
+  type PublicKeyPackage,
+  type ReshareParams,
+  type ReshareRound1Package,
+  type ReshareRound1Share,
+} from '@conclave/frost';
+import {
+  boxFromWire,
+  boxToWire,
+  bytesToHex,
+  hexToBytes,
+  lifecycleHash,
+  openEnvelope,
+  openFrom,
+  sealTo,
+  signDkgConfirmation,
+  verifyDkgConfirmation,
+  x25519PublicFromIdentity,
+  type DkgComplete,
+  type DkgParticipant as WireParticipant,
+  type ErrorCode,
+  type IdentityKey,
+  type IncomingBox,
+  type KeyRound1All,
+  type KeyRound2Deliver,
+  type KeyStart,
+  type MemberPackage,
+  type OpenedEnvelope,
+  type OutgoingBox,
+  type SealedBody,
+} from '@conclave/protocol';
+import { DKG_ROUNDS } from './dkg-participant.js';
+import { ClientError } from './errors.js';
+import type { LoadedShare, ShareMetadata } from './home.js';
+
+export interface LifecycleParticipantOptions {
+  readonly member: string;
+  readonly key: IdentityKey;
+  /** The pinned admin key: key.start's authorization must be sealed by it. */
+  readonly adminKey: Uint8Array;
+  readonly send: (ceremonyId: string, round: string, body: SealedBody) => Promise<unknown>;
+  /** This member's current share of the group, if it holds one. */
+  readonly loadShare: (group: string) => Promise<LoadedShare | undefined>;
+  /** Writes the new share encrypted beside the old one; returns a handle for commit/discard. */
+  readonly stage: (keyPackage: KeyPackage, metadata: ShareMetadata) => Promise<string>;
+  /** After every confirmation verified: the staged share replaces the old one. Returns its path. */
+  readonly commit: (
+    group: string,
+    staged: string,
+    previousEpoch: number | undefined,
+  ) => Promise<string>;
+  readonly discard: (staged: string) => Promise<void>;
+  readonly log?: (line: string) => void;
+}
+
+export interface LifecycleResult {
+  readonly ceremonyId: string;
+  readonly kind: KeyStart['kind'];
+  readonly group: string;
+  readonly epoch: number;
+  readonly threshold: number;
+  readonly members: readonly string[];
+  readonly groupPublicKey: string;
+  /** Where this member's new share is (absent for a repair helper, a leaving dealer). */
+  readonly sharePath?: string;
+  readonly role: readonly ('dealer' | 'recipient' | 'confirmer')[];
+}
+
+type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
+function culpritError(culprit: string, wireCode: ErrorCode, message: string): ClientError {
+  return new ClientError('DKG_FAILED', message, { details: { culprit, wireCode } });
+}
+
+/** Who takes which part (the coordinator's roles, derived the same way from key.start). */
+export function lifecycleRoles(start: KeyStart): {
+  dealers: readonly string[];
+  recipients: readonly string[];
+  confirmers: readonly string[];
+} {
+  const committee = start.participants.map((p) => p.member);
+  if (start.kind === 'repair') {
+    const lost = start.member ?? '';
+    return { dealers: start.dealers, recipients: [lost], confirmers: [...start.dealers, lost] };
+  }
+  return { dealers: start.dealers, recipients: committee, confirmers: committee };
+}
+
+/**
+ * Checks a key.start: admin-sealed authorization for this ceremony that says exactly what the
+ * start says, identifiers derived from names, and this member in a role.
+ */
+export function checkKeyStart(
+  ceremonyId: string,
+  start: KeyStart,
+  adminKey: Uint8Array,
+  member: string,
+  identityKey: Uint8Array,
+): void {
+  const refuse = (why: string): never => {
+    throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
+  };
+  const auth = openEnvelope(start.authorization, (s) => (s === 'admin' ? adminKey : undefined));
+  if (!auth.ok) refuse('its authorization is not sealed by the pinned admin key');
+  if (start.authorization.ceremonyId !== ceremonyId)
+    refuse('authorization is for another ceremony');
+  const body = start.authorization.body;
+  if (body.group !== start.group) refuse('group differs from what the admin signed');
+  if (body.epoch !== start.fromEpoch) refuse('key epoch differs from what the admin signed');
+  if (body.groupPublicKey !== start.groupPublicKey)
+    refuse('group key differs from what the admin signed');
+  const previous = start.previous.map((p) => p.member);
+  const committee = start.participants.map((p) => p.member);
+  switch (body.type) {
+    case 'admin.group.refresh':
+      if (start.kind !== 'refresh') refuse('the admin asked for a refresh');
+      if (start.toEpoch !== start.fromEpoch + 1) refuse('a refresh moves to the next epoch');
+      if (start.threshold !== start.previousThreshold) refuse('a refresh keeps the threshold');
+      if (!sameSet(committee, previous) || !sameSet(start.dealers, previous))
+        refuse('a refresh keeps the roster');
+      break;
+    case 'admin.group.reshare': {
+      if (start.kind !== 'reshare') refuse('the admin asked for a reshare');
+      if (start.toEpoch !== start.fromEpoch + 1) refuse('a reshare moves to the next epoch');
+      if (start.threshold !== body.threshold)
+        refuse('threshold differs from what the admin signed');
+      const signed = new Map(body.members.map((m) => [m.member, m.identityKey]));
+      if (signed.size !== start.participants.length)
+        refuse('roster differs from what the admin signed');
+      for (const p of start.participants) {
+        if (signed.get(p.member) !== p.identityKey) refuse(`roster entry ${p.member} differs`);
+      }
+      if (!sameSet(start.dealers, body.dealers))
+        refuse('dealers differ from what the admin signed');
+      break;
+    }
+    case 'admin.group.repair':
+      if (start.kind !== 'repair') refuse('the admin asked for a repair');
+      if (start.toEpoch !== start.fromEpoch) refuse('a repair keeps the epoch');
+      if (start.member !== body.member) refuse('the member to repair differs');
+      if (!sameSet(start.dealers, body.helpers))
+        refuse('helpers differ from what the admin signed');
+      if (!sameSet(committee, previous) || start.threshold !== start.previousThreshold)
+        refuse('a repair keeps roster and threshold');
+      break;
+  }
+  if (!start.dealers.every((d) => previous.includes(d))) refuse('a dealer holds no share');
+  if (start.dealers.length < start.previousThreshold) refuse('fewer dealers than the threshold');
+  for (const p of [...start.previous, ...start.participants]) {
+    if (frost.identifier.derive(p.member) !== p.identifier)
+      refuse(`identifier of ${p.member} is not derived from its name`);
+  }
+  const roles = lifecycleRoles(start);
+  const inRole = [roles.dealers, roles.recipients, roles.confirmers].some((l) =>
+    l.includes(member),
+  );
+  if (!inRole) refuse(`${member} has no part in it`);
+  const me = [...start.previous, ...start.participants].find((p) => p.member === member);
+  if (me !== undefined && me.identityKey !== bytesToHex(identityKey))
+    refuse(`the roster lists another identity key for ${member}`);
+}
+
+export class LifecycleParticipant {
+  readonly ceremonyId: string;
+  readonly start: KeyStart;
+  readonly result: Promise<LifecycleResult>;
+  readonly #o: LifecycleParticipantOptions;
+  readonly #people = new Map<string, WireParticipant>();
+  readonly #roles: ReturnType<typeof lifecycleRoles>;
+  #phase: Phase = 'round1';
+  #old: PublicKeyPackage | undefined;
+  #share: LoadedShare | undefined;
+  /** Reshare/refresh dealer: sub-shares for each new member (ours kept locally). */
+  #subShares: Readonly<Record<string, ReshareRound1Share>> | undefined;
+  #myPackageHex = '';
+  /** Repair helper: the deltas it made (its own kept) and received. */
+  #deltas: Readonly<Record<string, Uint8Array>> | undefined;
+  #packages: MemberPackage[] = [];
+  #newKey: KeyPackage | undefined;
+  #newPub: PublicKeyPackage | undefined;
+  #hash: Uint8Array | undefined;
+  #staged: string | undefined;
+  #resolve!: (r: LifecycleResult) => void;
+  #reject!: (e: ClientError) => void;
+
+  constructor(opts: LifecycleParticipantOptions, ceremonyId: string, start: KeyStart) {
+    this.#o = opts;
+    this.ceremonyId = ceremonyId;
+    this.start = start;
+    for (const p of [...start.previous, ...start.participants]) this.#people.set(p.member, p);
+    this.#roles = lifecycleRoles(start);
+    this.result = new Promise<LifecycleResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.result.catch(() => undefined);
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  get #me(): string {
+    return this.#o.member;
+  }
+
+  #is(role: 'dealers' | 'recipients' | 'confirmers'): boolean {
+    return this.#roles[role].includes(this.#me);
+  }
+
+  #log(line: string): void {
+    this.#o.log?.(
+      `key ceremony ${this.ceremonyId} (${this.start.kind} ${this.start.group}): ${line}`,
+    );
+  }
+
+  #send(round: string, body: SealedBody): Promise<unknown> {
+    return this.#o.send(this.ceremonyId, round, body);
+  }
+
+  #id(member: string): string {
+    return frost.identifier.derive(member);
+  }
+
+  #seal(to: string, plaintext: Uint8Array): OutgoingBox {
+    const p = this.#people.get(to);
+    if (p === undefined) throw new ClientError('DKG_FAILED', `${to} is not in this ceremony`);
+    const box = sealTo(
+      x25519PublicFromIdentity(hexToBytes(p.identityKey)),
+      this.#o.key,
+      plaintext,
+      {
+        ceremonyId: this.ceremonyId,
+        sender: this.#me,
+        recipient: to,
+      },
+    );
+    plaintext.fill(0);
+    return { recipient: to, ...boxToWire(box) };
+  }
+
+  #open(box: IncomingBox): Uint8Array {
+    const p = this.#people.get(box.sender);
+    if (p === undefined)
+      throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'a box from a stranger');
+    const opened = openFrom(
+      this.#o.key,
+      x25519PublicFromIdentity(hexToBytes(p.identityKey)),
+      boxFromWire(box),
+      {
+        ceremonyId: this.ceremonyId,
+        sender: box.sender,
+        recipient: this.#me,
+      },
+    );
+    if (!opened.ok)
+      throw culpritError(
+        box.sender,
+        'DECRYPTION_FAILED',
+        `box from ${box.sender} does not decrypt`,
+      );
+    return opened.value;
+  }
+
+  #params(): ReshareParams {
+    return {
+      dealers: this.start.dealers.map((d) => this.#id(d)),
+      newIdentifiers: this.start.participants.map((p) => p.identifier),
+      newMinSigners: this.start.threshold,
+    };
+  }
+
+  /** Checks the start against the admin's word and our own share, then sends round 1 if we deal. */
+  async begin(): Promise<void> {
+    try {
+      checkKeyStart(this.ceremonyId, this.start, this.#o.adminKey, this.#me, this.#o.key.publicKey);
+      const old = frost.decode.bytes('PublicKeyPackage', hexToBytes(this.start.publicKeyPackage));
+      if (bytesToHex(old.verifyingKey) !== this.start.groupPublicKey)
+        throw new ClientError(
+          'DKG_FAILED',
+          'the public key package is not for the group key the admin signed',
+        );
+      if (old.minSigners !== this.start.previousThreshold)
+        throw new ClientError('DKG_FAILED', 'the public key package has another threshold');
+      this.#old = old;
+      const lost = this.start.kind === 'repair' && this.start.member === this.#me;
+      const share = lost ? undefined : await this.#o.loadShare(this.start.group);
+      if (share !== undefined) this.#checkOwnShare(share);
+      if (this.#is('dealers') && share === undefined)
+        throw new ClientError(
+          'SHARE_NOT_FOUND',
+          `${this.#me} must deal but holds no share of ${this.start.group}`,
+        );
+      this.#share = share;
+    } catch (err) {
+      this.#phase = 'failed';
+      this.#reject(err instanceof ClientError ? err : new ClientError('DKG_FAILED', String(err)));
+      throw err;
+    }
+    if (!this.#is('dealers')) {
+      this.#log('waiting for the dealers');
+      return;
+    }
+    const kp = (this.#share as LoadedShare).keyPackage;
+    if (this.start.kind === 'repair') {
+      const helpers = this.start.dealers.map((d) => this.#id(d));
+      this.#deltas = frost.keys.repair.step1(helpers, kp, this.#id(this.start.member ?? ''));
+      const boxes = this.start.dealers
+        .filter((h) => h !== this.#me)
+        .map((h) => this.#seal(h, Uint8Array.from(this.#deltas?.[this.#id(h) as never] ?? [])));
+      this.#log(`round 1: deltas to ${boxes.length} helpers`);
+      await this.#send(DKG_ROUNDS.round1, { type: 'key.round1', boxes });
+      return;
+    }
+    const out =
+      this.start.kind === 'refresh'
+        ? frost.keys.refresh.part1(kp, this.#old, this.#params().dealers)
+        : frost.keys.reshare.part1(kp, this.#old, this.#params());
+    this.#subShares = out.shares as Readonly<Record<string, ReshareRound1Share>>;
+    this.#myPackageHex = bytesToHex(frost.encode.bytes('ReshareRound1Package', out.package));
+    this.#log('round 1: commitment to a fresh sub-polynomial');
+    await this.#send(DKG_ROUNDS.round1, {
+      type: 'key.round1',
+      package: this.#myPackageHex,
+      boxes: [],
+    });
+  }
+
+  /** Our share must be of exactly the key state the ceremony starts from (same epoch). */
+  #checkOwnShare(share: LoadedShare): void {
+    const m = share.metadata;
+    const stale = (why: string) =>
+      new ClientError(
+        'STALE_EPOCH',
+        `your share of ${this.start.group} is not of key epoch ${this.start.fromEpoch} (${why}); ` +
+          'if it is older, ask the admin to repair it; if it is newer, the coordinator is behind',
+      );
+    if (m.groupPublicKey !== this.start.groupPublicKey) throw stale('another group key');
+    if (m.publicKeyPackage !== this.start.publicKeyPackage)
+      throw stale(`yours is epoch ${m.epoch ?? 0}`);
+    const mine = new Map(m.participants.map((p) => [p.member, p.identityKey]));
+    if (
+      mine.size !== this.start.previous.length ||
+      !this.start.previous.every((p) => mine.get(p.member) === p.identityKey)
+    )
+      throw stale('another roster');
+  }
+
+  async handle(env: OpenedEnvelope): Promise<void> {
+    const body = env.body;
+    try {
+      switch (body.type) {
+        case 'key.round1.all':
+          return await this.#onRound1All(body);
+        case 'key.round2.deliver':
+          return await this.#onRound2(body);
+        case 'dkg.complete':
+          return await this.#onComplete(body);
+        case 'dkg.abort':
+          await this.#discard();
+          if (this.#phase === 'done') return;
+          this.#phase = 'failed';
+          this.#log(`aborted: ${body.code}`);
+          this.#reject(
+            new ClientError(
+              'DKG_ABORTED',
+              `key ceremony for ${this.start.group} aborted (${body.code}: ${body.message})` +
+                (body.culprits.length > 0 ? `; culprit: ${body.culprits.join(', ')}` : '') +
+                '; your share was not changed',
+              {
+                details: {
+                  ceremonyId: this.ceremonyId,
+                  reason: body.code,
+                  culprits: body.culprits,
+                },
+              },
+            ),
+          );
+          return;
+        default:
+          return;
+      }
+    } catch (err) {
+      await this.#fail(err);
+    }
+  }
+
+  async #fail(err: unknown): Promise<void> {
+    if (this.#phase === 'failed' || this.#phase === 'done') return;
+    this.#phase = 'failed';
+    await this.#discard();
+    let culprit: string | undefined;
+    let code: ErrorCode = 'INCONSISTENT_VIEW';
+    let reason = 'key ceremony check failed';
+    if (err instanceof ClientError && err.details?.['culprit'] !== undefined) {
+      culprit = String(err.details['culprit']);
+      code = (err.details['wireCode'] as ErrorCode | undefined) ?? code;
+      reason = err.message;
+    } else if (isFrostError(err)) {
+      const byId = new Map([...this.#people.values()].map((p) => [p.identifier, p.member]));
+      culprit = err.culprits.map((c) => byId.get(c) ?? 'unknown')[0];
+      code =
+        err.code === 'INVALID_SECRET_SHARE' ||
+        err.code === 'INCORRECT_COMMITMENT' ||
+        err.code === 'INCORRECT_NUMBER_OF_COMMITMENTS'
+          ? err.code
+          : 'INVALID_MESSAGE';
+      reason = `FROST check failed: ${err.code}`;
+    } else if (err instanceof ClientError) {
+      reason = err.message;
+    }
+    const failure = new ClientError(
+      'DKG_FAILED',
+      `key ceremony for ${this.start.group} failed here: ${reason}` +
+        (culprit === undefined ? '' : ` (culprit: ${culprit})`) +
+        '; your share was not changed',
+      {
+        details: {
+          ceremonyId: this.ceremonyId,
+          reason: code,
+          culprits: culprit === undefined ? [] : [culprit],
+        },
+      },
+    );
+    this.#log(`${code}${culprit ? ` from ${culprit}` : ''}; sending dkg.fail`);
+    try {
+      await this.#send(DKG_ROUNDS.fail, {
+        type: 'dkg.fail',
+        culprit:
+          culprit === undefined || culprit === 'coordinator' || culprit === 'unknown'
+            ? this.#me
+            : culprit,
+        code,
+        reason: printable(reason).slice(0, 500),
+      });
+    } catch {
+      // the coordinator may already have aborted
+    }
+    const t = setTimeout(() => this.#reject(failure), 15_000);
+    t.unref();
+    this.result.finally(() => clearTimeout(t)).catch(() => undefined);
+  }
+
+  async #discard(): Promise<void> {
+    for (const s of Object.values(this.#subShares ?? {})) s.subShare.fill(0);
+    for (const d of Object.values(this.#deltas ?? {})) d.fill(0);
+    this.#newKey?.signingShare.fill(0);
+    this.#subShares = undefined;
+    this.#deltas = undefined;
+    this.#newKey = undefined;
+    if (this.#staged !== undefined && this.#phase !== 'done') {
+      await this.#o.discard(this.#staged).catch(() => undefined);
+      this.#staged = undefined;
+    }
+  }
+
+  async #onRound1All(body: KeyRound1All): Promise<void> {
+    if (this.#phase !== 'round1') return;
+    if (this.start.kind === 'repair') {
+      if (body.packages.length > 0)
+        throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'a repair has no packages');
+      this.#packages = [];
+      if (!this.#is('dealers')) {
+        this.#phase = 'round2';
+        return;
+      }
+      const others = this.start.dealers.filter((h) => h !== this.#me);
+      if (
+        !sameSet(
+          body.boxes.map((b) => b.sender),
+          others,
+        )
+      )
+        throw culpritError(
+          'coordinator',
+          'INCONSISTENT_VIEW',
+          'round-1 boxes do not match the helpers',
+        );
+      const own = this.#deltas?.[this.#id(this.#me) as never] as Uint8Array | undefined;
+      if (own === undefined) throw new ClientError('DKG_FAILED', 'lost our own delta');
+      const received = body.boxes.map((b) => this.#open(b));
+      let sigma: Uint8Array;
+      try {
+        sigma = frost.keys.repair.step2([own, ...received]);
+      } catch {
+        throw culpritError('coordinator', 'INVALID_SECRET_SHARE', 'a delta is not a scalar');
+      } finally {
+        for (const r of received) r.fill(0);
+      }
+      this.#phase = 'round2';
+      this.#log(`round 2: σ to ${this.start.member ?? ''}`);
+      await this.#send(DKG_ROUNDS.round2, {
+        type: 'key.round2',
+        boxes: [this.#seal(this.start.member ?? '', sigma)],
+      });
+      return;
+    }
+    // refresh / reshare: exactly one package per dealer, ours unchanged.
+    if (
+      !sameSet(
+        body.packages.map((p) => p.member),
+        this.start.dealers,
+      ) ||
+      body.boxes.length > 0
+    )
+      throw culpritError(
+        'coordinator',
+        'INCONSISTENT_VIEW',
+        'round-1 packages do not match the dealers',
+      );
+    if (
+      this.#is('dealers') &&
+      body.packages.find((p) => p.member === this.#me)?.package !== this.#myPackageHex
+    )
+      throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'my own round-1 package was altered');
+    this.#packages = body.packages.map((p) => ({ member: p.member, package: p.package }));
+    this.#phase = 'round2';
+    if (!this.#is('dealers')) return;
+    const boxes = [...this.start.participants]
+      .filter((p) => p.member !== this.#me)
+      .sort((a, b) => (a.member < b.member ? -1 : 1))
+      .map((p) => {
+        const share = this.#subShares?.[p.identifier];
+        if (share === undefined)
+          throw new ClientError('DKG_FAILED', 'FROST produced no sub-share for a member');
+        return this.#seal(p.member, frost.encode.bytes('ReshareRound1Share', share));
+      });
+    this.#log(`round 2: encrypted sub-shares to ${boxes.length} members`);
+    await this.#send(DKG_ROUNDS.round2, { type: 'key.round2', boxes });
+  }
+
+  #decodePackages(): ReshareRound1Package[] {
+    return this.#packages.map((p) => {
+      try {
+        const pkg = frost.decode.bytes('ReshareRound1Package', hexToBytes(p.package));
+        if (pkg.sender !== this.#id(p.member))
+          throw culpritError(
+            p.member,
+            'IDENTIFIER_MISMATCH',
+            `package of ${p.member} names another dealer`,
+          );
+        return pkg;
+      } catch (err) {
+        if (err instanceof ClientError) throw err;
+        throw culpritError(p.member, 'INVALID_MESSAGE', `package of ${p.member} does not decode`);
+      }
+    });
+  }
+
+  async #onRound2(body: KeyRound2Deliver): Promise<void> {
+    if (this.#phase !== 'round2' || !this.#is('confirmers')) return;
+    const old = this.#old as PublicKeyPackage;
+    let pub: PublicKeyPackage = old;
+    if (this.start.kind === 'repair') {
+      if (this.start.member === this.#me) {
+        if (
+          !sameSet(
+            body.boxes.map((b) => b.sender),
+            this.start.dealers,
+          )
+        )
+          throw culpritError(
+            'coordinator',
+            'INCONSISTENT_VIEW',
+            'σ boxes do not match the helpers',
+          );
+        const sigmas = body.boxes.map((b) => this.#open(b));
+        try {
+          this.#newKey = frost.keys.repair.step3(sigmas, this.#id(this.#me), old);
+        } catch (err) {
+          if (isFrostError(err))
+            throw culpritError(
+              this.start.dealers[0] ?? 'coordinator',
+              'INVALID_SECRET_SHARE',
+              'the rebuilt share does not match its verifying share',
+            );
+          throw err;
+        } finally {
+          for (const s of sigmas) s.fill(0);
+        }
+      } else if (body.boxes.length > 0) {
+        throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'a helper receives no boxes');
+      }
+    } else {
+      const senders = this.start.dealers.filter((d) => d !== this.#me);
+      if (
+        !sameSet(
+          body.boxes.map((b) => b.sender),
+          senders,
+        )
+      )
+        throw culpritError(
+          'coordinator',
+          'INCONSISTENT_VIEW',
+          'sub-share boxes do not match the dealers',
+        );
+      const shares: ReshareRound1Share[] = [];
+      for (const b of body.boxes) {
+        const plain = this.#open(b);
+        let share: ReshareRound1Share;
+        try {
+          share = frost.decode.bytes('ReshareRound1Share', plain);
+        } catch {
+          throw culpritError(
+            b.sender,
+            'INVALID_SECRET_SHARE',
+            `sub-share from ${b.sender} does not decode`,
+          );
+        } finally {
+          plain.fill(0);
+        }
+        if (share.sender !== this.#id(b.sender))
+          throw culpritError(
+            b.sender,
+            'IDENTIFIER_MISMATCH',
+            `sub-share from ${b.sender} names another dealer`,
+          );
+        shares.push(share);
+      }
+      const own = this.#subShares?.[this.#id(this.#me)];
+      if (own !== undefined) shares.push(own);
+      const packages = this.#decodePackages();
+      const out =
+        this.start.kind === 'refresh'
+          ? frost.keys.refresh.part2(
+              this.#id(this.#me),
+              old,
+              this.#params().dealers,
+              packages,
+              shares,
+            )
+          : frost.keys.reshare.part2(this.#id(this.#me), old, this.#params(), packages, shares);
+      for (const s of shares) s.subShare.fill(0);
+      this.#newKey = out.keyPackage;
+      pub = out.publicKeyPackage;
+    }
+    this.#newPub = pub;
+    const pubBytes = frost.encode.bytes('PublicKeyPackage', pub);
+    this.#hash = lifecycleHash({
+      ceremonyId: this.ceremonyId,
+      kind: this.start.kind,
+      group: this.start.group,
+      fromEpoch: this.start.fromEpoch,
+      toEpoch: this.start.toEpoch,
+      previousPublicKeyPackage: hexToBytes(this.start.publicKeyPackage),
+      threshold: this.start.threshold,
+      participants: this.start.participants,
+      dealers: this.start.dealers,
+      ...(this.start.member === undefined ? {} : { member: this.start.member }),
+      packages: this.#packages,
+      publicKeyPackage: pubBytes,
+    });
+    if (this.#newKey !== undefined) {
+      // Staged before we confirm: if we crash after confirming, the share is not lost.
+      this.#staged = await this.#o.stage(this.#newKey, this.#metadata(pub, bytesToHex(pubBytes)));
+    }
+    const signature = signDkgConfirmation(this.#o.key, {
+      ceremonyId: this.ceremonyId,
+      member: this.#me,
+      round1Hash: this.#hash,
+      groupPublicKey: pub.verifyingKey,
+    });
+    this.#phase = 'confirm';
+    this.#log(
+      `confirming group key ${this.start.groupPublicKey.slice(0, 16)}… at epoch ${this.start.toEpoch}`,
+    );
+    await this.#send(DKG_ROUNDS.confirm, {
+      type: 'dkg.confirm',
+      round1Hash: bytesToHex(this.#hash),
+      groupPublicKey: bytesToHex(pub.verifyingKey),
+      signature: bytesToHex(signature),
+    });
+  }
+
+  #metadata(pub: PublicKeyPackage, pubHex: string): ShareMetadata {
+    return {
+      kind: 'frost-key-package',
+      group: this.start.group,
+      member: this.#me,
+      suite: 'FROST-ED25519-SHA512-v1',
+      threshold: this.start.threshold,
+      groupPublicKey: bytesToHex(pub.verifyingKey),
+      publicKeyPackage: pubHex,
+      participants: this.start.participants.map((p) => ({
+        member: p.member,
+        identifier: p.identifier,
+        identityKey: p.identityKey,
+      })),
+      ceremonyId: this.ceremonyId,
+      createdAt: new Date().toISOString(),
+      epoch: this.start.toEpoch,
+    };
+  }
+
+  async #onComplete(body: DkgComplete): Promise<void> {
+    if (this.#phase === 'done' || this.#phase === 'failed') return;
+    const pub = this.#newPub;
+    const hash = this.#hash;
+    if (
+      this.#is('confirmers') &&
+      (this.#phase !== 'confirm' || pub === undefined || hash === undefined)
+    )
+      return;
+    if (body.groupPublicKey !== this.start.groupPublicKey)
+      throw culpritError(
+        'coordinator',
+        'CONFIRMATION_MISMATCH',
+        'the ceremony ended with another group key',
+      );
+    if (hash !== undefined) {
+      if (body.round1Hash !== bytesToHex(hash))
+        throw culpritError(
+          'coordinator',
+          'CONFIRMATION_MISMATCH',
+          'dkg.complete names another transcript',
+        );
+      const byMember = new Map(body.confirmations.map((c) => [c.member, c.signature]));
+      if (!sameSet([...byMember.keys()], this.#roles.confirmers))
+        throw culpritError(
+          'coordinator',
+          'CONFIRMATION_MISMATCH',
+          'dkg.complete lacks confirmations',
+        );
+      for (const m of this.#roles.confirmers) {
+        const p = this.#people.get(m);
+        const sig = byMember.get(m);
+        const ok =
+          p !== undefined &&
+          sig !== undefined &&
+          verifyDkgConfirmation(
+            hexToBytes(p.identityKey),
+            {
+              ceremonyId: this.ceremonyId,
+              member: m,
+              round1Hash: hash,
+              groupPublicKey: hexToBytes(this.start.groupPublicKey),
+            },
+            hexToBytes(sig),
+          );
+        if (!ok)
+          throw culpritError(m, 'CONFIRMATION_MISMATCH', `confirmation of ${m} does not verify`);
+      }
+    }
+    let sharePath: string | undefined;
+    if (this.#staged !== undefined) {
+      sharePath = await this.#o.commit(
+        this.start.group,
+        this.#staged,
+        this.#share?.metadata.epoch ?? (this.#share ? 0 : undefined),
+      );
+      this.#staged = undefined;
+    }
+    this.#phase = 'done';
+    await this.#discard();
+    this.#log(
+      sharePath === undefined
+        ? 'complete'
+        : `complete; new share saved encrypted (epoch ${this.start.toEpoch})`,
+    );
+    const role = (['dealer', 'recipient', 'confirmer'] as const).filter((r) => this.#is(`${r}s`));
+    this.#resolve({
+      ceremonyId: this.ceremonyId,
+      kind: this.start.kind,
+      group: this.start.group,
+      epoch: this.start.toEpoch,
+      threshold: this.start.threshold,
+      members: this.start.participants.map((p) => p.member),
+      groupPublicKey: this.start.groupPublicKey,
+      ...(sharePath === undefined ? {} : { sharePath }),
+      role,
+    });
+  }
+}
+
+/** Replaces control characters (not allowed in wire text) with spaces. */
+function printable(text: string): string {
+  return [...text]
+    .map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch))
+    .join('');
+}

@@ -1,0 +1,122 @@
+// Joining key lifecycle ceremonies from a member session (`conclave keygen GROUP`, `conclave agent`):
+// one LifecycleParticipant per `key.start` the filter accepts, fed the ceremony's envelopes, with
+// its share swapped in the home directory (share-swap.ts). On every (re)connect, swaps a crash left
+// half done are finished or discarded by the ceremony's outcome.
+import { unlink } from 'node:fs/promises';
+import {
+  hexToBytes,
+  type IdentityKey,
+  type KeyStart,
+  type OpenedEnvelope,
+} from '@conclave/protocol';
+import type { Connection } from './connection.js';
+import { ClientError, isClientError } from './errors.js';
+import type { Home, LoadedShare } from './home.js';
+import type { ScryptParams } from './keystore.js';
+import { LifecycleParticipant } from './lifecycle-participant.js';
+import { discardStagedShare, promoteShare, recoverShares, stageShare } from './share-swap.js';
+
+export interface LifecycleOptions {
+  readonly connection: Connection;
+  readonly home: Home;
+  readonly key: IdentityKey;
+  readonly passphrase: string;
+  /** Which ceremonies to join (default: all that name this member). */
+  readonly filter?: (start: KeyStart) => boolean;
+  readonly log?: (line: string) => void;
+  /** scrypt parameters for the new share files (default: the keystore's production default). */
+  readonly kdfParams?: ScryptParams;
+}
+
+export interface LifecycleHandle {
+  /** Called for every ceremony joined, before its round 1. */
+  onParticipant(listener: (p: LifecycleParticipant) => void): () => void;
+  readonly participants: ReadonlyMap<string, LifecycleParticipant>;
+}
+
+const ROUTED = new Set(['key.round1.all', 'key.round2.deliver', 'dkg.complete', 'dkg.abort']);
+
+export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
+  const participants = new Map<string, LifecycleParticipant>();
+  const listeners = new Set<(p: LifecycleParticipant) => void>();
+  const log = o.log ?? (() => undefined);
+
+  const loadShare = async (group: string): Promise<LoadedShare | undefined> => {
+    if (!(await o.home.listShares()).includes(group)) return undefined;
+    return o.home.loadShare(group, o.passphrase);
+  };
+
+  const join = async (ceremonyId: string, start: KeyStart): Promise<void> => {
+    if (participants.has(ceremonyId)) return;
+    if (o.filter !== undefined && !o.filter(start)) return;
+    const adminKey = o.home.config.coordinator?.adminKey;
+    if (adminKey === undefined) throw new ClientError('NO_COORDINATOR', 'no pinned admin key');
+    const p = new LifecycleParticipant(
+      {
+        member: o.home.name,
+        key: o.key,
+        adminKey: hexToBytes(adminKey),
+        send: (c, r, b) => o.connection.send(c, r, b),
+        loadShare,
+        stage: (kp, meta) => stageShare(o.home, kp, meta, o.passphrase, o.kdfParams),
+        commit: (group, staged, previousEpoch) =>
+          promoteShare(o.home, group, staged, previousEpoch),
+        discard: (staged) => discardStagedShare(staged),
+        log,
+      },
+      ceremonyId,
+      start,
+    );
+    participants.set(ceremonyId, p);
+    for (const l of listeners) l(p);
+    // A holder that leaves the committee keeps nothing: its old share is useless after a reshare.
+    p.result
+      .then(async (r) => {
+        if (r.kind === 'reshare' && !r.members.includes(o.home.name)) {
+          await unlink(o.home.sharePath(r.group)).catch(() => undefined);
+          log(`${r.group}: you left the group; your old share was deleted`);
+        }
+      })
+      .catch(() => undefined);
+    await p.begin();
+  };
+
+  const onEnvelope = (env: OpenedEnvelope): void => {
+    const body = env.body;
+    const run = (f: () => Promise<void>) =>
+      f().catch((err: unknown) =>
+        log(
+          `key ceremony ${env.ceremonyId}: ${isClientError(err) ? `${err.code}: ${err.message}` : String(err)}`,
+        ),
+      );
+    if (body.type === 'key.start') {
+      void run(() => join(env.ceremonyId, body));
+      return;
+    }
+    if (!ROUTED.has(body.type)) return;
+    const p = participants.get(env.ceremonyId);
+    if (p !== undefined) void run(() => p.handle(env));
+  };
+
+  o.connection.onEnvelope(onEnvelope);
+  o.connection.onConnect(() => {
+    recoverShares(
+      o.home,
+      async (ceremonyId) => {
+        if (participants.has(ceremonyId)) return 'open'; // this session finishes it itself
+        const status = await o.connection.status(ceremonyId);
+        if (status.state === 'completed') return 'completed';
+        if (status.state === 'aborted') return 'aborted';
+        return 'open';
+      },
+      log,
+    ).catch(() => undefined);
+  });
+  return {
+    onParticipant(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    participants,
+  };
+}

@@ -1,0 +1,143 @@
+// Replacing a key share after a lifecycle ceremony (docs/lifecycle.md), atomically:
+//   1. before confirming, the new share is written encrypted to shares/.<group>.key.pending-<ceremony>
+//      (the live share is untouched; the coordinator may still abort);
+//   2. once every confirmation verified, the old share is hard-linked to
+//      shares/.<group>.key.epoch-<n>.bak, the pending file is renamed over shares/<group>.key, the
+//      directory is fsynced, and only then is the backup removed.
+// A crash leaves either the old share in place (pending file beside it) or the new one (backup
+// beside it); `recoverShares` finishes or discards a pending swap by the ceremony's outcome.
+// Dot-files are not shares: `Home.listShares` skips them.
+import { constants as fsConstants } from 'node:fs';
+import { link, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
+import { ClientError, errnoCode } from './errors.js';
+import { ShareMetadataSchema, type Home, type ShareMetadata } from './home.js';
+import { writeKeystore, type ScryptParams } from './keystore.js';
+
+const PENDING = /^\.([a-z0-9][a-z0-9_-]{0,31})\.key\.pending-([A-Za-z0-9_-]{8,64})$/;
+
+export function pendingSharePath(home: Home, group: string, ceremonyId: string): string {
+  return join(dirname(home.sharePath(group)), `.${group}.key.pending-${ceremonyId}`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, fsConstants.O_RDONLY).catch(() => undefined);
+  try {
+    await fh?.sync();
+  } catch {
+    // some filesystems cannot fsync a directory; rename is still atomic there
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Step 1: the new share, encrypted, beside the live one. Returns the pending file's path. */
+export async function stageShare(
+  home: Home,
+  keyPackage: KeyPackage,
+  metadata: ShareMetadata,
+  passphrase: string,
+  kdfParams?: ScryptParams,
+): Promise<string> {
+  const checked = ShareMetadataSchema.parse(metadata);
+  const path = pendingSharePath(home, checked.group, checked.ceremonyId);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const secret = frost.encode.bytes('KeyPackage', keyPackage);
+  try {
+    await writeKeystore(
+      path,
+      { secret, metadata: checked },
+      passphrase,
+      kdfParams === undefined ? { overwrite: true } : { overwrite: true, kdfParams },
+    );
+  } finally {
+    secret.fill(0);
+  }
+  return path;
+}
+
+/** Step 2: the pending share becomes the share; the old one is kept as a backup until it is. */
+export async function promoteShare(
+  home: Home,
+  group: string,
+  pendingPath: string,
+  previousEpoch: number | undefined,
+): Promise<string> {
+  const live = home.sharePath(group);
+  const dir = dirname(live);
+  const backup = join(dir, `.${group}.key.epoch-${previousEpoch ?? 'unknown'}.bak`);
+  let backedUp = false;
+  try {
+    await unlink(backup).catch(() => undefined);
+    try {
+      await link(live, backup);
+      backedUp = true;
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err; // no old share: a new member, a lost share
+    }
+    await rename(pendingPath, live);
+    await fsyncDir(dir);
+    if (backedUp) {
+      await unlink(backup);
+      await fsyncDir(dir);
+    }
+  } catch (err) {
+    throw new ClientError(
+      'KEYSTORE_IO_ERROR',
+      `could not replace the share of ${group} (${errnoCode(err) ?? 'unknown error'}); ` +
+        `the old share is ${backedUp ? `kept at ${backup}` : `still at ${live}`}`,
+      { cause: err },
+    );
+  }
+  return live;
+}
+
+/** An aborted ceremony: the staged share is deleted (it never became valid). */
+export async function discardStagedShare(pendingPath: string): Promise<void> {
+  await unlink(pendingPath).catch(() => undefined);
+}
+
+export interface PendingShare {
+  readonly group: string;
+  readonly ceremonyId: string;
+  readonly path: string;
+}
+
+export async function listPendingShares(home: Home): Promise<PendingShare[]> {
+  const dir = join(home.dir, 'shares');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: PendingShare[] = [];
+  for (const name of names) {
+    const m = PENDING.exec(name);
+    if (m?.[1] !== undefined && m[2] !== undefined) {
+      out.push({ group: m[1], ceremonyId: m[2], path: join(dir, name) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Finishes swaps a crash interrupted: `outcome(ceremonyId)` says how the ceremony ended
+ * ('completed' promotes the staged share, 'aborted' deletes it, 'open' leaves it).
+ */
+export async function recoverShares(
+  home: Home,
+  outcome: (ceremonyId: string) => Promise<'completed' | 'aborted' | 'open'>,
+  log?: (line: string) => void,
+): Promise<void> {
+  for (const p of await listPendingShares(home)) {
+    const state = await outcome(p.ceremonyId).catch(() => 'open' as const);
+    if (state === 'completed') {
+      const previous = await home
+        .shareMetadata(p.group)
+        .then((m) => m.epoch)
+        .catch(() => undefined);
+      await promoteShare(home, p.group, p.path, previous);
+      log?.(`${p.group}: finished replacing the share (key ceremony ${p.ceremonyId} completed)`);
+    } else if (state === 'aborted') {
+      await discardStagedShare(p.path);
+      log?.(`${p.group}: removed a share staged by aborted key ceremony ${p.ceremonyId}`);
+    }
+  }
+}
