@@ -35,8 +35,11 @@ import {
   type SignRequest,
 } from '@conclave/protocol';
 import {
+  CONTENT_FORMATS,
   STATEMENT_JOB,
   buildStatement,
+  isFormatError,
+  needsArtifactBytes,
   jobIdsFor,
   phaseCount,
   planMessages,
@@ -87,7 +90,19 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
   if (runner.store.getCeremony(m.envelope.ceremonyId) !== undefined) {
     throw refused('DUPLICATE', 'ceremony id is taken');
   }
-  const phases = phaseCount(body.release);
+  if (needsArtifactBytes(body.release)) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `formats ${CONTENT_FORMATS.join(' and ')} sign the artifact bytes themselves, and this coordinator holds no artifact bytes: request the digest formats (sshsig, minisign, signify, dsse, sigstore, jws, git) instead`,
+    );
+  }
+  let phases: number;
+  try {
+    phases = phaseCount(body.release);
+  } catch (e) {
+    if (isFormatError(e)) throw refused('INVALID_MESSAGE', e.message);
+    throw e;
+  }
   for (let phase = 1; phase <= phases; phase++) {
     const jobs = jobIdsFor(body.release, phase).length;
     if (jobs > MAX_JOBS) {
@@ -297,8 +312,13 @@ function buildSession(
   if (request === null) throw refused('STORAGE_UNAVAILABLE', 'request missing');
   const keyOf = (member: string): string =>
     group.members.find((x) => x.member === member)?.identityKey ?? '';
-  const approvers = c.approvals.map((a) => ({ member: a.member, identityKey: keyOf(a.member) }));
-  const issuedAt = runner.now();
+  // Later phases sign under phase 1's statement (same approvers and time): the minisign trusted
+  // comment's timestamp and the statement the outputs name are one.
+  const first = effect.phase > 1 ? firstPhaseRecord(runner, live) : undefined;
+  const approvers =
+    first?.approvers.map((a) => ({ ...a })) ??
+    c.approvals.map((a) => ({ member: a.member, identityKey: keyOf(a.member) }));
+  const issuedAt = first?.issuedAt ?? runner.now();
   const statementContext = {
     ceremonyId: live.id,
     group: live.group,

@@ -3,7 +3,7 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { ed25519Spki } from '@conclave/frost';
 import { hexToBytes, newCeremonyId } from '@conclave/protocol';
-import { messageToSign } from '@conclave/release';
+import { messageToSign, planMessages } from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import { ceremonyReport } from '../src/index.js';
 import {
@@ -96,6 +96,80 @@ describe('key and signing ceremonies over the coordinator', () => {
     const inbox = await carol.client.query({ type: 'inbox.get' }, 'inbox');
     expect(inbox.items.map((i: { ceremonyId: string }) => i.ceremonyId)).toContain(id);
     for (const m of members) expect(m.errors).toEqual([]);
+  });
+
+  it('signs every digest format in one ceremony: two phases, each job verifies under the group key', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    const { groupPublicKey } = await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+
+    // Formats that sign the artifact bytes are refused up front with what to do instead.
+    const refusedId = newCeremonyId();
+    const raw = await alice.client.submit(refusedId, {
+      type: 'sign.request',
+      group: 'release',
+      release: sampleRelease('1.0.0', ['raw', 'sshsig']),
+    });
+    expect(raw.code).toBe('INVALID_MESSAGE');
+    expect(raw.message).toMatch(/digest formats/);
+
+    const formats = ['sshsig', 'minisign', 'signify', 'dsse', 'sigstore', 'jws'] as const;
+    const id = newCeremonyId();
+    await alice.requestRelease(id, 'release', [...formats]);
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    const complete = await alice.client.nextBody('sign.complete', id);
+    const sigs = new Map<string, string>(
+      complete.body.signatures.map((s: { job: string; signature: string }) => [s.job, s.signature]),
+    );
+    expect([...sigs.keys()].sort()).toEqual(
+      [
+        'dsse',
+        'jws',
+        'minisign-global:app.tar.gz',
+        'minisign:app.tar.gz',
+        'signify',
+        'sshsig:app.tar.gz',
+      ].sort(),
+    );
+    expect(sigs.get('dsse')).toBe(complete.body.signature);
+    const report = ceremonyReport(t.handle.store, id)!;
+    expect(report.sessions.map((s) => s.status)).toEqual(['succeeded', 'succeeded']);
+
+    // Every job's message, rebuilt from the request, verifies under the one group key.
+    const predicate = report.signature!.statement['predicate'] as { issuedAt: string };
+    const input = {
+      release: sampleRelease('1.0.0', [...formats]),
+      context: {
+        ceremonyId: id,
+        group: 'release',
+        groupPublicKey,
+        requester: 'alice',
+        approvers: [bob, carol].map((m) => ({ member: m.name, identityKey: m.publicKey })),
+        policyId: 'default',
+        issuedAt: Date.parse(predicate.issuedAt),
+      },
+      keyCreatedAt: complete.body.keyCreatedAt,
+    };
+    const key = createPublicKey({
+      key: Buffer.from(ed25519Spki(hexToBytes(groupPublicKey, 32))),
+      format: 'der',
+      type: 'spki',
+    });
+    const phase1 = planMessages(input, 1);
+    for (const job of phase1) {
+      expect(verify(null, job.message, key, Buffer.from(sigs.get(job.id)!, 'hex')), job.id).toBe(
+        true,
+      );
+    }
+    const previous = new Map(phase1.map((j) => [j.id, hexToBytes(sigs.get(j.id)!)]));
+    const [global] = planMessages(input, 2, previous);
+    expect(global?.id).toBe('minisign-global:app.tar.gz');
+    expect(verify(null, global!.message, key, Buffer.from(sigs.get(global!.id)!, 'hex'))).toBe(
+      true,
+    );
   });
 
   it('ROAST: a signer that goes silent is excluded and the others finish in a new session', async () => {

@@ -312,7 +312,10 @@ export function expectAck(frame: Frame): void {
   }
 }
 
-export const sampleRelease = (version = '1.0.0'): Release => ({
+export const sampleRelease = (
+  version = '1.0.0',
+  formats: Release['formats'] = ['dsse'],
+): Release => ({
   version,
   class: 'standard',
   note: 'test release',
@@ -324,7 +327,7 @@ export const sampleRelease = (version = '1.0.0'): Release => ({
       blake2b512: 'ef'.repeat(64),
     },
   ],
-  formats: ['dsse'],
+  formats,
 });
 
 /**
@@ -598,12 +601,16 @@ export class FakeMember {
   readonly dkgGroup = new Map<string, string>();
 
   /** Asks the group to sign the sample release under `ceremonyId`; expects the coordinator's ack. */
-  async requestRelease(ceremonyId: string, group = 'release'): Promise<void> {
+  async requestRelease(
+    ceremonyId: string,
+    group = 'release',
+    formats: Release['formats'] = ['dsse'],
+  ): Promise<void> {
     expectAck(
       await this.client.submit(ceremonyId, {
         type: 'sign.request',
         group,
-        release: sampleRelease(),
+        release: sampleRelease('1.0.0', formats),
       }),
     );
   }

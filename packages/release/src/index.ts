@@ -18,6 +18,7 @@ export {
   HASH_SIZE,
   EMPTY_ROOT,
   MerkleAccumulator,
+  MerkleTree,
   MerkleError,
   isMerkleError,
   leafHash,
@@ -33,7 +34,16 @@ export {
   splitPoint,
 } from './merkle.js';
 export type { MerkleErrorCode } from './merkle.js';
-export { STATEMENT_JOB, phaseCount, jobIdsFor, planMessages } from './plan.js';
+export {
+  STATEMENT_JOB,
+  CONTENT_FORMATS,
+  phaseCount,
+  jobIdsFor,
+  needsArtifactBytes,
+  formatContext,
+  planMessages,
+} from './plan.js';
 export type { PlanInput, PlannedJob } from './plan.js';
 export * from './formats/index.js';
 export * from './keys/index.js';
+export * from './verify/index.js';
