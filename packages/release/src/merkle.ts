@@ -34,9 +34,13 @@ export function isMerkleError(e: unknown): e is MerkleError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SHA-256 backend: Node's one-shot crypto.hash (OpenSSL, SHA-NI where the CPU has it) when this
-// runs on Node, reached through process.getBuiltinModule so the package still loads elsewhere;
-// otherwise @noble/hashes. Both give the same bytes (tested).
+// SHA-256 backend. On Node: the one-shot crypto.hash (OpenSSL, SHA-NI where the CPU has it), reached
+// through process.getBuiltinModule so the package still loads elsewhere; there @noble/hashes.
+//
+// Hashing a tree is millions of tiny hashes, so the per-call cost decides everything: OpenSSL
+// compresses a block in ~0.1 µs but a call that returns a Buffer costs several µs, while the same
+// call returning a 32-character latin1 string (one char per byte) is 3–4× cheaper. So the bulk
+// paths (MerkleTree, batch manifests) carry hashes as latin1 strings and convert at the API edge.
 
 type NodeCrypto = typeof NodeCryptoModule;
 type HashFn = (data: Uint8Array) => Uint8Array;
@@ -46,30 +50,57 @@ function loadNodeCrypto(): NodeCrypto | undefined {
   return proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
 }
 
-function pickSha256(): HashFn {
-  const c = loadNodeCrypto();
+/** 32 bytes → a 32-character string, one char per byte. */
+export function bytesToLatin1(b: Uint8Array): string {
+  return String.fromCharCode.apply(null, b as unknown as number[]);
+}
+
+/** A latin1 string (chars < 256) → its bytes. */
+export function latin1ToBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The SHA-256 → latin1 function for a given Node crypto module (`null`: @noble/hashes). Exported so
+ * tests can run every backend; the module picks one at load time.
+ */
+export function makeSha256Latin1(
+  c: (Pick<NodeCrypto, 'createHash'> & Partial<Pick<NodeCrypto, 'hash'>>) | null | undefined,
+): (data: Uint8Array) => string {
   if (c && typeof c.hash === 'function') {
     const hash = c.hash;
-    return (data) => {
-      const b = hash('sha256', data, 'buffer');
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    };
+    return (data) => hash('sha256', data, 'binary'); // 'binary' = latin1
   }
   if (c) {
     const createHash = c.createHash;
-    return (data) => {
-      const b = createHash('sha256').update(data).digest();
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    };
+    return (data) => createHash('sha256').update(data).digest('binary');
   }
-  return (data) => nobleSha256(data);
+  return (data) => bytesToLatin1(nobleSha256(data));
 }
 
+/** SHA-256 of `data` as a 32-character latin1 string (the bulk paths' representation). */
+export const sha256Latin1: (data: Uint8Array) => string = makeSha256Latin1(loadNodeCrypto());
+
 /** SHA-256 as used by this module (exported for tests and for callers hashing leaf data). */
-export const sha256: HashFn = pickSha256();
+export const sha256: HashFn = (data) => latin1ToBytes(sha256Latin1(data));
 
 /** The noble implementation, always available (tests compare the two). */
 export const sha256Portable: HashFn = (data) => nobleSha256(data);
+
+// One scratch buffer for every interior node: 0x01 ‖ left ‖ right (65 bytes).
+const nodeBuf = new Uint8Array(1 + 2 * 32);
+nodeBuf[0] = 0x01;
+
+/** RFC 9162 §2.1.1 interior node hash over latin1-string hashes (no allocation but the result). */
+export function nodeHashLatin1(left: string, right: string): string {
+  for (let i = 0; i < 32; i++) {
+    nodeBuf[1 + i] = left.charCodeAt(i);
+    nodeBuf[33 + i] = right.charCodeAt(i);
+  }
+  return sha256Latin1(nodeBuf);
+}
 
 // ---------------------------------------------------------------------------------------------
 // RFC 9162 §2.1.1: MTH({}) = SHA-256(), MTH({d0}) = SHA-256(0x00 ‖ d0),
@@ -89,10 +120,6 @@ export function leafHash(data: Uint8Array): Uint8Array {
   return sha256(buf);
 }
 
-// One scratch buffer for every interior node: 0x01 ‖ left ‖ right (65 bytes).
-const nodeBuf = new Uint8Array(1 + 2 * HASH_SIZE);
-nodeBuf[0] = 0x01;
-
 /** RFC 9162 §2.1.1 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   checkHash(left, 'left');
@@ -103,7 +130,7 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
 function nodeHashUnchecked(left: Uint8Array, right: Uint8Array): Uint8Array {
   nodeBuf.set(left, 1);
   nodeBuf.set(right, 1 + HASH_SIZE);
-  return sha256(nodeBuf);
+  return latin1ToBytes(sha256Latin1(nodeBuf));
 }
 
 function checkHash(h: Uint8Array, what: string): void {
@@ -434,4 +461,119 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   let d = 0;
   for (let i = 0; i < a.length; i++) d |= (a[i] as number) ^ (b[i] as number);
   return d === 0;
+}
+
+/**
+ * A whole RFC 9162 tree kept in memory, every level, for many proofs over one fixed list of leaves
+ * (a batch manifest hands out one inclusion proof per artifact). Level h holds the roots of the
+ * subtrees of 2^h leaves, left to right; a level of odd length carries its last node up unchanged,
+ * which yields exactly the §2.1.1 tree hash. Building costs n − 1 node hashes; each proof is then
+ * O(log n) lookups. Hashes are kept as 32-character latin1 strings (see the backend note above).
+ */
+export class MerkleTree {
+  readonly #levels: string[][];
+
+  private constructor(levels: string[][]) {
+    this.#levels = levels;
+  }
+
+  /** Build from leaf hashes given as 32-character latin1 strings (the bulk path; not re-checked). */
+  static fromLatin1LeafHashes(leaves: string[]): MerkleTree {
+    const levels: string[][] = [leaves];
+    let level = leaves;
+    while (level.length > 1) {
+      const half = level.length >>> 1;
+      const next: string[] = new Array<string>((level.length + 1) >>> 1);
+      for (let j = 0; j < half; j++)
+        next[j] = nodeHashLatin1(level[2 * j] as string, level[2 * j + 1] as string);
+      if (level.length % 2 === 1) next[half] = level[level.length - 1] as string;
+      levels.push(next);
+      level = next;
+    }
+    return new MerkleTree(levels);
+  }
+
+  static fromLeafHashes(leafHashes: readonly Uint8Array[]): MerkleTree {
+    checkLeaves(leafHashes);
+    return MerkleTree.fromLatin1LeafHashes(leafHashes.map(bytesToLatin1));
+  }
+
+  get size(): number {
+    return (this.#levels[0] as string[]).length;
+  }
+
+  root(): Uint8Array {
+    if (this.size === 0) return emptyRoot();
+    return latin1ToBytes((this.#levels[this.#levels.length - 1] as string[])[0] as string);
+  }
+
+  leafHash(index: number): Uint8Array {
+    this.#checkIndex(index);
+    return latin1ToBytes((this.#levels[0] as string[])[index] as string);
+  }
+
+  /** RFC 9162 §2.1.3.1 audit path, innermost sibling first (same result as `inclusionProof`). */
+  inclusionProof(index: number): Uint8Array[] {
+    this.#checkIndex(index);
+    const out: Uint8Array[] = [];
+    let i = index;
+    for (let h = 0; h < this.#levels.length - 1; h++) {
+      const level = this.#levels[h] as string[];
+      const sibling = i % 2 === 1 ? i - 1 : i + 1;
+      // The last node of an odd level has no sibling here: it is carried up unchanged.
+      if (sibling < level.length) out.push(latin1ToBytes(level[sibling] as string));
+      i = Math.floor(i / 2);
+    }
+    return out;
+  }
+
+  /** RFC 9162 §2.1.4.1 consistency proof from the first `oldSize` leaves (same as `consistencyProof`). */
+  consistencyProof(oldSize: number): Uint8Array[] {
+    const n = this.size;
+    checkSize(oldSize, 'old size');
+    if (oldSize > n)
+      throw new MerkleError(
+        'MERKLE_SIZE_INVALID',
+        `old size ${oldSize} is larger than the tree (${n} leaves)`,
+      );
+    if (oldSize === 0 || oldSize === n) return [];
+    const outerFirst: Uint8Array[] = [];
+    let start = 0;
+    let end = n;
+    let m = oldSize;
+    let b = true;
+    for (;;) {
+      if (m === end - start) {
+        if (!b) outerFirst.push(this.#subtree(start, end));
+        break;
+      }
+      const k = splitPoint(end - start);
+      if (m <= k) {
+        outerFirst.push(this.#subtree(start + k, end));
+        end = start + k;
+      } else {
+        outerFirst.push(this.#subtree(start, start + k));
+        start += k;
+        m -= k;
+        b = false;
+      }
+    }
+    return outerFirst.reverse();
+  }
+
+  // Every range a proof asks for is either a whole aligned block of 2^h leaves or a suffix
+  // [start, n) with start a multiple of 2^h, h = ceil(log2(end − start)): one node of level h.
+  #subtree(start: number, end: number): Uint8Array {
+    let h = 0;
+    while (2 ** h < end - start) h++;
+    return latin1ToBytes((this.#levels[h] as string[])[start / 2 ** h] as string);
+  }
+
+  #checkIndex(index: number): void {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.size)
+      throw new MerkleError(
+        'MERKLE_INDEX_OUT_OF_RANGE',
+        `leaf index ${String(index)} is outside a tree of ${this.size} leaves`,
+      );
+  }
 }

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import {
   EMPTY_ROOT,
   MerkleAccumulator,
+  MerkleTree,
   consistencyProof,
   inclusionProof,
   leafHash,
@@ -296,6 +297,25 @@ describe('MerkleAccumulator', () => {
         leaves.slice(c).forEach((l) => resumed.append(l));
         expect(resumed.root()).toEqual(acc.root());
         expect(resumed.size).toBe(leaves.length);
+      }),
+      opts,
+    );
+  });
+});
+
+describe('MerkleTree (all levels in memory)', () => {
+  it('gives the same root and the same proofs as the one-shot functions', () => {
+    fc.assert(
+      fc.property(leavesArb(0, 80), (leaves) => {
+        const tree = MerkleTree.fromLeafHashes(leaves);
+        expect(tree.size).toBe(leaves.length);
+        expect(tree.root()).toEqual(rootFromLeafHashes(leaves));
+        for (let i = 0; i < leaves.length; i++) {
+          expect(tree.leafHash(i)).toEqual(leaves[i]);
+          expect(tree.inclusionProof(i)).toEqual(inclusionProof(leaves, i));
+        }
+        for (let m = 0; m <= leaves.length; m++)
+          expect(tree.consistencyProof(m)).toEqual(consistencyProof(leaves, m));
       }),
       opts,
     );

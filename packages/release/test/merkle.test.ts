@@ -3,14 +3,18 @@
  * the same leaves and roots as certificate-transparency-go): roots of sizes 1–8, inclusion and
  * consistency proofs, their corruptions, and one test per MerkleError rule.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   EMPTY_ROOT,
   MerkleAccumulator,
+  MerkleTree,
   consistencyProof,
   inclusionProof,
+  latin1ToBytes,
   leafHash,
+  makeSha256Latin1,
   nodeHash,
   rootFromInclusionProof,
   rootFromLeafHashes,
@@ -151,10 +155,18 @@ describe('RFC 9162 hashing', () => {
     );
   });
 
-  it('the Node and noble SHA-256 backends agree', () => {
+  it('every SHA-256 backend (crypto.hash, createHash, noble) gives the same bytes', () => {
+    const backends = [
+      makeSha256Latin1(nodeCrypto),
+      makeSha256Latin1({ createHash: nodeCrypto.createHash }),
+      makeSha256Latin1(null),
+    ];
     for (const len of [0, 1, 55, 56, 63, 64, 65, 119, 128, 1000]) {
       const d = Uint8Array.from({ length: len }, (_, i) => (i * 7 + len) & 0xff);
-      expect(hex(sha256(d))).toBe(hex(sha256Portable(d)));
+      const want = createHash('sha256').update(d).digest('hex');
+      expect(hex(sha256(d))).toBe(want);
+      expect(hex(sha256Portable(d))).toBe(want);
+      for (const b of backends) expect(hex(latin1ToBytes(b(d)))).toBe(want);
     }
   });
 
@@ -343,6 +355,40 @@ describe('consistency proofs (RFC 9162 §2.1.4)', () => {
   it('time travel to the past is refused', () => {
     expect(verifyConsistency(8, 7, root(8), root(7), [])).toBe(false);
     expect(verifyConsistency(2, 1, root(2), root(1), [])).toBe(false);
+  });
+});
+
+describe('MerkleTree', () => {
+  it('reproduces the CT roots and proofs', () => {
+    const tree = MerkleTree.fromLeafHashes(LEAF_HASHES);
+    expect(hex(tree.root())).toBe(ROOTS[7]);
+    for (const [i, n, path] of INCLUSION)
+      expect(MerkleTree.fromLeafHashes(LEAF_HASHES.slice(0, n)).inclusionProof(i).map(hex)).toEqual(
+        path,
+      );
+    for (const [m, n, path] of CONSISTENCY)
+      expect(
+        MerkleTree.fromLeafHashes(LEAF_HASHES.slice(0, n)).consistencyProof(m).map(hex),
+      ).toEqual(path);
+    expect(hex(MerkleTree.fromLeafHashes([]).root())).toBe(hex(EMPTY_ROOT));
+  });
+
+  it('rejects an index outside the tree: MERKLE_INDEX_OUT_OF_RANGE', () => {
+    const tree = MerkleTree.fromLeafHashes(LEAF_HASHES);
+    expect(codeOf(() => tree.inclusionProof(8))).toBe('MERKLE_INDEX_OUT_OF_RANGE');
+    expect(codeOf(() => tree.leafHash(-1))).toBe('MERKLE_INDEX_OUT_OF_RANGE');
+  });
+
+  it('rejects an old size beyond the tree: MERKLE_SIZE_INVALID', () => {
+    const tree = MerkleTree.fromLeafHashes(LEAF_HASHES);
+    expect(codeOf(() => tree.consistencyProof(9))).toBe('MERKLE_SIZE_INVALID');
+    expect(codeOf(() => tree.consistencyProof(-1))).toBe('MERKLE_SIZE_INVALID');
+  });
+
+  it('rejects a leaf hash that is not 32 bytes: MERKLE_HASH_LENGTH', () => {
+    expect(codeOf(() => MerkleTree.fromLeafHashes([SOME, new Uint8Array(5)]))).toBe(
+      'MERKLE_HASH_LENGTH',
+    );
   });
 });
 
