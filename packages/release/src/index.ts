@@ -47,4 +47,3 @@ export type { PlanInput, PlannedJob } from './plan.js';
 export * from './formats/index.js';
 export * from './keys/index.js';
 export * from './verify/index.js';
-export * from './verify/index.js';
