@@ -12,6 +12,7 @@ export {
   dsseEnvelope,
 } from './statement.js';
 export type { ReleaseInput, Approver, StatementContext, ReleaseStatement } from './statement.js';
+export type { BoundDocument, ManifestRef } from './statement.js';
 export { digestFile } from './digest.js';
 export type { ArtifactDigest } from './digest.js';
 export {

@@ -11,6 +11,22 @@ export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const PREDICATE_TYPE = 'https://conclave.dev/release/v1';
 export const DSSE_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
+/** A document the statement binds by digest (an SBOM, build provenance). */
+export interface BoundDocument {
+  readonly name: string;
+  readonly sha256: string;
+}
+
+/**
+ * A batch manifest signed through its RFC 9162 Merkle root (manifest.ts): `size` leaves encoded as
+ * `leafFormat`. Each artifact then carries an inclusion proof to this root.
+ */
+export interface ManifestRef {
+  readonly root: string;
+  readonly size: number;
+  readonly leafFormat: 'conclave-manifest-v1';
+}
+
 /** The structured request (the protocol's `ReleaseSchema` has this shape). */
 export interface ReleaseInput {
   readonly version: string;
@@ -22,6 +38,10 @@ export interface ReleaseInput {
     readonly sha512: string;
   }[];
   readonly formats: readonly string[];
+  /** Optional; when absent the statement's bytes are exactly those of a release without it. */
+  readonly sbom?: BoundDocument | undefined;
+  readonly provenance?: BoundDocument | undefined;
+  readonly manifest?: ManifestRef | undefined;
 }
 
 export interface Approver {
@@ -60,6 +80,9 @@ export interface ReleaseStatement {
     readonly policyId: string;
     readonly ceremonyId: string;
     readonly issuedAt: string;
+    readonly sbom?: BoundDocument;
+    readonly provenance?: BoundDocument;
+    readonly manifest?: ManifestRef;
   };
 }
 
@@ -83,6 +106,18 @@ export function buildStatement(release: ReleaseInput, ctx: StatementContext): Re
       policyId: ctx.policyId,
       ceremonyId: ctx.ceremonyId,
       issuedAt: new Date(ctx.issuedAt).toISOString(),
+      // Present only when requested, and copied field by field so nothing else reaches the bytes.
+      ...(release.sbom && { sbom: { name: release.sbom.name, sha256: release.sbom.sha256 } }),
+      ...(release.provenance && {
+        provenance: { name: release.provenance.name, sha256: release.provenance.sha256 },
+      }),
+      ...(release.manifest && {
+        manifest: {
+          root: release.manifest.root,
+          size: release.manifest.size,
+          leafFormat: release.manifest.leafFormat,
+        },
+      }),
     },
   };
 }
