@@ -1,0 +1,607 @@
+// Key lifecycle over real sockets (docs/lifecycle.md): refresh, reshare and repair driven by fake
+// members that run @conclave/frost themselves, and every refusal with its code. THREATS B.24,
+// B.28, B.30, B.31.
+import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
+import {
+  boxFromWire,
+  boxToWire,
+  bytesToHex,
+  hexToBytes,
+  lifecycleHash,
+  newCeremonyId,
+  openFrom,
+  sealTo,
+  signDkgConfirmation,
+  x25519PublicFromIdentity,
+  type SealedBody,
+} from '@conclave/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  FakeMember,
+  connect,
+  expectAck,
+  setupGroup,
+  type Frame,
+  type TestClient,
+  type TestCoordinator,
+  testScope,
+} from './helpers.js';
+
+const { fresh: freshWith } = testScope();
+const fresh = (limits = {}): Promise<TestCoordinator> => freshWith({ limits });
+const id = (m: string) => frost.identifier.derive(m);
+/** Envelope rounds of lifecycle messages (docs/ceremony-flow.md "Rounds"). */
+const ROUND: Record<string, string> = {
+  'key.round1': '1',
+  'key.round2': '2',
+  'dkg.confirm': '3',
+  'dkg.fail': '4',
+  'dkg.round1': '1',
+};
+const submit = (client: TestClient, ceremonyId: string, body: SealedBody) =>
+  client.submit(ceremonyId, body, ROUND[body.type]);
+
+interface Ceremony {
+  start: Frame['body'];
+  subShares?: Record<string, { subShare: Uint8Array }>;
+  deltas?: Record<string, Uint8Array>;
+  packages: { member: string; package: string }[];
+  newKey?: KeyPackage;
+}
+
+/**
+ * A holder that takes part in lifecycle ceremonies with frost directly (an independent
+ * implementation of the client's LifecycleParticipant). `tamper` corrupts what it sends.
+ */
+class Holder {
+  readonly ceremonies = new Map<string, Ceremony>();
+  tamper: 'none' | 'confirm' | 'silent' = 'none';
+  readonly errors: unknown[] = [];
+
+  constructor(readonly m: FakeMember) {}
+
+  get name(): string {
+    return this.m.name;
+  }
+
+  attach(): void {
+    const previous = this.m.client.onFrame;
+    this.m.client.onFrame = (f) => {
+      previous?.(f);
+      try {
+        this.#react(f);
+      } catch (e) {
+        this.errors.push(e);
+      }
+    };
+    for (const f of [...this.m.client.all]) this.#react(f);
+  }
+
+  #send(ceremonyId: string, body: SealedBody): void {
+    this.m.client.send(this.m.client.seal(ceremonyId, body, ROUND[body.type]));
+  }
+
+  #seal(c: Ceremony, cid: string, to: string, plain: Uint8Array) {
+    const p = [...c.start.previous, ...c.start.participants].find(
+      (x: { member: string }) => x.member === to,
+    );
+    const box = sealTo(x25519PublicFromIdentity(hexToBytes(p.identityKey, 32)), this.m.key, plain, {
+      ceremonyId: cid,
+      sender: this.name,
+      recipient: to,
+    });
+    return { recipient: to, ...boxToWire(box) };
+  }
+
+  #open(c: Ceremony, cid: string, b: Frame): Uint8Array {
+    const p = [...c.start.previous, ...c.start.participants].find(
+      (x: { member: string }) => x.member === b.sender,
+    );
+    const opened = openFrom(
+      this.m.key,
+      x25519PublicFromIdentity(hexToBytes(p.identityKey, 32)),
+      boxFromWire(b),
+      { ceremonyId: cid, sender: b.sender, recipient: this.name },
+    );
+    if (!opened.ok) throw new Error(opened.error.code);
+    return opened.value;
+  }
+
+  #params(start: Frame['body']) {
+    return {
+      dealers: start.dealers.map(id),
+      newIdentifiers: start.participants.map((p: { identifier: string }) => p.identifier),
+      newMinSigners: start.threshold,
+    };
+  }
+
+  #react(f: Frame): void {
+    if (f.type !== 'envelope' || this.tamper === 'silent') return;
+    const cid = f.ceremonyId as string;
+    const body = f.body;
+    const old = (s: Frame['body']): PublicKeyPackage =>
+      frost.decode.bytes('PublicKeyPackage', hexToBytes(s.publicKeyPackage));
+    switch (body.type) {
+      case 'key.start': {
+        if (this.ceremonies.has(cid)) return;
+        const c: Ceremony = { start: body, packages: [] };
+        this.ceremonies.set(cid, c);
+        if (!body.dealers.includes(this.name)) return;
+        const kp = this.m.keyPackages.get(body.group) as KeyPackage;
+        if (body.kind === 'repair') {
+          c.deltas = frost.keys.repair.step1(body.dealers.map(id), kp, id(body.member)) as Record<
+            string,
+            Uint8Array
+          >;
+          const boxes = body.dealers
+            .filter((h: string) => h !== this.name)
+            .map((h: string) => this.#seal(c, cid, h, c.deltas![id(h)]!));
+          this.#send(cid, { type: 'key.round1', boxes });
+          return;
+        }
+        const out = frost.keys.reshare.part1(kp, old(body), this.#params(body));
+        c.subShares = out.shares as never;
+        this.#send(cid, {
+          type: 'key.round1',
+          package: bytesToHex(frost.encode.bytes('ReshareRound1Package', out.package)),
+          boxes: [],
+        });
+        return;
+      }
+      case 'key.round1.all': {
+        const c = this.ceremonies.get(cid);
+        if (c === undefined) return;
+        c.packages = body.packages;
+        if (!c.start.dealers.includes(this.name)) return;
+        if (c.start.kind === 'repair') {
+          const mine = c.deltas![id(this.name)]!;
+          const sigma = frost.keys.repair.step2([
+            mine,
+            ...body.boxes.map((b: Frame) => this.#open(c, cid, b)),
+          ]);
+          this.#send(cid, {
+            type: 'key.round2',
+            boxes: [this.#seal(c, cid, c.start.member, sigma)],
+          });
+          return;
+        }
+        const boxes = c.start.participants
+          .filter((p: { member: string }) => p.member !== this.name)
+          .map((p: { member: string; identifier: string }) =>
+            this.#seal(
+              c,
+              cid,
+              p.member,
+              frost.encode.bytes('ReshareRound1Share', c.subShares![p.identifier] as never),
+            ),
+          );
+        this.#send(cid, { type: 'key.round2', boxes });
+        return;
+      }
+      case 'key.round2.deliver': {
+        const c = this.ceremonies.get(cid);
+        if (c === undefined) return;
+        const s = c.start;
+        let pub = old(s);
+        if (s.kind === 'repair') {
+          if (s.member === this.name) {
+            const sigmas = body.boxes.map((b: Frame) => this.#open(c, cid, b));
+            c.newKey = frost.keys.repair.step3(sigmas, id(this.name), pub);
+          }
+        } else {
+          const shares = body.boxes.map((b: Frame) =>
+            frost.decode.bytes('ReshareRound1Share', this.#open(c, cid, b)),
+          );
+          const own = c.subShares?.[id(this.name)];
+          if (own !== undefined) shares.push(own as never);
+          const out = frost.keys.reshare.part2(
+            id(this.name),
+            pub,
+            this.#params(s),
+            c.packages.map((p) =>
+              frost.decode.bytes('ReshareRound1Package', hexToBytes(p.package)),
+            ),
+            shares,
+          );
+          c.newKey = out.keyPackage;
+          pub = out.publicKeyPackage;
+        }
+        let hash = lifecycleHash({
+          ceremonyId: cid,
+          kind: s.kind,
+          group: s.group,
+          fromEpoch: s.fromEpoch,
+          toEpoch: s.toEpoch,
+          previousPublicKeyPackage: hexToBytes(s.publicKeyPackage),
+          threshold: s.threshold,
+          participants: s.participants,
+          dealers: s.dealers,
+          ...(s.member === undefined ? {} : { member: s.member }),
+          packages: c.packages,
+          publicKeyPackage: frost.encode.bytes('PublicKeyPackage', pub),
+        });
+        if (this.tamper === 'confirm') hash = hash.map((b, i) => (i === 0 ? b ^ 1 : b));
+        this.#send(cid, {
+          type: 'dkg.confirm',
+          round1Hash: bytesToHex(hash),
+          groupPublicKey: bytesToHex(pub.verifyingKey),
+          signature: bytesToHex(
+            signDkgConfirmation(this.m.key, {
+              ceremonyId: cid,
+              member: this.name,
+              round1Hash: hash,
+              groupPublicKey: pub.verifyingKey,
+            }),
+          ),
+        });
+        return;
+      }
+      case 'dkg.complete': {
+        const c = this.ceremonies.get(cid);
+        if (c?.newKey !== undefined) this.m.keyPackages.set(c.start.group, c.newKey);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+/** Signs `message` with these key packages and aggregates under `pub`; true iff it verifies. */
+function signsWith(keys: readonly KeyPackage[], pub: PublicKeyPackage): boolean {
+  const message = new TextEncoder().encode('release 9.9.9');
+  const round1 = keys.map((k) => frost.round1.commit(k));
+  const pkg = frost.signingPackage(
+    round1.map((r) => r.commitments),
+    message,
+  );
+  try {
+    const signature = frost.aggregate(
+      pkg,
+      keys.map((k, i) => frost.round2.sign(pkg, round1[i]!.nonces, k)),
+      pub,
+    );
+    return frost.verify(message, signature, pub.verifyingKey);
+  } catch {
+    return false;
+  }
+}
+
+async function setup(names: string[], t: number) {
+  const c = await fresh();
+  const admin = await connect(c.handle.url, c.admin, 'admin', c.coordinatorKey);
+  const members = names.map((n) => new FakeMember(n));
+  const { groupPublicKey } = await setupGroup(c, admin, members, 'release', t);
+  const holders = new Map(members.map((m) => [m.name, new Holder(m)]));
+  for (const h of holders.values()) h.attach();
+  return { c, admin, members, holders, groupPublicKey };
+}
+
+async function addMember(c: TestCoordinator, admin: TestClient, name: string): Promise<Holder> {
+  const m = new FakeMember(name);
+  expectAck(
+    await admin.submit(newCeremonyId(), {
+      type: 'admin.member.add',
+      member: name,
+      identityKey: m.publicKey,
+      roles: [],
+    }),
+  );
+  await m.connect(c);
+  const h = new Holder(m);
+  h.attach();
+  return h;
+}
+
+const roster = (holders: Iterable<Holder>) =>
+  [...holders].map((h) => ({ member: h.name, identityKey: h.m.publicKey }));
+
+const pubOf = (c: TestCoordinator): PublicKeyPackage =>
+  frost.decode.bytes(
+    'PublicKeyPackage',
+    hexToBytes(c.handle.store.getGroup('release')!.publicKeyPackage!),
+  );
+
+describe('lifecycle ceremonies', () => {
+  it('reshares 2-of-3 → 3-of-4 adding dave: same key, epoch 1, old and new shares do not mix', async () => {
+    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const oldKeys = [...holders.values()].map((h) => h.m.keyPackages.get('release')!);
+    const oldPub = pubOf(c);
+    const dave = await addMember(c, admin, 'dave');
+    const all = [...holders.values(), dave];
+    const cid = newCeremonyId();
+    expectAck(
+      await admin.submit(cid, {
+        type: 'admin.group.reshare',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+        threshold: 3,
+        members: roster(all),
+        dealers: ['alice', 'bob'],
+      }),
+    );
+    const done = await admin.nextBody('dkg.complete', cid, 20_000);
+    expect(done.body.groupPublicKey).toBe(groupPublicKey);
+    expect(done.body.confirmations.map((x: { member: string }) => x.member).sort()).toEqual([
+      'alice',
+      'bob',
+      'carol',
+      'dave',
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+    const g = c.handle.store.getGroup('release')!;
+    expect(g).toMatchObject({ epoch: 1, threshold: 3, groupPublicKey, ceremonyId: cid });
+    expect(g.members.map((m) => m.member)).toEqual(['alice', 'bob', 'carol', 'dave']);
+    expect(c.handle.store.listEpochs('release').map((e) => [e.epoch, e.kind])).toEqual([
+      [0, 'dkg'],
+      [1, 'reshare'],
+    ]);
+    const pub = pubOf(c);
+    expect(pub.minSigners).toBe(3);
+    const newKeys = all.map((h) => h.m.keyPackages.get('release')!);
+    expect(newKeys.map((k) => bytesToHex(k.verifyingKey))).toEqual(Array(4).fill(groupPublicKey));
+    // Any 3 new shares sign under the unchanged key; 2 old shares no longer make a quorum with a
+    // new one, nor do 3 old ones verify against the new package (B.30).
+    expect(signsWith([newKeys[0]!, newKeys[2]!, newKeys[3]!], pub)).toBe(true);
+    expect(signsWith([oldKeys[0]!, oldKeys[1]!, newKeys[3]!], pub)).toBe(false);
+    expect(signsWith([oldKeys[0]!, oldKeys[1]!], oldPub)).toBe(true); // history, not current
+    // The lifecycle ceremony left a transcript: authorization, start, rounds, confirmations, end.
+    const types = c.handle.store.transcript(cid).map((e) => e.bodyType);
+    expect(types[0]).toBe('admin.group.reshare');
+    expect(types).toEqual(
+      expect.arrayContaining(['key.start', 'key.round1', 'key.round1.all', 'key.round2']),
+    );
+    expect(types.at(-1)).toBe('dkg.complete');
+
+    // Then 3-of-4 → 2-of-3 without carol; carol's share is useless afterwards.
+    const c2 = newCeremonyId();
+    const remaining = all.filter((h) => h.name !== 'carol');
+    expectAck(
+      await admin.submit(c2, {
+        type: 'admin.group.reshare',
+        group: 'release',
+        epoch: 1,
+        groupPublicKey,
+        threshold: 2,
+        members: roster(remaining),
+        dealers: ['alice', 'carol', 'dave'],
+      }),
+    );
+    await admin.nextBody('dkg.complete', c2, 20_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const pub2 = pubOf(c);
+    expect(c.handle.store.getGroup('release')).toMatchObject({ epoch: 2, threshold: 2 });
+    const k2 = remaining.map((h) => h.m.keyPackages.get('release')!);
+    expect(signsWith([k2[0]!, k2[2]!], pub2)).toBe(true);
+    const carolOld = holders.get('carol')!.m.keyPackages.get('release')!;
+    expect(signsWith([carolOld, k2[1]!], pub2)).toBe(false);
+  });
+
+  it('refreshes 2-of-3 (epoch 1), cancels open signing ceremonies, repairs a lost share', async () => {
+    const { c, admin, members, holders, groupPublicKey } = await setup(
+      ['alice', 'bob', 'carol'],
+      2,
+    );
+    const [alice] = members as [FakeMember];
+    const before = alice.keyPackages.get('release')!;
+    const signing = newCeremonyId();
+    await alice.requestRelease(signing);
+    const cid = newCeremonyId();
+    expectAck(
+      await admin.submit(cid, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+      }),
+    );
+    await admin.nextBody('dkg.complete', cid, 20_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.handle.store.getGroup('release')?.epoch).toBe(1);
+    expect(bytesToHex(alice.keyPackages.get('release')!.signingShare)).not.toBe(
+      bytesToHex(before.signingShare),
+    );
+    // The request made under epoch 0 was cancelled, not left to mix epochs.
+    expect(c.handle.store.getCeremony(signing)?.state).toBe('cancelled');
+
+    // carol loses her share; alice and bob rebuild it (repair keeps the epoch).
+    const carol = holders.get('carol')!;
+    const lostShare = carol.m.keyPackages.get('release')!;
+    carol.m.keyPackages.delete('release');
+    const rid = newCeremonyId();
+    expectAck(
+      await admin.submit(rid, {
+        type: 'admin.group.repair',
+        group: 'release',
+        epoch: 1,
+        groupPublicKey,
+        member: 'carol',
+        helpers: ['alice', 'bob'],
+      }),
+    );
+    await admin.nextBody('dkg.complete', rid, 20_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const repaired = carol.m.keyPackages.get('release')!;
+    expect(bytesToHex(repaired.signingShare)).toBe(bytesToHex(lostShare.signingShare));
+    expect(signsWith([repaired, alice.keyPackages.get('release')!], pubOf(c))).toBe(true);
+    expect(c.handle.store.getGroup('release')?.epoch).toBe(1);
+  });
+});
+
+describe('lifecycle refusals (each with its code; nothing saved)', () => {
+  it('refuses stale epochs, wrong keys, busy groups, revoked members and non-admins', async () => {
+    const { c, admin, members, holders, groupPublicKey } = await setup(
+      ['alice', 'bob', 'carol'],
+      2,
+    );
+    const refresh = (epoch: number, key = groupPublicKey) =>
+      admin.submit(newCeremonyId(), {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch,
+        groupPublicKey: key,
+      });
+    expect((await refresh(1)).code).toBe('STALE_EPOCH');
+    expect((await refresh(0, 'ab'.repeat(32))).code).toBe('WRONG_GROUP');
+    expect(
+      (
+        await admin.submit(newCeremonyId(), {
+          type: 'admin.group.refresh',
+          group: 'nope',
+          epoch: 0,
+          groupPublicKey,
+        })
+      ).code,
+    ).toBe('WRONG_GROUP');
+    // Only the admin key opens a lifecycle ceremony.
+    expect(
+      (
+        await members[0]!.client.submit(newCeremonyId(), {
+          type: 'admin.group.refresh',
+          group: 'release',
+          epoch: 0,
+          groupPublicKey,
+        })
+      ).code,
+    ).toBe('FORBIDDEN');
+    // Too few dealers for the current threshold.
+    expect(
+      (
+        await admin.submit(newCeremonyId(), {
+          type: 'admin.group.reshare',
+          group: 'release',
+          epoch: 0,
+          groupPublicKey,
+          threshold: 2,
+          members: roster(holders.values()),
+          dealers: ['alice', 'zed'],
+        })
+      ).code,
+    ).toBe('UNKNOWN_PARTICIPANT');
+
+    // One key ceremony per group at a time.
+    for (const h of holders.values()) h.tamper = 'silent';
+    const open = newCeremonyId();
+    expectAck(
+      await admin.submit(open, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+      }),
+    );
+    expect((await refresh(0)).code).toBe('GROUP_BUSY');
+    // A member outside the ceremony, or one without the role, is refused (wrong member).
+    const outsider = await addMember(c, admin, 'mallory');
+    expect(
+      (await submit(outsider.m.client, open, { type: 'key.round1', package: 'ab', boxes: [] }))
+        .code,
+    ).toBe('UNKNOWN_PARTICIPANT');
+    // A DKG message in a lifecycle ceremony is refused.
+    expect(
+      (await submit(members[0]!.client, open, { type: 'dkg.round1', package: 'ab' })).code,
+    ).toBe('UNEXPECTED_MESSAGE');
+    // A dealer package that does not fit the key (constant term ≠ λ·PK_i) is refused.
+    const bogus = frost.keys.dealer({ minSigners: 2, maxSigners: 3 });
+    const alienKey = frost.keys.keyPackage(Object.values(bogus.shares)[0]!);
+    const alien = frost.keys.reshare.part1(
+      { ...alienKey, identifier: frost.identifier.derive('alice') } as KeyPackage,
+      {
+        ...bogus.publicKeyPackage,
+        verifyingShares: {
+          [id('alice')]: alienKey.verifyingShare,
+          [id('bob')]: alienKey.verifyingShare,
+          [id('carol')]: alienKey.verifyingShare,
+        },
+      } as PublicKeyPackage,
+      {
+        dealers: ['alice', 'bob', 'carol'].map(id),
+        newIdentifiers: ['alice', 'bob', 'carol'].map(id),
+        newMinSigners: 2,
+      },
+    );
+    const alienHex = bytesToHex(frost.encode.bytes('ReshareRound1Package', alien.package));
+    expect(
+      (await submit(members[0]!.client, open, { type: 'key.round1', package: alienHex, boxes: [] }))
+        .code,
+    ).toBe('INCORRECT_COMMITMENT');
+    // Revoking a participant aborts the open key ceremony at once; the group stays at epoch 0.
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.member.revoke',
+        member: 'carol',
+        reason: 'left',
+      }),
+    );
+    const abort = await admin.nextBody('dkg.abort', open);
+    expect(abort.body.code).toBe('MEMBER_REVOKED');
+    // carol's open connection was closed by the coordinator.
+    expect((await holders.get('carol')!.m.client.closed).code).toBe(1008);
+    expect(c.handle.store.getGroup('release')).toMatchObject({ epoch: 0, groupPublicKey });
+    // A refresh cannot include a revoked member: reshare without it instead.
+    expect((await refresh(0)).code).toBe('MEMBER_REVOKED');
+    const groups = await admin.query(
+      { type: 'group.list.get', member: 'carol' } as never,
+      'group.list',
+    );
+    expect(groups.groups[0]).toMatchObject({ group: 'release', epoch: 0, revoked: ['carol'] });
+  });
+
+  it('aborts with CONFIRMATION_MISMATCH when one confirmer saw another view; nothing saved', async () => {
+    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const before = c.handle.store.getGroup('release')!;
+    holders.get('bob')!.tamper = 'confirm';
+    const cid = newCeremonyId();
+    expectAck(
+      await admin.submit(cid, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+      }),
+    );
+    const abort = await admin.nextBody('dkg.abort', cid, 20_000);
+    expect(abort.body).toMatchObject({ code: 'CONFIRMATION_MISMATCH', culprits: ['bob'] });
+    const after = c.handle.store.getGroup('release')!;
+    expect(after.epoch).toBe(0);
+    expect(after.publicKeyPackage).toBe(before.publicKeyPackage);
+    expect(c.handle.store.listEpochs('release').map((e) => e.epoch)).toEqual([0]);
+  });
+
+  it('refuses a dealer that deals from a share of an earlier epoch with STALE_EPOCH', async () => {
+    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const alice = holders.get('alice')!;
+    const epoch0 = alice.m.keyPackages.get('release')!;
+    const pub0 = pubOf(c);
+    const first = newCeremonyId();
+    expectAck(
+      await admin.submit(first, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+      }),
+    );
+    await admin.nextBody('dkg.complete', first, 20_000);
+    await new Promise((r) => setTimeout(r, 50));
+    alice.tamper = 'silent';
+    const second = newCeremonyId();
+    expectAck(
+      await admin.submit(second, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 1,
+        groupPublicKey,
+      }),
+    );
+    // alice restored her epoch-0 share from a backup and deals with it.
+    const stale = frost.keys.refresh.part1(epoch0, pub0, ['alice', 'bob', 'carol'].map(id));
+    const reply = await submit(alice.m.client, second, {
+      type: 'key.round1',
+      package: bytesToHex(frost.encode.bytes('ReshareRound1Package', stale.package)),
+      boxes: [],
+    });
+    expect(reply.code).toBe('STALE_EPOCH');
+  });
+});
