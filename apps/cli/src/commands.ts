@@ -121,7 +121,7 @@ async function readAdminKey(file: string): Promise<IdentityKey> {
 }
 
 /** An authenticated admin connection (sender `admin`). */
-async function adminConnection(
+export async function adminConnection(
   o: GlobalOptions & { adminKey: string },
   ctx: Ctx,
 ): Promise<{ conn: Connection; key: IdentityKey }> {
@@ -269,7 +269,7 @@ export async function cmdGroupCreate(
 
 // ---------------------------------------------------------------- member sessions
 
-async function openSession(
+export async function openSession(
   o: GlobalOptions,
   ctx: Ctx,
   extra: {
@@ -291,7 +291,7 @@ async function openSession(
   });
 }
 
-function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(
       () => reject(new CliError('TIMEOUT', `${what} did not finish within ${seconds} s`)),
