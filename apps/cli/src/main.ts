@@ -12,14 +12,21 @@ import {
   cmdGroupCreate,
   cmdInbox,
   cmdInit,
-  cmdKeygen,
   cmdMemberAdd,
-  cmdMemberRevoke,
   cmdReject,
   cmdRequest,
   cmdStatus,
 } from './commands.js';
 import { cmdCoordinatorStart } from './coordinator.js';
+import {
+  cmdGroupRefresh,
+  cmdGroupRepair,
+  cmdGroupReshare,
+  cmdGroupRotate,
+  cmdGroupShow,
+  cmdKeygen,
+  cmdMemberRevoke,
+} from './commands/group.js';
 import { runDemo } from './demo.js';
 import { runRealDemo } from './real-demo.js';
 import { CliError } from './errors.js';
@@ -133,10 +140,14 @@ export function buildProgram(): Command {
     ),
   );
 
+  registerLifecycle(group);
+
   common(
     program
       .command('keygen <group>')
-      .description('take part in the key ceremony of GROUP; the share is saved encrypted')
+      .description(
+        'take part in the key ceremony of GROUP (DKG, refresh, reshare or repair); the share is saved encrypted',
+      )
       .option('--timeout <seconds>', 'give up after this long', int, 300)
       .addHelpText('after', PASSPHRASE_HELP),
   ).action(run<GlobalOptions & { timeout: number }>((o, ctx, id) => cmdKeygen(id ?? '', o, ctx)));
@@ -154,7 +165,7 @@ export function buildProgram(): Command {
           .default('standard'),
       )
       .option('--note <text>', 'a note for the approvers')
-      .option('--formats <list>', 'signature formats', 'raw')
+      .option('--formats <list>', 'signature formats, comma-separated (raw and openpgp sign the artifact bytes and are not available through the coordinator yet)', 'sshsig,minisign,signify,dsse,sigstore,jws')
       .option('--no-wait', 'return once the request is recorded')
       .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
       .addHelpText('after', PASSPHRASE_HELP),
@@ -258,6 +269,105 @@ export function buildProgram(): Command {
     ),
   );
   return program;
+}
+
+/** `group show|refresh|reshare|repair|rotate` (docs/lifecycle.md; commands/group.ts). */
+function registerLifecycle(group: Command): void {
+  const adminKey = '--admin-key <file>';
+  const adminHelp = 'the admin key file printed by `coordinator start`';
+  const waiting = (cmd: Command) =>
+    cmd
+      .option('--no-wait', 'return once the ceremony is open')
+      .option('--timeout <seconds>', 'give up waiting after this long', int, 600);
+  common(
+    group
+      .command('show [name]')
+      .description('groups, their members, threshold, key epoch and public key')
+      .option(adminKey, `${adminHelp} (else: as this member)`),
+  ).action(
+    run<GlobalOptions & { adminKey?: string }>((o, ctx, name) => cmdGroupShow(name, o, ctx)),
+  );
+  common(
+    waiting(
+      group
+        .command('refresh <name>')
+        .description('new shares for the same members and threshold; same public key (admin)')
+        .requiredOption(adminKey, adminHelp),
+    ),
+  ).action(
+    run<GlobalOptions & { adminKey: string; wait: boolean; timeout: number }>((o, ctx, name) =>
+      cmdGroupRefresh(name ?? '', o, ctx),
+    ),
+  );
+  common(
+    waiting(
+      group
+        .command('reshare <name>')
+        .description('move the key to new members and/or a new threshold; same public key (admin)')
+        .requiredOption('--members <list>', 'the new roster, comma-separated (or name=PUB)')
+        .requiredOption('--threshold <t>', 'approvals needed afterwards', int)
+        .option('--dealers <list>', 'current holders who deal (default: those who stay)')
+        .requiredOption(adminKey, adminHelp),
+    ),
+  ).action(
+    run<
+      GlobalOptions & {
+        adminKey: string;
+        wait: boolean;
+        timeout: number;
+        members: string;
+        threshold: number;
+        dealers?: string;
+      }
+    >((o, ctx, name) => cmdGroupReshare(name ?? '', o, ctx)),
+  );
+  common(
+    waiting(
+      group
+        .command('repair <name>')
+        .description("rebuild a member's lost share with the help of t others (admin)")
+        .requiredOption('--member <name>', 'the member who lost its share')
+        .option('--helpers <list>', 'who helps (default: the first t others)')
+        .requiredOption(adminKey, adminHelp),
+    ),
+  ).action(
+    run<
+      GlobalOptions & {
+        adminKey: string;
+        wait: boolean;
+        timeout: number;
+        member: string;
+        helpers?: string;
+      }
+    >((o, ctx, name) => cmdGroupRepair(name ?? '', o, ctx)),
+  );
+  common(
+    group
+      .command('rotate <name>')
+      .description(
+        'a NEW key by DKG in a new group (NAME-v2, …) and the transition statement both quorums sign (admin)',
+      )
+      .requiredOption('--members <list>', 'members of the new group (or name=PUB)')
+      .requiredOption('--threshold <t>', 'approvals needed in the new group', int)
+      .requiredOption('--reason <text>', 'why (in the signed transition statement)')
+      .option('--new-group <name>', 'name of the new group (default: NAME-v2, NAME-v3, …)')
+      .option('--out <file>', 'where to write the transition statement')
+      .option('--timeout <seconds>', 'give up waiting for the DKG after this long', int, 600)
+      .requiredOption(adminKey, adminHelp),
+  ).action(
+    run<
+      GlobalOptions & {
+        adminKey: string;
+        wait: boolean;
+        timeout: number;
+        members: string;
+        threshold: number;
+        reason: string;
+        newGroup?: string;
+        out?: string;
+      }
+    >((o, ctx, name) => cmdGroupRotate(name ?? '', { ...o, wait: true }, ctx)),
+  );
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

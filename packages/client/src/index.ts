@@ -83,6 +83,24 @@ export {
 } from './share-swap.js';
 export type { PendingShare } from './share-swap.js';
 export {
+  TRANSITION_PAYLOAD_TYPE,
+  TRANSITION_TYPE,
+  TransitionEnvelopeSchema,
+  TransitionKeySchema,
+  TransitionStatementSchema,
+  buildTransitionStatement,
+  nextGroupName,
+  transitionEnvelope,
+  transitionMessage,
+  verifyTransition,
+} from './rotation.js';
+export type {
+  TransitionCheck,
+  TransitionEnvelope,
+  TransitionKey,
+  TransitionStatement,
+} from './rotation.js';
+export {
   ISSUED_AT_TOLERANCE_MS,
   SIGN_ROUNDS,
   Signer,

@@ -1,0 +1,527 @@
+/**
+ * Key lifecycle commands (docs/lifecycle.md): `group show|refresh|reshare|repair|rotate`, `member
+ * revoke` (which proposes the reshare that removes the member), and `keygen`, which takes part in
+ * whichever key ceremony of the group is open: the DKG, or a refresh, reshare or repair.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import {
+  adminRegistryAt,
+  buildTransitionStatement,
+  nextGroupName,
+  transitionEnvelope,
+  transitionMessage,
+  type Connection,
+  type DkgResult,
+  type LifecycleResult,
+} from '@conclave/client';
+import {
+  bytesToHex,
+  newCeremonyId,
+  type CeremonyStatus,
+  type GroupInfo,
+  type GroupMember,
+  type OpenedEnvelope,
+  type SealedBody,
+} from '@conclave/protocol';
+import { adminConnection, homeDir, openSession, withTimeout } from '../commands.js';
+import { CliError } from '../errors.js';
+import type { Ctx, GlobalOptions } from '../output.js';
+
+type AdminOptions = GlobalOptions & { adminKey: string };
+type WaitOptions = { wait: boolean; timeout: number };
+
+const list = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+
+async function withAdmin<T>(
+  o: AdminOptions,
+  ctx: Ctx,
+  fn: (conn: Connection) => Promise<T>,
+): Promise<T> {
+  const { conn, key } = await adminConnection(o, ctx);
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.close();
+    key.secretKey.fill(0);
+  }
+}
+
+async function currentGroup(conn: Connection, name: string): Promise<GroupInfo> {
+  const group = (await conn.groups()).find((g) => g.group === name);
+  if (group === undefined)
+    throw new CliError('WRONG_GROUP', `the coordinator has no group ${name}`);
+  if (group.state !== 'active' || group.groupPublicKey === undefined) {
+    throw new CliError('WRONG_GROUP', `group ${name} is ${group.state}, not active`);
+  }
+  return group;
+}
+
+/** Identity keys for a roster: name=PUB, the admin registry of --home, or the current roster. */
+async function rosterOf(
+  o: GlobalOptions,
+  names: readonly string[],
+  current: readonly GroupMember[],
+): Promise<GroupMember[]> {
+  const registry = await adminRegistryAt(homeDir(o));
+  return names.map((entry) => {
+    const [member = '', given] = entry.split('=');
+    const identityKey =
+      given ?? registry[member] ?? current.find((m) => m.member === member)?.identityKey;
+    if (identityKey === undefined) {
+      throw new CliError(
+        'UNKNOWN_MEMBER',
+        `no identity key known for ${member}; register it with \`conclave member add ${member} --key PUB\` from this --home, or write ${member}=PUB`,
+      );
+    }
+    return { member, identityKey };
+  });
+}
+
+type Outcome =
+  | { state: 'completed'; groupPublicKey: string; confirmations: string[] }
+  | { state: 'aborted'; code: string; message: string; culprits: string[] };
+
+/** Sends an admin operation that opens a key ceremony and (unless --no-wait) waits for its end. */
+async function runKeyCeremony(
+  conn: Connection,
+  ctx: Ctx,
+  body: SealedBody,
+  w: WaitOptions,
+): Promise<{ ceremonyId: string; outcome?: Outcome }> {
+  const ceremonyId = newCeremonyId();
+  let settle!: (o: Outcome) => void;
+  const ended = new Promise<Outcome>((r) => (settle = r));
+  conn.onEnvelope((env: OpenedEnvelope) => {
+    if (env.ceremonyId !== ceremonyId) return;
+    if (env.body.type === 'dkg.complete') {
+      settle({
+        state: 'completed',
+        groupPublicKey: env.body.groupPublicKey,
+        confirmations: env.body.confirmations.map((c) => c.member),
+      });
+    } else if (env.body.type === 'dkg.abort') {
+      settle({
+        state: 'aborted',
+        code: env.body.code,
+        message: env.body.message,
+        culprits: env.body.culprits,
+      });
+    }
+  });
+  let last = '';
+  conn.onStatus((s: CeremonyStatus) => {
+    if (s.ceremonyId !== ceremonyId) return;
+    const line = `${s.state}: ${s.approvals.length > 0 ? `${s.approvals.join(', ')} done` : 'waiting'}`;
+    if (line !== last) ctx.progress((last = line));
+  });
+  await conn.send(ceremonyId, '0', body);
+  if (!w.wait) return { ceremonyId };
+  ctx.progress(`key ceremony ${ceremonyId} is open; waiting for the members (conclave keygen)…`);
+  const outcome = await withTimeout(ended, w.timeout, `key ceremony ${ceremonyId}`);
+  return { ceremonyId, outcome };
+}
+
+function requireCompleted(
+  ceremonyId: string,
+  outcome: Outcome | undefined,
+): Extract<Outcome, { state: 'completed' }> | undefined {
+  if (outcome === undefined || outcome.state === 'completed') return outcome;
+  throw new CliError(
+    'DKG_ABORTED',
+    `key ceremony ${ceremonyId} aborted (${outcome.code}: ${outcome.message})` +
+      (outcome.culprits.length > 0 ? `; culprits: ${outcome.culprits.join(', ')}` : '') +
+      '; nothing changed, the old shares stay valid',
+  );
+}
+
+const adminFlag = (o: AdminOptions) => `--admin-key ${o.adminKey}`;
+
+// ---------------------------------------------------------------- group show
+
+export async function cmdGroupShow(
+  name: string | undefined,
+  o: GlobalOptions & { adminKey?: string },
+  ctx: Ctx,
+): Promise<void> {
+  let groups: GroupInfo[];
+  if (o.adminKey !== undefined) {
+    groups = await withAdmin({ ...o, adminKey: o.adminKey }, ctx, (c) => c.groups());
+  } else {
+    const session = await openSession(o, ctx);
+    try {
+      groups = await session.connection.groups();
+    } finally {
+      await session.close();
+    }
+  }
+  if (name !== undefined) groups = groups.filter((g) => g.group === name);
+  if (name !== undefined && groups.length === 0)
+    throw new CliError('WRONG_GROUP', `no group ${name} (or you are not in it)`);
+  ctx.result(
+    { groups },
+    groups
+      .map(
+        (g) =>
+          `${g.group}: ${g.threshold}-of-${g.members.length}, ${g.state}, key epoch ${g.epoch}\n` +
+          `  members: ${g.members.map((m) => m.member).join(', ')}\n` +
+          `  group public key: ${g.groupPublicKey ?? '(none yet)'}` +
+          (g.revoked.length > 0
+            ? `\n  REVOKED but still holding shares: ${g.revoked.join(', ')} — reshare without them`
+            : ''),
+      )
+      .join('\n') || 'no groups',
+  );
+}
+
+// ---------------------------------------------------------------- refresh / reshare / repair
+
+export async function cmdGroupRefresh(
+  name: string,
+  o: AdminOptions & WaitOptions,
+  ctx: Ctx,
+): Promise<void> {
+  await withAdmin(o, ctx, async (conn) => {
+    const g = await currentGroup(conn, name);
+    const { ceremonyId, outcome } = await runKeyCeremony(
+      conn,
+      ctx,
+      {
+        type: 'admin.group.refresh',
+        group: name,
+        epoch: g.epoch,
+        groupPublicKey: g.groupPublicKey ?? '',
+      },
+      o,
+    );
+    const done = requireCompleted(ceremonyId, outcome);
+    const members = g.members.map((m) => m.member);
+    ctx.result(
+      {
+        group: name,
+        kind: 'refresh',
+        ceremonyId,
+        state: done === undefined ? 'open' : 'completed',
+        fromEpoch: g.epoch,
+        epoch: g.epoch + 1,
+        threshold: g.threshold,
+        members,
+        groupPublicKey: g.groupPublicKey,
+      },
+      done === undefined
+        ? `Refresh ${ceremonyId} of ${name} is open. Every member runs: conclave keygen ${name}`
+        : `Refreshed ${name}: new shares for ${members.join(', ')} (epoch ${g.epoch + 1}), ` +
+            `same ${g.threshold}-of-${members.length} and same group public key ${g.groupPublicKey ?? ''}. ` +
+            'Shares of earlier epochs no longer combine with these.',
+    );
+  });
+}
+
+/**
+ * Dealers for a reshare: current holders in good standing who stay, then (if fewer than the
+ * current threshold) those who leave.
+ */
+export function defaultDealers(g: GroupInfo, newMembers: readonly string[]): string[] {
+  const good = g.members.map((m) => m.member).filter((m) => !g.revoked.includes(m));
+  const staying = good.filter((m) => newMembers.includes(m));
+  const leaving = good.filter((m) => !newMembers.includes(m));
+  const dealers = [...staying, ...leaving].slice(0, Math.max(g.threshold, staying.length));
+  if (dealers.length < g.threshold) {
+    throw new CliError(
+      'INSUFFICIENT_HONEST_SIGNERS',
+      `only ${good.length} holders of ${g.group} are in good standing, fewer than its threshold ${g.threshold}; ` +
+        `the key cannot be reshared — rotate it: conclave group rotate ${g.group} --threshold T --members …`,
+    );
+  }
+  return dealers;
+}
+
+export async function cmdGroupReshare(
+  name: string,
+  o: AdminOptions & WaitOptions & { members: string; threshold: number; dealers?: string },
+  ctx: Ctx,
+): Promise<void> {
+  const names = list(o.members);
+  if (!Number.isInteger(o.threshold) || o.threshold < 2 || o.threshold > names.length) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `--threshold must be between 2 and the number of members (${names.length})`,
+    );
+  }
+  await withAdmin(o, ctx, async (conn) => {
+    const g = await currentGroup(conn, name);
+    const members = await rosterOf(o, names, g.members);
+    const memberNames = members.map((m) => m.member);
+    const dealers = o.dealers === undefined ? defaultDealers(g, memberNames) : list(o.dealers);
+    ctx.progress(
+      `resharing ${name} (${g.threshold}-of-${g.members.length}, epoch ${g.epoch}) to ` +
+        `${o.threshold}-of-${members.length}; dealers: ${dealers.join(', ')}`,
+    );
+    const { ceremonyId, outcome } = await runKeyCeremony(
+      conn,
+      ctx,
+      {
+        type: 'admin.group.reshare',
+        group: name,
+        epoch: g.epoch,
+        groupPublicKey: g.groupPublicKey ?? '',
+        threshold: o.threshold,
+        members,
+        dealers,
+      },
+      o,
+    );
+    const done = requireCompleted(ceremonyId, outcome);
+    const removed = g.members.map((m) => m.member).filter((m) => !memberNames.includes(m));
+    const added = memberNames.filter((m) => !g.members.some((x) => x.member === m));
+    ctx.result(
+      {
+        group: name,
+        kind: 'reshare',
+        ceremonyId,
+        state: done === undefined ? 'open' : 'completed',
+        fromEpoch: g.epoch,
+        epoch: g.epoch + 1,
+        threshold: o.threshold,
+        members: memberNames,
+        dealers,
+        added,
+        removed,
+        groupPublicKey: g.groupPublicKey,
+      },
+      done === undefined
+        ? `Reshare ${ceremonyId} of ${name} is open. Dealers (${dealers.join(', ')}) and every new member run: conclave keygen ${name}`
+        : `Reshared ${name}: ${o.threshold}-of-${members.length} (${memberNames.join(', ')}), epoch ${g.epoch + 1}, ` +
+            `same group public key ${g.groupPublicKey ?? ''}.` +
+            (added.length > 0 ? `\n  added: ${added.join(', ')}` : '') +
+            (removed.length > 0
+              ? `\n  removed: ${removed.join(', ')} (their old shares are useless now)`
+              : ''),
+    );
+  });
+}
+
+export async function cmdGroupRepair(
+  name: string,
+  o: AdminOptions & WaitOptions & { member: string; helpers?: string },
+  ctx: Ctx,
+): Promise<void> {
+  await withAdmin(o, ctx, async (conn) => {
+    const g = await currentGroup(conn, name);
+    if (!g.members.some((m) => m.member === o.member)) {
+      throw new CliError('UNKNOWN_PARTICIPANT', `${o.member} holds no share of ${name}`);
+    }
+    const helpers =
+      o.helpers !== undefined
+        ? list(o.helpers)
+        : g.members
+            .map((m) => m.member)
+            .filter((m) => m !== o.member && !g.revoked.includes(m))
+            .slice(0, g.threshold);
+    ctx.progress(`repairing ${o.member}'s share of ${name}; helpers: ${helpers.join(', ')}`);
+    const { ceremonyId, outcome } = await runKeyCeremony(
+      conn,
+      ctx,
+      {
+        type: 'admin.group.repair',
+        group: name,
+        epoch: g.epoch,
+        groupPublicKey: g.groupPublicKey ?? '',
+        member: o.member,
+        helpers,
+      },
+      o,
+    );
+    const done = requireCompleted(ceremonyId, outcome);
+    ctx.result(
+      {
+        group: name,
+        kind: 'repair',
+        ceremonyId,
+        state: done === undefined ? 'open' : 'completed',
+        member: o.member,
+        helpers,
+        epoch: g.epoch,
+        groupPublicKey: g.groupPublicKey,
+      },
+      done === undefined
+        ? `Repair ${ceremonyId} is open. ${o.member} and the helpers (${helpers.join(', ')}) run: conclave keygen ${name}`
+        : `Repaired ${o.member}'s share of ${name} (epoch ${g.epoch}, key unchanged).`,
+    );
+  });
+}
+
+// ---------------------------------------------------------------- rotate
+
+export async function cmdGroupRotate(
+  name: string,
+  o: AdminOptions &
+    WaitOptions & {
+      members: string;
+      threshold: number;
+      reason: string;
+      newGroup?: string;
+      out?: string;
+    },
+  ctx: Ctx,
+): Promise<void> {
+  const names = list(o.members);
+  if (!Number.isInteger(o.threshold) || o.threshold < 2 || o.threshold > names.length) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `--threshold must be between 2 and the number of members (${names.length})`,
+    );
+  }
+  await withAdmin(o, ctx, async (conn) => {
+    const old = await currentGroup(conn, name);
+    const newGroup = o.newGroup ?? nextGroupName(name);
+    const members = await rosterOf(o, names, old.members);
+    const { ceremonyId, outcome } = await runKeyCeremony(
+      conn,
+      ctx,
+      { type: 'admin.group.create', group: newGroup, threshold: o.threshold, members },
+      { wait: true, timeout: o.timeout },
+    );
+    const done = requireCompleted(ceremonyId, outcome);
+    if (done === undefined) throw new CliError('INTERNAL', 'rotation DKG did not report');
+    const statement = buildTransitionStatement({
+      oldKey: {
+        group: name,
+        publicKey: old.groupPublicKey ?? '',
+        epoch: old.epoch,
+        threshold: old.threshold,
+        members: old.members.map((m) => m.member),
+      },
+      newKey: {
+        group: newGroup,
+        publicKey: done.groupPublicKey,
+        epoch: 0,
+        threshold: o.threshold,
+        members: members.map((m) => m.member),
+      },
+      time: new Date(),
+      reason: o.reason,
+      rotationCeremony: ceremonyId,
+    });
+    const out = resolve(o.out ?? `${name}-to-${newGroup}.transition.json`);
+    await writeFile(out, `${JSON.stringify(transitionEnvelope(statement), null, 2)}\n`, {
+      mode: 0o644,
+    });
+    ctx.result(
+      {
+        group: name,
+        newGroup,
+        ceremonyId,
+        oldKey: statement.oldKey.publicKey,
+        newKey: statement.newKey.publicKey,
+        transition: out,
+        transitionMessage: bytesToHex(transitionMessage(statement)),
+        signatures: { old: false, new: false },
+      },
+      `Rotation of ${name}: new group ${newGroup} (${o.threshold}-of-${members.length}) with a NEW key ${done.groupPublicKey}.\n` +
+        `Transition statement (unsigned) written to ${out}.\n` +
+        `It must be signed by a quorum of ${name} (old key) and a quorum of ${newGroup} (new key); ` +
+        'see docs/runbooks/rotation.md. Until both signatures are in it, verifiers keep trusting only the old key.',
+    );
+  });
+}
+
+// ---------------------------------------------------------------- member revoke (+ proposal)
+
+export async function cmdMemberRevoke(
+  name: string,
+  o: AdminOptions & { reason: string },
+  ctx: Ctx,
+): Promise<void> {
+  await withAdmin(o, ctx, async (conn) => {
+    const operationId = newCeremonyId();
+    await conn.send(operationId, '0', {
+      type: 'admin.member.revoke',
+      member: name,
+      reason: o.reason,
+    });
+    const groups = await conn.groups(name);
+    const proposals = groups.map((g) => {
+      const keep = g.members.map((m) => m.member).filter((m) => !g.revoked.includes(m));
+      const threshold = Math.min(g.threshold, keep.length);
+      if (keep.length < 2 || keep.length < g.threshold) {
+        return {
+          group: g.group,
+          action: 'rotate',
+          command: `conclave group rotate ${g.group} --threshold ${Math.max(2, Math.min(g.threshold, keep.length))} --members ${keep.join(',')},NEW --reason "${name} revoked" ${adminFlag(o)}`,
+        };
+      }
+      return {
+        group: g.group,
+        action: 'reshare',
+        command: `conclave group reshare ${g.group} --members ${keep.join(',')} --threshold ${threshold} ${adminFlag(o)}`,
+      };
+    });
+    ctx.result(
+      { member: name, revoked: true, operationId, groups: groups.map((g) => g.group), proposals },
+      `Revoked ${name}: the coordinator refuses its key from now on (open connections were closed; ` +
+        'signing ceremonies continue without it, key ceremonies it was in were aborted).' +
+        (proposals.length === 0
+          ? `\n${name} holds no shares.`
+          : `\n${name} still holds shares of ${proposals.map((p) => p.group).join(', ')}. ` +
+            'Move the key away from it (same public key, its share becomes useless):\n' +
+            proposals.map((p) => `  ${p.command}`).join('\n') +
+            '\nIf its share may have been stolen together with others, rotate instead (docs/runbooks/key-compromise.md).'),
+    );
+  });
+}
+
+// ---------------------------------------------------------------- keygen (DKG or lifecycle)
+
+export async function cmdKeygen(
+  group: string,
+  o: GlobalOptions & { timeout: number },
+  ctx: Ctx,
+): Promise<void> {
+  type Either = { dkg: DkgResult } | { lifecycle: LifecycleResult };
+  let choose!: (p: Promise<Either>) => void;
+  const started = new Promise<Promise<Either>>((r) => (choose = r));
+  const session = await openSession(o, ctx, {
+    beforeConnect: (s) => {
+      s.acceptKeyCeremonies((start) => start.group === group);
+      s.onKeyCeremony((p) => choose(p.result.then((dkg) => ({ dkg }))));
+      s.acceptLifecycle((start) => start.group === group).onParticipant((p) =>
+        choose(p.result.then((lifecycle) => ({ lifecycle }))),
+      );
+    },
+  });
+  ctx.progress(`waiting for a key ceremony of ${group}…`);
+  try {
+    const result = await withTimeout(
+      started.then((r) => r),
+      o.timeout,
+      `the key ceremony of ${group}`,
+    );
+    if ('dkg' in result) {
+      const r = result.dkg;
+      ctx.result(
+        { kind: 'dkg', epoch: 0, ...r },
+        `Key ceremony complete: ${r.threshold}-of-${r.members.length} group ${r.group}\n` +
+          `  group public key: ${r.groupPublicKey}\n  your share (encrypted): ${r.sharePath}`,
+      );
+      return;
+    }
+    const r = result.lifecycle;
+    ctx.result(
+      { ...r },
+      `Key ceremony complete (${r.kind}): ${r.threshold}-of-${r.members.length} group ${r.group}, key epoch ${r.epoch}\n` +
+        `  group public key: ${r.groupPublicKey} (unchanged)\n` +
+        (r.sharePath !== undefined
+          ? `  your new share (encrypted): ${r.sharePath}`
+          : r.members.includes(session.member)
+            ? '  your share did not change'
+            : '  you are no longer a member; your old share was deleted'),
+    );
+  } finally {
+    await session.close();
+  }
+}
