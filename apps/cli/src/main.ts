@@ -165,7 +165,11 @@ export function buildProgram(): Command {
           .default('standard'),
       )
       .option('--note <text>', 'a note for the approvers')
-      .option('--formats <list>', 'signature formats, comma-separated (raw and openpgp sign the artifact bytes and are not available through the coordinator yet)', 'sshsig,minisign,signify,dsse,sigstore,jws')
+      .option(
+        '--formats <list>',
+        'signature formats, comma-separated (raw and openpgp sign the artifact bytes and are not available through the coordinator yet)',
+        'sshsig,minisign,signify,dsse,sigstore,jws',
+      )
       .option('--no-wait', 'return once the request is recorded')
       .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
       .addHelpText('after', PASSPHRASE_HELP),
