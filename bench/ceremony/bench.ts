@@ -175,6 +175,7 @@ const RELEASE: Release = {
       name: 'app-1.0.0.tgz',
       sha256: 'ab'.repeat(32),
       sha512: 'cd'.repeat(64),
+      blake2b512: 'ef'.repeat(64),
     },
   ],
   formats: ['dsse'],

@@ -460,7 +460,7 @@ export async function cmdRequest(
     const d = await digestFile(path).catch(() => {
       throw new CliError('INVALID_ARGUMENT', `cannot read artifact ${path}`);
     });
-    artifacts.push({ name: d.name, sha256: d.sha256, sha512: d.sha512 });
+    artifacts.push({ name: d.name, sha256: d.sha256, sha512: d.sha512, blake2b512: d.blake2b512 });
   }
   const release = {
     version: o.version,

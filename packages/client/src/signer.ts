@@ -15,6 +15,7 @@ import {
   hexToBytes,
   openEnvelope,
   requestDigest,
+  sessionPackagesBytes,
   signPackageAck,
   signingPackageHash,
   type CeremonyStatus,
@@ -28,7 +29,9 @@ import {
 import {
   buildStatement,
   digestFile,
-  messageToSign,
+  isFormatError,
+  jobIdsFor,
+  planMessages,
   statementDigest,
   type StatementContext,
 } from '@conclave/release';
@@ -43,6 +46,11 @@ import type { NonceLedger } from './nonce-ledger.js';
 export const SIGN_ROUNDS = { request: '0', approve: '1', share: '2', cancel: '4' } as const;
 /** sign.package issuedAt must be within this of our clock (flow doc step 5). */
 export const ISSUED_AT_TOLERANCE_MS = 5 * 60_000;
+/**
+ * A later phase signs under phase 1's statement, so its issuedAt is as old as phase 1: allow the
+ * approval window (a day at most) instead.
+ */
+export const LATER_PHASE_TOLERANCE_MS = 24 * 60 * 60_000;
 
 /** What a member reviews before approving: who asked, for what, checked. */
 export interface Review {
@@ -108,7 +116,7 @@ export async function checkLocalArtifacts(
         `${basename(path)} is not one of the artifacts in this request`,
       );
     }
-    if (a.sha256 !== d.sha256 || a.sha512 !== d.sha512) {
+    if (a.sha256 !== d.sha256 || a.sha512 !== d.sha512 || a.blake2b512 !== d.blake2b512) {
       throw new ClientError(
         'ARTIFACT_MISMATCH',
         `${a.name}: the local file's digest differs from the request (local sha256 ${d.sha256}, requested ${a.sha256}); do not approve`,
@@ -140,32 +148,42 @@ export interface PackageCheckInput {
   readonly review: Review;
   readonly meta: ShareMetadata;
   readonly pkg: SignPackage;
-  /** hex encodings of this member's outstanding commitments for the ceremony. */
-  readonly myCommitments: ReadonlySet<string>;
+  /** Every commitment bundle (hex, in job order) this member made for the ceremony's `pkg.phase`. */
+  readonly myBundles: readonly (readonly string[])[];
   readonly now: number;
 }
 
 export interface PackageCheck {
-  readonly signingPackage: SigningPackage;
-  readonly signingPackageBytes: Uint8Array;
-  /** hex of the commitment of mine this package uses. */
-  readonly commitment: string;
-  readonly message: Uint8Array;
+  readonly jobs: readonly string[];
+  readonly signingPackages: readonly SigningPackage[];
+  readonly signingPackageBytes: readonly Uint8Array[];
+  /** My commitments the packages use, in job order (hex). */
+  readonly commitments: readonly string[];
+  readonly messages: readonly Uint8Array[];
 }
 
+const sameList = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
 /**
- * The checks before a share leaves: same request, a well-formed package whose commitment list
- * matches the signers and includes my commitment unchanged, and a message byte-equal to the
- * statement I rebuild myself (and hashing to the announced statement digest). Throws ClientError
- * with a protocol code on any difference; pure (no I/O).
+ * The checks before any share leaves: same request, the jobs I approved (every format of the
+ * request, nothing else), a commitment list per job that matches the signers and carries my bundle
+ * unchanged, and for every job a signing package I build myself, from the message I rebuild from
+ * the approved request, whose hash equals the coordinator's. Earlier-phase signatures this phase
+ * covers must verify under the group key. Throws ClientError with a protocol code on any
+ * difference; pure (no I/O).
  */
 export function checkSignPackage(input: PackageCheckInput): PackageCheck {
   const { pkg, meta, review } = input;
   if (pkg.requestDigest !== review.requestDigest) {
     refuse('STATEMENT_MISMATCH', 'the package is for another request than the one approved');
   }
-  if (Math.abs(pkg.issuedAt - input.now) > ISSUED_AT_TOLERANCE_MS) {
-    refuse('STATEMENT_MISMATCH', 'the package issuedAt is more than 5 minutes from this clock');
+  const tolerance = pkg.phase === 1 ? ISSUED_AT_TOLERANCE_MS : LATER_PHASE_TOLERANCE_MS;
+  if (Math.abs(pkg.issuedAt - input.now) > tolerance) {
+    refuse(
+      'STATEMENT_MISMATCH',
+      `the package issuedAt is more than ${tolerance / 60_000} minutes from this clock`,
+    );
   }
   const participants = new Map(meta.participants.map((p) => [p.member, p]));
   for (const m of [...pkg.approvers, ...pkg.signers]) {
@@ -180,32 +198,59 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
   if (pkg.signers.length < meta.threshold) {
     refuse('INCORRECT_NUMBER_OF_COMMITMENTS', 'fewer signers than the threshold');
   }
-  const bytes = hexToBytes(pkg.signingPackage);
-  let signingPackage: SigningPackage;
+  let expectedJobs: string[];
   try {
-    signingPackage = frost.decode.bytes('SigningPackage', bytes);
-  } catch {
-    return refuse('INVALID_MESSAGE', 'the signing package does not decode');
+    expectedJobs = jobIdsFor(review.release, pkg.phase);
+  } catch (e) {
+    return refuse('STATEMENT_MISMATCH', isFormatError(e) ? e.message : String(e));
   }
-  const expected = new Set(pkg.signers.map((s) => frost.identifier.derive(s) as string));
-  const got = signingPackage.commitments.map((c) => c.identifier as string);
-  if (got.length !== expected.size || new Set(got).size !== got.length) {
-    refuse('INCORRECT_NUMBER_OF_COMMITMENTS', 'the commitment list does not match the signers');
-  }
-  if (!got.every((id) => expected.has(id))) {
-    refuse('UNKNOWN_PARTICIPANT', 'the commitment list names a non-signer');
-  }
-  const myId = frost.identifier.derive(input.member);
-  const mine = signingPackage.commitments.find((c) => c.identifier === myId);
-  if (mine === undefined) refuse('MISSING_COMMITMENT', 'my commitment is missing from the package');
-  const mineHex = bytesToHex(frost.encode.bytes('SigningCommitments', mine));
-  if (!input.myCommitments.has(mineHex)) {
+  if (!sameList(pkg.jobs, expectedJobs)) {
     refuse(
-      'INCORRECT_COMMITMENT',
-      'the package carries a commitment I did not make (or already used)',
+      'STATEMENT_MISMATCH',
+      `the coordinator asks me to sign jobs [${pkg.jobs.join(', ')}], but the approved request's phase ${pkg.phase} is [${expectedJobs.join(', ')}]; refusing to sign`,
     );
   }
-  const ctx = {
+  if (pkg.packageHashes.length !== pkg.jobs.length) {
+    refuse('INVALID_MESSAGE', 'one package hash per job expected');
+  }
+  if (pkg.commitments.length !== pkg.signers.length) {
+    refuse('INCORRECT_NUMBER_OF_COMMITMENTS', 'the commitment lists do not match the signers');
+  }
+  if (
+    !sameList(
+      pkg.commitments.map((c) => c.member),
+      pkg.signers,
+    )
+  ) {
+    refuse('UNKNOWN_PARTICIPANT', 'the commitment lists name someone other than the signers');
+  }
+  const mine = pkg.commitments.find((c) => c.member === input.member)?.commitments;
+  if (mine === undefined)
+    refuse('MISSING_COMMITMENT', 'my commitments are missing from the package');
+  if (!input.myBundles.some((b) => sameList(b, mine))) {
+    refuse(
+      'INCORRECT_COMMITMENT',
+      'the package carries commitments I did not make for this phase (or already used)',
+    );
+  }
+  const decoded: SigningCommitments[][] = pkg.commitments.map((c) => {
+    if (c.commitments.length !== pkg.jobs.length) {
+      refuse('INCORRECT_NUMBER_OF_COMMITMENTS', `${c.member} has not one commitment per job`);
+    }
+    const id = frost.identifier.derive(c.member);
+    return c.commitments.map((hex) => {
+      let x: SigningCommitments;
+      try {
+        x = frost.decode.bytes('SigningCommitments', hexToBytes(hex));
+      } catch {
+        return refuse('INVALID_MESSAGE', `a commitment of ${c.member} does not decode`);
+      }
+      if (x.identifier !== id)
+        refuse('IDENTIFIER_MISMATCH', `a commitment under ${c.member} is not theirs`);
+      return x;
+    });
+  });
+  const ctx: StatementContext = {
     ceremonyId: input.ceremonyId,
     group: meta.group,
     groupPublicKey: meta.groupPublicKey,
@@ -217,17 +262,51 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     policyId: pkg.policyId,
     issuedAt: pkg.issuedAt,
   };
-  const message = messageToSign(review.release, ctx);
-  if (!equalBytes(message, signingPackage.message)) {
-    refuse(
+  const plan = { release: review.release, context: ctx, keyCreatedAt: pkg.keyCreatedAt };
+  const groupKey = hexToBytes(meta.groupPublicKey, 32);
+  let messages: Uint8Array[];
+  try {
+    const previous = new Map(pkg.previous.map((p) => [p.job, hexToBytes(p.signature, 64)]));
+    if (pkg.phase > 1) {
+      // What this phase covers must be real signatures of the group over what was approved.
+      const earlier = new Map(planMessages(plan, 1).map((j) => [j.id, j.message]));
+      for (const [job, sig] of previous) {
+        const message = earlier.get(job);
+        if (message === undefined || !frost.verify(message, sig, groupKey)) {
+          refuse(
+            'STATEMENT_MISMATCH',
+            `the earlier signature for ${job} does not verify; refusing to sign`,
+          );
+        }
+      }
+    }
+    messages = planMessages(plan, pkg.phase, previous).map((j) => j.message);
+  } catch (e) {
+    if (e instanceof ClientError) throw e;
+    return refuse(
       'STATEMENT_MISMATCH',
-      'the message in the signing package is not the statement rebuilt from the approved request; refusing to sign',
+      `cannot rebuild the messages of the approved request: ${isFormatError(e) ? e.message : String(e)}`,
     );
   }
+  const signingPackages = messages.map((message, j) =>
+    frost.signingPackage(
+      decoded.map((d) => d[j]!),
+      message,
+    ),
+  );
+  const signingPackageBytes = signingPackages.map((p) => frost.encode.bytes('SigningPackage', p));
+  signingPackageBytes.forEach((bytes, j) => {
+    if (bytesToHex(signingPackageHash(bytes)) !== pkg.packageHashes[j]) {
+      refuse(
+        'STATEMENT_MISMATCH',
+        `the coordinator's package for ${pkg.jobs[j]} is not the one I build from the approved request; refusing to sign`,
+      );
+    }
+  });
   if (statementDigest(buildStatement(review.release, ctx)) !== pkg.statementDigest) {
     refuse('STATEMENT_MISMATCH', 'the statement digest does not match the rebuilt statement');
   }
-  return { signingPackage, signingPackageBytes: bytes, commitment: mineHex, message };
+  return { jobs: pkg.jobs, signingPackages, signingPackageBytes, commitments: mine, messages };
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -247,6 +326,8 @@ interface Approval {
   readonly share: LoadedShare;
   /** commitment hex → its secret nonces, in memory only (THREATS A.5). */
   readonly nonces: Map<string, SigningNonces>;
+  /** Every bundle sent (one commitment per job of its phase), oldest first. */
+  readonly bundles: { readonly phase: number; readonly commitments: readonly string[] }[];
   /** Commitments already placed in a package (spent, whether or not we signed). */
   readonly used: Set<string>;
   lastSignedSession: number;
@@ -288,15 +369,43 @@ export class Signer {
     return a !== undefined && !a.done;
   }
 
-  async #commit(a: Approval): Promise<string> {
-    const { nonces, commitments } = frost.round1.commit(a.share.keyPackage);
-    const hex = bytesToHex(
-      frost.encode.bytes('SigningCommitments', commitments as SigningCommitments),
-    );
-    // Recorded durably before it is sent: the ledger knows every commitment we ever made.
-    await this.#o.ledger.reserve(commitmentId(hex), { ceremonyId: a.review.ceremonyId });
-    a.nonces.set(hex, nonces);
-    return hex;
+  /** One fresh commitment per job of `phase`, each reserved in the ledger before it is sent. */
+  async #commit(a: Approval, phase: number): Promise<string[]> {
+    const count = jobIdsFor(a.review.release, phase).length;
+    const bundle: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const { nonces, commitments } = frost.round1.commit(a.share.keyPackage);
+      const hex = bytesToHex(
+        frost.encode.bytes('SigningCommitments', commitments as SigningCommitments),
+      );
+      // Recorded durably before it is sent: the ledger knows every commitment we ever made.
+      await this.#o.ledger.reserve(commitmentId(hex), { ceremonyId: a.review.ceremonyId });
+      a.nonces.set(hex, nonces);
+      bundle.push(hex);
+    }
+    a.bundles.push({ phase, commitments: bundle });
+    return bundle;
+  }
+
+  /** Bundles of `phase` none of whose commitments a package has used yet. */
+  #outstanding(a: Approval, phase: number) {
+    return a.bundles.filter((b) => b.phase === phase && !b.commitments.some((c) => a.used.has(c)));
+  }
+
+  /** Destroys the nonces of unused bundles of other phases (their jobs are signed or moot, A.3). */
+  async #dropOtherPhases(a: Approval, phase: number): Promise<void> {
+    for (const b of a.bundles) {
+      if (b.phase === phase) continue;
+      for (const hex of b.commitments) {
+        const nonces = a.nonces.get(hex);
+        if (nonces === undefined) continue;
+        frost.round1.destroy(nonces);
+        a.nonces.delete(hex);
+        await this.#o.ledger
+          .abandon(commitmentId(hex), `phase ${b.phase} is over`)
+          .catch(() => undefined);
+      }
+    }
   }
 
   /** Commits and sends sign.approve for a reviewed request. */
@@ -306,17 +415,18 @@ export class Signer {
       review,
       share,
       nonces: new Map(),
+      bundles: [],
       used: new Set(),
       lastSignedSession: 0,
       done: false,
     };
     this.#approvals.set(review.ceremonyId, a);
-    const commitment = await this.#commit(a);
+    const commitments = await this.#commit(a, 1);
     try {
       await this.#o.send(review.ceremonyId, SIGN_ROUNDS.approve, {
         type: 'sign.approve',
         requestDigest: review.requestDigest,
-        commitment,
+        commitments,
       });
     } catch (err) {
       await this.finish(review.ceremonyId, 'approval refused');
@@ -334,19 +444,27 @@ export class Signer {
     });
   }
 
-  /** Sends a fresh commitment for the next ROAST session (asked by the coordinator). */
-  async recommit(ceremonyId: string): Promise<boolean> {
+  /** Sends fresh commitments for the next ROAST session or phase (asked by the coordinator). */
+  async recommit(ceremonyId: string, phase = 1): Promise<boolean> {
     const a = this.#approvals.get(ceremonyId);
     if (a === undefined || a.done) return false;
-    // Nothing to do while an unused commitment is still outstanding.
-    if ([...a.nonces.keys()].some((c) => !a.used.has(c))) return false;
-    const commitment = await this.#commit(a);
-    await this.#o.send(ceremonyId, SIGN_ROUNDS.approve, { type: 'sign.recommit', commitment });
-    this.#log(`recommitted for ${ceremonyId} (new session)`);
+    // Nothing to do while an unused bundle for this phase is still outstanding.
+    if (this.#outstanding(a, phase).length > 0) return false;
+    await this.#dropOtherPhases(a, phase);
+    const commitments = await this.#commit(a, phase);
+    await this.#o.send(ceremonyId, SIGN_ROUNDS.approve, {
+      type: 'sign.recommit',
+      phase,
+      commitments,
+    });
+    this.#log(`recommitted for ${ceremonyId} (phase ${phase}, new session)`);
     return true;
   }
 
-  /** Handles a sign.package: check everything, consume the nonce durably, sign, send the share. */
+  /**
+   * Handles a sign.package: check everything, consume every job's nonce durably, sign, send the
+   * shares with a signed ack of the packages.
+   */
   async onPackage(ceremonyId: string, pkg: SignPackage): Promise<SignEvent | undefined> {
     const a = this.#approvals.get(ceremonyId);
     if (a === undefined) {
@@ -359,56 +477,62 @@ export class Signer {
       review: a.review,
       meta: a.share.metadata,
       pkg,
-      // Outstanding and already-used commitments: a replay must reach the ledger (cached share,
-      // A.2) and a second package for a used nonce gets the ledger's NONCE_ALREADY_USED (A.1).
-      myCommitments: new Set([...a.nonces.keys(), ...a.used]),
+      // Outstanding and already-used bundles: a replay must reach the ledger (cached shares,
+      // A.2) and a second package for used nonces gets the ledger's NONCE_ALREADY_USED (A.1).
+      myBundles: a.bundles.filter((b) => b.phase === pkg.phase).map((b) => b.commitments),
       now: (this.#o.now ?? Date.now)(),
     });
-    a.used.add(check.commitment);
-    const id = commitmentId(check.commitment);
-    const packageHash = bytesToHex(signingPackageHash(check.signingPackageBytes));
-    // Write-ahead (A.4): the nonce is marked consumed (fsync) before any share is computed.
-    const consumed = await this.#o.ledger.consume(id, packageHash);
-    let shareHex: string;
-    if (!consumed.firstUse) {
-      if (consumed.cachedShare === undefined) {
-        throw new ClientError(
-          'NONCE_ALREADY_USED',
-          'this package was seen before but no share was kept; commit again',
-        );
+    for (const c of check.commitments) a.used.add(c);
+    const shares: string[] = [];
+    for (let j = 0; j < check.jobs.length; j++) {
+      const commitment = check.commitments[j]!;
+      const id = commitmentId(commitment);
+      const packageHash = bytesToHex(signingPackageHash(check.signingPackageBytes[j]!));
+      // Write-ahead (A.4): the nonce is marked consumed (fsync) before any share is computed.
+      const consumed = await this.#o.ledger.consume(id, packageHash);
+      if (!consumed.firstUse) {
+        if (consumed.cachedShare === undefined) {
+          throw new ClientError(
+            'NONCE_ALREADY_USED',
+            'this package was seen before but no share was kept; commit again',
+          );
+        }
+        shares.push(consumed.cachedShare); // A.2: an identical replay gets the same share
+        continue;
       }
-      shareHex = consumed.cachedShare; // A.2: an identical replay gets the same share
-    } else {
-      const nonces = a.nonces.get(check.commitment);
+      const nonces = a.nonces.get(commitment);
       if (nonces === undefined)
         throw new ClientError('NONCE_ALREADY_USED', 'nonce no longer in memory');
-      const share = frost.round2.sign(check.signingPackage, nonces, a.share.keyPackage);
+      const share = frost.round2.sign(check.signingPackages[j]!, nonces, a.share.keyPackage);
       frost.round1.destroy(nonces);
-      a.nonces.delete(check.commitment);
-      shareHex = bytesToHex(share.share);
+      a.nonces.delete(commitment);
+      const shareHex = bytesToHex(share.share);
       await this.#o.ledger.recordShare(id, packageHash, shareHex);
+      shares.push(shareHex);
     }
-    let sent = shareHex;
+    let sent = shares;
     if (testFault() === 'bad-sign-share') {
       // TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=bad-sign-share): a share that fails
       // verification, so the tests can check the coordinator names and excludes this signer.
-      const bad = hexToBytes(shareHex);
+      const bad = hexToBytes(shares[0]!);
       bad[0] = (bad[0] ?? 0) ^ 1;
-      sent = bytesToHex(bad);
+      sent = [bytesToHex(bad), ...shares.slice(1)];
     }
     const ack = signPackageAck(
       this.#o.key,
       { ceremonyId, session: pkg.session, member: this.#o.member },
-      check.signingPackageBytes,
+      sessionPackagesBytes(check.signingPackageBytes),
     );
     a.lastSignedSession = pkg.session;
     await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
       type: 'round2.share',
       session: pkg.session,
-      share: sent,
+      shares: sent,
       ack,
     });
-    this.#log(`signed ${ceremonyId} session ${pkg.session} (statement checked byte for byte)`);
+    this.#log(
+      `signed ${ceremonyId} session ${pkg.session}: ${check.jobs.length} job(s), every message rebuilt and checked`,
+    );
     return { ceremonyId, session: pkg.session };
   }
 
@@ -424,6 +548,7 @@ export class Signer {
       return;
     }
     const needs = raw['needsCommitment'];
+    const phase = typeof raw['phase'] === 'number' ? raw['phase'] : 1;
     const listed = Array.isArray(needs) && needs.includes(this.#o.member);
     const spentAll = a.used.size > 0 && [...a.nonces.keys()].every((c) => a.used.has(c));
     if (status.culprits.includes(this.#o.member)) return;
@@ -431,7 +556,7 @@ export class Signer {
       listed ||
       (spentAll && !Array.isArray(needs) && /awaitingCommitments/i.test(status.state))
     ) {
-      await this.recommit(status.ceremonyId);
+      await this.recommit(status.ceremonyId, phase);
     }
   }
 

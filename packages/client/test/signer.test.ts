@@ -16,7 +16,8 @@ import {
   type SignPackage,
   type SignRequest,
 } from '@conclave/protocol';
-import { buildStatement, messageToSign, statementDigest } from '@conclave/release';
+import { buildStatement, planMessages, statementDigest } from '@conclave/release';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import {
   ClientError,
@@ -76,8 +77,16 @@ function world(): World {
       version: '1.2.3',
       class: 'standard',
       note: '',
-      artifacts: [{ name: 'a.tgz', sha256: 'a'.repeat(64), sha512: 'b'.repeat(128) }],
-      formats: ['raw'],
+      artifacts: [
+        {
+          name: 'a.tgz',
+          sha256: 'a'.repeat(64),
+          sha512: 'b'.repeat(128),
+          blake2b512: 'c'.repeat(128),
+        },
+      ],
+      // Two jobs (dsse, sshsig:a.tgz): every check below runs over a job list.
+      formats: ['sshsig'],
     },
   };
   const envelope = sealEnvelope(ids['carol']!, {
@@ -117,35 +126,58 @@ function world(): World {
   };
 }
 
-/** What an honest coordinator sends: the statement over the approvers, as a FROST package. */
+/**
+ * What an honest coordinator sends: per job, every signer's commitment and the hash of the package
+ * over the message it rebuilds. `messageIssuedAt` / `messageApprovers` forge the messages only.
+ */
 function honestPackage(
   w: World,
-  commitments: Record<string, string>,
-  over: { issuedAt?: number; messageIssuedAt?: number; approvers?: string[] } = {},
+  commitments: Record<string, string[]>,
+  over: {
+    issuedAt?: number;
+    messageIssuedAt?: number;
+    approvers?: string[];
+    messageApprovers?: string[];
+  } = {},
 ): SignPackage {
   const signers = Object.keys(commitments);
   const approvers = over.approvers ?? signers;
   const issuedAt = over.issuedAt ?? Date.now();
-  const ctx = (at: number) => ({
+  const ctx = (at: number, who: string[]) => ({
     ceremonyId: w.ceremonyId,
     group: 'web',
     groupPublicKey: w.meta('alice').groupPublicKey,
     requester: 'carol',
-    approvers: approvers.map((m) => ({ member: m, identityKey: bytesToHex(w.ids[m]!.publicKey) })),
+    approvers: who.map((m) => ({ member: m, identityKey: bytesToHex(w.ids[m]!.publicKey) })),
     policyId: 'default',
     issuedAt: at,
   });
-  const message = messageToSign(w.review.release, ctx(over.messageIssuedAt ?? issuedAt));
-  const pkg = frost.signingPackage(
-    signers.map((s) => frost.decode.bytes('SigningCommitments', hexToBytes(commitments[s]!))),
-    message,
+  const jobs = planMessages(
+    {
+      release: w.review.release,
+      context: ctx(over.messageIssuedAt ?? issuedAt, over.messageApprovers ?? approvers),
+      keyCreatedAt: 0,
+    },
+    1,
   );
+  const packageHashes = jobs.map((job, j) => {
+    const pkg = frost.signingPackage(
+      signers.map((s) => frost.decode.bytes('SigningCommitments', hexToBytes(commitments[s]![j]!))),
+      job.message,
+    );
+    return bytesToHex(sha256(frost.encode.bytes('SigningPackage', pkg)));
+  });
   return {
     type: 'sign.package',
     session: 1,
-    signingPackage: bytesToHex(frost.encode.bytes('SigningPackage', pkg)),
+    phase: 1,
+    jobs: jobs.map((j) => j.id),
+    commitments: signers.map((m) => ({ member: m, commitments: commitments[m]! })),
+    packageHashes,
+    previous: [],
+    keyCreatedAt: 0,
     requestDigest: w.review.requestDigest,
-    statementDigest: statementDigest(buildStatement(w.review.release, ctx(issuedAt))),
+    statementDigest: statementDigest(buildStatement(w.review.release, ctx(issuedAt, approvers))),
     approvers,
     signers,
     policyId: 'default',
@@ -153,9 +185,12 @@ function honestPackage(
   };
 }
 
-function commitFor(w: World, m: string): string {
-  const { commitments } = frost.round1.commit(w.keys[m]!);
-  return bytesToHex(frost.encode.bytes('SigningCommitments', commitments));
+/** One fresh commitment per job (two jobs: dsse, sshsig). */
+function commitFor(w: World, m: string): string[] {
+  return [0, 1].map(() => {
+    const { commitments } = frost.round1.commit(w.keys[m]!);
+    return bytesToHex(frost.encode.bytes('SigningCommitments', commitments));
+  });
 }
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -170,21 +205,33 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('checkSignPackage (the message rebuild)', () => {
   const w = world();
   const mine = commitFor(w, 'alice');
-  const input = (pkg: SignPackage, myCommitments = new Set([mine])) => ({
+  const input = (pkg: SignPackage, myBundles: string[][] = [mine]) => ({
     ceremonyId: w.ceremonyId,
     member: 'alice',
     review: w.review,
     meta: w.meta('alice'),
     pkg,
-    myCommitments,
+    myBundles,
     now: Date.now(),
   });
 
   it('accepts the package an honest coordinator builds, message byte-equal to the rebuild', () => {
     const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
     const check = checkSignPackage(input(pkg));
-    expect(check.commitment).toBe(mine);
-    expect(Buffer.from(check.message).toString()).toContain('DSSEv1');
+    expect(check.commitments).toEqual(mine);
+    expect(check.jobs).toEqual(['dsse', 'sshsig:a.tgz']);
+    expect(Buffer.from(check.messages[0]!).toString()).toContain('DSSEv1');
+    expect(Buffer.from(check.messages[1]!.subarray(0, 6)).toString()).toBe('SSHSIG');
+  });
+
+  it('refuses a job list other than the approved request (an extra format, a dropped one)', () => {
+    const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    expect(codeOf(() => checkSignPackage(input({ ...pkg, jobs: ['dsse', 'raw:a.tgz'] })))).toBe(
+      'STATEMENT_MISMATCH',
+    );
+    expect(codeOf(() => checkSignPackage(input({ ...pkg, jobs: ['dsse'] })))).toBe(
+      'STATEMENT_MISMATCH',
+    );
   });
 
   it('refuses a package whose message differs from the statement it rebuilds (signing oracle)', () => {
@@ -204,11 +251,11 @@ describe('checkSignPackage (the message rebuild)', () => {
     const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
     const dropped = honestPackage(
       w,
-      { alice: mine, bob: commitFor(w, 'bob') },
-      { approvers: ['alice'] },
+      { alice: mine, bob: pkg.commitments[1]!.commitments },
+      { messageApprovers: ['alice'] },
     );
     // The package claims alice+bob approved, but signs a statement naming only alice.
-    const forged = { ...pkg, signingPackage: dropped.signingPackage };
+    const forged = { ...pkg, packageHashes: dropped.packageHashes };
     expect(codeOf(() => checkSignPackage(input(forged)))).toBe('STATEMENT_MISMATCH');
   });
 
@@ -316,7 +363,7 @@ describe('Signer: nonce ledger ordering', () => {
     await signer.approve(w.review, w.share('alice'));
     const approve = sent[0];
     if (approve?.type !== 'sign.approve') throw new Error('no approval sent');
-    const pkg = honestPackage(w, { alice: approve.commitment, bob: commitFor(w, 'bob') });
+    const pkg = honestPackage(w, { alice: approve.commitments, bob: commitFor(w, 'bob') });
     return { w, signer, log, sent, pkg, inner };
   }
 
@@ -325,27 +372,41 @@ describe('Signer: nonce ledger ordering', () => {
     await signer.onPackage(w.ceremonyId, pkg);
     expect(log).toEqual([
       'reserve',
+      'reserve',
       'send sign.approve',
+      'consume',
+      'recordShare',
       'consume',
       'recordShare',
       'send round2.share',
     ]);
     const share = sent[1];
     expect(share?.type).toBe('round2.share');
-    // The share verifies under the group key: it is a real share over the rebuilt message.
+    // Each share verifies under the group key: real shares over the rebuilt messages.
     if (share?.type !== 'round2.share') throw new Error('no share');
-    const signingPackage = frost.decode.bytes('SigningPackage', hexToBytes(pkg.signingPackage));
-    expect(() =>
-      frost.verifySignatureShare(
-        {
-          suite: frost.suite.name,
-          identifier: frost.identifier.derive('alice'),
-          share: hexToBytes(share.share),
-        },
-        signingPackage,
-        w.share('alice').publicKeyPackage,
-      ),
-    ).not.toThrow();
+    const check = checkSignPackage({
+      ceremonyId: w.ceremonyId,
+      member: 'alice',
+      review: w.review,
+      meta: w.meta('alice'),
+      pkg,
+      myBundles: [pkg.commitments[0]!.commitments],
+      now: Date.now(),
+    });
+    expect(share.shares).toHaveLength(2);
+    check.signingPackages.forEach((signingPackage, j) => {
+      expect(() =>
+        frost.verifySignatureShare(
+          {
+            suite: frost.suite.name,
+            identifier: frost.identifier.derive('alice'),
+            share: hexToBytes(share.shares[j]!),
+          },
+          signingPackage,
+          w.share('alice').publicKeyPackage,
+        ),
+      ).not.toThrow();
+    });
     await inner.close();
   });
 
@@ -367,7 +428,7 @@ describe('Signer: nonce ledger ordering', () => {
     expect(shares[0]).toEqual(shares[1]);
     const approve = sent[0];
     if (approve?.type !== 'sign.approve') throw new Error('no approval');
-    const other = honestPackage(w, { alice: approve.commitment, carol: commitFor(w, 'carol') });
+    const other = honestPackage(w, { alice: approve.commitments, carol: commitFor(w, 'carol') });
     await expect(signer.onPackage(w.ceremonyId, other)).rejects.toMatchObject({
       code: 'NONCE_ALREADY_USED',
     });
