@@ -14,6 +14,7 @@ import { createActor } from 'xstate';
 import * as z from 'zod';
 import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js';
 import { openLifecycle } from './key-lifecycle.js';
+import { logAdminOperation } from './log/service.js';
 import { refused } from './runtime.js';
 
 export interface AdminHooks {
@@ -50,6 +51,7 @@ function recordOnly(runner: CeremonyRunner, m: Incoming, writes: () => void): vo
     );
     runner.store.logAdmin(env.ceremonyId, env.body.type, now, env);
     writes();
+    logAdminOperation(runner.store, env.ceremonyId);
   });
   m.reply(
     runner.deps.sealer.seal(

@@ -35,6 +35,7 @@ import {
 } from '@conclave/protocol';
 import type { Actor, AnyStateMachine } from 'xstate';
 import type { Limits } from './limits.js';
+import { logIfTerminal } from './log/service.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { refused, type Clock, type Sealer } from './runtime.js';
@@ -501,7 +502,7 @@ export class CeremonyRunner {
     const now = this.now();
     const entries = this.store.transaction(() => {
       writes?.();
-      return items.map((item) => {
+      const stored = items.map((item) => {
         const envelope = this.deps.sealer.seal(live.id, item.body);
         const entry = {
           ceremonyId: live.id,
@@ -515,6 +516,9 @@ export class CeremonyRunner {
         const idx = this.store.appendTranscript(entry);
         return { ...entry, idx, bodyType: item.body.type };
       });
+      // A final envelope (sign.complete, …) is sent only once its transcript is in the log.
+      logIfTerminal(this.store, live.id, stored);
+      return stored;
     });
     this.deliver(live, entries);
     return entries;

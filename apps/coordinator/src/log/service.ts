@@ -113,7 +113,9 @@ export function logIfTerminal(
 
 /** Hook for admin.ts recordOnly, inside its transaction: logs a member registry operation. */
 export function logAdminOperation(store: object, scopeId: string): void {
-  logOf(store)?.appendAdmin(scopeId);
+  const log = logOf(store);
+  // An admin operation that opened a ceremony (group create) is logged with that ceremony.
+  if (log !== undefined && !log.isCeremony(scopeId)) log.appendAdmin(scopeId);
 }
 
 export class TransparencyLog {
@@ -155,7 +157,7 @@ export class TransparencyLog {
 
   /** Runs `sweep` every `intervalMs` (a safety net for ceremonies closed without the hook). */
   startSweeping(intervalMs: number): void {
-    this.stop();
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
     this.#sweeper = setInterval(() => {
       try {
         this.sweep();
@@ -180,6 +182,10 @@ export class TransparencyLog {
       throw new LogError('CEREMONY_NOT_FOUND', 'no such ceremony');
     }
     return this.#appendOne({ kind: row.kind, ceremonyId });
+  }
+
+  isCeremony(id: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM ceremonies WHERE id = ?').get(id) !== undefined;
   }
 
   /** Appends a registry operation (an admin_log row that opened no ceremony); idempotent. */
