@@ -119,14 +119,15 @@ function findListed(
   unnamed: VerifyFailureCode,
   what: string,
 ): string {
+  // One digest suffices to bind the artifact (SHA-256 when listed: it is the faster one to compute).
   const matches = (e: Listed) => {
-    let any = false;
-    for (const [alg, hex] of Object.entries(e.digests)) {
-      if (alg !== 'sha256' && alg !== 'sha512') continue;
-      if (art.hex(alg) !== hex.toLowerCase()) return false;
-      any = true;
-    }
-    return any;
+    const alg =
+      e.digests.sha256 !== undefined
+        ? 'sha256'
+        : e.digests.sha512 !== undefined
+          ? 'sha512'
+          : undefined;
+    return alg !== undefined && art.hex(alg) === e.digests[alg]!.toLowerCase();
   };
   if (name !== undefined) {
     const e = entries.find((x) => x.name === name);
