@@ -13,7 +13,7 @@ export const FORMAT_ERROR_CODES = [
   /** The bytes `artifactBytes` returned do not hash to the artifact's SHA-256. */
   'ARTIFACT_BYTES_MISMATCH',
   'FORMAT_UNKNOWN',
-  /** The statement's subjects are not the release's artifacts. */
+  /** An artifact is not a subject of the statement (with the same digests). */
   'STATEMENT_MISMATCH',
   /** Two output files would have the same name (an artifact named like a key file). */
   'OUTPUT_PATH_COLLISION',

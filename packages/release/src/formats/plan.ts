@@ -98,21 +98,16 @@ function checkContext(ctx: FormatContext): void {
   checkArtifacts(ctx.release.artifacts);
   checkUnixTime('keyCreatedAt', ctx.keyCreatedAt);
   checkUnixTime('signedAt', ctx.signedAt);
-  const subject = ctx.statement.subject;
-  const arts = ctx.release.artifacts;
-  if (
-    subject.length !== arts.length ||
-    subject.some(
-      (s, i) =>
-        s.name !== arts[i]!.name ||
-        s.digest.sha256 !== arts[i]!.sha256 ||
-        s.digest.sha512 !== arts[i]!.sha512,
-    )
-  ) {
-    fail(
-      'STATEMENT_MISMATCH',
-      "the statement's subjects are not the release's artifacts (names and digests, in order)",
-    );
+  // Every artifact must be a subject with the same digests (the statement may list more, e.g. an SBOM).
+  const subjects = new Map(ctx.statement.subject.map((x) => [x.name, x.digest]));
+  for (const a of ctx.release.artifacts) {
+    const d = subjects.get(a.name);
+    if (!d || d.sha256 !== a.sha256 || d.sha512 !== a.sha512) {
+      fail(
+        'STATEMENT_MISMATCH',
+        `artifact ${a.name} is not a subject of the statement with the same digests`,
+      );
+    }
   }
   if (ctx.release.formats.includes('openpgp') && ctx.signedAt < ctx.keyCreatedAt) {
     fail(
