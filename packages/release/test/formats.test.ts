@@ -441,6 +441,9 @@ describe('rejections (one per code)', () => {
     const content = { 'a).tgz': enc('x') };
     const c = makeContext(makeRelease(['signify'], content, undefined), { content });
     expect(code(() => planJobs(c, 1))).toBe('ARTIFACT_NAME_INVALID');
+    expect(code(() => jobIds({ formats: ['signify'], artifacts: [{ name: 'a).tgz' }] }, 1))).toBe(
+      'ARTIFACT_NAME_INVALID',
+    );
     const ok = makeContext(makeRelease(['minisign'], content, undefined), { content });
     expect(planJobs(ok, 1)).toHaveLength(2);
   });

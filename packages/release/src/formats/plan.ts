@@ -68,6 +68,8 @@ function specs(release: JobRelease, phase: 1 | 2): JobSpec[] {
     seen.add(a.name);
     names.push(a.name);
   }
+  // Refuse at request time what signify could not list (see signifyChecksumList).
+  if (f.has('signify')) signifyChecksumList(names.map((name) => ({ name, sha256: '' })));
   const each = (format: SignatureFormat, prefix: string): JobSpec[] =>
     names.map((artifact) => ({ id: `${prefix}:${artifact}`, format, artifact }));
   if (phase === 2) return f.has('minisign') ? each('minisign', 'minisign-global') : [];
