@@ -3,7 +3,7 @@
  * revoke` (which proposes the reshare that removes the member), and `keygen`, which takes part in
  * whichever key ceremony of the group is open: the DKG, or a refresh, reshare or repair.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   adminRegistryAt,
@@ -11,6 +11,7 @@ import {
   nextGroupName,
   transitionEnvelope,
   transitionMessage,
+  verifyTransition,
   type Connection,
   type DkgResult,
   type LifecycleResult,
@@ -428,6 +429,49 @@ export async function cmdGroupRotate(
         'see docs/runbooks/rotation.md. Until both signatures are in it, verifiers keep trusting only the old key.',
     );
   });
+}
+
+/**
+ * The verifier side of a rotation: both quorums signed, and the old key is the one you trusted.
+ * `--message-out` writes the signed bytes (DSSE PAE) for checking with openssl as well.
+ */
+export async function cmdVerifyTransition(
+  file: string,
+  o: GlobalOptions & { oldKey?: string; messageOut?: string },
+  ctx: Ctx,
+): Promise<void> {
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    throw new CliError('INVALID_ARGUMENT', `cannot read ${file} as JSON`);
+  }
+  const check = verifyTransition(envelope, o.oldKey?.toLowerCase());
+  if (o.messageOut !== undefined) {
+    await writeFile(resolve(o.messageOut), transitionMessage(check.statement));
+  }
+  const s = check.statement;
+  const doc = {
+    valid: check.valid,
+    oldSigned: check.oldSigned,
+    newSigned: check.newSigned,
+    statement: s,
+  };
+  if (!check.valid) {
+    throw new CliError(
+      'VERIFY_FAILED',
+      `transition ${s.oldKey.group} → ${s.newKey.group} is not signed by both quorums ` +
+        `(old key: ${check.oldSigned ? 'signed' : 'missing or invalid'}, new key: ${check.newSigned ? 'signed' : 'missing or invalid'}); keep trusting only the old key`,
+    );
+  }
+  ctx.result(
+    doc,
+    `Valid rotation: ${s.oldKey.group} (${s.oldKey.publicKey}) → ${s.newKey.group} (${s.newKey.publicKey})
+` +
+      `  from ${s.time}; reason: ${s.reason}
+` +
+      `  trust the new key for releases issued after ${s.time}; refuse old-key signatures issued after it`,
+  );
 }
 
 // ---------------------------------------------------------------- member revoke (+ proposal)
