@@ -12,6 +12,8 @@ import {
   readIdentityKeyFile,
 } from './keys.js';
 import { resolveLimits, type Limits } from './limits.js';
+import { loadAuditorToken, loadLogKey } from './log/keys.js';
+import { openTransparencyLog } from './log/service.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Dispatcher } from './messages.js';
 import { createMetrics } from './metrics.js';
@@ -19,6 +21,7 @@ import { Sealer, SeqSource, systemClock, type Clock } from './runtime.js';
 import { CoordinatorServer, WS_PATH } from './server.js';
 import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
 import { openStore, type Store } from './store.js';
+import { AuditHttp } from './web/routes.js';
 
 export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js';
 export { silentLogger, stderrLogger, type Logger } from './logger.js';
@@ -67,6 +70,11 @@ export interface CoordinatorHandle {
   readonly coordinatorPublicKey: string;
   /** Whether this start created the admin key (first start). */
   readonly adminKeyCreated: boolean;
+  /** The transparency log's verifier key (`origin+keyid+base64`), for witnesses and auditors. */
+  readonly logVerifierKey: string;
+  /** Where the auditor token was written at first start, and whether this start made it. */
+  readonly auditorTokenPath: string;
+  readonly auditorTokenCreated: boolean;
   readonly store: Store;
   close(): Promise<void>;
 }
@@ -115,6 +123,9 @@ function loadKeys(
   };
 }
 
+/** Closed ceremonies the completion hook missed are swept into the log this often. */
+const LOG_SWEEP_INTERVAL_MS = 5_000;
+
 export async function startCoordinator(options: StartOptions): Promise<CoordinatorHandle> {
   const dbPath = resolve(options.dbPath);
   const dataDir = resolve(options.dataDir ?? dirname(dbPath));
@@ -124,9 +135,20 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
   const limits = resolveLimits(options.limits);
   const logger = options.logger ?? silentLogger;
   const store = openStore(dbPath, { now: clock.now() });
+  const closers: (() => void)[] = [];
   try {
     const keys = loadKeys(store, dataDir);
     const metrics = createMetrics(store);
+    const auditor = loadAuditorToken(store, dataDir);
+    const log = openTransparencyLog({
+      store,
+      clock,
+      key: loadLogKey(store, dataDir, keys.coordinator.publicKey),
+      metrics,
+      logger,
+    });
+    log.startSweeping(LOG_SWEEP_INTERVAL_MS);
+    closers.push(() => log.stop());
     const server = new CoordinatorServer({
       limits,
       logger,
@@ -136,6 +158,16 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       coordinatorPublicKey: keys.coordinator.publicKey,
       adminPublicKey: keys.adminPublicKey,
       ...(options.origin === undefined ? {} : { origin: options.origin }),
+      audit: new AuditHttp({
+        store,
+        log,
+        auditor,
+        keys: {
+          coordinator: bytesToHex(keys.coordinator.publicKey),
+          admin: bytesToHex(keys.adminPublicKey),
+        },
+        logger,
+      }),
     });
     const runner = new CeremonyRunner({
       store,
@@ -185,17 +217,22 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       adminPublicKey: bytesToHex(keys.adminPublicKey),
       coordinatorPublicKey: bytesToHex(keys.coordinator.publicKey),
       adminKeyCreated: keys.created,
+      logVerifierKey: log.verifierKey,
+      auditorTokenPath: auditor.path,
+      auditorTokenCreated: auditor.created,
       store,
       async close() {
         if (closed) return;
         closed = true;
         clearInterval(checkpoints);
+        log.stop();
         runner.close();
         await server.close();
         store.close();
       },
     };
   } catch (e) {
+    for (const close of closers) close();
     store.close();
     throw e;
   }
@@ -211,7 +248,8 @@ export function formatStartBanner(
     | 'adminPublicKey'
     | 'coordinatorPublicKey'
     | 'adminKeyCreated'
-  >,
+  > &
+    Partial<Pick<CoordinatorHandle, 'logVerifierKey' | 'auditorTokenPath' | 'auditorTokenCreated'>>,
 ): string {
   const fp = (hex: string) => fingerprint(Uint8Array.from(Buffer.from(hex, 'hex')));
   return [
@@ -222,6 +260,14 @@ export function formatStartBanner(
     info.adminKeyCreated
       ? `  admin key file:  ${info.adminKeyPath} (new, mode 0600)`
       : `  admin key file:  ${info.adminKeyPath} (made at first start; may have been moved off this host)`,
+    ...(info.logVerifierKey === undefined ? [] : [`  log key:         ${info.logVerifierKey}`]),
+    ...(info.auditorTokenPath === undefined
+      ? []
+      : [
+          info.auditorTokenCreated === true
+            ? `  auditor token:   ${info.auditorTokenPath} (new, mode 0600; give it to the auditors for ${info.url}/audit/, then move it off this host)`
+            : `  auditor token:   ${info.auditorTokenPath} (made at first start; only its hash is kept)`,
+        ]),
     '',
     'Members pin both keys with: conclave init --name NAME --coordinator ' + info.url,
     'Admin operations use the admin key file, for example:',

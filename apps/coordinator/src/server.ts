@@ -25,9 +25,10 @@ import type { CeremonyRunner, Hub } from './ceremonies.js';
 import type { Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { Dispatcher } from './messages.js';
-import type { Metrics } from './metrics.js';
+import { recordRevokedRefusal, type Metrics } from './metrics.js';
 import type { Clock } from './runtime.js';
 import type { Store } from './store.js';
+import type { AuditHttp, RequestAuthenticator } from './web/routes.js';
 
 export const WS_PATH = '/v1/ws';
 
@@ -41,6 +42,8 @@ export interface ServerDeps {
   readonly adminPublicKey: Uint8Array;
   /** Origin clients dial (and sign); default `http://HOST:PORT`. */
   readonly origin?: string;
+  /** The transparency log's and auditors' HTTP routes (web/routes.ts). */
+  readonly audit?: AuditHttp;
 }
 
 interface Conn {
@@ -163,6 +166,7 @@ export class CoordinatorServer {
   #request(req: IncomingMessage, res: ServerResponse): void {
     res.on('error', noop);
     req.on('error', noop);
+    if (this.#deps.audit?.handle(req, res, this.authenticateRequest) === true) return;
     req.resume();
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
@@ -222,6 +226,54 @@ export class CoordinatorServer {
       return this.#json(res, 429, { code: 'RATE_LIMITED', message: 'too many open challenges' });
     }
     this.#json(res, 200, issued.value);
+  }
+
+  /**
+   * Member authentication of a plain HTTP request with the upgrade's headers (x-conclave-protocol,
+   * -member, -challenge, -signature over a challenge from POST /v1/challenge): POST /v1/log/cosign
+   * and member bundle downloads. The challenge is consumed.
+   */
+  readonly authenticateRequest: RequestAuthenticator = (req) => {
+    const header = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const response = AuthResponseSchema.safeParse({
+      type: 'auth.response',
+      member: header('x-conclave-member'),
+      challenge: header('x-conclave-challenge'),
+      signature: header('x-conclave-signature'),
+    });
+    if (
+      header('x-conclave-protocol') !== String(PROTOCOL_VERSION) ||
+      !response.success ||
+      response.data.member === COORDINATOR_ID ||
+      response.data.member === ADMIN_ID ||
+      this.#book === null
+    ) {
+      return { ok: false, code: 'UNAUTHENTICATED', message: 'missing or malformed credentials' };
+    }
+    const now = this.#deps.clock.now();
+    const consumed = this.#book.consume(response.data.challenge, now);
+    if (!consumed.ok)
+      return { ok: false, code: consumed.error.code, message: consumed.error.message };
+    const verified = verifyAuthResponse(response.data, {
+      challenge: consumed.value,
+      now,
+      lookup: (name) => this.#registered(name, now),
+    });
+    if (!verified.ok)
+      return { ok: false, code: verified.error.code, message: verified.error.message };
+    return { ok: true, member: verified.value.member };
+  };
+
+  /** Registry lookup for authentication; a revoked member's refusal feeds the revocation metric. */
+  #registered(name: string, now: number): { publicKey: Uint8Array; revoked: boolean } | undefined {
+    if (name === ADMIN_ID) return { publicKey: this.#deps.adminPublicKey, revoked: false };
+    const m = this.#deps.store.getMember(name);
+    if (m === undefined) return undefined;
+    if (m.revokedAt !== null) recordRevokedRefusal(this.#deps.metrics, name, m.revokedAt, now);
+    return { publicKey: hexToBytes(m.identityKey, 32), revoked: m.revokedAt !== null };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -287,13 +339,7 @@ export class CoordinatorServer {
     const verified = verifyAuthResponse(response.data, {
       challenge: consumed.value,
       now,
-      lookup: (name) => {
-        if (name === ADMIN_ID) return { publicKey: this.#deps.adminPublicKey, revoked: false };
-        const m = this.#deps.store.getMember(name);
-        return m === undefined
-          ? undefined
-          : { publicKey: hexToBytes(m.identityKey, 32), revoked: m.revokedAt !== null };
-      },
+      lookup: (name) => this.#registered(name, now),
     });
     if (!verified.ok) return this.#refuse(socket, 401, verified.error.code, verified.error.message);
     const member = verified.value.member;

@@ -78,3 +78,11 @@ export {
 } from './leaf.js';
 export { verifyLog, type VerifyLogInput, type LogReport } from './log.js';
 export { Checks, type Check, type Report } from './report.js';
+export {
+  BUNDLE_FORMAT,
+  CeremonyBundleSchema,
+  verifyCeremonyBundle,
+  type CeremonyBundle,
+  type BundleTrust,
+  type BundleReport,
+} from './bundle.js';

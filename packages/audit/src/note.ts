@@ -119,9 +119,13 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   if (typeof vkey !== 'string' || vkey.length > 512) {
     throw new AuditError('NOTE_KEY_INVALID', 'not a verifier key');
   }
-  const parts = vkey.split('+');
-  if (parts.length !== 3) throw new AuditError('NOTE_KEY_INVALID', 'expected name+keyid+key');
-  const [name = '', idHex = '', keyB64 = ''] = parts;
+  // name+hash+key, split at the first two `+` only (the base64 key may contain `+`).
+  const first = vkey.indexOf('+');
+  const second = first < 0 ? -1 : vkey.indexOf('+', first + 1);
+  if (second < 0) throw new AuditError('NOTE_KEY_INVALID', 'expected name+keyid+key');
+  const name = vkey.slice(0, first);
+  const idHex = vkey.slice(first + 1, second);
+  const keyB64 = vkey.slice(second + 1);
   const blob = decodeBase64(keyB64);
   if (!/^[0-9a-f]{8}$/.test(idHex) || blob === undefined || !isValidKeyName(name)) {
     throw new AuditError('NOTE_KEY_INVALID', 'malformed verifier key');

@@ -54,6 +54,16 @@ describe('signed notes (c2sp.org/signed-note)', () => {
     expect(v.keyId).toBe(0xc74f20a3);
   });
 
+  it('round-trips verifier keys whose base64 contains a plus sign', () => {
+    for (let i = 0; i < 64; i++) {
+      const key = generateIdentityKey();
+      const vkey = encodeVerifierKey('conclave/0123456789abcdef', key.publicKey);
+      expect(parseVerifierKey(vkey).keyId).toBe(
+        ed25519NoteVerifier('conclave/0123456789abcdef', key.publicKey).keyId,
+      );
+    }
+  });
+
   it('opens a note, verifying known keys and keeping unknown ones unverified', () => {
     const opened = openNote(`${GO_TEXT}\n${GO_SIG}${ENOCH_SIG}`, [parseVerifierKey(GO_VKEY)]);
     expect(opened.text).toBe(GO_TEXT);

@@ -1,0 +1,131 @@
+// The audit bundle of one ceremony (`GET /v1/audit/bundle/<id>`, `conclave audit export ID`):
+// everything an auditor needs to re-verify it offline with @conclave/audit's
+// verifyCeremonyBundle — transcript, registry operations, the group's key epochs, the log leaf,
+// its inclusion proof and the (cosigned) checkpoint. Read raw from the database: nothing here is
+// trusted by the verifier, and a hand-edited row must show up as a failed check, not a crash.
+import { BUNDLE_FORMAT, encodeBase64, type CeremonyBundle } from '@conclave/audit';
+import type { SqliteStore } from '../store.js';
+import type { TransparencyLog } from './service.js';
+
+export interface BundleKeys {
+  readonly coordinator: string;
+  readonly admin: string;
+}
+
+const REGISTRY_TYPES = ['admin.member.add', 'admin.member.revoke'];
+
+function json(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The bundle of `ceremonyId`, or undefined if there is no such ceremony. */
+export function buildBundle(
+  store: SqliteStore,
+  log: TransparencyLog,
+  ceremonyId: string,
+  keys: BundleKeys,
+): CeremonyBundle | undefined {
+  const db = store.db;
+  const row = db
+    .prepare('SELECT kind, grp, state, snapshot FROM ceremonies WHERE id = ?')
+    .get(ceremonyId) as
+    { kind: 'sign' | 'key'; grp: string; state: string; snapshot: string } | undefined;
+  if (row === undefined) return undefined;
+  const group = db
+    .prepare(
+      'SELECT name, threshold, members, group_public_key, public_key_package, created_at FROM groups WHERE name = ?',
+    )
+    .get(row.grp) as
+    | {
+        name: string;
+        threshold: number;
+        members: string;
+        group_public_key: string | null;
+        public_key_package: string | null;
+        created_at: number;
+      }
+    | undefined;
+  const keyCreatedAt = Math.floor((group?.created_at ?? 0) / 1000);
+  const epochRows = db
+    .prepare(
+      'SELECT epoch, threshold, members, group_public_key, public_key_package, at FROM group_epochs WHERE grp = ? ORDER BY epoch',
+    )
+    .all(row.grp) as {
+    epoch: number;
+    threshold: number;
+    members: string;
+    group_public_key: string;
+    public_key_package: string;
+    at: number;
+  }[];
+  const epochs =
+    epochRows.length > 0
+      ? epochRows.map((e) => ({
+          epoch: e.epoch,
+          at: e.at,
+          threshold: e.threshold,
+          members: json(e.members) as { member: string; identityKey: string }[],
+          groupPublicKey: e.group_public_key,
+          publicKeyPackage: e.public_key_package,
+          keyCreatedAt,
+        }))
+      : group?.group_public_key != null && group.public_key_package != null
+        ? [
+            {
+              epoch: 0,
+              at: 0,
+              threshold: group.threshold,
+              members: json(group.members) as { member: string; identityKey: string }[],
+              groupPublicKey: group.group_public_key,
+              publicKeyPackage: group.public_key_package,
+              keyCreatedAt,
+            },
+          ]
+        : [];
+  const registry = (
+    db
+      .prepare(
+        `SELECT scope_id, at, envelope FROM admin_log WHERE body_type IN (${REGISTRY_TYPES.map(() => '?').join(', ')}) ORDER BY at, scope_id`,
+      )
+      .all(...REGISTRY_TYPES) as { scope_id: string; at: number; envelope: string }[]
+  ).map((r) => ({ scopeId: r.scope_id, at: r.at, envelope: json(r.envelope) }));
+
+  let culprits: string[] = [];
+  const snapshot = json(row.snapshot) as { context?: { culprits?: unknown } } | string;
+  if (typeof snapshot === 'object' && snapshot !== null) {
+    const c = snapshot.context?.culprits;
+    if (Array.isArray(c))
+      culprits = [...new Set(c.filter((x): x is string => typeof x === 'string'))];
+  }
+
+  const index = log.leafIndex(row.kind, ceremonyId);
+  let logPart: CeremonyBundle['log'] = null;
+  const checkpoint = log.latestCheckpoint();
+  if (index !== undefined && checkpoint !== undefined && checkpoint.size > index) {
+    const leaf = log.leaves(index, index + 1)[0];
+    if (leaf !== undefined) {
+      logPart = {
+        index,
+        size: checkpoint.size,
+        leaf: leaf.leaf,
+        checkpoint: log.cosignedCheckpoint() ?? checkpoint.note,
+        inclusionProof: log.inclusionProof(index, checkpoint.size).map(encodeBase64),
+      };
+    }
+  }
+  return {
+    format: BUNDLE_FORMAT,
+    ceremonyId,
+    kind: row.kind,
+    keys: { coordinator: keys.coordinator, admin: keys.admin, log: log.verifierKey },
+    group: group === undefined ? null : { name: group.name, epochs },
+    registry,
+    transcript: log.transcriptOf({ kind: row.kind, ceremonyId }),
+    recorded: { state: row.state, culprits },
+    log: logPart,
+  };
+}

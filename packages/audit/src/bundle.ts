@@ -1,0 +1,757 @@
+// Offline verification of one ceremony (`conclave audit ID|BUNDLE`). A bundle is what the
+// coordinator stored — the transcript (every signed envelope, in order), the member registry
+// operations signed by the admin key, the group's key epochs, the log leaf with its inclusion
+// proof and checkpoint — and the verifier trusts none of it: it re-checks every signature against
+// the registry as of that time, rebuilds every message and FROST signing package itself from the
+// approved request, checks each signer's acknowledgement names those packages (so an equivocating
+// coordinator is proven), re-verifies every share (culprits), recomputes every aggregate, and
+// checks the statement lists exactly the approvers and the ceremony is in the log.
+import {
+  ed25519 as frost,
+  type PublicKeyPackage,
+  type SignatureShare,
+  type SigningCommitments,
+  type SigningPackage,
+} from '@conclave/frost';
+import {
+  CeremonyIdSchema,
+  IdentityKeyHexSchema,
+  TimestampSchema,
+  bytesToHex,
+  canonicalJson,
+  hexToBytes,
+  openEnvelope,
+  requestDigest,
+  sessionPackagesBytes,
+  verifyPackageAck,
+  type Envelope,
+  type SignRequest,
+} from '@conclave/protocol';
+import {
+  STATEMENT_JOB,
+  buildStatement,
+  pae,
+  DSSE_PAYLOAD_TYPE,
+  planMessages,
+  statementBytes,
+  statementDigest,
+  verifyInclusion,
+  type StatementContext,
+} from '@conclave/release';
+import { sha256 } from '@noble/hashes/sha2.js';
+import * as z from 'zod';
+import { decodeBase64 } from './base64.js';
+import { openCheckpoint } from './checkpoint.js';
+import { AuditError } from './errors.js';
+import {
+  LEAF_MAX_BYTES,
+  TranscriptEntrySchema,
+  decodeLeaf,
+  logLeafHash,
+  transcriptDigest,
+  type TranscriptEntry,
+} from './leaf.js';
+import { NOTE_MAX_BYTES, parseVerifierKey, type NoteVerifier } from './note.js';
+import { Checks, type Report } from './report.js';
+
+export const BUNDLE_FORMAT = 'conclave-audit-bundle/v1';
+
+const Hex = z
+  .string()
+  .regex(/^(?:[0-9a-f]{2})*$/)
+  .max(200_000);
+const Name = z.string().min(1).max(64);
+
+const EpochSchema = z.strictObject({
+  epoch: z.int().min(0),
+  /** When this key state took effect (ms). */
+  at: TimestampSchema,
+  threshold: z.int().min(1).max(255),
+  members: z.array(z.strictObject({ member: Name, identityKey: IdentityKeyHexSchema })).max(255),
+  groupPublicKey: IdentityKeyHexSchema,
+  publicKeyPackage: Hex,
+  /** Unix seconds the group key was made (what OpenPGP key packets carry). */
+  keyCreatedAt: z.int().min(0),
+});
+
+export const CeremonyBundleSchema = z.strictObject({
+  format: z.literal(BUNDLE_FORMAT),
+  ceremonyId: CeremonyIdSchema,
+  kind: z.enum(['sign', 'key']),
+  /** Keys the coordinator claims; pin them with the `registry` argument. */
+  keys: z.strictObject({
+    coordinator: IdentityKeyHexSchema,
+    admin: IdentityKeyHexSchema,
+    /** Log verifier key `origin+keyid+base64`. */
+    log: z.string().max(512),
+  }),
+  group: z
+    .strictObject({
+      name: Name,
+      epochs: z.array(EpochSchema).max(10_000),
+    })
+    .nullable(),
+  /** Member registry operations (admin.member.add / .revoke), each with the time it was applied. */
+  registry: z
+    .array(
+      z.strictObject({ scopeId: CeremonyIdSchema, at: TimestampSchema, envelope: z.unknown() }),
+    )
+    .max(100_000),
+  transcript: z.array(z.unknown()).max(100_000),
+  /** What the coordinator recorded as the result (checked against the transcript). */
+  recorded: z.strictObject({
+    state: z.string().max(64),
+    culprits: z.array(Name).max(255),
+  }),
+  log: z
+    .strictObject({
+      index: z.int().min(0),
+      size: z.int().min(1),
+      leaf: z.string().max(LEAF_MAX_BYTES),
+      checkpoint: z.string().max(NOTE_MAX_BYTES),
+      inclusionProof: z.array(z.string().max(64)).max(64),
+    })
+    .nullable(),
+});
+export type CeremonyBundle = z.infer<typeof CeremonyBundleSchema>;
+
+/** What the auditor pins (from their own records); anything not given is taken from the bundle. */
+export interface BundleTrust {
+  readonly coordinatorKey?: string;
+  readonly adminKey?: string;
+  /** Log verifier key (`origin+keyid+base64`). */
+  readonly logKey?: string;
+  /** The group key the auditor expects. */
+  readonly groupPublicKey?: string;
+}
+
+export interface BundleReport extends Report {
+  readonly ceremonyId: string | null;
+  readonly kind: string | null;
+  /** Who approved, in order (signing ceremonies), as the verified transcript shows it. */
+  readonly approvers: readonly string[];
+  /** Members proven to have sent an invalid share. */
+  readonly culprits: readonly string[];
+  /** Verified aggregate signatures by job. */
+  readonly signatures: Readonly<Record<string, string>>;
+}
+
+interface Validity {
+  readonly key: string;
+  readonly from: number;
+  readonly until: number;
+}
+
+const MAX_LISTED = 8;
+const list = (xs: readonly (string | number)[]): string =>
+  xs.length <= MAX_LISTED
+    ? xs.join(', ')
+    : `${xs.slice(0, MAX_LISTED).join(', ')} and ${xs.length - MAX_LISTED} more`;
+
+/** Verifies a ceremony bundle (any JSON value: it is parsed here). */
+export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): BundleReport {
+  const checks = new Checks();
+  const result = {
+    ceremonyId: null as string | null,
+    kind: null as string | null,
+    approvers: [] as string[],
+    culprits: [] as string[],
+    signatures: {} as Record<string, string>,
+  };
+  const parsed = CeremonyBundleSchema.safeParse(input);
+  if (!parsed.success) {
+    const path = parsed.error.issues[0]?.path.join('.') ?? '';
+    checks.fail(
+      'bundle well formed',
+      'BUNDLE_MALFORMED',
+      `not a ceremony bundle (at ${path || 'top'})`,
+    );
+    return { ...checks.report(), ...result };
+  }
+  const b = parsed.data;
+  result.ceremonyId = b.ceremonyId;
+  result.kind = b.kind;
+  const entries: TranscriptEntry[] = [];
+  const badEntries: number[] = [];
+  b.transcript.forEach((raw, i) => {
+    const e = TranscriptEntrySchema.safeParse(raw);
+    if (e.success) entries.push(e.data);
+    else badEntries.push(i);
+  });
+  checks.add(
+    'bundle well formed',
+    badEntries.length === 0,
+    'BUNDLE_MALFORMED',
+    `${b.transcript.length} transcript entries parse`,
+    `transcript entries ${list(badEntries)} are not valid envelopes`,
+  );
+
+  // Pinned keys.
+  const mismatched: string[] = [];
+  if (trust.coordinatorKey !== undefined && trust.coordinatorKey !== b.keys.coordinator) {
+    mismatched.push('coordinator');
+  }
+  if (trust.adminKey !== undefined && trust.adminKey !== b.keys.admin) mismatched.push('admin');
+  if (trust.logKey !== undefined && trust.logKey !== b.keys.log) mismatched.push('log');
+  const pinned = [trust.coordinatorKey, trust.adminKey, trust.logKey].filter(
+    (k) => k !== undefined,
+  );
+  checks.add(
+    'keys pinned',
+    mismatched.length === 0,
+    'NOTE_KEY_INVALID',
+    pinned.length === 3
+      ? 'coordinator, admin and log keys are the pinned ones'
+      : `${pinned.length} of 3 keys pinned; the others are taken from the bundle`,
+    `the bundle's ${mismatched.join(', ')} key differs from the pinned one`,
+  );
+
+  // Member registry as of each time, from admin-signed operations.
+  const adminKey = hexToBytes(b.keys.admin, 32);
+  const validity = new Map<string, Validity[]>();
+  const badRegistry: string[] = [];
+  for (const op of [...b.registry].sort((x, y) => x.at - y.at)) {
+    const opened = openEnvelope(op.envelope as Envelope, (s) =>
+      s === 'admin' ? adminKey : undefined,
+    );
+    if (!opened.ok || opened.value.ceremonyId !== op.scopeId) {
+      badRegistry.push(op.scopeId);
+      continue;
+    }
+    const body = opened.value.body;
+    if (body.type === 'admin.member.add') {
+      const v = validity.get(body.member) ?? [];
+      v.push({ key: body.identityKey, from: op.at, until: Number.POSITIVE_INFINITY });
+      validity.set(body.member, v);
+    } else if (body.type === 'admin.member.revoke') {
+      const v = validity.get(body.member);
+      const last = v?.at(-1);
+      if (v !== undefined && last !== undefined && last.until === Number.POSITIVE_INFINITY) {
+        v[v.length - 1] = { ...last, until: op.at };
+      }
+    }
+  }
+  checks.add(
+    'registry signed by the admin key',
+    badRegistry.length === 0,
+    'BAD_ENVELOPE_SIGNATURE',
+    `${b.registry.length} member registry operations verify under the admin key`,
+    `registry operations ${list(badRegistry)} do not verify under the admin key`,
+  );
+  const coordinatorKey = hexToBytes(b.keys.coordinator, 32);
+  const keyAt = (sender: string, at: number): Uint8Array | undefined => {
+    if (sender === 'coordinator') return coordinatorKey;
+    if (sender === 'admin') return adminKey;
+    const v = validity.get(sender)?.find((x) => x.from <= at && at < x.until);
+    return v === undefined ? undefined : hexToBytes(v.key, 32);
+  };
+
+  // Order and sequence.
+  const orderProblems: string[] = [];
+  entries.forEach((e, i) => {
+    if (e.idx !== i) orderProblems.push(`entry ${i} has index ${e.idx}`);
+    if (i > 0 && e.at < (entries[i - 1] as TranscriptEntry).at)
+      orderProblems.push(`entry ${i} goes back in time`);
+    if (e.envelope.ceremonyId !== b.ceremonyId)
+      orderProblems.push(`entry ${i} belongs to another ceremony`);
+    if (e.envelope.sender !== e.sender) orderProblems.push(`entry ${i} names another sender`);
+    if ((e.direction === 'out') !== (e.sender === 'coordinator')) {
+      orderProblems.push(`entry ${i} has the wrong direction`);
+    }
+  });
+  const lastSeq = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const prev = lastSeq.get(e.sender);
+    if (prev !== undefined && e.envelope.seq <= prev)
+      orderProblems.push(`entry ${i} repeats a sequence number`);
+    lastSeq.set(e.sender, e.envelope.seq);
+  });
+  const opener = entries[0]?.envelope.body.type;
+  const opens =
+    b.kind === 'sign' ? opener === 'sign.request' : opener?.startsWith('admin.') === true;
+  if (!opens) orderProblems.push('the first entry does not open the ceremony');
+  checks.add(
+    'transcript order',
+    orderProblems.length === 0,
+    'UNEXPECTED_MESSAGE',
+    'indices contiguous, time and sequence numbers increasing, the ceremony opened by its first entry',
+    list(orderProblems),
+  );
+
+  // Every envelope's signature, under the sender's key at that time.
+  const unsigned: number[] = [];
+  for (const e of entries) {
+    const opened = openEnvelope(e.envelope, (s) => keyAt(s, e.at));
+    if (!opened.ok) unsigned.push(e.idx);
+  }
+  checks.add(
+    'envelope signatures',
+    unsigned.length === 0 && entries.length > 0,
+    'BAD_ENVELOPE_SIGNATURE',
+    `all ${entries.length} envelopes verify under their sender's key at the time`,
+    entries.length === 0
+      ? 'no transcript'
+      : `entries ${list(unsigned)} do not verify (edited, or the sender was not registered then)`,
+  );
+
+  // The group's key state in effect when the ceremony opened.
+  const openedAt = entries[0]?.at ?? 0;
+  const epoch = b.group?.epochs
+    .filter((x) => x.at <= openedAt)
+    .sort((x, y) => y.at - x.at || y.epoch - x.epoch)[0];
+
+  if (b.kind === 'sign') {
+    verifySigning(b, entries, epoch, trust, checks, result);
+  } else {
+    const complete = entries.find((e) => e.envelope.body.type === 'dkg.complete');
+    const state = b.recorded.state;
+    checks.add(
+      'outcome',
+      (complete !== undefined) === (state === 'completed'),
+      'LOG_LEAF_MISMATCH',
+      `recorded as ${state}, and the transcript agrees`,
+      `recorded as ${state}, but the transcript ${complete === undefined ? 'has no' : 'has a'} dkg.complete`,
+    );
+  }
+
+  verifyInclusionInLog(b, entries, badEntries.length === 0, trust, checks);
+  return { ...checks.report(), ...result };
+}
+
+function verifyInclusionInLog(
+  b: CeremonyBundle,
+  entries: readonly TranscriptEntry[],
+  complete: boolean,
+  trust: BundleTrust,
+  checks: Checks,
+): void {
+  if (b.log === null) {
+    checks.fail('in the log', 'LOG_LEAF_MISMATCH', 'the ceremony is not in the log (still open?)');
+    return;
+  }
+  const enc = new TextEncoder();
+  const leafBytes = enc.encode(b.log.leaf);
+  let digestOk = false;
+  let leafDetail: string;
+  try {
+    const leaf = decodeLeaf(leafBytes);
+    digestOk =
+      complete &&
+      leaf.ceremonyId === b.ceremonyId &&
+      leaf.kind === b.kind &&
+      leaf.entries === entries.length &&
+      leaf.transcript === transcriptDigest(entries);
+    leafDetail = digestOk
+      ? `leaf ${b.log.index} holds the digest of these ${entries.length} entries`
+      : `leaf ${b.log.index} does not hold the digest of this transcript: it changed after it was logged`;
+  } catch {
+    leafDetail = 'the log leaf is malformed';
+  }
+  checks.add('transcript matches its log leaf', digestOk, 'LOG_LEAF_MISMATCH', leafDetail);
+
+  let logKey: NoteVerifier;
+  try {
+    logKey = parseVerifierKey(trust.logKey ?? b.keys.log);
+  } catch {
+    checks.fail('included in a signed checkpoint', 'NOTE_KEY_INVALID', 'the log key is malformed');
+    return;
+  }
+  try {
+    const cp = openCheckpoint(b.log.checkpoint, logKey);
+    const proof = b.log.inclusionProof.map((p) => {
+      const bytes = decodeBase64(p);
+      if (bytes === undefined || bytes.length !== 32)
+        throw new AuditError('LOG_PROOF_INVALID', 'bad proof hash');
+      return bytes;
+    });
+    const ok =
+      cp.size === b.log.size &&
+      verifyInclusion(logLeafHash(leafBytes), b.log.index, cp.size, proof, cp.root);
+    checks.add(
+      'included in a signed checkpoint',
+      ok,
+      'LOG_PROOF_INVALID',
+      `leaf ${b.log.index} is in the tree of ${cp.size} signed by ${logKey.name}`,
+      `the inclusion proof of leaf ${b.log.index} does not lead to the signed root of size ${cp.size}`,
+    );
+  } catch (e) {
+    if (!(e instanceof AuditError)) throw e;
+    checks.fail(
+      'included in a signed checkpoint',
+      e.code,
+      `checkpoint or proof rejected: ${e.code}`,
+    );
+  }
+}
+
+type Epoch = z.infer<typeof EpochSchema>;
+type Body<T extends string> = Extract<Envelope['body'], { type: T }>;
+type At<T extends string> = TranscriptEntry & { envelope: Envelope & { body: Body<T> } };
+
+function bodiesOf<T extends Envelope['body']['type']>(
+  entries: readonly TranscriptEntry[],
+  type: T,
+): At<T>[] {
+  return entries.filter((e) => e.envelope.body.type === type) as At<T>[];
+}
+
+function verifySigning(
+  b: CeremonyBundle,
+  entries: readonly TranscriptEntry[],
+  epoch: Epoch | undefined,
+  trust: BundleTrust,
+  checks: Checks,
+  result: { approvers: string[]; culprits: string[]; signatures: Record<string, string> },
+): void {
+  const first = entries[0];
+  if (first === undefined || first.envelope.body.type !== 'sign.request') return;
+  const request = first.envelope.body as SignRequest;
+  const requester = first.sender;
+  if (epoch === undefined || b.group === null) {
+    checks.fail(
+      'group key',
+      'WRONG_GROUP',
+      'the bundle has no key state of the group for that time',
+    );
+    return;
+  }
+  const roster = new Map(epoch.members.map((m) => [m.member, m.identityKey]));
+  const groupOk =
+    request.group === b.group.name &&
+    (trust.groupPublicKey === undefined || trust.groupPublicKey === epoch.groupPublicKey);
+  let pub: PublicKeyPackage | undefined;
+  try {
+    pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(epoch.publicKeyPackage));
+  } catch {
+    pub = undefined;
+  }
+  const pubOk = pub !== undefined && bytesToHex(pub.verifyingKey) === epoch.groupPublicKey;
+  checks.add(
+    'group key',
+    groupOk && pubOk,
+    'WRONG_GROUP',
+    `group ${b.group.name}, epoch ${epoch.epoch}, ${epoch.threshold}-of-${epoch.members.length}, key ${epoch.groupPublicKey.slice(0, 16)}…`,
+    !groupOk
+      ? 'the request names another group, or the group key is not the pinned one'
+      : 'the public key package does not match the group key',
+  );
+  if (pub === undefined || !pubOk) return;
+
+  // Approvals.
+  const digest = bytesToHex(requestDigest(b.ceremonyId, request));
+  const approvals = bodiesOf(entries, 'sign.approve');
+  const strangers = [requester, ...approvals.map((a) => a.sender)].filter((m) => !roster.has(m));
+  const wrongDigest = approvals
+    .filter((a) => a.envelope.body.requestDigest !== digest)
+    .map((a) => a.sender);
+  const approvers = [
+    ...new Set(
+      approvals.filter((a) => a.envelope.body.requestDigest === digest).map((a) => a.sender),
+    ),
+  ];
+  result.approvers = approvers;
+  checks.add(
+    'approvals name this request',
+    wrongDigest.length === 0 && strangers.length === 0,
+    'STATEMENT_MISMATCH',
+    `${approvers.length} approvals (${list(approvers)}) by group members, each naming request ${digest.slice(0, 16)}…`,
+    strangers.length > 0
+      ? `${list(strangers)} are not members of the group`
+      : `approvals by ${list(wrongDigest)} name another request`,
+  );
+
+  // Commitments each member really sent, by phase.
+  const sent = new Map<string, Set<string>>();
+  const remember = (member: string, phase: number, commitments: readonly string[]) => {
+    const key = `${member}/${phase}`;
+    const set = sent.get(key) ?? new Set<string>();
+    set.add(commitments.join(','));
+    sent.set(key, set);
+  };
+  for (const a of approvals) remember(a.sender, 1, a.envelope.body.commitments);
+  for (const r of bodiesOf(entries, 'sign.recommit'))
+    remember(r.sender, r.envelope.body.phase, r.envelope.body.commitments);
+
+  // Sessions, as the coordinator announced them.
+  const packages = bodiesOf(entries, 'sign.package');
+  const sessions = [...new Set(packages.map((p) => p.envelope.body.session))].sort((x, y) => x - y);
+  const shares = bodiesOf(entries, 'round2.share');
+  const equivocations: string[] = [];
+  const rebuildProblems: string[] = [];
+  const ackProblems: string[] = [];
+  const invalid = new Set<string>();
+  const timedOut = new Set<string>();
+  const aggregates = new Map<string, Uint8Array>();
+  const messages = new Map<string, Uint8Array>();
+  let completingSession: number | undefined;
+  for (const session of sessions) {
+    const copies = packages.filter((p) => p.envelope.body.session === session);
+    const body = (copies[0] as At<'sign.package'>).envelope.body;
+    const canonical = canonicalJson(body);
+    const recipients = copies.map((c) => c.recipient ?? '');
+    if (copies.some((c) => canonicalJson(c.envelope.body) !== canonical)) {
+      equivocations.push(
+        `session ${session}: the coordinator sent different packages to different signers`,
+      );
+    }
+    if ([...body.signers].sort().join(',') !== [...recipients].sort().join(',')) {
+      equivocations.push(`session ${session}: packages went to others than the named signers`);
+    }
+    // Rebuild every job's message and signing package from the approved request.
+    const context: StatementContext = {
+      ceremonyId: b.ceremonyId,
+      group: b.group.name,
+      groupPublicKey: epoch.groupPublicKey,
+      requester,
+      approvers: body.approvers.map((m) => ({ member: m, identityKey: roster.get(m) ?? '' })),
+      policyId: body.policyId,
+      issuedAt: body.issuedAt,
+    };
+    const previous = new Map<string, Uint8Array>();
+    for (const p of body.previous) {
+      const mine = aggregates.get(p.job);
+      if (mine === undefined || bytesToHex(mine) !== p.signature) {
+        rebuildProblems.push(
+          `session ${session}: earlier signature of ${p.job} is not the one the quorum made`,
+        );
+      }
+      previous.set(p.job, hexToBytes(p.signature, 64));
+    }
+    let planned: { id: string; message: Uint8Array }[];
+    try {
+      planned = planMessages(
+        { release: request.release, context, keyCreatedAt: epoch.keyCreatedAt },
+        body.phase,
+        previous,
+      );
+    } catch {
+      rebuildProblems.push(`session ${session}: the request's messages cannot be rebuilt`);
+      continue;
+    }
+    if (planned.map((j) => j.id).join('\n') !== body.jobs.join('\n')) {
+      rebuildProblems.push(`session ${session}: the jobs are not the ones the request asks for`);
+      continue;
+    }
+    if (body.commitments.map((c) => c.member).join(',') !== body.signers.join(',')) {
+      rebuildProblems.push(`session ${session}: commitments are not in signer order`);
+      continue;
+    }
+    for (const c of body.commitments) {
+      if (!sent.get(`${c.member}/${body.phase}`)?.has(c.commitments.join(','))) {
+        rebuildProblems.push(`session ${session}: ${c.member}'s commitments are not ones it sent`);
+      }
+      if (!approvers.includes(c.member))
+        rebuildProblems.push(`session ${session}: ${c.member} did not approve`);
+    }
+    let pkgs: SigningPackage[];
+    try {
+      pkgs = planned.map((job, i) => {
+        const commitments: SigningCommitments[] = body.commitments.map((c) =>
+          frost.decode.bytes('SigningCommitments', hexToBytes(c.commitments[i] ?? '')),
+        );
+        return frost.signingPackage(commitments, job.message);
+      });
+    } catch {
+      rebuildProblems.push(`session ${session}: the commitments do not decode`);
+      continue;
+    }
+    const encoded = pkgs.map((p) => frost.encode.bytes('SigningPackage', p));
+    const hashes = encoded.map((e) => bytesToHex(sha256(e)));
+    if (hashes.join(',') !== body.packageHashes.join(',')) {
+      rebuildProblems.push(
+        `session ${session}: the package hashes are not those of the rebuilt packages`,
+      );
+      continue;
+    }
+    // Acknowledgements and shares.
+    const ackBytes = sessionPackagesBytes(encoded);
+    const sessionShares = new Map<string, string[]>();
+    for (const s of shares.filter((x) => x.envelope.body.session === session)) {
+      const key = s.sender;
+      const identity = roster.get(key);
+      if (
+        identity === undefined ||
+        !verifyPackageAck(
+          hexToBytes(identity, 32),
+          { ceremonyId: b.ceremonyId, session, member: key },
+          ackBytes,
+          s.envelope.body.ack,
+        )
+      ) {
+        ackProblems.push(`session ${session}: ${key} acknowledged other packages`);
+        continue;
+      }
+      if (!body.signers.includes(key) || sessionShares.has(key)) continue;
+      sessionShares.set(key, s.envelope.body.shares);
+      const ok =
+        s.envelope.body.shares.length === pkgs.length &&
+        pkgs.every((pkg, i) => shareVerifies(key, s.envelope.body.shares[i] ?? '', pkg, pub));
+      if (!ok) invalid.add(key);
+    }
+    for (const signer of body.signers) if (!sessionShares.has(signer)) timedOut.add(signer);
+    // Aggregate when every signer sent a valid share.
+    if (body.signers.every((m) => sessionShares.has(m) && !invalid.has(m))) {
+      try {
+        pkgs.forEach((pkg, i) => {
+          const job = planned[i] as { id: string; message: Uint8Array };
+          const sig = frost.aggregate(
+            pkg,
+            body.signers.map((m) => shareOf(m, (sessionShares.get(m) as string[])[i] ?? '')),
+            pub,
+          ).bytes;
+          if (!frost.verify(job.message, sig, pub.verifyingKey)) throw new Error('aggregate');
+          aggregates.set(job.id, sig);
+          messages.set(job.id, job.message);
+        });
+        completingSession = session;
+      } catch {
+        rebuildProblems.push(
+          `session ${session}: the shares do not aggregate to a valid signature`,
+        );
+      }
+    }
+  }
+  checks.add(
+    'one package per session for every signer',
+    equivocations.length === 0,
+    'INCONSISTENT_VIEW',
+    `${sessions.length} sessions; every signer of a session got the same package`,
+    list(equivocations),
+  );
+  checks.add(
+    'packages rebuilt from the approved request',
+    rebuildProblems.length === 0,
+    'STATEMENT_MISMATCH',
+    `every job's message and FROST signing package rebuilt and hashed as the coordinator announced`,
+    list(rebuildProblems),
+  );
+  checks.add(
+    'acknowledgements name the same packages',
+    ackProblems.length === 0,
+    'INCONSISTENT_VIEW',
+    `${shares.length} signers' signed acknowledgements name the rebuilt packages`,
+    list(ackProblems),
+  );
+  const provenCulprits = [...invalid].sort();
+  result.culprits = provenCulprits;
+  const recorded = new Set(b.recorded.culprits);
+  const unrecorded = provenCulprits.filter((m) => !recorded.has(m));
+  const unproven = [...recorded].filter((m) => !invalid.has(m) && !timedOut.has(m));
+  checks.add(
+    'shares verified and culprits match',
+    unrecorded.length === 0 && unproven.length === 0,
+    'INVALID_SIGNATURE_SHARE',
+    provenCulprits.length === 0
+      ? 'every share verifies (RFC 9591 §5.4); no culprit recorded without cause'
+      : `invalid shares from ${list(provenCulprits)}, all recorded as culprits`,
+    unrecorded.length > 0
+      ? `${list(unrecorded)} sent invalid shares but were not recorded as culprits`
+      : `${list(unproven)} were recorded as culprits with neither an invalid share nor a missed one`,
+  );
+
+  // Outcome and the aggregate(s).
+  const complete = bodiesOf(entries, 'sign.complete')[0];
+  const aborted = bodiesOf(entries, 'sign.aborted')[0];
+  const state = b.recorded.state;
+  if (complete === undefined) {
+    checks.add(
+      'outcome',
+      state !== 'completed',
+      'LOG_LEAF_MISMATCH',
+      `no signature was released; recorded as ${state}${aborted === undefined ? '' : ` (${aborted.envelope.body.code})`}`,
+      'recorded as completed, but no sign.complete is in the transcript',
+    );
+    return;
+  }
+  const c = complete.envelope.body;
+  const announced = new Map(c.signatures.map((s) => [s.job, s.signature]));
+  const mismatch = [...announced].filter(([job, sig]) => {
+    const mine = aggregates.get(job);
+    return mine === undefined || bytesToHex(mine) !== sig;
+  });
+  const statementSig = announced.get(STATEMENT_JOB);
+  const aggregateOk =
+    mismatch.length === 0 &&
+    announced.size > 0 &&
+    statementSig === c.signature &&
+    c.groupPublicKey === epoch.groupPublicKey &&
+    completingSession !== undefined;
+  for (const [job, sig] of aggregates) result.signatures[job] = bytesToHex(sig);
+  checks.add(
+    'aggregate signatures',
+    aggregateOk && state === 'completed',
+    'AGGREGATE_INVALID',
+    `${announced.size} released signatures recomputed from the shares and verified under the group key`,
+    mismatch.length > 0
+      ? `released signatures of ${list(mismatch.map(([j]) => j))} are not what the shares aggregate to`
+      : state !== 'completed'
+        ? `a signature was released but the ceremony is recorded as ${state}`
+        : 'the released signature is not the statement job’s aggregate',
+  );
+
+  // The statement lists exactly the approvers; the signers are a quorum of them.
+  const statementContext: StatementContext = {
+    ceremonyId: b.ceremonyId,
+    group: b.group.name,
+    groupPublicKey: epoch.groupPublicKey,
+    requester,
+    approvers: c.approvers.map((m) => ({ member: m, identityKey: roster.get(m) ?? '' })),
+    policyId: c.policyId,
+    issuedAt: c.issuedAt,
+  };
+  const statement = buildStatement(request.release, statementContext);
+  const signedStatement = messages.get(STATEMENT_JOB);
+  const expectedPae = pae(DSSE_PAYLOAD_TYPE, statementBytes(statement));
+  const statementOk =
+    c.approvers.join(',') === approvers.join(',') &&
+    c.statementDigest === statementDigest(statement) &&
+    signedStatement !== undefined &&
+    equalBytes(signedStatement, expectedPae);
+  checks.add(
+    'statement lists exactly the approvers',
+    statementOk,
+    'STATEMENT_MISMATCH',
+    `the signed statement names ${list(c.approvers)} — the members whose approvals are in the transcript`,
+    c.approvers.join(',') !== approvers.join(',')
+      ? `the statement names ${list(c.approvers)} but the transcript has approvals by ${list(approvers)}`
+      : 'the signed statement is not the one rebuilt from the request and approvals',
+  );
+  const signers = c.signers;
+  const policyOk =
+    signers.length === epoch.threshold &&
+    signers.every((m) => approvers.includes(m) && roster.has(m)) &&
+    approvers.length >= epoch.threshold;
+  checks.add(
+    'quorum',
+    policyOk,
+    'INCORRECT_NUMBER_OF_COMMITMENTS',
+    `${signers.length} signers (${list(signers)}), all approvers, threshold ${epoch.threshold}; policy ${c.policyId}`,
+    `signers ${list(signers)} are not ${epoch.threshold} of the approvers`,
+  );
+}
+
+function shareOf(member: string, hex: string): SignatureShare {
+  return {
+    suite: frost.suite.name,
+    identifier: frost.identifier.derive(member),
+    share: hexToBytes(hex, 32),
+  };
+}
+
+function shareVerifies(
+  member: string,
+  hex: string,
+  pkg: SigningPackage,
+  pub: PublicKeyPackage,
+): boolean {
+  try {
+    frost.verifySignatureShare(shareOf(member, hex), pkg, pub);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
