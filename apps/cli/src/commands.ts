@@ -1,7 +1,7 @@
 /** The member and admin commands: thin wrappers over @conclave/client. */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   Connection,
   Home,
@@ -34,11 +34,17 @@ import {
   type SealedBody,
 } from '@conclave/protocol';
 import {
+  KEY_FILES,
+  VERIFY_NOTE,
+  assemble,
   buildStatement,
   digestFile,
-  dsseEnvelope,
+  formatContext,
+  isFormatError,
   messageToSign,
+  type OutputFile,
   type ReleaseStatement,
+  type StatementContext,
 } from '@conclave/release';
 import { CliError } from './errors.js';
 import { confirm, getPassphrase, untilSignal, type Ctx, type GlobalOptions } from './output.js';
@@ -651,6 +657,8 @@ export async function cmdAgent(
 interface FetchedOutcome {
   state: string;
   signature?: string;
+  signatures?: { job: string; signature: string }[];
+  keyCreatedAt?: number;
   groupPublicKey?: string;
   signers?: string[];
   approvers?: string[];
@@ -658,7 +666,8 @@ interface FetchedOutcome {
 
 /**
  * Asks the coordinator for a closed ceremony (it re-sends the sign.complete) and rebuilds the
- * signed statement from the verified request; records both in this home.
+ * signed statement from the verified request; records the release, the statement context and the
+ * outcome in this home.
  */
 async function fetchFromCoordinator(id: string, o: GlobalOptions, ctx: Ctx): Promise<void> {
   const session = await openSession(o, ctx);
@@ -684,11 +693,70 @@ async function fetchFromCoordinator(id: string, o: GlobalOptions, ctx: Ctx): Pro
     }
     await session.home.saveRecord(id, {
       outcome: { state: 'completed', ...end.complete },
+      release: found.release,
+      context: found.context,
       statement: buildStatement(found.release, found.context),
       message: bytesToHex(messageToSign(found.release, found.context)),
     });
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * A member that recorded the request and the outcome (requester, approver) rebuilds the signed
+ * statement itself, without the coordinator or its identity key: the outcome names approvers,
+ * policy and time, and the rebuilt statement must hash to the signed digest.
+ */
+async function rebuildLocally(
+  home: Home,
+  id: string,
+  record: Record<string, unknown>,
+): Promise<Record<string, unknown> | undefined> {
+  const outcome = record['outcome'] as
+    | (FetchedOutcome & { statementDigest?: string; policyId?: string; issuedAt?: number })
+    | undefined;
+  const release = record['release'] as Release | undefined;
+  const requester = record['requester'];
+  const group = record['group'];
+  if (
+    outcome?.state !== 'completed' ||
+    release === undefined ||
+    typeof requester !== 'string' ||
+    typeof group !== 'string' ||
+    outcome.statementDigest === undefined ||
+    outcome.policyId === undefined ||
+    outcome.issuedAt === undefined
+  ) {
+    return undefined;
+  }
+  const meta = await home.shareMetadata(group).catch(() => undefined);
+  if (meta === undefined) return undefined;
+  const found = recoverStatement(
+    { ceremonyId: id, group, requester, release } as Parameters<typeof recoverStatement>[0],
+    meta,
+    {
+      statementDigest: outcome.statementDigest,
+      approvers: outcome.approvers ?? [],
+      policyId: outcome.policyId,
+      issuedAt: outcome.issuedAt,
+    },
+  );
+  if (found === undefined) return undefined;
+  return {
+    context: found.context,
+    statement: buildStatement(found.release, found.context),
+    message: bytesToHex(messageToSign(found.release, found.context)),
+  };
+}
+
+/** Writes `files` under `dir`, refusing any path that is not a plain file name. */
+async function writeOutputs(dir: string, files: readonly OutputFile[]): Promise<void> {
+  for (const f of files) {
+    if (f.path !== basename(f.path) || f.path.startsWith('.')) {
+      throw new CliError('INVALID_ARGUMENT', `refusing to write ${f.path}: not a plain file name`);
+    }
+    await writeFile(join(dir, f.path), f.bytes);
   }
 }
 
@@ -699,18 +767,31 @@ export async function cmdFetch(
 ): Promise<void> {
   const home = await Home.open(homeDir(o));
   let record = await home.loadRecord(id);
-  if (record?.['statement'] === undefined || record['message'] === undefined) {
+  if (record !== undefined && record['context'] === undefined) {
+    const local = await rebuildLocally(home, id, record);
+    if (local !== undefined) {
+      await home.saveRecord(id, local);
+      record = { ...record, ...local };
+    }
+  }
+  if (record?.['context'] === undefined || record['outcome'] === undefined) {
     await fetchFromCoordinator(id, o, ctx);
     record = await home.loadRecord(id);
   }
   const outcome = record?.['outcome'] as FetchedOutcome | undefined;
   const statement = record?.['statement'] as ReleaseStatement | undefined;
+  const release = record?.['release'] as Release | undefined;
+  const context = record?.['context'] as StatementContext | undefined;
   const messageHex = record?.['message'] as string | undefined;
   if (
     outcome?.state !== 'completed' ||
     outcome.signature === undefined ||
+    outcome.signatures === undefined ||
+    outcome.keyCreatedAt === undefined ||
     outcome.groupPublicKey === undefined ||
     statement === undefined ||
+    release === undefined ||
+    context === undefined ||
     messageHex === undefined
   ) {
     throw new CliError('SIGNATURE_UNAVAILABLE', `no completed signature for ${id}`);
@@ -720,47 +801,66 @@ export async function cmdFetch(
   const signature = hexToBytes(outcome.signature);
   const message = hexToBytes(messageHex);
   const spki = Buffer.from(ed25519Spki(hexToBytes(outcome.groupPublicKey)));
-  const pem = createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({
-    type: 'spki',
-    format: 'pem',
-  }) as string;
-  if (!nodeVerify(null, message, createPublicKey(pem), signature)) {
+  if (
+    !nodeVerify(
+      null,
+      message,
+      createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+      signature,
+    )
+  ) {
     throw new CliError(
       'AGGREGATE_INVALID',
       'the recorded signature does not verify; refusing to write it',
     );
   }
+  // Every requested format, rebuilt from the approved request; assemble verifies each
+  // signature against its rebuilt message before it becomes a file.
+  let outputs: OutputFile[];
+  try {
+    outputs = assemble(
+      formatContext({ release, context, keyCreatedAt: outcome.keyCreatedAt }),
+      new Map(outcome.signatures.map((s) => [s.job, hexToBytes(s.signature, 64)])),
+    );
+  } catch (e) {
+    if (isFormatError(e)) throw new CliError('AGGREGATE_INVALID', e.message);
+    throw e;
+  }
   const files = {
-    signature: join(out, 'signature.raw'),
-    publicKey: join(out, 'group.pub.pem'),
+    signature: join(out, 'statement.sig'),
+    publicKey: join(out, KEY_FILES.pem),
     statement: join(out, 'statement.json'),
     message: join(out, 'statement.pae'),
-    dsse: join(out, 'statement.dsse.json'),
-    readme: join(out, 'README.txt'),
+    readme: join(out, VERIFY_NOTE),
   };
-  const command = `openssl pkeyutl -verify -pubin -inkey ${files.publicKey} -rawin -in ${files.message} -sigfile ${files.signature}`;
+  const command = `openssl pkeyutl -verify -pubin -inkey ${KEY_FILES.pem} -rawin -in statement.pae -sigfile statement.sig`;
+  const note = outputs.find((f) => f.path === VERIFY_NOTE);
+  const extra = [
+    '',
+    '## The ceremony statement itself',
+    '',
+    '`statement.json` is the in-toto statement the quorum approved (artifacts, approvers, time);',
+    '`statement.pae` is the exact signed bytes (its DSSE pre-authentication encoding):',
+    '',
+    '```sh',
+    command,
+    '```',
+    '',
+  ].join('\n');
+  const written = outputs.map((f) =>
+    f === note ? { ...f, bytes: Buffer.concat([f.bytes, Buffer.from(extra)]) } : f,
+  );
+  await writeOutputs(out, written);
   await writeFile(files.signature, signature);
-  await writeFile(files.publicKey, pem);
   await writeFile(files.statement, `${JSON.stringify(statement, null, 2)}\n`);
   await writeFile(files.message, message);
-  await writeFile(files.dsse, `${JSON.stringify(dsseEnvelope(statement, signature), null, 2)}\n`);
-  await writeFile(
-    files.readme,
-    [
-      `Conclave signature for ceremony ${id}`,
-      '',
-      `signature.raw        Ed25519 signature (RFC 8032, 64 bytes) by the group key`,
-      `group.pub.pem        the group public key (SPKI PEM)`,
-      `statement.json       the in-toto Statement v1 that was approved (artifacts, approvers, time)`,
-      `statement.pae        the exact signed bytes: the DSSE pre-authentication encoding of the statement`,
-      `statement.dsse.json  the same signature as a DSSE envelope`,
-      '',
-      'Verify:',
-      `  ${command}`,
-      'then check that the sha256 digests in statement.json match your artifacts (sha256sum FILE).',
-      '',
-    ].join('\n'),
-  );
+  const byFormat: Record<string, string[]> = {};
+  const keys: Record<string, string> = {};
+  for (const f of outputs) {
+    if (f.kind === 'signature' && f.format !== undefined)
+      (byFormat[f.format] ??= []).push(join(out, f.path));
+    if (f.kind === 'key') keys[f.path] = join(out, f.path);
+  }
   ctx.result(
     {
       ceremonyId: id,
@@ -768,8 +868,10 @@ export async function cmdFetch(
       signers: outcome.signers ?? [],
       approvers: outcome.approvers ?? [],
       files,
+      formats: byFormat,
+      keys,
       verify: command,
     },
-    `Wrote ${out}:\n  ${Object.values(files).join('\n  ')}\nVerify: ${command}`,
+    `Wrote ${out}:\n  ${[...outputs.map((f) => f.path), 'statement.json', 'statement.pae', 'statement.sig'].join('\n  ')}\nHow to verify each format: ${files.readme}`,
   );
 }

@@ -29,6 +29,7 @@ import {
   cmdVerifyTransition,
 } from './commands/group.js';
 import { runDemo } from './demo.js';
+import { KEY_EXPORT_FORMATS, cmdKeyExport, cmdVerify } from './verify.js';
 import { runRealDemo } from './real-demo.js';
 import { CliError } from './errors.js';
 import { makeCtx, printError, type Ctx, type GlobalOptions } from './output.js';
@@ -238,9 +239,43 @@ export function buildProgram(): Command {
   common(
     program
       .command('fetch <id>')
-      .description('write the signature, public key, statement and a verify README into DIR')
+      .description(
+        'write every requested signature format, the public key files and VERIFY.md (the exact verify commands) into DIR',
+      )
       .requiredOption('--out <dir>', 'output directory'),
   ).action(run<GlobalOptions & { out: string }>((o, ctx, id) => cmdFetch(id ?? '', o, ctx)));
+
+  common(
+    program
+      .command('verify <artifact>')
+      .description(
+        'verify a signature of ARTIFACT in any format Conclave writes (detected), without external tools; exit 0 verified, 1 not verified (reason printed), 2 bad usage or unreadable input',
+      )
+      .requiredOption(
+        '--key <file>',
+        'public key file (PEM, SSH, allowed_signers, minisign, signify, OpenPGP, JWK, TUF)',
+      )
+      .requiredOption('--sig <file>', 'signature file')
+      .option('--namespace <ns>', 'SSHSIG namespace to require (default file)'),
+  ).action(
+    run<GlobalOptions & { key: string; sig: string; namespace?: string }>((o, ctx, artifact) =>
+      cmdVerify(artifact ?? '', o, ctx),
+    ),
+  );
+
+  const key = program.command('key').description("the group public key in verifiers' formats");
+  common(
+    key
+      .command('export <group>')
+      .description('print (or write with --out) the group public key in a verifier format')
+      .requiredOption('--format <format>', KEY_EXPORT_FORMATS.join('|'))
+      .option('--out <file>', 'write the key file here instead of printing it')
+      .option('--principal <name>', 'allowed-signers principal (default <group>@conclave)'),
+  ).action(
+    run<GlobalOptions & { format: string; out?: string; principal?: string }>((o, ctx, group) =>
+      cmdKeyExport(group ?? '', o, ctx),
+    ),
+  );
 
   common(
     program

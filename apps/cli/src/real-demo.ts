@@ -8,8 +8,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { KEY_FILES } from '@conclave/release';
+import { checkFormats } from './tool-checks.js';
 import { fileURLToPath } from 'node:url';
 import { Connection, Home, parseAdminKeyText, resolveCoordinator } from '@conclave/client';
 import {
@@ -273,7 +275,22 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
         `fetch failed: ${fetched.stdout.trim() || fetched.stderr.trim()}`,
       );
     }
-    const files = (JSON.parse(fetched.stdout) as { files: Record<string, string> }).files;
+    const fetchedDoc = JSON.parse(fetched.stdout) as {
+      files: Record<string, string>;
+      formats: Record<string, string[]>;
+      keys: Record<string, string>;
+    };
+    const files = fetchedDoc.files;
+    // Every format, checked natively and by the tool its users have (the artifact sits beside the
+    // signatures, as a user downloading a release would have it).
+    copyFileSync(artifact, join(fetchDir, basename(artifact)));
+    const checks = checkFormats(fetchDir, basename(artifact), fetchedDoc.formats);
+    for (const c of checks) {
+      ctx.progress(
+        `  ${c.format.padEnd(9)} ${basename(c.file).padEnd(32)} conclave verify: ${c.native ? 'OK' : `FAILED (${c.nativeDetail})`}; ${c.tool.name}: ${c.tool.ok === true ? 'OK' : c.tool.ok === 'skipped' ? `skipped (${c.tool.detail})` : `FAILED (${c.tool.detail})`}`,
+      );
+    }
+    const formatsOk = checks.length > 0 && checks.every((c) => c.native && c.tool.ok !== false);
     const pem = readFileSync(files['publicKey']!, 'utf8');
     const message = readFileSync(files['message']!);
     const signature = readFileSync(files['signature']!);
@@ -318,7 +335,7 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
     ctx.progress(
       `Verified with Node's crypto: ${nodeOk ? 'OK' : 'FAILED'}; with openssl: ${opensslOk === true ? 'OK' : String(opensslOk)}`,
     );
-    const ok = nodeOk && opensslOk === true;
+    const ok = nodeOk && opensslOk === true && formatsOk;
     const doc = {
       ok,
       mode: 'processes',
@@ -334,8 +351,35 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
       artifact,
       statement: files['statement'],
       message: files['message'],
-      publicKeys: { pem: files['publicKey'] },
-      signatures: { raw: files['signature'], dsse: files['dsse'] },
+      publicKeys: {
+        pem: files['publicKey'],
+        ...(fetchedDoc.keys[KEY_FILES.ssh] === undefined
+          ? {}
+          : { ssh: fetchedDoc.keys[KEY_FILES.ssh] }),
+        ...(fetchedDoc.keys[KEY_FILES['allowed-signers']] === undefined
+          ? {}
+          : { allowedSigners: fetchedDoc.keys[KEY_FILES['allowed-signers']] }),
+        ...(fetchedDoc.keys[KEY_FILES.minisign] === undefined
+          ? {}
+          : { minisign: fetchedDoc.keys[KEY_FILES.minisign] }),
+        ...(fetchedDoc.keys[KEY_FILES.signify] === undefined
+          ? {}
+          : { signify: fetchedDoc.keys[KEY_FILES.signify] }),
+        ...(fetchedDoc.keys[KEY_FILES.openpgp] === undefined
+          ? {}
+          : { openpgp: fetchedDoc.keys[KEY_FILES.openpgp] }),
+        ...(fetchedDoc.keys[KEY_FILES.jwk] === undefined
+          ? {}
+          : { jwk: fetchedDoc.keys[KEY_FILES.jwk] }),
+      },
+      signatures: {
+        statement: files['signature'],
+        ...Object.fromEntries(
+          Object.entries(fetchedDoc.formats).map(([f, paths]) => [f, paths[0]]),
+        ),
+      },
+      checks,
+      verifyNote: files['readme'],
       ...(transcript === undefined ? {} : { transcript }),
       verify: `openssl pkeyutl -verify -pubin -inkey ${files['publicKey']} -rawin -in ${files['message']} -sigfile ${files['signature']}`,
       verified: { nodeCrypto: nodeOk, openssl: opensslOk },
@@ -348,7 +392,9 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
           `  members (own processes): ${names.join(', ')}\n` +
           `  signed by: ${signed.signers.join(', ')}; approvers in the statement: ${doc.approvers.join(', ')}\n` +
           `  group key (Ed25519): ${signed.groupPublicKey}\n` +
-          `  public key: ${files['publicKey']}\n  signature:  ${files['signature']}\n  statement:  ${files['statement']}\n` +
+          `  public key: ${files['publicKey']}\n  statement:  ${files['statement']} (signature ${files['signature']})\n` +
+          `  formats:    ${Object.keys(fetchedDoc.formats).join(', ')} — every one in ${fetchDir}, verify commands in ${files['readme']}\n` +
+          `  checked:    ${checks.filter((c) => c.tool.ok === true).length} with their own tools, ${checks.filter((c) => c.native).length} of ${checks.length} natively; skipped tools: ${[...new Set(checks.filter((c) => c.tool.ok === 'skipped').map((c) => c.tool.name))].join(', ') || 'none'}\n` +
           `  verify yourself: ${doc.verify}\n` +
           `  total ${timings['total']} ms (${JSON.stringify(timings)})\n`,
       );

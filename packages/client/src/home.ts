@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 //   nonce-ledger.jsonl    the nonce ledger (THREATS A.1–A.5)
 //   ceremonies/<id>.json  public records of ceremonies this member took part in (request, outcome)
 //   admin/members.json    for an admin working from this home: the identity keys it registered
-import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
@@ -367,6 +367,24 @@ export class Home {
     const path = join(this.dir, 'ceremonies', `${ceremonyId}.json`);
     const previous = await this.loadRecord(ceremonyId);
     await writeJsonAtomic(path, { ...previous, ...record });
+  }
+
+  /** Ceremony ids with a local record, oldest file first (by modification time). */
+  async listRecords(): Promise<string[]> {
+    const dir = join(this.dir, 'ceremonies');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const ids = names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5));
+    const times = await Promise.all(
+      ids.map((id) =>
+        stat(join(dir, `${id}.json`))
+          .then((s) => s.mtimeMs)
+          .catch(() => 0),
+      ),
+    );
+    return ids
+      .map((id, i) => ({ id, t: times[i] ?? 0 }))
+      .sort((x, y) => x.t - y.t)
+      .map((x) => x.id);
   }
 
   async loadRecord(ceremonyId: string): Promise<Record<string, unknown> | undefined> {

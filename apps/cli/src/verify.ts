@@ -1,0 +1,161 @@
+/**
+ * `conclave verify` and `conclave key export`: offline, no coordinator, no external tools.
+ * Exit codes for verify (docs/verifying.md): 0 verified, 1 the signature does not verify for the
+ * reason printed, 2 bad usage or unreadable input.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Home } from '@conclave/client';
+import { hexToBytes } from '@conclave/protocol';
+import {
+  exportPublicKey,
+  isFormatError,
+  verifySignature,
+  type VerifyResult,
+} from '@conclave/release';
+import { homeDir } from './commands.js';
+import { CliError } from './errors.js';
+import type { Ctx, GlobalOptions } from './output.js';
+
+/** Exit status of a signature that was read and checked but does not verify. */
+export const VERIFY_FAILED_EXIT = 1;
+
+async function readInput(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch {
+    throw new CliError('INVALID_ARGUMENT', `cannot read the ${what} ${path}`, 2);
+  }
+}
+
+export async function cmdVerify(
+  artifact: string,
+  o: GlobalOptions & { key: string; sig: string; namespace?: string },
+  ctx: Ctx,
+): Promise<void> {
+  const [key, signature, bytes] = await Promise.all([
+    readInput(o.key, 'key file'),
+    readInput(o.sig, 'signature file'),
+    readInput(artifact, 'artifact'),
+  ]);
+  const started = performance.now();
+  const result: VerifyResult = verifySignature({
+    key,
+    signature,
+    artifact: bytes,
+    artifactName: basename(artifact),
+    ...(o.namespace === undefined ? {} : { namespace: o.namespace }),
+  });
+  const ms = Math.round((performance.now() - started) * 1000) / 1000;
+  if (result.ok) {
+    ctx.result(
+      { ok: true, format: result.format, detail: result.detail, artifact, ms },
+      `OK (${result.format}): ${result.detail}`,
+    );
+    return;
+  }
+  ctx.result(
+    {
+      ok: false,
+      ...(result.format === undefined ? {} : { format: result.format }),
+      code: result.code,
+      reason: result.reason,
+      artifact,
+    },
+    `FAILED${result.format === undefined ? '' : ` (${result.format})`}: ${result.code}: ${result.reason}`,
+  );
+  process.exitCode = VERIFY_FAILED_EXIT;
+}
+
+export const KEY_EXPORT_FORMATS = [
+  'pem',
+  'ssh',
+  'allowed-signers',
+  'minisign',
+  'signify',
+  'openpgp',
+  'jwk',
+  'tuf',
+] as const;
+export type KeyExportFormat = (typeof KEY_EXPORT_FORMATS)[number];
+
+/**
+ * The OpenPGP certificate needs the quorum's self-signature (job `openpgp-cert`): the newest
+ * ceremony recorded in this home that signed one for this key.
+ */
+async function openpgpSelfSignature(
+  home: Home,
+  groupPublicKey: string,
+): Promise<{ keyCreatedAt: number; selfSignature: Uint8Array } | undefined> {
+  for (const id of (await home.listRecords()).reverse()) {
+    const record = await home.loadRecord(id);
+    const outcome = record?.['outcome'] as
+      | {
+          groupPublicKey?: string;
+          keyCreatedAt?: number;
+          signatures?: { job: string; signature: string }[];
+        }
+      | undefined;
+    if (outcome?.groupPublicKey !== groupPublicKey || outcome.keyCreatedAt === undefined) continue;
+    const cert = outcome.signatures?.find((s) => s.job === 'openpgp-cert');
+    if (cert !== undefined)
+      return { keyCreatedAt: outcome.keyCreatedAt, selfSignature: hexToBytes(cert.signature, 64) };
+  }
+  return undefined;
+}
+
+export async function cmdKeyExport(
+  group: string,
+  o: GlobalOptions & { format: string; out?: string; principal?: string },
+  ctx: Ctx,
+): Promise<void> {
+  if (!(KEY_EXPORT_FORMATS as readonly string[]).includes(o.format)) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `unknown key format ${o.format}; expected one of ${KEY_EXPORT_FORMATS.join(', ')}`,
+    );
+  }
+  const format = o.format as KeyExportFormat;
+  const home = await Home.open(homeDir(o));
+  const meta = await home.shareMetadata(group).catch(() => {
+    throw new CliError(
+      'NO_SHARE',
+      `this home holds no share of group ${group}: run it where a member's share lives, or pass --home`,
+    );
+  });
+  const a = hexToBytes(meta.groupPublicKey, 32);
+  let openpgp: { keyCreatedAt: number; selfSignature: Uint8Array } | undefined;
+  if (format === 'openpgp') {
+    openpgp = await openpgpSelfSignature(home, meta.groupPublicKey);
+    if (openpgp === undefined) {
+      throw new CliError(
+        'OPENPGP_CERT_UNSIGNED',
+        `no ceremony recorded here has signed the group's OpenPGP certificate yet: request a release with --formats openpgp (the quorum signs the certificate once), fetch it, then export again`,
+      );
+    }
+  }
+  let file;
+  try {
+    file = exportPublicKey(a, format, {
+      group,
+      ...(o.principal === undefined ? {} : { principal: o.principal }),
+      ...(openpgp === undefined ? {} : { openpgp }),
+    });
+  } catch (e) {
+    if (isFormatError(e)) throw new CliError('INVALID_ARGUMENT', e.message);
+    throw e;
+  }
+  if (o.out !== undefined) await writeFile(o.out, file.bytes);
+  const text = Buffer.from(file.bytes).toString('utf8');
+  ctx.result(
+    {
+      group,
+      format,
+      groupPublicKey: meta.groupPublicKey,
+      file: o.out ?? null,
+      suggestedName: file.path,
+      key: text,
+    },
+    o.out !== undefined ? `Wrote ${o.out} (${format})` : text.replace(/\n$/, ''),
+  );
+}
