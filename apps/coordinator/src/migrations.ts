@@ -187,6 +187,71 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Governance (docs/policy.md): a group's signed policy versions (the quorum-signed statement is
+    // stored with each, so members re-verify it rather than trust this row), the policy version and
+    // class each signing ceremony ran under, hotfixes awaiting ratification (flagged when their
+    // window passes), signed release revocations, and the governance events status and audit show.
+    version: 5,
+    name: 'governance',
+    sql: `
+      CREATE TABLE policies (
+        grp TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        document TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        ceremony_id TEXT NOT NULL,
+        group_public_key TEXT NOT NULL,
+        statement TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (grp, version)
+      ) STRICT;
+      CREATE TRIGGER policies_no_update BEFORE UPDATE ON policies
+        BEGIN SELECT RAISE(ABORT, 'policies are append-only'); END;
+      CREATE TRIGGER policies_no_delete BEFORE DELETE ON policies
+        BEGIN SELECT RAISE(ABORT, 'policies are append-only'); END;
+      CREATE TABLE ceremony_policies (
+        ceremony_id TEXT PRIMARY KEY,
+        grp TEXT NOT NULL,
+        policy_version INTEGER NOT NULL,
+        policy_id TEXT NOT NULL,
+        class TEXT NOT NULL,
+        incident TEXT,
+        ratifies TEXT,
+        revokes TEXT,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX ceremony_policies_class ON ceremony_policies (grp, class);
+      CREATE TABLE hotfixes (
+        ceremony_id TEXT PRIMARY KEY,
+        grp TEXT NOT NULL,
+        incident TEXT NOT NULL,
+        signed_at INTEGER NOT NULL,
+        ratify_by INTEGER NOT NULL,
+        ratified_by TEXT,
+        ratified_at INTEGER,
+        flagged_at INTEGER
+      ) STRICT;
+      CREATE INDEX hotfixes_open ON hotfixes (ratified_at, ratify_by);
+      CREATE TABLE revocations (
+        ceremony_id TEXT PRIMARY KEY,
+        grp TEXT NOT NULL,
+        revoked_ceremony TEXT NOT NULL,
+        statement_digest TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (grp, revoked_ceremony)
+      ) STRICT;
+      CREATE TABLE governance_events (
+        idx INTEGER PRIMARY KEY,
+        grp TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ceremony_id TEXT,
+        detail TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): number {
