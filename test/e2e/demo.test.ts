@@ -5,7 +5,8 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../support.js';
+import { execFileSync } from 'node:child_process';
+import { requireTool, runCli, tempDir } from '../support.js';
 
 interface DemoDoc {
   ok: boolean;
@@ -19,8 +20,14 @@ interface DemoDoc {
   artifact: string;
   statement: string;
   message: string;
-  publicKeys: { pem: string; ssh?: string };
-  signatures: { raw: string; sshsig?: string };
+  publicKeys: { pem: string; allowedSigners?: string; minisign?: string; signify?: string };
+  signatures: Record<string, string>;
+  checks: {
+    format: string;
+    file: string;
+    native: boolean;
+    tool: { name: string; ok: boolean | 'skipped' };
+  }[];
   transcript?: string;
   verified: { nodeCrypto: boolean; openssl: boolean | string };
   timingsMs: { total: number };
@@ -39,16 +46,58 @@ describe('conclave demo', () => {
     expect(doc.signers).toHaveLength(3);
     expect(doc.approvers).toHaveLength(3);
     expect(doc.verified).toEqual({ nodeCrypto: true, openssl: true });
-    // Formats this issue does not produce are absent, never faked.
-    expect(doc.publicKeys.ssh).toBeUndefined();
-    expect(doc.signatures.sshsig).toBeUndefined();
+    // Every default format was written and checked natively; the command-line verifiers CI
+    // installs accepted theirs (only library-read formats have no tool to run).
+    expect(Object.keys(doc.signatures).sort()).toEqual(
+      ['dsse', 'jws', 'minisign', 'signify', 'sigstore', 'sshsig', 'statement'].sort(),
+    );
+    expect(doc.checks.every((c) => c.native)).toBe(true);
+    const byTool = new Map(doc.checks.map((c) => [c.format, c.tool]));
+    for (const f of ['sshsig', 'minisign', 'signify']) expect(byTool.get(f)?.ok, f).toBe(true);
+    // And once more by hand, with ssh-keygen itself.
+    const sshKeygen = requireTool('ssh-keygen');
+    const principal = readFileSync(doc.publicKeys.allowedSigners!, 'utf8').split(' ')[0]!;
+    execFileSync(
+      sshKeygen,
+      [
+        '-Y',
+        'verify',
+        '-f',
+        doc.publicKeys.allowedSigners!,
+        '-I',
+        principal,
+        '-n',
+        'file',
+        '-s',
+        doc.signatures['sshsig']!,
+      ],
+      { input: readFileSync(doc.artifact) },
+    );
+    expect(() =>
+      execFileSync(
+        sshKeygen,
+        [
+          '-Y',
+          'verify',
+          '-f',
+          doc.publicKeys.allowedSigners!,
+          '-I',
+          principal,
+          '-n',
+          'file',
+          '-s',
+          doc.signatures['sshsig']!,
+        ],
+        { input: Buffer.from('tampered'), stdio: 'pipe' },
+      ),
+    ).toThrow();
     // Each member ran as its own process: the progress shows five agents with distinct pids.
     const pids = /pids ([\d, ]+)\)/.exec(r.stderr)?.[1]?.split(', ') ?? [];
     expect(new Set(pids).size).toBe(5);
     // Check it ourselves rather than trusting the demo's own verdict.
     const key = createPublicKey(readFileSync(doc.publicKeys.pem, 'utf8'));
     const message = readFileSync(doc.message);
-    const signature = readFileSync(doc.signatures.raw);
+    const signature = readFileSync(doc.signatures['statement']!);
     expect(verify(null, message, key, signature)).toBe(true);
     expect(verify(null, Buffer.from('tampered'), key, signature)).toBe(false);
     expect(
