@@ -1,0 +1,109 @@
+// Share replacement after a lifecycle ceremony (docs/lifecycle.md "Shares on disk"): staged beside
+// the live share, swapped in atomically with a backup only while swapping, discarded on abort, and
+// a swap a crash interrupted is finished or discarded by the ceremony's outcome.
+import { linkSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ed25519 as frost } from '@conclave/frost';
+import { bytesToHex } from '@conclave/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  Home,
+  discardStagedShare,
+  listPendingShares,
+  promoteShare,
+  recoverShares,
+  stageShare,
+  type ShareMetadata,
+} from '../src/index.js';
+
+const KDF = { N: 2 ** 16, r: 8, p: 1 };
+const PASS = 'test passphrase';
+
+async function fixture() {
+  const home = await Home.init(mkdtempSync(join(tmpdir(), 'conclave-swap-')), 'alice', PASS, {
+    kdfParams: KDF,
+  });
+  const dealt = frost.keys.dealer({
+    minSigners: 2,
+    maxSigners: 3,
+    identifiers: ['alice', 'bob', 'carol'].map((m) => frost.identifier.derive(m)),
+  });
+  const keys = Object.values(dealt.shares).map((s) => frost.keys.keyPackage(s));
+  const pub = dealt.publicKeyPackage;
+  const meta = (ceremonyId: string, epoch: number): ShareMetadata => ({
+    kind: 'frost-key-package',
+    group: 'release',
+    member: 'alice',
+    suite: 'FROST-ED25519-SHA512-v1',
+    threshold: 2,
+    groupPublicKey: bytesToHex(pub.verifyingKey),
+    publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+    participants: ['alice', 'bob', 'carol'].map((m) => ({
+      member: m,
+      identifier: frost.identifier.derive(m),
+      identityKey: 'ab'.repeat(32),
+    })),
+    ceremonyId,
+    createdAt: new Date().toISOString(),
+    epoch,
+  });
+  await home.saveShare(keys[0]!, meta('c_dkg0000000000', 0), PASS);
+  const files = () => readdirSync(join(home.dir, 'shares')).sort();
+  return { home, keys, meta, files };
+}
+
+describe('share swap', () => {
+  it('stages, then replaces the share, leaving no pending file or backup', async () => {
+    const { home, keys, meta, files } = await fixture();
+    const staged = await stageShare(home, keys[1]!, meta('c_refresh0000001', 1), PASS, KDF);
+    expect(files()).toEqual(['.release.key.pending-c_refresh0000001', 'release.key']);
+    // The live share is untouched until the swap.
+    expect((await home.shareMetadata('release')).epoch).toBe(0);
+    expect(await home.listShares()).toEqual(['release']);
+    await promoteShare(home, 'release', staged, 0);
+    expect(files()).toEqual(['release.key']);
+    const now = await home.loadShare('release', PASS);
+    expect(now.metadata).toMatchObject({ epoch: 1, ceremonyId: 'c_refresh0000001' });
+    expect(bytesToHex(now.keyPackage.signingShare)).toBe(bytesToHex(keys[1]!.signingShare));
+  });
+
+  it('discards a staged share when the ceremony aborts', async () => {
+    const { home, keys, meta, files } = await fixture();
+    const staged = await stageShare(home, keys[1]!, meta('c_aborted0000001', 1), PASS, KDF);
+    await discardStagedShare(staged);
+    expect(files()).toEqual(['release.key']);
+    expect((await home.shareMetadata('release')).epoch).toBe(0);
+  });
+
+  it('after a crash, finishes a completed swap and drops an aborted one', async () => {
+    const { home, keys, meta, files } = await fixture();
+    await stageShare(home, keys[1]!, meta('c_completed00001', 1), PASS, KDF);
+    // A crash in the middle of a swap leaves a backup hard link too; it is replaced, then removed.
+    linkSync(
+      join(home.dir, 'shares', 'release.key'),
+      join(home.dir, 'shares', '.release.key.epoch-0.bak'),
+    );
+    await stageShare(home, keys[2]!, meta('c_abortedxx00001', 2), PASS, KDF);
+    expect((await listPendingShares(home)).map((p) => p.ceremonyId).sort()).toEqual([
+      'c_abortedxx00001',
+      'c_completed00001',
+    ]);
+    const log: string[] = [];
+    await recoverShares(
+      home,
+      async (id) => (id === 'c_completed00001' ? 'completed' : 'aborted'),
+      (l) => log.push(l),
+    );
+    expect(files()).toEqual(['release.key']);
+    expect((await home.loadShare('release', PASS)).metadata.ceremonyId).toBe('c_completed00001');
+    expect(log).toHaveLength(2);
+  });
+
+  it('leaves a swap of a ceremony that is still open alone', async () => {
+    const { home, keys, meta, files } = await fixture();
+    await stageShare(home, keys[1]!, meta('c_stillopen00001', 1), PASS, KDF);
+    await recoverShares(home, async () => 'open');
+    expect(files()).toEqual(['.release.key.pending-c_stillopen00001', 'release.key']);
+  });
+});
