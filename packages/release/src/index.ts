@@ -48,3 +48,39 @@ export type { PlanInput, PlannedJob } from './plan.js';
 export * from './formats/index.js';
 export * from './keys/index.js';
 export * from './verify/index.js';
+export {
+  LEAF_FORMAT,
+  MANIFEST_TYPE,
+  PROOF_TYPE,
+  MAX_MANIFEST_ENTRIES,
+  ManifestError,
+  isManifestError,
+  artifactNameProblem,
+  compareNames,
+  encodeLeaf,
+  manifestLeafHash,
+  buildManifest,
+  manifestLines,
+  serializeManifest,
+  parseManifest,
+  parseManifestLines,
+  proofFileName,
+  serializeProofFile,
+  parseProofFile,
+  verifyBatchMember,
+  ManifestHeaderSchema,
+  ManifestEntrySchema,
+  ManifestProofFileSchema,
+} from './manifest.js';
+export type {
+  ManifestEntry,
+  ManifestErrorCode,
+  Manifest,
+  ManifestProofFile,
+  StatementRef,
+  BuildOptions,
+  ParseOptions,
+  BatchVerifyCode,
+  BatchVerifyResult,
+  BatchMemberInput,
+} from './manifest.js';
