@@ -111,6 +111,14 @@ export function logIfTerminal(
   logOf(store)?.appendCeremony(ceremonyId);
 }
 
+/**
+ * Appends a finished ceremony to the log of `store` in the caller's transaction (or its own),
+ * with a freshly signed checkpoint; idempotent. Undefined when no log is open on that store.
+ */
+export function appendCeremonyToLog(store: object, ceremonyId: string): Appended | undefined {
+  return logOf(store)?.appendCeremony(ceremonyId);
+}
+
 /** Hook for admin.ts recordOnly, inside its transaction: logs a member registry operation. */
 export function logAdminOperation(store: object, scopeId: string): void {
   const log = logOf(store);
