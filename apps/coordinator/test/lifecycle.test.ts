@@ -502,6 +502,22 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     expect(
       (await submit(members[0]!.client, open, { type: 'dkg.round1', package: 'ab' })).code,
     ).toBe('UNEXPECTED_MESSAGE');
+    // A refresh keeps the threshold: a dealer committing to t+1 coefficients is refused (B.31).
+    const aliceKey = members[0]!.keyPackages.get('release')!;
+    const longer = frost.keys.reshare.part1(aliceKey, pubOf(c), {
+      dealers: ['alice', 'bob', 'carol'].map(id),
+      newIdentifiers: ['alice', 'bob', 'carol'].map(id),
+      newMinSigners: 3,
+    });
+    expect(
+      (
+        await submit(members[0]!.client, open, {
+          type: 'key.round1',
+          package: bytesToHex(frost.encode.bytes('ReshareRound1Package', longer.package)),
+          boxes: [],
+        })
+      ).code,
+    ).toBe('INCORRECT_NUMBER_OF_COMMITMENTS');
     // A dealer package that does not fit the key (constant term ≠ λ·PK_i) is refused.
     const bogus = frost.keys.dealer({ minSigners: 2, maxSigners: 3 });
     const alienKey = frost.keys.keyPackage(Object.values(bogus.shares)[0]!);
