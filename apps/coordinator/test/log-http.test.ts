@@ -13,6 +13,8 @@ import {
   parseVerifierKey,
   verifyCeremonyBundle,
   witnessCheckpoint,
+  witnessLog,
+  type LogTransport,
   type CeremonyBundle,
   type TranscriptEntry,
 } from '@conclave/audit';
@@ -188,6 +190,64 @@ describe('transparency log over HTTP', () => {
     expect(((await bad.json()) as { code: string }).code).toBe('COSIGNATURE_INVALID');
     // The served checkpoint now carries the cosignature.
     expect((await get('/v1/log/checkpoint')).text).toBe(note + w.value.line);
+  });
+
+  it('runs a client witnessing round over HTTP (witnessLog), then another after a new ceremony', async () => {
+    const carol = members[2]!;
+    const transport = (m: FakeMember): LogTransport => ({
+      checkpoint: async () => (await get('/v1/log/checkpoint')).text,
+      consistency: async (from, to) =>
+        (
+          JSON.parse((await get(`/v1/log/proof/consistency?from=${from}&to=${to}`)).text) as {
+            proof: string[];
+          }
+        ).proof,
+      submit: async (checkpoint, cosignature) => {
+        const headers = authHeaders(
+          await fetchChallenge(t.handle.url),
+          m.key,
+          m.name,
+          t.handle.url,
+        );
+        const res = await fetch(`${t.handle.url}/v1/log/cosign`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ checkpoint, cosignature }),
+        });
+        if (res.status !== 200) throw new Error(`cosign: HTTP ${res.status}`);
+      },
+    });
+    const logKey = parseVerifierKey(t.handle.logVerifierKey);
+    const round = (lastSeen?: string) =>
+      witnessLog({
+        transport: transport(carol),
+        lastSeen,
+        logKey,
+        witness: { name: witnessName('carol'), key: carol.key },
+        now: Date.now(),
+      });
+    const first = await round();
+    expect(first.ok).toBe(true);
+    if (!first.ok) return;
+    const [alice, bob] = members as [FakeMember, FakeMember];
+    await sign(alice, [bob, alice]);
+    const second = await round(first.value.accepted);
+    expect(second.ok).toBe(true);
+    if (!second.ok) return;
+    expect(second.value.size).toBe(first.value.size + 1);
+    expect((await get('/v1/log/checkpoint')).text).toContain(`— ${witnessName('carol')} `);
+    // A log that shows carol a smaller tree than she accepted is caught.
+    const rolledBack = await witnessLog({
+      transport: {
+        ...transport(carol),
+        checkpoint: async () => logOf(t.handle.store)!.checkpointAt(3)!.note,
+      },
+      lastSeen: second.value.accepted,
+      logKey,
+      witness: { name: witnessName('carol'), key: carol.key },
+      now: Date.now(),
+    });
+    expect(rolledBack.ok || rolledBack.error.code).toBe('LOG_ROLLBACK');
   });
 
   it('exports bundles that verify offline: approvers, culprits, aggregates, inclusion', async () => {

@@ -86,3 +86,4 @@ export {
   type BundleTrust,
   type BundleReport,
 } from './bundle.js';
+export { witnessName, witnessLog, type LogTransport, type WitnessRound } from './witness-client.js';

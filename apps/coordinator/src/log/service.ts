@@ -19,6 +19,7 @@ import {
   parseNote,
   signCheckpoint,
   verifyLog,
+  witnessName,
   type LeafKind,
   type LogLeaf,
   type LogReport,
@@ -597,10 +598,7 @@ export class TransparencyLog {
   }
 }
 
-/** The witness (key) name of a member: `conclave.member/<name>` (one key serves one witness). */
-export function witnessName(member: string): string {
-  return `conclave.member/${member}`;
-}
+export { witnessName };
 
 export function openTransparencyLog(deps: LogDeps): TransparencyLog {
   const log = new TransparencyLog(deps);
