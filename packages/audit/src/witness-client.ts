@@ -41,7 +41,7 @@ export async function witnessLog(options: {
 }): Promise<AuditResult<WitnessRound>> {
   const note = await options.transport.checkpoint();
   let from = 0;
-  let to = 0;
+  let to: number;
   try {
     to = parseCheckpointBody(bodyOf(note)).size;
     if (options.lastSeen !== undefined) from = parseCheckpointBody(bodyOf(options.lastSeen)).size;
