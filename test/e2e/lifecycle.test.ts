@@ -276,4 +276,50 @@ describe('key lifecycle through the CLI', () => {
     expect(signed.groupPublicKey).toBe(webKey);
     await verifiesUnder(c, 'dave', signed.ceremonyId, webKey);
   }, 600_000);
+
+  it('rotate: a new key for web-v2 by DKG and the transition statement, unsigned until both quorums sign', async () => {
+    const out = join(c.dir, 'web-to-web-v2.transition.json');
+    const four = ['alice', 'bob', 'carol', 'dave'];
+    const [a, ...keygens] = await Promise.all([
+      admin(c, [
+        'group',
+        'rotate',
+        'web',
+        '--members',
+        four.join(','),
+        '--threshold',
+        '3',
+        '--reason',
+        'erin revoked',
+        '--out',
+        out,
+      ]),
+      ...four.map((m) => keygen(c, 'web-v2', m)),
+    ]);
+    expect(a!.code, a!.stdout + a!.stderr).toBe(0);
+    for (const k of keygens) expect(k.code, k.stdout + k.stderr).toBe(0);
+    const r = doc<{ newGroup: string; oldKey: string; newKey: string; transition: string }>(a!);
+    expect(r).toMatchObject({ newGroup: 'web-v2', oldKey: webKey, transition: out });
+    expect(r.newKey).not.toBe(webKey);
+    expect(doc(keygens[0]!)).toMatchObject({
+      kind: 'dkg',
+      group: 'web-v2',
+      groupPublicKey: r.newKey,
+    });
+    // The statement names both keys; with no signatures yet a verifier refuses it.
+    const pae = join(c.dir, 'transition.pae');
+    const v = await runCli([
+      'group',
+      'verify-transition',
+      out,
+      '--old-key',
+      webKey,
+      '--message-out',
+      pae,
+      '--json',
+    ]);
+    expect(v.code).not.toBe(0);
+    expect(doc(v)).toMatchObject({ ok: false, error: { code: 'VERIFY_FAILED' } });
+    expect(readFileSync(pae, 'utf8')).toContain(`"publicKey":"${r.newKey}"`);
+  }, 600_000);
 });
