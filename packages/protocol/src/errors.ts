@@ -38,6 +38,17 @@ export const ERROR_CODES = [
   // key lifecycle (refresh, reshare, repair)
   'STALE_EPOCH',
   'GROUP_BUSY',
+  // governance: policy, hotfixes, revocations (docs/policy.md)
+  'POLICY_REQUESTER_NOT_ALLOWED',
+  'POLICY_ROLE_MISSING',
+  'POLICY_QUORUM_NOT_MET',
+  'POLICY_ARTIFACT_NOT_ALLOWED',
+  'POLICY_VALIDITY_EXCEEDED',
+  'POLICY_INCIDENT_REQUIRED',
+  'POLICY_INVALID',
+  'POLICY_UNVERIFIED',
+  'RATIFICATION_INVALID',
+  'REVOCATION_INVALID',
   // FROST faults, named after RFC 9591 / ZF frost-core errors (THREATS A, B)
   'INVALID_SCALAR',
   'INVALID_ELEMENT',

@@ -38,6 +38,14 @@ import {
   HelloSchema,
 } from './messages/handshake.js';
 import {
+  HotfixListGetSchema,
+  HotfixListSchema,
+  PolicyGetSchema,
+  PolicyInfoSchema,
+  RevocationsGetSchema,
+  RevocationsSchema,
+} from './messages/policy.js';
+import {
   CeremonyCancelSchema,
   Round2ShareSchema,
   SignAbortedSchema,
@@ -110,6 +118,12 @@ export const MessageSchema = z.discriminatedUnion('type', [
   CeremonyStatusSchema,
   GroupListGetSchema,
   GroupListSchema,
+  PolicyGetSchema,
+  PolicyInfoSchema,
+  HotfixListGetSchema,
+  HotfixListSchema,
+  RevocationsGetSchema,
+  RevocationsSchema,
   ...SealedBodySchema.options,
 ]);
 export type Message = z.infer<typeof MessageSchema>;
@@ -162,6 +176,12 @@ export const MESSAGE_RULES = {
   'key.round2.deliver': { sealed: true, from: coordinator },
   'group.list.get': { sealed: false, from: client },
   'group.list': { sealed: false, from: coordinator },
+  'policy.get': { sealed: false, from: client },
+  'policy.info': { sealed: false, from: coordinator },
+  'hotfix.list.get': { sealed: false, from: client },
+  'hotfix.list': { sealed: false, from: coordinator },
+  'revocations.get': { sealed: false, from: client },
+  revocations: { sealed: false, from: coordinator },
   'sign.request': { sealed: true, from: member },
   'sign.approve': { sealed: true, from: member },
   'sign.recommit': { sealed: true, from: member },

@@ -385,6 +385,67 @@ export const bareExamples: {
       },
     ],
   },
+  'policy.get': { type: 'policy.get', group: 'release-leads' },
+  'policy.info': {
+    type: 'policy.info',
+    group: 'release-leads',
+    version: 1,
+    policyId: 'release-leads@v1',
+    latest: 1,
+    threshold: 2,
+    document: {
+      schema: 'conclave-policy/v1',
+      group: 'release-leads',
+      version: 1,
+      classes: {
+        standard: {
+          quorum: 3,
+          requiredRoles: [{ role: 'security', count: 1 }],
+          artifacts: ['app-*.tar.gz'],
+        },
+        hotfix: { approvalTimeoutSeconds: 900, requesters: { roles: ['oncall'] } },
+      },
+      hotfix: { ratificationWindowSeconds: 259_200, requireIncident: true },
+    },
+    signed: {
+      ceremonyId: CEREMONY,
+      groupPublicKey: hex(32),
+      statement: { _type: 'https://in-toto.io/Statement/v1' },
+      signature: hex(64),
+      signedAt: 1_760_000_000_000,
+    },
+  },
+  'hotfix.list.get': { type: 'hotfix.list.get' },
+  'hotfix.list': {
+    type: 'hotfix.list',
+    hotfixes: [
+      {
+        ceremonyId: CEREMONY,
+        group: 'release-leads',
+        version: '1.4.1',
+        incident: 'INC-42',
+        signedAt: 1_760_000_000_000,
+        ratifyBy: 1_760_259_200_000,
+        state: 'unratified',
+      },
+    ],
+  },
+  'revocations.get': { type: 'revocations.get', group: 'release-leads' },
+  revocations: {
+    type: 'revocations',
+    group: 'release-leads',
+    offset: 0,
+    entries: [
+      {
+        ceremonyId: CEREMONY,
+        revokedCeremony: 'c_00000000000000000000000000000001',
+        groupPublicKey: hex(32),
+        statement: { _type: 'https://in-toto.io/Statement/v1' },
+        signature: hex(64),
+        at: 1_760_000_000_000,
+      },
+    ],
+  },
 };
 
 export const frame = (value: unknown): string => JSON.stringify(value);

@@ -10,11 +10,24 @@ import {
   SignatureHexSchema,
   hexBetween,
 } from '../hex.js';
-import { GroupNameSchema, MemberIdSchema, SessionSchema, TimestampSchema, text } from '../ids.js';
+import {
+  CeremonyIdSchema,
+  GroupNameSchema,
+  MemberIdSchema,
+  SessionSchema,
+  TimestampSchema,
+  text,
+} from '../ids.js';
 import { MAX_ARTIFACTS, MAX_JOBS, MAX_PARTICIPANTS } from '../version.js';
+import { PolicyDocumentSchema, RevocationSubjectSchema } from './policy.js';
 import { uniqueBy, uniqueValues } from './refine.js';
 
-export const RELEASE_CLASSES = ['standard', 'hotfix'] as const;
+/**
+ * Release classes (docs/policy.md). `policy` and `revocation` are governance ceremonies of the
+ * group: their statement's subject is the policy document or the revocation record, never an
+ * artifact, and release verifiers accept only `standard` and `hotfix`.
+ */
+export const RELEASE_CLASSES = ['standard', 'hotfix', 'policy', 'revocation'] as const;
 export const SIGNATURE_FORMATS = [
   'raw',
   'sshsig',
@@ -94,6 +107,16 @@ export const ReleaseSchema = z.strictObject({
   provenance: BoundDocumentSchema.optional(),
   manifest: ManifestRefSchema.optional(),
   git: GitTagSchema.optional(),
+  /** Hotfix: the incident it answers (in the signed statement). */
+  incident: text(128, 1).optional(),
+  /** Standard: the hotfix ceremony this release ratifies (docs/policy.md). */
+  ratifies: CeremonyIdSchema.optional(),
+  /** The statement is valid until then (ms); the policy may cap it (maxValiditySeconds). */
+  validUntil: TimestampSchema.optional(),
+  /** Class `policy`: the new policy document; the single artifact is its canonical JSON. */
+  policy: PolicyDocumentSchema.optional(),
+  /** Class `revocation`: the release revoked; the single artifact is this record's canonical JSON. */
+  revokes: RevocationSubjectSchema.optional(),
 });
 
 /** requester → coordinator: open a signing ceremony (its id is the envelope's ceremony id). */
@@ -161,7 +184,11 @@ const MemberListSchema = z
   .max(MAX_PARTICIPANTS)
   .superRefine(uniqueValues);
 
-const KeyCreatedAtSchema = z.number().int().min(0).max(2 ** 32 - 1);
+const KeyCreatedAtSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
 const JobSignatureSchema = z.strictObject({ job: JobIdSchema, signature: SignatureHexSchema });
 const JobSignaturesSchema = z
   .array(JobSignatureSchema)

@@ -11,6 +11,7 @@ import {
 } from '../ids.js';
 import { MAX_INBOX_ITEMS, MAX_PARTICIPANTS } from '../version.js';
 import { envelopeOf } from './envelope-schema.js';
+import { PolicyProgressSchema } from './policy.js';
 import { uniqueBy, uniqueValues } from './refine.js';
 import { RELEASE_CLASSES, SignRequestSchema } from './sign.js';
 
@@ -75,6 +76,8 @@ export const CeremonyStatusSchema = z.strictObject({
   needsCommitment: MembersSchema.optional(),
   /** Signing: the phase whose commitments `needsCommitment` members must send. */
   phase: z.int().min(1).max(2).optional(),
+  /** Signing: the policy the ceremony runs under and what it still waits for (docs/policy.md). */
+  policy: PolicyProgressSchema.optional(),
   request: envelopeOf(SignRequestSchema).optional(),
   updatedAt: TimestampSchema,
   deadline: TimestampSchema.optional(),
