@@ -10,8 +10,10 @@ export {
   messageToSign,
   statementDigest,
   dsseEnvelope,
+  policyDigest,
 } from './statement.js';
 export type { ReleaseInput, Approver, StatementContext, ReleaseStatement } from './statement.js';
+export type { ReleaseClass, PolicyDocumentInput, RevocationInput } from './statement.js';
 export type { BoundDocument, ManifestRef } from './statement.js';
 export { digestFile } from './digest.js';
 export type { ArtifactDigest } from './digest.js';
@@ -84,3 +86,24 @@ export type {
   BatchVerifyResult,
   BatchMemberInput,
 } from './manifest.js';
+export {
+  REVOCATION_LIST_TYPE,
+  RELEASE_VERIFY_CLASSES,
+  RELEASE_CHECK_CODES,
+  buildRevocationList,
+  readRevocationList,
+  statementOf,
+  checkRevocations,
+  compareVersions,
+  checkMinVersion,
+  checkReleaseStatement,
+  releaseFields,
+} from './revocation.js';
+export type {
+  ReleaseCheck,
+  ReleaseCheckCode,
+  RevocationRecord,
+  RevocationQuery,
+  RevocationList,
+  DsseEnvelopeJson,
+} from './revocation.js';

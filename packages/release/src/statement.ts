@@ -27,10 +27,36 @@ export interface ManifestRef {
   readonly leafFormat: 'conclave-manifest-v1';
 }
 
+/**
+ * Release classes. `policy` and `revocation` statements are governance records of the group (their
+ * subject is the policy document or the revocation record): a release verifier accepts only
+ * `standard` and `hotfix` (docs/policy.md).
+ */
+export type ReleaseClass = 'standard' | 'hotfix' | 'policy' | 'revocation';
+
+/** A policy document (the protocol's `PolicyDocumentSchema`); bound by its canonical SHA-256. */
+export interface PolicyDocumentInput {
+  readonly group: string;
+  readonly version: number;
+}
+
+/** The release a revocation statement revokes. */
+export interface RevocationInput {
+  readonly ceremonyId: string;
+  readonly statementDigest: string;
+  readonly version: string;
+  readonly artifacts: readonly {
+    readonly name: string;
+    readonly sha256: string;
+    readonly sha512: string;
+  }[];
+  readonly reason: string;
+}
+
 /** The structured request (the protocol's `ReleaseSchema` has this shape). */
 export interface ReleaseInput {
   readonly version: string;
-  readonly class: 'standard' | 'hotfix';
+  readonly class: ReleaseClass;
   readonly note: string;
   readonly artifacts: readonly {
     readonly name: string;
@@ -42,6 +68,16 @@ export interface ReleaseInput {
   readonly sbom?: BoundDocument | undefined;
   readonly provenance?: BoundDocument | undefined;
   readonly manifest?: ManifestRef | undefined;
+  /** Hotfix: the incident it answers. */
+  readonly incident?: string | undefined;
+  /** Standard: the hotfix ceremony it ratifies. */
+  readonly ratifies?: string | undefined;
+  /** Milliseconds since the epoch after which the statement is no longer valid. */
+  readonly validUntil?: number | undefined;
+  /** Class `policy`: the policy document the quorum adopts. */
+  readonly policy?: PolicyDocumentInput | undefined;
+  /** Class `revocation`: the release it revokes. */
+  readonly revokes?: RevocationInput | undefined;
 }
 
 export interface Approver {
@@ -70,7 +106,7 @@ export interface ReleaseStatement {
   readonly predicateType: typeof PREDICATE_TYPE;
   readonly predicate: {
     readonly version: string;
-    readonly class: 'standard' | 'hotfix';
+    readonly class: ReleaseClass;
     readonly note: string;
     readonly formats: readonly string[];
     readonly group: string;
@@ -83,7 +119,27 @@ export interface ReleaseStatement {
     readonly sbom?: BoundDocument;
     readonly provenance?: BoundDocument;
     readonly manifest?: ManifestRef;
+    readonly incident?: string;
+    readonly ratifies?: string;
+    /** RFC 3339 UTC. */
+    readonly validUntil?: string;
+    readonly policy?: { readonly group: string; readonly version: number; readonly sha256: string };
+    readonly revokes?: {
+      readonly ceremonyId: string;
+      readonly statementDigest: string;
+      readonly version: string;
+      readonly subject: readonly {
+        readonly name: string;
+        readonly digest: { readonly sha256: string; readonly sha512: string };
+      }[];
+      readonly reason: string;
+    };
   };
+}
+
+/** SHA-256 (hex) of a policy document's canonical JSON: what a policy statement binds. */
+export function policyDigest(document: PolicyDocumentInput): string {
+  return bytesToHex(sha256(new TextEncoder().encode(canonicalJson(document))));
 }
 
 export function buildStatement(release: ReleaseInput, ctx: StatementContext): ReleaseStatement {
@@ -116,6 +172,30 @@ export function buildStatement(release: ReleaseInput, ctx: StatementContext): Re
           root: release.manifest.root,
           size: release.manifest.size,
           leafFormat: release.manifest.leafFormat,
+        },
+      }),
+      ...(release.incident !== undefined && { incident: release.incident }),
+      ...(release.ratifies !== undefined && { ratifies: release.ratifies }),
+      ...(release.validUntil !== undefined && {
+        validUntil: new Date(release.validUntil).toISOString(),
+      }),
+      ...(release.policy && {
+        policy: {
+          group: release.policy.group,
+          version: release.policy.version,
+          sha256: policyDigest(release.policy),
+        },
+      }),
+      ...(release.revokes && {
+        revokes: {
+          ceremonyId: release.revokes.ceremonyId,
+          statementDigest: release.revokes.statementDigest,
+          version: release.revokes.version,
+          subject: release.revokes.artifacts.map((a) => ({
+            name: a.name,
+            digest: { sha256: a.sha256, sha512: a.sha512 },
+          })),
+          reason: release.revokes.reason,
         },
       }),
     },
