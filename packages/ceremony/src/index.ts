@@ -28,6 +28,7 @@ export {
   MemberIdSchema,
   SigningEventSchema,
   SigningInputSchema,
+  SigningPolicySchema,
 } from './schemas.js';
 export type {
   Group,
@@ -37,6 +38,8 @@ export type {
   KeyInput,
   SigningEvent,
   SigningInput,
+  SigningPolicy,
+  RoleRequirement,
 } from './schemas.js';
 export type {
   Approval,
@@ -50,6 +53,16 @@ export type {
   SigningOutcome,
   SigningPhase,
   SigningSession,
+  PolicyGap,
+} from './signing-rules.js';
+export {
+  canOpenSession,
+  countedApprovers,
+  policyGap,
+  policyImpossible,
+  policyIsStrict,
+  policyQuorum,
+  policySatisfied,
 } from './signing-rules.js';
 export type {
   Confirmation,

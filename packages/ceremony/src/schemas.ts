@@ -42,6 +42,27 @@ export type GroupInput = z.input<typeof GroupSchema>;
 // ---------------------------------------------------------------------------------------------
 // Signing ceremony
 
+const RoleRequirementSchema = z.strictObject({
+  role: z.string().min(1).max(64),
+  count: z.number().int().min(1).max(255),
+});
+
+/**
+ * What the group's policy asks of the approvals before a session may open (docs/policy.md): at
+ * least `quorum` approvers (never fewer than the threshold) and, among them, `count` holders of
+ * each required role (`group.roles`). A session still has exactly t signers.
+ */
+export const SigningPolicySchema = z.strictObject({
+  quorum: z.number().int().min(2).max(255),
+  requiredRoles: z
+    .array(RoleRequirementSchema)
+    .max(16)
+    .refine((r) => new Set(r.map((x) => x.role)).size === r.length, 'roles must be unique')
+    .default([]),
+});
+export type SigningPolicy = z.infer<typeof SigningPolicySchema>;
+export type RoleRequirement = z.infer<typeof RoleRequirementSchema>;
+
 export const SigningInputSchema = z
   .strictObject({
     ceremonyId: z.string().min(1).max(128),
@@ -52,8 +73,14 @@ export const SigningInputSchema = z
     sessionTimeoutMs: z.number().int().positive().max(86_400_000),
     /** Signing phases: 2 when a format chains on a first signature (minisign). */
     phases: z.number().int().min(1).max(2).default(1),
+    /** The policy's approval rule. Absent: quorum = threshold, no roles (the default policy). */
+    policy: SigningPolicySchema.optional(),
   })
-  .refine((i) => i.approvalDeadline > i.createdAt, 'approvalDeadline must be after createdAt');
+  .refine((i) => i.approvalDeadline > i.createdAt, 'approvalDeadline must be after createdAt')
+  .refine(
+    (i) => i.policy === undefined || i.policy.quorum <= i.group.members.length,
+    'policy quorum must not exceed the member count',
+  );
 export type SigningInput = z.input<typeof SigningInputSchema>;
 
 export const OutboxFlushedSchema = z.strictObject({

@@ -20,6 +20,7 @@ export function initialSigningContext(raw: SigningInput): SigningContext {
     sessionTimeoutMs: input.sessionTimeoutMs,
     phases: input.phases,
     phase: 1,
+    policy: input.policy ?? { quorum: input.group.threshold, requiredRoles: [] },
     now: input.createdAt,
     approvals: [],
     rejections: [],

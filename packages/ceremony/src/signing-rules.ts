@@ -5,7 +5,7 @@ import { accept, refuse } from './check.js';
 import type { OutboxState } from './outbox.js';
 import { checkFlush, drain, emit } from './outbox.js';
 import { z } from 'zod';
-import type { Group, SigningEvent } from './schemas.js';
+import type { Group, RoleRequirement, SigningEvent, SigningPolicy } from './schemas.js';
 import { SigningEventSchema } from './schemas.js';
 
 export type ExclusionReason = 'timeout' | 'invalid_share' | 'revoked';
@@ -50,6 +50,12 @@ export interface SigningSession {
 
 export type SigningAbortCode = 'INSUFFICIENT_HONEST_SIGNERS' | 'AGGREGATE_INVALID';
 
+/** What the policy still waits for: approvals short of its quorum, roles short among approvers. */
+export interface PolicyGap {
+  readonly missingApprovals: number;
+  readonly missingRoles: readonly RoleRequirement[];
+}
+
 export type SigningOutcome =
   | {
       readonly status: 'completed';
@@ -57,8 +63,19 @@ export type SigningOutcome =
       readonly signers: readonly string[];
       readonly at: number;
     }
-  | { readonly status: 'rejected'; readonly rejectedBy: readonly string[]; readonly at: number }
-  | { readonly status: 'expired'; readonly at: number }
+  | {
+      readonly status: 'rejected';
+      readonly rejectedBy: readonly string[];
+      readonly at: number;
+      /** Set when the policy (quorum or roles) can no longer be met. */
+      readonly policy?: PolicyGap;
+    }
+  | {
+      readonly status: 'expired';
+      readonly at: number;
+      /** Set when the window closed with the policy's approvals still missing. */
+      readonly policy?: PolicyGap;
+    }
   | {
       readonly status: 'cancelled';
       readonly by: string;
@@ -127,6 +144,11 @@ export interface SigningContext extends OutboxState<SigningEffect> {
   readonly phases: number;
   /** The phase now being signed, 1-based. */
   readonly phase: number;
+  /**
+   * The policy's approval rule (docs/policy.md). Absent in snapshots made before policies: the
+   * default, quorum = threshold and no roles.
+   */
+  readonly policy?: SigningPolicy;
   /** The latest `at` seen (the runner's clock). */
   readonly now: number;
   /** In arrival order; the order decides who is picked for a session. */
@@ -178,8 +200,60 @@ export const currentSession = (c: SigningContext): SigningSession | null => {
     : null;
 };
 
+const isRevoked = (c: SigningContext, m: string): boolean =>
+  c.excluded.some((e) => e.member === m && e.reason === 'revoked');
+
+const rolesOf = (c: SigningContext, m: string): readonly string[] =>
+  Object.hasOwn(c.group.roles, m) ? (c.group.roles[m] ?? []) : [];
+
+/** Approvals the policy needs: its quorum, never fewer than the key's threshold. */
+export const policyQuorum = (c: SigningContext): number =>
+  Math.max(c.group.threshold, c.policy?.quorum ?? 0);
+
+/**
+ * Approvers the policy counts: everyone who approved and was not revoked since. An approver later
+ * excluded for a timeout or a bad share still approved (a person's decision); a revoked identity
+ * no longer speaks for anyone (B.30).
+ */
+export const countedApprovers = (c: SigningContext): string[] =>
+  c.approvals.map((a) => a.member).filter((m) => !isRevoked(c, m));
+
+const gapAmong = (c: SigningContext, members: readonly string[]): PolicyGap => ({
+  missingApprovals: Math.max(0, policyQuorum(c) - members.length),
+  missingRoles: (c.policy?.requiredRoles ?? [])
+    .map((r) => ({
+      role: r.role,
+      count: r.count - members.filter((m) => rolesOf(c, m).includes(r.role)).length,
+    }))
+    .filter((r) => r.count > 0),
+});
+
+/** What the policy still waits for among the approvals so far. */
+export const policyGap = (c: SigningContext): PolicyGap => gapAmong(c, countedApprovers(c));
+
+const noGap = (g: PolicyGap): boolean => g.missingApprovals === 0 && g.missingRoles.length === 0;
+
+/** The policy's approvals are in: quorum reached and every required role among the approvers. */
+export const policySatisfied = (c: SigningContext): boolean => noGap(policyGap(c));
+
+/**
+ * Even if every member who has not rejected (and is not revoked) approved, the policy's quorum or
+ * one of its roles could not be met.
+ */
+export const policyImpossible = (c: SigningContext): boolean =>
+  !noGap(
+    gapAmong(
+      c,
+      c.group.members.filter((m) => !isRevoked(c, m) && !hasRejected(c, m)),
+    ),
+  );
+
+/**
+ * A session opens once the policy's approvals are in and at least t approvers hold a fresh
+ * commitment; it still takes exactly t of them.
+ */
 export const canOpenSession = (c: SigningContext): boolean =>
-  freshApprovers(c).length >= c.group.threshold;
+  freshApprovers(c).length >= c.group.threshold && policySatisfied(c);
 
 /** Fewer than t members are still in good standing: nobody can ever sign. */
 export const tooFewHonestMembers = (c: SigningContext): boolean =>
@@ -187,7 +261,8 @@ export const tooFewHonestMembers = (c: SigningContext): boolean =>
 
 /** Even if every member who has not rejected approved, t could not be reached. */
 export const approvalsImpossible = (c: SigningContext): boolean =>
-  c.group.members.filter((m) => !isExcluded(c, m) && !hasRejected(c, m)).length < c.group.threshold;
+  c.group.members.filter((m) => !isExcluded(c, m) && !hasRejected(c, m)).length <
+    c.group.threshold || policyImpossible(c);
 
 /**
  * Until when the ceremony waits for approvals or fresh commitments. After an abandoned session
@@ -539,12 +614,37 @@ export const complete = (c: SigningContext, e: Ev<'session.aggregated'>): Patch 
   };
 };
 
-export const closeRejected = (c: SigningContext): Patch =>
-  close(c, { status: 'rejected', rejectedBy: c.rejections.map((r) => r.member), at: c.now });
+/** The policy asks more than the key does: a quorum above the threshold, or roles. */
+export const policyIsStrict = (c: SigningContext): boolean =>
+  policyQuorum(c) > c.group.threshold || (c.policy?.requiredRoles.length ?? 0) > 0;
+
+/**
+ * Outcomes name the policy gap only under a strict policy: under the default one, a ceremony short
+ * of t approvals ends exactly as before policies existed.
+ */
+export const closeRejected = (c: SigningContext): Patch => {
+  const rejectedBy = c.rejections.map((r) => r.member);
+  const gap = policyGap(c);
+  return close(
+    c,
+    policyIsStrict(c) && policyImpossible(c) && !noGap(gap)
+      ? { status: 'rejected', rejectedBy, at: c.now, policy: gap }
+      : { status: 'rejected', rejectedBy, at: c.now },
+  );
+};
 
 export const closeExpired = (c: SigningContext, at: number): Patch => {
   const now = tick(c, at);
-  return { now, ...close({ ...c, now }, { status: 'expired', at: now }) };
+  const gap = policyGap(c);
+  return {
+    now,
+    ...close(
+      { ...c, now },
+      !policyIsStrict(c) || noGap(gap)
+        ? { status: 'expired', at: now }
+        : { status: 'expired', at: now, policy: gap },
+    ),
+  };
 };
 
 export const closeCancelled = (c: SigningContext, e: Ev<'ceremony.cancel'>): Patch => {
