@@ -4,6 +4,7 @@
 // bundle (mutate, delete, reorder, truncate any entry, rewrite one and re-hash forward) is 100 %
 // detected. The auditors' pages need the token, carry a CSP and escape what they show.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   decodeBase64,
   encodeLeaf,
@@ -18,9 +19,10 @@ import {
   type CeremonyBundle,
   type TranscriptEntry,
 } from '@conclave/audit';
-import { newCeremonyId } from '@conclave/protocol';
+import { newCeremonyId, sealEnvelope, type IdentityKey } from '@conclave/protocol';
 import { verifyConsistency, verifyInclusion } from '@conclave/release';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readIdentityKeyFile } from '../src/index.js';
 import { logOf, witnessName } from '../src/log/service.js';
 import {
   FakeMember,
@@ -319,6 +321,94 @@ describe('auditors’ pages', () => {
     const page = await get('/audit/log', auditor());
     expect(page.status).toBe(200);
     expect(page.text).toContain('Log verification PASSED');
+  });
+});
+
+describe('bundle checks name the broken rule (forgeries re-signed with the real keys)', () => {
+  type Env = {
+    ceremonyId: string;
+    round: string;
+    seq: number;
+    sender: string;
+    body: Record<string, unknown>;
+  };
+  type Row = {
+    idx: number;
+    at: number;
+    sender: string;
+    recipient: string | null;
+    envelope: Env & { signature: string };
+  };
+  const reseal = (e: Row, key: IdentityKey, body: Record<string, unknown>) => {
+    e.envelope = sealEnvelope(key, {
+      ...e.envelope,
+      body: body as never,
+    }) as unknown as Row['envelope'];
+  };
+  const failedCodes = (b: CeremonyBundle) =>
+    verifyCeremonyBundle(b, trust())
+      .checks.filter((c) => !c.ok)
+      .map((c) => c.code);
+  const coordinator = () => readIdentityKeyFile(join(t.dir, 'coordinator.key'));
+  const rows = (b: CeremonyBundle) => b.transcript as Row[];
+
+  it('an equivocating coordinator (another package for one signer) is proven: INCONSISTENT_VIEW', async () => {
+    const b = await bundleOf(signed);
+    const pkg = rows(b).find((e) => e.envelope.body['type'] === 'sign.package')!;
+    const hashes = [...(pkg.envelope.body['packageHashes'] as string[])];
+    hashes[0] = 'ab'.repeat(32);
+    reseal(pkg, coordinator(), { ...pkg.envelope.body, packageHashes: hashes });
+    expect(failedCodes(b)).toContain('INCONSISTENT_VIEW');
+  });
+
+  it('a statement that drops an approver: STATEMENT_MISMATCH', async () => {
+    const b = await bundleOf(signed);
+    const done = rows(b).find((e) => e.envelope.body['type'] === 'sign.complete')!;
+    reseal(done, coordinator(), { ...done.envelope.body, approvers: ['bob'] });
+    expect(failedCodes(b)).toContain('STATEMENT_MISMATCH');
+  });
+
+  it('a released signature that is not the aggregate: AGGREGATE_INVALID', async () => {
+    const b = await bundleOf(signed);
+    const done = rows(b).find((e) => e.envelope.body['type'] === 'sign.complete')!;
+    const sigs = (done.envelope.body['signatures'] as { job: string; signature: string }[]).map(
+      (x) => ({ ...x }),
+    );
+    sigs[0]!.signature = `${sigs[0]!.signature.slice(0, -2)}00`;
+    reseal(done, coordinator(), { ...done.envelope.body, signatures: sigs });
+    expect(failedCodes(b)).toContain('AGGREGATE_INVALID');
+  });
+
+  it('a culprit hidden by the coordinator: INVALID_SIGNATURE_SHARE', async () => {
+    const b = await bundleOf(cheated);
+    b.recorded.culprits = [];
+    expect(failedCodes(b)).toEqual(['INVALID_SIGNATURE_SHARE']);
+  });
+
+  it('an approval by a member revoked before it: BAD_ENVELOPE_SIGNATURE', async () => {
+    const b = await bundleOf(signed);
+    const approval = rows(b).find((e) => e.envelope.body['type'] === 'sign.approve')!;
+    const scopeId = newCeremonyId();
+    b.registry.push({
+      scopeId,
+      at: approval.at - 1,
+      envelope: sealEnvelope(t.admin, {
+        ceremonyId: scopeId,
+        round: '0',
+        seq: 1,
+        sender: 'admin',
+        body: { type: 'admin.member.revoke', member: approval.sender, reason: 'left' },
+      }),
+    });
+    expect(failedCodes(b)).toContain('BAD_ENVELOPE_SIGNATURE');
+  });
+
+  it('a transcript re-hashed into a new leaf: LOG_PROOF_INVALID (the signed root does not move)', async () => {
+    const b = await bundleOf(signed);
+    const leaf = JSON.parse(b.log!.leaf) as { outcome: string };
+    leaf.outcome = 'rejected';
+    b.log!.leaf = JSON.stringify(leaf, Object.keys(leaf).sort());
+    expect(failedCodes(b)).toEqual(['LOG_LEAF_MISMATCH', 'LOG_PROOF_INVALID']);
   });
 });
 

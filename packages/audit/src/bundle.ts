@@ -339,11 +339,13 @@ function verifyInclusionInLog(
       complete &&
       leaf.ceremonyId === b.ceremonyId &&
       leaf.kind === b.kind &&
+      leaf.outcome === b.recorded.state &&
+      leaf.group === (b.group?.name ?? null) &&
       leaf.entries === entries.length &&
       leaf.transcript === transcriptDigest(entries);
     leafDetail = digestOk
       ? `leaf ${b.log.index} holds the digest of these ${entries.length} entries`
-      : `leaf ${b.log.index} does not hold the digest of this transcript: it changed after it was logged`;
+      : `leaf ${b.log.index} does not describe this ceremony and transcript: it changed after it was logged`;
   } catch {
     leafDetail = 'the log leaf is malformed';
   }
