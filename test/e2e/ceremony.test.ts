@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, runCli } from '../support.js';
 import { Cluster, PASSPHRASE, doc, stop, waitFor } from './cluster.js';
@@ -19,6 +19,8 @@ interface Fetched {
     readme: string;
   };
   verify: string;
+  formats: Record<string, string[]>;
+  keys: Record<string, string>;
   signers: string[];
 }
 
@@ -45,7 +47,28 @@ async function fetchAndVerify(c: Cluster, member: string, ceremonyId: string, ar
   // The exact command the README gives works.
   requireTool('openssl');
   expect(readFileSync(f.files.readme, 'utf8')).toContain(f.verify);
-  execFileSync('sh', ['-c', f.verify], { stdio: 'pipe' }); // throws on a failed verification
+  execFileSync('sh', ['-c', f.verify], { stdio: 'pipe', cwd: out }); // throws if it fails
+  // `conclave verify` on a format file: OK for the artifact, exit 1 with a reason for another.
+  const name = basename(artifact);
+  const sshsig = f.formats['sshsig']?.[0];
+  expect(sshsig).toBeDefined();
+  const keyFile = f.keys['allowed_signers']!;
+  const good = await c.cli(member, [
+    'verify',
+    '--key',
+    keyFile,
+    '--sig',
+    sshsig!,
+    artifact,
+    '--json',
+  ]);
+  expect(good.code, good.stdout + good.stderr).toBe(0);
+  expect(doc<{ format: string }>(good).format).toBe('sshsig');
+  const other = join(c.dir, `other-${name}`);
+  writeFileSync(other, 'not the release');
+  const bad = await c.cli(member, ['verify', '--key', keyFile, '--sig', sshsig!, other, '--json']);
+  expect(bad.code).toBe(1);
+  expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, code: 'SIG_INVALID' });
   return f;
 }
 

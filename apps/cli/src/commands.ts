@@ -870,6 +870,7 @@ export async function cmdFetch(
       files,
       formats: byFormat,
       keys,
+      /** Run in the output directory (as VERIFY.md says). */
       verify: command,
     },
     `Wrote ${out}:\n  ${[...outputs.map((f) => f.path), 'statement.json', 'statement.pae', 'statement.sig'].join('\n  ')}\nHow to verify each format: ${files.readme}`,
