@@ -91,6 +91,7 @@ export {
   RELEASE_VERIFY_CLASSES,
   RELEASE_CHECK_CODES,
   buildRevocationList,
+  documentArtifact,
   readRevocationList,
   statementOf,
   checkRevocations,
@@ -107,3 +108,5 @@ export type {
   RevocationList,
   DsseEnvelopeJson,
 } from './revocation.js';
+export { verifyPolicyStatement } from './policy-statement.js';
+export type { SignedPolicyInput, PolicyVerdict } from './policy-statement.js';

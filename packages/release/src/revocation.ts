@@ -14,6 +14,7 @@
  * file needs no signature of its own: nobody but a quorum can add an entry. Removing one is
  * possible for whoever hands out the file, so verifiers fetch it from where they trust.
  */
+import { createHash } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import semver from 'semver';
@@ -142,6 +143,20 @@ const fail = (code: ReleaseCheckCode, reason: string): ReleaseCheck => ({
   code,
   reason,
 });
+
+/**
+ * The artifact entry for a governance document (a policy document, a revocation record): its
+ * canonical JSON bytes' digests. A `policy` or `revocation` request carries exactly this one
+ * artifact, so the statement's subject is the document itself, never a release artifact.
+ */
+export function documentArtifact(
+  name: string,
+  document: unknown,
+): { name: string; sha256: string; sha512: string; blake2b512: string } {
+  const bytes = Buffer.from(canonicalJson(document), 'utf8');
+  const d = (alg: string) => createHash(alg).update(bytes).digest('hex');
+  return { name, sha256: d('sha256'), sha512: d('sha512'), blake2b512: d('blake2b512') };
+}
 
 /** The revocation list file for these signed statements (what `conclave release revocations` writes). */
 export function buildRevocationList(input: {
