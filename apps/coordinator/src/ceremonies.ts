@@ -38,6 +38,7 @@ import type { Limits } from './limits.js';
 import { logIfTerminal } from './log/service.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { policyProgress } from './policy.js';
 import { refused, type Clock, type Sealer } from './runtime.js';
 import type { CeremonyRecord, StoredKind, Store, TranscriptEntry } from './store.js';
 
@@ -573,6 +574,7 @@ export class CeremonyRunner {
         session: c.sessions.length,
         culprits: [...new Set(c.culprits)],
         ...(needs.length > 0 ? { needsCommitment: needs, phase: c.phase } : {}),
+        ...policyProgress(this, live, c),
         ...(live.request === null ? {} : { request: live.request }),
       };
     } else {

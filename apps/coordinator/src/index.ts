@@ -20,6 +20,7 @@ import { createMetrics } from './metrics.js';
 import { Sealer, SeqSource, systemClock, type Clock } from './runtime.js';
 import { CoordinatorServer, WS_PATH } from './server.js';
 import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
+import { startGovernance } from './policy.js';
 import { openStore, type Store } from './store.js';
 import { AuditHttp } from './web/routes.js';
 
@@ -195,6 +196,8 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     server.runner = runner;
     server.dispatcher = dispatcher;
     runner.boot();
+    const stopGovernance = startGovernance(runner);
+    closers.push(stopGovernance);
     const port = await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     const origin = server.origin;
     logger.info('coordinator listening', { origin, openCeremonies: runner.live.size });
@@ -226,6 +229,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
         closed = true;
         clearInterval(checkpoints);
         log.stop();
+        stopGovernance();
         runner.close();
         await server.close();
         store.close();

@@ -12,6 +12,7 @@ import { handleAdmin, type AdminHooks } from './admin.js';
 import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js';
 import { handleKeyMessage, resendKeyState } from './key-ceremony.js';
 import { groupList } from './key-lifecycle.js';
+import { hotfixList, policyInfo, revocationPage } from './policy.js';
 import { ROUNDS, errorFrame, refused } from './runtime.js';
 import { handleSigningMessage, openSigning, resendSigningState } from './signing-ceremony.js';
 
@@ -51,6 +52,15 @@ export class Dispatcher {
           return null;
         case 'group.list.get':
           reply({ type: 'group.list', groups: groupList(this.#runner, member, msg.member) });
+          return null;
+        case 'policy.get':
+          reply(policyInfo(this.#runner, member, msg.group, msg.version));
+          return null;
+        case 'hotfix.list.get':
+          reply({ type: 'hotfix.list', hotfixes: hotfixList(this.#runner, member, msg.group) });
+          return null;
+        case 'revocations.get':
+          reply(revocationPage(this.#runner, member, msg.group, msg.offset));
           return null;
         case 'envelope':
           this.#envelope(member, msg, reply);

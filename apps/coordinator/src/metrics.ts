@@ -17,8 +17,10 @@ export interface Metrics {
   readonly approvalLatency: Histogram<'member'>;
   /** Requests or approvals the policy refused, by reason. */
   readonly policyRejections: Counter<'reason'>;
-  /** Hotfix ceremonies signed but not yet ratified (set by the hotfix policy when it lands). */
+  /** Hotfix ceremonies signed but not yet ratified (read from the hotfixes table when scraped). */
   readonly unratifiedHotfixes: Gauge;
+  /** Unratified hotfixes whose ratification window has passed (flagged). */
+  readonly overdueHotfixes: Gauge;
   /** admin.member.revoke → the first refusal of that member. */
   readonly revocationPropagation: Histogram;
   /** Members whose first refusal after revocation was already observed (in memory). */
@@ -52,6 +54,18 @@ export function recordRevokedRefusal(
   if (metrics.revocationsSeen.size > 10_000) metrics.revocationsSeen.clear();
   metrics.revocationsSeen.add(key);
   metrics.revocationPropagation.observe(Math.max(0, at - revokedAt) / 1000);
+}
+
+/** Governance counts straight from migration 5's table (docs/policy.md), or null without it. */
+function hotfixCounts(store: Store): { unratified: number; overdue: number } | null {
+  const db = (store as { db?: { prepare(sql: string): { get(): unknown } } }).db;
+  if (db === undefined) return null;
+  return db
+    .prepare(
+      `SELECT COUNT(*) AS unratified, COALESCE(SUM(flagged_at IS NOT NULL), 0) AS overdue
+       FROM hotfixes WHERE ratified_at IS NULL`,
+    )
+    .get() as { unratified: number; overdue: number };
 }
 
 export function createMetrics(store: Store): Metrics {
@@ -131,6 +145,27 @@ export function createMetrics(store: Store): Metrics {
       name: 'conclave_unratified_hotfixes',
       help: 'Hotfix releases signed but not yet ratified',
       registers: [registry],
+      collect() {
+        try {
+          const counts = hotfixCounts(store);
+          if (counts !== null) this.set(counts.unratified);
+        } catch {
+          // the store is closed or unavailable: /healthz says so
+        }
+      },
+    }),
+    overdueHotfixes: new Gauge({
+      name: 'conclave_overdue_hotfixes',
+      help: 'Hotfix releases not ratified within their policy window (flagged)',
+      registers: [registry],
+      collect() {
+        try {
+          const counts = hotfixCounts(store);
+          if (counts !== null) this.set(counts.overdue);
+        } catch {
+          // the store is closed or unavailable
+        }
+      },
     }),
     revocationPropagation: new Histogram({
       name: 'conclave_revocation_propagation_seconds',

@@ -54,9 +54,21 @@ import {
   type Incoming,
   type Live,
 } from './ceremonies.js';
+import {
+  checkRequest,
+  describeGap,
+  machinePolicy,
+  policyIdFor,
+  recordCeremonyPolicy,
+  recordSigned,
+} from './policy.js';
 import { frostRefusal, identifierOf, refused } from './runtime.js';
 import type { GroupRecord, SessionJob, SessionRecord } from './store.js';
 
+/**
+ * The policy id of ceremonies opened before policies existed. Every newer ceremony records the
+ * policy it runs under, `<group>@v<version>` (policy.ts), and its statement names that.
+ */
 export const POLICY_ID = 'default';
 
 const context = (live: Live): SigningContext => signingSnapshot(live).context;
@@ -112,20 +124,25 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
       );
     }
   }
+  // The group's policy (docs/policy.md): who may request what, and the approvals a session needs.
+  const policy = checkRequest(runner, group, m.member, m.envelope.ceremonyId, body.release);
+  const { policy: approvalRule, roles } = machinePolicy(policy);
   const now = runner.now();
-  const { limits } = runner.deps;
   const actor = createActor(signingMachine, {
     input: {
       ceremonyId: m.envelope.ceremonyId,
-      group: { members: group.members.map((x) => x.member), threshold: group.threshold },
+      group: { members: group.members.map((x) => x.member), threshold: group.threshold, roles },
       statementDigest: bytesToHex(requestDigest(m.envelope.ceremonyId, body)),
       createdAt: now,
-      approvalDeadline: now + limits.approvalTimeoutMs,
-      sessionTimeoutMs: limits.sessionTimeoutMs,
+      approvalDeadline: now + policy.rule.approvalTimeoutMs,
+      sessionTimeoutMs: policy.rule.sessionTimeoutMs,
       phases,
+      policy: approvalRule,
     },
   }).start();
-  runner.create('sign', group.name, actor as never, m);
+  runner.create('sign', group.name, actor as never, m, () =>
+    recordCeremonyPolicy(runner, m.envelope.ceremonyId, group.name, policy, body.release),
+  );
 }
 
 /** Decodes a round-1 commitment and checks it is the authenticated member's (A.11, A.17). */
@@ -325,7 +342,7 @@ function buildSession(
     groupPublicKey: group.groupPublicKey,
     requester: request.sender,
     approvers,
-    policyId: POLICY_ID,
+    policyId: policyIdFor(runner, live.id),
     issuedAt,
   };
   const release = releaseOf(live);
@@ -368,7 +385,42 @@ function buildSession(
   };
 }
 
-function abortedMessage(outcome: SigningOutcome): SignAborted | null {
+/** The policy id the session's statement names (what the signers rebuild it with). */
+function statementPolicyId(r: SessionRecord): string {
+  const id = (r.statement['predicate'] as { policyId?: unknown } | undefined)?.policyId;
+  return typeof id === 'string' ? id : POLICY_ID;
+}
+
+/** An ending the policy caused: the code and what was missing, for the requester and approvers. */
+function policyEnding(
+  outcome: Extract<SigningOutcome, { status: 'rejected' | 'expired' }>,
+  policyId: string,
+): { code: 'POLICY_ROLE_MISSING' | 'POLICY_QUORUM_NOT_MET'; message: string } | null {
+  const gap = outcome.policy;
+  if (gap === undefined) return null;
+  const what = describeGap(gap);
+  return {
+    code: gap.missingRoles.length > 0 ? 'POLICY_ROLE_MISSING' : 'POLICY_QUORUM_NOT_MET',
+    message:
+      outcome.status === 'expired'
+        ? `the approval window closed waiting for ${what} (policy ${policyId}); request again once they can approve`
+        : `the policy ${policyId} can no longer be met: ${what} would be needed from members who have not rejected`,
+  };
+}
+
+function abortedMessage(outcome: SigningOutcome, policyId = POLICY_ID): SignAborted | null {
+  if (outcome.status === 'rejected' || outcome.status === 'expired') {
+    const ending = policyEnding(outcome, policyId);
+    if (ending !== null) {
+      return {
+        type: 'sign.aborted',
+        reason: outcome.status,
+        code: ending.code,
+        message: ending.message.slice(0, 512),
+        culprits: [],
+      };
+    }
+  }
   switch (outcome.status) {
     case 'completed':
       return null;
@@ -458,7 +510,7 @@ export function performSigningEffect(
               statementDigest: r.statementDigest,
               approvers: r.approvers.map((a) => a.member),
               signers: [...effect.participants],
-              policyId: POLICY_ID,
+              policyId: statementPolicyId(r),
               issuedAt: r.issuedAt,
             },
           }));
@@ -496,30 +548,37 @@ export function performSigningEffect(
       if (runner.store.transcriptForEffect(live.id, effect.seq).length === 0) {
         runner.deps.metrics.signLatency.observe((runner.now() - live.createdAt) / 1000);
       }
-      runner.emitOnce(live, effect.seq, () => [
-        {
-          recipient: '*',
-          body: {
-            type: 'sign.complete' as const,
-            groupPublicKey: group.groupPublicKey,
-            signature: signature.signature,
-            signatures: Object.entries(signature.jobs).map(([job, sig]) => ({
-              job,
-              signature: sig,
-            })),
-            keyCreatedAt: keyCreatedAtOf(group),
-            statementDigest: signature.statementDigest,
-            approvers: (record?.approvers ?? []).map((a) => a.member),
-            signers: [...effect.signers],
-            policyId: POLICY_ID,
-            issuedAt: record?.issuedAt ?? 0,
+      runner.emitOnce(
+        live,
+        effect.seq,
+        () => [
+          {
+            recipient: '*',
+            body: {
+              type: 'sign.complete' as const,
+              groupPublicKey: group.groupPublicKey,
+              signature: signature.signature,
+              signatures: Object.entries(signature.jobs).map(([job, sig]) => ({
+                job,
+                signature: sig,
+              })),
+              keyCreatedAt: keyCreatedAtOf(group),
+              statementDigest: signature.statementDigest,
+              approvers: (record?.approvers ?? []).map((a) => a.member),
+              signers: [...effect.signers],
+              policyId:
+                record === undefined ? policyIdFor(runner, live.id) : statementPolicyId(record),
+              issuedAt: record?.issuedAt ?? 0,
+            },
           },
-        },
-      ]);
+        ],
+        // A signed policy, hotfix, ratification or revocation takes effect with its sign.complete.
+        () => recordSigned(runner, live),
+      );
       return;
     }
     case 'close': {
-      const message = abortedMessage(effect.outcome);
+      const message = abortedMessage(effect.outcome, policyIdFor(runner, live.id));
       if (message !== null)
         runner.emitOnce(live, effect.seq, () => [{ recipient: '*', body: message }]);
       return;

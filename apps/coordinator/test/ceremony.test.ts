@@ -66,7 +66,7 @@ describe('key and signing ceremonies over the coordinator', () => {
       groupPublicKey,
       requester: 'alice',
       approvers: [bob, carol].map((m) => ({ member: m.name, identityKey: m.publicKey })),
-      policyId: 'default',
+      policyId: 'release@v0', // the default policy (docs/policy.md)
       issuedAt: Date.parse(predicate.issuedAt),
     });
     const key = createPublicKey({
@@ -148,7 +148,7 @@ describe('key and signing ceremonies over the coordinator', () => {
         groupPublicKey,
         requester: 'alice',
         approvers: [bob, carol].map((m) => ({ member: m.name, identityKey: m.publicKey })),
-        policyId: 'default',
+        policyId: 'release@v0', // the default policy (docs/policy.md)
         issuedAt: Date.parse(predicate.issuedAt),
       },
       keyCreatedAt: complete.body.keyCreatedAt,
