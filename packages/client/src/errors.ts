@@ -47,6 +47,11 @@ export const CLIENT_ERROR_CODES = [
   'NOT_APPROVED',
   'CEREMONY_FAILED',
   'SIGNATURE_UNAVAILABLE',
+  // witnessing the coordinator's transparency log (witness.ts, docs/audit.md)
+  'LOG_FORK_DETECTED',
+  'LOG_ROLLBACK',
+  'LOG_KEY_CHANGED',
+  'LOG_UNVERIFIABLE',
   // programmer errors: a value of the wrong shape was passed to this library
   'INVALID_ARGUMENT',
 ] as const;

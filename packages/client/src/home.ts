@@ -41,6 +41,8 @@ export const PinnedCoordinatorSchema = z.strictObject({
   origin: z.string().min(1),
   coordinatorKey: HexKeySchema,
   adminKey: HexKeySchema,
+  /** The transparency log's verifier key (`origin+keyid+base64`), pinned like the others. */
+  logKey: z.string().min(1).max(512).optional(),
   pinnedAt: z.string(),
 });
 export type PinnedCoordinator = z.infer<typeof PinnedCoordinatorSchema>;
@@ -106,7 +108,7 @@ export function parseHomeConfig(text: string, where = CONFIG_FILENAME): HomeConf
   return parsed.data;
 }
 
-async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
+export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
   // A random suffix: two writes of one file in the same millisecond must not share a temp file.
   const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode, flush: true });
