@@ -49,11 +49,22 @@ describe('conclave demo', () => {
     // Every default format was written and checked natively; the command-line verifiers CI
     // installs accepted theirs (only library-read formats have no tool to run).
     expect(Object.keys(doc.signatures).sort()).toEqual(
-      ['dsse', 'jws', 'minisign', 'signify', 'sigstore', 'sshsig', 'statement'].sort(),
+      [
+        'dsse',
+        'jws',
+        'minisign',
+        'openpgp',
+        'raw',
+        'signify',
+        'sigstore',
+        'sshsig',
+        'statement',
+      ].sort(),
     );
     expect(doc.checks.every((c) => c.native)).toBe(true);
     const byTool = new Map(doc.checks.map((c) => [c.format, c.tool]));
-    for (const f of ['sshsig', 'minisign', 'signify']) expect(byTool.get(f)?.ok, f).toBe(true);
+    for (const f of ['raw', 'sshsig', 'minisign', 'signify', 'openpgp'])
+      expect(byTool.get(f)?.ok, f).toBe(true);
     // And once more by hand, with ssh-keygen itself.
     const sshKeygen = requireTool('ssh-keygen');
     const principal = readFileSync(doc.publicKeys.allowedSigners!, 'utf8').split(' ')[0]!;

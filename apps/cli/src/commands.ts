@@ -1,5 +1,6 @@
 /** The member and admin commands: thin wrappers over @conclave/client. */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
@@ -7,6 +8,7 @@ import {
   Home,
   MemberSession,
   adminRegistryAt,
+  cacheLocalArtifacts,
   checkLocalArtifacts,
   defaultHomeDir,
   describeReview,
@@ -42,6 +44,7 @@ import {
   formatContext,
   isFormatError,
   messageToSign,
+  needsArtifactBytes,
   type OutputFile,
   type ReleaseStatement,
   type StatementContext,
@@ -481,6 +484,17 @@ export async function cmdRequest(
   const session = await openSession(o, ctx, { reconnect: o.wait });
   const ceremonyId = newCeremonyId();
   try {
+    if (needsArtifactBytes(release)) {
+      // raw / OpenPGP sign the bytes themselves: the coordinator and the signers need them.
+      for (const [i, path] of o.artifact.entries()) {
+        const a = release.artifacts[i]!;
+        const r = await session.connection.uploadArtifact(path, a.sha256);
+        ctx.progress(
+          `uploaded ${a.name} for the content formats${r.stored ? '' : ' (already there)'}`,
+        );
+      }
+      await cacheLocalArtifacts(session.home, release, o.artifact);
+    }
     await session.connection.send(ceremonyId, '0', {
       type: 'sign.request',
       group: o.group,
@@ -571,6 +585,7 @@ export async function cmdApprove(
     if (o.artifact !== undefined && o.artifact.length > 0) {
       await checkLocalArtifacts(review.release, o.artifact);
       ctx.progress(`local artifacts match: ${o.artifact.join(', ')}`);
+      await cacheLocalArtifacts(session.home, review.release, o.artifact);
     }
     if (
       o.yes !== true &&
@@ -819,7 +834,31 @@ export async function cmdFetch(
   let outputs: OutputFile[];
   try {
     outputs = assemble(
-      formatContext({ release, context, keyCreatedAt: outcome.keyCreatedAt }),
+      formatContext({
+        release,
+        context,
+        keyCreatedAt: outcome.keyCreatedAt,
+        artifactBytes: (name) => {
+          const a = release.artifacts.find((x) => x.name === name);
+          const bytes =
+            a === undefined
+              ? undefined
+              : (() => {
+                  try {
+                    return readFileSync(join(home.dir, 'artifacts', a.sha256));
+                  } catch {
+                    return undefined;
+                  }
+                })();
+          if (bytes === undefined) {
+            throw new CliError(
+              'ARTIFACT_REQUIRED',
+              `${name} is needed to write its raw/OpenPGP signature files; approve or request with --artifact ${name} from this home first`,
+            );
+          }
+          return bytes;
+        },
+      }),
       new Map(outcome.signatures.map((s) => [s.job, hexToBytes(s.signature, 64)])),
     );
   } catch (e) {

@@ -169,8 +169,8 @@ export function buildProgram(): Command {
       .option('--note <text>', 'a note for the approvers')
       .option(
         '--formats <list>',
-        'signature formats, comma-separated (raw and openpgp sign the artifact bytes and are not available through the coordinator yet)',
-        'sshsig,minisign,signify,dsse,sigstore,jws',
+        'signature formats, comma-separated; raw and openpgp sign the artifact bytes, so the artifacts are uploaded to the coordinator and every signer checks them (git: use conclave tag)',
+        'raw,sshsig,minisign,signify,openpgp,dsse,sigstore,jws',
       )
       .option('--no-wait', 'return once the request is recorded')
       .option('--timeout <seconds>', 'give up waiting after this long', int, 600)

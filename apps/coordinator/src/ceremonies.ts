@@ -33,6 +33,7 @@ import {
   type SealedBody,
   type SignRequest,
 } from '@conclave/protocol';
+import type { ArtifactStore } from './artifacts.js';
 import type { Actor, AnyStateMachine } from 'xstate';
 import type { Limits } from './limits.js';
 import { logIfTerminal } from './log/service.js';
@@ -57,6 +58,8 @@ export interface RunnerDeps {
   readonly adminPublicKey: Uint8Array;
   readonly hub: Hub;
   readonly hooks?: RunnerHooks;
+  /** Uploaded artifact bytes (content formats). */
+  readonly artifacts?: ArtifactStore;
 }
 
 /** Fault injection for tests: a hook that throws leaves the effect pending, like a crash would. */

@@ -23,6 +23,7 @@ import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
 import { startGovernance } from './policy.js';
 import { openStore, type Store } from './store.js';
 import { AuditHttp } from './web/routes.js';
+import { ArtifactStore } from './artifacts.js';
 
 export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.js';
 export { silentLogger, stderrLogger, type Logger } from './logger.js';
@@ -150,6 +151,11 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     });
     log.startSweeping(LOG_SWEEP_INTERVAL_MS);
     closers.push(() => log.stop());
+    const artifacts = new ArtifactStore({
+      dir: join(dataDir, 'artifacts'),
+      maxBytes: limits.maxArtifactBytes,
+      logger,
+    });
     const server = new CoordinatorServer({
       limits,
       logger,
@@ -159,6 +165,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       coordinatorPublicKey: keys.coordinator.publicKey,
       adminPublicKey: keys.adminPublicKey,
       ...(options.origin === undefined ? {} : { origin: options.origin }),
+      artifacts,
       audit: new AuditHttp({
         store,
         log,
@@ -179,6 +186,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       sealer: new Sealer(keys.coordinator, new SeqSource(clock)),
       adminPublicKey: keys.adminPublicKey,
       hub: server.hub,
+      artifacts,
       ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
     });
     runner.performer = {

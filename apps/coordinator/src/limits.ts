@@ -39,6 +39,8 @@ export interface Limits {
   /** WAL kept bounded (D.50): checked every interval, checkpointed (TRUNCATE) above this size. */
   readonly walCheckpointBytes: number;
   readonly walCheckpointIntervalMs: number;
+  /** Largest artifact a member may upload for the content formats (raw, OpenPGP). */
+  readonly maxArtifactBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -63,6 +65,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   backlog: 511,
   walCheckpointBytes: 64 * 1024 * 1024,
   walCheckpointIntervalMs: 60_000,
+  maxArtifactBytes: 256 * 1024 * 1024,
 });
 
 /** Defaults with `overrides` applied (shallow; `challengeRateLimit` merged one level down). */

@@ -28,6 +28,7 @@ import type { Dispatcher } from './messages.js';
 import { recordRevokedRefusal, type Metrics } from './metrics.js';
 import type { Clock } from './runtime.js';
 import type { Store } from './store.js';
+import type { ArtifactStore } from './artifacts.js';
 import type { AuditHttp, RequestAuthenticator } from './web/routes.js';
 
 export const WS_PATH = '/v1/ws';
@@ -44,6 +45,7 @@ export interface ServerDeps {
   readonly origin?: string;
   /** The transparency log's and auditors' HTTP routes (web/routes.ts). */
   readonly audit?: AuditHttp;
+  readonly artifacts?: ArtifactStore;
 }
 
 interface Conn {
@@ -167,6 +169,7 @@ export class CoordinatorServer {
     res.on('error', noop);
     req.on('error', noop);
     if (this.#deps.audit?.handle(req, res, this.authenticateRequest) === true) return;
+    if (this.#deps.artifacts?.handle(req, res, this.authenticateRequest) === true) return;
     req.resume();
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';

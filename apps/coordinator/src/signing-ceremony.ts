@@ -103,10 +103,17 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
     throw refused('DUPLICATE', 'ceremony id is taken');
   }
   if (needsArtifactBytes(body.release)) {
-    throw refused(
-      'INVALID_MESSAGE',
-      `formats ${CONTENT_FORMATS.join(' and ')} sign the artifact bytes themselves, and this coordinator holds no artifact bytes: request the digest formats (sshsig, minisign, signify, dsse, sigstore, jws, git) instead`,
+    // Content formats sign the artifact itself: the coordinator builds their packages from the
+    // bytes members uploaded (PUT /v1/artifacts/<sha256>), and each signer checks them again.
+    const missing = body.release.artifacts.filter(
+      (a) => runner.deps.artifacts?.has(a.sha256) !== true,
     );
+    if (missing.length > 0) {
+      throw refused(
+        'INVALID_MESSAGE',
+        `formats ${CONTENT_FORMATS.join(' and ')} sign the artifact bytes themselves; upload ${missing.map((a) => a.name).join(', ')} first (\`conclave request\` does it) or request only the digest formats (sshsig, minisign, signify, dsse, sigstore, jws, git)`,
+      );
+    }
   }
   let phases: number;
   try {
@@ -348,7 +355,17 @@ function buildSession(
   const release = releaseOf(live);
   const statement = buildStatement(release, statementContext);
   const planned = planMessages(
-    { release, context: statementContext, keyCreatedAt: keyCreatedAtOf(group) },
+    {
+      release,
+      context: statementContext,
+      keyCreatedAt: keyCreatedAtOf(group),
+      artifactBytes: (name) => {
+        const sha = release.artifacts.find((a) => a.name === name)?.sha256;
+        const bytes = sha === undefined ? undefined : runner.deps.artifacts?.read(sha);
+        if (bytes === undefined) throw refused('STORAGE_UNAVAILABLE', `artifact ${name} is gone`);
+        return bytes;
+      },
+    },
     effect.phase,
     earlierSignatures(runner, live),
   );

@@ -27,6 +27,7 @@ import {
   normalizeCoordinatorUrl,
   type CoordinatorInfo,
 } from './connection.js';
+import { prepareArtifacts } from './artifacts.js';
 import { DkgParticipant, type DkgResult } from './dkg-participant.js';
 import { ClientError } from './errors.js';
 import type { Home, LoadedShare } from './home.js';
@@ -247,7 +248,10 @@ export class MemberSession {
       release: review.release,
       requestDigest: review.requestDigest,
     });
-    await this.signer.approve(review, await this.share(review.group));
+    const artifacts = await prepareArtifacts(this.home, this.connection, review.release, (l) =>
+      this.#log(l),
+    );
+    await this.signer.approve(review, await this.share(review.group), artifacts);
   }
 
   async reject(review: Review, reason: string): Promise<void> {

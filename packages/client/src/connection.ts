@@ -18,6 +18,7 @@ import {
   type OpenedEnvelope,
   type SealedBody,
 } from '@conclave/protocol';
+import { openAsBlob } from 'node:fs';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { ClientError, type ClientErrorCode } from './errors.js';
@@ -102,7 +103,8 @@ interface PendingSend {
 }
 
 interface PendingQuery {
-  readonly answer: 'inbox' | 'ceremony.status' | 'group.list';
+  /** The bare message type that answers it (`inbox`, `ceremony.status`, `policy.info`, …). */
+  readonly answer: string;
   readonly ceremonyId?: string;
   readonly resolve: (msg: unknown) => void;
   readonly reject: (err: ClientError) => void;
@@ -126,6 +128,18 @@ function remoteError(code: string, message: string, ceremonyId?: string): Client
     `coordinator refused: ${message}`,
     ceremonyId === undefined ? {} : { details: { ceremonyId } },
   );
+}
+
+/** A JSON answer of the coordinator's HTTP routes, or its coded error as a ClientError. */
+async function httpResult(res: Response): Promise<Record<string, unknown>> {
+  const body: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
+    throw err.success
+      ? remoteError(err.data.code, err.data.message)
+      : new ClientError('CONNECTION_REFUSED', `the coordinator answered HTTP ${res.status}`);
+  }
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
 }
 
 export class Connection {
@@ -189,7 +203,11 @@ export class Connection {
     for (const h of this.#connectHandlers) h();
   }
 
-  async #dial(): Promise<WebSocket> {
+  /**
+   * Credentials for one authenticated request: a fresh single-use challenge from the coordinator,
+   * answered with this member's identity key (the WebSocket upgrade and the HTTP routes alike).
+   */
+  async authHeaders(): Promise<Record<string, string>> {
     let res: Response;
     try {
       res = await fetch(`${this.origin}/v1/challenge`, {
@@ -220,15 +238,47 @@ export class Connection {
       this.origin,
     );
     if (!response.ok) throw remoteError(response.error.code, response.error.message);
+    return {
+      'x-conclave-protocol': String(PROTOCOL_VERSION),
+      'x-conclave-member': response.value.member,
+      'x-conclave-challenge': response.value.challenge,
+      'x-conclave-signature': response.value.signature,
+    };
+  }
+
+  /** Uploads an artifact for the content formats (PUT /v1/artifacts/<sha256>), streamed. */
+  async uploadArtifact(path: string, sha256: string): Promise<{ stored: boolean }> {
+    const blob = await openAsBlob(path);
+    const res = await fetch(`${this.origin}/v1/artifacts/${sha256}`, {
+      method: 'PUT',
+      headers: { ...(await this.authHeaders()), 'content-type': 'application/octet-stream' },
+      body: blob,
+    }).catch(() => {
+      throw new ClientError(
+        'COORDINATOR_UNREACHABLE',
+        `could not upload ${path} to ${this.origin}`,
+      );
+    });
+    return { stored: (await httpResult(res)).stored === true };
+  }
+
+  /** Downloads an uploaded artifact; the caller checks it against the approved digests. */
+  async downloadArtifact(sha256: string): Promise<Uint8Array> {
+    const res = await fetch(`${this.origin}/v1/artifacts/${sha256}`, {
+      headers: await this.authHeaders(),
+    }).catch(() => {
+      throw new ClientError('COORDINATOR_UNREACHABLE', `could not reach ${this.origin}`);
+    });
+    if (!res.ok) await httpResult(res);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  async #dial(): Promise<WebSocket> {
+    const headers = await this.authHeaders();
     const wsUrl = `${this.origin.replace(/^http/, 'ws')}/v1/ws`;
     return new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(wsUrl, {
-        headers: {
-          'x-conclave-protocol': String(PROTOCOL_VERSION),
-          'x-conclave-member': response.value.member,
-          'x-conclave-challenge': response.value.challenge,
-          'x-conclave-signature': response.value.signature,
-        },
+        headers,
         perMessageDeflate: false,
         maxPayload: 1024 * 1024,
         handshakeTimeout: 10_000,
@@ -443,8 +493,18 @@ export class Connection {
         }
         return;
       }
-      default:
+      default: {
+        // Answers of the other bare queries (policy.info, hotfix.list, revocations).
+        const qi = this.#queries.findIndex((q) => q.answer === msg.type);
+        const q = this.#queries[qi];
+        if (q !== undefined) {
+          this.#queries.splice(qi, 1);
+          clearTimeout(q.timer);
+          q.resolve(msg);
+          return;
+        }
         this.#log(`ignored an unexpected ${msg.type} from the coordinator`);
+      }
     }
   }
 
@@ -553,6 +613,11 @@ export class Connection {
       'group.list',
     );
     return msg.groups;
+  }
+
+  /** A bare query answered by a message of type `answer` (e.g. `policy.get` → `policy.info`). */
+  query<T>(frame: { readonly type: string } & Record<string, unknown>, answer: string): Promise<T> {
+    return this.#query<T>(frame, answer);
   }
 
   status(ceremonyId: string): Promise<CeremonyStatus> {

@@ -118,3 +118,4 @@ export { MemberSession, resolveCoordinator, startAgent } from './agent.js';
 export type { AgentOptions, CeremonyEnd, RecordedStatement, SessionOptions } from './agent.js';
 export { TEST_FAULTS, testFault } from './faults.js';
 export type { TestFault } from './faults.js';
+export { cacheLocalArtifacts, prepareArtifacts } from './artifacts.js';

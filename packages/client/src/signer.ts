@@ -151,6 +151,8 @@ export interface PackageCheckInput {
   /** Every commitment bundle (hex, in job order) this member made for the ceremony's `pkg.phase`. */
   readonly myBundles: readonly (readonly string[])[];
   readonly now: number;
+  /** Checked artifact bytes, for requests with content formats (raw, OpenPGP). */
+  readonly artifactBytes?: (name: string) => Uint8Array;
 }
 
 export interface PackageCheck {
@@ -262,7 +264,12 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     policyId: pkg.policyId,
     issuedAt: pkg.issuedAt,
   };
-  const plan = { release: review.release, context: ctx, keyCreatedAt: pkg.keyCreatedAt };
+  const plan = {
+    release: review.release,
+    context: ctx,
+    keyCreatedAt: pkg.keyCreatedAt,
+    ...(input.artifactBytes === undefined ? {} : { artifactBytes: input.artifactBytes }),
+  };
   const groupKey = hexToBytes(meta.groupPublicKey, 32);
   let messages: Uint8Array[];
   try {
@@ -324,6 +331,7 @@ export function commitmentId(commitmentHex: string): string {
 interface Approval {
   readonly review: Review;
   readonly share: LoadedShare;
+  readonly artifactBytes: ((name: string) => Uint8Array) | undefined;
   /** commitment hex → its secret nonces, in memory only (THREATS A.5). */
   readonly nonces: Map<string, SigningNonces>;
   /** Every bundle sent (one commitment per job of its phase), oldest first. */
@@ -409,11 +417,16 @@ export class Signer {
   }
 
   /** Commits and sends sign.approve for a reviewed request. */
-  async approve(review: Review, share: LoadedShare): Promise<void> {
+  async approve(
+    review: Review,
+    share: LoadedShare,
+    artifactBytes?: (name: string) => Uint8Array,
+  ): Promise<void> {
     if (this.#approvals.has(review.ceremonyId)) return;
     const a: Approval = {
       review,
       share,
+      artifactBytes,
       nonces: new Map(),
       bundles: [],
       used: new Set(),
@@ -481,6 +494,7 @@ export class Signer {
       // A.2) and a second package for used nonces gets the ledger's NONCE_ALREADY_USED (A.1).
       myBundles: a.bundles.filter((b) => b.phase === pkg.phase).map((b) => b.commitments),
       now: (this.#o.now ?? Date.now)(),
+      ...(a.artifactBytes === undefined ? {} : { artifactBytes: a.artifactBytes }),
     });
     for (const c of check.commitments) a.used.add(c);
     const shares: string[] = [];
