@@ -5,6 +5,7 @@
  */
 import { mainCeremony } from './ceremony/index.js';
 import { mainFrost } from './frost/index.js';
+import { mainManifest } from './manifest.js';
 
 interface BenchEntry {
   readonly description: string;
@@ -23,6 +24,11 @@ const REGISTRY: Readonly<Record<string, BenchEntry>> = {
     description:
       'signing ceremonies over loopback WebSocket (coordinator child + in-process agents): latency vs crypto floor, throughput, event-loop delay, memory per open ceremony',
     run: ({ quick }) => mainCeremony({ quick }),
+  },
+  manifest: {
+    description:
+      'batch manifests (RFC 9162 Merkle root over 100k / 1M artifacts) vs hashing the leaf encodings; proof files and verifyBatchMember per artifact',
+    run: ({ quick }) => mainManifest({ quick }),
   },
 };
 

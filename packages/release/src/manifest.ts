@@ -140,13 +140,12 @@ function decodeHexInto(hex: unknown, bytes: number, out: Uint8Array, off: number
   return bad >= 0;
 }
 
-const HEX_CHARS = '0123456789abcdef';
+// Byte → two lowercase hex characters.
+const HEX_OF_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 function toHex(b: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < b.length; i++) {
-    const v = b[i] as number;
-    s += (HEX_CHARS[v >> 4] as string) + (HEX_CHARS[v & 15] as string);
-  }
+  for (let i = 0; i < b.length; i++) s += HEX_OF_BYTE[b[i] as number] as string;
   return s;
 }
 
@@ -402,9 +401,15 @@ export function buildManifest(
           );
       }
     const srcNames = names;
-    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) =>
-      cmp(srcNames[x] as string, srcNames[y] as string),
-    );
+    const order = Array.from({ length: n }, (_, i) => i);
+    if (anySurrogate)
+      order.sort((x, y) => compareNames(srcNames[x] as string, srcNames[y] as string));
+    else
+      order.sort((x, y) => {
+        const a = srcNames[x] as string;
+        const b = srcNames[y] as string;
+        return a < b ? -1 : a > b ? 1 : 0;
+      });
     const permute = (arr: string[]): string[] => order.map((i) => arr[i] as string);
     names = permute(names);
     h256 = permute(h256);
