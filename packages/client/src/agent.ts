@@ -33,6 +33,16 @@ import { ClientError } from './errors.js';
 import type { Home, LoadedShare } from './home.js';
 import { attachLifecycle, type LifecycleHandle } from './lifecycle.js';
 import type { NonceLedger } from './nonce-ledger.js';
+import {
+  PolicyPins,
+  checkPackageAgainstPolicy,
+  checkRequestAgainstPolicy,
+  describePolicy,
+  fetchVerifiedPolicy,
+  hotfixBanner,
+  policyWaiting,
+  type VerifiedPolicy,
+} from './policy.js';
 import { Signer, isTerminal, reviewRequest, type Review } from './signer.js';
 
 export interface ResolvedCoordinator {
@@ -113,6 +123,13 @@ export class MemberSession {
   readonly #endWaiters = new Map<string, ((end: CeremonyEnd) => void)[]>();
   readonly #statusListeners = new Set<(s: CeremonyStatus) => void>();
   readonly #dkgListeners = new Set<(p: DkgParticipant) => void>();
+  /** ceremony → the policy it runs under, verified under the group key before approving. */
+  readonly #policies = new Map<string, VerifiedPolicy>();
+  /** ceremony → the policy id its status named when reviewed. */
+  readonly #policyIds = new Map<string, string>();
+  readonly #pins: PolicyPins;
+  readonly #announced = new Set<string>();
+  readonly #waiting = new Map<string, string>();
   #keygenFilter: ((start: DkgStart) => boolean) | undefined;
   #autoApprove = false;
   #closed = false;
@@ -128,6 +145,7 @@ export class MemberSession {
     this.#passphrase = o.passphrase;
     this.#ledger = ledger;
     this.#log = o.log ?? (() => undefined);
+    this.#pins = new PolicyPins(o.home.dir);
     this.coordinator = coordinator;
     this.connection = new Connection({
       url: coordinator.url,
@@ -235,12 +253,87 @@ export class MemberSession {
     const meta = await this.home.shareMetadata(status.group);
     const review = reviewRequest(status, meta);
     this.#reviews.set(ceremonyId, review);
+    if (status.policy !== undefined) this.#policyIds.set(ceremonyId, status.policy.id);
     return { review, status };
+  }
+
+  /** The verified policy this member approved `ceremonyId` under (after `approve`). */
+  policyOf(ceremonyId: string): VerifiedPolicy | undefined {
+    return this.#policies.get(ceremonyId);
+  }
+
+  /**
+   * docs/policy.md: before approving, fetch the policy the ceremony runs under, verify the group's
+   * signature over it (and that it is the newest this member knows), and check the request against
+   * it. A coordinator that loosened or rolled back the policy is refused here (POLICY_UNVERIFIED).
+   */
+  async #checkPolicy(review: Review): Promise<void> {
+    let id = this.#policyIds.get(review.ceremonyId);
+    if (id === undefined) {
+      id = (await this.connection.status(review.ceremonyId)).policy?.id;
+      if (id !== undefined) this.#policyIds.set(review.ceremonyId, id);
+    }
+    const meta = await this.home.shareMetadata(review.group);
+    const key = { group: meta.group, groupPublicKey: meta.groupPublicKey };
+    if (id === undefined) {
+      // A coordinator without policies: only acceptable while no policy was ever verified.
+      if ((await this.#pins.highest(key)) > 0) {
+        throw new ClientError(
+          'POLICY_UNVERIFIED',
+          `${review.ceremonyId} names no policy, but ${review.group} has a signed policy; not approving`,
+        );
+      }
+      return;
+    }
+    const policy = await fetchVerifiedPolicy(this.connection, key, id, this.#pins);
+    checkRequestAgainstPolicy(policy, review);
+    this.#policies.set(review.ceremonyId, policy);
+    this.#log(
+      `${review.ceremonyId}: ${describePolicy(policy, review.release.class, meta.threshold)}`,
+    );
+  }
+
+  /** Before signing: the statement names the verified policy and lists its quorum of approvers. */
+  async #checkPackagePolicy(
+    review: Review,
+    pkg: { policyId: string; approvers: readonly string[] },
+  ): Promise<void> {
+    const meta = await this.home.shareMetadata(review.group);
+    const key = { group: meta.group, groupPublicKey: meta.groupPublicKey };
+    const policy = this.#policies.get(review.ceremonyId);
+    if (policy === undefined) {
+      if (pkg.policyId === 'default' && (await this.#pins.highest(key)) === 0) return;
+      const fetched = await fetchVerifiedPolicy(this.connection, key, pkg.policyId, this.#pins);
+      checkRequestAgainstPolicy(fetched, review);
+      this.#policies.set(review.ceremonyId, fetched);
+      checkPackageAgainstPolicy(fetched, review.release.class, meta.threshold, pkg);
+      return;
+    }
+    checkPackageAgainstPolicy(policy, review.release.class, meta.threshold, pkg);
+  }
+
+  /** Prints a new hotfix prominently, and what a ceremony I approved still waits for. */
+  #announce(status: CeremonyStatus): void {
+    if (isTerminal(status.state)) return;
+    if (!this.#announced.has(status.ceremonyId) && status.request?.sender !== this.member) {
+      const banner = hotfixBanner(status, Date.now());
+      if (banner !== null) {
+        this.#announced.add(status.ceremonyId);
+        this.#log(banner);
+      }
+    }
+    if (!status.approvals.includes(this.member)) return;
+    const waiting = policyWaiting(status);
+    if (waiting !== null && this.#waiting.get(status.ceremonyId) !== waiting) {
+      this.#waiting.set(status.ceremonyId, waiting);
+      this.#log(`${status.ceremonyId}: ${waiting}`);
+    }
   }
 
   async approve(review: Review): Promise<void> {
     if (this.signer === undefined)
       throw new ClientError('INVALID_ARGUMENT', 'session opened without signing');
+    await this.#checkPolicy(review); // POLICY_UNVERIFIED … (policy.ts)
     await this.home.saveRecord(review.ceremonyId, {
       ceremonyId: review.ceremonyId,
       group: review.group,
@@ -293,6 +386,7 @@ export class MemberSession {
       case 'sign.package': {
         if (this.signer === undefined || !this.signer.has(env.ceremonyId)) return;
         const review = this.#reviews.get(env.ceremonyId);
+        if (review !== undefined) await this.#checkPackagePolicy(review, body);
         const result = await this.signer.onPackage(env.ceremonyId, body);
         if (result !== undefined && review !== undefined) {
           const meta = await this.home.shareMetadata(review.group);
@@ -382,6 +476,7 @@ export class MemberSession {
   async #onStatus(status: CeremonyStatus): Promise<void> {
     for (const l of this.#statusListeners) l(status);
     if (status.kind !== 'sign') return;
+    this.#announce(status);
     if (isTerminal(status.state)) {
       await this.signer?.finish(status.ceremonyId, status.state);
       // A completed ceremony ends with its sign.complete (it carries the signature), which the

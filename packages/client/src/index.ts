@@ -74,6 +74,18 @@ export type { LifecycleParticipantOptions, LifecycleResult } from './lifecycle-p
 export { attachLifecycle } from './lifecycle.js';
 export type { LifecycleHandle, LifecycleOptions } from './lifecycle.js';
 export {
+  PolicyPins,
+  checkPackageAgainstPolicy,
+  checkRequestAgainstPolicy,
+  currentVerifiedPolicy,
+  describePolicy,
+  fetchVerifiedPolicy,
+  hotfixBanner,
+  policyWaiting,
+  verifyPolicyInfo,
+} from './policy.js';
+export type { GroupKeyView, VerifiedPolicy } from './policy.js';
+export {
   discardStagedShare,
   listPendingShares,
   pendingSharePath,

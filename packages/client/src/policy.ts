@@ -1,0 +1,305 @@
+// A member obeys a group policy only after verifying it (docs/policy.md): from version 1 on, the
+// policy the coordinator serves must carry a statement of class `policy` that a quorum of the group
+// signed, under the group key from this member's own share metadata, binding the document's
+// canonical digest. Version 0 is the built-in default, never a served document. The highest verified
+// version per group key is pinned in the home, so a coordinator cannot roll a policy back.
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  artifactNameMatches,
+  classRuleOf,
+  defaultPolicy,
+  parsePolicyId,
+  policyIdOf,
+  quorumOf,
+  type CeremonyStatus,
+  type PolicyDocument,
+  type PolicyInfo,
+  type Release,
+} from '@conclave/protocol';
+import { verifyPolicyStatement } from '@conclave/release';
+import { z } from 'zod';
+import type { Connection } from './connection.js';
+import { ClientError } from './errors.js';
+
+export interface VerifiedPolicy {
+  readonly group: string;
+  readonly version: number;
+  readonly policyId: string;
+  readonly document: PolicyDocument;
+  /** The policy ceremony that adopted it (absent for version 0). */
+  readonly ceremonyId?: string;
+  /** The policy that ceremony ran under. */
+  readonly signedUnder?: string;
+}
+
+export interface GroupKeyView {
+  readonly group: string;
+  readonly groupPublicKey: string;
+}
+
+const unverified = (message: string): ClientError => new ClientError('POLICY_UNVERIFIED', message);
+
+/**
+ * Checks a served policy against this member's group key. Version 0 → the built-in default;
+ * otherwise the quorum signature must verify. Throws POLICY_UNVERIFIED.
+ */
+export function verifyPolicyInfo(info: PolicyInfo, key: GroupKeyView): VerifiedPolicy {
+  if (info.group !== key.group) {
+    throw unverified(`the coordinator answered with the policy of ${info.group}, not ${key.group}`);
+  }
+  if (info.version === 0) {
+    return {
+      group: key.group,
+      version: 0,
+      policyId: policyIdOf(key.group, 0),
+      document: defaultPolicy(key.group),
+    };
+  }
+  const signed = info.signed;
+  if (signed === undefined) {
+    throw unverified(`${info.policyId} comes without the quorum signature that adopted it`);
+  }
+  const v = verifyPolicyStatement({
+    group: key.group,
+    version: info.version,
+    document: info.document,
+    statement: signed.statement,
+    signature: signed.signature,
+    groupPublicKey: key.groupPublicKey,
+  });
+  if (!v.ok) {
+    throw unverified(
+      `${policyIdOf(key.group, info.version)} is not signed by a quorum of ${key.group} (${v.reason}); refusing to obey it — tell the security lead, the coordinator may have been tampered with`,
+    );
+  }
+  return {
+    group: key.group,
+    version: info.version,
+    policyId: policyIdOf(key.group, info.version),
+    document: info.document,
+    ceremonyId: v.ceremonyId,
+    signedUnder: v.signedUnder,
+  };
+}
+
+const PinsSchema = z.record(
+  z.string().max(200),
+  z.strictObject({ version: z.int().min(0), policyId: z.string().max(64) }),
+);
+
+/** The highest policy version verified per group key, in `<home>/policy-pins.json` (mode 0600). */
+export class PolicyPins {
+  readonly #path: string;
+
+  constructor(homeDir: string) {
+    this.#path = join(homeDir, 'policy-pins.json');
+  }
+
+  async #read(): Promise<z.infer<typeof PinsSchema>> {
+    let text: string;
+    try {
+      text = await readFile(this.#path, 'utf8');
+    } catch {
+      return {};
+    }
+    const parsed = PinsSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new ClientError('CONFIG_INVALID', `${this.#path} is damaged`);
+    return parsed.data;
+  }
+
+  async highest(key: GroupKeyView): Promise<number> {
+    return (await this.#read())[`${key.group}:${key.groupPublicKey}`]?.version ?? 0;
+  }
+
+  async record(key: GroupKeyView, p: VerifiedPolicy): Promise<void> {
+    const pins = await this.#read();
+    const k = `${key.group}:${key.groupPublicKey}`;
+    if ((pins[k]?.version ?? -1) >= p.version) return;
+    pins[k] = { version: p.version, policyId: p.policyId };
+    const tmp = `${this.#path}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
+    await chmod(tmp, 0o600);
+    await rename(tmp, this.#path);
+  }
+}
+
+/**
+ * The verified policy `policyId` names, for `key`'s group. Refuses one older than the newest this
+ * member knows (a coordinator rolling a policy back, or a ceremony opened before a change).
+ */
+export async function fetchVerifiedPolicy(
+  connection: Pick<Connection, 'query'>,
+  key: GroupKeyView,
+  policyId: string,
+  pins?: PolicyPins,
+): Promise<VerifiedPolicy> {
+  const id = parsePolicyId(policyId);
+  if (id === undefined || id.group !== key.group) {
+    throw unverified(`the ceremony names policy ${policyId}, not one of ${key.group}`);
+  }
+  const ask = (version?: number) =>
+    connection.query<PolicyInfo>(
+      { type: 'policy.get', group: key.group, ...(version === undefined ? {} : { version }) },
+      'policy.info',
+    );
+  const named = verifyPolicyInfo(await ask(id.version), key);
+  const latestInfo = await ask();
+  let newest = named.version;
+  if (latestInfo.version > named.version) {
+    const latest = verifyPolicyInfo(latestInfo, key);
+    await pins?.record(key, latest);
+    newest = latest.version;
+  } else {
+    await pins?.record(key, named);
+  }
+  const pinned = pins === undefined ? 0 : await pins.highest(key);
+  if (Math.max(newest, pinned) > named.version) {
+    throw unverified(
+      `the ceremony runs under ${named.policyId}, but ${policyIdOf(key.group, Math.max(newest, pinned))} is in force: ask the requester to request again`,
+    );
+  }
+  return named;
+}
+
+/** The current verified policy of a group (for `conclave policy show`), pinned. */
+export async function currentVerifiedPolicy(
+  connection: Pick<Connection, 'query'>,
+  key: GroupKeyView,
+  pins?: PolicyPins,
+): Promise<{ policy: VerifiedPolicy; info: PolicyInfo }> {
+  const info = await connection.query<PolicyInfo>(
+    { type: 'policy.get', group: key.group },
+    'policy.info',
+  );
+  const policy = verifyPolicyInfo(info, key);
+  const pinned = pins === undefined ? 0 : await pins.highest(key);
+  if (pinned > policy.version) {
+    throw unverified(
+      `the coordinator serves ${policy.policyId} as current, but this member verified ${policyIdOf(key.group, pinned)} before: the policy was rolled back`,
+    );
+  }
+  await pins?.record(key, policy);
+  return { policy, info };
+}
+
+/**
+ * What a member checks itself in a request against the verified policy, so that a coordinator
+ * cannot loosen it by skipping its own checks: artifact name patterns, the incident a hotfix needs,
+ * a requester named in a member-only allow list. Roles live in the coordinator's registry (set by
+ * the admin key) and are checked there.
+ */
+export function checkRequestAgainstPolicy(
+  p: VerifiedPolicy,
+  request: { readonly requester: string; readonly release: Release },
+): void {
+  const rule = classRuleOf(p.document, request.release.class);
+  const r = rule.requesters;
+  if (
+    r !== undefined &&
+    (r.roles ?? []).length === 0 &&
+    !(r.members ?? []).includes(request.requester)
+  ) {
+    throw new ClientError(
+      'POLICY_REQUESTER_NOT_ALLOWED',
+      `${p.policyId} does not let ${request.requester} request ${request.release.class} releases; not approving`,
+    );
+  }
+  const patterns = rule.artifacts;
+  if (
+    patterns !== undefined &&
+    (request.release.class === 'standard' || request.release.class === 'hotfix')
+  ) {
+    const outside = request.release.artifacts.find(
+      (a) => !patterns.some((pat) => artifactNameMatches(pat, a.name)),
+    );
+    if (outside !== undefined) {
+      throw new ClientError(
+        'POLICY_ARTIFACT_NOT_ALLOWED',
+        `${outside.name} matches none of the names ${p.policyId} allows; not approving`,
+      );
+    }
+  }
+  if (
+    request.release.class === 'hotfix' &&
+    p.document.hotfix?.requireIncident === true &&
+    request.release.incident === undefined
+  ) {
+    throw new ClientError(
+      'POLICY_INCIDENT_REQUIRED',
+      `${p.policyId} requires an incident id on hotfixes`,
+    );
+  }
+}
+
+/**
+ * Before signing: the package's statement must name the policy this member verified, and list at
+ * least its quorum of approvers.
+ */
+export function checkPackageAgainstPolicy(
+  p: VerifiedPolicy,
+  cls: Release['class'],
+  threshold: number,
+  pkg: { readonly policyId: string; readonly approvers: readonly string[] },
+): void {
+  if (pkg.policyId !== p.policyId) {
+    throw unverified(
+      `the statement to sign names policy ${pkg.policyId}, but the ceremony was approved under ${p.policyId}; refusing to sign`,
+    );
+  }
+  const quorum = quorumOf(p.document, cls, threshold);
+  if (pkg.approvers.length < quorum) {
+    throw new ClientError(
+      'POLICY_QUORUM_NOT_MET',
+      `${p.policyId} needs ${quorum} approvals, the statement lists ${pkg.approvers.length}; refusing to sign`,
+    );
+  }
+}
+
+/** One line for a person: the policy and what it asks of this class. */
+export function describePolicy(
+  p: VerifiedPolicy,
+  cls: Release['class'],
+  threshold: number,
+): string {
+  const rule = classRuleOf(p.document, cls);
+  const parts = [`${quorumOf(p.document, cls, threshold)} approvals`];
+  for (const r of rule.requiredRoles ?? []) parts.push(`${r.count} \`${r.role}\``);
+  const signed =
+    p.ceremonyId === undefined ? 'default policy' : `signed by the group in ${p.ceremonyId}`;
+  return `policy ${p.policyId} (${signed}): ${cls} needs ${parts.join(', ')}`;
+}
+
+/** What a signing ceremony still waits for under its policy (from `ceremony.status`), or null. */
+export function policyWaiting(status: CeremonyStatus): string | null {
+  const p = status.policy;
+  if (p === undefined) return null;
+  const parts: string[] = [];
+  if (p.missingApprovals > 0) {
+    parts.push(`${p.missingApprovals} more approval${p.missingApprovals === 1 ? '' : 's'}`);
+  }
+  for (const r of p.missingRoles) {
+    parts.push(
+      r.count === 1 ? `a \`${r.role}\` approver` : `${r.count} more \`${r.role}\` approvers`,
+    );
+  }
+  return parts.length === 0 ? null : `waiting for ${parts.join(' and ')} (policy ${p.id})`;
+}
+
+/** The banner an agent prints for a new hotfix request: every eligible lead sees it at once. */
+export function hotfixBanner(status: CeremonyStatus, now: number): string | null {
+  const release = status.request?.body.release;
+  if (status.kind !== 'sign' || release?.class !== 'hotfix') return null;
+  const by = status.request?.sender ?? '?';
+  const left =
+    status.deadline === undefined
+      ? ''
+      : ` — approval window closes in ${Math.max(0, Math.round((status.deadline - now) / 60_000))} min`;
+  const bar = '!'.repeat(72);
+  return [
+    bar,
+    `!! HOTFIX ${status.ceremonyId} for ${status.group} ${release.version}${release.incident === undefined ? '' : ` (incident ${release.incident})`}, requested by ${by}${left}`,
+    `!! review and approve now: conclave approve ${status.ceremonyId}`,
+    bar,
+  ].join('\n');
+}
