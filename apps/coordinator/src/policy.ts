@@ -8,8 +8,11 @@
 import type Database from 'better-sqlite3';
 import {
   ADMIN_ID,
-  POLICY_SCHEMA,
+  DEFAULT_RATIFICATION_WINDOW_SECONDS,
   PolicyDocumentSchema,
+  artifactNameMatches,
+  classRuleOf,
+  defaultPolicy,
   canonicalJson,
   policyIdOf,
   type ClassRule,
@@ -30,23 +33,6 @@ import type { Limits } from './limits.js';
 import { recordPolicyRejection } from './metrics.js';
 import { refused } from './runtime.js';
 import type { GroupRecord, SignatureRecord } from './store.js';
-
-/** A hotfix left unratified this long is flagged, unless the policy says otherwise. */
-export const DEFAULT_RATIFICATION_WINDOW_SECONDS = 72 * 3600;
-
-/** Version 0: today's behaviour — any member requests, quorum = threshold, no roles. */
-export function defaultPolicy(group: string): PolicyDocument {
-  return {
-    schema: POLICY_SCHEMA,
-    group,
-    version: 0,
-    classes: { standard: {} },
-    hotfix: {
-      ratificationWindowSeconds: DEFAULT_RATIFICATION_WINDOW_SECONDS,
-      requireIncident: false,
-    },
-  };
-}
 
 export type GovernedClass = 'standard' | 'hotfix' | 'policy' | 'revocation';
 
@@ -69,7 +55,7 @@ export function ruleFor(
   threshold: number,
   limits: Pick<Limits, 'approvalTimeoutMs' | 'sessionTimeoutMs'>,
 ): ResolvedRule {
-  const r = doc.classes[cls] ?? doc.classes.standard;
+  const r = classRuleOf(doc, cls);
   return {
     class: cls,
     quorum: Math.max(threshold, r.quorum ?? 0),
@@ -92,13 +78,7 @@ export const ratificationWindowMs = (doc: PolicyDocument): number =>
   (doc.hotfix?.ratificationWindowSeconds ?? DEFAULT_RATIFICATION_WINDOW_SECONDS) * 1000;
 
 /** `*` any run of characters, `?` one character, everything else literal (file names only). */
-export function globMatch(pattern: string, name: string): boolean {
-  const re = pattern
-    .split('')
-    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${re}$`, 's').test(name);
-}
+export const globMatch = artifactNameMatches;
 
 // ---------------------------------------------------------------------------------------------
 // Storage (migration 5). Rows are parsed: the file is hostile until parsed (D.51).

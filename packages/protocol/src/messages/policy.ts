@@ -256,3 +256,48 @@ export function parsePolicyId(id: string): { group: string; version: number } | 
   const version = Number(m[2]);
   return version > 2 ** 31 - 1 ? undefined : { group: m[1]!, version };
 }
+
+/** A hotfix left unratified this long is flagged, unless the policy says otherwise (72 h). */
+export const DEFAULT_RATIFICATION_WINDOW_SECONDS = 72 * 3600;
+
+/**
+ * Version 0, in force until a quorum sets one: any member of the group requests, quorum = the
+ * key's threshold, no roles, the coordinator's timeouts, no expiry, hotfixes need no incident id
+ * and are flagged if unratified after 72 h. Members use this built-in document for v0, never a
+ * served one.
+ */
+export function defaultPolicy(group: string): PolicyDocument {
+  return {
+    schema: POLICY_SCHEMA,
+    group,
+    version: 0,
+    classes: { standard: {} },
+    hotfix: {
+      ratificationWindowSeconds: DEFAULT_RATIFICATION_WINDOW_SECONDS,
+      requireIncident: false,
+    },
+  };
+}
+
+export type PolicyClass = keyof PolicyDocument['classes'];
+
+/** The rule of a class: its own, or `standard`'s when it has none. */
+export function classRuleOf(doc: PolicyDocument, cls: PolicyClass): ClassRule {
+  return doc.classes[cls] ?? doc.classes.standard;
+}
+
+/** The approvals a class needs: the rule's quorum, never fewer than the key's threshold. */
+export function quorumOf(doc: PolicyDocument, cls: PolicyClass, threshold: number): number {
+  return Math.max(threshold, classRuleOf(doc, cls).quorum ?? 0);
+}
+
+/**
+ * Whether an artifact name matches a policy pattern: `*` any run of characters, `?` exactly one,
+ * every other character itself (names carry no path separators).
+ */
+export function artifactNameMatches(pattern: string, name: string): boolean {
+  const re = [...pattern]
+    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${re}$`, 'su').test(name);
+}
