@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, runCli } from '../support.js';
@@ -172,6 +172,87 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     const status = await c.cli('carol', ['status', id, '--json']);
     expect(doc<{ status: { approvals: string[] } }>(status).status.approvals).toEqual([]);
   });
+  it('signs a batch: one ceremony, a Merkle root in the statement, a proof per artifact', async () => {
+    const dir = join(c.dir, 'batch');
+    mkdirSync(dir, { recursive: true });
+    for (let i = 0; i < 5; i++)
+      writeFileSync(join(dir, `part-${i}.bin`), `part ${i} ${Date.now()}\n`);
+    const manifest = join(c.dir, 'web-3.0.0.manifest.jsonl');
+    const req = await c.cli('carol', [
+      'request',
+      '--group',
+      'web',
+      '--batch',
+      dir,
+      '--manifest-out',
+      manifest,
+      '--version',
+      '3.0.0',
+      '--formats',
+      'minisign,dsse',
+      '--no-wait',
+      '--json',
+    ]);
+    expect(req.code, req.stdout + req.stderr).toBe(0);
+    const { ceremonyId: id, release } = doc<{
+      ceremonyId: string;
+      release: { manifest: { root: string; size: number } };
+    }>(req);
+    expect(release.manifest.size).toBe(5);
+    // alice checks the manifest file against the signed root; bob approves from the digests.
+    const alice = c.spawn('alice', ['approve', id, '--artifact', manifest, '--yes', '--json']);
+    await waitFor(alice, /root and size match the request/);
+    const bob = c.spawn('bob', ['approve', id, '--yes', '--json']);
+    expect(await alice.exited, alice.stderr).toBe(0);
+    expect(await bob.exited, bob.stderr).toBe(0);
+
+    const out = join(c.dir, 'batch-out');
+    const f = await c.cli('carol', ['fetch', id, '--out', out, '--manifest', manifest, '--json']);
+    expect(f.code, f.stdout + f.stderr).toBe(0);
+    expect(doc<{ batch: { proofs: number } }>(f).batch.proofs).toBe(5);
+    const verifyBatch = (file: string, name = basename(file)) =>
+      c.cli('carol', [
+        'verify',
+        '--batch',
+        '--key',
+        join(out, 'quorum.pem'),
+        '--proof',
+        join(out, `${name}.proof.json`),
+        '--statement',
+        join(out, 'release.intoto.json'),
+        file,
+        '--json',
+      ]);
+    const good = await verifyBatch(join(dir, 'part-3.bin'));
+    expect(good.code, good.stdout + good.stderr).toBe(0);
+    // A changed artifact, or another artifact's proof, is refused with the failed check named.
+    const changed = join(c.dir, 'part-3.bin');
+    writeFileSync(changed, 'tampered\n');
+    const bad = await verifyBatch(changed);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, code: 'BATCH_DIGEST_MISMATCH' });
+    const wrongProof = await c.cli('carol', [
+      'verify',
+      '--batch',
+      '--key',
+      join(out, 'quorum.pem'),
+      '--proof',
+      join(out, 'part-1.bin.proof.json'),
+      '--statement',
+      join(out, 'release.intoto.json'),
+      join(dir, 'part-3.bin'),
+      '--json',
+    ]);
+    expect(wrongProof.code).toBe(1);
+    // The ordinary-tool path: minisign verifies the manifest file the quorum signed.
+    copyFileSync(manifest, join(out, basename(manifest)));
+    execFileSync(
+      requireTool('minisign'),
+      ['-V', '-H', '-p', 'minisign.pub', '-m', basename(manifest)],
+      { cwd: out, stdio: 'pipe' },
+    );
+  });
+
   it('refuses a member the admin never registered, with a coded error and what to do', async () => {
     const home = join(c.dir, 'homes', 'mallory');
     const init = await runCli(

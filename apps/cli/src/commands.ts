@@ -45,10 +45,14 @@ import {
   isFormatError,
   messageToSign,
   needsArtifactBytes,
+  statementBytes,
+  type ManifestRef,
   type OutputFile,
   type ReleaseStatement,
   type StatementContext,
 } from '@conclave/release';
+import { buildBatch, checkManifestFile, writeProofs } from './batch.js';
+import { releaseExtras } from './commands/release.js';
 import { CliError } from './errors.js';
 import { confirm, getPassphrase, untilSignal, type Ctx, type GlobalOptions } from './output.js';
 
@@ -461,11 +465,30 @@ export async function cmdRequest(
     formats: string;
     wait: boolean;
     timeout: number;
+    batch?: string;
+    manifestOut?: string;
   },
   ctx: Ctx,
 ): Promise<void> {
+  const artifactPaths = [...o.artifact];
+  let manifest: ManifestRef | undefined;
+  if (o.batch !== undefined) {
+    // One ceremony for many artifacts: the quorum signs the manifest file (every format) and its
+    // Merkle root (inside the statement); each artifact later gets an inclusion proof.
+    const built = await buildBatch(o.batch, ctx);
+    const path = resolve(o.manifestOut ?? `conclave-${o.version}.manifest.jsonl`);
+    await writeFile(path, built.text);
+    manifest = built.manifest.ref();
+    artifactPaths.push(path);
+    ctx.progress(
+      `batch manifest ${path}: ${built.manifest.size} artifacts, Merkle root ${built.manifest.rootHex}`,
+    );
+  }
+  if (artifactPaths.length === 0) {
+    throw new CliError('INVALID_ARGUMENT', 'name at least one --artifact FILE or a --batch DIR');
+  }
   const artifacts = [];
-  for (const path of o.artifact) {
+  for (const path of artifactPaths) {
     const d = await digestFile(path).catch(() => {
       throw new CliError('INVALID_ARGUMENT', `cannot read artifact ${path}`);
     });
@@ -475,25 +498,28 @@ export async function cmdRequest(
     version: o.version,
     class: o.class,
     note: o.note ?? '',
+    // --incident, --ratifies, --valid-for (commands/release.ts; signed, docs/policy.md)
+    ...releaseExtras(o),
     artifacts,
     formats: o.formats
       .split(',')
       .map((f) => f.trim())
       .filter((f) => f !== ''),
+    ...(manifest === undefined ? {} : { manifest }),
   } as Release;
   const session = await openSession(o, ctx, { reconnect: o.wait });
   const ceremonyId = newCeremonyId();
   try {
     if (needsArtifactBytes(release)) {
       // raw / OpenPGP sign the bytes themselves: the coordinator and the signers need them.
-      for (const [i, path] of o.artifact.entries()) {
+      for (const [i, path] of artifactPaths.entries()) {
         const a = release.artifacts[i]!;
         const r = await session.connection.uploadArtifact(path, a.sha256);
         ctx.progress(
           `uploaded ${a.name} for the content formats${r.stored ? '' : ' (already there)'}`,
         );
       }
-      await cacheLocalArtifacts(session.home, release, o.artifact);
+      await cacheLocalArtifacts(session.home, release, artifactPaths);
     }
     await session.connection.send(ceremonyId, '0', {
       type: 'sign.request',
@@ -584,6 +610,14 @@ export async function cmdApprove(
     ctx.progress(describeReview(review));
     if (o.artifact !== undefined && o.artifact.length > 0) {
       await checkLocalArtifacts(review.release, o.artifact);
+      const ref = review.release.manifest;
+      if (ref !== undefined) {
+        for (const path of o.artifact) {
+          if (!basename(path).endsWith('.manifest.jsonl')) continue;
+          checkManifestFile(await readFile(path, 'utf8'), ref, basename(path));
+          ctx.progress(`batch manifest ${basename(path)}: root and size match the request`);
+        }
+      }
       ctx.progress(`local artifacts match: ${o.artifact.join(', ')}`);
       await cacheLocalArtifacts(session.home, review.release, o.artifact);
     }
@@ -777,7 +811,7 @@ async function writeOutputs(dir: string, files: readonly OutputFile[]): Promise<
 
 export async function cmdFetch(
   id: string,
-  o: GlobalOptions & { out: string },
+  o: GlobalOptions & { out: string; manifest?: string },
   ctx: Ctx,
 ): Promise<void> {
   const home = await Home.open(homeDir(o));
@@ -893,6 +927,16 @@ export async function cmdFetch(
   await writeFile(files.signature, signature);
   await writeFile(files.statement, `${JSON.stringify(statement, null, 2)}\n`);
   await writeFile(files.message, message);
+  let proofs = 0;
+  if (release.manifest !== undefined && o.manifest !== undefined) {
+    proofs = await writeProofs(
+      out,
+      await readFile(o.manifest, 'utf8'),
+      release.manifest,
+      statementBytes(statement),
+    );
+    ctx.progress(`wrote ${proofs} inclusion proofs (<name>.proof.json)`);
+  }
   const byFormat: Record<string, string[]> = {};
   const keys: Record<string, string> = {};
   for (const f of outputs) {
@@ -909,6 +953,7 @@ export async function cmdFetch(
       files,
       formats: byFormat,
       keys,
+      ...(release.manifest === undefined ? {} : { batch: { ...release.manifest, proofs } }),
       /** Run in the output directory (as VERIFY.md says). */
       verify: command,
     },

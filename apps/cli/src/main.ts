@@ -18,6 +18,8 @@ import {
   cmdStatus,
 } from './commands.js';
 import { cmdCoordinatorStart } from './coordinator.js';
+import { registerPolicy } from './commands/policy.js';
+import { cmdGovernanceStatus, registerRelease } from './commands/release.js';
 import {
   cmdGroupRefresh,
   cmdGroupRepair,
@@ -30,6 +32,7 @@ import {
 } from './commands/group.js';
 import { runDemo } from './demo.js';
 import { KEY_EXPORT_FORMATS, cmdKeyExport, cmdVerify } from './verify.js';
+import { cmdVerifyBatch } from './batch.js';
 import { runRealDemo } from './real-demo.js';
 import { CliError } from './errors.js';
 import { makeCtx, printError, type Ctx, type GlobalOptions } from './output.js';
@@ -159,7 +162,12 @@ export function buildProgram(): Command {
       .command('request')
       .description('ask the group to sign a release; waits for the signature unless --no-wait')
       .requiredOption('--group <group>', 'signing group')
-      .requiredOption('--artifact <file>', 'artifact file (repeat for several)', collect)
+      .option('--artifact <file>', 'artifact file (repeat for several)', collect, [])
+      .option(
+        '--batch <dir>',
+        'sign every file in DIR as one batch: a manifest (Merkle root in the statement) is written and signed, and each file gets an inclusion proof (fetch --manifest)',
+      )
+      .option('--manifest-out <file>', 'with --batch: where to write the manifest')
       .requiredOption('--version <version>', 'release version')
       .addOption(
         new Option('--class <class>', 'release class')
@@ -186,6 +194,8 @@ export function buildProgram(): Command {
         formats: string;
         wait: boolean;
         timeout: number;
+        batch?: string;
+        manifestOut?: string;
       }
     >((o, ctx) => cmdRequest(o, ctx)),
   );
@@ -199,9 +209,17 @@ export function buildProgram(): Command {
 
   common(
     program
-      .command('status <id>')
-      .description("one ceremony's state, approvals, sessions and culprits"),
-  ).action(run<GlobalOptions>((o, ctx, id) => cmdStatus(id ?? '', o, ctx)));
+      .command('status [id]')
+      .description(
+        "one ceremony's state, approvals, sessions, culprits and what its policy waits for; without ID: unratified hotfixes and each group's verified policy",
+      ),
+  ).action(
+    run<GlobalOptions>((o, ctx, id) =>
+      id === undefined || id === 'undefined'
+        ? cmdGovernanceStatus(undefined, o, ctx)
+        : cmdGovernanceStatus(id, o, ctx),
+    ),
+  );
 
   common(
     program
@@ -242,8 +260,16 @@ export function buildProgram(): Command {
       .description(
         'write every requested signature format, the public key files and VERIFY.md (the exact verify commands) into DIR',
       )
-      .requiredOption('--out <dir>', 'output directory'),
-  ).action(run<GlobalOptions & { out: string }>((o, ctx, id) => cmdFetch(id ?? '', o, ctx)));
+      .requiredOption('--out <dir>', 'output directory')
+      .option(
+        '--manifest <file>',
+        'for a batch: the manifest file; writes every <name>.proof.json',
+      ),
+  ).action(
+    run<GlobalOptions & { out: string; manifest?: string }>((o, ctx, id) =>
+      cmdFetch(id ?? '', o, ctx),
+    ),
+  );
 
   common(
     program
@@ -255,12 +281,32 @@ export function buildProgram(): Command {
         '--key <file>',
         'public key file (PEM, SSH, allowed_signers, minisign, signify, OpenPGP, JWK, TUF)',
       )
-      .requiredOption('--sig <file>', 'signature file')
-      .option('--namespace <ns>', 'SSHSIG namespace to require (default file)'),
+      .option('--sig <file>', 'signature file')
+      .option('--namespace <ns>', 'SSHSIG namespace to require (default file)')
+      .option('--batch', 'ARTIFACT is one of a signed batch: check --proof against --statement')
+      .option('--proof <file>', "with --batch: the artifact's <name>.proof.json")
+      .option('--statement <file>', 'with --batch: the DSSE statement (release.intoto.json)'),
   ).action(
-    run<GlobalOptions & { key: string; sig: string; namespace?: string }>((o, ctx, artifact) =>
-      cmdVerify(artifact ?? '', o, ctx),
-    ),
+    run<
+      GlobalOptions & {
+        key: string;
+        sig?: string;
+        namespace?: string;
+        batch?: boolean;
+        proof?: string;
+        statement?: string;
+      }
+    >((o, ctx, artifact) => {
+      if (o.batch === true) return cmdVerifyBatch(artifact ?? '', o, ctx);
+      if (o.sig === undefined) {
+        throw new CliError(
+          'INVALID_ARGUMENT',
+          'give --sig FILE (or --batch with --proof and --statement)',
+          2,
+        );
+      }
+      return cmdVerify(artifact ?? '', { ...o, sig: o.sig }, ctx);
+    }),
   );
 
   const key = program.command('key').description("the group public key in verifiers' formats");
@@ -308,6 +354,9 @@ export function buildProgram(): Command {
       },
     ),
   );
+  // Governance (docs/policy.md): policy show|set, release revoke|revocations, request extras.
+  registerPolicy(program, { common, run, int });
+  registerRelease(program, { common, run, int });
   return program;
 }
 
