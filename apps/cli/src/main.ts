@@ -15,7 +15,6 @@ import {
   cmdMemberAdd,
   cmdReject,
   cmdRequest,
-  cmdStatus,
 } from './commands.js';
 import { cmdCoordinatorStart } from './coordinator.js';
 import { registerPolicy } from './commands/policy.js';
