@@ -438,6 +438,7 @@ function endSummary(
   }
   if (r.end !== undefined && 'code' in r.end) {
     doc['reason'] = r.end.code;
+    doc['message'] = r.end.message;
     doc['culprits'] = r.end.culprits;
   }
   return doc;
@@ -445,9 +446,12 @@ function endSummary(
 
 function requireCompleted(doc: Record<string, unknown>): void {
   if (doc['state'] !== 'completed') {
+    // The coordinator's code when it gave one (POLICY_ROLE_MISSING, …: the policy says what to fix).
+    const policy = typeof doc['reason'] === 'string' && doc['reason'].startsWith('POLICY_');
     throw new CliError(
-      'CEREMONY_FAILED',
+      policy ? String(doc['reason']) : 'CEREMONY_FAILED',
       `ceremony ${String(doc['ceremonyId'])} ended ${String(doc['state'])}` +
+        (policy ? `: ${String(doc['message'])}` : '') +
         (Array.isArray(doc['culprits']) && doc['culprits'].length > 0
           ? ` (culprits: ${doc['culprits'].join(', ')})`
           : ''),
