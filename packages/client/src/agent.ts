@@ -44,6 +44,7 @@ import {
   type VerifiedPolicy,
 } from './policy.js';
 import { Signer, isTerminal, reviewRequest, type Review } from './signer.js';
+import { LogWitness, type WitnessEngine } from './witness.js';
 
 export interface ResolvedCoordinator {
   readonly url: string;
@@ -97,6 +98,8 @@ export interface SessionOptions {
   readonly log?: (line: string) => void;
   /** Called before connecting, so handlers see frames that follow auth.ok (dkg.start). */
   readonly beforeConnect?: (session: MemberSession) => void;
+  /** Witness the coordinator's log on every connect (witness.ts; the app passes audit's witnessLog). */
+  readonly witness?: WitnessEngine;
 }
 
 export interface RecordedStatement {
@@ -111,6 +114,8 @@ export class MemberSession {
   readonly connection: Connection;
   readonly coordinator: ResolvedCoordinator;
   readonly signer: Signer | undefined;
+  /** Witnesses the log; while the home is under a log alarm, approve() refuses (witness.ts). */
+  readonly logWitness: LogWitness | undefined;
   readonly #key: IdentityKey;
   readonly #passphrase: string;
   readonly #ledger: NonceLedger | undefined;
@@ -163,6 +168,18 @@ export class MemberSession {
             key,
             ledger,
             send: (c, r, b) => this.connection.send(c, r, b),
+            log: this.#log,
+          });
+    this.logWitness =
+      o.witness === undefined
+        ? undefined
+        : new LogWitness({
+            home: o.home,
+            url: coordinator.url,
+            member: o.home.name,
+            key,
+            engine: o.witness,
+            connection: this.connection,
             log: this.#log,
           });
     this.connection.onEnvelope((env) => {
@@ -333,6 +350,7 @@ export class MemberSession {
   async approve(review: Review): Promise<void> {
     if (this.signer === undefined)
       throw new ClientError('INVALID_ARGUMENT', 'session opened without signing');
+    await this.logWitness?.assertMayApprove(); // LOG_FORK_DETECTED … (witness.ts)
     await this.#checkPolicy(review); // POLICY_UNVERIFIED … (policy.ts)
     await this.home.saveRecord(review.ceremonyId, {
       ceremonyId: review.ceremonyId,

@@ -128,6 +128,39 @@ export {
 export type { PackageCheck, PackageCheckInput, Review, SignerOptions } from './signer.js';
 export { MemberSession, resolveCoordinator, startAgent } from './agent.js';
 export type { AgentOptions, CeremonyEnd, RecordedStatement, SessionOptions } from './agent.js';
+export {
+  ALARM_CODES,
+  ALARM_FILENAME,
+  EVIDENCE_FORMAT,
+  LOG_DIR,
+  LogAlarmSchema,
+  LogWitness,
+  WITNESS_INTERVAL_MS,
+  WitnessedCheckpointSchema,
+  alarmError,
+  alarmPath,
+  clearAlarm,
+  fetchLogKey,
+  httpLogTransport,
+  memberAuthHeaders,
+  readAlarm,
+  readWitnessed,
+  witnessOnce,
+  witnessedCheckpointPath,
+} from './witness.js';
+export type {
+  AlarmCode,
+  LogAlarm,
+  LogTransport,
+  LogWitnessOptions,
+  WitnessEngine,
+  WitnessEngineInput,
+  WitnessEngineResult,
+  WitnessRoundOptions,
+  WitnessRoundResult,
+  WitnessedCheckpoint,
+  WitnessedConnection,
+} from './witness.js';
 export { TEST_FAULTS, testFault } from './faults.js';
 export type { TestFault } from './faults.js';
 export { cacheLocalArtifacts, prepareArtifacts } from './artifacts.js';
