@@ -32,7 +32,9 @@ import {
 import { runDemo } from './demo.js';
 import { KEY_EXPORT_FORMATS, cmdKeyExport, cmdVerify } from './verify.js';
 import { cmdVerifyBatch } from './batch.js';
+import { cmdTag } from './tag.js';
 import { runRealDemo } from './real-demo.js';
+import { registerAudit } from './commands/audit.js';
 import { CliError } from './errors.js';
 import { makeCtx, printError, type Ctx, type GlobalOptions } from './output.js';
 
@@ -308,6 +310,34 @@ export function buildProgram(): Command {
     }),
   );
 
+  common(
+    program
+      .command('tag <tag>')
+      .description(
+        'make a quorum-signed annotated git tag (SSHSIG, namespace git) on a commit; git verify-tag checks it with the group allowed_signers',
+      )
+      .requiredOption('--group <group>', 'signing group')
+      .option('--commit <rev>', 'what the tag points at', 'HEAD')
+      .option('--message <text>', 'tag message (default "Release TAG")')
+      .option('--repo <dir>', 'the git repository', '.')
+      .option('--tagger <who>', '"Name <email>" (default: git config user.name / user.email)')
+      .option('--force', 'replace an existing tag of that name')
+      .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(
+    run<
+      GlobalOptions & {
+        group: string;
+        commit: string;
+        message?: string;
+        repo: string;
+        tagger?: string;
+        force?: boolean;
+        timeout: number;
+      }
+    >((o, ctx, tag) => cmdTag(tag ?? '', o, ctx)),
+  );
+
   const key = program.command('key').description("the group public key in verifiers' formats");
   common(
     key
@@ -356,6 +386,7 @@ export function buildProgram(): Command {
   // Governance (docs/policy.md): policy show|set, release revoke|revocations, request extras.
   registerPolicy(program, { common, run, int });
   registerRelease(program, { common, run, int });
+  registerAudit(program); // audit ID|BUNDLE, audit export, log verify, log witness
   return program;
 }
 

@@ -138,6 +138,19 @@ export function describeReview(r: Review): string {
   for (const a of r.release.artifacts) {
     lines.push(`  artifact:  ${a.name}`, `    sha256 ${a.sha256}`);
   }
+  const git = r.release.git;
+  if (git !== undefined) {
+    lines.push(
+      `  git tag:   ${git.tag} -> ${git.type} ${git.object}`,
+      `    tagger ${git.tagger.name} <${git.tagger.email}>; message: ${git.message.trim()}`,
+    );
+  }
+  const m = r.release.manifest;
+  if (m !== undefined) {
+    lines.push(
+      `  batch:     ${m.size} artifacts under Merkle root ${m.root} (check with --artifact MANIFEST)`,
+    );
+  }
   lines.push(`  request digest: ${r.requestDigest}`);
   return lines.join('\n');
 }
