@@ -37,6 +37,7 @@ import {
   PolicyPins,
   checkPackageAgainstPolicy,
   checkRequestAgainstPolicy,
+  describeGovernance,
   describePolicy,
   fetchVerifiedPolicy,
   hotfixBanner,
@@ -284,7 +285,24 @@ export class MemberSession {
    * signature over it (and that it is the newest this member knows), and check the request against
    * it. A coordinator that loosened or rolled back the policy is refused here (POLICY_UNVERIFIED).
    */
+  /**
+   * The policy check of `approve`, run early so a person sees it before answering y/N: the
+   * verified policy the ceremony runs under, and what a governance request would adopt or revoke.
+   */
+  async explainPolicy(review: Review): Promise<string[]> {
+    await this.#checkPolicy(review);
+    const meta = await this.home.shareMetadata(review.group);
+    const policy = this.#policies.get(review.ceremonyId);
+    return [
+      ...(policy === undefined
+        ? []
+        : [describePolicy(policy, review.release.class, meta.threshold)]),
+      ...describeGovernance(review.release, meta.threshold),
+    ];
+  }
+
   async #checkPolicy(review: Review): Promise<void> {
+    if (this.#policies.has(review.ceremonyId)) return;
     let id = this.#policyIds.get(review.ceremonyId);
     if (id === undefined) {
       id = (await this.connection.status(review.ceremonyId)).policy?.id;

@@ -303,3 +303,77 @@ export function hotfixBanner(status: CeremonyStatus, now: number): string | null
     bar,
   ].join('\n');
 }
+
+const CLASSES = ['standard', 'hotfix', 'policy', 'revocation'] as const;
+
+const duration = (s: number | undefined): string | undefined => {
+  if (s === undefined) return undefined;
+  if (s % 86_400 === 0) return `${s / 86_400}d`;
+  if (s % 3_600 === 0) return `${s / 3_600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+};
+
+/** A policy document as lines a person reads: per class, what it takes. */
+export function describePolicyDocument(doc: PolicyDocument, threshold: number): string[] {
+  const lines: string[] = [];
+  for (const cls of CLASSES) {
+    const own = doc.classes[cls];
+    const r = classRuleOf(doc, cls);
+    const parts = [`quorum ${quorumOf(doc, cls, threshold)}`];
+    for (const rr of r.requiredRoles ?? []) parts.push(`${rr.count} \`${rr.role}\``);
+    const who = [
+      ...(r.requesters?.members ?? []),
+      ...(r.requesters?.roles ?? []).map((x) => `role ${x}`),
+    ];
+    parts.push(
+      `requesters: ${r.requesters === undefined ? 'any member' : who.join(', ') || 'nobody'}`,
+    );
+    if (r.artifacts !== undefined && (cls === 'standard' || cls === 'hotfix')) {
+      parts.push(`artifacts: ${r.artifacts.join(' ')}`);
+    }
+    const approval = duration(r.approvalTimeoutSeconds);
+    if (approval !== undefined) parts.push(`approval window ${approval}`);
+    const session = duration(r.sessionTimeoutSeconds);
+    if (session !== undefined) parts.push(`session ${session}`);
+    const validity = duration(r.maxValiditySeconds);
+    if (validity !== undefined) parts.push(`statements valid ≤ ${validity}`);
+    lines.push(
+      `  ${cls.padEnd(10)} ${parts.join('; ')}${own === undefined && cls !== 'standard' ? ' (as standard)' : ''}`,
+    );
+  }
+  const window = duration(doc.hotfix?.ratificationWindowSeconds ?? 72 * 3600);
+  lines.push(
+    `  hotfixes: ratify within ${window ?? '72h'}${doc.hotfix?.requireIncident === true ? '; incident id required' : ''}`,
+  );
+  return lines;
+}
+
+/**
+ * What a governance request asks the approver to sign, in lines: the proposed policy, the release
+ * revoked, the hotfix's incident and ratification duty. Empty for a standard release.
+ */
+export function describeGovernance(release: Release, threshold: number): string[] {
+  switch (release.class) {
+    case 'policy':
+      return release.policy === undefined
+        ? []
+        : [
+            `PROPOSED POLICY ${release.policy.group}@v${release.policy.version} — approving adopts it:`,
+            ...describePolicyDocument(release.policy, threshold),
+          ];
+    case 'revocation':
+      return release.revokes === undefined
+        ? []
+        : [
+            `REVOCATION of ${release.revokes.ceremonyId} (${release.revokes.version}): ${release.revokes.reason}`,
+            ...release.revokes.artifacts.map((a) => `  revokes ${a.name} sha256 ${a.sha256}`),
+          ];
+    case 'hotfix':
+      return [
+        `HOTFIX${release.incident === undefined ? '' : ` for incident ${release.incident}`}: an expedited release; a standard ceremony must ratify it within the policy window`,
+      ];
+    case 'standard':
+      return release.ratifies === undefined ? [] : [`ratifies hotfix ${release.ratifies}`];
+  }
+}

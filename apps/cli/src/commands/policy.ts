@@ -6,12 +6,15 @@
  * quorum of the current policy signed it.
  */
 import { readFile } from 'node:fs/promises';
-import { PolicyPins, currentVerifiedPolicy, type VerifiedPolicy } from '@conclave/client';
+import {
+  PolicyPins,
+  currentVerifiedPolicy,
+  describePolicyDocument,
+  type VerifiedPolicy,
+} from '@conclave/client';
 import {
   POLICY_SCHEMA,
   PolicyDocumentSchema,
-  classRuleOf,
-  quorumOf,
   type PolicyDocument,
   type PolicyInfo,
   type Release,
@@ -23,51 +26,6 @@ import { openSession } from '../commands.js';
 import { CliError } from '../errors.js';
 import type { Ctx, GlobalOptions } from '../output.js';
 import { groupOf, requireSigned, submitGovernance, type CliHelpers } from './release.js';
-
-const CLASSES = ['standard', 'hotfix', 'policy', 'revocation'] as const;
-
-const duration = (s: number | undefined): string | undefined => {
-  if (s === undefined) return undefined;
-  if (s % 86_400 === 0) return `${s / 86_400}d`;
-  if (s % 3_600 === 0) return `${s / 3_600}h`;
-  if (s % 60 === 0) return `${s / 60}m`;
-  return `${s}s`;
-};
-
-/** The policy as lines a person reads: per class, what it takes. */
-export function describePolicyDocument(doc: PolicyDocument, threshold: number): string[] {
-  const lines: string[] = [];
-  for (const cls of CLASSES) {
-    const own = doc.classes[cls];
-    const r = classRuleOf(doc, cls);
-    const parts = [`quorum ${quorumOf(doc, cls, threshold)}`];
-    for (const rr of r.requiredRoles ?? []) parts.push(`${rr.count} \`${rr.role}\``);
-    const who = [
-      ...(r.requesters?.members ?? []),
-      ...(r.requesters?.roles ?? []).map((x) => `role ${x}`),
-    ];
-    parts.push(
-      `requesters: ${r.requesters === undefined ? 'any member' : who.join(', ') || 'nobody'}`,
-    );
-    if (r.artifacts !== undefined && (cls === 'standard' || cls === 'hotfix')) {
-      parts.push(`artifacts: ${r.artifacts.join(' ')}`);
-    }
-    const approval = duration(r.approvalTimeoutSeconds);
-    if (approval !== undefined) parts.push(`approval window ${approval}`);
-    const session = duration(r.sessionTimeoutSeconds);
-    if (session !== undefined) parts.push(`session ${session}`);
-    const validity = duration(r.maxValiditySeconds);
-    if (validity !== undefined) parts.push(`statements valid ≤ ${validity}`);
-    lines.push(
-      `  ${cls.padEnd(10)} ${parts.join('; ')}${own === undefined && cls !== 'standard' ? ' (as standard)' : ''}`,
-    );
-  }
-  const window = duration(doc.hotfix?.ratificationWindowSeconds ?? 72 * 3600);
-  lines.push(
-    `  hotfixes: ratify within ${window ?? '72h'}${doc.hotfix?.requireIncident === true ? '; incident id required' : ''}`,
-  );
-  return lines;
-}
 
 function describe(policy: VerifiedPolicy, threshold: number): string {
   const origin =
