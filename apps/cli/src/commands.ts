@@ -13,6 +13,7 @@ import {
   defaultHomeDir,
   describeReview,
   fetchCoordinatorInfo,
+  fetchLogKey,
   isClientError,
   isTerminal,
   normalizeCoordinatorUrl,
@@ -31,6 +32,7 @@ import {
   identityFromSecret,
   newCeremonyId,
   type CeremonyStatus,
+  type GitTag,
   type IdentityKey,
   type Release,
   type SealedBody,
@@ -53,6 +55,7 @@ import {
 } from '@conclave/release';
 import { buildBatch, checkManifestFile, writeProofs } from './batch.js';
 import { releaseExtras } from './commands/release.js';
+import { witnessEngine } from './commands/audit.js';
 import { CliError } from './errors.js';
 import { confirm, getPassphrase, untilSignal, type Ctx, type GlobalOptions } from './output.js';
 
@@ -95,11 +98,17 @@ export async function cmdInit(o: GlobalOptions & { name: string }, ctx: Ctx): Pr
   if (o.coordinator !== undefined) {
     const base = normalizeCoordinatorUrl(o.coordinator);
     const info = await fetchCoordinatorInfo(base);
+    // The log key too (docs/audit.md): a coordinator without a log is pinned on first witness.
+    const logKey = await fetchLogKey(base).then(
+      (k) => k.verifierKey,
+      () => undefined,
+    );
     await home.pinCoordinator({
       url: base,
       origin: info.origin,
       coordinatorKey: info.coordinatorKey,
       adminKey: info.adminKey,
+      ...(logKey === undefined ? {} : { logKey }),
     });
     const c = {
       url: base,
@@ -107,11 +116,13 @@ export async function cmdInit(o: GlobalOptions & { name: string }, ctx: Ctx): Pr
       coordinatorFingerprint: fingerprint(hexToBytes(info.coordinatorKey)),
       adminKey: info.adminKey,
       adminFingerprint: fingerprint(hexToBytes(info.adminKey)),
+      logKey: logKey ?? null,
     };
     doc['coordinator'] = c;
     human +=
       `\nPinned coordinator ${base} (compare these with your admin):\n` +
-      `  coordinator key ${c.coordinatorFingerprint}\n  admin key       ${c.adminFingerprint}`;
+      `  coordinator key ${c.coordinatorFingerprint}\n  admin key       ${c.adminFingerprint}` +
+      (logKey === undefined ? '' : `\n  log key         ${logKey}`);
   }
   ctx.result(doc, human);
 }
@@ -296,6 +307,7 @@ export async function openSession(
   return MemberSession.open({
     home,
     passphrase,
+    witness: witnessEngine, // witness the log on connect; refuse approvals after a fork
     ...(o.coordinator === undefined ? {} : { coordinatorUrl: o.coordinator }),
     ...(extra.signing === undefined ? {} : { signing: extra.signing }),
     ...(extra.reconnect === undefined ? {} : { reconnect: extra.reconnect }),
@@ -471,6 +483,8 @@ export async function cmdRequest(
     timeout: number;
     batch?: string;
     manifestOut?: string;
+    /** An annotated git tag to sign as well (`conclave tag`). */
+    git?: GitTag;
   },
   ctx: Ctx,
 ): Promise<void> {
@@ -510,6 +524,7 @@ export async function cmdRequest(
       .map((f) => f.trim())
       .filter((f) => f !== ''),
     ...(manifest === undefined ? {} : { manifest }),
+    ...(o.git === undefined ? {} : { git: o.git }),
   } as Release;
   const session = await openSession(o, ctx, { reconnect: o.wait });
   const ceremonyId = newCeremonyId();
@@ -680,6 +695,7 @@ export async function cmdAgent(
   const session = await startAgent({
     home,
     passphrase,
+    witness: witnessEngine, // witness the log on connect, ceremony ends and every 5 minutes
     autoApprove: o.autoApprove === true,
     ...(o.coordinator === undefined ? {} : { coordinatorUrl: o.coordinator }),
     log: (l) => ctx.progress(`[${home.name}] ${l}`),

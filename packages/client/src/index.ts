@@ -97,33 +97,22 @@ export {
 } from './share-swap.js';
 export type { PendingShare } from './share-swap.js';
 export {
-  TRANSITION_BUNDLE_TYPE,
-  TRANSITION_CHECKS,
-  TRANSITION_FORMATS,
-  TRANSITION_RELEASE_CLASS,
+  TRANSITION_PAYLOAD_TYPE,
   TRANSITION_TYPE,
-  TransitionBundleSchema,
+  TransitionEnvelopeSchema,
   TransitionKeySchema,
   TransitionStatementSchema,
-  buildTransitionBundle,
   buildTransitionStatement,
   nextGroupName,
-  parseTransitionFile,
-  rotationNote,
-  rotationVersion,
-  transitionDigest,
-  transitionFileBytes,
-  verifyTransitionBundle,
+  transitionEnvelope,
+  transitionMessage,
+  verifyTransition,
 } from './rotation.js';
 export type {
-  TransitionBundle,
-  TransitionCheckName,
-  TransitionCheckResult,
-  TransitionDsse,
+  TransitionCheck,
+  TransitionEnvelope,
   TransitionKey,
-  TransitionSide,
   TransitionStatement,
-  TransitionVerdict,
 } from './rotation.js';
 export {
   ISSUED_AT_TOLERANCE_MS,
