@@ -6,6 +6,7 @@
 import { mainCeremony } from './ceremony/index.js';
 import { mainFrost } from './frost/index.js';
 import { mainManifest } from './manifest.js';
+import { mainVerify } from './verify.js';
 
 interface BenchEntry {
   readonly description: string;
@@ -29,6 +30,11 @@ const REGISTRY: Readonly<Record<string, BenchEntry>> = {
     description:
       'batch manifests (RFC 9162 Merkle root over 100k / 1M artifacts) vs hashing the leaf encodings; proof files and verifyBatchMember per artifact',
     run: ({ quick }) => mainManifest({ quick }),
+  },
+  verify: {
+    description:
+      'conclave verify (every format, 1 MiB artifact) vs native Ed25519 verify + the artifact hash the format needs',
+    run: ({ quick }) => mainVerify({ quick }),
   },
 };
 
