@@ -1,20 +1,35 @@
 /**
- * The verifier side of a key rotation (docs/lifecycle.md "Rotation"): a transition statement signed
- * by a FROST quorum of the old key and one of the new key is accepted by
- * `conclave group verify-transition`, and each signature checks with openssl over the bytes it
- * writes; with one signature missing, or from another old key, it is refused.
+ * The verifier side of a key rotation (docs/lifecycle.md "Rotation"): a bundle whose old group's
+ * DSSE envelope is signed by a FROST quorum of the old key and whose new group's envelope by a
+ * quorum of the new key — each an in-toto release statement naming the transition file's sha256 —
+ * is accepted by `conclave group verify-transition`, and openssl checks each side's signature over
+ * the statement.pae it extracts, with each group's key; a swapped envelope or another old key is
+ * refused with the check named.
  */
 import { execFileSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTransitionStatement, transitionEnvelope, transitionMessage } from '@conclave/client';
+import {
+  buildTransitionBundle,
+  buildTransitionStatement,
+  rotationVersion,
+  transitionDigest,
+  type TransitionStatement,
+} from '@conclave/client';
 import {
   ed25519 as frost,
   ed25519Spki,
   type KeyPackage,
   type PublicKeyPackage,
 } from '@conclave/frost';
+import {
+  DSSE_PAYLOAD_TYPE,
+  buildStatement,
+  dsseEnvelope,
+  pae,
+  statementBytes,
+} from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import { requireTool, runCli, tempDir } from '../support.js';
 
@@ -47,8 +62,45 @@ const pem = (key: Uint8Array) =>
     type: 'spki',
   }) as string;
 
-describe('key transition: verify-transition and openssl', () => {
-  it('accepts both quorums’ signatures and refuses one alone or another old key', async () => {
+/** The DSSE envelope one group's rotation ceremony produces (`conclave fetch`: release.intoto.json). */
+function ceremonyEnvelope(
+  statement: TransitionStatement,
+  side: 'old' | 'new',
+  q: ReturnType<typeof quorum>,
+  name: string,
+): object {
+  const key = side === 'old' ? statement.oldKey : statement.newKey;
+  const d = transitionDigest(statement);
+  const s = buildStatement(
+    {
+      version: rotationVersion(statement),
+      class: 'standard',
+      note: `key rotation: ${statement.reason}`,
+      artifacts: [{ name, sha256: d.sha256, sha512: d.sha512 }],
+      formats: ['dsse'],
+    },
+    {
+      ceremonyId: `c_${side}00112233445566778899`,
+      group: key.group,
+      groupPublicKey: key.publicKey,
+      requester: 'alice',
+      approvers: key.members
+        .slice(0, key.threshold)
+        .map((member) => ({ member, identityKey: '11'.repeat(32) })),
+      policyId: `${key.group}@v0`,
+      issuedAt: Date.now(),
+    },
+  );
+  const sig = sign(
+    q.keys.slice(0, key.threshold),
+    q.pub,
+    pae(DSSE_PAYLOAD_TYPE, statementBytes(s)),
+  );
+  return dsseEnvelope(s, sig, side);
+}
+
+describe('key transition bundle: verify-transition and openssl', () => {
+  it('accepts both quorums’ envelopes, each checks with openssl; refuses a swapped one or another old key', async () => {
     const openssl = requireTool('openssl');
     const dir = tempDir('conclave-transition-');
     const old = quorum(3, 5);
@@ -72,63 +124,106 @@ describe('key transition: verify-transition and openssl', () => {
       reason: 'erin revoked; device lost',
       rotationCeremony: 'c_00112233445566778899aabbccddeeff',
     });
-    const message = transitionMessage(statement);
-    const sigs = {
-      old: sign(old.keys.slice(1, 4), old.pub, message),
-      new: sign(next.keys.slice(0, 2), next.pub, message),
+    const name = 'release-to-release-v2.transition.json';
+    const envelopes = {
+      old: ceremonyEnvelope(statement, 'old', old, name),
+      new: ceremonyEnvelope(statement, 'new', next, name),
     };
-    const file = join(dir, 'release-to-release-v2.transition.json');
-    writeFileSync(file, JSON.stringify(transitionEnvelope(statement, sigs)));
-    const pae = join(dir, 'transition.pae');
+    const bundle = buildTransitionBundle({ statement, name, ...envelopes });
+    const file = join(dir, 'release-to-release-v2.transition-bundle.json');
+    writeFileSync(file, JSON.stringify(bundle, null, 2));
+    // The verifier's own copies of the keys it trusts (not the ones the CLI extracts).
+    writeFileSync(join(dir, 'trusted-old.pem'), pem(old.pub.verifyingKey));
+    writeFileSync(join(dir, 'trusted-new.pem'), pem(next.pub.verifyingKey));
+
+    const out = join(dir, 'extracted');
     const ok = await runCli([
       'group',
       'verify-transition',
       file,
       '--old-key',
-      hex(old.pub.verifyingKey),
-      '--message-out',
-      pae,
+      join(dir, 'trusted-old.pem'),
+      '--new-key',
+      hex(next.pub.verifyingKey),
+      '--extract',
+      out,
       '--json',
     ]);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, valid: true });
-    // Each signature is an ordinary Ed25519 signature over the written bytes.
-    for (const [role, key] of [
-      ['old', old.pub.verifyingKey],
-      ['new', next.pub.verifyingKey],
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      ok: true,
+      valid: true,
+      old: { group: 'release', approvers: ['alice', 'bob', 'carol'] },
+      new: { group: 'release-v2', approvers: ['alice', 'bob'] },
+    });
+
+    // The transition file's sha256 (openssl) is the subject of both statements.
+    const fileDigest = execFileSync(openssl, [
+      'dgst',
+      '-sha256',
+      '-r',
+      join(out, 'transition.json'),
+    ])
+      .toString()
+      .split(' ')[0];
+    expect(fileDigest).toBe(transitionDigest(statement).sha256);
+    for (const [role, trusted, other] of [
+      ['old', 'trusted-old.pem', 'trusted-new.pem'],
+      ['new', 'trusted-new.pem', 'trusted-old.pem'],
     ] as const) {
-      writeFileSync(join(dir, `${role}.pem`), pem(key));
-      writeFileSync(join(dir, `${role}.sig`), sigs[role]);
-      execFileSync(openssl, [
-        'pkeyutl',
-        '-verify',
-        '-pubin',
-        '-inkey',
-        join(dir, `${role}.pem`),
-        '-rawin',
-        '-in',
-        pae,
-        '-sigfile',
-        join(dir, `${role}.sig`),
-      ]);
+      const signed = JSON.parse(readFileSync(join(out, `${role}.statement.json`), 'utf8')) as {
+        subject: { digest: { sha256: string } }[];
+      };
+      expect(signed.subject.map((s) => s.digest.sha256)).toEqual([fileDigest]);
+      // statement.pae is exactly DSSE PAE over the envelope payload.
+      const env = envelopes[role] as { payload: string };
+      expect(readFileSync(join(out, `${role}.statement.pae`))).toEqual(
+        Buffer.from(pae(DSSE_PAYLOAD_TYPE, Buffer.from(env.payload, 'base64'))),
+      );
+      const verify = (key: string) =>
+        execFileSync(openssl, [
+          'pkeyutl',
+          '-verify',
+          '-pubin',
+          '-inkey',
+          join(dir, key),
+          '-rawin',
+          '-in',
+          join(out, `${role}.statement.pae`),
+          '-sigfile',
+          join(out, `${role}.statement.sig`),
+        ]).toString();
+      expect(verify(trusted)).toMatch(/Signature Verified Successfully/);
+      // …and not with the other group's key.
+      expect(() => verify(other)).toThrow();
     }
 
-    const half = join(dir, 'old-only.json');
-    writeFileSync(half, JSON.stringify(transitionEnvelope(statement, { old: sigs.old })));
-    const refused = await runCli(['group', 'verify-transition', half, '--json']);
-    expect(refused.code).not.toBe(0);
+    // The new group's envelope replaced by the old group's (signed by the OLD key).
+    const swapped = join(dir, 'swapped.json');
+    writeFileSync(swapped, JSON.stringify({ ...bundle, new: bundle.old }));
+    const refused = await runCli(['group', 'verify-transition', swapped, '--json']);
+    expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout)).toMatchObject({
       ok: false,
-      error: { code: 'VERIFY_FAILED' },
+      code: 'TRANSITION_INVALID',
+      check: 'NEW_SIGNATURE',
     });
     const other = await runCli([
       'group',
       'verify-transition',
       file,
       '--old-key',
-      hex(next.pub.verifyingKey),
+      join(dir, 'trusted-new.pem'),
       '--json',
     ]);
-    expect(JSON.parse(other.stdout)).toMatchObject({ ok: false, error: { code: 'WRONG_GROUP' } });
+    expect(other.code).toBe(1);
+    expect(JSON.parse(other.stdout)).toMatchObject({ ok: false, check: 'OLD_KEY_PINNED' });
+    const unreadable = await runCli([
+      'group',
+      'verify-transition',
+      join(dir, 'nope.json'),
+      '--json',
+    ]);
+    expect(unreadable.code).toBe(2);
   });
 });

@@ -27,6 +27,7 @@ import {
   cmdGroupShow,
   cmdKeygen,
   cmdMemberRevoke,
+  cmdTransitionSign,
   cmdVerifyTransition,
 } from './commands/group.js';
 import { runDemo } from './demo.js';
@@ -464,7 +465,7 @@ function registerLifecycle(group: Command): void {
     group
       .command('rotate <name>')
       .description(
-        'a NEW key by DKG in a new group (NAME-v2, …) and the transition statement both quorums sign (admin)',
+        'a NEW key by DKG in a new group (NAME-v2, …) and the transition statement both quorums sign next (group transition-sign) (admin)',
       )
       .requiredOption('--members <list>', 'members of the new group (or name=PUB)')
       .requiredOption('--threshold <t>', 'approvals needed in the new group', int)
@@ -489,12 +490,47 @@ function registerLifecycle(group: Command): void {
   );
   common(
     group
-      .command('verify-transition <file>')
-      .description('check a rotation: both quorums signed, from the old key you trust')
-      .option('--old-key <hex>', 'the group key you trusted until now (refuse other transitions)')
-      .option('--message-out <file>', 'also write the signed bytes (for openssl pkeyutl -verify)'),
+      .command('transition-sign <name>')
+      .description(
+        "the rotation's two quorum signatures: a signing ceremony of NAME and one of the new group over the transition file (dsse), then one bundle (a member of both groups)",
+      )
+      .requiredOption('--file <file>', 'the transition statement `group rotate` wrote')
+      .option(
+        '--out <file>',
+        'where to write the bundle (default: NAME-to-NEW.transition-bundle.json)',
+      )
+      .option('--old-envelope <file>', "use this release.intoto.json for the old group's side")
+      .option('--new-envelope <file>', "use this release.intoto.json for the new group's side")
+      .option('--timeout <seconds>', 'give up waiting for the quorums after this long', int, 600)
+      .addHelpText('after', PASSPHRASE_HELP),
   ).action(
-    run<GlobalOptions & { oldKey?: string; messageOut?: string }>((o, ctx, file) =>
+    run<
+      GlobalOptions & {
+        file: string;
+        out?: string;
+        oldEnvelope?: string;
+        newEnvelope?: string;
+        timeout: number;
+      }
+    >((o, ctx, name) => cmdTransitionSign(name ?? '', o, ctx)),
+  );
+  common(
+    group
+      .command('verify-transition <bundle>')
+      .description(
+        'check a rotation bundle: the old group and the new group each signed the transition statement; exit 1 naming the failed check',
+      )
+      .option(
+        '--old-key <hex|file>',
+        'the group key you trusted until now (refuse other transitions)',
+      )
+      .option('--new-key <hex|file>', 'the new key you were told (refuse another)')
+      .option(
+        '--extract <dir>',
+        "also write each side's signed bytes, signature and key (openssl)",
+      ),
+  ).action(
+    run<GlobalOptions & { oldKey?: string; newKey?: string; extract?: string }>((o, ctx, file) =>
       cmdVerifyTransition(file ?? '', o, ctx),
     ),
   );

@@ -97,22 +97,33 @@ export {
 } from './share-swap.js';
 export type { PendingShare } from './share-swap.js';
 export {
-  TRANSITION_PAYLOAD_TYPE,
+  TRANSITION_BUNDLE_TYPE,
+  TRANSITION_CHECKS,
+  TRANSITION_FORMATS,
+  TRANSITION_RELEASE_CLASS,
   TRANSITION_TYPE,
-  TransitionEnvelopeSchema,
+  TransitionBundleSchema,
   TransitionKeySchema,
   TransitionStatementSchema,
+  buildTransitionBundle,
   buildTransitionStatement,
   nextGroupName,
-  transitionEnvelope,
-  transitionMessage,
-  verifyTransition,
+  parseTransitionFile,
+  rotationNote,
+  rotationVersion,
+  transitionDigest,
+  transitionFileBytes,
+  verifyTransitionBundle,
 } from './rotation.js';
 export type {
-  TransitionCheck,
-  TransitionEnvelope,
+  TransitionBundle,
+  TransitionCheckName,
+  TransitionCheckResult,
+  TransitionDsse,
   TransitionKey,
+  TransitionSide,
   TransitionStatement,
+  TransitionVerdict,
 } from './rotation.js';
 export {
   ISSUED_AT_TOLERANCE_MS,

@@ -1,20 +1,34 @@
-// Key rotation's transition statement (docs/lifecycle.md "Rotation", THREATS B.30): after a new
-// group key is made by DKG, a quorum of the OLD key and a quorum of the NEW key each sign the same
-// statement — "from `time` on, releases of this group are signed by the new key; the old key signs
-// nothing dated later" — so a verifier who trusts the old key can follow the rotation offline.
+// Key rotation (docs/lifecycle.md "Rotation", THREATS B.30): after a new group key is made by DKG,
+// the transition statement — old key, new key, time, reason — is the ARTIFACT of two ordinary
+// signing ceremonies, one by a quorum of the old group and one by a quorum of the new group. Each
+// ceremony signs an in-toto release statement (DSSE, RFC-less but specified at
+// github.com/secure-systems-lab/dsse "Protocol") whose single subject is the transition file's
+// digest, so the approvers review it like any release and no new signing path is needed.
 //
-// Wire form: a DSSE envelope (one payload, two signatures). Signed bytes: DSSE v1 PAE of
-// TRANSITION_PAYLOAD_TYPE and the canonical JSON of the statement — the same construction as
-// release statements, with another payload type, so a transition can never pass as a release.
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { ed25519Spki } from '@conclave/frost';
+// The transition FILE is the statement's canonical JSON, byte for byte (no trailing newline), so a
+// verifier recomputes its sha256 from the statement alone. The transition BUNDLE carries the
+// statement and the two DSSE envelopes (`conclave fetch` writes them as release.intoto.json);
+// `verifyTransitionBundle` checks it offline and names the first check that failed.
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { GroupNameSchema, MemberIdSchema, hexToBytes } from '@conclave/protocol';
-import { canonicalJson, pae } from '@conclave/release';
-import { z } from 'zod';
+import {
+  DSSE_PAYLOAD_TYPE,
+  PREDICATE_TYPE,
+  STATEMENT_TYPE,
+  canonicalJson,
+  pae,
+  verifyEd25519,
+} from '@conclave/release';
+import * as z from 'zod';
 import { ClientError } from './errors.js';
 
 export const TRANSITION_TYPE = 'https://conclave.dev/KeyTransition/v1';
-export const TRANSITION_PAYLOAD_TYPE = 'application/vnd.conclave.key-transition+json';
+export const TRANSITION_BUNDLE_TYPE = 'https://conclave.dev/KeyTransitionBundle/v1';
+/** Release class of both rotation ceremonies (the version names the rotation). */
+export const TRANSITION_RELEASE_CLASS = 'standard';
+/** The one signature format the rotation ceremonies need: the DSSE envelope of the statement. */
+export const TRANSITION_FORMATS = ['dsse'] as const;
 
 const KeyHex = z.string().regex(/^[0-9a-f]{64}$/, 'expected an Ed25519 public key as 64 hex');
 
@@ -28,25 +42,26 @@ export const TransitionKeySchema = z.strictObject({
   members: z.array(MemberIdSchema).min(2),
 });
 
-export const TransitionStatementSchema = z.strictObject({
-  _type: z.literal(TRANSITION_TYPE),
-  oldKey: TransitionKeySchema,
-  newKey: TransitionKeySchema,
-  /** RFC 3339 UTC. The old key signs nothing issued after this instant. */
-  time: z.iso.datetime(),
-  reason: z.string().min(1).max(512),
-  /** The DKG ceremony that made the new key. */
-  rotationCeremony: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
-});
+export const TransitionStatementSchema = z
+  .strictObject({
+    _type: z.literal(TRANSITION_TYPE),
+    oldKey: TransitionKeySchema,
+    newKey: TransitionKeySchema,
+    /**
+     * RFC 3339 UTC. The old key signs nothing issued after this instant except the two rotation
+     * ceremonies over this very statement.
+     */
+    time: z.iso.datetime(),
+    reason: z.string().min(1).max(512),
+    /** The DKG ceremony that made the new key. */
+    rotationCeremony: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  })
+  .refine((s) => s.oldKey.publicKey !== s.newKey.publicKey, {
+    error: 'a rotation needs a new key',
+  })
+  .refine((s) => s.oldKey.group !== s.newKey.group, { error: 'a rotation needs a new group' });
 export type TransitionKey = z.infer<typeof TransitionKeySchema>;
 export type TransitionStatement = z.infer<typeof TransitionStatementSchema>;
-
-export const TransitionEnvelopeSchema = z.strictObject({
-  payloadType: z.literal(TRANSITION_PAYLOAD_TYPE),
-  payload: z.base64(),
-  signatures: z.array(z.strictObject({ keyid: z.string().max(128), sig: z.base64() })).max(2),
-});
-export type TransitionEnvelope = z.infer<typeof TransitionEnvelopeSchema>;
 
 export function buildTransitionStatement(input: {
   oldKey: TransitionKey;
@@ -58,7 +73,7 @@ export function buildTransitionStatement(input: {
   if (input.oldKey.publicKey === input.newKey.publicKey) {
     throw new ClientError('INVALID_ARGUMENT', 'a rotation needs a new key; use reshare to keep it');
   }
-  return TransitionStatementSchema.parse({
+  const r = TransitionStatementSchema.safeParse({
     _type: TRANSITION_TYPE,
     oldKey: input.oldKey,
     newKey: input.newKey,
@@ -66,91 +81,389 @@ export function buildTransitionStatement(input: {
     reason: input.reason,
     rotationCeremony: input.rotationCeremony,
   });
+  if (!r.success) {
+    throw new ClientError(
+      'INVALID_ARGUMENT',
+      `not a valid transition statement: ${r.error.issues[0]?.message ?? 'shape'}`,
+    );
+  }
+  return r.data;
 }
 
-/** The exact bytes both quorums sign: DSSE PAE(TRANSITION_PAYLOAD_TYPE, canonical JSON). */
-export function transitionMessage(statement: TransitionStatement): Uint8Array {
-  const checked = TransitionStatementSchema.parse(statement);
-  return pae(TRANSITION_PAYLOAD_TYPE, new TextEncoder().encode(canonicalJson(checked)));
+/** The transition file's exact bytes: the statement's canonical JSON (what both quorums sign). */
+export function transitionFileBytes(statement: TransitionStatement): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(TransitionStatementSchema.parse(statement)));
 }
 
-const keyid = (role: 'old' | 'new', publicKey: string) => `${role}:${publicKey}`;
+/** sha256 / sha512 (hex) of the transition file: the subject of both rotation ceremonies. */
+export function transitionDigest(statement: TransitionStatement): {
+  sha256: string;
+  sha512: string;
+} {
+  const bytes = transitionFileBytes(statement);
+  return { sha256: bytesToHex(sha256(bytes)), sha512: bytesToHex(sha512(bytes)) };
+}
 
-/** The envelope, with whatever signatures exist so far (none straight after `group rotate`). */
-export function transitionEnvelope(
-  statement: TransitionStatement,
-  signatures: { old?: Uint8Array; new?: Uint8Array } = {},
-): TransitionEnvelope {
-  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
-  const sigs: TransitionEnvelope['signatures'] = [];
-  if (signatures.old !== undefined)
-    sigs.push({ keyid: keyid('old', statement.oldKey.publicKey), sig: b64(signatures.old) });
-  if (signatures.new !== undefined)
-    sigs.push({ keyid: keyid('new', statement.newKey.publicKey), sig: b64(signatures.new) });
+/**
+ * Reads a transition file: UTF-8 canonical JSON of a valid statement, nothing else (a
+ * pretty-printed or edited copy would have another digest than the one the quorums approve).
+ */
+export function parseTransitionFile(bytes: Uint8Array | string): TransitionStatement {
+  let text: string;
+  let value: unknown;
+  try {
+    text =
+      typeof bytes === 'string' ? bytes : new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    value = JSON.parse(text);
+  } catch {
+    throw new ClientError('INVALID_ARGUMENT', 'the transition file is not UTF-8 JSON');
+  }
+  const r = TransitionStatementSchema.safeParse(value);
+  if (!r.success) {
+    throw new ClientError(
+      'INVALID_ARGUMENT',
+      `not a Conclave key transition statement (${r.error.issues[0]?.path.join('.') || 'shape'}: ${r.error.issues[0]?.message ?? ''})`,
+    );
+  }
+  if (canonicalJson(r.data) !== text) {
+    throw new ClientError(
+      'INVALID_ARGUMENT',
+      'the transition file is not in canonical form (was it reformatted?); use the file `conclave group rotate` wrote',
+    );
+  }
+  return r.data;
+}
+
+/**
+ * The release version both rotation ceremonies carry: `rotation-N` when the new group is
+ * `…-vN` (release → release-v2: `rotation-2`), else `rotation-<new group>`.
+ */
+export function rotationVersion(statement: Pick<TransitionStatement, 'newKey'>): string {
+  const m = /-v(\d+)$/.exec(statement.newKey.group);
+  return m === null ? `rotation-${statement.newKey.group}` : `rotation-${m[1] ?? ''}`;
+}
+
+/** The note the approvers read (informational; not checked by verifiers). */
+export function rotationNote(statement: TransitionStatement): string {
+  return (
+    `key rotation ${statement.oldKey.group} -> ${statement.newKey.group} ` +
+    `(new key ${statement.newKey.publicKey}): ${statement.reason}`
+  ).slice(0, 1024);
+}
+
+// ---------------------------------------------------------------- bundle
+
+const DsseSchema = z.strictObject({
+  payloadType: z.string().max(128),
+  payload: z.base64().max(1 << 20),
+  signatures: z
+    .array(z.strictObject({ keyid: z.string().max(256).optional(), sig: z.base64().max(256) }))
+    .min(1)
+    .max(16),
+});
+export type TransitionDsse = z.infer<typeof DsseSchema>;
+
+export const TransitionBundleSchema = z.strictObject({
+  type: z.literal(TRANSITION_BUNDLE_TYPE),
+  transition: z.strictObject({
+    /** The file name the approvers saw (informational: the digest is what is signed). */
+    name: z.string().min(1).max(255),
+    /** Not parsed here: `verifyTransitionBundle` names TRANSITION_STATEMENT when it is bad. */
+    statement: z.unknown(),
+  }),
+  /** The old group's DSSE envelope (`release.intoto.json` of its rotation ceremony). */
+  old: DsseSchema,
+  /** The new group's. */
+  new: DsseSchema,
+});
+export type TransitionBundle = z.infer<typeof TransitionBundleSchema>;
+
+export function buildTransitionBundle(input: {
+  statement: TransitionStatement;
+  name: string;
+  old: unknown;
+  new: unknown;
+}): TransitionBundle {
+  const envelope = (role: 'old' | 'new', v: unknown): TransitionDsse => {
+    const r = DsseSchema.safeParse(v);
+    if (!r.success) {
+      throw new ClientError('INVALID_ARGUMENT', `the ${role} group's envelope is not DSSE JSON`);
+    }
+    return r.data;
+  };
   return {
-    payloadType: TRANSITION_PAYLOAD_TYPE,
-    payload: b64(new TextEncoder().encode(canonicalJson(statement))),
-    signatures: sigs,
+    type: TRANSITION_BUNDLE_TYPE,
+    transition: {
+      name: input.name,
+      statement: JSON.parse(canonicalJson(TransitionStatementSchema.parse(input.statement))),
+    },
+    old: envelope('old', input.old),
+    new: envelope('new', input.new),
   };
 }
 
-export interface TransitionCheck {
-  readonly statement: TransitionStatement;
-  readonly oldSigned: boolean;
-  readonly newSigned: boolean;
-  /** Both quorums signed: a verifier trusting the old key may now trust the new one. */
-  readonly valid: boolean;
+// ---------------------------------------------------------------- verifier
+
+/** Every check of `verifyTransitionBundle`, in the order they run. */
+export const TRANSITION_CHECKS = [
+  /** The bundle is a KeyTransitionBundle/v1 with two DSSE envelopes. */
+  'BUNDLE_FORMAT',
+  /** The transition statement parses (schema; old and new key differ). */
+  'TRANSITION_STATEMENT',
+  /** The statement's old key is the one the verifier trusted (--old-key). */
+  'OLD_KEY_PINNED',
+  /** The statement's new key is the one the verifier was told (--new-key). */
+  'NEW_KEY_PINNED',
+  /** Envelope 1 is an in-toto statement (DSSE payload type, Statement v1, Conclave predicate). */
+  'OLD_ENVELOPE',
+  /** Envelope 1 is signed by the OLD key (Ed25519 over its DSSE PAE). */
+  'OLD_SIGNATURE',
+  /** Its only subject is the transition file (sha256 and sha512). */
+  'OLD_SUBJECT',
+  /** Its predicate names the old group and the old key. */
+  'OLD_GROUP',
+  /** Its class is standard and its version names this rotation. */
+  'OLD_RELEASE',
+  /** At least the old threshold of members approved it. */
+  'OLD_QUORUM',
+  'NEW_ENVELOPE',
+  'NEW_SIGNATURE',
+  'NEW_SUBJECT',
+  'NEW_GROUP',
+  'NEW_RELEASE',
+  'NEW_QUORUM',
+] as const;
+export type TransitionCheckName = (typeof TRANSITION_CHECKS)[number];
+
+export interface TransitionCheckResult {
+  readonly check: TransitionCheckName;
+  readonly ok: boolean;
+  readonly reason: string;
 }
 
-const verifyEd25519 = (publicKey: string, message: Uint8Array, sig: Uint8Array): boolean => {
-  if (sig.length !== 64) return false;
-  try {
-    const key = createPublicKey({
-      key: Buffer.from(ed25519Spki(hexToBytes(publicKey))),
-      format: 'der',
-      type: 'spki',
-    });
-    return nodeVerify(null, message, key, sig);
-  } catch {
-    return false;
-  }
-};
+/** What one side's ceremony said (from its verified statement). */
+export interface TransitionSide {
+  readonly group: string;
+  readonly publicKey: string;
+  readonly ceremonyId: string;
+  readonly approvers: readonly string[];
+  readonly issuedAt: string;
+}
+
+export interface TransitionVerdict {
+  /** Every check passed: a verifier trusting the old key may trust the new one from `time` on. */
+  readonly ok: boolean;
+  /** The first check that failed. */
+  readonly failed?: TransitionCheckResult;
+  /** Every check that ran (checks that depend on a failed one are not run). */
+  readonly checks: readonly TransitionCheckResult[];
+  readonly statement?: TransitionStatement;
+  readonly old?: TransitionSide;
+  readonly new?: TransitionSide;
+}
+
+/** The parts of a Conclave release statement the checks read (others may be present). */
+const ReleaseStatementSchema = z.object({
+  _type: z.literal(STATEMENT_TYPE),
+  predicateType: z.literal(PREDICATE_TYPE),
+  subject: z
+    .array(
+      z.object({
+        name: z.string(),
+        digest: z.object({ sha256: z.string().optional(), sha512: z.string().optional() }),
+      }),
+    )
+    .max(4096),
+  predicate: z.object({
+    class: z.string(),
+    version: z.string(),
+    group: z.string(),
+    groupPublicKey: z.string(),
+    approvers: z.array(z.object({ member: z.string() })),
+    ceremonyId: z.string(),
+    issuedAt: z.string(),
+  }),
+});
+
+/** The 32-byte key as 64 lowercase hex, or undefined. */
+const normKey = (k: string | Uint8Array | undefined): string | undefined =>
+  k === undefined ? undefined : typeof k === 'string' ? k.toLowerCase() : bytesToHex(k);
 
 /**
- * Verifier side: parse the envelope, rebuild the signed bytes, check the old key's and the new
- * key's signatures (Node's crypto, i.e. OpenSSL). `trustedOldKey` pins the key the verifier
- * trusted before; a statement about another old key is refused.
+ * The verifier side of a rotation, offline: parses the bundle and the transition statement, then
+ * for each side (old, new) checks that its envelope is a release statement signed by THAT side's
+ * key (from the statement, and equal to the pinned key if given), whose only subject is the
+ * transition file, whose group and key are that side's, whose version names the rotation and whose
+ * approvers reach that side's threshold. Never throws for bad input.
  */
-export function verifyTransition(envelope: unknown, trustedOldKey?: string): TransitionCheck {
-  const env = TransitionEnvelopeSchema.safeParse(envelope);
-  if (!env.success)
-    throw new ClientError('INVALID_ARGUMENT', 'not a Conclave key transition envelope');
-  let statement: TransitionStatement;
-  try {
-    const text = Buffer.from(env.data.payload, 'base64').toString('utf8');
-    statement = TransitionStatementSchema.parse(JSON.parse(text));
-    if (canonicalJson(statement) !== text) throw new Error('not canonical');
-  } catch {
-    throw new ClientError(
-      'INVALID_ARGUMENT',
-      'the transition payload is not a canonical statement',
+export function verifyTransitionBundle(
+  bundle: unknown,
+  pins: { oldKey?: string | Uint8Array | undefined; newKey?: string | Uint8Array | undefined } = {},
+): TransitionVerdict {
+  const checks: TransitionCheckResult[] = [];
+  const pass = (check: TransitionCheckName, reason: string) => {
+    checks.push({ check, ok: true, reason });
+  };
+  const done = (extra: Partial<TransitionVerdict> = {}): TransitionVerdict => {
+    const failed = checks.find((c) => !c.ok);
+    return { ok: failed === undefined, checks, ...(failed && { failed }), ...extra };
+  };
+  const fail = (
+    check: TransitionCheckName,
+    reason: string,
+    extra: Partial<TransitionVerdict> = {},
+  ) => {
+    checks.push({ check, ok: false, reason });
+    return done(extra);
+  };
+
+  const b = TransitionBundleSchema.safeParse(bundle);
+  if (!b.success) {
+    const at = b.error.issues[0]?.path.join('.') ?? '';
+    return fail('BUNDLE_FORMAT', `not a ${TRANSITION_BUNDLE_TYPE} file (${at || 'shape'})`);
+  }
+  pass('BUNDLE_FORMAT', 'a key transition bundle with two envelopes');
+
+  const st = TransitionStatementSchema.safeParse(b.data.transition.statement);
+  if (!st.success) {
+    const i = st.error.issues[0];
+    return fail(
+      'TRANSITION_STATEMENT',
+      `the transition statement does not parse (${i?.path.join('.') || 'statement'}: ${i?.message ?? ''})`,
     );
   }
-  if (trustedOldKey !== undefined && trustedOldKey !== statement.oldKey.publicKey) {
-    throw new ClientError(
-      'WRONG_GROUP',
-      'this transition starts from another key than the one you trust',
-    );
+  const statement = st.data;
+  pass(
+    'TRANSITION_STATEMENT',
+    `${statement.oldKey.group} -> ${statement.newKey.group} at ${statement.time}`,
+  );
+
+  for (const [role, key] of [
+    ['old', statement.oldKey],
+    ['new', statement.newKey],
+  ] as const) {
+    const pinned = normKey(role === 'old' ? pins.oldKey : pins.newKey);
+    const check = role === 'old' ? 'OLD_KEY_PINNED' : 'NEW_KEY_PINNED';
+    if (pinned === undefined) {
+      pass(check, `no ${role} key given; using the statement's ${key.publicKey}`);
+    } else if (pinned !== key.publicKey) {
+      return fail(
+        check,
+        `the statement's ${role} key is ${key.publicKey}, not the ${pinned} you gave` +
+          (role === 'old'
+            ? ': this transition starts from another key than the one you trust'
+            : ''),
+        { statement },
+      );
+    } else {
+      pass(check, `the ${role} key is the one you gave`);
+    }
   }
-  const message = transitionMessage(statement);
-  const sig = (role: 'old' | 'new', key: string): boolean =>
-    env.data.signatures.some(
-      (s) =>
-        s.keyid === keyid(role, key) && verifyEd25519(key, message, Buffer.from(s.sig, 'base64')),
+
+  const digest = transitionDigest(statement);
+  const sides: Partial<Record<'old' | 'new', TransitionSide>> = {};
+  for (const role of ['old', 'new'] as const) {
+    const key = role === 'old' ? statement.oldKey : statement.newKey;
+    const env = b.data[role];
+    const P = role === 'old' ? 'OLD' : 'NEW';
+    const c = (name: string) => `${P}_${name}` as TransitionCheckName;
+    const label = `the ${role} group's envelope`;
+
+    if (env.payloadType !== DSSE_PAYLOAD_TYPE) {
+      return fail(
+        c('ENVELOPE'),
+        `${label} has payload type ${env.payloadType}, not ${DSSE_PAYLOAD_TYPE}`,
+        {
+          statement,
+        },
+      );
+    }
+    const payload = Uint8Array.from(Buffer.from(env.payload, 'base64'));
+    let rs: z.infer<typeof ReleaseStatementSchema>;
+    try {
+      const r = ReleaseStatementSchema.safeParse(
+        JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)),
+      );
+      if (!r.success) throw new Error('shape');
+      rs = r.data;
+    } catch {
+      return fail(c('ENVELOPE'), `${label} does not carry a Conclave release statement`, {
+        statement,
+      });
+    }
+    pass(c('ENVELOPE'), `${label} carries release statement ${rs.predicate.ceremonyId}`);
+
+    // DSSE v1: the signature is over PAE(payloadType, payload) (the bytes statement.pae holds).
+    const message = pae(env.payloadType, payload);
+    const pub = hexToBytes(key.publicKey);
+    const signed = env.signatures.some((s) =>
+      verifyEd25519(message, Uint8Array.from(Buffer.from(s.sig, 'base64')), pub),
     );
-  const oldSigned = sig('old', statement.oldKey.publicKey);
-  const newSigned = sig('new', statement.newKey.publicKey);
-  return { statement, oldSigned, newSigned, valid: oldSigned && newSigned };
+    if (!signed) {
+      return fail(
+        c('SIGNATURE'),
+        `${label} is not signed by the ${role} key ${key.publicKey} (${key.group})`,
+        { statement },
+      );
+    }
+    pass(c('SIGNATURE'), `signed by the ${role} key ${key.publicKey}`);
+
+    const subject = rs.subject;
+    if (
+      subject.length !== 1 ||
+      subject[0]?.digest.sha256 !== digest.sha256 ||
+      subject[0].digest.sha512 !== digest.sha512
+    ) {
+      return fail(
+        c('SUBJECT'),
+        `${label} signs ${subject.map((s) => `${s.name} (sha256 ${s.digest.sha256 ?? '-'})`).join(', ') || 'no subject'}, ` +
+          `not the transition statement (sha256 ${digest.sha256}); the statement or the envelope was changed`,
+        { statement },
+      );
+    }
+    pass(c('SUBJECT'), `its only subject is ${subject[0].name} (sha256 ${digest.sha256})`);
+
+    if (rs.predicate.group !== key.group || rs.predicate.groupPublicKey !== key.publicKey) {
+      return fail(
+        c('GROUP'),
+        `${label} was signed by group ${rs.predicate.group} (${rs.predicate.groupPublicKey}), not ${key.group} (${key.publicKey})`,
+        { statement },
+      );
+    }
+    pass(c('GROUP'), `a ceremony of ${key.group}`);
+
+    const version = rotationVersion(statement);
+    if (rs.predicate.class !== TRANSITION_RELEASE_CLASS || rs.predicate.version !== version) {
+      return fail(
+        c('RELEASE'),
+        `${label} is ${rs.predicate.class} ${rs.predicate.version}, not ${TRANSITION_RELEASE_CLASS} ${version}`,
+        { statement },
+      );
+    }
+    pass(c('RELEASE'), `${TRANSITION_RELEASE_CLASS} ${version}`);
+
+    const approvers = [...new Set(rs.predicate.approvers.map((a) => a.member))];
+    if (approvers.length < key.threshold || !approvers.every((m) => key.members.includes(m))) {
+      return fail(
+        c('QUORUM'),
+        `${label} lists approvers ${approvers.join(', ') || '(none)'}: not ${key.threshold} of ${key.members.join(', ')}`,
+        { statement },
+      );
+    }
+    pass(c('QUORUM'), `approved by ${approvers.join(', ')} (threshold ${key.threshold})`);
+    sides[role] = {
+      group: key.group,
+      publicKey: key.publicKey,
+      ceremonyId: rs.predicate.ceremonyId,
+      approvers,
+      issuedAt: rs.predicate.issuedAt,
+    };
+  }
+  return done({
+    statement,
+    ...(sides.old && { old: sides.old }),
+    ...(sides.new && { new: sides.new }),
+  });
 }
 
 /** "release-v2" after "release", "release-v3" after "release-v2". */

@@ -1,23 +1,36 @@
 /**
- * Key lifecycle commands (docs/lifecycle.md): `group show|refresh|reshare|repair|rotate`, `member
+ * Key lifecycle commands (docs/lifecycle.md): `group show|refresh|reshare|repair|rotate`,
+ * `group transition-sign|verify-transition` (the rotation's two quorum signatures), `member
  * revoke` (which proposes the reshare that removes the member), and `keygen`, which takes part in
  * whichever key ceremony of the group is open: the DKG, or a refresh, reshare or repair.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { createPublicKey } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import {
+  TRANSITION_FORMATS,
+  TRANSITION_RELEASE_CLASS,
   adminRegistryAt,
+  buildTransitionBundle,
   buildTransitionStatement,
   nextGroupName,
-  transitionEnvelope,
-  transitionMessage,
-  verifyTransition,
+  parseTransitionFile,
+  rotationNote,
+  rotationVersion,
+  transitionDigest,
+  transitionFileBytes,
+  verifyTransitionBundle,
   type Connection,
   type DkgResult,
   type LifecycleResult,
+  type TransitionBundle,
+  type TransitionStatement,
 } from '@conclave/client';
+import { ed25519Spki } from '@conclave/frost';
 import {
   bytesToHex,
+  hexToBytes,
   newCeremonyId,
   type CeremonyStatus,
   type GroupInfo,
@@ -25,7 +38,15 @@ import {
   type OpenedEnvelope,
   type SealedBody,
 } from '@conclave/protocol';
-import { adminConnection, homeDir, openSession, withTimeout } from '../commands.js';
+import { pae, publicKeyFromFile } from '@conclave/release';
+import {
+  adminConnection,
+  cmdFetch,
+  cmdRequest,
+  homeDir,
+  openSession,
+  withTimeout,
+} from '../commands.js';
 import { CliError } from '../errors.js';
 import type { Ctx, GlobalOptions } from '../output.js';
 
@@ -358,6 +379,25 @@ export async function cmdGroupRepair(
 
 // ---------------------------------------------------------------- rotate
 
+/** The next steps after `group rotate`: the exact commands (docs/runbooks/rotation.md). */
+function transitionSteps(
+  statement: TransitionStatement,
+  file: string,
+): { transitionSign: string; approve: string; verify: string } {
+  const bundle = bundlePathFor(file);
+  return {
+    transitionSign: `conclave group transition-sign ${statement.oldKey.group} --file ${file} --out ${bundle}`,
+    approve: `conclave approve ID --artifact ${file}`,
+    verify: `conclave group verify-transition ${bundle} --old-key ${statement.oldKey.publicKey} --new-key ${statement.newKey.publicKey}`,
+  };
+}
+
+/** `web-to-web-v2.transition.json` → `web-to-web-v2.transition-bundle.json`. */
+const bundlePathFor = (file: string): string =>
+  file.endsWith('.transition.json')
+    ? `${file.slice(0, -'.transition.json'.length)}.transition-bundle.json`
+    : `${file}.bundle.json`;
+
 export async function cmdGroupRotate(
   name: string,
   o: AdminOptions &
@@ -408,10 +448,11 @@ export async function cmdGroupRotate(
       reason: o.reason,
       rotationCeremony: ceremonyId,
     });
+    // The file IS the artifact both quorums sign: its exact bytes (canonical JSON, no newline).
     const out = resolve(o.out ?? `${name}-to-${newGroup}.transition.json`);
-    await writeFile(out, `${JSON.stringify(transitionEnvelope(statement), null, 2)}\n`, {
-      mode: 0o644,
-    });
+    await writeFile(out, transitionFileBytes(statement), { mode: 0o644 });
+    const digest = transitionDigest(statement);
+    const steps = transitionSteps(statement, out);
     ctx.result(
       {
         group: name,
@@ -420,57 +461,296 @@ export async function cmdGroupRotate(
         oldKey: statement.oldKey.publicKey,
         newKey: statement.newKey.publicKey,
         transition: out,
-        transitionMessage: bytesToHex(transitionMessage(statement)),
-        signatures: { old: false, new: false },
+        sha256: digest.sha256,
+        version: rotationVersion(statement),
+        bundle: bundlePathFor(out),
+        next: steps,
       },
       `Rotation of ${name}: new group ${newGroup} (${o.threshold}-of-${members.length}) with a NEW key ${done.groupPublicKey}.\n` +
-        `Transition statement (unsigned) written to ${out}.\n` +
-        `It must be signed by a quorum of ${name} (old key) and a quorum of ${newGroup} (new key); ` +
-        'see docs/runbooks/rotation.md. Until both signatures are in it, verifiers keep trusting only the old key.',
+        `Transition statement written to ${out} (sha256 ${digest.sha256}).\n` +
+        `Next, a member of both groups runs:\n  ${steps.transitionSign}\n` +
+        `which asks a quorum of ${name} and a quorum of ${newGroup} to sign it (${rotationVersion(statement)}, dsse); ` +
+        `each approver, holding a copy of the file, runs:\n  ${steps.approve}\n` +
+        `Until the bundle verifies, verifiers keep trusting only the old key:\n  ${steps.verify}`,
     );
   });
 }
 
+/** A ctx that keeps a sub-command's result and labels its progress lines. */
+function captureCtx(
+  ctx: Ctx,
+  label: string,
+  onProgress: (line: string) => void = () => undefined,
+): { ctx: Ctx; result: () => Record<string, unknown> } {
+  let doc: Record<string, unknown> | undefined;
+  return {
+    ctx: {
+      json: ctx.json,
+      progress: (line) => {
+        ctx.progress(`[${label}] ${line}`);
+        onProgress(line);
+      },
+      result: (d) => (doc = d),
+    },
+    result: () => {
+      if (doc === undefined) throw new CliError('INTERNAL', `${label}: no result`);
+      return doc;
+    },
+  };
+}
+
+async function readEnvelope(file: string, role: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch {
+    throw new CliError('INVALID_ARGUMENT', `cannot read the ${role} envelope ${file} as JSON`, 2);
+  }
+}
+
 /**
- * The verifier side of a rotation: both quorums signed, and the old key is the one you trusted.
- * `--message-out` writes the signed bytes (DSSE PAE) for checking with openssl as well.
+ * One side of the rotation: an ordinary signing ceremony of `group` whose only artifact is the
+ * transition file (`conclave request --group G --artifact FILE --version rotation-N --formats
+ * dsse`), then `conclave fetch` of its DSSE envelope (release.intoto.json).
+ */
+async function signSide(
+  o: GlobalOptions & { timeout: number },
+  ctx: Ctx,
+  group: string,
+  file: string,
+  statement: TransitionStatement,
+  requested: (ceremonyId: string) => void,
+): Promise<{ ceremonyId: string; envelope: unknown }> {
+  const req = captureCtx(ctx, group, (line) => {
+    const m = /^requested (\S+):/.exec(line);
+    if (m?.[1] !== undefined) {
+      ctx.progress(
+        `[${group}] approvers of ${group} run: conclave approve ${m[1]} --artifact ${file}`,
+      );
+      requested(m[1]);
+    }
+  });
+  const global = {
+    ...(o.json === undefined ? {} : { json: o.json }),
+    ...(o.home === undefined ? {} : { home: o.home }),
+    ...(o.coordinator === undefined ? {} : { coordinator: o.coordinator }),
+  };
+  await cmdRequest(
+    {
+      ...global,
+      group,
+      artifact: [file],
+      version: rotationVersion(statement),
+      class: TRANSITION_RELEASE_CLASS,
+      note: rotationNote(statement),
+      formats: TRANSITION_FORMATS.join(','),
+      wait: true,
+      timeout: o.timeout,
+    },
+    req.ctx,
+  );
+  const ceremonyId = String(req.result()['ceremonyId']);
+  const dir = await mkdtemp(join(tmpdir(), 'conclave-transition-'));
+  try {
+    const fetched = captureCtx(ctx, group);
+    await cmdFetch(ceremonyId, { ...global, out: dir }, fetched.ctx);
+    const dsse = (fetched.result()['formats'] as Record<string, string[]> | undefined)?.['dsse'];
+    if (dsse?.[0] === undefined) {
+      throw new CliError('SIGNATURE_UNAVAILABLE', `ceremony ${ceremonyId} wrote no DSSE envelope`);
+    }
+    return { ceremonyId, envelope: await readEnvelope(dsse[0], group) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The two quorum signatures of a rotation: a ceremony of the old group and one of the new group,
+ * each signing the transition file as its only artifact; then ONE bundle (statement + both DSSE
+ * envelopes), checked with `verifyTransitionBundle` before it is written. Run by a member of both
+ * groups; `--old-envelope` / `--new-envelope` take a side's release.intoto.json instead (when
+ * another member requested it with `conclave request` and fetched it).
+ */
+export async function cmdTransitionSign(
+  group: string,
+  o: GlobalOptions & {
+    file: string;
+    out?: string;
+    oldEnvelope?: string;
+    newEnvelope?: string;
+    timeout: number;
+  },
+  ctx: Ctx,
+): Promise<void> {
+  const file = resolve(o.file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch {
+    throw new CliError('INVALID_ARGUMENT', `cannot read the transition file ${file}`, 2);
+  }
+  let statement: TransitionStatement;
+  try {
+    statement = parseTransitionFile(bytes);
+  } catch (e) {
+    throw new CliError('INVALID_ARGUMENT', e instanceof Error ? e.message : String(e), 2);
+  }
+  if (statement.oldKey.group !== group) {
+    throw new CliError('WRONG_GROUP', `${file} rotates ${statement.oldKey.group}, not ${group}`, 2);
+  }
+  ctx.progress(
+    `rotation ${statement.oldKey.group} -> ${statement.newKey.group}: ${basename(file)} ` +
+      `(sha256 ${transitionDigest(statement).sha256}), version ${rotationVersion(statement)}`,
+  );
+  // The old side's request opens its session first (a passphrase prompt, if any, comes alone);
+  // the new side's starts once the old one is recorded, and both quorums approve in parallel.
+  let oldRequested!: () => void;
+  const oldOpen = new Promise<void>((r) => (oldRequested = r));
+  const oldSide: Promise<{ ceremonyId?: string; envelope: unknown }> =
+    o.oldEnvelope === undefined
+      ? signSide(o, ctx, statement.oldKey.group, file, statement, () => oldRequested())
+      : readEnvelope(o.oldEnvelope, 'old').then((envelope) => {
+          oldRequested();
+          return { envelope };
+        });
+  const newSide: Promise<{ ceremonyId?: string; envelope: unknown }> =
+    o.newEnvelope === undefined
+      ? Promise.race([oldOpen, oldSide.then(() => undefined)]).then(() =>
+          signSide(o, ctx, statement.newKey.group, file, statement, () => undefined),
+        )
+      : readEnvelope(o.newEnvelope, 'new').then((envelope) => ({ envelope }));
+  const [oldDone, newDone] = await Promise.all([oldSide, newSide]);
+  const bundle = buildTransitionBundle({
+    statement,
+    name: basename(file),
+    old: oldDone.envelope,
+    new: newDone.envelope,
+  });
+  const verdict = verifyTransitionBundle(bundle);
+  if (!verdict.ok) {
+    throw new CliError(
+      'TRANSITION_INVALID',
+      `the signed envelopes do not make a valid transition (${verdict.failed?.check ?? '?'}: ${verdict.failed?.reason ?? ''}); nothing written`,
+    );
+  }
+  const out = resolve(o.out ?? bundlePathFor(file));
+  await writeFile(out, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644 });
+  ctx.result(
+    {
+      group,
+      newGroup: statement.newKey.group,
+      bundle: out,
+      transition: file,
+      old: verdict.old,
+      new: verdict.new,
+    },
+    `Transition bundle written to ${out}\n` +
+      `  ${statement.oldKey.group}: ${verdict.old?.ceremonyId ?? ''} approved by ${verdict.old?.approvers.join(', ') ?? ''}\n` +
+      `  ${statement.newKey.group}: ${verdict.new?.ceremonyId ?? ''} approved by ${verdict.new?.approvers.join(', ') ?? ''}\n` +
+      `Publish it with the new public key; verifiers run:\n  ${transitionSteps(statement, file).verify.replace(bundlePathFor(file), out)}`,
+  );
+}
+
+/** --old-key / --new-key: 64 hex, or a key file in any format `conclave key export` writes. */
+async function keyArg(value: string | undefined, flag: string): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return value.toLowerCase();
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(value);
+  } catch {
+    throw new CliError('INVALID_ARGUMENT', `${flag}: neither 64 hex nor a readable key file`, 2);
+  }
+  try {
+    return bytesToHex(publicKeyFromFile(bytes));
+  } catch (e) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `${flag}: ${value} is not an Ed25519 public key file (${e instanceof Error ? e.message : String(e)})`,
+      2,
+    );
+  }
+}
+
+const pemOf = (hex: string): string =>
+  createPublicKey({
+    key: Buffer.from(ed25519Spki(hexToBytes(hex))),
+    format: 'der',
+    type: 'spki',
+  }).export({ format: 'pem', type: 'spki' }) as string;
+
+/**
+ * The verifier side of a rotation (docs/lifecycle.md "Verifier side"): every check of
+ * `verifyTransitionBundle`; exit 0 when all pass, 1 naming the failed check, 2 for bad usage.
+ * `--extract DIR` writes, per side, the signed bytes, the signature and the key (for openssl).
  */
 export async function cmdVerifyTransition(
   file: string,
-  o: GlobalOptions & { oldKey?: string; messageOut?: string },
+  o: GlobalOptions & { oldKey?: string; newKey?: string; extract?: string },
   ctx: Ctx,
 ): Promise<void> {
-  let envelope: unknown;
+  let bundle: unknown;
   try {
-    envelope = JSON.parse(await readFile(file, 'utf8'));
+    bundle = JSON.parse(await readFile(file, 'utf8'));
   } catch {
-    throw new CliError('INVALID_ARGUMENT', `cannot read ${file} as JSON`);
+    throw new CliError('INVALID_ARGUMENT', `cannot read ${file} as JSON`, 2);
   }
-  const check = verifyTransition(envelope, o.oldKey?.toLowerCase());
-  if (o.messageOut !== undefined) {
-    await writeFile(resolve(o.messageOut), transitionMessage(check.statement));
+  const verdict = verifyTransitionBundle(bundle, {
+    oldKey: await keyArg(o.oldKey, '--old-key'),
+    newKey: await keyArg(o.newKey, '--new-key'),
+  });
+  const s = verdict.statement;
+  if (o.extract !== undefined && s !== undefined) {
+    const b = bundle as TransitionBundle;
+    const dir = resolve(o.extract);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'transition.json'), transitionFileBytes(s));
+    for (const [role, key] of [
+      ['old', s.oldKey.publicKey],
+      ['new', s.newKey.publicKey],
+    ] as const) {
+      const env = b[role];
+      await writeFile(
+        join(dir, `${role}.statement.pae`),
+        pae(env.payloadType, Buffer.from(env.payload, 'base64')),
+      );
+      await writeFile(join(dir, `${role}.statement.json`), Buffer.from(env.payload, 'base64'));
+      await writeFile(
+        join(dir, `${role}.statement.sig`),
+        Buffer.from(env.signatures[0]?.sig ?? '', 'base64'),
+      );
+      await writeFile(join(dir, `${role}.pem`), pemOf(key));
+    }
   }
-  const s = check.statement;
-  const doc = {
-    valid: check.valid,
-    oldSigned: check.oldSigned,
-    newSigned: check.newSigned,
-    statement: s,
-  };
-  if (!check.valid) {
-    throw new CliError(
-      'VERIFY_FAILED',
-      `transition ${s.oldKey.group} → ${s.newKey.group} is not signed by both quorums ` +
-        `(old key: ${check.oldSigned ? 'signed' : 'missing or invalid'}, new key: ${check.newSigned ? 'signed' : 'missing or invalid'}); keep trusting only the old key`,
+  if (!verdict.ok) {
+    ctx.result(
+      {
+        ok: false,
+        valid: false,
+        code: 'TRANSITION_INVALID',
+        check: verdict.failed?.check,
+        reason: verdict.failed?.reason,
+        checks: verdict.checks,
+      },
+      `FAILED: ${verdict.failed?.check ?? '?'}: ${verdict.failed?.reason ?? ''}\n` +
+        'Keep trusting only the old key.',
     );
+    process.exitCode = 1;
+    return;
   }
+  if (s === undefined) throw new CliError('INTERNAL', 'a valid transition without a statement');
   ctx.result(
-    doc,
-    `Valid rotation: ${s.oldKey.group} (${s.oldKey.publicKey}) → ${s.newKey.group} (${s.newKey.publicKey})
-` +
-      `  from ${s.time}; reason: ${s.reason}
-` +
-      `  trust the new key for releases issued after ${s.time}; refuse old-key signatures issued after it`,
+    {
+      valid: true,
+      statement: s,
+      old: verdict.old,
+      new: verdict.new,
+      checks: verdict.checks,
+    },
+    `Valid rotation: ${s.oldKey.group} (${s.oldKey.publicKey}) -> ${s.newKey.group} (${s.newKey.publicKey})\n` +
+      `  from ${s.time}; reason: ${s.reason}\n` +
+      `  signed by ${s.oldKey.group} (${verdict.old?.approvers.join(', ') ?? ''}) and ${s.newKey.group} (${verdict.new?.approvers.join(', ') ?? ''})\n` +
+      `  trust the new key for releases issued after ${s.time}; refuse old-key signatures issued after it ` +
+      `(except the old group's ${rotationVersion(s)} statement over this transition)`,
   );
 }
 
