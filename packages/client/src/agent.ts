@@ -286,19 +286,14 @@ export class MemberSession {
    * it. A coordinator that loosened or rolled back the policy is refused here (POLICY_UNVERIFIED).
    */
   /**
-   * The policy check of `approve`, run early so a person sees it before answering y/N: the
-   * verified policy the ceremony runs under, and what a governance request would adopt or revoke.
+   * The policy check of `approve`, run early so a person sees it before answering y/N: verifies
+   * (and logs) the policy the ceremony runs under; returns what a governance request would adopt
+   * or revoke.
    */
   async explainPolicy(review: Review): Promise<string[]> {
-    await this.#checkPolicy(review);
+    await this.#checkPolicy(review); // logs the verified policy itself
     const meta = await this.home.shareMetadata(review.group);
-    const policy = this.#policies.get(review.ceremonyId);
-    return [
-      ...(policy === undefined
-        ? []
-        : [describePolicy(policy, review.release.class, meta.threshold)]),
-      ...describeGovernance(review.release, meta.threshold),
-    ];
+    return describeGovernance(review.release, meta.threshold);
   }
 
   async #checkPolicy(review: Review): Promise<void> {
@@ -446,16 +441,18 @@ export class MemberSession {
         await this.#onComplete(env.ceremonyId, body);
         return;
       case 'sign.aborted':
-        await this.signer?.finish(env.ceremonyId, body.reason);
-        await this.home
-          .saveRecord(env.ceremonyId, { outcome: { state: 'aborted', ...body } })
-          .catch(() => undefined);
+        // Resolve waiters first (before any await): the terminal status push right behind this
+        // envelope must not win the race, or the code (POLICY_ROLE_MISSING, …) would be lost.
         this.#ended(env.ceremonyId, {
           state: 'aborted',
           code: body.code,
           message: body.message,
           culprits: body.culprits,
         });
+        await this.signer?.finish(env.ceremonyId, body.reason);
+        await this.home
+          .saveRecord(env.ceremonyId, { outcome: { state: 'aborted', ...body } })
+          .catch(() => undefined);
         return;
       default:
         return;
