@@ -32,6 +32,7 @@ import {
   buildStatement,
   pae,
   DSSE_PAYLOAD_TYPE,
+  needsArtifactBytes,
   planMessages,
   statementBytes,
   statementDigest,
@@ -123,6 +124,11 @@ export interface BundleTrust {
   readonly logKey?: string;
   /** The group key the auditor expects. */
   readonly groupPublicKey?: string;
+  /**
+   * The artifact files, by name, for content formats (raw, OpenPGP document signatures): their
+   * messages are the artifact bytes, which a bundle does not carry. The caller checks the digests.
+   */
+  readonly artifactBytes?: (name: string) => Uint8Array;
 }
 
 export interface BundleReport extends Report {
@@ -522,12 +528,21 @@ function verifySigning(
     let planned: { id: string; message: Uint8Array }[];
     try {
       planned = planMessages(
-        { release: request.release, context, keyCreatedAt: epoch.keyCreatedAt },
+        {
+          release: request.release,
+          context,
+          keyCreatedAt: epoch.keyCreatedAt,
+          ...(trust.artifactBytes === undefined ? {} : { artifactBytes: trust.artifactBytes }),
+        },
         body.phase,
         previous,
       );
     } catch {
-      rebuildProblems.push(`session ${session}: the request's messages cannot be rebuilt`);
+      rebuildProblems.push(
+        needsArtifactBytes(request.release) && trust.artifactBytes === undefined
+          ? `session ${session}: raw/OpenPGP sign the artifact bytes, which the bundle does not carry: give the artifact files`
+          : `session ${session}: the request's messages cannot be rebuilt`,
+      );
       continue;
     }
     if (planned.map((j) => j.id).join('\n') !== body.jobs.join('\n')) {
