@@ -32,6 +32,8 @@ export async function cmdCoordinatorStart(
     adminKeyPath: handle.adminKeyPath,
     adminPublicKey: handle.adminPublicKey,
     coordinatorPublicKey: handle.coordinatorPublicKey,
+    logVerifierKey: handle.logVerifierKey,
+    auditorTokenPath: handle.auditorTokenPath,
   };
   // The banner (and, with --json, the document) is printed once the server listens.
   if (ctx.json) process.stdout.write(`${JSON.stringify({ ok: true, ...info })}\n`);

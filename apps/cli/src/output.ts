@@ -69,6 +69,14 @@ const NEXT: Record<string, string> = {
   REQUEST_INVALID: 'do not approve; the request is not signed by a member of the group',
   UNEXPECTED_MESSAGE: 'see `conclave status ID`: the ceremony may have moved on',
   CEREMONY_CLOSED: 'see `conclave status ID`',
+  LOG_FORK_DETECTED: 'do not sign anything through this coordinator until it is explained',
+  LOG_ROLLBACK: 'do not sign anything through this coordinator until it is explained',
+  LOG_KEY_CHANGED: 'do not sign anything through this coordinator until it is explained',
+  LOG_UNVERIFIABLE: 'run `conclave log witness` again; if it persists, tell your security lead',
+  AUDIT_FAILED:
+    'the bundle does not prove what it claims; keep it, and compare with `conclave audit export ID` from another member',
+  LOG_VERIFY_FAILED: "keep the output; compare with another member's `conclave log verify`",
+  KEYS_NOT_PINNED: 'see `conclave audit --help` (Keys)',
 };
 
 const DEFAULT_NEXT = 'run the command with --help, or `conclave status ID` for a ceremony';

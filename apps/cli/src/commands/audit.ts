@@ -1,0 +1,983 @@
+/**
+ * The auditor's commands (docs/audit.md):
+ *   conclave audit ID|BUNDLE        re-verify one ceremony offline with the pinned keys
+ *   conclave audit export ID --out FILE
+ *   conclave log verify [--from CHECKPOINT]   the whole log: every checkpoint, no rewrite
+ *   conclave log witness [--clear-alarm]      one witnessing round now (members)
+ * and `witnessEngine`, @conclave/audit's witnessLog bound for @conclave/client's sessions.
+ *
+ * Trust: nothing the coordinator serves is believed on its own. The keys come from the member
+ * home's pins (`conclave init`), or from flags an auditor copied from the coordinator's start
+ * banner out of band; `--trust-bundle-keys` checks a bundle against its own keys and says so.
+ * Exit codes: 0 verified, 1 a check failed (named), 2 bad usage or input that cannot be read.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import {
+  CeremonyBundleSchema,
+  TranscriptEntrySchema,
+  isAuditError,
+  openCheckpoint,
+  parseNote,
+  parseVerifierKey,
+  verifyCeremonyBundle,
+  verifyCosignature,
+  verifyLog,
+  witnessLog,
+  witnessName,
+  type BundleReport,
+  type BundleTrust,
+  type Check,
+  type NoteVerifier,
+} from '@conclave/audit';
+import {
+  Home,
+  clearAlarm,
+  defaultHomeDir,
+  memberAuthHeaders,
+  normalizeCoordinatorUrl,
+  readAlarm,
+  readWitnessed,
+  witnessOnce,
+  type WitnessEngine,
+} from '@conclave/client';
+import { hexToBytes, type Release } from '@conclave/protocol';
+import { digestFile, needsArtifactBytes } from '@conclave/release';
+import type { Command } from 'commander';
+import { CliError } from '../errors.js';
+import { getPassphrase, makeCtx, printError, type Ctx, type GlobalOptions } from '../output.js';
+
+/** audit's witnessLog for @conclave/client's MemberSession (`SessionOptions.witness`). */
+export const witnessEngine: WitnessEngine = async (i) => {
+  let logKey: NoteVerifier;
+  try {
+    logKey = parseVerifierKey(i.logKey);
+  } catch (e) {
+    if (isAuditError(e)) return { ok: false, error: e };
+    throw e;
+  }
+  return witnessLog({
+    transport: i.transport,
+    lastSeen: i.lastSeen,
+    logKey,
+    witness: { name: witnessName(i.member), key: i.key },
+    now: i.now,
+  });
+};
+
+/** Exit status when the input was read and a check failed. */
+export const AUDIT_FAILED_EXIT = 1;
+const USAGE_EXIT = 2;
+const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+const HTTP_TIMEOUT_MS = 60_000;
+const CEREMONY_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const HEX32 = /^[0-9a-f]{64}$/;
+
+const homeDirOf = (o: GlobalOptions) => (o.home !== undefined ? resolve(o.home) : defaultHomeDir());
+
+async function openHome(o: GlobalOptions): Promise<Home | undefined> {
+  return Home.open(homeDirOf(o)).catch(() => undefined);
+}
+
+function coordinatorUrl(o: GlobalOptions, home: Home | undefined): string {
+  const url = o.coordinator ?? home?.config.coordinator?.url;
+  if (url === undefined) {
+    throw new CliError(
+      'NO_COORDINATOR',
+      'no coordinator: pass --coordinator URL (or work from a member home that pinned one)',
+      USAGE_EXIT,
+    );
+  }
+  return normalizeCoordinatorUrl(url);
+}
+
+async function httpGet(url: string, headers: Record<string, string> = {}): Promise<Response> {
+  try {
+    return await fetch(url, { headers, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+  } catch {
+    throw new CliError(
+      'COORDINATOR_UNREACHABLE',
+      `could not reach ${new URL(url).origin}; is the coordinator running there?`,
+      USAGE_EXIT,
+    );
+  }
+}
+
+async function refused(res: Response, what: string): Promise<CliError> {
+  const body = (await res.json().catch(() => undefined)) as
+    { code?: unknown; message?: unknown } | undefined;
+  const code = typeof body?.code === 'string' ? body.code : 'CONNECTION_REFUSED';
+  const message = typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`;
+  return new CliError(
+    code,
+    `${what}: the coordinator answered ${res.status}: ${message}`,
+    USAGE_EXIT,
+  );
+}
+
+async function getJson(url: string, what: string): Promise<unknown> {
+  const res = await httpGet(url);
+  if (!res.ok) throw await refused(res, what);
+  try {
+    return (await res.json()) as unknown;
+  } catch {
+    throw new CliError('BAD_COORDINATOR_MESSAGE', `${what}: not JSON`, USAGE_EXIT);
+  }
+}
+
+// ---------------------------------------------------------------- getting a bundle
+
+interface BundleOptions extends GlobalOptions {
+  auditorToken?: string;
+}
+
+async function readToken(file: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await readFile(file, 'utf8')).trim();
+  } catch {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `cannot read the auditor token file ${file}`,
+      USAGE_EXIT,
+    );
+  }
+  if (token === '' || /\s/.test(token)) {
+    throw new CliError('INVALID_ARGUMENT', `${file} does not hold an auditor token`, USAGE_EXIT);
+  }
+  return token;
+}
+
+/** GET /v1/audit/bundle/<id> with the auditor token, or as a member of the ceremony's group. */
+async function downloadBundle(
+  id: string,
+  o: BundleOptions,
+  home: Home | undefined,
+  ctx: Ctx,
+): Promise<{ bundle: unknown; text: string; from: string }> {
+  const base = coordinatorUrl(o, home);
+  let headers: Record<string, string>;
+  let as: string;
+  if (o.auditorToken !== undefined) {
+    headers = { authorization: `Bearer ${await readToken(o.auditorToken)}` };
+    as = 'auditor';
+  } else {
+    if (home === undefined) {
+      throw new CliError(
+        'HOME_NOT_INITIALIZED',
+        'fetching a bundle needs the auditor token (--auditor-token FILE) or a member home (--home DIR)',
+        USAGE_EXIT,
+      );
+    }
+    const key = await home.loadIdentity(await getPassphrase(`Passphrase for ${home.name}: `));
+    try {
+      headers = await memberAuthHeaders({ url: base, member: home.name, key });
+    } finally {
+      key.secretKey.fill(0);
+    }
+    as = `member ${home.name}`;
+  }
+  ctx.progress(`fetching the bundle of ${id} from ${base} as ${as}`);
+  const res = await httpGet(`${base}/v1/audit/bundle/${encodeURIComponent(id)}`, headers);
+  if (!res.ok) throw await refused(res, `bundle ${id}`);
+  const text = await res.text();
+  try {
+    return { bundle: JSON.parse(text) as unknown, text, from: `${base} (as ${as})` };
+  } catch {
+    throw new CliError('BAD_COORDINATOR_MESSAGE', `bundle ${id}: not JSON`, USAGE_EXIT);
+  }
+}
+
+async function loadBundle(
+  target: string,
+  o: BundleOptions,
+  home: Home | undefined,
+  ctx: Ctx,
+): Promise<{ bundle: unknown; from: string }> {
+  const file = await stat(target).catch(() => undefined);
+  if (file?.isFile() === true) {
+    if (file.size > MAX_BUNDLE_BYTES) {
+      throw new CliError('INVALID_ARGUMENT', `${target} is too large for a bundle`, USAGE_EXIT);
+    }
+    const text = await readFile(target, 'utf8');
+    try {
+      return { bundle: JSON.parse(text) as unknown, from: resolve(target) };
+    } catch {
+      throw new CliError(
+        'BUNDLE_MALFORMED',
+        `${target} is not JSON; export a bundle with \`conclave audit export ID --out FILE\``,
+        USAGE_EXIT,
+      );
+    }
+  }
+  if (!CEREMONY_ID.test(target)) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `${target} is neither a bundle file nor a ceremony id (8-64 of [A-Za-z0-9_-])`,
+      USAGE_EXIT,
+    );
+  }
+  return downloadBundle(target, o, home, ctx);
+}
+
+// ---------------------------------------------------------------- trust
+
+type Source = 'flag' | 'home' | 'share' | 'bundle';
+interface TrustedKey {
+  readonly key: string;
+  readonly source: Source;
+}
+
+const SOURCE_TEXT: Record<Source, string> = {
+  flag: 'given on the command line',
+  home: 'pinned in the member home',
+  share: "from this member's share of the group",
+  bundle: 'taken from the bundle itself (NOT pinned)',
+};
+
+interface TrustOptions {
+  coordinatorKey?: string;
+  adminPublicKey?: string;
+  logKey?: string;
+  groupKey?: string;
+  trustBundleKeys?: boolean;
+}
+
+function hexFlag(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim().toLowerCase();
+  if (!HEX32.test(v)) {
+    throw new CliError('INVALID_ARGUMENT', `${flag}: expected 64 hex characters`, USAGE_EXIT);
+  }
+  return v;
+}
+
+/** The keys to check a bundle against: flags, else the home's pins, else (if allowed) the bundle. */
+async function resolveTrust(
+  bundle: unknown,
+  o: TrustOptions,
+  home: Home | undefined,
+): Promise<Record<'coordinatorKey' | 'adminKey' | 'logKey' | 'groupPublicKey', TrustedKey | null>> {
+  const pin = home?.config.coordinator;
+  const b = CeremonyBundleSchema.safeParse(bundle);
+  const pick = (flag: string | undefined, pinned: string | undefined): TrustedKey | undefined =>
+    flag !== undefined
+      ? { key: flag, source: 'flag' }
+      : pinned !== undefined
+        ? { key: pinned, source: 'home' }
+        : undefined;
+  if (o.logKey !== undefined) {
+    try {
+      parseVerifierKey(o.logKey);
+    } catch {
+      throw new CliError(
+        'INVALID_ARGUMENT',
+        '--log-key: expected a note verifier key origin+keyid+base64 (GET /v1/log/key)',
+        USAGE_EXIT,
+      );
+    }
+  }
+  const coordinatorKey = pick(hexFlag(o.coordinatorKey, '--coordinator-key'), pin?.coordinatorKey);
+  const adminKey = pick(hexFlag(o.adminPublicKey, '--admin-public-key'), pin?.adminKey);
+  const logKey = pick(o.logKey, pin?.logKey);
+  let groupPublicKey: TrustedKey | undefined;
+  const groupKeyFlag = hexFlag(o.groupKey, '--group-key');
+  const group = b.success ? b.data.group?.name : undefined;
+  const needsGroup = b.success && b.data.kind === 'sign';
+  if (groupKeyFlag !== undefined) groupPublicKey = { key: groupKeyFlag, source: 'flag' };
+  else if (home !== undefined && group !== undefined && needsGroup) {
+    const meta = await home.shareMetadata(group).catch(() => undefined);
+    if (meta !== undefined) groupPublicKey = { key: meta.groupPublicKey, source: 'share' };
+  }
+  const missing = [
+    coordinatorKey === undefined ? '--coordinator-key HEX' : undefined,
+    adminKey === undefined ? '--admin-public-key HEX' : undefined,
+    logKey === undefined ? '--log-key KEY' : undefined,
+    needsGroup && groupPublicKey === undefined ? '--group-key HEX' : undefined,
+  ].filter((x) => x !== undefined);
+  if (missing.length > 0 && o.trustBundleKeys !== true) {
+    throw new CliError(
+      'KEYS_NOT_PINNED',
+      `nothing to check the bundle against for ${missing.join(', ')}: pass them (the coordinator's start banner and \`conclave key export\` print them; get them out of band), ` +
+        'work from a member home that pinned them, or pass --trust-bundle-keys to check the bundle only against the keys it carries',
+      USAGE_EXIT,
+    );
+  }
+  const fromBundle = (k: string | undefined): TrustedKey | null =>
+    k === undefined ? null : { key: k, source: 'bundle' };
+  const epochKey = b.success ? b.data.group?.epochs.map((e) => e.groupPublicKey).at(-1) : undefined;
+  return {
+    coordinatorKey: coordinatorKey ?? fromBundle(b.success ? b.data.keys.coordinator : undefined),
+    adminKey: adminKey ?? fromBundle(b.success ? b.data.keys.admin : undefined),
+    logKey: logKey ?? fromBundle(b.success ? b.data.keys.log : undefined),
+    groupPublicKey: groupPublicKey ?? (needsGroup ? fromBundle(epochKey) : null),
+  };
+}
+
+// ---------------------------------------------------------------- artifact bytes
+
+/** The request of a bundle (its first transcript entry), if it parses. */
+function requestOf(bundle: unknown): Release | undefined {
+  const b = CeremonyBundleSchema.safeParse(bundle);
+  const first = b.success ? TranscriptEntrySchema.safeParse(b.data.transcript[0]) : undefined;
+  const body = first?.success === true ? first.data.envelope.body : undefined;
+  return body?.type === 'sign.request' ? body.release : undefined;
+}
+
+/**
+ * Content formats (raw, OpenPGP) sign the artifact bytes, which a bundle does not carry: take
+ * them from --artifact files, else from the member home's copy (`<home>/artifacts/<sha256>`, kept
+ * when it approved or requested), each checked against all three digests of the request.
+ */
+async function artifactsFor(
+  bundle: unknown,
+  files: readonly string[],
+  home: Home | undefined,
+): Promise<{
+  bytes?: (name: string) => Uint8Array;
+  found: { name: string; from: string }[];
+  missing: string[];
+}> {
+  const release = requestOf(bundle);
+  if (release === undefined || (!needsArtifactBytes(release) && files.length === 0)) {
+    return { found: [], missing: [] };
+  }
+  const byName = new Map<string, { bytes: Uint8Array; from: string }>();
+  const matches = async (path: string, a: Release['artifacts'][number]) => {
+    const d = await digestFile(path).catch(() => undefined);
+    return (
+      d !== undefined &&
+      d.sha256 === a.sha256 &&
+      d.sha512 === a.sha512 &&
+      d.blake2b512 === a.blake2b512
+    );
+  };
+  for (const path of files) {
+    const a = release.artifacts.find((x) => x.name === basename(path));
+    if (a === undefined) {
+      throw new CliError(
+        'ARTIFACT_MISMATCH',
+        `${basename(path)} is not one of the artifacts of this ceremony (${release.artifacts.map((x) => x.name).join(', ')})`,
+        USAGE_EXIT,
+      );
+    }
+    if (!(await matches(path, a))) {
+      throw new CliError(
+        'ARTIFACT_MISMATCH',
+        `${path} is not the artifact the request names (its digests differ from sha256 ${a.sha256})`,
+        USAGE_EXIT,
+      );
+    }
+    byName.set(a.name, { bytes: await readFile(path), from: resolve(path) });
+  }
+  if (home !== undefined) {
+    for (const a of release.artifacts) {
+      const path = join(home.dir, 'artifacts', a.sha256);
+      if (!byName.has(a.name) && (await matches(path, a))) {
+        byName.set(a.name, { bytes: await readFile(path), from: path });
+      }
+    }
+  }
+  const missing = release.artifacts.map((a) => a.name).filter((n) => !byName.has(n));
+  const found = [...byName].map(([name, v]) => ({ name, from: v.from }));
+  if (!needsArtifactBytes(release) || missing.length > 0) return { found, missing };
+  return {
+    found,
+    missing,
+    bytes: (name) => {
+      const v = byName.get(name);
+      if (v === undefined) throw new CliError('ARTIFACT_MISMATCH', `no bytes for ${name}`);
+      return v.bytes;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- what the transcript says
+
+interface Summary {
+  group: string | null;
+  requester?: string;
+  release?: {
+    version: string;
+    class: string;
+    note: string;
+    formats: readonly string[];
+    artifacts: { name: string; sha256: string }[];
+  };
+  approvals: { member: string; at: string }[];
+  policy: string[];
+  statementDigest?: string;
+  outcome: string | null;
+  groupPublicKey?: string;
+  log: { index: number; size: number } | null;
+}
+
+/** Facts read from the transcript for the report (trusted only as far as the checks passed). */
+function summarize(bundle: unknown): Summary | undefined {
+  const parsed = CeremonyBundleSchema.safeParse(bundle);
+  if (!parsed.success) return undefined;
+  const b = parsed.data;
+  const s: Summary = {
+    group: b.group?.name ?? null,
+    approvals: [],
+    policy: [],
+    outcome: b.recorded.state,
+    log: b.log === null ? null : { index: b.log.index, size: b.log.size },
+  };
+  for (const raw of b.transcript) {
+    const e = TranscriptEntrySchema.safeParse(raw);
+    if (!e.success) continue;
+    const body = e.data.envelope.body;
+    switch (body.type) {
+      case 'sign.request':
+        s.requester = e.data.sender;
+        s.release = {
+          version: body.release.version,
+          class: body.release.class,
+          note: body.release.note,
+          formats: body.release.formats,
+          artifacts: body.release.artifacts.map((a) => ({ name: a.name, sha256: a.sha256 })),
+        };
+        break;
+      case 'sign.approve':
+        s.approvals.push({ member: e.data.sender, at: new Date(e.data.at).toISOString() });
+        break;
+      case 'sign.package':
+        if (!s.policy.includes(body.policyId)) s.policy.push(body.policyId);
+        s.statementDigest = body.statementDigest;
+        break;
+      case 'sign.complete':
+        s.statementDigest = body.statementDigest;
+        s.groupPublicKey = body.groupPublicKey;
+        break;
+      case 'dkg.complete':
+        s.groupPublicKey = body.groupPublicKey;
+        break;
+      default:
+        break;
+    }
+  }
+  return s;
+}
+
+const mark = (c: Check) => (c.ok ? '✓' : '✗');
+const short = (hex: string) => (hex.length > 20 ? `${hex.slice(0, 16)}…` : hex);
+
+function humanReport(
+  report: BundleReport,
+  summary: Summary | undefined,
+  trust: Record<string, TrustedKey | null>,
+  from: string,
+  artifacts: { found: { name: string; from: string }[]; missing: string[] },
+): string {
+  const failed = report.checks.find((c) => !c.ok);
+  const lines = [
+    `Ceremony ${report.ceremonyId ?? '?'} (${report.kind ?? '?'}${summary?.group ? `, group ${summary.group}` : ''}): ` +
+      (report.ok
+        ? `VERIFIED — all ${report.checks.length} checks pass`
+        : `FAILED at "${failed?.name ?? '?'}" (${failed?.code ?? '?'})`),
+    `  bundle     ${from}`,
+  ];
+  if (summary !== undefined) {
+    if (summary.release !== undefined) {
+      const r = summary.release;
+      lines.push(
+        `  request    ${r.version} (${r.class}) by ${summary.requester ?? '?'}${r.note === '' ? '' : ` — “${r.note}”`}`,
+        ...r.artifacts.map((a) => `  artifact   ${a.name} sha256 ${a.sha256}`),
+        `  formats    ${r.formats.join(', ')}`,
+      );
+    }
+    if (report.kind === 'sign') {
+      lines.push(
+        `  approvals  ${summary.approvals.length === 0 ? 'none' : summary.approvals.map((a) => `${a.member} (${a.at})`).join(', ')}`,
+        `  approvers  ${report.approvers.length === 0 ? 'none' : report.approvers.join(', ')} (verified from the transcript)`,
+        `  policy     ${summary.policy.length === 0 ? 'none recorded' : summary.policy.join(', ')}`,
+      );
+      if (summary.statementDigest !== undefined)
+        lines.push(`  statement  sha256 ${summary.statementDigest}`);
+    }
+    lines.push(`  outcome    ${summary.outcome ?? '?'}`);
+    if (summary.groupPublicKey !== undefined) lines.push(`  group key  ${summary.groupPublicKey}`);
+    for (const [job, sig] of Object.entries(report.signatures))
+      lines.push(`  signature  ${job}: ${short(sig)}`);
+    lines.push(
+      `  culprits   ${report.culprits.length === 0 ? 'none' : report.culprits.join(', ')}`,
+      `  log        ${summary.log === null ? 'not in the log' : `leaf ${summary.log.index} of ${summary.log.size}`}`,
+    );
+  }
+  for (const a of artifacts.found) lines.push(`  bytes      ${a.name} from ${a.from}`);
+  if (artifacts.missing.length > 0)
+    lines.push(`  bytes      missing: ${artifacts.missing.join(', ')} (--artifact FILE)`);
+  for (const [name, k] of Object.entries(trust)) {
+    if (k !== null) lines.push(`  trust      ${name}: ${SOURCE_TEXT[k.source]} (${short(k.key)})`);
+  }
+  lines.push('', ...report.checks.map((c) => `  ${mark(c)} ${c.name} — ${c.detail}`));
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------- conclave audit
+
+type AuditOptions = BundleOptions & TrustOptions & { artifact?: string[] };
+
+export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promise<void> {
+  const home = await openHome(o);
+  const { bundle, from } = await loadBundle(target, o, home, ctx);
+  const trust = await resolveTrust(bundle, o, home);
+  const pinned: BundleTrust = {
+    ...(trust.coordinatorKey?.source === 'bundle' || trust.coordinatorKey === null
+      ? {}
+      : { coordinatorKey: trust.coordinatorKey.key }),
+    ...(trust.adminKey?.source === 'bundle' || trust.adminKey === null
+      ? {}
+      : { adminKey: trust.adminKey.key }),
+    ...(trust.logKey?.source === 'bundle' || trust.logKey === null
+      ? {}
+      : { logKey: trust.logKey.key }),
+    ...(trust.groupPublicKey?.source === 'bundle' || trust.groupPublicKey === null
+      ? {}
+      : { groupPublicKey: trust.groupPublicKey.key }),
+  };
+  const artifacts = await artifactsFor(bundle, o.artifact ?? [], home);
+  if (artifacts.missing.length > 0 && needsArtifactBytes(requestOf(bundle) ?? { formats: [] })) {
+    ctx.progress(
+      `raw/OpenPGP signed the artifact bytes: pass --artifact FILE for ${artifacts.missing.join(', ')} to rebuild those messages`,
+    );
+  }
+  const started = performance.now();
+  const report = verifyCeremonyBundle(bundle, {
+    ...pinned,
+    ...(artifacts.bytes === undefined ? {} : { artifactBytes: artifacts.bytes }),
+  });
+  const ms = Math.round(performance.now() - started);
+  const summary = summarize(bundle);
+  const failed = report.checks.find((c) => !c.ok);
+  const doc = {
+    ok: report.ok,
+    ceremonyId: report.ceremonyId,
+    kind: report.kind,
+    bundle: from,
+    checks: report.checks,
+    approvers: report.approvers,
+    culprits: report.culprits,
+    signatures: report.signatures,
+    summary: summary ?? null,
+    trust,
+    artifacts: { found: artifacts.found, missing: artifacts.missing },
+    ms,
+    ...(failed === undefined
+      ? {}
+      : {
+          error: {
+            code: 'AUDIT_FAILED',
+            check: failed.name,
+            checkCode: failed.code ?? null,
+            message: `check "${failed.name}" failed: ${failed.detail}`,
+          },
+        }),
+  };
+  if (ctx.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  else process.stdout.write(`${humanReport(report, summary, trust, from, artifacts)}\n`);
+  if (failed !== undefined) {
+    if (!ctx.json) {
+      printError(
+        new CliError(
+          'AUDIT_FAILED',
+          `check "${failed.name}" failed (${failed.code ?? '?'}): ${failed.detail}`,
+        ),
+        false,
+      );
+    }
+    process.exitCode = AUDIT_FAILED_EXIT;
+  }
+}
+
+export async function cmdAuditExport(
+  id: string,
+  o: BundleOptions & { out: string },
+  ctx: Ctx,
+): Promise<void> {
+  if (!CEREMONY_ID.test(id)) {
+    throw new CliError('INVALID_ARGUMENT', `${id} is not a ceremony id`, USAGE_EXIT);
+  }
+  const home = await openHome(o);
+  const { text, from } = await downloadBundle(id, o, home, ctx);
+  const out = resolve(o.out);
+  await writeFile(out, text.endsWith('\n') ? text : `${text}\n`, { mode: 0o600 });
+  const sha256 = createHash('sha256')
+    .update(await readFile(out))
+    .digest('hex');
+  ctx.result(
+    { ceremonyId: id, out, bytes: Buffer.byteLength(text), sha256, from },
+    `Bundle of ${id} written to ${out} (${Buffer.byteLength(text)} bytes, sha256 ${sha256}).\n` +
+      `Verify it offline: conclave audit ${out}`,
+  );
+}
+
+// ---------------------------------------------------------------- conclave log verify
+
+const PAGE = 1000;
+
+/** Every leaf (paged by `start` until an empty page) and every checkpoint note. */
+async function fetchLog(base: string): Promise<{ leaves: string[]; checkpoints: string[] }> {
+  const leaves: string[] = [];
+  for (;;) {
+    const page = (await getJson(`${base}/v1/log/leaves?start=${leaves.length}`, 'log leaves')) as {
+      leaves?: unknown;
+    };
+    if (!Array.isArray(page.leaves) || page.leaves.some((l) => typeof l !== 'string')) {
+      throw new CliError('BAD_COORDINATOR_MESSAGE', 'log leaves: unexpected answer', USAGE_EXIT);
+    }
+    if (page.leaves.length === 0) break;
+    leaves.push(...(page.leaves as string[]));
+  }
+  const checkpoints: string[] = [];
+  let fromSize = 0;
+  for (;;) {
+    const page = (await getJson(`${base}/v1/log/checkpoints?from=${fromSize}`, 'checkpoints')) as {
+      checkpoints?: unknown;
+    };
+    if (!Array.isArray(page.checkpoints) || page.checkpoints.some((c) => typeof c !== 'string')) {
+      throw new CliError('BAD_COORDINATOR_MESSAGE', 'checkpoints: unexpected answer', USAGE_EXIT);
+    }
+    const notes = page.checkpoints as string[];
+    checkpoints.push(...notes);
+    if (notes.length < PAGE) break;
+    const sizes = notes.map((n) => Number(n.split('\n')[1]));
+    const next = Math.max(...sizes) + 1;
+    if (!Number.isSafeInteger(next) || next <= fromSize) break;
+    fromSize = next;
+  }
+  return { leaves, checkpoints };
+}
+
+async function readFrom(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new CliError('INVALID_ARGUMENT', `cannot read the checkpoint file ${file}`, USAGE_EXIT);
+  }
+  // A home's witnessed checkpoint (log/checkpoint-*.json) or the note itself.
+  try {
+    const v = JSON.parse(text) as { checkpoint?: unknown };
+    if (typeof v.checkpoint === 'string') return v.checkpoint;
+  } catch {
+    // a note
+  }
+  return text;
+}
+
+/** Names of the newest checkpoint's witnesses; verified when this home knows their keys. */
+async function witnessesOf(
+  note: string | undefined,
+  origin: string,
+  home: Home | undefined,
+): Promise<{ name: string; verified: boolean }[]> {
+  if (note === undefined) return [];
+  const keys = new Map<string, string>();
+  if (home !== undefined) {
+    keys.set(home.name, home.config.identityKey);
+    for (const g of await home.listShares()) {
+      const meta = await home.shareMetadata(g).catch(() => undefined);
+      for (const p of meta?.participants ?? []) keys.set(p.member, p.identityKey);
+    }
+  }
+  try {
+    const parsed = parseNote(note);
+    return parsed.signatures
+      .filter((s) => s.name !== origin)
+      .map((s) => {
+        const member = s.name.startsWith('conclave.member/')
+          ? s.name.slice('conclave.member/'.length)
+          : undefined;
+        const key = member === undefined ? undefined : keys.get(member);
+        let verified = false;
+        if (key !== undefined) {
+          try {
+            verifyCosignature(s, parsed.text, s.name, hexToBytes(key));
+            verified = true;
+          } catch {
+            verified = false;
+          }
+        }
+        return { name: s.name, verified };
+      });
+  } catch {
+    return [];
+  }
+}
+
+export async function cmdLogVerify(
+  o: GlobalOptions & { from?: string; logKey?: string },
+  ctx: Ctx,
+): Promise<void> {
+  const home = await openHome(o);
+  const base = coordinatorUrl(o, home);
+  const keyText = o.logKey ?? home?.config.coordinator?.logKey;
+  if (keyText === undefined) {
+    throw new CliError(
+      'KEYS_NOT_PINNED',
+      "no log key to check against: pass --log-key KEY (the coordinator's start banner prints it; get it out of band), or work from a member home that pinned it",
+      USAGE_EXIT,
+    );
+  }
+  let logKey: NoteVerifier;
+  try {
+    logKey = parseVerifierKey(keyText);
+  } catch {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      '--log-key: expected a note verifier key origin+keyid+base64',
+      USAGE_EXIT,
+    );
+  }
+  let from: { note: string; source: string } | undefined;
+  if (o.from !== undefined) from = { note: await readFrom(o.from), source: resolve(o.from) };
+  else if (home !== undefined) {
+    const w = await readWitnessed(home, keyText).catch(() => undefined);
+    if (w !== undefined) {
+      from = { note: w.checkpoint, source: `witnessed by ${home.name} at ${w.acceptedAt}` };
+    }
+  }
+  ctx.progress(`fetching the log from ${base}`);
+  const started = performance.now();
+  const fetched = await fetchLog(base);
+  const fetchMs = Math.round(performance.now() - started);
+  const enc = new TextEncoder();
+  const t0 = performance.now();
+  const report = verifyLog({
+    leaves: fetched.leaves.map((l) => enc.encode(l)),
+    checkpoints: fetched.checkpoints,
+    logKey,
+    from: from?.note,
+  });
+  const verifyMs = Math.round(performance.now() - t0);
+  const newest = await httpGet(`${base}/v1/log/checkpoint`)
+    .then((r) => (r.ok ? r.text() : undefined))
+    .catch(() => undefined);
+  let newestOk = false;
+  if (newest !== undefined) {
+    try {
+      newestOk = openCheckpoint(newest, logKey).size === report.size;
+    } catch {
+      newestOk = false;
+    }
+  }
+  const witnesses = newestOk ? await witnessesOf(newest, logKey.name, home) : [];
+  let fromSize: number | undefined;
+  if (from !== undefined) fromSize = Number(from.note.split('\n')[1]);
+  const failed = report.checks.find((c) => !c.ok);
+  const doc = {
+    ok: report.ok,
+    coordinator: base,
+    origin: logKey.name,
+    logKey: keyText,
+    logKeySource: o.logKey !== undefined ? 'flag' : 'home',
+    size: report.size,
+    root: report.root,
+    checkpoints: fetched.checkpoints.length,
+    from: from === undefined ? null : { size: fromSize ?? null, source: from.source },
+    witnesses,
+    checks: report.checks,
+    badLeaves: report.badLeaves,
+    badCeremonies: report.badCeremonies,
+    ms: { fetch: fetchMs, verify: verifyMs },
+    ...(failed === undefined
+      ? {}
+      : {
+          error: {
+            code: 'LOG_VERIFY_FAILED',
+            check: failed.name,
+            checkCode: failed.code ?? null,
+            message: `check "${failed.name}" failed: ${failed.detail}`,
+          },
+        }),
+  };
+  if (ctx.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  else {
+    process.stdout.write(
+      [
+        `Log ${logKey.name} at ${base}: ${report.ok ? 'VERIFIED' : `FAILED at "${failed?.name ?? '?'}" (${failed?.code ?? '?'})`}`,
+        `  size        ${report.size} leaves, ${fetched.checkpoints.length} signed checkpoints`,
+        `  root        ${report.root}`,
+        `  from        ${from === undefined ? 'nothing trusted before (pass --from CHECKPOINT)' : `size ${fromSize ?? '?'}, ${from.source}`}`,
+        `  witnesses   ${witnesses.length === 0 ? 'none on the newest checkpoint' : witnesses.map((w) => `${w.name}${w.verified ? ' ✓' : ' (key unknown here)'}`).join(', ')}`,
+        '',
+        ...report.checks.map((c) => `  ${mark(c)} ${c.name} — ${c.detail}`),
+      ].join('\n') + '\n',
+    );
+  }
+  if (failed !== undefined) {
+    if (!ctx.json) {
+      printError(
+        new CliError(
+          'LOG_VERIFY_FAILED',
+          `check "${failed.name}" failed (${failed.code ?? '?'}): ${failed.detail}`,
+        ),
+        false,
+      );
+    }
+    process.exitCode = AUDIT_FAILED_EXIT;
+  }
+}
+
+// ---------------------------------------------------------------- conclave log witness
+
+export async function cmdLogWitness(
+  o: GlobalOptions & { clearAlarm?: boolean },
+  ctx: Ctx,
+): Promise<void> {
+  const home = await Home.open(homeDirOf(o));
+  const base = coordinatorUrl(o, home);
+  let cleared: unknown = null;
+  if (o.clearAlarm === true) {
+    const alarm = await clearAlarm(home);
+    cleared = alarm ?? null;
+    ctx.progress(
+      alarm === undefined
+        ? 'no alarm to clear'
+        : `cleared the ${alarm.code} alarm of ${alarm.detectedAt}; the evidence stays in ${home.dir}/log/evidence; the log's current state is trusted from now on`,
+    );
+  } else {
+    const alarm = await readAlarm(home);
+    if (alarm !== undefined) ctx.progress(`this home is under a ${alarm.code} alarm`);
+  }
+  const key = await home.loadIdentity(await getPassphrase(`Passphrase for ${home.name}: `));
+  let result;
+  try {
+    result = await witnessOnce({
+      home,
+      url: base,
+      member: home.name,
+      key,
+      engine: witnessEngine,
+      log: (l) => ctx.progress(l),
+    });
+  } finally {
+    key.secretKey.fill(0);
+  }
+  const alarm = await readAlarm(home);
+  if (result.status === 'unavailable') {
+    throw new CliError(result.code, `could not witness the log: ${result.reason}`);
+  }
+  if (result.status === 'alarm') {
+    const doc = { ok: false, status: 'alarm', alarm: result.alarm, cleared };
+    if (ctx.json)
+      process.stdout.write(
+        `${JSON.stringify({ ...doc, error: { code: result.alarm.code, message: result.alarm.message } })}\n`,
+      );
+    else printError(new CliError(result.alarm.code, result.alarm.message), false);
+    process.exitCode = 1;
+    return;
+  }
+  ctx.result(
+    {
+      status: 'cosigned',
+      size: result.size,
+      root: result.root,
+      previousSize: result.previousSize ?? null,
+      submitted: result.submitted,
+      alarm: alarm ?? null,
+      cleared,
+    },
+    `Log witnessed at size ${result.size} (root ${result.root})` +
+      (result.previousSize === undefined
+        ? ', trusted on first use'
+        : `, consistent with size ${result.previousSize} seen before`) +
+      (result.submitted ? '; cosignature taken by the coordinator' : `; ${result.warning ?? ''}`) +
+      (alarm === undefined ? '' : `\nStill under the ${alarm.code} alarm: approvals are refused`),
+  );
+}
+
+// ---------------------------------------------------------------- registration
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--json', 'print exactly one JSON document on stdout (progress goes to stderr)')
+    .option('--home <dir>', 'member home directory (default: $CONCLAVE_HOME or ~/.conclave)')
+    .option(
+      '--coordinator <url>',
+      'coordinator URL, e.g. http://127.0.0.1:7420 (default: the pinned one)',
+    );
+}
+
+/** Commander calls actions with (positional..., opts, command); parent options count too. */
+function run<O extends GlobalOptions>(
+  fn: (opts: O, ctx: Ctx, ...positional: string[]) => Promise<void>,
+) {
+  return async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    const opts = cmd.optsWithGlobals<O>();
+    await fn(opts, makeCtx(opts), ...args.slice(0, -2).map(String));
+  };
+}
+
+const TRUST_HELP = `
+Keys (nothing the coordinator sends is believed on its own):
+  coordinator, admin and log keys   --coordinator-key, --admin-public-key, --log-key, else the
+                                    member home's pins (conclave init), else refused
+  group key                         --group-key, else this member's share of the group
+  --trust-bundle-keys               check the bundle against the keys it carries (internal
+                                    consistency only; the report says which keys were not pinned)
+Exit: 0 every check passed, 1 a check failed (named), 2 bad usage or unreadable input.
+`;
+
+/** `conclave audit …` and `conclave log …` (main.ts registers them). */
+export function registerAudit(program: Command): void {
+  const audit = common(
+    program
+      .command('audit')
+      .argument('<target>', 'a ceremony id (fetched from the coordinator) or a bundle file')
+      .description(
+        're-verify a ceremony offline: every envelope, package, share, aggregate, approver, the policy and the log inclusion',
+      )
+      .option('--auditor-token <file>', 'fetch as the auditor (the token file of the coordinator)')
+      .option('--group-key <hex>', 'the group public key you expect')
+      .option('--coordinator-key <hex>', 'the coordinator identity key you expect')
+      .option('--admin-public-key <hex>', 'the admin public key you expect')
+      .option('--log-key <key>', 'the log verifier key you expect (origin+keyid+base64)')
+      .option('--trust-bundle-keys', 'take unpinned keys from the bundle (says so in the report)')
+      .option(
+        '--artifact <file>',
+        'the artifact file, for raw/OpenPGP signatures (repeatable; default: the home copy)',
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
+      .addHelpText('after', TRUST_HELP),
+  ).action(run<AuditOptions>((o, ctx, target) => cmdAudit(target ?? '', o, ctx)));
+
+  common(
+    audit
+      .command('export <id>')
+      .description("save a ceremony's bundle (transcript, registry, key epochs, log proof) to FILE")
+      .requiredOption('--out <file>', 'where to write the bundle (JSON)')
+      .option('--auditor-token <file>', 'fetch as the auditor (else as a member of the group)'),
+  ).action(run<BundleOptions & { out: string }>((o, ctx, id) => cmdAuditExport(id ?? '', o, ctx)));
+
+  const log = program.command('log').description("the coordinator's transparency log");
+  common(
+    log
+      .command('verify')
+      .description(
+        'fetch every leaf and checkpoint and check the whole log: signed roots, no fork, no rewrite since --from',
+      )
+      .option(
+        '--from <file>',
+        'a checkpoint you trust (note text, or a home log/checkpoint-*.json); default: the one this home witnessed',
+      )
+      .option('--log-key <key>', 'the log verifier key (default: the one pinned in the home)'),
+  ).action(
+    run<GlobalOptions & { from?: string; logKey?: string }>((o, ctx) => cmdLogVerify(o, ctx)),
+  );
+  common(
+    log
+      .command('witness')
+      .description(
+        'witness the log now: check it extends what this member saw, cosign it, keep it (agents do this on their own)',
+      )
+      .option(
+        '--clear-alarm',
+        'after investigating a LOG_* alarm: lift it and trust the log as it is now (the evidence stays)',
+      ),
+  ).action(run<GlobalOptions & { clearAlarm?: boolean }>((o, ctx) => cmdLogWitness(o, ctx)));
+}
