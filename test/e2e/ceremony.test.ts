@@ -253,6 +253,49 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     );
   });
 
+  it('makes a quorum-signed git tag that git verify-tag accepts', async () => {
+    const repo = join(c.dir, 'repo');
+    mkdirSync(repo, { recursive: true });
+    const g = (...args: string[]) =>
+      execFileSync(requireTool('git'), ['-C', repo, ...args], { stdio: 'pipe' }).toString();
+    g('init', '-q');
+    g('config', 'user.name', 'Carol');
+    g('config', 'user.email', 'carol@example.com');
+    writeFileSync(join(repo, 'README'), 'hello\n');
+    g('add', 'README');
+    g('commit', '-q', '-m', 'first');
+    const tagger = c.spawn('carol', ['tag', 'v3.1.0', '--group', 'web', '--repo', repo, '--json']);
+    await waitFor(tagger, /approvers run: conclave approve (c_[0-9a-f]+)/);
+    const id = /conclave approve (c_[0-9a-f]+)/.exec(tagger.stderr)![1]!;
+    const alice = c.spawn('alice', ['approve', id, '--yes', '--json']);
+    await waitFor(alice, /approved/);
+    const bob = c.spawn('bob', ['approve', id, '--yes', '--json']);
+    expect(await tagger.exited, tagger.stderr).toBe(0);
+    await Promise.all([alice.exited, bob.exited]);
+    const r = doc<{ allowedSigners: string; object: string }>(tagger);
+    expect(r.object).toBe(g('rev-parse', 'HEAD').trim());
+    const verifyTag = (allowed: string) =>
+      execFileSync(
+        'git',
+        [
+          '-C',
+          repo,
+          '-c',
+          'gpg.format=ssh',
+          '-c',
+          `gpg.ssh.allowedSignersFile=${allowed}`,
+          'verify-tag',
+          'v3.1.0',
+        ],
+        { stdio: 'pipe' },
+      );
+    expect(() => verifyTag(r.allowedSigners)).not.toThrow();
+    // Under another key (an empty allowed_signers) the same tag does not verify.
+    const none = join(c.dir, 'no_signers');
+    writeFileSync(none, '');
+    expect(() => verifyTag(none)).toThrow();
+  });
+
   it('refuses a member the admin never registered, with a coded error and what to do', async () => {
     const home = join(c.dir, 'homes', 'mallory');
     const init = await runCli(

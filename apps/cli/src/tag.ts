@@ -97,7 +97,7 @@ export async function cmdTag(
         type: 'commit',
         tag,
         tagger: { name: m[1]!, email: m[2]!, time: Math.floor(Date.now() / 1000), tz: '+0000' },
-        message: `${o.message ?? `Release ${tag}`}\n`,
+        message: o.message ?? `Release ${tag}`,
       },
     },
     sub.ctx,

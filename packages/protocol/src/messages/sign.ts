@@ -77,7 +77,14 @@ export const GitTagSchema = z.strictObject({
       .max(2 ** 32),
     tz: z.string().regex(/^[+-][0-9]{4}$/, { error: 'expected +HHMM or -HHMM' }),
   }),
-  message: text(4096, 1),
+  /** Several lines are fine (a tag message); other control characters are not. */
+  message: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((m) => !/[\u0000-\u0009\u000b-\u001f\u007f]/.test(m), {
+      error: 'only newlines among control characters',
+    }),
 });
 
 /** A batch manifest signed through its Merkle root (RFC 9162 hashing, packages/release). */
