@@ -2,10 +2,12 @@
  * Key lifecycle end to end (docs/lifecycle.md): a coordinator and every member as its own
  * `conclave` process. Refresh, reshare (3-of-5 → 4-of-6 adding a member; 3-of-5 → 2-of-4 removing
  * a revoked one) and repair keep the group public key, and a later release still verifies under it;
- * a revoked member is refused at once and its old share cannot help sign. THREATS B.30–B.33.
+ * a revoked member is refused at once and its old share cannot help sign; rotate makes a new group
+ * whose transition file a quorum of each group signs (transition-sign), and the bundle verifies.
+ * THREATS B.30–B.33.
  */
-import { createPublicKey, verify } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Home } from '@conclave/client';
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
@@ -277,8 +279,9 @@ describe('key lifecycle through the CLI', () => {
     await verifiesUnder(c, 'dave', signed.ceremonyId, webKey);
   }, 600_000);
 
-  it('rotate: a new key for web-v2 by DKG and the transition statement, unsigned until both quorums sign', async () => {
+  it('rotate: a new key for web-v2 by DKG; a quorum of web and a quorum of web-v2 each sign the transition file; the bundle verifies, a swapped or tampered one fails with the check named', async () => {
     const out = join(c.dir, 'web-to-web-v2.transition.json');
+    const bundlePath = join(c.dir, 'web-to-web-v2.transition-bundle.json');
     const four = ['alice', 'bob', 'carol', 'dave'];
     const [a, ...keygens] = await Promise.all([
       admin(c, [
@@ -298,28 +301,171 @@ describe('key lifecycle through the CLI', () => {
     ]);
     expect(a!.code, a!.stdout + a!.stderr).toBe(0);
     for (const k of keygens) expect(k.code, k.stdout + k.stderr).toBe(0);
-    const r = doc<{ newGroup: string; oldKey: string; newKey: string; transition: string }>(a!);
-    expect(r).toMatchObject({ newGroup: 'web-v2', oldKey: webKey, transition: out });
+    const r = doc<{
+      newGroup: string;
+      oldKey: string;
+      newKey: string;
+      transition: string;
+      sha256: string;
+      version: string;
+      next: { transitionSign: string };
+    }>(a!);
+    expect(r).toMatchObject({
+      newGroup: 'web-v2',
+      oldKey: webKey,
+      transition: out,
+      version: 'rotation-2',
+    });
     expect(r.newKey).not.toBe(webKey);
+    expect(r.next.transitionSign).toContain(`conclave group transition-sign web --file ${out}`);
     expect(doc(keygens[0]!)).toMatchObject({
       kind: 'dkg',
       group: 'web-v2',
       groupPublicKey: r.newKey,
     });
-    // The statement names both keys; with no signatures yet a verifier refuses it.
-    const pae = join(c.dir, 'transition.pae');
+    // The transition file is the artifact: its sha256 is what both quorums will sign.
+    const fileBytes = readFileSync(out);
+    expect(createHash('sha256').update(fileBytes).digest('hex')).toBe(r.sha256);
+    expect(JSON.parse(fileBytes.toString('utf8'))).toMatchObject({
+      oldKey: { group: 'web', publicKey: webKey },
+      newKey: { group: 'web-v2', publicKey: r.newKey, threshold: 3 },
+      reason: 'erin revoked',
+    });
+
+    // alice (in both groups) asks both quorums; each approver holds a copy of the file.
+    const webThreshold = doc<{ groups: { threshold: number }[] }>(
+      await admin(c, ['group', 'show', 'web']),
+    ).groups[0]!.threshold;
+    const sign = c.spawn('alice', [
+      'group',
+      'transition-sign',
+      'web',
+      '--file',
+      out,
+      '--out',
+      bundlePath,
+      '--timeout',
+      '300',
+      '--json',
+    ]);
+    await waitFor(sign, /\[web\] requested (c_[0-9a-f]+)/);
+    await waitFor(sign, /\[web-v2\] requested (c_[0-9a-f]+)/);
+    const oldId = /\[web\] requested (c_[0-9a-f]+)/.exec(sign.stderr)![1]!;
+    const newId = /\[web-v2\] requested (c_[0-9a-f]+)/.exec(sign.stderr)![1]!;
+    expect(sign.stderr).toContain(`conclave approve ${oldId} --artifact ${out}`);
+
+    // An approver whose copy differs (same name) is stopped before approving.
+    const forged = join(c.dir, 'forged', 'web-to-web-v2.transition.json');
+    mkdirSync(join(c.dir, 'forged'));
+    writeFileSync(forged, fileBytes.toString('utf8').replace('erin revoked', 'nobody revoked'));
+    const refused = await c.cli('dave', [
+      'approve',
+      oldId,
+      '--artifact',
+      forged,
+      '--yes',
+      '--json',
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(doc(refused)).toMatchObject({ ok: false, error: { code: 'ARTIFACT_MISMATCH' } });
+
+    const approve = async (id: string, members: string[]) => {
+      const ps = members.map((m) =>
+        c.spawn(m, ['approve', id, '--artifact', out, '--yes', '--json']),
+      );
+      const codes = await Promise.all(ps.map((p) => p.exited));
+      codes.forEach((code, i) => expect(code, ps[i]!.stderr).toBe(0));
+    };
+    await approve(oldId, four.slice(0, webThreshold));
+    await approve(newId, ['bob', 'carol', 'dave']);
+    expect(await sign.exited, sign.stderr).toBe(0);
+    const signed = doc<{
+      bundle: string;
+      old: { ceremonyId: string; approvers: string[] };
+      new: { ceremonyId: string; approvers: string[] };
+    }>(sign);
+    expect(signed).toMatchObject({
+      bundle: bundlePath,
+      old: { ceremonyId: oldId },
+      new: { ceremonyId: newId },
+    });
+    // Approvers in the order they arrived.
+    expect([...signed.new.approvers].sort()).toEqual(['bob', 'carol', 'dave']);
+    expect(signed.old.approvers).toHaveLength(webThreshold);
+
+    // A verifier who trusted web's key follows the rotation.
+    const extract = join(c.dir, 'transition-files');
     const v = await runCli([
       'group',
       'verify-transition',
-      out,
+      bundlePath,
       '--old-key',
       webKey,
-      '--message-out',
-      pae,
+      '--new-key',
+      r.newKey,
+      '--extract',
+      extract,
       '--json',
     ]);
-    expect(v.code).not.toBe(0);
-    expect(doc(v)).toMatchObject({ ok: false, error: { code: 'VERIFY_FAILED' } });
-    expect(readFileSync(pae, 'utf8')).toContain(`"publicKey":"${r.newKey}"`);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(doc(v)).toMatchObject({
+      ok: true,
+      valid: true,
+      old: { group: 'web', publicKey: webKey, ceremonyId: oldId },
+      new: { group: 'web-v2', publicKey: r.newKey, ceremonyId: newId },
+    });
+    expect(readFileSync(join(extract, 'transition.json'))).toEqual(fileBytes);
+    for (const [role, key] of [
+      ['old', webKey],
+      ['new', r.newKey],
+    ] as const) {
+      const pem = createPublicKey(readFileSync(join(extract, `${role}.pem`), 'utf8'));
+      expect(pem.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex')).toBe(key);
+      expect(
+        verify(
+          null,
+          readFileSync(join(extract, `${role}.statement.pae`)),
+          pem,
+          readFileSync(join(extract, `${role}.statement.sig`)),
+        ),
+      ).toBe(true);
+    }
+
+    // The new group's envelope replaced by one signed by the OLD key: refused, check named.
+    const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as {
+      old: unknown;
+      new: unknown;
+      transition: { name: string; statement: { reason: string } };
+    };
+    const swapped = join(c.dir, 'swapped-bundle.json');
+    writeFileSync(swapped, JSON.stringify({ ...bundle, new: bundle.old }));
+    const s = await runCli(['group', 'verify-transition', swapped, '--old-key', webKey, '--json']);
+    expect(s.code).toBe(1);
+    expect(doc(s)).toMatchObject({ ok: false, code: 'TRANSITION_INVALID', check: 'NEW_SIGNATURE' });
+    // A tampered statement no longer has the digest both quorums signed.
+    const tampered = join(c.dir, 'tampered-bundle.json');
+    writeFileSync(
+      tampered,
+      JSON.stringify({
+        ...bundle,
+        transition: {
+          ...bundle.transition,
+          statement: { ...bundle.transition.statement, reason: 'routine' },
+        },
+      }),
+    );
+    const t = await runCli(['group', 'verify-transition', tampered, '--json']);
+    expect(t.code).toBe(1);
+    expect(doc(t)).toMatchObject({ ok: false, check: 'OLD_SUBJECT' });
+    // Another key than the one the verifier trusted.
+    const w = await runCli([
+      'group',
+      'verify-transition',
+      bundlePath,
+      '--old-key',
+      r.newKey,
+      '--json',
+    ]);
+    expect(doc(w)).toMatchObject({ ok: false, check: 'OLD_KEY_PINNED' });
   }, 600_000);
 });
