@@ -16,7 +16,7 @@
 //   log/alarm.json            present while this home refuses to approve (what was caught, where)
 //   log/evidence/<code>-<h>.json   both signed checkpoints that prove the misbehaviour (kept)
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AuthChallengeSchema,
@@ -498,28 +498,24 @@ async function keepEvidence(
   const name = `${code}-${createHash('sha256').update(body).digest('hex').slice(0, 16)}.json`;
   const rel = join(LOG_DIR, EVIDENCE_DIR, name);
   await mkdir(join(home.dir, LOG_DIR, EVIDENCE_DIR), { recursive: true, mode: 0o700 });
-  // Same evidence twice (every reconnect sees it again): one file.
-  await writeFile(
-    join(home.dir, rel),
-    `${JSON.stringify(
-      {
-        format: EVIDENCE_FORMAT,
-        code,
-        member: home.name,
-        coordinator: home.config.coordinator?.url ?? null,
-        recordedAt: new Date().toISOString(),
-        ...facts,
-        howToCheck:
-          code === 'LOG_KEY_CHANGED'
-            ? 'compare both keys with the one the coordinator printed at its first start'
-            : 'both checkpoints verify under logKey (Go note.Open, or @conclave/audit openCheckpoint); no RFC 9162 consistency proof can join them',
-      },
-      null,
-      2,
-    )}\n`,
-    { mode: 0o600, flag: 'wx' },
-  ).catch((e: unknown) => {
-    if (errnoCode(e) !== 'EEXIST') throw e;
+  const path = join(home.dir, rel);
+  // Same evidence twice (every reconnect sees it again): one file, never rewritten.
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return rel;
+  await writeJsonAtomic(path, {
+    format: EVIDENCE_FORMAT,
+    code,
+    member: home.name,
+    coordinator: home.config.coordinator?.url ?? null,
+    recordedAt: new Date().toISOString(),
+    ...facts,
+    howToCheck:
+      code === 'LOG_KEY_CHANGED'
+        ? 'compare both keys with the one the coordinator printed at its first start'
+        : 'both checkpoints verify under logKey (Go note.Open, or @conclave/audit openCheckpoint); no RFC 9162 consistency proof can join them',
   });
   return rel;
 }

@@ -300,7 +300,7 @@ async function resolveTrust(
     throw new CliError(
       'KEYS_NOT_PINNED',
       `nothing to check the bundle against for ${missing.join(', ')}: pass them (the coordinator's start banner and \`conclave key export\` print them; get them out of band), ` +
-        'work from a member home that pinned them, or pass --trust-bundle-keys to check the bundle only against the keys it carries',
+        'work from a member home that pinned them (`conclave log witness` pins the log key in a home made before the log), or pass --trust-bundle-keys to check the bundle only against the keys it carries',
       USAGE_EXIT,
     );
   }
