@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { Home } from '@conclave/client';
 import { hexToBytes } from '@conclave/protocol';
 import {
+  KEY_FORMATS,
   exportPublicKey,
   isFormatError,
   verifySignature,
@@ -67,16 +68,8 @@ export async function cmdVerify(
   process.exitCode = VERIFY_FAILED_EXIT;
 }
 
-export const KEY_EXPORT_FORMATS = [
-  'pem',
-  'ssh',
-  'allowed-signers',
-  'minisign',
-  'signify',
-  'openpgp',
-  'jwk',
-  'tuf',
-] as const;
+/** The key formats `conclave key export` writes (the release package's list). */
+export const KEY_EXPORT_FORMATS = KEY_FORMATS;
 export type KeyExportFormat = (typeof KEY_EXPORT_FORMATS)[number];
 
 /**
