@@ -62,6 +62,7 @@ import {
   recordCeremonyPolicy,
   recordSigned,
 } from './policy.js';
+import { recordApprovalLatency } from './metrics.js';
 import { frostRefusal, identifierOf, refused } from './runtime.js';
 import type { GroupRecord, SessionJob, SessionRecord } from './store.js';
 
@@ -228,7 +229,10 @@ export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Inco
           });
         },
       });
-      if (body.type === 'sign.approve') runner.deps.metrics.approvals.inc();
+      if (body.type === 'sign.approve') {
+        runner.deps.metrics.approvals.inc();
+        recordApprovalLatency(runner.deps.metrics, m.member, live.createdAt, at);
+      }
       return;
     }
     case 'sign.reject': {

@@ -167,6 +167,9 @@ describe('key and signing ceremonies over the coordinator', () => {
     const previous = new Map(phase1.map((j) => [j.id, hexToBytes(sigs.get(j.id)!)]));
     const [global] = planMessages(input, 2, previous);
     expect(global?.id).toBe('minisign-global:app.tar.gz');
+    // Approval latency per member is on /metrics (issue 6).
+    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    expect(metrics).toMatch(/conclave_approval_latency_seconds_count\{member="bob"\} 1/);
     expect(verify(null, global!.message, key, Buffer.from(sigs.get(global!.id)!, 'hex'))).toBe(
       true,
     );
