@@ -1,0 +1,347 @@
+/**
+ * Governance end to end (docs/policy.md): a coordinator and every member as their own `conclave`
+ * process. A policy set by a quorum ceremony; refusals with their codes (requester, artifact,
+ * incident, a missing role, a quorum below policy); a policy change without its quorum stays
+ * unsigned; a hotfix through the fast path, flagged when its ratification window passes, then
+ * ratified; a signed release revoked and refused by checkRevocations; a downgrade refused by
+ * checkMinVersion; a coordinator database edited to loosen the policy caught by the members.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { checkMinVersion, checkRevocations } from '@conclave/release';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support.js';
+import { Cluster, PASSPHRASE, doc, waitFor, type Proc } from './cluster.js';
+
+const ROLES: Record<string, string> = {
+  alice: 'release-manager',
+  bob: 'lead',
+  carol: 'lead',
+  dave: 'security,lead',
+};
+
+/** `conclave init` and `conclave member add --roles` for each member. */
+async function addMembersWithRoles(c: Cluster): Promise<void> {
+  for (const [name, roles] of Object.entries(ROLES)) {
+    const home = join(c.dir, 'homes', name);
+    const init = await runCli(
+      ['init', '--name', name, '--coordinator', c.url, '--home', home, '--json'],
+      { env: { CONCLAVE_PASSPHRASE: PASSPHRASE } },
+    );
+    expect(init.code, init.stdout + init.stderr).toBe(0);
+    c.homes.set(name, home);
+    c.keys.set(name, doc<{ identityKey: string }>(init).identityKey);
+    const add = await runCli([
+      'member',
+      'add',
+      name,
+      '--key',
+      c.keys.get(name)!,
+      '--roles',
+      roles,
+      '--admin-key',
+      c.adminKey,
+      '--coordinator',
+      c.url,
+      '--home',
+      join(c.dir, 'admin'),
+      '--json',
+    ]);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+  }
+}
+
+const POLICY_V1 = {
+  classes: {
+    standard: {
+      requesters: { roles: ['release-manager'] },
+      quorum: 3,
+      requiredRoles: [{ role: 'security', count: 1 }],
+      artifacts: ['app-*.tgz'],
+      approvalTimeoutSeconds: 45,
+    },
+    hotfix: {
+      requesters: { roles: ['release-manager', 'lead'] },
+      quorum: 2,
+      requiredRoles: [{ role: 'lead', count: 1 }],
+      approvalTimeoutSeconds: 120,
+    },
+    policy: { quorum: 3, approvalTimeoutSeconds: 25 },
+    revocation: { quorum: 2 },
+  },
+  hotfix: { ratificationWindowSeconds: 4, requireIncident: true },
+};
+
+const errorOf = (r: { stdout: string; stderr: string }) =>
+  doc<{ ok: boolean; error: { code: string; message: string } }>(r).error;
+
+/** The ceremony id a waiting `request` / `policy set` process printed. */
+async function requestedId(p: Proc): Promise<string> {
+  await waitFor(p, /requested (c_[0-9a-f]+)/);
+  return /requested (c_[0-9a-f]+)/.exec(p.stderr)![1]!;
+}
+
+describe('governance through the CLI: policy, hotfix, revocation', () => {
+  let c: Cluster;
+  const ids: Record<string, string> = {};
+  const artifact = (name: string) => {
+    const path = join(c.dir, name);
+    writeFileSync(path, `${name} ${Date.now()}\n`);
+    return path;
+  };
+  const request = (member: string, file: string, version: string, extra: string[] = []) => [
+    'request',
+    '--group',
+    'release',
+    '--artifact',
+    file,
+    '--version',
+    version,
+    '--formats',
+    'dsse,sshsig',
+    ...extra,
+    '--json',
+  ];
+  const approve = (member: string, id: string) =>
+    c.spawn(member, ['approve', id, '--yes', '--json']);
+
+  beforeAll(async () => {
+    c = await Cluster.start();
+    await addMembersWithRoles(c);
+    await c.createGroup('release', 2, Object.keys(ROLES));
+    for (const r of await c.keygen('release', Object.keys(ROLES))) expect(r.code, r.stderr).toBe(0);
+  });
+  afterEach(async () => c?.stopMembers());
+  afterAll(async () => c?.close());
+
+  it('the default policy applies until a quorum ceremony sets one; the new version is verified by members', async () => {
+    const before = await c.cli('bob', ['policy', 'show', 'release', '--json']);
+    expect(before.code, before.stderr).toBe(0);
+    expect(doc(before)).toMatchObject({ version: 0, policyId: 'release@v0', verified: true });
+
+    const file = join(c.dir, 'policy-v1.json');
+    writeFileSync(file, JSON.stringify(POLICY_V1, null, 2));
+    const set = c.spawn('alice', ['policy', 'set', 'release', '--file', file, '--json']);
+    const id = await requestedId(set);
+    const [b, k] = [approve('bob', id), approve('carol', id)];
+    expect(await set.exited, set.stderr).toBe(0);
+    expect(doc(set)).toMatchObject({ ceremonyId: id, version: 1, policyId: 'release@v1' });
+    await Promise.all([b.exited, k.exited]);
+    expect(b.stderr).toMatch(/policy release@v0 \(default policy\)/);
+    expect(b.stderr).toMatch(/PROPOSED POLICY release@v1 — approving adopts it/);
+
+    const after = await c.cli('dave', ['policy', 'show', '--json']);
+    expect(doc(after)).toMatchObject({
+      version: 1,
+      policyId: 'release@v1',
+      verified: true,
+      signedIn: id,
+      signedUnder: 'release@v0',
+    });
+    const human = await c.cli('dave', ['policy', 'show']);
+    expect(human.stdout).toMatch(/standard\s+quorum 3; 1 `security`/);
+  });
+
+  it('refuses a requester, an artifact and a hotfix without incident, each with its code', async () => {
+    const byBob = await c.cli('bob', request('bob', artifact('app-1.tgz'), '1.0.0', ['--no-wait']));
+    expect(byBob.code).not.toBe(0);
+    expect(errorOf(byBob).code).toBe('POLICY_REQUESTER_NOT_ALLOWED');
+    expect(errorOf(byBob).message).toMatch(/release-manager/);
+    const odd = await c.cli(
+      'alice',
+      request('alice', artifact('tool.zip'), '1.0.0', ['--no-wait']),
+    );
+    expect(errorOf(odd).code).toBe('POLICY_ARTIFACT_NOT_ALLOWED');
+    const hotfix = await c.cli(
+      'bob',
+      request('bob', artifact('app-hf.tgz'), '1.0.1', ['--class', 'hotfix', '--no-wait']),
+    );
+    expect(errorOf(hotfix).code).toBe('POLICY_INCIDENT_REQUIRED');
+  });
+
+  it('a missing `security` approver and a quorum below policy keep the session closed and end with their codes', async () => {
+    const missingRole = c.spawn('alice', request('alice', artifact('app-2.tgz'), '2.0.0'));
+    const belowQuorum = c.spawn('alice', request('alice', artifact('app-3.tgz'), '3.0.0'));
+    const [roleId, quorumId] = [await requestedId(missingRole), await requestedId(belowQuorum)];
+    const approvals = [
+      approve('alice', roleId),
+      approve('bob', roleId),
+      approve('carol', quorumId),
+      approve('dave', quorumId),
+    ];
+    await waitFor(approvals[1]!, /and a `security` approver \(policy release@v1\)/);
+    const status = await c.cli('bob', ['status', roleId]);
+    expect(status.stdout, status.stdout + status.stderr).toMatch(
+      /waiting for [12] more approvals? and a `security` approver \(policy release@v1\)/,
+    );
+    await waitFor(approvals[3]!, /waiting for 1 more approval \(policy release@v1\)/);
+
+    expect(await missingRole.exited).not.toBe(0);
+    expect(errorOf(missingRole)).toMatchObject({ code: 'POLICY_ROLE_MISSING' });
+    expect(errorOf(missingRole).message).toMatch(/`security` approver/);
+    expect(await belowQuorum.exited).not.toBe(0);
+    expect(errorOf(belowQuorum)).toMatchObject({ code: 'POLICY_QUORUM_NOT_MET' });
+    await Promise.all(approvals.map((p) => p.exited));
+  });
+
+  it('signs once the quorum and the `security` approver are in; the statement names release@v1', async () => {
+    const req = c.spawn('alice', request('alice', artifact('app-4.tgz'), '4.0.0'));
+    const id = await requestedId(req);
+    const early = [approve('bob', id), approve('carol', id)];
+    await waitFor(early[1]!, /a `security` approver \(policy release@v1\)/);
+    const dave = approve('dave', id);
+    expect(await req.exited, req.stderr).toBe(0);
+    expect(doc(req)).toMatchObject({ state: 'completed' });
+    await Promise.all([...early, dave].map((p) => p.exited));
+    ids['v4'] = id;
+    const out = join(c.dir, 'fetch-v4');
+    const f = await c.cli('dave', ['fetch', id, '--out', out, '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    ids['v4statement'] = doc<{ files: { statement: string } }>(f).files.statement;
+    const statement = JSON.parse(readFileSync(ids['v4statement'], 'utf8')) as {
+      predicate: { policyId: string; approvers: { member: string }[] };
+    };
+    expect(statement.predicate.policyId).toBe('release@v1');
+    expect(statement.predicate.approvers.map((a) => a.member)).toEqual(['bob', 'carol', 'dave']);
+  });
+
+  it('a policy change without its quorum (3 under release@v1) is never stored', async () => {
+    const file = join(c.dir, 'policy-v2.json');
+    writeFileSync(file, JSON.stringify({ classes: { standard: {} } }));
+    const set = c.spawn('alice', ['policy', 'set', 'release', '--file', file, '--json']);
+    const id = await requestedId(set);
+    const b = approve('bob', id);
+    const k = approve('carol', id);
+    expect(await set.exited).not.toBe(0);
+    expect(errorOf(set).code).toBe('POLICY_QUORUM_NOT_MET');
+    await Promise.all([b.exited, k.exited]);
+    const show = await c.cli('carol', ['policy', 'show', '--json']);
+    expect(doc(show)).toMatchObject({ version: 1 });
+  });
+
+  it('hotfix fast path: every agent shows it, a quorum signs it, it is flagged when unratified, then ratified', async () => {
+    const agent = await c.agent('carol');
+    const req = c.spawn(
+      'bob',
+      request('bob', artifact('app-4.0.1.tgz'), '4.0.1', [
+        '--class',
+        'hotfix',
+        '--incident',
+        'INC-42',
+      ]),
+    );
+    const id = await requestedId(req);
+    await waitFor(agent, new RegExp(`HOTFIX ${id} for release 4.0.1 \\(incident INC-42\\)`));
+    const approvals = [approve('alice', id), approve('dave', id)];
+    expect(await req.exited, req.stderr).toBe(0);
+    await Promise.all(approvals.map((p) => p.exited));
+    await c.stopMembers();
+
+    const listed = await c.cli('alice', ['status', '--json']);
+    const hotfixes = () =>
+      c
+        .cli('alice', ['status', '--json'])
+        .then((r) =>
+          doc<{ hotfixes: { ceremonyId: string; state: string }[]; unratified: number }>(r),
+        );
+    expect(doc<{ unratified: number }>(listed).unratified).toBe(1);
+    await new Promise((r) => setTimeout(r, 4_500)); // the 4 s ratification window passes
+    const flagged = await hotfixes();
+    expect(flagged.hotfixes.find((h) => h.ceremonyId === id)?.state).toBe('overdue');
+    const human = await c.cli('alice', ['status']);
+    expect(human.stdout).toMatch(new RegExp(`${id} release 4.0.1 incident INC-42: NOT RATIFIED`));
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    expect(metrics).toMatch(/conclave_unratified_hotfixes 1/);
+    expect(metrics).toMatch(/conclave_overdue_hotfixes 1/);
+
+    const ratify = c.spawn(
+      'alice',
+      request('alice', artifact('app-4.0.2.tgz'), '4.0.2', ['--ratifies', id]),
+    );
+    const rid = await requestedId(ratify);
+    const votes = [approve('bob', rid), approve('carol', rid), approve('dave', rid)];
+    expect(await ratify.exited, ratify.stderr).toBe(0);
+    await Promise.all(votes.map((p) => p.exited));
+    const after = await hotfixes();
+    expect(after.unratified).toBe(0);
+    expect(after.hotfixes.find((h) => h.ceremonyId === id)?.state).toBe('ratified');
+  });
+
+  it('revokes a signed release: a quorum signs the revocation, the exported list makes checkRevocations refuse it', async () => {
+    const id = ids['v4']!;
+    const revoke = c.spawn('bob', [
+      'release',
+      'revoke',
+      id,
+      '--reason',
+      'build host compromised',
+      '--json',
+    ]);
+    const rid = await requestedId(revoke);
+    const votes = [approve('carol', rid), approve('dave', rid)];
+    expect(await revoke.exited, revoke.stderr).toBe(0);
+    expect(doc(revoke)).toMatchObject({ ceremonyId: rid, revokes: id, version: '4.0.0' });
+    await Promise.all(votes.map((p) => p.exited));
+
+    const file = join(c.dir, 'revocations.json');
+    const list = await c.cli('alice', ['release', 'revocations', '--out', file, '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    const { groupPublicKey } = doc<{ groupPublicKey: string }>(list);
+    const statement = JSON.parse(readFileSync(ids['v4statement']!, 'utf8')) as {
+      subject: { digest: { sha256: string } }[];
+    };
+    const revoked = checkRevocations({
+      statement,
+      revocations: readFileSync(file),
+      groupPublicKey,
+    });
+    expect(revoked).toMatchObject({ ok: false, code: 'REVOKED' });
+    expect(revoked.ok ? '' : revoked.reason).toMatch(/build host compromised/);
+    const artifactOnly = checkRevocations({
+      artifacts: [{ sha256: statement.subject[0]!.digest.sha256 }],
+      revocations: readFileSync(file),
+      groupPublicKey,
+    });
+    expect(artifactOnly).toMatchObject({ code: 'REVOKED' });
+    // Versions carried by statements: an older release is a downgrade.
+    expect(checkMinVersion('4.0.0', '4.0.2')).toMatchObject({ ok: false, code: 'DOWNGRADE' });
+    expect(checkMinVersion('4.0.2', '4.0.2').ok).toBe(true);
+  });
+
+  it('a coordinator database edited to loosen the policy is caught: members refuse it, the coordinator too', async () => {
+    const pending = await c.cli(
+      'alice',
+      request('alice', artifact('app-5.tgz'), '5.0.0', ['--no-wait']),
+    );
+    expect(pending.code, pending.stderr).toBe(0);
+    const id = doc<{ ceremonyId: string }>(pending).ceremonyId;
+    const db = new Database(join(c.dir, 'coordinator', 'conclave.db'));
+    try {
+      db.exec('DROP TRIGGER policies_no_update');
+      const row = db
+        .prepare('SELECT document FROM policies WHERE grp = ? AND version = 1')
+        .get('release') as {
+        document: string;
+      };
+      const loose = { ...(JSON.parse(row.document) as object), classes: { standard: {} } };
+      db.prepare('UPDATE policies SET document = ? WHERE grp = ? AND version = 1').run(
+        JSON.stringify(loose),
+        'release',
+      );
+    } finally {
+      db.close();
+    }
+    const show = await c.cli('bob', ['policy', 'show', '--json']);
+    expect(show.code).not.toBe(0);
+    expect(errorOf(show).code).toBe('POLICY_UNVERIFIED');
+    const approveIt = await c.cli('bob', ['approve', id, '--yes', '--json']);
+    expect(approveIt.code).not.toBe(0);
+    expect(errorOf(approveIt).code).toBe('POLICY_UNVERIFIED');
+    const again = await c.cli(
+      'alice',
+      request('alice', artifact('app-6.tgz'), '6.0.0', ['--no-wait']),
+    );
+    expect(errorOf(again).code).toBe('POLICY_UNVERIFIED');
+  });
+});
