@@ -1,0 +1,203 @@
+// Members verify a policy before obeying it (docs/policy.md): the quorum signature under their own
+// group key, the built-in v0, pinned versions against rollback, and the request/package checks.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import {
+  defaultPolicy,
+  type PolicyDocument,
+  type PolicyInfo,
+  type Release,
+} from '@conclave/protocol';
+import { buildStatement, documentArtifact, messageToSign } from '@conclave/release';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  PolicyPins,
+  checkPackageAgainstPolicy,
+  checkRequestAgainstPolicy,
+  currentVerifiedPolicy,
+  fetchVerifiedPolicy,
+  verifyPolicyInfo,
+} from '../src/index.js';
+
+const seed = new Uint8Array(32).fill(3);
+const groupPublicKey = bytesToHex(ed25519.getPublicKey(seed));
+const key = { group: 'release', groupPublicKey };
+
+const doc = (version: number, over: Partial<PolicyDocument['classes']['standard']> = {}) =>
+  ({
+    schema: 'conclave-policy/v1',
+    group: 'release',
+    version,
+    classes: { standard: { quorum: 3, artifacts: ['app-*.tgz'], ...over } },
+    hotfix: { requireIncident: true },
+  }) as PolicyDocument;
+
+/** What the coordinator serves for `document`, signed by a quorum (here: the group key) or not. */
+function info(document: PolicyDocument, signWith = seed, latest = document.version): PolicyInfo {
+  const release: Release = {
+    version: `policy-${document.version}`,
+    class: 'policy',
+    note: '',
+    artifacts: [documentArtifact('p.json', document)],
+    formats: ['dsse'],
+    policy: document,
+  };
+  const ctx = {
+    ceremonyId: `c_policy${document.version}0000000000000000000000`,
+    group: 'release',
+    groupPublicKey,
+    requester: 'alice',
+    approvers: [],
+    policyId: `release@v${document.version - 1}`,
+    issuedAt: 0,
+  };
+  return {
+    type: 'policy.info',
+    group: 'release',
+    version: document.version,
+    policyId: `release@v${document.version}`,
+    latest,
+    threshold: 2,
+    document,
+    signed: {
+      ceremonyId: ctx.ceremonyId,
+      groupPublicKey,
+      statement: JSON.parse(JSON.stringify(buildStatement(release, ctx))) as Record<
+        string,
+        unknown
+      >,
+      signature: bytesToHex(ed25519.sign(messageToSign(release, ctx), signWith)),
+      signedAt: 0,
+    },
+  };
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const pins = () => {
+  const d = mkdtempSync(join(tmpdir(), 'conclave-pins-'));
+  dirs.push(d);
+  return new PolicyPins(d);
+};
+
+/** A fake connection serving `versions`, with `current` as the answer without a version. */
+const serving = (versions: Record<number, PolicyInfo>, current: number) => ({
+  query: <T>(frame: { version?: unknown }): Promise<T> => {
+    const v = typeof frame.version === 'number' ? frame.version : current;
+    const found = versions[v];
+    if (found === undefined) return Promise.reject(new Error(`no version ${v}`));
+    return Promise.resolve({ ...found, latest: current } as T);
+  },
+});
+
+describe('verifyPolicyInfo', () => {
+  it('accepts a version a quorum of the group key signed', () => {
+    const p = verifyPolicyInfo(info(doc(1)), key);
+    expect(p).toMatchObject({ version: 1, policyId: 'release@v1', signedUnder: 'release@v0' });
+  });
+
+  it('refuses an edited document, another key, a missing signature and a renumbered version', () => {
+    const good = info(doc(1));
+    const cases: PolicyInfo[] = [
+      { ...good, document: doc(1, { quorum: 2 }) },
+      info(doc(1), new Uint8Array(32).fill(4)),
+      (({ signed: _, ...rest }) => rest)(good),
+      { ...good, version: 2, document: { ...good.document, version: 2 } },
+    ];
+    for (const c of cases) {
+      expect(() => verifyPolicyInfo(c, key)).toThrow(
+        expect.objectContaining({ code: 'POLICY_UNVERIFIED' }),
+      );
+    }
+  });
+
+  it('uses the built-in default for version 0, whatever document is served', () => {
+    const served: PolicyInfo = {
+      type: 'policy.info',
+      group: 'release',
+      version: 0,
+      policyId: 'release@v0',
+      latest: 0,
+      threshold: 2,
+      document: { ...defaultPolicy('release'), classes: { standard: { artifacts: ['*'] } } },
+    };
+    expect(verifyPolicyInfo(served, key).document).toEqual(defaultPolicy('release'));
+  });
+});
+
+describe('pinned versions', () => {
+  it('refuses a ceremony that runs under an older version than the newest verified', async () => {
+    const store = pins();
+    const conn = serving({ 1: info(doc(1)), 2: info(doc(2)) }, 2);
+    await expect(fetchVerifiedPolicy(conn, key, 'release@v2', store)).resolves.toMatchObject({
+      version: 2,
+    });
+    await expect(fetchVerifiedPolicy(conn, key, 'release@v1', store)).rejects.toMatchObject({
+      code: 'POLICY_UNVERIFIED',
+    });
+  });
+
+  it('catches a coordinator rolling the policy back (serving v1 as current after v2 was seen)', async () => {
+    const store = pins();
+    await currentVerifiedPolicy(serving({ 2: info(doc(2)) }, 2), key, store);
+    expect(await store.highest(key)).toBe(2);
+    const rolledBack = serving({ 1: info(doc(1)) }, 1);
+    await expect(currentVerifiedPolicy(rolledBack, key, store)).rejects.toMatchObject({
+      code: 'POLICY_UNVERIFIED',
+    });
+    await expect(fetchVerifiedPolicy(rolledBack, key, 'release@v1', store)).rejects.toMatchObject({
+      code: 'POLICY_UNVERIFIED',
+    });
+  });
+});
+
+describe('request and package checks', () => {
+  const p = verifyPolicyInfo(info(doc(1, { requesters: { members: ['alice'] } })), key);
+  const release = (over: Partial<Release> = {}): Release => ({
+    version: '1.0.0',
+    class: 'standard',
+    note: '',
+    artifacts: [
+      {
+        name: 'app-1.tgz',
+        sha256: 'aa'.repeat(32),
+        sha512: 'bb'.repeat(64),
+        blake2b512: 'cc'.repeat(64),
+      },
+    ],
+    formats: ['dsse'],
+    ...over,
+  });
+
+  it('checks member-only requesters, artifact patterns and the hotfix incident itself', () => {
+    expect(() =>
+      checkRequestAgainstPolicy(p, { requester: 'alice', release: release() }),
+    ).not.toThrow();
+    expect(() => checkRequestAgainstPolicy(p, { requester: 'bob', release: release() })).toThrow(
+      expect.objectContaining({ code: 'POLICY_REQUESTER_NOT_ALLOWED' }),
+    );
+    const odd = release({ artifacts: [{ ...release().artifacts[0]!, name: 'tool.zip' }] });
+    expect(() => checkRequestAgainstPolicy(p, { requester: 'alice', release: odd })).toThrow(
+      expect.objectContaining({ code: 'POLICY_ARTIFACT_NOT_ALLOWED' }),
+    );
+    expect(() =>
+      checkRequestAgainstPolicy(p, { requester: 'alice', release: release({ class: 'hotfix' }) }),
+    ).toThrow(expect.objectContaining({ code: 'POLICY_INCIDENT_REQUIRED' }));
+  });
+
+  it('refuses to sign a statement naming another policy, or listing fewer approvers than its quorum', () => {
+    const ok = { policyId: 'release@v1', approvers: ['a', 'b', 'c'] };
+    expect(() => checkPackageAgainstPolicy(p, 'standard', 2, ok)).not.toThrow();
+    expect(() =>
+      checkPackageAgainstPolicy(p, 'standard', 2, { ...ok, policyId: 'release@v0' }),
+    ).toThrow(expect.objectContaining({ code: 'POLICY_UNVERIFIED' }));
+    expect(() =>
+      checkPackageAgainstPolicy(p, 'standard', 2, { ...ok, approvers: ['a', 'b'] }),
+    ).toThrow(expect.objectContaining({ code: 'POLICY_QUORUM_NOT_MET' }));
+  });
+});
