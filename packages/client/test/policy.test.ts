@@ -87,7 +87,7 @@ const pins = () => {
 
 /** A fake connection serving `versions`, with `current` as the answer without a version. */
 const serving = (versions: Record<number, PolicyInfo>, current: number) => ({
-  query: <T>(frame: { version?: unknown }): Promise<T> => {
+  query: <T>(frame: { readonly type: string } & Record<string, unknown>): Promise<T> => {
     const v = typeof frame.version === 'number' ? frame.version : current;
     const found = versions[v];
     if (found === undefined) return Promise.reject(new Error(`no version ${v}`));
