@@ -16,13 +16,21 @@ export async function cmdCoordinatorStart(
   ctx: Ctx,
 ): Promise<void> {
   const { startCoordinator, formatStartBanner } = await loadCoordinator();
+  // Challenges per client address per minute (THREATS C.41, default 30). Test clusters run every
+  // member from 127.0.0.1, each command taking one challenge per connection and one per witness
+  // cosignature, so they raise it with CONCLAVE_CHALLENGES_PER_MINUTE.
+  const perIp = Number(process.env['CONCLAVE_CHALLENGES_PER_MINUTE'] ?? '');
+  const limits = {
+    ...(o.sessionTimeout === undefined ? {} : { sessionTimeoutMs: o.sessionTimeout * 1000 }),
+    ...(Number.isInteger(perIp) && perIp > 0
+      ? { challengeRateLimit: { perIp, windowMs: 60_000 } }
+      : {}),
+  };
   const handle = await startCoordinator({
     dbPath: resolve(o.db),
     host: o.host,
     port: o.port,
-    ...(o.sessionTimeout === undefined
-      ? {}
-      : { limits: { sessionTimeoutMs: o.sessionTimeout * 1000 } }),
+    ...(Object.keys(limits).length === 0 ? {} : { limits }),
   });
   const info = {
     url: handle.url,
