@@ -178,6 +178,8 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     for (let i = 0; i < 5; i++)
       writeFileSync(join(dir, `part-${i}.bin`), `part ${i} ${Date.now()}\n`);
     const manifest = join(c.dir, 'web-3.0.0.manifest.jsonl');
+    const sbom = join(c.dir, 'web-3.0.0.spdx.json');
+    writeFileSync(sbom, '{"spdxVersion":"SPDX-2.3"}\n');
     const req = await c.cli('carol', [
       'request',
       '--group',
@@ -190,6 +192,8 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
       '3.0.0',
       '--formats',
       'minisign,dsse',
+      '--sbom',
+      sbom,
       '--no-wait',
       '--json',
     ]);
@@ -202,6 +206,7 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     // alice checks the manifest file against the signed root; bob approves from the digests.
     const alice = c.spawn('alice', ['approve', id, '--artifact', manifest, '--yes', '--json']);
     await waitFor(alice, /root and size match the request/);
+    expect(alice.stderr).toMatch(/SBOM: +web-3\.0\.0\.spdx\.json sha256 [0-9a-f]{64}/);
     const bob = c.spawn('bob', ['approve', id, '--yes', '--json']);
     expect(await alice.exited, alice.stderr).toBe(0);
     expect(await bob.exited, bob.stderr).toBe(0);
@@ -210,6 +215,14 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     const f = await c.cli('carol', ['fetch', id, '--out', out, '--manifest', manifest, '--json']);
     expect(f.code, f.stdout + f.stderr).toBe(0);
     expect(doc<{ batch: { proofs: number } }>(f).batch.proofs).toBe(5);
+    // The signed statement binds the SBOM by digest.
+    const signedStatement = JSON.parse(readFileSync(join(out, 'statement.json'), 'utf8')) as {
+      predicate: { sbom?: { name: string; sha256: string } };
+    };
+    expect(signedStatement.predicate.sbom).toEqual({
+      name: 'web-3.0.0.spdx.json',
+      sha256: createHash('sha256').update(readFileSync(sbom)).digest('hex'),
+    });
     const verifyBatch = (file: string, name = basename(file)) =>
       c.cli('carol', [
         'verify',

@@ -471,6 +471,17 @@ function requireCompleted(doc: Record<string, unknown>): void {
   }
 }
 
+/** An SBOM or provenance document the statement binds by name and SHA-256. */
+async function boundDocument(
+  path: string,
+  what: string,
+): Promise<{ name: string; sha256: string }> {
+  const d = await digestFile(path).catch(() => {
+    throw new CliError('INVALID_ARGUMENT', `cannot read the ${what} ${path}`);
+  });
+  return { name: d.name, sha256: d.sha256 };
+}
+
 export async function cmdRequest(
   o: GlobalOptions & {
     group: string;
@@ -485,6 +496,8 @@ export async function cmdRequest(
     manifestOut?: string;
     /** An annotated git tag to sign as well (`conclave tag`). */
     git?: GitTag;
+    sbom?: string;
+    provenance?: string;
   },
   ctx: Ctx,
 ): Promise<void> {
@@ -525,6 +538,10 @@ export async function cmdRequest(
       .filter((f) => f !== ''),
     ...(manifest === undefined ? {} : { manifest }),
     ...(o.git === undefined ? {} : { git: o.git }),
+    ...(o.sbom === undefined ? {} : { sbom: await boundDocument(o.sbom, 'SBOM') }),
+    ...(o.provenance === undefined
+      ? {}
+      : { provenance: await boundDocument(o.provenance, 'provenance') }),
   } as Release;
   const session = await openSession(o, ctx, { reconnect: o.wait });
   const ceremonyId = newCeremonyId();

@@ -170,6 +170,8 @@ export function buildProgram(): Command {
         'sign every file in DIR as one batch: a manifest (Merkle root in the statement) is written and signed, and each file gets an inclusion proof (fetch --manifest)',
       )
       .option('--manifest-out <file>', 'with --batch: where to write the manifest')
+      .option('--sbom <file>', 'an SBOM the signed statement binds by SHA-256 (approvers see it)')
+      .option('--provenance <file>', 'build provenance the signed statement binds by SHA-256')
       .requiredOption('--version <version>', 'release version')
       .addOption(
         new Option('--class <class>', 'release class')
@@ -198,6 +200,8 @@ export function buildProgram(): Command {
         timeout: number;
         batch?: string;
         manifestOut?: string;
+        sbom?: string;
+        provenance?: string;
       }
     >((o, ctx) => cmdRequest(o, ctx)),
   );

@@ -14,7 +14,11 @@ export interface Limits {
   readonly authDeadlineMs: number;
   /** Lifetime of an `auth.challenge` (C.35). */
   readonly challengeTtlMs: number;
-  /** Challenges per IP per window, and outstanding challenges overall (C.41). */
+  /**
+   * Challenges per IP per window, and outstanding challenges overall (C.41). Every authenticated
+   * request takes one (WebSocket upgrade, log witnessing, artifact upload/download), and a team
+   * behind one NAT shares an IP: 120 a minute.
+   */
   readonly challengeRateLimit: { readonly perIp: number; readonly windowMs: number };
   readonly maxOutstandingChallenges: number;
   /** Open WebSocket connections per remote address and in total (C.41). */
@@ -50,7 +54,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   heartbeatIntervalMs: 15_000,
   authDeadlineMs: 10_000,
   challengeTtlMs: 30_000,
-  challengeRateLimit: Object.freeze({ perIp: 30, windowMs: 60_000 }),
+  challengeRateLimit: Object.freeze({ perIp: 120, windowMs: 60_000 }),
   maxOutstandingChallenges: 10_000,
   maxConnectionsPerIp: 10,
   maxConnections: 1_000,

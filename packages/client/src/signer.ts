@@ -145,6 +145,11 @@ export function describeReview(r: Review): string {
       `    tagger ${git.tagger.name} <${git.tagger.email}>; message: ${git.message.trim()}`,
     );
   }
+  if (r.release.sbom !== undefined)
+    lines.push(`  SBOM:      ${r.release.sbom.name} sha256 ${r.release.sbom.sha256}`);
+  if (r.release.provenance !== undefined) {
+    lines.push(`  provenance: ${r.release.provenance.name} sha256 ${r.release.provenance.sha256}`);
+  }
   const m = r.release.manifest;
   if (m !== undefined) {
     lines.push(
@@ -327,13 +332,6 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     refuse('STATEMENT_MISMATCH', 'the statement digest does not match the rebuilt statement');
   }
   return { jobs: pkg.jobs, signingPackages, signingPackageBytes, commitments: mine, messages };
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
 }
 
 /** Ledger id of a commitment: hex SHA-256 of its encoding (public, never the nonce). */

@@ -82,10 +82,14 @@ export const GitTagSchema = z.strictObject({
     .string()
     .min(1)
     .max(4096)
-    .refine((m) => !/[\u0000-\u0009\u000b-\u001f\u007f]/.test(m), {
+    .refine((m) => [...m].every((c) => c === '\n' || !isControl(c.charCodeAt(0))), {
       error: 'only newlines among control characters',
     }),
 });
+
+function isControl(code: number): boolean {
+  return code < 0x20 || code === 0x7f;
+}
 
 /** A batch manifest signed through its Merkle root (RFC 9162 hashing, packages/release). */
 export const ManifestRefSchema = z.strictObject({
