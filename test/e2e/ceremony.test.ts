@@ -69,6 +69,19 @@ async function fetchAndVerify(c: Cluster, member: string, ceremonyId: string, ar
   const bad = await c.cli(member, ['verify', '--key', keyFile, '--sig', sshsig!, other, '--json']);
   expect(bad.code).toBe(1);
   expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, code: 'SIG_INVALID' });
+  // No downgrades: the signed statement's version against --min-version (read from the DSSE
+  // statement, which must itself verify under the key and name this artifact).
+  const withMin = (min: string) =>
+    c.cli(member, [
+      'verify',
+      ...['--key', keyFile, '--sig', sshsig!, '--statement', join(out, 'release.intoto.json')],
+      ...['--min-version', min, artifact, '--json'],
+    ]);
+  const newer = await withMin('99.0.0');
+  expect(newer.code, newer.stdout + newer.stderr).toBe(1);
+  expect(JSON.parse(newer.stdout)).toMatchObject({ ok: false, code: 'DOWNGRADE' });
+  const older = await withMin('0.0.1');
+  expect(older.code, older.stdout + older.stderr).toBe(0);
   return f;
 }
 

@@ -291,7 +291,18 @@ export function buildProgram(): Command {
       .option('--namespace <ns>', 'SSHSIG namespace to require (default file)')
       .option('--batch', 'ARTIFACT is one of a signed batch: check --proof against --statement')
       .option('--proof <file>', "with --batch: the artifact's <name>.proof.json")
-      .option('--statement <file>', 'with --batch: the DSSE statement (release.intoto.json)'),
+      .option(
+        '--statement <file>',
+        'the DSSE statement (release.intoto.json): with --batch, or for --min-version/--revocations when the signature format carries no statement',
+      )
+      .option(
+        '--revocations <file>',
+        'refuse a release revoked in this list (conclave release revocations)',
+      )
+      .option(
+        '--min-version <version>',
+        'refuse a release older than this version (no downgrades)',
+      ),
   ).action(
     run<
       GlobalOptions & {
@@ -301,6 +312,8 @@ export function buildProgram(): Command {
         batch?: boolean;
         proof?: string;
         statement?: string;
+        revocations?: string;
+        minVersion?: string;
       }
     >((o, ctx, artifact) => {
       if (o.batch === true) return cmdVerifyBatch(artifact ?? '', o, ctx);

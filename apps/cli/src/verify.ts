@@ -3,11 +3,16 @@
  * Exit codes for verify (docs/verifying.md): 0 verified, 1 the signature does not verify for the
  * reason printed, 2 bad usage or unreadable input.
  */
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Home } from '@conclave/client';
 import { hexToBytes } from '@conclave/protocol';
 import {
+  checkMinVersion,
+  checkRevocations,
+  publicKeyFromFile,
+  statementOf,
   KEY_FORMATS,
   exportPublicKey,
   isFormatError,
@@ -31,7 +36,14 @@ async function readInput(path: string, what: string): Promise<Uint8Array> {
 
 export async function cmdVerify(
   artifact: string,
-  o: GlobalOptions & { key: string; sig: string; namespace?: string },
+  o: GlobalOptions & {
+    key: string;
+    sig: string;
+    namespace?: string;
+    revocations?: string;
+    minVersion?: string;
+    statement?: string;
+  },
   ctx: Ctx,
 ): Promise<void> {
   const [key, signature, bytes] = await Promise.all([
@@ -49,6 +61,15 @@ export async function cmdVerify(
   });
   const ms = Math.round((performance.now() - started) * 1000) / 1000;
   if (result.ok) {
+    const refusal = await releaseChecks(o, key, signature, bytes, result.format);
+    if (refusal !== undefined) {
+      ctx.result(
+        { ok: false, format: result.format, code: refusal.code, reason: refusal.reason, artifact },
+        `FAILED (${result.format}): ${refusal.code}: ${refusal.reason}`,
+      );
+      process.exitCode = VERIFY_FAILED_EXIT;
+      return;
+    }
     ctx.result(
       { ok: true, format: result.format, detail: result.detail, artifact, ms },
       `OK (${result.format}): ${result.detail}`,
@@ -69,6 +90,59 @@ export async function cmdVerify(
 }
 
 /** The key formats `conclave key export` writes (the release package's list). */
+/**
+ * After the signature verifies: `--revocations` refuses a revoked release, `--min-version` a
+ * downgrade. Both read the signed statement: the signature itself when it is a DSSE envelope,
+ * otherwise `--statement release.intoto.json`, which must verify under the same key and name this
+ * artifact.
+ */
+async function releaseChecks(
+  o: { key: string; revocations?: string; minVersion?: string; statement?: string },
+  key: Uint8Array,
+  signature: Uint8Array,
+  artifact: Uint8Array,
+  format: string,
+): Promise<{ code: string; reason: string } | undefined> {
+  if (o.revocations === undefined && o.minVersion === undefined) return undefined;
+  let statement: Uint8Array | undefined = format === 'dsse' ? signature : undefined;
+  if (o.statement !== undefined) {
+    const file = await readInput(o.statement, 'statement');
+    const r = verifySignature({ key, signature: file, artifact });
+    if (!r.ok || r.format !== 'dsse') {
+      return {
+        code: r.ok ? 'STATEMENT_INVALID' : r.code,
+        reason: `--statement ${o.statement} is not a DSSE statement of this artifact signed by this key${r.ok ? '' : `: ${r.reason}`}`,
+      };
+    }
+    statement = file;
+  }
+  const groupPublicKey = publicKeyFromFile(key);
+  if (o.revocations !== undefined) {
+    const h = (alg: string) => createHash(alg).update(artifact).digest('hex');
+    const r = checkRevocations({
+      artifacts: [{ sha256: h('sha256'), sha512: h('sha512') }],
+      ...(statement === undefined ? {} : { statement }),
+      revocations: await readInput(o.revocations, 'revocation list'),
+      groupPublicKey,
+    });
+    if (!r.ok) return { code: r.code, reason: r.reason };
+  }
+  if (o.minVersion !== undefined) {
+    const s = statement === undefined ? undefined : statementOf(statement);
+    const version = (s?.statement as { predicate?: { version?: unknown } } | undefined)?.predicate
+      ?.version;
+    if (typeof version !== 'string') {
+      return {
+        code: 'STATEMENT_REQUIRED',
+        reason: `--min-version needs the signed statement: pass --statement release.intoto.json (from conclave fetch)`,
+      };
+    }
+    const r = checkMinVersion(version, o.minVersion);
+    if (!r.ok) return { code: r.code, reason: r.reason };
+  }
+  return undefined;
+}
+
 export const KEY_EXPORT_FORMATS = KEY_FORMATS;
 export type KeyExportFormat = (typeof KEY_EXPORT_FORMATS)[number];
 
