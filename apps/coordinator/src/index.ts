@@ -168,6 +168,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       artifacts,
       audit: new AuditHttp({
         store,
+        artifacts,
         log,
         auditor,
         keys: {

@@ -18,6 +18,8 @@ export interface PageContext {
   readonly store: SqliteStore;
   readonly log: TransparencyLog;
   readonly keys: { readonly coordinator: string; readonly admin: string };
+  /** Uploaded artifact bytes by SHA-256 (content formats sign the bytes themselves). */
+  readonly artifact?: (sha256: string) => Uint8Array | undefined;
 }
 
 export const STYLE_CSS = `
@@ -326,6 +328,28 @@ const bodyOf = (e: Entry): AnyBody => {
 const strings = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
+/**
+ * Raw and OpenPGP jobs sign the artifact itself: the page re-verifies them from the coordinator's
+ * stored copy, found by the SHA-256 the signed request names (the store re-hashes what it reads).
+ */
+function artifactReader(
+  bundle: { readonly transcript: readonly unknown[] },
+  read: (sha256: string) => Uint8Array | undefined,
+): (name: string) => Uint8Array {
+  const first = bundle.transcript[0] as
+    { envelope?: { body?: { release?: { artifacts?: unknown } } } } | undefined;
+  const artifacts = first?.envelope?.body?.release?.artifacts;
+  const list = Array.isArray(artifacts)
+    ? (artifacts as { name?: unknown; sha256?: unknown }[])
+    : [];
+  return (name) => {
+    const sha = list.find((a) => a.name === name)?.sha256;
+    const bytes = typeof sha === 'string' ? read(sha) : undefined;
+    if (bytes === undefined) throw new Error(`artifact ${name} is not stored here`);
+    return bytes;
+  };
+}
+
 function ceremonyPage(ctx: PageContext, id: string): Page {
   const bundle = buildBundle(ctx.store, ctx.log, id, ctx.keys);
   if (bundle === undefined) {
@@ -344,6 +368,9 @@ function ceremonyPage(ctx: PageContext, id: string): Page {
       coordinatorKey: ctx.keys.coordinator,
       adminKey: ctx.keys.admin,
       logKey: ctx.log.verifierKey,
+      ...(ctx.artifact === undefined
+        ? {}
+        : { artifactBytes: artifactReader(bundle, ctx.artifact) }),
     });
   } catch {
     report = {

@@ -9,6 +9,7 @@
 //   GET  /audit/…                                 the read-only auditors' pages (auditor token)
 // Log data is public (it is a transparency log); bundles and pages need a credential. Nothing
 // here writes except the cosignature, which only adds a verified signature line.
+import type { ArtifactStore } from '../artifacts.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeBase64 } from '@conclave/audit';
 import { hexToBytes } from '@conclave/protocol';
@@ -31,6 +32,8 @@ export interface AuditHttpDeps {
   readonly auditor: AuditorToken;
   readonly keys: { readonly coordinator: string; readonly admin: string };
   readonly logger?: Logger;
+  /** The coordinator's uploaded artifacts (raw/OpenPGP jobs are re-verified from them). */
+  readonly artifacts?: ArtifactStore;
 }
 
 const MAX_COSIGN_BODY = 16 * 1024;
@@ -293,7 +296,14 @@ export class AuditHttp {
       });
     }
     const page = renderPage(
-      { store: this.#deps.store, log: this.#deps.log, keys: this.#deps.keys },
+      {
+        store: this.#deps.store,
+        log: this.#deps.log,
+        keys: this.#deps.keys,
+        ...(this.#deps.artifacts === undefined
+          ? {}
+          : { artifact: (sha: string) => this.#deps.artifacts?.read(sha) }),
+      },
       path,
       params,
     );
