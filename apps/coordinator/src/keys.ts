@@ -48,19 +48,15 @@ export function readIdentityKeyFile(path: string): IdentityKey {
 }
 
 /** Writes a fresh key file atomically with mode 0600; fails if the file exists. */
-export function createIdentityKeyFile(path: string, role: 'admin' | 'coordinator'): IdentityKey {
-  const key = generateIdentityKey();
-  const body: IdentityKeyFile = {
-    format: KEY_FILE_FORMAT,
-    version: 1,
-    role,
-    publicKey: bytesToHex(key.publicKey),
-    secretKey: bytesToHex(key.secretKey),
-  };
+/**
+ * Writes a new file of secrets, mode 0600, atomically (temporary file, fsync, rename), and refuses
+ * to replace a file that already exists.
+ */
+export function writeNewSecretFile(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    writeSync(fd, `${JSON.stringify(body, null, 2)}\n`);
+    writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -71,5 +67,17 @@ export function createIdentityKeyFile(path: string, role: 'admin' | 'coordinator
     throw new Error(`${path} already exists`);
   }
   renameSync(tmp, path);
+}
+
+export function createIdentityKeyFile(path: string, role: 'admin' | 'coordinator'): IdentityKey {
+  const key = generateIdentityKey();
+  const body: IdentityKeyFile = {
+    format: KEY_FILE_FORMAT,
+    version: 1,
+    role,
+    publicKey: bytesToHex(key.publicKey),
+    secretKey: bytesToHex(key.secretKey),
+  };
+  writeNewSecretFile(path, `${JSON.stringify(body, null, 2)}\n`);
   return key;
 }

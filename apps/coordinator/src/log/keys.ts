@@ -5,16 +5,7 @@
 //                  so a swapped or lost key is noticed instead of silently starting a new log.
 //   auditor.token  mode 0600: a bearer token for the read-only auditors' pages. Only its SHA-256
 //                  is stored; move the file off the server after handing the token to the auditors.
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { timingSafeEqual, createHash, randomBytes } from 'node:crypto';
 import { encodeVerifierKey, isValidKeyName } from '@conclave/audit';
@@ -26,6 +17,7 @@ import {
   type IdentityKey,
 } from '@conclave/protocol';
 import * as z from 'zod';
+import { writeNewSecretFile } from '../keys.js';
 import type { Store } from '../store.js';
 
 export const LOG_KEY_FILE = 'log.key';
@@ -49,22 +41,6 @@ export interface LogKey {
   readonly verifierKey: string;
   readonly path: string;
   readonly created: boolean;
-}
-
-function writeNew(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  if (existsSync(path)) {
-    unlinkSync(tmp);
-    throw new Error(`${path} already exists`);
-  }
-  renameSync(tmp, path);
 }
 
 /** The default origin: `conclave/<first 16 hex of SHA-256(coordinator identity key)>`. */
@@ -103,7 +79,7 @@ export function loadLogKey(
   } else {
     const origin = defaultLogOrigin(coordinatorPublicKey);
     const key = generateIdentityKey();
-    writeNew(
+    writeNewSecretFile(
       path,
       `${JSON.stringify(
         {
@@ -156,7 +132,7 @@ export function loadAuditorToken(store: Store, dataDir: string): AuditorToken {
   let created = false;
   if (hashHex === undefined) {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    writeNew(path, `${token}\n`);
+    writeNewSecretFile(path, `${token}\n`);
     hashHex = sha256(token).toString('hex');
     store.setSetting('auditor_token_sha256', hashHex);
     created = true;
