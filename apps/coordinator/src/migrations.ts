@@ -252,6 +252,30 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Transcripts of log leaves that are not ceremonies (docs/audit.md): a governance leaf (an
+    // unratified hotfix flagged when its window passed) hashes one envelope the coordinator signed
+    // in the transaction that appended the leaf. Append-only, like the leaves.
+    version: 6,
+    name: 'log transcripts',
+    sql: `
+      CREATE TABLE log_transcripts (
+        kind TEXT NOT NULL,
+        ceremony_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipient TEXT,
+        at INTEGER NOT NULL,
+        envelope TEXT NOT NULL,
+        PRIMARY KEY (kind, ceremony_id, idx)
+      ) STRICT;
+      CREATE TRIGGER log_transcripts_no_update BEFORE UPDATE ON log_transcripts
+        BEGIN SELECT RAISE(ABORT, 'log_transcripts is append-only'); END;
+      CREATE TRIGGER log_transcripts_no_delete BEFORE DELETE ON log_transcripts
+        BEGIN SELECT RAISE(ABORT, 'log_transcripts is append-only'); END;
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): number {
