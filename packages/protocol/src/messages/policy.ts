@@ -227,6 +227,17 @@ export const PolicyProgressSchema = z.strictObject({
   missingRoles: z
     .array(z.strictObject({ role: PolicyRoleSchema, count: z.int().min(1).max(MAX_PARTICIPANTS) }))
     .max(8),
+  /**
+   * Set when the coordinator cancelled the ceremony because a new policy version was stored while
+   * it was open (POLICY_SUPERSEDED): the version now in force and the ceremony that set it.
+   */
+  superseded: z
+    .strictObject({
+      code: z.literal('POLICY_SUPERSEDED'),
+      by: text(64, 1),
+      ceremonyId: CeremonyIdSchema,
+    })
+    .optional(),
 });
 
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
