@@ -40,6 +40,7 @@ import {
 import {
   HotfixListGetSchema,
   HotfixListSchema,
+  HotfixOverdueSchema,
   PolicyGetSchema,
   PolicyInfoSchema,
   RevocationsGetSchema,
@@ -96,6 +97,7 @@ export const SealedBodySchema = z.discriminatedUnion('type', [
   SignCompleteSchema,
   SignAbortedSchema,
   AckSchema,
+  HotfixOverdueSchema,
 ]);
 export type SealedBody = z.infer<typeof SealedBodySchema>;
 export type SealedType = SealedBody['type'];
@@ -192,6 +194,7 @@ export const MESSAGE_RULES = {
   'sign.complete': { sealed: true, from: coordinator },
   'sign.aborted': { sealed: true, from: coordinator },
   ack: { sealed: true, from: coordinator },
+  'hotfix.overdue': { sealed: true, from: coordinator },
 } as const satisfies Record<MessageType, MessageRule>;
 
 /** Every message type name, in catalogue order. */

@@ -215,6 +215,15 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
     culprits: ['carol'],
   },
   ack: { type: 'ack', seq: 3, messageType: 'sign.approve' },
+  'hotfix.overdue': {
+    type: 'hotfix.overdue',
+    ceremonyId: 'c_hotfix0001',
+    group: 'release',
+    incident: 'INC-42',
+    ratifyBy: 1_750_000_000_000,
+    flaggedAt: 1_750_000_000_500,
+    policyVersion: 1,
+  },
   'admin.group.refresh': {
     type: 'admin.group.refresh',
     group: 'release-leads',
@@ -294,6 +303,7 @@ export const senderOf = (type: SealedBody['type']): string =>
           'sign.complete',
           'sign.aborted',
           'ack',
+          'hotfix.overdue',
         ].includes(type)
       ? 'coordinator'
       : 'alice';

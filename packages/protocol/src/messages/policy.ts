@@ -177,6 +177,30 @@ export const HotfixListSchema = z.strictObject({
   hotfixes: z.array(HotfixSchema).max(100).superRefine(uniqueBy('ceremonyId')),
 });
 
+/**
+ * Sealed, coordinator → the transparency log (never sent to a client): the coordinator's signed
+ * record that a hotfix was not ratified within its window. It is the one transcript entry of the
+ * hotfix's `governance` log leaf (docs/audit.md), so the leaf's digest binds these details and an
+ * auditor checks them offline under the coordinator's identity key.
+ */
+export const HotfixOverdueSchema = z.strictObject({
+  type: z.literal('hotfix.overdue'),
+  /** The hotfix signing ceremony. */
+  ceremonyId: CeremonyIdSchema,
+  group: GroupNameSchema,
+  /** The hotfix's incident id (absent when it was requested without one). */
+  incident: text(128, 1).optional(),
+  /** End of the ratification window (ms since the epoch). */
+  ratifyBy: TimestampSchema,
+  /** When the coordinator flagged it (≥ ratifyBy). */
+  flaggedAt: TimestampSchema,
+  /** The policy version the hotfix ran under, which set its window. */
+  policyVersion: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
+});
+
 /** client → coordinator: a page of a group's signed revocations, oldest first. */
 export const RevocationsGetSchema = z.strictObject({
   type: z.literal('revocations.get'),
@@ -250,6 +274,7 @@ export type Hotfix = z.infer<typeof HotfixSchema>;
 export type HotfixState = (typeof HOTFIX_STATES)[number];
 export type HotfixListGet = z.infer<typeof HotfixListGetSchema>;
 export type HotfixList = z.infer<typeof HotfixListSchema>;
+export type HotfixOverdue = z.infer<typeof HotfixOverdueSchema>;
 export type RevocationsGet = z.infer<typeof RevocationsGetSchema>;
 export type RevocationEntry = z.infer<typeof RevocationEntrySchema>;
 export type Revocations = z.infer<typeof RevocationsSchema>;
