@@ -24,11 +24,24 @@ import {
   type Release,
   type RevocationEntry,
   type Revocations,
+  type SignAborted,
 } from '@conclave/protocol';
-import { policyGap, policyQuorum, type SigningContext } from '@conclave/ceremony';
+import {
+  checkEvent,
+  nextDeadline,
+  persist,
+  policyGap,
+  policyQuorum,
+  restore,
+  signingMachine,
+  type AnyCeremonySnapshot,
+  type SigningContext,
+  type SigningOutcome,
+} from '@conclave/ceremony';
 import { documentArtifact, policyDigest, verifyPolicyStatement } from '@conclave/release';
 import * as z from 'zod';
-import type { CeremonyRunner, Live } from './ceremonies.js';
+import type { Actor, AnyStateMachine } from 'xstate';
+import { signingSnapshot, stateName, type CeremonyRunner, type Live } from './ceremonies.js';
 import type { Limits } from './limits.js';
 import { recordPolicyRejection } from './metrics.js';
 import { refused } from './runtime.js';
@@ -668,6 +681,7 @@ export function recordSigned(runner: CeremonyRunner, live: Live): void {
         { version: doc.version, signedUnder: cp.policy_id },
         at,
       );
+      supersedeOpenCeremonies(runner, group.name, doc.version, live.id, at);
       return;
     }
     case 'hotfix': {
@@ -728,6 +742,146 @@ export function recordSigned(runner: CeremonyRunner, live: Live): void {
       return;
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A new policy version cancels the signing ceremonies still open under an older one
+
+/** Who cancels a superseded ceremony (`ceremony.cancel.by`). */
+export const SUPERSEDED_BY = 'coordinator';
+const SUPERSEDED_EVENT = 'ceremony.superseded';
+
+const SupersededDetail = z.object({ policyId: z.string(), ceremonyId: z.string() });
+
+/**
+ * Cancels every open signing ceremony of `group` that runs under a version older than `version`
+ * (ceremonies from before policies run under v0), inside the caller's transaction — the one that
+ * stores the new version. Each becomes `cancelled` with a `ceremony.superseded` governance event;
+ * once that transaction has committed, the runner performs its `close` effect as for any other
+ * cancellation: `sign.aborted` with POLICY_SUPERSEDED to every member, in the transcript.
+ *
+ * The new snapshot is built on a copy of the actor, so a rolled-back transaction leaves the live
+ * ceremony exactly as it was.
+ */
+function supersedeOpenCeremonies(
+  runner: CeremonyRunner,
+  group: string,
+  version: number,
+  setBy: string,
+  at: number,
+): void {
+  const db = dbOf(runner);
+  const policyId = policyIdOf(group, version);
+  const stale = db
+    .prepare(
+      `SELECT c.id AS id, COALESCE(p.policy_version, 0) AS version
+       FROM ceremonies c LEFT JOIN ceremony_policies p ON p.ceremony_id = c.id
+       WHERE c.grp = ? AND c.kind = 'sign' AND c.open = 1 AND c.id <> ?
+         AND COALESCE(p.policy_version, 0) < ?
+       ORDER BY c.created_at`,
+    )
+    .all(group, setBy, version) as { id: string; version: number }[];
+  const done: { live: Live; next: Actor<AnyStateMachine>; json: string }[] = [];
+  for (const { id, version: was } of stale) {
+    const live = runner.live.get(id) ?? runner.get(id);
+    if (live === undefined || live.kind !== 'sign') continue;
+    const snapshot = signingSnapshot(live);
+    if (snapshot.status !== 'active') continue; // already closed, only its outbox is left
+    const cancel = {
+      type: 'ceremony.cancel',
+      by: SUPERSEDED_BY,
+      reason: `policy ${policyId} (set by ${setBy}) replaced ${policyIdOf(group, was)} while this request was open; request again under ${policyId}`,
+      at,
+    };
+    if (!checkEvent(snapshot as unknown as AnyCeremonySnapshot, cancel).ok) continue;
+    const next = restore(signingMachine as AnyStateMachine, persist(live.actor));
+    next.send(cancel as never);
+    const after = next.getSnapshot() as unknown as AnyCeremonySnapshot;
+    if ((after.status as string) === 'error') {
+      next.stop();
+      continue;
+    }
+    const json = persist(next);
+    runner.store.updateCeremony(id, {
+      snapshot: json,
+      state: stateName(after),
+      open: after.status === 'active' || after.context.outbox.length > 0,
+      updatedAt: at,
+      deadline: nextDeadline(after),
+    });
+    event(db, group, SUPERSEDED_EVENT, id, { policyId, ceremonyId: setBy, was }, at);
+    runner.deps.logger.info('open ceremony cancelled: its policy was superseded', {
+      ceremony: id,
+      policy: policyId,
+    });
+    done.push({ live, next, json });
+  }
+  if (done.length === 0) return;
+  // After the caller's transaction: the synchronous effect runner finishes first, and no socket
+  // message or timer runs before a microtask.
+  queueMicrotask(() => {
+    for (const { live, next, json } of done) {
+      if (runner.store.getCeremony(live.id)?.snapshot !== json) {
+        next.stop(); // rolled back: the live actor is still the stored one
+        continue;
+      }
+      live.actor.stop();
+      live.actor = next;
+      try {
+        runner.afterTransition(live, []);
+      } catch {
+        runner.deps.logger.error('superseded ceremony could not be closed', { ceremony: live.id });
+      }
+    }
+  });
+}
+
+/** Why a superseded ceremony ended (for its status), or undefined. */
+function supersededOf(
+  runner: CeremonyRunner,
+  ceremonyId: string,
+): { code: 'POLICY_SUPERSEDED'; by: string; ceremonyId: string } | undefined {
+  const row = dbOf(runner)
+    .prepare(
+      'SELECT * FROM governance_events WHERE ceremony_id = ? AND kind = ? ORDER BY idx LIMIT 1',
+    )
+    .get(ceremonyId, SUPERSEDED_EVENT);
+  if (row === undefined) return undefined;
+  const detail = SupersededDetail.safeParse(
+    JSON.parse(parse(EventRow, row, 'governance_events').detail),
+  );
+  if (!detail.success) return undefined;
+  return {
+    code: 'POLICY_SUPERSEDED',
+    by: detail.data.policyId,
+    ceremonyId: detail.data.ceremonyId,
+  };
+}
+
+/**
+ * The `sign.aborted` of a ceremony cancelled because its policy was superseded (POLICY_SUPERSEDED,
+ * with what replaced it); null for every other ending.
+ */
+export function supersededAborted(
+  runner: CeremonyRunner,
+  ceremonyId: string,
+  outcome: SigningOutcome,
+): SignAborted | null {
+  if (outcome.status !== 'cancelled' || outcome.by !== SUPERSEDED_BY) return null;
+  let s: ReturnType<typeof supersededOf>;
+  try {
+    s = supersededOf(runner, ceremonyId);
+  } catch {
+    return null;
+  }
+  if (s === undefined) return null;
+  return {
+    type: 'sign.aborted',
+    reason: 'cancelled',
+    code: 'POLICY_SUPERSEDED',
+    message: outcome.reason.slice(0, 512),
+    culprits: [],
+  };
 }
 
 function policyVersionDocument(
@@ -992,6 +1146,10 @@ export function policyProgress(
   }
   if (cp === undefined) return {};
   const gap = policyGap(c);
+  const superseded =
+    c.outcome?.status === 'cancelled' && c.outcome.by === SUPERSEDED_BY
+      ? supersededOf(runner, live.id)
+      : undefined;
   return {
     policy: {
       id: cp.policy_id,
@@ -999,6 +1157,7 @@ export function policyProgress(
       requiredRoles: (c.policy?.requiredRoles ?? []).map((r) => ({ ...r })),
       missingApprovals: gap.missingApprovals,
       missingRoles: gap.missingRoles.map((r) => ({ ...r })),
+      ...(superseded === undefined ? {} : { superseded }),
     },
   };
 }

@@ -61,6 +61,7 @@ import {
   policyIdFor,
   recordCeremonyPolicy,
   recordSigned,
+  supersededAborted,
 } from './policy.js';
 import { recordApprovalLatency } from './metrics.js';
 import { frostRefusal, identifierOf, refused } from './runtime.js';
@@ -599,7 +600,9 @@ export function performSigningEffect(
       return;
     }
     case 'close': {
-      const message = abortedMessage(effect.outcome, policyIdFor(runner, live.id));
+      const message =
+        supersededAborted(runner, live.id, effect.outcome) ??
+        abortedMessage(effect.outcome, policyIdFor(runner, live.id));
       if (message !== null)
         runner.emitOnce(live, effect.seq, () => [{ recipient: '*', body: message }]);
       return;

@@ -311,6 +311,62 @@ describe('policy as data', () => {
     expect(role.end.body.message).toContain('`security` approver');
   });
 
+  it('a new policy version cancels the requests still open under the old one (POLICY_SUPERSEDED), in the transaction that stores it', async () => {
+    const w = await world();
+    const open = newCeremonyId();
+    expectAck(await request(w, 'bob', open, sampleRelease()));
+    expectAck(await member(w, 'dave').approve(open, 'release'));
+    const aborted = member(w, 'bob').client.nextBody('sign.aborted', open, 20_000);
+    const policyId = await setStrict(w);
+    const end = await aborted;
+    expect(end.body).toMatchObject({
+      type: 'sign.aborted',
+      reason: 'cancelled',
+      code: 'POLICY_SUPERSEDED',
+      culprits: [],
+    });
+    expect(end.body.message).toContain('release@v1');
+    expect(end.body.message).toContain(policyId);
+    const status = await statusNow(member(w, 'bob').client, open);
+    expect(status.state).toBe('cancelled');
+    expect(status.policy).toMatchObject({
+      id: 'release@v0',
+      superseded: { code: 'POLICY_SUPERSEDED', by: 'release@v1', ceremonyId: policyId },
+    });
+    // One transaction: the cancelled state and the governance event carry the policy's time.
+    const db = new Database(w.t.dbPath, { readonly: true });
+    try {
+      const policyAt = (
+        db.prepare('SELECT at FROM policies WHERE grp = ? AND version = 1').get('release') as {
+          at: number;
+        }
+      ).at;
+      const ev = db
+        .prepare('SELECT * FROM governance_events WHERE ceremony_id = ? AND kind = ?')
+        .get(open, 'ceremony.superseded') as { detail: string; at: number };
+      expect(JSON.parse(ev.detail)).toEqual({
+        policyId: 'release@v1',
+        ceremonyId: policyId,
+        was: 0,
+      });
+      expect(ev.at).toBe(policyAt);
+      const row = db.prepare('SELECT state, open FROM ceremonies WHERE id = ?').get(open);
+      expect(row).toEqual({ state: 'cancelled', open: 0 });
+      // The cancellation is in the ceremony's transcript, addressed to every member.
+      const out = db
+        .prepare(
+          "SELECT recipient FROM transcript WHERE ceremony_id = ? AND direction = 'out' ORDER BY idx",
+        )
+        .all(open);
+      expect(out).toEqual([{ recipient: '*' }]);
+    } finally {
+      db.close();
+    }
+    // Approving it now is refused: it is closed.
+    const late = await member(w, 'carol').approve(open, 'release');
+    expect(late).toMatchObject({ type: 'error' });
+  });
+
   it('a coordinator database edited to loosen the policy is refused (POLICY_UNVERIFIED), and the served row does not verify', async () => {
     const w = await world();
     await setStrict(w);
