@@ -18,6 +18,7 @@ import {
   isTerminal,
   normalizeCoordinatorUrl,
   parseAdminKeyText,
+  policyWaiting,
   recordAdminMemberAt,
   recoverStatement,
   startAgent,
@@ -63,13 +64,27 @@ export function homeDir(o: GlobalOptions): string {
   return o.home !== undefined ? resolve(o.home) : defaultHomeDir();
 }
 
-/** "2 of 3 approvals: alice, carol — waiting for 1 more" */
+/**
+ * One line of live progress, in the policy's terms when the ceremony has one:
+ * "2 of 3 approvals: alice, carol — waiting for 1 more approval and a `security` approver (policy
+ * release@v2)", "3 of 3 approvals: … — signing (session 1)", "… — cancelled: POLICY_SUPERSEDED …".
+ * The count is against the policy's quorum (never below the key's threshold).
+ */
 export function progressLine(s: CeremonyStatus): string {
   const n = s.approvals.length;
+  const p = s.policy;
+  const quorum = Math.max(s.threshold, p?.quorum ?? 0);
   const who = n === 0 ? 'none yet' : s.approvals.join(', ');
-  let line = `${n} of ${s.threshold} approvals: ${who}`;
-  if (isTerminal(s.state)) line += ` — ${s.state.split('.').pop() ?? s.state}`;
-  else if (n < s.threshold) line += ` — waiting for ${s.threshold - n} more`;
+  let line = `${n} of ${quorum} approvals: ${who}`;
+  const waiting = p === undefined ? null : policyWaiting(s);
+  if (isTerminal(s.state)) {
+    line += ` — ${s.state.split('.').pop() ?? s.state}`;
+    const sup = p?.superseded;
+    if (sup !== undefined) {
+      line += `: ${sup.code} — policy ${sup.by} (set by ${sup.ceremonyId}) replaced ${p?.id ?? 'the policy'} while the request was open; request again`;
+    }
+  } else if (waiting !== null) line += ` — ${waiting}`;
+  else if (n < quorum) line += ` — waiting for ${quorum - n} more`;
   else line += ` — signing${s.session > 0 ? ` (session ${s.session})` : ''}`;
   if (s.culprits.length > 0) line += `; excluded: ${s.culprits.join(', ')}`;
   if (s.rejections.length > 0)

@@ -47,6 +47,102 @@ describe('progressLine', () => {
   });
 });
 
+describe('progressLine under a policy', () => {
+  const policy = (over: Partial<NonNullable<CeremonyStatus['policy']>>) => ({
+    id: 'web@v2',
+    quorum: 3,
+    requiredRoles: [{ role: 'security', count: 1 }],
+    missingApprovals: 0,
+    missingRoles: [],
+    ...over,
+  });
+
+  it('counts against the policy quorum, not the key threshold, and names what is missing', () => {
+    expect(
+      progressLine(
+        status({
+          threshold: 2,
+          approvals: ['alice', 'carol'],
+          policy: policy({ missingApprovals: 1, missingRoles: [{ role: 'security', count: 1 }] }),
+        }),
+      ),
+    ).toBe(
+      '2 of 3 approvals: alice, carol — waiting for 1 more approval and a `security` approver (policy web@v2)',
+    );
+  });
+
+  it('says "waiting", not "signing", when the quorum is in but a required role is not', () => {
+    expect(
+      progressLine(
+        status({
+          threshold: 2,
+          approvals: ['alice', 'bob', 'carol'],
+          policy: policy({ missingRoles: [{ role: 'security', count: 1 }] }),
+        }),
+      ),
+    ).toBe(
+      '3 of 3 approvals: alice, bob, carol — waiting for a `security` approver (policy web@v2)',
+    );
+    expect(
+      progressLine(
+        status({
+          threshold: 2,
+          approvals: ['alice', 'bob'],
+          policy: policy({ quorum: 2, missingRoles: [{ role: 'lead', count: 2 }] }),
+        }),
+      ),
+    ).toBe('2 of 2 approvals: alice, bob — waiting for 2 more `lead` approvers (policy web@v2)');
+  });
+
+  it('a policy quorum above the threshold keeps waiting after t approvals', () => {
+    expect(
+      progressLine(
+        status({
+          threshold: 2,
+          approvals: ['alice', 'bob'],
+          policy: policy({ quorum: 4, requiredRoles: [], missingApprovals: 2 }),
+        }),
+      ),
+    ).toBe('2 of 4 approvals: alice, bob — waiting for 2 more approvals (policy web@v2)');
+  });
+
+  it('signs once the policy is satisfied', () => {
+    expect(
+      progressLine(
+        status({
+          threshold: 2,
+          approvals: ['alice', 'bob', 'dave'],
+          state: 'signing.inSession',
+          session: 1,
+          policy: policy({}),
+        }),
+      ),
+    ).toBe('3 of 3 approvals: alice, bob, dave — signing (session 1)');
+  });
+
+  it('says why a request was cancelled when a new policy version superseded it', () => {
+    expect(
+      progressLine(
+        status({
+          state: 'cancelled',
+          approvals: ['dave'],
+          policy: policy({
+            id: 'web@v1',
+            missingApprovals: 2,
+            superseded: {
+              code: 'POLICY_SUPERSEDED',
+              by: 'web@v2',
+              ceremonyId: 'c_00000000000000ff',
+            },
+          }),
+        }),
+      ),
+    ).toBe(
+      '1 of 3 approvals: dave — cancelled: POLICY_SUPERSEDED — policy web@v2 (set by c_00000000000000ff) replaced web@v1 while the request was open; request again',
+    );
+  });
+});
+
 describe('toError', () => {
   it('keeps codes and public details, never a cause', () => {
     const e = new ClientError('DKG_ABORTED', 'aborted', {

@@ -14,7 +14,6 @@ import {
   hotfixBanner,
   isClientError,
   isTerminal,
-  policyWaiting,
   recoverStatement,
   type CeremonyEnd,
   type MemberSession,
@@ -128,8 +127,7 @@ export async function awaitCeremony(
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      const waiting = policyWaiting(s);
-      const line = `${progressLine(s)}${waiting === null ? '' : `; ${waiting}`}`;
+      const line = progressLine(s); // says what the policy still waits for
       if (line !== last) {
         last = line;
         ctx.progress(line);
@@ -382,9 +380,8 @@ export async function cmdGovernanceStatus(
         `${status.ceremonyId} (${status.kind}, group ${status.group}): ${status.state}`,
         `  ${progressLine(status)}`,
       ];
-      const waiting = policyWaiting(status);
-      if (waiting !== null && !isTerminal(status.state)) lines.push(`  ${waiting}`);
-      else if (status.policy !== undefined) lines.push(`  policy ${status.policy.id}`);
+      // progressLine says what the policy still waits for, or why it was cancelled.
+      if (status.policy !== undefined) lines.push(`  policy ${status.policy.id}`);
       const release = status.request?.body.release;
       let hotfix: Hotfix | undefined;
       if (release?.class === 'hotfix') {
