@@ -161,6 +161,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       logger,
       clock,
       store,
+      coordinatorKey: keys.coordinator,
       metrics,
       coordinatorPublicKey: keys.coordinator.publicKey,
       adminPublicKey: keys.adminPublicKey,

@@ -43,6 +43,7 @@ import * as z from 'zod';
 import type { Actor, AnyStateMachine } from 'xstate';
 import { signingSnapshot, stateName, type CeremonyRunner, type Live } from './ceremonies.js';
 import type { Limits } from './limits.js';
+import { logHotfixOverdue } from './log/service.js';
 import { recordPolicyRejection } from './metrics.js';
 import { refused } from './runtime.js';
 import type { GroupRecord, SignatureRecord } from './store.js';
@@ -930,6 +931,8 @@ class Governance {
           { incident: h.incident, ratifyBy: h.ratify_by },
           now,
         );
+        // The flag enters the transparency log in this transaction (docs/audit.md).
+        logHotfixOverdue(this.#runner.store, h.ceremony_id);
         this.#runner.deps.logger.warn('hotfix not ratified within its window', {
           ceremony: h.ceremony_id,
           group: h.grp,

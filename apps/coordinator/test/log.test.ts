@@ -53,7 +53,13 @@ function fresh(dir = mkdtempSync(join(tmpdir(), 'conclave-log-'))): {
   const store = openStore(join(dir, 'c.db'), { now: clock.now() });
   stores.push(store);
   const key = loadLogKey(store, dir, coordinatorKey.publicKey);
-  const log = openTransparencyLog({ store, clock, key, metrics: createMetrics(store) });
+  const log = openTransparencyLog({
+    store,
+    clock,
+    key,
+    coordinatorKey,
+    metrics: createMetrics(store),
+  });
   return { dir, store, log };
 }
 
@@ -266,7 +272,7 @@ describe('transparency log (coordinator)', () => {
     const reopened = openStore(join(dir, 'c.db'), { now: clock.now() });
     stores.push(reopened);
     const key = loadLogKey(reopened, dir, coordinatorKey.publicKey);
-    expect(() => openTransparencyLog({ store: reopened, clock, key })).toThrow(
+    expect(() => openTransparencyLog({ store: reopened, clock, key, coordinatorKey })).toThrow(
       /do not hash to the newest checkpoint/,
     );
   });

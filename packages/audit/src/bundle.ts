@@ -5,7 +5,9 @@
 // the registry as of that time, rebuilds every message and FROST signing package itself from the
 // approved request, checks each signer's acknowledgement names those packages (so an equivocating
 // coordinator is proven), re-verifies every share (culprits), recomputes every aggregate, and
-// checks the statement lists exactly the approvers and the ceremony is in the log.
+// checks the statement lists exactly the approvers and the ceremony is in the log. A hotfix's
+// bundle also carries its governance leaves (flagged unratified), each checked under the
+// coordinator key and proven into the same checkpoint.
 import {
   ed25519 as frost,
   type PublicKeyPackage,
@@ -44,6 +46,7 @@ import * as z from 'zod';
 import { decodeBase64 } from './base64.js';
 import { openCheckpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
+import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
 import {
   LEAF_MAX_BYTES,
   TranscriptEntrySchema,
@@ -113,6 +116,21 @@ export const CeremonyBundleSchema = z.strictObject({
       inclusionProof: z.array(z.string().max(64)).max(64),
     })
     .nullable(),
+  /**
+   * Governance leaves naming this ceremony (a hotfix flagged unratified), each with its one-entry
+   * transcript and an inclusion proof into `log.checkpoint`. Absent in bundles of older coordinators.
+   */
+  governance: z
+    .array(
+      z.strictObject({
+        index: z.int().min(0),
+        leaf: z.string().max(LEAF_MAX_BYTES),
+        inclusionProof: z.array(z.string().max(64)).max(64),
+        transcript: z.array(z.unknown()).max(16),
+      }),
+    )
+    .max(16)
+    .optional(),
 });
 export type CeremonyBundle = z.infer<typeof CeremonyBundleSchema>;
 
@@ -140,6 +158,8 @@ export interface BundleReport extends Report {
   readonly culprits: readonly string[];
   /** Verified aggregate signatures by job. */
   readonly signatures: Readonly<Record<string, string>>;
+  /** Verified governance records of this ceremony (a hotfix flagged unratified). */
+  readonly governance?: readonly OverdueHotfix[];
 }
 
 interface Validity {
@@ -163,6 +183,7 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
     approvers: [] as string[],
     culprits: [] as string[],
     signatures: {} as Record<string, string>,
+    governance: [] as OverdueHotfix[],
   };
   const parsed = CeremonyBundleSchema.safeParse(input);
   if (!parsed.success) {
@@ -321,7 +342,69 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
   }
 
   verifyInclusionInLog(b, entries, badEntries.length === 0, trust, checks);
+  if (b.governance !== undefined && b.governance.length > 0) {
+    result.governance = verifyBundleGovernance(b, b.governance, trust, checks);
+  }
   return { ...checks.report(), ...result };
+}
+
+/** Each governance leaf: its signed record (governance.ts), then its inclusion in the checkpoint. */
+function verifyBundleGovernance(
+  b: CeremonyBundle,
+  parts: NonNullable<CeremonyBundle['governance']>,
+  trust: BundleTrust,
+  checks: Checks,
+): OverdueHotfix[] {
+  const name = 'governance records';
+  const coordinatorKey = hexToBytes(b.keys.coordinator, 32);
+  let cp: { size: number; root: Uint8Array } | undefined;
+  try {
+    if (b.log !== null)
+      cp = openCheckpoint(b.log.checkpoint, parseVerifierKey(trust.logKey ?? b.keys.log));
+  } catch (e) {
+    if (!(e instanceof AuditError)) throw e;
+  }
+  const records: OverdueHotfix[] = [];
+  const enc = new TextEncoder();
+  for (const part of parts) {
+    const bytes = enc.encode(part.leaf);
+    let record: OverdueHotfix;
+    try {
+      const leaf = decodeLeaf(bytes);
+      if (leaf.kind !== 'governance' || leaf.ceremonyId !== b.ceremonyId) {
+        throw new AuditError('GOVERNANCE_LEAF_MISMATCH', 'not a governance leaf of this ceremony');
+      }
+      record = verifyGovernanceEntry(leaf, part.transcript, coordinatorKey);
+    } catch (e) {
+      if (!(e instanceof AuditError)) throw e;
+      checks.fail(name, e.code, `governance leaf ${part.index}: ${e.message}`);
+      return records;
+    }
+    const proof = part.inclusionProof.map(decodeBase64);
+    const included =
+      cp !== undefined &&
+      proof.every((p) => p !== undefined && p.length === 32) &&
+      verifyInclusion(logLeafHash(bytes), part.index, cp.size, proof as Uint8Array[], cp.root);
+    if (!included) {
+      checks.fail(
+        name,
+        'LOG_PROOF_INVALID',
+        `governance leaf ${part.index} is not proven into the signed checkpoint`,
+      );
+      return records;
+    }
+    records.push(record);
+  }
+  checks.pass(
+    name,
+    records
+      .map(
+        (r) =>
+          `hotfix.overdue: ratify by ${new Date(r.ratifyBy).toISOString()}, flagged ${new Date(r.flaggedAt).toISOString()} (signed by the coordinator, in the checkpoint)`,
+      )
+      .join('; '),
+  );
+  return records;
 }
 
 function verifyInclusionInLog(

@@ -22,6 +22,11 @@ export const AUDIT_ERROR_CODES = [
   'LOG_LEAF_MISMATCH',
   'LOG_SIZE_MISMATCH',
   'LOG_ROOT_MISMATCH',
+  // governance leaves (a hotfix flagged unratified: the coordinator's signed record)
+  'GOVERNANCE_MALFORMED',
+  'GOVERNANCE_WRONG_SIGNER',
+  'GOVERNANCE_BAD_SIGNATURE',
+  'GOVERNANCE_LEAF_MISMATCH',
   // ceremony bundles
   'BUNDLE_MALFORMED',
 ] as const;

@@ -64,6 +64,7 @@ export {
   LEAF_FORMAT,
   LEAF_KINDS,
   LEAF_MAX_BYTES,
+  GOVERNANCE_OUTCOMES,
   LogLeafSchema,
   TranscriptEntrySchema,
   transcriptEntryHash,
@@ -76,7 +77,14 @@ export {
   type LogLeaf,
   type TranscriptEntry,
 } from './leaf.js';
-export { verifyLog, type VerifyLogInput, type LogReport } from './log.js';
+export { verifyLog, type VerifyLogInput, type LogReport, type GovernanceFinding } from './log.js';
+export {
+  GOVERNANCE_ROUND,
+  governanceTranscript,
+  verifyGovernanceEntry,
+  type GovernanceOutcome,
+  type OverdueHotfix,
+} from './governance.js';
 export { Checks, type Check, type Report } from './report.js';
 export {
   BUNDLE_FORMAT,

@@ -1,5 +1,7 @@
-// Log leaves. One leaf per finished ceremony (signing, key) or admin operation: the canonical JSON
-// of a small record that names the ceremony, its outcome and the digest of its whole transcript.
+// Log leaves. One leaf per finished ceremony (signing, key), admin operation or governance event
+// (a hotfix left unratified past its window): the canonical JSON of a small record that names the
+// ceremony, its outcome and the digest of its whole transcript. Kinds only ever get added, so
+// leaves of an older log keep their exact bytes and still verify.
 // The transcript digest is a hash chain over the stored entries, in order (THREATS D.51):
 //   h₀ = 32 zero bytes
 //   hᵢ₊₁ = SHA-256("conclave/v1/transcript\n" ‖ hᵢ ‖ SHA-256(canonicalJson(entryᵢ)))
@@ -19,29 +21,41 @@ import * as z from 'zod';
 import { AuditError } from './errors.js';
 
 export const LEAF_FORMAT = 'conclave-log-leaf/v1';
-export const LEAF_KINDS = ['sign', 'key', 'admin'] as const;
+export const LEAF_KINDS = ['sign', 'key', 'admin', 'governance'] as const;
 export type LeafKind = (typeof LEAF_KINDS)[number];
+/** Outcomes a `governance` leaf may carry (the type of the one envelope it covers). */
+export const GOVERNANCE_OUTCOMES = ['hotfix.overdue'] as const;
 /** Largest leaf accepted from hostile input (real ones are ~300 bytes). */
 export const LEAF_MAX_BYTES = 4096;
 
-export const LogLeafSchema = z.strictObject({
-  format: z.literal(LEAF_FORMAT),
-  ceremonyId: CeremonyIdSchema,
-  kind: z.enum(LEAF_KINDS),
-  /** The group the ceremony ran for; null for member registry operations. */
-  group: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)
-    .nullable(),
-  /** Final state (`completed`, `failed`, …) or, for admin leaves, the operation type. */
-  outcome: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/),
-  /** Number of transcript entries covered. */
-  entries: z.int().min(0).max(1_000_000),
-  /** Hex hash-chain head over the transcript (see above). */
-  transcript: Sha256HexSchema,
-  /** Coordinator time the leaf was appended (ms since the epoch). */
-  at: TimestampSchema,
-});
+export const LogLeafSchema = z
+  .strictObject({
+    format: z.literal(LEAF_FORMAT),
+    ceremonyId: CeremonyIdSchema,
+    kind: z.enum(LEAF_KINDS),
+    /** The group the ceremony ran for; null for member registry operations. */
+    group: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)
+      .nullable(),
+    /**
+     * Final state (`completed`, `failed`, …); for admin leaves the operation type; for governance
+     * leaves the event (`hotfix.overdue`), whose `ceremonyId` is the hotfix's.
+     */
+    outcome: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/),
+    /** Number of transcript entries covered. */
+    entries: z.int().min(0).max(1_000_000),
+    /** Hex hash-chain head over the transcript (see above). */
+    transcript: Sha256HexSchema,
+    /** Coordinator time the leaf was appended (ms since the epoch). */
+    at: TimestampSchema,
+  })
+  .refine(
+    (leaf) =>
+      leaf.kind !== 'governance' ||
+      (leaf.group !== null && (GOVERNANCE_OUTCOMES as readonly string[]).includes(leaf.outcome)),
+    { error: 'a governance leaf names a group and a governance outcome' },
+  );
 export type LogLeaf = z.infer<typeof LogLeafSchema>;
 
 /** One stored transcript entry, as the coordinator keeps it and as bundles carry it. */

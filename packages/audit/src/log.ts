@@ -3,10 +3,13 @@
 // states at its size, no two checkpoints disagree, the newest covers every leaf, a trusted earlier
 // checkpoint (from a witness) is a prefix, and, when transcripts are given, every leaf's digest is
 // recomputed from them. Any mutation, deletion, reordering or truncation shows up as a failed check.
+// Governance leaves (a hotfix flagged unratified) must follow their hotfix's own completed leaf,
+// and, with transcripts and the coordinator key, their signed record must verify (governance.ts).
 import { MerkleAccumulator } from '@conclave/release';
 import { encodeBase64 } from './base64.js';
 import { openCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
+import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
 import {
   decodeLeaf,
   logLeafHash,
@@ -28,6 +31,23 @@ export interface VerifyLogInput {
   readonly from?: string | undefined;
   /** The stored transcript behind a leaf, to recompute its digest (undefined: not available). */
   readonly transcriptOf?: ((leaf: LogLeaf) => readonly TranscriptEntry[] | undefined) | undefined;
+  /**
+   * The coordinator's identity key, to check governance records (with `transcriptOf`). Without it
+   * governance leaves are listed from the leaves alone (their authenticity is the checkpoint's).
+   */
+  readonly coordinatorKey?: Uint8Array | undefined;
+}
+
+/** A governance leaf found in the log (e.g. a hotfix flagged unratified). */
+export interface GovernanceFinding {
+  readonly index: number;
+  readonly ceremonyId: string;
+  readonly group: string | null;
+  readonly outcome: string;
+  /** When it was logged. */
+  readonly at: number;
+  /** The signed record's details, when its transcript was given and verified. */
+  readonly record?: OverdueHotfix;
 }
 
 export interface LogReport extends Report {
@@ -39,6 +59,8 @@ export interface LogReport extends Report {
   /** Ceremony ids whose transcript does not match their leaf. */
   readonly badCeremonies: readonly string[];
   readonly leaves: readonly (LogLeaf | null)[];
+  /** Governance leaves in index order (hotfixes flagged unratified when their window passed). */
+  readonly governance: readonly GovernanceFinding[];
 }
 
 const MAX_LISTED = 10;
@@ -218,7 +240,12 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     );
   }
 
-  const badLeaves = [...new Set([...malformed, ...duplicates, ...badDigest])].sort((a, b) => a - b);
+  const governance = verifyGovernance(input, leaves, firstIndex, checks);
+  const badGovernance = governance.filter((g) => g.bad).map((g) => g.finding.index);
+
+  const badLeaves = [
+    ...new Set([...malformed, ...duplicates, ...badDigest, ...badGovernance]),
+  ].sort((a, b) => a - b);
   return {
     ...checks.report(),
     size: n,
@@ -226,7 +253,85 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     badLeaves,
     badCeremonies,
     leaves,
+    governance: governance.map((g) => g.finding),
   };
+}
+
+/**
+ * Governance leaves: each names a hotfix whose own leaf (kind `sign`, `completed`) comes first;
+ * with transcripts, each signed record verifies under the coordinator key and matches its leaf.
+ */
+function verifyGovernance(
+  input: VerifyLogInput,
+  leaves: readonly (LogLeaf | null)[],
+  firstIndex: ReadonlyMap<string, number>,
+  checks: Checks,
+): { finding: GovernanceFinding; bad: boolean }[] {
+  const out: { finding: GovernanceFinding; bad: boolean }[] = [];
+  const orphans: number[] = [];
+  const unverified: { index: number; code: string }[] = [];
+  leaves.forEach((leaf, index) => {
+    if (leaf?.kind !== 'governance') return;
+    let bad = false;
+    const signed = firstIndex.get(`sign:${leaf.ceremonyId}`);
+    const signLeaf = signed === undefined ? undefined : leaves[signed];
+    if (
+      signed === undefined ||
+      signed > index ||
+      signLeaf?.outcome !== 'completed' ||
+      signLeaf.group !== leaf.group
+    ) {
+      orphans.push(index);
+      bad = true;
+    }
+    let record: OverdueHotfix | undefined;
+    const transcript = input.transcriptOf?.(leaf);
+    if (transcript !== undefined) {
+      if (input.coordinatorKey === undefined) {
+        unverified.push({ index, code: 'GOVERNANCE_BAD_SIGNATURE' });
+        bad = true;
+      } else {
+        try {
+          record = verifyGovernanceEntry(leaf, transcript, input.coordinatorKey);
+        } catch (e) {
+          if (!(e instanceof AuditError)) throw e;
+          unverified.push({ index, code: e.code });
+          bad = true;
+        }
+      }
+    }
+    const finding: GovernanceFinding = {
+      index,
+      ceremonyId: leaf.ceremonyId,
+      group: leaf.group,
+      outcome: leaf.outcome,
+      at: leaf.at,
+      ...(record === undefined ? {} : { record }),
+    };
+    out.push({ finding, bad });
+  });
+  if (out.length === 0) return out;
+  checks.add(
+    'governance leaves follow their hotfix',
+    orphans.length === 0,
+    'GOVERNANCE_LEAF_MISMATCH',
+    `${out.length} governance leaves each follow their hotfix's completed signing leaf`,
+    `governance leaves at index ${list(orphans)} name no earlier completed hotfix of their group`,
+  );
+  if (input.transcriptOf !== undefined) {
+    checks.add(
+      'governance records signed by the coordinator',
+      unverified.length === 0,
+      unverified[0]?.code ?? 'GOVERNANCE_BAD_SIGNATURE',
+      `${out.length} governance records verify under the coordinator key and match their leaves`,
+      input.coordinatorKey === undefined
+        ? 'no coordinator key to check the governance records against'
+        : `governance records at index ${list(unverified.map((u) => u.index))} fail (${[
+            ...new Set(unverified.map((u) => u.code)),
+          ].join(', ')})`,
+    );
+  }
+  return out;
 }
 
 function bodyOf(note: string): string {

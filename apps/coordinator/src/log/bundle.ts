@@ -1,8 +1,10 @@
 // The audit bundle of one ceremony (`GET /v1/audit/bundle/<id>`, `conclave audit export ID`):
 // everything an auditor needs to re-verify it offline with @conclave/audit's
 // verifyCeremonyBundle — transcript, registry operations, the group's key epochs, the log leaf,
-// its inclusion proof and the (cosigned) checkpoint. Read raw from the database: nothing here is
-// trusted by the verifier, and a hand-edited row must show up as a failed check, not a crash.
+// its inclusion proof and the (cosigned) checkpoint; for a hotfix flagged unratified, also its
+// governance leaf with the coordinator's signed record and a proof into the same checkpoint. Read
+// raw from the database: nothing here is trusted by the verifier, and a hand-edited row must show
+// up as a failed check, not a crash.
 import { BUNDLE_FORMAT, encodeBase64, type CeremonyBundle } from '@conclave/audit';
 import type { SqliteStore } from '../store.js';
 import type { TransparencyLog } from './service.js';
@@ -117,6 +119,20 @@ export function buildBundle(
       };
     }
   }
+  // A hotfix flagged unratified: its governance leaf, proven into the same checkpoint.
+  const governanceIndex = row.kind === 'sign' ? log.leafIndex('governance', ceremonyId) : undefined;
+  const governance: NonNullable<CeremonyBundle['governance']> = [];
+  if (logPart !== null && governanceIndex !== undefined && logPart.size > governanceIndex) {
+    const leaf = log.leaves(governanceIndex, governanceIndex + 1)[0];
+    if (leaf !== undefined) {
+      governance.push({
+        index: governanceIndex,
+        leaf: leaf.leaf,
+        inclusionProof: log.inclusionProof(governanceIndex, logPart.size).map(encodeBase64),
+        transcript: log.transcriptOf({ kind: 'governance', ceremonyId }),
+      });
+    }
+  }
   return {
     format: BUNDLE_FORMAT,
     ceremonyId,
@@ -127,5 +143,6 @@ export function buildBundle(
     transcript: log.transcriptOf({ kind: row.kind, ceremonyId }),
     recorded: { state: row.state, culprits },
     log: logPart,
+    ...(governance.length === 0 ? {} : { governance }),
   };
 }

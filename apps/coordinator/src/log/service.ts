@@ -1,5 +1,7 @@
 // The coordinator's transparency log (docs/audit.md). One RFC 9162 leaf per finished ceremony
-// (signing, key) and per registry operation (member add/revoke), appended in ONE SQLite
+// (signing, key), per registry operation (member add/revoke) and per governance event (a hotfix
+// flagged unratified when its window passed: the leaf covers one `hotfix.overdue` envelope the
+// coordinator signs with its identity key, kept in `log_transcripts`), appended in ONE SQLite
 // transaction with a freshly signed checkpoint (c2sp.org/tlog-checkpoint), so whatever the
 // transaction releases (a signature) is durably in the log first (THREATS D.48, D.51).
 //
@@ -8,11 +10,13 @@
 // leaves must hash to the newest signed checkpoint, or the coordinator refuses to start.
 import {
   AuditError,
+  GOVERNANCE_ROUND,
   cosignatureVerifier,
   decodeLeaf,
   ed25519NoteSigner,
   ed25519NoteVerifier,
   encodeLeaf,
+  governanceTranscript,
   leafFor,
   logLeafHash,
   openCheckpoint,
@@ -26,7 +30,14 @@ import {
   type NoteVerifier,
   type TranscriptEntry,
 } from '@conclave/audit';
-import { bytesToHex, type Envelope } from '@conclave/protocol';
+import {
+  COORDINATOR_ID,
+  bytesToHex,
+  sealEnvelope,
+  type Envelope,
+  type HotfixOverdue,
+  type IdentityKey,
+} from '@conclave/protocol';
 import { MerkleAccumulator, consistencyProof, equalBytes, inclusionProof } from '@conclave/release';
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
@@ -50,6 +61,8 @@ export interface LogDeps {
   readonly store: SqliteStore;
   readonly clock: Clock;
   readonly key: LogKey;
+  /** The coordinator's identity key: signs the governance records the log covers. */
+  readonly coordinatorKey: IdentityKey;
   readonly metrics?: Metrics;
   readonly logger?: Logger;
 }
@@ -120,6 +133,15 @@ export function appendCeremonyToLog(store: object, ceremonyId: string): Appended
   return logOf(store)?.appendCeremony(ceremonyId);
 }
 
+/**
+ * Hook for policy.ts Governance.sweep, inside the transaction that flags a hotfix: appends its
+ * governance leaf (with the coordinator's signed `hotfix.overdue` record) and a checkpoint, so the
+ * flag and its log entry commit together. Idempotent.
+ */
+export function logHotfixOverdue(store: object, hotfixId: string): void {
+  logOf(store)?.appendGovernance(hotfixId);
+}
+
 /** Hook for admin.ts recordOnly, inside its transaction: logs a member registry operation. */
 export function logAdminOperation(store: object, scopeId: string): void {
   const log = logOf(store);
@@ -156,7 +178,10 @@ export class TransparencyLog {
     logs.set(deps.store, this);
   }
 
-  /** Appends every closed ceremony and registry operation not yet in the log (boot, then periodically). */
+  /**
+   * Appends every closed ceremony, registry operation and flagged hotfix not yet in the log (boot,
+   * then periodically).
+   */
   sweep(): number {
     const pending = this.#unlogged();
     if (pending.length === 0) return 0;
@@ -202,6 +227,93 @@ export class TransparencyLog {
     const row = this.#db.prepare('SELECT 1 FROM admin_log WHERE scope_id = ?').get(scopeId);
     if (row === undefined) throw new LogError('CEREMONY_NOT_FOUND', 'no such admin operation');
     return this.#appendOne({ kind: 'admin', ceremonyId: scopeId });
+  }
+
+  /**
+   * Appends the governance leaf of a flagged hotfix (idempotent): signs its `hotfix.overdue`
+   * record the first time, after the hotfix's own signing leaf (appended first if missing).
+   */
+  appendGovernance(hotfixId: string): Appended {
+    return this.#deps.store.transaction(() => {
+      if (this.#flaggedHotfix(hotfixId) === undefined) {
+        throw new LogError('CEREMONY_NOT_FOUND', 'no flagged hotfix with that id');
+      }
+      if (this.leafIndex('sign', hotfixId) === undefined && this.isCeremony(hotfixId)) {
+        this.appendCeremony(hotfixId);
+      }
+      return this.#appendOne({ kind: 'governance', ceremonyId: hotfixId });
+    });
+  }
+
+  #flaggedHotfix(hotfixId: string):
+    | {
+        grp: string;
+        incident: string;
+        ratify_by: number;
+        flagged_at: number;
+        policy_version: number | null;
+      }
+    | undefined {
+    return this.#db
+      .prepare(
+        `SELECT h.grp AS grp, h.incident AS incident, h.ratify_by AS ratify_by,
+           h.flagged_at AS flagged_at, p.policy_version AS policy_version
+         FROM hotfixes h LEFT JOIN ceremony_policies p ON p.ceremony_id = h.ceremony_id
+         WHERE h.ceremony_id = ? AND h.flagged_at IS NOT NULL`,
+      )
+      .get(hotfixId) as
+      | {
+          grp: string;
+          incident: string;
+          ratify_by: number;
+          flagged_at: number;
+          policy_version: number | null;
+        }
+      | undefined;
+  }
+
+  /**
+   * Inside a transaction: the stored governance record of a flagged hotfix, or a new one signed by
+   * the coordinator's identity key and stored (`seq` = flaggedAt × 1000: one record per hotfix).
+   */
+  #governanceRecord(hotfixId: string): { group: string; transcript: TranscriptEntry[] } {
+    const h = this.#flaggedHotfix(hotfixId);
+    if (h === undefined) throw new LogError('CEREMONY_NOT_FOUND', 'no flagged hotfix with that id');
+    const stored = this.transcriptOf({ kind: 'governance', ceremonyId: hotfixId });
+    if (stored.length > 0) return { group: h.grp, transcript: stored };
+    const body: HotfixOverdue = {
+      type: 'hotfix.overdue',
+      ceremonyId: hotfixId,
+      group: h.grp,
+      ...(h.incident === '' ? {} : { incident: h.incident }),
+      ratifyBy: h.ratify_by,
+      flaggedAt: h.flagged_at,
+      policyVersion: h.policy_version ?? 0,
+    };
+    const envelope = sealEnvelope(this.#deps.coordinatorKey, {
+      ceremonyId: hotfixId,
+      round: GOVERNANCE_ROUND,
+      seq: h.flagged_at * 1000,
+      sender: COORDINATOR_ID,
+      body,
+    });
+    const transcript = governanceTranscript(envelope, h.flagged_at);
+    const insert = this.#db.prepare(
+      `INSERT INTO log_transcripts (kind, ceremony_id, idx, direction, sender, recipient, at, envelope)
+       VALUES ('governance', ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const e of transcript) {
+      insert.run(
+        hotfixId,
+        e.idx,
+        e.direction,
+        e.sender,
+        e.recipient,
+        e.at,
+        JSON.stringify(e.envelope),
+      );
+    }
+    return { group: h.grp, transcript };
   }
 
   #appendOne(item: Pending): Appended {
@@ -264,6 +376,17 @@ export class TransparencyLog {
   }
 
   #leafFor(item: Pending, now: number): LogLeaf {
+    if (item.kind === 'governance') {
+      const record = this.#governanceRecord(item.ceremonyId);
+      return leafFor({
+        ceremonyId: item.ceremonyId,
+        kind: 'governance',
+        group: record.group,
+        outcome: 'hotfix.overdue',
+        at: now,
+        transcript: record.transcript,
+      });
+    }
     if (item.kind === 'admin') {
       const row = this.#db
         .prepare('SELECT body_type, at, envelope FROM admin_log WHERE scope_id = ?')
@@ -305,6 +428,29 @@ export class TransparencyLog {
         return text as unknown as Envelope;
       }
     };
+    if (leaf.kind === 'governance') {
+      const rows = this.#db
+        .prepare(
+          `SELECT idx, direction, sender, recipient, at, envelope FROM log_transcripts
+           WHERE kind = 'governance' AND ceremony_id = ? ORDER BY idx`,
+        )
+        .all(leaf.ceremonyId) as {
+        idx: number;
+        direction: 'in' | 'out';
+        sender: string;
+        recipient: string | null;
+        at: number;
+        envelope: string;
+      }[];
+      return rows.map((r) => ({
+        idx: r.idx,
+        direction: r.direction,
+        sender: r.sender,
+        recipient: r.recipient,
+        at: r.at,
+        envelope: parse(r.envelope),
+      }));
+    }
     if (leaf.kind === 'admin') {
       const row = this.#db
         .prepare('SELECT at, envelope FROM admin_log WHERE scope_id = ?')
@@ -359,9 +505,18 @@ export class TransparencyLog {
          ORDER BY a.at, a.scope_id`,
       )
       .all() as { id: string }[];
+    // Flagged hotfixes last: their governance leaf follows the hotfix's own leaf.
+    const flagged = this.#db
+      .prepare(
+        `SELECT h.ceremony_id AS id FROM hotfixes h WHERE h.flagged_at IS NOT NULL AND NOT EXISTS
+           (SELECT 1 FROM log_leaves l WHERE l.kind = 'governance' AND l.ceremony_id = h.ceremony_id)
+         ORDER BY h.flagged_at, h.ceremony_id`,
+      )
+      .all() as { id: string }[];
     return [
       ...admin.map((a) => ({ kind: 'admin' as const, ceremonyId: a.id })),
       ...ceremonies.map((c) => ({ kind: c.kind, ceremonyId: c.id })),
+      ...flagged.map((h) => ({ kind: 'governance' as const, ceremonyId: h.id })),
     ];
   }
 
@@ -576,6 +731,7 @@ export class TransparencyLog {
       checkpoints: this.checkpoints().map((c) => c.note),
       logKey: this.verifier,
       transcriptOf: (leaf) => this.transcriptOf(leaf),
+      coordinatorKey: this.#deps.coordinatorKey.publicKey,
     });
   }
 
