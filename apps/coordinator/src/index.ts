@@ -146,6 +146,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       store,
       clock,
       key: loadLogKey(store, dataDir, keys.coordinator.publicKey),
+      coordinatorKey: keys.coordinator,
       metrics,
       logger,
     });
@@ -161,7 +162,6 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       logger,
       clock,
       store,
-      coordinatorKey: keys.coordinator,
       metrics,
       coordinatorPublicKey: keys.coordinator.publicKey,
       adminPublicKey: keys.adminPublicKey,
