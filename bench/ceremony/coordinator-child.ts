@@ -6,6 +6,9 @@
  * It announces itself with {type: 'ready', url, adminKeyPath, coordinatorPublicKey, dbPath, pid}.
  * Configuration comes from the environment: BENCH_COORDINATOR_DB, BENCH_COORDINATOR_LIMITS (JSON).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { startCoordinator, type Limits } from '@conclave/coordinator';
 
@@ -37,6 +40,9 @@ export interface EventLoopReport {
   readonly wallMs: number;
   /** Event-loop utilization since the last reset (0..1). */
   readonly utilization: number;
+  /** Outermost store transactions (each one a durable commit) since the last reset, and their time. */
+  readonly commits: number;
+  readonly commitMs: number;
 }
 
 export interface MemReport {
@@ -56,12 +62,57 @@ const limits = JSON.parse(process.env['BENCH_COORDINATOR_LIMITS'] ?? '{}') as Pa
 
 const handle = await startCoordinator({ dbPath, host: '127.0.0.1', port: 0, limits });
 
+// Count the store's outermost transactions (each ends in a durable commit, synchronous=FULL).
+let commits = 0;
+let commitMs = 0;
+{
+  const store = handle.store as unknown as {
+    transaction<T>(fn: () => T): T;
+    db?: { inTransaction: boolean };
+  };
+  const inner = store.transaction.bind(store);
+  store.transaction = <T>(fn: () => T): T => {
+    if (store.db?.inTransaction === true) return inner(fn);
+    const t0 = performance.now();
+    try {
+      return inner(fn);
+    } finally {
+      commits += 1;
+      commitMs += performance.now() - t0;
+    }
+  };
+}
+
 // 1 ms sampling resolution: the histogram records how late each 1 ms timer fired.
 let histogram = monitorEventLoopDelay({ resolution: 1 });
 histogram.enable();
 let cpuBase = process.cpuUsage();
 let wallBase = performance.now();
 let eluBase = performance.eventLoopUtilization();
+
+// BENCH_CEREMONY_PHASE_PROF=DIR: a V8 CPU profile of each measured phase (el-reset → el-report),
+// written as DIR/phase-<n>.cpuprofile, so set-up (DKGs, module loading) stays out of it.
+const phaseProfDir = process.env['BENCH_CEREMONY_PHASE_PROF'];
+const inspector = phaseProfDir === undefined ? null : new Session();
+let phase = 0;
+inspector?.connect();
+function post(method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) =>
+    inspector?.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+}
+async function profileStart(): Promise<void> {
+  if (inspector === null) return;
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+}
+async function profileStop(): Promise<void> {
+  if (inspector === null || phaseProfDir === undefined) return;
+  const res = (await post('Profiler.stop')) as { profile: unknown };
+  phase += 1;
+  writeFileSync(join(phaseProfDir, `phase-${phase}.cpuprofile`), JSON.stringify(res.profile));
+}
 
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;
@@ -85,7 +136,9 @@ process.on('message', (raw: ChildRequest) => {
       cpuBase = process.cpuUsage();
       wallBase = performance.now();
       eluBase = performance.eventLoopUtilization();
-      answer(raw.id, {});
+      commits = 0;
+      commitMs = 0;
+      void profileStart().then(() => answer(raw.id, {}));
       return;
     case 'el-report': {
       const cpu = process.cpuUsage(cpuBase);
@@ -99,8 +152,10 @@ process.on('message', (raw: ChildRequest) => {
         cpuMs: (cpu.user + cpu.system) / 1000,
         wallMs: performance.now() - wallBase,
         utilization: performance.eventLoopUtilization(eluBase).utilization,
+        commits,
+        commitMs,
       };
-      answer(raw.id, { report });
+      void profileStop().then(() => answer(raw.id, { report }));
       return;
     }
     case 'mem': {

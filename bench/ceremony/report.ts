@@ -71,6 +71,14 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
       `   ${l.label} CPU split per ceremony: coordinator ${fmtMs(l.coordinatorCpuMsPerCeremony)} ms (its floor part: package + aggregate + verify ${fmtMs(fp.package + fp.aggregate + fp.verify)} ms), members ${fmtMs(l.membersCpuMsPerCeremony)} ms (their floor part: commit + sign ${fmtMs(fp.commit + fp.sign)} ms); latency p50 ${fmtMs(l.latency.medianMs)} ms`,
     );
   }
+  for (const l of r.latency) {
+    const el = l.coordinatorEventLoop;
+    const n = l.latency.iterations;
+    if (el.commits === undefined || n === 0) continue;
+    out.push(
+      `   ${l.label} coordinator: ${(el.commits / n).toFixed(1)} durable commits per ceremony (${fmtMs(el.commitMs / n)} ms inside transactions), event loop busy ${(el.utilization * 100).toFixed(0)}%, EL p99 ${fmtMs(el.p99Ms)} ms`,
+    );
+  }
   const p50 = r.latency[0]?.latency.medianMs;
   out.push(
     `   frost-tools (2 s polling): ≥ ${r.frostToolsPollingMs} ms per ceremony` +
@@ -117,6 +125,10 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
       ],
     ),
   );
+  if (t.eventLoop.commits !== undefined && t.completed > 0)
+    out.push(
+      `   coordinator: ${(t.eventLoop.commits / t.completed).toFixed(1)} durable commits per ceremony (${fmtMs(t.eventLoop.commitMs / t.completed)} ms inside transactions)`,
+    );
   if (t.notCompleted.length > 0) out.push(`   not completed: ${t.notCompleted.join('; ')}`);
   out.push('');
   const mem = r.memory;

@@ -34,6 +34,7 @@ import {
   type SignRequest,
 } from '@conclave/protocol';
 import type { ArtifactStore } from './artifacts.js';
+import type { CryptoPool } from './crypto-pool.js';
 import type { Actor, AnyStateMachine } from 'xstate';
 import type { Limits } from './limits.js';
 import { logIfTerminal } from './log/service.js';
@@ -60,6 +61,8 @@ export interface RunnerDeps {
   readonly hooks?: RunnerHooks;
   /** Uploaded artifact bytes (content formats). */
   readonly artifacts?: ArtifactStore;
+  /** Curve arithmetic off the event loop (crypto-pool.ts); size 0 runs it inline. */
+  readonly crypto: CryptoPool;
 }
 
 /** Fault injection for tests: a hook that throws leaves the effect pending, like a crash would. */
@@ -91,8 +94,11 @@ export interface ApplyOptions {
   readonly writes?: () => void;
 }
 
-/** A follow-up the effect runner schedules after the outbox is flushed (e.g. aggregation result). */
-export type FollowUp = () => void;
+/**
+ * A follow-up the effect runner schedules after the outbox is flushed (e.g. aggregation result).
+ * An async one runs in the ceremony's queue (CeremonyRunner.serial); its refusal is logged.
+ */
+export type FollowUp = () => void | Promise<void>;
 
 export interface EffectPerformer {
   performKey(live: Live, effect: KeyEffect, followUps: FollowUp[]): void;
@@ -180,6 +186,8 @@ export class CeremonyRunner {
   readonly live = new Map<string, Live>();
   performer: EffectPerformer | null = null;
   #closed = false;
+  /** Per ceremony: the settled tail of the work queued for it (see serial()). */
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(deps: RunnerDeps) {
     this.deps = deps;
@@ -214,6 +222,41 @@ export class CeremonyRunner {
       }
       this.afterTransition(live, followUps);
     }
+  }
+
+  /**
+   * Runs `fn` for ceremony `id` after everything already queued for that ceremony, so that work
+   * which waits on the crypto pool (share verification, aggregation) keeps the ceremony's events
+   * in arrival order: nothing else of that ceremony is checked or applied in between. When the
+   * queue is empty, `fn` runs synchronously (a synchronous `fn` behaves exactly as a direct call,
+   * including throwing); an async `fn` becomes the queue's tail until it settles.
+   */
+  serial(id: string, fn: () => void | Promise<void>): void | Promise<void> {
+    const tail = this.#queues.get(id);
+    if (tail === undefined) {
+      const result = fn();
+      if (result !== undefined) this.#track(id, result);
+      return result;
+    }
+    const next = tail.then(fn);
+    this.#track(id, next);
+    return next;
+  }
+
+  #track(id: string, work: Promise<void>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(id, settled);
+    void settled.then(() => {
+      if (this.#queues.get(id) === settled) this.#queues.delete(id);
+    });
+  }
+
+  /** Resolves when no ceremony has queued work (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#queues.size > 0) await Promise.all([...this.#queues.values()]);
   }
 
   /** Stops timers. The store is closed by the owner. */
@@ -416,15 +459,18 @@ export class CeremonyRunner {
     this.#arm(live);
     this.pushStatus(live);
     if (!isOpen(snapshotOf(live))) this.live.delete(live.id);
+    const refusedFollowUp = (e: unknown) =>
+      this.deps.logger.warn('follow-up refused', {
+        ceremony: live.id,
+        code:
+          e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+      });
     for (const followUp of followUps) {
       try {
-        followUp();
+        const result = followUp();
+        if (result !== undefined) result.catch(refusedFollowUp);
       } catch (e) {
-        this.deps.logger.warn('follow-up refused', {
-          ceremony: live.id,
-          code:
-            e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
-        });
+        refusedFollowUp(e);
       }
     }
   }
@@ -457,7 +503,7 @@ export class CeremonyRunner {
     const due = nextDeadline(snapshotOf(live));
     if (due === null || this.#closed) return;
     const delay = Math.min(Math.max(0, due - this.now()), 2 ** 31 - 1);
-    live.timer = setTimeout(() => this.#fire(live), delay);
+    live.timer = setTimeout(() => void this.serial(live.id, () => this.#fire(live)), delay);
     live.timer.unref();
   }
 

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bytesToHex, fingerprint, type IdentityKey } from '@conclave/protocol';
 import { CeremonyRunner, type RunnerHooks } from './ceremonies.js';
+import { CryptoPool } from './crypto-pool.js';
 import { performKeyEffect } from './key-ceremony.js';
 import {
   ADMIN_KEY_FILE,
@@ -125,6 +126,20 @@ function loadKeys(
   };
 }
 
+/**
+ * `limits.cryptoWorkers` from CONCLAVE_CRYPTO_WORKERS when the caller did not set it (a
+ * non-negative integer; anything else is refused at start).
+ */
+function withCryptoWorkersFromEnv(limits: Partial<Limits> = {}): Partial<Limits> {
+  const env = process.env['CONCLAVE_CRYPTO_WORKERS'];
+  if (limits.cryptoWorkers !== undefined || env === undefined || env === '') return limits;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 0 || n > 256) {
+    throw new Error(`CONCLAVE_CRYPTO_WORKERS must be an integer from 0 to 256, got ${env}`);
+  }
+  return { ...limits, cryptoWorkers: n };
+}
+
 /** Closed ceremonies the completion hook missed are swept into the log this often. */
 const LOG_SWEEP_INTERVAL_MS = 5_000;
 
@@ -134,7 +149,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
   mkdirSync(dirname(dbPath), { recursive: true, mode: 0o700 });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const clock = options.clock ?? systemClock;
-  const limits = resolveLimits(options.limits);
+  const limits = resolveLimits(withCryptoWorkersFromEnv(options.limits));
   const logger = options.logger ?? silentLogger;
   const store = openStore(dbPath, { now: clock.now() });
   const closers: (() => void)[] = [];
@@ -179,6 +194,8 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
         logger,
       }),
     });
+    const crypto = new CryptoPool({ size: limits.cryptoWorkers, logger });
+    closers.push(() => void crypto.close());
     const runner = new CeremonyRunner({
       store,
       clock,
@@ -189,6 +206,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       adminPublicKey: keys.adminPublicKey,
       hub: server.hub,
       artifacts,
+      crypto,
       ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
     });
     runner.performer = {
@@ -199,13 +217,19 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
         const session = (
           live.actor.getSnapshot() as { context: { sessions: { id: string }[] } }
         ).context.sessions.at(-1);
-        if (session !== undefined) followUps.push(() => aggregateSession(runner, live, session.id));
+        if (session !== undefined) {
+          followUps.push(() =>
+            runner.serial(live.id, () => aggregateSession(runner, live, session.id)),
+          );
+        }
       },
     };
     const dispatcher = new Dispatcher(runner, { disconnect: (m) => server.disconnect(m) });
     server.runner = runner;
     server.dispatcher = dispatcher;
     runner.boot();
+    // Resumed work that waits on the crypto pool (an interrupted aggregation) ends before listening.
+    await runner.idle();
     const stopGovernance = startGovernance(runner);
     closers.push(stopGovernance);
     const port = await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
@@ -242,6 +266,9 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
         stopGovernance();
         runner.close();
         await server.close();
+        // Work still waiting on the pool ends (CRYPTO_POOL_CLOSED) before the store closes.
+        await crypto.close();
+        await runner.idle();
         store.close();
       },
     };

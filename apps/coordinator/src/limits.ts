@@ -1,4 +1,5 @@
 // Every resource limit of the coordinator in one object (THREATS C.38–C.43), overridable in tests.
+import { availableParallelism } from 'node:os';
 import { MAX_FRAME_BYTES } from '@conclave/protocol';
 
 export interface Limits {
@@ -45,6 +46,12 @@ export interface Limits {
   readonly walCheckpointIntervalMs: number;
   /** Largest artifact a member may upload for the content formats (raw, OpenPGP). */
   readonly maxArtifactBytes: number;
+  /**
+   * Worker threads for signing-ceremony curve arithmetic (crypto-pool.ts): commitment checks,
+   * share verification, aggregation. Default: available cores − 1, at least 1. 0 runs it inline
+   * on the event loop. `conclave coordinator start` reads CONCLAVE_CRYPTO_WORKERS.
+   */
+  readonly cryptoWorkers: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -70,6 +77,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   walCheckpointBytes: 64 * 1024 * 1024,
   walCheckpointIntervalMs: 60_000,
   maxArtifactBytes: 256 * 1024 * 1024,
+  cryptoWorkers: Math.max(1, availableParallelism() - 1),
 });
 
 /** Defaults with `overrides` applied (shallow; `challengeRateLimit` merged one level down). */

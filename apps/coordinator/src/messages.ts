@@ -27,11 +27,16 @@ export class Dispatcher {
     this.#hooks = hooks;
   }
 
-  /** Handles one frame; returns the error sent back, if any (the caller counts them). */
+  /**
+   * Handles one frame; returns the error sent back, if any (the caller counts them). An envelope
+   * whose handling waits on the crypto pool answers later: its error, if any, is sent with
+   * `reply` and passed to `onLateError` to be counted the same way.
+   */
   handleFrame(
     member: string,
     data: Buffer | string,
     reply: (frame: object) => void,
+    onLateError?: (frame: ErrorMessage) => void,
   ): ErrorMessage | null {
     const parsed = parseMessage(typeof data === 'string' ? data : new Uint8Array(data));
     if (!parsed.ok) {
@@ -62,9 +67,15 @@ export class Dispatcher {
         case 'revocations.get':
           reply(revocationPage(this.#runner, member, msg.group, msg.offset));
           return null;
-        case 'envelope':
-          this.#envelope(member, msg, reply);
+        case 'envelope': {
+          const pending = this.#envelope(member, msg, reply);
+          pending?.catch((e: unknown) => {
+            const frame = errorFrame(e, ceremonyId);
+            reply(frame);
+            onLateError?.(frame);
+          });
           return null;
+        }
         default:
           throw refused('UNEXPECTED_MESSAGE', 'message type not accepted on this connection');
       }
@@ -90,10 +101,24 @@ export class Dispatcher {
     }
   }
 
-  #envelope(member: string, envelope: Envelope, reply: (frame: object) => void): void {
+  #envelope(
+    member: string,
+    envelope: Envelope,
+    reply: (frame: object) => void,
+  ): void | Promise<void> {
     const runner = this.#runner;
     const opened = openEnvelope(envelope, (name) => runner.memberKey(name), { sender: member });
     if (!opened.ok) throw ProtocolError.from(opened.error);
+    // In the ceremony's queue: after whatever of it still waits on the crypto pool.
+    return runner.serial(envelope.ceremonyId, () => this.#verified(member, envelope, reply));
+  }
+
+  #verified(
+    member: string,
+    envelope: Envelope,
+    reply: (frame: object) => void,
+  ): void | Promise<void> {
+    const runner = this.#runner;
     const type = envelope.body.type;
     const isAdminOp = type.startsWith('admin.');
     const expected = ROUNDS[type];

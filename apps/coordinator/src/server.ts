@@ -407,13 +407,21 @@ export class CoordinatorServer {
           ? Buffer.concat(data)
           : Buffer.from(data);
       error =
-        this.dispatcher?.handleFrame(conn.member, bytes, (frame) => this.#send(conn, frame)) ??
-        null;
+        this.dispatcher?.handleFrame(
+          conn.member,
+          bytes,
+          (frame) => this.#send(conn, frame),
+          (late) => this.#countError(conn, late),
+        ) ?? null;
     }
-    if (error !== null) {
-      this.#deps.metrics.refused.inc({ code: error.code });
-      conn.errors += 1;
-      if (conn.errors >= limits.maxErrorsPerConnection) conn.ws.close(1008, 'too many errors');
+    if (error !== null) this.#countError(conn, error);
+  }
+
+  #countError(conn: Conn, error: { code: string }): void {
+    this.#deps.metrics.refused.inc({ code: error.code });
+    conn.errors += 1;
+    if (conn.errors >= this.#deps.limits.maxErrorsPerConnection) {
+      conn.ws.close(1008, 'too many errors');
     }
   }
 

@@ -2,12 +2,8 @@
 // commitments (unique per group key, A.1) → sessions of exactly t signers (ROAST loop in the machine)
 // → verified shares → aggregate, verified with Node's crypto and noble strict → signature stored
 // with its statement in one transaction before `sign.complete` goes out (D.48).
-import {
-  decodePublicKeyPackage,
-  decodeSigningCommitments,
-  decodeSigningPackage,
-} from './decoded.js';
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { decodeSigningCommitments, decodeSigningPackage } from './decoded.js';
+import { runOrInline } from './crypto-pool.js';
 import {
   signingMachine,
   signingPhase,
@@ -15,13 +11,7 @@ import {
   type SigningEffect,
   type SigningOutcome,
 } from '@conclave/ceremony';
-import {
-  ed25519 as frost,
-  ed25519Spki,
-  isFrostError,
-  type SignatureShare,
-  type SigningCommitments,
-} from '@conclave/frost';
+import { ed25519 as frost, type SigningCommitments } from '@conclave/frost';
 import {
   ADMIN_ID,
   MAX_JOBS,
@@ -30,6 +20,7 @@ import {
   requestDigest,
   sessionPackagesBytes,
   verifyPackageAck,
+  type ErrorCode,
   type Round2Share,
   type SignAborted,
   type SignRequest,
@@ -64,7 +55,7 @@ import {
   supersededAborted,
 } from './policy.js';
 import { recordApprovalLatency } from './metrics.js';
-import { frostRefusal, identifierOf, refused } from './runtime.js';
+import { identifierOf, refused } from './runtime.js';
 import type { GroupRecord, SessionJob, SessionRecord } from './store.js';
 
 /**
@@ -154,20 +145,40 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
   );
 }
 
-/** Decodes a round-1 commitment and checks it is the authenticated member's (A.11, A.17). */
-function decodeCommitment(member: string, hex: string): string {
-  let c: SigningCommitments;
-  try {
-    c = decodeSigningCommitments(hex);
-  } catch (e) {
-    throw frostRefusal(e, 'commitment');
-  }
-  if (c.identifier !== identifierOf(member)) {
-    throw refused('IDENTIFIER_MISMATCH', 'commitment identifier is not the sender’s');
-  }
-  const canonical = bytesToHex(frost.encode.bytes('SigningCommitments', c));
-  if (canonical !== hex) throw refused('INVALID_MESSAGE', 'commitment is not canonically encoded');
-  return canonical;
+/**
+ * Decodes round-1 commitments and checks they are the authenticated member's (A.11, A.17). The
+ * element checks (on the curve, not the identity, prime-order subgroup: RFC 9591 §3.1) run on the
+ * crypto pool; the decoded commitments are remembered here, so building the session's signing
+ * package does not repeat them on the event loop.
+ */
+async function decodeCommitments(
+  runner: CeremonyRunner,
+  member: string,
+  hexes: readonly string[],
+): Promise<string[]> {
+  const checked = await runOrInline(
+    runner.deps.crypto,
+    { kind: 'commitments', member, commitments: hexes },
+    runner.deps.logger,
+  );
+  if (!checked.ok) throw refused(checked.code as ErrorCode, checked.message);
+  return checked.commitments.map((x) => {
+    if (x.identifier !== identifierOf(member)) {
+      throw refused('IDENTIFIER_MISMATCH', 'commitment identifier is not the sender’s');
+    }
+    const c: SigningCommitments = Object.freeze({
+      suite: frost.suite.name,
+      identifier: x.identifier as SigningCommitments['identifier'],
+      hiding: hexToBytes(x.hiding),
+      binding: hexToBytes(x.binding),
+    });
+    const canonical = bytesToHex(frost.encode.bytes('SigningCommitments', c));
+    if (canonical !== x.hex) {
+      throw refused('INVALID_MESSAGE', 'commitment is not canonically encoded');
+    }
+    decodeSigningCommitments.remember(canonical, c);
+    return canonical;
+  });
 }
 
 /** The id the machine knows a bundle by: SHA-256 of its canonical commitments, in order. */
@@ -181,7 +192,17 @@ function releaseOf(live: Live): SignRequest['release'] {
   return (request.body as SignRequest).release;
 }
 
-export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Incoming): void {
+/**
+ * Handles one verified signing-ceremony envelope. Runs in the ceremony's queue
+ * (CeremonyRunner.serial); approvals and shares wait on the crypto pool and return a promise, and
+ * repeat their state checks after it: the ceremony is only ever changed by runner.apply (check,
+ * then commit, then answer).
+ */
+export function handleSigningMessage(
+  runner: CeremonyRunner,
+  live: Live,
+  m: Incoming,
+): void | Promise<void> {
   const body = m.envelope.body;
   const at = runner.now();
   const c = context(live);
@@ -190,51 +211,64 @@ export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Inco
   switch (body.type) {
     case 'sign.approve':
     case 'sign.recommit': {
-      if (body.type === 'sign.approve' && body.requestDigest !== c.statementDigest) {
-        throw refused('STATEMENT_MISMATCH', 'approval is for another request');
-      }
       const phase = body.type === 'sign.approve' ? 1 : body.phase;
-      if (phase !== c.phase) {
-        throw refused(
-          'UNEXPECTED_MESSAGE',
-          `these commitments are for phase ${phase}; the ceremony is signing phase ${c.phase}`,
-        );
-      }
-      const expected = jobIdsFor(releaseOf(live), phase).length;
-      if (body.commitments.length !== expected) {
-        throw refused(
-          'INCORRECT_NUMBER_OF_COMMITMENTS',
-          `phase ${phase} signs ${expected} jobs: send exactly one commitment per job`,
-        );
-      }
-      const commitments = body.commitments.map((hex) => decodeCommitment(m.member, hex));
-      const bundleId = bundleIdOf(commitments);
-      const event = { type: body.type, member: m.member, commitment: bundleId, at };
-      runner.check(live, event);
-      if (commitments.some((x) => runner.store.hasCommitment(groupKey, x))) {
-        throw refused('COMMITMENT_REUSED', 'commitment was already used for this group key');
-      }
-      runner.apply(live, event, {
-        incoming: m,
-        writes: () => {
-          for (const x of commitments) {
-            runner.store.recordCommitment(groupKey, x, live.id, m.member, at);
-          }
-          runner.store.putBundle({
-            ceremonyId: live.id,
-            bundleId,
-            member: m.member,
-            phase,
-            commitments,
-            at,
-          });
-        },
+      // Cheap refusals first (no pool round trip for them), again after the pool answered.
+      const precheck = () => {
+        const now = context(live);
+        if (body.type === 'sign.approve' && body.requestDigest !== now.statementDigest) {
+          throw refused('STATEMENT_MISMATCH', 'approval is for another request');
+        }
+        if (phase !== now.phase) {
+          throw refused(
+            'UNEXPECTED_MESSAGE',
+            `these commitments are for phase ${phase}; the ceremony is signing phase ${now.phase}`,
+          );
+        }
+        const expected = jobIdsFor(releaseOf(live), phase).length;
+        if (body.commitments.length !== expected) {
+          throw refused(
+            'INCORRECT_NUMBER_OF_COMMITMENTS',
+            `phase ${phase} signs ${expected} jobs: send exactly one commitment per job`,
+          );
+        }
+        // Accepted commitments are their canonical encodings, so this is the bundle's final id.
+        runner.check(live, {
+          type: body.type,
+          member: m.member,
+          commitment: bundleIdOf(body.commitments),
+          at,
+        });
+      };
+      precheck();
+      return decodeCommitments(runner, m.member, body.commitments).then((commitments) => {
+        precheck();
+        const bundleId = bundleIdOf(commitments);
+        const event = { type: body.type, member: m.member, commitment: bundleId, at };
+        runner.check(live, event);
+        if (commitments.some((x) => runner.store.hasCommitment(groupKey, x))) {
+          throw refused('COMMITMENT_REUSED', 'commitment was already used for this group key');
+        }
+        runner.apply(live, event, {
+          incoming: m,
+          writes: () => {
+            for (const x of commitments) {
+              runner.store.recordCommitment(groupKey, x, live.id, m.member, at);
+            }
+            runner.store.putBundle({
+              ceremonyId: live.id,
+              bundleId,
+              member: m.member,
+              phase,
+              commitments,
+              at,
+            });
+          },
+        });
+        if (body.type === 'sign.approve') {
+          runner.deps.metrics.approvals.inc();
+          recordApprovalLatency(runner.deps.metrics, m.member, live.createdAt, at);
+        }
       });
-      if (body.type === 'sign.approve') {
-        runner.deps.metrics.approvals.inc();
-        recordApprovalLatency(runner.deps.metrics, m.member, live.createdAt, at);
-      }
-      return;
     }
     case 'sign.reject': {
       if (body.requestDigest !== c.statementDigest) {
@@ -264,12 +298,24 @@ export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Inco
       }
       // A signer is blamed for a share list of the wrong length as for a bad share: it is
       // authenticated, and it acknowledged the packages it answers.
-      const valid =
-        share.shares.length === record.jobs.length &&
-        record.jobs.every((job, i) => verifyShare(group, job, m.member, share.shares[i] ?? ''));
-      runner.apply(live, { ...probe, valid }, { incoming: m });
-      if (!valid) runner.deps.metrics.culprits.inc({ kind: 'invalid_share' });
-      return;
+      const verified =
+        share.shares.length !== record.jobs.length
+          ? Promise.resolve(false)
+          : runOrInline(
+              runner.deps.crypto,
+              {
+                kind: 'verifyShares',
+                member: m.member,
+                publicKeyPackage: group.publicKeyPackage,
+                signingPackages: record.jobs.map((j) => j.signingPackage),
+                shares: share.shares,
+              },
+              runner.deps.logger,
+            );
+      return verified.then((valid) => {
+        runner.apply(live, { ...probe, valid }, { incoming: m });
+        if (!valid) runner.deps.metrics.culprits.inc({ kind: 'invalid_share' });
+      });
     }
     case 'ceremony.cancel': {
       if (m.member !== ADMIN_ID && m.member !== live.request?.sender) {
@@ -284,32 +330,6 @@ export function handleSigningMessage(runner: CeremonyRunner, live: Live, m: Inco
     }
     default:
       throw refused('UNEXPECTED_MESSAGE', 'not a signing ceremony message');
-  }
-}
-
-function shareOf(member: string, shareHex: string): SignatureShare {
-  return {
-    suite: frost.suite.name,
-    identifier: identifierOf(member),
-    share: hexToBytes(shareHex, 32),
-  };
-}
-
-function verifyShare(
-  group: { publicKeyPackage: string },
-  job: SessionJob,
-  member: string,
-  shareHex: string,
-): boolean {
-  try {
-    const pkg = decodeSigningPackage(job.signingPackage);
-    const pub = decodePublicKeyPackage(group.publicKeyPackage);
-    frost.verifySignatureShare(shareOf(member, shareHex), pkg, pub);
-    return true;
-  } catch {
-    // INVALID_SCALAR (non-canonical, A.10) and INVALID_SIGNATURE_SHARE (A.9) alike: the sender
-    // is blamed by the machine (valid: false).
-    return false;
   }
 }
 
@@ -554,7 +574,9 @@ export function performSigningEffect(
       }
       return;
     case 'aggregate':
-      followUps.push(() => aggregateSession(runner, live, effect.sessionId));
+      followUps.push(() =>
+        runner.serial(live.id, () => aggregateSession(runner, live, effect.sessionId)),
+      );
       return;
     case 'phaseComplete':
       // The status push after this transition lists every approver in needsCommitment.
@@ -610,15 +632,26 @@ export function performSigningEffect(
   }
 }
 
-/** Aggregates a session's shares job by job, verifies each signature and feeds `session.aggregated`. */
-export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: string): void {
-  const c = context(live);
-  const session = c.sessions.find((s) => s.id === sessionId);
-  if (session === undefined || session.status !== 'aggregating') return;
+/**
+ * Aggregates a session's shares job by job on the crypto pool (each signature verified with Node's
+ * crypto and noble strict there), then feeds `session.aggregated`. Runs in the ceremony's queue.
+ */
+export async function aggregateSession(
+  runner: CeremonyRunner,
+  live: Live,
+  sessionId: string,
+): Promise<void> {
+  const aggregating = () => {
+    const s = context(live).sessions.find((x) => x.id === sessionId);
+    return s !== undefined && s.status === 'aggregating' && runner.live.get(live.id) === live
+      ? s
+      : undefined;
+  };
+  const session = aggregating();
+  if (session === undefined) return;
   const group = activeGroup(runner, live.group);
   const record = runner.store.getSession(live.id, session.index);
   if (record === undefined) throw refused('INTERNAL', 'session package missing');
-  const pub = decodePublicKeyPackage(group.publicKeyPackage);
   const seen = new Set<string>();
   const sharesBy: { member: string; shares: readonly string[] }[] = [];
   for (const e of runner.store.transcript(live.id)) {
@@ -630,6 +663,19 @@ export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: 
     seen.add(e.sender);
     sharesBy.push({ member: e.sender, shares: body.shares });
   }
+  const result = await runOrInline(
+    runner.deps.crypto,
+    {
+      kind: 'aggregate',
+      publicKeyPackage: group.publicKeyPackage,
+      jobs: record.jobs.map((j) => ({ job: j.job, signingPackage: j.signingPackage })),
+      shares: sharesBy,
+    },
+    runner.deps.logger,
+  );
+  // Nothing else of this ceremony ran meanwhile (its queue), but the coordinator may be closing.
+  if (aggregating() === undefined) return;
+  const c = context(live);
   const at = runner.now();
   const event = (ok: boolean, culprits: string[]) => ({
     type: 'session.aggregated',
@@ -638,39 +684,11 @@ export function aggregateSession(runner: CeremonyRunner, live: Live, sessionId: 
     culprits,
     at,
   });
-  const byIdentifier = new Map(session.participants.map((m) => [identifierOf(m) as string, m]));
-  const key = createPublicKey({
-    key: Buffer.from(ed25519Spki(pub.verifyingKey)),
-    format: 'der',
-    type: 'spki',
-  });
-  const signatures: Record<string, string> = {};
-  const culprits = new Set<string>();
-  let invalid = false;
-  record.jobs.forEach((job, i) => {
-    const pkg = decodeSigningPackage(job.signingPackage);
-    const shares = sharesBy.map((x) => shareOf(x.member, x.shares[i] ?? ''));
-    try {
-      const signature = frost.aggregate(pkg, shares, pub).bytes;
-      const ok =
-        nodeVerify(null, pkg.message, key, signature) &&
-        frost.verify(pkg.message, signature, pub.verifyingKey);
-      if (ok) signatures[job.job] = bytesToHex(signature);
-      else invalid = true;
-    } catch (e) {
-      invalid = true;
-      if (isFrostError(e)) {
-        for (const id of e.culprits) {
-          const m = byIdentifier.get(id);
-          if (m !== undefined) culprits.add(m);
-        }
-      }
-    }
-  });
-  if (invalid) {
-    runner.apply(live, event(false, [...culprits]));
+  if (!result.ok) {
+    runner.apply(live, event(false, [...result.culprits]));
     return;
   }
+  const signatures = { ...result.signatures };
   const last = c.phase >= c.phases;
   runner.apply(live, event(true, []), {
     writes: () => {

@@ -1,0 +1,156 @@
+// The curve arithmetic of a signing ceremony, as plain functions over hex strings: what the crypto
+// pool's workers run (crypto-pool-worker.ts), and what the coordinator runs inline when the pool
+// has no workers. Inputs and results are structured-clone friendly (strings, arrays, plain objects)
+// and carry public data only: commitments, signing packages, signature shares, signatures.
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { ed25519 as frost, ed25519Spki, isFrostError, type SignatureShare } from '@conclave/frost';
+import { bytesToHex, hexToBytes } from '@conclave/protocol';
+import {
+  decodePublicKeyPackage,
+  decodeSigningCommitments,
+  decodeSigningPackage,
+} from './decoded.js';
+import { frostRefusal, identifierOf } from './runtime.js';
+
+/** Round-1 commitments of `member`: decoded and validated (RFC 9591 §3.1 DeserializeElement). */
+export interface CommitmentsTask {
+  readonly kind: 'commitments';
+  readonly member: string;
+  readonly commitments: readonly string[];
+}
+
+/** Decoded commitment fields, so the caller can rebuild the object without re-validating. */
+export interface CheckedCommitment {
+  readonly hex: string;
+  readonly identifier: string;
+  readonly hiding: string;
+  readonly binding: string;
+}
+
+export type CommitmentsResult =
+  | { readonly ok: true; readonly commitments: readonly CheckedCommitment[] }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** One signer's shares, one per job, each checked against its signing package (RFC 9591 §5.4). */
+export interface VerifySharesTask {
+  readonly kind: 'verifyShares';
+  readonly member: string;
+  readonly publicKeyPackage: string;
+  readonly signingPackages: readonly string[];
+  readonly shares: readonly string[];
+}
+
+/** A session's shares aggregated job by job (RFC 9591 §5.3), each signature verified twice. */
+export interface AggregateTask {
+  readonly kind: 'aggregate';
+  readonly publicKeyPackage: string;
+  readonly jobs: readonly { readonly job: string; readonly signingPackage: string }[];
+  readonly shares: readonly { readonly member: string; readonly shares: readonly string[] }[];
+}
+
+export interface AggregateResult {
+  readonly ok: boolean;
+  /** Job id → hex signature (all jobs when `ok`). */
+  readonly signatures: Readonly<Record<string, string>>;
+  /** Members named by cheater detection. */
+  readonly culprits: readonly string[];
+}
+
+export type CryptoTask = CommitmentsTask | VerifySharesTask | AggregateTask;
+
+export type CryptoResultOf<T extends CryptoTask> = T extends CommitmentsTask
+  ? CommitmentsResult
+  : T extends VerifySharesTask
+    ? boolean
+    : AggregateResult;
+
+export function checkCommitments(task: CommitmentsTask): CommitmentsResult {
+  const out: CheckedCommitment[] = [];
+  for (const hex of task.commitments) {
+    try {
+      const c = decodeSigningCommitments(hex);
+      out.push({
+        hex,
+        identifier: c.identifier,
+        hiding: bytesToHex(c.hiding),
+        binding: bytesToHex(c.binding),
+      });
+    } catch (e) {
+      const refusal = frostRefusal(e, 'commitment');
+      return { ok: false, code: refusal.code, message: refusal.message };
+    }
+  }
+  return { ok: true, commitments: out };
+}
+
+function shareOf(member: string, shareHex: string): SignatureShare {
+  return {
+    suite: frost.suite.name,
+    identifier: identifierOf(member),
+    share: hexToBytes(shareHex, 32),
+  };
+}
+
+export function verifyShares(task: VerifySharesTask): boolean {
+  if (task.shares.length !== task.signingPackages.length) return false;
+  try {
+    const pub = decodePublicKeyPackage(task.publicKeyPackage);
+    task.signingPackages.forEach((pkgHex, i) => {
+      const pkg = decodeSigningPackage(pkgHex);
+      frost.verifySignatureShare(shareOf(task.member, task.shares[i] ?? ''), pkg, pub);
+    });
+    return true;
+  } catch {
+    // INVALID_SCALAR (non-canonical, A.10) and INVALID_SIGNATURE_SHARE (A.9) alike: the sender
+    // is blamed by the machine (valid: false).
+    return false;
+  }
+}
+
+export function aggregateShares(task: AggregateTask): AggregateResult {
+  const pub = decodePublicKeyPackage(task.publicKeyPackage);
+  const byIdentifier = new Map(
+    task.shares.map((s) => [identifierOf(s.member) as string, s.member]),
+  );
+  const key = createPublicKey({
+    key: Buffer.from(ed25519Spki(pub.verifyingKey)),
+    format: 'der',
+    type: 'spki',
+  });
+  const signatures: Record<string, string> = {};
+  const culprits = new Set<string>();
+  let ok = true;
+  task.jobs.forEach((job, i) => {
+    const pkg = decodeSigningPackage(job.signingPackage);
+    const shares = task.shares.map((x) => shareOf(x.member, x.shares[i] ?? ''));
+    try {
+      const signature = frost.aggregate(pkg, shares, pub).bytes;
+      const valid =
+        nodeVerify(null, pkg.message, key, signature) &&
+        frost.verify(pkg.message, signature, pub.verifyingKey);
+      if (valid) signatures[job.job] = bytesToHex(signature);
+      else ok = false;
+    } catch (e) {
+      ok = false;
+      if (isFrostError(e)) {
+        for (const id of e.culprits) {
+          const m = byIdentifier.get(id);
+          if (m !== undefined) culprits.add(m);
+        }
+      }
+    }
+  });
+  return { ok, signatures, culprits: [...culprits] };
+}
+
+export function runCryptoTask<T extends CryptoTask>(task: T): CryptoResultOf<T> {
+  switch (task.kind) {
+    case 'commitments':
+      return checkCommitments(task) as CryptoResultOf<T>;
+    case 'verifyShares':
+      return verifyShares(task) as CryptoResultOf<T>;
+    case 'aggregate':
+      return aggregateShares(task) as CryptoResultOf<T>;
+  }
+  throw new Error('unknown crypto task');
+}

@@ -1,0 +1,205 @@
+// A small worker_threads pool for the curve arithmetic of signing ceremonies (commitment
+// validation, signature-share verification, aggregation — crypto-pool-tasks.ts), so that it runs
+// off the coordinator's event loop (issue 3: event-loop delay p99 ≤ 10 ms under load).
+//
+// - Size: `limits.cryptoWorkers` (default os.availableParallelism() − 1, at least 1). Size 0 runs
+//   every task inline, on the event loop (the behaviour before the pool; tests use it).
+// - Tasks go to the least busy worker; each worker runs one task at a time, queued in order.
+// - A worker that dies (crash, out of memory, terminated) fails its queued and running tasks with
+//   CryptoPoolError `CRYPTO_WORKER_FAILED` and is replaced; callers then run the task inline, so no
+//   ceremony is lost to a worker failure. After close(), run() fails with `CRYPTO_POOL_CLOSED`.
+// - The pool only computes: results are applied to the ceremony's XState actor by the caller,
+//   under the same check → commit → send rules as before.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from './logger.js';
+import { runCryptoTask, type CryptoResultOf, type CryptoTask } from './crypto-pool-tasks.js';
+
+export type CryptoPoolErrorCode = 'CRYPTO_WORKER_FAILED' | 'CRYPTO_POOL_CLOSED';
+
+export class CryptoPoolError extends Error {
+  readonly code: CryptoPoolErrorCode;
+  constructor(code: CryptoPoolErrorCode, message: string) {
+    super(message);
+    this.name = 'CryptoPoolError';
+    this.code = code;
+  }
+}
+
+export const isCryptoPoolError = (e: unknown): e is CryptoPoolError => e instanceof CryptoPoolError;
+
+/** Default pool size: one worker per core the event loop does not use, at least one. */
+export function defaultCryptoWorkers(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
+export interface CryptoPoolOptions {
+  readonly size: number;
+  readonly logger?: Logger;
+}
+
+interface Pending {
+  readonly id: number;
+  readonly task: CryptoTask;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Sent to the worker, in order; the first is running. */
+  readonly inFlight: Map<number, Pending>;
+}
+
+// Workers load the TypeScript sources directly (the workspace has no build step): a worker that
+// did not inherit a TypeScript loader (`node --import tsx` passes it on; tsx's register() in the
+// main thread does not) registers tsx's ESM hooks before importing the entry.
+const BOOT = `
+const { workerData } = require('node:worker_threads');
+import(workerData.entry).catch((first) => {
+  if (!first || first.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw first;
+  return import(workerData.tsx).then((api) => {
+    api.register();
+    // A fresh URL: the failed import above stays cached under the plain one.
+    return import(workerData.entry + '?tsx');
+  });
+});
+`;
+
+const ENTRY = new URL('./crypto-pool-worker.ts', import.meta.url).href;
+
+/** tsx's ESM API (`register()`), as a file URL. */
+function tsxApi(): string {
+  // require.resolve picks the CommonJS build; its ESM twin sits next to it.
+  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+  const esm = cjs.replace(/\.cjs$/, '.mjs');
+  return pathToFileURL(existsSync(esm) ? esm : cjs).href;
+}
+
+export class CryptoPool {
+  readonly size: number;
+  readonly #logger: Logger | undefined;
+  readonly #slots: Slot[] = [];
+  #next = 1;
+  #closed = false;
+  /** Workers replaced after a failure (metrics, tests). */
+  restarts = 0;
+
+  constructor(options: CryptoPoolOptions) {
+    if (!Number.isInteger(options.size) || options.size < 0) {
+      throw new RangeError('crypto pool size must be a non-negative integer');
+    }
+    this.size = options.size;
+    this.#logger = options.logger;
+    for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
+  }
+
+  /** Runs `task` on a worker (inline when the pool has none). */
+  run<T extends CryptoTask>(task: T): Promise<CryptoResultOf<T>> {
+    if (this.#closed) {
+      return Promise.reject(new CryptoPoolError('CRYPTO_POOL_CLOSED', 'the crypto pool is closed'));
+    }
+    if (this.size === 0) {
+      try {
+        return Promise.resolve(runCryptoTask(task));
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    const slot = this.#slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+    const id = this.#next++;
+    return new Promise<CryptoResultOf<T>>((resolve, reject) => {
+      slot.inFlight.set(id, { id, task, resolve: resolve as (v: unknown) => void, reject });
+      // Referenced while it has work, so a pending task keeps the process alive.
+      slot.worker.ref();
+      slot.worker.postMessage({ id, task });
+    });
+  }
+
+  /** Stops every worker; tasks still queued fail with CRYPTO_POOL_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const slots = this.#slots.splice(0);
+    for (const slot of slots) {
+      for (const p of slot.inFlight.values()) {
+        p.reject(new CryptoPoolError('CRYPTO_POOL_CLOSED', 'the crypto pool is closed'));
+      }
+      slot.inFlight.clear();
+    }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  /** Thread ids of the live workers (tests and diagnostics). */
+  get threadIds(): number[] {
+    return this.#slots.map((s) => s.worker.threadId);
+  }
+
+  /** Tests: terminate worker `index` as a crash would end it. */
+  async killWorkerForTest(index: number): Promise<void> {
+    await this.#slots[index]?.worker.terminate();
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(BOOT, {
+      eval: true,
+      workerData: { entry: ENTRY, tsx: tsxApi() },
+      name: 'conclave-crypto',
+    });
+    worker.unref();
+    const slot: Slot = { worker, inFlight: new Map() };
+    worker.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
+      if (m.id === undefined) return;
+      const p = slot.inFlight.get(m.id);
+      if (p === undefined) return;
+      slot.inFlight.delete(m.id);
+      if (slot.inFlight.size === 0) slot.worker.unref();
+      if (m.error !== undefined) p.reject(new Error(`crypto task failed (${m.error})`));
+      else p.resolve(m.result);
+    });
+    worker.on('error', () => {
+      // Followed by 'exit'; the failure is handled there.
+    });
+    worker.on('exit', () => this.#onExit(slot));
+    return slot;
+  }
+
+  #onExit(slot: Slot): void {
+    const failed = [...slot.inFlight.values()];
+    slot.inFlight.clear();
+    if (this.#closed) return;
+    const index = this.#slots.indexOf(slot);
+    if (index >= 0) {
+      this.restarts += 1;
+      this.#logger?.error('crypto worker exited; replaced', { pending: failed.length });
+      this.#slots[index] = this.#spawn();
+    }
+    for (const p of failed) {
+      p.reject(new CryptoPoolError('CRYPTO_WORKER_FAILED', 'a crypto worker exited mid-task'));
+    }
+  }
+}
+
+/**
+ * Runs `task` on the pool; if its worker failed, runs it inline instead (logged), so a worker
+ * crash costs event-loop time, not the ceremony. Other errors propagate.
+ */
+export async function runOrInline<T extends CryptoTask>(
+  pool: CryptoPool,
+  task: T,
+  logger?: Logger,
+): Promise<CryptoResultOf<T>> {
+  try {
+    return await pool.run(task);
+  } catch (e) {
+    if (!isCryptoPoolError(e) || e.code !== 'CRYPTO_WORKER_FAILED') throw e;
+    logger?.warn('crypto task rerun inline after a worker failure', {
+      task: task.kind,
+      code: e.code,
+    });
+    return runCryptoTask(task);
+  }
+}
