@@ -148,8 +148,8 @@ export class AuditHttp {
         const ceremony = params.get('ceremony');
         if (ceremony !== null) {
           const kind = params.get('kind') ?? 'sign';
-          if (kind !== 'sign' && kind !== 'key' && kind !== 'admin') {
-            return problem(res, 400, 'INVALID_MESSAGE', 'kind is sign, key or admin');
+          if (kind !== 'sign' && kind !== 'key' && kind !== 'admin' && kind !== 'governance') {
+            return problem(res, 400, 'INVALID_MESSAGE', 'kind is sign, key, admin or governance');
           }
           index = log.leafIndex(kind, ceremony);
           if (index === undefined) return problem(res, 404, 'CEREMONY_NOT_FOUND', 'not in the log');
