@@ -1,6 +1,7 @@
 // Governance over the coordinator (docs/policy.md) with fake members over real sockets: a policy set
 // by a quorum ceremony, refusals with their codes, the policy quorum and roles holding sessions back,
 // hotfixes and their ratification window, signed revocations, and a tampered policy row refused.
+import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import {
   newCeremonyId,
@@ -394,6 +395,85 @@ describe('policy as data', () => {
         groupPublicKey: w.groupPublicKey,
       }).ok,
     ).toBe(false);
+  });
+});
+
+describe('auditors’ governance page', () => {
+  const HOSTILE = '<script>window.__pwned=1</script>app*.tar.gz';
+  const auditorGet = async (w: World, path: string) => {
+    const token = readFileSync(w.t.handle.auditorTokenPath, 'utf8').trim();
+    const res = await fetch(`${w.t.handle.url}${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: res.status, text: await res.text() };
+  };
+
+  it('shows each group’s policy in words with its signing ceremony, the hotfixes, and each ceremony’s policy version; a hostile pattern stays text', async () => {
+    const w = await world();
+    const open = newCeremonyId();
+    expectAck(await request(w, 'bob', open, sampleRelease()));
+    const doc: PolicyDocument = {
+      ...STRICT,
+      classes: {
+        ...STRICT.classes,
+        standard: { ...STRICT.classes.standard, artifacts: [HOSTILE, 'app*.tgz'] },
+      },
+      hotfix: { ratificationWindowSeconds: 3 * 86_400, requireIncident: true },
+    };
+    const { id: setBy, end } = await ceremony(w, 'alice', policyRelease(doc), ['bob', 'carol']);
+    expect(end.body.type).toBe('sign.complete');
+    const hotfix = await ceremony(
+      w,
+      'erin',
+      { ...sampleRelease(), class: 'hotfix', incident: 'INC-<b>7</b>' },
+      ['bob', 'carol'],
+    );
+    expect(hotfix.end.body.type).toBe('sign.complete');
+
+    const page = await auditorGet(w, '/audit/governance');
+    expect(page.status).toBe(200);
+    const text = page.text;
+    expect(text).toContain('id="policy-release"');
+    expect(text).toMatch(/policy <span class="policy-id">release@v1<\/span>/);
+    expect(text).toContain(`href="/audit/ceremony/${setBy}"`);
+    expect(text).toContain('Quorum signature verifies under the group key');
+    expect(text).toContain('holders of role <code>release-manager</code>');
+    expect(text).toMatch(/<td class="roles">\s*1 <code>security<\/code>/);
+    expect(text).toMatch(/<strong>3 days<\/strong\s*>/);
+    expect(text).toMatch(/an incident id is\s+required/);
+    // Escaped, never markup: the pattern and the incident id are shown as text.
+    expect(text).not.toContain('<script>');
+    expect(text).not.toContain('<b>7</b>');
+    expect(text).toContain('&lt;script&gt;window.__pwned=1&lt;/script&gt;app*.tar.gz');
+    expect(text).toContain('INC-&lt;b&gt;7&lt;/b&gt;');
+    expect(text).toMatch(new RegExp(`data-hotfix="${hotfix.id}" data-state="unratified"`));
+    expect(text).toContain('ceremony.superseded');
+
+    const ran = await auditorGet(w, `/audit/ceremony/${hotfix.id}`);
+    expect(ran.text).toMatch(
+      /class="policy-id" href="\/audit\/governance#policy-release">release@v1</,
+    );
+    const stale = await auditorGet(w, `/audit/ceremony/${open}`);
+    expect(stale.text).toMatch(/>release@v0</);
+    expect(stale.text).toContain('POLICY_SUPERSEDED: release@v1 was stored');
+    const setter = await auditorGet(w, `/audit/ceremony/${setBy}`);
+    expect(setter.text).toContain('policy release@v1');
+
+    // A policy row edited behind the coordinator's back fails verification on the page.
+    const db = new Database(w.t.dbPath);
+    try {
+      db.exec('DROP TRIGGER policies_no_update');
+      db.prepare('UPDATE policies SET document = ? WHERE grp = ? AND version = 1').run(
+        JSON.stringify({ ...doc, classes: { standard: {} } }),
+        'release',
+      );
+    } finally {
+      db.close();
+    }
+    const edited = await auditorGet(w, '/audit/governance');
+    expect(edited.text).toContain('Quorum signature FAILED');
+    const none = await fetch(`${w.t.handle.url}/audit/governance`);
+    expect(none.status).toBe(401);
   });
 });
 

@@ -3,6 +3,7 @@
 //   /audit/ceremony/<id>         one ceremony: verification, request, approvals, sessions, culprits,
 //                                outcome, the signed statement, the log entry, the full timeline
 //   /audit/log                   the log: newest checkpoint, witnesses, whole-log verification
+//   /audit/governance            each group's policy (verified), hotfixes, governance events
 import {
   verifyCeremonyBundle,
   transcriptDigest,
@@ -12,6 +13,7 @@ import {
 import { buildBundle } from '../log/bundle.js';
 import type { TransparencyLog } from '../log/service.js';
 import type { SqliteStore } from '../store.js';
+import { ceremonyPolicySection, governanceBody } from './governance.js';
 import { html, raw, type Html } from './html.js';
 
 export interface PageContext {
@@ -57,7 +59,7 @@ function layout(title: string, body: Html, checkpoint?: string): string {
       <body>
         <header>
           <strong>Conclave audit</strong><a href="/audit/">Ceremonies</a
-          ><a href="/audit/log">Log</a>
+          ><a href="/audit/governance">Governance</a><a href="/audit/log">Log</a>
           ${checkpoint === undefined ? '' : html`<span class="muted" id="log-size">log size ${checkpoint}</span>`}
         </header>
         <main>${body}</main>
@@ -205,7 +207,7 @@ function listPage(ctx: PageContext, params: URLSearchParams): Page {
       >
       <label
         >Class<select name="class">
-          ${options(['standard', 'hotfix'], f.class)}
+          ${options(['standard', 'hotfix', 'policy', 'revocation'], f.class)}
         </select></label
       >
       <label
@@ -392,6 +394,7 @@ function ceremonyPage(ctx: PageContext, id: string): Page {
     version?: unknown;
     class?: unknown;
     note?: unknown;
+    policy?: unknown;
     artifacts?: { name?: unknown; sha256?: unknown }[];
     formats?: unknown;
   };
@@ -458,6 +461,7 @@ function ceremonyPage(ctx: PageContext, id: string): Page {
                 </td>
               </tr>
             </table>
+            ${ceremonyPolicySection(ctx.store, id, release, Date.now())}
             <h2>Approvals</h2>
             <table id="approvals">
               <thead>
@@ -620,6 +624,18 @@ function ceremonyPage(ctx: PageContext, id: string): Page {
   };
 }
 
+function governancePage(ctx: PageContext): Page {
+  const cp = ctx.log.latestCheckpoint();
+  return {
+    status: 200,
+    html: layout(
+      'Governance',
+      governanceBody(ctx.store, Date.now()),
+      cp === undefined ? undefined : String(cp.size),
+    ),
+  };
+}
+
 function logPage(ctx: PageContext): Page {
   const report = ctx.log.verify();
   const cp = ctx.log.latestCheckpoint();
@@ -661,6 +677,7 @@ function logPage(ctx: PageContext): Page {
 export function renderPage(ctx: PageContext, path: string, params: URLSearchParams): Page {
   if (path === '/audit' || path === '/audit/') return listPage(ctx, params);
   if (path === '/audit/log') return logPage(ctx);
+  if (path === '/audit/governance') return governancePage(ctx);
   const m = /^\/audit\/ceremony\/([A-Za-z0-9_-]{1,64})$/.exec(path);
   if (m?.[1] !== undefined) return ceremonyPage(ctx, m[1]);
   return { status: 404, html: layout('Not found', html`<h1>Not found</h1>`) };
