@@ -25,6 +25,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadAuditorToken, loadLogKey } from '../src/log/keys.js';
 import {
   openTransparencyLog,
+  logHotfixOverdue,
   logIfTerminal,
   witnessName,
   type TransparencyLog,
@@ -243,6 +244,103 @@ describe('transparency log (coordinator)', () => {
         w.value.line,
       ),
     ).toThrow(/not a checkpoint of this log/);
+  });
+
+  /** A completed hotfix `id` flagged unratified, written straight into the governance tables. */
+  function flagHotfix(store: SqliteStore, id: string, incident = 'INC-1'): void {
+    store.db
+      .prepare(
+        `INSERT INTO ceremony_policies (ceremony_id, grp, policy_version, policy_id, class, incident, at)
+         VALUES (?, 'release', 2, 'release@v2', 'hotfix', ?, ?)`,
+      )
+      .run(id, incident, now);
+    store.db
+      .prepare(
+        `INSERT INTO hotfixes (ceremony_id, grp, incident, signed_at, ratify_by, flagged_at)
+         VALUES (?, 'release', ?, ?, ?, ?)`,
+      )
+      .run(id, incident, now - 10_000, now - 1_000, now - 500);
+  }
+
+  it('sweeps a flagged hotfix into a governance leaf after its signing leaf, once, with the coordinator-signed record', () => {
+    const { log, store } = fresh();
+    const hotfix = ceremony(store);
+    flagHotfix(store, hotfix);
+    // Nothing logged yet (a hotfix flagged before governance leaves existed): the sweep appends
+    // the hotfix's own leaf, then its governance leaf.
+    expect(log.sweep()).toBe(2);
+    expect(log.sweep()).toBe(0);
+    expect(log.leafIndex('sign', hotfix)).toBe(0);
+    expect(log.leafIndex('governance', hotfix)).toBe(1);
+    expect(log.leafAt(1)).toMatchObject({
+      kind: 'governance',
+      ceremonyId: hotfix,
+      group: 'release',
+      outcome: 'hotfix.overdue',
+      entries: 1,
+    });
+    const [entry] = log.transcriptOf({ kind: 'governance', ceremonyId: hotfix });
+    expect(entry).toMatchObject({ idx: 0, direction: 'out', sender: 'coordinator', at: now - 500 });
+    expect(entry?.envelope.body).toEqual({
+      type: 'hotfix.overdue',
+      ceremonyId: hotfix,
+      group: 'release',
+      incident: 'INC-1',
+      ratifyBy: now - 1_000,
+      flaggedAt: now - 500,
+      policyVersion: 2,
+    });
+    const r = log.verify();
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.governance.map((g) => g.record?.policyVersion)).toEqual([2]);
+    // Idempotent: asking again returns the same leaf, signs nothing new.
+    expect(log.appendGovernance(hotfix)).toMatchObject({ index: 1, fresh: false });
+    expect(log.size).toBe(2);
+    expect(() => log.appendGovernance(ceremony(store))).toThrow(/no flagged hotfix/);
+  });
+
+  it('appends the governance leaf inside the flag’s transaction: both roll back together', () => {
+    const { log, store } = fresh();
+    const hotfix = ceremony(store);
+    log.appendCeremony(hotfix);
+    expect(() =>
+      store.transaction(() => {
+        flagHotfix(store, hotfix);
+        logHotfixOverdue(store, hotfix);
+        expect(log.leafIndex('governance', hotfix)).toBe(1);
+        throw new Error('crash after the append');
+      }),
+    ).toThrow('crash');
+    expect(log.size).toBe(1);
+    expect(log.transcriptOf({ kind: 'governance', ceremonyId: hotfix })).toEqual([]);
+    store.transaction(() => {
+      flagHotfix(store, hotfix);
+      logHotfixOverdue(store, hotfix);
+    });
+    expect(log.size).toBe(2);
+    expect(log.latestCheckpoint()?.size).toBe(2);
+    expect(log.verify().ok).toBe(true);
+  });
+
+  it('names a governance record edited in the database (LOG_LEAF_MISMATCH) and refuses UPDATE of it', () => {
+    const { log, store } = fresh();
+    const hotfix = ceremony(store);
+    flagHotfix(store, hotfix);
+    log.sweep();
+    expect(() => store.db.prepare("UPDATE log_transcripts SET envelope = 'x'").run()).toThrow(
+      /append-only/,
+    );
+    store.db.exec('DROP TRIGGER log_transcripts_no_update');
+    store.db
+      .prepare("UPDATE log_transcripts SET envelope = replace(envelope, 'INC-1', 'INC-2')")
+      .run();
+    const r = log.verify();
+    expect(r.ok).toBe(false);
+    expect(r.badCeremonies).toEqual([hotfix]);
+    expect(r.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual([
+      'LOG_LEAF_MISMATCH',
+      'LOG_LEAF_MISMATCH',
+    ]);
   });
 
   it('verifies the stored log and names a ceremony whose transcript row was edited', () => {

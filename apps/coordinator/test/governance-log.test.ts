@@ -1,0 +1,283 @@
+// A hotfix left unratified past its window enters the transparency log (docs/audit.md, policy.md):
+// a real coordinator with a fake clock and fake members over real sockets. The hotfix completes;
+// the clock passes its 72 h window; the sweep (run by a read) flags it and, in the same
+// transaction, appends a `governance` leaf covering the coordinator's signed `hotfix.overdue`
+// record, under a new checkpoint. The inclusion proof verifies, the hotfix's bundle carries and
+// proves the record, a late ratification adds no governance leaf, and after a restart the log still
+// verifies with exactly one governance leaf.
+import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import {
+  decodeBase64,
+  logLeafHash,
+  openCheckpoint,
+  parseVerifierKey,
+  verifyCeremonyBundle,
+  verifyLog,
+  type CeremonyBundle,
+  type LogLeaf,
+  type TranscriptEntry,
+} from '@conclave/audit';
+import { newCeremonyId, type Release, type SealedBody } from '@conclave/protocol';
+import { verifyInclusion } from '@conclave/release';
+import { describe, expect, it } from 'vitest';
+import {
+  FakeMember,
+  connect,
+  sampleRelease,
+  setupGroup,
+  testScope,
+  type Frame,
+  type TestCoordinator,
+} from './helpers.js';
+
+const { cleanups, fresh } = testScope();
+
+class TestClock {
+  offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+}
+
+const HOUR = 3_600_000;
+
+async function get(t: TestCoordinator, path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${t.handle.url}${path}`, { headers });
+  expect(res.status, path).toBe(200);
+  return res;
+}
+
+/** Every leaf and checkpoint as `conclave log verify` fetches them (one page is enough here). */
+async function fetchLog(
+  t: TestCoordinator,
+): Promise<{ leaves: Uint8Array[]; checkpoints: string[] }> {
+  const page = (await (await get(t, '/v1/log/leaves?start=0')).json()) as { leaves: string[] };
+  const cps = (await (await get(t, '/v1/log/checkpoints?from=0')).json()) as {
+    checkpoints: string[];
+  };
+  return {
+    leaves: page.leaves.map((l) => new TextEncoder().encode(l)),
+    checkpoints: cps.checkpoints,
+  };
+}
+
+/** Stored transcripts, read straight from the database (what the auditors' pages hash). */
+function transcriptsOf(dbPath: string): (leaf: LogLeaf) => TranscriptEntry[] | undefined {
+  const db = new Database(dbPath, { readonly: true });
+  const rows = (sql: string, id: string) =>
+    (
+      db.prepare(sql).all(id) as {
+        idx: number;
+        direction: 'in' | 'out';
+        sender: string;
+        recipient: string | null;
+        at: number;
+        envelope: string;
+      }[]
+    ).map((r) => ({ ...r, envelope: JSON.parse(r.envelope) as TranscriptEntry['envelope'] }));
+  const out = new Map<string, TranscriptEntry[]>();
+  const leaves = db.prepare('SELECT leaf FROM log_leaves ORDER BY idx').all() as { leaf: string }[];
+  for (const { leaf } of leaves) {
+    const l = JSON.parse(leaf) as LogLeaf;
+    const key = `${l.kind}:${l.ceremonyId}`;
+    if (l.kind === 'governance') {
+      out.set(
+        key,
+        rows(
+          `SELECT idx, direction, sender, recipient, at, envelope FROM log_transcripts
+           WHERE kind = 'governance' AND ceremony_id = ? ORDER BY idx`,
+          l.ceremonyId,
+        ),
+      );
+    } else if (l.kind === 'admin') {
+      out.set(
+        key,
+        rows(
+          `SELECT 0 AS idx, 'in' AS direction, 'admin' AS sender, NULL AS recipient, at, envelope
+           FROM admin_log WHERE scope_id = ?`,
+          l.ceremonyId,
+        ),
+      );
+    } else {
+      out.set(
+        key,
+        rows(
+          `SELECT idx, direction, sender, recipient, at, envelope FROM transcript
+           WHERE ceremony_id = ? ORDER BY idx`,
+          l.ceremonyId,
+        ),
+      );
+    }
+  }
+  db.close();
+  return (leaf) => out.get(`${leaf.kind}:${leaf.ceremonyId}`);
+}
+
+function governanceLeafCount(dbPath: string): number {
+  const db = new Database(dbPath, { readonly: true });
+  const row = db
+    .prepare("SELECT COUNT(*) AS n FROM log_leaves WHERE kind = 'governance'")
+    .get() as {
+    n: number;
+  };
+  db.close();
+  return row.n;
+}
+
+describe('an unratified hotfix in the transparency log', () => {
+  it('is a governance leaf, signed by the coordinator, appended with the flag; idempotent across restarts', async () => {
+    const clock = new TestClock();
+    const t = await fresh({ clock });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    cleanups.push(() => void admin.close());
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    for (const m of members) cleanups.push(() => void m.client.close());
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+
+    const sign = async (release: Release): Promise<{ id: string; end: Frame }> => {
+      const id = newCeremonyId();
+      const end = alice.client.next(
+        (f) =>
+          f.type === 'envelope' &&
+          f.ceremonyId === id &&
+          (f.body.type === 'sign.complete' || f.body.type === 'sign.aborted'),
+        20_000,
+      );
+      expect(
+        await alice.client.submit(id, {
+          type: 'sign.request',
+          group: 'release',
+          release,
+        } as SealedBody),
+      ).toMatchObject({ type: 'envelope' });
+      await bob.approve(id, 'release');
+      await carol.approve(id, 'release');
+      return { id, end: await end };
+    };
+    const hotfixes = async () =>
+      (await bob.client.query({ type: 'hotfix.list.get' }, 'hotfix.list')).hotfixes;
+
+    const { id, end } = await sign({
+      ...sampleRelease('1.0.1'),
+      class: 'hotfix',
+      incident: 'INC-9',
+    });
+    expect(end.body.type).toBe('sign.complete');
+    expect((await hotfixes())[0]).toMatchObject({ ceremonyId: id, state: 'unratified' });
+    expect(governanceLeafCount(t.dbPath)).toBe(0);
+
+    // The default policy's window is 72 h; the read after it sweeps and flags.
+    clock.offset = 72 * HOUR + 1_000;
+    const [flagged] = await hotfixes();
+    expect(flagged).toMatchObject({ ceremonyId: id, state: 'overdue' });
+    expect(governanceLeafCount(t.dbPath)).toBe(1);
+
+    // The leaf, and the checkpoint the same transaction signed over it.
+    const logKey = parseVerifierKey(t.handle.logVerifierKey);
+    const proof = (await (
+      await get(t, `/v1/log/proof/inclusion?ceremony=${id}&kind=governance`)
+    ).json()) as { index: number; size: number; leaf: string; proof: string[] };
+    const leaf = JSON.parse(proof.leaf) as LogLeaf;
+    expect(leaf).toMatchObject({
+      kind: 'governance',
+      ceremonyId: id,
+      group: 'release',
+      outcome: 'hotfix.overdue',
+      entries: 1,
+    });
+    const cp = openCheckpoint(await (await get(t, '/v1/log/checkpoint')).text(), logKey);
+    expect(cp.size).toBe(proof.index + 1);
+    const hashes = proof.proof.map((p) => decodeBase64(p)!);
+    expect(
+      verifyInclusion(
+        logLeafHash(new TextEncoder().encode(proof.leaf)),
+        proof.index,
+        cp.size,
+        hashes,
+        cp.root,
+      ),
+    ).toBe(true);
+
+    // The whole log verifies; with the stored transcripts, the record verifies under the
+    // coordinator key and carries the details.
+    const fetched = await fetchLog(t);
+    const report = verifyLog({
+      ...fetched,
+      logKey,
+      transcriptOf: transcriptsOf(t.dbPath),
+      coordinatorKey: t.coordinatorKey,
+    });
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(report.governance).toHaveLength(1);
+    expect(report.governance[0]?.record).toMatchObject({
+      ceremonyId: id,
+      group: 'release',
+      incident: 'INC-9',
+      ratifyBy: flagged.ratifyBy,
+      flaggedAt: flagged.flaggedAt,
+      policyVersion: 0,
+    });
+
+    // The hotfix's bundle carries the governance record and proves it into the checkpoint.
+    const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
+    const bundle = (await (
+      await get(t, `/v1/audit/bundle/${id}`, { authorization: `Bearer ${token}` })
+    ).json()) as CeremonyBundle;
+    const trust = {
+      coordinatorKey: t.handle.coordinatorPublicKey,
+      adminKey: t.handle.adminPublicKey,
+      logKey: t.handle.logVerifierKey,
+    };
+    const checked = verifyCeremonyBundle(bundle, trust);
+    expect(checked.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(checked.checks.map((c) => c.name)).toContain('governance records');
+    expect(checked.governance).toMatchObject([{ ceremonyId: id, incident: 'INC-9' }]);
+    // An edited record in the bundle is caught.
+    const tampered = structuredClone(bundle);
+    const entry = tampered.governance![0]!.transcript[0] as {
+      envelope: { body: { incident: string } };
+    };
+    entry.envelope.body.incident = 'INC-10';
+    const bad = verifyCeremonyBundle(tampered, trust);
+    expect(bad.checks.find((c) => !c.ok)).toMatchObject({
+      name: 'governance records',
+      code: 'LOG_LEAF_MISMATCH',
+    });
+
+    // Further sweeps (reads, the log's own sweep) add nothing.
+    await hotfixes();
+    await hotfixes();
+    expect(governanceLeafCount(t.dbPath)).toBe(1);
+
+    // A late ratification is recorded; its own signing leaf is its log entry (no governance leaf).
+    const sizeBefore = (await fetchLog(t)).leaves.length;
+    const r = await sign({ ...sampleRelease('1.0.2'), ratifies: id });
+    expect(r.end.body.type).toBe('sign.complete');
+    expect((await hotfixes())[0]).toMatchObject({ state: 'ratified', ratifiedBy: r.id });
+    const afterRatify = await fetchLog(t);
+    expect(afterRatify.leaves.length).toBe(sizeBefore + 1);
+    expect(JSON.parse(new TextDecoder().decode(afterRatify.leaves.at(-1)))).toMatchObject({
+      kind: 'sign',
+      ceremonyId: r.id,
+      outcome: 'completed',
+    });
+    expect(governanceLeafCount(t.dbPath)).toBe(1);
+
+    // Restart on the same directory: the log is re-checked at open, still verifies, no duplicate.
+    for (const m of members) await m.client.close();
+    await admin.close();
+    await t.close();
+    const again = await fresh({ clock, dir: t.dir });
+    expect(governanceLeafCount(again.dbPath)).toBe(1);
+    const reopened = verifyLog({
+      ...(await fetchLog(again)),
+      logKey,
+      transcriptOf: transcriptsOf(again.dbPath),
+      coordinatorKey: again.coordinatorKey,
+    });
+    expect(reopened.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(reopened.governance.map((g) => g.ceremonyId)).toEqual([id]);
+  });
+});

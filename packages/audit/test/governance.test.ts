@@ -1,0 +1,372 @@
+// Governance leaves: a hotfix flagged unratified is logged as a leaf covering ONE envelope the
+// coordinator signed (`hotfix.overdue`). verifyGovernanceEntry checks it under the coordinator key;
+// verifyLog lists and checks governance leaves; old leaf kinds keep their exact bytes. Each
+// rejection rule has its own case asserting the code.
+import {
+  COORDINATOR_ID,
+  generateIdentityKey,
+  sealEnvelope,
+  type Envelope,
+  type HotfixOverdue,
+} from '@conclave/protocol';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  AuditError,
+  GOVERNANCE_ROUND,
+  decodeLeaf,
+  encodeLeaf,
+  governanceTranscript,
+  leafFor,
+  verifyGovernanceEntry,
+  verifyLog,
+  type LogLeaf,
+  type TranscriptEntry,
+} from '../src/index.js';
+import { MemLog, numRuns } from './helpers.js';
+
+const coordinator = generateIdentityKey();
+const HOTFIX = 'c_hotfix000000001';
+const T = 1_750_000_000_000;
+
+const overdue = (over: Partial<HotfixOverdue> = {}): HotfixOverdue => ({
+  type: 'hotfix.overdue',
+  ceremonyId: HOTFIX,
+  group: 'release',
+  incident: 'INC-42',
+  ratifyBy: T,
+  flaggedAt: T + 500,
+  policyVersion: 1,
+  ...over,
+});
+
+function seal(
+  body: HotfixOverdue,
+  key = coordinator,
+  fields: { sender?: string; round?: string; ceremonyId?: string } = {},
+): Envelope {
+  return sealEnvelope(key, {
+    ceremonyId: fields.ceremonyId ?? body.ceremonyId,
+    round: fields.round ?? GOVERNANCE_ROUND,
+    seq: body.flaggedAt * 1000,
+    sender: fields.sender ?? COORDINATOR_ID,
+    body,
+  });
+}
+
+/** A governance leaf and its transcript as the coordinator makes them. */
+function record(
+  body = overdue(),
+  opts: { key?: typeof coordinator; sender?: string; at?: number; group?: string } = {},
+): { leaf: LogLeaf; transcript: TranscriptEntry[] } {
+  const envelope = seal(body, opts.key, opts.sender === undefined ? {} : { sender: opts.sender });
+  const transcript = governanceTranscript(envelope, body.flaggedAt).map((e) =>
+    opts.sender === undefined ? e : { ...e, sender: opts.sender },
+  );
+  const leaf = leafFor({
+    ceremonyId: body.ceremonyId,
+    kind: 'governance',
+    group: opts.group ?? body.group,
+    outcome: 'hotfix.overdue',
+    at: opts.at ?? body.flaggedAt + 5,
+    transcript,
+  });
+  return { leaf, transcript };
+}
+
+const codeOf = (f: () => unknown): string | undefined => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof AuditError) return e.code;
+    throw e;
+  }
+  return undefined;
+};
+
+/** Re-hashes the leaf over an edited transcript (what a database editor would also do). */
+const rehashed = (leaf: LogLeaf, transcript: TranscriptEntry[]): LogLeaf =>
+  leafFor({ ...leaf, transcript });
+
+describe('verifyGovernanceEntry', () => {
+  it('accepts the coordinator’s record and returns what it binds', () => {
+    const { leaf, transcript } = record();
+    expect(verifyGovernanceEntry(leaf, transcript, coordinator.publicKey)).toEqual({
+      ceremonyId: HOTFIX,
+      group: 'release',
+      incident: 'INC-42',
+      ratifyBy: T,
+      flaggedAt: T + 500,
+      policyVersion: 1,
+      loggedAt: T + 505,
+    });
+    const { incident: _omit, ...noIncident } = overdue();
+    const plain = record(noIncident);
+    expect(
+      verifyGovernanceEntry(plain.leaf, plain.transcript, coordinator.publicKey),
+    ).not.toHaveProperty('incident');
+  });
+
+  it('edited body, leaf not re-hashed: LOG_LEAF_MISMATCH', () => {
+    const { leaf, transcript } = record();
+    const edited = [
+      {
+        ...transcript[0]!,
+        envelope: { ...transcript[0]!.envelope, body: overdue({ ratifyBy: T + 400 }) },
+      },
+    ];
+    expect(codeOf(() => verifyGovernanceEntry(leaf, edited, coordinator.publicKey))).toBe(
+      'LOG_LEAF_MISMATCH',
+    );
+  });
+
+  it('edited body with the leaf re-hashed: GOVERNANCE_BAD_SIGNATURE', () => {
+    const { leaf, transcript } = record();
+    const edited = [
+      {
+        ...transcript[0]!,
+        envelope: { ...transcript[0]!.envelope, body: overdue({ incident: 'INC-43' }) },
+      },
+    ];
+    expect(
+      codeOf(() => verifyGovernanceEntry(rehashed(leaf, edited), edited, coordinator.publicKey)),
+    ).toBe('GOVERNANCE_BAD_SIGNATURE');
+  });
+
+  it('signed by another key: GOVERNANCE_BAD_SIGNATURE', () => {
+    const { leaf, transcript } = record(overdue(), { key: generateIdentityKey() });
+    expect(codeOf(() => verifyGovernanceEntry(leaf, transcript, coordinator.publicKey))).toBe(
+      'GOVERNANCE_BAD_SIGNATURE',
+    );
+  });
+
+  it('a member’s envelope, however well signed: GOVERNANCE_WRONG_SIGNER', () => {
+    const alice = generateIdentityKey();
+    const { leaf, transcript } = record(overdue(), { key: alice, sender: 'alice' });
+    expect(codeOf(() => verifyGovernanceEntry(leaf, transcript, coordinator.publicKey))).toBe(
+      'GOVERNANCE_WRONG_SIGNER',
+    );
+  });
+
+  it('leaf and signed body disagree: GOVERNANCE_LEAF_MISMATCH', () => {
+    const cases: { leaf: LogLeaf; transcript: TranscriptEntry[] }[] = [
+      // the leaf names another group than the record
+      record(overdue(), { group: 'web' }),
+      // the record names another hotfix than the leaf and its envelope
+      (() => {
+        const r = record();
+        const envelope = seal(overdue({ ceremonyId: 'c_otherhotfix0001' }), coordinator, {
+          ceremonyId: HOTFIX,
+        });
+        const transcript = governanceTranscript(envelope, T + 500);
+        return { leaf: rehashed(r.leaf, transcript), transcript };
+      })(),
+      // flagged before its window closed
+      record(overdue({ ratifyBy: T + 1000 })),
+      // flagged after it was logged
+      record(overdue(), { at: T + 100 }),
+      // another round
+      (() => {
+        const r = record();
+        const envelope = seal(overdue(), coordinator, { round: '3' });
+        const transcript = governanceTranscript(envelope, T + 500);
+        return { leaf: rehashed(r.leaf, transcript), transcript };
+      })(),
+      // entry time is not the flag time
+      (() => {
+        const r = record();
+        const transcript = governanceTranscript(seal(overdue()), T + 501);
+        return { leaf: rehashed(r.leaf, transcript), transcript };
+      })(),
+    ];
+    for (const c of cases) {
+      expect(codeOf(() => verifyGovernanceEntry(c.leaf, c.transcript, coordinator.publicKey))).toBe(
+        'GOVERNANCE_LEAF_MISMATCH',
+      );
+    }
+  });
+
+  it('not exactly one hotfix.overdue envelope: GOVERNANCE_MALFORMED', () => {
+    const { leaf, transcript } = record();
+    const two = [...transcript, { ...transcript[0]!, idx: 1 }];
+    expect(
+      codeOf(() => verifyGovernanceEntry(rehashed(leaf, two), two, coordinator.publicKey)),
+    ).toBe('GOVERNANCE_MALFORMED');
+    expect(codeOf(() => verifyGovernanceEntry(leaf, [], coordinator.publicKey))).toBe(
+      'GOVERNANCE_MALFORMED',
+    );
+    expect(codeOf(() => verifyGovernanceEntry(leaf, [{ idx: 0 }], coordinator.publicKey))).toBe(
+      'GOVERNANCE_MALFORMED',
+    );
+    const ack = sealEnvelope(coordinator, {
+      ceremonyId: HOTFIX,
+      round: GOVERNANCE_ROUND,
+      seq: 1,
+      sender: COORDINATOR_ID,
+      body: { type: 'ack', seq: 1, messageType: 'sign.approve' },
+    });
+    const notOverdue = governanceTranscript(ack, T + 500);
+    expect(
+      codeOf(() =>
+        verifyGovernanceEntry(rehashed(leaf, notOverdue), notOverdue, coordinator.publicKey),
+      ),
+    ).toBe('GOVERNANCE_MALFORMED');
+    const signLeaf = leafFor({ ...leaf, kind: 'sign', outcome: 'completed', transcript });
+    expect(codeOf(() => verifyGovernanceEntry(signLeaf, transcript, coordinator.publicKey))).toBe(
+      'GOVERNANCE_MALFORMED',
+    );
+  });
+
+  it('any single-field edit of the signed record is rejected (property)', () => {
+    const { leaf, transcript } = record();
+    const fields = ['ceremonyId', 'group', 'incident', 'ratifyBy', 'flaggedAt', 'policyVersion'];
+    fc.assert(
+      fc.property(fc.constantFrom(...fields), fc.nat({ max: 1000 }), (field, n) => {
+        const body = { ...overdue() } as Record<string, unknown>;
+        body[field] =
+          typeof body[field] === 'number'
+            ? (body[field] as number) + n + 1
+            : `${String(body[field])}x${n}`.slice(0, 32);
+        const edited = [
+          { ...transcript[0]!, envelope: { ...transcript[0]!.envelope, body } as Envelope },
+        ];
+        const code = codeOf(() => verifyGovernanceEntry(leaf, edited, coordinator.publicKey));
+        const codeRehashed = codeOf(() =>
+          verifyGovernanceEntry(rehashed(leaf, edited), edited, coordinator.publicKey),
+        );
+        return code !== undefined && codeRehashed !== undefined;
+      }),
+      { numRuns },
+    );
+  });
+});
+
+describe('governance leaves in the leaf format', () => {
+  it('leaves of the three older kinds keep their exact bytes (backward compatible)', () => {
+    // Bytes a coordinator before governance leaves wrote; they must decode and re-encode as is.
+    const old =
+      '{"at":1750000000000,"ceremonyId":"c_abcdefgh","entries":0,"format":"conclave-log-leaf/v1","group":"release","kind":"sign","outcome":"completed","transcript":"0000000000000000000000000000000000000000000000000000000000000000"}';
+    const bytes = new TextEncoder().encode(old);
+    expect(new TextDecoder().decode(encodeLeaf(decodeLeaf(bytes)))).toBe(old);
+    for (const kind of ['key', 'admin'] as const) {
+      const leaf = leafFor({
+        ceremonyId: 'c_abcdefgh',
+        kind,
+        group: kind === 'admin' ? null : 'release',
+        outcome: kind === 'admin' ? 'admin.member.add' : 'completed',
+        at: T,
+        transcript: [],
+      });
+      expect(decodeLeaf(encodeLeaf(leaf))).toEqual(leaf);
+    }
+  });
+
+  it('a governance leaf names a group and a governance outcome (LOG_LEAF_MALFORMED)', () => {
+    const { leaf } = record();
+    const enc = (x: unknown) =>
+      new TextEncoder().encode(JSON.stringify(x, Object.keys(x as object).sort()));
+    expect(decodeLeaf(encodeLeaf(leaf))).toEqual(leaf);
+    expect(codeOf(() => decodeLeaf(enc({ ...leaf, group: null })))).toBe('LOG_LEAF_MALFORMED');
+    expect(codeOf(() => decodeLeaf(enc({ ...leaf, outcome: 'completed' })))).toBe(
+      'LOG_LEAF_MALFORMED',
+    );
+  });
+});
+
+describe('verifyLog with governance leaves', () => {
+  /** A log: the hotfix's signing leaf, some others, then its governance leaf. */
+  function world(
+    edit: (r: { leaf: LogLeaf; transcript: TranscriptEntry[] }) => {
+      leaf: LogLeaf;
+      transcript: TranscriptEntry[];
+    } = (r) => r,
+    withSign = true,
+  ) {
+    const log = new MemLog().grow(3);
+    if (withSign) {
+      log.leaves.push(
+        encodeLeaf(
+          leafFor({
+            ceremonyId: HOTFIX,
+            kind: 'sign',
+            group: 'release',
+            outcome: 'completed',
+            at: T - 1000,
+            transcript: [],
+          }),
+        ),
+      );
+    }
+    log.grow(2);
+    const r = edit(record());
+    log.leaves.push(encodeLeaf(r.leaf));
+    const transcripts = new Map([[`governance:${HOTFIX}`, r.transcript]]);
+    const transcriptOf = (leaf: LogLeaf) =>
+      transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`) ?? (leaf.entries === 0 ? [] : undefined);
+    return { log, transcriptOf, checkpoints: [log.checkpoint()] };
+  }
+  const failed = (r: ReturnType<typeof verifyLog>): string[] =>
+    r.checks.filter((c) => !c.ok).map((c) => c.code ?? '');
+
+  it('lists the overdue hotfix from the leaves alone, and verifies its record with transcripts', () => {
+    const { log, transcriptOf, checkpoints } = world();
+    const bare = verifyLog({ leaves: log.leaves, checkpoints, logKey: log.verifier });
+    expect(failed(bare)).toEqual([]);
+    expect(bare.governance).toEqual([
+      { index: 6, ceremonyId: HOTFIX, group: 'release', outcome: 'hotfix.overdue', at: T + 505 },
+    ]);
+    const full = verifyLog({
+      leaves: log.leaves,
+      checkpoints,
+      logKey: log.verifier,
+      transcriptOf,
+      coordinatorKey: coordinator.publicKey,
+    });
+    expect(failed(full)).toEqual([]);
+    expect(full.checks.map((c) => c.name)).toContain(
+      'governance records signed by the coordinator',
+    );
+    expect(full.governance[0]?.record).toMatchObject({ incident: 'INC-42', policyVersion: 1 });
+  });
+
+  it('a governance leaf without its hotfix’s earlier signing leaf: GOVERNANCE_LEAF_MISMATCH', () => {
+    const { log, checkpoints } = world((r) => r, false);
+    const r = verifyLog({ leaves: log.leaves, checkpoints, logKey: log.verifier });
+    expect(failed(r)).toEqual(['GOVERNANCE_LEAF_MISMATCH']);
+    expect(r.badLeaves).toEqual([5]);
+  });
+
+  it('a record signed by another key fails with its code; no coordinator key fails closed', () => {
+    const { log, transcriptOf, checkpoints } = world(() =>
+      record(overdue(), { key: generateIdentityKey() }),
+    );
+    const r = verifyLog({
+      leaves: log.leaves,
+      checkpoints,
+      logKey: log.verifier,
+      transcriptOf,
+      coordinatorKey: coordinator.publicKey,
+    });
+    expect(failed(r)).toEqual(['GOVERNANCE_BAD_SIGNATURE']);
+    expect(r.badLeaves).toEqual([6]);
+    const good = world();
+    const noKey = verifyLog({
+      leaves: good.log.leaves,
+      checkpoints: good.checkpoints,
+      logKey: good.log.verifier,
+      transcriptOf: good.transcriptOf,
+    });
+    expect(failed(noKey)).toEqual(['GOVERNANCE_BAD_SIGNATURE']);
+  });
+
+  it('a governance leaf logged twice: LOG_LEAF_MISMATCH', () => {
+    const { log, checkpoints } = world();
+    log.leaves.push(log.leaves[6]!);
+    const r = verifyLog({
+      leaves: log.leaves,
+      checkpoints: [...checkpoints, log.checkpoint()],
+      logKey: log.verifier,
+    });
+    expect(failed(r)).toEqual(['LOG_LEAF_MISMATCH']);
+  });
+});
