@@ -316,34 +316,45 @@ export class CeremonyRunner {
     if (snapshot.status !== 'active') throw refused('INVALID_MESSAGE', 'ceremony input refused');
     const now = this.now();
     const id = incoming.envelope.ceremonyId;
-    this.store.transaction(() => {
-      this.#recordIncoming(incoming, now);
-      writes?.();
-      this.store.insertCeremony({
-        id,
-        kind,
-        group,
-        snapshot: persist(actor),
-        state: stateName(snapshot),
-        open: true,
-        createdAt: now,
-        updatedAt: now,
-        deadline: nextDeadline(snapshot),
+    let live: Live | undefined;
+    const followUps: FollowUp[] = [];
+    let sends: (() => void)[];
+    try {
+      sends = this.#commit(() => {
+        this.#recordIncoming(incoming, now);
+        writes?.();
+        this.store.insertCeremony({
+          id,
+          kind,
+          group,
+          snapshot: persist(actor),
+          state: stateName(snapshot),
+          open: true,
+          createdAt: now,
+          updatedAt: now,
+          deadline: nextDeadline(snapshot),
+        });
+        this.store.appendTranscript({
+          ceremonyId: id,
+          direction: 'in',
+          sender: incoming.member,
+          recipient: null,
+          effectSeq: null,
+          at: now,
+          envelope: incoming.envelope,
+        });
+        live = this.#live(id, kind, group, now, actor);
+        this.live.set(id, live);
+        this.#deferred?.push(() => this.#ack(incoming));
+        this.#effects(live, followUps);
       });
-      this.store.appendTranscript({
-        ceremonyId: id,
-        direction: 'in',
-        sender: incoming.member,
-        recipient: null,
-        effectSeq: null,
-        at: now,
-        envelope: incoming.envelope,
-      });
-    });
-    const live = this.#live(id, kind, group, now, actor);
-    this.live.set(id, live);
-    this.#ack(incoming);
-    this.afterTransition(live, []);
+    } catch (e) {
+      if (live !== undefined && this.live.get(id) === live) this.live.delete(id);
+      throw e;
+    }
+    if (live === undefined) throw refused('INTERNAL', 'ceremony not created');
+    for (const send of sends) send();
+    this.#afterCommit(live, followUps);
     return live;
   }
 
@@ -356,11 +367,19 @@ export class CeremonyRunner {
     }
   }
 
+  /**
+   * One durable commit per transition (group commit of the transition and its effects): the
+   * incoming envelope, the new snapshot, the envelopes its effects produce (each effect in a
+   * savepoint, so a failing one stays pending as before) and the outbox flush. Only after that
+   * commit does anything go out: the ack, then the effects' envelopes, then the status push.
+   */
   apply(live: Live, event: object, options: ApplyOptions = {}): void {
     this.check(live, event);
     const now = this.now();
+    const followUps: FollowUp[] = [];
+    let sends: (() => void)[];
     try {
-      this.store.transaction(() => {
+      sends = this.#commit(() => {
         if (options.incoming !== undefined) {
           this.#recordIncoming(options.incoming, now);
           this.store.appendTranscript({
@@ -379,13 +398,38 @@ export class CeremonyRunner {
           throw refused('INTERNAL', 'ceremony machine failed');
         }
         this.#save(live, now);
+        const incoming = options.incoming;
+        if (incoming !== undefined) this.#deferred?.push(() => this.#ack(incoming));
+        this.#effects(live, followUps);
       });
     } catch (e) {
       this.#reload(live);
       throw e;
     }
-    if (options.incoming !== undefined) this.#ack(options.incoming);
-    this.afterTransition(live, []);
+    for (const send of sends) send();
+    this.#afterCommit(live, followUps);
+  }
+
+  /** Sends queued while a #commit is open; null outside one (deliver() sends at once). */
+  #deferred: (() => void)[] | null = null;
+
+  /**
+   * Runs `fn` in one store transaction and returns what it queued to send, to be sent by the
+   * caller after the commit (committed before sent). Nested: runs inside the outer one.
+   */
+  #commit(fn: () => void): (() => void)[] {
+    if (this.#deferred !== null) {
+      this.store.transaction(fn);
+      return [];
+    }
+    const queued: (() => void)[] = [];
+    this.#deferred = queued;
+    try {
+      this.store.transaction(fn);
+    } finally {
+      this.#deferred = null;
+    }
+    return queued;
   }
 
   #recordIncoming(incoming: Incoming, now: number): void {
@@ -432,20 +476,42 @@ export class CeremonyRunner {
   /** Performs pending effects, flushes them, runs follow-ups, re-arms the deadline, pushes status. */
   afterTransition(live: Live, followUps: FollowUp[]): void {
     if (this.#closed) return;
-    const snapshot = snapshotOf(live);
-    const effects = pendingEffects(snapshot);
+    let sends: (() => void)[] = [];
+    try {
+      sends = this.#commit(() => this.#effects(live, followUps));
+    } catch {
+      this.#reload(live);
+      this.deps.logger.error('outbox flush failed', { ceremony: live.id });
+    }
+    for (const send of sends) send();
+    this.#afterCommit(live, followUps);
+  }
+
+  /**
+   * Inside the caller's transaction: performs the pending effects, each in a savepoint (a failing
+   * one is rolled back with what it queued to send, and stays in the outbox: retried on the next
+   * transition or at boot, at least once), then flushes the performed ones.
+   */
+  #effects(live: Live, followUps: FollowUp[]): void {
+    if (this.#closed) return;
+    const effects = pendingEffects(snapshotOf(live));
     let upTo: number | null = null;
     for (const effect of effects) {
+      const queued = this.#deferred?.length ?? 0;
+      const followed = followUps.length;
       try {
-        this.deps.hooks?.beforeEffect?.(live.id, effect.kind);
-        if (live.kind === 'sign') {
-          this.performer?.performSigning(live, effect as SigningEffect, followUps);
-        } else {
-          this.performer?.performKey(live, effect as KeyEffect, followUps);
-        }
+        this.store.savepoint(() => {
+          this.deps.hooks?.beforeEffect?.(live.id, effect.kind);
+          if (live.kind === 'sign') {
+            this.performer?.performSigning(live, effect as SigningEffect, followUps);
+          } else {
+            this.performer?.performKey(live, effect as KeyEffect, followUps);
+          }
+        });
         upTo = effect.seq;
       } catch (e) {
-        // Left in the outbox: retried on the next transition or at boot (at least once).
+        this.#deferred?.splice(queued);
+        followUps.splice(followed);
         this.deps.logger.error('effect failed', {
           ceremony: live.id,
           effect: effect.kind,
@@ -456,6 +522,11 @@ export class CeremonyRunner {
       }
     }
     if (upTo !== null) this.#flush(live, upTo);
+  }
+
+  /** After the commit: re-arm the deadline, push status, forget a closed ceremony, follow-ups. */
+  #afterCommit(live: Live, followUps: FollowUp[]): void {
+    if (this.#closed) return;
     this.#arm(live);
     this.pushStatus(live);
     if (!isOpen(snapshotOf(live))) this.live.delete(live.id);
@@ -475,25 +546,19 @@ export class CeremonyRunner {
     }
   }
 
+  /** Marks effects up to `upTo` done, in the caller's transaction. */
   #flush(live: Live, upTo: number): void {
     const now = this.now();
     const snapshot = snapshotOf(live);
-    try {
-      this.store.transaction(() => {
-        if (snapshot.status === 'active') {
-          live.actor.send({ type: 'outbox.flushed', upTo } as never);
-          this.#save(live, now);
-        } else {
-          const json = drainOutbox(persist(live.actor), upTo);
-          const machine = live.kind === 'sign' ? signingMachine : keyMachine;
-          live.actor.stop();
-          live.actor = restore(machine as AnyStateMachine, json);
-          this.#save(live, now, json);
-        }
-      });
-    } catch {
-      this.#reload(live);
-      this.deps.logger.error('outbox flush failed', { ceremony: live.id });
+    if (snapshot.status === 'active') {
+      live.actor.send({ type: 'outbox.flushed', upTo } as never);
+      this.#save(live, now);
+    } else {
+      const json = drainOutbox(persist(live.actor), upTo);
+      const machine = live.kind === 'sign' ? signingMachine : keyMachine;
+      live.actor.stop();
+      live.actor = restore(machine as AnyStateMachine, json);
+      this.#save(live, now, json);
     }
   }
 
@@ -575,6 +640,12 @@ export class CeremonyRunner {
   }
 
   deliver(live: Live, entries: readonly TranscriptEntry[]): void {
+    if (this.#deferred !== null) {
+      // Inside a commit: sent once it is durable.
+      const queued = [...entries];
+      this.#deferred.push(() => this.deliver(live, queued));
+      return;
+    }
     for (const entry of entries) {
       const to = entry.recipient === '*' ? this.audience(live) : [entry.recipient ?? ''];
       for (const member of to) if (member !== '') this.deps.hub.send(member, entry.envelope);

@@ -79,6 +79,8 @@ export interface CoordinatorHandle {
   readonly auditorTokenPath: string;
   readonly auditorTokenCreated: boolean;
   readonly store: Store;
+  /** Live crypto-pool workers (limits.cryptoWorkers while running, 0 after close()). */
+  cryptoWorkers(): number;
   close(): Promise<void>;
 }
 
@@ -258,6 +260,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       auditorTokenPath: auditor.path,
       auditorTokenCreated: auditor.created,
       store,
+      cryptoWorkers: () => crypto.threadIds.length,
       async close() {
         if (closed) return;
         closed = true;

@@ -232,6 +232,11 @@ export interface SeenKey {
 export interface Store {
   /** Runs `fn` in one transaction (BEGIN IMMEDIATE … COMMIT); rolls back if it throws. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Inside a transaction: runs `fn` in a SAVEPOINT, so if it throws only its own writes are rolled
+   * back (the error propagates). Outside one: as transaction().
+   */
+  savepoint<T>(fn: () => T): T;
   ping(): boolean;
   close(): void;
   /** Checkpoints the WAL (TRUNCATE) if it is larger than `maxBytes`; returns whether it did. */
@@ -344,6 +349,12 @@ export class SqliteStore implements Store {
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
     return this.db.transaction(fn).immediate();
+  }
+
+  savepoint<T>(fn: () => T): T {
+    // better-sqlite3 runs a transaction function nested in an open transaction as a savepoint.
+    if (this.db.inTransaction) return this.db.transaction(fn)();
+    return this.transaction(fn);
   }
 
   ping(): boolean {

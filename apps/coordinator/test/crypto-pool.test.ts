@@ -1,0 +1,175 @@
+// The crypto pool (src/crypto-pool.ts): a worker's answer equals the inline one for every task, a
+// worker that dies fails its task with a coded error and is replaced (and runOrInline then gives
+// the inline answer, so the ceremony goes on), and the pool is shut down with the coordinator.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ed25519 as frost } from '@conclave/frost';
+import { bytesToHex } from '@conclave/protocol';
+import {
+  CryptoPool,
+  CryptoPoolError,
+  defaultCryptoWorkers,
+  runOrInline,
+} from '../src/crypto-pool.js';
+import { runCryptoTask, type CryptoTask } from '../src/crypto-pool-tasks.js';
+import { startTest } from './helpers.js';
+
+const members = ['alice', 'bob', 'carol'];
+const ids = members.map((m) => frost.identifier.derive(m));
+
+/** A 2-of-3 dealt key, alice and bob sign two jobs: the hex inputs the coordinator would hold. */
+function fixture() {
+  const dealt = frost.keys.dealer({ minSigners: 2, maxSigners: 3, identifiers: ids });
+  const keyOf = (i: number) => {
+    const share = dealt.shares[ids[i]!];
+    if (share === undefined) throw new Error('no share');
+    return frost.keys.keyPackage(share);
+  };
+  const signers = [0, 1].map((i) => ({ member: members[i]!, key: keyOf(i) }));
+  const messages = ['statement', 'second job'].map((t) => new TextEncoder().encode(t));
+  const rounds = messages.map(() => signers.map((s) => frost.round1.commit(s.key)));
+  const packages = messages.map((msg, j) =>
+    frost.signingPackage(
+      rounds[j]!.map((r) => r.commitments),
+      msg,
+    ),
+  );
+  const shares = signers.map((s, i) =>
+    packages.map((pkg, j) =>
+      bytesToHex(frost.round2.sign(pkg, rounds[j]![i]!.nonces, s.key).share),
+    ),
+  );
+  return {
+    publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', dealt.publicKeyPackage)),
+    commitments: rounds.map((r) =>
+      bytesToHex(frost.encode.bytes('SigningCommitments', r[0]!.commitments)),
+    ),
+    signingPackages: packages.map((p) => bytesToHex(frost.encode.bytes('SigningPackage', p))),
+    shares,
+  };
+}
+
+function tasks(): CryptoTask[] {
+  const f = fixture();
+  const bad = f.shares[1]!.map((s, i) => (i === 0 ? f.shares[0]![0]! : s));
+  return [
+    { kind: 'commitments', member: 'alice', commitments: f.commitments },
+    { kind: 'commitments', member: 'alice', commitments: ['00'.repeat(69)] },
+    {
+      kind: 'verifyShares',
+      member: 'bob',
+      publicKeyPackage: f.publicKeyPackage,
+      signingPackages: f.signingPackages,
+      shares: f.shares[1]!,
+    },
+    {
+      kind: 'verifyShares',
+      member: 'bob',
+      publicKeyPackage: f.publicKeyPackage,
+      signingPackages: f.signingPackages,
+      shares: bad,
+    },
+    {
+      kind: 'aggregate',
+      publicKeyPackage: f.publicKeyPackage,
+      jobs: f.signingPackages.map((p, i) => ({ job: `job${i}`, signingPackage: p })),
+      shares: [
+        { member: 'alice', shares: f.shares[0]! },
+        { member: 'bob', shares: f.shares[1]! },
+      ],
+    },
+    {
+      kind: 'aggregate',
+      publicKeyPackage: f.publicKeyPackage,
+      jobs: f.signingPackages.map((p, i) => ({ job: `job${i}`, signingPackage: p })),
+      shares: [
+        { member: 'alice', shares: f.shares[0]! },
+        { member: 'bob', shares: bad },
+      ],
+    },
+  ];
+}
+
+const pools: CryptoPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+});
+function pool(size: number): CryptoPool {
+  const p = new CryptoPool({ size });
+  pools.push(p);
+  return p;
+}
+
+describe('crypto pool', () => {
+  it('answers every task as the inline code does (valid and invalid inputs)', async () => {
+    const all = tasks();
+    const inline = all.map((t) => runCryptoTask(t));
+    // The fixture exercises both outcomes of each task.
+    expect(inline.map((r) => (typeof r === 'boolean' ? r : r.ok))).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+    ]);
+    const aggregated = inline[4] as { signatures: Record<string, string> };
+    expect(Object.keys(aggregated.signatures)).toEqual(['job0', 'job1']);
+    expect((inline[5] as { culprits: readonly string[] }).culprits).toEqual(['bob']);
+    const p = pool(2);
+    expect(await Promise.all(all.map((t) => p.run(t)))).toEqual(inline);
+    // Size 0 runs inline, on the caller's thread.
+    expect(await Promise.all(all.map((t) => pool(0).run(t)))).toEqual(inline);
+  });
+
+  it('fails a task whose worker dies with CRYPTO_WORKER_FAILED, replaces the worker, and runOrInline still answers', async () => {
+    const [task] = tasks().filter((t) => t.kind === 'aggregate');
+    if (task === undefined) throw new Error('no task');
+    const expected = runCryptoTask(task);
+    const p = pool(1);
+    const first = p.threadIds[0];
+    const running = p.run(task);
+    await p.killWorkerForTest(0);
+    const error = await running.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CryptoPoolError);
+    expect((error as CryptoPoolError).code).toBe('CRYPTO_WORKER_FAILED');
+    expect(p.restarts).toBe(1);
+    expect(p.threadIds[0]).not.toBe(first);
+    // The replacement works.
+    expect(await p.run(task)).toEqual(expected);
+    // What the signing ceremony calls: a worker death costs event-loop time, not the ceremony.
+    const again = runOrInline(p, task);
+    await p.killWorkerForTest(0);
+    expect(await again).toEqual(expected);
+    expect(p.restarts).toBe(2);
+  });
+
+  it('refuses work after close with CRYPTO_POOL_CLOSED and fails what was queued', async () => {
+    const [task] = tasks();
+    if (task === undefined) throw new Error('no task');
+    const p = pool(1);
+    const queued = p.run(task).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await p.close();
+    expect(await queued).toMatchObject({ code: 'CRYPTO_POOL_CLOSED' });
+    await expect(p.run(task)).rejects.toMatchObject({ code: 'CRYPTO_POOL_CLOSED' });
+    expect(p.threadIds).toEqual([]);
+  });
+
+  it('sizes itself from the cores by default and refuses a bad size', () => {
+    expect(defaultCryptoWorkers()).toBeGreaterThanOrEqual(1);
+    expect(() => new CryptoPool({ size: -1 })).toThrow(RangeError);
+    expect(() => new CryptoPool({ size: 1.5 })).toThrow(RangeError);
+  });
+
+  it('is started and stopped with the coordinator', async () => {
+    const t = await startTest({ limits: { cryptoWorkers: 2 } });
+    expect(t.handle.cryptoWorkers()).toBe(2);
+    await t.close();
+    expect(t.handle.cryptoWorkers()).toBe(0);
+  });
+});
