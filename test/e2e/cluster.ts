@@ -216,13 +216,16 @@ export class Cluster {
 
   async agent(
     member: string,
-    opts: { autoApprove?: boolean; env?: NodeJS.ProcessEnv } = {},
+    /** `true`: a bare `--auto-approve` (standard only); a string: `--auto-approve CLASSES`. */
+    opts: { autoApprove?: boolean | string; env?: NodeJS.ProcessEnv } = {},
   ): Promise<Proc> {
-    const p = this.spawn(
-      member,
-      opts.autoApprove === true ? ['agent', '--auto-approve'] : ['agent'],
-      opts.env,
-    );
+    const flag =
+      opts.autoApprove === true
+        ? ['--auto-approve']
+        : typeof opts.autoApprove === 'string'
+          ? ['--auto-approve', opts.autoApprove]
+          : [];
+    const p = this.spawn(member, ['agent', ...flag], opts.env);
     await waitFor(p, /agent ready/);
     return p;
   }

@@ -123,6 +123,14 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     expect(before.code, before.stderr).toBe(0);
     expect(doc(before)).toMatchObject({ version: 0, policyId: 'release@v0', verified: true });
 
+    // A request still open under v0 when v1 lands is cancelled (POLICY_SUPERSEDED).
+    const open = await c.cli(
+      'alice',
+      request('alice', artifact('app-0.tgz'), '0.9.0', ['--no-wait']),
+    );
+    expect(open.code, open.stderr).toBe(0);
+    const staleId = doc<{ ceremonyId: string }>(open).ceremonyId;
+
     const file = join(c.dir, 'policy-v1.json');
     writeFileSync(file, JSON.stringify(POLICY_V1, null, 2));
     const set = c.spawn('alice', ['policy', 'set', 'release', '--file', file, '--json']);
@@ -131,6 +139,20 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     expect(await set.exited, set.stderr).toBe(0);
     expect(doc(set)).toMatchObject({ ceremonyId: id, version: 1, policyId: 'release@v1' });
     await Promise.all([b.exited, k.exited]);
+
+    const stale = await c.cli('alice', ['status', staleId]);
+    expect(stale.stdout, stale.stderr).toMatch(
+      new RegExp(
+        `cancelled: POLICY_SUPERSEDED — policy release@v1 \\(set by ${id}\\) replaced release@v0 while the request was open; request again`,
+      ),
+    );
+    const staleJson = await c.cli('alice', ['status', staleId, '--json']);
+    expect(
+      doc<{ status: { state: string; policy: { superseded: unknown } } }>(staleJson).status,
+    ).toMatchObject({
+      state: 'cancelled',
+      policy: { superseded: { code: 'POLICY_SUPERSEDED', by: 'release@v1', ceremonyId: id } },
+    });
     expect(b.stderr).toMatch(/policy release@v0 \(default policy\)/);
     expect(b.stderr).toMatch(/PROPOSED POLICY release@v1 — approving adopts it/);
 
@@ -263,6 +285,22 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     const metrics = await (await fetch(`${c.url}/metrics`)).text();
     expect(metrics).toMatch(/conclave_unratified_hotfixes 1/);
     expect(metrics).toMatch(/conclave_overdue_hotfixes 1/);
+    // The flag is in the transparency log: `conclave log verify` finds it among the leaves, and
+    // `conclave audit ID` checks the coordinator-signed record the governance leaf covers.
+    const logged = await c.cli('alice', ['log', 'verify', '--json']);
+    expect(logged.code, logged.stdout + logged.stderr).toBe(0);
+    expect(
+      doc<{ ok: boolean; overdueHotfixes: { ceremonyId: string; group: string }[] }>(logged),
+    ).toMatchObject({ ok: true, overdueHotfixes: [{ ceremonyId: id, group: 'release' }] });
+    const loggedHuman = await c.cli('alice', ['log', 'verify']);
+    expect(loggedHuman.stdout).toMatch(
+      new RegExp(`1 hotfix flagged unratified[^\\n]*\\n\\s+${id} \\(release\\)`),
+    );
+    const audited = await c.cli('alice', ['audit', id, '--json']);
+    expect(audited.code, audited.stdout + audited.stderr).toBe(0);
+    expect(
+      doc<{ ok: boolean; governance: { ceremonyId: string; incident?: string }[] }>(audited),
+    ).toMatchObject({ ok: true, governance: [{ ceremonyId: id, incident: 'INC-42' }] });
 
     const ratify = c.spawn(
       'alice',
@@ -316,6 +354,40 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     // Versions carried by statements: an older release is a downgrade.
     expect(checkMinVersion('4.0.0', '4.0.2')).toMatchObject({ ok: false, code: 'DOWNGRADE' });
     expect(checkMinVersion('4.0.2', '4.0.2').ok).toBe(true);
+  });
+
+  it('a bare --auto-approve agent leaves a hotfix to a person; agents that list hotfix approve it', async () => {
+    const bare = await c.agent('carol', { autoApprove: true });
+    expect(bare.stderr).toMatch(/auto-approve: standard\)/);
+    const req = c.spawn(
+      'bob',
+      request('bob', artifact('app-4.0.3.tgz'), '4.0.3', [
+        '--class',
+        'hotfix',
+        '--incident',
+        'INC-43',
+      ]),
+    );
+    const id = await requestedId(req);
+    await waitFor(
+      bare,
+      new RegExp(`${id}: a hotfix request \\(4\\.0\\.3, requested by bob\\) is not auto-approved`),
+    );
+    const pending = await c.cli('bob', ['status', id, '--json']);
+    // Nobody approved it: the bare agent left it to a person.
+    expect(doc<{ status: { approvals: string[] } }>(pending).status.approvals).toEqual([]);
+    const listing = await Promise.all([
+      c.agent('alice', { autoApprove: 'hotfix' }),
+      c.agent('dave', { autoApprove: 'standard,hotfix' }),
+    ]);
+    await Promise.all(listing.map((a) => waitFor(a, new RegExp(`auto-approving ${id}`))));
+    expect(await req.exited, req.stderr).toBe(0);
+    expect(doc<{ approvers: string[] }>(req).approvers.sort()).toEqual(['alice', 'dave']);
+    expect(bare.stderr).not.toMatch(new RegExp(`auto-approving ${id}`));
+    // A class that is not one is refused before the agent starts.
+    const wrong = await c.cli('bob', ['agent', '--auto-approve', 'all', '--json']);
+    expect(wrong.code).not.toBe(0);
+    expect(errorOf(wrong).code).toBe('INVALID_ARGUMENT');
   });
 
   it('a coordinator database edited to loosen the policy is caught: members refuse it, the coordinator too', async () => {

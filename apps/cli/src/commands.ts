@@ -18,6 +18,7 @@ import {
   isTerminal,
   normalizeCoordinatorUrl,
   parseAdminKeyText,
+  parseAutoApprove,
   policyWaiting,
   recordAdminMemberAt,
   recoverStatement,
@@ -36,6 +37,7 @@ import {
   type GitTag,
   type IdentityKey,
   type Release,
+  type ReleaseClass,
   type SealedBody,
 } from '@conclave/protocol';
 import {
@@ -718,9 +720,15 @@ export async function cmdReject(
 }
 
 export async function cmdAgent(
-  o: GlobalOptions & { autoApprove?: boolean },
+  o: GlobalOptions & { autoApprove?: boolean | string },
   ctx: Ctx,
 ): Promise<void> {
+  let autoApprove: readonly ReleaseClass[];
+  try {
+    autoApprove = parseAutoApprove(o.autoApprove);
+  } catch (e) {
+    throw new CliError('INVALID_ARGUMENT', e instanceof Error ? e.message : String(e));
+  }
   const home = await Home.open(homeDir(o));
   const passphrase = await getPassphrase(`Passphrase for ${home.name}: `);
   const completed: string[] = [];
@@ -728,7 +736,7 @@ export async function cmdAgent(
     home,
     passphrase,
     witness: witnessEngine, // witness the log on connect, ceremony ends and every 5 minutes
-    autoApprove: o.autoApprove === true,
+    autoApprove,
     ...(o.coordinator === undefined ? {} : { coordinatorUrl: o.coordinator }),
     log: (l) => ctx.progress(`[${home.name}] ${l}`),
     beforeConnect: (s) =>
@@ -748,7 +756,7 @@ export async function cmdAgent(
       }),
   });
   ctx.progress(
-    `[${home.name}] agent ready: connected to ${session.coordinator.url}${o.autoApprove === true ? ' (auto-approve on)' : ''}; Ctrl-C to stop`,
+    `[${home.name}] agent ready: connected to ${session.coordinator.url}${autoApprove.length > 0 ? ` (auto-approve: ${autoApprove.join(', ')})` : ''}; Ctrl-C to stop`,
   );
   const sig = await untilSignal();
   await session.close();

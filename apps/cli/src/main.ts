@@ -256,9 +256,12 @@ export function buildProgram(): Command {
     program
       .command('agent')
       .description('stay online: join key ceremonies, finish round 2 for approvals')
-      .option('--auto-approve', 'approve every valid request of our groups (automation only)')
+      .option(
+        '--auto-approve [classes]',
+        'approve valid requests of these release classes without asking (automation only; comma-separated: standard, hotfix, policy, revocation). Bare: standard only — hotfix, policy and revocation ceremonies need a person unless listed',
+      )
       .addHelpText('after', PASSPHRASE_HELP),
-  ).action(run<GlobalOptions & { autoApprove?: boolean }>((o, ctx) => cmdAgent(o, ctx)));
+  ).action(run<GlobalOptions & { autoApprove?: boolean | string }>((o, ctx) => cmdAgent(o, ctx)));
 
   common(
     program

@@ -3,8 +3,9 @@
  * fresh SQLite file; n members, each with its own home directory and its own OS process
  * (`conclave agent`); the admin registers them and creates a t-of-n group; the agents run the DKG;
  * a release manager (`conclave request`, another process) asks for a signature on a sample
- * artifact; t agents approve (`--auto-approve`), sign after checking the statement, and the
- * coordinator aggregates. The signature is then checked with Node's crypto and openssl.
+ * artifact; t agents approve (`--auto-approve`: standard releases), sign after checking the
+ * statement, and the coordinator aggregates. The signature is then checked with Node's crypto
+ * and openssl.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, verify as nodeVerify } from 'node:crypto';

@@ -3,8 +3,10 @@
 //   keygen    join the key ceremony of one group, exit when the share is saved (or it aborts)
 //   approve   approve one request and stay until the ceremony ends (round 2, ROAST recommits)
 //   agent     stay online: join key ceremonies, finish round 2 for approvals, optionally approve
-//             every well-formed request automatically (`autoApprove`, for automation)
+//             well-formed requests of the listed classes automatically (`autoApprove`, for
+//             automation; governance classes only when listed by name)
 import {
+  RELEASE_CLASSES,
   bytesToHex,
   hexToBytes,
   type CeremonyStatus,
@@ -12,6 +14,7 @@ import {
   type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
+  type ReleaseClass,
   type SignComplete,
 } from '@conclave/protocol';
 import {
@@ -46,6 +49,47 @@ import {
 } from './policy.js';
 import { Signer, isTerminal, reviewRequest, type Review } from './signer.js';
 import { LogWitness, type WitnessEngine } from './witness.js';
+
+/**
+ * What an agent approves without asking: `true` means standard releases only — hotfix, policy and
+ * revocation ceremonies are decisions a person makes, so they are auto-approved only when listed
+ * by name; `false` or an empty list, nothing.
+ */
+export type AutoApprove = boolean | readonly ReleaseClass[];
+
+/** The classes `autoApprove` covers (`true` → standard only). */
+export function autoApproveClasses(a: AutoApprove | undefined): ReadonlySet<ReleaseClass> {
+  if (a === undefined || a === false) return new Set();
+  if (a === true) return new Set<ReleaseClass>(['standard']);
+  return new Set(a);
+}
+
+/**
+ * Parses `--auto-approve [classes]`: a bare flag (`true`) is standard only; otherwise a
+ * comma-separated list of release classes (INVALID_ARGUMENT for anything else).
+ */
+export function parseAutoApprove(value: boolean | string | undefined): readonly ReleaseClass[] {
+  if (value === undefined || value === false) return [];
+  if (value === true) return ['standard'];
+  const names = value
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  const classes: ReleaseClass[] = [];
+  for (const n of names) {
+    if (!(RELEASE_CLASSES as readonly string[]).includes(n)) {
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        `--auto-approve takes release classes (${RELEASE_CLASSES.join(', ')}), comma-separated; got ${JSON.stringify(n.slice(0, 40))}`,
+      );
+    }
+    if (!classes.includes(n as ReleaseClass)) classes.push(n as ReleaseClass);
+  }
+  if (classes.length === 0) {
+    throw new ClientError('INVALID_ARGUMENT', '--auto-approve needs at least one release class');
+  }
+  return classes;
+}
 
 export interface ResolvedCoordinator {
   readonly url: string;
@@ -137,7 +181,7 @@ export class MemberSession {
   readonly #announced = new Set<string>();
   readonly #waiting = new Map<string, string>();
   #keygenFilter: ((start: DkgStart) => boolean) | undefined;
-  #autoApprove = false;
+  #autoApprove: ReadonlySet<ReleaseClass> = new Set();
   #closed = false;
 
   private constructor(
@@ -233,9 +277,12 @@ export class MemberSession {
     return () => this.#statusListeners.delete(listener);
   }
 
-  /** Approve every valid request of a group we hold a share of (automation only). */
-  setAutoApprove(on: boolean): void {
-    this.#autoApprove = on;
+  /**
+   * Approve valid requests of these classes in groups we hold a share of (automation only).
+   * `true` is standard releases only; governance classes must be listed by name.
+   */
+  setAutoApprove(on: AutoApprove): void {
+    this.#autoApprove = autoApproveClasses(on);
   }
 
   /** Join key lifecycle ceremonies (refresh, reshare, repair; docs/lifecycle.md) `filter` accepts. */
@@ -522,7 +569,11 @@ export class MemberSession {
       await this.signer.onStatus(status, status as unknown as Record<string, unknown>);
       return;
     }
-    if (this.#autoApprove && this.signer !== undefined && status.members.includes(this.member)) {
+    if (
+      this.#autoApprove.size > 0 &&
+      this.signer !== undefined &&
+      status.members.includes(this.member)
+    ) {
       await this.#autoApproveOne(status);
     }
   }
@@ -539,6 +590,15 @@ export class MemberSession {
       status.request === undefined ? await this.connection.status(status.ceremonyId) : status;
     const meta = await this.home.shareMetadata(st.group);
     const review = reviewRequest(st, meta);
+    const cls = review.release.class;
+    if (!this.#autoApprove.has(cls)) {
+      // Governance ceremonies (hotfix, policy, revocation) need a person unless listed by name.
+      this.#log(
+        `${review.ceremonyId}: a ${cls} request (${review.release.version}, requested by ${review.requester}) is not auto-approved; approve it yourself: conclave approve ${review.ceremonyId}` +
+          ` (this agent auto-approves ${[...this.#autoApprove].join(', ')})`,
+      );
+      return;
+    }
     this.#reviews.set(review.ceremonyId, review);
     this.#log(
       `auto-approving ${review.ceremonyId} (${review.release.version}, requested by ${review.requester})`,
@@ -567,7 +627,7 @@ export class MemberSession {
 
   /** For the agent: look at the inbox now (pending requests, open key ceremonies). */
   async sweepInbox(): Promise<void> {
-    if (!this.#autoApprove) return;
+    if (this.#autoApprove.size === 0) return;
     const items = await this.connection.inbox();
     for (const item of items) {
       if (item.kind !== 'sign' || isTerminal(item.state)) continue;
@@ -597,8 +657,11 @@ export type CeremonyEnd =
   | { state: string; status: CeremonyStatus };
 
 export interface AgentOptions extends Omit<SessionOptions, 'signing' | 'reconnect'> {
-  /** Approve every request of our groups without asking. For automation only. */
-  readonly autoApprove?: boolean;
+  /**
+   * Approve requests of our groups without asking, for automation only: `true` is standard
+   * releases only; list the classes to include hotfix, policy or revocation ceremonies.
+   */
+  readonly autoApprove?: AutoApprove;
 }
 
 /** `conclave agent`: stay online until `stop()` (SIGINT/SIGTERM in the CLI). */
@@ -610,7 +673,7 @@ export async function startAgent(o: AgentOptions): Promise<MemberSession> {
     beforeConnect: (s) => {
       s.acceptKeyCeremonies();
       s.acceptLifecycle();
-      s.setAutoApprove(o.autoApprove === true);
+      s.setAutoApprove(o.autoApprove ?? false);
       o.beforeConnect?.(s);
     },
   });

@@ -139,8 +139,20 @@ export {
   reviewRequest,
 } from './signer.js';
 export type { PackageCheck, PackageCheckInput, Review, SignerOptions } from './signer.js';
-export { MemberSession, resolveCoordinator, startAgent } from './agent.js';
-export type { AgentOptions, CeremonyEnd, RecordedStatement, SessionOptions } from './agent.js';
+export {
+  MemberSession,
+  autoApproveClasses,
+  parseAutoApprove,
+  resolveCoordinator,
+  startAgent,
+} from './agent.js';
+export type {
+  AgentOptions,
+  AutoApprove,
+  CeremonyEnd,
+  RecordedStatement,
+  SessionOptions,
+} from './agent.js';
 export {
   ALARM_CODES,
   ALARM_FILENAME,
