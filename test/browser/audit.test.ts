@@ -167,6 +167,58 @@ describe('auditors’ pages in headless chromium', () => {
     await shot('ceremony');
   });
 
+  it('shows each group’s policy with its signing ceremony, the hotfixes, and the policy a ceremony ran under; a <script> in a policy stays inert text', async () => {
+    const hostile = '<script>window.__pwned=1</script>web-*.tgz';
+    const file = join(c.dir, 'policy-web.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        classes: {
+          standard: { artifacts: [hostile, 'web-*.tgz'], approvalTimeoutSeconds: 3600 },
+          hotfix: { quorum: 2, approvalTimeoutSeconds: 1800 },
+        },
+        hotfix: { ratificationWindowSeconds: 259_200 },
+      }),
+    );
+    const set = c.spawn('alice', ['policy', 'set', 'web', '--file', file, '--json']);
+    await waitFor(set, /requested (c_[0-9a-f]+)/);
+    const setBy = /requested (c_[0-9a-f]+)/.exec(set.stderr)![1]!;
+    const votes = ['bob', 'carol'].map((m) => c.spawn(m, ['approve', setBy, '--yes', '--json']));
+    expect(await set.exited, set.stderr).toBe(0);
+    await Promise.all(votes.map((p) => p.exited));
+
+    await page.goto(`${c.url}/audit/`);
+    await page.click('a[href="/audit/governance"]');
+    await page.waitForURL(/\/audit\/governance$/);
+    const web = page.locator('#policy-web');
+    expect(await web.locator('.policy-id').first().textContent()).toBe('web@v1');
+    expect(await web.locator('.policy-source').textContent()).toContain(setBy);
+    expect(await web.locator('.policy-verdict').textContent()).toContain(
+      'Quorum signature verifies under the group key',
+    );
+    const patterns = await web
+      .locator('tr[data-class="standard"] td.artifacts code')
+      .allTextContents();
+    expect(patterns).toEqual([hostile, 'web-*.tgz']);
+    expect(await web.locator('tr[data-class="hotfix"] td.quorum').textContent()).toContain('2');
+    expect(await web.locator('.hotfix-rules').textContent()).toMatch(/within\s+3 days/);
+    // Text, not markup: no script element, and it never ran.
+    expect(await page.locator('main script').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('#policy-ops .policy-id').first().textContent()).toBe('ops@v0');
+    expect(
+      await page.locator(`#hotfixes tr[data-hotfix="${ids['ops']}"]`).getAttribute('data-state'),
+    ).toBe('unratified');
+    await shot('governance');
+
+    await page.click(`#policy-web .policy-source a[href="/audit/ceremony/${setBy}"]`);
+    await page.waitForURL(new RegExp(`/audit/ceremony/${setBy}$`));
+    expect(await page.textContent('#ceremony-policy')).toMatch(/web@v0[\s\S]*Sets\s+policy web@v1/);
+    await page.goto(`${c.url}/audit/ceremony/${ids['ops']}`);
+    expect(await page.locator('#ceremony-policy .policy-id').textContent()).toBe('ops@v0');
+    expect(await page.textContent('#ceremony-policy')).toContain('hotfix');
+  });
+
   it('shows a transcript row edited in SQLite as failing verification, in the ceremony, the list and the log', async () => {
     const db = new Database(join(c.dir, 'coordinator', 'conclave.db'));
     db.pragma('busy_timeout = 5000');
