@@ -317,8 +317,22 @@ describe('policy as data', () => {
     const open = newCeremonyId();
     expectAck(await request(w, 'bob', open, sampleRelease()));
     expectAck(await member(w, 'dave').approve(open, 'release'));
+    // A second one already signing: its session's packages are held by both signers.
+    const signing = newCeremonyId();
+    member(w, 'dave').holdPackages = true;
+    member(w, 'erin').holdPackages = true;
+    expectAck(await request(w, 'alice', signing, sampleRelease()));
+    expectAck(await member(w, 'dave').approve(signing, 'release'));
+    expectAck(await member(w, 'erin').approve(signing, 'release'));
+    for (let i = 0; i < 200 && member(w, 'erin').held.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect((await statusNow(member(w, 'alice').client, signing)).state).toMatch(/^signing\./);
     const aborted = member(w, 'bob').client.nextBody('sign.aborted', open, 20_000);
+    const abortedSigning = member(w, 'alice').client.nextBody('sign.aborted', signing, 20_000);
     const policyId = await setStrict(w);
+    expect((await abortedSigning).body).toMatchObject({ code: 'POLICY_SUPERSEDED' });
+    expect((await statusNow(member(w, 'alice').client, signing)).state).toBe('cancelled');
     const end = await aborted;
     expect(end.body).toMatchObject({
       type: 'sign.aborted',
