@@ -506,6 +506,12 @@ function humanReport(
       `  log        ${summary.log === null ? 'not in the log' : `leaf ${summary.log.index} of ${summary.log.size}`}`,
     );
   }
+  for (const g of report.governance ?? []) {
+    lines.push(
+      `  OVERDUE    not ratified by ${new Date(g.ratifyBy).toISOString()}: flagged ${new Date(g.flaggedAt).toISOString()}` +
+        `${g.incident === undefined ? '' : ` (incident ${g.incident})`}, policy v${g.policyVersion}, in the log`,
+    );
+  }
   for (const a of artifacts.found) lines.push(`  bytes      ${a.name} from ${a.from}`);
   if (artifacts.missing.length > 0)
     lines.push(`  bytes      missing: ${artifacts.missing.join(', ')} (--artifact FILE)`);
@@ -561,6 +567,7 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
     approvers: report.approvers,
     culprits: report.culprits,
     signatures: report.signatures,
+    governance: report.governance ?? [],
     summary: summary ?? null,
     trust,
     artifacts: { found: artifacts.found, missing: artifacts.missing },
@@ -768,6 +775,16 @@ export async function cmdLogVerify(
   let fromSize: number | undefined;
   if (from !== undefined) fromSize = Number(from.note.split('\n')[1]);
   const failed = report.checks.find((c) => !c.ok);
+  // Hotfixes the log says were not ratified in time (governance leaves; each leaf is as authentic
+  // as the checkpoint over it; `conclave audit ID` checks the coordinator-signed details).
+  const overdueHotfixes = report.governance
+    .filter((g) => g.outcome === 'hotfix.overdue')
+    .map((g) => ({
+      ceremonyId: g.ceremonyId,
+      group: g.group,
+      index: g.index,
+      loggedAt: new Date(g.at).toISOString(),
+    }));
   const doc = {
     ok: report.ok,
     coordinator: base,
@@ -782,6 +799,7 @@ export async function cmdLogVerify(
     checks: report.checks,
     badLeaves: report.badLeaves,
     badCeremonies: report.badCeremonies,
+    overdueHotfixes,
     ms: { fetch: fetchMs, verify: verifyMs },
     ...(failed === undefined
       ? {}
@@ -803,6 +821,10 @@ export async function cmdLogVerify(
         `  root        ${report.root}`,
         `  from        ${from === undefined ? 'nothing trusted before (pass --from CHECKPOINT)' : `size ${fromSize ?? '?'}, ${from.source}`}`,
         `  witnesses   ${witnesses.length === 0 ? 'none on the newest checkpoint' : witnesses.map((w) => `${w.name}${w.verified ? ' ✓' : ' (key unknown here)'}`).join(', ')}`,
+        `  overdue     ${overdueHotfixes.length === 0 ? 'no hotfix flagged unratified' : `${overdueHotfixes.length} hotfix${overdueHotfixes.length === 1 ? '' : 'es'} flagged unratified (details: conclave audit ID)`}`,
+        ...overdueHotfixes.map(
+          (h) => `    ${h.ceremonyId} (${h.group ?? '?'}) leaf ${h.index}, logged ${h.loggedAt}`,
+        ),
         '',
         ...report.checks.map((c) => `  ${mark(c)} ${c.name} — ${c.detail}`),
       ].join('\n') + '\n',
