@@ -310,6 +310,14 @@ function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): 
   return parsed.data;
 }
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 const isUnique = (e: unknown): boolean =>
   typeof e === 'object' &&
   e !== null &&
@@ -325,6 +333,14 @@ const isPrimaryKey = (e: unknown): boolean =>
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly #stmts = new Map<string, Database.Statement>();
+  /**
+   * Parsed rows of the two tables read on every envelope (members: its sender's key; groups: its
+   * ceremony's group), by name, frozen. Only filled outside a transaction (committed data), and an
+   * entry is dropped by every write to its row, so a rolled-back write leaves no stale entry. The
+   * store's methods are the only writers of these tables.
+   */
+  readonly #memberCache = new Map<string, MemberRecord>();
+  readonly #groupCache = new Map<string, GroupRecord>();
 
   constructor(path: string, options: OpenStoreOptions) {
     this.db = new Database(path, options.readonly === true ? { readonly: true } : {});
@@ -407,8 +423,13 @@ export class SqliteStore implements Store {
   }
 
   getMember(name: string): MemberRecord | undefined {
+    const hit = this.#memberCache.get(name);
+    if (hit !== undefined) return hit;
     const row = this.#stmt('SELECT * FROM members WHERE name = ?').get(name);
-    return row === undefined ? undefined : this.#member(row);
+    if (row === undefined) return undefined;
+    const m = this.#member(row);
+    if (!this.db.inTransaction) this.#memberCache.set(name, deepFreeze(m));
+    return m;
   }
 
   memberByKey(identityKey: string): MemberRecord | undefined {
@@ -417,6 +438,7 @@ export class SqliteStore implements Store {
   }
 
   addMember(m: MemberRecord): void {
+    this.#memberCache.delete(m.name);
     try {
       this.#stmt(
         'INSERT INTO members (name, identity_key, roles, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)',
@@ -428,6 +450,7 @@ export class SqliteStore implements Store {
   }
 
   revokeMember(name: string, at: number): void {
+    this.#memberCache.delete(name);
     this.#stmt('UPDATE members SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(
       at,
       name,
@@ -435,8 +458,13 @@ export class SqliteStore implements Store {
   }
 
   getGroup(name: string): GroupRecord | undefined {
+    const hit = this.#groupCache.get(name);
+    if (hit !== undefined) return hit;
     const row = this.#stmt('SELECT * FROM groups WHERE name = ?').get(name);
-    return row === undefined ? undefined : this.#group(row);
+    if (row === undefined) return undefined;
+    const g = this.#group(row);
+    if (!this.db.inTransaction) this.#groupCache.set(name, deepFreeze(g));
+    return g;
   }
 
   listGroups(): GroupRecord[] {
@@ -462,6 +490,7 @@ export class SqliteStore implements Store {
   }
 
   putGroup(g: GroupRecord): void {
+    this.#groupCache.delete(g.name);
     this.#stmt(
       `INSERT INTO groups (name, threshold, members, state, ceremony_id, group_public_key,
          public_key_package, created_at, updated_at, epoch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -2,13 +2,14 @@
 // coordinator. Separate from FROST key shares. Each identity also yields an X25519 (RFC 7748) key
 // for pairwise encryption, by the birational map Edwards → Montgomery (as libsodium's
 // crypto_sign_ed25519_*_to_curve25519), so the member registry needs to hold one key only.
-import { nativeEd25519Sign, nativeEd25519Verify } from '@conclave/frost';
+import type * as NodeCryptoModule from 'node:crypto';
+import { ed25519Spki, nativeEd25519Sign, nativeEd25519Verify } from '@conclave/frost';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { ProtocolError } from './errors.js';
 import { domainEncode } from './encoding.js';
-import { ED25519_SIGNATURE_BYTES, IDENTITY_KEY_BYTES } from './hex.js';
+import { ED25519_SIGNATURE_BYTES, IDENTITY_KEY_BYTES, bytesToHex } from './hex.js';
 
 export interface IdentityKey {
   /** RFC 8032 32-byte secret seed. Never log, never put in a message. */
@@ -45,6 +46,50 @@ export function signIdentity(key: IdentityKey, message: Uint8Array): Uint8Array 
   return nativeEd25519Sign(message, key.secretKey) ?? ed25519.sign(message, key.secretKey);
 }
 
+// Node's KeyObject per identity public key: a coordinator verifies every envelope of a few dozen
+// members, and parsing the SPKI again for each one cost about as much as the verification itself.
+// Public keys only; bounded (oldest dropped).
+const KEY_CACHE_LIMIT = 1024;
+const publicKeyObjects = new Map<string, NodeCryptoModule.KeyObject>();
+let nodeCrypto: typeof NodeCryptoModule | null | undefined;
+
+function nativeVerifyCached(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean | undefined {
+  if (nodeCrypto === undefined) {
+    const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+      .process;
+    nodeCrypto =
+      (proc?.getBuiltinModule?.('node:crypto') as typeof NodeCryptoModule | undefined) ?? null;
+  }
+  const c = nodeCrypto;
+  if (c === null) return undefined;
+  const hex = bytesToHex(publicKey);
+  let key = publicKeyObjects.get(hex);
+  if (key === undefined) {
+    try {
+      key = c.createPublicKey({
+        key: Buffer.from(ed25519Spki(publicKey)),
+        format: 'der',
+        type: 'spki',
+      });
+    } catch {
+      return false;
+    }
+    publicKeyObjects.set(hex, key);
+    if (publicKeyObjects.size > KEY_CACHE_LIMIT) {
+      publicKeyObjects.delete(publicKeyObjects.keys().next().value as string);
+    }
+  }
+  try {
+    return c.verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * RFC 8032 §5.1.7 verification with the strict rules (canonical S and points, `zip215: false`),
  * the same ones OpenSSL applies. Returns false for any malformed input instead of throwing.
@@ -59,7 +104,9 @@ export function verifyIdentity(
     return false;
   }
   // Node's OpenSSL verifier is ≈10× faster and applies the same strict rules; noble where it is absent.
-  const native = nativeEd25519Verify(message, signature, publicKey);
+  const native =
+    nativeVerifyCached(publicKey, message, signature) ??
+    nativeEd25519Verify(message, signature, publicKey);
   if (native !== undefined) return native;
   try {
     return ed25519.verify(signature, message, publicKey, { zip215: false });
