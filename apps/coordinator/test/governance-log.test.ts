@@ -279,5 +279,10 @@ describe('an unratified hotfix in the transparency log', () => {
     });
     expect(reopened.checks.filter((c) => !c.ok)).toEqual([]);
     expect(reopened.governance.map((g) => g.ceremonyId)).toEqual([id]);
+    // With transcripts, the log also shows the late ratification next to the flag.
+    expect(reopened.governance[0]?.ratifiedBy?.ceremonyId).toBe(r.id);
+    expect(reopened.checks.map((c) => c.name)).toContain(
+      'flags only hotfixes not ratified in time',
+    );
   });
 });

@@ -48,6 +48,39 @@ export interface GovernanceFinding {
   readonly at: number;
   /** The signed record's details, when its transcript was given and verified. */
   readonly record?: OverdueHotfix;
+  /** The ceremony that ratified the hotfix afterwards, when transcripts show one (late). */
+  readonly ratifiedBy?: {
+    readonly ceremonyId: string;
+    readonly index: number;
+    readonly at: number;
+  };
+}
+
+/** A completed standard release whose request names a hotfix in `release.ratifies`. */
+interface Ratification {
+  readonly hotfix: string;
+  readonly ceremonyId: string;
+  readonly index: number;
+  /** When it completed (its `sign.complete` entry). */
+  readonly at: number;
+}
+
+/** The hotfix a completed signing leaf's transcript ratifies, if any (read defensively). */
+function ratificationIn(
+  leaf: LogLeaf,
+  index: number,
+  transcript: readonly TranscriptEntry[],
+): Ratification | undefined {
+  if (leaf.kind !== 'sign' || leaf.outcome !== 'completed') return undefined;
+  const body = transcript[0]?.envelope?.body as
+    { type?: unknown; release?: { ratifies?: unknown } } | undefined;
+  const hotfix = body?.type === 'sign.request' ? body.release?.ratifies : undefined;
+  if (typeof hotfix !== 'string') return undefined;
+  const complete = transcript.findLast(
+    (e) => (e.envelope?.body as { type?: unknown } | undefined)?.type === 'sign.complete',
+  );
+  if (complete === undefined || typeof complete.at !== 'number') return undefined;
+  return { hotfix, ceremonyId: leaf.ceremonyId, index, at: complete.at };
 }
 
 export interface LogReport extends Report {
@@ -215,6 +248,7 @@ export function verifyLog(input: VerifyLogInput): LogReport {
 
   const badCeremonies: string[] = [];
   const badDigest: number[] = [];
+  const ratifications = new Map<string, Ratification>();
   if (input.transcriptOf !== undefined) {
     let missing = 0;
     leaves.forEach((leaf, i) => {
@@ -227,6 +261,9 @@ export function verifyLog(input: VerifyLogInput): LogReport {
       if (t.length !== leaf.entries || transcriptDigest(t) !== leaf.transcript) {
         badCeremonies.push(leaf.ceremonyId);
         badDigest.push(i);
+      } else {
+        const r = ratificationIn(leaf, i, t);
+        if (r !== undefined && !ratifications.has(r.hotfix)) ratifications.set(r.hotfix, r);
       }
     });
     checks.add(
@@ -240,7 +277,7 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     );
   }
 
-  const governance = verifyGovernance(input, leaves, firstIndex, checks);
+  const governance = verifyGovernance(input, leaves, firstIndex, ratifications, checks);
   const badGovernance = governance.filter((g) => g.bad).map((g) => g.finding.index);
 
   const badLeaves = [
@@ -265,10 +302,12 @@ function verifyGovernance(
   input: VerifyLogInput,
   leaves: readonly (LogLeaf | null)[],
   firstIndex: ReadonlyMap<string, number>,
+  ratifications: ReadonlyMap<string, Ratification>,
   checks: Checks,
 ): { finding: GovernanceFinding; bad: boolean }[] {
   const out: { finding: GovernanceFinding; bad: boolean }[] = [];
   const orphans: number[] = [];
+  const ratifiedInTime: number[] = [];
   const unverified: { index: number; code: string }[] = [];
   leaves.forEach((leaf, index) => {
     if (leaf?.kind !== 'governance') return;
@@ -300,6 +339,12 @@ function verifyGovernance(
         }
       }
     }
+    // A hotfix ratified before its window closed must never be flagged.
+    const ratified = ratifications.get(leaf.ceremonyId);
+    if (record !== undefined && ratified !== undefined && ratified.at <= record.ratifyBy) {
+      ratifiedInTime.push(index);
+      bad = true;
+    }
     const finding: GovernanceFinding = {
       index,
       ceremonyId: leaf.ceremonyId,
@@ -307,6 +352,11 @@ function verifyGovernance(
       outcome: leaf.outcome,
       at: leaf.at,
       ...(record === undefined ? {} : { record }),
+      ...(ratified === undefined
+        ? {}
+        : {
+            ratifiedBy: { ceremonyId: ratified.ceremonyId, index: ratified.index, at: ratified.at },
+          }),
     };
     out.push({ finding, bad });
   });
@@ -329,6 +379,15 @@ function verifyGovernance(
         : `governance records at index ${list(unverified.map((u) => u.index))} fail (${[
             ...new Set(unverified.map((u) => u.code)),
           ].join(', ')})`,
+    );
+    checks.add(
+      'flags only hotfixes not ratified in time',
+      ratifiedInTime.length === 0,
+      'GOVERNANCE_LEAF_MISMATCH',
+      `no flagged hotfix was ratified within its window (${
+        out.filter((g) => g.finding.ratifiedBy !== undefined).length
+      } ratified late)`,
+      `governance leaves at index ${list(ratifiedInTime)} flag hotfixes ratified within their window`,
     );
   }
   return out;

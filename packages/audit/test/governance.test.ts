@@ -359,6 +359,58 @@ describe('verifyLog with governance leaves', () => {
     expect(failed(noKey)).toEqual(['GOVERNANCE_BAD_SIGNATURE']);
   });
 
+  /** A completed standard release ratifying the hotfix, completing at `at`. */
+  function ratification(at: number): { leaf: Uint8Array; transcript: TranscriptEntry[] } {
+    const entry = (idx: number, body: unknown, t: number): TranscriptEntry =>
+      ({
+        idx,
+        direction: idx === 0 ? 'in' : 'out',
+        sender: idx === 0 ? 'alice' : 'coordinator',
+        recipient: null,
+        at: t,
+        envelope: { body },
+      }) as unknown as TranscriptEntry;
+    const transcript = [
+      entry(0, { type: 'sign.request', release: { ratifies: HOTFIX } }, at - 100),
+      entry(1, { type: 'sign.complete' }, at),
+    ];
+    const leaf = leafFor({
+      ceremonyId: 'c_ratify000000001',
+      kind: 'sign',
+      group: 'release',
+      outcome: 'completed',
+      at: at + 1,
+      transcript,
+    });
+    return { leaf: encodeLeaf(leaf), transcript };
+  }
+
+  it('names a late ratification; a hotfix ratified within its window must not be flagged (GOVERNANCE_LEAF_MISMATCH)', () => {
+    for (const [at, expected] of [
+      [T + 2_000, []],
+      [T - 50, ['GOVERNANCE_LEAF_MISMATCH']],
+    ] as const) {
+      const { log, transcriptOf } = world();
+      const r = ratification(at);
+      log.leaves.push(r.leaf);
+      const withRatification = (leaf: LogLeaf) =>
+        leaf.ceremonyId === 'c_ratify000000001' ? r.transcript : transcriptOf(leaf);
+      const report = verifyLog({
+        leaves: log.leaves,
+        checkpoints: [log.checkpoint()],
+        logKey: log.verifier,
+        transcriptOf: withRatification,
+        coordinatorKey: coordinator.publicKey,
+      });
+      expect(failed(report)).toEqual(expected);
+      expect(report.governance[0]?.ratifiedBy).toEqual({
+        ceremonyId: 'c_ratify000000001',
+        index: 7,
+        at,
+      });
+    }
+  });
+
   it('a governance leaf logged twice: LOG_LEAF_MISMATCH', () => {
     const { log, checkpoints } = world();
     log.leaves.push(log.leaves[6]!);
