@@ -383,7 +383,8 @@ export class TransparencyLog {
         kind: 'governance',
         group: record.group,
         outcome: 'hotfix.overdue',
-        at: now,
+        // Never before the flag it logs, even if the system clock stepped back in between.
+        at: Math.max(now, record.transcript[0]?.at ?? now),
         transcript: record.transcript,
       });
     }
