@@ -902,6 +902,8 @@ class Governance {
   readonly #runner: CeremonyRunner;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
+  /** Consecutive failed timer sweeps (for the retry backoff). */
+  #failures = 0;
 
   constructor(runner: CeremonyRunner) {
     this.#runner = runner;
@@ -953,13 +955,20 @@ class Governance {
       )
       .get() as { due: number | null } | undefined;
     if (next?.due === null || next?.due === undefined) return;
-    const delay = Math.min(Math.max(0, next.due - this.#runner.now()), 2 ** 31 - 1);
+    // After a failed sweep (storage error), wait before retrying: 1 s, doubling, at most 5 min,
+    // instead of spinning on a window that is already due.
+    const backoff = this.#failures === 0 ? 0 : Math.min(1000 * 2 ** (this.#failures - 1), 300_000);
+    const delay = Math.min(Math.max(backoff, next.due - this.#runner.now()), 2 ** 31 - 1);
     this.#timer = setTimeout(() => {
       this.#timer = null;
       try {
         this.sweep();
+        this.#failures = 0;
       } catch {
-        this.#runner.deps.logger.error('hotfix sweep failed');
+        this.#failures += 1;
+        this.#runner.deps.logger.error('hotfix sweep failed; retrying later', {
+          attempt: this.#failures,
+        });
       }
       this.rearm();
     }, delay);
