@@ -39,6 +39,11 @@ export function defaultCryptoWorkers(): number {
 export interface CryptoPoolOptions {
   readonly size: number;
   readonly logger?: Logger;
+  /**
+   * Where a worker's answer is delivered (the coordinator's TurnQueue: one answer, and the
+   * ceremony step it resumes, per event-loop turn). Default: at once.
+   */
+  readonly schedule?: (deliver: () => void) => void;
 }
 
 interface Pending {
@@ -82,6 +87,7 @@ function tsxApi(): string {
 export class CryptoPool {
   readonly size: number;
   readonly #logger: Logger | undefined;
+  readonly #schedule: (deliver: () => void) => void;
   readonly #slots: Slot[] = [];
   #next = 1;
   #closed = false;
@@ -94,6 +100,7 @@ export class CryptoPool {
     }
     this.size = options.size;
     this.#logger = options.logger;
+    this.#schedule = options.schedule ?? ((deliver) => deliver());
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -157,8 +164,13 @@ export class CryptoPool {
       if (p === undefined) return;
       slot.inFlight.delete(m.id);
       if (slot.inFlight.size === 0) slot.worker.unref();
-      if (m.error !== undefined) p.reject(new Error(`crypto task failed (${m.error})`));
-      else p.resolve(m.result);
+      if (m.error !== undefined) {
+        const error = new Error(`crypto task failed (${m.error})`);
+        this.#schedule(() => p.reject(error));
+      } else {
+        const result = m.result;
+        this.#schedule(() => p.resolve(result));
+      }
     });
     worker.on('error', () => {
       // Followed by 'exit'; the failure is handled there.

@@ -18,7 +18,7 @@ import { openTransparencyLog } from './log/service.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Dispatcher } from './messages.js';
 import { createMetrics } from './metrics.js';
-import { Sealer, SeqSource, systemClock, type Clock } from './runtime.js';
+import { Sealer, SeqSource, TurnQueue, systemClock, type Clock } from './runtime.js';
 import { CoordinatorServer, WS_PATH } from './server.js';
 import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
 import { startGovernance } from './policy.js';
@@ -174,7 +174,10 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       maxBytes: limits.maxArtifactBytes,
       logger,
     });
+    // Frames and pool answers are handled one per event-loop turn (runtime.ts TurnQueue).
+    const turns = new TurnQueue(() => logger.error('unit of work failed', { code: 'INTERNAL' }));
     const server = new CoordinatorServer({
+      turns,
       limits,
       logger,
       clock,
@@ -196,7 +199,11 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
         logger,
       }),
     });
-    const crypto = new CryptoPool({ size: limits.cryptoWorkers, logger });
+    const crypto = new CryptoPool({
+      size: limits.cryptoWorkers,
+      logger,
+      schedule: (deliver) => turns.push(deliver),
+    });
     closers.push(() => void crypto.close());
     const runner = new CeremonyRunner({
       store,

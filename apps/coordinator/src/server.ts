@@ -26,7 +26,7 @@ import type { Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { Dispatcher } from './messages.js';
 import { recordRevokedRefusal, type Metrics } from './metrics.js';
-import type { Clock } from './runtime.js';
+import type { Clock, TurnQueue } from './runtime.js';
 import type { Store } from './store.js';
 import type { ArtifactStore } from './artifacts.js';
 import type { AuditHttp, RequestAuthenticator } from './web/routes.js';
@@ -46,6 +46,8 @@ export interface ServerDeps {
   /** The transparency log's and auditors' HTTP routes (web/routes.ts). */
   readonly audit?: AuditHttp;
   readonly artifacts?: ArtifactStore;
+  /** Where received frames are handled, one per event-loop turn (runtime.ts); inline if absent. */
+  readonly turns?: TurnQueue;
 }
 
 interface Conn {
@@ -406,13 +408,20 @@ export class CoordinatorServer {
         : Array.isArray(data)
           ? Buffer.concat(data)
           : Buffer.from(data);
-      error =
-        this.dispatcher?.handleFrame(
-          conn.member,
-          bytes,
-          (frame) => this.#send(conn, frame),
-          (late) => this.#countError(conn, late),
-        ) ?? null;
+      const handle = () => {
+        const refused =
+          this.dispatcher?.handleFrame(
+            conn.member,
+            bytes,
+            (frame) => this.#send(conn, frame),
+            (late) => this.#countError(conn, late),
+          ) ?? null;
+        if (refused !== null) this.#countError(conn, refused);
+      };
+      // Rate limiting above stays at receipt; the frame itself waits for its turn (in order).
+      if (this.#deps.turns === undefined) handle();
+      else this.#deps.turns.push(handle);
+      error = null;
     }
     if (error !== null) this.#countError(conn, error);
   }
@@ -432,8 +441,17 @@ export class CoordinatorServer {
       conn.ws.terminate();
       return;
     }
-    conn.ws.send(JSON.stringify(frame));
+    // A status push or a `*` envelope is the same object for every member: serialize it once.
+    let text = this.#frameText.get(frame);
+    if (text === undefined) {
+      text = JSON.stringify(frame);
+      this.#frameText.set(frame, text);
+    }
+    conn.ws.send(text);
   }
+
+  /** Serialized frames, by object (frames are not mutated once handed to a send). */
+  readonly #frameText = new WeakMap<object, string>();
 
   #beat(): void {
     for (const set of this.#byMember.values()) {
