@@ -3,7 +3,13 @@
 // has no workers. Inputs and results are structured-clone friendly (strings, arrays, plain objects)
 // and carry public data only: commitments, signing packages, signature shares, signatures.
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { ed25519 as frost, ed25519Spki, isFrostError, type SignatureShare } from '@conclave/frost';
+import {
+  ed25519 as frost,
+  ed25519Spki,
+  isFrostError,
+  type SignatureShare,
+  type SigningPackage,
+} from '@conclave/frost';
 import { bytesToHex, hexToBytes } from '@conclave/protocol';
 import {
   decodePublicKeyPackage,
@@ -31,12 +37,23 @@ export type CommitmentsResult =
   | { readonly ok: true; readonly commitments: readonly CheckedCommitment[] }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
+/**
+ * What a signing package was built from (its commitments' canonical encodings and the message,
+ * hex): lets a worker rebuild it from commitments it already validated instead of validating every
+ * element of the package again. Used only if the rebuilt package encodes to the same bytes.
+ */
+export interface PackageHint {
+  readonly commitments: readonly string[];
+  readonly message: string;
+}
+
 /** One signer's shares, one per job, each checked against its signing package (RFC 9591 §5.4). */
 export interface VerifySharesTask {
   readonly kind: 'verifyShares';
   readonly member: string;
   readonly publicKeyPackage: string;
   readonly signingPackages: readonly string[];
+  readonly hints?: readonly (PackageHint | null)[];
   readonly shares: readonly string[];
 }
 
@@ -44,7 +61,11 @@ export interface VerifySharesTask {
 export interface AggregateTask {
   readonly kind: 'aggregate';
   readonly publicKeyPackage: string;
-  readonly jobs: readonly { readonly job: string; readonly signingPackage: string }[];
+  readonly jobs: readonly {
+    readonly job: string;
+    readonly signingPackage: string;
+    readonly hint?: PackageHint | null;
+  }[];
   readonly shares: readonly { readonly member: string; readonly shares: readonly string[] }[];
 }
 
@@ -83,6 +104,39 @@ export function checkCommitments(task: CommitmentsTask): CommitmentsResult {
   return { ok: true, commitments: out };
 }
 
+/** The signing package `hex` encodes: cached, rebuilt from validated commitments, or decoded. */
+function packageOf(hex: string, hint: PackageHint | null | undefined): SigningPackage {
+  const hit = decodeSigningPackage.peek(hex);
+  if (hit !== undefined) return hit;
+  if (hint !== undefined && hint !== null) {
+    try {
+      const pkg = frost.signingPackage(
+        hint.commitments.map((c) => decodeSigningCommitments(c)),
+        hexToBytes(hint.message),
+      );
+      if (bytesToHex(frost.encode.bytes('SigningPackage', pkg)) === hex) {
+        decodeSigningPackage.remember(hex, pkg);
+        return pkg;
+      }
+    } catch {
+      // fall through: decode (and validate) the package itself
+    }
+  }
+  return decodeSigningPackage(hex);
+}
+
+/** The hint for a package this process built (its cache holds the object), else null. */
+export function hintFor(hex: string): PackageHint | null {
+  const pkg = decodeSigningPackage.peek(hex);
+  if (pkg === undefined) return null;
+  return {
+    commitments: pkg.commitments.map((c) =>
+      bytesToHex(frost.encode.bytes('SigningCommitments', c)),
+    ),
+    message: bytesToHex(pkg.message),
+  };
+}
+
 function shareOf(member: string, shareHex: string): SignatureShare {
   return {
     suite: frost.suite.name,
@@ -96,7 +150,7 @@ export function verifyShares(task: VerifySharesTask): boolean {
   try {
     const pub = decodePublicKeyPackage(task.publicKeyPackage);
     task.signingPackages.forEach((pkgHex, i) => {
-      const pkg = decodeSigningPackage(pkgHex);
+      const pkg = packageOf(pkgHex, task.hints?.[i]);
       frost.verifySignatureShare(shareOf(task.member, task.shares[i] ?? ''), pkg, pub);
     });
     return true;
@@ -121,7 +175,7 @@ export function aggregateShares(task: AggregateTask): AggregateResult {
   const culprits = new Set<string>();
   let ok = true;
   task.jobs.forEach((job, i) => {
-    const pkg = decodeSigningPackage(job.signingPackage);
+    const pkg = packageOf(job.signingPackage, job.hint);
     const shares = task.shares.map((x) => shareOf(x.member, x.shares[i] ?? ''));
     try {
       const signature = frost.aggregate(pkg, shares, pub).bytes;

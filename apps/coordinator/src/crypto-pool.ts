@@ -31,6 +31,16 @@ export class CryptoPoolError extends Error {
 
 export const isCryptoPoolError = (e: unknown): e is CryptoPoolError => e instanceof CryptoPoolError;
 
+/** FNV-1a (32-bit) of a string: a stable worker index for an affinity key. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** Default pool size: one worker per core the event loop does not use, at least one. */
 export function defaultCryptoWorkers(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -104,8 +114,12 @@ export class CryptoPool {
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
-  /** Runs `task` on a worker (inline when the pool has none). */
-  run<T extends CryptoTask>(task: T): Promise<CryptoResultOf<T>> {
+  /**
+   * Runs `task` on a worker (inline when the pool has none). Tasks with the same `affinity` (a
+   * ceremony id) go to the same worker, whose caches then hold that ceremony's validated
+   * commitments and packages; without one, the least busy worker.
+   */
+  run<T extends CryptoTask>(task: T, affinity?: string): Promise<CryptoResultOf<T>> {
     if (this.#closed) {
       return Promise.reject(new CryptoPoolError('CRYPTO_POOL_CLOSED', 'the crypto pool is closed'));
     }
@@ -116,7 +130,10 @@ export class CryptoPool {
         return Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
     }
-    const slot = this.#slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+    const slot =
+      affinity === undefined
+        ? this.#slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a))
+        : (this.#slots[fnv1a(affinity) % this.#slots.length] as Slot);
     const id = this.#next++;
     return new Promise<CryptoResultOf<T>>((resolve, reject) => {
       slot.inFlight.set(id, { id, task, resolve: resolve as (v: unknown) => void, reject });
@@ -203,9 +220,10 @@ export async function runOrInline<T extends CryptoTask>(
   pool: CryptoPool,
   task: T,
   logger?: Logger,
+  affinity?: string,
 ): Promise<CryptoResultOf<T>> {
   try {
-    return await pool.run(task);
+    return await pool.run(task, affinity);
   } catch (e) {
     if (!isCryptoPoolError(e) || e.code !== 'CRYPTO_WORKER_FAILED') throw e;
     logger?.warn('crypto task rerun inline after a worker failure', {

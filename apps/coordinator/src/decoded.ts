@@ -13,6 +13,8 @@ interface Cache<T> {
   (hex: string): T;
   /** Seed with an object this process built itself (already valid), under its encoding. */
   remember(hex: string, value: T): void;
+  /** The cached object, without decoding on a miss. */
+  peek(hex: string): T | undefined;
 }
 
 function cached<T>(decode: (hex: string) => T): Cache<T> {
@@ -33,7 +35,7 @@ function cached<T>(decode: (hex: string) => T): Cache<T> {
     put(hex, value);
     return value;
   };
-  return Object.assign(get, { remember: put });
+  return Object.assign(get, { remember: put, peek: (hex: string) => map.get(hex) });
 }
 
 export const decodeSigningPackage: Cache<SigningPackage> = cached((hex) =>

@@ -4,6 +4,7 @@
 // with its statement in one transaction before `sign.complete` goes out (D.48).
 import { decodeSigningCommitments, decodeSigningPackage } from './decoded.js';
 import { runOrInline } from './crypto-pool.js';
+import { hintFor } from './crypto-pool-tasks.js';
 import {
   signingMachine,
   signingPhase,
@@ -153,6 +154,7 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
  */
 async function decodeCommitments(
   runner: CeremonyRunner,
+  ceremonyId: string,
   member: string,
   hexes: readonly string[],
 ): Promise<string[]> {
@@ -160,6 +162,7 @@ async function decodeCommitments(
     runner.deps.crypto,
     { kind: 'commitments', member, commitments: hexes },
     runner.deps.logger,
+    ceremonyId,
   );
   if (!checked.ok) throw refused(checked.code as ErrorCode, checked.message);
   return checked.commitments.map((x) => {
@@ -240,7 +243,7 @@ export function handleSigningMessage(
         });
       };
       precheck();
-      return decodeCommitments(runner, m.member, body.commitments).then((commitments) => {
+      return decodeCommitments(runner, live.id, m.member, body.commitments).then((commitments) => {
         precheck();
         const bundleId = bundleIdOf(commitments);
         const event = { type: body.type, member: m.member, commitment: bundleId, at };
@@ -308,9 +311,11 @@ export function handleSigningMessage(
                 member: m.member,
                 publicKeyPackage: group.publicKeyPackage,
                 signingPackages: record.jobs.map((j) => j.signingPackage),
+                hints: record.jobs.map((j) => hintFor(j.signingPackage)),
                 shares: share.shares,
               },
               runner.deps.logger,
+              live.id,
             );
       return verified.then((valid) => {
         runner.apply(live, { ...probe, valid }, { incoming: m });
@@ -668,10 +673,15 @@ export async function aggregateSession(
     {
       kind: 'aggregate',
       publicKeyPackage: group.publicKeyPackage,
-      jobs: record.jobs.map((j) => ({ job: j.job, signingPackage: j.signingPackage })),
+      jobs: record.jobs.map((j) => ({
+        job: j.job,
+        signingPackage: j.signingPackage,
+        hint: hintFor(j.signingPackage),
+      })),
       shares: sharesBy,
     },
     runner.deps.logger,
+    live.id,
   );
   // Nothing else of this ceremony ran meanwhile (its queue), but the coordinator may be closing.
   if (aggregating() === undefined) return;

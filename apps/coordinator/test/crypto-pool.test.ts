@@ -44,6 +44,12 @@ function fixture() {
       bytesToHex(frost.encode.bytes('SigningCommitments', r[0]!.commitments)),
     ),
     signingPackages: packages.map((p) => bytesToHex(frost.encode.bytes('SigningPackage', p))),
+    hints: packages.map((p) => ({
+      commitments: p.commitments.map((c) =>
+        bytesToHex(frost.encode.bytes('SigningCommitments', c)),
+      ),
+      message: bytesToHex(p.message),
+    })),
     shares,
   };
 }
@@ -158,6 +164,25 @@ describe('crypto pool', () => {
     expect(await queued).toMatchObject({ code: 'CRYPTO_POOL_CLOSED' });
     await expect(p.run(task)).rejects.toMatchObject({ code: 'CRYPTO_POOL_CLOSED' });
     expect(p.threadIds).toEqual([]);
+  });
+
+  it('uses a package hint only when it rebuilds the same package: a wrong hint changes nothing', async () => {
+    const f = fixture();
+    const base = {
+      kind: 'verifyShares' as const,
+      member: 'bob',
+      publicKeyPackage: f.publicKeyPackage,
+      signingPackages: f.signingPackages,
+      shares: f.shares[1]!,
+    };
+    const swapped = [f.hints[1]!, f.hints[0]!];
+    const p = pool(1);
+    expect(await p.run({ ...base, hints: f.hints }, 'c1')).toBe(true);
+    // Hints naming the other job's package: rebuilt bytes differ, so the package is decoded.
+    expect(await pool(1).run({ ...base, hints: swapped }, 'c2')).toBe(true);
+    expect(runCryptoTask({ ...base, hints: swapped })).toBe(true);
+    const forged = { ...base, shares: [f.shares[1]![1]!, f.shares[1]![0]!] };
+    expect(await pool(1).run({ ...forged, hints: f.hints }, 'c3')).toBe(false);
   });
 
   it('sizes itself from the cores by default and refuses a bad size', () => {
