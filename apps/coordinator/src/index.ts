@@ -236,11 +236,14 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     const dispatcher = new Dispatcher(runner, { disconnect: (m) => server.disconnect(m) });
     server.runner = runner;
     server.dispatcher = dispatcher;
+    // Hotfixes whose window passed while the coordinator was down are flagged before any resumed
+    // ceremony appends a leaf: a leaf dated past a deadline (plus grace) that precedes the flag is
+    // what auditors report as GOVERNANCE_FLAG_LATE / _MISSING (docs/audit.md).
+    const stopGovernance = startGovernance(runner);
+    closers.push(stopGovernance);
     runner.boot();
     // Resumed work that waits on the crypto pool (an interrupted aggregation) ends before listening.
     await runner.idle();
-    const stopGovernance = startGovernance(runner);
-    closers.push(stopGovernance);
     const port = await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     const origin = server.origin;
     logger.info('coordinator listening', { origin, openCeremonies: runner.live.size });

@@ -8,12 +8,13 @@
 import type Database from 'better-sqlite3';
 import {
   ADMIN_ID,
-  DEFAULT_RATIFICATION_WINDOW_SECONDS,
   PolicyDocumentSchema,
   artifactNameMatches,
   classRuleOf,
   defaultPolicy,
   canonicalJson,
+  hotfixRatifyBy,
+  ratificationWindowMsOf,
   policyIdOf,
   type ClassRule,
   type ErrorCode,
@@ -88,8 +89,7 @@ export function ruleFor(
   };
 }
 
-export const ratificationWindowMs = (doc: PolicyDocument): number =>
-  (doc.hotfix?.ratificationWindowSeconds ?? DEFAULT_RATIFICATION_WINDOW_SECONDS) * 1000;
+export const ratificationWindowMs = (doc: PolicyDocument): number => ratificationWindowMsOf(doc);
 
 /** `*` any run of characters, `?` one character, everything else literal (file names only). */
 export const globMatch = artifactNameMatches;
@@ -687,7 +687,8 @@ export function recordSigned(runner: CeremonyRunner, live: Live): void {
     }
     case 'hotfix': {
       const doc = policyVersionDocument(runner, group.name, cp.policy_version);
-      const ratifyBy = sig.at + ratificationWindowMs(doc);
+      // The rule auditors re-derive from the log (@conclave/audit hotfixDeadlines).
+      const ratifyBy = hotfixRatifyBy(sig.at, doc);
       const inserted = db
         .prepare(
           `INSERT OR IGNORE INTO hotfixes (ceremony_id, grp, incident, signed_at, ratify_by)

@@ -296,6 +296,21 @@ export function parsePolicyId(id: string): { group: string; version: number } | 
 /** A hotfix left unratified this long is flagged, unless the policy says otherwise (72 h). */
 export const DEFAULT_RATIFICATION_WINDOW_SECONDS = 72 * 3600;
 
+/** A policy's hotfix ratification window in milliseconds (72 h when the document sets none). */
+export function ratificationWindowMsOf(doc: PolicyDocument): number {
+  return (doc.hotfix?.ratificationWindowSeconds ?? DEFAULT_RATIFICATION_WINDOW_SECONDS) * 1000;
+}
+
+/**
+ * When a hotfix must be ratified by (docs/policy.md): the time its ceremony completed plus the
+ * ratification window of the policy version it ran under. The one rule the coordinator uses for
+ * `hotfixes.ratify_by` (with its signature time) and auditors re-derive from the log
+ * (`@conclave/audit` hotfixDeadlines, with the `sign.complete` time, never earlier).
+ */
+export function hotfixRatifyBy(completedAt: number, doc: PolicyDocument): number {
+  return completedAt + ratificationWindowMsOf(doc);
+}
+
 /**
  * Version 0, in force until a quorum sets one: any member of the group requests, quorum = the
  * key's threshold, no roles, the coordinator's timeouts, no expiry, hotfixes need no incident id
