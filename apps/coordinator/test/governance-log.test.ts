@@ -219,6 +219,14 @@ describe('an unratified hotfix in the transparency log', () => {
       flaggedAt: flagged.flaggedAt,
       policyVersion: 0,
     });
+    // The deadline the auditor re-derives from the log (sign.complete + the v0 window) is the
+    // coordinator's, up to the moments between aggregation and sign.complete; flagged in time.
+    expect(report.hotfixes).toMatchObject([
+      { ceremonyId: id, policyVersion: 0, windowMs: 72 * HOUR, status: 'flagged' },
+    ]);
+    const derived = report.hotfixes[0]!.ratifyBy;
+    expect(derived).toBeGreaterThanOrEqual(flagged.ratifyBy);
+    expect(derived - flagged.ratifyBy).toBeLessThan(1_000);
 
     // The hotfix's bundle carries the governance record and proves it into the checkpoint.
     const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
@@ -281,6 +289,10 @@ describe('an unratified hotfix in the transparency log', () => {
     expect(reopened.governance.map((g) => g.ceremonyId)).toEqual([id]);
     // With transcripts, the log also shows the late ratification next to the flag.
     expect(reopened.governance[0]?.ratifiedBy?.ceremonyId).toBe(r.id);
+    // …and the hotfix, flagged before the ratification that came after its deadline.
+    expect(reopened.hotfixes).toMatchObject([
+      { ceremonyId: id, status: 'flagged', ratifiedBy: { ceremonyId: r.id } },
+    ]);
     expect(reopened.checks.map((c) => c.name)).toContain(
       'flags only hotfixes not ratified in time',
     );

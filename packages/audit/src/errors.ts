@@ -27,6 +27,9 @@ export const AUDIT_ERROR_CODES = [
   'GOVERNANCE_WRONG_SIGNER',
   'GOVERNANCE_BAD_SIGNATURE',
   'GOVERNANCE_LEAF_MISMATCH',
+  // a completed hotfix the log shows past its ratification deadline (+ grace) without its flag
+  'GOVERNANCE_FLAG_MISSING',
+  'GOVERNANCE_FLAG_LATE',
   // ceremony bundles
   'BUNDLE_MALFORMED',
 ] as const;

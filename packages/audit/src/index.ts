@@ -79,6 +79,15 @@ export {
 } from './leaf.js';
 export { verifyLog, type VerifyLogInput, type LogReport, type GovernanceFinding } from './log.js';
 export {
+  GOVERNANCE_FLAG_GRACE_MS,
+  hotfixDeadlines,
+  signingFacts,
+  type HotfixDeadline,
+  type HotfixFlagStatus,
+  type LeafAt,
+  type SigningFacts,
+} from './hotfix-deadlines.js';
+export {
   GOVERNANCE_ROUND,
   governanceTranscript,
   verifyGovernanceEntry,

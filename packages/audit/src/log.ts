@@ -11,6 +11,13 @@ import { openCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoi
 import { AuditError } from './errors.js';
 import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
 import {
+  GOVERNANCE_FLAG_GRACE_MS,
+  hotfixDeadlines,
+  signingFacts,
+  type HotfixDeadline,
+  type SigningFacts,
+} from './hotfix-deadlines.js';
+import {
   decodeLeaf,
   logLeafHash,
   transcriptDigest,
@@ -36,6 +43,11 @@ export interface VerifyLogInput {
    * governance leaves are listed from the leaves alone (their authenticity is the checkpoint's).
    */
   readonly coordinatorKey?: Uint8Array | undefined;
+  /**
+   * With transcripts: how long past a hotfix's deadline the coordinator may go on appending other
+   * leaves before its flag is missing or late (default GOVERNANCE_FLAG_GRACE_MS, 5 min).
+   */
+  readonly flagGraceMs?: number | undefined;
 }
 
 /** A governance leaf found in the log (e.g. a hotfix flagged unratified). */
@@ -94,6 +106,11 @@ export interface LogReport extends Report {
   readonly leaves: readonly (LogLeaf | null)[];
   /** Governance leaves in index order (hotfixes flagged unratified when their window passed). */
   readonly governance: readonly GovernanceFinding[];
+  /**
+   * With transcripts: every completed hotfix, its deadline re-derived from the log and whether the
+   * coordinator flagged it in time (hotfix-deadlines.ts). Empty without transcripts.
+   */
+  readonly hotfixes: readonly HotfixDeadline[];
 }
 
 const MAX_LISTED = 10;
@@ -249,6 +266,7 @@ export function verifyLog(input: VerifyLogInput): LogReport {
   const badCeremonies: string[] = [];
   const badDigest: number[] = [];
   const ratifications = new Map<string, Ratification>();
+  const signed: SigningFacts[] = [];
   if (input.transcriptOf !== undefined) {
     let missing = 0;
     leaves.forEach((leaf, i) => {
@@ -264,6 +282,8 @@ export function verifyLog(input: VerifyLogInput): LogReport {
       } else {
         const r = ratificationIn(leaf, i, t);
         if (r !== undefined && !ratifications.has(r.hotfix)) ratifications.set(r.hotfix, r);
+        const facts = signingFacts(leaf, i, t);
+        if (facts !== undefined) signed.push(facts);
       }
     });
     checks.add(
@@ -279,6 +299,14 @@ export function verifyLog(input: VerifyLogInput): LogReport {
 
   const governance = verifyGovernance(input, leaves, firstIndex, ratifications, checks);
   const badGovernance = governance.filter((g) => g.bad).map((g) => g.finding.index);
+  const hotfixes =
+    input.transcriptOf === undefined
+      ? []
+      : checkFlags(
+          hotfixDeadlines(leaves, signed, input.flagGraceMs ?? GOVERNANCE_FLAG_GRACE_MS),
+          input.flagGraceMs ?? GOVERNANCE_FLAG_GRACE_MS,
+          checks,
+        );
 
   const badLeaves = [
     ...new Set([...malformed, ...duplicates, ...badDigest, ...badGovernance]),
@@ -291,7 +319,49 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     badCeremonies,
     leaves,
     governance: governance.map((g) => g.finding),
+    hotfixes,
   };
+}
+
+/**
+ * With transcripts: every completed hotfix past its deadline (plus grace, with leaves dated after
+ * it) must have been flagged before those leaves. GOVERNANCE_FLAG_MISSING: never flagged;
+ * GOVERNANCE_FLAG_LATE: flagged only after them. Both fail verification: the coordinator's own
+ * signed log shows it running past the deadline without doing what its rule says.
+ */
+function checkFlags(hotfixes: HotfixDeadline[], graceMs: number, checks: Checks): HotfixDeadline[] {
+  if (hotfixes.length === 0) return hotfixes;
+  const missing = hotfixes.filter((h) => h.status === 'missing');
+  const late = hotfixes.filter((h) => h.status === 'late');
+  const iso = (t: number) => new Date(t).toISOString();
+  const grace = `${Math.round(graceMs / 1000)} s`;
+  checks.add(
+    'overdue hotfixes flagged',
+    missing.length === 0,
+    'GOVERNANCE_FLAG_MISSING',
+    `${hotfixes.length} hotfixes: ${hotfixes.filter((h) => h.status === 'flagged').length} flagged, ${
+      hotfixes.filter((h) => h.status === 'ratified').length
+    } ratified in time, ${hotfixes.filter((h) => h.status === 'pending').length} not yet provably due`,
+    `hotfixes never flagged though the log went on past their deadline + ${grace}: ${list(
+      missing.map(
+        (h) =>
+          `${h.ceremonyId} (due ${iso(h.ratifyBy)}, leaf ${String(h.evidence?.index)} logged ${iso(h.evidence?.at ?? 0)})`,
+      ),
+    )}`,
+  );
+  checks.add(
+    'overdue hotfixes flagged in time',
+    late.length === 0,
+    'GOVERNANCE_FLAG_LATE',
+    `no flag follows a leaf dated past its hotfix's deadline + ${grace}`,
+    `hotfixes flagged only after the log went on past their deadline + ${grace}: ${list(
+      late.map(
+        (h) =>
+          `${h.ceremonyId} (due ${iso(h.ratifyBy)}, leaf ${String(h.evidence?.index)} logged ${iso(h.evidence?.at ?? 0)} before its flag at leaf ${String(h.flag?.index)})`,
+      ),
+    )}`,
+  );
+  return hotfixes;
 }
 
 /**

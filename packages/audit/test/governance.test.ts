@@ -4,7 +4,9 @@
 // rejection rule has its own case asserting the code.
 import {
   COORDINATOR_ID,
+  defaultPolicy,
   generateIdentityKey,
+  hotfixRatifyBy,
   sealEnvelope,
   type Envelope,
   type HotfixOverdue,
@@ -13,6 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   AuditError,
+  GOVERNANCE_FLAG_GRACE_MS,
   GOVERNANCE_ROUND,
   decodeLeaf,
   encodeLeaf,
@@ -420,5 +423,283 @@ describe('verifyLog with governance leaves', () => {
       logKey: log.verifier,
     });
     expect(failed(r)).toEqual(['LOG_LEAF_MISMATCH']);
+  });
+});
+
+// A flag that never came (docs/audit.md): verifyLog, with transcripts, re-derives every completed
+// hotfix's deadline (completion + its policy version's window, hotfixRatifyBy) and requires its
+// governance leaf before any other leaf dated past deadline + grace.
+describe('verifyLog: overdue hotfixes must be flagged in time', () => {
+  const HOUR = 3_600_000;
+  const DEFAULT_WINDOW = 72 * HOUR;
+  const GRACE = GOVERNANCE_FLAG_GRACE_MS;
+  const C = T; // the hotfix's sign.complete time
+
+  type Step =
+    | { kind: 'other'; at: number }
+    | { kind: 'flag'; at: number; ceremonyId?: string }
+    | { kind: 'ratify'; at: number }
+    | { kind: 'hotfix'; at: number; ceremonyId: string; policyId?: string };
+
+  const entry = (idx: number, body: unknown, at: number): TranscriptEntry =>
+    ({
+      idx,
+      direction: idx === 0 ? 'in' : 'out',
+      sender: idx === 0 ? 'alice' : 'coordinator',
+      recipient: null,
+      at,
+      envelope: { body },
+    }) as unknown as TranscriptEntry;
+
+  /** A completed signing ceremony's leaf and (request, complete) transcript. */
+  function signed(id: string, release: unknown, at: number, policyId: string) {
+    const transcript = [
+      entry(0, { type: 'sign.request', group: 'release', release }, at - 1000),
+      entry(1, { type: 'sign.complete', policyId }, at),
+    ];
+    const leaf = leafFor({
+      ceremonyId: id,
+      kind: 'sign',
+      group: 'release',
+      outcome: 'completed',
+      at: at + 1,
+      transcript,
+    });
+    return { leaf, transcript };
+  }
+
+  /**
+   * A log: a policy version 1 (window `windowSeconds`, when given), the hotfix completing at C
+   * under `policyId`, then `steps` in order.
+   */
+  function world(steps: readonly Step[], opts: { policyId?: string; windowSeconds?: number } = {}) {
+    const log = new MemLog().grow(1);
+    const transcripts = new Map<string, TranscriptEntry[]>();
+    const push = (r: { leaf: LogLeaf; transcript: TranscriptEntry[] }) => {
+      log.leaves.push(encodeLeaf(r.leaf));
+      transcripts.set(`${r.leaf.kind}:${r.leaf.ceremonyId}`, r.transcript);
+    };
+    if (opts.windowSeconds !== undefined) {
+      const doc = {
+        schema: 'conclave-policy/v1',
+        group: 'release',
+        version: 1,
+        classes: { standard: {} },
+        hotfix: { ratificationWindowSeconds: opts.windowSeconds },
+      };
+      push(signed('c_policy000000001', { class: 'policy', policy: doc }, C - HOUR, 'release@v0'));
+    }
+    const hotfix = (id: string, at: number, policyId: string) =>
+      push(signed(id, { class: 'hotfix', incident: 'INC-42' }, at, policyId));
+    hotfix(HOTFIX, C, opts.policyId ?? 'release@v0');
+    let others = 0;
+    for (const s of steps) {
+      if (s.kind === 'other') {
+        log.leaves.push(
+          encodeLeaf(
+            leafFor({
+              ceremonyId: `c_other${String(others++).padStart(10, '0')}`,
+              kind: 'sign',
+              group: 'release',
+              outcome: 'expired',
+              at: s.at,
+              transcript: [],
+            }),
+          ),
+        );
+      } else if (s.kind === 'flag') {
+        // the coordinator's real record: ratifyBy as it computed it, flagged at `at`
+        push(
+          record(
+            overdue({
+              ceremonyId: s.ceremonyId ?? HOTFIX,
+              ratifyBy: Math.min(C + DEFAULT_WINDOW, s.at - 5),
+              flaggedAt: s.at - 5,
+              policyVersion: 0,
+            }),
+            { at: s.at },
+          ),
+        );
+      } else if (s.kind === 'ratify') {
+        push(
+          signed('c_ratify000000001', { class: 'standard', ratifies: HOTFIX }, s.at, 'release@v0'),
+        );
+      } else {
+        hotfix(s.ceremonyId, s.at, s.policyId ?? 'release@v0');
+      }
+    }
+    return (flagGraceMs?: number) =>
+      verifyLog({
+        leaves: log.leaves,
+        checkpoints: [log.checkpoint()],
+        logKey: log.verifier,
+        transcriptOf: (leaf) =>
+          transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`) ??
+          (leaf.entries === 0 ? [] : undefined),
+        coordinatorKey: coordinator.publicKey,
+        flagGraceMs,
+      });
+  }
+  const failed = (r: ReturnType<typeof verifyLog>): string[] =>
+    r.checks.filter((c) => !c.ok).map((c) => c.code ?? '');
+  const hotfixOf = (r: ReturnType<typeof verifyLog>) =>
+    r.hotfixes.find((h) => h.ceremonyId === HOTFIX);
+
+  it('a hotfix flagged at its deadline, before later leaves, passes (v0: the default 72 h window)', () => {
+    const r = world([
+      { kind: 'other', at: C + HOUR },
+      { kind: 'flag', at: C + DEFAULT_WINDOW + 1000 },
+      { kind: 'other', at: C + DEFAULT_WINDOW + 2 * HOUR },
+    ])();
+    expect(failed(r)).toEqual([]);
+    expect(r.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['overdue hotfixes flagged', 'overdue hotfixes flagged in time']),
+    );
+    expect(hotfixOf(r)).toMatchObject({
+      index: 1,
+      completedAt: C,
+      policyVersion: 0,
+      policySource: 'default',
+      windowMs: DEFAULT_WINDOW,
+      ratifyBy: C + DEFAULT_WINDOW,
+      status: 'flagged',
+      flag: { index: 3 },
+      evidence: { index: 4 },
+    });
+  });
+
+  it('never flagged though later leaves are dated past deadline + grace: GOVERNANCE_FLAG_MISSING', () => {
+    const r = world([{ kind: 'other', at: C + DEFAULT_WINDOW + GRACE + 1 }])();
+    expect(failed(r)).toEqual(['GOVERNANCE_FLAG_MISSING']);
+    expect(r.ok).toBe(false);
+    expect(hotfixOf(r)).toMatchObject({
+      status: 'missing',
+      evidence: { index: 2, at: C + DEFAULT_WINDOW + GRACE + 1 },
+    });
+    expect(r.checks.find((c) => !c.ok)?.detail).toContain(HOTFIX);
+  });
+
+  it('the grace: a leaf dated at deadline + grace exactly is no evidence yet; grace is configurable', () => {
+    const steps: Step[] = [{ kind: 'other', at: C + DEFAULT_WINDOW + GRACE }];
+    const r = world(steps)();
+    expect(failed(r)).toEqual([]);
+    expect(hotfixOf(r)?.status).toBe('pending');
+    expect(failed(world(steps)(GRACE - 1))).toEqual(['GOVERNANCE_FLAG_MISSING']);
+  });
+
+  it('flagged only after a leaf dated past deadline + grace: GOVERNANCE_FLAG_LATE', () => {
+    const r = world([
+      { kind: 'other', at: C + DEFAULT_WINDOW + GRACE + 1 },
+      { kind: 'flag', at: C + DEFAULT_WINDOW + GRACE + 2 },
+    ])();
+    expect(failed(r)).toEqual(['GOVERNANCE_FLAG_LATE']);
+    expect(hotfixOf(r)).toMatchObject({
+      status: 'late',
+      flag: { index: 3 },
+      evidence: { index: 2 },
+    });
+  });
+
+  it('a flag appended long after the deadline is on time when nothing was logged in between (the coordinator was down)', () => {
+    const r = world([
+      { kind: 'other', at: C + HOUR },
+      { kind: 'flag', at: C + 10 * DEFAULT_WINDOW },
+      { kind: 'other', at: C + 10 * DEFAULT_WINDOW + 1 },
+    ])();
+    expect(failed(r)).toEqual([]);
+    expect(hotfixOf(r)?.status).toBe('flagged');
+  });
+
+  it('ratified in time, or late but within the grace: no flag due, no finding', () => {
+    for (const at of [C + HOUR, C + DEFAULT_WINDOW, C + DEFAULT_WINDOW + GRACE]) {
+      const r = world([
+        { kind: 'ratify', at },
+        { kind: 'other', at: C + 10 * DEFAULT_WINDOW },
+      ])();
+      expect(failed(r)).toEqual([]);
+      expect(hotfixOf(r)).toMatchObject({ status: 'ratified', ratifiedBy: { at } });
+    }
+  });
+
+  it('a ratification after deadline + grace with no flag before it: GOVERNANCE_FLAG_MISSING (it is its own evidence)', () => {
+    const at = C + DEFAULT_WINDOW + GRACE + 1000;
+    const r = world([{ kind: 'ratify', at }])();
+    expect(failed(r)).toEqual(['GOVERNANCE_FLAG_MISSING']);
+    expect(hotfixOf(r)).toMatchObject({ status: 'missing', evidence: { index: 2 } });
+    // flagged first, then ratified late: fine
+    const ok = world([
+      { kind: 'flag', at: C + DEFAULT_WINDOW + 1 },
+      { kind: 'ratify', at },
+    ])();
+    expect(failed(ok)).toEqual([]);
+    expect(hotfixOf(ok)).toMatchObject({ status: 'flagged', ratifiedBy: { at } });
+  });
+
+  it('a policy version with its own window uses that window', () => {
+    const window = 3600; // 1 h
+    const late = C + window * 1000 + GRACE + 1;
+    const v1 = world([{ kind: 'other', at: late }], {
+      policyId: 'release@v1',
+      windowSeconds: window,
+    })();
+    expect(failed(v1)).toEqual(['GOVERNANCE_FLAG_MISSING']);
+    expect(hotfixOf(v1)).toMatchObject({
+      policyVersion: 1,
+      policySource: 'log',
+      windowMs: window * 1000,
+      ratifyBy: C + window * 1000,
+      status: 'missing',
+    });
+    // the same leaf under v0 (72 h) proves nothing yet
+    const v0 = world([{ kind: 'other', at: late }], { windowSeconds: window })();
+    expect(failed(v0)).toEqual([]);
+    expect(hotfixOf(v0)).toMatchObject({
+      policyVersion: 0,
+      windowMs: DEFAULT_WINDOW,
+      status: 'pending',
+    });
+  });
+
+  it('a log that ends before the deadline (+ grace): no finding', () => {
+    const r = world([
+      { kind: 'other', at: C + HOUR },
+      { kind: 'other', at: C + DEFAULT_WINDOW - 1 },
+    ])();
+    expect(failed(r)).toEqual([]);
+    expect(hotfixOf(r)?.status).toBe('pending');
+    expect(hotfixOf(r)).not.toHaveProperty('evidence');
+  });
+
+  it('one sweep flags several hotfixes: another hotfix’s flag is no evidence', () => {
+    const second = 'c_hotfix000000002';
+    const r = world([
+      { kind: 'hotfix', ceremonyId: second, at: C + 1 },
+      { kind: 'flag', ceremonyId: second, at: C + DEFAULT_WINDOW + GRACE + 10 },
+      { kind: 'flag', at: C + DEFAULT_WINDOW + GRACE + 10 },
+    ])();
+    expect(failed(r)).toEqual([]);
+    expect(r.hotfixes.map((h) => h.status)).toEqual(['flagged', 'flagged']);
+  });
+
+  it('without transcripts there is nothing to derive', () => {
+    const log = new MemLog().grow(2);
+    const r = verifyLog({
+      leaves: log.leaves,
+      checkpoints: [log.checkpoint()],
+      logKey: log.verifier,
+    });
+    expect(r.hotfixes).toEqual([]);
+    expect(r.checks.map((c) => c.name)).not.toContain('overdue hotfixes flagged');
+  });
+
+  it('the deadline is hotfixRatifyBy, the coordinator’s rule', () => {
+    const r = world([], { policyId: 'release@v1', windowSeconds: 7200 })();
+    const h = hotfixOf(r)!;
+    expect(h.ratifyBy).toBe(
+      hotfixRatifyBy(C, {
+        ...defaultPolicy('release'),
+        hotfix: { ratificationWindowSeconds: 7200 },
+      }),
+    );
   });
 });
