@@ -48,6 +48,12 @@ export interface VerifyLogInput {
    * leaves before its flag is missing or late (default GOVERNANCE_FLAG_GRACE_MS, 5 min).
    */
   readonly flagGraceMs?: number | undefined;
+  /**
+   * `transcriptOf` knows only the completed signing ceremonies and the governance leaves (what
+   * `conclave log verify --auditor-token` fetches: enough for governance and hotfix deadlines);
+   * other leaves without a transcript are not counted as missing.
+   */
+  readonly signingTranscriptsOnly?: boolean | undefined;
 }
 
 /** A governance leaf found in the log (e.g. a hotfix flagged unratified). */
@@ -269,13 +275,19 @@ export function verifyLog(input: VerifyLogInput): LogReport {
   const signed: SigningFacts[] = [];
   if (input.transcriptOf !== undefined) {
     let missing = 0;
+    let hashed = 0;
     leaves.forEach((leaf, i) => {
       if (leaf === null) return;
       const t = input.transcriptOf?.(leaf);
       if (t === undefined) {
-        missing += 1;
+        const expected =
+          input.signingTranscriptsOnly !== true ||
+          leaf.kind === 'governance' ||
+          (leaf.kind === 'sign' && leaf.outcome === 'completed');
+        if (expected) missing += 1;
         return;
       }
+      hashed += 1;
       if (t.length !== leaf.entries || transcriptDigest(t) !== leaf.transcript) {
         badCeremonies.push(leaf.ceremonyId);
         badDigest.push(i);
@@ -290,7 +302,9 @@ export function verifyLog(input: VerifyLogInput): LogReport {
       'transcripts match their leaves',
       badCeremonies.length === 0 && missing === 0,
       'LOG_LEAF_MISMATCH',
-      `${n} transcripts hash to their leaves`,
+      hashed === n - malformed.length
+        ? `${hashed} transcripts hash to their leaves`
+        : `${hashed} transcripts (every completed signing ceremony and governance record) hash to their leaves; ${n - malformed.length - hashed} others not fetched`,
       badCeremonies.length > 0
         ? `transcripts changed since they were logged: ${list(badCeremonies)}`
         : `${missing} logged transcripts are missing`,
@@ -307,9 +321,14 @@ export function verifyLog(input: VerifyLogInput): LogReport {
           input.flagGraceMs ?? GOVERNANCE_FLAG_GRACE_MS,
           checks,
         );
+  const contradicting = recordsAgainstDeadlines(
+    governance.map((g) => g.finding),
+    hotfixes,
+    checks,
+  );
 
   const badLeaves = [
-    ...new Set([...malformed, ...duplicates, ...badDigest, ...badGovernance]),
+    ...new Set([...malformed, ...duplicates, ...badDigest, ...badGovernance, ...contradicting]),
   ].sort((a, b) => a - b);
   return {
     ...checks.report(),
@@ -321,6 +340,36 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     governance: governance.map((g) => g.finding),
     hotfixes,
   };
+}
+
+/**
+ * A verified `hotfix.overdue` record must agree with its hotfix as the log shows it: the policy
+ * version it ran under, and a deadline no later than the one re-derived from its `sign.complete`
+ * (the coordinator's comes from its signature time, which precedes it). A record claiming a later
+ * deadline would make a late flag look timely. Returns the leaf indices that disagree.
+ */
+function recordsAgainstDeadlines(
+  findings: readonly GovernanceFinding[],
+  hotfixes: readonly HotfixDeadline[],
+  checks: Checks,
+): number[] {
+  const byId = new Map(hotfixes.map((h) => [h.ceremonyId, h]));
+  const compared = findings.filter((f) => f.record !== undefined && byId.has(f.record.ceremonyId));
+  if (compared.length === 0) return [];
+  const bad = compared
+    .filter((f) => {
+      const h = byId.get(f.record!.ceremonyId)!;
+      return f.record!.policyVersion !== h.policyVersion || f.record!.ratifyBy > h.ratifyBy;
+    })
+    .map((f) => f.index);
+  checks.add(
+    'governance records agree with their hotfix',
+    bad.length === 0,
+    'GOVERNANCE_LEAF_MISMATCH',
+    `${compared.length} flags name their hotfix's policy version and a deadline no later than its completion + window`,
+    `governance records at index ${list(bad)} name another policy version or a later deadline than their hotfix's completion + window`,
+  );
+  return bad;
 }
 
 /**

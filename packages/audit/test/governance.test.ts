@@ -437,7 +437,7 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
 
   type Step =
     | { kind: 'other'; at: number }
-    | { kind: 'flag'; at: number; ceremonyId?: string }
+    | { kind: 'flag'; at: number; ceremonyId?: string; ratifyBy?: number; policyVersion?: number }
     | { kind: 'ratify'; at: number }
     | { kind: 'hotfix'; at: number; ceremonyId: string; policyId?: string };
 
@@ -513,9 +513,9 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
           record(
             overdue({
               ceremonyId: s.ceremonyId ?? HOTFIX,
-              ratifyBy: Math.min(C + DEFAULT_WINDOW, s.at - 5),
+              ratifyBy: s.ratifyBy ?? Math.min(C + DEFAULT_WINDOW, s.at - 5),
               flaggedAt: s.at - 5,
-              policyVersion: 0,
+              policyVersion: s.policyVersion ?? 0,
             }),
             { at: s.at },
           ),
@@ -679,6 +679,47 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
     ])();
     expect(failed(r)).toEqual([]);
     expect(r.hotfixes.map((h) => h.status)).toEqual(['flagged', 'flagged']);
+  });
+
+  it('a flag whose signed record names a later deadline or another policy version: GOVERNANCE_LEAF_MISMATCH', () => {
+    const at = C + DEFAULT_WINDOW + 10_000;
+    expect(failed(world([{ kind: 'flag', at, ratifyBy: C + DEFAULT_WINDOW }])())).toEqual([]);
+    for (const step of [
+      { kind: 'flag', at, ratifyBy: C + DEFAULT_WINDOW + 1 },
+      { kind: 'flag', at, policyVersion: 1 },
+    ] as const) {
+      const r = world([step])();
+      expect(failed(r)).toEqual(['GOVERNANCE_LEAF_MISMATCH']);
+      expect(r.checks.find((c) => !c.ok)?.name).toBe('governance records agree with their hotfix');
+      expect(r.badLeaves).toEqual([2]);
+    }
+  });
+
+  it('signingTranscriptsOnly: only completed signing and governance transcripts are required', () => {
+    const log = new MemLog();
+    const key = leafFor({
+      ceremonyId: 'c_dkg0000000000001',
+      kind: 'key',
+      group: 'release',
+      outcome: 'completed',
+      at: C,
+      transcript: [entry(0, { type: 'dkg.start' }, C)],
+    });
+    log.leaves.push(encodeLeaf(key));
+    const run = (signingTranscriptsOnly: boolean) =>
+      verifyLog({
+        leaves: log.leaves,
+        checkpoints: [log.checkpoint()],
+        logKey: log.verifier,
+        transcriptOf: () => undefined,
+        coordinatorKey: coordinator.publicKey,
+        signingTranscriptsOnly,
+      });
+    expect(failed(run(false))).toEqual(['LOG_LEAF_MISMATCH']);
+    expect(failed(run(true))).toEqual([]);
+    const hotfix = signed(HOTFIX, { class: 'hotfix' }, C, 'release@v0');
+    log.leaves.push(encodeLeaf(hotfix.leaf));
+    expect(failed(run(true))).toEqual(['LOG_LEAF_MISMATCH']);
   });
 
   it('without transcripts there is nothing to derive', () => {

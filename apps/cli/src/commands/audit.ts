@@ -29,7 +29,9 @@ import {
   type BundleReport,
   type BundleTrust,
   type Check,
+  type HotfixDeadline,
   type NoteVerifier,
+  type TranscriptEntry,
 } from '@conclave/audit';
 import {
   Home,
@@ -715,8 +717,73 @@ async function witnessesOf(
   }
 }
 
+/**
+ * With the auditor token: the transcripts of every completed signing ceremony, and of each
+ * governance record (from its hotfix's bundle), one `GET /v1/audit/bundle/<id>` per ceremony —
+ * what verifyLog needs to verify the governance records and re-derive hotfix deadlines.
+ */
+async function fetchSigningTranscripts(
+  base: string,
+  token: string,
+  leaves: readonly string[],
+  ctx: Ctx,
+): Promise<Map<string, TranscriptEntry[]>> {
+  const ids = new Set<string>();
+  for (const text of leaves) {
+    try {
+      const l = JSON.parse(text) as { kind?: unknown; outcome?: unknown; ceremonyId?: unknown };
+      if (l.kind === 'sign' && l.outcome === 'completed' && typeof l.ceremonyId === 'string') {
+        ids.add(l.ceremonyId);
+      }
+    } catch {
+      // a malformed leaf is verifyLog's to report
+    }
+  }
+  ctx.progress(
+    `fetching the transcripts of ${ids.size} completed signing ceremonies as the auditor`,
+  );
+  const out = new Map<string, TranscriptEntry[]>();
+  for (const id of ids) {
+    const res = await httpGet(`${base}/v1/audit/bundle/${encodeURIComponent(id)}`, {
+      authorization: `Bearer ${token}`,
+    });
+    if (!res.ok) throw await refused(res, `bundle ${id}`);
+    const parsed = CeremonyBundleSchema.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) {
+      throw new CliError('BAD_COORDINATOR_MESSAGE', `bundle ${id}: not a bundle`, USAGE_EXIT);
+    }
+    // Entries are checked by verifyLog: they must hash to the leaf the checkpoints sign.
+    out.set(`sign:${id}`, parsed.data.transcript as TranscriptEntry[]);
+    for (const g of parsed.data.governance ?? []) {
+      let ceremonyId: unknown;
+      try {
+        ceremonyId = (JSON.parse(g.leaf) as { ceremonyId?: unknown }).ceremonyId;
+      } catch {
+        continue;
+      }
+      if (typeof ceremonyId === 'string') {
+        out.set(`governance:${ceremonyId}`, g.transcript as TranscriptEntry[]);
+      }
+    }
+  }
+  return out;
+}
+
+const HOTFIX_STATUS_TEXT: Record<HotfixDeadline['status'], string> = {
+  flagged: 'flagged',
+  ratified: 'ratified in time',
+  pending: 'not yet provably due',
+  missing: 'FLAG MISSING (GOVERNANCE_FLAG_MISSING)',
+  late: 'FLAGGED LATE (GOVERNANCE_FLAG_LATE)',
+};
+
 export async function cmdLogVerify(
-  o: GlobalOptions & { from?: string; logKey?: string },
+  o: GlobalOptions & {
+    from?: string;
+    logKey?: string;
+    auditorToken?: string;
+    coordinatorKey?: string;
+  },
   ctx: Ctx,
 ): Promise<void> {
   const home = await openHome(o);
@@ -750,6 +817,26 @@ export async function cmdLogVerify(
   ctx.progress(`fetching the log from ${base}`);
   const started = performance.now();
   const fetched = await fetchLog(base);
+  let transcripts: Map<string, TranscriptEntry[]> | undefined;
+  let coordinatorKey: Uint8Array | undefined;
+  if (o.auditorToken !== undefined) {
+    const keyHex =
+      hexFlag(o.coordinatorKey, '--coordinator-key') ?? home?.config.coordinator?.coordinatorKey;
+    if (keyHex === undefined) {
+      throw new CliError(
+        'KEYS_NOT_PINNED',
+        "--auditor-token checks the coordinator's signed governance records: pass --coordinator-key HEX (from its start banner, out of band), or work from a member home that pinned it",
+        USAGE_EXIT,
+      );
+    }
+    coordinatorKey = hexToBytes(keyHex);
+    transcripts = await fetchSigningTranscripts(
+      base,
+      await readToken(o.auditorToken),
+      fetched.leaves,
+      ctx,
+    );
+  }
   const fetchMs = Math.round(performance.now() - started);
   const enc = new TextEncoder();
   const t0 = performance.now();
@@ -758,6 +845,13 @@ export async function cmdLogVerify(
     checkpoints: fetched.checkpoints,
     logKey,
     from: from?.note,
+    ...(transcripts === undefined
+      ? {}
+      : {
+          transcriptOf: (leaf) => transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`),
+          coordinatorKey,
+          signingTranscriptsOnly: true,
+        }),
   });
   const verifyMs = Math.round(performance.now() - t0);
   const newest = await httpGet(`${base}/v1/log/checkpoint`)
@@ -800,6 +894,15 @@ export async function cmdLogVerify(
     badLeaves: report.badLeaves,
     badCeremonies: report.badCeremonies,
     overdueHotfixes,
+    // Every completed hotfix with the deadline re-derived from its transcript and whether it was
+    // flagged in time; null without --auditor-token (the leaves alone do not say which is a hotfix).
+    hotfixDeadlines:
+      transcripts === undefined
+        ? null
+        : report.hotfixes.map((h) => ({
+            ...h,
+            ratifyByIso: new Date(h.ratifyBy).toISOString(),
+          })),
     ms: { fetch: fetchMs, verify: verifyMs },
     ...(failed === undefined
       ? {}
@@ -824,6 +927,19 @@ export async function cmdLogVerify(
         `  overdue     ${overdueHotfixes.length === 0 ? 'no hotfix flagged unratified' : `${overdueHotfixes.length} hotfix${overdueHotfixes.length === 1 ? '' : 'es'} flagged unratified (details: conclave audit ID)`}`,
         ...overdueHotfixes.map(
           (h) => `    ${h.ceremonyId} (${h.group ?? '?'}) leaf ${h.index}, logged ${h.loggedAt}`,
+        ),
+        `  deadlines   ${
+          transcripts === undefined
+            ? 'not checked (pass --auditor-token FILE to re-derive every hotfix deadline from the transcripts)'
+            : `${report.hotfixes.length} completed hotfix${report.hotfixes.length === 1 ? '' : 'es'}`
+        }`,
+        ...report.hotfixes.map(
+          (h) =>
+            `    ${h.ceremonyId} (${h.group}, policy v${h.policyVersion}) due ${new Date(h.ratifyBy).toISOString()}: ${HOTFIX_STATUS_TEXT[h.status]}${
+              h.evidence !== undefined && (h.status === 'missing' || h.status === 'late')
+                ? ` — leaf ${h.evidence.index} logged ${new Date(h.evidence.at).toISOString()}${h.flag === undefined ? '' : `, flag at leaf ${h.flag.index}`}`
+                : ''
+            }`,
         ),
         '',
         ...report.checks.map((c) => `  ${mark(c)} ${c.name} — ${c.detail}`),
@@ -987,9 +1103,24 @@ export function registerAudit(program: Command): void {
         '--from <file>',
         'a checkpoint you trust (note text, or a home log/checkpoint-*.json); default: the one this home witnessed',
       )
-      .option('--log-key <key>', 'the log verifier key (default: the one pinned in the home)'),
+      .option('--log-key <key>', 'the log verifier key (default: the one pinned in the home)')
+      .option(
+        '--auditor-token <file>',
+        "also fetch every completed signing ceremony's transcript: verify the governance records and check each hotfix was flagged by its deadline",
+      )
+      .option(
+        '--coordinator-key <hex>',
+        'the coordinator identity key, for the governance records (default: the home pin)',
+      ),
   ).action(
-    run<GlobalOptions & { from?: string; logKey?: string }>((o, ctx) => cmdLogVerify(o, ctx)),
+    run<
+      GlobalOptions & {
+        from?: string;
+        logKey?: string;
+        auditorToken?: string;
+        coordinatorKey?: string;
+      }
+    >((o, ctx) => cmdLogVerify(o, ctx)),
   );
   common(
     log
