@@ -313,6 +313,29 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     const after = await hotfixes();
     expect(after.unratified).toBe(0);
     expect(after.hotfixes.find((h) => h.ceremonyId === id)?.state).toBe('ratified');
+
+    // With the auditor token, `log verify` also reads every signing transcript: it re-derives the
+    // hotfix's deadline under the policy version it ran under (4 s, set by a logged policy
+    // ceremony) and finds the flag logged before anything dated past deadline + grace.
+    const deep = await c.cli('alice', [
+      'log',
+      'verify',
+      '--json',
+      '--auditor-token',
+      join(c.dir, 'coordinator', 'auditor.token'),
+    ]);
+    expect(deep.code, deep.stdout + deep.stderr).toBe(0);
+    expect(
+      doc<{
+        ok: boolean;
+        hotfixDeadlines: { ceremonyId: string; status: string; windowMs: number }[];
+      }>(deep),
+    ).toMatchObject({
+      ok: true,
+      hotfixDeadlines: [
+        { ceremonyId: id, status: 'flagged', windowMs: 4_000, policySource: 'log' },
+      ],
+    });
   });
 
   it('revokes a signed release: a quorum signs the revocation, the exported list makes checkRevocations refuse it', async () => {
