@@ -202,7 +202,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     const crypto = new CryptoPool({
       size: limits.cryptoWorkers,
       logger,
-      schedule: (deliver) => turns.push(deliver),
+      schedule: (deliver) => turns.push(deliver, { alone: true }),
     });
     closers.push(() => void crypto.close());
     const runner = new CeremonyRunner({

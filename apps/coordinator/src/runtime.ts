@@ -61,25 +61,31 @@ export const ROUNDS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The coordinator's run queue: units of work (one wire frame, one crypto-pool answer) run one per
- * turn of the event loop, in arrival order, from `setImmediate`. An I/O callback only enqueues, so
- * a burst of frames or of pool answers is spread over many turns instead of holding the loop in
- * one: timers (deadlines, heartbeats) and new I/O get a turn between any two units, which bounds
- * the event-loop delay by one unit's cost (issue 3: delay p99 ≤ 10 ms under load). Work in a unit
- * runs exactly as it would have from the I/O callback, its microtasks included.
+ * The coordinator's run queue: units of work (a wire frame, a crypto-pool answer) run in arrival
+ * order from `setImmediate`, a turn of the event loop at a time: each turn runs units until
+ * `budgetMs` has passed (at least one), and a unit pushed `alone` (a pool answer: the ceremony step
+ * it resumes runs in its microtasks, after the unit) ends its turn. An I/O callback only enqueues,
+ * so a burst of frames or of pool answers is spread over many turns instead of holding the loop in
+ * one: timers (deadlines, heartbeats) and new I/O get a turn in between, which bounds the
+ * event-loop delay by about one unit's cost (issue 3: delay p99 ≤ 10 ms under load). A unit runs
+ * exactly as it would have from the I/O callback.
  */
 export class TurnQueue {
   #items: ((() => void) | undefined)[] = [];
+  #alone: boolean[] = [];
   #head = 0;
   #scheduled = false;
   readonly #onError: (e: unknown) => void;
+  readonly #budgetMs: number;
 
-  constructor(onError: (e: unknown) => void = () => {}) {
+  constructor(onError: (e: unknown) => void = () => {}, budgetMs = 2) {
     this.#onError = onError;
+    this.#budgetMs = budgetMs;
   }
 
-  push(unit: () => void): void {
+  push(unit: () => void, options: { readonly alone?: boolean } = {}): void {
     this.#items.push(unit);
+    this.#alone.push(options.alone === true);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#step);
@@ -92,23 +98,36 @@ export class TurnQueue {
   }
 
   readonly #step = (): void => {
-    const unit = this.#items[this.#head];
-    this.#items[this.#head] = undefined;
-    this.#head += 1;
-    if (this.#head >= this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    // Scheduled before running the unit: an immediate queued now runs on the next turn.
-    if (this.#items.length > this.#head) setImmediate(this.#step);
-    else this.#scheduled = false;
-    try {
-      unit?.();
-    } catch (e) {
-      this.#onError(e);
+    const start = performance.now();
+    for (;;) {
+      const unit = this.#items[this.#head];
+      const alone = this.#alone[this.#head] === true;
+      this.#items[this.#head] = undefined;
+      this.#head += 1;
+      if (this.#head >= this.#items.length) {
+        this.#items = [];
+        this.#alone = [];
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+        this.#items = this.#items.slice(this.#head);
+        this.#alone = this.#alone.slice(this.#head);
+        this.#head = 0;
+      }
+      try {
+        unit?.();
+      } catch (e) {
+        this.#onError(e);
+      }
+      const more = this.#items.length > this.#head;
+      if (!more) {
+        this.#scheduled = false;
+        return;
+      }
+      if (alone || performance.now() - start >= this.#budgetMs) {
+        // An immediate queued during this turn runs on the next one.
+        setImmediate(this.#step);
+        return;
+      }
     }
   };
 }

@@ -7,7 +7,7 @@ import { connect, removeDir, startTest, testScope, type TestCoordinator } from '
 const { cleanups } = testScope();
 
 describe('slow consumer', () => {
-  it('terminates a connection that does not read its frames', async () => {
+  it('terminates a connection that does not read its frames', { timeout: 150_000 }, async () => {
     const t: TestCoordinator = await startTest({
       limits: {
         maxBufferedBytes: 64 * 1024,
@@ -17,6 +17,7 @@ describe('slow consumer', () => {
     });
     cleanups.push(() => removeDir(t.dir));
     cleanups.push(() => t.close());
+    const barrier = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     const slow = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     const socket = (slow.ws as unknown as { _socket: Socket })._socket;
     socket.pause();
@@ -27,6 +28,12 @@ describe('slow consumer', () => {
       slow.ws.send(frame);
       if (i % 1000 === 0) await new Promise((r) => setTimeout(r, 5));
     }
+    // Frames are handled in arrival order, a few per event-loop turn (TurnQueue): stay a slow
+    // reader until the server has worked through what was sent, as a real stalled peer would. A
+    // query on another connection, answered after them, marks that point.
+    const answered = barrier.next((f) => f.type === 'inbox', 90_000);
+    barrier.send({ type: 'inbox.get' });
+    await answered;
     socket.resume();
     const { code } = await Promise.race([
       slow.closed,

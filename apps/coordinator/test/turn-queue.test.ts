@@ -37,4 +37,27 @@ describe('TurnQueue', () => {
     expect(errors).toHaveLength(1);
     expect(q.length).toBe(0);
   });
+
+  it('runs many small units per turn (2 ms budget), and a unit pushed alone ends its turn', async () => {
+    const q = new TurnQueue(undefined, 2);
+    let ran = 0;
+    for (let i = 0; i < 10_000; i++) q.push(() => (ran += 1));
+    let turns = 0;
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        turns += 1;
+        if (q.length === 0) resolve();
+        else setImmediate(tick);
+      };
+      setImmediate(tick);
+    });
+    expect(ran).toBe(10_000);
+    expect(turns).toBeLessThan(100);
+    const order: string[] = [];
+    q.push(() => order.push('a1'), { alone: true });
+    q.push(() => order.push('a2'), { alone: true });
+    setImmediate(() => order.push('other'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['a1', 'other', 'a2']);
+  });
 });
