@@ -27,6 +27,12 @@ export interface Limits {
   readonly maxConnections: number;
   /** `bufferedAmount` above which a slow consumer is terminated (C.42). */
   readonly maxBufferedBytes: number;
+  /**
+   * Received frames of one connection waiting for their turn (the turn queue, runtime.ts) above
+   * which the coordinator stops reading that socket until half of them are handled: TCP
+   * backpressure instead of an unbounded queue (C.41/C.42). 64 frames ≤ 4 MiB per connection.
+   */
+  readonly maxQueuedFramesPerConnection: number;
   /** Node http `headersTimeout` / `requestTimeout` (C.40). */
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -66,6 +72,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxConnectionsPerIp: 10,
   maxConnections: 1_000,
   maxBufferedBytes: 1024 * 1024,
+  maxQueuedFramesPerConnection: 64,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 10_000,
   maxErrorsPerConnection: 16,

@@ -5,6 +5,7 @@ import type { Store } from './store.js';
 export interface Metrics {
   readonly registry: Registry;
   readonly connections: Gauge;
+  readonly connectionPauses: Counter;
   readonly approvals: Counter;
   readonly culprits: Counter<'kind'>;
   readonly signLatency: Histogram;
@@ -91,6 +92,11 @@ export function createMetrics(store: Store): Metrics {
     connections: new Gauge({
       name: 'conclave_connections',
       help: 'Authenticated WebSocket connections',
+      registers: [registry],
+    }),
+    connectionPauses: new Counter({
+      name: 'conclave_connection_pauses_total',
+      help: 'Times a connection stopped being read: too many of its frames waited to be handled',
       registers: [registry],
     }),
     approvals: new Counter({

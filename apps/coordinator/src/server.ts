@@ -58,6 +58,10 @@ interface Conn {
   errors: number;
   tokens: number;
   refilledAt: number;
+  /** Frames received and not yet handled (turn queue). */
+  queued: number;
+  /** Reading is paused because `queued` reached the limit. */
+  paused: boolean;
 }
 
 const noop = (): void => {};
@@ -360,6 +364,8 @@ export class CoordinatorServer {
       errors: 0,
       tokens: this.#deps.limits.maxMessagesPerSecond,
       refilledAt: this.#deps.clock.now(),
+      queued: 0,
+      paused: false,
     };
     let set = this.#byMember.get(member);
     if (set === undefined) {
@@ -419,8 +425,26 @@ export class CoordinatorServer {
         if (refused !== null) this.#countError(conn, refused);
       };
       // Rate limiting above stays at receipt; the frame itself waits for its turn (in order).
-      if (this.#deps.turns === undefined) handle();
-      else this.#deps.turns.push(handle);
+      // Past maxQueuedFramesPerConnection waiting frames, stop reading this socket until half
+      // are handled, so a flood queues in the peer's TCP window, not in our heap.
+      const turns = this.#deps.turns;
+      if (turns === undefined) handle();
+      else {
+        conn.queued += 1;
+        if (!conn.paused && conn.queued >= limits.maxQueuedFramesPerConnection) {
+          conn.paused = true;
+          conn.ws.pause();
+          this.#deps.metrics.connectionPauses.inc();
+        }
+        turns.push(() => {
+          conn.queued -= 1;
+          if (conn.paused && conn.queued <= limits.maxQueuedFramesPerConnection / 2) {
+            conn.paused = false;
+            if (conn.ws.readyState === WebSocket.OPEN) conn.ws.resume();
+          }
+          handle();
+        });
+      }
       error = null;
     }
     if (error !== null) this.#countError(conn, error);

@@ -17,7 +17,7 @@ describe('slow consumer', () => {
     });
     cleanups.push(() => removeDir(t.dir));
     cleanups.push(() => t.close());
-    const barrier = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const bystander = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     const slow = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     const socket = (slow.ws as unknown as { _socket: Socket })._socket;
     socket.pause();
@@ -28,13 +28,23 @@ describe('slow consumer', () => {
       slow.ws.send(frame);
       if (i % 1000 === 0) await new Promise((r) => setTimeout(r, 5));
     }
-    // Frames are handled in arrival order, a few per event-loop turn (TurnQueue): stay a slow
-    // reader until the server has worked through what was sent, as a real stalled peer would. A
-    // query on another connection, answered after them, marks that point.
-    const answered = barrier.next((f) => f.type === 'inbox', 90_000);
-    barrier.send({ type: 'inbox.get' });
-    await answered;
+    // Frames are handled in arrival order, a few per event-loop turn (TurnQueue), and the server
+    // stops reading a connection with maxQueuedFramesPerConnection frames waiting: stay a stalled
+    // reader, as a real one would, until the server has cut the connection (its gauge drops to
+    // the bystander alone), then look.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const text = await (await fetch(`${t.handle.url}/metrics`)).text();
+      if (/^conclave_connections 1$/m.test(text)) break;
+      if (Date.now() > deadline) throw new Error('slow consumer was not cut off');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     socket.resume();
+    // The server stopped reading the flood at least once (backpressure, not an unbounded queue).
+    const paused = /^conclave_connection_pauses_total (\d+)$/m.exec(
+      await (await fetch(`${t.handle.url}/metrics`)).text(),
+    );
+    expect(Number(paused?.[1])).toBeGreaterThanOrEqual(1);
     const { code } = await Promise.race([
       slow.closed,
       new Promise<never>((_, reject) =>
@@ -42,6 +52,7 @@ describe('slow consumer', () => {
       ),
     ]);
     expect(code).toBe(1006);
+    expect((await bystander.query({ type: 'inbox.get' }, 'inbox')).items).toEqual([]);
     const other = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
     expect((await other.query({ type: 'inbox.get' }, 'inbox')).items).toEqual([]);
   });
