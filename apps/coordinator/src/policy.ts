@@ -47,7 +47,7 @@ import type { Limits } from './limits.js';
 import { logHotfixOverdue } from './log/service.js';
 import { recordPolicyRejection } from './metrics.js';
 import { refused } from './runtime.js';
-import type { GroupRecord, SignatureRecord } from './store.js';
+import { jsonColumn, type GroupRecord, type SignatureRecord } from './store.js';
 
 export type GovernedClass = 'standard' | 'hotfix' | 'policy' | 'revocation';
 
@@ -97,24 +97,13 @@ export const globMatch = artifactNameMatches;
 // ---------------------------------------------------------------------------------------------
 // Storage (migration 5). Rows are parsed: the file is hostile until parsed (D.51).
 
-const Json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((text, ctx) => {
-    try {
-      const parsed = schema.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data as z.output<T>;
-    } catch {
-      // fall through
-    }
-    ctx.addIssue({ code: 'custom', message: 'invalid JSON column' });
-    return z.NEVER;
-  });
 const Hex = z.string().regex(/^(?:[0-9a-f]{2})*$/);
-const Statement = Json(z.record(z.string(), z.unknown()));
+const Statement = jsonColumn(z.record(z.string(), z.unknown()));
 
 const PolicyRow = z.object({
   grp: z.string(),
   version: z.number().int().min(1),
-  document: Json(PolicyDocumentSchema),
+  document: jsonColumn(PolicyDocumentSchema),
   digest: Hex.length(64),
   ceremony_id: z.string(),
   group_public_key: Hex.length(64),
@@ -124,7 +113,7 @@ const PolicyRow = z.object({
 });
 type PolicyRowT = z.output<typeof PolicyRow>;
 
-const CeremonyPolicyRow = z.object({
+export const CeremonyPolicyRow = z.object({
   ceremony_id: z.string(),
   grp: z.string(),
   policy_version: z.number().int().min(0),
@@ -137,7 +126,7 @@ const CeremonyPolicyRow = z.object({
 });
 export type CeremonyPolicy = z.output<typeof CeremonyPolicyRow>;
 
-const HotfixRow = z.object({
+export const HotfixRow = z.object({
   ceremony_id: z.string(),
   grp: z.string(),
   incident: z.string(),
@@ -156,7 +145,7 @@ const RevocationRow = z.object({
   at: z.number().int(),
 });
 
-const EventRow = z.object({
+export const EventRow = z.object({
   idx: z.number().int(),
   grp: z.string(),
   kind: z.string(),

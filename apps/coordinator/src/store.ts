@@ -10,7 +10,8 @@ import { migrate } from './migrations.js';
 const Hex = z.string().regex(/^(?:[0-9a-f]{2})*$/);
 const Name = z.string().min(1).max(64);
 const Time = z.number().int().nonnegative();
-const json = <T extends z.ZodType>(schema: T) =>
+/** A TEXT column holding JSON, parsed with `schema` (a hostile row fails its parse, never throws). */
+export const jsonColumn = <T extends z.ZodType>(schema: T) =>
   z.string().transform((text, ctx) => {
     try {
       const parsed = schema.safeParse(JSON.parse(text));
@@ -25,7 +26,7 @@ const json = <T extends z.ZodType>(schema: T) =>
 const MemberRow = z.object({
   name: Name,
   identity_key: Hex.length(64),
-  roles: json(z.array(z.string())),
+  roles: jsonColumn(z.array(z.string())),
   created_at: Time,
   revoked_at: Time.nullable(),
 });
@@ -43,7 +44,7 @@ const RosterSchema = z.array(z.strictObject({ member: Name, identityKey: Hex.len
 const GroupRow = z.object({
   name: Name,
   threshold: z.number().int().min(2),
-  members: json(RosterSchema),
+  members: jsonColumn(RosterSchema),
   state: z.enum(GROUP_STATES),
   ceremony_id: Name,
   group_public_key: Hex.length(64).nullable(),
@@ -72,7 +73,7 @@ const EpochRow = z.object({
   kind: z.enum(['dkg', 'refresh', 'reshare']),
   ceremony_id: Name,
   threshold: z.number().int().min(2),
-  members: json(RosterSchema),
+  members: jsonColumn(RosterSchema),
   group_public_key: Hex.length(64),
   public_key_package: Hex,
   at: Time,
@@ -132,7 +133,7 @@ const TranscriptRow = z.object({
   body_type: z.string().min(1).max(64),
   effect_seq: z.number().int().nullable(),
   at: Time,
-  envelope: json(EnvelopeSchema),
+  envelope: jsonColumn(EnvelopeSchema),
 });
 export interface TranscriptEntry {
   readonly ceremonyId: string;
@@ -154,13 +155,15 @@ const SessionRow = z.object({
   session: z.number().int().min(1),
   session_id: z.string().min(1),
   signing_package: Hex,
-  statement: json(z.record(z.string(), z.unknown())),
+  statement: jsonColumn(z.record(z.string(), z.unknown())),
   statement_digest: Hex.length(64),
-  approvers: json(z.array(z.strictObject({ member: Name, identityKey: Hex.length(64) }))),
+  approvers: jsonColumn(z.array(z.strictObject({ member: Name, identityKey: Hex.length(64) }))),
   issued_at: Time,
   phase: z.number().int().min(1).max(2),
-  jobs: json(z.array(z.strictObject({ job: z.string().min(1).max(300), signingPackage: Hex }))),
-  signatures: z.union([z.null(), json(z.record(z.string().max(300), Hex.length(128)))]),
+  jobs: jsonColumn(
+    z.array(z.strictObject({ job: z.string().min(1).max(300), signingPackage: Hex })),
+  ),
+  signatures: z.union([z.null(), jsonColumn(z.record(z.string().max(300), Hex.length(128)))]),
 });
 /** One job of a session: its id and the FROST signing package the coordinator built for it. */
 export interface SessionJob {
@@ -187,7 +190,7 @@ const BundleRow = z.object({
   bundle_id: Hex.length(64),
   member: Name,
   phase: z.number().int().min(1).max(2),
-  commitments: json(z.array(Hex).min(1)),
+  commitments: jsonColumn(z.array(Hex).min(1)),
   at: Time,
 });
 /** An approver's commitments for one phase, one per job; the machine knows it by `bundleId`. */
@@ -203,11 +206,11 @@ export interface CommitmentBundle {
 const SignatureRow = z.object({
   ceremony_id: Name,
   signature: Hex.length(128),
-  statement: json(z.record(z.string(), z.unknown())),
+  statement: jsonColumn(z.record(z.string(), z.unknown())),
   statement_digest: Hex.length(64),
-  signers: json(z.array(Name)),
+  signers: jsonColumn(z.array(Name)),
   at: Time,
-  jobs: json(z.record(z.string().max(300), Hex.length(128))),
+  jobs: jsonColumn(z.record(z.string().max(300), Hex.length(128))),
 });
 export interface SignatureRecord {
   readonly ceremonyId: string;

@@ -14,7 +14,8 @@ import {
 } from '@conclave/protocol';
 import { policyDigest, verifyPolicyStatement } from '@conclave/release';
 import * as z from 'zod';
-import type { GroupRecord, SqliteStore } from '../store.js';
+import { CeremonyPolicyRow, EventRow, HotfixRow } from '../policy.js';
+import { jsonColumn, type GroupRecord, type SqliteStore } from '../store.js';
 import { html, type Html } from './html.js';
 
 const CLASSES = ['standard', 'hotfix', 'policy', 'revocation'] as const;
@@ -31,18 +32,8 @@ export function duration(seconds: number): string {
   return `${seconds} s`;
 }
 
-const Json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((text, ctx) => {
-    try {
-      const parsed = schema.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data as z.output<T>;
-    } catch {
-      // fall through
-    }
-    ctx.addIssue({ code: 'custom', message: 'invalid JSON column' });
-    return z.NEVER;
-  });
-
+// Looser than policy.ts's row: the document and statement stay text here, so a tampered row is
+// shown as failing verification instead of vanishing behind a parse error.
 const PolicyRow = z.object({
   grp: z.string(),
   version: z.number().int().min(1),
@@ -51,37 +42,6 @@ const PolicyRow = z.object({
   ceremony_id: z.string(),
   statement: z.string(),
   signature: z.string(),
-  at: z.number().int(),
-});
-
-const HotfixRow = z.object({
-  ceremony_id: z.string(),
-  grp: z.string(),
-  incident: z.string(),
-  signed_at: z.number().int(),
-  ratify_by: z.number().int(),
-  ratified_by: z.string().nullable(),
-  ratified_at: z.number().int().nullable(),
-  flagged_at: z.number().int().nullable(),
-});
-
-const CeremonyPolicyRow = z.object({
-  ceremony_id: z.string(),
-  grp: z.string(),
-  policy_version: z.number().int().min(0),
-  policy_id: z.string(),
-  class: z.string(),
-  incident: z.string().nullable(),
-  ratifies: z.string().nullable(),
-  revokes: z.string().nullable(),
-});
-
-const EventRow = z.object({
-  idx: z.number().int(),
-  grp: z.string(),
-  kind: z.string(),
-  ceremony_id: z.string().nullable(),
-  detail: z.string(),
   at: z.number().int(),
 });
 
@@ -118,8 +78,8 @@ function policyVersions(store: SqliteStore, group: GroupRecord): PolicyVersion[]
       };
     }
     const r = row.data;
-    const doc = Json(PolicyDocumentSchema).safeParse(r.document);
-    const statement = Json(z.record(z.string(), z.unknown())).safeParse(r.statement);
+    const doc = jsonColumn(PolicyDocumentSchema).safeParse(r.document);
+    const statement = jsonColumn(z.record(z.string(), z.unknown())).safeParse(r.statement);
     let problem: string | null = null;
     let signedUnder: string | undefined;
     if (!doc.success) problem = 'the stored document is not a policy document';
