@@ -429,21 +429,18 @@ export class TransparencyLog {
         return text as unknown as Envelope;
       }
     };
-    if (leaf.kind === 'governance') {
-      const rows = this.#db
-        .prepare(
-          `SELECT idx, direction, sender, recipient, at, envelope FROM log_transcripts
-           WHERE kind = 'governance' AND ceremony_id = ? ORDER BY idx`,
-        )
-        .all(leaf.ceremonyId) as {
-        idx: number;
-        direction: 'in' | 'out';
-        sender: string;
-        recipient: string | null;
-        at: number;
-        envelope: string;
-      }[];
-      return rows.map((r) => ({
+    // Both tables store entries with the same columns; only where they live differs.
+    const entries = (sql: string): TranscriptEntry[] =>
+      (
+        this.#db.prepare(sql).all(leaf.ceremonyId) as {
+          idx: number;
+          direction: 'in' | 'out';
+          sender: string;
+          recipient: string | null;
+          at: number;
+          envelope: string;
+        }[]
+      ).map((r) => ({
         idx: r.idx,
         direction: r.direction,
         sender: r.sender,
@@ -451,6 +448,11 @@ export class TransparencyLog {
         at: r.at,
         envelope: parse(r.envelope),
       }));
+    if (leaf.kind === 'governance') {
+      return entries(
+        `SELECT idx, direction, sender, recipient, at, envelope FROM log_transcripts
+           WHERE kind = 'governance' AND ceremony_id = ? ORDER BY idx`,
+      );
     }
     if (leaf.kind === 'admin') {
       const row = this.#db
@@ -468,26 +470,9 @@ export class TransparencyLog {
         },
       ];
     }
-    const rows = this.#db
-      .prepare(
-        'SELECT idx, direction, sender, recipient, at, envelope FROM transcript WHERE ceremony_id = ? ORDER BY idx',
-      )
-      .all(leaf.ceremonyId) as {
-      idx: number;
-      direction: 'in' | 'out';
-      sender: string;
-      recipient: string | null;
-      at: number;
-      envelope: string;
-    }[];
-    return rows.map((r) => ({
-      idx: r.idx,
-      direction: r.direction,
-      sender: r.sender,
-      recipient: r.recipient,
-      at: r.at,
-      envelope: parse(r.envelope),
-    }));
+    return entries(
+      'SELECT idx, direction, sender, recipient, at, envelope FROM transcript WHERE ceremony_id = ? ORDER BY idx',
+    );
   }
 
   #unlogged(): Pending[] {
