@@ -3,7 +3,7 @@
 // row read back is parsed with a zod schema: the file is hostile until parsed (D.51).
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { EnvelopeSchema, ProtocolError, type Envelope } from '@conclave/protocol';
+import { EnvelopeSchema, ProtocolError, deepFreeze, type Envelope } from '@conclave/protocol';
 import * as z from 'zod';
 import { migrate } from './migrations.js';
 
@@ -311,14 +311,6 @@ function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): 
     throw new ProtocolError('STORAGE_UNAVAILABLE', `corrupt row in ${table}`);
   }
   return parsed.data;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 const isUnique = (e: unknown): boolean =>

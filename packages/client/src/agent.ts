@@ -600,6 +600,8 @@ export class MemberSession {
       return;
     }
     this.#reviews.set(review.ceremonyId, review);
+    // The pushed status names the policy: #checkPolicy need not ask the coordinator again.
+    if (st.policy !== undefined) this.#policyIds.set(review.ceremonyId, st.policy.id);
     this.#log(
       `auto-approving ${review.ceremonyId} (${review.release.version}, requested by ${review.requester})`,
     );

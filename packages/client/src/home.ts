@@ -14,6 +14,7 @@ import {
   GroupNameSchema,
   MemberIdSchema,
   bytesToHex,
+  deepFreeze,
   generateIdentityKey,
   hexToBytes,
   identityFromSecret,
@@ -271,10 +272,28 @@ export class Home {
     return path;
   }
 
+  /**
+   * Parsed share metadata by path, with the file's identity when it was read: an agent looks at it
+   * several times per ceremony, and re-reading and re-parsing the keystore each time was about a
+   * tenth of its work. Any write (the keystore is replaced by rename), chmod or replacement
+   * changes ino, size, mtime or ctime, and the next look reads the file again with every check.
+   */
+  readonly #metadataCache = new Map<string, { stamp: string; metadata: ShareMetadata }>();
+
   async shareMetadata(group: string): Promise<ShareMetadata> {
+    const path = this.sharePath(group);
+    const stamp = await fileStamp(path);
+    const hit = this.#metadataCache.get(path);
+    if (stamp !== undefined && hit !== undefined && hit.stamp === stamp) return hit.metadata;
+    const metadata = deepFreeze(await this.#readShareMetadata(group, path));
+    if (stamp !== undefined) this.#metadataCache.set(path, { stamp, metadata });
+    return metadata;
+  }
+
+  async #readShareMetadata(group: string, path: string): Promise<ShareMetadata> {
     let raw: unknown;
     try {
-      raw = await readKeystoreMetadata(this.sharePath(group));
+      raw = await readKeystoreMetadata(path);
     } catch (err) {
       if (err instanceof ClientError && err.code === 'KEYSTORE_NOT_FOUND') {
         throw new ClientError(
@@ -425,4 +444,14 @@ export async function recordAdminMemberAt(
   await mkdir(join(dir, 'admin'), { recursive: true, mode: 0o700 });
   const current = await adminRegistryAt(dir);
   await writeJsonAtomic(join(dir, 'admin', 'members.json'), { ...current, [member]: identityKey });
+}
+
+/** A file's identity and version (device, inode, size, mtime, ctime in ns); undefined if absent. */
+async function fileStamp(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
+  } catch {
+    return undefined;
+  }
 }

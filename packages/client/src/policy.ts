@@ -143,8 +143,16 @@ export async function fetchVerifiedPolicy(
       { type: 'policy.get', group: key.group, ...(version === undefined ? {} : { version }) },
       'policy.info',
     );
-  const named = verifyPolicyInfo(await ask(id.version), key);
-  const latestInfo = await ask();
+  // Both questions at once (one round trip, not two); each answer is verified on its own.
+  const [namedInfo, latestInfo] = await Promise.all([ask(id.version), ask()]);
+  if (namedInfo.version !== id.version) {
+    // Answers are matched to questions in order; a coordinator that answers with another version
+    // (or out of order) gets no benefit of the doubt.
+    throw unverified(
+      `asked for ${policyId}, the coordinator answered with ${policyIdOf(key.group, namedInfo.version)}`,
+    );
+  }
+  const named = verifyPolicyInfo(namedInfo, key);
   let newest = named.version;
   if (latestInfo.version > named.version) {
     const latest = verifyPolicyInfo(latestInfo, key);

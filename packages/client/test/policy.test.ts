@@ -142,6 +142,18 @@ describe('pinned versions', () => {
     });
   });
 
+  it('refuses an answer for another version than the one the ceremony names', async () => {
+    // Asked for v1 (the named version), answers with v2: the member must not check the request
+    // against a policy the ceremony does not run under.
+    const swapped = {
+      query: <T>(): Promise<T> => Promise.resolve({ ...info(doc(2)), latest: 2 } as T),
+    };
+    await expect(fetchVerifiedPolicy(swapped, key, 'release@v1', pins())).rejects.toMatchObject({
+      code: 'POLICY_UNVERIFIED',
+      message: expect.stringContaining('answered with release@v2'),
+    });
+  });
+
   it('catches a coordinator rolling the policy back (serving v1 as current after v2 was seen)', async () => {
     const store = pins();
     await currentVerifiedPolicy(serving({ 2: info(doc(2)) }, 2), key, store);

@@ -1,7 +1,7 @@
 // Share replacement after a lifecycle ceremony (docs/lifecycle.md "Shares on disk"): staged beside
 // the live share, swapped in atomically with a backup only while swapping, discarded on abort, and
 // a swap a crash interrupted is finished or discarded by the ceremony's outcome.
-import { linkSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, linkSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 as frost } from '@conclave/frost';
@@ -105,5 +105,28 @@ describe('share swap', () => {
     await stageShare(home, keys[1]!, meta('c_stillopen00001', 1), PASS, KDF);
     await recoverShares(home, async () => 'open');
     expect(files()).toEqual(['.release.key.pending-c_stillopen00001', 'release.key']);
+  });
+});
+
+describe('share metadata cache (Home.shareMetadata)', () => {
+  it('sees a swapped-in share, a permission change and a removal at the next look', async () => {
+    const { home, keys, meta } = await fixture();
+    const first = await home.shareMetadata('release');
+    expect(first.epoch).toBe(0);
+    // Served from the cache while the file is unchanged, and frozen: no reader can edit it.
+    expect(await home.shareMetadata('release')).toBe(first);
+    expect(Object.isFrozen(first.participants[0])).toBe(true);
+    const staged = await stageShare(home, keys[1]!, meta('c_refresh0000002', 1), PASS, KDF);
+    await promoteShare(home, 'release', staged, 0);
+    expect((await home.shareMetadata('release')).epoch).toBe(1);
+    const path = home.sharePath('release');
+    chmodSync(path, 0o644);
+    await expect(home.shareMetadata('release')).rejects.toMatchObject({
+      code: 'KEYSTORE_LOOSE_PERMISSIONS',
+    });
+    chmodSync(path, 0o600);
+    expect((await home.shareMetadata('release')).epoch).toBe(1);
+    rmSync(path);
+    await expect(home.shareMetadata('release')).rejects.toMatchObject({ code: 'SHARE_NOT_FOUND' });
   });
 });

@@ -47,6 +47,7 @@ export {
 } from './hex.js';
 export { domainEncode, lengthPrefixed, concatBytes, utf8Bytes, u32be, u64be } from './encoding.js';
 export { canonicalJson, canonicalHash } from './canonical-json.js';
+export { deepFreeze } from './freeze.js';
 export {
   COORDINATOR_ID,
   ADMIN_ID,
