@@ -268,10 +268,15 @@ function shareEquationHolds(
   const id = p.idHex[i] as Identifier;
   const PKi = verifyingSharePoint(suite, pub, id, p.negatePK);
   const lambda = lagrangeAt(suite, p.ids, p.ids[i] as bigint);
-  // z·G == (D + ρ·E)(negated for odd-y R on Taproot) + (c·λ)·PK_i
-  let comm = (p.D[i] as Pt).add((p.E[i] as Pt).multiplyUnsafe(p.rho[i] as bigint));
-  if (p.negateR) comm = comm.negate();
-  const rhs = comm.add(PKi.multiplyUnsafe(suite.Fn.mul(p.c, lambda)));
+  // z·G == (D + ρ·E)(negated for odd-y R on Taproot) + (c·λ)·PK_i, with the two variable-base
+  // products as one interleaved multi-scalar multiplication (shared doublings: about half the
+  // cost of two separate ones): ±D + msm([E, PK_i], [±ρ, c·λ]).
+  const F = suite.Fn;
+  const rho = p.rho[i] as bigint;
+  const D = p.D[i] as Pt;
+  const rhs = (p.negateR ? D.negate() : D).add(
+    msm(suite, [p.E[i] as Pt, PKi], [p.negateR ? F.neg(rho) : rho, F.mul(p.c, lambda)]),
+  );
   const lhs = z === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(z);
   return lhs.equals(rhs);
 }
