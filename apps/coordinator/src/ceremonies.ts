@@ -34,7 +34,7 @@ import {
   type SignRequest,
 } from '@conclave/protocol';
 import type { ArtifactStore } from './artifacts.js';
-import type { CryptoPool } from './crypto-pool.js';
+import { CryptoRuns, type CryptoPool } from './crypto-pool.js';
 import type { Actor, AnyStateMachine } from 'xstate';
 import type { Limits } from './limits.js';
 import { logIfTerminal } from './log/service.js';
@@ -189,8 +189,12 @@ export class CeremonyRunner {
   /** Per ceremony: the settled tail of the work queued for it (see serial()). */
   readonly #queues = new Map<string, Promise<void>>();
 
+  /** The ceremonies' pool work, some of it started before its turn (CryptoRuns). */
+  readonly crypto: CryptoRuns;
+
   constructor(deps: RunnerDeps) {
     this.deps = deps;
+    this.crypto = new CryptoRuns(deps.crypto, deps.logger);
   }
 
   get store(): Store {

@@ -233,3 +233,76 @@ export async function runOrInline<T extends CryptoTask>(
     return runCryptoTask(task);
   }
 }
+
+/** What identifies a task's result: every input except the hints, which only save work. */
+function taskKey(task: CryptoTask): string {
+  switch (task.kind) {
+    case 'commitments':
+      return JSON.stringify([task.kind, task.member, task.commitments]);
+    case 'verifyShares':
+      return JSON.stringify([
+        task.kind,
+        task.member,
+        task.publicKeyPackage,
+        task.signingPackages,
+        task.shares,
+      ]);
+    case 'aggregate':
+      return JSON.stringify([
+        task.kind,
+        task.publicKeyPackage,
+        task.jobs.map((j) => [j.job, j.signingPackage]),
+        task.shares,
+      ]);
+  }
+}
+
+/**
+ * Pool work started as soon as an authenticated envelope is opened, before it waits for its
+ * ceremony's turn (CeremonyRunner.serial): the shares (or approvals) of a burst are then checked
+ * on the workers while the ones ahead of them commit, instead of one after the other. The handler
+ * asks for the same task at its turn and is given the running promise. A task's result is a pure
+ * function of its public inputs, so only when it is computed changes, never what the ceremony
+ * does with it. Without workers nothing is started early (inline work would only move).
+ */
+export class CryptoRuns {
+  readonly #started = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly pool: CryptoPool,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Starts `task` now (unless it is running or the pool is inline); returns its key. */
+  prefetch(task: CryptoTask, affinity: string): string | undefined {
+    if (this.pool.size === 0) return undefined;
+    const key = taskKey(task);
+    if (!this.#started.has(key)) {
+      const run = runOrInline(this.pool, task, this.logger, affinity);
+      run.catch(() => undefined); // whoever takes it sees the failure
+      this.#started.set(key, run);
+    }
+    return key;
+  }
+
+  /** `task`'s result: the prefetched run if one was started (and is now taken), else a new run. */
+  run<T extends CryptoTask>(task: T, affinity: string): Promise<CryptoResultOf<T>> {
+    const key = taskKey(task);
+    const started = this.#started.get(key);
+    if (started !== undefined) {
+      this.#started.delete(key);
+      return started as Promise<CryptoResultOf<T>>;
+    }
+    return runOrInline(this.pool, task, this.logger, affinity);
+  }
+
+  /** Drops a prefetched run nobody took (its envelope was refused before it asked). */
+  forget(key: string): void {
+    this.#started.delete(key);
+  }
+
+  /** Prefetched runs not taken yet (tests, metrics). */
+  get pending(): number {
+    return this.#started.size;
+  }
+}

@@ -14,7 +14,12 @@ import { handleKeyMessage, resendKeyState } from './key-ceremony.js';
 import { groupList } from './key-lifecycle.js';
 import { hotfixList, policyInfo, revocationPage } from './policy.js';
 import { ROUNDS, errorFrame, refused } from './runtime.js';
-import { handleSigningMessage, openSigning, resendSigningState } from './signing-ceremony.js';
+import {
+  handleSigningMessage,
+  openSigning,
+  prefetchSigningCrypto,
+  resendSigningState,
+} from './signing-ceremony.js';
 
 const FINAL_TYPES = ['sign.complete', 'sign.aborted', 'dkg.complete', 'dkg.abort'];
 
@@ -109,8 +114,24 @@ export class Dispatcher {
     const runner = this.#runner;
     const opened = openEnvelope(envelope, (name) => runner.memberKey(name), { sender: member });
     if (!opened.ok) throw ProtocolError.from(opened.error);
+    // Its pool work starts now; the envelope itself waits for the ceremony's turn.
+    const prefetched = prefetchSigningCrypto(runner, member, envelope);
     // In the ceremony's queue: after whatever of it still waits on the crypto pool.
-    return runner.serial(envelope.ceremonyId, () => this.#verified(member, envelope, reply));
+    if (prefetched === undefined) {
+      return runner.serial(envelope.ceremonyId, () => this.#verified(member, envelope, reply));
+    }
+    // Refused before it asked for the result (replay, closed session …): drop the result.
+    const forget = () => runner.crypto.forget(prefetched);
+    let handled: void | Promise<void>;
+    try {
+      handled = runner.serial(envelope.ceremonyId, () => this.#verified(member, envelope, reply));
+    } catch (e) {
+      forget();
+      throw e;
+    }
+    if (handled === undefined) forget();
+    else handled.then(forget, forget);
+    return handled;
   }
 
   #verified(

@@ -3,8 +3,7 @@
 // → verified shares → aggregate, verified with Node's crypto and noble strict → signature stored
 // with its statement in one transaction before `sign.complete` goes out (D.48).
 import { decodeSigningCommitments, decodeSigningPackage } from './decoded.js';
-import { runOrInline } from './crypto-pool.js';
-import { hintFor } from './crypto-pool-tasks.js';
+import { hintFor, type CommitmentsTask, type VerifySharesTask } from './crypto-pool-tasks.js';
 import {
   signingMachine,
   signingPhase,
@@ -21,6 +20,7 @@ import {
   requestDigest,
   sessionPackagesBytes,
   verifyPackageAck,
+  type Envelope,
   type ErrorCode,
   type Round2Share,
   type SignAborted,
@@ -152,18 +152,64 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
  * crypto pool; the decoded commitments are remembered here, so building the session's signing
  * package does not repeat them on the event loop.
  */
+function commitmentsTask(member: string, hexes: readonly string[]): CommitmentsTask {
+  return { kind: 'commitments', member, commitments: hexes };
+}
+
+function sharesTask(
+  member: string,
+  group: { readonly publicKeyPackage: string },
+  record: SessionRecord,
+  share: Round2Share,
+): VerifySharesTask {
+  return {
+    kind: 'verifyShares',
+    member,
+    publicKeyPackage: group.publicKeyPackage,
+    signingPackages: record.jobs.map((j) => j.signingPackage),
+    hints: record.jobs.map((j) => hintFor(j.signingPackage)),
+    shares: share.shares,
+  };
+}
+
+/**
+ * Starts the pool work an opened envelope will need (commitment checks of an approval or
+ * recommit, share checks of a round-2 share) before it waits for the ceremony's turn; the handler
+ * then takes the running result (CryptoRuns). Only for what its turn could plausibly accept: a
+ * live signing ceremony, a participant of an existing session, one share per job. Returns the
+ * key to forget once the envelope was handled.
+ */
+export function prefetchSigningCrypto(
+  runner: CeremonyRunner,
+  member: string,
+  envelope: Envelope,
+): string | undefined {
+  const live = runner.live.get(envelope.ceremonyId);
+  if (live === undefined || live.kind !== 'sign') return undefined;
+  const body = envelope.body;
+  if (body.type === 'sign.approve' || body.type === 'sign.recommit') {
+    if (!context(live).group.members.includes(member)) return undefined;
+    return runner.crypto.prefetch(commitmentsTask(member, body.commitments), live.id);
+  }
+  if (body.type === 'round2.share') {
+    const share = body as Round2Share;
+    const session = context(live).sessions.find((s) => s.index === share.session);
+    if (session === undefined || !session.participants.includes(member)) return undefined;
+    const record = runner.store.getSession(live.id, share.session);
+    if (record === undefined || share.shares.length !== record.jobs.length) return undefined;
+    const group = activeGroup(runner, live.group);
+    return runner.crypto.prefetch(sharesTask(member, group, record, share), live.id);
+  }
+  return undefined;
+}
+
 async function decodeCommitments(
   runner: CeremonyRunner,
   ceremonyId: string,
   member: string,
   hexes: readonly string[],
 ): Promise<string[]> {
-  const checked = await runOrInline(
-    runner.deps.crypto,
-    { kind: 'commitments', member, commitments: hexes },
-    runner.deps.logger,
-    ceremonyId,
-  );
+  const checked = await runner.crypto.run(commitmentsTask(member, hexes), ceremonyId);
   if (!checked.ok) throw refused(checked.code as ErrorCode, checked.message);
   return checked.commitments.map((x) => {
     if (x.identifier !== identifierOf(member)) {
@@ -304,19 +350,7 @@ export function handleSigningMessage(
       const verified =
         share.shares.length !== record.jobs.length
           ? Promise.resolve(false)
-          : runOrInline(
-              runner.deps.crypto,
-              {
-                kind: 'verifyShares',
-                member: m.member,
-                publicKeyPackage: group.publicKeyPackage,
-                signingPackages: record.jobs.map((j) => j.signingPackage),
-                hints: record.jobs.map((j) => hintFor(j.signingPackage)),
-                shares: share.shares,
-              },
-              runner.deps.logger,
-              live.id,
-            );
+          : runner.crypto.run(sharesTask(m.member, group, record, share), live.id);
       return verified.then((valid) => {
         runner.apply(live, { ...probe, valid }, { incoming: m });
         if (!valid) runner.deps.metrics.culprits.inc({ kind: 'invalid_share' });
@@ -668,8 +702,7 @@ export async function aggregateSession(
     seen.add(e.sender);
     sharesBy.push({ member: e.sender, shares: body.shares });
   }
-  const result = await runOrInline(
-    runner.deps.crypto,
+  const result = await runner.crypto.run(
     {
       kind: 'aggregate',
       publicKeyPackage: group.publicKeyPackage,
@@ -680,7 +713,6 @@ export async function aggregateSession(
       })),
       shares: sharesBy,
     },
-    runner.deps.logger,
     live.id,
   );
   // Nothing else of this ceremony ran meanwhile (its queue), but the coordinator may be closing.

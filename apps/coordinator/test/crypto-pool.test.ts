@@ -1,12 +1,13 @@
 // The crypto pool (src/crypto-pool.ts): a worker's answer equals the inline one for every task, a
 // worker that dies fails its task with a coded error and is replaced (and runOrInline then gives
 // the inline answer, so the ceremony goes on), and the pool is shut down with the coordinator.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ed25519 as frost } from '@conclave/frost';
 import { bytesToHex } from '@conclave/protocol';
 import {
   CryptoPool,
   CryptoPoolError,
+  CryptoRuns,
   defaultCryptoWorkers,
   runOrInline,
 } from '../src/crypto-pool.js';
@@ -196,5 +197,56 @@ describe('crypto pool', () => {
     expect(t.handle.cryptoWorkers()).toBe(2);
     await t.close();
     expect(t.handle.cryptoWorkers()).toBe(0);
+  });
+});
+
+describe('CryptoRuns (pool work started before the ceremony turn)', () => {
+  it('hands the handler the run prefetched for the same inputs, whatever its hints', async () => {
+    const f = fixture();
+    const p = pool(1);
+    const runs = vi.spyOn(p, 'run');
+    const r = new CryptoRuns(p);
+    const task = (hints: boolean): CryptoTask => ({
+      kind: 'verifyShares',
+      member: 'bob',
+      publicKeyPackage: f.publicKeyPackage,
+      signingPackages: f.signingPackages,
+      ...(hints ? { hints: f.hints } : {}),
+      shares: f.shares[1]!,
+    });
+    const key = r.prefetch(task(false), 'c1');
+    expect(key).toBeDefined();
+    expect(r.prefetch(task(false), 'c1')).toBe(key); // running already: not started twice
+    expect(r.pending).toBe(1);
+    expect(await r.run(task(true), 'c1')).toBe(true);
+    expect(runs).toHaveBeenCalledTimes(1);
+    expect(r.pending).toBe(0);
+    // Taken once: asking again computes again.
+    expect(await r.run(task(true), 'c1')).toBe(true);
+    expect(runs).toHaveBeenCalledTimes(2);
+  });
+
+  it('computes other inputs afresh, and forgets a run nobody took', async () => {
+    const f = fixture();
+    const p = pool(1);
+    const r = new CryptoRuns(p);
+    const good: CryptoTask = { kind: 'commitments', member: 'alice', commitments: f.commitments };
+    const other: CryptoTask = { kind: 'commitments', member: 'bob', commitments: f.commitments };
+    const key = r.prefetch(good, 'c1');
+    // Same commitments under another member: a different question, a different answer.
+    expect(await r.run(other, 'c1')).toEqual(runCryptoTask(other));
+    expect(r.pending).toBe(1);
+    r.forget(key!);
+    expect(r.pending).toBe(0);
+    expect(await r.run(good, 'c1')).toEqual(runCryptoTask(good));
+  });
+
+  it('starts nothing early without workers (inline work would only move)', async () => {
+    const f = fixture();
+    const r = new CryptoRuns(pool(0));
+    const task: CryptoTask = { kind: 'commitments', member: 'alice', commitments: f.commitments };
+    expect(r.prefetch(task, 'c1')).toBeUndefined();
+    expect(r.pending).toBe(0);
+    expect(await r.run(task, 'c1')).toEqual(runCryptoTask(task));
   });
 });
