@@ -3,36 +3,26 @@
  * (apps/cli/src/commands.ts and real-demo.ts: `init`, admin `member add`, admin `group create`,
  * `agent [--auto-approve]`, `request`), but programmatically through @conclave/client.
  *
- * Bench-only shortcut: member keystores use a WEAK scrypt (N=2^10, `allowWeakKdf`). `Home` has no
- * switch for that (its reads refuse anything under KEYSTORE_KDF_FLOOR), so the four Home methods
- * that touch keystores are overridden on each bench Home instance with the same logic plus
- * `allowWeakKdf: true`. None of this is on a measured path (the session loads its share once and
- * caches it); it only keeps the set-up of 20 members from costing ~40 s of scrypt.
+ * Bench-only shortcut: member keystores use a WEAK scrypt (N=2^10, Home's `allowWeakKdf`), which
+ * keeps the set-up of 20 members from costing ~40 s of scrypt. Everything else is Home's own code,
+ * so what a member does per ceremony (share metadata look-ups included) is what the CLI does.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CONFIG_FILENAME,
   Connection,
   Home,
-  IDENTITY_FILENAME,
-  ShareMetadataSchema,
   parseAdminKeyText,
-  readKeystore,
-  readKeystoreMetadata,
   startAgent,
-  writeKeystore,
   type DkgResult,
   type MemberSession,
   type ScryptParams,
 } from '@conclave/client';
 import type { Limits } from '@conclave/coordinator';
-import { ed25519 as frost } from '@conclave/frost';
 import {
   bytesToHex,
-  generateIdentityKey,
   hexToBytes,
   identityFromSecret,
   newCeremonyId,
@@ -154,78 +144,12 @@ export class CoordinatorChild {
 
 // ---------------------------------------------------------------- members
 
-/** A member home with a weak-KDF identity key (see the file comment). */
-async function benchHome(dir: string, name: string): Promise<Home> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const key = generateIdentityKey();
-  const publicKey = bytesToHex(key.publicKey);
-  try {
-    await writeKeystore(
-      join(dir, IDENTITY_FILENAME),
-      { secret: key.secretKey, metadata: { kind: 'identity', member: name, publicKey } },
-      BENCH_PASSPHRASE,
-      { kdfParams: { ...BENCH_KDF }, allowWeakKdf: true },
-    );
-  } finally {
-    key.secretKey.fill(0);
-  }
-  await writeFile(
-    join(dir, CONFIG_FILENAME),
-    `${JSON.stringify({ version: 1, name, identityKey: publicKey }, null, 2)}\n`,
-    { mode: 0o600 },
-  );
-  const home = await Home.open(dir);
-  weakenHome(home);
-  return home;
-}
-
-/** Home's keystore methods again, with `allowWeakKdf` (same checks otherwise). */
-function weakenHome(home: Home): void {
-  home.loadIdentity = async (passphrase) => {
-    const { secret } = await readKeystore(home.identityPath, passphrase, { allowWeakKdf: true });
-    try {
-      const key = identityFromSecret(secret);
-      if (bytesToHex(key.publicKey) !== home.config.identityKey)
-        throw new Error(`${home.identityPath}: not the identity key in config.json`);
-      return key;
-    } finally {
-      secret.fill(0);
-    }
-  };
-  home.saveShare = async (keyPackage, metadata, passphrase) => {
-    const checked = ShareMetadataSchema.parse(metadata);
-    await mkdir(join(home.dir, 'shares'), { recursive: true, mode: 0o700 });
-    const path = home.sharePath(checked.group);
-    const secret = frost.encode.bytes('KeyPackage', keyPackage);
-    try {
-      await writeKeystore(path, { secret, metadata: checked }, passphrase, {
-        kdfParams: { ...BENCH_KDF },
-        allowWeakKdf: true,
-      });
-    } finally {
-      secret.fill(0);
-    }
-    return path;
-  };
-  home.shareMetadata = async (group) =>
-    ShareMetadataSchema.parse(
-      await readKeystoreMetadata(home.sharePath(group), { allowWeakKdf: true }),
-    );
-  home.loadShare = async (group, passphrase) => {
-    const { secret, metadata } = await readKeystore(home.sharePath(group), passphrase, {
-      allowWeakKdf: true,
-    });
-    try {
-      const meta = ShareMetadataSchema.parse(metadata);
-      return {
-        metadata: meta,
-        keyPackage: frost.decode.bytes('KeyPackage', secret),
-        publicKeyPackage: frost.decode.bytes('PublicKeyPackage', hexToBytes(meta.publicKeyPackage)),
-      };
-    } finally {
-      secret.fill(0);
-    }
-  };
+/** A member home whose keystores use the bench's weak scrypt (see the file comment). */
+function benchHome(dir: string, name: string): Promise<Home> {
+  return Home.init(dir, name, BENCH_PASSPHRASE, {
+    kdfParams: { ...BENCH_KDF },
+    allowWeakKdf: true,
+  });
 }
 
 export interface BenchMember {

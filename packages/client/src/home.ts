@@ -119,6 +119,19 @@ export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600
 export interface HomeOptions {
   /** scrypt parameters for new keystores (default: the keystore's production default). */
   readonly kdfParams?: ScryptParams;
+  /**
+   * Accept scrypt parameters below the keystore's floor, for writing and reading: benchmark and
+   * test homes only (many members set up in seconds). Never set by the CLI.
+   */
+  readonly allowWeakKdf?: boolean;
+}
+
+/** The keystore options a home's reads and writes pass on. */
+function keystoreOptions(o: HomeOptions): { kdfParams?: ScryptParams; allowWeakKdf?: boolean } {
+  return {
+    ...(o.kdfParams === undefined ? {} : { kdfParams: o.kdfParams }),
+    ...(o.allowWeakKdf === true ? { allowWeakKdf: true } : {}),
+  };
 }
 
 /** A member's home directory. Construct with `Home.open` (existing) or `Home.init` (new). */
@@ -191,7 +204,7 @@ export class Home {
           metadata: { kind: 'identity', member: parsedName.data, publicKey },
         },
         passphrase,
-        options.kdfParams === undefined ? {} : { kdfParams: options.kdfParams },
+        keystoreOptions(options),
       );
     } finally {
       key.secretKey.fill(0);
@@ -234,7 +247,11 @@ export class Home {
 
   /** Decrypts the identity key. The caller should zero `secretKey` when done. */
   async loadIdentity(passphrase: string): Promise<IdentityKey> {
-    const { secret } = await readKeystore(this.identityPath, passphrase);
+    const { secret } = await readKeystore(
+      this.identityPath,
+      passphrase,
+      keystoreOptions(this.#options),
+    );
     try {
       const key = identityFromSecret(secret);
       if (bytesToHex(key.publicKey) !== this.#config.identityKey) {
@@ -264,7 +281,7 @@ export class Home {
         path,
         { secret, metadata: checked },
         passphrase,
-        this.#options.kdfParams === undefined ? {} : { kdfParams: this.#options.kdfParams },
+        keystoreOptions(this.#options),
       );
     } finally {
       secret.fill(0);
@@ -293,7 +310,7 @@ export class Home {
   async #readShareMetadata(group: string, path: string): Promise<ShareMetadata> {
     let raw: unknown;
     try {
-      raw = await readKeystoreMetadata(path);
+      raw = await readKeystoreMetadata(path, keystoreOptions(this.#options));
     } catch (err) {
       if (err instanceof ClientError && err.code === 'KEYSTORE_NOT_FOUND') {
         throw new ClientError(
@@ -311,7 +328,11 @@ export class Home {
 
   async loadShare(group: string, passphrase: string): Promise<LoadedShare> {
     await this.shareMetadata(group); // SHARE_NOT_FOUND with advice
-    const { secret, metadata } = await readKeystore(this.sharePath(group), passphrase);
+    const { secret, metadata } = await readKeystore(
+      this.sharePath(group),
+      passphrase,
+      keystoreOptions(this.#options),
+    );
     const parsed = ShareMetadataSchema.safeParse(metadata);
     if (!parsed.success)
       throw new ClientError('KEYSTORE_MALFORMED', `share of ${group}: metadata is invalid`);

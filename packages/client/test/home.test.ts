@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bytesToHex } from '@conclave/protocol';
 import {
   ClientError,
   Home,
@@ -78,6 +79,20 @@ describe('Home', () => {
       code: 'KEYSTORE_DECRYPT_FAILED',
     });
     await expect(Home.init(dir, 'alice', 'x', KDF)).rejects.toMatchObject({ code: 'HOME_EXISTS' });
+  });
+
+  it('writes and reads weak-scrypt keystores only when opened with allowWeakKdf (bench homes)', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'conclave-home-')), 'dora');
+    const weak = { kdfParams: { N: 2 ** 10, r: 8, p: 1 } };
+    await expect(Home.init(dir, 'dora', 'pw', weak)).rejects.toMatchObject({
+      code: 'KEYSTORE_WEAK_KDF',
+    });
+    const home = await Home.init(dir, 'dora', 'pw', { ...weak, allowWeakKdf: true });
+    expect(bytesToHex((await home.loadIdentity('pw')).publicKey)).toBe(home.config.identityKey);
+    // The same files, opened as the CLI opens them: refused, with what to do.
+    await expect((await Home.open(dir)).loadIdentity('pw')).rejects.toMatchObject({
+      code: 'KEYSTORE_WEAK_KDF',
+    });
   });
 
   it('says how to start when there is no home', async () => {
