@@ -171,6 +171,11 @@ export interface PackageCheckInput {
   readonly now: number;
   /** Checked artifact bytes, for requests with content formats (raw, OpenPGP). */
   readonly artifactBytes?: (name: string) => Uint8Array;
+  /**
+   * This member's own commitments by hex, as it made them (its nonces hold them): validated
+   * points it computed itself, so only the other signers' commitments are decoded and checked.
+   */
+  readonly ownCommitments?: (hex: string) => SigningCommitments | undefined;
 }
 
 export interface PackageCheck {
@@ -259,6 +264,9 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     }
     const id = frost.identifier.derive(c.member);
     return c.commitments.map((hex) => {
+      // Mine (checked above to be a bundle I made): the points I computed, nothing to validate.
+      const own = c.member === input.member ? input.ownCommitments?.(hex) : undefined;
+      if (own !== undefined && own.identifier === id) return own;
       let x: SigningCommitments;
       try {
         x = frost.decode.bytes('SigningCommitments', hexToBytes(hex));
@@ -506,6 +514,7 @@ export class Signer {
       myBundles: a.bundles.filter((b) => b.phase === pkg.phase).map((b) => b.commitments),
       now: (this.#o.now ?? Date.now)(),
       ...(a.artifactBytes === undefined ? {} : { artifactBytes: a.artifactBytes }),
+      ownCommitments: (hex) => a.nonces.get(hex)?.commitments,
     });
     for (const c of check.commitments) a.used.add(c);
     const shares: string[] = [];

@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
+import { ed25519 as frost, type KeyPackage, type SigningCommitments } from '@conclave/frost';
 import {
   bytesToHex,
   generateIdentityKey,
@@ -222,6 +222,41 @@ describe('checkSignPackage (the message rebuild)', () => {
     expect(check.jobs).toEqual(['dsse', 'sshsig:a.tgz']);
     expect(Buffer.from(check.messages[0]!).toString()).toContain('DSSEv1');
     expect(Buffer.from(check.messages[1]!.subarray(0, 6)).toString()).toBe('SSHSIG');
+  });
+
+  it("takes my own commitments as I made them and still validates everyone else's", () => {
+    const made = new Map<string, SigningCommitments>();
+    const mineHere = [0, 1].map(() => {
+      const { commitments } = frost.round1.commit(w.keys['alice']!);
+      const hex = bytesToHex(frost.encode.bytes('SigningCommitments', commitments));
+      made.set(hex, commitments);
+      return hex;
+    });
+    const bob = commitFor(w, 'bob');
+    const pkg = honestPackage(w, { alice: mineHere, bob });
+    const own = { ...input(pkg, [mineHere]), ownCommitments: (hex: string) => made.get(hex) };
+    const check = checkSignPackage(own);
+    // The package holds the very objects this member made (no decode of them) …
+    const aliceId = frost.identifier.derive('alice');
+    const used = check.signingPackages.map((p) =>
+      p.commitments.find((c) => c.identifier === aliceId),
+    );
+    expect(used).toEqual([made.get(mineHere[0]!), made.get(mineHere[1]!)]);
+    expect(used[0]).toBe(made.get(mineHere[0]!));
+    // … and the same package hashes as decoding them would give.
+    expect(check.signingPackageBytes).toEqual(
+      checkSignPackage(input(pkg, [mineHere])).signingPackageBytes,
+    );
+    // Bob's commitment is decoded and validated as before: the identity as a hiding point fails.
+    const bad = hexToBytes(bob[0]!);
+    bad.set(hexToBytes('01' + '00'.repeat(31)), bad.length - 64);
+    const tampered = {
+      ...pkg,
+      commitments: pkg.commitments.map((c) =>
+        c.member === 'bob' ? { ...c, commitments: [bytesToHex(bad), bob[1]!] } : c,
+      ),
+    };
+    expect(codeOf(() => checkSignPackage({ ...own, pkg: tampered }))).toBe('INVALID_MESSAGE');
   });
 
   it('refuses a job list other than the approved request (an extra format, a dropped one)', () => {
