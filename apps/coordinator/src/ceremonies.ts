@@ -599,7 +599,12 @@ export class CeremonyRunner {
   /** Who receives `*` envelopes and status pushes: the group's members (and the admin for keys). */
   audience(live: Live): string[] {
     const members = [...snapshotOf(live).context.group.members];
-    return live.kind === 'key' ? [...members, ADMIN_ID] : members;
+    if (live.kind === 'key') return [...members, ADMIN_ID];
+    // The requester first: it is the one waiting for the outcome (sign.complete, a final status).
+    const requester = live.request?.sender;
+    return requester === undefined || !members.includes(requester)
+      ? members
+      : [requester, ...members.filter((m) => m !== requester)];
   }
 
   /**
