@@ -270,6 +270,8 @@ export class CeremonyRunner {
       if (live.timer !== null) clearTimeout(live.timer);
       live.timer = null;
     }
+    for (const push of this.#statusPushes.values()) if (push.timer) clearTimeout(push.timer);
+    this.#statusPushes.clear();
   }
 
   #load(record: CeremonyRecord): Live {
@@ -726,7 +728,41 @@ export class CeremonyRunner {
     return CeremonyStatusSchema.parse(status);
   }
 
+  /** Per open ceremony: when its status was last pushed, and the push scheduled after it. */
+  readonly #statusPushes = new Map<string, { at: number; timer: NodeJS.Timeout | null }>();
+
+  /**
+   * Pushes the ceremony's status to its audience, at most once per `statusPushIntervalMs`
+   * (limits.ts): within the interval, one push of the then-current status is scheduled for its
+   * end; a closed ceremony's final status goes out at once. Packages, shares and outcomes are
+   * envelopes; only a new ROAST session's `needsCommitment` rides on a push (one interval later
+   * at most).
+   */
   pushStatus(live: Live): void {
+    const interval = this.deps.limits.statusPushIntervalMs;
+    const open = isOpen(snapshotOf(live));
+    const now = performance.now();
+    const last = this.#statusPushes.get(live.id);
+    if (open && last !== undefined && now - last.at < interval) {
+      if (last.timer === null && !this.#closed) {
+        last.timer = setTimeout(
+          () => {
+            last.timer = null;
+            if (this.live.get(live.id) === live && !this.#closed) this.pushStatus(live);
+          },
+          interval - (now - last.at),
+        );
+        last.timer.unref();
+      }
+      return;
+    }
+    if (last?.timer) clearTimeout(last.timer);
+    if (open && interval > 0) this.#statusPushes.set(live.id, { at: now, timer: null });
+    else this.#statusPushes.delete(live.id);
+    this.#pushStatusNow(live);
+  }
+
+  #pushStatusNow(live: Live): void {
     let status: CeremonyStatus;
     try {
       status = this.status(live);

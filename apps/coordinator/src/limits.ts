@@ -58,6 +58,13 @@ export interface Limits {
    * on the event loop. `conclave coordinator start` reads CONCLAVE_CRYPTO_WORKERS.
    */
   readonly cryptoWorkers: number;
+  /**
+   * At most one `ceremony.status` push per open ceremony per interval: a transition within the
+   * interval of the last push schedules one push of the status as it then is, at the interval's
+   * end; a final state is pushed at once. The first push (a new request) is never delayed. A
+   * 10-of-15 signing makes 22 transitions, each pushed to 15 members. 0 pushes every transition.
+   */
+  readonly statusPushIntervalMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -85,6 +92,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   walCheckpointIntervalMs: 60_000,
   maxArtifactBytes: 256 * 1024 * 1024,
   cryptoWorkers: Math.max(1, availableParallelism() - 1),
+  statusPushIntervalMs: 25,
 });
 
 /** Defaults with `overrides` applied (shallow; `challengeRateLimit` merged one level down). */
