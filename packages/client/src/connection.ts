@@ -130,6 +130,50 @@ function remoteError(code: string, message: string, ceremonyId?: string): Client
   );
 }
 
+/**
+ * The x-conclave-* headers of one member-authenticated HTTP request (as the WebSocket upgrade,
+ * docs/ceremony-flow.md "Connecting"): a fresh single-use challenge from the coordinator at `url`,
+ * answered with the member's identity key. Used by Connection and the log witness alike.
+ */
+export async function memberAuthHeaders(o: {
+  readonly url: string;
+  readonly member: string;
+  readonly key: IdentityKey;
+}): Promise<Record<string, string>> {
+  const origin = normalizeCoordinatorUrl(o.url);
+  let res: Response;
+  try {
+    res = await fetch(`${origin}/v1/challenge`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch {
+    throw new ClientError(
+      'COORDINATOR_UNREACHABLE',
+      `could not reach the coordinator at ${origin}; is it running?`,
+    );
+  }
+  const body: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
+    throw err.success
+      ? remoteError(err.data.code, err.data.message)
+      : new ClientError('CONNECTION_REFUSED', `challenge request answered HTTP ${res.status}`);
+  }
+  const challenge = AuthChallengeSchema.safeParse(body);
+  if (!challenge.success) {
+    throw new ClientError('BAD_COORDINATOR_MESSAGE', 'the challenge is not an auth.challenge');
+  }
+  const response = respondToChallenge(o.key, challenge.data, o.member, origin);
+  if (!response.ok) throw remoteError(response.error.code, response.error.message);
+  return {
+    'x-conclave-protocol': String(PROTOCOL_VERSION),
+    'x-conclave-member': response.value.member,
+    'x-conclave-challenge': response.value.challenge,
+    'x-conclave-signature': response.value.signature,
+  };
+}
+
 /** A JSON answer of the coordinator's HTTP routes, or its coded error as a ClientError. */
 async function httpResult(res: Response): Promise<Record<string, unknown>> {
   const body: unknown = await res.json().catch(() => undefined);
@@ -207,43 +251,12 @@ export class Connection {
    * Credentials for one authenticated request: a fresh single-use challenge from the coordinator,
    * answered with this member's identity key (the WebSocket upgrade and the HTTP routes alike).
    */
-  async authHeaders(): Promise<Record<string, string>> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.origin}/v1/challenge`, {
-        method: 'POST',
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch {
-      throw new ClientError(
-        'COORDINATOR_UNREACHABLE',
-        `could not reach the coordinator at ${this.origin}; is it running?`,
-      );
-    }
-    const body: unknown = await res.json().catch(() => undefined);
-    if (!res.ok) {
-      const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
-      throw err.success
-        ? remoteError(err.data.code, err.data.message)
-        : new ClientError('CONNECTION_REFUSED', `challenge request answered HTTP ${res.status}`);
-    }
-    const challenge = AuthChallengeSchema.safeParse(body);
-    if (!challenge.success) {
-      throw new ClientError('BAD_COORDINATOR_MESSAGE', 'the challenge is not an auth.challenge');
-    }
-    const response = respondToChallenge(
-      this.options.key,
-      challenge.data,
-      this.options.member,
-      this.origin,
-    );
-    if (!response.ok) throw remoteError(response.error.code, response.error.message);
-    return {
-      'x-conclave-protocol': String(PROTOCOL_VERSION),
-      'x-conclave-member': response.value.member,
-      'x-conclave-challenge': response.value.challenge,
-      'x-conclave-signature': response.value.signature,
-    };
+  authHeaders(): Promise<Record<string, string>> {
+    return memberAuthHeaders({
+      url: this.origin,
+      member: this.options.member,
+      key: this.options.key,
+    });
   }
 
   /** Uploads an artifact for the content formats (PUT /v1/artifacts/<sha256>), streamed. */

@@ -18,15 +18,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  AuthChallengeSchema,
-  PROTOCOL_VERSION,
-  respondToChallenge,
-  type IdentityKey,
-  type OpenedEnvelope,
-} from '@conclave/protocol';
+import { type IdentityKey, type OpenedEnvelope } from '@conclave/protocol';
 import { z } from 'zod';
-import { normalizeCoordinatorUrl } from './connection.js';
+import { memberAuthHeaders, normalizeCoordinatorUrl } from './connection.js';
 import { ClientError, errnoCode, type ClientErrorCode } from './errors.js';
 import { writeJsonAtomic, type Home } from './home.js';
 
@@ -103,34 +97,6 @@ async function refusal(res: Response, what: string): Promise<ClientError> {
         `${what}: coordinator refused: ${body.data.message}`,
       )
     : new ClientError('CONNECTION_REFUSED', `${what}: HTTP ${res.status}`);
-}
-
-/**
- * The x-conclave-* headers of one member-authenticated HTTP request (as the WebSocket upgrade,
- * docs/ceremony-flow.md "Connecting"): a fresh single-use challenge, answered with the identity key.
- */
-export async function memberAuthHeaders(o: {
-  readonly url: string;
-  readonly member: string;
-  readonly key: IdentityKey;
-}): Promise<Record<string, string>> {
-  const base = normalizeCoordinatorUrl(o.url);
-  const res = await request(`${base}/v1/challenge`, { method: 'POST' });
-  if (!res.ok) throw await refusal(res, 'challenge');
-  const challenge = AuthChallengeSchema.safeParse(await res.json().catch(() => undefined));
-  if (!challenge.success) {
-    throw new ClientError('BAD_COORDINATOR_MESSAGE', 'the challenge is not an auth.challenge');
-  }
-  const response = respondToChallenge(o.key, challenge.data, o.member, base);
-  if (!response.ok) {
-    throw new ClientError(response.error.code as ClientErrorCode, response.error.message);
-  }
-  return {
-    'x-conclave-protocol': String(PROTOCOL_VERSION),
-    'x-conclave-member': response.value.member,
-    'x-conclave-challenge': response.value.challenge,
-    'x-conclave-signature': response.value.signature,
-  };
 }
 
 /** GET /v1/log/key: the log's origin and verifier key. */
