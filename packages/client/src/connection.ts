@@ -130,6 +130,18 @@ function remoteError(code: string, message: string, ceremonyId?: string): Client
   );
 }
 
+/** A JSON answer of the coordinator's HTTP routes, or its coded error as a ClientError. */
+async function httpResult(res: Response): Promise<Record<string, unknown>> {
+  const body: unknown = await res.json().catch(() => undefined);
+  if (!res.ok) {
+    const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
+    throw err.success
+      ? remoteError(err.data.code, err.data.message)
+      : new ClientError('CONNECTION_REFUSED', `the coordinator answered HTTP ${res.status}`);
+  }
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+}
+
 /**
  * The x-conclave-* headers of one member-authenticated HTTP request (as the WebSocket upgrade,
  * docs/ceremony-flow.md "Connecting"): a fresh single-use challenge from the coordinator at `url`,
@@ -153,14 +165,7 @@ export async function memberAuthHeaders(o: {
       `could not reach the coordinator at ${origin}; is it running?`,
     );
   }
-  const body: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) {
-    const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
-    throw err.success
-      ? remoteError(err.data.code, err.data.message)
-      : new ClientError('CONNECTION_REFUSED', `challenge request answered HTTP ${res.status}`);
-  }
-  const challenge = AuthChallengeSchema.safeParse(body);
+  const challenge = AuthChallengeSchema.safeParse(await httpResult(res));
   if (!challenge.success) {
     throw new ClientError('BAD_COORDINATOR_MESSAGE', 'the challenge is not an auth.challenge');
   }
@@ -172,18 +177,6 @@ export async function memberAuthHeaders(o: {
     'x-conclave-challenge': response.value.challenge,
     'x-conclave-signature': response.value.signature,
   };
-}
-
-/** A JSON answer of the coordinator's HTTP routes, or its coded error as a ClientError. */
-async function httpResult(res: Response): Promise<Record<string, unknown>> {
-  const body: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) {
-    const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
-    throw err.success
-      ? remoteError(err.data.code, err.data.message)
-      : new ClientError('CONNECTION_REFUSED', `the coordinator answered HTTP ${res.status}`);
-  }
-  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
 }
 
 export class Connection {
