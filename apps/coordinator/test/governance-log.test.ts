@@ -31,6 +31,7 @@ import {
   type TestCoordinator,
 } from './helpers.js';
 
+import { leafTranscript } from '../src/log/service.js';
 const { cleanups, fresh } = testScope();
 
 class TestClock {
@@ -62,53 +63,14 @@ async function fetchLog(
   };
 }
 
-/** Stored transcripts, read straight from the database (what the auditors' pages hash). */
+/** Stored transcripts, read straight from the database file (what the log service hashes). */
 function transcriptsOf(dbPath: string): (leaf: LogLeaf) => TranscriptEntry[] | undefined {
   const db = new Database(dbPath, { readonly: true });
-  const rows = (sql: string, id: string) =>
-    (
-      db.prepare(sql).all(id) as {
-        idx: number;
-        direction: 'in' | 'out';
-        sender: string;
-        recipient: string | null;
-        at: number;
-        envelope: string;
-      }[]
-    ).map((r) => ({ ...r, envelope: JSON.parse(r.envelope) as TranscriptEntry['envelope'] }));
   const out = new Map<string, TranscriptEntry[]>();
   const leaves = db.prepare('SELECT leaf FROM log_leaves ORDER BY idx').all() as { leaf: string }[];
   for (const { leaf } of leaves) {
     const l = JSON.parse(leaf) as LogLeaf;
-    const key = `${l.kind}:${l.ceremonyId}`;
-    if (l.kind === 'governance') {
-      out.set(
-        key,
-        rows(
-          `SELECT idx, direction, sender, recipient, at, envelope FROM log_transcripts
-           WHERE kind = 'governance' AND ceremony_id = ? ORDER BY idx`,
-          l.ceremonyId,
-        ),
-      );
-    } else if (l.kind === 'admin') {
-      out.set(
-        key,
-        rows(
-          `SELECT 0 AS idx, 'in' AS direction, 'admin' AS sender, NULL AS recipient, at, envelope
-           FROM admin_log WHERE scope_id = ?`,
-          l.ceremonyId,
-        ),
-      );
-    } else {
-      out.set(
-        key,
-        rows(
-          `SELECT idx, direction, sender, recipient, at, envelope FROM transcript
-           WHERE ceremony_id = ? ORDER BY idx`,
-          l.ceremonyId,
-        ),
-      );
-    }
+    out.set(`${l.kind}:${l.ceremonyId}`, leafTranscript(db, l));
   }
   db.close();
   return (leaf) => out.get(`${leaf.kind}:${leaf.ceremonyId}`);

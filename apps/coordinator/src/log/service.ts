@@ -416,63 +416,9 @@ export class TransparencyLog {
     });
   }
 
-  /**
-   * The transcript behind a leaf, read raw from the database: the envelope column is parsed as
-   * plain JSON (no schema), so a hand-edited row still hashes (to something else) instead of
-   * hiding behind a parse error.
-   */
+  /** The transcript behind a leaf (leafTranscript on this coordinator's database). */
   transcriptOf(leaf: { kind: LeafKind; ceremonyId: string }): TranscriptEntry[] {
-    const parse = (text: string): Envelope => {
-      try {
-        return JSON.parse(text) as Envelope;
-      } catch {
-        return text as unknown as Envelope;
-      }
-    };
-    // Both tables store entries with the same columns; only where they live differs.
-    const entries = (sql: string): TranscriptEntry[] =>
-      (
-        this.#db.prepare(sql).all(leaf.ceremonyId) as {
-          idx: number;
-          direction: 'in' | 'out';
-          sender: string;
-          recipient: string | null;
-          at: number;
-          envelope: string;
-        }[]
-      ).map((r) => ({
-        idx: r.idx,
-        direction: r.direction,
-        sender: r.sender,
-        recipient: r.recipient,
-        at: r.at,
-        envelope: parse(r.envelope),
-      }));
-    if (leaf.kind === 'governance') {
-      return entries(
-        `SELECT idx, direction, sender, recipient, at, envelope FROM log_transcripts
-           WHERE kind = 'governance' AND ceremony_id = ? ORDER BY idx`,
-      );
-    }
-    if (leaf.kind === 'admin') {
-      const row = this.#db
-        .prepare('SELECT at, envelope FROM admin_log WHERE scope_id = ?')
-        .get(leaf.ceremonyId) as { at: number; envelope: string } | undefined;
-      if (row === undefined) return [];
-      return [
-        {
-          idx: 0,
-          direction: 'in',
-          sender: 'admin',
-          recipient: null,
-          at: row.at,
-          envelope: parse(row.envelope),
-        },
-      ];
-    }
-    return entries(
-      'SELECT idx, direction, sender, recipient, at, envelope FROM transcript WHERE ceremony_id = ? ORDER BY idx',
-    );
+    return leafTranscript(this.#db, leaf);
   }
 
   #unlogged(): Pending[] {
@@ -746,4 +692,66 @@ export function openTransparencyLog(deps: LogDeps): TransparencyLog {
   const log = new TransparencyLog(deps);
   log.sweep();
   return log;
+}
+
+/**
+ * The transcript behind a leaf, read raw from a coordinator database: the envelope column is parsed
+ * as plain JSON (no schema), so a hand-edited row still hashes (to something else) instead of
+ * hiding behind a parse error. The log service hashes it; tests read a stopped coordinator's file.
+ */
+export function leafTranscript(
+  db: Database.Database,
+  leaf: { kind: LeafKind; ceremonyId: string },
+): TranscriptEntry[] {
+  const parse = (text: string): Envelope => {
+    try {
+      return JSON.parse(text) as Envelope;
+    } catch {
+      return text as unknown as Envelope;
+    }
+  };
+  // Both tables store entries with the same columns; only where they live differs.
+  const entries = (sql: string): TranscriptEntry[] =>
+    (
+      db.prepare(sql).all(leaf.ceremonyId) as {
+        idx: number;
+        direction: 'in' | 'out';
+        sender: string;
+        recipient: string | null;
+        at: number;
+        envelope: string;
+      }[]
+    ).map((r) => ({
+      idx: r.idx,
+      direction: r.direction,
+      sender: r.sender,
+      recipient: r.recipient,
+      at: r.at,
+      envelope: parse(r.envelope),
+    }));
+  if (leaf.kind === 'governance') {
+    return entries(
+      `SELECT idx, direction, sender, recipient, at, envelope FROM log_transcripts
+         WHERE kind = 'governance' AND ceremony_id = ? ORDER BY idx`,
+    );
+  }
+  if (leaf.kind === 'admin') {
+    const row = db
+      .prepare('SELECT at, envelope FROM admin_log WHERE scope_id = ?')
+      .get(leaf.ceremonyId) as { at: number; envelope: string } | undefined;
+    if (row === undefined) return [];
+    return [
+      {
+        idx: 0,
+        direction: 'in',
+        sender: 'admin',
+        recipient: null,
+        at: row.at,
+        envelope: parse(row.envelope),
+      },
+    ];
+  }
+  return entries(
+    'SELECT idx, direction, sender, recipient, at, envelope FROM transcript WHERE ceremony_id = ? ORDER BY idx',
+  );
 }
