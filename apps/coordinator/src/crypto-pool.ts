@@ -274,26 +274,38 @@ export class CryptoRuns {
   ) {}
 
   /** Starts `task` now (unless it is running or the pool is inline); returns its key. */
-  prefetch(task: CryptoTask, affinity: string): string | undefined {
+  prefetch<T extends CryptoTask>(
+    task: T,
+    affinity: string,
+    withHints: (task: T) => T = (t) => t,
+  ): string | undefined {
     if (this.pool.size === 0) return undefined;
     const key = taskKey(task);
     if (!this.#started.has(key)) {
-      const run = runOrInline(this.pool, task, this.logger, affinity);
+      const run = runOrInline(this.pool, withHints(task), this.logger, affinity);
       run.catch(() => undefined); // whoever takes it sees the failure
       this.#started.set(key, run);
     }
     return key;
   }
 
-  /** `task`'s result: the prefetched run if one was started (and is now taken), else a new run. */
-  run<T extends CryptoTask>(task: T, affinity: string): Promise<CryptoResultOf<T>> {
+  /**
+   * `task`'s result: the prefetched run if one was started (and is now taken), else a new run.
+   * `withHints` adds what only saves a worker work (package hints, not part of the key); it is
+   * called only when a run is started, so a taken prefetch costs nothing more here.
+   */
+  run<T extends CryptoTask>(
+    task: T,
+    affinity: string,
+    withHints: (task: T) => T = (t) => t,
+  ): Promise<CryptoResultOf<T>> {
     const key = taskKey(task);
     const started = this.#started.get(key);
     if (started !== undefined) {
       this.#started.delete(key);
       return started as Promise<CryptoResultOf<T>>;
     }
-    return runOrInline(this.pool, task, this.logger, affinity);
+    return runOrInline(this.pool, withHints(task), this.logger, affinity);
   }
 
   /** Drops a prefetched run nobody took (its envelope was refused before it asked). */

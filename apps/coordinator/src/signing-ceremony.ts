@@ -146,16 +146,11 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
   );
 }
 
-/**
- * Decodes round-1 commitments and checks they are the authenticated member's (A.11, A.17). The
- * element checks (on the curve, not the identity, prime-order subgroup: RFC 9591 §3.1) run on the
- * crypto pool; the decoded commitments are remembered here, so building the session's signing
- * package does not repeat them on the event loop.
- */
 function commitmentsTask(member: string, hexes: readonly string[]): CommitmentsTask {
   return { kind: 'commitments', member, commitments: hexes };
 }
 
+/** A signer's shares against the session's packages (hints added by withPackageHints). */
 function sharesTask(
   member: string,
   group: { readonly publicKeyPackage: string },
@@ -167,10 +162,15 @@ function sharesTask(
     member,
     publicKeyPackage: group.publicKeyPackage,
     signingPackages: record.jobs.map((j) => j.signingPackage),
-    hints: record.jobs.map((j) => hintFor(j.signingPackage)),
     shares: share.shares,
   };
 }
+
+/** The packages' hints, computed only for a run that is actually started (CryptoRuns). */
+const withPackageHints = (task: VerifySharesTask): VerifySharesTask => ({
+  ...task,
+  hints: task.signingPackages.map((p) => hintFor(p)),
+});
 
 /**
  * Starts the pool work an opened envelope will need (commitment checks of an approval or
@@ -198,11 +198,21 @@ export function prefetchSigningCrypto(
     const record = runner.store.getSession(live.id, share.session);
     if (record === undefined || share.shares.length !== record.jobs.length) return undefined;
     const group = activeGroup(runner, live.group);
-    return runner.crypto.prefetch(sharesTask(member, group, record, share), live.id);
+    return runner.crypto.prefetch(
+      sharesTask(member, group, record, share),
+      live.id,
+      withPackageHints,
+    );
   }
   return undefined;
 }
 
+/**
+ * Decodes round-1 commitments and checks they are the authenticated member's (A.11, A.17). The
+ * element checks (on the curve, not the identity, prime-order subgroup: RFC 9591 §3.1) run on the
+ * crypto pool; the decoded commitments are remembered here, so building the session's signing
+ * package does not repeat them on the event loop.
+ */
 async function decodeCommitments(
   runner: CeremonyRunner,
   ceremonyId: string,
@@ -350,7 +360,11 @@ export function handleSigningMessage(
       const verified =
         share.shares.length !== record.jobs.length
           ? Promise.resolve(false)
-          : runner.crypto.run(sharesTask(m.member, group, record, share), live.id);
+          : runner.crypto.run(
+              sharesTask(m.member, group, record, share),
+              live.id,
+              withPackageHints,
+            );
       return verified.then((valid) => {
         runner.apply(live, { ...probe, valid }, { incoming: m });
         if (!valid) runner.deps.metrics.culprits.inc({ kind: 'invalid_share' });
