@@ -495,7 +495,8 @@ export class Signer {
 
   /**
    * Handles a sign.package: check everything, consume every job's nonce durably, sign, send the
-   * shares with a signed ack of the packages.
+   * shares with a signed ack of the packages. The shares' ledger records are written while they
+   * go out; a failed one rejects after the send (a replay of that package is then refused).
    */
   async onPackage(ceremonyId: string, pkg: SignPackage): Promise<SignEvent | undefined> {
     const a = this.#approvals.get(ceremonyId);
@@ -518,6 +519,11 @@ export class Signer {
     });
     for (const c of check.commitments) a.used.add(c);
     const shares: string[] = [];
+    // Each new share's ledger record (A.2's cache) is written while the shares go out: the consume
+    // record, durable before the share was computed (A.4), is what stops a second use; without
+    // the share record a replay is refused instead of answered from the cache (A.2 allows both).
+    // Each settles to its error (or null) at once, so a failure is never an unhandled rejection.
+    const records: Promise<unknown>[] = [];
     for (let j = 0; j < check.jobs.length; j++) {
       const commitment = check.commitments[j]!;
       const id = commitmentId(commitment);
@@ -541,7 +547,12 @@ export class Signer {
       frost.round1.destroy(nonces);
       a.nonces.delete(commitment);
       const shareHex = bytesToHex(share.share);
-      await this.#o.ledger.recordShare(id, packageHash, shareHex);
+      records.push(
+        this.#o.ledger.recordShare(id, packageHash, shareHex).then(
+          () => null,
+          (error: unknown) => error ?? new Error('share record failed'),
+        ),
+      );
       shares.push(shareHex);
     }
     let sent = shares;
@@ -558,12 +569,20 @@ export class Signer {
       sessionPackagesBytes(check.signingPackageBytes),
     );
     a.lastSignedSession = pkg.session;
-    await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
-      type: 'round2.share',
-      session: pkg.session,
-      shares: sent,
-      ack,
-    });
+    const recorded = Promise.all(records);
+    try {
+      await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
+        type: 'round2.share',
+        session: pkg.session,
+        shares: sent,
+        ack,
+      });
+    } catch (err) {
+      await recorded;
+      throw err;
+    }
+    const failed = (await recorded).find((error) => error !== null);
+    if (failed !== undefined) throw failed;
     this.#log(
       `signed ${ceremonyId} session ${pkg.session}: ${check.jobs.length} job(s), every message rebuilt and checked`,
     );

@@ -18,7 +18,7 @@ import {
 } from '@conclave/protocol';
 import { buildStatement, planMessages, statementDigest } from '@conclave/release';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ClientError,
   Signer,
@@ -373,16 +373,29 @@ describe('Signer: nonce ledger ordering', () => {
     };
   }
 
-  async function setup(failConsume = false) {
+  /** A fault: consume or recordShare throws, or recordShare waits for `gate` (a slow disk). */
+  async function setup(fault?: 'consume-fails' | 'record-fails' | { gate: Promise<void> }) {
     const w = world();
     const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-'));
     const inner = await openNonceLedger(join(dir, 'ledger.jsonl'));
     const log: string[] = [];
     const ledger = recordingLedger(inner, log);
-    if (failConsume) {
+    if (fault === 'consume-fails') {
       ledger.consume = async () => {
         log.push('consume');
         throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
+      };
+    } else if (fault === 'record-fails') {
+      ledger.recordShare = async () => {
+        log.push('recordShare');
+        throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
+      };
+    } else if (fault !== undefined) {
+      ledger.recordShare = async (id, pkg, share) => {
+        log.push('recordShare');
+        await fault.gate;
+        await inner.recordShare(id, pkg, share);
+        log.push('recorded');
       };
     }
     const sent: SealedBody[] = [];
@@ -446,11 +459,42 @@ describe('Signer: nonce ledger ordering', () => {
   });
 
   it('sends nothing when the ledger cannot record the nonce as consumed', async () => {
-    const { w, signer, log, pkg, inner } = await setup(true);
+    const { w, signer, log, pkg, inner } = await setup('consume-fails');
     await expect(signer.onPackage(w.ceremonyId, pkg)).rejects.toMatchObject({
       code: 'NONCE_LEDGER_IO_ERROR',
     });
     expect(log.filter((l) => l === 'send round2.share')).toEqual([]);
+    await inner.close();
+  });
+
+  it('sends the shares while their ledger records are still being written', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { w, signer, log, pkg, inner } = await setup({ gate });
+    let returned = false;
+    const handled = signer.onPackage(w.ceremonyId, pkg).then(() => (returned = true));
+    await vi.waitFor(() => expect(log).toContain('send round2.share'));
+    // Both consume records were durable before the shares were computed; the share records are not.
+    expect(log.filter((l) => l === 'consume')).toHaveLength(2);
+    expect(log).not.toContain('recorded');
+    expect(returned).toBe(false);
+    open();
+    await handled;
+    expect(log.filter((l) => l === 'recorded')).toHaveLength(2);
+    await inner.close();
+  });
+
+  it('rejects after the send when a share record fails, and refuses a replay of that package', async () => {
+    const { w, signer, sent, pkg, inner } = await setup('record-fails');
+    await expect(signer.onPackage(w.ceremonyId, pkg)).rejects.toMatchObject({
+      code: 'NONCE_LEDGER_IO_ERROR',
+    });
+    expect(sent.filter((b) => b.type === 'round2.share')).toHaveLength(1);
+    // The nonces were consumed durably, so no new share is computed, and none was cached (A.2).
+    await expect(signer.onPackage(w.ceremonyId, pkg)).rejects.toMatchObject({
+      code: 'NONCE_ALREADY_USED',
+    });
+    expect(sent.filter((b) => b.type === 'round2.share')).toHaveLength(1);
     await inner.close();
   });
 
