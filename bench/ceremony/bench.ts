@@ -2,7 +2,8 @@
  * Ceremony benchmark (issue 3, "Benchmark"): signing ceremonies over real loopback sockets —
  * a coordinator child process (startCoordinator on 127.0.0.1:0, fresh SQLite file, WAL,
  * synchronous=FULL) and in-process member agents that auto-approve — each figure beside the
- * crypto-only floor of the same ceremony measured in the same run (./floor.ts).
+ * crypto-only floor of the same ceremony measured in the same run (./floor.ts), sampled at the
+ * time of the figures it divides (between the ceremonies; around the concurrent run).
  *
  *   1. latency: request sent → sign.complete received by the requester, 3-of-5 and 10-of-15,
  *      one ceremony at a time;
@@ -31,7 +32,7 @@ import {
   type GroupSpec,
 } from './cluster.js';
 import type { EventLoopReport, MemReport } from './coordinator-child.js';
-import { floorFixture, measureFloor, type FloorResult } from './floor.js';
+import { FloorSampler, floorFixture, type FloorResult } from './floor.js';
 import { needlesFor, scanFiles, scanProcess, type Needle, type ScanResult } from './scan.js';
 
 export interface CeremonyBenchOptions {
@@ -154,6 +155,7 @@ const FULL_PLAN = {
   floorWarmup: 5,
   floorIters: 40,
   throughputConcurrency: 200,
+  throughputFloorSamples: 10,
   openCeremonies: 500,
 };
 const QUICK_PLAN = {
@@ -163,6 +165,7 @@ const QUICK_PLAN = {
   floorWarmup: 1,
   floorIters: 5,
   throughputConcurrency: 20,
+  throughputFloorSamples: 3,
   openCeremonies: 100,
 };
 
@@ -264,6 +267,8 @@ function statementContext(g: BenchGroup): StatementContext {
   };
 }
 
+const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function runLatency(
   cluster: Cluster,
   g: BenchGroup,
@@ -272,41 +277,53 @@ async function runLatency(
   log: (line: string) => void,
 ): Promise<LatencyResult> {
   const label = `${g.threshold}-of-${n}`;
-  log(`[ceremony] ${label}: floor (crypto only, in process) …`);
-  const floor = await measureFloor(floorFixture(g.threshold, n), RELEASE, statementContext(g), {
-    warmup: plan.floorWarmup,
-    iters: plan.floorIters,
-  });
-  log(`[ceremony] ${label}: floor median ${floor.floor.medianMs.toFixed(2)} ms`);
+  const floor = new FloorSampler(floorFixture(g.threshold, n), RELEASE, statementContext(g));
+  for (let i = 0; i < plan.floorWarmup; i++) {
+    floor.warm();
+    await yieldNow();
+  }
   let verified = false;
   for (let i = 0; i < plan.warmup; i++) {
     const r = await oneCeremony(g, 60_000);
     if (r.end.state !== 'completed') throw new Error(`${label}: warm-up ended ${r.end.state}`);
     if (i === 0) verified = await verifyFromApprover(g, r.id);
   }
-  log(`[ceremony] ${label}: ${plan.iters} ceremonies, one at a time …`);
+  log(
+    `[ceremony] ${label}: ${plan.iters} ceremonies one at a time, ${plan.floorIters} floor samples (crypto only, in process) spread between them …`,
+  );
   await cluster.coordinator.resetEventLoop();
+  // The floor samples run in this process between ceremonies (never during one): their CPU is
+  // taken out of the members' figure.
+  let floorCpuMs = 0;
   const cpu0 = process.cpuUsage();
   const samples: number[] = [];
   for (let i = 0; i < plan.iters; i++) {
+    while (floor.count < Math.ceil(((i + 1) * plan.floorIters) / plan.iters)) {
+      const c0 = process.cpuUsage();
+      floor.sample();
+      floorCpuMs += cpuMs(c0);
+      await yieldNow();
+    }
     const r = await oneCeremony(g, 60_000);
     if (r.end.state !== 'completed') throw new Error(`${label}: ceremony ended ${r.end.state}`);
     samples.push(r.ms);
   }
-  const membersCpu = cpuMs(cpu0);
+  const membersCpu = cpuMs(cpu0) - floorCpuMs;
   const el = await cluster.coordinator.eventLoop();
   const latency = withP99(samples, plan.warmup);
   log(
     `[ceremony] ${label}: p50 ${latency.medianMs.toFixed(1)} ms, p99 ${latency.p99Ms.toFixed(1)} ms`,
   );
+  const floorResult = floor.result();
+  log(`[ceremony] ${label}: floor median ${floorResult.floor.medianMs.toFixed(2)} ms`);
   return {
     label,
     t: g.threshold,
     n,
     latency,
-    floor,
-    p50OverFloor: latency.medianMs / floor.floor.medianMs,
-    p99OverFloor: latency.p99Ms / floor.floor.medianMs,
+    floor: floorResult,
+    p50OverFloor: latency.medianMs / floorResult.floor.medianMs,
+    p99OverFloor: latency.p99Ms / floorResult.floor.medianMs,
     coordinatorCpuMsPerCeremony: el.cpuMs / plan.iters,
     membersCpuMsPerCeremony: membersCpu / plan.iters,
     coordinatorEventLoop: el,
@@ -314,14 +331,31 @@ async function runLatency(
   };
 }
 
+/**
+ * `concurrency` ceremonies at once. The ceiling's floor is sampled right before and right after
+ * the run (`floorSamples` each side, never during it), so it reflects the machine's speed then.
+ */
 async function runThroughput(
   cluster: Cluster,
   g: BenchGroup,
   concurrency: number,
-  floorMs: number,
+  floorSamples: number,
   cores: number,
   log: (line: string) => void,
 ): Promise<ThroughputResult> {
+  const floor = new FloorSampler(
+    floorFixture(g.threshold, g.members.length),
+    RELEASE,
+    statementContext(g),
+  );
+  floor.warm();
+  const sampleFloor = async () => {
+    for (let i = 0; i < floorSamples; i++) {
+      floor.sample();
+      await yieldNow();
+    }
+  };
+  await sampleFloor();
   log(`[ceremony] throughput: ${concurrency} concurrent ${g.threshold}-of-${g.members.length} …`);
   await cluster.coordinator.resetEventLoop();
   const cpu0 = process.cpuUsage();
@@ -332,6 +366,8 @@ async function runThroughput(
   const wallMs = performance.now() - t0;
   const membersCpu = cpuMs(cpu0);
   const el = await cluster.coordinator.eventLoop();
+  await sampleFloor();
+  const floorMs = floor.result().floor.medianMs;
   const done: number[] = [];
   const notCompleted: string[] = [];
   for (const r of results) {
@@ -514,7 +550,7 @@ export async function runCeremonyBench(
       cluster,
       small,
       plan.throughputConcurrency,
-      lat5.floor.floor.medianMs,
+      plan.throughputFloorSamples,
       cores,
       log,
     );
@@ -643,7 +679,8 @@ export async function runCeremonyBench(
           'Latency: request sent (sign.request sealed and written) → sign.complete delivered to the requester session, one ceremony at a time; the requester is a group member that does not approve; exactly t agents auto-approve, the other members are online agents that do not.',
           'Floor: same ceremony, crypto only, in one thread: messageToSign (coordinator + each signer), t × round1.commit, the signing package, t × (decode package bytes + round2.sign), decode shares + aggregate + final verify (./floor.ts). "minimal" = the same without encode/decode (objects shared), for reference.',
           'The coordinator runs in its own process (2 cores: coordinator on one, all members on the other), so its event-loop histogram, CPU and memory are its own.',
-          'CPU ceiling = cores × 1000 / floor median (ceremonies per second if both cores did nothing but the floor crypto).',
+          "This VM runs the same computation up to 2× slower in some minutes than in others, so each floor is sampled at the time of what it is compared with: the latency floors one sample at a time spread between the ceremonies of their run (their CPU is taken out of the members' figure), the throughput floor right before and right after the concurrent run (3-of-5, never during it).",
+          'CPU ceiling = cores × 1000 / throughput floor median (ceremonies per second if both cores did nothing but the floor crypto).',
           "What the floor leaves out, and every real ceremony pays: ≥ 4 message round trips (request → approvals → packages → shares → complete) over WebSocket; an Ed25519 signature on every envelope and its verification at the other end, plus the package acknowledgements; zod parsing at every edge; one durable SQLite commit (fsync, synchronous=FULL) per coordinator transition (8 for 3-of-5, 22 for 10-of-15) and each signer's nonce-ledger fsync before its share; transcript + transparency-log append; the members' checks (statement rebuilt and compared, every commitment of the package validated). The latency and throughput ratios therefore include costs the floor does not have by construction.",
           'The coordinator child runs its signing curve arithmetic on a worker_threads pool (limits.cryptoWorkers, default cores − 1 = 1 here): its CPU figure includes the worker; its event-loop figures are the main thread only.',
           'Memory: coordinator heapUsed / RSS after two forced GCs, before and after opening N ceremonies that stay open (approvers switched to not auto-approve), divided by N.',

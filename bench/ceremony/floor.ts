@@ -115,31 +115,25 @@ function minimalOnce(fx: FloorFixture, message: Uint8Array): void {
   check(f.verify(message, sig, fx.pub.verifyingKey), 'minimal: signature verifies');
 }
 
+const zeroParts = (): Record<FloorPart, number> => ({
+  statement: 0,
+  commit: 0,
+  package: 0,
+  sign: 0,
+  aggregate: 0,
+  verify: 0,
+});
+
 /**
- * Async only to yield between iterations: the members share this process, and a loop that blocks
- * for tens of seconds would miss the coordinator's heartbeat pings and lose their connections.
+ * Floor samples taken one at a time, so the caller can spread them over the run they are the
+ * denominator of: this VM's speed drifts by up to 2× from one minute to the next, and a floor
+ * measured in a fast minute against ceremonies in a slow one (or the reverse) misstates the ratio.
+ * Each sample is one floor sequence and one minimal sequence, back to back. Synchronous: the
+ * caller yields between samples (the members share this process and must answer heartbeats).
  */
-export async function measureFloor(
-  fx: FloorFixture,
-  release: ReleaseInput,
-  ctx: StatementContext,
-  o: { readonly warmup: number; readonly iters: number },
-): Promise<FloorResult> {
-  const yieldNow = () => new Promise<void>((r) => setImmediate(r));
-  const zero = (): Record<FloorPart, number> => ({
-    statement: 0,
-    commit: 0,
-    package: 0,
-    sign: 0,
-    aggregate: 0,
-    verify: 0,
-  });
-  for (let i = 0; i < o.warmup; i++) {
-    floorOnce(fx, release, ctx, zero());
-    await yieldNow();
-  }
-  const totals: number[] = [];
-  const perPart: Record<FloorPart, number[]> = {
+export class FloorSampler {
+  readonly #totals: number[] = [];
+  readonly #parts: Record<FloorPart, number[]> = {
     statement: [],
     commit: [],
     package: [],
@@ -147,33 +141,56 @@ export async function measureFloor(
     aggregate: [],
     verify: [],
   };
-  const minimal: number[] = [];
-  const message = messageToSign(release, ctx);
-  for (let i = 0; i < o.iters; i++) {
-    // Alternate the two so that load changes hit both alike.
-    const parts = zero();
-    const t0 = performance.now();
-    floorOnce(fx, release, ctx, parts);
-    totals.push(performance.now() - t0);
-    for (const p of FLOOR_PARTS) perPart[p].push(parts[p]);
-    const t1 = performance.now();
-    minimalOnce(fx, message);
-    minimal.push(performance.now() - t1);
-    await yieldNow();
+  readonly #minimal: number[] = [];
+  readonly #message: Uint8Array;
+  #warmed = 0;
+
+  constructor(
+    readonly fx: FloorFixture,
+    readonly release: ReleaseInput,
+    readonly ctx: StatementContext,
+  ) {
+    this.#message = messageToSign(release, ctx);
   }
-  const med = (xs: number[]) => summarize(xs, 0).medianMs;
-  return {
-    t: fx.t,
-    n: fx.n,
-    floor: summarize(totals, o.warmup),
-    partsMedianMs: {
-      statement: med(perPart.statement),
-      commit: med(perPart.commit),
-      package: med(perPart.package),
-      sign: med(perPart.sign),
-      aggregate: med(perPart.aggregate),
-      verify: med(perPart.verify),
-    },
-    minimal: summarize(minimal, o.warmup),
-  };
+
+  /** Runs the sequences without recording them (JIT warm-up). */
+  warm(): void {
+    floorOnce(this.fx, this.release, this.ctx, zeroParts());
+    minimalOnce(this.fx, this.#message);
+    this.#warmed++;
+  }
+
+  /** Records one floor and one minimal sequence. */
+  sample(): void {
+    const parts = zeroParts();
+    const t0 = performance.now();
+    floorOnce(this.fx, this.release, this.ctx, parts);
+    this.#totals.push(performance.now() - t0);
+    for (const p of FLOOR_PARTS) this.#parts[p].push(parts[p]);
+    const t1 = performance.now();
+    minimalOnce(this.fx, this.#message);
+    this.#minimal.push(performance.now() - t1);
+  }
+
+  get count(): number {
+    return this.#totals.length;
+  }
+
+  result(): FloorResult {
+    const med = (xs: number[]) => summarize(xs, 0).medianMs;
+    return {
+      t: this.fx.t,
+      n: this.fx.n,
+      floor: summarize(this.#totals, this.#warmed),
+      partsMedianMs: {
+        statement: med(this.#parts.statement),
+        commit: med(this.#parts.commit),
+        package: med(this.#parts.package),
+        sign: med(this.#parts.sign),
+        aggregate: med(this.#parts.aggregate),
+        verify: med(this.#parts.verify),
+      },
+      minimal: summarize(this.#minimal, this.#warmed),
+    };
+  }
 }
