@@ -268,6 +268,8 @@ function statementContext(g: BenchGroup): StatementContext {
 }
 
 const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
+const FLOOR_SETTLE_MS = 100;
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, FLOOR_SETTLE_MS));
 
 async function runLatency(
   cluster: Cluster,
@@ -299,6 +301,9 @@ async function runLatency(
   const samples: number[] = [];
   for (let i = 0; i < plan.iters; i++) {
     while (floor.count < Math.ceil(((i + 1) * plan.floorIters) / plan.iters)) {
+      // Let the last ceremony's tail settle first (the members that did not wait for it, the
+      // coordinator's final pushes): a sample taken over that work measures it too.
+      await settle();
       const c0 = process.cpuUsage();
       floor.sample();
       floorCpuMs += cpuMs(c0);
