@@ -185,6 +185,61 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
     const status = await c.cli('carol', ['status', id, '--json']);
     expect(doc<{ status: { approvals: string[] } }>(status).status.approvals).toEqual([]);
   });
+  it('cancels a request: only its requester or the admin, and a closed ceremony stays closed', async () => {
+    const request = async (version: string) => {
+      const r = await c.cli('carol', [
+        'request',
+        '--group',
+        'web',
+        '--artifact',
+        artifactIn(c, `web-${version}.tgz`),
+        '--version',
+        version,
+        '--no-wait',
+        '--json',
+      ]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      return doc<{ ceremonyId: string }>(r).ceremonyId;
+    };
+    const id = await request('2.0.2');
+    const byBob = await c.cli('bob', ['cancel', id, '--reason', 'not mine', '--json']);
+    expect(byBob.code).not.toBe(0);
+    expect(doc(byBob)).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+    const plain = await c.cli('bob', ['cancel', id, '--reason', 'not mine']);
+    expect(plain.stderr).toMatch(/^conclave: FORBIDDEN: only the requester of .+ or the admin/m);
+
+    const byCarol = await c.cli('carol', ['cancel', id, '--reason', 'wrong artifact', '--json']);
+    expect(byCarol.code, byCarol.stdout + byCarol.stderr).toBe(0);
+    expect(doc(byCarol)).toMatchObject({ ceremonyId: id, status: { state: 'cancelled' } });
+    const again = await c.cli('carol', ['cancel', id, '--reason', 'twice', '--json']);
+    expect(doc(again)).toMatchObject({ ok: false, error: { code: 'UNEXPECTED_MESSAGE' } });
+    const approve = await c.cli('alice', ['approve', id, '--yes', '--json']);
+    expect(approve.code).not.toBe(0);
+    const status = await c.cli('alice', ['status', id, '--json']);
+    expect(doc<{ status: { state: string; approvals: string[] } }>(status).status).toMatchObject({
+      state: 'cancelled',
+      approvals: [],
+    });
+
+    const other = await request('2.0.3');
+    const byAdmin = await c.cli('carol', [
+      'cancel',
+      other,
+      '--reason',
+      'release withdrawn',
+      '--admin-key',
+      c.adminKey,
+      '--json',
+    ]);
+    expect(byAdmin.code, byAdmin.stdout + byAdmin.stderr).toBe(0);
+    expect(doc(byAdmin)).toMatchObject({ status: { state: 'cancelled' } });
+
+    const bad = await c.cli('carol', ['cancel', 'no/such id', '--reason', 'x', '--json']);
+    expect(doc(bad)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    const unknown = await c.cli('carol', ['cancel', 'no-such-ceremony', '--reason', 'x', '--json']);
+    expect(doc(unknown)).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_FOUND' } });
+  });
+
   it('signs a batch: one ceremony, a Merkle root in the statement, a proof per artifact', async () => {
     const dir = join(c.dir, 'batch');
     mkdirSync(dir, { recursive: true });

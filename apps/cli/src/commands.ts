@@ -22,12 +22,14 @@ import {
   policyWaiting,
   recordAdminMemberAt,
   recoverStatement,
+  SIGN_ROUNDS,
   startAgent,
   type CeremonyEnd,
   type DkgResult,
 } from '@conclave/client';
 import { ed25519Spki } from '@conclave/frost';
 import {
+  CeremonyIdSchema,
   bytesToHex,
   fingerprint,
   hexToBytes,
@@ -714,6 +716,51 @@ export async function cmdReject(
     const { review } = await session.review(id);
     await session.reject(review, o.reason);
     ctx.result({ ceremonyId: id, rejected: true }, `Rejected ${id}`);
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * Withdraws an open ceremony (`ceremony.cancel`): a signing ceremony by its requester (this home)
+ * or by the admin (`--admin-key`), a key ceremony by the admin only. The coordinator decides who
+ * may (FORBIDDEN) and refuses a closed ceremony; every member then sees it end as cancelled
+ * (`sign.aborted` / `dkg.abort`), and nonces committed for it are destroyed by their agents.
+ */
+export async function cmdCancel(
+  id: string,
+  o: GlobalOptions & { reason: string; adminKey?: string },
+  ctx: Ctx,
+): Promise<void> {
+  if (!CeremonyIdSchema.safeParse(id).success) {
+    throw new CliError('INVALID_ARGUMENT', `${JSON.stringify(id)} is not a ceremony id`);
+  }
+  const body = { type: 'ceremony.cancel', reason: o.reason } as const;
+  const done = (status: CeremonyStatus) =>
+    ctx.result({ ceremonyId: id, cancelled: true, status }, `Cancelled ${id}: ${status.state}`);
+  if (o.adminKey !== undefined) {
+    const { conn, key } = await adminConnection({ ...o, adminKey: o.adminKey }, ctx);
+    try {
+      await conn.send(id, SIGN_ROUNDS.cancel, body);
+      done(await conn.status(id));
+    } finally {
+      await conn.close();
+      key.secretKey.fill(0);
+    }
+    return;
+  }
+  const session = await openSession(o, ctx);
+  try {
+    await session.connection.send(id, SIGN_ROUNDS.cancel, body).catch((e: unknown) => {
+      if (isClientError(e) && e.code === 'FORBIDDEN') {
+        throw new CliError(
+          'FORBIDDEN',
+          `only the requester of ${id} or the admin (--admin-key) can cancel it`,
+        );
+      }
+      throw e;
+    });
+    done(await session.connection.status(id));
   } finally {
     await session.close();
   }

@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   cmdAgent,
   cmdApprove,
+  cmdCancel,
   cmdFetch,
   cmdGroupCreate,
   cmdInbox,
@@ -251,6 +252,20 @@ export function buildProgram(): Command {
       .description('decline a request')
       .requiredOption('--reason <text>', 'why'),
   ).action(run<GlobalOptions & { reason: string }>((o, ctx, id) => cmdReject(id ?? '', o, ctx)));
+
+  common(
+    program
+      .command('cancel <id>')
+      .description(
+        'withdraw an open ceremony: a signing request by its requester (or the admin), a key ceremony by the admin',
+      )
+      .requiredOption('--reason <text>', 'why (every member sees it)')
+      .option('--admin-key <file>', 'cancel as the admin (any signing or key ceremony)'),
+  ).action(
+    run<GlobalOptions & { reason: string; adminKey?: string }>((o, ctx, id) =>
+      cmdCancel(id ?? '', o, ctx),
+    ),
+  );
 
   common(
     program

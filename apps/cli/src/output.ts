@@ -60,7 +60,8 @@ const NEXT: Record<string, string> = {
   CEREMONY_FAILED: 'see `conclave status ID` for approvals, sessions and culprits',
   CEREMONY_NOT_FOUND: 'check the id with `conclave inbox`',
   MEMBER_REVOKED: 'this key was revoked; ask the admin to register a new one',
-  FORBIDDEN: 'check the --admin-key file (it must be the admin key of this coordinator)',
+  FORBIDDEN:
+    'this needs another member (the message says who) or the admin: check the --admin-key file (it must be the admin key of this coordinator)',
   CONFIG_INVALID: 'repair config.json or create a new home with `conclave init`',
   KEYSTORE_LOOSE_PERMISSIONS: 'chmod 600 the file and try again',
   KEYSTORE_NOT_FOUND: 'run `conclave init` (identity) or `conclave keygen GROUP` (share)',
