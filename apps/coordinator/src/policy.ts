@@ -47,7 +47,13 @@ import type { Limits } from './limits.js';
 import { logHotfixOverdue } from './log/service.js';
 import { recordPolicyRejection } from './metrics.js';
 import { refused } from './runtime.js';
-import { jsonColumn, type GroupRecord, type SignatureRecord } from './store.js';
+import {
+  jsonColumn,
+  statementsOf,
+  type GroupRecord,
+  type SignatureRecord,
+  type Statements,
+} from './store.js';
 
 export type GovernedClass = 'standard' | 'hotfix' | 'policy' | 'revocation';
 
@@ -161,20 +167,20 @@ function parse<T extends z.ZodType>(schema: T, row: unknown, table: string): z.o
   return r.data;
 }
 
-function dbOf(runner: CeremonyRunner): Database.Database {
+function dbOf(runner: CeremonyRunner): Statements {
   const db = (runner.store as { db?: Database.Database }).db;
   if (db === undefined) throw refused('STORAGE_UNAVAILABLE', 'governance needs the SQLite store');
-  return db;
+  return statementsOf(db);
 }
 
-function latestRow(db: Database.Database, group: string): PolicyRowT | undefined {
+function latestRow(db: Statements, group: string): PolicyRowT | undefined {
   const row = db
     .prepare('SELECT * FROM policies WHERE grp = ? ORDER BY version DESC LIMIT 1')
     .get(group);
   return row === undefined ? undefined : parse(PolicyRow, row, 'policies');
 }
 
-function versionRow(db: Database.Database, group: string, version: number): PolicyRowT | undefined {
+function versionRow(db: Statements, group: string, version: number): PolicyRowT | undefined {
   const row = db
     .prepare('SELECT * FROM policies WHERE grp = ? AND version = ?')
     .get(group, version);
@@ -182,7 +188,7 @@ function versionRow(db: Database.Database, group: string, version: number): Poli
 }
 
 function event(
-  db: Database.Database,
+  db: Statements,
   group: string,
   kind: string,
   ceremonyId: string | null,
@@ -1084,7 +1090,7 @@ export function hotfixList(runner: CeremonyRunner, member: string, group?: strin
 }
 
 /** Counts for /metrics: hotfixes not ratified, and those past their window. */
-export function hotfixCounts(db: Database.Database): { unratified: number; overdue: number } {
+export function hotfixCounts(db: Statements): { unratified: number; overdue: number } {
   const row = db
     .prepare(
       `SELECT COUNT(*) AS unratified, COALESCE(SUM(flagged_at IS NOT NULL), 0) AS overdue

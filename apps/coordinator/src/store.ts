@@ -325,9 +325,43 @@ const isPrimaryKey = (e: unknown): boolean =>
   'code' in e &&
   (e as { code: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 
+/** What reads and writes outside the store need of a database: statements by SQL text. */
+export interface Statements {
+  prepare(source: string): Database.Statement;
+}
+
+const STATEMENT_CACHE_LIMIT = 256;
+const statementCaches = new WeakMap<Database.Database, Statements>();
+
+/**
+ * `db`'s statements, each prepared once and reused (better-sqlite3 statements are reusable, and
+ * preparing one costs about as much as running it). Bounded: the SQL texts are the code's own,
+ * plus a few `IN (?, …)` lists of different lengths; the oldest is dropped past the limit.
+ */
+export function statementsOf(db: Database.Database): Statements {
+  let statements = statementCaches.get(db);
+  if (statements === undefined) {
+    const cache = new Map<string, Database.Statement>();
+    statements = {
+      prepare(source: string): Database.Statement {
+        let stmt = cache.get(source);
+        if (stmt === undefined) {
+          stmt = db.prepare(source);
+          cache.set(source, stmt);
+          if (cache.size > STATEMENT_CACHE_LIMIT) {
+            cache.delete(cache.keys().next().value as string);
+          }
+        }
+        return stmt;
+      },
+    };
+    statementCaches.set(db, statements);
+  }
+  return statements;
+}
+
 export class SqliteStore implements Store {
   readonly db: Database.Database;
-  readonly #stmts = new Map<string, Database.Statement>();
   /**
    * Parsed rows of the two tables read on every envelope (members: its sender's key; groups: its
    * ceremony's group), by name, frozen. Only filled outside a transaction (committed data), and an
@@ -349,12 +383,7 @@ export class SqliteStore implements Store {
   }
 
   #stmt(sql: string): Database.Statement {
-    let s = this.#stmts.get(sql);
-    if (s === undefined) {
-      s = this.db.prepare(sql);
-      this.#stmts.set(sql, s);
-    }
-    return s;
+    return statementsOf(this.db).prepare(sql);
   }
 
   transaction<T>(fn: () => T): T {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ProtocolError } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/migrations.js';
-import { openStore } from '../src/store.js';
+import { openStore, statementsOf } from '../src/store.js';
 import { removeDir, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
@@ -42,6 +42,25 @@ describe('sqlite store', () => {
     b.db.prepare('INSERT INTO schema_migrations VALUES (999, ?, 3)').run('future');
     b.close();
     expect(() => openStore(path, { now: 4 })).toThrow(/newer than this coordinator/);
+  });
+
+  it('prepares each statement once per database, and keeps at most 256', () => {
+    const { path } = fresh();
+    const a = openStore(path, { now: 1 });
+    const b = openStore(path, { now: 1 });
+    const sql = 'SELECT version FROM schema_migrations WHERE version = ?';
+    const first = statementsOf(a.db).prepare(sql);
+    expect(statementsOf(a.db).prepare(sql)).toBe(first);
+    expect(statementsOf(b.db).prepare(sql)).not.toBe(first);
+    expect(first.get(1)).toEqual({ version: 1 });
+    // A bounded cache: past the limit the oldest statement is prepared again.
+    for (let i = 0; i < 256; i++) statementsOf(a.db).prepare(`SELECT ${i} AS n`);
+    expect(statementsOf(a.db).prepare(sql)).not.toBe(first);
+    expect(statementsOf(a.db).prepare('SELECT 255 AS n')).toBe(
+      statementsOf(a.db).prepare('SELECT 255 AS n'),
+    );
+    b.close();
+    a.close();
   });
 
   it('turns unique violations into coded refusals', () => {

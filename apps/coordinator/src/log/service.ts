@@ -39,11 +39,10 @@ import {
   type IdentityKey,
 } from '@conclave/protocol';
 import { MerkleAccumulator, consistencyProof, equalBytes, inclusionProof } from '@conclave/release';
-import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Clock } from '../runtime.js';
-import type { SqliteStore } from '../store.js';
+import { statementsOf, type SqliteStore, type Statements } from '../store.js';
 import type { LogKey } from './keys.js';
 
 /** Envelope body types after which a ceremony's transcript is final. */
@@ -156,7 +155,7 @@ export class TransparencyLog {
   readonly verifierKey: string;
   readonly publicKey: Uint8Array;
   readonly #deps: LogDeps;
-  readonly #db: Database.Database;
+  readonly #db: Statements;
   readonly #signer;
   #hashes: Uint8Array[] = [];
   #acc = new MerkleAccumulator();
@@ -164,7 +163,7 @@ export class TransparencyLog {
 
   constructor(deps: LogDeps) {
     this.#deps = deps;
-    this.#db = deps.store.db;
+    this.#db = statementsOf(deps.store.db);
     this.origin = deps.key.origin;
     this.publicKey = deps.key.key.publicKey;
     this.#signer = ed25519NoteSigner(this.origin, deps.key.key);
@@ -700,7 +699,7 @@ export function openTransparencyLog(deps: LogDeps): TransparencyLog {
  * hiding behind a parse error. The log service hashes it; tests read a stopped coordinator's file.
  */
 export function leafTranscript(
-  db: Database.Database,
+  db: Statements,
   leaf: { kind: LeafKind; ceremonyId: string },
 ): TranscriptEntry[] {
   const parse = (text: string): Envelope => {
