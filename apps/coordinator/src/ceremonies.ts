@@ -138,6 +138,8 @@ const REJECTION_TEXT: Readonly<Record<RejectionCode, string>> = {
   INVALID_RECIPIENT: 'a member sends nothing to itself',
 };
 
+const StatusWithoutRequest = CeremonyStatusSchema.omit({ request: true });
+
 export const snapshotOf = (live: Live): AnyCeremonySnapshot =>
   live.actor.getSnapshot() as unknown as AnyCeremonySnapshot;
 export const signingSnapshot = (live: Live): SigningSnapshotLike =>
@@ -725,7 +727,11 @@ export class CeremonyRunner {
         culprits: keyCulprits(c),
       };
     }
-    return CeremonyStatusSchema.parse(status);
+    // Checked against the schema before it goes out, except `request`: that envelope was parsed
+    // when it arrived and again when it was loaded, and was most of this parse's cost.
+    const { request, ...rest } = status;
+    const checked = StatusWithoutRequest.parse(rest);
+    return request === undefined ? checked : { ...checked, request };
   }
 
   /** Per open ceremony: when its status was last pushed, and the push scheduled after it. */
