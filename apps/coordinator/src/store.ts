@@ -360,6 +360,9 @@ export function statementsOf(db: Database.Database): Statements {
   return statements;
 }
 
+const SESSION_CACHE_LIMIT = 1024;
+const sessionKey = (ceremonyId: string, session: number): string => `${ceremonyId}#${session}`;
+
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   /**
@@ -370,6 +373,11 @@ export class SqliteStore implements Store {
    */
   readonly #memberCache = new Map<string, MemberRecord>();
   readonly #groupCache = new Map<string, GroupRecord>();
+  /**
+   * Signing sessions, by ceremony and index, under the same rules (read for every share, and their
+   * packages' hex made parsing them costly); bounded, oldest dropped first.
+   */
+  readonly #sessionCache = new Map<string, SessionRecord>();
 
   constructor(path: string, options: OpenStoreOptions) {
     this.db = new Database(path, options.readonly === true ? { readonly: true } : {});
@@ -754,13 +762,16 @@ export class SqliteStore implements Store {
   }
 
   getSession(ceremonyId: string, session: number): SessionRecord | undefined {
+    const key = sessionKey(ceremonyId, session);
+    const hit = this.#sessionCache.get(key);
+    if (hit !== undefined) return hit;
     const row = this.#stmt('SELECT * FROM sessions WHERE ceremony_id = ? AND session = ?').get(
       ceremonyId,
       session,
     );
     if (row === undefined) return undefined;
     const r = parseRow(SessionRow, row, 'sessions');
-    return {
+    const record: SessionRecord = {
       ceremonyId: r.ceremony_id,
       session: r.session,
       sessionId: r.session_id,
@@ -773,9 +784,17 @@ export class SqliteStore implements Store {
       jobs: r.jobs,
       signatures: r.signatures,
     };
+    if (!this.db.inTransaction) {
+      this.#sessionCache.set(key, deepFreeze(record));
+      if (this.#sessionCache.size > SESSION_CACHE_LIMIT) {
+        this.#sessionCache.delete(this.#sessionCache.keys().next().value as string);
+      }
+    }
+    return record;
   }
 
   putSession(s: SessionRecord): void {
+    this.#sessionCache.delete(sessionKey(s.ceremonyId, s.session));
     this.#stmt(
       `INSERT INTO sessions (ceremony_id, session, session_id, signing_package, statement,
          statement_digest, approvers, issued_at, phase, jobs, signatures)
@@ -796,6 +815,7 @@ export class SqliteStore implements Store {
   }
 
   setSessionSignatures(ceremonyId: string, session: number, jobs: Record<string, string>): void {
+    this.#sessionCache.delete(sessionKey(ceremonyId, session));
     this.#stmt('UPDATE sessions SET signatures = ? WHERE ceremony_id = ? AND session = ?').run(
       JSON.stringify(jobs),
       ceremonyId,

@@ -63,6 +63,52 @@ describe('sqlite store', () => {
     a.close();
   });
 
+  it('keeps a read session frozen, and sees its signatures and a rolled-back write as stored', () => {
+    const { path } = fresh();
+    const s = openStore(path, { now: 1 });
+    s.insertCeremony({
+      id: 'c_sessions1',
+      kind: 'sign',
+      group: 'g',
+      snapshot: '{}',
+      state: 'signing',
+      open: true,
+      createdAt: 1,
+      updatedAt: 1,
+      deadline: null,
+    });
+    const record = {
+      ceremonyId: 'c_sessions1',
+      session: 1,
+      sessionId: 's1',
+      signingPackage: 'ab'.repeat(40),
+      statement: { _type: 'x' },
+      statementDigest: 'cd'.repeat(32),
+      approvers: [{ member: 'alice', identityKey: 'ef'.repeat(32) }],
+      issuedAt: 5,
+      phase: 1,
+      jobs: [{ job: 'statement', signingPackage: 'ab'.repeat(40) }],
+      signatures: null,
+    };
+    // Written and read inside a transaction that then fails: nothing of it may stay behind.
+    expect(() =>
+      s.transaction(() => {
+        s.putSession(record);
+        expect(s.getSession('c_sessions1', 1)?.sessionId).toBe('s1');
+        throw new Error('roll back');
+      }),
+    ).toThrow('roll back');
+    expect(s.getSession('c_sessions1', 1)).toBeUndefined();
+    s.putSession(record);
+    const first = s.getSession('c_sessions1', 1);
+    expect(first).toEqual(record);
+    expect(s.getSession('c_sessions1', 1)).toBe(first); // cached
+    expect(Object.isFrozen(first?.jobs[0])).toBe(true);
+    s.setSessionSignatures('c_sessions1', 1, { statement: '12'.repeat(64) });
+    expect(s.getSession('c_sessions1', 1)?.signatures).toEqual({ statement: '12'.repeat(64) });
+    s.close();
+  });
+
   it('turns unique violations into coded refusals', () => {
     const { path } = fresh();
     const s = openStore(path, { now: 1 });
