@@ -668,13 +668,8 @@ export class CeremonyRunner {
   /** Latest outgoing envelope of `bodyType` addressed to `member` (or to everyone). */
   latestOutgoing(id: string, bodyType: string, member: string): TranscriptEntry | undefined {
     return this.store
-      .transcript(id)
-      .filter(
-        (e) =>
-          e.direction === 'out' &&
-          e.bodyType === bodyType &&
-          (e.recipient === member || e.recipient === '*'),
-      )
+      .transcriptOfType(id, bodyType)
+      .filter((e) => e.direction === 'out' && (e.recipient === member || e.recipient === '*'))
       .at(-1);
   }
 

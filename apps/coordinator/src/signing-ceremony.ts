@@ -707,7 +707,7 @@ export async function aggregateSession(
   if (record === undefined) throw refused('INTERNAL', 'session package missing');
   const seen = new Set<string>();
   const sharesBy: { member: string; shares: readonly string[] }[] = [];
-  for (const e of runner.store.transcript(live.id)) {
+  for (const e of runner.store.transcriptOfType(live.id, 'round2.share')) {
     const body = e.envelope.body;
     if (e.direction !== 'in' || body.type !== 'round2.share' || body.session !== session.index) {
       continue;

@@ -271,6 +271,8 @@ export interface Store {
 
   appendTranscript(entry: NewTranscriptEntry): number;
   transcript(ceremonyId: string): TranscriptEntry[];
+  /** The entries of one body type (e.g. `round2.share`), in order: only those are parsed. */
+  transcriptOfType(ceremonyId: string, bodyType: string): TranscriptEntry[];
   transcriptForEffect(ceremonyId: string, effectSeq: number): TranscriptEntry[];
 
   hasSeen(key: SeenKey): boolean;
@@ -703,6 +705,14 @@ export class SqliteStore implements Store {
   transcript(ceremonyId: string): TranscriptEntry[] {
     return this.#stmt('SELECT * FROM transcript WHERE ceremony_id = ? ORDER BY idx')
       .all(ceremonyId)
+      .map((r) => this.#entry(r));
+  }
+
+  transcriptOfType(ceremonyId: string, bodyType: string): TranscriptEntry[] {
+    return this.#stmt(
+      'SELECT * FROM transcript WHERE ceremony_id = ? AND body_type = ? ORDER BY idx',
+    )
+      .all(ceremonyId, bodyType)
       .map((r) => this.#entry(r));
   }
 

@@ -2,7 +2,7 @@
 // that do not parse are refused rather than used (THREATS D.48, D.51).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProtocolError } from '@conclave/protocol';
+import { ProtocolError, generateIdentityKey, sealEnvelope } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/migrations.js';
 import { openStore, statementsOf } from '../src/store.js';
@@ -106,6 +106,46 @@ describe('sqlite store', () => {
     expect(Object.isFrozen(first?.jobs[0])).toBe(true);
     s.setSessionSignatures('c_sessions1', 1, { statement: '12'.repeat(64) });
     expect(s.getSession('c_sessions1', 1)?.signatures).toEqual({ statement: '12'.repeat(64) });
+    s.close();
+  });
+
+  it('reads the transcript entries of one body type, in order, and only those', () => {
+    const { path } = fresh();
+    const s = openStore(path, { now: 1 });
+    const id = 'c_transcript';
+    s.insertCeremony({
+      id,
+      kind: 'sign',
+      group: 'g',
+      snapshot: '{}',
+      state: 'signing',
+      open: true,
+      createdAt: 1,
+      updatedAt: 1,
+      deadline: null,
+    });
+    const key = generateIdentityKey();
+    const bodies = [
+      { type: 'ceremony.cancel', reason: 'first' },
+      { type: 'sign.reject', requestDigest: 'ab'.repeat(32), reason: 'no' },
+      { type: 'ceremony.cancel', reason: 'second' },
+    ] as const;
+    bodies.forEach((body, seq) =>
+      s.appendTranscript({
+        ceremonyId: id,
+        direction: 'in',
+        sender: 'alice',
+        recipient: null,
+        effectSeq: null,
+        at: 10 + seq,
+        envelope: sealEnvelope(key, { ceremonyId: id, round: '4', seq, sender: 'alice', body }),
+      }),
+    );
+    const cancels = s.transcriptOfType(id, 'ceremony.cancel');
+    expect(cancels.map((e) => e.envelope.body)).toEqual([bodies[0], bodies[2]]);
+    expect(cancels.map((e) => e.idx)).toEqual([0, 2]);
+    expect(s.transcriptOfType(id, 'round2.share')).toEqual([]);
+    expect(s.transcript(id)).toHaveLength(3);
     s.close();
   });
 
