@@ -28,6 +28,19 @@ const codeOf = (fn: () => unknown): string | undefined => {
   return undefined;
 };
 
+/** A signing ceremony row for tables that reference one (sessions, transcript). */
+const openSigning = (id: string) => ({
+  id,
+  kind: 'sign' as const,
+  group: 'g',
+  snapshot: '{}',
+  state: 'signing',
+  open: true,
+  createdAt: 1,
+  updatedAt: 1,
+  deadline: null,
+});
+
 describe('sqlite store', () => {
   it('applies migrations once, with WAL, synchronous=FULL and foreign keys', () => {
     const { path } = fresh();
@@ -66,17 +79,7 @@ describe('sqlite store', () => {
   it('keeps a read session frozen, and sees its signatures and a rolled-back write as stored', () => {
     const { path } = fresh();
     const s = openStore(path, { now: 1 });
-    s.insertCeremony({
-      id: 'c_sessions1',
-      kind: 'sign',
-      group: 'g',
-      snapshot: '{}',
-      state: 'signing',
-      open: true,
-      createdAt: 1,
-      updatedAt: 1,
-      deadline: null,
-    });
+    s.insertCeremony(openSigning('c_sessions1'));
     const record = {
       ceremonyId: 'c_sessions1',
       session: 1,
@@ -113,17 +116,7 @@ describe('sqlite store', () => {
     const { path } = fresh();
     const s = openStore(path, { now: 1 });
     const id = 'c_transcript';
-    s.insertCeremony({
-      id,
-      kind: 'sign',
-      group: 'g',
-      snapshot: '{}',
-      state: 'signing',
-      open: true,
-      createdAt: 1,
-      updatedAt: 1,
-      deadline: null,
-    });
+    s.insertCeremony(openSigning(id));
     const key = generateIdentityKey();
     const bodies = [
       { type: 'ceremony.cancel', reason: 'first' },
