@@ -540,7 +540,9 @@ function abortedMessage(outcome: SigningOutcome, policyId = POLICY_ID): SignAbor
         type: 'sign.aborted',
         reason: 'cancelled',
         code: 'CEREMONY_CLOSED',
-        message: 'the request was cancelled',
+        // Who and why, as they signed it (`ceremony.cancel`, in the transcript): members waiting
+        // on the request see it where the ceremony ends for them.
+        message: [...`cancelled by ${outcome.by}: ${outcome.reason}`].slice(0, 512).join(''),
         culprits: [],
       };
     case 'aborted':

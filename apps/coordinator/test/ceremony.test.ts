@@ -210,6 +210,34 @@ describe('key and signing ceremonies over the coordinator', () => {
     expect(count).toBe(4);
   });
 
+  it('is cancelled by its requester or the admin only, and every member learns who and why', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob] = members as [FakeMember, FakeMember, FakeMember];
+    const cancel = (reason: string) => ({ type: 'ceremony.cancel' as const, reason });
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    expect((await bob.client.submit(id, cancel('not mine'), '4')).code).toBe('FORBIDDEN');
+    expectAck(await bob.approve(id, 'release'));
+    const aborted = bob.client.nextBody('sign.aborted', id, 5_000);
+    expectAck(await alice.client.submit(id, cancel('wrong artifact'), '4'));
+    expect((await aborted).body).toMatchObject({
+      reason: 'cancelled',
+      code: 'CEREMONY_CLOSED',
+      message: 'cancelled by alice: wrong artifact',
+    });
+    expect(t.handle.store.getCeremony(id)?.state).toBe('cancelled');
+    expect((await alice.client.submit(id, cancel('twice'), '4')).code).toBe('UNEXPECTED_MESSAGE');
+
+    const other = newCeremonyId();
+    await alice.requestRelease(other);
+    const byAdmin = bob.client.nextBody('sign.aborted', other, 5_000);
+    expectAck(await admin.submit(other, cancel('release withdrawn'), '4'));
+    expect((await byAdmin).body.message).toBe('cancelled by admin: release withdrawn');
+  });
+
   it('names a signer whose share does not verify and finishes without it', async () => {
     const t = await fresh();
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
