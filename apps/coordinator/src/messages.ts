@@ -116,21 +116,18 @@ export class Dispatcher {
     if (!opened.ok) throw ProtocolError.from(opened.error);
     // Its pool work starts now; the envelope itself waits for the ceremony's turn.
     const prefetched = prefetchSigningCrypto(runner, member, envelope);
-    // In the ceremony's queue: after whatever of it still waits on the crypto pool.
-    if (prefetched === undefined) {
-      return runner.serial(envelope.ceremonyId, () => this.#verified(member, envelope, reply));
-    }
     // Refused before it asked for the result (replay, closed session …): drop the result.
-    const forget = () => runner.crypto.forget(prefetched);
-    let handled: void | Promise<void>;
+    const forget = () => {
+      if (prefetched !== undefined) runner.crypto.forget(prefetched);
+    };
+    // In the ceremony's queue: after whatever of it still waits on the crypto pool.
+    let handled: void | Promise<void> = undefined;
     try {
       handled = runner.serial(envelope.ceremonyId, () => this.#verified(member, envelope, reply));
-    } catch (e) {
-      forget();
-      throw e;
+    } finally {
+      if (handled === undefined) forget(); // handled at once, or refused at once
     }
-    if (handled === undefined) forget();
-    else handled.then(forget, forget);
+    handled?.then(forget, forget);
     return handled;
   }
 
