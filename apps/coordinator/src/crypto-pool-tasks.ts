@@ -125,16 +125,24 @@ function packageOf(hex: string, hint: PackageHint | null | undefined): SigningPa
   return decodeSigningPackage(hex);
 }
 
+/** Hints by package object: every share of a session and its aggregation ask for the same one. */
+const hints = new WeakMap<SigningPackage, PackageHint>();
+
 /** The hint for a package this process built (its cache holds the object), else null. */
 export function hintFor(hex: string): PackageHint | null {
   const pkg = decodeSigningPackage.peek(hex);
   if (pkg === undefined) return null;
-  return {
-    commitments: pkg.commitments.map((c) =>
-      bytesToHex(frost.encode.bytes('SigningCommitments', c)),
-    ),
-    message: bytesToHex(pkg.message),
-  };
+  let hint = hints.get(pkg);
+  if (hint === undefined) {
+    hint = Object.freeze({
+      commitments: Object.freeze(
+        pkg.commitments.map((c) => bytesToHex(frost.encode.bytes('SigningCommitments', c))),
+      ),
+      message: bytesToHex(pkg.message),
+    });
+    hints.set(pkg, hint);
+  }
+  return hint;
 }
 
 function shareOf(member: string, shareHex: string): SignatureShare {
