@@ -122,23 +122,34 @@ export function takeSeq(): number {
   return nextSeq;
 }
 
-function remoteError(code: string, message: string, ceremonyId?: string): ClientError {
+function remoteError(code: string, message: string, ceremonyId?: string, prefix = ''): ClientError {
   return new ClientError(
     code as ClientErrorCode,
-    `coordinator refused: ${message}`,
+    `${prefix}coordinator refused: ${message}`,
     ceremonyId === undefined ? {} : { details: { ceremonyId } },
+  );
+}
+
+const ProblemSchema = z.object({ code: z.string(), message: z.string() });
+
+/**
+ * A refused HTTP answer (`body` already read) as a ClientError: the coordinator's own code when it
+ * sent one, else CONNECTION_REFUSED with the status. `what` names the request in the message.
+ */
+export function httpRefusal(status: number, body: unknown, what?: string): ClientError {
+  const err = ProblemSchema.safeParse(body);
+  const prefix = what === undefined ? '' : `${what}: `;
+  if (err.success) return remoteError(err.data.code, err.data.message, undefined, prefix);
+  return new ClientError(
+    'CONNECTION_REFUSED',
+    what === undefined ? `the coordinator answered HTTP ${status}` : `${what}: HTTP ${status}`,
   );
 }
 
 /** A JSON answer of the coordinator's HTTP routes, or its coded error as a ClientError. */
 async function httpResult(res: Response): Promise<Record<string, unknown>> {
   const body: unknown = await res.json().catch(() => undefined);
-  if (!res.ok) {
-    const err = z.object({ code: z.string(), message: z.string() }).safeParse(body);
-    throw err.success
-      ? remoteError(err.data.code, err.data.message)
-      : new ClientError('CONNECTION_REFUSED', `the coordinator answered HTTP ${res.status}`);
-  }
+  if (!res.ok) throw httpRefusal(res.status, body);
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
 }
 

@@ -20,8 +20,8 @@ import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type IdentityKey, type OpenedEnvelope } from '@conclave/protocol';
 import { z } from 'zod';
-import { memberAuthHeaders, normalizeCoordinatorUrl } from './connection.js';
-import { ClientError, errnoCode, type ClientErrorCode } from './errors.js';
+import { httpRefusal, memberAuthHeaders, normalizeCoordinatorUrl } from './connection.js';
+import { ClientError, errnoCode } from './errors.js';
 import { writeJsonAtomic, type Home } from './home.js';
 
 export const LOG_DIR = 'log';
@@ -76,7 +76,6 @@ export type WitnessEngine = (input: WitnessEngineInput) => Promise<WitnessEngine
 
 const LogKeySchema = z.object({ origin: z.string().min(1), verifierKey: z.string().min(1) });
 const ConsistencySchema = z.object({ proof: z.array(z.string().max(64)).max(64) });
-const ProblemSchema = z.object({ code: z.string(), message: z.string() });
 
 async function request(url: string, init: RequestInit = {}): Promise<Response> {
   try {
@@ -90,13 +89,7 @@ async function request(url: string, init: RequestInit = {}): Promise<Response> {
 }
 
 async function refusal(res: Response, what: string): Promise<ClientError> {
-  const body = ProblemSchema.safeParse(await res.json().catch(() => undefined));
-  return body.success
-    ? new ClientError(
-        body.data.code as ClientErrorCode,
-        `${what}: coordinator refused: ${body.data.message}`,
-      )
-    : new ClientError('CONNECTION_REFUSED', `${what}: HTTP ${res.status}`);
+  return httpRefusal(res.status, await res.json().catch(() => undefined), what);
 }
 
 /** GET /v1/log/key: the log's origin and verifier key. */
