@@ -235,7 +235,7 @@ export async function runOrInline<T extends CryptoTask>(
 }
 
 /** What identifies a task's result: every input except the hints, which only save work. */
-function taskKey(task: CryptoTask): string {
+export function taskKey(task: CryptoTask): string {
   switch (task.kind) {
     case 'commitments':
       return JSON.stringify([task.kind, task.member, task.commitments]);

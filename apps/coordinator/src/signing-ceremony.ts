@@ -3,7 +3,14 @@
 // → verified shares → aggregate, verified with Node's crypto and noble strict → signature stored
 // with its statement in one transaction before `sign.complete` goes out (D.48).
 import { decodeSigningCommitments, decodeSigningPackage } from './decoded.js';
-import { hintFor, type CommitmentsTask, type VerifySharesTask } from './crypto-pool-tasks.js';
+import {
+  hintFor,
+  type AggregateResult,
+  type AggregateTask,
+  type CommitmentsTask,
+  type VerifySharesTask,
+} from './crypto-pool-tasks.js';
+import { taskKey } from './crypto-pool.js';
 import {
   signingMachine,
   signingPhase,
@@ -172,6 +179,84 @@ const withPackageHints = (task: VerifySharesTask): VerifySharesTask => ({
   hints: task.signingPackages.map((p) => hintFor(p)),
 });
 
+type SessionView = SigningContext['sessions'][number];
+type SharesBy = { readonly member: string; readonly shares: readonly string[] };
+
+/** A session's shares aggregated job by job (hints added by withAggregateHints). */
+function aggregateTask(
+  group: { readonly publicKeyPackage: string },
+  record: SessionRecord,
+  shares: readonly SharesBy[],
+): AggregateTask {
+  return {
+    kind: 'aggregate',
+    publicKeyPackage: group.publicKeyPackage,
+    jobs: record.jobs.map((j) => ({ job: j.job, signingPackage: j.signingPackage })),
+    shares,
+  };
+}
+
+const withAggregateHints = (task: AggregateTask): AggregateTask => ({
+  ...task,
+  jobs: task.jobs.map((j) => ({ ...j, hint: hintFor(j.signingPackage) })),
+});
+
+/**
+ * The shares of `session` in the transcript, in arrival order, each participant's first: what its
+ * aggregation combines.
+ */
+function storedShares(runner: CeremonyRunner, live: Live, session: SessionView): SharesBy[] {
+  const seen = new Set<string>();
+  const out: SharesBy[] = [];
+  for (const e of runner.store.transcriptOfType(live.id, 'round2.share')) {
+    const body = e.envelope.body;
+    if (e.direction !== 'in' || body.type !== 'round2.share' || body.session !== session.index) {
+      continue;
+    }
+    if (!session.participants.includes(e.sender) || seen.has(e.sender)) continue;
+    seen.add(e.sender);
+    out.push({ member: e.sender, shares: body.shares });
+  }
+  return out;
+}
+
+/** `member`'s share is the one the open session still waits for: it completes the session. */
+const completesSession = (session: SessionView, member: string): boolean =>
+  session.status === 'open' &&
+  session.participants.includes(member) &&
+  !session.shares.includes(member) &&
+  session.shares.length === session.participants.length - 1;
+
+/**
+ * The aggregation a completing share was checked by (see the round2.share handler), for
+ * aggregateSession to take instead of running it again: the same task (`key`), so the same result.
+ */
+const aggregatedEarly = new WeakMap<
+  Live,
+  { readonly key: string; readonly result: AggregateResult }
+>();
+
+/**
+ * The aggregation that checks the share completing `session`: the stored shares (each verified
+ * when it arrived) and this one. If the aggregate verifies, so does this share: z·G = R + c·PK and
+ * every other z_i·G = R_i + c·λ_i·PK_i give z_j·G = R_j + c·λ_j·PK_j for the last one
+ * (RFC 9591 §5.3: a share is only checked on its own when the aggregate fails).
+ */
+function completingTask(
+  runner: CeremonyRunner,
+  live: Live,
+  session: SessionView,
+  group: { readonly publicKeyPackage: string },
+  record: SessionRecord,
+  member: string,
+  share: Round2Share,
+): AggregateTask | undefined {
+  const stored = storedShares(runner, live, session);
+  if (stored.length !== session.participants.length - 1) return undefined;
+  if (stored.some((x) => !session.shares.includes(x.member))) return undefined;
+  return aggregateTask(group, record, [...stored, { member, shares: share.shares }]);
+}
+
 /**
  * Starts the pool work an opened envelope will need (commitment checks of an approval or
  * recommit, share checks of a round-2 share) before it waits for the ceremony's turn; the handler
@@ -198,6 +283,12 @@ export function prefetchSigningCrypto(
     const record = runner.store.getSession(live.id, share.session);
     if (record === undefined || share.shares.length !== record.jobs.length) return undefined;
     const group = activeGroup(runner, live.group);
+    const completing = completesSession(session, member)
+      ? completingTask(runner, live, session, group, record, member, share)
+      : undefined;
+    if (completing !== undefined) {
+      return runner.crypto.prefetch(completing, live.id, withAggregateHints);
+    }
     return runner.crypto.prefetch(
       sharesTask(member, group, record, share),
       live.id,
@@ -357,14 +448,28 @@ export function handleSigningMessage(
       }
       // A signer is blamed for a share list of the wrong length as for a bad share: it is
       // authenticated, and it acknowledged the packages it answers.
+      const alone = () =>
+        runner.crypto.run(sharesTask(m.member, group, record, share), live.id, withPackageHints);
+      const session = c.sessions.find((s) => s.index === share.session);
+      const completing =
+        share.shares.length === record.jobs.length &&
+        session !== undefined &&
+        completesSession(session, m.member)
+          ? completingTask(runner, live, session, group, record, m.member, share)
+          : undefined;
+      // The share completing a session is checked by aggregating (the aggregate is needed next
+      // anyway): one pool task on the way to sign.complete instead of two. On its own only when
+      // the aggregate fails, to find whether it is the culprit.
       const verified =
         share.shares.length !== record.jobs.length
           ? Promise.resolve(false)
-          : runner.crypto.run(
-              sharesTask(m.member, group, record, share),
-              live.id,
-              withPackageHints,
-            );
+          : completing === undefined
+            ? alone()
+            : runner.crypto.run(completing, live.id, withAggregateHints).then((result) => {
+                if (!result.ok) return alone();
+                aggregatedEarly.set(live, { key: taskKey(completing), result });
+                return true;
+              });
       return verified.then((valid) => {
         runner.apply(live, { ...probe, valid }, { incoming: m });
         if (!valid) runner.deps.metrics.culprits.inc({ kind: 'invalid_share' });
@@ -707,30 +812,13 @@ export async function aggregateSession(
   const group = activeGroup(runner, live.group);
   const record = runner.store.getSession(live.id, session.index);
   if (record === undefined) throw refused('INTERNAL', 'session package missing');
-  const seen = new Set<string>();
-  const sharesBy: { member: string; shares: readonly string[] }[] = [];
-  for (const e of runner.store.transcriptOfType(live.id, 'round2.share')) {
-    const body = e.envelope.body;
-    if (e.direction !== 'in' || body.type !== 'round2.share' || body.session !== session.index) {
-      continue;
-    }
-    if (!session.participants.includes(e.sender) || seen.has(e.sender)) continue;
-    seen.add(e.sender);
-    sharesBy.push({ member: e.sender, shares: body.shares });
-  }
-  const result = await runner.crypto.run(
-    {
-      kind: 'aggregate',
-      publicKeyPackage: group.publicKeyPackage,
-      jobs: record.jobs.map((j) => ({
-        job: j.job,
-        signingPackage: j.signingPackage,
-        hint: hintFor(j.signingPackage),
-      })),
-      shares: sharesBy,
-    },
-    live.id,
-  );
+  const task = aggregateTask(group, record, storedShares(runner, live, session));
+  const early = aggregatedEarly.get(live);
+  aggregatedEarly.delete(live);
+  const result =
+    early !== undefined && early.key === taskKey(task)
+      ? early.result
+      : await runner.crypto.run(task, live.id, withAggregateHints);
   // Nothing else of this ceremony ran meanwhile (its queue), but the coordinator may be closing.
   if (aggregating() === undefined) return;
   const c = context(live);

@@ -254,4 +254,48 @@ describe('key and signing ceremonies over the coordinator', () => {
     expect(complete.body.signers.sort()).toEqual(['alice', 'carol']);
     expect(ceremonyReport(t.handle.store, id)!.culprits).toEqual(['bob']);
   });
+
+  // The share that completes a session is checked by aggregating; on its own only if that fails.
+  it.each([
+    ['completes the session', 'carol', 'bob'],
+    ['arrives first', 'bob', 'carol'],
+  ] as const)(
+    'names a bad share that %s, and finishes with the others',
+    async (_, first, second) => {
+      const t = await fresh();
+      const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+      const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+      await setupGroup(t, admin, members, 'release', 2);
+      const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+      const byName = { bob, carol };
+      const id = newCeremonyId();
+      await alice.requestRelease(id);
+      bob.corruptShares = true;
+      bob.holdPackages = true;
+      carol.holdPackages = true;
+      expectAck(await bob.approve(id, 'release'));
+      expectAck(await carol.approve(id, 'release'));
+      await bob.client.nextBody('sign.package', id);
+      await carol.client.nextBody('sign.package', id);
+      expectAck(await alice.approve(id, 'release'));
+      const acked = byName[first].client.next(
+        (f) =>
+          f.type === 'envelope' &&
+          f.ceremonyId === id &&
+          f.body.type === 'ack' &&
+          f.body.messageType === 'round2.share',
+        5_000,
+      );
+      byName[first].answerHeld();
+      await acked;
+      byName[second].answerHeld();
+      const complete = await carol.client.nextBody('sign.complete', id, 10_000);
+      expect(complete.body.signers.sort()).toEqual(['alice', 'carol']);
+      const report = ceremonyReport(t.handle.store, id)!;
+      expect(report.culprits).toEqual(['bob']);
+      expect(report.sessions).toHaveLength(2);
+      expect(report.state).toBe('completed');
+      expect(report.signature?.signature).toBe(complete.body.signature);
+    },
+  );
 });

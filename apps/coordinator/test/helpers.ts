@@ -362,6 +362,12 @@ export class FakeMember {
   holdPackages = false;
   readonly held: Frame[] = [];
   sharesSent = 0;
+
+  /** Stops holding packages and answers the held ones now. */
+  answerHeld(): void {
+    this.holdPackages = false;
+    for (const f of this.held.splice(0)) this.#react(f);
+  }
   errors: Frame[] = [];
 
   constructor(
