@@ -412,17 +412,20 @@ export class MemberSession {
       throw new ClientError('INVALID_ARGUMENT', 'session opened without signing');
     await this.logWitness?.assertMayApprove(); // LOG_FORK_DETECTED … (witness.ts)
     await this.#checkPolicy(review); // POLICY_UNVERIFIED … (policy.ts)
-    await this.home.saveRecord(review.ceremonyId, {
+    // The local record and the commitments' ledger entries are written at the same time (two
+    // fsyncs overlapped, not one after the other); the approval goes out once both are durable.
+    const saved = this.home.saveRecord(review.ceremonyId, {
       ceremonyId: review.ceremonyId,
       group: review.group,
       requester: review.requester,
       release: review.release,
       requestDigest: review.requestDigest,
     });
+    saved.catch(() => undefined); // awaited by signer.approve, or moot if a step below throws
     const artifacts = await prepareArtifacts(this.home, this.connection, review.release, (l) =>
       this.#log(l),
     );
-    await this.signer.approve(review, await this.share(review.group), artifacts);
+    await this.signer.approve(review, await this.share(review.group), artifacts, saved);
   }
 
   async reject(review: Review, reason: string): Promise<void> {

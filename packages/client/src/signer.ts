@@ -435,12 +435,19 @@ export class Signer {
     }
   }
 
-  /** Commits and sends sign.approve for a reviewed request. */
+  /**
+   * Commits and sends sign.approve for a reviewed request. `durable` (e.g. the member's local
+   * record of the request) is written meanwhile: the approval goes out only after it resolved, and
+   * is not sent (its nonces destroyed) if it fails.
+   */
   async approve(
     review: Review,
     share: LoadedShare,
     artifactBytes?: (name: string) => Uint8Array,
+    durable?: Promise<void>,
   ): Promise<void> {
+    // Observed now: it may fail while the commitments are still being made; awaited below.
+    durable?.catch(() => undefined);
     if (this.#approvals.has(review.ceremonyId)) return;
     const a: Approval = {
       review,
@@ -453,7 +460,15 @@ export class Signer {
       done: false,
     };
     this.#approvals.set(review.ceremonyId, a);
-    const commitments = await this.#commit(a, 1);
+    let commitments: string[];
+    try {
+      commitments = await this.#commit(a, 1);
+      await durable;
+    } catch (err) {
+      await this.finish(review.ceremonyId, 'approval not sent');
+      this.#approvals.delete(review.ceremonyId);
+      throw err;
+    }
     try {
       await this.#o.send(review.ceremonyId, SIGN_ROUNDS.approve, {
         type: 'sign.approve',

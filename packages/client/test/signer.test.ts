@@ -498,6 +498,55 @@ describe('Signer: nonce ledger ordering', () => {
     await inner.close();
   });
 
+  describe('approve with a record written meanwhile (durable)', () => {
+    async function approving() {
+      const w = world();
+      const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-'));
+      const inner = await openNonceLedger(join(dir, 'ledger.jsonl'));
+      const log: string[] = [];
+      const sent: SealedBody[] = [];
+      const signer = new Signer({
+        member: 'alice',
+        key: w.ids['alice']!,
+        ledger: recordingLedger(inner, log),
+        send: async (_c, _r, body) => {
+          log.push(`send ${body.type}`);
+          sent.push(body);
+        },
+      });
+      return { w, inner, log, sent, signer };
+    }
+
+    it('sends the approval only once the record is durable', async () => {
+      const { w, inner, log, signer } = await approving();
+      let written!: () => void;
+      const durable = new Promise<void>((resolve) => (written = resolve));
+      const approved = signer.approve(w.review, w.share('alice'), undefined, durable);
+      // The commitments' ledger entries are written while the record is still pending.
+      await vi.waitFor(() => expect(log.filter((l) => l === 'reserve')).toHaveLength(2));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(log).not.toContain('send sign.approve');
+      written();
+      await approved;
+      expect(log).toEqual(['reserve', 'reserve', 'send sign.approve']);
+      await inner.close();
+    });
+
+    it('sends nothing and abandons its nonces when the record fails, and can approve again', async () => {
+      const { w, inner, log, sent, signer } = await approving();
+      const failed = Promise.reject(new ClientError('INVALID_ARGUMENT', 'disk full'));
+      await expect(
+        signer.approve(w.review, w.share('alice'), undefined, failed),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect(sent).toEqual([]);
+      expect(log).toEqual(['reserve', 'reserve', 'abandon', 'abandon']);
+      // Not left half-approved: a second try commits afresh and sends.
+      await signer.approve(w.review, w.share('alice'));
+      expect(sent.map((b) => b.type)).toEqual(['sign.approve']);
+      await inner.close();
+    });
+  });
+
   it('answers an identical replay with the cached share and refuses another package for the nonce', async () => {
     const { w, signer, sent, pkg, inner } = await setup();
     await signer.onPackage(w.ceremonyId, pkg);
