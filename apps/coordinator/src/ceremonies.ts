@@ -666,6 +666,28 @@ export class CeremonyRunner {
   }
 
   /** Latest outgoing envelope of `bodyType` addressed to `member` (or to everyone). */
+  /**
+   * The incoming envelopes of one body type (those `keep` accepts), each member's first, in
+   * transcript order: what a key ceremony's rounds or a session's shares are built from.
+   */
+  firstIncoming<T extends Envelope['body']['type']>(
+    id: string,
+    type: T,
+    keep: (body: Extract<Envelope['body'], { type: T }>) => boolean = () => true,
+  ): (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] {
+    type Typed = Envelope & { body: Extract<Envelope['body'], { type: T }> };
+    const seen = new Set<string>();
+    const out: Typed[] = [];
+    for (const e of this.store.transcriptOfType(id, type)) {
+      const envelope = e.envelope as Typed;
+      if (e.direction !== 'in' || envelope.body.type !== type || seen.has(e.sender)) continue;
+      if (!keep(envelope.body)) continue;
+      seen.add(e.sender);
+      out.push(envelope);
+    }
+    return out;
+  }
+
   latestOutgoing(id: string, bodyType: string, member: string): TranscriptEntry | undefined {
     return this.store
       .transcriptOfType(id, bodyType)

@@ -48,24 +48,8 @@ export function participantsOf(runner: CeremonyRunner, live: Live): DkgParticipa
   }));
 }
 
-/** Incoming envelopes of one body type, first per member, in transcript order. */
-function incoming<T extends Envelope['body']['type']>(
-  runner: CeremonyRunner,
-  live: Live,
-  type: T,
-): (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] {
-  const seen = new Set<string>();
-  const out: (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] = [];
-  for (const e of runner.store.transcript(live.id)) {
-    if (e.direction !== 'in' || e.bodyType !== type || seen.has(e.sender)) continue;
-    seen.add(e.sender);
-    out.push(e.envelope as Envelope & { body: Extract<Envelope['body'], { type: T }> });
-  }
-  return out;
-}
-
 function round1Packages(runner: CeremonyRunner, live: Live): MemberPackage[] {
-  return incoming(runner, live, 'dkg.round1').map((e) => ({
+  return runner.firstIncoming(live.id, 'dkg.round1').map((e) => ({
     member: e.sender,
     package: e.body.package,
   }));
@@ -250,7 +234,7 @@ export function performKeyEffect(
       // Boxes are delivered all at once when every member sent round 2 (requestConfirmation).
       return;
     case 'requestConfirmation': {
-      const round2 = incoming(runner, live, 'dkg.round2');
+      const round2 = runner.firstIncoming(live.id, 'dkg.round2');
       runner.emitOnce(live, effect.seq, () =>
         effect.to.map((member) => ({
           recipient: member,
@@ -288,7 +272,7 @@ export function performKeyEffect(
           packages,
         }),
       );
-      const confirms = incoming(runner, live, 'dkg.confirm');
+      const confirms = runner.firstIncoming(live.id, 'dkg.confirm');
       if (ownKey !== effect.groupPublicKey || ownHash !== effect.transcriptHash) {
         // All members agree with each other but not with what the coordinator relayed: never
         // activate a key the coordinator cannot reproduce.
@@ -358,7 +342,7 @@ export function performKeyEffect(
     }
     case 'abort': {
       const group = runner.store.getGroup(live.group);
-      const lastFail = incoming(runner, live, 'dkg.fail').at(-1);
+      const lastFail = runner.firstIncoming(live.id, 'dkg.fail').at(-1);
       const message = abortMessage(effect.outcome, lastFail?.body.code);
       runner.deps.metrics.culprits.inc({ kind: 'dkg' }, message.culprits.length);
       runner.emitOnce(

@@ -365,24 +365,9 @@ function oldPackage(start: KeyStart): PublicKeyPackage {
   return frost.decode.bytes('PublicKeyPackage', hexToBytes(start.publicKeyPackage));
 }
 
-/** Incoming envelopes of one body type, first per member, in transcript order. */
-function incoming<T extends Envelope['body']['type']>(
-  runner: CeremonyRunner,
-  live: Live,
-  type: T,
-): (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] {
-  const seen = new Set<string>();
-  const out: (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] = [];
-  for (const e of runner.store.transcript(live.id)) {
-    if (e.direction !== 'in' || e.bodyType !== type || seen.has(e.sender)) continue;
-    seen.add(e.sender);
-    out.push(e.envelope as Envelope & { body: Extract<Envelope['body'], { type: T }> });
-  }
-  return out;
-}
-
 function dealerPackages(runner: CeremonyRunner, live: Live): MemberPackage[] {
-  return incoming(runner, live, 'key.round1')
+  return runner
+    .firstIncoming(live.id, 'key.round1')
     .filter((e) => e.body.package !== undefined)
     .map((e) => ({ member: e.sender, package: e.body.package ?? '' }));
 }
@@ -570,7 +555,7 @@ export function performLifecycleEffect(
       return true;
     }
     case 'broadcastRound1': {
-      const round1 = incoming(runner, live, 'key.round1');
+      const round1 = runner.firstIncoming(live.id, 'key.round1');
       const packages = dealerPackages(runner, live);
       runner.emitOnce(live, effect.seq, () =>
         c.group.members.map((member) => ({
@@ -596,7 +581,7 @@ export function performLifecycleEffect(
     case 'deliverRound2':
       return true;
     case 'requestConfirmation': {
-      const round2 = incoming(runner, live, 'key.round2');
+      const round2 = runner.firstIncoming(live.id, 'key.round2');
       runner.emitOnce(live, effect.seq, () =>
         effect.to.map((member) => ({
           recipient: member,
@@ -657,7 +642,7 @@ export function performLifecycleEffect(
         ]);
         return true;
       }
-      const confirms = incoming(runner, live, 'dkg.confirm');
+      const confirms = runner.firstIncoming(live.id, 'dkg.confirm');
       const now = runner.now();
       runner.emitOnce(
         live,

@@ -201,24 +201,12 @@ const withAggregateHints = (task: AggregateTask): AggregateTask => ({
   jobs: task.jobs.map((j) => ({ ...j, hint: hintFor(j.signingPackage) })),
 });
 
-/**
- * The shares of `session` in the transcript, in arrival order, each participant's first: what its
- * aggregation combines.
- */
-function storedShares(runner: CeremonyRunner, live: Live, session: SessionView): SharesBy[] {
-  const seen = new Set<string>();
-  const out: SharesBy[] = [];
-  for (const e of runner.store.transcriptOfType(live.id, 'round2.share')) {
-    const body = e.envelope.body;
-    if (e.direction !== 'in' || body.type !== 'round2.share' || body.session !== session.index) {
-      continue;
-    }
-    if (!session.participants.includes(e.sender) || seen.has(e.sender)) continue;
-    seen.add(e.sender);
-    out.push({ member: e.sender, shares: body.shares });
-  }
-  return out;
-}
+/** The shares of `session` in the transcript, each participant's first: what it aggregates. */
+const storedShares = (runner: CeremonyRunner, live: Live, session: SessionView): SharesBy[] =>
+  runner
+    .firstIncoming(live.id, 'round2.share', (body) => body.session === session.index)
+    .filter((e) => session.participants.includes(e.sender))
+    .map((e) => ({ member: e.sender, shares: e.body.shares }));
 
 /** `member`'s share is the one the open session still waits for: it completes the session. */
 const completesSession = (session: SessionView, member: string): boolean =>
