@@ -129,17 +129,14 @@ describe('conclave demo', () => {
     expect(doc.mode).toBe('in-process');
   });
 
-  it('refuses a threshold above the number of signers with a coded error', async () => {
-    const r = await runCli([
-      'demo',
-      '--threshold',
-      '6',
-      '--signers',
-      '5',
-      '--json',
-      '--out',
-      tempDir(),
-    ]);
+  // Both demos take their members from one list and refuse a shape they cannot run alike.
+  it.each([
+    ['a threshold above the number of signers', [], ['--threshold', '6', '--signers', '5']],
+    ['more signers than it has members', [], ['--signers', '11']],
+    ['a threshold of 1 (in-process)', ['--in-process'], ['--threshold', '1']],
+    ['more signers than it has members (in-process)', ['--in-process'], ['--signers', '11']],
+  ])('refuses %s with a coded error', async (_, mode, shape) => {
+    const r = await runCli(['demo', ...mode, ...shape, '--json', '--out', tempDir()]);
     expect(r.code).not.toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
   });

@@ -1,8 +1,7 @@
 /**
- * `conclave demo`: a t-of-n key made by DKG and a signed, verified release.
- *
- * Until the ceremony issue lands this runs every member in this one process (no coordinator, no
- * sockets) and says so; the signature is checked with Node's crypto and, when installed, openssl.
+ * `conclave demo --in-process`: a t-of-n key made by DKG and a signed, verified release, with every
+ * member in this one process (no coordinator, no sockets), and says so; the signature is checked
+ * with Node's crypto and, when installed, openssl. The default demo is real-demo.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
@@ -39,7 +38,8 @@ export interface DemoResult {
   timingsMs: Record<string, number>;
 }
 
-const MEMBERS = [
+/** The demo's member names, in order (both demos). */
+export const DEMO_MEMBERS = [
   'alice',
   'bob',
   'carol',
@@ -52,16 +52,25 @@ const MEMBERS = [
   'judy',
 ];
 
+/** The names of a demo's n members, refusing a shape it cannot run. */
+export function demoMembers(signers: number, threshold: number): string[] {
+  const n = signers;
+  if (!Number.isInteger(n) || n < 2 || n > DEMO_MEMBERS.length)
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `--signers must be between 2 and ${DEMO_MEMBERS.length}`,
+    );
+  if (!Number.isInteger(threshold) || threshold < 2 || threshold > n)
+    throw new CliError('INVALID_ARGUMENT', `--threshold must be between 2 and --signers (${n})`);
+  return DEMO_MEMBERS.slice(0, n);
+}
+
 export function runDemo(o: DemoOptions): DemoResult {
   const t = o.threshold;
-  const n = o.signers;
-  if (!Number.isInteger(n) || n < 2 || n > MEMBERS.length)
-    throw new CliError('INVALID_ARGUMENT', `--signers must be between 2 and ${MEMBERS.length}`);
-  if (!Number.isInteger(t) || t < 2 || t > n)
-    throw new CliError('INVALID_ARGUMENT', `--threshold must be between 2 and --signers (${n})`);
+  const names = demoMembers(o.signers, t);
+  const n = names.length;
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
-  const names = MEMBERS.slice(0, n);
   const ids = names.map((m) => frost.identifier.derive(m));
   const timings: Record<string, number> = {};
   const time = <T>(label: string, fn: () => T): T => {

@@ -23,21 +23,10 @@ import {
   type SealedBody,
 } from '@conclave/protocol';
 import { loadCoordinator, type CoordinatorHandle } from './coordinator.js';
+import { demoMembers } from './demo.js';
 import { CliError } from './errors.js';
 import type { Ctx } from './output.js';
 
-const MEMBERS = [
-  'alice',
-  'bob',
-  'carol',
-  'dave',
-  'erin',
-  'frank',
-  'grace',
-  'heidi',
-  'ivan',
-  'judy',
-];
 export const CLI_BIN = fileURLToPath(new URL('../bin/conclave.mjs', import.meta.url));
 
 export interface RealDemoOptions {
@@ -129,12 +118,9 @@ async function adminSend(
 }
 
 export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
-  const n = o.signers;
   const t = o.threshold;
-  if (!Number.isInteger(n) || n < 2 || n > MEMBERS.length)
-    throw new CliError('INVALID_ARGUMENT', `--signers must be between 2 and ${MEMBERS.length}`);
-  if (!Number.isInteger(t) || t < 2 || t > n)
-    throw new CliError('INVALID_ARGUMENT', `--threshold must be between 2 and --signers (${n})`);
+  const names = demoMembers(o.signers, t);
+  const n = names.length;
   const started = performance.now();
   const timings: Record<string, number> = {};
   const mark = (label: string, since: number) => {
@@ -142,7 +128,6 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
   };
   mkdirSync(resolve(o.out), { recursive: true });
   const out = mkdtempSync(join(resolve(o.out), 'run-'));
-  const names = MEMBERS.slice(0, n);
   const approvers = names.slice(0, t);
   const requester = names[n - 1]!;
   const group = 'release';
