@@ -29,6 +29,7 @@ import {
   type Live,
 } from './ceremonies.js';
 import {
+  boxesFor,
   handleLifecycleMessage,
   isLifecycle,
   performLifecycleEffect,
@@ -240,16 +241,7 @@ export function performKeyEffect(
           recipient: member,
           body: {
             type: 'dkg.round2.deliver' as const,
-            boxes: round2.flatMap((e) =>
-              e.body.boxes
-                .filter((b) => b.recipient === member)
-                .map((b) => ({
-                  sender: e.sender,
-                  ephemeralKey: b.ephemeralKey,
-                  nonce: b.nonce,
-                  ciphertext: b.ciphertext,
-                })),
-            ),
+            boxes: boxesFor(round2, member),
           },
         })),
       );

@@ -540,6 +540,33 @@ function cancelSigning(runner: CeremonyRunner, group: string, epoch: number): vo
   }
 }
 
+/** The end-to-end encrypted boxes addressed to `member` in these envelopes, each with its sender. */
+export function boxesFor(
+  envelopes: readonly {
+    readonly sender: string;
+    readonly body: {
+      readonly boxes: readonly {
+        readonly recipient: string;
+        readonly ephemeralKey: string;
+        readonly nonce: string;
+        readonly ciphertext: string;
+      }[];
+    };
+  }[],
+  member: string,
+): { sender: string; ephemeralKey: string; nonce: string; ciphertext: string }[] {
+  return envelopes.flatMap((e) =>
+    e.body.boxes
+      .filter((b) => b.recipient === member)
+      .map((b) => ({
+        sender: e.sender,
+        ephemeralKey: b.ephemeralKey,
+        nonce: b.nonce,
+        ciphertext: b.ciphertext,
+      })),
+  );
+}
+
 /** Performs a lifecycle effect; returns false for effects the DKG code handles the same way. */
 export function performLifecycleEffect(
   runner: CeremonyRunner,
@@ -563,16 +590,7 @@ export function performLifecycleEffect(
           body: {
             type: 'key.round1.all' as const,
             packages,
-            boxes: round1.flatMap((e) =>
-              e.body.boxes
-                .filter((b) => b.recipient === member)
-                .map((b) => ({
-                  sender: e.sender,
-                  ephemeralKey: b.ephemeralKey,
-                  nonce: b.nonce,
-                  ciphertext: b.ciphertext,
-                })),
-            ),
+            boxes: boxesFor(round1, member),
           },
         })),
       );
@@ -587,16 +605,7 @@ export function performLifecycleEffect(
           recipient: member,
           body: {
             type: 'key.round2.deliver' as const,
-            boxes: round2.flatMap((e) =>
-              e.body.boxes
-                .filter((b) => b.recipient === member)
-                .map((b) => ({
-                  sender: e.sender,
-                  ephemeralKey: b.ephemeralKey,
-                  nonce: b.nonce,
-                  ciphertext: b.ciphertext,
-                })),
-            ),
+            boxes: boxesFor(round2, member),
           },
         })),
       );
