@@ -13,7 +13,6 @@
  */
 import { hash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import {
   MerkleTree,
@@ -26,7 +25,7 @@ import {
   type Manifest,
   type ManifestEntry,
 } from '@conclave/release';
-import { fmtMs, summarize, table, type Stats } from './lib/harness.js';
+import { fmtMs, startRun, summarize, table, type RunMeta, type Stats } from './lib/harness.js';
 
 const CASES = ['baseline', 'manifestSorted', 'manifestShuffled', 'treeAlone'] as const;
 type CaseKey = (typeof CASES)[number];
@@ -62,17 +61,7 @@ export interface ManifestTarget {
 }
 
 export interface ManifestBenchResult {
-  readonly meta: {
-    readonly startedAt: string;
-    readonly finishedAt: string;
-    readonly durationMs: number;
-    readonly quick: boolean;
-    readonly node: string;
-    readonly platform: string;
-    readonly cpu: string;
-    readonly cores: number;
-    readonly loadavgStart: readonly number[];
-    readonly loadavgEnd: readonly number[];
+  readonly meta: RunMeta & {
     readonly nameExample: string;
     readonly leafBytesMean: number;
   };
@@ -330,28 +319,16 @@ export function formatManifestReport(r: ManifestBenchResult): string {
 }
 
 export function runManifestBench(o: { readonly quick: boolean }): ManifestBenchResult {
-  const started = new Date();
-  const t0 = performance.now();
-  const loadavgStart = loadavg();
+  const run = startRun(o.quick);
   const ns = o.quick ? [10_000, 100_000] : [100_000, 1_000_000];
   const sizes: (SizeResult & { leafBytes: number; nameExample: string })[] = [];
   for (const n of ns) {
     process.stderr.write(`[manifest] n = ${n}\n`);
     sizes.push(runSize(n, o.quick));
   }
-  const cpu = cpus();
   return {
     meta: {
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      durationMs: performance.now() - t0,
-      quick: o.quick,
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      cpu: cpu[0]?.model ?? 'unknown',
-      cores: cpu.length,
-      loadavgStart,
-      loadavgEnd: loadavg(),
+      ...run.finish(),
       nameExample: sizes[sizes.length - 1]?.nameExample ?? '',
       leafBytesMean: sizes[0]?.leafBytes ?? 0,
     },

@@ -15,14 +15,14 @@
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CeremonyEnd } from '@conclave/client';
 import { ed25519Spki } from '@conclave/frost';
 import { hexToBytes, newCeremonyId, type Release } from '@conclave/protocol';
 import type { StatementContext } from '@conclave/release';
-import { quantile, summarize, type Stats } from '../lib/harness.js';
+import { quantile, startRun, summarize, type RunMeta, type Stats } from '../lib/harness.js';
 import {
   BENCH_KDF,
   BENCH_LIMITS,
@@ -116,17 +116,7 @@ export interface Goal {
 }
 
 export interface CeremonyBenchResult {
-  readonly meta: {
-    readonly startedAt: string;
-    readonly finishedAt: string;
-    readonly durationMs: number;
-    readonly quick: boolean;
-    readonly node: string;
-    readonly platform: string;
-    readonly cpu: string;
-    readonly cores: number;
-    readonly loadavgStart: readonly number[];
-    readonly loadavgEnd: readonly number[];
+  readonly meta: RunMeta & {
     readonly setupMs: number;
     readonly fsyncProbeMs: number;
     readonly unhandledRejections: readonly string[];
@@ -504,9 +494,8 @@ export async function runCeremonyBench(
   const quick = opts.quick === true;
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const plan = quick ? QUICK_PLAN : FULL_PLAN;
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const loadavgStart = loadavg();
+  const run = startRun(quick);
+  const t0 = run.t0;
   const cores = cpus().length;
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'conclave-bench-ceremony-'));
@@ -653,19 +642,9 @@ export async function runCeremonyBench(
         secrets.processScan.error === undefined,
     });
 
-    const finishedAt = new Date();
     return {
       meta: {
-        startedAt: startedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        durationMs: performance.now() - t0,
-        quick,
-        node: process.version,
-        platform: `${process.platform}-${process.arch}`,
-        cpu: cpus()[0]?.model ?? 'unknown',
-        cores,
-        loadavgStart,
-        loadavgEnd: loadavg(),
+        ...run.finish(),
         setupMs,
         fsyncProbeMs: fsyncMs,
         unhandledRejections: rejections,

@@ -8,7 +8,6 @@
  * inside the timed region (that is where a coordinator or signer really pays the subgroup checks),
  * and every figure that reuses validated input says so in its label.
  */
-import { cpus, loadavg } from 'node:os';
 import { verify as nodeVerify, createPublicKey } from 'node:crypto';
 import { hexToBytes } from '@noble/curves/utils.js';
 import {
@@ -32,6 +31,8 @@ import {
   measureWith,
   type MeasureOptions,
   type Stats,
+  startRun,
+  type RunMeta,
 } from '../lib/harness.js';
 import { runBaselines, type BaselineResult } from './baselines.js';
 
@@ -105,17 +106,7 @@ export interface FrostBenchOptions {
 }
 
 export interface FrostBenchResult {
-  readonly meta: {
-    readonly startedAt: string;
-    readonly finishedAt: string;
-    readonly durationMs: number;
-    readonly quick: boolean;
-    readonly node: string;
-    readonly platform: string;
-    readonly cpu: string;
-    readonly cores: number;
-    readonly loadavgStart: readonly number[];
-    readonly loadavgEnd: readonly number[];
+  readonly meta: RunMeta & {
     readonly messageBytes: number;
     readonly plan: Readonly<Record<string, readonly string[]>>;
     readonly iterationPolicy: Readonly<Record<string, MeasureOptions>>;
@@ -505,9 +496,7 @@ export function runFrostBench(opts: FrostBenchOptions = {}): FrostBenchResult {
   const quick = opts.quick === true;
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const policy: Policy = quick ? QUICK_POLICY : FULL_POLICY;
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const loadavgStart = loadavg();
+  const run = startRun(quick);
   const message = benchMessage();
   const suites = ALL.filter((f) => opts.suites === undefined || opts.suites.includes(f.suite.name));
   const plan: Record<string, string[]> = {};
@@ -523,20 +512,9 @@ export function runFrostBench(opts: FrostBenchOptions = {}): FrostBenchResult {
     }
     results.push({ suite: f.suite.name, sizes });
   }
-  const finished = new Date();
-  const cpu = cpus();
   return {
     meta: {
-      startedAt: startedAt.toISOString(),
-      finishedAt: finished.toISOString(),
-      durationMs: performance.now() - t0,
-      quick,
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      cpu: cpu[0]?.model ?? 'unknown',
-      cores: cpu.length,
-      loadavgStart,
-      loadavgEnd: loadavg(),
+      ...run.finish(),
       messageBytes: message.length,
       plan,
       iterationPolicy: policy,

@@ -3,7 +3,47 @@
  * minimum count and a time budget are both met (or a hard cap is hit), and report the median and
  * p90 in milliseconds. Per-iteration setup runs outside the timed region.
  */
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+
+/** What every bench's result says about its run and the machine it ran on. */
+export interface RunMeta {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly quick: boolean;
+  readonly node: string;
+  readonly platform: string;
+  readonly cpu: string;
+  readonly cores: number;
+  readonly loadavgStart: readonly number[];
+  readonly loadavgEnd: readonly number[];
+}
+
+/** Starts a run's clock and load reading; `finish()` gives its RunMeta. */
+export function startRun(quick: boolean): { readonly t0: number; finish(): RunMeta } {
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const loadavgStart = loadavg();
+  return {
+    t0,
+    finish: () => {
+      const cpu = cpus();
+      return {
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        durationMs: performance.now() - t0,
+        quick,
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+        cpu: cpu[0]?.model ?? 'unknown',
+        cores: cpu.length,
+        loadavgStart,
+        loadavgEnd: loadavg(),
+      };
+    },
+  };
+}
 
 export interface MeasureOptions {
   /** Untimed warm-up iterations (cut short once `warmupMs` of warm-up has elapsed). */
