@@ -22,6 +22,7 @@ import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { bytesToHex, hexToBytes, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { ClientError, errnoCode } from './errors.js';
+import { fsyncDir } from './fs-durable.js';
 
 export const KEYSTORE_FORMAT = 'conclave-keystore';
 export const KEYSTORE_VERSION = 1;
@@ -174,20 +175,6 @@ async function deriveKey(
 
 function headerAad(file: Omit<KeystoreFile, 'ciphertext'> | Record<string, unknown>): Uint8Array {
   return utf8ToBytes(canonicalJson(file));
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, fsConstants.O_RDONLY);
-    await fh.sync();
-  } catch (err) {
-    // Some platforms/filesystems cannot fsync a directory; the rename is still atomic there.
-    const code = errnoCode(err);
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
-  } finally {
-    await fh?.close();
-  }
 }
 
 /**

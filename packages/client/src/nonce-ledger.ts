@@ -14,7 +14,6 @@
 // else that does not verify — a damaged or missing line in the middle — fails closed with
 // NONCE_LEDGER_CORRUPT, because silently forgetting a consume could let a nonce be used twice.
 
-import { constants as fsConstants } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -22,6 +21,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { ClientError, errnoCode } from './errors.js';
+import { fsyncDir } from './fs-durable.js';
 
 export const NONCE_LEDGER_FORMAT = 'conclave-nonce-ledger';
 export const NONCE_LEDGER_VERSION = 1;
@@ -242,19 +242,6 @@ async function acquireLock(lockPath: string, ledgerPath: string): Promise<void> 
     'NONCE_LEDGER_LOCKED',
     `nonce ledger ${ledgerPath} is locked (${lockPath})`,
   );
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, fsConstants.O_RDONLY);
-    await fh.sync();
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
-  } finally {
-    await fh?.close();
-  }
 }
 
 export interface NonceLedger {
