@@ -474,67 +474,47 @@ export class Connection {
           p.reject(err);
           return;
         }
-        const qi = this.#queries.findIndex(
-          (q) => msg.ceremonyId === undefined || q.ceremonyId === msg.ceremonyId,
+        const q = this.#takeQuery(
+          (x) => msg.ceremonyId === undefined || x.ceremonyId === msg.ceremonyId,
         );
-        const q = qi < 0 ? undefined : this.#queries[qi];
         if (q !== undefined) {
-          this.#queries.splice(qi, 1);
-          clearTimeout(q.timer);
           q.reject(err);
           return;
         }
         for (const h of this.#errorHandlers) h(err);
         return;
       }
-      case 'inbox': {
-        const qi = this.#queries.findIndex((q) => q.answer === 'inbox');
-        const q = this.#queries[qi];
-        if (q !== undefined) {
-          this.#queries.splice(qi, 1);
-          clearTimeout(q.timer);
-          q.resolve(msg);
-        }
-        return;
-      }
       case 'ceremony.status':
         this.#deliverStatus(msg, safeJson(data) ?? {});
         return;
-      case 'group.list': {
-        const qi = this.#queries.findIndex((q) => q.answer === 'group.list');
-        const q = this.#queries[qi];
-        if (q !== undefined) {
-          this.#queries.splice(qi, 1);
-          clearTimeout(q.timer);
-          q.resolve(msg);
-        }
-        return;
-      }
       default: {
-        // Answers of the other bare queries (policy.info, hotfix.list, revocations).
-        const qi = this.#queries.findIndex((q) => q.answer === msg.type);
-        const q = this.#queries[qi];
+        // Answers of the bare queries (inbox, group.list, policy.info, hotfix.list, revocations).
+        const q = this.#takeQuery((x) => x.answer === msg.type);
         if (q !== undefined) {
-          this.#queries.splice(qi, 1);
-          clearTimeout(q.timer);
           q.resolve(msg);
           return;
         }
-        this.#log(`ignored an unexpected ${msg.type} from the coordinator`);
+        if (msg.type !== 'inbox' && msg.type !== 'group.list') {
+          this.#log(`ignored an unexpected ${msg.type} from the coordinator`);
+        }
       }
     }
   }
 
+  /** The oldest pending query `match` accepts, removed and its timer cleared. */
+  #takeQuery(match: (q: PendingQuery) => boolean): PendingQuery | undefined {
+    const i = this.#queries.findIndex(match);
+    const q = this.#queries[i];
+    if (q === undefined) return undefined;
+    this.#queries.splice(i, 1);
+    clearTimeout(q.timer);
+    return q;
+  }
+
   #deliverStatus(status: CeremonyStatus, raw: Record<string, unknown>): void {
-    const qi = this.#queries.findIndex(
+    this.#takeQuery(
       (q) => q.answer === 'ceremony.status' && q.ceremonyId === status.ceremonyId,
-    );
-    const q = this.#queries[qi];
-    if (q !== undefined) {
-      this.#queries.splice(qi, 1);
-      clearTimeout(q.timer);
-      q.resolve(status);
-    }
+    )?.resolve(status);
     for (const h of this.#statusHandlers) h(status, raw);
   }
 
