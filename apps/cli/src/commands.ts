@@ -64,6 +64,16 @@ import { witnessEngine } from './commands/audit.js';
 import { CliError } from './errors.js';
 import { confirm, getPassphrase, untilSignal, type Ctx, type GlobalOptions } from './output.js';
 
+/** A group's threshold: at least 2 (one key holder alone never signs) and at most its size. */
+export function checkThreshold(threshold: number, members: number): void {
+  if (!Number.isInteger(threshold) || threshold < 2 || threshold > members) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `--threshold must be between 2 and the number of members (${members})`,
+    );
+  }
+}
+
 export function homeDir(o: GlobalOptions): string {
   return o.home !== undefined ? resolve(o.home) : defaultHomeDir();
 }
@@ -291,12 +301,7 @@ export async function cmdGroupCreate(
       }
       return { member, identityKey };
     });
-  if (!Number.isInteger(o.threshold) || o.threshold < 2 || o.threshold > members.length) {
-    throw new CliError(
-      'INVALID_ARGUMENT',
-      `--threshold must be between 2 and the number of members (${members.length})`,
-    );
-  }
+  checkThreshold(o.threshold, members.length);
   const ceremonyId = await adminSend(o, ctx, {
     type: 'admin.group.create',
     group: name,

@@ -41,6 +41,7 @@ import {
 import { pae, publicKeyFromFile } from '@conclave/release';
 import {
   adminConnection,
+  checkThreshold,
   cmdFetch,
   cmdRequest,
   homeDir,
@@ -268,12 +269,7 @@ export async function cmdGroupReshare(
   ctx: Ctx,
 ): Promise<void> {
   const names = list(o.members);
-  if (!Number.isInteger(o.threshold) || o.threshold < 2 || o.threshold > names.length) {
-    throw new CliError(
-      'INVALID_ARGUMENT',
-      `--threshold must be between 2 and the number of members (${names.length})`,
-    );
-  }
+  checkThreshold(o.threshold, names.length);
   await withAdmin(o, ctx, async (conn) => {
     const g = await currentGroup(conn, name);
     const members = await rosterOf(o, names, g.members);
@@ -411,12 +407,7 @@ export async function cmdGroupRotate(
   ctx: Ctx,
 ): Promise<void> {
   const names = list(o.members);
-  if (!Number.isInteger(o.threshold) || o.threshold < 2 || o.threshold > names.length) {
-    throw new CliError(
-      'INVALID_ARGUMENT',
-      `--threshold must be between 2 and the number of members (${names.length})`,
-    );
-  }
+  checkThreshold(o.threshold, names.length);
   await withAdmin(o, ctx, async (conn) => {
     const old = await currentGroup(conn, name);
     const newGroup = o.newGroup ?? nextGroupName(name);
