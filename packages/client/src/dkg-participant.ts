@@ -226,27 +226,7 @@ export class DkgParticipant {
     if (this.#phase === 'failed' || this.#phase === 'done') return;
     this.#phase = 'failed';
     this.#discard();
-    let culprit: string | undefined;
-    let code: ErrorCode = 'INCONSISTENT_VIEW';
-    let reason = 'key ceremony check failed';
-    if (err instanceof ClientError && err.details?.['culprit'] !== undefined) {
-      culprit = String(err.details['culprit']);
-      code = (err.details['wireCode'] as ErrorCode | undefined) ?? code;
-      reason = err.message;
-    } else if (isFrostError(err)) {
-      culprit = err.culprits.map((c) => this.#memberOf(c))[0];
-      code =
-        err.code === 'INVALID_SECRET_SHARE'
-          ? 'INVALID_SECRET_SHARE'
-          : err.code === 'INVALID_PROOF_OF_KNOWLEDGE'
-            ? 'INVALID_PROOF_OF_KNOWLEDGE'
-            : err.code === 'INCORRECT_NUMBER_OF_COMMITMENTS'
-              ? 'INCORRECT_NUMBER_OF_COMMITMENTS'
-              : 'INVALID_MESSAGE';
-      reason = `FROST check failed: ${err.code}`;
-    } else if (err instanceof ClientError) {
-      reason = err.message;
-    }
+    const { culprit, code, reason } = failureOf(err, (id) => this.#memberOf(id));
     this.#localFailure = new ClientError(
       'DKG_FAILED',
       `key ceremony for ${this.start.group} failed here: ${reason}` +
@@ -266,8 +246,7 @@ export class DkgParticipant {
     try {
       await this.#send(DKG_ROUNDS.fail, {
         type: 'dkg.fail',
-        // dkg.fail can only name members: a coordinator fault is reported as our own view.
-        culprit: culprit === undefined || culprit === 'coordinator' ? this.#o.member : culprit,
+        culprit: failCulprit(culprit, this.#o.member),
         code,
         reason: printable(reason).slice(0, 500),
       });
@@ -536,12 +515,57 @@ export class DkgParticipant {
   }
 }
 
-function culpritError(culprit: string, wireCode: ErrorCode, message: string): ClientError {
+/**
+ * What a failed check of a key ceremony (DKG or lifecycle) reports: the member to blame (from a
+ * culpritError or a FROST error's identifiers), the wire code, and a reason a person can read.
+ */
+export function failureOf(
+  err: unknown,
+  memberOf: (identifier: string) => string,
+): { culprit: string | undefined; code: ErrorCode; reason: string } {
+  if (err instanceof ClientError && err.details?.['culprit'] !== undefined) {
+    return {
+      culprit: String(err.details['culprit']),
+      code: (err.details['wireCode'] as ErrorCode | undefined) ?? 'INCONSISTENT_VIEW',
+      reason: err.message,
+    };
+  }
+  if (isFrostError(err)) {
+    return {
+      culprit: err.culprits.map(memberOf)[0],
+      code: PASSED_FROST_CODES.has(err.code) ? (err.code as ErrorCode) : 'INVALID_MESSAGE',
+      reason: `FROST check failed: ${err.code}`,
+    };
+  }
+  return {
+    culprit: undefined,
+    code: 'INCONSISTENT_VIEW',
+    reason: err instanceof ClientError ? err.message : 'key ceremony check failed',
+  };
+}
+
+/** FROST error codes that go on the wire as they are (each names what the culprit sent wrong). */
+const PASSED_FROST_CODES: ReadonlySet<string> = new Set([
+  'INVALID_SECRET_SHARE',
+  'INVALID_PROOF_OF_KNOWLEDGE',
+  'INCORRECT_COMMITMENT',
+  'INCORRECT_NUMBER_OF_COMMITMENTS',
+]);
+
+/**
+ * The member a dkg.fail names: it can only name members, so a coordinator fault (or a culprit
+ * this member cannot name) is reported as this member's own view.
+ */
+export function failCulprit(culprit: string | undefined, me: string): string {
+  return culprit === undefined || culprit === 'coordinator' || culprit === 'unknown' ? me : culprit;
+}
+
+export function culpritError(culprit: string, wireCode: ErrorCode, message: string): ClientError {
   return new ClientError('DKG_FAILED', message, { details: { culprit, wireCode } });
 }
 
 /** Replaces control characters (not allowed in wire text) with spaces. */
-function printable(text: string): string {
+export function printable(text: string): string {
   return [...text]
     .map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch))
     .join('');

@@ -27,7 +27,6 @@ import {
   x25519PublicFromIdentity,
   type DkgComplete,
   type DkgParticipant as WireParticipant,
-  type ErrorCode,
   type IdentityKey,
   type IncomingBox,
   type KeyRound1All,
@@ -38,7 +37,7 @@ import {
   type OutgoingBox,
   type SealedBody,
 } from '@conclave/protocol';
-import { DKG_ROUNDS } from './dkg-participant.js';
+import { DKG_ROUNDS, culpritError, failCulprit, failureOf, printable } from './dkg-participant.js';
 import { ClientError } from './errors.js';
 import type { LoadedShare, ShareMetadata } from './home.js';
 
@@ -79,10 +78,6 @@ type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
-
-function culpritError(culprit: string, wireCode: ErrorCode, message: string): ClientError {
-  return new ClientError('DKG_FAILED', message, { details: { culprit, wireCode } });
-}
 
 /** Who takes which part (the coordinator's roles, derived the same way from key.start). */
 export function lifecycleRoles(start: KeyStart): {
@@ -401,26 +396,8 @@ export class LifecycleParticipant {
     if (this.#phase === 'failed' || this.#phase === 'done') return;
     this.#phase = 'failed';
     await this.#discard();
-    let culprit: string | undefined;
-    let code: ErrorCode = 'INCONSISTENT_VIEW';
-    let reason = 'key ceremony check failed';
-    if (err instanceof ClientError && err.details?.['culprit'] !== undefined) {
-      culprit = String(err.details['culprit']);
-      code = (err.details['wireCode'] as ErrorCode | undefined) ?? code;
-      reason = err.message;
-    } else if (isFrostError(err)) {
-      const byId = new Map([...this.#people.values()].map((p) => [p.identifier, p.member]));
-      culprit = err.culprits.map((c) => byId.get(c) ?? 'unknown')[0];
-      code =
-        err.code === 'INVALID_SECRET_SHARE' ||
-        err.code === 'INCORRECT_COMMITMENT' ||
-        err.code === 'INCORRECT_NUMBER_OF_COMMITMENTS'
-          ? err.code
-          : 'INVALID_MESSAGE';
-      reason = `FROST check failed: ${err.code}`;
-    } else if (err instanceof ClientError) {
-      reason = err.message;
-    }
+    const byId = new Map([...this.#people.values()].map((p) => [p.identifier, p.member]));
+    const { culprit, code, reason } = failureOf(err, (id) => byId.get(id) ?? 'unknown');
     const failure = new ClientError(
       'DKG_FAILED',
       `key ceremony for ${this.start.group} failed here: ${reason}` +
@@ -438,10 +415,7 @@ export class LifecycleParticipant {
     try {
       await this.#send(DKG_ROUNDS.fail, {
         type: 'dkg.fail',
-        culprit:
-          culprit === undefined || culprit === 'coordinator' || culprit === 'unknown'
-            ? this.#me
-            : culprit,
+        culprit: failCulprit(culprit, this.#me),
         code,
         reason: printable(reason).slice(0, 500),
       });
@@ -782,11 +756,4 @@ export class LifecycleParticipant {
       role,
     });
   }
-}
-
-/** Replaces control characters (not allowed in wire text) with spaces. */
-function printable(text: string): string {
-  return [...text]
-    .map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch))
-    .join('');
 }

@@ -1,7 +1,7 @@
 // The member side of the key ceremony, driven by an in-memory relay that plays an honest (or
 // tampering) coordinator: the share is saved only after n valid confirmations; a bad share names
 // its sender and nothing is saved (THREATS B.24–B.27).
-import { ed25519 as frost } from '@conclave/frost';
+import { FrostError, ed25519 as frost } from '@conclave/frost';
 import {
   bodyHash,
   bytesToHex,
@@ -14,6 +14,7 @@ import {
   type SealedBody,
 } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
+import { culpritError, failCulprit, failureOf } from '../src/dkg-participant.js';
 import { ClientError, DkgParticipant, type DkgResult } from '../src/index.js';
 
 const NAMES = ['alice', 'bob', 'carol'];
@@ -179,5 +180,59 @@ describe('DkgParticipant', () => {
     const { results, saved } = await run({ wrongAdmin: true });
     expect(saved).toEqual([]);
     for (const r of results) expect(r).toMatchObject({ code: 'DKG_FAILED' });
+  });
+});
+
+// One rule for what a failed key-ceremony check reports, shared by the DKG and lifecycle participants.
+describe('failureOf / failCulprit', () => {
+  const memberOf = (id: string) => (id === 'aa' ? 'bob' : 'unknown');
+
+  it('takes the culprit and wire code a check named', () => {
+    const err = culpritError('carol', 'INVALID_PROOF_OF_KNOWLEDGE', 'bad proof from carol');
+    expect(failureOf(err, memberOf)).toEqual({
+      culprit: 'carol',
+      code: 'INVALID_PROOF_OF_KNOWLEDGE',
+      reason: 'bad proof from carol',
+    });
+  });
+
+  it.each([
+    'INVALID_SECRET_SHARE',
+    'INVALID_PROOF_OF_KNOWLEDGE',
+    'INCORRECT_COMMITMENT',
+    'INCORRECT_NUMBER_OF_COMMITMENTS',
+  ] as const)('passes the FROST code %s on and names its culprit', (code) => {
+    expect(failureOf(new FrostError(code, 'x', ['aa']), memberOf)).toEqual({
+      culprit: 'bob',
+      code,
+      reason: `FROST check failed: ${code}`,
+    });
+  });
+
+  it('sends any other FROST error as INVALID_MESSAGE', () => {
+    expect(failureOf(new FrostError('INVALID_ELEMENT', 'x', ['zz']), memberOf)).toMatchObject({
+      culprit: 'unknown',
+      code: 'INVALID_MESSAGE',
+    });
+  });
+
+  it('blames no one for its own failures', () => {
+    expect(failureOf(new ClientError('INVALID_MESSAGE', 'round 2 is late'), memberOf)).toEqual({
+      culprit: undefined,
+      code: 'INCONSISTENT_VIEW',
+      reason: 'round 2 is late',
+    });
+    expect(failureOf(new Error('boom'), memberOf)).toEqual({
+      culprit: undefined,
+      code: 'INCONSISTENT_VIEW',
+      reason: 'key ceremony check failed',
+    });
+  });
+
+  it('names only members in dkg.fail: a coordinator fault or an unknown culprit is its own view', () => {
+    expect(failCulprit('bob', 'alice')).toBe('bob');
+    expect(failCulprit(undefined, 'alice')).toBe('alice');
+    expect(failCulprit('coordinator', 'alice')).toBe('alice');
+    expect(failCulprit('unknown', 'alice')).toBe('alice');
   });
 });
