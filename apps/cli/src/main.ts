@@ -188,24 +188,7 @@ export function buildProgram(): Command {
       .option('--no-wait', 'return once the request is recorded')
       .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
       .addHelpText('after', PASSPHRASE_HELP),
-  ).action(
-    run<
-      GlobalOptions & {
-        group: string;
-        artifact: string[];
-        version: string;
-        class: 'standard' | 'hotfix';
-        note?: string;
-        formats: string;
-        wait: boolean;
-        timeout: number;
-        batch?: string;
-        manifestOut?: string;
-        sbom?: string;
-        provenance?: string;
-      }
-    >((o, ctx) => cmdRequest(o, ctx)),
-  );
+  ).action(run<Parameters<typeof cmdRequest>[0]>((o, ctx) => cmdRequest(o, ctx)));
 
   common(
     program
@@ -465,16 +448,9 @@ function registerLifecycle(group: Command): void {
         .requiredOption(adminKey, adminHelp),
     ),
   ).action(
-    run<
-      GlobalOptions & {
-        adminKey: string;
-        wait: boolean;
-        timeout: number;
-        members: string;
-        threshold: number;
-        dealers?: string;
-      }
-    >((o, ctx, name) => cmdGroupReshare(name ?? '', o, ctx)),
+    run<Parameters<typeof cmdGroupReshare>[1]>((o, ctx, name) =>
+      cmdGroupReshare(name ?? '', o, ctx),
+    ),
   );
   common(
     waiting(
@@ -486,15 +462,7 @@ function registerLifecycle(group: Command): void {
         .requiredOption(adminKey, adminHelp),
     ),
   ).action(
-    run<
-      GlobalOptions & {
-        adminKey: string;
-        wait: boolean;
-        timeout: number;
-        member: string;
-        helpers?: string;
-      }
-    >((o, ctx, name) => cmdGroupRepair(name ?? '', o, ctx)),
+    run<Parameters<typeof cmdGroupRepair>[1]>((o, ctx, name) => cmdGroupRepair(name ?? '', o, ctx)),
   );
   common(
     group
@@ -539,15 +507,9 @@ function registerLifecycle(group: Command): void {
       .option('--timeout <seconds>', 'give up waiting for the quorums after this long', int, 600)
       .addHelpText('after', PASSPHRASE_HELP),
   ).action(
-    run<
-      GlobalOptions & {
-        file: string;
-        out?: string;
-        oldEnvelope?: string;
-        newEnvelope?: string;
-        timeout: number;
-      }
-    >((o, ctx, name) => cmdTransitionSign(name ?? '', o, ctx)),
+    run<Parameters<typeof cmdTransitionSign>[1]>((o, ctx, name) =>
+      cmdTransitionSign(name ?? '', o, ctx),
+    ),
   );
   common(
     group
