@@ -358,7 +358,20 @@ export function verifyInclusion(
  */
 export function consistencyProof(leafHashes: readonly Uint8Array[], oldSize: number): Uint8Array[] {
   checkLeaves(leafHashes);
-  const n = leafHashes.length;
+  return consistencyPath(leafHashes.length, oldSize, (start, end) =>
+    subtreeRoot(leafHashes, start, end),
+  );
+}
+
+/**
+ * SUBPROOF(m, D[start:end], b) of RFC 9162 §2.1.4.1, unrolled (outer siblings are found first and
+ * emitted last), over a tree of `n` leaves whose subtree hashes `subtree` gives.
+ */
+function consistencyPath(
+  n: number,
+  oldSize: number,
+  subtree: (start: number, end: number) => Uint8Array,
+): Uint8Array[] {
   checkSize(oldSize, 'old size');
   if (oldSize > n)
     throw new MerkleError(
@@ -366,7 +379,6 @@ export function consistencyProof(leafHashes: readonly Uint8Array[], oldSize: num
       `old size ${oldSize} is larger than the tree (${n} leaves)`,
     );
   if (oldSize === 0 || oldSize === n) return [];
-  // SUBPROOF(m, D[start:end], b), unrolled: outer siblings are found first, emitted last.
   const outerFirst: Uint8Array[] = [];
   let start = 0;
   let end = n;
@@ -374,15 +386,15 @@ export function consistencyProof(leafHashes: readonly Uint8Array[], oldSize: num
   let b = true;
   for (;;) {
     if (m === end - start) {
-      if (!b) outerFirst.push(subtreeRoot(leafHashes, start, end));
+      if (!b) outerFirst.push(subtree(start, end));
       break;
     }
     const k = splitPoint(end - start);
     if (m <= k) {
-      outerFirst.push(subtreeRoot(leafHashes, start + k, end));
+      outerFirst.push(subtree(start + k, end));
       end = start + k;
     } else {
-      outerFirst.push(subtreeRoot(leafHashes, start, start + k));
+      outerFirst.push(subtree(start, start + k));
       start += k;
       m -= k;
       b = false;
@@ -529,36 +541,7 @@ export class MerkleTree {
 
   /** RFC 9162 §2.1.4.1 consistency proof from the first `oldSize` leaves (same as `consistencyProof`). */
   consistencyProof(oldSize: number): Uint8Array[] {
-    const n = this.size;
-    checkSize(oldSize, 'old size');
-    if (oldSize > n)
-      throw new MerkleError(
-        'MERKLE_SIZE_INVALID',
-        `old size ${oldSize} is larger than the tree (${n} leaves)`,
-      );
-    if (oldSize === 0 || oldSize === n) return [];
-    const outerFirst: Uint8Array[] = [];
-    let start = 0;
-    let end = n;
-    let m = oldSize;
-    let b = true;
-    for (;;) {
-      if (m === end - start) {
-        if (!b) outerFirst.push(this.#subtree(start, end));
-        break;
-      }
-      const k = splitPoint(end - start);
-      if (m <= k) {
-        outerFirst.push(this.#subtree(start + k, end));
-        end = start + k;
-      } else {
-        outerFirst.push(this.#subtree(start, start + k));
-        start += k;
-        m -= k;
-        b = false;
-      }
-    }
-    return outerFirst.reverse();
+    return consistencyPath(this.size, oldSize, (start, end) => this.#subtree(start, end));
   }
 
   // Every range a proof asks for is either a whole aligned block of 2^h leaves or a suffix
