@@ -381,6 +381,26 @@ export class SqliteStore implements Store {
    */
   readonly #sessionCache = new Map<string, SessionRecord>();
 
+  /**
+   * `cache`'s entry for `key`, else `load()` (a parsed row, or undefined for none), kept frozen
+   * only when read outside a transaction; past `limit` entries the oldest is dropped.
+   */
+  #readThrough<T extends object>(
+    cache: Map<string, T>,
+    key: string,
+    load: () => T | undefined,
+    limit = Number.POSITIVE_INFINITY,
+  ): T | undefined {
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const value = load();
+    if (value !== undefined && !this.db.inTransaction) {
+      cache.set(key, deepFreeze(value));
+      if (cache.size > limit) cache.delete(cache.keys().next().value as string);
+    }
+    return value;
+  }
+
   constructor(path: string, options: OpenStoreOptions) {
     this.db = new Database(path, options.readonly === true ? { readonly: true } : {});
     this.db.pragma('busy_timeout = 5000');
@@ -457,13 +477,10 @@ export class SqliteStore implements Store {
   }
 
   getMember(name: string): MemberRecord | undefined {
-    const hit = this.#memberCache.get(name);
-    if (hit !== undefined) return hit;
-    const row = this.#stmt('SELECT * FROM members WHERE name = ?').get(name);
-    if (row === undefined) return undefined;
-    const m = this.#member(row);
-    if (!this.db.inTransaction) this.#memberCache.set(name, deepFreeze(m));
-    return m;
+    return this.#readThrough(this.#memberCache, name, () => {
+      const row = this.#stmt('SELECT * FROM members WHERE name = ?').get(name);
+      return row === undefined ? undefined : this.#member(row);
+    });
   }
 
   memberByKey(identityKey: string): MemberRecord | undefined {
@@ -492,13 +509,10 @@ export class SqliteStore implements Store {
   }
 
   getGroup(name: string): GroupRecord | undefined {
-    const hit = this.#groupCache.get(name);
-    if (hit !== undefined) return hit;
-    const row = this.#stmt('SELECT * FROM groups WHERE name = ?').get(name);
-    if (row === undefined) return undefined;
-    const g = this.#group(row);
-    if (!this.db.inTransaction) this.#groupCache.set(name, deepFreeze(g));
-    return g;
+    return this.#readThrough(this.#groupCache, name, () => {
+      const row = this.#stmt('SELECT * FROM groups WHERE name = ?').get(name);
+      return row === undefined ? undefined : this.#group(row);
+    });
   }
 
   listGroups(): GroupRecord[] {
@@ -772,16 +786,23 @@ export class SqliteStore implements Store {
   }
 
   getSession(ceremonyId: string, session: number): SessionRecord | undefined {
-    const key = sessionKey(ceremonyId, session);
-    const hit = this.#sessionCache.get(key);
-    if (hit !== undefined) return hit;
-    const row = this.#stmt('SELECT * FROM sessions WHERE ceremony_id = ? AND session = ?').get(
-      ceremonyId,
-      session,
+    return this.#readThrough(
+      this.#sessionCache,
+      sessionKey(ceremonyId, session),
+      () => {
+        const row = this.#stmt('SELECT * FROM sessions WHERE ceremony_id = ? AND session = ?').get(
+          ceremonyId,
+          session,
+        );
+        return row === undefined ? undefined : this.#session(row);
+      },
+      SESSION_CACHE_LIMIT,
     );
-    if (row === undefined) return undefined;
+  }
+
+  #session(row: unknown): SessionRecord {
     const r = parseRow(SessionRow, row, 'sessions');
-    const record: SessionRecord = {
+    return {
       ceremonyId: r.ceremony_id,
       session: r.session,
       sessionId: r.session_id,
@@ -794,13 +815,6 @@ export class SqliteStore implements Store {
       jobs: r.jobs,
       signatures: r.signatures,
     };
-    if (!this.db.inTransaction) {
-      this.#sessionCache.set(key, deepFreeze(record));
-      if (this.#sessionCache.size > SESSION_CACHE_LIMIT) {
-        this.#sessionCache.delete(this.#sessionCache.keys().next().value as string);
-      }
-    }
-    return record;
   }
 
   putSession(s: SessionRecord): void {
