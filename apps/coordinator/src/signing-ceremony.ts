@@ -228,7 +228,7 @@ const aggregatedEarly = new WeakMap<
  * The aggregation that checks the share completing `session`: the stored shares (each verified
  * when it arrived) and this one. If the aggregate verifies, so does this share: z·G = R + c·PK and
  * every other z_i·G = R_i + c·λ_i·PK_i give z_j·G = R_j + c·λ_j·PK_j for the last one
- * (RFC 9591 §5.3: a share is only checked on its own when the aggregate fails).
+ * (RFC 9591 §5.3 verifies the aggregate; §5.4 checks shares one by one to find who misbehaved).
  */
 function completingTask(
   runner: CeremonyRunner,
