@@ -665,7 +665,6 @@ export class CeremonyRunner {
     }
   }
 
-  /** Latest outgoing envelope of `bodyType` addressed to `member` (or to everyone). */
   /**
    * The incoming envelopes of one body type (those `keep` accepts), each member's first, in
    * transcript order: what a key ceremony's rounds or a session's shares are built from.
@@ -688,6 +687,7 @@ export class CeremonyRunner {
     return out;
   }
 
+  /** Latest outgoing envelope of `bodyType` addressed to `member` (or to everyone). */
   latestOutgoing(id: string, bodyType: string, member: string): TranscriptEntry | undefined {
     return this.store
       .transcriptOfType(id, bodyType)

@@ -460,23 +460,19 @@ export class Signer {
       done: false,
     };
     this.#approvals.set(review.ceremonyId, a);
-    let commitments: string[];
+    let stage = 'approval not sent';
     try {
-      commitments = await this.#commit(a, 1);
+      const commitments = await this.#commit(a, 1);
       await durable;
-    } catch (err) {
-      await this.finish(review.ceremonyId, 'approval not sent');
-      this.#approvals.delete(review.ceremonyId);
-      throw err;
-    }
-    try {
+      stage = 'approval refused';
       await this.#o.send(review.ceremonyId, SIGN_ROUNDS.approve, {
         type: 'sign.approve',
         requestDigest: review.requestDigest,
         commitments,
       });
     } catch (err) {
-      await this.finish(review.ceremonyId, 'approval refused');
+      // Nothing half done: the nonces are destroyed and abandoned, and the approval can be retried.
+      await this.finish(review.ceremonyId, stage);
       this.#approvals.delete(review.ceremonyId);
       throw err;
     }
