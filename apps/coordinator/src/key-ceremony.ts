@@ -83,8 +83,12 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
   }
   switch (body.type) {
     case 'dkg.round1': {
-      decodeRound1(m.member, body, c.group.threshold);
-      const packageHash = bytesToHex(sha256(hexToBytes(body.package)));
+      const pkg = decodeRound1(m.member, body, c.group.threshold);
+      // What the machine refuses to see twice (B.28: a retry needs a fresh polynomial) is the
+      // commitment to the secret coefficient, C_0 = a_0·G (RFC 9591 Appendix C, vss_commit), not
+      // the package bytes: those also carry the proof of knowledge, whose nonce is fresh each
+      // time, so a reused polynomial (or secret) with a new proof would pass a byte comparison.
+      const packageHash = bytesToHex(sha256(pkg.commitment[0] as Uint8Array));
       runner.apply(
         live,
         { type: 'dkg.round1', member: m.member, packageHash, at },

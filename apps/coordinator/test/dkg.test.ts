@@ -142,6 +142,63 @@ describe('key ceremony', () => {
     expectAck(await dave.submit(retry, round1('dave', 2, 2)));
   });
 
+  it('refuses a DKG retry that reuses the failed attempt’s polynomial under a fresh proof (B.28)', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const keys = await register(admin, ['dave', 'erin']);
+    const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
+    const erin = await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey);
+    const roster = ['dave', 'erin'].map((m) => ({
+      member: m,
+      identityKey: bytesToHex(keys[m]!.publicKey),
+    }));
+    const create = {
+      type: 'admin.group.create' as const,
+      group: 'ops',
+      threshold: 2,
+      members: roster,
+    };
+    const id = newCeremonyId();
+    expectAck(await admin.submit(id, create));
+    const first = frost.keys.dkg.part1(frost.identifier.derive('dave'), 2, 2);
+    const encode = (pkg: typeof first.package) => ({
+      type: 'dkg.round1' as const,
+      package: bytesToHex(frost.encode.bytes('DkgRound1Package', pkg)),
+    });
+    expectAck(await dave.submit(id, encode(first.package)));
+    expectAck(await erin.submit(id, round1('erin', 2, 2)));
+    await dave.nextBody('dkg.round1.all', id);
+    expectAck(
+      await erin.submit(id, {
+        type: 'dkg.fail',
+        culprit: 'dave',
+        code: 'INVALID_SECRET_SHARE',
+        reason: 'share fails vss_verify',
+      }),
+    );
+    await dave.nextBody('dkg.abort', id);
+    const retry = newCeremonyId();
+    expectAck(await admin.submit(retry, create));
+    await dave.nextBody('dkg.start', retry);
+    // The same coefficients with a fresh proof-of-knowledge nonce: other bytes, same polynomial.
+    const again = frost.keys.dkg.part1(frost.identifier.derive('dave'), 2, 2, {
+      coefficients: first.secretPackage.coefficients,
+    });
+    expect(bytesToHex(again.package.proofOfKnowledge)).not.toBe(
+      bytesToHex(first.package.proofOfKnowledge),
+    );
+    expect((await dave.submit(retry, encode(again.package))).code).toBe('COMMITMENT_REUSED');
+    // A polynomial that keeps only the secret (constant term) is not fresh either.
+    const sameSecret = frost.keys.dkg.part1(frost.identifier.derive('dave'), 2, 2, {
+      coefficients: [
+        first.secretPackage.coefficients[0]!,
+        frost.keys.dkg.part1(frost.identifier.derive('dave'), 2, 2).secretPackage.coefficients[1]!,
+      ],
+    });
+    expect((await dave.submit(retry, encode(sameSecret.package))).code).toBe('COMMITMENT_REUSED');
+    expectAck(await dave.submit(retry, round1('dave', 2, 2)));
+  });
+
   it('aborts with CONFIRMATION_MISMATCH when members confirm different views', async () => {
     const t = await fresh();
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
