@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx (the workspace has no build step).
-import { register } from 'tsx/esm/api';
+// Runs the CLI from its bundle (dist/conclave.mjs, made by scripts/build.mjs at `pnpm install`) when
+// every file the bundle was built from is unchanged, and from the TypeScript sources through tsx
+// otherwise (an edited checkout, no bundle yet, or CONCLAVE_FROM_SOURCE=1). Both run the same code;
+// the bundle only starts faster (about 0.45 s against 1.4 s here).
+import { bundleIsCurrent } from './bundle.mjs';
 
-register();
-await import('../src/main.ts');
+if (bundleIsCurrent()) {
+  await import('../dist/conclave.mjs');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}

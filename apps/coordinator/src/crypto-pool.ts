@@ -84,7 +84,17 @@ import(workerData.entry).catch((first) => {
 });
 `;
 
-const ENTRY = new URL('./crypto-pool-worker.ts', import.meta.url).href;
+/**
+ * The worker's module: the .ts beside this file when the coordinator runs from source, and the
+ * .mjs beside the bundle when it runs inside the CLI's bundle (apps/cli/scripts/build.mjs builds
+ * both into apps/cli/dist).
+ */
+const WORKER_ENTRY = new URL(
+  new URL(import.meta.url).pathname.endsWith('.ts')
+    ? './crypto-pool-worker.ts'
+    : './crypto-pool-worker.mjs',
+  import.meta.url,
+).href;
 
 /** tsx's ESM API (`register()`), as a file URL. */
 function tsxApi(): string {
@@ -170,7 +180,7 @@ export class CryptoPool {
   #spawn(): Slot {
     const worker = new Worker(BOOT, {
       eval: true,
-      workerData: { entry: ENTRY, tsx: tsxApi() },
+      workerData: { entry: WORKER_ENTRY, tsx: tsxApi() },
       name: 'conclave-crypto',
     });
     worker.unref();

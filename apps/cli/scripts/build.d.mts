@@ -1,0 +1,3 @@
+export declare function buildCli(options?: {
+  quiet?: boolean;
+}): Promise<{ inputs: number; ms: number }>;
