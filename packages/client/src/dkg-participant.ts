@@ -500,6 +500,20 @@ export class DkgParticipant {
     let sharePath: string;
     try {
       sharePath = await this.#o.save(keyPackage, metadata);
+    } catch (err) {
+      // Every confirmation verified: the group key exists for the others, so there is no one to
+      // blame and no dkg.fail to send. Report the save error itself (#fail ignores a 'done'
+      // ceremony, so without this the result would never settle and the error would be lost).
+      const code = err instanceof ClientError ? err.code : 'KEYSTORE_IO_ERROR';
+      const failure = new ClientError(
+        code,
+        `key ceremony for ${this.start.group} completed, but this member's share was not saved ` +
+          `(${err instanceof ClientError ? err.message : 'write failed'}); ask the admin to repair it`,
+        { cause: err, details: { ceremonyId: this.ceremonyId } },
+      );
+      this.#log(`key ceremony ${this.ceremonyId}: ${code}: share not saved`);
+      this.#reject(failure);
+      return;
     } finally {
       this.#discard();
     }

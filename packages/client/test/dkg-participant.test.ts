@@ -24,7 +24,13 @@ function opened(ceremonyId: string, body: SealedBody): OpenedEnvelope {
 }
 
 async function run(
-  opts: { faultFrom?: string; tamperBoxFrom?: string; wrongAdmin?: boolean } = {},
+  opts: {
+    faultFrom?: string;
+    tamperBoxFrom?: string;
+    wrongAdmin?: boolean;
+    /** This member's save fails (disk full, a share file already there, …). */
+    failSaveOf?: string;
+  } = {},
 ) {
   const admin = generateIdentityKey();
   const ids: Record<string, IdentityKey> = Object.fromEntries(
@@ -61,6 +67,9 @@ async function run(
             outbox.push({ from: m, body });
           },
           save: async (_kp, meta) => {
+            if (opts.failSaveOf === meta.member) {
+              throw new ClientError('KEYSTORE_IO_ERROR', 'could not write keystore (ENOSPC)');
+            }
             saved.push(meta.member);
             return `/nowhere/${meta.member}`;
           },
@@ -81,11 +90,15 @@ async function run(
       else process.env['CONCLAVE_TEST_FAULT'] = prev;
     }
   };
+  // A result that never settles is a defect of its own: report it instead of hanging the test.
   const results = NAMES.map((m) =>
-    parts.get(m)!.result.then(
-      (r): DkgResult | ClientError => r,
-      (e: ClientError) => e,
-    ),
+    Promise.race([
+      parts.get(m)!.result.then(
+        (r): DkgResult | ClientError => r,
+        (e: ClientError) => e,
+      ),
+      new Promise<'unsettled'>((resolve) => setTimeout(() => resolve('unsettled'), 2_000).unref()),
+    ]),
   );
   for (const m of NAMES)
     await parts
@@ -150,7 +163,7 @@ describe('DkgParticipant', () => {
   it('runs a 2-of-3 key ceremony and saves each share only after all confirmations', async () => {
     const { results, saved } = await run();
     const keys = new Set(
-      results.map((r) => (r instanceof ClientError ? r.code : r.groupPublicKey)),
+      results.map((r) => (r instanceof ClientError || r === 'unsettled' ? r : r.groupPublicKey)),
     );
     expect(keys.size).toBe(1);
     expect([...keys][0]).toMatch(/^[0-9a-f]{64}$/);
@@ -174,6 +187,16 @@ describe('DkgParticipant', () => {
     expect(saved).toEqual([]);
     for (const f of fails)
       expect(f.body).toMatchObject({ culprit: 'carol', code: 'DECRYPTION_FAILED' });
+  });
+
+  it('reports a share that could not be saved with the save error, instead of never settling', async () => {
+    const { results, saved, fails } = await run({ failSaveOf: 'bob' });
+    expect(saved.sort()).toEqual(['alice', 'carol']);
+    expect(fails).toEqual([]); // the ceremony completed for everyone else; nothing to blame
+    const bob = results[NAMES.indexOf('bob')];
+    expect(bob).toBeInstanceOf(ClientError);
+    expect(bob).toMatchObject({ code: 'KEYSTORE_IO_ERROR' });
+    expect((bob as ClientError).message).toMatch(/not saved|could not/);
   });
 
   it('refuses a key ceremony not authorized by the pinned admin key', async () => {
