@@ -217,6 +217,11 @@ export class CeremonyRunner {
         this.deps.logger.error('ceremony could not be restored', { ceremony: record.id });
       }
     }
+    // admin.member.revoke commits the revocation first and applies it to each open ceremony in
+    // later transactions: a stop in between leaves ceremonies that still count the revoked
+    // member (its approval, its place in a session). Apply what is missing before anything of
+    // them runs again (B.30); a member already excluded or a closed ceremony is left as it is.
+    for (const live of [...this.live.values()]) this.#applyRevocations(live);
     for (const live of [...this.live.values()]) {
       const followUps: FollowUp[] = [];
       if (live.kind === 'sign') {
@@ -227,6 +232,21 @@ export class CeremonyRunner {
         }
       }
       this.afterTransition(live, followUps);
+    }
+  }
+
+  #applyRevocations(live: Live): void {
+    for (const member of [...snapshotOf(live).context.group.members]) {
+      if (this.live.get(live.id) !== live) return;
+      const revokedAt = this.store.getMember(member)?.revokedAt;
+      if (revokedAt === null || revokedAt === undefined) continue;
+      const event = { type: 'member.revoked', member, at: this.now() };
+      if (!checkEvent(snapshotOf(live), event).ok) continue;
+      try {
+        this.apply(live, event);
+      } catch {
+        this.deps.logger.error('revocation could not be applied', { ceremony: live.id });
+      }
     }
   }
 

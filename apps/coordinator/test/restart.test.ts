@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { bytesToHex, hexToBytes, newCeremonyId, requestDigest } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCeremonyReport, readIdentityKeyFile } from '../src/index.js';
+import { openStore } from '../src/store.js';
 import {
   FakeMember,
   connect,
@@ -220,6 +221,40 @@ describe('crash and restart', () => {
     await alice.client.query({ type: 'ceremony.status.get', ceremonyId: id }, 'ceremony.status');
     const complete = await alice.client.nextBody('sign.complete', id);
     expect(complete.body.signature).toBe(report.signature?.signature);
+  });
+
+  it('excludes a member whose revocation was committed before a stop but not yet applied to its open ceremonies (B.30)', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const a = await startTest({ dir });
+    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(a, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    expectAck(await bob.approve(id, 'release'));
+    await a.close();
+    // What a stop right after admin.member.revoke committed leaves: bob's row is revoked, the
+    // open ceremony's snapshot (written by a later transaction) still counts his approval.
+    const store = openStore(a.dbPath, { now: Date.now() });
+    store.revokeMember('bob', Date.now());
+    store.close();
+
+    const b = await startTest({ dir });
+    cleanups.push(() => b.close());
+    await carol.connect(b);
+    expectAck(await carol.approve(id, 'release'));
+    const context = JSON.parse(b.handle.store.getCeremony(id)!.snapshot).context as {
+      excluded: { member: string; reason: string }[];
+      sessions: { participants: string[] }[];
+    };
+    expect(context.excluded).toContainEqual(
+      expect.objectContaining({ member: 'bob', reason: 'revoked' }),
+    );
+    // A revoked identity no longer speaks for anyone: no session is built on bob's approval.
+    expect(context.sessions.flatMap((s) => s.participants)).not.toContain('bob');
+    expect(b.handle.store.getCeremony(id)!.state).toBe('collectingApprovals');
   });
 
   it('resumes a DKG stopped before the round-2 boxes went out', async () => {
