@@ -729,11 +729,33 @@ export class LifecycleParticipant {
     }
     let sharePath: string | undefined;
     if (this.#staged !== undefined) {
-      sharePath = await this.#o.commit(
-        this.start.group,
-        this.#staged,
-        this.#share?.metadata.epoch ?? (this.#share ? 0 : undefined),
-      );
+      const staged = this.#staged;
+      try {
+        sharePath = await this.#o.commit(
+          this.start.group,
+          staged,
+          this.#share?.metadata.epoch ?? (this.#share ? 0 : undefined),
+        );
+      } catch (err) {
+        // Every confirmation verified: the ceremony is complete and the staged file holds this
+        // member's only share of the new epoch. Keep it (recoverShares promotes it when the client
+        // starts again) instead of letting #fail discard it and send a dkg.fail nobody can act on.
+        this.#staged = undefined;
+        this.#phase = 'failed';
+        await this.#discard();
+        const code = err instanceof ClientError ? err.code : 'KEYSTORE_IO_ERROR';
+        this.#log(`${code}: the new share could not replace the old one; kept at ${staged}`);
+        this.#reject(
+          new ClientError(
+            code,
+            `key ceremony for ${this.start.group} completed, but the new share could not replace ` +
+              `the old one (${err instanceof ClientError ? err.message : 'swap failed'}); it is kept ` +
+              `at ${staged} and is put in place when this member's client starts again`,
+            { cause: err, details: { ceremonyId: this.ceremonyId, staged } },
+          ),
+        );
+        return;
+      }
       this.#staged = undefined;
     }
     this.#phase = 'done';

@@ -1,0 +1,193 @@
+// The member side of a key lifecycle ceremony (docs/lifecycle.md), driven by an in-memory relay
+// that plays an honest coordinator through a 2-of-3 refresh: the new share is staged before the
+// confirmation and replaces the old one only after every confirmation verified.
+import { ed25519 as frost } from '@conclave/frost';
+import {
+  bodyHash,
+  bytesToHex,
+  generateIdentityKey,
+  newCeremonyId,
+  sealEnvelope,
+  type IdentityKey,
+  type KeyStart,
+  type OpenedEnvelope,
+  type SealedBody,
+} from '@conclave/protocol';
+import { describe, expect, it } from 'vitest';
+import {
+  ClientError,
+  LifecycleParticipant,
+  type LifecycleResult,
+  type LoadedShare,
+} from '../src/index.js';
+
+const NAMES = ['alice', 'bob', 'carol'];
+const GROUP = 'web';
+
+function opened(ceremonyId: string, body: SealedBody): OpenedEnvelope {
+  return { ceremonyId, round: '0', seq: 1, sender: 'coordinator', body, bodyHash: bodyHash(body) };
+}
+
+type Box = { ephemeralKey: string; nonce: string; ciphertext: string };
+
+async function refresh(opts: { failCommitOf?: string } = {}) {
+  const admin = generateIdentityKey();
+  const ids: Record<string, IdentityKey> = Object.fromEntries(
+    NAMES.map((n) => [n, generateIdentityKey()]),
+  );
+  const dealt = frost.keys.dealer({
+    minSigners: 2,
+    maxSigners: 3,
+    identifiers: NAMES.map((m) => frost.identifier.derive(m)),
+  });
+  const pub = dealt.publicKeyPackage;
+  const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
+  const gpk = bytesToHex(pub.verifyingKey);
+  const roster = NAMES.map((m) => ({
+    member: m,
+    identifier: frost.identifier.derive(m),
+    identityKey: bytesToHex(ids[m]!.publicKey),
+  }));
+  const ceremonyId = newCeremonyId();
+  const start: KeyStart = {
+    type: 'key.start',
+    kind: 'refresh',
+    group: GROUP,
+    fromEpoch: 0,
+    toEpoch: 1,
+    groupPublicKey: gpk,
+    publicKeyPackage: pubHex,
+    previousThreshold: 2,
+    previous: roster,
+    threshold: 2,
+    participants: roster,
+    dealers: NAMES,
+    authorization: sealEnvelope(admin, {
+      ceremonyId,
+      round: '0',
+      seq: 1,
+      sender: 'admin',
+      body: { type: 'admin.group.refresh', group: GROUP, epoch: 0, groupPublicKey: gpk },
+    }),
+  };
+  const share = (m: string): LoadedShare => ({
+    metadata: {
+      kind: 'frost-key-package',
+      group: GROUP,
+      member: m,
+      suite: 'FROST-ED25519-SHA512-v1',
+      threshold: 2,
+      groupPublicKey: gpk,
+      publicKeyPackage: pubHex,
+      participants: roster,
+      ceremonyId: 'c_dkg0000000000',
+      createdAt: new Date().toISOString(),
+      epoch: 0,
+    },
+    keyPackage: frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!),
+    publicKeyPackage: pub,
+  });
+  const outbox: { from: string; body: SealedBody }[] = [];
+  const staged = new Set<string>();
+  const discarded: string[] = [];
+  const committed: string[] = [];
+  const parts = new Map<string, LifecycleParticipant>();
+  for (const m of NAMES) {
+    parts.set(
+      m,
+      new LifecycleParticipant(
+        {
+          member: m,
+          key: ids[m]!,
+          adminKey: admin.publicKey,
+          send: async (_c, _r, body) => {
+            outbox.push({ from: m, body });
+          },
+          loadShare: async () => share(m),
+          stage: async (_kp, meta) => {
+            const path = `/pending/${meta.member}`;
+            staged.add(path);
+            return path;
+          },
+          commit: async (_group, path) => {
+            if (opts.failCommitOf === m) {
+              throw new ClientError('KEYSTORE_IO_ERROR', 'could not replace the share (EIO)');
+            }
+            committed.push(m);
+            return path;
+          },
+          discard: async (path) => {
+            discarded.push(path);
+          },
+        },
+        ceremonyId,
+        start,
+      ),
+    );
+  }
+  const take = (type: string) => outbox.splice(0).filter((o) => o.body.type === type);
+  const deliver = (m: string, body: SealedBody) => parts.get(m)!.handle(opened(ceremonyId, body));
+  const results = NAMES.map((m) =>
+    Promise.race([
+      parts.get(m)!.result.then(
+        (r): LifecycleResult | ClientError => r,
+        (e: ClientError) => e,
+      ),
+      new Promise<'unsettled'>((resolve) => setTimeout(() => resolve('unsettled'), 2_000).unref()),
+    ]),
+  );
+  for (const m of NAMES) await parts.get(m)!.begin();
+  const packages = take('key.round1').map((o) => ({
+    member: o.from,
+    package: (o.body as { package: string }).package,
+  }));
+  for (const m of NAMES) await deliver(m, { type: 'key.round1.all', packages, boxes: [] });
+  const r2 = take('key.round2');
+  for (const m of NAMES) {
+    const boxes = r2.flatMap((o) =>
+      (o.body as { boxes: (Box & { recipient: string })[] }).boxes
+        .filter((b) => b.recipient === m)
+        .map(({ recipient: _r, ...box }) => ({ sender: o.from, ...box })),
+    );
+    await deliver(m, { type: 'key.round2.deliver', boxes });
+  }
+  const confirms = take('dkg.confirm');
+  expect(confirms).toHaveLength(NAMES.length);
+  const first = confirms[0]!.body as { round1Hash: string; groupPublicKey: string };
+  for (const m of NAMES) {
+    await deliver(m, {
+      type: 'dkg.complete',
+      groupPublicKey: first.groupPublicKey,
+      round1Hash: first.round1Hash,
+      confirmations: confirms.map((c) => ({
+        member: c.from,
+        signature: (c.body as { signature: string }).signature,
+      })),
+    });
+  }
+  return { results: await Promise.all(results), staged, discarded, committed, outbox };
+}
+
+describe('LifecycleParticipant (refresh)', () => {
+  it('stages each new share before confirming and commits it after every confirmation', async () => {
+    const { results, staged, discarded, committed } = await refresh();
+    expect(staged.size).toBe(3);
+    expect(committed.sort()).toEqual(NAMES);
+    expect(discarded).toEqual([]);
+    for (const r of results) expect(r).toMatchObject({ kind: 'refresh', epoch: 1 });
+  });
+
+  it('keeps the staged share when the swap fails after completion, and reports the swap error', async () => {
+    const { results, discarded, committed, outbox } = await refresh({ failCommitOf: 'bob' });
+    expect(committed.sort()).toEqual(['alice', 'carol']);
+    // The ceremony completed: bob's staged share is his only share of the new epoch. Deleting it
+    // would leave him with an old-epoch share the others no longer sign with.
+    expect(discarded).toEqual([]);
+    // Nothing to blame on anyone: no dkg.fail for a ceremony that completed.
+    expect(outbox.filter((o) => o.body.type === 'dkg.fail')).toEqual([]);
+    const bob = results[NAMES.indexOf('bob')];
+    expect(bob).toBeInstanceOf(ClientError);
+    expect(bob).toMatchObject({ code: 'KEYSTORE_IO_ERROR' });
+    expect((bob as ClientError).message).toContain('/pending/bob');
+  });
+});
