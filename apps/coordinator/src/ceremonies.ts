@@ -222,6 +222,10 @@ export class CeremonyRunner {
     // member (its approval, its place in a session). Apply what is missing before anything of
     // them runs again (B.30); a member already excluded or a closed ceremony is left as it is.
     for (const live of [...this.live.values()]) this.#applyRevocations(live);
+    // Likewise a refresh or reshare commits the group's new epoch, then cancels the group's open
+    // signing ceremonies in a follow-up (key-lifecycle.ts): one opened before the new shares
+    // existed must not go on under them (its commitments were made for the old ones).
+    for (const live of [...this.live.values()]) this.#cancelIfSharesChanged(live);
     for (const live of [...this.live.values()]) {
       const followUps: FollowUp[] = [];
       if (live.kind === 'sign') {
@@ -232,6 +236,27 @@ export class CeremonyRunner {
         }
       }
       this.afterTransition(live, followUps);
+    }
+  }
+
+  #cancelIfSharesChanged(live: Live): void {
+    if (live.kind !== 'sign') return;
+    const changed = this.store
+      .listEpochs(live.group)
+      .filter((e) => e.kind !== 'dkg' && e.at > live.createdAt)
+      .at(-1);
+    if (changed === undefined) return;
+    const event = {
+      type: 'ceremony.cancel',
+      by: 'coordinator',
+      reason: `the group's shares changed (key epoch ${changed.epoch}); request the signature again`,
+      at: this.now(),
+    };
+    if (!checkEvent(snapshotOf(live), event).ok) return;
+    try {
+      this.apply(live, event);
+    } catch {
+      this.deps.logger.error('stale ceremony could not be cancelled', { ceremony: live.id });
     }
   }
 

@@ -257,6 +257,53 @@ describe('crash and restart', () => {
     expect(b.handle.store.getCeremony(id)!.state).toBe('collectingApprovals');
   });
 
+  it('cancels a signing ceremony opened under the key epoch a refresh committed just before a stop', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const a = await startTest({ dir });
+    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(a, admin, members, 'release', 2);
+    const [alice, bob] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    expectAck(await bob.approve(id, 'release'));
+    await a.close();
+    // What a stop right after a refresh's activateGroup committed leaves: epoch 1 is saved, the
+    // group's open signing ceremony (cancelled by a follow-up after that commit) is still open.
+    await new Promise((r) => setTimeout(r, 5));
+    const store = openStore(a.dbPath, { now: Date.now() });
+    const group = store.getGroup('release')!;
+    store.transaction(() => {
+      store.putGroup({ ...group, epoch: 1, updatedAt: Date.now() });
+      store.putEpoch({
+        group: 'release',
+        epoch: 1,
+        kind: 'refresh',
+        ceremonyId: newCeremonyId(),
+        threshold: group.threshold,
+        members: group.members,
+        groupPublicKey: group.groupPublicKey!,
+        publicKeyPackage: group.publicKeyPackage!,
+        at: Date.now(),
+      });
+    });
+    store.close();
+
+    const b = await startTest({ dir });
+    cleanups.push(() => b.close());
+    // Its commitments belong to the old shares: it must not go on under the new ones.
+    expect(b.handle.store.getCeremony(id)!.state).toBe('cancelled');
+    // A request made under the new epoch is not touched by a later start.
+    await alice.connect(b);
+    const later = newCeremonyId();
+    await alice.requestRelease(later);
+    await b.close();
+    const c = await startTest({ dir });
+    cleanups.push(() => c.close());
+    expect(c.handle.store.getCeremony(later)!.open).toBe(true);
+  });
+
   it('resumes a DKG stopped before the round-2 boxes went out', async () => {
     const dir = tempDir();
     cleanups.push(() => removeDir(dir));
