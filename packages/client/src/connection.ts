@@ -301,9 +301,17 @@ export class Connection {
         handshakeTimeout: 10_000,
       });
       let settled = false;
+      // handshakeTimeout ends at the upgrade; a coordinator that then never says auth.ok must not
+      // hold connect() (or a reconnect, which would then never retry) forever.
+      const authTimer = setTimeout(
+        () => fail(new ClientError('TIMEOUT', `no auth.ok from the coordinator at ${wsUrl}`)),
+        this.options.requestTimeoutMs ?? 30_000,
+      );
+      authTimer.unref();
       const fail = (err: ClientError) => {
         if (settled) return;
         settled = true;
+        clearTimeout(authTimer);
         ws.removeAllListeners();
         ws.on('error', () => undefined);
         ws.terminate();
@@ -339,6 +347,7 @@ export class Connection {
             return;
           }
           settled = true;
+          clearTimeout(authTimer);
           ws.removeAllListeners();
           // Attach now, synchronously: frames right behind auth.ok (e.g. dkg.start) are not lost.
           this.#attach(ws);

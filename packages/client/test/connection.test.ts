@@ -1,0 +1,64 @@
+// Connection (connection.ts) against a fake coordinator that answers the challenge and accepts the
+// WebSocket upgrade but then says nothing: connect() must end with a coded TIMEOUT, not wait for
+// auth.ok forever (an agent stuck there would never reconnect).
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { bytesToHex, generateIdentityKey, PROTOCOL_VERSION } from '@conclave/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { Connection } from '../src/index.js';
+
+const servers: Server[] = [];
+const sockets: WebSocket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.terminate();
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+/** Answers POST /v1/challenge; upgrades /v1/ws and then never sends auth.ok. */
+async function silentCoordinator(): Promise<string> {
+  const wss = new WebSocketServer({ noServer: true });
+  let origin = '';
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        type: 'auth.challenge',
+        protocolVersion: PROTOCOL_VERSION,
+        challenge: bytesToHex(new Uint8Array(32).fill(7)),
+        origin,
+        expiresAt: Date.now() + 30_000,
+      }),
+    );
+  });
+  server.on('upgrade', (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, (ws) => sockets.push(ws));
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return origin;
+}
+
+describe('Connection.connect', () => {
+  it('fails with TIMEOUT when the coordinator upgrades but never sends auth.ok', async () => {
+    const url = await silentCoordinator();
+    const connection = new Connection({
+      url,
+      member: 'alice',
+      key: generateIdentityKey(),
+      coordinatorKey: new Uint8Array(32),
+      requestTimeoutMs: 300,
+    });
+    const outcome = await Promise.race([
+      connection.connect().then(
+        () => 'connected',
+        (e: unknown) => e,
+      ),
+      new Promise((r) => setTimeout(() => r('still waiting'), 2_000).unref()),
+    ]);
+    expect(outcome).toMatchObject({ code: 'TIMEOUT' });
+    expect(sockets.length).toBe(1);
+    await connection.close();
+  });
+});
