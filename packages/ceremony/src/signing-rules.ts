@@ -317,7 +317,12 @@ export function checkSigning(phase: SigningPhase, c: SigningContext, e: SigningE
     case 'ceremony.cancel':
       return accept;
     case 'member.revoked':
-      return member(c, e.member) ?? accept;
+      // A member excluded for a timeout or a bad share is still counted as an approver: its
+      // revocation must be recorded too, or its approval keeps counting (B.30).
+      if (!isMember(c, e.member)) return member(c, e.member) ?? accept;
+      return isRevoked(c, e.member)
+        ? refuse('EXCLUDED', `${e.member} is already revoked in this ceremony`)
+        : accept;
     case 'sign.approve':
       if (!isMember(c, e.member)) return member(c, e.member) ?? accept;
       if (hasApproved(c, e.member) || hasRejected(c, e.member))
@@ -547,6 +552,10 @@ export const timedOutParticipants = (c: SigningContext): string[] => {
 export const revokesParticipant = (c: SigningContext, m: string): boolean =>
   currentSession(c)?.participants.includes(m) ?? false;
 
+/**
+ * Adds a `revoked` exclusion, also for a member already excluded for a timeout or a bad share (it
+ * then has two entries: the failure stays on record, and its approval stops counting).
+ */
 export const recordRevocation = (c: SigningContext, e: Ev<'member.revoked'>): Patch => {
   const now = tick(c, e.at);
   return {

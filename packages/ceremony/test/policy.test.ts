@@ -206,6 +206,73 @@ describe('signing policy: required roles', () => {
   });
 });
 
+describe('signing policy: revocation after an exclusion', () => {
+  // B.30: a revoked identity no longer speaks for anyone, whatever it was excluded for before.
+  it('a member excluded for a timeout, then revoked, no longer counts toward the quorum', () => {
+    const actor = startSigning(input({ policy: { quorum: 3, requiredRoles: [] } }));
+    accept(actor, approve('alice', 1, 1_100));
+    accept(actor, approve('bob', 2, 1_200));
+    accept(actor, approve('erin', 3, 1_300));
+    const s1 = lastSession(actor);
+    expect(s1.participants).toEqual(['alice', 'bob']);
+    accept(actor, {
+      type: 'round2.share',
+      member: 'alice',
+      sessionId: s1.id,
+      valid: true,
+      at: 1_400,
+    });
+    accept(actor, { type: 'deadline.reached', at: s1.deadline });
+    expect(actor.getSnapshot().context.excluded).toMatchObject([
+      { member: 'bob', reason: 'timeout' },
+    ]);
+    accept(actor, { type: 'member.revoked', member: 'bob', at: s1.deadline + 10 });
+    expect(policyGap(actor.getSnapshot().context)).toEqual({
+      missingApprovals: 1,
+      missingRoles: [],
+    });
+    accept(actor, {
+      type: 'sign.recommit',
+      member: 'alice',
+      commitment: hex(4),
+      at: s1.deadline + 20,
+    });
+    // alice and erin hold fresh commitments (t = 2), but only 2 approvals still count.
+    expect(actor.getSnapshot().value).toEqual({ signing: 'awaitingCommitments' });
+    accept(actor, approve('carol', 5, s1.deadline + 30));
+    expect(actor.getSnapshot().value).toEqual({ signing: 'inSession' });
+  });
+
+  it('a role holder excluded for a bad share, then revoked, no longer meets the role', () => {
+    const actor = startSigning(
+      input({ policy: { quorum: 2, requiredRoles: [{ role: 'security', count: 1 }] } }),
+    );
+    accept(actor, approve('carol', 1, 1_100));
+    accept(actor, approve('alice', 2, 1_200));
+    const s1 = lastSession(actor);
+    accept(actor, {
+      type: 'round2.share',
+      member: 'carol',
+      sessionId: s1.id,
+      valid: false,
+      at: 1_300,
+    });
+    expect(actor.getSnapshot().context.excluded).toMatchObject([
+      { member: 'carol', reason: 'invalid_share' },
+    ]);
+    accept(actor, { type: 'member.revoked', member: 'carol', at: 1_400 });
+    expect(policyGap(actor.getSnapshot().context).missingRoles).toEqual([
+      { role: 'security', count: 1 },
+    ]);
+    accept(actor, approve('bob', 3, 1_500));
+    accept(actor, { type: 'sign.recommit', member: 'alice', commitment: hex(4), at: 1_600 });
+    // t fresh approvers (alice, bob), but the only security approver is revoked.
+    expect(actor.getSnapshot().value).toEqual({ signing: 'awaitingCommitments' });
+    accept(actor, approve('dave', 5, 1_700));
+    expect(actor.getSnapshot().value).toEqual({ signing: 'inSession' });
+  });
+});
+
 describe('signing policy: input and persistence', () => {
   it('refuses a quorum larger than the group', () => {
     const actor = createActor(signingMachine, {
