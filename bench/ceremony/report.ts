@@ -129,6 +129,10 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
     out.push(
       `   coordinator: ${(t.eventLoop.commits / t.completed).toFixed(1)} durable commits per ceremony (${fmtMs(t.eventLoop.commitMs / t.completed)} ms inside transactions)`,
     );
+  if (t.membersNice > 0)
+    out.push(
+      `   members ran at nice ${t.membersNice} (BENCH_MEMBERS_NICE): the coordinator gets the CPU first, as on its own machine`,
+    );
   if (t.notCompleted.length > 0) out.push(`   not completed: ${t.notCompleted.join('; ')}`);
   out.push('');
   const mem = r.memory;
