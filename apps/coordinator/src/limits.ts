@@ -1,4 +1,5 @@
 // Every resource limit of the coordinator in one object (THREATS C.38–C.43), overridable in tests.
+import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { MAX_FRAME_BYTES } from '@conclave/protocol';
 
@@ -105,4 +106,82 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
       ...(overrides.challengeRateLimit ?? {}),
     }),
   });
+}
+
+/**
+ * The key an address is counted under by the per-address caps (C.41): connections per IP and
+ * challenge rate windows. An IPv4 address is itself; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
+ * what a dual-stack socket reports for an IPv4 peer) is that IPv4 address; any other IPv6 address
+ * is its /64 (`2001:db8:1:2::/64`), because a /64 is what one subscriber or host is given
+ * (RFC 4291 §2.5.4, RFC 6177): keyed by /128, one host could take 2^64 addresses and walk round
+ * every per-IP cap. A zone (`%eth0`) is ignored. Text that is no address is its own key.
+ */
+export function addressKey(address: string): string {
+  const zone = address.indexOf('%');
+  const a = zone < 0 ? address : address.slice(0, zone);
+  if (isIPv4(a)) return a;
+  if (!isIPv6(a)) return address;
+  const w = ipv6Words(a);
+  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) {
+    const [hi, lo] = [w[6]!, w[7]!];
+    return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return `${w
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit words of a valid IPv6 address (`::` expanded, a dotted IPv4 tail as two words). */
+function ipv6Words(address: string): number[] {
+  const group = (part: string): number[] =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((g) => {
+          if (!g.includes('.')) return [Number.parseInt(g, 16)];
+          const [p, q, r, s] = g.split('.').map(Number) as [number, number, number, number];
+          return [(p << 8) | q, (r << 8) | s];
+        });
+  const gap = address.indexOf('::');
+  if (gap < 0) return group(address);
+  const head = group(address.slice(0, gap));
+  const tail = group(address.slice(gap + 2));
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+/**
+ * Fixed-window rate limits per key (the challenge endpoint, C.41), in a bounded table: past
+ * `maxKeys` windows the oldest window is dropped (it is the one nearest its end), so a flood of
+ * new addresses cannot reset the windows of the addresses already being limited.
+ */
+export class RateWindows {
+  /** In order of window start: a window that restarts is moved to the end. */
+  readonly #windows = new Map<string, { start: number; count: number }>();
+  readonly #o: { readonly perKey: number; readonly windowMs: number; readonly maxKeys: number };
+
+  constructor(o: { readonly perKey: number; readonly windowMs: number; readonly maxKeys: number }) {
+    this.#o = o;
+  }
+
+  get size(): number {
+    return this.#windows.size;
+  }
+
+  /** Counts one use of `key` at `now`; false (and not counted) when its window is used up. */
+  take(key: string, now: number): boolean {
+    const { perKey, windowMs, maxKeys } = this.#o;
+    const window = this.#windows.get(key);
+    if (window !== undefined && now - window.start < windowMs) {
+      if (window.count >= perKey) return false;
+      window.count += 1;
+      return true;
+    }
+    this.#windows.delete(key);
+    for (const oldest of this.#windows.keys()) {
+      if (this.#windows.size < maxKeys) break;
+      this.#windows.delete(oldest);
+    }
+    this.#windows.set(key, { start: now, count: 1 });
+    return true;
+  }
 }

@@ -22,7 +22,7 @@ import {
 } from '@conclave/protocol';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { CeremonyRunner, Hub } from './ceremonies.js';
-import type { Limits } from './limits.js';
+import { RateWindows, addressKey, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { Dispatcher } from './messages.js';
 import { recordRevokedRefusal, type Metrics } from './metrics.js';
@@ -53,6 +53,7 @@ export interface ServerDeps {
 interface Conn {
   readonly ws: WebSocket;
   readonly member: string;
+  /** addressKey of the peer: what the per-address cap counts. */
   readonly ip: string;
   alive: boolean;
   errors: number;
@@ -66,6 +67,9 @@ interface Conn {
 
 const noop = (): void => {};
 
+/** Challenge rate windows kept at once (C.41); past it the oldest window is dropped. */
+const MAX_CHALLENGE_WINDOWS = 10_000;
+
 export class CoordinatorServer {
   readonly http: Server;
   readonly wss: WebSocketServer;
@@ -73,7 +77,8 @@ export class CoordinatorServer {
   readonly #deps: ServerDeps;
   readonly #byMember = new Map<string, Set<Conn>>();
   readonly #perIp = new Map<string, number>();
-  readonly #challengeWindows = new Map<string, { start: number; count: number }>();
+  /** Challenge rate windows by addressKey (an IPv6 /64 is one address). */
+  readonly #challengeWindows: RateWindows;
   #total = 0;
   #book: ChallengeBook | null = null;
   #origin = '';
@@ -84,6 +89,11 @@ export class CoordinatorServer {
   constructor(deps: ServerDeps) {
     this.#deps = deps;
     const { limits } = deps;
+    this.#challengeWindows = new RateWindows({
+      perKey: limits.challengeRateLimit.perIp,
+      windowMs: limits.challengeRateLimit.windowMs,
+      maxKeys: MAX_CHALLENGE_WINDOWS,
+    });
     this.http = createServer({
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
@@ -217,18 +227,11 @@ export class CoordinatorServer {
   }
 
   #challenge(req: IncomingMessage, res: ServerResponse): void {
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = addressKey(req.socket.remoteAddress ?? 'unknown');
     const now = this.#deps.clock.now();
-    const { perIp, windowMs } = this.#deps.limits.challengeRateLimit;
-    const window = this.#challengeWindows.get(ip);
-    if (window === undefined || now - window.start >= windowMs) {
-      if (this.#challengeWindows.size > 10_000) this.#challengeWindows.clear();
-      this.#challengeWindows.set(ip, { start: now, count: 1 });
-    } else if (window.count >= perIp) {
+    if (!this.#challengeWindows.take(ip, now)) {
       this.#deps.metrics.refused.inc({ code: 'RATE_LIMITED' });
       return this.#json(res, 429, { code: 'RATE_LIMITED', message: 'too many challenges' });
-    } else {
-      window.count += 1;
     }
     const issued = this.#book?.issue(now);
     if (issued === undefined || !issued.ok) {
@@ -308,7 +311,7 @@ export class CoordinatorServer {
     const limits = this.#deps.limits;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== WS_PATH) return this.#refuse(socket, 404, 'UNEXPECTED_MESSAGE', 'not found');
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = addressKey(req.socket.remoteAddress ?? 'unknown');
     if (this.#total >= limits.maxConnections) {
       return this.#refuse(socket, 503, 'RATE_LIMITED', 'too many connections');
     }
