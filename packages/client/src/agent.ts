@@ -33,7 +33,7 @@ import {
 import { prepareArtifacts } from './artifacts.js';
 import { DkgParticipant, type DkgResult } from './dkg-participant.js';
 import { ClientError } from './errors.js';
-import type { Home, LoadedShare } from './home.js';
+import type { Home, LoadedShare, ShareMetadata } from './home.js';
 import { attachLifecycle, type LifecycleHandle } from './lifecycle.js';
 import type { NonceLedger } from './nonce-ledger.js';
 import {
@@ -167,6 +167,7 @@ export class MemberSession {
   readonly #log: (line: string) => void;
   readonly #dkgs = new Map<string, DkgParticipant>();
   readonly #shares = new Map<string, LoadedShare>();
+  readonly #loading = new Map<string, Promise<LoadedShare>>();
   readonly #reviews = new Map<string, Review>();
   /** ceremony → statements this member signed (to write the signature files at sign.complete). */
   readonly #signed = new Map<string, RecordedStatement[]>();
@@ -300,22 +301,41 @@ export class MemberSession {
   async share(group: string): Promise<LoadedShare> {
     let s = this.#shares.get(group);
     // A refresh/reshare/repair replaced the file: never sign with the shares of another epoch.
+    // (The unauthenticated header only decides whether to open the file again; a forged one
+    // fails that opening with KEYSTORE_DECRYPT_FAILED.)
     if (
       s !== undefined &&
       (await this.home.shareMetadata(group)).ceremonyId !== s.metadata.ceremonyId
     )
       s = undefined;
     if (s === undefined) {
-      s = await this.home.loadShare(group, this.#passphrase);
+      // Concurrent callers (two ceremonies reviewed at once) share one scrypt run.
+      let loading = this.#loading.get(group);
+      if (loading === undefined) {
+        loading = this.home.loadShare(group, this.#passphrase).finally(() => {
+          this.#loading.delete(group);
+        });
+        this.#loading.set(group, loading);
+      }
+      s = await loading;
       this.#shares.set(group, s);
     }
     return s;
   }
 
+  /**
+   * The share's metadata as authenticated by opening it with the passphrase (AEAD associated
+   * data). Trust decisions (whose signature a request carries, which group key signs a policy)
+   * use this, never `home.shareMetadata`, which anyone who can write the home could edit.
+   */
+  async #trustedMetadata(group: string): Promise<ShareMetadata> {
+    return (await this.share(group)).metadata;
+  }
+
   /** Fetches the ceremony's status and verifies the requester-signed request. */
   async review(ceremonyId: string): Promise<{ review: Review; status: CeremonyStatus }> {
     const status = await this.connection.status(ceremonyId);
-    const meta = await this.home.shareMetadata(status.group);
+    const meta = await this.#trustedMetadata(status.group);
     const review = reviewRequest(status, meta);
     this.#reviews.set(ceremonyId, review);
     if (status.policy !== undefined) this.#policyIds.set(ceremonyId, status.policy.id);
@@ -339,7 +359,7 @@ export class MemberSession {
    */
   async explainPolicy(review: Review): Promise<string[]> {
     await this.#checkPolicy(review); // logs the verified policy itself
-    const meta = await this.home.shareMetadata(review.group);
+    const meta = await this.#trustedMetadata(review.group);
     return describeGovernance(review.release, meta.threshold);
   }
 
@@ -350,7 +370,7 @@ export class MemberSession {
       id = (await this.connection.status(review.ceremonyId)).policy?.id;
       if (id !== undefined) this.#policyIds.set(review.ceremonyId, id);
     }
-    const meta = await this.home.shareMetadata(review.group);
+    const meta = await this.#trustedMetadata(review.group);
     const key = { group: meta.group, groupPublicKey: meta.groupPublicKey };
     if (id === undefined) {
       // A coordinator without policies: only acceptable while no policy was ever verified.
@@ -375,7 +395,7 @@ export class MemberSession {
     review: Review,
     pkg: { policyId: string; approvers: readonly string[] },
   ): Promise<void> {
-    const meta = await this.home.shareMetadata(review.group);
+    const meta = await this.#trustedMetadata(review.group);
     const key = { group: meta.group, groupPublicKey: meta.groupPublicKey };
     const policy = this.#policies.get(review.ceremonyId);
     if (policy === undefined) {
@@ -470,7 +490,7 @@ export class MemberSession {
         if (review !== undefined) await this.#checkPackagePolicy(review, body);
         const result = await this.signer.onPackage(env.ceremonyId, body);
         if (result !== undefined && review !== undefined) {
-          const meta = await this.home.shareMetadata(review.group);
+          const meta = await this.#trustedMetadata(review.group);
           const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
           const context: StatementContext = {
             ceremonyId: env.ceremonyId,
@@ -591,7 +611,7 @@ export class MemberSession {
     this.#autoSeen.add(status.ceremonyId);
     const st =
       status.request === undefined ? await this.connection.status(status.ceremonyId) : status;
-    const meta = await this.home.shareMetadata(st.group);
+    const meta = await this.#trustedMetadata(st.group);
     const review = reviewRequest(st, meta);
     const cls = review.release.class;
     if (!this.#autoApprove.has(cls)) {
