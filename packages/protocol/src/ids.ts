@@ -1,6 +1,7 @@
 // Names on the wire. ASCII only and short, so they are unambiguous in logs, CLIs and signatures.
 import { randomBytes } from '@noble/hashes/utils.js';
 import * as z from 'zod';
+import { describeRefusedCharacter, findRefusedCharacter } from './display-text.js';
 
 /** Sender id of the coordinator's own messages. */
 export const COORDINATOR_ID = 'coordinator';
@@ -51,21 +52,22 @@ export const TimestampSchema = z.int().min(0).max(8_640_000_000_000_000);
 /** A FROST signing session counter within one ceremony (ROAST may run several). */
 export const SessionSchema = z.int().min(1).max(1024);
 
-/** A short human text: bounded, no control characters. */
-export function text(maxLength: number, minLength = 0) {
+/**
+ * A short human text: bounded, and only characters that display as themselves (no C0/C1
+ * controls, bidi or other invisible format characters, separators, unpaired surrogates or
+ * noncharacters; see display-text.ts). `allowNewline`: multi-line text (a git tag message).
+ */
+export function text(maxLength: number, minLength = 0, options: { allowNewline?: boolean } = {}) {
   return z
     .string()
     .min(minLength)
     .max(maxLength)
-    .refine(hasNoControlCharacters, { error: 'control characters are not allowed' });
-}
-
-function hasNoControlCharacters(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const unit = value.charCodeAt(i);
-    if (unit < 0x20 || unit === 0x7f) return false;
-  }
-  return true;
+    .superRefine((value, ctx) => {
+      const found = findRefusedCharacter(value, options);
+      if (found !== undefined) {
+        ctx.addIssue({ code: 'custom', message: describeRefusedCharacter(found) });
+      }
+    });
 }
 
 /** A fresh ceremony id: `c_` + 32 hex characters (128 random bits). */

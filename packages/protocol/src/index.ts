@@ -65,6 +65,13 @@ export {
   type SenderId,
   type CeremonyId,
 } from './ids.js';
+export {
+  findRefusedCharacter,
+  refusedCharacterRule,
+  describeRefusedCharacter,
+  type RefusedCharacter,
+  type RefusedCharacterRule,
+} from './display-text.js';
 export * from './messages/handshake.js';
 export * from './messages/admin.js';
 export * from './messages/dkg.js';

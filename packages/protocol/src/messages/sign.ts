@@ -77,19 +77,9 @@ export const GitTagSchema = z.strictObject({
       .max(2 ** 32),
     tz: z.string().regex(/^[+-][0-9]{4}$/, { error: 'expected +HHMM or -HHMM' }),
   }),
-  /** Several lines are fine (a tag message); other control characters are not. */
-  message: z
-    .string()
-    .min(1)
-    .max(4096)
-    .refine((m) => [...m].every((c) => c === '\n' || !isControl(c.charCodeAt(0))), {
-      error: 'only newlines among control characters',
-    }),
+  /** Several lines are fine (a tag message); other control and format characters are not. */
+  message: text(4096, 1, { allowNewline: true }),
 });
-
-function isControl(code: number): boolean {
-  return code < 0x20 || code === 0x7f;
-}
 
 /** A batch manifest signed through its Merkle root (RFC 9162 hashing, packages/release). */
 export const ManifestRefSchema = z.strictObject({
