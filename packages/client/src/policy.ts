@@ -3,7 +3,8 @@
 // signed, under the group key from this member's own share metadata, binding the document's
 // canonical digest. Version 0 is the built-in default, never a served document. The highest verified
 // version per group key is pinned in the home, so a coordinator cannot roll a policy back.
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   artifactNameMatches,
@@ -20,7 +21,8 @@ import {
 import { verifyPolicyStatement } from '@conclave/release';
 import { z } from 'zod';
 import type { Connection } from './connection.js';
-import { ClientError } from './errors.js';
+import { ClientError, errnoCode } from './errors.js';
+import { writeJsonAtomic } from './home.js';
 
 export interface VerifiedPolicy {
   readonly group: string;
@@ -112,15 +114,73 @@ export class PolicyPins {
     return (await this.#read())[`${key.group}:${key.groupPublicKey}`]?.version ?? 0;
   }
 
+  /**
+   * Raises the pin of `key` to `p.version`; never lowers it. The agent and `conclave approve` may
+   * record at once (two processes, one home), so the read-compare-write runs under an exclusive
+   * lock file: without it a slower writer could put a lower version (or a file missing another
+   * group's pin) over a higher one, and a rolled-back policy would verify again.
+   */
   async record(key: GroupKeyView, p: VerifiedPolicy): Promise<void> {
-    const pins = await this.#read();
     const k = `${key.group}:${key.groupPublicKey}`;
-    if ((pins[k]?.version ?? -1) >= p.version) return;
-    pins[k] = { version: p.version, policyId: p.policyId };
-    const tmp = `${this.#path}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(pins, null, 2)}\n`, { mode: 0o600 });
-    await chmod(tmp, 0o600);
-    await rename(tmp, this.#path);
+    await withFileLock(`${this.#path}.lock`, async () => {
+      const pins = await this.#read();
+      if ((pins[k]?.version ?? -1) >= p.version) return;
+      pins[k] = { version: p.version, policyId: p.policyId };
+      await writeJsonAtomic(this.#path, pins);
+    });
+  }
+}
+
+const LOCK_WAIT_MS = 10_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+/**
+ * Runs `fn` holding `lockPath` (created whole with link(2), holding the owner's pid). Waits for a
+ * live holder (up to LOCK_WAIT_MS, then TIMEOUT); takes over the lock of a process that died.
+ */
+async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  const mine = `${lockPath}.${process.pid}.${randomUUID()}`;
+  await writeFile(mine, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        await link(mine, lockPath); // atomic: fails with EEXIST while someone holds it
+        break;
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      }
+      const content = await readFile(lockPath, 'utf8').catch(() => '');
+      const holder = Number.parseInt(content, 10);
+      if (content !== '' && !(Number.isSafeInteger(holder) && holder > 0 && pidAlive(holder))) {
+        // Left by a process that died: take it over, unless someone else just did.
+        const now = await readFile(lockPath, 'utf8').catch(() => '');
+        if (now === content) await unlink(lockPath).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new ClientError(
+          'TIMEOUT',
+          `${lockPath} is held by process ${content.trim() || '?'}; if no conclave process runs for this home, delete it`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 20)));
+    }
+  } finally {
+    await unlink(mine).catch(() => undefined);
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lockPath).catch(() => undefined);
   }
 }
 

@@ -1,6 +1,6 @@
 // Members verify a policy before obeying it (docs/policy.md): the quorum signature under their own
 // group key, the built-in v0, pinned versions against rollback, and the request/package checks.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -165,6 +165,31 @@ describe('pinned versions', () => {
     await expect(fetchVerifiedPolicy(rolledBack, key, 'release@v1', store)).rejects.toMatchObject({
       code: 'POLICY_UNVERIFIED',
     });
+  });
+});
+
+describe('PolicyPins.record under concurrency', () => {
+  const verified = (group: string, version: number) => ({
+    group,
+    version,
+    policyId: `${group}@v${version}`,
+    document: doc(version),
+  });
+
+  it("never lowers a pin, nor loses another group's, when records race (two clients, one home)", async () => {
+    const d = mkdtempSync(join(tmpdir(), 'conclave-pins-'));
+    dirs.push(d);
+    const other = { group: 'docs', groupPublicKey };
+    for (let round = 0; round < 8; round++) {
+      // Separate instances, as the agent and `conclave approve` each hold their own.
+      const versions = [1, 2, 3, 4, 5, 6].sort(() => Math.random() - 0.5);
+      const writes = versions.map((v) => new PolicyPins(d).record(key, verified('release', v)));
+      writes.push(new PolicyPins(d).record(other, verified('docs', round + 1)));
+      await Promise.all(writes);
+      expect(await new PolicyPins(d).highest(key)).toBe(6);
+      expect(await new PolicyPins(d).highest(other)).toBe(round + 1);
+    }
+    expect(readdirSync(d).filter((n) => n !== 'policy-pins.json')).toEqual([]);
   });
 });
 
