@@ -51,6 +51,8 @@ export interface StartOptions {
   /** Where `coordinator.key` and `admin.key` live; default: the database's directory. */
   readonly dataDir?: string;
   readonly clock?: Clock;
+  /** Monotonic time for challenge TTLs and rate limits (THREATS D.52); tests drive it. */
+  readonly monotonic?: Clock;
   readonly limits?: Partial<Limits>;
   readonly logger?: Logger;
   /** The origin clients dial, if not `http://HOST:PORT` (e.g. behind a TLS proxy). */
@@ -181,6 +183,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       limits,
       logger,
       clock,
+      ...(options.monotonic === undefined ? {} : { monotonic: options.monotonic }),
       store,
       metrics,
       coordinatorPublicKey: keys.coordinator.publicKey,

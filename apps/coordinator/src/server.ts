@@ -9,6 +9,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import {
   ADMIN_ID,
   AuthResponseSchema,
@@ -33,10 +34,20 @@ import type { AuditHttp, RequestAuthenticator } from './web/routes.js';
 
 export const WS_PATH = '/v1/ws';
 
+/**
+ * Monotonic milliseconds (arbitrary origin) for the security timing of the edge (THREATS D.52):
+ * challenge lifetimes, challenge rate windows and frame budgets. A wall-clock step (NTP, a VM
+ * resumed, an operator) must neither expire fresh challenges nor freeze a rate window for hours.
+ */
+export const monotonicClock: Clock = { now: () => Math.floor(performance.now()) };
+
 export interface ServerDeps {
   readonly limits: Limits;
   readonly logger: Logger;
+  /** Wall-clock time: what is stored or shown (timestamps, revocation times). */
   readonly clock: Clock;
+  /** Time for the edge's security decisions (D.52); default monotonicClock. */
+  readonly monotonic?: Clock;
   readonly store: Store;
   readonly metrics: Metrics;
   readonly coordinatorPublicKey: Uint8Array;
@@ -80,6 +91,7 @@ export class CoordinatorServer {
   /** Challenge rate windows by addressKey (an IPv6 /64 is one address). */
   readonly #challengeWindows: RateWindows;
   #total = 0;
+  readonly #mono: Clock;
   #book: ChallengeBook | null = null;
   #origin = '';
   #heartbeat: NodeJS.Timeout | null = null;
@@ -88,6 +100,7 @@ export class CoordinatorServer {
 
   constructor(deps: ServerDeps) {
     this.#deps = deps;
+    this.#mono = deps.monotonic ?? monotonicClock;
     const { limits } = deps;
     this.#challengeWindows = new RateWindows({
       perKey: limits.challengeRateLimit.perIp,
@@ -228,7 +241,7 @@ export class CoordinatorServer {
 
   #challenge(req: IncomingMessage, res: ServerResponse): void {
     const ip = addressKey(req.socket.remoteAddress ?? 'unknown');
-    const now = this.#deps.clock.now();
+    const now = this.#mono.now();
     if (!this.#challengeWindows.take(ip, now)) {
       this.#deps.metrics.refused.inc({ code: 'RATE_LIMITED' });
       return this.#json(res, 429, { code: 'RATE_LIMITED', message: 'too many challenges' });
@@ -237,7 +250,9 @@ export class CoordinatorServer {
     if (issued === undefined || !issued.ok) {
       return this.#json(res, 429, { code: 'RATE_LIMITED', message: 'too many open challenges' });
     }
-    this.#json(res, 200, issued.value);
+    // The book keeps monotonic expiries; the client is told the wall-clock time (informational).
+    const expiresAt = this.#deps.clock.now() + (issued.value.expiresAt - now);
+    this.#json(res, 200, { ...issued.value, expiresAt });
   }
 
   /**
@@ -265,14 +280,14 @@ export class CoordinatorServer {
     ) {
       return { ok: false, code: 'UNAUTHENTICATED', message: 'missing or malformed credentials' };
     }
-    const now = this.#deps.clock.now();
+    const now = this.#mono.now();
     const consumed = this.#book.consume(response.data.challenge, now);
     if (!consumed.ok)
       return { ok: false, code: consumed.error.code, message: consumed.error.message };
     const verified = verifyAuthResponse(response.data, {
       challenge: consumed.value,
       now,
-      lookup: (name) => this.#registered(name, now),
+      lookup: (name) => this.#registered(name, this.#deps.clock.now()),
     });
     if (!verified.ok)
       return { ok: false, code: verified.error.code, message: verified.error.message };
@@ -345,13 +360,13 @@ export class CoordinatorServer {
     ) {
       return this.#refuse(socket, 401, 'UNAUTHENTICATED', 'missing or malformed credentials');
     }
-    const now = this.#deps.clock.now();
+    const now = this.#mono.now();
     const consumed = this.#book.consume(response.data.challenge, now);
     if (!consumed.ok) return this.#refuse(socket, 401, consumed.error.code, consumed.error.message);
     const verified = verifyAuthResponse(response.data, {
       challenge: consumed.value,
       now,
-      lookup: (name) => this.#registered(name, now),
+      lookup: (name) => this.#registered(name, this.#deps.clock.now()),
     });
     if (!verified.ok) return this.#refuse(socket, 401, verified.error.code, verified.error.message);
     const member = verified.value.member;
@@ -366,7 +381,7 @@ export class CoordinatorServer {
       alive: true,
       errors: 0,
       tokens: this.#deps.limits.maxMessagesPerSecond,
-      refilledAt: this.#deps.clock.now(),
+      refilledAt: this.#mono.now(),
       queued: 0,
       paused: false,
     };
@@ -400,7 +415,7 @@ export class CoordinatorServer {
 
   #message(conn: Conn, data: RawData, _isBinary: boolean): void {
     const limits = this.#deps.limits;
-    const now = this.#deps.clock.now();
+    const now = this.#mono.now();
     conn.tokens = Math.min(
       limits.maxMessagesPerSecond,
       conn.tokens + ((now - conn.refilledAt) / 1000) * limits.maxMessagesPerSecond,

@@ -82,14 +82,48 @@ describe('upgrade-time authentication', () => {
   });
 
   it('refuses an expired challenge', async () => {
-    const clock = new TestClock();
-    const t = await fresh({ clock });
+    const monotonic = new TestClock();
+    const t = await fresh({ monotonic });
     const { key } = await addMember(t, 'alice');
     const challenge = await fetchChallenge(t.handle.url);
-    clock.offset = 31_000;
+    monotonic.offset = 31_000;
     const r = await tryUpgrade(t.handle.url, authHeaders(challenge, key, 'alice', t.handle.url));
     expect(r.status).toBe(401);
     expect(r.body.code).toBe('AUTH_CHALLENGE_EXPIRED');
+  });
+
+  it('times challenges, challenge windows and frame budgets by the monotonic clock (D.52)', async () => {
+    const wall = new TestClock();
+    const monotonic = new TestClock();
+    const t = await fresh({
+      clock: wall,
+      monotonic,
+      limits: { challengeRateLimit: { perIp: 4, windowMs: 60_000 } },
+    });
+    const url = t.handle.url;
+    const { key, admin } = await addMember(t, 'alice'); // challenge 1
+    // The wall clock steps forward past the TTL: a fresh challenge still authenticates.
+    const challenge = await fetchChallenge(url); // 2
+    expect(challenge.expiresAt).toBeGreaterThan(wall.now()); // on the wire: wall-clock time
+    wall.offset = 31_000;
+    expect((await tryUpgrade(url, authHeaders(challenge, key, 'alice', url))).status).toBe(101);
+    // The wall clock steps back an hour: an open connection keeps its frame budget ...
+    wall.offset = -3_600_000;
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.member.add',
+        member: 'bob',
+        identityKey: Buffer.from(generateIdentityKey().publicKey).toString('hex'),
+        roles: ['lead'],
+      }),
+    );
+    // ... and a used-up challenge window ends when the window has passed, not an hour later.
+    await fetchChallenge(url); // 3
+    await fetchChallenge(url); // 4
+    const post = () => fetch(`${url}/v1/challenge`, { method: 'POST' });
+    expect((await post()).status).toBe(429);
+    monotonic.offset = 61_000;
+    expect((await post()).status).toBe(200);
   });
 
   it('refuses a reused challenge', async () => {
