@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { isClientError } from '@conclave/client';
+import { refusedCharacterRule } from '@conclave/protocol';
 import { CliError } from './errors.js';
 
 export interface GlobalOptions {
@@ -22,14 +23,58 @@ export interface Ctx {
   result(doc: Record<string, unknown>, human: string): void;
 }
 
+/**
+ * Text for a terminal. Strings from the coordinator, other members, bundles and logs reach the
+ * screen, and not all of them are schema-checked (error messages, audit details): every character
+ * the protocol refuses in displayed text (C0/C1 controls, DEL, bidi and other invisible format
+ * characters, U+2028/U+2029, unpaired surrogates, noncharacters; see @conclave/protocol
+ * `refusedCharacterRule`) becomes a visible `\u{1B}` escape, so no sender can drive the terminal
+ * or make a line read as something else. `keepNewlines` keeps U+000A for multi-line blocks the
+ * CLI composed itself; single fields should not keep them (a newline can forge a line).
+ */
+export function terminalSafe(text: string, options: { keepNewlines?: boolean } = {}): string {
+  let out = '';
+  for (const char of text) {
+    const cp = char.codePointAt(0)!;
+    const keep =
+      (cp === 0x0a && options.keepNewlines === true) || refusedCharacterRule(cp) === undefined;
+    out += keep ? char : `\\u{${cp.toString(16).toUpperCase()}}`;
+  }
+  return out;
+}
+
+/**
+ * `JSON.stringify` for stdout. It escapes C0 controls and unpaired surrogates but leaves C1
+ * controls (U+009B is a CSI to some terminals), bidi controls and U+2028/U+2029 raw, and --json
+ * output is often read on a terminal: those become `\uXXXX` escapes too. Lossless: the document
+ * parses to the same value. They can only occur inside strings, where any character may be escaped.
+ */
+export function jsonForTerminal(value: unknown, space?: number): string {
+  const json = JSON.stringify(value, null, space);
+  let out = '';
+  for (const char of json) {
+    const cp = char.codePointAt(0)!;
+    if (cp === 0x0a || refusedCharacterRule(cp) === undefined) out += char;
+    else for (let i = 0; i < char.length; i++) out += `\\u${hex4(char.charCodeAt(i))}`;
+  }
+  return out;
+}
+
+const hex4 = (unit: number): string => unit.toString(16).padStart(4, '0');
+
+/** Human output the CLI composed from fetched data (reports): stdout, escaped, lines kept. */
+export function writeOut(text: string): void {
+  process.stdout.write(terminalSafe(text, { keepNewlines: true }));
+}
+
 export function makeCtx(opts: GlobalOptions): Ctx {
   const json = opts.json === true;
   return {
     json,
-    progress: (line) => process.stderr.write(`${line}\n`),
+    progress: (line) => process.stderr.write(`${terminalSafe(line, { keepNewlines: true })}\n`),
     result: (doc, human) => {
-      if (json) process.stdout.write(`${JSON.stringify({ ok: true, ...doc }, null, 2)}\n`);
-      else process.stdout.write(`${human}\n`);
+      if (json) process.stdout.write(`${jsonForTerminal({ ok: true, ...doc }, 2)}\n`);
+      else process.stdout.write(`${terminalSafe(human, { keepNewlines: true })}\n`);
     },
   };
 }
@@ -102,11 +147,14 @@ export function printError(e: unknown, json: boolean): void {
   const err = toError(e);
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ ok: false, error: { ...err.details, code: err.code, message: err.message } })}\n`,
+      `${jsonForTerminal({ ok: false, error: { ...err.details, code: err.code, message: err.message } })}\n`,
     );
   } else {
     const next = NEXT[err.code] ?? DEFAULT_NEXT;
-    process.stderr.write(`conclave: ${err.code}: ${err.message} — ${next}\n`);
+    // The message may quote the coordinator or a bundle: escaped, newlines included.
+    process.stderr.write(
+      `conclave: ${terminalSafe(err.code)}: ${terminalSafe(err.message)} — ${next}\n`,
+    );
   }
 }
 
@@ -143,7 +191,7 @@ export async function ask(question: string, muted = false): Promise<string> {
   });
   const rl = createInterface({ input: process.stdin, output, terminal: true });
   try {
-    process.stderr.write(question);
+    process.stderr.write(terminalSafe(question, { keepNewlines: true }));
     mute = muted;
     const answer = await new Promise<string>((resolve) => rl.question('', resolve));
     if (muted) process.stderr.write('\n');

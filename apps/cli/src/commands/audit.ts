@@ -48,7 +48,15 @@ import { hexToBytes, type Release } from '@conclave/protocol';
 import { digestFile, needsArtifactBytes } from '@conclave/release';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
-import { getPassphrase, makeCtx, printError, type Ctx, type GlobalOptions } from '../output.js';
+import {
+  getPassphrase,
+  jsonForTerminal,
+  makeCtx,
+  printError,
+  type Ctx,
+  type GlobalOptions,
+  writeOut,
+} from '../output.js';
 
 /** audit's witnessLog for @conclave/client's MemberSession (`SessionOptions.witness`). */
 export const witnessEngine: WitnessEngine = async (i) => {
@@ -585,8 +593,8 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
           },
         }),
   };
-  if (ctx.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  else process.stdout.write(`${humanReport(report, summary, trust, from, artifacts)}\n`);
+  if (ctx.json) process.stdout.write(`${jsonForTerminal(doc, 2)}\n`);
+  else writeOut(`${humanReport(report, summary, trust, from, artifacts)}\n`);
   if (failed !== undefined) {
     if (!ctx.json) {
       printError(
@@ -915,9 +923,9 @@ export async function cmdLogVerify(
           },
         }),
   };
-  if (ctx.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  if (ctx.json) process.stdout.write(`${jsonForTerminal(doc, 2)}\n`);
   else {
-    process.stdout.write(
+    writeOut(
       [
         `Log ${logKey.name} at ${base}: ${report.ok ? 'VERIFIED' : `FAILED at "${failed?.name ?? '?'}" (${failed?.code ?? '?'})`}`,
         `  size        ${report.size} leaves, ${fetched.checkpoints.length} signed checkpoints`,
@@ -1003,7 +1011,7 @@ export async function cmdLogWitness(
     const doc = { ok: false, status: 'alarm', alarm: result.alarm, cleared };
     if (ctx.json)
       process.stdout.write(
-        `${JSON.stringify({ ...doc, error: { code: result.alarm.code, message: result.alarm.message } })}\n`,
+        `${jsonForTerminal({ ...doc, error: { code: result.alarm.code, message: result.alarm.message } })}\n`,
       );
     else printError(new CliError(result.alarm.code, result.alarm.message), false);
     process.exitCode = 1;
