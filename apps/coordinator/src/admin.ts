@@ -94,14 +94,10 @@ function revokeMember(
   const at = runner.now();
   recordOnly(runner, m, () => runner.store.revokeMember(body.member, at));
   hooks.disconnect(body.member);
-  // In-flight ceremonies: the member is excluded (signing) or the key ceremony aborts (B.30).
+  // In-flight ceremonies: the member is excluded (signing) or the key ceremony aborts (B.30). A
+  // failed write is logged and applied again before the ceremony's next event (ceremonies.ts).
   for (const live of [...runner.live.values()]) {
-    if (!snapshotOf(live).context.group.members.includes(body.member)) continue;
-    try {
-      runner.apply(live, { type: 'member.revoked', member: body.member, at });
-    } catch {
-      // already excluded, or closed: nothing to do
-    }
+    if (snapshotOf(live).context.group.members.includes(body.member)) runner.applyRevocations(live);
   }
 }
 

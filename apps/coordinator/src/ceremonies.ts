@@ -220,8 +220,8 @@ export class CeremonyRunner {
     // admin.member.revoke commits the revocation first and applies it to each open ceremony in
     // later transactions: a stop in between leaves ceremonies that still count the revoked
     // member (its approval, its place in a session). Apply what is missing before anything of
-    // them runs again (B.30); a member already excluded or a closed ceremony is left as it is.
-    for (const live of [...this.live.values()]) this.#applyRevocations(live);
+    // them runs again (B.30); a member already revoked or a closed ceremony is left as it is.
+    for (const live of [...this.live.values()]) this.applyRevocations(live);
     // Likewise a refresh or reshare commits the group's new epoch, then cancels the group's open
     // signing ceremonies in a follow-up (key-lifecycle.ts): one opened before the new shares
     // existed must not go on under them (its commitments were made for the old ones).
@@ -260,18 +260,44 @@ export class CeremonyRunner {
     }
   }
 
-  #applyRevocations(live: Live): void {
-    for (const member of [...snapshotOf(live).context.group.members]) {
-      if (this.live.get(live.id) !== live) return;
+  /**
+   * The `member.revoked` events the registry holds and the ceremony's machine does not: members
+   * of its group revoked before it opened, or whose revocation could not be applied yet.
+   */
+  #missingRevocations(snapshot: AnyCeremonySnapshot): object[] {
+    const events: object[] = [];
+    for (const member of snapshot.context.group.members) {
       const revokedAt = this.store.getMember(member)?.revokedAt;
       if (revokedAt === null || revokedAt === undefined) continue;
       const event = { type: 'member.revoked', member, at: this.now() };
+      if (checkEvent(snapshot, event).ok) events.push(event);
+    }
+    return events;
+  }
+
+  /** Applies the missing revocations, each in its own transition; throws what a write throws. */
+  #catchUpRevocations(live: Live): void {
+    for (const event of this.#missingRevocations(snapshotOf(live))) {
+      if (this.live.get(live.id) !== live) return;
       if (!checkEvent(snapshotOf(live), event).ok) continue;
-      try {
-        this.apply(live, event);
-      } catch {
-        this.deps.logger.error('revocation could not be applied', { ceremony: live.id });
-      }
+      this.#transition(live, event);
+    }
+  }
+
+  /**
+   * Applies to `live` every revocation of a member of its group that it does not hold yet (B.30).
+   * A failure is logged, not thrown: apply() catches up before the ceremony's next event, and
+   * refuses that event while the revocation still cannot be written (fail closed).
+   */
+  applyRevocations(live: Live): void {
+    try {
+      this.#catchUpRevocations(live);
+    } catch (e) {
+      this.deps.logger.error('revocation could not be applied; retried before the next event', {
+        ceremony: live.id,
+        code:
+          e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+      });
     }
   }
 
@@ -365,6 +391,12 @@ export class CeremonyRunner {
     incoming: Incoming,
     writes?: () => void,
   ): Live {
+    // Members revoked before the ceremony opens are excluded in its first snapshot (B.30): the
+    // machine must not wait for, or count on, them.
+    const opened = actor.getSnapshot() as unknown as AnyCeremonySnapshot;
+    if (opened.status === 'active') {
+      for (const event of this.#missingRevocations(opened)) actor.send(event as never);
+    }
     const snapshot = actor.getSnapshot() as unknown as AnyCeremonySnapshot;
     if (snapshot.status !== 'active') throw refused('INVALID_MESSAGE', 'ceremony input refused');
     const now = this.now();
@@ -427,6 +459,13 @@ export class CeremonyRunner {
    * commit does anything go out: the ack, then the effects' envelopes, then the status push.
    */
   apply(live: Live, event: object, options: ApplyOptions = {}): void {
+    // A revocation not applied yet (its write failed) is applied first: the event is checked
+    // against a ceremony that no longer counts the revoked member (B.30).
+    this.#catchUpRevocations(live);
+    this.#transition(live, event, options);
+  }
+
+  #transition(live: Live, event: object, options: ApplyOptions = {}): void {
     this.check(live, event);
     const now = this.now();
     const followUps: FollowUp[] = [];
