@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 //   admin/members.json    for an admin working from this home: the identity keys it registered
 import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
 import {
   GroupNameSchema,
@@ -22,6 +22,7 @@ import {
 } from '@conclave/protocol';
 import { z } from 'zod';
 import { ClientError, errnoCode } from './errors.js';
+import { fsyncDir } from './fs-durable.js';
 import {
   readKeystore,
   readKeystoreMetadata,
@@ -109,11 +110,22 @@ export function parseHomeConfig(text: string, where = CONFIG_FILENAME): HomeConf
   return parsed.data;
 }
 
+/**
+ * Replaces `path` with `value` as JSON, durably: the data is fsynced (flush) before the rename and
+ * the directory after it, so once this resolves the new file survives a crash ("the approval goes
+ * out after the record is durable"). A failed write removes its temp file.
+ */
 export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
   // A random suffix: two writes of one file in the same millisecond must not share a temp file.
   const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode, flush: true });
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode, flush: true });
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dirname(path));
 }
 
 export interface HomeOptions {
