@@ -69,10 +69,16 @@ export function sealEnvelope<B extends SealedBody>(
   const parsed = EnvelopeSchema.safeParse(draft);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    if (issue === undefined) {
+      throw new ProtocolError('INVALID_MESSAGE', 'envelope fields do not match the schema');
+    }
+    const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
+    // Zod's messages describe the schema, not the value (as in parse.ts), except unrecognized_keys.
+    const why = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message.slice(0, 200);
     throw new ProtocolError(
       'INVALID_MESSAGE',
-      'envelope fields do not match the schema',
-      issue?.path.map((p) => (typeof p === 'number' ? p : String(p))),
+      `envelope fields do not match the schema: ${path.join('.')}: ${why}`,
+      path,
     );
   }
   const { signature: _placeholder, ...unsigned } = parsed.data;

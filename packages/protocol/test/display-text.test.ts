@@ -5,11 +5,21 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   GitTagSchema,
+  ProtocolError,
   findRefusedCharacter,
   parseMessage,
+  sealEnvelope,
   type ProtocolIssue,
 } from '../src/index.js';
-import { bareExamples, frame, numRuns, sealAs, sealedExamples } from './fixtures.js';
+import {
+  CEREMONY,
+  alice,
+  bareExamples,
+  frame,
+  numRuns,
+  sealAs,
+  sealedExamples,
+} from './fixtures.js';
 
 const request = sealedExamples['sign.request'];
 const artifact = request.release.artifacts[0]!;
@@ -165,6 +175,30 @@ describe('the refusal message', () => {
     expect(refusal(withNote('a\u009bb')).message).toMatch(/control character/);
     expect(refusal(withNote('a\u2028b')).message).toMatch(/line or paragraph separator/);
     expect(refusal(withNote('a\ufdd0b')).message).toMatch(/noncharacter/);
+  });
+});
+
+describe('sealing refused text (the sender side: `conclave reject --reason …`)', () => {
+  it('throws INVALID_MESSAGE naming the field, the kind of character and where it is', () => {
+    const body = { ...sealedExamples['sign.reject'], reason: 'looks fine\u202e' };
+    const seal = () =>
+      sealEnvelope(alice, {
+        ceremonyId: CEREMONY,
+        round: 'sign.reject',
+        seq: 0,
+        sender: 'alice',
+        body,
+      });
+    expect(seal).toThrow(ProtocolError);
+    try {
+      seal();
+    } catch (e) {
+      expect(e).toMatchObject({ code: 'INVALID_MESSAGE', path: ['body', 'reason'] });
+      expect((e as Error).message).toMatch(
+        /body\.reason: .*bidirectional.*U\+202E at character 11/,
+      );
+      expect((e as Error).message).not.toContain('looks fine');
+    }
   });
 });
 
