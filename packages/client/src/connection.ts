@@ -77,6 +77,12 @@ export async function fetchCoordinatorInfo(
   return parsed.data;
 }
 
+/**
+ * Most bytes accepted for one downloaded artifact: the coordinator's default upload limit
+ * (`limits.maxArtifactBytes`); the request itself declares no size.
+ */
+export const MAX_ARTIFACT_DOWNLOAD_BYTES = 256 * 1024 * 1024;
+
 export interface ConnectionOptions {
   /** What the user dialed, e.g. `http://127.0.0.1:7420`. */
   readonly url: string;
@@ -279,15 +285,55 @@ export class Connection {
     return { stored: (await httpResult(res)).stored === true };
   }
 
-  /** Downloads an uploaded artifact; the caller checks it against the approved digests. */
-  async downloadArtifact(sha256: string): Promise<Uint8Array> {
+  /**
+   * Downloads an uploaded artifact; the caller checks it against the approved digests. The request
+   * declares no size, so the answer is capped at `maxBytes` (default the coordinator's default
+   * upload limit): a coordinator that sends more gets ARTIFACT_TOO_LARGE, not our memory.
+   */
+  async downloadArtifact(
+    sha256: string,
+    maxBytes = MAX_ARTIFACT_DOWNLOAD_BYTES,
+  ): Promise<Uint8Array> {
     const res = await fetch(`${this.origin}/v1/artifacts/${sha256}`, {
       headers: await this.authHeaders(),
     }).catch(() => {
       throw new ClientError('COORDINATOR_UNREACHABLE', `could not reach ${this.origin}`);
     });
     if (!res.ok) await httpResult(res);
-    return new Uint8Array(await res.arrayBuffer());
+    const tooLarge = () =>
+      new ClientError(
+        'ARTIFACT_TOO_LARGE',
+        `the coordinator's copy of artifact ${sha256} is larger than ${maxBytes} bytes; refusing it (approve with --artifact FILE to use your own copy)`,
+      );
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = res.body?.getReader();
+    if (reader !== undefined) {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => {
+          throw new ClientError('COORDINATOR_UNREACHABLE', `the download of ${sha256} broke off`);
+        });
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) {
+          await reader.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
   }
 
   async #dial(): Promise<WebSocket> {

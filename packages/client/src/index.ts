@@ -64,6 +64,7 @@ export {
   fetchCoordinatorInfo,
   memberAuthHeaders,
   normalizeCoordinatorUrl,
+  MAX_ARTIFACT_DOWNLOAD_BYTES,
   parseAdminKeyText,
   takeSeq,
 } from './connection.js';

@@ -12,7 +12,13 @@ const servers: Server[] = [];
 const sockets: WebSocket[] = [];
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.terminate();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await Promise.all(
+    servers.splice(0).map((s) => {
+      const closed = new Promise((r) => s.close(r));
+      s.closeAllConnections(); // fetch's keep-alive sockets would hold close() for seconds
+      return closed;
+    }),
+  );
 });
 
 /** Answers POST /v1/challenge; upgrades /v1/ws and then never sends auth.ok. */
@@ -60,5 +66,75 @@ describe('Connection.connect', () => {
     expect(outcome).toMatchObject({ code: 'TIMEOUT' });
     expect(sockets.length).toBe(1);
     await connection.close();
+  });
+});
+
+/** Answers the challenge, and GET /v1/artifacts/<sha> with `size` bytes (Content-Length or chunked). */
+async function artifactCoordinator(size: number, declareLength: boolean): Promise<string> {
+  let origin = '';
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/v1/artifacts/') === true) {
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        ...(declareLength ? { 'content-length': String(size) } : {}),
+      });
+      const chunk = Buffer.alloc(1024, 1);
+      let left = size;
+      const more = () => {
+        while (left > 0) {
+          const n = Math.min(left, chunk.length);
+          left -= n;
+          if (!res.write(chunk.subarray(0, n))) {
+            res.once('drain', more);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on('error', () => undefined);
+      more();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        type: 'auth.challenge',
+        protocolVersion: PROTOCOL_VERSION,
+        challenge: bytesToHex(new Uint8Array(32).fill(7)),
+        origin,
+        expiresAt: Date.now() + 30_000,
+      }),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return origin;
+}
+
+describe('Connection.downloadArtifact', () => {
+  const sha = 'ab'.repeat(32);
+  const conn = (url: string) =>
+    new Connection({
+      url,
+      member: 'alice',
+      key: generateIdentityKey(),
+      coordinatorKey: new Uint8Array(32),
+    });
+
+  it('refuses an answer larger than the cap (ARTIFACT_TOO_LARGE), declared or streamed', async () => {
+    for (const declareLength of [true, false]) {
+      const c = conn(await artifactCoordinator(64 * 1024, declareLength));
+      await expect(c.downloadArtifact(sha, 16 * 1024), String(declareLength)).rejects.toMatchObject(
+        { code: 'ARTIFACT_TOO_LARGE' },
+      );
+    }
+  });
+
+  it('returns an answer within the cap whole', async () => {
+    const c = conn(await artifactCoordinator(16 * 1024 + 5, false));
+    const bytes = await c.downloadArtifact(sha, 16 * 1024 + 5);
+    expect(bytes.length).toBe(16 * 1024 + 5);
+    expect(bytes.every((b) => b === 1)).toBe(true);
   });
 });
