@@ -16,6 +16,7 @@ import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js'
 import { openLifecycle } from './key-lifecycle.js';
 import { logAdminOperation } from './log/service.js';
 import { refused } from './runtime.js';
+import { jsonColumn } from './store.js';
 
 export interface AdminHooks {
   /** Drops the live connections of a revoked member (B.30). */
@@ -152,12 +153,20 @@ const PriorSchema = z.object({
   }),
 });
 
-/** Round-1 package hashes of a failed attempt: a retry must use a fresh polynomial (B.28). */
+/**
+ * Round-1 package hashes of a failed attempt: a retry must use a fresh polynomial (B.28). A
+ * snapshot that does not parse refuses the retry (it could not be checked): STORAGE_UNAVAILABLE.
+ */
 function priorHashes(runner: CeremonyRunner, ceremonyId: string): string[] {
   const record = runner.store.getCeremony(ceremonyId);
   if (record === undefined) return [];
-  const parsed = PriorSchema.safeParse(JSON.parse(record.snapshot));
-  if (!parsed.success) return [];
+  const parsed = jsonColumn(PriorSchema).safeParse(record.snapshot);
+  if (!parsed.success) {
+    throw refused(
+      'STORAGE_UNAVAILABLE',
+      `corrupt snapshot of ceremony ${ceremonyId} (the group's failed key ceremony) in ceremonies: a retry cannot be checked against that attempt's round-1 packages; restore the database from a backup`,
+    );
+  }
   const c = parsed.data.context;
   return [...new Set([...c.priorPackageHashes, ...Object.values(c.round1)])];
 }

@@ -1,8 +1,8 @@
 // A ceremony's full record for `conclave status ID --json` and tests: state, approvals, sessions,
 // culprits, outcome, signature and every transcript entry in order. Reads the database directly.
-import type { SigningContext, KeyContext } from '@conclave/ceremony';
-import type { Envelope } from '@conclave/protocol';
-import { openStore, type Store } from './store.js';
+import { ProtocolError, type Envelope } from '@conclave/protocol';
+import * as z from 'zod';
+import { jsonColumn, openStore, type Store } from './store.js';
 
 export interface TranscriptItem {
   readonly idx: number;
@@ -43,12 +43,50 @@ export interface CeremonyReport {
   readonly transcript: readonly TranscriptItem[];
 }
 
-/** The report of one ceremony from an open store, or undefined if there is no such ceremony. */
+const Names = z.array(z.string());
+/** What the report reads of a stored snapshot (signing or key context); the rest is not checked. */
+const ReportSnapshot = jsonColumn(
+  z.looseObject({
+    context: z.discriminatedUnion('ceremony', [
+      z.looseObject({
+        ceremony: z.literal('signing'),
+        group: z.looseObject({ members: Names, threshold: z.number().int() }),
+        approvals: z.array(z.looseObject({ member: z.string() })),
+        sessions: z.array(
+          z.looseObject({
+            index: z.number().int(),
+            participants: Names,
+            status: z.string(),
+            shares: Names,
+          }),
+        ),
+        culprits: Names,
+        outcome: z.unknown(),
+      }),
+      z.looseObject({
+        ceremony: z.literal('key'),
+        group: z.looseObject({ members: Names, threshold: z.number().int() }),
+        outcome: z.unknown(),
+      }),
+    ]),
+  }),
+);
+
+/**
+ * The report of one ceremony from an open store, or undefined if there is no such ceremony.
+ * Throws STORAGE_UNAVAILABLE when its stored snapshot does not parse (D.51).
+ */
 export function ceremonyReport(store: Store, ceremonyId: string): CeremonyReport | undefined {
   const record = store.getCeremony(ceremonyId);
   if (record === undefined) return undefined;
-  const snapshot = JSON.parse(record.snapshot) as { context: SigningContext | KeyContext };
-  const c = snapshot.context;
+  const parsed = ReportSnapshot.safeParse(record.snapshot);
+  if (!parsed.success) {
+    throw new ProtocolError(
+      'STORAGE_UNAVAILABLE',
+      `corrupt snapshot of ceremony ${ceremonyId} in ceremonies: the database was damaged or altered; restore it from a backup`,
+    );
+  }
+  const c = parsed.data.context;
   const group = store.getGroup(record.group);
   const signature = store.getSignature(ceremonyId);
   const sign = c.ceremony === 'signing' ? c : null;
