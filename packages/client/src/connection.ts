@@ -83,6 +83,9 @@ export async function fetchCoordinatorInfo(
  */
 export const MAX_ARTIFACT_DOWNLOAD_BYTES = 256 * 1024 * 1024;
 
+/** Default ping interval of the client's heartbeat, as the coordinator's (THREATS C.43). */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+
 export interface ConnectionOptions {
   /** What the user dialed, e.g. `http://127.0.0.1:7420`. */
   readonly url: string;
@@ -95,6 +98,12 @@ export interface ConnectionOptions {
   readonly reconnect?: boolean;
   /** Default timeout for a request or an ack, ms. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Liveness check (THREATS C.43): a WebSocket ping every this many ms; a connection that sent no
+   * pong (nor any frame) since the previous ping is terminated, and with `reconnect` dialed again.
+   * Default 15 000; 0 turns it off.
+   */
+  readonly heartbeatMs?: number;
   /** Progress lines (never secrets). */
   readonly log?: (line: string) => void;
 }
@@ -411,9 +420,32 @@ export class Connection {
 
   #attach(ws: WebSocket): void {
     this.#ws = ws;
-    ws.on('message', (data) => this.#onFrame(data as Buffer));
+    // A half-open TCP connection (peer gone, no FIN) would otherwise look connected forever.
+    let alive = true;
+    const heartbeatMs = this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    const heartbeat =
+      heartbeatMs > 0
+        ? setInterval(() => {
+            if (!alive) {
+              this.#log(
+                `no pong from the coordinator in ${heartbeatMs} ms; dropping the connection`,
+              );
+              ws.terminate(); // emits 'close': pending requests fail, the reconnect loop takes over
+              return;
+            }
+            alive = false;
+            ws.ping();
+          }, heartbeatMs)
+        : undefined;
+    heartbeat?.unref();
+    ws.on('pong', () => (alive = true));
+    ws.on('message', (data) => {
+      alive = true;
+      this.#onFrame(data as Buffer);
+    });
     ws.on('error', () => undefined);
     ws.on('close', () => {
+      clearInterval(heartbeat);
       if (this.#ws !== ws) return;
       this.#ws = undefined;
       const err = new ClientError('CONNECTION_CLOSED', 'the connection to the coordinator closed');

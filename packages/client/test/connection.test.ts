@@ -138,3 +138,78 @@ describe('Connection.downloadArtifact', () => {
     expect(bytes.every((b) => b === 1)).toBe(true);
   });
 });
+
+/** Authenticates every upgrade with auth.ok; `answerPings` false plays a half-open peer. */
+async function quietCoordinator(
+  answerPings: boolean,
+): Promise<{ url: string; upgrades: () => number }> {
+  const wss = new WebSocketServer({ noServer: true, autoPong: answerPings });
+  let origin = '';
+  let upgrades = 0;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        type: 'auth.challenge',
+        protocolVersion: PROTOCOL_VERSION,
+        challenge: bytesToHex(new Uint8Array(32).fill(7)),
+        origin,
+        expiresAt: Date.now() + 30_000,
+      }),
+    );
+  });
+  server.on('upgrade', (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      upgrades += 1;
+      sockets.push(ws);
+      ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: origin, upgrades: () => upgrades };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Connection heartbeat (THREATS C.43)', () => {
+  it('drops a connection whose peer stops answering pings, and the reconnect loop dials again', async () => {
+    const coord = await quietCoordinator(false);
+    const lines: string[] = [];
+    const connection = new Connection({
+      url: coord.url,
+      member: 'alice',
+      key: generateIdentityKey(),
+      coordinatorKey: new Uint8Array(32),
+      reconnect: true,
+      heartbeatMs: 100,
+      log: (l) => lines.push(l),
+    });
+    let reconnected = false;
+    connection.onConnect(() => (reconnected = coord.upgrades() > 1));
+    await connection.connect();
+    expect(coord.upgrades()).toBe(1);
+    for (let i = 0; i < 40 && !reconnected; i++) await sleep(50);
+    await connection.close();
+    expect(reconnected).toBe(true);
+    expect(lines.some((l) => /no pong/.test(l))).toBe(true);
+  });
+
+  it('keeps a connection whose peer answers pings', async () => {
+    const coord = await quietCoordinator(true);
+    const connection = new Connection({
+      url: coord.url,
+      member: 'alice',
+      key: generateIdentityKey(),
+      coordinatorKey: new Uint8Array(32),
+      reconnect: true,
+      heartbeatMs: 50,
+    });
+    await connection.connect();
+    await sleep(500);
+    expect(connection.connected).toBe(true);
+    expect(coord.upgrades()).toBe(1);
+    await connection.close();
+  });
+});
