@@ -4,10 +4,13 @@
  * each signer need the bytes. Members upload them over authenticated HTTP, addressed by SHA-256:
  *
  *   PUT /v1/artifacts/<sha256>   body = the artifact (≤ limits.maxArtifactBytes); 201 stored, 200 had it
- *   GET /v1/artifacts/<sha256>   the bytes (members only)
+ *   GET /v1/artifacts/<sha256>   the bytes, for members of a group with a signing ceremony whose
+ *                                request lists that SHA-256 (anyone else: 404, as if absent)
  *
  * A body whose SHA-256 differs from its address is refused and never stored; files are written to
  * a temporary name, fsynced and renamed, so a crash leaves either nothing or the whole artifact.
+ * The body is piped to disk with backpressure, and an upload is cut off (408) when it delivers
+ * less than `minBytesPerSecond` over a `progressWindowMs` window (slowloris, THREATS C.40).
  * The coordinator still signs nothing: signers check the bytes against the digests they approved.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,7 +29,10 @@ import {
 } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from './logger.js';
+import type { Store } from './store.js';
 import type { RequestAuthenticator } from './web/routes.js';
 
 const PATH = /^\/v1\/artifacts\/([0-9a-f]{64})$/;
@@ -35,7 +41,15 @@ export interface ArtifactStoreOptions {
   readonly dir: string;
   readonly maxBytes: number;
   readonly logger: Logger;
+  /** Who may download what: groups and their signing requests. */
+  readonly access: Pick<Store, 'listGroups' | 'listCeremoniesOfGroups' | 'transcriptOfType'>;
+  /** Slowest upload kept (default 64 KiB/s), measured over each window (default 10 s). */
+  readonly minBytesPerSecond?: number;
+  readonly progressWindowMs?: number;
 }
+
+/** Most recent ceremonies of a member's groups searched for a download's SHA-256. */
+const MAX_CEREMONIES_SEARCHED = 1000;
 
 export class ArtifactStore {
   readonly #o: ArtifactStoreOptions;
@@ -61,8 +75,38 @@ export class ArtifactStore {
     return createHash('sha256').update(bytes).digest('hex') === sha256 ? bytes : undefined;
   }
 
-  /** Handles the artifact routes; false for any other path. */
-  handle(req: IncomingMessage, res: ServerResponse, authenticate: RequestAuthenticator): boolean {
+  /**
+   * Whether `member` belongs to a group with a signing ceremony (among its groups' latest
+   * MAX_CEREMONIES_SEARCHED, open ones first) whose request lists `sha256`: the signers who must
+   * check the bytes. A hash is no secret (statements are logged), the bytes may be.
+   */
+  mayRead(member: string, sha256: string): boolean {
+    const { access } = this.#o;
+    const groups = access
+      .listGroups()
+      .filter((g) => g.members.some((m) => m.member === member))
+      .map((g) => g.name);
+    for (const c of access.listCeremoniesOfGroups(groups, MAX_CEREMONIES_SEARCHED)) {
+      if (c.kind !== 'sign') continue;
+      for (const e of access.transcriptOfType(c.id, 'sign.request')) {
+        const body = e.envelope.body;
+        if (e.direction !== 'in' || body.type !== 'sign.request') continue;
+        if (body.release.artifacts.some((a) => a.sha256 === sha256)) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Handles the artifact routes; false for any other path. `liftRequestDeadline` ends the
+   * server's whole-body deadline for an upload, which keeps its own progress timeout instead.
+   */
+  handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    authenticate: RequestAuthenticator,
+    liftRequestDeadline: () => void = () => {},
+  ): boolean {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const m = PATH.exec(path);
     if (m === null) return false;
@@ -81,8 +125,12 @@ export class ArtifactStore {
     }
     if (method === 'GET') {
       req.resume();
-      if (!this.has(sha256)) {
-        json(res, 404, { code: 'ARTIFACT_NOT_FOUND', message: 'no artifact with that SHA-256' });
+      if (!this.has(sha256) || !this.mayRead(auth.member, sha256)) {
+        json(res, 404, {
+          code: 'ARTIFACT_NOT_FOUND',
+          message:
+            'no artifact with that SHA-256 in a signing request of a group you are in; it is downloadable once such a request names it',
+        });
         return true;
       }
       const size = statSync(this.#path(sha256)).size;
@@ -94,11 +142,17 @@ export class ArtifactStore {
       createReadStream(this.#path(sha256)).pipe(res);
       return true;
     }
-    this.#put(req, res, sha256, auth.member);
+    this.#put(req, res, sha256, auth.member, liftRequestDeadline);
     return true;
   }
 
-  #put(req: IncomingMessage, res: ServerResponse, sha256: string, member: string): void {
+  #put(
+    req: IncomingMessage,
+    res: ServerResponse,
+    sha256: string,
+    member: string,
+    liftRequestDeadline: () => void,
+  ): void {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (!Number.isSafeInteger(declared) || declared < 0) {
       req.resume();
@@ -118,44 +172,64 @@ export class ArtifactStore {
       json(res, 200, { sha256, stored: false });
       return;
     }
+    liftRequestDeadline();
     const tmp = join(this.#o.dir, `.${sha256}.${randomBytes(6).toString('hex')}.part`);
-    const out = createWriteStream(tmp, { mode: 0o600 });
     const hash = createHash('sha256');
     let size = 0;
     let failed = false;
+    const abort = new AbortController();
     const fail = (status: number, code: string, message: string) => {
       if (failed) return;
       failed = true;
-      out.destroy();
+      clearInterval(progress);
       try {
         unlinkSync(tmp);
       } catch {
         // never created
       }
+      if (res.headersSent || res.destroyed) return abort.abort();
+      res.shouldKeepAlive = false;
       json(res, status, { code, message });
+      // Answer first, then stop reading (aborting destroys the request and its socket).
+      res.once('finish', () => abort.abort());
+      res.once('close', () => abort.abort());
     };
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > declared) {
-        req.destroy();
-        fail(400, 'INVALID_MESSAGE', 'body longer than its Content-Length');
-        return;
-      }
-      hash.update(chunk);
-      out.write(chunk);
-    });
-    req.on('error', () => fail(400, 'INVALID_MESSAGE', 'upload interrupted'));
-    req.on('end', () => {
-      if (failed) return;
-      if (size !== declared) return fail(400, 'INVALID_MESSAGE', 'body shorter than declared');
-      if (hash.digest('hex') !== sha256) {
-        return fail(
-          400,
-          'DIGEST_MISMATCH',
-          'the uploaded bytes do not hash to the SHA-256 in the path; nothing was stored',
+    // Progress timeout (slowloris): each window must bring minBytesPerSecond × window bytes.
+    const windowMs = this.#o.progressWindowMs ?? 10_000;
+    const minBytes = this.#o.minBytesPerSecond ?? 64 * 1024;
+    let atLastCheck = 0;
+    const progress = setInterval(() => {
+      if (size - atLastCheck < (minBytes * windowMs) / 1000 && size < declared) {
+        fail(
+          408,
+          'DEADLINE_EXCEEDED',
+          `upload slower than ${minBytes} bytes/s; retry on a faster link or sign it with the digest formats instead`,
         );
       }
-      out.end(() => {
+      atLastCheck = size;
+    }, windowMs);
+    progress.unref();
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        if (size > declared) return done(new Error('body longer than its Content-Length'));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    // pipeline: the request is read only as fast as the file is written (backpressure).
+    pipeline(req, meter, createWriteStream(tmp, { mode: 0o600 }), { signal: abort.signal }).then(
+      () => {
+        clearInterval(progress);
+        if (failed) return;
+        if (size !== declared) return fail(400, 'INVALID_MESSAGE', 'body shorter than declared');
+        if (hash.digest('hex') !== sha256) {
+          return fail(
+            400,
+            'DIGEST_MISMATCH',
+            'the uploaded bytes do not hash to the SHA-256 in the path; nothing was stored',
+          );
+        }
         try {
           const fd = openSync(tmp, 'r');
           fsyncSync(fd);
@@ -166,8 +240,16 @@ export class ArtifactStore {
         }
         this.#o.logger.info('artifact stored', { sha256, size, member });
         json(res, 201, { sha256, stored: true });
-      });
-    });
+      },
+      (e: unknown) => {
+        clearInterval(progress);
+        const interrupted = req.destroyed && !req.complete;
+        if (interrupted || failed) return fail(400, 'INVALID_MESSAGE', 'upload interrupted');
+        const tooLong = e instanceof Error && e.message.startsWith('body longer');
+        if (tooLong) return fail(400, 'INVALID_MESSAGE', 'body longer than its Content-Length');
+        fail(503, 'STORAGE_UNAVAILABLE', 'could not store the artifact');
+      },
+    );
   }
 }
 

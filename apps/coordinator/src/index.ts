@@ -175,6 +175,9 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       dir: join(dataDir, 'artifacts'),
       maxBytes: limits.maxArtifactBytes,
       logger,
+      access: store,
+      minBytesPerSecond: limits.minUploadBytesPerSecond,
+      progressWindowMs: limits.requestTimeoutMs,
     });
     // Frames and pool answers are handled one per event-loop turn (runtime.ts TurnQueue).
     const turns = new TurnQueue(() => logger.error('unit of work failed', { code: 'INTERNAL' }));

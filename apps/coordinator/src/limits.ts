@@ -34,9 +34,16 @@ export interface Limits {
    * backpressure instead of an unbounded queue (C.41/C.42). 64 frames ≤ 4 MiB per connection.
    */
   readonly maxQueuedFramesPerConnection: number;
-  /** Node http `headersTimeout` / `requestTimeout` (C.40). */
+  /**
+   * Slowloris (C.40): the request line and headers must arrive within `headersTimeoutMs` (Node's
+   * `headersTimeout`), and a request body within `requestTimeoutMs` of the request's start
+   * (server.ts arms it per request; Node's own `requestTimeout` is checked only every 30 s). An
+   * artifact upload is exempt: it must instead deliver `minUploadBytesPerSecond` over every
+   * `requestTimeoutMs` (artifacts.ts), and any socket idle for `authDeadlineMs` is closed.
+   */
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  readonly minUploadBytesPerSecond: number;
   /** Refused frames on one connection before it is closed (C.44). */
   readonly maxErrorsPerConnection: number;
   /** Frames per connection per second (token bucket); beyond → RATE_LIMITED, counts as an error. */
@@ -83,6 +90,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxQueuedFramesPerConnection: 64,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 10_000,
+  minUploadBytesPerSecond: 64 * 1024,
   maxErrorsPerConnection: 16,
   maxMessagesPerSecond: 200,
   approvalTimeoutMs: 24 * 60 * 60 * 1000,

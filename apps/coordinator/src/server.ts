@@ -109,7 +109,9 @@ export class CoordinatorServer {
     });
     this.http = createServer({
       headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
+      // Armed per request in #request instead: Node's applies to every body, artifact uploads
+      // included, and is only checked every 30 s (connectionsCheckingInterval).
+      requestTimeout: 0,
     });
     this.http.on('request', (req, res) => this.#request(req, res));
     this.http.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
@@ -194,11 +196,41 @@ export class CoordinatorServer {
     res.end(text);
   }
 
+  /**
+   * Slowloris (C.40): a request with a body must have sent all of it within requestTimeoutMs, or
+   * its connection is closed (408 if nothing was answered yet). Returns the call that lifts it,
+   * for an artifact upload, which keeps its own progress timeout.
+   */
+  #bodyDeadline(req: IncomingMessage, res: ServerResponse): () => void {
+    const length = req.headers['content-length'];
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    if (!hasBody) return noop;
+    const timer = setTimeout(() => {
+      if (!res.headersSent) {
+        res.shouldKeepAlive = false;
+        this.#json(res, 408, {
+          code: 'DEADLINE_EXCEEDED',
+          message: `request body not received within ${this.#deps.limits.requestTimeoutMs} ms`,
+        });
+      }
+      req.socket.destroySoon();
+      const hard = setTimeout(() => req.socket.destroy(), 1000);
+      hard.unref();
+    }, this.#deps.limits.requestTimeoutMs);
+    timer.unref();
+    const lift = (): void => clearTimeout(timer);
+    req.once('end', lift);
+    req.once('close', lift);
+    return lift;
+  }
+
   #request(req: IncomingMessage, res: ServerResponse): void {
     res.on('error', noop);
     req.on('error', noop);
+    const lift = this.#bodyDeadline(req, res);
     if (this.#deps.audit?.handle(req, res, this.authenticateRequest) === true) return;
-    if (this.#deps.artifacts?.handle(req, res, this.authenticateRequest) === true) return;
+    if (this.#deps.artifacts?.handle(req, res, this.authenticateRequest, lift) === true) return;
     req.resume();
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';

@@ -1,6 +1,7 @@
 // Artifact uploads for the content formats (raw, OpenPGP): members only, content-addressed by
 // SHA-256 and hash-checked before anything is stored; a content-format request needs them first.
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import {
@@ -74,13 +75,12 @@ describe('artifact uploads', () => {
     expect(early.code).toBe('INVALID_MESSAGE');
     expect(early.message).toMatch(/upload app\.tar\.gz first/);
 
-    // The real upload: stored once, then downloadable by members; the request is accepted.
+    // The real upload: stored once; the request is accepted.
     const ok = await put(address, bytes);
     expect(ok.status).toBe(201);
     expect((await put(address, bytes)).status).toBe(200);
-    const got = await get();
-    expect(got.status).toBe(200);
-    expect(Buffer.from(await got.arrayBuffer()).toString()).toBe('release bytes');
+    // No ceremony names it yet: nobody may download it.
+    expect((await get()).status).toBe(404);
     expectAck(
       await alice.client.submit(newCeremonyId(), {
         type: 'sign.request',
@@ -88,5 +88,141 @@ describe('artifact uploads', () => {
         release,
       }),
     );
+    // Now the members of the request's group may download it ...
+    const got = await get();
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).toString()).toBe('release bytes');
+    // ... and a member of no group with such a ceremony may not, though it knows the hash.
+    const dave = new FakeMember('dave');
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.member.add',
+        member: 'dave',
+        identityKey: Buffer.from(dave.key.publicKey).toString('hex'),
+        roles: ['lead'],
+      }),
+    );
+    const outsider = await fetch(`${url}/v1/artifacts/${address}`, {
+      headers: authHeaders(await fetchChallenge(url), dave.key, 'dave', url),
+    });
+    expect(outsider.status).toBe(404);
+    expect(((await outsider.json()) as { code: string }).code).toBe('ARTIFACT_NOT_FOUND');
+  });
+});
+
+/**
+ * A PUT or POST whose body is sent in `chunks` pieces, one every `everyMs`, on its own connection;
+ * settles when that connection closes, with the response (status 0 if none came).
+ */
+function slowRequest(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  size: number,
+  chunks: number,
+  everyMs: number,
+  method = 'PUT',
+  keepAlive = false,
+): Promise<{ status: number; body: string; ms: number }> {
+  const u = new URL(url);
+  const piece = Buffer.alloc(Math.ceil(size / chunks), 0x61);
+  const started = Date.now();
+  let status = 0;
+  let body = '';
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method,
+        path,
+        agent: false,
+        headers: {
+          ...headers,
+          connection: keepAlive ? 'keep-alive' : 'close',
+          'content-length': String(size),
+        },
+      },
+      (res) => {
+        status = res.statusCode ?? 0;
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('error', () => {});
+      },
+    );
+    req.on('error', () => {});
+    req.on('socket', (socket) =>
+      socket.on('close', () => {
+        clearInterval(tick);
+        resolve({ status, body, ms: Date.now() - started });
+      }),
+    );
+    let sent = 0;
+    const tick = setInterval(() => {
+      if (req.destroyed || sent >= size) {
+        clearInterval(tick);
+        if (!req.destroyed) req.end();
+        return;
+      }
+      const n = Math.min(piece.length, size - sent);
+      req.write(piece.subarray(0, n));
+      sent += n;
+    }, everyMs);
+  });
+}
+
+describe('artifact upload timeouts', () => {
+  const limits = {
+    requestTimeoutMs: 300,
+    headersTimeoutMs: 300,
+    minUploadBytesPerSecond: 64 * 1024,
+  };
+  const member = async () => {
+    const t = await fresh({ limits });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const alice = new FakeMember('alice');
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.member.add',
+        member: 'alice',
+        identityKey: Buffer.from(alice.key.publicKey).toString('hex'),
+        roles: ['lead'],
+      }),
+    );
+    const headers = async () =>
+      authHeaders(await fetchChallenge(t.handle.url), alice.key, 'alice', t.handle.url);
+    return { url: t.handle.url, headers };
+  };
+
+  it('stores an upload that takes longer than requestTimeoutMs while it keeps progressing', async () => {
+    const { url, headers } = await member();
+    const size = 4 * 1024 * 1024;
+    const address = sha256(new Uint8Array(Buffer.alloc(size, 0x61)));
+    const r = await slowRequest(url, `/v1/artifacts/${address}`, await headers(), size, 16, 100);
+    expect(r.ms).toBeGreaterThan(1000);
+    expect(r.status).toBe(201);
+  });
+
+  it('cuts off an upload slower than minUploadBytesPerSecond (slowloris)', async () => {
+    const { url, headers } = await member();
+    const size = 1024 * 1024;
+    const address = sha256(new Uint8Array(Buffer.alloc(size, 0x61)));
+    const r = await slowRequest(
+      url,
+      `/v1/artifacts/${address}`,
+      await headers(),
+      size,
+      1 << 20,
+      50,
+    );
+    expect(r.status).toBe(408);
+    expect((JSON.parse(r.body) as { code: string }).code).toBe('DEADLINE_EXCEEDED');
+    expect(r.ms).toBeLessThan(3000);
+  });
+
+  it('still cuts off a slow body on any other route after requestTimeoutMs', async () => {
+    const { url } = await member();
+    const r = await slowRequest(url, '/v1/log/cosign', {}, 100_000, 100_000, 50, 'POST', true);
+    // Answered at once (401), but the connection is closed once the body is late.
+    expect(r.ms).toBeLessThan(3000);
   });
 });
