@@ -42,14 +42,11 @@ export interface ArtifactStoreOptions {
   readonly maxBytes: number;
   readonly logger: Logger;
   /** Who may download what: groups and their signing requests. */
-  readonly access: Pick<Store, 'listGroups' | 'listCeremoniesOfGroups' | 'transcriptOfType'>;
+  readonly access: Pick<Store, 'getGroup' | 'groupsRequestingArtifact'>;
   /** Slowest upload kept (default 64 KiB/s), measured over each window (default 10 s). */
   readonly minBytesPerSecond?: number;
   readonly progressWindowMs?: number;
 }
-
-/** Most recent ceremonies of a member's groups searched for a download's SHA-256. */
-const MAX_CEREMONIES_SEARCHED = 1000;
 
 export class ArtifactStore {
   readonly #o: ArtifactStoreOptions;
@@ -76,25 +73,15 @@ export class ArtifactStore {
   }
 
   /**
-   * Whether `member` belongs to a group with a signing ceremony (among its groups' latest
-   * MAX_CEREMONIES_SEARCHED, open ones first) whose request lists `sha256`: the signers who must
-   * check the bytes. A hash is no secret (statements are logged), the bytes may be.
+   * Whether `member` belongs to a group with a signing request that lists `sha256` (one indexed
+   * lookup, migration 7): the signers who must check the bytes. A hash is no secret (statements
+   * are logged), the bytes may be.
    */
   mayRead(member: string, sha256: string): boolean {
     const { access } = this.#o;
-    const groups = access
-      .listGroups()
-      .filter((g) => g.members.some((m) => m.member === member))
-      .map((g) => g.name);
-    for (const c of access.listCeremoniesOfGroups(groups, MAX_CEREMONIES_SEARCHED)) {
-      if (c.kind !== 'sign') continue;
-      for (const e of access.transcriptOfType(c.id, 'sign.request')) {
-        const body = e.envelope.body;
-        if (e.direction !== 'in' || body.type !== 'sign.request') continue;
-        if (body.release.artifacts.some((a) => a.sha256 === sha256)) return true;
-      }
-    }
-    return false;
+    return access
+      .groupsRequestingArtifact(sha256)
+      .some((g) => access.getGroup(g)?.members.some((m) => m.member === member) === true);
   }
 
   /**

@@ -276,6 +276,26 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'log_transcripts is append-only'); END;
     `,
   },
+  {
+    // Which signing requests name which artifact (by SHA-256): who may download an artifact is
+    // decided by one indexed lookup (artifacts.ts), not by reading transcripts. Filled in the
+    // transaction that records the request (store.appendTranscript); existing requests are copied
+    // from their transcripts here.
+    version: 7,
+    name: 'request artifacts',
+    sql: `
+      CREATE TABLE request_artifacts (
+        sha256 TEXT NOT NULL,
+        ceremony_id TEXT NOT NULL REFERENCES ceremonies (id),
+        PRIMARY KEY (sha256, ceremony_id)
+      ) STRICT, WITHOUT ROWID;
+      INSERT OR IGNORE INTO request_artifacts (sha256, ceremony_id)
+        SELECT json_extract(a.value, '$.sha256'), t.ceremony_id
+        FROM transcript t, json_each(t.envelope, '$.body.release.artifacts') a
+        WHERE t.body_type = 'sign.request' AND t.direction = 'in'
+          AND json_type(a.value, '$.sha256') = 'text';
+    `,
+  },
 ];
 
 export function migrate(db: Database.Database, now: number): number {

@@ -273,6 +273,8 @@ export interface Store {
   transcript(ceremonyId: string): TranscriptEntry[];
   /** The entries of one body type (e.g. `round2.share`), in order: only those are parsed. */
   transcriptOfType(ceremonyId: string, bodyType: string): TranscriptEntry[];
+  /** Groups with a signing request that names the artifact `sha256`. */
+  groupsRequestingArtifact(sha256: string): string[];
   transcriptForEffect(ceremonyId: string, effectSeq: number): TranscriptEntry[];
 
   hasSeen(key: SeenKey): boolean;
@@ -698,7 +700,23 @@ export class SqliteStore implements Store {
       e.at,
       JSON.stringify(e.envelope),
     );
+    const body = e.envelope.body;
+    if (e.direction === 'in' && body.type === 'sign.request') {
+      const insert = this.#stmt(
+        'INSERT OR IGNORE INTO request_artifacts (sha256, ceremony_id) VALUES (?, ?)',
+      );
+      for (const a of body.release.artifacts) insert.run(a.sha256, e.ceremonyId);
+    }
     return row.next;
+  }
+
+  groupsRequestingArtifact(sha256: string): string[] {
+    return this.#stmt(
+      `SELECT DISTINCT c.grp AS grp FROM request_artifacts r JOIN ceremonies c ON c.id = r.ceremony_id
+       WHERE r.sha256 = ?`,
+    )
+      .all(sha256)
+      .map((r) => parseRow(z.object({ grp: z.string() }), r, 'request_artifacts').grp);
   }
 
   #entry(row: unknown): TranscriptEntry {

@@ -50,7 +50,7 @@ it('streams an upload to disk with backpressure: buffered bytes stay bounded', a
     dir,
     maxBytes: 64 * 1024 * 1024,
     logger: silentLogger,
-    access: { listGroups: () => [], listCeremoniesOfGroups: () => [], transcriptOfType: () => [] },
+    access: { getGroup: () => undefined, groupsRequestingArtifact: () => [] },
   });
   const server = createServer((req, res) => {
     store.handle(req, res, () => ({ ok: true, member: 'alice' }));

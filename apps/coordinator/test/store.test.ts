@@ -6,7 +6,7 @@ import { ProtocolError, generateIdentityKey, sealEnvelope } from '@conclave/prot
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/migrations.js';
 import { openStore, statementsOf } from '../src/store.js';
-import { removeDir, tempDir } from './helpers.js';
+import { removeDir, sampleRelease, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -140,6 +140,61 @@ describe('sqlite store', () => {
     expect(s.transcriptOfType(id, 'round2.share')).toEqual([]);
     expect(s.transcript(id)).toHaveLength(3);
     s.close();
+  });
+
+  it('indexes the artifacts a signing request names, by the group that asked (migration 7)', () => {
+    const { path } = fresh();
+    const s = openStore(path, { now: 1 });
+    const key = generateIdentityKey();
+    const release = sampleRelease();
+    const second = { ...release.artifacts[0]!, name: 'b.tar.gz', sha256: '12'.repeat(32) };
+    const append = (id: string, direction: 'in' | 'out', body: object, seq = 0) =>
+      s.appendTranscript({
+        ceremonyId: id,
+        direction,
+        sender: 'alice',
+        recipient: null,
+        effectSeq: null,
+        at: 10,
+        envelope: sealEnvelope(key, {
+          ceremonyId: id,
+          round: '0',
+          seq,
+          sender: 'alice',
+          body: body as never,
+        }),
+      });
+    s.insertCeremony(openSigning('c_request1'));
+    s.insertCeremony({ ...openSigning('c_request2'), group: 'other' });
+    append('c_request1', 'in', {
+      type: 'sign.request',
+      group: 'g',
+      release: { ...release, artifacts: [...release.artifacts, second] },
+    });
+    append('c_request2', 'in', { type: 'sign.request', group: 'other', release });
+    // Only what a requester sent counts: an outgoing copy or another body type adds nothing.
+    s.insertCeremony({ ...openSigning('c_request3'), group: 'third' });
+    append('c_request3', 'out', {
+      type: 'sign.request',
+      group: 'third',
+      release: { ...release, artifacts: [{ ...second, sha256: '34'.repeat(32) }] },
+    });
+    append('c_request3', 'in', { type: 'ceremony.cancel', reason: 'x' }, 1);
+
+    const sha = release.artifacts[0]!.sha256;
+    expect(s.groupsRequestingArtifact(sha).sort()).toEqual(['g', 'other']);
+    expect(s.groupsRequestingArtifact(second.sha256)).toEqual(['g']);
+    expect(s.groupsRequestingArtifact('34'.repeat(32))).toEqual([]);
+    expect(s.groupsRequestingArtifact('56'.repeat(32))).toEqual([]);
+
+    // A database from before migration 7: the index is rebuilt from the stored transcripts.
+    s.db.exec('DROP TABLE request_artifacts; DELETE FROM schema_migrations WHERE version = 7');
+    s.close();
+    const again = openStore(path, { now: 2 });
+    expect(again.groupsRequestingArtifact(sha).sort()).toEqual(['g', 'other']);
+    expect(again.groupsRequestingArtifact(second.sha256)).toEqual(['g']);
+    expect(again.groupsRequestingArtifact('34'.repeat(32))).toEqual([]);
+    again.close();
   });
 
   it('turns unique violations into coded refusals', () => {
