@@ -22,6 +22,7 @@ export interface Limits {
    * behind one NAT shares an IP: 120 a minute.
    */
   readonly challengeRateLimit: { readonly perIp: number; readonly windowMs: number };
+  /** Open challenges kept; a new one past this replaces the oldest (ChallengeBook). */
   readonly maxOutstandingChallenges: number;
   /** Open WebSocket connections per remote address and in total (C.41). */
   readonly maxConnectionsPerIp: number;

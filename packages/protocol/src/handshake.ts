@@ -124,7 +124,11 @@ export function verifyAuthResponse(
 /**
  * Single-use challenges with a TTL (THREATS C35). `issue` hands one out; `consume` takes it back
  * exactly once: AUTH_CHALLENGE_REUSED the second time, AUTH_CHALLENGE_EXPIRED after its expiry,
- * UNAUTHENTICATED if never issued. Bounded: RATE_LIMITED when `maxOutstanding` are open.
+ * UNAUTHENTICATED if never issued. Bounded: with `maxOutstanding` open, a new challenge replaces
+ * the oldest open one. Refusing instead would let anyone who can spread requests over enough
+ * addresses (an IPv6 /48 holds 65 536 rate-limited /64s) fill the book and lock every member out;
+ * evicting means they would have to issue `maxOutstanding` challenges within the second a member
+ * takes to answer its own.
  */
 export class ChallengeBook {
   readonly #open = new Map<string, AuthChallenge>();
@@ -132,8 +136,13 @@ export class ChallengeBook {
   readonly #origin: string;
   readonly #ttlMs: number;
   readonly #maxOutstanding: number;
+  /** Open challenges replaced by newer ones because the book was full (metrics, tests). */
+  evicted = 0;
 
   constructor(origin: string, ttlMs = DEFAULT_CHALLENGE_TTL_MS, maxOutstanding = 10_000) {
+    if (!Number.isInteger(maxOutstanding) || maxOutstanding < 1) {
+      throw new RangeError('maxOutstanding must be a whole number of at least 1');
+    }
     this.#origin = origin;
     this.#ttlMs = ttlMs;
     this.#maxOutstanding = maxOutstanding;
@@ -141,8 +150,12 @@ export class ChallengeBook {
 
   issue(now: number): Result<AuthChallenge> {
     this.prune(now);
-    if (this.#open.size >= this.#maxOutstanding) {
-      return fail('RATE_LIMITED', 'too many outstanding challenges');
+    while (this.#open.size >= this.#maxOutstanding) {
+      // Map order is insertion order: the first key is the oldest open challenge.
+      const oldest = this.#open.keys().next();
+      if (oldest.done === true) break;
+      this.#open.delete(oldest.value);
+      this.evicted++;
     }
     const challenge = createAuthChallenge({ origin: this.#origin, now, ttlMs: this.#ttlMs });
     this.#open.set(challenge.challenge, challenge);

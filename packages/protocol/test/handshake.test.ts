@@ -151,11 +151,23 @@ describe('ChallengeBook', () => {
     expect(codeOf(book.consume('00'.repeat(32), NOW))).toBe('UNAUTHENTICATED');
   });
 
-  it('bounds outstanding challenges with RATE_LIMITED and frees them on expiry', () => {
+  it('bounds outstanding challenges by replacing the oldest, which then fails as unknown', () => {
     const book = new ChallengeBook(ORIGIN, 1_000, 2);
-    book.issue(NOW);
-    book.issue(NOW);
-    expect(codeOf(book.issue(NOW))).toBe('RATE_LIMITED');
-    expect(codeOf(book.issue(NOW + 1_001))).toBe('OK');
+    const issue = (now: number) => {
+      const r = book.issue(now);
+      if (!r.ok) throw new Error(`issue: ${r.code}`);
+      return r.value.challenge;
+    };
+    const first = issue(NOW);
+    const second = issue(NOW + 1);
+    const third = issue(NOW + 2);
+    expect(book.evicted).toBe(1);
+    expect(codeOf(book.consume(first, NOW + 3))).toBe('UNAUTHENTICATED');
+    expect(codeOf(book.consume(second, NOW + 3))).toBe('OK');
+    expect(codeOf(book.consume(third, NOW + 3))).toBe('OK');
+    // A full book never refuses: an attacker filling it cannot lock a member out.
+    for (let i = 0; i < 10; i++) issue(NOW + 4);
+    expect(codeOf(book.consume(issue(NOW + 5), NOW + 6))).toBe('OK');
+    expect(() => new ChallengeBook(ORIGIN, 1_000, 0)).toThrow(RangeError);
   });
 });
