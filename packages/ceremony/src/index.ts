@@ -12,6 +12,7 @@ export {
   drainOutbox,
   signingPhase,
   keyPhase,
+  SnapshotError,
 } from './runner-api.js';
 export type {
   AnyCeremonySnapshot,

@@ -9,6 +9,7 @@ import {
   persist,
   restore,
   signingMachine,
+  SnapshotError,
 } from '../src/index.js';
 import { hex, keyInput, NAMES, signingInput, startKey, startSigning } from './helpers.js';
 
@@ -232,13 +233,94 @@ describe('snapshot persistence', () => {
     expect(drained.value).toBe('completed');
   });
 
-  it('refuses a snapshot that is not one, or belongs to the other machine', () => {
+  it('refuses a snapshot that is not one, or belongs to the other machine (INVALID_SNAPSHOT)', () => {
     const key = startKey(keyInput(3, 2));
-    expect(() => restore(signingMachine, persist(key))).toThrow(TypeError);
-    expect(() => restore(signingMachine, '{"status":"active"}')).toThrow(TypeError);
+    expectInvalid(() => restore(signingMachine, persist(key)), 'key');
+    expectInvalid(() => restore(signingMachine, '{"status":"active"}'), 'context');
     const signing = startSigning(signingInput(3, 2));
     const tampered = JSON.parse(persist(signing)) as { value: unknown };
     tampered.value = 'nowhere';
-    expect(() => restore(signingMachine, JSON.stringify(tampered))).toThrow();
+    expectInvalid(() => restore(signingMachine, JSON.stringify(tampered)), 'nowhere');
+  });
+
+  it.each(['', 'not json {', '{"status":"active","value":"requested","context":', 'null', '[]'])(
+    'refuses stored text %j that is not a JSON snapshot (INVALID_SNAPSHOT, not a SyntaxError)',
+    (text) => {
+      expectInvalid(() => restore(signingMachine, text));
+      expectInvalid(() => restore(keyMachine, text));
+      expectInvalid(() => drainOutbox(text, 1));
+    },
+  );
+
+  // JSON that has the outline (status, value, context.ceremony, context.outbox) but not the
+  // machine's context: XState restores any context as it is, so before this check the actor came
+  // back and a later read (a status, a guard) failed with a TypeError.
+  const signingBreaks: Record<string, (c: Record<string, unknown>) => void> = {
+    'approvals missing': (c) => delete c['approvals'],
+    'approvals not a list': (c) => (c['approvals'] = 'alice'),
+    'group empty': (c) => (c['group'] = {}),
+    'a session without participants': (c) =>
+      ((c['sessions'] as Record<string, unknown>[])[0]!['participants'] = null),
+    'outcome without its fields': (c) => (c['outcome'] = { status: 'completed' }),
+    'an effect of an unknown kind': (c) =>
+      ((c['outbox'] as Record<string, unknown>[])[0]!['kind'] = 'launch'),
+    'freshCommitments a list': (c) => (c['freshCommitments'] = ['00']),
+    'phase a string': (c) => (c['phase'] = '1'),
+    'a member id that is not one': (c) =>
+      ((c['approvals'] as Record<string, unknown>[])[0]!['member'] = '__proto__'),
+  };
+  it.each(Object.entries(signingBreaks))(
+    'signing: refuses a stored context with %s (INVALID_SNAPSHOT)',
+    (_, breakIt) => {
+      const actor = startSigning(signingInput(3, 2));
+      for (const e of signingScripts['completed']?.to ?? []) actor.send(e);
+      const json = persist(actor);
+      expect(() => restore(signingMachine, json)).not.toThrow();
+      const snapshot = JSON.parse(json) as { context: Record<string, unknown> };
+      breakIt(snapshot.context);
+      const broken = JSON.stringify(snapshot);
+      expectInvalid(() => restore(signingMachine, broken), 'context');
+      expectInvalid(() => drainOutbox(broken, 1), 'context');
+    },
+  );
+
+  const keyBreaks: Record<string, (c: Record<string, unknown>) => void> = {
+    'round1 missing': (c) => delete c['round1'],
+    'a confirmation without its hashes': (c) => (c['confirmations'] = [{ member: 'alice' }]),
+    'an unknown ceremony kind': (c) => (c['kind'] = 'teleport'),
+    'round2 recipients not a list': (c) => (c['round2'] = { alice: 'bob' }),
+    'deadline missing': (c) => delete c['deadline'],
+  };
+  it.each(Object.entries(keyBreaks))(
+    'key: refuses a stored context with %s (INVALID_SNAPSHOT)',
+    (_, breakIt) => {
+      const actor = startKey(keyInput(3, 2));
+      for (const e of keyScripts['waitingForConfirmations']?.to ?? []) actor.send(e);
+      const json = persist(actor);
+      expect(() => restore(keyMachine, json)).not.toThrow();
+      const snapshot = JSON.parse(json) as { context: Record<string, unknown> };
+      breakIt(snapshot.context);
+      expectInvalid(() => restore(keyMachine, JSON.stringify(snapshot)), 'context');
+    },
+  );
+
+  it('restores a key snapshot from before roles (no dealers, recipients, confirmers)', () => {
+    const actor = startKey(keyInput(3, 2));
+    const snapshot = JSON.parse(persist(actor)) as { context: Record<string, unknown> };
+    for (const k of ['dealers', 'recipients', 'confirmers']) delete snapshot.context[k];
+    expect(() => restore(keyMachine, JSON.stringify(snapshot))).not.toThrow();
   });
 });
+
+/** Throws SnapshotError with code INVALID_SNAPSHOT, its message mentioning `mentions`. */
+function expectInvalid(fn: () => unknown, mentions?: string): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(SnapshotError);
+  expect(thrown).toMatchObject({ code: 'INVALID_SNAPSHOT' });
+  if (mentions !== undefined) expect((thrown as Error).message).toContain(mentions);
+}
