@@ -12,6 +12,7 @@ import {
   persist,
   restore,
   signingMachine,
+  SnapshotError,
   signingPhase,
   type AnyCeremonySnapshot,
   type KeyContext,
@@ -213,8 +214,13 @@ export class CeremonyRunner {
       try {
         const live = this.#load(record);
         this.live.set(live.id, live);
-      } catch {
-        this.deps.logger.error('ceremony could not be restored', { ceremony: record.id });
+      } catch (e) {
+        // One damaged row must not keep the others from running: it is skipped and logged.
+        this.deps.logger.error('ceremony could not be restored', {
+          ceremony: record.id,
+          code:
+            e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+        });
       }
     }
     // admin.member.revoke commits the revocation first and applies it to each open ceremony in
@@ -348,8 +354,7 @@ export class CeremonyRunner {
   }
 
   #load(record: CeremonyRecord): Live {
-    const machine = record.kind === 'sign' ? signingMachine : keyMachine;
-    const actor = restore(machine as AnyStateMachine, record.snapshot);
+    const actor = restoreRecord(record);
     return this.#live(record.id, record.kind, record.group, record.createdAt, actor);
   }
 
@@ -561,8 +566,19 @@ export class CeremonyRunner {
       this.live.delete(live.id);
       return;
     }
-    const machine = record.kind === 'sign' ? signingMachine : keyMachine;
-    live.actor = restore(machine as AnyStateMachine, record.snapshot);
+    try {
+      live.actor = restoreRecord(record);
+    } catch (e) {
+      // The actor may be ahead of its row and the row cannot be read: nothing goes on from either.
+      this.#drop(live);
+      throw e;
+    }
+  }
+
+  #drop(live: Live): void {
+    if (live.timer !== null) clearTimeout(live.timer);
+    live.timer = null;
+    if (this.live.get(live.id) === live) this.live.delete(live.id);
   }
 
   /** Performs pending effects, flushes them, runs follow-ups, re-arms the deadline, pushes status. */
@@ -572,8 +588,18 @@ export class CeremonyRunner {
     try {
       sends = this.#commit(() => this.#effects(live, followUps));
     } catch {
-      this.#reload(live);
       this.deps.logger.error('outbox flush failed', { ceremony: live.id });
+      try {
+        this.#reload(live);
+      } catch (e) {
+        // Its row cannot be read back (#reload dropped it): the other ceremonies go on (boot).
+        this.deps.logger.error('ceremony could not be restored', {
+          ceremony: live.id,
+          code:
+            e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+        });
+        return;
+      }
     }
     for (const send of sends) send();
     this.#afterCommit(live, followUps);
@@ -926,6 +952,23 @@ export class CeremonyRunner {
     const m = this.store.getMember(name);
     if (m === undefined || m.revokedAt !== null) return undefined;
     return hexToBytes(m.identityKey, 32);
+  }
+}
+
+/**
+ * The actor of a stored ceremony. A snapshot that is not the machine's (damaged or altered row)
+ * is a storage failure naming the ceremony, not INTERNAL (THREATS D.51).
+ */
+function restoreRecord(record: CeremonyRecord): Actor<AnyStateMachine> {
+  const machine = record.kind === 'sign' ? signingMachine : keyMachine;
+  try {
+    return restore(machine as AnyStateMachine, record.snapshot);
+  } catch (e) {
+    if (!(e instanceof SnapshotError)) throw e;
+    throw refused(
+      'STORAGE_UNAVAILABLE',
+      `corrupt snapshot of ceremony ${record.id} in ceremonies: the database was damaged or altered; restore it from a backup`,
+    );
   }
 }
 
