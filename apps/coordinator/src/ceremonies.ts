@@ -299,6 +299,7 @@ export class CeremonyRunner {
     try {
       this.#catchUpRevocations(live);
     } catch (e) {
+      this.deps.metrics.revocationApplyFailures.inc();
       this.deps.logger.error('revocation could not be applied; retried before the next event', {
         ceremony: live.id,
         code:

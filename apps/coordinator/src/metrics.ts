@@ -24,6 +24,11 @@ export interface Metrics {
   readonly overdueHotfixes: Gauge;
   /** admin.member.revoke → the first refusal of that member. */
   readonly revocationPropagation: Histogram;
+  /**
+   * A member's revocation that could not be applied to an open ceremony (a failed write); it is
+   * retried before that ceremony's next event, which is refused until it applies (B.30).
+   */
+  readonly revocationApplyFailures: Counter;
   /** Members whose first refusal after revocation was already observed (in memory). */
   readonly revocationsSeen: Set<string>;
 }
@@ -177,6 +182,11 @@ export function createMetrics(store: Store): Metrics {
       name: 'conclave_revocation_propagation_seconds',
       help: 'From member revocation to the first refusal of that member',
       buckets: [0.01, 0.1, 1, 10, 60, 600, 3600],
+      registers: [registry],
+    }),
+    revocationApplyFailures: new Counter({
+      name: 'conclave_revocation_apply_failures_total',
+      help: 'Revocations that could not be applied to an open ceremony (retried before its next event)',
       registers: [registry],
     }),
     revocationsSeen: new Set<string>(),
