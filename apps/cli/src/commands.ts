@@ -847,7 +847,10 @@ async function fetchFromCoordinator(id: string, o: GlobalOptions, ctx: Ctx): Pro
     const end = await withTimeout(ended, 15, `the outcome of ${id}`);
     if (!('complete' in end))
       throw new CliError('SIGNATURE_UNAVAILABLE', `ceremony ${id} has no signature`);
-    const meta = await session.home.shareMetadata(review.group);
+    // The identity keys and group key the statement names come from the share as authenticated
+    // by the passphrase (review() already opened it: no second scrypt), never from the header
+    // alone, which anyone who can write the home could edit.
+    const meta = (await session.share(review.group)).metadata;
     const found = recoverStatement(review, meta, end.complete);
     if (found === undefined) {
       throw new CliError(

@@ -46,7 +46,9 @@ export async function cmdPolicyShow(
   const session = await openSession(o, ctx);
   try {
     const name = await groupOf(session, group);
-    const meta = await session.home.shareMetadata(name);
+    // The policy is verified under the group key authenticated by the passphrase, never the
+    // share header's alone (anyone who can write the home could edit that).
+    const meta = (await session.share(name)).metadata;
     const { policy, info } = await currentVerifiedPolicy(
       session.connection,
       meta,
@@ -105,7 +107,8 @@ export async function cmdPolicySet(
 ): Promise<void> {
   const session = await openSession(o, ctx, { reconnect: o.wait });
   try {
-    const meta = await session.home.shareMetadata(group);
+    // Authenticated by the passphrase (see cmdPolicyShow); also the threshold shown below.
+    const meta = (await session.share(group)).metadata;
     const pins = new PolicyPins(session.home.dir);
     const { policy: current } = await currentVerifiedPolicy(session.connection, meta, pins);
     const doc = await readPolicyFile(o.file, group, current.version + 1);

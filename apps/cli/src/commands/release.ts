@@ -215,7 +215,8 @@ export async function cmdReleaseRevoke(
     }
     const end = await withTimeout(ended, 15, `the outcome of ${id}`);
     if (!('complete' in end)) throw new CliError('SIGNATURE_UNAVAILABLE', `${id} has no signature`);
-    const meta = await session.home.shareMetadata(review.group);
+    // Authenticated metadata (review() opened the share already: one scrypt), not the header.
+    const meta = (await session.share(review.group)).metadata;
     const found = recoverStatement(review, meta, end.complete);
     if (found === undefined) {
       throw new CliError(
@@ -293,7 +294,9 @@ export async function cmdReleaseRevocations(
   const session = await openSession(o, ctx);
   try {
     const group = await groupOf(session, o.group);
-    const meta = await session.home.shareMetadata(group);
+    // The group key every revocation must verify under: from the share as authenticated by the
+    // passphrase, never from its header alone (anyone who can write the home could edit that).
+    const meta = (await session.share(group)).metadata;
     const entries: RevocationEntry[] = [];
     let offset: number | undefined = 0;
     while (offset !== undefined) {
@@ -404,8 +407,11 @@ export async function cmdGovernanceStatus(
     const pins = new PolicyPins(session.home.dir);
     const policies: Record<string, unknown>[] = [];
     for (const group of await session.home.listShares()) {
-      const meta = await session.home.shareMetadata(group);
       try {
+        // "verified" means under the group key authenticated by the passphrase (one scrypt per
+        // share), not the header's; a share that fails to open (KEYSTORE_DECRYPT_FAILED) is
+        // reported as unverified for its group.
+        const meta = (await session.share(group)).metadata;
         const { policy } = await currentVerifiedPolicy(session.connection, meta, pins);
         policies.push({ group, policyId: policy.policyId, verified: true });
       } catch (err) {
