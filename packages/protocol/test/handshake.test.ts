@@ -155,7 +155,7 @@ describe('ChallengeBook', () => {
     const book = new ChallengeBook(ORIGIN, 1_000, 2);
     const issue = (now: number) => {
       const r = book.issue(now);
-      if (!r.ok) throw new Error(`issue: ${r.code}`);
+      if (!r.ok) throw new Error(`issue: ${r.error.code}`);
       return r.value.challenge;
     };
     const first = issue(NOW);
