@@ -19,6 +19,7 @@ import {
   hexToBytes,
   openEnvelope,
   openFrom,
+  refusedCharacterRule,
   round1Hash,
   sealTo,
   signDkgConfirmation,
@@ -248,7 +249,7 @@ export class DkgParticipant {
         type: 'dkg.fail',
         culprit: failCulprit(culprit, this.#o.member),
         code,
-        reason: printable(reason).slice(0, 500),
+        reason: printable(reason),
       });
     } catch {
       // the coordinator may already have aborted
@@ -578,9 +579,22 @@ export function culpritError(culprit: string, wireCode: ErrorCode, message: stri
   return new ClientError('DKG_FAILED', message, { details: { culprit, wireCode } });
 }
 
-/** Replaces control characters (not allowed in wire text) with spaces. */
-export function printable(text: string): string {
-  return [...text]
-    .map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch))
-    .join('');
+/** The most a dkg.fail reason carries (the wire allows 512). */
+export const MAX_FAIL_REASON = 500;
+
+/**
+ * A dkg.fail reason the protocol's text() accepts: every character it refuses in displayed text
+ * (refusedCharacterRule, the per-character rule of findRefusedCharacter: C0/C1 controls, DEL, bidi
+ * and invisible format characters, separators, unpaired surrogates, noncharacters) becomes a space,
+ * and the text is cut to `maxLength` UTF-16 units at a code point boundary, so that no cut leaves a
+ * lone surrogate. Otherwise sealing the dkg.fail fails (INVALID_MESSAGE) and it is never sent.
+ */
+export function printable(text: string, maxLength = MAX_FAIL_REASON): string {
+  let out = '';
+  for (const ch of text) {
+    const kept = refusedCharacterRule(ch.codePointAt(0)!) === undefined ? ch : ' ';
+    if (out.length + kept.length > maxLength) break;
+    out += kept;
+  }
+  return out;
 }

@@ -5,6 +5,7 @@ import { FrostError, ed25519 as frost } from '@conclave/frost';
 import {
   bodyHash,
   bytesToHex,
+  findRefusedCharacter,
   generateIdentityKey,
   newCeremonyId,
   sealEnvelope,
@@ -13,8 +14,16 @@ import {
   type OpenedEnvelope,
   type SealedBody,
 } from '@conclave/protocol';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { culpritError, failCulprit, failureOf } from '../src/dkg-participant.js';
+import {
+  DKG_ROUNDS,
+  MAX_FAIL_REASON,
+  culpritError,
+  failCulprit,
+  failureOf,
+  printable,
+} from '../src/dkg-participant.js';
 import { ClientError, DkgParticipant, type DkgResult } from '../src/index.js';
 
 const NAMES = ['alice', 'bob', 'carol'];
@@ -257,5 +266,69 @@ describe('failureOf / failCulprit', () => {
     expect(failCulprit(undefined, 'alice')).toBe('alice');
     expect(failCulprit('coordinator', 'alice')).toBe('alice');
     expect(failCulprit('unknown', 'alice')).toBe('alice');
+  });
+});
+
+describe('dkg.fail reasons are text the protocol accepts (printable)', () => {
+  const NUM_RUNS = Number(process.env['FC_NUM_RUNS'] ?? 20);
+  const key = generateIdentityKey();
+  const seal = (reason: string) =>
+    sealEnvelope(key, {
+      ceremonyId: newCeremonyId(),
+      round: DKG_ROUNDS.fail,
+      seq: 1,
+      sender: 'alice',
+      body: { type: 'dkg.fail', culprit: 'bob', code: 'INVALID_SECRET_SHARE', reason },
+    });
+  const codeOf = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+      return undefined;
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+  };
+
+  // Each is refused by the protocol's text() (INVALID_MESSAGE: the dkg.fail would never be sent).
+  it.each([
+    ['a C0 control (ESC)', 'bad share \u001b[2J from bob'],
+    ['DEL', 'bad share \u007f from bob'],
+    ['a C1 control (8-bit CSI)', 'bad share \u009b2J from bob'],
+    ['a bidi override', 'bad share from \u202ebob'],
+    ['an invisible format character (zero-width space)', 'bad\u200bshare'],
+    ['a line separator', 'bad share\u2028from bob'],
+    ['an unpaired surrogate', 'bad share \ud800 from bob'],
+    ['a noncharacter', 'bad share \ufffe from bob'],
+  ])('%s: refused raw (INVALID_MESSAGE), replaced by a space in the reason', (_what, reason) => {
+    expect(codeOf(() => seal(reason))).toBe('INVALID_MESSAGE');
+    const clean = printable(reason);
+    expect(findRefusedCharacter(clean)).toBeUndefined();
+    expect([...clean]).toHaveLength([...reason].length);
+    expect(codeOf(() => seal(clean))).toBeUndefined();
+  });
+
+  it('a reason cut at its maximum never splits a surrogate pair (INVALID_MESSAGE otherwise)', () => {
+    const reason = `${'x'.repeat(MAX_FAIL_REASON - 1)}\u{1F510}tail`;
+    expect(codeOf(() => seal(reason.slice(0, MAX_FAIL_REASON)))).toBe('INVALID_MESSAGE');
+    const clean = printable(reason);
+    expect(clean).toBe('x'.repeat(MAX_FAIL_REASON - 1));
+    expect(codeOf(() => seal(clean))).toBeUndefined();
+  });
+
+  it('keeps allowed text in any script as it is', () => {
+    const reason = 'bad share from bob — Ünïcode, 日本語, עברית, emoji \u{1F510}\ufe0f';
+    expect(printable(reason)).toBe(reason);
+  });
+
+  it('property: any non-empty reason becomes one that seals, at most MAX_FAIL_REASON long', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 700 }), (reason) => {
+        const clean = printable(reason);
+        expect(clean.length).toBeLessThanOrEqual(MAX_FAIL_REASON);
+        expect(findRefusedCharacter(clean)).toBeUndefined();
+        expect(codeOf(() => seal(clean))).toBeUndefined();
+      }),
+      { numRuns: NUM_RUNS },
+    );
   });
 });
