@@ -21,6 +21,18 @@ export function checkPublicKey(a: Uint8Array): void {
   }
 }
 
+/**
+ * C0 and DEL only, on purpose: these checks keep the file formats intact (one-line, tab-separated
+ * minisign comments; file names), not displayed text. Display safety (C1, bidi, invisible format
+ * characters, separators, lone surrogates, noncharacters: @conclave/protocol findRefusedCharacter)
+ * is checked before text reaches this package: every production caller builds formats from a
+ * release that passed the protocol's ReleaseSchema (artifact names and notes are its text(), the
+ * version an ASCII pattern, ceremony ids CeremonyIdSchema) — the coordinator from the sign.request,
+ * a signer from the request it reviewed, audit from the envelopes it opened, the CLI's fetch from
+ * that verified request, whose names the quorum's signatures cover — and the untrusted comment is
+ * made of a checked group name and hex. release may import only frost (DESIGN.md), so it does not
+ * repeat the protocol's rule; a new caller with text from elsewhere must check it first.
+ */
 function hasControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
