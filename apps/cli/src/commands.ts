@@ -963,6 +963,14 @@ export async function cmdFetch(
   ) {
     throw new CliError('SIGNATURE_UNAVAILABLE', `no completed signature for ${id}`);
   }
+  // The key the signature is checked under is the one the statement names (from the member's
+  // authenticated share), never the coordinator's say-so in sign.complete.
+  if (outcome.groupPublicKey !== context.groupPublicKey) {
+    throw new CliError(
+      'WRONG_GROUP',
+      `the signature of ${id} is under ${outcome.groupPublicKey}, not the group key ${context.groupPublicKey} the statement names; refusing to write it`,
+    );
+  }
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
   const signature = hexToBytes(outcome.signature);

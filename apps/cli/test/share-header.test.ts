@@ -434,6 +434,7 @@ function completingCoordinator(
   release: Release,
   signer: Quorum,
   identityKeys: Record<string, string>,
+  statementKey = signer.groupPublicKey,
 ): Reply {
   return (ws, msg) => {
     if (msg.type !== 'ceremony.status.get' || msg.ceremonyId !== status.ceremonyId) return;
@@ -441,7 +442,7 @@ function completingCoordinator(
     const context: StatementContext = {
       ceremonyId: status.ceremonyId,
       group: GROUP,
-      groupPublicKey: signer.groupPublicKey,
+      groupPublicKey: statementKey,
       requester: 'carol',
       approvers: ['alice', 'bob'].map((m) => ({ member: m, identityKey: identityKeys[m]! })),
       policyId: `${GROUP}@v0`,
@@ -508,6 +509,25 @@ describe('statements are rebuilt from the authenticated share, not a header edit
     const o = { home: dir, coordinator: url, reason: 'test', wait: false, timeout: 5 };
     expect(await codeOf(cmdReleaseRevoke(status.ceremonyId, o, ctx))).toBe('STATEMENT_MISMATCH');
     expect(loads).toHaveBeenCalledTimes(1); // one scrypt for the command
+    expect(ctx.results).toEqual([]);
+  });
+});
+
+describe('fetch checks the signature under the group key the statement names', () => {
+  it('a sign.complete whose signature is under another key is refused (WRONG_GROUP)', async () => {
+    const q = quorum();
+    const mallory = quorum();
+    const { dir, ids, keys } = await aliceHome(q);
+    const coordinator = generateIdentityKey();
+    const { status, release } = completedCeremony(ids['carol']!);
+    // The statement names alice's true group key, but mallory's quorum signed it.
+    const url = await fakeCoordinator(
+      coordinator,
+      completingCoordinator(coordinator, status, release, mallory, keys, q.groupPublicKey),
+    );
+    const ctx = recorder();
+    const o = { home: dir, coordinator: url, out: join(dir, 'out') };
+    expect(await codeOf(cmdFetch(status.ceremonyId, o, ctx))).toBe('WRONG_GROUP');
     expect(ctx.results).toEqual([]);
   });
 });
