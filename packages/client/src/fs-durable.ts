@@ -1,4 +1,5 @@
-// Making a rename or a file creation durable: the directory entry itself is fsynced.
+// Making a rename or a file creation durable (the directory entry itself is fsynced), and the
+// liveness test of a lock file's owner.
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { errnoCode } from './errors.js';
@@ -15,5 +16,15 @@ export async function fsyncDir(dir: string): Promise<void> {
     if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
   } finally {
     await fh?.close();
+  }
+}
+
+/** Whether process `pid` exists (the owner of a lock file; EPERM: it exists, run by someone else). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
   }
 }

@@ -21,7 +21,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { ClientError, errnoCode } from './errors.js';
-import { fsyncDir } from './fs-durable.js';
+import { fsyncDir, pidAlive } from './fs-durable.js';
 
 export const NONCE_LEDGER_FORMAT = 'conclave-nonce-ledger';
 export const NONCE_LEDGER_VERSION = 1;
@@ -195,15 +195,6 @@ function parseLine(
   }
   const r = RecordSchema.safeParse(raw);
   return r.success ? { rec: r.data, chain } : undefined;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
 }
 
 async function acquireLock(lockPath: string, ledgerPath: string): Promise<void> {

@@ -23,6 +23,7 @@ import { z } from 'zod';
 import type { Connection } from './connection.js';
 import { ClientError, errnoCode } from './errors.js';
 import { writeJsonAtomic } from './home.js';
+import { pidAlive } from './fs-durable.js';
 
 export interface VerifiedPolicy {
   readonly group: string;
@@ -132,15 +133,6 @@ export class PolicyPins {
 }
 
 const LOCK_WAIT_MS = 10_000;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
-}
 
 /**
  * Runs `fn` holding `lockPath` (created whole with link(2), holding the owner's pid). Waits for a
