@@ -417,7 +417,7 @@ export class LifecycleParticipant {
         type: 'dkg.fail',
         culprit: failCulprit(culprit, this.#me),
         code,
-        reason: printable(reason).slice(0, 500),
+        reason: printable(reason),
       });
     } catch {
       // the coordinator may already have aborted
