@@ -94,6 +94,7 @@ const PinsSchema = z.record(
 /** The highest policy version verified per group key, in `<home>/policy-pins.json` (mode 0600). */
 export class PolicyPins {
   readonly #path: string;
+  #queue: Promise<void> = Promise.resolve();
 
   constructor(homeDir: string) {
     this.#path = join(homeDir, 'policy-pins.json');
@@ -123,12 +124,22 @@ export class PolicyPins {
    */
   async record(key: GroupKeyView, p: VerifiedPolicy): Promise<void> {
     const k = `${key.group}:${key.groupPublicKey}`;
-    await withFileLock(`${this.#path}.lock`, async () => {
-      const pins = await this.#read();
-      if ((pins[k]?.version ?? -1) >= p.version) return;
-      pins[k] = { version: p.version, policyId: p.policyId };
-      await writeJsonAtomic(this.#path, pins);
-    });
+    // Pins only go up, so a pin read at or above p.version stays so: nothing to write, no lock.
+    // Every approval lands here with the version already pinned; taking the file lock each time
+    // made concurrent approvals (an agent with many open ceremonies) queue on it until TIMEOUT.
+    if (((await this.#read())[k]?.version ?? -1) >= p.version) return;
+    // This instance's callers take the file lock one at a time (a queue, not a polling crowd);
+    // the lock itself keeps out other processes and other instances.
+    const run = this.#queue.then(() =>
+      withFileLock(`${this.#path}.lock`, async () => {
+        const pins = await this.#read();
+        if ((pins[k]?.version ?? -1) >= p.version) return;
+        pins[k] = { version: p.version, policyId: p.policyId };
+        await writeJsonAtomic(this.#path, pins);
+      }),
+    );
+    this.#queue = run.catch(() => undefined);
+    await run;
   }
 }
 

@@ -1,6 +1,6 @@
 // Members verify a policy before obeying it (docs/policy.md): the quorum signature under their own
 // group key, the built-in v0, pinned versions against rollback, and the request/package checks.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -190,6 +190,37 @@ describe('PolicyPins.record under concurrency', () => {
       expect(await new PolicyPins(d).highest(other)).toBe(round + 1);
     }
     expect(readdirSync(d).filter((n) => n !== 'policy-pins.json')).toEqual([]);
+  });
+
+  it('records a version already pinned without the lock: a held lock does not stall approvals', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'conclave-pins-'));
+    dirs.push(d);
+    const pins = new PolicyPins(d);
+    await pins.record(key, verified('release', 3));
+    // Another live process (this one's pid) holds the lock: only a raise has to wait for it.
+    writeFileSync(join(d, 'policy-pins.json.lock'), `${process.pid}\n`);
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => pins.record(key, verified('release', 1 + (i % 3)))),
+    );
+    expect(await pins.highest(key)).toBe(3);
+    let raised = false;
+    const raise = pins.record(key, verified('release', 4)).then(() => (raised = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(raised).toBe(false);
+    rmSync(join(d, 'policy-pins.json.lock'));
+    await raise;
+    expect(await pins.highest(key)).toBe(4);
+  });
+
+  it("queues one instance's concurrent raises instead of polling the lock until TIMEOUT", async () => {
+    const d = mkdtempSync(join(tmpdir(), 'conclave-pins-'));
+    dirs.push(d);
+    const pins = new PolicyPins(d);
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => pins.record(key, verified('release', i + 1))),
+    );
+    expect(await pins.highest(key)).toBe(300);
+    expect(readdirSync(d)).toEqual(['policy-pins.json']);
   });
 });
 
