@@ -291,29 +291,33 @@ const codeOf = async (p: Promise<unknown>): Promise<string | undefined> =>
     (e: unknown) => (e as { code?: string }).code,
   );
 
+/**
+ * alice's home holding her share of group `q`; with `swapHeader`, its header is edited to name
+ * mallory's group key before the command runs. The fake coordinator serves policy v1 signed by
+ * `policyBy`'s quorum.
+ */
+async function governanceCase(o: { swapHeader: boolean; policyBy: 'alice' | 'mallory' }) {
+  const q = quorum();
+  const mallory = quorum();
+  const { dir } = await aliceHome(q);
+  if (o.swapHeader) editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
+  const signer = o.policyBy === 'alice' ? q : mallory;
+  const url = await fakeCoordinator(
+    generateIdentityKey(),
+    governanceReplies(() => signedPolicy(signer)),
+  );
+  return { q, dir, url, ctx: recorder() };
+}
+
 describe('policy and revocation commands verify under the authenticated group key', () => {
   it('policy show: a policy signed by the true quorum verifies', async () => {
-    const q = quorum();
-    const { dir } = await aliceHome(q);
-    const url = await fakeCoordinator(
-      generateIdentityKey(),
-      governanceReplies(() => signedPolicy(q)),
-    );
-    const ctx = recorder();
+    const { dir, url, ctx } = await governanceCase({ swapHeader: false, policyBy: 'alice' });
     await cmdPolicyShow(GROUP, { home: dir, coordinator: url }, ctx);
     expect(ctx.results[0]).toMatchObject({ group: GROUP, version: 1, verified: true });
   });
 
   it('policy show: a header naming another group key fails to open (KEYSTORE_DECRYPT_FAILED)', async () => {
-    const q = quorum();
-    const mallory = quorum();
-    const { dir } = await aliceHome(q);
-    editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
-    const url = await fakeCoordinator(
-      generateIdentityKey(),
-      governanceReplies(() => signedPolicy(mallory)),
-    );
-    const ctx = recorder();
+    const { dir, url, ctx } = await governanceCase({ swapHeader: true, policyBy: 'mallory' });
     expect(await codeOf(cmdPolicyShow(GROUP, { home: dir, coordinator: url }, ctx))).toBe(
       'KEYSTORE_DECRYPT_FAILED',
     );
@@ -321,60 +325,30 @@ describe('policy and revocation commands verify under the authenticated group ke
   });
 
   it('policy set: a header naming another group key fails to open (KEYSTORE_DECRYPT_FAILED)', async () => {
-    const q = quorum();
-    const mallory = quorum();
-    const { dir } = await aliceHome(q);
-    editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
+    const { dir, url, ctx } = await governanceCase({ swapHeader: true, policyBy: 'mallory' });
     const file = join(dir, 'policy.json');
     writeFileSync(file, JSON.stringify({ classes: { standard: { quorum: 3 } } }));
-    const url = await fakeCoordinator(
-      generateIdentityKey(),
-      governanceReplies(() => signedPolicy(mallory)),
-    );
-    const ctx = recorder();
     const o = { home: dir, coordinator: url, file, wait: false, timeout: 5 };
     expect(await codeOf(cmdPolicySet(GROUP, o, ctx))).toBe('KEYSTORE_DECRYPT_FAILED');
     expect(ctx.results).toEqual([]);
   });
 
   it('release revocations: a header naming another group key fails to open (KEYSTORE_DECRYPT_FAILED)', async () => {
-    const q = quorum();
-    const mallory = quorum();
-    const { dir } = await aliceHome(q);
-    editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
-    const url = await fakeCoordinator(
-      generateIdentityKey(),
-      governanceReplies(() => signedPolicy(q)),
-    );
-    const ctx = recorder();
+    const { dir, url, ctx } = await governanceCase({ swapHeader: true, policyBy: 'alice' });
     const o = { home: dir, coordinator: url, group: GROUP, out: join(dir, 'revocations.json') };
     expect(await codeOf(cmdReleaseRevocations(o, ctx))).toBe('KEYSTORE_DECRYPT_FAILED');
     expect(ctx.results).toEqual([]);
   });
 
   it('release revocations: the list names the true group key', async () => {
-    const q = quorum();
-    const { dir } = await aliceHome(q);
-    const url = await fakeCoordinator(
-      generateIdentityKey(),
-      governanceReplies(() => signedPolicy(q)),
-    );
-    const ctx = recorder();
+    const { q, dir, url, ctx } = await governanceCase({ swapHeader: false, policyBy: 'alice' });
     const o = { home: dir, coordinator: url, group: GROUP, out: join(dir, 'revocations.json') };
     await cmdReleaseRevocations(o, ctx);
     expect(ctx.results[0]).toMatchObject({ groupPublicKey: q.groupPublicKey, revocations: [] });
   });
 
   it('status: a header naming another group key leaves the policy unverified (KEYSTORE_DECRYPT_FAILED)', async () => {
-    const q = quorum();
-    const mallory = quorum();
-    const { dir } = await aliceHome(q);
-    editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
-    const url = await fakeCoordinator(
-      generateIdentityKey(),
-      governanceReplies(() => signedPolicy(mallory)),
-    );
-    const ctx = recorder();
+    const { dir, url, ctx } = await governanceCase({ swapHeader: true, policyBy: 'mallory' });
     await cmdGovernanceStatus(undefined, { home: dir, coordinator: url }, ctx);
     expect(ctx.results[0]?.['policies']).toEqual([
       expect.objectContaining({ group: GROUP, verified: false, code: 'KEYSTORE_DECRYPT_FAILED' }),
@@ -475,39 +449,46 @@ function completingCoordinator(
   };
 }
 
+/**
+ * alice's home of group `q`, and a coordinator whose sign.complete for a ceremony carol requested
+ * is signed by mallory's quorum over a statement naming `statementKey` (mallory's key unless
+ * given).
+ */
+async function completedCase(statementKey?: (q: Quorum) => string) {
+  const q = quorum();
+  const mallory = quorum();
+  const { dir, ids, keys } = await aliceHome(q);
+  const coordinator = generateIdentityKey();
+  const { status, release } = completedCeremony(ids['carol']!);
+  const url = await fakeCoordinator(
+    coordinator,
+    completingCoordinator(
+      coordinator,
+      status,
+      release,
+      mallory,
+      keys,
+      statementKey?.(q) ?? mallory.groupPublicKey,
+    ),
+  );
+  return { mallory, dir, ceremonyId: status.ceremonyId, url, ctx: recorder() };
+}
+
 describe('statements are rebuilt from the authenticated share, not a header edited under the command', () => {
   it('fetch: a group key swapped after the share was opened does not make a foreign signature match (STATEMENT_MISMATCH)', async () => {
-    const q = quorum();
-    const mallory = quorum();
-    const { dir, ids, keys } = await aliceHome(q);
-    const coordinator = generateIdentityKey();
-    const { status, release } = completedCeremony(ids['carol']!);
-    const url = await fakeCoordinator(
-      coordinator,
-      completingCoordinator(coordinator, status, release, mallory, keys),
-    );
+    const { mallory, dir, ceremonyId, url, ctx } = await completedCase();
     const loads = editAfterLoad(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
-    const ctx = recorder();
     const o = { home: dir, coordinator: url, out: join(dir, 'out') };
-    expect(await codeOf(cmdFetch(status.ceremonyId, o, ctx))).toBe('STATEMENT_MISMATCH');
+    expect(await codeOf(cmdFetch(ceremonyId, o, ctx))).toBe('STATEMENT_MISMATCH');
     expect(loads).toHaveBeenCalledTimes(1); // one scrypt for the command
     expect(ctx.results).toEqual([]);
   });
 
   it('release revoke: a group key swapped after the share was opened does not make a foreign signature match (STATEMENT_MISMATCH)', async () => {
-    const q = quorum();
-    const mallory = quorum();
-    const { dir, ids, keys } = await aliceHome(q);
-    const coordinator = generateIdentityKey();
-    const { status, release } = completedCeremony(ids['carol']!);
-    const url = await fakeCoordinator(
-      coordinator,
-      completingCoordinator(coordinator, status, release, mallory, keys),
-    );
+    const { mallory, dir, ceremonyId, url, ctx } = await completedCase();
     const loads = editAfterLoad(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
-    const ctx = recorder();
     const o = { home: dir, coordinator: url, reason: 'test', wait: false, timeout: 5 };
-    expect(await codeOf(cmdReleaseRevoke(status.ceremonyId, o, ctx))).toBe('STATEMENT_MISMATCH');
+    expect(await codeOf(cmdReleaseRevoke(ceremonyId, o, ctx))).toBe('STATEMENT_MISMATCH');
     expect(loads).toHaveBeenCalledTimes(1); // one scrypt for the command
     expect(ctx.results).toEqual([]);
   });
@@ -515,19 +496,10 @@ describe('statements are rebuilt from the authenticated share, not a header edit
 
 describe('fetch checks the signature under the group key the statement names', () => {
   it('a sign.complete whose signature is under another key is refused (WRONG_GROUP)', async () => {
-    const q = quorum();
-    const mallory = quorum();
-    const { dir, ids, keys } = await aliceHome(q);
-    const coordinator = generateIdentityKey();
-    const { status, release } = completedCeremony(ids['carol']!);
     // The statement names alice's true group key, but mallory's quorum signed it.
-    const url = await fakeCoordinator(
-      coordinator,
-      completingCoordinator(coordinator, status, release, mallory, keys, q.groupPublicKey),
-    );
-    const ctx = recorder();
+    const { dir, ceremonyId, url, ctx } = await completedCase((q) => q.groupPublicKey);
     const o = { home: dir, coordinator: url, out: join(dir, 'out') };
-    expect(await codeOf(cmdFetch(status.ceremonyId, o, ctx))).toBe('WRONG_GROUP');
+    expect(await codeOf(cmdFetch(ceremonyId, o, ctx))).toBe('WRONG_GROUP');
     expect(ctx.results).toEqual([]);
   });
 });
