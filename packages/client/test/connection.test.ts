@@ -1,12 +1,13 @@
 // Connection (connection.ts) against a fake coordinator that answers the challenge and accepts the
 // WebSocket upgrade but then says nothing: connect() must end with a coded TIMEOUT, not wait for
 // auth.ok forever (an agent stuck there would never reconnect).
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { bytesToHex, generateIdentityKey, PROTOCOL_VERSION } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Connection } from '../src/index.js';
+import { Connection, type ConnectionOptions } from '../src/index.js';
 
 const servers: Server[] = [];
 const sockets: WebSocket[] = [];
@@ -21,41 +22,57 @@ afterEach(async () => {
   );
 });
 
-/** Answers POST /v1/challenge; upgrades /v1/ws and then never sends auth.ok. */
-async function silentCoordinator(): Promise<string> {
-  const wss = new WebSocketServer({ noServer: true });
+/** A loopback server (closed after each test); handlers get its origin once it listens. */
+async function serve(
+  onRequest: (req: IncomingMessage, res: ServerResponse, origin: string) => void,
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+): Promise<string> {
   let origin = '';
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        type: 'auth.challenge',
-        protocolVersion: PROTOCOL_VERSION,
-        challenge: bytesToHex(new Uint8Array(32).fill(7)),
-        origin,
-        expiresAt: Date.now() + 30_000,
-      }),
-    );
-  });
-  server.on('upgrade', (req, socket, head) => {
-    wss.handleUpgrade(req, socket, head, (ws) => sockets.push(ws));
-  });
+  const server = createServer((req, res) => onRequest(req, res, origin));
+  if (onUpgrade !== undefined) server.on('upgrade', onUpgrade);
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return origin;
 }
 
+/** The answer to POST /v1/challenge: a fixed challenge for `origin`. */
+function answerChallenge(res: ServerResponse, origin: string): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({
+      type: 'auth.challenge',
+      protocolVersion: PROTOCOL_VERSION,
+      challenge: bytesToHex(new Uint8Array(32).fill(7)),
+      origin,
+      expiresAt: Date.now() + 30_000,
+    }),
+  );
+}
+
+/** alice's connection to `url`, with a placeholder coordinator key. */
+const connectionTo = (url: string, options: Partial<ConnectionOptions> = {}): Connection =>
+  new Connection({
+    url,
+    member: 'alice',
+    key: generateIdentityKey(),
+    coordinatorKey: new Uint8Array(32),
+    ...options,
+  });
+
+/** Answers POST /v1/challenge; upgrades /v1/ws and then never sends auth.ok. */
+async function silentCoordinator(): Promise<string> {
+  const wss = new WebSocketServer({ noServer: true });
+  return serve(
+    (_req, res, origin) => answerChallenge(res, origin),
+    (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => sockets.push(ws)),
+  );
+}
+
 describe('Connection.connect', () => {
   it('fails with TIMEOUT when the coordinator upgrades but never sends auth.ok', async () => {
     const url = await silentCoordinator();
-    const connection = new Connection({
-      url,
-      member: 'alice',
-      key: generateIdentityKey(),
-      coordinatorKey: new Uint8Array(32),
-      requestTimeoutMs: 300,
-    });
+    const connection = connectionTo(url, { requestTimeoutMs: 300 });
     const outcome = await Promise.race([
       connection.connect().then(
         () => 'connected',
@@ -71,8 +88,7 @@ describe('Connection.connect', () => {
 
 /** Answers the challenge, and GET /v1/artifacts/<sha> with `size` bytes (Content-Length or chunked). */
 async function artifactCoordinator(size: number, declareLength: boolean): Promise<string> {
-  let origin = '';
-  const server = createServer((req, res) => {
+  return serve((req, res, origin) => {
     if (req.url?.startsWith('/v1/artifacts/') === true) {
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
@@ -95,36 +111,15 @@ async function artifactCoordinator(size: number, declareLength: boolean): Promis
       more();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        type: 'auth.challenge',
-        protocolVersion: PROTOCOL_VERSION,
-        challenge: bytesToHex(new Uint8Array(32).fill(7)),
-        origin,
-        expiresAt: Date.now() + 30_000,
-      }),
-    );
+    answerChallenge(res, origin);
   });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return origin;
 }
 
 describe('Connection.downloadArtifact', () => {
   const sha = 'ab'.repeat(32);
-  const conn = (url: string) =>
-    new Connection({
-      url,
-      member: 'alice',
-      key: generateIdentityKey(),
-      coordinatorKey: new Uint8Array(32),
-    });
-
   it('refuses an answer larger than the cap (ARTIFACT_TOO_LARGE), declared or streamed', async () => {
     for (const declareLength of [true, false]) {
-      const c = conn(await artifactCoordinator(64 * 1024, declareLength));
+      const c = connectionTo(await artifactCoordinator(64 * 1024, declareLength));
       await expect(c.downloadArtifact(sha, 16 * 1024), String(declareLength)).rejects.toMatchObject(
         { code: 'ARTIFACT_TOO_LARGE' },
       );
@@ -132,7 +127,7 @@ describe('Connection.downloadArtifact', () => {
   });
 
   it('returns an answer within the cap whole', async () => {
-    const c = conn(await artifactCoordinator(16 * 1024 + 5, false));
+    const c = connectionTo(await artifactCoordinator(16 * 1024 + 5, false));
     const bytes = await c.downloadArtifact(sha, 16 * 1024 + 5);
     expect(bytes.length).toBe(16 * 1024 + 5);
     expect(bytes.every((b) => b === 1)).toBe(true);
@@ -144,31 +139,17 @@ async function quietCoordinator(
   answerPings: boolean,
 ): Promise<{ url: string; upgrades: () => number }> {
   const wss = new WebSocketServer({ noServer: true, autoPong: answerPings });
-  let origin = '';
   let upgrades = 0;
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        type: 'auth.challenge',
-        protocolVersion: PROTOCOL_VERSION,
-        challenge: bytesToHex(new Uint8Array(32).fill(7)),
-        origin,
-        expiresAt: Date.now() + 30_000,
+  const url = await serve(
+    (_req, res, origin) => answerChallenge(res, origin),
+    (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        upgrades += 1;
+        sockets.push(ws);
+        ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
       }),
-    );
-  });
-  server.on('upgrade', (req, socket, head) => {
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      upgrades += 1;
-      sockets.push(ws);
-      ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url: origin, upgrades: () => upgrades };
+  );
+  return { url, upgrades: () => upgrades };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -177,11 +158,7 @@ describe('Connection heartbeat (THREATS C.43)', () => {
   it('drops a connection whose peer stops answering pings, and the reconnect loop dials again', async () => {
     const coord = await quietCoordinator(false);
     const lines: string[] = [];
-    const connection = new Connection({
-      url: coord.url,
-      member: 'alice',
-      key: generateIdentityKey(),
-      coordinatorKey: new Uint8Array(32),
+    const connection = connectionTo(coord.url, {
       reconnect: true,
       heartbeatMs: 100,
       log: (l) => lines.push(l),
@@ -198,14 +175,7 @@ describe('Connection heartbeat (THREATS C.43)', () => {
 
   it('keeps a connection whose peer answers pings', async () => {
     const coord = await quietCoordinator(true);
-    const connection = new Connection({
-      url: coord.url,
-      member: 'alice',
-      key: generateIdentityKey(),
-      coordinatorKey: new Uint8Array(32),
-      reconnect: true,
-      heartbeatMs: 50,
-    });
+    const connection = connectionTo(coord.url, { reconnect: true, heartbeatMs: 50 });
     await connection.connect();
     await sleep(500);
     expect(connection.connected).toBe(true);
