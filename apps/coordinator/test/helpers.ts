@@ -16,6 +16,7 @@ import {
 } from '@conclave/frost';
 import {
   PROTOCOL_VERSION,
+  ProtocolError,
   boxFromWire,
   boxToWire,
   bytesToHex,
@@ -644,14 +645,22 @@ export class FakeMember {
   }
 }
 
-/** Registers members, creates the group and runs the DKG with fake members to completion. */
-export async function setupGroup(
-  t: { handle: { url: string }; coordinatorKey: Uint8Array },
-  adminClient: TestClient,
-  members: FakeMember[],
-  group: string,
-  threshold: number,
-): Promise<{ ceremonyId: string; groupPublicKey: string }> {
+/** The admin's connection to `t`. */
+export function connectAdmin(t: {
+  handle: { url: string };
+  admin: IdentityKey;
+  coordinatorKey: Uint8Array;
+}): Promise<TestClient> {
+  return connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+}
+
+/** alice, bob and carol, not yet registered nor connected. */
+export function threeMembers(): [FakeMember, FakeMember, FakeMember] {
+  return [new FakeMember('alice'), new FakeMember('bob'), new FakeMember('carol')];
+}
+
+/** Registers `members` (admin.member.add, no roles), each acked. */
+export async function addMembers(adminClient: TestClient, members: FakeMember[]): Promise<void> {
   for (const m of members) {
     const ack = await adminClient.submit(newCeremonyId(), {
       type: 'admin.member.add',
@@ -661,6 +670,17 @@ export async function setupGroup(
     });
     expectAck(ack);
   }
+}
+
+/** Registers members, creates the group and runs the DKG with fake members to completion. */
+export async function setupGroup(
+  t: { handle: { url: string }; coordinatorKey: Uint8Array },
+  adminClient: TestClient,
+  members: FakeMember[],
+  group: string,
+  threshold: number,
+): Promise<{ ceremonyId: string; groupPublicKey: string }> {
+  await addMembers(adminClient, members);
   for (const m of members) if (m.client === undefined) await m.connect(t);
   const ceremonyId = newCeremonyId();
   for (const m of members) m.dkgGroup.set(ceremonyId, group);
@@ -675,6 +695,63 @@ export async function setupGroup(
   // Give members a tick to store their key packages.
   await new Promise((r) => setTimeout(r, 20));
   return { ceremonyId, groupPublicKey: complete.body.groupPublicKey };
+}
+
+/**
+ * The admin and alice, bob and carol holding shares of `release` (2 of 3): the group most
+ * ceremony tests start from.
+ */
+export async function releaseGroup(t: TestCoordinator): Promise<{
+  admin: TestClient;
+  members: [FakeMember, FakeMember, FakeMember];
+}> {
+  const admin = await connectAdmin(t);
+  const members = threeMembers();
+  await setupGroup(t, admin, members, 'release', 2);
+  return { admin, members };
+}
+
+/**
+ * Registers `members`, who stay offline, and opens the DKG of `release` (2 of n): a key ceremony
+ * that stays open. Returns its id.
+ */
+export async function openOfflineDkg(
+  adminClient: TestClient,
+  members: FakeMember[],
+): Promise<string> {
+  await addMembers(adminClient, members);
+  const id = newCeremonyId();
+  expectAck(
+    await adminClient.submit(id, {
+      type: 'admin.group.create',
+      group: 'release',
+      threshold: 2,
+      members: members.map((m) => ({ member: m.name, identityKey: m.publicKey })),
+    }),
+  );
+  return id;
+}
+
+/**
+ * Makes the store's writes of ceremony `id` fail (STORAGE_UNAVAILABLE, as a full or failing disk
+ * would), the first `times` of them (all by default); other ceremonies write normally. Returns how
+ * many writes failed so far.
+ */
+export function failCeremonyWrites(
+  store: CoordinatorHandle['store'],
+  id: string,
+  times = Infinity,
+): () => number {
+  const update = store.updateCeremony.bind(store);
+  let failures = 0;
+  store.updateCeremony = (cid, u) => {
+    if (cid === id && failures < times) {
+      failures += 1;
+      throw new ProtocolError('STORAGE_UNAVAILABLE', 'disk I/O error');
+    }
+    update(cid, u);
+  };
+  return () => failures;
 }
 
 export function ceremonyIdOf(): string {
