@@ -3,15 +3,16 @@
 // that is not JSON, or JSON that is not the machine's snapshot (XState restores any context as
 // given), gives STORAGE_UNAVAILABLE naming the ceremony and saying to restore from a backup — never
 // a TypeError (INTERNAL); boot skips and logs such a ceremony and restores the others.
-import { newCeremonyId, ProtocolError } from '@conclave/protocol';
+import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../src/index.js';
 import {
-  FakeMember,
-  connect,
-  expectAck,
+  connectAdmin,
+  failCeremonyWrites,
+  openOfflineDkg,
   startTest,
   testScope,
+  threeMembers,
   type TestClient,
 } from './helpers.js';
 
@@ -35,26 +36,7 @@ function expectCorrupt(frame: { type: string; code?: string; message?: string },
 
 /** Registers three members who stay offline and opens the group's DKG: an open key ceremony. */
 async function openKeyCeremony(t: Awaited<ReturnType<typeof fresh>>, admin: TestClient) {
-  const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-  for (const m of members) {
-    expectAck(
-      await admin.submit(newCeremonyId(), {
-        type: 'admin.member.add',
-        member: m.name,
-        identityKey: m.publicKey,
-        roles: [],
-      }),
-    );
-  }
-  const id = newCeremonyId();
-  expectAck(
-    await admin.submit(id, {
-      type: 'admin.group.create',
-      group: 'release',
-      threshold: 2,
-      members: members.map((m) => ({ member: m.name, identityKey: m.publicKey })),
-    }),
-  );
+  const id = await openOfflineDkg(admin, threeMembers());
   expect(t.handle.store.getCeremony(id)?.open).toBe(true);
   return id;
 }
@@ -73,7 +55,7 @@ describe('corrupt ceremony snapshots where the runner restores them (D.51)', () 
     'ceremony.status.get of a closed ceremony stored as %s: STORAGE_UNAVAILABLE naming it',
     async (_, snapshot) => {
       const t = await fresh();
-      const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+      const admin = await connectAdmin(t);
       for (const kind of ['key', 'sign'] as const) {
         const id = newCeremonyId();
         t.handle.store.insertCeremony({
@@ -99,22 +81,17 @@ describe('corrupt ceremony snapshots where the runner restores them (D.51)', () 
     'a failed write whose stored snapshot is %s: STORAGE_UNAVAILABLE naming the ceremony, which stops',
     async (_, snapshot) => {
       const t = await fresh();
-      const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+      const admin = await connectAdmin(t);
       const id = await openKeyCeremony(t, admin);
       // The row is damaged under the live actor, then the next transition's write fails: the
       // runner takes the actor back from that row (#reload).
       setSnapshot(t, id, snapshot);
-      const store = t.handle.store;
-      const update = store.updateCeremony.bind(store);
-      store.updateCeremony = (cid, u) => {
-        if (cid === id) throw new ProtocolError('STORAGE_UNAVAILABLE', 'disk I/O error');
-        update(cid, u);
-      };
+      failCeremonyWrites(t.handle.store, id);
       expectCorrupt(await admin.submit(id, { type: 'ceremony.cancel', reason: 'stop' }), id);
       // Nothing goes on from the actor that is ahead of the stored row: the ceremony is not
       // live any more (a new connection gets no status push of it) and reading it says what is
       // wrong.
-      const again = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+      const again = await connectAdmin(t);
       expectCorrupt(
         await again.query({ type: 'ceremony.status.get', ceremonyId: id }, 'ceremony.status'),
         id,
@@ -125,7 +102,7 @@ describe('corrupt ceremony snapshots where the runner restores them (D.51)', () 
 
   it('boot skips and logs each corrupt open ceremony and restores the others', async () => {
     const t1 = await fresh();
-    const admin = await connect(t1.handle.url, t1.admin, 'admin', t1.coordinatorKey);
+    const admin = await connectAdmin(t1);
     const good = await openKeyCeremony(t1, admin);
     const bad = Object.values(CORRUPT).map((snapshot) => {
       const id = newCeremonyId();
@@ -168,7 +145,7 @@ describe('corrupt ceremony snapshots where the runner restores them (D.51)', () 
       });
     }
     expect(errors.some((e) => e.fields?.['ceremony'] === good)).toBe(false);
-    const admin2 = await connect(t2.handle.url, t2.admin, 'admin', t2.coordinatorKey);
+    const admin2 = await connectAdmin(t2);
     const status = await admin2.query(
       { type: 'ceremony.status.get', ceremonyId: good },
       'ceremony.status',

@@ -4,7 +4,7 @@
 import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import { ceremonyReport } from '../src/index.js';
-import { FakeMember, connect, expectAck, testScope } from './helpers.js';
+import { addMembers, connectAdmin, testScope, threeMembers } from './helpers.js';
 
 const { fresh } = testScope();
 
@@ -39,18 +39,9 @@ describe('corrupt ceremony snapshots (D.51)', () => {
 
   it('a DKG retry after a failed attempt whose snapshot is corrupt: STORAGE_UNAVAILABLE, not INTERNAL or unchecked (B.28)', async () => {
     const t = await fresh();
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    for (const m of members) {
-      expectAck(
-        await admin.submit(newCeremonyId(), {
-          type: 'admin.member.add',
-          member: m.name,
-          identityKey: m.publicKey,
-          roles: [],
-        }),
-      );
-    }
+    const admin = await connectAdmin(t);
+    const members = threeMembers();
+    await addMembers(admin, members);
     const roster = members.map((m) => ({ member: m.name, identityKey: m.publicKey }));
     for (const [i, snapshot] of CORRUPT.entries()) {
       const group = `release${i}`;
