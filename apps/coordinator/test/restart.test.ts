@@ -10,14 +10,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readCeremonyReport, readIdentityKeyFile } from '../src/index.js';
 import { openStore } from '../src/store.js';
 import {
-  FakeMember,
+  addMembers,
   connect,
+  connectAdmin,
   expectAck,
+  releaseGroup,
   removeDir,
   sampleRelease,
   setupGroup,
   startTest,
   tempDir,
+  threeMembers,
 } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -79,9 +82,9 @@ describe('crash and restart', () => {
     const t1 = { handle: { url: first.url }, coordinatorKey: first.coordinatorKey };
     const adminKey = readIdentityKeyFile(first.adminKeyPath);
     const admin = await connect(first.url, adminKey, 'admin', first.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    const members = threeMembers();
     await setupGroup(t1, admin, members, 'release', 2);
-    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const [alice, bob, carol] = members;
 
     const id = newCeremonyId();
     await alice.requestRelease(id);
@@ -155,10 +158,8 @@ describe('crash and restart', () => {
       },
     };
     const a = await startTest({ dir, hooks });
-    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(a, admin, members, 'release', 2);
-    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const { members } = await releaseGroup(a);
+    const [alice, bob, carol] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
@@ -193,10 +194,8 @@ describe('crash and restart', () => {
       },
     };
     const a = await startTest({ dir, hooks });
-    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(a, admin, members, 'release', 2);
-    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const { members } = await releaseGroup(a);
+    const [alice, bob, carol] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
@@ -227,10 +226,8 @@ describe('crash and restart', () => {
     const dir = tempDir();
     cleanups.push(() => removeDir(dir));
     const a = await startTest({ dir });
-    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(a, admin, members, 'release', 2);
-    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const { members } = await releaseGroup(a);
+    const [alice, bob, carol] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
@@ -261,10 +258,8 @@ describe('crash and restart', () => {
     const dir = tempDir();
     cleanups.push(() => removeDir(dir));
     const a = await startTest({ dir });
-    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(a, admin, members, 'release', 2);
-    const [alice, bob] = members as [FakeMember, FakeMember, FakeMember];
+    const { members } = await releaseGroup(a);
+    const [alice, bob] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
@@ -314,19 +309,10 @@ describe('crash and restart', () => {
       },
     };
     const a = await startTest({ dir, hooks });
-    const admin = await connect(a.handle.url, a.admin, 'admin', a.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    for (const m of members) {
-      expectAck(
-        await admin.submit(newCeremonyId(), {
-          type: 'admin.member.add',
-          member: m.name,
-          identityKey: m.publicKey,
-          roles: [],
-        }),
-      );
-      await m.connect(a);
-    }
+    const admin = await connectAdmin(a);
+    const members = threeMembers();
+    await addMembers(admin, members);
+    for (const m of members) await m.connect(a);
     const id = newCeremonyId();
     for (const m of members) m.dkgGroup.set(id, 'release');
     expectAck(
@@ -348,7 +334,7 @@ describe('crash and restart', () => {
     crash = false;
     const b = await startTest({ dir });
     cleanups.push(() => b.close());
-    const admin2 = await connect(b.handle.url, b.admin, 'admin', b.coordinatorKey);
+    const admin2 = await connectAdmin(b);
     for (const m of members) await m.connect(b);
     const complete = await admin2.nextBody('dkg.complete', id, 20_000);
     expect(b.handle.store.getGroup('release')?.groupPublicKey).toBe(complete.body.groupPublicKey);

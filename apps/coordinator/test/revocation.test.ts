@@ -1,9 +1,9 @@
 // THREATS B.30 at the coordinator: a member's revocation reaches every signing ceremony of its
 // group — one opened after the revocation, and one whose revocation could not be applied at once
 // (a failed write): there the next event of the ceremony applies it first.
-import { ProtocolError, bytesToHex, newCeremonyId, requestDigest } from '@conclave/protocol';
+import { bytesToHex, newCeremonyId, requestDigest } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
-import { FakeMember, connect, expectAck, setupGroup, testScope } from './helpers.js';
+import { expectAck, failCeremonyWrites, releaseGroup, testScope } from './helpers.js';
 
 const { fresh } = testScope();
 
@@ -15,10 +15,8 @@ interface Context {
 describe('revocation in signing ceremonies (B.30)', () => {
   it('a ceremony opened after a revocation excludes the revoked member from the start', async () => {
     const t = await fresh();
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(t, admin, members, 'release', 2);
-    const [alice, bob] = members as [FakeMember, FakeMember, FakeMember];
+    const { admin, members } = await releaseGroup(t);
+    const [alice, bob] = members;
     expectAck(
       await admin.submit(newCeremonyId(), {
         type: 'admin.member.revoke',
@@ -46,25 +44,15 @@ describe('revocation in signing ceremonies (B.30)', () => {
 
   it('a revocation whose write failed is applied before the ceremony’s next event', async () => {
     const t = await fresh();
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(t, admin, members, 'release', 2);
-    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const { admin, members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
 
     // The revocation commits; applying it to the open ceremony fails once (a failed write).
     const store = t.handle.store;
-    const update = store.updateCeremony.bind(store);
-    let failures = 0;
-    store.updateCeremony = (cid, u) => {
-      if (cid === id && failures === 0) {
-        failures += 1;
-        throw new ProtocolError('STORAGE_UNAVAILABLE', 'disk I/O error');
-      }
-      update(cid, u);
-    };
+    const failures = failCeremonyWrites(store, id, 1);
     expectAck(
       await admin.submit(newCeremonyId(), {
         type: 'admin.member.revoke',
@@ -72,7 +60,7 @@ describe('revocation in signing ceremonies (B.30)', () => {
         reason: 'device lost',
       }),
     );
-    expect(failures).toBe(1);
+    expect(failures()).toBe(1);
 
     expectAck(await carol.approve(id, 'release'));
     const context = JSON.parse(store.getCeremony(id)!.snapshot).context as Context;

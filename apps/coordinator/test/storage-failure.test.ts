@@ -3,27 +3,15 @@
 // ceremony carries on once storage works again.
 import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
-import {
-  FakeMember,
-  connect,
-  expectAck,
-  removeDir,
-  setupGroup,
-  startTest,
-  testScope,
-} from './helpers.js';
+import { expectAck, releaseGroup, testScope } from './helpers.js';
 
-const { cleanups } = testScope();
+const { fresh } = testScope();
 
 describe('storage failure', () => {
   it('refuses with STORAGE_UNAVAILABLE, changes nothing, and recovers', async () => {
-    const t = await startTest();
-    cleanups.push(() => removeDir(t.dir));
-    cleanups.push(() => t.close());
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(t, admin, members, 'release', 2);
-    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const t = await fresh();
+    const { members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
