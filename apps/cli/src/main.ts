@@ -364,7 +364,11 @@ export function buildProgram(): Command {
       .description('print (or write with --out) the group public key in a verifier format')
       .requiredOption('--format <format>', KEY_EXPORT_FORMATS.join('|'))
       .option('--out <file>', 'write the key file here instead of printing it')
-      .option('--principal <name>', 'allowed-signers principal (default <group>@conclave)'),
+      .option('--principal <name>', 'allowed-signers principal (default <group>@conclave)')
+      .addHelpText(
+        'after',
+        `\nThe key is read from your share, opened with your passphrase (its file header alone is not authenticated).${PASSPHRASE_HELP}`,
+      ),
   ).action(
     run<GlobalOptions & { format: string; out?: string; principal?: string }>((o, ctx, group) =>
       cmdKeyExport(group ?? '', o, ctx),

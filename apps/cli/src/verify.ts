@@ -21,7 +21,7 @@ import {
 } from '@conclave/release';
 import { homeDir } from './commands.js';
 import { CliError } from './errors.js';
-import type { Ctx, GlobalOptions } from './output.js';
+import { getPassphrase, type Ctx, type GlobalOptions } from './output.js';
 
 /** Exit status of a signature that was read and checked but does not verify. */
 export const VERIFY_FAILED_EXIT = 1;
@@ -184,12 +184,16 @@ export async function cmdKeyExport(
   }
   const format = o.format as KeyExportFormat;
   const home = await Home.open(homeDir(o));
-  const meta = await home.shareMetadata(group).catch(() => {
+  await home.shareMetadata(group).catch(() => {
     throw new CliError(
       'NO_SHARE',
       `this home holds no share of group ${group}: run it where a member's share lives, or pass --home`,
     );
   });
+  // The key verifiers will trust comes from the share opened with the passphrase: the file's
+  // header alone is not authenticated, and anyone who can write the home could change it.
+  const passphrase = await getPassphrase(`Passphrase for ${home.name}: `);
+  const meta = (await home.loadShare(group, passphrase)).metadata;
   const a = hexToBytes(meta.groupPublicKey, 32);
   let openpgp: { keyCreatedAt: number; selfSignature: Uint8Array } | undefined;
   if (format === 'openpgp') {

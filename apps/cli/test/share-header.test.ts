@@ -6,7 +6,8 @@
 // through a real socket against a small fake coordinator, with the header edited either before the
 // command (the share then fails to open: KEYSTORE_DECRYPT_FAILED) or right after the command opened
 // it (the command must keep using what it authenticated).
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -45,6 +46,7 @@ import {
   cmdReleaseRevoke,
 } from '../src/commands/release.js';
 import type { Ctx } from '../src/output.js';
+import { cmdKeyExport } from '../src/verify.js';
 
 // ws is a dependency of @conclave/client, not of the CLI: the fake coordinator loads that copy.
 interface WebSocket {
@@ -500,6 +502,31 @@ describe('fetch checks the signature under the group key the statement names', (
     const { dir, ceremonyId, url, ctx } = await completedCase((q) => q.groupPublicKey);
     const o = { home: dir, coordinator: url, out: join(dir, 'out') };
     expect(await codeOf(cmdFetch(ceremonyId, o, ctx))).toBe('WRONG_GROUP');
+    expect(ctx.results).toEqual([]);
+  });
+});
+
+describe('key export takes the group key from the authenticated share', () => {
+  it('exports the true group key', async () => {
+    const q = quorum();
+    const { dir } = await aliceHome(q);
+    const out = join(dir, 'quorum.pem');
+    await cmdKeyExport(GROUP, { home: dir, format: 'pem', out }, recorder());
+    const spki = createPublicKey(readFileSync(out, 'utf8')).export({ format: 'der', type: 'spki' });
+    expect(bytesToHex(spki.subarray(-32))).toBe(q.groupPublicKey);
+  });
+
+  it('a header naming another group key fails to open (KEYSTORE_DECRYPT_FAILED); nothing is written', async () => {
+    const q = quorum();
+    const mallory = quorum();
+    const { dir } = await aliceHome(q);
+    editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
+    const out = join(dir, 'quorum.pem');
+    const ctx = recorder();
+    expect(await codeOf(cmdKeyExport(GROUP, { home: dir, format: 'pem', out }, ctx))).toBe(
+      'KEYSTORE_DECRYPT_FAILED',
+    );
+    expect(existsSync(out)).toBe(false);
     expect(ctx.results).toEqual([]);
   });
 });
