@@ -5,6 +5,7 @@
 import {
   AuthChallengeSchema,
   PROTOCOL_VERSION,
+  concatBytes,
   hexToBytes,
   openEnvelope,
   parseMessage,
@@ -336,13 +337,7 @@ export class Connection {
         chunks.push(value);
       }
     }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-    return out;
+    return concatBytes(...chunks);
   }
 
   async #dial(): Promise<WebSocket> {
