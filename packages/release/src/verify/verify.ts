@@ -405,9 +405,18 @@ function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact): Ok {
       );
     }
   }
-  // 0x01 canonical text: line endings as CRLF (RFC 9580 §5.2.1.2).
+  // 0x01 canonical text: line endings as CRLF (RFC 9580 §5.2.1.2). Done on the bytes (latin1 maps
+  // each byte to one code unit), as gpg and sqv do: the text need not be UTF-8, and a decoding
+  // failure must never turn the artifact into other signed bytes.
   const data =
-    s.sigType === 0x01 ? utf8((decodeUtf8(art.bytes) ?? '').replace(/\r?\n/g, '\r\n')) : art.bytes;
+    s.sigType === 0x01
+      ? new Uint8Array(
+          Buffer.from(
+            Buffer.from(art.bytes).toString('latin1').replace(/\r?\n/g, '\r\n'),
+            'latin1',
+          ),
+        )
+      : art.bytes;
   const h = createHash(alg);
   h.update(data);
   h.update(s.hashedPart);

@@ -1,0 +1,44 @@
+/**
+ * Verifier strictness found in review: each case is a signature the format's own tool refuses
+ * (or checks over other bytes), so `verifySignature` must refuse it with the typed code.
+ */
+import { describe, expect, it } from 'vitest';
+import { openpgpArmor, verifySignature } from '../src/index.js';
+import { signaturePacket, signatureParts, subpacket } from '../src/formats/openpgp.js';
+import { assemble } from '../src/index.js';
+import { makeContext, sign, signAll } from './formats-support.js';
+
+const ctx = makeContext();
+const files = new Map(assemble(ctx, signAll(ctx)).map((f) => [f.path, f]));
+const file = (p: string) => files.get(p)!.bytes;
+const codeOf = (r: ReturnType<typeof verifySignature>) => (r.ok ? 'OK' : r.code);
+
+describe('OpenPGP text signatures (0x01)', () => {
+  // A canonical-text signature over the empty document, made by the quorum.
+  const parts = signatureParts(
+    0x01,
+    subpacket(2, Uint8Array.of(0x65, 0x53, 0xf1, 0x01)),
+    new Uint8Array(),
+    [],
+  );
+  const emptyTextSig = openpgpArmor('PGP SIGNATURE', signaturePacket(parts, sign(parts.digest)));
+
+  it('verifies over the empty document', () => {
+    const r = verifySignature({
+      key: file('quorum.asc'),
+      signature: new TextEncoder().encode(emptyTextSig),
+      artifact: new Uint8Array(),
+    });
+    expect(codeOf(r)).toBe('OK');
+  });
+
+  it('SIG_INVALID for a non-UTF-8 artifact (it is not hashed as the empty document)', () => {
+    const binary = Uint8Array.of(0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x0a, 0x80);
+    const r = verifySignature({
+      key: file('quorum.asc'),
+      signature: new TextEncoder().encode(emptyTextSig),
+      artifact: binary,
+    });
+    expect(codeOf(r)).toBe('SIG_INVALID');
+  });
+});
