@@ -42,3 +42,28 @@ describe('OpenPGP text signatures (0x01)', () => {
     expect(codeOf(r)).toBe('SIG_INVALID');
   });
 });
+
+describe('git tags', () => {
+  const tag = new TextDecoder().decode(file('v1.2.3.tag'));
+  const armor = tag.slice(tag.indexOf('-----BEGIN SSH SIGNATURE-----'));
+
+  it('SIG_INVALID when a second signature block follows (git signs everything before the last)', () => {
+    const r = verifySignature({
+      key: file('quorum.pem'),
+      signature: new TextEncoder().encode(`${tag}${armor}`),
+      artifact: new Uint8Array(),
+    });
+    expect(codeOf(r)).toBe('SIG_INVALID');
+  });
+
+  it('SIG_MALFORMED when the last signature block is OpenPGP', () => {
+    const r = verifySignature({
+      key: file('quorum.pem'),
+      signature: new TextEncoder().encode(
+        `${tag}-----BEGIN PGP SIGNATURE-----\n\n-----END PGP SIGNATURE-----\n`,
+      ),
+      artifact: new Uint8Array(),
+    });
+    expect(codeOf(r)).toBe('SIG_MALFORMED');
+  });
+});

@@ -254,8 +254,22 @@ function verifySshsig(text: string, key: DetectedKey, art: Artifact, ns: string 
   return checkSshsig(parseSshsig(text), key, art.bytes, ns ?? SSHSIG_FILE_NAMESPACE);
 }
 
+/** Lines git takes for the start of a signature (gpg-interface.c `sigformats`). */
+const GIT_SIGNATURE_MARKERS = [
+  SSHSIG_BEGIN,
+  '-----BEGIN PGP SIGNATURE-----',
+  '-----BEGIN PGP MESSAGE-----',
+  '-----BEGIN SIGNED MESSAGE-----',
+];
+
 function verifyGitTag(text: string, key: DetectedKey, ns: string | undefined): Ok {
-  const at = text.indexOf(`\n${SSHSIG_BEGIN}`);
+  // git's parse_signed_buffer splits at the LAST line starting with a signature marker: everything
+  // before it is the signed payload. Splitting at the first would accept text appended after a
+  // valid signature that git verify-tag refuses.
+  let at = -1;
+  for (const m of GIT_SIGNATURE_MARKERS) at = Math.max(at, text.lastIndexOf(`\n${m}`));
+  if (!text.startsWith(SSHSIG_BEGIN, at + 1))
+    reject('SIG_MALFORMED', "the tag's last signature block is not an SSH signature");
   const payload = utf8(text.slice(0, at + 1));
   const tag = /^tag (.+)$/m.exec(text.slice(0, at))?.[1] ?? '?';
   const object = /^object ([0-9a-f]+)$/m.exec(text.slice(0, at))?.[1] ?? '?';
