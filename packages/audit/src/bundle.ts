@@ -575,6 +575,7 @@ function verifySigning(
   const aggregates = new Map<string, Uint8Array>();
   const messages = new Map<string, Uint8Array>();
   let completingSession: number | undefined;
+  let completingSigners: readonly string[] = [];
   for (const session of sessions) {
     const copies = packages.filter((p) => p.envelope.body.session === session);
     const body = (copies[0] as At<'sign.package'>).envelope.body;
@@ -704,6 +705,7 @@ function verifySigning(
           messages.set(job.id, job.message);
         });
         completingSession = session;
+        completingSigners = body.signers;
       } catch {
         rebuildProblems.push(
           `session ${session}: the shares do not aggregate to a valid signature`,
@@ -789,7 +791,9 @@ function verifySigning(
         : 'the released signature is not the statement job’s aggregate',
   );
 
-  // The statement lists exactly the approvers; the signers are a quorum of them.
+  // The statement lists exactly the approvers; the signers are a quorum of them, and exactly the
+  // members whose shares made the released signature (the last session that aggregated, RFC 9591
+  // §5.3): sign.complete is the coordinator's word, so it must not credit or blame anyone else.
   const statementContext: StatementContext = {
     ceremonyId: b.ceremonyId,
     group: b.group.name,
@@ -817,7 +821,9 @@ function verifySigning(
       : 'the signed statement is not the one rebuilt from the request and approvals',
   );
   const signers = c.signers;
+  const sameSigners = [...signers].sort().join(',') === [...completingSigners].sort().join(',');
   const policyOk =
+    sameSigners &&
     signers.length === epoch.threshold &&
     signers.every((m) => approvers.includes(m) && roster.has(m)) &&
     approvers.length >= epoch.threshold;
@@ -826,7 +832,9 @@ function verifySigning(
     policyOk,
     'INCORRECT_NUMBER_OF_COMMITMENTS',
     `${signers.length} signers (${list(signers)}), all approvers, threshold ${epoch.threshold}; policy ${c.policyId}`,
-    `signers ${list(signers)} are not ${epoch.threshold} of the approvers`,
+    sameSigners
+      ? `signers ${list(signers)} are not ${epoch.threshold} of the approvers`
+      : `sign.complete names signers ${list(signers)}, but the released signature was made by ${list(completingSigners)}`,
   );
 }
 

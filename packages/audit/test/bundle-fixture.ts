@@ -1,0 +1,304 @@
+// A complete, valid signing-ceremony bundle built in memory (2-of-3, one `dsse` job), with every
+// key an adversarial coordinator holds (coordinator, log, admin), so tests can tamper with a
+// bundle and re-sign whatever that coordinator could re-sign, and show the auditor still refuses.
+import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
+import {
+  bytesToHex,
+  generateIdentityKey,
+  newCeremonyId,
+  requestDigest,
+  sealEnvelope,
+  sessionPackagesBytes,
+  signPackageAck,
+  type Envelope,
+  type IdentityKey,
+  type SignRequest,
+} from '@conclave/protocol';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { buildStatement, planMessages, statementDigest } from '@conclave/release';
+import {
+  BUNDLE_FORMAT,
+  encodeLeaf,
+  encodeVerifierKey,
+  leafFor,
+  type CeremonyBundle,
+  type TranscriptEntry,
+} from '../src/index.js';
+import { MemLog } from './helpers.js';
+
+const T0 = 1_750_000_000_000;
+const ROUND: Record<string, string> = {
+  'sign.request': '0',
+  'sign.approve': '1',
+  'sign.package': '2',
+  'round2.share': '2',
+  'sign.complete': '3',
+};
+
+export interface BundleCase {
+  readonly bundle: CeremonyBundle;
+  readonly coordinator: IdentityKey;
+  readonly admin: IdentityKey;
+  readonly log: MemLog;
+  readonly trust: {
+    coordinatorKey: string;
+    adminKey: string;
+    logKey: string;
+    groupPublicKey: string;
+  };
+  /** Re-seals entry `i` with `body` under its sender's key, then re-logs the transcript. */
+  reseal(i: number, body: Record<string, unknown>): void;
+  /** Recomputes the leaf and a fresh checkpoint + proof for the current transcript. */
+  relog(): void;
+}
+
+/** alice requests; alice, bob, carol approve; alice and bob sign (threshold 2). */
+export function signingBundle(): BundleCase {
+  const names = ['alice', 'bob', 'carol'] as const;
+  const ids = Object.fromEntries(names.map((n) => [n, generateIdentityKey()])) as Record<
+    string,
+    IdentityKey
+  >;
+  const admin = generateIdentityKey();
+  const coordinator = generateIdentityKey();
+  const log = new MemLog();
+  const dealt = frost.keys.dealer({
+    minSigners: 2,
+    maxSigners: 3,
+    identifiers: names.map((n) => frost.identifier.derive(n)),
+  });
+  const keyOf = (n: string): KeyPackage =>
+    frost.keys.keyPackage(
+      dealt.shares[frost.identifier.derive(n)] as Parameters<typeof frost.keys.keyPackage>[0],
+    );
+  const pub = dealt.publicKeyPackage;
+  const groupPublicKey = bytesToHex(pub.verifyingKey);
+  const ceremonyId = newCeremonyId();
+  const keyFor = (sender: string): IdentityKey =>
+    sender === 'coordinator'
+      ? coordinator
+      : sender === 'admin'
+        ? admin
+        : (ids[sender] as IdentityKey);
+  const seqs = new Map<string, number>();
+  const transcript: TranscriptEntry[] = [];
+  const push = (sender: string, recipient: string | null, body: Record<string, unknown>) => {
+    const seq = (seqs.get(sender) ?? 0) + 1;
+    seqs.set(sender, seq);
+    const envelope = sealEnvelope(keyFor(sender), {
+      ceremonyId,
+      round: ROUND[body['type'] as string] ?? '0',
+      seq,
+      sender,
+      body: body as never,
+    }) as Envelope;
+    transcript.push({
+      idx: transcript.length,
+      direction: sender === 'coordinator' ? 'out' : 'in',
+      sender,
+      recipient,
+      at: T0 + transcript.length * 10,
+      envelope,
+    });
+  };
+
+  const release = {
+    version: '1.0.0',
+    class: 'standard' as const,
+    note: 'test release',
+    artifacts: [
+      {
+        name: 'app.tar.gz',
+        sha256: 'ab'.repeat(32),
+        sha512: 'cd'.repeat(64),
+        blake2b512: 'ef'.repeat(64),
+      },
+    ],
+    formats: ['dsse' as const],
+  };
+  const request = { type: 'sign.request', group: 'release', release } as unknown as SignRequest;
+  push('alice', null, request as unknown as Record<string, unknown>);
+  const digest = bytesToHex(requestDigest(ceremonyId, request));
+  const nonces = new Map<string, ReturnType<typeof frost.round1.commit>>();
+  for (const n of names) {
+    const c = frost.round1.commit(keyOf(n));
+    nonces.set(n, c);
+    push(n, null, {
+      type: 'sign.approve',
+      requestDigest: digest,
+      commitments: [bytesToHex(frost.encode.bytes('SigningCommitments', c.commitments))],
+    });
+  }
+  const approvers = [...names];
+  const signers = ['alice', 'bob'];
+  const policyId = 'default';
+  const issuedAt = T0 + 100;
+  const roster = approvers.map((m) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) }));
+  const context = {
+    ceremonyId,
+    group: 'release',
+    groupPublicKey,
+    requester: 'alice',
+    approvers: roster,
+    policyId,
+    issuedAt,
+  };
+  const planned = planMessages({ release, context, keyCreatedAt: 1_700_000_000 }, 1);
+  const commitments = signers.map((m) => nonces.get(m)!.commitments);
+  const pkgs = planned.map((job) => frost.signingPackage(commitments, job.message));
+  const encoded = pkgs.map((p) => frost.encode.bytes('SigningPackage', p));
+  const statement = statementDigest(buildStatement(release, context));
+  const packageBody = {
+    type: 'sign.package',
+    session: 1,
+    phase: 1,
+    jobs: planned.map((j) => j.id),
+    commitments: signers.map((m) => ({
+      member: m,
+      commitments: [
+        bytesToHex(frost.encode.bytes('SigningCommitments', nonces.get(m)!.commitments)),
+      ],
+    })),
+    packageHashes: encoded.map((e) => bytesToHex(frostSha(e))),
+    previous: [],
+    keyCreatedAt: 1_700_000_000,
+    requestDigest: digest,
+    statementDigest: statement,
+    approvers,
+    signers,
+    policyId,
+    issuedAt,
+  };
+  for (const m of signers) push('coordinator', m, packageBody);
+  const shares = new Map<string, ReturnType<typeof frost.round2.sign>>();
+  for (const m of signers) {
+    const share = frost.round2.sign(pkgs[0]!, nonces.get(m)!.nonces, keyOf(m));
+    shares.set(m, share);
+    push(m, null, {
+      type: 'round2.share',
+      session: 1,
+      shares: [bytesToHex(share.share)],
+      ack: signPackageAck(
+        ids[m]!,
+        { ceremonyId, session: 1, member: m },
+        sessionPackagesBytes(encoded),
+      ),
+    });
+  }
+  const sig = frost.aggregate(
+    pkgs[0]!,
+    signers.map((m) => shares.get(m)!),
+    pub,
+  ).bytes;
+  push('coordinator', '*', {
+    type: 'sign.complete',
+    groupPublicKey,
+    signature: bytesToHex(sig),
+    signatures: [{ job: planned[0]!.id, signature: bytesToHex(sig) }],
+    keyCreatedAt: 1_700_000_000,
+    statementDigest: statement,
+    approvers,
+    signers,
+    policyId,
+    issuedAt,
+  });
+
+  const registry = names.map((m, i) => {
+    const scopeId = newCeremonyId();
+    return {
+      scopeId,
+      at: T0 - 1000 + i,
+      envelope: sealEnvelope(admin, {
+        ceremonyId: scopeId,
+        round: '0',
+        seq: 1,
+        sender: 'admin',
+        body: {
+          type: 'admin.member.add',
+          member: m,
+          identityKey: bytesToHex(ids[m]!.publicKey),
+          roles: [],
+        },
+      }),
+    };
+  });
+  const bundle: CeremonyBundle = {
+    format: BUNDLE_FORMAT,
+    ceremonyId,
+    kind: 'sign',
+    keys: {
+      coordinator: bytesToHex(coordinator.publicKey),
+      admin: bytesToHex(admin.publicKey),
+      log: encodeVerifierKey(log.origin, log.key.publicKey),
+    },
+    group: {
+      name: 'release',
+      epochs: [
+        {
+          epoch: 1,
+          at: T0 - 500,
+          threshold: 2,
+          members: roster,
+          groupPublicKey,
+          publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+          keyCreatedAt: 1_700_000_000,
+        },
+      ],
+    },
+    registry,
+    transcript,
+    recorded: { state: 'completed', culprits: [] },
+    log: null,
+  };
+  const relog = () => {
+    log.leaves.length = 0;
+    log.grow(2);
+    const leaf = encodeLeaf(
+      leafFor({
+        ceremonyId,
+        kind: 'sign',
+        group: 'release',
+        outcome: bundle.recorded.state,
+        at: T0 + 10_000,
+        transcript: bundle.transcript as TranscriptEntry[],
+      }),
+    );
+    log.leaves.push(leaf);
+    log.grow(1);
+    const index = 2;
+    bundle.log = {
+      index,
+      size: log.leaves.length,
+      leaf: new TextDecoder().decode(leaf),
+      checkpoint: log.checkpoint(),
+      inclusionProof: log.inclusion(index).map((h) => Buffer.from(h).toString('base64')),
+    };
+  };
+  relog();
+  return {
+    bundle,
+    coordinator,
+    admin,
+    log,
+    trust: {
+      coordinatorKey: bundle.keys.coordinator,
+      adminKey: bundle.keys.admin,
+      logKey: bundle.keys.log,
+      groupPublicKey,
+    },
+    reseal(i, body) {
+      const e = bundle.transcript[i] as TranscriptEntry;
+      const env = sealEnvelope(keyFor(e.sender), {
+        ...e.envelope,
+        body: body as never,
+      }) as Envelope;
+      (bundle.transcript as TranscriptEntry[])[i] = { ...e, envelope: env };
+      relog();
+    },
+    relog,
+  };
+}
+
+function frostSha(bytes: Uint8Array): Uint8Array {
+  return sha256(bytes);
+}
