@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { openpgpArmor, verifySignature } from '../src/index.js';
 import { signaturePacket, signatureParts, subpacket } from '../src/formats/openpgp.js';
 import { assemble } from '../src/index.js';
-import { makeContext, sign, signAll } from './formats-support.js';
+import { CONTENT, makeContext, sign, signAll } from './formats-support.js';
 
 const ctx = makeContext();
 const files = new Map(assemble(ctx, signAll(ctx)).map((f) => [f.path, f]));
@@ -65,5 +65,37 @@ describe('git tags', () => {
       artifact: new Uint8Array(),
     });
     expect(codeOf(r)).toBe('SIG_MALFORMED');
+  });
+});
+
+describe('allowed_signers options ssh-keygen enforces', () => {
+  const line = new TextDecoder().decode(file('allowed_signers')).trim();
+  const principal = line.split(' ')[0]!;
+  const keyPart = line.slice(line.indexOf('ssh-ed25519'));
+  const withOptions = (opts: string) =>
+    verifySignature({
+      key: new TextEncoder().encode(`${principal} ${opts} ${keyPart}\n`),
+      signature: file('app.tar.gz.sshsig'),
+      artifact: CONTENT['app.tar.gz']!,
+    });
+
+  it('accepts a line whose validity window contains now', () => {
+    expect(codeOf(withOptions('valid-after="20000101",valid-before="29991231Z"'))).toBe('OK');
+  });
+
+  it('KEY_CERT_INVALID after valid-before (the key was retired)', () => {
+    expect(codeOf(withOptions('valid-before="20200101Z"'))).toBe('KEY_CERT_INVALID');
+  });
+
+  it('KEY_CERT_INVALID before valid-after', () => {
+    expect(codeOf(withOptions('valid-after="29990101000000Z"'))).toBe('KEY_CERT_INVALID');
+  });
+
+  it('KEY_MALFORMED for a validity time ssh-keygen cannot parse', () => {
+    expect(codeOf(withOptions('valid-before="2020-01-01"'))).toBe('KEY_MALFORMED');
+  });
+
+  it('KEY_UNSUPPORTED for a cert-authority line (it trusts certificates, not plain signatures)', () => {
+    expect(codeOf(withOptions('cert-authority'))).toBe('KEY_UNSUPPORTED');
   });
 });

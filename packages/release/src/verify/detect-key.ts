@@ -36,6 +36,9 @@ export interface DetectedKey {
   /** allowed_signers: the line's principals and its `namespaces=` list (absent = any). */
   readonly principals?: readonly string[];
   readonly namespaces?: readonly string[];
+  /** allowed_signers `valid-after=` / `valid-before=` (ms since the epoch), enforced at verification. */
+  readonly validAfter?: number;
+  readonly validBefore?: number;
   /** OpenPGP: fingerprint, key id, creation time and the user IDs with a valid self-signature. */
   readonly openpgp?: {
     readonly fingerprint: Uint8Array;
@@ -109,16 +112,48 @@ function sshKey(text: string): DetectedKey | undefined {
     if (k === 0) return { format: 'ssh', publicKey };
     // allowed_signers: principals [options] keytype base64 [comment] (ssh-keygen(1) ALLOWED SIGNERS).
     const principals = t[0]!.split(',');
-    const nm = /(?:^|,)namespaces="([^"]*)"/i.exec(t.slice(1, k).join(' '));
+    const options = t.slice(1, k).join(' ');
+    const nm = /(?:^|,)namespaces="([^"]*)"/i.exec(options);
     const namespaces = nm ? nm[1]!.split(',') : undefined;
+    // A cert-authority line trusts certificates signed by this key, never a plain signature by it.
+    if (/(?:^|,)cert-authority(?:,|$)/i.test(options))
+      fail('KEY_UNSUPPORTED', 'a cert-authority allowed_signers line needs SSH certificates');
+    const va = /(?:^|,)valid-after="([^"]*)"/i.exec(options);
+    const vb = /(?:^|,)valid-before="([^"]*)"/i.exec(options);
+    const validAfter = va ? sshTime(va[1]!) : undefined;
+    const validBefore = vb ? sshTime(vb[1]!) : undefined;
     return {
       format: 'allowed-signers',
       publicKey,
       principals,
       ...(namespaces ? { namespaces } : {}),
+      ...(validAfter !== undefined ? { validAfter } : {}),
+      ...(validBefore !== undefined ? { validBefore } : {}),
     };
   }
   return undefined;
+}
+
+/**
+ * OpenSSH parse_absolute_time (misc.c): YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, local time, or
+ * UTC with a trailing `Z`. Milliseconds since the epoch.
+ */
+function sshTime(v: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(Z?)$/.exec(v);
+  if (!m)
+    fail('KEY_MALFORMED', `allowed_signers time ${JSON.stringify(v)} is not YYYYMMDD[HHMM[SS]][Z]`);
+  const [y, mo, d, h, mi, se] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const t = m[7] ? Date.UTC(y, mo - 1, d, h, mi, se) : new Date(y, mo - 1, d, h, mi, se).getTime();
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59 || !Number.isFinite(t))
+    fail('KEY_MALFORMED', `allowed_signers time ${JSON.stringify(v)} is not a valid date`);
+  return t;
 }
 
 function minisignKey(text: string): DetectedKey {

@@ -11,7 +11,10 @@ export const VERIFY_FAILURE_CODES = [
   'KEY_FORMAT_UNKNOWN',
   'KEY_MALFORMED',
   'KEY_UNSUPPORTED',
-  /** An OpenPGP certificate without a valid self-signature, or revoked. */
+  /**
+   * An OpenPGP certificate without a valid self-signature, or revoked; an allowed_signers line whose
+   * valid-after/valid-before window excludes the time of verification.
+   */
   'KEY_CERT_INVALID',
   /** The signature names another key (SSHSIG public key, minisign/signify key number, OpenPGP issuer). */
   'KEY_MISMATCH',

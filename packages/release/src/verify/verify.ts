@@ -228,6 +228,18 @@ function checkSshsig(s: SshSig, key: DetectedKey, message: Uint8Array, expectedN
       `the allowed_signers line does not permit namespace "${s.namespace}"`,
     );
   }
+  // ssh-keygen -Y verify checks the line's validity window against the time of verification.
+  const now = Date.now();
+  if (key.validAfter !== undefined && now < key.validAfter)
+    reject(
+      'KEY_CERT_INVALID',
+      `the allowed_signers key is not valid before ${new Date(key.validAfter).toISOString()}`,
+    );
+  if (key.validBefore !== undefined && now > key.validBefore)
+    reject(
+      'KEY_CERT_INVALID',
+      `the allowed_signers key expired at ${new Date(key.validBefore).toISOString()} (valid-before)`,
+    );
   if (!equalBytes(s.publicKey, key.publicKey)) {
     reject(
       'KEY_MISMATCH',
