@@ -99,3 +99,35 @@ describe('allowed_signers options ssh-keygen enforces', () => {
     expect(codeOf(withOptions('cert-authority'))).toBe('KEY_UNSUPPORTED');
   });
 });
+
+describe('Sigstore bundle media type', () => {
+  const bundle = JSON.parse(new TextDecoder().decode(file('release.sigstore.json'))) as Record<
+    string,
+    unknown
+  >;
+  const withType = (mediaType: string) =>
+    verifySignature({
+      key: file('quorum.pem'),
+      signature: new TextEncoder().encode(JSON.stringify({ ...bundle, mediaType })),
+      artifact: CONTENT['app.tar.gz']!,
+    });
+
+  it('accepts the media types @sigstore/bundle defines', () => {
+    for (const t of [
+      'application/vnd.dev.sigstore.bundle.v0.3+json',
+      'application/vnd.dev.sigstore.bundle+json;version=0.3',
+      'application/vnd.dev.sigstore.bundle+json;version=0.2',
+      'application/vnd.dev.sigstore.bundle+json;version=0.1',
+    ])
+      expect(codeOf(withType(t)), t).toBe('OK');
+  });
+
+  it('SIG_UNSUPPORTED for an unversioned or suffixed media type @sigstore/verify refuses', () => {
+    for (const t of [
+      'application/vnd.dev.sigstore.bundle+json',
+      'application/vnd.dev.sigstore.bundle.v0.3+jsonx',
+      'application/vnd.dev.sigstore.bundle.v0.1+json',
+    ])
+      expect(codeOf(withType(t)), t).toBe('SIG_UNSUPPORTED');
+  });
+});

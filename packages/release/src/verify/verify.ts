@@ -540,16 +540,21 @@ function verifyDsseEnvelope(
   };
 }
 
+/** The bundle media types @sigstore/bundle defines (bundle.ts); anything else is refused there. */
+const SIGSTORE_BUNDLE_MEDIA_TYPES: readonly string[] = [
+  'application/vnd.dev.sigstore.bundle.v0.3+json',
+  'application/vnd.dev.sigstore.bundle+json;version=0.3',
+  'application/vnd.dev.sigstore.bundle+json;version=0.2',
+  'application/vnd.dev.sigstore.bundle+json;version=0.1',
+];
+
 function verifySigstore(
   o: Record<string, unknown>,
   key: DetectedKey,
   art: Artifact,
   name: string | undefined,
 ): Ok {
-  if (
-    typeof o.mediaType !== 'string' ||
-    !/^application\/vnd\.dev\.sigstore\.bundle(\.v0\.[123])?\+json/.test(o.mediaType)
-  ) {
+  if (typeof o.mediaType !== 'string' || !SIGSTORE_BUNDLE_MEDIA_TYPES.includes(o.mediaType)) {
     reject('SIG_UNSUPPORTED', `Sigstore bundle media type ${String(o.mediaType)} is not supported`);
   }
   const env = o.dsseEnvelope;
