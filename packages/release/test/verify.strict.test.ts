@@ -4,9 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { openpgpArmor, verifySignature } from '../src/index.js';
-import { signaturePacket, signatureParts, subpacket } from '../src/formats/openpgp.js';
+import {
+  documentParts,
+  signaturePacket,
+  signatureParts,
+  subpacket,
+} from '../src/formats/openpgp.js';
 import { assemble } from '../src/index.js';
-import { CONTENT, makeContext, sign, signAll } from './formats-support.js';
+import { A, CONTENT, makeContext, sign, signAll } from './formats-support.js';
 
 const ctx = makeContext();
 const files = new Map(assemble(ctx, signAll(ctx)).map((f) => [f.path, f]));
@@ -129,5 +134,33 @@ describe('Sigstore bundle media type', () => {
       'application/vnd.dev.sigstore.bundle.v0.1+json',
     ])
       expect(codeOf(withType(t)), t).toBe('SIG_UNSUPPORTED');
+  });
+});
+
+describe('OpenPGP signature creation time', () => {
+  const artifact = CONTENT['app.tar.gz']!;
+  const docSig = (hashed: Uint8Array) => {
+    const parts = signatureParts(0x00, hashed, new Uint8Array(), [artifact]);
+    return new TextEncoder().encode(
+      openpgpArmor('PGP SIGNATURE', signaturePacket(parts, sign(parts.digest))),
+    );
+  };
+  const check = (signature: Uint8Array) =>
+    codeOf(verifySignature({ key: file('quorum.asc'), signature, artifact }));
+
+  it('SIG_INVALID for a signature older than the key (gpgv/sqv: time conflict)', () => {
+    const parts = documentParts(A, 1700000000, 1600000000, artifact);
+    const sig = new TextEncoder().encode(
+      openpgpArmor('PGP SIGNATURE', signaturePacket(parts, sign(parts.digest))),
+    );
+    expect(check(sig)).toBe('SIG_INVALID');
+  });
+
+  it('SIG_MALFORMED without a hashed creation time (RFC 9580 §5.2.3.11: MUST be present)', () => {
+    expect(check(docSig(new Uint8Array()))).toBe('SIG_MALFORMED');
+  });
+
+  it('accepts a signature made after the key', () => {
+    expect(check(docSig(subpacket(2, Uint8Array.of(0x65, 0x53, 0xf1, 0x01))))).toBe('OK');
   });
 });

@@ -418,6 +418,15 @@ function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact): Ok {
       'SIG_UNSUPPORTED',
       `OpenPGP hash algorithm ${s.hashAlgorithm} (EdDSA needs SHA-256 or stronger)`,
     );
+  // RFC 9580 §5.2.3.11: the creation time MUST be in the hashed area (sqv: "Malformed"), and a
+  // signature older than its key is refused by gpgv ("Time conflict") and sqv alike.
+  if (s.createdAt === undefined)
+    reject('SIG_MALFORMED', 'OpenPGP: the signature has no hashed creation time');
+  if (key.openpgp && s.createdAt < key.openpgp.createdAt)
+    reject(
+      'SIG_INVALID',
+      `the OpenPGP signature (${new Date(s.createdAt * 1000).toISOString()}) is older than its key (${new Date(key.openpgp.createdAt * 1000).toISOString()})`,
+    );
   if (key.openpgp) {
     const k = key.openpgp;
     if (
@@ -456,8 +465,7 @@ function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact): Ok {
     );
   }
   checkEd(d, s.signature, key, 'the OpenPGP signature');
-  const when =
-    s.createdAt !== undefined ? ` made ${new Date(s.createdAt * 1000).toISOString()}` : '';
+  const when = ` made ${new Date(s.createdAt * 1000).toISOString()}`;
   const by = key.openpgp ? ` from "${key.openpgp.userIds[0]}"` : '';
   return { detail: `Good OpenPGP signature${by}${when}` };
 }
