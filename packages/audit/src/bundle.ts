@@ -25,6 +25,7 @@ import {
   openEnvelope,
   requestDigest,
   sessionPackagesBytes,
+  verifyDkgConfirmation,
   verifyPackageAck,
   type Envelope,
   type SignRequest,
@@ -339,6 +340,9 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
       `recorded as ${state}, and the transcript agrees`,
       `recorded as ${state}, but the transcript ${complete === undefined ? 'has no' : 'has a'} dkg.complete`,
     );
+    if (complete !== undefined) {
+      verifyKeyConfirmations(b, entries, complete as At<'dkg.complete'>, trust, checks, keyAt);
+    }
   }
 
   verifyInclusionInLog(b, entries, badEntries.length === 0, trust, checks);
@@ -484,6 +488,102 @@ function bodiesOf<T extends Envelope['body']['type']>(
   type: T,
 ): At<T>[] {
   return entries.filter((e) => e.envelope.body.type === type) as At<T>[];
+}
+
+/**
+ * THREATS B24 (echo broadcast): a key ceremony is complete only when every member who must confirm
+ * — the DKG roster of `dkg.start`, or the committee of a lifecycle `key.start` (a repair: the
+ * helpers and the repaired member) — sent a `dkg.confirm` of the round-1 (lifecycle) hash and group
+ * key that `dkg.complete` states, its signature over them (`dkgConfirmationBytes`) verifies under
+ * the member's identity key, and `dkg.complete` lists exactly those confirmations. `dkg.complete`
+ * is the coordinator's word: without this a coordinator could activate a key some member never
+ * derived. The group key is also the pinned one, when given, and a lifecycle keeps its key.
+ */
+function verifyKeyConfirmations(
+  b: CeremonyBundle,
+  entries: readonly TranscriptEntry[],
+  complete: At<'dkg.complete'>,
+  trust: BundleTrust,
+  checks: Checks,
+  keyAt: (sender: string, at: number) => Uint8Array | undefined,
+): void {
+  const c = complete.envelope.body;
+  const dkgStart = bodiesOf(entries, 'dkg.start')[0]?.envelope.body;
+  const keyStart = bodiesOf(entries, 'key.start')[0]?.envelope.body;
+  const confirmers =
+    dkgStart !== undefined
+      ? dkgStart.participants.map((p) => p.member)
+      : keyStart === undefined
+        ? undefined
+        : keyStart.kind === 'repair'
+          ? [...keyStart.dealers, keyStart.member ?? '']
+          : keyStart.participants.map((p) => p.member);
+  const problems: string[] = [];
+  if (confirmers === undefined) {
+    problems.push('no dkg.start or key.start names who must confirm');
+  } else {
+    const listed = new Map(c.confirmations.map((x) => [x.member, x.signature]));
+    for (const m of confirmers) {
+      const sent = entries.find(
+        (e) => e.direction === 'in' && e.sender === m && e.envelope.body.type === 'dkg.confirm',
+      ) as At<'dkg.confirm'> | undefined;
+      if (sent === undefined) {
+        problems.push(`${m} sent no dkg.confirm`);
+        continue;
+      }
+      const mine = sent.envelope.body;
+      if (mine.round1Hash !== c.round1Hash || mine.groupPublicKey !== c.groupPublicKey) {
+        problems.push(`${m} confirmed another round-1 hash or group key than dkg.complete states`);
+        continue;
+      }
+      const key = keyAt(m, sent.at);
+      const signed =
+        key !== undefined &&
+        verifyDkgConfirmation(
+          key,
+          {
+            ceremonyId: b.ceremonyId,
+            member: m,
+            round1Hash: hexToBytes(c.round1Hash, 32),
+            groupPublicKey: hexToBytes(c.groupPublicKey, 32),
+          },
+          hexToBytes(mine.signature, 64),
+        );
+      if (!signed) problems.push(`${m}'s confirmation signature does not verify`);
+      if (listed.get(m) !== mine.signature) {
+        problems.push(`dkg.complete does not carry ${m}'s confirmation`);
+      }
+    }
+    const strangers = [...listed.keys()].filter((m) => !confirmers.includes(m));
+    if (strangers.length > 0) {
+      problems.push(
+        `dkg.complete lists confirmations by ${list(strangers)}, who were not to confirm`,
+      );
+    }
+    if (
+      keyStart !== undefined &&
+      dkgStart === undefined &&
+      c.groupPublicKey !== keyStart.groupPublicKey
+    ) {
+      problems.push('a lifecycle ceremony completed with another group key than it started with');
+    }
+  }
+  checks.add(
+    'every member confirmed the same key',
+    problems.length === 0,
+    'CONFIRMATION_MISMATCH',
+    `${confirmers?.length ?? 0} members each signed round-1 hash ${c.round1Hash.slice(0, 16)}… and group key ${c.groupPublicKey.slice(0, 16)}…, as dkg.complete states`,
+    list(problems),
+  );
+  if (trust.groupPublicKey !== undefined) {
+    checks.add(
+      'group key',
+      trust.groupPublicKey === c.groupPublicKey,
+      'WRONG_GROUP',
+      `the completed group key ${c.groupPublicKey.slice(0, 16)}… is the pinned one`,
+      'the completed group key is not the pinned one',
+    );
+  }
 }
 
 function verifySigning(

@@ -5,10 +5,13 @@ import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
 import {
   bytesToHex,
   generateIdentityKey,
+  hexToBytes,
   newCeremonyId,
   requestDigest,
+  round1Hash,
   sealEnvelope,
   sessionPackagesBytes,
+  signDkgConfirmation,
   signPackageAck,
   type Envelope,
   type IdentityKey,
@@ -301,4 +304,206 @@ export function signingBundle(): BundleCase {
 
 function frostSha(bytes: Uint8Array): Uint8Array {
   return sha256(bytes);
+}
+
+const KEY_ROUND: Record<string, string> = {
+  'admin.group.create': '0',
+  'dkg.start': '0',
+  'dkg.round1': '1',
+  'dkg.round1.all': '1',
+  'dkg.confirm': '3',
+  'dkg.complete': '3',
+};
+
+/**
+ * A completed 2-of-3 key ceremony (DKG) of group `release`: the admin's `admin.group.create`, the
+ * coordinator's `dkg.start`, real FROST round-1 packages and their broadcast, every member's signed
+ * `dkg.confirm` and the coordinator's `dkg.complete`. Round 2 (encrypted boxes) is left out: the
+ * auditor cannot open it. `reseal` re-seals as any sender (members too, to build a confirmation
+ * that really was sent), `remove` drops an entry and renumbers; both re-log.
+ */
+export function keyBundle(): BundleCase & {
+  readonly ids: Readonly<Record<string, IdentityKey>>;
+  remove(i: number): void;
+} {
+  const names = ['alice', 'bob', 'carol'] as const;
+  const ids = Object.fromEntries(names.map((n) => [n, generateIdentityKey()])) as Record<
+    string,
+    IdentityKey
+  >;
+  const admin = generateIdentityKey();
+  const coordinator = generateIdentityKey();
+  const log = new MemLog();
+  const ceremonyId = newCeremonyId();
+  const keyFor = (sender: string): IdentityKey =>
+    sender === 'coordinator'
+      ? coordinator
+      : sender === 'admin'
+        ? admin
+        : (ids[sender] as IdentityKey);
+  const seqs = new Map<string, number>();
+  const transcript: TranscriptEntry[] = [];
+  const seal = (sender: string, body: Record<string, unknown>, seq: number): Envelope =>
+    sealEnvelope(keyFor(sender), {
+      ceremonyId,
+      round: KEY_ROUND[body['type'] as string] ?? '0',
+      seq,
+      sender,
+      body: body as never,
+    }) as Envelope;
+  const push = (sender: string, recipient: string | null, body: Record<string, unknown>) => {
+    const seq = (seqs.get(sender) ?? 0) + 1;
+    seqs.set(sender, seq);
+    const envelope = seal(sender, body, seq);
+    transcript.push({
+      idx: transcript.length,
+      direction: sender === 'coordinator' ? 'out' : 'in',
+      sender,
+      recipient,
+      at: T0 + transcript.length * 10,
+      envelope,
+    });
+    return envelope;
+  };
+  const members = names.map((m) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) }));
+  const authorization = push('admin', null, {
+    type: 'admin.group.create',
+    group: 'release',
+    threshold: 2,
+    members,
+  });
+  const participants = names.map((m) => ({
+    member: m,
+    identifier: frost.identifier.derive(m) as string,
+    identityKey: bytesToHex(ids[m]!.publicKey),
+  }));
+  push('coordinator', '*', {
+    type: 'dkg.start',
+    group: 'release',
+    threshold: 2,
+    participants,
+    authorization,
+  });
+  const packages = names.map((m) => {
+    const r1 = frost.keys.dkg.part1(frost.identifier.derive(m), 3, 2);
+    return { member: m, package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1.package)) };
+  });
+  for (const p of packages) push(p.member, null, { type: 'dkg.round1', package: p.package });
+  push('coordinator', '*', { type: 'dkg.round1.all', packages });
+  const pub = frost.keys.dkg.publicKeyPackage(
+    packages.map((p) => frost.decode.bytes('DkgRound1Package', hexToBytes(p.package))),
+    2,
+  );
+  const groupPublicKey = bytesToHex(pub.verifyingKey);
+  const hash = round1Hash({ ceremonyId, threshold: 2, participants, packages });
+  const confirmations = names.map((m) => {
+    const signature = bytesToHex(
+      signDkgConfirmation(ids[m]!, {
+        ceremonyId,
+        member: m,
+        round1Hash: hash,
+        groupPublicKey: pub.verifyingKey,
+      }),
+    );
+    push(m, null, {
+      type: 'dkg.confirm',
+      round1Hash: bytesToHex(hash),
+      groupPublicKey,
+      signature,
+    });
+    return { member: m, signature };
+  });
+  push('coordinator', '*', {
+    type: 'dkg.complete',
+    groupPublicKey,
+    round1Hash: bytesToHex(hash),
+    confirmations,
+  });
+
+  const registry = names.map((m, i) => {
+    const scopeId = newCeremonyId();
+    return {
+      scopeId,
+      at: T0 - 1000 + i,
+      envelope: sealEnvelope(admin, {
+        ceremonyId: scopeId,
+        round: '0',
+        seq: 1,
+        sender: 'admin',
+        body: {
+          type: 'admin.member.add',
+          member: m,
+          identityKey: bytesToHex(ids[m]!.publicKey),
+          roles: [],
+        },
+      }),
+    };
+  });
+  const bundle: CeremonyBundle = {
+    format: BUNDLE_FORMAT,
+    ceremonyId,
+    kind: 'key',
+    keys: {
+      coordinator: bytesToHex(coordinator.publicKey),
+      admin: bytesToHex(admin.publicKey),
+      log: encodeVerifierKey(log.origin, log.key.publicKey),
+    },
+    group: { name: 'release', epochs: [] },
+    registry,
+    transcript,
+    recorded: { state: 'completed', culprits: [] },
+    log: null,
+  };
+  const relog = () => {
+    log.leaves.length = 0;
+    log.grow(2);
+    const leaf = encodeLeaf(
+      leafFor({
+        ceremonyId,
+        kind: 'key',
+        group: 'release',
+        outcome: bundle.recorded.state,
+        at: T0 + 10_000,
+        transcript: bundle.transcript as TranscriptEntry[],
+      }),
+    );
+    log.leaves.push(leaf);
+    log.grow(1);
+    const index = 2;
+    bundle.log = {
+      index,
+      size: log.leaves.length,
+      leaf: new TextDecoder().decode(leaf),
+      checkpoint: log.checkpoint(),
+      inclusionProof: log.inclusion(index).map((h) => Buffer.from(h).toString('base64')),
+    };
+  };
+  relog();
+  const entries = () => bundle.transcript as TranscriptEntry[];
+  return {
+    bundle,
+    coordinator,
+    admin,
+    log,
+    ids,
+    trust: {
+      coordinatorKey: bundle.keys.coordinator,
+      adminKey: bundle.keys.admin,
+      logKey: bundle.keys.log,
+      groupPublicKey,
+    },
+    reseal(i, body) {
+      const e = entries()[i] as TranscriptEntry;
+      entries()[i] = { ...e, envelope: seal(e.sender, body, e.envelope.seq) };
+      relog();
+    },
+    remove(i) {
+      entries().splice(i, 1);
+      entries().forEach((e, idx) => {
+        (e as { idx: number }).idx = idx;
+      });
+      relog();
+    },
+    relog,
+  };
 }

@@ -1,9 +1,10 @@
 // verifyCeremonyBundle against an adversarial coordinator: it holds the coordinator, admin and log
 // keys (it may re-seal its own envelopes, re-log and re-sign checkpoints), but not the members'.
 // Each rejection rule asserts its check's code.
+import { bytesToHex, hexToBytes, signDkgConfirmation } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle } from '../src/index.js';
-import { signingBundle } from './bundle-fixture.js';
+import { keyBundle, signingBundle } from './bundle-fixture.js';
 
 const failed = (r: ReturnType<typeof verifyCeremonyBundle>) =>
   r.checks.filter((c) => !c.ok).map((c) => c.code);
@@ -29,5 +30,120 @@ describe('verifyCeremonyBundle', () => {
     expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual([
       'INCORRECT_NUMBER_OF_COMMITMENTS',
     ]);
+  });
+});
+
+// THREATS B24: a key ceremony is complete only when every member confirmed, under its own identity
+// key, the same round-1 hash and group key (echo broadcast); dkg.complete is the coordinator's word.
+describe('verifyCeremonyBundle: key ceremonies', () => {
+  /** A dkg.confirm body `member` really signed (dkg-confirmation.ts). */
+  const confirmation = (
+    c: ReturnType<typeof keyBundle>,
+    member: string,
+    round1Hash: string,
+    groupPublicKey: string,
+  ) => ({
+    type: 'dkg.confirm',
+    round1Hash,
+    groupPublicKey,
+    signature: bytesToHex(
+      signDkgConfirmation(c.ids[member]!, {
+        ceremonyId: c.bundle.ceremonyId,
+        member,
+        round1Hash: hexToBytes(round1Hash, 32),
+        groupPublicKey: hexToBytes(groupPublicKey, 32),
+      }),
+    ),
+  });
+  const confirms = (b: { transcript: unknown[] }) =>
+    b.transcript.flatMap((_, i) => (bodyOf(b, i)['type'] === 'dkg.confirm' ? [i] : []));
+
+  it('accepts an honest DKG bundle under pinned keys', () => {
+    const c = keyBundle();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+
+  it('a DKG completed without one member’s dkg.confirm: CONFIRMATION_MISMATCH', () => {
+    const c = keyBundle();
+    c.remove(confirms(c.bundle)[2]!);
+    const done = indexOf(c.bundle, 'dkg.complete');
+    const body = bodyOf(c.bundle, done);
+    // The coordinator drops carol from its own record too, and re-signs it.
+    const kept = (body['confirmations'] as { member: string }[]).filter(
+      (x) => x.member !== 'carol',
+    );
+    c.reseal(done, { ...body, confirmations: kept });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['CONFIRMATION_MISMATCH']);
+  });
+
+  it('a dkg.complete listing a confirmation the member never sent: CONFIRMATION_MISMATCH', () => {
+    const c = keyBundle();
+    c.remove(confirms(c.bundle)[2]!);
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['CONFIRMATION_MISMATCH']);
+  });
+
+  it('a member confirming another group key: CONFIRMATION_MISMATCH', () => {
+    const c = keyBundle();
+    const i = confirms(c.bundle)[1]!;
+    // bob really derived, signed and sent another key; the coordinator completes anyway.
+    c.reseal(
+      i,
+      confirmation(c, 'bob', bodyOf(c.bundle, i)['round1Hash'] as string, c.trust.adminKey),
+    );
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['CONFIRMATION_MISMATCH']);
+  });
+
+  it('a member confirming another round-1 hash: CONFIRMATION_MISMATCH', () => {
+    const c = keyBundle();
+    const i = confirms(c.bundle)[0]!;
+    // alice saw other round-1 packages (the coordinator equivocated) and says so, signed.
+    c.reseal(i, confirmation(c, 'alice', 'ab'.repeat(32), c.trust.groupPublicKey));
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['CONFIRMATION_MISMATCH']);
+  });
+
+  it('a dkg.complete stating another group key than the members confirmed: CONFIRMATION_MISMATCH', () => {
+    const c = keyBundle();
+    const done = indexOf(c.bundle, 'dkg.complete');
+    c.reseal(done, { ...bodyOf(c.bundle, done), groupPublicKey: c.trust.adminKey });
+    // Without a pinned group key (that would also fail: WRONG_GROUP), the members' word catches it.
+    const { groupPublicKey: _, ...unpinned } = c.trust;
+    expect(failed(verifyCeremonyBundle(c.bundle, unpinned))).toEqual(['CONFIRMATION_MISMATCH']);
+  });
+
+  it('a dkg.complete carrying a forged confirmation signature: CONFIRMATION_MISMATCH', () => {
+    const c = keyBundle();
+    const done = indexOf(c.bundle, 'dkg.complete');
+    const body = bodyOf(c.bundle, done);
+    const forged = (body['confirmations'] as { member: string; signature: string }[]).map((x) =>
+      x.member === 'bob' ? { ...x, signature: 'ab'.repeat(64) } : x,
+    );
+    c.reseal(done, { ...body, confirmations: forged });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['CONFIRMATION_MISMATCH']);
+  });
+
+  it('a dkg.confirm whose own signature is not over what it states: CONFIRMATION_MISMATCH', () => {
+    const c = keyBundle();
+    const i = confirms(c.bundle)[1]!;
+    const done = indexOf(c.bundle, 'dkg.complete');
+    // bob's envelope is his, but the confirmation signature inside it signs another hash.
+    const bad = confirmation(c, 'bob', 'ab'.repeat(32), c.trust.groupPublicKey).signature;
+    const body = bodyOf(c.bundle, done);
+    c.reseal(i, { ...bodyOf(c.bundle, i), signature: bad });
+    c.reseal(done, {
+      ...body,
+      confirmations: (body['confirmations'] as { member: string; signature: string }[]).map((x) =>
+        x.member === 'bob' ? { ...x, signature: bad } : x,
+      ),
+    });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['CONFIRMATION_MISMATCH']);
+  });
+
+  it('a group key other than the pinned one: WRONG_GROUP', () => {
+    const c = keyBundle();
+    expect(
+      failed(verifyCeremonyBundle(c.bundle, { ...c.trust, groupPublicKey: c.trust.adminKey })),
+    ).toEqual(['WRONG_GROUP']);
   });
 });
