@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { openpgpArmor, verifySignature } from '../src/index.js';
+import { concat, u32be } from '../src/formats/encoding.js';
 import {
   documentParts,
   signaturePacket,
@@ -162,5 +163,31 @@ describe('OpenPGP signature creation time', () => {
 
   it('accepts a signature made after the key', () => {
     expect(check(docSig(subpacket(2, Uint8Array.of(0x65, 0x53, 0xf1, 0x01))))).toBe('OK');
+  });
+});
+
+describe('OpenPGP signature expiration (hashed subpacket 3)', () => {
+  const artifact = CONTENT['app.tar.gz']!;
+  const withExpiry = (created: number, seconds: number) => {
+    const parts = signatureParts(
+      0x00,
+      concat(subpacket(2, u32be(created)), subpacket(3, u32be(seconds))),
+      new Uint8Array(),
+      [artifact],
+    );
+    const signature = new TextEncoder().encode(
+      openpgpArmor('PGP SIGNATURE', signaturePacket(parts, sign(parts.digest))),
+    );
+    return codeOf(verifySignature({ key: file('quorum.asc'), signature, artifact }));
+  };
+
+  it('SIG_INVALID after the signature expired (gpgv: "Expired signature"; sqv: "Expired")', () => {
+    expect(withExpiry(1760000000, 10)).toBe('SIG_INVALID');
+  });
+
+  it('accepts an unexpired signature and expiration 0 (never)', () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect(withExpiry(now - 10, 3600)).toBe('OK');
+    expect(withExpiry(1760000000, 0)).toBe('OK');
   });
 });

@@ -137,6 +137,8 @@ export interface Signature {
   readonly left16: Uint8Array;
   readonly signature: Uint8Array;
   readonly createdAt?: number;
+  /** Hashed signature expiration time (§5.2.3.18): seconds after creation; 0 = never. */
+  readonly expiresIn?: number;
   readonly issuerFingerprint?: Uint8Array;
   readonly issuerKeyId?: Uint8Array;
 }
@@ -149,7 +151,7 @@ const KNOWN_SUBPACKETS = new Set([
 function subpackets(
   area: Uint8Array,
   hashed: boolean,
-  out: { createdAt?: number; fpr?: Uint8Array; keyId?: Uint8Array },
+  out: { createdAt?: number; expiresIn?: number; fpr?: Uint8Array; keyId?: Uint8Array },
 ): string | undefined {
   const r = new Reader(area);
   while (r.remaining > 0) {
@@ -168,6 +170,7 @@ function subpackets(
     const data = sp.subarray(1);
     if (critical && !KNOWN_SUBPACKETS.has(type)) return `unknown critical subpacket ${type}`;
     if (type === 2 && hashed && data.length === 4) out.createdAt = new Reader(data).u32()!;
+    else if (type === 3 && hashed && data.length === 4) out.expiresIn = new Reader(data).u32()!;
     else if (type === 33 && data.length === 21 && data[0] === 4) out.fpr ??= data.subarray(1);
     else if (type === 16 && data.length === 8) out.keyId ??= data;
   }
@@ -205,7 +208,7 @@ export function parseSignature(body: Uint8Array): Parsed<Signature> {
   const S = readMpi(r, 32);
   if (!R || !S || r.remaining !== 0)
     return { error: 'EdDSA signature must be two MPIs of at most 256 bits' };
-  const info: { createdAt?: number; fpr?: Uint8Array; keyId?: Uint8Array } = {};
+  const info: { createdAt?: number; expiresIn?: number; fpr?: Uint8Array; keyId?: Uint8Array } = {};
   const e1 = subpackets(hashed, true, info);
   if (e1) return { error: e1 };
   const e2 = subpackets(unhashed, false, info);
@@ -222,6 +225,7 @@ export function parseSignature(body: Uint8Array): Parsed<Signature> {
       left16,
       signature,
       ...(info.createdAt !== undefined ? { createdAt: info.createdAt } : {}),
+      ...(info.expiresIn !== undefined ? { expiresIn: info.expiresIn } : {}),
       ...(info.fpr ? { issuerFingerprint: info.fpr } : {}),
       ...(info.keyId ? { issuerKeyId: info.keyId } : {}),
     },

@@ -422,6 +422,12 @@ function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact): Ok {
   // signature older than its key is refused by gpgv ("Time conflict") and sqv alike.
   if (s.createdAt === undefined)
     reject('SIG_MALFORMED', 'OpenPGP: the signature has no hashed creation time');
+  // §5.2.3.18: a hashed signature expiration time (0 = never); gpgv and sqv refuse past it.
+  if (s.expiresIn && Date.now() / 1000 > s.createdAt + s.expiresIn)
+    reject(
+      'SIG_INVALID',
+      `the OpenPGP signature expired at ${new Date((s.createdAt + s.expiresIn) * 1000).toISOString()}`,
+    );
   if (key.openpgp && s.createdAt < key.openpgp.createdAt)
     reject(
       'SIG_INVALID',
