@@ -7,6 +7,10 @@ import { openpgpArmor, verifySignature } from '../src/index.js';
 import { concat, u32be } from '../src/formats/encoding.js';
 import {
   documentParts,
+  fingerprintOf,
+  openpgpUserId,
+  packet,
+  publicKeyBody,
   signaturePacket,
   signatureParts,
   subpacket,
@@ -189,5 +193,41 @@ describe('OpenPGP signature expiration (hashed subpacket 3)', () => {
     const now = Math.floor(Date.now() / 1000);
     expect(withExpiry(now - 10, 3600)).toBe('OK');
     expect(withExpiry(1760000000, 0)).toBe('OK');
+  });
+});
+
+describe('OpenPGP key expiration (self-signature subpacket 9)', () => {
+  const artifact = CONTENT['app.tar.gz']!;
+  const kc = 1700000000;
+  const body = publicKeyBody(A, kc);
+  const { fingerprint, keyId } = fingerprintOf(body);
+  const uid = new TextEncoder().encode(openpgpUserId('release'));
+  // A certificate whose self-signature says the key expires one day after creation.
+  const parts = signatureParts(
+    0x13,
+    concat(
+      subpacket(2, u32be(kc)),
+      subpacket(33, concat(Uint8Array.of(4), fingerprint)),
+      subpacket(27, Uint8Array.of(3)),
+      subpacket(9, u32be(86400)),
+    ),
+    subpacket(16, keyId),
+    [Uint8Array.of(0x99, 0, body.length), body, Uint8Array.of(0xb4), u32be(uid.length), uid],
+  );
+  const cert = concat(packet(6, body), packet(13, uid), signaturePacket(parts, sign(parts.digest)));
+  const madeAt = (t: number) => {
+    const d = documentParts(A, kc, t, artifact);
+    const signature = new TextEncoder().encode(
+      openpgpArmor('PGP SIGNATURE', signaturePacket(d, sign(d.digest))),
+    );
+    return codeOf(verifySignature({ key: cert, signature, artifact }));
+  };
+
+  it('SIG_INVALID for a signature made after the key expired (sqv: primary key is not live)', () => {
+    expect(madeAt(1760000000)).toBe('SIG_INVALID');
+  });
+
+  it('accepts a signature made while the key was live', () => {
+    expect(madeAt(kc + 100)).toBe('OK');
   });
 });

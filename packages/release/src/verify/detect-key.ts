@@ -44,6 +44,8 @@ export interface DetectedKey {
     readonly fingerprint: Uint8Array;
     readonly keyId: Uint8Array;
     readonly createdAt: number;
+    /** Unix seconds at which the key expires (newest self-signature's key expiration), if any. */
+    readonly expiresAt?: number;
     readonly userIds: readonly string[];
   };
 }
@@ -210,6 +212,8 @@ function openpgpKey(bytes: Uint8Array): DetectedKey {
   const userIds: string[] = [];
   let uid: Uint8Array | undefined;
   let revoked = false;
+  // The newest valid self-signature states the key's expiration (RFC 9580 §5.2.3.13, §5.2.3.10).
+  let newest: { createdAt: number; keyExpiresIn: number } | undefined;
   // Packets up to the first subkey belong to the primary key (RFC 9580 §10.1).
   for (const pkt of list.slice(1)) {
     if (pkt.tag === 14 || pkt.tag === TAG_PUBLIC_KEY) break;
@@ -235,6 +239,9 @@ function openpgpKey(bytes: Uint8Array): DetectedKey {
       continue;
     if (sig.sigType === 0x20) revoked = true;
     else {
+      const created = sig.createdAt ?? 0;
+      if (!newest || created >= newest.createdAt)
+        newest = { createdAt: created, keyExpiresIn: sig.keyExpiresIn ?? 0 };
       const text = decodeUtf8(uid!) ?? '';
       if (!userIds.includes(text)) userIds.push(text);
     }
@@ -249,7 +256,15 @@ function openpgpKey(bytes: Uint8Array): DetectedKey {
   return {
     format: 'openpgp',
     publicKey: k.publicKey,
-    openpgp: { fingerprint: k.fingerprint, keyId: k.keyId, createdAt: k.createdAt, userIds },
+    openpgp: {
+      fingerprint: k.fingerprint,
+      keyId: k.keyId,
+      createdAt: k.createdAt,
+      ...(newest && newest.keyExpiresIn > 0
+        ? { expiresAt: k.createdAt + newest.keyExpiresIn }
+        : {}),
+      userIds,
+    },
   };
 }
 

@@ -139,6 +139,8 @@ export interface Signature {
   readonly createdAt?: number;
   /** Hashed signature expiration time (§5.2.3.18): seconds after creation; 0 = never. */
   readonly expiresIn?: number;
+  /** Hashed key expiration time (§5.2.3.13), in a self-signature: seconds after key creation; 0 = never. */
+  readonly keyExpiresIn?: number;
   readonly issuerFingerprint?: Uint8Array;
   readonly issuerKeyId?: Uint8Array;
 }
@@ -148,11 +150,15 @@ const KNOWN_SUBPACKETS = new Set([
   2, 3, 4, 5, 7, 9, 11, 12, 16, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30, 31, 32, 33, 34, 35,
 ]);
 
-function subpackets(
-  area: Uint8Array,
-  hashed: boolean,
-  out: { createdAt?: number; expiresIn?: number; fpr?: Uint8Array; keyId?: Uint8Array },
-): string | undefined {
+interface SubpacketInfo {
+  createdAt?: number;
+  expiresIn?: number;
+  keyExpiresIn?: number;
+  fpr?: Uint8Array;
+  keyId?: Uint8Array;
+}
+
+function subpackets(area: Uint8Array, hashed: boolean, out: SubpacketInfo): string | undefined {
   const r = new Reader(area);
   while (r.remaining > 0) {
     const o1 = r.u8()!;
@@ -171,6 +177,7 @@ function subpackets(
     if (critical && !KNOWN_SUBPACKETS.has(type)) return `unknown critical subpacket ${type}`;
     if (type === 2 && hashed && data.length === 4) out.createdAt = new Reader(data).u32()!;
     else if (type === 3 && hashed && data.length === 4) out.expiresIn = new Reader(data).u32()!;
+    else if (type === 9 && hashed && data.length === 4) out.keyExpiresIn = new Reader(data).u32()!;
     else if (type === 33 && data.length === 21 && data[0] === 4) out.fpr ??= data.subarray(1);
     else if (type === 16 && data.length === 8) out.keyId ??= data;
   }
@@ -208,7 +215,7 @@ export function parseSignature(body: Uint8Array): Parsed<Signature> {
   const S = readMpi(r, 32);
   if (!R || !S || r.remaining !== 0)
     return { error: 'EdDSA signature must be two MPIs of at most 256 bits' };
-  const info: { createdAt?: number; expiresIn?: number; fpr?: Uint8Array; keyId?: Uint8Array } = {};
+  const info: SubpacketInfo = {};
   const e1 = subpackets(hashed, true, info);
   if (e1) return { error: e1 };
   const e2 = subpackets(unhashed, false, info);
@@ -226,6 +233,7 @@ export function parseSignature(body: Uint8Array): Parsed<Signature> {
       signature,
       ...(info.createdAt !== undefined ? { createdAt: info.createdAt } : {}),
       ...(info.expiresIn !== undefined ? { expiresIn: info.expiresIn } : {}),
+      ...(info.keyExpiresIn !== undefined ? { keyExpiresIn: info.keyExpiresIn } : {}),
       ...(info.fpr ? { issuerFingerprint: info.fpr } : {}),
       ...(info.keyId ? { issuerKeyId: info.keyId } : {}),
     },

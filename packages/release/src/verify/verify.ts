@@ -433,6 +433,12 @@ function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact): Ok {
       'SIG_INVALID',
       `the OpenPGP signature (${new Date(s.createdAt * 1000).toISOString()}) is older than its key (${new Date(key.openpgp.createdAt * 1000).toISOString()})`,
     );
+  // A signature made after the key expired is refused (sqv: "The primary key is not live").
+  if (key.openpgp?.expiresAt !== undefined && s.createdAt >= key.openpgp.expiresAt)
+    reject(
+      'SIG_INVALID',
+      `the OpenPGP signature was made after its key expired (${new Date(key.openpgp.expiresAt * 1000).toISOString()})`,
+    );
   if (key.openpgp) {
     const k = key.openpgp;
     if (
