@@ -231,3 +231,29 @@ describe('OpenPGP key expiration (self-signature subpacket 9)', () => {
     expect(madeAt(kc + 100)).toBe('OK');
   });
 });
+
+describe('weak public keys', () => {
+  // The identity point: R = identity, S = 0 "verifies" any message under it (OpenSSL does not
+  // refuse small-order keys; libsodium/minisign do).
+  const identity = `01${'00'.repeat(31)}`;
+  const forged = new Uint8Array(64);
+  forged[0] = 1;
+
+  it('KEY_MALFORMED for a small-order key, so no message verifies under it', () => {
+    const r = verifySignature({
+      key: new TextEncoder().encode(`${identity}\n`),
+      signature: forged,
+      artifact: new TextEncoder().encode('any artifact at all'),
+    });
+    expect(codeOf(r)).toBe('KEY_MALFORMED');
+  });
+
+  it('KEY_MALFORMED for a non-canonical point encoding (y ≥ p)', () => {
+    const r = verifySignature({
+      key: new TextEncoder().encode(`${'ff'.repeat(31)}7f\n`),
+      signature: forged,
+      artifact: new Uint8Array(),
+    });
+    expect(codeOf(r)).toBe('KEY_MALFORMED');
+  });
+});

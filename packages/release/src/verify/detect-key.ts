@@ -5,6 +5,7 @@
  * bare hex. Hostile input gets a typed `FormatError`, nothing else.
  */
 import { ed25519Spki } from '@conclave/frost';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { fail } from '../formats/errors.js';
 import {
   concat,
@@ -268,8 +269,26 @@ function openpgpKey(bytes: Uint8Array): DetectedKey {
   };
 }
 
-/** Identify a public key file and extract the Ed25519 key. Throws `FormatError` (KEY_* codes). */
+/**
+ * Identify a public key file and extract the Ed25519 key. Throws `FormatError` (KEY_* codes).
+ * The point must be a canonical encoding (RFC 8032 §5.1.3) and not of small order: OpenSSL
+ * verifies under a small-order key, where one fixed signature (R = identity, S = 0) fits every
+ * message; libsodium (minisign) refuses such keys, and no FROST group key is one.
+ */
 export function detectKey(bytes: Uint8Array): DetectedKey {
+  const k = readKey(bytes);
+  let small: boolean;
+  try {
+    small = ed25519.Point.fromBytes(k.publicKey, false).isSmallOrder();
+  } catch {
+    return fail('KEY_MALFORMED', 'the Ed25519 public key is not a valid point encoding');
+  }
+  if (small)
+    fail('KEY_MALFORMED', 'the Ed25519 public key has small order: every message would verify');
+  return k;
+}
+
+function readKey(bytes: Uint8Array): DetectedKey {
   if (!(bytes instanceof Uint8Array) || bytes.length === 0)
     fail('KEY_FORMAT_UNKNOWN', 'the key file is empty');
   if (bytes.length > MAX_KEY_BYTES)
