@@ -10,6 +10,7 @@ import { Home } from '@conclave/client';
 import { hexToBytes } from '@conclave/protocol';
 import {
   checkMinVersion,
+  checkReleaseStatement,
   checkRevocations,
   publicKeyFromFile,
   statementOf,
@@ -103,7 +104,6 @@ async function releaseChecks(
   artifact: Uint8Array,
   format: string,
 ): Promise<{ code: string; reason: string } | undefined> {
-  if (o.revocations === undefined && o.minVersion === undefined) return undefined;
   let statement: Uint8Array | undefined = format === 'dsse' ? signature : undefined;
   if (o.statement !== undefined) {
     const file = await readInput(o.statement, 'statement');
@@ -116,6 +116,14 @@ async function releaseChecks(
     }
     statement = file;
   }
+  // Whenever the signed statement is at hand, what a release verifier must check in it besides
+  // the signature: it is a release, not a governance record of the group (a policy or revocation
+  // statement's subject is not software to install), and it is not past its validUntil.
+  if (statement !== undefined) {
+    const r = checkReleaseStatement(statement, Date.now());
+    if (!r.ok) return { code: r.code, reason: r.reason };
+  }
+  if (o.revocations === undefined && o.minVersion === undefined) return undefined;
   const groupPublicKey = publicKeyFromFile(key);
   if (o.revocations !== undefined) {
     const h = (alg: string) => createHash(alg).update(artifact).digest('hex');

@@ -1,0 +1,100 @@
+// `conclave verify` checks the signed statement, not only the signature, whenever it has it (a DSSE
+// signature, or --statement): a governance record of the group (policy, revocation) is not a
+// release, and a statement past its validUntil is expired.
+import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesToHex } from '@conclave/protocol';
+import {
+  buildStatement,
+  digestFile,
+  dsseEnvelope,
+  messageToSign,
+  type ReleaseInput,
+  type StatementContext,
+} from '@conclave/release';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Ctx } from '../src/output.js';
+import { cmdVerify } from '../src/verify.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  process.exitCode = undefined;
+});
+
+// One Ed25519 key stands in for the quorum's (verifiers cannot tell the difference).
+const privateKey = createPrivateKey({
+  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, 5)]),
+  format: 'der',
+  type: 'pkcs8',
+});
+const groupKey = bytesToHex(
+  createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32),
+);
+
+const context: StatementContext = {
+  ceremonyId: 'c_verifystatement0000000000000001',
+  group: 'release',
+  groupPublicKey: groupKey,
+  requester: 'alice',
+  approvers: [{ member: 'bob', identityKey: '11'.repeat(32) }],
+  policyId: 'release@v1',
+  issuedAt: Date.UTC(2026, 0, 2),
+};
+
+/** An artifact and a DSSE statement of it, signed by the group key. */
+async function signed(over: Partial<ReleaseInput>) {
+  const dir = mkdtempSync(join(tmpdir(), 'conclave-verify-statement-'));
+  dirs.push(dir);
+  const artifact = join(dir, 'app-1.0.0.tgz');
+  writeFileSync(artifact, 'release bytes\n');
+  const d = await digestFile(artifact);
+  const release: ReleaseInput = {
+    version: '1.0.0',
+    class: 'standard',
+    note: '',
+    artifacts: [{ name: 'app-1.0.0.tgz', sha256: d.sha256, sha512: d.sha512 }],
+    formats: ['dsse'],
+    ...over,
+  };
+  const statement = buildStatement(release, context);
+  const signature = sign(null, messageToSign(release, context), privateKey);
+  const sig = join(dir, 'release.intoto.jsonl');
+  writeFileSync(sig, `${JSON.stringify(dsseEnvelope(statement, signature))}\n`);
+  const key = join(dir, 'quorum.hex');
+  writeFileSync(key, `${groupKey}\n`);
+  return { artifact, sig, key };
+}
+
+function recorder(): Ctx & { results: Record<string, unknown>[] } {
+  const results: Record<string, unknown>[] = [];
+  return { json: true, results, progress: () => undefined, result: (doc) => results.push(doc) };
+}
+
+describe('conclave verify: the signed statement', () => {
+  it('accepts a standard release statement', async () => {
+    const f = await signed({});
+    const ctx = recorder();
+    await cmdVerify(f.artifact, { key: f.key, sig: f.sig }, ctx);
+    expect(ctx.results[0]).toMatchObject({ ok: true, format: 'dsse' });
+    expect(process.exitCode ?? 0).toBe(0);
+  });
+
+  it('refuses a policy record of the group with NOT_A_RELEASE, though its signature verifies', async () => {
+    const f = await signed({ class: 'policy' });
+    const ctx = recorder();
+    await cmdVerify(f.artifact, { key: f.key, sig: f.sig }, ctx);
+    expect(ctx.results[0]).toMatchObject({ ok: false, format: 'dsse', code: 'NOT_A_RELEASE' });
+    expect(process.exitCode).toBe(1);
+  });
+
+  it('refuses a statement past its validUntil with STATEMENT_EXPIRED', async () => {
+    const f = await signed({ class: 'hotfix', validUntil: Date.UTC(2026, 0, 3) });
+    const ctx = recorder();
+    await cmdVerify(f.artifact, { key: f.key, sig: f.sig }, ctx);
+    expect(ctx.results[0]).toMatchObject({ ok: false, format: 'dsse', code: 'STATEMENT_EXPIRED' });
+    expect(process.exitCode).toBe(1);
+  });
+});
