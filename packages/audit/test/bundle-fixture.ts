@@ -253,30 +253,7 @@ export function signingBundle(): BundleCase {
     recorded: { state: 'completed', culprits: [] },
     log: null,
   };
-  const relog = () => {
-    log.leaves.length = 0;
-    log.grow(2);
-    const leaf = encodeLeaf(
-      leafFor({
-        ceremonyId,
-        kind: 'sign',
-        group: 'release',
-        outcome: bundle.recorded.state,
-        at: T0 + 10_000,
-        transcript: bundle.transcript as TranscriptEntry[],
-      }),
-    );
-    log.leaves.push(leaf);
-    log.grow(1);
-    const index = 2;
-    bundle.log = {
-      index,
-      size: log.leaves.length,
-      leaf: new TextDecoder().decode(leaf),
-      checkpoint: log.checkpoint(),
-      inclusionProof: log.inclusion(index).map((h) => Buffer.from(h).toString('base64')),
-    };
-  };
+  const relog = () => logBundle(log, bundle, 'sign');
   relog();
   return {
     bundle,
@@ -299,6 +276,36 @@ export function signingBundle(): BundleCase {
       relog();
     },
     relog,
+  };
+}
+
+/**
+ * Logs `bundle`'s transcript as leaf 2 of a fresh 3-leaf log (two leaves of other ceremonies
+ * first) and attaches the leaf, the signed checkpoint and the inclusion proof: what the coordinator
+ * does, so a test that rewrites the transcript can log it again as a hostile coordinator could.
+ */
+function logBundle(log: MemLog, bundle: CeremonyBundle, kind: 'sign' | 'key'): void {
+  log.leaves.length = 0;
+  log.grow(2);
+  const leaf = encodeLeaf(
+    leafFor({
+      ceremonyId: bundle.ceremonyId,
+      kind,
+      group: 'release',
+      outcome: bundle.recorded.state,
+      at: T0 + 10_000,
+      transcript: bundle.transcript as TranscriptEntry[],
+    }),
+  );
+  log.leaves.push(leaf);
+  log.grow(1);
+  const index = 2;
+  bundle.log = {
+    index,
+    size: log.leaves.length,
+    leaf: new TextDecoder().decode(leaf),
+    checkpoint: log.checkpoint(),
+    inclusionProof: log.inclusion(index).map((h) => Buffer.from(h).toString('base64')),
   };
 }
 
@@ -454,30 +461,7 @@ export function keyBundle(): BundleCase & {
     recorded: { state: 'completed', culprits: [] },
     log: null,
   };
-  const relog = () => {
-    log.leaves.length = 0;
-    log.grow(2);
-    const leaf = encodeLeaf(
-      leafFor({
-        ceremonyId,
-        kind: 'key',
-        group: 'release',
-        outcome: bundle.recorded.state,
-        at: T0 + 10_000,
-        transcript: bundle.transcript as TranscriptEntry[],
-      }),
-    );
-    log.leaves.push(leaf);
-    log.grow(1);
-    const index = 2;
-    bundle.log = {
-      index,
-      size: log.leaves.length,
-      leaf: new TextDecoder().decode(leaf),
-      checkpoint: log.checkpoint(),
-      inclusionProof: log.inclusion(index).map((h) => Buffer.from(h).toString('base64')),
-    };
-  };
+  const relog = () => logBundle(log, bundle, 'key');
   relog();
   const entries = () => bundle.transcript as TranscriptEntry[];
   return {
