@@ -55,9 +55,13 @@ export interface BundleCase {
   relog(): void;
 }
 
-/** alice requests; alice, bob, carol approve; alice and bob sign (threshold 2). */
-export function signingBundle(): BundleCase {
-  const names = ['alice', 'bob', 'carol'] as const;
+/**
+ * The parties of a fixture ceremony and its transcript: the members' identity keys, the admin, the
+ * coordinator and the log; `push` seals the next envelope of `sender` (its own increasing seq, the
+ * round `rounds` gives its type) and appends it; `registry()` is the admin's add of every member;
+ * `keys()` the keys a bundle names.
+ */
+function cast(names: readonly string[], rounds: Readonly<Record<string, string>>) {
   const ids = Object.fromEntries(names.map((n) => [n, generateIdentityKey()])) as Record<
     string,
     IdentityKey
@@ -65,6 +69,82 @@ export function signingBundle(): BundleCase {
   const admin = generateIdentityKey();
   const coordinator = generateIdentityKey();
   const log = new MemLog();
+  const ceremonyId = newCeremonyId();
+  const keyFor = (sender: string): IdentityKey =>
+    sender === 'coordinator'
+      ? coordinator
+      : sender === 'admin'
+        ? admin
+        : (ids[sender] as IdentityKey);
+  const seqs = new Map<string, number>();
+  const transcript: TranscriptEntry[] = [];
+  const seal = (sender: string, body: Record<string, unknown>, seq: number): Envelope =>
+    sealEnvelope(keyFor(sender), {
+      ceremonyId,
+      round: rounds[body['type'] as string] ?? '0',
+      seq,
+      sender,
+      body: body as never,
+    }) as Envelope;
+  const push = (sender: string, recipient: string | null, body: Record<string, unknown>) => {
+    const seq = (seqs.get(sender) ?? 0) + 1;
+    seqs.set(sender, seq);
+    const envelope = seal(sender, body, seq);
+    transcript.push({
+      idx: transcript.length,
+      direction: sender === 'coordinator' ? 'out' : 'in',
+      sender,
+      recipient,
+      at: T0 + transcript.length * 10,
+      envelope,
+    });
+    return envelope;
+  };
+  const registry = () =>
+    names.map((m, i) => {
+      const scopeId = newCeremonyId();
+      return {
+        scopeId,
+        at: T0 - 1000 + i,
+        envelope: sealEnvelope(admin, {
+          ceremonyId: scopeId,
+          round: '0',
+          seq: 1,
+          sender: 'admin',
+          body: {
+            type: 'admin.member.add',
+            member: m,
+            identityKey: bytesToHex(ids[m]!.publicKey),
+            roles: [],
+          },
+        }),
+      };
+    });
+  const keys = () => ({
+    coordinator: bytesToHex(coordinator.publicKey),
+    admin: bytesToHex(admin.publicKey),
+    log: encodeVerifierKey(log.origin, log.key.publicKey),
+  });
+  return {
+    ids,
+    admin,
+    coordinator,
+    log,
+    ceremonyId,
+    keyFor,
+    transcript,
+    seal,
+    push,
+    registry,
+    keys,
+  };
+}
+
+/** alice requests; alice, bob, carol approve; alice and bob sign (threshold 2). */
+export function signingBundle(): BundleCase {
+  const names = ['alice', 'bob', 'carol'] as const;
+  const parties = cast(names, ROUND);
+  const { ids, admin, coordinator, log, ceremonyId, keyFor, transcript, push } = parties;
   const dealt = frost.keys.dealer({
     minSigners: 2,
     maxSigners: 3,
@@ -76,35 +156,6 @@ export function signingBundle(): BundleCase {
     );
   const pub = dealt.publicKeyPackage;
   const groupPublicKey = bytesToHex(pub.verifyingKey);
-  const ceremonyId = newCeremonyId();
-  const keyFor = (sender: string): IdentityKey =>
-    sender === 'coordinator'
-      ? coordinator
-      : sender === 'admin'
-        ? admin
-        : (ids[sender] as IdentityKey);
-  const seqs = new Map<string, number>();
-  const transcript: TranscriptEntry[] = [];
-  const push = (sender: string, recipient: string | null, body: Record<string, unknown>) => {
-    const seq = (seqs.get(sender) ?? 0) + 1;
-    seqs.set(sender, seq);
-    const envelope = sealEnvelope(keyFor(sender), {
-      ceremonyId,
-      round: ROUND[body['type'] as string] ?? '0',
-      seq,
-      sender,
-      body: body as never,
-    }) as Envelope;
-    transcript.push({
-      idx: transcript.length,
-      direction: sender === 'coordinator' ? 'out' : 'in',
-      sender,
-      recipient,
-      at: T0 + transcript.length * 10,
-      envelope,
-    });
-  };
-
   const release = {
     version: '1.0.0',
     class: 'standard' as const,
@@ -206,34 +257,12 @@ export function signingBundle(): BundleCase {
     issuedAt,
   });
 
-  const registry = names.map((m, i) => {
-    const scopeId = newCeremonyId();
-    return {
-      scopeId,
-      at: T0 - 1000 + i,
-      envelope: sealEnvelope(admin, {
-        ceremonyId: scopeId,
-        round: '0',
-        seq: 1,
-        sender: 'admin',
-        body: {
-          type: 'admin.member.add',
-          member: m,
-          identityKey: bytesToHex(ids[m]!.publicKey),
-          roles: [],
-        },
-      }),
-    };
-  });
+  const registry = parties.registry();
   const bundle: CeremonyBundle = {
     format: BUNDLE_FORMAT,
     ceremonyId,
     kind: 'sign',
-    keys: {
-      coordinator: bytesToHex(coordinator.publicKey),
-      admin: bytesToHex(admin.publicKey),
-      log: encodeVerifierKey(log.origin, log.key.publicKey),
-    },
+    keys: parties.keys(),
     group: {
       name: 'release',
       epochs: [
@@ -334,44 +363,8 @@ export function keyBundle(): BundleCase & {
   remove(i: number): void;
 } {
   const names = ['alice', 'bob', 'carol'] as const;
-  const ids = Object.fromEntries(names.map((n) => [n, generateIdentityKey()])) as Record<
-    string,
-    IdentityKey
-  >;
-  const admin = generateIdentityKey();
-  const coordinator = generateIdentityKey();
-  const log = new MemLog();
-  const ceremonyId = newCeremonyId();
-  const keyFor = (sender: string): IdentityKey =>
-    sender === 'coordinator'
-      ? coordinator
-      : sender === 'admin'
-        ? admin
-        : (ids[sender] as IdentityKey);
-  const seqs = new Map<string, number>();
-  const transcript: TranscriptEntry[] = [];
-  const seal = (sender: string, body: Record<string, unknown>, seq: number): Envelope =>
-    sealEnvelope(keyFor(sender), {
-      ceremonyId,
-      round: KEY_ROUND[body['type'] as string] ?? '0',
-      seq,
-      sender,
-      body: body as never,
-    }) as Envelope;
-  const push = (sender: string, recipient: string | null, body: Record<string, unknown>) => {
-    const seq = (seqs.get(sender) ?? 0) + 1;
-    seqs.set(sender, seq);
-    const envelope = seal(sender, body, seq);
-    transcript.push({
-      idx: transcript.length,
-      direction: sender === 'coordinator' ? 'out' : 'in',
-      sender,
-      recipient,
-      at: T0 + transcript.length * 10,
-      envelope,
-    });
-    return envelope;
-  };
+  const parties = cast(names, KEY_ROUND);
+  const { ids, admin, coordinator, log, ceremonyId, transcript, push, seal } = parties;
   const members = names.map((m) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) }));
   const authorization = push('admin', null, {
     type: 'admin.group.create',
@@ -427,34 +420,12 @@ export function keyBundle(): BundleCase & {
     confirmations,
   });
 
-  const registry = names.map((m, i) => {
-    const scopeId = newCeremonyId();
-    return {
-      scopeId,
-      at: T0 - 1000 + i,
-      envelope: sealEnvelope(admin, {
-        ceremonyId: scopeId,
-        round: '0',
-        seq: 1,
-        sender: 'admin',
-        body: {
-          type: 'admin.member.add',
-          member: m,
-          identityKey: bytesToHex(ids[m]!.publicKey),
-          roles: [],
-        },
-      }),
-    };
-  });
+  const registry = parties.registry();
   const bundle: CeremonyBundle = {
     format: BUNDLE_FORMAT,
     ceremonyId,
     kind: 'key',
-    keys: {
-      coordinator: bytesToHex(coordinator.publicKey),
-      admin: bytesToHex(admin.publicKey),
-      log: encodeVerifierKey(log.origin, log.key.publicKey),
-    },
+    keys: parties.keys(),
     group: { name: 'release', epochs: [] },
     registry,
     transcript,
