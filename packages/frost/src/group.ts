@@ -16,6 +16,12 @@ export const defaultRng: Rng = (n) => crypto.getRandomValues(new Uint8Array(n));
 
 const cache = new WeakMap<Uint8Array, { copy: Uint8Array; point: Pt }>();
 
+let subgroupTests = 0;
+/** How many prime-order subgroup tests this process has run (tests count them; no timing). */
+export function subgroupTestCount(): number {
+  return subgroupTests;
+}
+
 /**
  * DeserializeElement: canonical encoding, on the curve, not the identity, in the prime-order
  * subgroup. `who` names the sender for blame.
@@ -47,6 +53,7 @@ export function parseElement(suite: Suite, bytes: Uint8Array, what: string, who?
   // points here are compressed-only (length checked above) with x < p checked by noble.
   if (suite.cofactor && !equalBytes(p.toBytes(), bytes))
     fail('INVALID_ELEMENT', `${what}: non-canonical encoding`, culprits);
+  if (suite.cofactor) subgroupTests++;
   if (suite.cofactor && !p.isTorsionFree())
     fail('INVALID_ELEMENT', `${what}: not in the prime-order subgroup`, culprits);
   cache.set(bytes, { copy: bytes.slice(), point: p });
