@@ -873,7 +873,10 @@ async function fetchFromCoordinator(id: string, o: GlobalOptions, ctx: Ctx): Pro
 /**
  * A member that recorded the request and the outcome (requester, approver) rebuilds the signed
  * statement itself, without the coordinator or its identity key: the outcome names approvers,
- * policy and time, and the rebuilt statement must hash to the signed digest.
+ * policy and time, and the rebuilt statement must hash to the signed digest. The group key and
+ * identity keys it names come from the share opened with the passphrase (its header alone is not
+ * authenticated: anyone who can write the home could edit it); a share that does not open with it
+ * fails the command (KEYSTORE_DECRYPT_FAILED) rather than falling back to the header.
  */
 async function rebuildLocally(
   home: Home,
@@ -897,8 +900,9 @@ async function rebuildLocally(
   ) {
     return undefined;
   }
-  const meta = await home.shareMetadata(group).catch(() => undefined);
-  if (meta === undefined) return undefined;
+  if (!(await home.listShares()).includes(group)) return undefined;
+  const passphrase = await getPassphrase(`Passphrase for ${home.name}: `);
+  const meta = (await home.loadShare(group, passphrase)).metadata;
   const found = recoverStatement(
     { ceremonyId: id, group, requester, release } as Parameters<typeof recoverStatement>[0],
     meta,

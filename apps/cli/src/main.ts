@@ -268,9 +268,10 @@ export function buildProgram(): Command {
         'write every requested signature format, the public key files and VERIFY.md (the exact verify commands) into DIR',
       )
       .requiredOption('--out <dir>', 'output directory')
-      .option(
-        '--manifest <file>',
-        'for a batch: the manifest file; writes every <name>.proof.json',
+      .option('--manifest <file>', 'for a batch: the manifest file; writes every <name>.proof.json')
+      .addHelpText(
+        'after',
+        `\nThe statement is rebuilt from your share, opened with your passphrase (its file header alone is not authenticated), offline when this home recorded the outcome.${PASSPHRASE_HELP}`,
       ),
   ).action(
     run<GlobalOptions & { out: string; manifest?: string }>((o, ctx, id) =>

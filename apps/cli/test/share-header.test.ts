@@ -530,3 +530,87 @@ describe('key export takes the group key from the authenticated share', () => {
     expect(ctx.results).toEqual([]);
   });
 });
+
+/**
+ * A record of a completed ceremony carol requested, as alice's home keeps it (release, requester,
+ * group, the sign.complete outcome; no statement context yet): signed by `signer`'s quorum over a
+ * statement naming `signer`'s group key.
+ */
+async function recordCompleted(dir: string, signer: Quorum, keys: Record<string, string>) {
+  const ceremonyId = newCeremonyId();
+  const { release } = completedCeremony(generateIdentityKey());
+  const context: StatementContext = {
+    ceremonyId,
+    group: GROUP,
+    groupPublicKey: signer.groupPublicKey,
+    requester: 'carol',
+    approvers: ['alice', 'bob'].map((m) => ({ member: m, identityKey: keys[m]! })),
+    policyId: `${GROUP}@v0`,
+    issuedAt: 1_700_000_000_000,
+  };
+  const signature = quorumSign(signer, messageToSign(release, context));
+  const home = await Home.open(dir, KDF);
+  await home.saveRecord(ceremonyId, {
+    group: GROUP,
+    requester: 'carol',
+    release,
+    outcome: {
+      state: 'completed',
+      groupPublicKey: signer.groupPublicKey,
+      signature,
+      signatures: [{ job: 'dsse', signature }],
+      keyCreatedAt: 0,
+      statementDigest: statementDigest(buildStatement(release, context)),
+      approvers: ['alice', 'bob'],
+      signers: ['alice', 'bob'],
+      policyId: context.policyId,
+      issuedAt: context.issuedAt,
+    },
+  });
+  return ceremonyId;
+}
+
+describe('fetch rebuilds a recorded statement offline from the authenticated share', () => {
+  // No coordinator anywhere: the rebuild is offline or the command fails to connect.
+  const offline = (dir: string) => ({
+    home: dir,
+    coordinator: 'http://127.0.0.1:9',
+    out: join(dir, 'out'),
+  });
+
+  it('a record signed by the true quorum is rebuilt and written without the coordinator', async () => {
+    const q = quorum();
+    const { dir, keys } = await aliceHome(q);
+    const id = await recordCompleted(dir, q, keys);
+    const ctx = recorder();
+    await cmdFetch(id, offline(dir), ctx);
+    expect(ctx.results).toHaveLength(1);
+    expect(existsSync(join(dir, 'out'))).toBe(true);
+    const saved = await (await Home.open(dir, KDF)).loadRecord(id);
+    expect(saved?.['context']).toMatchObject({ groupPublicKey: q.groupPublicKey });
+  });
+
+  it("a header naming another group key fails to open (KEYSTORE_DECRYPT_FAILED); mallory's signature is not written", async () => {
+    const q = quorum();
+    const mallory = quorum();
+    const { dir, keys } = await aliceHome(q);
+    const id = await recordCompleted(dir, mallory, keys);
+    editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
+    const ctx = recorder();
+    expect(await codeOf(cmdFetch(id, offline(dir), ctx))).toBe('KEYSTORE_DECRYPT_FAILED');
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+    expect(ctx.results).toEqual([]);
+    const saved = await (await Home.open(dir, KDF)).loadRecord(id);
+    expect(saved?.['context']).toBeUndefined();
+  });
+
+  it('without a passphrase at hand the rebuild is refused (PASSPHRASE_REQUIRED)', async () => {
+    const q = quorum();
+    const { dir, keys } = await aliceHome(q);
+    const id = await recordCompleted(dir, q, keys);
+    vi.stubEnv('CONCLAVE_PASSPHRASE', '');
+    const ctx = recorder();
+    expect(await codeOf(cmdFetch(id, offline(dir), ctx))).toBe('PASSPHRASE_REQUIRED');
+    expect(ctx.results).toEqual([]);
+  });
+});
