@@ -16,7 +16,7 @@ import {
   subpacket,
 } from '../src/formats/openpgp.js';
 import { assemble } from '../src/index.js';
-import { A, CONTENT, makeContext, sign, signAll } from './formats-support.js';
+import { A, CONTENT, ISSUED_AT, makeContext, sign, signAll } from './formats-support.js';
 
 const ctx = makeContext();
 const files = new Map(assemble(ctx, signAll(ctx)).map((f) => [f.path, f]));
@@ -255,5 +255,73 @@ describe('weak public keys', () => {
       artifact: new Uint8Array(),
     });
     expect(codeOf(r)).toBe('KEY_MALFORMED');
+  });
+});
+
+describe('time of verification (VerifyInput.now), never the clock when given', () => {
+  const artifact = CONTENT['app.tar.gz']!;
+  const line = new TextDecoder().decode(file('allowed_signers')).trim();
+  const principal = line.split(' ')[0]!;
+  const keyPart = line.slice(line.indexOf('ssh-ed25519'));
+  // A key line valid during 2025 only (UTC), and the same signature checked at three instants.
+  const windowed = new TextEncoder().encode(
+    `${principal} valid-after="20250101Z",valid-before="20260101Z" ${keyPart}\n`,
+  );
+  const sshAt = (now: number) =>
+    codeOf(verifySignature({ key: windowed, signature: file('app.tar.gz.sshsig'), artifact, now }));
+  const tagAt = (now: number) =>
+    codeOf(
+      verifySignature({
+        key: windowed,
+        signature: file('v1.2.3.tag'),
+        artifact: new Uint8Array(),
+        now,
+      }),
+    );
+
+  it('allowed_signers: OK inside valid-after..valid-before, KEY_CERT_INVALID outside', () => {
+    expect(sshAt(Date.UTC(2025, 5, 1))).toBe('OK');
+    expect(sshAt(Date.UTC(2024, 11, 31, 23, 59, 59))).toBe('KEY_CERT_INVALID');
+    expect(sshAt(Date.UTC(2026, 0, 1, 0, 0, 1))).toBe('KEY_CERT_INVALID');
+  });
+
+  it('git tags: the same window, the same instant', () => {
+    expect(tagAt(Date.UTC(2025, 5, 1))).toBe('OK');
+    expect(tagAt(Date.UTC(2026, 5, 1))).toBe('KEY_CERT_INVALID');
+  });
+
+  const expiring = (() => {
+    const parts = signatureParts(
+      0x00,
+      concat(subpacket(2, u32be(1760000000)), subpacket(3, u32be(3600))),
+      new Uint8Array(),
+      [artifact],
+    );
+    return new TextEncoder().encode(
+      openpgpArmor('PGP SIGNATURE', signaturePacket(parts, sign(parts.digest))),
+    );
+  })();
+  const pgpAt = (signature: Uint8Array, now: number) =>
+    codeOf(verifySignature({ key: file('quorum.asc'), signature, artifact, now }));
+
+  it('OpenPGP expiration: OK within the hour it is valid, SIG_INVALID after it', () => {
+    expect(pgpAt(expiring, (1760000000 + 60) * 1000)).toBe('OK');
+    expect(pgpAt(expiring, (1760000000 + 3601) * 1000)).toBe('SIG_INVALID');
+  });
+
+  it('OpenPGP: SIG_INVALID for a signature made after the time of verification (sqv --not-after)', () => {
+    // The golden signature was made at ISSUED_AT.
+    expect(pgpAt(file('app.tar.gz.asc'), ISSUED_AT + 1000)).toBe('OK');
+    expect(pgpAt(file('app.tar.gz.asc'), ISSUED_AT - 1000)).toBe('SIG_INVALID');
+  });
+
+  it('SIG_MALFORMED for a time that is not a valid date', () => {
+    for (const now of [Number.NaN, Number.POSITIVE_INFINITY, 1e20])
+      expect(
+        codeOf(
+          verifySignature({ key: windowed, signature: file('app.tar.gz.sshsig'), artifact, now }),
+        ),
+        String(now),
+      ).toBe('SIG_MALFORMED');
   });
 });

@@ -13,7 +13,7 @@ export const VERIFY_FAILURE_CODES = [
   'KEY_UNSUPPORTED',
   /**
    * An OpenPGP certificate without a valid self-signature, or revoked; an allowed_signers line whose
-   * valid-after/valid-before window excludes the time of verification.
+   * valid-after/valid-before window excludes the time of verification (`VerifyInput.now`).
    */
   'KEY_CERT_INVALID',
   /** The signature names another key (SSHSIG public key, minisign/signify key number, OpenPGP issuer). */
@@ -62,6 +62,13 @@ export interface VerifyInput {
   readonly namespace?: string;
   /** Look the artifact up by this name in signed lists/statements (default: by its digest). */
   readonly artifactName?: string;
+  /**
+   * The time of verification, ms since the epoch (default: the clock, read once per call). Every
+   * time check uses it, so an auditor can re-verify as of a past time: allowed_signers
+   * valid-after/valid-before, and an OpenPGP signature's creation time (not after it, as sqv
+   * --not-after) and expiration. Not a valid Date value: `SIG_MALFORMED`.
+   */
+  readonly now?: number;
 }
 
 /** Internal: a failure raised inside a parser and turned into a result at the top. */

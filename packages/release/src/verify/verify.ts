@@ -215,7 +215,13 @@ function parseSshsig(armored: string): SshSig {
   return { publicKey: kbytes, namespace, hashAlgorithm: h, signature: sbytes };
 }
 
-function checkSshsig(s: SshSig, key: DetectedKey, message: Uint8Array, expectedNs: string): Ok {
+function checkSshsig(
+  s: SshSig,
+  key: DetectedKey,
+  message: Uint8Array,
+  expectedNs: string,
+  now: number,
+): Ok {
   if (s.namespace !== expectedNs) {
     reject(
       'NAMESPACE_MISMATCH',
@@ -229,7 +235,6 @@ function checkSshsig(s: SshSig, key: DetectedKey, message: Uint8Array, expectedN
     );
   }
   // ssh-keygen -Y verify checks the line's validity window against the time of verification.
-  const now = Date.now();
   if (key.validAfter !== undefined && now < key.validAfter)
     reject(
       'KEY_CERT_INVALID',
@@ -262,8 +267,14 @@ function checkSshsig(s: SshSig, key: DetectedKey, message: Uint8Array, expectedN
 
 const sshStr = (b: Uint8Array) => concat(u32be(b.length), b);
 
-function verifySshsig(text: string, key: DetectedKey, art: Artifact, ns: string | undefined): Ok {
-  return checkSshsig(parseSshsig(text), key, art.bytes, ns ?? SSHSIG_FILE_NAMESPACE);
+function verifySshsig(
+  text: string,
+  key: DetectedKey,
+  art: Artifact,
+  ns: string | undefined,
+  now: number,
+): Ok {
+  return checkSshsig(parseSshsig(text), key, art.bytes, ns ?? SSHSIG_FILE_NAMESPACE, now);
 }
 
 /** Lines git takes for the start of a signature (gpg-interface.c `sigformats`). */
@@ -274,7 +285,7 @@ const GIT_SIGNATURE_MARKERS = [
   '-----BEGIN SIGNED MESSAGE-----',
 ];
 
-function verifyGitTag(text: string, key: DetectedKey, ns: string | undefined): Ok {
+function verifyGitTag(text: string, key: DetectedKey, ns: string | undefined, now: number): Ok {
   // git's parse_signed_buffer splits at the LAST line starting with a signature marker: everything
   // before it is the signed payload. Splitting at the first would accept text appended after a
   // valid signature that git verify-tag refuses.
@@ -285,7 +296,13 @@ function verifyGitTag(text: string, key: DetectedKey, ns: string | undefined): O
   const payload = utf8(text.slice(0, at + 1));
   const tag = /^tag (.+)$/m.exec(text.slice(0, at))?.[1] ?? '?';
   const object = /^object ([0-9a-f]+)$/m.exec(text.slice(0, at))?.[1] ?? '?';
-  const ok = checkSshsig(parseSshsig(text.slice(at + 1)), key, payload, ns ?? SSHSIG_GIT_NAMESPACE);
+  const ok = checkSshsig(
+    parseSshsig(text.slice(at + 1)),
+    key,
+    payload,
+    ns ?? SSHSIG_GIT_NAMESPACE,
+    now,
+  );
   return { detail: `${ok.detail} on tag ${tag} (object ${object})` };
 }
 
@@ -379,7 +396,7 @@ function verifySignify(
 
 // ---------------------------------------------------------------- OpenPGP
 
-function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact): Ok {
+function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact, now: number): Ok {
   const p = openpgpPackets(sig, 'PGP SIGNATURE');
   if ('error' in p) reject('SIG_MALFORMED', `OpenPGP: ${p.error}`);
   const [first, ...rest] = p.value;
@@ -422,8 +439,16 @@ function verifyOpenpgp(sig: Uint8Array, key: DetectedKey, art: Artifact): Ok {
   // signature older than its key is refused by gpgv ("Time conflict") and sqv alike.
   if (s.createdAt === undefined)
     reject('SIG_MALFORMED', 'OpenPGP: the signature has no hashed creation time');
+  // A signature made after the time of verification did not exist then: sqv refuses it (its
+  // --not-after defaults to now; even 30 s ahead is "created after the --not-after date"). gpgv
+  // accepts it; refusing is the stricter of the two.
+  if (s.createdAt * 1000 > now)
+    reject(
+      'SIG_INVALID',
+      `the OpenPGP signature was made ${new Date(s.createdAt * 1000).toISOString()}, after the time of verification ${new Date(now).toISOString()}`,
+    );
   // §5.2.3.18: a hashed signature expiration time (0 = never); gpgv and sqv refuse past it.
-  if (s.expiresIn && Date.now() / 1000 > s.createdAt + s.expiresIn)
+  if (s.expiresIn && now / 1000 > s.createdAt + s.expiresIn)
     reject(
       'SIG_INVALID',
       `the OpenPGP signature expired at ${new Date((s.createdAt + s.expiresIn) * 1000).toISOString()}`,
@@ -640,7 +665,7 @@ function verifyJws(text: string, key: DetectedKey, art: Artifact, name: string |
 
 // ---------------------------------------------------------------- entry point
 
-function run(format: SignatureFormat, input: VerifyInput, key: DetectedKey): Ok {
+function run(format: SignatureFormat, input: VerifyInput, key: DetectedKey, now: number): Ok {
   const sig = input.signature;
   const art = new Artifact(input.artifact);
   const text = () => decodeUtf8(sig) ?? reject('SIG_MALFORMED', 'signature file is not UTF-8 text');
@@ -648,15 +673,15 @@ function run(format: SignatureFormat, input: VerifyInput, key: DetectedKey): Ok 
     case 'raw':
       return verifyRaw(sig, key, art);
     case 'sshsig':
-      return verifySshsig(text(), key, art, input.namespace);
+      return verifySshsig(text(), key, art, input.namespace, now);
     case 'git':
-      return verifyGitTag(text(), key, input.namespace);
+      return verifyGitTag(text(), key, input.namespace, now);
     case 'minisign':
       return verifyMinisign(text(), key, art);
     case 'signify':
       return verifySignify(sig, key, art, input.artifactName);
     case 'openpgp':
-      return verifyOpenpgp(sig, key, art);
+      return verifyOpenpgp(sig, key, art, now);
     case 'dsse':
       return verifyDsseEnvelope(
         parseJson(text(), 'DSSE envelope'),
@@ -691,6 +716,15 @@ export function verifySignature(input: VerifyInput): VerifyResult {
         reason: 'key, signature and artifact must be bytes',
       };
     }
+    // The clock is read here only: every time check below uses this one instant.
+    const now = input.now ?? Date.now();
+    if (typeof now !== 'number' || Number.isNaN(new Date(now).getTime())) {
+      return {
+        ok: false,
+        code: 'SIG_MALFORMED',
+        reason: 'the time of verification must be a valid date in ms since the epoch',
+      };
+    }
     if (signature.length > MAX_SIGNATURE_BYTES) {
       return {
         ok: false,
@@ -722,7 +756,7 @@ export function verifySignature(input: VerifyInput): VerifyResult {
       }
       throw e;
     }
-    const ok = run(format, input, k);
+    const ok = run(format, input, k, now);
     return {
       ok: true,
       format,
