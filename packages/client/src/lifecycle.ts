@@ -102,6 +102,7 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
   o.connection.onConnect(() => {
     recoverShares(
       o.home,
+      o.passphrase,
       async (ceremonyId) => {
         if (participants.has(ceremonyId)) return 'open'; // this session finishes it itself
         const status = await o.connection.status(ceremonyId);

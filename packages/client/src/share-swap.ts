@@ -118,21 +118,43 @@ export async function listPendingShares(home: Home): Promise<PendingShare[]> {
 }
 
 /**
+ * The epoch of the live share being replaced, for its backup's name: read from the share opened
+ * with the passphrase, never from its header, which anyone who can write the home could edit
+ * (and so name, or unlink, another epoch's backup). No share: undefined. A share that does not
+ * open is about to be replaced by the completed ceremony's: its backup is named `epoch-unknown`
+ * and the reason logged.
+ */
+async function liveEpoch(
+  home: Home,
+  group: string,
+  passphrase: string,
+  log?: (line: string) => void,
+): Promise<number | undefined> {
+  if (!(await home.listShares()).includes(group)) return undefined;
+  try {
+    return (await home.loadShare(group, passphrase)).metadata.epoch ?? 0;
+  } catch (err) {
+    const code = err instanceof ClientError ? err.code : 'UNKNOWN';
+    log?.(`${group}: the share being replaced did not open (${code}); its epoch is unknown`);
+    return undefined;
+  }
+}
+
+/**
  * Finishes swaps a crash interrupted: `outcome(ceremonyId)` says how the ceremony ended
- * ('completed' promotes the staged share, 'aborted' deletes it, 'open' leaves it).
+ * ('completed' promotes the staged share, 'aborted' deletes it, 'open' leaves it). `passphrase`
+ * opens the live share for its (authenticated) epoch.
  */
 export async function recoverShares(
   home: Home,
+  passphrase: string,
   outcome: (ceremonyId: string) => Promise<'completed' | 'aborted' | 'open'>,
   log?: (line: string) => void,
 ): Promise<void> {
   for (const p of await listPendingShares(home)) {
     const state = await outcome(p.ceremonyId).catch(() => 'open' as const);
     if (state === 'completed') {
-      const previous = await home
-        .shareMetadata(p.group)
-        .then((m) => m.epoch)
-        .catch(() => undefined);
+      const previous = await liveEpoch(home, p.group, passphrase, log);
       await promoteShare(home, p.group, p.path, previous);
       log?.(`${p.group}: finished replacing the share (key ceremony ${p.ceremonyId} completed)`);
     } else if (state === 'aborted') {

@@ -1,11 +1,21 @@
 // Share replacement after a lifecycle ceremony (docs/lifecycle.md "Shares on disk"): staged beside
 // the live share, swapped in atomically with a backup only while swapping, discarded on abort, and
 // a swap a crash interrupted is finished or discarded by the ceremony's outcome.
-import { chmodSync, linkSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 as frost } from '@conclave/frost';
-import { bytesToHex } from '@conclave/protocol';
+import { bytesToHex, canonicalJson } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import {
   Home,
@@ -92,6 +102,7 @@ describe('share swap', () => {
     const log: string[] = [];
     await recoverShares(
       home,
+      PASS,
       async (id) => (id === 'c_completed00001' ? 'completed' : 'aborted'),
       (l) => log.push(l),
     );
@@ -103,8 +114,58 @@ describe('share swap', () => {
   it('leaves a swap of a ceremony that is still open alone', async () => {
     const { home, keys, meta, files } = await fixture();
     await stageShare(home, keys[1]!, meta('c_stillopen00001', 1), PASS, KDF);
-    await recoverShares(home, async () => 'open');
+    await recoverShares(home, PASS, async () => 'open');
     expect(files()).toEqual(['.release.key.pending-c_stillopen00001', 'release.key']);
+  });
+});
+
+/** What someone who can write the home but lacks the passphrase can do: edit the header. */
+function editHeader(path: string, edit: (meta: Record<string, unknown>) => void): void {
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as { metadata: Record<string, unknown> };
+  edit(doc.metadata);
+  writeFileSync(`${path}.edit`, `${canonicalJson(doc)}\n`, { mode: 0o600 });
+  renameSync(`${path}.edit`, path);
+}
+
+describe('recovering a swap names the old share by its authenticated epoch', () => {
+  /**
+   * A completed swap whose staged file is gone by the time it is promoted (the rename fails right
+   * after the old share was hard-linked to its backup): the error names the backup, which stays.
+   */
+  async function interruptedRecovery(edit?: (meta: Record<string, unknown>) => void) {
+    const { home, keys, meta, files } = await fixture();
+    const staged = await stageShare(home, keys[1]!, meta('c_completed00002', 1), PASS, KDF);
+    if (edit !== undefined) editHeader(home.sharePath('release'), edit);
+    const log: string[] = [];
+    const err = await recoverShares(
+      home,
+      PASS,
+      async () => {
+        unlinkSync(staged);
+        return 'completed';
+      },
+      (l) => log.push(l),
+    ).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    return { err, log, files };
+  }
+
+  it('an intact share is backed up under its epoch', async () => {
+    const { err, files } = await interruptedRecovery();
+    expect(err?.code).toBe('KEYSTORE_IO_ERROR');
+    expect(files()).toEqual(['.release.key.epoch-0.bak', 'release.key']);
+  });
+
+  it('a header claiming another epoch is not believed: the backup is epoch-unknown (KEYSTORE_DECRYPT_FAILED logged)', async () => {
+    const { err, log, files } = await interruptedRecovery((m) => {
+      m['epoch'] = 7;
+    });
+    expect(err?.code).toBe('KEYSTORE_IO_ERROR');
+    expect(err?.message).toContain('.release.key.epoch-unknown.bak');
+    expect(files()).toEqual(['.release.key.epoch-unknown.bak', 'release.key']);
+    expect(log.join('\n')).toContain('KEYSTORE_DECRYPT_FAILED');
   });
 });
 
