@@ -48,6 +48,7 @@ import { decodeBase64 } from './base64.js';
 import { openCheckpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
 import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
+import { keyPackageInconsistency } from './key-package.js';
 import {
   LEAF_MAX_BYTES,
   TranscriptEntrySchema,
@@ -627,6 +628,17 @@ function verifySigning(
       : 'the public key package does not match the group key',
   );
   if (pub === undefined || !pubOk) return;
+  // The package is the coordinator's word: refuse it unless its verifying shares are those of the
+  // roster and lie on one polynomial through the group key, before any share is judged against it.
+  const inconsistency = keyPackageProblem(pub, epoch);
+  checks.add(
+    'public key package consistent',
+    inconsistency === undefined,
+    'INCONSISTENT_KEY_PACKAGE',
+    `the ${epoch.members.length} members' verifying shares lie on one polynomial of degree ${epoch.threshold - 1} through the group key (RFC 9591 §4.2)`,
+    `the public key package of epoch ${epoch.epoch} is refused: ${inconsistency ?? ''}. No share was judged against it and no member is blamed; get the group's public key package from its key ceremony's bundle or from a member's share file and compare`,
+  );
+  if (inconsistency !== undefined) return;
 
   // Approvals.
   const digest = bytesToHex(requestDigest(b.ceremonyId, request));
@@ -936,6 +948,16 @@ function verifySigning(
       ? `signers ${list(signers)} are not ${epoch.threshold} of the approvers`
       : `sign.complete names signers ${list(signers)}, but the released signature was made by ${list(completingSigners)}`,
   );
+}
+
+/** Why `pub` cannot be epoch's public key package: shares not the roster's, or inconsistent. */
+function keyPackageProblem(pub: PublicKeyPackage, epoch: Epoch): string | undefined {
+  const expected = epoch.members.map((m) => frost.identifier.derive(m.member) as string).sort();
+  const actual = Object.keys(pub.verifyingShares).sort();
+  if (expected.join(',') !== actual.join(',')) {
+    return `its verifying shares are not exactly those of the ${epoch.members.length} members of the epoch`;
+  }
+  return keyPackageInconsistency(pub, epoch.threshold);
 }
 
 function shareOf(member: string, hex: string): SignatureShare {

@@ -32,6 +32,11 @@ export const AUDIT_ERROR_CODES = [
   'GOVERNANCE_FLAG_LATE',
   // ceremony bundles
   'BUNDLE_MALFORMED',
+  // a public key package whose verifying shares are not one polynomial through the group key, or
+  // not the key state the key ceremony's round-1 commitments give (share checks would frame members)
+  'INCONSISTENT_KEY_PACKAGE',
+  // a key ceremony whose confirmed round-1 (lifecycle) hash is not the hash of its relayed packages
+  'ROUND1_HASH_MISMATCH',
 ] as const;
 
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];

@@ -95,6 +95,7 @@ export {
   type OverdueHotfix,
 } from './governance.js';
 export { Checks, type Check, type Report } from './report.js';
+export { keyPackageInconsistency } from './key-package.js';
 export {
   BUNDLE_FORMAT,
   CeremonyBundleSchema,

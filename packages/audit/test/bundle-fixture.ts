@@ -1,7 +1,12 @@
 // A complete, valid signing-ceremony bundle built in memory (2-of-3, one `dsse` job), with every
 // key an adversarial coordinator holds (coordinator, log, admin), so tests can tamper with a
 // bundle and re-sign whatever that coordinator could re-sign, and show the auditor still refuses.
-import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
+import {
+  ed25519 as frost,
+  type KeyPackage,
+  type SignatureShare,
+  type SigningPackage,
+} from '@conclave/frost';
 import {
   bytesToHex,
   generateIdentityKey,
@@ -141,7 +146,13 @@ function cast(names: readonly string[], rounds: Readonly<Record<string, string>>
 }
 
 /** alice requests; alice, bob, carol approve; alice and bob sign (threshold 2). */
-export function signingBundle(): BundleCase {
+export function signingBundle(): BundleCase & {
+  /** Session 1's signing package and the signers' genuine shares (to show what a swap would do). */
+  readonly signed: {
+    readonly pkg: SigningPackage;
+    readonly shares: ReadonlyMap<string, SignatureShare>;
+  };
+} {
   const names = ['alice', 'bob', 'carol'] as const;
   const parties = cast(names, ROUND);
   const { ids, admin, coordinator, log, ceremonyId, keyFor, transcript, push } = parties;
@@ -289,6 +300,7 @@ export function signingBundle(): BundleCase {
     coordinator,
     admin,
     log,
+    signed: { pkg: pkgs[0]!, shares },
     trust: {
       coordinatorKey: bundle.keys.coordinator,
       adminKey: bundle.keys.admin,

@@ -1,10 +1,13 @@
 // verifyCeremonyBundle against an adversarial coordinator: it holds the coordinator, admin and log
 // keys (it may re-seal its own envelopes, re-log and re-sign checkpoints), but not the members'.
 // Each rejection rule asserts its check's code.
+import { ed25519 as frost, type PublicKeyPackage } from '@conclave/frost';
 import { bytesToHex, hexToBytes, signDkgConfirmation } from '@conclave/protocol';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { verifyCeremonyBundle } from '../src/index.js';
+import { verifyCeremonyBundle, type CeremonyBundle } from '../src/index.js';
 import { keyBundle, signingBundle } from './bundle-fixture.js';
+import { numRuns } from './helpers.js';
 
 const failed = (r: ReturnType<typeof verifyCeremonyBundle>) =>
   r.checks.filter((c) => !c.ok).map((c) => c.code);
@@ -145,5 +148,99 @@ describe('verifyCeremonyBundle: key ceremonies', () => {
     expect(
       failed(verifyCeremonyBundle(c.bundle, { ...c.trust, groupPublicKey: c.trust.adminKey })),
     ).toEqual(['WRONG_GROUP']);
+  });
+});
+
+// A coordinator that swaps a verifying share in the (unsigned) public key package would make an
+// honest member's genuine share fail verification and have the audit name it a culprit: the
+// package is refused unless its shares are the roster's and lie on one polynomial through the key.
+describe('verifyCeremonyBundle: the public key package', () => {
+  /** Replaces `member`'s verifying share in the bundle's epoch package (what the coordinator can). */
+  const swapShare = (
+    bundle: CeremonyBundle,
+    member: string,
+    bytes: Uint8Array | undefined,
+  ): PublicKeyPackage => {
+    const epoch = bundle.group!.epochs[0]!;
+    const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(epoch.publicKeyPackage));
+    const id = frost.identifier.derive(member);
+    const { [id]: _, ...others } = pub.verifyingShares;
+    const swapped = {
+      ...pub,
+      verifyingShares: bytes === undefined ? others : { ...others, [id]: bytes },
+    };
+    epoch.publicKeyPackage = bytesToHex(frost.encode.bytes('PublicKeyPackage', swapped));
+    return swapped;
+  };
+  /** A point no member's share is (a fixed multiple of the base point). */
+  const randomPoint = () => frost.suite.Point.BASE.multiply(123_456_789n).toBytes();
+
+  it('one swapped verifying share: INCONSISTENT_KEY_PACKAGE, and the honest member is not named', () => {
+    const c = signingBundle();
+    const swapped = swapShare(c.bundle, 'bob', randomPoint());
+    // What the swap does: bob's genuine share no longer verifies against the package.
+    expect(() =>
+      frost.verifySignatureShare(c.signed.shares.get('bob')!, c.signed.pkg, swapped),
+    ).toThrow();
+    // The coordinator records bob as the culprit (e.g. of a session a later one replaced).
+    c.bundle.recorded.culprits = ['bob'];
+    c.relog();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    expect(r.ok).toBe(false);
+    expect(r.culprits).toEqual([]);
+    const check = r.checks.find((x) => x.code === 'INCONSISTENT_KEY_PACKAGE');
+    expect(check?.detail).toMatch(/no member is blamed/);
+  });
+
+  it('two members’ verifying shares exchanged: INCONSISTENT_KEY_PACKAGE', () => {
+    const c = signingBundle();
+    const pub = frost.decode.bytes(
+      'PublicKeyPackage',
+      hexToBytes(c.bundle.group!.epochs[0]!.publicKeyPackage),
+    );
+    const share = (m: string) => pub.verifyingShares[frost.identifier.derive(m)]!;
+    const [a, b] = [share('alice'), share('bob')];
+    swapShare(c.bundle, 'alice', b);
+    swapShare(c.bundle, 'bob', a);
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    expect(r.culprits).toEqual([]);
+  });
+
+  it('a member’s verifying share missing from the package: INCONSISTENT_KEY_PACKAGE', () => {
+    const c = signingBundle();
+    swapShare(c.bundle, 'carol', undefined);
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+  });
+
+  it('property: any single swapped verifying share is refused, and nobody is blamed', () => {
+    const c = signingBundle();
+    const honest = structuredClone(c.bundle);
+    expect(failed(verifyCeremonyBundle(honest, c.trust))).toEqual([]);
+    fc.assert(
+      fc.property(
+        fc.constantFrom('alice', 'bob', 'carol'),
+        fc.bigInt({ min: 1n, max: frost.suite.Fn.ORDER - 1n }),
+        (member, r) => {
+          const bundle = structuredClone(honest);
+          const forged = frost.suite.Point.BASE.multiply(r).toBytes();
+          const pub = frost.decode.bytes(
+            'PublicKeyPackage',
+            hexToBytes(bundle.group!.epochs[0]!.publicKeyPackage),
+          );
+          fc.pre(
+            bytesToHex(forged) !==
+              bytesToHex(pub.verifyingShares[frost.identifier.derive(member)]!),
+          );
+          swapShare(bundle, member, forged);
+          bundle.recorded.culprits = [member];
+          const report = verifyCeremonyBundle(bundle, c.trust);
+          expect(failed(report)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+          expect(report.culprits).toEqual([]);
+        },
+      ),
+      { numRuns },
+    );
   });
 });
