@@ -301,9 +301,10 @@ export function buildProgram(): Command {
         '--revocations <file>',
         'refuse a release revoked in this list (conclave release revocations)',
       )
+      .option('--min-version <version>', 'refuse a release older than this version (no downgrades)')
       .option(
-        '--min-version <version>',
-        'refuse a release older than this version (no downgrades)',
+        '--at <time>',
+        "verify as of this ISO-8601 time instead of now (e.g. 2025-06-01T12:00:00Z): key validity windows, signature creation and expiry, the statement's validUntil",
       ),
   ).action(
     run<
@@ -316,9 +317,14 @@ export function buildProgram(): Command {
         statement?: string;
         revocations?: string;
         minVersion?: string;
+        at?: string;
       }
     >((o, ctx, artifact) => {
-      if (o.batch === true) return cmdVerifyBatch(artifact ?? '', o, ctx);
+      if (o.batch === true) {
+        if (o.at !== undefined)
+          throw new CliError('INVALID_ARGUMENT', '--at is not supported with --batch', 2);
+        return cmdVerifyBatch(artifact ?? '', o, ctx);
+      }
       if (o.sig === undefined) {
         throw new CliError(
           'INVALID_ARGUMENT',

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import * as z from 'zod';
 import { Home } from '@conclave/client';
 import { hexToBytes } from '@conclave/protocol';
 import {
@@ -27,6 +28,25 @@ import { getPassphrase, type Ctx, type GlobalOptions } from './output.js';
 /** Exit status of a signature that was read and checked but does not verify. */
 export const VERIFY_FAILED_EXIT = 1;
 
+/**
+ * `--at`: an ISO-8601 date and time with its zone (`Z` or `±HH:MM`); a time without a zone would
+ * depend on the verifier's locale. The instant in ms since the epoch.
+ */
+const AtSchema = z.iso.datetime({ offset: true });
+
+export const AT_FORM = 'YYYY-MM-DDTHH:MM:SS[.sss] with Z or ±HH:MM, e.g. 2025-06-01T12:00:00Z';
+
+/** Parse `--at`; a bad value is a usage error (exit 2) naming the accepted form. */
+export function parseAt(at: string | undefined): number | undefined {
+  if (at === undefined) return undefined;
+  const r = AtSchema.safeParse(at);
+  const t = r.success ? Date.parse(r.data) : Number.NaN;
+  if (!Number.isFinite(t)) {
+    throw new CliError('INVALID_ARGUMENT', `--at must be an ISO-8601 time: ${AT_FORM}`, 2);
+  }
+  return t;
+}
+
 async function readInput(path: string, what: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
@@ -44,9 +64,17 @@ export async function cmdVerify(
     revocations?: string;
     minVersion?: string;
     statement?: string;
+    at?: string;
   },
   ctx: Ctx,
 ): Promise<void> {
+  // The time of verification: now, or --at for an auditor re-verifying as of a past time. Every
+  // time check (key validity windows, signature creation and expiry, the statement's validUntil)
+  // uses this one instant.
+  const at = parseAt(o.at);
+  const now = at ?? Date.now();
+  const asOf = at === undefined ? {} : { at: new Date(at).toISOString() };
+  const asOfText = at === undefined ? '' : ` as of ${new Date(at).toISOString()}`;
   const [key, signature, bytes] = await Promise.all([
     readInput(o.key, 'key file'),
     readInput(o.sig, 'signature file'),
@@ -59,21 +87,29 @@ export async function cmdVerify(
     artifact: bytes,
     artifactName: basename(artifact),
     ...(o.namespace === undefined ? {} : { namespace: o.namespace }),
+    now,
   });
   const ms = Math.round((performance.now() - started) * 1000) / 1000;
   if (result.ok) {
-    const refusal = await releaseChecks(o, key, signature, bytes, result.format);
+    const refusal = await releaseChecks(o, key, signature, bytes, result.format, now);
     if (refusal !== undefined) {
       ctx.result(
-        { ok: false, format: result.format, code: refusal.code, reason: refusal.reason, artifact },
-        `FAILED (${result.format}): ${refusal.code}: ${refusal.reason}`,
+        {
+          ok: false,
+          format: result.format,
+          code: refusal.code,
+          reason: refusal.reason,
+          artifact,
+          ...asOf,
+        },
+        `FAILED (${result.format})${asOfText}: ${refusal.code}: ${refusal.reason}`,
       );
       process.exitCode = VERIFY_FAILED_EXIT;
       return;
     }
     ctx.result(
-      { ok: true, format: result.format, detail: result.detail, artifact, ms },
-      `OK (${result.format}): ${result.detail}`,
+      { ok: true, format: result.format, detail: result.detail, artifact, ms, ...asOf },
+      `OK (${result.format})${asOfText}: ${result.detail}`,
     );
     return;
   }
@@ -84,8 +120,9 @@ export async function cmdVerify(
       code: result.code,
       reason: result.reason,
       artifact,
+      ...asOf,
     },
-    `FAILED${result.format === undefined ? '' : ` (${result.format})`}: ${result.code}: ${result.reason}`,
+    `FAILED${result.format === undefined ? '' : ` (${result.format})`}${asOfText}: ${result.code}: ${result.reason}`,
   );
   process.exitCode = VERIFY_FAILED_EXIT;
 }
@@ -103,11 +140,12 @@ async function releaseChecks(
   signature: Uint8Array,
   artifact: Uint8Array,
   format: string,
+  now: number,
 ): Promise<{ code: string; reason: string } | undefined> {
   let statement: Uint8Array | undefined = format === 'dsse' ? signature : undefined;
   if (o.statement !== undefined) {
     const file = await readInput(o.statement, 'statement');
-    const r = verifySignature({ key, signature: file, artifact });
+    const r = verifySignature({ key, signature: file, artifact, now });
     if (!r.ok || r.format !== 'dsse') {
       return {
         code: r.ok ? 'STATEMENT_INVALID' : r.code,
@@ -120,7 +158,7 @@ async function releaseChecks(
   // the signature: it is a release, not a governance record of the group (a policy or revocation
   // statement's subject is not software to install), and it is not past its validUntil.
   if (statement !== undefined) {
-    const r = checkReleaseStatement(statement, Date.now());
+    const r = checkReleaseStatement(statement, now);
     if (!r.ok) return { code: r.code, reason: r.reason };
   }
   if (o.revocations === undefined && o.minVersion === undefined) return undefined;
