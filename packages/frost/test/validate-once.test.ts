@@ -12,7 +12,7 @@ import { seededRng } from './helpers.js';
 const msg = new TextEncoder().encode('release v9.9.9');
 
 function dealt() {
-  const d = f.keys.dealer({ minSigners: 3, maxSigners: 5 }, seededRng(21));
+  const d = f.keys.dealer({ minSigners: 3, maxSigners: 5, rng: seededRng(21) });
   const keys = Object.values(d.shares)
     .slice(0, 3)
     .map((s) => f.keys.keyPackage(s));
