@@ -142,6 +142,36 @@ describe('parseMessage rejects', () => {
   });
 });
 
+describe('artifact names a person can read for what they are', () => {
+  const request = sealedExamples['sign.request'];
+  const artifact = request.release.artifacts[0]!;
+  const withName = (name: string) =>
+    frame({
+      ...sealAs(request),
+      body: { ...request, release: { ...request.release, artifacts: [{ ...artifact, name }] } },
+    });
+
+  it('refuses a homoglyph (Cyrillic а for Latin a) with INVALID_MESSAGE naming its code point', () => {
+    const error = rejected(withName('\u0430pp-1.0.0.tgz'));
+    expect(error.code).toBe('INVALID_MESSAGE');
+    expect(error.message).toContain('printable ASCII');
+    expect(error.message).toContain('U+0430');
+    expect(error.message).toContain('character 1');
+  });
+
+  it('refuses other non-ASCII letters, marks and symbols, and a space at either end', () => {
+    for (const name of ['caf\u00e9.tgz', 'e\u0301.tgz', '\u{1F600}.tgz', ' app.tgz', 'app.tgz ']) {
+      expect(rejected(withName(name)).code).toBe('INVALID_MESSAGE');
+    }
+  });
+
+  it('accepts plain ASCII file names, inner spaces included', () => {
+    for (const name of ['app-1.0.0.tar.gz', 'App Setup 1.0.exe', 'a+b~c@d=e,f_g.zip']) {
+      expect(parseMessage(withName(name)).ok).toBe(true);
+    }
+  });
+});
+
 describe('parseMessage never echoes input and never throws', () => {
   const MARK = 'SECRET-d3adb33f';
 

@@ -111,6 +111,17 @@ describe('job plan', () => {
     ).toBe('ARTIFACT_DUPLICATE');
   });
 
+  it('rejects a homoglyph, any non-ASCII character or an edge space (ARTIFACT_NAME_INVALID)', () => {
+    for (const name of ['\u0430pp.tgz', 'caf\u00e9.tgz', '\u{1F600}', ' a.tgz', 'a.tgz ']) {
+      expect(code(() => jobIds({ formats: ['raw'], artifacts: [{ name }] }, 1))).toBe(
+        'ARTIFACT_NAME_INVALID',
+      );
+    }
+    expect(() =>
+      jobIds({ formats: ['raw'], artifacts: [{ name: 'App Setup 1.0.exe' }] }, 1),
+    ).not.toThrow();
+  });
+
   it('rejects a path, tab or newline in an artifact name (ARTIFACT_NAME_INVALID)', () => {
     for (const name of ['../x', 'a/b', 'a\tb', 'a\nb', '..', '']) {
       expect(code(() => jobIds({ formats: ['minisign'], artifacts: [{ name }] }, 1))).toBe(

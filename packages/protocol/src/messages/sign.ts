@@ -40,11 +40,35 @@ export const SIGNATURE_FORMATS = [
   'jws',
 ] as const;
 
-/** A file name, not a path: no separators, no `.`/`..`, no control characters. */
-export const ArtifactNameSchema = text(255, 1).refine(
-  (name) => !/[/\\]/.test(name) && name !== '.' && name !== '..',
-  { error: 'expected a file name without path separators' },
-);
+/**
+ * Where an artifact name leaves printable ASCII (U+0020..U+007E), or has a space at either end: a
+ * person approves a name by reading it, and a letter from another script can pass for a Latin one
+ * (Cyrillic "а" U+0430 in "аpp.tgz"), as can a trailing space. Undefined if the name is plain.
+ */
+export function artifactNameProblem(name: string): string | undefined {
+  let position = 0;
+  for (const char of name) {
+    position++;
+    const cp = char.codePointAt(0)!;
+    if (cp < 0x20 || cp > 0x7e) {
+      const hex = cp.toString(16).toUpperCase().padStart(4, '0');
+      return `artifact names must be printable ASCII, so that what a person approves cannot look like another name; character ${position} (U+${hex}) is not: rename the file`;
+    }
+  }
+  if (name.startsWith(' ') || name.endsWith(' '))
+    return 'an artifact name may not begin or end with a space: rename the file';
+  return undefined;
+}
+
+/** A file name, not a path: printable ASCII, no separators, no `.`/`..`. */
+export const ArtifactNameSchema = text(255, 1)
+  .refine((name) => !/[/\\]/.test(name) && name !== '.' && name !== '..', {
+    error: 'expected a file name without path separators',
+  })
+  .superRefine((name, ctx) => {
+    const problem = artifactNameProblem(name);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 export const ArtifactSchema = z.strictObject({
   name: ArtifactNameSchema,

@@ -60,6 +60,24 @@ export function checkArtifactName(name: string): void {
       `artifact name ${JSON.stringify(name)} must be a file name (1-255 characters, no path separator, tab or newline)`,
     );
   }
+  // The protocol's rule (ArtifactNameSchema): printable ASCII, no space at either end, so a name a
+  // person approves cannot pass for another (Cyrillic "а" U+0430 for Latin "a").
+  let position = 0;
+  for (const char of name) {
+    position++;
+    const cp = char.codePointAt(0)!;
+    if (cp > 0x7e) {
+      fail(
+        'ARTIFACT_NAME_INVALID',
+        `artifact names must be printable ASCII; character ${position} (U+${cp.toString(16).toUpperCase().padStart(4, '0')}) is not: rename the file`,
+      );
+    }
+  }
+  if (name.startsWith(' ') || name.endsWith(' '))
+    fail(
+      'ARTIFACT_NAME_INVALID',
+      'an artifact name may not begin or end with a space: rename the file',
+    );
 }
 
 export function checkArtifacts(artifacts: readonly ArtifactRef[]): void {
