@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BUNDLE_FORMAT, encodeVerifierKey } from '@conclave/audit';
 import { Home, type ShareMetadata } from '@conclave/client';
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
 import {
@@ -39,6 +40,7 @@ import {
 } from '@conclave/release';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cmdFetch } from '../src/commands.js';
+import { cmdAudit } from '../src/commands/audit.js';
 import { cmdPolicySet, cmdPolicyShow } from '../src/commands/policy.js';
 import {
   cmdGovernanceStatus,
@@ -612,5 +614,90 @@ describe('fetch rebuilds a recorded statement offline from the authenticated sha
     const ctx = recorder();
     expect(await codeOf(cmdFetch(id, offline(dir), ctx))).toBe('PASSPHRASE_REQUIRED');
     expect(ctx.results).toEqual([]);
+  });
+});
+
+/** Runs `fn` with stdout captured (commands that print their --json document themselves). */
+async function captureStdout(fn: () => Promise<void>): Promise<string> {
+  let out = '';
+  const write = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => {
+      out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      return true;
+    });
+  try {
+    await fn();
+  } finally {
+    write.mockRestore();
+    process.exitCode = undefined; // the bundle below fails its checks: not this test's subject
+  }
+  return out;
+}
+
+describe('audit checks a bundle under the group key of the authenticated share', () => {
+  /** A signing bundle of `web` (its checks fail: only the keys it is checked against matter). */
+  function bundleFile(dir: string): string {
+    const file = join(dir, 'bundle.json');
+    const key = bytesToHex(generateIdentityKey().publicKey);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        format: BUNDLE_FORMAT,
+        ceremonyId: newCeremonyId(),
+        kind: 'sign',
+        keys: { coordinator: key, admin: key, log: 'log.example/x+00000000+AA' },
+        group: { name: GROUP, epochs: [] },
+        registry: [],
+        transcript: [],
+        recorded: { state: 'completed', culprits: [] },
+        log: null,
+      }),
+    );
+    return file;
+  }
+  const pins = () => ({
+    coordinatorKey: bytesToHex(generateIdentityKey().publicKey),
+    adminPublicKey: bytesToHex(generateIdentityKey().publicKey),
+    logKey: encodeVerifierKey('log.example/test', generateIdentityKey().publicKey),
+  });
+
+  it("uses the share's group key, opened with the passphrase", async () => {
+    const q = quorum();
+    const { dir } = await aliceHome(q);
+    const out = await captureStdout(() =>
+      cmdAudit(bundleFile(dir), { home: dir, ...pins() }, recorder()),
+    );
+    const doc = JSON.parse(out) as { trust: { groupPublicKey: unknown } };
+    expect(doc.trust.groupPublicKey).toEqual({ key: q.groupPublicKey, source: 'share' });
+  });
+
+  it('a header naming another group key fails to open (KEYSTORE_DECRYPT_FAILED); no report', async () => {
+    const q = quorum();
+    const mallory = quorum();
+    const { dir } = await aliceHome(q);
+    editHeader(sharePath(dir), swapGroupKey(mallory.groupPublicKey));
+    let code: string | undefined;
+    const out = await captureStdout(async () => {
+      code = await codeOf(cmdAudit(bundleFile(dir), { home: dir, ...pins() }, recorder()));
+    });
+    expect(code).toBe('KEYSTORE_DECRYPT_FAILED');
+    expect(out).toBe('');
+  });
+
+  it('without a passphrase at hand it says --group-key is needed (KEYS_NOT_PINNED)', async () => {
+    const q = quorum();
+    const { dir } = await aliceHome(q);
+    vi.stubEnv('CONCLAVE_PASSPHRASE', '');
+    let err: { code?: string; message?: string } | undefined;
+    const out = await captureStdout(async () => {
+      await cmdAudit(bundleFile(dir), { home: dir, ...pins() }, recorder()).catch(
+        (e: unknown) => (err = e as typeof err),
+      );
+    });
+    expect(err?.code).toBe('KEYS_NOT_PINNED');
+    expect(err?.message).toContain('--group-key HEX');
+    expect(err?.message).toContain('CONCLAVE_PASSPHRASE');
+    expect(out).toBe('');
   });
 });

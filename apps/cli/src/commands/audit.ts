@@ -90,6 +90,30 @@ async function openHome(o: GlobalOptions): Promise<Home | undefined> {
   return Home.open(homeDirOf(o)).catch(() => undefined);
 }
 
+/** One passphrase per home for the whole command (asked at most once; CONCLAVE_PASSPHRASE). */
+const passphrases = new WeakMap<Home, Promise<string>>();
+function passphraseFor(home: Home): Promise<string> {
+  let p = passphrases.get(home);
+  if (p === undefined) {
+    p = getPassphrase(`Passphrase for ${home.name}: `);
+    passphrases.set(home, p);
+  }
+  return p;
+}
+
+/**
+ * The passphrase, or undefined when none is at hand (no terminal, CONCLAVE_PASSPHRASE unset).
+ * Share headers are authenticated only when the share is opened with it.
+ */
+async function passphraseIfAtHand(home: Home): Promise<string | undefined> {
+  try {
+    return await passphraseFor(home);
+  } catch (e) {
+    if (e instanceof CliError && e.code === 'PASSPHRASE_REQUIRED') return undefined;
+    throw e;
+  }
+}
+
 function coordinatorUrl(o: GlobalOptions, home: Home | undefined): string {
   const url = o.coordinator ?? home?.config.coordinator?.url;
   if (url === undefined) {
@@ -180,7 +204,7 @@ async function downloadBundle(
         USAGE_EXIT,
       );
     }
-    const key = await home.loadIdentity(await getPassphrase(`Passphrase for ${home.name}: `));
+    const key = await home.loadIdentity(await passphraseFor(home));
     try {
       headers = await memberAuthHeaders({ url: base, member: home.name, key });
     } finally {
@@ -296,9 +320,27 @@ async function resolveTrust(
   const group = b.success ? b.data.group?.name : undefined;
   const needsGroup = b.success && b.data.kind === 'sign';
   if (groupKeyFlag !== undefined) groupPublicKey = { key: groupKeyFlag, source: 'flag' };
-  else if (home !== undefined && group !== undefined && needsGroup) {
-    const meta = await home.shareMetadata(group).catch(() => undefined);
-    if (meta !== undefined) groupPublicKey = { key: meta.groupPublicKey, source: 'share' };
+  else if (
+    home !== undefined &&
+    group !== undefined &&
+    needsGroup &&
+    (await home.listShares()).includes(group)
+  ) {
+    // The group key comes from the share opened with the passphrase, never its header alone,
+    // which anyone who can write the home could edit (a share that does not open with it fails
+    // the command: KEYSTORE_DECRYPT_FAILED).
+    const passphrase = await passphraseIfAtHand(home);
+    if (passphrase !== undefined) {
+      const meta = (await home.loadShare(group, passphrase)).metadata;
+      groupPublicKey = { key: meta.groupPublicKey, source: 'share' };
+    } else if (o.trustBundleKeys !== true) {
+      throw new CliError(
+        'KEYS_NOT_PINNED',
+        `no group key to check the bundle against: this home's share of ${group} is trusted only when opened with ${home.name}'s passphrase, and none is at hand (no terminal; CONCLAVE_PASSPHRASE unset). ` +
+          `Set CONCLAVE_PASSPHRASE, or pass --group-key HEX (\`conclave key export ${group} --format pem\` prints it on a member's machine; get it out of band)`,
+        USAGE_EXIT,
+      );
+    }
   }
   const missing = [
     coordinatorKey === undefined ? '--coordinator-key HEX' : undefined,
@@ -1063,7 +1105,9 @@ const TRUST_HELP = `
 Keys (nothing the coordinator sends is believed on its own):
   coordinator, admin and log keys   --coordinator-key, --admin-public-key, --log-key, else the
                                     member home's pins (conclave init), else refused
-  group key                         --group-key, else this member's share of the group
+  group key                         --group-key, else this member's share of the group, opened
+                                    with the passphrase (asked on the terminal; for automation
+                                    set CONCLAVE_PASSPHRASE), else refused
   --trust-bundle-keys               check the bundle against the keys it carries (internal
                                     consistency only; the report says which keys were not pinned)
 Exit: 0 every check passed, 1 a check failed (named), 2 bad usage or unreadable input.
