@@ -49,6 +49,7 @@ import { openCheckpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
 import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
 import { keyPackageInconsistency } from './key-package.js';
+import { verifyKeyTranscript } from './key-transcript.js';
 import {
   LEAF_MAX_BYTES,
   TranscriptEntrySchema,
@@ -343,6 +344,7 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
     );
     if (complete !== undefined) {
       verifyKeyConfirmations(b, entries, complete as At<'dkg.complete'>, trust, checks, keyAt);
+      verifyKeyTranscript(b, entries, (complete as At<'dkg.complete'>).envelope.body, checks);
     }
   }
 

@@ -438,7 +438,21 @@ export function keyBundle(): BundleCase & {
     ceremonyId,
     kind: 'key',
     keys: parties.keys(),
-    group: { name: 'release', epochs: [] },
+    // Epoch 0, as the coordinator records it when the DKG completes.
+    group: {
+      name: 'release',
+      epochs: [
+        {
+          epoch: 0,
+          at: T0 + transcript.length * 10,
+          threshold: 2,
+          members,
+          groupPublicKey,
+          publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+          keyCreatedAt: Math.floor(T0 / 1000),
+        },
+      ],
+    },
     registry,
     transcript,
     recorded: { state: 'completed', culprits: [] },

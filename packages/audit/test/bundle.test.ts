@@ -2,7 +2,7 @@
 // keys (it may re-seal its own envelopes, re-log and re-sign checkpoints), but not the members'.
 // Each rejection rule asserts its check's code.
 import { ed25519 as frost, type PublicKeyPackage } from '@conclave/frost';
-import { bytesToHex, hexToBytes, signDkgConfirmation } from '@conclave/protocol';
+import { bytesToHex, hexToBytes, round1Hash, signDkgConfirmation } from '@conclave/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle, type CeremonyBundle } from '../src/index.js';
@@ -110,9 +110,13 @@ describe('verifyCeremonyBundle: key ceremonies', () => {
     const c = keyBundle();
     const done = indexOf(c.bundle, 'dkg.complete');
     c.reseal(done, { ...bodyOf(c.bundle, done), groupPublicKey: c.trust.adminKey });
-    // Without a pinned group key (that would also fail: WRONG_GROUP), the members' word catches it.
+    // Without a pinned group key (that would also fail: WRONG_GROUP), the members' word catches it,
+    // and so do the round-1 commitments (their constant terms sum to the confirmed key).
     const { groupPublicKey: _, ...unpinned } = c.trust;
-    expect(failed(verifyCeremonyBundle(c.bundle, unpinned))).toEqual(['CONFIRMATION_MISMATCH']);
+    expect(failed(verifyCeremonyBundle(c.bundle, unpinned))).toEqual([
+      'CONFIRMATION_MISMATCH',
+      'INCONSISTENT_KEY_PACKAGE',
+    ]);
   });
 
   it('a dkg.complete carrying a forged confirmation signature: CONFIRMATION_MISMATCH', () => {
@@ -241,6 +245,132 @@ describe('verifyCeremonyBundle: the public key package', () => {
         },
       ),
       { numRuns },
+    );
+  });
+});
+
+// The hash members confirm is recomputed from the round-1 packages in the transcript (as each member
+// signed them and as the coordinator relayed them), and the key state from their VSS commitments.
+describe('verifyCeremonyBundle: the DKG round-1 transcript', () => {
+  const relayIndex = (b: { transcript: unknown[] }) => indexOf(b, 'dkg.round1.all');
+  type Relayed = { member: string; package: string }[];
+  /** A genuine-looking round-1 package for `member` that the member never sent. */
+  const otherPackage = (member: string) =>
+    bytesToHex(
+      frost.encode.bytes(
+        'DkgRound1Package',
+        frost.keys.dkg.part1(frost.identifier.derive(member), 3, 2).package,
+      ),
+    );
+
+  it('an honest DKG: the hash recomputes and epoch 0 is the key state of the commitments', () => {
+    const c = keyBundle();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual([]);
+    expect(r.checks.find((x) => x.name === 'round-1 hash recomputed')?.ok).toBe(true);
+    expect(
+      r.checks.find((x) => x.name === 'key state from the round-1 commitments')?.detail,
+    ).toMatch(/recorded for epoch 0/);
+  });
+
+  it('a relayed round-1 package altered and re-signed by the coordinator: ROUND1_HASH_MISMATCH', () => {
+    const c = keyBundle();
+    const i = relayIndex(c.bundle);
+    const body = bodyOf(c.bundle, i);
+    const packages = (body['packages'] as Relayed).map((p) =>
+      p.member === 'bob' ? { ...p, package: otherPackage('bob') } : p,
+    );
+    c.reseal(i, { ...body, packages });
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['ROUND1_HASH_MISMATCH']);
+    expect(r.checks.find((x) => x.code === 'ROUND1_HASH_MISMATCH')?.detail).toMatch(
+      /other round-1 packages of bob than they signed/,
+    );
+  });
+
+  it('a relayed package altered and dkg.complete re-stated with its hash: CONFIRMATION_MISMATCH and ROUND1_HASH_MISMATCH', () => {
+    const c = keyBundle();
+    const i = relayIndex(c.bundle);
+    const body = bodyOf(c.bundle, i);
+    const packages = (body['packages'] as Relayed).map((p) =>
+      p.member === 'carol' ? { ...p, package: otherPackage('carol') } : p,
+    );
+    c.reseal(i, { ...body, packages });
+    const start = bodyOf(c.bundle, indexOf(c.bundle, 'dkg.start'));
+    const forged = round1Hash({
+      ceremonyId: c.bundle.ceremonyId,
+      threshold: 2,
+      participants: start['participants'] as never,
+      packages,
+    });
+    const done = indexOf(c.bundle, 'dkg.complete');
+    c.reseal(done, { ...bodyOf(c.bundle, done), round1Hash: bytesToHex(forged) });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual([
+      'CONFIRMATION_MISMATCH',
+      'ROUND1_HASH_MISMATCH',
+    ]);
+  });
+
+  it('a member’s own round-1 package missing from the transcript: ROUND1_HASH_MISMATCH', () => {
+    const c = keyBundle();
+    c.remove(indexOf(c.bundle, 'dkg.round1'));
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['ROUND1_HASH_MISMATCH']);
+  });
+
+  it('the round-1 packages never relayed: ROUND1_HASH_MISMATCH', () => {
+    const c = keyBundle();
+    c.remove(relayIndex(c.bundle));
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['ROUND1_HASH_MISMATCH']);
+  });
+
+  it('every member confirming a key that is not the sum of the C_0: INCONSISTENT_KEY_PACKAGE', () => {
+    const c = keyBundle();
+    const other = c.trust.adminKey;
+    const done = indexOf(c.bundle, 'dkg.complete');
+    const hash = bodyOf(c.bundle, done)['round1Hash'] as string;
+    const signed: { member: string; signature: string }[] = [];
+    c.bundle.transcript.forEach((_, i) => {
+      if (bodyOf(c.bundle, i)['type'] !== 'dkg.confirm') return;
+      const member = (c.bundle.transcript[i] as { sender: string }).sender;
+      const body = {
+        type: 'dkg.confirm',
+        round1Hash: hash,
+        groupPublicKey: other,
+        signature: bytesToHex(
+          signDkgConfirmation(c.ids[member]!, {
+            ceremonyId: c.bundle.ceremonyId,
+            member,
+            round1Hash: hexToBytes(hash, 32),
+            groupPublicKey: hexToBytes(other, 32),
+          }),
+        ),
+      };
+      signed.push({ member, signature: body.signature });
+      c.reseal(i, body);
+    });
+    c.reseal(done, { ...bodyOf(c.bundle, done), groupPublicKey: other, confirmations: signed });
+    const { groupPublicKey: _, ...unpinned } = c.trust;
+    expect(failed(verifyCeremonyBundle(c.bundle, unpinned))).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+  });
+
+  it('epoch 0 recorded with a swapped verifying share: INCONSISTENT_KEY_PACKAGE', () => {
+    const c = keyBundle();
+    const epoch = c.bundle.group!.epochs[0]!;
+    const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(epoch.publicKeyPackage));
+    const id = frost.identifier.derive('bob');
+    epoch.publicKeyPackage = bytesToHex(
+      frost.encode.bytes('PublicKeyPackage', {
+        ...pub,
+        verifyingShares: {
+          ...pub.verifyingShares,
+          [id]: frost.suite.Point.BASE.multiply(987_654_321n).toBytes(),
+        },
+      }),
+    );
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    expect(r.checks.find((x) => x.code === 'INCONSISTENT_KEY_PACKAGE')?.detail).toMatch(
+      /recorded for epoch 0 has verifying shares other than/,
     );
   });
 });
