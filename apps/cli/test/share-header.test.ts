@@ -6,7 +6,7 @@
 // through a real socket against a small fake coordinator, with the header edited either before the
 // command (the share then fails to open: KEYSTORE_DECRYPT_FAILED) or right after the command opened
 // it (the command must keep using what it authenticated).
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -14,7 +14,16 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUNDLE_FORMAT, encodeVerifierKey } from '@conclave/audit';
+import {
+  BUNDLE_FORMAT,
+  cosign,
+  ed25519NoteSigner,
+  ed25519NoteVerifier,
+  encodeVerifierKey,
+  formatSignatureLine,
+  openCheckpoint,
+  signCheckpoint,
+} from '@conclave/audit';
 import { Home, type ShareMetadata } from '@conclave/client';
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
 import {
@@ -40,7 +49,7 @@ import {
 } from '@conclave/release';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cmdFetch } from '../src/commands.js';
-import { cmdAudit } from '../src/commands/audit.js';
+import { cmdAudit, cmdLogVerify } from '../src/commands/audit.js';
 import { cmdPolicySet, cmdPolicyShow } from '../src/commands/policy.js';
 import {
   cmdGovernanceStatus,
@@ -699,5 +708,84 @@ describe('audit checks a bundle under the group key of the authenticated share',
     expect(err?.message).toContain('--group-key HEX');
     expect(err?.message).toContain('CONCLAVE_PASSPHRASE');
     expect(out).toBe('');
+  });
+});
+
+describe('log verify marks witness signatures verified only under keys of the authenticated share', () => {
+  const ORIGIN = 'log.example/test';
+
+  /**
+   * An empty log whose newest checkpoint bob cosigned, or `forger` in bob's name; served
+   * over HTTP as the coordinator serves it.
+   */
+  async function cosignedLog(bob: IdentityKey, forger?: IdentityKey) {
+    const log = generateIdentityKey();
+    const root = createHash('sha256').digest(); // RFC 9162 §2.1.1: MTH({}) = HASH()
+    const signed = signCheckpoint(ed25519NoteSigner(ORIGIN, log), {
+      origin: ORIGIN,
+      size: 0,
+      root,
+    });
+    const body = openCheckpoint(signed, ed25519NoteVerifier(ORIGIN, log.publicKey)).body;
+    const note =
+      signed +
+      formatSignatureLine(
+        cosign({ name: 'conclave.member/bob', key: forger ?? bob }, body, 1_700_000_000),
+      );
+    const server = createServer((req, res) => {
+      const url = req.url ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (url.startsWith('/v1/log/leaves')) res.end(JSON.stringify({ leaves: [] }));
+      else if (url.startsWith('/v1/log/checkpoints'))
+        res.end(JSON.stringify({ checkpoints: [note] }));
+      else if (url === '/v1/log/checkpoint') res.end(note);
+      else res.end('{}');
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      logKey: encodeVerifierKey(ORIGIN, log.publicKey),
+    };
+  }
+
+  async function witnesses(dir: string, url: string, logKey: string) {
+    const out = await captureStdout(() =>
+      cmdLogVerify({ home: dir, coordinator: url, logKey }, recorder()),
+    );
+    return (JSON.parse(out) as { witnesses: { name: string; verified: boolean }[] }).witnesses;
+  }
+
+  it("bob's cosignature verifies under bob's key from the share opened with the passphrase", async () => {
+    const { dir, ids } = await aliceHome(quorum());
+    const { url, logKey } = await cosignedLog(ids['bob']!);
+    expect(await witnesses(dir, url, logKey)).toEqual([
+      { name: 'conclave.member/bob', verified: true },
+    ]);
+  });
+
+  it("a header naming mallory's key as bob's fails to open (KEYSTORE_DECRYPT_FAILED); mallory's cosignature is not shown verified", async () => {
+    const { dir, ids } = await aliceHome(quorum());
+    const mallory = generateIdentityKey();
+    const { url, logKey } = await cosignedLog(ids['bob']!, mallory);
+    editHeader(sharePath(dir), (meta) => {
+      const participants = meta['participants'] as { member: string; identityKey: string }[];
+      participants.find((p) => p.member === 'bob')!.identityKey = bytesToHex(mallory.publicKey);
+    });
+    let code: string | undefined;
+    const out = await captureStdout(async () => {
+      code = await codeOf(cmdLogVerify({ home: dir, coordinator: url, logKey }, recorder()));
+    });
+    expect(code).toBe('KEYSTORE_DECRYPT_FAILED');
+    expect(out).toBe('');
+  });
+
+  it("without a passphrase at hand other members' cosignatures stay unverified", async () => {
+    const { dir, ids } = await aliceHome(quorum());
+    const { url, logKey } = await cosignedLog(ids['bob']!);
+    vi.stubEnv('CONCLAVE_PASSPHRASE', '');
+    expect(await witnesses(dir, url, logKey)).toEqual([
+      { name: 'conclave.member/bob', verified: false },
+    ]);
   });
 });

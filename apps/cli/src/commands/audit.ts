@@ -727,19 +727,52 @@ async function readFrom(file: string): Promise<string> {
   return text;
 }
 
+const WITNESS_PREFIX = 'conclave.member/';
+
+/**
+ * Other members' identity keys, for their witness signatures: from this home's shares opened with
+ * the passphrase, never their headers alone, which anyone who can write the home could edit (a
+ * share that does not open fails the command: KEYSTORE_DECRYPT_FAILED). Asked only when a witness
+ * other than this member signed; with no passphrase at hand their signatures stay unverified.
+ */
+async function memberKeys(home: Home, ctx: Ctx): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  const groups = await home.listShares();
+  if (groups.length === 0) return keys;
+  const passphrase = await passphraseIfAtHand(home);
+  if (passphrase === undefined) {
+    ctx.progress(
+      "other members' witness signatures are not checked: their keys come from your shares, opened with your passphrase (set CONCLAVE_PASSPHRASE)",
+    );
+    return keys;
+  }
+  for (const g of groups) {
+    const meta = (await home.loadShare(g, passphrase)).metadata;
+    for (const p of meta.participants) keys.set(p.member, p.identityKey);
+  }
+  return keys;
+}
+
 /** Names of the newest checkpoint's witnesses; verified when this home knows their keys. */
 async function witnessesOf(
   note: string | undefined,
   origin: string,
   home: Home | undefined,
+  ctx: Ctx,
 ): Promise<{ name: string; verified: boolean }[]> {
   if (note === undefined) return [];
   const keys = new Map<string, string>();
   if (home !== undefined) {
     keys.set(home.name, home.config.identityKey);
-    for (const g of await home.listShares()) {
-      const meta = await home.shareMetadata(g).catch(() => undefined);
-      for (const p of meta?.participants ?? []) keys.set(p.member, p.identityKey);
+    const names = (() => {
+      try {
+        return parseNote(note).signatures.map((s) => s.name);
+      } catch {
+        return [];
+      }
+    })();
+    if (names.some((n) => n.startsWith(WITNESS_PREFIX) && n !== `${WITNESS_PREFIX}${home.name}`)) {
+      for (const [member, key] of await memberKeys(home, ctx)) keys.set(member, key);
     }
   }
   try {
@@ -747,8 +780,8 @@ async function witnessesOf(
     return parsed.signatures
       .filter((s) => s.name !== origin)
       .map((s) => {
-        const member = s.name.startsWith('conclave.member/')
-          ? s.name.slice('conclave.member/'.length)
+        const member = s.name.startsWith(WITNESS_PREFIX)
+          ? s.name.slice(WITNESS_PREFIX.length)
           : undefined;
         const key = member === undefined ? undefined : keys.get(member);
         let verified = false;
@@ -915,7 +948,7 @@ export async function cmdLogVerify(
       newestOk = false;
     }
   }
-  const witnesses = newestOk ? await witnessesOf(newest, logKey.name, home) : [];
+  const witnesses = newestOk ? await witnessesOf(newest, logKey.name, home, ctx) : [];
   let fromSize: number | undefined;
   if (from !== undefined) fromSize = Number(from.note.split('\n')[1]);
   const failed = report.checks.find((c) => !c.ok);
@@ -1163,6 +1196,10 @@ export function registerAudit(program: Command): void {
       .option(
         '--coordinator-key <hex>',
         'the coordinator identity key, for the governance records (default: the home pin)',
+      )
+      .addHelpText(
+        'after',
+        "\nWitnesses: another member's cosignature is checked under the key your shares name, opened with\nyour passphrase (asked on the terminal; for automation set CONCLAVE_PASSPHRASE); without one it\nshows unverified.\n",
       ),
   ).action(
     run<
