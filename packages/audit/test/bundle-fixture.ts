@@ -11,6 +11,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
+  lifecycleHash,
   newCeremonyId,
   requestDigest,
   round1Hash,
@@ -454,6 +455,223 @@ export function keyBundle(): BundleCase & {
       ],
     },
     registry,
+    transcript,
+    recorded: { state: 'completed', culprits: [] },
+    log: null,
+  };
+  const relog = () => logBundle(log, bundle, 'key');
+  relog();
+  const entries = () => bundle.transcript as TranscriptEntry[];
+  return {
+    bundle,
+    coordinator,
+    admin,
+    log,
+    ids,
+    trust: {
+      coordinatorKey: bundle.keys.coordinator,
+      adminKey: bundle.keys.admin,
+      logKey: bundle.keys.log,
+      groupPublicKey,
+    },
+    reseal(i, body) {
+      const e = entries()[i] as TranscriptEntry;
+      entries()[i] = { ...e, envelope: seal(e.sender, body, e.envelope.seq) };
+      relog();
+    },
+    remove(i) {
+      entries().splice(i, 1);
+      entries().forEach((e, idx) => {
+        (e as { idx: number }).idx = idx;
+      });
+      relog();
+    },
+    relog,
+  };
+}
+
+const LIFECYCLE_ROUND: Record<string, string> = {
+  'admin.group.refresh': '0',
+  'admin.group.reshare': '0',
+  'admin.group.repair': '0',
+  'key.start': '0',
+  'key.round1': '1',
+  'key.round1.all': '1',
+  'dkg.confirm': '3',
+  'dkg.complete': '3',
+};
+
+/**
+ * A completed lifecycle ceremony of group `release` (2-of-3 alice, bob, carol at epoch 0): a
+ * `refresh` by all three, a `reshare` by alice and bob to 3-of-4 with dave, or a `repair` of carol's
+ * share by alice and bob. Real FROST dealer packages and the public key package they give, every
+ * confirmer's signed `dkg.confirm` of the lifecycle hash and `dkg.complete`; the encrypted boxes are
+ * left out (the auditor cannot open them). The bundle records epoch 0 and, for refresh/reshare,
+ * epoch 1 as the coordinator does. `reseal` re-seals as any sender; both re-log.
+ */
+export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): BundleCase & {
+  readonly ids: Readonly<Record<string, IdentityKey>>;
+  remove(i: number): void;
+} {
+  const old = ['alice', 'bob', 'carol'] as const;
+  const names = kind === 'reshare' ? [...old, 'dave'] : [...old];
+  const parties = cast(names, LIFECYCLE_ROUND);
+  const { ids, admin, coordinator, log, ceremonyId, transcript, push, seal } = parties;
+  const idOf = (m: string) => frost.identifier.derive(m);
+  const participant = (m: string) => ({
+    member: m,
+    identifier: idOf(m) as string,
+    identityKey: bytesToHex(ids[m]!.publicKey),
+  });
+  const member = (m: string) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) });
+  const dealt = frost.keys.dealer({ minSigners: 2, maxSigners: 3, identifiers: old.map(idOf) });
+  const keyOf = (m: string): KeyPackage =>
+    frost.keys.keyPackage(dealt.shares[idOf(m)] as Parameters<typeof frost.keys.keyPackage>[0]);
+  const oldPub = dealt.publicKeyPackage;
+  const groupPublicKey = bytesToHex(oldPub.verifyingKey);
+  const oldPubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', oldPub));
+  const committee = kind === 'reshare' ? names : [...old];
+  const threshold = kind === 'reshare' ? 3 : 2;
+  const dealers = kind === 'refresh' ? [...old] : ['alice', 'bob'];
+  const repaired = kind === 'repair' ? 'carol' : undefined;
+  const toEpoch = kind === 'repair' ? 0 : 1;
+
+  const base = { group: 'release', epoch: 0, groupPublicKey };
+  const authorization = push(
+    'admin',
+    null,
+    kind === 'refresh'
+      ? { type: 'admin.group.refresh', ...base }
+      : kind === 'reshare'
+        ? {
+            type: 'admin.group.reshare',
+            ...base,
+            threshold,
+            members: committee.map(member),
+            dealers,
+          }
+        : { type: 'admin.group.repair', ...base, member: 'carol', helpers: dealers },
+  );
+  push('coordinator', '*', {
+    type: 'key.start',
+    kind,
+    group: 'release',
+    fromEpoch: 0,
+    toEpoch,
+    groupPublicKey,
+    publicKeyPackage: oldPubHex,
+    previousThreshold: 2,
+    previous: old.map(participant),
+    threshold,
+    participants: committee.map(participant),
+    dealers,
+    ...(repaired === undefined ? {} : { member: repaired }),
+    authorization,
+  });
+
+  // Round 1: dealers' public packages (refresh/reshare); a repair's helpers send boxes only.
+  let newPub = oldPub;
+  const packages: { member: string; package: string }[] = [];
+  if (kind === 'repair') {
+    for (const d of dealers) push(d, null, { type: 'key.round1', boxes: [] });
+  } else {
+    const params = {
+      dealers: dealers.map(idOf),
+      newIdentifiers: committee.map(idOf),
+      newMinSigners: threshold,
+    };
+    const dealt1 = dealers.map((d) =>
+      kind === 'refresh'
+        ? frost.keys.refresh.part1(keyOf(d), oldPub, params.dealers)
+        : frost.keys.reshare.part1(keyOf(d), oldPub, params),
+    );
+    dealers.forEach((d, i) => {
+      const pkg = bytesToHex(frost.encode.bytes('ReshareRound1Package', dealt1[i]!.package));
+      packages.push({ member: d, package: pkg });
+      push(d, null, { type: 'key.round1', package: pkg, boxes: [] });
+    });
+    const m0 = committee[0]!;
+    const out =
+      kind === 'refresh'
+        ? frost.keys.refresh.part2(
+            idOf(m0),
+            oldPub,
+            params.dealers,
+            dealt1.map((x) => x.package),
+            dealt1.map((x) => x.shares[idOf(m0)]!),
+          )
+        : frost.keys.reshare.part2(
+            idOf(m0),
+            oldPub,
+            params,
+            dealt1.map((x) => x.package),
+            dealt1.map((x) => x.shares[idOf(m0)]!),
+          );
+    newPub = out.publicKeyPackage;
+  }
+  const recipients = kind === 'repair' ? [...dealers, 'carol'] : committee;
+  for (const m of recipients)
+    push('coordinator', m, { type: 'key.round1.all', packages, boxes: [] });
+
+  const newPubBytes = frost.encode.bytes('PublicKeyPackage', newPub);
+  const hash = lifecycleHash({
+    ceremonyId,
+    kind,
+    group: 'release',
+    fromEpoch: 0,
+    toEpoch,
+    previousPublicKeyPackage: hexToBytes(oldPubHex),
+    threshold,
+    participants: committee.map(participant),
+    dealers,
+    ...(repaired === undefined ? {} : { member: repaired }),
+    packages,
+    publicKeyPackage: newPubBytes,
+  });
+  const confirmers = kind === 'repair' ? [...dealers, 'carol'] : committee;
+  const confirmations = confirmers.map((m) => {
+    const signature = bytesToHex(
+      signDkgConfirmation(ids[m]!, {
+        ceremonyId,
+        member: m,
+        round1Hash: hash,
+        groupPublicKey: oldPub.verifyingKey,
+      }),
+    );
+    push(m, null, { type: 'dkg.confirm', round1Hash: bytesToHex(hash), groupPublicKey, signature });
+    return { member: m, signature };
+  });
+  push('coordinator', '*', {
+    type: 'dkg.complete',
+    groupPublicKey,
+    round1Hash: bytesToHex(hash),
+    confirmations,
+  });
+
+  const epoch = (n: number, at: number, t: number, ms: readonly string[], hex: string) => ({
+    epoch: n,
+    at,
+    threshold: t,
+    members: ms.map(member),
+    groupPublicKey,
+    publicKeyPackage: hex,
+    keyCreatedAt: Math.floor(T0 / 1000),
+  });
+  const bundle: CeremonyBundle = {
+    format: BUNDLE_FORMAT,
+    ceremonyId,
+    kind: 'key',
+    keys: parties.keys(),
+    group: {
+      name: 'release',
+      epochs: [
+        epoch(0, T0 - 500, 2, old, oldPubHex),
+        ...(kind === 'repair'
+          ? []
+          : [epoch(1, T0 + transcript.length * 10, threshold, committee, bytesToHex(newPubBytes))]),
+      ],
+    },
+    registry: parties.registry(),
     transcript,
     recorded: { state: 'completed', culprits: [] },
     log: null,

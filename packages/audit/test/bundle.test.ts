@@ -6,7 +6,7 @@ import { bytesToHex, hexToBytes, round1Hash, signDkgConfirmation } from '@concla
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle, type CeremonyBundle } from '../src/index.js';
-import { keyBundle, signingBundle } from './bundle-fixture.js';
+import { keyBundle, lifecycleBundle, signingBundle } from './bundle-fixture.js';
 import { numRuns } from './helpers.js';
 
 const failed = (r: ReturnType<typeof verifyCeremonyBundle>) =>
@@ -372,5 +372,87 @@ describe('verifyCeremonyBundle: the DKG round-1 transcript', () => {
     expect(r.checks.find((x) => x.code === 'INCONSISTENT_KEY_PACKAGE')?.detail).toMatch(
       /recorded for epoch 0 has verifying shares other than/,
     );
+  });
+});
+
+// Refresh, reshare, repair: the confirmed hash is lifecycleHash over key.start, the dealers' packages
+// and the public key package the members ended with — the one the bundle records for the new epoch.
+describe('verifyCeremonyBundle: lifecycle ceremonies', () => {
+  type Relayed = { member: string; package: string }[];
+
+  it.each(['refresh', 'reshare', 'repair'] as const)('accepts an honest %s bundle', (kind) => {
+    const c = lifecycleBundle(kind);
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual([]);
+    expect(r.checks.map((x) => x.name)).toEqual(
+      expect.arrayContaining(['round-1 hash recomputed', 'key state from the round-1 commitments']),
+    );
+  });
+
+  it.each(['refresh', 'reshare'] as const)(
+    '%s: a relayed dealer package altered and re-signed by the coordinator: ROUND1_HASH_MISMATCH',
+    (kind) => {
+      const c = lifecycleBundle(kind);
+      const i = indexOf(c.bundle, 'key.round1.all');
+      const body = bodyOf(c.bundle, i);
+      // bob's package with alice's commitment: well formed, but not what bob signed.
+      const relayed = body['packages'] as Relayed;
+      const alice = frost.decode.bytes(
+        'ReshareRound1Package',
+        hexToBytes(relayed.find((p) => p.member === 'alice')!.package),
+      );
+      const forged = bytesToHex(
+        frost.encode.bytes('ReshareRound1Package', {
+          ...alice,
+          sender: frost.identifier.derive('bob'),
+        }),
+      );
+      c.reseal(i, {
+        ...body,
+        packages: relayed.map((p) => (p.member === 'bob' ? { ...p, package: forged } : p)),
+      });
+      expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['ROUND1_HASH_MISMATCH']);
+    },
+  );
+
+  it.each(['refresh', 'reshare'] as const)(
+    '%s: the new epoch recorded with a swapped verifying share: ROUND1_HASH_MISMATCH and INCONSISTENT_KEY_PACKAGE',
+    (kind) => {
+      const c = lifecycleBundle(kind);
+      const epoch = c.bundle.group!.epochs.find((e) => e.epoch === 1)!;
+      const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(epoch.publicKeyPackage));
+      epoch.publicKeyPackage = bytesToHex(
+        frost.encode.bytes('PublicKeyPackage', {
+          ...pub,
+          verifyingShares: {
+            ...pub.verifyingShares,
+            [frost.identifier.derive('carol')]: frost.suite.Point.BASE.multiply(42n).toBytes(),
+          },
+        }),
+      );
+      expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual([
+        'ROUND1_HASH_MISMATCH',
+        'INCONSISTENT_KEY_PACKAGE',
+      ]);
+    },
+  );
+
+  it('refresh: the new epoch missing from the bundle: ROUND1_HASH_MISMATCH', () => {
+    const c = lifecycleBundle('refresh');
+    c.bundle.group!.epochs = c.bundle.group!.epochs.filter((e) => e.epoch !== 1);
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['ROUND1_HASH_MISMATCH']);
+  });
+
+  it('repair: a round-1 package relayed that no helper sent: ROUND1_HASH_MISMATCH', () => {
+    const c = lifecycleBundle('repair');
+    const i = indexOf(c.bundle, 'key.round1.all');
+    const pkg = bytesToHex(
+      frost.encode.bytes(
+        'DkgRound1Package',
+        frost.keys.dkg.part1(frost.identifier.derive('alice'), 3, 2).package,
+      ),
+    );
+    c.reseal(i, { ...bodyOf(c.bundle, i), packages: [{ member: 'alice', package: pkg }] });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['ROUND1_HASH_MISMATCH']);
   });
 });
