@@ -77,11 +77,24 @@ export interface AggregateResult {
   readonly culprits: readonly string[];
 }
 
-export type CryptoTask = CommitmentsTask | VerifySharesTask | AggregateTask;
+/**
+ * A new session's share checks, precomputed while its signers compute their shares (RFC 9591
+ * §5.4's right-hand side per signer, frost.prepareShareChecks): each share that then arrives costs
+ * one fixed-base multiplication. Kept in the worker's package cache; run with the ceremony's
+ * affinity so its shares are checked by the same worker. A miss only costs the full check.
+ */
+export interface PrepareSharesTask {
+  readonly kind: 'prepareShares';
+  readonly publicKeyPackage: string;
+  readonly signingPackages: readonly string[];
+  readonly hints?: readonly (PackageHint | null)[];
+}
+
+export type CryptoTask = CommitmentsTask | VerifySharesTask | AggregateTask | PrepareSharesTask;
 
 export type CryptoResultOf<T extends CryptoTask> = T extends CommitmentsTask
   ? CommitmentsResult
-  : T extends VerifySharesTask
+  : T extends VerifySharesTask | PrepareSharesTask
     ? boolean
     : AggregateResult;
 
@@ -169,6 +182,19 @@ export function verifyShares(task: VerifySharesTask): boolean {
   }
 }
 
+export function prepareShares(task: PrepareSharesTask): boolean {
+  try {
+    const pub = decodePublicKeyPackage(task.publicKeyPackage);
+    task.signingPackages.forEach((pkgHex, i) => {
+      frost.prepareShareChecks(packageOf(pkgHex, task.hints?.[i]), pub);
+    });
+    return true;
+  } catch {
+    // Nothing is decided here: a package that does not decode is refused by the share checks.
+    return false;
+  }
+}
+
 export function aggregateShares(task: AggregateTask): AggregateResult {
   const pub = decodePublicKeyPackage(task.publicKeyPackage);
   const byIdentifier = new Map(
@@ -213,6 +239,8 @@ export function runCryptoTask<T extends CryptoTask>(task: T): CryptoResultOf<T> 
       return verifyShares(task) as CryptoResultOf<T>;
     case 'aggregate':
       return aggregateShares(task) as CryptoResultOf<T>;
+    case 'prepareShares':
+      return prepareShares(task) as CryptoResultOf<T>;
   }
   throw new Error('unknown crypto task');
 }

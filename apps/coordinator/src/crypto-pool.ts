@@ -257,6 +257,8 @@ export function taskKey(task: CryptoTask): string {
         task.signingPackages,
         task.shares,
       ]);
+    case 'prepareShares':
+      return JSON.stringify([task.kind, task.publicKeyPackage, task.signingPackages]);
     case 'aggregate':
       return JSON.stringify([
         task.kind,
@@ -316,6 +318,25 @@ export class CryptoRuns {
       return started as Promise<CryptoResultOf<T>>;
     }
     return runOrInline(this.pool, withHints(task), this.logger, affinity);
+  }
+
+  /**
+   * Runs `task` on a worker for its side effect on the worker's caches only (prepareShares); its
+   * result is not kept. Nothing runs without workers (inline it would only add work to the loop).
+   */
+  warm<T extends CryptoTask>(
+    task: T,
+    affinity: string,
+    withHints: (task: T) => T = (t) => t,
+  ): void {
+    if (this.pool.size === 0) return;
+    this.pool.run(withHints(task), affinity).catch((e: unknown) => {
+      this.logger?.warn('crypto warm-up failed (only time is lost)', {
+        task: task.kind,
+        code:
+          e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
+      });
+    });
   }
 
   /** Drops a prefetched run nobody took (its envelope was refused before it asked). */

@@ -8,6 +8,7 @@ import {
   type AggregateResult,
   type AggregateTask,
   type CommitmentsTask,
+  type PrepareSharesTask,
   type VerifySharesTask,
 } from './crypto-pool-tasks.js';
 import { taskKey } from './crypto-pool.js';
@@ -170,6 +171,18 @@ function sharesTask(
     publicKeyPackage: group.publicKeyPackage,
     signingPackages: record.jobs.map((j) => j.signingPackage),
     shares: share.shares,
+  };
+}
+
+/** A new session's share checks, precomputed on the ceremony's worker (crypto-pool-tasks.ts). */
+function prepareTask(
+  group: { readonly publicKeyPackage: string },
+  record: SessionRecord,
+): PrepareSharesTask {
+  return {
+    kind: 'prepareShares',
+    publicKeyPackage: group.publicKeyPackage,
+    signingPackages: record.jobs.map((j) => j.signingPackage),
   };
 }
 
@@ -714,6 +727,18 @@ export function performSigningEffect(
           }
         },
       );
+      // After the commit: while the signers compute their shares, the ceremony's worker
+      // precomputes what each share must match (prepareShares), so checking one that arrives is
+      // one fixed-base multiplication. Only saves time; a miss or failure changes nothing.
+      if (record !== undefined) {
+        const r = record;
+        followUps.push(() => {
+          runner.crypto.warm(prepareTask(activeGroup(runner, live.group), r), live.id, (t) => ({
+            ...t,
+            hints: t.signingPackages.map((p) => hintFor(p)),
+          }));
+        });
+      }
       return;
     }
     case 'abandonSession':

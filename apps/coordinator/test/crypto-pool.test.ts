@@ -241,6 +241,34 @@ describe('CryptoRuns (pool work started before the ceremony turn)', () => {
     expect(await r.run(good, 'c1')).toEqual(runCryptoTask(good));
   });
 
+  it('warm: share checks prepared on the worker change no answer, and are not kept', async () => {
+    const f = fixture();
+    const p = pool(1);
+    const r = new CryptoRuns(p);
+    const prepare: CryptoTask = {
+      kind: 'prepareShares',
+      publicKeyPackage: f.publicKeyPackage,
+      signingPackages: f.signingPackages,
+      hints: f.hints,
+    };
+    expect(runCryptoTask(prepare)).toBe(true);
+    expect(runCryptoTask({ ...prepare, signingPackages: ['00'] })).toBe(false);
+    const runs = vi.spyOn(p, 'run');
+    r.warm(prepare, 'c1');
+    expect(runs).toHaveBeenCalledTimes(1);
+    expect(r.pending).toBe(0); // nothing kept for a handler to take
+    // Then, on the same worker (affinity), every check answers as before: honest and bad shares,
+    // aggregation with and without a culprit.
+    const checks = tasks().slice(2);
+    const expected = checks.map((t) => runCryptoTask(t));
+    expect(await Promise.all(checks.map((t) => p.run(t, 'c1')))).toEqual(expected);
+    // Without workers, warm runs nothing.
+    const inline = pool(0);
+    const inlineRuns = vi.spyOn(inline, 'run');
+    new CryptoRuns(inline).warm(prepare, 'c1');
+    expect(inlineRuns).not.toHaveBeenCalled();
+  });
+
   it('starts nothing early without workers (inline work would only move)', async () => {
     const f = fixture();
     const r = new CryptoRuns(pool(0));

@@ -34,6 +34,7 @@ import {
   commit,
   destroyNonces,
   newSigningPackage,
+  prepareShareChecks,
   sign,
   verify,
   verifySignatureShare,
@@ -168,6 +169,12 @@ export interface Frost {
     rng?: Rng,
   ): Signature;
   verifySignatureShare(share: SignatureShare, pkg: SigningPackage, pub: PublicKeyPackage): void;
+  /**
+   * Precomputes each signer's share-equation point for `pkg` under `pub`, so that a later
+   * verifySignatureShare of the same package object costs one fixed-base multiplication. Changes no
+   * result; a coordinator runs it while the signers compute their shares.
+   */
+  prepareShareChecks(pkg: SigningPackage, pub: PublicKeyPackage): void;
   verify(message: Uint8Array, signature: Signature | Uint8Array, verifyingKey: Uint8Array): boolean;
   readonly encode: {
     bytes<T extends EncodableType>(type: T, pkg: PackageTypeMap[T]): Uint8Array;
@@ -257,6 +264,8 @@ export function createFrost(suite: Suite): Frost {
       aggregate(suite, p, s as readonly SignatureShare[], pub, rng),
     verifySignatureShare: (s: SignatureShare, p: SigningPackage, pub: PublicKeyPackage) =>
       verifySignatureShare(suite, s, p, pub),
+    prepareShareChecks: (p: SigningPackage, pub: PublicKeyPackage) =>
+      prepareShareChecks(suite, p, pub),
     verify: (m: Uint8Array, s: Signature | Uint8Array, vk: Uint8Array) => verify(suite, m, s, vk),
     encode: Object.freeze({
       bytes: <T extends EncodableType>(t: T, p: PackageTypeMap[T]) => encodeBytes(suite, t, p),

@@ -89,6 +89,11 @@ interface Parsed {
   readonly negateR: boolean;
   /** Taproot: the group key had odd y, so shares / verifying shares are negated. */
   readonly negatePK: boolean;
+  /**
+   * prepareShareChecks: each signer's expected z_i·G, with a copy of the verifying share it was
+   * computed from (a later check under another public key package must not use it).
+   */
+  readonly expected: Map<Identifier, { readonly vs: Uint8Array; readonly Z: Pt }>;
 }
 
 const parsedCache = new WeakMap<SigningPackage, Map<string, Parsed>>();
@@ -172,7 +177,20 @@ export function parseSigningPackage(
   if (R.is0()) fail('INVALID_ELEMENT', 'group commitment is the identity');
   const negateR = suite.taproot && !hasEvenY(R);
   const c = suite.challenge(R, PK, pkg.message);
-  const parsed: Parsed = { ids, idHex, index, D, E, rho, R, PK, c, negateR, negatePK };
+  const parsed: Parsed = {
+    ids,
+    idHex,
+    index,
+    D,
+    E,
+    rho,
+    R,
+    PK,
+    c,
+    negateR,
+    negatePK,
+    expected: new Map(),
+  };
   if (!byKey) {
     byKey = new Map();
     parsedCache.set(pkg, byKey);
@@ -261,6 +279,25 @@ export function verifySignatureShare(
     fail('INVALID_SIGNATURE_SHARE', 'signature share does not verify', [share.identifier]);
 }
 
+/**
+ * The right-hand side of signer i's share equation (RFC 9591 §5.4 verify_signature_share):
+ * (D + ρ·E)(negated for odd-y R on Taproot) + (c·λ)·PK_i, with the two variable-base products as
+ * one interleaved multi-scalar multiplication (shared doublings: about half the cost of two
+ * separate ones): ±D + msm([E, PK_i], [±ρ, c·λ]).
+ */
+function expectedShareCommitment(suite: Suite, p: Parsed, pub: PublicKeyPackage, i: number): Pt {
+  const id = p.idHex[i] as Identifier;
+  const PKi = verifyingSharePoint(suite, pub, id, p.negatePK);
+  const lambda = lagrangeAt(suite, p.ids, p.ids[i] as bigint);
+  const F = suite.Fn;
+  const rho = p.rho[i] as bigint;
+  const D = p.D[i] as Pt;
+  return (p.negateR ? D.negate() : D).add(
+    msm(suite, [p.E[i] as Pt, PKi], [p.negateR ? F.neg(rho) : rho, F.mul(p.c, lambda)]),
+  );
+}
+
+/** z·G == the expected commitment, prepared earlier (prepareShareChecks) when it can be. */
 function shareEquationHolds(
   suite: Suite,
   p: Parsed,
@@ -269,19 +306,31 @@ function shareEquationHolds(
   z: bigint,
 ): boolean {
   const id = p.idHex[i] as Identifier;
-  const PKi = verifyingSharePoint(suite, pub, id, p.negatePK);
-  const lambda = lagrangeAt(suite, p.ids, p.ids[i] as bigint);
-  // z·G == (D + ρ·E)(negated for odd-y R on Taproot) + (c·λ)·PK_i, with the two variable-base
-  // products as one interleaved multi-scalar multiplication (shared doublings: about half the
-  // cost of two separate ones): ±D + msm([E, PK_i], [±ρ, c·λ]).
-  const F = suite.Fn;
-  const rho = p.rho[i] as bigint;
-  const D = p.D[i] as Pt;
-  const rhs = (p.negateR ? D.negate() : D).add(
-    msm(suite, [p.E[i] as Pt, PKi], [p.negateR ? F.neg(rho) : rho, F.mul(p.c, lambda)]),
-  );
+  const prepared = p.expected.get(id);
+  const vs = pub.verifyingShares[id];
+  const rhs =
+    prepared !== undefined && vs !== undefined && equalBytes(prepared.vs, vs)
+      ? prepared.Z
+      : expectedShareCommitment(suite, p, pub, i);
   const lhs = z === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(z);
   return lhs.equals(rhs);
+}
+
+/**
+ * Computes, before any share arrives, the point each signer's share must match (z_i·G), so that
+ * checking a share (verifySignatureShare, the cheater search of aggregate) is then one fixed-base
+ * multiplication instead of a multi-scalar one. A coordinator calls it when it sends the signing
+ * package, while the signers compute their shares; the result is kept with the package's parsed
+ * form (same package object, same public key package contents) and changes no outcome.
+ */
+export function prepareShareChecks(suite: Suite, pkg: SigningPackage, pub: PublicKeyPackage): void {
+  if (pub.suite !== suite.name) fail('WRONG_CIPHERSUITE', `public key package is for ${pub.suite}`);
+  const p = parseSigningPackage(suite, pkg, pub.verifyingKey);
+  p.idHex.forEach((id, i) => {
+    const vs = pub.verifyingShares[id];
+    if (vs === undefined) return; // verifySignatureShare names it UNKNOWN_IDENTIFIER
+    p.expected.set(id, { vs: vs.slice(), Z: expectedShareCommitment(suite, p, pub, i) });
+  });
 }
 
 /** Encode (R, z) per the suite: RFC 8032 for Ed25519/Ed448, x-only BIP340 for Taproot. */
