@@ -45,15 +45,20 @@ function bodiesOf<T extends Envelope['body']['type']>(
   return entries.filter((e) => e.envelope.body.type === type) as At<T>[];
 }
 
-/** Each member's first round-1 package of `type`, as it signed it (the coordinator relays firsts). */
+/**
+ * Each member's round-1 package from its first message of `type`, as it signed it (what the
+ * coordinator builds the round from: `firstIncoming`); a first message without one counts as none.
+ */
 function ownPackages(
   entries: readonly TranscriptEntry[],
   type: 'dkg.round1' | 'key.round1',
 ): Map<string, string> {
   const own = new Map<string, string>();
+  const seen = new Set<string>();
   for (const e of entries) {
     const body = e.envelope.body as { type: string; package?: string };
-    if (e.direction !== 'in' || body.type !== type || own.has(e.sender)) continue;
+    if (e.direction !== 'in' || body.type !== type || seen.has(e.sender)) continue;
+    seen.add(e.sender);
     if (body.package !== undefined) own.set(e.sender, body.package);
   }
   return own;
