@@ -312,6 +312,13 @@ function verifyLifecycle(
   const inconsistency = keyPackageInconsistency(ended, start.threshold);
   if (inconsistency !== undefined)
     keyProblems.push(`the recorded public key package: ${inconsistency}`);
+  // The key state the ceremony started from is the one the bundle records for that epoch.
+  const from = b.group?.epochs.find((e) => e.epoch === start.fromEpoch);
+  if (from !== undefined && !samePackage(from.publicKeyPackage, start.publicKeyPackage)) {
+    keyProblems.push(
+      `key.start's public key package is not the one the bundle records for epoch ${start.fromEpoch}`,
+    );
+  }
   if (dealing) {
     try {
       const decoded: ReshareRound1Package[] = start.dealers.map((d) => {
@@ -372,5 +379,21 @@ function recordedDifference(
     return packageDifference(frost.decode.bytes('PublicKeyPackage', hexToBytes(hex)), derived);
   } catch {
     return 'an encoding that does not decode';
+  }
+}
+
+/** Do two hex public key packages decode to the same package (canonical re-encoding)? */
+function samePackage(a: string, b: string): boolean {
+  try {
+    const enc = (hex: string) =>
+      bytesToHex(
+        frost.encode.bytes(
+          'PublicKeyPackage',
+          frost.decode.bytes('PublicKeyPackage', hexToBytes(hex)),
+        ),
+      );
+    return enc(a) === enc(b);
+  } catch {
+    return false;
   }
 }

@@ -437,6 +437,28 @@ describe('verifyCeremonyBundle: lifecycle ceremonies', () => {
     },
   );
 
+  it.each(['refresh', 'repair'] as const)(
+    '%s: key.start from another key state than the bundle records for its epoch: INCONSISTENT_KEY_PACKAGE',
+    (kind) => {
+      const c = lifecycleBundle(kind);
+      // The coordinator rewrites its record of epoch 0 (a package from another dealing of the key).
+      const epoch0 = c.bundle.group!.epochs.find((e) => e.epoch === 0)!;
+      const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(epoch0.publicKeyPackage));
+      const [a, b] = Object.keys(pub.verifyingShares) as (keyof typeof pub.verifyingShares)[];
+      epoch0.publicKeyPackage = bytesToHex(
+        frost.encode.bytes('PublicKeyPackage', {
+          ...pub,
+          verifyingShares: {
+            ...pub.verifyingShares,
+            [a!]: pub.verifyingShares[b!]!,
+            [b!]: pub.verifyingShares[a!]!,
+          },
+        }),
+      );
+      expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    },
+  );
+
   it('refresh: the new epoch missing from the bundle: ROUND1_HASH_MISMATCH', () => {
     const c = lifecycleBundle('refresh');
     c.bundle.group!.epochs = c.bundle.group!.epochs.filter((e) => e.epoch !== 1);
