@@ -165,12 +165,21 @@ function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort 
         culprits: [...o.disagreeing],
       };
     case 'CULPRIT_REPORTED':
-      return {
-        type: 'dkg.abort',
-        code: failCode ?? 'INVALID_SECRET_SHARE',
-        message: 'a member reported a faulty package',
-        culprits: [o.culprit],
-      };
+      // A member naming itself reports a failure it cannot attribute (client failCulprit, e.g.
+      // its view was altered in transit): it is the honest reporter, never the culprit.
+      return o.culprit === o.reportedBy
+        ? {
+            type: 'dkg.abort',
+            code: failCode ?? 'INCONSISTENT_VIEW',
+            message: `${o.reportedBy} could not complete the ceremony; nobody is blamed`,
+            culprits: [],
+          }
+        : {
+            type: 'dkg.abort',
+            code: failCode ?? 'INVALID_SECRET_SHARE',
+            message: 'a member reported a faulty package',
+            culprits: [o.culprit],
+          };
     case 'TIMEOUT':
       return {
         type: 'dkg.abort',

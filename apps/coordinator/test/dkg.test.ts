@@ -277,6 +277,41 @@ describe('key ceremony', () => {
     expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
   });
 
+  it('aborts at once on a member’s unattributed dkg.fail (culprit = itself), blaming nobody', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const keys = await register(admin, ['dave', 'erin']);
+    const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
+    const erin = await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey);
+    const id = newCeremonyId();
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: ['dave', 'erin'].map((m) => ({
+          member: m,
+          identityKey: bytesToHex(keys[m]!.publicKey),
+        })),
+      }),
+    );
+    expectAck(await dave.submit(id, round1('dave', 2, 2)));
+    expectAck(await erin.submit(id, round1('erin', 2, 2)));
+    await dave.nextBody('dkg.round1.all', id);
+    // What the client sends when the coordinator altered its view (failCulprit: its own name).
+    expectAck(
+      await dave.submit(id, {
+        type: 'dkg.fail',
+        culprit: 'dave',
+        code: 'INCONSISTENT_VIEW',
+        reason: 'my own round-1 package was altered',
+      }),
+    );
+    const abort = await erin.nextBody('dkg.abort', id);
+    expect(abort.body).toMatchObject({ code: 'INCONSISTENT_VIEW', culprits: [] });
+    expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+  });
+
   it('aborts a key ceremony at its round deadline, naming who was missing', async () => {
     const t = await fresh({ dkgRoundTimeoutMs: 1500 });
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);

@@ -241,7 +241,11 @@ export function checkKey(phase: KeyPhase, c: KeyContext, e: KeyEvent): CheckResu
     case 'dkg.fail':
       if (!isMember(c, e.member)) return refuse('NOT_A_MEMBER', `${e.member} is not a member`);
       if (!isMember(c, e.culprit)) return refuse('NOT_A_MEMBER', `${e.culprit} is not a member`);
-      if (e.culprit === e.member) return refuse('INVALID_EVENT', 'a member cannot accuse itself');
+      // Only a dealer sent anything to verify (B.25–B.27); naming anyone else blames a member
+      // that cannot have cheated. A member naming itself reports a failure it cannot attribute
+      // (a coordinator fault, the client's failCulprit): the ceremony aborts, nobody is blamed.
+      if (e.culprit !== e.member && !isDealer(c, e.culprit))
+        return refuse('NOT_A_MEMBER', `${e.culprit} deals nothing in this ceremony`);
       if (phase === 'round1')
         return refuse('UNEXPECTED_MESSAGE', 'nothing to verify before the round-1 broadcast');
       return accept;

@@ -151,11 +151,6 @@ describe('key ceremony (DKG)', () => {
     }
     refused(
       actor,
-      { type: 'dkg.fail', member: 'alice', culprit: 'alice', reason: 'x', at: 1_150 },
-      'INVALID_EVENT',
-    );
-    refused(
-      actor,
       { type: 'dkg.fail', member: 'alice', culprit: 'mallory', reason: 'x', at: 1_150 },
       'NOT_A_MEMBER',
     );
@@ -280,5 +275,56 @@ describe('key ceremony (DKG)', () => {
     const b = throughRound2(3, 2);
     accept(b, { type: 'member.revoked', member: 'carol', at: 1_500 });
     expect(b.getSnapshot().output).toMatchObject({ code: 'MEMBER_REVOKED', member: 'carol' });
+  });
+});
+
+describe('dkg.fail: who may be named', () => {
+  // The client reports a failure it cannot pin on a member (a coordinator fault, an unattributed
+  // check) as its own view: culprit = itself (client failCulprit). That report must abort the
+  // ceremony at once and blame nobody; refusing it left the ceremony to time out and then named
+  // the honest reporter among the missing.
+  it('accepts a self-report as an unattributed failure and aborts at once', () => {
+    const actor = startKey(keyInput(3, 2));
+    for (const [i, m] of members(3).entries()) {
+      accept(actor, { type: 'dkg.round1', member: m, packageHash: hex(100 + i), at: 1_100 });
+    }
+    accept(actor, {
+      type: 'dkg.fail',
+      member: 'alice',
+      culprit: 'alice',
+      reason: 'round-1 packages do not match the roster',
+      at: 1_150,
+    });
+    expect(actor.getSnapshot().value).toBe('aborted');
+    expect(actor.getSnapshot().output).toMatchObject({
+      code: 'CULPRIT_REPORTED',
+      culprit: 'alice',
+      reportedBy: 'alice',
+    });
+  });
+
+  // Only a dealer sent anything to verify: naming a member that deals nothing (the repaired
+  // member, a new committee member of a reshare) would blame someone who cannot have cheated.
+  it('refuses a culprit that deals nothing in this ceremony (NOT_A_MEMBER)', () => {
+    const actor = startKey(
+      keyInput(5, 3, {
+        ceremonyId: 'repair-2',
+        kind: 'repair',
+        group: { members: ['alice', 'bob', 'carol', 'erin'], threshold: 3 },
+        dealers: ['alice', 'bob', 'carol'],
+        recipients: ['erin'],
+        confirmers: ['alice', 'bob', 'carol', 'erin'],
+      }),
+    );
+    ['alice', 'bob', 'carol'].forEach((m, i) =>
+      accept(actor, { type: 'dkg.round1', member: m, packageHash: hex(300 + i), at: 1_100 }),
+    );
+    refused(
+      actor,
+      { type: 'dkg.fail', member: 'alice', culprit: 'erin', reason: 'x', at: 1_150 },
+      'NOT_A_MEMBER',
+    );
+    accept(actor, { type: 'dkg.fail', member: 'erin', culprit: 'bob', reason: 'x', at: 1_150 });
+    expect(actor.getSnapshot().output).toMatchObject({ culprit: 'bob', reportedBy: 'erin' });
   });
 });
