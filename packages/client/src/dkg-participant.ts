@@ -341,6 +341,8 @@ export class DkgParticipant {
       plaintext.fill(0);
       boxes.push({ recipient: r.member, ...boxToWire(box) });
     }
+    // The others' secret shares f_i(j) are sealed in their boxes now: keep no plaintext (B.34).
+    for (const pkg of Object.values(packages) as DkgRound2Package[]) pkg.signingShare.fill(0);
     this.#phase = 'round2';
     this.#log(
       `key ceremony ${this.ceremonyId}: round 2 (encrypted shares to ${boxes.length} members)`,
