@@ -1,6 +1,7 @@
 // THREATS B.34 / brief: no secret is kept after it is needed. The round-2 packages part 2 makes
 // hold the other members' secret shares f_i(j) in plaintext; once sealed into their boxes they are
 // wiped, like the encoded plaintext already was.
+import type * as FrostModule from '@conclave/frost';
 import type { DkgRound2Package } from '@conclave/frost';
 import {
   bodyHash,
@@ -16,7 +17,7 @@ import { describe, expect, it, vi } from 'vitest';
 const captured: DkgRound2Package[] = [];
 
 vi.mock('@conclave/frost', async (importOriginal) => {
-  const mod = await importOriginal<typeof import('@conclave/frost')>();
+  const mod = await importOriginal<typeof FrostModule>();
   const real = mod.ed25519;
   const dkg = {
     ...real.keys.dkg,
