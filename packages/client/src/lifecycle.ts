@@ -5,6 +5,8 @@
 import { unlink } from 'node:fs/promises';
 import {
   hexToBytes,
+  verifyDkgConfirmation,
+  type DkgComplete,
   type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
@@ -13,7 +15,7 @@ import type { Connection } from './connection.js';
 import { ClientError, isClientError } from './errors.js';
 import type { Home, LoadedShare } from './home.js';
 import type { ScryptParams } from './keystore.js';
-import { LifecycleParticipant } from './lifecycle-participant.js';
+import { LifecycleParticipant, lifecycleRoles } from './lifecycle-participant.js';
 import { discardStagedShare, promoteShare, recoverShares, stageShare } from './share-swap.js';
 
 export interface LifecycleOptions {
@@ -36,8 +38,47 @@ export interface LifecycleHandle {
 
 const ROUTED = new Set(['key.round1.all', 'key.round2.deliver', 'dkg.complete', 'dkg.abort']);
 
+/**
+ * Did every confirmer of this ceremony sign the same transcript hash and the group key, as the
+ * dkg.complete says? Only then have the new holders their shares (each checked its own against
+ * the dealers' commitments before confirming, THREATS B.24); the coordinator cannot forge these
+ * signatures, whereas the rest of a dkg.complete (the group key is public) anyone can write.
+ */
+export function committeeConfirmed(
+  ceremonyId: string,
+  start: KeyStart,
+  complete: DkgComplete | undefined,
+): boolean {
+  if (complete === undefined || complete.groupPublicKey !== start.groupPublicKey) return false;
+  const confirmers = lifecycleRoles(start).confirmers;
+  const byMember = new Map(complete.confirmations.map((c) => [c.member, c.signature]));
+  if (byMember.size !== confirmers.length) return false;
+  const people = [...start.participants, ...start.previous];
+  return confirmers.every((m) => {
+    const person = people.find((p) => p.member === m);
+    const signature = byMember.get(m);
+    if (person === undefined || signature === undefined) return false;
+    try {
+      return verifyDkgConfirmation(
+        hexToBytes(person.identityKey),
+        {
+          ceremonyId,
+          member: m,
+          round1Hash: hexToBytes(complete.round1Hash),
+          groupPublicKey: hexToBytes(start.groupPublicKey),
+        },
+        hexToBytes(signature),
+      );
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
   const participants = new Map<string, LifecycleParticipant>();
+  /** ceremony id → the dkg.complete received for it (what a leaving dealer checks). */
+  const completes = new Map<string, DkgComplete>();
   const listeners = new Set<(p: LifecycleParticipant) => void>();
   const log = o.log ?? (() => undefined);
 
@@ -73,6 +114,13 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     p.result
       .then(async (r) => {
         if (r.kind === 'reshare' && !r.members.includes(o.home.name)) {
+          if (!committeeConfirmed(ceremonyId, start, completes.get(ceremonyId))) {
+            log(
+              `${r.group}: the reshare's completion is not signed by every new member; ` +
+                'your old share was kept',
+            );
+            return;
+          }
           await unlink(o.home.sharePath(r.group)).catch(() => undefined);
           log(`${r.group}: you left the group; your old share was deleted`);
         }
@@ -95,6 +143,8 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     }
     if (!ROUTED.has(body.type)) return;
     const p = participants.get(env.ceremonyId);
+    if (body.type === 'dkg.complete' && p !== undefined && !completes.has(env.ceremonyId))
+      completes.set(env.ceremonyId, body);
     if (p !== undefined) void run(() => p.handle(env));
   };
 
