@@ -155,7 +155,8 @@ describe('attachLifecycle: a dealer leaving in a reshare', () => {
       type: 'dkg.complete',
       groupPublicKey: l.gpk,
       round1Hash: bytesToHex(new Uint8Array(32).fill(7)),
-      confirmations: [],
+      // Schema-valid, but signed by nobody: what a coordinator can write without the committee.
+      confirmations: l.committee.map((m) => ({ member: m, signature: '00'.repeat(64) })),
     });
     await l.settled();
     expect(await readFile(l.sharePath, 'utf8')).toBe('old share of alice');
