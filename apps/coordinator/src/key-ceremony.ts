@@ -34,6 +34,7 @@ import {
   isLifecycle,
   performLifecycleEffect,
   resendLifecycleState,
+  round2Pieces,
 } from './key-lifecycle.js';
 import { frostRefusal, identifierOf, refused } from './runtime.js';
 
@@ -248,7 +249,7 @@ export function performKeyEffect(
       // Boxes are delivered all at once when every member sent round 2 (requestConfirmation).
       return;
     case 'requestConfirmation': {
-      const round2 = runner.firstIncoming(live.id, 'dkg.round2');
+      const round2 = round2Pieces(runner, live.id, 'dkg.round2');
       runner.emitOnce(live, effect.seq, () =>
         effect.to.map((member) => ({
           recipient: member,

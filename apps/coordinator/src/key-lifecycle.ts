@@ -540,6 +540,22 @@ function cancelSigning(runner: CeremonyRunner, group: string, epoch: number): vo
   }
 }
 
+/**
+ * Every accepted round-2 envelope of the ceremony, pieces included: the key chart lets a sender
+ * deliver its boxes in several envelopes (each piece to other recipients), so taking only each
+ * sender's first envelope would drop the boxes of the later pieces.
+ */
+export function round2Pieces<T extends 'dkg.round2' | 'key.round2'>(
+  runner: CeremonyRunner,
+  id: string,
+  type: T,
+): (Envelope & { body: Extract<Envelope['body'], { type: T }> })[] {
+  return runner.store
+    .transcriptOfType(id, type)
+    .filter((e) => e.direction === 'in' && e.envelope.body.type === type)
+    .map((e) => e.envelope as Envelope & { body: Extract<Envelope['body'], { type: T }> });
+}
+
 /** The end-to-end encrypted boxes addressed to `member` in these envelopes, each with its sender. */
 export function boxesFor(
   envelopes: readonly {
@@ -599,7 +615,7 @@ export function performLifecycleEffect(
     case 'deliverRound2':
       return true;
     case 'requestConfirmation': {
-      const round2 = runner.firstIncoming(live.id, 'key.round2');
+      const round2 = round2Pieces(runner, live.id, 'key.round2');
       runner.emitOnce(live, effect.seq, () =>
         effect.to.map((member) => ({
           recipient: member,

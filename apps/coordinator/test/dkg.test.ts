@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
+  addMembers,
   authHeaders,
   connect,
   expectAck,
@@ -310,6 +311,42 @@ describe('key ceremony', () => {
     const abort = await erin.nextBody('dkg.abort', id);
     expect(abort.body).toMatchObject({ code: 'INCONSISTENT_VIEW', culprits: [] });
     expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+  });
+
+  it('relays every piece of a round-2 message sent in pieces (the key chart takes pieces)', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = [new FakeMember('alice'), new FakeMember('bob'), new FakeMember('carol')];
+    await addMembers(admin, members);
+    for (const m of members) await m.connect(t);
+    const alice = members[0]!;
+    const realSend = alice.client.send.bind(alice.client);
+    alice.client.send = (frame: unknown) => {
+      const f = frame as { ceremonyId: string; body: { type: string; boxes?: unknown[] } };
+      if (f.body.type !== 'dkg.round2' || (f.body.boxes?.length ?? 0) < 2) return realSend(frame);
+      // One envelope per recipient instead of one for all.
+      for (const box of f.body.boxes ?? []) {
+        realSend(alice.client.seal(f.ceremonyId, { type: 'dkg.round2', boxes: [box] } as never));
+      }
+    };
+    const id = newCeremonyId();
+    for (const m of members) m.dkgGroup.set(id, 'ops');
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: members.map((m) => ({ member: m.name, identityKey: m.publicKey })),
+      }),
+    );
+    const done = await admin.next(
+      (f) =>
+        f.type === 'envelope' &&
+        f.ceremonyId === id &&
+        (f.body.type === 'dkg.complete' || f.body.type === 'dkg.abort'),
+      8_000,
+    );
+    expect(done.body.type).toBe('dkg.complete');
   });
 
   it('aborts a key ceremony at its round deadline, naming who was missing', async () => {
