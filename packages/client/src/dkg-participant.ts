@@ -196,6 +196,9 @@ export class DkgParticipant {
         case 'dkg.complete':
           return await this.#onComplete(body);
         case 'dkg.abort':
+          // After a verified dkg.complete (n signed confirmations: the key exists for everyone)
+          // an abort means nothing; wiping now would zero the share while it is being saved.
+          if (this.#phase === 'done') return;
           this.#discard();
           this.#phase = 'failed';
           this.#log(`key ceremony ${this.ceremonyId} aborted: ${body.code}`);
