@@ -64,6 +64,11 @@ export interface RunnerDeps {
   readonly artifacts?: ArtifactStore;
   /** Curve arithmetic off the event loop (crypto-pool.ts); size 0 runs it inline. */
   readonly crypto: CryptoPool;
+  /**
+   * Where work queued behind a ceremony's busy queue runs (the coordinator's TurnQueue: a turn of
+   * its own, `alone`). Without it, queued work runs in the microtask after the work ahead of it.
+   */
+  readonly schedule?: (unit: () => void) => void;
 }
 
 /** Fault injection for tests: a hook that throws leaves the effect pending, like a crash would. */
@@ -322,7 +327,14 @@ export class CeremonyRunner {
       if (result !== undefined) this.#track(id, result);
       return result;
     }
-    const next = tail.then(fn);
+    // Work that waited runs in a turn of its own (deps.schedule), not in the microtask after the
+    // work ahead: a burst for one ceremony (or many ceremonies' pool answers, each resuming such
+    // a chain) would otherwise run back to back and hold the event loop for all of it.
+    const schedule = this.deps.schedule;
+    const next =
+      schedule === undefined
+        ? tail.then(fn)
+        : tail.then(() => new Promise<void>((resolve) => schedule(resolve))).then(fn);
     this.#track(id, next);
     return next;
   }

@@ -222,6 +222,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       hub: server.hub,
       artifacts,
       crypto,
+      schedule: (unit) => turns.push(unit, { alone: true }),
       ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
     });
     runner.performer = {

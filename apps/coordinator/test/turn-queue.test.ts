@@ -1,7 +1,11 @@
 // The coordinator's run queue (src/runtime.ts TurnQueue): units run in order, one per event-loop
 // turn, so a timer due meanwhile runs between two units instead of after the whole burst, and a
-// unit that throws does not stop the ones after it.
+// unit that throws does not stop the ones after it. A ceremony's queued work (CeremonyRunner
+// .serial) takes turns of the queue too, instead of running in the microtask after the work ahead.
 import { describe, expect, it } from 'vitest';
+import { CeremonyRunner, type RunnerDeps } from '../src/ceremonies.js';
+import { CryptoPool } from '../src/crypto-pool.js';
+import { silentLogger } from '../src/logger.js';
 import { TurnQueue } from '../src/runtime.js';
 
 function busy(ms: number): void {
@@ -59,5 +63,55 @@ describe('TurnQueue', () => {
     setImmediate(() => order.push('other'));
     await new Promise((r) => setTimeout(r, 20));
     expect(order).toEqual(['a1', 'other', 'a2']);
+  });
+});
+
+describe('CeremonyRunner.serial with a scheduler', () => {
+  /** A runner with only what serial() uses; `schedule` records the units it is given. */
+  function runnerWith(units: (() => void)[] | undefined): CeremonyRunner {
+    return new CeremonyRunner({
+      logger: silentLogger,
+      crypto: new CryptoPool({ size: 0 }),
+      ...(units === undefined ? {} : { schedule: (u: () => void) => units.push(u) }),
+    } as unknown as RunnerDeps);
+  }
+
+  it('runs work queued behind a busy ceremony in a turn of its own, in order', async () => {
+    const units: (() => void)[] = [];
+    const runner = runnerWith(units);
+    const seen: string[] = [];
+    let finishA!: () => void;
+    const a = runner.serial('c1', () => new Promise<void>((r) => (finishA = r)));
+    const b = runner.serial('c1', () => void seen.push('b'));
+    const c = runner.serial('c1', () => void seen.push('c'));
+    // Another ceremony is not queued behind c1: it runs at once.
+    runner.serial('c2', () => void seen.push('other'));
+    expect(seen).toEqual(['other']);
+    finishA();
+    await a;
+    await new Promise((r) => setImmediate(r));
+    // b waits for its turn, not the microtask after a.
+    expect(seen).toEqual(['other']);
+    expect(units).toHaveLength(1);
+    units.shift()!();
+    await b;
+    expect(seen).toEqual(['other', 'b']);
+    await new Promise((r) => setImmediate(r));
+    units.shift()!();
+    await c;
+    expect(seen).toEqual(['other', 'b', 'c']);
+    await runner.idle();
+  });
+
+  it('without a scheduler, queued work runs right after the work ahead (as before)', async () => {
+    const runner = runnerWith(undefined);
+    const seen: string[] = [];
+    let finishA!: () => void;
+    const a = runner.serial('c1', () => new Promise<void>((r) => (finishA = r)));
+    const b = runner.serial('c1', () => void seen.push('b'));
+    finishA();
+    await a;
+    await b;
+    expect(seen).toEqual(['b']);
   });
 });
