@@ -1,6 +1,7 @@
 // Frames from an authenticated connection: parse at the edge (parseMessage), then bare queries or
 // envelopes (openEnvelope with the connection's member as the only acceptable sender).
 import {
+  ADMIN_ID,
   MAX_INBOX_ITEMS,
   ProtocolError,
   openEnvelope,
@@ -22,6 +23,16 @@ import {
 } from './signing-ceremony.js';
 
 const FINAL_TYPES = ['sign.complete', 'sign.aborted', 'dkg.complete', 'dkg.abort'];
+const KEY_FINAL_TYPES = ['dkg.complete', 'dkg.abort'];
+
+/**
+ * How long after it closed a key ceremony's sealed outcome is sent again to its members on every
+ * connect (D.47): a member whose connection dropped before `dkg.complete` saves its share only
+ * when it receives it. Members ignore an outcome they already acted on (it is idempotent).
+ */
+export const KEY_OUTCOME_RESEND_MS = 7 * 24 * 60 * 60 * 1000;
+/** Per group, how many of its most recent ceremonies are looked at for a closed key ceremony. */
+const KEY_OUTCOME_SCAN = 32;
 
 export class Dispatcher {
   readonly #runner: CeremonyRunner;
@@ -167,6 +178,7 @@ export class Dispatcher {
 
   /** After authentication: current status of the member's open ceremonies, and what it missed. */
   onConnect(member: string, send: (frame: object) => void): void {
+    this.#resendKeyOutcomes(member, send);
     for (const live of this.#runner.live.values()) {
       if (!this.#runner.audience(live).includes(member)) continue;
       try {
@@ -175,6 +187,39 @@ export class Dispatcher {
         else resendSigningState(this.#runner, live, member);
       } catch {
         // a status that cannot be built is logged by pushStatus on the next transition
+      }
+    }
+  }
+
+  /**
+   * The sealed `dkg.complete` / `dkg.abort` of the key ceremonies this member took part in that
+   * closed in the last KEY_OUTCOME_RESEND_MS, each after its final status, from the transcript
+   * (closed ceremonies are no longer in `runner.live`, so nothing else would resend them).
+   */
+  #resendKeyOutcomes(member: string, send: (frame: object) => void): void {
+    const runner = this.#runner;
+    if (member === ADMIN_ID) return;
+    const since = runner.now() - KEY_OUTCOME_RESEND_MS;
+    for (const group of runner.store.listGroups()) {
+      const records = runner.store
+        .listCeremoniesOfGroups([group.name], KEY_OUTCOME_SCAN)
+        .filter((r) => r.kind === 'key' && !r.open && r.updatedAt >= since)
+        .sort((a, b) => a.updatedAt - b.updatedAt);
+      for (const record of records) {
+        if (runner.live.has(record.id)) continue;
+        try {
+          const closed = runner.get(record.id);
+          if (closed === undefined) continue;
+          if (!snapshotOf(closed).context.group.members.includes(member)) continue;
+          const finals = KEY_FINAL_TYPES.map((type) =>
+            runner.latestOutgoing(record.id, type, member),
+          ).filter((e) => e !== undefined);
+          if (finals.length === 0) continue;
+          send(runner.status(closed));
+          for (const entry of finals) send(entry.envelope);
+        } catch {
+          // a damaged closed ceremony is reported where it is read (status, audit); skip it here
+        }
       }
     }
   }

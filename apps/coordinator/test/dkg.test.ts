@@ -425,3 +425,57 @@ describe('heartbeat', () => {
     expect(await closed).toBe(1006);
   });
 });
+
+describe('key ceremony outcome after a dropped connection (D.47)', () => {
+  it('resends dkg.complete on reconnect to a member that confirmed and was offline at the end', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const [alice, bob, carol] = [
+      new FakeMember('alice'),
+      new FakeMember('bob'),
+      new FakeMember('carol'),
+    ];
+    await addMembers(admin, [alice, bob, carol]);
+    for (const m of [alice, bob, carol]) await m.connect(t);
+    // bob's confirmation is held back until carol is gone.
+    const held: unknown[] = [];
+    const bobSend = bob.client.send.bind(bob.client);
+    bob.client.send = (frame: unknown) => {
+      const f = frame as { type?: string; body?: { type?: string } };
+      if (f.type === 'envelope' && f.body?.type === 'dkg.confirm') held.push(frame);
+      else bobSend(frame);
+    };
+    const id = newCeremonyId();
+    for (const m of [alice, bob, carol]) m.dkgGroup.set(id, 'ops');
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: [alice, bob, carol].map((m) => ({ member: m.name, identityKey: m.publicKey })),
+      }),
+    );
+    // alice and carol confirmed; bob's confirmation waits.
+    for (let i = 0; ; i += 1) {
+      const s = await admin.query(
+        { type: 'ceremony.status.get', ceremonyId: id },
+        'ceremony.status',
+      );
+      if (s.approvals?.includes('alice') && s.approvals.includes('carol') && held.length > 0) break;
+      if (i > 200) throw new Error(`confirmations not in: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(held).toHaveLength(1);
+    await carol.client.close();
+    bobSend(held[0]);
+    await admin.nextBody('dkg.complete', id, 20_000);
+    expect(t.handle.store.getGroup('ops')?.state).toBe('active');
+    expect(carol.keyPackages.has('ops')).toBe(false);
+    // carol comes back after the ceremony closed: it is owed the sealed dkg.complete.
+    await carol.connect(t);
+    const complete = await carol.client.nextBody('dkg.complete', id, 5_000);
+    expect(complete.body.groupPublicKey).toBe(t.handle.store.getGroup('ops')?.groupPublicKey);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(carol.keyPackages.has('ops')).toBe(true);
+  });
+});
