@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
+  CONFIG_FILENAME,
   Connection,
   Home,
   MemberSession,
@@ -30,6 +31,10 @@ import {
 import { ed25519Spki } from '@conclave/frost';
 import {
   CeremonyIdSchema,
+  GroupNameSchema,
+  MemberIdSchema,
+  ReleaseSchema,
+  SIGNATURE_FORMATS,
   bytesToHex,
   fingerprint,
   hexToBytes,
@@ -110,6 +115,35 @@ export function progressLine(s: CeremonyStatus): string {
 
 export async function cmdInit(o: GlobalOptions & { name: string }, ctx: Ctx): Promise<void> {
   const dir = homeDir(o);
+  // Everything that can be wrong is checked before the passphrase is asked and before anything is
+  // written: a home left half-made by a bad name or an unreachable coordinator would make the
+  // retry fail with HOME_EXISTS.
+  checkName('member', o.name);
+  const existing = await readFile(join(dir, CONFIG_FILENAME), 'utf8').catch(() => undefined);
+  if (existing !== undefined) {
+    throw new CliError(
+      'HOME_EXISTS',
+      `${resolve(dir)} already holds a member home; use another --home or remove it`,
+    );
+  }
+  let pin: CoordinatorPin | undefined;
+  if (o.coordinator !== undefined) {
+    const base = normalizeCoordinatorUrl(o.coordinator);
+    ctx.progress(`contacting the coordinator at ${base}`);
+    const info = await fetchCoordinatorInfo(base);
+    // The log key too (docs/audit.md): a coordinator without a log is pinned on first witness.
+    const logKey = await fetchLogKey(base).then(
+      (k) => k.verifierKey,
+      () => undefined,
+    );
+    pin = {
+      url: base,
+      origin: info.origin,
+      coordinatorKey: info.coordinatorKey,
+      adminKey: info.adminKey,
+      ...(logKey === undefined ? {} : { logKey }),
+    };
+  }
   const passphrase = await getPassphrase('New passphrase for your identity key: ', true);
   ctx.progress(`creating identity key in ${dir} (stretching the passphrase takes a moment)`);
   const home = await Home.init(dir, o.name, passphrase);
@@ -124,36 +158,71 @@ export async function cmdInit(o: GlobalOptions & { name: string }, ctx: Ctx): Pr
     `Member ${home.name} created in ${home.dir}\n` +
     `  identity key: ${pub}\n  fingerprint:  ${fingerprint(home.identityPublicKey)}\n` +
     `Give the key to your admin: conclave member add ${home.name} --key ${pub} --admin-key FILE`;
-  if (o.coordinator !== undefined) {
-    const base = normalizeCoordinatorUrl(o.coordinator);
-    const info = await fetchCoordinatorInfo(base);
-    // The log key too (docs/audit.md): a coordinator without a log is pinned on first witness.
-    const logKey = await fetchLogKey(base).then(
-      (k) => k.verifierKey,
-      () => undefined,
-    );
-    await home.pinCoordinator({
-      url: base,
-      origin: info.origin,
-      coordinatorKey: info.coordinatorKey,
-      adminKey: info.adminKey,
-      ...(logKey === undefined ? {} : { logKey }),
-    });
+  if (pin !== undefined) {
+    await home.pinCoordinator(pin);
     const c = {
-      url: base,
-      coordinatorKey: info.coordinatorKey,
-      coordinatorFingerprint: fingerprint(hexToBytes(info.coordinatorKey)),
-      adminKey: info.adminKey,
-      adminFingerprint: fingerprint(hexToBytes(info.adminKey)),
-      logKey: logKey ?? null,
+      url: pin.url,
+      coordinatorKey: pin.coordinatorKey,
+      coordinatorFingerprint: fingerprint(hexToBytes(pin.coordinatorKey)),
+      adminKey: pin.adminKey,
+      adminFingerprint: fingerprint(hexToBytes(pin.adminKey)),
+      logKey: pin.logKey ?? null,
     };
     doc['coordinator'] = c;
     human +=
-      `\nPinned coordinator ${base} (compare these with your admin):\n` +
+      `\nPinned coordinator ${pin.url} (compare these with your admin):\n` +
       `  coordinator key ${c.coordinatorFingerprint}\n  admin key       ${c.adminFingerprint}` +
-      (logKey === undefined ? '' : `\n  log key         ${logKey}`);
+      (pin.logKey === undefined ? '' : `\n  log key         ${pin.logKey}`);
   }
   ctx.result(doc, human);
+}
+
+/**
+ * The release as the coordinator will check it (protocol ReleaseSchema), checked here first: a
+ * mistyped --formats or --version is then an INVALID_ARGUMENT naming the option and the accepted
+ * values, before any artifact is uploaded.
+ */
+export function checkRelease(release: Release): void {
+  const r = ReleaseSchema.safeParse(release);
+  if (r.success) return;
+  const issue = r.error.issues[0]!;
+  const [field, index] = issue.path;
+  if (field === 'formats' && typeof index === 'number') {
+    const bad = release.formats[index];
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `--formats: ${JSON.stringify(bad)} is not a signature format (or is listed twice); choose from ${SIGNATURE_FORMATS.join(', ')}`,
+      2,
+    );
+  }
+  const option: Record<string, string> = {
+    version: '--version',
+    formats: '--formats',
+    note: '--note',
+    incident: '--incident',
+    artifacts: '--artifact',
+  };
+  const name = typeof field === 'string' ? (option[field] ?? field) : 'release';
+  throw new CliError('INVALID_ARGUMENT', `${name}: ${issue.message}`, 2);
+}
+
+type CoordinatorPin = Parameters<Home['pinCoordinator']>[0];
+
+/**
+ * A member or group name as the protocol takes it (1-32 of [a-z0-9_-]), checked before anything
+ * is sent, so a typo is an INVALID_ARGUMENT naming the rule rather than a schema error from the
+ * coordinator's envelope check.
+ */
+export function checkName(what: 'member' | 'group', name: string): void {
+  const ok = (what === 'member' ? MemberIdSchema : GroupNameSchema).safeParse(name).success;
+  if (!ok) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `${what} name ${JSON.stringify(name)}: expected 1-32 characters of [a-z0-9_-]` +
+        (what === 'member' ? ' (not "admin" or "coordinator")' : ''),
+      2,
+    );
+  }
 }
 
 // ---------------------------------------------------------------- admin
@@ -567,6 +636,7 @@ export async function cmdRequest(
       ? {}
       : { provenance: await boundDocument(o.provenance, 'provenance') }),
   } as Release;
+  checkRelease(release);
   const session = await openSession(o, ctx, { reconnect: o.wait });
   const ceremonyId = newCeremonyId();
   try {

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
+  checkName,
   cmdAgent,
   cmdApprove,
   cmdCancel,
@@ -38,12 +39,26 @@ import { cmdTag } from './tag.js';
 import { runRealDemo } from './real-demo.js';
 import { registerAudit } from './commands/audit.js';
 import { CliError } from './errors.js';
-import { makeCtx, printError, type Ctx, type GlobalOptions } from './output.js';
+import { makeCtx, printError, toError, type Ctx, type GlobalOptions } from './output.js';
 
 const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a whole number');
   return n;
+};
+
+/** A wait in seconds: a whole number of at least 1 (0 or less would give up before starting). */
+const seconds = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('expected whole seconds, at least 1');
+  return n;
+};
+
+/** A group name argument, checked before anything is sent (commands.ts checkName). */
+const groupArg = (name: string | undefined): string => {
+  checkName('group', name ?? '');
+  return name ?? '';
 };
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -59,14 +74,16 @@ function common(cmd: Command): Command {
     );
 }
 
-type Action<O> = (opts: O, ctx: Ctx, ...positional: string[]) => Promise<void>;
+/** Positional arguments as given; an optional one that was left out stays undefined. */
+type Action<O> = (opts: O, ctx: Ctx, ...positional: (string | undefined)[]) => Promise<void>;
 
 /** Commander calls actions with (positional..., opts, command). */
-function run<O extends GlobalOptions>(fn: Action<O>) {
+export function run<O extends GlobalOptions>(fn: Action<O>) {
   return async (...args: unknown[]) => {
     const cmd = args[args.length - 1] as Command;
     const opts = cmd.opts<O>();
-    await fn(opts, makeCtx(opts), ...args.slice(0, -2).map(String));
+    const positional = args.slice(0, -2).map((a) => (a === undefined ? undefined : String(a)));
+    await fn(opts, makeCtx(opts), ...positional);
   };
 }
 
@@ -100,7 +117,7 @@ export function buildProgram(): Command {
       .option(
         '--session-timeout <seconds>',
         'how long a signing session waits for shares before excluding silent signers',
-        int,
+        seconds,
       ),
   ).action(
     run<GlobalOptions & { db: string; host: string; port: number; sessionTimeout?: number }>(
@@ -144,7 +161,7 @@ export function buildProgram(): Command {
       .requiredOption('--admin-key <file>', 'the admin key file printed by `coordinator start`'),
   ).action(
     run<GlobalOptions & { threshold: number; members: string; adminKey: string }>((o, ctx, name) =>
-      cmdGroupCreate(name ?? '', o, ctx),
+      cmdGroupCreate(groupArg(name), o, ctx),
     ),
   );
 
@@ -156,9 +173,11 @@ export function buildProgram(): Command {
       .description(
         'take part in the key ceremony of GROUP (DKG, refresh, reshare or repair); the share is saved encrypted',
       )
-      .option('--timeout <seconds>', 'give up after this long', int, 300)
+      .option('--timeout <seconds>', 'give up after this long', seconds, 300)
       .addHelpText('after', PASSPHRASE_HELP),
-  ).action(run<GlobalOptions & { timeout: number }>((o, ctx, id) => cmdKeygen(id ?? '', o, ctx)));
+  ).action(
+    run<GlobalOptions & { timeout: number }>((o, ctx, id) => cmdKeygen(groupArg(id), o, ctx)),
+  );
 
   common(
     program
@@ -186,9 +205,13 @@ export function buildProgram(): Command {
         'raw,sshsig,minisign,signify,openpgp,dsse,sigstore,jws',
       )
       .option('--no-wait', 'return once the request is recorded')
-      .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
+      .option('--timeout <seconds>', 'give up waiting after this long', seconds, 600)
       .addHelpText('after', PASSPHRASE_HELP),
-  ).action(run<Parameters<typeof cmdRequest>[0]>((o, ctx) => cmdRequest(o, ctx)));
+  ).action(
+    run<Parameters<typeof cmdRequest>[0]>((o, ctx) =>
+      cmdRequest({ ...o, group: groupArg(o.group) }, ctx),
+    ),
+  );
 
   common(
     program
@@ -203,13 +226,7 @@ export function buildProgram(): Command {
       .description(
         "one ceremony's state, approvals, sessions, culprits and what its policy waits for; without ID: unratified hotfixes and each group's verified policy",
       ),
-  ).action(
-    run<GlobalOptions>((o, ctx, id) =>
-      id === undefined || id === 'undefined'
-        ? cmdGovernanceStatus(undefined, o, ctx)
-        : cmdGovernanceStatus(id, o, ctx),
-    ),
-  );
+  ).action(run<GlobalOptions>((o, ctx, id) => cmdGovernanceStatus(id, o, ctx)));
 
   common(
     program
@@ -221,7 +238,7 @@ export function buildProgram(): Command {
         collect,
       )
       .option('--yes', 'approve without asking (after all checks pass)')
-      .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
+      .option('--timeout <seconds>', 'give up waiting after this long', seconds, 600)
       .addHelpText('after', PASSPHRASE_HELP),
   ).action(
     run<GlobalOptions & { artifact?: string[]; yes?: boolean; timeout: number }>((o, ctx, id) =>
@@ -348,7 +365,7 @@ export function buildProgram(): Command {
       .option('--repo <dir>', 'the git repository', '.')
       .option('--tagger <who>', '"Name <email>" (default: git config user.name / user.email)')
       .option('--force', 'replace an existing tag of that name')
-      .option('--timeout <seconds>', 'give up waiting after this long', int, 600)
+      .option('--timeout <seconds>', 'give up waiting after this long', seconds, 600)
       .addHelpText('after', PASSPHRASE_HELP),
   ).action(
     run<
@@ -361,7 +378,7 @@ export function buildProgram(): Command {
         force?: boolean;
         timeout: number;
       }
-    >((o, ctx, tag) => cmdTag(tag ?? '', o, ctx)),
+    >((o, ctx, tag) => cmdTag(tag ?? '', { ...o, group: groupArg(o.group) }, ctx)),
   );
 
   const key = program.command('key').description("the group public key in verifiers' formats");
@@ -378,7 +395,7 @@ export function buildProgram(): Command {
       ),
   ).action(
     run<GlobalOptions & { format: string; out?: string; principal?: string }>((o, ctx, group) =>
-      cmdKeyExport(group ?? '', o, ctx),
+      cmdKeyExport(groupArg(group), o, ctx),
     ),
   );
 
@@ -414,8 +431,8 @@ export function buildProgram(): Command {
     ),
   );
   // Governance (docs/policy.md): policy show|set, release revoke|revocations, request extras.
-  registerPolicy(program, { common, run, int });
-  registerRelease(program, { common, run, int });
+  registerPolicy(program, { common, run, int, seconds });
+  registerRelease(program, { common, run, int, seconds });
   registerAudit(program); // audit ID|BUNDLE, audit export, log verify, log witness
   return program;
 }
@@ -427,7 +444,7 @@ function registerLifecycle(group: Command): void {
   const waiting = (cmd: Command) =>
     cmd
       .option('--no-wait', 'return once the ceremony is open')
-      .option('--timeout <seconds>', 'give up waiting after this long', int, 600);
+      .option('--timeout <seconds>', 'give up waiting after this long', seconds, 600);
   common(
     group
       .command('show [name]')
@@ -445,7 +462,7 @@ function registerLifecycle(group: Command): void {
     ),
   ).action(
     run<GlobalOptions & { adminKey: string; wait: boolean; timeout: number }>((o, ctx, name) =>
-      cmdGroupRefresh(name ?? '', o, ctx),
+      cmdGroupRefresh(groupArg(name), o, ctx),
     ),
   );
   common(
@@ -460,7 +477,7 @@ function registerLifecycle(group: Command): void {
     ),
   ).action(
     run<Parameters<typeof cmdGroupReshare>[1]>((o, ctx, name) =>
-      cmdGroupReshare(name ?? '', o, ctx),
+      cmdGroupReshare(groupArg(name), o, ctx),
     ),
   );
   common(
@@ -473,7 +490,9 @@ function registerLifecycle(group: Command): void {
         .requiredOption(adminKey, adminHelp),
     ),
   ).action(
-    run<Parameters<typeof cmdGroupRepair>[1]>((o, ctx, name) => cmdGroupRepair(name ?? '', o, ctx)),
+    run<Parameters<typeof cmdGroupRepair>[1]>((o, ctx, name) =>
+      cmdGroupRepair(groupArg(name), o, ctx),
+    ),
   );
   common(
     group
@@ -486,7 +505,7 @@ function registerLifecycle(group: Command): void {
       .requiredOption('--reason <text>', 'why (in the signed transition statement)')
       .option('--new-group <name>', 'name of the new group (default: NAME-v2, NAME-v3, …)')
       .option('--out <file>', 'where to write the transition statement')
-      .option('--timeout <seconds>', 'give up waiting for the DKG after this long', int, 600)
+      .option('--timeout <seconds>', 'give up waiting for the DKG after this long', seconds, 600)
       .requiredOption(adminKey, adminHelp),
   ).action(
     run<
@@ -500,7 +519,7 @@ function registerLifecycle(group: Command): void {
         newGroup?: string;
         out?: string;
       }
-    >((o, ctx, name) => cmdGroupRotate(name ?? '', { ...o, wait: true }, ctx)),
+    >((o, ctx, name) => cmdGroupRotate(groupArg(name), { ...o, wait: true }, ctx)),
   );
   common(
     group
@@ -515,11 +534,16 @@ function registerLifecycle(group: Command): void {
       )
       .option('--old-envelope <file>', "use this release.intoto.json for the old group's side")
       .option('--new-envelope <file>', "use this release.intoto.json for the new group's side")
-      .option('--timeout <seconds>', 'give up waiting for the quorums after this long', int, 600)
+      .option(
+        '--timeout <seconds>',
+        'give up waiting for the quorums after this long',
+        seconds,
+        600,
+      )
       .addHelpText('after', PASSPHRASE_HELP),
   ).action(
     run<Parameters<typeof cmdTransitionSign>[1]>((o, ctx, name) =>
-      cmdTransitionSign(name ?? '', o, ctx),
+      cmdTransitionSign(groupArg(name), o, ctx),
     ),
   );
   common(
@@ -544,6 +568,15 @@ function registerLifecycle(group: Command): void {
   );
 }
 
+/**
+ * A usage mistake (INVALID_ARGUMENT, from the CLI or a package) exits 2 like commander's own usage
+ * errors and `verify`/`audit`; any other coded error exits with its own code, else 1.
+ */
+function exitCodeOf(e: unknown): number {
+  if (toError(e).code === 'INVALID_ARGUMENT') return 2;
+  return e instanceof CliError ? e.exitCode : 1;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   const json = argv.includes('--json');
@@ -564,7 +597,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     printError(e, json);
-    return e instanceof CliError ? e.exitCode : 1;
+    return exitCodeOf(e);
   }
 }
 

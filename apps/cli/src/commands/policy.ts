@@ -22,7 +22,7 @@ import {
 import { documentArtifact } from '@conclave/release';
 import type { Command } from 'commander';
 import * as z from 'zod';
-import { openSession } from '../commands.js';
+import { checkName, openSession } from '../commands.js';
 import { CliError } from '../errors.js';
 import type { Ctx, GlobalOptions } from '../output.js';
 import { groupOf, requireSigned, submitGovernance, type CliHelpers } from './release.js';
@@ -43,6 +43,7 @@ export async function cmdPolicyShow(
   o: GlobalOptions,
   ctx: Ctx,
 ): Promise<void> {
+  if (group !== undefined) checkName('group', group);
   const session = await openSession(o, ctx);
   try {
     const name = await groupOf(session, group);
@@ -105,6 +106,7 @@ export async function cmdPolicySet(
   o: GlobalOptions & { file: string; note?: string; wait: boolean; timeout: number },
   ctx: Ctx,
 ): Promise<void> {
+  checkName('group', group);
   const session = await openSession(o, ctx, { reconnect: o.wait });
   try {
     // Authenticated by the passphrase (see cmdPolicyShow); also the threshold shown below.
@@ -165,11 +167,7 @@ export function registerPolicy(program: Command, h: CliHelpers): void {
     policy
       .command('show [group]')
       .description("the group's policy in force, after verifying the quorum signature over it"),
-  ).action(
-    h.run<GlobalOptions>((o, ctx, group) =>
-      cmdPolicyShow(group === 'undefined' ? undefined : group, o, ctx),
-    ),
-  );
+  ).action(h.run<GlobalOptions>((o, ctx, group) => cmdPolicyShow(group, o, ctx)));
   h.common(
     policy
       .command('set <group>')
@@ -182,7 +180,7 @@ export function registerPolicy(program: Command, h: CliHelpers): void {
       )
       .option('--note <text>', 'a note for the approvers')
       .option('--no-wait', 'return once the request is recorded')
-      .option('--timeout <seconds>', 'give up waiting after this long', h.int, 600),
+      .option('--timeout <seconds>', 'give up waiting after this long', h.seconds, 600),
   ).action(
     h.run<GlobalOptions & { file: string; note?: string; wait: boolean; timeout: number }>(
       (o, ctx, group) => cmdPolicySet(group ?? '', o, ctx),

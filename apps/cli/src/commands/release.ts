@@ -34,16 +34,19 @@ import {
   statementDigest,
 } from '@conclave/release';
 import type { Command } from 'commander';
-import { openSession, progressLine, withTimeout } from '../commands.js';
+import { checkName, openSession, progressLine, withTimeout } from '../commands.js';
 import { CliError } from '../errors.js';
 import type { Ctx, GlobalOptions } from '../output.js';
 
 /** What main.ts lends the register functions (its option conventions). */
 export interface CliHelpers {
   common(cmd: Command): Command;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  run<O extends GlobalOptions>(fn: (o: O, ctx: Ctx, ...positional: string[]) => Promise<void>): any;
+  run<O extends GlobalOptions>(
+    fn: (o: O, ctx: Ctx, ...positional: (string | undefined)[]) => Promise<void>,
+  ): (...args: unknown[]) => Promise<void>;
   int(v: string): number;
+  /** Whole seconds, at least 1 (for --timeout). */
+  seconds(v: string): number;
 }
 
 type WaitOptions = { wait: boolean; timeout: number };
@@ -291,6 +294,7 @@ export async function cmdReleaseRevocations(
   o: GlobalOptions & { group?: string; out?: string },
   ctx: Ctx,
 ): Promise<void> {
+  if (o.group !== undefined) checkName('group', o.group);
   const session = await openSession(o, ctx);
   try {
     const group = await groupOf(session, o.group);
@@ -452,7 +456,7 @@ export function registerRelease(program: Command, h: CliHelpers): void {
       )
       .requiredOption('--reason <text>', 'why (inside the signed revocation statement)')
       .option('--no-wait', 'return once the request is recorded')
-      .option('--timeout <seconds>', 'give up waiting after this long', h.int, 600),
+      .option('--timeout <seconds>', 'give up waiting after this long', h.seconds, 600),
   ).action(
     h.run<GlobalOptions & WaitOptions & { reason: string }>((o, ctx, id) =>
       cmdReleaseRevoke(id ?? '', o, ctx),

@@ -1,0 +1,124 @@
+// A new user's mistakes, run through the real binary: each is told what happened and what to do
+// (a coded error, `--json` a parseable `{ok:false,error:{code,message}}`), usage mistakes exit 2,
+// and nothing is left half-made on disk.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { run } from '../src/main.js';
+import { runCli, tempDir } from '../../../test/support.js';
+
+const env = { CONCLAVE_PASSPHRASE: 'first-use test passphrase', CONCLAVE_HOME: '' };
+
+async function cliJson(args: readonly string[]) {
+  const r = await runCli([...args, '--json'], { env });
+  let doc: { ok?: boolean; error?: { code?: string; message?: string } } = {};
+  expect(() => (doc = JSON.parse(r.stdout) as typeof doc), r.stdout + r.stderr).not.toThrow();
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  return { code: r.code, ok: doc.ok, error: doc.error ?? {}, stderr: r.stderr };
+}
+
+describe('conclave init', () => {
+  it('refuses a bad member name with INVALID_ARGUMENT (exit 2) and creates no home', async () => {
+    const home = join(tempDir('conclave-first-use-'), 'home');
+    const r = await cliJson(['init', '--name', 'Bad!Name', '--home', home]);
+    expect(r.code).toBe(2);
+    expect(r.error.code).toBe('INVALID_ARGUMENT');
+    expect(r.error.message).toMatch(/member name "Bad!Name".*\[a-z0-9_-\]/);
+    expect(existsSync(join(home, 'config.json'))).toBe(false);
+  });
+
+  it('refuses an unreachable coordinator before creating the home, so the retry works', async () => {
+    const home = join(tempDir('conclave-first-use-'), 'home');
+    const r = await cliJson([
+      'init',
+      '--name',
+      'alice',
+      '--home',
+      home,
+      '--coordinator',
+      'http://127.0.0.1:1',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.error.code).toBe('COORDINATOR_UNREACHABLE');
+    expect(r.error.message).toMatch(/could not reach the coordinator at http:\/\/127\.0\.0\.1:1/);
+    expect(existsSync(join(home, 'config.json'))).toBe(false);
+    const bad = await cliJson([
+      'init',
+      '--name',
+      'alice',
+      '--home',
+      home,
+      '--coordinator',
+      'notaurl',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.error.code).toBe('INVALID_ARGUMENT');
+    expect(bad.error.message).toMatch(/coordinator URL/);
+    const retry = await cliJson(['init', '--name', 'alice', '--home', home]);
+    expect(retry.code, retry.stderr).toBe(0);
+    expect(retry.ok).toBe(true);
+    const again = await cliJson(['init', '--name', 'alice', '--home', home]);
+    expect(again.code).toBe(1);
+    expect(again.error.code).toBe('HOME_EXISTS');
+    expect(again.error.message).toMatch(/already holds a member home/);
+  });
+});
+
+describe('usage mistakes exit 2 with INVALID_ARGUMENT, before anything is sent', () => {
+  it.each([
+    ['a --timeout of 0', ['keygen', 'web', '--timeout', '0'], /--timeout.*at least 1/],
+    ['a negative --timeout', ['approve', 'c_0123456789abcdef', '--timeout', '-5'], /at least 1/],
+    [
+      'a group name the protocol refuses',
+      ['group', 'create', 'Web!', '--threshold', '2', '--members', 'a,b', '--admin-key', 'x'],
+      /group name "Web!": expected 1-32 characters of \[a-z0-9_-\]/,
+    ],
+    ['a bad group name to keygen', ['keygen', 'Web!'], /group name "Web!"/],
+    [
+      'a bad hex member key',
+      ['member', 'add', 'dave', '--key', '00', '--admin-key', 'x'],
+      /64 hex/,
+    ],
+  ])('%s', async (_, args, message) => {
+    const r = await cliJson([...args, '--home', tempDir('conclave-first-use-')]);
+    expect(r.code).toBe(2);
+    expect(r.error.code).toBe('INVALID_ARGUMENT');
+    expect(r.error.message).toMatch(message);
+  });
+
+  it('an unknown --formats entry names the accepted formats (nothing uploaded)', async () => {
+    const dir = tempDir('conclave-first-use-');
+    const artifact = join(dir, 'app.tgz');
+    writeFileSync(artifact, 'bytes');
+    const r = await cliJson([
+      'request',
+      '--group',
+      'web',
+      '--artifact',
+      artifact,
+      '--version',
+      '1.0.0',
+      '--formats',
+      'raw,bogus',
+      '--home',
+      join(dir, 'no-home'),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.error.code).toBe('INVALID_ARGUMENT');
+    expect(r.error.message).toMatch(/--formats: "bogus" is not a signature format.*raw, sshsig/);
+  });
+});
+
+describe('optional positional arguments', () => {
+  it('reach the command as undefined when left out (not the string "undefined")', async () => {
+    const seen: unknown[] = [];
+    const action = run(async (_o, _ctx, name) => {
+      seen.push(name);
+    });
+    const cmd = new Command('show');
+    await action(undefined, {}, cmd);
+    await action('web', {}, cmd);
+    expect(seen).toEqual([undefined, 'web']);
+  });
+});
