@@ -227,7 +227,9 @@ async function oneCeremony(g: BenchGroup, timeoutMs: number): Promise<OneCeremon
 async function verifyFromApprover(g: BenchGroup, id: string): Promise<boolean> {
   const approver = g.approvers[0];
   if (approver === undefined) return false;
-  for (let i = 0; i < 100; i++) {
+  // The approver writes its record after sign.complete reaches it; on a loaded machine (ten
+  // approvers' agents in this one process) that can take seconds. Up to 15 s, then not verified.
+  for (let i = 0; i < 750; i++) {
     const rec = await approver.home.loadRecord(id);
     const message = rec?.['message'];
     const outcome = rec?.['outcome'] as { signature?: string; groupPublicKey?: string } | undefined;
