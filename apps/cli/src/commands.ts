@@ -90,6 +90,7 @@ export function homeDir(o: GlobalOptions): string {
  * The count is against the policy's quorum (never below the key's threshold).
  */
 export function progressLine(s: CeremonyStatus): string {
+  if (s.kind === 'key') return keyProgressLine(s);
   const n = s.approvals.length;
   const p = s.policy;
   const quorum = Math.max(s.threshold, p?.quorum ?? 0);
@@ -108,6 +109,35 @@ export function progressLine(s: CeremonyStatus): string {
   if (s.culprits.length > 0) line += `; excluded: ${s.culprits.join(', ')}`;
   if (s.rejections.length > 0)
     line += `; rejected by: ${s.rejections.map((r) => r.member).join(', ')}`;
+  return line;
+}
+
+const KEY_STEPS: Record<string, string> = {
+  waitingForRound1: 'round 1 (commitments)',
+  waitingForRound2: 'round 2 (encrypted shares)',
+  waitingForConfirmations: 'confirming the group key',
+};
+
+/**
+ * A key ceremony has no approvals: every member takes part, and the coordinator's `approvals` are
+ * the members done with the current step. Says the step, who is done and whom it waits for (a
+ * member whose `conclave keygen` or `agent` is not running).
+ */
+function keyProgressLine(s: CeremonyStatus): string {
+  const done = s.approvals;
+  let line: string;
+  if (isTerminal(s.state)) line = `key ceremony ${s.state}`;
+  else {
+    const step = KEY_STEPS[s.state] ?? s.state;
+    const missing = s.members.filter((m) => !done.includes(m));
+    line =
+      `${step}: ${done.length} of ${s.members.length} members done` +
+      (done.length === 0 ? '' : ` (${done.join(', ')})`) +
+      (missing.length === 0
+        ? ''
+        : ` — waiting for ${missing.join(', ')} (\`conclave keygen ${s.group}\` or \`conclave agent\`)`);
+  }
+  if (s.culprits.length > 0) line += `; blamed: ${s.culprits.join(', ')}`;
   return line;
 }
 
@@ -204,6 +234,17 @@ export function checkRelease(release: Release): void {
   };
   const name = typeof field === 'string' ? (option[field] ?? field) : 'release';
   throw new CliError('INVALID_ARGUMENT', `${name}: ${issue.message}`, 2);
+}
+
+/** A ceremony id argument (8-64 of [A-Za-z0-9_-]), checked before anything is sent. */
+export function checkCeremonyId(id: string): void {
+  if (!CeremonyIdSchema.safeParse(id).success) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `${JSON.stringify(id)} is not a ceremony id (8-64 of [A-Za-z0-9_-], as \`conclave inbox\` lists them)`,
+      2,
+    );
+  }
 }
 
 type CoordinatorPin = Parameters<Home['pinCoordinator']>[0];
@@ -736,6 +777,26 @@ export async function cmdApprove(
     },
   );
   try {
+    // A ceremony that has ended (or a key ceremony) has nothing to approve: say so before the
+    // review, instead of a refusal from the coordinator after it.
+    const status = await session.connection.status(id);
+    if (status.kind === 'key') {
+      throw new CliError(
+        'INVALID_ARGUMENT',
+        `${id} is a key ceremony, which has no approvals; take part with \`conclave keygen ${status.group}\``,
+        2,
+      );
+    }
+    if (isTerminal(status.state)) {
+      const state = status.state.split('.').pop() ?? status.state;
+      throw new CliError(
+        'CEREMONY_CLOSED',
+        `${id} is already ${state}; there is nothing to approve` +
+          (state === 'completed'
+            ? ` (\`conclave fetch ${id} --out DIR\` writes its signatures)`
+            : ` (\`conclave status ${id}\` says why)`),
+      );
+    }
     const { review } = await session.review(id);
     ctx.progress(describeReview(review));
     // The policy it runs under, verified (POLICY_UNVERIFIED before any y/N), and what a
@@ -788,6 +849,26 @@ export async function cmdReject(
 ): Promise<void> {
   const session = await openSession(o, ctx);
   try {
+    // A ceremony that has ended (or a key ceremony) has nothing to approve: say so before the
+    // review, instead of a refusal from the coordinator after it.
+    const status = await session.connection.status(id);
+    if (status.kind === 'key') {
+      throw new CliError(
+        'INVALID_ARGUMENT',
+        `${id} is a key ceremony, which has no approvals; take part with \`conclave keygen ${status.group}\``,
+        2,
+      );
+    }
+    if (isTerminal(status.state)) {
+      const state = status.state.split('.').pop() ?? status.state;
+      throw new CliError(
+        'CEREMONY_CLOSED',
+        `${id} is already ${state}; there is nothing to approve` +
+          (state === 'completed'
+            ? ` (\`conclave fetch ${id} --out DIR\` writes its signatures)`
+            : ` (\`conclave status ${id}\` says why)`),
+      );
+    }
     const { review } = await session.review(id);
     await session.reject(review, o.reason);
     ctx.result({ ceremonyId: id, rejected: true }, `Rejected ${id}`);
@@ -807,9 +888,7 @@ export async function cmdCancel(
   o: GlobalOptions & { reason: string; adminKey?: string },
   ctx: Ctx,
 ): Promise<void> {
-  if (!CeremonyIdSchema.safeParse(id).success) {
-    throw new CliError('INVALID_ARGUMENT', `${JSON.stringify(id)} is not a ceremony id`);
-  }
+  checkCeremonyId(id);
   const body = { type: 'ceremony.cancel', reason: o.reason } as const;
   const done = (status: CeremonyStatus) =>
     ctx.result({ ceremonyId: id, cancelled: true, status }, `Cancelled ${id}: ${status.state}`);

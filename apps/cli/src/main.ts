@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
+  checkCeremonyId,
   checkName,
   cmdAgent,
   cmdApprove,
@@ -61,6 +62,12 @@ const groupArg = (name: string | undefined): string => {
   return name ?? '';
 };
 
+/** A ceremony id argument, checked before anything is sent (commands.ts checkCeremonyId). */
+const ceremonyArg = (id: string | undefined): string => {
+  checkCeremonyId(id ?? '');
+  return id ?? '';
+};
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Adds the options every command has. */
@@ -87,8 +94,12 @@ export function run<O extends GlobalOptions>(fn: Action<O>) {
   };
 }
 
+/** Commands that open this member's identity (or share) say how the passphrase is given. */
 const PASSPHRASE_HELP =
   '\nPassphrase: asked on the terminal; for automation (CI, agents, tests) set CONCLAVE_PASSPHRASE.\n';
+/** The same for commands that need it only when run as a member, not with --admin-key. */
+const MEMBER_PASSPHRASE_HELP =
+  '\nPassphrase (as a member, not with --admin-key): asked on the terminal; for automation set CONCLAVE_PASSPHRASE.\n';
 
 export function buildProgram(): Command {
   const program = new Command('conclave')
@@ -225,8 +236,13 @@ export function buildProgram(): Command {
       .command('status [id]')
       .description(
         "one ceremony's state, approvals, sessions, culprits and what its policy waits for; without ID: unratified hotfixes and each group's verified policy",
-      ),
-  ).action(run<GlobalOptions>((o, ctx, id) => cmdGovernanceStatus(id, o, ctx)));
+      )
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(
+    run<GlobalOptions>((o, ctx, id) =>
+      cmdGovernanceStatus(id === undefined ? undefined : ceremonyArg(id), o, ctx),
+    ),
+  );
 
   common(
     program
@@ -242,7 +258,7 @@ export function buildProgram(): Command {
       .addHelpText('after', PASSPHRASE_HELP),
   ).action(
     run<GlobalOptions & { artifact?: string[]; yes?: boolean; timeout: number }>((o, ctx, id) =>
-      cmdApprove(id ?? '', o, ctx),
+      cmdApprove(ceremonyArg(id), o, ctx),
     ),
   );
 
@@ -250,8 +266,11 @@ export function buildProgram(): Command {
     program
       .command('reject <id>')
       .description('decline a request')
-      .requiredOption('--reason <text>', 'why'),
-  ).action(run<GlobalOptions & { reason: string }>((o, ctx, id) => cmdReject(id ?? '', o, ctx)));
+      .requiredOption('--reason <text>', 'why')
+      .addHelpText('after', PASSPHRASE_HELP),
+  ).action(
+    run<GlobalOptions & { reason: string }>((o, ctx, id) => cmdReject(ceremonyArg(id), o, ctx)),
+  );
 
   common(
     program
@@ -260,7 +279,8 @@ export function buildProgram(): Command {
         'withdraw an open ceremony: a signing request by its requester (or the admin), a key ceremony by the admin',
       )
       .requiredOption('--reason <text>', 'why (every member sees it)')
-      .option('--admin-key <file>', 'cancel as the admin (any signing or key ceremony)'),
+      .option('--admin-key <file>', 'cancel as the admin (any signing or key ceremony)')
+      .addHelpText('after', MEMBER_PASSPHRASE_HELP),
   ).action(
     run<GlobalOptions & { reason: string; adminKey?: string }>((o, ctx, id) =>
       cmdCancel(id ?? '', o, ctx),
@@ -292,7 +312,7 @@ export function buildProgram(): Command {
       ),
   ).action(
     run<GlobalOptions & { out: string; manifest?: string }>((o, ctx, id) =>
-      cmdFetch(id ?? '', o, ctx),
+      cmdFetch(ceremonyArg(id), o, ctx),
     ),
   );
 
@@ -431,8 +451,9 @@ export function buildProgram(): Command {
     ),
   );
   // Governance (docs/policy.md): policy show|set, release revoke|revocations, request extras.
-  registerPolicy(program, { common, run, int, seconds });
-  registerRelease(program, { common, run, int, seconds });
+  const helpers = { common, run, int, seconds, passphraseHelp: PASSPHRASE_HELP };
+  registerPolicy(program, helpers);
+  registerRelease(program, helpers);
   registerAudit(program); // audit ID|BUNDLE, audit export, log verify, log witness
   return program;
 }
@@ -449,7 +470,8 @@ function registerLifecycle(group: Command): void {
     group
       .command('show [name]')
       .description('groups, their members, threshold, key epoch and public key')
-      .option(adminKey, `${adminHelp} (else: as this member)`),
+      .option(adminKey, `${adminHelp} (else: as this member)`)
+      .addHelpText('after', MEMBER_PASSPHRASE_HELP),
   ).action(
     run<GlobalOptions & { adminKey?: string }>((o, ctx, name) => cmdGroupShow(name, o, ctx)),
   );

@@ -123,6 +123,11 @@ const NEXT: Record<string, string> = {
     'the bundle does not prove what it claims; keep it, and compare with `conclave audit export ID` from another member',
   LOG_VERIFY_FAILED: "keep the output; compare with another member's `conclave log verify`",
   KEYS_NOT_PINNED: 'see `conclave audit --help` (Keys)',
+  WRONG_GROUP: 'check the group name with `conclave group show`',
+  NO_SHARE: 'see `conclave group show` for your groups, or pass the --home that holds the share',
+  DUPLICATE: 'it exists already; nothing was changed',
+  GIT_FAILED: "check --repo and --commit (git's own message is above)",
+  INVALID_MESSAGE: 'fix the value the message names and run the command again',
 };
 
 const DEFAULT_NEXT = 'run the command with --help, or `conclave status ID` for a ceremony';
@@ -143,6 +148,16 @@ export function toError(e: unknown): {
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
 }
 
+/**
+ * `conclave: CODE: message — what to do next`. A message that already names the command to run
+ * (a backticked `conclave …`) is not followed by a second, more generic one.
+ */
+export function humanError(err: { code: string; message: string }): string {
+  const head = `conclave: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}`;
+  if (/`conclave [^`]+`/.test(err.message)) return head;
+  return `${head} — ${NEXT[err.code] ?? DEFAULT_NEXT}`;
+}
+
 export function printError(e: unknown, json: boolean): void {
   const err = toError(e);
   if (json) {
@@ -150,11 +165,8 @@ export function printError(e: unknown, json: boolean): void {
       `${jsonForTerminal({ ok: false, error: { ...err.details, code: err.code, message: err.message } })}\n`,
     );
   } else {
-    const next = NEXT[err.code] ?? DEFAULT_NEXT;
     // The message may quote the coordinator or a bundle: escaped, newlines included.
-    process.stderr.write(
-      `conclave: ${terminalSafe(err.code)}: ${terminalSafe(err.message)} — ${next}\n`,
-    );
+    process.stderr.write(`${humanError(err)}\n`);
   }
 }
 

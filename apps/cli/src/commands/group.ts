@@ -810,7 +810,22 @@ export async function cmdKeygen(
     },
   });
   ctx.progress(`waiting for a key ceremony of ${group}…`);
+  // Until a ceremony starts nothing else is printed: say what the wait depends on, and that it is
+  // still waiting (a mistyped group waited --timeout in silence).
+  let begun = false;
+  void started.then(() => (begun = true));
+  const startedAt = Date.now();
+  const heartbeat = setInterval(() => {
+    if (begun) return;
+    const s = Math.round((Date.now() - startedAt) / 1000);
+    ctx.progress(
+      `still waiting for a key ceremony of ${group} (${s} s of ${o.timeout} s); the admin opens one with \`conclave group create|refresh|reshare|repair\``,
+    );
+  }, KEYGEN_HEARTBEAT_MS);
+  heartbeat.unref();
   try {
+    const note = await keygenGroupNote(session.connection, group).catch(() => null);
+    if (note !== null && !begun) ctx.progress(note);
     const result = await withTimeout(
       started.then((r) => r),
       o.timeout,
@@ -837,6 +852,30 @@ export async function cmdKeygen(
             : '  you are no longer a member; your old share was deleted'),
     );
   } finally {
+    clearInterval(heartbeat);
     await session.close();
   }
+}
+
+/** How often `keygen` says it is still waiting for a ceremony to start. */
+export const KEYGEN_HEARTBEAT_MS = 30_000;
+
+/**
+ * What the member can see of GROUP before a ceremony starts: nothing to say for a group waiting
+ * for its keys or holding them; a warning for a group this member is not in (a typo, or a reshare
+ * that will add it) or whose key ceremony failed.
+ */
+export async function keygenGroupNote(
+  conn: Pick<Connection, 'groups'>,
+  group: string,
+): Promise<string | null> {
+  const g = (await conn.groups()).find((x) => x.group === group);
+  if (g === undefined) {
+    return `note: you are in no group named ${group}; this only works if the admin opens a reshare that adds you (check the name with \`conclave group show\`)`;
+  }
+  if (g.state === 'failed') {
+    return `note: the key ceremony of ${group} failed; the admin must run \`conclave group create ${group}\` again`;
+  }
+  if (g.state === 'retired') return `note: ${group} is retired (rotated to a new group)`;
+  return null;
 }

@@ -166,7 +166,8 @@ export function registerPolicy(program: Command, h: CliHelpers): void {
   h.common(
     policy
       .command('show [group]')
-      .description("the group's policy in force, after verifying the quorum signature over it"),
+      .description("the group's policy in force, after verifying the quorum signature over it")
+      .addHelpText('after', h.passphraseHelp),
   ).action(h.run<GlobalOptions>((o, ctx, group) => cmdPolicyShow(group, o, ctx)));
   h.common(
     policy
@@ -180,7 +181,8 @@ export function registerPolicy(program: Command, h: CliHelpers): void {
       )
       .option('--note <text>', 'a note for the approvers')
       .option('--no-wait', 'return once the request is recorded')
-      .option('--timeout <seconds>', 'give up waiting after this long', h.seconds, 600),
+      .option('--timeout <seconds>', 'give up waiting after this long', h.seconds, 600)
+      .addHelpText('after', h.passphraseHelp),
   ).action(
     h.run<GlobalOptions & { file: string; note?: string; wait: boolean; timeout: number }>(
       (o, ctx, group) => cmdPolicySet(group ?? '', o, ctx),

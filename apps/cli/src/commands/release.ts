@@ -34,7 +34,7 @@ import {
   statementDigest,
 } from '@conclave/release';
 import type { Command } from 'commander';
-import { checkName, openSession, progressLine, withTimeout } from '../commands.js';
+import { checkCeremonyId, checkName, openSession, progressLine, withTimeout } from '../commands.js';
 import { CliError } from '../errors.js';
 import type { Ctx, GlobalOptions } from '../output.js';
 
@@ -47,6 +47,8 @@ export interface CliHelpers {
   int(v: string): number;
   /** Whole seconds, at least 1 (for --timeout). */
   seconds(v: string): number;
+  /** Help text: how the passphrase is given (the command opens this member's keys). */
+  passphraseHelp: string;
 }
 
 type WaitOptions = { wait: boolean; timeout: number };
@@ -456,11 +458,13 @@ export function registerRelease(program: Command, h: CliHelpers): void {
       )
       .requiredOption('--reason <text>', 'why (inside the signed revocation statement)')
       .option('--no-wait', 'return once the request is recorded')
-      .option('--timeout <seconds>', 'give up waiting after this long', h.seconds, 600),
+      .option('--timeout <seconds>', 'give up waiting after this long', h.seconds, 600)
+      .addHelpText('after', h.passphraseHelp),
   ).action(
-    h.run<GlobalOptions & WaitOptions & { reason: string }>((o, ctx, id) =>
-      cmdReleaseRevoke(id ?? '', o, ctx),
-    ),
+    h.run<GlobalOptions & WaitOptions & { reason: string }>((o, ctx, id) => {
+      checkCeremonyId(id ?? '');
+      return cmdReleaseRevoke(id ?? '', o, ctx);
+    }),
   );
   h.common(
     release
@@ -469,7 +473,8 @@ export function registerRelease(program: Command, h: CliHelpers): void {
         'the current revocation list: every signed revocation statement of the group in one JSON file, verified under your group key',
       )
       .option('--group <group>', 'the group (default: the only group this home holds a share of)')
-      .option('--out <file>', 'write the list here (default: stdout)'),
+      .option('--out <file>', 'write the list here (default: stdout)')
+      .addHelpText('after', h.passphraseHelp),
   ).action(
     h.run<GlobalOptions & { group?: string; out?: string }>((o, ctx) =>
       cmdReleaseRevocations(o, ctx),

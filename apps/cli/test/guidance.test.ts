@@ -1,0 +1,137 @@
+// What a person is told when a command cannot do what was asked: the step a key ceremony waits in
+// and for whom, a key ceremony given to `approve`, a group `keygen` will never see, and error
+// lines that say what to do once (not twice).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CeremonyStatus } from '@conclave/protocol';
+import { progressLine } from '../src/commands.js';
+import { keygenGroupNote } from '../src/commands/group.js';
+import { humanError } from '../src/output.js';
+import { Cluster, doc } from '../../../test/e2e/cluster.js';
+
+const keyStatus = (over: Partial<CeremonyStatus>): CeremonyStatus => ({
+  type: 'ceremony.status',
+  ceremonyId: 'c_0123456789abcdef',
+  kind: 'key',
+  state: 'waitingForRound2',
+  group: 'web',
+  threshold: 2,
+  members: ['alice', 'bob', 'carol'],
+  approvals: [],
+  rejections: [],
+  session: 0,
+  culprits: [],
+  updatedAt: 0,
+  ...over,
+});
+
+describe('progressLine for a key ceremony', () => {
+  it('names the step, who is done and whom it waits for (no "approvals", no "signing")', () => {
+    const line = progressLine(keyStatus({ approvals: ['carol', 'bob'] }));
+    expect(line).toBe(
+      'round 2 (encrypted shares): 2 of 3 members done (carol, bob) — waiting for alice (`conclave keygen web` or `conclave agent`)',
+    );
+    expect(line).not.toMatch(/approval|signing/);
+  });
+
+  it('says how it ended and whom it blamed', () => {
+    expect(progressLine(keyStatus({ state: 'aborted', culprits: ['alice'] }))).toBe(
+      'key ceremony aborted; blamed: alice',
+    );
+  });
+});
+
+describe('humanError', () => {
+  it('does not repeat the advice when the message already names the command to run', () => {
+    const line = humanError({
+      code: 'HOME_NOT_INITIALIZED',
+      message: 'no member home at /h; run `conclave init --name NAME` (or pass --home)',
+    });
+    expect(line).toBe(
+      'conclave: HOME_NOT_INITIALIZED: no member home at /h; run `conclave init --name NAME` (or pass --home)',
+    );
+  });
+
+  it('adds what to do next for a wrong group, a missing share and a duplicate', () => {
+    expect(humanError({ code: 'WRONG_GROUP', message: 'no such group' })).toMatch(
+      /— check the group name with `conclave group show`$/,
+    );
+    expect(humanError({ code: 'NO_SHARE', message: 'no share of web' })).toMatch(
+      /— see `conclave group show`/,
+    );
+    expect(humanError({ code: 'DUPLICATE', message: 'member exists' })).toMatch(
+      /— it exists already; nothing was changed$/,
+    );
+  });
+});
+
+describe('keygenGroupNote', () => {
+  const conn = (groups: { group: string; state: string }[]) => ({
+    groups: () => Promise.resolve(groups as never),
+  });
+  it('warns about a group this member is not in, or whose key ceremony failed', async () => {
+    expect(await keygenGroupNote(conn([]), 'wbe')).toMatch(
+      /you are in no group named wbe.*`conclave group show`/,
+    );
+    expect(await keygenGroupNote(conn([{ group: 'web', state: 'failed' }]), 'web')).toMatch(
+      /failed; the admin must run `conclave group create web` again/,
+    );
+    expect(await keygenGroupNote(conn([{ group: 'web', state: 'keygen' }]), 'web')).toBeNull();
+  });
+});
+
+describe('against a coordinator', () => {
+  let c: Cluster;
+  let keyCeremony: string;
+  beforeAll(async () => {
+    c = await Cluster.start();
+    await c.addMembers(['alice', 'bob', 'carol']);
+    keyCeremony = await c.createGroup('web', 2, ['alice', 'bob', 'carol']);
+  });
+  afterAll(async () => {
+    await c.close();
+  });
+
+  it('status of an open key ceremony says whom it waits for', async () => {
+    const r = await c.cli('alice', ['status', keyCeremony]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /round 1 \(commitments\): 0 of 3 members done — waiting for alice, bob, carol/,
+    );
+  });
+
+  it('approve of a key ceremony is INVALID_ARGUMENT (exit 2) pointing at keygen', async () => {
+    const r = await c.cli('alice', ['approve', keyCeremony, '--yes', '--json']);
+    expect(r.code).toBe(2);
+    expect(doc(r)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect(doc<{ error: { message: string } }>(r).error.message).toMatch(
+      /is a key ceremony.*`conclave keygen web`/,
+    );
+  });
+
+  it.each([['approve'], ['status'], ['reject'], ['fetch']])(
+    '%s of something that is no ceremony id is INVALID_ARGUMENT (exit 2), nothing sent',
+    async (command) => {
+      const extra =
+        command === 'reject' ? ['--reason', 'x'] : command === 'fetch' ? ['--out', c.dir] : [];
+      const r = await c.cli('alice', [command, 'c_1', ...extra, '--json']);
+      expect(r.code).toBe(2);
+      expect(doc<{ error: { code: string; message: string } }>(r).error).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/"c_1" is not a ceremony id/) as unknown,
+      });
+    },
+  );
+
+  it('keygen of a group this member is not in says so while it waits', async () => {
+    const r = await c.cli('alice', ['keygen', 'wbe', '--timeout', '2', '--json']);
+    expect(r.code).toBe(1);
+    expect(doc(r)).toMatchObject({ ok: false, error: { code: 'TIMEOUT' } });
+    expect(r.stderr).toMatch(/you are in no group named wbe/);
+  });
+
+  it('group show without a name lists the groups (it looked for a group named "undefined")', async () => {
+    const r = await c.cli('alice', ['group', 'show', '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(doc<{ groups: { group: string }[] }>(r).groups.map((g) => g.group)).toEqual(['web']);
+  });
+});
