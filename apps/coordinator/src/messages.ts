@@ -6,7 +6,9 @@ import {
   ProtocolError,
   openEnvelope,
   parseMessage,
+  KeyOutcomeSchema,
   type Envelope,
+  type KeyOutcome,
   type ErrorMessage,
 } from '@conclave/protocol';
 import { handleAdmin, type AdminHooks } from './admin.js';
@@ -62,7 +64,11 @@ export class Dispatcher {
     }
     const msg = parsed.msg;
     const ceremonyId =
-      msg.type === 'envelope' || msg.type === 'ceremony.status.get' ? msg.ceremonyId : undefined;
+      msg.type === 'envelope' ||
+      msg.type === 'ceremony.status.get' ||
+      msg.type === 'key.outcome.get'
+        ? msg.ceremonyId
+        : undefined;
     try {
       switch (msg.type) {
         case 'inbox.get':
@@ -70,6 +76,9 @@ export class Dispatcher {
           return null;
         case 'ceremony.status.get':
           this.#status(member, msg.ceremonyId, reply);
+          return null;
+        case 'key.outcome.get':
+          reply(this.#keyOutcome(member, msg.ceremonyId));
           return null;
         case 'group.list.get':
           reply({ type: 'group.list', groups: groupList(this.#runner, member, msg.member) });
@@ -115,6 +124,29 @@ export class Dispatcher {
         if (entry !== undefined) reply(entry.envelope);
       }
     }
+  }
+
+  /**
+   * The sealed `key.start` and final `dkg.complete` / `dkg.abort` of a key ceremony, as stored: what
+   * a restarted member checks before it promotes (or deletes) a staged share (docs/lifecycle.md).
+   */
+  #keyOutcome(member: string, id: string): KeyOutcome {
+    const runner = this.#runner;
+    const live = runner.get(id);
+    if (live === undefined || live.kind !== 'key')
+      throw refused('CEREMONY_NOT_FOUND', 'no such key ceremony');
+    if (!runner.canRead(live, member)) throw refused('FORBIDDEN', 'not a member of its group');
+    const start = runner.latestOutgoing(id, 'key.start', member)?.envelope;
+    const outcome = KEY_FINAL_TYPES.map((type) => runner.latestOutgoing(id, type, member))
+      .filter((e) => e !== undefined)
+      .sort((a, b) => a.idx - b.idx)
+      .at(-1)?.envelope;
+    return KeyOutcomeSchema.parse({
+      type: 'key.outcome',
+      ceremonyId: id,
+      ...(start === undefined ? {} : { start }),
+      ...(outcome === undefined ? {} : { outcome }),
+    });
   }
 
   #envelope(

@@ -621,3 +621,44 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     expect(reply.code).toBe('STALE_EPOCH');
   });
 });
+
+describe('key.outcome.get (crash recovery of a share swap)', () => {
+  it('returns the sealed key.start and dkg.complete as stored; refuses outsiders and signing ceremonies', async () => {
+    const { c, admin, members, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const [alice] = members as [FakeMember];
+    const cid = newCeremonyId();
+    expectAck(
+      await admin.submit(cid, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+      }),
+    );
+    const complete = await admin.nextBody('dkg.complete', cid, 20_000);
+    const answer = await alice.client.query(
+      { type: 'key.outcome.get', ceremonyId: cid },
+      'key.outcome',
+    );
+    expect(answer.type).toBe('key.outcome');
+    expect(answer.start.body).toMatchObject({ type: 'key.start', kind: 'refresh', toEpoch: 1 });
+    expect(answer.start.sender).toBe('coordinator');
+    // The very envelope of the transcript, as it was sent to everyone.
+    expect(answer.outcome.signature).toBe(complete.signature);
+    expect(answer.outcome.body.type).toBe('dkg.complete');
+
+    const outsider = await addMember(c, admin, 'mallory');
+    const refused = await outsider.m.client.query(
+      { type: 'key.outcome.get', ceremonyId: cid },
+      'key.outcome',
+    );
+    expect(refused).toMatchObject({ type: 'error', code: 'FORBIDDEN' });
+    const signing = newCeremonyId();
+    await alice.requestRelease(signing);
+    const notKey = await alice.client.query(
+      { type: 'key.outcome.get', ceremonyId: signing },
+      'key.outcome',
+    );
+    expect(notKey).toMatchObject({ type: 'error', code: 'CEREMONY_NOT_FOUND' });
+  });
+});

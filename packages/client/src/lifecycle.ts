@@ -1,22 +1,31 @@
 // Joining key lifecycle ceremonies from a member session (`conclave keygen GROUP`, `conclave agent`):
 // one LifecycleParticipant per `key.start` the filter accepts, fed the ceremony's envelopes, with
 // its share swapped in the home directory (share-swap.ts). On every (re)connect, swaps a crash left
-// half done are finished or discarded by the ceremony's outcome.
+// half done are finished or discarded by the ceremony's signed outcome (provenOutcome).
 import { unlink } from 'node:fs/promises';
 import {
+  KeyOutcomeSchema,
   hexToBytes,
+  openEnvelope,
   verifyDkgConfirmation,
   type DkgComplete,
+  type Envelope,
   type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
 } from '@conclave/protocol';
 import type { Connection } from './connection.js';
 import { ClientError, isClientError } from './errors.js';
-import type { Home, LoadedShare } from './home.js';
-import type { ScryptParams } from './keystore.js';
-import { LifecycleParticipant, lifecycleRoles } from './lifecycle-participant.js';
-import { discardStagedShare, promoteShare, recoverShares, stageShare } from './share-swap.js';
+import { ShareMetadataSchema, type Home, type LoadedShare, type ShareMetadata } from './home.js';
+import { readKeystore, type ScryptParams } from './keystore.js';
+import { LifecycleParticipant, checkKeyStart, lifecycleRoles } from './lifecycle-participant.js';
+import {
+  discardStagedShare,
+  promoteShare,
+  recoverShares,
+  stageShare,
+  type PendingShare,
+} from './share-swap.js';
 
 export interface LifecycleOptions {
   readonly connection: Connection;
@@ -73,6 +82,61 @@ export function committeeConfirmed(
       return false;
     }
   });
+}
+
+/**
+ * How the ceremony that staged `pending` ended, from signed evidence only (crash recovery,
+ * docs/lifecycle.md): 'completed' when the coordinator's stored, sealed `key.start` carries the
+ * pinned admin's authorization, lists the roster this member staged its share under, and the
+ * sealed `dkg.complete` is signed by every confirmer (committeeConfirmed); 'aborted' on a sealed
+ * `dkg.abort`; otherwise 'open' (the staged share is kept: it may be the only copy).
+ */
+export async function provenOutcome(
+  o: Pick<LifecycleOptions, 'connection' | 'home' | 'key' | 'passphrase'>,
+  pending: PendingShare,
+): Promise<'completed' | 'aborted' | 'open'> {
+  const pin = o.home.config.coordinator;
+  if (pin === undefined) return 'open';
+  const { ceremonyId } = pending;
+  const parsed = KeyOutcomeSchema.safeParse(
+    await o.connection.query({ type: 'key.outcome.get', ceremonyId }, 'key.outcome'),
+  );
+  if (!parsed.success || parsed.data.ceremonyId !== ceremonyId) return 'open';
+  const coordinatorKey = hexToBytes(pin.coordinatorKey);
+  const sealed = (env: Envelope | undefined): boolean =>
+    env !== undefined &&
+    env.ceremonyId === ceremonyId &&
+    openEnvelope(env, (s) => (s === 'coordinator' ? coordinatorKey : undefined)).ok;
+  const { start, outcome } = parsed.data;
+  if (outcome === undefined || !sealed(outcome)) return 'open';
+  if (outcome.body.type === 'dkg.abort') return 'aborted';
+  if (start === undefined || !sealed(start) || start.body.group !== pending.group) return 'open';
+  try {
+    checkKeyStart(ceremonyId, start.body, hexToBytes(pin.adminKey), o.home.name, o.key.publicKey);
+  } catch {
+    return 'open';
+  }
+  // The confirmers' identity keys come from the start: for a refresh or repair the admin does not
+  // sign them, so they must be the roster this member checked and staged its share under.
+  let staged: ShareMetadata;
+  try {
+    const { secret, metadata } = await readKeystore(pending.path, o.passphrase);
+    secret.fill(0);
+    staged = ShareMetadataSchema.parse(metadata);
+  } catch {
+    return 'open';
+  }
+  const roster = (l: readonly { member: string; identifier: string; identityKey: string }[]) =>
+    JSON.stringify(l.map((p) => [p.member, p.identifier, p.identityKey]).sort());
+  if (
+    staged.ceremonyId !== ceremonyId ||
+    staged.group !== start.body.group ||
+    staged.groupPublicKey !== start.body.groupPublicKey ||
+    (staged.epoch ?? 0) !== start.body.toEpoch ||
+    roster(staged.participants) !== roster(start.body.participants)
+  )
+    return 'open';
+  return committeeConfirmed(ceremonyId, start.body, outcome.body) ? 'completed' : 'open';
 }
 
 export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
@@ -153,12 +217,15 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     recoverShares(
       o.home,
       o.passphrase,
-      async (ceremonyId) => {
+      async (ceremonyId, pending) => {
         if (participants.has(ceremonyId)) return 'open'; // this session finishes it itself
-        const status = await o.connection.status(ceremonyId);
-        if (status.state === 'completed') return 'completed';
-        if (status.state === 'aborted') return 'aborted';
-        return 'open';
+        const verdict = await provenOutcome(o, pending);
+        if (verdict === 'open')
+          log(
+            `${pending.group}: kept the share staged by key ceremony ${ceremonyId}: the coordinator ` +
+              'showed no sealed dkg.complete signed by every confirmer, nor a sealed dkg.abort',
+          );
+        return verdict;
       },
       log,
     ).catch(() => undefined);

@@ -141,18 +141,21 @@ async function liveEpoch(
 }
 
 /**
- * Finishes swaps a crash interrupted: `outcome(ceremonyId)` says how the ceremony ended
- * ('completed' promotes the staged share, 'aborted' deletes it, 'open' leaves it). `passphrase`
- * opens the live share for its (authenticated) epoch.
+ * Finishes swaps a crash interrupted: `outcome(ceremonyId, pending)` says how the ceremony ended
+ * ('completed' promotes the staged share, 'aborted' deletes it, 'open' leaves it). It must answer
+ * from signed evidence only (lifecycle.ts provenOutcome: a sealed dkg.complete whose confirmations
+ * verify, or a sealed dkg.abort), never from the unsigned ceremony.status: the staged file may be
+ * this member's only share of the new epoch. `passphrase` opens the live share for its
+ * (authenticated) epoch.
  */
 export async function recoverShares(
   home: Home,
   passphrase: string,
-  outcome: (ceremonyId: string) => Promise<'completed' | 'aborted' | 'open'>,
+  outcome: (ceremonyId: string, pending: PendingShare) => Promise<'completed' | 'aborted' | 'open'>,
   log?: (line: string) => void,
 ): Promise<void> {
   for (const p of await listPendingShares(home)) {
-    const state = await outcome(p.ceremonyId).catch(() => 'open' as const);
+    const state = await outcome(p.ceremonyId, p).catch(() => 'open' as const);
     if (state === 'completed') {
       const previous = await liveEpoch(home, p.group, passphrase, log);
       await promoteShare(home, p.group, p.path, previous);

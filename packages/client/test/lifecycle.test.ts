@@ -2,7 +2,7 @@
 // reshare deletes its old share when the ceremony completes — only when the new committee's
 // confirmations prove it did: a dkg.complete anyone could make (the group key is public) must
 // never make a member destroy a share that may still be needed.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 as frost } from '@conclave/frost';
@@ -20,8 +20,9 @@ import {
 } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/connection.js';
-import type { Home, LoadedShare } from '../src/home.js';
+import { Home, type LoadedShare } from '../src/home.js';
 import { attachLifecycle } from '../src/lifecycle.js';
+import { stageShare } from '../src/share-swap.js';
 
 const GROUP = 'web';
 
@@ -173,5 +174,199 @@ describe('attachLifecycle: a dealer leaving in a reshare', () => {
     });
     await l.settled();
     await expect(readFile(l.sharePath, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+});
+
+// Crash recovery of a share swap: a member restarts with a staged new-epoch share. The unsigned
+// ceremony.status state proves nothing (a coordinator can say `completed` for a ceremony nobody
+// else finished, and an honest one can refuse activation after the machine completed): the share
+// is promoted only on a sealed dkg.complete whose confirmations verify, deleted only on a sealed
+// dkg.abort, and otherwise kept.
+describe('attachLifecycle: recovering a staged share after a restart', { timeout: 40_000 }, () => {
+  const KDF = { N: 2 ** 16, r: 8, p: 1 };
+  const PASS = 'recovery passphrase';
+
+  async function restarted() {
+    const admin = generateIdentityKey();
+    const coordinator = generateIdentityKey();
+    const names = ['alice', 'bob', 'carol'];
+    const ids: Record<string, IdentityKey> = Object.fromEntries(
+      names.map((n) => [n, generateIdentityKey()]),
+    );
+    const entry = (m: string, keys = ids) => ({
+      member: m,
+      identifier: frost.identifier.derive(m),
+      identityKey: bytesToHex(keys[m]!.publicKey),
+    });
+    const dealt = frost.keys.dealer({
+      minSigners: 2,
+      maxSigners: 3,
+      identifiers: names.map((m) => frost.identifier.derive(m)),
+    });
+    const pub = dealt.publicKeyPackage;
+    const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
+    const gpk = bytesToHex(pub.verifyingKey);
+    const keyOf = (m: string) => frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!);
+    const home = await Home.init(await mkdtemp(join(tmpdir(), 'conclave-rec-')), 'alice', PASS, {
+      kdfParams: KDF,
+    });
+    await home.pinCoordinator({
+      url: 'http://127.0.0.1:1',
+      origin: 'http://127.0.0.1:1',
+      coordinatorKey: bytesToHex(coordinator.publicKey),
+      adminKey: bytesToHex(admin.publicKey),
+    });
+    const meta = (ceremonyId: string, epoch: number) => ({
+      kind: 'frost-key-package' as const,
+      group: GROUP,
+      member: 'alice',
+      suite: 'FROST-ED25519-SHA512-v1' as const,
+      threshold: 2,
+      groupPublicKey: gpk,
+      publicKeyPackage: pubHex,
+      participants: names.map((m) => entry(m)),
+      ceremonyId,
+      createdAt: new Date().toISOString(),
+      epoch,
+    });
+    await home.saveShare(keyOf('alice'), meta('c_dkg0000000000', 0), PASS);
+    const ceremonyId = newCeremonyId();
+    // The refreshed share, staged before alice confirmed; then the process stopped.
+    await stageShare(home, keyOf('bob'), meta(ceremonyId, 1), PASS, KDF);
+    const start = (keys = ids): KeyStart => ({
+      type: 'key.start',
+      kind: 'refresh',
+      group: GROUP,
+      fromEpoch: 0,
+      toEpoch: 1,
+      groupPublicKey: gpk,
+      publicKeyPackage: pubHex,
+      previousThreshold: 2,
+      previous: names.map((m) => entry(m, keys)),
+      threshold: 2,
+      participants: names.map((m) => entry(m, keys)),
+      dealers: names,
+      authorization: sealEnvelope(admin, {
+        ceremonyId,
+        round: '0',
+        seq: 1,
+        sender: 'admin',
+        body: { type: 'admin.group.refresh', group: GROUP, epoch: 0, groupPublicKey: gpk },
+      }),
+    });
+    const hash = new Uint8Array(32).fill(5);
+    const complete = (keys = ids, signed = true): SealedBody => ({
+      type: 'dkg.complete',
+      groupPublicKey: gpk,
+      round1Hash: bytesToHex(hash),
+      confirmations: names.map((m) => ({
+        member: m,
+        signature: signed
+          ? bytesToHex(
+              signDkgConfirmation(keys[m]!, {
+                ceremonyId,
+                member: m,
+                round1Hash: hash,
+                groupPublicKey: pub.verifyingKey,
+              }),
+            )
+          : '00'.repeat(64),
+      })),
+    });
+    const seal = (body: SealedBody, seq: number) =>
+      sealEnvelope(coordinator, { ceremonyId, round: '3', seq, sender: 'coordinator', body });
+    /** Connects with a coordinator whose status says `completed` and whose key.outcome is `answer`. */
+    const recover = async (answer: Record<string, unknown>) => {
+      let connected: () => void = () => undefined;
+      const connection = {
+        onEnvelope: () => undefined,
+        onConnect: (f: () => void) => {
+          connected = f;
+        },
+        send: async () => undefined,
+        status: async () => ({ state: 'completed' }),
+        query: async (frame: { type: string }) => {
+          if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
+          return { type: 'key.outcome', ceremonyId, ...answer };
+        },
+      } as unknown as Connection;
+      const log: string[] = [];
+      attachLifecycle({
+        connection,
+        home,
+        key: ids['alice']!,
+        passphrase: PASS,
+        log: (l) => log.push(l),
+      });
+      connected();
+      for (let i = 0; i < 300 && log.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      const shares = await readdir(join(home.dir, 'shares'));
+      const live = await home.loadShare(GROUP, PASS);
+      return {
+        log,
+        pending: shares.filter((f) => f.includes('pending')),
+        epoch: live.metadata.epoch,
+      };
+    };
+    return { ids, start, complete, seal, recover };
+  }
+
+  it('keeps the staged share when the sealed dkg.complete carries unsigned confirmations', async () => {
+    const r = await restarted();
+    const out = await r.recover({
+      start: r.seal(r.start(), 1),
+      outcome: r.seal(r.complete(r.ids, false), 9),
+    });
+    expect(out.epoch).toBe(0);
+    expect(out.pending).toHaveLength(1);
+    expect(out.log.join('\n')).toMatch(/kept/);
+  });
+
+  it('keeps it when the start lists other identity keys that signed the confirmations', async () => {
+    const r = await restarted();
+    const forged = Object.fromEntries(
+      Object.keys(r.ids).map((m) => [m, m === 'alice' ? r.ids[m]! : generateIdentityKey()]),
+    );
+    const out = await r.recover({
+      start: r.seal(r.start(forged), 1),
+      outcome: r.seal(r.complete(forged), 9),
+    });
+    expect(out.epoch).toBe(0);
+    expect(out.pending).toHaveLength(1);
+  });
+
+  it('keeps it when no outcome is stored, whatever the status says', async () => {
+    const r = await restarted();
+    const out = await r.recover({ start: r.seal(r.start(), 1) });
+    expect(out.epoch).toBe(0);
+    expect(out.pending).toHaveLength(1);
+  });
+
+  it('deletes it on a sealed dkg.abort even though the status says completed', async () => {
+    const r = await restarted();
+    const out = await r.recover({
+      start: r.seal(r.start(), 1),
+      outcome: r.seal(
+        {
+          type: 'dkg.abort',
+          code: 'CONFIRMATION_MISMATCH',
+          message: 'confirmed key differs from the public key package of the round-1 packages',
+          culprits: [],
+        },
+        9,
+      ),
+    });
+    expect(out.epoch).toBe(0);
+    expect(out.pending).toHaveLength(0);
+  });
+
+  it('promotes it once every confirmer’s signature verifies', async () => {
+    const r = await restarted();
+    const out = await r.recover({
+      start: r.seal(r.start(), 1),
+      outcome: r.seal(r.complete(), 9),
+    });
+    expect(out.epoch).toBe(1);
+    expect(out.pending).toHaveLength(0);
   });
 });

@@ -78,6 +78,7 @@ export * from './messages/dkg.js';
 export * from './messages/sign.js';
 export * from './messages/status.js';
 export * from './messages/lifecycle.js';
+export * from './messages/key-outcome.js';
 export * from './messages/policy.js';
 export { envelopeOf } from './messages/envelope-schema.js';
 export {

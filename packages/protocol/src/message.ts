@@ -18,6 +18,7 @@ import {
   DkgStartSchema,
 } from './messages/dkg.js';
 import { envelopeOf } from './messages/envelope-schema.js';
+import { KeyOutcomeGetSchema, KeyOutcomeSchema } from './messages/key-outcome.js';
 import {
   AdminGroupRefreshSchema,
   AdminGroupRepairSchema,
@@ -120,6 +121,8 @@ export const MessageSchema = z.discriminatedUnion('type', [
   CeremonyStatusSchema,
   GroupListGetSchema,
   GroupListSchema,
+  KeyOutcomeGetSchema,
+  KeyOutcomeSchema,
   PolicyGetSchema,
   PolicyInfoSchema,
   HotfixListGetSchema,
@@ -178,6 +181,8 @@ export const MESSAGE_RULES = {
   'key.round2.deliver': { sealed: true, from: coordinator },
   'group.list.get': { sealed: false, from: client },
   'group.list': { sealed: false, from: coordinator },
+  'key.outcome.get': { sealed: false, from: client },
+  'key.outcome': { sealed: false, from: coordinator },
   'policy.get': { sealed: false, from: client },
   'policy.info': { sealed: false, from: coordinator },
   'hotfix.list.get': { sealed: false, from: client },

@@ -395,6 +395,25 @@ export const bareExamples: {
       },
     ],
   },
+  'key.outcome.get': { type: 'key.outcome.get', ceremonyId: CEREMONY },
+  'key.outcome': {
+    type: 'key.outcome',
+    ceremonyId: CEREMONY,
+    start: sealEnvelope(coordinator, {
+      ceremonyId: CEREMONY,
+      round: 'key.start',
+      seq: 1,
+      sender: 'coordinator',
+      body: sealedExamples['key.start'],
+    }),
+    outcome: sealEnvelope(coordinator, {
+      ceremonyId: CEREMONY,
+      round: 'dkg.complete',
+      seq: 9,
+      sender: 'coordinator',
+      body: sealedExamples['dkg.complete'],
+    }),
+  },
   'policy.get': { type: 'policy.get', group: 'release-leads' },
   'policy.info': {
     type: 'policy.info',
