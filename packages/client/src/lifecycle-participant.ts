@@ -94,6 +94,43 @@ export function lifecycleRoles(start: KeyStart): {
 }
 
 /**
+ * Did every confirmer of this ceremony sign the same transcript hash and the group key, as the
+ * dkg.complete says? Only then have the new holders their shares (each checked its own against
+ * the dealers' commitments before confirming, THREATS B.24); the coordinator cannot forge these
+ * signatures, whereas the rest of a dkg.complete (the group key is public) anyone can write.
+ */
+export function committeeConfirmed(
+  ceremonyId: string,
+  start: KeyStart,
+  complete: DkgComplete | undefined,
+): boolean {
+  if (complete === undefined || complete.groupPublicKey !== start.groupPublicKey) return false;
+  const confirmers = lifecycleRoles(start).confirmers;
+  const byMember = new Map(complete.confirmations.map((c) => [c.member, c.signature]));
+  if (byMember.size !== confirmers.length) return false;
+  const people = [...start.participants, ...start.previous];
+  return confirmers.every((m) => {
+    const person = people.find((p) => p.member === m);
+    const signature = byMember.get(m);
+    if (person === undefined || signature === undefined) return false;
+    try {
+      return verifyDkgConfirmation(
+        hexToBytes(person.identityKey),
+        {
+          ceremonyId,
+          member: m,
+          round1Hash: hexToBytes(complete.round1Hash),
+          groupPublicKey: hexToBytes(start.groupPublicKey),
+        },
+        hexToBytes(signature),
+      );
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * Checks a key.start: admin-sealed authorization for this ceremony that says exactly what the
  * start says, identifiers derived from names, and this member in a role.
  */
@@ -687,6 +724,14 @@ export class LifecycleParticipant {
       (this.#phase !== 'confirm' || pub === undefined || hash === undefined)
     )
       return;
+    // Not a confirmer (a dealer leaving in a reshare): it has no transcript hash of its own, so
+    // the only proof the ceremony completed is every confirmer's signature (THREATS B.24).
+    if (!this.#is('confirmers') && !committeeConfirmed(this.ceremonyId, this.start, body))
+      throw culpritError(
+        'coordinator',
+        'CONFIRMATION_MISMATCH',
+        'dkg.complete is not signed by every new member',
+      );
     if (body.groupPublicKey !== this.start.groupPublicKey)
       throw culpritError(
         'coordinator',

@@ -7,7 +7,6 @@ import {
   KeyOutcomeSchema,
   hexToBytes,
   openEnvelope,
-  verifyDkgConfirmation,
   type DkgComplete,
   type Envelope,
   type IdentityKey,
@@ -18,7 +17,11 @@ import type { Connection } from './connection.js';
 import { ClientError, isClientError } from './errors.js';
 import { ShareMetadataSchema, type Home, type LoadedShare, type ShareMetadata } from './home.js';
 import { readKeystore, type ScryptParams } from './keystore.js';
-import { LifecycleParticipant, checkKeyStart, lifecycleRoles } from './lifecycle-participant.js';
+import {
+  LifecycleParticipant,
+  checkKeyStart,
+  committeeConfirmed,
+} from './lifecycle-participant.js';
 import {
   discardStagedShare,
   promoteShare,
@@ -47,42 +50,8 @@ export interface LifecycleHandle {
 
 const ROUTED = new Set(['key.round1.all', 'key.round2.deliver', 'dkg.complete', 'dkg.abort']);
 
-/**
- * Did every confirmer of this ceremony sign the same transcript hash and the group key, as the
- * dkg.complete says? Only then have the new holders their shares (each checked its own against
- * the dealers' commitments before confirming, THREATS B.24); the coordinator cannot forge these
- * signatures, whereas the rest of a dkg.complete (the group key is public) anyone can write.
- */
-export function committeeConfirmed(
-  ceremonyId: string,
-  start: KeyStart,
-  complete: DkgComplete | undefined,
-): boolean {
-  if (complete === undefined || complete.groupPublicKey !== start.groupPublicKey) return false;
-  const confirmers = lifecycleRoles(start).confirmers;
-  const byMember = new Map(complete.confirmations.map((c) => [c.member, c.signature]));
-  if (byMember.size !== confirmers.length) return false;
-  const people = [...start.participants, ...start.previous];
-  return confirmers.every((m) => {
-    const person = people.find((p) => p.member === m);
-    const signature = byMember.get(m);
-    if (person === undefined || signature === undefined) return false;
-    try {
-      return verifyDkgConfirmation(
-        hexToBytes(person.identityKey),
-        {
-          ceremonyId,
-          member: m,
-          round1Hash: hexToBytes(complete.round1Hash),
-          groupPublicKey: hexToBytes(start.groupPublicKey),
-        },
-        hexToBytes(signature),
-      );
-    } catch {
-      return false;
-    }
-  });
-}
+// committeeConfirmed lives beside the participant (which checks it too); exported from here as before.
+export { committeeConfirmed };
 
 /**
  * How the ceremony that staged `pending` ended, from signed evidence only (crash recovery,

@@ -8,6 +8,7 @@ import {
   generateIdentityKey,
   newCeremonyId,
   sealEnvelope,
+  signDkgConfirmation,
   type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
@@ -189,5 +190,164 @@ describe('LifecycleParticipant (refresh)', () => {
     expect(bob).toBeInstanceOf(ClientError);
     expect(bob).toMatchObject({ code: 'KEYSTORE_IO_ERROR' });
     expect((bob as ClientError).message).toContain('/pending/bob');
+  });
+});
+
+/**
+ * alice deals in a reshare of a 2-of-3 group to {bob, carol} and leaves: she confirms nothing, so
+ * her only proof that the ceremony completed is the new committee's signed confirmations.
+ */
+async function leavingDealer() {
+  const admin = generateIdentityKey();
+  const ids: Record<string, IdentityKey> = Object.fromEntries(
+    NAMES.map((n) => [n, generateIdentityKey()]),
+  );
+  const dealt = frost.keys.dealer({
+    minSigners: 2,
+    maxSigners: 3,
+    identifiers: NAMES.map((m) => frost.identifier.derive(m)),
+  });
+  const pub = dealt.publicKeyPackage;
+  const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
+  const gpk = bytesToHex(pub.verifyingKey);
+  const entry = (m: string) => ({
+    member: m,
+    identifier: frost.identifier.derive(m),
+    identityKey: bytesToHex(ids[m]!.publicKey),
+  });
+  const committee = ['bob', 'carol'];
+  const dealers = ['alice', 'bob'];
+  const ceremonyId = newCeremonyId();
+  const start: KeyStart = {
+    type: 'key.start',
+    kind: 'reshare',
+    group: GROUP,
+    fromEpoch: 0,
+    toEpoch: 1,
+    groupPublicKey: gpk,
+    publicKeyPackage: pubHex,
+    previousThreshold: 2,
+    previous: NAMES.map(entry),
+    threshold: 2,
+    participants: committee.map(entry),
+    dealers,
+    authorization: sealEnvelope(admin, {
+      ceremonyId,
+      round: '0',
+      seq: 1,
+      sender: 'admin',
+      body: {
+        type: 'admin.group.reshare',
+        group: GROUP,
+        epoch: 0,
+        groupPublicKey: gpk,
+        threshold: 2,
+        members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
+        dealers,
+      },
+    }),
+  };
+  const kp = (m: string) => frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!);
+  const outbox: SealedBody[] = [];
+  const alice = new LifecycleParticipant(
+    {
+      member: 'alice',
+      key: ids['alice']!,
+      adminKey: admin.publicKey,
+      send: async (_c, _r, body) => {
+        outbox.push(body);
+      },
+      loadShare: async () => ({
+        metadata: {
+          kind: 'frost-key-package',
+          group: GROUP,
+          member: 'alice',
+          suite: 'FROST-ED25519-SHA512-v1',
+          threshold: 2,
+          groupPublicKey: gpk,
+          publicKeyPackage: pubHex,
+          participants: NAMES.map(entry),
+          ceremonyId: 'c_dkg0000000000',
+          createdAt: new Date().toISOString(),
+          epoch: 0,
+        },
+        keyPackage: kp('alice'),
+        publicKeyPackage: pub,
+      }),
+      stage: async () => '/pending/alice',
+      commit: async (_g, path) => path,
+      discard: async () => undefined,
+    },
+    ceremonyId,
+    start,
+  );
+  const settled = Promise.race([
+    alice.result.then(
+      (r): LifecycleResult | ClientError => r,
+      (e: ClientError) => e,
+    ),
+    new Promise<'unsettled'>((resolve) => setTimeout(() => resolve('unsettled'), 1_000).unref()),
+  ]);
+  await alice.begin();
+  const bobPackage = frost.keys.reshare.part1(kp('bob'), pub, {
+    dealers: dealers.map((d) => frost.identifier.derive(d)),
+    newIdentifiers: committee.map((m) => frost.identifier.derive(m)),
+    newMinSigners: 2,
+  }).package;
+  const mine = outbox.find((b) => b.type === 'key.round1') as { package: string };
+  await alice.handle(
+    opened(ceremonyId, {
+      type: 'key.round1.all',
+      packages: [
+        { member: 'alice', package: mine.package },
+        {
+          member: 'bob',
+          package: bytesToHex(frost.encode.bytes('ReshareRound1Package', bobPackage)),
+        },
+      ],
+      boxes: [],
+    }),
+  );
+  expect(outbox.map((b) => b.type)).toEqual(['key.round1', 'key.round2']);
+  const hash = new Uint8Array(32).fill(3);
+  const complete = (signed: boolean): SealedBody => ({
+    type: 'dkg.complete',
+    groupPublicKey: gpk,
+    round1Hash: bytesToHex(hash),
+    confirmations: committee.map((m) => ({
+      member: m,
+      signature: signed
+        ? bytesToHex(
+            signDkgConfirmation(ids[m]!, {
+              ceremonyId,
+              member: m,
+              round1Hash: hash,
+              groupPublicKey: pub.verifyingKey,
+            }),
+          )
+        : '00'.repeat(64),
+    })),
+  });
+  const finish = async (body: SealedBody) => {
+    await alice.handle(opened(ceremonyId, body));
+    return settled;
+  };
+  return { finish, complete, outbox };
+}
+
+describe('LifecycleParticipant (a dealer leaving in a reshare)', () => {
+  it('does not report success on a dkg.complete the new committee did not sign', async () => {
+    const l = await leavingDealer();
+    const outcome = await l.finish(l.complete(false));
+    expect(outcome).not.toMatchObject({ kind: 'reshare' });
+    // "failed, cannot say who": the dkg.fail names alice herself.
+    const fail = l.outbox.find((b) => b.type === 'dkg.fail');
+    expect(fail).toMatchObject({ culprit: 'alice', code: 'CONFIRMATION_MISMATCH' });
+  });
+
+  it('reports success once every new member’s confirmation verifies', async () => {
+    const l = await leavingDealer();
+    expect(await l.finish(l.complete(true))).toMatchObject({ kind: 'reshare', epoch: 1 });
+    expect(l.outbox.some((b) => b.type === 'dkg.fail')).toBe(false);
   });
 });
