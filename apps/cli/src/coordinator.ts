@@ -1,6 +1,7 @@
 /** `conclave coordinator start`: run @conclave/coordinator until SIGINT/SIGTERM. */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type * as CoordinatorApi from '@conclave/coordinator';
+import { CliError } from './errors.js';
 import { untilSignal, type Ctx, type GlobalOptions } from './output.js';
 
 export type CoordinatorModule = typeof CoordinatorApi;
@@ -31,6 +32,8 @@ export async function cmdCoordinatorStart(
     host: o.host,
     port: o.port,
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
+  }).catch((e: unknown) => {
+    throw startError(e, o);
   });
   const info = {
     url: handle.url,
@@ -49,4 +52,45 @@ export async function cmdCoordinatorStart(
   const sig = await untilSignal();
   ctx.progress(`coordinator stopping (${sig})`);
   await handle.close();
+}
+
+/**
+ * Why the coordinator did not start, as a coded error a person can act on (the raw Node or SQLite
+ * error said e.g. `INTERNAL: …auditor.token already exists` or `EADDRINUSE`).
+ */
+export function startError(e: unknown, o: { db: string; host: string; port: number }): unknown {
+  if (!(e instanceof Error)) return e;
+  const code = 'code' in e && typeof e.code === 'string' ? e.code : '';
+  if (code === 'EADDRINUSE') {
+    return new CliError(
+      'PORT_IN_USE',
+      `${o.host}:${o.port} is already in use (another coordinator?); stop it, or pass another --port (0: any free port)`,
+    );
+  }
+  if (code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL' || code === 'EAI_AGAIN') {
+    return new CliError(
+      'INVALID_ARGUMENT',
+      `--host ${o.host}: cannot listen there (${e.message}); use an address of this machine, e.g. 127.0.0.1 or 0.0.0.0`,
+      2,
+    );
+  }
+  if (code === 'EACCES') {
+    return new CliError(
+      'PERMISSION_DENIED',
+      `${e.message}; use a port above 1023, or another --db directory`,
+    );
+  }
+  if (code.startsWith('SQLITE_')) {
+    return new CliError(
+      'DB_INVALID',
+      `--db ${resolve(o.db)}: ${e.message} (SQLite ${code}); pass the coordinator's own database file, or a new path to start afresh`,
+    );
+  }
+  if (/ already exists$/.test(e.message)) {
+    return new CliError(
+      'COORDINATOR_FILES_EXIST',
+      `${e.message}, left by another coordinator database in ${dirname(resolve(o.db))}; give each coordinator a directory of its own (--db DIR/conclave.db)`,
+    );
+  }
+  return e;
 }

@@ -48,6 +48,14 @@ const int = (v: string) => {
   return n;
 };
 
+/** A TCP port: 0-65535 (0: any free port). */
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('expected a port from 0 to 65535');
+  return n;
+};
+
 /** A wait in seconds: a whole number of at least 1 (0 or less would give up before starting). */
 const seconds = (v: string) => {
   const n = Number(v);
@@ -124,7 +132,7 @@ export function buildProgram(): Command {
       .description('start the coordinator (WebSocket + HTTP); runs until SIGINT/SIGTERM')
       .option('--db <file>', 'SQLite database file', 'conclave.db')
       .option('--host <host>', 'address to listen on', '127.0.0.1')
-      .option('--port <port>', 'port to listen on (0: any free port)', int, 7420)
+      .option('--port <port>', 'port to listen on (0: any free port)', port, 7420)
       .option(
         '--session-timeout <seconds>',
         'how long a signing session waits for shares before excluding silent signers',

@@ -79,7 +79,7 @@ export function makeCtx(opts: GlobalOptions): Ctx {
   };
 }
 
-/** What to do next, per code (the plain-text error's tail). */
+/** What to do next, per code (the plain-text error's tail; '' when the message says it). */
 const NEXT: Record<string, string> = {
   HOME_NOT_INITIALIZED: 'run `conclave init --name NAME` or pass --home DIR',
   COORDINATOR_UNREACHABLE: 'check the URL and that `conclave coordinator start` is running',
@@ -128,6 +128,11 @@ const NEXT: Record<string, string> = {
   DUPLICATE: 'it exists already; nothing was changed',
   GIT_FAILED: "check --repo and --commit (git's own message is above)",
   INVALID_MESSAGE: 'fix the value the message names and run the command again',
+  // The message says what to do (coordinator.ts startError): no tail.
+  PORT_IN_USE: '',
+  DB_INVALID: '',
+  COORDINATOR_FILES_EXIST: '',
+  PERMISSION_DENIED: '',
 };
 
 const DEFAULT_NEXT = 'run the command with --help, or `conclave status ID` for a ceremony';
@@ -154,8 +159,9 @@ export function toError(e: unknown): {
  */
 export function humanError(err: { code: string; message: string }): string {
   const head = `conclave: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}`;
-  if (/`conclave [^`]+`/.test(err.message)) return head;
-  return `${head} — ${NEXT[err.code] ?? DEFAULT_NEXT}`;
+  const next = NEXT[err.code] ?? DEFAULT_NEXT;
+  if (next === '' || /`conclave [^`]+`/.test(err.message)) return head;
+  return `${head} — ${next}`;
 }
 
 export function printError(e: unknown, json: boolean): void {
