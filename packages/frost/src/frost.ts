@@ -25,6 +25,7 @@ import {
   dkgPart2,
   dkgPart3,
   dkgPublicKeyPackage,
+  dkgVerifyRound1,
   type DkgPart1Options,
 } from './keys/dkg.js';
 import { repairStep1, repairStep2, repairStep3 } from './keys/repair.js';
@@ -103,6 +104,12 @@ export interface Frost {
       ): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
       /** The public key package from all n round-1 packages (what a coordinator stores). */
       publicKeyPackage(round1: Many<DkgRound1Package>, minSigners: number): PublicKeyPackage;
+      /**
+       * One round-1 package checked on its own (commitment length and elements, proof of
+       * knowledge), as part2 checks each: for an auditor re-checking a transcript. Throws naming
+       * the sender.
+       */
+      verifyRound1(pkg: DkgRound1Package, minSigners: number): void;
     };
     readonly reshare: {
       part1(
@@ -218,6 +225,7 @@ export function createFrost(suite: Suite): Frost {
         ) => dkgPart3(suite, s, r1, r2),
         publicKeyPackage: (r1: Many<DkgRound1Package>, min: number) =>
           dkgPublicKeyPackage(suite, r1, min),
+        verifyRound1: (p: DkgRound1Package, min: number) => dkgVerifyRound1(suite, p, min),
       }),
       reshare: Object.freeze({
         part1: (k: KeyPackage, pub: PublicKeyPackage, p: ReshareParams, rng?: Rng) =>

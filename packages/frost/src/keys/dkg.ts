@@ -119,6 +119,48 @@ function asList<T extends object>(x: readonly T[] | Readonly<Record<string, T>>)
 }
 
 /** Check the other participants' round-1 packages; returns them sorted, with parsed commitments. */
+/**
+ * One received round-1 package (RFC 9591 Appendix C.1 part2's checks): a commitment of exactly
+ * `minSigners` valid elements (a longer one would raise the threshold, ZF #597) and a valid Schnorr
+ * proof of knowledge of its constant term, bound to the sender's identifier. Returns the parsed
+ * commitment; throws INCORRECT_NUMBER_OF_COMMITMENTS or INVALID_PROOF_OF_KNOWLEDGE naming the sender.
+ */
+function checkRound1Package(
+  suite: Suite,
+  p: DkgRound1Package,
+  x: bigint,
+  minSigners: number,
+): Pt[] {
+  if (p.commitment.length !== minSigners)
+    fail(
+      'INCORRECT_NUMBER_OF_COMMITMENTS',
+      `round-1 package has ${p.commitment.length} commitments; the threshold needs ${minSigners}`,
+      [p.identifier],
+    );
+  const C = parseCommitment(suite, p.commitment, p.identifier);
+  const sig = p.proofOfKnowledge;
+  const rLen = pokRLength(suite);
+  if (!(sig instanceof Uint8Array) || sig.length !== rLen + suite.scalarLength)
+    fail('INVALID_PROOF_OF_KNOWLEDGE', 'proof of knowledge has the wrong length', [p.identifier]);
+  const R = parsePokR(suite, sig.subarray(0, rLen), p.identifier);
+  const mu = parseScalar(suite, sig.subarray(rLen), 'proof of knowledge z', p.identifier);
+  const c = pokChallenge(suite, x, C[0] as Pt, R);
+  const muG = mu === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(mu);
+  if (!muG.subtract((C[0] as Pt).multiplyUnsafe(c)).equals(R))
+    fail('INVALID_PROOF_OF_KNOWLEDGE', 'proof of knowledge does not verify', [p.identifier]);
+  return C;
+}
+
+/**
+ * Checks a round-1 package on its own, as every member does in part2 (for an auditor re-checking
+ * a DKG transcript): commitment length and elements, and the proof of knowledge.
+ */
+export function dkgVerifyRound1(suite: Suite, p: DkgRound1Package, minSigners: number): void {
+  if (p.suite !== suite.name)
+    fail('WRONG_CIPHERSUITE', `round-1 package is for ${p.suite}`, [p.identifier]);
+  checkRound1Package(suite, p, identifierToScalar(suite, p.identifier, p.identifier), minSigners);
+}
+
 function checkRound1(
   suite: Suite,
   me: DkgRound1SecretPackage,
@@ -142,27 +184,8 @@ function checkRound1(
   });
   withX.sort((a, b) => (a.x < b.x ? -1 : 1));
   const commitments = new Map<string, Pt[]>();
-  for (const { p, x } of withX) {
-    // Threshold raising (ZF #597): a commitment of another length changes the threshold.
-    if (p.commitment.length !== me.minSigners)
-      fail(
-        'INCORRECT_NUMBER_OF_COMMITMENTS',
-        `round-1 package has ${p.commitment.length} commitments; the threshold needs ${me.minSigners}`,
-        [p.identifier],
-      );
-    const C = parseCommitment(suite, p.commitment, p.identifier);
-    const sig = p.proofOfKnowledge;
-    const rLen = pokRLength(suite);
-    if (!(sig instanceof Uint8Array) || sig.length !== rLen + suite.scalarLength)
-      fail('INVALID_PROOF_OF_KNOWLEDGE', 'proof of knowledge has the wrong length', [p.identifier]);
-    const R = parsePokR(suite, sig.subarray(0, rLen), p.identifier);
-    const mu = parseScalar(suite, sig.subarray(rLen), 'proof of knowledge z', p.identifier);
-    const c = pokChallenge(suite, x, C[0] as Pt, R);
-    const muG = mu === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(mu);
-    if (!muG.subtract((C[0] as Pt).multiplyUnsafe(c)).equals(R))
-      fail('INVALID_PROOF_OF_KNOWLEDGE', 'proof of knowledge does not verify', [p.identifier]);
-    commitments.set(p.identifier, C);
-  }
+  for (const { p, x } of withX)
+    commitments.set(p.identifier, checkRound1Package(suite, p, x, me.minSigners));
   const pkgs = withX.map((w) => w.p);
   const digest = sha512(
     concatBytes(
