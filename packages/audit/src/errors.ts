@@ -37,6 +37,9 @@ export const AUDIT_ERROR_CODES = [
   'INCONSISTENT_KEY_PACKAGE',
   // a key ceremony whose confirmed round-1 (lifecycle) hash is not the hash of its relayed packages
   'ROUND1_HASH_MISMATCH',
+  // a DKG round-1 package whose proof of knowledge (or commitment) does not verify: every member
+  // should have refused it (RFC 9591 Appendix C.1), so the DKG's key state is not to be trusted
+  'ROUND1_PACKAGE_INVALID',
 ] as const;
 
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];

@@ -10,6 +10,7 @@
 // and the public key package the bundle records for the resulting epoch.
 import {
   ed25519 as frost,
+  isFrostError,
   type DkgRound1Package,
   type PublicKeyPackage,
   type ReshareRound1Package,
@@ -185,6 +186,7 @@ function verifyDkg(
 
   // The key state from the VSS commitments the members signed.
   const keyProblems: string[] = [];
+  const proofProblems: string[] = [];
   let derived: PublicKeyPackage | undefined;
   try {
     const decoded: DkgRound1Package[] = start.participants.map((p) => {
@@ -192,8 +194,23 @@ function verifyDkg(
       if (pkg.identifier !== p.identifier) {
         keyProblems.push(`${p.member}'s round-1 package names another identifier`);
       }
+      // Each package's proof of knowledge of its constant term (RFC 9591 Appendix C.1), which
+      // every member checks in part2: without it one member could choose the group key (rogue key).
+      try {
+        frost.keys.dkg.verifyRound1(pkg, start.threshold);
+      } catch (e) {
+        const code = isFrostError(e) ? e.code : 'INVALID';
+        proofProblems.push(`${p.member}'s round-1 package (${code})`);
+      }
       return pkg;
     });
+    checks.add(
+      'round-1 proofs of knowledge',
+      proofProblems.length === 0,
+      'ROUND1_PACKAGE_INVALID',
+      `each of the ${start.participants.length} round-1 packages carries a valid proof of knowledge of its constant term`,
+      `${list(proofProblems)} does not verify: the members should have refused it; do not use this key`,
+    );
     derived = frost.keys.dkg.publicKeyPackage(decoded, start.threshold);
   } catch {
     keyProblems.push(

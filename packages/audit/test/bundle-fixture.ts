@@ -371,7 +371,12 @@ const KEY_ROUND: Record<string, string> = {
  * auditor cannot open it. `reseal` re-seals as any sender (members too, to build a confirmation
  * that really was sent), `remove` drops an entry and renumbers; both re-log.
  */
-export function keyBundle(): BundleCase & {
+/**
+ * A DKG key-ceremony bundle. `badProofFrom`: that member's round-1 package carries a proof of
+ * knowledge that does not verify, and everything else (relay, hash, confirmations, complete) is
+ * built over it consistently, as if every member had failed to check it.
+ */
+export function keyBundle(options: { readonly badProofFrom?: string } = {}): BundleCase & {
   readonly ids: Readonly<Record<string, IdentityKey>>;
   remove(i: number): void;
 } {
@@ -398,8 +403,13 @@ export function keyBundle(): BundleCase & {
     authorization,
   });
   const packages = names.map((m) => {
-    const r1 = frost.keys.dkg.part1(frost.identifier.derive(m), 3, 2);
-    return { member: m, package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1.package)) };
+    let r1 = frost.keys.dkg.part1(frost.identifier.derive(m), 3, 2).package;
+    if (options.badProofFrom === m) {
+      const pok = r1.proofOfKnowledge.slice();
+      pok[pok.length - 16] = pok[pok.length - 16]! ^ 1; // still a canonical scalar
+      r1 = { ...r1, proofOfKnowledge: pok };
+    }
+    return { member: m, package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1)) };
   });
   for (const p of packages) push(p.member, null, { type: 'dkg.round1', package: p.package });
   push('coordinator', '*', { type: 'dkg.round1.all', packages });

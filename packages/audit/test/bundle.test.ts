@@ -317,6 +317,17 @@ describe('verifyCeremonyBundle: the DKG round-1 transcript', () => {
     expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['ROUND1_HASH_MISMATCH']);
   });
 
+  it('a round-1 package whose proof of knowledge does not verify: ROUND1_PACKAGE_INVALID', () => {
+    // Relayed, hashed, confirmed and completed consistently: only the proof is wrong.
+    const c = keyBundle({ badProofFrom: 'bob' });
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['ROUND1_PACKAGE_INVALID']);
+    expect(r.checks.find((x) => x.code === 'ROUND1_PACKAGE_INVALID')?.detail).toMatch(/bob/);
+    const honest = keyBundle();
+    const ok = verifyCeremonyBundle(honest.bundle, honest.trust);
+    expect(ok.checks.find((x) => x.name === 'round-1 proofs of knowledge')?.ok).toBe(true);
+  });
+
   it('the round-1 packages never relayed: ROUND1_HASH_MISMATCH', () => {
     const c = keyBundle();
     c.remove(relayIndex(c.bundle));
