@@ -74,6 +74,9 @@ export interface LifecycleResult {
   readonly role: readonly ('dealer' | 'recipient' | 'confirmer')[];
 }
 
+/** A failure nobody can be blamed for: dkg.fail then names this member (failCulprit). */
+const UNATTRIBUTED = 'unknown';
+
 type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
@@ -434,7 +437,9 @@ export class LifecycleParticipant {
     this.#phase = 'failed';
     await this.#discard();
     const byId = new Map([...this.#people.values()].map((p) => [p.identifier, p.member]));
-    const { culprit, code, reason } = failureOf(err, (id) => byId.get(id) ?? 'unknown');
+    const found = failureOf(err, (id) => byId.get(id) ?? UNATTRIBUTED);
+    const { code, reason } = found;
+    const culprit = found.culprit === UNATTRIBUTED ? undefined : found.culprit;
     const failure = new ClientError(
       'DKG_FAILED',
       `key ceremony for ${this.start.group} failed here: ${reason}` +
@@ -591,11 +596,14 @@ export class LifecycleParticipant {
         try {
           this.#newKey = frost.keys.repair.step3(sigmas, this.#id(this.#me), old);
         } catch (err) {
+          // Σσ is checked only as a whole: which helper sent a bad σ (or whether the coordinator
+          // swapped a box) cannot be told, so nobody is named — dkg.fail names this member
+          // itself ("failed, cannot say who"; docs/ceremony-flow.md).
           if (isFrostError(err))
             throw culpritError(
-              this.start.dealers[0] ?? 'coordinator',
+              UNATTRIBUTED,
               'INVALID_SECRET_SHARE',
-              'the rebuilt share does not match its verifying share',
+              'the rebuilt share does not match its verifying share; which helper sent a bad σ cannot be told',
             );
           throw err;
         } finally {

@@ -4,11 +4,14 @@
 import { ed25519 as frost } from '@conclave/frost';
 import {
   bodyHash,
+  boxToWire,
   bytesToHex,
   generateIdentityKey,
   newCeremonyId,
   sealEnvelope,
+  sealTo,
   signDkgConfirmation,
+  x25519PublicFromIdentity,
   type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
@@ -349,5 +352,96 @@ describe('LifecycleParticipant (a dealer leaving in a reshare)', () => {
     const l = await leavingDealer();
     expect(await l.finish(l.complete(true))).toMatchObject({ kind: 'reshare', epoch: 1 });
     expect(l.outbox.some((b) => b.type === 'dkg.fail')).toBe(false);
+  });
+});
+
+describe('LifecycleParticipant (repair)', () => {
+  it('a rebuilt share that does not verify blames nobody: dkg.fail names the member itself', async () => {
+    const admin = generateIdentityKey();
+    const ids: Record<string, IdentityKey> = Object.fromEntries(
+      NAMES.map((n) => [n, generateIdentityKey()]),
+    );
+    const dealt = frost.keys.dealer({
+      minSigners: 2,
+      maxSigners: 3,
+      identifiers: NAMES.map((m) => frost.identifier.derive(m)),
+    });
+    const pub = dealt.publicKeyPackage;
+    const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
+    const gpk = bytesToHex(pub.verifyingKey);
+    const entry = (m: string) => ({
+      member: m,
+      identifier: frost.identifier.derive(m),
+      identityKey: bytesToHex(ids[m]!.publicKey),
+    });
+    const helpers = ['alice', 'bob'];
+    const ceremonyId = newCeremonyId();
+    const start: KeyStart = {
+      type: 'key.start',
+      kind: 'repair',
+      group: GROUP,
+      fromEpoch: 0,
+      toEpoch: 0,
+      groupPublicKey: gpk,
+      publicKeyPackage: pubHex,
+      previousThreshold: 2,
+      previous: NAMES.map(entry),
+      threshold: 2,
+      participants: NAMES.map(entry),
+      dealers: helpers,
+      member: 'carol',
+      authorization: sealEnvelope(admin, {
+        ceremonyId,
+        round: '0',
+        seq: 1,
+        sender: 'admin',
+        body: {
+          type: 'admin.group.repair',
+          group: GROUP,
+          epoch: 0,
+          groupPublicKey: gpk,
+          member: 'carol',
+          helpers,
+        },
+      }),
+    };
+    const outbox: SealedBody[] = [];
+    const carol = new LifecycleParticipant(
+      {
+        member: 'carol',
+        key: ids['carol']!,
+        adminKey: admin.publicKey,
+        send: async (_c, _r, body) => {
+          outbox.push(body);
+        },
+        loadShare: async () => undefined,
+        stage: async () => '/pending/carol',
+        commit: async (_g, path) => path,
+        discard: async () => undefined,
+      },
+      ceremonyId,
+      start,
+    );
+    await carol.begin();
+    await carol.handle(opened(ceremonyId, { type: 'key.round1.all', packages: [], boxes: [] }));
+    // Each helper's σ is a scalar, but their sum is not carol's share: which helper lied (or
+    // whether the coordinator swapped a box) carol cannot tell.
+    const sigma = (seed: number) => {
+      const s = new Uint8Array(32);
+      s[0] = seed;
+      return s;
+    };
+    const boxes = helpers.map((h, i) => {
+      const box = sealTo(x25519PublicFromIdentity(ids['carol']!.publicKey), ids[h]!, sigma(i + 1), {
+        ceremonyId,
+        sender: h,
+        recipient: 'carol',
+      });
+      return { sender: h, ...boxToWire(box) };
+    });
+    await carol.handle(opened(ceremonyId, { type: 'key.round2.deliver', boxes }));
+    const fail = outbox.find((b) => b.type === 'dkg.fail');
+    expect(fail).toMatchObject({ type: 'dkg.fail', culprit: 'carol' });
+    expect(outbox.some((b) => b.type === 'dkg.confirm')).toBe(false);
   });
 });
