@@ -77,7 +77,8 @@ export interface LifecycleResult {
 /** A failure nobody can be blamed for: dkg.fail then names this member (failCulprit). */
 const UNATTRIBUTED = 'unknown';
 
-type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
+/** `committing`: every confirmation verified and the staged share is being swapped in. */
+type Phase = 'round1' | 'round2' | 'confirm' | 'committing' | 'done' | 'failed';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
@@ -404,9 +405,11 @@ export class LifecycleParticipant {
         case 'dkg.complete':
           return await this.#onComplete(body);
         case 'dkg.abort':
-          await this.#discard();
-          if (this.#phase === 'done') return;
+          // After a verified dkg.complete the ceremony is over for everyone: a later abort (late,
+          // replayed or forged) must not delete the staged share mid-swap, nor undo the result.
+          if (this.#phase === 'committing' || this.#phase === 'done') return;
           this.#phase = 'failed';
+          await this.#discard();
           this.#log(`aborted: ${body.code}`);
           this.#reject(
             new ClientError(
@@ -433,7 +436,7 @@ export class LifecycleParticipant {
   }
 
   async #fail(err: unknown): Promise<void> {
-    if (this.#phase === 'failed' || this.#phase === 'done') return;
+    if (this.#phase === 'failed' || this.#phase === 'committing' || this.#phase === 'done') return;
     this.#phase = 'failed';
     await this.#discard();
     const byId = new Map([...this.#people.values()].map((p) => [p.identifier, p.member]));
@@ -476,7 +479,7 @@ export class LifecycleParticipant {
     this.#subShares = undefined;
     this.#deltas = undefined;
     this.#newKey = undefined;
-    if (this.#staged !== undefined && this.#phase !== 'done') {
+    if (this.#staged !== undefined && this.#phase !== 'done' && this.#phase !== 'committing') {
       await this.#o.discard(this.#staged).catch(() => undefined);
       this.#staged = undefined;
     }
@@ -724,7 +727,7 @@ export class LifecycleParticipant {
   }
 
   async #onComplete(body: DkgComplete): Promise<void> {
-    if (this.#phase === 'done' || this.#phase === 'failed') return;
+    if (this.#phase === 'committing' || this.#phase === 'done' || this.#phase === 'failed') return;
     const pub = this.#newPub;
     const hash = this.#hash;
     if (
@@ -781,6 +784,7 @@ export class LifecycleParticipant {
       }
     }
     let sharePath: string | undefined;
+    this.#phase = 'committing';
     if (this.#staged !== undefined) {
       const staged = this.#staged;
       try {

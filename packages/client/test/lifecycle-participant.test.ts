@@ -34,7 +34,7 @@ function opened(ceremonyId: string, body: SealedBody): OpenedEnvelope {
 
 type Box = { ephemeralKey: string; nonce: string; ciphertext: string };
 
-async function refresh(opts: { failCommitOf?: string } = {}) {
+async function refresh(opts: { failCommitOf?: string; abortDuringCommitOf?: string } = {}) {
   const admin = generateIdentityKey();
   const ids: Record<string, IdentityKey> = Object.fromEntries(
     NAMES.map((n) => [n, generateIdentityKey()]),
@@ -116,6 +116,17 @@ async function refresh(opts: { failCommitOf?: string } = {}) {
           commit: async (_group, path) => {
             if (opts.failCommitOf === m) {
               throw new ClientError('KEYSTORE_IO_ERROR', 'could not replace the share (EIO)');
+            }
+            if (opts.abortDuringCommitOf === m) {
+              // A dkg.abort that arrives while the swap runs (a late or forged one).
+              await parts.get(m)!.handle(
+                opened(ceremonyId, {
+                  type: 'dkg.abort',
+                  code: 'DEADLINE_EXCEEDED',
+                  message: 'round 3 deadline passed',
+                  culprits: [],
+                }),
+              );
             }
             committed.push(m);
             return path;
@@ -337,6 +348,15 @@ async function leavingDealer() {
   };
   return { finish, complete, outbox };
 }
+
+describe('LifecycleParticipant (an abort while the share is swapped)', () => {
+  it('ignores a dkg.abort once committing: the staged share is not deleted mid-swap', async () => {
+    const { results, discarded, committed } = await refresh({ abortDuringCommitOf: 'bob' });
+    expect(committed.sort()).toEqual(NAMES);
+    expect(discarded).toEqual([]);
+    expect(results[NAMES.indexOf('bob')]).toMatchObject({ kind: 'refresh', epoch: 1 });
+  });
+});
 
 describe('LifecycleParticipant (a dealer leaving in a reshare)', () => {
   it('does not report success on a dkg.complete the new committee did not sign', async () => {
