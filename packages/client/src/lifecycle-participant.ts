@@ -556,6 +556,13 @@ export class LifecycleParticipant {
           throw new ClientError('DKG_FAILED', 'FROST produced no sub-share for a member');
         return this.#seal(p.member, frost.encode.bytes('ReshareRound1Share', share));
       });
+    // Sealed into their boxes: the others' plaintext sub-shares are not needed again (B.34). Our
+    // own is kept for part 2, which wipes it.
+    const ownId = this.#id(this.#me);
+    for (const [id, s] of Object.entries(this.#subShares ?? {}))
+      if (id !== ownId) s.subShare.fill(0);
+    const own = this.#subShares?.[ownId];
+    this.#subShares = own === undefined ? undefined : { [ownId]: own };
     this.#log(`round 2: encrypted sub-shares to ${boxes.length} members`);
     await this.#send(DKG_ROUNDS.round2, { type: 'key.round2', boxes });
   }
