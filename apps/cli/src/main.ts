@@ -549,7 +549,10 @@ function registerLifecycle(group: Command): void {
         newGroup?: string;
         out?: string;
       }
-    >((o, ctx, name) => cmdGroupRotate(groupArg(name), { ...o, wait: true }, ctx)),
+    >((o, ctx, name) => {
+      if (o.newGroup !== undefined) groupArg(o.newGroup);
+      return cmdGroupRotate(groupArg(name), { ...o, wait: true }, ctx);
+    }),
   );
   common(
     group

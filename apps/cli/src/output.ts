@@ -128,14 +128,43 @@ const NEXT: Record<string, string> = {
   DUPLICATE: 'it exists already; nothing was changed',
   GIT_FAILED: "check --repo and --commit (git's own message is above)",
   INVALID_MESSAGE: 'fix the value the message names and run the command again',
+  FILE_NOT_FOUND: 'check the path (directories are not created for a file)',
+  IS_A_DIRECTORY: '',
+  FILE_EXISTS: '',
+  DISK_FULL: 'free some space and run the command again',
+  UNKNOWN_PARTICIPANT: 'see `conclave group show GROUP` for who holds a share',
   // The message says what to do (coordinator.ts startError): no tail.
   PORT_IN_USE: '',
   DB_INVALID: '',
   COORDINATOR_FILES_EXIST: '',
-  PERMISSION_DENIED: '',
+  PERMISSION_DENIED: 'check the permissions of the path (or the port)',
 };
 
 const DEFAULT_NEXT = 'run the command with --help, or `conclave status ID` for a ceremony';
+
+/** Node's file-system errors by errno code: ours, and what it means for the path. */
+const FILE_ERRORS: Record<string, [code: string, what: string]> = {
+  ENOENT: ['FILE_NOT_FOUND', 'no such file or directory'],
+  ENOTDIR: ['FILE_NOT_FOUND', 'a part of the path is not a directory'],
+  EISDIR: ['IS_A_DIRECTORY', 'is a directory; give a file path'],
+  EEXIST: ['FILE_EXISTS', 'exists already and is in the way; give a new path'],
+  EACCES: ['PERMISSION_DENIED', 'permission denied'],
+  EPERM: ['PERMISSION_DENIED', 'operation not permitted'],
+  EROFS: ['PERMISSION_DENIED', 'read-only file system'],
+  ENOSPC: ['DISK_FULL', 'no space left on the device'],
+};
+
+/**
+ * A file the command could not read or write (an --out in a missing directory, a directory where
+ * a file goes): a coded error naming the path, not Node's raw `ENOENT: … open '…'`.
+ */
+function fileError(e: unknown): { code: string; message: string } | undefined {
+  if (!(e instanceof Error) || !('syscall' in e) || !('code' in e)) return undefined;
+  const known = typeof e.code === 'string' ? FILE_ERRORS[e.code] : undefined;
+  const path = 'path' in e && typeof e.path === 'string' ? e.path : undefined;
+  if (known === undefined || path === undefined) return undefined;
+  return { code: known[0], message: `${path}: ${known[1]}` };
+}
 
 export function toError(e: unknown): {
   code: string;
@@ -147,6 +176,8 @@ export function toError(e: unknown): {
     const { code, message, ...details } = e.toJSON();
     return Object.keys(details).length > 0 ? { code, message, details } : { code, message };
   }
+  const file = fileError(e);
+  if (file !== undefined) return file;
   if (e instanceof Error && 'code' in e && typeof e.code === 'string' && /^[A-Z_]+$/.test(e.code)) {
     return { code: e.code, message: e.message };
   }
