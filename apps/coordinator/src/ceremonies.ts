@@ -990,7 +990,9 @@ function keyCulprits(c: KeyContext): string[] {
   if (o === null || o.status !== 'aborted') return [];
   switch (o.code) {
     case 'CULPRIT_REPORTED':
-      return [o.culprit];
+      // A member naming itself reported a failure it cannot attribute: it is the honest
+      // reporter, and the dkg.abort blames nobody (key-ceremony.ts abortMessage); nor does this.
+      return o.culprit === o.reportedBy ? [] : [o.culprit];
     case 'CONFIRMATION_MISMATCH':
       return [...o.disagreeing];
     case 'TIMEOUT':

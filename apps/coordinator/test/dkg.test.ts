@@ -311,6 +311,12 @@ describe('key ceremony', () => {
     const abort = await erin.nextBody('dkg.abort', id);
     expect(abort.body).toMatchObject({ code: 'INCONSISTENT_VIEW', culprits: [] });
     expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+    // The status agrees with the abort: the honest reporter is not listed as a culprit.
+    erin.send({ type: 'ceremony.status.get', ceremonyId: id });
+    const status = await erin.next(
+      (f) => f.type === 'ceremony.status' && f.ceremonyId === id && f.state === 'aborted',
+    );
+    expect(status).toMatchObject({ type: 'ceremony.status', state: 'aborted', culprits: [] });
   });
 
   it('relays every piece of a round-2 message sent in pieces (the key chart takes pieces)', async () => {
