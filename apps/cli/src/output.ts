@@ -186,12 +186,12 @@ export function toError(e: unknown): {
 
 /**
  * `conclave: CODE: message — what to do next`. A message that already names the command to run
- * (a backticked `conclave …`) is not followed by a second, more generic one.
+ * (a backticked `conclave …`, or "run `…`") is not followed by a second, more generic one.
  */
 export function humanError(err: { code: string; message: string }): string {
   const head = `conclave: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}`;
   const next = NEXT[err.code] ?? DEFAULT_NEXT;
-  if (next === '' || /`conclave [^`]+`/.test(err.message)) return head;
+  if (next === '' || /`conclave [^`]+`|\brun `[^`]+`/.test(err.message)) return head;
   return `${head} — ${next}`;
 }
 

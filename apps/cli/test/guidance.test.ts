@@ -51,6 +51,16 @@ describe('humanError', () => {
     );
   });
 
+  it('nor when it says which other command to run', () => {
+    expect(
+      humanError({
+        code: 'KEYSTORE_LOOSE_PERMISSIONS',
+        message:
+          'keystore /h/identity.key is readable by other users; run `chmod 600 /h/identity.key`',
+      }),
+    ).not.toMatch(/ — /);
+  });
+
   it('adds what to do next for a wrong group, a missing share and a duplicate', () => {
     expect(humanError({ code: 'WRONG_GROUP', message: 'no such group' })).toMatch(
       /— check the group name with `conclave group show`$/,

@@ -46,6 +46,7 @@ import {
   cmdRequest,
   homeDir,
   openSession,
+  progressLine,
   withTimeout,
 } from '../commands.js';
 import { CliError } from '../errors.js';
@@ -139,7 +140,8 @@ async function runKeyCeremony(
   let last = '';
   conn.onStatus((s: CeremonyStatus) => {
     if (s.ceremonyId !== ceremonyId) return;
-    const line = `${s.state}: ${s.approvals.length > 0 ? `${s.approvals.join(', ')} done` : 'waiting'}`;
+    // The step, who is done and whom it waits for (commands.ts keyProgressLine).
+    const line = progressLine(s);
     if (line !== last) ctx.progress((last = line));
   });
   await conn.send(ceremonyId, '0', body);
