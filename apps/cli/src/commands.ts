@@ -450,10 +450,22 @@ export async function openSession(
   });
 }
 
-export function withTimeout<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
+/** `then`: what became of it and what to do, e.g. that a ceremony stays open and how to follow it. */
+export function withTimeout<T>(
+  p: Promise<T>,
+  seconds: number,
+  what: string,
+  then?: string,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(
-      () => reject(new CliError('TIMEOUT', `${what} did not finish within ${seconds} s`)),
+      () =>
+        reject(
+          new CliError(
+            'TIMEOUT',
+            `${what} did not finish within ${seconds} s${then === undefined ? '' : `; ${then}`}`,
+          ),
+        ),
       seconds * 1000,
     );
     p.then(
@@ -549,6 +561,8 @@ async function waitForCeremony(
       Promise.race([ended, poll()]),
       timeoutS,
       `ceremony ${ceremonyId}`,
+      // Not "try again": a second request would be a second ceremony.
+      `it stays open: follow it with \`conclave status ${ceremonyId}\`, or wait longer with --timeout`,
     );
     if (lastStatus === undefined || !isTerminal(lastStatus.state)) {
       lastStatus = await session.connection.status(ceremonyId).catch(() => lastStatus);

@@ -3,7 +3,7 @@
 // lines that say what to do once (not twice).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CeremonyStatus } from '@conclave/protocol';
-import { progressLine } from '../src/commands.js';
+import { progressLine, withTimeout } from '../src/commands.js';
 import { keygenGroupNote } from '../src/commands/group.js';
 import { humanError } from '../src/output.js';
 import { Cluster, doc } from '../../../test/e2e/cluster.js';
@@ -71,6 +71,22 @@ describe('humanError', () => {
     expect(humanError({ code: 'DUPLICATE', message: 'member exists' })).toMatch(
       /— it exists already; nothing was changed$/,
     );
+  });
+});
+
+describe('withTimeout', () => {
+  it('says what became of the ceremony, so nobody "tries again" with a second request', async () => {
+    await expect(
+      withTimeout(
+        new Promise(() => undefined),
+        0.01,
+        'ceremony c_x',
+        'it stays open: `conclave status c_x`',
+      ),
+    ).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      message: 'ceremony c_x did not finish within 0.01 s; it stays open: `conclave status c_x`',
+    });
   });
 });
 

@@ -147,7 +147,12 @@ async function runKeyCeremony(
   await conn.send(ceremonyId, '0', body);
   if (!w.wait) return { ceremonyId };
   ctx.progress(`key ceremony ${ceremonyId} is open; waiting for the members (conclave keygen)…`);
-  const outcome = await withTimeout(ended, w.timeout, `key ceremony ${ceremonyId}`);
+  const outcome = await withTimeout(
+    ended,
+    w.timeout,
+    `key ceremony ${ceremonyId}`,
+    `it stays open: follow it with \`conclave status ${ceremonyId}\` (or withdraw it with \`conclave cancel ${ceremonyId} --reason … --admin-key FILE\`)`,
+  );
   return { ceremonyId, outcome };
 }
 
