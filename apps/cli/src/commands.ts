@@ -437,6 +437,14 @@ export async function openSession(
   } = {},
 ): Promise<MemberSession> {
   const home = await Home.open(homeDir(o));
+  // Before the passphrase: a missing or malformed coordinator URL is the user's to fix first.
+  if (o.coordinator === undefined && home.config.coordinator === undefined) {
+    throw new CliError(
+      'NO_COORDINATOR',
+      `the home ${home.dir} has no coordinator pinned yet; pass --coordinator URL once (its keys are then pinned: compare the fingerprints printed with your admin's)`,
+    );
+  }
+  if (o.coordinator !== undefined) normalizeCoordinatorUrl(o.coordinator);
   const passphrase = await getPassphrase(`Passphrase for ${home.name}: `);
   return MemberSession.open({
     home,

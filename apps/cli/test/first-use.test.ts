@@ -65,6 +65,21 @@ describe('conclave init', () => {
   });
 });
 
+describe('a home without a coordinator', () => {
+  it('says to pass --coordinator once (not to init again, which HOME_EXISTS refuses), before any passphrase', async () => {
+    const home = join(tempDir('conclave-first-use-'), 'home');
+    expect((await cliJson(['init', '--name', 'erin', '--home', home])).code).toBe(0);
+    const r = await runCli(['inbox', '--home', home, '--json'], {
+      env: { CONCLAVE_PASSPHRASE: '' },
+    });
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    expect(doc.error.code).toBe('NO_COORDINATOR');
+    expect(doc.error.message).toMatch(/no coordinator pinned yet; pass --coordinator URL once/);
+    expect(doc.error.message).not.toMatch(/conclave init/);
+  });
+});
+
 describe('usage mistakes exit 2 with INVALID_ARGUMENT, before anything is sent', () => {
   it.each([
     ['a --timeout of 0', ['keygen', 'web', '--timeout', '0'], /--timeout.*at least 1/],
