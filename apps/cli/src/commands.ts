@@ -783,6 +783,35 @@ export async function cmdStatus(id: string, o: GlobalOptions, ctx: Ctx): Promise
   }
 }
 
+/**
+ * A ceremony that has ended, or a key ceremony, has nothing to approve or reject: say so before
+ * the review, instead of a refusal from the coordinator after it.
+ */
+async function refuseUnlessOpen(
+  session: MemberSession,
+  id: string,
+  verb: 'approve' | 'reject',
+): Promise<void> {
+  const status = await session.connection.status(id);
+  if (status.kind === 'key') {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `${id} is a key ceremony, which has no approvals; take part with \`conclave keygen ${status.group}\``,
+      2,
+    );
+  }
+  if (isTerminal(status.state)) {
+    const state = status.state.split('.').pop() ?? status.state;
+    throw new CliError(
+      'CEREMONY_CLOSED',
+      `${id} is already ${state}; there is nothing to ${verb}` +
+        (state === 'completed'
+          ? ` (\`conclave fetch ${id} --out DIR\` writes its signatures)`
+          : ` (\`conclave status ${id}\` says why)`),
+    );
+  }
+}
+
 export async function cmdApprove(
   id: string,
   o: GlobalOptions & { artifact?: string[]; yes?: boolean; timeout: number },
@@ -799,26 +828,7 @@ export async function cmdApprove(
     },
   );
   try {
-    // A ceremony that has ended (or a key ceremony) has nothing to approve: say so before the
-    // review, instead of a refusal from the coordinator after it.
-    const status = await session.connection.status(id);
-    if (status.kind === 'key') {
-      throw new CliError(
-        'INVALID_ARGUMENT',
-        `${id} is a key ceremony, which has no approvals; take part with \`conclave keygen ${status.group}\``,
-        2,
-      );
-    }
-    if (isTerminal(status.state)) {
-      const state = status.state.split('.').pop() ?? status.state;
-      throw new CliError(
-        'CEREMONY_CLOSED',
-        `${id} is already ${state}; there is nothing to approve` +
-          (state === 'completed'
-            ? ` (\`conclave fetch ${id} --out DIR\` writes its signatures)`
-            : ` (\`conclave status ${id}\` says why)`),
-      );
-    }
+    await refuseUnlessOpen(session, id, 'approve');
     const { review } = await session.review(id);
     ctx.progress(describeReview(review));
     // The policy it runs under, verified (POLICY_UNVERIFIED before any y/N), and what a
@@ -871,26 +881,7 @@ export async function cmdReject(
 ): Promise<void> {
   const session = await openSession(o, ctx);
   try {
-    // A ceremony that has ended (or a key ceremony) has nothing to approve: say so before the
-    // review, instead of a refusal from the coordinator after it.
-    const status = await session.connection.status(id);
-    if (status.kind === 'key') {
-      throw new CliError(
-        'INVALID_ARGUMENT',
-        `${id} is a key ceremony, which has no approvals; take part with \`conclave keygen ${status.group}\``,
-        2,
-      );
-    }
-    if (isTerminal(status.state)) {
-      const state = status.state.split('.').pop() ?? status.state;
-      throw new CliError(
-        'CEREMONY_CLOSED',
-        `${id} is already ${state}; there is nothing to approve` +
-          (state === 'completed'
-            ? ` (\`conclave fetch ${id} --out DIR\` writes its signatures)`
-            : ` (\`conclave status ${id}\` says why)`),
-      );
-    }
+    await refuseUnlessOpen(session, id, 'reject');
     const { review } = await session.review(id);
     await session.reject(review, o.reason);
     ctx.result({ ceremonyId: id, rejected: true }, `Rejected ${id}`);

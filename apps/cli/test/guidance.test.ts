@@ -125,8 +125,11 @@ describe('against a coordinator', () => {
     );
   });
 
-  it('approve of a key ceremony is INVALID_ARGUMENT (exit 2) pointing at keygen', async () => {
-    const r = await c.cli('alice', ['approve', keyCeremony, '--yes', '--json']);
+  it.each([
+    ['approve', '--yes'],
+    ['reject', '--reason=no'],
+  ])('%s of a key ceremony is INVALID_ARGUMENT (exit 2) pointing at keygen', async (verb, flag) => {
+    const r = await c.cli('alice', [verb, keyCeremony, flag, '--json']);
     expect(r.code).toBe(2);
     expect(doc(r)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
     expect(doc<{ error: { message: string } }>(r).error.message).toMatch(
