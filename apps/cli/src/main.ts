@@ -431,7 +431,7 @@ export function buildProgram(): Command {
     program
       .command('demo')
       .description(
-        'a coordinator, 5 members in their own processes, a 3-of-5 DKG and a signed release verified with Node and openssl',
+        'a coordinator, members in their own processes (default 5), a t-of-n DKG (default 3-of-5) and a release signed in every format, each verified natively and with its own tool when installed',
       )
       .option(
         '--out <dir>',
