@@ -71,6 +71,13 @@ import { confirm, getPassphrase, untilSignal, type Ctx, type GlobalOptions } fro
 
 /** A group's threshold: at least 2 (one key holder alone never signs) and at most its size. */
 export function checkThreshold(threshold: number, members: number): void {
+  if (members < 2) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `--members names ${members} member${members === 1 ? '' : 's'}; a group needs at least 2 (comma-separated)`,
+      2,
+    );
+  }
   if (!Number.isInteger(threshold) || threshold < 2 || threshold > members) {
     throw new CliError(
       'INVALID_ARGUMENT',
@@ -254,7 +261,7 @@ type CoordinatorPin = Parameters<Home['pinCoordinator']>[0];
  * is sent, so a typo is an INVALID_ARGUMENT naming the rule rather than a schema error from the
  * coordinator's envelope check.
  */
-export function checkName(what: 'member' | 'group', name: string): void {
+export function checkName(what: 'member' | 'group' | 'role', name: string): void {
   const ok = (what === 'member' ? MemberIdSchema : GroupNameSchema).safeParse(name).success;
   if (!ok) {
     throw new CliError(
@@ -346,6 +353,7 @@ export async function cmdMemberAdd(
   o: GlobalOptions & { key: string; roles?: string; adminKey: string },
   ctx: Ctx,
 ): Promise<void> {
+  checkName('member', name);
   const key = o.key.trim().toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(key)) {
     throw new CliError(
@@ -357,6 +365,7 @@ export async function cmdMemberAdd(
     .split(',')
     .map((r) => r.trim())
     .filter((r) => r !== '');
+  for (const role of roles) checkName('role', role);
   const ceremonyId = await adminSend(o, ctx, {
     type: 'admin.member.add',
     member: name,

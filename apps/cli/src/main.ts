@@ -70,6 +70,12 @@ const groupArg = (name: string | undefined): string => {
   return name ?? '';
 };
 
+/** A member name argument, checked before anything is sent. */
+const memberArg = (name: string | undefined): string => {
+  checkName('member', name ?? '');
+  return name ?? '';
+};
+
 /** A ceremony id argument, checked before anything is sent (commands.ts checkCeremonyId). */
 const ceremonyArg = (id: string | undefined): string => {
   checkCeremonyId(id ?? '');
@@ -166,7 +172,7 @@ export function buildProgram(): Command {
       .requiredOption('--admin-key <file>', 'the admin key file printed by `coordinator start`'),
   ).action(
     run<GlobalOptions & { reason: string; adminKey: string }>((o, ctx, name) =>
-      cmdMemberRevoke(name ?? '', o, ctx),
+      cmdMemberRevoke(memberArg(name), o, ctx),
     ),
   );
 

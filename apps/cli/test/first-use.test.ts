@@ -95,6 +95,31 @@ describe('usage mistakes exit 2 with INVALID_ARGUMENT, before anything is sent',
       ['member', 'add', 'dave', '--key', '00', '--admin-key', 'x'],
       /64 hex/,
     ],
+    [
+      'a role the protocol refuses',
+      [
+        'member',
+        'add',
+        'dave',
+        '--key',
+        'ab'.repeat(32),
+        '--roles',
+        'lead,Bad Role',
+        '--admin-key',
+        'x',
+      ],
+      /role name "Bad Role": expected 1-32 characters/,
+    ],
+    [
+      'a bad member name to revoke',
+      ['member', 'revoke', 'Dave!', '--reason', 'r', '--admin-key', 'x'],
+      /member name "Dave!"/,
+    ],
+    [
+      'a member list with no members',
+      ['group', 'create', 'web', '--threshold', '2', '--members', ',', '--admin-key', 'x'],
+      /--members names 0 members; a group needs at least 2/,
+    ],
   ])('%s', async (_, args, message) => {
     const r = await cliJson([...args, '--home', tempDir('conclave-first-use-')]);
     expect(r.code).toBe(2);
