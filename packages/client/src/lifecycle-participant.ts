@@ -693,7 +693,14 @@ export class LifecycleParticipant {
     });
     if (this.#newKey !== undefined) {
       // Staged before we confirm: if we crash after confirming, the share is not lost.
-      this.#staged = await this.#o.stage(this.#newKey, this.#metadata(pub, bytesToHex(pubBytes)));
+      const staged = await this.#o.stage(this.#newKey, this.#metadata(pub, bytesToHex(pubBytes)));
+      // A dkg.abort (or a failure) while the file was written: the ceremony is over, so the
+      // staged share never becomes valid and nothing is confirmed.
+      if (this.#phase !== 'round2') {
+        await this.#o.discard(staged).catch(() => undefined);
+        return;
+      }
+      this.#staged = staged;
     }
     const signature = signDkgConfirmation(this.#o.key, {
       ceremonyId: this.ceremonyId,

@@ -34,7 +34,9 @@ function opened(ceremonyId: string, body: SealedBody): OpenedEnvelope {
 
 type Box = { ephemeralKey: string; nonce: string; ciphertext: string };
 
-async function refresh(opts: { failCommitOf?: string; abortDuringCommitOf?: string } = {}) {
+async function refresh(
+  opts: { failCommitOf?: string; abortDuringCommitOf?: string; abortDuringStageOf?: string } = {},
+) {
   const admin = generateIdentityKey();
   const ids: Record<string, IdentityKey> = Object.fromEntries(
     NAMES.map((n) => [n, generateIdentityKey()]),
@@ -91,6 +93,12 @@ async function refresh(opts: { failCommitOf?: string; abortDuringCommitOf?: stri
     keyPackage: frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!),
     publicKeyPackage: pub,
   });
+  const abort: SealedBody = {
+    type: 'dkg.abort',
+    code: 'DEADLINE_EXCEEDED',
+    message: 'round 3 deadline passed',
+    culprits: [],
+  };
   const outbox: { from: string; body: SealedBody }[] = [];
   const staged = new Set<string>();
   const discarded: string[] = [];
@@ -111,23 +119,17 @@ async function refresh(opts: { failCommitOf?: string; abortDuringCommitOf?: stri
           stage: async (_kp, meta) => {
             const path = `/pending/${meta.member}`;
             staged.add(path);
+            if (opts.abortDuringStageOf === m)
+              await parts.get(m)!.handle(opened(ceremonyId, abort));
             return path;
           },
           commit: async (_group, path) => {
             if (opts.failCommitOf === m) {
               throw new ClientError('KEYSTORE_IO_ERROR', 'could not replace the share (EIO)');
             }
-            if (opts.abortDuringCommitOf === m) {
-              // A dkg.abort that arrives while the swap runs (a late or forged one).
-              await parts.get(m)!.handle(
-                opened(ceremonyId, {
-                  type: 'dkg.abort',
-                  code: 'DEADLINE_EXCEEDED',
-                  message: 'round 3 deadline passed',
-                  culprits: [],
-                }),
-              );
-            }
+            // A dkg.abort that arrives while the swap runs (a late or forged one).
+            if (opts.abortDuringCommitOf === m)
+              await parts.get(m)!.handle(opened(ceremonyId, abort));
             committed.push(m);
             return path;
           },
@@ -167,7 +169,7 @@ async function refresh(opts: { failCommitOf?: string; abortDuringCommitOf?: stri
     await deliver(m, { type: 'key.round2.deliver', boxes });
   }
   const confirms = take('dkg.confirm');
-  expect(confirms).toHaveLength(NAMES.length);
+  expect(confirms).toHaveLength(NAMES.length - (opts.abortDuringStageOf === undefined ? 0 : 1));
   const first = confirms[0]!.body as { round1Hash: string; groupPublicKey: string };
   for (const m of NAMES) {
     await deliver(m, {
@@ -355,6 +357,16 @@ describe('LifecycleParticipant (an abort while the share is swapped)', () => {
     expect(committed.sort()).toEqual(NAMES);
     expect(discarded).toEqual([]);
     expect(results[NAMES.indexOf('bob')]).toMatchObject({ kind: 'refresh', epoch: 1 });
+  });
+});
+
+describe('LifecycleParticipant (an abort while the share is staged)', () => {
+  it('does not confirm after a dkg.abort that arrived while staging, and deletes the staged file', async () => {
+    const { results, discarded, committed, outbox } = await refresh({ abortDuringStageOf: 'bob' });
+    expect(outbox.filter((o) => o.from === 'bob' && o.body.type === 'dkg.confirm')).toEqual([]);
+    expect(discarded).toContain('/pending/bob');
+    expect(committed).not.toContain('bob');
+    expect(results[NAMES.indexOf('bob')]).toMatchObject({ code: 'DKG_ABORTED' });
   });
 });
 
