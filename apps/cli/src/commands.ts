@@ -379,22 +379,6 @@ export async function cmdMemberAdd(
   );
 }
 
-export async function cmdMemberRevoke(
-  name: string,
-  o: GlobalOptions & { reason: string; adminKey: string },
-  ctx: Ctx,
-): Promise<void> {
-  const ceremonyId = await adminSend(o, ctx, {
-    type: 'admin.member.revoke',
-    member: name,
-    reason: o.reason,
-  });
-  ctx.result(
-    { member: name, revoked: true, operationId: ceremonyId },
-    `Revoked ${name}: the coordinator refuses its key from now on. Rotate the groups it belonged to (new key ceremony).`,
-  );
-}
-
 export async function cmdGroupCreate(
   name: string,
   o: GlobalOptions & {
