@@ -898,10 +898,20 @@ export async function cmdCancel(
   const body = { type: 'ceremony.cancel', reason: o.reason } as const;
   const done = (status: CeremonyStatus) =>
     ctx.result({ ceremonyId: id, cancelled: true, status }, `Cancelled ${id}: ${status.state}`);
+  // The coordinator refuses a ceremony that has ended as an UNEXPECTED_MESSAGE: say it plainly.
+  const ended = (e: unknown): never => {
+    if (isClientError(e, 'UNEXPECTED_MESSAGE') && /closed/.test(e.message)) {
+      throw new CliError(
+        'CEREMONY_CLOSED',
+        `${id} has already ended; there is nothing to cancel (\`conclave status ${id}\` says how it ended)`,
+      );
+    }
+    throw e;
+  };
   if (o.adminKey !== undefined) {
     const { conn, key } = await adminConnection({ ...o, adminKey: o.adminKey }, ctx);
     try {
-      await conn.send(id, SIGN_ROUNDS.cancel, body);
+      await conn.send(id, SIGN_ROUNDS.cancel, body).catch(ended);
       done(await conn.status(id));
     } finally {
       await conn.close();
@@ -918,7 +928,7 @@ export async function cmdCancel(
           `only the requester of ${id} or the admin (--admin-key) can cancel it`,
         );
       }
-      throw e;
+      return ended(e);
     });
     done(await session.connection.status(id));
   } finally {

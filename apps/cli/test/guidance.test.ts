@@ -163,4 +163,29 @@ describe('against a coordinator', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(doc<{ groups: { group: string }[] }>(r).groups.map((g) => g.group)).toEqual(['web']);
   });
+
+  // Last: it ends the key ceremony the tests above use.
+  it('cancel of a ceremony that has ended is CEREMONY_CLOSED, not a coordinator refusal', async () => {
+    const cancel = () =>
+      c.cli('alice', [
+        'cancel',
+        keyCeremony,
+        '--reason',
+        'test',
+        '--admin-key',
+        c.adminKey,
+        '--json',
+      ]);
+    const first = await cancel();
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    const again = await cancel();
+    expect(again.code).toBe(1);
+    expect(doc(again)).toMatchObject({
+      ok: false,
+      error: {
+        code: 'CEREMONY_CLOSED',
+        message: expect.stringMatching(/has already ended; there is nothing to cancel/) as unknown,
+      },
+    });
+  });
 });
