@@ -898,11 +898,12 @@ export async function cmdCancel(
   const body = { type: 'ceremony.cancel', reason: o.reason } as const;
   const done = (status: CeremonyStatus) =>
     ctx.result({ ceremonyId: id, cancelled: true, status }, `Cancelled ${id}: ${status.state}`);
-  // The coordinator refuses a ceremony that has ended as an UNEXPECTED_MESSAGE: say it plainly.
+  // The coordinator refuses a ceremony that has ended as an UNEXPECTED_MESSAGE: say it plainly
+  // (same code: scripts and test/e2e/ceremony.test.ts check it).
   const ended = (e: unknown): never => {
     if (isClientError(e, 'UNEXPECTED_MESSAGE') && /closed/.test(e.message)) {
       throw new CliError(
-        'CEREMONY_CLOSED',
+        'UNEXPECTED_MESSAGE',
         `${id} has already ended; there is nothing to cancel (\`conclave status ${id}\` says how it ended)`,
       );
     }

