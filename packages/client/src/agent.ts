@@ -112,7 +112,7 @@ export async function resolveCoordinator(
   if (chosen === undefined) {
     throw new ClientError(
       'NO_COORDINATOR',
-      'no coordinator configured; pass --coordinator URL or run `conclave init --coordinator URL`',
+      'no coordinator is pinned in this home: pass --coordinator URL once (it is pinned then, with its keys)',
     );
   }
   const base = normalizeCoordinatorUrl(chosen);
