@@ -252,7 +252,9 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
     const fetched = spawnCli(
       `${fetcher}/fetch`,
       ['fetch', signed.ceremonyId, '--home', homes.get(fetcher)!.dir, '--out', fetchDir, '--json'],
-      {},
+      // fetch rebuilds the outputs from the share opened with the passphrase (its header alone is
+      // not trusted), as the member would at a terminal.
+      { CONCLAVE_PASSPHRASE: passphrase },
       ctx,
     );
     if ((await fetched.exited) !== 0) {

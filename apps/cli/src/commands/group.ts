@@ -820,7 +820,12 @@ export async function cmdKeygen(
   // Until a ceremony starts nothing else is printed: say what the wait depends on, and that it is
   // still waiting (a mistyped group waited --timeout in silence).
   let begun = false;
-  void started.then(() => (begun = true));
+  // Both outcomes count as begun; the failure itself is reported by the await below (a handler
+  // here, or a ceremony that fails while keygenGroupNote runs is an unhandled rejection: a crash).
+  void started.then(
+    () => (begun = true),
+    () => (begun = true),
+  );
   const startedAt = Date.now();
   const heartbeat = setInterval(() => {
     if (begun) return;
