@@ -3,15 +3,7 @@
 // (its own is kept for its own part 2, and wiped there).
 import type * as FrostModule from '@conclave/frost';
 import type { ReshareRound1Share } from '@conclave/frost';
-import {
-  bodyHash,
-  bytesToHex,
-  generateIdentityKey,
-  newCeremonyId,
-  sealEnvelope,
-  type KeyStart,
-  type SealedBody,
-} from '@conclave/protocol';
+import { bodyHash, bytesToHex, type SealedBody } from '@conclave/protocol';
 import { describe, expect, it, vi } from 'vitest';
 
 /** Per dealer identifier: the sub-shares its part 1 made, by recipient identifier. */
@@ -33,49 +25,14 @@ vi.mock('@conclave/frost', async (importOriginal) => {
 
 const { ed25519: frost } = await import('@conclave/frost');
 const { LifecycleParticipant } = await import('../src/index.js');
+const { refreshFixture } = await import('./refresh-fixture.js');
 
 const zero = (b: Uint8Array) => b.every((x) => x === 0);
 
 describe('lifecycle participant: dealt sub-shares', () => {
   it('wipes the sub-shares it made for the others once they are sealed', async () => {
     const names = ['alice', 'bob', 'carol'];
-    const admin = generateIdentityKey();
-    const ids = Object.fromEntries(names.map((n) => [n, generateIdentityKey()]));
-    const dealt = frost.keys.dealer({
-      minSigners: 2,
-      maxSigners: 3,
-      identifiers: names.map((m) => frost.identifier.derive(m)),
-    });
-    const pub = dealt.publicKeyPackage;
-    const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
-    const gpk = bytesToHex(pub.verifyingKey);
-    const roster = names.map((m) => ({
-      member: m,
-      identifier: frost.identifier.derive(m),
-      identityKey: bytesToHex(ids[m]!.publicKey),
-    }));
-    const ceremonyId = newCeremonyId();
-    const start: KeyStart = {
-      type: 'key.start',
-      kind: 'refresh',
-      group: 'web',
-      fromEpoch: 0,
-      toEpoch: 1,
-      groupPublicKey: gpk,
-      publicKeyPackage: pubHex,
-      previousThreshold: 2,
-      previous: roster,
-      threshold: 2,
-      participants: roster,
-      dealers: names,
-      authorization: sealEnvelope(admin, {
-        ceremonyId,
-        round: '0',
-        seq: 1,
-        sender: 'admin',
-        body: { type: 'admin.group.refresh', group: 'web', epoch: 0, groupPublicKey: gpk },
-      }),
-    };
+    const { admin, ids, dealt, pub, ceremonyId, start, share } = refreshFixture(names, 'web');
     const outbox: { from: string; body: SealedBody }[] = [];
     const alice = new LifecycleParticipant(
       {
@@ -85,23 +42,7 @@ describe('lifecycle participant: dealt sub-shares', () => {
         send: async (_c, _r, body) => {
           outbox.push({ from: 'alice', body });
         },
-        loadShare: async () => ({
-          metadata: {
-            kind: 'frost-key-package',
-            group: 'web',
-            member: 'alice',
-            suite: 'FROST-ED25519-SHA512-v1',
-            threshold: 2,
-            groupPublicKey: gpk,
-            publicKeyPackage: pubHex,
-            participants: roster,
-            ceremonyId: 'c_dkg0000000000',
-            createdAt: new Date().toISOString(),
-            epoch: 0,
-          },
-          keyPackage: frost.keys.keyPackage(dealt.shares[frost.identifier.derive('alice')]!),
-          publicKeyPackage: pub,
-        }),
+        loadShare: async () => share('alice'),
         stage: async () => '/pending/alice',
         commit: async (_g, path) => path,
         discard: async () => undefined,

@@ -18,12 +18,8 @@ import {
   type SealedBody,
 } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
-import {
-  ClientError,
-  LifecycleParticipant,
-  type LifecycleResult,
-  type LoadedShare,
-} from '../src/index.js';
+import { ClientError, LifecycleParticipant, type LifecycleResult } from '../src/index.js';
+import { refreshFixture } from './refresh-fixture.js';
 
 const NAMES = ['alice', 'bob', 'carol'];
 const GROUP = 'web';
@@ -37,62 +33,7 @@ type Box = { ephemeralKey: string; nonce: string; ciphertext: string };
 async function refresh(
   opts: { failCommitOf?: string; abortDuringCommitOf?: string; abortDuringStageOf?: string } = {},
 ) {
-  const admin = generateIdentityKey();
-  const ids: Record<string, IdentityKey> = Object.fromEntries(
-    NAMES.map((n) => [n, generateIdentityKey()]),
-  );
-  const dealt = frost.keys.dealer({
-    minSigners: 2,
-    maxSigners: 3,
-    identifiers: NAMES.map((m) => frost.identifier.derive(m)),
-  });
-  const pub = dealt.publicKeyPackage;
-  const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
-  const gpk = bytesToHex(pub.verifyingKey);
-  const roster = NAMES.map((m) => ({
-    member: m,
-    identifier: frost.identifier.derive(m),
-    identityKey: bytesToHex(ids[m]!.publicKey),
-  }));
-  const ceremonyId = newCeremonyId();
-  const start: KeyStart = {
-    type: 'key.start',
-    kind: 'refresh',
-    group: GROUP,
-    fromEpoch: 0,
-    toEpoch: 1,
-    groupPublicKey: gpk,
-    publicKeyPackage: pubHex,
-    previousThreshold: 2,
-    previous: roster,
-    threshold: 2,
-    participants: roster,
-    dealers: NAMES,
-    authorization: sealEnvelope(admin, {
-      ceremonyId,
-      round: '0',
-      seq: 1,
-      sender: 'admin',
-      body: { type: 'admin.group.refresh', group: GROUP, epoch: 0, groupPublicKey: gpk },
-    }),
-  };
-  const share = (m: string): LoadedShare => ({
-    metadata: {
-      kind: 'frost-key-package',
-      group: GROUP,
-      member: m,
-      suite: 'FROST-ED25519-SHA512-v1',
-      threshold: 2,
-      groupPublicKey: gpk,
-      publicKeyPackage: pubHex,
-      participants: roster,
-      ceremonyId: 'c_dkg0000000000',
-      createdAt: new Date().toISOString(),
-      epoch: 0,
-    },
-    keyPackage: frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!),
-    publicKeyPackage: pub,
-  });
+  const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
   const abort: SealedBody = {
     type: 'dkg.abort',
     code: 'DEADLINE_EXCEEDED',
