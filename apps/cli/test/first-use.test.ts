@@ -162,3 +162,20 @@ describe('optional positional arguments', () => {
     expect(seen).toEqual([undefined, 'web']);
   });
 });
+
+describe('conclave audit', () => {
+  it('refuses a malformed --group-key (exit 2) before it fetches anything', async () => {
+    // A coordinator that is not there: reaching for it would fail with another code.
+    const r = await cliJson([
+      'audit',
+      'c_0123456789abcdef0123456789abcdef',
+      '--group-key',
+      'zz',
+      '--coordinator',
+      'http://127.0.0.1:1',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.error.code).toBe('INVALID_ARGUMENT');
+    expect(r.error.message).toMatch(/--group-key: expected 64 hex characters/);
+  });
+});

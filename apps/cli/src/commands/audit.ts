@@ -579,6 +579,10 @@ function humanReport(
 type AuditOptions = BundleOptions & TrustOptions & { artifact?: string[] };
 
 export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promise<void> {
+  // Key flags are usage: a typo is refused before the bundle is fetched (or a passphrase asked).
+  hexFlag(o.groupKey, '--group-key');
+  hexFlag(o.coordinatorKey, '--coordinator-key');
+  hexFlag(o.adminPublicKey, '--admin-public-key');
   const home = await openHome(o);
   const { bundle, from } = await loadBundle(target, o, home, ctx);
   const trust = await resolveTrust(bundle, o, home);
