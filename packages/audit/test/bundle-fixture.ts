@@ -371,18 +371,58 @@ const KEY_ROUND: Record<string, string> = {
  * auditor cannot open it. `reseal` re-seals as any sender (members too, to build a confirmation
  * that really was sent), `remove` drops an entry and renumbers; both re-log.
  */
+/** What a key-ceremony fixture hands a test: its bundle, the keys to pin, and ways to tamper. */
+type KeyCase = BundleCase & {
+  readonly ids: Readonly<Record<string, IdentityKey>>;
+  remove(i: number): void;
+};
+
+function keyCase(
+  parties: ReturnType<typeof cast>,
+  bundle: CeremonyBundle,
+  groupPublicKey: string,
+): KeyCase {
+  const { ids, admin, coordinator, log, seal } = parties;
+  const relog = () => logBundle(log, bundle, 'key');
+  relog();
+  const entries = () => bundle.transcript as TranscriptEntry[];
+  return {
+    bundle,
+    coordinator,
+    admin,
+    log,
+    ids,
+    trust: {
+      coordinatorKey: bundle.keys.coordinator,
+      adminKey: bundle.keys.admin,
+      logKey: bundle.keys.log,
+      groupPublicKey,
+    },
+    reseal(i, body) {
+      const e = entries()[i] as TranscriptEntry;
+      entries()[i] = { ...e, envelope: seal(e.sender, body, e.envelope.seq) };
+      relog();
+    },
+    remove(i) {
+      entries().splice(i, 1);
+      entries().forEach((e, idx) => {
+        (e as { idx: number }).idx = idx;
+      });
+      relog();
+    },
+    relog,
+  };
+}
+
 /**
  * A DKG key-ceremony bundle. `badProofFrom`: that member's round-1 package carries a proof of
  * knowledge that does not verify, and everything else (relay, hash, confirmations, complete) is
  * built over it consistently, as if every member had failed to check it.
  */
-export function keyBundle(options: { readonly badProofFrom?: string } = {}): BundleCase & {
-  readonly ids: Readonly<Record<string, IdentityKey>>;
-  remove(i: number): void;
-} {
+export function keyBundle(options: { readonly badProofFrom?: string } = {}): KeyCase {
   const names = ['alice', 'bob', 'carol'] as const;
   const parties = cast(names, KEY_ROUND);
-  const { ids, admin, coordinator, log, ceremonyId, transcript, push, seal } = parties;
+  const { ids, ceremonyId, transcript, push } = parties;
   const members = names.map((m) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) }));
   const authorization = push('admin', null, {
     type: 'admin.group.create',
@@ -469,35 +509,7 @@ export function keyBundle(options: { readonly badProofFrom?: string } = {}): Bun
     recorded: { state: 'completed', culprits: [] },
     log: null,
   };
-  const relog = () => logBundle(log, bundle, 'key');
-  relog();
-  const entries = () => bundle.transcript as TranscriptEntry[];
-  return {
-    bundle,
-    coordinator,
-    admin,
-    log,
-    ids,
-    trust: {
-      coordinatorKey: bundle.keys.coordinator,
-      adminKey: bundle.keys.admin,
-      logKey: bundle.keys.log,
-      groupPublicKey,
-    },
-    reseal(i, body) {
-      const e = entries()[i] as TranscriptEntry;
-      entries()[i] = { ...e, envelope: seal(e.sender, body, e.envelope.seq) };
-      relog();
-    },
-    remove(i) {
-      entries().splice(i, 1);
-      entries().forEach((e, idx) => {
-        (e as { idx: number }).idx = idx;
-      });
-      relog();
-    },
-    relog,
-  };
+  return keyCase(parties, bundle, groupPublicKey);
 }
 
 const LIFECYCLE_ROUND: Record<string, string> = {
@@ -519,14 +531,11 @@ const LIFECYCLE_ROUND: Record<string, string> = {
  * left out (the auditor cannot open them). The bundle records epoch 0 and, for refresh/reshare,
  * epoch 1 as the coordinator does. `reseal` re-seals as any sender; both re-log.
  */
-export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): BundleCase & {
-  readonly ids: Readonly<Record<string, IdentityKey>>;
-  remove(i: number): void;
-} {
+export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): KeyCase {
   const old = ['alice', 'bob', 'carol'] as const;
   const names = kind === 'reshare' ? [...old, 'dave'] : [...old];
   const parties = cast(names, LIFECYCLE_ROUND);
-  const { ids, admin, coordinator, log, ceremonyId, transcript, push, seal } = parties;
+  const { ids, ceremonyId, transcript, push } = parties;
   const idOf = (m: string) => frost.identifier.derive(m);
   const participant = (m: string) => ({
     member: m,
@@ -686,33 +695,5 @@ export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): BundleC
     recorded: { state: 'completed', culprits: [] },
     log: null,
   };
-  const relog = () => logBundle(log, bundle, 'key');
-  relog();
-  const entries = () => bundle.transcript as TranscriptEntry[];
-  return {
-    bundle,
-    coordinator,
-    admin,
-    log,
-    ids,
-    trust: {
-      coordinatorKey: bundle.keys.coordinator,
-      adminKey: bundle.keys.admin,
-      logKey: bundle.keys.log,
-      groupPublicKey,
-    },
-    reseal(i, body) {
-      const e = entries()[i] as TranscriptEntry;
-      entries()[i] = { ...e, envelope: seal(e.sender, body, e.envelope.seq) };
-      relog();
-    },
-    remove(i) {
-      entries().splice(i, 1);
-      entries().forEach((e, idx) => {
-        (e as { idx: number }).idx = idx;
-      });
-      relog();
-    },
-    relog,
-  };
+  return keyCase(parties, bundle, groupPublicKey);
 }
