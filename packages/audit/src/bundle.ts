@@ -49,7 +49,7 @@ import { openCheckpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
 import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
 import { keyPackageInconsistency } from './key-package.js';
-import { verifyKeyTranscript } from './key-transcript.js';
+import { bodiesOf, verifyKeyTranscript, type At } from './key-transcript.js';
 import {
   LEAF_MAX_BYTES,
   TranscriptEntrySchema,
@@ -483,15 +483,6 @@ function verifyInclusionInLog(
 }
 
 type Epoch = z.infer<typeof EpochSchema>;
-type Body<T extends string> = Extract<Envelope['body'], { type: T }>;
-type At<T extends string> = TranscriptEntry & { envelope: Envelope & { body: Body<T> } };
-
-function bodiesOf<T extends Envelope['body']['type']>(
-  entries: readonly TranscriptEntry[],
-  type: T,
-): At<T>[] {
-  return entries.filter((e) => e.envelope.body.type === type) as At<T>[];
-}
 
 /**
  * THREATS B24 (echo broadcast): a key ceremony is complete only when every member who must confirm

@@ -29,8 +29,9 @@ import { keyPackageInconsistency } from './key-package.js';
 import type { TranscriptEntry } from './leaf.js';
 import type { Checks } from './report.js';
 
-type Body<T extends string> = Extract<Envelope['body'], { type: T }>;
-type At<T extends string> = TranscriptEntry & { envelope: Envelope & { body: Body<T> } };
+/** A body of one message type, and a transcript entry carrying one (the bundle checks use both). */
+export type Body<T extends string> = Extract<Envelope['body'], { type: T }>;
+export type At<T extends string> = TranscriptEntry & { envelope: Envelope & { body: Body<T> } };
 type Point = ReturnType<typeof frost.suite.Point.fromBytes>;
 
 const MAX_LISTED = 8;
@@ -39,7 +40,8 @@ const list = (xs: readonly string[]): string =>
     ? xs.join('; ')
     : `${xs.slice(0, MAX_LISTED).join('; ')} and ${xs.length - MAX_LISTED} more`;
 
-function bodiesOf<T extends Envelope['body']['type']>(
+/** The transcript's entries whose body is of `type`, in order. */
+export function bodiesOf<T extends Envelope['body']['type']>(
   entries: readonly TranscriptEntry[],
   type: T,
 ): At<T>[] {
