@@ -3,7 +3,7 @@
 // confirmations, computes the public key package itself and activates the group only when all n
 // members confirmed the same round-1 hash and group key.
 import { keyPhase, type KeyContext, type KeyEffect, type KeyOutcome } from '@conclave/ceremony';
-import { ed25519 as frost, type DkgRound1Package } from '@conclave/frost';
+import { ed25519 as frost, type DkgRound1Package, sha256 } from '@conclave/frost';
 import {
   ADMIN_ID,
   bytesToHex,
@@ -20,7 +20,6 @@ import {
   type ErrorCode,
   type MemberPackage,
 } from '@conclave/protocol';
-import { sha256 } from '@noble/hashes/sha2.js';
 import {
   keySnapshot,
   type CeremonyRunner,

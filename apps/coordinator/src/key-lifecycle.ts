@@ -10,6 +10,7 @@ import {
   ed25519 as frost,
   type PublicKeyPackage,
   type ReshareRound1Package,
+  sha256,
 } from '@conclave/frost';
 import {
   bytesToHex,
@@ -28,7 +29,6 @@ import {
   type MemberPackage,
 } from '@conclave/protocol';
 import { ed25519 as noble } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { createActor } from 'xstate';
 import {
   keySnapshot,

@@ -19,7 +19,7 @@ import {
   type SigningEffect,
   type SigningOutcome,
 } from '@conclave/ceremony';
-import { ed25519 as frost, type SigningCommitments } from '@conclave/frost';
+import { ed25519 as frost, type SigningCommitments, sha256 } from '@conclave/frost';
 import {
   ADMIN_ID,
   MAX_JOBS,
@@ -45,7 +45,6 @@ import {
   planMessages,
   statementDigest,
 } from '@conclave/release';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { createActor } from 'xstate';
 import {
   signingSnapshot,

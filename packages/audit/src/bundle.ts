@@ -14,6 +14,7 @@ import {
   type SignatureShare,
   type SigningCommitments,
   type SigningPackage,
+  sha256,
 } from '@conclave/frost';
 import {
   CeremonyIdSchema,
@@ -42,7 +43,6 @@ import {
   verifyInclusion,
   type StatementContext,
 } from '@conclave/release';
-import { sha256 } from '@noble/hashes/sha2.js';
 import * as z from 'zod';
 import { decodeBase64 } from './base64.js';
 import { openCheckpoint } from './checkpoint.js';

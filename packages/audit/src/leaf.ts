@@ -6,7 +6,7 @@
 //   h₀ = 32 zero bytes
 //   hᵢ₊₁ = SHA-256("conclave/v1/transcript\n" ‖ hᵢ ‖ SHA-256(canonicalJson(entryᵢ)))
 // where entryᵢ = {idx, direction, sender, recipient, at, envelope} (the envelope with its signature).
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import {
   CeremonyIdSchema,
   EnvelopeSchema,

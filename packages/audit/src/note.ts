@@ -3,7 +3,7 @@
 // Key IDs are SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4] (signed-note §Signatures). Parsing
 // treats the input as hostile: UTF-8, no control characters but newline, bounded size and
 // signature count, canonical base64.
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { signIdentity, verifyIdentity, type IdentityKey } from '@conclave/protocol';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { AuditError } from './errors.js';

@@ -9,6 +9,7 @@ import {
   type SigningCommitments,
   type SigningNonces,
   type SigningPackage,
+  sha256,
 } from '@conclave/frost';
 import {
   bytesToHex,
@@ -35,7 +36,6 @@ import {
   statementDigest,
   type StatementContext,
 } from '@conclave/release';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { basename } from 'node:path';
 import { ClientError } from './errors.js';
 import { testFault } from './faults.js';

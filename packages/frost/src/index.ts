@@ -30,6 +30,7 @@ export type { Suite, SuiteName } from './suite.js';
 export { ENCODING_VERSION, PACKAGE_TYPES } from './encoding.js';
 export type { EncodableType, PackageTypeMap } from './encoding.js';
 export { ed25519Spki, nativeEd25519Sign, nativeEd25519Verify } from './native.js';
+export { makeSha2, sha256, sha512 } from './hash.js';
 /** RFC 9591 §4.2 derive_interpolating_value (at x = 0, or any x): for checks on public data. */
 export { lagrangeAt } from './group.js';
 export type { DealerOptions, DealerOutput } from './keys/dealer.js';

@@ -2,7 +2,7 @@
 // keys sorted by UTF-16 code units, no whitespace, strings and finite numbers serialized as
 // ECMAScript JSON.stringify does (RFC 8785 §3.2.2). Undefined object members are omitted, as
 // JSON.stringify does; anything else outside JSON (undefined in arrays, bigint, NaN) throws.
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { utf8Bytes } from './encoding.js';
 import { ProtocolError } from './errors.js';
 import { MAX_JSON_DEPTH } from './version.js';

@@ -1,7 +1,7 @@
 // The DKG confirmation round (THREATS B24: echo broadcast / CertEq). Each member hashes its own
 // view of the ceremony — roster and every round-1 package — and signs that hash with the group
 // public key it derived. The group becomes active only if all n signatures cover the same values.
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { domainEncode, u32be, type Field } from './encoding.js';
 import { hexToBytes } from './hex.js';
 import { signIdentity, verifyIdentity, type IdentityKey } from './identity.js';

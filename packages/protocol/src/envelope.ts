@@ -3,7 +3,7 @@
 //   lp("conclave/v1/envelope") || lp(ceremonyId) || lp(round) || lp(u64be(seq)) || lp(sender)
 //   || lp(SHA-256(canonicalJson(body)))
 // so a message cannot move to another ceremony, round, position or sender, nor change its body.
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { canonicalJson } from './canonical-json.js';
 import { domainEncode, u64be, utf8Bytes } from './encoding.js';
 import { ProtocolError, fail, ok, type Result } from './errors.js';

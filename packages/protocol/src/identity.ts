@@ -3,9 +3,8 @@
 // for pairwise encryption, by the birational map Edwards → Montgomery (as libsodium's
 // crypto_sign_ed25519_*_to_curve25519), so the member registry needs to hold one key only.
 import type * as NodeCryptoModule from 'node:crypto';
-import { ed25519Spki, nativeEd25519Sign, nativeEd25519Verify } from '@conclave/frost';
+import { ed25519Spki, nativeEd25519Sign, nativeEd25519Verify, sha256 } from '@conclave/frost';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { ProtocolError } from './errors.js';
 import { domainEncode } from './encoding.js';

@@ -3,7 +3,7 @@
 // dealer's public package and the public key package it ended with — and signs that hash with the
 // group key (dkg-confirmation.ts `signDkgConfirmation`, `round1Hash` = this hash). Nothing is saved
 // unless every confirmer signed the same hash: same group key AND same verifying shares.
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { domainEncode, u32be, type Field } from './encoding.js';
 import { hexToBytes } from './hex.js';
 import type { DkgParticipant, MemberPackage } from './messages/dkg.js';

@@ -1,6 +1,6 @@
 // Signed acknowledgement of the signing package a signer is about to sign (THREATS A7): with
 // these in the transcript an auditor can prove a coordinator showed different packages.
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { domainEncode, u32be } from './encoding.js';
 import { bytesToHex, hexToBytes } from './hex.js';
 import { signIdentity, verifyIdentity, type IdentityKey } from './identity.js';

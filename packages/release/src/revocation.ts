@@ -15,7 +15,7 @@
  * possible for whoever hands out the file, so verifiers fetch it from where they trust.
  */
 import { createHash } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import semver from 'semver';
 import { z } from 'zod';

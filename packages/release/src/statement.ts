@@ -4,7 +4,7 @@
  * signs is the DSSE pre-authentication encoding (PAE) of its canonical JSON, so an ordinary Ed25519
  * signature carries the audit (DESIGN.md "Release statements").
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@conclave/frost';
 import { bytesToHex } from '@noble/hashes/utils.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
