@@ -1,7 +1,7 @@
 /**
  * Ceremony benchmark (issue 3, "Benchmark"): signing ceremonies over real loopback sockets —
- * a coordinator child process (startCoordinator on 127.0.0.1:0, fresh SQLite file, WAL,
- * synchronous=FULL) and in-process member agents that auto-approve — each figure beside the
+ * a coordinator child process (startCoordinator on 127.0.0.1:0, fresh SQLite file, WAL, group
+ * commit: every output waits for an fdatasync of the WAL) and in-process member agents that auto-approve — each figure beside the
  * crypto-only floor of the same ceremony measured in the same run (./floor.ts), sampled at the
  * time of the figures it divides (between the ceremonies; around the concurrent run).
  *
@@ -494,8 +494,8 @@ async function scanSecrets(cluster: Cluster): Promise<SecretsResult> {
 }
 
 function fsyncProbe(dir: string): number {
-  // Cost of one write+fsync in the work directory (the coordinator commits with synchronous=FULL
-  // and each signer fsyncs its nonce ledger before a share leaves).
+  // Cost of one write+fsync in the work directory (the coordinator syncs its WAL before every
+  // output and each signer fsyncs its nonce ledger before a share leaves).
   const file = join(dir, 'fsync-probe');
   const fd = openSync(file, 'w');
   const buf = Buffer.alloc(4096, 1);
@@ -688,7 +688,7 @@ export async function runCeremonyBench(
           'The coordinator runs in its own process (2 cores: coordinator on one, all members on the other), so its event-loop histogram, CPU and memory are its own.',
           "This VM runs the same computation up to 2× slower in some minutes than in others, so each floor is sampled at the time of what it is compared with: the latency floors one sample at a time spread between the ceremonies of their run (their CPU is taken out of the members' figure; the coordinator idles meanwhile, which its one-at-a-time event-loop figures include), the throughput floor right before and right after the concurrent run (3-of-5, never during it).",
           'CPU ceiling = cores × 1000 / throughput floor median (ceremonies per second if both cores did nothing but the floor crypto).',
-          "What the floor leaves out, and every real ceremony pays: ≥ 4 message round trips (request → approvals → packages → shares → complete) over WebSocket; an Ed25519 signature on every envelope and its verification at the other end, plus the package acknowledgements; zod parsing at every edge; one durable SQLite commit (fsync, synchronous=FULL) per coordinator transition (8 for 3-of-5, 22 for 10-of-15) and each signer's nonce-ledger fsync before its share; transcript + transparency-log append; the members' checks (statement rebuilt and compared, every commitment of the package validated). The latency and throughput ratios therefore include costs the floor does not have by construction.",
+          "What the floor leaves out, and every real ceremony pays: ≥ 4 message round trips (request → approvals → packages → shares → complete) over WebSocket; an Ed25519 signature on every envelope and its verification at the other end, plus the package acknowledgements; zod parsing at every edge; one durable SQLite commit per coordinator transition (8 for 3-of-5, 22 for 10-of-15; its fdatasync group-committed off the event loop, every output held until it is done) and each signer's nonce-ledger fsync before its share; transcript + transparency-log append; the members' checks (statement rebuilt and compared, every commitment of the package validated). The latency and throughput ratios therefore include costs the floor does not have by construction.",
           'The coordinator child runs its signing curve arithmetic on a worker_threads pool (limits.cryptoWorkers, default cores − 1 = 1 here): its CPU figure includes the worker; its event-loop figures are the main thread only.',
           'Memory: coordinator heapUsed / RSS after two forced GCs, before and after opening N ceremonies that stay open (approvers switched to not auto-approve), divided by N.',
           `frost-tools' coordinator polls every ${FROST_TOOLS_POLL_MS / 1000} s: a ceremony needs at least two polls (commitments, then shares), so ≥ ${FROST_TOOLS_MIN_MS / 1000} s.`,

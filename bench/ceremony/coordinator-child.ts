@@ -62,7 +62,7 @@ const limits = JSON.parse(process.env['BENCH_COORDINATOR_LIMITS'] ?? '{}') as Pa
 
 const handle = await startCoordinator({ dbPath, host: '127.0.0.1', port: 0, limits });
 
-// Count the store's outermost transactions (each ends in a durable commit, synchronous=FULL).
+// Count the store's outermost transactions (each a commit; its fdatasync is group-committed off the loop).
 let commits = 0;
 let commitMs = 0;
 {

@@ -13,7 +13,7 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
     `Ceremony bench${m.quick ? ' (BENCH_QUICK)' : ''} — ${m.node} ${m.platform}, ${m.cpu}, ${m.cores} cores, load ${m.loadavgStart.map((l) => l.toFixed(2)).join(' ')} → ${m.loadavgEnd.map((l) => l.toFixed(2)).join(' ')}`,
   );
   out.push(
-    `coordinator: child process, real loopback WebSocket, SQLite WAL synchronous=FULL; members: in-process agents (weak KDF N=2^10); fsync probe ${fmtMs(m.fsyncProbeMs)} ms; set-up ${(m.setupMs / 1000).toFixed(1)} s`,
+    `coordinator: child process, real loopback WebSocket, SQLite WAL with group commit (fdatasync before every output); members: in-process agents (weak KDF N=2^10); fsync probe ${fmtMs(m.fsyncProbeMs)} ms; set-up ${(m.setupMs / 1000).toFixed(1)} s`,
   );
   out.push('');
   out.push('1. Ceremony latency (request sent → sign.complete at the requester), ms');

@@ -1,5 +1,5 @@
-// Many ceremonies at once on one coordinator (a child process on 127.0.0.1, SQLite with
-// synchronous=FULL) with in-process member agents that auto-approve: every ceremony completes.
+// Many ceremonies at once on one coordinator (a child process on 127.0.0.1, SQLite with group
+// commit: every output waits for an fdatasync of the WAL) with in-process member agents that auto-approve: every ceremony completes.
 // This is the ceremony bench's throughput run as a pass/fail check without a speed goal (speed is
 // measured by `pnpm bench`). Its reason to exist: a member-side lock taken by every approval once
 // made 176 of 200 concurrent ceremonies hang, while the one-at-a-time tests all passed.

@@ -23,6 +23,7 @@ import { CoordinatorServer, WS_PATH } from './server.js';
 import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
 import { startGovernance } from './policy.js';
 import { openStore, type Store } from './store.js';
+import type { SyncFn } from './wal-sync.js';
 import { AuditHttp } from './web/routes.js';
 import { ArtifactStore } from './artifacts.js';
 
@@ -59,6 +60,8 @@ export interface StartOptions {
   readonly origin?: string;
   /** Tests only: fault injection around effects (see RunnerHooks). */
   readonly hooks?: RunnerHooks;
+  /** Tests only: the WAL's fdatasync (store.ts group commit). */
+  readonly syncWal?: SyncFn;
 }
 
 export interface CoordinatorHandle {
@@ -155,7 +158,16 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
   const clock = options.clock ?? systemClock;
   const limits = resolveLimits(withCryptoWorkersFromEnv(options.limits));
   const logger = options.logger ?? silentLogger;
-  const store = openStore(dbPath, { now: clock.now() });
+  const store = openStore(dbPath, {
+    now: clock.now(),
+    ...(options.syncWal === undefined ? {} : { syncWal: options.syncWal }),
+    // Fail closed (D.48, D.49): memory may now be ahead of the disk, so nothing more is sent.
+    onSyncFailure: (e) =>
+      logger.error('the database could not be synced to disk; restart the coordinator', {
+        code: 'STORAGE_UNAVAILABLE',
+        error: e.message,
+      }),
+  });
   const closers: (() => void)[] = [];
   try {
     const keys = loadKeys(store, dataDir);

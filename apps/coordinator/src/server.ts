@@ -186,6 +186,23 @@ export class CoordinatorServer {
   // -------------------------------------------------------------------------------------------
   // HTTP
 
+  /**
+   * A response is finished only once the writes it may report are on disk (D.48): `res.end` waits
+   * in store.afterDurable. After a failed sync it is cut off instead, except /healthz, which then
+   * reports the failure (503).
+   */
+  #holdUntilDurable(req: IncomingMessage, res: ServerResponse): void {
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    const health = (req.url ?? '').split('?')[0] === '/healthz';
+    res.end = ((...args: unknown[]) => {
+      this.#deps.store.afterDurable(
+        () => end(...args),
+        () => (health ? end(...args) : res.destroy()),
+      );
+      return res;
+    }) as typeof res.end;
+  }
+
   #json(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
     res.writeHead(status, {
@@ -228,6 +245,7 @@ export class CoordinatorServer {
   #request(req: IncomingMessage, res: ServerResponse): void {
     res.on('error', noop);
     req.on('error', noop);
+    this.#holdUntilDurable(req, res);
     const lift = this.#bodyDeadline(req, res);
     if (this.#deps.audit?.handle(req, res, this.authenticateRequest) === true) return;
     if (this.#deps.artifacts?.handle(req, res, this.authenticateRequest, lift) === true) return;
@@ -508,7 +526,12 @@ export class CoordinatorServer {
     }
   }
 
+  /** Sends `frame` once the writes it may report are durable (store.afterDurable, D.48). */
   #send(conn: Conn, frame: object): void {
+    this.#deps.store.afterDurable(() => this.#sendNow(conn, frame));
+  }
+
+  #sendNow(conn: Conn, frame: object): void {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
     if (conn.ws.bufferedAmount > this.#deps.limits.maxBufferedBytes) {
       // Slow consumer (C.42): cut it off rather than queue without bound.

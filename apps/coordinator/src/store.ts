@@ -1,11 +1,14 @@
 // Storage behind a small repository interface (DESIGN.md "Storage"). SQLite (better-sqlite3) is the
-// embedded default: WAL, synchronous=FULL (THREATS D.48), busy_timeout (D.50), foreign keys. Every
-// row read back is parsed with a zod schema: the file is hostile until parsed (D.51).
+// embedded default: WAL, busy_timeout (D.50), foreign keys, and group commit: COMMIT writes the WAL
+// (synchronous=NORMAL) and every output waits in afterDurable() for an fdatasync of it, off the
+// event loop (wal-sync.ts; THREATS D.48). Every row read back is parsed with a zod schema: the
+// file is hostile until parsed (D.51).
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { EnvelopeSchema, ProtocolError, deepFreeze, type Envelope } from '@conclave/protocol';
 import * as z from 'zod';
 import { migrate } from './migrations.js';
+import { WalSync, type SyncFn } from './wal-sync.js';
 
 const Hex = z.string().regex(/^(?:[0-9a-f]{2})*$/);
 const Name = z.string().min(1).max(64);
@@ -233,8 +236,17 @@ export interface SeenKey {
 
 /** What the coordinator needs from storage. SQLite today; a PostgreSQL store can implement it later. */
 export interface Store {
-  /** Runs `fn` in one transaction (BEGIN IMMEDIATE … COMMIT); rolls back if it throws. */
+  /**
+   * Runs `fn` in one transaction (BEGIN IMMEDIATE … COMMIT); rolls back if it throws. Committed is
+   * not yet durable: whatever reports the writes goes out through afterDurable().
+   */
   transaction<T>(fn: () => T): T;
+  /**
+   * Runs `fn` once every write committed so far is on disk (THREATS D.48): at once when none is
+   * pending. Every output of the coordinator goes through it. Never runs after a failed sync:
+   * `onFailed` (if given) runs instead.
+   */
+  afterDurable(fn: () => void, onFailed?: () => void): void;
   /**
    * Inside a transaction: runs `fn` in a SAVEPOINT, so if it throws only its own writes are rolled
    * back (the error propagates). Outside one: as transaction().
@@ -307,6 +319,10 @@ export interface Store {
 export interface OpenStoreOptions {
   readonly now: number;
   readonly readonly?: boolean;
+  /** The WAL's fdatasync (tests inject a controllable one). */
+  readonly syncWal?: SyncFn;
+  /** Told when an fdatasync fails: the store then refuses writes until restarted. */
+  readonly onSyncFailure?: (err: Error) => void;
 }
 
 function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): z.output<T> {
@@ -403,15 +419,44 @@ export class SqliteStore implements Store {
     return value;
   }
 
+  /** Group commit of the WAL; null for a read-only or in-memory database (nothing to sync). */
+  readonly #wal: WalSync | null = null;
+
   constructor(path: string, options: OpenStoreOptions) {
     this.db = new Database(path, options.readonly === true ? { readonly: true } : {});
     this.db.pragma('busy_timeout = 5000');
     if (options.readonly !== true) {
       this.db.pragma('journal_mode = WAL');
+      // Migrations commit with a sync of their own, before anything is served.
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       migrate(this.db, options.now);
+      if (!this.db.memory) {
+        this.db.pragma('synchronous = NORMAL');
+        const changes = this.db.prepare('SELECT total_changes()').pluck();
+        this.#wal = new WalSync({
+          path: `${this.db.name}-wal`,
+          changes: () => changes.get() as number,
+          ...(options.syncWal === undefined ? {} : { sync: options.syncWal }),
+          ...(options.onSyncFailure === undefined ? {} : { onFailure: options.onSyncFailure }),
+        });
+      }
     }
+  }
+
+  afterDurable(fn: () => void, onFailed?: () => void): void {
+    if (this.#wal === null) fn();
+    else this.#wal.afterDurable(fn, onFailed);
+  }
+
+  /** Fails closed after a failed WAL sync (D.48, D.49): memory may be ahead of the disk. */
+  #checkSync(): void {
+    const failed = this.#wal?.failed;
+    if (failed === null || failed === undefined) return;
+    throw Object.assign(new Error('the WAL could not be synced to disk; restart the coordinator'), {
+      name: 'SqliteError',
+      code: 'SQLITE_IOERR_FSYNC',
+    });
   }
 
   #stmt(sql: string): Database.Statement {
@@ -420,6 +465,7 @@ export class SqliteStore implements Store {
 
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
+    this.#checkSync();
     return this.db.transaction(fn).immediate();
   }
 
@@ -430,6 +476,7 @@ export class SqliteStore implements Store {
   }
 
   ping(): boolean {
+    if (this.#wal?.failed) return false;
     try {
       const row = this.#stmt('SELECT 1 AS ok').get() as { ok: number } | undefined;
       return row?.ok === 1;
@@ -439,6 +486,7 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    this.#wal?.close();
     if (this.db.open) this.db.close();
   }
 

@@ -1,0 +1,264 @@
+// Group commit (wal-sync.ts, THREATS D.48): an output waits for an fdatasync of the WAL that
+// started after it was queued; one sync covers every commit before it; a failed sync fails closed.
+import { fdatasync, fstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { newCeremonyId } from '@conclave/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../src/store.js';
+import { WalSync, type SyncFn } from '../src/wal-sync.js';
+import { expectAck, releaseGroup, removeDir, tempDir, testScope } from './helpers.js';
+
+/** A sync the test completes by hand; records the `changes` count each one started at. */
+function manualSync(changes: () => number) {
+  const started: number[] = [];
+  const pending: ((err: Error | null) => void)[] = [];
+  const sync: SyncFn = (_fd, done) => {
+    started.push(changes());
+    pending.push(done);
+  };
+  return {
+    sync,
+    started,
+    /** Completes the oldest sync in flight. */
+    finish(err: Error | null = null): void {
+      const done = pending.shift();
+      if (done === undefined) throw new Error('no sync in flight');
+      done(err);
+    },
+    get inFlight(): number {
+      return pending.length;
+    },
+  };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function harness() {
+  let rows = 0;
+  const changes = () => rows;
+  const m = manualSync(changes);
+  const failures: Error[] = [];
+  const wal = new WalSync({
+    path: fileURLToPath(import.meta.url), // any file opens; the sync itself is the fake
+    changes,
+    sync: m.sync,
+    onFailure: (e) => failures.push(e),
+  });
+  return { wal, m, failures, write: () => (rows += 1) };
+}
+
+describe('WalSync', () => {
+  it('runs an output at once when nothing was written since the last sync', () => {
+    const { wal, m } = harness();
+    const out: string[] = [];
+    wal.afterDurable(() => out.push('a'));
+    expect(out).toEqual(['a']);
+    expect(m.started).toEqual([]);
+  });
+
+  it('holds an output until a sync that started after it completes', async () => {
+    const { wal, m, write } = harness();
+    const out: string[] = [];
+    write();
+    wal.afterDurable(() => out.push('a'));
+    expect(out).toEqual([]);
+    expect(m.started).toEqual([]); // not from inside the caller's synchronous code
+    await Promise.resolve();
+    expect(m.started).toEqual([1]);
+    expect(out).toEqual([]);
+    m.finish();
+    expect(out).toEqual(['a']);
+    // nothing new written: the next output goes at once
+    wal.afterDurable(() => out.push('b'));
+    expect(out).toEqual(['a', 'b']);
+    expect(wal.syncs).toBe(1);
+  });
+
+  it('does not release an output queued during a sync with a write after that sync started', async () => {
+    const { wal, m, write } = harness();
+    const out: string[] = [];
+    write();
+    wal.afterDurable(() => out.push('a'));
+    await Promise.resolve();
+    expect(m.inFlight).toBe(1);
+    write(); // committed while the first sync runs: not covered by it
+    wal.afterDurable(() => out.push('b'));
+    m.finish();
+    expect(out).toEqual(['a']);
+    await Promise.resolve();
+    expect(m.started).toEqual([1, 2]);
+    m.finish();
+    expect(out).toEqual(['a', 'b']);
+  });
+
+  it('covers many commits and outputs with one sync (group commit), in order', async () => {
+    const { wal, m, write } = harness();
+    const out: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      write();
+      wal.afterDurable(() => out.push(i));
+    }
+    await tick();
+    expect(m.started).toEqual([50]);
+    m.finish();
+    expect(out).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(wal.syncs).toBe(1);
+  });
+
+  it('keeps order: an output with nothing new to sync still waits behind earlier ones', async () => {
+    const { wal, m, write } = harness();
+    const out: string[] = [];
+    write();
+    wal.afterDurable(() => out.push('a'));
+    await Promise.resolve();
+    wal.afterDurable(() => out.push('b')); // no write since, but 'a' is still waiting
+    expect(out).toEqual([]);
+    m.finish();
+    expect(out).toEqual(['a', 'b']);
+  });
+
+  it('an output that throws does not hold back the ones after it', async () => {
+    const { wal, m, write } = harness();
+    const out: string[] = [];
+    write();
+    wal.afterDurable(() => {
+      throw new Error('boom');
+    });
+    wal.afterDurable(() => out.push('b'));
+    await Promise.resolve();
+    m.finish();
+    expect(out).toEqual(['b']);
+  });
+
+  it('fails closed: a failed sync drops what waited, runs onFailed, and refuses later outputs', async () => {
+    const { wal, m, write, failures } = harness();
+    const out: string[] = [];
+    write();
+    wal.afterDurable(
+      () => out.push('sent'),
+      () => out.push('failed-1'),
+    );
+    await Promise.resolve();
+    m.finish(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    expect(out).toEqual(['failed-1']);
+    expect(failures.map((e) => e.message)).toEqual(['EIO: i/o error, fdatasync']);
+    expect(wal.failed?.message).toMatch(/EIO/);
+    wal.afterDurable(
+      () => out.push('sent-2'),
+      () => out.push('failed-2'),
+    );
+    wal.afterDurable(() => out.push('sent-3')); // no onFailed: dropped
+    expect(out).toEqual(['failed-1', 'failed-2']);
+    await tick();
+    expect(m.inFlight).toBe(0);
+  });
+
+  it('after close() nothing runs and no sync starts', async () => {
+    const { wal, m, write } = harness();
+    const out: string[] = [];
+    write();
+    wal.afterDurable(() => out.push('a'));
+    wal.close();
+    await tick();
+    expect(m.started).toEqual([]);
+    expect(out).toEqual([]);
+  });
+});
+
+describe('the store syncs its real WAL before outputs', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) removeDir(d);
+  });
+
+  function open(sync: SyncFn) {
+    const dir = tempDir();
+    dirs.push(dir);
+    return openStore(join(dir, 'c.db'), { now: 1, syncWal: sync });
+  }
+
+  it('syncs the -wal file that holds the commit, then releases the output', async () => {
+    const synced: number[] = [];
+    const store = open((fd, done) => {
+      synced.push(fstatSync(fd).size);
+      done(null);
+    });
+    const out: string[] = [];
+    store.transaction(() => store.setSetting('k', 'v'));
+    store.afterDurable(() => out.push('sent'));
+    expect(out).toEqual([]);
+    await tick();
+    expect(out).toEqual(['sent']);
+    expect(synced).toHaveLength(1);
+    expect(synced[0]).toBeGreaterThan(0); // the WAL, with the commit's frames in it
+    store.afterDurable(() => out.push('again')); // nothing new: at once
+    expect(out).toEqual(['sent', 'again']);
+    store.close();
+  });
+
+  it('after a failed sync: transactions refused with a storage code, ping false', async () => {
+    const store = open((_fd, done) => done(new Error('EIO')));
+    store.transaction(() => store.setSetting('k', 'v'));
+    const out: string[] = [];
+    store.afterDurable(
+      () => out.push('sent'),
+      () => out.push('failed'),
+    );
+    await tick();
+    expect(out).toEqual(['failed']);
+    expect(store.ping()).toBe(false);
+    let code: unknown;
+    try {
+      store.transaction(() => store.setSetting('k', 'w'));
+    } catch (e) {
+      code = (e as { code?: unknown }).code;
+    }
+    expect(code).toBe('SQLITE_IOERR_FSYNC');
+    expect(store.getSetting('k')).toBe('v');
+    store.close();
+  });
+});
+
+describe('the coordinator sends nothing before it is durable', () => {
+  const { fresh } = testScope();
+
+  it("an approval is committed, and its ack waits for the WAL's fdatasync", async () => {
+    let held: (() => void)[] | null = null;
+    const syncWal: SyncFn = (fd, done) => {
+      const run = () => fdatasync(fd, done);
+      if (held === null) run();
+      else held.push(run);
+    };
+    const t = await fresh({ syncWal });
+    const { members } = await releaseGroup(t);
+    const [alice, bob] = members;
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+
+    held = [];
+    let acked = false;
+    const reply = bob.approve(id, 'release').then((f) => {
+      acked = true;
+      return f;
+    });
+    await until(() => t.handle.store.transcript(id).some((e) => e.bodyType === 'sign.approve'));
+    for (let i = 0; i < 5; i++) await tick();
+    expect(acked).toBe(false); // committed, but not yet on disk: nothing went out
+    expect(held.length).toBeGreaterThan(0);
+
+    const waiting: (() => void)[] = held;
+    held = null;
+    for (const run of waiting) run();
+    expectAck(await reply);
+    expect(acked).toBe(true);
+  });
+});
