@@ -72,6 +72,25 @@ export function decodeRound1(member: string, body: DkgRound1, threshold: number)
   return pkg;
 }
 
+/**
+ * The dealer's proof of knowledge of its secret coefficient (RFC 9591 Appendix C, part2's check),
+ * verified when the package arrives: a bad proof is refused here, so the ceremony never relays it,
+ * and a later `dkg.fail` accusing this dealer of one is known to be false (see below).
+ * Synchronous: key ceremonies are rare admin operations, ≈5–25 ms per package here.
+ */
+function verifyProofOfKnowledge(pkg: DkgRound1Package, threshold: number): void {
+  try {
+    frost.keys.dkg.verifyRound1(pkg, threshold);
+  } catch (e) {
+    const refusal = frostRefusal(e, 'round-1 package');
+    if (refusal.code !== 'INVALID_PROOF_OF_KNOWLEDGE') throw refusal;
+    throw refused(
+      'INVALID_PROOF_OF_KNOWLEDGE',
+      'the round-1 proof of knowledge does not verify (RFC 9591 Appendix C); nothing was recorded — send a fresh round-1 package',
+    );
+  }
+}
+
 export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming): void {
   const body = m.envelope.body;
   const at = runner.now();
@@ -84,6 +103,7 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
   switch (body.type) {
     case 'dkg.round1': {
       const pkg = decodeRound1(m.member, body, c.group.threshold);
+      verifyProofOfKnowledge(pkg, c.group.threshold);
       // What the machine refuses to see twice (B.28: a retry needs a fresh polynomial) is the
       // commitment to the secret coefficient, C_0 = a_0·G (RFC 9591 Appendix C, vss_commit), not
       // the package bytes: those also carry the proof of knowledge, whose nonce is fresh each
@@ -132,6 +152,19 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
     }
     case 'dkg.fail': {
       const fail = body as DkgFail;
+      // Every recorded round-1 package had its proof verified on arrival, and members receive the
+      // same bytes: an accusation of a bad proof against one of them is false, so it is refused
+      // and the ceremony goes on (an accuser who then stops is blamed by the round's deadline).
+      if (
+        fail.code === 'INVALID_PROOF_OF_KNOWLEDGE' &&
+        fail.culprit !== m.member &&
+        Object.hasOwn(c.round1, fail.culprit)
+      ) {
+        throw refused(
+          'INVALID_MESSAGE',
+          `${fail.culprit}'s proof of knowledge was verified by the coordinator when it arrived; the accusation is refused`,
+        );
+      }
       runner.apply(
         live,
         { type: 'dkg.fail', member: m.member, culprit: fail.culprit, reason: fail.reason, at },

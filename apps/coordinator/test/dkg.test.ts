@@ -143,6 +143,59 @@ describe('key ceremony', () => {
     expectAck(await dave.submit(retry, round1('dave', 2, 2)));
   });
 
+  it('verifies each proof of knowledge on arrival, and refuses an accusation against a verified one', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const keys = await register(admin, ['dave', 'erin']);
+    const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
+    const erin = await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey);
+    const id = newCeremonyId();
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.create',
+        group: 'ops',
+        threshold: 2,
+        members: ['dave', 'erin'].map((m) => ({
+          member: m,
+          identityKey: bytesToHex(keys[m]!.publicKey),
+        })),
+      }),
+    );
+    await dave.nextBody('dkg.start', id);
+
+    // A proof with one bit flipped in z: refused with its code, nothing recorded.
+    const honest = frost.keys.dkg.part1(frost.identifier.derive('dave'), 2, 2).package;
+    const proof = Uint8Array.from(honest.proofOfKnowledge);
+    proof[40]! ^= 0x01;
+    const forged = {
+      type: 'dkg.round1' as const,
+      package: bytesToHex(
+        frost.encode.bytes('DkgRound1Package', { ...honest, proofOfKnowledge: proof }),
+      ),
+    };
+    const refusal = await dave.submit(id, forged);
+    expect(refusal.code).toBe('INVALID_PROOF_OF_KNOWLEDGE');
+    expect(refusal.message).toMatch(/send a fresh round-1 package/);
+    expect(t.handle.store.transcript(id).some((e) => e.bodyType === 'dkg.round1')).toBe(false);
+
+    // The ceremony goes on: valid packages are relayed.
+    expectAck(await dave.submit(id, round1('dave', 2, 2)));
+    expectAck(await erin.submit(id, round1('erin', 2, 2)));
+    await erin.nextBody('dkg.round1.all', id);
+
+    // erin falsely accuses dave of a bad proof: refused, and nothing aborts.
+    const accusation = await erin.submit(id, {
+      type: 'dkg.fail',
+      culprit: 'dave',
+      code: 'INVALID_PROOF_OF_KNOWLEDGE',
+      reason: 'bad proof',
+    });
+    expect(accusation.code).toBe('INVALID_MESSAGE');
+    expect(accusation.message).toMatch(/verified by the coordinator/);
+    expect(t.handle.store.getCeremony(id)?.open).toBe(true);
+    expect(t.handle.store.getGroup('ops')?.state).not.toBe('failed');
+  });
+
   it('refuses a DKG retry that reuses the failed attempt’s polynomial under a fresh proof (B.28)', async () => {
     const t = await fresh();
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
