@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { PROTOCOL_VERSION } from '@conclave/protocol';
 import {
   checkCeremonyId,
   checkName,
@@ -115,11 +116,21 @@ const PASSPHRASE_HELP =
 const MEMBER_PASSPHRASE_HELP =
   '\nPassphrase (as a member, not with --admin-key): asked on the terminal; for automation set CONCLAVE_PASSPHRASE.\n';
 
+/** This CLI's version (apps/cli/package.json; a test keeps the two equal). */
+export const CONCLAVE_VERSION = '0.1.0';
+
 export function buildProgram(): Command {
   const program = new Command('conclave')
     .description(
       'Threshold signing for software releases: a quorum of team leads signs, ordinary tools verify.',
     )
+    .version(
+      `conclave ${CONCLAVE_VERSION} (protocol v${PROTOCOL_VERSION})`,
+      '-V, --version',
+      'print the version of conclave and of its wire protocol',
+    )
+    // `conclave --version` only before a command: `request --version 1.2.3` is the release's.
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
 

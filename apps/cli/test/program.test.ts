@@ -43,3 +43,42 @@ describe('conclave commands', () => {
     expect(cmd.helpInformation()).toMatch(/^Usage: /);
   });
 });
+
+describe('conclave --version', () => {
+  it('prints the CLI and protocol versions; the CLI version is the package version', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { CONCLAVE_VERSION, main } = await import('../src/main.js');
+    const { PROTOCOL_VERSION } = await import('@conclave/protocol');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(CONCLAVE_VERSION).toBe(pkg.version);
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await main(['--version']);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(code).toBe(0);
+    expect(out.join('')).toBe(`conclave ${pkg.version} (protocol v${PROTOCOL_VERSION})\n`);
+  });
+
+  it("leaves a command's own --version option alone (request --version is the release's)", async () => {
+    const program = buildProgram();
+    let got: unknown;
+    const request = program.commands.find((c) => c.name() === 'request')!;
+    request.action((opts: { version?: string }) => {
+      got = opts.version;
+    });
+    await program.parseAsync(['request', '--group', 'g', '--json', '--version', '9.9.9'], {
+      from: 'user',
+    });
+    expect(got).toBe('9.9.9');
+  });
+});
