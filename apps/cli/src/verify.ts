@@ -13,6 +13,7 @@ import {
   checkMinVersion,
   checkReleaseStatement,
   checkRevocations,
+  detectKey,
   publicKeyFromFile,
   statementOf,
   KEY_FORMATS,
@@ -80,6 +81,18 @@ export async function cmdVerify(
     readInput(o.sig, 'signature file'),
     readInput(artifact, 'artifact'),
   ]);
+  // A --key that is not a usable public key is bad input (exit 2, as the help says), not a
+  // signature that fails to verify (exit 1).
+  try {
+    detectKey(key);
+  } catch (e) {
+    if (!isFormatError(e)) throw e;
+    throw new CliError(
+      e.code,
+      `--key ${o.key}: ${e.message}; give the group's public key file (\`conclave key export\`)`,
+      2,
+    );
+  }
   const started = performance.now();
   const result: VerifyResult = verifySignature({
     key,
