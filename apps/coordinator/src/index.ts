@@ -158,9 +158,15 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
   const clock = options.clock ?? systemClock;
   const limits = resolveLimits(withCryptoWorkersFromEnv(options.limits));
   const logger = options.logger ?? silentLogger;
+  // Frames and pool answers are handled one per event-loop turn (runtime.ts TurnQueue).
+  const turns = new TurnQueue(() => logger.error('unit of work failed', { code: 'INTERNAL' }));
   const store = openStore(dbPath, {
     now: clock.now(),
-    ...(options.syncWal === undefined ? {} : { syncWal: options.syncWal }),
+    // An output syncs the WAL at once when no other unit waits, else in the background (group commit).
+    // (A test's injected sync replaces both paths: every sync goes through it.)
+    ...(options.syncWal === undefined
+      ? { loopIdle: () => turns.length === 0 }
+      : { syncWal: options.syncWal }),
     // Fail closed (D.48, D.49): memory may now be ahead of the disk, so nothing more is sent.
     onSyncFailure: (e) =>
       logger.error('the database could not be synced to disk; restart the coordinator', {
@@ -191,8 +197,6 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       minBytesPerSecond: limits.minUploadBytesPerSecond,
       progressWindowMs: limits.requestTimeoutMs,
     });
-    // Frames and pool answers are handled one per event-loop turn (runtime.ts TurnQueue).
-    const turns = new TurnQueue(() => logger.error('unit of work failed', { code: 'INTERNAL' }));
     const server = new CoordinatorServer({
       turns,
       limits,

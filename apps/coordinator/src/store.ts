@@ -323,6 +323,11 @@ export interface OpenStoreOptions {
   readonly syncWal?: SyncFn;
   /** Told when an fdatasync fails: the store then refuses writes until restarted. */
   readonly onSyncFailure?: (err: Error) => void;
+  /**
+   * Whether the event loop has nothing else waiting (the coordinator's TurnQueue is empty): then
+   * an output syncs inline, at once (wal-sync.ts). Default: always in the background.
+   */
+  readonly loopIdle?: () => boolean;
 }
 
 function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): z.output<T> {
@@ -434,11 +439,18 @@ export class SqliteStore implements Store {
       if (!this.db.memory) {
         this.db.pragma('synchronous = NORMAL');
         const changes = this.db.prepare('SELECT total_changes()').pluck();
+        const loopIdle = options.loopIdle ?? (() => false);
         this.#wal = new WalSync({
           path: `${this.db.name}-wal`,
           changes: () => changes.get() as number,
           ...(options.syncWal === undefined ? {} : { sync: options.syncWal }),
           ...(options.onSyncFailure === undefined ? {} : { onFailure: options.onSyncFailure }),
+          ...(options.loopIdle === undefined
+            ? {}
+            : {
+                // Never inside a transaction: its COMMIT has not written the WAL yet.
+                inlineWhen: () => !this.db.inTransaction && loopIdle(),
+              }),
         });
       }
     }

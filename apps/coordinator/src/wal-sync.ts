@@ -15,9 +15,13 @@
 // from a microtask, so no transaction is open when it starts. WAL frames carry cumulative
 // checksums, so a crash keeps a prefix of the commits: a lost commit takes every later one with it.
 //
+// When the event loop has nothing else waiting (`inlineWhen`), the sync runs at once instead, as
+// synchronous=FULL did: on an idle loop a background sync gains nothing, and its answer would wait
+// behind the rest of the turn, on the critical path of a lone ceremony.
+//
 // A failed fdatasync fails closed: what waited is never sent, every later write and output is
 // refused (`failed`), and the coordinator must be restarted to reload the state that is on disk.
-import { closeSync, fdatasync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 
 export type SyncFn = (fd: number, done: (err: Error | null) => void) => void;
 
@@ -35,6 +39,13 @@ export interface WalSyncOptions {
   readonly changes: () => number;
   /** fdatasync(2) by default; tests inject a controllable one. */
   readonly sync?: SyncFn;
+  /** The same, synchronous (the inline path); fdatasyncSync by default. */
+  readonly syncNow?: (fd: number) => void;
+  /**
+   * True when an output may sync inline, at once: nothing else waits for the event loop and no
+   * transaction is open. Default: never (always in the background).
+   */
+  readonly inlineWhen?: () => boolean;
   /** Told once, when a sync fails. */
   readonly onFailure?: (err: Error) => void;
 }
@@ -43,6 +54,8 @@ export class WalSync {
   readonly #path: string;
   readonly #changes: () => number;
   readonly #sync: SyncFn;
+  readonly #syncNow: (fd: number) => void;
+  readonly #inlineWhen: () => boolean;
   readonly #onFailure: ((err: Error) => void) | undefined;
   #fd: number | null = null;
   #waiters: Waiter[] = [];
@@ -59,6 +72,8 @@ export class WalSync {
     this.#path = options.path;
     this.#changes = options.changes;
     this.#sync = options.sync ?? ((fd, done) => fdatasync(fd, done));
+    this.#syncNow = options.syncNow ?? fdatasyncSync;
+    this.#inlineWhen = options.inlineWhen ?? (() => false);
     this.#onFailure = options.onFailure;
     this.#durable = options.changes();
   }
@@ -89,6 +104,14 @@ export class WalSync {
       fn();
       return;
     }
+    if (this.#waiters.length === 0 && !this.#syncing && this.#inlineWhen()) {
+      if (!this.#syncInline(changes)) {
+        onFailed?.();
+        return;
+      }
+      fn();
+      return;
+    }
     this.#waiters.push({ changes, fn, onFailed });
     this.#schedule();
   }
@@ -114,6 +137,19 @@ export class WalSync {
       this.#scheduled = false;
       this.#start();
     });
+  }
+
+  /** Syncs now; false (and failed) if it could not. */
+  #syncInline(changes: number): boolean {
+    try {
+      this.#syncNow((this.#fd ??= openSync(this.#path, 'r')));
+    } catch (e) {
+      this.#fail(e instanceof Error ? e : new Error(String(e)));
+      return false;
+    }
+    this.syncs += 1;
+    this.#durable = Math.max(this.#durable, changes);
+    return true;
   }
 
   #start(): void {

@@ -174,6 +174,66 @@ describe('WalSync', () => {
   });
 });
 
+describe('WalSync inline (nothing else waits for the event loop)', () => {
+  function inlineHarness(idle: { value: boolean }, fail = false) {
+    let rows = 0;
+    const changes = () => rows;
+    const m = manualSync(changes);
+    const now: number[] = [];
+    const wal = new WalSync({
+      path: fileURLToPath(import.meta.url),
+      changes,
+      sync: m.sync,
+      syncNow: () => {
+        if (fail) throw new Error('EIO');
+        now.push(rows);
+      },
+      inlineWhen: () => idle.value,
+    });
+    return { wal, m, now, write: () => (rows += 1) };
+  }
+
+  it('syncs at once and sends at once on an idle loop (as synchronous=FULL did)', () => {
+    const { wal, m, now, write } = inlineHarness({ value: true });
+    const out: string[] = [];
+    write();
+    wal.afterDurable(() => out.push('a'));
+    expect(out).toEqual(['a']);
+    expect(now).toEqual([1]);
+    expect(m.started).toEqual([]);
+    wal.afterDurable(() => out.push('b')); // nothing new: no second sync
+    expect(now).toEqual([1]);
+    expect(out).toEqual(['a', 'b']);
+  });
+
+  it('goes to the background when the loop is busy, and never overtakes what waits there', async () => {
+    const idle = { value: false };
+    const { wal, m, now, write } = inlineHarness(idle);
+    const out: string[] = [];
+    write();
+    wal.afterDurable(() => out.push('a'));
+    idle.value = true;
+    write();
+    wal.afterDurable(() => out.push('b')); // 'a' waits: 'b' queues behind it
+    expect(now).toEqual([]);
+    await Promise.resolve();
+    m.finish();
+    expect(out).toEqual(['a', 'b']);
+  });
+
+  it('fails closed when the inline sync fails', () => {
+    const { wal, write } = inlineHarness({ value: true }, true);
+    const out: string[] = [];
+    write();
+    wal.afterDurable(
+      () => out.push('sent'),
+      () => out.push('failed'),
+    );
+    expect(out).toEqual(['failed']);
+    expect(wal.failed?.message).toBe('EIO');
+  });
+});
+
 describe('the store syncs its real WAL before outputs', () => {
   const dirs: string[] = [];
   afterEach(() => {
@@ -203,6 +263,26 @@ describe('the store syncs its real WAL before outputs', () => {
     store.afterDurable(() => out.push('again')); // nothing new: at once
     expect(out).toEqual(['sent', 'again']);
     store.close();
+  });
+
+  it('with an idle loop, a real fdatasync runs inline and the output goes at once', () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = openStore(join(dir, 'c.db'), { now: 1, loopIdle: () => true });
+    const out: string[] = [];
+    store.transaction(() => {
+      store.setSetting('k', 'v');
+      store.afterDurable(() => out.push('inside')); // inside a transaction: never inline
+    });
+    expect(out).toEqual([]);
+    store.afterDurable(() => out.push('after'));
+    expect(out).toEqual([]); // behind 'inside', which waits for the background sync
+    store.close();
+    const again = openStore(join(dir, 'c.db'), { now: 1, loopIdle: () => true });
+    again.transaction(() => again.setSetting('k', 'w'));
+    again.afterDurable(() => out.push('idle'));
+    expect(out).toEqual(['idle']);
+    again.close();
   });
 
   it('after a failed sync: transactions refused with a storage code, ping false', async () => {
