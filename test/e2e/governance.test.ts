@@ -59,7 +59,7 @@ const POLICY_V1 = {
       quorum: 3,
       requiredRoles: [{ role: 'security', count: 1 }],
       artifacts: ['app-*.tgz'],
-      approvalTimeoutSeconds: 60,
+      approvalTimeoutSeconds: 180,
     },
     hotfix: {
       requesters: { roles: ['release-manager', 'lead'] },
@@ -214,8 +214,8 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     const req = c.spawn('alice', request('alice', artifact('app-4.tgz'), '4.0.0'));
     const id = await requestedId(req);
     // All three at once: under CI load a CLI process can take many seconds to start, and the
-    // window is 60 s. That the session stays closed without the `security` approver is the
-    // previous test's; here the quorum with dave signs.
+    // window is 180 s (a 60 s one expired once in a loaded run). That the session stays closed
+    // without the `security` approver is the previous test's; here the quorum with dave signs.
     const early = [approve('bob', id), approve('carol', id)];
     const dave = approve('dave', id);
     expect(await req.exited, req.stderr).toBe(0);
