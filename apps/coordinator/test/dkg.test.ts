@@ -43,6 +43,27 @@ async function register(admin: TestClient, names: string[]): Promise<Record<stri
   return keys;
 }
 
+/** dave and erin registered and connected, and a 2-of-2 DKG of group `ops` opened (id). */
+async function openOps(t: TestCoordinator) {
+  const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+  const keys = await register(admin, ['dave', 'erin']);
+  const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
+  const erin = await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey);
+  const id = newCeremonyId();
+  expectAck(
+    await admin.submit(id, {
+      type: 'admin.group.create',
+      group: 'ops',
+      threshold: 2,
+      members: ['dave', 'erin'].map((m) => ({
+        member: m,
+        identityKey: bytesToHex(keys[m]!.publicKey),
+      })),
+    }),
+  );
+  return { admin, keys, dave, erin, id };
+}
+
 const round1 = (member: string, n: number, t: number) => ({
   type: 'dkg.round1' as const,
   package: bytesToHex(
@@ -145,22 +166,7 @@ describe('key ceremony', () => {
 
   it('verifies each proof of knowledge on arrival, and refuses an accusation against a verified one', async () => {
     const t = await fresh();
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const keys = await register(admin, ['dave', 'erin']);
-    const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
-    const erin = await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey);
-    const id = newCeremonyId();
-    expectAck(
-      await admin.submit(id, {
-        type: 'admin.group.create',
-        group: 'ops',
-        threshold: 2,
-        members: ['dave', 'erin'].map((m) => ({
-          member: m,
-          identityKey: bytesToHex(keys[m]!.publicKey),
-        })),
-      }),
-    );
+    const { dave, erin, id } = await openOps(t);
     await dave.nextBody('dkg.start', id);
 
     // A proof with one bit flipped in z: refused with its code, nothing recorded.
@@ -333,22 +339,7 @@ describe('key ceremony', () => {
 
   it('aborts at once on a member’s unattributed dkg.fail (culprit = itself), blaming nobody', async () => {
     const t = await fresh();
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const keys = await register(admin, ['dave', 'erin']);
-    const dave = await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey);
-    const erin = await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey);
-    const id = newCeremonyId();
-    expectAck(
-      await admin.submit(id, {
-        type: 'admin.group.create',
-        group: 'ops',
-        threshold: 2,
-        members: ['dave', 'erin'].map((m) => ({
-          member: m,
-          identityKey: bytesToHex(keys[m]!.publicKey),
-        })),
-      }),
-    );
+    const { dave, erin, id } = await openOps(t);
     expectAck(await dave.submit(id, round1('dave', 2, 2)));
     expectAck(await erin.submit(id, round1('erin', 2, 2)));
     await dave.nextBody('dkg.round1.all', id);
