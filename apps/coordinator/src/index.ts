@@ -267,6 +267,9 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     runner.boot();
     // Resumed work that waits on the crypto pool (an interrupted aggregation) ends before listening.
     await runner.idle();
+    // What start-up wrote (keys' public halves, settings, resumed ceremonies) is on disk before
+    // anything is served or `coordinator start` prints the admin key (group commit, D.48).
+    store.syncNow();
     const port = await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
     const origin = server.origin;
     logger.info('coordinator listening', { origin, openCeremonies: runner.live.size });

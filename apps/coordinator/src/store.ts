@@ -247,6 +247,8 @@ export interface Store {
    * `onFailed` (if given) runs instead.
    */
   afterDurable(fn: () => void, onFailed?: () => void): void;
+  /** Syncs every write made so far to disk now (start-up, before serving); throws if it cannot. */
+  syncNow(): void;
   /**
    * Inside a transaction: runs `fn` in a SAVEPOINT, so if it throws only its own writes are rolled
    * back (the error propagates). Outside one: as transaction().
@@ -459,6 +461,10 @@ export class SqliteStore implements Store {
   afterDurable(fn: () => void, onFailed?: () => void): void {
     if (this.#wal === null) fn();
     else this.#wal.afterDurable(fn, onFailed);
+  }
+
+  syncNow(): void {
+    this.#wal?.syncNow();
   }
 
   /** Fails closed after a failed WAL sync (D.48, D.49): memory may be ahead of the disk. */

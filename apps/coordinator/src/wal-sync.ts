@@ -116,6 +116,17 @@ export class WalSync {
     this.#schedule();
   }
 
+  /**
+   * Syncs now if anything was written since the last sync (start-up: keys and settings written
+   * before anything is served or printed). Throws what the sync threw; the store is then failed.
+   */
+  syncNow(): void {
+    if (this.#failed !== null) throw this.#failed;
+    const changes = this.#changes();
+    if (changes === this.#durable) return;
+    if (!this.#syncInline(changes)) throw this.#failed ?? new Error('WAL sync failed');
+  }
+
   close(): void {
     this.#closed = true;
     this.#waiters = [];

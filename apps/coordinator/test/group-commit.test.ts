@@ -162,6 +162,33 @@ describe('WalSync', () => {
     expect(m.inFlight).toBe(0);
   });
 
+  it('syncNow syncs at once only when something was written, and throws a failed sync', () => {
+    let rows = 0;
+    const synced: number[] = [];
+    const wal = new WalSync({
+      path: fileURLToPath(import.meta.url),
+      changes: () => rows,
+      syncNow: () => synced.push(rows),
+    });
+    wal.syncNow(); // nothing written
+    expect(synced).toEqual([]);
+    rows += 1;
+    wal.syncNow();
+    wal.syncNow(); // nothing new
+    expect(synced).toEqual([1]);
+    const failing = new WalSync({
+      path: fileURLToPath(import.meta.url),
+      changes: () => rows,
+      syncNow: () => {
+        throw new Error('EIO');
+      },
+    });
+    rows += 1;
+    expect(() => failing.syncNow()).toThrow('EIO');
+    expect(failing.failed?.message).toBe('EIO');
+    expect(() => failing.syncNow()).toThrow('EIO');
+  });
+
   it('after close() nothing runs and no sync starts', async () => {
     const { wal, m, write } = harness();
     const out: string[] = [];
