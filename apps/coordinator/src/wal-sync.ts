@@ -167,9 +167,11 @@ export class WalSync {
     if (this.#syncing || this.#closed || this.#failed !== null || this.#waiters.length === 0) {
       return;
     }
-    const startedAt = this.#changes();
+    // From a microtask: whatever throws here fails the store closed instead of the process.
+    let startedAt: number;
     let fd: number;
     try {
+      startedAt = this.#changes();
       fd = this.#fd ??= openSync(this.#path, 'r');
     } catch (e) {
       this.#fail(e instanceof Error ? e : new Error(String(e)));

@@ -189,6 +189,29 @@ describe('WalSync', () => {
     expect(() => failing.syncNow()).toThrow('EIO');
   });
 
+  it('a failure while starting the background sync fails closed, not the process', async () => {
+    let rows = 0;
+    let broken = false;
+    const wal = new WalSync({
+      path: fileURLToPath(import.meta.url),
+      changes: () => {
+        if (broken) throw new Error('database is closed');
+        return rows;
+      },
+      sync: (_fd, done) => done(null),
+    });
+    const out: string[] = [];
+    rows += 1;
+    wal.afterDurable(
+      () => out.push('sent'),
+      () => out.push('failed'),
+    );
+    broken = true;
+    await tick();
+    expect(out).toEqual(['failed']);
+    expect(wal.failed?.message).toBe('database is closed');
+  });
+
   it('after close() nothing runs and no sync starts', async () => {
     const { wal, m, write } = harness();
     const out: string[] = [];
