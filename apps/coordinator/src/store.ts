@@ -441,13 +441,13 @@ export class SqliteStore implements Store {
       if (!this.db.memory) {
         this.db.pragma('synchronous = NORMAL');
         const changes = this.db.prepare('SELECT total_changes()').pluck();
-        const loopIdle = options.loopIdle ?? (() => false);
+        const loopIdle = options.loopIdle;
         this.#wal = new WalSync({
           path: `${this.db.name}-wal`,
           changes: () => changes.get() as number,
           ...(options.syncWal === undefined ? {} : { sync: options.syncWal }),
           ...(options.onSyncFailure === undefined ? {} : { onFailure: options.onSyncFailure }),
-          ...(options.loopIdle === undefined
+          ...(loopIdle === undefined
             ? {}
             : {
                 // Never inside a transaction: its COMMIT has not written the WAL yet.
