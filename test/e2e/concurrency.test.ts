@@ -1,5 +1,6 @@
 // Many ceremonies at once on one coordinator (a child process on 127.0.0.1, SQLite with group
-// commit: every output waits for an fdatasync of the WAL) with in-process member agents that auto-approve: every ceremony completes.
+// commit: every output waits for an fdatasync of the WAL) with in-process member agents that
+// auto-approve: every ceremony completes.
 // This is the ceremony bench's throughput run as a pass/fail check without a speed goal (speed is
 // measured by `pnpm bench`). Its reason to exist: a member-side lock taken by every approval once
 // made 176 of 200 concurrent ceremonies hang, while the one-at-a-time tests all passed.
@@ -42,6 +43,42 @@ describe('concurrent ceremonies', () => {
     process.off('unhandledRejection', onRejection);
     await cluster?.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('approvers verify the policy once per session, not once per approval (no policy.get round trip)', async () => {
+    const g = cluster.group('g');
+    const s = g.requester.session;
+    const asked: string[] = [];
+    const restore: (() => void)[] = [];
+    for (const a of g.approvers) {
+      const conn = a.session.connection;
+      const query = conn.query.bind(conn);
+      conn.query = (<T>(
+        frame: { readonly type: string } & Record<string, unknown>,
+        answer: string,
+      ) => {
+        asked.push(`${a.name} ${frame.type}`);
+        return query<T>(frame, answer);
+      }) as typeof conn.query;
+      restore.push(() => {
+        conn.query = query;
+      });
+    }
+    const sign = async () => {
+      const id = newCeremonyId();
+      const ended = s.waitForEnd(id);
+      await s.connection.send(id, '0', { type: 'sign.request', group: g.name, release: RELEASE });
+      expect((await ended).state).toBe('completed');
+    };
+    try {
+      await sign(); // the first approval of each member verifies the policy (and may ask)
+      const afterFirst = asked.filter((q) => q.endsWith(' policy.get')).length;
+      await sign();
+      await sign();
+      expect(asked.filter((q) => q.endsWith(' policy.get')).length).toBe(afterFirst);
+    } finally {
+      for (const r of restore) r();
+    }
   });
 
   it(`completes ${CONCURRENT} concurrent 3-of-5 signing ceremonies, every one`, async () => {

@@ -1161,6 +1161,7 @@ export function policyProgress(
   return {
     policy: {
       id: cp.policy_id,
+      latest: latestRow(dbOf(runner), live.group)?.version ?? 0,
       quorum: policyQuorum(c),
       requiredRoles: (c.policy?.requiredRoles ?? []).map((r) => ({ ...r })),
       missingApprovals: gap.missingApprovals,

@@ -272,6 +272,7 @@ describe('policy as data', () => {
     expect(status.state).toBe('collectingApprovals');
     expect(status.policy).toEqual({
       id: 'release@v1',
+      latest: 1, // the newest stored: an agent that verified v1 approves without asking again
       quorum: 3,
       requiredRoles: [{ role: 'security', count: 1 }],
       missingApprovals: 1,

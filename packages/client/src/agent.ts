@@ -38,6 +38,8 @@ import { attachLifecycle, type LifecycleHandle } from './lifecycle.js';
 import type { NonceLedger } from './nonce-ledger.js';
 import {
   PolicyPins,
+  VerifiedPolicyCache,
+  cachedPolicyFor,
   checkPackageAgainstPolicy,
   checkRequestAgainstPolicy,
   describeGovernance,
@@ -178,6 +180,10 @@ export class MemberSession {
   readonly #policies = new Map<string, VerifiedPolicy>();
   /** ceremony → the policy id its status named when reviewed. */
   readonly #policyIds = new Map<string, string>();
+  /** ceremony → the newest policy version the coordinator said it stores, in that status. */
+  readonly #policyLatest = new Map<string, number>();
+  /** Policy versions this session verified (immutable once signed): approvals skip the fetch. */
+  readonly #verifiedPolicies = new VerifiedPolicyCache();
   readonly #pins: PolicyPins;
   readonly #announced = new Set<string>();
   readonly #waiting = new Map<string, string>();
@@ -338,7 +344,7 @@ export class MemberSession {
     const meta = await this.#trustedMetadata(status.group);
     const review = reviewRequest(status, meta);
     this.#reviews.set(ceremonyId, review);
-    if (status.policy !== undefined) this.#policyIds.set(ceremonyId, status.policy.id);
+    this.#notePolicy(ceremonyId, status);
     return { review, status };
   }
 
@@ -363,12 +369,22 @@ export class MemberSession {
     return describeGovernance(review.release, meta.threshold);
   }
 
+  /** What a status says of the ceremony's policy: its id, and the newest version stored. */
+  #notePolicy(ceremonyId: string, status: CeremonyStatus): void {
+    if (status.policy === undefined) return;
+    this.#policyIds.set(ceremonyId, status.policy.id);
+    if (status.policy.latest !== undefined) {
+      this.#policyLatest.set(ceremonyId, status.policy.latest);
+    }
+  }
+
   async #checkPolicy(review: Review): Promise<void> {
     if (this.#policies.has(review.ceremonyId)) return;
     let id = this.#policyIds.get(review.ceremonyId);
     if (id === undefined) {
-      id = (await this.connection.status(review.ceremonyId)).policy?.id;
-      if (id !== undefined) this.#policyIds.set(review.ceremonyId, id);
+      const status = await this.connection.status(review.ceremonyId);
+      this.#notePolicy(review.ceremonyId, status);
+      id = status.policy?.id;
     }
     const meta = await this.#trustedMetadata(review.group);
     const key = { group: meta.group, groupPublicKey: meta.groupPublicKey };
@@ -382,7 +398,17 @@ export class MemberSession {
       }
       return;
     }
-    const policy = await fetchVerifiedPolicy(this.connection, key, id, this.#pins);
+    // A version this session verified, with no newer one stored or pinned, needs no round trip
+    // (one per approval otherwise: 8–9 ms of a 3-of-5 ceremony on loopback, an RTT over a WAN).
+    const policy =
+      cachedPolicyFor(
+        this.#verifiedPolicies,
+        key,
+        id,
+        this.#policyLatest.get(review.ceremonyId),
+        await this.#pins.highest(key),
+      ) ?? (await fetchVerifiedPolicy(this.connection, key, id, this.#pins));
+    this.#verifiedPolicies.add(key, policy);
     checkRequestAgainstPolicy(policy, review);
     this.#policies.set(review.ceremonyId, policy);
     this.#log(
@@ -624,7 +650,7 @@ export class MemberSession {
     }
     this.#reviews.set(review.ceremonyId, review);
     // The pushed status names the policy: #checkPolicy need not ask the coordinator again.
-    if (st.policy !== undefined) this.#policyIds.set(review.ceremonyId, st.policy.id);
+    this.#notePolicy(review.ceremonyId, st);
     this.#log(
       `auto-approving ${review.ceremonyId} (${review.release.version}, requested by ${review.requester})`,
     );

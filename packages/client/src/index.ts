@@ -77,6 +77,8 @@ export { attachLifecycle } from './lifecycle.js';
 export type { LifecycleHandle, LifecycleOptions } from './lifecycle.js';
 export {
   PolicyPins,
+  VerifiedPolicyCache,
+  cachedPolicyFor,
   checkPackageAgainstPolicy,
   checkRequestAgainstPolicy,
   currentVerifiedPolicy,

@@ -233,6 +233,52 @@ export async function fetchVerifiedPolicy(
   return named;
 }
 
+/**
+ * Policies this session verified, by group, group key and version. A version, once signed by a
+ * quorum under the group key, never changes, so a verified one is kept (bounded, oldest dropped).
+ */
+export class VerifiedPolicyCache {
+  readonly #byKey = new Map<string, VerifiedPolicy>();
+  static readonly LIMIT = 256;
+
+  static #key(key: GroupKeyView, version: number): string {
+    return `${key.group}:${key.groupPublicKey}:${version}`;
+  }
+
+  get(key: GroupKeyView, version: number): VerifiedPolicy | undefined {
+    return this.#byKey.get(VerifiedPolicyCache.#key(key, version));
+  }
+
+  add(key: GroupKeyView, p: VerifiedPolicy): void {
+    if (p.group !== key.group) return;
+    this.#byKey.set(VerifiedPolicyCache.#key(key, p.version), p);
+    if (this.#byKey.size > VerifiedPolicyCache.LIMIT) {
+      this.#byKey.delete(this.#byKey.keys().next().value as string);
+    }
+  }
+}
+
+/**
+ * The ceremony's policy without a round trip: when this session already verified `policyId`,
+ * the pushed status says no newer version is stored (`latest`), and no newer one is pinned here.
+ * Otherwise undefined, and the caller asks (fetchVerifiedPolicy), which also verifies and pins a
+ * newer version before refusing. `latest` is the coordinator's word, as its answer to policy.get
+ * would be: it chooses which signed version to serve either way.
+ */
+export function cachedPolicyFor(
+  cache: VerifiedPolicyCache,
+  key: GroupKeyView,
+  policyId: string,
+  latest: number | undefined,
+  pinned: number,
+): VerifiedPolicy | undefined {
+  const id = parsePolicyId(policyId);
+  if (id === undefined || id.group !== key.group || latest === undefined) return undefined;
+  const cached = cache.get(key, id.version);
+  if (cached === undefined) return undefined;
+  return Math.max(latest, pinned) > cached.version ? undefined : cached;
+}
+
 /** The current verified policy of a group (for `conclave policy show`), pinned. */
 export async function currentVerifiedPolicy(
   connection: Pick<Connection, 'query'>,

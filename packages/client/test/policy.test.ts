@@ -15,6 +15,8 @@ import { buildStatement, documentArtifact, messageToSign } from '@conclave/relea
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   PolicyPins,
+  VerifiedPolicyCache,
+  cachedPolicyFor,
   checkPackageAgainstPolicy,
   checkRequestAgainstPolicy,
   currentVerifiedPolicy,
@@ -165,6 +167,62 @@ describe('pinned versions', () => {
     await expect(fetchVerifiedPolicy(rolledBack, key, 'release@v1', store)).rejects.toMatchObject({
       code: 'POLICY_UNVERIFIED',
     });
+  });
+});
+
+describe('a verified policy kept for the session (no round trip per approval)', () => {
+  async function verified(version: number) {
+    return fetchVerifiedPolicy(
+      serving({ [version]: info(doc(version)) }, version),
+      key,
+      `release@v${version}`,
+      pins(),
+    );
+  }
+
+  it('serves a version this session verified when the status says nothing newer is stored', async () => {
+    const cache = new VerifiedPolicyCache();
+    expect(cachedPolicyFor(cache, key, 'release@v2', 2, 0)).toBeUndefined(); // not verified yet
+    const v2 = await verified(2);
+    cache.add(key, v2);
+    expect(cachedPolicyFor(cache, key, 'release@v2', 2, 2)).toBe(v2);
+    expect(cachedPolicyFor(cache, key, 'release@v2', 1, 0)).toBe(v2);
+  });
+
+  it('asks again when a newer version is stored or pinned, or the status does not say', async () => {
+    const cache = new VerifiedPolicyCache();
+    cache.add(key, await verified(2));
+    expect(cachedPolicyFor(cache, key, 'release@v2', 3, 0)).toBeUndefined(); // newer stored
+    expect(cachedPolicyFor(cache, key, 'release@v2', 2, 3)).toBeUndefined(); // newer pinned here
+    expect(cachedPolicyFor(cache, key, 'release@v2', undefined, 0)).toBeUndefined();
+    expect(cachedPolicyFor(cache, key, 'release@v1', 2, 0)).toBeUndefined(); // another version
+  });
+
+  it('keys by group and group key: another group, or the same name under a new key, is asked for', async () => {
+    const cache = new VerifiedPolicyCache();
+    cache.add(key, await verified(2));
+    expect(cachedPolicyFor(cache, { ...key, group: 'web' }, 'web@v2', 2, 0)).toBeUndefined();
+    const rotated = { group: 'release', groupPublicKey: '00'.repeat(32) };
+    expect(cachedPolicyFor(cache, rotated, 'release@v2', 2, 0)).toBeUndefined();
+    expect(cachedPolicyFor(cache, key, 'web@v2', 2, 0)).toBeUndefined(); // id of another group
+  });
+
+  it('stays bounded: the oldest entry goes first', async () => {
+    const cache = new VerifiedPolicyCache();
+    const v1 = await verified(1);
+    for (let i = 0; i <= VerifiedPolicyCache.LIMIT; i++) {
+      cache.add({ group: 'release', groupPublicKey: i.toString(16).padStart(64, '0') }, v1);
+    }
+    expect(cache.get({ group: 'release', groupPublicKey: '0'.repeat(64) }, 1)).toBeUndefined();
+    expect(
+      cache.get(
+        {
+          group: 'release',
+          groupPublicKey: VerifiedPolicyCache.LIMIT.toString(16).padStart(64, '0'),
+        },
+        1,
+      ),
+    ).toBe(v1);
   });
 });
 

@@ -246,6 +246,15 @@ export const PolicyProgressSchema = z.strictObject({
   requiredRoles: z
     .array(z.strictObject({ role: PolicyRoleSchema, count: z.int().min(1).max(MAX_PARTICIPANTS) }))
     .max(8),
+  /**
+   * The newest policy version stored for the group (as `policy.info`'s `latest`): a member that
+   * already verified `id` compares the two without asking (client policy.ts cachedPolicyFor).
+   */
+  latest: z
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
   /** Approvals still missing for the quorum, and roles still missing among the approvers. */
   missingApprovals: z.int().min(0).max(MAX_PARTICIPANTS),
   missingRoles: z
