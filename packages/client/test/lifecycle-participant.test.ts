@@ -6,20 +6,16 @@ import {
   bodyHash,
   boxToWire,
   bytesToHex,
-  generateIdentityKey,
   newCeremonyId,
-  sealEnvelope,
   sealTo,
-  signDkgConfirmation,
   x25519PublicFromIdentity,
-  type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
   type SealedBody,
 } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import { ClientError, LifecycleParticipant, type LifecycleResult } from '../src/index.js';
-import { refreshFixture } from './refresh-fixture.js';
+import { dealtGroup, refreshFixture } from './refresh-fixture.js';
 
 const NAMES = ['alice', 'bob', 'carol'];
 const GROUP = 'web';
@@ -155,23 +151,19 @@ describe('LifecycleParticipant (refresh)', () => {
  * her only proof that the ceremony completed is the new committee's signed confirmations.
  */
 async function leavingDealer() {
-  const admin = generateIdentityKey();
-  const ids: Record<string, IdentityKey> = Object.fromEntries(
-    NAMES.map((n) => [n, generateIdentityKey()]),
-  );
-  const dealt = frost.keys.dealer({
-    minSigners: 2,
-    maxSigners: 3,
-    identifiers: NAMES.map((m) => frost.identifier.derive(m)),
-  });
-  const pub = dealt.publicKeyPackage;
-  const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
-  const gpk = bytesToHex(pub.verifyingKey);
-  const entry = (m: string) => ({
-    member: m,
-    identifier: frost.identifier.derive(m),
-    identityKey: bytesToHex(ids[m]!.publicKey),
-  });
+  const {
+    admin,
+    ids,
+    pub,
+    pubHex,
+    gpk,
+    entry,
+    roster,
+    keyPackage: kp,
+    share,
+    confirmations,
+    authorize,
+  } = dealtGroup(NAMES, GROUP);
   const committee = ['bob', 'carol'];
   const dealers = ['alice', 'bob'];
   const ceremonyId = newCeremonyId();
@@ -184,27 +176,20 @@ async function leavingDealer() {
     groupPublicKey: gpk,
     publicKeyPackage: pubHex,
     previousThreshold: 2,
-    previous: NAMES.map(entry),
+    previous: roster,
     threshold: 2,
-    participants: committee.map(entry),
+    participants: committee.map((m) => entry(m)),
     dealers,
-    authorization: sealEnvelope(admin, {
-      ceremonyId,
-      round: '0',
-      seq: 1,
-      sender: 'admin',
-      body: {
-        type: 'admin.group.reshare',
-        group: GROUP,
-        epoch: 0,
-        groupPublicKey: gpk,
-        threshold: 2,
-        members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
-        dealers,
-      },
+    authorization: authorize(ceremonyId, {
+      type: 'admin.group.reshare',
+      group: GROUP,
+      epoch: 0,
+      groupPublicKey: gpk,
+      threshold: 2,
+      members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
+      dealers,
     }),
   };
-  const kp = (m: string) => frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!);
   const outbox: SealedBody[] = [];
   const alice = new LifecycleParticipant(
     {
@@ -214,23 +199,7 @@ async function leavingDealer() {
       send: async (_c, _r, body) => {
         outbox.push(body);
       },
-      loadShare: async () => ({
-        metadata: {
-          kind: 'frost-key-package',
-          group: GROUP,
-          member: 'alice',
-          suite: 'FROST-ED25519-SHA512-v1',
-          threshold: 2,
-          groupPublicKey: gpk,
-          publicKeyPackage: pubHex,
-          participants: NAMES.map(entry),
-          ceremonyId: 'c_dkg0000000000',
-          createdAt: new Date().toISOString(),
-          epoch: 0,
-        },
-        keyPackage: kp('alice'),
-        publicKeyPackage: pub,
-      }),
+      loadShare: async () => share('alice'),
       stage: async () => '/pending/alice',
       commit: async (_g, path) => path,
       discard: async () => undefined,
@@ -271,19 +240,7 @@ async function leavingDealer() {
     type: 'dkg.complete',
     groupPublicKey: gpk,
     round1Hash: bytesToHex(hash),
-    confirmations: committee.map((m) => ({
-      member: m,
-      signature: signed
-        ? bytesToHex(
-            signDkgConfirmation(ids[m]!, {
-              ceremonyId,
-              member: m,
-              round1Hash: hash,
-              groupPublicKey: pub.verifyingKey,
-            }),
-          )
-        : '00'.repeat(64),
-    })),
+    confirmations: confirmations(ceremonyId, committee, hash, { signed }),
   });
   const finish = async (body: SealedBody) => {
     await alice.handle(opened(ceremonyId, body));
@@ -330,23 +287,7 @@ describe('LifecycleParticipant (a dealer leaving in a reshare)', () => {
 
 describe('LifecycleParticipant (repair)', () => {
   it('a rebuilt share that does not verify blames nobody: dkg.fail names the member itself', async () => {
-    const admin = generateIdentityKey();
-    const ids: Record<string, IdentityKey> = Object.fromEntries(
-      NAMES.map((n) => [n, generateIdentityKey()]),
-    );
-    const dealt = frost.keys.dealer({
-      minSigners: 2,
-      maxSigners: 3,
-      identifiers: NAMES.map((m) => frost.identifier.derive(m)),
-    });
-    const pub = dealt.publicKeyPackage;
-    const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
-    const gpk = bytesToHex(pub.verifyingKey);
-    const entry = (m: string) => ({
-      member: m,
-      identifier: frost.identifier.derive(m),
-      identityKey: bytesToHex(ids[m]!.publicKey),
-    });
+    const { admin, ids, pubHex, gpk, roster, authorize } = dealtGroup(NAMES, GROUP);
     const helpers = ['alice', 'bob'];
     const ceremonyId = newCeremonyId();
     const start: KeyStart = {
@@ -358,24 +299,18 @@ describe('LifecycleParticipant (repair)', () => {
       groupPublicKey: gpk,
       publicKeyPackage: pubHex,
       previousThreshold: 2,
-      previous: NAMES.map(entry),
+      previous: roster,
       threshold: 2,
-      participants: NAMES.map(entry),
+      participants: roster,
       dealers: helpers,
       member: 'carol',
-      authorization: sealEnvelope(admin, {
-        ceremonyId,
-        round: '0',
-        seq: 1,
-        sender: 'admin',
-        body: {
-          type: 'admin.group.repair',
-          group: GROUP,
-          epoch: 0,
-          groupPublicKey: gpk,
-          member: 'carol',
-          helpers,
-        },
+      authorization: authorize(ceremonyId, {
+        type: 'admin.group.repair',
+        group: GROUP,
+        epoch: 0,
+        groupPublicKey: gpk,
+        member: 'carol',
+        helpers,
       }),
     };
     const outbox: SealedBody[] = [];
