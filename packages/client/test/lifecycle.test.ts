@@ -5,48 +5,34 @@
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ed25519 as frost } from '@conclave/frost';
 import {
   bodyHash,
   bytesToHex,
   generateIdentityKey,
   newCeremonyId,
   sealEnvelope,
-  signDkgConfirmation,
-  type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
   type SealedBody,
 } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/connection.js';
-import { Home, type LoadedShare } from '../src/home.js';
+import { Home } from '../src/home.js';
 import { attachLifecycle } from '../src/lifecycle.js';
 import { stageShare } from '../src/share-swap.js';
+import { dealtGroup } from './refresh-fixture.js';
 
 const GROUP = 'web';
 
 async function leavingDealer() {
-  const admin = generateIdentityKey();
   const names = ['alice', 'bob', 'carol', 'dave', 'erin'];
-  const ids: Record<string, IdentityKey> = Object.fromEntries(
-    names.map((n) => [n, generateIdentityKey()]),
-  );
-  const entry = (m: string) => ({
-    member: m,
-    identifier: frost.identifier.derive(m),
-    identityKey: bytesToHex(ids[m]!.publicKey),
-  });
   const old = ['alice', 'bob', 'carol'];
   const committee = ['dave', 'erin'];
-  const dealt = frost.keys.dealer({
-    minSigners: 2,
-    maxSigners: 3,
-    identifiers: old.map((m) => frost.identifier.derive(m)),
-  });
-  const pub = dealt.publicKeyPackage;
-  const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
-  const gpk = bytesToHex(pub.verifyingKey);
+  const { admin, ids, pubHex, gpk, entry, roster, share, confirmations, authorize } = dealtGroup(
+    names,
+    GROUP,
+    old,
+  );
   const ceremonyId = newCeremonyId();
   const start: KeyStart = {
     type: 'key.start',
@@ -57,52 +43,29 @@ async function leavingDealer() {
     groupPublicKey: gpk,
     publicKeyPackage: pubHex,
     previousThreshold: 2,
-    previous: old.map(entry),
+    previous: roster,
     threshold: 2,
-    participants: committee.map(entry),
+    participants: committee.map((m) => entry(m)),
     dealers: ['alice', 'bob'],
-    authorization: sealEnvelope(admin, {
-      ceremonyId,
-      round: '0',
-      seq: 1,
-      sender: 'admin',
-      body: {
-        type: 'admin.group.reshare',
-        group: GROUP,
-        epoch: 0,
-        groupPublicKey: gpk,
-        threshold: 2,
-        members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
-        dealers: ['alice', 'bob'],
-      },
+    authorization: authorize(ceremonyId, {
+      type: 'admin.group.reshare',
+      group: GROUP,
+      epoch: 0,
+      groupPublicKey: gpk,
+      threshold: 2,
+      members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
+      dealers: ['alice', 'bob'],
     }),
   };
   const dir = await mkdtemp(join(tmpdir(), 'conclave-lc-'));
   const sharePath = join(dir, `${GROUP}.key`);
   await writeFile(sharePath, 'old share of alice');
-  const share: LoadedShare = {
-    metadata: {
-      kind: 'frost-key-package',
-      group: GROUP,
-      member: 'alice',
-      suite: 'FROST-ED25519-SHA512-v1',
-      threshold: 2,
-      groupPublicKey: gpk,
-      publicKeyPackage: pubHex,
-      participants: old.map(entry),
-      ceremonyId: 'c_dkg0000000000',
-      createdAt: new Date().toISOString(),
-      epoch: 0,
-    },
-    keyPackage: frost.keys.keyPackage(dealt.shares[frost.identifier.derive('alice')]!),
-    publicKeyPackage: pub,
-  };
   const home = {
     name: 'alice',
     dir,
     config: { coordinator: { adminKey: bytesToHex(admin.publicKey) } },
     listShares: async () => [GROUP],
-    loadShare: async () => share,
+    loadShare: async () => share('alice'),
     sharePath: () => sharePath,
   } as unknown as Home;
   let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
@@ -135,18 +98,9 @@ async function leavingDealer() {
     await p?.result.catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
   };
-  const confirm = (m: string, hash: Uint8Array) => ({
-    member: m,
-    signature: bytesToHex(
-      signDkgConfirmation(ids[m]!, {
-        ceremonyId,
-        member: m,
-        round1Hash: hash,
-        groupPublicKey: pub.verifyingKey,
-      }),
-    ),
-  });
-  return { deliver, settled, sharePath, gpk, confirm, committee };
+  /** The committee's signed confirmations of `hash`. */
+  const confirmed = (hash: Uint8Array) => confirmations(ceremonyId, committee, hash);
+  return { deliver, settled, sharePath, gpk, confirmed, committee };
 }
 
 describe('attachLifecycle: a dealer leaving in a reshare', () => {
@@ -170,7 +124,7 @@ describe('attachLifecycle: a dealer leaving in a reshare', () => {
       type: 'dkg.complete',
       groupPublicKey: l.gpk,
       round1Hash: bytesToHex(hash),
-      confirmations: l.committee.map((m) => l.confirm(m, hash)),
+      confirmations: l.confirmed(hash),
     });
     await l.settled();
     await expect(readFile(l.sharePath, 'utf8')).rejects.toThrow(/ENOENT/);
@@ -187,26 +141,19 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
   const PASS = 'recovery passphrase';
 
   async function restarted() {
-    const admin = generateIdentityKey();
     const coordinator = generateIdentityKey();
     const names = ['alice', 'bob', 'carol'];
-    const ids: Record<string, IdentityKey> = Object.fromEntries(
-      names.map((n) => [n, generateIdentityKey()]),
-    );
-    const entry = (m: string, keys = ids) => ({
-      member: m,
-      identifier: frost.identifier.derive(m),
-      identityKey: bytesToHex(keys[m]!.publicKey),
-    });
-    const dealt = frost.keys.dealer({
-      minSigners: 2,
-      maxSigners: 3,
-      identifiers: names.map((m) => frost.identifier.derive(m)),
-    });
-    const pub = dealt.publicKeyPackage;
-    const pubHex = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
-    const gpk = bytesToHex(pub.verifyingKey);
-    const keyOf = (m: string) => frost.keys.keyPackage(dealt.shares[frost.identifier.derive(m)]!);
+    const {
+      admin,
+      ids,
+      pubHex,
+      gpk,
+      entry,
+      keyPackage: keyOf,
+      metadata,
+      confirmations,
+      authorize,
+    } = dealtGroup(names, GROUP);
     const home = await Home.init(await mkdtemp(join(tmpdir(), 'conclave-rec-')), 'alice', PASS, {
       kdfParams: KDF,
     });
@@ -216,23 +163,10 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
       coordinatorKey: bytesToHex(coordinator.publicKey),
       adminKey: bytesToHex(admin.publicKey),
     });
-    const meta = (ceremonyId: string, epoch: number) => ({
-      kind: 'frost-key-package' as const,
-      group: GROUP,
-      member: 'alice',
-      suite: 'FROST-ED25519-SHA512-v1' as const,
-      threshold: 2,
-      groupPublicKey: gpk,
-      publicKeyPackage: pubHex,
-      participants: names.map((m) => entry(m)),
-      ceremonyId,
-      createdAt: new Date().toISOString(),
-      epoch,
-    });
-    await home.saveShare(keyOf('alice'), meta('c_dkg0000000000', 0), PASS);
+    await home.saveShare(keyOf('alice'), metadata('alice'), PASS);
     const ceremonyId = newCeremonyId();
     // The refreshed share, staged before alice confirmed; then the process stopped.
-    await stageShare(home, keyOf('bob'), meta(ceremonyId, 1), PASS, KDF);
+    await stageShare(home, keyOf('bob'), metadata('alice', ceremonyId, 1), PASS, KDF);
     const start = (keys = ids): KeyStart => ({
       type: 'key.start',
       kind: 'refresh',
@@ -246,12 +180,11 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
       threshold: 2,
       participants: names.map((m) => entry(m, keys)),
       dealers: names,
-      authorization: sealEnvelope(admin, {
-        ceremonyId,
-        round: '0',
-        seq: 1,
-        sender: 'admin',
-        body: { type: 'admin.group.refresh', group: GROUP, epoch: 0, groupPublicKey: gpk },
+      authorization: authorize(ceremonyId, {
+        type: 'admin.group.refresh',
+        group: GROUP,
+        epoch: 0,
+        groupPublicKey: gpk,
       }),
     });
     const hash = new Uint8Array(32).fill(5);
@@ -259,19 +192,7 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
       type: 'dkg.complete',
       groupPublicKey: gpk,
       round1Hash: bytesToHex(hash),
-      confirmations: names.map((m) => ({
-        member: m,
-        signature: signed
-          ? bytesToHex(
-              signDkgConfirmation(keys[m]!, {
-                ceremonyId,
-                member: m,
-                round1Hash: hash,
-                groupPublicKey: pub.verifyingKey,
-              }),
-            )
-          : '00'.repeat(64),
-      })),
+      confirmations: confirmations(ceremonyId, names, hash, { keys, signed }),
     });
     const seal = (body: SealedBody, seq: number) =>
       sealEnvelope(coordinator, { ceremonyId, round: '3', seq, sender: 'coordinator', body });
