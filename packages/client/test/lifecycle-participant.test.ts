@@ -155,41 +155,16 @@ async function leavingDealer() {
     admin,
     ids,
     pub,
-    pubHex,
     gpk,
-    entry,
-    roster,
     keyPackage: kp,
     share,
     confirmations,
-    authorize,
+    reshareStart,
   } = dealtGroup(NAMES, GROUP);
   const committee = ['bob', 'carol'];
   const dealers = ['alice', 'bob'];
   const ceremonyId = newCeremonyId();
-  const start: KeyStart = {
-    type: 'key.start',
-    kind: 'reshare',
-    group: GROUP,
-    fromEpoch: 0,
-    toEpoch: 1,
-    groupPublicKey: gpk,
-    publicKeyPackage: pubHex,
-    previousThreshold: 2,
-    previous: roster,
-    threshold: 2,
-    participants: committee.map((m) => entry(m)),
-    dealers,
-    authorization: authorize(ceremonyId, {
-      type: 'admin.group.reshare',
-      group: GROUP,
-      epoch: 0,
-      groupPublicKey: gpk,
-      threshold: 2,
-      members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
-      dealers,
-    }),
-  };
+  const start = reshareStart(ceremonyId, committee, dealers);
   const outbox: SealedBody[] = [];
   const alice = new LifecycleParticipant(
     {

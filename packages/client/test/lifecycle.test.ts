@@ -28,35 +28,9 @@ async function leavingDealer() {
   const names = ['alice', 'bob', 'carol', 'dave', 'erin'];
   const old = ['alice', 'bob', 'carol'];
   const committee = ['dave', 'erin'];
-  const { admin, ids, pubHex, gpk, entry, roster, share, confirmations, authorize } = dealtGroup(
-    names,
-    GROUP,
-    old,
-  );
+  const { admin, ids, gpk, share, confirmations, reshareStart } = dealtGroup(names, GROUP, old);
   const ceremonyId = newCeremonyId();
-  const start: KeyStart = {
-    type: 'key.start',
-    kind: 'reshare',
-    group: GROUP,
-    fromEpoch: 0,
-    toEpoch: 1,
-    groupPublicKey: gpk,
-    publicKeyPackage: pubHex,
-    previousThreshold: 2,
-    previous: roster,
-    threshold: 2,
-    participants: committee.map((m) => entry(m)),
-    dealers: ['alice', 'bob'],
-    authorization: authorize(ceremonyId, {
-      type: 'admin.group.reshare',
-      group: GROUP,
-      epoch: 0,
-      groupPublicKey: gpk,
-      threshold: 2,
-      members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
-      dealers: ['alice', 'bob'],
-    }),
-  };
+  const start = reshareStart(ceremonyId, committee, ['alice', 'bob']);
   const dir = await mkdtemp(join(tmpdir(), 'conclave-lc-'));
   const sharePath = join(dir, `${GROUP}.key`);
   await writeFile(sharePath, 'old share of alice');

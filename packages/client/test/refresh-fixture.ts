@@ -87,7 +87,36 @@ export function dealtGroup(names: readonly string[], group: string, holders = na
   type Authorization = KeyStart['authorization'];
   const authorize = (ceremonyId: string, body: Authorization['body']): Authorization =>
     sealEnvelope(admin, { ceremonyId, round: '0', seq: 1, sender: 'admin', body });
+  /** The admin's 2-of-n reshare of this key from its holders to `committee`, dealt by `dealers`. */
+  const reshareStart = (
+    ceremonyId: string,
+    committee: readonly string[],
+    dealers: readonly string[],
+  ): KeyStart => ({
+    type: 'key.start',
+    kind: 'reshare',
+    group,
+    fromEpoch: 0,
+    toEpoch: 1,
+    groupPublicKey: gpk,
+    publicKeyPackage: pubHex,
+    previousThreshold: 2,
+    previous: roster,
+    threshold: 2,
+    participants: committee.map((m) => entry(m)),
+    dealers: [...dealers],
+    authorization: authorize(ceremonyId, {
+      type: 'admin.group.reshare',
+      group,
+      epoch: 0,
+      groupPublicKey: gpk,
+      threshold: 2,
+      members: committee.map((m) => ({ member: m, identityKey: entry(m).identityKey })),
+      dealers: [...dealers],
+    }),
+  });
   return {
+    reshareStart,
     admin,
     ids,
     dealt,
