@@ -178,10 +178,11 @@ export class MemberSession {
   readonly #dkgListeners = new Set<(p: DkgParticipant) => void>();
   /** ceremony → the policy it runs under, verified under the group key before approving. */
   readonly #policies = new Map<string, VerifiedPolicy>();
-  /** ceremony → the policy id its status named when reviewed. */
-  readonly #policyIds = new Map<string, string>();
-  /** ceremony → the newest policy version the coordinator said it stores, in that status. */
-  readonly #policyLatest = new Map<string, number>();
+  /**
+   * ceremony → what its status said when reviewed: the policy id it runs under, and the newest
+   * version the coordinator stores.
+   */
+  readonly #policyNamed = new Map<string, { id: string; latest: number | undefined }>();
   /** Policy versions this session verified (immutable once signed): approvals skip the fetch. */
   readonly #verifiedPolicies = new VerifiedPolicyCache();
   readonly #pins: PolicyPins;
@@ -372,23 +373,18 @@ export class MemberSession {
   /** What a status says of the ceremony's policy: its id, and the newest version stored. */
   #notePolicy(ceremonyId: string, status: CeremonyStatus): void {
     if (status.policy === undefined) return;
-    this.#policyIds.set(ceremonyId, status.policy.id);
-    if (status.policy.latest !== undefined) {
-      this.#policyLatest.set(ceremonyId, status.policy.latest);
-    }
+    this.#policyNamed.set(ceremonyId, { id: status.policy.id, latest: status.policy.latest });
   }
 
   async #checkPolicy(review: Review): Promise<void> {
     if (this.#policies.has(review.ceremonyId)) return;
-    let id = this.#policyIds.get(review.ceremonyId);
-    if (id === undefined) {
-      const status = await this.connection.status(review.ceremonyId);
-      this.#notePolicy(review.ceremonyId, status);
-      id = status.policy?.id;
+    if (!this.#policyNamed.has(review.ceremonyId)) {
+      this.#notePolicy(review.ceremonyId, await this.connection.status(review.ceremonyId));
     }
+    const named = this.#policyNamed.get(review.ceremonyId);
     const meta = await this.#trustedMetadata(review.group);
     const key = { group: meta.group, groupPublicKey: meta.groupPublicKey };
-    if (id === undefined) {
+    if (named === undefined) {
       // A coordinator without policies: only acceptable while no policy was ever verified.
       if ((await this.#pins.highest(key)) > 0) {
         throw new ClientError(
@@ -404,10 +400,10 @@ export class MemberSession {
       cachedPolicyFor(
         this.#verifiedPolicies,
         key,
-        id,
-        this.#policyLatest.get(review.ceremonyId),
+        named.id,
+        named.latest,
         await this.#pins.highest(key),
-      ) ?? (await fetchVerifiedPolicy(this.connection, key, id, this.#pins));
+      ) ?? (await fetchVerifiedPolicy(this.connection, key, named.id, this.#pins));
     this.#verifiedPolicies.add(key, policy);
     checkRequestAgainstPolicy(policy, review);
     this.#policies.set(review.ceremonyId, policy);
