@@ -32,6 +32,7 @@ import {
   type ErrorCode,
   type Round2Share,
   type SignAborted,
+  type SignCommitments,
   type SignRequest,
 } from '@conclave/protocol';
 import {
@@ -414,6 +415,7 @@ export function handleSigningMessage(
             });
           },
         });
+        hintCommitments(runner, live);
         if (body.type === 'sign.approve') {
           runner.deps.metrics.approvals.inc();
           recordApprovalLatency(runner.deps.metrics, m.member, live.createdAt, at);
@@ -873,6 +875,45 @@ export async function aggregateSession(
       });
     },
   });
+}
+
+/**
+ * `sign.commitments` (docs/protocol.md): after a commitment is recorded, each member who may still
+ * sign learns the unspent commitments of the others, so it can validate them (RFC 9591 §3.1
+ * DeserializeElement: two subgroup checks each, most of a package's cost) while the quorum forms,
+ * not after the package arrived. A hint: bare, outside the transcript, and sent after the commit
+ * like every other output. Nothing is sent when no unspent commitment is left (the event opened a
+ * session that took them all: the package carries them).
+ */
+function hintCommitments(runner: CeremonyRunner, live: Live): void {
+  const s = signingSnapshot(live);
+  const phase = signingPhase(s);
+  if (phase !== 'collectingApprovals' && phase !== 'awaitingCommitments' && phase !== 'inSession')
+    return;
+  const c = s.context;
+  const standing = (m: string) => !c.excluded.some((x) => x.member === m);
+  const entries: SignCommitments['commitments'][number][] = [];
+  for (const [member, bundleId] of Object.entries(c.freshCommitments)) {
+    if (!standing(member)) continue;
+    const bundle = runner.store.getBundle(live.id, bundleId);
+    if (bundle === undefined || bundle.phase !== c.phase) continue;
+    entries.push({ member, commitments: [...bundle.commitments] });
+  }
+  if (entries.length === 0) return;
+  const hint: SignCommitments = {
+    type: 'sign.commitments',
+    ceremonyId: live.id,
+    phase: c.phase,
+    commitments: entries,
+  };
+  // Every member who may still sign, not only the approvers recorded so far: an approval that is
+  // on its way (sent while this one was being recorded) is the one that completes the quorum, and
+  // its sender would otherwise validate these commitments only when the package arrives.
+  const rejected = (m: string) => c.rejections.some((r) => r.member === m);
+  for (const m of c.group.members) {
+    if (!standing(m) || rejected(m) || !entries.some((e) => e.member !== m)) continue;
+    runner.deps.hub.send(m, hint);
+  }
 }
 
 /** The succeeded phase-1 session's record (its statement is the one the ceremony signed). */

@@ -98,6 +98,45 @@ describe('key and signing ceremonies over the coordinator', () => {
     for (const m of members) expect(m.errors).toEqual([]);
   });
 
+  it('sends sign.commitments: each approval reaches the members who may still sign, none once a session took them all', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    expectAck(
+      await alice.client.submit(id, {
+        type: 'sign.request',
+        group: 'release',
+        release: sampleRelease(),
+      }),
+    );
+    const isHint = (f: { type: string; ceremonyId?: string }) =>
+      f.type === 'sign.commitments' && f.ceremonyId === id;
+
+    expectAck(await bob.approve(id, 'release'));
+    const approved = ceremonyReport(t.handle.store, id)!.transcript.find(
+      (e) => e.envelope.body.type === 'sign.approve',
+    )!.envelope.body as { commitments: string[] };
+    // alice (the requester, who may still approve) and carol learn bob's commitments …
+    for (const m of [alice, carol]) {
+      const hint = await m.client.next(isHint);
+      expect(hint).toEqual({
+        type: 'sign.commitments',
+        ceremonyId: id,
+        phase: 1,
+        commitments: [{ member: 'bob', commitments: approved.commitments }],
+      });
+    }
+    // … carol's approval opens the session with both commitments: nothing is left to hint.
+    expectAck(await carol.approve(id, 'release'));
+    await alice.client.nextBody('sign.complete', id);
+    const hints = members.flatMap((m) => m.client.all.filter(isHint).map(() => m.name));
+    expect(hints).toEqual(['alice', 'carol']); // bob is never told his own commitments
+    for (const m of members) expect(m.errors).toEqual([]);
+  });
+
   it('signs every digest format in one ceremony: two phases, each job verifies under the group key', async () => {
     const t = await fresh();
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);

@@ -241,6 +241,7 @@ export class MemberSession {
     this.connection.onStatus((status) => {
       this.#onStatus(status).catch((err: unknown) => this.#report(err, status.ceremonyId));
     });
+    this.connection.onCommitments((hint) => this.signer?.hint(hint));
   }
 
   static async open(o: SessionOptions): Promise<MemberSession> {

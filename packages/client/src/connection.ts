@@ -18,6 +18,7 @@ import {
   type InboxItem,
   type OpenedEnvelope,
   type SealedBody,
+  type SignCommitments,
 } from '@conclave/protocol';
 import { openAsBlob } from 'node:fs';
 import WebSocket from 'ws';
@@ -215,6 +216,7 @@ export class Connection {
   #queries: PendingQuery[] = [];
   readonly #envelopeHandlers = new Set<EnvelopeHandler>();
   readonly #statusHandlers = new Set<StatusHandler>();
+  readonly #commitmentHandlers = new Set<(hint: SignCommitments) => void>();
   readonly #errorHandlers = new Set<ErrorHandler>();
   readonly #connectHandlers = new Set<() => void>();
   readonly #closeHandlers = new Set<() => void>();
@@ -238,6 +240,12 @@ export class Connection {
   onStatus(handler: StatusHandler): () => void {
     this.#statusHandlers.add(handler);
     return () => this.#statusHandlers.delete(handler);
+  }
+
+  /** `sign.commitments` hints (a signer validates its peers' commitments before the package). */
+  onCommitments(handler: (hint: SignCommitments) => void): () => void {
+    this.#commitmentHandlers.add(handler);
+    return () => this.#commitmentHandlers.delete(handler);
   }
 
   onError(handler: ErrorHandler): () => void {
@@ -568,6 +576,9 @@ export class Connection {
       }
       case 'ceremony.status':
         this.#deliverStatus(msg, safeJson(data) ?? {});
+        return;
+      case 'sign.commitments':
+        for (const h of this.#commitmentHandlers) h(msg);
         return;
       default: {
         // Answers of the bare queries (inbox, group.list, policy.info, hotfix.list, revocations).

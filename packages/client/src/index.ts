@@ -130,6 +130,7 @@ export type {
   TransitionVerdict,
 } from './rotation.js';
 export {
+  HINTED_BUNDLES_PER_MEMBER,
   ISSUED_AT_TOLERANCE_MS,
   SIGN_ROUNDS,
   Signer,

@@ -24,6 +24,7 @@ import {
   type IdentityKey,
   type Release,
   type SealedBody,
+  type SignCommitments,
   type SignPackage,
   type SignRequest,
 } from '@conclave/protocol';
@@ -32,6 +33,7 @@ import {
   digestFile,
   isFormatError,
   jobIdsFor,
+  phaseCount,
   planMessages,
   statementDigest,
   type StatementContext,
@@ -176,6 +178,12 @@ export interface PackageCheckInput {
    * points it computed itself, so only the other signers' commitments are decoded and checked.
    */
   readonly ownCommitments?: (hex: string) => SigningCommitments | undefined;
+  /**
+   * Other members' commitments this member already decoded and validated (RFC 9591 §3.1), by hex:
+   * the checks a package needs, done earlier from `sign.commitments` hints (Signer.hint). Each is
+   * still checked against the member it is listed under.
+   */
+  readonly validatedCommitments?: (hex: string) => SigningCommitments | undefined;
 }
 
 export interface PackageCheck {
@@ -267,11 +275,13 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
       // Mine (checked above to be a bundle I made): the points I computed, nothing to validate.
       const own = c.member === input.member ? input.ownCommitments?.(hex) : undefined;
       if (own !== undefined && own.identifier === id) return own;
-      let x: SigningCommitments;
-      try {
-        x = frost.decode.bytes('SigningCommitments', hexToBytes(hex));
-      } catch {
-        return refuse('INVALID_MESSAGE', `a commitment of ${c.member} does not decode`);
+      let x = input.validatedCommitments?.(hex);
+      if (x === undefined) {
+        try {
+          x = frost.decode.bytes('SigningCommitments', hexToBytes(hex));
+        } catch {
+          return refuse('INVALID_MESSAGE', `a commitment of ${c.member} does not decode`);
+        }
       }
       if (x.identifier !== id)
         refuse('IDENTIFIER_MISMATCH', `a commitment under ${c.member} is not theirs`);
@@ -342,6 +352,13 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
   return { jobs: pkg.jobs, signingPackages, signingPackageBytes, commitments: mine, messages };
 }
 
+/**
+ * Bundles per other member a signer validates ahead of a package, per phase of the ceremony: its
+ * approval (or first recommit of the phase) and one ROAST recommit. More are validated when a
+ * package names them, never ahead.
+ */
+export const HINTED_BUNDLES_PER_MEMBER = 2;
+
 /** Ledger id of a commitment: hex SHA-256 of its encoding (public, never the nonce). */
 export function commitmentId(commitmentHex: string): string {
   return bytesToHex(sha256(hexToBytes(commitmentHex)));
@@ -357,6 +374,14 @@ interface Approval {
   readonly bundles: { readonly phase: number; readonly commitments: readonly string[] }[];
   /** Commitments already placed in a package (spent, whether or not we signed). */
   readonly used: Set<string>;
+  /** Other members' commitments validated ahead of a package (hex → decoded), see `hint`. */
+  readonly validated: Map<string, SigningCommitments>;
+  /** Hinted commitments waiting to be validated (hex → the member they were listed under). */
+  readonly toValidate: Map<string, string>;
+  /** How many hinted commitments were taken (validated, failed or queued): bounded. */
+  hinted: number;
+  /** How many validated ones a package check took instead of decoding them. */
+  hintsUsed: number;
   lastSignedSession: number;
   done: boolean;
 }
@@ -456,6 +481,10 @@ export class Signer {
       nonces: new Map(),
       bundles: [],
       used: new Set(),
+      validated: new Map(),
+      toValidate: new Map(),
+      hinted: 0,
+      hintsUsed: 0,
       lastSignedSession: 0,
       done: false,
     };
@@ -515,6 +544,8 @@ export class Signer {
       this.#log(`ignored a signing package for ${ceremonyId}: this process did not approve it`);
       return undefined;
     }
+    // What a hint has not validated yet, the package check decodes itself (once, not twice).
+    a.toValidate.clear();
     const check = checkSignPackage({
       ceremonyId,
       member: this.#o.member,
@@ -527,6 +558,11 @@ export class Signer {
       now: (this.#o.now ?? Date.now)(),
       ...(a.artifactBytes === undefined ? {} : { artifactBytes: a.artifactBytes }),
       ownCommitments: (hex) => a.nonces.get(hex)?.commitments,
+      validatedCommitments: (hex) => {
+        const x = a.validated.get(hex);
+        if (x !== undefined) a.hintsUsed++;
+        return x;
+      },
     });
     for (const c of check.commitments) a.used.add(c);
     const shares: string[] = [];
@@ -625,10 +661,78 @@ export class Signer {
   }
 
   /** The ceremony ended: destroy unused nonces and mark their commitments abandoned (A.3). */
+  /**
+   * A `sign.commitments` hint for a ceremony this member approved and still signs: the listed
+   * commitments of the group's other members are decoded and validated (RFC 9591 §3.1
+   * DeserializeElement: a subgroup check per point, ~2 ms each here) while the quorum forms, so
+   * the package check that follows only compares bytes. One commitment per macrotask, so frames
+   * (a package, a status) are handled between two. At most HINTED_BUNDLES_PER_MEMBER × the group's
+   * size × the request's jobs per ceremony: the coordinator can waste this much of our time, no more. A hint decides
+   * nothing: one that does not decode is left for the package check to refuse.
+   */
+  hint(h: SignCommitments): void {
+    const a = this.#approvals.get(h.ceremonyId);
+    if (a === undefined || a.done) return;
+    const participants = a.share.metadata.participants;
+    const release = a.review.release;
+    let jobs = 0;
+    for (let p = 1; p <= phaseCount(release); p++) jobs += jobIdsFor(release, p).length;
+    const limit = HINTED_BUNDLES_PER_MEMBER * (participants.length - 1) * jobs;
+    for (const e of h.commitments) {
+      if (e.member === this.#o.member || !participants.some((p) => p.member === e.member)) continue;
+      for (const hex of e.commitments) {
+        if (a.validated.has(hex) || a.toValidate.has(hex) || a.used.has(hex)) continue;
+        if (a.hinted >= limit) break;
+        a.hinted++;
+        a.toValidate.set(hex, e.member);
+      }
+    }
+    if (a.toValidate.size > 0) this.#validateNext(a);
+  }
+
+  #validating = false;
+
+  #validateNext(a: Approval): void {
+    if (this.#validating) return;
+    this.#validating = true;
+    setImmediate(() => {
+      this.#validating = false;
+      const next = a.toValidate.entries().next();
+      if (next.done === true || a.done) {
+        a.toValidate.clear();
+        return this.#resume();
+      }
+      const [hex, member] = next.value;
+      a.toValidate.delete(hex);
+      try {
+        const x = frost.decode.bytes('SigningCommitments', hexToBytes(hex));
+        if (x.identifier === frost.identifier.derive(member)) a.validated.set(hex, x);
+      } catch {
+        // left for the package check, which refuses it with its code
+      }
+      this.#validateNext(a);
+    });
+  }
+
+  /** Another approval's hinted commitments, if any wait (one queue runs at a time). */
+  #resume(): void {
+    for (const a of this.#approvals.values()) {
+      if (!a.done && a.toValidate.size > 0) return this.#validateNext(a);
+    }
+  }
+
+  /** For `ceremonyId`: hinted commitments validated so far, and how many packages took (tests). */
+  hintStats(ceremonyId: string): { readonly validated: number; readonly used: number } {
+    const a = this.#approvals.get(ceremonyId);
+    return { validated: a?.validated.size ?? 0, used: a?.hintsUsed ?? 0 };
+  }
+
   async finish(ceremonyId: string, why: string): Promise<void> {
     const a = this.#approvals.get(ceremonyId);
     if (a === undefined || a.done) return;
     a.done = true;
+    a.toValidate.clear();
+    a.validated.clear();
     for (const [hex, nonces] of a.nonces) {
       frost.round1.destroy(nonces);
       await this.#o.ledger.abandon(commitmentId(hex), why.slice(0, 500)).catch(() => undefined);

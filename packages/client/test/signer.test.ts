@@ -13,6 +13,7 @@ import {
   type CeremonyStatus,
   type IdentityKey,
   type SealedBody,
+  type SignCommitments,
   type SignPackage,
   type SignRequest,
 } from '@conclave/protocol';
@@ -21,6 +22,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it, vi } from 'vitest';
 import {
   ClientError,
+  HINTED_BUNDLES_PER_MEMBER,
   Signer,
   checkSignPackage,
   openNonceLedger,
@@ -343,6 +345,138 @@ describe('checkSignPackage (the message rebuild)', () => {
     expect(
       recoverStatement(w.review, w.meta('carol'), { ...pkg, issuedAt: pkg.issuedAt + 1 }),
     ).toBeUndefined();
+  });
+});
+
+describe('Signer: sign.commitments hints (peers validated before the package)', () => {
+  /** Lets the signer's one-per-macrotask validation queue run to its end. */
+  const settle = async () => {
+    for (let i = 0; i < 40; i++) await new Promise((r) => setImmediate(r));
+  };
+  const hintOf = (w: World, entries: Record<string, string[]>): SignCommitments => ({
+    type: 'sign.commitments',
+    ceremonyId: w.ceremonyId,
+    phase: 1,
+    commitments: Object.entries(entries).map(([member, commitments]) => ({ member, commitments })),
+  });
+
+  async function approved() {
+    const w = world();
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-hint-'));
+    const ledger = await openNonceLedger(join(dir, 'ledger.jsonl'));
+    const sent: SealedBody[] = [];
+    const signer = new Signer({
+      member: 'alice',
+      key: w.ids['alice']!,
+      ledger,
+      send: async (_c, _r, body) => {
+        sent.push(body);
+      },
+    });
+    await signer.approve(w.review, w.share('alice'));
+    const approve = sent[0];
+    if (approve?.type !== 'sign.approve') throw new Error('no approval sent');
+    return { w, signer, sent, ledger, mine: approve.commitments };
+  }
+
+  it("validates the other members' hinted commitments, and the package check takes them", async () => {
+    const { w, signer, sent, ledger, mine } = await approved();
+    const bob = commitFor(w, 'bob');
+    signer.hint(hintOf(w, { alice: mine, bob }));
+    await settle();
+    expect(signer.hintStats(w.ceremonyId).validated).toBe(2); // bob's two, never my own
+    await signer.onPackage(w.ceremonyId, honestPackage(w, { alice: mine, bob }));
+    // The package check took both instead of decoding them again.
+    expect(signer.hintStats(w.ceremonyId)).toEqual({ validated: 2, used: 2 });
+    expect(sent.at(-1)?.type).toBe('round2.share');
+    await ledger.close();
+  });
+
+  it('ignores a hint for a ceremony it did not approve (or no longer signs)', async () => {
+    const { w, signer, ledger } = await approved();
+    const other = new Signer({
+      member: 'alice',
+      key: w.ids['alice']!,
+      ledger,
+      send: async () => 0,
+    });
+    other.hint(hintOf(w, { bob: commitFor(w, 'bob') }));
+    await signer.finish(w.ceremonyId, 'cancelled');
+    signer.hint(hintOf(w, { bob: commitFor(w, 'bob') }));
+    await settle();
+    expect(other.hintStats(w.ceremonyId).validated).toBe(0);
+    expect(signer.hintStats(w.ceremonyId).validated).toBe(0);
+    await ledger.close();
+  });
+
+  it("keeps nothing that does not decode, is listed under another member or a stranger's", async () => {
+    const { w, signer, ledger, mine } = await approved();
+    const bob = commitFor(w, 'bob');
+    const bad = hexToBytes(bob[0]!);
+    bad.set(hexToBytes('01' + '00'.repeat(31)), bad.length - 64); // the identity as hiding point
+    signer.hint(
+      hintOf(w, {
+        bob: [bytesToHex(bad), bob[1]!],
+        carol: commitFor(w, 'bob'), // bob's commitments under carol's name
+        mallory: commitFor(w, 'carol'), // not a member of the group
+      }),
+    );
+    await settle();
+    expect(signer.hintStats(w.ceremonyId).validated).toBe(1); // bob[1] only
+    // The package check decodes the bad one itself and refuses it with its code.
+    const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    const tampered = {
+      ...pkg,
+      commitments: pkg.commitments.map((c) =>
+        c.member === 'bob' ? { ...c, commitments: [bytesToHex(bad), bob[1]!] } : c,
+      ),
+    };
+    await expect(signer.onPackage(w.ceremonyId, tampered)).rejects.toMatchObject({
+      code: 'INVALID_MESSAGE',
+    });
+    await ledger.close();
+  });
+
+  it('validates at most HINTED_BUNDLES_PER_MEMBER bundles per other member, phase and job', async () => {
+    const { w, signer, ledger } = await approved();
+    for (let i = 0; i < 5; i++) {
+      signer.hint(hintOf(w, { bob: commitFor(w, 'bob'), carol: commitFor(w, 'carol') }));
+    }
+    await settle();
+    // 2 other members × 2 jobs (dsse, sshsig) × 2 bundles, one phase.
+    expect(signer.hintStats(w.ceremonyId).validated).toBe(2 * 2 * HINTED_BUNDLES_PER_MEMBER);
+    await ledger.close();
+  });
+});
+
+describe('checkSignPackage with validated commitments', () => {
+  it('uses them as they are, and still refuses one listed under another member', () => {
+    const w = world();
+    const mine = commitFor(w, 'alice');
+    const bobMade = frost.round1.commit(w.keys['bob']!).commitments;
+    const bobHex = bytesToHex(frost.encode.bytes('SigningCommitments', bobMade));
+    const bob = [bobHex, commitFor(w, 'bob')[1]!];
+    const pkg = honestPackage(w, { alice: mine, bob });
+    const base = {
+      ceremonyId: w.ceremonyId,
+      member: 'alice',
+      review: w.review,
+      meta: w.meta('alice'),
+      pkg,
+      myBundles: [mine],
+      now: Date.now(),
+    };
+    const check = checkSignPackage({
+      ...base,
+      validatedCommitments: (hex) => (hex === bobHex ? bobMade : undefined),
+    });
+    const bobId = frost.identifier.derive('bob');
+    expect(check.signingPackages[0]!.commitments.find((c) => c.identifier === bobId)).toBe(bobMade);
+    // A "validated" commitment of carol's listed under bob: the identifier check still applies.
+    const carolMade = frost.round1.commit(w.keys['carol']!).commitments;
+    expect(codeOf(() => checkSignPackage({ ...base, validatedCommitments: () => carolMade }))).toBe(
+      'IDENTIFIER_MISMATCH',
+    );
   });
 });
 

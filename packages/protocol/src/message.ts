@@ -52,6 +52,7 @@ import {
   Round2ShareSchema,
   SignAbortedSchema,
   SignApproveSchema,
+  SignCommitmentsSchema,
   SignCompleteSchema,
   SignPackageSchema,
   SignRecommitSchema,
@@ -129,6 +130,7 @@ export const MessageSchema = z.discriminatedUnion('type', [
   HotfixListSchema,
   RevocationsGetSchema,
   RevocationsSchema,
+  SignCommitmentsSchema,
   ...SealedBodySchema.options,
 ]);
 export type Message = z.infer<typeof MessageSchema>;
@@ -189,6 +191,7 @@ export const MESSAGE_RULES = {
   'hotfix.list': { sealed: false, from: coordinator },
   'revocations.get': { sealed: false, from: client },
   revocations: { sealed: false, from: coordinator },
+  'sign.commitments': { sealed: false, from: coordinator },
   'sign.request': { sealed: true, from: member },
   'sign.approve': { sealed: true, from: member },
   'sign.recommit': { sealed: true, from: member },

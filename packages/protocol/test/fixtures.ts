@@ -475,6 +475,15 @@ export const bareExamples: {
       },
     ],
   },
+  'sign.commitments': {
+    type: 'sign.commitments',
+    ceremonyId: CEREMONY,
+    phase: 1,
+    commitments: [
+      { member: 'alice', commitments: [hex(100, 1)] },
+      { member: 'bob', commitments: [hex(100, 2)] },
+    ],
+  },
 };
 
 export const frame = (value: unknown): string => JSON.stringify(value);

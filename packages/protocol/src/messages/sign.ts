@@ -251,6 +251,25 @@ export const SignPackageSchema = z.strictObject({
   issuedAt: TimestampSchema,
 });
 
+/**
+ * coordinator → approvers (bare): the unspent commitments the coordinator has recorded so far, sent
+ * each time it records a new one. A hint only: it lets an approver validate its peers' commitments
+ * (RFC 9591 §3.1 DeserializeElement, the costly part of checking a package) while the quorum is
+ * still forming, so `sign.package` costs little more than the signature share. It carries nothing
+ * the package does not, decides nothing, and is not part of the transcript: a signer still checks
+ * every commitment of the package it signs against the bytes it validated.
+ */
+export const SignCommitmentsSchema = z.strictObject({
+  type: z.literal('sign.commitments'),
+  ceremonyId: CeremonyIdSchema,
+  phase: PhaseSchema,
+  commitments: z
+    .array(z.strictObject({ member: MemberIdSchema, commitments: CommitmentBundleSchema }))
+    .min(1)
+    .max(MAX_PARTICIPANTS)
+    .superRefine(uniqueBy('member')),
+});
+
 /** A signer's signed acknowledgement of H(signing package) (THREATS A7: equivocation proof). */
 export const PackageAckSchema = z.strictObject({
   packageHash: Sha256HexSchema,
@@ -307,6 +326,7 @@ export type SignRecommit = z.infer<typeof SignRecommitSchema>;
 export type SignReject = z.infer<typeof SignRejectSchema>;
 export type CeremonyCancel = z.infer<typeof CeremonyCancelSchema>;
 export type SignPackage = z.infer<typeof SignPackageSchema>;
+export type SignCommitments = z.infer<typeof SignCommitmentsSchema>;
 export type PackageAck = z.infer<typeof PackageAckSchema>;
 export type Round2Share = z.infer<typeof Round2ShareSchema>;
 export type SignComplete = z.infer<typeof SignCompleteSchema>;
