@@ -4,7 +4,7 @@
 // `after`, #4860), push `ceremony.status`. On boot every open ceremony is restored and re-run.
 import {
   checkEvent,
-  drainOutbox,
+  drainFinal,
   keyMachine,
   keyPhase,
   nextDeadline,
@@ -685,11 +685,10 @@ export class CeremonyRunner {
       live.actor.send({ type: 'outbox.flushed', upTo } as never);
       this.#save(live, now);
     } else {
-      const json = drainOutbox(persist(live.actor), upTo);
       const machine = live.kind === 'sign' ? signingMachine : keyMachine;
-      live.actor.stop();
-      live.actor = restore(machine as AnyStateMachine, json);
-      this.#save(live, now, json);
+      const drained = drainFinal(machine as AnyStateMachine, live.actor, upTo);
+      live.actor = drained.actor;
+      this.#save(live, now, drained.json);
     }
   }
 

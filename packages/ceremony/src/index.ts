@@ -10,6 +10,7 @@ export {
   persist,
   restore,
   drainOutbox,
+  drainFinal,
   signingPhase,
   keyPhase,
   SnapshotError,

@@ -375,3 +375,27 @@ export function drainOutbox(json: string, upTo: number): string {
     context: { ...snapshot.context, outbox: drain(outbox, upTo) },
   });
 }
+
+/**
+ * `drainOutbox` for a final actor of this process (a done actor takes no events): the JSON of its
+ * persisted snapshot with every effect `seq <= upTo` removed, and an actor resumed from it (`actor`
+ * is stopped). The snapshot is the actor's own, just made: it is not parsed and checked again as
+ * stored text is (`restore`), which was most of a completing ceremony's last transaction.
+ */
+export function drainFinal<M extends AnyStateMachine>(
+  machine: M,
+  actor: Actor<M>,
+  upTo: number,
+): { readonly actor: Actor<M>; readonly json: string } {
+  const own = actor.getPersistedSnapshot() as unknown as Persisted;
+  const outbox: readonly { seq: number }[] = own.context.outbox;
+  const drained = { ...own, context: { ...own.context, outbox: drain(outbox, upTo) } };
+  const json = JSON.stringify(drained);
+  actor.stop();
+  // Resumed from a copy made of the text that is stored, so memory and disk cannot differ.
+  const logic: AnyStateMachine = machine;
+  const resumed = createActor(logic, {
+    snapshot: JSON.parse(json) as Snapshot<unknown>,
+  }).start() as Actor<M>;
+  return { actor: resumed, json };
+}

@@ -3,6 +3,7 @@ import type { Actor, AnyStateMachine, StateValue } from 'xstate';
 import type { KeyEvent, SigningContext, SigningEvent } from '../src/index.js';
 import {
   drainOutbox,
+  drainFinal,
   keyMachine,
   nextDeadline,
   pendingEffects,
@@ -231,6 +232,17 @@ describe('snapshot persistence', () => {
     const drained = restore(signingMachine, drainOutbox(json, 4)).getSnapshot();
     expect(pendingEffects(drained).map((e) => e.kind)).toEqual(['close']);
     expect(drained.value).toBe('completed');
+  });
+
+  it('drains a final actor in process exactly as a stored snapshot is drained (drainFinal)', () => {
+    const actor = startSigning(signingInput(3, 2));
+    for (const e of signingScripts['completed']?.to ?? []) actor.send(e);
+    const json = persist(actor);
+    const fromText = restore(signingMachine, drainOutbox(json, 4));
+    const drained = drainFinal(signingMachine, actor, 4);
+    expect(drained.json).toBe(drainOutbox(json, 4));
+    expect(persist(drained.actor)).toBe(persist(fromText));
+    expect(pendingEffects(drained.actor.getSnapshot()).map((e) => e.kind)).toEqual(['close']);
   });
 
   it('refuses a snapshot that is not one, or belongs to the other machine (INVALID_SNAPSHOT)', () => {
