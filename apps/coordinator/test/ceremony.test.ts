@@ -10,6 +10,7 @@ import {
   FakeMember,
   connect,
   expectAck,
+  releaseGroup,
   sampleRelease,
   setupGroup,
   type TestCoordinator,
@@ -100,18 +101,10 @@ describe('key and signing ceremonies over the coordinator', () => {
 
   it('sends sign.commitments: each approval reaches the members who may still sign, none once a session took them all', async () => {
     const t = await fresh();
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
-    await setupGroup(t, admin, members, 'release', 2);
-    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const { members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
     const id = newCeremonyId();
-    expectAck(
-      await alice.client.submit(id, {
-        type: 'sign.request',
-        group: 'release',
-        release: sampleRelease(),
-      }),
-    );
+    await alice.requestRelease(id);
     const isHint = (f: { type: string; ceremonyId?: string }) =>
       f.type === 'sign.commitments' && f.ceremonyId === id;
 

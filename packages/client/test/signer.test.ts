@@ -348,6 +348,79 @@ describe('checkSignPackage (the message rebuild)', () => {
   });
 });
 
+/** A ledger that records the order of its calls in `log`. */
+function recordingLedger(inner: NonceLedger, log: string[]): NonceLedger {
+  return {
+    path: inner.path,
+    epoch: inner.epoch,
+    recovery: inner.recovery,
+    reserve: async (id, meta) => {
+      log.push('reserve');
+      return inner.reserve(id, meta);
+    },
+    consume: async (id, pkg) => {
+      log.push('consume');
+      return inner.consume(id, pkg);
+    },
+    recordShare: async (id, pkg, share) => {
+      log.push('recordShare');
+      return inner.recordShare(id, pkg, share);
+    },
+    abandon: async (id, reason) => {
+      log.push('abandon');
+      return inner.abandon(id, reason);
+    },
+    get: (id) => inner.get(id),
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * alice's signer over a recording ledger, after she approved (her bundle is `sent[0]`), and a
+ * package for her and bob. A fault: consume or recordShare throws, or recordShare waits for `gate`
+ * (a slow disk).
+ */
+async function setup(fault?: 'consume-fails' | 'record-fails' | { gate: Promise<void> }) {
+  const w = world();
+  const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-'));
+  const inner = await openNonceLedger(join(dir, 'ledger.jsonl'));
+  const log: string[] = [];
+  const ledger = recordingLedger(inner, log);
+  if (fault === 'consume-fails') {
+    ledger.consume = async () => {
+      log.push('consume');
+      throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
+    };
+  } else if (fault === 'record-fails') {
+    ledger.recordShare = async () => {
+      log.push('recordShare');
+      throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
+    };
+  } else if (fault !== undefined) {
+    ledger.recordShare = async (id, pkg, share) => {
+      log.push('recordShare');
+      await fault.gate;
+      await inner.recordShare(id, pkg, share);
+      log.push('recorded');
+    };
+  }
+  const sent: SealedBody[] = [];
+  const signer = new Signer({
+    member: 'alice',
+    key: w.ids['alice']!,
+    ledger,
+    send: async (_c, _r, body) => {
+      log.push(`send ${body.type}`);
+      sent.push(body);
+    },
+  });
+  await signer.approve(w.review, w.share('alice'));
+  const approve = sent[0];
+  if (approve?.type !== 'sign.approve') throw new Error('no approval sent');
+  const pkg = honestPackage(w, { alice: approve.commitments, bob: commitFor(w, 'bob') });
+  return { w, signer, log, sent, pkg, inner };
+}
+
 describe('Signer: sign.commitments hints (peers validated before the package)', () => {
   /** Lets the signer's one-per-macrotask validation queue run to its end. */
   const settle = async () => {
@@ -360,23 +433,12 @@ describe('Signer: sign.commitments hints (peers validated before the package)', 
     commitments: Object.entries(entries).map(([member, commitments]) => ({ member, commitments })),
   });
 
+  /** alice approved (her commitments: `mine`); `ledger` is her nonce ledger. */
   async function approved() {
-    const w = world();
-    const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-hint-'));
-    const ledger = await openNonceLedger(join(dir, 'ledger.jsonl'));
-    const sent: SealedBody[] = [];
-    const signer = new Signer({
-      member: 'alice',
-      key: w.ids['alice']!,
-      ledger,
-      send: async (_c, _r, body) => {
-        sent.push(body);
-      },
-    });
-    await signer.approve(w.review, w.share('alice'));
+    const { w, signer, sent, inner } = await setup();
     const approve = sent[0];
     if (approve?.type !== 'sign.approve') throw new Error('no approval sent');
-    return { w, signer, sent, ledger, mine: approve.commitments };
+    return { w, signer, sent, ledger: inner, mine: approve.commitments };
   }
 
   it("validates the other members' hinted commitments, and the package check takes them", async () => {
@@ -481,74 +543,6 @@ describe('checkSignPackage with validated commitments', () => {
 });
 
 describe('Signer: nonce ledger ordering', () => {
-  function recordingLedger(inner: NonceLedger, log: string[]): NonceLedger {
-    return {
-      path: inner.path,
-      epoch: inner.epoch,
-      recovery: inner.recovery,
-      reserve: async (id, meta) => {
-        log.push('reserve');
-        return inner.reserve(id, meta);
-      },
-      consume: async (id, pkg) => {
-        log.push('consume');
-        return inner.consume(id, pkg);
-      },
-      recordShare: async (id, pkg, share) => {
-        log.push('recordShare');
-        return inner.recordShare(id, pkg, share);
-      },
-      abandon: async (id, reason) => {
-        log.push('abandon');
-        return inner.abandon(id, reason);
-      },
-      get: (id) => inner.get(id),
-      close: () => inner.close(),
-    };
-  }
-
-  /** A fault: consume or recordShare throws, or recordShare waits for `gate` (a slow disk). */
-  async function setup(fault?: 'consume-fails' | 'record-fails' | { gate: Promise<void> }) {
-    const w = world();
-    const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-'));
-    const inner = await openNonceLedger(join(dir, 'ledger.jsonl'));
-    const log: string[] = [];
-    const ledger = recordingLedger(inner, log);
-    if (fault === 'consume-fails') {
-      ledger.consume = async () => {
-        log.push('consume');
-        throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
-      };
-    } else if (fault === 'record-fails') {
-      ledger.recordShare = async () => {
-        log.push('recordShare');
-        throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
-      };
-    } else if (fault !== undefined) {
-      ledger.recordShare = async (id, pkg, share) => {
-        log.push('recordShare');
-        await fault.gate;
-        await inner.recordShare(id, pkg, share);
-        log.push('recorded');
-      };
-    }
-    const sent: SealedBody[] = [];
-    const signer = new Signer({
-      member: 'alice',
-      key: w.ids['alice']!,
-      ledger,
-      send: async (_c, _r, body) => {
-        log.push(`send ${body.type}`);
-        sent.push(body);
-      },
-    });
-    await signer.approve(w.review, w.share('alice'));
-    const approve = sent[0];
-    if (approve?.type !== 'sign.approve') throw new Error('no approval sent');
-    const pkg = honestPackage(w, { alice: approve.commitments, bob: commitFor(w, 'bob') });
-    return { w, signer, log, sent, pkg, inner };
-  }
-
   it('marks the nonce consumed before the share is computed and sent', async () => {
     const { w, signer, log, sent, pkg, inner } = await setup();
     await signer.onPackage(w.ceremonyId, pkg);
