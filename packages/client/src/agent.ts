@@ -16,6 +16,7 @@ import {
   type OpenedEnvelope,
   type ReleaseClass,
   type SignComplete,
+  type SignPackage,
 } from '@conclave/protocol';
 import {
   buildStatement,
@@ -173,6 +174,8 @@ export class MemberSession {
   readonly #reviews = new Map<string, Review>();
   /** ceremony → statements this member signed (to write the signature files at sign.complete). */
   readonly #signed = new Map<string, RecordedStatement[]>();
+  /** ceremony → its sign.package being handled (settles when it has been signed or refused). */
+  readonly #packaging = new Map<string, Promise<void>>();
   readonly #endWaiters = new Map<string, ((end: CeremonyEnd) => void)[]>();
   readonly #statusListeners = new Set<(s: CeremonyStatus) => void>();
   readonly #dkgListeners = new Set<(p: DkgParticipant) => void>();
@@ -508,26 +511,19 @@ export class MemberSession {
     }
     switch (body.type) {
       case 'sign.package': {
-        if (this.signer === undefined || !this.signer.has(env.ceremonyId)) return;
-        const review = this.#reviews.get(env.ceremonyId);
-        if (review !== undefined) await this.#checkPackagePolicy(review, body);
-        const result = await this.signer.onPackage(env.ceremonyId, body);
-        if (result !== undefined && review !== undefined) {
-          const meta = await this.#trustedMetadata(review.group);
-          const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
-          const context: StatementContext = {
-            ceremonyId: env.ceremonyId,
-            group: review.group,
-            groupPublicKey: meta.groupPublicKey,
-            requester: review.requester,
-            approvers: body.approvers.map((m) => ({ member: m, identityKey: keys.get(m) ?? '' })),
-            policyId: body.policyId,
-            issuedAt: body.issuedAt,
-          };
-          const list = this.#signed.get(env.ceremonyId) ?? [];
-          list.push({ release: review.release, context, statementDigest: body.statementDigest });
-          this.#signed.set(env.ceremonyId, list);
-        }
+        // sign.complete can overtake the end of this (the share's ack and ledger record are
+        // awaited here): #onComplete waits for it, or the record would miss the signed statement.
+        const handled = this.#onPackage(env, body);
+        const settled = handled.then(
+          () => undefined,
+          () => undefined,
+        );
+        this.#packaging.set(env.ceremonyId, settled);
+        void settled.then(() => {
+          if (this.#packaging.get(env.ceremonyId) === settled)
+            this.#packaging.delete(env.ceremonyId);
+        });
+        await handled;
         return;
       }
       case 'sign.complete':
@@ -552,7 +548,32 @@ export class MemberSession {
     }
   }
 
+  /** Signs a package this member approved, then keeps what it signed for #onComplete. */
+  async #onPackage(env: OpenedEnvelope, body: SignPackage): Promise<void> {
+    if (this.signer === undefined || !this.signer.has(env.ceremonyId)) return;
+    const review = this.#reviews.get(env.ceremonyId);
+    if (review !== undefined) await this.#checkPackagePolicy(review, body);
+    const result = await this.signer.onPackage(env.ceremonyId, body);
+    if (result !== undefined && review !== undefined) {
+      const meta = await this.#trustedMetadata(review.group);
+      const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
+      const context: StatementContext = {
+        ceremonyId: env.ceremonyId,
+        group: review.group,
+        groupPublicKey: meta.groupPublicKey,
+        requester: review.requester,
+        approvers: body.approvers.map((m) => ({ member: m, identityKey: keys.get(m) ?? '' })),
+        policyId: body.policyId,
+        issuedAt: body.issuedAt,
+      };
+      const list = this.#signed.get(env.ceremonyId) ?? [];
+      list.push({ release: review.release, context, statementDigest: body.statementDigest });
+      this.#signed.set(env.ceremonyId, list);
+    }
+  }
+
   async #onComplete(ceremonyId: string, body: SignComplete): Promise<void> {
+    await this.#packaging.get(ceremonyId);
     await this.signer?.finish(ceremonyId, 'completed');
     const statement = this.#signed
       .get(ceremonyId)

@@ -1,0 +1,129 @@
+// A signer's local record of a completed ceremony holds the statement and the exact bytes it signed.
+// sign.complete can arrive while the signer is still finishing its package (awaiting the share's
+// ack and its ledger record: slow disks, many ceremonies): the record must still get them.
+import {
+  bytesToHex,
+  generateIdentityKey,
+  sealEnvelope,
+  type CeremonyStatus,
+  type SealedBody,
+  type SignComplete,
+  type SignPackage,
+} from '@conclave/protocol';
+import { messageToSign } from '@conclave/release';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MemberSession } from '../src/index.js';
+import {
+  PASS,
+  aliceHome,
+  cleanup,
+  fakeCoordinator,
+  sessions,
+  signStatus,
+  sockets,
+} from './session-fixture.js';
+
+afterEach(cleanup);
+
+const hex = (bytes: number, fill = 'ab') => fill.repeat(bytes);
+
+describe('MemberSession: sign.complete that overtakes the package', () => {
+  it("records the signed statement and message even when sign.complete arrives before the package's end", async () => {
+    const { home, ids } = await aliceHome();
+    const statuses = new Map<string, CeremonyStatus>();
+    const coordinator = generateIdentityKey();
+    const url = await fakeCoordinator(statuses, coordinator);
+    const session = await MemberSession.open({
+      home,
+      passphrase: PASS,
+      coordinatorUrl: url,
+      signing: true,
+    });
+    sessions.push(session);
+    const status = signStatus(ids['carol']!, 'carol');
+    statuses.set(status.ceremonyId, status);
+    const id = status.ceremonyId;
+    const { review } = await session.review(id);
+
+    // The signer is still finishing its package (its share's ack, its ledger record) …
+    const signer = session.signer!;
+    vi.spyOn(signer, 'has').mockReturnValue(true);
+    let finish = (): void => undefined;
+    const finishing = new Promise<{ ceremonyId: string; session: number }>((resolve) => {
+      finish = () => resolve({ ceremonyId: id, session: 1 });
+    });
+    vi.spyOn(signer, 'onPackage').mockReturnValue(finishing);
+
+    const issuedAt = Date.now();
+    const pkg: SignPackage = {
+      type: 'sign.package',
+      session: 1,
+      phase: 1,
+      jobs: ['dsse', 'sshsig:a.tgz'],
+      commitments: ['alice', 'bob'].map((m) => ({
+        member: m,
+        commitments: [hex(100, m === 'alice' ? '0a' : '0b'), hex(100, m === 'alice' ? '1a' : '1b')],
+      })),
+      packageHashes: [hex(32), hex(32, 'ef')],
+      previous: [],
+      keyCreatedAt: 0,
+      requestDigest: review.requestDigest,
+      statementDigest: hex(32, 'cd'),
+      approvers: ['alice', 'bob'],
+      signers: ['alice', 'bob'],
+      policyId: 'default',
+      issuedAt,
+    };
+    const complete: SignComplete = {
+      type: 'sign.complete',
+      groupPublicKey: hex(32),
+      signature: hex(64),
+      signatures: [{ job: 'dsse', signature: hex(64) }],
+      keyCreatedAt: 0,
+      statementDigest: pkg.statementDigest,
+      approvers: pkg.approvers,
+      signers: pkg.signers,
+      policyId: 'default',
+      issuedAt,
+    };
+    const ended = session.waitForEnd(id);
+    const ws = sockets.at(-1)!;
+    let seq = 1;
+    const push = (body: SealedBody) =>
+      ws.send(
+        JSON.stringify(
+          sealEnvelope(coordinator, {
+            ceremonyId: id,
+            round: '3',
+            seq: seq++,
+            sender: 'coordinator',
+            body,
+          }),
+        ),
+      );
+    push(pkg);
+    push(complete); // … when sign.complete arrives.
+    await new Promise((r) => setTimeout(r, 200));
+    finish();
+    await ended;
+
+    const record = await home.loadRecord(id);
+    const meta = (await session.share('web')).metadata;
+    const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
+    const message = messageToSign(review.release, {
+      ceremonyId: id,
+      group: 'web',
+      groupPublicKey: meta.groupPublicKey,
+      requester: 'carol',
+      approvers: ['alice', 'bob'].map((m) => ({ member: m, identityKey: keys.get(m)! })),
+      policyId: 'default',
+      issuedAt,
+    });
+    expect(record?.['message']).toBe(bytesToHex(message));
+    expect(record?.['statement']).toMatchObject({ _type: 'https://in-toto.io/Statement/v1' });
+    expect(record?.['outcome']).toMatchObject({
+      state: 'completed',
+      signature: complete.signature,
+    });
+  });
+});
