@@ -34,6 +34,7 @@ import {
 import type { EventLoopReport, MemReport } from './coordinator-child.js';
 import { FloorSampler, floorFixture, type FloorResult } from './floor.js';
 import { needlesFor, scanFiles, scanProcess, type Needle, type ScanResult } from './scan.js';
+import { STAGES, StageTracer, type Stage } from './stages.js';
 
 export interface CeremonyBenchOptions {
   readonly quick?: boolean;
@@ -60,6 +61,8 @@ export interface LatencyResult {
   readonly coordinatorEventLoop: EventLoopReport;
   /** The first ceremony's signature, rebuilt by an approver, verified with node:crypto. */
   readonly signatureVerified: boolean;
+  /** Medians of the stages each ceremony is cut into (stages.ts), over `samples` ceremonies. */
+  readonly stages: { readonly samples: number; readonly medianMs: Readonly<Record<Stage, number>> };
 }
 
 export interface ThroughputResult {
@@ -213,10 +216,15 @@ interface OneCeremony {
 }
 
 /** `conclave request` in essence: a sealed sign.request, then wait for sign.complete. */
-async function oneCeremony(g: BenchGroup, timeoutMs: number): Promise<OneCeremony> {
+async function oneCeremony(
+  g: BenchGroup,
+  timeoutMs: number,
+  tracer?: StageTracer,
+): Promise<OneCeremony> {
   const s = g.requester.session;
   const id = newCeremonyId();
   const ended = s.waitForEnd(id);
+  tracer?.start(id);
   const t0 = performance.now();
   await s.connection.send(id, '0', { type: 'sign.request', group: g.name, release: RELEASE });
   const end = await timeout(ended, timeoutMs, `ceremony ${id}`);
@@ -295,6 +303,8 @@ async function runLatency(
   // The floor samples run in this process between ceremonies (never during one): their CPU is
   // taken out of the members' figure.
   let floorCpuMs = 0;
+  const tracer = new StageTracer(g);
+  const stageSamples: Record<Stage, number>[] = [];
   const cpu0 = process.cpuUsage();
   const samples: number[] = [];
   for (let i = 0; i < plan.iters; i++) {
@@ -307,11 +317,14 @@ async function runLatency(
       floorCpuMs += cpuMs(c0);
       await yieldNow();
     }
-    const r = await oneCeremony(g, 60_000);
+    const r = await oneCeremony(g, 60_000, tracer);
     if (r.end.state !== 'completed') throw new Error(`${label}: ceremony ended ${r.end.state}`);
     samples.push(r.ms);
+    const stages = tracer.stages(r.id);
+    if (stages !== undefined) stageSamples.push(stages);
   }
   const membersCpu = cpuMs(cpu0) - floorCpuMs;
+  tracer.close();
   const el = await cluster.coordinator.eventLoop();
   const latency = withP99(samples, plan.warmup);
   log(
@@ -331,6 +344,18 @@ async function runLatency(
     membersCpuMsPerCeremony: membersCpu / plan.iters,
     coordinatorEventLoop: el,
     signatureVerified: verified,
+    stages: {
+      samples: stageSamples.length,
+      medianMs: Object.fromEntries(
+        STAGES.map((st) => [
+          st,
+          summarize(
+            stageSamples.map((x) => x[st]),
+            0,
+          ).medianMs,
+        ]),
+      ) as Record<Stage, number>,
+    },
   };
 }
 

@@ -1,6 +1,15 @@
 /** The ceremony bench's printed report: one table per part, then the goals with PASS/FAIL. */
 import { fmtMs, table } from '../lib/harness.js';
 import type { CeremonyBenchResult } from './bench.js';
+import { STAGES, STAGE_FLOOR_PARTS, type Stage } from './stages.js';
+
+const STAGE_LABELS: Readonly<Record<Stage, string>> = {
+  requestHop: 'request hop',
+  approvals: 'approvals',
+  packageHop: 'package hop',
+  signing: 'signing',
+  completionHop: 'completion hop',
+};
 
 const x = (v: number) => `${v.toFixed(2)}×`;
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -62,6 +71,26 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
         fmtMs(l.floor.partsMedianMs.sign),
         fmtMs(l.floor.partsMedianMs.aggregate),
         fmtMs(l.floor.partsMedianMs.verify),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    '   stages (p50 ms, seen from the members; stages.ts): each beside the floor parts it contains',
+  );
+  out.push(
+    table(
+      ['ceremony', 'ceremonies', ...STAGES.map((st) => `${STAGE_LABELS[st]} (floor)`)],
+      r.latency.map((l) => [
+        l.label,
+        String(l.stages.samples),
+        ...STAGES.map((st) => {
+          const floorPart = STAGE_FLOOR_PARTS[st].reduce(
+            (sum, part) => sum + l.floor.partsMedianMs[part],
+            0,
+          );
+          return `${fmtMs(l.stages.medianMs[st])} (${fmtMs(floorPart)})`;
+        }),
       ]),
     ),
   );
