@@ -8,14 +8,10 @@ import {
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
-  newCeremonyId,
-  sealEnvelope,
-  type CeremonyStatus,
   type IdentityKey,
   type SealedBody,
   type SignCommitments,
   type SignPackage,
-  type SignRequest,
 } from '@conclave/protocol';
 import { buildStatement, planMessages, statementDigest } from '@conclave/release';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -33,6 +29,7 @@ import {
   type Review,
   type ShareMetadata,
 } from '../src/index.js';
+import { signStatus } from './session-fixture.js';
 
 const MEMBERS = ['alice', 'bob', 'carol'] as const;
 
@@ -71,48 +68,9 @@ function world(): World {
     ceremonyId: 'c_keyceremony0001',
     createdAt: new Date(0).toISOString(),
   });
-  const ceremonyId = newCeremonyId();
-  const request: SignRequest = {
-    type: 'sign.request',
-    group: 'web',
-    release: {
-      version: '1.2.3',
-      class: 'standard',
-      note: '',
-      artifacts: [
-        {
-          name: 'a.tgz',
-          sha256: 'a'.repeat(64),
-          sha512: 'b'.repeat(128),
-          blake2b512: 'c'.repeat(128),
-        },
-      ],
-      // Two jobs (dsse, sshsig:a.tgz): every check below runs over a job list.
-      formats: ['sshsig'],
-    },
-  };
-  const envelope = sealEnvelope(ids['carol']!, {
-    ceremonyId,
-    round: '0',
-    seq: 1,
-    sender: 'carol',
-    body: request,
-  });
-  const status: CeremonyStatus = {
-    type: 'ceremony.status',
-    ceremonyId,
-    kind: 'sign',
-    state: 'collectingApprovals',
-    group: 'web',
-    threshold: 2,
-    members: [...MEMBERS],
-    approvals: [],
-    rejections: [],
-    session: 0,
-    culprits: [],
-    request: envelope,
-    updatedAt: Date.now(),
-  };
+  // Two jobs (dsse, sshsig:a.tgz): every check below runs over a job list.
+  const status = signStatus(ids['carol']!, 'carol');
+  const ceremonyId = status.ceremonyId;
   const review = reviewRequest(status, meta('alice'));
   return {
     ids,
