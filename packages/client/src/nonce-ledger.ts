@@ -9,8 +9,9 @@
 //   <chain hex> <record JSON>\n
 //   chain_i = SHA-256(chain_{i-1} || UTF-8(record JSON_i)), chain_0's predecessor = 32 zero bytes
 // Records: header, epoch (one per open: a boot counter), reserve, consume, share, abandon.
-// Each append is one write(2) followed by fsync before the call returns. A crash can only tear the
-// last line; a torn last line is dropped (its call never returned, so no share left). Anything
+// Each call's records (one, or a bundle's reserves) are one write(2) followed by fsync before the
+// call returns. A crash can only tear the last line; a torn last line is dropped (its call never
+// returned, so no share left). Anything
 // else that does not verify — a damaged or missing line in the middle — fails closed with
 // NONCE_LEDGER_CORRUPT, because silently forgetting a consume could let a nonce be used twice.
 
@@ -18,6 +19,7 @@ import { open, readFile, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { sha256 } from '@conclave/frost';
+import { MAX_JOBS } from '@conclave/protocol';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { ClientError, errnoCode } from './errors.js';
@@ -244,6 +246,11 @@ export interface NonceLedger {
   /** Record a fresh commitment (round 1), durably, before it is sent. */
   reserve(commitmentId: string, meta?: Record<string, unknown>): Promise<void>;
   /**
+   * Record fresh commitments (one bundle: one per job) in one write and one fsync. All or none
+   * are accepted: a repeat of any refuses the whole call, and nothing is written.
+   */
+  reserveAll(commitmentIds: readonly string[], meta?: Record<string, unknown>): Promise<void>;
+  /**
    * Durably mark the commitment's nonce as spent on `signingPackageHash`. Call BEFORE computing
    * the share (A.4). `firstUse: false` means a replay of the same package: return the cached
    * share or refuse — never compute a second share.
@@ -307,19 +314,38 @@ class FileNonceLedger implements NonceLedger {
   }
 
   /** Append one record and fsync. The in-memory state changes only after the record is durable. */
-  async #append(rec: LedgerRecord): Promise<void> {
+  #append(rec: LedgerRecord): Promise<void> {
+    return this.#appendAll([rec]);
+  }
+
+  /**
+   * Append records in one write and one fsync; the in-memory state changes only after all are
+   * durable. Each must be a legal next record given the ones before it: callers batch only
+   * reserves of distinct new commitments, checked here too.
+   */
+  async #appendAll(recs: readonly LedgerRecord[]): Promise<void> {
     const fh = this.#fh;
     if (fh === undefined)
       throw new ClientError('NONCE_LEDGER_CLOSED', `nonce ledger ${this.path} is closed`);
-    const problem = this.#state.check(rec);
-    if (problem !== undefined) throw new Error(`nonce ledger internal error: ${problem}`);
-    const json = JSON.stringify(rec);
-    const chain = chainNext(this.#chain, json);
+    const batch = new Set<string>();
+    let chain = this.#chain;
+    const lines: string[] = [];
+    for (const rec of recs) {
+      const problem =
+        recs.length > 1 && (rec.t !== 'reserve' || batch.has(rec.id))
+          ? `batched ${rec.t} record`
+          : this.#state.check(rec);
+      if (problem !== undefined) throw new Error(`nonce ledger internal error: ${problem}`);
+      if (rec.t === 'reserve') batch.add(rec.id);
+      const json = JSON.stringify(rec);
+      chain = chainNext(chain, json);
+      lines.push(`${bytesToHex(chain)} ${json}\n`);
+    }
     try {
-      const line = Buffer.from(`${bytesToHex(chain)} ${json}\n`, 'utf8');
-      const { bytesWritten } = await fh.write(line);
-      if (bytesWritten !== line.length)
-        throw new Error(`short write (${bytesWritten} of ${line.length})`);
+      const data = Buffer.from(lines.join(''), 'utf8');
+      const { bytesWritten } = await fh.write(data);
+      if (bytesWritten !== data.length)
+        throw new Error(`short write (${bytesWritten} of ${data.length})`);
       await fh.sync();
     } catch (err) {
       this.#failed = err;
@@ -330,7 +356,7 @@ class FileNonceLedger implements NonceLedger {
       );
     }
     this.#chain = chain;
-    this.#state.apply(rec);
+    for (const rec of recs) this.#state.apply(rec);
   }
 
   /** Called once by openNonceLedger: write the header of a new file and start a new epoch. */
@@ -345,28 +371,44 @@ class FileNonceLedger implements NonceLedger {
     await this.#append({ t: 'epoch', epoch: this.#state.epoch + 1 });
   }
 
-  async reserve(commitmentId: string, meta: Record<string, unknown> = {}): Promise<void> {
-    const id = arg(CommitmentIdSchema, commitmentId, 'commitmentId');
+  reserve(commitmentId: string, meta: Record<string, unknown> = {}): Promise<void> {
+    return this.reserveAll([commitmentId], meta);
+  }
+
+  async reserveAll(
+    commitmentIds: readonly string[],
+    meta: Record<string, unknown> = {},
+  ): Promise<void> {
+    const ids = arg(
+      z.array(CommitmentIdSchema).min(1).max(MAX_JOBS),
+      commitmentIds,
+      'commitmentIds',
+    );
     const m = arg(MetaSchema, meta, 'meta');
     if (JSON.stringify(m).length > MAX_META_BYTES) {
       throw new ClientError('INVALID_ARGUMENT', `meta: larger than ${MAX_META_BYTES} bytes`);
     }
     return this.#serial(async () => {
-      const e = this.#state.entries.get(id);
-      if (e?.state === 'consumed') {
-        throw new ClientError(
-          'NONCE_ALREADY_USED',
-          `commitment ${id} was already used to sign; commit again`,
-        );
+      const seen = new Set<string>();
+      for (const id of ids) {
+        const e = this.#state.entries.get(id);
+        if (e?.state === 'consumed') {
+          throw new ClientError(
+            'NONCE_ALREADY_USED',
+            `commitment ${id} was already used to sign; commit again`,
+          );
+        }
+        if (e || seen.has(id)) {
+          // Commitments are random: a repeat means a bug or a broken RNG (A.6).
+          throw new ClientError(
+            'NONCE_ALREADY_RESERVED',
+            `commitment ${id} is already in the ledger${e ? ` (epoch ${e.epoch})` : ''}; generate fresh nonces`,
+          );
+        }
+        seen.add(id);
       }
-      if (e) {
-        // Commitments are random: a repeat means a bug or a broken RNG (A.6).
-        throw new ClientError(
-          'NONCE_ALREADY_RESERVED',
-          `commitment ${id} is already in the ledger (epoch ${e.epoch}); generate fresh nonces`,
-        );
-      }
-      await this.#append({ t: 'reserve', id, epoch: this.#state.epoch, meta: m });
+      const epoch = this.#state.epoch;
+      await this.#appendAll(ids.map((id) => ({ t: 'reserve' as const, id, epoch, meta: m })));
     });
   }
 

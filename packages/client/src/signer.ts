@@ -421,20 +421,30 @@ export class Signer {
     return a !== undefined && !a.done;
   }
 
-  /** One fresh commitment per job of `phase`, each reserved in the ledger before it is sent. */
+  /**
+   * One fresh commitment per job of `phase`, all reserved in the ledger (one write, one fsync)
+   * before any is sent: the ledger knows every commitment we ever made.
+   */
   async #commit(a: Approval, phase: number): Promise<string[]> {
     const count = jobIdsFor(a.review.release, phase).length;
-    const bundle: string[] = [];
-    for (let i = 0; i < count; i++) {
+    const made = Array.from({ length: count }, () => {
       const { nonces, commitments } = frost.round1.commit(a.share.keyPackage);
       const hex = bytesToHex(
         frost.encode.bytes('SigningCommitments', commitments as SigningCommitments),
       );
-      // Recorded durably before it is sent: the ledger knows every commitment we ever made.
-      await this.#o.ledger.reserve(commitmentId(hex), { ceremonyId: a.review.ceremonyId });
-      a.nonces.set(hex, nonces);
-      bundle.push(hex);
+      return { hex, nonces };
+    });
+    try {
+      await this.#o.ledger.reserveAll(
+        made.map((m) => commitmentId(m.hex)),
+        { ceremonyId: a.review.ceremonyId },
+      );
+    } catch (err) {
+      for (const m of made) frost.round1.destroy(m.nonces); // never recorded, never sent
+      throw err;
     }
+    for (const m of made) a.nonces.set(m.hex, m.nonces);
+    const bundle = made.map((m) => m.hex);
     a.bundles.push({ phase, commitments: bundle });
     return bundle;
   }

@@ -115,6 +115,67 @@ describe('nonce ledger', () => {
     expect(again.epoch).toBe(3);
   });
 
+  describe('reserveAll (a bundle: one commitment per job, one write and one fsync)', () => {
+    const lineCount = async () => (await readFile(path, 'utf8')).split('\n').length - 1;
+
+    it('reserves every commitment of the bundle, one chained line each, kept across a reopen', async () => {
+      const l = await openLedger();
+      const before = await lineCount();
+      await l.reserveAll(['b1', 'b2', 'b3'], { ceremonyId: 'cer_1' });
+      expect(await lineCount()).toBe(before + 3);
+      for (const id of ['b1', 'b2', 'b3']) {
+        expect(l.get(id)).toMatchObject({
+          state: 'reserved',
+          epoch: 1,
+          meta: { ceremonyId: 'cer_1' },
+        });
+      }
+      await l.close();
+      const again = await openLedger(); // every line's chain verifies
+      expect(again.recovery).toBeNull();
+      for (const id of ['b1', 'b2', 'b3']) {
+        expect(again.get(id)).toMatchObject({ state: 'reserved', epoch: 1 });
+      }
+      // Known after the restart, so never reused: but their nonces are gone (A.5).
+      expect(await codeOf(() => again.consume('b2', PKG_A))).toBe('NONCE_STALE_EPOCH');
+    });
+
+    it('refuses the whole bundle when one commitment repeats, and writes nothing', async () => {
+      const l = await openLedger();
+      await l.reserve('c1');
+      const before = await lineCount();
+      expect(await codeOf(() => l.reserveAll(['n1', 'c1']))).toBe('NONCE_ALREADY_RESERVED');
+      expect(await codeOf(() => l.reserveAll(['n2', 'n2']))).toBe('NONCE_ALREADY_RESERVED');
+      await l.consume('c1', PKG_A);
+      const afterConsume = await lineCount();
+      expect(afterConsume).toBe(before + 1);
+      expect(await codeOf(() => l.reserveAll(['n3', 'c1']))).toBe('NONCE_ALREADY_USED');
+      expect(await lineCount()).toBe(afterConsume);
+      for (const id of ['n1', 'n2', 'n3']) expect(l.get(id)).toBeUndefined();
+    });
+
+    it('refuses an empty bundle and one larger than MAX_JOBS (INVALID_ARGUMENT)', async () => {
+      const l = await openLedger();
+      expect(await codeOf(() => l.reserveAll([]))).toBe('INVALID_ARGUMENT');
+      const many = Array.from({ length: 65 }, (_, i) => `m${i}`);
+      expect(await codeOf(() => l.reserveAll(many))).toBe('INVALID_ARGUMENT');
+      expect(l.get('m0')).toBeUndefined();
+    });
+
+    it('a bundle torn mid-write keeps its complete lines and drops the torn one', async () => {
+      const l = await openLedger();
+      await l.reserveAll(['t1', 't2', 't3']);
+      await l.close();
+      const full = await readFile(path);
+      await writeFile(path, full.subarray(0, full.length - 20)); // the crash tore the last line
+      const again = await openLedger();
+      expect(again.recovery).toMatchObject({ completedLastLine: false });
+      expect(again.get('t1')).toMatchObject({ state: 'reserved' });
+      expect(again.get('t2')).toMatchObject({ state: 'reserved' });
+      expect(again.get('t3')).toBeUndefined();
+    });
+  });
+
   it('recovers a torn last line by dropping it', async () => {
     const good = await populated();
     await appendFile(path, good.subarray(0, 40)); // half of some record, no newline

@@ -316,6 +316,10 @@ function recordingLedger(inner: NonceLedger, log: string[]): NonceLedger {
       log.push('reserve');
       return inner.reserve(id, meta);
     },
+    reserveAll: async (ids, meta) => {
+      log.push(`reserveAll ${ids.length}`);
+      return inner.reserveAll(ids, meta);
+    },
     consume: async (id, pkg) => {
       log.push('consume');
       return inner.consume(id, pkg);
@@ -505,8 +509,7 @@ describe('Signer: nonce ledger ordering', () => {
     const { w, signer, log, sent, pkg, inner } = await setup();
     await signer.onPackage(w.ceremonyId, pkg);
     expect(log).toEqual([
-      'reserve',
-      'reserve',
+      'reserveAll 2', // the bundle's two commitments: one write, one fsync
       'send sign.approve',
       'consume',
       'recordShare',
@@ -609,12 +612,12 @@ describe('Signer: nonce ledger ordering', () => {
       const durable = new Promise<void>((resolve) => (written = resolve));
       const approved = signer.approve(w.review, w.share('alice'), undefined, durable);
       // The commitments' ledger entries are written while the record is still pending.
-      await vi.waitFor(() => expect(log.filter((l) => l === 'reserve')).toHaveLength(2));
+      await vi.waitFor(() => expect(log).toContain('reserveAll 2'));
       await new Promise((r) => setTimeout(r, 20));
       expect(log).not.toContain('send sign.approve');
       written();
       await approved;
-      expect(log).toEqual(['reserve', 'reserve', 'send sign.approve']);
+      expect(log).toEqual(['reserveAll 2', 'send sign.approve']);
       await inner.close();
     });
 
@@ -625,7 +628,7 @@ describe('Signer: nonce ledger ordering', () => {
         signer.approve(w.review, w.share('alice'), undefined, failed),
       ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       expect(sent).toEqual([]);
-      expect(log).toEqual(['reserve', 'reserve', 'abandon', 'abandon']);
+      expect(log).toEqual(['reserveAll 2', 'abandon', 'abandon']);
       // Not left half-approved: a second try commits afresh and sends.
       await signer.approve(w.review, w.share('alice'));
       expect(sent.map((b) => b.type)).toEqual(['sign.approve']);
