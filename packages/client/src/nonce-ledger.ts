@@ -331,10 +331,9 @@ class FileNonceLedger implements NonceLedger {
     let chain = this.#chain;
     const lines: string[] = [];
     for (const rec of recs) {
-      const problem =
-        recs.length > 1 && (rec.t !== 'reserve' || batch.has(rec.id))
-          ? `batched ${rec.t} record`
-          : this.#state.check(rec);
+      // Distinct reserves do not depend on each other, so each is checked against the state as is.
+      const batchable = recs.length === 1 || (rec.t === 'reserve' && !batch.has(rec.id));
+      const problem = batchable ? this.#state.check(rec) : `batched ${rec.t} record`;
       if (problem !== undefined) throw new Error(`nonce ledger internal error: ${problem}`);
       if (rec.t === 'reserve') batch.add(rec.id);
       const json = JSON.stringify(rec);
