@@ -261,24 +261,8 @@ describe('key ceremony', () => {
 
   it('aborts with CONFIRMATION_MISMATCH when members confirm different views', async () => {
     const t = await fresh();
-    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
-    const keys = await register(admin, ['dave', 'erin']);
-    const clients = {
-      dave: await connect(t.handle.url, keys.dave!, 'dave', t.coordinatorKey),
-      erin: await connect(t.handle.url, keys.erin!, 'erin', t.coordinatorKey),
-    };
-    const id = newCeremonyId();
-    expectAck(
-      await admin.submit(id, {
-        type: 'admin.group.create',
-        group: 'ops',
-        threshold: 2,
-        members: ['dave', 'erin'].map((m) => ({
-          member: m,
-          identityKey: bytesToHex(keys[m]!.publicKey),
-        })),
-      }),
-    );
+    const { keys, dave, erin, id } = await openOps(t);
+    const clients = { dave, erin };
     const box = {
       ephemeralKey: '11'.repeat(32),
       nonce: '22'.repeat(24),
