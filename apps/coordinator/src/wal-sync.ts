@@ -17,7 +17,17 @@
 //
 // When the event loop has nothing else waiting (`inlineWhen`), the sync runs at once instead, as
 // synchronous=FULL did: on an idle loop a background sync gains nothing, and its answer would wait
-// behind the rest of the turn, on the critical path of a lone ceremony.
+// behind the rest of the turn, on the critical path of a lone ceremony. But an inline fdatasync
+// blocks the loop for as long as the disk takes, and under load it takes longest (0.3 ms idle here,
+// 2–5 ms while 200 ceremonies' members fsync too): after an inline sync slower than
+// `inlineSlowMs`, syncs stay in the background for `inlineBackoffMs`. A profile of 20 concurrent
+// ceremonies had a third of the approvals' turns in inline fdatasync, and those turns were the
+// event loop's longest.
+//
+// Outputs a sync released run in order, a few milliseconds' worth per event-loop turn
+// (`releaseBudgetMs`): under load one sync covers the commits of dozens of transitions, and sealing
+// and writing all their frames in one callback was the coordinator's longest turn. An output queued
+// while released ones still wait runs after them, so the order is kept.
 //
 // A failed fdatasync fails closed: what waited is never sent, every later write and output is
 // refused (`failed`), and the coordinator must be restarted to reload the state that is on disk.
@@ -48,6 +58,17 @@ export interface WalSyncOptions {
   readonly inlineWhen?: () => boolean;
   /** Told once, when a sync fails. */
   readonly onFailure?: (err: Error) => void;
+  /**
+   * Released outputs run until this many milliseconds have passed in one event-loop turn; the
+   * rest run on the next turns (setImmediate), in order. Default 2.
+   */
+  readonly releaseBudgetMs?: number;
+  /** An inline sync slower than this (ms) turns inline syncs off for a while. Default 1. */
+  readonly inlineSlowMs?: number;
+  /** For how long (ms) after a slow inline sync every sync runs in the background. Default 250. */
+  readonly inlineBackoffMs?: number;
+  /** Milliseconds, monotonic (performance.now by default; tests inject one). */
+  readonly now?: () => number;
 }
 
 export class WalSync {
@@ -59,6 +80,17 @@ export class WalSync {
   readonly #onFailure: ((err: Error) => void) | undefined;
   #fd: number | null = null;
   #waiters: Waiter[] = [];
+  /** Released by a completed sync (durable), not yet run: run in order, a budget per turn. */
+  #ready: Waiter[] = [];
+  #readyHead = 0;
+  /** A drain is scheduled for the next turn. */
+  #draining = false;
+  readonly #budgetMs: number;
+  readonly #inlineSlowMs: number;
+  readonly #inlineBackoffMs: number;
+  readonly #now: () => number;
+  /** Inline syncs are off until this time (after a slow one). */
+  #inlineOffUntil = -Infinity;
   /** `changes()` when the last completed sync started: everything up to it is on disk. */
   #durable: number;
   #syncing = false;
@@ -75,6 +107,10 @@ export class WalSync {
     this.#syncNow = options.syncNow ?? fdatasyncSync;
     this.#inlineWhen = options.inlineWhen ?? (() => false);
     this.#onFailure = options.onFailure;
+    this.#budgetMs = options.releaseBudgetMs ?? 2;
+    this.#inlineSlowMs = options.inlineSlowMs ?? 1;
+    this.#inlineBackoffMs = options.inlineBackoffMs ?? 250;
+    this.#now = options.now ?? (() => performance.now());
     this.#durable = options.changes();
   }
 
@@ -85,7 +121,7 @@ export class WalSync {
 
   /** Outputs waiting for a sync (tests, diagnostics). */
   get pending(): number {
-    return this.#waiters.length;
+    return this.#waiters.length + this.#ready.length - this.#readyHead;
   }
 
   /**
@@ -100,11 +136,20 @@ export class WalSync {
       return;
     }
     const changes = this.#changes();
+    const released = this.#ready.length > this.#readyHead;
     if (this.#waiters.length === 0 && changes === this.#durable) {
-      fn();
+      // Durable already: at once, or behind the released outputs that have not run yet.
+      if (!released) fn();
+      else this.#ready.push({ changes, fn, onFailed });
       return;
     }
-    if (this.#waiters.length === 0 && !this.#syncing && this.#inlineWhen()) {
+    if (
+      this.#waiters.length === 0 &&
+      !released &&
+      !this.#syncing &&
+      this.#now() >= this.#inlineOffUntil &&
+      this.#inlineWhen()
+    ) {
       if (!this.#syncInline(changes)) {
         onFailed?.();
         return;
@@ -130,6 +175,8 @@ export class WalSync {
   close(): void {
     this.#closed = true;
     this.#waiters = [];
+    this.#ready = [];
+    this.#readyHead = 0;
     if (this.#fd !== null) {
       try {
         closeSync(this.#fd);
@@ -152,12 +199,15 @@ export class WalSync {
 
   /** Syncs now; false (and failed) if it could not. */
   #syncInline(changes: number): boolean {
+    const start = this.#now();
     try {
       this.#syncNow((this.#fd ??= openSync(this.#path, 'r')));
     } catch (e) {
       this.#fail(e instanceof Error ? e : new Error(String(e)));
       return false;
     }
+    const end = this.#now();
+    if (end - start > this.#inlineSlowMs) this.#inlineOffUntil = end + this.#inlineBackoffMs;
     this.syncs += 1;
     this.#durable = Math.max(this.#durable, changes);
     return true;
@@ -191,18 +241,35 @@ export class WalSync {
       while (released < this.#waiters.length && this.#waiters[released]!.changes <= startedAt) {
         released += 1;
       }
-      const ready = this.#waiters.slice(0, released);
+      for (let i = 0; i < released; i++) this.#ready.push(this.#waiters[i]!);
       this.#waiters = this.#waiters.slice(released);
       if (this.#waiters.length > 0) this.#schedule();
-      for (const w of ready) {
-        try {
-          w.fn();
-        } catch {
-          // An output that throws must not hold back the ones after it.
-        }
-      }
+      // A drain already scheduled runs these after the ones before them, in a turn of its own.
+      if (!this.#draining) this.#drain();
     });
   }
+
+  /** Runs released outputs in order until the turn's budget is spent; the rest next turn. */
+  readonly #drain = (): void => {
+    this.#draining = false;
+    const start = this.#now();
+    while (this.#readyHead < this.#ready.length && !this.#closed) {
+      const w = this.#ready[this.#readyHead]!;
+      this.#readyHead += 1;
+      try {
+        w.fn();
+      } catch {
+        // An output that throws must not hold back the ones after it.
+      }
+      if (this.#readyHead < this.#ready.length && this.#now() - start >= this.#budgetMs) {
+        this.#draining = true;
+        setImmediate(this.#drain);
+        return;
+      }
+    }
+    this.#ready = [];
+    this.#readyHead = 0;
+  };
 
   #fail(err: Error): void {
     this.#failed = err;

@@ -42,7 +42,7 @@ async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-function harness() {
+function harness(clock?: { ms: number }) {
   let rows = 0;
   const changes = () => rows;
   const m = manualSync(changes);
@@ -52,6 +52,7 @@ function harness() {
     changes,
     sync: m.sync,
     onFailure: (e) => failures.push(e),
+    ...(clock === undefined ? {} : { now: () => clock.ms, releaseBudgetMs: 2 }),
   });
   return { wal, m, failures, write: () => (rows += 1) };
 }
@@ -124,6 +125,59 @@ describe('WalSync', () => {
     expect(out).toEqual([]);
     m.finish();
     expect(out).toEqual(['a', 'b']);
+  });
+
+  it('runs released outputs a budget per event-loop turn, in order, and later ones wait behind them', async () => {
+    const clock = { ms: 0 };
+    const { wal, m, write } = harness(clock);
+    const out: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      write();
+      wal.afterDurable(() => {
+        out.push(i);
+        clock.ms += 1; // each output takes 1 ms; the budget is 2 ms a turn
+      });
+    }
+    await Promise.resolve();
+    m.finish();
+    expect(out).toEqual([0, 1]);
+    expect(wal.pending).toBe(3);
+    // Durable already (nothing written since), but released outputs still wait: it goes behind them.
+    wal.afterDurable(() => out.push(99));
+    expect(out).toEqual([0, 1]);
+    await tick();
+    expect(out).toEqual([0, 1, 2, 3]);
+    await tick();
+    expect(out).toEqual([0, 1, 2, 3, 4, 99]);
+    expect(wal.pending).toBe(0);
+    wal.afterDurable(() => out.push(100)); // nothing waits now: at once
+    expect(out).toEqual([0, 1, 2, 3, 4, 99, 100]);
+    expect(wal.syncs).toBe(1);
+  });
+
+  it('a sync completing while released outputs wait runs its own after them', async () => {
+    const clock = { ms: 0 };
+    const { wal, m, write } = harness(clock);
+    const out: string[] = [];
+    for (const name of ['a', 'b', 'c']) {
+      write();
+      wal.afterDurable(() => {
+        out.push(name);
+        clock.ms += 2;
+      });
+    }
+    await Promise.resolve();
+    m.finish();
+    expect(out).toEqual(['a']);
+    write();
+    wal.afterDurable(() => out.push('d'));
+    await Promise.resolve();
+    m.finish(); // released 'd' while 'b' and 'c' still wait for their turn
+    expect(out).toEqual(['a']);
+    await tick();
+    await tick();
+    await tick();
+    expect(out).toEqual(['a', 'b', 'c', 'd']);
   });
 
   it('an output that throws does not hold back the ones after it', async () => {
@@ -230,6 +284,8 @@ describe('WalSync inline (nothing else waits for the event loop)', () => {
     const changes = () => rows;
     const m = manualSync(changes);
     const now: number[] = [];
+    /** The injected clock, and how long (ms) each inline sync takes on it. */
+    const clock = { ms: 0, syncMs: 0.3 };
     const wal = new WalSync({
       path: fileURLToPath(import.meta.url),
       changes,
@@ -237,10 +293,12 @@ describe('WalSync inline (nothing else waits for the event loop)', () => {
       syncNow: () => {
         if (fail) throw new Error('EIO');
         now.push(rows);
+        clock.ms += clock.syncMs;
       },
       inlineWhen: () => idle.value,
+      now: () => clock.ms,
     });
-    return { wal, m, now, write: () => (rows += 1) };
+    return { wal, m, now, clock, write: () => (rows += 1) };
   }
 
   it('syncs at once and sends at once on an idle loop (as synchronous=FULL did)', () => {
@@ -269,6 +327,29 @@ describe('WalSync inline (nothing else waits for the event loop)', () => {
     await Promise.resolve();
     m.finish();
     expect(out).toEqual(['a', 'b']);
+  });
+
+  it('after a slow inline sync, syncs stay in the background for a while', async () => {
+    const { wal, m, now, clock, write } = inlineHarness({ value: true });
+    const out: string[] = [];
+    clock.syncMs = 4; // the disk is busy: over inlineSlowMs (1 ms)
+    write();
+    wal.afterDurable(() => out.push('a'));
+    expect(out).toEqual(['a']); // this one still went inline
+    expect(now).toEqual([1]);
+    clock.syncMs = 0.3;
+    write();
+    wal.afterDurable(() => out.push('b'));
+    expect(out).toEqual(['a']); // in the background now: the loop is not blocked
+    await Promise.resolve();
+    expect(m.started).toEqual([2]);
+    m.finish();
+    expect(out).toEqual(['a', 'b']);
+    clock.ms += 251; // past inlineBackoffMs (250 ms)
+    write();
+    wal.afterDurable(() => out.push('c'));
+    expect(out).toEqual(['a', 'b', 'c']);
+    expect(now).toEqual([1, 3]);
   });
 
   it('fails closed when the inline sync fails', () => {
