@@ -748,9 +748,14 @@ export function performSigningEffect(
       }
       return;
     case 'aggregate':
-      followUps.push(() =>
-        runner.serial(live.id, () => aggregateSession(runner, live, effect.sessionId)),
-      );
+      followUps.push(() => {
+        // The share completing the session was checked by aggregating (the round2.share
+        // handler): that aggregate is recorded now, in the same turn as the share, so the WAL
+        // sync that releases the share's ack releases sign.complete too (one fdatasync on the way
+        // to sign.complete, not two one after the other). Otherwise it waits for the pool.
+        if (aggregateEarly(runner, live, effect.sessionId)) return undefined;
+        return runner.serial(live.id, () => aggregateSession(runner, live, effect.sessionId));
+      });
       return;
     case 'phaseComplete':
       // The status push after this transition lists every approver in needsCommitment.
@@ -806,6 +811,49 @@ export function performSigningEffect(
   }
 }
 
+/** The session `sessionId` of `live`, if it still waits for its aggregate. */
+function stillAggregating(
+  runner: CeremonyRunner,
+  live: Live,
+  sessionId: string,
+): SessionView | undefined {
+  const session = context(live).sessions.find((x) => x.id === sessionId);
+  return session !== undefined &&
+    session.status === 'aggregating' &&
+    runner.live.get(live.id) === live
+    ? session
+    : undefined;
+}
+
+/** The session `sessionId` of `live` while it waits for its aggregate, with what it needs. */
+function aggregating(runner: CeremonyRunner, live: Live, sessionId: string) {
+  const session = stillAggregating(runner, live, sessionId);
+  if (session === undefined) return undefined;
+  const group = activeGroup(runner, live.group);
+  const record = runner.store.getSession(live.id, session.index);
+  if (record === undefined) throw refused('INTERNAL', 'session package missing');
+  return {
+    session,
+    record,
+    task: aggregateTask(group, record, storedShares(runner, live, session)),
+  };
+}
+
+/**
+ * Applies the session's aggregate as `session.aggregated` (with the signature when it is the last
+ * phase) if the share completing it was checked by that very aggregation (`aggregatedEarly`, the
+ * same task): synchronously, in the caller's turn. False if there is no such result.
+ */
+function aggregateEarly(runner: CeremonyRunner, live: Live, sessionId: string): boolean {
+  const early = aggregatedEarly.get(live);
+  if (early === undefined) return false;
+  const a = aggregating(runner, live, sessionId);
+  if (a === undefined || early.key !== taskKey(a.task)) return false;
+  aggregatedEarly.delete(live);
+  applyAggregate(runner, live, sessionId, a.session, a.record, early.result);
+  return true;
+}
+
 /**
  * Aggregates a session's shares job by job on the crypto pool (each signature verified with Node's
  * crypto and noble strict there), then feeds `session.aggregated`. Runs in the ceremony's queue.
@@ -815,26 +863,27 @@ export async function aggregateSession(
   live: Live,
   sessionId: string,
 ): Promise<void> {
-  const aggregating = () => {
-    const s = context(live).sessions.find((x) => x.id === sessionId);
-    return s !== undefined && s.status === 'aggregating' && runner.live.get(live.id) === live
-      ? s
-      : undefined;
-  };
-  const session = aggregating();
-  if (session === undefined) return;
-  const group = activeGroup(runner, live.group);
-  const record = runner.store.getSession(live.id, session.index);
-  if (record === undefined) throw refused('INTERNAL', 'session package missing');
-  const task = aggregateTask(group, record, storedShares(runner, live, session));
+  const a = aggregating(runner, live, sessionId);
+  if (a === undefined) return;
   const early = aggregatedEarly.get(live);
   aggregatedEarly.delete(live);
   const result =
-    early !== undefined && early.key === taskKey(task)
+    early !== undefined && early.key === taskKey(a.task)
       ? early.result
-      : await runner.crypto.run(task, live.id, withAggregateHints);
+      : await runner.crypto.run(a.task, live.id, withAggregateHints);
   // Nothing else of this ceremony ran meanwhile (its queue), but the coordinator may be closing.
-  if (aggregating() === undefined) return;
+  if (stillAggregating(runner, live, sessionId) === undefined) return;
+  applyAggregate(runner, live, sessionId, a.session, a.record, result);
+}
+
+function applyAggregate(
+  runner: CeremonyRunner,
+  live: Live,
+  sessionId: string,
+  session: SessionView,
+  record: SessionRecord,
+  result: AggregateResult,
+): void {
   const c = context(live);
   const at = runner.now();
   const event = (ok: boolean, culprits: string[]) => ({

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { newCeremonyId } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../src/store.js';
+import { ceremonyReport } from '../src/transcript.js';
 import { WalSync, type SyncFn } from '../src/wal-sync.js';
 import { expectAck, releaseGroup, removeDir, tempDir, testScope } from './helpers.js';
 
@@ -471,5 +472,47 @@ describe('the coordinator sends nothing before it is durable', () => {
     for (const run of waiting) run();
     expectAck(await reply);
     expect(acked).toBe(true);
+  });
+
+  it('the share completing a session and its aggregation are released by one sync', async () => {
+    let held: (() => void)[] | null = null;
+    const syncWal: SyncFn = (fd, done) => {
+      const run = () => fdatasync(fd, done);
+      if (held === null) run();
+      else held.push(run);
+    };
+    const t = await fresh({ syncWal });
+    const { members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    bob.holdPackages = true;
+    carol.holdPackages = true;
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    await until(() => bob.held.length === 1 && carol.held.length === 1);
+    const shares = () =>
+      t.handle.store.transcript(id).filter((e) => e.bodyType === 'round2.share').length;
+    bob.answerHeld();
+    await until(() => shares() === 1);
+    for (let i = 0; i < 5; i++) await tick();
+
+    held = []; // every sync from here on waits for the test
+    let completed = false;
+    void alice.client.nextBody('sign.complete', id).then(() => (completed = true));
+    carol.answerHeld(); // completes the session
+    await until(() => ceremonyReport(t.handle.store, id)?.state === 'completed');
+    for (let i = 0; i < 5; i++) await tick();
+    expect(shares()).toBe(2);
+    expect(completed).toBe(false); // committed, not yet on disk: nothing went out
+
+    // One sync: it started after both commits (the share's and the aggregation's), so it
+    // releases sign.complete; no second sync is asked for.
+    const first = held.splice(0);
+    expect(first).toHaveLength(1);
+    for (const run of first) run();
+    await until(() => completed);
+    expect(held).toHaveLength(0);
+    held = null;
   });
 });
