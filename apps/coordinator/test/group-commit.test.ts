@@ -443,20 +443,28 @@ describe('the store syncs its real WAL before outputs', () => {
 describe('the coordinator sends nothing before it is durable', () => {
   const { fresh } = testScope();
 
-  it("an approval is committed, and its ack waits for the WAL's fdatasync", async () => {
-    let held: (() => void)[] | null = null;
-    const syncWal: SyncFn = (fd, done) => {
-      const run = () => fdatasync(fd, done);
-      if (held === null) run();
-      else held.push(run);
+  /** A real fdatasync that waits in `held`, to be run by the test, while `held` is an array. */
+  function holdableSync(): { held: (() => void)[] | null; readonly syncWal: SyncFn } {
+    const s: { held: (() => void)[] | null; readonly syncWal: SyncFn } = {
+      held: null,
+      syncWal: (fd, done) => {
+        const run = () => fdatasync(fd, done);
+        if (s.held === null) run();
+        else s.held.push(run);
+      },
     };
-    const t = await fresh({ syncWal });
+    return s;
+  }
+
+  it("an approval is committed, and its ack waits for the WAL's fdatasync", async () => {
+    const sync = holdableSync();
+    const t = await fresh({ syncWal: sync.syncWal });
     const { members } = await releaseGroup(t);
     const [alice, bob] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
 
-    held = [];
+    sync.held = [];
     let acked = false;
     const reply = bob.approve(id, 'release').then((f) => {
       acked = true;
@@ -465,23 +473,18 @@ describe('the coordinator sends nothing before it is durable', () => {
     await until(() => t.handle.store.transcript(id).some((e) => e.bodyType === 'sign.approve'));
     for (let i = 0; i < 5; i++) await tick();
     expect(acked).toBe(false); // committed, but not yet on disk: nothing went out
-    expect(held.length).toBeGreaterThan(0);
+    expect(sync.held.length).toBeGreaterThan(0);
 
-    const waiting: (() => void)[] = held;
-    held = null;
+    const waiting: (() => void)[] = sync.held;
+    sync.held = null;
     for (const run of waiting) run();
     expectAck(await reply);
     expect(acked).toBe(true);
   });
 
   it('the share completing a session and its aggregation are released by one sync', async () => {
-    let held: (() => void)[] | null = null;
-    const syncWal: SyncFn = (fd, done) => {
-      const run = () => fdatasync(fd, done);
-      if (held === null) run();
-      else held.push(run);
-    };
-    const t = await fresh({ syncWal });
+    const sync = holdableSync();
+    const t = await fresh({ syncWal: sync.syncWal });
     const { members } = await releaseGroup(t);
     const [alice, bob, carol] = members;
     const id = newCeremonyId();
@@ -497,7 +500,7 @@ describe('the coordinator sends nothing before it is durable', () => {
     await until(() => shares() === 1);
     for (let i = 0; i < 5; i++) await tick();
 
-    held = []; // every sync from here on waits for the test
+    sync.held = []; // every sync from here on waits for the test
     let completed = false;
     void alice.client.nextBody('sign.complete', id).then(() => (completed = true));
     carol.answerHeld(); // completes the session
@@ -508,11 +511,11 @@ describe('the coordinator sends nothing before it is durable', () => {
 
     // One sync: it started after both commits (the share's and the aggregation's), so it
     // releases sign.complete; no second sync is asked for.
-    const first = held.splice(0);
+    const first = sync.held.splice(0);
     expect(first).toHaveLength(1);
     for (const run of first) run();
     await until(() => completed);
-    expect(held).toHaveLength(0);
-    held = null;
+    expect(sync.held).toHaveLength(0);
+    sync.held = null;
   });
 });
