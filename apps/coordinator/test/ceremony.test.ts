@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ceremonyReport } from '../src/index.js';
 import {
   FakeMember,
+  approveHoldingPackages,
   connect,
   expectAck,
   releaseGroup,
@@ -303,10 +304,7 @@ describe('key and signing ceremonies over the coordinator', () => {
       const id = newCeremonyId();
       await alice.requestRelease(id);
       bob.corruptShares = true;
-      bob.holdPackages = true;
-      carol.holdPackages = true;
-      expectAck(await bob.approve(id, 'release'));
-      expectAck(await carol.approve(id, 'release'));
+      await approveHoldingPackages(id, [bob, carol]);
       await bob.client.nextBody('sign.package', id);
       await carol.client.nextBody('sign.package', id);
       expectAck(await alice.approve(id, 'release'));

@@ -8,7 +8,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../src/store.js';
 import { ceremonyReport } from '../src/transcript.js';
 import { WalSync, type SyncFn } from '../src/wal-sync.js';
-import { expectAck, releaseGroup, removeDir, tempDir, testScope } from './helpers.js';
+import {
+  approveHoldingPackages,
+  expectAck,
+  releaseGroup,
+  removeDir,
+  tempDir,
+  testScope,
+} from './helpers.js';
 
 /** A sync the test completes by hand; records the `changes` count each one started at. */
 function manualSync(changes: () => number) {
@@ -489,10 +496,7 @@ describe('the coordinator sends nothing before it is durable', () => {
     const [alice, bob, carol] = members;
     const id = newCeremonyId();
     await alice.requestRelease(id);
-    bob.holdPackages = true;
-    carol.holdPackages = true;
-    expectAck(await bob.approve(id, 'release'));
-    expectAck(await carol.approve(id, 'release'));
+    await approveHoldingPackages(id, [bob, carol]);
     await until(() => bob.held.length === 1 && carol.held.length === 1);
     const shares = () =>
       t.handle.store.transcript(id).filter((e) => e.bodyType === 'round2.share').length;

@@ -698,6 +698,19 @@ export async function setupGroup(
 }
 
 /**
+ * `signers` approve `ceremonyId` and keep the signing packages they get unanswered (in `held`;
+ * `answerHeld()` signs): a session opened and waiting for its shares.
+ */
+export async function approveHoldingPackages(
+  ceremonyId: string,
+  signers: readonly FakeMember[],
+  group = 'release',
+): Promise<void> {
+  for (const m of signers) m.holdPackages = true;
+  for (const m of signers) expectAck(await m.approve(ceremonyId, group));
+}
+
+/**
  * The admin and alice, bob and carol holding shares of `release` (2 of 3): the group most
  * ceremony tests start from.
  */

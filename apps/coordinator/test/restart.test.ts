@@ -11,6 +11,7 @@ import { readCeremonyReport, readIdentityKeyFile } from '../src/index.js';
 import { openStore } from '../src/store.js';
 import {
   addMembers,
+  approveHoldingPackages,
   connect,
   connectAdmin,
   expectAck,
@@ -88,10 +89,7 @@ describe('crash and restart', () => {
 
     const id = newCeremonyId();
     await alice.requestRelease(id);
-    bob.holdPackages = true;
-    carol.holdPackages = true;
-    expectAck(await bob.approve(id, 'release'));
-    expectAck(await carol.approve(id, 'release'));
+    await approveHoldingPackages(id, [bob, carol]);
     const heldBob = await bob.client.nextBody('sign.package', id);
     await carol.client.nextBody('sign.package', id);
 
