@@ -262,6 +262,11 @@ export class WalSync {
         // An output that throws must not hold back the ones after it.
       }
       if (this.#readyHead < this.#ready.length && this.#now() - start >= this.#budgetMs) {
+        if (this.#readyHead >= 1024 && this.#readyHead * 2 >= this.#ready.length) {
+          // Under a steady stream the queue never empties: drop what already ran.
+          this.#ready = this.#ready.slice(this.#readyHead);
+          this.#readyHead = 0;
+        }
         this.#draining = true;
         setImmediate(this.#drain);
         return;

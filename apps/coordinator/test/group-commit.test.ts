@@ -163,6 +163,34 @@ describe('WalSync', () => {
     expect(wal.syncs).toBe(1);
   });
 
+  it('keeps order and drops nothing over a long run of released outputs', async () => {
+    const clock = { ms: 0 };
+    const { wal, m, write } = harness(clock);
+    const out: number[] = [];
+    const n = 3000; // past the point where the queue drops what already ran
+    for (let i = 0; i < n; i++) {
+      write();
+      wal.afterDurable(() => {
+        out.push(i);
+        clock.ms += 1;
+      });
+    }
+    await Promise.resolve();
+    m.finish();
+    let turns = 0;
+    while (out.length < n / 2) {
+      await tick();
+      turns += 1;
+    }
+    wal.afterDurable(() => out.push(-1)); // durable already: behind the 1,500 still waiting
+    while (wal.pending > 0) {
+      await tick();
+      turns += 1;
+    }
+    expect(out).toEqual([...Array.from({ length: n }, (_, i) => i), -1]);
+    expect(turns).toBeGreaterThanOrEqual(n / 2 - 1); // two outputs (2 ms) a turn
+  });
+
   it('a sync completing while released outputs wait runs its own after them', async () => {
     const clock = { ms: 0 };
     const { wal, m, write } = harness(clock);
