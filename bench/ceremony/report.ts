@@ -1,7 +1,15 @@
 /** The ceremony bench's printed report: one table per part, then the goals with PASS/FAIL. */
 import { fmtMs, table } from '../lib/harness.js';
 import type { CeremonyBenchResult } from './bench.js';
+import type { EventLoopReport } from './coordinator-child.js';
 import { STAGES, STAGE_FLOOR_PARTS, type Stage } from './stages.js';
+
+/** How the coordinator's CPU per ceremony splits between its event loop and its other threads. */
+function threadSplit(el: EventLoopReport, n: number): string {
+  if (el.mainThreadCpuMs === undefined || n === 0) return '';
+  const other = el.cpuMs - el.mainThreadCpuMs;
+  return `; CPU per ceremony: main thread ${fmtMs(el.mainThreadCpuMs / n)} ms, other threads (crypto worker, GC, libuv) ${fmtMs(other / n)} ms`;
+}
 
 const STAGE_LABELS: Readonly<Record<Stage, string>> = {
   requestHop: 'request hop',
@@ -105,7 +113,7 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
     const n = l.latency.iterations;
     if (el.commits === undefined || n === 0) continue;
     out.push(
-      `   ${l.label} coordinator: ${(el.commits / n).toFixed(1)} durable commits per ceremony (${fmtMs(el.commitMs / n)} ms inside transactions), event loop busy ${(el.utilization * 100).toFixed(0)}%, EL p99 ${fmtMs(el.p99Ms)} ms`,
+      `   ${l.label} coordinator: ${(el.commits / n).toFixed(1)} durable commits per ceremony (${fmtMs(el.commitMs / n)} ms inside transactions), event loop busy ${(el.utilization * 100).toFixed(0)}%, EL p99 ${fmtMs(el.p99Ms)} ms${threadSplit(el, n)}`,
     );
   }
   const p50 = r.latency[0]?.latency.medianMs;
@@ -156,7 +164,7 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
   );
   if (t.eventLoop.commits !== undefined && t.completed > 0)
     out.push(
-      `   coordinator: ${(t.eventLoop.commits / t.completed).toFixed(1)} durable commits per ceremony (${fmtMs(t.eventLoop.commitMs / t.completed)} ms inside transactions)`,
+      `   coordinator: ${(t.eventLoop.commits / t.completed).toFixed(1)} durable commits per ceremony (${fmtMs(t.eventLoop.commitMs / t.completed)} ms inside transactions)${threadSplit(t.eventLoop, t.completed)}`,
     );
   if (t.membersNice > 0)
     out.push(
