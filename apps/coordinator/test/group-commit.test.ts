@@ -67,7 +67,17 @@ function harness(clock: { ms: number } = { ms: 0 }) {
     now: () => clock.ms,
     releaseBudgetMs: 2,
   });
-  return { wal, m, failures, write: () => (rows += 1) };
+  /** After a write each, queues one output per label, each taking `costMs` of the clock. */
+  const queueTimed = <T>(labels: readonly T[], costMs: number, out: T[]): void => {
+    for (const label of labels) {
+      rows += 1;
+      wal.afterDurable(() => {
+        out.push(label);
+        clock.ms += costMs;
+      });
+    }
+  };
+  return { wal, m, failures, write: () => (rows += 1), queueTimed };
 }
 
 describe('WalSync', () => {
@@ -142,15 +152,9 @@ describe('WalSync', () => {
 
   it('runs released outputs a budget per event-loop turn, in order, and later ones wait behind them', async () => {
     const clock = { ms: 0 };
-    const { wal, m, write } = harness(clock);
+    const { wal, m, queueTimed } = harness(clock);
     const out: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      write();
-      wal.afterDurable(() => {
-        out.push(i);
-        clock.ms += 1; // each output takes 1 ms; the budget is 2 ms a turn
-      });
-    }
+    queueTimed([0, 1, 2, 3, 4], 1, out); // each output takes 1 ms; the budget is 2 ms a turn
     await Promise.resolve();
     m.finish();
     expect(out).toEqual([0, 1]);
@@ -170,16 +174,14 @@ describe('WalSync', () => {
 
   it('keeps order and drops nothing over a long run of released outputs', async () => {
     const clock = { ms: 0 };
-    const { wal, m, write } = harness(clock);
+    const { wal, m, queueTimed } = harness(clock);
     const out: number[] = [];
     const n = 3000; // past the point where the queue drops what already ran
-    for (let i = 0; i < n; i++) {
-      write();
-      wal.afterDurable(() => {
-        out.push(i);
-        clock.ms += 1;
-      });
-    }
+    queueTimed(
+      Array.from({ length: n }, (_, i) => i),
+      1,
+      out,
+    );
     await Promise.resolve();
     m.finish();
     let turns = 0;
@@ -198,15 +200,9 @@ describe('WalSync', () => {
 
   it('a sync completing while released outputs wait runs its own after them', async () => {
     const clock = { ms: 0 };
-    const { wal, m, write } = harness(clock);
+    const { wal, m, write, queueTimed } = harness(clock);
     const out: string[] = [];
-    for (const name of ['a', 'b', 'c']) {
-      write();
-      wal.afterDurable(() => {
-        out.push(name);
-        clock.ms += 2;
-      });
-    }
+    queueTimed(['a', 'b', 'c'], 2, out);
     await Promise.resolve();
     m.finish();
     expect(out).toEqual(['a']);

@@ -11,9 +11,9 @@
 // Records: header, epoch (one per open: a boot counter), reserve, consume, share, abandon.
 // Each call's records (one, or a bundle's reserves) are one write(2) followed by fsync before the
 // call returns. A crash can only tear the last line; a torn last line is dropped (its call never
-// returned, so no share left). Anything
-// else that does not verify — a damaged or missing line in the middle — fails closed with
-// NONCE_LEDGER_CORRUPT, because silently forgetting a consume could let a nonce be used twice.
+// returned, so no share left). Anything else that does not verify — a damaged or missing line in
+// the middle — fails closed with NONCE_LEDGER_CORRUPT, because silently forgetting a consume could
+// let a nonce be used twice.
 
 import { open, readFile, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';

@@ -4,10 +4,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { bytesToHex, generateIdentityKey, PROTOCOL_VERSION } from '@conclave/protocol';
+import { generateIdentityKey } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Connection, type ConnectionOptions } from '../src/index.js';
+import { answerChallenge } from './session-fixture.js';
 
 const servers: Server[] = [];
 const sockets: WebSocket[] = [];
@@ -34,20 +35,6 @@ async function serve(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return origin;
-}
-
-/** The answer to POST /v1/challenge: a fixed challenge for `origin`. */
-function answerChallenge(res: ServerResponse, origin: string): void {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(
-    JSON.stringify({
-      type: 'auth.challenge',
-      protocolVersion: PROTOCOL_VERSION,
-      challenge: bytesToHex(new Uint8Array(32).fill(7)),
-      origin,
-      expiresAt: Date.now() + 30_000,
-    }),
-  );
 }
 
 /** alice's connection to `url`, with a placeholder coordinator key. */

@@ -1,7 +1,7 @@
 // A member session against a small fake coordinator over a real socket: alice's home with a dealt
 // share of `web` (2 of alice, bob, carol), and signing requests sealed by any identity.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,20 @@ export async function cleanup(): Promise<void> {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 }
 
+/** The answer to POST /v1/challenge: a fixed challenge for `origin`. */
+export function answerChallenge(res: ServerResponse, origin: string): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({
+      type: 'auth.challenge',
+      protocolVersion: PROTOCOL_VERSION,
+      challenge: bytesToHex(new Uint8Array(32).fill(7)),
+      origin,
+      expiresAt: Date.now() + 30_000,
+    }),
+  );
+}
+
 /** Answers /v1/info, /v1/challenge, auth.ok, and ceremony.status.get with `statuses`. */
 export async function fakeCoordinator(
   statuses: Map<string, CeremonyStatus>,
@@ -46,8 +60,8 @@ export async function fakeCoordinator(
   const wss = new WebSocketServer({ noServer: true });
   let origin = '';
   const server = createServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
     if (req.url === '/v1/info') {
+      res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
           protocolVersion: PROTOCOL_VERSION,
@@ -58,15 +72,7 @@ export async function fakeCoordinator(
       );
       return;
     }
-    res.end(
-      JSON.stringify({
-        type: 'auth.challenge',
-        protocolVersion: PROTOCOL_VERSION,
-        challenge: bytesToHex(new Uint8Array(32).fill(9)),
-        origin,
-        expiresAt: Date.now() + 30_000,
-      }),
-    );
+    answerChallenge(res, origin);
   });
   server.on('upgrade', (req, socket, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
