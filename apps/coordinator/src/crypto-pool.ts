@@ -8,6 +8,9 @@
 // - A worker that dies (crash, out of memory, terminated) fails its queued and running tasks with
 //   CryptoPoolError `CRYPTO_WORKER_FAILED` and is replaced; callers then run the task inline, so no
 //   ceremony is lost to a worker failure. After close(), run() fails with `CRYPTO_POOL_CLOSED`.
+// - A worker that ends before it is ready (it cannot load its module) is replaced too, but after
+//   MAX_BOOT_FAILURES such ends in a row the pool stops starting workers, logs why once, and runs
+//   tasks inline: the same answers, on the event loop (metrics: conclave_crypto_workers).
 // - The pool only computes: results are applied to the ceremony's XState actor by the caller,
 //   under the same check → commit → send rules as before.
 import { existsSync } from 'node:fs';
@@ -54,6 +57,8 @@ export interface CryptoPoolOptions {
    * ceremony step it resumes, per event-loop turn). Default: at once.
    */
   readonly schedule?: (deliver: () => void) => void;
+  /** The workers' module (file URL). Tests only: one that cannot load. */
+  readonly workerEntry?: string;
 }
 
 interface Pending {
@@ -67,15 +72,31 @@ interface Slot {
   worker: Worker;
   /** Sent to the worker, in order; the first is running. */
   readonly inFlight: Map<number, Pending>;
+  /** The worker loaded its module and said so ({ready: true}). */
+  ready: boolean;
+  /** What ended the worker before it was ready (its 'error' event), for the log. */
+  bootError?: string;
 }
+
+/**
+ * Workers that end before they are ready, one after another, before the pool stops starting
+ * them: a worker that cannot load its module fails the same way each time, and replacing it at
+ * once would start a new thread every ~100 ms for as long as the coordinator runs.
+ */
+export const MAX_BOOT_FAILURES = 3;
 
 // Workers load the TypeScript sources directly (the workspace has no build step): a worker that
 // did not inherit a TypeScript loader (`node --import tsx` passes it on; tsx's register() in the
-// main thread does not) registers tsx's ESM hooks before importing the entry.
+// main thread does not) registers tsx's ESM hooks and imports the entry again. Without a loader a
+// .ts entry fails differently by Node version: Node 20 refuses the extension
+// (ERR_UNKNOWN_FILE_EXTENSION); Node ≥ 22.18 strips the types itself but cannot resolve the
+// sources' './x.js' specifiers (ERR_MODULE_NOT_FOUND). So any failure of a .ts entry gets the
+// second try, which rethrows the real error if there is one. A failed import links nothing and runs
+// nothing, so the second try starts clean.
 const BOOT = `
 const { workerData } = require('node:worker_threads');
 import(workerData.entry).catch((first) => {
-  if (!first || first.code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw first;
+  if (!/\\.ts$/.test(new URL(workerData.entry).pathname)) throw first;
   return import(workerData.tsx).then((api) => {
     api.register();
     // A fresh URL: the failed import above stays cached under the plain one.
@@ -96,6 +117,14 @@ const WORKER_ENTRY = new URL(
   import.meta.url,
 ).href;
 
+/** A worker's start-up failure for the log: error code and first line, at most 300 characters. */
+function describeBootError(e: unknown): string {
+  if (!(e instanceof Error)) return 'exited before it was ready';
+  const code = (e as { code?: unknown }).code;
+  const line = (e.message.split('\n')[0] ?? '').slice(0, 300);
+  return typeof code === 'string' ? `${code}: ${line}` : `${e.name}: ${line}`;
+}
+
 /** tsx's ESM API (`register()`), as a file URL. */
 function tsxApi(): string {
   // require.resolve picks the CommonJS build; its ESM twin sits next to it.
@@ -109,8 +138,10 @@ export class CryptoPool {
   readonly #logger: Logger | undefined;
   readonly #schedule: (deliver: () => void) => void;
   readonly #slots: Slot[] = [];
+  readonly #entry: string;
   #next = 1;
   #closed = false;
+  #bootFailures = 0;
   /** Workers replaced after a failure (metrics, tests). */
   restarts = 0;
 
@@ -121,6 +152,7 @@ export class CryptoPool {
     this.size = options.size;
     this.#logger = options.logger;
     this.#schedule = options.schedule ?? ((deliver) => deliver());
+    this.#entry = options.workerEntry ?? WORKER_ENTRY;
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -133,7 +165,8 @@ export class CryptoPool {
     if (this.#closed) {
       return Promise.reject(new CryptoPoolError('CRYPTO_POOL_CLOSED', 'the crypto pool is closed'));
     }
-    if (this.size === 0) {
+    // No workers: size 0, or none could start (#onExit). The same answers, on this thread.
+    if (this.#slots.length === 0) {
       try {
         return Promise.resolve(runCryptoTask(task));
       } catch (e) {
@@ -180,12 +213,17 @@ export class CryptoPool {
   #spawn(): Slot {
     const worker = new Worker(BOOT, {
       eval: true,
-      workerData: { entry: WORKER_ENTRY, tsx: tsxApi() },
+      workerData: { entry: this.#entry, tsx: tsxApi() },
       name: 'conclave-crypto',
     });
     worker.unref();
-    const slot: Slot = { worker, inFlight: new Map() };
-    worker.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
+    const slot: Slot = { worker, inFlight: new Map(), ready: false };
+    worker.on('message', (m: { id?: number; result?: unknown; error?: string; ready?: true }) => {
+      if (m.ready === true) {
+        slot.ready = true;
+        this.#bootFailures = 0;
+        return;
+      }
       if (m.id === undefined) return;
       const p = slot.inFlight.get(m.id);
       if (p === undefined) return;
@@ -199,8 +237,10 @@ export class CryptoPool {
         this.#schedule(() => p.resolve(result));
       }
     });
-    worker.on('error', () => {
-      // Followed by 'exit'; the failure is handled there.
+    worker.on('error', (e: unknown) => {
+      // Followed by 'exit'; the failure is handled there. Names and paths only, never task data
+      // (the worker catches its tasks' errors itself).
+      if (!slot.ready) slot.bootError = describeBootError(e);
     });
     worker.on('exit', () => this.#onExit(slot));
     return slot;
@@ -211,9 +251,21 @@ export class CryptoPool {
     slot.inFlight.clear();
     if (this.#closed) return;
     const index = this.#slots.indexOf(slot);
-    if (index >= 0) {
+    if (index >= 0 && !slot.ready && ++this.#bootFailures >= MAX_BOOT_FAILURES) {
+      // It cannot start: stop trying (a restart of the coordinator tries again).
+      this.#slots.splice(index, 1);
+      this.#logger?.error(
+        this.#slots.length === 0
+          ? 'crypto workers cannot start: curve arithmetic now runs on the event loop (same answers, slower under load); restart the coordinator once the cause is fixed'
+          : 'a crypto worker cannot start; running with fewer workers',
+        { reason: slot.bootError ?? 'exited before it was ready', workers: this.#slots.length },
+      );
+    } else if (index >= 0) {
       this.restarts += 1;
-      this.#logger?.error('crypto worker exited; replaced', { pending: failed.length });
+      this.#logger?.error(
+        slot.ready ? 'crypto worker exited; replaced' : 'crypto worker failed to start; replaced',
+        { pending: failed.length, ...(slot.ready ? {} : { reason: slot.bootError ?? 'unknown' }) },
+      );
       this.#slots[index] = this.#spawn();
     }
     for (const p of failed) {

@@ -17,7 +17,7 @@ import { loadAuditorToken, loadLogKey } from './log/keys.js';
 import { openTransparencyLog } from './log/service.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Dispatcher } from './messages.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, registerCryptoPoolMetrics } from './metrics.js';
 import { Sealer, SeqSource, TurnQueue, systemClock, type Clock } from './runtime.js';
 import { CoordinatorServer, WS_PATH } from './server.js';
 import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
@@ -227,6 +227,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       schedule: (deliver) => turns.push(deliver, { alone: true }),
     });
     closers.push(() => void crypto.close());
+    registerCryptoPoolMetrics(metrics, crypto);
     const runner = new CeremonyRunner({
       store,
       clock,

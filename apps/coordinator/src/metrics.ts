@@ -74,6 +74,35 @@ function hotfixCounts(store: Store): { unratified: number; overdue: number } | n
     .get() as { unratified: number; overdue: number };
 }
 
+/**
+ * The crypto pool's workers (crypto-pool.ts): how many run, and how many were replaced. Zero
+ * running with a pool configured means its workers could not start and curve arithmetic runs on
+ * the event loop (the log says why).
+ */
+export function registerCryptoPoolMetrics(
+  metrics: Metrics,
+  pool: { readonly threadIds: readonly number[]; readonly size: number; readonly restarts: number },
+): void {
+  new Gauge({
+    name: 'conclave_crypto_workers',
+    help: 'Crypto-pool workers running, and configured (limits.cryptoWorkers)',
+    labelNames: ['kind'],
+    registers: [metrics.registry],
+    collect() {
+      this.set({ kind: 'running' }, pool.threadIds.length);
+      this.set({ kind: 'configured' }, pool.size);
+    },
+  });
+  new Gauge({
+    name: 'conclave_crypto_worker_restarts',
+    help: 'Crypto-pool workers replaced after they ended (since start)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(pool.restarts);
+    },
+  });
+}
+
 export function createMetrics(store: Store): Metrics {
   const registry = new Registry();
   new Gauge({

@@ -9,12 +9,17 @@ import {
   CryptoPoolError,
   CryptoRuns,
   defaultCryptoWorkers,
+  MAX_BOOT_FAILURES,
   runOrInline,
 } from '../src/crypto-pool.js';
+import type { Logger } from '../src/logger.js';
+
+type LogFields = Parameters<Logger['error']>[1];
 import { runCryptoTask, type CryptoTask } from '../src/crypto-pool-tasks.js';
 import { startTest } from './helpers.js';
 
 const members = ['alice', 'bob', 'carol'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ids = members.map((m) => frost.identifier.derive(m));
 
 /** A 2-of-3 dealt key, alice and bob sign two jobs: the hex inputs the coordinator would hold. */
@@ -124,6 +129,9 @@ describe('crypto pool', () => {
     expect((inline[5] as { culprits: readonly string[] }).culprits).toEqual(['bob']);
     const p = pool(2);
     expect(await Promise.all(all.map((t) => p.run(t)))).toEqual(inline);
+    // …from its two workers: on this Node they start and answer (none failed and was replaced).
+    expect(p.threadIds).toHaveLength(2);
+    expect(p.restarts).toBe(0);
     // Size 0 runs inline, on the caller's thread.
     expect(await Promise.all(all.map((t) => pool(0).run(t)))).toEqual(inline);
   });
@@ -151,6 +159,54 @@ describe('crypto pool', () => {
     await p.killWorkerForTest(0);
     expect(await again).toEqual(expected);
     expect(p.restarts).toBe(2);
+  });
+
+  it('stops starting workers that cannot load their module, says why once, and answers inline', async () => {
+    const logged: { message: string; fields: LogFields | undefined }[] = [];
+    const logger: Logger = {
+      error: (message, fields) => void logged.push({ message, fields }),
+      warn: () => undefined,
+      info: () => undefined,
+    };
+    const p = new CryptoPool({
+      size: 2,
+      logger,
+      workerEntry: 'data:text/javascript,throw new Error("the module cannot load")',
+    });
+    pools.push(p);
+    for (let i = 0; i < 500 && p.threadIds.length > 0; i++) await sleep(20);
+    expect(p.threadIds).toEqual([]);
+    // Two started, two replacements, then no more: MAX_BOOT_FAILURES ends in a row.
+    expect(p.restarts).toBe(MAX_BOOT_FAILURES - 1);
+    await sleep(300);
+    expect(p.restarts).toBe(MAX_BOOT_FAILURES - 1);
+    const gaveUp = logged.filter((l) => l.message.startsWith('crypto workers cannot start'));
+    expect(gaveUp).toHaveLength(1);
+    expect(gaveUp[0]?.fields).toMatchObject({
+      reason: 'Error: the module cannot load',
+      workers: 0,
+    });
+    // Every task still gets the inline answer, without a worker failure on the way.
+    const all = tasks();
+    expect(await Promise.all(all.map((t) => p.run(t)))).toEqual(all.map((t) => runCryptoTask(t)));
+    const [task] = all;
+    if (task === undefined) throw new Error('no task');
+    expect(await runOrInline(p, task, logger)).toEqual(runCryptoTask(task));
+    expect(logged).toHaveLength(MAX_BOOT_FAILURES + 1);
+  });
+
+  it('counts only start-up failures in a row: a worker that was ready and dies is always replaced', async () => {
+    const p = pool(1);
+    const [task] = tasks();
+    if (task === undefined) throw new Error('no task');
+    for (let i = 0; i < MAX_BOOT_FAILURES + 1; i++) {
+      await p.run(task); // answered, so this worker was ready
+      await p.killWorkerForTest(0);
+      for (let j = 0; j < 100 && p.restarts <= i; j++) await sleep(10);
+    }
+    expect(p.restarts).toBe(MAX_BOOT_FAILURES + 1);
+    expect(p.threadIds).toHaveLength(1);
+    expect(await p.run(task)).toEqual(runCryptoTask(task));
   });
 
   it('refuses work after close with CRYPTO_POOL_CLOSED and fails what was queued', async () => {
@@ -195,6 +251,10 @@ describe('crypto pool', () => {
   it('is started and stopped with the coordinator', async () => {
     const t = await startTest({ limits: { cryptoWorkers: 2 } });
     expect(t.handle.cryptoWorkers()).toBe(2);
+    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    expect(metrics).toMatch(/^conclave_crypto_workers\{kind="running"\} 2$/m);
+    expect(metrics).toMatch(/^conclave_crypto_workers\{kind="configured"\} 2$/m);
+    expect(metrics).toMatch(/^conclave_crypto_worker_restarts 0$/m);
     await t.close();
     expect(t.handle.cryptoWorkers()).toBe(0);
   });
