@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase } from '@conclave/coordinator';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, doc, waitFor } from '../e2e/cluster.js';
@@ -220,8 +220,8 @@ describe('auditors’ pages in headless chromium', () => {
   });
 
   it('shows a transcript row edited in SQLite as failing verification, in the ceremony, the list and the log', async () => {
-    const db = new Database(join(c.dir, 'coordinator', 'conclave.db'));
-    db.pragma('busy_timeout = 5000');
+    const db = openDatabase(join(c.dir, 'coordinator', 'conclave.db'));
+    db.exec('PRAGMA busy_timeout = 5000');
     try {
       // Make bob's approval name another request: its signature no longer verifies, and the
       // transcript no longer hashes to its log leaf.

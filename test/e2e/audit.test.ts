@@ -23,7 +23,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase } from '@conclave/coordinator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli } from '../support.js';
 import { Cluster, doc, spawnCli, stop, waitFor, type Proc } from './cluster.js';
@@ -371,7 +371,7 @@ describe('members witness the log', () => {
     const served = (await serverCheckpoint()).note;
     expect(served).toContain('— conclave.member/alice ');
     expect(served).toContain('— conclave.member/bob ');
-    const db = new Database(join(coordinatorDir(), 'conclave.db'), {
+    const db = openDatabase(join(coordinatorDir(), 'conclave.db'), {
       readonly: true,
       fileMustExist: true,
     });

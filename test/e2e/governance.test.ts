@@ -8,7 +8,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase } from '@conclave/coordinator';
 import { checkMinVersion, checkRevocations } from '@conclave/release';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support.js';
@@ -421,7 +421,7 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     );
     expect(pending.code, pending.stderr).toBe(0);
     const id = doc<{ ceremonyId: string }>(pending).ceremonyId;
-    const db = new Database(join(c.dir, 'coordinator', 'conclave.db'));
+    const db = openDatabase(join(c.dir, 'coordinator', 'conclave.db'));
     try {
       db.exec('DROP TRIGGER policies_no_update');
       const row = db

@@ -40,7 +40,7 @@ export {
   type IdentityKeyFile,
 } from './keys.js';
 export { ceremonyReport, readCeremonyReport, type CeremonyReport } from './transcript.js';
-export { openStore, type Store } from './store.js';
+export { openDatabase, openStore, type Store } from './store.js';
 export { WS_PATH } from './server.js';
 
 export interface StartOptions {

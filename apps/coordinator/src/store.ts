@@ -357,33 +357,60 @@ export interface Statements {
   prepare(source: string): Database.Statement;
 }
 
-const STATEMENT_CACHE_LIMIT = 256;
-const statementCaches = new WeakMap<Database.Database, Statements>();
+/**
+ * Every better-sqlite3 database this process opened, with its statements, kept until the process
+ * exits. better-sqlite3 12 wraps databases and statements in `node::ObjectWrap`; built against the
+ * headers of Node ≥ 24.19, the wrapper's destructor aborts the whole process when a garbage
+ * collection that runs outside JavaScript collects one (`Assertion failed: (env) != nullptr` in
+ * `node::RemoveEnvironmentCleanupHook`; nodejs/node#65446, open). Node 24.21 with better-sqlite3
+ * built from source here aborted the demo within 4 s. better-sqlite3 13 moved to node-addon-api,
+ * but needs Node ≥ 22 and we support Node 20, so instead no such object is ever let go:
+ * - a database's statements are prepared once per SQL text and kept (`retainStatements`, which
+ *   also makes `db.prepare` itself go through the cache, so no call site can drop one);
+ * - pragmas run through `exec` (better-sqlite3's `pragma()` makes a statement and drops it);
+ * - a closed database stays here with its statements (a few KiB; a coordinator opens one).
+ * The SQL texts are the code's own plus `IN (?, …)` lists up to the number of groups, so the
+ * cache is bounded by the code, not by input. Cached statements are shared: never switch one to
+ * `pluck`, `raw`, `expand` or `bind` it.
+ */
+const retained = new Map<Database.Database, Statements>();
 
 /**
  * `db`'s statements, each prepared once and reused (better-sqlite3 statements are reusable, and
- * preparing one costs about as much as running it). Bounded: the SQL texts are the code's own,
- * plus a few `IN (?, …)` lists of different lengths; the oldest is dropped past the limit.
+ * preparing one costs about as much as running it), kept with `db` for the life of the process.
  */
 export function statementsOf(db: Database.Database): Statements {
-  let statements = statementCaches.get(db);
-  if (statements === undefined) {
-    const cache = new Map<string, Database.Statement>();
-    statements = {
-      prepare(source: string): Database.Statement {
-        let stmt = cache.get(source);
-        if (stmt === undefined) {
-          stmt = db.prepare(source);
-          cache.set(source, stmt);
-          if (cache.size > STATEMENT_CACHE_LIMIT) {
-            cache.delete(cache.keys().next().value as string);
-          }
-        }
-        return stmt;
-      },
-    };
-    statementCaches.set(db, statements);
-  }
+  return retained.get(db) ?? retainStatements(db);
+}
+
+/**
+ * A better-sqlite3 database kept with its statements for the life of the process (`retained`):
+ * what the store opens, and what tools and tests that read the file directly should open.
+ */
+export function openDatabase(path: string, options?: Database.Options): Database.Database {
+  const db = new Database(path, options);
+  retainStatements(db);
+  return db;
+}
+
+function retainStatements(db: Database.Database): Statements {
+  const cache = new Map<string, Database.Statement>();
+  const prepareNew = Database.prototype.prepare.bind(db) as (source: string) => Database.Statement;
+  const statements: Statements = {
+    prepare(source: string): Database.Statement {
+      let stmt = cache.get(source);
+      if (stmt === undefined) {
+        stmt = prepareNew(source);
+        cache.set(source, stmt);
+      }
+      return stmt;
+    },
+  };
+  db.prepare = statements.prepare as typeof db.prepare;
+  db.pragma = () => {
+    throw new Error('use db.exec("PRAGMA …") or a cached statement (store.ts: retained)');
+  };
+  retained.set(db, statements);
   return statements;
 }
 
@@ -430,21 +457,21 @@ export class SqliteStore implements Store {
   readonly #wal: WalSync | null = null;
 
   constructor(path: string, options: OpenStoreOptions) {
-    this.db = new Database(path, options.readonly === true ? { readonly: true } : {});
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openDatabase(path, options.readonly === true ? { readonly: true } : {});
+    this.db.exec('PRAGMA busy_timeout = 5000');
     if (options.readonly !== true) {
-      this.db.pragma('journal_mode = WAL');
+      this.db.exec('PRAGMA journal_mode = WAL');
       // Migrations commit with a sync of their own, before anything is served.
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
+      this.db.exec('PRAGMA synchronous = FULL');
+      this.db.exec('PRAGMA foreign_keys = ON');
       migrate(this.db, options.now);
       if (!this.db.memory) {
-        this.db.pragma('synchronous = NORMAL');
-        const changes = this.db.prepare('SELECT total_changes()').pluck();
+        this.db.exec('PRAGMA synchronous = NORMAL');
+        const changes = this.#stmt('SELECT total_changes() AS n');
         const loopIdle = options.loopIdle;
         this.#wal = new WalSync({
           path: `${this.db.name}-wal`,
-          changes: () => changes.get() as number,
+          changes: () => (changes.get() as { n: number }).n,
           ...(options.syncWal === undefined ? {} : { sync: options.syncWal }),
           ...(options.onSyncFailure === undefined ? {} : { onFailure: options.onSyncFailure }),
           ...(loopIdle === undefined
@@ -516,7 +543,7 @@ export class SqliteStore implements Store {
       return false;
     }
     if (size <= maxBytes) return false;
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     return true;
   }
 

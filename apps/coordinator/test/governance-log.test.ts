@@ -6,7 +6,7 @@
 // proves the record, a late ratification adds no governance leaf, and after a restart the log still
 // verifies with exactly one governance leaf.
 import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/store.js';
 import {
   decodeBase64,
   logLeafHash,
@@ -65,7 +65,7 @@ async function fetchLog(
 
 /** Stored transcripts, read straight from the database file (what the log service hashes). */
 function transcriptsOf(dbPath: string): (leaf: LogLeaf) => TranscriptEntry[] | undefined {
-  const db = new Database(dbPath, { readonly: true });
+  const db = openDatabase(dbPath, { readonly: true });
   const out = new Map<string, TranscriptEntry[]>();
   const leaves = db.prepare('SELECT leaf FROM log_leaves ORDER BY idx').all() as { leaf: string }[];
   for (const { leaf } of leaves) {
@@ -77,7 +77,7 @@ function transcriptsOf(dbPath: string): (leaf: LogLeaf) => TranscriptEntry[] | u
 }
 
 function governanceLeafCount(dbPath: string): number {
-  const db = new Database(dbPath, { readonly: true });
+  const db = openDatabase(dbPath, { readonly: true });
   const row = db
     .prepare("SELECT COUNT(*) AS n FROM log_leaves WHERE kind = 'governance'")
     .get() as {

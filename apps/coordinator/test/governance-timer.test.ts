@@ -1,13 +1,13 @@
 // The ratification-window timer must not spin when a sweep keeps failing (a storage error, a
 // corrupt hotfix row): it retries after 1 s, doubling up to 5 min. Checked with fake timers on a
 // bare SQLite table whose due row fails its schema, so every sweep throws.
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/store.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CeremonyRunner } from '../src/ceremonies.js';
 import { startGovernance } from '../src/policy.js';
 
 function failingRunner(errors: string[]): CeremonyRunner {
-  const db = new Database(':memory:');
+  const db = openDatabase(':memory:');
   db.exec(`CREATE TABLE hotfixes (ceremony_id TEXT, grp TEXT, incident TEXT, signed_at INTEGER,
     ratify_by INTEGER, ratified_by TEXT, ratified_at INTEGER, flagged_at INTEGER)`);
   // incident is NULL, which the row schema refuses: every sweep throws STORAGE_UNAVAILABLE.

@@ -2,7 +2,7 @@
 // by a quorum ceremony, refusals with their codes, the policy quorum and roles holding sessions back,
 // hotfixes and their ratification window, signed revocations, and a tampered policy row refused.
 import { readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../src/store.js';
 import {
   newCeremonyId,
   type PolicyDocument,
@@ -350,7 +350,7 @@ describe('policy as data', () => {
       superseded: { code: 'POLICY_SUPERSEDED', by: 'release@v1', ceremonyId: policyId },
     });
     // One transaction: the cancelled state and the governance event carry the policy's time.
-    const db = new Database(w.t.dbPath, { readonly: true });
+    const db = openDatabase(w.t.dbPath, { readonly: true });
     try {
       const policyAt = (
         db.prepare('SELECT at FROM policies WHERE grp = ? AND version = 1').get('release') as {
@@ -386,7 +386,7 @@ describe('policy as data', () => {
   it('a coordinator database edited to loosen the policy is refused (POLICY_UNVERIFIED), and the served row does not verify', async () => {
     const w = await world();
     await setStrict(w);
-    const db = new Database(w.t.dbPath);
+    const db = openDatabase(w.t.dbPath);
     try {
       db.exec('DROP TRIGGER policies_no_update');
       const loose = { ...STRICT, classes: { standard: {} } };
@@ -475,7 +475,7 @@ describe('auditors’ governance page', () => {
     expect(setter.text).toContain('policy release@v1');
 
     // A policy row edited behind the coordinator's back fails verification on the page.
-    const db = new Database(w.t.dbPath);
+    const db = openDatabase(w.t.dbPath);
     try {
       db.exec('DROP TRIGGER policies_no_update');
       db.prepare('UPDATE policies SET document = ? WHERE grp = ? AND version = 1').run(
@@ -523,7 +523,7 @@ describe('hotfixes', () => {
     const [flagged] = await list();
     expect(flagged).toMatchObject({ ceremonyId: id, state: 'overdue' });
     expect(flagged.flaggedAt).toBeGreaterThanOrEqual(flagged.ratifyBy);
-    const db = new Database(w.t.dbPath, { readonly: true });
+    const db = openDatabase(w.t.dbPath, { readonly: true });
     const events = db.prepare('SELECT kind FROM governance_events ORDER BY idx').all() as {
       kind: string;
     }[];

@@ -15,13 +15,13 @@ describe('storage failure', () => {
     const id = newCeremonyId();
     await alice.requestRelease(id);
     expectAck(await bob.approve(id, 'release'));
-    const db = (t.handle.store as unknown as { db: { pragma(s: string): unknown } }).db;
+    const db = (t.handle.store as unknown as { db: { exec(s: string): unknown } }).db;
     const before = t.handle.store.getCeremony(id)!;
 
-    db.pragma('query_only = ON');
+    db.exec('PRAGMA query_only = ON');
     const refused = await carol.approve(id, 'release');
     expect(refused.code).toBe('STORAGE_UNAVAILABLE');
-    db.pragma('query_only = OFF');
+    db.exec('PRAGMA query_only = OFF');
     const after = t.handle.store.getCeremony(id)!;
     expect(after.snapshot).toBe(before.snapshot);
     expect(t.handle.store.transcript(id).some((e) => e.bodyType === 'sign.package')).toBe(false);

@@ -45,10 +45,10 @@ describe('sqlite store', () => {
   it('applies migrations once, with WAL, group commit (synchronous=NORMAL) and foreign keys', () => {
     const { path } = fresh();
     const a = openStore(path, { now: 1 });
-    expect(a.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(a.db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
     // NORMAL: a COMMIT writes the WAL; wal-sync.ts syncs it before any output (group-commit.test.ts).
-    expect(a.db.pragma('synchronous', { simple: true })).toBe(1);
-    expect(a.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(a.db.prepare('PRAGMA synchronous').get()).toEqual({ synchronous: 1 });
+    expect(a.db.prepare('PRAGMA foreign_keys').get()).toEqual({ foreign_keys: 1 });
     a.close();
     const b = openStore(path, { now: 2 });
     const rows = b.db.prepare('SELECT version, applied_at FROM schema_migrations').all();
@@ -58,7 +58,7 @@ describe('sqlite store', () => {
     expect(() => openStore(path, { now: 4 })).toThrow(/newer than this coordinator/);
   });
 
-  it('prepares each statement once per database, and keeps at most 256', () => {
+  it('prepares each statement once per database and keeps it, and lets nothing drop one (Node ≥ 24.19)', () => {
     const { path } = fresh();
     const a = openStore(path, { now: 1 });
     const b = openStore(path, { now: 1 });
@@ -67,12 +67,12 @@ describe('sqlite store', () => {
     expect(statementsOf(a.db).prepare(sql)).toBe(first);
     expect(statementsOf(b.db).prepare(sql)).not.toBe(first);
     expect(first.get(1)).toEqual({ version: 1 });
-    // A bounded cache: past the limit the oldest statement is prepared again.
-    for (let i = 0; i < 256; i++) statementsOf(a.db).prepare(`SELECT ${i} AS n`);
-    expect(statementsOf(a.db).prepare(sql)).not.toBe(first);
-    expect(statementsOf(a.db).prepare('SELECT 255 AS n')).toBe(
-      statementsOf(a.db).prepare('SELECT 255 AS n'),
-    );
+    // Kept, however many there are: a dropped statement is what aborts the process (store.ts).
+    for (let i = 0; i < 300; i++) statementsOf(a.db).prepare(`SELECT ${i} AS n`);
+    expect(statementsOf(a.db).prepare(sql)).toBe(first);
+    // db.prepare itself goes through the cache, and pragma(), which drops a statement, is refused.
+    expect(a.db.prepare(sql)).toBe(first);
+    expect(() => a.db.pragma('journal_mode')).toThrow(/PRAGMA/);
     b.close();
     a.close();
   });
