@@ -4,7 +4,7 @@ import { renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatStartBanner, readIdentityKeyFile, startCoordinator } from '../src/index.js';
-import { removeDir, tempDir } from './helpers.js';
+import { removeDir, startTest, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -12,6 +12,17 @@ afterEach(() => {
 });
 
 describe('startCoordinator', () => {
+  it('starts and stops its crypto pool, and shows the workers in /metrics', async () => {
+    const t = await startTest({ limits: { cryptoWorkers: 2 } });
+    expect(t.handle.cryptoWorkers()).toBe(2);
+    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    expect(metrics).toMatch(/^conclave_crypto_workers\{kind="running"\} 2$/m);
+    expect(metrics).toMatch(/^conclave_crypto_workers\{kind="configured"\} 2$/m);
+    expect(metrics).toMatch(/^conclave_crypto_worker_restarts 0$/m);
+    await t.close();
+    expect(t.handle.cryptoWorkers()).toBe(0);
+  });
+
   it('makes, keeps and checks its key files', async () => {
     const dir = tempDir();
     dirs.push(dir);
