@@ -229,8 +229,9 @@ const completesSession = (session: SessionView, member: string): boolean =>
   session.shares.length === session.participants.length - 1;
 
 /**
- * The aggregation a completing share was checked by (see the round2.share handler), for
- * aggregateSession to take instead of running it again: the same task (`key`), so the same result.
+ * The aggregation a completing share was checked by (see the round2.share handler), for the
+ * `aggregate` effect to apply at once (aggregateEarly) instead of running it again: the same task
+ * (`key`), so the same result. Consulted once, by that effect.
  */
 const aggregatedEarly = new WeakMap<
   Live,
@@ -846,10 +847,10 @@ function aggregating(runner: CeremonyRunner, live: Live, sessionId: string) {
  */
 function aggregateEarly(runner: CeremonyRunner, live: Live, sessionId: string): boolean {
   const early = aggregatedEarly.get(live);
+  aggregatedEarly.delete(live); // taken now, or stale
   if (early === undefined) return false;
   const a = aggregating(runner, live, sessionId);
   if (a === undefined || early.key !== taskKey(a.task)) return false;
-  aggregatedEarly.delete(live);
   applyAggregate(runner, live, sessionId, a.session, a.record, early.result);
   return true;
 }
@@ -865,12 +866,7 @@ export async function aggregateSession(
 ): Promise<void> {
   const a = aggregating(runner, live, sessionId);
   if (a === undefined) return;
-  const early = aggregatedEarly.get(live);
-  aggregatedEarly.delete(live);
-  const result =
-    early !== undefined && early.key === taskKey(a.task)
-      ? early.result
-      : await runner.crypto.run(a.task, live.id, withAggregateHints);
+  const result = await runner.crypto.run(a.task, live.id, withAggregateHints);
   // Nothing else of this ceremony ran meanwhile (its queue), but the coordinator may be closing.
   if (stillAggregating(runner, live, sessionId) === undefined) return;
   applyAggregate(runner, live, sessionId, a.session, a.record, result);
