@@ -42,6 +42,12 @@ export interface EventLoopReport {
    * crypto workers, V8's collector and compiler threads and libuv's pool. Absent without /proc.
    */
   readonly mainThreadCpuMs?: number;
+  /**
+   * Time the main thread was ready to run but waited for a core (the scheduler's run queue), ms,
+   * from /proc/self/task/<pid>/schedstat (Linux with schedstats). A timer that fires late while
+   * the thread waits here counts as event-loop delay though no JavaScript ran. Absent without it.
+   */
+  readonly mainThreadRunqueueMs?: number;
   readonly wallMs: number;
   /** Event-loop utilization since the last reset (0..1). */
   readonly utilization: number;
@@ -113,6 +119,19 @@ function mainThreadCpuMs(): number | undefined {
   }
 }
 let mainCpuBase = mainThreadCpuMs();
+
+/** The main thread's run-queue wait so far, ms (schedstat's second field, in ns). */
+function mainThreadRunqueueMs(): number | undefined {
+  try {
+    const wait = Number(
+      readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[1],
+    );
+    return Number.isFinite(wait) ? wait / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+let runqueueBase = mainThreadRunqueueMs();
 let wallBase = performance.now();
 let eluBase = performance.eventLoopUtilization();
 
@@ -160,6 +179,7 @@ process.on('message', (raw: ChildRequest) => {
       histogram.enable();
       cpuBase = process.cpuUsage();
       mainCpuBase = mainThreadCpuMs();
+      runqueueBase = mainThreadRunqueueMs();
       wallBase = performance.now();
       eluBase = performance.eventLoopUtilization();
       commits = 0;
@@ -169,6 +189,7 @@ process.on('message', (raw: ChildRequest) => {
     case 'el-report': {
       const cpu = process.cpuUsage(cpuBase);
       const mainCpu = mainThreadCpuMs();
+      const runqueue = mainThreadRunqueueMs();
       const report: EventLoopReport = {
         samples: histogram.count,
         minMs: delayMs(histogram.min),
@@ -180,6 +201,9 @@ process.on('message', (raw: ChildRequest) => {
         ...(mainCpu === undefined || mainCpuBase === undefined
           ? {}
           : { mainThreadCpuMs: mainCpu - mainCpuBase }),
+        ...(runqueue === undefined || runqueueBase === undefined
+          ? {}
+          : { mainThreadRunqueueMs: runqueue - runqueueBase }),
         wallMs: performance.now() - wallBase,
         utilization: performance.eventLoopUtilization(eluBase).utilization,
         commits,

@@ -11,6 +11,12 @@ function threadSplit(el: EventLoopReport, n: number): string {
   return `; CPU per ceremony: main thread ${fmtMs(el.mainThreadCpuMs / n)} ms, other threads (crypto worker, GC, libuv) ${fmtMs(other / n)} ms`;
 }
 
+/** How long the event loop's thread was ready to run but had no core, against the wall time. */
+function runqueue(el: EventLoopReport): string {
+  if (el.mainThreadRunqueueMs === undefined || el.wallMs <= 0) return '';
+  return `; main thread waited for a core ${fmtMs(el.mainThreadRunqueueMs)} ms of ${fmtMs(el.wallMs)} ms (${((el.mainThreadRunqueueMs / el.wallMs) * 100).toFixed(0)}%)`;
+}
+
 const STAGE_LABELS: Readonly<Record<Stage, string>> = {
   requestHop: 'request hop',
   approvals: 'approvals',
@@ -113,7 +119,7 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
     const n = l.latency.iterations;
     if (el.commits === undefined || n === 0) continue;
     out.push(
-      `   ${l.label} coordinator: ${(el.commits / n).toFixed(1)} durable commits per ceremony (${fmtMs(el.commitMs / n)} ms inside transactions), event loop busy ${(el.utilization * 100).toFixed(0)}%, EL p99 ${fmtMs(el.p99Ms)} ms${threadSplit(el, n)}`,
+      `   ${l.label} coordinator: ${(el.commits / n).toFixed(1)} durable commits per ceremony (${fmtMs(el.commitMs / n)} ms inside transactions), event loop busy ${(el.utilization * 100).toFixed(0)}%, EL p99 ${fmtMs(el.p99Ms)} ms${threadSplit(el, n)}${runqueue(el)}`,
     );
   }
   const p50 = r.latency[0]?.latency.medianMs;
@@ -164,7 +170,7 @@ export function formatCeremonyReport(r: CeremonyBenchResult): string {
   );
   if (t.eventLoop.commits !== undefined && t.completed > 0)
     out.push(
-      `   coordinator: ${(t.eventLoop.commits / t.completed).toFixed(1)} durable commits per ceremony (${fmtMs(t.eventLoop.commitMs / t.completed)} ms inside transactions)${threadSplit(t.eventLoop, t.completed)}`,
+      `   coordinator: ${(t.eventLoop.commits / t.completed).toFixed(1)} durable commits per ceremony (${fmtMs(t.eventLoop.commitMs / t.completed)} ms inside transactions)${threadSplit(t.eventLoop, t.completed)}${runqueue(t.eventLoop)}`,
     );
   if (t.membersNice > 0)
     out.push(
