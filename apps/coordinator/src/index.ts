@@ -17,7 +17,7 @@ import { loadAuditorToken, loadLogKey } from './log/keys.js';
 import { openTransparencyLog } from './log/service.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Dispatcher } from './messages.js';
-import { createMetrics, registerCryptoPoolMetrics } from './metrics.js';
+import { createMetrics, registerCryptoPoolMetrics, registerEventLoopMetrics } from './metrics.js';
 import { Sealer, SeqSource, TurnQueue, systemClock, type Clock } from './runtime.js';
 import { CoordinatorServer, WS_PATH } from './server.js';
 import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
@@ -178,6 +178,8 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
   try {
     const keys = loadKeys(store, dataDir);
     const metrics = createMetrics(store);
+    const stopEventLoopMetrics = registerEventLoopMetrics(metrics);
+    closers.push(stopEventLoopMetrics);
     const auditor = loadAuditorToken(store, dataDir);
     const log = openTransparencyLog({
       store,
@@ -302,6 +304,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
         if (closed) return;
         closed = true;
         clearInterval(checkpoints);
+        stopEventLoopMetrics();
         log.stop();
         stopGovernance();
         runner.close();

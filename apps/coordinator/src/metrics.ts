@@ -1,4 +1,5 @@
 // Prometheus metrics (prom-client), one registry per coordinator so several can share a process.
+import { createHistogram, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Store } from './store.js';
 
@@ -101,6 +102,48 @@ export function registerCryptoPoolMetrics(
       this.set(pool.restarts);
     },
   });
+}
+
+/** The period of the event-loop delay sampler's timer, ms. */
+export const EVENT_LOOP_RESOLUTION_MS = 10;
+
+/**
+ * `conclave_event_loop_delay_seconds{quantile}`: how late the event loop ran a timer since the
+ * previous scrape (p50, p99 and the maximum as quantile "1"). A coordinator whose delay grows is
+ * saturated: every frame it handles waits that long. The sampler is a timer of our own, not
+ * `monitorEventLoopDelay`: that histogram records the whole interval between two firings, the
+ * period included (an idle loop reads 10.2 ms; prometheus/client_js#370), and its `reset()` also
+ * forgets the last firing, so a stall that starts just after a scrape would be lost. Here each
+ * firing records its lateness past the period, and a scrape only empties the histogram.
+ * Returns the function that stops the sampler (the coordinator's close).
+ */
+export function registerEventLoopMetrics(metrics: Metrics): () => void {
+  const histogram = createHistogram();
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    // Recorded in µs (the histogram takes integers ≥ 1).
+    histogram.record(Math.max(1, Math.round((now - last - EVENT_LOOP_RESOLUTION_MS) * 1000)));
+    last = now;
+  }, EVENT_LOOP_RESOLUTION_MS);
+  timer.unref();
+  const seconds = (us: number) => us / 1e6;
+  new Gauge({
+    name: 'conclave_event_loop_delay_seconds',
+    help: 'How late the event loop ran a timer since the previous scrape, by quantile (1 = max)',
+    labelNames: ['quantile'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      // No sample yet: a scrape within one period of the start or of the previous scrape.
+      if (histogram.count === 0) return;
+      this.set({ quantile: '0.5' }, seconds(histogram.percentile(50)));
+      this.set({ quantile: '0.99' }, seconds(histogram.percentile(99)));
+      this.set({ quantile: '1' }, seconds(histogram.max));
+      histogram.reset();
+    },
+  });
+  return () => clearInterval(timer);
 }
 
 export function createMetrics(store: Store): Metrics {

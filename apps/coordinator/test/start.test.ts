@@ -23,6 +23,33 @@ describe('startCoordinator', () => {
     expect(t.handle.cryptoWorkers()).toBe(0);
   });
 
+  it('shows its event-loop delay since the previous scrape in /metrics, the timer period left out', async () => {
+    const t = await startTest();
+    const delay = async (): Promise<Record<string, number>> => {
+      const text = await (await fetch(`${t.handle.url}/metrics`)).text();
+      const out: Record<string, number> = {};
+      for (const m of text.matchAll(
+        /^conclave_event_loop_delay_seconds\{quantile="([^"]+)"\} (\S+)$/gm,
+      ))
+        out[m[1] ?? ''] = Number(m[2]);
+      return out;
+    };
+    await delay(); // starts a fresh window
+    // Block the event loop for 300 ms: the next timer fires about that late.
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    await new Promise((r) => setTimeout(r, 50));
+    const blocked = await delay();
+    expect(blocked['1']).toBeGreaterThanOrEqual(0.28);
+    // Most timers were on time: the 10 ms period is not counted as delay.
+    expect(blocked['0.5']).toBeLessThan(0.01);
+    await new Promise((r) => setTimeout(r, 100));
+    const after = await delay();
+    expect(Object.keys(after).sort()).toEqual(['0.5', '0.99', '1']);
+    expect(after['1']).toBeLessThan(0.28);
+    await t.close();
+  });
+
   it('makes, keeps and checks its key files', async () => {
     const dir = tempDir();
     dirs.push(dir);
