@@ -14,7 +14,16 @@
  *      and a search of the coordinator's memory and database for members' secrets.
  */
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -193,6 +202,26 @@ function cpuMs(since: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1000;
 }
 
+/**
+ * BENCH_CEREMONY_PHASE_PROF=DIR: a V8 CPU profile of the members' thread over each latency run,
+ * written as DIR/members-<t>-of-<n>.cpuprofile (the coordinator child writes its own phases in the
+ * same DIR). The floor samples run on this thread between ceremonies: leave out the subtrees of
+ * `floorOnce` and `minimalOnce` to see the members alone.
+ */
+async function startMembersProfile(): Promise<((label: string) => Promise<void>) | null> {
+  const dir = process.env['BENCH_CEREMONY_PHASE_PROF'];
+  if (dir === undefined) return null;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (label) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `members-${label}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${what}: no end within ${ms} ms`)), ms);
@@ -300,6 +329,7 @@ async function runLatency(
     `[ceremony] ${label}: ${plan.iters} ceremonies one at a time, ${plan.floorIters} floor samples (crypto only, in process) spread between them …`,
   );
   await cluster.coordinator.resetEventLoop();
+  const stopProfile = await startMembersProfile();
   // The floor samples run in this process between ceremonies (never during one): their CPU is
   // taken out of the members' figure.
   let floorCpuMs = 0;
@@ -324,6 +354,7 @@ async function runLatency(
     if (stages !== undefined) stageSamples.push(stages);
   }
   const membersCpu = cpuMs(cpu0) - floorCpuMs;
+  await stopProfile?.(label);
   tracer.close();
   const el = await cluster.coordinator.eventLoop();
   const latency = withP99(samples, plan.warmup);
