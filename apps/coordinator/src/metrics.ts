@@ -110,7 +110,7 @@ export const EVENT_LOOP_RESOLUTION_MS = 10;
 /**
  * `conclave_event_loop_delay_seconds{quantile}`: how late the event loop ran a timer since the
  * previous scrape (p50, p99 and the maximum as quantile "1"). A coordinator whose delay grows is
- * saturated: every frame it handles waits that long. The sampler is a timer of our own, not
+ * saturated: a frame that arrives may wait about that long. The sampler is a timer of our own, not
  * `monitorEventLoopDelay`: that histogram records the whole interval between two firings, the
  * period included (an idle loop reads 10.2 ms; prometheus/client_js#370), and its `reset()` also
  * forgets the last firing, so a stall that starts just after a scrape would be lost. Here each
