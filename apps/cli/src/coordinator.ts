@@ -16,7 +16,7 @@ export async function cmdCoordinatorStart(
   o: GlobalOptions & { db: string; host: string; port: number; sessionTimeout?: number },
   ctx: Ctx,
 ): Promise<void> {
-  const { startCoordinator, formatStartBanner } = await loadCoordinator();
+  const { startCoordinator, formatStartBanner, stderrLogger } = await loadCoordinator();
   // Challenges per client address per minute (THREATS C.41, default 30). Test clusters run every
   // member from 127.0.0.1, each command taking one challenge per connection and one per witness
   // cosignature, so they raise it with CONCLAVE_CHALLENGES_PER_MINUTE.
@@ -31,6 +31,9 @@ export async function cmdCoordinatorStart(
     dbPath: resolve(o.db),
     host: o.host,
     port: o.port,
+    // Its log, one JSON line per event on stderr (docs/operations.md, "The log"): a full disk, a
+    // failed sync, crypto workers that cannot start, an overdue hotfix.
+    logger: stderrLogger,
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
   }).catch((e: unknown) => {
     throw startError(e, o);

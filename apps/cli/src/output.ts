@@ -132,6 +132,9 @@ const NEXT: Record<string, string> = {
   IS_A_DIRECTORY: '',
   FILE_EXISTS: '',
   DISK_FULL: 'free some space and run the command again',
+  STORAGE_UNAVAILABLE:
+    'the coordinator could not write to its database (a full disk?) and recorded nothing: tell its operator, then run the command again',
+  RATE_LIMITED: 'wait a minute and run the command again',
   UNKNOWN_PARTICIPANT: 'see `conclave group show GROUP` for who holds a share',
   // The message says what to do (coordinator.ts startError): no tail.
   PORT_IN_USE: '',

@@ -1,10 +1,11 @@
 // `conclave coordinator start` that cannot start says why with a coded error (it printed INTERNAL,
 // EADDRINUSE or SQLITE_NOTADB), and what to do.
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../../../test/support.js';
+import { CLI, ROOT, runCli, tempDir } from '../../../test/support.js';
 
 async function start(args: readonly string[]) {
   const r = await runCli(['coordinator', 'start', ...args, '--json'], { timeoutMs: 30_000 });
@@ -46,5 +47,33 @@ describe('coordinator start refuses', () => {
     expect(r.code).toBe(1);
     expect(r.error.code).toBe('DB_INVALID');
     expect(r.error.message).toMatch(/--db .*c\.db: file is not a database/);
+  });
+});
+
+describe('coordinator start runs', () => {
+  it('logs to stderr, one JSON line per event (it logged nothing: a full disk went unseen)', async () => {
+    const child = spawn(
+      process.execPath,
+      [CLI, 'coordinator', 'start', '--port', '0', '--db', join(tempDir(), 'c.db'), '--json'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = new Promise((r) => child.on('close', r));
+    try {
+      for (const t0 = Date.now(); !stderr.includes('coordinator listening');) {
+        if (Date.now() - t0 > 30_000 || child.exitCode !== null)
+          throw new Error(`no log line:\n${stderr}\n${stdout}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const url = (JSON.parse(stdout.split('\n')[0]!) as { url: string }).url;
+      const line = stderr.split('\n').find((l) => l.includes('coordinator listening'))!;
+      expect(JSON.parse(line)).toMatchObject({ level: 'info', origin: url });
+    } finally {
+      child.kill('SIGTERM');
+      await closed;
+    }
   });
 });

@@ -16,7 +16,7 @@ import { snapshotOf, type CeremonyRunner, type Incoming } from './ceremonies.js'
 import { handleKeyMessage, resendKeyState } from './key-ceremony.js';
 import { groupList } from './key-lifecycle.js';
 import { hotfixList, policyInfo, revocationPage } from './policy.js';
-import { ROUNDS, errorFrame, refused } from './runtime.js';
+import { FaultLog, ROUNDS, errorFrame, refused } from './runtime.js';
 import {
   handleSigningMessage,
   openSigning,
@@ -39,10 +39,19 @@ const KEY_OUTCOME_SCAN = 32;
 export class Dispatcher {
   readonly #runner: CeremonyRunner;
   readonly #hooks: AdminHooks;
+  readonly #faults: FaultLog;
 
   constructor(runner: CeremonyRunner, hooks: AdminHooks) {
     this.#runner = runner;
     this.#hooks = hooks;
+    this.#faults = new FaultLog(runner.deps.logger, () => runner.now());
+  }
+
+  /** The error frame for `e`; a server fault (a failed write, a bug) is also logged. */
+  #fail(e: unknown, where: string, ceremonyId?: string): ErrorMessage {
+    const frame = errorFrame(e, ceremonyId);
+    this.#faults.report(e, frame, where, ceremonyId);
+    return frame;
   }
 
   /**
@@ -95,7 +104,7 @@ export class Dispatcher {
         case 'envelope': {
           const pending = this.#envelope(member, msg, reply);
           pending?.catch((e: unknown) => {
-            const frame = errorFrame(e, ceremonyId);
+            const frame = this.#fail(e, msg.type, ceremonyId);
             reply(frame);
             onLateError?.(frame);
           });
@@ -105,7 +114,7 @@ export class Dispatcher {
           throw refused('UNEXPECTED_MESSAGE', 'message type not accepted on this connection');
       }
     } catch (e) {
-      const frame = errorFrame(e, ceremonyId);
+      const frame = this.#fail(e, msg.type, ceremonyId);
       reply(frame);
       return frame;
     }

@@ -10,6 +10,7 @@ import {
   type IdentityKey,
   type SealedBody,
 } from '@conclave/protocol';
+import type { Logger } from './logger.js';
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -171,12 +172,62 @@ export function errorFrame(e: unknown, ceremonyId?: string): ErrorMessage {
 }
 
 /** better-sqlite3 errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, …): fail closed (D.49). */
-function isStorageError(e: unknown): boolean {
+export function isStorageError(e: unknown): boolean {
   return (
     e instanceof Error &&
     (e.name === 'SqliteError' ||
       ('code' in e && String((e as { code: unknown }).code).startsWith('SQLITE_')))
   );
+}
+
+/** Codes that report the coordinator's own failure, not the sender's: only its log says why. */
+export const SERVER_FAULTS: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'INTERNAL']);
+
+/**
+ * The operator's view of a refusal the sender saw as STORAGE_UNAVAILABLE or INTERNAL: the sender
+ * learns only the code, so the log must say what happened (a full disk fails every write, D.49).
+ * The first failure of a burst is logged at once, then at most one line per `everyMs`, which
+ * counts the ones not logged. Fixed text and codes only (SQLite's `SQLITE_FULL`, an error's
+ * class name): never the input.
+ */
+export class FaultLog {
+  #last = -Infinity;
+  #unlogged = 0;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    private readonly everyMs = 10_000,
+  ) {}
+
+  /** Logs `e` if the frame sent for it reports a server fault. */
+  report(e: unknown, frame: { readonly code: string }, where: string, ceremony?: string): void {
+    if (!SERVER_FAULTS.has(frame.code)) return;
+    const t = this.now();
+    if (t - this.#last < this.everyMs) {
+      this.#unlogged += 1;
+      return;
+    }
+    const cause = isStorageError(e)
+      ? String((e as { code?: unknown }).code ?? 'SqliteError')
+      : e instanceof Error
+        ? e.name
+        : typeof e;
+    this.logger.error(
+      frame.code === 'STORAGE_UNAVAILABLE'
+        ? 'a write to the database failed: the sender was refused with STORAGE_UNAVAILABLE and nothing was recorded; check the disk (space, I/O errors): writes resume by themselves once it works'
+        : 'a message could not be handled: the sender was told INTERNAL',
+      {
+        code: frame.code,
+        cause,
+        where,
+        ...(ceremony === undefined ? {} : { ceremony }),
+        ...(this.#unlogged > 0 ? { notLogged: this.#unlogged } : {}),
+      },
+    );
+    this.#last = t;
+    this.#unlogged = 0;
+  }
 }
 
 const FROST_TO_PROTOCOL: Readonly<Record<string, ErrorCode>> = {

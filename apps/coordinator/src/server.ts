@@ -27,7 +27,7 @@ import { RateWindows, addressKey, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { Dispatcher } from './messages.js';
 import { recordRevokedRefusal, type Metrics } from './metrics.js';
-import type { Clock, TurnQueue } from './runtime.js';
+import { FaultLog, SERVER_FAULTS, isStorageError, type Clock, type TurnQueue } from './runtime.js';
 import type { Store } from './store.js';
 import type { ArtifactStore } from './artifacts.js';
 import type { AuditHttp, RequestAuthenticator } from './web/routes.js';
@@ -97,10 +97,12 @@ export class CoordinatorServer {
   #heartbeat: NodeJS.Timeout | null = null;
   runner: CeremonyRunner | null = null;
   dispatcher: Dispatcher | null = null;
+  readonly #faults: FaultLog;
 
   constructor(deps: ServerDeps) {
     this.#deps = deps;
     this.#mono = deps.monotonic ?? monotonicClock;
+    this.#faults = new FaultLog(deps.logger, () => this.#mono.now());
     const { limits } = deps;
     this.#challengeWindows = new RateWindows({
       perKey: limits.challengeRateLimit.perIp,
@@ -284,8 +286,13 @@ export class CoordinatorServer {
         return;
       }
       this.#json(res, 404, { code: 'UNEXPECTED_MESSAGE', message: 'not found' });
-    } catch {
-      this.#json(res, 500, { code: 'INTERNAL', message: 'internal error' });
+    } catch (e) {
+      const storage = isStorageError(e);
+      const frame = storage
+        ? { code: 'STORAGE_UNAVAILABLE', message: 'storage unavailable; nothing was recorded' }
+        : { code: 'INTERNAL', message: 'internal error' };
+      this.#faults.report(e, frame, 'http');
+      this.#json(res, storage ? 503 : 500, frame);
     }
   }
 
@@ -520,6 +527,8 @@ export class CoordinatorServer {
 
   #countError(conn: Conn, error: { code: string }): void {
     this.#deps.metrics.refused.inc({ code: error.code });
+    // The coordinator's own failures (a full disk) are not the member's: they do not close it.
+    if (SERVER_FAULTS.has(error.code)) return;
     conn.errors += 1;
     if (conn.errors >= this.#deps.limits.maxErrorsPerConnection) {
       conn.ws.close(1008, 'too many errors');

@@ -17,7 +17,8 @@ import * as z from 'zod';
 import { buildBundle } from '../log/bundle.js';
 import type { AuditorToken } from '../log/keys.js';
 import { LogError, MAX_LEAVES_PER_REQUEST, type TransparencyLog } from '../log/service.js';
-import type { Logger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { FaultLog, isStorageError } from '../runtime.js';
 import type { SqliteStore } from '../store.js';
 import { renderPage, STYLE_CSS } from './pages.js';
 
@@ -85,9 +86,11 @@ function intParam(params: URLSearchParams, name: string): number | undefined {
 
 export class AuditHttp {
   readonly #deps: AuditHttpDeps;
+  readonly #faults: FaultLog;
 
   constructor(deps: AuditHttpDeps) {
     this.#deps = deps;
+    this.#faults = new FaultLog(deps.logger ?? silentLogger, () => Date.now());
   }
 
   /** Handles the request if it is one of ours; returns false to let the server go on. */
@@ -124,12 +127,22 @@ export class AuditHttp {
       } else this.#pages(path, url.searchParams, req, res);
     } catch (e) {
       if (e instanceof LogError) problem(res, 400, e.code, e.message);
-      else {
-        this.#deps.logger?.error('audit http failed', { path: path.slice(0, 64) });
-        problem(res, 500, 'INTERNAL', 'internal error');
-      }
+      else this.#fault(res, e, 'audit http');
     }
     return true;
+  }
+
+  /** A failure of ours: 503 STORAGE_UNAVAILABLE for a failed write (D.49), else 500; logged. */
+  #fault(res: ServerResponse, e: unknown, where: string): void {
+    const refusal = isStorageError(e)
+      ? {
+          status: 503,
+          code: 'STORAGE_UNAVAILABLE',
+          message: 'storage unavailable; nothing was recorded',
+        }
+      : { status: 500, code: 'INTERNAL', message: 'internal error' };
+    this.#faults.report(e, refusal, where);
+    problem(res, refusal.status, refusal.code, refusal.message);
   }
 
   #logApi(path: string, params: URLSearchParams, res: ServerResponse): void {
@@ -238,7 +251,7 @@ export class AuditHttp {
         json(res, 200, { size: at, witnesses: this.#deps.log.cosignatures(at).length });
       } catch (e) {
         if (e instanceof LogError) problem(res, 400, e.code, e.message);
-        else problem(res, 500, 'INTERNAL', 'internal error');
+        else this.#fault(res, e, 'cosignature');
       }
     });
   }
