@@ -17,8 +17,15 @@ export interface Proc {
   readonly exited: Promise<number | null>;
 }
 
-export function spawnCli(name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function spawnCli(
+  name: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  /** A command the CLI runs under (e.g. `nsenter …`): its argv, before node's. */
+  prefix: readonly string[] = [],
+): Proc {
+  const [file, ...before] = [...prefix, process.execPath];
+  const child = spawn(file!, [...before, CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, CONCLAVE_PASSPHRASE: PASSPHRASE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -89,27 +96,39 @@ export class Cluster {
     this.adminKey = adminKey;
   }
 
-  /** `conclave coordinator start` on a free port with a fresh database. */
-  static async start(opts: { sessionTimeoutS?: number } = {}): Promise<Cluster> {
+  /**
+   * `conclave coordinator start` on a free port with a fresh database: `db` (default
+   * DIR/coordinator/conclave.db), run under `prefix` if given; `adminKey` maps the admin key
+   * path the coordinator printed to one this process can read (default: as printed).
+   */
+  static async start(
+    opts: {
+      sessionTimeoutS?: number;
+      db?: string;
+      prefix?: readonly string[];
+      adminKey?: (printed: string) => string;
+    } = {},
+  ): Promise<Cluster> {
     const dir = tempDir('conclave-e2e-');
     const args = [
       'coordinator',
       'start',
       '--db',
-      join(dir, 'coordinator', 'conclave.db'),
+      opts.db ?? join(dir, 'coordinator', 'conclave.db'),
       '--port',
       '0',
       '--json',
     ];
     if (opts.sessionTimeoutS !== undefined)
       args.push('--session-timeout', String(opts.sessionTimeoutS));
-    const coordinator = spawnCli('coordinator', args);
+    const coordinator = spawnCli('coordinator', args, {}, opts.prefix);
     await waitFor(coordinator, /\n/, 30_000, 'stdout');
     const info = JSON.parse(coordinator.stdout.split('\n')[0]!) as {
       url: string;
       adminKeyPath: string;
     };
-    return new Cluster(dir, coordinator, info.url, info.adminKeyPath);
+    const adminKey = opts.adminKey?.(info.adminKeyPath) ?? info.adminKeyPath;
+    return new Cluster(dir, coordinator, info.url, adminKey);
   }
 
   /** SIGKILL the coordinator and start it again on the same port with the same database. */
