@@ -135,6 +135,33 @@ const NEXT: Record<string, string> = {
   STORAGE_UNAVAILABLE:
     'the coordinator could not write to its database (a full disk?) and recorded nothing: tell its operator, then run the command again',
   RATE_LIMITED: 'wait a minute and run the command again',
+  CONNECTION_REFUSED: 'check the URL and that `conclave coordinator start` is running',
+  BAD_COORDINATOR_MESSAGE:
+    'check --coordinator (is it a Conclave coordinator?) and tell its operator what it answered',
+  NONCE_LEDGER_IO_ERROR:
+    'check the disk of this home (space, permissions), then run the command again; nothing left that the ledger did not record',
+  NONCE_LEDGER_CLOSED: 'run the command again',
+  NONCE_LEDGER_CORRUPT:
+    'keep the file as it is (it may have been tampered with) and tell your security lead',
+  KEYSTORE_IO_ERROR: 'check the disk and the permissions of this home, then run the command again',
+  KEYSTORE_MALFORMED:
+    'the file is damaged or not a share: restore it from your backup (docs/runbooks/lost-share.md)',
+  KEYSTORE_EXISTS: 'a share is already there: move it away first if you mean to replace it',
+  AGGREGATE_INVALID: "do not use it; tell your security lead and the coordinator's operator",
+  POLICY_INVALID: 'fix the file where the message says and run the command again',
+  POLICY_QUORUM_NOT_MET: 'see `conclave status ID` for who approved, and `conclave policy show`',
+  POLICY_REQUESTER_NOT_ALLOWED: 'see `conclave policy show` for who may request what',
+  POLICY_ARTIFACT_NOT_ALLOWED: 'see `conclave policy show` for the artifact names it allows',
+  POLICY_INCIDENT_REQUIRED:
+    'a hotfix is requested with `--incident ID`: the requester must request it again with one',
+  POLICY_UNVERIFIED: 'do not approve; see `conclave policy show`',
+  // The message says what to do: no tail.
+  KEYSTORE_UNSUPPORTED_VERSION: '',
+  TAG_EXISTS: '',
+  ARTIFACT_REQUIRED: '',
+  ARTIFACT_TOO_LARGE: '',
+  BUNDLE_MALFORMED: '',
+  OPENPGP_CERT_UNSIGNED: '',
   UNKNOWN_PARTICIPANT: 'see `conclave group show GROUP` for who holds a share',
   // The message says what to do (coordinator.ts startError): no tail.
   PORT_IN_USE: '',

@@ -72,6 +72,31 @@ describe('humanError', () => {
       /— it exists already; nothing was changed$/,
     );
   });
+
+  it('says whose disk is full: the coordinator’s (its operator) or this home’s (check it here)', () => {
+    expect(
+      humanError({
+        code: 'STORAGE_UNAVAILABLE',
+        message: 'coordinator refused: storage unavailable',
+      }),
+    ).toMatch(/— the coordinator could not write to its database .*tell its operator/);
+    expect(
+      humanError({
+        code: 'NONCE_LEDGER_IO_ERROR',
+        message: 'could not write nonce ledger /h/nonce-ledger.jsonl (ENOSPC)',
+      }),
+    ).toMatch(/— check the disk of this home \(space, permissions\), then run the command again/);
+    expect(
+      humanError({ code: 'KEYSTORE_IO_ERROR', message: 'could not write keystore /h/s (ENOSPC)' }),
+    ).toMatch(/— check the disk and the permissions of this home/);
+    // A damaged ledger is not something to retry past.
+    expect(
+      humanError({
+        code: 'NONCE_LEDGER_CORRUPT',
+        message: 'nonce ledger /h/l is damaged at line 3',
+      }),
+    ).toMatch(/— keep the file as it is .*tell your security lead$/);
+  });
 });
 
 describe('withTimeout', () => {
