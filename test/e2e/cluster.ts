@@ -85,7 +85,10 @@ export class Cluster {
   coordinator: Proc;
   readonly url: string;
   readonly adminKey: string;
+  /** Where each member's home is (set one before `addMembers` to choose it). */
   readonly homes = new Map<string, string>();
+  /** A command a member's CLI runs under (e.g. `nsenter …` into a namespace with its own disk). */
+  readonly prefixes = new Map<string, readonly string[]>();
   readonly keys = new Map<string, string>();
   readonly procs: Proc[] = [];
 
@@ -161,11 +164,12 @@ export class Cluster {
   async addMembers(names: readonly string[]): Promise<void> {
     await Promise.all(
       names.map(async (name) => {
-        const home = join(this.dir, 'homes', name);
+        const home = this.homes.get(name) ?? join(this.dir, 'homes', name);
         const r = await runCli(
           ['init', '--name', name, '--coordinator', this.url, '--home', home, '--json'],
           {
             env: { CONCLAVE_PASSPHRASE: PASSPHRASE },
+            ...this.#prefix(name),
           },
         );
         if (r.code !== 0) throw new Error(`init ${name} failed: ${r.stdout}${r.stderr}`);
@@ -218,17 +222,28 @@ export class Cluster {
     return doc<{ ceremonyId: string }>(r).ceremonyId;
   }
 
+  #prefix(member: string): { prefix?: readonly string[] } {
+    const prefix = this.prefixes.get(member);
+    return prefix === undefined ? {} : { prefix };
+  }
+
   /** A member command as its own process. */
   cli(member: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     return runCli([...args, '--home', this.home(member)], {
       env: { CONCLAVE_PASSPHRASE: PASSPHRASE, ...env },
       timeoutMs: 150_000,
+      ...this.#prefix(member),
     });
   }
 
   /** A long-running member process (agent, approve, request). */
   spawn(member: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {
-    const p = spawnCli(member, [...args, '--home', this.home(member)], env);
+    const p = spawnCli(
+      member,
+      [...args, '--home', this.home(member)],
+      env,
+      this.prefixes.get(member),
+    );
     this.procs.push(p);
     return p;
   }

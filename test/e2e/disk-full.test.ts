@@ -5,97 +5,26 @@
  * STORAGE_UNAVAILABLE, send nothing it did not store, stay up, and finish the same ceremony once
  * space is freed, with a database that passes `integrity_check`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import {
-  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
-  openSync,
   readFileSync,
   unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '@conclave/coordinator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool, tempDir } from '../support.js';
-import { Cluster, doc } from './cluster.js';
-
-/** The size of the coordinator's file system: room for its database, keys and a few ceremonies. */
-const TMPFS_SIZE = '16m';
-
-interface Fs {
-  /** The namespace's process (a `sleep`): it holds the mount while the coordinator restarts. */
-  readonly holder: ChildProcess;
-  /** The mount point, as the coordinator sees it. */
-  readonly dir: string;
-  /** The same directory seen from this process (through /proc/PID/root). */
-  readonly view: string;
-  /** Runs a command inside the namespace. */
-  readonly prefix: readonly string[];
-}
-
-async function mountTmpfs(): Promise<Fs> {
-  requireTool('unshare');
-  requireTool('nsenter');
-  const dir = join(tempDir('conclave-diskfull-'), 'fs');
-  mkdirSync(dir);
-  const holder = spawn(
-    'unshare',
-    [
-      '--user',
-      '--map-root-user',
-      '--mount',
-      'sh',
-      '-c',
-      `mount -t tmpfs -o size=${TMPFS_SIZE},mode=0700 tmpfs "$0" && echo mounted && exec sleep 100000`,
-      dir,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  holder.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  holder.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => holder.on('close', () => r()));
-  for (const start = Date.now(); !out.includes('mounted');) {
-    const done = await Promise.race([exited.then(() => true), sleep(20).then(() => false)]);
-    if (done || Date.now() - start > 10_000)
-      throw new Error(`could not mount a tmpfs in a user namespace (unshare): ${out}`);
-  }
-  const pid = String(holder.pid);
-  return {
-    holder,
-    dir,
-    view: `/proc/${pid}/root${dir}`,
-    prefix: ['nsenter', '-t', pid, '-U', '-m', '--preserve-credentials'],
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Writes FILE until the file system is full; returns the bytes written. */
-function fill(file: string): number {
-  const fd = openSync(file, 'w');
-  const block = Buffer.alloc(4096, 0x5a);
-  let written = 0;
-  try {
-    for (;;) written += writeSync(fd, block);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  } finally {
-    closeSync(fd);
-  }
-  return written;
-}
+import { fillFs, mountTmpfs, type TestFs } from '../support.js';
+import { Cluster, doc, stop, waitFor, type Proc } from './cluster.js';
 
 describe('a full disk under the coordinator (THREATS D.49)', () => {
-  let fs: Fs;
+  let fs: TestFs;
   let c: Cluster;
   beforeAll(async () => {
-    fs = await mountTmpfs();
+    fs = await mountTmpfs('16m');
     c = await Cluster.start({
       db: join(fs.dir, 'conclave.db'),
       prefix: fs.prefix,
@@ -104,7 +33,7 @@ describe('a full disk under the coordinator (THREATS D.49)', () => {
   });
   afterAll(async () => {
     await c?.close();
-    fs?.holder.kill('SIGKILL');
+    fs?.close();
   });
 
   it('refuses what it cannot store with STORAGE_UNAVAILABLE, stays up, and completes the ceremony once space is freed', async () => {
@@ -126,7 +55,7 @@ describe('a full disk under the coordinator (THREATS D.49)', () => {
     const id = doc<{ ceremonyId: string }>(req).ceremonyId;
 
     const filler = join(fs.view, 'filler');
-    expect(fill(filler)).toBeGreaterThan(0);
+    expect(fillFs(filler)).toBeGreaterThan(0);
 
     // An approval cannot be stored: refused with its code and what to do, nothing recorded.
     const refused = await c.cli('alice', ['approve', id, '--yes', '--json']);
@@ -200,5 +129,79 @@ describe('a full disk under the coordinator (THREATS D.49)', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe("a full disk under a member's home (THREATS A.1, D.49)", () => {
+  let fs: TestFs;
+  let c: Cluster;
+  beforeAll(async () => {
+    fs = await mountTmpfs('16m');
+    c = await Cluster.start({ sessionTimeoutS: 4 });
+    c.homes.set('alice', join(fs.dir, 'home'));
+    c.prefixes.set('alice', fs.prefix);
+  });
+  afterAll(async () => {
+    await c?.close();
+    fs?.close();
+  });
+
+  it('a member whose disk is full sends no approval; the ceremony completes without it, and its agent signs again once space is freed', async () => {
+    const members = ['alice', 'bob', 'carol', 'dave'];
+    await c.addMembers(members);
+    await c.createGroup('web', 2, members);
+    for (const r of await c.keygen('web', members)) expect(r.code, r.stderr).toBe(0);
+    // Three artifacts make 16 signing jobs: the nonce ledger's record of that many commitments is
+    // one write of more than a page, so it cannot fit in what the ledger file's last page has left.
+    const release = (version: string) => {
+      const artifacts = ['a', 'b', 'c'].map((x) => {
+        const path = join(c.dir, `web-${x}-${version}.tgz`);
+        writeFileSync(path, `web ${x} ${version} ${Date.now()}\n`);
+        return ['--artifact', path];
+      });
+      return c.spawn('dave', [
+        'request',
+        ...['--group', 'web', ...artifacts.flat(), '--version', version, '--json'],
+      ]);
+    };
+    const idOf = async (request: Proc) => {
+      await waitFor(request, /requested (c_[0-9a-f]+)/);
+      return /requested (c_[0-9a-f]+)/.exec(request.stderr)![1]!;
+    };
+    const agent = await c.agent('alice', { autoApprove: true });
+    const filler = join(fs.view, 'filler');
+    expect(fillFs(filler)).toBeGreaterThan(0);
+
+    // alice's agent must record her commitments before they may leave, and cannot.
+    const first = release('2.0.0');
+    const id = await idOf(first);
+    await waitFor(agent, new RegExp(`${id}: DISK_FULL: this home's disk is full .*ENOSPC`));
+    expect(agent.stderr).not.toMatch(new RegExp(`approved ${id}`));
+    const others = ['bob', 'carol'].map((m) => c.spawn(m, ['approve', id, '--yes']));
+    expect(await first.exited, first.stderr).toBe(0);
+    const d = doc<{ state: string; signers: string[]; approvers?: string[] }>(first);
+    expect(d.state).toBe('completed');
+    expect([...d.signers].sort()).toEqual(['bob', 'carol']);
+    for (const p of others) expect(await p.exited, p.stderr).toBe(0);
+    const status = await c.cli('bob', ['status', id, '--json']);
+    expect(doc<{ status: { approvals: string[] } }>(status).status.approvals).not.toContain(
+      'alice',
+    );
+
+    // Space is freed: the same agent process approves and signs the next release.
+    unlinkSync(filler);
+    const second = release('2.0.1');
+    const next = await idOf(second);
+    await waitFor(agent, new RegExp(`approved ${next}`));
+    const bob = c.spawn('bob', ['approve', next, '--yes']);
+    expect(await second.exited, second.stderr).toBe(0);
+    const d2 = doc<{ state: string; signers: string[] }>(second);
+    expect(d2.state).toBe('completed');
+    expect([...d2.signers].sort()).toEqual(['alice', 'bob']);
+    expect(await bob.exited, bob.stderr).toBe(0);
+    await stop(agent);
+    // Her ledger opens cleanly (no damage from the failed write) for the next command.
+    const inbox = await c.cli('alice', ['inbox', '--json']);
+    expect(inbox.code, inbox.stdout + inbox.stderr).toBe(0);
   });
 });

@@ -33,7 +33,7 @@ import {
 } from './connection.js';
 import { prepareArtifacts } from './artifacts.js';
 import { DkgParticipant, type DkgResult } from './dkg-participant.js';
-import { ClientError } from './errors.js';
+import { ClientError, errnoCode } from './errors.js';
 import type { Home, LoadedShare, ShareMetadata } from './home.js';
 import { attachLifecycle, type LifecycleHandle } from './lifecycle.js';
 import type { NonceLedger } from './nonce-ledger.js';
@@ -266,7 +266,14 @@ export class MemberSession {
     const e =
       err instanceof ClientError
         ? err
-        : new ClientError('CEREMONY_FAILED', err instanceof Error ? err.message : String(err));
+        : errnoCode(err) === 'ENOSPC'
+          ? // This home's disk is full: nothing that needed the write was sent (it is awaited
+            // before anything leaves); the agent carries on once there is space again.
+            new ClientError(
+              'DISK_FULL',
+              `this home's disk is full (${this.home.dir}, ENOSPC): free some space; the agent goes on, and sends nothing it could not record first`,
+            )
+          : new ClientError('CEREMONY_FAILED', err instanceof Error ? err.message : String(err));
     this.#log(`${ceremonyId}: ${e.code}: ${e.message}`);
   }
 

@@ -47,6 +47,7 @@ export const CLIENT_ERROR_CODES = [
   'SIGNING_REFUSED',
   'NOT_APPROVED',
   'CEREMONY_FAILED',
+  'DISK_FULL',
   'SIGNATURE_UNAVAILABLE',
   // witnessing the coordinator's transparency log (witness.ts, docs/audit.md)
   'LOG_FORK_DETECTED',

@@ -13,7 +13,8 @@
 // call returns. A crash can only tear the last line; a torn last line is dropped (its call never
 // returned, so no share left). Anything else that does not verify — a damaged or missing line in
 // the middle — fails closed with NONCE_LEDGER_CORRUPT, because silently forgetting a consume could
-// let a nonce be used twice.
+// let a nonce be used twice. A write that fails without a crash (a full disk) fails its call; the
+// next call first reads the file again the same way and starts a new epoch (#recover).
 
 import { open, readFile, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -268,7 +269,7 @@ class FileNonceLedger implements NonceLedger {
   readonly path: string;
   readonly recovery: NonceLedgerRecovery | null;
   readonly #lockPath: string;
-  readonly #state: LedgerState;
+  #state: LedgerState;
   #fh: FileHandle | undefined;
   #chain: Uint8Array;
   #queue: Promise<unknown> = Promise.resolve();
@@ -296,21 +297,47 @@ class FileNonceLedger implements NonceLedger {
 
   /** Run `op` after every earlier operation: check-then-append is atomic within this process. */
   #serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => {
+    const run = this.#queue.then(async () => {
       if (this.#fh === undefined) {
         throw new ClientError('NONCE_LEDGER_CLOSED', `nonce ledger ${this.path} is closed`);
       }
-      if (this.#failed !== undefined) {
-        throw new ClientError(
-          'NONCE_LEDGER_IO_ERROR',
-          `nonce ledger ${this.path} failed to write earlier; reopen it`,
-          { cause: this.#failed },
-        );
-      }
+      if (this.#failed !== undefined) await this.#recover();
       return op();
     });
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * After a failed write (a full disk): the file is read again and taken as it is, as a new open
+   * would (a torn last line dropped, a complete one kept), and a new epoch starts. What the failed
+   * write left decides: a record that reached the disk counts, one that did not never happened (its
+   * call threw, so nothing it guarded left). The new epoch makes every commitment made before it
+   * stale (NONCE_STALE_EPOCH), so no nonce in memory from before the failure can sign: the member
+   * commits again. A long-running agent thus carries on once space is freed, without a restart.
+   * If the disk still refuses, the ledger stays failed and the error says why.
+   */
+  async #recover(): Promise<void> {
+    const fh = this.#fh;
+    if (fh === undefined) return;
+    try {
+      const loaded = loadLedger(this.path, await readFile(this.path));
+      if (loaded.droppedBytes > 0) await fh.truncate(loaded.keepBytes);
+      else if (loaded.terminate) await writeAll(fh, Buffer.from('\n'));
+      await fh.sync();
+      this.#state = loaded.state;
+      this.#chain = loaded.chain;
+      this.#failed = undefined;
+    } catch (err) {
+      if (err instanceof ClientError) throw err; // NONCE_LEDGER_CORRUPT: never past it
+      this.#failed = err;
+      throw new ClientError(
+        'NONCE_LEDGER_IO_ERROR',
+        `nonce ledger ${this.path} could not be written earlier and still cannot be (${errnoCode(err) ?? 'unknown error'})`,
+        { cause: err },
+      );
+    }
+    await this.#append({ t: 'epoch', epoch: this.#state.epoch + 1 });
   }
 
   /** Append one record and fsync. The in-memory state changes only after the record is durable. */
@@ -341,10 +368,7 @@ class FileNonceLedger implements NonceLedger {
       lines.push(`${bytesToHex(chain)} ${json}\n`);
     }
     try {
-      const data = Buffer.from(lines.join(''), 'utf8');
-      const { bytesWritten } = await fh.write(data);
-      if (bytesWritten !== data.length)
-        throw new Error(`short write (${bytesWritten} of ${data.length})`);
+      await writeAll(fh, Buffer.from(lines.join(''), 'utf8'));
       await fh.sync();
     } catch (err) {
       this.#failed = err;
@@ -516,6 +540,18 @@ class FileNonceLedger implements NonceLedger {
     this.#fh = undefined;
     await fh.close();
     await unlink(this.#lockPath).catch(() => undefined);
+  }
+}
+
+/**
+ * Writes all of `data`: a short write (a disk that fills part way) is followed by another, which
+ * then fails with the reason (ENOSPC) instead of a count.
+ */
+async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
+  for (let off = 0; off < data.length;) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off);
+    if (bytesWritten <= 0) throw new Error(`short write (${off} of ${data.length})`);
+    off += bytesWritten;
   }
 }
 
