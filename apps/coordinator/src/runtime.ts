@@ -155,17 +155,28 @@ export function refused(code: ErrorCode, message: string): ProtocolError {
   return new ProtocolError(code, message);
 }
 
+/**
+ * What the sender of a request that failed on our side is told, over HTTP or in an error frame:
+ * a failed write is STORAGE_UNAVAILABLE (503, D.49), anything else INTERNAL (500), fixed text.
+ */
+export function serverFault(e: unknown): {
+  readonly status: 500 | 503;
+  readonly code: 'STORAGE_UNAVAILABLE' | 'INTERNAL';
+  readonly message: string;
+} {
+  return isStorageError(e)
+    ? {
+        status: 503,
+        code: 'STORAGE_UNAVAILABLE',
+        message: 'storage unavailable; nothing was recorded',
+      }
+    : { status: 500, code: 'INTERNAL', message: 'internal error' };
+}
+
 /** The bare `error` frame for any failure; unknown failures become INTERNAL with fixed text. */
 export function errorFrame(e: unknown, ceremonyId?: string): ErrorMessage {
-  const base =
-    e instanceof ProtocolError
-      ? { code: e.code, message: e.message }
-      : isStorageError(e)
-        ? {
-            code: 'STORAGE_UNAVAILABLE' as const,
-            message: 'storage unavailable; nothing was recorded',
-          }
-        : { code: 'INTERNAL' as const, message: 'internal error' };
+  const { code, message } = e instanceof ProtocolError ? e : serverFault(e);
+  const base = { code, message };
   return ceremonyId === undefined
     ? { type: 'error', ...base }
     : { type: 'error', ...base, ceremonyId };

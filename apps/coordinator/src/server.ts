@@ -27,7 +27,7 @@ import { RateWindows, addressKey, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { Dispatcher } from './messages.js';
 import { recordRevokedRefusal, type Metrics } from './metrics.js';
-import { FaultLog, SERVER_FAULTS, isStorageError, type Clock, type TurnQueue } from './runtime.js';
+import { FaultLog, SERVER_FAULTS, serverFault, type Clock, type TurnQueue } from './runtime.js';
 import type { Store } from './store.js';
 import type { ArtifactStore } from './artifacts.js';
 import type { AuditHttp, RequestAuthenticator } from './web/routes.js';
@@ -287,12 +287,9 @@ export class CoordinatorServer {
       }
       this.#json(res, 404, { code: 'UNEXPECTED_MESSAGE', message: 'not found' });
     } catch (e) {
-      const storage = isStorageError(e);
-      const frame = storage
-        ? { code: 'STORAGE_UNAVAILABLE', message: 'storage unavailable; nothing was recorded' }
-        : { code: 'INTERNAL', message: 'internal error' };
-      this.#faults.report(e, frame, 'http');
-      this.#json(res, storage ? 503 : 500, frame);
+      const fault = serverFault(e);
+      this.#faults.report(e, fault, 'http');
+      this.#json(res, fault.status, { code: fault.code, message: fault.message });
     }
   }
 

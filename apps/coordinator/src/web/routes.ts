@@ -18,7 +18,7 @@ import { buildBundle } from '../log/bundle.js';
 import type { AuditorToken } from '../log/keys.js';
 import { LogError, MAX_LEAVES_PER_REQUEST, type TransparencyLog } from '../log/service.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { FaultLog, isStorageError } from '../runtime.js';
+import { FaultLog, serverFault } from '../runtime.js';
 import type { SqliteStore } from '../store.js';
 import { renderPage, STYLE_CSS } from './pages.js';
 
@@ -134,15 +134,9 @@ export class AuditHttp {
 
   /** A failure of ours: 503 STORAGE_UNAVAILABLE for a failed write (D.49), else 500; logged. */
   #fault(res: ServerResponse, e: unknown, where: string): void {
-    const refusal = isStorageError(e)
-      ? {
-          status: 503,
-          code: 'STORAGE_UNAVAILABLE',
-          message: 'storage unavailable; nothing was recorded',
-        }
-      : { status: 500, code: 'INTERNAL', message: 'internal error' };
-    this.#faults.report(e, refusal, where);
-    problem(res, refusal.status, refusal.code, refusal.message);
+    const fault = serverFault(e);
+    this.#faults.report(e, fault, where);
+    problem(res, fault.status, fault.code, fault.message);
   }
 
   #logApi(path: string, params: URLSearchParams, res: ServerResponse): void {
