@@ -63,7 +63,9 @@ describe('coordinator start runs', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const closed = new Promise((r) => child.on('close', r));
     try {
-      for (const t0 = Date.now(); !stderr.includes('coordinator listening');) {
+      // The log line comes while it starts; the JSON document on stdout once it has started.
+      const started = () => stderr.includes('coordinator listening') && stdout.includes('\n');
+      for (const t0 = Date.now(); !started();) {
         if (Date.now() - t0 > 30_000 || child.exitCode !== null)
           throw new Error(`no log line:\n${stderr}\n${stdout}`);
         await new Promise((r) => setTimeout(r, 50));
