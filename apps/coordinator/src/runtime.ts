@@ -192,7 +192,7 @@ export function isStorageError(e: unknown): boolean {
 }
 
 /** Codes that report the coordinator's own failure, not the sender's: only its log says why. */
-export const SERVER_FAULTS: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'INTERNAL']);
+const SERVER_FAULTS: ReadonlySet<string> = new Set(['STORAGE_UNAVAILABLE', 'INTERNAL']);
 
 /**
  * The operator's view of a refusal the sender saw as STORAGE_UNAVAILABLE or INTERNAL: the sender

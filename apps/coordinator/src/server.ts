@@ -27,7 +27,7 @@ import { RateWindows, addressKey, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { Dispatcher } from './messages.js';
 import { recordRevokedRefusal, type Metrics } from './metrics.js';
-import { FaultLog, SERVER_FAULTS, serverFault, type Clock, type TurnQueue } from './runtime.js';
+import { FaultLog, serverFault, type Clock, type TurnQueue } from './runtime.js';
 import type { Store } from './store.js';
 import type { ArtifactStore } from './artifacts.js';
 import type { AuditHttp, RequestAuthenticator } from './web/routes.js';
@@ -524,8 +524,10 @@ export class CoordinatorServer {
 
   #countError(conn: Conn, error: { code: string }): void {
     this.#deps.metrics.refused.inc({ code: error.code });
-    // The coordinator's own failures (a full disk) are not the member's: they do not close it.
-    if (SERVER_FAULTS.has(error.code)) return;
+    // A write the coordinator could not make (a full disk) is not the member's fault: it does not
+    // close the connection. INTERNAL still counts: a member that can provoke a bug again and again
+    // is cut off like any other source of refused frames.
+    if (error.code === 'STORAGE_UNAVAILABLE') return;
     conn.errors += 1;
     if (conn.errors >= this.#deps.limits.maxErrorsPerConnection) {
       conn.ws.close(1008, 'too many errors');
