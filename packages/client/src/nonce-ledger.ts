@@ -322,9 +322,7 @@ class FileNonceLedger implements NonceLedger {
     if (fh === undefined) return;
     try {
       const loaded = loadLedger(this.path, await readFile(this.path));
-      if (loaded.droppedBytes > 0) await fh.truncate(loaded.keepBytes);
-      else if (loaded.terminate) await writeAll(fh, Buffer.from('\n'));
-      await fh.sync();
+      await repairTail(fh, loaded);
       this.#state = loaded.state;
       this.#chain = loaded.chain;
       this.#failed = undefined;
@@ -555,6 +553,23 @@ async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
+/**
+ * Makes the file what `loaded` verified, durably: a torn last line cut off, or a complete last
+ * record given its newline. What open does, and what a ledger does after a failed write.
+ */
+async function repairTail(fh: FileHandle, loaded: Loaded): Promise<NonceLedgerRecovery | null> {
+  let recovery: NonceLedgerRecovery | null = null;
+  if (loaded.droppedBytes > 0) {
+    await fh.truncate(loaded.keepBytes);
+    recovery = { droppedBytes: loaded.droppedBytes, completedLastLine: false };
+  } else if (loaded.terminate) {
+    await writeAll(fh, Buffer.from('\n'));
+    recovery = { droppedBytes: 0, completedLastLine: true };
+  }
+  await fh.sync();
+  return recovery;
+}
+
 interface Loaded {
   state: LedgerState;
   chain: Uint8Array;
@@ -634,15 +649,7 @@ export async function openNonceLedger(path: string): Promise<NonceLedger> {
     }
     const loaded = loadLedger(path, buf);
     fh = await open(path, 'a', 0o600);
-    let recovery: NonceLedgerRecovery | null = null;
-    if (loaded.droppedBytes > 0) {
-      await fh.truncate(loaded.keepBytes);
-      recovery = { droppedBytes: loaded.droppedBytes, completedLastLine: false };
-    } else if (loaded.terminate) {
-      await fh.write('\n');
-      recovery = { droppedBytes: 0, completedLastLine: true };
-    }
-    await fh.sync();
+    const recovery = await repairTail(fh, loaded);
     if (created) await fsyncDir(dirname(path));
     const ledger = new FileNonceLedger(path, lockPath, fh, loaded.state, loaded.chain, recovery);
     const handle = fh;
