@@ -1,6 +1,7 @@
 // One crypto-pool worker (crypto-pool.ts): runs tasks from crypto-pool-tasks.ts, one at a time, and
 // answers {id, result} or {id, error}. Holds public data only (decoded packages, cached by hex).
-import { parentPort } from 'node:worker_threads';
+import { getPriority, setPriority } from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
 import { runCryptoTask, type CryptoTask } from './crypto-pool-tasks.js';
 
 interface Request {
@@ -19,4 +20,20 @@ port.on('message', (req: Request) => {
     port.postMessage({ id: req.id, error: e instanceof Error ? e.name : 'Error' });
   }
 });
-port.postMessage({ ready: true });
+// Lower this thread's priority by the pool's increment (CryptoPoolOptions.nice). On Linux,
+// setpriority(PRIO_PROCESS, 0) applies to the calling thread only, so the event loop keeps its own;
+// elsewhere it would lower the whole process, so other systems leave it alone.
+const niceBy = (workerData as { nice?: unknown } | null)?.nice;
+let niceRefused: string | undefined;
+if (process.platform === 'linux' && typeof niceBy === 'number' && niceBy > 0) {
+  try {
+    setPriority(Math.min(19, getPriority() + niceBy));
+  } catch (e) {
+    niceRefused = (e as NodeJS.ErrnoException).code ?? 'ERROR';
+  }
+}
+port.postMessage({
+  ready: true,
+  nice: getPriority(),
+  ...(niceRefused === undefined ? {} : { niceRefused }),
+});

@@ -4,6 +4,10 @@
 //
 // - Size: `limits.cryptoWorkers` (default os.availableParallelism() − 1, at least 1). Size 0 runs
 //   every task inline, on the event loop (the behaviour before the pool; tests use it).
+// - Priority: each worker raises its own thread's nice value by `limits.cryptoWorkerNice` (default
+//   5) as it starts, so under load the event loop gets a core first (Linux: setpriority on a
+//   thread id changes that thread only). If the system refuses, the worker runs at the process's
+//   priority and the pool logs it once.
 // - Tasks go to the least busy worker; each worker runs one task at a time, queued in order.
 // - A worker that dies (crash, out of memory, terminated) fails its queued and running tasks with
 //   CryptoPoolError `CRYPTO_WORKER_FAILED` and is replaced; callers then run the task inline, so no
@@ -59,6 +63,20 @@ export interface CryptoPoolOptions {
   readonly schedule?: (deliver: () => void) => void;
   /** The workers' module (file URL). Tests only: one that cannot load. */
   readonly workerEntry?: string;
+  /** Nice increment each worker thread applies to itself (0–19). Default 0. */
+  readonly nice?: number;
+}
+
+/** What a worker posts: {ready} once it has loaded, then one answer per task. */
+interface WorkerMessage {
+  readonly id?: number;
+  readonly result?: unknown;
+  readonly error?: string;
+  readonly ready?: true;
+  /** With ready: the worker thread's nice value after it applied its increment. */
+  readonly nice?: number;
+  /** With ready: the error code if setpriority was refused. */
+  readonly niceRefused?: string;
 }
 
 interface Pending {
@@ -76,6 +94,8 @@ interface Slot {
   ready: boolean;
   /** What ended the worker before it was ready (its 'error' event), for the log. */
   bootError?: string;
+  /** The worker thread's nice value, as it reported when ready. */
+  nice?: number;
 }
 
 /**
@@ -142,6 +162,8 @@ export class CryptoPool {
   #next = 1;
   #closed = false;
   #bootFailures = 0;
+  readonly #nice: number;
+  #niceRefusalLogged = false;
   /** Workers replaced after a failure (metrics, tests). */
   restarts = 0;
 
@@ -153,6 +175,10 @@ export class CryptoPool {
     this.#logger = options.logger;
     this.#schedule = options.schedule ?? ((deliver) => deliver());
     this.#entry = options.workerEntry ?? WORKER_ENTRY;
+    this.#nice = options.nice ?? 0;
+    if (!Number.isInteger(this.#nice) || this.#nice < 0 || this.#nice > 19) {
+      throw new RangeError('crypto worker nice increment must be an integer from 0 to 19');
+    }
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
@@ -205,6 +231,11 @@ export class CryptoPool {
     return this.#slots.map((s) => s.worker.threadId);
   }
 
+  /** Nice value of each live worker that is ready (tests and diagnostics). */
+  get workerNice(): number[] {
+    return this.#slots.flatMap((s) => (s.nice === undefined ? [] : [s.nice]));
+  }
+
   /** Tests: terminate worker `index` as a crash would end it. */
   async killWorkerForTest(index: number): Promise<void> {
     await this.#slots[index]?.worker.terminate();
@@ -213,15 +244,23 @@ export class CryptoPool {
   #spawn(): Slot {
     const worker = new Worker(BOOT, {
       eval: true,
-      workerData: { entry: this.#entry, tsx: tsxApi() },
+      workerData: { entry: this.#entry, tsx: tsxApi(), nice: this.#nice },
       name: 'conclave-crypto',
     });
     worker.unref();
     const slot: Slot = { worker, inFlight: new Map(), ready: false };
-    worker.on('message', (m: { id?: number; result?: unknown; error?: string; ready?: true }) => {
+    worker.on('message', (m: WorkerMessage) => {
       if (m.ready === true) {
         slot.ready = true;
         this.#bootFailures = 0;
+        if (m.nice !== undefined) slot.nice = m.nice;
+        if (m.niceRefused !== undefined && !this.#niceRefusalLogged) {
+          this.#niceRefusalLogged = true;
+          this.#logger?.warn(
+            'crypto workers run at the event loop priority: the system refused to lower theirs',
+            { code: m.niceRefused },
+          );
+        }
         return;
       }
       if (m.id === undefined) return;

@@ -134,17 +134,29 @@ function loadKeys(
 }
 
 /**
- * `limits.cryptoWorkers` from CONCLAVE_CRYPTO_WORKERS when the caller did not set it (a
- * non-negative integer; anything else is refused at start).
+ * `limits.cryptoWorkers` from CONCLAVE_CRYPTO_WORKERS (0–256) and `limits.cryptoWorkerNice` from
+ * CONCLAVE_CRYPTO_WORKER_NICE (0–19), each only when the caller did not set it. Anything that is
+ * not an integer in range is refused at start.
  */
-function withCryptoWorkersFromEnv(limits: Partial<Limits> = {}): Partial<Limits> {
-  const env = process.env['CONCLAVE_CRYPTO_WORKERS'];
-  if (limits.cryptoWorkers !== undefined || env === undefined || env === '') return limits;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 0 || n > 256) {
-    throw new Error(`CONCLAVE_CRYPTO_WORKERS must be an integer from 0 to 256, got ${env}`);
-  }
-  return { ...limits, cryptoWorkers: n };
+function withCryptoPoolFromEnv(limits: Partial<Limits> = {}): Partial<Limits> {
+  const fromEnv = (name: string, max: number): number | undefined => {
+    const env = process.env[name];
+    if (env === undefined || env === '') return undefined;
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 0 || n > max) {
+      throw new Error(`${name} must be an integer from 0 to ${max}, got ${env}`);
+    }
+    return n;
+  };
+  const workers =
+    limits.cryptoWorkers === undefined ? fromEnv('CONCLAVE_CRYPTO_WORKERS', 256) : undefined;
+  const nice =
+    limits.cryptoWorkerNice === undefined ? fromEnv('CONCLAVE_CRYPTO_WORKER_NICE', 19) : undefined;
+  return {
+    ...limits,
+    ...(workers === undefined ? {} : { cryptoWorkers: workers }),
+    ...(nice === undefined ? {} : { cryptoWorkerNice: nice }),
+  };
 }
 
 /** Closed ceremonies the completion hook missed are swept into the log this often. */
@@ -156,7 +168,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
   mkdirSync(dirname(dbPath), { recursive: true, mode: 0o700 });
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const clock = options.clock ?? systemClock;
-  const limits = resolveLimits(withCryptoWorkersFromEnv(options.limits));
+  const limits = resolveLimits(withCryptoPoolFromEnv(options.limits));
   const logger = options.logger ?? silentLogger;
   // Frames and pool answers are handled one per event-loop turn (runtime.ts TurnQueue).
   const turns = new TurnQueue(() => logger.error('unit of work failed', { code: 'INTERNAL' }));
@@ -225,6 +237,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     });
     const crypto = new CryptoPool({
       size: limits.cryptoWorkers,
+      nice: limits.cryptoWorkerNice,
       logger,
       schedule: (deliver) => turns.push(deliver, { alone: true }),
     });

@@ -68,6 +68,14 @@ export interface Limits {
    */
   readonly cryptoWorkers: number;
   /**
+   * How much lower than the event loop the crypto workers run: a nice increment (0–19) each
+   * worker adds to its own thread's nice value when it starts. Under load the event loop's thread
+   * then gets a core before the curve arithmetic does, so sockets, heartbeats and commits are not
+   * kept waiting behind it. 0 runs the workers at the process's priority.
+   * `conclave coordinator start` reads CONCLAVE_CRYPTO_WORKER_NICE.
+   */
+  readonly cryptoWorkerNice: number;
+  /**
    * At most one `ceremony.status` push per open ceremony per interval: a transition within the
    * interval of the last push schedules one push of the status as it then is, at the interval's
    * end; a final state is pushed at once. The first push (a new request) is never delayed. A
@@ -102,6 +110,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   walCheckpointIntervalMs: 60_000,
   maxArtifactBytes: 256 * 1024 * 1024,
   cryptoWorkers: Math.max(1, availableParallelism() - 1),
+  cryptoWorkerNice: 5,
   statusPushIntervalMs: 25,
 });
 

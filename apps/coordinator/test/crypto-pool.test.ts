@@ -3,6 +3,8 @@
 // the inline answer, so the ceremony goes on), and workers that cannot start are not restarted
 // forever. No database here (start.test.ts starts the pool with the coordinator), so CI also runs
 // this file on a newer Node (.ci/run).
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ed25519 as frost } from '@conclave/frost';
 import { bytesToHex } from '@conclave/protocol';
@@ -106,8 +108,8 @@ const pools: CryptoPool[] = [];
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
 });
-function pool(size: number): CryptoPool {
-  const p = new CryptoPool({ size });
+function pool(size: number, nice = 0): CryptoPool {
+  const p = new CryptoPool({ size, nice });
   pools.push(p);
   return p;
 }
@@ -247,6 +249,34 @@ describe('crypto pool', () => {
     expect(defaultCryptoWorkers()).toBeGreaterThanOrEqual(1);
     expect(() => new CryptoPool({ size: -1 })).toThrow(RangeError);
     expect(() => new CryptoPool({ size: 1.5 })).toThrow(RangeError);
+  });
+
+  it('runs its workers at a lower priority than the event loop, and refuses a bad increment', async () => {
+    // The nice value of every thread of this process, from /proc (field 19 of each task's stat).
+    const threadNices = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const base = getPriority();
+    const want = Math.min(19, base + 3);
+    const before = threadNices().filter((n) => n === want).length;
+    const p = pool(2, 3);
+    for (let i = 0; i < 500 && p.workerNice.length < 2; i++) await sleep(20);
+    expect(p.workerNice).toEqual([want, want]);
+    // Only the two worker threads moved: the event loop (this thread) keeps its priority.
+    expect(getPriority()).toBe(base);
+    if (want !== base) expect(threadNices().filter((n) => n === want).length).toBe(before + 2);
+    // And they still answer as the inline code does.
+    const t = tasks()[0]!;
+    expect(await p.run(t)).toEqual(runCryptoTask(t));
+    // Increment 0: the worker keeps the process's priority.
+    const same = pool(1, 0);
+    for (let i = 0; i < 500 && same.workerNice.length < 1; i++) await sleep(20);
+    expect(same.workerNice).toEqual([base]);
+    for (const bad of [-1, 20, 2.5]) {
+      expect(() => new CryptoPool({ size: 1, nice: bad })).toThrow(RangeError);
+    }
   });
 });
 

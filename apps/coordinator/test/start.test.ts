@@ -1,12 +1,14 @@
 // First start makes the coordinator and admin keys (0600) and records them; later starts reuse
 // them, start without admin.key, and refuse a missing or swapped coordinator.key.
-import { renameSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatStartBanner, readIdentityKeyFile, startCoordinator } from '../src/index.js';
 import { removeDir, startTest, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 afterEach(() => {
   for (const d of dirs.splice(0)) removeDir(d);
 });
@@ -21,6 +23,45 @@ describe('startCoordinator', () => {
     expect(metrics).toMatch(/^conclave_crypto_worker_restarts 0$/m);
     await t.close();
     expect(t.handle.cryptoWorkers()).toBe(0);
+  });
+
+  it('takes its crypto pool from CONCLAVE_CRYPTO_WORKERS and CONCLAVE_CRYPTO_WORKER_NICE, and refuses bad values', async () => {
+    const saved = {
+      workers: process.env['CONCLAVE_CRYPTO_WORKERS'],
+      nice: process.env['CONCLAVE_CRYPTO_WORKER_NICE'],
+    };
+    const restore = (name: string, v: string | undefined) => {
+      if (v === undefined) delete process.env[name];
+      else process.env[name] = v;
+    };
+    // Threads of this process at each nice value (/proc, field 19 of each task's stat).
+    const atNice = (nice: number) =>
+      readdirSync('/proc/self/task').filter((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === nice;
+      }).length;
+    try {
+      const want = Math.min(19, getPriority() + 2);
+      const before = atNice(want);
+      process.env['CONCLAVE_CRYPTO_WORKERS'] = '2';
+      process.env['CONCLAVE_CRYPTO_WORKER_NICE'] = '2';
+      const t = await startTest();
+      expect(t.handle.cryptoWorkers()).toBe(2);
+      if (want !== getPriority()) {
+        for (let i = 0; i < 500 && atNice(want) < before + 2; i++) await sleep(20);
+        expect(atNice(want)).toBe(before + 2);
+      }
+      await t.close();
+      for (const bad of ['20', '-1', 'low']) {
+        process.env['CONCLAVE_CRYPTO_WORKER_NICE'] = bad;
+        await expect(startTest()).rejects.toThrow(
+          `CONCLAVE_CRYPTO_WORKER_NICE must be an integer from 0 to 19, got ${bad}`,
+        );
+      }
+    } finally {
+      restore('CONCLAVE_CRYPTO_WORKERS', saved.workers);
+      restore('CONCLAVE_CRYPTO_WORKER_NICE', saved.nice);
+    }
   });
 
   it('shows its event-loop delay since the previous scrape in /metrics, the timer period left out', async () => {
