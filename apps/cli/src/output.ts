@@ -94,6 +94,8 @@ const NEXT: Record<string, string> = {
   ARTIFACT_MISMATCH: 'do not approve; tell the requester',
   STATEMENT_MISMATCH:
     'do not approve; the coordinator sent something other than what was requested',
+  BAD_APPROVAL_SIGNATURE:
+    'if this member sent it: update conclave here and approve again; if a package was refused: the coordinator named an approver who did not sign, so keep the log and tell your security lead',
   CONFIRMATION_REQUIRED: 'answer y, or pass --yes',
   DKG_ABORTED: 'fix or remove the named member and run `conclave group create` again',
   SIGNATURE_UNAVAILABLE: 'run `conclave fetch` from the home of a member who signed',

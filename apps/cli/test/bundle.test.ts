@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleIsCurrent, DEFAULT_MANIFEST } from '../bin/bundle.mjs';
@@ -67,13 +68,16 @@ describe('the CLI bundle', () => {
   });
 
   it("ships the coordinator's crypto worker, which starts from the bundle", async () => {
-    const worker = new Worker(new URL('crypto-pool-worker.mjs', `file://${DIST}`));
+    const worker = new Worker(new URL('crypto-pool-worker.mjs', `file://${DIST}`), {
+      workerData: { nice: 0 },
+    });
     try {
       const first = await new Promise<unknown>((resolve, reject) => {
         worker.once('message', resolve);
         worker.once('error', reject);
       });
-      expect(first).toEqual({ ready: true });
+      // Ready, at the priority it was asked for (no increment: this thread's own).
+      expect(first).toEqual({ ready: true, nice: getPriority() });
     } finally {
       await worker.terminate();
     }

@@ -73,6 +73,17 @@ describe('humanError', () => {
     );
   });
 
+  it('says what a BAD_APPROVAL_SIGNATURE means on either side: update here, or a security event', () => {
+    const text = humanError({
+      code: 'BAD_APPROVAL_SIGNATURE',
+      message:
+        'the package names carol as an approver, but carries no approval of this request signed by carol; refusing to sign',
+    });
+    expect(text).toMatch(/update conclave here and approve again/);
+    expect(text).toMatch(/tell your security lead/);
+    expect(text).not.toMatch(/--help/);
+  });
+
   it('says whose disk is full: the coordinator’s (its operator) or this home’s (check it here)', () => {
     expect(
       humanError({

@@ -25,6 +25,7 @@ import {
   MAX_JOBS,
   bytesToHex,
   hexToBytes,
+  verifyApproval,
   requestDigest,
   sessionPackagesBytes,
   verifyPackageAck,
@@ -400,6 +401,7 @@ export function handleSigningMessage(
         if (commitments.some((x) => runner.store.hasCommitment(groupKey, x))) {
           throw refused('COMMITMENT_REUSED', 'commitment was already used for this group key');
         }
+        if (body.type === 'sign.approve') checkApprovalSignature(group, live.id, m.member, body);
         runner.apply(live, event, {
           incoming: m,
           writes: () => {
@@ -509,6 +511,52 @@ function earlierSignatures(runner: CeremonyRunner, live: Live): Map<string, Uint
 
 /** The group key's creation time in Unix seconds (OpenPGP key packets carry it). */
 const keyCreatedAtOf = (group: GroupRecord): number => Math.floor(group.createdAt / 1000);
+
+/**
+ * An approval must carry the approver's own signature of it (`signApproval`), valid under the
+ * identity key the group names for the authenticated sender: the signers see it in `sign.package`
+ * and refuse a package whose approvers did not sign, so an approval without one could never be
+ * signed under.
+ */
+function checkApprovalSignature(
+  group: { readonly members: readonly { readonly member: string; readonly identityKey: string }[] },
+  ceremonyId: string,
+  member: string,
+  body: { readonly requestDigest: string; readonly approval?: string | undefined },
+): void {
+  const key = group.members.find((x) => x.member === member)?.identityKey;
+  if (body.approval === undefined) {
+    throw refused(
+      'BAD_APPROVAL_SIGNATURE',
+      'the approval carries no approval signature: update conclave and approve again',
+    );
+  }
+  if (
+    key === undefined ||
+    !verifyApproval(hexToBytes(key, 32), ceremonyId, member, body.requestDigest, body.approval)
+  ) {
+    throw refused(
+      'BAD_APPROVAL_SIGNATURE',
+      'the approval signature does not verify under your identity key for this ceremony and request',
+    );
+  }
+}
+
+/**
+ * Each approver's approval signature, in `approvers` order, from their `sign.approve` in the
+ * transcript. An approval recorded before approval signatures existed has none: its place holds
+ * zeros, which no signer accepts (such a ceremony must be requested again).
+ */
+function approvalSignatures(runner: CeremonyRunner, live: Live, approvers: readonly string[]) {
+  const byMember = new Map<string, string>();
+  for (const e of runner.store.transcriptOfType(live.id, 'sign.approve')) {
+    const body = e.envelope.body;
+    if (e.direction === 'in' && body.type === 'sign.approve' && body.approval !== undefined) {
+      byMember.set(e.sender, body.approval);
+    }
+  }
+  return approvers.map((m) => byMember.get(m) ?? '0'.repeat(128));
+}
 
 function buildSession(
   runner: CeremonyRunner,
@@ -697,6 +745,11 @@ export function performSigningEffect(
                 []),
             ],
           }));
+          const approvals = approvalSignatures(
+            runner,
+            live,
+            r.approvers.map((a) => a.member),
+          );
           const previous = [...earlierSignatures(runner, live)]
             .filter(([job]) => job !== STATEMENT_JOB || r.phase === 1)
             .map(([job, sig]) => ({ job, signature: bytesToHex(sig) }));
@@ -714,6 +767,7 @@ export function performSigningEffect(
               requestDigest: c.statementDigest,
               statementDigest: r.statementDigest,
               approvers: r.approvers.map((a) => a.member),
+              approvals,
               signers: [...effect.participants],
               policyId: statementPolicyId(r),
               issuedAt: r.issuedAt,

@@ -26,6 +26,7 @@ import {
   openEnvelope,
   openFrom,
   requestDigest,
+  signApproval,
   respondToChallenge,
   round1Hash,
   sealEnvelope,
@@ -641,6 +642,7 @@ export class FakeMember {
       type: 'sign.approve',
       requestDigest: digest,
       commitments,
+      approval: signApproval(this.key, ceremonyId, this.name, digest),
     });
   }
 }

@@ -6,6 +6,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   newCeremonyId,
+  signApproval,
   requestDigest,
   sealEnvelope,
 } from '@conclave/protocol';
@@ -133,6 +134,27 @@ describe('bad input on an authenticated connection', () => {
         })
       ).code,
     ).toBe('STATEMENT_MISMATCH');
+
+    // An approval without carol's own approval signature, or with one for another ceremony or in
+    // another member's name: the signers could never sign under it (BAD_APPROVAL_SIGNATURE).
+    const carolApproval = (ceremonyId: string, member: string) =>
+      signApproval(carol.key, ceremonyId, member, digest);
+    for (const approval of [
+      undefined,
+      carolApproval(newCeremonyId(), 'carol'),
+      carolApproval(id, 'bob'),
+    ]) {
+      expect(
+        (
+          await raw.submit(id, {
+            type: 'sign.approve',
+            requestDigest: digest,
+            commitments: [bytesToHex(bytes)],
+            ...(approval === undefined ? {} : { approval }),
+          })
+        ).code,
+      ).toBe('BAD_APPROVAL_SIGNATURE');
+    }
 
     // Out of order: a share before any session started.
     expect(

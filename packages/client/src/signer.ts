@@ -19,6 +19,8 @@ import {
   sessionPackagesBytes,
   signPackageAck,
   signingPackageHash,
+  signApproval,
+  verifyApproval,
   type CeremonyStatus,
   type ErrorCode,
   type IdentityKey,
@@ -223,6 +225,27 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     if (!participants.has(m))
       refuse('UNKNOWN_PARTICIPANT', `${m} is not a member of ${meta.group}`);
   }
+  // Every approver the statement will name must have signed an approval of this very request: the
+  // approver list is not the coordinator's word (a policy quorum above t rests on it).
+  if (pkg.approvals === undefined) {
+    refuse(
+      'BAD_APPROVAL_SIGNATURE',
+      "the package carries no approvers' signatures, so who approved is only the coordinator's word; refusing to sign",
+    );
+  }
+  const approvals = pkg.approvals;
+  if (approvals.length !== pkg.approvers.length) {
+    refuse('INVALID_MESSAGE', 'one approval signature per approver expected');
+  }
+  pkg.approvers.forEach((m, i) => {
+    const key = hexToBytes(participants.get(m)!.identityKey, 32);
+    if (!verifyApproval(key, input.ceremonyId, m, review.requestDigest, approvals[i] ?? '')) {
+      refuse(
+        'BAD_APPROVAL_SIGNATURE',
+        `the package names ${m} as an approver, but carries no approval of this request signed by ${m}; refusing to sign`,
+      );
+    }
+  });
   if (!pkg.signers.includes(input.member))
     refuse('UNKNOWN_PARTICIPANT', 'I am not a signer of this package');
   if (!pkg.signers.every((s) => pkg.approvers.includes(s))) {
@@ -508,6 +531,12 @@ export class Signer {
         type: 'sign.approve',
         requestDigest: review.requestDigest,
         commitments,
+        approval: signApproval(
+          this.#o.key,
+          review.ceremonyId,
+          this.#o.member,
+          review.requestDigest,
+        ),
       });
     } catch (err) {
       // Nothing half done: the nonces are destroyed and abandoned, and the approval can be retried.

@@ -70,6 +70,7 @@ describe('MemberSession: sign.complete that overtakes the package', () => {
       requestDigest: review.requestDigest,
       statementDigest: hex(32, 'cd'),
       approvers: ['alice', 'bob'],
+      approvals: [hex(64), hex(64)],
       signers: ['alice', 'bob'],
       policyId: 'default',
       issuedAt,

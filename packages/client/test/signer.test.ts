@@ -8,6 +8,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
+  signApproval,
   type IdentityKey,
   type SealedBody,
   type SignCommitments,
@@ -98,6 +99,7 @@ function honestPackage(
     messageIssuedAt?: number;
     approvers?: string[];
     messageApprovers?: string[];
+    approvals?: string[];
   } = {},
 ): SignPackage {
   const signers = Object.keys(commitments);
@@ -139,6 +141,9 @@ function honestPackage(
     requestDigest: w.review.requestDigest,
     statementDigest: statementDigest(buildStatement(w.review.release, ctx(issuedAt, approvers))),
     approvers,
+    approvals:
+      over.approvals ??
+      approvers.map((m) => signApproval(w.ids[m]!, w.ceremonyId, m, w.review.requestDigest)),
     signers,
     policyId: 'default',
     issuedAt,
@@ -254,6 +259,42 @@ describe('checkSignPackage (the message rebuild)', () => {
     expect(codeOf(() => checkSignPackage(input(forged)))).toBe('STATEMENT_MISMATCH');
   });
 
+  it('refuses an approver who did not sign an approval of this request (BAD_APPROVAL_SIGNATURE)', () => {
+    // The coordinator names carol as a third approver: the statement, packages and digest are
+    // all built honestly for [alice, bob, carol], so only her missing signature gives it away.
+    const commitments = { alice: mine, bob: commitFor(w, 'bob') };
+    const three = ['alice', 'bob', 'carol'];
+    const sign = (
+      key: string,
+      member: string,
+      digest = w.review.requestDigest,
+      id = w.ceremonyId,
+    ) => signApproval(w.ids[key]!, id, member, digest);
+    const honest = honestPackage(w, commitments, { approvers: three });
+    expect(() => checkSignPackage(input(honest))).not.toThrow();
+    const forgedBy = (approvals: string[]) =>
+      codeOf(() =>
+        checkSignPackage(input(honestPackage(w, commitments, { approvers: three, approvals }))),
+      );
+    const ab = [sign('alice', 'alice'), sign('bob', 'bob')];
+    // No signature of carol's at all (zeros), …
+    expect(forgedBy([...ab, '00'.repeat(64)])).toBe('BAD_APPROVAL_SIGNATURE');
+    // … bob's approval put in her place, or one signed by bob's key in her name, …
+    expect(forgedBy([...ab, ab[1]!])).toBe('BAD_APPROVAL_SIGNATURE');
+    expect(forgedBy([...ab, sign('bob', 'carol')])).toBe('BAD_APPROVAL_SIGNATURE');
+    // … carol's approval of another request, or of the same request in another ceremony.
+    expect(forgedBy([...ab, sign('carol', 'carol', 'ab'.repeat(32))])).toBe(
+      'BAD_APPROVAL_SIGNATURE',
+    );
+    expect(
+      forgedBy([...ab, sign('carol', 'carol', w.review.requestDigest, 'other-ceremony')]),
+    ).toBe('BAD_APPROVAL_SIGNATURE');
+    // One signature short of the approvers listed, or none at all (a package of the old shape).
+    expect(forgedBy(ab)).toBe('INVALID_MESSAGE');
+    const { approvals: _dropped, ...unsigned } = honest;
+    expect(codeOf(() => checkSignPackage(input(unsigned)))).toBe('BAD_APPROVAL_SIGNATURE');
+  });
+
   it('refuses another request, a wrong statement digest and a stale issuedAt', () => {
     const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
     expect(codeOf(() => checkSignPackage(input({ ...pkg, requestDigest: '0'.repeat(64) })))).toBe(
@@ -282,7 +323,14 @@ describe('checkSignPackage (the message rebuild)', () => {
     expect(
       codeOf(() =>
         checkSignPackage(
-          input({ ...pkg, signers: ['alice', 'carol'], approvers: ['alice', 'carol'] }),
+          input({
+            ...pkg,
+            signers: ['alice', 'carol'],
+            approvers: ['alice', 'carol'],
+            approvals: ['alice', 'carol'].map((m) =>
+              signApproval(w.ids[m]!, w.ceremonyId, m, w.review.requestDigest),
+            ),
+          }),
         ),
       ),
     ).toBe('UNKNOWN_PARTICIPANT');

@@ -35,6 +35,7 @@ export const ERROR_CODES = [
   'STATEMENT_MISMATCH',
   'CONFIRMATION_MISMATCH',
   'BAD_ACK_SIGNATURE',
+  'BAD_APPROVAL_SIGNATURE',
   // key lifecycle (refresh, reshare, repair)
   'STALE_EPOCH',
   'GROUP_BUSY',

@@ -163,4 +163,5 @@ export {
   type AckContext,
 } from './package-ack.js';
 export { requestDigest } from './request-digest.js';
+export { approvalSigningBytes, signApproval, verifyApproval } from './approval.js';
 export { lifecycleHash, type LifecycleView } from './key-lifecycle.js';

@@ -172,12 +172,16 @@ export const PhaseSchema = z.number().int().min(1).max(2);
 
 /**
  * approver → coordinator: approve the request whose canonical body hashes to `requestDigest`
- * (see `requestDigest()`), with a fresh round-1 commitment.
+ * (see `requestDigest()`), with a fresh round-1 commitment. `approval` is the approver's own
+ * signature of the approval (`signApproval`): the coordinator refuses an approval without a valid
+ * one and shows it to the signers in `sign.package`. Optional in the schema only so transcripts
+ * stored before it existed still parse.
  */
 export const SignApproveSchema = z.strictObject({
   type: z.literal('sign.approve'),
   requestDigest: Sha256HexSchema,
   commitments: CommitmentBundleSchema,
+  approval: SignatureHexSchema.optional(),
 });
 
 /**
@@ -246,6 +250,13 @@ export const SignPackageSchema = z.strictObject({
   requestDigest: Sha256HexSchema,
   statementDigest: Sha256HexSchema,
   approvers: MemberListSchema,
+  /**
+   * Each approver's own approval signature (`sign.approve`'s `approval`), in `approvers` order: a
+   * signer verifies every one against its roster and refuses a package naming someone who did not
+   * sign an approval of this request, or one without this list. Optional in the schema only so
+   * transcripts stored before it existed still parse; the coordinator always sends it.
+   */
+  approvals: z.array(SignatureHexSchema).min(1).max(MAX_PARTICIPANTS).optional(),
   signers: MemberListSchema,
   policyId: text(64, 1),
   issuedAt: TimestampSchema,
