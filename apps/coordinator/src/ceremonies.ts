@@ -196,6 +196,14 @@ export class CeremonyRunner {
   #closed = false;
   /** Per ceremony: the settled tail of the work queued for it (see serial()). */
   readonly #queues = new Map<string, Promise<void>>();
+  /**
+   * Per ceremony: no deadline fires before this time (ms). Set at boot, and when outputs that a
+   * failed effect held back finally go out: members get one session timeout from the moment they
+   * can actually answer, so nobody is blamed for a timeout the coordinator's own outage caused.
+   */
+  readonly #graceUntil = new Map<string, number>();
+  /** Per ceremony: the retry of a failed effect or follow-up (#scheduleResume), and its attempts. */
+  readonly #resumes = new Map<string, { timer: NodeJS.Timeout | null; attempts: number }>();
 
   /** The ceremonies' pool work, some of it started before its turn (CryptoRuns). */
   readonly crypto: CryptoRuns;
@@ -238,16 +246,68 @@ export class CeremonyRunner {
     // existed must not go on under them (its commitments were made for the old ones).
     for (const live of [...this.live.values()]) this.#cancelIfSharesChanged(live);
     for (const live of [...this.live.values()]) {
-      const followUps: FollowUp[] = [];
-      if (live.kind === 'sign') {
-        const s = signingSnapshot(live);
-        const pendingAggregate = s.context.outbox.some((e) => e.kind === 'aggregate');
-        if (signingPhase(s) === 'aggregating' && !pendingAggregate) {
-          this.performer?.resumeAggregation(live, followUps);
-        }
-      }
-      this.afterTransition(live, followUps);
+      // The coordinator was down: its members could not answer meanwhile (THREATS D.47).
+      this.#graceUntil.set(live.id, this.now() + this.#graceMs(live));
+      this.#resume(live);
     }
+  }
+
+  /** How long members get to answer after an outage of the coordinator: one session timeout. */
+  #graceMs(live: Live): number {
+    if (live.kind === 'sign') return signingSnapshot(live).context.sessionTimeoutMs;
+    return this.deps.limits.sessionTimeoutMs;
+  }
+
+  /**
+   * Runs a ceremony's pending effects again, and an aggregation that was decided but not applied
+   * (its follow-up failed, or the coordinator stopped before it): what boot does for every
+   * ceremony, and what a failed effect or follow-up gets after a backoff (#scheduleResume).
+   */
+  #resume(live: Live): void {
+    const followUps: FollowUp[] = [];
+    if (live.kind === 'sign') {
+      const s = signingSnapshot(live);
+      const pendingAggregate = s.context.outbox.some((e) => e.kind === 'aggregate');
+      if (signingPhase(s) === 'aggregating' && !pendingAggregate) {
+        this.performer?.resumeAggregation(live, followUps);
+      }
+    }
+    this.afterTransition(live, followUps);
+  }
+
+  /**
+   * After an effect or a follow-up failed (a full disk, a worker failure): try again after a
+   * backoff (0.5 s, doubling, at most 30 s) until the ceremony has nothing pending, instead of
+   * waiting for its next transition, which may be a deadline that blames members for packages
+   * they never got (THREATS D.49: it recovers once space is freed).
+   */
+  #scheduleResume(live: Live): void {
+    if (this.#closed || !isOpen(snapshotOf(live))) return;
+    const entry = this.#resumes.get(live.id) ?? { timer: null, attempts: 0 };
+    if (entry.timer !== null) return;
+    const delay = Math.min(30_000, 500 * 2 ** entry.attempts);
+    entry.attempts++;
+    entry.timer = setTimeout(() => {
+      entry.timer = null;
+      void this.serial(live.id, () => {
+        if (this.#closed) return;
+        if (this.live.get(live.id) !== live) {
+          if (this.#resumes.get(live.id) === entry) this.#resumes.delete(live.id);
+          return;
+        }
+        const before = entry.attempts;
+        this.#resume(live);
+        // Nothing failed again: the outputs held back went out now, so the members' time
+        // starts now; and the next failure starts the backoff afresh.
+        if (entry.timer === null && entry.attempts === before) {
+          this.#resumes.delete(live.id);
+          this.#graceUntil.set(live.id, this.now() + this.#graceMs(live));
+          this.#arm(live);
+        }
+      });
+    }, delay);
+    entry.timer.unref();
+    this.#resumes.set(live.id, entry);
   }
 
   #cancelIfSharesChanged(live: Live): void {
@@ -364,6 +424,8 @@ export class CeremonyRunner {
     }
     for (const push of this.#statusPushes.values()) if (push.timer) clearTimeout(push.timer);
     this.#statusPushes.clear();
+    for (const r of this.#resumes.values()) if (r.timer !== null) clearTimeout(r.timer);
+    this.#resumes.clear();
   }
 
   #load(record: CeremonyRecord): Live {
@@ -592,6 +654,15 @@ export class CeremonyRunner {
     if (live.timer !== null) clearTimeout(live.timer);
     live.timer = null;
     if (this.live.get(live.id) === live) this.live.delete(live.id);
+    this.#forgetRetries(live.id);
+  }
+
+  /** A closed or dropped ceremony's grace and retry. */
+  #forgetRetries(id: string): void {
+    this.#graceUntil.delete(id);
+    const r = this.#resumes.get(id);
+    if (r?.timer != null) clearTimeout(r.timer);
+    this.#resumes.delete(id);
   }
 
   /** Performs pending effects, flushes them, runs follow-ups, re-arms the deadline, pushes status. */
@@ -649,6 +720,8 @@ export class CeremonyRunner {
           code:
             e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
         });
+        // After this transaction: retried with a backoff, not only at the next transition.
+        queueMicrotask(() => this.#scheduleResume(live));
         break;
       }
     }
@@ -660,13 +733,19 @@ export class CeremonyRunner {
     if (this.#closed) return;
     this.#arm(live);
     this.pushStatus(live);
-    if (!isOpen(snapshotOf(live))) this.live.delete(live.id);
-    const refusedFollowUp = (e: unknown) =>
+    if (!isOpen(snapshotOf(live))) {
+      this.live.delete(live.id);
+      this.#forgetRetries(live.id);
+    }
+    const refusedFollowUp = (e: unknown) => {
       this.deps.logger.warn('follow-up refused', {
         ceremony: live.id,
         code:
           e instanceof Error && 'code' in e ? String((e as { code: unknown }).code) : 'INTERNAL',
       });
+      // An aggregation whose result could not be stored has nothing else that retries it.
+      this.#scheduleResume(live);
+    };
     for (const followUp of followUps) {
       try {
         const result = followUp();
@@ -697,7 +776,8 @@ export class CeremonyRunner {
     live.timer = null;
     const due = nextDeadline(snapshotOf(live));
     if (due === null || this.#closed) return;
-    const delay = Math.min(Math.max(0, due - this.now()), 2 ** 31 - 1);
+    const notBefore = this.#graceUntil.get(live.id) ?? 0;
+    const delay = Math.min(Math.max(0, due - this.now(), notBefore - this.now()), 2 ** 31 - 1);
     live.timer = setTimeout(() => void this.serial(live.id, () => this.#fire(live)), delay);
     live.timer.unref();
   }
@@ -705,6 +785,12 @@ export class CeremonyRunner {
   #fire(live: Live): void {
     live.timer = null;
     if (this.#closed || this.live.get(live.id) !== live) return;
+    // Outputs the members still wait for (an effect that failed): a timeout now would blame them
+    // for the coordinator's fault. The retry re-arms the deadline once they went out.
+    if (pendingEffects(snapshotOf(live)).length > 0) {
+      this.#scheduleResume(live);
+      return;
+    }
     const event = { type: 'deadline.reached', at: this.now() };
     const verdict = checkEvent(snapshotOf(live), event);
     if (!verdict.ok) {

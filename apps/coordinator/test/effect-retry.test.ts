@@ -1,0 +1,110 @@
+// Nobody is blamed for the coordinator's own faults (THREATS D.47, D.49): an effect or a follow-up
+// that failed (here a full disk, injected once) is tried again after a backoff instead of waiting
+// for the ceremony's next transition, and no session deadline fires before the members had one
+// session timeout from the moment they could answer: after the outputs a failure held back went
+// out, and after a restart. The session timeout is short (1.5 s) so that a wrong blame would show.
+import { newCeremonyId } from '@conclave/protocol';
+import { describe, expect, it } from 'vitest';
+import type { Store } from '../src/store.js';
+import {
+  approveHoldingPackages,
+  expectAck,
+  releaseGroup,
+  removeDir,
+  startTest,
+  tempDir,
+  testScope,
+} from './helpers.js';
+
+const { cleanups, fresh } = testScope();
+const LIMITS = { sessionTimeoutMs: 1_500, cryptoWorkers: 0 };
+
+/** What better-sqlite3 throws on a full disk. */
+const diskFull = () =>
+  Object.assign(new Error('database or disk is full'), {
+    name: 'SqliteError',
+    code: 'SQLITE_FULL',
+  });
+
+/** Makes `store[method]` throw a full-disk error the first time it is called. */
+function failOnce(store: Store, method: 'putSession' | 'setSessionSignatures'): () => boolean {
+  const target = store as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = target[method]!.bind(store);
+  let failed = false;
+  target[method] = (...args: unknown[]) => {
+    if (!failed) {
+      failed = true;
+      throw diskFull();
+    }
+    return original(...args);
+  };
+  return () => failed;
+}
+
+function contextOf(store: Store, id: string): { culprits: string[]; excluded: unknown[] } {
+  return JSON.parse(store.getCeremony(id)!.snapshot).context;
+}
+
+describe('failed effects and outages', () => {
+  it('sends a session whose packages could not be stored once, and blames nobody', async () => {
+    const t = await fresh({ limits: LIMITS });
+    const { members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
+    const failed = failOnce(t.handle.store, 'putSession');
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    const complete = await alice.client.nextBody('sign.complete', id, 15_000);
+    expect(failed()).toBe(true);
+    expect(complete.body.signers).toEqual(['bob', 'carol']);
+    expect(contextOf(t.handle.store, id)).toMatchObject({ culprits: [], excluded: [] });
+    // One session, its packages sent once.
+    const packages = t.handle.store.transcript(id).filter((e) => e.bodyType === 'sign.package');
+    expect(packages.map((e) => e.recipient).sort()).toEqual(['bob', 'carol']);
+  });
+
+  it('stores an aggregate whose write failed once, without a restart', async () => {
+    const t = await fresh({ limits: LIMITS });
+    const { members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
+    const failed = failOnce(t.handle.store, 'setSessionSignatures');
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    const complete = await alice.client.nextBody('sign.complete', id, 15_000);
+    expect(failed()).toBe(true);
+    expect(t.handle.store.getCeremony(id)!.state).toBe('completed');
+    expect(t.handle.store.getSignature(id)?.signature).toBe(complete.body.signature);
+    expect(contextOf(t.handle.store, id).culprits).toEqual([]);
+  });
+
+  it('gives the signers a session timeout after a restart that came later than their deadline', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const a = await startTest({ dir, limits: LIMITS });
+    const { members } = await releaseGroup(a);
+    const [alice, bob, carol] = members;
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    // bob and carol approve and get their packages, then the coordinator stops before their
+    // shares arrive, and stays down past the session's deadline.
+    await approveHoldingPackages(id, [bob, carol]);
+    expect(a.handle.store.getCeremony(id)!.state).toBe('signing.inSession');
+    await a.close();
+    await new Promise((r) => setTimeout(r, LIMITS.sessionTimeoutMs + 500));
+
+    const b = await startTest({ dir, limits: LIMITS });
+    cleanups.push(() => b.close());
+    // The members take a moment to come back; they sign what they are sent again.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const m of members) {
+      m.holdPackages = false;
+      await m.connect(b);
+    }
+    const complete = await alice.client.nextBody('sign.complete', id, 15_000);
+    expect(complete.body.signers).toEqual(['bob', 'carol']);
+    expect(contextOf(b.handle.store, id)).toMatchObject({ culprits: [], excluded: [] });
+  });
+});
