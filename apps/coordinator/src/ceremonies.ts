@@ -311,6 +311,21 @@ export class CeremonyRunner {
   }
 
   #cancelIfSharesChanged(live: Live): void {
+    try {
+      this.#catchUpSharesChanged(live);
+    } catch {
+      this.deps.logger.error('stale ceremony could not be cancelled', { ceremony: live.id });
+    }
+  }
+
+  /**
+   * Cancels a signing ceremony opened before its group's shares last changed (a refresh or
+   * reshare commits the new epoch, then cancels the group's open ceremonies in a follow-up that
+   * can fail): its commitments were made for the old shares, and a share checked against the new
+   * verifying shares would blame an honest signer. Throws if the cancel cannot be committed, so
+   * the event that was to follow is refused too.
+   */
+  #catchUpSharesChanged(live: Live): void {
     if (live.kind !== 'sign') return;
     const changed = this.store
       .listEpochs(live.group)
@@ -324,11 +339,7 @@ export class CeremonyRunner {
       at: this.now(),
     };
     if (!checkEvent(snapshotOf(live), event).ok) return;
-    try {
-      this.apply(live, event);
-    } catch {
-      this.deps.logger.error('stale ceremony could not be cancelled', { ceremony: live.id });
-    }
+    this.#transition(live, event);
   }
 
   /**
@@ -542,6 +553,8 @@ export class CeremonyRunner {
     // A revocation not applied yet (its write failed) is applied first: the event is checked
     // against a ceremony that no longer counts the revoked member (B.30).
     this.#catchUpRevocations(live);
+    // Likewise a cancel a refresh or reshare could not apply: nothing goes on under new shares.
+    this.#catchUpSharesChanged(live);
     this.#transition(live, event, options);
   }
 

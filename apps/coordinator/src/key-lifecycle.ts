@@ -535,7 +535,8 @@ function cancelSigning(runner: CeremonyRunner, group: string, epoch: number): vo
         at: runner.now(),
       });
     } catch {
-      // already closing: nothing to cancel
+      // Already closing, or the cancel could not be committed (a full disk): then the ceremony's
+      // next event cancels it first (CeremonyRunner.apply), so nothing goes on under new shares.
     }
   }
 }

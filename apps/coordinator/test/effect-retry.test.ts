@@ -3,6 +3,7 @@
 // for the ceremony's next transition, and no session deadline fires before the members had one
 // session timeout from the moment they could answer: after the outputs a failure held back went
 // out, and after a restart. The session timeout is short (1.5 s) so that a wrong blame would show.
+// And a signing ceremony a refresh could not cancel is cancelled before its next event.
 import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../src/store.js';
@@ -106,5 +107,39 @@ describe('failed effects and outages', () => {
     const complete = await alice.client.nextBody('sign.complete', id, 15_000);
     expect(complete.body.signers).toEqual(['bob', 'carol']);
     expect(contextOf(b.handle.store, id)).toMatchObject({ culprits: [], excluded: [] });
+  });
+
+  it('cancels, before its next event, a ceremony whose group shares changed but whose cancel failed', async () => {
+    const t = await fresh({ limits: LIMITS });
+    const { members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    expectAck(await bob.approve(id, 'release'));
+    // What a refresh leaves when its follow-up could not cancel the group's open ceremonies: the
+    // new epoch is committed, the ceremony is still open (its commitments are for the old shares).
+    await new Promise((r) => setTimeout(r, 5));
+    const store = t.handle.store;
+    const group = store.getGroup('release')!;
+    store.transaction(() => {
+      store.putGroup({ ...group, epoch: 1, updatedAt: Date.now() });
+      store.putEpoch({
+        group: 'release',
+        epoch: 1,
+        kind: 'refresh',
+        ceremonyId: newCeremonyId(),
+        threshold: group.threshold,
+        members: group.members,
+        groupPublicKey: group.groupPublicKey!,
+        publicKeyPackage: group.publicKeyPackage!,
+        at: Date.now(),
+      });
+    });
+    expect(store.getCeremony(id)!.open).toBe(true);
+    // carol's approval would open a session under the new shares: the cancel comes first.
+    // (An event for a closed ceremony is refused as any event its state does not take.)
+    expect((await carol.approve(id, 'release')).code).toBe('UNEXPECTED_MESSAGE');
+    expect(store.getCeremony(id)!.state).toBe('cancelled');
+    expect(store.transcript(id).some((e) => e.bodyType === 'sign.package')).toBe(false);
   });
 });
