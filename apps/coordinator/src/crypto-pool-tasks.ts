@@ -2,7 +2,8 @@
 // pool's workers run (crypto-pool-worker.ts), and what the coordinator runs inline when the pool
 // has no workers. Inputs and results are structured-clone friendly (strings, arrays, plain objects)
 // and carry public data only: commitments, signing packages, signature shares, signatures.
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { ed25519 as noble } from '@noble/curves/ed25519.js';
 import {
   ed25519 as frost,
   ed25519Spki,
@@ -195,6 +196,25 @@ export function prepareShares(task: PrepareSharesTask): boolean {
   }
 }
 
+/**
+ * THREATS A.23: an aggregate is published only if two independent verifiers accept it, Node's
+ * (OpenSSL) and noble's strict RFC 8032 mode (`zip215: false`: canonical encodings only). Not
+ * `frost.verify`, which for Ed25519 is OpenSSL again.
+ */
+export function verifyFinal(
+  message: Uint8Array,
+  signature: Uint8Array,
+  verifyingKey: Uint8Array,
+  nodeKey: KeyObject,
+): boolean {
+  if (!nodeVerify(null, message, nodeKey, signature)) return false;
+  try {
+    return noble.verify(signature, message, verifyingKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
 export function aggregateShares(task: AggregateTask): AggregateResult {
   const pub = decodePublicKeyPackage(task.publicKeyPackage);
   const byIdentifier = new Map(
@@ -213,9 +233,7 @@ export function aggregateShares(task: AggregateTask): AggregateResult {
     const shares = task.shares.map((x) => shareOf(x.member, x.shares[i] ?? ''));
     try {
       const signature = frost.aggregate(pkg, shares, pub).bytes;
-      const valid =
-        nodeVerify(null, pkg.message, key, signature) &&
-        frost.verify(pkg.message, signature, pub.verifyingKey);
+      const valid = verifyFinal(pkg.message, signature, pub.verifyingKey, key);
       if (valid) signatures[job.job] = bytesToHex(signature);
       else ok = false;
     } catch (e) {

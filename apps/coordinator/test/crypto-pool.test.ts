@@ -19,7 +19,9 @@ import {
 import type { Logger } from '../src/logger.js';
 
 type LogFields = Parameters<Logger['error']>[1];
-import { runCryptoTask, type CryptoTask } from '../src/crypto-pool-tasks.js';
+import { runCryptoTask, verifyFinal, type CryptoTask } from '../src/crypto-pool-tasks.js';
+import { createPublicKey } from 'node:crypto';
+import { ed25519 as noble } from '@noble/curves/ed25519.js';
 
 const members = ['alice', 'bob', 'carol'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -356,5 +358,41 @@ describe('CryptoRuns (pool work started before the ceremony turn)', () => {
     expect(r.prefetch(task, 'c1')).toBeUndefined();
     expect(r.pending).toBe(0);
     expect(await r.run(task, 'c1')).toEqual(runCryptoTask(task));
+  });
+});
+
+describe('verifyFinal (THREATS A.23: OpenSSL and noble strict must both accept)', () => {
+  const nodeKey = (a: Uint8Array) =>
+    createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(a)]),
+      format: 'der',
+      type: 'spki',
+    });
+
+  it('accepts an honest signature and refuses a flipped bit', () => {
+    const sk = noble.utils.randomSecretKey();
+    const pk = noble.getPublicKey(sk);
+    const msg = new TextEncoder().encode('release statement');
+    const sig = noble.sign(msg, sk);
+    expect(verifyFinal(msg, sig, pk, nodeKey(pk))).toBe(true);
+    const bad = Uint8Array.from(sig);
+    bad[40]! ^= 1;
+    expect(verifyFinal(msg, bad, pk, nodeKey(pk))).toBe(false);
+  });
+
+  it('refuses what OpenSSL accepts but strict RFC 8032 does not: a non-canonical key encoding', () => {
+    // y = p + 1: the identity point, encoded non-canonically. OpenSSL decodes it and, the key
+    // being the identity, accepts (R = [r]B, S = r) for any message; noble strict refuses the
+    // encoding. With OpenSSL asked twice (frost.verify is OpenSSL for Ed25519) it passed.
+    const a = new Uint8Array(32).fill(0xff);
+    a[0] = 0xee;
+    a[31] = 0x7f;
+    const r = 12345n;
+    const s = new Uint8Array(32);
+    for (let i = 0, x = r; i < 32; i++, x >>= 8n) s[i] = Number(x & 0xffn);
+    const sig = new Uint8Array([...noble.Point.BASE.multiply(r).toBytes(), ...s]);
+    const msg = new TextEncoder().encode('anything at all');
+    expect(frost.verify(msg, sig, a)).toBe(true);
+    expect(verifyFinal(msg, sig, a, nodeKey(a))).toBe(false);
   });
 });
