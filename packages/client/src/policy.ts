@@ -300,6 +300,9 @@ export async function currentVerifiedPolicy(
   return { policy, info };
 }
 
+/** Clock difference allowed between a member and the coordinator for `maxValiditySeconds`. */
+export const VALIDITY_CLOCK_TOLERANCE_MS = 5 * 60_000;
+
 /**
  * What a member checks itself in a request against the verified policy, so that a coordinator
  * cannot loosen it by skipping its own checks: artifact name patterns, the incident a hotfix needs,
@@ -309,8 +312,22 @@ export async function currentVerifiedPolicy(
 export function checkRequestAgainstPolicy(
   p: VerifiedPolicy,
   request: { readonly requester: string; readonly release: Release },
+  now: number = Date.now(),
 ): void {
   const rule = classRuleOf(p.document, request.release.class);
+  // The statement's validity: no longer than the policy allows from now (this clock, give or take
+  // VALIDITY_CLOCK_TOLERANCE_MS), and present when the policy limits it.
+  const maxSeconds = rule.maxValiditySeconds;
+  const until = request.release.validUntil;
+  if (
+    maxSeconds !== undefined &&
+    (until === undefined || until > now + maxSeconds * 1000 + VALIDITY_CLOCK_TOLERANCE_MS)
+  ) {
+    throw new ClientError(
+      'POLICY_VALIDITY_EXCEEDED',
+      `${p.policyId} limits ${request.release.class} statements to ${maxSeconds} s of validity, but this request is valid ${until === undefined ? 'forever' : `until ${new Date(until).toISOString()}`}; not approving`,
+    );
+  }
   const r = rule.requesters;
   if (
     r !== undefined &&

@@ -139,6 +139,10 @@ export function describeReview(r: Review): string {
     `  formats:   ${r.release.formats.join(', ')}`,
   ];
   if (r.release.note !== '') lines.push(`  note:      ${r.release.note}`);
+  const until = r.release.validUntil;
+  lines.push(
+    `  valid:     ${until === undefined ? 'no expiry' : `until ${new Date(until).toISOString()}`}`,
+  );
   for (const a of r.release.artifacts) {
     lines.push(`  artifact:  ${a.name}`, `    sha256 ${a.sha256}`);
   }

@@ -316,6 +316,27 @@ describe('request and package checks', () => {
     ).toThrow(expect.objectContaining({ code: 'POLICY_INCIDENT_REQUIRED' }));
   });
 
+  it('checks the validity limit itself: none given, or longer than the policy allows from now', () => {
+    const limited = verifyPolicyInfo(info(doc(1, { maxValiditySeconds: 86_400 })), key);
+    const now = 1_800_000_000_000;
+    const check = (validUntil?: number) => () =>
+      checkRequestAgainstPolicy(
+        limited,
+        { requester: 'alice', release: release(validUntil === undefined ? {} : { validUntil }) },
+        now,
+      );
+    expect(check(now + 86_400_000)).not.toThrow();
+    // Within the clock tolerance of the coordinator, who checked it when the request came in.
+    expect(check(now + 86_400_000 + 60_000)).not.toThrow();
+    const exceeded = expect.objectContaining({ code: 'POLICY_VALIDITY_EXCEEDED' });
+    expect(check(now + 2 * 86_400_000)).toThrow(exceeded);
+    expect(check()).toThrow(exceeded);
+    // A policy without a limit takes a request without validUntil.
+    expect(() =>
+      checkRequestAgainstPolicy(p, { requester: 'alice', release: release() }, now),
+    ).not.toThrow();
+  });
+
   it('refuses to sign a statement naming another policy, or listing fewer approvers than its quorum', () => {
     const ok = { policyId: 'release@v1', approvers: ['a', 'b', 'c'] };
     expect(() => checkPackageAgainstPolicy(p, 'standard', 2, ok)).not.toThrow();
