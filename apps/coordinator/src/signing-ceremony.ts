@@ -750,9 +750,12 @@ export function performSigningEffect(
             live,
             r.approvers.map((a) => a.member),
           );
-          const previous = [...earlierSignatures(runner, live)]
-            .filter(([job]) => job !== STATEMENT_JOB || r.phase === 1)
-            .map(([job, sig]) => ({ job, signature: bytesToHex(sig) }));
+          // Every earlier signature, the statement's included: the signers check each against
+          // the phase-1 messages they rebuild, which ties this phase to phase 1's statement.
+          const previous = [...earlierSignatures(runner, live)].map(([job, sig]) => ({
+            job,
+            signature: bytesToHex(sig),
+          }));
           return effect.participants.map((member) => ({
             recipient: member,
             body: {

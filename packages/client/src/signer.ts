@@ -340,6 +340,17 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     if (pkg.phase > 1) {
       // What this phase covers must be real signatures of the group over what was approved.
       const earlier = new Map(planMessages(plan, 1).map((j) => [j.id, j.message]));
+      // Every one of them, the statement's included: its signature is over the statement rebuilt
+      // from this package's approvers and time, which ties this phase to what phase 1 signed (a
+      // minisign phase-1 signature covers the file's digest only, not the statement).
+      for (const job of earlier.keys()) {
+        if (!previous.has(job)) {
+          refuse(
+            'STATEMENT_MISMATCH',
+            `phase ${pkg.phase} must carry phase 1's signature for ${job}, and this package does not; refusing to sign`,
+          );
+        }
+      }
       for (const [job, sig] of previous) {
         const message = earlier.get(job);
         if (message === undefined || !frost.verify(message, sig, groupKey)) {

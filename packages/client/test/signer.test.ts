@@ -14,7 +14,7 @@ import {
   type SignCommitments,
   type SignPackage,
 } from '@conclave/protocol';
-import { buildStatement, planMessages, statementDigest } from '@conclave/release';
+import { buildStatement, jobIdsFor, planMessages, statementDigest } from '@conclave/release';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -293,6 +293,51 @@ describe('checkSignPackage (the message rebuild)', () => {
     expect(forgedBy(ab)).toBe('INVALID_MESSAGE');
     const { approvals: _dropped, ...unsigned } = honest;
     expect(codeOf(() => checkSignPackage(input(unsigned)))).toBe('BAD_APPROVAL_SIGNATURE');
+  });
+
+  it("refuses a phase-2 package that leaves out phase 1's statement signature", () => {
+    // minisign's global signature signs in phase 2; its phase-1 signature covers the file's digest
+    // only, so without the statement's signature nothing ties phase 2 to what phase 1 signed.
+    const review: Review = {
+      ...w.review,
+      release: { ...w.review.release, formats: ['dsse', 'minisign'] },
+    };
+    const jobs = jobIdsFor(review.release, 2);
+    expect(jobs).toEqual(['minisign-global:a.tgz']);
+    expect(jobIdsFor(review.release, 1)).toEqual(['dsse', 'minisign:a.tgz']);
+    const one = (m: string) => [
+      bytesToHex(
+        frost.encode.bytes('SigningCommitments', frost.round1.commit(w.keys[m]!).commitments),
+      ),
+    ];
+    const alice = one('alice');
+    const base = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    const pkg: SignPackage = {
+      ...base,
+      commitments: [
+        { member: 'alice', commitments: alice },
+        { member: 'bob', commitments: one('bob') },
+      ],
+      phase: 2,
+      jobs,
+      packageHashes: ['00'.repeat(32)],
+      previous: [{ job: 'minisign:a.tgz', signature: '11'.repeat(64) }],
+    };
+    const check = (previous: SignPackage['previous']) => {
+      try {
+        checkSignPackage({ ...input({ ...pkg, previous }, [alice]), review });
+        return 'accepted';
+      } catch (e) {
+        return e instanceof ClientError ? `${e.code}: ${e.message}` : String(e);
+      }
+    };
+    expect(check(pkg.previous)).toMatch(
+      /^STATEMENT_MISMATCH: phase 2 must carry phase 1's signature for dsse/,
+    );
+    // With it, the signatures are checked (these are not real ones).
+    expect(check([{ job: 'dsse', signature: '22'.repeat(64) }, ...pkg.previous])).toMatch(
+      /^STATEMENT_MISMATCH: the earlier signature for .* does not verify/,
+    );
   });
 
   it('refuses another request, a wrong statement digest and a stale issuedAt', () => {

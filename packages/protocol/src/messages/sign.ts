@@ -243,7 +243,10 @@ export const SignPackageSchema = z.strictObject({
     .superRefine(uniqueBy('member')),
   /** SHA-256 of each job's encoded signing package, in `jobs` order. */
   packageHashes: z.array(Sha256HexSchema).min(1).max(MAX_JOBS),
-  /** Signatures of earlier phases that this phase's messages cover (minisign global signatures). */
+  /**
+   * Every signature of the earlier phases (the statement's included): a signer requires them all and
+   * verifies each against the phase-1 message it rebuilds, which ties this phase to phase 1.
+   */
   previous: JobSignaturesSchema,
   /** Unix seconds: the group key's creation time, which its OpenPGP key packet carries. */
   keyCreatedAt: KeyCreatedAtSchema,
