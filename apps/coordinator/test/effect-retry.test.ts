@@ -15,6 +15,8 @@ import {
   startTest,
   tempDir,
   testScope,
+  commitRefreshEpoch,
+  type TestCoordinator,
 } from './helpers.js';
 
 const { cleanups, fresh } = testScope();
@@ -42,6 +44,17 @@ function failOnce(store: Store, method: 'putSession' | 'setSessionSignatures'): 
   return () => failed;
 }
 
+/** alice requests a release, bob and carol approve (2 of 3): a session opens at once. */
+async function approvedByBobAndCarol(t: TestCoordinator) {
+  const { members } = await releaseGroup(t);
+  const [alice, bob, carol] = members;
+  const id = newCeremonyId();
+  await alice.requestRelease(id);
+  expectAck(await bob.approve(id, 'release'));
+  expectAck(await carol.approve(id, 'release'));
+  return { alice, id };
+}
+
 function contextOf(store: Store, id: string): { culprits: string[]; excluded: unknown[] } {
   return JSON.parse(store.getCeremony(id)!.snapshot).context;
 }
@@ -49,13 +62,8 @@ function contextOf(store: Store, id: string): { culprits: string[]; excluded: un
 describe('failed effects and outages', () => {
   it('sends a session whose packages could not be stored once, and blames nobody', async () => {
     const t = await fresh({ limits: LIMITS });
-    const { members } = await releaseGroup(t);
-    const [alice, bob, carol] = members;
     const failed = failOnce(t.handle.store, 'putSession');
-    const id = newCeremonyId();
-    await alice.requestRelease(id);
-    expectAck(await bob.approve(id, 'release'));
-    expectAck(await carol.approve(id, 'release'));
+    const { alice, id } = await approvedByBobAndCarol(t);
     const complete = await alice.client.nextBody('sign.complete', id, 15_000);
     expect(failed()).toBe(true);
     expect(complete.body.signers).toEqual(['bob', 'carol']);
@@ -67,13 +75,8 @@ describe('failed effects and outages', () => {
 
   it('stores an aggregate whose write failed once, without a restart', async () => {
     const t = await fresh({ limits: LIMITS });
-    const { members } = await releaseGroup(t);
-    const [alice, bob, carol] = members;
     const failed = failOnce(t.handle.store, 'setSessionSignatures');
-    const id = newCeremonyId();
-    await alice.requestRelease(id);
-    expectAck(await bob.approve(id, 'release'));
-    expectAck(await carol.approve(id, 'release'));
+    const { alice, id } = await approvedByBobAndCarol(t);
     const complete = await alice.client.nextBody('sign.complete', id, 15_000);
     expect(failed()).toBe(true);
     expect(t.handle.store.getCeremony(id)!.state).toBe('completed');
@@ -120,21 +123,7 @@ describe('failed effects and outages', () => {
     // new epoch is committed, the ceremony is still open (its commitments are for the old shares).
     await new Promise((r) => setTimeout(r, 5));
     const store = t.handle.store;
-    const group = store.getGroup('release')!;
-    store.transaction(() => {
-      store.putGroup({ ...group, epoch: 1, updatedAt: Date.now() });
-      store.putEpoch({
-        group: 'release',
-        epoch: 1,
-        kind: 'refresh',
-        ceremonyId: newCeremonyId(),
-        threshold: group.threshold,
-        members: group.members,
-        groupPublicKey: group.groupPublicKey!,
-        publicKeyPackage: group.publicKeyPackage!,
-        at: Date.now(),
-      });
-    });
+    commitRefreshEpoch(store);
     expect(store.getCeremony(id)!.open).toBe(true);
     // carol's approval would open a session under the new shares: the cancel comes first.
     // (An event for a closed ceremony is refused as any event its state does not take.)

@@ -49,6 +49,29 @@ import {
   type CoordinatorHandle,
   type StartOptions,
 } from '../src/index.js';
+import type { Store } from '../src/store.js';
+
+/**
+ * What a refresh's `activateGroup` commits for group `release`: key epoch 1 (same key, new shares),
+ * without the follow-up that cancels the group's open signing ceremonies.
+ */
+export function commitRefreshEpoch(store: Store): void {
+  const group = store.getGroup('release')!;
+  store.transaction(() => {
+    store.putGroup({ ...group, epoch: 1, updatedAt: Date.now() });
+    store.putEpoch({
+      group: 'release',
+      epoch: 1,
+      kind: 'refresh',
+      ceremonyId: newCeremonyId(),
+      threshold: group.threshold,
+      members: group.members,
+      groupPublicKey: group.groupPublicKey!,
+      publicKeyPackage: group.publicKeyPackage!,
+      at: Date.now(),
+    });
+  });
+}
 
 export const ROUNDS: Record<string, string> = {
   'dkg.round1': '1',

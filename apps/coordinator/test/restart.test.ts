@@ -12,6 +12,7 @@ import { openStore } from '../src/store.js';
 import {
   addMembers,
   approveHoldingPackages,
+  commitRefreshEpoch,
   connect,
   connectAdmin,
   expectAck,
@@ -266,21 +267,7 @@ describe('crash and restart', () => {
     // group's open signing ceremony (cancelled by a follow-up after that commit) is still open.
     await new Promise((r) => setTimeout(r, 5));
     const store = openStore(a.dbPath, { now: Date.now() });
-    const group = store.getGroup('release')!;
-    store.transaction(() => {
-      store.putGroup({ ...group, epoch: 1, updatedAt: Date.now() });
-      store.putEpoch({
-        group: 'release',
-        epoch: 1,
-        kind: 'refresh',
-        ceremonyId: newCeremonyId(),
-        threshold: group.threshold,
-        members: group.members,
-        groupPublicKey: group.groupPublicKey!,
-        publicKeyPackage: group.publicKeyPackage!,
-        at: Date.now(),
-      });
-    });
+    commitRefreshEpoch(store);
     store.close();
 
     const b = await startTest({ dir });
