@@ -296,13 +296,17 @@ export class CeremonyRunner {
           return;
         }
         const before = entry.attempts;
+        const heldBack = pendingEffects(snapshotOf(live)).length > 0;
         this.#resume(live);
-        // Nothing failed again: the outputs held back went out now, so the members' time
-        // starts now; and the next failure starts the backoff afresh.
+        // Nothing failed again: the next failure starts the backoff afresh. If outputs were held
+        // back, they went out now, so the members' time starts now (only then: a retried
+        // aggregation sends nothing a member waited for, and must not move a deadline).
         if (entry.timer === null && entry.attempts === before) {
           this.#resumes.delete(live.id);
-          this.#graceUntil.set(live.id, this.now() + this.#graceMs(live));
-          this.#arm(live);
+          if (heldBack) {
+            this.#graceUntil.set(live.id, this.now() + this.#graceMs(live));
+            this.#arm(live);
+          }
         }
       });
     }, delay);
