@@ -331,11 +331,9 @@ export class CeremonyRunner {
    */
   #catchUpSharesChanged(live: Live): void {
     if (live.kind !== 'sign') return;
-    const changed = this.store
-      .listEpochs(live.group)
-      .filter((e) => e.kind !== 'dkg' && e.at > live.createdAt)
-      .at(-1);
-    if (changed === undefined) return;
+    // Epochs only move forward in time: the newest that changed the shares is the one to check.
+    const changed = this.store.lastSharesChange(live.group);
+    if (changed === undefined || changed.at <= live.createdAt) return;
     const event = {
       type: 'ceremony.cancel',
       by: 'coordinator',

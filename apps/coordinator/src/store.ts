@@ -70,6 +70,7 @@ export interface GroupRecord {
   readonly epoch: number;
 }
 
+const SharesChangeRow = z.object({ epoch: z.number().int().nonnegative(), at: Time });
 const EpochRow = z.object({
   grp: Name,
   epoch: z.number().int().nonnegative(),
@@ -274,6 +275,11 @@ export interface Store {
   /** Records one epoch's key state (history; DUPLICATE if that epoch is already recorded). */
   putEpoch(epoch: EpochRecord): void;
   listEpochs(group: string): EpochRecord[];
+  /**
+   * The group's newest epoch that changed its shares (a refresh or reshare, not its DKG): epoch and
+   * time only, cheap enough to ask before every event (CeremonyRunner.apply).
+   */
+  lastSharesChange(group: string): { readonly epoch: number; readonly at: number } | undefined;
 
   getCeremony(id: string): CeremonyRecord | undefined;
   insertCeremony(record: CeremonyRecord): void;
@@ -677,6 +683,15 @@ export class SqliteStore implements Store {
         throw new ProtocolError('DUPLICATE', 'this epoch is already recorded');
       throw err;
     }
+  }
+
+  lastSharesChange(group: string): { readonly epoch: number; readonly at: number } | undefined {
+    const row = this.#stmt(
+      "SELECT epoch, at FROM group_epochs WHERE grp = ? AND kind != 'dkg' ORDER BY epoch DESC LIMIT 1",
+    ).get(group);
+    if (row === undefined) return undefined;
+    const r = parseRow(SharesChangeRow, row, 'group_epochs');
+    return { epoch: r.epoch, at: r.at };
   }
 
   listEpochs(group: string): EpochRecord[] {

@@ -5,7 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { bytesToHex, hexToBytes, newCeremonyId, requestDigest } from '@conclave/protocol';
+import {
+  bytesToHex,
+  hexToBytes,
+  newCeremonyId,
+  requestDigest,
+  verifyApproval,
+} from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCeremonyReport, readIdentityKeyFile } from '../src/index.js';
 import { openStore } from '../src/store.js';
@@ -178,9 +184,22 @@ describe('crash and restart', () => {
     for (const m of members) await m.connect(b);
     const complete = await alice.client.nextBody('sign.complete', id, 20_000);
     expect(complete.body.signers).toEqual(['bob', 'carol']);
-    expect(b.handle.store.transcript(id).filter((e) => e.bodyType === 'sign.package')).toHaveLength(
-      2,
-    );
+    const packages = b.handle.store.transcript(id).filter((e) => e.bodyType === 'sign.package');
+    expect(packages).toHaveLength(2);
+    // Their approval signatures were read back from the transcript (none was kept in memory by
+    // this process), and each is the approver's own.
+    for (const p of packages) {
+      const body = p.envelope.body as {
+        approvers: string[];
+        approvals: string[];
+        requestDigest: string;
+      };
+      expect(body.approvers).toEqual(['bob', 'carol']);
+      body.approvers.forEach((m, i) => {
+        const key = members.find((x) => x.name === m)!.key.publicKey;
+        expect(verifyApproval(key, id, m, body.requestDigest, body.approvals[i]!)).toBe(true);
+      });
+    }
   });
 
   it('aggregates again after a stop between the last share and the aggregate', async () => {
