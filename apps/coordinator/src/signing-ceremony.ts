@@ -419,13 +419,6 @@ export function handleSigningMessage(
           },
         });
         hintCommitments(runner, live);
-        if (body.type === 'sign.approve' && body.approval !== undefined) {
-          // Committed with the transcript: kept here too, so a session's package need not read
-          // the approvals back from the transcript (after a restart it does).
-          let kept = approvalsKept.get(live);
-          if (kept === undefined) approvalsKept.set(live, (kept = new Map()));
-          kept.set(m.member, body.approval);
-        }
         if (body.type === 'sign.approve') {
           runner.deps.metrics.approvals.inc();
           recordApprovalLatency(runner.deps.metrics, m.member, live.createdAt, at);
@@ -554,14 +547,7 @@ function checkApprovalSignature(
  * transcript. An approval recorded before approval signatures existed has none: its place holds
  * zeros, which no signer accepts (such a ceremony must be requested again).
  */
-/** Approval signatures accepted since this process started, by ceremony (see approvalSignatures). */
-const approvalsKept = new WeakMap<Live, Map<string, string>>();
-
 function approvalSignatures(runner: CeremonyRunner, live: Live, approvers: readonly string[]) {
-  const kept = approvalsKept.get(live);
-  if (kept !== undefined && approvers.every((m) => kept.has(m))) {
-    return approvers.map((m) => kept.get(m)!);
-  }
   const byMember = new Map<string, string>();
   for (const e of runner.store.transcriptOfType(live.id, 'sign.approve')) {
     const body = e.envelope.body;

@@ -186,8 +186,8 @@ describe('crash and restart', () => {
     expect(complete.body.signers).toEqual(['bob', 'carol']);
     const packages = b.handle.store.transcript(id).filter((e) => e.bodyType === 'sign.package');
     expect(packages).toHaveLength(2);
-    // Their approval signatures were read back from the transcript (none was kept in memory by
-    // this process), and each is the approver's own.
+    // Their approval signatures were read back from the transcript the first process wrote, and
+    // each is the approver's own.
     for (const p of packages) {
       const body = p.envelope.body as {
         approvers: string[];
