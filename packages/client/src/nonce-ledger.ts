@@ -16,7 +16,7 @@
 // let a nonce be used twice. A write that fails without a crash (a full disk) fails its call; the
 // next call first reads the file again the same way and starts a new epoch (#recover).
 
-import { open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { sha256 } from '@conclave/frost';
@@ -24,7 +24,8 @@ import { MAX_JOBS } from '@conclave/protocol';
 import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { z } from 'zod';
 import { ClientError, errnoCode } from './errors.js';
-import { fsyncDir, pidAlive } from './fs-durable.js';
+import { acquireFileLock, type FileLock } from './file-lock.js';
+import { fsyncDir } from './fs-durable.js';
 
 export const NONCE_LEDGER_FORMAT = 'conclave-nonce-ledger';
 export const NONCE_LEDGER_VERSION = 1;
@@ -200,44 +201,6 @@ function parseLine(
   return r.success ? { rec: r.data, chain } : undefined;
 }
 
-async function acquireLock(lockPath: string, ledgerPath: string): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(lockPath, 'wx', 0o600);
-      try {
-        await fh.writeFile(`${process.pid}\n`);
-      } finally {
-        await fh.close();
-      }
-      return;
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') {
-        throw new ClientError(
-          'NONCE_LEDGER_IO_ERROR',
-          `could not lock nonce ledger ${ledgerPath} (${errnoCode(err) ?? 'unknown error'})`,
-          { cause: err },
-        );
-      }
-    }
-    const content = await readFile(lockPath, 'utf8').catch(() => '');
-    const holder = Number.parseInt(content, 10);
-    if (Number.isSafeInteger(holder) && holder > 0 && pidAlive(holder)) {
-      throw new ClientError(
-        'NONCE_LEDGER_LOCKED',
-        `nonce ledger ${ledgerPath} is in use by process ${holder}${holder === process.pid ? ' (this process)' : ''}; ` +
-          `stop it first (only one client may sign per member home); if no such client runs, delete ${lockPath}`,
-      );
-    }
-    // Stale lock from a process that died: take it over, unless someone else just did.
-    const now = await readFile(lockPath, 'utf8').catch(() => '');
-    if (now === content) await unlink(lockPath).catch(() => undefined);
-  }
-  throw new ClientError(
-    'NONCE_LEDGER_LOCKED',
-    `nonce ledger ${ledgerPath} is locked (${lockPath})`,
-  );
-}
-
 export interface NonceLedger {
   readonly path: string;
   /** Monotonic boot counter: +1 on every open. Report it with commitments so a coordinator can spot a rolled-back ledger (A.5). */
@@ -268,7 +231,7 @@ export interface NonceLedger {
 class FileNonceLedger implements NonceLedger {
   readonly path: string;
   readonly recovery: NonceLedgerRecovery | null;
-  readonly #lockPath: string;
+  readonly #lock: FileLock;
   #state: LedgerState;
   #fh: FileHandle | undefined;
   #chain: Uint8Array;
@@ -277,14 +240,14 @@ class FileNonceLedger implements NonceLedger {
 
   constructor(
     path: string,
-    lockPath: string,
+    lock: FileLock,
     fh: FileHandle,
     state: LedgerState,
     chain: Uint8Array,
     recovery: NonceLedgerRecovery | null,
   ) {
     this.path = path;
-    this.#lockPath = lockPath;
+    this.#lock = lock;
     this.#fh = fh;
     this.#state = state;
     this.#chain = chain;
@@ -537,7 +500,7 @@ class FileNonceLedger implements NonceLedger {
     if (fh === undefined) return;
     this.#fh = undefined;
     await fh.close();
-    await unlink(this.#lockPath).catch(() => undefined);
+    await this.#lock.release();
   }
 }
 
@@ -635,7 +598,11 @@ function loadLedger(path: string, buf: Buffer): Loaded {
 export async function openNonceLedger(path: string): Promise<NonceLedger> {
   arg(z.string().min(1), path, 'path');
   const lockPath = `${path}.lock`;
-  await acquireLock(lockPath, path);
+  const lock = await acquireFileLock(lockPath, {
+    busyCode: 'NONCE_LEDGER_LOCKED',
+    ioCode: 'NONCE_LEDGER_IO_ERROR',
+    what: `nonce ledger ${path}`,
+  });
   let fh: FileHandle | undefined;
   try {
     let buf: Buffer;
@@ -651,7 +618,7 @@ export async function openNonceLedger(path: string): Promise<NonceLedger> {
     fh = await open(path, 'a', 0o600);
     const recovery = await repairTail(fh, loaded);
     if (created) await fsyncDir(dirname(path));
-    const ledger = new FileNonceLedger(path, lockPath, fh, loaded.state, loaded.chain, recovery);
+    const ledger = new FileNonceLedger(path, lock, fh, loaded.state, loaded.chain, recovery);
     const handle = fh;
     fh = undefined; // owned by the ledger now
     try {
@@ -663,7 +630,7 @@ export async function openNonceLedger(path: string): Promise<NonceLedger> {
     return ledger;
   } catch (err) {
     await fh?.close().catch(() => undefined);
-    await unlink(lockPath).catch(() => undefined);
+    await lock.release();
     if (err instanceof ClientError) throw err;
     throw new ClientError(
       'NONCE_LEDGER_IO_ERROR',

@@ -3,8 +3,7 @@
 // signed, under the group key from this member's own share metadata, binding the document's
 // canonical digest. Version 0 is the built-in default, never a served document. The highest verified
 // version per group key is pinned in the home, so a coordinator cannot roll a policy back.
-import { randomUUID } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   artifactNameMatches,
@@ -21,9 +20,9 @@ import {
 import { verifyPolicyStatement } from '@conclave/release';
 import { z } from 'zod';
 import type { Connection } from './connection.js';
-import { ClientError, errnoCode } from './errors.js';
+import { ClientError } from './errors.js';
 import { writeJsonAtomic } from './home.js';
-import { pidAlive } from './fs-durable.js';
+import { acquireFileLock } from './file-lock.js';
 
 export interface VerifiedPolicy {
   readonly group: string;
@@ -145,45 +144,17 @@ export class PolicyPins {
 
 const LOCK_WAIT_MS = 10_000;
 
-/**
- * Runs `fn` holding `lockPath` (created whole with link(2), holding the owner's pid). Waits for a
- * live holder (up to LOCK_WAIT_MS, then TIMEOUT); takes over the lock of a process that died.
- */
+/** Runs `fn` holding `lockPath`; waits for a live holder up to LOCK_WAIT_MS, then TIMEOUT. */
 async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
-  const mine = `${lockPath}.${process.pid}.${randomUUID()}`;
-  await writeFile(mine, `${process.pid}\n`, { mode: 0o600 });
-  try {
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      try {
-        await link(mine, lockPath); // atomic: fails with EEXIST while someone holds it
-        break;
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err;
-      }
-      const content = await readFile(lockPath, 'utf8').catch(() => '');
-      const holder = Number.parseInt(content, 10);
-      if (content !== '' && !(Number.isSafeInteger(holder) && holder > 0 && pidAlive(holder))) {
-        // Left by a process that died: take it over, unless someone else just did.
-        const now = await readFile(lockPath, 'utf8').catch(() => '');
-        if (now === content) await unlink(lockPath).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() > deadline) {
-        throw new ClientError(
-          'TIMEOUT',
-          `${lockPath} is held by process ${content.trim() || '?'}; if no conclave process runs for this home, delete it`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 20)));
-    }
-  } finally {
-    await unlink(mine).catch(() => undefined);
-  }
+  const lock = await acquireFileLock(lockPath, {
+    busyCode: 'TIMEOUT',
+    waitMs: LOCK_WAIT_MS,
+    what: `the policy pins (${lockPath.replace(/\.lock$/, '')})`,
+  });
   try {
     return await fn();
   } finally {
-    await unlink(lockPath).catch(() => undefined);
+    await lock.release();
   }
 }
 

@@ -285,6 +285,39 @@ describe('nonce ledger', () => {
       expect(l.epoch).toBe(1);
     });
 
+    it('let exactly one of many concurrent opens take over a stale lock (the others: NONCE_LEDGER_LOCKED)', async () => {
+      const dead = spawnSync(process.execPath, ['-e', '']).pid;
+      for (let round = 0; round < 20; round++) {
+        await writeFile(`${path}.lock`, `${dead}\n`);
+        const tries = await Promise.allSettled(
+          Array.from({ length: 8 }, () => openNonceLedger(path)),
+        );
+        const won = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+        const lost = tries.flatMap((t) =>
+          t.status === 'rejected' ? [(t.reason as ClientError).code] : [],
+        );
+        expect({ round, won: won.length }).toEqual({ round, won: 1 });
+        expect(new Set(lost)).toEqual(new Set(['NONCE_LEDGER_LOCKED']));
+        for (const l of won) await l.close();
+        // Released whole: no lock, no takeover guard, no temporary file left behind.
+        expect(await readdir(dir)).toEqual([NONCE_LEDGER_FILENAME]);
+      }
+    });
+
+    it('let exactly one of many concurrent opens of a free ledger win (none sees a half-written lock as stale)', async () => {
+      for (let round = 0; round < 20; round++) {
+        const tries = await Promise.allSettled(
+          Array.from({ length: 8 }, () => openNonceLedger(path)),
+        );
+        const won = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+        expect({ round, won: won.length }).toEqual({ round, won: 1 });
+        for (const l of won) await l.close();
+      }
+      // Every open that won started one epoch, and the ledger still reads whole.
+      const l = await openLedger();
+      expect(l.epoch).toBe(21);
+    });
+
     it('reject use after close (NONCE_LEDGER_CLOSED)', async () => {
       const l = await openLedger();
       await l.close();

@@ -1,0 +1,141 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireFileLock, type FileLockOptions } from '../src/file-lock.js';
+import { ClientError } from '../src/index.js';
+
+let dir: string;
+let lockPath: string;
+const opts: FileLockOptions = { busyCode: 'NONCE_LEDGER_LOCKED', what: 'the test file' };
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'conclave-lock-'));
+  lockPath = join(dir, 'thing.lock');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A pid that existed a moment ago and no longer does. */
+function deadPid(): number {
+  const pid = spawnSync(process.execPath, ['-e', '']).pid;
+  expect(pid).toBeGreaterThan(0);
+  return pid;
+}
+
+async function refusal(p: Promise<unknown>): Promise<ClientError> {
+  const err: unknown = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ClientError);
+  return err as ClientError;
+}
+
+describe('file lock', () => {
+  it('appears whole (pid and token) and release removes it', async () => {
+    const lock = await acquireFileLock(lockPath, opts);
+    expect(await readFile(lockPath, 'utf8')).toMatch(
+      new RegExp(`^${process.pid}\\n[0-9a-f-]{36}\\n$`),
+    );
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('refuses while a live process holds it, naming the process and the file', async () => {
+    await acquireFileLock(lockPath, opts);
+    const err = await refusal(acquireFileLock(lockPath, opts));
+    expect(err.code).toBe('NONCE_LEDGER_LOCKED');
+    expect(err.message).toContain(`process ${process.pid} (this process)`);
+    expect(err.message).toContain(lockPath);
+  });
+
+  it('waits up to waitMs for a live holder, then takes it once it is released', async () => {
+    const held = await acquireFileLock(lockPath, opts);
+    const waiting = acquireFileLock(lockPath, { ...opts, waitMs: 5_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    await held.release();
+    const lock = await waiting;
+    expect(await readFile(lockPath, 'utf8')).toMatch(new RegExp(`^${process.pid}\\n`));
+    await lock.release();
+  });
+
+  it('takes over the lock of a dead process', async () => {
+    await writeFile(lockPath, `${deadPid()}\n`);
+    const lock = await acquireFileLock(lockPath, opts);
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('takes over an empty or garbage lock (names no process)', async () => {
+    for (const content of ['', 'not a pid\n']) {
+      await writeFile(lockPath, content);
+      const lock = await acquireFileLock(lockPath, opts);
+      await lock.release();
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('refuses when a takeover guard was left by a process that died, naming both files', async () => {
+    await writeFile(lockPath, `${deadPid()}\n`);
+    await writeFile(`${lockPath}.takeover`, `${deadPid()}\n`);
+    const err = await refusal(acquireFileLock(lockPath, opts));
+    expect(err.code).toBe('NONCE_LEDGER_LOCKED');
+    expect(err.message).toContain(`${lockPath}.takeover`);
+    expect(err.message).toContain('delete both files');
+    // It changed nothing: the stale lock and the guard are still there for a person to look at.
+    expect((await readdir(dir)).sort()).toEqual(['thing.lock', 'thing.lock.takeover']);
+  });
+
+  it('waits for a live takeover in progress instead of removing the lock under it', async () => {
+    await writeFile(lockPath, `${deadPid()}\n`);
+    await writeFile(`${lockPath}.takeover`, `${process.pid}\n`);
+    const err = await refusal(acquireFileLock(lockPath, opts));
+    expect(err.code).toBe('NONCE_LEDGER_LOCKED');
+    expect(err.message).toContain('being taken over');
+    expect((await readdir(dir)).sort()).toEqual(['thing.lock', 'thing.lock.takeover']);
+    // Once the guard goes, the takeover goes through.
+    await unlink(`${lockPath}.takeover`);
+    const lock = await acquireFileLock(lockPath, opts);
+    await lock.release();
+  });
+
+  it('release leaves alone a lock that is no longer its own', async () => {
+    const lock = await acquireFileLock(lockPath, opts);
+    await unlink(lockPath); // a person deleted it by hand…
+    const other = await acquireFileLock(lockPath, opts); // …and another holder took it
+    const theirs = await readFile(lockPath, 'utf8');
+    await lock.release();
+    expect(await readFile(lockPath, 'utf8')).toBe(theirs);
+    await other.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('lets exactly one of many concurrent takeovers of a dead lock win', async () => {
+    const dead = deadPid();
+    for (let round = 0; round < 30; round++) {
+      await writeFile(lockPath, `${dead}\n`);
+      const tries = await Promise.allSettled(
+        Array.from({ length: 8 }, () => acquireFileLock(lockPath, opts)),
+      );
+      const won = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+      expect({ round, won: won.length }).toEqual({ round, won: 1 });
+      for (const t of tries) {
+        if (t.status === 'rejected')
+          expect((t.reason as ClientError).code).toBe('NONCE_LEDGER_LOCKED');
+      }
+      for (const l of won) await l.release();
+      expect(await readdir(dir)).toEqual([]);
+    }
+  });
+
+  it('refuses with the io code when the directory is gone', async () => {
+    const err = await refusal(
+      acquireFileLock(join(dir, 'missing', 'x.lock'), { ...opts, ioCode: 'NONCE_LEDGER_IO_ERROR' }),
+    );
+    expect(err.code).toBe('NONCE_LEDGER_IO_ERROR');
+    expect(err.message).toContain('ENOENT');
+  });
+});
