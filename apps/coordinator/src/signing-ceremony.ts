@@ -729,6 +729,11 @@ export function performSigningEffect(
     case 'startSession': {
       const session = c.sessions.find((s) => s.id === effect.sessionId);
       if (session === undefined) throw refused('INTERNAL', 'session missing from context');
+      // Still pending once its session is over: every earlier attempt failed, so nothing of it was
+      // stored or sent (an effect's writes and sends share its savepoint). Nobody can use these
+      // packages now, and one that can never be built (an uploaded artifact deleted by hand) must
+      // not hold back what queued behind it: a cancel's sign.aborted.
+      if (session.status === 'abandoned') return;
       let record: SessionRecord | undefined;
       runner.emitOnce(
         live,

@@ -29,14 +29,18 @@ const diskFull = () =>
     code: 'SQLITE_FULL',
   });
 
-/** Makes `store[method]` throw a full-disk error the first time it is called. */
-function failOnce(store: Store, method: 'putSession' | 'setSessionSignatures'): () => boolean {
+/** Makes `store[method]` throw a full-disk error the first `times` times it is called. */
+function failOnce(
+  store: Store,
+  method: 'putSession' | 'setSessionSignatures',
+  times = 1,
+): () => number {
   const target = store as unknown as Record<string, (...args: unknown[]) => unknown>;
   const original = target[method]!.bind(store);
-  let failed = false;
+  let failed = 0;
   target[method] = (...args: unknown[]) => {
-    if (!failed) {
-      failed = true;
+    if (failed < times) {
+      failed += 1;
       throw diskFull();
     }
     return original(...args);
@@ -65,7 +69,7 @@ describe('failed effects and outages', () => {
     const failed = failOnce(t.handle.store, 'putSession');
     const { alice, id } = await approvedByBobAndCarol(t);
     const complete = await alice.client.nextBody('sign.complete', id, 15_000);
-    expect(failed()).toBe(true);
+    expect(failed()).toBe(1);
     expect(complete.body.signers).toEqual(['bob', 'carol']);
     expect(contextOf(t.handle.store, id)).toMatchObject({ culprits: [], excluded: [] });
     // One session, its packages sent once.
@@ -78,7 +82,7 @@ describe('failed effects and outages', () => {
     const failed = failOnce(t.handle.store, 'setSessionSignatures');
     const { alice, id } = await approvedByBobAndCarol(t);
     const complete = await alice.client.nextBody('sign.complete', id, 15_000);
-    expect(failed()).toBe(true);
+    expect(failed()).toBe(1);
     expect(t.handle.store.getCeremony(id)!.state).toBe('completed');
     expect(t.handle.store.getSignature(id)?.signature).toBe(complete.body.signature);
     expect(contextOf(t.handle.store, id).culprits).toEqual([]);
@@ -110,6 +114,35 @@ describe('failed effects and outages', () => {
     const complete = await alice.client.nextBody('sign.complete', id, 15_000);
     expect(complete.body.signers).toEqual(['bob', 'carol']);
     expect(contextOf(b.handle.store, id)).toMatchObject({ culprits: [], excluded: [] });
+  });
+
+  it('sends the cancel of a ceremony whose session packages can never be built, and drops them', async () => {
+    const t = await fresh({ limits: LIMITS });
+    // Every attempt fails (an artifact deleted by hand fails the same way, for good).
+    const failed = failOnce(t.handle.store, 'putSession', Number.POSITIVE_INFINITY);
+    const { members } = await releaseGroup(t);
+    const [alice, bob, carol] = members;
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    await new Promise((r) => setTimeout(r, 1_200)); // a few retries (0.5 s, then 1 s)
+    expect(failed()).toBeGreaterThanOrEqual(2);
+    expect(t.handle.store.getCeremony(id)!.state).toBe('signing.inSession');
+    // The requester gives up: the cancel goes out, the packages nobody got are never sent.
+    const aborted = bob.client.nextBody('sign.aborted', id, 5_000);
+    expectAck(
+      await alice.client.submit(id, { type: 'ceremony.cancel', reason: 'disk is broken' }, '4'),
+    );
+    expect((await aborted).body).toMatchObject({ reason: 'cancelled' });
+    const store = t.handle.store;
+    expect(store.getCeremony(id)!.state).toBe('cancelled');
+    expect(store.transcript(id).some((e) => e.bodyType === 'sign.package')).toBe(false);
+    expect(contextOf(store, id)).toMatchObject({ culprits: [], excluded: [] });
+    // Nothing is left to retry.
+    const attempts = failed();
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(failed()).toBe(attempts);
   });
 
   it('cancels, before its next event, a ceremony whose group shares changed but whose cancel failed', async () => {
