@@ -559,7 +559,14 @@ export class MemberSession {
   async #onPackage(env: OpenedEnvelope, body: SignPackage): Promise<void> {
     if (this.signer === undefined || !this.signer.has(env.ceremonyId)) return;
     const review = this.#reviews.get(env.ceremonyId);
-    if (review !== undefined) await this.#checkPackagePolicy(review, body);
+    if (review !== undefined) {
+      await this.#checkPackagePolicy(review, body);
+      const meta = await this.#trustedMetadata(review.group);
+      await this.#pins.checkKeyCreatedAt(
+        { group: meta.group, groupPublicKey: meta.groupPublicKey },
+        body.keyCreatedAt,
+      );
+    }
     const result = await this.signer.onPackage(env.ceremonyId, body);
     if (result !== undefined && review !== undefined) {
       const meta = await this.#trustedMetadata(review.group);

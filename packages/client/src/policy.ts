@@ -87,10 +87,18 @@ export function verifyPolicyInfo(info: PolicyInfo, key: GroupKeyView): VerifiedP
 
 const PinsSchema = z.record(
   z.string().max(200),
-  z.strictObject({ version: z.int().min(0), policyId: z.string().max(64) }),
+  z.strictObject({
+    version: z.int().min(0),
+    policyId: z.string().max(64),
+    /** The OpenPGP key creation time (Unix seconds) the first package this home signed named. */
+    keyCreatedAt: z.int().min(0).optional(),
+  }),
 );
 
-/** The highest policy version verified per group key, in `<home>/policy-pins.json` (mode 0600). */
+/**
+ * Per group key, in `<home>/policy-pins.json` (mode 0600): the highest policy version verified,
+ * and the OpenPGP key creation time first signed under.
+ */
 export class PolicyPins {
   readonly #path: string;
   #queue: Promise<void> = Promise.resolve();
@@ -133,7 +141,43 @@ export class PolicyPins {
       withFileLock(`${this.#path}.lock`, async () => {
         const pins = await this.#read();
         if ((pins[k]?.version ?? -1) >= p.version) return;
-        pins[k] = { version: p.version, policyId: p.policyId };
+        pins[k] = { ...pins[k], version: p.version, policyId: p.policyId };
+        await writeJsonAtomic(this.#path, pins);
+      }),
+    );
+    this.#queue = run.catch(() => undefined);
+    await run;
+  }
+
+  /**
+   * Refuses a package whose `keyCreatedAt` (the OpenPGP key packet's creation time, which the
+   * coordinator supplies) differs from the one this home first signed under for `key`, and pins
+   * it on first use. The time is part of the OpenPGP fingerprint, and the group certifies its
+   * own key with it: another time would make the group sign for a key with another fingerprint.
+   */
+  async checkKeyCreatedAt(key: GroupKeyView, keyCreatedAt: number): Promise<void> {
+    const k = `${key.group}:${key.groupPublicKey}`;
+    const refuse = (pinned: number) =>
+      new ClientError(
+        'SIGNING_REFUSED',
+        `the coordinator names ${new Date(keyCreatedAt * 1000).toISOString()} as the creation time of ` +
+          `${key.group}'s OpenPGP key, but this home signed under ${new Date(pinned * 1000).toISOString()}: ` +
+          `another time gives the key another OpenPGP fingerprint; not signing — tell the security lead`,
+      );
+    const seen = (await this.#read())[k]?.keyCreatedAt;
+    if (seen !== undefined) {
+      if (seen !== keyCreatedAt) throw refuse(seen);
+      return;
+    }
+    const run = this.#queue.then(() =>
+      withFileLock(`${this.#path}.lock`, async () => {
+        const pins = await this.#read();
+        const pinned = pins[k]?.keyCreatedAt;
+        if (pinned !== undefined) {
+          if (pinned !== keyCreatedAt) throw refuse(pinned);
+          return;
+        }
+        pins[k] = { version: 0, policyId: 'default', ...pins[k], keyCreatedAt };
         await writeJsonAtomic(this.#path, pins);
       }),
     );

@@ -11,6 +11,8 @@ import {
   type SignPackage,
 } from '@conclave/protocol';
 import { messageToSign } from '@conclave/release';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemberSession } from '../src/index.js';
 import {
@@ -126,5 +128,80 @@ describe('MemberSession: sign.complete that overtakes the package', () => {
       state: 'completed',
       signature: complete.signature,
     });
+  });
+});
+
+describe('MemberSession: the OpenPGP key creation time', () => {
+  it('signs under the keyCreatedAt of its first package only: another one later is refused unsigned', async () => {
+    const { home, ids } = await aliceHome();
+    const statuses = new Map<string, CeremonyStatus>();
+    const coordinator = generateIdentityKey();
+    const url = await fakeCoordinator(statuses, coordinator);
+    const session = await MemberSession.open({
+      home,
+      passphrase: PASS,
+      coordinatorUrl: url,
+      signing: true,
+    });
+    sessions.push(session);
+    const first = signStatus(ids['carol']!, 'carol');
+    const second = signStatus(ids['carol']!, 'carol');
+    statuses.set(first.ceremonyId, first);
+    statuses.set(second.ceremonyId, second);
+    const reviews = [
+      (await session.review(first.ceremonyId)).review,
+      (await session.review(second.ceremonyId)).review,
+    ];
+    const signer = session.signer!;
+    vi.spyOn(signer, 'has').mockReturnValue(true);
+    const onPackage = vi.spyOn(signer, 'onPackage').mockResolvedValue(undefined);
+
+    const ws = sockets.at(-1)!;
+    let seq = 1;
+    const pkg = (i: 0 | 1, keyCreatedAt: number): SignPackage => ({
+      type: 'sign.package',
+      session: 1,
+      phase: 1,
+      jobs: ['sshsig:a.tgz'],
+      commitments: ['alice', 'bob'].map((m) => ({ member: m, commitments: [hex(100, '0a')] })),
+      packageHashes: [hex(32)],
+      previous: [],
+      keyCreatedAt,
+      requestDigest: reviews[i]!.requestDigest,
+      statementDigest: hex(32, 'cd'),
+      approvers: ['alice', 'bob'],
+      approvals: [hex(64), hex(64)],
+      signers: ['alice', 'bob'],
+      policyId: 'default',
+      issuedAt: Date.now(),
+    });
+    const push = (ceremonyId: string, body: SealedBody) =>
+      ws.send(
+        JSON.stringify(
+          sealEnvelope(coordinator, {
+            ceremonyId,
+            round: '3',
+            seq: seq++,
+            sender: 'coordinator',
+            body,
+          }),
+        ),
+      );
+    const created = 1_750_000_000;
+    push(first.ceremonyId, pkg(0, created));
+    await vi.waitFor(() => expect(onPackage).toHaveBeenCalledTimes(1));
+    const pins = JSON.parse(await readFile(join(home.dir, 'policy-pins.json'), 'utf8')) as Record<
+      string,
+      { keyCreatedAt?: number }
+    >;
+    expect(Object.values(pins).map((p) => p.keyCreatedAt)).toEqual([created]);
+
+    // The coordinator now names another time: the key would get another fingerprint.
+    push(second.ceremonyId, pkg(1, created + 1));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(onPackage).toHaveBeenCalledTimes(1);
+    // The same time again is signed.
+    push(second.ceremonyId, pkg(1, created));
+    await vi.waitFor(() => expect(onPackage).toHaveBeenCalledTimes(2));
   });
 });

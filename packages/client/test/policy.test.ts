@@ -226,6 +226,68 @@ describe('a verified policy kept for the session (no round trip per approval)', 
   });
 });
 
+describe('PolicyPins.checkKeyCreatedAt', () => {
+  const T = 1_750_000_000;
+  const home = () => {
+    const d = mkdtempSync(join(tmpdir(), 'conclave-pins-'));
+    dirs.push(d);
+    return d;
+  };
+  const codeOf = async (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: unknown) => (e as { code?: string }).code,
+    );
+
+  it('pins the first time seen, takes it again, refuses another (SIGNING_REFUSED, both times named)', async () => {
+    const d = home();
+    await new PolicyPins(d).checkKeyCreatedAt(key, T);
+    await new PolicyPins(d).checkKeyCreatedAt(key, T);
+    const err = await new PolicyPins(d).checkKeyCreatedAt(key, T + 3600).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code: string },
+    );
+    expect(err?.code).toBe('SIGNING_REFUSED');
+    expect(err?.message).toContain(new Date(T * 1000).toISOString());
+    expect(err?.message).toContain(new Date((T + 3600) * 1000).toISOString());
+    // Per group key: another key of the same group name pins its own.
+    await new PolicyPins(d).checkKeyCreatedAt({ ...key, groupPublicKey: 'ee'.repeat(32) }, T + 1);
+  });
+
+  it('keeps the policy pin beside it, and a policy record keeps the time', async () => {
+    const d = home();
+    await new PolicyPins(d).record(key, {
+      group: 'release',
+      version: 2,
+      policyId: 'release@v2',
+      document: doc(2),
+    } as never);
+    await new PolicyPins(d).checkKeyCreatedAt(key, T);
+    expect(await new PolicyPins(d).highest(key)).toBe(2);
+    await new PolicyPins(d).record(key, {
+      group: 'release',
+      version: 3,
+      policyId: 'release@v3',
+      document: doc(3),
+    } as never);
+    expect(await new PolicyPins(d).highest(key)).toBe(3);
+    expect(await codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T + 1))).toBe('SIGNING_REFUSED');
+  });
+
+  it('lets one of two racing first sights win; the other is refused, never overwrites', async () => {
+    for (let round = 0; round < 8; round++) {
+      const d = home();
+      const codes = await Promise.all([
+        codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T)),
+        codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T + 1)),
+      ]);
+      const winner = codes[0] === 'ok' ? T : T + 1;
+      expect([...codes].sort()).toEqual(['SIGNING_REFUSED', 'ok']);
+      expect(await codeOf(new PolicyPins(d).checkKeyCreatedAt(key, winner))).toBe('ok');
+    }
+  });
+});
+
 describe('PolicyPins.record under concurrency', () => {
   const verified = (group: string, version: number) => ({
     group,
