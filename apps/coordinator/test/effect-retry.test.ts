@@ -56,7 +56,7 @@ async function approvedByBobAndCarol(t: TestCoordinator) {
   await alice.requestRelease(id);
   expectAck(await bob.approve(id, 'release'));
   expectAck(await carol.approve(id, 'release'));
-  return { alice, id };
+  return { alice, bob, id };
 }
 
 function contextOf(store: Store, id: string): { culprits: string[]; excluded: unknown[] } {
@@ -120,12 +120,7 @@ describe('failed effects and outages', () => {
     const t = await fresh({ limits: LIMITS });
     // Every attempt fails (an artifact deleted by hand fails the same way, for good).
     const failed = failOnce(t.handle.store, 'putSession', Number.POSITIVE_INFINITY);
-    const { members } = await releaseGroup(t);
-    const [alice, bob, carol] = members;
-    const id = newCeremonyId();
-    await alice.requestRelease(id);
-    expectAck(await bob.approve(id, 'release'));
-    expectAck(await carol.approve(id, 'release'));
+    const { alice, bob, id } = await approvedByBobAndCarol(t);
     await new Promise((r) => setTimeout(r, 1_200)); // a few retries (0.5 s, then 1 s)
     expect(failed()).toBeGreaterThanOrEqual(2);
     expect(t.handle.store.getCeremony(id)!.state).toBe('signing.inSession');

@@ -29,19 +29,25 @@ afterEach(cleanup);
 
 const hex = (bytes: number, fill = 'ab') => fill.repeat(bytes);
 
+/** alice's home, signing, connected to a fake coordinator serving `statuses`. */
+async function signingSession() {
+  const { home, ids } = await aliceHome();
+  const statuses = new Map<string, CeremonyStatus>();
+  const coordinator = generateIdentityKey();
+  const url = await fakeCoordinator(statuses, coordinator);
+  const session = await MemberSession.open({
+    home,
+    passphrase: PASS,
+    coordinatorUrl: url,
+    signing: true,
+  });
+  sessions.push(session);
+  return { home, ids, statuses, coordinator, session };
+}
+
 describe('MemberSession: sign.complete that overtakes the package', () => {
   it("records the signed statement and message even when sign.complete arrives before the package's end", async () => {
-    const { home, ids } = await aliceHome();
-    const statuses = new Map<string, CeremonyStatus>();
-    const coordinator = generateIdentityKey();
-    const url = await fakeCoordinator(statuses, coordinator);
-    const session = await MemberSession.open({
-      home,
-      passphrase: PASS,
-      coordinatorUrl: url,
-      signing: true,
-    });
-    sessions.push(session);
+    const { home, ids, statuses, coordinator, session } = await signingSession();
     const status = signStatus(ids['carol']!, 'carol');
     statuses.set(status.ceremonyId, status);
     const id = status.ceremonyId;
@@ -133,17 +139,7 @@ describe('MemberSession: sign.complete that overtakes the package', () => {
 
 describe('MemberSession: the OpenPGP key creation time', () => {
   it('signs under the keyCreatedAt of its first package only: another one later is refused unsigned', async () => {
-    const { home, ids } = await aliceHome();
-    const statuses = new Map<string, CeremonyStatus>();
-    const coordinator = generateIdentityKey();
-    const url = await fakeCoordinator(statuses, coordinator);
-    const session = await MemberSession.open({
-      home,
-      passphrase: PASS,
-      coordinatorUrl: url,
-      signing: true,
-    });
-    sessions.push(session);
+    const { home, ids, statuses, coordinator, session } = await signingSession();
     const first = signStatus(ids['carol']!, 'carol');
     const second = signStatus(ids['carol']!, 'carol');
     statuses.set(first.ceremonyId, first);
