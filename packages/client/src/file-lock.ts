@@ -2,19 +2,30 @@
 //
 // A lock is a file holding its owner's pid and a random token. It appears whole or not at all: the
 // content is written to a private file first and link(2)ed into place, which fails with EEXIST while
-// anyone holds the lock. The lock of a process that died (its pid no longer exists) is taken over,
-// but only under a second lock, the takeover guard, and only after reading it again under that
-// guard: without the guard, two processes that both saw the same dead owner could each remove the
-// lock, the second removing the one the first had just made, and both would go on as its owner
-// (two writers appending to one nonce ledger). Nobody else removes a lock whose owner is dead, so
-// what the guard's holder read is still there when it removes it.
+// anyone holds the lock (on a file system without hard links, FAT or some FUSE mounts, it is
+// created with O_EXCL and written after). The lock of a process that died (its pid no longer
+// exists) is taken over, but only under a second lock, the takeover guard, and only after reading
+// it again under that guard: without the guard, two processes that both saw the same dead owner
+// could each remove the lock, the second removing the one the first had just made, and both would
+// go on as its owner (two writers appending to one nonce ledger). Nobody else removes a lock whose
+// owner is dead, so what the guard's holder read is still there when it removes it.
+//
+// Who is dead: a pid that does not exist; this process's own pid with a token it does not hold (a
+// container restarted its agent under the same pid); a lock naming no pid (empty: an older client,
+// or the O_EXCL fallback, between creating and writing it) once it is FRESH_MS old.
 //
 // A process that dies inside the guard (a few file operations) leaves the guard behind; the next
-// takeover then refuses with the file to delete, instead of guessing.
+// takeover then refuses with the files to delete, instead of guessing.
 import { randomUUID } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { ClientError, errnoCode, type ClientErrorCode } from './errors.js';
 import { pidAlive } from './fs-durable.js';
+
+/** A lock naming no pid is being written for this long, then it is junk. */
+const FRESH_MS = 5_000;
+
+/** The tokens of the locks this process holds or is placing. */
+const held = new Set<string>();
 
 export interface FileLockOptions {
   /** Wait this long for a live owner to let go; 0 (the default) refuses at once. */
@@ -33,12 +44,6 @@ export interface FileLock {
   release(): Promise<void>;
 }
 
-/** The pid a lock file names, or undefined if it names none (empty, garbage). */
-function ownerOf(content: string): number | undefined {
-  const pid = Number.parseInt(content, 10);
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
 /** The content of `path`, or undefined if there is no such file. */
 async function contentOf(path: string): Promise<string | undefined> {
   try {
@@ -49,15 +54,50 @@ async function contentOf(path: string): Promise<string | undefined> {
   }
 }
 
-/** Link `source` to `target`; false if `target` exists. */
-async function linkIfAbsent(source: string, target: string): Promise<boolean> {
+/** Who holds the lock file at `path`: undefined if there is none. */
+async function holderOf(path: string): Promise<{ live: boolean; pid?: number } | undefined> {
+  const content = await contentOf(path);
+  if (content === undefined) return undefined;
+  const pid = Number.parseInt(content, 10);
+  if (!(Number.isSafeInteger(pid) && pid > 0)) {
+    let age: number;
+    try {
+      age = Date.now() - (await stat(path)).mtimeMs;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    return { live: age < FRESH_MS };
+  }
+  if (pid === process.pid) return { live: held.has(content), pid };
+  return { live: pidAlive(pid), pid };
+}
+
+/** Puts `token` at `target` unless something is there; false if something is. */
+async function place(mine: string, token: string, target: string): Promise<boolean> {
   try {
-    await link(source, target);
+    await link(mine, target);
     return true;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
+  }
+  // No hard links here: O_EXCL, then the content (a reader meanwhile sees an empty, fresh lock).
+  let fh;
+  try {
+    fh = await open(target, 'wx', 0o600);
   } catch (err) {
     if (errnoCode(err) === 'EEXIST') return false;
     throw err;
   }
+  try {
+    await fh.writeFile(token);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return true;
 }
 
 function ioError(opts: FileLockOptions, lockPath: string, err: unknown): unknown {
@@ -76,14 +116,14 @@ function ioError(opts: FileLockOptions, lockPath: string, err: unknown): unknown
 async function takeOver(
   lockPath: string,
   mine: string,
+  token: string,
   opts: FileLockOptions,
 ): Promise<'retry' | 'busy'> {
   const guard = `${lockPath}.takeover`;
-  if (!(await linkIfAbsent(mine, guard))) {
-    const content = await contentOf(guard);
-    if (content === undefined) return 'retry';
-    const owner = ownerOf(content);
-    if (owner !== undefined && pidAlive(owner)) return 'busy';
+  if (!(await place(mine, token, guard))) {
+    const owner = await holderOf(guard);
+    if (owner === undefined) return 'retry';
+    if (owner.live) return 'busy';
     throw new ClientError(
       opts.busyCode,
       `${opts.what} is locked by a process that died (${lockPath}), and another that died while ` +
@@ -92,10 +132,8 @@ async function takeOver(
     );
   }
   try {
-    const content = await contentOf(lockPath);
-    if (content === undefined) return 'retry';
-    const owner = ownerOf(content);
-    if (owner === undefined || !pidAlive(owner)) await unlink(lockPath);
+    const owner = await holderOf(lockPath);
+    if (owner !== undefined && !owner.live) await unlink(lockPath);
     return 'retry';
   } finally {
     await unlink(guard).catch(() => undefined);
@@ -110,33 +148,36 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
   const token = `${process.pid}\n${randomUUID()}\n`;
   const mine = `${lockPath}.${process.pid}.${randomUUID()}`;
   const deadline = Date.now() + (opts.waitMs ?? 0);
+  // Held from before it can appear at lockPath: a concurrent call in this process that reads it
+  // must see a live owner, not this pid with an unknown token.
+  held.add(token);
+  let acquired = false;
   try {
     await writeFile(mine, token, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    throw ioError(opts, lockPath, err);
-  }
-  try {
     for (;;) {
-      if (await linkIfAbsent(mine, lockPath)) break;
-      const content = await contentOf(lockPath);
-      if (content === undefined) continue; // released between the two calls
-      const owner = ownerOf(content);
-      const live = owner !== undefined && pidAlive(owner);
-      if (!live && (await takeOver(lockPath, mine, opts)) === 'retry') continue;
+      if (await place(mine, token, lockPath)) break;
+      const owner = await holderOf(lockPath);
+      if (owner === undefined) continue; // released between the two calls
+      if (!owner.live && (await takeOver(lockPath, mine, token, opts)) === 'retry') continue;
       if (Date.now() >= deadline) {
         throw new ClientError(
           opts.busyCode,
-          live
-            ? `${opts.what} is in use by process ${owner}${owner === process.pid ? ' (this process)' : ''}; ` +
-                `stop it first (only one client may use a member home at a time); if no such process runs, delete ${lockPath}`
-            : `${opts.what} is being taken over from a process that died (${lockPath}); try again`,
+          !owner.live
+            ? `${opts.what} is being taken over from a process that died (${lockPath}); try again ` +
+                `(if this persists and no conclave process runs for this home, delete ${lockPath}.takeover)`
+            : owner.pid === undefined
+              ? `${opts.what} is being locked by another process (${lockPath}); try again`
+              : `${opts.what} is in use by process ${owner.pid}${owner.pid === process.pid ? ' (this process)' : ''}; ` +
+                `stop it first (only one client may use a member home at a time); if no such process runs, delete ${lockPath}`,
         );
       }
       await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 20)));
     }
+    acquired = true;
   } catch (err) {
     throw ioError(opts, lockPath, err);
   } finally {
+    if (!acquired) held.delete(token);
     await unlink(mine).catch(() => undefined);
   }
   return {
@@ -146,6 +187,7 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
       if ((await contentOf(lockPath).catch(() => undefined)) === token) {
         await unlink(lockPath).catch(() => undefined);
       }
+      held.delete(token);
     },
   };
 }

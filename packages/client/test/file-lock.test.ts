@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -69,12 +69,25 @@ describe('file lock', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('takes over an empty or garbage lock (names no process)', async () => {
+  it('takes over a lock naming no process (empty, garbage) once it is old, not while it may be being written', async () => {
     for (const content of ['', 'not a pid\n']) {
       await writeFile(lockPath, content);
+      const err = await refusal(acquireFileLock(lockPath, opts));
+      expect(err.code).toBe('NONCE_LEDGER_LOCKED');
+      expect(err.message).toContain('being locked by another process');
+      const old = new Date(Date.now() - 60_000);
+      await utimes(lockPath, old, old);
       const lock = await acquireFileLock(lockPath, opts);
       await lock.release();
     }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("takes over a lock naming this process's pid with a token it does not hold (a container restarted under the same pid)", async () => {
+    await writeFile(lockPath, `${process.pid}\n00000000-0000-4000-8000-000000000000\n`);
+    const lock = await acquireFileLock(lockPath, opts);
+    expect(await readFile(lockPath, 'utf8')).not.toContain('00000000-0000');
+    await lock.release();
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -91,10 +104,12 @@ describe('file lock', () => {
 
   it('waits for a live takeover in progress instead of removing the lock under it', async () => {
     await writeFile(lockPath, `${deadPid()}\n`);
-    await writeFile(`${lockPath}.takeover`, `${process.pid}\n`);
+    // pid 1 always exists: another live process is taking the lock over.
+    await writeFile(`${lockPath}.takeover`, '1\n');
     const err = await refusal(acquireFileLock(lockPath, opts));
     expect(err.code).toBe('NONCE_LEDGER_LOCKED');
     expect(err.message).toContain('being taken over');
+    expect(err.message).toContain(`delete ${lockPath}.takeover`);
     expect((await readdir(dir)).sort()).toEqual(['thing.lock', 'thing.lock.takeover']);
     // Once the guard goes, the takeover goes through.
     await unlink(`${lockPath}.takeover`);
