@@ -729,11 +729,14 @@ export function performSigningEffect(
     case 'startSession': {
       const session = c.sessions.find((s) => s.id === effect.sessionId);
       if (session === undefined) throw refused('INTERNAL', 'session missing from context');
-      // Still pending once its session is over: every earlier attempt failed, so nothing of it was
-      // stored or sent (an effect's writes and sends share its savepoint). Nobody can use these
-      // packages now, and one that can never be built (an uploaded artifact deleted by hand) must
-      // not hold back what queued behind it: a cancel's sign.aborted.
-      if (session.status === 'abandoned') return;
+      // Still pending once the ceremony closed (cancelled, aborted): every earlier attempt failed,
+      // so nothing of it was stored or sent (an effect's writes and sends share its savepoint).
+      // Nobody can use these packages now, and one that can never be built (an uploaded artifact
+      // deleted by hand) must not hold back what queued behind it: the close's sign.aborted.
+      // A session abandoned while the ceremony goes on (a signer revoked) still sends them: its
+      // other signers treat their commitments as unused until a package spends them, and only
+      // then commit again for the next session.
+      if (c.outcome !== null) return;
       let record: SessionRecord | undefined;
       runner.emitOnce(
         live,

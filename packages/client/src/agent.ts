@@ -559,17 +559,26 @@ export class MemberSession {
   async #onPackage(env: OpenedEnvelope, body: SignPackage): Promise<void> {
     if (this.signer === undefined || !this.signer.has(env.ceremonyId)) return;
     const review = this.#reviews.get(env.ceremonyId);
+    // OpenPGP jobs put keyCreatedAt into what is signed: it must be the time this home signed
+    // under before (pinned after its first OpenPGP signature, not from a package it refused).
+    const meta = review === undefined ? undefined : await this.#trustedMetadata(review.group);
+    const key = meta && { group: meta.group, groupPublicKey: meta.groupPublicKey };
+    const openpgp = body.jobs.some((j) => j === 'openpgp-cert' || j.startsWith('openpgp:'));
     if (review !== undefined) {
       await this.#checkPackagePolicy(review, body);
-      const meta = await this.#trustedMetadata(review.group);
-      await this.#pins.checkKeyCreatedAt(
-        { group: meta.group, groupPublicKey: meta.groupPublicKey },
-        body.keyCreatedAt,
-      );
+      if (openpgp && key !== undefined) await this.#pins.checkKeyCreatedAt(key, body.keyCreatedAt);
     }
     const result = await this.signer.onPackage(env.ceremonyId, body);
-    if (result !== undefined && review !== undefined) {
-      const meta = await this.#trustedMetadata(review.group);
+    if (result !== undefined && openpgp && key !== undefined) {
+      // The share is out: a pin that cannot be written (or lost a race with another first
+      // package) is said, and the next OpenPGP package is checked against whatever was pinned.
+      await this.#pins
+        .pinKeyCreatedAt(key, body.keyCreatedAt)
+        .catch((e: unknown) =>
+          this.#log(`${env.ceremonyId}: ${e instanceof Error ? e.message : String(e)}`),
+        );
+    }
+    if (result !== undefined && review !== undefined && meta !== undefined) {
       const keys = new Map(meta.participants.map((p) => [p.member, p.identityKey]));
       const context: StatementContext = {
         ceremonyId: env.ceremonyId,

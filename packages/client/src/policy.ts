@@ -87,104 +87,133 @@ export function verifyPolicyInfo(info: PolicyInfo, key: GroupKeyView): VerifiedP
 
 const PinsSchema = z.record(
   z.string().max(200),
-  z.strictObject({
-    version: z.int().min(0),
-    policyId: z.string().max(64),
-    /** The OpenPGP key creation time (Unix seconds) the first package this home signed named. */
-    keyCreatedAt: z.int().min(0).optional(),
-  }),
+  z.strictObject({ version: z.int().min(0), policyId: z.string().max(64) }),
+);
+const KeyPinsSchema = z.record(
+  z.string().max(200),
+  z.strictObject({ keyCreatedAt: z.int().min(0) }),
 );
 
 /**
- * Per group key, in `<home>/policy-pins.json` (mode 0600): the highest policy version verified,
- * and the OpenPGP key creation time first signed under.
+ * A JSON file of pins in the home (mode 0600), changed only by read-compare-write under an
+ * exclusive lock file. The agent and `conclave approve` may write at once (two processes, one
+ * home): without the lock a slower writer could put an older pin (or a file missing another group's
+ * pin) over a newer one. This instance's writers take the lock one at a time (a queue, not a
+ * polling crowd); the lock itself keeps out other processes and other instances.
  */
-export class PolicyPins {
-  readonly #path: string;
+class PinFile<T extends Record<string, unknown>> {
+  readonly path: string;
+  readonly #schema: z.ZodType<T>;
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(homeDir: string) {
-    this.#path = join(homeDir, 'policy-pins.json');
+  constructor(path: string, schema: z.ZodType<T>) {
+    this.path = path;
+    this.#schema = schema;
   }
 
-  async #read(): Promise<z.infer<typeof PinsSchema>> {
+  async read(): Promise<T> {
     let text: string;
     try {
-      text = await readFile(this.#path, 'utf8');
+      text = await readFile(this.path, 'utf8');
     } catch {
-      return {};
+      return {} as T;
     }
-    const parsed = PinsSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new ClientError('CONFIG_INVALID', `${this.#path} is damaged`);
+    let parsed;
+    try {
+      parsed = this.#schema.safeParse(JSON.parse(text));
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.success !== true)
+      throw new ClientError('CONFIG_INVALID', `${this.path} is damaged`);
     return parsed.data;
   }
 
-  async highest(key: GroupKeyView): Promise<number> {
-    return (await this.#read())[`${key.group}:${key.groupPublicKey}`]?.version ?? 0;
-  }
-
-  /**
-   * Raises the pin of `key` to `p.version`; never lowers it. The agent and `conclave approve` may
-   * record at once (two processes, one home), so the read-compare-write runs under an exclusive
-   * lock file: without it a slower writer could put a lower version (or a file missing another
-   * group's pin) over a higher one, and a rolled-back policy would verify again.
-   */
-  async record(key: GroupKeyView, p: VerifiedPolicy): Promise<void> {
-    const k = `${key.group}:${key.groupPublicKey}`;
-    // Pins only go up, so a pin read at or above p.version stays so: nothing to write, no lock.
-    // Every approval lands here with the version already pinned; taking the file lock each time
-    // made concurrent approvals (an agent with many open ceremonies) queue on it until TIMEOUT.
-    if (((await this.#read())[k]?.version ?? -1) >= p.version) return;
-    // This instance's callers take the file lock one at a time (a queue, not a polling crowd);
-    // the lock itself keeps out other processes and other instances.
+  /** Runs `change` on the pins under the lock; writes them if it returns true. */
+  async update(change: (pins: T) => boolean): Promise<void> {
     const run = this.#queue.then(() =>
-      withFileLock(`${this.#path}.lock`, async () => {
-        const pins = await this.#read();
-        if ((pins[k]?.version ?? -1) >= p.version) return;
-        pins[k] = { ...pins[k], version: p.version, policyId: p.policyId };
-        await writeJsonAtomic(this.#path, pins);
-      }),
-    );
-    this.#queue = run.catch(() => undefined);
-    await run;
-  }
-
-  /**
-   * Refuses a package whose `keyCreatedAt` (the OpenPGP key packet's creation time, which the
-   * coordinator supplies) differs from the one this home first signed under for `key`, and pins
-   * it on first use. The time is part of the OpenPGP fingerprint, and the group certifies its
-   * own key with it: another time would make the group sign for a key with another fingerprint.
-   */
-  async checkKeyCreatedAt(key: GroupKeyView, keyCreatedAt: number): Promise<void> {
-    const k = `${key.group}:${key.groupPublicKey}`;
-    const refuse = (pinned: number) =>
-      new ClientError(
-        'SIGNING_REFUSED',
-        `the coordinator names ${new Date(keyCreatedAt * 1000).toISOString()} as the creation time of ` +
-          `${key.group}'s OpenPGP key, but this home signed under ${new Date(pinned * 1000).toISOString()}: ` +
-          `another time gives the key another OpenPGP fingerprint; not signing — tell the security lead`,
-      );
-    const seen = (await this.#read())[k]?.keyCreatedAt;
-    if (seen !== undefined) {
-      if (seen !== keyCreatedAt) throw refuse(seen);
-      return;
-    }
-    const run = this.#queue.then(() =>
-      withFileLock(`${this.#path}.lock`, async () => {
-        const pins = await this.#read();
-        const pinned = pins[k]?.keyCreatedAt;
-        if (pinned !== undefined) {
-          if (pinned !== keyCreatedAt) throw refuse(pinned);
-          return;
-        }
-        pins[k] = { version: 0, policyId: 'default', ...pins[k], keyCreatedAt };
-        await writeJsonAtomic(this.#path, pins);
+      withFileLock(`${this.path}.lock`, async () => {
+        const pins = await this.read();
+        if (change(pins)) await writeJsonAtomic(this.path, pins);
       }),
     );
     this.#queue = run.catch(() => undefined);
     await run;
   }
 }
+
+/**
+ * Per group key, what this home verified or signed under, so a coordinator cannot go back on it:
+ * the highest policy version verified (`<home>/policy-pins.json`), and the OpenPGP key creation
+ * time of the first OpenPGP signature the home made (`<home>/key-pins.json`, a file of its own so
+ * that older clients still read the policy pins).
+ */
+export class PolicyPins {
+  readonly #policies: PinFile<z.infer<typeof PinsSchema>>;
+  readonly #keys: PinFile<z.infer<typeof KeyPinsSchema>>;
+
+  constructor(homeDir: string) {
+    this.#policies = new PinFile(join(homeDir, 'policy-pins.json'), PinsSchema);
+    this.#keys = new PinFile(join(homeDir, 'key-pins.json'), KeyPinsSchema);
+  }
+
+  async highest(key: GroupKeyView): Promise<number> {
+    return (await this.#policies.read())[pinKey(key)]?.version ?? 0;
+  }
+
+  /** Raises the pin of `key` to `p.version`; never lowers it. */
+  async record(key: GroupKeyView, p: VerifiedPolicy): Promise<void> {
+    const k = pinKey(key);
+    // Pins only go up, so a pin read at or above p.version stays so: nothing to write, no lock.
+    // Every approval lands here with the version already pinned; taking the file lock each time
+    // made concurrent approvals (an agent with many open ceremonies) queue on it until TIMEOUT.
+    if (((await this.#policies.read())[k]?.version ?? -1) >= p.version) return;
+    await this.#policies.update((pins) => {
+      if ((pins[k]?.version ?? -1) >= p.version) return false;
+      pins[k] = { version: p.version, policyId: p.policyId };
+      return true;
+    });
+  }
+
+  /**
+   * Refuses an OpenPGP signing package whose `keyCreatedAt` (the key packet's creation time, which
+   * the coordinator supplies) differs from the one this home pinned for `key`. The time is part of
+   * the OpenPGP fingerprint, and the group certifies its own key with it: another time would have
+   * the group sign for a key with another fingerprint.
+   */
+  async checkKeyCreatedAt(key: GroupKeyView, keyCreatedAt: number): Promise<void> {
+    const pinned = (await this.#keys.read())[pinKey(key)]?.keyCreatedAt;
+    if (pinned !== undefined && pinned !== keyCreatedAt) {
+      throw keyTimeRefused(key, keyCreatedAt, pinned);
+    }
+  }
+
+  /** After this home signed an OpenPGP package: pins its `keyCreatedAt` if none is pinned yet. */
+  async pinKeyCreatedAt(key: GroupKeyView, keyCreatedAt: number): Promise<void> {
+    const k = pinKey(key);
+    if ((await this.#keys.read())[k] !== undefined)
+      return this.checkKeyCreatedAt(key, keyCreatedAt);
+    await this.#keys.update((pins) => {
+      const pinned = pins[k]?.keyCreatedAt;
+      if (pinned !== undefined && pinned !== keyCreatedAt) {
+        throw keyTimeRefused(key, keyCreatedAt, pinned);
+      }
+      if (pinned !== undefined) return false;
+      pins[k] = { keyCreatedAt };
+      return true;
+    });
+  }
+}
+
+const pinKey = (key: GroupKeyView) => `${key.group}:${key.groupPublicKey}`;
+
+const keyTimeRefused = (key: GroupKeyView, named: number, pinned: number) =>
+  new ClientError(
+    'SIGNING_REFUSED',
+    `the coordinator names ${new Date(named * 1000).toISOString()} as the creation time of ` +
+      `${key.group}'s OpenPGP key, but this home signed under ${new Date(pinned * 1000).toISOString()}: ` +
+      `another time gives the key another OpenPGP fingerprint; not signing — tell the security lead`,
+  );
 
 const LOCK_WAIT_MS = 10_000;
 

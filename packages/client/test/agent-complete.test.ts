@@ -138,40 +138,42 @@ describe('MemberSession: sign.complete that overtakes the package', () => {
 });
 
 describe('MemberSession: the OpenPGP key creation time', () => {
-  it('signs under the keyCreatedAt of its first package only: another one later is refused unsigned', async () => {
+  it('signs OpenPGP packages under the keyCreatedAt of its first OpenPGP signature only', async () => {
     const { home, ids, statuses, coordinator, session } = await signingSession();
-    const first = signStatus(ids['carol']!, 'carol');
-    const second = signStatus(ids['carol']!, 'carol');
-    statuses.set(first.ceremonyId, first);
-    statuses.set(second.ceremonyId, second);
-    const reviews = [
-      (await session.review(first.ceremonyId)).review,
-      (await session.review(second.ceremonyId)).review,
-    ];
+    const ceremonies = [0, 1, 2].map(() => signStatus(ids['carol']!, 'carol'));
+    for (const c of ceremonies) statuses.set(c.ceremonyId, c);
+    const reviews: { requestDigest: string }[] = [];
+    for (const c of ceremonies) reviews.push((await session.review(c.ceremonyId)).review);
     const signer = session.signer!;
     vi.spyOn(signer, 'has').mockReturnValue(true);
-    const onPackage = vi.spyOn(signer, 'onPackage').mockResolvedValue(undefined);
+    const onPackage = vi
+      .spyOn(signer, 'onPackage')
+      .mockImplementation(async (ceremonyId) => ({ ceremonyId, session: 1 }));
 
     const ws = sockets.at(-1)!;
     let seq = 1;
-    const pkg = (i: 0 | 1, keyCreatedAt: number): SignPackage => ({
-      type: 'sign.package',
-      session: 1,
-      phase: 1,
-      jobs: ['sshsig:a.tgz'],
-      commitments: ['alice', 'bob'].map((m) => ({ member: m, commitments: [hex(100, '0a')] })),
-      packageHashes: [hex(32)],
-      previous: [],
-      keyCreatedAt,
-      requestDigest: reviews[i]!.requestDigest,
-      statementDigest: hex(32, 'cd'),
-      approvers: ['alice', 'bob'],
-      approvals: [hex(64), hex(64)],
-      signers: ['alice', 'bob'],
-      policyId: 'default',
-      issuedAt: Date.now(),
-    });
-    const push = (ceremonyId: string, body: SealedBody) =>
+    const send = (i: number, keyCreatedAt: number, jobs = ['openpgp-cert', 'openpgp:a.tgz']) => {
+      const body: SignPackage = {
+        type: 'sign.package',
+        session: 1,
+        phase: 1,
+        jobs,
+        commitments: ['alice', 'bob'].map((m) => ({
+          member: m,
+          commitments: jobs.map((_, j) => hex(100, m === 'alice' ? `a${j}` : `b${j}`)),
+        })),
+        packageHashes: jobs.map(() => hex(32)),
+        previous: [],
+        keyCreatedAt,
+        requestDigest: reviews[i]!.requestDigest,
+        statementDigest: hex(32, 'cd'),
+        approvers: ['alice', 'bob'],
+        approvals: [hex(64), hex(64)],
+        signers: ['alice', 'bob'],
+        policyId: 'default',
+        issuedAt: Date.now(),
+      };
+      const ceremonyId = ceremonies[i]!.ceremonyId;
       ws.send(
         JSON.stringify(
           sealEnvelope(coordinator, {
@@ -183,21 +185,30 @@ describe('MemberSession: the OpenPGP key creation time', () => {
           }),
         ),
       );
+    };
+    const pins = async () =>
+      Object.values(
+        JSON.parse(
+          await readFile(join(home.dir, 'key-pins.json'), 'utf8').catch(() => '{}'),
+        ) as Record<string, { keyCreatedAt: number }>,
+      ).map((p) => p.keyCreatedAt);
     const created = 1_750_000_000;
-    push(first.ceremonyId, pkg(0, created));
-    await vi.waitFor(() => expect(onPackage).toHaveBeenCalledTimes(1));
-    const pins = JSON.parse(await readFile(join(home.dir, 'policy-pins.json'), 'utf8')) as Record<
-      string,
-      { keyCreatedAt?: number }
-    >;
-    expect(Object.values(pins).map((p) => p.keyCreatedAt)).toEqual([created]);
 
-    // The coordinator now names another time: the key would get another fingerprint.
-    push(second.ceremonyId, pkg(1, created + 1));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(onPackage).toHaveBeenCalledTimes(1);
-    // The same time again is signed.
-    push(second.ceremonyId, pkg(1, created));
+    // A package without OpenPGP jobs signs whatever it names, and pins nothing.
+    send(0, created - 99, ['dsse', 'sshsig:a.tgz']);
+    await vi.waitFor(() => expect(onPackage).toHaveBeenCalledTimes(1));
+    expect(await pins()).toEqual([]);
+    // The first OpenPGP signature pins its time.
+    send(1, created);
     await vi.waitFor(() => expect(onPackage).toHaveBeenCalledTimes(2));
+    await vi.waitFor(async () => expect(await pins()).toEqual([created]));
+    // The coordinator now names another time: the key would get another fingerprint.
+    send(2, created + 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(onPackage).toHaveBeenCalledTimes(2);
+    // The same time again is signed.
+    send(2, created);
+    await vi.waitFor(() => expect(onPackage).toHaveBeenCalledTimes(3));
+    expect(await pins()).toEqual([created]);
   });
 });

@@ -1,6 +1,6 @@
 // Members verify a policy before obeying it (docs/policy.md): the quorum signature under their own
 // group key, the built-in v0, pinned versions against rollback, and the request/package checks.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -226,7 +226,7 @@ describe('a verified policy kept for the session (no round trip per approval)', 
   });
 });
 
-describe('PolicyPins.checkKeyCreatedAt', () => {
+describe('PolicyPins: the OpenPGP key creation time', () => {
   const T = 1_750_000_000;
   const home = () => {
     const d = mkdtempSync(join(tmpdir(), 'conclave-pins-'));
@@ -239,9 +239,11 @@ describe('PolicyPins.checkKeyCreatedAt', () => {
       (e: unknown) => (e as { code?: string }).code,
     );
 
-  it('pins the first time seen, takes it again, refuses another (SIGNING_REFUSED, both times named)', async () => {
+  it('takes any time until one is pinned, then only that one (SIGNING_REFUSED, both times named)', async () => {
     const d = home();
-    await new PolicyPins(d).checkKeyCreatedAt(key, T);
+    await new PolicyPins(d).checkKeyCreatedAt(key, T + 5); // nothing pinned yet
+    await new PolicyPins(d).pinKeyCreatedAt(key, T);
+    await new PolicyPins(d).pinKeyCreatedAt(key, T);
     await new PolicyPins(d).checkKeyCreatedAt(key, T);
     const err = await new PolicyPins(d).checkKeyCreatedAt(key, T + 3600).then(
       () => undefined,
@@ -250,11 +252,12 @@ describe('PolicyPins.checkKeyCreatedAt', () => {
     expect(err?.code).toBe('SIGNING_REFUSED');
     expect(err?.message).toContain(new Date(T * 1000).toISOString());
     expect(err?.message).toContain(new Date((T + 3600) * 1000).toISOString());
+    expect(await codeOf(new PolicyPins(d).pinKeyCreatedAt(key, T + 1))).toBe('SIGNING_REFUSED');
     // Per group key: another key of the same group name pins its own.
-    await new PolicyPins(d).checkKeyCreatedAt({ ...key, groupPublicKey: 'ee'.repeat(32) }, T + 1);
+    await new PolicyPins(d).pinKeyCreatedAt({ ...key, groupPublicKey: 'ee'.repeat(32) }, T + 1);
   });
 
-  it('keeps the policy pin beside it, and a policy record keeps the time', async () => {
+  it('keeps it in a file of its own: the policy pins keep the format older clients read', async () => {
     const d = home();
     await new PolicyPins(d).record(key, {
       group: 'release',
@@ -262,24 +265,28 @@ describe('PolicyPins.checkKeyCreatedAt', () => {
       policyId: 'release@v2',
       document: doc(2),
     } as never);
-    await new PolicyPins(d).checkKeyCreatedAt(key, T);
+    await new PolicyPins(d).pinKeyCreatedAt(key, T);
+    expect(JSON.parse(readFileSync(join(d, 'policy-pins.json'), 'utf8'))).toEqual({
+      [`release:${groupPublicKey}`]: { version: 2, policyId: 'release@v2' },
+    });
     expect(await new PolicyPins(d).highest(key)).toBe(2);
-    await new PolicyPins(d).record(key, {
-      group: 'release',
-      version: 3,
-      policyId: 'release@v3',
-      document: doc(3),
-    } as never);
-    expect(await new PolicyPins(d).highest(key)).toBe(3);
     expect(await codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T + 1))).toBe('SIGNING_REFUSED');
   });
 
-  it('lets one of two racing first sights win; the other is refused, never overwrites', async () => {
+  it('refuses a damaged pin file (CONFIG_INVALID) instead of signing as if nothing were pinned', async () => {
+    const d = home();
+    writeFileSync(join(d, 'key-pins.json'), '{"release:x": {"keyCreatedAt": "yesterday"}}');
+    expect(await codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T))).toBe('CONFIG_INVALID');
+    writeFileSync(join(d, 'key-pins.json'), '{not json');
+    expect(await codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T))).toBe('CONFIG_INVALID');
+  });
+
+  it('lets one of two racing first pins win; the other is refused, never overwrites', async () => {
     for (let round = 0; round < 8; round++) {
       const d = home();
       const codes = await Promise.all([
-        codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T)),
-        codeOf(new PolicyPins(d).checkKeyCreatedAt(key, T + 1)),
+        codeOf(new PolicyPins(d).pinKeyCreatedAt(key, T)),
+        codeOf(new PolicyPins(d).pinKeyCreatedAt(key, T + 1)),
       ]);
       const winner = codes[0] === 'ok' ? T : T + 1;
       expect([...codes].sort()).toEqual(['SIGNING_REFUSED', 'ok']);
