@@ -10,14 +10,17 @@
 // go on as its owner (two writers appending to one nonce ledger). Nobody else removes a lock whose
 // owner is dead, so what the guard's holder read is still there when it removes it.
 //
-// Who is dead: a pid that does not exist; this process's own pid with a token it does not hold (a
-// container restarted its agent under the same pid); a lock naming no pid (empty: an older client,
-// or the O_EXCL fallback, between creating and writing it) once it is FRESH_MS old.
+// Who is dead: a pid that does not exist on this host; this process's own pid with a token it does
+// not hold (a container restarted its agent under the same pid); a lock naming no pid (empty: an
+// older client, or the O_EXCL fallback, between creating and writing it) once it is FRESH_MS old.
+// A lock taken on another host (a home on a network file system) is never judged from here: its
+// pid means nothing on this one.
 //
 // A process that dies inside the guard (a few file operations) leaves the guard behind; the next
 // takeover then refuses with the files to delete, instead of guessing.
 import { randomUUID } from 'node:crypto';
 import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { ClientError, errnoCode, type ClientErrorCode } from './errors.js';
 import { pidAlive } from './fs-durable.js';
 
@@ -55,10 +58,14 @@ async function contentOf(path: string): Promise<string | undefined> {
 }
 
 /** Who holds the lock file at `path`: undefined if there is none. */
-async function holderOf(path: string): Promise<{ live: boolean; pid?: number } | undefined> {
+async function holderOf(
+  path: string,
+): Promise<{ live: boolean; pid?: number; host?: string } | undefined> {
   const content = await contentOf(path);
   if (content === undefined) return undefined;
   const pid = Number.parseInt(content, 10);
+  const host = content.split('\n')[2];
+  if (host !== undefined && host !== '' && host !== hostname()) return { live: true, pid, host };
   if (!(Number.isSafeInteger(pid) && pid > 0)) {
     let age: number;
     try {
@@ -145,7 +152,7 @@ async function takeOver(
  * process holds it, and takes over the lock of a process that died.
  */
 export async function acquireFileLock(lockPath: string, opts: FileLockOptions): Promise<FileLock> {
-  const token = `${process.pid}\n${randomUUID()}\n`;
+  const token = `${process.pid}\n${randomUUID()}\n${hostname()}\n`;
   const mine = `${lockPath}.${process.pid}.${randomUUID()}`;
   const deadline = Date.now() + (opts.waitMs ?? 0);
   // Held from before it can appear at lockPath: a concurrent call in this process that reads it
@@ -167,7 +174,7 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
                 `(if this persists and no conclave process runs for this home, delete ${lockPath}.takeover)`
             : owner.pid === undefined
               ? `${opts.what} is being locked by another process (${lockPath}); try again`
-              : `${opts.what} is in use by process ${owner.pid}${owner.pid === process.pid ? ' (this process)' : ''}; ` +
+              : `${opts.what} is in use by process ${owner.pid}${owner.host !== undefined ? ` on ${owner.host}` : owner.pid === process.pid ? ' (this process)' : ''}; ` +
                 `stop it first (only one client may use a member home at a time); if no such process runs, delete ${lockPath}`,
         );
       }

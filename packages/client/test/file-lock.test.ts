@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { acquireFileLock, type FileLockOptions } from '../src/file-lock.js';
@@ -35,11 +35,11 @@ async function refusal(p: Promise<unknown>): Promise<ClientError> {
 }
 
 describe('file lock', () => {
-  it('appears whole (pid and token) and release removes it', async () => {
+  it('appears whole (pid, token, host) and release removes it', async () => {
     const lock = await acquireFileLock(lockPath, opts);
-    expect(await readFile(lockPath, 'utf8')).toMatch(
-      new RegExp(`^${process.pid}\\n[0-9a-f-]{36}\\n$`),
-    );
+    const [pid, token, host, end] = (await readFile(lockPath, 'utf8')).split('\n');
+    expect({ pid, host, end }).toEqual({ pid: String(process.pid), host: hostname(), end: '' });
+    expect(token).toMatch(/^[0-9a-f-]{36}$/);
     await lock.release();
     expect(await readdir(dir)).toEqual([]);
   });
@@ -60,6 +60,15 @@ describe('file lock', () => {
     const lock = await waiting;
     expect(await readFile(lockPath, 'utf8')).toMatch(new RegExp(`^${process.pid}\\n`));
     await lock.release();
+  });
+
+  it('never takes over a lock taken on another host (a home on a network file system), and names the host', async () => {
+    await writeFile(lockPath, `${deadPid()}\n00000000-0000-4000-8000-000000000000\nbuild-7\n`);
+    const err = await refusal(acquireFileLock(lockPath, opts));
+    expect(err.code).toBe('NONCE_LEDGER_LOCKED');
+    expect(err.message).toContain('on build-7');
+    expect(err.message).toContain(`delete ${lockPath}`);
+    expect(await readdir(dir)).toEqual(['thing.lock']);
   });
 
   it('takes over the lock of a dead process', async () => {
