@@ -18,8 +18,8 @@ import { openTransparencyLog } from './log/service.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Dispatcher } from './messages.js';
 import { createMetrics, registerCryptoPoolMetrics, registerEventLoopMetrics } from './metrics.js';
-import { Sealer, SeqSource, TurnQueue, systemClock, type Clock } from './runtime.js';
-import { CoordinatorServer, WS_PATH } from './server.js';
+import { FaultLog, Sealer, SeqSource, TurnQueue, systemClock, type Clock } from './runtime.js';
+import { CoordinatorServer, WS_PATH, monotonicClock } from './server.js';
 import { aggregateSession, performSigningEffect } from './signing-ceremony.js';
 import { startGovernance } from './policy.js';
 import { openStore, type Store } from './store.js';
@@ -211,8 +211,13 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       minBytesPerSecond: limits.minUploadBytesPerSecond,
       progressWindowMs: limits.requestTimeoutMs,
     });
+    // One limiter for every path that reports a server fault (WebSocket, HTTP, the auditors'
+    // routes): a full disk fails all of them at once, and the log says so in one line per burst.
+    const monotonic = options.monotonic ?? monotonicClock;
+    const faults = new FaultLog(logger, () => monotonic.now());
     const server = new CoordinatorServer({
       turns,
+      faults,
       limits,
       logger,
       clock,
@@ -233,6 +238,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
           admin: bytesToHex(keys.adminPublicKey),
         },
         logger,
+        faults,
       }),
     });
     const crypto = new CryptoPool({
@@ -272,7 +278,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
         }
       },
     };
-    const dispatcher = new Dispatcher(runner, { disconnect: (m) => server.disconnect(m) });
+    const dispatcher = new Dispatcher(runner, { disconnect: (m) => server.disconnect(m) }, faults);
     server.runner = runner;
     server.dispatcher = dispatcher;
     // Hotfixes whose window passed while the coordinator was down are flagged before any resumed

@@ -41,10 +41,11 @@ export class Dispatcher {
   readonly #hooks: AdminHooks;
   readonly #faults: FaultLog;
 
-  constructor(runner: CeremonyRunner, hooks: AdminHooks) {
+  /** `faults`: the coordinator's one log of server faults, shared with the server and HTTP routes. */
+  constructor(runner: CeremonyRunner, hooks: AdminHooks, faults?: FaultLog) {
     this.#runner = runner;
     this.#hooks = hooks;
-    this.#faults = new FaultLog(runner.deps.logger, () => runner.now());
+    this.#faults = faults ?? new FaultLog(runner.deps.logger, () => runner.now());
   }
 
   /** The error frame for `e`; a server fault (a failed write, a bug) is also logged. */

@@ -59,6 +59,8 @@ export interface ServerDeps {
   readonly artifacts?: ArtifactStore;
   /** Where received frames are handled, one per event-loop turn (runtime.ts); inline if absent. */
   readonly turns?: TurnQueue;
+  /** The coordinator's one log of server faults (shared with the dispatcher and the HTTP routes). */
+  readonly faults?: FaultLog;
 }
 
 interface Conn {
@@ -102,7 +104,7 @@ export class CoordinatorServer {
   constructor(deps: ServerDeps) {
     this.#deps = deps;
     this.#mono = deps.monotonic ?? monotonicClock;
-    this.#faults = new FaultLog(deps.logger, () => this.#mono.now());
+    this.#faults = deps.faults ?? new FaultLog(deps.logger, () => this.#mono.now());
     const { limits } = deps;
     this.#challengeWindows = new RateWindows({
       perKey: limits.challengeRateLimit.perIp,

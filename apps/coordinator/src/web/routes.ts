@@ -35,6 +35,8 @@ export interface AuditHttpDeps {
   readonly logger?: Logger;
   /** The coordinator's uploaded artifacts (raw/OpenPGP jobs are re-verified from them). */
   readonly artifacts?: ArtifactStore;
+  /** The coordinator's one log of server faults (shared with the server and the dispatcher). */
+  readonly faults?: FaultLog;
 }
 
 const MAX_COSIGN_BODY = 16 * 1024;
@@ -90,7 +92,7 @@ export class AuditHttp {
 
   constructor(deps: AuditHttpDeps) {
     this.#deps = deps;
-    this.#faults = new FaultLog(deps.logger ?? silentLogger, () => Date.now());
+    this.#faults = deps.faults ?? new FaultLog(deps.logger ?? silentLogger, () => Date.now());
   }
 
   /** Handles the request if it is one of ours; returns false to let the server go on. */
