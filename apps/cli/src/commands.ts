@@ -26,6 +26,7 @@ import {
   SIGN_ROUNDS,
   startAgent,
   type CeremonyEnd,
+  type DkgParticipant,
   type DkgResult,
 } from '@conclave/client';
 import { ed25519Spki } from '@conclave/frost';
@@ -489,10 +490,14 @@ export async function cmdKeygen(
 ): Promise<void> {
   let resolveResult!: (p: Promise<DkgResult>) => void;
   const started = new Promise<Promise<DkgResult>>((r) => (resolveResult = r));
+  let participant: DkgParticipant | undefined;
   const session = await openSession(o, ctx, {
     beforeConnect: (s) => {
       s.acceptKeyCeremonies((start) => start.group === group);
-      s.onKeyCeremony((p) => resolveResult(p.result));
+      s.onKeyCeremony((p) => {
+        participant = p;
+        resolveResult(p.result);
+      });
     },
   });
   ctx.progress(`waiting for the key ceremony of ${group}…`);
@@ -501,7 +506,19 @@ export async function cmdKeygen(
       started.then((r) => r),
       o.timeout,
       `the key ceremony of ${group}`,
-    );
+    ).catch((e: unknown) => {
+      // Once this member confirmed, the group may become active with its share in it: leaving
+      // now would lose the share. The coordinator ends the ceremony (complete or abort) by its
+      // confirmation deadline, so the wait is bounded.
+      if (!(e instanceof CliError && e.code === 'TIMEOUT') || participant?.phase !== 'confirm') {
+        throw e;
+      }
+      ctx.progress(
+        `you confirmed the group key of ${group}; waiting past --timeout for the others' confirmations ` +
+          '(leaving now could leave the group active without your share)',
+      );
+      return participant.result;
+    });
     ctx.result(
       { ...result },
       `Key ceremony complete: ${result.threshold}-of-${result.members.length} group ${result.group}\n` +

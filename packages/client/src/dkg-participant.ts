@@ -26,6 +26,7 @@ import {
   verifyDkgConfirmation,
   x25519PublicFromIdentity,
   type DkgComplete,
+  type DkgConfirm,
   type DkgParticipant as WireParticipant,
   type DkgRound1All,
   type DkgRound2Deliver,
@@ -126,6 +127,8 @@ export class DkgParticipant {
   #keyPackage: KeyPackage | undefined;
   #publicKeyPackage: PublicKeyPackage | undefined;
   #round1Hash: Uint8Array | undefined;
+  /** What this member confirmed (sent again if the coordinator re-delivers round 2). */
+  #confirmation: DkgConfirm | undefined;
   #resolve!: (r: DkgResult) => void;
   #reject!: (e: ClientError) => void;
   #localFailure: ClientError | undefined;
@@ -354,6 +357,11 @@ export class DkgParticipant {
   }
 
   async #onRound2(body: DkgRound2Deliver): Promise<void> {
+    // Delivered again after a reconnect: the coordinator has not recorded this member's
+    // confirmation (it went out as the connection dropped). The same one goes again.
+    if (this.#phase === 'confirm' && this.#confirmation !== undefined) {
+      return this.#sendConfirmation(this.#confirmation);
+    }
     if (this.#phase !== 'round2' || this.#secret2 === undefined) return;
     const others = this.start.participants.filter((p) => p.member !== this.#o.member);
     if (body.boxes.length !== others.length) {
@@ -434,12 +442,40 @@ export class DkgParticipant {
     this.#log(
       `key ceremony ${this.ceremonyId}: confirming group key ${bytesToHex(publicKeyPackage.verifyingKey).slice(0, 16)}…`,
     );
-    await this.#send(DKG_ROUNDS.confirm, {
+    this.#confirmation = {
       type: 'dkg.confirm',
       round1Hash: bytesToHex(this.#round1Hash),
       groupPublicKey: bytesToHex(publicKeyPackage.verifyingKey),
       signature: bytesToHex(signature),
-    });
+    };
+    await this.#sendConfirmation(this.#confirmation);
+  }
+
+  /**
+   * Once the confirmation may have reached the coordinator, the group can become active with this
+   * member's share in it: from then on only the ceremony's outcome (dkg.complete or dkg.abort,
+   * re-sent on reconnect) may end it here. A send that fails for the connection's sake (closed,
+   * no ack in time) therefore keeps the share in memory and waits; wiping it would leave an active
+   * group without this member's share, and a t-of-t group without its key.
+   */
+  async #sendConfirmation(body: DkgConfirm): Promise<void> {
+    try {
+      await this.#send(DKG_ROUNDS.confirm, body);
+    } catch (err) {
+      const code = err instanceof ClientError ? err.code : undefined;
+      if (
+        code !== 'CONNECTION_CLOSED' &&
+        code !== 'TIMEOUT' &&
+        code !== 'COORDINATOR_UNREACHABLE' &&
+        code !== 'REPLAYED_MESSAGE'
+      ) {
+        throw err;
+      }
+      this.#log(
+        `key ceremony ${this.ceremonyId}: the confirmation may not have reached the coordinator (${code}); ` +
+          'keeping the share until the ceremony ends, and confirming again if the coordinator asks',
+      );
+    }
   }
 
   async #onComplete(body: DkgComplete): Promise<void> {

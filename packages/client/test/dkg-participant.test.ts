@@ -39,6 +39,11 @@ async function run(
     wrongAdmin?: boolean;
     /** This member's save fails (disk full, a share file already there, …). */
     failSaveOf?: string;
+    /**
+     * The connection of `member` drops as its confirmation goes out: the coordinator got it (or
+     * not), and the member's send fails. Not delivered: the coordinator re-delivers round 2.
+     */
+    confirmLost?: { member: string; delivered: boolean };
   } = {},
 ) {
   const admin = generateIdentityKey();
@@ -62,6 +67,7 @@ async function run(
     authorization,
   };
   const outbox: { from: string; body: SealedBody }[] = [];
+  const lostOnce = new Set<string>();
   const saved: string[] = [];
   const parts = new Map<string, DkgParticipant>();
   for (const m of NAMES) {
@@ -73,6 +79,19 @@ async function run(
           key: ids[m]!,
           adminKey: admin.publicKey,
           send: async (_c, _r, body) => {
+            const lost =
+              body.type === 'dkg.confirm' &&
+              opts.confirmLost?.member === m &&
+              !outbox.some((o) => o.from === m && o.body.type === 'dkg.confirm') &&
+              !lostOnce.has(m);
+            if (lost) {
+              lostOnce.add(m);
+              if (opts.confirmLost?.delivered === true) outbox.push({ from: m, body });
+              throw new ClientError(
+                'CONNECTION_CLOSED',
+                'the connection to the coordinator closed',
+              );
+            }
             outbox.push({ from: m, body });
           },
           save: async (_kp, meta) => {
@@ -138,6 +157,10 @@ async function run(
         }),
     );
     await deliver(m, { type: 'dkg.round2.deliver', boxes });
+    // After the reconnect, the coordinator re-delivers what the member still has to answer.
+    if (opts.confirmLost?.member === m && !opts.confirmLost.delivered) {
+      await deliver(m, { type: 'dkg.round2.deliver', boxes });
+    }
   }
   const fails = outbox.filter((o) => o.body.type === 'dkg.fail');
   const confirms = take('dkg.confirm');
@@ -177,6 +200,15 @@ describe('DkgParticipant', () => {
     expect(keys.size).toBe(1);
     expect([...keys][0]).toMatch(/^[0-9a-f]{64}$/);
     expect(saved.sort()).toEqual(NAMES);
+  });
+
+  it('keeps its share when the connection drops as its confirmation goes out, and saves it on dkg.complete', async () => {
+    for (const delivered of [true, false]) {
+      const { results, saved, fails } = await run({ confirmLost: { member: 'bob', delivered } });
+      expect(fails).toEqual([]);
+      for (const r of results) expect(r).toMatchObject({ group: 'web', threshold: 2 });
+      expect(saved.sort()).toEqual(NAMES);
+    }
   });
 
   it('names the sender of a share that fails vss_verify and saves nothing', async () => {
