@@ -165,6 +165,16 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
           `${fail.culprit}'s proof of knowledge was verified by the coordinator when it arrived; the accusation is refused`,
         );
       }
+      // Before round 2 is delivered (at the confirmation round) no member holds a share or a box
+      // from anyone, and everything of round 1 was checked here on arrival (decoding, identifier,
+      // commitment length, proof): an accusation of another member now is false, whatever its
+      // code, and would abort naming an honest member. A member that cannot go on names itself.
+      if (!lifecycle && fail.culprit !== m.member && keyPhase(keySnapshot(live)) === 'round2') {
+        throw refused(
+          'INVALID_MESSAGE',
+          `no round-2 share has been delivered yet, so ${fail.culprit} cannot be accused; the accusation is refused (name yourself to abort without blame)`,
+        );
+      }
       runner.apply(
         live,
         { type: 'dkg.fail', member: m.member, culprit: fail.culprit, reason: fail.reason, at },

@@ -135,14 +135,34 @@ describe('key ceremony', () => {
       'erin',
     ]);
 
+    const accuse = {
+      type: 'dkg.fail' as const,
+      culprit: 'erin',
+      code: 'INVALID_SECRET_SHARE' as const,
+      reason: 'share fails vss_verify',
+    };
+    // Before round 2 is delivered nobody holds a share from anyone: whatever its code, an
+    // accusation of another member is false and refused, and the ceremony goes on.
+    for (const code of ['INVALID_SECRET_SHARE', 'DECRYPTION_FAILED', 'INVALID_MESSAGE'] as const) {
+      const early = await dave.submit(id, { ...accuse, code });
+      expect(early.code).toBe('INVALID_MESSAGE');
+      expect(early.message).toMatch(/no round-2 share has been delivered yet/);
+    }
+    expect(t.handle.store.getCeremony(id)!.open).toBe(true);
+    const box = {
+      ephemeralKey: '11'.repeat(32),
+      nonce: '22'.repeat(24),
+      ciphertext: '33'.repeat(40),
+    };
     expectAck(
-      await dave.submit(id, {
-        type: 'dkg.fail',
-        culprit: 'erin',
-        code: 'INVALID_SECRET_SHARE',
-        reason: 'share fails vss_verify',
-      }),
+      await dave.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'erin', ...box }] }),
     );
+    expectAck(
+      await erin.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'dave', ...box }] }),
+    );
+    await dave.nextBody('dkg.round2.deliver', id);
+    // Once delivered, dave's complaint about erin's share aborts the ceremony, naming her.
+    expectAck(await dave.submit(id, accuse));
     const abort = await erin.nextBody('dkg.abort', id);
     expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['erin'] });
     expect((await admin.nextBody('dkg.abort', id)).body.code).toBe('INVALID_SECRET_SHARE');
@@ -228,12 +248,13 @@ describe('key ceremony', () => {
     expectAck(await dave.submit(id, encode(first.package)));
     expectAck(await erin.submit(id, round1('erin', 2, 2)));
     await dave.nextBody('dkg.round1.all', id);
+    // The attempt fails (erin cannot go on, and says so without blaming anyone).
     expectAck(
       await erin.submit(id, {
         type: 'dkg.fail',
-        culprit: 'dave',
-        code: 'INVALID_SECRET_SHARE',
-        reason: 'share fails vss_verify',
+        culprit: 'erin',
+        code: 'INVALID_MESSAGE',
+        reason: 'cannot continue',
       }),
     );
     await dave.nextBody('dkg.abort', id);

@@ -296,26 +296,40 @@ export class DkgParticipant {
     const others: DkgRound1Package[] = [];
     for (const p of body.packages) {
       if (p.member === this.#o.member) continue;
+      // Round-1 packages come relayed, not signed by their members, and the coordinator checked
+      // each on arrival (decoding, identifier, proof of knowledge): one that fails here was
+      // altered on the way, so the fault is the coordinator's, never the member it names.
       let pkg: DkgRound1Package;
       try {
         pkg = frost.decode.bytes('DkgRound1Package', hexToBytes(p.package));
       } catch {
         throw culpritError(
-          p.member,
+          'coordinator',
           'INVALID_MESSAGE',
-          `round-1 package of ${p.member} does not decode`,
+          `round-1 package of ${p.member}, as the coordinator relayed it, does not decode`,
         );
       }
       if (pkg.identifier !== frost.identifier.derive(p.member)) {
         throw culpritError(
-          p.member,
+          'coordinator',
           'IDENTIFIER_MISMATCH',
-          `round-1 package of ${p.member} names another identifier`,
+          `round-1 package of ${p.member}, as the coordinator relayed it, names another identifier`,
         );
       }
       others.push(pkg);
     }
-    const { secretPackage, packages } = frost.keys.dkg.part2(this.#secret1, others);
+    let part2: ReturnType<typeof frost.keys.dkg.part2>;
+    try {
+      part2 = frost.keys.dkg.part2(this.#secret1, others);
+    } catch (err) {
+      const { code } = failureOf(err, (id) => this.#memberOf(id));
+      throw culpritError(
+        'coordinator',
+        code,
+        `a round-1 package, as the coordinator relayed it, fails verification (${code})`,
+      );
+    }
+    const { secretPackage, packages } = part2;
     this.#secret2 = secretPackage;
     this.#round1 = body.packages.map((p) => ({ member: p.member, package: p.package }));
     this.#others1 = others;

@@ -44,6 +44,8 @@ async function run(
      * not), and the member's send fails. Not delivered: the coordinator re-delivers round 2.
      */
     confirmLost?: { member: string; delivered: boolean };
+    /** The coordinator relays this member's round-1 package with its last byte (the proof) changed. */
+    tamperRound1Of?: string;
   } = {},
 ) {
   const admin = generateIdentityKey();
@@ -68,6 +70,8 @@ async function run(
   };
   const outbox: { from: string; body: SealedBody }[] = [];
   const lostOnce = new Set<string>();
+  /** Every dkg.fail sent, whenever (the outbox is emptied round by round). */
+  const failed: { from: string; body: SealedBody }[] = [];
   const saved: string[] = [];
   const parts = new Map<string, DkgParticipant>();
   for (const m of NAMES) {
@@ -93,6 +97,7 @@ async function run(
               );
             }
             outbox.push({ from: m, body });
+            if (body.type === 'dkg.fail') failed.push({ from: m, body });
           },
           save: async (_kp, meta) => {
             if (opts.failSaveOf === meta.member) {
@@ -134,10 +139,11 @@ async function run(
       .begin()
       .catch(() => undefined);
   const r1 = take('dkg.round1');
-  const packages = r1.map((o) => ({
-    member: o.from,
-    package: (o.body as { package: string }).package,
-  }));
+  const packages = r1.map((o) => {
+    const pkg = (o.body as { package: string }).package;
+    const flip = (h: string) => h.slice(0, -2) + (h.endsWith('00') ? '01' : '00');
+    return { member: o.from, package: opts.tamperRound1Of === o.from ? flip(pkg) : pkg };
+  });
   for (const m of NAMES) await deliver(m, { type: 'dkg.round1.all', packages });
   const r2 = take('dkg.round2');
   for (const m of NAMES) {
@@ -162,7 +168,7 @@ async function run(
       await deliver(m, { type: 'dkg.round2.deliver', boxes });
     }
   }
-  const fails = outbox.filter((o) => o.body.type === 'dkg.fail');
+  const fails = failed;
   const confirms = take('dkg.confirm');
   if (fails.length === 0 && confirms.length === NAMES.length) {
     const first = confirms[0]!.body as { round1Hash: string; groupPublicKey: string };
@@ -209,6 +215,19 @@ describe('DkgParticipant', () => {
       for (const r of results) expect(r).toMatchObject({ group: 'web', threshold: 2 });
       expect(saved.sort()).toEqual(NAMES);
     }
+  });
+
+  it('blames nobody for a round-1 package the coordinator altered (members cannot tell who did), and saves nothing', async () => {
+    const { results, saved, fails } = await run({ tamperRound1Of: 'bob' });
+    expect(saved).toEqual([]);
+    // Everyone names themselves (bob sees his own package changed): an unattributed failure,
+    // never bob.
+    expect(fails.map((f) => [f.from, (f.body as { culprit: string }).culprit]).sort()).toEqual([
+      ['alice', 'alice'],
+      ['bob', 'bob'],
+      ['carol', 'carol'],
+    ]);
+    for (const r of results) expect(r).toBeInstanceOf(ClientError);
   });
 
   it('names the sender of a share that fails vss_verify and saves nothing', async () => {
