@@ -76,12 +76,23 @@ type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
  * Checks a dkg.start: sealed authorization from the pinned admin key for this very ceremony, the
  * same roster, identifiers derived from member names, and `member` in it with its own key.
  */
+/**
+ * How old an admin's group creation may be when its key ceremony starts here. The coordinator
+ * starts the DKG as the admin submits it and its rounds last minutes (limits.dkgRoundTimeoutMs):
+ * an older authorization is a replay (of an attempt that failed, perhaps with a member revoked
+ * since), which would make a group key the admin is not asking for now.
+ */
+export const DKG_AUTHORIZATION_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/** Clock difference tolerated between the admin's machine and this one. */
+const CLOCK_SKEW_MS = 10 * 60 * 1000;
+
 export function checkDkgStart(
   ceremonyId: string,
   start: DkgStart,
   adminKey: Uint8Array,
   member: string,
   identityKey: Uint8Array,
+  now: number = Date.now(),
 ): void {
   const refuse = (why: string) => {
     throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
@@ -93,6 +104,18 @@ export function checkDkgStart(
     return refuse('its authorization is not a group creation');
   if (start.authorization.ceremonyId !== ceremonyId)
     refuse('authorization is for another ceremony');
+  // An envelope's seq is its sender's clock in microseconds (+1 per message): when the admin signed.
+  const signedAt = Math.floor(start.authorization.seq / 1000);
+  if (signedAt < now - DKG_AUTHORIZATION_MAX_AGE_MS) {
+    refuse(
+      `the admin authorized it at ${new Date(signedAt).toISOString()}, over 24 h ago: a replay, or ask the admin to create the group again`,
+    );
+  }
+  if (signedAt > now + CLOCK_SKEW_MS) {
+    refuse(
+      `the admin's authorization is dated ${new Date(signedAt).toISOString()}, in the future: check this machine's clock`,
+    );
+  }
   if (body.group !== start.group || body.threshold !== start.threshold) {
     refuse('group or threshold differ from what the admin signed');
   }

@@ -32,7 +32,7 @@ describe('dkg participant: a dkg.abort after a verified dkg.complete', () => {
       authorization: sealEnvelope(admin, {
         ceremonyId,
         round: '0',
-        seq: 1,
+        seq: Date.now() * 1000,
         sender: 'admin',
         body: { type: 'admin.group.create', group: 'web', threshold: 2, members },
       }),

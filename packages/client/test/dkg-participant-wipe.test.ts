@@ -43,7 +43,7 @@ describe('dkg participant: round-2 plaintext shares', () => {
     const authorization = sealEnvelope(admin, {
       ceremonyId,
       round: '0',
-      seq: 1,
+      seq: Date.now() * 1000,
       sender: 'admin',
       body: { type: 'admin.group.create', group: 'web', threshold: 2, members },
     });

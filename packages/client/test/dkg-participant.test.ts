@@ -46,6 +46,8 @@ async function run(
     confirmLost?: { member: string; delivered: boolean };
     /** The coordinator relays this member's round-1 package with its last byte (the proof) changed. */
     tamperRound1Of?: string;
+    /** When the admin signed the group creation (ms; default now). */
+    authorizedAt?: number;
   } = {},
 ) {
   const admin = generateIdentityKey();
@@ -57,7 +59,7 @@ async function run(
   const authorization = sealEnvelope(opts.wrongAdmin === true ? generateIdentityKey() : admin, {
     ceremonyId,
     round: '0',
-    seq: 1,
+    seq: (opts.authorizedAt ?? Date.now()) * 1000,
     sender: 'admin',
     body: { type: 'admin.group.create', group: 'web', threshold: 2, members },
   });
@@ -263,6 +265,26 @@ describe('DkgParticipant', () => {
     const { results, saved } = await run({ wrongAdmin: true });
     expect(saved).toEqual([]);
     for (const r of results) expect(r).toMatchObject({ code: 'DKG_FAILED' });
+  });
+
+  it('refuses an admin authorization from over 24 h ago (a replay) or from the future, and saves nothing', async () => {
+    const hour = 60 * 60 * 1000;
+    for (const [at, why] of [
+      [Date.now() - 25 * hour, /over 24 h ago/],
+      [Date.now() + hour, /in the future/],
+    ] as const) {
+      const { results, saved } = await run({ authorizedAt: at });
+      expect(saved).toEqual([]);
+      for (const r of results) {
+        expect(r).toMatchObject({ code: 'DKG_FAILED' });
+        expect((r as ClientError).message).toMatch(why);
+      }
+    }
+    // Within the window (an admin whose clock is a few minutes ahead, a ceremony an hour old): taken.
+    for (const at of [Date.now() + 5 * 60 * 1000, Date.now() - 23 * hour]) {
+      const { saved } = await run({ authorizedAt: at });
+      expect(saved.sort()).toEqual(NAMES);
+    }
   });
 });
 

@@ -324,8 +324,8 @@ describe('PolicyPins.record under concurrency', () => {
     dirs.push(d);
     const pins = new PolicyPins(d);
     await pins.record(key, verified('release', 3));
-    // Another live process (this one's pid) holds the lock: only a raise has to wait for it.
-    writeFileSync(join(d, 'policy-pins.json.lock'), `${process.pid}\n`);
+    // Another live process (pid 1 always exists) holds the lock: only a raise has to wait for it.
+    writeFileSync(join(d, 'policy-pins.json.lock'), '1\n');
     await Promise.all(
       Array.from({ length: 200 }, (_, i) => pins.record(key, verified('release', 1 + (i % 3)))),
     );
