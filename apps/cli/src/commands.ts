@@ -494,6 +494,9 @@ export async function cmdKeygen(
   const session = await openSession(o, ctx, {
     beforeConnect: (s) => {
       s.acceptKeyCeremonies((start) => start.group === group);
+      // Joins no lifecycle ceremony, but finishes (or removes) a share a key ceremony staged
+      // before an earlier run died after confirming, by the ceremony's signed outcome.
+      s.acceptLifecycle(() => false);
       s.onKeyCeremony((p) => {
         participant = p;
         resolveResult(p.result);

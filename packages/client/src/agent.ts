@@ -36,6 +36,7 @@ import { DkgParticipant, type DkgResult } from './dkg-participant.js';
 import { ClientError, errnoCode } from './errors.js';
 import type { Home, LoadedShare, ShareMetadata } from './home.js';
 import { attachLifecycle, type LifecycleHandle } from './lifecycle.js';
+import { discardStagedShare, promoteNewShare, stageShare } from './share-swap.js';
 import type { NonceLedger } from './nonce-ledger.js';
 import {
   PolicyPins,
@@ -312,6 +313,8 @@ export class MemberSession {
       key: this.#key,
       passphrase: this.#passphrase,
       log: this.#log,
+      // A key ceremony this session runs finishes its own staged share.
+      inFlight: (ceremonyId) => this.#dkgs.has(ceremonyId),
       ...(filter === undefined ? {} : { filter }),
     });
   }
@@ -633,6 +636,13 @@ export class MemberSession {
         adminKey: hexToBytes(adminKey),
         send: (c, r, b) => this.connection.send(c, r, b),
         save: (kp, meta) => this.home.saveShare(kp, meta, this.#passphrase),
+        // On disk before confirming: a process that dies after confirming loses no share of an
+        // active group (a session that recovers shares finishes it: acceptLifecycle).
+        staging: {
+          stage: (kp, meta) => stageShare(this.home, kp, meta, this.#passphrase),
+          commit: (group, staged) => promoteNewShare(this.home, group, staged),
+          discard: (staged) => discardStagedShare(staged),
+        },
         log: this.#log,
       },
       ceremonyId,

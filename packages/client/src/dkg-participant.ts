@@ -58,6 +58,17 @@ export interface DkgParticipantOptions {
   readonly send: (ceremonyId: string, round: string, body: SealedBody) => Promise<unknown>;
   /** Writes the share (encrypted). Called once, only after dkg.complete verified. */
   readonly save: (keyPackage: KeyPackage, metadata: ShareMetadata) => Promise<string>;
+  /**
+   * Instead of `save`: the share is written encrypted before this member confirms (`stage`),
+   * becomes the share once dkg.complete verified (`commit`), and is deleted on an abort
+   * (`discard`). A process that dies after confirming then loses nothing: the next session that
+   * recovers shares finishes it by the ceremony's signed outcome (lifecycle.ts provenOutcome).
+   */
+  readonly staging?: {
+    readonly stage: (keyPackage: KeyPackage, metadata: ShareMetadata) => Promise<string>;
+    readonly commit: (group: string, staged: string) => Promise<string>;
+    readonly discard: (staged: string) => Promise<void>;
+  };
   readonly log?: (line: string) => void;
 }
 
@@ -152,6 +163,8 @@ export class DkgParticipant {
   #round1Hash: Uint8Array | undefined;
   /** What this member confirmed (sent again if the coordinator re-delivers round 2). */
   #confirmation: DkgConfirm | undefined;
+  /** The staged share file (options.staging), until it is committed or discarded. */
+  #staged: string | undefined;
   #resolve!: (r: DkgResult) => void;
   #reject!: (e: ClientError) => void;
   #localFailure: ClientError | undefined;
@@ -227,6 +240,7 @@ export class DkgParticipant {
           if (this.#phase === 'done') return;
           this.#discard();
           this.#phase = 'failed';
+          await this.#discardStaged();
           this.#log(`key ceremony ${this.ceremonyId} aborted: ${body.code}`);
           this.#reject(
             new ClientError(
@@ -256,6 +270,7 @@ export class DkgParticipant {
     if (this.#phase === 'failed' || this.#phase === 'done') return;
     this.#phase = 'failed';
     this.#discard();
+    await this.#discardStaged();
     const { culprit, code, reason } = failureOf(err, (id) => this.#memberOf(id));
     this.#localFailure = new ClientError(
       'DKG_FAILED',
@@ -287,6 +302,14 @@ export class DkgParticipant {
     const t = setTimeout(() => this.#reject(this.#localFailure!), 15_000);
     t.unref();
     this.result.finally(() => clearTimeout(t)).catch(() => undefined);
+  }
+
+  /** Deletes the staged share file, if any (an aborted or failed ceremony's share never counts). */
+  async #discardStaged(): Promise<void> {
+    const staged = this.#staged;
+    this.#staged = undefined;
+    if (staged === undefined || this.#o.staging === undefined) return;
+    await this.#o.staging.discard(staged).catch(() => undefined);
   }
 
   /** Wipes every secret this ceremony held. */
@@ -475,6 +498,16 @@ export class DkgParticipant {
       round1Hash: this.#round1Hash,
       groupPublicKey: publicKeyPackage.verifyingKey,
     });
+    if (this.#o.staging !== undefined) {
+      // On disk (encrypted) before the confirmation can make the group active with it.
+      const staged = await this.#o.staging.stage(keyPackage, this.#metadata(publicKeyPackage));
+      if (this.#phase !== 'round2') {
+        // Aborted while the file was being written: it never counts.
+        await this.#o.staging.discard(staged).catch(() => undefined);
+        return;
+      }
+      this.#staged = staged;
+    }
     this.#phase = 'confirm';
     this.#log(
       `key ceremony ${this.ceremonyId}: confirming group key ${bytesToHex(publicKeyPackage.verifyingKey).slice(0, 16)}…`,
@@ -513,6 +546,26 @@ export class DkgParticipant {
           'keeping the share until the ceremony ends, and confirming again if the coordinator asks',
       );
     }
+  }
+
+  /** The share file's public metadata (the admin-authorized roster this member checked). */
+  #metadata(pub: PublicKeyPackage): ShareMetadata {
+    return {
+      kind: 'frost-key-package',
+      group: this.start.group,
+      member: this.#o.member,
+      suite: 'FROST-ED25519-SHA512-v1',
+      threshold: this.start.threshold,
+      groupPublicKey: bytesToHex(pub.verifyingKey),
+      publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+      participants: this.start.participants.map((p) => ({
+        member: p.member,
+        identifier: p.identifier,
+        identityKey: p.identityKey,
+      })),
+      ceremonyId: this.ceremonyId,
+      createdAt: new Date().toISOString(),
+    };
   }
 
   async #onComplete(body: DkgComplete): Promise<void> {
@@ -559,26 +612,14 @@ export class DkgParticipant {
         );
       }
     }
-    const metadata: ShareMetadata = {
-      kind: 'frost-key-package',
-      group: this.start.group,
-      member: this.#o.member,
-      suite: 'FROST-ED25519-SHA512-v1',
-      threshold: this.start.threshold,
-      groupPublicKey: gpk,
-      publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
-      participants: this.start.participants.map((p) => ({
-        member: p.member,
-        identifier: p.identifier,
-        identityKey: p.identityKey,
-      })),
-      ceremonyId: this.ceremonyId,
-      createdAt: new Date().toISOString(),
-    };
     this.#phase = 'done';
     let sharePath: string;
     try {
-      sharePath = await this.#o.save(keyPackage, metadata);
+      const staged = this.#staged;
+      sharePath =
+        this.#o.staging !== undefined && staged !== undefined
+          ? await this.#o.staging.commit(this.start.group, staged)
+          : await this.#o.save(keyPackage, this.#metadata(pub));
     } catch (err) {
       // Every confirmation verified: the group key exists for the others, so there is no one to
       // blame and no dkg.fail to send. Report the save error itself (#fail ignores a 'done'

@@ -279,6 +279,11 @@ export class Home {
   }
 
   /** Writes a key share (never overwrites one). */
+  /** How this home writes keystores (its KDF parameters; tests use weaker ones). */
+  get keystoreWriteOptions(): { kdfParams?: ScryptParams; allowWeakKdf?: boolean } {
+    return keystoreOptions(this.#options);
+  }
+
   async saveShare(
     keyPackage: KeyPackage,
     metadata: ShareMetadata,

@@ -7,6 +7,7 @@ import {
   KeyOutcomeSchema,
   hexToBytes,
   openEnvelope,
+  verifyDkgConfirmation,
   type DkgComplete,
   type Envelope,
   type IdentityKey,
@@ -38,8 +39,10 @@ export interface LifecycleOptions {
   /** Which ceremonies to join (default: all that name this member). */
   readonly filter?: (start: KeyStart) => boolean;
   readonly log?: (line: string) => void;
-  /** scrypt parameters for the new share files (default: the keystore's production default). */
+  /** scrypt parameters for the new share files (default: the home's). */
   readonly kdfParams?: ScryptParams;
+  /** Key ceremonies (DKGs) the caller runs itself: their staged shares are not recovered here. */
+  readonly inFlight?: (ceremonyId: string) => boolean;
 }
 
 export interface LifecycleHandle {
@@ -79,7 +82,8 @@ export async function provenOutcome(
   const { start, outcome } = parsed.data;
   if (outcome === undefined || !sealed(outcome)) return 'open';
   if (outcome.body.type === 'dkg.abort') return 'aborted';
-  if (start === undefined || !sealed(start) || start.body.group !== pending.group) return 'open';
+  if (start === undefined) return dkgConfirmed(o, pending, outcome.body);
+  if (!sealed(start) || start.body.group !== pending.group) return 'open';
   try {
     checkKeyStart(ceremonyId, start.body, hexToBytes(pin.adminKey), o.home.name, o.key.publicKey);
   } catch {
@@ -106,6 +110,58 @@ export async function provenOutcome(
   )
     return 'open';
   return committeeConfirmed(ceremonyId, start.body, outcome.body) ? 'completed' : 'open';
+}
+
+/**
+ * A DKG (no key.start: the coordinator keeps none for it) that staged `pending`: 'completed' when
+ * the sealed dkg.complete names the staged share's group key and carries a confirmation, over its
+ * transcript hash and that key, from every participant of the roster the staged share records (the
+ * admin-authorized one this member checked at dkg.start), this member's own included: its
+ * signature covers the transcript hash it computed itself. Otherwise 'open'.
+ */
+async function dkgConfirmed(
+  o: Pick<LifecycleOptions, 'passphrase'>,
+  pending: PendingShare,
+  complete: DkgComplete,
+): Promise<'completed' | 'open'> {
+  let staged: ShareMetadata;
+  try {
+    const { secret, metadata } = await readKeystore(pending.path, o.passphrase);
+    secret.fill(0);
+    staged = ShareMetadataSchema.parse(metadata);
+  } catch {
+    return 'open';
+  }
+  if (
+    staged.ceremonyId !== pending.ceremonyId ||
+    staged.group !== pending.group ||
+    (staged.epoch ?? 0) !== 0 ||
+    staged.groupPublicKey !== complete.groupPublicKey ||
+    complete.confirmations.length !== staged.participants.length
+  )
+    return 'open';
+  const signatures = new Map(complete.confirmations.map((c) => [c.member, c.signature]));
+  const verifies = (p: ShareMetadata['participants'][number]): boolean => {
+    const signature = signatures.get(p.member);
+    return (
+      signature !== undefined &&
+      verifyDkgConfirmation(
+        hexToBytes(p.identityKey),
+        {
+          ceremonyId: pending.ceremonyId,
+          member: p.member,
+          round1Hash: hexToBytes(complete.round1Hash),
+          groupPublicKey: hexToBytes(complete.groupPublicKey),
+        },
+        hexToBytes(signature),
+      )
+    );
+  };
+  try {
+    return staged.participants.every(verifies) ? 'completed' : 'open';
+  } catch {
+    return 'open'; // a malformed key or signature proves nothing
+  }
 }
 
 export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
@@ -187,7 +243,8 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
       o.home,
       o.passphrase,
       async (ceremonyId, pending) => {
-        if (participants.has(ceremonyId)) return 'open'; // this session finishes it itself
+        // This session finishes it itself.
+        if (participants.has(ceremonyId) || o.inFlight?.(ceremonyId) === true) return 'open';
         const verdict = await provenOutcome(o, pending);
         if (verdict === 'open')
           log(

@@ -49,7 +49,9 @@ export async function stageShare(
       path,
       { secret, metadata: checked },
       passphrase,
-      kdfParams === undefined ? { overwrite: true } : { overwrite: true, kdfParams },
+      kdfParams === undefined
+        ? { overwrite: true, ...home.keystoreWriteOptions }
+        : { overwrite: true, kdfParams },
     );
   } finally {
     secret.fill(0);
@@ -90,6 +92,37 @@ export async function promoteShare(
       { cause: err },
     );
   }
+  return live;
+}
+
+/**
+ * A key ceremony's first share of `group` (a DKG): the staged file becomes the share, never over
+ * one already there (KEYSTORE_EXISTS: a group this member holds a share of is not made again).
+ */
+export async function promoteNewShare(
+  home: Home,
+  group: string,
+  pendingPath: string,
+): Promise<string> {
+  const live = home.sharePath(group);
+  try {
+    await link(pendingPath, live);
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') {
+      throw new ClientError(
+        'KEYSTORE_EXISTS',
+        `a share of ${group} is already at ${live}; the new one stays at ${pendingPath}`,
+      );
+    }
+    throw new ClientError(
+      'KEYSTORE_IO_ERROR',
+      `could not save the share of ${group} (${errnoCode(err) ?? 'unknown error'}); it stays at ${pendingPath}`,
+      { cause: err },
+    );
+  }
+  await fsyncDir(dirname(live));
+  await unlink(pendingPath).catch(() => undefined);
+  await fsyncDir(dirname(live));
   return live;
 }
 

@@ -48,6 +48,8 @@ async function run(
     tamperRound1Of?: string;
     /** When the admin signed the group creation (ms; default now). */
     authorizedAt?: number;
+    /** Members stage their share before confirming (DkgParticipantOptions.staging). */
+    staging?: boolean;
   } = {},
 ) {
   const admin = generateIdentityKey();
@@ -72,6 +74,8 @@ async function run(
   };
   const outbox: { from: string; body: SealedBody }[] = [];
   const lostOnce = new Set<string>();
+  /** stage:M, confirm:M, commit:M, discard:M in the order they happened. */
+  const events: string[] = [];
   /** Every dkg.fail sent, whenever (the outbox is emptied round by round). */
   const failed: { from: string; body: SealedBody }[] = [];
   const saved: string[] = [];
@@ -100,7 +104,27 @@ async function run(
             }
             outbox.push({ from: m, body });
             if (body.type === 'dkg.fail') failed.push({ from: m, body });
+            if (body.type === 'dkg.confirm') events.push(`confirm:${m}`);
           },
+          ...(opts.staging === true
+            ? {
+                staging: {
+                  stage: async (_kp, meta) => {
+                    events.push(`stage:${meta.member}`);
+                    return `/staged/${meta.member}`;
+                  },
+                  commit: async (_group, staged) => {
+                    const member = staged.slice('/staged/'.length);
+                    events.push(`commit:${member}`);
+                    saved.push(member);
+                    return `/nowhere/${member}`;
+                  },
+                  discard: async (staged) => {
+                    events.push(`discard:${staged.slice('/staged/'.length)}`);
+                  },
+                },
+              }
+            : {}),
           save: async (_kp, meta) => {
             if (opts.failSaveOf === meta.member) {
               throw new ClientError('KEYSTORE_IO_ERROR', 'could not write keystore (ENOSPC)');
@@ -196,7 +220,7 @@ async function run(
       });
     }
   }
-  return { results: await Promise.all(results), saved, fails };
+  return { results: await Promise.all(results), saved, fails, events };
 }
 
 describe('DkgParticipant', () => {
@@ -230,6 +254,33 @@ describe('DkgParticipant', () => {
       ['carol', 'carol'],
     ]);
     for (const r of results) expect(r).toBeInstanceOf(ClientError);
+  });
+
+  it('with staging: writes each share before confirming, makes it the share after dkg.complete', async () => {
+    const { results, saved, events } = await run({ staging: true });
+    for (const r of results) expect(r).toMatchObject({ group: 'web' });
+    expect(saved.sort()).toEqual(NAMES);
+    for (const m of NAMES) {
+      const at = (e: string) => events.indexOf(`${e}:${m}`);
+      expect(at('stage')).toBeGreaterThanOrEqual(0);
+      expect(at('stage')).toBeLessThan(at('confirm'));
+      expect(at('confirm')).toBeLessThan(at('commit'));
+    }
+    expect(events.filter((e) => e.startsWith('discard'))).toEqual([]);
+  });
+
+  it('with staging: an aborted ceremony deletes every staged share and commits none', async () => {
+    const { saved, events } = await run({ staging: true, faultFrom: 'alice' });
+    expect(saved).toEqual([]);
+    const staged = events.filter((e) => e.startsWith('stage:')).map((e) => e.slice(6));
+    expect(staged.length).toBeGreaterThan(0);
+    expect(
+      events
+        .filter((e) => e.startsWith('discard:'))
+        .map((e) => e.slice(8))
+        .sort(),
+    ).toEqual(staged.sort());
+    expect(events.some((e) => e.startsWith('commit'))).toBe(false);
   });
 
   it('names the sender of a share that fails vss_verify and saves nothing', async () => {

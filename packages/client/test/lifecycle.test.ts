@@ -265,3 +265,117 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
     expect(out.pending).toHaveLength(0);
   });
 });
+
+// The same after a DKG: the member staged its first share of the group before confirming, then
+// its process stopped. The coordinator keeps no key.start for a DKG; the staged share's own
+// metadata (the admin-authorized roster the member checked at dkg.start) says whose confirmations
+// the sealed dkg.complete must carry, this member's own included.
+describe(
+  'attachLifecycle: recovering a share a key ceremony (DKG) staged',
+  { timeout: 40_000 },
+  () => {
+    const KDF = { N: 2 ** 16, r: 8, p: 1 };
+    const PASS = 'recovery passphrase';
+
+    async function staged() {
+      const coordinator = generateIdentityKey();
+      const names = ['alice', 'bob', 'carol'];
+      const { admin, ids, gpk, keyPackage, metadata, confirmations } = dealtGroup(names, GROUP);
+      const home = await Home.init(
+        await mkdtemp(join(tmpdir(), 'conclave-dkgrec-')),
+        'alice',
+        PASS,
+        {
+          kdfParams: KDF,
+        },
+      );
+      await home.pinCoordinator({
+        url: 'http://127.0.0.1:1',
+        origin: 'http://127.0.0.1:1',
+        coordinatorKey: bytesToHex(coordinator.publicKey),
+        adminKey: bytesToHex(admin.publicKey),
+      });
+      const ceremonyId = newCeremonyId();
+      await stageShare(home, keyPackage('alice'), metadata('alice', ceremonyId, 0), PASS);
+      const hash = new Uint8Array(32).fill(7);
+      const complete = (
+        opts: { keys?: typeof ids; members?: string[]; key?: string } = {},
+      ): SealedBody => ({
+        type: 'dkg.complete',
+        groupPublicKey: opts.key ?? gpk,
+        round1Hash: bytesToHex(hash),
+        confirmations: confirmations(ceremonyId, opts.members ?? names, hash, {
+          keys: opts.keys ?? ids,
+        }),
+      });
+      const seal = (body: SealedBody) =>
+        sealEnvelope(coordinator, { ceremonyId, round: '3', seq: 9, sender: 'coordinator', body });
+      const recover = async (answer: Record<string, unknown>, inFlight = false) => {
+        let connected: () => void = () => undefined;
+        const connection = {
+          onEnvelope: () => undefined,
+          onConnect: (f: () => void) => {
+            connected = f;
+          },
+          send: async () => undefined,
+          query: async (frame: { type: string }) => {
+            if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
+            return { type: 'key.outcome', ceremonyId, ...answer };
+          },
+        } as unknown as Connection;
+        const log: string[] = [];
+        attachLifecycle({
+          connection,
+          home,
+          key: ids['alice']!,
+          passphrase: PASS,
+          log: (l) => log.push(l),
+          inFlight: () => inFlight,
+        });
+        connected();
+        for (let i = 0; i < 100 && log.length === 0; i++)
+          await new Promise((r) => setTimeout(r, 50));
+        const files = await readdir(join(home.dir, 'shares'));
+        return { log, files: files.map((f) => (f.includes('pending') ? 'pending' : f)).sort() };
+      };
+      return { ids, complete, seal, recover, home };
+    }
+
+    it('makes it the share on a sealed dkg.complete confirmed by every member of its roster', async () => {
+      const r = await staged();
+      const out = await r.recover({ outcome: r.seal(r.complete()) });
+      expect(out.files).toEqual([`${GROUP}.key`]);
+      expect((await r.home.loadShare(GROUP, PASS)).metadata.epoch).toBe(0);
+      expect(out.log.join('\n')).toMatch(/completed/);
+    });
+
+    it('keeps it staged when a confirmation is missing, signed by another key, or for another group key', async () => {
+      const cases: ((r: Awaited<ReturnType<typeof staged>>) => SealedBody)[] = [
+        (r) => r.complete({ members: ['alice', 'bob'] }),
+        (r) => r.complete({ keys: { ...r.ids, carol: generateIdentityKey() } }),
+        (r) => r.complete({ key: 'ee'.repeat(32) }),
+      ];
+      for (const body of cases) {
+        const r = await staged();
+        const out = await r.recover({ outcome: r.seal(body(r)) });
+        expect(out.files).toEqual(['pending']);
+        expect(out.log.join('\n')).toMatch(/kept/);
+      }
+    });
+
+    it('deletes it on a sealed dkg.abort, and leaves one a running key ceremony owns alone', async () => {
+      const abort: SealedBody = {
+        type: 'dkg.abort',
+        code: 'DEADLINE_EXCEEDED',
+        message: 'round deadline',
+        culprits: [],
+      };
+      const busy = await staged();
+      const mine = await busy.recover({ outcome: busy.seal(abort) }, true);
+      expect(mine.files).toEqual(['pending']);
+      const r = await staged();
+      const out = await r.recover({ outcome: r.seal(abort) });
+      expect(out.files).toEqual([]);
+    });
+  },
+);
