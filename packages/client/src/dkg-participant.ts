@@ -385,30 +385,37 @@ export class DkgParticipant {
     const recipients = [...this.start.participants]
       .filter((p) => p.member !== this.#o.member)
       .sort((a, b) => (a.member < b.member ? -1 : 1));
-    for (const r of recipients) {
-      let pkg: DkgRound2Package | undefined = packages[r.identifier as keyof typeof packages];
-      if (pkg === undefined)
-        throw new ClientError('DKG_FAILED', 'FROST produced no share for a member');
-      if (fault && !corrupted) {
-        // TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=bad-dkg-share): send one member a share
-        // that does not match our commitment, so the tests can check culprit naming.
-        const bad = Uint8Array.from(pkg.signingShare);
-        bad[0] = (bad[0] ?? 0) ^ 1;
-        pkg = { ...pkg, signingShare: bad };
-        corrupted = true;
+    try {
+      for (const r of recipients) {
+        let pkg: DkgRound2Package | undefined = packages[r.identifier as keyof typeof packages];
+        if (pkg === undefined)
+          throw new ClientError('DKG_FAILED', 'FROST produced no share for a member');
+        if (fault && !corrupted) {
+          // TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=bad-dkg-share): send one member a share
+          // that does not match our commitment, so the tests can check culprit naming.
+          const bad = Uint8Array.from(pkg.signingShare);
+          bad[0] = (bad[0] ?? 0) ^ 1;
+          pkg = { ...pkg, signingShare: bad };
+          corrupted = true;
+        }
+        const plaintext = frost.encode.bytes('DkgRound2Package', pkg);
+        try {
+          const box = sealTo(
+            x25519PublicFromIdentity(hexToBytes(r.identityKey)),
+            this.#o.key,
+            plaintext,
+            { ceremonyId: this.ceremonyId, sender: this.#o.member, recipient: r.member },
+          );
+          boxes.push({ recipient: r.member, ...boxToWire(box) });
+        } finally {
+          plaintext.fill(0);
+        }
       }
-      const plaintext = frost.encode.bytes('DkgRound2Package', pkg);
-      const box = sealTo(
-        x25519PublicFromIdentity(hexToBytes(r.identityKey)),
-        this.#o.key,
-        plaintext,
-        { ceremonyId: this.ceremonyId, sender: this.#o.member, recipient: r.member },
-      );
-      plaintext.fill(0);
-      boxes.push({ recipient: r.member, ...boxToWire(box) });
+    } finally {
+      // The others' secret shares f_i(j) are sealed in their boxes now, or the sealing failed:
+      // either way keep no plaintext (B.34).
+      for (const pkg of Object.values(packages) as DkgRound2Package[]) pkg.signingShare.fill(0);
     }
-    // The others' secret shares f_i(j) are sealed in their boxes now: keep no plaintext (B.34).
-    for (const pkg of Object.values(packages) as DkgRound2Package[]) pkg.signingShare.fill(0);
     this.#phase = 'round2';
     this.#log(
       `key ceremony ${this.ceremonyId}: round 2 (encrypted shares to ${boxes.length} members)`,
