@@ -38,7 +38,7 @@ import {
   type SealedBody,
 } from '@conclave/protocol';
 import { ClientError } from './errors.js';
-import type { ShareMetadata } from './home.js';
+import { keyCeremonyMetadata, type ShareMetadata } from './home.js';
 import { testFault } from './faults.js';
 
 /** Envelope rounds of a key ceremony (flow doc "Rounds"). */
@@ -557,22 +557,16 @@ export class DkgParticipant {
 
   /** The share file's public metadata (the admin-authorized roster this member checked). */
   #metadata(pub: PublicKeyPackage): ShareMetadata {
-    return {
-      kind: 'frost-key-package',
-      group: this.start.group,
-      member: this.#o.member,
-      suite: 'FROST-ED25519-SHA512-v1',
-      threshold: this.start.threshold,
-      groupPublicKey: bytesToHex(pub.verifyingKey),
-      publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
-      participants: this.start.participants.map((p) => ({
-        member: p.member,
-        identifier: p.identifier,
-        identityKey: p.identityKey,
-      })),
+    const { group, threshold, participants } = this.start;
+    const { member } = this.#o;
+    return keyCeremonyMetadata({
+      group,
+      member,
+      threshold,
+      pub,
+      participants,
       ceremonyId: this.ceremonyId,
-      createdAt: new Date().toISOString(),
-    };
+    });
   }
 
   async #onComplete(body: DkgComplete): Promise<void> {

@@ -80,6 +80,39 @@ export const ShareMetadataSchema = z.strictObject({
 });
 export type ShareMetadata = z.infer<typeof ShareMetadataSchema>;
 
+/**
+ * The metadata of a share a key ceremony just made: its group key and public key package, and the
+ * roster as this member checked it (the DKG's admin-authorized one, or a lifecycle's).
+ */
+export function keyCeremonyMetadata(o: {
+  readonly group: string;
+  readonly member: string;
+  readonly threshold: number;
+  readonly pub: PublicKeyPackage;
+  readonly participants: readonly { member: string; identifier: string; identityKey: string }[];
+  readonly ceremonyId: string;
+  /** Absent for a DKG's share (epoch 0). */
+  readonly epoch?: number;
+}): ShareMetadata {
+  return {
+    kind: 'frost-key-package',
+    group: o.group,
+    member: o.member,
+    suite: 'FROST-ED25519-SHA512-v1',
+    threshold: o.threshold,
+    groupPublicKey: bytesToHex(o.pub.verifyingKey),
+    publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', o.pub)),
+    participants: o.participants.map((p) => ({
+      member: p.member,
+      identifier: p.identifier,
+      identityKey: p.identityKey,
+    })),
+    ceremonyId: o.ceremonyId,
+    createdAt: new Date().toISOString(),
+    ...(o.epoch === undefined ? {} : { epoch: o.epoch }),
+  };
+}
+
 export interface LoadedShare {
   readonly metadata: ShareMetadata;
   readonly keyPackage: KeyPackage;

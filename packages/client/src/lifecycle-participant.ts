@@ -39,7 +39,7 @@ import {
 } from '@conclave/protocol';
 import { DKG_ROUNDS, culpritError, failCulprit, failureOf, printable } from './dkg-participant.js';
 import { ClientError } from './errors.js';
-import type { LoadedShare, ShareMetadata } from './home.js';
+import { keyCeremonyMetadata, type LoadedShare, type ShareMetadata } from './home.js';
 
 export interface LifecycleParticipantOptions {
   readonly member: string;
@@ -693,7 +693,7 @@ export class LifecycleParticipant {
     });
     if (this.#newKey !== undefined) {
       // Staged before we confirm: if we crash after confirming, the share is not lost.
-      const staged = await this.#o.stage(this.#newKey, this.#metadata(pub, bytesToHex(pubBytes)));
+      const staged = await this.#o.stage(this.#newKey, this.#metadata(pub));
       // A dkg.abort (or a failure) while the file was written: the ceremony is over, so the
       // staged share never becomes valid and nothing is confirmed.
       if (this.#phase !== 'round2') {
@@ -720,24 +720,17 @@ export class LifecycleParticipant {
     });
   }
 
-  #metadata(pub: PublicKeyPackage, pubHex: string): ShareMetadata {
-    return {
-      kind: 'frost-key-package',
-      group: this.start.group,
+  #metadata(pub: PublicKeyPackage): ShareMetadata {
+    const { group, threshold, participants, toEpoch } = this.start;
+    return keyCeremonyMetadata({
+      group,
       member: this.#me,
-      suite: 'FROST-ED25519-SHA512-v1',
-      threshold: this.start.threshold,
-      groupPublicKey: bytesToHex(pub.verifyingKey),
-      publicKeyPackage: pubHex,
-      participants: this.start.participants.map((p) => ({
-        member: p.member,
-        identifier: p.identifier,
-        identityKey: p.identityKey,
-      })),
+      threshold,
+      pub,
+      participants,
       ceremonyId: this.ceremonyId,
-      createdAt: new Date().toISOString(),
-      epoch: this.start.toEpoch,
-    };
+      epoch: toEpoch,
+    });
   }
 
   async #onComplete(body: DkgComplete): Promise<void> {

@@ -63,6 +63,20 @@ export { committeeConfirmed };
  * sealed `dkg.complete` is signed by every confirmer (committeeConfirmed); 'aborted' on a sealed
  * `dkg.abort`; otherwise 'open' (the staged share is kept: it may be the only copy).
  */
+/** The staged share's metadata, authenticated by opening it; undefined if it does not open. */
+async function stagedMetadata(
+  pending: PendingShare,
+  passphrase: string,
+): Promise<ShareMetadata | undefined> {
+  try {
+    const { secret, metadata } = await readKeystore(pending.path, passphrase);
+    secret.fill(0);
+    return ShareMetadataSchema.parse(metadata);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function provenOutcome(
   o: Pick<LifecycleOptions, 'connection' | 'home' | 'key' | 'passphrase'>,
   pending: PendingShare,
@@ -91,14 +105,8 @@ export async function provenOutcome(
   }
   // The confirmers' identity keys come from the start: for a refresh or repair the admin does not
   // sign them, so they must be the roster this member checked and staged its share under.
-  let staged: ShareMetadata;
-  try {
-    const { secret, metadata } = await readKeystore(pending.path, o.passphrase);
-    secret.fill(0);
-    staged = ShareMetadataSchema.parse(metadata);
-  } catch {
-    return 'open';
-  }
+  const staged = await stagedMetadata(pending, o.passphrase);
+  if (staged === undefined) return 'open';
   const roster = (l: readonly { member: string; identifier: string; identityKey: string }[]) =>
     JSON.stringify(l.map((p) => [p.member, p.identifier, p.identityKey]).sort());
   if (
@@ -124,14 +132,8 @@ async function dkgConfirmed(
   pending: PendingShare,
   complete: DkgComplete,
 ): Promise<'completed' | 'open'> {
-  let staged: ShareMetadata;
-  try {
-    const { secret, metadata } = await readKeystore(pending.path, o.passphrase);
-    secret.fill(0);
-    staged = ShareMetadataSchema.parse(metadata);
-  } catch {
-    return 'open';
-  }
+  const staged = await stagedMetadata(pending, o.passphrase);
+  if (staged === undefined) return 'open';
   if (
     staged.ceremonyId !== pending.ceremonyId ||
     staged.group !== pending.group ||

@@ -10,6 +10,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   newCeremonyId,
+  type IdentityKey,
   sealEnvelope,
   type KeyStart,
   type OpenedEnvelope,
@@ -105,6 +106,44 @@ describe('attachLifecycle: a dealer leaving in a reshare', () => {
   });
 });
 
+/**
+ * A member session reconnecting to a coordinator whose status says `completed` and whose
+ * key.outcome is `outcome`: what the lifecycle glue logged while it recovered staged shares.
+ */
+async function reconnected(
+  home: Home,
+  key: IdentityKey,
+  passphrase: string,
+  outcome: Record<string, unknown>,
+  inFlight = false,
+): Promise<string[]> {
+  let connected: () => void = () => undefined;
+  const connection = {
+    onEnvelope: () => undefined,
+    onConnect: (f: () => void) => {
+      connected = f;
+    },
+    send: async () => undefined,
+    status: async () => ({ state: 'completed' }),
+    query: async (frame: { type: string }) => {
+      if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
+      return { type: 'key.outcome', ...outcome };
+    },
+  } as unknown as Connection;
+  const log: string[] = [];
+  attachLifecycle({
+    connection,
+    home,
+    key,
+    passphrase,
+    log: (l) => log.push(l),
+    inFlight: () => inFlight,
+  });
+  connected();
+  for (let i = 0; i < 300 && log.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  return log;
+}
+
 // Crash recovery of a share swap: a member restarts with a staged new-epoch share. The unsigned
 // ceremony.status state proves nothing (a coordinator can say `completed` for a ceremony nobody
 // else finished, and an honest one can refuse activation after the machine completed): the share
@@ -172,29 +211,7 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
       sealEnvelope(coordinator, { ceremonyId, round: '3', seq, sender: 'coordinator', body });
     /** Connects with a coordinator whose status says `completed` and whose key.outcome is `answer`. */
     const recover = async (answer: Record<string, unknown>) => {
-      let connected: () => void = () => undefined;
-      const connection = {
-        onEnvelope: () => undefined,
-        onConnect: (f: () => void) => {
-          connected = f;
-        },
-        send: async () => undefined,
-        status: async () => ({ state: 'completed' }),
-        query: async (frame: { type: string }) => {
-          if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
-          return { type: 'key.outcome', ceremonyId, ...answer };
-        },
-      } as unknown as Connection;
-      const log: string[] = [];
-      attachLifecycle({
-        connection,
-        home,
-        key: ids['alice']!,
-        passphrase: PASS,
-        log: (l) => log.push(l),
-      });
-      connected();
-      for (let i = 0; i < 300 && log.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      const log = await reconnected(home, ids['alice']!, PASS, { ceremonyId, ...answer });
       const shares = await readdir(join(home.dir, 'shares'));
       const live = await home.loadShare(GROUP, PASS);
       return {
@@ -311,30 +328,13 @@ describe(
       const seal = (body: SealedBody) =>
         sealEnvelope(coordinator, { ceremonyId, round: '3', seq: 9, sender: 'coordinator', body });
       const recover = async (answer: Record<string, unknown>, inFlight = false) => {
-        let connected: () => void = () => undefined;
-        const connection = {
-          onEnvelope: () => undefined,
-          onConnect: (f: () => void) => {
-            connected = f;
-          },
-          send: async () => undefined,
-          query: async (frame: { type: string }) => {
-            if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
-            return { type: 'key.outcome', ceremonyId, ...answer };
-          },
-        } as unknown as Connection;
-        const log: string[] = [];
-        attachLifecycle({
-          connection,
+        const log = await reconnected(
           home,
-          key: ids['alice']!,
-          passphrase: PASS,
-          log: (l) => log.push(l),
-          inFlight: () => inFlight,
-        });
-        connected();
-        for (let i = 0; i < 100 && log.length === 0; i++)
-          await new Promise((r) => setTimeout(r, 50));
+          ids['alice']!,
+          PASS,
+          { ceremonyId, ...answer },
+          inFlight,
+        );
         const files = await readdir(join(home.dir, 'shares'));
         return { log, files: files.map((f) => (f.includes('pending') ? 'pending' : f)).sort() };
       };
