@@ -510,17 +510,19 @@ export async function cmdKeygen(
       o.timeout,
       `the key ceremony of ${group}`,
     ).catch((e: unknown) => {
-      // Once this member confirmed, the group may become active with its share in it: leaving
-      // now would lose the share. The coordinator ends the ceremony (complete or abort) by its
-      // confirmation deadline, so the wait is bounded.
-      if (!(e instanceof CliError && e.code === 'TIMEOUT') || participant?.phase !== 'confirm') {
-        throw e;
+      // Confirmed: the group may still become active with this member's share in it, which is
+      // staged on disk; the next keygen or agent saves it or removes it by the signed outcome.
+      const staged = participant?.stagedPath;
+      if (e instanceof CliError && e.code === 'TIMEOUT' && participant?.phase === 'confirm') {
+        throw new CliError(
+          'TIMEOUT',
+          `the key ceremony of ${group} did not finish within ${o.timeout} s after you confirmed` +
+            (staged === undefined
+              ? ''
+              : `; your share is staged at ${staged}: run \`conclave keygen ${group}\` or \`conclave agent\` later and it is saved if the ceremony completed, removed if it aborted`),
+        );
       }
-      ctx.progress(
-        `you confirmed the group key of ${group}; waiting past --timeout for the others' confirmations ` +
-          '(leaving now could leave the group active without your share)',
-      );
-      return participant.result;
+      throw e;
     });
     ctx.result(
       { ...result },

@@ -313,8 +313,11 @@ export class MemberSession {
       key: this.#key,
       passphrase: this.#passphrase,
       log: this.#log,
-      // A key ceremony this session runs finishes its own staged share.
-      inFlight: (ceremonyId) => this.#dkgs.has(ceremonyId),
+      // A key ceremony this session still runs finishes its own staged share.
+      inFlight: (ceremonyId) => {
+        const phase = this.#dkgs.get(ceremonyId)?.phase;
+        return phase !== undefined && phase !== 'done' && phase !== 'failed';
+      },
       ...(filter === undefined ? {} : { filter }),
     });
   }

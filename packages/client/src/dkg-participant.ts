@@ -185,6 +185,11 @@ export class DkgParticipant {
     return this.#phase;
   }
 
+  /** Where this member's share is staged (options.staging) until the ceremony ends. */
+  get stagedPath(): string | undefined {
+    return this.#staged;
+  }
+
   #log(line: string): void {
     this.#o.log?.(line);
   }
@@ -220,7 +225,23 @@ export class DkgParticipant {
     this.#log(
       `key ceremony ${this.ceremonyId}: round 1 (${this.start.threshold}-of-${n} ${this.start.group})`,
     );
-    await this.#send(DKG_ROUNDS.round1, { type: 'dkg.round1', package: this.#myPackageHex });
+    try {
+      await this.#send(DKG_ROUNDS.round1, { type: 'dkg.round1', package: this.#myPackageHex });
+    } catch (err) {
+      if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
+      // Another process of this member (an agent beside `conclave keygen`) already sent round 1:
+      // that one takes part. This one stands down without a dkg.fail, which would abort it.
+      this.#discard();
+      this.#phase = 'failed';
+      const failure = new ClientError(
+        'DKG_FAILED',
+        `another conclave process of ${this.#o.member} (an agent?) takes part in key ceremony ` +
+          `${this.ceremonyId} of ${this.start.group} and saves the share; this one stands down`,
+        { details: { ceremonyId: this.ceremonyId } },
+      );
+      this.#reject(failure);
+      throw failure;
+    }
   }
 
   /** Feeds one coordinator envelope of this ceremony. */
@@ -427,7 +448,7 @@ export class DkgParticipant {
     // Delivered again after a reconnect: the coordinator has not recorded this member's
     // confirmation (it went out as the connection dropped). The same one goes again.
     if (this.#phase === 'confirm' && this.#confirmation !== undefined) {
-      return this.#sendConfirmation(this.#confirmation);
+      return this.#sendConfirmation(this.#confirmation, true);
     }
     if (this.#phase !== 'round2' || this.#secret2 === undefined) return;
     const others = this.start.participants.filter((p) => p.member !== this.#o.member);
@@ -535,12 +556,15 @@ export class DkgParticipant {
    * no ack in time) therefore keeps the share in memory and waits; wiping it would leave an active
    * group without this member's share, and a t-of-t group without its key.
    */
-  async #sendConfirmation(body: DkgConfirm): Promise<void> {
+  async #sendConfirmation(body: DkgConfirm, again = false): Promise<void> {
     try {
       await this.#send(DKG_ROUNDS.confirm, body);
     } catch (err) {
       const code = err instanceof ClientError ? err.code : undefined;
       if (
+        // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
+        // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
+        !again &&
         code !== 'CONNECTION_CLOSED' &&
         code !== 'TIMEOUT' &&
         code !== 'COORDINATOR_UNREACHABLE' &&
@@ -626,10 +650,14 @@ export class DkgParticipant {
       // blame and no dkg.fail to send. Report the save error itself (#fail ignores a 'done'
       // ceremony, so without this the result would never settle and the error would be lost).
       const code = err instanceof ClientError ? err.code : 'KEYSTORE_IO_ERROR';
+      const next =
+        this.#staged !== undefined
+          ? `it stays staged at ${this.#staged}: the next \`conclave keygen\` or \`conclave agent\` saves it once nothing is in its way`
+          : 'ask the admin to repair it';
       const failure = new ClientError(
         code,
         `key ceremony for ${this.start.group} completed, but this member's share was not saved ` +
-          `(${err instanceof ClientError ? err.message : 'write failed'}); ask the admin to repair it`,
+          `(${err instanceof ClientError ? err.message : 'write failed'}); ${next}`,
         { cause: err, details: { ceremonyId: this.ceremonyId } },
       );
       this.#log(`key ceremony ${this.ceremonyId}: ${code}: share not saved`);

@@ -311,12 +311,12 @@ export class Home {
     }
   }
 
-  /** Writes a key share (never overwrites one). */
   /** How this home writes keystores (its KDF parameters; tests use weaker ones). */
   get keystoreWriteOptions(): { kdfParams?: ScryptParams; allowWeakKdf?: boolean } {
     return keystoreOptions(this.#options);
   }
 
+  /** Writes a key share (never overwrites one). */
   async saveShare(
     keyPackage: KeyPackage,
     metadata: ShareMetadata,

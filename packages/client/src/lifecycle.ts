@@ -80,7 +80,7 @@ async function stagedMetadata(
 export async function provenOutcome(
   o: Pick<LifecycleOptions, 'connection' | 'home' | 'key' | 'passphrase'>,
   pending: PendingShare,
-): Promise<'completed' | 'aborted' | 'open'> {
+): Promise<'completed' | 'created' | 'aborted' | 'open'> {
   const pin = o.home.config.coordinator;
   if (pin === undefined) return 'open';
   const { ceremonyId } = pending;
@@ -121,7 +121,7 @@ export async function provenOutcome(
 }
 
 /**
- * A DKG (no key.start: the coordinator keeps none for it) that staged `pending`: 'completed' when
+ * A DKG (no key.start: the coordinator keeps none for it) that staged `pending`: 'created' when
  * the sealed dkg.complete names the staged share's group key and carries a confirmation, over its
  * transcript hash and that key, from every participant of the roster the staged share records (the
  * admin-authorized one this member checked at dkg.start), this member's own included: its
@@ -131,13 +131,13 @@ async function dkgConfirmed(
   o: Pick<LifecycleOptions, 'passphrase'>,
   pending: PendingShare,
   complete: DkgComplete,
-): Promise<'completed' | 'open'> {
+): Promise<'created' | 'open'> {
   const staged = await stagedMetadata(pending, o.passphrase);
   if (staged === undefined) return 'open';
   if (
     staged.ceremonyId !== pending.ceremonyId ||
     staged.group !== pending.group ||
-    (staged.epoch ?? 0) !== 0 ||
+    staged.epoch !== undefined || // a DKG's share records no epoch; a lifecycle's always does
     staged.groupPublicKey !== complete.groupPublicKey ||
     complete.confirmations.length !== staged.participants.length
   )
@@ -160,7 +160,7 @@ async function dkgConfirmed(
     );
   };
   try {
-    return staged.participants.every(verifies) ? 'completed' : 'open';
+    return staged.participants.every(verifies) ? 'created' : 'open';
   } catch {
     return 'open'; // a malformed key or signature proves nothing
   }

@@ -175,7 +175,8 @@ async function liveEpoch(
 
 /**
  * Finishes swaps a crash interrupted: `outcome(ceremonyId, pending)` says how the ceremony ended
- * ('completed' promotes the staged share, 'aborted' deletes it, 'open' leaves it). It must answer
+ * ('completed' promotes the staged share over the live one, 'created' makes a DKG's staged share
+ * the first of its group, 'aborted' deletes it, 'open' leaves it). It must answer
  * from signed evidence only (lifecycle.ts provenOutcome: a sealed dkg.complete whose confirmations
  * verify, or a sealed dkg.abort), never from the unsigned ceremony.status: the staged file may be
  * this member's only share of the new epoch. `passphrase` opens the live share for its
@@ -184,12 +185,24 @@ async function liveEpoch(
 export async function recoverShares(
   home: Home,
   passphrase: string,
-  outcome: (ceremonyId: string, pending: PendingShare) => Promise<'completed' | 'aborted' | 'open'>,
+  outcome: (
+    ceremonyId: string,
+    pending: PendingShare,
+  ) => Promise<'completed' | 'created' | 'aborted' | 'open'>,
   log?: (line: string) => void,
 ): Promise<void> {
   for (const p of await listPendingShares(home)) {
     const state = await outcome(p.ceremonyId, p).catch(() => 'open' as const);
-    if (state === 'completed') {
+    if (state === 'created') {
+      // A DKG's first share of the group: never over one already there (that one stays, and so
+      // does the staged file, for a person to look at).
+      try {
+        await promoteNewShare(home, p.group, p.path);
+        log?.(`${p.group}: saved the share of key ceremony ${p.ceremonyId} (it completed)`);
+      } catch (err) {
+        log?.(`${p.group}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    } else if (state === 'completed') {
       const previous = await liveEpoch(home, p.group, passphrase, log);
       await promoteShare(home, p.group, p.path, previous);
       log?.(`${p.group}: finished replacing the share (key ceremony ${p.ceremonyId} completed)`);

@@ -50,6 +50,10 @@ async function run(
     authorizedAt?: number;
     /** Members stage their share before confirming (DkgParticipantOptions.staging). */
     staging?: boolean;
+    /** This member's confirmation, sent again after round 2 is re-delivered, is refused. */
+    confirmRefusedAgain?: string;
+    /** Another process of this member already sent round 1 (the coordinator says DUPLICATE). */
+    round1DuplicateOf?: string;
   } = {},
 ) {
   const admin = generateIdentityKey();
@@ -89,6 +93,16 @@ async function run(
           key: ids[m]!,
           adminKey: admin.publicKey,
           send: async (_c, _r, body) => {
+            if (body.type === 'dkg.round1' && opts.round1DuplicateOf === m) {
+              throw new ClientError('DUPLICATE', `${m} already sent its round-1 package`);
+            }
+            if (
+              body.type === 'dkg.confirm' &&
+              opts.confirmRefusedAgain === m &&
+              outbox.some((o) => o.from === m && o.body.type === 'dkg.confirm')
+            ) {
+              throw new ClientError('DUPLICATE', `${m} already confirmed`);
+            }
             const lost =
               body.type === 'dkg.confirm' &&
               opts.confirmLost?.member === m &&
@@ -190,7 +204,10 @@ async function run(
     );
     await deliver(m, { type: 'dkg.round2.deliver', boxes });
     // After the reconnect, the coordinator re-delivers what the member still has to answer.
-    if (opts.confirmLost?.member === m && !opts.confirmLost.delivered) {
+    if (
+      (opts.confirmLost?.member === m && !opts.confirmLost.delivered) ||
+      opts.confirmRefusedAgain === m
+    ) {
       await deliver(m, { type: 'dkg.round2.deliver', boxes });
     }
   }
@@ -281,6 +298,21 @@ describe('DkgParticipant', () => {
         .sort(),
     ).toEqual(staged.sort());
     expect(events.some((e) => e.startsWith('commit'))).toBe(false);
+  });
+
+  it('a confirmation sent again and refused (it crossed the first) does not abort the ceremony', async () => {
+    const { results, saved, fails } = await run({ confirmRefusedAgain: 'carol', staging: true });
+    expect(fails).toEqual([]);
+    for (const r of results) expect(r).toMatchObject({ group: 'web' });
+    expect(saved.sort()).toEqual(NAMES);
+  });
+
+  it('stands down without a dkg.fail when another process of the member already sent round 1', async () => {
+    const { results, fails } = await run({ round1DuplicateOf: 'bob' });
+    const bob = results[NAMES.indexOf('bob')];
+    expect(bob).toBeInstanceOf(ClientError);
+    expect((bob as ClientError).message).toMatch(/another conclave process of bob/);
+    expect(fails.filter((f) => f.from === 'bob')).toEqual([]);
   });
 
   it('names the sender of a share that fails vss_verify and saves nothing', async () => {

@@ -313,7 +313,9 @@ describe(
         adminKey: bytesToHex(admin.publicKey),
       });
       const ceremonyId = newCeremonyId();
-      await stageShare(home, keyPackage('alice'), metadata('alice', ceremonyId, 0), PASS);
+      // A DKG's share records no epoch (a lifecycle's always does).
+      const { epoch: _epoch, ...dkgMetadata } = metadata('alice', ceremonyId);
+      await stageShare(home, keyPackage('alice'), dkgMetadata, PASS);
       const hash = new Uint8Array(32).fill(7);
       const complete = (
         opts: { keys?: typeof ids; members?: string[]; key?: string } = {},
@@ -338,15 +340,39 @@ describe(
         const files = await readdir(join(home.dir, 'shares'));
         return { log, files: files.map((f) => (f.includes('pending') ? 'pending' : f)).sort() };
       };
-      return { ids, complete, seal, recover, home };
+      return { ids, complete, seal, recover, home, keyPackage, metadata, ceremonyId };
     }
 
     it('makes it the share on a sealed dkg.complete confirmed by every member of its roster', async () => {
       const r = await staged();
       const out = await r.recover({ outcome: r.seal(r.complete()) });
       expect(out.files).toEqual([`${GROUP}.key`]);
-      expect((await r.home.loadShare(GROUP, PASS)).metadata.epoch).toBe(0);
+      expect((await r.home.loadShare(GROUP, PASS)).metadata).toMatchObject({
+        ceremonyId: r.ceremonyId,
+      });
+      expect((await r.home.loadShare(GROUP, PASS)).metadata.epoch).toBeUndefined();
       expect(out.log.join('\n')).toMatch(/completed/);
+    });
+
+    it('never saves it over a share of the group already there: both stay, and the log says why', async () => {
+      const r = await staged();
+      await r.home.saveShare(r.keyPackage('bob'), r.metadata('alice'), PASS);
+      const before = await readFile(join(r.home.dir, 'shares', `${GROUP}.key`));
+      const out = await r.recover({ outcome: r.seal(r.complete()) });
+      expect(out.files).toEqual(['pending', `${GROUP}.key`].sort());
+      expect(await readFile(join(r.home.dir, 'shares', `${GROUP}.key`))).toEqual(before);
+      expect(out.log.join('\n')).toMatch(/already/);
+    });
+
+    it('takes the lifecycle path, not this one, for a staged share that records an epoch', async () => {
+      const r = await staged();
+      const shares = join(r.home.dir, 'shares');
+      const [pending] = (await readdir(shares)).filter((f) => f.includes('pending'));
+      const ceremonyId = pending!.slice(pending!.indexOf('pending-') + 8);
+      // The same ceremony's share staged as an epoch-0 lifecycle share (a repair keeps the epoch).
+      await stageShare(r.home, r.keyPackage('alice'), r.metadata('alice', ceremonyId, 0), PASS);
+      const out = await r.recover({ outcome: r.seal(r.complete()) });
+      expect(out.files).toEqual(['pending']);
     });
 
     it('keeps it staged when a confirmation is missing, signed by another key, or for another group key', async () => {
