@@ -106,6 +106,25 @@ describe('attachLifecycle: a dealer leaving in a reshare', () => {
   });
 });
 
+/** alice's home (a fast KDF), with `coordinator` and `admin` pinned. */
+async function pinnedHome(
+  prefix: string,
+  passphrase: string,
+  admin: IdentityKey,
+  coordinator: IdentityKey,
+): Promise<Home> {
+  const home = await Home.init(await mkdtemp(join(tmpdir(), prefix)), 'alice', passphrase, {
+    kdfParams: { N: 2 ** 16, r: 8, p: 1 },
+  });
+  await home.pinCoordinator({
+    url: 'http://127.0.0.1:1',
+    origin: 'http://127.0.0.1:1',
+    coordinatorKey: bytesToHex(coordinator.publicKey),
+    adminKey: bytesToHex(admin.publicKey),
+  });
+  return home;
+}
+
 /**
  * A member session reconnecting to a coordinator whose status says `completed` and whose
  * key.outcome is `outcome`: what the lifecycle glue logged while it recovered staged shares.
@@ -167,15 +186,7 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
       confirmations,
       authorize,
     } = dealtGroup(names, GROUP);
-    const home = await Home.init(await mkdtemp(join(tmpdir(), 'conclave-rec-')), 'alice', PASS, {
-      kdfParams: KDF,
-    });
-    await home.pinCoordinator({
-      url: 'http://127.0.0.1:1',
-      origin: 'http://127.0.0.1:1',
-      coordinatorKey: bytesToHex(coordinator.publicKey),
-      adminKey: bytesToHex(admin.publicKey),
-    });
+    const home = await pinnedHome('conclave-rec-', PASS, admin, coordinator);
     await home.saveShare(keyOf('alice'), metadata('alice'), PASS);
     const ceremonyId = newCeremonyId();
     // The refreshed share, staged before alice confirmed; then the process stopped.
@@ -291,27 +302,13 @@ describe(
   'attachLifecycle: recovering a share a key ceremony (DKG) staged',
   { timeout: 40_000 },
   () => {
-    const KDF = { N: 2 ** 16, r: 8, p: 1 };
     const PASS = 'recovery passphrase';
 
     async function staged() {
       const coordinator = generateIdentityKey();
       const names = ['alice', 'bob', 'carol'];
       const { admin, ids, gpk, keyPackage, metadata, confirmations } = dealtGroup(names, GROUP);
-      const home = await Home.init(
-        await mkdtemp(join(tmpdir(), 'conclave-dkgrec-')),
-        'alice',
-        PASS,
-        {
-          kdfParams: KDF,
-        },
-      );
-      await home.pinCoordinator({
-        url: 'http://127.0.0.1:1',
-        origin: 'http://127.0.0.1:1',
-        coordinatorKey: bytesToHex(coordinator.publicKey),
-        adminKey: bytesToHex(admin.publicKey),
-      });
+      const home = await pinnedHome('conclave-dkgrec-', PASS, admin, coordinator);
       const ceremonyId = newCeremonyId();
       // A DKG's share records no epoch (a lifecycle's always does).
       const { epoch: _epoch, ...dkgMetadata } = metadata('alice', ceremonyId);
