@@ -115,6 +115,7 @@ export function progressLine(s: CeremonyStatus): string {
   else if (n < quorum) line += ` — waiting for ${quorum - n} more`;
   else line += ` — signing${s.session > 0 ? ` (session ${s.session})` : ''}`;
   if (s.culprits.length > 0) line += `; excluded: ${s.culprits.join(', ')}`;
+  for (const d of s.declines ?? []) line += `; ${d.member} declined to sign (${d.reason})`;
   if (s.rejections.length > 0)
     line += `; rejected by: ${s.rejections.map((r) => r.member).join(', ')}`;
   return line;
@@ -609,6 +610,7 @@ function endSummary(
   if (r.status !== undefined) {
     doc['approvals'] = r.status.approvals;
     doc['culprits'] = r.status.culprits;
+    if (r.status.declines !== undefined) doc['declines'] = r.status.declines;
     doc['sessions'] = r.status.session;
   }
   if (r.end !== undefined && 'complete' in r.end) {
@@ -637,6 +639,9 @@ function requireCompleted(doc: Record<string, unknown>): void {
         (policy ? `: ${String(doc['message'])}` : '') +
         (Array.isArray(doc['culprits']) && doc['culprits'].length > 0
           ? ` (culprits: ${doc['culprits'].join(', ')})`
+          : '') +
+        (Array.isArray(doc['declines']) && doc['declines'].length > 0
+          ? `; declined by ${(doc['declines'] as { member: string; reason: string }[]).map((d) => `${d.member} (${d.reason})`).join(', ')}`
           : ''),
     );
   }

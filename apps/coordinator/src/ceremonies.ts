@@ -189,6 +189,14 @@ export function needsCommitment(s: SigningSnapshotLike): string[] {
     );
 }
 
+/** The status's `declines`: each member who declined a package, with what it said. */
+function declinesOf(c: SigningContext): { declines?: { member: string; reason: string }[] } {
+  const declines = c.excluded
+    .filter((x) => x.reason === 'declined')
+    .map((x) => ({ member: x.member, reason: x.detail ?? 'declined' }));
+  return declines.length === 0 ? {} : { declines };
+}
+
 export class CeremonyRunner {
   readonly deps: RunnerDeps;
   readonly live = new Map<string, Live>();
@@ -946,6 +954,7 @@ export class CeremonyRunner {
         rejections: c.rejections.map((r) => ({ member: r.member, reason: r.reason })),
         session: c.sessions.length,
         culprits: [...new Set(c.culprits)],
+        ...declinesOf(c),
         ...(needs.length > 0 ? { needsCommitment: needs, phase: c.phase } : {}),
         ...policyProgress(this, live, c),
         ...(live.request === null ? {} : { request: live.request }),

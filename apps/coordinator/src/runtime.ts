@@ -56,6 +56,7 @@ export const ROUNDS: Readonly<Record<string, string>> = {
   'sign.recommit': '1',
   'sign.package': '2',
   'round2.share': '2',
+  'round2.decline': '2',
   'sign.complete': '3',
   'sign.aborted': '3',
   'ceremony.cancel': '4',

@@ -31,6 +31,7 @@ import {
   verifyPackageAck,
   type Envelope,
   type ErrorCode,
+  type Round2Decline,
   type Round2Share,
   type SignAborted,
   type SignCommitments,
@@ -479,6 +480,23 @@ export function handleSigningMessage(
         runner.apply(live, { ...probe, valid }, { incoming: m });
         if (!valid) runner.deps.metrics.culprits.inc({ kind: 'invalid_share' });
       });
+    }
+    case 'round2.decline': {
+      // Sent instead of a share: the session is abandoned now, not at its deadline, and the
+      // signer is excluded without blame. Its words go to the status and the transcript.
+      const decline = body as Round2Decline;
+      runner.apply(
+        live,
+        {
+          type: 'round2.decline',
+          member: m.member,
+          sessionId: `${live.id}/s${decline.session}`,
+          detail: `${decline.code}: ${decline.reason}`,
+          at,
+        },
+        { incoming: m },
+      );
+      return;
     }
     case 'ceremony.cancel': {
       if (m.member !== ADMIN_ID && m.member !== live.request?.sender) {

@@ -243,6 +243,50 @@ describe('key and signing ceremonies over the coordinator', () => {
     expect(count).toBe(4);
   });
 
+  it('ROAST: a signer that declines is excluded at once, not blamed, and its words reach the requester', async () => {
+    // A session timeout far past the test's own: only the decline can end session 1 in time.
+    const t = await fresh({ sessionTimeoutMs: 60_000 });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const id = newCeremonyId();
+    await alice.requestRelease(id);
+    bob.declines = { code: 'SIGNING_REFUSED', reason: 'keyCreatedAt differs from my pinned one' };
+    expectAck(await bob.approve(id, 'release'));
+    expectAck(await carol.approve(id, 'release'));
+    await bob.client.next(
+      (f) =>
+        f.type === 'envelope' &&
+        f.ceremonyId === id &&
+        f.body.type === 'ack' &&
+        f.body.messageType === 'round2.decline',
+      5_000,
+    );
+    // Session 1 is over: declining it again is refused with its code, and the server goes on.
+    const again = { type: 'round2.decline' as const, session: 1, code: 'X', reason: 'again' };
+    const refusal = await bob.client.submit(id, again, '2');
+    expect(refusal).toMatchObject({
+      code: 'UNEXPECTED_MESSAGE',
+      message: 'that signing session is over',
+    });
+    expectAck(await alice.approve(id, 'release'));
+    const complete = await alice.client.nextBody('sign.complete', id, 10_000);
+    expect(complete.body.signers.sort()).toEqual(['alice', 'carol']);
+    const report = ceremonyReport(t.handle.store, id)!;
+    expect(report.culprits).toEqual([]);
+    expect(report.sessions).toHaveLength(2);
+    // The requester sees who declined and why, in the pushed status; nobody is named a culprit.
+    const status = await alice.client.next(
+      (f) => f.type === 'ceremony.status' && f.ceremonyId === id && f.declines !== undefined,
+      5_000,
+    );
+    expect(status.culprits).toEqual([]);
+    expect(status.declines).toEqual([
+      { member: 'bob', reason: 'SIGNING_REFUSED: keyCreatedAt differs from my pinned one' },
+    ]);
+  });
+
   it('is cancelled by its requester or the admin only, and every member learns who and why', async () => {
     const t = await fresh();
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);

@@ -83,6 +83,7 @@ export const ROUNDS: Record<string, string> = {
   'sign.reject': '1',
   'sign.recommit': '1',
   'round2.share': '2',
+  'round2.decline': '2',
   'ceremony.cancel': '4',
 };
 
@@ -383,6 +384,8 @@ export class FakeMember {
   readonly groups = new Map<string, string>();
   silent = false;
   corruptShares = false;
+  /** Answer `sign.package` with `round2.decline` (this code and reason) instead of shares. */
+  declines: { code: string; reason: string } | null = null;
   /** Keep `sign.package` frames unanswered (in `held`) instead of signing. */
   holdPackages = false;
   readonly held: Frame[] = [];
@@ -546,6 +549,10 @@ export class FakeMember {
           return;
         }
         if (this.silent || !this.approved.has(id)) return;
+        if (this.declines !== null) {
+          this.#send(id, { type: 'round2.decline', session: body.session, ...this.declines });
+          return;
+        }
         const nonces = this.nonces.get(id);
         const group = this.groups.get(id);
         const kp = group === undefined ? undefined : this.keyPackages.get(group);

@@ -113,7 +113,7 @@ const PolicyGapSchema = z.object({
   missingApprovals: Int,
   missingRoles: z.array(z.object({ role: z.string(), count: Int })),
 });
-const ExclusionReasonSchema = z.enum(['timeout', 'invalid_share', 'revoked']);
+const ExclusionReasonSchema = z.enum(['timeout', 'invalid_share', 'revoked', 'declined']);
 const SigningOutcomeSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('completed'), sessionId: z.string(), signers: Members, at: Int }),
   z.object({
@@ -190,6 +190,7 @@ const SigningContextSchema = z.looseObject({
       reason: ExclusionReasonSchema,
       sessionId: z.string().nullable(),
       at: Int,
+      detail: z.string().optional(),
     }),
   ),
   culprits: Members,

@@ -130,6 +130,14 @@ export const SigningEventSchema = z.discriminatedUnion('type', [
     at: TimeSchema,
   }),
   z.strictObject({
+    type: z.literal('round2.decline'),
+    member: MemberIdSchema,
+    sessionId: z.string().min(1).max(160),
+    /** The signer's own words (its error code and reason), kept with its exclusion. */
+    detail: z.string().min(1).max(600),
+    at: TimeSchema,
+  }),
+  z.strictObject({
     type: z.literal('session.aggregated'),
     sessionId: z.string().min(1).max(160),
     ok: z.boolean(),

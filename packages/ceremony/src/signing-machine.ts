@@ -87,6 +87,10 @@ export const signingMachine = setup({
       assertEvent(event, 'round2.share');
       return rules.abandonSession(context, [event.member], 'invalid_share', event.at);
     }),
+    excludeDecliner: assign(({ context, event }) => {
+      assertEvent(event, 'round2.decline');
+      return rules.abandonSession(context, [event.member], 'declined', event.at, event.detail);
+    }),
     timeOutSession: assign(({ context, event }) => {
       assertEvent(event, 'deadline.reached');
       return rules.abandonSession(
@@ -228,6 +232,11 @@ export const signingMachine = setup({
                 actions: 'excludeInvalidSharer',
               },
             ],
+            'round2.decline': {
+              guard: ok('inSession'),
+              target: 'awaitingCommitments',
+              actions: 'excludeDecliner',
+            },
             'deadline.reached': {
               guard: ok('inSession'),
               target: 'awaitingCommitments',

@@ -8,7 +8,11 @@ import { z } from 'zod';
 import type { Group, RoleRequirement, SigningEvent, SigningPolicy } from './schemas.js';
 import { SigningEventSchema } from './schemas.js';
 
-export type ExclusionReason = 'timeout' | 'invalid_share' | 'revoked';
+/**
+ * Why a member was excluded. `declined`: it refused a session's package (`round2.decline`) and
+ * said why; like `revoked`, never a culprit.
+ */
+export type ExclusionReason = 'timeout' | 'invalid_share' | 'revoked' | 'declined';
 
 export interface Approval {
   readonly member: string;
@@ -25,6 +29,8 @@ export interface Exclusion {
   /** The session the member failed in; null for a revocation outside a session. */
   readonly sessionId: string | null;
   readonly at: number;
+  /** `declined`: the code and reason the member gave. */
+  readonly detail?: string;
 }
 
 export type SessionStatus = 'open' | 'aggregating' | 'succeeded' | 'abandoned';
@@ -212,8 +218,9 @@ export const policyQuorum = (c: SigningContext): number =>
 
 /**
  * Approvers the policy counts: everyone who approved and was not revoked since. An approver later
- * excluded for a timeout or a bad share still approved (a person's decision); a revoked identity
- * no longer speaks for anyone (B.30).
+ * excluded for a timeout, a bad share or a declined package still approved (a person's decision:
+ * its signer refused a package, not the request); a revoked identity no longer speaks for anyone
+ * (B.30).
  */
 export const countedApprovers = (c: SigningContext): string[] =>
   c.approvals.map((a) => a.member).filter((m) => !isRevoked(c, m));
@@ -343,7 +350,8 @@ export function checkSigning(phase: SigningPhase, c: SigningContext, e: SigningE
         return refuse('DUPLICATE', `${e.member} still holds an unused commitment`);
       return freshCommitment(c, e.commitment) ?? accept;
     }
-    case 'round2.share': {
+    case 'round2.share':
+    case 'round2.decline': {
       if (!isMember(c, e.member)) return member(c, e.member) ?? accept;
       const session = c.sessions.find((s) => s.id === e.sessionId);
       if (session === undefined) {
@@ -510,6 +518,7 @@ export const abandonSession = (
   culprits: readonly string[],
   reason: ExclusionReason | 'aggregate_invalid',
   at: number,
+  detail?: string,
 ): Patch => {
   const s = currentSession(c);
   if (s === null) return {};
@@ -519,9 +528,16 @@ export const abandonSession = (
   const newlyExcluded = culprits.filter((m) => !isExcluded(c, m));
   const excluded = [
     ...c.excluded,
-    ...newlyExcluded.map((m) => ({ member: m, reason: exclusionReason, sessionId: s.id, at: now })),
+    ...newlyExcluded.map((m) => ({
+      member: m,
+      reason: exclusionReason,
+      sessionId: s.id,
+      at: now,
+      ...(detail === undefined ? {} : { detail }),
+    })),
   ];
-  const blamed = exclusionReason === 'revoked' ? [] : newlyExcluded;
+  const blamed =
+    exclusionReason === 'revoked' || exclusionReason === 'declined' ? [] : newlyExcluded;
   const recommit = s.participants.filter((m) => !excluded.some((x) => x.member === m));
   return {
     now,

@@ -121,6 +121,8 @@ export type Behaviour =
   | 'timeout'
   /** Sends a share that fails verification. */
   | 'invalid'
+  /** Commits, then refuses the package and says so (round2.decline). */
+  | 'declines'
   /** Sends shares that verify alone but break aggregation (named by the aggregator). */
   | 'aggCulprit'
   /** Never answers. */
@@ -182,6 +184,16 @@ export function simulate(opts: SimOptions): SimResult {
         for (const p of e.participants) {
           const b = behaviourOf.get(p);
           if (b === 'timeout') continue;
+          if (b === 'declines') {
+            queue.push((at) => ({
+              type: 'round2.decline',
+              member: p,
+              sessionId: e.sessionId,
+              detail: 'SIGNING_REFUSED: not under my policy',
+              at,
+            }));
+            continue;
+          }
           const valid = b !== 'invalid';
           queue.push((at) => ({
             type: 'round2.share',

@@ -7,6 +7,7 @@ const BEHAVIOURS: readonly Behaviour[] = [
   'honest',
   'timeout',
   'invalid',
+  'declines',
   'aggCulprit',
   'absent',
   'rejects',
@@ -57,9 +58,15 @@ describe('signing ceremony: ROAST properties', () => {
         expect(new Set(used).size).toBe(used.length);
         for (const s of ctx.sessions) expect(s.participants).toHaveLength(t);
 
-        // at most n−t+1 sessions; honest members are never blamed
+        // at most n−t+1 sessions; honest members are never blamed, nor those who declined
         expect(ctx.sessions.length).toBeLessThanOrEqual(n - t + 1);
         for (const c of ctx.culprits) expect(honest).not.toContain(c);
+        const declined = NAMES.slice(0, n).filter((_, i) => behaviours[i] === 'declines');
+        for (const c of ctx.culprits) expect(declined).not.toContain(c);
+        for (const x of ctx.excluded.filter((e) => e.reason === 'declined')) {
+          expect(declined).toContain(x.member);
+          expect(x.detail).toBe('SIGNING_REFUSED: not under my policy');
+        }
       }),
       { numRuns: numRuns() },
     );

@@ -286,6 +286,70 @@ describe('signing ceremony: ROAST robustness', () => {
     expect(snap.context.sessions.length).toBeLessThanOrEqual(n - t + 1);
   });
 
+  it('abandons the session at once when a signer declines, excluding it without blame', () => {
+    const actor = startSigning(signingInput(3, 2));
+    accept(actor, approve('alice', 1, 1_100));
+    accept(actor, approve('bob', 2, 1_200));
+    const s1 = lastSession(actor);
+    const decline = (member: string, sessionId: string, at: number) =>
+      ({
+        type: 'round2.decline',
+        member,
+        sessionId,
+        detail: 'SIGNING_REFUSED: keyCreatedAt differs from the pinned one',
+        at,
+      }) as const;
+    // Only a participant of the open session who has not sent a share may decline it.
+    refused(actor, decline('carol', s1.id, 1_250), 'NOT_IN_SESSION');
+    refused(actor, decline('bob', 'cer-1/s9', 1_250), 'UNKNOWN_SESSION');
+    accept(actor, share('alice', s1.id, 1_260));
+    refused(actor, decline('alice', s1.id, 1_270), 'DUPLICATE');
+    accept(actor, decline('bob', s1.id, 1_300));
+    const ctx = actor.getSnapshot().context;
+    expect(actor.getSnapshot().value).toEqual({ signing: 'awaitingCommitments' });
+    expect(ctx.excluded).toEqual([
+      {
+        member: 'bob',
+        reason: 'declined',
+        sessionId: s1.id,
+        at: 1_300,
+        detail: 'SIGNING_REFUSED: keyCreatedAt differs from the pinned one',
+      },
+    ]);
+    expect(ctx.culprits).toEqual([]);
+    expect(ctx.sessions[0]).toMatchObject({ status: 'abandoned', endReason: 'declined' });
+    expect(ctx.outbox.at(-1)).toMatchObject({
+      kind: 'abandonSession',
+      reason: 'declined',
+      culprits: [],
+      recommit: ['alice'],
+    });
+    // The session is over: a late decline of it, or any word from bob, is refused.
+    refused(actor, decline('bob', s1.id, 1_310), 'STALE_SESSION');
+    refused(
+      actor,
+      { type: 'sign.recommit', member: 'bob', commitment: hex(9), at: 1_320 },
+      'EXCLUDED',
+    );
+    accept(actor, approve('carol', 3, 1_400));
+    accept(actor, { type: 'sign.recommit', member: 'alice', commitment: hex(5), at: 1_500 });
+    const s2 = lastSession(actor);
+    expect(s2.participants).toEqual(['alice', 'carol']);
+    accept(actor, share('alice', s2.id, 1_600));
+    accept(actor, share('carol', s2.id, 1_700));
+    accept(actor, {
+      type: 'session.aggregated',
+      sessionId: s2.id,
+      ok: true,
+      culprits: [],
+      at: 1_800,
+    });
+    expect(actor.getSnapshot().output).toMatchObject({
+      status: 'completed',
+      signers: ['alice', 'carol'],
+    });
+  });
+
   it('abandons the session when a participant is revoked, without naming it a culprit', () => {
     const actor = startSigning(signingInput(3, 2));
     accept(actor, approve('alice', 1, 1_100));

@@ -567,13 +567,23 @@ export class MemberSession {
     const review = this.#reviews.get(env.ceremonyId);
     // OpenPGP jobs put keyCreatedAt into what is signed: it must be the time this home signed
     // under before (pinned after its first OpenPGP signature, not from a package it refused).
-    const meta = review === undefined ? undefined : await this.#trustedMetadata(review.group);
-    const key = meta && { group: meta.group, groupPublicKey: meta.groupPublicKey };
     const openpgp = body.jobs.some((j) => j === 'openpgp-cert' || j.startsWith('openpgp:'));
-    if (review !== undefined) {
-      await this.#checkPackagePolicy(review, body);
-      if (openpgp && key !== undefined) await this.#pins.checkKeyCreatedAt(key, body.keyCreatedAt);
+    let meta: ShareMetadata | undefined;
+    try {
+      meta = review === undefined ? undefined : await this.#trustedMetadata(review.group);
+      if (review !== undefined) {
+        await this.#checkPackagePolicy(review, body);
+        if (openpgp && meta !== undefined) {
+          await this.#pins.checkKeyCreatedAt(meta, body.keyCreatedAt);
+        }
+      }
+    } catch (err) {
+      // Said to the coordinator, so the session ends now and this member is not blamed for
+      // silence (the signer's own package checks decline the same way).
+      await this.signer.decline(env.ceremonyId, body.session, err);
+      throw err;
     }
+    const key = meta && { group: meta.group, groupPublicKey: meta.groupPublicKey };
     const result = await this.signer.onPackage(env.ceremonyId, body);
     if (result !== undefined && openpgp && key !== undefined) {
       // The share is out: a pin that cannot be written (or lost a race with another first

@@ -13,6 +13,7 @@ import {
 } from '@conclave/frost';
 import {
   bytesToHex,
+  findRefusedCharacter,
   hexToBytes,
   openEnvelope,
   requestDigest,
@@ -24,6 +25,7 @@ import {
   type CeremonyStatus,
   type ErrorCode,
   type IdentityKey,
+  type PackageAck,
   type Release,
   type SealedBody,
   type SignCommitments,
@@ -438,6 +440,34 @@ export interface SignEvent {
   readonly session: number;
 }
 
+/** Codes of a lost connection: not a refusal of the package. */
+const DISCONNECTED: ReadonlySet<string> = new Set([
+  'CONNECTION_CLOSED',
+  'COORDINATOR_UNREACHABLE',
+  'TIMEOUT',
+]);
+
+/** A session's shares, computed and ready to send (Signer#prepareShares). */
+interface PreparedShares {
+  readonly check: PackageCheck;
+  /** One per job, as they go out (a test fault may alter one). */
+  readonly sent: string[];
+  readonly ack: PackageAck;
+  /** Each share's ledger record, settled to its error or null. */
+  readonly records: Promise<unknown>[];
+}
+
+/** Text that may go on the wire as a reason: refused characters replaced, at most `max` units. */
+function reasonText(text: string, max: number): string {
+  let out = '';
+  for (const char of text) {
+    const safe = findRefusedCharacter(char) === undefined ? char : '?';
+    if (out.length + safe.length > max) break;
+    out += safe;
+  }
+  return out.trim() === '' ? 'refused' : out;
+}
+
 export class Signer {
   readonly #o: SignerOptions;
   readonly #approvals = new Map<string, Approval>();
@@ -598,6 +628,40 @@ export class Signer {
       this.#log(`ignored a signing package for ${ceremonyId}: this process did not approve it`);
       return undefined;
     }
+    let prepared: PreparedShares;
+    try {
+      prepared = await this.#prepareShares(a, ceremonyId, pkg);
+    } catch (err) {
+      await this.decline(ceremonyId, pkg.session, err);
+      throw err;
+    }
+    const { check, sent, ack, records } = prepared;
+    a.lastSignedSession = pkg.session;
+    const recorded = Promise.all(records);
+    try {
+      await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
+        type: 'round2.share',
+        session: pkg.session,
+        shares: sent,
+        ack,
+      });
+    } catch (err) {
+      await recorded;
+      throw err;
+    }
+    const failed = (await recorded).find((error) => error !== null);
+    if (failed !== undefined) throw failed;
+    this.#log(
+      `signed ${ceremonyId} session ${pkg.session}: ${check.jobs.length} job(s), every message rebuilt and checked`,
+    );
+    return { ceremonyId, session: pkg.session };
+  }
+
+  /**
+   * Everything of a sign.package before a share leaves: every check, then each job's nonce
+   * consumed durably and its share computed. A throw here means no share of the session left.
+   */
+  async #prepareShares(a: Approval, ceremonyId: string, pkg: SignPackage): Promise<PreparedShares> {
     // What a hint has not validated yet, the package check decodes itself (once, not twice).
     a.toValidate.clear();
     const check = checkSignPackage({
@@ -669,25 +733,7 @@ export class Signer {
       { ceremonyId, session: pkg.session, member: this.#o.member },
       sessionPackagesBytes(check.signingPackageBytes),
     );
-    a.lastSignedSession = pkg.session;
-    const recorded = Promise.all(records);
-    try {
-      await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
-        type: 'round2.share',
-        session: pkg.session,
-        shares: sent,
-        ack,
-      });
-    } catch (err) {
-      await recorded;
-      throw err;
-    }
-    const failed = (await recorded).find((error) => error !== null);
-    if (failed !== undefined) throw failed;
-    this.#log(
-      `signed ${ceremonyId} session ${pkg.session}: ${check.jobs.length} job(s), every message rebuilt and checked`,
-    );
-    return { ceremonyId, session: pkg.session };
+    return { check, sent, ack, records };
   }
 
   /**
@@ -779,6 +825,39 @@ export class Signer {
   hintStats(ceremonyId: string): { readonly validated: number; readonly used: number } {
     const a = this.#approvals.get(ceremonyId);
     return { validated: a?.validated.size ?? 0, used: a?.hintsUsed ?? 0 };
+  }
+
+  /**
+   * Tells the coordinator this signer will not sign `session` of `ceremonyId` (`round2.decline`),
+   * with the refusal's code and message, so the session is abandoned now and nobody waits for its
+   * deadline or blames this member for silence. Call only while no share of the session has left.
+   * Best effort: a decline that cannot be sent or is refused is logged; the session then times out.
+   */
+  async decline(ceremonyId: string, session: number, err: unknown): Promise<void> {
+    const a = this.#approvals.get(ceremonyId);
+    if (a === undefined || a.done) return;
+    // A lost connection is not a refusal: the package comes again after the reconnect.
+    if (err instanceof ClientError && DISCONNECTED.has(err.code)) return;
+    // Only our own errors' messages go out: they never hold secrets (errors.ts). Anything else is
+    // a fault of this client, said without its text.
+    const code = err instanceof ClientError ? err.code : 'SIGNING_REFUSED';
+    const reason =
+      err instanceof ClientError
+        ? reasonText(err.message, 512)
+        : 'this signer failed while checking the package (see its log)';
+    try {
+      await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
+        type: 'round2.decline',
+        session,
+        code,
+        reason,
+      });
+      this.#log(`declined ${ceremonyId} session ${session}: ${code}`);
+    } catch (e) {
+      this.#log(
+        `could not decline ${ceremonyId} session ${session} (${e instanceof Error ? e.message : String(e)}); it will time out`,
+      );
+    }
   }
 
   /** The ceremony ended: destroy unused nonces and mark their commitments abandoned (A.3). */

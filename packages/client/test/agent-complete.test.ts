@@ -149,6 +149,7 @@ describe('MemberSession: the OpenPGP key creation time', () => {
     const onPackage = vi
       .spyOn(signer, 'onPackage')
       .mockImplementation(async (ceremonyId) => ({ ceremonyId, session: 1 }));
+    const decline = vi.spyOn(signer, 'decline').mockResolvedValue(undefined);
 
     const ws = sockets.at(-1)!;
     let seq = 1;
@@ -204,7 +205,14 @@ describe('MemberSession: the OpenPGP key creation time', () => {
     await vi.waitFor(async () => expect(await pins()).toEqual([created]));
     // The coordinator now names another time: the key would get another fingerprint.
     send(2, created + 1);
-    await new Promise((r) => setTimeout(r, 300));
+    // Refused, and said to the coordinator (round2.decline) instead of left to time out.
+    await vi.waitFor(() =>
+      expect(decline).toHaveBeenCalledWith(
+        ceremonies[2]!.ceremonyId,
+        1,
+        expect.objectContaining({ code: 'SIGNING_REFUSED' }),
+      ),
+    );
     expect(onPackage).toHaveBeenCalledTimes(2);
     // The same time again is signed.
     send(2, created);

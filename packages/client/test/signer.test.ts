@@ -8,6 +8,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
+  Round2DeclineSchema,
   signApproval,
   type IdentityKey,
   type SealedBody,
@@ -640,12 +641,19 @@ describe('Signer: nonce ledger ordering', () => {
     await inner.close();
   });
 
-  it('sends nothing when the ledger cannot record the nonce as consumed', async () => {
-    const { w, signer, log, pkg, inner } = await setup('consume-fails');
+  it('sends no share, and declines, when the ledger cannot record the nonce as consumed', async () => {
+    const { w, signer, log, sent, pkg, inner } = await setup('consume-fails');
     await expect(signer.onPackage(w.ceremonyId, pkg)).rejects.toMatchObject({
       code: 'NONCE_LEDGER_IO_ERROR',
     });
     expect(log.filter((l) => l === 'send round2.share')).toEqual([]);
+    // It says so instead of going silent: the coordinator ends the session now, blaming nobody.
+    expect(sent.at(-1)).toEqual({
+      type: 'round2.decline',
+      session: pkg.session,
+      code: 'NONCE_LEDGER_IO_ERROR',
+      reason: 'disk full',
+    });
     await inner.close();
   });
 
@@ -743,6 +751,52 @@ describe('Signer: nonce ledger ordering', () => {
       code: 'NONCE_ALREADY_USED',
     });
     expect(sent.filter((b) => b.type === 'round2.share')).toHaveLength(2);
+    await inner.close();
+  });
+});
+
+describe('Signer: round2.decline (a refusal said, not a silence)', () => {
+  it("declines a package it refuses, with the check's code and words, and consumes no nonce", async () => {
+    const { w, signer, log, sent, pkg, inner } = await setup();
+    const other = { ...pkg, requestDigest: '0'.repeat(64) };
+    await expect(signer.onPackage(w.ceremonyId, other)).rejects.toMatchObject({
+      code: 'STATEMENT_MISMATCH',
+    });
+    expect(log).not.toContain('consume');
+    const decline = sent.at(-1);
+    expect(decline).toMatchObject({ type: 'round2.decline', session: pkg.session });
+    if (decline?.type !== 'round2.decline') throw new Error('no decline');
+    expect(decline.code).toBe('STATEMENT_MISMATCH');
+    expect(decline.reason).toMatch(/another request/);
+    expect(Round2DeclineSchema.safeParse(decline).success).toBe(true);
+    await inner.close();
+  });
+
+  it('sends nothing for a lost connection, and no words of an error that is not its own', async () => {
+    const { w, signer, sent, inner } = await setup();
+    const before = sent.length;
+    await signer.decline(w.ceremonyId, 1, new ClientError('CONNECTION_CLOSED', 'gone'));
+    await signer.decline(w.ceremonyId, 1, new ClientError('TIMEOUT', 'no answer'));
+    expect(sent).toHaveLength(before);
+    await signer.decline(w.ceremonyId, 1, new TypeError('nonce 9f3a… is not a function'));
+    expect(sent.at(-1)).toMatchObject({ type: 'round2.decline', code: 'SIGNING_REFUSED' });
+    if (sent.at(-1)?.type !== 'round2.decline') throw new Error('no decline');
+    expect(JSON.stringify(sent.at(-1))).not.toContain('9f3a');
+    // A ceremony it did not approve gets nothing.
+    await signer.decline('c_' + 'e'.repeat(32), 1, new ClientError('SIGNING_REFUSED', 'no'));
+    expect(sent).toHaveLength(before + 1);
+    await inner.close();
+  });
+
+  it('sends words the wire accepts: refused characters replaced, at most 512 of them', async () => {
+    const { w, signer, sent, inner } = await setup();
+    const words = `pinned time differs \u202e\u0007 ${'x'.repeat(600)}`;
+    await signer.decline(w.ceremonyId, 1, new ClientError('SIGNING_REFUSED', words));
+    const decline = sent.at(-1);
+    expect(Round2DeclineSchema.safeParse(decline).success).toBe(true);
+    if (decline?.type !== 'round2.decline') throw new Error('no decline');
+    expect(decline.reason.startsWith('pinned time differs ?? x')).toBe(true);
+    expect(decline.reason.length).toBe(512);
     await inner.close();
   });
 });

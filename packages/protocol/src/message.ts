@@ -49,6 +49,7 @@ import {
 } from './messages/policy.js';
 import {
   CeremonyCancelSchema,
+  Round2DeclineSchema,
   Round2ShareSchema,
   SignAbortedSchema,
   SignApproveSchema,
@@ -96,6 +97,7 @@ export const SealedBodySchema = z.discriminatedUnion('type', [
   CeremonyCancelSchema,
   SignPackageSchema,
   Round2ShareSchema,
+  Round2DeclineSchema,
   SignCompleteSchema,
   SignAbortedSchema,
   AckSchema,
@@ -199,6 +201,7 @@ export const MESSAGE_RULES = {
   'ceremony.cancel': { sealed: true, from: client },
   'sign.package': { sealed: true, from: coordinator },
   'round2.share': { sealed: true, from: member },
+  'round2.decline': { sealed: true, from: member },
   'sign.complete': { sealed: true, from: coordinator },
   'sign.aborted': { sealed: true, from: coordinator },
   ack: { sealed: true, from: coordinator },

@@ -197,6 +197,12 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
     shares: [hex(32, 7), hex(32, 8)],
     ack: { packageHash: hex(32, 8), signature: hex(64, 9) },
   },
+  'round2.decline': {
+    type: 'round2.decline',
+    session: 1,
+    code: 'SIGNING_REFUSED',
+    reason: 'keyCreatedAt 1700000000 differs from the pinned 1690000000',
+  },
   'sign.complete': {
     type: 'sign.complete',
     groupPublicKey: hex(32),

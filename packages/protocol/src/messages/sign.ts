@@ -299,6 +299,20 @@ export const Round2ShareSchema = z.strictObject({
   ack: PackageAckSchema,
 });
 
+/**
+ * signer → coordinator: this signer will not sign the session's package, and says why (a policy
+ * it holds, a pinned key creation time, a package that does not rebuild). Sent instead of a share,
+ * before any nonce is spent: the coordinator abandons the session at once and excludes the signer
+ * without naming it a culprit, where silence would cost a session timeout and a false blame.
+ */
+export const Round2DeclineSchema = z.strictObject({
+  type: z.literal('round2.decline'),
+  session: SessionSchema,
+  /** The signer's own error code (a client code such as `SIGNING_REFUSED`, or a wire code). */
+  code: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, { error: 'expected an error code' }),
+  reason: text(512, 1),
+});
+
 /** coordinator → participants: the aggregate (RFC 9591 §5.3), an RFC 8032 signature. */
 export const SignCompleteSchema = z.strictObject({
   type: z.literal('sign.complete'),
@@ -343,5 +357,6 @@ export type SignPackage = z.infer<typeof SignPackageSchema>;
 export type SignCommitments = z.infer<typeof SignCommitmentsSchema>;
 export type PackageAck = z.infer<typeof PackageAckSchema>;
 export type Round2Share = z.infer<typeof Round2ShareSchema>;
+export type Round2Decline = z.infer<typeof Round2DeclineSchema>;
 export type SignComplete = z.infer<typeof SignCompleteSchema>;
 export type SignAborted = z.infer<typeof SignAbortedSchema>;

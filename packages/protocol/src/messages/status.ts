@@ -70,6 +70,15 @@ export const CeremonyStatusSchema = z.strictObject({
   session: z.int().min(0).max(1024),
   culprits: MembersSchema,
   /**
+   * Signing: signers who declined a session's package (`round2.decline`), with the code and reason
+   * they gave. Excluded from later sessions, never named culprits. Absent when there are none.
+   */
+  declines: z
+    .array(RejectionSchema)
+    .max(MAX_PARTICIPANTS)
+    .superRefine(uniqueBy('member'))
+    .optional(),
+  /**
    * Signing (ROAST): approvers in good standing whose commitment a session spent; each answers
    * `sign.recommit` with a fresh commitment.
    */
