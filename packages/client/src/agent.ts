@@ -469,6 +469,14 @@ export class MemberSession {
   async approve(review: Review): Promise<void> {
     if (this.signer === undefined)
       throw new ClientError('INVALID_ARGUMENT', 'session opened without signing');
+    // Only a review this session made: it verified the requester's signature, and the package
+    // checks (policy, key pins) look it up by ceremony. One built by hand would skip them all.
+    if (this.#reviews.get(review.ceremonyId) !== review) {
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        `${review.ceremonyId}: approve only what this session's review() returned; review it first`,
+      );
+    }
     await this.logWitness?.assertMayApprove(); // LOG_FORK_DETECTED … (witness.ts)
     await this.#checkPolicy(review); // POLICY_UNVERIFIED … (policy.ts)
     // The local record and the commitments' ledger entries are written at the same time (two

@@ -220,3 +220,19 @@ describe('MemberSession: the OpenPGP key creation time', () => {
     expect(await pins()).toEqual([created]);
   });
 });
+
+describe('MemberSession.approve', () => {
+  it('approves only a review this session made (a hand-built one would skip its checks)', async () => {
+    const { ids, statuses, session } = await signingSession();
+    const c = signStatus(ids['carol']!, 'carol');
+    statuses.set(c.ceremonyId, c);
+    const { review } = await session.review(c.ceremonyId);
+    // Same fields, not the review this session verified and keeps for the package checks.
+    await expect(session.approve({ ...review })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(
+      session.approve({ ...review, ceremonyId: `c_${'f'.repeat(32)}` }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
