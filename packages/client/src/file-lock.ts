@@ -27,6 +27,9 @@ import { pidAlive } from './fs-durable.js';
 /** A lock naming no pid is being written for this long, then it is junk. */
 const FRESH_MS = 5_000;
 
+/** Attempts right after a lock went away, before the attempts pause and watch the deadline. */
+const QUICK_RETRIES = 8;
+
 /** The tokens of the locks this process holds or is placing. */
 const held = new Set<string>();
 
@@ -161,12 +164,26 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
   let acquired = false;
   try {
     await writeFile(mine, token, { mode: 0o600, flag: 'wx' });
+    // Tries again at once after a lock went away (released between place and read, or a dead
+    // owner's just removed), a few times; past that something is there that is no lock and never
+    // goes (a dangling symbolic link: link(2) says EEXIST, reading it ENOENT), and spinning on it
+    // would hold the event loop for ever.
+    let quick = 0;
     for (;;) {
       if (await place(mine, token, lockPath)) break;
       const owner = await holderOf(lockPath);
-      if (owner === undefined) continue; // released between the two calls
-      if (!owner.live && (await takeOver(lockPath, mine, token, opts)) === 'retry') continue;
+      const gone =
+        owner === undefined ||
+        (!owner.live && (await takeOver(lockPath, mine, token, opts)) === 'retry');
+      if (gone && ++quick <= QUICK_RETRIES) continue;
       if (Date.now() >= deadline) {
+        if (owner === undefined) {
+          throw new ClientError(
+            opts.busyCode,
+            `${opts.what}: ${lockPath} is there but cannot be read as a lock (a dangling link?); ` +
+              `if no conclave process runs for this home, delete it`,
+          );
+        }
         throw new ClientError(
           opts.busyCode,
           !owner.live

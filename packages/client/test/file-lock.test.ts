@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +59,20 @@ describe('file lock', () => {
     expect(err.code).toBe('NONCE_LEDGER_LOCKED');
     expect(err.message).toContain(`process ${process.pid} (this process)`);
     expect(err.message).toContain(lockPath);
+  });
+
+  it('refuses, instead of spinning for ever, when the lock path is something that is no lock (a dangling link)', async () => {
+    await symlink(join(dir, 'nowhere'), lockPath);
+    const err = await refusal(acquireFileLock(lockPath, opts));
+    expect(err.code).toBe('NONCE_LEDGER_LOCKED');
+    expect(err.message).toContain('cannot be read as a lock');
+    expect(err.message).toContain(lockPath);
+    // With a wait, it pauses between attempts until the deadline, then refuses the same way.
+    const waited = await refusal(acquireFileLock(lockPath, { ...opts, waitMs: 200 }));
+    expect(waited.message).toContain('cannot be read as a lock');
+    // Once it is deleted, as the message says, the lock is taken.
+    await unlink(lockPath);
+    await (await acquireFileLock(lockPath, opts)).release();
   });
 
   it('waits up to waitMs for a live holder, then takes it once it is released', async () => {
