@@ -37,7 +37,7 @@ import {
   type OpenedEnvelope,
   type SealedBody,
 } from '@conclave/protocol';
-import { ClientError } from './errors.js';
+import { ClientError, errnoCode } from './errors.js';
 import { keyCeremonyMetadata, type ShareMetadata } from './home.js';
 import { testFault } from './faults.js';
 
@@ -693,6 +693,14 @@ export function failureOf(
       reason: err.message,
     };
   }
+  const storage = localStorageFailure(err);
+  if (storage !== undefined) {
+    return {
+      culprit: undefined,
+      code: 'STORAGE_UNAVAILABLE',
+      reason: `this member could not store its share (${storage}); no other member is to blame`,
+    };
+  }
   if (isFrostError(err)) {
     return {
       culprit: err.culprits.map(memberOf)[0],
@@ -705,6 +713,25 @@ export function failureOf(
     code: 'INCONSISTENT_VIEW',
     reason: err instanceof ClientError ? err.message : 'key ceremony check failed',
   };
+}
+
+/** Codes of this member's own disk failing (keystore, staging, ledger): not a view of the others. */
+const LOCAL_STORAGE_CODES: ReadonlySet<string> = new Set([
+  'KEYSTORE_IO_ERROR',
+  'KEYSTORE_EXISTS',
+  'DISK_FULL',
+  'NONCE_LEDGER_IO_ERROR',
+]);
+
+/**
+ * The code of a failure of this member's own storage (a ClientError of LOCAL_STORAGE_CODES, or a
+ * system error such as EACCES or ENOSPC from a file operation), or undefined for anything else.
+ */
+function localStorageFailure(err: unknown): string | undefined {
+  if (err instanceof ClientError) return LOCAL_STORAGE_CODES.has(err.code) ? err.code : undefined;
+  // A Node system error names the call that failed; nothing else here has a `syscall`.
+  const system = typeof err === 'object' && err !== null && 'syscall' in err;
+  return system ? errnoCode(err) : undefined;
 }
 
 /** FROST error codes that go on the wire as they are (each names what the culprit sent wrong). */

@@ -417,6 +417,22 @@ describe('failureOf / failCulprit', () => {
     });
   });
 
+  it('says a failure of its own storage as such (STORAGE_UNAVAILABLE), not as a view of the others', () => {
+    const eacces = Object.assign(new Error('EACCES: permission denied, mkdir'), {
+      code: 'EACCES',
+      syscall: 'mkdir',
+    });
+    expect(failureOf(eacces, memberOf)).toEqual({
+      culprit: undefined,
+      code: 'STORAGE_UNAVAILABLE',
+      reason: 'this member could not store its share (EACCES); no other member is to blame',
+    });
+    expect(failureOf(new ClientError('KEYSTORE_IO_ERROR', 'disk full'), memberOf)).toMatchObject({
+      culprit: undefined,
+      code: 'STORAGE_UNAVAILABLE',
+    });
+  });
+
   it('names only members in dkg.fail: a coordinator fault or an unknown culprit is its own view', () => {
     expect(failCulprit('bob', 'alice')).toBe('bob');
     expect(failCulprit(undefined, 'alice')).toBe('alice');
