@@ -91,6 +91,45 @@ function verifyProofOfKnowledge(pkg: DkgRound1Package, threshold: number): void 
   }
 }
 
+// Per ceremony, once its round-1 packages are all in: the view every honest member confirms.
+interface RelayedView {
+  readonly groupPublicKey: string;
+  readonly transcriptHash: string;
+  /** Hex of the encoded PublicKeyPackage the round-1 packages make. */
+  readonly publicKeyPackage: string;
+}
+const relayedViews = new WeakMap<Live, RelayedView>();
+
+/**
+ * The DKG's view as this coordinator relayed it: the hash of the round-1 packages it broadcast
+ * (`round1Hash`, what members sign in dkg.confirm) and the group key those packages make (RFC 9591
+ * Appendix C: the sum of the dealers' constant-term commitments). Only once round 1 is complete.
+ */
+function relayedView(runner: CeremonyRunner, live: Live): RelayedView {
+  const cached = relayedViews.get(live);
+  if (cached !== undefined) return cached;
+  const c = context(live);
+  const packages = round1Packages(runner, live);
+  const decoded = packages.map((p) =>
+    frost.decode.bytes('DkgRound1Package', hexToBytes(p.package)),
+  );
+  const pub = frost.keys.dkg.publicKeyPackage(decoded, c.group.threshold);
+  const view: RelayedView = {
+    groupPublicKey: bytesToHex(pub.verifyingKey),
+    publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', pub)),
+    transcriptHash: bytesToHex(
+      round1Hash({
+        ceremonyId: live.id,
+        threshold: c.group.threshold,
+        participants: participantsOf(runner, live),
+        packages,
+      }),
+    ),
+  };
+  relayedViews.set(live, view);
+  return view;
+}
+
 export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming): void {
   const body = m.envelope.body;
   const at = runner.now();
@@ -137,6 +176,12 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
           hexToBytes(confirm.signature, 64),
         );
       if (!ok) throw refused('INVALID_MESSAGE', 'confirmation signature does not verify');
+      // Judged against what this coordinator relayed, so a mismatch blames whoever differs from
+      // it, not a majority (which, with two members, blamed the honest one too). DKG only: a
+      // lifecycle ceremony's view is judged by majority.
+      // Before the confirmation phase the machine refuses it anyway: no view to judge yet.
+      const judged = !lifecycle && keyPhase(keySnapshot(live)) === 'confirmation';
+      const relayed = judged ? relayedView(runner, live) : undefined;
       runner.apply(
         live,
         {
@@ -144,6 +189,13 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
           member: m.member,
           transcriptHash: confirm.round1Hash,
           groupPublicKey: confirm.groupPublicKey,
+          ...(relayed === undefined
+            ? {}
+            : {
+                relayed:
+                  relayed.transcriptHash === confirm.round1Hash &&
+                  relayed.groupPublicKey === confirm.groupPublicKey,
+              }),
           at,
         },
         { incoming: m },
@@ -306,20 +358,11 @@ export function performKeyEffect(
     case 'activateGroup': {
       const group = runner.store.getGroup(live.group);
       if (group === undefined) throw refused('STORAGE_UNAVAILABLE', 'group missing');
-      const packages = round1Packages(runner, live);
-      const decoded = packages.map((p) =>
-        frost.decode.bytes('DkgRound1Package', hexToBytes(p.package)),
-      );
-      const pub = frost.keys.dkg.publicKeyPackage(decoded, c.group.threshold);
-      const ownKey = bytesToHex(pub.verifyingKey);
-      const ownHash = bytesToHex(
-        round1Hash({
-          ceremonyId: live.id,
-          threshold: c.group.threshold,
-          participants: participantsOf(runner, live),
-          packages,
-        }),
-      );
+      const {
+        groupPublicKey: ownKey,
+        transcriptHash: ownHash,
+        publicKeyPackage,
+      } = relayedView(runner, live);
       const confirms = runner.firstIncoming(live.id, 'dkg.confirm');
       if (ownKey !== effect.groupPublicKey || ownHash !== effect.transcriptHash) {
         // All members agree with each other but not with what the coordinator relayed: never
@@ -361,7 +404,6 @@ export function performKeyEffect(
           },
         ],
         () => {
-          const publicKeyPackage = bytesToHex(frost.encode.bytes('PublicKeyPackage', pub));
           runner.store.putGroup({
             ...group,
             state: 'active',

@@ -3,7 +3,9 @@ import { ed25519 as frost } from '@conclave/frost';
 import {
   bytesToHex,
   generateIdentityKey,
+  hexToBytes,
   newCeremonyId,
+  round1Hash,
   signDkgConfirmation,
   type IdentityKey,
 } from '@conclave/protocol';
@@ -280,67 +282,104 @@ describe('key ceremony', () => {
     expectAck(await dave.submit(retry, round1('dave', 2, 2)));
   });
 
-  it('aborts with CONFIRMATION_MISMATCH when members confirm different views', async () => {
-    const t = await fresh();
-    const { keys, dave, erin, id } = await openOps(t);
-    const clients = { dave, erin };
-    const box = {
-      ephemeralKey: '11'.repeat(32),
-      nonce: '22'.repeat(24),
-      ciphertext: '33'.repeat(40),
-    };
-    for (const [name, c] of Object.entries(clients))
-      expectAck(await c.submit(id, round1(name, 2, 2)));
-    expectAck(
-      await clients.dave.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'erin', ...box }] }),
-    );
-    expectAck(
-      await clients.erin.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'dave', ...box }] }),
-    );
-    const delivered = await clients.dave.nextBody('dkg.round2.deliver', id);
-    expect(delivered.body.boxes).toEqual([{ sender: 'erin', ...box }]);
-    for (const [name, c] of Object.entries(clients)) {
-      const hash = Uint8Array.from({ length: 32 }, () => (name === 'dave' ? 1 : 2));
-      const gpk = Uint8Array.from({ length: 32 }, () => 5);
-      const signature = signDkgConfirmation(keys[name]!, {
+  // Blame is judged against the view the coordinator relayed, not by majority: with two members a
+  // majority cannot tell which one lies, and named both.
+  it.each([
+    ['blames only the member whose view differs from the one relayed', 'dave', ['erin']],
+    ['blames nobody when no member holds the relayed view', null, []],
+  ] as const)(
+    'aborts with CONFIRMATION_MISMATCH when members confirm different views: %s',
+    async (_, honest, culprits) => {
+      const t = await fresh();
+      const { keys, dave, erin, id } = await openOps(t);
+      const clients = { dave, erin };
+      const box = {
+        ephemeralKey: '11'.repeat(32),
+        nonce: '22'.repeat(24),
+        ciphertext: '33'.repeat(40),
+      };
+      const sent: Record<string, string> = {};
+      for (const [name, c] of Object.entries(clients)) {
+        const r1 = round1(name, 2, 2);
+        sent[name] = r1.package;
+        expectAck(await c.submit(id, r1));
+      }
+      expectAck(
+        await clients.dave.submit(id, {
+          type: 'dkg.round2',
+          boxes: [{ recipient: 'erin', ...box }],
+        }),
+      );
+      expectAck(
+        await clients.erin.submit(id, {
+          type: 'dkg.round2',
+          boxes: [{ recipient: 'dave', ...box }],
+        }),
+      );
+      const delivered = await clients.dave.nextBody('dkg.round2.deliver', id);
+      expect(delivered.body.boxes).toEqual([{ sender: 'erin', ...box }]);
+      // The view an honest member computes from what was relayed: the round-1 hash and the key.
+      const packages = Object.entries(sent).map(([member, pkg]) => ({ member, package: pkg }));
+      const relayedHash = round1Hash({
         ceremonyId: id,
-        member: name,
-        round1Hash: hash,
-        groupPublicKey: gpk,
+        threshold: 2,
+        participants: ['dave', 'erin'].map((m) => ({
+          member: m,
+          identifier: frost.identifier.derive(m),
+          identityKey: bytesToHex(keys[m]!.publicKey),
+        })),
+        packages,
       });
-      // A confirmation signed by someone else is refused outright.
-      if (name === 'dave') {
-        const forged = signDkgConfirmation(keys.erin!, {
+      const relayedKey = frost.keys.dkg.publicKeyPackage(
+        packages.map((p) => frost.decode.bytes('DkgRound1Package', hexToBytes(p.package))),
+        2,
+      ).verifyingKey;
+      for (const [name, c] of Object.entries(clients)) {
+        const hash =
+          name === honest
+            ? relayedHash
+            : Uint8Array.from({ length: 32 }, () => (name === 'dave' ? 1 : 2));
+        const gpk = name === honest ? relayedKey : Uint8Array.from({ length: 32 }, () => 5);
+        const signature = signDkgConfirmation(keys[name]!, {
           ceremonyId: id,
           member: name,
           round1Hash: hash,
           groupPublicKey: gpk,
         });
-        expect(
-          (
-            await c.submit(id, {
-              type: 'dkg.confirm',
-              round1Hash: bytesToHex(hash),
-              groupPublicKey: bytesToHex(gpk),
-              signature: bytesToHex(forged),
-            })
-          ).code,
-        ).toBe('INVALID_MESSAGE');
+        // A confirmation signed by someone else is refused outright.
+        if (name === 'dave') {
+          const forged = signDkgConfirmation(keys.erin!, {
+            ceremonyId: id,
+            member: name,
+            round1Hash: hash,
+            groupPublicKey: gpk,
+          });
+          expect(
+            (
+              await c.submit(id, {
+                type: 'dkg.confirm',
+                round1Hash: bytesToHex(hash),
+                groupPublicKey: bytesToHex(gpk),
+                signature: bytesToHex(forged),
+              })
+            ).code,
+          ).toBe('INVALID_MESSAGE');
+        }
+        expectAck(
+          await c.submit(id, {
+            type: 'dkg.confirm',
+            round1Hash: bytesToHex(hash),
+            groupPublicKey: bytesToHex(gpk),
+            signature: bytesToHex(signature),
+          }),
+        );
       }
-      expectAck(
-        await c.submit(id, {
-          type: 'dkg.confirm',
-          round1Hash: bytesToHex(hash),
-          groupPublicKey: bytesToHex(gpk),
-          signature: bytesToHex(signature),
-        }),
-      );
-    }
-    const abort = await clients.erin.nextBody('dkg.abort', id);
-    expect(abort.body.code).toBe('CONFIRMATION_MISMATCH');
-    expect(abort.body.culprits.sort()).toEqual(['dave', 'erin']);
-    expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
-  });
+      const abort = await clients.erin.nextBody('dkg.abort', id);
+      expect(abort.body.code).toBe('CONFIRMATION_MISMATCH');
+      expect(abort.body.culprits).toEqual(culprits);
+      expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+    },
+  );
 
   it('aborts at once on a member’s unattributed dkg.fail (culprit = itself), blaming nobody', async () => {
     const t = await fresh();

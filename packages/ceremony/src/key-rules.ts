@@ -17,6 +17,12 @@ export interface Confirmation {
   readonly transcriptHash: string;
   readonly groupPublicKey: string;
   readonly at: number;
+  /**
+   * Whether this view is the one the coordinator relayed (its own hash of the round-1 packages it
+   * broadcast, and the group key they make), as the runner computed it. Absent where the runner
+   * does not judge (lifecycle ceremonies, snapshots from before it did).
+   */
+  readonly relayed?: boolean;
 }
 
 /** One distinct (transcriptHash, groupPublicKey) pair and who confirmed it. */
@@ -39,7 +45,12 @@ export type KeyOutcome =
   | {
       readonly status: 'aborted';
       readonly code: 'CONFIRMATION_MISMATCH';
-      /** Members outside the unique largest view; every member when there is no unique largest. */
+      /**
+       * Members whose view is not the one the coordinator relayed, when every confirmation was
+       * judged against it and at least one matched; nobody when none matched (the relay itself is
+       * in question). Otherwise, by majority: members outside the unique largest view, or every
+       * member when there is no unique largest.
+       */
       readonly disagreeing: readonly string[];
       readonly views: readonly ConfirmationView[];
       readonly at: number;
@@ -314,6 +325,7 @@ export const recordConfirmation = (c: KeyContext, e: Ev<'dkg.confirm'>): Patch =
       transcriptHash: e.transcriptHash,
       groupPublicKey: e.groupPublicKey,
       at: e.at,
+      ...(e.relayed === undefined ? {} : { relayed: e.relayed }),
     },
   ],
 });
@@ -343,16 +355,30 @@ const abortWith = (c: KeyContext, outcome: KeyOutcome): Patch => ({
   ...emit<KeyEffect, KeyContext>(c, { kind: 'abort', to: c.group.members, outcome }),
 });
 
-export const mismatchOutcome = (c: KeyContext, at: number): KeyOutcome => {
-  const views = confirmationViews(c);
-  const sizes = views.map((v) => v.members.length);
-  const largest = Math.max(...sizes);
+/**
+ * Who disagrees. Judged against the relayed view where the runner judged every confirmation: a
+ * majority cannot tell the honest member of a two-member tie (both were blamed), and the relayed
+ * view is what every honest member computes from what the coordinator sent. If nobody holds it,
+ * the relay is what is wrong, and no member is blamed.
+ */
+const disagreeingMembers = (c: KeyContext, views: readonly ConfirmationView[]): string[] => {
+  const members = c.confirmations.map((x) => x.member);
+  if (c.confirmations.every((x) => x.relayed !== undefined)) {
+    const matched = c.confirmations.filter((x) => x.relayed === true).map((x) => x.member);
+    return matched.length === 0 ? [] : members.filter((m) => !matched.includes(m));
+  }
+  const largest = Math.max(...views.map((v) => v.members.length));
   const leaders = views.filter((v) => v.members.length === largest);
   const agreeing = leaders.length === 1 ? (leaders[0]?.members ?? []) : [];
+  return members.filter((m) => !agreeing.includes(m));
+};
+
+export const mismatchOutcome = (c: KeyContext, at: number): KeyOutcome => {
+  const views = confirmationViews(c);
   return {
     status: 'aborted',
     code: 'CONFIRMATION_MISMATCH',
-    disagreeing: c.confirmations.map((x) => x.member).filter((m) => !agreeing.includes(m)),
+    disagreeing: disagreeingMembers(c, views),
     views,
     at: tick(c, at),
   };

@@ -301,6 +301,7 @@ const KeyContextSchema = z.looseObject({
       transcriptHash: HexSchema,
       groupPublicKey: HexSchema,
       at: Int,
+      relayed: z.boolean().optional(),
     }),
   ),
   outcome: KeyOutcomeSchema.nullable(),

@@ -207,6 +207,8 @@ export const KeyEventSchema = z.discriminatedUnion('type', [
     member: MemberIdSchema,
     transcriptHash: HexSchema,
     groupPublicKey: HexSchema,
+    /** The runner's judgement: this is the view it relayed (see key-rules `Confirmation`). */
+    relayed: z.boolean().optional(),
     at: TimeSchema,
   }),
   z.strictObject({

@@ -144,6 +144,43 @@ describe('key ceremony (DKG)', () => {
     });
   });
 
+  it.each([
+    ['only the member off the relayed view, even in a two-member tie', [true, false], ['bob']],
+    ['nobody when no member holds the relayed view', [false, false], []],
+  ] as const)('judged against the relayed view, names %s', (_, relayed, disagreeing) => {
+    const actor = throughRound2(2, 2);
+    ['alice', 'bob'].forEach((member, i) =>
+      accept(actor, {
+        type: 'dkg.confirm',
+        member,
+        transcriptHash: hex(1),
+        groupPublicKey: hex(8 + i),
+        relayed: relayed[i]!,
+        at: 1_400 + i,
+      }),
+    );
+    const snap = actor.getSnapshot();
+    expect(snap.output).toMatchObject({ code: 'CONFIRMATION_MISMATCH', disagreeing });
+    expect(snap.context.confirmations.map((x) => x.relayed)).toEqual(relayed);
+  });
+
+  it('falls back to the majority when a confirmation was not judged (an older snapshot)', () => {
+    const actor = throughRound2(3, 2);
+    const confirm = (member: string, view: number, relayed?: boolean) =>
+      accept(actor, {
+        type: 'dkg.confirm',
+        member,
+        transcriptHash: hex(view),
+        groupPublicKey: hex(8),
+        ...(relayed === undefined ? {} : { relayed }),
+        at: 1_400,
+      });
+    confirm('alice', 1, true);
+    confirm('bob', 2);
+    confirm('carol', 2, false);
+    expect(actor.getSnapshot().output).toMatchObject({ disagreeing: ['alice'] });
+  });
+
   it('aborts with the culprit named when a member reports a bad share', () => {
     const actor = startKey(keyInput(3, 2));
     for (const [i, m] of members(3).entries()) {
