@@ -189,12 +189,27 @@ export function needsCommitment(s: SigningSnapshotLike): string[] {
     );
 }
 
-/** The status's `declines`: each member who declined a package, with what it said. */
+/**
+ * The status's `declines`: each member who declined a package, with what it said (`CODE: words`,
+ * cut to the status's 512 characters: a longer one would make every status of the ceremony fail
+ * its schema, and its members would never again be asked to recommit).
+ */
 function declinesOf(c: SigningContext): { declines?: { member: string; reason: string }[] } {
   const declines = c.excluded
     .filter((x) => x.reason === 'declined')
-    .map((x) => ({ member: x.member, reason: x.detail ?? 'declined' }));
+    .map((x) => ({ member: x.member, reason: cutText(x.detail ?? 'declined', 512) }));
   return declines.length === 0 ? {} : { declines };
+}
+
+/** At most `max` UTF-16 units of `text`, never half a surrogate pair. */
+function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let out = '';
+  for (const char of text) {
+    if (out.length + char.length > max) break;
+    out += char;
+  }
+  return out;
 }
 
 export class CeremonyRunner {

@@ -9,6 +9,8 @@ export interface Metrics {
   readonly connectionPauses: Counter;
   readonly approvals: Counter;
   readonly culprits: Counter<'kind'>;
+  /** Signers that declined a session's package (round2.decline), by their code. */
+  readonly declines: Counter<'code'>;
   readonly signLatency: Histogram;
   readonly refused: Counter<'code'>;
   /** Signature stored → its transcript's leaf under a signed checkpoint (docs/audit.md). */
@@ -185,6 +187,12 @@ export function createMetrics(store: Store): Metrics {
       name: 'conclave_culprits_total',
       help: 'Members blamed (invalid share, timeout, DKG complaint)',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    declines: new Counter({
+      name: 'conclave_declines_total',
+      help: 'Signers that declined a session package (excluded, not blamed), by the code they gave',
+      labelNames: ['code'],
       registers: [registry],
     }),
     signLatency: new Histogram({

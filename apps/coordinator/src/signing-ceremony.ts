@@ -496,6 +496,7 @@ export function handleSigningMessage(
         },
         { incoming: m },
       );
+      runner.deps.metrics.declines.inc({ code: decline.code });
       return;
     }
     case 'ceremony.cancel': {

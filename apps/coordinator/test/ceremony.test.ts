@@ -252,7 +252,10 @@ describe('key and signing ceremonies over the coordinator', () => {
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
     const id = newCeremonyId();
     await alice.requestRelease(id);
-    bob.declines = { code: 'SIGNING_REFUSED', reason: 'keyCreatedAt differs from my pinned one' };
+    // 512 characters of words: with its code in front, longer than a status may carry.
+    const words = `keyCreatedAt differs from my pinned one ${'x'.repeat(472)}`;
+    expect(words).toHaveLength(512);
+    bob.declines = { code: 'SIGNING_REFUSED', reason: words };
     expectAck(await bob.approve(id, 'release'));
     expectAck(await carol.approve(id, 'release'));
     await bob.client.next(
@@ -282,9 +285,13 @@ describe('key and signing ceremonies over the coordinator', () => {
       5_000,
     );
     expect(status.culprits).toEqual([]);
+    // Cut to the status's 512: a longer one failed every status of the ceremony, and carol was
+    // never asked to recommit.
     expect(status.declines).toEqual([
-      { member: 'bob', reason: 'SIGNING_REFUSED: keyCreatedAt differs from my pinned one' },
+      { member: 'bob', reason: `SIGNING_REFUSED: ${words}`.slice(0, 512) },
     ]);
+    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    expect(metrics).toMatch(/conclave_declines_total\{code="SIGNING_REFUSED"\} 1/);
   });
 
   it('is cancelled by its requester or the admin only, and every member learns who and why', async () => {

@@ -4,6 +4,7 @@
 // sealed acks, bare queries. Reconnects with backoff when asked to.
 import {
   AuthChallengeSchema,
+  CeremonyStatusSchema,
   PROTOCOL_VERSION,
   concatBytes,
   hexToBytes,
@@ -510,11 +511,13 @@ export class Connection {
   #onFrame(data: Buffer): void {
     const parsed = parseMessage(data);
     if (!parsed.ok) {
-      // A ceremony.status carrying fields this protocol version does not know (e.g.
-      // needsCommitment) is still useful: pass the raw object to status handlers.
+      // A ceremony.status carrying fields this client does not know (a newer coordinator's, as
+      // `declines` once was) is still useful: parse what it knows, pass the raw object along.
       const raw = safeJson(data);
       if (raw !== undefined && raw['type'] === 'ceremony.status') {
-        const { needsCommitment: _n, ...known } = raw;
+        const known = Object.fromEntries(
+          Object.entries(raw).filter(([k]) => Object.hasOwn(CeremonyStatusSchema.shape, k)),
+        );
         const again = parseMessage(JSON.stringify(known));
         if (again.ok && again.msg.type === 'ceremony.status') {
           this.#deliverStatus(again.msg, raw);

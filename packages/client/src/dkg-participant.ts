@@ -718,20 +718,33 @@ export function failureOf(
 /** Codes of this member's own disk failing (keystore, staging, ledger): not a view of the others. */
 const LOCAL_STORAGE_CODES: ReadonlySet<string> = new Set([
   'KEYSTORE_IO_ERROR',
-  'KEYSTORE_EXISTS',
   'DISK_FULL',
   'NONCE_LEDGER_IO_ERROR',
 ]);
 
+/** The calls that write a share to disk (a read or a socket failing is something else). */
+const WRITE_SYSCALLS: ReadonlySet<string> = new Set([
+  'open',
+  'write',
+  'fsync',
+  'fdatasync',
+  'rename',
+  'link',
+  'mkdir',
+  'close',
+  'unlink',
+]);
+
 /**
  * The code of a failure of this member's own storage (a ClientError of LOCAL_STORAGE_CODES, or a
- * system error such as EACCES or ENOSPC from a file operation), or undefined for anything else.
+ * system error such as EACCES or ENOSPC from a write-side file operation), else undefined.
  */
 function localStorageFailure(err: unknown): string | undefined {
   if (err instanceof ClientError) return LOCAL_STORAGE_CODES.has(err.code) ? err.code : undefined;
-  // A Node system error names the call that failed; nothing else here has a `syscall`.
-  const system = typeof err === 'object' && err !== null && 'syscall' in err;
-  return system ? errnoCode(err) : undefined;
+  // A Node system error names the call that failed; only a write-side one is this disk failing.
+  const syscall =
+    typeof err === 'object' && err !== null && 'syscall' in err ? err.syscall : undefined;
+  return typeof syscall === 'string' && WRITE_SYSCALLS.has(syscall) ? errnoCode(err) : undefined;
 }
 
 /** FROST error codes that go on the wire as they are (each names what the culprit sent wrong). */

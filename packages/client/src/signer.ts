@@ -43,7 +43,7 @@ import {
   type StatementContext,
 } from '@conclave/release';
 import { basename } from 'node:path';
-import { ClientError } from './errors.js';
+import { ClientError, errnoCode } from './errors.js';
 import { testFault } from './faults.js';
 import type { LoadedShare, ShareMetadata } from './home.js';
 import type { NonceLedger } from './nonce-ledger.js';
@@ -264,7 +264,7 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
   try {
     expectedJobs = jobIdsFor(review.release, pkg.phase);
   } catch (e) {
-    return refuse('STATEMENT_MISMATCH', isFormatError(e) ? e.message : String(e));
+    return refuse('STATEMENT_MISMATCH', isFormatError(e) ? e.message : localFault(e));
   }
   if (!sameList(pkg.jobs, expectedJobs)) {
     refuse(
@@ -368,7 +368,7 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     if (e instanceof ClientError) throw e;
     return refuse(
       'STATEMENT_MISMATCH',
-      `cannot rebuild the messages of the approved request: ${isFormatError(e) ? e.message : String(e)}`,
+      `cannot rebuild the messages of the approved request: ${isFormatError(e) ? e.message : localFault(e)}`,
     );
   }
   const signingPackages = messages.map((message, j) =>
@@ -423,6 +423,8 @@ interface Approval {
   /** How many validated ones a package check took instead of decoding them. */
   hintsUsed: number;
   lastSignedSession: number;
+  /** Sessions whose package is being handled now: a second copy of one is not handled again. */
+  readonly answering: Set<number>;
   done: boolean;
 }
 
@@ -446,6 +448,35 @@ const DISCONNECTED: ReadonlySet<string> = new Set([
   'COORDINATOR_UNREACHABLE',
   'TIMEOUT',
 ]);
+
+/** This signer's own storage failing: said with a fixed text (its messages name local paths). */
+const LOCAL_FAULT = /^(KEYSTORE_|NONCE_LEDGER_|DISK_FULL$)|_IO_ERROR$/;
+
+/** What a refusal tells the coordinator and, through the status, the whole group. */
+function declineWords(err: unknown): { code: string; reason: string } {
+  if (!(err instanceof ClientError)) {
+    return {
+      code: 'SIGNING_REFUSED',
+      reason: 'this signer failed checking the package (see its log)',
+    };
+  }
+  const code = err.code;
+  // The coordinator shows `CODE: reason` in 512 characters.
+  const room = 512 - code.length - 2;
+  if (LOCAL_FAULT.test(code)) {
+    return {
+      code,
+      reason: reasonText(`this signer's own storage failed (${code}); see its log`, room),
+    };
+  }
+  // The package checks' own messages: they name jobs, members and times, never secrets or paths.
+  return { code, reason: reasonText(err.message, room) };
+}
+
+/** A fault of this signer's in a refusal's words: its system error code, never its text (paths). */
+function localFault(e: unknown): string {
+  return `an error of this signer (${errnoCode(e) ?? (e instanceof Error ? e.name : 'unknown')}; see its log)`;
+}
 
 /** A session's shares, computed and ready to send (Signer#prepareShares). */
 interface PreparedShares {
@@ -564,6 +595,7 @@ export class Signer {
       hinted: 0,
       hintsUsed: 0,
       lastSignedSession: 0,
+      answering: new Set(),
       done: false,
     };
     this.#approvals.set(review.ceremonyId, a);
@@ -628,10 +660,18 @@ export class Signer {
       this.#log(`ignored a signing package for ${ceremonyId}: this process did not approve it`);
       return undefined;
     }
+    if (a.answering.has(pkg.session)) {
+      // A copy of a package being handled (re-sent on a reconnect): the first answers it. Handled
+      // again it would find its nonce consumed with no share recorded yet, and decline.
+      this.#log(`${ceremonyId}: session ${pkg.session}'s package is being handled; ignored a copy`);
+      return undefined;
+    }
+    a.answering.add(pkg.session);
     let prepared: PreparedShares;
     try {
       prepared = await this.#prepareShares(a, ceremonyId, pkg);
     } catch (err) {
+      a.answering.delete(pkg.session);
       await this.decline(ceremonyId, pkg.session, err);
       throw err;
     }
@@ -648,6 +688,9 @@ export class Signer {
     } catch (err) {
       await recorded;
       throw err;
+    } finally {
+      // Until its share is out (or failed to go): a copy after that is a replay (A.2).
+      a.answering.delete(pkg.session);
     }
     const failed = (await recorded).find((error) => error !== null);
     if (failed !== undefined) throw failed;
@@ -836,15 +879,12 @@ export class Signer {
   async decline(ceremonyId: string, session: number, err: unknown): Promise<void> {
     const a = this.#approvals.get(ceremonyId);
     if (a === undefined || a.done) return;
+    // Never for a session this signer answered (a share of it may have left) or is answering
+    // (another copy of its package is being signed): that one's share is on its way.
+    if (session <= a.lastSignedSession || a.answering.has(session)) return;
     // A lost connection is not a refusal: the package comes again after the reconnect.
     if (err instanceof ClientError && DISCONNECTED.has(err.code)) return;
-    // Only our own errors' messages go out: they never hold secrets (errors.ts). Anything else is
-    // a fault of this client, said without its text.
-    const code = err instanceof ClientError ? err.code : 'SIGNING_REFUSED';
-    const reason =
-      err instanceof ClientError
-        ? reasonText(err.message, 512)
-        : 'this signer failed while checking the package (see its log)';
+    const { code, reason } = declineWords(err);
     try {
       await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
         type: 'round2.decline',
@@ -852,12 +892,16 @@ export class Signer {
         code,
         reason,
       });
-      this.#log(`declined ${ceremonyId} session ${session}: ${code}`);
     } catch (e) {
       this.#log(
         `could not decline ${ceremonyId} session ${session} (${e instanceof Error ? e.message : String(e)}); it will time out`,
       );
+      return;
     }
+    this.#log(`declined ${ceremonyId} session ${session}: ${code}`);
+    // Accepted: the coordinator excluded this member from the ceremony. Its other nonces can
+    // never be used, so they go now (A.19), and it never recommits.
+    await this.finish(ceremonyId, 'declined');
   }
 
   /** The ceremony ended: destroy unused nonces and mark their commitments abandoned (A.3). */

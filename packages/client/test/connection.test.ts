@@ -170,3 +170,44 @@ describe('Connection heartbeat (THREATS C.43)', () => {
     await connection.close();
   });
 });
+
+describe('Connection: a ceremony.status from a newer coordinator', () => {
+  it('is delivered with the fields it knows when it carries fields it does not', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const status = {
+      type: 'ceremony.status',
+      ceremonyId: `c_${'a'.repeat(32)}`,
+      kind: 'sign',
+      state: 'signing.awaitingCommitments',
+      group: 'web',
+      threshold: 2,
+      members: ['alice', 'bob', 'carol'],
+      approvals: ['alice', 'bob'],
+      rejections: [],
+      session: 1,
+      culprits: [],
+      needsCommitment: ['alice'],
+      somethingNewer: { any: 'shape' },
+      updatedAt: 1_700_000_000_000,
+    };
+    const url = await serve(
+      (_req, res, origin) => answerChallenge(res, origin),
+      (req, socket, head) =>
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          sockets.push(ws);
+          ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
+          ws.send(JSON.stringify(status));
+        }),
+    );
+    const connection = connectionTo(url);
+    const got = new Promise<[unknown, Record<string, unknown>]>((resolve) =>
+      connection.onStatus((s, raw) => resolve([s, raw])),
+    );
+    await connection.connect();
+    const [parsed, raw] = await got;
+    expect(parsed).toMatchObject({ ceremonyId: status.ceremonyId, needsCommitment: ['alice'] });
+    expect(parsed).not.toHaveProperty('somethingNewer');
+    expect(raw['somethingNewer']).toEqual({ any: 'shape' });
+    await connection.close();
+  });
+});

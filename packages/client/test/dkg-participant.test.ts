@@ -431,6 +431,12 @@ describe('failureOf / failCulprit', () => {
       culprit: undefined,
       code: 'STORAGE_UNAVAILABLE',
     });
+    // A read or a socket failing is not this disk refusing the share.
+    const reset = Object.assign(new Error('read ECONNRESET'), {
+      code: 'ECONNRESET',
+      syscall: 'read',
+    });
+    expect(failureOf(reset, memberOf).code).toBe('INCONSISTENT_VIEW');
   });
 
   it('names only members in dkg.fail: a coordinator fault or an unknown culprit is its own view', () => {

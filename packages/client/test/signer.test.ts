@@ -436,7 +436,9 @@ function recordingLedger(inner: NonceLedger, log: string[]): NonceLedger {
  * package for her and bob. A fault: consume or recordShare throws, or recordShare waits for `gate`
  * (a slow disk).
  */
-async function setup(fault?: 'consume-fails' | 'record-fails' | { gate: Promise<void> }) {
+async function setup(
+  fault?: 'consume-fails' | 'record-fails' | { gate: Promise<void>; on?: 'consume' },
+) {
   const w = world();
   const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-'));
   const inner = await openNonceLedger(join(dir, 'ledger.jsonl'));
@@ -451,6 +453,12 @@ async function setup(fault?: 'consume-fails' | 'record-fails' | { gate: Promise<
     ledger.recordShare = async () => {
       log.push('recordShare');
       throw new ClientError('NONCE_LEDGER_IO_ERROR', 'disk full');
+    };
+  } else if (fault !== undefined && fault.on === 'consume') {
+    ledger.consume = async (id, pkg) => {
+      log.push('consume');
+      await fault.gate;
+      return inner.consume(id, pkg);
     };
   } else if (fault !== undefined) {
     ledger.recordShare = async (id, pkg, share) => {
@@ -648,11 +656,12 @@ describe('Signer: nonce ledger ordering', () => {
     });
     expect(log.filter((l) => l === 'send round2.share')).toEqual([]);
     // It says so instead of going silent: the coordinator ends the session now, blaming nobody.
+    // Its own storage failing is said with a fixed text: those messages name local paths.
     expect(sent.at(-1)).toEqual({
       type: 'round2.decline',
       session: pkg.session,
       code: 'NONCE_LEDGER_IO_ERROR',
-      reason: 'disk full',
+      reason: "this signer's own storage failed (NONCE_LEDGER_IO_ERROR); see its log",
     });
     await inner.close();
   });
@@ -788,7 +797,7 @@ describe('Signer: round2.decline (a refusal said, not a silence)', () => {
     await inner.close();
   });
 
-  it('sends words the wire accepts: refused characters replaced, at most 512 of them', async () => {
+  it('sends words the wire accepts: refused characters replaced, `CODE: words` in 512', async () => {
     const { w, signer, sent, inner } = await setup();
     const words = `pinned time differs \u202e\u0007 ${'x'.repeat(600)}`;
     await signer.decline(w.ceremonyId, 1, new ClientError('SIGNING_REFUSED', words));
@@ -796,7 +805,38 @@ describe('Signer: round2.decline (a refusal said, not a silence)', () => {
     expect(Round2DeclineSchema.safeParse(decline).success).toBe(true);
     if (decline?.type !== 'round2.decline') throw new Error('no decline');
     expect(decline.reason.startsWith('pinned time differs ?? x')).toBe(true);
-    expect(decline.reason.length).toBe(512);
+    expect(`${decline.code}: ${decline.reason}`).toHaveLength(512);
+    await inner.close();
+  });
+
+  it('once a decline is accepted, drops its other nonces and never recommits', async () => {
+    const { w, signer, sent, log, inner } = await setup();
+    await signer.decline(w.ceremonyId, 1, new ClientError('SIGNING_REFUSED', 'no'));
+    expect(sent.at(-1)?.type).toBe('round2.decline');
+    expect(log).toContain('abandon'); // its bundle's commitments are marked abandoned (A.19)
+    expect(await signer.recommit(w.ceremonyId, 1)).toBe(false);
+    const before = sent.length;
+    await signer.decline(w.ceremonyId, 2, new ClientError('SIGNING_REFUSED', 'again'));
+    expect(sent).toHaveLength(before);
+    await inner.close();
+  });
+
+  it('never declines a session it answered, nor one whose package it is handling now', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { w, signer, sent, log, pkg, inner } = await setup({ gate, on: 'consume' });
+    // A copy of the package arrives while the first waits for its nonce's consume record (a
+    // reconnect re-sent it): without the guard the copy found the nonce consumed and declined.
+    const first = signer.onPackage(w.ceremonyId, pkg);
+    await vi.waitFor(() => expect(log).toContain('consume'));
+    const copy = await signer.onPackage(w.ceremonyId, pkg);
+    expect(copy).toBeUndefined();
+    await signer.decline(w.ceremonyId, pkg.session, new ClientError('SIGNING_REFUSED', 'late'));
+    open();
+    await first;
+    await signer.decline(w.ceremonyId, pkg.session, new ClientError('SIGNING_REFUSED', 'late'));
+    expect(sent.filter((b) => b.type === 'round2.decline')).toEqual([]);
+    expect(sent.filter((b) => b.type === 'round2.share')).toHaveLength(1);
     await inner.close();
   });
 });
