@@ -29,6 +29,7 @@ import {
 } from './ceremonies.js';
 import {
   boxesFor,
+  checkBoxSignatures,
   handleLifecycleMessage,
   isLifecycle,
   performLifecycleEffect,
@@ -157,6 +158,7 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
     }
     case 'dkg.round2': {
       const recipients = (body as DkgRound2).boxes.map((b) => b.recipient);
+      checkBoxSignatures(runner, live.id, m.member, (body as DkgRound2).boxes);
       runner.apply(live, { type: 'dkg.round2', member: m.member, recipients, at }, { incoming: m });
       return;
     }

@@ -16,17 +16,20 @@ import {
   bytesToHex,
   hexToBytes,
   lifecycleHash,
+  verifyPairwiseBox,
   type AdminGroupRefresh,
   type AdminGroupRepair,
   type AdminGroupReshare,
   type DkgParticipant,
   type Envelope,
   type GroupInfo,
+  type IncomingBox,
   type KeyRound1,
   type KeyRound2,
   type KeyStart,
   type LifecycleKind,
   type MemberPackage,
+  type OutgoingBox,
 } from '@conclave/protocol';
 import { ed25519 as noble } from '@noble/curves/ed25519.js';
 import { createActor } from 'xstate';
@@ -466,11 +469,13 @@ export function handleLifecycleMessage(runner: CeremonyRunner, live: Live, m: In
       const probe = { type: 'dkg.round1', member: m.member, packageHash: '00', at };
       runner.check(live, probe);
       const packageHash = checkRound1(runner, start, m.member, body);
+      checkBoxSignatures(runner, live.id, m.member, body.boxes);
       runner.apply(live, { ...probe, packageHash }, { incoming: m });
       return true;
     }
     case 'key.round2': {
       const recipients = (body as KeyRound2).boxes.map((b) => b.recipient);
+      checkBoxSignatures(runner, live.id, m.member, (body as KeyRound2).boxes);
       runner.apply(live, { type: 'dkg.round2', member: m.member, recipients, at }, { incoming: m });
       return true;
     }
@@ -557,21 +562,18 @@ export function round2Pieces<T extends 'dkg.round2' | 'key.round2'>(
     .map((e) => e.envelope as Envelope & { body: Extract<Envelope['body'], { type: T }> });
 }
 
-/** The end-to-end encrypted boxes addressed to `member` in these envelopes, each with its sender. */
+/**
+ * The end-to-end encrypted boxes addressed to `member` in these envelopes, each with its sender
+ * and, as it was sent, the sender's signature of it (the recipient blames a sender for a box that
+ * does not open only if it verifies).
+ */
 export function boxesFor(
   envelopes: readonly {
     readonly sender: string;
-    readonly body: {
-      readonly boxes: readonly {
-        readonly recipient: string;
-        readonly ephemeralKey: string;
-        readonly nonce: string;
-        readonly ciphertext: string;
-      }[];
-    };
+    readonly body: { readonly boxes: readonly OutgoingBox[] };
   }[],
   member: string,
-): { sender: string; ephemeralKey: string; nonce: string; ciphertext: string }[] {
+): IncomingBox[] {
   return envelopes.flatMap((e) =>
     e.body.boxes
       .filter((b) => b.recipient === member)
@@ -580,8 +582,33 @@ export function boxesFor(
         ephemeralKey: b.ephemeralKey,
         nonce: b.nonce,
         ciphertext: b.ciphertext,
+        ...(b.signature === undefined ? {} : { signature: b.signature }),
       })),
   );
+}
+
+/**
+ * Refuses (INVALID_MESSAGE) a box whose sender's signature does not verify: relayed, its recipient
+ * would take it for one altered in transit and abort the ceremony naming nobody. A box without
+ * one (a client from before signatures) is relayed; its recipient blames nobody for it either.
+ */
+export function checkBoxSignatures(
+  runner: CeremonyRunner,
+  ceremonyId: string,
+  sender: string,
+  boxes: readonly OutgoingBox[],
+): void {
+  const key = runner.memberKey(sender);
+  for (const b of boxes) {
+    if (b.signature === undefined) continue;
+    const context = { ceremonyId, sender, recipient: b.recipient };
+    if (key === undefined || !verifyPairwiseBox(key, context, b, b.signature)) {
+      throw refused(
+        'INVALID_MESSAGE',
+        `the box to ${b.recipient} does not carry your signature of it; nothing was recorded — seal and sign it again`,
+      );
+    }
+  }
 }
 
 /** Performs a lifecycle effect; returns false for effects the DKG code handles the same way. */

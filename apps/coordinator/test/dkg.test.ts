@@ -7,6 +7,7 @@ import {
   newCeremonyId,
   round1Hash,
   signDkgConfirmation,
+  signPairwiseBox,
   type IdentityKey,
 } from '@conclave/protocol';
 import WebSocket from 'ws';
@@ -280,6 +281,46 @@ describe('key ceremony', () => {
     });
     expect((await dave.submit(retry, encode(sameSecret.package))).code).toBe('COMMITMENT_REUSED');
     expectAck(await dave.submit(retry, round1('dave', 2, 2)));
+  });
+
+  it("refuses a round-2 box its sender's signature does not cover, and relays a signed one with its signature", async () => {
+    const t = await fresh();
+    const { keys, dave, erin, id } = await openOps(t);
+    for (const [name, c] of Object.entries({ dave, erin }))
+      expectAck(await c.submit(id, round1(name, 2, 2)));
+    const box = {
+      ephemeralKey: '11'.repeat(32),
+      nonce: '22'.repeat(24),
+      ciphertext: '33'.repeat(40),
+    };
+    const context = { ceremonyId: id, sender: 'dave', recipient: 'erin' };
+    // Signed by another key, or over another box: refused, nothing recorded.
+    for (const signature of [
+      signPairwiseBox(keys.erin!, context, box),
+      signPairwiseBox(keys.dave!, context, { ...box, ciphertext: '44'.repeat(40) }),
+    ]) {
+      const refusal = await dave.submit(id, {
+        type: 'dkg.round2',
+        boxes: [{ recipient: 'erin', ...box, signature }],
+      });
+      expect(refusal).toMatchObject({ code: 'INVALID_MESSAGE' });
+      expect(refusal.message).toMatch(/signature/);
+    }
+    const signature = signPairwiseBox(keys.dave!, context, box);
+    expectAck(
+      await dave.submit(id, {
+        type: 'dkg.round2',
+        boxes: [{ recipient: 'erin', ...box, signature }],
+      }),
+    );
+    expectAck(
+      await erin.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'dave', ...box }] }),
+    );
+    // Relayed as sent: erin can tell a box dave signed from one altered on the way.
+    const delivered = await erin.nextBody('dkg.round2.deliver', id);
+    expect(delivered.body.boxes).toEqual([{ sender: 'dave', ...box, signature }]);
+    const toDave = await dave.nextBody('dkg.round2.deliver', id);
+    expect(toDave.body.boxes).toEqual([{ sender: 'erin', ...box }]);
   });
 
   // Blame is judged against the view the coordinator relayed, not by majority: with two members a

@@ -14,16 +14,16 @@ import {
 } from '@conclave/frost';
 import {
   boxFromWire,
-  boxToWire,
   bytesToHex,
   hexToBytes,
   openEnvelope,
   openFrom,
   refusedCharacterRule,
   round1Hash,
-  sealTo,
+  sealSignedBox,
   signDkgConfirmation,
   verifyDkgConfirmation,
+  verifyPairwiseBox,
   x25519PublicFromIdentity,
   type DkgComplete,
   type DkgConfirm,
@@ -35,7 +35,9 @@ import {
   type IdentityKey,
   type MemberPackage,
   type OpenedEnvelope,
+  type PairwiseContext,
   type SealedBody,
+  type WireBox,
 } from '@conclave/protocol';
 import { ClientError, errnoCode } from './errors.js';
 import { keyCeremonyMetadata, type ShareMetadata } from './home.js';
@@ -421,13 +423,12 @@ export class DkgParticipant {
         }
         const plaintext = frost.encode.bytes('DkgRound2Package', pkg);
         try {
-          const box = sealTo(
-            x25519PublicFromIdentity(hexToBytes(r.identityKey)),
-            this.#o.key,
-            plaintext,
-            { ceremonyId: this.ceremonyId, sender: this.#o.member, recipient: r.member },
-          );
-          boxes.push({ recipient: r.member, ...boxToWire(box) });
+          const box = sealSignedBox(hexToBytes(r.identityKey), this.#o.key, plaintext, {
+            ceremonyId: this.ceremonyId,
+            sender: this.#o.member,
+            recipient: r.member,
+          });
+          boxes.push({ recipient: r.member, ...box });
         } finally {
           plaintext.fill(0);
         }
@@ -469,22 +470,14 @@ export class DkgParticipant {
           'a round-2 box from a non-participant',
         );
       }
-      const opened = openFrom(
-        this.#o.key,
-        x25519PublicFromIdentity(hexToBytes(sender.identityKey)),
-        boxFromWire(box),
-        { ceremonyId: this.ceremonyId, sender: sender.member, recipient: this.#o.member },
-      );
-      if (!opened.ok) {
-        throw culpritError(
-          sender.member,
-          'DECRYPTION_FAILED',
-          `round-2 box from ${sender.member} does not decrypt`,
-        );
-      }
+      const opened = openPairwiseBox(this.#o.key, sender, box, {
+        ceremonyId: this.ceremonyId,
+        sender: sender.member,
+        recipient: this.#o.member,
+      });
       let pkg: DkgRound2Package;
       try {
-        pkg = frost.decode.bytes('DkgRound2Package', opened.value);
+        pkg = frost.decode.bytes('DkgRound2Package', opened);
       } catch {
         throw culpritError(
           sender.member,
@@ -492,7 +485,7 @@ export class DkgParticipant {
           `round-2 share from ${sender.member} does not decode`,
         );
       } finally {
-        opened.value.fill(0);
+        opened.fill(0);
       }
       if (pkg.sender !== sender.identifier) {
         throw culpritError(
@@ -676,6 +669,44 @@ export class DkgParticipant {
       sharePath,
     });
   }
+}
+
+/**
+ * Opens a relayed box from `sender` to this member, or throws whom to blame. A box that does not
+ * open is the sender's fault only if the sender signed exactly this box: otherwise it was altered
+ * in transit (or its signature stripped), which only the coordinator can do, and the member then
+ * names itself ("failed, cannot say who"), so nobody is blamed.
+ */
+export function openPairwiseBox(
+  me: IdentityKey,
+  sender: { readonly member: string; readonly identityKey: string },
+  box: WireBox & { readonly signature?: string | undefined },
+  context: PairwiseContext,
+): Uint8Array {
+  const senderKey = hexToBytes(sender.identityKey, 32);
+  const signed =
+    box.signature !== undefined && verifyPairwiseBox(senderKey, context, box, box.signature);
+  if (box.signature !== undefined && !signed) {
+    throw culpritError(
+      'coordinator',
+      'INCONSISTENT_VIEW',
+      `the box from ${sender.member} is not the one ${sender.member} signed: altered in transit`,
+    );
+  }
+  const opened = openFrom(me, x25519PublicFromIdentity(senderKey), boxFromWire(box), context);
+  if (opened.ok) return opened.value;
+  if (!signed) {
+    throw culpritError(
+      'coordinator',
+      'INCONSISTENT_VIEW',
+      `the box from ${sender.member} does not decrypt and carries no signature of ${sender.member}'s: cannot say who altered it`,
+    );
+  }
+  throw culpritError(
+    sender.member,
+    'DECRYPTION_FAILED',
+    `the box ${sender.member} signed does not decrypt`,
+  );
 }
 
 /**

@@ -14,17 +14,13 @@ import {
   type ReshareRound1Share,
 } from '@conclave/frost';
 import {
-  boxFromWire,
-  boxToWire,
   bytesToHex,
   hexToBytes,
   lifecycleHash,
   openEnvelope,
-  openFrom,
-  sealTo,
+  sealSignedBox,
   signDkgConfirmation,
   verifyDkgConfirmation,
-  x25519PublicFromIdentity,
   type DkgComplete,
   type DkgParticipant as WireParticipant,
   type IdentityKey,
@@ -37,7 +33,14 @@ import {
   type OutgoingBox,
   type SealedBody,
 } from '@conclave/protocol';
-import { DKG_ROUNDS, culpritError, failCulprit, failureOf, printable } from './dkg-participant.js';
+import {
+  DKG_ROUNDS,
+  culpritError,
+  failCulprit,
+  failureOf,
+  openPairwiseBox,
+  printable,
+} from './dkg-participant.js';
 import { ClientError } from './errors.js';
 import { keyCeremonyMetadata, type LoadedShare, type ShareMetadata } from './home.js';
 
@@ -273,41 +276,27 @@ export class LifecycleParticipant {
   #seal(to: string, plaintext: Uint8Array): OutgoingBox {
     const p = this.#people.get(to);
     if (p === undefined) throw new ClientError('DKG_FAILED', `${to} is not in this ceremony`);
-    const box = sealTo(
-      x25519PublicFromIdentity(hexToBytes(p.identityKey)),
-      this.#o.key,
-      plaintext,
-      {
+    try {
+      const box = sealSignedBox(hexToBytes(p.identityKey), this.#o.key, plaintext, {
         ceremonyId: this.ceremonyId,
         sender: this.#me,
         recipient: to,
-      },
-    );
-    plaintext.fill(0);
-    return { recipient: to, ...boxToWire(box) };
+      });
+      return { recipient: to, ...box };
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   #open(box: IncomingBox): Uint8Array {
     const p = this.#people.get(box.sender);
     if (p === undefined)
       throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'a box from a stranger');
-    const opened = openFrom(
-      this.#o.key,
-      x25519PublicFromIdentity(hexToBytes(p.identityKey)),
-      boxFromWire(box),
-      {
-        ceremonyId: this.ceremonyId,
-        sender: box.sender,
-        recipient: this.#me,
-      },
-    );
-    if (!opened.ok)
-      throw culpritError(
-        box.sender,
-        'DECRYPTION_FAILED',
-        `box from ${box.sender} does not decrypt`,
-      );
-    return opened.value;
+    return openPairwiseBox(this.#o.key, { member: box.sender, identityKey: p.identityKey }, box, {
+      ceremonyId: this.ceremonyId,
+      sender: box.sender,
+      recipient: this.#me,
+    });
   }
 
   #params(): ReshareParams {

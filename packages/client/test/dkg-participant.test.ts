@@ -9,6 +9,7 @@ import {
   generateIdentityKey,
   newCeremonyId,
   sealEnvelope,
+  signPairwiseBox,
   type DkgStart,
   type IdentityKey,
   type OpenedEnvelope,
@@ -35,7 +36,12 @@ function opened(ceremonyId: string, body: SealedBody): OpenedEnvelope {
 async function run(
   opts: {
     faultFrom?: string;
+    /** The relay alters every box from this member in transit. */
     tamperBoxFrom?: string;
+    /** ... and drops the sender's signature of it too. */
+    stripBoxSignatures?: boolean;
+    /** This member itself sends boxes that do not open, signed by it. */
+    badBoxesBy?: string;
     wrongAdmin?: boolean;
     /** This member's save fails (disk full, a share file already there, …). */
     failSaveOf?: string;
@@ -190,14 +196,27 @@ async function run(
     const boxes = r2.flatMap((o) =>
       (
         o.body as {
-          boxes: { recipient: string; ephemeralKey: string; nonce: string; ciphertext: string }[];
+          boxes: {
+            recipient: string;
+            ephemeralKey: string;
+            nonce: string;
+            ciphertext: string;
+            signature?: string;
+          }[];
         }
       ).boxes
         .filter((b) => b.recipient === m)
         .map(({ recipient: _r, ...box }) => {
+          const flip = (c: string) => (c[0] === '0' ? '1' : '0') + c.slice(1);
           if (opts.tamperBoxFrom === o.from) {
-            const c = box.ciphertext;
-            box = { ...box, ciphertext: (c[0] === '0' ? '1' : '0') + c.slice(1) };
+            box = { ...box, ciphertext: flip(box.ciphertext) };
+            if (opts.stripBoxSignatures === true) delete box.signature;
+          }
+          if (opts.badBoxesBy === o.from) {
+            // The sender's own doing: a box that does not open, signed by the sender.
+            const bad = { ...box, ciphertext: flip(box.ciphertext) };
+            const context = { ceremonyId, sender: o.from, recipient: m };
+            box = { ...bad, signature: signPairwiseBox(ids[o.from]!, context, bad) };
           }
           return { sender: o.from, ...box };
         }),
@@ -327,11 +346,26 @@ describe('DkgParticipant', () => {
     }
   });
 
-  it('names the sender of a box that does not decrypt', async () => {
-    const { saved, fails } = await run({ tamperBoxFrom: 'carol' });
+  it('names the sender of a box it signed that does not decrypt', async () => {
+    const { saved, fails } = await run({ badBoxesBy: 'carol' });
     expect(saved).toEqual([]);
+    expect(fails.length).toBeGreaterThan(0);
     for (const f of fails)
       expect(f.body).toMatchObject({ culprit: 'carol', code: 'DECRYPTION_FAILED' });
+  });
+
+  it.each([
+    ['altered in transit (its signature no longer verifies)', false],
+    ['altered in transit with its signature dropped', true],
+  ])('blames nobody for a box %s: the relay did it, not the sender', async (_, strip) => {
+    const { saved, fails } = await run({ tamperBoxFrom: 'carol', stripBoxSignatures: strip });
+    expect(saved).toEqual([]);
+    expect(fails.length).toBeGreaterThan(0);
+    // Each recipient names itself: "failed, cannot say who" (the coordinator blames nobody).
+    for (const f of fails) {
+      expect(f.body).toMatchObject({ culprit: f.from, code: 'INCONSISTENT_VIEW' });
+      expect(f.from).not.toBe('carol');
+    }
   });
 
   it('reports a share that could not be saved with the save error, instead of never settling', async () => {

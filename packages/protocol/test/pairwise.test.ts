@@ -5,7 +5,10 @@ import {
   boxFromWire,
   boxToWire,
   openFrom,
+  sealSignedBox,
   sealTo,
+  signPairwiseBox,
+  verifyPairwiseBox,
   x25519PublicFromIdentity,
   type ErrorCode,
   type Result,
@@ -111,5 +114,46 @@ describe('pairwise encryption', () => {
       }),
       { numRuns },
     );
+  });
+});
+
+describe('signed pairwise boxes (the sender signs each box it sends)', () => {
+  it('verifies under the sender for exactly that box, recipient and ceremony', () => {
+    const box = sealSignedBox(bob.publicKey, alice, secret, context);
+    const { signature, ...wire } = box;
+    expect(verifyPairwiseBox(alice.publicKey, context, wire, signature)).toBe(true);
+    expect(
+      DkgRound2Schema.safeParse({ type: 'dkg.round2', boxes: [{ recipient: 'bob', ...box }] })
+        .success,
+    ).toBe(true);
+    const opened = openFrom(bob, aliceX, boxFromWire(wire), context);
+    expect(opened.ok).toBe(true);
+  });
+
+  it('does not verify for any changed byte, another sender, recipient or ceremony', () => {
+    const wire = boxToWire(sealTo(bobX, alice, secret, context));
+    const signature = signPairwiseBox(alice, context, wire);
+    const flipHex = (h: string, i: number) =>
+      h.slice(0, i) + (h[i] === '0' ? '1' : '0') + h.slice(i + 1);
+    for (const field of ['ephemeralKey', 'nonce', 'ciphertext'] as const) {
+      for (const i of [0, wire[field].length - 1]) {
+        const changed = { ...wire, [field]: flipHex(wire[field], i) };
+        expect(verifyPairwiseBox(alice.publicKey, context, changed, signature), field).toBe(false);
+      }
+    }
+    expect(verifyPairwiseBox(carol.publicKey, context, wire, signature)).toBe(false);
+    expect(
+      verifyPairwiseBox(alice.publicKey, { ...context, recipient: 'carol' }, wire, signature),
+    ).toBe(false);
+    expect(
+      verifyPairwiseBox(
+        alice.publicKey,
+        { ...context, ceremonyId: OTHER_CEREMONY },
+        wire,
+        signature,
+      ),
+    ).toBe(false);
+    expect(verifyPairwiseBox(alice.publicKey, context, wire, flipHex(signature, 5))).toBe(false);
+    expect(verifyPairwiseBox(alice.publicKey, context, wire, 'zz')).toBe(false);
   });
 });

@@ -69,11 +69,17 @@ export const DkgRound1AllSchema = z.strictObject({
     .superRefine(uniqueBy('member')),
 });
 
-/** A pairwise box in wire form (see pairwise.ts): ephemeral X25519 key, XChaCha nonce, ciphertext. */
+/**
+ * A pairwise box in wire form (see pairwise.ts): ephemeral X25519 key, XChaCha nonce, ciphertext,
+ * and the sender's signature of it (`signPairwiseBox`), relayed as it is. Optional only so
+ * transcripts and senders from before it still parse: a recipient blames a sender for a box that
+ * does not open only when the sender signed it.
+ */
 const boxFields = {
   ephemeralKey: hexOf(32),
   nonce: hexOf(24),
   ciphertext: hexBetween(17, MAX_CIPHERTEXT_BYTES),
+  signature: SignatureHexSchema.optional(),
 };
 
 export const OutgoingBoxSchema = z.strictObject({ recipient: MemberIdSchema, ...boxFields });
