@@ -63,6 +63,34 @@ async function fetchLog(
   };
 }
 
+/**
+ * The audit bundles of the log's completed signing ceremonies, as an auditor downloads them
+ * (`/v1/audit/bundle/ID`), and the keys it pins: verifyLog takes hotfix facts from these only.
+ */
+async function bundlesOf(t: TestCoordinator, leaves: readonly Uint8Array[]) {
+  const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
+  const bundles = new Map<string, unknown>();
+  for (const bytes of leaves) {
+    const leaf = JSON.parse(new TextDecoder().decode(bytes)) as {
+      kind?: string;
+      ceremonyId?: string;
+      outcome?: string;
+    };
+    if (leaf.kind !== 'sign' || leaf.outcome !== 'completed' || leaf.ceremonyId === undefined)
+      continue;
+    const res = await get(t, `/v1/audit/bundle/${leaf.ceremonyId}`, {
+      authorization: `Bearer ${token}`,
+    });
+    bundles.set(leaf.ceremonyId, await res.json());
+  }
+  const trust = {
+    coordinatorKey: t.handle.coordinatorPublicKey,
+    adminKey: t.handle.adminPublicKey,
+    logKey: t.handle.logVerifierKey,
+  };
+  return { of: (leaf: LogLeaf) => bundles.get(leaf.ceremonyId), trust: () => trust };
+}
+
 /** Stored transcripts, read straight from the database file (what the log service hashes). */
 function transcriptsOf(dbPath: string): (leaf: LogLeaf) => TranscriptEntry[] | undefined {
   const db = openDatabase(dbPath, { readonly: true });
@@ -170,6 +198,7 @@ describe('an unratified hotfix in the transparency log', () => {
       logKey,
       transcriptOf: transcriptsOf(t.dbPath),
       coordinatorKey: t.coordinatorKey,
+      bundles: await bundlesOf(t, fetched.leaves),
     });
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.governance).toHaveLength(1);
@@ -241,11 +270,13 @@ describe('an unratified hotfix in the transparency log', () => {
     await t.close();
     const again = await fresh({ clock, dir: t.dir });
     expect(governanceLeafCount(again.dbPath)).toBe(1);
+    const refetched = await fetchLog(again);
     const reopened = verifyLog({
-      ...(await fetchLog(again)),
+      ...refetched,
       logKey,
       transcriptOf: transcriptsOf(again.dbPath),
       coordinatorKey: again.coordinatorKey,
+      bundles: await bundlesOf(again, refetched.leaves),
     });
     expect(reopened.checks.filter((c) => !c.ok)).toEqual([]);
     expect(reopened.governance.map((g) => g.ceremonyId)).toEqual([id]);

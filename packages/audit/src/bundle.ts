@@ -8,6 +8,10 @@
 // checks the statement lists exactly the approvers and the ceremony is in the log. A hotfix's
 // bundle also carries its governance leaves (flagged unratified), each checked under the
 // coordinator key and proven into the same checkpoint.
+// What stays the coordinator's word (docs/audit.md "What a verified bundle does not prove"): the
+// group's key epochs — roster, threshold and public key package — are unsigned, so culprits are
+// proven under the package the bundle carries unless the auditor pins one (a member's share);
+// the checkpoint is signed by the coordinator's log key, and only pinned witnesses add more.
 import {
   ed25519 as frost,
   type PublicKeyPackage,
@@ -28,7 +32,6 @@ import {
   sessionPackagesBytes,
   verifyDkgConfirmation,
   verifyPackageAck,
-  type Envelope,
   type SignRequest,
 } from '@conclave/protocol';
 import {
@@ -45,11 +48,13 @@ import {
 } from '@conclave/release';
 import * as z from 'zod';
 import { decodeBase64 } from './base64.js';
-import { openCheckpoint } from './checkpoint.js';
+import { openCheckpoint, type SignedCheckpoint } from './checkpoint.js';
+import { verifyCosignature } from './cosignature.js';
 import { AuditError } from './errors.js';
 import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
+import { dkgStartProblems, keyStartProblems } from './key-authorization.js';
 import { keyPackageInconsistency } from './key-package.js';
-import { bodiesOf, verifyKeyTranscript, type At } from './key-transcript.js';
+import { bodiesOf, samePackage, verifyKeyTranscript, type At } from './key-transcript.js';
 import {
   LEAF_MAX_BYTES,
   TranscriptEntrySchema,
@@ -59,7 +64,9 @@ import {
   type TranscriptEntry,
 } from './leaf.js';
 import { NOTE_MAX_BYTES, parseVerifierKey, type NoteVerifier } from './note.js';
+import { replayRegistry, type Registry } from './registry.js';
 import { Checks, type Report } from './report.js';
+import { finalMessage, outcomeVerdict, type Terminal } from './signing-outcome.js';
 
 export const BUNDLE_FORMAT = 'conclave-audit-bundle/v1';
 
@@ -150,6 +157,19 @@ export interface BundleTrust {
    * messages are the artifact bytes, which a bundle does not carry. The caller checks the digests.
    */
   readonly artifactBytes?: (name: string) => Uint8Array;
+  /**
+   * A public key package the auditor trusts for one key epoch of the group (a member's share file,
+   * opened with its passphrase): share checks of a ceremony under that epoch use it, and a bundle
+   * carrying another package for the epoch is refused. Without it, culprits are proven only under
+   * the package the bundle carries — the coordinator's word.
+   */
+  readonly publicKeyPackage?: { readonly epoch: number; readonly hex: string };
+  /**
+   * Witnesses the auditor trusts (c2sp.org/tlog-cosignature key name, Ed25519 public key hex):
+   * every one must have cosigned the bundle's checkpoint. Without them the checkpoint proves only
+   * that the coordinator's log key signed it.
+   */
+  readonly witnesses?: readonly { readonly name: string; readonly key: string }[];
 }
 
 export interface BundleReport extends Report {
@@ -163,12 +183,41 @@ export interface BundleReport extends Report {
   readonly signatures: Readonly<Record<string, string>>;
   /** Verified governance records of this ceremony (a hotfix flagged unratified). */
   readonly governance?: readonly OverdueHotfix[];
+  /**
+   * Where the public key package the culprits were judged under came from: `pinned` (the
+   * auditor's, e.g. a member's share) or `bundle` (unsigned coordinator data).
+   */
+  readonly keyPackage?: 'pinned' | 'bundle';
+  /** Signers who declined a session's package (a signed `round2.decline`): never culprits. */
+  readonly declines?: readonly {
+    readonly member: string;
+    readonly session: number;
+    readonly code: string;
+    readonly reason: string;
+  }[];
+  /** The group key the checks verified (the epoch's for a signing ceremony; the confirmed one). */
+  readonly groupPublicKey?: string;
+  /** The statement digest and policy of the statement the checks rebuilt and verified. */
+  readonly statementDigest?: string;
+  readonly policyId?: string;
+  /** Pinned witnesses whose cosignature on the checkpoint verified. */
+  readonly witnessedBy?: readonly string[];
 }
 
-interface Validity {
-  readonly key: string;
-  readonly from: number;
-  readonly until: number;
+/** What the checks establish, filled in as they pass. */
+interface Result {
+  ceremonyId: string | null;
+  kind: string | null;
+  approvers: string[];
+  culprits: string[];
+  signatures: Record<string, string>;
+  governance: OverdueHotfix[];
+  declines: { member: string; session: number; code: string; reason: string }[];
+  witnessedBy: string[];
+  keyPackage?: 'pinned' | 'bundle';
+  groupPublicKey?: string;
+  statementDigest?: string;
+  policyId?: string;
 }
 
 const MAX_LISTED = 8;
@@ -177,17 +226,40 @@ const list = (xs: readonly (string | number)[]): string =>
     ? xs.join(', ')
     : `${xs.slice(0, MAX_LISTED).join(', ')} and ${xs.length - MAX_LISTED} more`;
 
-/** Verifies a ceremony bundle (any JSON value: it is parsed here). */
+/**
+ * Verifies a ceremony bundle (any JSON value: it is parsed here). Never throws on hostile input:
+ * what the verifier cannot read ends in a failed check (a throw would reach the CLI as INTERNAL).
+ */
 export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): BundleReport {
-  const checks = new Checks();
-  const result = {
-    ceremonyId: null as string | null,
-    kind: null as string | null,
-    approvers: [] as string[],
-    culprits: [] as string[],
-    signatures: {} as Record<string, string>,
-    governance: [] as OverdueHotfix[],
+  const result: Result = {
+    ceremonyId: null,
+    kind: null,
+    approvers: [],
+    culprits: [],
+    signatures: {},
+    governance: [],
+    declines: [],
+    witnessedBy: [],
   };
+  const checks = new Checks();
+  try {
+    verifyBundleInto(input, trust, checks, result);
+  } catch (e) {
+    checks.fail(
+      'bundle well formed',
+      e instanceof AuditError ? e.code : 'BUNDLE_MALFORMED',
+      'the bundle holds a value the verifier cannot read; nothing it says is proven',
+    );
+  }
+  return { ...checks.report(), ...result };
+}
+
+function verifyBundleInto(
+  input: unknown,
+  trust: BundleTrust,
+  checks: Checks,
+  result: Result,
+): void {
   const parsed = CeremonyBundleSchema.safeParse(input);
   if (!parsed.success) {
     const path = parsed.error.issues[0]?.path.join('.') ?? '';
@@ -196,7 +268,7 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
       'BUNDLE_MALFORMED',
       `not a ceremony bundle (at ${path || 'top'})`,
     );
-    return { ...checks.report(), ...result };
+    return;
   }
   const b = parsed.data;
   result.ceremonyId = b.ceremonyId;
@@ -236,44 +308,28 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
     `the bundle's ${mismatched.join(', ')} key differs from the pinned one`,
   );
 
-  // Member registry as of each time, from admin-signed operations.
+  // Member registry as of each time, from admin-signed operations (registry.ts).
   const adminKey = hexToBytes(b.keys.admin, 32);
-  const validity = new Map<string, Validity[]>();
-  const badRegistry: string[] = [];
-  for (const op of [...b.registry].sort((x, y) => x.at - y.at)) {
-    const opened = openEnvelope(op.envelope as Envelope, (s) =>
-      s === 'admin' ? adminKey : undefined,
-    );
-    if (!opened.ok || opened.value.ceremonyId !== op.scopeId) {
-      badRegistry.push(op.scopeId);
-      continue;
-    }
-    const body = opened.value.body;
-    if (body.type === 'admin.member.add') {
-      const v = validity.get(body.member) ?? [];
-      v.push({ key: body.identityKey, from: op.at, until: Number.POSITIVE_INFINITY });
-      validity.set(body.member, v);
-    } else if (body.type === 'admin.member.revoke') {
-      const v = validity.get(body.member);
-      const last = v?.at(-1);
-      if (v !== undefined && last !== undefined && last.until === Number.POSITIVE_INFINITY) {
-        v[v.length - 1] = { ...last, until: op.at };
-      }
-    }
-  }
+  const registry = replayRegistry(b.registry, adminKey);
   checks.add(
     'registry signed by the admin key',
-    badRegistry.length === 0,
+    registry.unsigned.length === 0,
     'BAD_ENVELOPE_SIGNATURE',
     `${b.registry.length} member registry operations verify under the admin key`,
-    `registry operations ${list(badRegistry)} do not verify under the admin key`,
+    `registry operations ${list(registry.unsigned)} do not verify under the admin key`,
+  );
+  checks.add(
+    'registry replayed once, in the admin’s order',
+    registry.replayed.length === 0,
+    'REGISTRY_REPLAYED',
+    'every operation appears once; each name is added once and revoked at most once after it, in the order of the admin’s signed times',
+    `${list(registry.replayed)}: the coordinator served operations again or out of order (the admin signs each once)`,
   );
   const coordinatorKey = hexToBytes(b.keys.coordinator, 32);
-  const keyAt = (sender: string, at: number): Uint8Array | undefined => {
+  const keyAt = (sender: string, at: number, seq: number): Uint8Array | undefined => {
     if (sender === 'coordinator') return coordinatorKey;
     if (sender === 'admin') return adminKey;
-    const v = validity.get(sender)?.find((x) => x.from <= at && at < x.until);
-    return v === undefined ? undefined : hexToBytes(v.key, 32);
+    return registry.keyAt(sender, at, seq);
   };
 
   // Order and sequence.
@@ -308,10 +364,11 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
     list(orderProblems),
   );
 
-  // Every envelope's signature, under the sender's key at that time.
+  // Every envelope's signature, under the sender's key at that time: the recorded time and, for
+  // members, the time the sender signed (registry.ts says which decides).
   const unsigned: number[] = [];
   for (const e of entries) {
-    const opened = openEnvelope(e.envelope, (s) => keyAt(s, e.at));
+    const opened = openEnvelope(e.envelope, (s) => keyAt(s, e.at, e.envelope.seq));
     if (!opened.ok) unsigned.push(e.idx);
   }
   checks.add(
@@ -321,7 +378,7 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
     `all ${entries.length} envelopes verify under their sender's key at the time`,
     entries.length === 0
       ? 'no transcript'
-      : `entries ${list(unsigned)} do not verify (edited, or the sender was not registered then)`,
+      : `entries ${list(unsigned)} do not verify (edited, or the sender was not registered then: neither its recorded nor its signed time may fall after a revocation)`,
   );
 
   // The group's key state in effect when the ceremony opened.
@@ -331,8 +388,9 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
     .sort((x, y) => y.at - x.at || y.epoch - x.epoch)[0];
 
   if (b.kind === 'sign') {
-    verifySigning(b, entries, epoch, trust, checks, result);
+    verifySigning(b, entries, epoch, registry, trust, checks, result);
   } else {
+    verifyKeyAuthorization(b, entries, adminKey, checks);
     const complete = entries.find((e) => e.envelope.body.type === 'dkg.complete');
     const state = b.recorded.state;
     checks.add(
@@ -343,16 +401,52 @@ export function verifyCeremonyBundle(input: unknown, trust: BundleTrust = {}): B
       `recorded as ${state}, but the transcript ${complete === undefined ? 'has no' : 'has a'} dkg.complete`,
     );
     if (complete !== undefined) {
-      verifyKeyConfirmations(b, entries, complete as At<'dkg.complete'>, trust, checks, keyAt);
+      const ok = verifyKeyConfirmations(
+        b,
+        entries,
+        complete as At<'dkg.complete'>,
+        trust,
+        checks,
+        keyAt,
+      );
+      if (ok) result.groupPublicKey = (complete as At<'dkg.complete'>).envelope.body.groupPublicKey;
       verifyKeyTranscript(b, entries, (complete as At<'dkg.complete'>).envelope.body, checks);
     }
   }
 
-  verifyInclusionInLog(b, entries, badEntries.length === 0, trust, checks);
+  result.witnessedBy = verifyInclusionInLog(b, entries, badEntries.length === 0, trust, checks);
   if (b.governance !== undefined && b.governance.length > 0) {
     result.governance = verifyBundleGovernance(b, b.governance, trust, checks);
   }
-  return { ...checks.report(), ...result };
+}
+
+/**
+ * The admin-signed authorization a key ceremony's start carries (key-authorization.ts): the
+ * roster, threshold and group the members worked with are the admin's, not the coordinator's.
+ */
+function verifyKeyAuthorization(
+  b: CeremonyBundle,
+  entries: readonly TranscriptEntry[],
+  adminKey: Uint8Array,
+  checks: Checks,
+): void {
+  const dkgStart = bodiesOf(entries, 'dkg.start')[0]?.envelope.body;
+  const keyStart = bodiesOf(entries, 'key.start')[0]?.envelope.body;
+  const problems =
+    dkgStart !== undefined
+      ? dkgStartProblems(b.ceremonyId, dkgStart, adminKey)
+      : keyStart !== undefined
+        ? keyStartProblems(b.ceremonyId, keyStart, adminKey)
+        : ['no dkg.start or key.start is in the transcript'];
+  checks.add(
+    'key ceremony authorized by the admin',
+    problems.length === 0,
+    'KEY_CEREMONY_UNAUTHORIZED',
+    dkgStart !== undefined
+      ? `dkg.start carries the admin-signed admin.group.create of its group, roster of ${dkgStart.participants.length} and threshold ${dkgStart.threshold}`
+      : `key.start (${keyStart?.kind ?? '?'}) carries the admin-signed operation that asked for it`,
+    `${list(problems)}: the coordinator started a key ceremony the admin did not ask for`,
+  );
 }
 
 /** Each governance leaf: its signed record (governance.ts), then its inclusion in the checkpoint. */
@@ -414,16 +508,20 @@ function verifyBundleGovernance(
   return records;
 }
 
+/**
+ * The transcript is the logged one, its leaf is in a checkpoint the log key signed, and every
+ * witness the auditor pinned cosigned that checkpoint. Returns the witnesses that did.
+ */
 function verifyInclusionInLog(
   b: CeremonyBundle,
   entries: readonly TranscriptEntry[],
   complete: boolean,
   trust: BundleTrust,
   checks: Checks,
-): void {
+): string[] {
   if (b.log === null) {
     checks.fail('in the log', 'LOG_LEAF_MISMATCH', 'the ceremony is not in the log (still open?)');
-    return;
+    return [];
   }
   const enc = new TextEncoder();
   const leafBytes = enc.encode(b.log.leaf);
@@ -452,10 +550,11 @@ function verifyInclusionInLog(
     logKey = parseVerifierKey(trust.logKey ?? b.keys.log);
   } catch {
     checks.fail('included in a signed checkpoint', 'NOTE_KEY_INVALID', 'the log key is malformed');
-    return;
+    return [];
   }
+  let cp: SignedCheckpoint;
   try {
-    const cp = openCheckpoint(b.log.checkpoint, logKey);
+    cp = openCheckpoint(b.log.checkpoint, logKey);
     const proof = b.log.inclusionProof.map((p) => {
       const bytes = decodeBase64(p);
       if (bytes === undefined || bytes.length !== 32)
@@ -465,11 +564,14 @@ function verifyInclusionInLog(
     const ok =
       cp.size === b.log.size &&
       verifyInclusion(logLeafHash(leafBytes), b.log.index, cp.size, proof, cp.root);
+    const witnessed = (trust.witnesses ?? []).length > 0;
     checks.add(
       'included in a signed checkpoint',
       ok,
       'LOG_PROOF_INVALID',
-      `leaf ${b.log.index} is in the tree of ${cp.size} signed by ${logKey.name}`,
+      `leaf ${b.log.index} is in the tree of ${cp.size} signed by ${logKey.name}${
+        witnessed ? '' : " — the coordinator's log key only: no witness cosignature was checked"
+      }`,
       `the inclusion proof of leaf ${b.log.index} does not lead to the signed root of size ${cp.size}`,
     );
   } catch (e) {
@@ -479,7 +581,42 @@ function verifyInclusionInLog(
       e.code,
       `checkpoint or proof rejected: ${e.code}`,
     );
+    return [];
   }
+  return verifyWitnesses(cp, trust, checks);
+}
+
+/**
+ * Each pinned witness (c2sp.org/tlog-cosignature) cosigned the checkpoint. A member's client
+ * cosigns only a tree that extends what it saw (witness.ts), so a checkpoint it cosigned is one
+ * history that member was shown, not merely one the coordinator's log key signed.
+ */
+function verifyWitnesses(cp: SignedCheckpoint, trust: BundleTrust, checks: Checks): string[] {
+  const pinned = trust.witnesses ?? [];
+  if (pinned.length === 0) return [];
+  const verified: string[] = [];
+  const missing: string[] = [];
+  for (const w of pinned) {
+    const ok = cp.signatures.some((sig) => {
+      if (sig.name !== w.name) return false;
+      try {
+        verifyCosignature(sig, cp.body, w.name, hexToBytes(w.key, 32));
+        return true;
+      } catch (e) {
+        if (e instanceof AuditError) return false;
+        throw e;
+      }
+    });
+    (ok ? verified : missing).push(w.name);
+  }
+  checks.add(
+    'checkpoint cosigned by the pinned witnesses',
+    missing.length === 0,
+    'COSIGNATURE_INVALID',
+    `cosigned by ${list(verified)}: they checked this tree extends what they saw`,
+    `no valid cosignature by ${list(missing)} on the checkpoint (not witnessed yet, or forged): export the bundle again after they witness the log, or compare with their checkpoint`,
+  );
+  return verified;
 }
 
 type Epoch = z.infer<typeof EpochSchema>;
@@ -499,8 +636,8 @@ function verifyKeyConfirmations(
   complete: At<'dkg.complete'>,
   trust: BundleTrust,
   checks: Checks,
-  keyAt: (sender: string, at: number) => Uint8Array | undefined,
-): void {
+  keyAt: (sender: string, at: number, seq: number) => Uint8Array | undefined,
+): boolean {
   const c = complete.envelope.body;
   const dkgStart = bodiesOf(entries, 'dkg.start')[0]?.envelope.body;
   const keyStart = bodiesOf(entries, 'key.start')[0]?.envelope.body;
@@ -530,7 +667,7 @@ function verifyKeyConfirmations(
         problems.push(`${m} confirmed another round-1 hash or group key than dkg.complete states`);
         continue;
       }
-      const key = keyAt(m, sent.at);
+      const key = keyAt(m, sent.at, sent.envelope.seq);
       const signed =
         key !== undefined &&
         verifyDkgConfirmation(
@@ -569,24 +706,27 @@ function verifyKeyConfirmations(
     `${confirmers?.length ?? 0} members each signed round-1 hash ${c.round1Hash.slice(0, 16)}… and group key ${c.groupPublicKey.slice(0, 16)}…, as dkg.complete states`,
     list(problems),
   );
+  const pinnedOk = trust.groupPublicKey === undefined || trust.groupPublicKey === c.groupPublicKey;
   if (trust.groupPublicKey !== undefined) {
     checks.add(
       'group key',
-      trust.groupPublicKey === c.groupPublicKey,
+      pinnedOk,
       'WRONG_GROUP',
       `the completed group key ${c.groupPublicKey.slice(0, 16)}… is the pinned one`,
       'the completed group key is not the pinned one',
     );
   }
+  return problems.length === 0 && pinnedOk;
 }
 
 function verifySigning(
   b: CeremonyBundle,
   entries: readonly TranscriptEntry[],
   epoch: Epoch | undefined,
+  registry: Registry,
   trust: BundleTrust,
   checks: Checks,
-  result: { approvers: string[]; culprits: string[]; signatures: Record<string, string> },
+  result: Result,
 ): void {
   const first = entries[0];
   if (first === undefined || first.envelope.body.type !== 'sign.request') return;
@@ -615,23 +755,40 @@ function verifySigning(
     'group key',
     groupOk && pubOk,
     'WRONG_GROUP',
-    `group ${b.group.name}, epoch ${epoch.epoch}, ${epoch.threshold}-of-${epoch.members.length}, key ${epoch.groupPublicKey.slice(0, 16)}…`,
+    `group ${b.group.name}, epoch ${epoch.epoch}, ${epoch.threshold}-of-${epoch.members.length}, key ${epoch.groupPublicKey.slice(0, 16)}…${
+      trust.groupPublicKey === undefined ? ' (not pinned: taken from the bundle)' : ' (pinned)'
+    }`,
     !groupOk
       ? 'the request names another group, or the group key is not the pinned one'
       : 'the public key package does not match the group key',
   );
   if (pub === undefined || !pubOk) return;
+  if (groupOk) result.groupPublicKey = epoch.groupPublicKey;
   // The package is the coordinator's word: refuse it unless its verifying shares are those of the
-  // roster and lie on one polynomial through the group key, before any share is judged against it.
-  const inconsistency = keyPackageProblem(pub, epoch);
+  // roster and lie on one polynomial through the group key, before any share is judged against it;
+  // and unless it is the package the auditor pinned for this epoch (a member's share), if any.
+  const pinnedPackage =
+    trust.publicKeyPackage !== undefined && trust.publicKeyPackage.epoch === epoch.epoch
+      ? trust.publicKeyPackage.hex
+      : undefined;
+  const inconsistency =
+    pinnedPackage !== undefined && !samePackage(pinnedPackage, epoch.publicKeyPackage)
+      ? 'it is not the public key package of the pinned share for that epoch'
+      : keyPackageProblem(pub, epoch);
+  const packageSource: 'pinned' | 'bundle' = pinnedPackage === undefined ? 'bundle' : 'pinned';
   checks.add(
     'public key package consistent',
     inconsistency === undefined,
     'INCONSISTENT_KEY_PACKAGE',
-    `the ${epoch.members.length} members' verifying shares lie on one polynomial of degree ${epoch.threshold - 1} through the group key (RFC 9591 §4.2)`,
+    `the ${epoch.members.length} members' verifying shares lie on one polynomial of degree ${epoch.threshold - 1} through the group key (RFC 9591 §4.2)${
+      packageSource === 'pinned'
+        ? `, and the package is the pinned one of epoch ${epoch.epoch}`
+        : '; the package itself is the coordinator’s (unsigned; not derived here from the key ceremony)'
+    }`,
     `the public key package of epoch ${epoch.epoch} is refused: ${inconsistency ?? ''}. No share was judged against it and no member is blamed; get the group's public key package from its key ceremony's bundle or from a member's share file and compare`,
   );
   if (inconsistency !== undefined) return;
+  result.keyPackage = packageSource;
 
   // Approvals.
   const digest = bytesToHex(requestDigest(b.ceremonyId, request));
@@ -672,13 +829,18 @@ function verifySigning(
   const packages = bodiesOf(entries, 'sign.package');
   const sessions = [...new Set(packages.map((p) => p.envelope.body.session))].sort((x, y) => x - y);
   const shares = bodiesOf(entries, 'round2.share');
+  // A signer who refuses a session's package says so, signed (round2.decline): excluded without
+  // blame by the coordinator, so never a timeout, never a culprit here.
+  const declines = bodiesOf(entries, 'round2.decline');
   const equivocations: string[] = [];
   const rebuildProblems: string[] = [];
   const ackProblems: string[] = [];
   const invalid = new Set<string>();
   const timedOut = new Set<string>();
+  const declined = new Set<string>();
   const aggregates = new Map<string, Uint8Array>();
   const messages = new Map<string, Uint8Array>();
+  let aggregateFailures = 0;
   let completingSession: number | undefined;
   let completingSigners: readonly string[] = [];
   for (const session of sessions) {
@@ -693,6 +855,12 @@ function verifySigning(
     }
     if ([...body.signers].sort().join(',') !== [...recipients].sort().join(',')) {
       equivocations.push(`session ${session}: packages went to others than the named signers`);
+    }
+    // Declines of this session by its signers, each signer's first (the coordinator takes no second).
+    const sessionDeclines = new Map<string, At<'round2.decline'>>();
+    for (const d of declines) {
+      if (d.envelope.body.session !== session || !body.signers.includes(d.sender)) continue;
+      if (!sessionDeclines.has(d.sender)) sessionDeclines.set(d.sender, d);
     }
     // Rebuild every job's message and signing package from the approved request.
     const context: StatementContext = {
@@ -794,7 +962,21 @@ function verifySigning(
         pkgs.every((pkg, i) => shareVerifies(key, s.envelope.body.shares[i] ?? '', pkg, pub));
       if (!ok) invalid.add(key);
     }
-    for (const signer of body.signers) if (!sessionShares.has(signer)) timedOut.add(signer);
+    for (const signer of body.signers) {
+      if (sessionShares.has(signer)) continue;
+      const d = sessionDeclines.get(signer);
+      if (d === undefined) {
+        timedOut.add(signer);
+        continue;
+      }
+      declined.add(signer);
+      result.declines.push({
+        member: signer,
+        session,
+        code: d.envelope.body.code,
+        reason: d.envelope.body.reason,
+      });
+    }
     // Aggregate when every signer sent a valid share.
     if (body.signers.every((m) => sessionShares.has(m) && !invalid.has(m))) {
       try {
@@ -812,6 +994,7 @@ function verifySigning(
         completingSession = session;
         completingSigners = body.signers;
       } catch {
+        aggregateFailures += 1;
         rebuildProblems.push(
           `session ${session}: the shares do not aggregate to a valid signature`,
         );
@@ -839,41 +1022,131 @@ function verifySigning(
     `${shares.length} signers' signed acknowledgements name the rebuilt packages`,
     list(ackProblems),
   );
-  const provenCulprits = [...invalid].sort();
-  result.culprits = provenCulprits;
-  const recorded = new Set(b.recorded.culprits);
-  const unrecorded = provenCulprits.filter((m) => !recorded.has(m));
-  const unproven = [...recorded].filter((m) => !invalid.has(m) && !timedOut.has(m));
+  verifyCulprits(b.recorded.culprits, invalid, timedOut, declined, packageSource, epoch, checks);
+  result.culprits = [...invalid].sort();
+
+  // The one final envelope, and the evidence the recorded state needs (signing-outcome.ts).
+  const final = finalMessage(entries);
+  checks.add(
+    'one final message, last',
+    final.ok,
+    'UNEXPECTED_MESSAGE',
+    final.ok
+      ? final.terminal === undefined
+        ? 'no final envelope (the ceremony is not closed)'
+        : `entry ${final.terminal.idx} (${final.terminal.envelope.body.type}) ends the transcript, and is its only final envelope`
+      : '',
+    final.ok ? '' : final.problem,
+  );
+  const terminal: Terminal | undefined = final.ok ? final.terminal : undefined;
+  const laterEpoch = b.group.epochs.find(
+    (x) => x.at > epoch.at && x.at <= (terminal?.at ?? Number.POSITIVE_INFINITY),
+  )?.epoch;
+  const verdict: ReturnType<typeof outcomeVerdict> = !final.ok
+    ? {
+        ok: false,
+        code: 'OUTCOME_UNPROVEN',
+        detail: `recorded as ${b.recorded.state}, but no single final envelope ends the transcript (see "one final message, last")`,
+      }
+    : outcomeVerdict({
+        state: b.recorded.state,
+        terminal,
+        entries,
+        requester,
+        requestDigest: digest,
+        roster: new Set(roster.keys()),
+        threshold: epoch.threshold,
+        recordedCulprits: b.recorded.culprits,
+        invalid,
+        timedOut,
+        declined,
+        revokedAt: (m) => registry.revokedAt(m),
+        aggregateFailures,
+        laterEpoch,
+      });
+  checks.add('outcome', verdict.ok, verdict.ok ? '' : verdict.code, verdict.detail);
+  if (terminal === undefined || terminal.envelope.body.type !== 'sign.complete') return;
+  verifyCompletion(
+    b,
+    terminal as At<'sign.complete'>,
+    { group: b.group.name, request, requester, roster, approvers, epoch },
+    { aggregates, messages, completingSession, completingSigners },
+    checks,
+    result,
+  );
+}
+
+/**
+ * Every recorded culprit sent an invalid share (proven under the public key package, above) or
+ * none in a session it was sent a package for; a signer who declined (signed round2.decline) is
+ * never one; and every proven invalid-share sender is recorded.
+ */
+function verifyCulprits(
+  recordedCulprits: readonly string[],
+  invalid: ReadonlySet<string>,
+  timedOut: ReadonlySet<string>,
+  declined: ReadonlySet<string>,
+  packageSource: 'pinned' | 'bundle',
+  epoch: Epoch,
+  checks: Checks,
+): void {
+  const proven = [...invalid].sort();
+  const recorded = new Set(recordedCulprits);
+  const unrecorded = proven.filter((m) => !recorded.has(m));
+  const blamedDecliners = [...recorded].filter((m) => !invalid.has(m) && declined.has(m));
+  const unproven = [...recorded].filter(
+    (m) => !invalid.has(m) && !declined.has(m) && !timedOut.has(m),
+  );
+  // The share check is only as good as the verifying shares it uses (7a in docs/audit.md).
+  const basis =
+    packageSource === 'pinned'
+      ? `under the pinned public key package of epoch ${epoch.epoch}`
+      : `under the coordinator-supplied public key package of epoch ${epoch.epoch} (unsigned: compare it with a member's share, or pass one, before taking a culprit as proven)`;
   checks.add(
     'shares verified and culprits match',
-    unrecorded.length === 0 && unproven.length === 0,
+    unrecorded.length === 0 && unproven.length === 0 && blamedDecliners.length === 0,
     'INVALID_SIGNATURE_SHARE',
-    provenCulprits.length === 0
-      ? 'every share verifies (RFC 9591 §5.4); no culprit recorded without cause'
-      : `invalid shares from ${list(provenCulprits)}, all recorded as culprits`,
+    proven.length === 0
+      ? `every share verifies (RFC 9591 §5.4) ${basis}; no culprit recorded without cause`
+      : `invalid shares from ${list(proven)} ${basis}, all recorded as culprits`,
     unrecorded.length > 0
       ? `${list(unrecorded)} sent invalid shares but were not recorded as culprits`
-      : `${list(unproven)} were recorded as culprits with neither an invalid share nor a missed one`,
+      : blamedDecliners.length > 0
+        ? `${list(blamedDecliners)} declined the package (signed round2.decline) but were recorded as culprits`
+        : `${list(unproven)} were recorded as culprits with neither an invalid share nor a missed one`,
   );
+}
 
-  // Outcome and the aggregate(s).
-  const complete = bodiesOf(entries, 'sign.complete')[0];
-  const aborted = bodiesOf(entries, 'sign.aborted')[0];
+/**
+ * A completed ceremony: the released signatures are the aggregates of the shares, the statement
+ * is the one rebuilt from the request and the approvals, and the signers are a quorum of them.
+ */
+function verifyCompletion(
+  b: CeremonyBundle,
+  complete: At<'sign.complete'>,
+  ctx: {
+    group: string;
+    request: SignRequest;
+    requester: string;
+    roster: ReadonlyMap<string, string>;
+    approvers: readonly string[];
+    epoch: Epoch;
+  },
+  made: {
+    aggregates: ReadonlyMap<string, Uint8Array>;
+    messages: ReadonlyMap<string, Uint8Array>;
+    completingSession: number | undefined;
+    completingSigners: readonly string[];
+  },
+  checks: Checks,
+  result: Result,
+): void {
+  const { group, request, requester, roster, approvers, epoch } = ctx;
   const state = b.recorded.state;
-  if (complete === undefined) {
-    checks.add(
-      'outcome',
-      state !== 'completed',
-      'LOG_LEAF_MISMATCH',
-      `no signature was released; recorded as ${state}${aborted === undefined ? '' : ` (${aborted.envelope.body.code})`}`,
-      'recorded as completed, but no sign.complete is in the transcript',
-    );
-    return;
-  }
   const c = complete.envelope.body;
   const announced = new Map(c.signatures.map((s) => [s.job, s.signature]));
   const mismatch = [...announced].filter(([job, sig]) => {
-    const mine = aggregates.get(job);
+    const mine = made.aggregates.get(job);
     return mine === undefined || bytesToHex(mine) !== sig;
   });
   const statementSig = announced.get(STATEMENT_JOB);
@@ -882,8 +1155,8 @@ function verifySigning(
     announced.size > 0 &&
     statementSig === c.signature &&
     c.groupPublicKey === epoch.groupPublicKey &&
-    completingSession !== undefined;
-  for (const [job, sig] of aggregates) result.signatures[job] = bytesToHex(sig);
+    made.completingSession !== undefined;
+  for (const [job, sig] of made.aggregates) result.signatures[job] = bytesToHex(sig);
   checks.add(
     'aggregate signatures',
     aggregateOk && state === 'completed',
@@ -893,29 +1166,36 @@ function verifySigning(
       ? `released signatures of ${list(mismatch.map(([j]) => j))} are not what the shares aggregate to`
       : state !== 'completed'
         ? `a signature was released but the ceremony is recorded as ${state}`
-        : 'the released signature is not the statement job’s aggregate',
+        : c.groupPublicKey !== epoch.groupPublicKey
+          ? 'sign.complete names another group key than the epoch’s'
+          : 'the released signature is not the statement job’s aggregate',
   );
 
   // The statement lists exactly the approvers; the signers are a quorum of them, and exactly the
   // members whose shares made the released signature (the last session that aggregated, RFC 9591
   // §5.3): sign.complete is the coordinator's word, so it must not credit or blame anyone else.
-  const statementContext: StatementContext = {
-    ceremonyId: b.ceremonyId,
-    group: b.group.name,
-    groupPublicKey: epoch.groupPublicKey,
-    requester,
-    approvers: c.approvers.map((m) => ({ member: m, identityKey: roster.get(m) ?? '' })),
-    policyId: c.policyId,
-    issuedAt: c.issuedAt,
-  };
-  const statement = buildStatement(request.release, statementContext);
-  const signedStatement = messages.get(STATEMENT_JOB);
-  const expectedPae = pae(DSSE_PAYLOAD_TYPE, statementBytes(statement));
-  const statementOk =
-    c.approvers.join(',') === approvers.join(',') &&
-    c.statementDigest === statementDigest(statement) &&
-    signedStatement !== undefined &&
-    equalBytes(signedStatement, expectedPae);
+  let statementOk = false;
+  let digest: string | undefined;
+  try {
+    const statement = buildStatement(request.release, {
+      ceremonyId: b.ceremonyId,
+      group,
+      groupPublicKey: epoch.groupPublicKey,
+      requester,
+      approvers: c.approvers.map((m) => ({ member: m, identityKey: roster.get(m) ?? '' })),
+      policyId: c.policyId,
+      issuedAt: c.issuedAt,
+    });
+    digest = statementDigest(statement);
+    const signedStatement = made.messages.get(STATEMENT_JOB);
+    statementOk =
+      c.approvers.join(',') === approvers.join(',') &&
+      c.statementDigest === digest &&
+      signedStatement !== undefined &&
+      equalBytes(signedStatement, pae(DSSE_PAYLOAD_TYPE, statementBytes(statement)));
+  } catch {
+    // A statement that cannot be built (an approver outside the roster has no key) is not it.
+  }
   checks.add(
     'statement lists exactly the approvers',
     statementOk,
@@ -925,8 +1205,14 @@ function verifySigning(
       ? `the statement names ${list(c.approvers)} but the transcript has approvals by ${list(approvers)}`
       : 'the signed statement is not the one rebuilt from the request and approvals',
   );
+  // Only what was checked goes into the report (the CLI prints these, never sign.complete's word).
+  if (statementOk && aggregateOk && digest !== undefined) {
+    result.statementDigest = digest;
+    result.policyId = c.policyId;
+  }
   const signers = c.signers;
-  const sameSigners = [...signers].sort().join(',') === [...completingSigners].sort().join(',');
+  const sameSigners =
+    [...signers].sort().join(',') === [...made.completingSigners].sort().join(',');
   const policyOk =
     sameSigners &&
     signers.length === epoch.threshold &&
@@ -939,7 +1225,7 @@ function verifySigning(
     `${signers.length} signers (${list(signers)}), all approvers, threshold ${epoch.threshold}; policy ${c.policyId}`,
     sameSigners
       ? `signers ${list(signers)} are not ${epoch.threshold} of the approvers`
-      : `sign.complete names signers ${list(signers)}, but the released signature was made by ${list(completingSigners)}`,
+      : `sign.complete names signers ${list(signers)}, but the released signature was made by ${list(made.completingSigners)}`,
   );
 }
 

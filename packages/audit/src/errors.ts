@@ -32,6 +32,17 @@ export const AUDIT_ERROR_CODES = [
   'GOVERNANCE_FLAG_LATE',
   // ceremony bundles
   'BUNDLE_MALFORMED',
+  // member registry operations served twice, a name added (or revoked) twice, a revocation
+  // before its add: a replayed admin envelope could re-admit a revoked member
+  'REGISTRY_REPLAYED',
+  // the recorded outcome of a signing ceremony is not backed by the signed envelopes it needs
+  // (a rejection without enough member-signed rejections, a cancel nobody entitled signed, …)
+  'OUTCOME_UNPROVEN',
+  // a key ceremony's dkg.start without the admin-signed admin.group.create of its roster
+  'KEY_CEREMONY_UNAUTHORIZED',
+  // (verifyLog) a completed signing ceremony whose bundle does not verify: its facts (hotfix,
+  // policy, ratification) are not used
+  'BUNDLE_UNVERIFIED',
   // a public key package whose verifying shares are not one polynomial through the group key, or
   // not the key state the key ceremony's round-1 commitments give (share checks would frame members)
   'INCONSISTENT_KEY_PACKAGE',

@@ -74,7 +74,7 @@ export interface HotfixDeadline {
   readonly evidence?: LeafAt;
 }
 
-/** What one completed signing ceremony's transcript says, for deadlines (read defensively). */
+/** What one verified completed signing ceremony's transcript says, for deadlines. */
 export interface SigningFacts {
   readonly index: number;
   readonly leaf: LogLeaf;
@@ -92,7 +92,11 @@ type Body = { type?: unknown; release?: Record<string, unknown>; policyId?: unkn
 const bodyOf = (e: TranscriptEntry | undefined): Body | undefined =>
   (e?.envelope as { body?: unknown } | undefined)?.body as Body | undefined;
 
-/** Facts of a completed `sign` leaf whose transcript hashed to it; undefined otherwise. */
+/**
+ * Facts of a completed `sign` leaf from its transcript; undefined when it is not one. Only as true
+ * as the transcript: verifyLog calls it only for ceremonies whose bundle verified (log.ts), since a
+ * transcript that merely hashes to its leaf is the coordinator's word.
+ */
 export function signingFacts(
   leaf: LogLeaf,
   index: number,

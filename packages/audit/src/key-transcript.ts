@@ -402,7 +402,7 @@ function recordedDifference(
 }
 
 /** Do two hex public key packages decode to the same package (canonical re-encoding)? */
-function samePackage(a: string, b: string): boolean {
+export function samePackage(a: string, b: string): boolean {
   try {
     const enc = (hex: string) =>
       bytesToHex(

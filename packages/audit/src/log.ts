@@ -5,8 +5,12 @@
 // recomputed from them. Any mutation, deletion, reordering or truncation shows up as a failed check.
 // Governance leaves (a hotfix flagged unratified) must follow their hotfix's own completed leaf,
 // and, with transcripts and the coordinator key, their signed record must verify (governance.ts).
+// Which ceremonies are hotfixes, policies and ratifications is read only from ceremonies whose
+// bundle passes verifyCeremonyBundle: a transcript that merely hashes to its leaf is the
+// coordinator's word (it writes both), so it must not ratify a hotfix or set a policy window.
 import { MerkleAccumulator } from '@conclave/release';
 import { encodeBase64 } from './base64.js';
+import { CeremonyBundleSchema, verifyCeremonyBundle, type BundleTrust } from './bundle.js';
 import { openCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
 import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
@@ -18,6 +22,7 @@ import {
   type SigningFacts,
 } from './hotfix-deadlines.js';
 import {
+  TranscriptEntrySchema,
   decodeLeaf,
   logLeafHash,
   transcriptDigest,
@@ -36,8 +41,25 @@ export interface VerifyLogInput {
   readonly logKey: NoteVerifier;
   /** A checkpoint trusted from elsewhere (a witness, an earlier run): the log must extend it. */
   readonly from?: string | undefined;
-  /** The stored transcript behind a leaf, to recompute its digest (undefined: not available). */
-  readonly transcriptOf?: ((leaf: LogLeaf) => readonly TranscriptEntry[] | undefined) | undefined;
+  /**
+   * The stored transcript behind a leaf, to recompute its digest (undefined: not available). Any
+   * value is accepted: every entry is parsed here, and one that does not parse fails the leaf.
+   */
+  readonly transcriptOf?: ((leaf: LogLeaf) => readonly unknown[] | undefined) | undefined;
+  /**
+   * The ceremony bundles of the completed signing leaves (what `conclave log verify
+   * --auditor-token` downloads; any value, parsed here) and the keys to check each against (the
+   * auditor's pins, and the artifact bytes a bundle may need). Hotfix, policy and ratification
+   * facts come only from bundles that pass verifyCeremonyBundle with the coordinator, admin and
+   * log keys pinned, and whose transcript is the leaf's; without bundles no hotfix deadline is
+   * derived (a transcript that hashes to its leaf is still only the coordinator's word).
+   */
+  readonly bundles?:
+    | {
+        readonly of: (leaf: LogLeaf) => unknown;
+        readonly trust: (leaf: LogLeaf) => BundleTrust;
+      }
+    | undefined;
   /**
    * The coordinator's identity key, to check governance records (with `transcriptOf`). Without it
    * governance leaves are listed from the leaves alone (their authenticity is the checkpoint's).
@@ -83,32 +105,16 @@ interface Ratification {
   readonly at: number;
 }
 
-/** The hotfix a completed signing leaf's transcript ratifies, if any (read defensively). */
-function ratificationIn(
-  leaf: LogLeaf,
-  index: number,
-  transcript: readonly TranscriptEntry[],
-): Ratification | undefined {
-  if (leaf.kind !== 'sign' || leaf.outcome !== 'completed') return undefined;
-  const body = transcript[0]?.envelope?.body as
-    { type?: unknown; release?: { ratifies?: unknown } } | undefined;
-  const hotfix = body?.type === 'sign.request' ? body.release?.ratifies : undefined;
-  if (typeof hotfix !== 'string') return undefined;
-  const complete = transcript.findLast(
-    (e) => (e.envelope?.body as { type?: unknown } | undefined)?.type === 'sign.complete',
-  );
-  if (complete === undefined || typeof complete.at !== 'number') return undefined;
-  return { hotfix, ceremonyId: leaf.ceremonyId, index, at: complete.at };
-}
-
 export interface LogReport extends Report {
   readonly size: number;
   /** Base64 root over all leaves. */
   readonly root: string;
   /** Leaf indices that failed a check (malformed, digest mismatch, duplicate ceremony). */
   readonly badLeaves: readonly number[];
-  /** Ceremony ids whose transcript does not match their leaf. */
+  /** Ceremony ids whose transcript does not match their leaf (or does not parse). */
   readonly badCeremonies: readonly string[];
+  /** Completed signing ceremonies whose bundle was missing or did not verify (no facts used). */
+  readonly unverifiedCeremonies: readonly string[];
   readonly leaves: readonly (LogLeaf | null)[];
   /** Governance leaves in index order (hotfixes flagged unratified when their window passed). */
   readonly governance: readonly GovernanceFinding[];
@@ -125,7 +131,35 @@ const list = (xs: readonly (string | number)[]): string =>
     ? xs.join(', ')
     : `${xs.slice(0, MAX_LISTED).join(', ')} and ${xs.length - MAX_LISTED} more`;
 
+/**
+ * Verifies the whole log. Never throws on hostile input: what cannot be read ends in a failed
+ * check (a throw would reach the CLI as INTERNAL, and say nothing about which rule broke).
+ */
 export function verifyLog(input: VerifyLogInput): LogReport {
+  try {
+    return verifyLogChecked(input);
+  } catch (e) {
+    const checks = new Checks();
+    checks.fail(
+      'log well formed',
+      e instanceof AuditError ? e.code : 'LOG_LEAF_MALFORMED',
+      'the leaves, checkpoints or transcripts given are not in a form the verifier can read',
+    );
+    return {
+      ...checks.report(),
+      size: Array.isArray(input.leaves) ? input.leaves.length : 0,
+      root: '',
+      badLeaves: [],
+      badCeremonies: [],
+      unverifiedCeremonies: [],
+      leaves: [],
+      governance: [],
+      hotfixes: [],
+    };
+  }
+}
+
+function verifyLogChecked(input: VerifyLogInput): LogReport {
   const checks = new Checks();
   const n = input.leaves.length;
   const leaves: (LogLeaf | null)[] = [];
@@ -181,7 +215,9 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     'checkpoints signed by the log key',
     unsigned === 0 && opened.length > 0,
     opened.length === 0 ? 'NOTE_UNVERIFIED' : 'NOTE_BAD_SIGNATURE',
-    `${opened.length} checkpoints verify under ${input.logKey.name}`,
+    // The log key is the coordinator's: this proves it signed these checkpoints, not that anyone
+    // else saw them (witness cosignatures are not required here; `conclave audit --witness` does).
+    `${opened.length} checkpoints verify under ${input.logKey.name} — signed by the coordinator's log key only`,
     opened.length === 0
       ? 'no checkpoint signed by the log key'
       : `${unsigned} checkpoints do not verify under the log key`,
@@ -271,15 +307,16 @@ export function verifyLog(input: VerifyLogInput): LogReport {
 
   const badCeremonies: string[] = [];
   const badDigest: number[] = [];
-  const ratifications = new Map<string, Ratification>();
   const signed: SigningFacts[] = [];
+  const unverified: string[] = [];
   if (input.transcriptOf !== undefined) {
     let missing = 0;
     let hashed = 0;
+    let malformedTranscripts = 0;
     leaves.forEach((leaf, i) => {
       if (leaf === null) return;
-      const t = input.transcriptOf?.(leaf);
-      if (t === undefined) {
+      const raw = input.transcriptOf?.(leaf);
+      if (raw === undefined) {
         const expected =
           input.signingTranscriptsOnly !== true ||
           leaf.kind === 'governance' ||
@@ -288,14 +325,11 @@ export function verifyLog(input: VerifyLogInput): LogReport {
         return;
       }
       hashed += 1;
-      if (t.length !== leaf.entries || transcriptDigest(t) !== leaf.transcript) {
+      const t = parseTranscript(raw);
+      if (t === undefined) malformedTranscripts += 1;
+      if (t === undefined || t.length !== leaf.entries || transcriptDigest(t) !== leaf.transcript) {
         badCeremonies.push(leaf.ceremonyId);
         badDigest.push(i);
-      } else {
-        const r = ratificationIn(leaf, i, t);
-        if (r !== undefined && !ratifications.has(r.hotfix)) ratifications.set(r.hotfix, r);
-        const facts = signingFacts(leaf, i, t);
-        if (facts !== undefined) signed.push(facts);
       }
     });
     checks.add(
@@ -306,15 +340,42 @@ export function verifyLog(input: VerifyLogInput): LogReport {
         ? `${hashed} transcripts hash to their leaves`
         : `${hashed} transcripts (every completed signing ceremony and governance record) hash to their leaves; ${n - malformed.length - hashed} others not fetched`,
       badCeremonies.length > 0
-        ? `transcripts changed since they were logged: ${list(badCeremonies)}`
+        ? `transcripts changed since they were logged${malformedTranscripts > 0 ? ` (${malformedTranscripts} with entries that are not transcript entries)` : ''}: ${list(badCeremonies)}`
         : `${missing} logged transcripts are missing`,
     );
+  }
+  if (input.bundles !== undefined) {
+    leaves.forEach((leaf, i) => {
+      if (leaf?.kind !== 'sign' || leaf.outcome !== 'completed') return;
+      const facts = verifiedFacts(input, leaf, i);
+      if (facts === undefined) unverified.push(leaf.ceremonyId);
+      else if (facts !== null) signed.push(facts);
+    });
+    checks.add(
+      'completed signing ceremonies verified',
+      unverified.length === 0,
+      'BUNDLE_UNVERIFIED',
+      `${signed.length} completed signing ceremonies' bundles verify (verifyCeremonyBundle): hotfix, policy and ratification facts are taken from them only`,
+      `the bundles of ${list(unverified)} are missing or do not verify: nothing they say (hotfix, policy, ratification) is used; run conclave audit ID on each`,
+    );
+  }
+  const ratifications = new Map<string, Ratification>();
+  for (const s of signed) {
+    const standard = s.class === undefined || s.class === 'standard';
+    if (standard && s.ratifies !== undefined && !ratifications.has(s.ratifies)) {
+      ratifications.set(s.ratifies, {
+        hotfix: s.ratifies,
+        ceremonyId: s.leaf.ceremonyId,
+        index: s.index,
+        at: s.completedAt,
+      });
+    }
   }
 
   const governance = verifyGovernance(input, leaves, firstIndex, ratifications, checks);
   const badGovernance = governance.filter((g) => g.bad).map((g) => g.finding.index);
   const hotfixes =
-    input.transcriptOf === undefined
+    input.bundles === undefined
       ? []
       : checkFlags(
           hotfixDeadlines(leaves, signed, input.flagGraceMs ?? GOVERNANCE_FLAG_GRACE_MS),
@@ -336,6 +397,7 @@ export function verifyLog(input: VerifyLogInput): LogReport {
     root: encodeBase64(root),
     badLeaves,
     badCeremonies,
+    unverifiedCeremonies: unverified,
     leaves,
     governance: governance.map((g) => g.finding),
     hotfixes,
@@ -510,6 +572,61 @@ function verifyGovernance(
     );
   }
   return out;
+}
+
+/** Every entry parsed with the transcript entry schema; undefined if any does not parse. */
+function parseTranscript(raw: readonly unknown[]): TranscriptEntry[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const out: TranscriptEntry[] = [];
+  for (const e of raw) {
+    const parsed = TranscriptEntrySchema.safeParse(e);
+    if (!parsed.success) return undefined;
+    out.push(parsed.data);
+  }
+  return out;
+}
+
+/**
+ * The facts of a completed signing leaf from its bundle, when the bundle verifies under the
+ * auditor's keys and its transcript is exactly the one the leaf covers; undefined when it is
+ * missing or does not verify; null when it verifies but is no source of facts.
+ */
+function verifiedFacts(
+  input: VerifyLogInput,
+  leaf: LogLeaf,
+  index: number,
+): SigningFacts | null | undefined {
+  if (input.bundles === undefined) return undefined;
+  const trust = input.bundles.trust(leaf);
+  // A bundle checked against the keys it carries proves only its own consistency: the
+  // coordinator could have made up the registry and every member's key with it.
+  if (
+    trust.adminKey === undefined ||
+    trust.coordinatorKey === undefined ||
+    trust.logKey === undefined
+  ) {
+    return undefined;
+  }
+  const raw = input.bundles.of(leaf);
+  if (raw === undefined) return undefined;
+  const parsed = CeremonyBundleSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const b = parsed.data;
+  const entries = parseTranscript(b.transcript);
+  if (
+    entries === undefined ||
+    b.ceremonyId !== leaf.ceremonyId ||
+    b.kind !== 'sign' ||
+    b.group?.name !== leaf.group ||
+    b.recorded.state !== leaf.outcome ||
+    entries.length !== leaf.entries ||
+    transcriptDigest(entries) !== leaf.transcript
+  ) {
+    return undefined;
+  }
+  const report = verifyCeremonyBundle(raw, trust);
+  if (!report.ok) return undefined;
+  return signingFacts(leaf, index, entries) ?? null;
 }
 
 function bodyOf(note: string): string {

@@ -21,6 +21,7 @@ import {
   signPackageAck,
   type Envelope,
   type IdentityKey,
+  type Release,
   type SignRequest,
 } from '@conclave/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -63,19 +64,27 @@ export interface BundleCase {
 
 /**
  * The parties of a fixture ceremony and its transcript: the members' identity keys, the admin, the
- * coordinator and the log; `push` seals the next envelope of `sender` (its own increasing seq, the
- * round `rounds` gives its type) and appends it; `registry()` is the admin's add of every member;
- * `keys()` the keys a bundle names.
+ * coordinator and the log; `push` seals the next envelope of `sender` (the round `rounds` gives
+ * its type; its seq is the sender's clock in µs, +1 per message, as packages/client `takeSeq`
+ * makes it) and appends it, entry i at t0 + 10·i ms; `registry()` is the admin's add of every
+ * member, signed and applied before t0; `keys()` the keys a bundle names.
  */
-function cast(names: readonly string[], rounds: Readonly<Record<string, string>>) {
-  const ids = Object.fromEntries(names.map((n) => [n, generateIdentityKey()])) as Record<
-    string,
-    IdentityKey
-  >;
-  const admin = generateIdentityKey();
-  const coordinator = generateIdentityKey();
-  const log = new MemLog();
-  const ceremonyId = newCeremonyId();
+function cast(
+  names: readonly string[],
+  rounds: Readonly<Record<string, string>>,
+  t0: number = T0,
+  ceremonyId: string = newCeremonyId(),
+  shared?: Keys,
+) {
+  const ids =
+    shared?.ids ??
+    (Object.fromEntries(names.map((n) => [n, generateIdentityKey()])) as Record<
+      string,
+      IdentityKey
+    >);
+  const admin = shared?.admin ?? generateIdentityKey();
+  const coordinator = shared?.coordinator ?? generateIdentityKey();
+  const log = shared === undefined ? new MemLog() : new MemLog(shared.log.origin, shared.log.key);
   const keyFor = (sender: string): IdentityKey =>
     sender === 'coordinator'
       ? coordinator
@@ -93,7 +102,8 @@ function cast(names: readonly string[], rounds: Readonly<Record<string, string>>
       body: body as never,
     }) as Envelope;
   const push = (sender: string, recipient: string | null, body: Record<string, unknown>) => {
-    const seq = (seqs.get(sender) ?? 0) + 1;
+    const at = t0 + transcript.length * 10;
+    const seq = Math.max((seqs.get(sender) ?? 0) + 1, at * 1000);
     seqs.set(sender, seq);
     const envelope = seal(sender, body, seq);
     transcript.push({
@@ -101,7 +111,7 @@ function cast(names: readonly string[], rounds: Readonly<Record<string, string>>
       direction: sender === 'coordinator' ? 'out' : 'in',
       sender,
       recipient,
-      at: T0 + transcript.length * 10,
+      at,
       envelope,
     });
     return envelope;
@@ -111,11 +121,11 @@ function cast(names: readonly string[], rounds: Readonly<Record<string, string>>
       const scopeId = newCeremonyId();
       return {
         scopeId,
-        at: T0 - 1000 + i,
+        at: t0 - 1000 + i,
         envelope: sealEnvelope(admin, {
           ceremonyId: scopeId,
           round: '0',
-          seq: 1,
+          seq: (t0 - 1000 + i) * 1000 - 500,
           sender: 'admin',
           body: {
             type: 'admin.member.add',
@@ -137,6 +147,7 @@ function cast(names: readonly string[], rounds: Readonly<Record<string, string>>
     coordinator,
     log,
     ceremonyId,
+    t0,
     keyFor,
     transcript,
     seal,
@@ -146,16 +157,48 @@ function cast(names: readonly string[], rounds: Readonly<Record<string, string>>
   };
 }
 
+/** The keys of one coordinator, its admin and its members (shared by several fixture bundles). */
+export interface Keys {
+  readonly ids: Readonly<Record<string, IdentityKey>>;
+  readonly admin: IdentityKey;
+  readonly coordinator: IdentityKey;
+  readonly log: MemLog;
+}
+
+/** What a signing fixture may vary (governance tests log several ceremonies of one group). */
+export interface SigningOptions {
+  /** Another fixture's keys (one coordinator, admin and log; the same members' identities). */
+  readonly sameKeysAs?: Keys;
+  readonly ceremonyId?: string;
+  /** Fields of the release (class, ratifies, policy, incident, …) over the default one. */
+  readonly release?: Partial<Release>;
+  /** The policy id the package, the statement and sign.complete name (`default`). */
+  readonly policyId?: string;
+  /** When sign.complete is recorded (ms); the other entries come 10 ms apart before it. */
+  readonly completedAt?: number;
+}
+
+/** Entries of the signing fixture: request, 3 approvals, 2 packages, 2 shares, sign.complete. */
+const SIGNING_ENTRIES = 9;
+
 /** alice requests; alice, bob, carol approve; alice and bob sign (threshold 2). */
-export function signingBundle(): BundleCase & {
+export function signingBundle(options: SigningOptions = {}): BundleCase & {
   /** Session 1's signing package and the signers' genuine shares (to show what a swap would do). */
   readonly signed: {
     readonly pkg: SigningPackage;
     readonly shares: ReadonlyMap<string, SignatureShare>;
   };
+  /** The members' identity keys (to seal what a member really sent). */
+  readonly ids: Readonly<Record<string, IdentityKey>>;
+  /** Keeps the first `n` entries (then re-logs). */
+  truncate(n: number): void;
+  /** Seals `body` as `sender` (its next seq, 10 ms after the last entry) and appends it; re-logs. */
+  append(sender: string, recipient: string | null, body: Record<string, unknown>): void;
 } {
   const names = ['alice', 'bob', 'carol'] as const;
-  const parties = cast(names, ROUND);
+  const t0 =
+    options.completedAt === undefined ? T0 : options.completedAt - 10 * (SIGNING_ENTRIES - 1);
+  const parties = cast(names, ROUND, t0, options.ceremonyId, options.sameKeysAs);
   const { ids, admin, coordinator, log, ceremonyId, keyFor, transcript, push } = parties;
   const dealt = frost.keys.dealer({
     minSigners: 2,
@@ -168,7 +211,7 @@ export function signingBundle(): BundleCase & {
     );
   const pub = dealt.publicKeyPackage;
   const groupPublicKey = bytesToHex(pub.verifyingKey);
-  const release = {
+  const release: Release = {
     version: '1.0.0',
     class: 'standard' as const,
     note: 'test release',
@@ -181,6 +224,7 @@ export function signingBundle(): BundleCase & {
       },
     ],
     formats: ['dsse' as const],
+    ...options.release,
   };
   const request = { type: 'sign.request', group: 'release', release } as unknown as SignRequest;
   push('alice', null, request as unknown as Record<string, unknown>);
@@ -197,8 +241,8 @@ export function signingBundle(): BundleCase & {
   }
   const approvers = [...names];
   const signers = ['alice', 'bob'];
-  const policyId = 'default';
-  const issuedAt = T0 + 100;
+  const policyId = options.policyId ?? 'default';
+  const issuedAt = t0 + 100;
   const roster = approvers.map((m) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) }));
   const context = {
     ceremonyId,
@@ -280,7 +324,7 @@ export function signingBundle(): BundleCase & {
       epochs: [
         {
           epoch: 1,
-          at: T0 - 500,
+          at: t0 - 500,
           threshold: 2,
           members: roster,
           groupPublicKey,
@@ -294,6 +338,12 @@ export function signingBundle(): BundleCase & {
     recorded: { state: 'completed', culprits: [] },
     log: null,
   };
+  if (
+    transcript.length !== SIGNING_ENTRIES ||
+    transcript.at(-1)!.at !== (options.completedAt ?? transcript.at(-1)!.at)
+  ) {
+    throw new Error('fixture: the signing transcript is not the shape SIGNING_ENTRIES assumes');
+  }
   const relog = () => logBundle(log, bundle, 'sign');
   relog();
   return {
@@ -301,6 +351,7 @@ export function signingBundle(): BundleCase & {
     coordinator,
     admin,
     log,
+    ids,
     signed: { pkg: pkgs[0]!, shares },
     trust: {
       coordinatorKey: bundle.keys.coordinator,
@@ -315,6 +366,14 @@ export function signingBundle(): BundleCase & {
         body: body as never,
       }) as Envelope;
       (bundle.transcript as TranscriptEntry[])[i] = { ...e, envelope: env };
+      relog();
+    },
+    truncate(n) {
+      transcript.length = n;
+      relog();
+    },
+    append(sender, recipient, body) {
+      push(sender, recipient, body);
       relog();
     },
     relog,
@@ -335,7 +394,7 @@ function logBundle(log: MemLog, bundle: CeremonyBundle, kind: 'sign' | 'key'): v
       kind,
       group: 'release',
       outcome: bundle.recorded.state,
-      at: T0 + 10_000,
+      at: Math.max(T0 + 10_000, (bundle.transcript.at(-1) as TranscriptEntry | undefined)?.at ?? 0),
       transcript: bundle.transcript as TranscriptEntry[],
     }),
   );

@@ -2,10 +2,25 @@
 // keys (it may re-seal its own envelopes, re-log and re-sign checkpoints), but not the members'.
 // Each rejection rule asserts its check's code.
 import { ed25519 as frost, type PublicKeyPackage } from '@conclave/frost';
-import { bytesToHex, hexToBytes, round1Hash, signDkgConfirmation } from '@conclave/protocol';
+import {
+  bytesToHex,
+  generateIdentityKey,
+  hexToBytes,
+  round1Hash,
+  sealEnvelope,
+  signDkgConfirmation,
+  type Envelope,
+} from '@conclave/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { verifyCeremonyBundle, type CeremonyBundle } from '../src/index.js';
+import {
+  cosign,
+  formatSignatureLine,
+  openCheckpoint,
+  parseVerifierKey,
+  verifyCeremonyBundle,
+  type CeremonyBundle,
+} from '../src/index.js';
 import { keyBundle, lifecycleBundle, signingBundle } from './bundle-fixture.js';
 import { numRuns } from './helpers.js';
 
@@ -487,5 +502,153 @@ describe('verifyCeremonyBundle: lifecycle ceremonies', () => {
     );
     c.reseal(i, { ...bodyOf(c.bundle, i), packages: [{ member: 'alice', package: pkg }] });
     expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['ROUND1_HASH_MISMATCH']);
+  });
+});
+
+// dkg.start (key.start) carries the admin-signed operation that asked for the ceremony; members
+// refuse one that does not match (packages/client), and so does the auditor: the coordinator holds
+// no admin key once it is moved off the server (docs/operations.md), so it cannot choose a roster.
+describe('verifyCeremonyBundle: the key ceremony’s admin authorization', () => {
+  /** Re-seals dkg.start (the coordinator's) with `authorization` in place of the admin's. */
+  function withAuthorization(
+    c: ReturnType<typeof keyBundle>,
+    make: (signed: Envelope) => { key: Parameters<typeof sealEnvelope>[0]; fields: object },
+  ) {
+    const i = indexOf(c.bundle, 'dkg.start');
+    const start = bodyOf(c.bundle, i);
+    const signed = start['authorization'] as Envelope;
+    const { key, fields } = make(signed);
+    const authorization = sealEnvelope(key, {
+      ceremonyId: signed.ceremonyId,
+      round: signed.round,
+      seq: signed.seq,
+      sender: 'admin',
+      body: signed.body,
+      ...fields,
+    } as never);
+    c.reseal(i, { ...start, authorization });
+  }
+
+  it('an honest DKG: the authorization is the admin’s, for its roster and threshold', () => {
+    const c = keyBundle();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual([]);
+    expect(r.checks.find((x) => x.name === 'key ceremony authorized by the admin')?.ok).toBe(true);
+  });
+
+  it('an authorization not sealed by the admin key: KEY_CEREMONY_UNAUTHORIZED', () => {
+    const c = keyBundle();
+    withAuthorization(c, () => ({ key: c.coordinator, fields: {} }));
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['KEY_CEREMONY_UNAUTHORIZED']);
+    expect(r.checks.find((x) => !x.ok)?.detail).toMatch(/not sealed by the admin key/);
+  });
+
+  it('the admin authorized another threshold than dkg.start runs: KEY_CEREMONY_UNAUTHORIZED', () => {
+    const c = keyBundle();
+    withAuthorization(c, (signed) => ({
+      key: c.admin,
+      fields: { body: { ...signed.body, threshold: 3 } },
+    }));
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['KEY_CEREMONY_UNAUTHORIZED']);
+    expect(r.checks.find((x) => !x.ok)?.detail).toMatch(/threshold 2 is not the 3/);
+  });
+
+  it('the admin authorized another roster: KEY_CEREMONY_UNAUTHORIZED', () => {
+    const c = keyBundle();
+    withAuthorization(c, (signed) => {
+      const body = signed.body as { members: { member: string; identityKey: string }[] };
+      const mallory = bytesToHex(generateIdentityKey().publicKey);
+      return {
+        key: c.admin,
+        fields: {
+          body: {
+            ...body,
+            members: body.members.map((m) =>
+              m.member === 'carol' ? { member: 'carol', identityKey: mallory } : m,
+            ),
+          },
+        },
+      };
+    });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['KEY_CEREMONY_UNAUTHORIZED']);
+  });
+
+  it('an authorization of another ceremony (a replayed group creation): KEY_CEREMONY_UNAUTHORIZED', () => {
+    const c = keyBundle();
+    withAuthorization(c, () => ({ key: c.admin, fields: { ceremonyId: 'c_othergroupcreate' } }));
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['KEY_CEREMONY_UNAUTHORIZED']);
+  });
+
+  it('a lifecycle key.start whose admin authorization names another group key: KEY_CEREMONY_UNAUTHORIZED', () => {
+    const c = lifecycleBundle('refresh');
+    const i = indexOf(c.bundle, 'key.start');
+    const start = bodyOf(c.bundle, i);
+    const signed = start['authorization'] as Envelope;
+    const authorization = sealEnvelope(c.admin, {
+      ceremonyId: signed.ceremonyId,
+      round: signed.round,
+      seq: signed.seq,
+      sender: 'admin',
+      body: { ...signed.body, groupPublicKey: c.trust.adminKey } as never,
+    });
+    c.reseal(i, { ...start, authorization });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['KEY_CEREMONY_UNAUTHORIZED']);
+  });
+});
+
+// The checkpoint is signed by the coordinator's log key, which it holds: alone it proves only that
+// the coordinator says so. Witnesses the auditor pins (members' clients, tlog-cosignature) must
+// each have cosigned it.
+describe('verifyCeremonyBundle: pinned witnesses', () => {
+  const BOB = 'conclave.member/bob';
+  /** Appends `key`'s cosignature in bob's name to the bundle's checkpoint. */
+  const cosignAs = (
+    c: ReturnType<typeof signingBundle>,
+    key: ReturnType<typeof generateIdentityKey>,
+  ) => {
+    const cp = openCheckpoint(c.bundle.log!.checkpoint, parseVerifierKey(c.trust.logKey));
+    c.bundle.log!.checkpoint += formatSignatureLine(
+      cosign({ name: BOB, key }, cp.body, 1_750_000_100),
+    );
+  };
+  const witnesses = (c: ReturnType<typeof signingBundle>) => [
+    { name: BOB, key: bytesToHex(c.ids['bob']!.publicKey) },
+  ];
+
+  it('without pinned witnesses the check says: the coordinator’s log key only', () => {
+    const c = signingBundle();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(r.checks.find((x) => x.name === 'included in a signed checkpoint')?.detail).toMatch(
+      /the coordinator's log key only/,
+    );
+    expect(r.witnessedBy).toEqual([]);
+  });
+
+  it('a pinned witness that did not cosign: COSIGNATURE_INVALID', () => {
+    const c = signingBundle();
+    expect(failed(verifyCeremonyBundle(c.bundle, { ...c.trust, witnesses: witnesses(c) }))).toEqual(
+      ['COSIGNATURE_INVALID'],
+    );
+  });
+
+  it('a cosignature in the witness’s name by another key: COSIGNATURE_INVALID', () => {
+    const c = signingBundle();
+    cosignAs(c, generateIdentityKey());
+    expect(failed(verifyCeremonyBundle(c.bundle, { ...c.trust, witnesses: witnesses(c) }))).toEqual(
+      ['COSIGNATURE_INVALID'],
+    );
+  });
+
+  it('cosigned by the pinned witness: verified, and reported', () => {
+    const c = signingBundle();
+    cosignAs(c, c.ids['bob']!);
+    const r = verifyCeremonyBundle(c.bundle, { ...c.trust, witnesses: witnesses(c) });
+    expect(failed(r)).toEqual([]);
+    expect(r.witnessedBy).toEqual([BOB]);
+    expect(r.checks.find((x) => x.name === 'included in a signed checkpoint')?.detail).not.toMatch(
+      /log key only/,
+    );
   });
 });

@@ -23,9 +23,11 @@ import {
   leafFor,
   verifyGovernanceEntry,
   verifyLog,
+  type BundleTrust,
   type LogLeaf,
   type TranscriptEntry,
 } from '../src/index.js';
+import { signingBundle, type SigningOptions } from './bundle-fixture.js';
 import { MemLog, numRuns } from './helpers.js';
 
 const coordinator = generateIdentityKey();
@@ -90,6 +92,36 @@ const codeOf = (f: () => unknown): string | undefined => {
 /** Re-hashes the leaf over an edited transcript (what a database editor would also do). */
 const rehashed = (leaf: LogLeaf, transcript: TranscriptEntry[]): LogLeaf =>
   leafFor({ ...leaf, transcript });
+
+/**
+ * A completed signing ceremony of group `release` that really happened: a bundle whose request,
+ * approvals and shares members signed (bundle-fixture.ts), completing at `completedAt`, and the
+ * leaf the log holds for it. Only such ceremonies give verifyLog hotfix, policy and ratification
+ * facts.
+ */
+function completedCeremony(options: SigningOptions & { ceremonyId: string; completedAt: number }) {
+  const c = signingBundle(options);
+  const transcript = c.bundle.transcript as TranscriptEntry[];
+  const leaf = leafFor({
+    ceremonyId: options.ceremonyId,
+    kind: 'sign',
+    group: 'release',
+    outcome: 'completed',
+    at: options.completedAt + 1,
+    transcript,
+  });
+  return { leaf, transcript, bundle: c.bundle, trust: c.trust as BundleTrust };
+}
+
+/** verifyLog's `bundles` over completed ceremonies by id (the auditor's pins of each). */
+function bundlesOf(
+  cases: ReadonlyMap<string, { bundle: unknown; trust: BundleTrust }>,
+): NonNullable<Parameters<typeof verifyLog>[0]['bundles']> {
+  return {
+    of: (leaf) => cases.get(leaf.ceremonyId)?.bundle,
+    trust: (leaf) => cases.get(leaf.ceremonyId)?.trust ?? {},
+  };
+}
 
 describe('verifyGovernanceEntry', () => {
   it('accepts the coordinator’s record and returns what it binds', () => {
@@ -285,28 +317,26 @@ describe('verifyLog with governance leaves', () => {
     } = (r) => r,
     withSign = true,
   ) {
-    const log = new MemLog().grow(3);
-    if (withSign) {
-      log.leaves.push(
-        encodeLeaf(
-          leafFor({
-            ceremonyId: HOTFIX,
-            kind: 'sign',
-            group: 'release',
-            outcome: 'completed',
-            at: T - 1000,
-            transcript: [],
-          }),
-        ),
-      );
-    }
-    log.grow(2);
+    const log = new MemLog().grow(3, 'key');
+    // The hotfix really signed (its bundle verifies) under policy v1 (the record's), completing
+    // before the flag.
+    const hotfix = completedCeremony({
+      ceremonyId: HOTFIX,
+      release: { class: 'hotfix', incident: 'INC-42' },
+      policyId: 'release@v1',
+      completedAt: T - 1000,
+    });
+    if (withSign) log.leaves.push(encodeLeaf(hotfix.leaf));
+    log.grow(2, 'key');
     const r = edit(record());
     log.leaves.push(encodeLeaf(r.leaf));
-    const transcripts = new Map([[`governance:${HOTFIX}`, r.transcript]]);
+    const transcripts = new Map<string, TranscriptEntry[]>([
+      [`governance:${HOTFIX}`, r.transcript],
+      [`sign:${HOTFIX}`, hotfix.transcript],
+    ]);
     const transcriptOf = (leaf: LogLeaf) =>
       transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`) ?? (leaf.entries === 0 ? [] : undefined);
-    return { log, transcriptOf, checkpoints: [log.checkpoint()] };
+    return { log, transcriptOf, checkpoints: [log.checkpoint()], hotfix };
   }
   const failed = (r: ReturnType<typeof verifyLog>): string[] =>
     r.checks.filter((c) => !c.ok).map((c) => c.code ?? '');
@@ -362,30 +392,14 @@ describe('verifyLog with governance leaves', () => {
     expect(failed(noKey)).toEqual(['GOVERNANCE_BAD_SIGNATURE']);
   });
 
-  /** A completed standard release ratifying the hotfix, completing at `at`. */
-  function ratification(at: number): { leaf: Uint8Array; transcript: TranscriptEntry[] } {
-    const entry = (idx: number, body: unknown, t: number): TranscriptEntry =>
-      ({
-        idx,
-        direction: idx === 0 ? 'in' : 'out',
-        sender: idx === 0 ? 'alice' : 'coordinator',
-        recipient: null,
-        at: t,
-        envelope: { body },
-      }) as unknown as TranscriptEntry;
-    const transcript = [
-      entry(0, { type: 'sign.request', release: { ratifies: HOTFIX } }, at - 100),
-      entry(1, { type: 'sign.complete' }, at),
-    ];
-    const leaf = leafFor({
+  /** A completed standard release ratifying the hotfix, completing at `at` (really signed). */
+  function ratification(at: number) {
+    const r = completedCeremony({
       ceremonyId: 'c_ratify000000001',
-      kind: 'sign',
-      group: 'release',
-      outcome: 'completed',
-      at: at + 1,
-      transcript,
+      release: { class: 'standard', ratifies: HOTFIX },
+      completedAt: at,
     });
-    return { leaf: encodeLeaf(leaf), transcript };
+    return { ...r, leaf: encodeLeaf(r.leaf) };
   }
 
   it('names a late ratification; a hotfix ratified within its window must not be flagged (GOVERNANCE_LEAF_MISMATCH)', () => {
@@ -393,7 +407,7 @@ describe('verifyLog with governance leaves', () => {
       [T + 2_000, []],
       [T - 50, ['GOVERNANCE_LEAF_MISMATCH']],
     ] as const) {
-      const { log, transcriptOf } = world();
+      const { log, transcriptOf, hotfix } = world();
       const r = ratification(at);
       log.leaves.push(r.leaf);
       const withRatification = (leaf: LogLeaf) =>
@@ -404,6 +418,12 @@ describe('verifyLog with governance leaves', () => {
         logKey: log.verifier,
         transcriptOf: withRatification,
         coordinatorKey: coordinator.publicKey,
+        bundles: bundlesOf(
+          new Map<string, { bundle: unknown; trust: BundleTrust }>([
+            ['c_ratify000000001', r],
+            [HOTFIX, hotfix],
+          ]),
+        ),
       });
       expect(failed(report)).toEqual(expected);
       expect(report.governance[0]?.ratifiedBy).toEqual({
@@ -441,31 +461,14 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
     | { kind: 'ratify'; at: number }
     | { kind: 'hotfix'; at: number; ceremonyId: string; policyId?: string };
 
-  const entry = (idx: number, body: unknown, at: number): TranscriptEntry =>
-    ({
-      idx,
-      direction: idx === 0 ? 'in' : 'out',
-      sender: idx === 0 ? 'alice' : 'coordinator',
-      recipient: null,
-      at,
-      envelope: { body },
-    }) as unknown as TranscriptEntry;
-
-  /** A completed signing ceremony's leaf and (request, complete) transcript. */
-  function signed(id: string, release: unknown, at: number, policyId: string) {
-    const transcript = [
-      entry(0, { type: 'sign.request', group: 'release', release }, at - 1000),
-      entry(1, { type: 'sign.complete', policyId }, at),
-    ];
-    const leaf = leafFor({
+  /** A completed signing ceremony (really signed) completing at `at` under `policyId`. */
+  function signed(id: string, release: SigningOptions['release'], at: number, policyId: string) {
+    return completedCeremony({
       ceremonyId: id,
-      kind: 'sign',
-      group: 'release',
-      outcome: 'completed',
-      at: at + 1,
-      transcript,
+      ...(release === undefined ? {} : { release }),
+      policyId,
+      completedAt: at,
     });
-    return { leaf, transcript };
   }
 
   /**
@@ -473,15 +476,24 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
    * under `policyId`, then `steps` in order.
    */
   function world(steps: readonly Step[], opts: { policyId?: string; windowSeconds?: number } = {}) {
-    const log = new MemLog().grow(1);
+    const log = new MemLog().grow(1, 'key');
     const transcripts = new Map<string, TranscriptEntry[]>();
-    const push = (r: { leaf: LogLeaf; transcript: TranscriptEntry[] }) => {
+    const bundles = new Map<string, { bundle: unknown; trust: BundleTrust }>();
+    const push = (r: {
+      leaf: LogLeaf;
+      transcript: TranscriptEntry[];
+      bundle?: unknown;
+      trust?: BundleTrust;
+    }) => {
       log.leaves.push(encodeLeaf(r.leaf));
       transcripts.set(`${r.leaf.kind}:${r.leaf.ceremonyId}`, r.transcript);
+      if (r.bundle !== undefined && r.trust !== undefined) {
+        bundles.set(r.leaf.ceremonyId, { bundle: r.bundle, trust: r.trust });
+      }
     };
     if (opts.windowSeconds !== undefined) {
       const doc = {
-        schema: 'conclave-policy/v1',
+        schema: 'conclave-policy/v1' as const,
         group: 'release',
         version: 1,
         classes: { standard: {} },
@@ -537,6 +549,7 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
           transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`) ??
           (leaf.entries === 0 ? [] : undefined),
         coordinatorKey: coordinator.publicKey,
+        bundles: bundlesOf(bundles),
         flagGraceMs,
       });
   }
@@ -703,7 +716,7 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
       group: 'release',
       outcome: 'completed',
       at: C,
-      transcript: [entry(0, { type: 'dkg.start' }, C)],
+      transcript: [],
     });
     log.leaves.push(encodeLeaf(key));
     const run = (signingTranscriptsOnly: boolean) =>
@@ -742,5 +755,155 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
         hotfix: { ratificationWindowSeconds: 7200 },
       }),
     );
+  });
+});
+
+// w.ts: which ceremony is a hotfix, a policy or a ratification is read from transcripts the
+// coordinator writes and hashes into leaves itself. Only a ceremony whose bundle verifies (members'
+// signed request, approvals and shares, the aggregate) under the auditor's pinned keys says so.
+describe('verifyLog: hotfix, policy and ratification facts only from verified ceremonies', () => {
+  const HOUR = 3_600_000;
+  const C = T;
+  /**
+   * A well-formed entry nobody signed: an envelope in `sender`'s name sealed with a key that is
+   * not theirs (the coordinator can write any such entry and hash it into a leaf).
+   */
+  const unsigned = (idx: number, sender: string, body: unknown, at: number): TranscriptEntry => ({
+    idx,
+    direction: sender === 'coordinator' ? 'out' : 'in',
+    sender,
+    recipient: sender === 'coordinator' ? '*' : null,
+    at,
+    envelope: sealEnvelope(generateIdentityKey(), {
+      ceremonyId: 'c_fakeratify00001',
+      round: '0',
+      seq: at * 1000,
+      sender,
+      body: body as never,
+    }),
+  });
+
+  /** The real hotfix, a made-up ratification of it an hour later, and a leaf 30 days on. */
+  function world() {
+    const log = new MemLog().grow(1, 'key');
+    const transcripts = new Map<string, unknown[]>();
+    const hotfix = completedCeremony({
+      ceremonyId: HOTFIX,
+      release: { class: 'hotfix', incident: 'INC-42' },
+      completedAt: C,
+    });
+    log.leaves.push(encodeLeaf(hotfix.leaf));
+    transcripts.set(`sign:${HOTFIX}`, hotfix.transcript);
+    const request = hotfix.transcript[0]!.envelope.body as { release: object };
+    const complete = hotfix.transcript.at(-1)!.envelope.body;
+    const invented = [
+      unsigned(
+        0,
+        'alice',
+        {
+          ...request,
+          release: { ...request.release, class: 'standard', incident: undefined, ratifies: HOTFIX },
+        },
+        C + HOUR - 10,
+      ),
+      unsigned(1, 'coordinator', complete, C + HOUR),
+    ];
+    const ratify = leafFor({
+      ceremonyId: 'c_fakeratify00001',
+      kind: 'sign',
+      group: 'release',
+      outcome: 'completed',
+      at: C + HOUR,
+      transcript: invented,
+    });
+    log.leaves.push(encodeLeaf(ratify));
+    transcripts.set('sign:c_fakeratify00001', invented);
+    log.leaves.push(
+      encodeLeaf(
+        leafFor({
+          ceremonyId: 'c_later00000000001',
+          kind: 'sign',
+          group: 'release',
+          outcome: 'expired',
+          at: C + 30 * 24 * HOUR,
+          transcript: [],
+        }),
+      ),
+    );
+    const base = {
+      leaves: log.leaves,
+      checkpoints: [log.checkpoint()],
+      logKey: log.verifier,
+      transcriptOf: (l: LogLeaf) =>
+        transcripts.get(`${l.kind}:${l.ceremonyId}`) ?? (l.entries === 0 ? [] : undefined),
+    };
+    return { base, hotfix, invented };
+  }
+  const failed = (r: ReturnType<typeof verifyLog>): string[] =>
+    r.checks.filter((c) => !c.ok).map((c) => c.code ?? '');
+
+  it('transcripts alone give no facts: the invented ratification ratifies nothing', () => {
+    const { base } = world();
+    const r = verifyLog(base);
+    expect(r.hotfixes).toEqual([]);
+    expect(r.hotfixes.some((h) => h.status === 'ratified')).toBe(false);
+  });
+
+  it('with bundles: the invented ratification has none that verifies (BUNDLE_UNVERIFIED), and the unratified hotfix is due (GOVERNANCE_FLAG_MISSING)', () => {
+    const { base, hotfix, invented } = world();
+    const bundles = new Map<string, { bundle: unknown; trust: BundleTrust }>([
+      [HOTFIX, hotfix],
+      // What the coordinator serves for it: its transcript wrapped in a bundle it signed itself.
+      [
+        'c_fakeratify00001',
+        {
+          bundle: {
+            ...structuredClone(hotfix.bundle),
+            ceremonyId: 'c_fakeratify00001',
+            transcript: invented,
+          },
+          trust: hotfix.trust,
+        },
+      ],
+    ]);
+    const r = verifyLog({ ...base, bundles: bundlesOf(bundles) });
+    expect(failed(r)).toEqual(['BUNDLE_UNVERIFIED', 'GOVERNANCE_FLAG_MISSING']);
+    expect(r.unverifiedCeremonies).toEqual(['c_fakeratify00001']);
+    expect(r.hotfixes).toMatchObject([{ ceremonyId: HOTFIX, status: 'missing' }]);
+    expect(r.hotfixes[0]).not.toHaveProperty('ratifiedBy');
+  });
+
+  it('a really signed ratification counts; checked against keys the auditor did not pin, it does not (BUNDLE_UNVERIFIED)', () => {
+    const { base, hotfix } = world();
+    const real = completedCeremony({
+      ceremonyId: 'c_realratify00001',
+      release: { class: 'standard', ratifies: HOTFIX },
+      completedAt: C + HOUR,
+    });
+    const log = new MemLog().grow(1, 'key');
+    log.leaves.push(encodeLeaf(hotfix.leaf), encodeLeaf(real.leaf), base.leaves[3]!);
+    const transcripts = new Map<string, unknown[]>([
+      [`sign:${HOTFIX}`, hotfix.transcript],
+      ['sign:c_realratify00001', real.transcript],
+    ]);
+    const run = (trust: (id: string) => BundleTrust) =>
+      verifyLog({
+        leaves: log.leaves,
+        checkpoints: [log.checkpoint()],
+        logKey: log.verifier,
+        transcriptOf: (l) =>
+          transcripts.get(`${l.kind}:${l.ceremonyId}`) ?? (l.entries === 0 ? [] : undefined),
+        bundles: {
+          of: (l) => (l.ceremonyId === HOTFIX ? hotfix.bundle : real.bundle),
+          trust: (l) => trust(l.ceremonyId),
+        },
+      });
+    const pinned = run((id) => (id === HOTFIX ? hotfix.trust : real.trust));
+    expect(failed(pinned)).toEqual([]);
+    expect(pinned.hotfixes).toMatchObject([
+      { ceremonyId: HOTFIX, status: 'ratified', ratifiedBy: { ceremonyId: 'c_realratify00001' } },
+    ]);
+    const unpinned = run((id) => (id === HOTFIX ? hotfix.trust : {}));
+    expect(failed(unpinned)).toEqual(['BUNDLE_UNVERIFIED', 'GOVERNANCE_FLAG_MISSING']);
   });
 });

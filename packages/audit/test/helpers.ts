@@ -28,11 +28,15 @@ export class MemLog {
     this.verifier = ed25519NoteVerifier(origin, this.key.publicKey);
   }
 
-  appendLeaf(i = this.leaves.length): Uint8Array {
+  /**
+   * A filler leaf of an empty transcript: a completed signing ceremony by default; `key` when a
+   * test gives verifyLog bundles (a completed signing leaf without one is unverified).
+   */
+  appendLeaf(i = this.leaves.length, kind: 'sign' | 'key' = 'sign'): Uint8Array {
     const leaf = encodeLeaf(
       leafFor({
         ceremonyId: `ceremony-${String(i).padStart(6, '0')}`,
-        kind: 'sign',
+        kind,
         group: 'release',
         outcome: 'completed',
         at: 1_700_000_000_000 + i,
@@ -43,8 +47,8 @@ export class MemLog {
     return leaf;
   }
 
-  grow(n: number): this {
-    for (let i = 0; i < n; i++) this.appendLeaf();
+  grow(n: number, kind: 'sign' | 'key' = 'sign'): this {
+    for (let i = 0; i < n; i++) this.appendLeaf(this.leaves.length, kind);
     return this;
   }
 

@@ -138,6 +138,37 @@ describe('verifyLog', () => {
     expect(r.badLeaves).toEqual([1]);
   });
 
+  // z.ts: a transcript the coordinator serves is hostile input like any other. Each entry is parsed
+  // with the transcript entry schema; one that does not parse fails its leaf, and nothing throws
+  // (a throw reached `conclave log verify` as INTERNAL).
+  it('a malformed transcript entry fails its leaf (LOG_LEAF_MISMATCH) instead of throwing', () => {
+    const log = new MemLog().grow(1);
+    // A leaf covering one entry: the entry count matches, so the entry itself must be read.
+    log.leaves.push(
+      encodeLeaf({
+        format: 'conclave-log-leaf/v1',
+        ceremonyId: 'c_aaaaaaaaaaaaaaaa',
+        kind: 'sign',
+        group: 'release',
+        outcome: 'completed',
+        entries: 1,
+        transcript: '00'.repeat(32),
+        at: 1,
+      }),
+    );
+    const base = { leaves: log.leaves, checkpoints: [log.checkpoint()], logKey: log.verifier };
+    for (const bad of [null, { idx: 0 }, 'entry', { idx: 0, envelope: null }]) {
+      const r = verifyLog({
+        ...base,
+        transcriptOf: (leaf) => (leaf.ceremonyId === 'c_aaaaaaaaaaaaaaaa' ? [bad] : []),
+      });
+      expect(failed(r)).toEqual(['LOG_LEAF_MISMATCH']);
+      expect(r.badCeremonies).toEqual(['c_aaaaaaaaaaaaaaaa']);
+      expect(r.badLeaves).toEqual([1]);
+      expect(r.checks.find((c) => !c.ok)?.detail).toMatch(/not transcript entries/);
+    }
+  });
+
   it('tamper corpus: every mutation, deletion, swap and truncation of leaves is detected', () => {
     const log = new MemLog().grow(24);
     const checkpoints = checkpointsEvery(log, 4);

@@ -31,7 +31,6 @@ import {
   type Check,
   type HotfixDeadline,
   type NoteVerifier,
-  type TranscriptEntry,
 } from '@conclave/audit';
 import {
   Home,
@@ -261,6 +260,8 @@ type Source = 'flag' | 'home' | 'share' | 'bundle';
 interface TrustedKey {
   readonly key: string;
   readonly source: Source;
+  /** A public key package: the key epoch it belongs to. */
+  readonly epoch?: number;
 }
 
 const SOURCE_TEXT: Record<Source, string> = {
@@ -276,6 +277,35 @@ interface TrustOptions {
   logKey?: string;
   groupKey?: string;
   trustBundleKeys?: boolean;
+  /** `NAME=HEX` (repeatable): witnesses whose cosignature the checkpoint must carry. */
+  witness?: string[];
+}
+
+/**
+ * The pinned witnesses of `--witness NAME=HEX`: NAME is a member (its witness name is
+ * `conclave.member/NAME`, witness-client.ts) or a full tlog-cosignature key name; HEX its
+ * Ed25519 public key (for a member, its identity key).
+ */
+function witnessFlags(values: readonly string[] | undefined): { name: string; key: string }[] {
+  return (values ?? []).map((v) => {
+    const eq = v.lastIndexOf('=');
+    const name = eq > 0 ? v.slice(0, eq) : '';
+    const key =
+      eq > 0
+        ? v
+            .slice(eq + 1)
+            .trim()
+            .toLowerCase()
+        : '';
+    if (name === '' || !HEX32.test(key)) {
+      throw new CliError(
+        'INVALID_ARGUMENT',
+        '--witness: expected NAME=HEX (a member name or witness key name, and its 64-hex public key)',
+        USAGE_EXIT,
+      );
+    }
+    return { name: name.includes('/') ? name : witnessName(name), key };
+  });
 }
 
 function hexFlag(value: string | undefined, flag: string): string | undefined {
@@ -287,12 +317,18 @@ function hexFlag(value: string | undefined, flag: string): string | undefined {
   return v;
 }
 
-/** The keys to check a bundle against: flags, else the home's pins, else (if allowed) the bundle. */
+type TrustName = 'coordinatorKey' | 'adminKey' | 'logKey' | 'groupPublicKey' | 'publicKeyPackage';
+
+/**
+ * The keys to check a bundle against: flags, else the home's pins, else (if allowed) the bundle.
+ * From a member's share (opened with the passphrase) also the public key package of its epoch:
+ * culprits are then proven under the package the member holds, not the coordinator's copy.
+ */
 async function resolveTrust(
   bundle: unknown,
   o: TrustOptions,
   home: Home | undefined,
-): Promise<Record<'coordinatorKey' | 'adminKey' | 'logKey' | 'groupPublicKey', TrustedKey | null>> {
+): Promise<Record<TrustName, TrustedKey | null>> {
   const pin = home?.config.coordinator;
   const b = CeremonyBundleSchema.safeParse(bundle);
   const pick = (flag: string | undefined, pinned: string | undefined): TrustedKey | undefined =>
@@ -316,6 +352,7 @@ async function resolveTrust(
   const adminKey = pick(hexFlag(o.adminPublicKey, '--admin-public-key'), pin?.adminKey);
   const logKey = pick(o.logKey, pin?.logKey);
   let groupPublicKey: TrustedKey | undefined;
+  let publicKeyPackage: TrustedKey | undefined;
   const groupKeyFlag = hexFlag(o.groupKey, '--group-key');
   const group = b.success ? b.data.group?.name : undefined;
   const needsGroup = b.success && b.data.kind === 'sign';
@@ -333,6 +370,7 @@ async function resolveTrust(
     if (passphrase !== undefined) {
       const meta = (await home.loadShare(group, passphrase)).metadata;
       groupPublicKey = { key: meta.groupPublicKey, source: 'share' };
+      publicKeyPackage = { key: meta.publicKeyPackage, source: 'share', epoch: meta.epoch ?? 0 };
     } else if (o.trustBundleKeys !== true) {
       throw new CliError(
         'KEYS_NOT_PINNED',
@@ -364,6 +402,8 @@ async function resolveTrust(
     adminKey: adminKey ?? fromBundle(b.success ? b.data.keys.admin : undefined),
     logKey: logKey ?? fromBundle(b.success ? b.data.keys.log : undefined),
     groupPublicKey: groupPublicKey ?? (needsGroup ? fromBundle(epochKey) : null),
+    // The key epoch's package from the share; absent means the bundle's (the coordinator's word).
+    publicKeyPackage: publicKeyPackage ?? null,
   };
 }
 
@@ -457,63 +497,71 @@ interface Summary {
     formats: readonly string[];
     artifacts: { name: string; sha256: string }[];
   };
+  /** Approvals by the approvers the verifier proved, with the coordinator's recorded times. */
   approvals: { member: string; at: string }[];
+  /** The policy of the statement the verifier rebuilt and verified (none if it did not). */
   policy: string[];
+  /** The digest of that statement. */
   statementDigest?: string;
   outcome: string | null;
+  /** The group key the checks verified (the epoch's; a key ceremony's confirmed one). */
   groupPublicKey?: string;
   log: { index: number; size: number } | null;
 }
 
-/** Facts read from the transcript for the report (trusted only as far as the checks passed). */
-function summarize(bundle: unknown): Summary | undefined {
+/**
+ * What the report prints beside the checks: only what the verifier checked. The request is the
+ * requester's signed envelope (checked with every envelope); the approvals, statement, policy and
+ * group key are those the report proved — never a field of sign.complete or sign.package as the
+ * coordinator wrote it (a second sign.complete could name any key and any statement).
+ */
+function summarize(bundle: unknown, report: BundleReport): Summary | undefined {
   const parsed = CeremonyBundleSchema.safeParse(bundle);
   if (!parsed.success) return undefined;
   const b = parsed.data;
   const s: Summary = {
     group: b.group?.name ?? null,
     approvals: [],
-    policy: [],
+    policy: report.policyId === undefined ? [] : [report.policyId],
     outcome: b.recorded.state,
     log: b.log === null ? null : { index: b.log.index, size: b.log.size },
+    ...(report.statementDigest === undefined ? {} : { statementDigest: report.statementDigest }),
+    ...(report.groupPublicKey === undefined ? {} : { groupPublicKey: report.groupPublicKey }),
   };
+  const first = TranscriptEntrySchema.safeParse(b.transcript[0]);
+  if (first.success && first.data.envelope.body.type === 'sign.request') {
+    const release = first.data.envelope.body.release;
+    s.requester = first.data.sender;
+    s.release = {
+      version: release.version,
+      class: release.class,
+      note: release.note,
+      formats: release.formats,
+      artifacts: release.artifacts.map((a) => ({ name: a.name, sha256: a.sha256 })),
+    };
+  }
+  const approved = new Set(report.approvers);
   for (const raw of b.transcript) {
     const e = TranscriptEntrySchema.safeParse(raw);
-    if (!e.success) continue;
-    const body = e.data.envelope.body;
-    switch (body.type) {
-      case 'sign.request':
-        s.requester = e.data.sender;
-        s.release = {
-          version: body.release.version,
-          class: body.release.class,
-          note: body.release.note,
-          formats: body.release.formats,
-          artifacts: body.release.artifacts.map((a) => ({ name: a.name, sha256: a.sha256 })),
-        };
-        break;
-      case 'sign.approve':
-        s.approvals.push({ member: e.data.sender, at: new Date(e.data.at).toISOString() });
-        break;
-      case 'sign.package':
-        if (!s.policy.includes(body.policyId)) s.policy.push(body.policyId);
-        s.statementDigest = body.statementDigest;
-        break;
-      case 'sign.complete':
-        s.statementDigest = body.statementDigest;
-        s.groupPublicKey = body.groupPublicKey;
-        break;
-      case 'dkg.complete':
-        s.groupPublicKey = body.groupPublicKey;
-        break;
-      default:
-        break;
-    }
+    if (!e.success || e.data.envelope.body.type !== 'sign.approve') continue;
+    if (!approved.has(e.data.sender)) continue;
+    approved.delete(e.data.sender);
+    s.approvals.push({ member: e.data.sender, at: new Date(e.data.at).toISOString() });
   }
   return s;
 }
 
 const mark = (c: Check) => (c.ok ? '✓' : '✗');
+
+/** The culprits, and the public key package their proof rests on (docs/audit.md). */
+function culpritsLine(report: BundleReport): string {
+  if (report.culprits.length === 0) return 'none';
+  const basis =
+    report.keyPackage === 'pinned'
+      ? 'proven under the public key package of your share'
+      : "proven only under the coordinator-supplied public key package: compare it with a member's share";
+  return `${report.culprits.join(', ')} (${basis})`;
+}
 const short = (hex: string) => (hex.length > 20 ? `${hex.slice(0, 16)}…` : hex);
 
 function humanReport(
@@ -553,9 +601,18 @@ function humanReport(
     if (summary.groupPublicKey !== undefined) lines.push(`  group key  ${summary.groupPublicKey}`);
     for (const [job, sig] of Object.entries(report.signatures))
       lines.push(`  signature  ${job}: ${short(sig)}`);
+    lines.push(`  culprits   ${culpritsLine(report)}`);
+    for (const d of report.declines ?? []) {
+      lines.push(`  declined   ${d.member} in session ${d.session} (${d.code}: ${d.reason})`);
+    }
+    const witnessed = report.witnessedBy ?? [];
     lines.push(
-      `  culprits   ${report.culprits.length === 0 ? 'none' : report.culprits.join(', ')}`,
-      `  log        ${summary.log === null ? 'not in the log' : `leaf ${summary.log.index} of ${summary.log.size}`}`,
+      `  log        ${summary.log === null ? 'not in the log' : `leaf ${summary.log.index} of ${summary.log.size}`}` +
+        (summary.log === null
+          ? ''
+          : witnessed.length === 0
+            ? ", checkpoint signed by the coordinator's log key only (pass --witness NAME=HEX to require cosignatures)"
+            : `, checkpoint cosigned by ${witnessed.join(', ')}`),
     );
   }
   for (const g of report.governance ?? []) {
@@ -583,6 +640,7 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
   hexFlag(o.groupKey, '--group-key');
   hexFlag(o.coordinatorKey, '--coordinator-key');
   hexFlag(o.adminPublicKey, '--admin-public-key');
+  const witnesses = witnessFlags(o.witness);
   const home = await openHome(o);
   const { bundle, from } = await loadBundle(target, o, home, ctx);
   const trust = await resolveTrust(bundle, o, home);
@@ -599,6 +657,15 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
     ...(trust.groupPublicKey?.source === 'bundle' || trust.groupPublicKey === null
       ? {}
       : { groupPublicKey: trust.groupPublicKey.key }),
+    ...(trust.publicKeyPackage === null
+      ? {}
+      : {
+          publicKeyPackage: {
+            epoch: trust.publicKeyPackage.epoch ?? 0,
+            hex: trust.publicKeyPackage.key,
+          },
+        }),
+    ...(witnesses.length === 0 ? {} : { witnesses }),
   };
   const artifacts = await artifactsFor(bundle, o.artifact ?? [], home);
   if (artifacts.missing.length > 0 && needsArtifactBytes(requestOf(bundle) ?? { formats: [] })) {
@@ -612,7 +679,7 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
     ...(artifacts.bytes === undefined ? {} : { artifactBytes: artifacts.bytes }),
   });
   const ms = Math.round(performance.now() - started);
-  const summary = summarize(bundle);
+  const summary = summarize(bundle, report);
   const failed = report.checks.find((c) => !c.ok);
   const doc = {
     ok: report.ok,
@@ -622,6 +689,11 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
     checks: report.checks,
     approvers: report.approvers,
     culprits: report.culprits,
+    // What the culprits' proof rests on: `pinned` (your share's package) or `bundle` (the
+    // coordinator's unsigned copy); null when no share was judged.
+    keyPackage: report.keyPackage ?? null,
+    declines: report.declines ?? [],
+    witnessedBy: report.witnessedBy ?? [],
     signatures: report.signatures,
     governance: report.governance ?? [],
     summary: summary ?? null,
@@ -805,16 +877,17 @@ async function witnessesOf(
 }
 
 /**
- * With the auditor token: the transcripts of every completed signing ceremony, and of each
- * governance record (from its hotfix's bundle), one `GET /v1/audit/bundle/<id>` per ceremony —
- * what verifyLog needs to verify the governance records and re-derive hotfix deadlines.
+ * With the auditor token: the bundle of every completed signing ceremony, one `GET
+ * /v1/audit/bundle/<id>` each — its transcript (which must hash to the leaf), its governance
+ * records, and the bundle itself, which verifyLog verifies under the pinned keys before it takes
+ * any hotfix, policy or ratification fact from it.
  */
-async function fetchSigningTranscripts(
+async function fetchSigningBundles(
   base: string,
   token: string,
   leaves: readonly string[],
   ctx: Ctx,
-): Promise<Map<string, TranscriptEntry[]>> {
+): Promise<{ transcripts: Map<string, unknown[]>; bundles: Map<string, unknown> }> {
   const ids = new Set<string>();
   for (const text of leaves) {
     try {
@@ -826,21 +899,23 @@ async function fetchSigningTranscripts(
       // a malformed leaf is verifyLog's to report
     }
   }
-  ctx.progress(
-    `fetching the transcripts of ${ids.size} completed signing ceremonies as the auditor`,
-  );
-  const out = new Map<string, TranscriptEntry[]>();
+  ctx.progress(`fetching the bundles of ${ids.size} completed signing ceremonies as the auditor`);
+  const transcripts = new Map<string, unknown[]>();
+  const bundles = new Map<string, unknown>();
   for (const id of ids) {
     const res = await httpGet(`${base}/v1/audit/bundle/${encodeURIComponent(id)}`, {
       authorization: `Bearer ${token}`,
     });
     if (!res.ok) throw await refused(res, `bundle ${id}`);
-    const parsed = CeremonyBundleSchema.safeParse(await res.json().catch(() => undefined));
+    const raw = (await res.json().catch(() => undefined)) as unknown;
+    const parsed = CeremonyBundleSchema.safeParse(raw);
     if (!parsed.success) {
       throw new CliError('BAD_COORDINATOR_MESSAGE', `bundle ${id}: not a bundle`, USAGE_EXIT);
     }
-    // Entries are checked by verifyLog: they must hash to the leaf the checkpoints sign.
-    out.set(`sign:${id}`, parsed.data.transcript as TranscriptEntry[]);
+    // Entries and bundles are checked by verifyLog: parsed there, hashed against the leaf the
+    // checkpoints sign, and the bundle verified before anything it says is used.
+    bundles.set(id, raw);
+    transcripts.set(`sign:${id}`, parsed.data.transcript);
     for (const g of parsed.data.governance ?? []) {
       let ceremonyId: unknown;
       try {
@@ -848,12 +923,10 @@ async function fetchSigningTranscripts(
       } catch {
         continue;
       }
-      if (typeof ceremonyId === 'string') {
-        out.set(`governance:${ceremonyId}`, g.transcript as TranscriptEntry[]);
-      }
+      if (typeof ceremonyId === 'string') transcripts.set(`governance:${ceremonyId}`, g.transcript);
     }
   }
-  return out;
+  return { transcripts, bundles };
 }
 
 const HOTFIX_STATUS_TEXT: Record<HotfixDeadline['status'], string> = {
@@ -864,15 +937,15 @@ const HOTFIX_STATUS_TEXT: Record<HotfixDeadline['status'], string> = {
   late: 'FLAGGED LATE (GOVERNANCE_FLAG_LATE)',
 };
 
-export async function cmdLogVerify(
-  o: GlobalOptions & {
-    from?: string;
-    logKey?: string;
-    auditorToken?: string;
-    coordinatorKey?: string;
-  },
-  ctx: Ctx,
-): Promise<void> {
+type LogVerifyOptions = GlobalOptions & {
+  from?: string;
+  logKey?: string;
+  auditorToken?: string;
+  coordinatorKey?: string;
+  adminPublicKey?: string;
+};
+
+export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void> {
   const home = await openHome(o);
   const base = coordinatorUrl(o, home);
   const keyText = o.logKey ?? home?.config.coordinator?.logKey;
@@ -904,25 +977,36 @@ export async function cmdLogVerify(
   ctx.progress(`fetching the log from ${base}`);
   const started = performance.now();
   const fetched = await fetchLog(base);
-  let transcripts: Map<string, TranscriptEntry[]> | undefined;
+  let transcripts: Map<string, unknown[]> | undefined;
+  let bundles: Map<string, unknown> | undefined;
   let coordinatorKey: Uint8Array | undefined;
+  let bundleTrust: BundleTrust | undefined;
   if (o.auditorToken !== undefined) {
     const keyHex =
       hexFlag(o.coordinatorKey, '--coordinator-key') ?? home?.config.coordinator?.coordinatorKey;
-    if (keyHex === undefined) {
+    const adminHex =
+      hexFlag(o.adminPublicKey, '--admin-public-key') ?? home?.config.coordinator?.adminKey;
+    if (keyHex === undefined || adminHex === undefined) {
       throw new CliError(
         'KEYS_NOT_PINNED',
-        "--auditor-token checks the coordinator's signed governance records: pass --coordinator-key HEX (from its start banner, out of band), or work from a member home that pinned it",
+        "--auditor-token checks the coordinator's signed governance records and verifies every completed signing ceremony's bundle: pass --coordinator-key HEX and --admin-public-key HEX (from its start banner, out of band), or work from a member home that pinned them",
         USAGE_EXIT,
       );
     }
     coordinatorKey = hexToBytes(keyHex);
-    transcripts = await fetchSigningTranscripts(
+    bundleTrust = { coordinatorKey: keyHex, adminKey: adminHex, logKey: keyText };
+    ({ transcripts, bundles } = await fetchSigningBundles(
       base,
       await readToken(o.auditorToken),
       fetched.leaves,
       ctx,
-    );
+    ));
+  }
+  // Content formats (raw, OpenPGP) sign the artifact bytes: the home's copies, when it has them.
+  const artifactBytes = new Map<string, (name: string) => Uint8Array>();
+  for (const [id, bundle] of bundles ?? []) {
+    const found = await artifactsFor(bundle, [], home);
+    if (found.bytes !== undefined) artifactBytes.set(id, found.bytes);
   }
   const fetchMs = Math.round(performance.now() - started);
   const enc = new TextEncoder();
@@ -932,12 +1016,19 @@ export async function cmdLogVerify(
     checkpoints: fetched.checkpoints,
     logKey,
     from: from?.note,
-    ...(transcripts === undefined
+    ...(transcripts === undefined || bundles === undefined || bundleTrust === undefined
       ? {}
       : {
           transcriptOf: (leaf) => transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`),
           coordinatorKey,
           signingTranscriptsOnly: true,
+          bundles: {
+            of: (leaf) => bundles.get(leaf.ceremonyId),
+            trust: (leaf) => {
+              const bytes = artifactBytes.get(leaf.ceremonyId);
+              return bytes === undefined ? bundleTrust : { ...bundleTrust, artifactBytes: bytes };
+            },
+          },
         }),
   });
   const verifyMs = Math.round(performance.now() - t0);
@@ -980,6 +1071,8 @@ export async function cmdLogVerify(
     checks: report.checks,
     badLeaves: report.badLeaves,
     badCeremonies: report.badCeremonies,
+    // Completed signing ceremonies whose bundle did not verify: nothing they say was used.
+    unverifiedCeremonies: transcripts === undefined ? null : report.unverifiedCeremonies,
     overdueHotfixes,
     // Every completed hotfix with the deadline re-derived from its transcript and whether it was
     // flagged in time; null without --auditor-token (the leaves alone do not say which is a hotfix).
@@ -1017,8 +1110,12 @@ export async function cmdLogVerify(
         ),
         `  deadlines   ${
           transcripts === undefined
-            ? 'not checked (pass --auditor-token FILE to re-derive every hotfix deadline from the transcripts)'
-            : `${report.hotfixes.length} completed hotfix${report.hotfixes.length === 1 ? '' : 'es'}`
+            ? 'not checked (pass --auditor-token FILE to re-derive every hotfix deadline from the verified bundles)'
+            : `${report.hotfixes.length} completed hotfix${report.hotfixes.length === 1 ? '' : 'es'}, from the bundles that verify${
+                report.unverifiedCeremonies.length === 0
+                  ? ''
+                  : ` (${report.unverifiedCeremonies.length} do not: ${report.unverifiedCeremonies.join(', ')})`
+              }`
         }`,
         ...report.hotfixes.map(
           (h) =>
@@ -1147,6 +1244,10 @@ Keys (nothing the coordinator sends is believed on its own):
                                     set CONCLAVE_PASSPHRASE), else refused
   --trust-bundle-keys               check the bundle against the keys it carries (internal
                                     consistency only; the report says which keys were not pinned)
+  public key package                this member's share of the group (its key epoch), else the
+                                    bundle's: culprits are then proven only under the coordinator's copy
+  witnesses                         --witness NAME=HEX (repeatable), else none: the checkpoint then
+                                    proves only that the coordinator's log key signed it
 Exit: 0 every check passed, 1 a check failed (named), 2 bad usage or unreadable input.
 `;
 
@@ -1165,6 +1266,11 @@ export function registerAudit(program: Command): void {
       .option('--admin-public-key <hex>', 'the admin public key you expect')
       .option('--log-key <key>', 'the log verifier key you expect (origin+keyid+base64)')
       .option('--trust-bundle-keys', 'take unpinned keys from the bundle (says so in the report)')
+      .option(
+        '--witness <name=hex>',
+        "a witness whose cosignature the checkpoint must carry: a member name (or witness key name) and its public key (repeatable); without one the checkpoint proves only the coordinator's log key signed it",
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
       .option(
         '--artifact <file>',
         'the artifact file, for raw/OpenPGP signatures (repeatable; default: the home copy)',
@@ -1195,26 +1301,21 @@ export function registerAudit(program: Command): void {
       .option('--log-key <key>', 'the log verifier key (default: the one pinned in the home)')
       .option(
         '--auditor-token <file>',
-        "also fetch every completed signing ceremony's transcript: verify the governance records and check each hotfix was flagged by its deadline",
+        "also fetch every completed signing ceremony's bundle: verify each, verify the governance records, and check each hotfix was flagged by its deadline (facts only from the bundles that verify)",
       )
       .option(
         '--coordinator-key <hex>',
         'the coordinator identity key, for the governance records (default: the home pin)',
       )
+      .option(
+        '--admin-public-key <hex>',
+        "the admin public key, to verify each ceremony's bundle with --auditor-token (default: the home pin)",
+      )
       .addHelpText(
         'after',
         "\nWitnesses: another member's cosignature is checked under the key your shares name, opened with\nyour passphrase (asked on the terminal; for automation set CONCLAVE_PASSPHRASE); without one it\nshows unverified.\n",
       ),
-  ).action(
-    run<
-      GlobalOptions & {
-        from?: string;
-        logKey?: string;
-        auditorToken?: string;
-        coordinatorKey?: string;
-      }
-    >((o, ctx) => cmdLogVerify(o, ctx)),
-  );
+  ).action(run<LogVerifyOptions>((o, ctx) => cmdLogVerify(o, ctx)));
   common(
     log
       .command('witness')

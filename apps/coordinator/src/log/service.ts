@@ -27,6 +27,7 @@ import {
   type LeafKind,
   type LogLeaf,
   type LogReport,
+  type VerifyLogInput,
   type NoteVerifier,
   type TranscriptEntry,
 } from '@conclave/audit';
@@ -651,8 +652,12 @@ export class TransparencyLog {
     );
   }
 
-  /** Verifies the whole stored log, transcripts included (what the auditors' pages show). */
-  verify(): LogReport {
+  /**
+   * Verifies the whole stored log, transcripts included (what the auditors' pages show). Hotfix
+   * deadlines and ratifications are derived only from `bundles` that verify (verifyLog): the
+   * caller builds them (buildBundle) with the keys to check them against.
+   */
+  verify(bundles?: VerifyLogInput['bundles']): LogReport {
     const rows = this.#db.prepare('SELECT leaf FROM log_leaves ORDER BY idx').all() as {
       leaf: string;
     }[];
@@ -663,6 +668,7 @@ export class TransparencyLog {
       logKey: this.verifier,
       transcriptOf: (leaf) => this.transcriptOf(leaf),
       coordinatorKey: this.#deps.coordinatorKey.publicKey,
+      ...(bundles === undefined ? {} : { bundles }),
     });
   }
 

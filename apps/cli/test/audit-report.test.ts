@@ -1,0 +1,246 @@
+// `conclave audit BUNDLE` prints only what the verifier checked: the group key of the verified
+// key epoch and the digest of the verified statement, never a field the coordinator wrote into
+// (another) sign.complete; culprits with the public key package their proof rests on (the
+// member's share, or the coordinator's copy); and, with --witness, the cosignatures the checkpoint
+// must carry. Bundles come from @conclave/audit's fixture (a coordinator that holds the
+// coordinator, admin and log keys, and re-signs what it tampers with).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Home, type ShareMetadata } from '@conclave/client';
+import { ed25519 as frost } from '@conclave/frost';
+import { bytesToHex, hexToBytes } from '@conclave/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { signingBundle } from '../../../packages/audit/test/bundle-fixture.js';
+import { cmdAudit } from '../src/commands/audit.js';
+import type { Ctx } from '../src/output.js';
+
+const PASS = 'cli-audit-report-test-passphrase';
+// The CLI opens homes without allowWeakKdf: the files are written at the floor (64 MiB).
+const KDF = { kdfParams: { N: 2 ** 16, r: 8, p: 1 } } as const;
+
+const dirs: string[] = [];
+beforeEach(() => {
+  vi.stubEnv('CONCLAVE_PASSPHRASE', PASS);
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+type Case = ReturnType<typeof signingBundle>;
+interface AuditDoc {
+  ok: boolean;
+  error?: { code: string; check: string; checkCode: string | null };
+  summary: { groupPublicKey?: string; statementDigest?: string; policy: string[] } | null;
+  culprits: string[];
+  keyPackage: 'pinned' | 'bundle' | null;
+  witnessedBy: string[];
+  trust: Record<string, { source: string; epoch?: number } | null>;
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'conclave-cli-audit-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function bundleFile(c: Case): string {
+  const file = join(tempDir(), 'bundle.json');
+  writeFileSync(file, JSON.stringify(c.bundle));
+  return file;
+}
+
+/** Every key pinned on the command line, as an auditor without a home passes them. */
+const pins = (c: Case) => ({
+  home: join(tempDir(), 'no-home'),
+  coordinatorKey: c.trust.coordinatorKey,
+  adminPublicKey: c.trust.adminKey,
+  logKey: c.trust.logKey,
+  groupKey: c.trust.groupPublicKey,
+});
+
+const ctx = (json: boolean): Ctx => ({
+  json,
+  progress: () => undefined,
+  result: () => undefined,
+});
+
+/** Runs cmdAudit; its stdout and exit status (reset after: not the test process's). */
+async function audit(
+  target: string,
+  options: Record<string, unknown>,
+  json = true,
+): Promise<{ out: string; exitCode: number | undefined }> {
+  let out = '';
+  const write = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => {
+      out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      return true;
+    });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  let exitCode: number | undefined;
+  try {
+    await cmdAudit(target, { json, ...options }, ctx(json));
+  } finally {
+    exitCode = process.exitCode === undefined ? undefined : Number(process.exitCode);
+    process.exitCode = undefined;
+    write.mockRestore();
+    stderr.mockRestore();
+  }
+  return { out, exitCode };
+}
+
+/** y.ts: a second sign.complete, naming another key, statement and approvers, re-logged. */
+function secondComplete(): Case {
+  const c = signingBundle();
+  const complete = (c.bundle.transcript.at(-1) as { envelope: { body: object } }).envelope.body;
+  c.append('coordinator', '*', {
+    ...complete,
+    groupPublicKey: '11'.repeat(32),
+    statementDigest: '22'.repeat(32),
+    approvers: ['mallory'],
+    signers: ['mallory'],
+  });
+  return c;
+}
+
+describe('conclave audit prints only what the verifier checked', () => {
+  it('an honest bundle: the epoch’s group key and the verified statement’s digest', async () => {
+    const c = signingBundle();
+    const { out, exitCode } = await audit(bundleFile(c), pins(c));
+    const doc = JSON.parse(out) as AuditDoc;
+    expect(exitCode).toBeUndefined();
+    const complete = (
+      c.bundle.transcript.at(-1) as { envelope: { body: { statementDigest: string } } }
+    ).envelope.body;
+    expect(doc.summary).toMatchObject({
+      groupPublicKey: c.bundle.group!.epochs[0]!.groupPublicKey,
+      statementDigest: complete.statementDigest,
+      policy: ['default'],
+    });
+  });
+
+  it('a second sign.complete: exit 1 (UNEXPECTED_MESSAGE), and none of its fields printed', async () => {
+    const c = secondComplete();
+    const { out, exitCode } = await audit(bundleFile(c), pins(c));
+    const doc = JSON.parse(out) as AuditDoc;
+    expect(exitCode).toBe(1);
+    expect(doc.error).toMatchObject({ code: 'AUDIT_FAILED', checkCode: 'UNEXPECTED_MESSAGE' });
+    expect(doc.summary?.groupPublicKey).toBe(c.bundle.group!.epochs[0]!.groupPublicKey);
+    expect(doc.summary?.statementDigest).toBeUndefined();
+    expect(doc.summary?.policy).toEqual([]);
+    const human = await audit(bundleFile(c), pins(c), false);
+    expect(human.out).toMatch(/FAILED at "one final message, last" \(UNEXPECTED_MESSAGE\)/);
+    expect(human.out).not.toContain('1111111111111111');
+    expect(human.out).not.toContain('2222222222222222');
+    expect(human.out).not.toMatch(/statement {2}sha256/);
+  });
+});
+
+describe('conclave audit says what the culprits’ proof rests on', () => {
+  /**
+   * x.ts case B recorded as aborted: a public key package consistent with the group key but not
+   * the dealt one, under which alice's and bob's genuine shares fail. Returns the dealt package.
+   */
+  function framed(): Case & { original: string } {
+    const c = signingBundle();
+    const epoch = c.bundle.group!.epochs[0]!;
+    const original = epoch.publicKeyPackage;
+    const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(original));
+    const { Point, Fn } = frost.suite;
+    const Y = Point.fromBytes(pub.verifyingKey);
+    const xOf = (id: string) =>
+      frost.suite.scalarFromBytes(hexToBytes(frost.identifier.parse(id as never)));
+    const ids = Object.keys(pub.verifyingShares);
+    const xa = xOf(ids[0]!);
+    const Za = Point.BASE.multiply(12345n);
+    const fake: Record<string, Uint8Array> = {};
+    for (const id of ids) fake[id] = Y.add(Za.subtract(Y).multiply(Fn.div(xOf(id), xa))).toBytes();
+    epoch.publicKeyPackage = bytesToHex(
+      frost.encode.bytes('PublicKeyPackage', { ...pub, verifyingShares: fake as never }),
+    );
+    c.truncate(c.bundle.transcript.length - 1);
+    c.bundle.recorded = { state: 'aborted', culprits: ['alice', 'bob'] };
+    c.append('coordinator', '*', {
+      type: 'sign.aborted',
+      reason: 'failed',
+      code: 'INSUFFICIENT_HONEST_SIGNERS',
+      message: 'invalid shares',
+      culprits: ['alice', 'bob'],
+    });
+    return { ...c, original };
+  }
+
+  it('keys on the command line only: the culprits are said to rest on the coordinator’s package', async () => {
+    const c = framed();
+    const json = JSON.parse((await audit(bundleFile(c), pins(c))).out) as AuditDoc;
+    expect(json).toMatchObject({ culprits: ['alice', 'bob'], keyPackage: 'bundle' });
+    const human = await audit(bundleFile(c), pins(c), false);
+    expect(human.out).toMatch(
+      /culprits {3}alice, bob \(proven only under the coordinator-supplied public key package/,
+    );
+  });
+
+  it("a member's home: the share's package is pinned, and the forged one refused (INCONSISTENT_KEY_PACKAGE)", async () => {
+    const c = framed();
+    const dir = join(tempDir(), 'carol');
+    const home = await Home.init(dir, 'carol', PASS, KDF);
+    const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(c.original));
+    // The share's secret half plays no part in an audit: any key package stands in for it.
+    const dealt = frost.keys.dealer({
+      minSigners: 2,
+      maxSigners: 3,
+      identifiers: ['alice', 'bob', 'carol'].map((m) => frost.identifier.derive(m)),
+    });
+    const meta: ShareMetadata = {
+      kind: 'frost-key-package',
+      group: 'release',
+      member: 'carol',
+      suite: 'FROST-ED25519-SHA512-v1',
+      threshold: 2,
+      groupPublicKey: bytesToHex(pub.verifyingKey),
+      publicKeyPackage: c.original,
+      participants: c.bundle.group!.epochs[0]!.members.map((m) => ({
+        member: m.member,
+        identifier: frost.identifier.derive(m.member),
+        identityKey: m.identityKey,
+      })),
+      ceremonyId: 'c_keyceremony0001',
+      createdAt: new Date(0).toISOString(),
+      epoch: 1,
+    };
+    const keyPackage = frost.keys.keyPackage(
+      dealt.shares[frost.identifier.derive('carol')] as Parameters<typeof frost.keys.keyPackage>[0],
+    );
+    await home.saveShare(keyPackage, meta, PASS);
+    const { groupKey: _, home: _h, ...keys } = pins(c);
+    const { out, exitCode } = await audit(bundleFile(c), { ...keys, home: dir });
+    const doc = JSON.parse(out) as AuditDoc;
+    expect(exitCode).toBe(1);
+    expect(doc.trust['publicKeyPackage']).toMatchObject({ source: 'share', epoch: 1 });
+    expect(doc.error?.checkCode).toBe('INCONSISTENT_KEY_PACKAGE');
+    expect(doc.culprits).toEqual([]);
+  });
+});
+
+describe('conclave audit --witness', () => {
+  it('a malformed --witness is refused as usage (INVALID_ARGUMENT)', async () => {
+    const c = signingBundle();
+    await expect(
+      cmdAudit(bundleFile(c), { ...pins(c), json: true, witness: ['bob'] }, ctx(true)),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('a pinned witness that did not cosign the checkpoint: exit 1 (COSIGNATURE_INVALID); none: the report says log key only', async () => {
+    const c = signingBundle();
+    const bob = bytesToHex(c.ids['bob']!.publicKey);
+    const { out, exitCode } = await audit(bundleFile(c), { ...pins(c), witness: [`bob=${bob}`] });
+    expect(exitCode).toBe(1);
+    expect((JSON.parse(out) as AuditDoc).error?.checkCode).toBe('COSIGNATURE_INVALID');
+    const plain = await audit(bundleFile(c), pins(c), false);
+    expect(plain.exitCode).toBeUndefined();
+    expect(plain.out).toMatch(/checkpoint signed by the coordinator's log key only/);
+  });
+});
