@@ -158,8 +158,10 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
     }
     case 'dkg.round2': {
       const recipients = (body as DkgRound2).boxes.map((b) => b.recipient);
+      const event = { type: 'dkg.round2', member: m.member, recipients, at };
+      runner.check(live, event);
       checkBoxSignatures(runner, live.id, m.member, (body as DkgRound2).boxes);
-      runner.apply(live, { type: 'dkg.round2', member: m.member, recipients, at }, { incoming: m });
+      runner.apply(live, event, { incoming: m });
       return;
     }
     case 'dkg.confirm': {

@@ -475,8 +475,10 @@ export function handleLifecycleMessage(runner: CeremonyRunner, live: Live, m: In
     }
     case 'key.round2': {
       const recipients = (body as KeyRound2).boxes.map((b) => b.recipient);
+      const event = { type: 'dkg.round2', member: m.member, recipients, at };
+      runner.check(live, event);
       checkBoxSignatures(runner, live.id, m.member, (body as KeyRound2).boxes);
-      runner.apply(live, { type: 'dkg.round2', member: m.member, recipients, at }, { incoming: m });
+      runner.apply(live, event, { incoming: m });
       return true;
     }
     default:
@@ -588,9 +590,11 @@ export function boxesFor(
 }
 
 /**
- * Refuses (INVALID_MESSAGE) a box whose sender's signature does not verify: relayed, its recipient
- * would take it for one altered in transit and abort the ceremony naming nobody. A box without
- * one (a client from before signatures) is relayed; its recipient blames nobody for it either.
+ * Refuses (INVALID_MESSAGE) a box that does not carry its sender's signature, or whose signature
+ * does not verify. A recipient blames a sender for a box that does not open only if the sender
+ * signed it: relayed unsigned, a dealer's garbage would abort the ceremony with nobody blamed, a
+ * denial of service without a name. (The schema keeps the signature optional only so transcripts
+ * from before it still parse; clients from before it cannot take part in key ceremonies.)
  */
 export function checkBoxSignatures(
   runner: CeremonyRunner,
@@ -600,8 +604,13 @@ export function checkBoxSignatures(
 ): void {
   const key = runner.memberKey(sender);
   for (const b of boxes) {
-    if (b.signature === undefined) continue;
     const context = { ceremonyId, sender, recipient: b.recipient };
+    if (b.signature === undefined) {
+      throw refused(
+        'INVALID_MESSAGE',
+        `the box to ${b.recipient} is not signed; nothing was recorded — this client predates signed boxes: upgrade it`,
+      );
+    }
     if (key === undefined || !verifyPairwiseBox(key, context, b, b.signature)) {
       throw refused(
         'INVALID_MESSAGE',

@@ -77,6 +77,19 @@ const round1 = (member: string, n: number, t: number) => ({
   ),
 });
 
+/** A round-2 box from `from` to `to`, signed by its sender as every client signs it. */
+const signedBox = (
+  keys: Record<string, IdentityKey>,
+  ceremonyId: string,
+  from: string,
+  to: string,
+  box: { ephemeralKey: string; nonce: string; ciphertext: string },
+) => ({
+  recipient: to,
+  ...box,
+  signature: signPairwiseBox(keys[from]!, { ceremonyId, sender: from, recipient: to }, box),
+});
+
 describe('key ceremony', () => {
   it('sends dkg.start to a member that connects late, broadcasts one round-1 list, aborts on dkg.fail', async () => {
     const t = await fresh();
@@ -158,10 +171,16 @@ describe('key ceremony', () => {
       ciphertext: '33'.repeat(40),
     };
     expectAck(
-      await dave.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'erin', ...box }] }),
+      await dave.submit(id, {
+        type: 'dkg.round2',
+        boxes: [signedBox(keys, id, 'dave', 'erin', box)],
+      }),
     );
     expectAck(
-      await erin.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'dave', ...box }] }),
+      await erin.submit(id, {
+        type: 'dkg.round2',
+        boxes: [signedBox(keys, id, 'erin', 'dave', box)],
+      }),
     );
     await dave.nextBody('dkg.round2.deliver', id);
     // Once delivered, dave's complaint about erin's share aborts the ceremony, naming her.
@@ -313,14 +332,21 @@ describe('key ceremony', () => {
         boxes: [{ recipient: 'erin', ...box, signature }],
       }),
     );
-    expectAck(
-      await erin.submit(id, { type: 'dkg.round2', boxes: [{ recipient: 'dave', ...box }] }),
-    );
+    // An unsigned box is refused too: relayed, a dealer's garbage could be blamed on nobody.
+    const unsigned = await erin.submit(id, {
+      type: 'dkg.round2',
+      boxes: [{ recipient: 'dave', ...box }],
+    });
+    expect(unsigned).toMatchObject({ code: 'INVALID_MESSAGE' });
+    expect(unsigned.message).toMatch(/not signed/);
+    const fromErin = signedBox(keys, id, 'erin', 'dave', box);
+    expectAck(await erin.submit(id, { type: 'dkg.round2', boxes: [fromErin] }));
     // Relayed as sent: erin can tell a box dave signed from one altered on the way.
     const delivered = await erin.nextBody('dkg.round2.deliver', id);
     expect(delivered.body.boxes).toEqual([{ sender: 'dave', ...box, signature }]);
     const toDave = await dave.nextBody('dkg.round2.deliver', id);
-    expect(toDave.body.boxes).toEqual([{ sender: 'erin', ...box }]);
+    const { recipient: _r, ...relayed } = fromErin;
+    expect(toDave.body.boxes).toEqual([{ sender: 'erin', ...relayed }]);
   });
 
   // Blame is judged against the view the coordinator relayed, not by majority: with two members a
@@ -345,20 +371,13 @@ describe('key ceremony', () => {
         sent[name] = r1.package;
         expectAck(await c.submit(id, r1));
       }
-      expectAck(
-        await clients.dave.submit(id, {
-          type: 'dkg.round2',
-          boxes: [{ recipient: 'erin', ...box }],
-        }),
-      );
-      expectAck(
-        await clients.erin.submit(id, {
-          type: 'dkg.round2',
-          boxes: [{ recipient: 'dave', ...box }],
-        }),
-      );
+      const fromDave = signedBox(keys, id, 'dave', 'erin', box);
+      const fromErin = signedBox(keys, id, 'erin', 'dave', box);
+      expectAck(await clients.dave.submit(id, { type: 'dkg.round2', boxes: [fromDave] }));
+      expectAck(await clients.erin.submit(id, { type: 'dkg.round2', boxes: [fromErin] }));
       const delivered = await clients.dave.nextBody('dkg.round2.deliver', id);
-      expect(delivered.body.boxes).toEqual([{ sender: 'erin', ...box }]);
+      const { recipient: _r, ...relayed } = fromErin;
+      expect(delivered.body.boxes).toEqual([{ sender: 'erin', ...relayed }]);
       // The view an honest member computes from what was relayed: the round-1 hash and the key.
       const packages = Object.entries(sent).map(([member, pkg]) => ({ member, package: pkg }));
       const relayedHash = round1Hash({

@@ -18,7 +18,6 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   boxFromWire,
-  boxToWire,
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
@@ -30,7 +29,7 @@ import {
   respondToChallenge,
   round1Hash,
   sealEnvelope,
-  sealTo,
+  sealSignedBox,
   signDkgConfirmation,
   sessionPackagesBytes,
   signPackageAck,
@@ -481,13 +480,13 @@ export class FakeMember {
           .filter((p) => p.member !== this.name)
           .map((p) => {
             const pkg = r2.packages[p.identifier as never] as DkgRound2Package;
-            const box = sealTo(
-              x25519PublicFromIdentity(hexToBytes(p.identityKey, 32)),
+            const box = sealSignedBox(
+              hexToBytes(p.identityKey, 32),
               this.key,
               frost.encode.bytes('DkgRound2Package', pkg),
               { ceremonyId: id, sender: this.name, recipient: p.member },
             );
-            return { recipient: p.member, ...boxToWire(box) };
+            return { recipient: p.member, ...box };
           });
         this.#send(id, { type: 'dkg.round2', boxes });
         return;

@@ -3,14 +3,13 @@
 // B.28, B.30, B.31.
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
 import {
+  sealSignedBox,
   boxFromWire,
-  boxToWire,
   bytesToHex,
   hexToBytes,
   lifecycleHash,
   newCeremonyId,
   openFrom,
-  sealTo,
   signDkgConfirmation,
   x25519PublicFromIdentity,
   type SealedBody,
@@ -85,12 +84,12 @@ class Holder {
     const p = [...c.start.previous, ...c.start.participants].find(
       (x: { member: string }) => x.member === to,
     );
-    const box = sealTo(x25519PublicFromIdentity(hexToBytes(p.identityKey, 32)), this.m.key, plain, {
+    const box = sealSignedBox(hexToBytes(p.identityKey, 32), this.m.key, plain, {
       ceremonyId: cid,
       sender: this.name,
       recipient: to,
     });
-    return { recipient: to, ...boxToWire(box) };
+    return { recipient: to, ...box };
   }
 
   #open(c: Ceremony, cid: string, b: Frame): Uint8Array {
