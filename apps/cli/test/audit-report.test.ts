@@ -11,7 +11,7 @@ import { Home, type ShareMetadata } from '@conclave/client';
 import { ed25519 as frost } from '@conclave/frost';
 import { bytesToHex, hexToBytes } from '@conclave/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { signingBundle } from '../../../packages/audit/test/bundle-fixture.js';
+import { keyBundle, signingBundle } from '../../../packages/audit/test/bundle-fixture.js';
 import { cmdAudit } from '../src/commands/audit.js';
 import type { Ctx } from '../src/output.js';
 
@@ -181,6 +181,14 @@ describe('conclave audit says what the culprits’ proof rests on', () => {
     expect(human.out).toMatch(
       /culprits {3}alice, bob \(proven only under the coordinator-supplied public key package/,
     );
+  });
+
+  it('a key ceremony: culprits are said not to be judged, never "none"', async () => {
+    const c = keyBundle() as unknown as Case;
+    const human = await audit(bundleFile(c), pins(c), false);
+    expect(human.exitCode).toBeUndefined();
+    expect(human.out).toMatch(/culprits {3}not judged for key ceremonies/);
+    expect(human.out).not.toMatch(/culprits {3}none/);
   });
 
   it("a member's home: the share's package is pinned, and the forged one refused (INCONSISTENT_KEY_PACKAGE)", async () => {

@@ -347,7 +347,7 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
   if (input.bundles !== undefined) {
     leaves.forEach((leaf, i) => {
       if (leaf?.kind !== 'sign' || leaf.outcome !== 'completed') return;
-      const facts = verifiedFacts(input, leaf, i);
+      const facts = verifiedFacts(input, leaf, i, revocationsBefore(leaves, i));
       if (facts === undefined) unverified.push(leaf.ceremonyId);
       else if (facts !== null) signed.push(facts);
     });
@@ -591,10 +591,22 @@ function parseTranscript(raw: readonly unknown[]): TranscriptEntry[] | undefined
  * auditor's keys and its transcript is exactly the one the leaf covers; undefined when it is
  * missing or does not verify; null when it verifies but is no source of facts.
  */
+/**
+ * The scope ids of the member revocations the log holds before leaf `index` (its `admin` leaves of
+ * `admin.member.revoke`): applied before that ceremony ended.
+ */
+function revocationsBefore(leaves: readonly (LogLeaf | null)[], index: number): string[] {
+  return leaves
+    .slice(0, index)
+    .filter((l) => l?.kind === 'admin' && l.outcome === 'admin.member.revoke')
+    .map((l) => (l as LogLeaf).ceremonyId);
+}
+
 function verifiedFacts(
   input: VerifyLogInput,
   leaf: LogLeaf,
   index: number,
+  revocations: readonly string[],
 ): SigningFacts | null | undefined {
   if (input.bundles === undefined) return undefined;
   const trust = input.bundles.trust(leaf);
@@ -612,6 +624,11 @@ function verifiedFacts(
   const parsed = CeremonyBundleSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const b = parsed.data;
+  // A bundle's registry is the coordinator's selection of operations: one that leaves out a
+  // revocation the log holds would let the revoked member's approvals count. Every revocation
+  // logged before this ceremony's leaf must be in it.
+  const listed = new Set(b.registry.map((op) => op.scopeId));
+  if (revocations.some((scopeId) => !listed.has(scopeId))) return undefined;
   const entries = parseTranscript(b.transcript);
   if (
     entries === undefined ||

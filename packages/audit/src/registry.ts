@@ -14,8 +14,10 @@
 // close to it for a short-lived command (every admin operation is one CLI invocation), possibly
 // days early for a long-running `conclave agent` — and a smaller one is a counter, no time at all.
 // The coordinator's recorded `at` is its word.
-// So: a name's key is valid from its add until its revocation R, each at the admin's signed time
-// (the registry's recorded `at` only when the admin's seq is a counter). A member's envelope counts
+// So: a name's key is valid from its add until its revocation R, each at the earlier of the
+// admin's signed time and the recorded `at` (the recorded one alone when the admin's seq is a
+// counter): clocks of different machines disagree, and the earlier of the two is the one neither
+// a skewed admin clock nor the coordinator can push past what the admin signed. A member's envelope counts
 // as signed under the key only if both its own signed time (when it has one) and the time the
 // coordinator recorded for it fall before R. The coordinator can thus make an honest envelope
 // fail (visible, and only against its own record), never pass a late one — unless the member's
@@ -99,8 +101,12 @@ export function replayRegistry(
       unsigned.push(op.scopeId);
       continue;
     }
-    const signedAt = signedTimeOf(result.value);
-    opened.push({ scopeId: op.scopeId, at: op.at, signedAt: signedAt ?? op.at, body });
+    // The earlier of the admin's signed time and the recorded one: the coordinator cannot date an
+    // operation later than the admin signed it, and an admin clock running ahead of the
+    // coordinator's (or a recorded time the coordinator moved earlier) only makes a key's validity
+    // start sooner and end sooner, never last past the revocation the admin signed.
+    const signedAt = Math.min(signedTimeOf(result.value) ?? op.at, op.at);
+    opened.push({ scopeId: op.scopeId, at: op.at, signedAt, body });
   }
   // The admin's own order: its signed clock, then the recorded time for operations signed in the
   // same millisecond by different processes.

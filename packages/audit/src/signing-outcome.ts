@@ -5,7 +5,8 @@
 //   rejected   sign.aborted `rejected`, and member-signed sign.reject envelopes of this request
 //              enough that t approvals had become impossible (with the members excluded or
 //              revoked); a policy stricter than t is not in the bundle, so a POLICY_* rejection
-//              with fewer is accepted only as "under the policy the coordinator states"
+//              with fewer, after a rejection or a revocation, is accepted only as "under the policy
+//              the coordinator states"
 //   cancelled  sign.aborted `cancelled`, and a ceremony.cancel signed by the requester or the
 //              admin — or, when none, the coordinator's own cancellation (a newer policy:
 //              POLICY_SUPERSEDED; the group's shares changed: a later key epoch in the bundle),
@@ -167,10 +168,22 @@ function rejection(f: OutcomeFacts, code: string, endedAt: number): OutcomeVerdi
       detail: `recorded as rejected: ${rejecters.length} member-signed rejections (${rejecters.join(', ') || 'none'}) left ${available.length} members who could approve, fewer than the threshold ${f.threshold}`,
     };
   }
-  if (POLICY_CODES.includes(code) && rejecters.length > 0) {
+  // A policy stricter than t (a quorum, a role) can become impossible through rejections or
+  // through revocations (its only role holder revoked): either is a signed fact here.
+  const revoked = [...f.roster].filter((m) => {
+    const at = f.revokedAt(m);
+    return at !== undefined && at <= endedAt;
+  });
+  if (POLICY_CODES.includes(code) && (rejecters.length > 0 || revoked.length > 0)) {
+    const after = [
+      rejecters.length > 0 ? `member-signed rejections by ${rejecters.join(', ')}` : '',
+      revoked.length > 0 ? `the admin's revocation of ${revoked.join(', ')}` : '',
+    ]
+      .filter((x) => x !== '')
+      .join(' and ');
     return {
       ok: true,
-      detail: `recorded as rejected (${code}) after member-signed rejections by ${rejecters.join(', ')}: ${available.length} members could still approve, enough for the threshold ${f.threshold}, so the rejection rests on the policy the coordinator states (not in the bundle, not verified here)`,
+      detail: `recorded as rejected (${code}) after ${after}: ${available.length} members could still approve, enough for the threshold ${f.threshold}, so the rejection rests on the policy the coordinator states (not in the bundle, not verified here)`,
     };
   }
   return unproven(

@@ -459,6 +459,7 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
     | { kind: 'other'; at: number }
     | { kind: 'flag'; at: number; ceremonyId?: string; ratifyBy?: number; policyVersion?: number }
     | { kind: 'ratify'; at: number }
+    | { kind: 'revoke'; at: number; scopeId: string }
     | { kind: 'hotfix'; at: number; ceremonyId: string; policyId?: string };
 
   /** A completed signing ceremony (really signed) completing at `at` under `policyId`. */
@@ -532,6 +533,20 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
             { at: s.at },
           ),
         );
+      } else if (s.kind === 'revoke') {
+        // A member revocation the admin made, as the log holds it (its transcript is not needed).
+        log.leaves.push(
+          encodeLeaf(
+            leafFor({
+              ceremonyId: s.scopeId,
+              kind: 'admin',
+              group: null,
+              outcome: 'admin.member.revoke',
+              at: s.at,
+              transcript: [],
+            }),
+          ),
+        );
       } else if (s.kind === 'ratify') {
         push(
           signed('c_ratify000000001', { class: 'standard', ratifies: HOTFIX }, s.at, 'release@v0'),
@@ -590,6 +605,20 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
       evidence: { index: 2, at: C + DEFAULT_WINDOW + GRACE + 1 },
     });
     expect(r.checks.find((c) => !c.ok)?.detail).toContain(HOTFIX);
+  });
+
+  it('a bundle whose registry leaves out a revocation the log holds before it is no source of facts: BUNDLE_UNVERIFIED', () => {
+    const revoke = { kind: 'revoke', at: C + HOUR, scopeId: 'c_revoke0000000001' } as const;
+    const ratify = { kind: 'ratify', at: C + 2 * HOUR } as const;
+    // The ratification's bundle lists no such revocation: the revoked member's approval could
+    // be in it, so its ratification is not taken.
+    const r = world([revoke, ratify])();
+    expect(failed(r)).toContain('BUNDLE_UNVERIFIED');
+    expect(r.checks.find((c) => c.code === 'BUNDLE_UNVERIFIED' && !c.ok)?.detail).toContain(
+      'c_ratify000000001',
+    );
+    // A revocation logged after the ceremony ended is none of its business.
+    expect(failed(world([ratify, { ...revoke, at: C + 3 * HOUR }])())).toEqual([]);
   });
 
   it('the grace: a leaf dated at deadline + grace exactly is no evidence yet; grace is configurable', () => {

@@ -3,7 +3,14 @@
 // envelope, last; each recorded state backed by the signed envelopes it needs; a member who
 // declined a session (signed round2.decline) is never a culprit. Each rule asserts its code.
 import { ed25519 as frost } from '@conclave/frost';
-import { bytesToHex, hexToBytes, requestDigest, type SignRequest } from '@conclave/protocol';
+import {
+  bytesToHex,
+  hexToBytes,
+  newCeremonyId,
+  requestDigest,
+  sealEnvelope,
+  type SignRequest,
+} from '@conclave/protocol';
 import { buildStatement, statementDigest } from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle, type TranscriptEntry } from '../src/index.js';
@@ -156,6 +163,30 @@ describe('each recorded state needs its signed evidence (finding: outcome not ba
     const r = verifyCeremonyBundle(c.bundle, c.trust);
     expect(failed(r)).toEqual([]);
     expect(check(r, 'outcome')?.detail).toMatch(/2 member-signed rejections \(bob, carol\)/);
+  });
+
+  it('rejected for the policy after a revocation, with no rejection (its only role holder revoked): verified, under the stated policy', () => {
+    const c = signingBundle();
+    const t0 = entries(c)[0]!.at;
+    const d = ended([], { reason: 'rejected', code: 'POLICY_ROLE_MISSING' }, { state: 'rejected' });
+    const scopeId = newCeremonyId();
+    d.bundle.registry.push({
+      scopeId,
+      at: t0 + 1,
+      envelope: sealEnvelope(d.admin, {
+        ceremonyId: scopeId,
+        round: '0',
+        seq: (t0 + 1) * 1000,
+        sender: 'admin',
+        body: { type: 'admin.member.revoke', member: 'carol', reason: 'left the team' },
+      }),
+    });
+    const r = verifyCeremonyBundle(d.bundle, d.trust);
+    expect(failed(r)).toEqual([]);
+    expect(check(r, 'outcome')?.detail ?? '').toMatch(/revocation of carol/);
+    // Without the revocation the same ending is unproven.
+    const e = ended([], { reason: 'rejected', code: 'POLICY_ROLE_MISSING' }, { state: 'rejected' });
+    expect(failed(verifyCeremonyBundle(e.bundle, e.trust))).toEqual(['OUTCOME_UNPROVEN']);
   });
 
   it('a rejection naming another request does not count: OUTCOME_UNPROVEN', () => {

@@ -62,11 +62,35 @@ describe('registry replay', () => {
     );
   });
 
-  it('order is the admin’s signed order: a revocation recorded before its add is still after it', () => {
+  it('a revocation counts from the earlier of its signed and recorded times: moved earlier, it fails carol, never passes her', () => {
     const c = signingBundle();
-    const t0 = entries(c)[0]!.at;
-    // Signed long after the ceremony, recorded (unsigned) before the add: changes nothing.
-    c.bundle.registry.push(operation(c, revokeCarol, { signedAt: t0 + 10_000, at: t0 - 5_000 }));
+    const end = entries(c).at(-1)!.at;
+    // Signed and recorded after the ceremony, in either order: changes nothing.
+    c.bundle.registry.push(operation(c, revokeCarol, { signedAt: end + 10_000, at: end + 5_000 }));
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual([]);
+    // Recorded before carol's approval (the coordinator's doing, or its clock): her approval fails
+    // — visible, and only against the coordinator's own record.
+    const d = signingBundle();
+    const approval = entries(d)[CAROL_APPROVAL]!;
+    d.bundle.registry.push(
+      operation(d, revokeCarol, { signedAt: end + 10_000, at: approval.at - 1 }),
+    );
+    expect(failed(verifyCeremonyBundle(d.bundle, d.trust))).toEqual(['BAD_ENVELOPE_SIGNATURE']);
+  });
+
+  it('an add the admin’s clock dates after the member’s first envelope (a clock running ahead) counts from when it was recorded', () => {
+    const c = signingBundle();
+    const approval = entries(c)[CAROL_APPROVAL]!;
+    const add = c.bundle.registry[2]!;
+    const body = (add.envelope as { body: Record<string, unknown> }).body;
+    expect(body['member']).toBe('carol');
+    // The admin's machine runs a minute ahead of the coordinator's: a false alarm before.
+    c.bundle.registry[2] = operation(
+      c,
+      body,
+      { signedAt: approval.at + 60_000, at: add.at },
+      add.scopeId,
+    );
     expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual([]);
   });
 

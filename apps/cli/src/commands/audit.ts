@@ -555,6 +555,10 @@ const mark = (c: Check) => (c.ok ? '✓' : '✗');
 
 /** The culprits, and the public key package their proof rests on (docs/audit.md). */
 function culpritsLine(report: BundleReport): string {
+  // Key-ceremony blame (dkg.abort) is not re-judged here: "none" would read as proven innocence.
+  if (report.kind === 'key') {
+    return "not judged for key ceremonies (any a dkg.abort names are the coordinator's word)";
+  }
   if (report.culprits.length === 0) return 'none';
   const basis =
     report.keyPackage === 'pinned'
