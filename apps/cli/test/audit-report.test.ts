@@ -11,9 +11,14 @@ import { Home, type ShareMetadata } from '@conclave/client';
 import { ed25519 as frost } from '@conclave/frost';
 import { bytesToHex, hexToBytes } from '@conclave/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { keyBundle, signingBundle } from '../../../packages/audit/test/bundle-fixture.js';
+import {
+  framedBundle,
+  keyBundle,
+  signingBundle,
+} from '../../../packages/audit/test/bundle-fixture.js';
 import { cmdAudit } from '../src/commands/audit.js';
 import type { Ctx } from '../src/output.js';
+import { captured } from './capture.js';
 
 const PASS = 'cli-audit-report-test-passphrase';
 // The CLI opens homes without allowWeakKdf: the files are written at the floor (64 MiB).
@@ -67,29 +72,12 @@ const ctx = (json: boolean): Ctx => ({
 });
 
 /** Runs cmdAudit; its stdout and exit status (reset after: not the test process's). */
-async function audit(
+function audit(
   target: string,
   options: Record<string, unknown>,
   json = true,
 ): Promise<{ out: string; exitCode: number | undefined }> {
-  let out = '';
-  const write = vi
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((chunk: string | Uint8Array) => {
-      out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      return true;
-    });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  let exitCode: number | undefined;
-  try {
-    await cmdAudit(target, { json, ...options }, ctx(json));
-  } finally {
-    exitCode = process.exitCode === undefined ? undefined : Number(process.exitCode);
-    process.exitCode = undefined;
-    write.mockRestore();
-    stderr.mockRestore();
-  }
-  return { out, exitCode };
+  return captured(() => cmdAudit(target, { json, ...options }, ctx(json)));
 }
 
 /** y.ts: a second sign.complete, naming another key, statement and approvers, re-logged. */
@@ -140,38 +128,7 @@ describe('conclave audit prints only what the verifier checked', () => {
 });
 
 describe('conclave audit says what the culprits’ proof rests on', () => {
-  /**
-   * x.ts case B recorded as aborted: a public key package consistent with the group key but not
-   * the dealt one, under which alice's and bob's genuine shares fail. Returns the dealt package.
-   */
-  function framed(): Case & { original: string } {
-    const c = signingBundle();
-    const epoch = c.bundle.group!.epochs[0]!;
-    const original = epoch.publicKeyPackage;
-    const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(original));
-    const { Point, Fn } = frost.suite;
-    const Y = Point.fromBytes(pub.verifyingKey);
-    const xOf = (id: string) =>
-      frost.suite.scalarFromBytes(hexToBytes(frost.identifier.parse(id as never)));
-    const ids = Object.keys(pub.verifyingShares);
-    const xa = xOf(ids[0]!);
-    const Za = Point.BASE.multiply(12345n);
-    const fake: Record<string, Uint8Array> = {};
-    for (const id of ids) fake[id] = Y.add(Za.subtract(Y).multiply(Fn.div(xOf(id), xa))).toBytes();
-    epoch.publicKeyPackage = bytesToHex(
-      frost.encode.bytes('PublicKeyPackage', { ...pub, verifyingShares: fake as never }),
-    );
-    c.truncate(c.bundle.transcript.length - 1);
-    c.bundle.recorded = { state: 'aborted', culprits: ['alice', 'bob'] };
-    c.append('coordinator', '*', {
-      type: 'sign.aborted',
-      reason: 'failed',
-      code: 'INSUFFICIENT_HONEST_SIGNERS',
-      message: 'invalid shares',
-      culprits: ['alice', 'bob'],
-    });
-    return { ...c, original };
-  }
+  const framed = framedBundle;
 
   it('keys on the command line only: the culprits are said to rest on the coordinator’s package', async () => {
     const c = framed();

@@ -15,11 +15,12 @@ import {
   type TranscriptEntry,
 } from '@conclave/audit';
 import { generateIdentityKey, sealEnvelope } from '@conclave/protocol';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { signingBundle } from '../../../packages/audit/test/bundle-fixture.js';
 import { MemLog } from '../../../packages/audit/test/helpers.js';
 import { cmdLogVerify } from '../src/commands/audit.js';
 import type { Ctx } from '../src/output.js';
+import { captured } from './capture.js';
 
 const C = 1_750_000_000_000;
 const HOUR = 3_600_000;
@@ -143,23 +144,7 @@ async function coordinator(invented: boolean) {
 }
 
 async function logVerify(options: Record<string, unknown>) {
-  let out = '';
-  const write = vi
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((chunk: string | Uint8Array) => {
-      out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      return true;
-    });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  let exitCode: number | undefined;
-  try {
-    await cmdLogVerify(options, ctx);
-  } finally {
-    exitCode = process.exitCode === undefined ? undefined : Number(process.exitCode);
-    process.exitCode = undefined;
-    write.mockRestore();
-    stderr.mockRestore();
-  }
+  const { out, exitCode } = await captured(() => cmdLogVerify(options, ctx));
   return {
     exitCode,
     doc: JSON.parse(out) as {

@@ -58,6 +58,7 @@ import {
 } from '../src/commands/release.js';
 import type { Ctx } from '../src/output.js';
 import { cmdKeyExport } from '../src/verify.js';
+import { captured } from './capture.js';
 
 // ws is a dependency of @conclave/client, not of the CLI: the fake coordinator loads that copy.
 interface WebSocket {
@@ -626,23 +627,8 @@ describe('fetch rebuilds a recorded statement offline from the authenticated sha
   });
 });
 
-/** Runs `fn` with stdout captured (commands that print their --json document themselves). */
-async function captureStdout(fn: () => Promise<void>): Promise<string> {
-  let out = '';
-  const write = vi
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((chunk: string | Uint8Array) => {
-      out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-      return true;
-    });
-  try {
-    await fn();
-  } finally {
-    write.mockRestore();
-    process.exitCode = undefined; // the bundle below fails its checks: not this test's subject
-  }
-  return out;
-}
+/** Runs `fn` with stdout captured (the bundle below fails its checks: not this test's subject). */
+const captureStdout = async (fn: () => Promise<void>): Promise<string> => (await captured(fn)).out;
 
 describe('audit checks a bundle under the group key of the authenticated share', () => {
   /** A signing bundle of `web` (its checks fail: only the keys it is checked against matter). */

@@ -424,6 +424,41 @@ const KEY_ROUND: Record<string, string> = {
 };
 
 /**
+ * x.ts case B, recorded as `aborted`: the signing bundle with a public key package consistent with
+ * the group key but not the dealt one (anyone can make one from public data: t−1 made-up verifying
+ * shares, the rest interpolated through the group key), under which alice's and bob's genuine
+ * shares fail; the coordinator records them as culprits. `original` is the dealt package.
+ */
+export function framedBundle(): ReturnType<typeof signingBundle> & { readonly original: string } {
+  const c = signingBundle();
+  const epoch = c.bundle.group!.epochs[0]!;
+  const original = epoch.publicKeyPackage;
+  const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(original));
+  const { Point, Fn } = frost.suite;
+  const Y = Point.fromBytes(pub.verifyingKey);
+  const xOf = (id: string) =>
+    frost.suite.scalarFromBytes(hexToBytes(frost.identifier.parse(id as never)));
+  const ids = Object.keys(pub.verifyingShares);
+  const xa = xOf(ids[0]!);
+  const Za = Point.BASE.multiply(12345n);
+  const fake: Record<string, Uint8Array> = {};
+  for (const id of ids) fake[id] = Y.add(Za.subtract(Y).multiply(Fn.div(xOf(id), xa))).toBytes();
+  epoch.publicKeyPackage = bytesToHex(
+    frost.encode.bytes('PublicKeyPackage', { ...pub, verifyingShares: fake as never }),
+  );
+  c.truncate(c.bundle.transcript.length - 1);
+  c.bundle.recorded = { state: 'aborted', culprits: ['alice', 'bob'] };
+  c.append('coordinator', '*', {
+    type: 'sign.aborted',
+    reason: 'failed',
+    code: 'INSUFFICIENT_HONEST_SIGNERS',
+    message: 'invalid shares',
+    culprits: ['alice', 'bob'],
+  });
+  return { ...c, original };
+}
+
+/**
  * A completed 2-of-3 key ceremony (DKG) of group `release`: the admin's `admin.group.create`, the
  * coordinator's `dkg.start`, real FROST round-1 packages and their broadcast, every member's signed
  * `dkg.confirm` and the coordinator's `dkg.complete`. Round 2 (encrypted boxes) is left out: the

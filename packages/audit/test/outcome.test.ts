@@ -2,10 +2,8 @@
 // envelopes as it likes (it holds the coordinator key, not the members'): exactly one final
 // envelope, last; each recorded state backed by the signed envelopes it needs; a member who
 // declined a session (signed round2.decline) is never a culprit. Each rule asserts its code.
-import { ed25519 as frost } from '@conclave/frost';
 import {
   bytesToHex,
-  hexToBytes,
   newCeremonyId,
   requestDigest,
   sealEnvelope,
@@ -14,7 +12,7 @@ import {
 import { buildStatement, statementDigest } from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle, type TranscriptEntry } from '../src/index.js';
-import { signingBundle } from './bundle-fixture.js';
+import { framedBundle, signingBundle } from './bundle-fixture.js';
 
 type Case = ReturnType<typeof signingBundle>;
 const failed = (r: ReturnType<typeof verifyCeremonyBundle>) =>
@@ -336,38 +334,7 @@ describe('round2.decline: a signer who declined is excluded, never a culprit', (
 });
 
 describe('the culprit check says whose public key package it used (7a)', () => {
-  /**
-   * x.ts case B, recorded as `aborted`: a forged public key package consistent with the group key
-   * makes the honest signers' genuine shares fail.
-   */
-  function framed(): Case & { readonly original: string } {
-    const c = signingBundle();
-    const epoch = c.bundle.group!.epochs[0]!;
-    const original = epoch.publicKeyPackage;
-    const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(epoch.publicKeyPackage));
-    const { Point, Fn } = frost.suite;
-    const Y = Point.fromBytes(pub.verifyingKey);
-    const xOf = (id: string) =>
-      frost.suite.scalarFromBytes(hexToBytes(frost.identifier.parse(id as never)));
-    const ids = Object.keys(pub.verifyingShares);
-    const xa = xOf(ids[0]!);
-    const Za = Point.BASE.multiply(12345n);
-    const fake: Record<string, Uint8Array> = {};
-    for (const id of ids) fake[id] = Y.add(Za.subtract(Y).multiply(Fn.div(xOf(id), xa))).toBytes();
-    epoch.publicKeyPackage = bytesToHex(
-      frost.encode.bytes('PublicKeyPackage', { ...pub, verifyingShares: fake as never }),
-    );
-    entries(c).pop();
-    c.bundle.recorded = { state: 'aborted', culprits: ['alice', 'bob'] };
-    c.append('coordinator', '*', {
-      type: 'sign.aborted',
-      reason: 'failed',
-      code: 'INSUFFICIENT_HONEST_SIGNERS',
-      message: 'invalid shares',
-      culprits: ['alice', 'bob'],
-    });
-    return { ...c, original };
-  }
+  const framed = framedBundle;
 
   it('without a pinned package the culprits stand, and the check says they rest on the coordinator’s package', () => {
     const c = framed();
