@@ -39,7 +39,7 @@ import {
   type SealedBody,
   type WireBox,
 } from '@conclave/protocol';
-import { ClientError, errnoCode } from './errors.js';
+import { ClientError, errnoCode, isConnectionLost } from './errors.js';
 import { keyCeremonyMetadata, type ShareMetadata } from './home.js';
 import { testFault } from './faults.js';
 
@@ -558,9 +558,7 @@ export class DkgParticipant {
         // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
         // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
         !again &&
-        code !== 'CONNECTION_CLOSED' &&
-        code !== 'TIMEOUT' &&
-        code !== 'COORDINATOR_UNREACHABLE' &&
+        !isConnectionLost(err) &&
         code !== 'REPLAYED_MESSAGE'
       ) {
         throw err;
@@ -802,16 +800,17 @@ export function culpritError(culprit: string, wireCode: ErrorCode, message: stri
 export const MAX_FAIL_REASON = 500;
 
 /**
- * A dkg.fail reason the protocol's text() accepts: every character it refuses in displayed text
- * (refusedCharacterRule, the per-character rule of findRefusedCharacter: C0/C1 controls, DEL, bidi
- * and invisible format characters, separators, unpaired surrogates, noncharacters) becomes a space,
- * and the text is cut to `maxLength` UTF-16 units at a code point boundary, so that no cut leaves a
- * lone surrogate. Otherwise sealing the dkg.fail fails (INVALID_MESSAGE) and it is never sent.
+ * A reason the protocol's text() accepts (dkg.fail, round2.decline): every character it refuses in
+ * displayed text (refusedCharacterRule, the per-character rule of findRefusedCharacter: C0/C1
+ * controls, DEL, bidi and invisible format characters, separators, unpaired surrogates,
+ * noncharacters) becomes `replacement`, and the text is cut to `maxLength` UTF-16 units at a code
+ * point boundary, so that no cut leaves a lone surrogate. Otherwise sealing the message fails
+ * (INVALID_MESSAGE) and it is never sent.
  */
-export function printable(text: string, maxLength = MAX_FAIL_REASON): string {
+export function printable(text: string, maxLength = MAX_FAIL_REASON, replacement = ' '): string {
   let out = '';
   for (const ch of text) {
-    const kept = refusedCharacterRule(ch.codePointAt(0)!) === undefined ? ch : ' ';
+    const kept = refusedCharacterRule(ch.codePointAt(0)!) === undefined ? ch : replacement;
     if (out.length + kept.length > maxLength) break;
     out += kept;
   }

@@ -92,6 +92,19 @@ export function isClientError(err: unknown, code?: ClientErrorCode): err is Clie
   return err instanceof ClientError && (code === undefined || err.code === code);
 }
 
+/**
+ * Whether a send failed because the connection to the coordinator was lost (closed, unreachable,
+ * no answer in time): the message may or may not have arrived, and nothing was refused.
+ */
+export function isConnectionLost(err: unknown): boolean {
+  return (
+    err instanceof ClientError &&
+    (err.code === 'CONNECTION_CLOSED' ||
+      err.code === 'COORDINATOR_UNREACHABLE' ||
+      err.code === 'TIMEOUT')
+  );
+}
+
 /** The errno-style code of a Node.js system error, if any (never its message: it may hold paths only). */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err) {

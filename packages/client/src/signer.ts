@@ -13,7 +13,6 @@ import {
 } from '@conclave/frost';
 import {
   bytesToHex,
-  findRefusedCharacter,
   hexToBytes,
   openEnvelope,
   requestDigest,
@@ -43,7 +42,8 @@ import {
   type StatementContext,
 } from '@conclave/release';
 import { basename } from 'node:path';
-import { ClientError, errnoCode } from './errors.js';
+import { printable } from './dkg-participant.js';
+import { ClientError, errnoCode, isConnectionLost } from './errors.js';
 import { testFault } from './faults.js';
 import type { LoadedShare, ShareMetadata } from './home.js';
 import type { NonceLedger } from './nonce-ledger.js';
@@ -442,13 +442,6 @@ export interface SignEvent {
   readonly session: number;
 }
 
-/** Codes of a lost connection: not a refusal of the package. */
-const DISCONNECTED: ReadonlySet<string> = new Set([
-  'CONNECTION_CLOSED',
-  'COORDINATOR_UNREACHABLE',
-  'TIMEOUT',
-]);
-
 /** This signer's own storage failing: said with a fixed text (its messages name local paths). */
 const LOCAL_FAULT = /^(KEYSTORE_|NONCE_LEDGER_|DISK_FULL$)|_IO_ERROR$/;
 
@@ -490,12 +483,7 @@ interface PreparedShares {
 
 /** Text that may go on the wire as a reason: refused characters replaced, at most `max` units. */
 function reasonText(text: string, max: number): string {
-  let out = '';
-  for (const char of text) {
-    const safe = findRefusedCharacter(char) === undefined ? char : '?';
-    if (out.length + safe.length > max) break;
-    out += safe;
-  }
+  const out = printable(text, max, '?');
   return out.trim() === '' ? 'refused' : out;
 }
 
@@ -883,7 +871,7 @@ export class Signer {
     // (another copy of its package is being signed): that one's share is on its way.
     if (session <= a.lastSignedSession || a.answering.has(session)) return;
     // A lost connection is not a refusal: the package comes again after the reconnect.
-    if (err instanceof ClientError && DISCONNECTED.has(err.code)) return;
+    if (isConnectionLost(err)) return;
     const { code, reason } = declineWords(err);
     try {
       await this.#o.send(ceremonyId, SIGN_ROUNDS.share, {
