@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   framedBundle,
   keyBundle,
+  secondCompleteBundle,
   signingBundle,
 } from '../../../packages/audit/test/bundle-fixture.js';
 import { cmdAudit } from '../src/commands/audit.js';
@@ -80,19 +81,7 @@ function audit(
   return captured(() => cmdAudit(target, { json, ...options }, ctx(json)));
 }
 
-/** y.ts: a second sign.complete, naming another key, statement and approvers, re-logged. */
-function secondComplete(): Case {
-  const c = signingBundle();
-  const complete = (c.bundle.transcript.at(-1) as { envelope: { body: object } }).envelope.body;
-  c.append('coordinator', '*', {
-    ...complete,
-    groupPublicKey: '11'.repeat(32),
-    statementDigest: '22'.repeat(32),
-    approvers: ['mallory'],
-    signers: ['mallory'],
-  });
-  return c;
-}
+const secondComplete = secondCompleteBundle;
 
 describe('conclave audit prints only what the verifier checked', () => {
   it('an honest bundle: the epoch’s group key and the verified statement’s digest', async () => {

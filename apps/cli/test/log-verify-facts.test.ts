@@ -14,9 +14,11 @@ import {
   type CeremonyBundle,
   type TranscriptEntry,
 } from '@conclave/audit';
-import { generateIdentityKey, sealEnvelope } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { signingBundle } from '../../../packages/audit/test/bundle-fixture.js';
+import {
+  inventedRatification,
+  signingBundle,
+} from '../../../packages/audit/test/bundle-fixture.js';
 import { MemLog } from '../../../packages/audit/test/helpers.js';
 import { cmdLogVerify } from '../src/commands/audit.js';
 import type { Ctx } from '../src/output.js';
@@ -50,37 +52,11 @@ async function coordinator(invented: boolean) {
   const bundles = new Map<string, CeremonyBundle>([[HOTFIX, hotfix.bundle]]);
   let ratifyTranscript: TranscriptEntry[];
   if (invented) {
-    const request = (hotfix.bundle.transcript[0] as TranscriptEntry).envelope.body as {
-      release: object;
-    };
-    const entry = (idx: number, sender: string, body: unknown, at: number): TranscriptEntry => ({
-      idx,
-      direction: sender === 'coordinator' ? 'out' : 'in',
-      sender,
-      recipient: sender === 'coordinator' ? '*' : null,
-      at,
-      envelope: sealEnvelope(generateIdentityKey(), {
-        ceremonyId: RATIFY,
-        round: '0',
-        seq: at * 1000,
-        sender,
-        body: body as never,
-      }),
-    });
-    ratifyTranscript = [
-      entry(
-        0,
-        'alice',
-        { ...request, release: { ...request.release, class: 'standard', ratifies: HOTFIX } },
-        C + HOUR - 10,
-      ),
-      entry(
-        1,
-        'coordinator',
-        (hotfix.bundle.transcript.at(-1) as TranscriptEntry).envelope.body,
-        C + HOUR,
-      ),
-    ];
+    ratifyTranscript = inventedRatification(
+      { ceremonyId: HOTFIX, transcript: hotfix.bundle.transcript as TranscriptEntry[] },
+      RATIFY,
+      C + HOUR,
+    );
     bundles.set(RATIFY, {
       ...structuredClone(hotfix.bundle),
       ceremonyId: RATIFY,

@@ -345,9 +345,14 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
     );
   }
   if (input.bundles !== undefined) {
+    // The member revocations logged so far (admin leaves), in one pass over the log.
+    const revocations: string[] = [];
     leaves.forEach((leaf, i) => {
+      if (leaf?.kind === 'admin' && leaf.outcome === 'admin.member.revoke') {
+        revocations.push(leaf.ceremonyId);
+      }
       if (leaf?.kind !== 'sign' || leaf.outcome !== 'completed') return;
-      const facts = verifiedFacts(input, leaf, i, revocationsBefore(leaves, i));
+      const facts = verifiedFacts(input, leaf, i, revocations);
       if (facts === undefined) unverified.push(leaf.ceremonyId);
       else if (facts !== null) signed.push(facts);
     });
@@ -591,21 +596,11 @@ function parseTranscript(raw: readonly unknown[]): TranscriptEntry[] | undefined
  * auditor's keys and its transcript is exactly the one the leaf covers; undefined when it is
  * missing or does not verify; null when it verifies but is no source of facts.
  */
-/**
- * The scope ids of the member revocations the log holds before leaf `index` (its `admin` leaves of
- * `admin.member.revoke`): applied before that ceremony ended.
- */
-function revocationsBefore(leaves: readonly (LogLeaf | null)[], index: number): string[] {
-  return leaves
-    .slice(0, index)
-    .filter((l) => l?.kind === 'admin' && l.outcome === 'admin.member.revoke')
-    .map((l) => (l as LogLeaf).ceremonyId);
-}
-
 function verifiedFacts(
   input: VerifyLogInput,
   leaf: LogLeaf,
   index: number,
+  /** The member revocations the log holds before this leaf (applied before it ended). */
   revocations: readonly string[],
 ): SigningFacts | null | undefined {
   if (input.bundles === undefined) return undefined;

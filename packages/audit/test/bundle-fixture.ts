@@ -424,6 +424,61 @@ const KEY_ROUND: Record<string, string> = {
 };
 
 /**
+ * y.ts: the signing bundle with a second, coordinator-signed sign.complete after the real one,
+ * naming another key, statement and approvers (re-logged).
+ */
+export function secondCompleteBundle(): ReturnType<typeof signingBundle> {
+  const c = signingBundle();
+  const complete = (c.bundle.transcript.at(-1) as TranscriptEntry).envelope.body;
+  c.append('coordinator', '*', {
+    ...complete,
+    groupPublicKey: '11'.repeat(32),
+    statementDigest: '22'.repeat(32),
+    approvers: ['mallory'],
+    signers: ['mallory'],
+  });
+  return c;
+}
+
+/**
+ * w.ts: a ratification of the hotfix whose transcript is `hotfix` that nobody made: its request
+ * re-classed as a standard release ratifying it, and its sign.complete, each a well-formed entry
+ * sealed in its sender's name with a key that is not theirs (the coordinator can write any such
+ * entry and hash it into a leaf). Completes at `completedAt`.
+ */
+export function inventedRatification(
+  hotfix: { readonly ceremonyId: string; readonly transcript: readonly TranscriptEntry[] },
+  ceremonyId: string,
+  completedAt: number,
+): TranscriptEntry[] {
+  const entry = (idx: number, sender: string, body: unknown, at: number): TranscriptEntry => ({
+    idx,
+    direction: sender === 'coordinator' ? 'out' : 'in',
+    sender,
+    recipient: sender === 'coordinator' ? '*' : null,
+    at,
+    envelope: sealEnvelope(generateIdentityKey(), {
+      ceremonyId,
+      round: '0',
+      seq: at * 1000,
+      sender,
+      body: body as never,
+    }),
+  });
+  const request = hotfix.transcript[0]!.envelope.body as { release: object };
+  const release = {
+    ...request.release,
+    class: 'standard',
+    incident: undefined,
+    ratifies: hotfix.ceremonyId,
+  };
+  return [
+    entry(0, 'alice', { ...request, release }, completedAt - 10),
+    entry(1, 'coordinator', hotfix.transcript.at(-1)!.envelope.body, completedAt),
+  ];
+}
+
+/**
  * x.ts case B, recorded as `aborted`: the signing bundle with a public key package consistent with
  * the group key but not the dealt one (anyone can make one from public data: t−1 made-up verifying
  * shares, the rest interpolated through the group key), under which alice's and bob's genuine

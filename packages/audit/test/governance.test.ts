@@ -27,7 +27,7 @@ import {
   type LogLeaf,
   type TranscriptEntry,
 } from '../src/index.js';
-import { signingBundle, type SigningOptions } from './bundle-fixture.js';
+import { inventedRatification, signingBundle, type SigningOptions } from './bundle-fixture.js';
 import { MemLog, numRuns } from './helpers.js';
 
 const coordinator = generateIdentityKey();
@@ -793,24 +793,6 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
 describe('verifyLog: hotfix, policy and ratification facts only from verified ceremonies', () => {
   const HOUR = 3_600_000;
   const C = T;
-  /**
-   * A well-formed entry nobody signed: an envelope in `sender`'s name sealed with a key that is
-   * not theirs (the coordinator can write any such entry and hash it into a leaf).
-   */
-  const unsigned = (idx: number, sender: string, body: unknown, at: number): TranscriptEntry => ({
-    idx,
-    direction: sender === 'coordinator' ? 'out' : 'in',
-    sender,
-    recipient: sender === 'coordinator' ? '*' : null,
-    at,
-    envelope: sealEnvelope(generateIdentityKey(), {
-      ceremonyId: 'c_fakeratify00001',
-      round: '0',
-      seq: at * 1000,
-      sender,
-      body: body as never,
-    }),
-  });
 
   /** The real hotfix, a made-up ratification of it an hour later, and a leaf 30 days on. */
   function world() {
@@ -823,20 +805,11 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
     });
     log.leaves.push(encodeLeaf(hotfix.leaf));
     transcripts.set(`sign:${HOTFIX}`, hotfix.transcript);
-    const request = hotfix.transcript[0]!.envelope.body as { release: object };
-    const complete = hotfix.transcript.at(-1)!.envelope.body;
-    const invented = [
-      unsigned(
-        0,
-        'alice',
-        {
-          ...request,
-          release: { ...request.release, class: 'standard', incident: undefined, ratifies: HOTFIX },
-        },
-        C + HOUR - 10,
-      ),
-      unsigned(1, 'coordinator', complete, C + HOUR),
-    ];
+    const invented = inventedRatification(
+      { ceremonyId: HOTFIX, transcript: hotfix.transcript },
+      'c_fakeratify00001',
+      C + HOUR,
+    );
     const ratify = leafFor({
       ceremonyId: 'c_fakeratify00001',
       kind: 'sign',

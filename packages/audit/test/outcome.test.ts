@@ -12,7 +12,7 @@ import {
 import { buildStatement, statementDigest } from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle, type TranscriptEntry } from '../src/index.js';
-import { framedBundle, signingBundle } from './bundle-fixture.js';
+import { framedBundle, secondCompleteBundle, signingBundle } from './bundle-fixture.js';
 
 type Case = ReturnType<typeof signingBundle>;
 const failed = (r: ReturnType<typeof verifyCeremonyBundle>) =>
@@ -55,15 +55,7 @@ const reject = (c: Case | string, reason = 'not this build') => ({
 
 describe('one final envelope, last (finding: an extra sign.complete)', () => {
   it('a second sign.complete after the real one, naming another key, statement and approvers: UNEXPECTED_MESSAGE', () => {
-    const c = signingBundle();
-    const complete = last(c).envelope.body as Record<string, unknown>;
-    c.append('coordinator', '*', {
-      ...complete,
-      groupPublicKey: '11'.repeat(32),
-      statementDigest: '22'.repeat(32),
-      approvers: ['mallory'],
-      signers: ['mallory'],
-    });
+    const c = secondCompleteBundle();
     const r = verifyCeremonyBundle(c.bundle, c.trust);
     expect(failed(r)).toEqual(['UNEXPECTED_MESSAGE', 'OUTCOME_UNPROVEN']);
     expect(check(r, 'one final message, last')?.detail).toMatch(/2 final envelopes/);
