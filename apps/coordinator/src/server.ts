@@ -19,6 +19,7 @@ import {
   bytesToHex,
   hexToBytes,
   verifyAuthResponse,
+  versionMismatchMessage,
   type ErrorCode,
 } from '@conclave/protocol';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -399,7 +400,7 @@ export class CoordinatorServer {
         socket,
         426,
         'PROTOCOL_VERSION_MISMATCH',
-        `unsupported protocol version; this coordinator speaks ${PROTOCOL_VERSION}`,
+        versionMismatchMessage('this coordinator'),
       );
     }
     const response = AuthResponseSchema.safeParse({

@@ -185,9 +185,14 @@ describe('upgrade-time authentication', () => {
     const t = await fresh();
     const { key } = await addMember(t, 'alice');
     const headers = authHeaders(await fetchChallenge(t.handle.url), key, 'alice', t.handle.url);
-    const r = await tryUpgrade(t.handle.url, { ...headers, 'x-conclave-protocol': '999' });
-    expect(r.status).toBe(426);
-    expect(r.body.code).toBe('PROTOCOL_VERSION_MISMATCH');
+    // '1': a client from before signed pairwise boxes, which would fail mid-DKG if let in
+    for (const version of ['999', '1']) {
+      const r = await tryUpgrade(t.handle.url, { ...headers, 'x-conclave-protocol': version });
+      expect(r.status).toBe(426);
+      expect(r.body.code).toBe('PROTOCOL_VERSION_MISMATCH');
+      expect(r.body.message).toContain(`speaks protocol ${PROTOCOL_VERSION}`);
+      expect(r.body.message).not.toContain(version === '1' ? 'protocol 1' : '999');
+    }
   });
 
   it('caps connections per IP and rate-limits challenges', async () => {

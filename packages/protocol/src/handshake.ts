@@ -8,7 +8,7 @@ import { fail, ok, type Result } from './errors.js';
 import { bytesToHex, hexToBytes } from './hex.js';
 import { signIdentity, verifyIdentity, type IdentityKey } from './identity.js';
 import type { AuthChallenge, AuthResponse, Hello } from './messages/handshake.js';
-import { CHALLENGE_BYTES, PROTOCOL_VERSION } from './version.js';
+import { CHALLENGE_BYTES, PROTOCOL_VERSION, versionMismatchMessage } from './version.js';
 
 /** Default challenge lifetime (THREATS C35: ≤ 10–30 s). */
 export const DEFAULT_CHALLENGE_TTL_MS = 20_000;
@@ -26,10 +26,7 @@ export function createHello(client?: string): Hello {
 /** Coordinator side: PROTOCOL_VERSION_MISMATCH unless the client speaks our version. */
 export function checkHello(hello: Hello): Result<void> {
   if (hello.protocolVersion !== PROTOCOL_VERSION) {
-    return fail(
-      'PROTOCOL_VERSION_MISMATCH',
-      `unsupported protocol version; this side speaks ${PROTOCOL_VERSION}`,
-    );
+    return fail('PROTOCOL_VERSION_MISMATCH', versionMismatchMessage('this coordinator'));
   }
   return ok(undefined);
 }
@@ -65,7 +62,7 @@ export function respondToChallenge(
   origin: string,
 ): Result<AuthResponse> {
   if (challenge.protocolVersion !== PROTOCOL_VERSION) {
-    return fail('PROTOCOL_VERSION_MISMATCH', 'coordinator speaks another protocol version');
+    return fail('PROTOCOL_VERSION_MISMATCH', versionMismatchMessage('this client'));
   }
   if (challenge.origin !== origin) {
     return fail('UNAUTHENTICATED', 'challenge names another coordinator origin');

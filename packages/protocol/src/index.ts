@@ -2,6 +2,8 @@
 // keys and pairwise encryption. See docs/protocol.md.
 export {
   PROTOCOL_VERSION,
+  SIGNING_DOMAIN_VERSION,
+  versionMismatchMessage,
   MAX_FRAME_BYTES,
   MAX_JSON_DEPTH,
   MAX_PARTICIPANTS,

@@ -3,7 +3,12 @@
 import type * as z from 'zod';
 import { fail, type ProtocolIssue } from './errors.js';
 import { MESSAGE_RULES, MessageSchema, isMessageType, type Message } from './message.js';
-import { MAX_FRAME_BYTES, MAX_JSON_DEPTH, PROTOCOL_VERSION } from './version.js';
+import {
+  MAX_FRAME_BYTES,
+  MAX_JSON_DEPTH,
+  PROTOCOL_VERSION,
+  versionMismatchMessage,
+} from './version.js';
 
 export type ParseResult = { ok: true; msg: Message } | { ok: false; error: ProtocolIssue };
 
@@ -89,11 +94,9 @@ function checkShape(value: unknown): { ok: false; error: ProtocolIssue } | undef
   if (type === 'hello') {
     const version = (value as Record<string, unknown>)['protocolVersion'];
     if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
-      return fail(
-        'PROTOCOL_VERSION_MISMATCH',
-        `unsupported protocol version; this side speaks ${PROTOCOL_VERSION}`,
-        ['protocolVersion'],
-      );
+      return fail('PROTOCOL_VERSION_MISMATCH', versionMismatchMessage('this side'), [
+        'protocolVersion',
+      ]);
     }
   }
   return undefined;

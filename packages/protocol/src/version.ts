@@ -1,7 +1,28 @@
 // Protocol version and wire limits. One place, so the coordinator, the client and the docs agree.
 
-/** Wire protocol version. Bumped on any incompatible change; also part of every signing domain. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Wire protocol version, checked in the handshake (`hello`, `auth.challenge`, the upgrade's
+ * `x-conclave-protocol` header). Bumped on any change a peer of the previous version cannot parse
+ * or would mis-handle, so that peer is refused up front with PROTOCOL_VERSION_MISMATCH instead of
+ * failing mid-ceremony. It is NOT part of any signing domain (see SIGNING_DOMAIN_VERSION).
+ *
+ *   1  the first release
+ *   2  DKG pairwise boxes carry their sender's signature (required); `round2.decline`
+ */
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * Version in every signing and derivation domain (`conclave/v1/…`). Frozen apart from the wire
+ * version: changing it would invalidate every stored envelope, transcript chain, approval and
+ * audit bundle, and re-derive every pairwise key. Change it only with a migration that re-signs
+ * nothing and keeps verifying the old domain.
+ */
+export const SIGNING_DOMAIN_VERSION = 1;
+
+/** PROTOCOL_VERSION_MISMATCH's text: what this side speaks and what to do (never the peer's value). */
+export function versionMismatchMessage(self: string): string {
+  return `${self} speaks protocol ${PROTOCOL_VERSION} and the other end does not: run conclave releases that speak the same protocol on both ends (\`conclave --version\` shows it)`;
+}
 
 /** Largest frame accepted, in bytes (THREATS C38: ws `maxPayload` 64 KiB). */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -34,4 +55,4 @@ export const MAX_INBOX_ITEMS = 100;
 export const CHALLENGE_BYTES = 32;
 
 /** Domain-separation prefix for everything this protocol signs or derives (see docs/protocol.md). */
-export const DOMAIN_PREFIX = `conclave/v${PROTOCOL_VERSION}/`;
+export const DOMAIN_PREFIX = `conclave/v${SIGNING_DOMAIN_VERSION}/`;

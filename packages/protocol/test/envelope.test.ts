@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  DOMAIN_PREFIX,
+  PROTOCOL_VERSION,
   ProtocolError,
   ReplayTracker,
   envelopeSigningBytes,
@@ -36,6 +38,30 @@ const sealed = (): Envelope =>
     sender: 'alice',
     body: approve,
   });
+
+describe('signing domain', () => {
+  // A literal envelope sealed by alice under protocol 1. Stored transcripts, approvals and audit
+  // bundles must keep verifying when the wire version moves, so the domain must not move with it.
+  const storedV1 = {
+    type: 'envelope',
+    ceremonyId: CEREMONY,
+    round: 'sign.reject',
+    seq: 7,
+    sender: 'alice',
+    body: { type: 'sign.reject', requestDigest: '11'.repeat(32), reason: 'no' },
+    signature:
+      'd788f1810d8a7aac9b7c9eee4282112f43a7d18ab4287e478e7a98b578d1e31242d4028214192c8995775a33dec4fdecf241519e33db595de83df41d558d0103',
+  } as const;
+
+  it('is conclave/v1/ whatever the wire version', () => {
+    expect(PROTOCOL_VERSION).toBeGreaterThan(1);
+    expect(DOMAIN_PREFIX).toBe('conclave/v1/');
+  });
+
+  it('an envelope sealed under protocol 1 still opens', () => {
+    expect(codeOf(openEnvelope(storedV1 as unknown as Envelope, lookup))).toBe('OK');
+  });
+});
 
 describe('signed envelopes', () => {
   it('open what was sealed', () => {

@@ -1,5 +1,6 @@
 // Valid examples of every message type, and helpers shared by the tests.
 import {
+  PROTOCOL_VERSION,
   bytesToHex,
   generateIdentityKey,
   sealEnvelope,
@@ -320,10 +321,10 @@ export const senderOf = (type: SealedBody['type']): string =>
 export const bareExamples: {
   [T in Exclude<MessageType, SealedBody['type']>]: Extract<Message, { type: T }>;
 } = {
-  hello: { type: 'hello', protocolVersion: 1, client: 'conclave-cli/0.1.0' },
+  hello: { type: 'hello', protocolVersion: PROTOCOL_VERSION, client: 'conclave-cli/0.1.0' },
   'auth.challenge': {
     type: 'auth.challenge',
-    protocolVersion: 1,
+    protocolVersion: PROTOCOL_VERSION,
     challenge: hex(32),
     origin: 'wss://coordinator.example:7443',
     expiresAt: 1_760_000_020_000,

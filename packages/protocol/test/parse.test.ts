@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_FRAME_BYTES, parseMessage, type ErrorCode } from '../src/index.js';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, parseMessage, type ErrorCode } from '../src/index.js';
 import { bareExamples, frame, hex, numRuns, sealAs, sealedExamples } from './fixtures.js';
 
 const codeOf = (raw: string | Uint8Array): ErrorCode | 'OK' => {
@@ -97,7 +97,12 @@ describe('parseMessage rejects', () => {
   });
 
   it('a hello of another protocol version with PROTOCOL_VERSION_MISMATCH', () => {
-    expect(codeOf(frame({ type: 'hello', protocolVersion: 2 }))).toBe('PROTOCOL_VERSION_MISMATCH');
+    // 1 is the version before PROTOCOL_VERSION (a client older than signed pairwise boxes)
+    for (const v of [1, PROTOCOL_VERSION + 1]) {
+      expect(codeOf(frame({ type: 'hello', protocolVersion: v }))).toBe(
+        'PROTOCOL_VERSION_MISMATCH',
+      );
+    }
     // a future hello may carry fields we do not know: still a version mismatch, not a schema error
     expect(codeOf(frame({ type: 'hello', protocolVersion: 9, features: ['x'] }))).toBe(
       'PROTOCOL_VERSION_MISMATCH',
@@ -177,7 +182,7 @@ describe('parseMessage never echoes input and never throws', () => {
 
   it('keeps input values out of error messages and paths', () => {
     const frames = [
-      frame({ type: 'hello', protocolVersion: 1, [MARK]: MARK }),
+      frame({ type: 'hello', protocolVersion: PROTOCOL_VERSION, [MARK]: MARK }),
       frame({ type: MARK }),
       frame({ ...bareExamples['auth.response'], member: MARK }),
       frame({ ...bareExamples.error, code: MARK }),
