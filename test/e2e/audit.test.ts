@@ -45,6 +45,7 @@ interface AuditDoc {
   trust: Record<string, { key: string; source: string } | null>;
   summary: { release?: { version: string }; requester?: string; policy: string[] };
   error?: { code: string; check: string; checkCode: string };
+  artifacts: { found: { name: string; from: string }[]; missing: string[] };
 }
 interface StartInfo {
   url: string;
@@ -220,12 +221,28 @@ describe('auditing a ceremony', () => {
       '--group-key',
       groupKey,
     ];
-    // raw and OpenPGP signed the artifact bytes themselves: the auditor brings the file.
+    // raw and OpenPGP signed the artifact bytes themselves: the auditor brings the file ...
     const r = await runCli([...args, ...keys, '--artifact', artifact, '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(doc<AuditDoc>(r)).toMatchObject({ ok: true, trust: { logKey: { source: 'flag' } } });
-    const noBytes = await runCli([...args, ...keys, '--json']);
-    expect(noBytes.code).toBe(1);
+    // ... or its token downloads the coordinator's copy, used because it has the request's digests.
+    const fetched = await runCli([...args, ...keys, '--json']);
+    expect(fetched.code, fetched.stdout + fetched.stderr).toBe(0);
+    expect(doc<AuditDoc>(fetched)).toMatchObject({
+      ok: true,
+      artifacts: { missing: [], found: [{ from: `${c.url} (as auditor)` }] },
+    });
+    // Offline, a bundle exported by the auditor has no bytes to rebuild raw/OpenPGP with.
+    const exported = join(c.dir, 'auditor-export.json');
+    const e = await runCli([
+      ...['audit', 'export', id, '--out', exported, '--coordinator', c.url],
+      ...['--auditor-token', info.auditorTokenPath, '--home', join(c.dir, 'no-such-home')],
+    ]);
+    expect(e.code, e.stdout + e.stderr).toBe(0);
+    const noBytes = await runCli([
+      ...['audit', exported, '--home', join(c.dir, 'no-such-home'), ...keys, '--json'],
+    ]);
+    expect(noBytes.code, noBytes.stdout + noBytes.stderr).toBe(1);
     expect(doc<AuditDoc>(noBytes).error).toMatchObject({
       check: 'packages rebuilt from the approved request',
     });

@@ -2,6 +2,7 @@
 // ceremonies whose bundles verify under the pinned coordinator, admin and log keys: a completed
 // leaf whose transcript merely hashes to it (the coordinator writes both) ratifies nothing. Served
 // over HTTP by a small fake coordinator, with bundles from @conclave/audit's fixture.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -72,33 +73,56 @@ async function coordinator(invented: boolean) {
     ratifyTranscript = ratify.bundle.transcript as TranscriptEntry[];
     bundles.set(RATIFY, ratify.bundle);
   }
-  const log = new MemLog(hotfix.log.origin, hotfix.log.key);
-  const signLeaf = (ceremonyId: string, outcome: string, at: number, t: TranscriptEntry[]) =>
-    new TextDecoder().decode(
-      encodeLeaf(
-        leafFor({ ceremonyId, kind: 'sign', group: 'release', outcome, at, transcript: t }),
-      ),
-    );
   const leaves = [
-    signLeaf(HOTFIX, 'completed', C + 1, hotfix.bundle.transcript as TranscriptEntry[]),
-    signLeaf(RATIFY, 'completed', C + HOUR + 1, ratifyTranscript),
-    signLeaf('c_later00000000001', 'expired', C + 30 * 24 * HOUR, []),
+    signLeaf(HOTFIX, C + 1, hotfix.bundle.transcript as TranscriptEntry[]),
+    signLeaf(RATIFY, C + HOUR + 1, ratifyTranscript),
+    signLeaf('c_later00000000001', C + 30 * 24 * HOUR, [], 'expired'),
   ];
+  return serve(hotfix, leaves, bundles);
+}
+
+const signLeaf = (ceremonyId: string, at: number, t: TranscriptEntry[], outcome = 'completed') =>
+  new TextDecoder().decode(
+    encodeLeaf(leafFor({ ceremonyId, kind: 'sign', group: 'release', outcome, at, transcript: t })),
+  );
+
+/**
+ * Serves `leaves` (logged under `keys`' log key), the bundles, and `artifacts` by SHA-256 to the
+ * auditor's bearer token only, as the coordinator serves them; the options to verify them with.
+ */
+async function serve(
+  keys: ReturnType<typeof signingBundle>,
+  leaves: string[],
+  bundles: ReadonlyMap<string, CeremonyBundle>,
+  artifacts: ReadonlyMap<string, Uint8Array> = new Map(),
+) {
+  const log = new MemLog(keys.log.origin, keys.log.key);
   for (const l of leaves) log.leaves.push(new TextEncoder().encode(l));
   const checkpoint = log.checkpoint();
+  const downloads: string[] = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const json = (v: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(v));
     };
+    const artifact = /^\/v1\/artifacts\/([0-9a-f]{64})$/.exec(url.pathname)?.[1];
     if (url.pathname === '/v1/log/leaves')
       json({ leaves: url.searchParams.get('start') === '0' ? leaves : [] });
     else if (url.pathname === '/v1/log/checkpoints') json({ checkpoints: [checkpoint] });
     else if (url.pathname === '/v1/log/checkpoint') res.end(checkpoint);
     else if (url.pathname.startsWith('/v1/audit/bundle/'))
       json(bundles.get(decodeURIComponent(url.pathname.slice('/v1/audit/bundle/'.length))));
-    else res.writeHead(404).end();
+    else if (artifact !== undefined) {
+      downloads.push(artifact);
+      const bytes = artifacts.get(artifact);
+      if (req.headers.authorization !== 'Bearer a-token') res.writeHead(401).end();
+      else if (bytes === undefined)
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ code: 'ARTIFACT_NOT_FOUND', message: 'no such artifact' }));
+      else res.writeHead(200).end(bytes);
+    } else res.writeHead(404).end();
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -107,14 +131,15 @@ async function coordinator(invented: boolean) {
   const token = join(dir, 'auditor.token');
   writeFileSync(token, 'a-token\n');
   return {
+    downloads,
     options: {
       json: true,
       home: join(dir, 'no-home'),
       coordinator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      logKey: encodeVerifierKey(hotfix.log.origin, hotfix.log.key.publicKey),
+      logKey: encodeVerifierKey(keys.log.origin, keys.log.key.publicKey),
       auditorToken: token,
-      coordinatorKey: hotfix.trust.coordinatorKey,
-      adminPublicKey: hotfix.trust.adminKey,
+      coordinatorKey: keys.trust.coordinatorKey,
+      adminPublicKey: keys.trust.adminKey,
     },
   };
 }
@@ -159,5 +184,53 @@ describe('conclave log verify --auditor-token: facts only from verified bundles'
     await expect(cmdLogVerify(withoutAdmin, ctx)).rejects.toMatchObject({
       code: 'KEYS_NOT_PINNED',
     });
+  });
+});
+
+describe('conclave log verify --auditor-token: raw and OpenPGP ceremonies', () => {
+  const RAW = 'c_rawformat000001';
+  const bytes = new TextEncoder().encode('the release tarball');
+  const digest = (alg: string, b: Uint8Array = bytes) => createHash(alg).update(b).digest('hex');
+  const artifact = {
+    name: 'app.tar.gz',
+    sha256: digest('sha256'),
+    sha512: digest('sha512'),
+    blake2b512: digest('blake2b512'),
+  };
+
+  /** A completed raw-format ceremony (its messages are the artifact bytes), logged and served. */
+  async function rawCeremony(served: Uint8Array | undefined) {
+    const raw = signingBundle({
+      ceremonyId: RAW,
+      release: { formats: ['dsse', 'raw'], artifacts: [artifact] },
+      artifactBytes: () => bytes,
+      completedAt: C,
+    });
+    const leaves = [signLeaf(RAW, C + 1, raw.bundle.transcript as TranscriptEntry[])];
+    const artifacts = new Map(served === undefined ? [] : [[artifact.sha256, served]]);
+    return serve(raw, leaves, new Map([[RAW, raw.bundle]]), artifacts);
+  }
+
+  it("verifies with the coordinator's copy of the bytes when the home has none", async () => {
+    const { options, downloads } = await rawCeremony(bytes);
+    const { exitCode, doc } = await logVerify(options);
+    expect(exitCode).toBeUndefined();
+    expect(doc).toMatchObject({ ok: true, unverifiedCeremonies: [] });
+    expect(downloads).toEqual([artifact.sha256]);
+  });
+
+  it('without the bytes the ceremony stays unverified: exit 1, BUNDLE_UNVERIFIED', async () => {
+    const { options } = await rawCeremony(undefined);
+    const { exitCode, doc } = await logVerify(options);
+    expect(exitCode).toBe(1);
+    expect(doc.error?.checkCode).toBe('BUNDLE_UNVERIFIED');
+    expect(doc.unverifiedCeremonies).toEqual([RAW]);
+  });
+
+  it("a coordinator copy without the request's digests is not used: exit 1", async () => {
+    const { options } = await rawCeremony(new TextEncoder().encode('other bytes'));
+    const { exitCode, doc } = await logVerify(options);
+    expect(exitCode).toBe(1);
+    expect(doc.unverifiedCeremonies).toEqual([RAW]);
   });
 });

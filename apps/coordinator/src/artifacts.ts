@@ -5,7 +5,9 @@
  *
  *   PUT /v1/artifacts/<sha256>   body = the artifact (≤ limits.maxArtifactBytes); 201 stored, 200 had it
  *   GET /v1/artifacts/<sha256>   the bytes, for members of a group with a signing ceremony whose
- *                                request lists that SHA-256 (anyone else: 404, as if absent)
+ *                                request lists that SHA-256, and for the auditor (token) when any
+ *                                signing request lists it: re-verifying a raw or OpenPGP
+ *                                signature needs the bytes (anyone else: 404, as if absent)
  *
  * A body whose SHA-256 differs from its address is refused and never stored; files are written to
  * a temporary name, fsynced and renamed, so a crash leaves either nothing or the whole artifact.
@@ -84,15 +86,22 @@ export class ArtifactStore {
       .some((g) => access.getGroup(g)?.members.some((m) => m.member === member) === true);
   }
 
+  /** Whether the auditor may download `sha256`: some signing request lists it. */
+  auditorMayRead(sha256: string): boolean {
+    return this.#o.access.groupsRequestingArtifact(sha256).length > 0;
+  }
+
   /**
    * Handles the artifact routes; false for any other path. `liftRequestDeadline` ends the
    * server's whole-body deadline for an upload, which keeps its own progress timeout instead.
+   * `isAuditor` says whether a request carries the auditor's token (downloads only).
    */
   handle(
     req: IncomingMessage,
     res: ServerResponse,
     authenticate: RequestAuthenticator,
     liftRequestDeadline: () => void = () => {},
+    isAuditor: (req: IncomingMessage) => boolean = () => false,
   ): boolean {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const m = PATH.exec(path);
@@ -104,15 +113,22 @@ export class ArtifactStore {
       json(res, 405, { code: 'UNEXPECTED_MESSAGE', message: 'use PUT or GET' });
       return true;
     }
-    const auth = authenticate(req);
-    if (!auth.ok) {
-      req.resume();
-      json(res, 401, { code: auth.code, message: auth.message });
-      return true;
+    // The auditor only downloads; everyone else is a member authenticated by signature.
+    let member: string | undefined;
+    if (method === 'PUT' || !isAuditor(req)) {
+      const auth = authenticate(req);
+      if (!auth.ok) {
+        req.resume();
+        json(res, 401, { code: auth.code, message: auth.message });
+        return true;
+      }
+      member = auth.member;
     }
     if (method === 'GET') {
       req.resume();
-      if (!this.has(sha256) || !this.mayRead(auth.member, sha256)) {
+      const allowed =
+        member === undefined ? this.auditorMayRead(sha256) : this.mayRead(member, sha256);
+      if (!this.has(sha256) || !allowed) {
         json(res, 404, {
           code: 'ARTIFACT_NOT_FOUND',
           message:
@@ -129,7 +145,7 @@ export class ArtifactStore {
       createReadStream(this.#path(sha256)).pipe(res);
       return true;
     }
-    this.#put(req, res, sha256, auth.member, liftRequestDeadline);
+    this.#put(req, res, sha256, member!, liftRequestDeadline);
     return true;
   }
 

@@ -253,7 +253,9 @@ export class CoordinatorServer {
     this.#holdUntilDurable(req, res);
     const lift = this.#bodyDeadline(req, res);
     if (this.#deps.audit?.handle(req, res, this.authenticateRequest) === true) return;
-    if (this.#deps.artifacts?.handle(req, res, this.authenticateRequest, lift) === true) return;
+    const auditor = (r: IncomingMessage) => this.#deps.audit?.isAuditor(r) === true;
+    if (this.#deps.artifacts?.handle(req, res, this.authenticateRequest, lift, auditor) === true)
+      return;
     req.resume();
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';

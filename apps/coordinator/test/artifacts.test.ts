@@ -1,6 +1,8 @@
 // Artifact uploads for the content formats (raw, OpenPGP): members only, content-addressed by
 // SHA-256 and hash-checked before anything is stored; a content-format request needs them first.
+// Downloads: the request's group members, and the auditor (token) once a request names the bytes.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +56,13 @@ describe('artifact uploads', () => {
         headers: authHeaders(await fetchChallenge(url), alice.key, 'alice', url),
       });
     expect((await get()).status).toBe(404);
+    const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
+    const asAuditor = (bearer: string, method = 'GET') =>
+      fetch(`${url}/v1/artifacts/${address}`, {
+        method,
+        headers: { authorization: `Bearer ${bearer}` },
+        ...(method === 'PUT' ? { body: bytes } : {}),
+      });
 
     // A content-format request before the upload is refused with what to do.
     const release = {
@@ -79,8 +88,9 @@ describe('artifact uploads', () => {
     const ok = await put(address, bytes);
     expect(ok.status).toBe(201);
     expect((await put(address, bytes)).status).toBe(200);
-    // No ceremony names it yet: nobody may download it.
+    // No ceremony names it yet: nobody may download it, the auditor neither.
     expect((await get()).status).toBe(404);
+    expect((await asAuditor(token)).status).toBe(404);
     expectAck(
       await alice.client.submit(newCeremonyId(), {
         type: 'sign.request',
@@ -107,6 +117,15 @@ describe('artifact uploads', () => {
     });
     expect(outsider.status).toBe(404);
     expect(((await outsider.json()) as { code: string }).code).toBe('ARTIFACT_NOT_FOUND');
+    // The auditor downloads what a signing request names (to re-verify raw/OpenPGP signatures),
+    // with its token only, and never uploads.
+    const audited = await asAuditor(token);
+    expect(audited.status).toBe(200);
+    expect(Buffer.from(await audited.arrayBuffer()).toString()).toBe('release bytes');
+    expect((await asAuditor(`${token}x`)).status).toBe(401);
+    const upload = await asAuditor(token, 'PUT');
+    expect(upload.status).toBe(401);
+    expect(((await upload.json()) as { code: string }).code).toBe('UNAUTHENTICATED');
   });
 });
 

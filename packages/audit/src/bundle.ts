@@ -897,7 +897,7 @@ function verifySigning(
     } catch {
       rebuildProblems.push(
         needsArtifactBytes(request.release) && trust.artifactBytes === undefined
-          ? `session ${session}: raw/OpenPGP sign the artifact bytes, which the bundle does not carry: give the artifact files`
+          ? `session ${session}: raw/OpenPGP sign the artifact bytes, which the bundle does not carry: give the artifact files (--artifact FILE), or the auditor token to download them`
           : `session ${session}: the request's messages cannot be rebuilt`,
       );
       continue;

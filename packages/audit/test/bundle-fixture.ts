@@ -176,6 +176,8 @@ export interface SigningOptions {
   readonly policyId?: string;
   /** When sign.complete is recorded (ms); the other entries come 10 ms apart before it. */
   readonly completedAt?: number;
+  /** The artifacts' bytes, for content formats (raw, OpenPGP) in `release.formats`. */
+  readonly artifactBytes?: (name: string) => Uint8Array;
 }
 
 /** Entries of the signing fixture: request, 3 approvals, 2 packages, 2 shares, sign.complete. */
@@ -229,16 +231,6 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
   const request = { type: 'sign.request', group: 'release', release } as unknown as SignRequest;
   push('alice', null, request as unknown as Record<string, unknown>);
   const digest = bytesToHex(requestDigest(ceremonyId, request));
-  const nonces = new Map<string, ReturnType<typeof frost.round1.commit>>();
-  for (const n of names) {
-    const c = frost.round1.commit(keyOf(n));
-    nonces.set(n, c);
-    push(n, null, {
-      type: 'sign.approve',
-      requestDigest: digest,
-      commitments: [bytesToHex(frost.encode.bytes('SigningCommitments', c.commitments))],
-    });
-  }
   const approvers = [...names];
   const signers = ['alice', 'bob'];
   const policyId = options.policyId ?? 'default';
@@ -253,9 +245,30 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
     policyId,
     issuedAt,
   };
-  const planned = planMessages({ release, context, keyCreatedAt: 1_700_000_000 }, 1);
-  const commitments = signers.map((m) => nonces.get(m)!.commitments);
-  const pkgs = planned.map((job) => frost.signingPackage(commitments, job.message));
+  // One job per format and artifact (one phase): each approver commits once per job.
+  const planned = planMessages(
+    {
+      release,
+      context,
+      keyCreatedAt: 1_700_000_000,
+      ...(options.artifactBytes === undefined ? {} : { artifactBytes: options.artifactBytes }),
+    },
+    1,
+  );
+  const hexOf = (c: ReturnType<typeof frost.round1.commit>) =>
+    bytesToHex(frost.encode.bytes('SigningCommitments', c.commitments));
+  const nonces = new Map<string, ReturnType<typeof frost.round1.commit>[]>();
+  for (const n of names) {
+    const c = planned.map(() => frost.round1.commit(keyOf(n)));
+    nonces.set(n, c);
+    push(n, null, { type: 'sign.approve', requestDigest: digest, commitments: c.map(hexOf) });
+  }
+  const pkgs = planned.map((job, i) =>
+    frost.signingPackage(
+      signers.map((m) => nonces.get(m)![i]!.commitments),
+      job.message,
+    ),
+  );
   const encoded = pkgs.map((p) => frost.encode.bytes('SigningPackage', p));
   const statement = statementDigest(buildStatement(release, context));
   const packageBody = {
@@ -263,12 +276,7 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
     session: 1,
     phase: 1,
     jobs: planned.map((j) => j.id),
-    commitments: signers.map((m) => ({
-      member: m,
-      commitments: [
-        bytesToHex(frost.encode.bytes('SigningCommitments', nonces.get(m)!.commitments)),
-      ],
-    })),
+    commitments: signers.map((m) => ({ member: m, commitments: nonces.get(m)!.map(hexOf) })),
     packageHashes: encoded.map((e) => bytesToHex(frostSha(e))),
     previous: [],
     keyCreatedAt: 1_700_000_000,
@@ -281,13 +289,15 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
   };
   for (const m of signers) push('coordinator', m, packageBody);
   const shares = new Map<string, ReturnType<typeof frost.round2.sign>>();
+  const jobShares = pkgs.map(() => [] as ReturnType<typeof frost.round2.sign>[]);
   for (const m of signers) {
-    const share = frost.round2.sign(pkgs[0]!, nonces.get(m)!.nonces, keyOf(m));
-    shares.set(m, share);
+    const mine = pkgs.map((pkg, i) => frost.round2.sign(pkg, nonces.get(m)![i]!.nonces, keyOf(m)));
+    shares.set(m, mine[0]!);
+    mine.forEach((share, i) => jobShares[i]!.push(share));
     push(m, null, {
       type: 'round2.share',
       session: 1,
-      shares: [bytesToHex(share.share)],
+      shares: mine.map((share) => bytesToHex(share.share)),
       ack: signPackageAck(
         ids[m]!,
         { ceremonyId, session: 1, member: m },
@@ -295,16 +305,12 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
       ),
     });
   }
-  const sig = frost.aggregate(
-    pkgs[0]!,
-    signers.map((m) => shares.get(m)!),
-    pub,
-  ).bytes;
+  const sigs = pkgs.map((pkg, i) => bytesToHex(frost.aggregate(pkg, jobShares[i]!, pub).bytes));
   push('coordinator', '*', {
     type: 'sign.complete',
     groupPublicKey,
-    signature: bytesToHex(sig),
-    signatures: [{ job: planned[0]!.id, signature: bytesToHex(sig) }],
+    signature: sigs[0]!,
+    signatures: planned.map((job, i) => ({ job: job.id, signature: sigs[i]! })),
     keyCreatedAt: 1_700_000_000,
     statementDigest: statement,
     approvers,

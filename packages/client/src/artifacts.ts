@@ -14,7 +14,8 @@ import type { Home } from './home.js';
 
 type Artifact = Release['artifacts'][number];
 
-function matches(bytes: Uint8Array, a: Artifact): boolean {
+/** Whether `bytes` have every digest the request names for `a` (SHA-256, SHA-512, BLAKE2b-512). */
+export function artifactMatches(bytes: Uint8Array, a: Artifact): boolean {
   const h = (alg: string) => createHash(alg).update(bytes).digest('hex');
   return h('sha256') === a.sha256 && h('sha512') === a.sha512 && h('blake2b512') === a.blake2b512;
 }
@@ -23,7 +24,7 @@ const cachePath = (home: Home, a: Artifact): string => join(home.dir, 'artifacts
 
 async function cached(home: Home, a: Artifact): Promise<boolean> {
   const bytes = await readFile(cachePath(home, a)).catch(() => undefined);
-  return bytes !== undefined && matches(bytes, a);
+  return bytes !== undefined && artifactMatches(bytes, a);
 }
 
 /** Copies local files (already checked by `checkLocalArtifacts`) into the home's cache. */
@@ -60,7 +61,7 @@ export async function prepareArtifacts(
     if (await cached(home, a)) continue;
     log?.(`downloading ${a.name} from the coordinator to check and sign its bytes`);
     const bytes = await connection.downloadArtifact(a.sha256);
-    if (!matches(bytes, a)) {
+    if (!artifactMatches(bytes, a)) {
       throw new ClientError(
         'ARTIFACT_MISMATCH',
         `the coordinator's copy of ${a.name} does not match the digests in the request; refusing to sign it`,
@@ -75,7 +76,7 @@ export async function prepareArtifacts(
     if (a === undefined)
       throw new ClientError('ARTIFACT_MISMATCH', `${name} is not in the request`);
     const bytes = readFileSync(cachePath(home, a));
-    if (!matches(bytes, a)) {
+    if (!artifactMatches(bytes, a)) {
       throw new ClientError('ARTIFACT_MISMATCH', `the cached ${name} changed on disk`);
     }
     return bytes;

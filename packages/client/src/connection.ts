@@ -86,6 +86,51 @@ export async function fetchCoordinatorInfo(
  */
 export const MAX_ARTIFACT_DOWNLOAD_BYTES = 256 * 1024 * 1024;
 
+/**
+ * GET /v1/artifacts/<sha256> with `headers` (a member's signed headers, or the auditor's bearer
+ * token): the coordinator's copy, at most `maxBytes` (ARTIFACT_TOO_LARGE beyond, read no further).
+ * The caller checks the bytes against the digests it trusts.
+ */
+export async function fetchArtifact(
+  origin: string,
+  sha256: string,
+  headers: Record<string, string>,
+  maxBytes = MAX_ARTIFACT_DOWNLOAD_BYTES,
+): Promise<Uint8Array> {
+  const res = await fetch(`${origin}/v1/artifacts/${sha256}`, { headers }).catch(() => {
+    throw new ClientError('COORDINATOR_UNREACHABLE', `could not reach ${origin}`);
+  });
+  if (!res.ok) await httpResult(res);
+  const tooLarge = () =>
+    new ClientError(
+      'ARTIFACT_TOO_LARGE',
+      `the coordinator's copy of artifact ${sha256} is larger than ${maxBytes} bytes; refusing it (use your own copy: --artifact FILE)`,
+    );
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  if (reader !== undefined) {
+    for (;;) {
+      const { done, value } = await reader.read().catch(() => {
+        throw new ClientError('COORDINATOR_UNREACHABLE', `the download of ${sha256} broke off`);
+      });
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  return concatBytes(...chunks);
+}
+
 /** Default ping interval of the client's heartbeat, as the coordinator's (THREATS C.43). */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 
@@ -313,40 +358,7 @@ export class Connection {
     sha256: string,
     maxBytes = MAX_ARTIFACT_DOWNLOAD_BYTES,
   ): Promise<Uint8Array> {
-    const res = await fetch(`${this.origin}/v1/artifacts/${sha256}`, {
-      headers: await this.authHeaders(),
-    }).catch(() => {
-      throw new ClientError('COORDINATOR_UNREACHABLE', `could not reach ${this.origin}`);
-    });
-    if (!res.ok) await httpResult(res);
-    const tooLarge = () =>
-      new ClientError(
-        'ARTIFACT_TOO_LARGE',
-        `the coordinator's copy of artifact ${sha256} is larger than ${maxBytes} bytes; refusing it (approve with --artifact FILE to use your own copy)`,
-      );
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      await res.body?.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = res.body?.getReader();
-    if (reader !== undefined) {
-      for (;;) {
-        const { done, value } = await reader.read().catch(() => {
-          throw new ClientError('COORDINATOR_UNREACHABLE', `the download of ${sha256} broke off`);
-        });
-        if (done) break;
-        size += value.byteLength;
-        if (size > maxBytes) {
-          await reader.cancel().catch(() => undefined);
-          throw tooLarge();
-        }
-        chunks.push(value);
-      }
-    }
-    return concatBytes(...chunks);
+    return fetchArtifact(this.origin, sha256, await this.authHeaders(), maxBytes);
   }
 
   async #dial(): Promise<WebSocket> {

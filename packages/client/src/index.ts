@@ -62,6 +62,7 @@ export {
   CoordinatorInfoSchema,
   checkPins,
   fetchCoordinatorInfo,
+  fetchArtifact,
   memberAuthHeaders,
   normalizeCoordinatorUrl,
   MAX_ARTIFACT_DOWNLOAD_BYTES,
@@ -192,4 +193,4 @@ export type {
 } from './witness.js';
 export { TEST_FAULTS, testFault } from './faults.js';
 export type { TestFault } from './faults.js';
-export { cacheLocalArtifacts, prepareArtifacts } from './artifacts.js';
+export { artifactMatches, cacheLocalArtifacts, prepareArtifacts } from './artifacts.js';

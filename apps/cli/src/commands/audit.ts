@@ -34,8 +34,10 @@ import {
 } from '@conclave/audit';
 import {
   Home,
+  artifactMatches,
   clearAlarm,
   defaultHomeDir,
+  fetchArtifact,
   memberAuthHeaders,
   normalizeCoordinatorUrl,
   readAlarm,
@@ -422,10 +424,49 @@ function requestOf(bundle: unknown): Release | undefined {
  * them from --artifact files, else from the member home's copy (`<home>/artifacts/<sha256>`, kept
  * when it approved or requested), each checked against all three digests of the request.
  */
+/**
+ * Where missing artifact bytes can be downloaded: the coordinator, as the auditor. `get` answers
+ * the bytes only when they have every digest the signed request names, else undefined (after
+ * saying why through `ctx.progress`).
+ */
+interface ArtifactSource {
+  readonly from: string;
+  get(artifact: Release['artifacts'][number]): Promise<Uint8Array | undefined>;
+}
+
+/** The coordinator's artifact route with the auditor's token; each address fetched once. */
+function auditorArtifacts(base: string, token: string, ctx: Ctx): ArtifactSource {
+  const fetched = new Map<string, Promise<Uint8Array | undefined>>();
+  const from = `${base} (as auditor)`;
+  return {
+    from,
+    async get(a) {
+      let p = fetched.get(a.sha256);
+      if (p === undefined) {
+        ctx.progress(`downloading ${a.name} (sha256 ${a.sha256.slice(0, 16)}…) from ${from}`);
+        p = fetchArtifact(base, a.sha256, { authorization: `Bearer ${token}` }).catch(
+          (e: unknown) => {
+            ctx.progress(
+              `could not download ${a.name}: ${e instanceof Error ? e.message : String(e)}`,
+            );
+            return undefined;
+          },
+        );
+        fetched.set(a.sha256, p);
+      }
+      const bytes = await p;
+      if (bytes === undefined || artifactMatches(bytes, a)) return bytes;
+      ctx.progress(`${from}: its copy of ${a.name} does not have the request's digests; not used`);
+      return undefined;
+    },
+  };
+}
+
 async function artifactsFor(
   bundle: unknown,
   files: readonly string[],
   home: Home | undefined,
+  source?: ArtifactSource,
 ): Promise<{
   bytes?: (name: string) => Uint8Array;
   found: { name: string; from: string }[];
@@ -469,6 +510,13 @@ async function artifactsFor(
       if (!byName.has(a.name) && (await matches(path, a))) {
         byName.set(a.name, { bytes: await readFile(path), from: path });
       }
+    }
+  }
+  if (source !== undefined && needsArtifactBytes(release)) {
+    for (const a of release.artifacts) {
+      if (byName.has(a.name)) continue;
+      const bytes = await source.get(a);
+      if (bytes !== undefined) byName.set(a.name, { bytes, from: source.from });
     }
   }
   const missing = release.artifacts.map((a) => a.name).filter((n) => !byName.has(n));
@@ -671,7 +719,11 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
         }),
     ...(witnesses.length === 0 ? {} : { witnesses }),
   };
-  const artifacts = await artifactsFor(bundle, o.artifact ?? [], home);
+  const source =
+    o.auditorToken === undefined
+      ? undefined
+      : auditorArtifacts(coordinatorUrl(o, home), await readToken(o.auditorToken), ctx);
+  const artifacts = await artifactsFor(bundle, o.artifact ?? [], home, source);
   if (artifacts.missing.length > 0 && needsArtifactBytes(requestOf(bundle) ?? { formats: [] })) {
     ctx.progress(
       `raw/OpenPGP signed the artifact bytes: pass --artifact FILE for ${artifacts.missing.join(', ')} to rebuild those messages`,
@@ -985,6 +1037,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
   let bundles: Map<string, unknown> | undefined;
   let coordinatorKey: Uint8Array | undefined;
   let bundleTrust: BundleTrust | undefined;
+  let token: string | undefined;
   if (o.auditorToken !== undefined) {
     const keyHex =
       hexFlag(o.coordinatorKey, '--coordinator-key') ?? home?.config.coordinator?.coordinatorKey;
@@ -999,17 +1052,15 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
     }
     coordinatorKey = hexToBytes(keyHex);
     bundleTrust = { coordinatorKey: keyHex, adminKey: adminHex, logKey: keyText };
-    ({ transcripts, bundles } = await fetchSigningBundles(
-      base,
-      await readToken(o.auditorToken),
-      fetched.leaves,
-      ctx,
-    ));
+    token = await readToken(o.auditorToken);
+    ({ transcripts, bundles } = await fetchSigningBundles(base, token, fetched.leaves, ctx));
   }
-  // Content formats (raw, OpenPGP) sign the artifact bytes: the home's copies, when it has them.
+  // Content formats (raw, OpenPGP) sign the artifact bytes: the home's copies when it has them,
+  // else the coordinator's, downloaded as the auditor and checked against the signed digests.
+  const source = token === undefined ? undefined : auditorArtifacts(base, token, ctx);
   const artifactBytes = new Map<string, (name: string) => Uint8Array>();
   for (const [id, bundle] of bundles ?? []) {
-    const found = await artifactsFor(bundle, [], home);
+    const found = await artifactsFor(bundle, [], home, source);
     if (found.bytes !== undefined) artifactBytes.set(id, found.bytes);
   }
   const fetchMs = Math.round(performance.now() - started);

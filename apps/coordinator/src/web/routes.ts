@@ -260,7 +260,7 @@ export class AuditHttp {
     authenticate: RequestAuthenticator,
   ): void {
     const bundle = buildBundle(this.#deps.store, this.#deps.log, id, this.#deps.keys);
-    const auditor = this.#auditor(req);
+    const auditor = this.isAuditor(req);
     if (!auditor) {
       const auth = authenticate(req);
       if (!auth.ok) return problem(res, 401, auth.code, auth.message);
@@ -275,7 +275,7 @@ export class AuditHttp {
   }
 
   /** Bearer token, or HTTP Basic with the token as password (browsers prompt for it: no login form). */
-  #auditor(req: IncomingMessage): boolean {
+  isAuditor(req: IncomingMessage): boolean {
     const header = req.headers.authorization;
     if (typeof header !== 'string') return false;
     const [scheme, value = ''] = header.split(' ', 2);
@@ -289,7 +289,7 @@ export class AuditHttp {
   }
 
   #pages(path: string, params: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
-    if (!this.#auditor(req)) {
+    if (!this.isAuditor(req)) {
       return send(res, 401, 'text/plain; charset=utf-8', 'auditor credential required\n', {
         ...PAGE_HEADERS,
         'www-authenticate': 'Basic realm="Conclave audit", charset="UTF-8"',
