@@ -12,6 +12,7 @@ import { ed25519 as frost } from '@conclave/frost';
 import { bytesToHex, hexToBytes } from '@conclave/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  abortedKeyBundle,
   framedBundle,
   keyBundle,
   secondCompleteBundle,
@@ -41,6 +42,7 @@ interface AuditDoc {
   summary: { groupPublicKey?: string; statementDigest?: string; policy: string[] } | null;
   culprits: string[];
   keyPackage: 'pinned' | 'bundle' | null;
+  keyCulprits: { member: string; basis: string }[] | null;
   witnessedBy: string[];
   trust: Record<string, { source: string; epoch?: number } | null>;
 }
@@ -129,12 +131,31 @@ describe('conclave audit says what the culprits’ proof rests on', () => {
     );
   });
 
-  it('a key ceremony: culprits are said not to be judged, never "none"', async () => {
+  it('a completed key ceremony blames nobody: no dkg.abort', async () => {
     const c = keyBundle() as unknown as Case;
     const human = await audit(bundleFile(c), pins(c), false);
     expect(human.exitCode).toBeUndefined();
-    expect(human.out).toMatch(/culprits {3}not judged for key ceremonies/);
-    expect(human.out).not.toMatch(/culprits {3}none/);
+    expect(human.out).toMatch(/culprits {3}none \(no dkg\.abort\)/);
+  });
+
+  it('an aborted key ceremony: each culprit with its basis; an unbacked one is NOT PROVEN', async () => {
+    const named = abortedKeyBundle({
+      round2: ['alice', 'bob', 'carol'],
+      fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+      abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+    }) as unknown as Case;
+    const human = await audit(bundleFile(named), pins(named), false);
+    expect(human.exitCode).toBeUndefined();
+    expect(human.out).toMatch(/culprits {3}carol \(named by bob in its signed dkg\.fail/);
+    const json = JSON.parse((await audit(bundleFile(named), pins(named))).out) as AuditDoc;
+    expect(json).toMatchObject({ keyCulprits: [{ member: 'carol' }] });
+    const framedKey = abortedKeyBundle({
+      round1: ['alice', 'bob'],
+      abort: { code: 'DEADLINE_EXCEEDED', culprits: ['alice'] },
+    }) as unknown as Case;
+    const refused = await audit(bundleFile(framedKey), pins(framedKey), false);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.out).toMatch(/culprits {3}NOT PROVEN/);
   });
 
   it("a member's home: the share's package is pinned, and the forged one refused (INCONSISTENT_KEY_PACKAGE)", async () => {

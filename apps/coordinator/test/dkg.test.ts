@@ -1,4 +1,5 @@
-// Key ceremony refusals and endings over real sockets, plus timers and the heartbeat.
+// Key ceremony refusals and endings over real sockets, plus timers and the heartbeat. Each abort's
+// bundle is re-verified as an auditor would: its culprits are the ones its transcript backs.
 import { ed25519 as frost } from '@conclave/frost';
 import {
   bytesToHex,
@@ -15,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
   addMembers,
+  audited,
   authHeaders,
   connect,
   expectAck,
@@ -188,6 +190,9 @@ describe('key ceremony', () => {
     const abort = await erin.nextBody('dkg.abort', id);
     expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['erin'] });
     expect((await admin.nextBody('dkg.abort', id)).body.code).toBe('INVALID_SECRET_SHARE');
+    expect((await audited(t, id)).keyCulprits).toEqual([
+      { member: 'erin', basis: expect.stringMatching(/^named by dave in its signed dkg\.fail/) },
+    ]);
     expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
     // The ceremony is over: more messages are refused; a new attempt is a new ceremony.
     expect((await erin.submit(id, round1('erin', 2, 2))).code).toBe('UNEXPECTED_MESSAGE');
@@ -438,6 +443,7 @@ describe('key ceremony', () => {
       expect(abort.body.code).toBe('CONFIRMATION_MISMATCH');
       expect(abort.body.culprits).toEqual(culprits);
       expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+      expect((await audited(t, id)).keyCulprits?.map((k) => k.member)).toEqual(culprits);
     },
   );
 
@@ -459,6 +465,7 @@ describe('key ceremony', () => {
     const abort = await erin.nextBody('dkg.abort', id);
     expect(abort.body).toMatchObject({ code: 'INCONSISTENT_VIEW', culprits: [] });
     expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+    expect((await audited(t, id)).keyCulprits).toEqual([]);
     // The status agrees with the abort: the honest reporter is not listed as a culprit.
     erin.send({ type: 'ceremony.status.get', ceremonyId: id });
     const status = await erin.next(
@@ -509,6 +516,9 @@ describe('key ceremony', () => {
     expectAck(await dave.submit(id, round1('dave', 2, 2)));
     const abort = await dave.nextBody('dkg.abort', id, 5_000);
     expect(abort.body).toMatchObject({ code: 'DEADLINE_EXCEEDED', culprits: ['erin'] });
+    expect((await audited(t, id)).keyCulprits).toEqual([
+      { member: 'erin', basis: expect.stringMatching(/sent no round-1 message/) },
+    ]);
   });
 });
 

@@ -1,10 +1,11 @@
 // Test helpers: a coordinator on 127.0.0.1:0 with a fresh database, raw `ws` clients that speak the
 // wire protocol of docs/ceremony-flow.md, and fake members that run FROST with @conclave/frost.
 import { request as httpRequest } from 'node:http';
-import { afterEach } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { afterEach, expect } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { verifyCeremonyBundle, type BundleReport } from '@conclave/audit';
 import {
   ed25519 as frost,
   type DkgRound1Package,
@@ -821,4 +822,22 @@ export function testScope(): {
     return t;
   };
   return { cleanups, fresh };
+}
+
+/**
+ * The ceremony's bundle as the auditor downloads it, verified under the coordinator's pinned
+ * keys; every check must pass (an honest abort is never a false alarm).
+ */
+export async function audited(t: TestCoordinator, id: string): Promise<BundleReport> {
+  const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
+  const res = await fetch(`${t.handle.url}/v1/audit/bundle/${id}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const report = verifyCeremonyBundle(await res.json(), {
+    coordinatorKey: t.handle.coordinatorPublicKey,
+    adminKey: t.handle.adminPublicKey,
+    logKey: t.handle.logVerifierKey,
+  });
+  expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+  return report;
 }

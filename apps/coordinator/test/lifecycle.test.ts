@@ -17,6 +17,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
+  audited,
   connect,
   expectAck,
   setupGroup,
@@ -551,6 +552,7 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     );
     const abort = await admin.nextBody('dkg.abort', open);
     expect(abort.body.code).toBe('MEMBER_REVOKED');
+    expect((await audited(c, open)).keyCulprits).toEqual([]);
     // carol's open connection was closed by the coordinator.
     expect((await holders.get('carol')!.m.client.closed).code).toBe(1008);
     expect(c.handle.store.getGroup('release')).toMatchObject({ epoch: 0, groupPublicKey });
@@ -578,6 +580,10 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     );
     const abort = await admin.nextBody('dkg.abort', cid, 20_000);
     expect(abort.body).toMatchObject({ code: 'CONFIRMATION_MISMATCH', culprits: ['bob'] });
+    // A lifecycle's mismatch is judged by majority, from the signed confirmations.
+    expect((await audited(c, cid)).keyCulprits).toEqual([
+      { member: 'bob', basis: expect.stringMatching(/outside the largest view/) },
+    ]);
     const after = c.handle.store.getGroup('release')!;
     expect(after.epoch).toBe(0);
     expect(after.publicKeyPackage).toBe(before.publicKeyPackage);

@@ -66,6 +66,7 @@ import {
 import { NOTE_MAX_BYTES, parseVerifierKey, type NoteVerifier } from './note.js';
 import { replayRegistry, type Registry } from './registry.js';
 import { Checks, type Report } from './report.js';
+import { judgeKeyAbort, type KeyCulprit } from './key-outcome.js';
 import { finalMessage, outcomeVerdict, type Terminal } from './signing-outcome.js';
 
 export const BUNDLE_FORMAT = 'conclave-audit-bundle/v1';
@@ -188,6 +189,11 @@ export interface BundleReport extends Report {
    * auditor's, e.g. a member's share) or `bundle` (unsigned coordinator data).
    */
   readonly keyPackage?: 'pinned' | 'bundle';
+  /**
+   * An aborted key ceremony's culprits (its dkg.abort), each with what the transcript shows
+   * against it (key-outcome.ts); present only when the check "key ceremony culprits judged" passed.
+   */
+  readonly keyCulprits?: readonly KeyCulprit[];
   /** Signers who declined a session's package (a signed `round2.decline`): never culprits. */
   readonly declines?: readonly {
     readonly member: string;
@@ -215,6 +221,7 @@ interface Result {
   declines: { member: string; session: number; code: string; reason: string }[];
   witnessedBy: string[];
   keyPackage?: 'pinned' | 'bundle';
+  keyCulprits?: KeyCulprit[];
   groupPublicKey?: string;
   statementDigest?: string;
   policyId?: string;
@@ -400,6 +407,14 @@ function verifyBundleInto(
       `recorded as ${state}, and the transcript agrees`,
       `recorded as ${state}, but the transcript ${complete === undefined ? 'has no' : 'has a'} dkg.complete`,
     );
+    const final = finalMessage<At<'dkg.complete'> | At<'dkg.abort'>>(entries, KEY_TERMINALS);
+    addFinalCheck(checks, final);
+    const terminal = final.ok ? final.terminal : undefined;
+    if (terminal?.envelope.body.type === 'dkg.abort') {
+      const verdict = judgeKeyAbort(b.ceremonyId, entries, terminal.envelope.body);
+      checks.add('key ceremony culprits judged', verdict.ok, 'OUTCOME_UNPROVEN', verdict.detail);
+      if (verdict.ok) result.keyCulprits = [...verdict.culprits];
+    }
     if (complete !== undefined) {
       const ok = verifyKeyConfirmations(
         b,
@@ -418,6 +433,23 @@ function verifyBundleInto(
   if (b.governance !== undefined && b.governance.length > 0) {
     result.governance = verifyBundleGovernance(b, b.governance, trust, checks);
   }
+}
+
+const KEY_TERMINALS: readonly string[] = ['dkg.complete', 'dkg.abort'];
+
+/** The check "one final message, last" (signing-outcome.ts finalMessage). */
+function addFinalCheck(checks: Checks, final: ReturnType<typeof finalMessage>): void {
+  checks.add(
+    'one final message, last',
+    final.ok,
+    'UNEXPECTED_MESSAGE',
+    final.ok
+      ? final.terminal === undefined
+        ? 'no final envelope (the ceremony is not closed)'
+        : `entry ${final.terminal.idx} (${final.terminal.envelope.body.type}) ends the transcript, and is its only final envelope`
+      : '',
+    final.ok ? '' : final.problem,
+  );
 }
 
 /**
@@ -1027,17 +1059,7 @@ function verifySigning(
 
   // The one final envelope, and the evidence the recorded state needs (signing-outcome.ts).
   const final = finalMessage(entries);
-  checks.add(
-    'one final message, last',
-    final.ok,
-    'UNEXPECTED_MESSAGE',
-    final.ok
-      ? final.terminal === undefined
-        ? 'no final envelope (the ceremony is not closed)'
-        : `entry ${final.terminal.idx} (${final.terminal.envelope.body.type}) ends the transcript, and is its only final envelope`
-      : '',
-    final.ok ? '' : final.problem,
-  );
+  addFinalCheck(checks, final);
   const terminal: Terminal | undefined = final.ok ? final.terminal : undefined;
   const laterEpoch = b.group.epochs.find(
     (x) => x.at > epoch.at && x.at <= (terminal?.at ?? Number.POSITIVE_INFINITY),

@@ -105,3 +105,4 @@ export {
   type BundleReport,
 } from './bundle.js';
 export { witnessName, witnessLog, type LogTransport, type WitnessRound } from './witness-client.js';
+export { judgeKeyAbort, type KeyBlameVerdict, type KeyCulprit } from './key-outcome.js';

@@ -21,25 +21,26 @@ import type { TranscriptEntry } from './leaf.js';
 
 export type Terminal = At<'sign.complete'> | At<'sign.aborted'>;
 
-const isTerminal = (e: TranscriptEntry): boolean =>
-  e.envelope.body.type === 'sign.complete' || e.envelope.body.type === 'sign.aborted';
+const SIGNING_TERMINALS: readonly string[] = ['sign.complete', 'sign.aborted'];
 
 /**
- * The one final envelope of a signing transcript, when there is exactly one and it is the last
- * entry; otherwise why not. The coordinator signs whatever it likes: a second sign.complete after
- * the real one (another key, another statement, other approvers) must not stand for the outcome.
+ * The one final envelope of a transcript (of `types`: a signing ceremony's by default, or a key
+ * ceremony's `dkg.complete`/`dkg.abort`), when there is exactly one and it is the last entry;
+ * otherwise why not. The coordinator signs whatever it likes: a second sign.complete after the
+ * real one (another key, another statement, other approvers) must not stand for the outcome.
  */
-export function finalMessage(
+export function finalMessage<T extends TranscriptEntry = Terminal>(
   entries: readonly TranscriptEntry[],
-): { ok: true; terminal: Terminal | undefined } | { ok: false; problem: string } {
-  const terminals = entries.filter(isTerminal);
+  types: readonly string[] = SIGNING_TERMINALS,
+): { ok: true; terminal: T | undefined } | { ok: false; problem: string } {
+  const terminals = entries.filter((e) => types.includes(e.envelope.body.type));
   if (terminals.length > 1) {
     return {
       ok: false,
       problem: `${terminals.length} final envelopes (entries ${terminals.map((e) => e.idx).join(', ')}): a ceremony ends once`,
     };
   }
-  const terminal = terminals[0] as Terminal | undefined;
+  const terminal = terminals[0] as T | undefined;
   if (terminal !== undefined && terminal !== entries.at(-1)) {
     return {
       ok: false,

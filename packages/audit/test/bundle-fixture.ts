@@ -19,6 +19,7 @@ import {
   sessionPackagesBytes,
   signDkgConfirmation,
   signPackageAck,
+  signPairwiseBox,
   type Envelope,
   type IdentityKey,
   type Release,
@@ -425,8 +426,11 @@ const KEY_ROUND: Record<string, string> = {
   'dkg.start': '0',
   'dkg.round1': '1',
   'dkg.round1.all': '1',
+  'dkg.round2': '2',
+  'dkg.fail': '2',
   'dkg.confirm': '3',
   'dkg.complete': '3',
+  'dkg.abort': '3',
 };
 
 /**
@@ -530,6 +534,8 @@ export function framedBundle(): ReturnType<typeof signingBundle> & { readonly or
 type KeyCase = BundleCase & {
   readonly ids: Readonly<Record<string, IdentityKey>>;
   remove(i: number): void;
+  /** Seals `body` as `sender` (its next seq) and appends it; re-logs. */
+  append(sender: string, recipient: string | null, body: Record<string, unknown>): void;
 };
 
 function keyCase(
@@ -558,6 +564,10 @@ function keyCase(
       entries()[i] = { ...e, envelope: seal(e.sender, body, e.envelope.seq) };
       relog();
     },
+    append(sender, recipient, body) {
+      parties.push(sender, recipient, body);
+      relog();
+    },
     remove(i) {
       entries().splice(i, 1);
       entries().forEach((e, idx) => {
@@ -569,15 +579,13 @@ function keyCase(
   };
 }
 
-/**
- * A DKG key-ceremony bundle. `badProofFrom`: that member's round-1 package carries a proof of
- * knowledge that does not verify, and everything else (relay, hash, confirmations, complete) is
- * built over it consistently, as if every member had failed to check it.
- */
-export function keyBundle(options: { readonly badProofFrom?: string } = {}): KeyCase {
+/** Admin authorization, dkg.start and every member's round-1 package of a 2-of-3 DKG. */
+function dkgOpening(
+  options: { readonly badProofFrom?: string; readonly round1?: readonly string[] } = {},
+) {
   const names = ['alice', 'bob', 'carol'] as const;
   const parties = cast(names, KEY_ROUND);
-  const { ids, ceremonyId, transcript, push } = parties;
+  const { ids, push } = parties;
   const members = names.map((m) => ({ member: m, identityKey: bytesToHex(ids[m]!.publicKey) }));
   const authorization = push('admin', null, {
     type: 'admin.group.create',
@@ -597,16 +605,123 @@ export function keyBundle(options: { readonly badProofFrom?: string } = {}): Key
     participants,
     authorization,
   });
-  const packages = names.map((m) => {
-    let r1 = frost.keys.dkg.part1(frost.identifier.derive(m), 3, 2).package;
-    if (options.badProofFrom === m) {
-      const pok = r1.proofOfKnowledge.slice();
-      pok[pok.length - 16] = pok[pok.length - 16]! ^ 1; // still a canonical scalar
-      r1 = { ...r1, proofOfKnowledge: pok };
-    }
-    return { member: m, package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1)) };
-  });
+  const packages = names
+    .filter((m) => options.round1?.includes(m) ?? true)
+    .map((m) => {
+      let r1 = frost.keys.dkg.part1(frost.identifier.derive(m), 3, 2).package;
+      if (options.badProofFrom === m) {
+        const pok = r1.proofOfKnowledge.slice();
+        pok[pok.length - 16] = pok[pok.length - 16]! ^ 1; // still a canonical scalar
+        r1 = { ...r1, proofOfKnowledge: pok };
+      }
+      return { member: m, package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1)) };
+    });
   for (const p of packages) push(p.member, null, { type: 'dkg.round1', package: p.package });
+  return { parties, names, members, participants, packages };
+}
+
+/** What an aborted 2-of-3 DKG's members did before the coordinator's `dkg.abort`. */
+export interface AbortScript {
+  /** Who sent a round-1 package (default: all); the relay follows only when all did. */
+  readonly round1?: readonly string[];
+  /** Who sent its round-2 boxes to both others (default: nobody). */
+  readonly round2?: readonly string[];
+  /** A member's complaint, after round 2. */
+  readonly fail?: { readonly from: string; readonly culprit: string; readonly code: string };
+  /** Who confirmed, with the relayed view or another one (default: nobody). */
+  readonly confirms?: Readonly<Record<string, 'relayed' | 'other'>>;
+  /** The coordinator's dkg.abort. */
+  readonly abort: { readonly code: string; readonly culprits: readonly string[] };
+}
+
+/**
+ * An aborted DKG: the script's messages, really signed (round-2 boxes are well-formed ciphertext
+ * the auditor cannot open), then the coordinator's `dkg.abort`, recorded as `aborted`.
+ */
+export function abortedKeyBundle(script: AbortScript): KeyCase {
+  const { parties, names, participants, packages } = dkgOpening({
+    ...(script.round1 === undefined ? {} : { round1: script.round1 }),
+  });
+  const { ids, ceremonyId, transcript, push } = parties;
+  let groupPublicKey = '00'.repeat(32);
+  if (packages.length === names.length) {
+    push('coordinator', '*', { type: 'dkg.round1.all', packages });
+    const pub = frost.keys.dkg.publicKeyPackage(
+      packages.map((p) => frost.decode.bytes('DkgRound1Package', hexToBytes(p.package))),
+      2,
+    );
+    groupPublicKey = bytesToHex(pub.verifyingKey);
+  }
+  for (const m of script.round2 ?? []) {
+    const boxes = names
+      .filter((r) => r !== m)
+      .map((r) => {
+        const box = {
+          ephemeralKey: '11'.repeat(32),
+          nonce: '22'.repeat(24),
+          ciphertext: '33'.repeat(40),
+        };
+        return {
+          recipient: r,
+          ...box,
+          signature: signPairwiseBox(ids[m]!, { ceremonyId, sender: m, recipient: r }, box),
+        };
+      });
+    push(m, null, { type: 'dkg.round2', boxes });
+  }
+  if (script.fail !== undefined) {
+    push(script.fail.from, null, {
+      type: 'dkg.fail',
+      culprit: script.fail.culprit,
+      code: script.fail.code,
+      reason: 'the share does not verify',
+    });
+  }
+  const hash = bytesToHex(round1Hash({ ceremonyId, threshold: 2, participants, packages }));
+  for (const [m, view] of Object.entries(script.confirms ?? {})) {
+    const round1 = view === 'relayed' ? hash : 'ee'.repeat(32);
+    push(m, null, {
+      type: 'dkg.confirm',
+      round1Hash: round1,
+      groupPublicKey,
+      signature: bytesToHex(
+        signDkgConfirmation(ids[m]!, {
+          ceremonyId,
+          member: m,
+          round1Hash: hexToBytes(round1),
+          groupPublicKey: hexToBytes(groupPublicKey),
+        }),
+      ),
+    });
+  }
+  push('coordinator', '*', {
+    type: 'dkg.abort',
+    code: script.abort.code,
+    message: 'the ceremony ended',
+    culprits: [...script.abort.culprits],
+  });
+  const bundle: CeremonyBundle = {
+    format: BUNDLE_FORMAT,
+    ceremonyId,
+    kind: 'key',
+    keys: parties.keys(),
+    group: { name: 'release', epochs: [] },
+    registry: parties.registry(),
+    transcript,
+    recorded: { state: 'aborted', culprits: [] },
+    log: null,
+  };
+  return keyCase(parties, bundle, groupPublicKey);
+}
+
+/**
+ * A DKG key-ceremony bundle. `badProofFrom`: that member's round-1 package carries a proof of
+ * knowledge that does not verify, and everything else (relay, hash, confirmations, complete) is
+ * built over it consistently, as if every member had failed to check it.
+ */
+export function keyBundle(options: { readonly badProofFrom?: string } = {}): KeyCase {
+  const { parties, names, members, participants, packages } = dkgOpening(options);
+  const { ids, ceremonyId, transcript, push } = parties;
   push('coordinator', '*', { type: 'dkg.round1.all', packages });
   const pub = frost.keys.dkg.publicKeyPackage(
     packages.map((p) => frost.decode.bytes('DkgRound1Package', hexToBytes(p.package))),

@@ -603,9 +603,19 @@ const mark = (c: Check) => (c.ok ? '✓' : '✗');
 
 /** The culprits, and the public key package their proof rests on (docs/audit.md). */
 function culpritsLine(report: BundleReport): string {
-  // Key-ceremony blame (dkg.abort) is not re-judged here: "none" would read as proven innocence.
+  // Key-ceremony blame: a dkg.abort's culprits, each with what the transcript shows against it.
   if (report.kind === 'key') {
-    return "not judged for key ceremonies (any a dkg.abort names are the coordinator's word)";
+    const judged = report.checks.find((c) => c.name === 'key ceremony culprits judged');
+    if (judged !== undefined && !judged.ok) {
+      return 'NOT PROVEN: the dkg.abort names culprits its transcript does not back (see the checks)';
+    }
+    const k = report.keyCulprits;
+    if (k === undefined) {
+      return report.checks.some((c) => c.name === 'one final message, last' && !c.ok)
+        ? 'not judged: the transcript has no single final envelope'
+        : 'none (no dkg.abort)';
+    }
+    return k.length === 0 ? 'none' : k.map((c) => `${c.member} (${c.basis})`).join('; ');
   }
   if (report.culprits.length === 0) return 'none';
   const basis =
@@ -748,6 +758,8 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
     // What the culprits' proof rests on: `pinned` (your share's package) or `bundle` (the
     // coordinator's unsigned copy); null when no share was judged.
     keyPackage: report.keyPackage ?? null,
+    // An aborted key ceremony's culprits, each with its basis; null when none was judged.
+    keyCulprits: report.keyCulprits ?? null,
     declines: report.declines ?? [],
     witnessedBy: report.witnessedBy ?? [],
     signatures: report.signatures,

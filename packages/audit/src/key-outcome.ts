@@ -1,0 +1,267 @@
+// Who an aborted key ceremony blamed, re-judged from its transcript (docs/audit.md "Key
+// ceremonies"). The coordinator signs `dkg.abort {code, culprits}`; a culprit is its word unless
+// the signed messages before it show the rule the ceremony machine (packages/ceremony key-rules)
+// applied:
+//   DEADLINE_EXCEEDED      exactly the members that had not done their part of the round in
+//                          progress: a round-1 package (dealers), every round-2 box they owe
+//                          (dealers), or a confirmation (confirmers). The deadline itself is the
+//                          coordinator's clock.
+//   CONFIRMATION_MISMATCH  DKG: the members whose signed dkg.confirm is not the view the
+//                          coordinator relayed (the round-1 hash of the dkg.round1.all packages and
+//                          the group key they make, RFC 9591 Appendix C), nobody when no member
+//                          holds that view; a lifecycle: the members outside the unique largest
+//                          view (every confirmer when there is none). Nobody, when the members all
+//                          agree (the coordinator refused a key it could not reproduce).
+//   a member's dkg.fail    the dealer its first accepted dkg.fail names, with that code (nobody
+//                          when the member names itself: a failure it cannot attribute). A box
+//                          that does not open cannot be shown to a third party: such a culprit
+//                          is "named by" its accuser, not proven.
+// An abort naming nobody frames nobody, whatever its code.
+import { ed25519 as frost } from '@conclave/frost';
+import { bytesToHex, hexToBytes, round1Hash } from '@conclave/protocol';
+import { bodiesOf, type At, type Body } from './key-transcript.js';
+import type { TranscriptEntry } from './leaf.js';
+
+/** A culprit of an aborted key ceremony, and what the transcript shows against it. */
+export interface KeyCulprit {
+  readonly member: string;
+  readonly basis: string;
+}
+
+export type KeyBlameVerdict =
+  | { readonly ok: true; readonly detail: string; readonly culprits: readonly KeyCulprit[] }
+  | { readonly ok: false; readonly detail: string };
+
+interface Roles {
+  readonly dkg: Body<'dkg.start'> | undefined;
+  readonly dealers: readonly string[];
+  readonly recipients: readonly string[];
+  readonly confirmers: readonly string[];
+}
+
+/** Who deals, receives and confirms (the coordinator's key-lifecycle rolesOf, from the start). */
+function rolesOf(entries: readonly TranscriptEntry[]): Roles | undefined {
+  const dkg = bodiesOf(entries, 'dkg.start')[0]?.envelope.body;
+  if (dkg !== undefined) {
+    const all = dkg.participants.map((p) => p.member);
+    return { dkg, dealers: all, recipients: all, confirmers: all };
+  }
+  const start = bodiesOf(entries, 'key.start')[0]?.envelope.body;
+  if (start === undefined) return undefined;
+  if (start.kind === 'repair') {
+    const lost = start.member ?? '';
+    return {
+      dkg: undefined,
+      dealers: start.dealers,
+      recipients: [lost],
+      confirmers: [...start.dealers, lost],
+    };
+  }
+  const committee = start.participants.map((p) => p.member);
+  return { dkg: undefined, dealers: start.dealers, recipients: committee, confirmers: committee };
+}
+
+interface Progress {
+  readonly round1: ReadonlySet<string>;
+  readonly delivered: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Each confirmer's first dkg.confirm, in arrival order. */
+  readonly confirms: readonly { member: string; view: string }[];
+  readonly fails: readonly At<'dkg.fail'>[];
+}
+
+/** What the members' signed messages before `end` did (the coordinator records only accepted ones). */
+function progressOf(entries: readonly TranscriptEntry[]): Progress {
+  const round1 = new Set<string>();
+  const delivered = new Map<string, Set<string>>();
+  const confirms: { member: string; view: string }[] = [];
+  const fails: At<'dkg.fail'>[] = [];
+  for (const e of entries) {
+    if (e.direction !== 'in') continue;
+    const body = e.envelope.body;
+    switch (body.type) {
+      case 'dkg.round1':
+      case 'key.round1':
+        round1.add(e.sender);
+        break;
+      case 'dkg.round2':
+      case 'key.round2': {
+        const to = delivered.get(e.sender) ?? new Set<string>();
+        for (const b of body.boxes) to.add(b.recipient);
+        delivered.set(e.sender, to);
+        break;
+      }
+      case 'dkg.confirm':
+        if (!confirms.some((c) => c.member === e.sender)) {
+          confirms.push({ member: e.sender, view: `${body.round1Hash}/${body.groupPublicKey}` });
+        }
+        break;
+      case 'dkg.fail':
+        fails.push(e as At<'dkg.fail'>);
+        break;
+      default:
+        break;
+    }
+  }
+  return { round1, delivered, confirms, fails };
+}
+
+/** The round in progress and who had not done their part of it (key-rules abortTimeout). */
+function missingOf(roles: Roles, p: Progress): { round: 1 | 2 | 3; missing: string[] } {
+  const round2Done = (m: string) =>
+    roles.recipients.filter((r) => r !== m).every((r) => p.delivered.get(m)?.has(r) === true);
+  if (!roles.dealers.every((m) => p.round1.has(m))) {
+    return { round: 1, missing: roles.dealers.filter((m) => !p.round1.has(m)) };
+  }
+  if (!roles.dealers.every(round2Done)) {
+    return { round: 2, missing: roles.dealers.filter((m) => !round2Done(m)) };
+  }
+  const confirmed = new Set(p.confirms.map((c) => c.member));
+  return { round: 3, missing: roles.confirmers.filter((m) => !confirmed.has(m)) };
+}
+
+/** The DKG view the coordinator relayed: the round-1 hash and group key of dkg.round1.all. */
+function relayedView(
+  ceremonyId: string,
+  start: Body<'dkg.start'>,
+  entries: readonly TranscriptEntry[],
+): string | undefined {
+  const relay = bodiesOf(entries, 'dkg.round1.all')[0]?.envelope.body;
+  if (relay === undefined) return undefined;
+  try {
+    const decoded = relay.packages.map((p) =>
+      frost.decode.bytes('DkgRound1Package', hexToBytes(p.package)),
+    );
+    const key = bytesToHex(frost.keys.dkg.publicKeyPackage(decoded, start.threshold).verifyingKey);
+    const hash = bytesToHex(
+      round1Hash({
+        ceremonyId,
+        threshold: start.threshold,
+        participants: start.participants,
+        packages: relay.packages,
+      }),
+    );
+    return `${hash}/${key}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Who disagrees, by the machine's rule (key-rules disagreeingMembers), and on what basis. */
+function disagreeing(
+  ceremonyId: string,
+  roles: Roles,
+  p: Progress,
+  entries: readonly TranscriptEntry[],
+): { members: string[]; basis: string } {
+  const members = p.confirms.map((c) => c.member);
+  const relayed = roles.dkg === undefined ? undefined : relayedView(ceremonyId, roles.dkg, entries);
+  if (relayed !== undefined) {
+    const matched = p.confirms.filter((c) => c.view === relayed).map((c) => c.member);
+    return {
+      members: matched.length === 0 ? [] : members.filter((m) => !matched.includes(m)),
+      basis:
+        'its signed dkg.confirm is not the view the coordinator relayed (round-1 hash and group key of dkg.round1.all), which another member confirmed',
+    };
+  }
+  const counts = new Map<string, number>();
+  for (const c of p.confirms) counts.set(c.view, (counts.get(c.view) ?? 0) + 1);
+  const largest = Math.max(0, ...counts.values());
+  const leaders = [...counts].filter(([, n]) => n === largest);
+  const agreeing = leaders.length === 1 ? leaders[0]?.[0] : undefined;
+  return {
+    members: p.confirms.filter((c) => c.view !== agreeing).map((c) => c.member),
+    basis:
+      agreeing === undefined
+        ? 'the confirmations split with no largest view, so every confirmer is named (majority rule)'
+        : 'its signed dkg.confirm is outside the largest view (majority rule)',
+  };
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  [...new Set(a)].sort().join(',') === [...new Set(b)].sort().join(',');
+
+/** Judges the culprits of `abort` (the one final dkg.abort) against the transcript before it. */
+export function judgeKeyAbort(
+  ceremonyId: string,
+  entries: readonly TranscriptEntry[],
+  abort: Body<'dkg.abort'>,
+): KeyBlameVerdict {
+  const named = [...abort.culprits];
+  const roles = rolesOf(entries);
+  if (roles === undefined) {
+    return { ok: false, detail: 'no dkg.start or key.start says who was to act' };
+  }
+  const p = progressOf(entries);
+  const wrong = (expected: readonly string[], why: string): KeyBlameVerdict => ({
+    ok: false,
+    detail: `dkg.abort (${abort.code}) names ${named.length === 0 ? 'nobody' : named.join(', ')}, but ${why} ${expected.length === 0 ? 'nobody' : expected.join(', ')}`,
+  });
+  const judged = (basis: (m: string) => string, detail: string): KeyBlameVerdict => ({
+    ok: true,
+    detail,
+    culprits: named.map((member) => ({ member, basis: basis(member) })),
+  });
+  // A member's complaint aborts at once, with its code: the first accepted one decides.
+  const fail = p.fails[0];
+  if (fail !== undefined) {
+    const f = fail.envelope.body;
+    const expected = f.culprit === fail.sender ? [] : [f.culprit];
+    if (!sameSet(named, expected) || (expected.length > 0 && abort.code !== f.code)) {
+      return wrong(
+        expected,
+        `${fail.sender}'s signed dkg.fail (${f.code}, entry ${fail.idx}) names`,
+      );
+    }
+    return judged(
+      () =>
+        `named by ${fail.sender} in its signed dkg.fail (${f.code}): a round-2 box that does not open cannot be shown to a third party, so this is ${fail.sender}'s word, not proven`,
+      expected.length === 0
+        ? `${fail.sender} reported a failure it could not attribute (its signed dkg.fail names itself); nobody is blamed`
+        : `${f.culprit} is named by ${fail.sender}'s signed dkg.fail (${f.code}, entry ${fail.idx}), as dkg.abort says`,
+    );
+  }
+  if (named.length === 0) {
+    return {
+      ok: true,
+      detail: `dkg.abort (${abort.code}) names nobody`,
+      culprits: [],
+    };
+  }
+  switch (abort.code) {
+    case 'DEADLINE_EXCEEDED': {
+      const { round, missing } = missingOf(roles, p);
+      if (round === 3 && new Set(p.confirms.map((c) => c.view)).size > 1) {
+        return wrong(
+          disagreeing(ceremonyId, roles, p, entries).members,
+          'the confirmations disagree, so the machine aborts with CONFIRMATION_MISMATCH, naming',
+        );
+      }
+      if (!sameSet(named, missing)) {
+        return wrong(
+          missing,
+          `the round in progress was round ${round}, whose part was missing from`,
+        );
+      }
+      return judged(
+        () =>
+          `sent no round-${round} message before the deadline (as recorded: the deadline and the record are the coordinator's)`,
+        `round ${round} was in progress and ${missing.join(', ')} had not done their part of it`,
+      );
+    }
+    case 'CONFIRMATION_MISMATCH': {
+      const d = disagreeing(ceremonyId, roles, p, entries);
+      if (!sameSet(named, d.members)) {
+        return wrong(d.members, 'the signed confirmations, judged by the machine’s rule, name');
+      }
+      return judged(
+        () => d.basis,
+        `the signed confirmations, judged by the machine's rule, name ${d.members.join(', ')}`,
+      );
+    }
+    default:
+      return {
+        ok: false,
+        detail: `dkg.abort (${abort.code}) names ${named.join(', ')}, but no message in the transcript blames anyone for that`,
+      };
+  }
+}

@@ -1,0 +1,204 @@
+// Who an aborted DKG blamed, re-judged from its transcript against a coordinator that signs
+// dkg.abort as it likes (it holds the coordinator key, not the members'): each honest ending
+// verifies and says what its culprits rest on; each way of naming the wrong member fails
+// OUTCOME_UNPROVEN; a key ceremony ends with one final envelope, last (UNEXPECTED_MESSAGE).
+import { describe, expect, it } from 'vitest';
+import { verifyCeremonyBundle } from '../src/index.js';
+import { abortedKeyBundle, type AbortScript } from './bundle-fixture.js';
+
+const verify = (script: AbortScript) => {
+  const c = abortedKeyBundle(script);
+  return verifyCeremonyBundle(c.bundle, c.trust);
+};
+const failed = (r: ReturnType<typeof verifyCeremonyBundle>) =>
+  r.checks.filter((c) => !c.ok).map((c) => c.code);
+const blame = (r: ReturnType<typeof verifyCeremonyBundle>) =>
+  Object.fromEntries((r.keyCulprits ?? []).map((k) => [k.member, k.basis]));
+
+const ALL = ['alice', 'bob', 'carol'];
+const deadline = (culprits: string[]) => ({ code: 'DEADLINE_EXCEEDED', culprits });
+
+describe('aborted key ceremonies: honest endings verify, with what each culprit rests on', () => {
+  it('round 1 timed out: the member without a round-1 package', () => {
+    const r = verify({ round1: ['alice', 'bob'], abort: deadline(['carol']) });
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({ carol: expect.stringMatching(/sent no round-1 message/) });
+  });
+
+  it('round 2 timed out: the dealer that owed boxes', () => {
+    const r = verify({ round2: ['alice', 'bob'], abort: deadline(['carol']) });
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({ carol: expect.stringMatching(/round-2/) });
+  });
+
+  it('confirmation timed out: the member that did not confirm', () => {
+    const r = verify({
+      round2: ALL,
+      confirms: { alice: 'relayed', bob: 'relayed' },
+      abort: deadline(['carol']),
+    });
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({ carol: expect.stringMatching(/round-3/) });
+  });
+
+  it('a member named a dealer in its dkg.fail: named by it, not proven', () => {
+    const r = verify({
+      round2: ALL,
+      fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+      abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+    });
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({ carol: expect.stringMatching(/named by bob .*not proven/) });
+  });
+
+  it('a member that cannot attribute a failure names itself: nobody is blamed', () => {
+    const r = verify({
+      round2: ALL,
+      fail: { from: 'bob', culprit: 'bob', code: 'INCONSISTENT_VIEW' },
+      abort: { code: 'INCONSISTENT_VIEW', culprits: [] },
+    });
+    expect(failed(r)).toEqual([]);
+    expect(r.keyCulprits).toEqual([]);
+  });
+
+  it('a confirmation of another view than the relayed one: that member', () => {
+    const r = verify({
+      round2: ALL,
+      confirms: { alice: 'relayed', bob: 'relayed', carol: 'other' },
+      abort: { code: 'CONFIRMATION_MISMATCH', culprits: ['carol'] },
+    });
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({
+      carol: expect.stringMatching(/not the view the coordinator relayed/),
+    });
+  });
+
+  it('a two-member tie is judged against the relayed view, not by majority', () => {
+    const r = verify({
+      round2: ALL,
+      confirms: { alice: 'relayed', carol: 'other' },
+      abort: { code: 'CONFIRMATION_MISMATCH', culprits: ['carol'] },
+    });
+    expect(failed(r)).toEqual([]);
+  });
+
+  it('members agreeing on a view nobody relayed, or a cancellation: nobody named, nothing to judge', () => {
+    for (const script of [
+      {
+        round2: ALL,
+        confirms: { alice: 'other', bob: 'other', carol: 'other' },
+        abort: { code: 'CONFIRMATION_MISMATCH', culprits: [] },
+      },
+      { round1: ['alice'], abort: { code: 'CEREMONY_CLOSED', culprits: [] } },
+    ] as const) {
+      const r = verify(script);
+      expect(failed(r)).toEqual([]);
+      expect(r.keyCulprits).toEqual([]);
+    }
+  });
+});
+
+describe('aborted key ceremonies: culprits the transcript does not back fail OUTCOME_UNPROVEN', () => {
+  const cases: [string, AbortScript][] = [
+    [
+      'a timeout naming a member that sent its round-1 package',
+      { round1: ['alice', 'bob'], abort: deadline(['alice']) },
+    ],
+    [
+      'a timeout naming only some of the missing (and one that sent)',
+      { round1: ['alice'], abort: deadline(['alice', 'bob']) },
+    ],
+    [
+      'a round-2 timeout naming a dealer that delivered',
+      { round2: ['alice', 'bob'], abort: deadline(['bob']) },
+    ],
+    [
+      'a confirmation timeout while the confirmations disagree',
+      {
+        round2: ALL,
+        confirms: { alice: 'relayed', bob: 'other' },
+        abort: deadline(['carol']),
+      },
+    ],
+    [
+      'a mismatch naming a member that confirmed the relayed view',
+      {
+        round2: ALL,
+        confirms: { alice: 'relayed', bob: 'relayed', carol: 'other' },
+        abort: { code: 'CONFIRMATION_MISMATCH', culprits: ['alice'] },
+      },
+    ],
+    [
+      'a two-member tie blaming both (the old majority rule)',
+      {
+        round2: ALL,
+        confirms: { alice: 'relayed', carol: 'other' },
+        abort: { code: 'CONFIRMATION_MISMATCH', culprits: ['alice', 'carol'] },
+      },
+    ],
+    [
+      'a complaint about carol turned into blame of alice',
+      {
+        round2: ALL,
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['alice'] },
+      },
+    ],
+    [
+      'a complaint whose code the abort changes',
+      {
+        round2: ALL,
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+        abort: { code: 'DECRYPTION_FAILED', culprits: ['carol'] },
+      },
+    ],
+    [
+      'a self-report turned into blame of the reporter',
+      {
+        round2: ALL,
+        fail: { from: 'bob', culprit: 'bob', code: 'INCONSISTENT_VIEW' },
+        abort: { code: 'INCONSISTENT_VIEW', culprits: ['bob'] },
+      },
+    ],
+    [
+      'a cancellation naming a culprit',
+      { round1: ['alice'], abort: { code: 'CEREMONY_CLOSED', culprits: ['bob'] } },
+    ],
+  ];
+  for (const [name, script] of cases) {
+    it(name, () => {
+      const r = verify(script);
+      expect(failed(r)).toEqual(['OUTCOME_UNPROVEN']);
+      expect(r.keyCulprits).toBeUndefined();
+    });
+  }
+});
+
+describe('key ceremonies end once', () => {
+  const timedOut = () => abortedKeyBundle({ round1: ['alice', 'bob'], abort: deadline(['carol']) });
+
+  it('a second dkg.abort after the first: UNEXPECTED_MESSAGE', () => {
+    const c = timedOut();
+    // The coordinator signs another ending that blames alice instead.
+    c.append('coordinator', '*', {
+      type: 'dkg.abort',
+      code: 'DEADLINE_EXCEEDED',
+      message: 'round 1 deadline passed',
+      culprits: ['alice'],
+    });
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['UNEXPECTED_MESSAGE']);
+    expect(r.keyCulprits).toBeUndefined();
+  });
+
+  it('an entry after the dkg.abort: UNEXPECTED_MESSAGE', () => {
+    const c = timedOut();
+    c.append('bob', null, {
+      type: 'dkg.fail',
+      culprit: 'alice',
+      code: 'INVALID_SECRET_SHARE',
+      reason: 'late',
+    });
+    expect(failed(verifyCeremonyBundle(c.bundle, c.trust))).toEqual(['UNEXPECTED_MESSAGE']);
+  });
+});
