@@ -102,6 +102,20 @@ async function verifiesUnder(c: Cluster, member: string, ceremonyId: string, key
   expect(verify(null, message, pem, readFileSync(f.files.signature))).toBe(true);
 }
 
+/**
+ * `conclave audit` of a signing ceremony from `member`'s home with only the group key pinned: the
+ * public key package its culprits would be judged under is derived from the signed messages of
+ * the key ceremony that made the epoch (a refresh or reshare here), not taken from the coordinator.
+ */
+async function auditDerivesPackage(c: Cluster, member: string, ceremonyId: string, key: string) {
+  const r = await c.cli(member, ['audit', ceremonyId, '--group-key', key, '--json']);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  expect(doc<{ ok: boolean; keyPackage: string }>(r)).toMatchObject({
+    ok: true,
+    keyPackage: 'derived',
+  });
+}
+
 async function loadShare(c: Cluster, member: string, group: string) {
   const home = await Home.open(c.home(member));
   return home.loadShare(group, PASSPHRASE);
@@ -179,6 +193,7 @@ describe('key lifecycle through the CLI', () => {
     const signed = await signRelease(c, 'release', 'erin', ['alice', 'bob', 'carol']);
     expect(signed.groupPublicKey).toBe(releaseKey);
     await verifiesUnder(c, 'alice', signed.ceremonyId, releaseKey);
+    await auditDerivesPackage(c, 'alice', signed.ceremonyId, releaseKey);
   }, 600_000);
 
   it('reshare 3-of-5 → 4-of-6 adding frank, then repair frank’s lost share; frank signs; same key', async () => {
@@ -232,6 +247,7 @@ describe('key lifecycle through the CLI', () => {
     const signed = await signRelease(c, 'release', 'alice', ['frank', 'bob', 'dave', 'erin']);
     expect([...signed.signers].sort()).toEqual(['bob', 'dave', 'erin', 'frank']);
     await verifiesUnder(c, 'frank', signed.ceremonyId, releaseKey);
+    await auditDerivesPackage(c, 'frank', signed.ceremonyId, releaseKey);
   }, 600_000);
 
   it('revoke erin: refused at once (open connection too), a reshare 3-of-5 → 2-of-4 removes her, her old share cannot help sign', async () => {

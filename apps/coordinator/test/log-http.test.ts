@@ -37,6 +37,7 @@ import {
   type TestCoordinator,
 } from './helpers.js';
 import { afterAll } from 'vitest';
+import { forgedPackage } from '../../../packages/audit/test/bundle-fixture.js';
 
 let t: TestCoordinator;
 let members: FakeMember[];
@@ -260,6 +261,9 @@ describe('transparency log over HTTP', () => {
     const b = verifyCeremonyBundle(await bundleOf(cheated), trust());
     expect(b.checks.filter((c) => !c.ok)).toEqual([]);
     expect(b.culprits).toEqual(['bob']);
+    // bob is proven a culprit under the package the DKG's signed messages give, not the
+    // coordinator's copy of it.
+    expect(b.keyPackage).toBe('derived');
     expect(b.approvers).toEqual(['bob', 'carol', 'alice']);
     const k = verifyCeremonyBundle(await bundleOf(dkg), trust());
     expect(k.checks.filter((c) => !c.ok)).toEqual([]);
@@ -379,6 +383,46 @@ describe('bundle checks name the broken rule (forgeries re-signed with the real 
     sigs[0]!.signature = `${sigs[0]!.signature.slice(0, -2)}${last.toString(16).padStart(2, '0')}`;
     reseal(done, coordinator(), { ...done.envelope.body, signatures: sigs });
     expect(failedCodes(b)).toContain('AGGREGATE_INVALID');
+  });
+
+  it('a made-up public key package, consistent with the group key: refused by the DKG it carries', async () => {
+    const b = await bundleOf(cheated);
+    const epoch = b.group!.epochs.find((e) => e.keyCeremony !== undefined)!;
+    expect(epoch.keyCeremony!.ceremonyId).toBe(dkg);
+    // Under this package every genuine share fails: without the DKG the coordinator could blame
+    // alice and carol, who signed honestly.
+    epoch.publicKeyPackage = forgedPackage(epoch.publicKeyPackage);
+    const r = verifyCeremonyBundle(b, trust());
+    expect(failedCodes(b)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    expect(r.checks.find((c) => !c.ok)?.detail).toMatch(
+      new RegExp(`key ceremony ${dkg} does not give it`),
+    );
+    expect(r.keyPackage).toBeUndefined();
+  });
+
+  it('an edited or incomplete DKG in the bundle derives nothing: INCONSISTENT_KEY_PACKAGE', async () => {
+    const edited = await bundleOf(cheated);
+    const kc = edited.group!.epochs.find((e) => e.keyCeremony !== undefined)!.keyCeremony!;
+    const r1 = (kc.transcript as TranscriptEntry[]).find(
+      (e) => e.envelope.body.type === 'dkg.round1',
+    )!;
+    (r1.envelope.body as { package: string }).package = '00'.repeat(40);
+    expect(failedCodes(edited)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    const unconfirmed = await bundleOf(cheated);
+    const kc2 = unconfirmed.group!.epochs.find((e) => e.keyCeremony !== undefined)!.keyCeremony!;
+    kc2.transcript = (kc2.transcript as TranscriptEntry[]).filter(
+      (e) => !(e.envelope.body.type === 'dkg.confirm' && e.sender === 'carol'),
+    );
+    expect(failedCodes(unconfirmed)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+  });
+
+  it('a bundle without its key ceremony (an older coordinator): the package is the coordinator’s word, and said so', async () => {
+    const b = await bundleOf(cheated);
+    for (const e of b.group!.epochs) delete (e as { keyCeremony?: unknown }).keyCeremony;
+    const r = verifyCeremonyBundle(b, trust());
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(r.keyPackage).toBe('bundle');
+    expect(r.culprits).toEqual(['bob']);
   });
 
   it('a culprit hidden by the coordinator: INVALID_SIGNATURE_SHARE', async () => {

@@ -71,6 +71,9 @@ import { finalMessage, outcomeVerdict, type Terminal } from './signing-outcome.j
 
 export const BUNDLE_FORMAT = 'conclave-audit-bundle/v1';
 
+/** Where a signing bundle's public key package comes from (docs/audit.md). */
+export type KeyPackageSource = 'pinned' | 'derived' | 'bundle';
+
 const Hex = z
   .string()
   .regex(/^(?:[0-9a-f]{2})*$/)
@@ -87,6 +90,15 @@ const EpochSchema = z.strictObject({
   publicKeyPackage: Hex,
   /** Unix seconds the group key was made (what OpenPGP key packets carry). */
   keyCreatedAt: z.int().min(0),
+  /**
+   * The key ceremony that made this key state (the DKG for epoch 0, a refresh or reshare for a
+   * later one): the entries that determine it — its start, the members' signed round-1 packages,
+   * the relay, their signed confirmations and dkg.complete. A signing bundle carries it for the
+   * epoch it ran under, so the public key package is derived, not taken on the coordinator's word.
+   */
+  keyCeremony: z
+    .strictObject({ ceremonyId: CeremonyIdSchema, transcript: z.array(z.unknown()).max(10_000) })
+    .optional(),
 });
 
 export const CeremonyBundleSchema = z.strictObject({
@@ -186,9 +198,10 @@ export interface BundleReport extends Report {
   readonly governance?: readonly OverdueHotfix[];
   /**
    * Where the public key package the culprits were judged under came from: `pinned` (the
-   * auditor's, e.g. a member's share) or `bundle` (unsigned coordinator data).
+   * auditor's, e.g. a member's share), `derived` (from the members' signed messages of the key
+   * ceremony that made it) or `bundle` (unsigned coordinator data).
    */
-  readonly keyPackage?: 'pinned' | 'bundle';
+  readonly keyPackage?: KeyPackageSource;
   /**
    * An aborted key ceremony's culprits (its dkg.abort), each with what the transcript shows
    * against it (key-outcome.ts); present only when the check "key ceremony culprits judged" passed.
@@ -220,7 +233,7 @@ interface Result {
   governance: OverdueHotfix[];
   declines: { member: string; session: number; code: string; reason: string }[];
   witnessedBy: string[];
-  keyPackage?: 'pinned' | 'bundle';
+  keyPackage?: KeyPackageSource;
   keyCulprits?: KeyCulprit[];
   groupPublicKey?: string;
   statementDigest?: string;
@@ -395,7 +408,7 @@ function verifyBundleInto(
     .sort((x, y) => y.at - x.at || y.epoch - x.epoch)[0];
 
   if (b.kind === 'sign') {
-    verifySigning(b, entries, epoch, registry, trust, checks, result);
+    verifySigning(b, entries, epoch, registry, trust, checks, result, keyAt, adminKey);
   } else {
     verifyKeyAuthorization(b, entries, adminKey, checks);
     const complete = entries.find((e) => e.envelope.body.type === 'dkg.complete');
@@ -751,6 +764,93 @@ function verifyKeyConfirmations(
   return problems.length === 0 && pinnedOk;
 }
 
+type KeyAt = (sender: string, at: number, seq: number) => Uint8Array | undefined;
+
+/** The types of a key ceremony's entries that determine the key state it made. */
+export const KEY_STATE_TYPES: readonly string[] = [
+  'dkg.start',
+  'key.start',
+  'dkg.round1',
+  'key.round1',
+  'dkg.round1.all',
+  'key.round1.all',
+  'dkg.confirm',
+  'dkg.complete',
+];
+
+/**
+ * Whether the key ceremony a signing bundle carries for `epoch` made exactly its key state: every
+ * entry that ceremony's and signed by its sender's key at the time; the admin's authorization of
+ * its roster; every confirmer's signed confirmation of the round-1 hash and group key dkg.complete
+ * states; that hash recomputed from the signed round-1 packages; and the key state the round-1
+ * commitments give (RFC 9591 Appendix C.2) — roster, threshold, group key and every verifying
+ * share of `epoch` (the same checks as a key bundle's, key-transcript.ts).
+ */
+function derivedPackageProblem(
+  b: CeremonyBundle,
+  epoch: Epoch,
+  keyCeremony: NonNullable<Epoch['keyCeremony']>,
+  keyAt: KeyAt,
+  adminKey: Uint8Array,
+): { ok: true } | { ok: false; problem: string } {
+  const fail = (problem: string) => ({ ok: false as const, problem });
+  const entries: TranscriptEntry[] = [];
+  for (const [i, raw] of keyCeremony.transcript.entries()) {
+    const e = TranscriptEntrySchema.safeParse(raw);
+    if (!e.success) return fail(`its entry ${i} is not a transcript entry`);
+    const x = e.data;
+    if (!KEY_STATE_TYPES.includes(x.envelope.body.type))
+      return fail(`its entry ${i} is a ${x.envelope.body.type}, which does not make key state`);
+    if (x.envelope.ceremonyId !== keyCeremony.ceremonyId || x.envelope.sender !== x.sender)
+      return fail(`its entry ${i} belongs to another ceremony or sender`);
+    if (!openEnvelope(x.envelope, (s) => keyAt(s, x.at, x.envelope.seq)).ok)
+      return fail(`its entry ${i} does not verify under its sender's key at the time`);
+    entries.push(x);
+  }
+  const completes = bodiesOf(entries, 'dkg.complete');
+  const complete = completes[0];
+  if (complete === undefined || completes.length > 1) return fail('it has no single dkg.complete');
+  const dkgStart = bodiesOf(entries, 'dkg.start')[0]?.envelope.body;
+  const keyStart = bodiesOf(entries, 'key.start')[0]?.envelope.body;
+  const made =
+    dkgStart !== undefined
+      ? { epoch: 0, threshold: dkgStart.threshold, roster: dkgStart.participants }
+      : keyStart !== undefined && keyStart.kind !== 'repair'
+        ? { epoch: keyStart.toEpoch, threshold: keyStart.threshold, roster: keyStart.participants }
+        : undefined;
+  if (made === undefined) return fail('it is neither a DKG nor a refresh or reshare');
+  const rosterOf = (r: readonly { member: string; identityKey: string }[]) =>
+    r
+      .map((m) => `${m.member}=${m.identityKey}`)
+      .sort()
+      .join(',');
+  if (
+    made.epoch !== epoch.epoch ||
+    made.threshold !== epoch.threshold ||
+    rosterOf(made.roster) !== rosterOf(epoch.members) ||
+    complete.envelope.body.groupPublicKey !== epoch.groupPublicKey
+  ) {
+    return fail(`it made another epoch, roster, threshold or group key than epoch ${epoch.epoch}`);
+  }
+  const scratch = new Checks();
+  const ceremony: CeremonyBundle = {
+    ...b,
+    ceremonyId: keyCeremony.ceremonyId,
+    kind: 'key',
+    transcript: keyCeremony.transcript,
+  };
+  verifyKeyAuthorization(ceremony, entries, adminKey, scratch);
+  verifyKeyConfirmations(ceremony, entries, complete, {}, scratch, keyAt);
+  verifyKeyTranscript(ceremony, entries, complete.envelope.body, scratch);
+  const failed = scratch.list.filter((c) => !c.ok);
+  if (failed.length > 0) return fail(failed.map((c) => `${c.name}: ${c.code ?? ''}`).join('; '));
+  // verifyKeyTranscript compared the derived key state with this epoch's record only if it found
+  // it: require that it ran.
+  if (!scratch.list.some((c) => c.name === 'key state from the round-1 commitments' && c.ok))
+    return fail('its key state could not be derived');
+  return { ok: true };
+}
+
 function verifySigning(
   b: CeremonyBundle,
   entries: readonly TranscriptEntry[],
@@ -759,6 +859,8 @@ function verifySigning(
   trust: BundleTrust,
   checks: Checks,
   result: Result,
+  keyAt: KeyAt,
+  adminKey: Uint8Array,
 ): void {
   const first = entries[0];
   if (first === undefined || first.envelope.body.type !== 'sign.request') return;
@@ -803,11 +905,21 @@ function verifySigning(
     trust.publicKeyPackage !== undefined && trust.publicKeyPackage.epoch === epoch.epoch
       ? trust.publicKeyPackage.hex
       : undefined;
+  // With the epoch's key ceremony in the bundle, the package must be the one the members' signed
+  // messages of that ceremony give (a made-up package consistent with the group key would make
+  // honest signers' genuine shares fail, and frame them).
+  const derivation =
+    epoch.keyCeremony === undefined
+      ? undefined
+      : derivedPackageProblem(b, epoch, epoch.keyCeremony, keyAt, adminKey);
   const inconsistency =
     pinnedPackage !== undefined && !samePackage(pinnedPackage, epoch.publicKeyPackage)
       ? 'it is not the public key package of the pinned share for that epoch'
-      : keyPackageProblem(pub, epoch);
-  const packageSource: 'pinned' | 'bundle' = pinnedPackage === undefined ? 'bundle' : 'pinned';
+      : derivation !== undefined && !derivation.ok
+        ? `its key ceremony ${epoch.keyCeremony?.ceremonyId ?? ''} does not give it (${derivation.problem})`
+        : keyPackageProblem(pub, epoch);
+  const packageSource: KeyPackageSource =
+    pinnedPackage !== undefined ? 'pinned' : derivation?.ok === true ? 'derived' : 'bundle';
   checks.add(
     'public key package consistent',
     inconsistency === undefined,
@@ -815,7 +927,9 @@ function verifySigning(
     `the ${epoch.members.length} members' verifying shares lie on one polynomial of degree ${epoch.threshold - 1} through the group key (RFC 9591 §4.2)${
       packageSource === 'pinned'
         ? `, and the package is the pinned one of epoch ${epoch.epoch}`
-        : '; the package itself is the coordinator’s (unsigned; not derived here from the key ceremony)'
+        : packageSource === 'derived'
+          ? `, and the package is the one key ceremony ${epoch.keyCeremony?.ceremonyId ?? ''} made: derived from its members' signed round-1 packages and confirmations`
+          : '; the package itself is the coordinator’s (unsigned: the bundle does not carry its key ceremony)'
     }`,
     `the public key package of epoch ${epoch.epoch} is refused: ${inconsistency ?? ''}. No share was judged against it and no member is blamed; get the group's public key package from its key ceremony's bundle or from a member's share file and compare`,
   );
@@ -1108,7 +1222,7 @@ function verifyCulprits(
   invalid: ReadonlySet<string>,
   timedOut: ReadonlySet<string>,
   declined: ReadonlySet<string>,
-  packageSource: 'pinned' | 'bundle',
+  packageSource: KeyPackageSource,
   epoch: Epoch,
   checks: Checks,
 ): void {
@@ -1123,7 +1237,9 @@ function verifyCulprits(
   const basis =
     packageSource === 'pinned'
       ? `under the pinned public key package of epoch ${epoch.epoch}`
-      : `under the coordinator-supplied public key package of epoch ${epoch.epoch} (unsigned: compare it with a member's share, or pass one, before taking a culprit as proven)`;
+      : packageSource === 'derived'
+        ? `under the public key package of epoch ${epoch.epoch} derived from its key ceremony's signed messages`
+        : `under the coordinator-supplied public key package of epoch ${epoch.epoch} (unsigned: compare it with a member's share, or pass one, before taking a culprit as proven)`;
   checks.add(
     'shares verified and culprits match',
     unrecorded.length === 0 && unproven.length === 0 && blamedDecliners.length === 0,

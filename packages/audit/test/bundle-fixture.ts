@@ -494,10 +494,11 @@ export function inventedRatification(
  * shares, the rest interpolated through the group key), under which alice's and bob's genuine
  * shares fail; the coordinator records them as culprits. `original` is the dealt package.
  */
-export function framedBundle(): ReturnType<typeof signingBundle> & { readonly original: string } {
-  const c = signingBundle();
-  const epoch = c.bundle.group!.epochs[0]!;
-  const original = epoch.publicKeyPackage;
+/**
+ * A public key package with `original`'s group key and threshold whose verifying shares lie on
+ * another polynomial through the group key: consistent, and made up (no member holds its shares).
+ */
+export function forgedPackage(original: string): string {
   const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(original));
   const { Point, Fn } = frost.suite;
   const Y = Point.fromBytes(pub.verifyingKey);
@@ -508,9 +509,16 @@ export function framedBundle(): ReturnType<typeof signingBundle> & { readonly or
   const Za = Point.BASE.multiply(12345n);
   const fake: Record<string, Uint8Array> = {};
   for (const id of ids) fake[id] = Y.add(Za.subtract(Y).multiply(Fn.div(xOf(id), xa))).toBytes();
-  epoch.publicKeyPackage = bytesToHex(
+  return bytesToHex(
     frost.encode.bytes('PublicKeyPackage', { ...pub, verifyingShares: fake as never }),
   );
+}
+
+export function framedBundle(): ReturnType<typeof signingBundle> & { readonly original: string } {
+  const c = signingBundle();
+  const epoch = c.bundle.group!.epochs[0]!;
+  const original = epoch.publicKeyPackage;
+  epoch.publicKeyPackage = forgedPackage(original);
   c.truncate(c.bundle.transcript.length - 1);
   c.bundle.recorded = { state: 'aborted', culprits: ['alice', 'bob'] };
   c.append('coordinator', '*', {

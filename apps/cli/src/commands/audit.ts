@@ -621,7 +621,9 @@ function culpritsLine(report: BundleReport): string {
   const basis =
     report.keyPackage === 'pinned'
       ? 'proven under the public key package of your share'
-      : "proven only under the coordinator-supplied public key package: compare it with a member's share";
+      : report.keyPackage === 'derived'
+        ? "proven under the public key package derived from its key ceremony's signed messages"
+        : "proven only under the coordinator-supplied public key package: compare it with a member's share";
   return `${report.culprits.join(', ')} (${basis})`;
 }
 const short = (hex: string) => (hex.length > 20 ? `${hex.slice(0, 16)}…` : hex);
@@ -755,8 +757,9 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
     checks: report.checks,
     approvers: report.approvers,
     culprits: report.culprits,
-    // What the culprits' proof rests on: `pinned` (your share's package) or `bundle` (the
-    // coordinator's unsigned copy); null when no share was judged.
+    // What the culprits' proof rests on: `pinned` (your share's package), `derived` (from the
+    // signed messages of the key ceremony the bundle carries) or `bundle` (the coordinator's
+    // unsigned copy); null when no share was judged.
     keyPackage: report.keyPackage ?? null,
     // An aborted key ceremony's culprits, each with its basis; null when none was judged.
     keyCulprits: report.keyCulprits ?? null,

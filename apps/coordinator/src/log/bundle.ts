@@ -1,11 +1,12 @@
 // The audit bundle of one ceremony (`GET /v1/audit/bundle/<id>`, `conclave audit export ID`):
 // everything an auditor needs to re-verify it offline with @conclave/audit's
-// verifyCeremonyBundle — transcript, registry operations, the group's key epochs, the log leaf,
+// verifyCeremonyBundle — transcript, registry operations, the group's key epochs (a signing
+// ceremony's own epoch with the entries of the key ceremony that made it), the log leaf,
 // its inclusion proof and the (cosigned) checkpoint; for a hotfix flagged unratified, also its
 // governance leaf with the coordinator's signed record and a proof into the same checkpoint. Read
 // raw from the database: nothing here is trusted by the verifier, and a hand-edited row must show
 // up as a failed check, not a crash.
-import { BUNDLE_FORMAT, encodeBase64, type CeremonyBundle } from '@conclave/audit';
+import { BUNDLE_FORMAT, KEY_STATE_TYPES, encodeBase64, type CeremonyBundle } from '@conclave/audit';
 import type { SqliteStore } from '../store.js';
 import type { TransparencyLog } from './service.js';
 
@@ -54,16 +55,38 @@ export function buildBundle(
   const keyCreatedAt = Math.floor((group?.created_at ?? 0) / 1000);
   const epochRows = db
     .prepare(
-      'SELECT epoch, threshold, members, group_public_key, public_key_package, at FROM group_epochs WHERE grp = ? ORDER BY epoch',
+      'SELECT epoch, ceremony_id, threshold, members, group_public_key, public_key_package, at FROM group_epochs WHERE grp = ? ORDER BY epoch',
     )
     .all(row.grp) as {
     epoch: number;
+    ceremony_id: string;
     threshold: number;
     members: string;
     group_public_key: string;
     public_key_package: string;
     at: number;
   }[];
+  const transcript = log.transcriptOf({ kind: row.kind, ceremonyId });
+  // A signing ceremony ran under the newest epoch in effect when it opened (the verifier's rule):
+  // that epoch carries the entries of the key ceremony that made it, from which the auditor
+  // derives its public key package instead of taking this row's word for it.
+  const openedAt = (transcript[0] as { at?: unknown } | undefined)?.at;
+  const signingEpoch =
+    row.kind !== 'sign' || typeof openedAt !== 'number'
+      ? undefined
+      : epochRows
+          .filter((e) => e.at <= openedAt)
+          .sort((x, y) => y.at - x.at || y.epoch - x.epoch)[0]?.epoch;
+  const keyCeremonyOf = (ceremony: string) => ({
+    ceremonyId: ceremony,
+    transcript: log
+      .transcriptOf({ kind: 'key', ceremonyId: ceremony })
+      .filter((e) =>
+        KEY_STATE_TYPES.includes(
+          String((e as { envelope?: { body?: { type?: unknown } } }).envelope?.body?.type),
+        ),
+      ),
+  });
   const epochs =
     epochRows.length > 0
       ? epochRows.map((e) => ({
@@ -74,6 +97,7 @@ export function buildBundle(
           groupPublicKey: e.group_public_key,
           publicKeyPackage: e.public_key_package,
           keyCreatedAt,
+          ...(e.epoch === signingEpoch ? { keyCeremony: keyCeremonyOf(e.ceremony_id) } : {}),
         }))
       : group?.group_public_key != null && group.public_key_package != null
         ? [
@@ -140,7 +164,7 @@ export function buildBundle(
     keys: { coordinator: keys.coordinator, admin: keys.admin, log: log.verifierKey },
     group: group === undefined ? null : { name: group.name, epochs },
     registry,
-    transcript: log.transcriptOf({ kind: row.kind, ceremonyId }),
+    transcript,
     recorded: { state: row.state, culprits },
     log: logPart,
     ...(governance.length === 0 ? {} : { governance }),
