@@ -66,7 +66,7 @@ import {
 import { NOTE_MAX_BYTES, parseVerifierKey, type NoteVerifier } from './note.js';
 import { replayRegistry, type Registry } from './registry.js';
 import { Checks, type Report } from './report.js';
-import { judgeKeyAbort, type KeyCulprit } from './key-outcome.js';
+import { activationRefused, judgeKeyAbort, type KeyCulprit } from './key-outcome.js';
 import { finalMessage, outcomeVerdict, type Terminal } from './signing-outcome.js';
 
 export const BUNDLE_FORMAT = 'conclave-audit-bundle/v1';
@@ -413,16 +413,24 @@ function verifyBundleInto(
     verifyKeyAuthorization(b, entries, adminKey, checks);
     const complete = entries.find((e) => e.envelope.body.type === 'dkg.complete');
     const state = b.recorded.state;
+    const final = finalMessage<At<'dkg.complete'> | At<'dkg.abort'>>(entries, KEY_TERMINALS);
+    const terminal = final.ok ? final.terminal : undefined;
+    // The machine completes when every confirmation agrees; the coordinator may still refuse to
+    // activate a key it cannot reproduce, and ends the ceremony with a dkg.abort naming nobody.
+    const refusedActivation =
+      state === 'completed' &&
+      terminal?.envelope.body.type === 'dkg.abort' &&
+      activationRefused(entries, terminal.envelope.body);
     checks.add(
       'outcome',
-      (complete !== undefined) === (state === 'completed'),
+      refusedActivation || (complete !== undefined) === (state === 'completed'),
       'LOG_LEAF_MISMATCH',
-      `recorded as ${state}, and the transcript agrees`,
+      refusedActivation
+        ? 'recorded as completed: every member confirmed the same key, and the coordinator refused to activate it (dkg.abort naming nobody), as it does with a key it cannot reproduce'
+        : `recorded as ${state}, and the transcript agrees`,
       `recorded as ${state}, but the transcript ${complete === undefined ? 'has no' : 'has a'} dkg.complete`,
     );
-    const final = finalMessage<At<'dkg.complete'> | At<'dkg.abort'>>(entries, KEY_TERMINALS);
     addFinalCheck(checks, final);
-    const terminal = final.ok ? final.terminal : undefined;
     if (terminal?.envelope.body.type === 'dkg.abort') {
       const verdict = judgeKeyAbort(b.ceremonyId, entries, terminal.envelope.body);
       checks.add('key ceremony culprits judged', verdict.ok, 'OUTCOME_UNPROVEN', verdict.detail);

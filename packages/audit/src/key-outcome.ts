@@ -6,17 +6,25 @@
 //                          progress: a round-1 package (dealers), every round-2 box they owe
 //                          (dealers), or a confirmation (confirmers). The deadline itself is the
 //                          coordinator's clock.
-//   CONFIRMATION_MISMATCH  DKG: the members whose signed dkg.confirm is not the view the
-//                          coordinator relayed (the round-1 hash of the dkg.round1.all packages and
-//                          the group key they make, RFC 9591 Appendix C), nobody when no member
-//                          holds that view; a lifecycle: the members outside the unique largest
-//                          view (every confirmer when there is none). Nobody, when the members all
-//                          agree (the coordinator refused a key it could not reproduce).
-//   a member's dkg.fail    the dealer its first accepted dkg.fail names, with that code (nobody
-//                          when the member names itself: a failure it cannot attribute). A box
-//                          that does not open cannot be shown to a third party: such a culprit
+//   CONFIRMATION_MISMATCH  DKG: the members whose signed dkg.confirm is not the view of the relay
+//                          the coordinator recorded (the round-1 hash of the dkg.round1.all
+//                          packages and the group key they make, RFC 9591 Appendix C), nobody when
+//                          no member holds that view; a lifecycle: the members outside the unique
+//                          largest view (every confirmer when there is none). Nobody, when the
+//                          members all agree (the coordinator refused a key it could not reproduce).
+//   a member's dkg.fail    the dealer its first dkg.fail names, with that code (nobody when the
+//                          member names itself: a failure it cannot attribute) — if the complaint
+//                          is one the machine and coordinator admit: from a member of the ceremony,
+//                          against a dealer, after the round-1 relay; in a DKG, against another
+//                          member only once round 2 is complete; never a bad-proof accusation
+//                          against a round-1 package the coordinator recorded (it verified it). A
+//                          box that does not open cannot be shown to a third party: such a culprit
 //                          is "named by" its accuser, not proven.
-// An abort naming nobody frames nobody, whatever its code.
+// Every member message counted must come from a member with that role (a dealer's round 1 and 2,
+// a confirmer's dkg.confirm): the machine refuses the others, so a recorded one is invented.
+// An abort naming nobody frames nobody, whatever its code. Still the coordinator's word: that the
+// relay it recorded is the one each member received (an equivocating relay makes an honest
+// member's confirmation differ, or lets a colluding member accuse with a box it was never sent).
 import { ed25519 as frost } from '@conclave/frost';
 import { bytesToHex, hexToBytes, round1Hash } from '@conclave/protocol';
 import { bodiesOf, type At, type Body } from './key-transcript.js';
@@ -34,6 +42,8 @@ export type KeyBlameVerdict =
 
 interface Roles {
   readonly dkg: Body<'dkg.start'> | undefined;
+  /** Everyone in the ceremony (the machine's group members). */
+  readonly members: readonly string[];
   readonly dealers: readonly string[];
   readonly recipients: readonly string[];
   readonly confirmers: readonly string[];
@@ -44,7 +54,7 @@ function rolesOf(entries: readonly TranscriptEntry[]): Roles | undefined {
   const dkg = bodiesOf(entries, 'dkg.start')[0]?.envelope.body;
   if (dkg !== undefined) {
     const all = dkg.participants.map((p) => p.member);
-    return { dkg, dealers: all, recipients: all, confirmers: all };
+    return { dkg, members: all, dealers: all, recipients: all, confirmers: all };
   }
   const start = bodiesOf(entries, 'key.start')[0]?.envelope.body;
   if (start === undefined) return undefined;
@@ -52,13 +62,20 @@ function rolesOf(entries: readonly TranscriptEntry[]): Roles | undefined {
     const lost = start.member ?? '';
     return {
       dkg: undefined,
+      members: [...start.dealers, lost],
       dealers: start.dealers,
       recipients: [lost],
       confirmers: [...start.dealers, lost],
     };
   }
   const committee = start.participants.map((p) => p.member);
-  return { dkg: undefined, dealers: start.dealers, recipients: committee, confirmers: committee };
+  return {
+    dkg: undefined,
+    members: [...committee, ...start.dealers.filter((d) => !committee.includes(d))],
+    dealers: start.dealers,
+    recipients: committee,
+    confirmers: committee,
+  };
 }
 
 interface Progress {
@@ -67,42 +84,58 @@ interface Progress {
   /** Each confirmer's first dkg.confirm, in arrival order. */
   readonly confirms: readonly { member: string; view: string }[];
   readonly fails: readonly At<'dkg.fail'>[];
+  /** Member messages the machine would have refused for want of a role (recorded: invented). */
+  readonly strangers: readonly string[];
 }
 
-/** What the members' signed messages before `end` did (the coordinator records only accepted ones). */
-function progressOf(entries: readonly TranscriptEntry[]): Progress {
+/** What the members' signed messages did (the coordinator records only accepted ones). */
+function progressOf(roles: Roles, entries: readonly TranscriptEntry[]): Progress {
+  const dealers = new Set(roles.dealers);
+  const confirmers = new Set(roles.confirmers);
+  const members = new Set(roles.members);
   const round1 = new Set<string>();
   const delivered = new Map<string, Set<string>>();
+  const confirmed = new Set<string>();
   const confirms: { member: string; view: string }[] = [];
   const fails: At<'dkg.fail'>[] = [];
+  const strangers: string[] = [];
+  const needs = (ok: boolean, e: TranscriptEntry, role: string): boolean => {
+    if (!ok)
+      strangers.push(
+        `entry ${e.idx}: ${e.sender} sent a ${e.envelope.body.type} but is not ${role}`,
+      );
+    return ok;
+  };
   for (const e of entries) {
     if (e.direction !== 'in') continue;
     const body = e.envelope.body;
     switch (body.type) {
       case 'dkg.round1':
       case 'key.round1':
-        round1.add(e.sender);
+        if (needs(dealers.has(e.sender), e, 'a dealer')) round1.add(e.sender);
         break;
       case 'dkg.round2':
       case 'key.round2': {
+        if (!needs(dealers.has(e.sender), e, 'a dealer')) break;
         const to = delivered.get(e.sender) ?? new Set<string>();
         for (const b of body.boxes) to.add(b.recipient);
         delivered.set(e.sender, to);
         break;
       }
       case 'dkg.confirm':
-        if (!confirms.some((c) => c.member === e.sender)) {
+        if (needs(confirmers.has(e.sender), e, 'a confirmer') && !confirmed.has(e.sender)) {
+          confirmed.add(e.sender);
           confirms.push({ member: e.sender, view: `${body.round1Hash}/${body.groupPublicKey}` });
         }
         break;
       case 'dkg.fail':
-        fails.push(e as At<'dkg.fail'>);
+        if (needs(members.has(e.sender), e, 'in the ceremony')) fails.push(e as At<'dkg.fail'>);
         break;
       default:
         break;
     }
   }
-  return { round1, delivered, confirms, fails };
+  return { round1, delivered, confirms, fails, strangers };
 }
 
 /** The round in progress and who had not done their part of it (key-rules abortTimeout). */
@@ -156,11 +189,11 @@ function disagreeing(
   const members = p.confirms.map((c) => c.member);
   const relayed = roles.dkg === undefined ? undefined : relayedView(ceremonyId, roles.dkg, entries);
   if (relayed !== undefined) {
-    const matched = p.confirms.filter((c) => c.view === relayed).map((c) => c.member);
+    const matched = new Set(p.confirms.filter((c) => c.view === relayed).map((c) => c.member));
     return {
-      members: matched.length === 0 ? [] : members.filter((m) => !matched.includes(m)),
+      members: matched.size === 0 ? [] : members.filter((m) => !matched.has(m)),
       basis:
-        'its signed dkg.confirm is not the view the coordinator relayed (round-1 hash and group key of dkg.round1.all), which another member confirmed',
+        'its signed dkg.confirm differs from the relay the coordinator recorded (round-1 hash and group key of dkg.round1.all), which another member confirmed',
     };
   }
   const counts = new Map<string, number>();
@@ -177,6 +210,57 @@ function disagreeing(
   };
 }
 
+/**
+ * Why the machine or the coordinator would have refused `fail` (key-rules checkKey 'dkg.fail',
+ * apps/coordinator key-ceremony.ts), judged from what came before it; undefined if admitted.
+ */
+function refusedComplaint(
+  roles: Roles,
+  entries: readonly TranscriptEntry[],
+  fail: At<'dkg.fail'>,
+): string | undefined {
+  const { culprit, code } = fail.envelope.body;
+  const self = culprit === fail.sender;
+  if (!roles.members.includes(culprit)) return `${culprit} is not in the ceremony`;
+  if (!self && !roles.dealers.includes(culprit)) return `${culprit} deals nothing in it`;
+  const before = entries.filter((e) => e.idx < fail.idx);
+  const { round } = missingOf(roles, progressOf(roles, before));
+  if (round === 1) return 'nothing is relayed before round 1 is complete';
+  if (!self && roles.dkg !== undefined && round === 2) {
+    return 'no round-2 share is delivered before round 2 is complete';
+  }
+  if (!self && code === 'INVALID_PROOF_OF_KNOWLEDGE') {
+    const own = before.find(
+      (e) =>
+        e.direction === 'in' &&
+        e.sender === culprit &&
+        (e.envelope.body.type === 'dkg.round1' || e.envelope.body.type === 'key.round1'),
+    );
+    if (own !== undefined) return `the coordinator verified ${culprit}'s proof when it arrived`;
+  }
+  return undefined;
+}
+
+/**
+ * An honest ending of a key ceremony the coordinator records as completed: every confirmer
+ * confirmed one view, and the coordinator refused to activate a key it could not reproduce
+ * (`dkg.abort` CONFIRMATION_MISMATCH naming nobody; key-ceremony.ts, key-lifecycle.ts).
+ */
+export function activationRefused(
+  entries: readonly TranscriptEntry[],
+  abort: Body<'dkg.abort'>,
+): boolean {
+  const roles = rolesOf(entries);
+  if (roles === undefined || abort.code !== 'CONFIRMATION_MISMATCH' || abort.culprits.length > 0)
+    return false;
+  const p = progressOf(roles, entries);
+  return (
+    p.strangers.length === 0 &&
+    p.confirms.length === roles.confirmers.length &&
+    new Set(p.confirms.map((c) => c.view)).size === 1
+  );
+}
+
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   [...new Set(a)].sort().join(',') === [...new Set(b)].sort().join(',');
 
@@ -191,7 +275,13 @@ export function judgeKeyAbort(
   if (roles === undefined) {
     return { ok: false, detail: 'no dkg.start or key.start says who was to act' };
   }
-  const p = progressOf(entries);
+  const p = progressOf(roles, entries);
+  if (p.strangers.length > 0) {
+    return {
+      ok: false,
+      detail: `the transcript holds member messages the ceremony would have refused: ${p.strangers.slice(0, 4).join('; ')}`,
+    };
+  }
   const wrong = (expected: readonly string[], why: string): KeyBlameVerdict => ({
     ok: false,
     detail: `dkg.abort (${abort.code}) names ${named.length === 0 ? 'nobody' : named.join(', ')}, but ${why} ${expected.length === 0 ? 'nobody' : expected.join(', ')}`,
@@ -205,6 +295,13 @@ export function judgeKeyAbort(
   const fail = p.fails[0];
   if (fail !== undefined) {
     const f = fail.envelope.body;
+    const refused = refusedComplaint(roles, entries, fail);
+    if (refused !== undefined) {
+      return {
+        ok: false,
+        detail: `${fail.sender}'s dkg.fail (entry ${fail.idx}) is one the ceremony refuses (${refused}), so it blames nobody`,
+      };
+    }
     const expected = f.culprit === fail.sender ? [] : [f.culprit];
     if (!sameSet(named, expected) || (expected.length > 0 && abort.code !== f.code)) {
       return wrong(

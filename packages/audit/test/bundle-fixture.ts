@@ -640,6 +640,8 @@ export interface AbortScript {
   readonly confirms?: Readonly<Record<string, 'relayed' | 'other'>>;
   /** The coordinator's dkg.abort. */
   readonly abort: { readonly code: string; readonly culprits: readonly string[] };
+  /** The state the coordinator recorded (`aborted`). */
+  readonly state?: string;
 }
 
 /**
@@ -716,7 +718,7 @@ export function abortedKeyBundle(script: AbortScript): KeyCase {
     group: { name: 'release', epochs: [] },
     registry: parties.registry(),
     transcript,
-    recorded: { state: 'aborted', culprits: [] },
+    recorded: { state: script.state ?? 'aborted', culprits: [] },
     log: null,
   };
   return keyCase(parties, bundle, groupPublicKey);

@@ -4,7 +4,7 @@
 // OUTCOME_UNPROVEN; a key ceremony ends with one final envelope, last (UNEXPECTED_MESSAGE).
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle } from '../src/index.js';
-import { abortedKeyBundle, type AbortScript } from './bundle-fixture.js';
+import { abortedKeyBundle, lifecycleBundle, type AbortScript } from './bundle-fixture.js';
 
 const verify = (script: AbortScript) => {
   const c = abortedKeyBundle(script);
@@ -69,7 +69,7 @@ describe('aborted key ceremonies: honest endings verify, with what each culprit 
     });
     expect(failed(r)).toEqual([]);
     expect(blame(r)).toEqual({
-      carol: expect.stringMatching(/not the view the coordinator relayed/),
+      carol: expect.stringMatching(/differs from the relay the coordinator recorded/),
     });
   });
 
@@ -161,6 +161,30 @@ describe('aborted key ceremonies: culprits the transcript does not back fail OUT
       },
     ],
     [
+      'a complaint sent during round 1 (nothing was relayed yet)',
+      {
+        round1: ['alice', 'bob'],
+        fail: { from: 'bob', culprit: 'alice', code: 'INVALID_SECRET_SHARE' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['alice'] },
+      },
+    ],
+    [
+      'a DKG complaint about another member before round 2 is complete (no share delivered)',
+      {
+        round2: ['alice', 'bob'],
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+      },
+    ],
+    [
+      'a bad-proof accusation against a round-1 package the coordinator recorded (and verified)',
+      {
+        round2: ALL,
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_PROOF_OF_KNOWLEDGE' },
+        abort: { code: 'INVALID_PROOF_OF_KNOWLEDGE', culprits: ['carol'] },
+      },
+    ],
+    [
       'a cancellation naming a culprit',
       { round1: ['alice'], abort: { code: 'CEREMONY_CLOSED', culprits: ['bob'] } },
     ],
@@ -172,6 +196,56 @@ describe('aborted key ceremonies: culprits the transcript does not back fail OUT
       expect(r.keyCulprits).toBeUndefined();
     });
   }
+});
+
+describe('a key the coordinator refused to activate', () => {
+  const agreed = {
+    round2: ALL,
+    confirms: { alice: 'other', bob: 'other', carol: 'other' },
+    abort: { code: 'CONFIRMATION_MISMATCH', culprits: [] },
+  } as const;
+
+  it('every member confirmed one view: recorded completed, ended by a dkg.abort naming nobody', () => {
+    const r = verify({ ...agreed, state: 'completed' });
+    expect(failed(r)).toEqual([]);
+    expect(r.checks.find((c) => c.name === 'outcome')?.detail).toMatch(/refused to activate/);
+  });
+
+  it('recorded completed while the confirmations disagree, or one is missing: LOG_LEAF_MISMATCH', () => {
+    const split = verify({
+      ...agreed,
+      confirms: { alice: 'relayed', bob: 'other', carol: 'other' },
+      state: 'completed',
+    });
+    expect(failed(split)).toContain('LOG_LEAF_MISMATCH');
+    const short = verify({
+      ...agreed,
+      confirms: { alice: 'other', bob: 'other' },
+      state: 'completed',
+    });
+    expect(failed(short)).toEqual(['LOG_LEAF_MISMATCH']);
+  });
+});
+
+describe('member messages the ceremony would refuse', () => {
+  it("a repair's lost member sending a round-1 message (it deals nothing): OUTCOME_UNPROVEN", () => {
+    const c = lifecycleBundle('repair');
+    c.remove(c.bundle.transcript.length - 1); // its dkg.complete
+    c.append('carol', null, { type: 'key.round1', boxes: [] });
+    c.append('coordinator', '*', {
+      type: 'dkg.abort',
+      code: 'DEADLINE_EXCEEDED',
+      message: 'round 3 deadline passed',
+      culprits: [],
+    });
+    c.bundle.recorded = { state: 'aborted', culprits: [] };
+    c.relog();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual(['OUTCOME_UNPROVEN']);
+    expect(r.checks.find((x) => !x.ok)?.detail).toMatch(
+      /carol sent a key\.round1 but is not a dealer/,
+    );
+  });
 });
 
 describe('key ceremonies end once', () => {
