@@ -131,6 +131,15 @@ describe('conclave audit says what the culprits’ proof rests on', () => {
     );
   });
 
+  it('a bundle file that needs no artifact bytes verifies offline: --auditor-token is not even read', async () => {
+    const c = signingBundle();
+    const { exitCode } = await audit(bundleFile(c), {
+      ...pins(c),
+      auditorToken: join(tempDir(), 'no-such.token'),
+    });
+    expect(exitCode).toBeUndefined();
+  });
+
   it('a completed key ceremony blames nobody: no dkg.abort', async () => {
     const c = keyBundle() as unknown as Case;
     const human = await audit(bundleFile(c), pins(c), false);

@@ -3,7 +3,7 @@
 // leaf whose transcript merely hashes to it (the coordinator writes both) ratifies nothing. Served
 // over HTTP by a small fake coordinator, with bundles from @conclave/audit's fixture.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -211,12 +211,23 @@ describe('conclave log verify --auditor-token: raw and OpenPGP ceremonies', () =
     return serve(raw, leaves, new Map([[RAW, raw.bundle]]), artifacts);
   }
 
-  it("verifies with the coordinator's copy of the bytes when the home has none", async () => {
+  it("verifies with the coordinator's copy of the bytes when the home has none, and keeps no copy", async () => {
     const { options, downloads } = await rawCeremony(bytes);
-    const { exitCode, doc } = await logVerify(options);
-    expect(exitCode).toBeUndefined();
-    expect(doc).toMatchObject({ ok: true, unverifiedCeremonies: [] });
+    // Copies go to a temporary directory (never all in memory), removed when the log is verified.
+    const tmp = mkdtempSync(join(tmpdir(), 'conclave-cli-tmp-'));
+    dirs.push(tmp);
+    const before = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp;
+    try {
+      const { exitCode, doc } = await logVerify(options);
+      expect(exitCode).toBeUndefined();
+      expect(doc).toMatchObject({ ok: true, unverifiedCeremonies: [] });
+    } finally {
+      if (before === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = before;
+    }
     expect(downloads).toEqual([artifact.sha256]);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it('without the bytes the ceremony stays unverified: exit 1, BUNDLE_UNVERIFIED', async () => {

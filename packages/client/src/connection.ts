@@ -86,49 +86,88 @@ export async function fetchCoordinatorInfo(
  */
 export const MAX_ARTIFACT_DOWNLOAD_BYTES = 256 * 1024 * 1024;
 
+/** The slowest artifact download kept: like the coordinator's uploads (THREATS C.40, slowloris). */
+export interface DownloadPace {
+  /** Each window must bring minBytesPerSecond × window bytes until the body is complete. */
+  readonly windowMs?: number;
+  readonly minBytesPerSecond?: number;
+}
+
 /**
  * GET /v1/artifacts/<sha256> with `headers` (a member's signed headers, or the auditor's bearer
  * token): the coordinator's copy, at most `maxBytes` (ARTIFACT_TOO_LARGE beyond, read no further).
- * The caller checks the bytes against the digests it trusts.
+ * A coordinator that answers slower than `pace` (default 64 KiB/s over 10 s windows, the headers
+ * included) is cut off with TIMEOUT instead of holding the command for ever. The caller checks
+ * the bytes against the digests it trusts.
  */
 export async function fetchArtifact(
   origin: string,
   sha256: string,
   headers: Record<string, string>,
   maxBytes = MAX_ARTIFACT_DOWNLOAD_BYTES,
+  pace: DownloadPace = {},
 ): Promise<Uint8Array> {
-  const res = await fetch(`${origin}/v1/artifacts/${sha256}`, { headers }).catch(() => {
-    throw new ClientError('COORDINATOR_UNREACHABLE', `could not reach ${origin}`);
-  });
-  if (!res.ok) await httpResult(res);
+  const windowMs = pace.windowMs ?? 10_000;
+  const minPerWindow = ((pace.minBytesPerSecond ?? 64 * 1024) * windowMs) / 1000;
+  const abort = new AbortController();
+  let received = 0;
+  let atLastCheck = 0;
+  let stalled = false;
+  const timer = setInterval(() => {
+    if (received - atLastCheck < minPerWindow) {
+      stalled = true;
+      abort.abort();
+    }
+    atLastCheck = received;
+  }, windowMs);
+  timer.unref();
+  const tooSlow = () =>
+    new ClientError(
+      'TIMEOUT',
+      `the coordinator sent artifact ${sha256} slower than ${pace.minBytesPerSecond ?? 64 * 1024} bytes/s; gave up (retry, or use your own copy: --artifact FILE)`,
+    );
   const tooLarge = () =>
     new ClientError(
       'ARTIFACT_TOO_LARGE',
       `the coordinator's copy of artifact ${sha256} is larger than ${maxBytes} bytes; refusing it (use your own copy: --artifact FILE)`,
     );
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  if (reader !== undefined) {
-    for (;;) {
-      const { done, value } = await reader.read().catch(() => {
-        throw new ClientError('COORDINATOR_UNREACHABLE', `the download of ${sha256} broke off`);
-      });
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge();
-      }
-      chunks.push(value);
+  try {
+    const res = await fetch(`${origin}/v1/artifacts/${sha256}`, {
+      headers,
+      signal: abort.signal,
+    }).catch(() => {
+      throw stalled
+        ? tooSlow()
+        : new ClientError('COORDINATOR_UNREACHABLE', `could not reach ${origin}`);
+    });
+    if (!res.ok) await httpResult(res);
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      throw tooLarge();
     }
+    const chunks: Uint8Array[] = [];
+    const reader = res.body?.getReader();
+    if (reader !== undefined) {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => {
+          throw stalled
+            ? tooSlow()
+            : new ClientError('COORDINATOR_UNREACHABLE', `the download of ${sha256} broke off`);
+        });
+        if (done) break;
+        received += value.byteLength;
+        if (received > maxBytes) {
+          await reader.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    }
+    return concatBytes(...chunks);
+  } finally {
+    clearInterval(timer);
   }
-  return concatBytes(...chunks);
 }
 
 /** Default ping interval of the client's heartbeat, as the coordinator's (THREATS C.43). */

@@ -63,6 +63,7 @@ export {
   checkPins,
   fetchCoordinatorInfo,
   fetchArtifact,
+  type DownloadPace,
   memberAuthHeaders,
   normalizeCoordinatorUrl,
   MAX_ARTIFACT_DOWNLOAD_BYTES,

@@ -12,7 +12,9 @@
  * Exit codes: 0 verified, 1 a check failed (named), 2 bad usage or input that cannot be read.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import {
   CeremonyBundleSchema,
@@ -426,42 +428,72 @@ function requestOf(bundle: unknown): Release | undefined {
  */
 /**
  * Where missing artifact bytes can be downloaded: the coordinator, as the auditor. `get` answers
- * the bytes only when they have every digest the signed request names, else undefined (after
- * saying why through `ctx.progress`).
+ * the path of a local copy that had every digest the signed request names, else undefined (after
+ * saying why through `ctx.progress`). Copies go to a private temporary directory, one per address,
+ * so a log of many large artifacts is never held in memory at once; `close` removes it.
  */
 interface ArtifactSource {
   readonly from: string;
-  get(artifact: Release['artifacts'][number]): Promise<Uint8Array | undefined>;
+  get(artifact: Release['artifacts'][number]): Promise<string | undefined>;
+  close(): Promise<void>;
 }
 
-/** The coordinator's artifact route with the auditor's token; each address fetched once. */
-function auditorArtifacts(base: string, token: string, ctx: Ctx): ArtifactSource {
-  const fetched = new Map<string, Promise<Uint8Array | undefined>>();
-  const from = `${base} (as auditor)`;
+/**
+ * The coordinator's artifact route with the auditor's token. `base` and `token` are resolved on the
+ * first download only, so a bundle that needs no bytes never needs a coordinator.
+ */
+function auditorArtifacts(
+  base: () => string,
+  token: () => Promise<string>,
+  ctx: Ctx,
+): ArtifactSource {
+  const fetched = new Map<string, Promise<string | undefined>>();
+  let dir: Promise<string> | undefined;
+  const from = () => `${base()} (as auditor)`;
+  const download = async (a: Release['artifacts'][number]): Promise<string | undefined> => {
+    ctx.progress(`downloading ${a.name} (sha256 ${a.sha256.slice(0, 16)}…) from ${from()}`);
+    let bytes: Uint8Array;
+    try {
+      bytes = await fetchArtifact(base(), a.sha256, { authorization: `Bearer ${await token()}` });
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      ctx.progress(`could not download ${a.name}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+    if (!artifactMatches(bytes, a)) {
+      ctx.progress(
+        `${from()}: its copy of ${a.name} does not have the request's digests; not used`,
+      );
+      return undefined;
+    }
+    dir ??= mkdtemp(join(tmpdir(), 'conclave-audit-'));
+    const path = join(await dir, a.sha256);
+    await writeFile(path, bytes, { mode: 0o600 });
+    return path;
+  };
   return {
-    from,
-    async get(a) {
+    get from() {
+      return from();
+    },
+    get(a) {
       let p = fetched.get(a.sha256);
       if (p === undefined) {
-        ctx.progress(`downloading ${a.name} (sha256 ${a.sha256.slice(0, 16)}…) from ${from}`);
-        p = fetchArtifact(base, a.sha256, { authorization: `Bearer ${token}` }).catch(
-          (e: unknown) => {
-            ctx.progress(
-              `could not download ${a.name}: ${e instanceof Error ? e.message : String(e)}`,
-            );
-            return undefined;
-          },
-        );
+        p = download(a);
         fetched.set(a.sha256, p);
       }
-      const bytes = await p;
-      if (bytes === undefined || artifactMatches(bytes, a)) return bytes;
-      ctx.progress(`${from}: its copy of ${a.name} does not have the request's digests; not used`);
-      return undefined;
+      return p;
+    },
+    async close() {
+      if (dir !== undefined) await rm(await dir, { recursive: true, force: true });
     },
   };
 }
 
+/**
+ * The request's artifacts at hand, each checked against every digest the request names: the given
+ * files, the home's cache, then `source`. `bytes` reads a checked copy when verification asks for
+ * it (only for content formats, and only when none is missing).
+ */
 async function artifactsFor(
   bundle: unknown,
   files: readonly string[],
@@ -476,7 +508,7 @@ async function artifactsFor(
   if (release === undefined || (!needsArtifactBytes(release) && files.length === 0)) {
     return { found: [], missing: [] };
   }
-  const byName = new Map<string, { bytes: Uint8Array; from: string }>();
+  const byName = new Map<string, { path: string; from: string }>();
   const matches = async (path: string, a: Release['artifacts'][number]) => {
     const d = await digestFile(path).catch(() => undefined);
     return (
@@ -502,21 +534,19 @@ async function artifactsFor(
         USAGE_EXIT,
       );
     }
-    byName.set(a.name, { bytes: await readFile(path), from: resolve(path) });
+    byName.set(a.name, { path, from: resolve(path) });
   }
   if (home !== undefined) {
     for (const a of release.artifacts) {
       const path = join(home.dir, 'artifacts', a.sha256);
-      if (!byName.has(a.name) && (await matches(path, a))) {
-        byName.set(a.name, { bytes: await readFile(path), from: path });
-      }
+      if (!byName.has(a.name) && (await matches(path, a))) byName.set(a.name, { path, from: path });
     }
   }
   if (source !== undefined && needsArtifactBytes(release)) {
     for (const a of release.artifacts) {
       if (byName.has(a.name)) continue;
-      const bytes = await source.get(a);
-      if (bytes !== undefined) byName.set(a.name, { bytes, from: source.from });
+      const path = await source.get(a);
+      if (path !== undefined) byName.set(a.name, { path, from: source.from });
     }
   }
   const missing = release.artifacts.map((a) => a.name).filter((n) => !byName.has(n));
@@ -525,10 +555,12 @@ async function artifactsFor(
   return {
     found,
     missing,
+    // Read when a message is rebuilt; a copy changed since its check is caught there (the
+    // formats planner compares the bytes with the approved digests: ARTIFACT_BYTES_MISMATCH).
     bytes: (name) => {
       const v = byName.get(name);
       if (v === undefined) throw new CliError('ARTIFACT_MISMATCH', `no bytes for ${name}`);
-      return v.bytes;
+      return readFileSync(v.path);
     },
   };
 }
@@ -731,22 +763,38 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
         }),
     ...(witnesses.length === 0 ? {} : { witnesses }),
   };
+  const tokenFile = o.auditorToken;
   const source =
-    o.auditorToken === undefined
+    tokenFile === undefined
       ? undefined
-      : auditorArtifacts(coordinatorUrl(o, home), await readToken(o.auditorToken), ctx);
-  const artifacts = await artifactsFor(bundle, o.artifact ?? [], home, source);
-  if (artifacts.missing.length > 0 && needsArtifactBytes(requestOf(bundle) ?? { formats: [] })) {
-    ctx.progress(
-      `raw/OpenPGP signed the artifact bytes: pass --artifact FILE for ${artifacts.missing.join(', ')} to rebuild those messages`,
-    );
-  }
-  const started = performance.now();
-  const report = verifyCeremonyBundle(bundle, {
-    ...pinned,
-    ...(artifacts.bytes === undefined ? {} : { artifactBytes: artifacts.bytes }),
-  });
-  const ms = Math.round(performance.now() - started);
+      : auditorArtifacts(
+          () => coordinatorUrl(o, home),
+          () => readToken(tokenFile),
+          ctx,
+        );
+  // Downloaded copies live in a temporary directory until the bundle is verified.
+  const { artifacts, report, ms } = await (async () => {
+    try {
+      const artifacts = await artifactsFor(bundle, o.artifact ?? [], home, source);
+      if (
+        artifacts.missing.length > 0 &&
+        needsArtifactBytes(requestOf(bundle) ?? { formats: [] })
+      ) {
+        ctx.progress(
+          `raw/OpenPGP signed the artifact bytes: pass --artifact FILE for ${artifacts.missing.join(', ')} to rebuild those messages`,
+        );
+      }
+      const started = performance.now();
+      const report = verifyCeremonyBundle(bundle, {
+        ...pinned,
+        ...(artifacts.bytes === undefined ? {} : { artifactBytes: artifacts.bytes }),
+      });
+      const ms = Math.round(performance.now() - started);
+      return { artifacts, report, ms };
+    } finally {
+      await source?.close();
+    }
+  })();
   const summary = summarize(bundle, report);
   const failed = report.checks.find((c) => !c.ok);
   const doc = {
@@ -1072,36 +1120,53 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
   }
   // Content formats (raw, OpenPGP) sign the artifact bytes: the home's copies when it has them,
   // else the coordinator's, downloaded as the auditor and checked against the signed digests.
-  const source = token === undefined ? undefined : auditorArtifacts(base, token, ctx);
-  const artifactBytes = new Map<string, (name: string) => Uint8Array>();
-  for (const [id, bundle] of bundles ?? []) {
-    const found = await artifactsFor(bundle, [], home, source);
-    if (found.bytes !== undefined) artifactBytes.set(id, found.bytes);
-  }
-  const fetchMs = Math.round(performance.now() - started);
-  const enc = new TextEncoder();
-  const t0 = performance.now();
-  const report = verifyLog({
-    leaves: fetched.leaves.map((l) => enc.encode(l)),
-    checkpoints: fetched.checkpoints,
-    logKey,
-    from: from?.note,
-    ...(transcripts === undefined || bundles === undefined || bundleTrust === undefined
-      ? {}
-      : {
-          transcriptOf: (leaf) => transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`),
-          coordinatorKey,
-          signingTranscriptsOnly: true,
-          bundles: {
-            of: (leaf) => bundles.get(leaf.ceremonyId),
-            trust: (leaf) => {
-              const bytes = artifactBytes.get(leaf.ceremonyId);
-              return bytes === undefined ? bundleTrust : { ...bundleTrust, artifactBytes: bytes };
-            },
-          },
-        }),
-  });
-  const verifyMs = Math.round(performance.now() - t0);
+  const source =
+    token === undefined
+      ? undefined
+      : auditorArtifacts(
+          () => base,
+          () => Promise.resolve(token),
+          ctx,
+        );
+  // Downloaded copies live in a temporary directory until the log is verified.
+  const { report, fetchMs, verifyMs } = await (async () => {
+    try {
+      const artifactBytes = new Map<string, (name: string) => Uint8Array>();
+      for (const [id, bundle] of bundles ?? []) {
+        const found = await artifactsFor(bundle, [], home, source);
+        if (found.bytes !== undefined) artifactBytes.set(id, found.bytes);
+      }
+      const fetchMs = Math.round(performance.now() - started);
+      const enc = new TextEncoder();
+      const t0 = performance.now();
+      const report = verifyLog({
+        leaves: fetched.leaves.map((l) => enc.encode(l)),
+        checkpoints: fetched.checkpoints,
+        logKey,
+        from: from?.note,
+        ...(transcripts === undefined || bundles === undefined || bundleTrust === undefined
+          ? {}
+          : {
+              transcriptOf: (leaf) => transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`),
+              coordinatorKey,
+              signingTranscriptsOnly: true,
+              bundles: {
+                of: (leaf) => bundles.get(leaf.ceremonyId),
+                trust: (leaf) => {
+                  const bytes = artifactBytes.get(leaf.ceremonyId);
+                  return bytes === undefined
+                    ? bundleTrust
+                    : { ...bundleTrust, artifactBytes: bytes };
+                },
+              },
+            }),
+      });
+      const verifyMs = Math.round(performance.now() - t0);
+      return { report, fetchMs, verifyMs };
+    } finally {
+      await source?.close();
+    }
+  })();
   const newest = await httpGet(`${base}/v1/log/checkpoint`)
     .then((r) => (r.ok ? r.text() : undefined))
     .catch(() => undefined);
