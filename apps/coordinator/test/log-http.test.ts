@@ -416,6 +416,35 @@ describe('bundle checks name the broken rule (forgeries re-signed with the real 
     expect(failedCodes(unconfirmed)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
   });
 
+  it('a made-up package under a second record of the same epoch, carrying the real DKG: INCONSISTENT_KEY_PACKAGE', async () => {
+    const b = await bundleOf(cheated);
+    const real = b.group!.epochs.find((e) => e.keyCeremony !== undefined)!;
+    const opened = (b.transcript[0] as { at: number }).at;
+    // The verifier picks the newest record in effect; the key checks would find the first.
+    b.group!.epochs.push({
+      ...real,
+      at: opened - 1,
+      publicKeyPackage: forgedPackage(real.publicKeyPackage),
+    });
+    delete (real as { keyCeremony?: unknown }).keyCeremony;
+    const r = verifyCeremonyBundle(b, trust());
+    expect(failedCodes(b)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    expect(r.checks.find((c) => !c.ok)?.detail).toMatch(/lists epoch 0 more than once/);
+  });
+
+  it('a key ceremony with a dkg.complete the coordinator signed after it was logged: INCONSISTENT_KEY_PACKAGE', async () => {
+    const b = await bundleOf(cheated);
+    const kc = b.group!.epochs.find((e) => e.keyCeremony !== undefined)!.keyCeremony!;
+    const entries = kc.transcript as Row[];
+    const complete = entries.at(-1)!;
+    // Re-signed by the coordinator (it holds its key): the logged leaf's digest no longer matches.
+    reseal(complete, coordinator(), { ...complete.envelope.body });
+    complete.at += 1;
+    const r = verifyCeremonyBundle(b, trust());
+    expect(failedCodes(b)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    expect(r.checks.find((c) => !c.ok)?.detail).toMatch(/not this group's completed key ceremony/);
+  });
+
   it('a bundle without its key ceremony (an older coordinator): the package is the coordinator’s word, and said so', async () => {
     const b = await bundleOf(cheated);
     for (const e of b.group!.epochs) delete (e as { keyCeremony?: unknown }).keyCeremony;

@@ -92,12 +92,21 @@ const EpochSchema = z.strictObject({
   keyCreatedAt: z.int().min(0),
   /**
    * The key ceremony that made this key state (the DKG for epoch 0, a refresh or reshare for a
-   * later one): the entries that determine it — its start, the members' signed round-1 packages,
-   * the relay, their signed confirmations and dkg.complete. A signing bundle carries it for the
-   * epoch it ran under, so the public key package is derived, not taken on the coordinator's word.
+   * later one): its whole transcript, its log leaf and the proof into the bundle's checkpoint. A
+   * signing bundle carries it for the epoch it ran under, so the public key package is derived
+   * from the members' signed messages, not taken on the coordinator's word.
    */
   keyCeremony: z
-    .strictObject({ ceremonyId: CeremonyIdSchema, transcript: z.array(z.unknown()).max(10_000) })
+    .strictObject({
+      ceremonyId: CeremonyIdSchema,
+      transcript: z.array(z.unknown()).max(100_000),
+      /** Its `key` leaf and the proof into the signing bundle's checkpoint. */
+      log: z.strictObject({
+        index: z.int().min(0),
+        leaf: z.string().max(LEAF_MAX_BYTES),
+        inclusionProof: z.array(z.string().max(64)).max(64),
+      }),
+    })
     .optional(),
 });
 
@@ -774,57 +783,68 @@ function verifyKeyConfirmations(
 
 type KeyAt = (sender: string, at: number, seq: number) => Uint8Array | undefined;
 
-/** The types of a key ceremony's entries that determine the key state it made. */
-export const KEY_STATE_TYPES: readonly string[] = [
-  'dkg.start',
-  'key.start',
-  'dkg.round1',
-  'key.round1',
-  'dkg.round1.all',
-  'key.round1.all',
-  'dkg.confirm',
-  'dkg.complete',
-];
-
 /**
- * Whether the key ceremony a signing bundle carries for `epoch` made exactly its key state: every
- * entry that ceremony's and signed by its sender's key at the time; the admin's authorization of
- * its roster; every confirmer's signed confirmation of the round-1 hash and group key dkg.complete
- * states; that hash recomputed from the signed round-1 packages; and the key state the round-1
+ * Whether the key ceremony a signing bundle carries for `epoch` made exactly its key state. It must
+ * be the completed key ceremony the log holds: its whole transcript, hashed into a `key` leaf of
+ * this group with outcome `completed`, in the tree of the signing bundle's own signed checkpoint
+ * (so the coordinator cannot present an aborted ceremony, or one of another group, with a
+ * dkg.complete it signed afterwards), ending with its one dkg.complete. Then the same checks as a
+ * key bundle's (key-transcript.ts): every entry signed by its sender's key at the time, the admin's
+ * authorization of its roster, every confirmer's signed confirmation of the round-1 hash and group
+ * key, that hash recomputed from the signed round-1 packages, and the key state the round-1
  * commitments give (RFC 9591 Appendix C.2) — roster, threshold, group key and every verifying
- * share of `epoch` (the same checks as a key bundle's, key-transcript.ts).
+ * share of `epoch`, the one epoch of that number the bundle lists.
  */
 function derivedPackageProblem(
   b: CeremonyBundle,
   epoch: Epoch,
   keyCeremony: NonNullable<Epoch['keyCeremony']>,
+  trust: BundleTrust,
   keyAt: KeyAt,
   adminKey: Uint8Array,
 ): { ok: true } | { ok: false; problem: string } {
   const fail = (problem: string) => ({ ok: false as const, problem });
+  if ((b.group?.epochs ?? []).filter((e) => e.epoch === epoch.epoch).length !== 1)
+    return fail(`the bundle lists epoch ${epoch.epoch} more than once`);
   const entries: TranscriptEntry[] = [];
   for (const [i, raw] of keyCeremony.transcript.entries()) {
     const e = TranscriptEntrySchema.safeParse(raw);
     if (!e.success) return fail(`its entry ${i} is not a transcript entry`);
     const x = e.data;
-    if (!KEY_STATE_TYPES.includes(x.envelope.body.type))
-      return fail(`its entry ${i} is a ${x.envelope.body.type}, which does not make key state`);
-    if (x.envelope.ceremonyId !== keyCeremony.ceremonyId || x.envelope.sender !== x.sender)
-      return fail(`its entry ${i} belongs to another ceremony or sender`);
+    if (
+      x.idx !== i ||
+      x.envelope.ceremonyId !== keyCeremony.ceremonyId ||
+      x.envelope.sender !== x.sender
+    )
+      return fail(`its entry ${i} is out of place, or of another ceremony or sender`);
     if (!openEnvelope(x.envelope, (s) => keyAt(s, x.at, x.envelope.seq)).ok)
       return fail(`its entry ${i} does not verify under its sender's key at the time`);
     entries.push(x);
   }
-  const completes = bodiesOf(entries, 'dkg.complete');
-  const complete = completes[0];
-  if (complete === undefined || completes.length > 1) return fail('it has no single dkg.complete');
+  // The log: the leaf of this completed key ceremony, in the signing bundle's signed tree.
+  const linked = keyCeremonyLogged(b, keyCeremony, entries, trust);
+  if (linked !== undefined) return fail(linked);
+  const final = finalMessage<At<'dkg.complete'> | At<'dkg.abort'>>(entries, KEY_TERMINALS);
+  const complete = final.ok ? final.terminal : undefined;
+  if (complete === undefined || complete.envelope.body.type !== 'dkg.complete')
+    return fail('it does not end with one dkg.complete');
   const dkgStart = bodiesOf(entries, 'dkg.start')[0]?.envelope.body;
   const keyStart = bodiesOf(entries, 'key.start')[0]?.envelope.body;
   const made =
     dkgStart !== undefined
-      ? { epoch: 0, threshold: dkgStart.threshold, roster: dkgStart.participants }
+      ? {
+          group: dkgStart.group,
+          epoch: 0,
+          threshold: dkgStart.threshold,
+          roster: dkgStart.participants,
+        }
       : keyStart !== undefined && keyStart.kind !== 'repair'
-        ? { epoch: keyStart.toEpoch, threshold: keyStart.threshold, roster: keyStart.participants }
+        ? {
+            group: keyStart.group,
+            epoch: keyStart.toEpoch,
+            threshold: keyStart.threshold,
+            roster: keyStart.participants,
+          }
         : undefined;
   if (made === undefined) return fail('it is neither a DKG nor a refresh or reshare');
   const rosterOf = (r: readonly { member: string; identityKey: string }[]) =>
@@ -833,22 +853,27 @@ function derivedPackageProblem(
       .sort()
       .join(',');
   if (
+    made.group !== b.group?.name ||
     made.epoch !== epoch.epoch ||
     made.threshold !== epoch.threshold ||
     rosterOf(made.roster) !== rosterOf(epoch.members) ||
     complete.envelope.body.groupPublicKey !== epoch.groupPublicKey
   ) {
-    return fail(`it made another epoch, roster, threshold or group key than epoch ${epoch.epoch}`);
+    return fail(
+      `it made another group, epoch, roster, threshold or group key than epoch ${epoch.epoch}`,
+    );
   }
   const scratch = new Checks();
+  // The key checks look the epoch up by number: give them this one only.
   const ceremony: CeremonyBundle = {
     ...b,
     ceremonyId: keyCeremony.ceremonyId,
     kind: 'key',
+    group: { name: b.group?.name ?? '', epochs: [epoch] },
     transcript: keyCeremony.transcript,
   };
   verifyKeyAuthorization(ceremony, entries, adminKey, scratch);
-  verifyKeyConfirmations(ceremony, entries, complete, {}, scratch, keyAt);
+  verifyKeyConfirmations(ceremony, entries, complete as At<'dkg.complete'>, {}, scratch, keyAt);
   verifyKeyTranscript(ceremony, entries, complete.envelope.body, scratch);
   const failed = scratch.list.filter((c) => !c.ok);
   if (failed.length > 0) return fail(failed.map((c) => `${c.name}: ${c.code ?? ''}`).join('; '));
@@ -857,6 +882,47 @@ function derivedPackageProblem(
   if (!scratch.list.some((c) => c.name === 'key state from the round-1 commitments' && c.ok))
     return fail('its key state could not be derived');
   return { ok: true };
+}
+
+/**
+ * Why `keyCeremony` is not the completed key ceremony of this group that the log holds in the
+ * signing bundle's signed tree; undefined if it is.
+ */
+function keyCeremonyLogged(
+  b: CeremonyBundle,
+  keyCeremony: NonNullable<Epoch['keyCeremony']>,
+  entries: readonly TranscriptEntry[],
+  trust: BundleTrust,
+): string | undefined {
+  if (b.log === null)
+    return 'the signing ceremony is not in the log, so its key ceremony cannot be tied to it';
+  const leafBytes = new TextEncoder().encode(keyCeremony.log.leaf);
+  try {
+    const leaf = decodeLeaf(leafBytes);
+    if (
+      leaf.kind !== 'key' ||
+      leaf.ceremonyId !== keyCeremony.ceremonyId ||
+      leaf.group !== (b.group?.name ?? null) ||
+      leaf.outcome !== 'completed' ||
+      leaf.entries !== entries.length ||
+      leaf.transcript !== transcriptDigest(entries)
+    ) {
+      return `its log leaf ${keyCeremony.log.index} is not this group's completed key ceremony with these entries`;
+    }
+    const cp = openCheckpoint(b.log.checkpoint, parseVerifierKey(trust.logKey ?? b.keys.log));
+    const proof = keyCeremony.log.inclusionProof.map((p) => {
+      const bytes = decodeBase64(p);
+      if (bytes === undefined || bytes.length !== 32)
+        throw new AuditError('LOG_PROOF_INVALID', 'bad proof hash');
+      return bytes;
+    });
+    if (!verifyInclusion(logLeafHash(leafBytes), keyCeremony.log.index, cp.size, proof, cp.root))
+      return `its log leaf ${keyCeremony.log.index} is not in the signed tree of size ${cp.size}`;
+  } catch (e) {
+    if (e instanceof AuditError) return `its log leaf or proof is malformed (${e.code})`;
+    throw e;
+  }
+  return undefined;
 }
 
 function verifySigning(
@@ -919,7 +985,7 @@ function verifySigning(
   const derivation =
     epoch.keyCeremony === undefined
       ? undefined
-      : derivedPackageProblem(b, epoch, epoch.keyCeremony, keyAt, adminKey);
+      : derivedPackageProblem(b, epoch, epoch.keyCeremony, trust, keyAt, adminKey);
   const inconsistency =
     pinnedPackage !== undefined && !samePackage(pinnedPackage, epoch.publicKeyPackage)
       ? 'it is not the public key package of the pinned share for that epoch'

@@ -99,7 +99,6 @@ export { keyPackageInconsistency } from './key-package.js';
 export {
   BUNDLE_FORMAT,
   CeremonyBundleSchema,
-  KEY_STATE_TYPES,
   verifyCeremonyBundle,
   type KeyPackageSource,
   type CeremonyBundle,

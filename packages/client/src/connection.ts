@@ -88,17 +88,19 @@ export const MAX_ARTIFACT_DOWNLOAD_BYTES = 256 * 1024 * 1024;
 
 /** The slowest artifact download kept: like the coordinator's uploads (THREATS C.40, slowloris). */
 export interface DownloadPace {
-  /** Each window must bring minBytesPerSecond × window bytes until the body is complete. */
+  /** Each window must bring minBytesPerSecond × window bytes, or the rest of the body. */
   readonly windowMs?: number;
   readonly minBytesPerSecond?: number;
+  /** How long the response headers may take (default 30 s). */
+  readonly headersMs?: number;
 }
 
 /**
  * GET /v1/artifacts/<sha256> with `headers` (a member's signed headers, or the auditor's bearer
  * token): the coordinator's copy, at most `maxBytes` (ARTIFACT_TOO_LARGE beyond, read no further).
- * A coordinator that answers slower than `pace` (default 64 KiB/s over 10 s windows, the headers
- * included) is cut off with TIMEOUT instead of holding the command for ever. The caller checks
- * the bytes against the digests it trusts.
+ * A coordinator that answers slower than `pace` (headers within 30 s, then 64 KiB/s over 10 s
+ * windows, or the rest of the body) is cut off with TIMEOUT instead of holding the command for
+ * ever. The caller checks the bytes against the digests it trusts.
  */
 export async function fetchArtifact(
   origin: string,
@@ -112,15 +114,25 @@ export async function fetchArtifact(
   const abort = new AbortController();
   let received = 0;
   let atLastCheck = 0;
+  let declared = Number.NaN;
   let stalled = false;
-  const timer = setInterval(() => {
-    if (received - atLastCheck < minPerWindow) {
-      stalled = true;
-      abort.abort();
-    }
-    atLastCheck = received;
-  }, windowMs);
-  timer.unref();
+  const cut = () => {
+    stalled = true;
+    abort.abort();
+  };
+  // The headers get their own deadline; the pace counts from the first byte of the body on.
+  const headersTimer = setTimeout(cut, pace.headersMs ?? 30_000);
+  headersTimer.unref();
+  let timer: NodeJS.Timeout | undefined;
+  const pacing = () => {
+    clearTimeout(headersTimer);
+    timer = setInterval(() => {
+      const rest = Number.isFinite(declared) ? declared - atLastCheck : Number.POSITIVE_INFINITY;
+      if (received - atLastCheck < Math.min(minPerWindow, rest)) cut();
+      atLastCheck = received;
+    }, windowMs);
+    timer.unref();
+  };
   const tooSlow = () =>
     new ClientError(
       'TIMEOUT',
@@ -140,8 +152,9 @@ export async function fetchArtifact(
         ? tooSlow()
         : new ClientError('COORDINATOR_UNREACHABLE', `could not reach ${origin}`);
     });
+    pacing();
     if (!res.ok) await httpResult(res);
-    const declared = Number(res.headers.get('content-length') ?? NaN);
+    declared = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > maxBytes) {
       await res.body?.cancel().catch(() => undefined);
       throw tooLarge();
@@ -166,6 +179,7 @@ export async function fetchArtifact(
     }
     return concatBytes(...chunks);
   } finally {
+    clearTimeout(headersTimer);
     clearInterval(timer);
   }
 }

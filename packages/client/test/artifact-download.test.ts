@@ -24,7 +24,7 @@ async function serve(answer: (res: ServerResponse) => void): Promise<string> {
 }
 
 const SHA = 'ab'.repeat(32);
-const pace = { windowMs: 200, minBytesPerSecond: 1_000 };
+const pace = { windowMs: 200, minBytesPerSecond: 1_000, headersMs: 300 };
 
 describe('fetchArtifact', () => {
   it('reads a prompt answer whole', async () => {
@@ -41,6 +41,20 @@ describe('fetchArtifact', () => {
     await expect(fetchArtifact(origin, SHA, {}, 1024, pace)).rejects.toMatchObject({
       code: 'TIMEOUT',
     });
+  });
+
+  it('headers slower than a window count apart from the body, which keeps the pace', async () => {
+    // Headers after 250 ms (their own deadline is 300 ms, a window is 200 ms); then 200 bytes at
+    // once (one window's worth) and the last 50 within the next window.
+    const origin = await serve((res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-length': '250' });
+        res.write(Buffer.alloc(200, 0x61));
+        setTimeout(() => res.end(Buffer.alloc(50, 0x62)), 300);
+      }, 250);
+    });
+    const bytes = await fetchArtifact(origin, SHA, {}, 1024, pace);
+    expect(bytes.length).toBe(250);
   });
 
   it('cuts off a coordinator that never answers: TIMEOUT', async () => {

@@ -36,7 +36,6 @@ import {
 } from '@conclave/audit';
 import {
   Home,
-  artifactMatches,
   clearAlarm,
   defaultHomeDir,
   fetchArtifact,
@@ -447,46 +446,76 @@ function auditorArtifacts(
   token: () => Promise<string>,
   ctx: Ctx,
 ): ArtifactSource {
-  const fetched = new Map<string, Promise<string | undefined>>();
+  type Copy = { path: string; sha512: string; blake2b512: string } | undefined;
+  const fetched = new Map<string, Promise<Copy>>();
   let dir: Promise<string> | undefined;
+  let bearer: Promise<string> | undefined;
   const from = () => `${base()} (as auditor)`;
-  const download = async (a: Release['artifacts'][number]): Promise<string | undefined> => {
+  const hex = (alg: string, bytes: Uint8Array) => createHash(alg).update(bytes).digest('hex');
+  const download = async (a: Release['artifacts'][number]): Promise<Copy> => {
     ctx.progress(`downloading ${a.name} (sha256 ${a.sha256.slice(0, 16)}…) from ${from()}`);
+    bearer ??= token();
     let bytes: Uint8Array;
     try {
-      bytes = await fetchArtifact(base(), a.sha256, { authorization: `Bearer ${await token()}` });
+      bytes = await fetchArtifact(base(), a.sha256, { authorization: `Bearer ${await bearer}` });
     } catch (e) {
       if (e instanceof CliError) throw e;
       ctx.progress(`could not download ${a.name}: ${e instanceof Error ? e.message : String(e)}`);
       return undefined;
     }
-    if (!artifactMatches(bytes, a)) {
+    if (hex('sha256', bytes) !== a.sha256) {
+      ctx.progress(`${from()}: its copy of ${a.name} is not the bytes of its address; not used`);
+      return undefined;
+    }
+    try {
+      dir ??= mkdtemp(join(tmpdir(), 'conclave-audit-'));
+      const path = join(await dir, a.sha256);
+      await writeFile(path, bytes, { mode: 0o600 });
+      return { path, sha512: hex('sha512', bytes), blake2b512: hex('blake2b512', bytes) };
+    } catch (e) {
       ctx.progress(
-        `${from()}: its copy of ${a.name} does not have the request's digests; not used`,
+        `could not keep a copy of ${a.name} in ${tmpdir()} (${e instanceof Error ? e.message : String(e)}); not used`,
       );
       return undefined;
     }
-    dir ??= mkdtemp(join(tmpdir(), 'conclave-audit-'));
-    const path = join(await dir, a.sha256);
-    await writeFile(path, bytes, { mode: 0o600 });
-    return path;
   };
   return {
     get from() {
       return from();
     },
-    get(a) {
+    async get(a) {
       let p = fetched.get(a.sha256);
       if (p === undefined) {
         p = download(a);
         fetched.set(a.sha256, p);
       }
-      return p;
+      const copy = await p;
+      if (copy === undefined) return undefined;
+      // One copy per address; each artifact naming it must also have its other two digests.
+      if (copy.sha512 === a.sha512 && copy.blake2b512 === a.blake2b512) return copy.path;
+      ctx.progress(
+        `${from()}: its copy of ${a.name} does not have the request's digests; not used`,
+      );
+      return undefined;
     },
     async close() {
-      if (dir !== undefined) await rm(await dir, { recursive: true, force: true });
+      try {
+        if (dir !== undefined) await rm(await dir, { recursive: true, force: true });
+      } catch {
+        // best effort: a copy left in the temporary directory holds nothing secret to the auditor
+      }
     },
   };
+}
+
+/** A local artifact copy changed under the audit: a usage error, never a verdict on the bundle. */
+function throwIfChanged(changed: readonly string[]): void {
+  if (changed.length === 0) return;
+  throw new CliError(
+    'ARTIFACT_MISMATCH',
+    `${[...new Set(changed)].join(', ')} changed while being audited (its SHA-256 is no longer the one checked): leave the files alone and run it again`,
+    USAGE_EXIT,
+  );
 }
 
 /**
@@ -503,6 +532,8 @@ async function artifactsFor(
   bytes?: (name: string) => Uint8Array;
   found: { name: string; from: string }[];
   missing: string[];
+  /** Copies that no longer had their SHA-256 when verification read them. */
+  changed?: () => readonly string[];
 }> {
   const release = requestOf(bundle);
   if (release === undefined || (!needsArtifactBytes(release) && files.length === 0)) {
@@ -552,15 +583,24 @@ async function artifactsFor(
   const missing = release.artifacts.map((a) => a.name).filter((n) => !byName.has(n));
   const found = [...byName].map(([name, v]) => ({ name, from: v.from }));
   if (!needsArtifactBytes(release) || missing.length > 0) return { found, missing };
+  // Read when a message is rebuilt. A copy that changed since its check is noted here, so the
+  // command can say so: inside the verifier it would read as a coordinator's fault.
+  const changed: string[] = [];
   return {
     found,
     missing,
-    // Read when a message is rebuilt; a copy changed since its check is caught there (the
-    // formats planner compares the bytes with the approved digests: ARTIFACT_BYTES_MISMATCH).
+    changed: () => changed,
     bytes: (name) => {
       const v = byName.get(name);
-      if (v === undefined) throw new CliError('ARTIFACT_MISMATCH', `no bytes for ${name}`);
-      return readFileSync(v.path);
+      const a = release.artifacts.find((x) => x.name === name);
+      if (v === undefined || a === undefined)
+        throw new CliError('ARTIFACT_MISMATCH', `no bytes for ${name}`);
+      const bytes = readFileSync(v.path);
+      if (createHash('sha256').update(bytes).digest('hex') !== a.sha256) {
+        changed.push(v.from);
+        throw new CliError('ARTIFACT_MISMATCH', `${v.from} changed while it was being audited`);
+      }
+      return bytes;
     },
   };
 }
@@ -790,6 +830,7 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
         ...(artifacts.bytes === undefined ? {} : { artifactBytes: artifacts.bytes }),
       });
       const ms = Math.round(performance.now() - started);
+      throwIfChanged(artifacts.changed?.() ?? []);
       return { artifacts, report, ms };
     } finally {
       await source?.close();
@@ -1132,9 +1173,11 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
   const { report, fetchMs, verifyMs } = await (async () => {
     try {
       const artifactBytes = new Map<string, (name: string) => Uint8Array>();
+      const changed: (() => readonly string[])[] = [];
       for (const [id, bundle] of bundles ?? []) {
         const found = await artifactsFor(bundle, [], home, source);
         if (found.bytes !== undefined) artifactBytes.set(id, found.bytes);
+        if (found.changed !== undefined) changed.push(found.changed);
       }
       const fetchMs = Math.round(performance.now() - started);
       const enc = new TextEncoder();
@@ -1162,6 +1205,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
             }),
       });
       const verifyMs = Math.round(performance.now() - t0);
+      throwIfChanged(changed.flatMap((f) => f()));
       return { report, fetchMs, verifyMs };
     } finally {
       await source?.close();

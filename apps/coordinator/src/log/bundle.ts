@@ -6,7 +6,7 @@
 // governance leaf with the coordinator's signed record and a proof into the same checkpoint. Read
 // raw from the database: nothing here is trusted by the verifier, and a hand-edited row must show
 // up as a failed check, not a crash.
-import { BUNDLE_FORMAT, KEY_STATE_TYPES, encodeBase64, type CeremonyBundle } from '@conclave/audit';
+import { BUNDLE_FORMAT, encodeBase64, type CeremonyBundle } from '@conclave/audit';
 import type { SqliteStore } from '../store.js';
 import type { TransparencyLog } from './service.js';
 
@@ -66,6 +66,21 @@ export function buildBundle(
     public_key_package: string;
     at: number;
   }[];
+  const index = log.leafIndex(row.kind, ceremonyId);
+  let logPart: CeremonyBundle['log'] = null;
+  const checkpoint = log.latestCheckpoint();
+  if (index !== undefined && checkpoint !== undefined && checkpoint.size > index) {
+    const leaf = log.leaves(index, index + 1)[0];
+    if (leaf !== undefined) {
+      logPart = {
+        index,
+        size: checkpoint.size,
+        leaf: leaf.leaf,
+        checkpoint: log.cosignedCheckpoint() ?? checkpoint.note,
+        inclusionProof: log.inclusionProof(index, checkpoint.size).map(encodeBase64),
+      };
+    }
+  }
   const transcript = log.transcriptOf({ kind: row.kind, ceremonyId });
   // A signing ceremony ran under the newest epoch in effect when it opened (the verifier's rule):
   // that epoch carries the entries of the key ceremony that made it, from which the auditor
@@ -77,16 +92,27 @@ export function buildBundle(
       : epochRows
           .filter((e) => e.at <= openedAt)
           .sort((x, y) => y.at - x.at || y.epoch - x.epoch)[0]?.epoch;
-  const keyCeremonyOf = (ceremony: string) => ({
-    ceremonyId: ceremony,
-    transcript: log
-      .transcriptOf({ kind: 'key', ceremonyId: ceremony })
-      .filter((e) =>
-        KEY_STATE_TYPES.includes(
-          String((e as { envelope?: { body?: { type?: unknown } } }).envelope?.body?.type),
-        ),
-      ),
-  });
+  // The key ceremony's whole transcript (its leaf digest covers every entry), its leaf and the
+  // proof into this bundle's checkpoint; only when both are in that tree.
+  const keyCeremonyOf = (ceremony: string) => {
+    const keyIndex = log.leafIndex('key', ceremony);
+    if (logPart === null || keyIndex === undefined || keyIndex >= logPart.size) return undefined;
+    const leaf = log.leaves(keyIndex, keyIndex + 1)[0];
+    if (leaf === undefined) return undefined;
+    return {
+      ceremonyId: ceremony,
+      transcript: log.transcriptOf({ kind: 'key', ceremonyId: ceremony }),
+      log: {
+        index: keyIndex,
+        leaf: leaf.leaf,
+        inclusionProof: log.inclusionProof(keyIndex, logPart.size).map(encodeBase64),
+      },
+    };
+  };
+  const keyCeremonyFor = (e: { epoch: number; ceremony_id: string }) => {
+    const keyCeremony = e.epoch === signingEpoch ? keyCeremonyOf(e.ceremony_id) : undefined;
+    return keyCeremony === undefined ? {} : { keyCeremony };
+  };
   const epochs =
     epochRows.length > 0
       ? epochRows.map((e) => ({
@@ -97,7 +123,7 @@ export function buildBundle(
           groupPublicKey: e.group_public_key,
           publicKeyPackage: e.public_key_package,
           keyCreatedAt,
-          ...(e.epoch === signingEpoch ? { keyCeremony: keyCeremonyOf(e.ceremony_id) } : {}),
+          ...keyCeremonyFor(e),
         }))
       : group?.group_public_key != null && group.public_key_package != null
         ? [
@@ -128,21 +154,6 @@ export function buildBundle(
       culprits = [...new Set(c.filter((x): x is string => typeof x === 'string'))];
   }
 
-  const index = log.leafIndex(row.kind, ceremonyId);
-  let logPart: CeremonyBundle['log'] = null;
-  const checkpoint = log.latestCheckpoint();
-  if (index !== undefined && checkpoint !== undefined && checkpoint.size > index) {
-    const leaf = log.leaves(index, index + 1)[0];
-    if (leaf !== undefined) {
-      logPart = {
-        index,
-        size: checkpoint.size,
-        leaf: leaf.leaf,
-        checkpoint: log.cosignedCheckpoint() ?? checkpoint.note,
-        inclusionProof: log.inclusionProof(index, checkpoint.size).map(encodeBase64),
-      };
-    }
-  }
   // A hotfix flagged unratified: its governance leaf, proven into the same checkpoint.
   const governanceIndex = row.kind === 'sign' ? log.leafIndex('governance', ceremonyId) : undefined;
   const governance: NonNullable<CeremonyBundle['governance']> = [];
