@@ -574,6 +574,37 @@ function verifyBundleGovernance(
  * The transcript is the logged one, its leaf is in a checkpoint the log key signed, and every
  * witness the auditor pinned cosigned that checkpoint. Returns the witnesses that did.
  */
+/** Whether a log leaf is this ceremony's, with this outcome and exactly these entries' digest. */
+function leafDescribes(
+  leaf: ReturnType<typeof decodeLeaf>,
+  c: {
+    ceremonyId: string;
+    kind: string;
+    outcome: string;
+    group: string | null;
+    entries: readonly TranscriptEntry[];
+  },
+): boolean {
+  return (
+    leaf.ceremonyId === c.ceremonyId &&
+    leaf.kind === c.kind &&
+    leaf.outcome === c.outcome &&
+    leaf.group === c.group &&
+    leaf.entries === c.entries.length &&
+    leaf.transcript === transcriptDigest(c.entries)
+  );
+}
+
+/** An inclusion proof's base64 hashes (LOG_PROOF_INVALID for anything but 32 bytes each). */
+function proofHashes(proof: readonly string[]): Uint8Array[] {
+  return proof.map((p) => {
+    const bytes = decodeBase64(p);
+    if (bytes === undefined || bytes.length !== 32)
+      throw new AuditError('LOG_PROOF_INVALID', 'bad proof hash');
+    return bytes;
+  });
+}
+
 function verifyInclusionInLog(
   b: CeremonyBundle,
   entries: readonly TranscriptEntry[],
@@ -593,12 +624,13 @@ function verifyInclusionInLog(
     const leaf = decodeLeaf(leafBytes);
     digestOk =
       complete &&
-      leaf.ceremonyId === b.ceremonyId &&
-      leaf.kind === b.kind &&
-      leaf.outcome === b.recorded.state &&
-      leaf.group === (b.group?.name ?? null) &&
-      leaf.entries === entries.length &&
-      leaf.transcript === transcriptDigest(entries);
+      leafDescribes(leaf, {
+        ceremonyId: b.ceremonyId,
+        kind: b.kind,
+        outcome: b.recorded.state,
+        group: b.group?.name ?? null,
+        entries,
+      });
     leafDetail = digestOk
       ? `leaf ${b.log.index} holds the digest of these ${entries.length} entries`
       : `leaf ${b.log.index} does not describe this ceremony and transcript: it changed after it was logged`;
@@ -617,12 +649,7 @@ function verifyInclusionInLog(
   let cp: SignedCheckpoint;
   try {
     cp = openCheckpoint(b.log.checkpoint, logKey);
-    const proof = b.log.inclusionProof.map((p) => {
-      const bytes = decodeBase64(p);
-      if (bytes === undefined || bytes.length !== 32)
-        throw new AuditError('LOG_PROOF_INVALID', 'bad proof hash');
-      return bytes;
-    });
+    const proof = proofHashes(b.log.inclusionProof);
     const ok =
       cp.size === b.log.size &&
       verifyInclusion(logLeafHash(leafBytes), b.log.index, cp.size, proof, cp.root);
@@ -899,23 +926,18 @@ function keyCeremonyLogged(
   const leafBytes = new TextEncoder().encode(keyCeremony.log.leaf);
   try {
     const leaf = decodeLeaf(leafBytes);
-    if (
-      leaf.kind !== 'key' ||
-      leaf.ceremonyId !== keyCeremony.ceremonyId ||
-      leaf.group !== (b.group?.name ?? null) ||
-      leaf.outcome !== 'completed' ||
-      leaf.entries !== entries.length ||
-      leaf.transcript !== transcriptDigest(entries)
-    ) {
+    const described = leafDescribes(leaf, {
+      ceremonyId: keyCeremony.ceremonyId,
+      kind: 'key',
+      outcome: 'completed',
+      group: b.group?.name ?? null,
+      entries,
+    });
+    if (!described) {
       return `its log leaf ${keyCeremony.log.index} is not this group's completed key ceremony with these entries`;
     }
     const cp = openCheckpoint(b.log.checkpoint, parseVerifierKey(trust.logKey ?? b.keys.log));
-    const proof = keyCeremony.log.inclusionProof.map((p) => {
-      const bytes = decodeBase64(p);
-      if (bytes === undefined || bytes.length !== 32)
-        throw new AuditError('LOG_PROOF_INVALID', 'bad proof hash');
-      return bytes;
-    });
+    const proof = proofHashes(keyCeremony.log.inclusionProof);
     if (!verifyInclusion(logLeafHash(leafBytes), keyCeremony.log.index, cp.size, proof, cp.root))
       return `its log leaf ${keyCeremony.log.index} is not in the signed tree of size ${cp.size}`;
   } catch (e) {
