@@ -5,7 +5,7 @@ import { afterEach, expect } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyCeremonyBundle, type BundleReport } from '@conclave/audit';
+import { verifyCeremonyBundle, type BundleReport, type CeremonyBundle } from '@conclave/audit';
 import {
   ed25519 as frost,
   type DkgRound1Package,
@@ -829,15 +829,23 @@ export function testScope(): {
  * keys; every check must pass (an honest abort is never a false alarm).
  */
 export async function audited(t: TestCoordinator, id: string): Promise<BundleReport> {
+  const report = verifyCeremonyBundle(await bundleJson(t, id), pinnedTrust(t));
+  expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+  return report;
+}
+
+/** The coordinator's keys, as an auditor pins them. */
+export const pinnedTrust = (t: TestCoordinator) => ({
+  coordinatorKey: t.handle.coordinatorPublicKey,
+  adminKey: t.handle.adminPublicKey,
+  logKey: t.handle.logVerifierKey,
+});
+
+/** The ceremony's bundle as the auditor downloads it. */
+export async function bundleJson(t: TestCoordinator, id: string): Promise<CeremonyBundle> {
   const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
   const res = await fetch(`${t.handle.url}/v1/audit/bundle/${id}`, {
     headers: { authorization: `Bearer ${token}` },
   });
-  const report = verifyCeremonyBundle(await res.json(), {
-    coordinatorKey: t.handle.coordinatorPublicKey,
-    adminKey: t.handle.adminPublicKey,
-    logKey: t.handle.logVerifierKey,
-  });
-  expect(report.checks.filter((c) => !c.ok)).toEqual([]);
-  return report;
+  return (await res.json()) as CeremonyBundle;
 }

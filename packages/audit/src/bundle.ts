@@ -570,10 +570,6 @@ function verifyBundleGovernance(
   return records;
 }
 
-/**
- * The transcript is the logged one, its leaf is in a checkpoint the log key signed, and every
- * witness the auditor pinned cosigned that checkpoint. Returns the witnesses that did.
- */
 /** Whether a log leaf is this ceremony's, with this outcome and exactly these entries' digest. */
 function leafDescribes(
   leaf: ReturnType<typeof decodeLeaf>,
@@ -605,6 +601,10 @@ function proofHashes(proof: readonly string[]): Uint8Array[] {
   });
 }
 
+/**
+ * The transcript is the logged one, its leaf is in a checkpoint the log key signed, and every
+ * witness the auditor pinned cosigned that checkpoint. Returns the witnesses that did.
+ */
 function verifyInclusionInLog(
   b: CeremonyBundle,
   entries: readonly TranscriptEntry[],
@@ -851,6 +851,18 @@ function derivedPackageProblem(
   // The log: the leaf of this completed key ceremony, in the signing bundle's signed tree.
   const linked = keyCeremonyLogged(b, keyCeremony, entries, trust);
   if (linked !== undefined) return fail(linked);
+  // A signing ceremony runs under a key state made before it opened, whose leaf the log holds
+  // before its own: a key ceremony that completed later (a refresh keeps the group key) made
+  // shares the signers did not hold, and must not be presented as the one they signed under.
+  const openedAt = (b.transcript[0] as { at?: unknown } | undefined)?.at;
+  if (
+    b.log === null ||
+    keyCeremony.log.index >= b.log.index ||
+    typeof openedAt !== 'number' ||
+    (entries.at(-1)?.at ?? Number.POSITIVE_INFINITY) > openedAt
+  ) {
+    return fail('it completed, or was logged, after this signing ceremony opened');
+  }
   const final = finalMessage<At<'dkg.complete'> | At<'dkg.abort'>>(entries, KEY_TERMINALS);
   const complete = final.ok ? final.terminal : undefined;
   if (complete === undefined || complete.envelope.body.type !== 'dkg.complete')
@@ -1024,7 +1036,11 @@ function verifySigning(
       packageSource === 'pinned'
         ? `, and the package is the pinned one of epoch ${epoch.epoch}`
         : packageSource === 'derived'
-          ? `, and the package is the one key ceremony ${epoch.keyCeremony?.ceremonyId ?? ''} made: derived from its members' signed round-1 packages and confirmations`
+          ? `, and the package is the one key ceremony ${epoch.keyCeremony?.ceremonyId ?? ''} made: derived from its members' signed round-1 packages and confirmations; that it completed before this ceremony rests on its log leaf${
+              (trust.witnesses ?? []).length > 0
+                ? ''
+                : ", under the coordinator's log key only (pin witnesses to have members vouch for the tree)"
+            }`
           : '; the package itself is the coordinator’s (unsigned: the bundle does not carry its key ceremony)'
     }`,
     `the public key package of epoch ${epoch.epoch} is refused: ${inconsistency ?? ''}. No share was judged against it and no member is blamed; get the group's public key package from its key ceremony's bundle or from a member's share file and compare`,

@@ -694,7 +694,11 @@ function culpritsLine(report: BundleReport): string {
     report.keyPackage === 'pinned'
       ? 'proven under the public key package of your share'
       : report.keyPackage === 'derived'
-        ? "proven under the public key package derived from its key ceremony's signed messages"
+        ? `proven under the public key package derived from its key ceremony's signed messages${
+            (report.witnessedBy ?? []).length > 0
+              ? ''
+              : "; that the key ceremony completed rests on the coordinator's log key (--witness to have members vouch)"
+          }`
         : "proven only under the coordinator-supplied public key package: compare it with a member's share";
   return `${report.culprits.join(', ')} (${basis})`;
 }
