@@ -381,7 +381,7 @@ describe('lifecycle ceremonies', () => {
     expect(signsWith([carolOld, k2[1]!], pub2)).toBe(false);
   });
 
-  it('refreshes 2-of-3 (epoch 1), cancels open signing ceremonies, repairs a lost share', async () => {
+  it('refreshes 2-of-3 (epoch 1), cancels open signing ceremonies (whose audit never takes the refresh as their key state), repairs a lost share', async () => {
     const { c, admin, members, holders, groupPublicKey } = await setup(
       ['alice', 'bob', 'carol'],
       2,
@@ -407,6 +407,31 @@ describe('lifecycle ceremonies', () => {
     );
     // The request made under epoch 0 was cancelled, not left to mix epochs.
     expect(c.handle.store.getCeremony(signing)?.state).toBe('cancelled');
+    // Honest: the signing ceremony (cancelled by the refresh) ran under epoch 0, from the DKG.
+    expect((await audited(c, signing)).keyPackage).toBe('derived');
+    // A coordinator dates epoch 1 before the signing ceremony and attaches the real refresh: the
+    // same group key, genuine confirmations, a leaf in the signed tree — but made afterwards, so
+    // honest signers' epoch-0 shares would fail under it.
+    const b = await bundleJson(c, signing);
+    const refresh = await bundleJson(c, cid);
+    const opened = (b.transcript[0] as { at: number }).at;
+    const epochs = b.group!.epochs;
+    for (const e of epochs) delete (e as { keyCeremony?: unknown }).keyCeremony;
+    const one = epochs.find((e) => e.epoch === 1)!;
+    one.at = opened - 1;
+    one.keyCeremony = {
+      ceremonyId: cid,
+      transcript: refresh.transcript,
+      log: {
+        index: refresh.log!.index,
+        leaf: refresh.log!.leaf,
+        inclusionProof: refresh.log!.inclusionProof,
+      },
+    };
+    expect(refresh.log!.size).toBe(b.log!.size);
+    const r = verifyCeremonyBundle(b, pinnedTrust(c));
+    expect(r.checks.filter((x) => !x.ok).map((x) => x.code)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
+    expect(r.checks.find((x) => !x.ok)?.detail).toMatch(/after this signing ceremony opened/);
 
     // carol loses her share; alice and bob rebuild it (repair keeps the epoch).
     const carol = holders.get('carol')!;
@@ -566,49 +591,6 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
       'group.list',
     );
     expect(groups.groups[0]).toMatchObject({ group: 'release', epoch: 0, revoked: ['carol'] });
-  });
-
-  it('the audit never takes a refresh that completed after a signing ceremony opened as its key state', async () => {
-    const { c, admin, members, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
-    const [alice] = members as [FakeMember];
-    const signing = newCeremonyId();
-    await alice.requestRelease(signing);
-    const cid = newCeremonyId();
-    expectAck(
-      await admin.submit(cid, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-      }),
-    );
-    await admin.nextBody('dkg.complete', cid, 20_000);
-    await new Promise((r) => setTimeout(r, 100));
-    // Honest: the signing ceremony (cancelled by the refresh) ran under epoch 0, from the DKG.
-    expect((await audited(c, signing)).keyPackage).toBe('derived');
-    // A coordinator dates epoch 1 before the signing ceremony and attaches the real refresh: the
-    // same group key, genuine confirmations, a leaf in the signed tree — but made afterwards, so
-    // honest signers' epoch-0 shares would fail under it.
-    const b = await bundleJson(c, signing);
-    const refresh = await bundleJson(c, cid);
-    const opened = (b.transcript[0] as { at: number }).at;
-    const epochs = b.group!.epochs;
-    for (const e of epochs) delete (e as { keyCeremony?: unknown }).keyCeremony;
-    const one = epochs.find((e) => e.epoch === 1)!;
-    one.at = opened - 1;
-    one.keyCeremony = {
-      ceremonyId: cid,
-      transcript: refresh.transcript,
-      log: {
-        index: refresh.log!.index,
-        leaf: refresh.log!.leaf,
-        inclusionProof: refresh.log!.inclusionProof,
-      },
-    };
-    expect(refresh.log!.size).toBe(b.log!.size);
-    const r = verifyCeremonyBundle(b, pinnedTrust(c));
-    expect(r.checks.filter((x) => !x.ok).map((x) => x.code)).toEqual(['INCONSISTENT_KEY_PACKAGE']);
-    expect(r.checks.find((x) => !x.ok)?.detail).toMatch(/after this signing ceremony opened/);
   });
 
   it('aborts with CONFIRMATION_MISMATCH when one confirmer saw another view; nothing saved', async () => {
