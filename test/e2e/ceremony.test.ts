@@ -380,7 +380,7 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
   it('refuses a member the admin never registered, with a coded error and what to do', async () => {
     const home = join(c.dir, 'homes', 'mallory');
     const init = await runCli(
-      ['init', '--name', 'mallory', '--coordinator', c.url, '--home', home],
+      ['init', '--name', 'mallory', '--coordinator', c.url, '--home', home, '--kdf-cost', '16'],
       {
         env: { CONCLAVE_PASSPHRASE: PASSPHRASE },
       },

@@ -166,7 +166,20 @@ export class Cluster {
       names.map(async (name) => {
         const home = this.homes.get(name) ?? join(this.dir, 'homes', name);
         const r = await runCli(
-          ['init', '--name', name, '--coordinator', this.url, '--home', home, '--json'],
+          // The keystore floor (half the default's work): these homes are opened hundreds of
+          // times a run, and the default's cost is tested by the demo and the keystore tests.
+          [
+            'init',
+            '--name',
+            name,
+            '--coordinator',
+            this.url,
+            '--home',
+            home,
+            '--kdf-cost',
+            '16',
+            '--json',
+          ],
           {
             env: { CONCLAVE_PASSPHRASE: PASSPHRASE },
             ...this.#prefix(name),

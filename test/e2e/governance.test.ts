@@ -26,7 +26,18 @@ async function addMembersWithRoles(c: Cluster): Promise<void> {
   for (const [name, roles] of Object.entries(ROLES)) {
     const home = join(c.dir, 'homes', name);
     const init = await runCli(
-      ['init', '--name', name, '--coordinator', c.url, '--home', home, '--json'],
+      [
+        'init',
+        '--name',
+        name,
+        '--coordinator',
+        c.url,
+        '--home',
+        home,
+        '--kdf-cost',
+        '16',
+        '--json',
+      ],
       { env: { CONCLAVE_PASSPHRASE: PASSPHRASE } },
     );
     expect(init.code, init.stdout + init.stderr).toBe(0);

@@ -152,7 +152,10 @@ function keyProgressLine(s: CeremonyStatus): string {
 
 // ---------------------------------------------------------------- init
 
-export async function cmdInit(o: GlobalOptions & { name: string }, ctx: Ctx): Promise<void> {
+export async function cmdInit(
+  o: GlobalOptions & { name: string; kdfCost?: number },
+  ctx: Ctx,
+): Promise<void> {
   const dir = homeDir(o);
   // Everything that can be wrong is checked before the passphrase is asked and before anything is
   // written: a home left half-made by a bad name or an unreachable coordinator would make the
@@ -185,13 +188,14 @@ export async function cmdInit(o: GlobalOptions & { name: string }, ctx: Ctx): Pr
   }
   const passphrase = await getPassphrase('New passphrase for your identity key: ', true);
   ctx.progress(`creating identity key in ${dir} (stretching the passphrase takes a moment)`);
-  const home = await Home.init(dir, o.name, passphrase);
+  const home = await Home.init(dir, o.name, passphrase, {}, o.kdfCost);
   const pub = bytesToHex(home.identityPublicKey);
   const doc: Record<string, unknown> = {
     name: home.name,
     home: home.dir,
     identityKey: pub,
     fingerprint: fingerprint(home.identityPublicKey),
+    kdf: { name: 'scrypt', ...home.kdfParams },
   };
   let human =
     `Member ${home.name} created in ${home.dir}\n` +

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PROTOCOL_VERSION } from '@conclave/protocol';
+import { KDF_COST_DEFAULT, KDF_COST_MAX, KDF_COST_MIN } from '@conclave/client';
 import {
   checkCeremonyId,
   checkName,
@@ -62,6 +63,16 @@ const seconds = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1)
     throw new InvalidArgumentError('expected whole seconds, at least 1');
+  return n;
+};
+
+/** scrypt's cost as log2 N, within the keystore's bounds (its floor is 64 MiB, 1 GiB the most). */
+const kdfCost = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < KDF_COST_MIN || n > KDF_COST_MAX)
+    throw new InvalidArgumentError(
+      `expected a whole number from ${KDF_COST_MIN} to ${KDF_COST_MAX}`,
+    );
   return n;
 };
 
@@ -139,8 +150,15 @@ export function buildProgram(): Command {
       .command('init')
       .description("create this member's identity key in --home (and pin a coordinator)")
       .requiredOption('--name <name>', 'member name: 1-32 of [a-z0-9_-]')
+      .option(
+        '--kdf-cost <log2N>',
+        `how hard your passphrase is stretched for every key file this home writes: scrypt ` +
+          `N = 2^log2N (r 8, p 1), from ${KDF_COST_MIN} (64 MiB, about half a second) to ` +
+          `${KDF_COST_MAX} (1 GiB, about ten seconds); default ${KDF_COST_DEFAULT} (128 MiB)`,
+        kdfCost,
+      )
       .addHelpText('after', PASSPHRASE_HELP),
-  ).action(run<GlobalOptions & { name: string }>((o, ctx) => cmdInit(o, ctx)));
+  ).action(run<GlobalOptions & { name: string; kdfCost?: number }>((o, ctx) => cmdInit(o, ctx)));
 
   const coordinator = program.command('coordinator').description('run the coordinator');
   common(

@@ -1,7 +1,7 @@
 // A new user's mistakes, run through the real binary: each is told what happened and what to do
 // (a coded error, `--json` a parseable `{ok:false,error:{code,message}}`), usage mistakes exit 2,
 // and nothing is left half-made on disk.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +26,32 @@ describe('conclave init', () => {
     expect(r.error.code).toBe('INVALID_ARGUMENT');
     expect(r.error.message).toMatch(/member name "Bad!Name".*\[a-z0-9_-\]/);
     expect(existsSync(join(home, 'config.json'))).toBe(false);
+  });
+
+  it('takes --kdf-cost 16..20 for every key file of the home, and refuses others before asking anything', async () => {
+    const home = join(tempDir('conclave-first-use-'), 'home');
+    for (const cost of ['15', '21', 'x']) {
+      const r = await cliJson(['init', '--name', 'alice', '--home', home, '--kdf-cost', cost]);
+      expect(r.code).toBe(2);
+      expect(r.error.code).toBe('INVALID_ARGUMENT');
+      expect(r.error.message).toMatch(/--kdf-cost.*from 16 to 20/);
+      expect(existsSync(join(home, 'config.json'))).toBe(false);
+    }
+    const ok = await runCli(
+      ['init', '--name', 'alice', '--home', home, '--kdf-cost', '16', '--json'],
+      { env },
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((JSON.parse(ok.stdout) as { kdf: unknown }).kdf).toEqual({
+      name: 'scrypt',
+      N: 2 ** 16,
+      r: 8,
+      p: 1,
+    });
+    const header = JSON.parse(readFileSync(join(home, 'identity.key'), 'utf8')) as {
+      kdf: { N: number };
+    };
+    expect(header.kdf.N).toBe(2 ** 16);
   });
 
   it('refuses an unreachable coordinator before creating the home, so the retry works', async () => {

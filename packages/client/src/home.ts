@@ -24,6 +24,8 @@ import { z } from 'zod';
 import { ClientError, errnoCode } from './errors.js';
 import { fsyncDir } from './fs-durable.js';
 import {
+  KEYSTORE_KDF_DEFAULTS,
+  KEYSTORE_KDF_FLOOR,
   readKeystore,
   readKeystoreMetadata,
   writeKeystore,
@@ -35,6 +37,16 @@ export const CONFIG_FILENAME = 'config.json';
 export const IDENTITY_FILENAME = 'identity.key';
 export const PASSPHRASE_ENV = 'CONCLAVE_PASSPHRASE';
 export const HOME_ENV = 'CONCLAVE_HOME';
+
+/** `init --kdf-cost`: log2 of scrypt's N, from the keystore floor (64 MiB) to 1 GiB. */
+export const KDF_COST_MIN = Math.log2(KEYSTORE_KDF_FLOOR.N);
+export const KDF_COST_MAX = 20;
+export const KDF_COST_DEFAULT = Math.log2(KEYSTORE_KDF_DEFAULTS.N);
+
+/** The scrypt parameters of a home's `kdfCost`. */
+export function kdfParamsOfCost(cost: number): ScryptParams {
+  return { N: 2 ** cost, r: KEYSTORE_KDF_DEFAULTS.r, p: KEYSTORE_KDF_DEFAULTS.p };
+}
 
 const HexKeySchema = z.string().regex(/^[0-9a-f]{64}$/, 'expected 32 bytes of lowercase hex');
 
@@ -54,6 +66,11 @@ export const HomeConfigSchema = z.strictObject({
   name: MemberIdSchema,
   identityKey: HexKeySchema,
   coordinator: PinnedCoordinatorSchema.optional(),
+  /**
+   * scrypt cost (log2 N, r 8, p 1) for every keystore this home writes, chosen at `init`; absent
+   * means the keystore default. Unauthenticated, so bounded: never below the keystore's floor.
+   */
+  kdfCost: z.int().min(KDF_COST_MIN).max(KDF_COST_MAX).optional(),
 });
 export type HomeConfig = z.infer<typeof HomeConfigSchema>;
 
@@ -188,7 +205,11 @@ export class Home {
   private constructor(dir: string, config: HomeConfig, options: HomeOptions) {
     this.dir = dir;
     this.#config = config;
-    this.#options = options;
+    // The caller's parameters win (tests, benchmarks); else the cost chosen at `init`.
+    this.#options =
+      options.kdfParams === undefined && config.kdfCost !== undefined
+        ? { ...options, kdfParams: kdfParamsOfCost(config.kdfCost) }
+        : options;
   }
 
   get config(): HomeConfig {
@@ -216,13 +237,27 @@ export class Home {
     return join(this.dir, 'shares', `${group}.key`);
   }
 
-  /** Creates a new home with a fresh identity key encrypted under `passphrase`. */
+  /**
+   * Creates a new home with a fresh identity key encrypted under `passphrase`. `kdfCost` (log2 of
+   * scrypt's N, KDF_COST_MIN..KDF_COST_MAX) is recorded in config.json and used for every keystore
+   * the home writes from then on; absent, the keystore default.
+   */
   static async init(
     dir: string,
     name: string,
     passphrase: string,
     options: HomeOptions = {},
+    kdfCost?: number,
   ): Promise<Home> {
+    if (
+      kdfCost !== undefined &&
+      !(Number.isInteger(kdfCost) && kdfCost >= KDF_COST_MIN && kdfCost <= KDF_COST_MAX)
+    ) {
+      throw new ClientError(
+        'INVALID_ARGUMENT',
+        `kdf cost: expected an integer from ${KDF_COST_MIN} to ${KDF_COST_MAX} (log2 of scrypt's N)`,
+      );
+    }
     const parsedName = MemberIdSchema.safeParse(name);
     if (!parsedName.success) {
       throw new ClientError(
@@ -241,6 +276,13 @@ export class Home {
     }
     const key = generateIdentityKey();
     const publicKey = bytesToHex(key.publicKey);
+    const config: HomeConfig = {
+      version: 1,
+      name: parsedName.data,
+      identityKey: publicKey,
+      ...(kdfCost === undefined ? {} : { kdfCost }),
+    };
+    const home = new Home(abs, config, options);
     try {
       await writeKeystore(
         join(abs, IDENTITY_FILENAME),
@@ -249,14 +291,13 @@ export class Home {
           metadata: { kind: 'identity', member: parsedName.data, publicKey },
         },
         passphrase,
-        keystoreOptions(options),
+        keystoreOptions(home.#options),
       );
     } finally {
       key.secretKey.fill(0);
     }
-    const config: HomeConfig = { version: 1, name: parsedName.data, identityKey: publicKey };
     await writeJsonAtomic(join(abs, CONFIG_FILENAME), config);
-    return new Home(abs, config, options);
+    return home;
   }
 
   static async open(dir: string, options: HomeOptions = {}): Promise<Home> {
@@ -309,6 +350,11 @@ export class Home {
     } finally {
       secret.fill(0);
     }
+  }
+
+  /** The scrypt parameters this home writes keystores with. */
+  get kdfParams(): ScryptParams {
+    return { ...(this.#options.kdfParams ?? KEYSTORE_KDF_DEFAULTS) };
   }
 
   /** How this home writes keystores (its KDF parameters; tests use weaker ones). */

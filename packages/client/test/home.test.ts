@@ -1,8 +1,9 @@
 // Member home: config.json parsed strictly, identity key encrypted, coordinator keys pinned.
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ed25519 as frost } from '@conclave/frost';
 import { bytesToHex } from '@conclave/protocol';
 import {
   ClientError,
@@ -12,6 +13,7 @@ import {
   parseAdminKeyText,
   parseHomeConfig,
 } from '../src/index.js';
+import { keyCeremonyMetadata } from '../src/home.js';
 
 const KDF = { kdfParams: { N: 2 ** 16, r: 8, p: 1 } };
 const HEX = 'ab'.repeat(32);
@@ -93,6 +95,64 @@ describe('Home', () => {
     await expect((await Home.open(dir)).loadIdentity('pw')).rejects.toMatchObject({
       code: 'KEYSTORE_WEAK_KDF',
     });
+  });
+
+  it('records the kdf cost chosen at init and writes every keystore of the home with it', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'conclave-home-')), 'fay');
+    const home = await Home.init(dir, 'fay', 'pw', {}, 16);
+    const header = (path: string) =>
+      (JSON.parse(readFileSync(path, 'utf8')) as { kdf: { N: number } }).kdf.N;
+    expect(header(home.identityPath)).toBe(2 ** 16);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({
+      kdfCost: 16,
+    });
+    // Opened as the CLI opens it (no options): the share it writes has the home's cost too.
+    const again = await Home.open(dir);
+    expect(again.kdfParams).toEqual({ N: 2 ** 16, r: 8, p: 1 });
+    const dealt = frost.keys.dealer({
+      minSigners: 2,
+      maxSigners: 2,
+      identifiers: ['fay', 'gus'].map((m) => frost.identifier.derive(m)),
+    });
+    const share = frost.keys.keyPackage(Object.values(dealt.shares)[0]!);
+    const path = await again.saveShare(
+      share,
+      keyCeremonyMetadata({
+        group: 'web',
+        member: 'fay',
+        threshold: 2,
+        pub: dealt.publicKeyPackage,
+        participants: ['fay', 'gus'].map((m) => ({
+          member: m,
+          identifier: frost.identifier.derive(m),
+          identityKey: HEX,
+        })),
+        ceremonyId: 'c_dkg0000000000',
+      }),
+      'pw',
+    );
+    expect(header(path)).toBe(2 ** 16);
+    // A home without a choice writes at the keystore default.
+    const plain = await Home.init(join(dir, '..', 'gus'), 'gus', 'pw');
+    expect(header(plain.identityPath)).toBe(2 ** 17);
+    expect(plain.kdfParams.N).toBe(2 ** 17);
+  });
+
+  it('refuses a kdf cost outside 16..20 at init (INVALID_ARGUMENT) and in config.json (CONFIG_INVALID)', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'conclave-home-')), 'hal');
+    for (const cost of [15, 21, 16.5]) {
+      await expect(Home.init(dir, 'hal', 'pw', {}, cost)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+    }
+    expect(existsSync(join(dir, 'config.json'))).toBe(false);
+    for (const kdfCost of [15, 21]) {
+      expect(
+        codeOf(() =>
+          parseHomeConfig(JSON.stringify({ version: 1, name: 'hal', identityKey: HEX, kdfCost })),
+        ),
+      ).toBe('CONFIG_INVALID');
+    }
   });
 
   it('says how to start when there is no home', async () => {
