@@ -13,9 +13,11 @@ import { bytesToHex, hexToBytes } from '@conclave/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   abortedKeyBundle,
+  corruptShare,
   framedBundle,
   keyBundle,
   secondCompleteBundle,
+  sharesThenAbort,
   signingBundle,
 } from '../../../packages/audit/test/bundle-fixture.js';
 import { cmdAudit } from '../src/commands/audit.js';
@@ -121,14 +123,39 @@ describe('conclave audit prints only what the verifier checked', () => {
 describe('conclave audit says what the culprits’ proof rests on', () => {
   const framed = framedBundle;
 
-  it('keys on the command line only: the culprits are said to rest on the coordinator’s package', async () => {
-    const c = framed();
+  it('keys on the command line only, before protocol 3: the culprits are said to rest on the coordinator’s package', async () => {
+    const c = framed({ beforeProtocol3: true });
     const json = JSON.parse((await audit(bundleFile(c), pins(c))).out) as AuditDoc;
-    expect(json).toMatchObject({ culprits: ['alice', 'bob'], keyPackage: 'bundle' });
+    expect(json).toMatchObject({
+      culprits: ['alice', 'bob'],
+      keyPackage: 'bundle',
+      keyPackageSigned: false,
+    });
     const human = await audit(bundleFile(c), pins(c), false);
     expect(human.out).toMatch(
       /culprits {3}alice, bob \(proven only under the coordinator-supplied public key package/,
     );
+  });
+
+  it('protocol 3: culprits rest on the package each named in its own signed share; a made-up one fails', async () => {
+    const bad = sharesThenAbort(
+      [
+        ['alice', corruptShare],
+        ['bob', corruptShare],
+      ],
+      ['alice', 'bob'],
+    );
+    const json = JSON.parse((await audit(bundleFile(bad), pins(bad))).out) as AuditDoc;
+    expect(json).toMatchObject({ culprits: ['alice', 'bob'], keyPackageSigned: true });
+    const human = await audit(bundleFile(bad), pins(bad), false);
+    expect(human.out).toMatch(
+      /culprits {3}alice, bob \(proven under the public key package each of them named, signed, in its own share\)/,
+    );
+    const c = framed();
+    const refused = await audit(bundleFile(c), pins(c), false);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.out).toMatch(/sessions signed under the epoch’s key package/);
+    expect(refused.out).toMatch(/INCONSISTENT_KEY_PACKAGE/);
   });
 
   it('a bundle file that needs no artifact bytes verifies offline: --auditor-token is not even read', async () => {

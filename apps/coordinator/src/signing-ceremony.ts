@@ -25,6 +25,7 @@ import {
   MAX_JOBS,
   bytesToHex,
   hexToBytes,
+  publicKeyPackageHash,
   verifyApproval,
   requestDigest,
   sessionPackagesBytes,
@@ -95,6 +96,10 @@ function activeGroup(
   }
   return group as GroupRecord & { groupPublicKey: string; publicKeyPackage: string };
 }
+
+/** What `sign.package` and `round2.share` name: H(the group's current public key package). */
+const keyPackageHashOf = (group: { readonly publicKeyPackage: string }): string =>
+  publicKeyPackageHash(hexToBytes(group.publicKeyPackage));
 
 /** Opens a signing ceremony from the requester's `sign.request` (round 0). */
 export function openSigning(runner: CeremonyRunner, m: Incoming): void {
@@ -452,6 +457,17 @@ export function handleSigningMessage(
       if (key === undefined || !verifyPackageAck(key, context, packageBytes, share.ack)) {
         throw refused('BAD_ACK_SIGNATURE', 'package acknowledgement does not verify');
       }
+      // The share names the key package it was made under, signed: an auditor judges it under
+      // that one. Refused, not judged here: a share of another epoch is no evidence against its
+      // sender that a third party could check, and an honest signer declines instead.
+      if (share.publicKeyPackage !== keyPackageHashOf(group)) {
+        throw refused(
+          'KEY_PACKAGE_MISMATCH',
+          share.publicKeyPackage === undefined
+            ? "the share does not name the public key package it was made under: upgrade this member's conclave"
+            : "the share was made under another public key package than the group's current one: this member's share is of another key epoch (see `conclave group show`)",
+        );
+      }
       // A signer is blamed for a share list of the wrong length as for a bad share: it is
       // authenticated, and it acknowledged the packages it answers.
       const alone = () =>
@@ -772,6 +788,7 @@ export function performSigningEffect(
                 []),
             ],
           }));
+          const group = activeGroup(runner, live.group);
           const approvals = approvalSignatures(
             runner,
             live,
@@ -793,7 +810,8 @@ export function performSigningEffect(
               commitments,
               packageHashes: r.jobs.map((j) => bytesToHex(sha256(hexToBytes(j.signingPackage)))),
               previous,
-              keyCreatedAt: keyCreatedAtOf(activeGroup(runner, live.group)),
+              keyCreatedAt: keyCreatedAtOf(group),
+              publicKeyPackage: keyPackageHashOf(group),
               requestDigest: c.statementDigest,
               statementDigest: r.statementDigest,
               approvers: r.approvers.map((a) => a.member),

@@ -2,9 +2,9 @@
 // run FROST themselves. The aggregate must verify with Node's crypto under the group key.
 import { createPublicKey, verify } from 'node:crypto';
 import { ed25519Spki } from '@conclave/frost';
-import { hexToBytes, newCeremonyId } from '@conclave/protocol';
+import { hexToBytes, newCeremonyId, publicKeyPackageHash } from '@conclave/protocol';
 import { messageToSign, planMessages } from '@conclave/release';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ceremonyReport } from '../src/index.js';
 import {
   FakeMember,
@@ -242,6 +242,45 @@ describe('key and signing ceremonies over the coordinator', () => {
       .get().n;
     expect(count).toBe(4);
   });
+
+  it.each([
+    ['another', 'ee'.repeat(32)],
+    ['none', null],
+  ] as const)(
+    'names the key package in every sign.package, and refuses a share naming %s (KEY_PACKAGE_MISMATCH)',
+    async (_, wrong) => {
+      const t = await fresh({ sessionTimeoutMs: 1500 });
+      const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+      const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+      await setupGroup(t, admin, members, 'release', 2);
+      const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+      const group = t.handle.store.getGroup('release')!;
+      const named = publicKeyPackageHash(hexToBytes(group.publicKeyPackage!));
+      const id = newCeremonyId();
+      await alice.requestRelease(id);
+      bob.shareKeyPackage = wrong;
+      expectAck(await bob.approve(id, 'release'));
+      expectAck(await carol.approve(id, 'release'));
+      const pkg = await bob.client.nextBody('sign.package', id);
+      expect(pkg.body.publicKeyPackage).toBe(named);
+      // bob's share is refused, not judged: he ends as a silent signer, and alice and carol sign.
+      await vi.waitFor(() =>
+        expect(bob.errors.map((e) => e.type === 'error' && e.code)).toContain(
+          'KEY_PACKAGE_MISMATCH',
+        ),
+      );
+      expectAck(await alice.approve(id, 'release'));
+      const complete = await carol.client.nextBody('sign.complete', id, 10_000);
+      expect(complete.body.signers.sort()).toEqual(['alice', 'carol']);
+      const report = ceremonyReport(t.handle.store, id)!;
+      expect(
+        report.transcript.some(
+          (e) => e.sender === 'bob' && e.envelope.body.type === 'round2.share',
+        ),
+      ).toBe(false);
+      expect(report.culprits).toEqual(['bob']);
+    },
+  );
 
   it('ROAST: a signer that declines is excluded at once, not blamed, and its words reach the requester', async () => {
     // A session timeout far past the test's own: only the decline can end session 1 in time.

@@ -384,6 +384,11 @@ export class FakeMember {
   readonly groups = new Map<string, string>();
   silent = false;
   corruptShares = false;
+  /**
+   * What its shares name as the public key package signed under: by default the package's own
+   * (an honest member checks it against its share's), else this hash, or nothing (null).
+   */
+  shareKeyPackage: string | null | undefined = undefined;
   /** Answer `sign.package` with `round2.decline` (this code and reason) instead of shares. */
   declines: { code: string; reason: string } | null = null;
   /** Keep `sign.package` frames unanswered (in `held`) instead of signing. */
@@ -572,7 +577,15 @@ export class FakeMember {
         });
         this.nonces.delete(id);
         this.sharesSent += 1;
-        this.#send(id, { type: 'round2.share', session: body.session, shares, ack });
+        const named =
+          this.shareKeyPackage === undefined ? body.publicKeyPackage : this.shareKeyPackage;
+        this.#send(id, {
+          type: 'round2.share',
+          session: body.session,
+          shares,
+          ack,
+          ...(named === null || named === undefined ? {} : { publicKeyPackage: named }),
+        });
         return;
       }
       default:

@@ -29,6 +29,7 @@ import {
   hexToBytes,
   openEnvelope,
   requestDigest,
+  publicKeyPackageHash,
   sessionPackagesBytes,
   verifyDkgConfirmation,
   verifyPackageAck,
@@ -212,6 +213,12 @@ export interface BundleReport extends Report {
    */
   readonly keyPackage?: KeyPackageSource;
   /**
+   * Every share judged named that package's hash, signed in its envelope (protocol 3): each
+   * signer vouched for the verifying shares its share was judged under, whatever `keyPackage` is.
+   * False for a transcript from before protocol 3 (or with no share to judge).
+   */
+  readonly keyPackageSigned?: boolean;
+  /**
    * An aborted key ceremony's culprits (its dkg.abort), each with what the transcript shows
    * against it (key-outcome.ts); present only when the check "key ceremony culprits judged" passed.
    */
@@ -243,6 +250,7 @@ interface Result {
   declines: { member: string; session: number; code: string; reason: string }[];
   witnessedBy: string[];
   keyPackage?: KeyPackageSource;
+  keyPackageSigned?: boolean;
   keyCulprits?: KeyCulprit[];
   groupPublicKey?: string;
   statementDigest?: string;
@@ -1093,6 +1101,12 @@ function verifySigning(
   const equivocations: string[] = [];
   const rebuildProblems: string[] = [];
   const ackProblems: string[] = [];
+  // Protocol 3: each session names H(the public key package it signs under), and each share the
+  // one its sender signed with. The epoch's package must be that one, or no share is judged.
+  const keyPackageHash = publicKeyPackageHash(hexToBytes(epoch.publicKeyPackage));
+  const keyPackageProblems: string[] = [];
+  let judgedShares = 0;
+  let signedShares = 0;
   const invalid = new Set<string>();
   const timedOut = new Set<string>();
   const declined = new Set<string>();
@@ -1113,6 +1127,12 @@ function verifySigning(
     }
     if ([...body.signers].sort().join(',') !== [...recipients].sort().join(',')) {
       equivocations.push(`session ${session}: packages went to others than the named signers`);
+    }
+    if (body.publicKeyPackage !== undefined && body.publicKeyPackage !== keyPackageHash) {
+      keyPackageProblems.push(
+        `session ${session} signed under public key package ${body.publicKeyPackage.slice(0, 16)}…, not epoch ${epoch.epoch}'s (${keyPackageHash.slice(0, 16)}…)`,
+      );
+      continue;
     }
     // Declines of this session by its signers, each signer's first (the coordinator takes no second).
     const sessionDeclines = new Map<string, At<'round2.decline'>>();
@@ -1198,6 +1218,8 @@ function verifySigning(
     // Acknowledgements and shares.
     const ackBytes = sessionPackagesBytes(encoded);
     const sessionShares = new Map<string, string[]>();
+    // Shares made under another package than the session names: no evidence either way.
+    const unjudged = new Set<string>();
     for (const s of shares.filter((x) => x.envelope.body.session === session)) {
       const key = s.sender;
       const identity = roster.get(key);
@@ -1213,7 +1235,22 @@ function verifySigning(
         ackProblems.push(`session ${session}: ${key} acknowledged other packages`);
         continue;
       }
-      if (!body.signers.includes(key) || sessionShares.has(key)) continue;
+      if (!body.signers.includes(key) || sessionShares.has(key) || unjudged.has(key)) continue;
+      if (s.envelope.body.publicKeyPackage !== body.publicKeyPackage) {
+        // The coordinator refuses such a share (KEY_PACKAGE_MISMATCH) and an honest signer
+        // declines instead: recorded, it means the recorded package is not the one sent.
+        ackProblems.push(
+          `session ${session}: ${key} signed its share under ${
+            s.envelope.body.publicKeyPackage === undefined
+              ? 'no named public key package'
+              : `public key package ${s.envelope.body.publicKeyPackage.slice(0, 16)}…`
+          }, not the one the session's package names`,
+        );
+        unjudged.add(key);
+        continue;
+      }
+      judgedShares += 1;
+      if (s.envelope.body.publicKeyPackage !== undefined) signedShares += 1;
       sessionShares.set(key, s.envelope.body.shares);
       const ok =
         s.envelope.body.shares.length === pkgs.length &&
@@ -1221,7 +1258,7 @@ function verifySigning(
       if (!ok) invalid.add(key);
     }
     for (const signer of body.signers) {
-      if (sessionShares.has(signer)) continue;
+      if (sessionShares.has(signer) || unjudged.has(signer)) continue;
       const d = sessionDeclines.get(signer);
       if (d === undefined) {
         timedOut.add(signer);
@@ -1274,13 +1311,36 @@ function verifySigning(
     list(rebuildProblems),
   );
   checks.add(
+    'sessions signed under the epoch’s key package',
+    keyPackageProblems.length === 0,
+    'INCONSISTENT_KEY_PACKAGE',
+    sessions.some(
+      (x) =>
+        packages.find((p) => p.envelope.body.session === x)?.envelope.body.publicKeyPackage !==
+        undefined,
+    )
+      ? `every session names public key package ${keyPackageHash.slice(0, 16)}…, epoch ${epoch.epoch}'s`
+      : 'no session names its public key package (a transcript from before protocol 3): the epoch is the one in effect when the ceremony opened, by the recorded times',
+    `${list(keyPackageProblems)}: the bundle's epoch is not the one its signers were asked to sign under, so no share was judged against it and no member is blamed`,
+  );
+  checks.add(
     'acknowledgements name the same packages',
     ackProblems.length === 0,
     'INCONSISTENT_VIEW',
     `${shares.length} signers' signed acknowledgements name the rebuilt packages`,
     list(ackProblems),
   );
-  verifyCulprits(b.recorded.culprits, invalid, timedOut, declined, packageSource, epoch, checks);
+  const keyPackageSigned = judgedShares > 0 && signedShares === judgedShares;
+  result.keyPackageSigned = keyPackageSigned;
+  verifyCulprits(
+    b.recorded.culprits,
+    invalid,
+    timedOut,
+    declined,
+    { source: packageSource, signed: keyPackageSigned },
+    epoch,
+    checks,
+  );
   result.culprits = [...invalid].sort();
 
   // The one final envelope, and the evidence the recorded state needs (signing-outcome.ts).
@@ -1334,7 +1394,7 @@ function verifyCulprits(
   invalid: ReadonlySet<string>,
   timedOut: ReadonlySet<string>,
   declined: ReadonlySet<string>,
-  packageSource: KeyPackageSource,
+  keyPackage: { source: KeyPackageSource; signed: boolean },
   epoch: Epoch,
   checks: Checks,
 ): void {
@@ -1345,13 +1405,17 @@ function verifyCulprits(
   const unproven = [...recorded].filter(
     (m) => !invalid.has(m) && !declined.has(m) && !timedOut.has(m),
   );
-  // The share check is only as good as the verifying shares it uses (7a in docs/audit.md).
+  // The share check is only as good as the verifying shares it uses (7a in docs/audit.md). A
+  // package whose hash each sender signed with its share is the one it vouched for.
+  const signed = keyPackage.signed ? ', whose hash each share’s sender signed with it' : '';
   const basis =
-    packageSource === 'pinned'
-      ? `under the pinned public key package of epoch ${epoch.epoch}`
-      : packageSource === 'derived'
-        ? `under the public key package of epoch ${epoch.epoch} derived from its key ceremony's signed messages`
-        : `under the coordinator-supplied public key package of epoch ${epoch.epoch} (unsigned: compare it with a member's share, or pass one, before taking a culprit as proven)`;
+    keyPackage.source === 'pinned'
+      ? `under the pinned public key package of epoch ${epoch.epoch}${signed}`
+      : keyPackage.source === 'derived'
+        ? `under the public key package of epoch ${epoch.epoch} derived from its key ceremony's signed messages${signed}`
+        : keyPackage.signed
+          ? `under the public key package of epoch ${epoch.epoch}${signed}`
+          : `under the coordinator-supplied public key package of epoch ${epoch.epoch} (unsigned: compare it with a member's share, or pass one, before taking a culprit as proven)`;
   checks.add(
     'shares verified and culprits match',
     unrecorded.length === 0 && unproven.length === 0 && blamedDecliners.length === 0,

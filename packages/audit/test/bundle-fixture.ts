@@ -13,6 +13,7 @@ import {
   hexToBytes,
   lifecycleHash,
   newCeremonyId,
+  publicKeyPackageHash,
   requestDigest,
   round1Hash,
   sealEnvelope,
@@ -179,6 +180,11 @@ export interface SigningOptions {
   readonly completedAt?: number;
   /** The artifacts' bytes, for content formats (raw, OpenPGP) in `release.formats`. */
   readonly artifactBytes?: (name: string) => Uint8Array;
+  /**
+   * A transcript from before protocol 3: neither the package nor the shares name the public key
+   * package they sign under.
+   */
+  readonly beforeProtocol3?: boolean;
 }
 
 /** Entries of the signing fixture: request, 3 approvals, 2 packages, 2 shares, sign.complete. */
@@ -272,6 +278,12 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
   );
   const encoded = pkgs.map((p) => frost.encode.bytes('SigningPackage', p));
   const statement = statementDigest(buildStatement(release, context));
+  const named =
+    options.beforeProtocol3 === true
+      ? {}
+      : {
+          publicKeyPackage: publicKeyPackageHash(frost.encode.bytes('PublicKeyPackage', pub)),
+        };
   const packageBody = {
     type: 'sign.package',
     session: 1,
@@ -281,6 +293,7 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
     packageHashes: encoded.map((e) => bytesToHex(frostSha(e))),
     previous: [],
     keyCreatedAt: 1_700_000_000,
+    ...named,
     requestDigest: digest,
     statementDigest: statement,
     approvers,
@@ -304,6 +317,7 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
         { ceremonyId, session: 1, member: m },
         sessionPackagesBytes(encoded),
       ),
+      ...named,
     });
   }
   const sigs = pkgs.map((pkg, i) => bytesToHex(frost.aggregate(pkg, jobShares[i]!, pub).bytes));
@@ -489,12 +503,6 @@ export function inventedRatification(
 }
 
 /**
- * x.ts case B, recorded as `aborted`: the signing bundle with a public key package consistent with
- * the group key but not the dealt one (anyone can make one from public data: t−1 made-up verifying
- * shares, the rest interpolated through the group key), under which alice's and bob's genuine
- * shares fail; the coordinator records them as culprits. `original` is the dealt package.
- */
-/**
  * A public key package with `original`'s group key and threshold whose verifying shares lie on
  * another polynomial through the group key: consistent, and made up (no member holds its shares).
  */
@@ -514,8 +522,57 @@ export function forgedPackage(original: string): string {
   );
 }
 
-export function framedBundle(): ReturnType<typeof signingBundle> & { readonly original: string } {
+/**
+ * The signing fixture ended after its packages: each signer's genuine round2.share as `shares`
+ * edits it (sealed by that signer), then the coordinator's sign.aborted naming `culprits`.
+ */
+export function sharesThenAbort(
+  shares: readonly [member: string, edit: (body: Record<string, unknown>) => void][],
+  culprits: string[],
+): ReturnType<typeof signingBundle> {
   const c = signingBundle();
+  const entries = c.bundle.transcript as TranscriptEntry[];
+  const sent = new Map(
+    entries
+      .filter((e) => e.envelope.body.type === 'round2.share')
+      .map((e) => [e.sender, structuredClone(e.envelope.body) as Record<string, unknown>]),
+  );
+  c.truncate(entries.findIndex((e) => e.envelope.body.type === 'round2.share'));
+  for (const [member, edit] of shares) {
+    const body = sent.get(member)!;
+    edit(body);
+    c.append(member, null, body);
+  }
+  c.bundle.recorded = { state: 'aborted', culprits };
+  c.append('coordinator', '*', {
+    type: 'sign.aborted',
+    reason: 'failed',
+    code: 'INSUFFICIENT_HONEST_SIGNERS',
+    message: 'invalid shares',
+    culprits,
+  });
+  return c;
+}
+
+/** Makes a round2.share body's first share not the signer's (its low bit flipped: still canonical). */
+export function corruptShare(body: Record<string, unknown>): void {
+  const shares = body['shares'] as string[];
+  const first = shares[0]!;
+  const low = (parseInt(first.slice(0, 2), 16) ^ 1).toString(16).padStart(2, '0');
+  body['shares'] = [low + first.slice(2), ...shares.slice(1)];
+}
+
+/**
+ * The signing bundle, recorded as `aborted`, with a public key package consistent with
+ * the group key but not the dealt one (anyone can make one from public data: t−1 made-up verifying
+ * shares, the rest interpolated through the group key), under which alice's and bob's genuine
+ * shares fail; the coordinator records them as culprits. `original` is the dealt package. From
+ * protocol 3 the shares name the dealt package's hash, signed, so the forgery shows.
+ */
+export function framedBundle(
+  options: SigningOptions = {},
+): ReturnType<typeof signingBundle> & { readonly original: string } {
+  const c = signingBundle(options);
   const epoch = c.bundle.group!.epochs[0]!;
   const original = epoch.publicKeyPackage;
   epoch.publicKeyPackage = forgedPackage(original);

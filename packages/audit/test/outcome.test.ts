@@ -12,7 +12,13 @@ import {
 import { buildStatement, statementDigest } from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle, type TranscriptEntry } from '../src/index.js';
-import { framedBundle, secondCompleteBundle, signingBundle } from './bundle-fixture.js';
+import {
+  corruptShare,
+  framedBundle,
+  secondCompleteBundle,
+  sharesThenAbort,
+  signingBundle,
+} from './bundle-fixture.js';
 
 type Case = ReturnType<typeof signingBundle>;
 const failed = (r: ReturnType<typeof verifyCeremonyBundle>) =>
@@ -328,19 +334,23 @@ describe('round2.decline: a signer who declined is excluded, never a culprit', (
 describe('the culprit check says whose public key package it used (7a)', () => {
   const framed = framedBundle;
 
-  it('without a pinned package the culprits stand, and the check says they rest on the coordinator’s package', () => {
-    const c = framed();
+  it('before protocol 3, without a pinned package the culprits stand, and the check says they rest on the coordinator’s package', () => {
+    const c = framed({ beforeProtocol3: true });
     const r = verifyCeremonyBundle(c.bundle, c.trust);
     expect(failed(r)).toEqual([]);
     expect(r.culprits).toEqual(['alice', 'bob']);
     expect(r.keyPackage).toBe('bundle');
+    expect(r.keyPackageSigned).toBe(false);
     expect(check(r, 'shares verified and culprits match')?.detail).toMatch(
       /under the coordinator-supplied public key package/,
+    );
+    expect(check(r, 'sessions signed under the epoch’s key package')?.detail).toMatch(
+      /before protocol 3/,
     );
   });
 
   it('with the package of a member’s share pinned: INCONSISTENT_KEY_PACKAGE, nobody blamed', () => {
-    const c = framed();
+    const c = framed({ beforeProtocol3: true });
     // The package the members really hold (what their share files carry): the dealt one.
     const r = verifyCeremonyBundle(c.bundle, {
       ...c.trust,
@@ -355,5 +365,71 @@ describe('the culprit check says whose public key package it used (7a)', () => {
     });
     expect(failed(ok)).toEqual([]);
     expect(ok.keyPackage).toBe('pinned');
+  });
+});
+
+// Protocol 3: sign.package names H(the public key package the session signs under), and each
+// share names, signed by its sender, the one it was made under. A coordinator can no longer
+// judge honest shares under verifying shares of its choosing (a made-up package, or another epoch's).
+describe('the public key package each signer signed under (protocol 3)', () => {
+  it('an honest bundle: every session and share names the epoch’s package, and the report says so', () => {
+    const c = signingBundle();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual([]);
+    expect(r.keyPackageSigned).toBe(true);
+    expect(check(r, 'sessions signed under the epoch’s key package')?.detail).toMatch(
+      /every session names public key package [0-9a-f]{16}…, epoch 1's/,
+    );
+  });
+
+  it('invalid shares are proven under the package their senders signed', () => {
+    const c = sharesThenAbort(
+      [
+        ['alice', corruptShare],
+        ['bob', corruptShare],
+      ],
+      ['alice', 'bob'],
+    );
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toEqual([]);
+    expect(r.culprits).toEqual(['alice', 'bob']);
+    expect(r.keyPackage).toBe('bundle');
+    expect(r.keyPackageSigned).toBe(true);
+    expect(check(r, 'shares verified and culprits match')?.detail).toMatch(
+      /whose hash each share’s sender signed with it/,
+    );
+  });
+
+  it('a made-up package consistent with the group key: INCONSISTENT_KEY_PACKAGE, nobody blamed', () => {
+    // What the framed bundle shows an auditor before protocol 3 as alice's and bob's fault.
+    const c = framedBundle();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toContain('INCONSISTENT_KEY_PACKAGE');
+    expect(r.ok).toBe(false);
+    expect(r.culprits).toEqual([]);
+    expect(check(r, 'sessions signed under the epoch’s key package')?.detail).toMatch(
+      /session 1 signed under public key package [0-9a-f]{16}…, not epoch 1's .*no member is blamed/,
+    );
+  });
+
+  it('a share made under another package than its session names: INCONSISTENT_VIEW, its sender not judged', () => {
+    for (const edit of [
+      (b: Record<string, unknown>) => (b['publicKeyPackage'] = 'ee'.repeat(32)),
+      (b: Record<string, unknown>) => delete b['publicKeyPackage'],
+    ]) {
+      const c = sharesThenAbort(
+        [
+          ['alice', () => undefined],
+          ['bob', (b) => (corruptShare(b), edit(b))],
+        ],
+        ['bob'],
+      );
+      const r = verifyCeremonyBundle(c.bundle, c.trust);
+      expect(failed(r)).toContain('INCONSISTENT_VIEW');
+      expect(r.culprits).toEqual([]);
+      expect(check(r, 'acknowledgements name the same packages')?.detail).toMatch(
+        /bob signed its share under .*not the one the session's package names/,
+      );
+    }
   });
 });

@@ -15,6 +15,7 @@ import {
   bytesToHex,
   hexToBytes,
   openEnvelope,
+  publicKeyPackageHash,
   requestDigest,
   sessionPackagesBytes,
   signPackageAck,
@@ -201,6 +202,8 @@ export interface PackageCheck {
   /** My commitments the packages use, in job order (hex). */
   readonly commitments: readonly string[];
   readonly messages: readonly Uint8Array[];
+  /** H(my share's public key package), which the package named: what the share says, signed. */
+  readonly keyPackage: string;
 }
 
 const sameList = (a: readonly string[], b: readonly string[]): boolean =>
@@ -218,6 +221,19 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
   const { pkg, meta, review } = input;
   if (pkg.requestDigest !== review.requestDigest) {
     refuse('STATEMENT_MISMATCH', 'the package is for another request than the one approved');
+  }
+  // The session must sign under this share's key epoch: a share judged under other verifying
+  // shares would fail and read as this member's fault. The share names the hash, signed.
+  const keyPackage = publicKeyPackageHash(hexToBytes(meta.publicKeyPackage));
+  if (pkg.publicKeyPackage !== keyPackage) {
+    refuse(
+      'KEY_PACKAGE_MISMATCH',
+      pkg.publicKeyPackage === undefined
+        ? 'the package does not name the public key package it signs under (a coordinator older than protocol 3); refusing to sign'
+        : `the coordinator signs under another public key package than my share of ${meta.group}${
+            meta.epoch === undefined ? '' : ` (key epoch ${meta.epoch})`
+          }: my share or the coordinator's key state is out of date (compare \`conclave group show ${meta.group}\`); refusing to sign`,
+    );
   }
   const tolerance = pkg.phase === 1 ? ISSUED_AT_TOLERANCE_MS : LATER_PHASE_TOLERANCE_MS;
   if (Math.abs(pkg.issuedAt - input.now) > tolerance) {
@@ -389,7 +405,14 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
   if (statementDigest(buildStatement(review.release, ctx)) !== pkg.statementDigest) {
     refuse('STATEMENT_MISMATCH', 'the statement digest does not match the rebuilt statement');
   }
-  return { jobs: pkg.jobs, signingPackages, signingPackageBytes, commitments: mine, messages };
+  return {
+    jobs: pkg.jobs,
+    signingPackages,
+    signingPackageBytes,
+    commitments: mine,
+    messages,
+    keyPackage,
+  };
 }
 
 /**
@@ -672,6 +695,7 @@ export class Signer {
         session: pkg.session,
         shares: sent,
         ack,
+        publicKeyPackage: check.keyPackage,
       });
     } catch (err) {
       await recorded;

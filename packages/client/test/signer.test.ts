@@ -8,6 +8,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
+  publicKeyPackageHash,
   Round2DeclineSchema,
   signApproval,
   type IdentityKey,
@@ -139,6 +140,7 @@ function honestPackage(
     packageHashes,
     previous: [],
     keyCreatedAt: 0,
+    publicKeyPackage: publicKeyPackageHash(hexToBytes(w.meta('alice').publicKeyPackage)),
     requestDigest: w.review.requestDigest,
     statementDigest: statementDigest(buildStatement(w.review.release, ctx(issuedAt, approvers))),
     approvers,
@@ -223,6 +225,15 @@ describe('checkSignPackage (the message rebuild)', () => {
       ),
     };
     expect(codeOf(() => checkSignPackage({ ...own, pkg: tampered }))).toBe('INVALID_MESSAGE');
+  });
+
+  it('refuses a package for another key package than my share’s, or naming none (KEY_PACKAGE_MISMATCH)', () => {
+    const pkg = honestPackage(w, { alice: mine, bob: commitFor(w, 'bob') });
+    expect(checkSignPackage(input(pkg)).keyPackage).toBe(pkg.publicKeyPackage);
+    const { publicKeyPackage: _, ...unnamed } = pkg;
+    for (const other of [{ ...pkg, publicKeyPackage: 'ee'.repeat(32) }, unnamed]) {
+      expect(codeOf(() => checkSignPackage(input(other)))).toBe('KEY_PACKAGE_MISMATCH');
+    }
   });
 
   it('refuses a job list other than the approved request (an extra format, a dropped one)', () => {
@@ -633,6 +644,10 @@ describe('Signer: nonce ledger ordering', () => {
       now: Date.now(),
     });
     expect(share.shares).toHaveLength(2);
+    // The key package it signed under, named in the share (signed with the envelope).
+    expect(share.publicKeyPackage).toBe(
+      publicKeyPackageHash(hexToBytes(w.meta('alice').publicKeyPackage)),
+    );
     check.signingPackages.forEach((signingPackage, j) => {
       expect(() =>
         frost.verifySignatureShare(
@@ -662,6 +677,23 @@ describe('Signer: nonce ledger ordering', () => {
       session: pkg.session,
       code: 'NONCE_LEDGER_IO_ERROR',
       reason: "this signer's own storage failed (NONCE_LEDGER_IO_ERROR); see its log",
+    });
+    await inner.close();
+  });
+
+  it('declines a package for another key package before any nonce is consumed (KEY_PACKAGE_MISMATCH)', async () => {
+    const { w, signer, log, sent, pkg, inner } = await setup();
+    const other = { ...pkg, publicKeyPackage: 'ee'.repeat(32) };
+    await expect(signer.onPackage(w.ceremonyId, other)).rejects.toMatchObject({
+      code: 'KEY_PACKAGE_MISMATCH',
+    });
+    expect(log).not.toContain('consume');
+    expect(log).not.toContain('send round2.share');
+    expect(sent.at(-1)).toMatchObject({
+      type: 'round2.decline',
+      session: pkg.session,
+      code: 'KEY_PACKAGE_MISMATCH',
+      reason: expect.stringMatching(/another public key package than my share of web/) as string,
     });
     await inner.close();
   });

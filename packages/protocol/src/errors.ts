@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'CONFIRMATION_MISMATCH',
   'BAD_ACK_SIGNATURE',
   'BAD_APPROVAL_SIGNATURE',
+  'KEY_PACKAGE_MISMATCH',
   // key lifecycle (refresh, reshare, repair)
   'STALE_EPOCH',
   'GROUP_BUSY',

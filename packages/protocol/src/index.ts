@@ -161,6 +161,7 @@ export {
   type Confirmation,
 } from './dkg-confirmation.js';
 export {
+  publicKeyPackageHash,
   signingPackageHash,
   sessionPackagesBytes,
   packageAckBytes,

@@ -12,6 +12,14 @@ export function signingPackageHash(signingPackage: Uint8Array): Uint8Array {
 }
 
 /**
+ * H(public key package): plain SHA-256 of its encoding (frost-rs serialization, as share files
+ * and audit bundles hold it in hex), which `sign.package` and `round2.share` name as hex.
+ */
+export function publicKeyPackageHash(publicKeyPackage: Uint8Array): string {
+  return bytesToHex(sha256(publicKeyPackage));
+}
+
+/**
  * What a signer acknowledges for a session that signs several jobs: the concatenated SHA-256 of
  * each job's encoded signing package, in job order. `signPackageAck` hashes it once more.
  */

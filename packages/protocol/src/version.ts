@@ -8,8 +8,10 @@
  *
  *   1  the first release
  *   2  DKG pairwise boxes carry their sender's signature (required); `round2.decline`
+ *   3  `sign.package` and `round2.share` name the hash of the public key package signed under
+ *      (required of both ends), KEY_PACKAGE_MISMATCH
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Version in every signing and derivation domain (`conclave/v1/…`). Frozen apart from the wire

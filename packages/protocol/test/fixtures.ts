@@ -184,6 +184,7 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
     packageHashes: [hex(32, 5), hex(32, 6)],
     previous: [],
     keyCreatedAt: 1_700_000_000,
+    publicKeyPackage: hex(32, 13),
     requestDigest: hex(32, 1),
     statementDigest: hex(32, 2),
     approvers: ['alice', 'bob', 'carol'],
@@ -197,6 +198,7 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
     session: 1,
     shares: [hex(32, 7), hex(32, 8)],
     ack: { packageHash: hex(32, 8), signature: hex(64, 9) },
+    publicKeyPackage: hex(32, 13),
   },
   'round2.decline': {
     type: 'round2.decline',

@@ -693,13 +693,15 @@ function culpritsLine(report: BundleReport): string {
   const basis =
     report.keyPackage === 'pinned'
       ? 'proven under the public key package of your share'
-      : report.keyPackage === 'derived'
-        ? `proven under the public key package derived from its key ceremony's signed messages${
-            (report.witnessedBy ?? []).length > 0
-              ? ''
-              : "; that the key ceremony completed rests on the coordinator's log key (--witness to have members vouch)"
-          }`
-        : "proven only under the coordinator-supplied public key package: compare it with a member's share";
+      : report.keyPackageSigned === true
+        ? 'proven under the public key package each of them named, signed, in its own share'
+        : report.keyPackage === 'derived'
+          ? `proven under the public key package derived from its key ceremony's signed messages${
+              (report.witnessedBy ?? []).length > 0
+                ? ''
+                : "; that the key ceremony completed rests on the coordinator's log key (--witness to have members vouch)"
+            }`
+          : "proven only under the coordinator-supplied public key package: compare it with a member's share";
   return `${report.culprits.join(', ')} (${basis})`;
 }
 const short = (hex: string) => (hex.length > 20 ? `${hex.slice(0, 16)}…` : hex);
@@ -854,6 +856,7 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
     // signed messages of the key ceremony the bundle carries) or `bundle` (the coordinator's
     // unsigned copy); null when no share was judged.
     keyPackage: report.keyPackage ?? null,
+    keyPackageSigned: report.keyPackageSigned ?? false,
     // An aborted key ceremony's culprits, each with its basis; null when none was judged.
     keyCulprits: report.keyCulprits ?? null,
     declines: report.declines ?? [],

@@ -250,6 +250,13 @@ export const SignPackageSchema = z.strictObject({
   previous: JobSignaturesSchema,
   /** Unix seconds: the group key's creation time, which its OpenPGP key packet carries. */
   keyCreatedAt: KeyCreatedAtSchema,
+  /**
+   * SHA-256 of the encoded public key package (verifying shares) of the key epoch this session
+   * signs under (`publicKeyPackageHash`). A signer whose own share's package hashes otherwise
+   * declines (KEY_PACKAGE_MISMATCH), and names the hash in its share, signed. Optional in the
+   * schema only so transcripts stored before protocol 3 still parse; the coordinator always sends it.
+   */
+  publicKeyPackage: Sha256HexSchema.optional(),
   requestDigest: Sha256HexSchema,
   statementDigest: Sha256HexSchema,
   approvers: MemberListSchema,
@@ -297,6 +304,13 @@ export const Round2ShareSchema = z.strictObject({
   shares: z.array(ScalarHexSchema).min(1).max(MAX_JOBS),
   /** Signed over H(the session's package hashes), see `sessionPackagesBytes`. */
   ack: PackageAckSchema,
+  /**
+   * SHA-256 of the public key package of the share this signer signed with (its share file's),
+   * equal to the package's `publicKeyPackage`: signed with the envelope, so an auditor judges the
+   * share under the verifying shares its sender vouched for, never under ones the coordinator
+   * chose. Optional in the schema only so transcripts stored before protocol 3 still parse.
+   */
+  publicKeyPackage: Sha256HexSchema.optional(),
 });
 
 /**
