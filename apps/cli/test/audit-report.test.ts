@@ -199,12 +199,6 @@ describe('conclave audit says what the culprits’ proof rests on', () => {
     const dir = join(tempDir(), 'carol');
     const home = await Home.init(dir, 'carol', PASS, KDF);
     const pub = frost.decode.bytes('PublicKeyPackage', hexToBytes(c.original));
-    // The share's secret half plays no part in an audit: any key package stands in for it.
-    const dealt = frost.keys.dealer({
-      minSigners: 2,
-      maxSigners: 3,
-      identifiers: ['alice', 'bob', 'carol'].map((m) => frost.identifier.derive(m)),
-    });
     const meta: ShareMetadata = {
       kind: 'frost-key-package',
       group: 'release',
@@ -222,10 +216,8 @@ describe('conclave audit says what the culprits’ proof rests on', () => {
       createdAt: new Date(0).toISOString(),
       epoch: 1,
     };
-    const keyPackage = frost.keys.keyPackage(
-      dealt.shares[frost.identifier.derive('carol')] as Parameters<typeof frost.keys.keyPackage>[0],
-    );
-    await home.saveShare(keyPackage, meta, PASS);
+    // carol's real share (its package is the dealt one, the bundle's before the forgery).
+    await home.saveShare(c.keyPackage('carol'), meta, PASS);
     const { groupKey: _, home: _h, ...keys } = pins(c);
     const { out, exitCode } = await audit(bundleFile(c), { ...keys, home: dir });
     const doc = JSON.parse(out) as AuditDoc;

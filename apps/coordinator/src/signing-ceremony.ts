@@ -459,7 +459,9 @@ export function handleSigningMessage(
       }
       // The share names the key package it was made under, signed: an auditor judges it under
       // that one. Refused, not judged here: a share of another epoch is no evidence against its
-      // sender that a third party could check, and an honest signer declines instead.
+      // sender that a third party could check, and an honest signer declines instead. The
+      // group's current package is the session's (and what the share is checked under below): a
+      // key change cancels the group's open signing ceremonies.
       if (share.publicKeyPackage !== keyPackageHashOf(group)) {
         throw refused(
           'KEY_PACKAGE_MISMATCH',

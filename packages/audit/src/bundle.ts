@@ -1233,6 +1233,8 @@ function verifySigning(
         )
       ) {
         ackProblems.push(`session ${session}: ${key} acknowledged other packages`);
+        // In the transcript, so not silent: never a timeout the coordinator could blame.
+        if (body.signers.includes(key)) unjudged.add(key);
         continue;
       }
       if (!body.signers.includes(key) || sessionShares.has(key) || unjudged.has(key)) continue;
@@ -1314,14 +1316,17 @@ function verifySigning(
     'sessions signed under the epoch’s key package',
     keyPackageProblems.length === 0,
     'INCONSISTENT_KEY_PACKAGE',
-    sessions.some(
-      (x) =>
-        packages.find((p) => p.envelope.body.session === x)?.envelope.body.publicKeyPackage !==
-        undefined,
-    )
-      ? `every session names public key package ${keyPackageHash.slice(0, 16)}…, epoch ${epoch.epoch}'s`
-      : 'no session names its public key package (a transcript from before protocol 3): the epoch is the one in effect when the ceremony opened, by the recorded times',
-    `${list(keyPackageProblems)}: the bundle's epoch is not the one its signers were asked to sign under, so no share was judged against it and no member is blamed`,
+    namedSessionsDetail(
+      sessions.length,
+      sessions.filter(
+        (x) =>
+          packages.find((p) => p.envelope.body.session === x)?.envelope.body.publicKeyPackage !==
+          undefined,
+      ).length,
+      keyPackageHash,
+      epoch.epoch,
+    ),
+    `${list(keyPackageProblems)}: the bundle's epoch is not the one its signers were asked to sign under, so nothing of that session was judged against it and nobody of it is blamed`,
   );
   checks.add(
     'acknowledgements name the same packages',
@@ -1429,6 +1434,23 @@ function verifyCulprits(
         ? `${list(blamedDecliners)} declined the package (signed round2.decline) but were recorded as culprits`
         : `${list(unproven)} were recorded as culprits with neither an invalid share nor a missed one`,
   );
+}
+
+/** What "sessions signed under the epoch's key package" says when it passes. */
+function namedSessionsDetail(
+  sessions: number,
+  named: number,
+  keyPackageHash: string,
+  epoch: number,
+): string {
+  const name = `public key package ${keyPackageHash.slice(0, 16)}…, epoch ${epoch}'s`;
+  const byTimes =
+    'judged under the epoch in effect when the ceremony opened, by the recorded times';
+  if (sessions === 0) return 'no signing session was opened';
+  if (named === sessions) return `every session (${sessions}) names ${name}`;
+  if (named === 0)
+    return `no session names its public key package (packages built before protocol 3): ${byTimes}`;
+  return `${named} of ${sessions} sessions name ${name}; the other ${sessions - named} (packages built before protocol 3) are ${byTimes}`;
 }
 
 /**

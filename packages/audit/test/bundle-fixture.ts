@@ -199,6 +199,8 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
   };
   /** The members' identity keys (to seal what a member really sent). */
   readonly ids: Readonly<Record<string, IdentityKey>>;
+  /** A member's dealt key package (what its share file holds). */
+  keyPackage(member: string): KeyPackage;
   /** Keeps the first `n` entries (then re-logs). */
   truncate(n: number): void;
   /** Seals `body` as `sender` (its next seq, 10 ms after the last entry) and appends it; re-logs. */
@@ -373,6 +375,7 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
     admin,
     log,
     ids,
+    keyPackage: keyOf,
     signed: { pkg: pkgs[0]!, shares },
     trust: {
       coordinatorKey: bundle.keys.coordinator,

@@ -378,7 +378,7 @@ describe('the public key package each signer signed under (protocol 3)', () => {
     expect(failed(r)).toEqual([]);
     expect(r.keyPackageSigned).toBe(true);
     expect(check(r, 'sessions signed under the epoch’s key package')?.detail).toMatch(
-      /every session names public key package [0-9a-f]{16}…, epoch 1's/,
+      /every session \(1\) names public key package [0-9a-f]{16}…, epoch 1's/,
     );
   });
 
@@ -408,8 +408,56 @@ describe('the public key package each signer signed under (protocol 3)', () => {
     expect(r.ok).toBe(false);
     expect(r.culprits).toEqual([]);
     expect(check(r, 'sessions signed under the epoch’s key package')?.detail).toMatch(
-      /session 1 signed under public key package [0-9a-f]{16}…, not epoch 1's .*no member is blamed/,
+      /session 1 signed under public key package [0-9a-f]{16}…, not epoch 1.s .*nobody of it is blamed/,
     );
+  });
+
+  it('a later epoch dated before the ceremony (refresh shares the signers did not hold): INCONSISTENT_KEY_PACKAGE, nobody judged', () => {
+    // The coordinator lists a second epoch of the same group key, recorded as in effect when the
+    // ceremony opened, under which alice's and bob's genuine shares fail.
+    const c = framedBundle();
+    const epochs = c.bundle.group!.epochs;
+    const forged = epochs[0]!;
+    epochs[0] = { ...forged, publicKeyPackage: c.original };
+    epochs.push({ ...forged, epoch: 2, at: forged.at + 100 });
+    c.relog();
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toContain('INCONSISTENT_KEY_PACKAGE');
+    expect(r.culprits).toEqual([]);
+    expect(check(r, 'sessions signed under the epoch’s key package')?.detail).toMatch(
+      /not epoch 2's/,
+    );
+    // The same bundle without the later epoch: epoch 1 is the one the signers named.
+    epochs.pop();
+    c.relog();
+    const honestEpoch = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(check(honestEpoch, 'sessions signed under the epoch’s key package')?.ok).toBe(true);
+  });
+
+  it('the package’s name stripped from the recorded packages: the named shares are not judged, nobody blamed', () => {
+    const c = framedBundle();
+    entries(c).forEach((e, i) => {
+      if (e.envelope.body.type !== 'sign.package') return;
+      const { publicKeyPackage: _, ...stripped } = e.envelope.body as Record<string, unknown>;
+      c.reseal(i, stripped);
+    });
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toContain('INCONSISTENT_VIEW');
+    expect(r.culprits).toEqual([]);
+    expect(check(r, 'shares verified and culprits match')?.ok).toBe(false);
+  });
+
+  it('a share whose acknowledgement does not verify is not a timeout: a culprit recorded for it is unproven', () => {
+    const c = sharesThenAbort(
+      [
+        ['alice', () => undefined],
+        ['bob', (b) => ((b['ack'] as { signature: string }).signature = '00'.repeat(64))],
+      ],
+      ['bob'],
+    );
+    const r = verifyCeremonyBundle(c.bundle, c.trust);
+    expect(failed(r)).toContain('INCONSISTENT_VIEW');
+    expect(check(r, 'shares verified and culprits match')?.ok).toBe(false);
   });
 
   it('a share made under another package than its session names: INCONSISTENT_VIEW, its sender not judged', () => {
@@ -430,6 +478,9 @@ describe('the public key package each signer signed under (protocol 3)', () => {
       expect(check(r, 'acknowledgements name the same packages')?.detail).toMatch(
         /bob signed its share under .*not the one the session's package names/,
       );
+      // bob's share is in the transcript: neither judged nor a timeout, so the recorded culprit
+      // has no proof.
+      expect(check(r, 'shares verified and culprits match')?.ok).toBe(false);
     }
   });
 });

@@ -249,6 +249,9 @@ export class Home {
     options: HomeOptions = {},
     kdfCost?: number,
   ): Promise<Home> {
+    if (kdfCost !== undefined && options.kdfParams !== undefined) {
+      throw new ClientError('INVALID_ARGUMENT', 'give either kdfParams or a kdf cost, not both');
+    }
     if (
       kdfCost !== undefined &&
       !(Number.isInteger(kdfCost) && kdfCost >= KDF_COST_MIN && kdfCost <= KDF_COST_MAX)
@@ -440,6 +443,20 @@ export class Home {
       );
       if (bytesToHex(publicKeyPackage.verifyingKey) !== parsed.data.groupPublicKey) {
         throw new ClientError('KEYSTORE_MALFORMED', `share of ${group}: group key mismatch`);
+      }
+      // A signer names this package's hash in every share it signs (protocol 3): it must be the
+      // package of this very share, with its threshold.
+      const own = publicKeyPackage.verifyingShares[keyPackage.identifier];
+      if (
+        own === undefined ||
+        bytesToHex(own) !== bytesToHex(keyPackage.verifyingShare) ||
+        publicKeyPackage.minSigners !== keyPackage.minSigners ||
+        keyPackage.minSigners !== parsed.data.threshold
+      ) {
+        throw new ClientError(
+          'KEYSTORE_MALFORMED',
+          `share of ${group}: its public key package does not hold this share's verifying share and threshold`,
+        );
       }
       return { metadata: parsed.data, keyPackage, publicKeyPackage };
     } finally {

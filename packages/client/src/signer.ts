@@ -229,7 +229,7 @@ export function checkSignPackage(input: PackageCheckInput): PackageCheck {
     refuse(
       'KEY_PACKAGE_MISMATCH',
       pkg.publicKeyPackage === undefined
-        ? 'the package does not name the public key package it signs under (a coordinator older than protocol 3); refusing to sign'
+        ? 'the package does not name the public key package it signs under (it was built before protocol 3: cancel the request and make it again); refusing to sign'
         : `the coordinator signs under another public key package than my share of ${meta.group}${
             meta.epoch === undefined ? '' : ` (key epoch ${meta.epoch})`
           }: my share or the coordinator's key state is out of date (compare \`conclave group show ${meta.group}\`); refusing to sign`,

@@ -138,6 +138,44 @@ describe('Home', () => {
     expect(plain.kdfParams.N).toBe(2 ** 17);
   });
 
+  it('refuses a share whose public key package does not hold its verifying share or threshold (KEYSTORE_MALFORMED)', async () => {
+    // A signer names its share's package in every share it signs: it must be this share's own.
+    const dir = join(mkdtempSync(join(tmpdir(), 'conclave-home-')), 'ivy');
+    const home = await Home.init(dir, 'ivy', 'pw', KDF);
+    const ids = ['ivy', 'jon', 'kim'].map((m) => frost.identifier.derive(m));
+    const dealt = frost.keys.dealer({ minSigners: 2, maxSigners: 3, identifiers: ids });
+    const mine = frost.keys.keyPackage(dealt.shares[ids[0]!]!);
+    const participants = ['ivy', 'jon', 'kim'].map((m) => ({
+      member: m,
+      identifier: frost.identifier.derive(m),
+      identityKey: HEX,
+    }));
+    const meta = (pub: typeof dealt.publicKeyPackage, group: string, threshold = 2) =>
+      keyCeremonyMetadata({
+        group,
+        member: 'ivy',
+        threshold,
+        pub,
+        participants,
+        ceremonyId: 'c_dkg0000000000',
+      });
+    const jon = dealt.publicKeyPackage.verifyingShares[ids[1]!]!;
+    const swapped = {
+      ...dealt.publicKeyPackage,
+      verifyingShares: { ...dealt.publicKeyPackage.verifyingShares, [ids[0]!]: jon },
+    };
+    await home.saveShare(mine, meta(dealt.publicKeyPackage, 'good'), 'pw');
+    await home.saveShare(mine, meta(swapped, 'swapped'), 'pw');
+    await home.saveShare(mine, meta({ ...dealt.publicKeyPackage, minSigners: 3 }, 'mint', 3), 'pw');
+    expect((await home.loadShare('good', 'pw')).metadata.group).toBe('good');
+    for (const group of ['swapped', 'mint']) {
+      await expect(home.loadShare(group, 'pw')).rejects.toMatchObject({
+        code: 'KEYSTORE_MALFORMED',
+        message: expect.stringMatching(/does not hold this share's verifying share/) as string,
+      });
+    }
+  });
+
   it('refuses a kdf cost outside 16..20 at init (INVALID_ARGUMENT) and in config.json (CONFIG_INVALID)', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'conclave-home-')), 'hal');
     for (const cost of [15, 21, 16.5]) {
@@ -145,6 +183,10 @@ describe('Home', () => {
         code: 'INVALID_ARGUMENT',
       });
     }
+    // Both a caller's parameters and a cost: which one the files get would be unclear.
+    await expect(Home.init(dir, 'hal', 'pw', KDF, 17)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     expect(existsSync(join(dir, 'config.json'))).toBe(false);
     for (const kdfCost of [15, 21]) {
       expect(
