@@ -540,6 +540,12 @@ export class DkgParticipant {
       signature: bytesToHex(signature),
     };
     await this.#sendConfirmation(this.#confirmation);
+    if (testFault() === 'die-after-confirm') {
+      // TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=die-after-confirm): killed the moment the
+      // group can go active with this share in it, before any dkg.complete arrives, so the tests
+      // can check the share staged on disk is what the member's next session makes its share.
+      process.kill(process.pid, 'SIGKILL');
+    }
   }
 
   /**
