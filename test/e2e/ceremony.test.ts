@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool, runCli } from '../support.js';
-import { Cluster, PASSPHRASE, doc, stop, waitFor } from './cluster.js';
+import { Cluster, PASSPHRASE, artifactIn, doc, requestRelease, stop, waitFor } from './cluster.js';
 
 interface Fetched {
   files: {
@@ -83,28 +83,6 @@ async function fetchAndVerify(c: Cluster, member: string, ceremonyId: string, ar
   const older = await withMin('0.0.1');
   expect(older.code, older.stdout + older.stderr).toBe(0);
   return f;
-}
-
-/** `member` runs `conclave request` for a fresh artifact release-VERSION.tgz in group `release`. */
-function requestRelease(c: Cluster, member: string, version: string) {
-  const artifact = artifactIn(c, `release-${version}.tgz`);
-  const request = c.spawn(member, [
-    'request',
-    '--group',
-    'release',
-    '--artifact',
-    artifact,
-    '--version',
-    version,
-    '--json',
-  ]);
-  return { artifact, request };
-}
-
-function artifactIn(c: Cluster, name: string): string {
-  const path = join(c.dir, name);
-  writeFileSync(path, `artifact ${name} ${Date.now()}\n`);
-  return path;
 }
 
 describe('2-of-3 through the CLI: init, member add, group create, keygen, request, approve, fetch', () => {

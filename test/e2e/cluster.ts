@@ -3,7 +3,7 @@
  * exactly as people run it (each member has its own --home; passphrases via CONCLAVE_PASSPHRASE).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, ROOT, runCli, tempDir } from '../support.js';
 
@@ -69,6 +69,29 @@ export async function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise
   const t = setTimeout(() => p.child.kill('SIGKILL'), 5_000);
   await p.exited;
   clearTimeout(t);
+}
+
+/** A fresh artifact file `name` in the cluster's directory (its content unique to this run). */
+export function artifactIn(c: Cluster, name: string): string {
+  const path = join(c.dir, name);
+  writeFileSync(path, `artifact ${name} ${Date.now()}\n`);
+  return path;
+}
+
+/** `conclave request` of a new artifact by `member`, as a process that waits for the signature. */
+export function requestRelease(c: Cluster, member: string, version: string, group = 'release') {
+  const artifact = artifactIn(c, `${group}-${version}.tgz`);
+  const request = c.spawn(member, [
+    'request',
+    '--group',
+    group,
+    '--artifact',
+    artifact,
+    '--version',
+    version,
+    '--json',
+  ]);
+  return { artifact, request };
 }
 
 /** Parses the single JSON document a `--json` command printed. */

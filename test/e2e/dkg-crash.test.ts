@@ -3,10 +3,10 @@
 // t-of-t group its key). The share was staged on disk, encrypted, before the confirmation left;
 // the member's next session (here its agent) makes it the share once the coordinator shows the
 // ceremony's sealed dkg.complete confirmed by every member, and the member then signs with it.
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Cluster, doc, waitFor } from './cluster.js';
+import { Cluster, doc, requestRelease, waitFor } from './cluster.js';
 
 describe('a member killed right after it confirmed a DKG', () => {
   let c: Cluster;
@@ -43,18 +43,7 @@ describe('a member killed right after it confirmed a DKG', () => {
 
     // And it is the group's share: carol signs a release with alice.
     await c.agent('alice', { autoApprove: true });
-    const artifact = join(c.dir, 'web-1.0.0.tgz');
-    writeFileSync(artifact, `web 1.0.0 ${Date.now()}\n`);
-    const request = c.spawn('bob', [
-      'request',
-      '--group',
-      'web',
-      '--artifact',
-      artifact,
-      '--version',
-      '1.0.0',
-      '--json',
-    ]);
+    const { request } = requestRelease(c, 'bob', '1.0.0', 'web');
     await waitFor(request, /requested c_/);
     expect(await request.exited, request.stderr).toBe(0);
     const d = doc<{ state: string; signers: string[] }>(request);

@@ -2,10 +2,10 @@
 // Ed25519), and @conclave/frost caches parsed points and binding factors per package object, so
 // handing it the same object for every share of a session, and the same public key package for
 // every session of a group, turns per-share re-validation into a lookup. Bounded; entries are
-// public data only.
+// public data only. Also the hash of a public key package that every sign.package and share names.
 import { ed25519 as frost } from '@conclave/frost';
 import type { PublicKeyPackage, SigningCommitments, SigningPackage } from '@conclave/frost';
-import { hexToBytes } from '@conclave/protocol';
+import { hexToBytes, publicKeyPackageHash } from '@conclave/protocol';
 
 const LIMIT = 4096;
 
@@ -44,6 +44,11 @@ export const decodeSigningPackage: Cache<SigningPackage> = cached((hex) =>
 
 export const decodePublicKeyPackage: Cache<PublicKeyPackage> = cached((hex) =>
   frost.decode.bytes('PublicKeyPackage', hexToBytes(hex)),
+);
+
+/** H(public key package), by the package's hex: what `sign.package` and `round2.share` name. */
+export const publicKeyPackageHashOf: Cache<string> = cached((hex) =>
+  publicKeyPackageHash(hexToBytes(hex)),
 );
 
 export const decodeSigningCommitments: Cache<SigningCommitments> = cached((hex) =>

@@ -2,7 +2,11 @@
 // commitments (unique per group key, A.1) → sessions of exactly t signers (ROAST loop in the machine)
 // → verified shares → aggregate, verified with Node's crypto and noble strict → signature stored
 // with its statement in one transaction before `sign.complete` goes out (D.48).
-import { decodeSigningCommitments, decodeSigningPackage } from './decoded.js';
+import {
+  decodeSigningCommitments,
+  decodeSigningPackage,
+  publicKeyPackageHashOf,
+} from './decoded.js';
 import {
   hintFor,
   type AggregateResult,
@@ -25,7 +29,6 @@ import {
   MAX_JOBS,
   bytesToHex,
   hexToBytes,
-  publicKeyPackageHash,
   verifyApproval,
   requestDigest,
   sessionPackagesBytes,
@@ -99,7 +102,7 @@ function activeGroup(
 
 /** What `sign.package` and `round2.share` name: H(the group's current public key package). */
 const keyPackageHashOf = (group: { readonly publicKeyPackage: string }): string =>
-  publicKeyPackageHash(hexToBytes(group.publicKeyPackage));
+  publicKeyPackageHashOf(group.publicKeyPackage);
 
 /** Opens a signing ceremony from the requester's `sign.request` (round 0). */
 export function openSigning(runner: CeremonyRunner, m: Incoming): void {
