@@ -148,6 +148,17 @@ export function checkDkgStart(
   }
 }
 
+/**
+ * TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=die-after-confirm): killed the moment the group
+ * can go active with this share in it (our confirmation acknowledged, or the completion arrived),
+ * and before any dkg.complete is handled, so the tests can check that the share staged on disk is
+ * what the member's next session makes its share.
+ */
+function dieForTest(): never {
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable: killed');
+}
+
 export class DkgParticipant {
   readonly ceremonyId: string;
   readonly start: DkgStart;
@@ -256,6 +267,9 @@ export class DkgParticipant {
         case 'dkg.round2.deliver':
           return await this.#onRound2(body);
         case 'dkg.complete':
+          // die-after-confirm: the completion may arrive in the same read as the ack of our
+          // confirmation, before that ack's continuation runs; it must not be handled either.
+          if (testFault() === 'die-after-confirm') dieForTest();
           return await this.#onComplete(body);
         case 'dkg.abort':
           // After a verified dkg.complete (n signed confirmations: the key exists for everyone)
@@ -540,12 +554,7 @@ export class DkgParticipant {
       signature: bytesToHex(signature),
     };
     await this.#sendConfirmation(this.#confirmation);
-    if (testFault() === 'die-after-confirm') {
-      // TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=die-after-confirm): killed the moment the
-      // group can go active with this share in it, before any dkg.complete arrives, so the tests
-      // can check the share staged on disk is what the member's next session makes its share.
-      process.kill(process.pid, 'SIGKILL');
-    }
+    if (testFault() === 'die-after-confirm') dieForTest();
   }
 
   /**
