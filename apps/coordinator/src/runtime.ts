@@ -79,10 +79,17 @@ export class TurnQueue {
   #scheduled = false;
   readonly #onError: (e: unknown) => void;
   readonly #budgetMs: number;
+  readonly #now: () => number;
 
-  constructor(onError: (e: unknown) => void = () => {}, budgetMs = 2) {
+  /** `now`: milliseconds, monotonic (performance.now; tests inject a clock). */
+  constructor(
+    onError: (e: unknown) => void = () => {},
+    budgetMs = 2,
+    now: () => number = () => performance.now(),
+  ) {
     this.#onError = onError;
     this.#budgetMs = budgetMs;
+    this.#now = now;
   }
 
   push(unit: () => void, options: { readonly alone?: boolean } = {}): void {
@@ -100,7 +107,7 @@ export class TurnQueue {
   }
 
   readonly #step = (): void => {
-    const start = performance.now();
+    const start = this.#now();
     for (;;) {
       const unit = this.#items[this.#head];
       const alone = this.#alone[this.#head] === true;
@@ -125,7 +132,7 @@ export class TurnQueue {
         this.#scheduled = false;
         return;
       }
-      if (alone || performance.now() - start >= this.#budgetMs) {
+      if (alone || this.#now() - start >= this.#budgetMs) {
         // An immediate queued during this turn runs on the next one.
         setImmediate(this.#step);
         return;

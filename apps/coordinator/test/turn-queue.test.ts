@@ -43,9 +43,15 @@ describe('TurnQueue', () => {
   });
 
   it('runs many small units per turn (2 ms budget), and a unit pushed alone ends its turn', async () => {
-    const q = new TurnQueue(undefined, 2);
+    // Each unit costs 0.01 ms on this clock: a turn holds 200 of them, whatever the machine's load.
+    let clock = 0;
+    const q = new TurnQueue(undefined, 2, () => clock);
     let ran = 0;
-    for (let i = 0; i < 10_000; i++) q.push(() => (ran += 1));
+    for (let i = 0; i < 10_000; i++)
+      q.push(() => {
+        ran += 1;
+        clock += 0.01;
+      });
     let turns = 0;
     await new Promise<void>((resolve) => {
       const tick = () => {
@@ -56,6 +62,7 @@ describe('TurnQueue', () => {
       setImmediate(tick);
     });
     expect(ran).toBe(10_000);
+    expect(turns).toBeGreaterThanOrEqual(50);
     expect(turns).toBeLessThan(100);
     const order: string[] = [];
     q.push(() => order.push('a1'), { alone: true });
