@@ -426,6 +426,18 @@ describe('DKG with a bad round-2 share', () => {
     for (const m of members) expect(c.shareFiles(m)).toEqual([]);
     const status = await c.cli('alice', ['status', id, '--json']);
     expect(doc<{ status: { state: string } }>(status).status.state).toMatch(/aborted/);
+    // An auditor trusting nobody reaches the same culprit: the complaints carry the evidence
+    // that opens bob's boxes, so his bad share is proven, not the accusers' word.
+    const audit = await c.cli('carol', ['audit', id, '--json']);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    expect(
+      doc<{ ok: boolean; keyCulprits: { member: string; basis: string }[] }>(audit),
+    ).toMatchObject({
+      ok: true,
+      keyCulprits: [
+        { member: 'bob', basis: expect.stringMatching(/^proven by .*fails vss_verify/) },
+      ],
+    });
   });
 });
 

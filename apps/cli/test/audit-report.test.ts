@@ -177,12 +177,13 @@ describe('conclave audit says what the culprits’ proof rests on', () => {
   it('an aborted key ceremony: each culprit with its basis; an unbacked one is NOT PROVEN', async () => {
     const named = abortedKeyBundle({
       round2: ['alice', 'bob', 'carol'],
-      fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+      badShare: { from: 'carol', to: 'bob' },
+      fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE', evidence: 'genuine' },
       abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
     }) as unknown as Case;
     const human = await audit(bundleFile(named), pins(named), false);
     expect(human.exitCode).toBeUndefined();
-    expect(human.out).toMatch(/culprits {3}carol \(named by bob in its signed dkg\.fail/);
+    expect(human.out).toMatch(/culprits {3}carol \(proven by bob's signed dkg\.fail/);
     const json = JSON.parse((await audit(bundleFile(named), pins(named))).out) as AuditDoc;
     expect(json).toMatchObject({ keyCulprits: [{ member: 'carol' }] });
     const framedKey = abortedKeyBundle({

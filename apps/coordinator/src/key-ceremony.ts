@@ -8,6 +8,7 @@ import {
   ADMIN_ID,
   bytesToHex,
   hexToBytes,
+  judgeDkgShareComplaint,
   round1Hash,
   verifyDkgConfirmation,
   type DkgAbort,
@@ -231,6 +232,17 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
           `no round-2 share has been delivered yet, so ${fail.culprit} cannot be accused; the accusation is refused (name yourself to abort without blame)`,
         );
       }
+      // A complaint about another member's round-2 box is judged here, from its evidence, before
+      // it can abort anything: it stands only if the evidence proves the dealer it names at fault
+      // (THREATS B.25–B.27). A false one is refused and the ceremony goes on, as above.
+      // (In another phase the machine refuses the complaint anyway, with its own code.)
+      if (
+        !lifecycle &&
+        fail.culprit !== m.member &&
+        keyPhase(keySnapshot(live)) === 'confirmation'
+      ) {
+        judgeComplaint(runner, live, m.member, fail);
+      }
       runner.apply(
         live,
         { type: 'dkg.fail', member: m.member, culprit: fail.culprit, reason: fail.reason, at },
@@ -250,6 +262,61 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
     }
     default:
       throw refused('UNEXPECTED_MESSAGE', 'not a message of this key ceremony');
+  }
+}
+
+/**
+ * Judges `accuser`'s complaint against the dealer `fail.culprit` (box-complaint.ts): the box the
+ * dealer signed to the accuser, as recorded, opened with the accuser's proven keys, and its share
+ * checked against the dealer's recorded round-1 package. Returns if the dealer is proven at
+ * fault; otherwise throws INVALID_MESSAGE saying why (no evidence, evidence that proves nothing,
+ * or a sound share: the accusation is false).
+ */
+function judgeComplaint(runner: CeremonyRunner, live: Live, accuser: string, fail: DkgFail): void {
+  const dealer = fail.culprit;
+  if (fail.evidence === undefined) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `a complaint against ${dealer} must carry the evidence that opens ${dealer}'s box to you (protocol 4); the accusation is refused (name yourself to abort without blame)`,
+    );
+  }
+  const participants = participantsOf(runner, live);
+  const dealerOf = participants.find((p) => p.member === dealer);
+  const accuserOf = participants.find((p) => p.member === accuser);
+  const box = boxesFor(
+    round2Pieces(runner, live.id, 'dkg.round2').filter((e) => e.sender === dealer),
+    accuser,
+  )[0];
+  const r1 = round1Packages(runner, live).find((p) => p.member === dealer);
+  if (dealerOf === undefined || accuserOf === undefined || box === undefined || r1 === undefined) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `${dealer} relayed no round-2 box to ${accuser} here, so the accusation is refused`,
+    );
+  }
+  const verdict = judgeDkgShareComplaint(
+    {
+      ceremonyId: live.id,
+      accuser,
+      accuserIdentityKey: hexToBytes(accuserOf.identityKey, 32),
+      dealer,
+      dealerIdentityKey: hexToBytes(dealerOf.identityKey, 32),
+      box,
+      dealerRound1: decodeRound1(
+        dealer,
+        { type: 'dkg.round1', package: r1.package },
+        context(live).group.threshold,
+      ),
+      accuserIdentifier: accuserOf.identifier,
+      minSigners: context(live).group.threshold,
+    },
+    fail.evidence,
+  );
+  if (!verdict.ok) {
+    throw refused(verdict.error.code, `${verdict.error.message}; the accusation is refused`);
+  }
+  if (verdict.value.culprit !== dealer) {
+    throw refused('INVALID_MESSAGE', `${verdict.value.reason}; the accusation is refused`);
   }
 }
 

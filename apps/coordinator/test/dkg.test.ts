@@ -6,7 +6,9 @@ import {
   generateIdentityKey,
   hexToBytes,
   newCeremonyId,
+  proveBoxComplaint,
   round1Hash,
+  sealSignedBox,
   signDkgConfirmation,
   signPairwiseBox,
   type IdentityKey,
@@ -92,6 +94,43 @@ const signedBox = (
   signature: signPairwiseBox(keys[from]!, { ceremonyId, sender: from, recipient: to }, box),
 });
 
+/**
+ * A real 2-of-2 dealing by erin for dave: erin's round-1 message, and her round-2 box to dave
+ * sealed and signed as every client does, holding dave's genuine share or one with a flipped byte.
+ */
+function erinDeals(keys: Record<string, IdentityKey>, ceremonyId: string, corrupt: boolean) {
+  const erin = frost.keys.dkg.part1(frost.identifier.derive('erin'), 2, 2);
+  const dave = frost.keys.dkg.part1(frost.identifier.derive('dave'), 2, 2);
+  const share = frost.keys.dkg.part2(erin.secretPackage, [dave.package]).packages[
+    frost.identifier.derive('dave')
+  ]!;
+  const value = share.signingShare.slice();
+  if (corrupt) value[16] = value[16]! ^ 1;
+  const plaintext = frost.encode.bytes('DkgRound2Package', { ...share, signingShare: value });
+  const box = sealSignedBox(keys.dave!.publicKey, keys.erin!, plaintext, {
+    ceremonyId,
+    sender: 'erin',
+    recipient: 'dave',
+  });
+  const complaint = {
+    ceremonyId,
+    accuser: 'dave',
+    accuserIdentityKey: keys.dave!.publicKey,
+    dealer: 'erin',
+    dealerIdentityKey: keys.erin!.publicKey,
+    box,
+  };
+  return {
+    round1: {
+      type: 'dkg.round1' as const,
+      package: bytesToHex(frost.encode.bytes('DkgRound1Package', erin.package)),
+    },
+    round2: { type: 'dkg.round2' as const, boxes: [{ recipient: 'dave', ...box }] },
+    /** dave's evidence for a complaint about that box. */
+    evidence: () => proveBoxComplaint(keys.dave!, complaint),
+  };
+}
+
 describe('key ceremony', () => {
   it('sends dkg.start to a member that connects late, broadcasts one round-1 list, aborts on dkg.fail', async () => {
     const t = await fresh();
@@ -144,7 +183,8 @@ describe('key ceremony', () => {
 
     const daveRound1 = round1('dave', 2, 2);
     expectAck(await dave.submit(id, daveRound1));
-    expectAck(await erin.submit(id, round1('erin', 2, 2)));
+    const dealt = erinDeals(keys, id, true);
+    expectAck(await erin.submit(id, dealt.round1));
     const allDave = await dave.nextBody('dkg.round1.all', id);
     const allErin = await erin.nextBody('dkg.round1.all', id);
     expect(allDave.signature).toBe(allErin.signature);
@@ -178,20 +218,26 @@ describe('key ceremony', () => {
         boxes: [signedBox(keys, id, 'dave', 'erin', box)],
       }),
     );
-    expectAck(
-      await erin.submit(id, {
-        type: 'dkg.round2',
-        boxes: [signedBox(keys, id, 'erin', 'dave', box)],
-      }),
-    );
+    expectAck(await erin.submit(id, dealt.round2));
     await dave.nextBody('dkg.round2.deliver', id);
-    // Once delivered, dave's complaint about erin's share aborts the ceremony, naming her.
-    expectAck(await dave.submit(id, accuse));
+    // Once delivered, a complaint about erin's box must carry the evidence that opens it.
+    const bare = await dave.submit(id, accuse);
+    expect(bare.code).toBe('INVALID_MESSAGE');
+    expect(bare.message).toMatch(/must carry the evidence that opens erin's box/);
+    // Evidence that proves nothing (its response changed) is refused too.
+    const evidence = dealt.evidence();
+    const changed = { ...evidence, response: evidence.challenge };
+    const forged = await dave.submit(id, { ...accuse, evidence: changed });
+    expect(forged.code).toBe('INVALID_MESSAGE');
+    expect(forged.message).toMatch(/proof does not verify/);
+    expect(t.handle.store.getCeremony(id)!.open).toBe(true);
+    // With it, the box opens and erin's share fails vss_verify: the ceremony aborts naming her.
+    expectAck(await dave.submit(id, { ...accuse, evidence }));
     const abort = await erin.nextBody('dkg.abort', id);
     expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['erin'] });
     expect((await admin.nextBody('dkg.abort', id)).body.code).toBe('INVALID_SECRET_SHARE');
     expect((await audited(t, id)).keyCulprits).toEqual([
-      { member: 'erin', basis: expect.stringMatching(/^named by dave in its signed dkg\.fail/) },
+      { member: 'erin', basis: expect.stringMatching(/^proven by dave's signed dkg\.fail/) },
     ]);
     expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
     // The ceremony is over: more messages are refused; a new attempt is a new ceremony.
@@ -247,6 +293,40 @@ describe('key ceremony', () => {
     expect(accusation.message).toMatch(/verified by the coordinator/);
     expect(t.handle.store.getCeremony(id)?.open).toBe(true);
     expect(t.handle.store.getGroup('ops')?.state).not.toBe('failed');
+  });
+
+  it('refuses a complaint its own evidence proves false (a sound share), and the ceremony goes on', async () => {
+    const t = await fresh();
+    const { keys, dave, erin, id } = await openOps(t);
+    await dave.nextBody('dkg.start', id);
+    const dealt = erinDeals(keys, id, false);
+    expectAck(await dave.submit(id, round1('dave', 2, 2)));
+    expectAck(await erin.submit(id, dealt.round1));
+    await dave.nextBody('dkg.round1.all', id);
+    const box = {
+      ephemeralKey: '11'.repeat(32),
+      nonce: '22'.repeat(24),
+      ciphertext: '33'.repeat(40),
+    };
+    expectAck(
+      await dave.submit(id, {
+        type: 'dkg.round2',
+        boxes: [signedBox(keys, id, 'dave', 'erin', box)],
+      }),
+    );
+    expectAck(await erin.submit(id, dealt.round2));
+    await dave.nextBody('dkg.round2.deliver', id);
+    const accusation = await dave.submit(id, {
+      type: 'dkg.fail',
+      culprit: 'erin',
+      code: 'INVALID_SECRET_SHARE',
+      reason: 'share fails vss_verify',
+      evidence: dealt.evidence(),
+    });
+    expect(accusation.code).toBe('INVALID_MESSAGE');
+    expect(accusation.message).toMatch(/matches erin's commitment: the accusation is false/);
+    expect(t.handle.store.getCeremony(id)?.open).toBe(true);
+    expect(t.handle.store.transcript(id).some((e) => e.bodyType === 'dkg.fail')).toBe(false);
   });
 
   it('refuses a DKG retry that reuses the failed attempt’s polynomial under a fresh proof (B.28)', async () => {

@@ -18,15 +18,18 @@
 //                          against a dealer, after the round-1 relay; in a DKG, against another
 //                          member only once round 2 is complete; never a bad-proof accusation
 //                          against a round-1 package the coordinator recorded (it verified it). A
-//                          box that does not open cannot be shown to a third party: such a culprit
-//                          is "named by" its accuser, not proven.
+//                          DKG complaint about a round-2 box carries evidence (protocol 4) that
+//                          opens the box for anyone: judged again here, the culprit is "proven"
+//                          (and a complaint its evidence does not prove fails the check). One
+//                          without evidence (before protocol 4, a lifecycle's) is "named by" its
+//                          accuser, not proven.
 // Every member message counted must come from a member with that role (a dealer's round 1 and 2,
 // a confirmer's dkg.confirm): the machine refuses the others, so a recorded one is invented.
 // An abort naming nobody frames nobody, whatever its code. Still the coordinator's word: that the
 // relay it recorded is the one each member received (an equivocating relay makes an honest
 // member's confirmation differ, or lets a colluding member accuse with a box it was never sent).
 import { ed25519 as frost } from '@conclave/frost';
-import { bytesToHex, hexToBytes, round1Hash } from '@conclave/protocol';
+import { bytesToHex, hexToBytes, judgeDkgShareComplaint, round1Hash } from '@conclave/protocol';
 import { bodiesOf, type At, type Body } from './key-transcript.js';
 import type { TranscriptEntry } from './leaf.js';
 
@@ -242,6 +245,68 @@ function refusedComplaint(
 }
 
 /**
+ * A DKG complaint's evidence judged as the coordinator judged it (box-complaint.ts): the box its
+ * culprit signed to its sender and the culprit's round-1 package, both as recorded before it.
+ * `proven` is the reason the culprit is at fault; `refused` why the coordinator should have
+ * refused the complaint (evidence that proves nothing, or a sound share); undefined when there is
+ * no evidence to judge (a complaint naming its sender, a lifecycle's, or one from before
+ * protocol 4), which leaves the complaint its sender's word.
+ */
+function complaintProof(
+  roles: Roles,
+  entries: readonly TranscriptEntry[],
+  fail: At<'dkg.fail'>,
+): { readonly proven: string } | { readonly refused: string } | undefined {
+  const { culprit, evidence } = fail.envelope.body;
+  if (evidence === undefined || roles.dkg === undefined || culprit === fail.sender)
+    return undefined;
+  const accuser = roles.dkg.participants.find((p) => p.member === fail.sender);
+  const dealer = roles.dkg.participants.find((p) => p.member === culprit);
+  const before = entries.filter(
+    (e) => e.idx < fail.idx && e.direction === 'in' && e.sender === culprit,
+  );
+  const r1 = before.find((e) => e.envelope.body.type === 'dkg.round1')?.envelope.body;
+  let box;
+  for (const e of before) {
+    const body = e.envelope.body;
+    if (body.type !== 'dkg.round2') continue;
+    box ??= body.boxes.find((b) => b.recipient === fail.sender);
+  }
+  if (
+    accuser === undefined ||
+    dealer === undefined ||
+    box === undefined ||
+    r1?.type !== 'dkg.round1'
+  ) {
+    return { refused: `${culprit} is recorded sending ${fail.sender} no round-2 box before it` };
+  }
+  let dealerRound1;
+  try {
+    dealerRound1 = frost.decode.bytes('DkgRound1Package', hexToBytes(r1.package));
+  } catch {
+    return { refused: `${culprit}'s recorded round-1 package does not decode` };
+  }
+  const verdict = judgeDkgShareComplaint(
+    {
+      ceremonyId: fail.envelope.ceremonyId,
+      accuser: fail.sender,
+      accuserIdentityKey: hexToBytes(accuser.identityKey, 32),
+      dealer: culprit,
+      dealerIdentityKey: hexToBytes(dealer.identityKey, 32),
+      box,
+      dealerRound1,
+      accuserIdentifier: accuser.identifier,
+      minSigners: roles.dkg.threshold,
+    },
+    evidence,
+  );
+  if (!verdict.ok) return { refused: `its evidence proves nothing: ${verdict.error.message}` };
+  return verdict.value.culprit === culprit
+    ? { proven: verdict.value.reason }
+    : { refused: verdict.value.reason };
+}
+
+/**
  * An honest ending of a key ceremony the coordinator records as completed: every confirmer
  * confirmed one view, and the coordinator refused to activate a key it could not reproduce
  * (`dkg.abort` CONFIRMATION_MISMATCH naming nobody; key-ceremony.ts, key-lifecycle.ts).
@@ -302,6 +367,13 @@ export function judgeKeyAbort(
         detail: `${fail.sender}'s dkg.fail (entry ${fail.idx}) is one the ceremony refuses (${refused}), so it blames nobody`,
       };
     }
+    const proof = complaintProof(roles, entries, fail);
+    if (proof !== undefined && 'refused' in proof) {
+      return {
+        ok: false,
+        detail: `${fail.sender}'s dkg.fail (entry ${fail.idx}) is one the coordinator must refuse (${proof.refused}), so it blames nobody`,
+      };
+    }
     const expected = f.culprit === fail.sender ? [] : [f.culprit];
     if (!sameSet(named, expected) || (expected.length > 0 && abort.code !== f.code)) {
       return wrong(
@@ -311,7 +383,9 @@ export function judgeKeyAbort(
     }
     return judged(
       () =>
-        `named by ${fail.sender} in its signed dkg.fail (${f.code}): a round-2 box that does not open cannot be shown to a third party, so this is ${fail.sender}'s word, not proven`,
+        proof === undefined
+          ? `named by ${fail.sender} in its signed dkg.fail (${f.code}), which carries no evidence to open the box with (a complaint from before protocol 4, or about a lifecycle ceremony's sub-shares), so this is ${fail.sender}'s word, not proven`
+          : `proven by ${fail.sender}'s signed dkg.fail (${f.code}): its evidence opens the box, and ${proof.proven}`,
       expected.length === 0
         ? `${fail.sender} reported a failure it could not attribute (its signed dkg.fail names itself); nobody is blamed`
         : `${f.culprit} is named by ${fail.sender}'s signed dkg.fail (${f.code}, entry ${fail.idx}), as dkg.abort says`,

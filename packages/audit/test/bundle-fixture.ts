@@ -3,6 +3,7 @@
 // bundle and re-sign whatever that coordinator could re-sign, and show the auditor still refuses.
 import {
   ed25519 as frost,
+  type DkgRound1SecretPackage,
   type KeyPackage,
   type SignatureShare,
   type SigningPackage,
@@ -13,18 +14,20 @@ import {
   hexToBytes,
   lifecycleHash,
   newCeremonyId,
+  proveBoxComplaint,
   publicKeyPackageHash,
   requestDigest,
   round1Hash,
   sealEnvelope,
+  sealSignedBox,
   sessionPackagesBytes,
   signDkgConfirmation,
   signPackageAck,
-  signPairwiseBox,
   type Envelope,
   type IdentityKey,
   type Release,
   type SignRequest,
+  type WireBox,
 } from '@conclave/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { buildStatement, planMessages, statementDigest } from '@conclave/release';
@@ -673,10 +676,13 @@ function dkgOpening(
     participants,
     authorization,
   });
+  const secrets = new Map<string, DkgRound1SecretPackage>();
   const packages = names
     .filter((m) => options.round1?.includes(m) ?? true)
     .map((m) => {
-      let r1 = frost.keys.dkg.part1(frost.identifier.derive(m), 3, 2).package;
+      const part1 = frost.keys.dkg.part1(frost.identifier.derive(m), 3, 2);
+      secrets.set(m, part1.secretPackage);
+      let r1 = part1.package;
       if (options.badProofFrom === m) {
         const pok = r1.proofOfKnowledge.slice();
         pok[pok.length - 16] = pok[pok.length - 16]! ^ 1; // still a canonical scalar
@@ -685,7 +691,7 @@ function dkgOpening(
       return { member: m, package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1)) };
     });
   for (const p of packages) push(p.member, null, { type: 'dkg.round1', package: p.package });
-  return { parties, names, members, participants, packages };
+  return { parties, names, members, participants, packages, secrets };
 }
 
 /** What an aborted 2-of-3 DKG's members did before the coordinator's `dkg.abort`. */
@@ -694,8 +700,18 @@ export interface AbortScript {
   readonly round1?: readonly string[];
   /** Who sent its round-2 boxes to both others (default: nobody). */
   readonly round2?: readonly string[];
-  /** A member's complaint, after round 2. */
-  readonly fail?: { readonly from: string; readonly culprit: string; readonly code: string };
+  /**
+   * A member's complaint, after round 2, with the evidence that opens the culprit's box to it
+   * (box-complaint.ts), or that evidence with a changed response ('forged'), or none.
+   */
+  readonly fail?: {
+    readonly from: string;
+    readonly culprit: string;
+    readonly code: string;
+    readonly evidence?: 'genuine' | 'forged';
+  };
+  /** A dealer whose round-2 share to a recipient has a flipped byte (its box is real either way). */
+  readonly badShare?: { readonly from: string; readonly to: string };
   /** Who confirmed, with the relayed view or another one (default: nobody). */
   readonly confirms?: Readonly<Record<string, 'relayed' | 'other'>>;
   /** The coordinator's dkg.abort. */
@@ -705,11 +721,12 @@ export interface AbortScript {
 }
 
 /**
- * An aborted DKG: the script's messages, really signed (round-2 boxes are well-formed ciphertext
- * the auditor cannot open), then the coordinator's `dkg.abort`, recorded as `aborted`.
+ * An aborted DKG: the script's messages, really signed (round-2 boxes are real shares of the
+ * dealers' polynomials, sealed to their recipients, which the auditor can open only with a
+ * complaint's evidence), then the coordinator's `dkg.abort`, recorded as `aborted`.
  */
 export function abortedKeyBundle(script: AbortScript): KeyCase {
-  const { parties, names, participants, packages } = dkgOpening({
+  const { parties, names, participants, packages, secrets } = dkgOpening({
     ...(script.round1 === undefined ? {} : { round1: script.round1 }),
   });
   const { ids, ceremonyId, transcript, push } = parties;
@@ -722,29 +739,52 @@ export function abortedKeyBundle(script: AbortScript): KeyCase {
     );
     groupPublicKey = bytesToHex(pub.verifyingKey);
   }
+  const sent = new Map<string, WireBox & { signature: string }>();
   for (const m of script.round2 ?? []) {
+    const others = packages
+      .filter((p) => p.member !== m)
+      .map((p) => frost.decode.bytes('DkgRound1Package', hexToBytes(p.package)));
+    const shares = frost.keys.dkg.part2(secrets.get(m)!, others).packages;
     const boxes = names
       .filter((r) => r !== m)
       .map((r) => {
-        const box = {
-          ephemeralKey: '11'.repeat(32),
-          nonce: '22'.repeat(24),
-          ciphertext: '33'.repeat(40),
-        };
-        return {
+        const share = shares[frost.identifier.derive(r)]!;
+        const value = share.signingShare.slice();
+        if (script.badShare?.from === m && script.badShare.to === r) value[16] = value[16]! ^ 1;
+        const plaintext = frost.encode.bytes('DkgRound2Package', { ...share, signingShare: value });
+        const box = sealSignedBox(ids[r]!.publicKey, ids[m]!, plaintext, {
+          ceremonyId,
+          sender: m,
           recipient: r,
-          ...box,
-          signature: signPairwiseBox(ids[m]!, { ceremonyId, sender: m, recipient: r }, box),
-        };
+        });
+        sent.set(`${m}>${r}`, box);
+        return { recipient: r, ...box };
       });
     push(m, null, { type: 'dkg.round2', boxes });
   }
   if (script.fail !== undefined) {
-    push(script.fail.from, null, {
+    const { from, culprit, evidence: kind } = script.fail;
+    const box = sent.get(`${culprit}>${from}`);
+    let evidence =
+      kind === undefined || box === undefined
+        ? undefined
+        : proveBoxComplaint(ids[from]!, {
+            ceremonyId,
+            accuser: from,
+            accuserIdentityKey: ids[from]!.publicKey,
+            dealer: culprit,
+            dealerIdentityKey: ids[culprit]!.publicKey,
+            box,
+          });
+    if (evidence !== undefined && kind === 'forged') {
+      evidence = { ...evidence, response: evidence.challenge };
+    }
+    push(from, null, {
       type: 'dkg.fail',
-      culprit: script.fail.culprit,
+      culprit,
       code: script.fail.code,
       reason: 'the share does not verify',
+      ...(evidence === undefined ? {} : { evidence }),
     });
   }
   const hash = bytesToHex(round1Hash({ ceremonyId, threshold: 2, participants, packages }));

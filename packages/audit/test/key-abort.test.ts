@@ -51,6 +51,19 @@ describe('aborted key ceremonies: honest endings verify, with what each culprit 
     expect(blame(r)).toEqual({ carol: expect.stringMatching(/named by bob .*not proven/) });
   });
 
+  it('a complaint whose evidence opens the box to a bad share: proven', () => {
+    const r = verify({
+      round2: ALL,
+      badShare: { from: 'carol', to: 'bob' },
+      fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE', evidence: 'genuine' },
+      abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+    });
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({
+      carol: expect.stringMatching(/^proven by bob's signed dkg\.fail .*fails vss_verify/),
+    });
+  });
+
   it('a member that cannot attribute a failure names itself: nobody is blamed', () => {
     const r = verify({
       round2: ALL,
@@ -182,6 +195,23 @@ describe('aborted key ceremonies: culprits the transcript does not back fail OUT
         round2: ALL,
         fail: { from: 'bob', culprit: 'carol', code: 'INVALID_PROOF_OF_KNOWLEDGE' },
         abort: { code: 'INVALID_PROOF_OF_KNOWLEDGE', culprits: ['carol'] },
+      },
+    ],
+    [
+      'a complaint whose own evidence shows the share is sound (a false accusation)',
+      {
+        round2: ALL,
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE', evidence: 'genuine' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+      },
+    ],
+    [
+      'a complaint whose evidence proves nothing (a changed proof)',
+      {
+        round2: ALL,
+        badShare: { from: 'carol', to: 'bob' },
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE', evidence: 'forged' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
       },
     ],
     [

@@ -18,6 +18,7 @@ import {
   hexToBytes,
   openEnvelope,
   openFrom,
+  proveBoxComplaint,
   refusedCharacterRule,
   round1Hash,
   sealSignedBox,
@@ -25,6 +26,7 @@ import {
   verifyDkgConfirmation,
   verifyPairwiseBox,
   x25519PublicFromIdentity,
+  type BoxEvidence,
   type DkgComplete,
   type DkgConfirm,
   type DkgParticipant as WireParticipant,
@@ -181,6 +183,8 @@ export class DkgParticipant {
   #resolve!: (r: DkgResult) => void;
   #reject!: (e: ClientError) => void;
   #localFailure: ClientError | undefined;
+  /** The evidence for the complaint this member is about to send, if it names a dealer's box. */
+  #complaint: ComplaintEvidence | undefined;
 
   constructor(opts: DkgParticipantOptions, ceremonyId: string, start: DkgStart) {
     this.#o = opts;
@@ -326,11 +330,14 @@ export class DkgParticipant {
       `key ceremony ${this.ceremonyId}: ${code}${culprit ? ` from ${culprit}` : ''}; sending dkg.fail`,
     );
     try {
+      const named = failCulprit(culprit, this.#o.member);
+      const evidence = this.#complaint?.culprit === named ? this.#complaint.evidence : undefined;
       await this.#send(DKG_ROUNDS.fail, {
         type: 'dkg.fail',
-        culprit: failCulprit(culprit, this.#o.member),
+        culprit: named,
         code,
         reason: printable(reason),
+        ...(evidence === undefined ? {} : { evidence }),
       });
     } catch {
       // the coordinator may already have aborted
@@ -459,21 +466,12 @@ export class DkgParticipant {
     await this.#send(DKG_ROUNDS.round2, { type: 'dkg.round2', boxes });
   }
 
-  async #onRound2(body: DkgRound2Deliver): Promise<void> {
-    // Delivered again after a reconnect: the coordinator has not recorded this member's
-    // confirmation (it went out as the connection dropped). The same one goes again.
-    if (this.#phase === 'confirm' && this.#confirmation !== undefined) {
-      return this.#sendConfirmation(this.#confirmation, true);
-    }
-    if (this.#phase !== 'round2' || this.#secret2 === undefined) return;
-    const others = this.start.participants.filter((p) => p.member !== this.#o.member);
-    if (body.boxes.length !== others.length) {
-      throw culpritError(
-        'coordinator',
-        'INCONSISTENT_VIEW',
-        'round-2 boxes do not match the roster',
-      );
-    }
+  /** Opens every box addressed to this member and runs part3 on the shares (RFC 9591 C.2). */
+  #combine(
+    body: DkgRound2Deliver,
+    others: readonly WireParticipant[],
+    secret2: DkgRound2SecretPackage,
+  ): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage } {
     const received: DkgRound2Package[] = [];
     for (const box of body.boxes) {
       const sender = others.find((p) => p.member === box.sender);
@@ -510,12 +508,61 @@ export class DkgParticipant {
       }
       received.push(pkg);
     }
-    const { keyPackage, publicKeyPackage } = frost.keys.dkg.part3(
-      this.#secret2,
-      this.#others1,
-      received,
-    );
-    for (const r of received) r.signingShare.fill(0);
+    try {
+      return frost.keys.dkg.part3(secret2, this.#others1, received);
+    } finally {
+      for (const r of received) r.signingShare.fill(0);
+    }
+  }
+
+  /**
+   * The evidence for a complaint about the box of the dealer `err` blames (box-complaint.ts), so
+   * that the coordinator and every auditor can open that box and judge its share themselves;
+   * undefined when `err` blames no dealer whose box this member holds.
+   */
+  #evidenceFor(err: unknown, boxes: DkgRound2Deliver['boxes']): ComplaintEvidence | undefined {
+    const { culprit } = failureOf(err, (id) => this.#memberOf(id));
+    const box = boxes.find((b) => b.sender === culprit);
+    const dealer = this.start.participants.find((p) => p.member === culprit);
+    if (culprit === undefined || box === undefined || dealer === undefined) return undefined;
+    try {
+      const evidence = proveBoxComplaint(this.#o.key, {
+        ceremonyId: this.ceremonyId,
+        accuser: this.#o.member,
+        accuserIdentityKey: this.#o.key.publicKey,
+        dealer: culprit,
+        dealerIdentityKey: hexToBytes(dealer.identityKey, 32),
+        box,
+      });
+      return { culprit, evidence };
+    } catch {
+      return undefined; // a dealer key that is no point: the complaint goes on the member's word
+    }
+  }
+
+  async #onRound2(body: DkgRound2Deliver): Promise<void> {
+    // Delivered again after a reconnect: the coordinator has not recorded this member's
+    // confirmation (it went out as the connection dropped). The same one goes again.
+    if (this.#phase === 'confirm' && this.#confirmation !== undefined) {
+      return this.#sendConfirmation(this.#confirmation, true);
+    }
+    if (this.#phase !== 'round2' || this.#secret2 === undefined) return;
+    const others = this.start.participants.filter((p) => p.member !== this.#o.member);
+    if (body.boxes.length !== others.length) {
+      throw culpritError(
+        'coordinator',
+        'INCONSISTENT_VIEW',
+        'round-2 boxes do not match the roster',
+      );
+    }
+    let combined: { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
+    try {
+      combined = this.#combine(body, others, this.#secret2);
+    } catch (err) {
+      this.#complaint = this.#evidenceFor(err, body.boxes);
+      throw err;
+    }
+    const { keyPackage, publicKeyPackage } = combined;
     this.#keyPackage = keyPackage;
     this.#publicKeyPackage = publicKeyPackage;
     for (const c of this.#secret2.coefficients) c.fill(0);
@@ -690,6 +737,12 @@ export class DkgParticipant {
  * in transit (or its signature stripped), which only the coordinator can do, and the member then
  * names itself ("failed, cannot say who"), so nobody is blamed.
  */
+/** A complaint's evidence and the dealer it names. */
+interface ComplaintEvidence {
+  readonly culprit: string;
+  readonly evidence: BoxEvidence;
+}
+
 export function openPairwiseBox(
   me: IdentityKey,
   sender: { readonly member: string; readonly identityKey: string },

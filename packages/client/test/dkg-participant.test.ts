@@ -7,9 +7,12 @@ import {
   bytesToHex,
   findRefusedCharacter,
   generateIdentityKey,
+  hexToBytes,
+  judgeDkgShareComplaint,
   newCeremonyId,
   sealEnvelope,
   signPairwiseBox,
+  type DkgFail,
   type DkgStart,
   type IdentityKey,
   type OpenedEnvelope,
@@ -192,6 +195,17 @@ async function run(
   });
   for (const m of NAMES) await deliver(m, { type: 'dkg.round1.all', packages });
   const r2 = take('dkg.round2');
+  /** What each member was delivered in round 2 (by recipient). */
+  const deliveredTo = new Map<
+    string,
+    {
+      sender: string;
+      ephemeralKey: string;
+      nonce: string;
+      ciphertext: string;
+      signature?: string;
+    }[]
+  >();
   for (const m of NAMES) {
     const boxes = r2.flatMap((o) =>
       (
@@ -221,6 +235,7 @@ async function run(
           return { sender: o.from, ...box };
         }),
     );
+    deliveredTo.set(m, boxes);
     await deliver(m, { type: 'dkg.round2.deliver', boxes });
     // After the reconnect, the coordinator re-delivers what the member still has to answer.
     if (
@@ -256,7 +271,31 @@ async function run(
       });
     }
   }
-  return { results: await Promise.all(results), saved, fails, events };
+  /**
+   * f's complaint judged as the coordinator judges it (box-complaint.ts): the culprit's box as
+   * delivered to f and the culprit's round-1 package, opened with f's evidence.
+   */
+  const judge = (f: { from: string; body: SealedBody }) => {
+    const body = f.body as DkgFail;
+    const box = deliveredTo.get(f.from)?.find((b) => b.sender === body.culprit);
+    const r1 = packages.find((p) => p.member === body.culprit);
+    if (body.evidence === undefined || box === undefined || r1 === undefined) return undefined;
+    return judgeDkgShareComplaint(
+      {
+        ceremonyId,
+        accuser: f.from,
+        accuserIdentityKey: ids[f.from]!.publicKey,
+        dealer: body.culprit,
+        dealerIdentityKey: ids[body.culprit]!.publicKey,
+        box,
+        dealerRound1: frost.decode.bytes('DkgRound1Package', hexToBytes(r1.package)),
+        accuserIdentifier: frost.identifier.derive(f.from),
+        minSigners: 2,
+      },
+      body.evidence,
+    );
+  };
+  return { results: await Promise.all(results), saved, fails, events, judge };
 }
 
 describe('DkgParticipant', () => {
@@ -335,11 +374,16 @@ describe('DkgParticipant', () => {
   });
 
   it('names the sender of a share that fails vss_verify and saves nothing', async () => {
-    const { results, saved, fails } = await run({ faultFrom: 'bob' });
+    const { results, saved, fails, judge } = await run({ faultFrom: 'bob' });
     expect(saved).toEqual([]);
     expect(fails.length).toBeGreaterThan(0);
-    for (const f of fails)
+    for (const f of fails) {
       expect(f.body).toMatchObject({ culprit: 'bob', code: 'INVALID_SECRET_SHARE' });
+      // Its evidence opens bob's box for anyone, and proves the share bad.
+      const verdict = judge(f);
+      expect(verdict?.ok && verdict.value.culprit).toBe('bob');
+      expect(verdict?.ok && verdict.value.reason).toMatch(/fails vss_verify/);
+    }
     for (const r of results) {
       expect(r).toBeInstanceOf(ClientError);
       expect((r as ClientError).details?.['culprits']).toEqual(['bob']);
@@ -347,11 +391,15 @@ describe('DkgParticipant', () => {
   });
 
   it('names the sender of a box it signed that does not decrypt', async () => {
-    const { saved, fails } = await run({ badBoxesBy: 'carol' });
+    const { saved, fails, judge } = await run({ badBoxesBy: 'carol' });
     expect(saved).toEqual([]);
     expect(fails.length).toBeGreaterThan(0);
-    for (const f of fails)
+    for (const f of fails) {
       expect(f.body).toMatchObject({ culprit: 'carol', code: 'DECRYPTION_FAILED' });
+      const verdict = judge(f);
+      expect(verdict?.ok && verdict.value).toMatchObject({ culprit: 'carol' });
+      expect(verdict?.ok && verdict.value.reason).toMatch(/does not open/);
+    }
   });
 
   it.each([
@@ -364,6 +412,7 @@ describe('DkgParticipant', () => {
     // Each recipient names itself: "failed, cannot say who" (the coordinator blames nobody).
     for (const f of fails) {
       expect(f.body).toMatchObject({ culprit: f.from, code: 'INCONSISTENT_VIEW' });
+      expect((f.body as DkgFail).evidence).toBeUndefined();
       expect(f.from).not.toBe('carol');
     }
   });

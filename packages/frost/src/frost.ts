@@ -26,6 +26,7 @@ import {
   dkgPart3,
   dkgPublicKeyPackage,
   dkgVerifyRound1,
+  dkgVerifyShare,
   type DkgPart1Options,
 } from './keys/dkg.js';
 import { repairStep1, repairStep2, repairStep3 } from './keys/repair.js';
@@ -110,6 +111,16 @@ export interface Frost {
        * the sender.
        */
       verifyRound1(pkg: DkgRound1Package, minSigners: number): void;
+      /**
+       * One round-2 share against its dealer's round-1 package (vss_verify), for whoever judges a
+       * complaint about it. Throws naming the dealer (INVALID_SECRET_SHARE when it does not match).
+       */
+      verifyShare(
+        round1: DkgRound1Package,
+        share: DkgRound2Package,
+        recipient: string,
+        minSigners: number,
+      ): void;
     };
     readonly reshare: {
       part1(
@@ -226,6 +237,8 @@ export function createFrost(suite: Suite): Frost {
         publicKeyPackage: (r1: Many<DkgRound1Package>, min: number) =>
           dkgPublicKeyPackage(suite, r1, min),
         verifyRound1: (p: DkgRound1Package, min: number) => dkgVerifyRound1(suite, p, min),
+        verifyShare: (r1: DkgRound1Package, share: DkgRound2Package, to: string, min: number) =>
+          dkgVerifyShare(suite, r1, share, to, min),
       }),
       reshare: Object.freeze({
         part1: (k: KeyPackage, pub: PublicKeyPackage, p: ReshareParams, rng?: Rng) =>

@@ -153,6 +153,15 @@ export {
   type WireBox,
 } from './pairwise.js';
 export {
+  proveBoxComplaint,
+  openComplainedBox,
+  judgeDkgShareComplaint,
+  type BoxComplaintContext,
+  type BoxContents,
+  type ComplaintVerdict,
+  type DkgShareComplaint,
+} from './box-complaint.js';
+export {
   round1Hash,
   dkgConfirmationBytes,
   signDkgConfirmation,

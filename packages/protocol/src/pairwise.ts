@@ -111,12 +111,39 @@ export function openFrom(
   if (dh1 === undefined || dh2 === undefined) {
     return fail('INVALID_KEY', 'box or sender key is not a usable X25519 key');
   }
-  const key = deriveKey(dh1, dh2, box.ephemeralKey, senderX25519Public, recipientX.publicKey);
+  return openWithSharedSecrets(dh1, dh2, senderX25519Public, recipientX.publicKey, box, context);
+}
+
+/**
+ * Opens a box given its two X25519 outputs (ephemeral-static, static-static) instead of the
+ * recipient's secret: what anyone can do once the recipient revealed them, proven, in a complaint
+ * (box-complaint.ts). DECRYPTION_FAILED when the box does not open under them.
+ */
+export function openWithSharedSecrets(
+  dhEphemeral: Uint8Array,
+  dhStatic: Uint8Array,
+  senderX25519Public: Uint8Array,
+  recipientX25519Public: Uint8Array,
+  box: SealedBox,
+  context: PairwiseContext,
+): Result<Uint8Array> {
+  if (box.nonce.length !== 24 || box.ciphertext.length < 16) {
+    return fail('DECRYPTION_FAILED', 'box is malformed');
+  }
+  const key = deriveKey(
+    dhEphemeral,
+    dhStatic,
+    box.ephemeralKey,
+    senderX25519Public,
+    recipientX25519Public,
+  );
   try {
     const cipher = xchacha20poly1305(key, box.nonce, pairwiseAssociatedData(context));
     return ok(cipher.decrypt(box.ciphertext));
   } catch {
     return fail('DECRYPTION_FAILED', 'box does not decrypt');
+  } finally {
+    key.fill(0);
   }
 }
 

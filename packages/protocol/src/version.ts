@@ -10,8 +10,10 @@
  *   2  DKG pairwise boxes carry their sender's signature (required); `round2.decline`
  *   3  `sign.package` and `round2.share` name the hash of the public key package signed under
  *      (required of both ends), KEY_PACKAGE_MISMATCH
+ *   4  a DKG `dkg.fail` accusing another member carries `evidence` that opens the box it is about
+ *      (box-complaint.ts), judged by the coordinator; one without it is refused
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * Version in every signing and derivation domain (`conclave/v1/…`). Frozen apart from the wire

@@ -161,6 +161,39 @@ export function dkgVerifyRound1(suite: Suite, p: DkgRound1Package, minSigners: n
   checkRound1Package(suite, p, identifierToScalar(suite, p.identifier, p.identifier), minSigners);
 }
 
+/**
+ * One round-2 share checked against its dealer's round-1 commitment, as part3 checks each
+ * (RFC 9591 Appendix C.2, vss_verify: share·G == Σ_k C_k·x^k for the recipient's x): for a judge
+ * of a complaint that has the share only because the recipient revealed it. Throws naming the
+ * dealer: INVALID_SECRET_SHARE for a share that does not match, INVALID_PARAMETER for a package
+ * that names another sender or recipient, and the round-1 package's own errors if it is invalid.
+ */
+export function dkgVerifyShare(
+  suite: Suite,
+  round1: DkgRound1Package,
+  share: DkgRound2Package,
+  recipient: string,
+  minSigners: number,
+): void {
+  if (round1.suite !== suite.name || share.suite !== suite.name)
+    fail('WRONG_CIPHERSUITE', `packages are for ${round1.suite} and ${share.suite}`, [
+      round1.identifier,
+    ]);
+  const dealerX = identifierToScalar(suite, round1.identifier, round1.identifier);
+  const recipientX = identifierToScalar(suite, recipient);
+  if (identifierToScalar(suite, share.sender, round1.identifier) !== dealerX)
+    fail('INVALID_PARAMETER', 'round-2 package names another sender', [round1.identifier]);
+  if (identifierToScalar(suite, share.recipient, round1.identifier) !== recipientX)
+    fail('INVALID_PARAMETER', 'round-2 package addressed to someone else', [round1.identifier]);
+  const C = checkRound1Package(suite, round1, dealerX, minSigners);
+  const s = parseScalar(suite, share.signingShare, 'round-2 signing share', round1.identifier);
+  const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
+  if (!lhs.equals(vssEval(suite, C, recipientX)))
+    fail('INVALID_SECRET_SHARE', 'the round-2 share does not match its dealer’s commitment', [
+      round1.identifier,
+    ]);
+}
+
 function checkRound1(
   suite: Suite,
   me: DkgRound1SecretPackage,

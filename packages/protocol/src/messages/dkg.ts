@@ -134,14 +134,31 @@ export const DkgCompleteSchema = z.strictObject({
 });
 
 /**
+ * The evidence of a complaint about a round-2 box (box-complaint.ts): the accuser's two X25519
+ * outputs for that box as Edwards points (`ephemeralShared` absent when the box's ephemeral key is
+ * no point of prime order, which anyone can see), and a Chaum–Pedersen proof (challenge,
+ * response) that they are its own. With them anyone can open that one box and check its share.
+ */
+export const BoxEvidenceSchema = z.strictObject({
+  ephemeralShared: ElementHexSchema.optional(),
+  staticShared: ElementHexSchema,
+  challenge: ScalarHexSchema,
+  response: ScalarHexSchema,
+});
+
+/**
  * member → coordinator: a complaint naming `culprit`, e.g. a round-2 share that fails vss_verify
- * (`INVALID_SECRET_SHARE`) or a bad proof of knowledge (`INVALID_PROOF_OF_KNOWLEDGE`).
+ * (`INVALID_SECRET_SHARE`) or a bad proof of knowledge (`INVALID_PROOF_OF_KNOWLEDGE`). In a DKG a
+ * complaint about another member's round-2 box carries `evidence` (protocol 4), which the
+ * coordinator judges before it acts; without it the complaint is refused. Optional only so that
+ * complaints naming the sender itself, lifecycle complaints and transcripts from before still parse.
  */
 export const DkgFailSchema = z.strictObject({
   type: z.literal('dkg.fail'),
   culprit: MemberIdSchema,
   code: z.enum(ERROR_CODES),
   reason: text(512, 1),
+  evidence: BoxEvidenceSchema.optional(),
 });
 
 /** coordinator → members: the ceremony ended, nothing is saved; `culprits` names the blamed. */
@@ -164,4 +181,5 @@ export type DkgRound2Deliver = z.infer<typeof DkgRound2DeliverSchema>;
 export type DkgConfirm = z.infer<typeof DkgConfirmSchema>;
 export type DkgComplete = z.infer<typeof DkgCompleteSchema>;
 export type DkgFail = z.infer<typeof DkgFailSchema>;
+export type BoxEvidence = z.infer<typeof BoxEvidenceSchema>;
 export type DkgAbort = z.infer<typeof DkgAbortSchema>;
