@@ -6,6 +6,8 @@ import { keyPhase, type KeyContext, type KeyEffect, type KeyOutcome } from '@con
 import { ed25519 as frost, type DkgRound1Package, sha256 } from '@conclave/frost';
 import {
   ADMIN_ID,
+  BOX_COMPLAINT_CODES,
+  PROTOCOL_VERSION,
   bytesToHex,
   hexToBytes,
   judgeDkgShareComplaint,
@@ -280,6 +282,12 @@ function judgeComplaint(runner: CeremonyRunner, live: Live, accuser: string, fai
       `a complaint against ${dealer} must carry the evidence that opens ${dealer}'s box to you (protocol 4); the accusation is refused (name yourself to abort without blame)`,
     );
   }
+  if (!BOX_COMPLAINT_CODES.includes(fail.code)) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `a complaint about ${dealer}'s round-2 box says ${BOX_COMPLAINT_CODES.join(', ')}, not ${fail.code}; the accusation is refused`,
+    );
+  }
   const participants = participantsOf(runner, live);
   const dealerOf = participants.find((p) => p.member === dealer);
   const accuserOf = participants.find((p) => p.member === accuser);
@@ -394,6 +402,7 @@ export function performKeyEffect(
             group: live.group,
             threshold: c.group.threshold,
             participants,
+            protocolVersion: PROTOCOL_VERSION,
             authorization: authorization as Envelope & {
               body: Extract<Envelope['body'], { type: 'admin.group.create' }>;
             },

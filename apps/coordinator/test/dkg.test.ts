@@ -230,6 +230,10 @@ describe('key ceremony', () => {
     const forged = await dave.submit(id, { ...accuse, evidence: changed });
     expect(forged.code).toBe('INVALID_MESSAGE');
     expect(forged.message).toMatch(/proof does not verify/);
+    // Sound evidence under a code that would misreport it (the abort carries the complaint's code).
+    const miscoded = await dave.submit(id, { ...accuse, code: 'CONFIRMATION_MISMATCH', evidence });
+    expect(miscoded.code).toBe('INVALID_MESSAGE');
+    expect(miscoded.message).toMatch(/not CONFIRMATION_MISMATCH/);
     expect(t.handle.store.getCeremony(id)!.open).toBe(true);
     // With it, the box opens and erin's share fails vss_verify: the ceremony aborts naming her.
     expectAck(await dave.submit(id, { ...accuse, evidence }));

@@ -29,7 +29,13 @@
 // relay it recorded is the one each member received (an equivocating relay makes an honest
 // member's confirmation differ, or lets a colluding member accuse with a box it was never sent).
 import { ed25519 as frost } from '@conclave/frost';
-import { bytesToHex, hexToBytes, judgeDkgShareComplaint, round1Hash } from '@conclave/protocol';
+import {
+  BOX_COMPLAINT_CODES,
+  bytesToHex,
+  hexToBytes,
+  judgeDkgShareComplaint,
+  round1Hash,
+} from '@conclave/protocol';
 import { bodiesOf, type At, type Body } from './key-transcript.js';
 import type { TranscriptEntry } from './leaf.js';
 
@@ -257,9 +263,19 @@ function complaintProof(
   entries: readonly TranscriptEntry[],
   fail: At<'dkg.fail'>,
 ): { readonly proven: string } | { readonly refused: string } | undefined {
-  const { culprit, evidence } = fail.envelope.body;
-  if (evidence === undefined || roles.dkg === undefined || culprit === fail.sender)
-    return undefined;
+  const { culprit, evidence, code } = fail.envelope.body;
+  if (roles.dkg === undefined || culprit === fail.sender) return undefined;
+  if (evidence !== undefined && !BOX_COMPLAINT_CODES.includes(code)) {
+    return { refused: `a complaint about a round-2 box does not say ${code}` };
+  }
+  if (evidence === undefined) {
+    // From protocol 4 (signed into dkg.start) the coordinator refuses such a complaint.
+    return (roles.dkg.protocolVersion ?? 0) >= 4
+      ? {
+          refused: `a ceremony of protocol ${roles.dkg.protocolVersion} takes no complaint about another member without the evidence that opens its box`,
+        }
+      : undefined;
+  }
   const accuser = roles.dkg.participants.find((p) => p.member === fail.sender);
   const dealer = roles.dkg.participants.find((p) => p.member === culprit);
   const before = entries.filter(

@@ -9,6 +9,7 @@ import {
   type SigningPackage,
 } from '@conclave/frost';
 import {
+  PROTOCOL_VERSION,
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
@@ -652,7 +653,12 @@ function keyCase(
 
 /** Admin authorization, dkg.start and every member's round-1 package of a 2-of-3 DKG. */
 function dkgOpening(
-  options: { readonly badProofFrom?: string; readonly round1?: readonly string[] } = {},
+  options: {
+    readonly badProofFrom?: string;
+    readonly round1?: readonly string[];
+    /** A dkg.start from before protocol 4 (it names no protocol version). */
+    readonly beforeProtocol4?: boolean;
+  } = {},
 ) {
   const names = ['alice', 'bob', 'carol'] as const;
   const parties = cast(names, KEY_ROUND);
@@ -675,6 +681,7 @@ function dkgOpening(
     threshold: 2,
     participants,
     authorization,
+    ...(options.beforeProtocol4 === true ? {} : { protocolVersion: PROTOCOL_VERSION }),
   });
   const secrets = new Map<string, DkgRound1SecretPackage>();
   const packages = names
@@ -712,6 +719,8 @@ export interface AbortScript {
   };
   /** A dealer whose round-2 share to a recipient has a flipped byte (its box is real either way). */
   readonly badShare?: { readonly from: string; readonly to: string };
+  /** A ceremony from before protocol 4: its dkg.start names no version (complaints carry none). */
+  readonly beforeProtocol4?: boolean;
   /** Who confirmed, with the relayed view or another one (default: nobody). */
   readonly confirms?: Readonly<Record<string, 'relayed' | 'other'>>;
   /** The coordinator's dkg.abort. */
@@ -728,6 +737,7 @@ export interface AbortScript {
 export function abortedKeyBundle(script: AbortScript): KeyCase {
   const { parties, names, participants, packages, secrets } = dkgOpening({
     ...(script.round1 === undefined ? {} : { round1: script.round1 }),
+    ...(script.beforeProtocol4 === true ? { beforeProtocol4: true } : {}),
   });
   const { ids, ceremonyId, transcript, push } = parties;
   let groupPublicKey = '00'.repeat(32);

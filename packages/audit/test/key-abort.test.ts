@@ -41,8 +41,9 @@ describe('aborted key ceremonies: honest endings verify, with what each culprit 
     expect(blame(r)).toEqual({ carol: expect.stringMatching(/round-3/) });
   });
 
-  it('a member named a dealer in its dkg.fail: named by it, not proven', () => {
+  it('before protocol 4, a member named a dealer in its dkg.fail: named by it, not proven', () => {
     const r = verify({
+      beforeProtocol4: true,
       round2: ALL,
       fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
       abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
@@ -198,11 +199,29 @@ describe('aborted key ceremonies: culprits the transcript does not back fail OUT
       },
     ],
     [
+      'a complaint about another member without evidence, in a ceremony of protocol 4',
+      {
+        round2: ALL,
+        badShare: { from: 'carol', to: 'bob' },
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+      },
+    ],
+    [
       'a complaint whose own evidence shows the share is sound (a false accusation)',
       {
         round2: ALL,
         fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE', evidence: 'genuine' },
         abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+      },
+    ],
+    [
+      'a proven complaint under a code that misreports it',
+      {
+        round2: ALL,
+        badShare: { from: 'carol', to: 'bob' },
+        fail: { from: 'bob', culprit: 'carol', code: 'CONFIRMATION_MISMATCH', evidence: 'genuine' },
+        abort: { code: 'CONFIRMATION_MISMATCH', culprits: ['carol'] },
       },
     ],
     [

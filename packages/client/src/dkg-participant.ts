@@ -13,6 +13,7 @@ import {
   type PublicKeyPackage,
 } from '@conclave/frost';
 import {
+  PROTOCOL_VERSION,
   boxFromWire,
   bytesToHex,
   hexToBytes,
@@ -112,6 +113,13 @@ export function checkDkgStart(
   const refuse = (why: string) => {
     throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
   };
+  // The rules the ceremony runs under are signed into its start, for its auditors: a ceremony under
+  // others (say, complaints without evidence) is not one this member takes part in.
+  if (start.protocolVersion !== PROTOCOL_VERSION) {
+    refuse(
+      `it names protocol ${start.protocolVersion ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
+    );
+  }
   const auth = openEnvelope(start.authorization, (s) => (s === 'admin' ? adminKey : undefined));
   if (!auth.ok) refuse('its authorization is not sealed by the pinned admin key');
   const body = auth.ok ? auth.value.body : undefined;
@@ -536,7 +544,9 @@ export class DkgParticipant {
       });
       return { culprit, evidence };
     } catch {
-      return undefined; // a dealer key that is no point: the complaint goes on the member's word
+      // A dealer key that is no point (the coordinator checks every key it registers): no evidence
+      // can be made, so the coordinator will refuse the complaint and the deadline decides.
+      return undefined;
     }
   }
 
@@ -731,18 +741,21 @@ export class DkgParticipant {
   }
 }
 
-/**
- * Opens a relayed box from `sender` to this member, or throws whom to blame. A box that does not
- * open is the sender's fault only if the sender signed exactly this box: otherwise it was altered
- * in transit (or its signature stripped), which only the coordinator can do, and the member then
- * names itself ("failed, cannot say who"), so nobody is blamed.
- */
 /** A complaint's evidence and the dealer it names. */
 interface ComplaintEvidence {
   readonly culprit: string;
   readonly evidence: BoxEvidence;
 }
 
+/**
+ * Opens a relayed box from `sender` to this member, or throws whom to blame. Only a box the sender
+ * signed, exactly as relayed, is opened: otherwise it was altered in transit (or its signature
+ * stripped), which only the coordinator can do, and the member names itself ("failed, cannot say
+ * who"), so nobody is blamed. An unsigned box is never opened, even one that would: the AEAD's
+ * static-static key says who sealed it only until a complaint's evidence reveals that key for
+ * the pair (box-complaint.ts), and every sender has signed its boxes since protocol 2. A signed
+ * box that does not open is the sender's fault.
+ */
 export function openPairwiseBox(
   me: IdentityKey,
   sender: { readonly member: string; readonly identityKey: string },
@@ -750,9 +763,14 @@ export function openPairwiseBox(
   context: PairwiseContext,
 ): Uint8Array {
   const senderKey = hexToBytes(sender.identityKey, 32);
-  const signed =
-    box.signature !== undefined && verifyPairwiseBox(senderKey, context, box, box.signature);
-  if (box.signature !== undefined && !signed) {
+  if (box.signature === undefined) {
+    throw culpritError(
+      'coordinator',
+      'INCONSISTENT_VIEW',
+      `the box from ${sender.member} carries no signature of ${sender.member}'s: cannot say who made it`,
+    );
+  }
+  if (!verifyPairwiseBox(senderKey, context, box, box.signature)) {
     throw culpritError(
       'coordinator',
       'INCONSISTENT_VIEW',
@@ -761,13 +779,6 @@ export function openPairwiseBox(
   }
   const opened = openFrom(me, x25519PublicFromIdentity(senderKey), boxFromWire(box), context);
   if (opened.ok) return opened.value;
-  if (!signed) {
-    throw culpritError(
-      'coordinator',
-      'INCONSISTENT_VIEW',
-      `the box from ${sender.member} does not decrypt and carries no signature of ${sender.member}'s: cannot say who altered it`,
-    );
-  }
   throw culpritError(
     sender.member,
     'DECRYPTION_FAILED',

@@ -4,6 +4,7 @@
 // (or none) of an active group — a coordinator could do that to any member it liked.
 import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
 import {
+  PROTOCOL_VERSION,
   bodyHash,
   bytesToHex,
   generateIdentityKey,
@@ -29,6 +30,7 @@ describe('dkg participant: a dkg.abort after a verified dkg.complete', () => {
       group: 'web',
       threshold: 2,
       participants: members.map((m) => ({ ...m, identifier: frost.identifier.derive(m.member) })),
+      protocolVersion: PROTOCOL_VERSION,
       authorization: sealEnvelope(admin, {
         ceremonyId,
         round: '0',

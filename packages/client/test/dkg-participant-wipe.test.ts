@@ -4,6 +4,7 @@
 import type * as FrostModule from '@conclave/frost';
 import type { DkgRound2Package } from '@conclave/frost';
 import {
+  PROTOCOL_VERSION,
   bodyHash,
   bytesToHex,
   generateIdentityKey,
@@ -52,6 +53,7 @@ describe('dkg participant: round-2 plaintext shares', () => {
       group: 'web',
       threshold: 2,
       participants: members.map((m) => ({ ...m, identifier: frost.identifier.derive(m.member) })),
+      protocolVersion: PROTOCOL_VERSION,
       authorization,
     };
     const outbox: { from: string; body: SealedBody }[] = [];

@@ -3,6 +3,7 @@
 // its sender and nothing is saved (THREATS B.24–B.27).
 import { FrostError, ed25519 as frost } from '@conclave/frost';
 import {
+  PROTOCOL_VERSION,
   bodyHash,
   bytesToHex,
   findRefusedCharacter,
@@ -43,9 +44,13 @@ async function run(
     tamperBoxFrom?: string;
     /** ... and drops the sender's signature of it too. */
     stripBoxSignatures?: boolean;
+    /** The relay drops the signature of every box from this member, leaving the box intact. */
+    unsignBoxesOf?: string;
     /** This member itself sends boxes that do not open, signed by it. */
     badBoxesBy?: string;
     wrongAdmin?: boolean;
+    /** dkg.start names this protocol version (null: none) instead of this client's. */
+    startVersion?: number | null;
     /** This member's save fails (disk full, a share file already there, …). */
     failSaveOf?: string;
     /**
@@ -83,6 +88,9 @@ async function run(
     group: 'web',
     threshold: 2,
     participants: members.map((m) => ({ ...m, identifier: frost.identifier.derive(m.member) })),
+    ...(opts.startVersion === null
+      ? {}
+      : { protocolVersion: opts.startVersion ?? PROTOCOL_VERSION }),
     authorization,
   };
   const outbox: { from: string; body: SealedBody }[] = [];
@@ -222,6 +230,7 @@ async function run(
         .filter((b) => b.recipient === m)
         .map(({ recipient: _r, ...box }) => {
           const flip = (c: string) => (c[0] === '0' ? '1' : '0') + c.slice(1);
+          if (opts.unsignBoxesOf === o.from) delete box.signature;
           if (opts.tamperBoxFrom === o.from) {
             box = { ...box, ciphertext: flip(box.ciphertext) };
             if (opts.stripBoxSignatures === true) delete box.signature;
@@ -417,6 +426,18 @@ describe('DkgParticipant', () => {
     }
   });
 
+  it('never opens an unsigned box, even one that would open: nobody is blamed', async () => {
+    // A complaint's evidence reveals the pair's static-static X25519 key, so after one the AEAD no
+    // longer says who sealed a box between them: only the sender's signature does.
+    const { saved, fails } = await run({ unsignBoxesOf: 'carol' });
+    expect(saved).toEqual([]);
+    expect(fails.length).toBeGreaterThan(0);
+    for (const f of fails) {
+      expect(f.body).toMatchObject({ culprit: f.from, code: 'INCONSISTENT_VIEW' });
+      expect((f.body as DkgFail).reason).toMatch(/carries no signature/);
+    }
+  });
+
   it('reports a share that could not be saved with the save error, instead of never settling', async () => {
     const { results, saved, fails } = await run({ failSaveOf: 'bob' });
     expect(saved.sort()).toEqual(['alice', 'carol']);
@@ -431,6 +452,17 @@ describe('DkgParticipant', () => {
     const { results, saved } = await run({ wrongAdmin: true });
     expect(saved).toEqual([]);
     for (const r of results) expect(r).toMatchObject({ code: 'DKG_FAILED' });
+  });
+
+  it('refuses a ceremony under another protocol’s rules, or naming none (its auditors judge by them)', async () => {
+    for (const version of [PROTOCOL_VERSION - 1, null]) {
+      const { results, saved } = await run({ startVersion: version });
+      expect(saved).toEqual([]);
+      for (const r of results) {
+        expect(r).toMatchObject({ code: 'DKG_FAILED' });
+        expect((r as ClientError).message).toMatch(/names protocol .* and this conclave speaks/);
+      }
+    }
   });
 
   it('refuses an admin authorization from over 24 h ago (a replay) or from the future, and saves nothing', async () => {

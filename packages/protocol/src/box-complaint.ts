@@ -21,14 +21,16 @@
 // What the complaint reveals: the two outputs, so this one box opens for everyone. Its share
 // belongs to a key ceremony that is aborting (or, if the accusation is false, to a liar's own
 // share). D_S is the static pair's output; it alone opens no box (each box needs its own D_E),
-// and boxes are signed by their sender as well as sealed, so it lets nobody pass as the sender.
+// but it lets anyone seal a box that key authenticates, so a recipient opens only boxes their
+// sender signed (the client's openPairwiseBox refuses unsigned ones): it lets nobody pass as the
+// sender.
 import { ed25519 as frost, FrostError, type DkgRound1Package } from '@conclave/frost';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { domainEncode } from './encoding.js';
-import { fail, ok, type Result } from './errors.js';
+import { fail, ok, type ErrorCode, type Result } from './errors.js';
 import { bytesToHex, hexToBytes } from './hex.js';
 import type { IdentityKey } from './identity.js';
 import type { BoxEvidence } from './messages/dkg.js';
@@ -146,7 +148,23 @@ export function proveBoxComplaint(
 ): BoxEvidence {
   const clamped = ed25519.utils.toMontgomerySecret(me.secretKey);
   const w = (bytesToNumberLE(clamped) >> 3n) % ORDER;
-  clamped.fill(0);
+  // noble returns the first half of SHA-512(seed): wipe the whole digest (the other half is the
+  // identity's RFC 8032 nonce prefix). (JavaScript cannot wipe bigints; w lives until collected.)
+  (clamped.buffer.byteLength === 64 ? new Uint8Array(clamped.buffer) : clamped).fill(0);
+  const wBytes = numberToBytesLE(w, 32);
+  try {
+    return prove(c, w, wBytes, random);
+  } finally {
+    wBytes.fill(0);
+  }
+}
+
+function prove(
+  c: BoxComplaintContext,
+  w: bigint,
+  wBytes: Uint8Array,
+  random: (length: number) => Uint8Array,
+): BoxEvidence {
   const A = Point.fromBytes(c.accuserIdentityKey);
   if (!B8.multiply(w).equals(A)) throw new RangeError('the identity key is not the accuser’s');
   const S8 = Point.fromBytes(c.dealerIdentityKey).clearCofactor();
@@ -158,10 +176,10 @@ export function proveBoxComplaint(
     // RFC 9591 §4.1's nonce_generate pattern: fresh randomness hashed with the secret, so a weak
     // generator alone does not give the nonce away.
     const seed = random(32);
-    const k = scalarOf(
-      sha512(domainEncode('box-complaint-nonce', [seed, numberToBytesLE(w, 32), A.toBytes()])),
-    );
+    const input = domainEncode('box-complaint-nonce', [seed, wBytes, A.toBytes()]);
+    const k = scalarOf(sha512(input));
     seed.fill(0);
+    input.fill(0);
     if (k === 0n) continue;
     const t0 = B8.multiply(k);
     const tE = E8?.multiply(k);
@@ -266,6 +284,19 @@ export function openComplainedBox(
 function x25519PublicOf(identityKey: Uint8Array): Uint8Array {
   return ed25519.utils.toMontgomery(identityKey);
 }
+
+/**
+ * The codes a complaint about a round-2 box may carry: what a recipient finds wrong with a box
+ * (DECRYPTION_FAILED), its package (IDENTIFIER_MISMATCH, INVALID_MESSAGE) or its share
+ * (INVALID_SECRET_SHARE). A proven complaint aborts with its code, so any other (say,
+ * CONFIRMATION_MISMATCH) would misreport what the evidence showed: it is refused.
+ */
+export const BOX_COMPLAINT_CODES: readonly ErrorCode[] = Object.freeze([
+  'INVALID_SECRET_SHARE',
+  'DECRYPTION_FAILED',
+  'IDENTIFIER_MISMATCH',
+  'INVALID_MESSAGE',
+]);
 
 /** A complaint about a DKG round-2 share: the box, plus what judging the share needs. */
 export interface DkgShareComplaint extends BoxComplaintContext {

@@ -153,6 +153,7 @@ export {
   type WireBox,
 } from './pairwise.js';
 export {
+  BOX_COMPLAINT_CODES,
   proveBoxComplaint,
   openComplainedBox,
   judgeDkgShareComplaint,

@@ -106,6 +106,7 @@ export const sealedExamples: { [T in SealedBody['type']]: Extract<SealedBody, { 
       { member: 'bob', identifier: identifier(2), identityKey: pk(bob) },
       { member: 'carol', identifier: identifier(3), identityKey: pk(carol) },
     ],
+    protocolVersion: PROTOCOL_VERSION,
     authorization: sealEnvelope(admin, {
       ceremonyId: CEREMONY,
       round: 'admin',
