@@ -331,6 +331,17 @@ describe('key ceremony', () => {
     expect(accusation.message).toMatch(/matches erin's commitment: the accusation is false/);
     expect(t.handle.store.getCeremony(id)?.open).toBe(true);
     expect(t.handle.store.transcript(id).some((e) => e.bodyType === 'dkg.fail')).toBe(false);
+    // The client then ends it naming itself: nobody is blamed, and the audit agrees.
+    expectAck(
+      await dave.submit(id, {
+        type: 'dkg.fail',
+        culprit: 'dave',
+        code: 'INCONSISTENT_VIEW',
+        reason: 'my complaint against erin was refused',
+      }),
+    );
+    expect((await erin.nextBody('dkg.abort', id)).body).toMatchObject({ culprits: [] });
+    expect((await audited(t, id)).keyCulprits).toEqual([]);
   });
 
   it('refuses a DKG retry that reuses the failed attempt’s polynomial under a fresh proof (B.28)', async () => {

@@ -337,8 +337,9 @@ export class DkgParticipant {
     this.#log(
       `key ceremony ${this.ceremonyId}: ${code}${culprit ? ` from ${culprit}` : ''}; sending dkg.fail`,
     );
+    const me = this.#o.member;
+    const named = failCulprit(culprit, me);
     try {
-      const named = failCulprit(culprit, this.#o.member);
       const evidence = this.#complaint?.culprit === named ? this.#complaint.evidence : undefined;
       await this.#send(DKG_ROUNDS.fail, {
         type: 'dkg.fail',
@@ -347,8 +348,20 @@ export class DkgParticipant {
         reason: printable(reason),
         ...(evidence === undefined ? {} : { evidence }),
       });
-    } catch {
-      // the coordinator may already have aborted
+    } catch (err) {
+      // The coordinator may already have aborted. Or it refused a complaint naming a dealer: its
+      // judge found that the evidence proves nothing, or a sound share, by the messages it
+      // recorded (and relayed, it says). This member still cannot go on: it ends the ceremony
+      // naming itself ("failed, cannot say who") rather than wait to be named by the deadline.
+      if (named !== me && err instanceof ClientError && err.code === 'INVALID_MESSAGE') {
+        this.#log(`key ceremony ${this.ceremonyId}: complaint refused; ending it without blame`);
+        await this.#send(DKG_ROUNDS.fail, {
+          type: 'dkg.fail',
+          culprit: me,
+          code: 'INCONSISTENT_VIEW',
+          reason: printable(`my complaint against ${named} was refused (${err.message})`),
+        }).catch(() => undefined);
+      }
     }
     // Wait briefly for the coordinator's dkg.abort (which names culprits for everyone), then give up.
     const t = setTimeout(() => this.#reject(this.#localFailure!), 15_000);

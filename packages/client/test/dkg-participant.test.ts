@@ -44,6 +44,8 @@ async function run(
     tamperBoxFrom?: string;
     /** ... and drops the sender's signature of it too. */
     stripBoxSignatures?: boolean;
+    /** The coordinator refuses every complaint naming another member (INVALID_MESSAGE). */
+    refuseAccusations?: boolean;
     /** The relay drops the signature of every box from this member, leaving the box intact. */
     unsignBoxesOf?: string;
     /** This member itself sends boxes that do not open, signed by it. */
@@ -110,6 +112,12 @@ async function run(
           key: ids[m]!,
           adminKey: admin.publicKey,
           send: async (_c, _r, body) => {
+            if (opts.refuseAccusations === true && body.type === 'dkg.fail' && body.culprit !== m) {
+              throw new ClientError(
+                'INVALID_MESSAGE',
+                'coordinator refused: the accusation is false',
+              );
+            }
             if (body.type === 'dkg.round1' && opts.round1DuplicateOf === m) {
               throw new ClientError('DUPLICATE', `${m} already sent its round-1 package`);
             }
@@ -396,6 +404,16 @@ describe('DkgParticipant', () => {
     for (const r of results) {
       expect(r).toBeInstanceOf(ClientError);
       expect((r as ClientError).details?.['culprits']).toEqual(['bob']);
+    }
+  });
+
+  it('a refused complaint: ends the ceremony naming itself, not waiting to be named by the deadline', async () => {
+    const { fails, saved } = await run({ faultFrom: 'bob', refuseAccusations: true });
+    expect(saved).toEqual([]);
+    expect(fails.length).toBeGreaterThan(0);
+    for (const f of fails) {
+      expect(f.body).toMatchObject({ culprit: f.from, code: 'INCONSISTENT_VIEW' });
+      expect((f.body as DkgFail).reason).toMatch(/my complaint against bob was refused/);
     }
   });
 
