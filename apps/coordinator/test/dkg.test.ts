@@ -131,6 +131,18 @@ function erinDeals(keys: Record<string, IdentityKey>, ceremonyId: string, corrup
   };
 }
 
+/** dave's round 2 to erin: a box of well-formed ciphertext, signed, that nobody can open. */
+const daveRound2 = (keys: Record<string, IdentityKey>, ceremonyId: string) => ({
+  type: 'dkg.round2' as const,
+  boxes: [
+    signedBox(keys, ceremonyId, 'dave', 'erin', {
+      ephemeralKey: '11'.repeat(32),
+      nonce: '22'.repeat(24),
+      ciphertext: '33'.repeat(40),
+    }),
+  ],
+});
+
 describe('key ceremony', () => {
   it('sends dkg.start to a member that connects late, broadcasts one round-1 list, aborts on dkg.fail', async () => {
     const t = await fresh();
@@ -207,17 +219,7 @@ describe('key ceremony', () => {
       expect(early.message).toMatch(/no round-2 share has been delivered yet/);
     }
     expect(t.handle.store.getCeremony(id)!.open).toBe(true);
-    const box = {
-      ephemeralKey: '11'.repeat(32),
-      nonce: '22'.repeat(24),
-      ciphertext: '33'.repeat(40),
-    };
-    expectAck(
-      await dave.submit(id, {
-        type: 'dkg.round2',
-        boxes: [signedBox(keys, id, 'dave', 'erin', box)],
-      }),
-    );
+    expectAck(await dave.submit(id, daveRound2(keys, id)));
     expectAck(await erin.submit(id, dealt.round2));
     await dave.nextBody('dkg.round2.deliver', id);
     // Once delivered, a complaint about erin's box must carry the evidence that opens it.
@@ -307,17 +309,7 @@ describe('key ceremony', () => {
     expectAck(await dave.submit(id, round1('dave', 2, 2)));
     expectAck(await erin.submit(id, dealt.round1));
     await dave.nextBody('dkg.round1.all', id);
-    const box = {
-      ephemeralKey: '11'.repeat(32),
-      nonce: '22'.repeat(24),
-      ciphertext: '33'.repeat(40),
-    };
-    expectAck(
-      await dave.submit(id, {
-        type: 'dkg.round2',
-        boxes: [signedBox(keys, id, 'dave', 'erin', box)],
-      }),
-    );
+    expectAck(await dave.submit(id, daveRound2(keys, id)));
     expectAck(await erin.submit(id, dealt.round2));
     await dave.nextBody('dkg.round2.deliver', id);
     const accusation = await dave.submit(id, {

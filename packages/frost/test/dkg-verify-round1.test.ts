@@ -1,16 +1,7 @@
 /** keys.dkg.verifyRound1: one round-1 package checked on its own, as part2 checks each. */
 import { describe, expect, it } from 'vitest';
 import type { Frost } from '../src/index.js';
-import { seededRng, suites } from './helpers.js';
-
-const codeOf = (fn: () => void): string | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-};
+import { codeOf, seededRng, suites } from './helpers.js';
 
 describe.each(suites.map((f) => [f.suite.name, f] as const))('%s', (_n, f: Frost) => {
   const rng = seededRng(31);

@@ -5,24 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Frost } from '../src/index.js';
-import { seededRng, suites } from './helpers.js';
-
-const codeOf = (fn: () => void): string | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-};
-const culpritsOf = (fn: () => void): readonly string[] | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as { culprits?: readonly string[] }).culprits;
-  }
-};
+import { codeOf, culpritsOf, seededRng, suites } from './helpers.js';
 
 describe.each(suites.map((f) => [f.suite.name, f] as const))('%s', (_n, f: Frost) => {
   const rng = seededRng(47);

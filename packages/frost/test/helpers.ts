@@ -85,3 +85,23 @@ export function signWith(
 }
 
 export { fc };
+
+/** The `code` of what `fn` throws (a FrostError's), or undefined if it returns. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+  return undefined;
+}
+
+/** The `culprits` of what `fn` throws, or undefined if it returns. */
+export function culpritsOf(fn: () => unknown): readonly string[] | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return (e as { culprits?: readonly string[] }).culprits;
+  }
+  return undefined;
+}

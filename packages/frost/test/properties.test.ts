@@ -6,7 +6,7 @@
 import { verify as nodeVerify, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ed25519, ed25519Spki, type Frost, type PublicKeyPackage } from '../src/index.js';
-import { fc, fcOpts, seededRng, signWith, suites } from './helpers.js';
+import { codeOf, fc, fcOpts, seededRng, signWith, suites } from './helpers.js';
 
 const tn = fc
   .integer({ min: 2, max: 10 })
@@ -17,15 +17,6 @@ const subsetOf = (t: number, n: number) =>
     { minLength: t, maxLength: t },
   );
 const message = fc.uint8Array({ minLength: 0, maxLength: 200 });
-
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-};
 
 describe.each(suites.map((f) => [f.suite.name, f] as const))('%s', (_name, f: Frost) => {
   it('any t-subset of n signs a random message and the signature verifies', () => {

@@ -102,9 +102,6 @@ export function openFrom(
   box: SealedBox,
   context: PairwiseContext,
 ): Result<Uint8Array> {
-  if (box.nonce.length !== 24 || box.ciphertext.length < 16) {
-    return fail('DECRYPTION_FAILED', 'box is malformed');
-  }
   const recipientX = x25519FromIdentity(recipient);
   const dh1 = dh(recipientX.secretKey, box.ephemeralKey);
   const dh2 = dh(recipientX.secretKey, senderX25519Public);
