@@ -27,7 +27,8 @@
 // a confirmer's dkg.confirm): the machine refuses the others, so a recorded one is invented.
 // An abort naming nobody frames nobody, whatever its code. Still the coordinator's word: that the
 // relay it recorded is the one each member received (an equivocating relay makes an honest
-// member's confirmation differ, or lets a colluding member accuse with a box it was never sent).
+// member's confirmation differ; before protocol 4 it let a colluding member accuse over a box it
+// was never sent, which the evidence rules out: it opens only a recorded box the dealer signed).
 import { ed25519 as frost } from '@conclave/frost';
 import {
   BOX_COMPLAINT_CODES,
