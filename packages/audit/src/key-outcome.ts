@@ -270,10 +270,16 @@ function complaintProof(
     return { refused: `a complaint about a round-2 box does not say ${code}` };
   }
   if (evidence === undefined) {
-    // From protocol 4 (signed into dkg.start) the coordinator refuses such a complaint.
-    return (roles.dkg.protocolVersion ?? 0) >= 4
+    // From protocol 4 (signed into dkg.start) the coordinator refuses such a complaint. Each
+    // member gets its own dkg.start: the highest version any of them names decides, so a start
+    // without one, shown to a colluding accuser, does not make the ceremony "old".
+    const version = Math.max(
+      0,
+      ...bodiesOf(entries, 'dkg.start').map((e) => e.envelope.body.protocolVersion ?? 0),
+    );
+    return version >= 4
       ? {
-          refused: `a ceremony of protocol ${roles.dkg.protocolVersion} takes no complaint about another member without the evidence that opens its box`,
+          refused: `a ceremony of protocol ${version} takes no complaint about another member without the evidence that opens its box`,
         }
       : undefined;
   }

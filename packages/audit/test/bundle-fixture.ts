@@ -658,6 +658,8 @@ function dkgOpening(
     readonly round1?: readonly string[];
     /** A dkg.start from before protocol 4 (it names no protocol version). */
     readonly beforeProtocol4?: boolean;
+    /** This member gets, recorded first, a dkg.start naming no version (the others' name 4). */
+    readonly versionlessStartFor?: string;
   } = {},
 ) {
   const names = ['alice', 'bob', 'carol'] as const;
@@ -675,12 +677,17 @@ function dkgOpening(
     identifier: frost.identifier.derive(m) as string,
     identityKey: bytesToHex(ids[m]!.publicKey),
   }));
-  push('coordinator', '*', {
+  const start = {
     type: 'dkg.start',
     group: 'release',
     threshold: 2,
     participants,
     authorization,
+  };
+  if (options.versionlessStartFor !== undefined)
+    push('coordinator', options.versionlessStartFor, start);
+  push('coordinator', '*', {
+    ...start,
     ...(options.beforeProtocol4 === true ? {} : { protocolVersion: PROTOCOL_VERSION }),
   });
   const secrets = new Map<string, DkgRound1SecretPackage>();
@@ -721,6 +728,8 @@ export interface AbortScript {
   readonly badShare?: { readonly from: string; readonly to: string };
   /** A ceremony from before protocol 4: its dkg.start names no version (complaints carry none). */
   readonly beforeProtocol4?: boolean;
+  /** This member's dkg.start, recorded first, names no version; the others' name 4. */
+  readonly versionlessStartFor?: string;
   /** Who confirmed, with the relayed view or another one (default: nobody). */
   readonly confirms?: Readonly<Record<string, 'relayed' | 'other'>>;
   /** The coordinator's dkg.abort. */
@@ -738,6 +747,9 @@ export function abortedKeyBundle(script: AbortScript): KeyCase {
   const { parties, names, participants, packages, secrets } = dkgOpening({
     ...(script.round1 === undefined ? {} : { round1: script.round1 }),
     ...(script.beforeProtocol4 === true ? { beforeProtocol4: true } : {}),
+    ...(script.versionlessStartFor === undefined
+      ? {}
+      : { versionlessStartFor: script.versionlessStartFor }),
   });
   const { ids, ceremonyId, transcript, push } = parties;
   let groupPublicKey = '00'.repeat(32);

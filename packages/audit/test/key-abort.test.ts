@@ -208,6 +208,15 @@ describe('aborted key ceremonies: culprits the transcript does not back fail OUT
       },
     ],
     [
+      'the same, with the accuser shown a dkg.start naming no version, recorded first',
+      {
+        versionlessStartFor: 'bob',
+        round2: ALL,
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+      },
+    ],
+    [
       'a complaint whose own evidence shows the share is sound (a false accusation)',
       {
         round2: ALL,

@@ -558,7 +558,7 @@ export class DkgParticipant {
       return { culprit, evidence };
     } catch {
       // A dealer key that is no point (the coordinator checks every key it registers): no evidence
-      // can be made, so the coordinator will refuse the complaint and the deadline decides.
+      // can be made, so the coordinator refuses the complaint and this member then names itself.
       return undefined;
     }
   }

@@ -32,7 +32,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { domainEncode } from './encoding.js';
 import { fail, ok, type ErrorCode, type Result } from './errors.js';
 import { bytesToHex, hexToBytes } from './hex.js';
-import type { IdentityKey } from './identity.js';
+import { x25519SecretOf, type IdentityKey } from './identity.js';
 import type { BoxEvidence } from './messages/dkg.js';
 import {
   boxFromWire,
@@ -146,11 +146,9 @@ export function proveBoxComplaint(
   c: BoxComplaintContext,
   random: (length: number) => Uint8Array = randomBytes,
 ): BoxEvidence {
-  const clamped = ed25519.utils.toMontgomerySecret(me.secretKey);
+  const clamped = x25519SecretOf(me);
   const w = (bytesToNumberLE(clamped) >> 3n) % ORDER;
-  // noble returns the first half of SHA-512(seed): wipe the whole digest (the other half is the
-  // identity's RFC 8032 nonce prefix). (JavaScript cannot wipe bigints; w lives until collected.)
-  (clamped.buffer.byteLength === 64 ? new Uint8Array(clamped.buffer) : clamped).fill(0);
+  clamped.fill(0); // (JavaScript cannot wipe bigints: w lives until collected)
   const wBytes = numberToBytesLE(w, 32);
   try {
     return prove(c, w, wBytes, random);

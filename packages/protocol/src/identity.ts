@@ -135,9 +135,21 @@ export function fingerprint(publicKey: Uint8Array): string {
   return `SHA256:${Buffer.from(digest).toString('base64').replace(/=+$/, '')}`;
 }
 
+/**
+ * The X25519 secret of an identity: RFC 8032's clamped scalar, the first half of SHA-512(seed), as
+ * a copy of its own. The whole digest is wiped (its other half is the identity's EdDSA nonce
+ * prefix); the caller wipes the copy when done.
+ */
+export function x25519SecretOf(key: IdentityKey): Uint8Array {
+  const derived = ed25519.utils.toMontgomerySecret(key.secretKey);
+  const secretKey = Uint8Array.from(derived);
+  (derived.buffer.byteLength === 64 ? new Uint8Array(derived.buffer) : derived).fill(0);
+  return secretKey;
+}
+
 /** The X25519 key pair of an identity (Edwards secret → Montgomery secret, RFC 7748 §4.1 map). */
 export function x25519FromIdentity(key: IdentityKey): X25519KeyPair {
-  const secretKey = ed25519.utils.toMontgomerySecret(key.secretKey);
+  const secretKey = x25519SecretOf(key);
   return { secretKey, publicKey: x25519.getPublicKey(secretKey) };
 }
 

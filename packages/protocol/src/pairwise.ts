@@ -53,7 +53,12 @@ function deriveKey(
   recipientPublic: Uint8Array,
 ): Uint8Array {
   const info = domainEncode('pairwise-key', [ephemeralPublic, senderPublic, recipientPublic]);
-  return hkdf(sha256, concatBytes(dhEphemeral, dhStatic), new Uint8Array(0), info, 32);
+  const ikm = concatBytes(dhEphemeral, dhStatic);
+  try {
+    return hkdf(sha256, ikm, new Uint8Array(0), info, 32);
+  } finally {
+    ikm.fill(0);
+  }
 }
 
 /** X25519 that refuses low-order peer keys (noble throws on an all-zero shared secret). */
@@ -82,13 +87,21 @@ export function sealTo(
   const senderX = x25519FromIdentity(sender);
   const dh1 = dh(ephemeral, recipientX25519Public);
   const dh2 = dh(senderX.secretKey, recipientX25519Public);
+  ephemeral.fill(0);
+  senderX.secretKey.fill(0);
   if (dh1 === undefined || dh2 === undefined) {
     throw new ProtocolError('INVALID_KEY', 'recipient key is not a usable X25519 key');
   }
   const key = deriveKey(dh1, dh2, ephemeralKey, senderX.publicKey, recipientX25519Public);
-  const nonce = random(24);
-  const cipher = xchacha20poly1305(key, nonce, pairwiseAssociatedData(context));
-  return { ephemeralKey, nonce, ciphertext: cipher.encrypt(plaintext) };
+  dh1.fill(0);
+  dh2.fill(0);
+  try {
+    const nonce = random(24);
+    const cipher = xchacha20poly1305(key, nonce, pairwiseAssociatedData(context));
+    return { ephemeralKey, nonce, ciphertext: cipher.encrypt(plaintext) };
+  } finally {
+    key.fill(0);
+  }
 }
 
 /**
@@ -105,10 +118,16 @@ export function openFrom(
   const recipientX = x25519FromIdentity(recipient);
   const dh1 = dh(recipientX.secretKey, box.ephemeralKey);
   const dh2 = dh(recipientX.secretKey, senderX25519Public);
+  recipientX.secretKey.fill(0);
   if (dh1 === undefined || dh2 === undefined) {
     return fail('INVALID_KEY', 'box or sender key is not a usable X25519 key');
   }
-  return openWithSharedSecrets(dh1, dh2, senderX25519Public, recipientX.publicKey, box, context);
+  try {
+    return openWithSharedSecrets(dh1, dh2, senderX25519Public, recipientX.publicKey, box, context);
+  } finally {
+    dh1.fill(0);
+    dh2.fill(0);
+  }
 }
 
 /**
