@@ -270,12 +270,15 @@ function complaintProof(
     return { refused: `a complaint about a round-2 box does not say ${code}` };
   }
   if (evidence === undefined) {
-    // From protocol 4 (signed into dkg.start) the coordinator refuses such a complaint. Each
-    // member gets its own dkg.start: the highest version any of them names decides, so a start
-    // without one, shown to a colluding accuser, does not make the ceremony "old".
+    // From protocol 4 the coordinator refuses such a complaint. The version is signed into each
+    // member's dkg.start (by the coordinator) and each dealer's dkg.round1 (by the dealer): the
+    // highest any of them names decides, so neither a start without one shown to a colluding
+    // accuser, nor a record that leaves out every start naming one, makes the ceremony "old"
+    // while the accused dealer's own round 1 says otherwise.
     const version = Math.max(
       0,
       ...bodiesOf(entries, 'dkg.start').map((e) => e.envelope.body.protocolVersion ?? 0),
+      ...bodiesOf(entries, 'dkg.round1').map((e) => e.envelope.body.protocolVersion ?? 0),
     );
     return version >= 4
       ? {

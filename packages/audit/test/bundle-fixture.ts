@@ -660,6 +660,8 @@ function dkgOpening(
     readonly beforeProtocol4?: boolean;
     /** This member gets, recorded first, a dkg.start naming no version (the others' name 4). */
     readonly versionlessStartFor?: string;
+    /** Every recorded dkg.start names no version (the dealers' signed round 1 still do). */
+    readonly versionlessStarts?: boolean;
   } = {},
 ) {
   const names = ['alice', 'bob', 'carol'] as const;
@@ -688,7 +690,9 @@ function dkgOpening(
     push('coordinator', options.versionlessStartFor, start);
   push('coordinator', '*', {
     ...start,
-    ...(options.beforeProtocol4 === true ? {} : { protocolVersion: PROTOCOL_VERSION }),
+    ...(options.beforeProtocol4 === true || options.versionlessStarts === true
+      ? {}
+      : { protocolVersion: PROTOCOL_VERSION }),
   });
   const secrets = new Map<string, DkgRound1SecretPackage>();
   const packages = names
@@ -704,7 +708,13 @@ function dkgOpening(
       }
       return { member: m, package: bytesToHex(frost.encode.bytes('DkgRound1Package', r1)) };
     });
-  for (const p of packages) push(p.member, null, { type: 'dkg.round1', package: p.package });
+  for (const p of packages) {
+    push(p.member, null, {
+      type: 'dkg.round1',
+      package: p.package,
+      ...(options.beforeProtocol4 === true ? {} : { protocolVersion: PROTOCOL_VERSION }),
+    });
+  }
   return { parties, names, members, participants, packages, secrets };
 }
 
@@ -730,6 +740,8 @@ export interface AbortScript {
   readonly beforeProtocol4?: boolean;
   /** This member's dkg.start, recorded first, names no version; the others' name 4. */
   readonly versionlessStartFor?: string;
+  /** No recorded dkg.start names a version; the dealers' signed round 1 still do. */
+  readonly versionlessStarts?: boolean;
   /** Who confirmed, with the relayed view or another one (default: nobody). */
   readonly confirms?: Readonly<Record<string, 'relayed' | 'other'>>;
   /** The coordinator's dkg.abort. */
@@ -750,6 +762,7 @@ export function abortedKeyBundle(script: AbortScript): KeyCase {
     ...(script.versionlessStartFor === undefined
       ? {}
       : { versionlessStartFor: script.versionlessStartFor }),
+    ...(script.versionlessStarts === true ? { versionlessStarts: true } : {}),
   });
   const { ids, ceremonyId, transcript, push } = parties;
   let groupPublicKey = '00'.repeat(32);

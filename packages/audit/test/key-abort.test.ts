@@ -217,6 +217,15 @@ describe('aborted key ceremonies: culprits the transcript does not back fail OUT
       },
     ],
     [
+      'the same, with no recorded dkg.start naming a version (the accused dealer’s round 1 does)',
+      {
+        versionlessStarts: true,
+        round2: ALL,
+        fail: { from: 'bob', culprit: 'carol', code: 'INVALID_SECRET_SHARE' },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] },
+      },
+    ],
+    [
       'a complaint whose own evidence shows the share is sound (a false accusation)',
       {
         round2: ALL,

@@ -251,7 +251,11 @@ export class DkgParticipant {
       `key ceremony ${this.ceremonyId}: round 1 (${this.start.threshold}-of-${n} ${this.start.group})`,
     );
     try {
-      await this.#send(DKG_ROUNDS.round1, { type: 'dkg.round1', package: this.#myPackageHex });
+      await this.#send(DKG_ROUNDS.round1, {
+        type: 'dkg.round1',
+        package: this.#myPackageHex,
+        protocolVersion: PROTOCOL_VERSION,
+      });
     } catch (err) {
       if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
       // Another process of this member (an agent beside `conclave keygen`) already sent round 1:

@@ -312,12 +312,16 @@ async function run(
       body.evidence,
     );
   };
-  return { results: await Promise.all(results), saved, fails, events, judge };
+  return { results: await Promise.all(results), saved, fails, events, judge, round1: r1 };
 }
 
 describe('DkgParticipant', () => {
   it('runs a 2-of-3 key ceremony and saves each share only after all confirmations', async () => {
-    const { results, saved } = await run();
+    const { results, saved, round1 } = await run();
+    // Each dealer signs its protocol version into round 1, for the auditors of a complaint.
+    expect(round1.map((o) => o.body)).toEqual(
+      NAMES.map(() => expect.objectContaining({ protocolVersion: PROTOCOL_VERSION })),
+    );
     const keys = new Set(
       results.map((r) => (r instanceof ClientError || r === 'unsettled' ? r : r.groupPublicKey)),
     );

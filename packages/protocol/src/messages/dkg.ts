@@ -59,6 +59,12 @@ export const DkgStartSchema = z
 export const DkgRound1Schema = z.strictObject({
   type: z.literal('dkg.round1'),
   package: FrostPackageHexSchema,
+  /**
+   * The dealer's wire version, signed by the dealer: from 4, a complaint against it needs
+   * evidence, and an auditor knows that from the dealer's own word, not only from the
+   * coordinator's dkg.start. Optional only so transcripts from before it parse.
+   */
+  protocolVersion: z.int().min(1).max(1000).optional(),
 });
 
 export const MemberPackageSchema = z.strictObject({
