@@ -13,7 +13,7 @@ import { Home } from '@conclave/client';
 import { ed25519 as frost, type KeyPackage, type PublicKeyPackage } from '@conclave/frost';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support.js';
-import { Cluster, PASSPHRASE, doc, stop, waitFor, type Proc } from './cluster.js';
+import { Cluster, PASSPHRASE, doc, requestRelease, stop, waitFor, type Proc } from './cluster.js';
 
 const FIVE = ['alice', 'bob', 'carol', 'dave', 'erin'];
 
@@ -64,18 +64,7 @@ let releases = 0;
 async function signRelease(c: Cluster, group: string, requester: string, approvers: string[]) {
   releases += 1;
   const version = `7.0.${releases}`;
-  const artifact = join(c.dir, `${group}-${version}.tgz`);
-  writeFileSync(artifact, `artifact ${group} ${version} ${Date.now()}\n`);
-  const request = c.spawn(requester, [
-    'request',
-    '--group',
-    group,
-    '--artifact',
-    artifact,
-    '--version',
-    version,
-    '--json',
-  ]);
+  const { artifact, request } = requestRelease(c, requester, version, group);
   await waitFor(request, /requested (c_[0-9a-f]+)/);
   const id = /requested (c_[0-9a-f]+)/.exec(request.stderr)?.[1] ?? '';
   const approvals: Proc[] = approvers.map((m) => c.spawn(m, ['approve', id, '--yes', '--json']));
