@@ -11,8 +11,12 @@ import {
   bytesToHex,
   hexToBytes,
   judgeDkgShareComplaint,
+  judgeLifecycleComplaint as judgeLifecycleBox,
+  lifecycleComplaintOf,
   round1Hash,
   verifyDkgConfirmation,
+  type BoxEvidence,
+  type ComplaintVerdict,
   type DkgAbort,
   type DkgConfirm,
   type DkgFail,
@@ -22,6 +26,7 @@ import {
   type Envelope,
   type ErrorCode,
   type MemberPackage,
+  type Result,
 } from '@conclave/protocol';
 import {
   keySnapshot,
@@ -38,6 +43,7 @@ import {
   performLifecycleEffect,
   resendLifecycleState,
   round2Pieces,
+  startOf,
 } from './key-lifecycle.js';
 import { frostRefusal, identifierOf, refused } from './runtime.js';
 
@@ -238,6 +244,13 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
       // it can abort anything: it stands only if the evidence proves the dealer it names at fault
       // (THREATS B.25–B.27). A false one is refused and the ceremony goes on, as above.
       // (In another phase the machine refuses the complaint anyway, with its own code.)
+      const event = {
+        type: 'dkg.fail',
+        member: m.member,
+        culprit: fail.culprit,
+        reason: fail.reason,
+        at,
+      };
       if (
         !lifecycle &&
         fail.culprit !== m.member &&
@@ -245,11 +258,14 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
       ) {
         judgeComplaint(runner, live, m.member, fail);
       }
-      runner.apply(
-        live,
-        { type: 'dkg.fail', member: m.member, culprit: fail.culprit, reason: fail.reason, at },
-        { incoming: m },
-      );
+      // A lifecycle complaint about another member is about a box it signed: a refresh or
+      // reshare sub-share, a repair delta or σ (every package was checked here on arrival). The
+      // same judge, once the machine would admit the complaint at all (protocol 5).
+      if (lifecycle && fail.culprit !== m.member) {
+        runner.check(live, event);
+        judgeLifecycleComplaint(runner, live, m.member, fail);
+      }
+      runner.apply(live, event, { incoming: m });
       return;
     }
     case 'ceremony.cancel': {
@@ -268,6 +284,37 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
 }
 
 /**
+ * Refuses a complaint about `fail.culprit`'s box that carries no evidence, or a code other than
+ * what a box can be found to hold (BOX_COMPLAINT_CODES); returns the evidence.
+ */
+function evidenceOf(fail: DkgFail): BoxEvidence {
+  const dealer = fail.culprit;
+  if (fail.evidence === undefined) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `a complaint against ${dealer} must carry the evidence that opens ${dealer}'s box to you (protocol ${PROTOCOL_VERSION}); the accusation is refused (name yourself to abort without blame)`,
+    );
+  }
+  if (!BOX_COMPLAINT_CODES.includes(fail.code)) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `a complaint about ${dealer}'s box says ${BOX_COMPLAINT_CODES.join(', ')}, not ${fail.code}; the accusation is refused`,
+    );
+  }
+  return fail.evidence;
+}
+
+/** Returns if `verdict` proves `dealer` at fault; otherwise throws saying why the complaint is refused. */
+function upheld(dealer: string, verdict: Result<ComplaintVerdict>): void {
+  if (!verdict.ok) {
+    throw refused(verdict.error.code, `${verdict.error.message}; the accusation is refused`);
+  }
+  if (verdict.value.culprit !== dealer) {
+    throw refused('INVALID_MESSAGE', `${verdict.value.reason}; the accusation is refused`);
+  }
+}
+
+/**
  * Judges `accuser`'s complaint against the dealer `fail.culprit` (box-complaint.ts): the box the
  * dealer signed to the accuser, as recorded, opened with the accuser's proven keys, and its share
  * checked against the dealer's recorded round-1 package. Returns if the dealer is proven at
@@ -276,18 +323,7 @@ export function handleKeyMessage(runner: CeremonyRunner, live: Live, m: Incoming
  */
 function judgeComplaint(runner: CeremonyRunner, live: Live, accuser: string, fail: DkgFail): void {
   const dealer = fail.culprit;
-  if (fail.evidence === undefined) {
-    throw refused(
-      'INVALID_MESSAGE',
-      `a complaint against ${dealer} must carry the evidence that opens ${dealer}'s box to you (protocol 4); the accusation is refused (name yourself to abort without blame)`,
-    );
-  }
-  if (!BOX_COMPLAINT_CODES.includes(fail.code)) {
-    throw refused(
-      'INVALID_MESSAGE',
-      `a complaint about ${dealer}'s round-2 box says ${BOX_COMPLAINT_CODES.join(', ')}, not ${fail.code}; the accusation is refused`,
-    );
-  }
+  const evidence = evidenceOf(fail);
   const participants = participantsOf(runner, live);
   const dealerOf = participants.find((p) => p.member === dealer);
   const accuserOf = participants.find((p) => p.member === accuser);
@@ -302,30 +338,60 @@ function judgeComplaint(runner: CeremonyRunner, live: Live, accuser: string, fai
       `${dealer} relayed no round-2 box to ${accuser} here, so the accusation is refused`,
     );
   }
-  const verdict = judgeDkgShareComplaint(
-    {
-      ceremonyId: live.id,
-      accuser,
-      accuserIdentityKey: hexToBytes(accuserOf.identityKey, 32),
-      dealer,
-      dealerIdentityKey: hexToBytes(dealerOf.identityKey, 32),
-      box,
-      dealerRound1: decodeRound1(
+  upheld(
+    dealer,
+    judgeDkgShareComplaint(
+      {
+        ceremonyId: live.id,
+        accuser,
+        accuserIdentityKey: hexToBytes(accuserOf.identityKey, 32),
         dealer,
-        { type: 'dkg.round1', package: r1.package },
-        context(live).group.threshold,
-      ),
-      accuserIdentifier: accuserOf.identifier,
-      minSigners: context(live).group.threshold,
-    },
-    fail.evidence,
+        dealerIdentityKey: hexToBytes(dealerOf.identityKey, 32),
+        box,
+        dealerRound1: decodeRound1(
+          dealer,
+          { type: 'dkg.round1', package: r1.package },
+          context(live).group.threshold,
+        ),
+        accuserIdentifier: accuserOf.identifier,
+        minSigners: context(live).group.threshold,
+      },
+      evidence,
+    ),
   );
-  if (!verdict.ok) {
-    throw refused(verdict.error.code, `${verdict.error.message}; the accusation is refused`);
+}
+
+/**
+ * The same for a lifecycle ceremony: the box the dealer signed to the accuser is its sub-share
+ * (refresh, reshare), its delta (repair, round 1) or its σ (repair, round 2), as recorded, judged
+ * against the dealer's recorded package and the ceremony's start (judgeLifecycleComplaint).
+ */
+function judgeLifecycleComplaint(
+  runner: CeremonyRunner,
+  live: Live,
+  accuser: string,
+  fail: DkgFail,
+): void {
+  const dealer = fail.culprit;
+  const evidence = evidenceOf(fail);
+  const round1 = runner.firstIncoming(live.id, 'key.round1').filter((e) => e.sender === dealer);
+  const round2 = round2Pieces(runner, live.id, 'key.round2').filter((e) => e.sender === dealer);
+  const box = boxesFor([...round1, ...round2], accuser)[0];
+  if (box === undefined) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `${dealer} relayed no box to ${accuser} here, so the accusation is refused`,
+    );
   }
-  if (verdict.value.culprit !== dealer) {
-    throw refused('INVALID_MESSAGE', `${verdict.value.reason}; the accusation is refused`);
-  }
+  const complaint = lifecycleComplaintOf(
+    live.id,
+    startOf(runner, live),
+    accuser,
+    dealer,
+    box,
+    round1[0]?.body.package,
+  );
+  upheld(dealer, complaint.ok ? judgeLifecycleBox(complaint.value, evidence) : complaint);
 }
 
 function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort {

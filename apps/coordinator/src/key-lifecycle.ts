@@ -16,6 +16,7 @@ import {
   bytesToHex,
   hexToBytes,
   lifecycleHash,
+  PROTOCOL_VERSION,
   verifyPairwiseBox,
   type AdminGroupRefresh,
   type AdminGroupRepair,
@@ -254,6 +255,7 @@ function buildStart(
     previousThreshold: group.threshold,
     previous,
     authorization,
+    protocolVersion: PROTOCOL_VERSION,
   };
   switch (body.type) {
     case 'admin.group.refresh':

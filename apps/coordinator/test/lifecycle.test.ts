@@ -10,6 +10,8 @@ import {
   lifecycleHash,
   newCeremonyId,
   openFrom,
+  PROTOCOL_VERSION,
+  proveBoxComplaint,
   signDkgConfirmation,
   x25519PublicFromIdentity,
   type SealedBody,
@@ -33,6 +35,10 @@ import {
 const { fresh: freshWith } = testScope();
 const fresh = (limits = {}): Promise<TestCoordinator> => freshWith({ limits });
 const id = (m: string) => frost.identifier.derive(m);
+/** Resolves once `cond` holds (polled; the test's own timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+}
 /** Envelope rounds of lifecycle messages (docs/ceremony-flow.md "Rounds"). */
 const ROUND: Record<string, string> = {
   'key.round1': '1',
@@ -58,8 +64,14 @@ interface Ceremony {
  */
 class Holder {
   readonly ceremonies = new Map<string, Ceremony>();
-  tamper: 'none' | 'confirm' | 'silent' = 'none';
+  /**
+   * `subshare`: every sub-share it deals is off by one (a canonical scalar that fails
+   * vss_verify); `sigma`: the σ it sends a repaired member is no scalar at all.
+   */
+  tamper: 'none' | 'confirm' | 'silent' | 'subshare' | 'sigma' = 'none';
   readonly errors: unknown[] = [];
+  /** The boxes delivered to this holder in round 2, by ceremony. */
+  readonly delivered = new Map<string, Frame[]>();
 
   constructor(readonly m: FakeMember) {}
 
@@ -118,6 +130,15 @@ class Holder {
     };
   }
 
+  /** A sub-share as this holder sends it (off by one when it tampers). */
+  #dealt(share: { subShare: Uint8Array }): Uint8Array {
+    const sub =
+      this.tamper === 'subshare'
+        ? frost.suite.Fn.toBytes(frost.suite.Fn.add(frost.suite.Fn.fromBytes(share.subShare), 1n))
+        : share.subShare;
+    return frost.encode.bytes('ReshareRound1Share', { ...share, subShare: sub } as never);
+  }
+
   #react(f: Frame): void {
     if (f.type !== 'envelope' || this.tamper === 'silent') return;
     const cid = f.ceremonyId as string;
@@ -162,6 +183,7 @@ class Holder {
             mine,
             ...body.boxes.map((b: Frame) => this.#open(c, cid, b)),
           ]);
+          if (this.tamper === 'sigma') sigma.fill(0xff);
           this.#send(cid, {
             type: 'key.round2',
             boxes: [this.#seal(c, cid, c.start.member, sigma)],
@@ -171,12 +193,7 @@ class Holder {
         const boxes = c.start.participants
           .filter((p: { member: string }) => p.member !== this.name)
           .map((p: { member: string; identifier: string }) =>
-            this.#seal(
-              c,
-              cid,
-              p.member,
-              frost.encode.bytes('ReshareRound1Share', c.subShares![p.identifier] as never),
-            ),
+            this.#seal(c, cid, p.member, this.#dealt(c.subShares![p.identifier]!)),
           );
         this.#send(cid, { type: 'key.round2', boxes });
         return;
@@ -184,6 +201,7 @@ class Holder {
       case 'key.round2.deliver': {
         const c = this.ceremonies.get(cid);
         if (c === undefined) return;
+        this.delivered.set(cid, body.boxes);
         const s = c.start;
         let pub = old(s);
         if (s.kind === 'repair') {
@@ -616,6 +634,121 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     expect(after.epoch).toBe(0);
     expect(after.publicKeyPackage).toBe(before.publicKeyPackage);
     expect(c.handle.store.listEpochs('release').map((e) => e.epoch)).toEqual([0]);
+  });
+
+  it('judges a complaint about a refresh sub-share from its evidence: refused without it or when false, proven against the dealer (protocol 5)', async () => {
+    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const before = c.handle.store.getGroup('release')!;
+    holders.get('bob')!.tamper = 'subshare';
+    const carol = holders.get('carol')!;
+    const cid = newCeremonyId();
+    expectAck(
+      await admin.submit(cid, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+      }),
+    );
+    // carol's part2 finds bob's sub-share bad; the holder stops there and the test complains.
+    await until(() => carol.errors.length > 0);
+    expect(carol.errors[0]).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: [id('bob')] });
+    const start = (await carol.m.client.nextBody('key.start', cid)).body;
+    expect(start.protocolVersion).toBe(PROTOCOL_VERSION);
+    const boxes = carol.delivered.get(cid)!;
+    const evidenceAbout = (dealer: string) =>
+      proveBoxComplaint(carol.m.key, {
+        ceremonyId: cid,
+        accuser: 'carol',
+        accuserIdentityKey: carol.m.key.publicKey,
+        dealer,
+        dealerIdentityKey: hexToBytes(holders.get(dealer)!.m.publicKey, 32),
+        box: boxes.find((b) => b.sender === dealer) as never,
+      });
+    const accuse = {
+      type: 'dkg.fail' as const,
+      culprit: 'bob',
+      code: 'INVALID_SECRET_SHARE' as const,
+      reason: 'sub-share fails vss_verify',
+    };
+    const bare = await submit(carol.m.client, cid, accuse);
+    expect(bare.code).toBe('INVALID_MESSAGE');
+    expect(bare.message).toMatch(/must carry the evidence that opens bob's box/);
+    // alice's sub-share is sound: the evidence shows it, and the accusation is refused.
+    const against = await submit(carol.m.client, cid, {
+      ...accuse,
+      culprit: 'alice',
+      evidence: evidenceAbout('alice'),
+    });
+    expect(against.code).toBe('INVALID_MESSAGE');
+    expect(against.message).toMatch(/matches alice's commitment: the accusation is false/);
+    const evidence = evidenceAbout('bob');
+    const forged = await submit(carol.m.client, cid, {
+      ...accuse,
+      evidence: { ...evidence, response: evidence.challenge },
+    });
+    expect(forged.code).toBe('INVALID_MESSAGE');
+    expect(forged.message).toMatch(/proof does not verify/);
+    expect(c.handle.store.getCeremony(cid)!.open).toBe(true);
+    expectAck(await submit(carol.m.client, cid, { ...accuse, evidence }));
+    const abort = await admin.nextBody('dkg.abort', cid, 20_000);
+    expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['bob'] });
+    expect((await audited(c, cid)).keyCulprits).toEqual([
+      {
+        member: 'bob',
+        basis: expect.stringMatching(/^proven by carol's signed dkg\.fail .*fails vss_verify/),
+      },
+    ]);
+    const after = c.handle.store.getGroup('release')!;
+    expect(after.epoch).toBe(0);
+    expect(after.publicKeyPackage).toBe(before.publicKeyPackage);
+  });
+
+  it('judges a complaint about a repair σ: a box without a scalar is the helper’s fault, a scalar names nobody', async () => {
+    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const carol = holders.get('carol')!;
+    carol.m.keyPackages.delete('release');
+    holders.get('bob')!.tamper = 'sigma';
+    const rid = newCeremonyId();
+    expectAck(
+      await admin.submit(rid, {
+        type: 'admin.group.repair',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+        member: 'carol',
+        helpers: ['alice', 'bob'],
+      }),
+    );
+    await until(() => carol.errors.length > 0);
+    const boxes = carol.delivered.get(rid)!;
+    const complain = (dealer: string) =>
+      submit(carol.m.client, rid, {
+        type: 'dkg.fail',
+        culprit: dealer,
+        code: 'INVALID_SECRET_SHARE',
+        reason: 'σ is not a scalar',
+        evidence: proveBoxComplaint(carol.m.key, {
+          ceremonyId: rid,
+          accuser: 'carol',
+          accuserIdentityKey: carol.m.key.publicKey,
+          dealer,
+          dealerIdentityKey: hexToBytes(holders.get(dealer)!.m.publicKey, 32),
+          box: boxes.find((b) => b.sender === dealer) as never,
+        }),
+      });
+    const honest = await complain('alice');
+    expect(honest.code).toBe('INVALID_MESSAGE');
+    expect(honest.message).toMatch(/can be checked only as a sum/);
+    expectAck(await complain('bob'));
+    const abort = await admin.nextBody('dkg.abort', rid, 20_000);
+    expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['bob'] });
+    expect((await audited(c, rid)).keyCulprits).toEqual([
+      {
+        member: 'bob',
+        basis: expect.stringMatching(/^proven by carol's signed dkg\.fail .*no canonical scalar/),
+      },
+    ]);
   });
 
   it('refuses a dealer that deals from a share of an earlier epoch with STALE_EPOCH', async () => {

@@ -35,7 +35,12 @@ import {
   bytesToHex,
   hexToBytes,
   judgeDkgShareComplaint,
+  judgeLifecycleComplaint,
+  lifecycleComplaintOf,
   round1Hash,
+  type BoxEvidence,
+  type ComplaintVerdict,
+  type Result,
 } from '@conclave/protocol';
 import { bodiesOf, type At, type Body } from './key-transcript.js';
 import type { TranscriptEntry } from './leaf.js';
@@ -252,12 +257,12 @@ function refusedComplaint(
 }
 
 /**
- * A DKG complaint's evidence judged as the coordinator judged it (box-complaint.ts): the box its
+ * A complaint's evidence judged as the coordinator judged it (box-complaint.ts): the box its
  * culprit signed to its sender and the culprit's round-1 package, both as recorded before it.
  * `proven` is the reason the culprit is at fault; `refused` why the coordinator should have
- * refused the complaint (evidence that proves nothing, or a sound share); undefined when there is
- * no evidence to judge (a complaint naming its sender, a lifecycle's, or one from before
- * protocol 4), which leaves the complaint its sender's word.
+ * refused the complaint (evidence that proves nothing, or a sound box); undefined when there is
+ * no evidence to judge (a complaint naming its sender, or one from before protocol 4 for a DKG,
+ * 5 for a lifecycle ceremony), which leaves the complaint its sender's word.
  */
 function complaintProof(
   roles: Roles,
@@ -265,32 +270,65 @@ function complaintProof(
   fail: At<'dkg.fail'>,
 ): { readonly proven: string } | { readonly refused: string } | undefined {
   const { culprit, evidence, code } = fail.envelope.body;
-  if (roles.dkg === undefined || culprit === fail.sender) return undefined;
+  if (culprit === fail.sender) return undefined;
   if (evidence !== undefined && !BOX_COMPLAINT_CODES.includes(code)) {
-    return { refused: `a complaint about a round-2 box does not say ${code}` };
+    return { refused: `a complaint about a box does not say ${code}` };
   }
   if (evidence === undefined) {
-    // From protocol 4 the coordinator refuses such a complaint. The version is signed into each
-    // member's dkg.start (by the coordinator) and each dealer's dkg.round1 (by the dealer): the
-    // highest any of them names decides, so neither a start without one shown to a colluding
-    // accuser, nor a record that leaves out every start naming one, makes the ceremony "old"
-    // while the accused dealer's own round 1 says otherwise.
-    const version = Math.max(
-      0,
-      ...bodiesOf(entries, 'dkg.start').map((e) => e.envelope.body.protocolVersion ?? 0),
-      ...bodiesOf(entries, 'dkg.round1').map((e) => e.envelope.body.protocolVersion ?? 0),
-    );
-    return version >= 4
+    // From protocol 4 (a DKG) or 5 (a lifecycle ceremony) the coordinator refuses such a
+    // complaint. The version is signed into each member's start (by the coordinator) and each
+    // dealer's round 1 (by the dealer): the highest any of them names decides, so neither a start
+    // without one shown to a colluding accuser, nor a record that leaves out every start naming
+    // one, makes the ceremony "old" while the accused dealer's own round 1 says otherwise.
+    const [since, versions] =
+      roles.dkg !== undefined
+        ? [
+            4,
+            [
+              ...bodiesOf(entries, 'dkg.start').map((e) => e.envelope.body.protocolVersion),
+              ...bodiesOf(entries, 'dkg.round1').map((e) => e.envelope.body.protocolVersion),
+            ],
+          ]
+        : [
+            5,
+            [
+              ...bodiesOf(entries, 'key.start').map((e) => e.envelope.body.protocolVersion),
+              ...bodiesOf(entries, 'key.round1').map((e) => e.envelope.body.protocolVersion),
+            ],
+          ];
+    const version = Math.max(0, ...versions.map((v) => v ?? 0));
+    return version >= since
       ? {
           refused: `a ceremony of protocol ${version} takes no complaint about another member without the evidence that opens its box`,
         }
       : undefined;
   }
-  const accuser = roles.dkg.participants.find((p) => p.member === fail.sender);
-  const dealer = roles.dkg.participants.find((p) => p.member === culprit);
   const before = entries.filter(
     (e) => e.idx < fail.idx && e.direction === 'in' && e.sender === culprit,
   );
+  const verdict =
+    roles.dkg === undefined
+      ? judgeLifecycle(entries, before, fail, evidence)
+      : judgeDkg(roles.dkg, before, fail, evidence);
+  if ('refused' in verdict) return verdict;
+  if (!verdict.ok) return { refused: `its evidence proves nothing: ${verdict.error.message}` };
+  return verdict.value.culprit === culprit
+    ? { proven: verdict.value.reason }
+    : { refused: verdict.value.reason };
+}
+
+type Judged = Result<ComplaintVerdict> | { readonly refused: string };
+
+/** A DKG complaint: the dealer's round-2 box to the accuser and its round-1 package. */
+function judgeDkg(
+  start: Body<'dkg.start'>,
+  before: readonly TranscriptEntry[],
+  fail: At<'dkg.fail'>,
+  evidence: BoxEvidence,
+): Judged {
+  const culprit = fail.envelope.body.culprit;
+  const accuser = start.participants.find((p) => p.member === fail.sender);
+  const dealer = start.participants.find((p) => p.member === culprit);
   const r1 = before.find((e) => e.envelope.body.type === 'dkg.round1')?.envelope.body;
   let box;
   for (const e of before) {
@@ -312,7 +350,7 @@ function complaintProof(
   } catch {
     return { refused: `${culprit}'s recorded round-1 package does not decode` };
   }
-  const verdict = judgeDkgShareComplaint(
+  return judgeDkgShareComplaint(
     {
       ceremonyId: fail.envelope.ceremonyId,
       accuser: fail.sender,
@@ -322,14 +360,45 @@ function complaintProof(
       box,
       dealerRound1,
       accuserIdentifier: accuser.identifier,
-      minSigners: roles.dkg.threshold,
+      minSigners: start.threshold,
     },
     evidence,
   );
-  if (!verdict.ok) return { refused: `its evidence proves nothing: ${verdict.error.message}` };
-  return verdict.value.culprit === culprit
-    ? { proven: verdict.value.reason }
-    : { refused: verdict.value.reason };
+}
+
+/**
+ * A lifecycle complaint: the box the dealer signed to the accuser in its key.round1 (a repair
+ * delta) or key.round2 (a sub-share or σ), judged against its recorded package and the ceremony's
+ * key.start (the first recorded, as the roles are).
+ */
+function judgeLifecycle(
+  entries: readonly TranscriptEntry[],
+  before: readonly TranscriptEntry[],
+  fail: At<'dkg.fail'>,
+  evidence: BoxEvidence,
+): Judged {
+  const culprit = fail.envelope.body.culprit;
+  const start = bodiesOf(entries, 'key.start')[0]?.envelope.body;
+  let box;
+  let dealerPackage: string | undefined;
+  for (const e of before) {
+    const body = e.envelope.body;
+    if (body.type === 'key.round1') dealerPackage ??= body.package;
+    if (body.type !== 'key.round1' && body.type !== 'key.round2') continue;
+    box ??= body.boxes.find((b) => b.recipient === fail.sender);
+  }
+  if (start === undefined || box === undefined) {
+    return { refused: `${culprit} is recorded sending ${fail.sender} no box before it` };
+  }
+  const complaint = lifecycleComplaintOf(
+    fail.envelope.ceremonyId,
+    start,
+    fail.sender,
+    culprit,
+    box,
+    dealerPackage,
+  );
+  return complaint.ok ? judgeLifecycleComplaint(complaint.value, evidence) : complaint;
 }
 
 /**
@@ -410,8 +479,8 @@ export function judgeKeyAbort(
     return judged(
       () =>
         proof === undefined
-          ? `named by ${fail.sender} in its signed dkg.fail (${f.code}), which carries no evidence to open the box with (a complaint from before protocol 4, or about a lifecycle ceremony's sub-shares), so this is ${fail.sender}'s word, not proven`
-          : `proven by ${fail.sender}'s signed dkg.fail (${f.code}): its evidence opens the box, and ${proof.proven}`,
+          ? `named by ${fail.sender} in its signed dkg.fail (${f.code}), which carries no evidence to open the box with (a complaint from before protocol 4, or 5 in a lifecycle ceremony), so this is ${fail.sender}'s word, not proven`
+          : `proven by ${fail.sender}'s signed dkg.fail (${f.code}), whose evidence is checked: ${proof.proven}`,
       expected.length === 0
         ? `${fail.sender} reported a failure it could not attribute (its signed dkg.fail names itself); nobody is blamed`
         : `${f.culprit} is named by ${fail.sender}'s signed dkg.fail (${f.code}, entry ${fail.idx}), as dkg.abort says`,

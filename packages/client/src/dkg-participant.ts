@@ -30,12 +30,14 @@ import {
   type BoxEvidence,
   type DkgComplete,
   type DkgConfirm,
+  type DkgFail,
   type DkgParticipant as WireParticipant,
   type DkgRound1All,
   type DkgRound2Deliver,
   type DkgStart,
   type ErrorCode,
   type IdentityKey,
+  type IncomingBox,
   type MemberPackage,
   type OpenedEnvelope,
   type PairwiseContext,
@@ -341,32 +343,13 @@ export class DkgParticipant {
     this.#log(
       `key ceremony ${this.ceremonyId}: ${code}${culprit ? ` from ${culprit}` : ''}; sending dkg.fail`,
     );
-    const me = this.#o.member;
-    const named = failCulprit(culprit, me);
-    try {
-      const evidence = this.#complaint?.culprit === named ? this.#complaint.evidence : undefined;
-      await this.#send(DKG_ROUNDS.fail, {
-        type: 'dkg.fail',
-        culprit: named,
-        code,
-        reason: printable(reason),
-        ...(evidence === undefined ? {} : { evidence }),
-      });
-    } catch (err) {
-      // The coordinator may already have aborted. Or it refused a complaint naming a dealer: its
-      // judge found that the evidence proves nothing, or a sound share, by the messages it
-      // recorded (and relayed, it says). This member still cannot go on: it ends the ceremony
-      // naming itself ("failed, cannot say who") rather than wait to be named by the deadline.
-      if (named !== me && err instanceof ClientError && err.code === 'INVALID_MESSAGE') {
-        this.#log(`key ceremony ${this.ceremonyId}: complaint refused; ending it without blame`);
-        await this.#send(DKG_ROUNDS.fail, {
-          type: 'dkg.fail',
-          culprit: me,
-          code: 'INCONSISTENT_VIEW',
-          reason: printable(`my complaint against ${named} was refused (${err.message})`),
-        }).catch(() => undefined);
-      }
-    }
+    await sendComplaint(
+      (body) => this.#send(DKG_ROUNDS.fail, body),
+      this.#o.member,
+      { named: failCulprit(culprit, this.#o.member), code, reason },
+      this.#complaint,
+      (line) => this.#log(`key ceremony ${this.ceremonyId}: ${line}`),
+    );
     // Wait briefly for the coordinator's dkg.abort (which names culprits for everyone), then give up.
     const t = setTimeout(() => this.#reject(this.#localFailure!), 15_000);
     t.unref();
@@ -540,33 +523,6 @@ export class DkgParticipant {
     }
   }
 
-  /**
-   * The evidence for a complaint about the box of the dealer `err` blames (box-complaint.ts), so
-   * that the coordinator and every auditor can open that box and judge its share themselves;
-   * undefined when `err` blames no dealer whose box this member holds.
-   */
-  #evidenceFor(err: unknown, boxes: DkgRound2Deliver['boxes']): ComplaintEvidence | undefined {
-    const { culprit } = failureOf(err, (id) => this.#memberOf(id));
-    const box = boxes.find((b) => b.sender === culprit);
-    const dealer = this.start.participants.find((p) => p.member === culprit);
-    if (culprit === undefined || box === undefined || dealer === undefined) return undefined;
-    try {
-      const evidence = proveBoxComplaint(this.#o.key, {
-        ceremonyId: this.ceremonyId,
-        accuser: this.#o.member,
-        accuserIdentityKey: this.#o.key.publicKey,
-        dealer: culprit,
-        dealerIdentityKey: hexToBytes(dealer.identityKey, 32),
-        box,
-      });
-      return { culprit, evidence };
-    } catch {
-      // A dealer key that is no point (the coordinator checks every key it registers): no evidence
-      // can be made, so the coordinator refuses the complaint and this member then names itself.
-      return undefined;
-    }
-  }
-
   async #onRound2(body: DkgRound2Deliver): Promise<void> {
     // Delivered again after a reconnect: the coordinator has not recorded this member's
     // confirmation (it went out as the connection dropped). The same one goes again.
@@ -586,7 +542,14 @@ export class DkgParticipant {
     try {
       combined = this.#combine(body, others, this.#secret2);
     } catch (err) {
-      this.#complaint = this.#evidenceFor(err, body.boxes);
+      const { culprit } = failureOf(err, (id) => this.#memberOf(id));
+      this.#complaint = complaintEvidence(
+        { member: this.#o.member, key: this.#o.key },
+        this.ceremonyId,
+        culprit,
+        body.boxes,
+        this.start.participants,
+      );
       throw err;
     }
     const { keyPackage, publicKeyPackage } = combined;
@@ -759,9 +722,78 @@ export class DkgParticipant {
 }
 
 /** A complaint's evidence and the dealer it names. */
-interface ComplaintEvidence {
+export interface ComplaintEvidence {
   readonly culprit: string;
   readonly evidence: BoxEvidence;
+}
+
+/**
+ * The evidence for a complaint about the box `culprit` sent this member (box-complaint.ts), so
+ * that the coordinator and every auditor can open that box and judge its contents themselves;
+ * undefined when `culprit` is no one whose box (among `boxes`) this member holds.
+ */
+export function complaintEvidence(
+  me: { readonly member: string; readonly key: IdentityKey },
+  ceremonyId: string,
+  culprit: string | undefined,
+  boxes: readonly IncomingBox[],
+  people: readonly WireParticipant[],
+): ComplaintEvidence | undefined {
+  const box = boxes.find((b) => b.sender === culprit);
+  const dealer = people.find((p) => p.member === culprit);
+  if (culprit === undefined || box === undefined || dealer === undefined) return undefined;
+  try {
+    const evidence = proveBoxComplaint(me.key, {
+      ceremonyId,
+      accuser: me.member,
+      accuserIdentityKey: me.key.publicKey,
+      dealer: culprit,
+      dealerIdentityKey: hexToBytes(dealer.identityKey, 32),
+      box,
+    });
+    return { culprit, evidence };
+  } catch {
+    // A dealer key that is no point (the coordinator checks every key it registers): no evidence
+    // can be made, so the coordinator refuses the complaint and this member then names itself.
+    return undefined;
+  }
+}
+
+/**
+ * Sends this member's dkg.fail naming `named` (with the evidence, when it is about that member's
+ * box). If the coordinator refuses a complaint naming a dealer (INVALID_MESSAGE: its judge found
+ * that the evidence proves nothing, or a sound box, by the messages it recorded and relayed, it
+ * says), this member still cannot go on: it ends the ceremony naming itself ("failed, cannot say
+ * who") rather than wait to be named by the deadline. Never throws: the coordinator may already
+ * have aborted.
+ */
+export async function sendComplaint(
+  send: (body: DkgFail) => Promise<unknown>,
+  me: string,
+  fail: { readonly named: string; readonly code: ErrorCode; readonly reason: string },
+  complaint: ComplaintEvidence | undefined,
+  log: (line: string) => void,
+): Promise<void> {
+  const evidence = complaint?.culprit === fail.named ? complaint.evidence : undefined;
+  try {
+    await send({
+      type: 'dkg.fail',
+      culprit: fail.named,
+      code: fail.code,
+      reason: printable(fail.reason),
+      ...(evidence === undefined ? {} : { evidence }),
+    });
+  } catch (err) {
+    if (fail.named !== me && err instanceof ClientError && err.code === 'INVALID_MESSAGE') {
+      log('complaint refused; ending the ceremony without blame');
+      await send({
+        type: 'dkg.fail',
+        culprit: me,
+        code: 'INCONSISTENT_VIEW',
+        reason: printable(`my complaint against ${fail.named} was refused (${err.message})`),
+      }).catch(() => undefined);
+    }
+  }
 }
 
 /**

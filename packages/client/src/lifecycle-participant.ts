@@ -18,6 +18,7 @@ import {
   hexToBytes,
   lifecycleHash,
   openEnvelope,
+  PROTOCOL_VERSION,
   sealSignedBox,
   signDkgConfirmation,
   verifyDkgConfirmation,
@@ -35,11 +36,13 @@ import {
 } from '@conclave/protocol';
 import {
   DKG_ROUNDS,
+  complaintEvidence,
   culpritError,
   failCulprit,
   failureOf,
   openPairwiseBox,
-  printable,
+  sendComplaint,
+  type ComplaintEvidence,
 } from './dkg-participant.js';
 import { ClientError } from './errors.js';
 import { keyCeremonyMetadata, type LoadedShare, type ShareMetadata } from './home.js';
@@ -151,6 +154,12 @@ export function checkKeyStart(
   const refuse = (why: string): never => {
     throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
   };
+  // As for a DKG (checkDkgStart): the rules the ceremony runs under are signed into its start.
+  if (start.protocolVersion !== PROTOCOL_VERSION) {
+    refuse(
+      `it names protocol ${start.protocolVersion ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
+    );
+  }
   const auth = openEnvelope(start.authorization, (s) => (s === 'admin' ? adminKey : undefined));
   if (!auth.ok) refuse('its authorization is not sealed by the pinned admin key');
   if (start.authorization.ceremonyId !== ceremonyId)
@@ -223,6 +232,8 @@ export class LifecycleParticipant {
   #share: LoadedShare | undefined;
   /** Reshare/refresh dealer: sub-shares for each new member (ours kept locally). */
   #subShares: Readonly<Record<string, ReshareRound1Share>> | undefined;
+  /** The evidence for the complaint this member is about to send, if it names a dealer's box. */
+  #complaint: ComplaintEvidence | undefined;
   #myPackageHex = '';
   /** Repair helper: the deltas it made (its own kept) and received. */
   #deltas: Readonly<Record<string, Uint8Array>> | undefined;
@@ -346,7 +357,11 @@ export class LifecycleParticipant {
         .filter((h) => h !== this.#me)
         .map((h) => this.#seal(h, Uint8Array.from(this.#deltas?.[this.#id(h) as never] ?? [])));
       this.#log(`round 1: deltas to ${boxes.length} helpers`);
-      await this.#send(DKG_ROUNDS.round1, { type: 'key.round1', boxes });
+      await this.#send(DKG_ROUNDS.round1, {
+        type: 'key.round1',
+        boxes,
+        protocolVersion: PROTOCOL_VERSION,
+      });
       return;
     }
     const out =
@@ -360,6 +375,7 @@ export class LifecycleParticipant {
       type: 'key.round1',
       package: this.#myPackageHex,
       boxes: [],
+      protocolVersion: PROTOCOL_VERSION,
     });
   }
 
@@ -388,9 +404,9 @@ export class LifecycleParticipant {
     try {
       switch (body.type) {
         case 'key.round1.all':
-          return await this.#onRound1All(body);
+          return await this.#withEvidence(body.boxes, () => this.#onRound1All(body));
         case 'key.round2.deliver':
-          return await this.#onRound2(body);
+          return await this.#withEvidence(body.boxes, () => this.#onRound2(body));
         case 'dkg.complete':
           return await this.#onComplete(body);
         case 'dkg.abort':
@@ -424,6 +440,28 @@ export class LifecycleParticipant {
     }
   }
 
+  /**
+   * Runs a step that opens `boxes`; if it fails naming one of their senders, first makes the
+   * evidence that lets the coordinator and every auditor open that box and judge it (protocol 5).
+   */
+  async #withEvidence(boxes: readonly IncomingBox[], step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      const people = [...this.#people.values()];
+      const byId = new Map(people.map((p) => [p.identifier, p.member]));
+      const { culprit } = failureOf(err, (id) => byId.get(id) ?? UNATTRIBUTED);
+      this.#complaint = complaintEvidence(
+        { member: this.#me, key: this.#o.key },
+        this.ceremonyId,
+        culprit,
+        boxes,
+        people,
+      );
+      throw err;
+    }
+  }
+
   async #fail(err: unknown): Promise<void> {
     if (this.#phase === 'failed' || this.#phase === 'committing' || this.#phase === 'done') return;
     this.#phase = 'failed';
@@ -446,16 +484,13 @@ export class LifecycleParticipant {
       },
     );
     this.#log(`${code}${culprit ? ` from ${culprit}` : ''}; sending dkg.fail`);
-    try {
-      await this.#send(DKG_ROUNDS.fail, {
-        type: 'dkg.fail',
-        culprit: failCulprit(culprit, this.#me),
-        code,
-        reason: printable(reason),
-      });
-    } catch {
-      // the coordinator may already have aborted
-    }
+    await sendComplaint(
+      (fail) => this.#send(DKG_ROUNDS.fail, fail),
+      this.#me,
+      { named: failCulprit(culprit, this.#me), code, reason },
+      this.#complaint,
+      (line) => this.#log(line),
+    );
     const t = setTimeout(() => this.#reject(failure), 15_000);
     t.unref();
     this.result.finally(() => clearTimeout(t)).catch(() => undefined);
@@ -498,14 +533,13 @@ export class LifecycleParticipant {
         );
       const own = this.#deltas?.[this.#id(this.#me) as never] as Uint8Array | undefined;
       if (own === undefined) throw new ClientError('DKG_FAILED', 'lost our own delta');
-      const received = body.boxes.map((b) => this.#open(b));
+      const received = body.boxes.map((b) => ({ sender: b.sender, delta: this.#open(b) }));
       let sigma: Uint8Array;
       try {
-        sigma = frost.keys.repair.step2([own, ...received]);
-      } catch {
-        throw culpritError('coordinator', 'INVALID_SECRET_SHARE', 'a delta is not a scalar');
+        for (const r of received) requireScalar(r.sender, r.delta, 'delta');
+        sigma = frost.keys.repair.step2([own, ...received.map((r) => r.delta)]);
       } finally {
-        for (const r of received) r.fill(0);
+        for (const r of received) r.delta.fill(0);
       }
       this.#phase = 'round2';
       this.#log(`round 2: σ to ${this.start.member ?? ''}`);
@@ -591,8 +625,10 @@ export class LifecycleParticipant {
             'INCONSISTENT_VIEW',
             'σ boxes do not match the helpers',
           );
-        const sigmas = body.boxes.map((b) => this.#open(b));
+        const opened = body.boxes.map((b) => ({ sender: b.sender, sigma: this.#open(b) }));
+        const sigmas = opened.map((o) => o.sigma);
         try {
+          for (const o of opened) requireScalar(o.sender, o.sigma, 'σ');
           this.#newKey = frost.keys.repair.step3(sigmas, this.#id(this.#me), old);
         } catch (err) {
           // Σσ is checked only as a whole: which helper sent a bad σ (or whether the coordinator
@@ -830,5 +866,24 @@ export class LifecycleParticipant {
       ...(sharePath === undefined ? {} : { sharePath }),
       role,
     });
+  }
+}
+
+/**
+ * A repair delta or σ must be a canonical scalar, as step2 and step3 parse it: a box from `sender`
+ * that holds anything else is that helper's fault, and the complaint's evidence proves it
+ * (box-complaint.ts judgeLifecycleComplaint). Whether its value is right can be told only from the
+ * sum, which names nobody.
+ */
+function requireScalar(sender: string, bytes: Uint8Array, what: string): void {
+  try {
+    frost.keys.repair.step2([bytes]).fill(0);
+  } catch (err) {
+    if (!isFrostError(err)) throw err;
+    throw culpritError(
+      sender,
+      'INVALID_SECRET_SHARE',
+      `the ${what} from ${sender} is not a scalar`,
+    );
   }
 }

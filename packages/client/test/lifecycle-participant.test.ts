@@ -3,6 +3,7 @@
 // confirmation and replaces the old one only after every confirmation verified.
 import { ed25519 as frost } from '@conclave/frost';
 import {
+  PROTOCOL_VERSION,
   bodyHash,
   boxToWire,
   bytesToHex,
@@ -267,6 +268,7 @@ describe('LifecycleParticipant (repair)', () => {
     const ceremonyId = newCeremonyId();
     const start: KeyStart = {
       type: 'key.start',
+      protocolVersion: PROTOCOL_VERSION,
       kind: 'repair',
       group: GROUP,
       fromEpoch: 0,

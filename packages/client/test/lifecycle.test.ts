@@ -6,6 +6,7 @@ import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  PROTOCOL_VERSION,
   bodyHash,
   bytesToHex,
   generateIdentityKey,
@@ -193,6 +194,7 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
     await stageShare(home, keyOf('bob'), metadata('alice', ceremonyId, 1), PASS, KDF);
     const start = (keys = ids): KeyStart => ({
       type: 'key.start',
+      protocolVersion: PROTOCOL_VERSION,
       kind: 'refresh',
       group: GROUP,
       fromEpoch: 0,

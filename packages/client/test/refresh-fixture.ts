@@ -3,6 +3,7 @@
 // a 2-of-3 refresh started on such a group, for the member-side lifecycle tests.
 import { ed25519 as frost } from '@conclave/frost';
 import {
+  PROTOCOL_VERSION,
   bytesToHex,
   generateIdentityKey,
   newCeremonyId,
@@ -94,6 +95,7 @@ export function dealtGroup(names: readonly string[], group: string, holders = na
     dealers: readonly string[],
   ): KeyStart => ({
     type: 'key.start',
+    protocolVersion: PROTOCOL_VERSION,
     kind: 'reshare',
     group,
     fromEpoch: 0,
@@ -138,6 +140,7 @@ export function refreshFixture(names: readonly string[], group: string) {
   const ceremonyId = newCeremonyId();
   const start: KeyStart = {
     type: 'key.start',
+    protocolVersion: PROTOCOL_VERSION,
     kind: 'refresh',
     group,
     fromEpoch: 0,

@@ -30,7 +30,13 @@ import {
   type DkgPart1Options,
 } from './keys/dkg.js';
 import { repairStep1, repairStep2, repairStep3 } from './keys/repair.js';
-import { refreshParams, resharePart1, resharePart2, type ReshareParams } from './keys/reshare.js';
+import {
+  refreshParams,
+  resharePart1,
+  resharePart2,
+  reshareVerifySubShare,
+  type ReshareParams,
+} from './keys/reshare.js';
 import {
   aggregate,
   commit,
@@ -139,6 +145,17 @@ export interface Frost {
         packages: readonly ReshareRound1Package[],
         shares: readonly ReshareRound1Share[],
       ): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
+      /**
+       * One sub-share against its dealer's package (vss_verify), for whoever judges a complaint
+       * about it. Throws naming the dealer (INVALID_SECRET_SHARE when it does not match).
+       */
+      verifySubShare(
+        pub: PublicKeyPackage,
+        params: ReshareParams,
+        pkg: ReshareRound1Package,
+        share: ReshareRound1Share,
+        recipient: string,
+      ): void;
     };
     readonly refresh: {
       /** Parameters for a refresh by these dealers; refuses a threshold change. */
@@ -159,6 +176,14 @@ export interface Frost {
         packages: readonly ReshareRound1Package[],
         shares: readonly ReshareRound1Share[],
       ): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
+      /** reshare.verifySubShare for a refresh by these dealers. */
+      verifySubShare(
+        pub: PublicKeyPackage,
+        dealers: readonly string[],
+        pkg: ReshareRound1Package,
+        share: ReshareRound1Share,
+        recipient: string,
+      ): void;
     };
     readonly repair: {
       step1(
@@ -250,6 +275,13 @@ export function createFrost(suite: Suite): Frost {
           pk: readonly ReshareRound1Package[],
           sh: readonly ReshareRound1Share[],
         ) => resharePart2(suite, id, pub, p, pk, sh),
+        verifySubShare: (
+          pub: PublicKeyPackage,
+          p: ReshareParams,
+          pkg: ReshareRound1Package,
+          sh: ReshareRound1Share,
+          to: string,
+        ) => reshareVerifySubShare(suite, pub, p, pkg, sh, to),
       }),
       refresh: Object.freeze({
         params: (pub: PublicKeyPackage, dealers: readonly string[], min?: number) =>
@@ -263,6 +295,22 @@ export function createFrost(suite: Suite): Frost {
           pk: readonly ReshareRound1Package[],
           sh: readonly ReshareRound1Share[],
         ) => resharePart2(suite, id, pub, refreshParams(suite, pub, dealers), pk, sh, 'refresh'),
+        verifySubShare: (
+          pub: PublicKeyPackage,
+          dealers: readonly string[],
+          pkg: ReshareRound1Package,
+          sh: ReshareRound1Share,
+          to: string,
+        ) =>
+          reshareVerifySubShare(
+            suite,
+            pub,
+            refreshParams(suite, pub, dealers),
+            pkg,
+            sh,
+            to,
+            'refresh',
+          ),
       }),
       repair: Object.freeze({
         step1: (h: readonly string[], k: KeyPackage, lost: string, rng?: Rng) =>

@@ -24,7 +24,14 @@
 // but it lets anyone seal a box that key authenticates, so a recipient opens only boxes their
 // sender signed (the client's openPairwiseBox refuses unsigned ones): it lets nobody pass as the
 // sender.
-import { ed25519 as frost, FrostError, type DkgRound1Package } from '@conclave/frost';
+import {
+  ed25519 as frost,
+  FrostError,
+  type DkgRound1Package,
+  type PublicKeyPackage,
+  type ReshareParams,
+  type ReshareRound1Package,
+} from '@conclave/frost';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -34,6 +41,7 @@ import { fail, ok, type ErrorCode, type Result } from './errors.js';
 import { bytesToHex, hexToBytes } from './hex.js';
 import { x25519SecretOf, type IdentityKey } from './identity.js';
 import type { BoxEvidence } from './messages/dkg.js';
+import type { KeyStart } from './messages/lifecycle.js';
 import {
   boxFromWire,
   openWithSharedSecrets,
@@ -296,6 +304,41 @@ export const BOX_COMPLAINT_CODES: readonly ErrorCode[] = Object.freeze([
   'INVALID_MESSAGE',
 ]);
 
+/** Whom a complaint proves at fault, and why (a sentence for reports). */
+export interface ComplaintVerdict {
+  readonly culprit: string;
+  readonly reason: string;
+}
+
+/** What a judge found in an opened box: the dealer's fault, or nothing wrong. */
+type ContentsVerdict = { readonly fault: string } | { readonly sound: string };
+
+/**
+ * The common part of judging a complaint about a box: the evidence proves nothing (an error), the
+ * box does not open (the dealer), or `judge` decides from its plaintext, which is wiped after.
+ */
+function judgeBox(
+  c: BoxComplaintContext,
+  evidence: BoxEvidence,
+  judge: (plaintext: Uint8Array) => ContentsVerdict,
+): Result<ComplaintVerdict> {
+  const contents = openComplainedBox(c, evidence);
+  if (!contents.ok) return contents;
+  if (!contents.value.opened) return ok({ culprit: c.dealer, reason: contents.value.reason });
+  const plaintext = contents.value.plaintext;
+  try {
+    const v = judge(plaintext);
+    return 'fault' in v
+      ? ok({
+          culprit: c.dealer,
+          reason: `the box ${c.dealer} signed to ${c.accuser}, opened with ${c.accuser}'s proven keys, ${v.fault}`,
+        })
+      : ok({ culprit: c.accuser, reason: `${v.sound}: the accusation is false` });
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
 /** A complaint about a DKG round-2 share: the box, plus what judging the share needs. */
 export interface DkgShareComplaint extends BoxComplaintContext {
   /** The dealer's round-1 package, as recorded and relayed. */
@@ -303,12 +346,6 @@ export interface DkgShareComplaint extends BoxComplaintContext {
   /** The accuser's FROST identifier (the share is f(x) at it). */
   readonly accuserIdentifier: string;
   readonly minSigners: number;
-}
-
-/** Whom a complaint proves at fault, and why (a sentence for reports). */
-export interface ComplaintVerdict {
-  readonly culprit: string;
-  readonly reason: string;
 }
 
 /**
@@ -323,36 +360,171 @@ export function judgeDkgShareComplaint(
   c: DkgShareComplaint,
   evidence: BoxEvidence,
 ): Result<ComplaintVerdict> {
-  const contents = openComplainedBox(c, evidence);
-  if (!contents.ok) return contents;
-  if (!contents.value.opened) return ok({ culprit: c.dealer, reason: contents.value.reason });
-  const plaintext = contents.value.plaintext;
-  try {
+  return judgeBox(c, evidence, (plaintext) => {
     let share;
     try {
       share = frost.decode.bytes('DkgRound2Package', plaintext);
     } catch {
-      return ok({
-        culprit: c.dealer,
-        reason: `the box ${c.dealer} signed, opened with ${c.accuser}'s proven keys, holds no round-2 package`,
-      });
+      return { fault: 'holds no round-2 package' };
     }
     try {
       frost.keys.dkg.verifyShare(c.dealerRound1, share, c.accuserIdentifier, c.minSigners);
     } catch (err) {
       if (!(err instanceof FrostError)) throw err;
-      return ok({
-        culprit: c.dealer,
-        reason: `the share ${c.dealer} signed to ${c.accuser}, opened with ${c.accuser}'s proven keys, fails vss_verify: ${err.message}`,
-      });
+      return { fault: `holds a share that fails vss_verify: ${err.message}` };
     } finally {
       share.signingShare.fill(0);
     }
-    return ok({
-      culprit: c.accuser,
-      reason: `the share ${c.dealer} sent ${c.accuser} matches ${c.dealer}'s commitment: the accusation is false`,
+    return { sound: `the share ${c.dealer} sent ${c.accuser} matches ${c.dealer}'s commitment` };
+  });
+}
+
+/**
+ * A complaint about a lifecycle box (docs/lifecycle.md): a refresh or reshare dealer's sub-share
+ * to a member of the new committee, or a repair helper's delta (to another helper) or σ (to the
+ * member being repaired).
+ */
+export type LifecycleBoxComplaint = BoxComplaintContext &
+  (
+    | {
+        readonly kind: 'refresh' | 'reshare';
+        /** The dealer's ReshareRound1Package, as recorded and relayed. */
+        readonly dealerPackage: ReshareRound1Package;
+        /** The key state the ceremony starts from (key.start's publicKeyPackage). */
+        readonly previous: PublicKeyPackage;
+        /** The dealers' and the new committee's FROST identifiers, and the new threshold. */
+        readonly params: ReshareParams;
+        readonly accuserIdentifier: string;
+      }
+    | { readonly kind: 'repair' }
+  );
+
+/**
+ * Judges a complaint about a lifecycle box from its evidence, like judgeDkgShareComplaint. A
+ * refresh or reshare sub-share is checked against its dealer's package (keys.reshare
+ * verifySubShare: the package's degree and constant term, sender and recipient, vss_verify). A
+ * repair box holds a scalar whose value nobody but the sum can check (Σσ against the verifying
+ * share): the helper is at fault only when its box does not open or holds no canonical scalar.
+ */
+export function judgeLifecycleComplaint(
+  c: LifecycleBoxComplaint,
+  evidence: BoxEvidence,
+): Result<ComplaintVerdict> {
+  if (c.kind === 'repair') {
+    return judgeBox(c, evidence, (plaintext) => {
+      // step2 parses each delta or σ as the helper and the repaired member do (a canonical scalar).
+      try {
+        frost.keys.repair.step2([plaintext]).fill(0);
+      } catch (err) {
+        if (!(err instanceof FrostError)) throw err;
+        return { fault: 'holds no canonical scalar' };
+      }
+      return {
+        sound: `the box ${c.dealer} sent ${c.accuser} opens and holds a scalar, and a repair's value can be checked only as a sum, which names nobody`,
+      };
     });
-  } finally {
-    plaintext.fill(0);
   }
+  return judgeBox(c, evidence, (plaintext) => {
+    let share;
+    try {
+      share = frost.decode.bytes('ReshareRound1Share', plaintext);
+    } catch {
+      return { fault: 'holds no sub-share' };
+    }
+    try {
+      // As the recipient checks it (part2): a refresh also refuses a change of threshold.
+      if (c.kind === 'refresh') {
+        frost.keys.refresh.verifySubShare(
+          c.previous,
+          c.params.dealers,
+          c.dealerPackage,
+          share,
+          c.accuserIdentifier,
+        );
+      } else {
+        frost.keys.reshare.verifySubShare(
+          c.previous,
+          c.params,
+          c.dealerPackage,
+          share,
+          c.accuserIdentifier,
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof FrostError)) throw err;
+      return { fault: `holds a sub-share that fails vss_verify: ${err.message}` };
+    } finally {
+      share.subShare.fill(0);
+    }
+    return {
+      sound: `the sub-share ${c.dealer} sent ${c.accuser} matches ${c.dealer}'s commitment`,
+    };
+  });
+}
+
+/**
+ * The complaint `accuser` makes against `dealer` about `box` in the lifecycle ceremony `start`
+ * describes, for judgeLifecycleComplaint: identity keys and identifiers from the start, and for a
+ * refresh or reshare the dealer's recorded package (`dealerPackage`, hex). INVALID_MESSAGE when
+ * the start makes them no dealer and recipient of such a box, or a package does not decode: the
+ * complaint then proves nothing. The coordinator and the audit both build it here, so they judge
+ * the same complaint.
+ */
+export function lifecycleComplaintOf(
+  ceremonyId: string,
+  start: KeyStart,
+  accuser: string,
+  dealer: string,
+  box: BoxComplaintContext['box'],
+  dealerPackage: string | undefined,
+): Result<LifecycleBoxComplaint> {
+  const people = [...start.participants, ...start.previous];
+  const accuserOf = people.find((p) => p.member === accuser);
+  const dealerOf = people.find((p) => p.member === dealer);
+  const receives =
+    start.kind === 'repair'
+      ? accuser !== dealer && (accuser === start.member || start.dealers.includes(accuser))
+      : start.participants.some((p) => p.member === accuser);
+  if (
+    accuserOf === undefined ||
+    dealerOf === undefined ||
+    !start.dealers.includes(dealer) ||
+    !receives
+  ) {
+    return fail('INVALID_MESSAGE', `${accuser} receives no box from ${dealer} in this ceremony`);
+  }
+  const base = {
+    ceremonyId,
+    accuser,
+    accuserIdentityKey: hexToBytes(accuserOf.identityKey, 32),
+    dealer,
+    dealerIdentityKey: hexToBytes(dealerOf.identityKey, 32),
+    box,
+  };
+  if (start.kind === 'repair') return ok({ ...base, kind: 'repair' });
+  let previous: PublicKeyPackage;
+  let dealerPkg: ReshareRound1Package;
+  try {
+    previous = frost.decode.bytes('PublicKeyPackage', hexToBytes(start.publicKeyPackage));
+  } catch {
+    return fail('INVALID_MESSAGE', 'the ceremony’s previous public key package does not decode');
+  }
+  try {
+    if (dealerPackage === undefined) throw new RangeError('no package');
+    dealerPkg = frost.decode.bytes('ReshareRound1Package', hexToBytes(dealerPackage));
+  } catch {
+    return fail('INVALID_MESSAGE', `${dealer} has no recorded round-1 package that decodes`);
+  }
+  return ok({
+    ...base,
+    kind: start.kind,
+    dealerPackage: dealerPkg,
+    previous,
+    params: {
+      dealers: start.dealers.map((d) => frost.identifier.derive(d)),
+      newIdentifiers: start.participants.map((p) => p.identifier),
+      newMinSigners: start.threshold,
+    },
+    accuserIdentifier: accuserOf.identifier,
+  });
 }

@@ -157,10 +157,13 @@ export {
   proveBoxComplaint,
   openComplainedBox,
   judgeDkgShareComplaint,
+  judgeLifecycleComplaint,
+  lifecycleComplaintOf,
   type BoxComplaintContext,
   type BoxContents,
   type ComplaintVerdict,
   type DkgShareComplaint,
+  type LifecycleBoxComplaint,
 } from './box-complaint.js';
 export {
   round1Hash,

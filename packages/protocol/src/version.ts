@@ -12,8 +12,12 @@
  *      (required of both ends), KEY_PACKAGE_MISMATCH
  *   4  a DKG `dkg.fail` accusing another member carries `evidence` that opens the box it is about
  *      (box-complaint.ts), judged by the coordinator; one without it is refused
+ *   5  the same for a lifecycle ceremony (refresh, reshare, repair): a `dkg.fail` accusing another
+ *      member carries `evidence` that opens the sub-share, delta or σ box it is about;
+ *      `key.start` (signed by the coordinator) and `key.round1` (signed by each dealer) name the
+ *      version, so an auditor judges the ceremony by its rules
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * Version in every signing and derivation domain (`conclave/v1/…`). Frozen apart from the wire

@@ -79,6 +79,42 @@ function checkParams(suite: Suite, old: PublicKeyPackage, p: ReshareParams): Che
   return { dealerX, dealers: p.dealers as Identifier[], newIds: p.newIdentifiers as Identifier[] };
 }
 
+/**
+ * One dealer's package checked on its own: of this ceremony's suite, from a dealer, committing to
+ * a polynomial of the new degree whose constant term is λ_i·PK_i (so no dealer can shift the group
+ * key). Returns the parsed commitment; throws naming the dealer.
+ */
+function dealerCommitment(
+  suite: Suite,
+  c: Checked,
+  old: PublicKeyPackage,
+  params: ReshareParams,
+  p: ReshareRound1Package,
+  mode: 'reshare' | 'refresh',
+): Pt[] {
+  if (p.suite !== suite.name) fail('WRONG_CIPHERSUITE', `package is for ${p.suite}`, [p.sender]);
+  const i = c.dealers.indexOf(p.sender);
+  if (i < 0) fail('UNKNOWN_IDENTIFIER', 'package from someone who is not a dealer', [p.sender]);
+  if (p.commitment.length !== params.newMinSigners)
+    fail(
+      mode === 'refresh' ? 'THRESHOLD_CHANGE_REFUSED' : 'INCORRECT_NUMBER_OF_COMMITMENTS',
+      `dealer committed to ${p.commitment.length} coefficients; the threshold is ${params.newMinSigners}`,
+      [p.sender],
+    );
+  const C = parseCommitment(suite, p.commitment, p.sender);
+  const PKi = parseElement(
+    suite,
+    old.verifyingShares[p.sender] as Uint8Array,
+    'old verifying share',
+  );
+  const lambda = lagrangeAt(suite, c.dealerX, c.dealerX[i] as bigint);
+  if (!(C[0] as Pt).equals(PKi.multiplyUnsafe(lambda)))
+    fail('INCORRECT_COMMITMENT', 'dealer’s commitment does not match its old verifying share', [
+      p.sender,
+    ]);
+  return C;
+}
+
 export function resharePart1(
   suite: Suite,
   key: KeyPackage,
@@ -129,30 +165,9 @@ export function resharePart2(
     fail('UNKNOWN_IDENTIFIER', 'this participant is not in the new committee', [me]);
   const byDealer = new Map<string, Pt[]>();
   for (const p of packages) {
-    if (p.suite !== suite.name) fail('WRONG_CIPHERSUITE', `package is for ${p.suite}`, [p.sender]);
-    const i = c.dealers.indexOf(p.sender);
-    if (i < 0) fail('UNKNOWN_IDENTIFIER', 'package from someone who is not a dealer', [p.sender]);
     if (byDealer.has(p.sender))
       fail('DUPLICATE_IDENTIFIER', 'two packages from one dealer', [p.sender]);
-    if (p.commitment.length !== params.newMinSigners)
-      fail(
-        mode === 'refresh' ? 'THRESHOLD_CHANGE_REFUSED' : 'INCORRECT_NUMBER_OF_COMMITMENTS',
-        `dealer committed to ${p.commitment.length} coefficients; the threshold is ${params.newMinSigners}`,
-        [p.sender],
-      );
-    const C = parseCommitment(suite, p.commitment, p.sender);
-    // The constant term must be λ_i·PK_i: a dealer cannot shift the group key.
-    const PKi = parseElement(
-      suite,
-      old.verifyingShares[p.sender] as Uint8Array,
-      'old verifying share',
-    );
-    const lambda = lagrangeAt(suite, c.dealerX, c.dealerX[i] as bigint);
-    if (!(C[0] as Pt).equals(PKi.multiplyUnsafe(lambda)))
-      fail('INCORRECT_COMMITMENT', 'dealer’s commitment does not match its old verifying share', [
-        p.sender,
-      ]);
-    byDealer.set(p.sender, C);
+    byDealer.set(p.sender, dealerCommitment(suite, c, old, params, p, mode));
   }
   if (byDealer.size !== c.dealers.length)
     fail(
@@ -196,6 +211,41 @@ export function resharePart2(
   )
     fail('INCORRECT_COMMITMENT', 'reshare changed the group key');
   return { keyPackage: makeKeyPackage(suite, me, total, pub), publicKeyPackage: pub };
+}
+
+/**
+ * One sub-share against its dealer's package, on its own (the check part2 makes of each when the
+ * sum fails): for whoever judges a complaint about it. The package must be a valid dealer package
+ * of this ceremony (dealerCommitment), the sub-share from that dealer to `recipient`, a member of
+ * the new committee, and f_i(recipient)·G must equal the commitment evaluated there (vss_verify,
+ * RFC 9591 Appendix C.2). Throws naming the dealer (INVALID_SECRET_SHARE when it does not match).
+ */
+export function reshareVerifySubShare(
+  suite: Suite,
+  old: PublicKeyPackage,
+  params: ReshareParams,
+  pkg: ReshareRound1Package,
+  share: ReshareRound1Share,
+  recipient: string,
+  mode: 'reshare' | 'refresh' = 'reshare',
+): void {
+  const c = checkParams(suite, old, params);
+  const recipientX = identifierToScalar(suite, recipient);
+  if (!c.newIds.some((id) => identifierToScalar(suite, id) === recipientX))
+    fail('UNKNOWN_IDENTIFIER', 'the recipient is not in the new committee', [recipient]);
+  const C = dealerCommitment(suite, c, old, params, pkg, mode);
+  if (share.suite !== suite.name)
+    fail('WRONG_CIPHERSUITE', `sub-share is for ${share.suite}`, [pkg.sender]);
+  if (identifierToScalar(suite, share.sender, pkg.sender) !== identifierToScalar(suite, pkg.sender))
+    fail('INVALID_PARAMETER', 'sub-share names another dealer', [pkg.sender]);
+  if (identifierToScalar(suite, share.recipient, pkg.sender) !== recipientX)
+    fail('INVALID_PARAMETER', 'sub-share addressed to someone else', [pkg.sender]);
+  const s = parseScalar(suite, share.subShare, 'sub-share', pkg.sender);
+  const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
+  if (!lhs.equals(vssEval(suite, C, recipientX)))
+    fail('INVALID_SECRET_SHARE', 'the sub-share does not match its dealer’s commitment', [
+      pkg.sender,
+    ]);
 }
 
 /** Proactive refresh: new shares for the same members, same threshold, same key. */

@@ -114,6 +114,13 @@ export const KeyStartSchema = z
     /** Repair: the member whose share is rebuilt. */
     member: MemberIdSchema.optional(),
     authorization: envelopeOf(LifecycleAuthorizationSchema),
+    /**
+     * The wire version whose rules the ceremony runs under, signed with the start so an auditor
+     * judges it by them: from 5, a complaint about another member's box needs evidence. Members
+     * take part only in a ceremony of their own version. Optional only so transcripts from
+     * before it parse.
+     */
+    protocolVersion: z.int().min(1).max(1000).optional(),
   })
   .refine((s) => s.threshold <= s.participants.length, {
     error: 'threshold exceeds the number of participants',
@@ -136,6 +143,12 @@ export const KeyRound1Schema = z.strictObject({
     .array(OutgoingBoxSchema)
     .max(MAX_PARTICIPANTS - 1)
     .superRefine(uniqueBy('recipient')),
+  /**
+   * The dealer's wire version, signed by the dealer: from 5, a complaint against it needs
+   * evidence, and an auditor knows that from the dealer's own word, not only from the
+   * coordinator's key.start. Optional only so transcripts from before it parse.
+   */
+  protocolVersion: z.int().min(1).max(1000).optional(),
 });
 
 /** coordinator → each participant: every round-1 package, and the round-1 boxes addressed to it. */
