@@ -4,7 +4,8 @@
  * a revoked one) and repair keep the group public key, and a later release still verifies under it;
  * a revoked member is refused at once and its old share cannot help sign; rotate makes a new group
  * whose transition file a quorum of each group signs (transition-sign), and the bundle verifies.
- * THREATS B.30–B.33.
+ * A refresh dealer that deals a bad sub-share is named, and the complaint's evidence proves it.
+ * THREATS B.25–B.27, B.30–B.33.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -146,6 +147,45 @@ describe('key lifecycle through the CLI', () => {
     webKey = String(w[0]!.doc['groupPublicKey']);
   }, 600_000);
   afterAll(async () => c?.close());
+
+  it('refresh with a dealer that deals a bad sub-share: aborted naming it, proven to an auditor trusting nobody; no share changes', async () => {
+    const [a, ...keygens] = await Promise.all([
+      admin(c, ['group', 'refresh', 'release']),
+      ...FIVE.map((m) =>
+        c.cli(
+          m,
+          ['keygen', 'release', '--timeout', '150', '--json'],
+          m === 'bob' ? { CONCLAVE_TEST_FAULT: 'bad-sub-share' } : {},
+        ),
+      ),
+    ]);
+    expect(a!.code, a!.stdout + a!.stderr).not.toBe(0);
+    const error = doc<{ error: { code: string; message: string } }>(a!).error;
+    expect(error.code).toBe('DKG_ABORTED');
+    expect(error.message).toMatch(/culprits: bob\b/);
+    const id = /key ceremony (c_[0-9a-f]+)/.exec(error.message)?.[1] ?? '';
+    for (const k of keygens) {
+      expect(k.code, k.stdout + k.stderr).not.toBe(0);
+      const e = doc<{ error: { code: string; culprits?: string[] } }>(k).error;
+      expect(['DKG_ABORTED', 'DKG_FAILED']).toContain(e.code);
+      expect(e.culprits).toEqual(['bob']);
+    }
+    // Nothing changed: every member keeps its epoch-0 share, with no pending file left behind.
+    for (const m of FIVE) expect(allShareFiles(c, m)).toEqual(['release.key', 'web.key']);
+    expect((await loadShare(c, 'alice', 'release')).metadata.epoch ?? 0).toBe(0);
+    // bob's first recipient complained with the evidence that opens his box: the culprit is
+    // proven from the transcript, not taken on the accuser's word (protocol 5).
+    const audit = await c.cli('carol', ['audit', id, '--json']);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    expect(
+      doc<{ ok: boolean; keyCulprits: { member: string; basis: string }[] }>(audit),
+    ).toMatchObject({
+      ok: true,
+      keyCulprits: [
+        { member: 'bob', basis: expect.stringMatching(/^proven by alice's .*fails vss_verify/) },
+      ],
+    });
+  }, 600_000);
 
   it('refresh: new shares (epoch 1), same key and threshold; a later release verifies under the same key', async () => {
     const before = await loadShare(c, 'alice', 'release');

@@ -45,6 +45,7 @@ import {
   type ComplaintEvidence,
 } from './dkg-participant.js';
 import { ClientError } from './errors.js';
+import { testFault } from './faults.js';
 import { keyCeremonyMetadata, type LoadedShare, type ShareMetadata } from './home.js';
 
 export interface LifecycleParticipantOptions {
@@ -573,10 +574,11 @@ export class LifecycleParticipant {
     const boxes = [...this.start.participants]
       .filter((p) => p.member !== this.#me)
       .sort((a, b) => (a.member < b.member ? -1 : 1))
-      .map((p) => {
-        const share = this.#subShares?.[p.identifier];
+      .map((p, i) => {
+        let share = this.#subShares?.[p.identifier];
         if (share === undefined)
           throw new ClientError('DKG_FAILED', 'FROST produced no sub-share for a member');
+        if (i === 0 && testFault() === 'bad-sub-share') share = offByOne(share);
         return this.#seal(p.member, frost.encode.bytes('ReshareRound1Share', share));
       });
     // Sealed into their boxes: the others' plaintext sub-shares are not needed again (B.34). Our
@@ -886,4 +888,14 @@ function requireScalar(sender: string, bytes: Uint8Array, what: string): void {
       `the ${what} from ${sender} is not a scalar`,
     );
   }
+}
+
+/**
+ * TEST-ONLY fault injection (CONCLAVE_TEST_FAULT=bad-sub-share): the sub-share plus one, a
+ * canonical scalar that no longer matches our commitment, so the tests can check that the
+ * recipient's complaint proves this dealer at fault.
+ */
+function offByOne(share: ReshareRound1Share): ReshareRound1Share {
+  const Fn = frost.suite.Fn;
+  return { ...share, subShare: Fn.toBytes(Fn.add(Fn.fromBytes(share.subShare), 1n)) };
 }

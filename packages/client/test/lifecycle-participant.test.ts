@@ -5,11 +5,12 @@ import { ed25519 as frost } from '@conclave/frost';
 import {
   PROTOCOL_VERSION,
   bodyHash,
-  boxToWire,
+  judgeLifecycleComplaint,
+  lifecycleComplaintOf,
   bytesToHex,
   newCeremonyId,
-  sealTo,
-  x25519PublicFromIdentity,
+  sealSignedBox,
+  type DkgFail,
   type KeyStart,
   type OpenedEnvelope,
   type SealedBody,
@@ -27,9 +28,17 @@ function opened(ceremonyId: string, body: SealedBody): OpenedEnvelope {
 
 type Box = { ephemeralKey: string; nonce: string; ciphertext: string };
 
-async function refresh(
-  opts: { failCommitOf?: string; abortDuringCommitOf?: string; abortDuringStageOf?: string } = {},
-) {
+interface RefreshOptions {
+  failCommitOf?: string;
+  abortDuringCommitOf?: string;
+  abortDuringStageOf?: string;
+  /** This dealer deals a bad sub-share (the test fault); the run stops after round 2. */
+  badSubShareFrom?: string;
+  /** The relay refuses (INVALID_MESSAGE) every dkg.fail naming another member. */
+  refuseComplaints?: boolean;
+}
+
+async function refresh(opts: RefreshOptions = {}) {
   const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
   const abort: SealedBody = {
     type: 'dkg.abort',
@@ -52,6 +61,8 @@ async function refresh(
           adminKey: admin.publicKey,
           send: async (_c, _r, body) => {
             outbox.push({ from: m, body });
+            if (opts.refuseComplaints && body.type === 'dkg.fail' && body.culprit !== m)
+              throw new ClientError('INVALID_MESSAGE', 'the accusation is refused');
           },
           loadShare: async () => share(m),
           stage: async (_kp, meta) => {
@@ -96,15 +107,29 @@ async function refresh(
     member: o.from,
     package: (o.body as { package: string }).package,
   }));
-  for (const m of NAMES) await deliver(m, { type: 'key.round1.all', packages, boxes: [] });
+  for (const m of NAMES) {
+    if (m === opts.badSubShareFrom) process.env['CONCLAVE_TEST_FAULT'] = 'bad-sub-share';
+    try {
+      await deliver(m, { type: 'key.round1.all', packages, boxes: [] });
+    } finally {
+      delete process.env['CONCLAVE_TEST_FAULT'];
+    }
+  }
   const r2 = take('key.round2');
+  const delivered = new Map<string, (Box & { sender: string })[]>();
   for (const m of NAMES) {
     const boxes = r2.flatMap((o) =>
       (o.body as { boxes: (Box & { recipient: string })[] }).boxes
         .filter((b) => b.recipient === m)
         .map(({ recipient: _r, ...box }) => ({ sender: o.from, ...box })),
     );
+    delivered.set(m, boxes);
     await deliver(m, { type: 'key.round2.deliver', boxes });
+  }
+  const run = { ceremonyId, start, delivered, packages, staged, discarded, committed };
+  if (opts.badSubShareFrom !== undefined) {
+    const none: (LifecycleResult | ClientError | 'unsettled')[] = [];
+    return { ...run, results: none, outbox: outbox.splice(0) };
   }
   const confirms = take('dkg.confirm');
   expect(confirms).toHaveLength(NAMES.length - (opts.abortDuringStageOf === undefined ? 0 : 1));
@@ -120,7 +145,31 @@ async function refresh(
       })),
     });
   }
-  return { results: await Promise.all(results), staged, discarded, committed, outbox };
+  return { ...run, results: await Promise.all(results), outbox };
+}
+
+/** Judges `accuser`'s dkg.fail against its culprit as the coordinator and the audit do. */
+function judged(
+  run: {
+    ceremonyId: string;
+    start: KeyStart;
+    delivered: Map<string, (Box & { sender: string })[]>;
+  },
+  accuser: string,
+  fail: DkgFail,
+  dealerPackage: string | undefined,
+) {
+  const box = run.delivered.get(accuser)!.find((b) => b.sender === fail.culprit)!;
+  const complaint = lifecycleComplaintOf(
+    run.ceremonyId,
+    run.start,
+    accuser,
+    fail.culprit,
+    box,
+    dealerPackage,
+  );
+  if (!complaint.ok) return complaint;
+  return judgeLifecycleComplaint(complaint.value, fail.evidence!);
 }
 
 describe('LifecycleParticipant (refresh)', () => {
@@ -225,6 +274,61 @@ async function leavingDealer() {
   return { finish, complete, outbox };
 }
 
+describe('LifecycleParticipant (complaints, protocol 5)', () => {
+  it('names the dealer of a bad sub-share with evidence the judge upholds against it', async () => {
+    const run = await refresh({ badSubShareFrom: 'bob' });
+    // bob's first recipient (by name) is alice: her part2 finds his sub-share bad.
+    const fails = run.outbox.filter((o) => o.body.type === 'dkg.fail');
+    expect(fails.map((o) => o.from)).toEqual(['alice']);
+    const fail = fails[0]!.body as DkgFail;
+    expect(fail).toMatchObject({ culprit: 'bob', code: 'INVALID_SECRET_SHARE' });
+    expect(fail.evidence).toBeDefined();
+    expect(run.outbox.some((o) => o.from === 'alice' && o.body.type === 'dkg.confirm')).toBe(false);
+    const bobPackage = run.packages.find((p) => p.member === 'bob')?.package;
+    const verdict = judged(run, 'alice', fail, bobPackage);
+    expect(verdict.ok && verdict.value.culprit).toBe('bob');
+    expect(verdict.ok && verdict.value.reason).toMatch(/fails vss_verify/);
+  });
+
+  it('a refused complaint ends the ceremony naming the member itself, so nobody is blamed', async () => {
+    const run = await refresh({ badSubShareFrom: 'bob', refuseComplaints: true });
+    const fails = run.outbox.filter((o) => o.body.type === 'dkg.fail').map((o) => o.body);
+    expect(fails).toEqual([
+      expect.objectContaining({ culprit: 'bob', evidence: expect.any(Object) }),
+      expect.objectContaining({ culprit: 'alice', code: 'INCONSISTENT_VIEW' }),
+    ]);
+    expect((fails[1] as DkgFail).evidence).toBeUndefined();
+  });
+
+  it('refuses a key.start of another protocol version, sending nothing', async () => {
+    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
+    for (const version of [undefined, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1]) {
+      const sent: SealedBody[] = [];
+      const { protocolVersion: _v, ...rest } = start;
+      const other: KeyStart = version === undefined ? rest : { ...rest, protocolVersion: version };
+      const p = new LifecycleParticipant(
+        {
+          member: 'alice',
+          key: ids['alice']!,
+          adminKey: admin.publicKey,
+          send: async (_c, _r, body) => {
+            sent.push(body);
+          },
+          loadShare: async () => share('alice'),
+          stage: async () => '/pending/alice',
+          commit: async (_g, path) => path,
+          discard: async () => undefined,
+        },
+        ceremonyId,
+        other,
+      );
+      p.result.catch(() => undefined);
+      await expect(p.begin()).rejects.toThrow(/names protocol .* this conclave speaks/);
+      expect(sent).toEqual([]);
+    }
+  });
+});
+
 describe('LifecycleParticipant (an abort while the share is swapped)', () => {
   it('ignores a dkg.abort once committing: the staged share is not deleted mid-swap', async () => {
     const { results, discarded, committed } = await refresh({ abortDuringCommitOf: 'bob' });
@@ -262,7 +366,8 @@ describe('LifecycleParticipant (a dealer leaving in a reshare)', () => {
 });
 
 describe('LifecycleParticipant (repair)', () => {
-  it('a rebuilt share that does not verify blames nobody: dkg.fail names the member itself', async () => {
+  /** carol, whose share is lost, receives a σ box from each helper (made by `sigma`). */
+  async function repairCarol(sigma: (helper: string, i: number) => Uint8Array) {
     const { admin, ids, pubHex, gpk, roster, authorize } = dealtGroup(NAMES, GROUP);
     const helpers = ['alice', 'bob'];
     const ceremonyId = newCeremonyId();
@@ -309,24 +414,52 @@ describe('LifecycleParticipant (repair)', () => {
     );
     await carol.begin();
     await carol.handle(opened(ceremonyId, { type: 'key.round1.all', packages: [], boxes: [] }));
-    // Each helper's σ is a scalar, but their sum is not carol's share: which helper lied (or
-    // whether the coordinator swapped a box) carol cannot tell.
-    const sigma = (seed: number) => {
-      const s = new Uint8Array(32);
-      s[0] = seed;
-      return s;
-    };
-    const boxes = helpers.map((h, i) => {
-      const box = sealTo(x25519PublicFromIdentity(ids['carol']!.publicKey), ids[h]!, sigma(i + 1), {
+    // Signed by each helper, as every sender signs its boxes (an unsigned one is never opened).
+    const boxes = helpers.map((h, i) => ({
+      sender: h,
+      ...sealSignedBox(ids['carol']!.publicKey, ids[h]!, sigma(h, i), {
         ceremonyId,
         sender: h,
         recipient: 'carol',
-      });
-      return { sender: h, ...boxToWire(box) };
-    });
+      }),
+    }));
     await carol.handle(opened(ceremonyId, { type: 'key.round2.deliver', boxes }));
-    const fail = outbox.find((b) => b.type === 'dkg.fail');
-    expect(fail).toMatchObject({ type: 'dkg.fail', culprit: 'carol' });
     expect(outbox.some((b) => b.type === 'dkg.confirm')).toBe(false);
+    return { ceremonyId, start, boxes, fail: outbox.find((b) => b.type === 'dkg.fail') as DkgFail };
+  }
+
+  it('a rebuilt share that does not verify blames nobody: dkg.fail names the member itself', async () => {
+    // Each helper's σ is a scalar, but their sum is not carol's share: which helper lied (or
+    // whether the coordinator swapped a box) carol cannot tell.
+    const { fail } = await repairCarol((_h, i) => {
+      const s = new Uint8Array(32);
+      s[0] = i + 1;
+      return s;
+    });
+    expect(fail).toMatchObject({
+      type: 'dkg.fail',
+      culprit: 'carol',
+      code: 'INVALID_SECRET_SHARE',
+    });
+    expect(fail.reason).toMatch(/which helper sent a bad σ cannot be told/);
+    expect(fail.evidence).toBeUndefined();
+  });
+
+  it('a σ that is no scalar names its helper, with evidence the judge upholds', async () => {
+    const run = await repairCarol((h, i) => new Uint8Array(32).fill(h === 'bob' ? 0xff : i + 1));
+    expect(run.fail).toMatchObject({ culprit: 'bob', code: 'INVALID_SECRET_SHARE' });
+    const complaint = lifecycleComplaintOf(
+      run.ceremonyId,
+      run.start,
+      'carol',
+      'bob',
+      run.boxes.find((b) => b.sender === 'bob')!,
+      undefined,
+    );
+    const verdict = complaint.ok
+      ? judgeLifecycleComplaint(complaint.value, run.fail.evidence!)
+      : complaint;
+    expect(verdict.ok && verdict.value.culprit).toBe('bob');
+    expect(verdict.ok && verdict.value.reason).toMatch(/no canonical scalar/);
   });
 });
