@@ -1,4 +1,5 @@
-// Verifiable complaints about a DKG round-2 box (THREATS B.25–B.27).
+// Verifiable complaints about a DKG round-2 box (THREATS B.25–B.27), and from protocol 5 about a
+// lifecycle ceremony's boxes: a refresh or reshare sub-share, a repair delta or σ.
 //
 // A round-2 share travels in a pairwise box (pairwise.ts) keyed by two X25519 outputs the
 // recipient holds: X25519(r, E) with the sender's fresh key E, and X25519(r, S) with the sender's
