@@ -142,6 +142,21 @@ export function committeeConfirmed(
 }
 
 /**
+ * Refuses to take part in a lifecycle ceremony of another wire version: as for a DKG
+ * (checkDkgStart), the rules it runs under (from 5, complaints carry evidence) are signed into its
+ * start for its auditors. Only for taking part: recovering the share a ceremony of an earlier
+ * version staged (provenOutcome) checks its start with checkKeyStart alone.
+ */
+export function checkKeyStartVersion(ceremonyId: string, start: KeyStart): void {
+  if (start.protocolVersion !== PROTOCOL_VERSION) {
+    throw new ClientError(
+      'DKG_FAILED',
+      `key ceremony ${ceremonyId} refused: it names protocol ${start.protocolVersion ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
+    );
+  }
+}
+
+/**
  * Checks a key.start: admin-sealed authorization for this ceremony that says exactly what the
  * start says, identifiers derived from names, and this member in a role.
  */
@@ -155,12 +170,6 @@ export function checkKeyStart(
   const refuse = (why: string): never => {
     throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
   };
-  // As for a DKG (checkDkgStart): the rules the ceremony runs under are signed into its start.
-  if (start.protocolVersion !== PROTOCOL_VERSION) {
-    refuse(
-      `it names protocol ${start.protocolVersion ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
-    );
-  }
   const auth = openEnvelope(start.authorization, (s) => (s === 'admin' ? adminKey : undefined));
   if (!auth.ok) refuse('its authorization is not sealed by the pinned admin key');
   if (start.authorization.ceremonyId !== ceremonyId)
@@ -322,6 +331,7 @@ export class LifecycleParticipant {
   /** Checks the start against the admin's word and our own share, then sends round 1 if we deal. */
   async begin(): Promise<void> {
     try {
+      checkKeyStartVersion(this.ceremonyId, this.start);
       checkKeyStart(this.ceremonyId, this.start, this.#o.adminKey, this.#me, this.#o.key.publicKey);
       const old = frost.decode.bytes('PublicKeyPackage', hexToBytes(this.start.publicKeyPackage));
       if (bytesToHex(old.verifyingKey) !== this.start.groupPublicKey)

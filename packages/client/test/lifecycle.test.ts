@@ -294,6 +294,18 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
     expect(out.epoch).toBe(1);
     expect(out.pending).toHaveLength(0);
   });
+
+  it('promotes it for a ceremony completed before protocol 5, whose start names no version', async () => {
+    // Staged by this member before it upgraded: taking part needs the version, recovering does not.
+    const r = await restarted();
+    const { protocolVersion: _v, ...versionless } = r.start();
+    const out = await r.recover({
+      start: r.seal(versionless, 1),
+      outcome: r.seal(r.complete(), 9),
+    });
+    expect(out.epoch).toBe(1);
+    expect(out.pending).toHaveLength(0);
+  });
 });
 
 // The same after a DKG: the member staged its first share of the group before confirming, then
