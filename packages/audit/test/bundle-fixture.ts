@@ -934,23 +934,38 @@ const LIFECYCLE_ROUND: Record<string, string> = {
   'key.start': '0',
   'key.round1': '1',
   'key.round1.all': '1',
+  'key.round2': '2',
+  'key.round2.deliver': '2',
+  'dkg.fail': '2',
   'dkg.confirm': '3',
   'dkg.complete': '3',
+  'dkg.abort': '3',
 };
 
 /**
- * A completed lifecycle ceremony of group `release` (2-of-3 alice, bob, carol at epoch 0): a
- * `refresh` by all three, a `reshare` by alice and bob to 3-of-4 with dave, or a `repair` of carol's
- * share by alice and bob. Real FROST dealer packages and the public key package they give, every
- * confirmer's signed `dkg.confirm` of the lifecycle hash and `dkg.complete`; the encrypted boxes are
- * left out (the auditor cannot open them). The bundle records epoch 0 and, for refresh/reshare,
- * epoch 1 as the coordinator does. `reseal` re-seals as any sender; both re-log.
+ * The opening of a lifecycle ceremony of group `release` (2-of-3 alice, bob, carol at epoch 0): the
+ * admin's authorization, the coordinator's `key.start`, the dealers' round-1 messages (real FROST
+ * dealer packages for a refresh or reshare) and their relay to every recipient. As protocol 5 makes
+ * them, key.start and each key.round1 name the protocol version, unless the options say otherwise.
  */
-export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): KeyCase {
+function lifecycleOpening(
+  kind: 'refresh' | 'reshare' | 'repair',
+  options: {
+    /** A transcript from before protocol 5: neither key.start nor any key.round1 names a version. */
+    readonly beforeProtocol5?: boolean;
+    /** key.start names no version (the dealers' signed round 1 still do). */
+    readonly versionlessStarts?: boolean;
+    /** No dealer's key.round1 names a version (key.start still does). */
+    readonly versionlessRound1?: boolean;
+  } = {},
+) {
+  const startVersioned = options.beforeProtocol5 !== true && options.versionlessStarts !== true;
+  const round1Versioned = options.beforeProtocol5 !== true && options.versionlessRound1 !== true;
+  const version = (named: boolean) => (named ? { protocolVersion: PROTOCOL_VERSION } : {});
   const old = ['alice', 'bob', 'carol'] as const;
   const names = kind === 'reshare' ? [...old, 'dave'] : [...old];
   const parties = cast(names, LIFECYCLE_ROUND);
-  const { ids, ceremonyId, transcript, push } = parties;
+  const { ids, push } = parties;
   const idOf = (m: string) => frost.identifier.derive(m);
   const participant = (m: string) => ({
     member: m,
@@ -1001,13 +1016,17 @@ export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): KeyCase
     dealers,
     ...(repaired === undefined ? {} : { member: repaired }),
     authorization,
+    ...version(startVersioned),
   });
 
   // Round 1: dealers' public packages (refresh/reshare); a repair's helpers send boxes only.
   let newPub = oldPub;
   const packages: { member: string; package: string }[] = [];
+  // Each dealer's package and the sub-shares it deals (refresh/reshare), in `dealers` order.
+  let dealing: ReturnType<typeof frost.keys.reshare.part1>[] = [];
   if (kind === 'repair') {
-    for (const d of dealers) push(d, null, { type: 'key.round1', boxes: [] });
+    for (const d of dealers)
+      push(d, null, { type: 'key.round1', boxes: [], ...version(round1Versioned) });
   } else {
     const params = {
       dealers: dealers.map(idOf),
@@ -1022,7 +1041,12 @@ export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): KeyCase
     dealers.forEach((d, i) => {
       const pkg = bytesToHex(frost.encode.bytes('ReshareRound1Package', dealt1[i]!.package));
       packages.push({ member: d, package: pkg });
-      push(d, null, { type: 'key.round1', package: pkg, boxes: [] });
+      push(d, null, {
+        type: 'key.round1',
+        package: pkg,
+        boxes: [],
+        ...version(round1Versioned),
+      });
     });
     const m0 = committee[0]!;
     const out =
@@ -1042,10 +1066,57 @@ export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): KeyCase
             dealt1.map((x) => x.shares[idOf(m0)]!),
           );
     newPub = out.publicKeyPackage;
+    dealing = dealt1;
   }
   const recipients = kind === 'repair' ? [...dealers, 'carol'] : committee;
   for (const m of recipients)
     push('coordinator', m, { type: 'key.round1.all', packages, boxes: [] });
+  return {
+    parties,
+    old,
+    committee,
+    threshold,
+    dealers,
+    repaired,
+    toEpoch,
+    participant,
+    member,
+    idOf,
+    oldPub,
+    oldPubHex,
+    groupPublicKey,
+    newPub,
+    packages,
+    dealing,
+  };
+}
+
+/**
+ * A completed lifecycle ceremony of group `release` (2-of-3 alice, bob, carol at epoch 0): a
+ * `refresh` by all three, a `reshare` by alice and bob to 3-of-4 with dave, or a `repair` of carol's
+ * share by alice and bob. Real FROST dealer packages and the public key package they give, every
+ * confirmer's signed `dkg.confirm` of the lifecycle hash and `dkg.complete`; the encrypted boxes are
+ * left out (the auditor cannot open them). The bundle records epoch 0 and, for refresh/reshare,
+ * epoch 1 as the coordinator does. `reseal` re-seals as any sender; both re-log.
+ */
+export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): KeyCase {
+  const {
+    parties,
+    old,
+    committee,
+    threshold,
+    dealers,
+    repaired,
+    toEpoch,
+    participant,
+    member,
+    oldPub,
+    oldPubHex,
+    groupPublicKey,
+    newPub,
+    packages,
+  } = lifecycleOpening(kind);
+  const { ids, ceremonyId, transcript, push } = parties;
 
   const newPubBytes = frost.encode.bytes('PublicKeyPackage', newPub);
   const hash = lifecycleHash({
@@ -1108,6 +1179,134 @@ export function lifecycleBundle(kind: 'refresh' | 'reshare' | 'repair'): KeyCase
     registry: parties.registry(),
     transcript,
     recorded: { state: 'completed', culprits: [] },
+    log: null,
+  };
+  return keyCase(parties, bundle, groupPublicKey);
+}
+
+/** What the members of an aborted refresh or reshare did after round 1 (lifecycleOpening). */
+export interface LifecycleAbortScript {
+  /**
+   * `refresh` (the default: alice, bob and carol deal to each other), or `reshare` (alice and bob
+   * deal to 3-of-4 with dave).
+   */
+  readonly kind?: 'refresh' | 'reshare';
+  /** A dealer whose sub-share to a recipient has a flipped byte (its box is real either way). */
+  readonly badShare?: { readonly from: string; readonly to: string };
+  /**
+   * A member's complaint, after every dealer's round 2 was delivered, with the evidence that opens
+   * the culprit's box to it (box-complaint.ts), or that evidence with its response replaced by
+   * its challenge ('forged'), or none.
+   */
+  readonly fail: {
+    readonly from: string;
+    readonly culprit: string;
+    readonly code: string;
+    readonly evidence?: 'genuine' | 'forged';
+  };
+  /** A ceremony from before protocol 5: neither key.start nor any key.round1 names a version. */
+  readonly beforeProtocol5?: boolean;
+  /** key.start names no version; the dealers' signed key.round1 still do. */
+  readonly versionlessStarts?: boolean;
+  /** No dealer's key.round1 names a version; key.start still does. */
+  readonly versionlessRound1?: boolean;
+  /** The coordinator's dkg.abort. */
+  readonly abort: { readonly code: string; readonly culprits: readonly string[] };
+}
+
+/**
+ * An aborted lifecycle ceremony (refresh or reshare) of group `release`: lifecycleOpening, then
+ * every dealer's `key.round2` (real sub-shares of its package, each sealed to its recipient in a
+ * box it signed, in member order, as the client sends them), the coordinator's
+ * `key.round2.deliver` to each member of the committee, the script's `dkg.fail` and the
+ * coordinator's `dkg.abort`, recorded as `aborted` (the bundle records epoch 0 only).
+ */
+export function abortedLifecycleBundle(script: LifecycleAbortScript): KeyCase {
+  const kind = script.kind ?? 'refresh';
+  const { parties, old, committee, dealers, member, idOf, oldPubHex, groupPublicKey, dealing } =
+    lifecycleOpening(kind, {
+      ...(script.beforeProtocol5 === true ? { beforeProtocol5: true } : {}),
+      ...(script.versionlessStarts === true ? { versionlessStarts: true } : {}),
+      ...(script.versionlessRound1 === true ? { versionlessRound1: true } : {}),
+    });
+  const { ids, ceremonyId, transcript, push } = parties;
+  const sent = new Map<string, WireBox & { signature: string }>();
+  dealers.forEach((d, i) => {
+    const boxes = [...committee]
+      .filter((r) => r !== d)
+      .sort()
+      .map((r) => {
+        const share = dealing[i]!.shares[idOf(r)]!;
+        const value = share.subShare.slice();
+        if (script.badShare?.from === d && script.badShare.to === r) value[16] = value[16]! ^ 1;
+        const plaintext = frost.encode.bytes('ReshareRound1Share', { ...share, subShare: value });
+        const box = sealSignedBox(ids[r]!.publicKey, ids[d]!, plaintext, {
+          ceremonyId,
+          sender: d,
+          recipient: r,
+        });
+        sent.set(`${d}>${r}`, box);
+        return { recipient: r, ...box };
+      });
+    push(d, null, { type: 'key.round2', boxes });
+  });
+  for (const m of committee) {
+    const boxes = dealers
+      .filter((d) => d !== m)
+      .map((d) => ({ sender: d, ...sent.get(`${d}>${m}`)! }));
+    push('coordinator', m, { type: 'key.round2.deliver', boxes });
+  }
+  const { from, culprit, evidence: kindOfEvidence } = script.fail;
+  const box = sent.get(`${culprit}>${from}`);
+  let evidence =
+    kindOfEvidence === undefined || box === undefined
+      ? undefined
+      : proveBoxComplaint(ids[from]!, {
+          ceremonyId,
+          accuser: from,
+          accuserIdentityKey: ids[from]!.publicKey,
+          dealer: culprit,
+          dealerIdentityKey: ids[culprit]!.publicKey,
+          box,
+        });
+  if (evidence !== undefined && kindOfEvidence === 'forged') {
+    evidence = { ...evidence, response: evidence.challenge };
+  }
+  push(from, null, {
+    type: 'dkg.fail',
+    culprit,
+    code: script.fail.code,
+    reason: 'the sub-share does not verify',
+    ...(evidence === undefined ? {} : { evidence }),
+  });
+  push('coordinator', '*', {
+    type: 'dkg.abort',
+    code: script.abort.code,
+    message: 'the ceremony ended',
+    culprits: [...script.abort.culprits],
+  });
+  const bundle: CeremonyBundle = {
+    format: BUNDLE_FORMAT,
+    ceremonyId,
+    kind: 'key',
+    keys: parties.keys(),
+    group: {
+      name: 'release',
+      epochs: [
+        {
+          epoch: 0,
+          at: T0 - 500,
+          threshold: 2,
+          members: old.map(member),
+          groupPublicKey,
+          publicKeyPackage: oldPubHex,
+          keyCreatedAt: Math.floor(T0 / 1000),
+        },
+      ],
+    },
+    registry: parties.registry(),
+    transcript,
+    recorded: { state: 'aborted', culprits: [] },
     log: null,
   };
   return keyCase(parties, bundle, groupPublicKey);

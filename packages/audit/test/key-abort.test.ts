@@ -4,7 +4,13 @@
 // OUTCOME_UNPROVEN; a key ceremony ends with one final envelope, last (UNEXPECTED_MESSAGE).
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle } from '../src/index.js';
-import { abortedKeyBundle, lifecycleBundle, type AbortScript } from './bundle-fixture.js';
+import {
+  abortedKeyBundle,
+  abortedLifecycleBundle,
+  lifecycleBundle,
+  type AbortScript,
+  type LifecycleAbortScript,
+} from './bundle-fixture.js';
 
 const verify = (script: AbortScript) => {
   const c = abortedKeyBundle(script);
@@ -260,6 +266,108 @@ describe('aborted key ceremonies: culprits the transcript does not back fail OUT
     it(name, () => {
       const r = verify(script);
       expect(failed(r)).toEqual(['OUTCOME_UNPROVEN']);
+      expect(r.keyCulprits).toBeUndefined();
+    });
+  }
+});
+
+// Protocol 5: a lifecycle complaint about another member's box (a refresh or reshare sub-share)
+// carries the evidence that opens it, judged again here; before it, such a complaint was its
+// sender's word. The version is signed into key.start (coordinator) and each key.round1 (dealer).
+describe('aborted lifecycle ceremonies: a complaint about a sub-share', () => {
+  const verifyLifecycle = (script: LifecycleAbortScript) => {
+    const c = abortedLifecycleBundle(script);
+    return verifyCeremonyBundle(c.bundle, c.trust);
+  };
+  const complaint = (evidence?: 'genuine' | 'forged') => ({
+    from: 'bob',
+    culprit: 'carol',
+    code: 'INVALID_SECRET_SHARE',
+    ...(evidence === undefined ? {} : { evidence }),
+  });
+  const badShare = { from: 'carol', to: 'bob' };
+  const abort = { code: 'INVALID_SECRET_SHARE', culprits: ['carol'] };
+
+  it.each(['refresh', 'reshare'] as const)(
+    '%s: a complaint whose evidence opens the box to a bad sub-share: proven',
+    (kind) => {
+      const culprit = kind === 'reshare' ? 'alice' : 'carol';
+      const r = verifyLifecycle({
+        kind,
+        badShare: { from: culprit, to: 'bob' },
+        fail: { ...complaint('genuine'), culprit },
+        abort: { code: 'INVALID_SECRET_SHARE', culprits: [culprit] },
+      });
+      expect(failed(r)).toEqual([]);
+      expect(blame(r)).toEqual({
+        [culprit]: expect.stringMatching(
+          new RegExp(
+            `^proven by bob's signed dkg\\.fail .*${culprit} signed to bob.*fails vss_verify`,
+          ),
+        ),
+      });
+    },
+  );
+
+  it('before protocol 5 (no version anywhere), a complaint without evidence: named by it, not proven', () => {
+    const r = verifyLifecycle({ beforeProtocol5: true, badShare, fail: complaint(), abort });
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({ carol: expect.stringMatching(/^named by bob .*not proven/) });
+  });
+
+  const unevidenced =
+    /a ceremony of protocol 5 takes no complaint about another member without the evidence/;
+  const cases: [string, LifecycleAbortScript, RegExp][] = [
+    [
+      'a complaint about another member without evidence, in a ceremony of protocol 5',
+      { badShare, fail: complaint(), abort },
+      unevidenced,
+    ],
+    [
+      'the same, where only key.start names protocol 5',
+      { versionlessRound1: true, badShare, fail: complaint(), abort },
+      unevidenced,
+    ],
+    [
+      'the same, where no key.start names a version but the dealers’ signed key.round1 do',
+      { versionlessStarts: true, badShare, fail: complaint(), abort },
+      unevidenced,
+    ],
+    [
+      'a complaint whose evidence proves nothing (its response replaced by its challenge)',
+      { badShare, fail: complaint('forged'), abort },
+      /its evidence proves nothing: the complaint’s proof does not verify/,
+    ],
+    [
+      'a complaint whose own evidence shows the sub-share is sound (a false accusation)',
+      { fail: complaint('genuine'), abort },
+      /the sub-share carol sent bob matches carol's commitment: the accusation is false/,
+    ],
+    [
+      'the same before protocol 5: evidence, when given, is judged whatever the version',
+      { beforeProtocol5: true, fail: complaint('genuine'), abort },
+      /the accusation is false/,
+    ],
+    [
+      'a proven complaint turned into blame of another member',
+      { badShare, fail: complaint('genuine'), abort: { ...abort, culprits: ['alice'] } },
+      /names alice, but bob's signed dkg\.fail .* names carol/,
+    ],
+    [
+      'a proven complaint under a code that misreports it',
+      {
+        badShare,
+        fail: { ...complaint('genuine'), code: 'CONFIRMATION_MISMATCH' },
+        abort: { code: 'CONFIRMATION_MISMATCH', culprits: ['carol'] },
+      },
+      /a complaint about a box does not say CONFIRMATION_MISMATCH/,
+    ],
+  ];
+  for (const [name, script, why] of cases) {
+    it(`OUTCOME_UNPROVEN: ${name}`, () => {
+      const r = verifyLifecycle(script);
+      expect(failed(r)).toEqual(['OUTCOME_UNPROVEN']);
+      expect(r.checks.find((x) => !x.ok)?.detail).toMatch(why);
       expect(r.keyCulprits).toBeUndefined();
     });
   }

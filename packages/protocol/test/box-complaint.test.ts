@@ -3,7 +3,12 @@
  * X25519 outputs and their Chaum–Pedersen proof open the box for a judge, who then names the dealer
  * (bad box or bad share) or the accuser (sound share). One test per way evidence proves nothing.
  */
-import { ed25519 as frost, type DkgRound1Package } from '@conclave/frost';
+import {
+  ed25519 as frost,
+  type DkgRound1Package,
+  type KeyPackage,
+  type ReshareRound1Share,
+} from '@conclave/frost';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
 import fc from 'fast-check';
@@ -12,10 +17,13 @@ import { complaintChallenge, liftMontgomery8 } from '../src/box-complaint.js';
 import {
   BoxEvidenceSchema,
   DkgFailSchema,
+  KeyStartSchema,
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
   judgeDkgShareComplaint,
+  judgeLifecycleComplaint,
+  lifecycleComplaintOf,
   openComplainedBox,
   proveBoxComplaint,
   sealSignedBox,
@@ -24,10 +32,21 @@ import {
   type BoxEvidence,
   type DkgShareComplaint,
   type IdentityKey,
+  type KeyStart,
+  type LifecycleBoxComplaint,
   type Result,
   type WireBox,
 } from '../src/index.js';
-import { CEREMONY, OTHER_CEREMONY, alice, bob, carol, numRuns } from './fixtures.js';
+import {
+  CEREMONY,
+  OTHER_CEREMONY,
+  alice,
+  bob,
+  carol,
+  numRuns,
+  sealedExamples,
+  seeded,
+} from './fixtures.js';
 
 const ORDER = ed25519.Point.Fn.ORDER;
 const codeOf = (r: Result<unknown>): string => (r.ok ? 'OK' : r.error.code);
@@ -251,5 +270,348 @@ describe('evidence that proves nothing is refused (INVALID_MESSAGE)', () => {
     expect(judge(evidence, unsigned as typeof ordinary)).toBe('INVALID_MESSAGE');
     const byCarol = { ...ordinary, signature: signPairwiseBox(carol, ctx, ordinary) };
     expect(judge(evidence, byCarol)).toBe('INVALID_MESSAGE');
+  });
+});
+
+// Lifecycle complaints (protocol 5): a refresh or reshare sub-share, or a repair delta or σ, in a
+// box its dealer signed, judged from the accuser's evidence against the ceremony's key.start. The
+// key is 2-of-4 (alice, bob, carol, dave) at epoch 0: a refresh by all four; a reshare by alice and
+// bob to alice, bob and carol, threshold 3 (dave leaves); a repair of carol's share by the helpers
+// alice and bob (dave neither helps nor is repaired).
+describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf', () => {
+  const dave = seeded(6);
+  const people: Record<string, IdentityKey> = { alice, bob, carol, dave };
+  const members = ['alice', 'bob', 'carol', 'dave'] as const;
+  const idOf = (m: string): string => frost.identifier.derive(m);
+  const held = frost.keys.dealer({ minSigners: 2, maxSigners: 4, identifiers: members.map(idOf) });
+  const oldPub = held.publicKeyPackage;
+  const keyOf = (m: string): KeyPackage =>
+    frost.keys.keyPackage(held.shares[frost.identifier.derive(m)]!);
+  const participant = (m: string) => ({
+    member: m,
+    identifier: idOf(m),
+    identityKey: bytesToHex(people[m]!.publicKey),
+  });
+
+  function lifecycleStart(kind: 'refresh' | 'reshare' | 'repair'): KeyStart {
+    const all = members.map(participant);
+    return KeyStartSchema.parse({
+      type: 'key.start',
+      kind,
+      group: 'release-leads',
+      fromEpoch: 0,
+      toEpoch: kind === 'repair' ? 0 : 1,
+      groupPublicKey: bytesToHex(oldPub.verifyingKey),
+      publicKeyPackage: bytesToHex(frost.encode.bytes('PublicKeyPackage', oldPub)),
+      previousThreshold: 2,
+      previous: all,
+      threshold: kind === 'reshare' ? 3 : 2,
+      participants: kind === 'reshare' ? all.slice(0, 3) : all,
+      dealers: kind === 'refresh' ? [...members] : ['alice', 'bob'],
+      ...(kind === 'repair' ? { member: 'carol' } : {}),
+      authorization: sealedExamples['key.start'].authorization,
+      protocolVersion: 5,
+    });
+  }
+  const refreshStart = lifecycleStart('refresh');
+  const reshareStart = lifecycleStart('reshare');
+  const repairStart = lifecycleStart('repair');
+
+  const refreshFromAlice = frost.keys.refresh.part1(
+    keyOf('alice'),
+    oldPub,
+    refreshStart.dealers.map(idOf),
+  );
+  const reshareFromAlice = frost.keys.reshare.part1(keyOf('alice'), oldPub, {
+    dealers: reshareStart.dealers.map(idOf),
+    newIdentifiers: reshareStart.participants.map((p) => p.identifier),
+    newMinSigners: 3,
+  });
+  const packageHex = (out: typeof refreshFromAlice): string =>
+    bytesToHex(frost.encode.bytes('ReshareRound1Package', out.package));
+  const refreshPackage = packageHex(refreshFromAlice);
+  const resharePackage = packageHex(reshareFromAlice);
+
+  /** The encoded sub-share `out` deals to `to`; `corrupt` flips a middle byte (still canonical). */
+  function subShare(out: typeof refreshFromAlice, to: string, corrupt = false): Uint8Array {
+    const share: ReshareRound1Share = out.shares[frost.identifier.derive(to)]!;
+    const value = share.subShare.slice();
+    if (corrupt) value[16] = value[16]! ^ 1;
+    return frost.encode.bytes('ReshareRound1Share', { ...share, subShare: value });
+  }
+
+  /** `plaintext` sealed from `dealer` to `accuser` in this ceremony, signed by `dealer`. */
+  const sealFrom = (dealer: string, accuser: string, plaintext: Uint8Array) =>
+    sealSignedBox(people[accuser]!.publicKey, people[dealer]!, plaintext, {
+      ceremonyId: CEREMONY,
+      sender: dealer,
+      recipient: accuser,
+    });
+
+  function complaintOf(
+    start: KeyStart,
+    accuser: string,
+    dealer: string,
+    box: WireBox & { signature?: string },
+    pkg: string | undefined,
+  ): LifecycleBoxComplaint {
+    const c = lifecycleComplaintOf(CEREMONY, start, accuser, dealer, box, pkg);
+    if (!c.ok) throw new Error(`no complaint: ${c.error.message}`);
+    return c.value;
+  }
+  /** The verdict on `c`, judged from the evidence its accuser really makes. */
+  const judged = (c: LifecycleBoxComplaint) =>
+    judgeLifecycleComplaint(c, proveBoxComplaint(people[c.accuser]!, c));
+
+  const refreshComplaint = (plaintext: Uint8Array) =>
+    complaintOf(refreshStart, 'bob', 'alice', sealFrom('alice', 'bob', plaintext), refreshPackage);
+  const reshareComplaint = (plaintext: Uint8Array) =>
+    complaintOf(reshareStart, 'bob', 'alice', sealFrom('alice', 'bob', plaintext), resharePackage);
+
+  // Repair: alice's and bob's deltas (round 1, helper to helper) and bob's σ (round 2, to carol).
+  const repairHelpers = repairStart.dealers.map(idOf);
+  const aliceDeltas = frost.keys.repair.step1(repairHelpers, keyOf('alice'), idOf('carol'));
+  const bobDeltas = frost.keys.repair.step1(repairHelpers, keyOf('bob'), idOf('carol'));
+  const deltaOf = (deltas: typeof aliceDeltas, to: string): Uint8Array =>
+    Uint8Array.from(deltas[frost.identifier.derive(to)]!);
+  const bobSigma = frost.keys.repair.step2([
+    deltaOf(aliceDeltas, 'bob'),
+    deltaOf(bobDeltas, 'bob'),
+  ]);
+  const sigmaComplaint = (plaintext: Uint8Array) =>
+    complaintOf(repairStart, 'carol', 'bob', sealFrom('bob', 'carol', plaintext), undefined);
+  const deltaComplaint = (plaintext: Uint8Array) =>
+    complaintOf(repairStart, 'bob', 'alice', sealFrom('alice', 'bob', plaintext), undefined);
+
+  it('the start is a valid key.start of each kind, and the genuine packages verify', () => {
+    for (const s of [refreshStart, reshareStart, repairStart]) {
+      expect(KeyStartSchema.safeParse(s).success).toBe(true);
+    }
+    // The honest data is sound by frost's own check: a wrong verdict below is the judge's.
+    expect(() =>
+      frost.keys.refresh.verifySubShare(
+        oldPub,
+        refreshStart.dealers.map(idOf),
+        refreshFromAlice.package,
+        refreshFromAlice.shares[frost.identifier.derive('bob')]!,
+        idOf('bob'),
+      ),
+    ).not.toThrow();
+  });
+
+  it('lifecycleComplaintOf: identity keys, identifiers, dealers and package from the start', () => {
+    const c = refreshComplaint(subShare(refreshFromAlice, 'bob'));
+    expect(c.kind).toBe('refresh');
+    expect(c.ceremonyId).toBe(CEREMONY);
+    expect(bytesToHex(c.accuserIdentityKey)).toBe(bytesToHex(bob.publicKey));
+    expect(bytesToHex(c.dealerIdentityKey)).toBe(bytesToHex(alice.publicKey));
+    if (c.kind === 'repair') throw new Error('a refresh complaint');
+    expect(c.accuserIdentifier).toBe(idOf('bob'));
+    expect(c.params.dealers).toEqual(members.map(idOf));
+    expect(c.params.newMinSigners).toBe(2);
+    expect(c.dealerPackage.sender).toBe(idOf('alice'));
+    expect(bytesToHex(c.previous.verifyingKey)).toBe(bytesToHex(oldPub.verifyingKey));
+    const r = complaintOf(reshareStart, 'carol', 'bob', ordinary, resharePackage);
+    expect(r.kind === 'reshare' && r.params).toEqual({
+      dealers: [idOf('alice'), idOf('bob')],
+      newIdentifiers: ['alice', 'bob', 'carol'].map(idOf),
+      newMinSigners: 3,
+    });
+    const repair = complaintOf(repairStart, 'carol', 'bob', ordinary, undefined);
+    expect(repair.kind).toBe('repair');
+    expect(bytesToHex(repair.dealerIdentityKey)).toBe(bytesToHex(bob.publicKey));
+  });
+
+  it('refresh: a sub-share that fails vss_verify: the dealer', () => {
+    const v = judged(refreshComplaint(subShare(refreshFromAlice, 'bob', true)));
+    expect(v.ok && v.value.culprit).toBe('alice');
+    expect(v.ok && v.value.reason).toMatch(/alice signed to bob.*fails vss_verify/);
+  });
+
+  it('refresh: a sound sub-share: the accuser, whose accusation is false', () => {
+    const v = judged(refreshComplaint(subShare(refreshFromAlice, 'bob')));
+    expect(v.ok && v.value.culprit).toBe('bob');
+    expect(v.ok && v.value.reason).toMatch(/the accusation is false/);
+  });
+
+  it('reshare: a sound sub-share is the accuser; a bad one, or one to another member, the dealer', () => {
+    const sound = judged(reshareComplaint(subShare(reshareFromAlice, 'bob')));
+    expect(sound.ok && sound.value.culprit).toBe('bob');
+    expect(sound.ok && sound.value.reason).toMatch(/the accusation is false/);
+    const bad = judged(reshareComplaint(subShare(reshareFromAlice, 'bob', true)));
+    expect(bad.ok && bad.value.culprit).toBe('alice');
+    expect(bad.ok && bad.value.reason).toMatch(/fails vss_verify/);
+    // carol's genuine sub-share, in the box to bob.
+    const toCarol = judged(reshareComplaint(subShare(reshareFromAlice, 'carol')));
+    expect(toCarol.ok && toCarol.value.culprit).toBe('alice');
+    expect(toCarol.ok && toCarol.value.reason).toMatch(/addressed to someone else/);
+  });
+
+  it('a refresh sub-share judged under a reshare of another threshold: the dealer', () => {
+    // alice's refresh package commits to degree 1; the reshare to threshold 3 needs degree 2.
+    const c = complaintOf(
+      reshareStart,
+      'bob',
+      'alice',
+      sealFrom('alice', 'bob', subShare(refreshFromAlice, 'bob')),
+      refreshPackage,
+    );
+    const v = judged(c);
+    expect(v.ok && v.value.culprit).toBe('alice');
+  });
+
+  it('refresh: a sub-share of a package that changes the threshold: the dealer, whatever the start says', () => {
+    // As the recipient checks it (refresh part 2): a refresh keeps the old threshold (2), so a
+    // package of degree 2 is the dealer's fault even under a start that names threshold 3.
+    const wider = frost.keys.reshare.part1(keyOf('alice'), oldPub, {
+      dealers: members.map(idOf),
+      newIdentifiers: members.map(idOf),
+      newMinSigners: 3,
+    });
+    const start = { ...refreshStart, threshold: 3 };
+    const c = complaintOf(
+      start,
+      'bob',
+      'alice',
+      sealFrom('alice', 'bob', subShare(wider, 'bob')),
+      packageHex(wider),
+    );
+    const v = judged(c);
+    expect(v.ok && v.value.culprit).toBe('alice');
+    expect(v.ok && v.value.reason).toMatch(/fails vss_verify/);
+    // The same sub-share in a reshare to threshold 3 is sound.
+    const asReshare = judged({ ...c, kind: 'reshare' } as LifecycleBoxComplaint);
+    expect(asReshare.ok && asReshare.value.culprit).toBe('bob');
+  });
+
+  it('a box that holds no sub-share: the dealer', () => {
+    for (const plaintext of [
+      new TextEncoder().encode('not a sub-share'),
+      Uint8Array.from(bobSigma), // a scalar: a repair's plaintext, not a ReshareRound1Share
+      shareBytes(), // a DKG round-2 package
+    ]) {
+      for (const v of [judged(refreshComplaint(plaintext)), judged(reshareComplaint(plaintext))]) {
+        expect(v.ok && v.value.culprit).toBe('alice');
+        expect(v.ok && v.value.reason).toMatch(/holds no sub-share/);
+      }
+    }
+  });
+
+  it('a lifecycle box its dealer signed that does not open: the dealer', () => {
+    const sealed = sealFrom('alice', 'bob', subShare(refreshFromAlice, 'bob'));
+    const ct = hexToBytes(sealed.ciphertext);
+    ct[0] = ct[0]! ^ 1;
+    const bad = { ...sealed, ciphertext: bytesToHex(ct) };
+    const box = {
+      ...bad,
+      signature: signPairwiseBox(
+        alice,
+        { ceremonyId: CEREMONY, sender: 'alice', recipient: 'bob' },
+        bad,
+      ),
+    };
+    const v = judged(complaintOf(refreshStart, 'bob', 'alice', box, refreshPackage));
+    expect(v.ok && v.value.culprit).toBe('alice');
+    expect(v.ok && v.value.reason).toMatch(/does not open/);
+  });
+
+  it('repair σ: 0xff×32 is no canonical scalar (the dealer); a scalar is the accuser', () => {
+    const bad = judged(sigmaComplaint(new Uint8Array(32).fill(0xff)));
+    expect(bad.ok && bad.value.culprit).toBe('bob');
+    expect(bad.ok && bad.value.reason).toMatch(/bob signed to carol.*no canonical scalar/);
+    const sound = judged(sigmaComplaint(Uint8Array.from(bobSigma)));
+    expect(sound.ok && sound.value.culprit).toBe('carol');
+    expect(sound.ok && sound.value.reason).toMatch(/the accusation is false/);
+    // Any canonical scalar is sound: a repair's value is checked only as a sum.
+    const other = judged(sigmaComplaint(numberToBytesLE(12345n, 32)));
+    expect(other.ok && other.value.culprit).toBe('carol');
+  });
+
+  it('repair delta (helper to helper): a scalar is sound; a short or unreduced one, the dealer', () => {
+    const sound = judged(deltaComplaint(deltaOf(aliceDeltas, 'bob')));
+    expect(sound.ok && sound.value.culprit).toBe('bob');
+    for (const plaintext of [
+      deltaOf(aliceDeltas, 'bob').slice(0, 31),
+      numberToBytesLE(ORDER, 32),
+    ]) {
+      const v = judged(deltaComplaint(plaintext));
+      expect(v.ok && v.value.culprit).toBe('alice');
+      expect(v.ok && v.value.reason).toMatch(/no canonical scalar/);
+    }
+  });
+
+  it('lifecycleComplaintOf refuses an accuser that receives no box from that dealer', () => {
+    const refusedFor = (start: KeyStart, accuser: string, dealer: string, pkg?: string) => {
+      const c = lifecycleComplaintOf(CEREMONY, start, accuser, dealer, ordinary, pkg);
+      expect(codeOf(c)).toBe('INVALID_MESSAGE');
+      expect(!c.ok && c.error.message).toMatch(/receives no box from/);
+    };
+    // Repair: dave neither helps nor is repaired; carol (repaired) deals nothing; no helper
+    // sends itself a delta.
+    refusedFor(repairStart, 'dave', 'alice');
+    refusedFor(repairStart, 'bob', 'carol');
+    refusedFor(repairStart, 'alice', 'alice');
+    // Reshare: carol holds a share but deals nothing; dave leaves the committee, so receives none.
+    refusedFor(reshareStart, 'bob', 'carol', resharePackage);
+    refusedFor(reshareStart, 'dave', 'alice', resharePackage);
+    // Someone outside the ceremony, either way.
+    refusedFor(refreshStart, 'mallory', 'alice', refreshPackage);
+    refusedFor(refreshStart, 'bob', 'mallory', refreshPackage);
+    // The genuine roles are admitted (the refusals above are about the roles alone).
+    for (const [start, accuser, dealer, pkg] of [
+      [repairStart, 'bob', 'alice', undefined],
+      [repairStart, 'carol', 'alice', undefined],
+      [reshareStart, 'carol', 'bob', resharePackage],
+      [refreshStart, 'dave', 'carol', refreshPackage],
+    ] as const) {
+      expect(codeOf(lifecycleComplaintOf(CEREMONY, start, accuser, dealer, ordinary, pkg))).toBe(
+        'OK',
+      );
+    }
+  });
+
+  it('lifecycleComplaintOf refuses a refresh or reshare package, or start package, that does not decode', () => {
+    const box = sealFrom('alice', 'bob', subShare(refreshFromAlice, 'bob'));
+    for (const [start, pkg] of [
+      [refreshStart, 'abcd'],
+      [refreshStart, undefined],
+      [refreshStart, bytesToHex(frost.encode.bytes('DkgRound1Package', round1))],
+      [reshareStart, 'zz'],
+    ] as const) {
+      const c = lifecycleComplaintOf(CEREMONY, start, 'bob', 'alice', box, pkg);
+      expect(codeOf(c)).toBe('INVALID_MESSAGE');
+      expect(!c.ok && c.error.message).toMatch(/no recorded round-1 package that decodes/);
+    }
+    const broken = { ...refreshStart, publicKeyPackage: 'abcd' };
+    const c = lifecycleComplaintOf(CEREMONY, broken, 'bob', 'alice', box, refreshPackage);
+    expect(codeOf(c)).toBe('INVALID_MESSAGE');
+    expect(!c.ok && c.error.message).toMatch(/previous public key package does not decode/);
+  });
+
+  it('forged evidence (the response replaced by the challenge) proves nothing: INVALID_MESSAGE', () => {
+    for (const c of [
+      refreshComplaint(subShare(refreshFromAlice, 'bob', true)),
+      reshareComplaint(subShare(reshareFromAlice, 'bob', true)),
+      sigmaComplaint(new Uint8Array(32).fill(0xff)),
+      deltaComplaint(deltaOf(aliceDeltas, 'bob').slice(0, 31)),
+    ]) {
+      const genuine = proveBoxComplaint(people[c.accuser]!, c);
+      expect(codeOf(judgeLifecycleComplaint(c, genuine))).toBe('OK');
+      const forged = { ...genuine, response: genuine.challenge };
+      expect(codeOf(judgeLifecycleComplaint(c, forged))).toBe('INVALID_MESSAGE');
+      // Evidence for the same box in another ceremony proves nothing here either.
+      const elsewhere = proveBoxComplaint(people[c.accuser]!, { ...c, ceremonyId: OTHER_CEREMONY });
+      expect(codeOf(judgeLifecycleComplaint(c, elsewhere))).toBe('INVALID_MESSAGE');
+    }
+  });
+
+  it('a box its dealer did not sign proves nothing of the dealer: INVALID_MESSAGE', () => {
+    const { signature: _s, ...unsigned } = sealFrom(
+      'alice',
+      'bob',
+      subShare(refreshFromAlice, 'bob', true),
+    );
+    const c = complaintOf(refreshStart, 'bob', 'alice', unsigned, refreshPackage);
+    expect(codeOf(judgeLifecycleComplaint(c, proveBoxComplaint(bob, c)))).toBe('INVALID_MESSAGE');
   });
 });
