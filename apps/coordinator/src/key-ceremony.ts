@@ -377,7 +377,10 @@ function judgeLifecycleComplaint(
   const round1 = runner.firstIncoming(live.id, 'key.round1').filter((e) => e.sender === dealer);
   const round2 = round2Pieces(runner, live.id, 'key.round2').filter((e) => e.sender === dealer);
   const box = boxesFor([...round1, ...round2], accuser)[0];
-  if (box === undefined) {
+  // The registry's keys, which verified both members' envelopes, not the start's roster.
+  const accuserKey = runner.memberKey(accuser);
+  const dealerKey = runner.memberKey(dealer);
+  if (box === undefined || accuserKey === undefined || dealerKey === undefined) {
     throw refused(
       'INVALID_MESSAGE',
       `${dealer} relayed no box to ${accuser} here, so the accusation is refused`,
@@ -386,10 +389,10 @@ function judgeLifecycleComplaint(
   const complaint = lifecycleComplaintOf(
     live.id,
     startOf(runner, live),
-    accuser,
-    dealer,
+    { member: accuser, identityKey: accuserKey },
+    { member: dealer, identityKey: dealerKey },
     box,
-    round1[0]?.body.package,
+    round1.find((e) => e.body.package !== undefined)?.body.package,
   );
   upheld(dealer, complaint.ok ? judgeLifecycleBox(complaint.value, evidence) : complaint);
 }

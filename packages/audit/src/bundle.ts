@@ -67,7 +67,7 @@ import {
 import { NOTE_MAX_BYTES, parseVerifierKey, type NoteVerifier } from './note.js';
 import { replayRegistry, type Registry } from './registry.js';
 import { Checks, type Report } from './report.js';
-import { activationRefused, judgeKeyAbort, type KeyCulprit } from './key-outcome.js';
+import { activationRefused, judgeKeyAbort, type KeyAt, type KeyCulprit } from './key-outcome.js';
 import { finalMessage, outcomeVerdict, type Terminal } from './signing-outcome.js';
 
 export const BUNDLE_FORMAT = 'conclave-audit-bundle/v1';
@@ -449,7 +449,7 @@ function verifyBundleInto(
     );
     addFinalCheck(checks, final);
     if (terminal?.envelope.body.type === 'dkg.abort') {
-      const verdict = judgeKeyAbort(b.ceremonyId, entries, terminal.envelope.body);
+      const verdict = judgeKeyAbort(b.ceremonyId, entries, terminal.envelope.body, keyAt);
       checks.add('key ceremony culprits judged', verdict.ok, 'OUTCOME_UNPROVEN', verdict.detail);
       if (verdict.ok) result.keyCulprits = [...verdict.culprits];
     }
@@ -815,8 +815,6 @@ function verifyKeyConfirmations(
   }
   return problems.length === 0 && pinnedOk;
 }
-
-type KeyAt = (sender: string, at: number, seq: number) => Uint8Array | undefined;
 
 /**
  * Whether the key ceremony a signing bundle carries for `epoch` made exactly its key state. It must

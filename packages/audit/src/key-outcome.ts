@@ -18,10 +18,12 @@
 //                          against a dealer, after the round-1 relay; in a DKG, against another
 //                          member only once round 2 is complete; never a bad-proof accusation
 //                          against a round-1 package the coordinator recorded (it verified it). A
-//                          DKG complaint about a round-2 box carries evidence (protocol 4) that
-//                          opens the box for anyone: judged again here, the culprit is "proven"
-//                          (and a complaint its evidence does not prove fails the check). One
-//                          without evidence (before protocol 4, a lifecycle's) is "named by" its
+//                          complaint about a box carries evidence (a DKG's from protocol 4, a
+//                          lifecycle's from 5) that opens the box for anyone: judged again here,
+//                          with the registry's identity keys and the dealer's signed package (never
+//                          key.start's roster or key state, the coordinator's word), the culprit is
+//                          "proven" (and a complaint its evidence does not prove fails the check).
+//                          One without evidence from before those versions is "named by" its
 //                          accuser, not proven.
 // Every member message counted must come from a member with that role (a dealer's round 1 and 2,
 // a confirmer's dkg.confirm): the machine refuses the others, so a recorded one is invented.
@@ -44,6 +46,9 @@ import {
 } from '@conclave/protocol';
 import { bodiesOf, type At, type Body } from './key-transcript.js';
 import type { TranscriptEntry } from './leaf.js';
+
+/** A sender's identity key at a time (the registry's; bundle.ts `keyAt`). */
+export type KeyAt = (sender: string, at: number, seq: number) => Uint8Array | undefined;
 
 /** A culprit of an aborted key ceremony, and what the transcript shows against it. */
 export interface KeyCulprit {
@@ -268,6 +273,7 @@ function complaintProof(
   roles: Roles,
   entries: readonly TranscriptEntry[],
   fail: At<'dkg.fail'>,
+  keyAt: KeyAt,
 ): { readonly proven: string } | { readonly refused: string } | undefined {
   const { culprit, evidence, code } = fail.envelope.body;
   if (culprit === fail.sender) return undefined;
@@ -308,7 +314,7 @@ function complaintProof(
   );
   const verdict =
     roles.dkg === undefined
-      ? judgeLifecycle(entries, before, fail, evidence)
+      ? judgeLifecycle(entries, before, fail, evidence, keyAt)
       : judgeDkg(roles.dkg, before, fail, evidence);
   if ('refused' in verdict) return verdict;
   if (!verdict.ok) return { refused: `its evidence proves nothing: ${verdict.error.message}` };
@@ -376,25 +382,39 @@ function judgeLifecycle(
   before: readonly TranscriptEntry[],
   fail: At<'dkg.fail'>,
   evidence: BoxEvidence,
+  keyAt: KeyAt,
 ): Judged {
   const culprit = fail.envelope.body.culprit;
   const start = bodiesOf(entries, 'key.start')[0]?.envelope.body;
   let box;
+  let carrier: TranscriptEntry | undefined;
   let dealerPackage: string | undefined;
   for (const e of before) {
     const body = e.envelope.body;
     if (body.type === 'key.round1') dealerPackage ??= body.package;
     if (body.type !== 'key.round1' && body.type !== 'key.round2') continue;
-    box ??= body.boxes.find((b) => b.recipient === fail.sender);
+    if (box !== undefined) continue;
+    box = body.boxes.find((b) => b.recipient === fail.sender);
+    carrier = e;
   }
+  // The identity keys are the registry's that verified the two members' envelopes (the dkg.fail,
+  // and the message carrying the box), not key.start's roster: for a refresh or repair that is
+  // the coordinator's word, and a key it made up would let a colluding accuser's evidence "prove"
+  // that a sound box does not open.
+  const accuserKey = keyAt(fail.sender, fail.at, fail.envelope.seq);
+  const dealerKey =
+    carrier === undefined ? undefined : keyAt(culprit, carrier.at, carrier.envelope.seq);
   if (start === undefined || box === undefined) {
     return { refused: `${culprit} is recorded sending ${fail.sender} no box before it` };
+  }
+  if (accuserKey === undefined || dealerKey === undefined) {
+    return { refused: `the registry holds no key for ${fail.sender} or ${culprit} at the time` };
   }
   const complaint = lifecycleComplaintOf(
     fail.envelope.ceremonyId,
     start,
-    fail.sender,
-    culprit,
+    { member: fail.sender, identityKey: accuserKey },
+    { member: culprit, identityKey: dealerKey },
     box,
     dealerPackage,
   );
@@ -429,6 +449,7 @@ export function judgeKeyAbort(
   ceremonyId: string,
   entries: readonly TranscriptEntry[],
   abort: Body<'dkg.abort'>,
+  keyAt: KeyAt,
 ): KeyBlameVerdict {
   const named = [...abort.culprits];
   const roles = rolesOf(entries);
@@ -462,7 +483,7 @@ export function judgeKeyAbort(
         detail: `${fail.sender}'s dkg.fail (entry ${fail.idx}) is one the ceremony refuses (${refused}), so it blames nobody`,
       };
     }
-    const proof = complaintProof(roles, entries, fail);
+    const proof = complaintProof(roles, entries, fail, keyAt);
     if (proof !== undefined && 'refused' in proof) {
       return {
         ok: false,

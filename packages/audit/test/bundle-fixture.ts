@@ -957,6 +957,8 @@ function lifecycleOpening(
     readonly versionlessStarts?: boolean;
     /** No dealer's key.round1 names a version (key.start still does). */
     readonly versionlessRound1?: boolean;
+    /** What the coordinator records as key.start, made from the genuine one (a forged start). */
+    readonly recordedStart?: (start: Record<string, unknown>) => Record<string, unknown>;
   } = {},
 ) {
   const startVersioned = options.beforeProtocol5 !== true && options.versionlessStarts !== true;
@@ -1001,23 +1003,28 @@ function lifecycleOpening(
           }
         : { type: 'admin.group.repair', ...base, member: 'carol', helpers: dealers },
   );
-  push('coordinator', '*', {
-    type: 'key.start',
-    kind,
-    group: 'release',
-    fromEpoch: 0,
-    toEpoch,
-    groupPublicKey,
-    publicKeyPackage: oldPubHex,
-    previousThreshold: 2,
-    previous: old.map(participant),
-    threshold,
-    participants: committee.map(participant),
-    dealers,
-    ...(repaired === undefined ? {} : { member: repaired }),
-    authorization,
-    ...version(startVersioned),
-  });
+  const recorded = options.recordedStart ?? ((start) => start);
+  push(
+    'coordinator',
+    '*',
+    recorded({
+      type: 'key.start',
+      kind,
+      group: 'release',
+      fromEpoch: 0,
+      toEpoch,
+      groupPublicKey,
+      publicKeyPackage: oldPubHex,
+      previousThreshold: 2,
+      previous: old.map(participant),
+      threshold,
+      participants: committee.map(participant),
+      dealers,
+      ...(repaired === undefined ? {} : { member: repaired }),
+      authorization,
+      ...version(startVersioned),
+    }),
+  );
 
   // Round 1: dealers' public packages (refresh/reshare); a repair's helpers send boxes only.
   let newPub = oldPub;
@@ -1210,6 +1217,8 @@ export interface LifecycleAbortScript {
   readonly versionlessStarts?: boolean;
   /** No dealer's key.round1 names a version; key.start still does. */
   readonly versionlessRound1?: boolean;
+  /** lifecycleOpening's recordedStart: the key.start the coordinator records instead. */
+  readonly recordedStart?: (start: Record<string, unknown>) => Record<string, unknown>;
   /** The coordinator's dkg.abort. */
   readonly abort: { readonly code: string; readonly culprits: readonly string[] };
 }
@@ -1228,6 +1237,7 @@ export function abortedLifecycleBundle(script: LifecycleAbortScript): KeyCase {
       ...(script.beforeProtocol5 === true ? { beforeProtocol5: true } : {}),
       ...(script.versionlessStarts === true ? { versionlessStarts: true } : {}),
       ...(script.versionlessRound1 === true ? { versionlessRound1: true } : {}),
+      ...(script.recordedStart === undefined ? {} : { recordedStart: script.recordedStart }),
     });
   const { ids, ceremonyId, transcript, push } = parties;
   const sent = new Map<string, WireBox & { signature: string }>();

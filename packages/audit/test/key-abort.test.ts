@@ -2,11 +2,13 @@
 // dkg.abort as it likes (it holds the coordinator key, not the members'): each honest ending
 // verifies and says what its culprits rest on; each way of naming the wrong member fails
 // OUTCOME_UNPROVEN; a key ceremony ends with one final envelope, last (UNEXPECTED_MESSAGE).
+import { bytesToHex, generateIdentityKey } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import { verifyCeremonyBundle } from '../src/index.js';
 import {
   abortedKeyBundle,
   abortedLifecycleBundle,
+  forgedPackage,
   lifecycleBundle,
   type AbortScript,
   type LifecycleAbortScript,
@@ -361,6 +363,44 @@ describe('aborted lifecycle ceremonies: a complaint about a sub-share', () => {
         abort: { code: 'CONFIRMATION_MISMATCH', culprits: ['carol'] },
       },
       /a complaint about a box does not say CONFIRMATION_MISMATCH/,
+    ],
+    [
+      // A coordinator colluding with bob records a key.start whose public key package (its word
+      // alone) gives carol another verifying share: her package no longer "fits" it. Her
+      // sub-share still matches the package she signed, and that is all a complaint is judged by.
+      'a false accusation under a recorded key.start with a made-up public key package',
+      {
+        fail: complaint('genuine'),
+        abort,
+        recordedStart: (start) => ({
+          ...start,
+          publicKeyPackage: forgedPackage(start['publicKeyPackage'] as string),
+        }),
+      },
+      /the sub-share carol sent bob matches carol's commitment: the accusation is false/,
+    ],
+    [
+      // The same coordinator lists other identity keys for bob and carol in key.start: the judge
+      // takes the registry's keys that verified their messages, so bob's evidence is judged as his.
+      'a false accusation under a recorded key.start that lists other identity keys',
+      {
+        fail: complaint('genuine'),
+        abort,
+        recordedStart: (start) => {
+          const rekey = (list: unknown) =>
+            (list as { member: string; identityKey: string }[]).map((p) =>
+              p.member === 'bob' || p.member === 'carol'
+                ? { ...p, identityKey: bytesToHex(generateIdentityKey().publicKey) }
+                : p,
+            );
+          return {
+            ...start,
+            previous: rekey(start['previous']),
+            participants: rekey(start['participants']),
+          };
+        },
+      },
+      /the accusation is false/,
     ],
   ];
   for (const [name, script, why] of cases) {

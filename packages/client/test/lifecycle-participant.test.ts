@@ -8,6 +8,7 @@ import {
   judgeLifecycleComplaint,
   lifecycleComplaintOf,
   bytesToHex,
+  hexToBytes,
   newCeremonyId,
   sealSignedBox,
   type DkgFail,
@@ -148,6 +149,12 @@ async function refresh(opts: RefreshOptions = {}) {
   return { ...run, results: await Promise.all(results), outbox };
 }
 
+/** `member` with its identity key, as the registry (which the start's roster matches) holds it. */
+function keyed(start: KeyStart, member: string) {
+  const p = [...start.previous, ...start.participants].find((x) => x.member === member)!;
+  return { member, identityKey: hexToBytes(p.identityKey, 32) };
+}
+
 /** Judges `accuser`'s dkg.fail against its culprit as the coordinator and the audit do. */
 function judged(
   run: {
@@ -163,8 +170,8 @@ function judged(
   const complaint = lifecycleComplaintOf(
     run.ceremonyId,
     run.start,
-    accuser,
-    fail.culprit,
+    keyed(run.start, accuser),
+    keyed(run.start, fail.culprit),
     box,
     dealerPackage,
   );
@@ -451,8 +458,8 @@ describe('LifecycleParticipant (repair)', () => {
     const complaint = lifecycleComplaintOf(
       run.ceremonyId,
       run.start,
-      'carol',
-      'bob',
+      keyed(run.start, 'carol'),
+      keyed(run.start, 'bob'),
       run.boxes.find((b) => b.sender === 'bob')!,
       undefined,
     );

@@ -146,16 +146,11 @@ export interface Frost {
         shares: readonly ReshareRound1Share[],
       ): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
       /**
-       * One sub-share against its dealer's package (vss_verify), for whoever judges a complaint
-       * about it. Throws naming the dealer (INVALID_SECRET_SHARE when it does not match).
+       * One refresh or reshare sub-share against the package its dealer signed (vss_verify at the
+       * recipient), for whoever judges a complaint about it; not the package's fit to the key
+       * state. Throws naming the dealer (INVALID_SECRET_SHARE when it does not match).
        */
-      verifySubShare(
-        pub: PublicKeyPackage,
-        params: ReshareParams,
-        pkg: ReshareRound1Package,
-        share: ReshareRound1Share,
-        recipient: string,
-      ): void;
+      verifySubShare(pkg: ReshareRound1Package, share: ReshareRound1Share, recipient: string): void;
     };
     readonly refresh: {
       /** Parameters for a refresh by these dealers; refuses a threshold change. */
@@ -176,14 +171,6 @@ export interface Frost {
         packages: readonly ReshareRound1Package[],
         shares: readonly ReshareRound1Share[],
       ): { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
-      /** reshare.verifySubShare for a refresh by these dealers. */
-      verifySubShare(
-        pub: PublicKeyPackage,
-        dealers: readonly string[],
-        pkg: ReshareRound1Package,
-        share: ReshareRound1Share,
-        recipient: string,
-      ): void;
     };
     readonly repair: {
       step1(
@@ -275,13 +262,8 @@ export function createFrost(suite: Suite): Frost {
           pk: readonly ReshareRound1Package[],
           sh: readonly ReshareRound1Share[],
         ) => resharePart2(suite, id, pub, p, pk, sh),
-        verifySubShare: (
-          pub: PublicKeyPackage,
-          p: ReshareParams,
-          pkg: ReshareRound1Package,
-          sh: ReshareRound1Share,
-          to: string,
-        ) => reshareVerifySubShare(suite, pub, p, pkg, sh, to),
+        verifySubShare: (pkg: ReshareRound1Package, sh: ReshareRound1Share, to: string) =>
+          reshareVerifySubShare(suite, pkg, sh, to),
       }),
       refresh: Object.freeze({
         params: (pub: PublicKeyPackage, dealers: readonly string[], min?: number) =>
@@ -295,22 +277,6 @@ export function createFrost(suite: Suite): Frost {
           pk: readonly ReshareRound1Package[],
           sh: readonly ReshareRound1Share[],
         ) => resharePart2(suite, id, pub, refreshParams(suite, pub, dealers), pk, sh, 'refresh'),
-        verifySubShare: (
-          pub: PublicKeyPackage,
-          dealers: readonly string[],
-          pkg: ReshareRound1Package,
-          sh: ReshareRound1Share,
-          to: string,
-        ) =>
-          reshareVerifySubShare(
-            suite,
-            pub,
-            refreshParams(suite, pub, dealers),
-            pkg,
-            sh,
-            to,
-            'refresh',
-          ),
       }),
       repair: Object.freeze({
         step1: (h: readonly string[], k: KeyPackage, lost: string, rng?: Rng) =>

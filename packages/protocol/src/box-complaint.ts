@@ -29,8 +29,6 @@ import {
   ed25519 as frost,
   FrostError,
   type DkgRound1Package,
-  type PublicKeyPackage,
-  type ReshareParams,
   type ReshareRound1Package,
 } from '@conclave/frost';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -389,12 +387,9 @@ export type LifecycleBoxComplaint = BoxComplaintContext &
   (
     | {
         readonly kind: 'refresh' | 'reshare';
-        /** The dealer's ReshareRound1Package, as recorded and relayed. */
+        /** The dealer's ReshareRound1Package, as recorded (signed by the dealer) and relayed. */
         readonly dealerPackage: ReshareRound1Package;
-        /** The key state the ceremony starts from (key.start's publicKeyPackage). */
-        readonly previous: PublicKeyPackage;
-        /** The dealers' and the new committee's FROST identifiers, and the new threshold. */
-        readonly params: ReshareParams;
+        /** The accuser's FROST identifier (derived from its name). */
         readonly accuserIdentifier: string;
       }
     | { readonly kind: 'repair' }
@@ -402,10 +397,12 @@ export type LifecycleBoxComplaint = BoxComplaintContext &
 
 /**
  * Judges a complaint about a lifecycle box from its evidence, like judgeDkgShareComplaint. A
- * refresh or reshare sub-share is checked against its dealer's package (keys.reshare
- * verifySubShare: the package's degree and constant term, sender and recipient, vss_verify). A
- * repair box holds a scalar whose value nobody but the sum can check (Σσ against the verifying
- * share): the helper is at fault only when its box does not open or holds no canonical scalar.
+ * refresh or reshare sub-share is checked against the package its dealer signed
+ * (keys.reshare.verifySubShare: sender, recipient, vss_verify); whether that package fits the key
+ * state the coordinator checked when it arrived, so a judge needs nothing the coordinator alone
+ * says. A repair box holds a scalar whose value nobody but the sum can check (Σσ against the
+ * verifying share): the helper is at fault only when its box does not open or holds no canonical
+ * scalar.
  */
 export function judgeLifecycleComplaint(
   c: LifecycleBoxComplaint,
@@ -433,24 +430,7 @@ export function judgeLifecycleComplaint(
       return { fault: 'holds no sub-share' };
     }
     try {
-      // As the recipient checks it (part2): a refresh also refuses a change of threshold.
-      if (c.kind === 'refresh') {
-        frost.keys.refresh.verifySubShare(
-          c.previous,
-          c.params.dealers,
-          c.dealerPackage,
-          share,
-          c.accuserIdentifier,
-        );
-      } else {
-        frost.keys.reshare.verifySubShare(
-          c.previous,
-          c.params,
-          c.dealerPackage,
-          share,
-          c.accuserIdentifier,
-        );
-      }
+      frost.keys.reshare.verifySubShare(c.dealerPackage, share, c.accuserIdentifier);
     } catch (err) {
       if (!(err instanceof FrostError)) throw err;
       return { fault: `holds a sub-share that fails vss_verify: ${err.message}` };
@@ -465,67 +445,54 @@ export function judgeLifecycleComplaint(
 
 /**
  * The complaint `accuser` makes against `dealer` about `box` in the lifecycle ceremony `start`
- * describes, for judgeLifecycleComplaint: identity keys and identifiers from the start, and for a
- * refresh or reshare the dealer's recorded package (`dealerPackage`, hex). INVALID_MESSAGE when
- * the start makes them no dealer and recipient of such a box, or a package does not decode: the
- * complaint then proves nothing. The coordinator and the audit both build it here, so they judge
- * the same complaint.
+ * describes, for judgeLifecycleComplaint. The identity keys are the caller's: the registry's keys
+ * that signed the accuser's dkg.fail and the dealer's box-carrying message, never the start's
+ * roster (a coordinator's word for a refresh or repair: a key it made up there would let a
+ * colluding accuser's evidence "prove" a sound box does not open). Identifiers are derived from
+ * the names, as members require. The start says only who deals and who receives. INVALID_MESSAGE
+ * when it makes them no dealer and recipient of such a box, or the dealer's package does not
+ * decode: the complaint then proves nothing. The coordinator and the audit both build it here, so
+ * they judge the same complaint.
  */
 export function lifecycleComplaintOf(
   ceremonyId: string,
   start: KeyStart,
-  accuser: string,
-  dealer: string,
+  accuser: { readonly member: string; readonly identityKey: Uint8Array },
+  dealer: { readonly member: string; readonly identityKey: Uint8Array },
   box: BoxComplaintContext['box'],
   dealerPackage: string | undefined,
 ): Result<LifecycleBoxComplaint> {
-  const people = [...start.participants, ...start.previous];
-  const accuserOf = people.find((p) => p.member === accuser);
-  const dealerOf = people.find((p) => p.member === dealer);
   const receives =
     start.kind === 'repair'
-      ? accuser !== dealer && (accuser === start.member || start.dealers.includes(accuser))
-      : start.participants.some((p) => p.member === accuser);
-  if (
-    accuserOf === undefined ||
-    dealerOf === undefined ||
-    !start.dealers.includes(dealer) ||
-    !receives
-  ) {
-    return fail('INVALID_MESSAGE', `${accuser} receives no box from ${dealer} in this ceremony`);
+      ? accuser.member !== dealer.member &&
+        (accuser.member === start.member || start.dealers.includes(accuser.member))
+      : start.participants.some((p) => p.member === accuser.member);
+  if (!start.dealers.includes(dealer.member) || !receives) {
+    return fail(
+      'INVALID_MESSAGE',
+      `${accuser.member} receives no box from ${dealer.member} in this ceremony`,
+    );
   }
   const base = {
     ceremonyId,
-    accuser,
-    accuserIdentityKey: hexToBytes(accuserOf.identityKey, 32),
-    dealer,
-    dealerIdentityKey: hexToBytes(dealerOf.identityKey, 32),
+    accuser: accuser.member,
+    accuserIdentityKey: accuser.identityKey,
+    dealer: dealer.member,
+    dealerIdentityKey: dealer.identityKey,
     box,
   };
   if (start.kind === 'repair') return ok({ ...base, kind: 'repair' });
-  let previous: PublicKeyPackage;
   let dealerPkg: ReshareRound1Package;
-  try {
-    previous = frost.decode.bytes('PublicKeyPackage', hexToBytes(start.publicKeyPackage));
-  } catch {
-    return fail('INVALID_MESSAGE', 'the ceremony’s previous public key package does not decode');
-  }
   try {
     if (dealerPackage === undefined) throw new RangeError('no package');
     dealerPkg = frost.decode.bytes('ReshareRound1Package', hexToBytes(dealerPackage));
   } catch {
-    return fail('INVALID_MESSAGE', `${dealer} has no recorded round-1 package that decodes`);
+    return fail('INVALID_MESSAGE', `${dealer.member} has no recorded round-1 package that decodes`);
   }
   return ok({
     ...base,
     kind: start.kind,
     dealerPackage: dealerPkg,
-    previous,
-    params: {
-      dealers: start.dealers.map((d) => frost.identifier.derive(d)),
-      newIdentifiers: start.participants.map((p) => p.identifier),
-      newMinSigners: start.threshold,
-    },
-    accuserIdentifier: accuserOf.identifier,
+    accuserIdentifier: frost.identifier.derive(accuser.member),
   });
 }

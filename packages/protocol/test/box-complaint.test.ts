@@ -348,6 +348,12 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
       recipient: accuser,
     });
 
+  /** `m` with its identity key, as the registry holds it (the coordinator and audit pass these). */
+  const keyed = (m: string) => ({
+    member: m,
+    identityKey: people[m]?.publicKey ?? new Uint8Array(32),
+  });
+
   function complaintOf(
     start: KeyStart,
     accuser: string,
@@ -355,7 +361,7 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
     box: WireBox & { signature?: string },
     pkg: string | undefined,
   ): LifecycleBoxComplaint {
-    const c = lifecycleComplaintOf(CEREMONY, start, accuser, dealer, box, pkg);
+    const c = lifecycleComplaintOf(CEREMONY, start, keyed(accuser), keyed(dealer), box, pkg);
     if (!c.ok) throw new Error(`no complaint: ${c.error.message}`);
     return c.value;
   }
@@ -389,9 +395,7 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
     }
     // The honest data is sound by frost's own check: a wrong verdict below is the judge's.
     expect(() =>
-      frost.keys.refresh.verifySubShare(
-        oldPub,
-        refreshStart.dealers.map(idOf),
+      frost.keys.reshare.verifySubShare(
         refreshFromAlice.package,
         refreshFromAlice.shares[frost.identifier.derive('bob')]!,
         idOf('bob'),
@@ -399,7 +403,7 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
     ).not.toThrow();
   });
 
-  it('lifecycleComplaintOf: identity keys, identifiers, dealers and package from the start', () => {
+  it('lifecycleComplaintOf: the identity keys given, identifiers from the names, the dealer’s package', () => {
     const c = refreshComplaint(subShare(refreshFromAlice, 'bob'));
     expect(c.kind).toBe('refresh');
     expect(c.ceremonyId).toBe(CEREMONY);
@@ -407,16 +411,18 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
     expect(bytesToHex(c.dealerIdentityKey)).toBe(bytesToHex(alice.publicKey));
     if (c.kind === 'repair') throw new Error('a refresh complaint');
     expect(c.accuserIdentifier).toBe(idOf('bob'));
-    expect(c.params.dealers).toEqual(members.map(idOf));
-    expect(c.params.newMinSigners).toBe(2);
     expect(c.dealerPackage.sender).toBe(idOf('alice'));
-    expect(bytesToHex(c.previous.verifyingKey)).toBe(bytesToHex(oldPub.verifyingKey));
     const r = complaintOf(reshareStart, 'carol', 'bob', ordinary, resharePackage);
-    expect(r.kind === 'reshare' && r.params).toEqual({
-      dealers: [idOf('alice'), idOf('bob')],
-      newIdentifiers: ['alice', 'bob', 'carol'].map(idOf),
-      newMinSigners: 3,
-    });
+    expect(r.kind === 'reshare' && r.accuserIdentifier).toBe(idOf('carol'));
+    // The start's roster is not where the keys come from: a key listed there for bob is unused.
+    const listed = {
+      ...refreshStart,
+      previous: refreshStart.previous.map((p) =>
+        p.member === 'bob' ? { ...p, identityKey: bytesToHex(carol.publicKey) } : p,
+      ),
+    };
+    const given = complaintOf(listed, 'bob', 'alice', ordinary, refreshPackage);
+    expect(bytesToHex(given.accuserIdentityKey)).toBe(bytesToHex(bob.publicKey));
     const repair = complaintOf(repairStart, 'carol', 'bob', ordinary, undefined);
     expect(repair.kind).toBe('repair');
     expect(bytesToHex(repair.dealerIdentityKey)).toBe(bytesToHex(bob.publicKey));
@@ -447,8 +453,9 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
     expect(toCarol.ok && toCarol.value.reason).toMatch(/addressed to someone else/);
   });
 
-  it('a refresh sub-share judged under a reshare of another threshold: the dealer', () => {
-    // alice's refresh package commits to degree 1; the reshare to threshold 3 needs degree 2.
+  it('a sub-share is judged against the package its dealer signed, not against the key state the start names', () => {
+    // alice's refresh package (degree 1) under a reshare start of threshold 3: whether the package
+    // fits the key state the coordinator checked on arrival. Her sub-share matches what she signed.
     const c = complaintOf(
       reshareStart,
       'bob',
@@ -457,31 +464,35 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
       refreshPackage,
     );
     const v = judged(c);
-    expect(v.ok && v.value.culprit).toBe('alice');
+    expect(v.ok && v.value.culprit).toBe('bob');
+    expect(v.ok && v.value.reason).toMatch(/the accusation is false/);
+    // Nor does a start whose public key package was made up change a verdict (THREATS B.26): the
+    // coordinator alone signs it, so a colluding accuser could otherwise "prove" an honest dealer's
+    // package wrong.
+    const madeUp = { ...refreshStart, publicKeyPackage: 'abcd' };
+    const same = judged(
+      complaintOf(
+        madeUp,
+        'bob',
+        'alice',
+        sealFrom('alice', 'bob', subShare(refreshFromAlice, 'bob')),
+        refreshPackage,
+      ),
+    );
+    expect(same.ok && same.value.culprit).toBe('bob');
   });
 
-  it('refresh: a sub-share of a package that changes the threshold: the dealer, whatever the start says', () => {
-    // As the recipient checks it (refresh part 2): a refresh keeps the old threshold (2), so a
-    // package of degree 2 is the dealer's fault even under a start that names threshold 3.
-    const wider = frost.keys.reshare.part1(keyOf('alice'), oldPub, {
-      dealers: members.map(idOf),
-      newIdentifiers: members.map(idOf),
-      newMinSigners: 3,
-    });
-    const start = { ...refreshStart, threshold: 3 };
-    const c = complaintOf(
-      start,
-      'bob',
-      'alice',
-      sealFrom('alice', 'bob', subShare(wider, 'bob')),
-      packageHex(wider),
-    );
-    const v = judged(c);
+  it('under an accuser key that is not the one the box was sealed to, a sound box looks unopenable: why the judge takes the registry’s keys', () => {
+    // A coordinator that listed another key for bob (the accuser) in the start, and judged by it,
+    // would blame alice for her sound box: the evidence under that key does not open it.
+    const c = refreshComplaint(subShare(refreshFromAlice, 'bob'));
+    const mallory = generateIdentityKey();
+    const underOther = { ...c, accuserIdentityKey: mallory.publicKey };
+    const v = judgeLifecycleComplaint(underOther, proveBoxComplaint(mallory, underOther));
+    // The box does not open under mallory's keys: judged against alice. This is why the keys
+    // must be the registry's (lifecycleComplaintOf's callers), never the start's roster.
     expect(v.ok && v.value.culprit).toBe('alice');
-    expect(v.ok && v.value.reason).toMatch(/fails vss_verify/);
-    // The same sub-share in a reshare to threshold 3 is sound.
-    const asReshare = judged({ ...c, kind: 'reshare' } as LifecycleBoxComplaint);
-    expect(asReshare.ok && asReshare.value.culprit).toBe('bob');
+    expect(v.ok && v.value.reason).toMatch(/does not open/);
   });
 
   it('a box that holds no sub-share: the dealer', () => {
@@ -542,7 +553,7 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
 
   it('lifecycleComplaintOf refuses an accuser that receives no box from that dealer', () => {
     const refusedFor = (start: KeyStart, accuser: string, dealer: string, pkg?: string) => {
-      const c = lifecycleComplaintOf(CEREMONY, start, accuser, dealer, ordinary, pkg);
+      const c = lifecycleComplaintOf(CEREMONY, start, keyed(accuser), keyed(dealer), ordinary, pkg);
       expect(codeOf(c)).toBe('INVALID_MESSAGE');
       expect(!c.ok && c.error.message).toMatch(/receives no box from/);
     };
@@ -564,13 +575,13 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
       [reshareStart, 'carol', 'bob', resharePackage],
       [refreshStart, 'dave', 'carol', refreshPackage],
     ] as const) {
-      expect(codeOf(lifecycleComplaintOf(CEREMONY, start, accuser, dealer, ordinary, pkg))).toBe(
-        'OK',
-      );
+      expect(
+        codeOf(lifecycleComplaintOf(CEREMONY, start, keyed(accuser), keyed(dealer), ordinary, pkg)),
+      ).toBe('OK');
     }
   });
 
-  it('lifecycleComplaintOf refuses a refresh or reshare package, or start package, that does not decode', () => {
+  it('lifecycleComplaintOf refuses a refresh or reshare package that does not decode', () => {
     const box = sealFrom('alice', 'bob', subShare(refreshFromAlice, 'bob'));
     for (const [start, pkg] of [
       [refreshStart, 'abcd'],
@@ -578,14 +589,10 @@ describe('lifecycle complaints: judgeLifecycleComplaint and lifecycleComplaintOf
       [refreshStart, bytesToHex(frost.encode.bytes('DkgRound1Package', round1))],
       [reshareStart, 'zz'],
     ] as const) {
-      const c = lifecycleComplaintOf(CEREMONY, start, 'bob', 'alice', box, pkg);
+      const c = lifecycleComplaintOf(CEREMONY, start, keyed('bob'), keyed('alice'), box, pkg);
       expect(codeOf(c)).toBe('INVALID_MESSAGE');
       expect(!c.ok && c.error.message).toMatch(/no recorded round-1 package that decodes/);
     }
-    const broken = { ...refreshStart, publicKeyPackage: 'abcd' };
-    const c = lifecycleComplaintOf(CEREMONY, broken, 'bob', 'alice', box, refreshPackage);
-    expect(codeOf(c)).toBe('INVALID_MESSAGE');
-    expect(!c.ok && c.error.message).toMatch(/previous public key package does not decode/);
   });
 
   it('forged evidence (the response replaced by the challenge) proves nothing: INVALID_MESSAGE', () => {

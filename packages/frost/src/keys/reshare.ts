@@ -214,32 +214,29 @@ export function resharePart2(
 }
 
 /**
- * One sub-share against its dealer's package, on its own (the check part2 makes of each when the
- * sum fails): for whoever judges a complaint about it. The package must be a valid dealer package
- * of this ceremony (dealerCommitment), the sub-share from that dealer to `recipient`, a member of
- * the new committee, and f_i(recipient)·G must equal the commitment evaluated there (vss_verify,
- * RFC 9591 Appendix C.2). Throws naming the dealer (INVALID_SECRET_SHARE when it does not match).
+ * One sub-share against the package its dealer signed, on its own (the check part2 makes of each
+ * when the sum fails), for whoever judges a complaint about it: the sub-share is from that dealer
+ * to `recipient`, and f_i(recipient)·G equals the dealer's commitment evaluated there (vss_verify,
+ * RFC 9591 Appendix C.2). Whether the package itself fits the key state (its degree, its constant
+ * term λ_i·PK_i) is not judged here: that needs the public key package, which the coordinator
+ * checks when the package arrives. Throws naming the dealer (INVALID_SECRET_SHARE when the
+ * sub-share does not match).
  */
 export function reshareVerifySubShare(
   suite: Suite,
-  old: PublicKeyPackage,
-  params: ReshareParams,
   pkg: ReshareRound1Package,
   share: ReshareRound1Share,
   recipient: string,
-  mode: 'reshare' | 'refresh' = 'reshare',
 ): void {
-  const c = checkParams(suite, old, params);
+  if (pkg.suite !== suite.name || share.suite !== suite.name)
+    fail('WRONG_CIPHERSUITE', `packages are for ${pkg.suite} and ${share.suite}`, [pkg.sender]);
+  const dealerX = identifierToScalar(suite, pkg.sender, pkg.sender);
   const recipientX = identifierToScalar(suite, recipient);
-  if (!c.newIds.some((id) => identifierToScalar(suite, id) === recipientX))
-    fail('UNKNOWN_IDENTIFIER', 'the recipient is not in the new committee', [recipient]);
-  const C = dealerCommitment(suite, c, old, params, pkg, mode);
-  if (share.suite !== suite.name)
-    fail('WRONG_CIPHERSUITE', `sub-share is for ${share.suite}`, [pkg.sender]);
-  if (identifierToScalar(suite, share.sender, pkg.sender) !== identifierToScalar(suite, pkg.sender))
+  if (identifierToScalar(suite, share.sender, pkg.sender) !== dealerX)
     fail('INVALID_PARAMETER', 'sub-share names another dealer', [pkg.sender]);
   if (identifierToScalar(suite, share.recipient, pkg.sender) !== recipientX)
     fail('INVALID_PARAMETER', 'sub-share addressed to someone else', [pkg.sender]);
+  const C = parseCommitment(suite, pkg.commitment, pkg.sender);
   const s = parseScalar(suite, share.subShare, 'sub-share', pkg.sender);
   const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
   if (!lhs.equals(vssEval(suite, C, recipientX)))
