@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { CLI, ROOT, runCli, tempDir } from '../support.js';
 
 export const PASSPHRASE = 'e2e-passphrase-not-secret';
@@ -101,6 +102,27 @@ export function doc<T = Record<string, unknown>>(r: { stdout: string; stderr: st
   } catch {
     throw new Error(`not one JSON document on stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   }
+}
+
+/**
+ * `conclave audit ID --json` from `member`'s home, trusting nobody: the key ceremony's culprits
+ * are exactly `culprit`, with a basis matching `basis` (proven from the transcript, say).
+ */
+export async function auditNames(
+  c: Cluster,
+  member: string,
+  ceremonyId: string,
+  culprit: string,
+  basis: RegExp,
+): Promise<void> {
+  const audit = await c.cli(member, ['audit', ceremonyId, '--json']);
+  expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+  expect(
+    doc<{ ok: boolean; keyCulprits: { member: string; basis: string }[] }>(audit),
+  ).toMatchObject({
+    ok: true,
+    keyCulprits: [{ member: culprit, basis: expect.stringMatching(basis) }],
+  });
 }
 
 export class Cluster {

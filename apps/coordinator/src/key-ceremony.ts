@@ -310,7 +310,10 @@ function upheld(dealer: string, verdict: Result<ComplaintVerdict>): void {
     throw refused(verdict.error.code, `${verdict.error.message}; the accusation is refused`);
   }
   if (verdict.value.culprit !== dealer) {
-    throw refused('INVALID_MESSAGE', `${verdict.value.reason}; the accusation is refused`);
+    throw refused(
+      'INVALID_MESSAGE',
+      `${verdict.value.reason}, so it is refused (name yourself to abort without blame)`,
+    );
   }
 }
 
@@ -380,10 +383,16 @@ function judgeLifecycleComplaint(
   // The registry's keys, which verified both members' envelopes, not the start's roster.
   const accuserKey = runner.memberKey(accuser);
   const dealerKey = runner.memberKey(dealer);
-  if (box === undefined || accuserKey === undefined || dealerKey === undefined) {
+  if (box === undefined) {
     throw refused(
       'INVALID_MESSAGE',
       `${dealer} relayed no box to ${accuser} here, so the accusation is refused`,
+    );
+  }
+  if (accuserKey === undefined || dealerKey === undefined) {
+    throw refused(
+      'INVALID_MESSAGE',
+      `the registry holds no identity key for ${accuserKey === undefined ? accuser : dealer} (revoked?), so the box cannot be judged and the accusation is refused; the admin can cancel the ceremony`,
     );
   }
   const complaint = lifecycleComplaintOf(

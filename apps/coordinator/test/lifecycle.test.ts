@@ -314,6 +314,20 @@ async function addMember(c: TestCoordinator, admin: TestClient, name: string): P
   return h;
 }
 
+/** Opens a refresh of group `release` at `epoch` as the admin; returns its ceremony id. */
+async function openRefresh(admin: TestClient, groupPublicKey: string, epoch: number) {
+  const cid = newCeremonyId();
+  expectAck(
+    await admin.submit(cid, {
+      type: 'admin.group.refresh',
+      group: 'release',
+      epoch,
+      groupPublicKey,
+    }),
+  );
+  return cid;
+}
+
 const roster = (holders: Iterable<Holder>) =>
   [...holders].map((h) => ({ member: h.name, identityKey: h.m.publicKey }));
 
@@ -408,15 +422,7 @@ describe('lifecycle ceremonies', () => {
     const before = alice.keyPackages.get('release')!;
     const signing = newCeremonyId();
     await alice.requestRelease(signing);
-    const cid = newCeremonyId();
-    expectAck(
-      await admin.submit(cid, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-      }),
-    );
+    const cid = await openRefresh(admin, groupPublicKey, 0);
     await admin.nextBody('dkg.complete', cid, 20_000);
     await new Promise((r) => setTimeout(r, 100));
     expect(c.handle.store.getGroup('release')?.epoch).toBe(1);
@@ -528,15 +534,7 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
 
     // One key ceremony per group at a time.
     for (const h of holders.values()) h.tamper = 'silent';
-    const open = newCeremonyId();
-    expectAck(
-      await admin.submit(open, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-      }),
-    );
+    const open = await openRefresh(admin, groupPublicKey, 0);
     expect((await refresh(0)).code).toBe('GROUP_BUSY');
     // A member outside the ceremony, or one without the role, is refused (wrong member).
     const outsider = await addMember(c, admin, 'mallory');
@@ -615,15 +613,7 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
     const before = c.handle.store.getGroup('release')!;
     holders.get('bob')!.tamper = 'confirm';
-    const cid = newCeremonyId();
-    expectAck(
-      await admin.submit(cid, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-      }),
-    );
+    const cid = await openRefresh(admin, groupPublicKey, 0);
     const abort = await admin.nextBody('dkg.abort', cid, 20_000);
     expect(abort.body).toMatchObject({ code: 'CONFIRMATION_MISMATCH', culprits: ['bob'] });
     // A lifecycle's mismatch is judged by majority, from the signed confirmations.
@@ -641,15 +631,7 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     const before = c.handle.store.getGroup('release')!;
     holders.get('bob')!.tamper = 'subshare';
     const carol = holders.get('carol')!;
-    const cid = newCeremonyId();
-    expectAck(
-      await admin.submit(cid, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-      }),
-    );
+    const cid = await openRefresh(admin, groupPublicKey, 0);
     // carol's part2 finds bob's sub-share bad; the holder stops there and the test complains.
     await until(() => carol.errors.length > 0);
     expect(carol.errors[0]).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: [id('bob')] });
@@ -756,27 +738,11 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     const alice = holders.get('alice')!;
     const epoch0 = alice.m.keyPackages.get('release')!;
     const pub0 = pubOf(c);
-    const first = newCeremonyId();
-    expectAck(
-      await admin.submit(first, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-      }),
-    );
+    const first = await openRefresh(admin, groupPublicKey, 0);
     await admin.nextBody('dkg.complete', first, 20_000);
     await new Promise((r) => setTimeout(r, 50));
     alice.tamper = 'silent';
-    const second = newCeremonyId();
-    expectAck(
-      await admin.submit(second, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 1,
-        groupPublicKey,
-      }),
-    );
+    const second = await openRefresh(admin, groupPublicKey, 1);
     // alice restored her epoch-0 share from a backup and deals with it.
     const stale = frost.keys.refresh.part1(epoch0, pub0, ['alice', 'bob', 'carol'].map(id));
     const reply = await submit(alice.m.client, second, {
@@ -792,15 +758,7 @@ describe('key.outcome.get (crash recovery of a share swap)', () => {
   it('returns the sealed key.start and dkg.complete as stored; refuses outsiders and signing ceremonies', async () => {
     const { c, admin, members, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
     const [alice] = members as [FakeMember];
-    const cid = newCeremonyId();
-    expectAck(
-      await admin.submit(cid, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-      }),
-    );
+    const cid = await openRefresh(admin, groupPublicKey, 0);
     const complete = await admin.nextBody('dkg.complete', cid, 20_000);
     const answer = await alice.client.query(
       { type: 'key.outcome.get', ceremonyId: cid },

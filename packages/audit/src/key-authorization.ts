@@ -12,6 +12,14 @@ import type { Body } from './key-transcript.js';
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
+type Entry = { member: string; identifier: string; identityKey: string };
+/** Same members, identifiers and identity keys (a refresh or repair keeps the roster whole). */
+const sameRoster = (a: readonly Entry[], b: readonly Entry[]): boolean =>
+  sameSet(
+    a.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
+    b.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
+  );
+
 /** Whether `authorization` is the admin's envelope for this ceremony; the opened body if so. */
 function openAuthorization(
   authorization: Envelope,
@@ -104,16 +112,17 @@ export function keyStartProblems(
     problems.push('the group key is not the one the admin named');
   }
   const previous = start.previous.map((p) => p.member);
-  const committee = start.participants.map((p) => p.member);
   switch (body.type) {
     case 'admin.group.refresh':
       if (start.kind !== 'refresh') problems.push('the admin asked for a refresh');
       if (
         start.threshold !== start.previousThreshold ||
-        !sameSet(committee, previous) ||
+        !sameRoster(start.participants, start.previous) ||
         !sameSet(start.dealers, previous)
       ) {
-        problems.push('a refresh keeps the roster, the dealers and the threshold');
+        problems.push(
+          'a refresh keeps the roster (with its identity keys), the dealers and the threshold',
+        );
       }
       break;
     case 'admin.group.reshare':
@@ -133,6 +142,12 @@ export function keyStartProblems(
       if (start.member !== body.member) problems.push('the member to repair is not the admin’s');
       if (!sameSet(start.dealers, body.helpers)) {
         problems.push('the helpers are not the ones the admin signed');
+      }
+      if (
+        start.threshold !== start.previousThreshold ||
+        !sameRoster(start.participants, start.previous)
+      ) {
+        problems.push('a repair keeps the roster (with its identity keys) and the threshold');
       }
       break;
   }

@@ -277,37 +277,38 @@ function complaintProof(
 ): { readonly proven: string } | { readonly refused: string } | undefined {
   const { culprit, evidence, code } = fail.envelope.body;
   if (culprit === fail.sender) return undefined;
+  // From protocol 4 (a DKG) or 5 (a lifecycle ceremony) the coordinator judges a complaint about
+  // another member, and refuses one without evidence. The version is signed into each member's
+  // start (by the coordinator) and each dealer's round 1 (by the dealer): the highest any of them
+  // names decides, so neither a start without one shown to a colluding accuser, nor a record that
+  // leaves out every start naming one, makes the ceremony "old" while the accused dealer's own
+  // round 1 says otherwise. Before it, the coordinator took the complaint on its sender's word and
+  // ignored any evidence, so evidence then (a lifecycle dkg.fail could carry it) judges nothing.
+  const [since, versions] =
+    roles.dkg !== undefined
+      ? [
+          4,
+          [
+            ...bodiesOf(entries, 'dkg.start').map((e) => e.envelope.body.protocolVersion),
+            ...bodiesOf(entries, 'dkg.round1').map((e) => e.envelope.body.protocolVersion),
+          ],
+        ]
+      : [
+          5,
+          [
+            ...bodiesOf(entries, 'key.start').map((e) => e.envelope.body.protocolVersion),
+            ...bodiesOf(entries, 'key.round1').map((e) => e.envelope.body.protocolVersion),
+          ],
+        ];
+  const version = Math.max(0, ...versions.map((v) => v ?? 0));
+  if (version < since) return undefined;
   if (evidence !== undefined && !BOX_COMPLAINT_CODES.includes(code)) {
     return { refused: `a complaint about a box does not say ${code}` };
   }
   if (evidence === undefined) {
-    // From protocol 4 (a DKG) or 5 (a lifecycle ceremony) the coordinator refuses such a
-    // complaint. The version is signed into each member's start (by the coordinator) and each
-    // dealer's round 1 (by the dealer): the highest any of them names decides, so neither a start
-    // without one shown to a colluding accuser, nor a record that leaves out every start naming
-    // one, makes the ceremony "old" while the accused dealer's own round 1 says otherwise.
-    const [since, versions] =
-      roles.dkg !== undefined
-        ? [
-            4,
-            [
-              ...bodiesOf(entries, 'dkg.start').map((e) => e.envelope.body.protocolVersion),
-              ...bodiesOf(entries, 'dkg.round1').map((e) => e.envelope.body.protocolVersion),
-            ],
-          ]
-        : [
-            5,
-            [
-              ...bodiesOf(entries, 'key.start').map((e) => e.envelope.body.protocolVersion),
-              ...bodiesOf(entries, 'key.round1').map((e) => e.envelope.body.protocolVersion),
-            ],
-          ];
-    const version = Math.max(0, ...versions.map((v) => v ?? 0));
-    return version >= since
-      ? {
-          refused: `a ceremony of protocol ${version} takes no complaint about another member without the evidence that opens its box`,
-        }
-      : undefined;
+    return {
+      refused: `a ceremony of protocol ${version} takes no complaint about another member without the evidence that opens its box`,
+    };
   }
   const before = entries.filter(
     (e) => e.idx < fail.idx && e.direction === 'in' && e.sender === culprit,

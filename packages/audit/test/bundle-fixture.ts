@@ -751,6 +751,48 @@ export interface AbortScript {
 }
 
 /**
+ * A member's `dkg.fail` (`fail.from` accusing `fail.culprit`) with the evidence that opens the
+ * culprit's box to it (`sent`, keyed "dealer>recipient"), that evidence with its response replaced
+ * by its challenge ('forged'), or none.
+ */
+function complaintBody(
+  ids: Readonly<Record<string, IdentityKey>>,
+  ceremonyId: string,
+  sent: ReadonlyMap<string, WireBox & { signature: string }>,
+  fail: {
+    readonly from: string;
+    readonly culprit: string;
+    readonly code: string;
+    readonly evidence?: 'genuine' | 'forged';
+  },
+  reason: string,
+): Record<string, unknown> {
+  const { from, culprit } = fail;
+  const box = sent.get(`${culprit}>${from}`);
+  let evidence =
+    fail.evidence === undefined || box === undefined
+      ? undefined
+      : proveBoxComplaint(ids[from]!, {
+          ceremonyId,
+          accuser: from,
+          accuserIdentityKey: ids[from]!.publicKey,
+          dealer: culprit,
+          dealerIdentityKey: ids[culprit]!.publicKey,
+          box,
+        });
+  if (evidence !== undefined && fail.evidence === 'forged') {
+    evidence = { ...evidence, response: evidence.challenge };
+  }
+  return {
+    type: 'dkg.fail',
+    culprit,
+    code: fail.code,
+    reason,
+    ...(evidence === undefined ? {} : { evidence }),
+  };
+}
+
+/**
  * An aborted DKG: the script's messages, really signed (round-2 boxes are real shares of the
  * dealers' polynomials, sealed to their recipients, which the auditor can open only with a
  * complaint's evidence), then the coordinator's `dkg.abort`, recorded as `aborted`.
@@ -798,29 +840,11 @@ export function abortedKeyBundle(script: AbortScript): KeyCase {
     push(m, null, { type: 'dkg.round2', boxes });
   }
   if (script.fail !== undefined) {
-    const { from, culprit, evidence: kind } = script.fail;
-    const box = sent.get(`${culprit}>${from}`);
-    let evidence =
-      kind === undefined || box === undefined
-        ? undefined
-        : proveBoxComplaint(ids[from]!, {
-            ceremonyId,
-            accuser: from,
-            accuserIdentityKey: ids[from]!.publicKey,
-            dealer: culprit,
-            dealerIdentityKey: ids[culprit]!.publicKey,
-            box,
-          });
-    if (evidence !== undefined && kind === 'forged') {
-      evidence = { ...evidence, response: evidence.challenge };
-    }
-    push(from, null, {
-      type: 'dkg.fail',
-      culprit,
-      code: script.fail.code,
-      reason: 'the share does not verify',
-      ...(evidence === undefined ? {} : { evidence }),
-    });
+    push(
+      script.fail.from,
+      null,
+      complaintBody(ids, ceremonyId, sent, script.fail, 'the share does not verify'),
+    );
   }
   const hash = bytesToHex(round1Hash({ ceremonyId, threshold: 2, participants, packages }));
   for (const [m, view] of Object.entries(script.confirms ?? {})) {
@@ -1266,29 +1290,11 @@ export function abortedLifecycleBundle(script: LifecycleAbortScript): KeyCase {
       .map((d) => ({ sender: d, ...sent.get(`${d}>${m}`)! }));
     push('coordinator', m, { type: 'key.round2.deliver', boxes });
   }
-  const { from, culprit, evidence: kindOfEvidence } = script.fail;
-  const box = sent.get(`${culprit}>${from}`);
-  let evidence =
-    kindOfEvidence === undefined || box === undefined
-      ? undefined
-      : proveBoxComplaint(ids[from]!, {
-          ceremonyId,
-          accuser: from,
-          accuserIdentityKey: ids[from]!.publicKey,
-          dealer: culprit,
-          dealerIdentityKey: ids[culprit]!.publicKey,
-          box,
-        });
-  if (evidence !== undefined && kindOfEvidence === 'forged') {
-    evidence = { ...evidence, response: evidence.challenge };
-  }
-  push(from, null, {
-    type: 'dkg.fail',
-    culprit,
-    code: script.fail.code,
-    reason: 'the sub-share does not verify',
-    ...(evidence === undefined ? {} : { evidence }),
-  });
+  push(
+    script.fail.from,
+    null,
+    complaintBody(ids, ceremonyId, sent, script.fail, 'the sub-share does not verify'),
+  );
   push('coordinator', '*', {
     type: 'dkg.abort',
     code: script.abort.code,

@@ -317,6 +317,14 @@ describe('aborted lifecycle ceremonies: a complaint about a sub-share', () => {
     expect(blame(r)).toEqual({ carol: expect.stringMatching(/^named by bob .*not proven/) });
   });
 
+  it('before protocol 5, evidence a complaint carried is not judged (the coordinator then ignored it): named by it, not proven', () => {
+    for (const evidence of ['genuine', 'forged'] as const) {
+      const r = verifyLifecycle({ beforeProtocol5: true, fail: complaint(evidence), abort });
+      expect(failed(r)).toEqual([]);
+      expect(blame(r)).toEqual({ carol: expect.stringMatching(/^named by bob .*not proven/) });
+    }
+  });
+
   const unevidenced =
     /a ceremony of protocol 5 takes no complaint about another member without the evidence/;
   const cases: [string, LifecycleAbortScript, RegExp][] = [
@@ -344,11 +352,6 @@ describe('aborted lifecycle ceremonies: a complaint about a sub-share', () => {
       'a complaint whose own evidence shows the sub-share is sound (a false accusation)',
       { fail: complaint('genuine'), abort },
       /the sub-share carol sent bob matches carol's commitment: the accusation is false/,
-    ],
-    [
-      'the same before protocol 5: evidence, when given, is judged whatever the version',
-      { beforeProtocol5: true, fail: complaint('genuine'), abort },
-      /the accusation is false/,
     ],
     [
       'a proven complaint turned into blame of another member',
@@ -387,11 +390,13 @@ describe('aborted lifecycle ceremonies: a complaint about a sub-share', () => {
         fail: complaint('genuine'),
         abort,
         recordedStart: (start) => {
+          const other: Record<string, string> = {
+            bob: bytesToHex(generateIdentityKey().publicKey),
+            carol: bytesToHex(generateIdentityKey().publicKey),
+          };
           const rekey = (list: unknown) =>
             (list as { member: string; identityKey: string }[]).map((p) =>
-              p.member === 'bob' || p.member === 'carol'
-                ? { ...p, identityKey: bytesToHex(generateIdentityKey().publicKey) }
-                : p,
+              other[p.member] === undefined ? p : { ...p, identityKey: other[p.member]! },
             );
           return {
             ...start,
@@ -403,6 +408,26 @@ describe('aborted lifecycle ceremonies: a complaint about a sub-share', () => {
       /the accusation is false/,
     ],
   ];
+  it('KEY_CEREMONY_UNAUTHORIZED: a refresh key.start whose committee lists another identity key than the previous roster (a dealer would seal to it)', () => {
+    const r = verifyLifecycle({
+      fail: complaint('genuine'),
+      abort,
+      recordedStart: (start) => ({
+        ...start,
+        participants: (start['participants'] as { member: string; identityKey: string }[]).map(
+          (p) =>
+            p.member === 'bob'
+              ? { ...p, identityKey: bytesToHex(generateIdentityKey().publicKey) }
+              : p,
+        ),
+      }),
+    });
+    expect(failed(r)).toContain('KEY_CEREMONY_UNAUTHORIZED');
+    expect(r.checks.find((x) => x.code === 'KEY_CEREMONY_UNAUTHORIZED')?.detail).toMatch(
+      /a refresh keeps the roster \(with its identity keys\)/,
+    );
+  });
+
   for (const [name, script, why] of cases) {
     it(`OUTCOME_UNPROVEN: ${name}`, () => {
       const r = verifyLifecycle(script);

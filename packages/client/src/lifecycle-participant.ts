@@ -90,6 +90,20 @@ type Phase = 'round1' | 'round2' | 'confirm' | 'committing' | 'done' | 'failed';
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
+/**
+ * Two rosters with the same members, identifiers and identity keys. A refresh or repair keeps the
+ * roster, and the admin does not sign it: the committee's keys (the ones boxes are sealed to)
+ * must be exactly the previous roster's, which each holder checked against its own share.
+ */
+export const sameRoster = (
+  a: readonly { member: string; identifier: string; identityKey: string }[],
+  b: readonly { member: string; identifier: string; identityKey: string }[],
+): boolean =>
+  sameSet(
+    a.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
+    b.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
+  );
+
 /** Who takes which part (the coordinator's roles, derived the same way from key.start). */
 export function lifecycleRoles(start: KeyStart): {
   dealers: readonly string[];
@@ -180,14 +194,13 @@ export function checkKeyStart(
   if (body.groupPublicKey !== start.groupPublicKey)
     refuse('group key differs from what the admin signed');
   const previous = start.previous.map((p) => p.member);
-  const committee = start.participants.map((p) => p.member);
   switch (body.type) {
     case 'admin.group.refresh':
       if (start.kind !== 'refresh') refuse('the admin asked for a refresh');
       if (start.toEpoch !== start.fromEpoch + 1) refuse('a refresh moves to the next epoch');
       if (start.threshold !== start.previousThreshold) refuse('a refresh keeps the threshold');
-      if (!sameSet(committee, previous) || !sameSet(start.dealers, previous))
-        refuse('a refresh keeps the roster');
+      if (!sameRoster(start.participants, start.previous) || !sameSet(start.dealers, previous))
+        refuse('a refresh keeps the roster, with its identity keys');
       break;
     case 'admin.group.reshare': {
       if (start.kind !== 'reshare') refuse('the admin asked for a reshare');
@@ -210,8 +223,11 @@ export function checkKeyStart(
       if (start.member !== body.member) refuse('the member to repair differs');
       if (!sameSet(start.dealers, body.helpers))
         refuse('helpers differ from what the admin signed');
-      if (!sameSet(committee, previous) || start.threshold !== start.previousThreshold)
-        refuse('a repair keeps roster and threshold');
+      if (
+        !sameRoster(start.participants, start.previous) ||
+        start.threshold !== start.previousThreshold
+      )
+        refuse('a repair keeps roster (with its identity keys) and threshold');
       break;
   }
   if (!start.dealers.every((d) => previous.includes(d))) refuse('a dealer holds no share');
@@ -225,9 +241,10 @@ export function checkKeyStart(
     l.includes(member),
   );
   if (!inRole) refuse(`${member} has no part in it`);
-  const me = [...start.previous, ...start.participants].find((p) => p.member === member);
-  if (me !== undefined && me.identityKey !== bytesToHex(identityKey))
-    refuse(`the roster lists another identity key for ${member}`);
+  for (const p of [...start.previous, ...start.participants]) {
+    if (p.member === member && p.identityKey !== bytesToHex(identityKey))
+      refuse(`the roster lists another identity key for ${member}`);
+  }
 }
 
 export class LifecycleParticipant {
@@ -672,43 +689,48 @@ export class LifecycleParticipant {
           'INCONSISTENT_VIEW',
           'sub-share boxes do not match the dealers',
         );
+      // Every sub-share opened here is wiped however this ends: a failed check (a complaint) too.
       const shares: ReshareRound1Share[] = [];
-      for (const b of body.boxes) {
-        const plain = this.#open(b);
-        let share: ReshareRound1Share;
-        try {
-          share = frost.decode.bytes('ReshareRound1Share', plain);
-        } catch {
-          throw culpritError(
-            b.sender,
-            'INVALID_SECRET_SHARE',
-            `sub-share from ${b.sender} does not decode`,
-          );
-        } finally {
-          plain.fill(0);
+      let out: { keyPackage: KeyPackage; publicKeyPackage: PublicKeyPackage };
+      try {
+        for (const b of body.boxes) {
+          const plain = this.#open(b);
+          let share: ReshareRound1Share;
+          try {
+            share = frost.decode.bytes('ReshareRound1Share', plain);
+          } catch {
+            throw culpritError(
+              b.sender,
+              'INVALID_SECRET_SHARE',
+              `sub-share from ${b.sender} does not decode`,
+            );
+          } finally {
+            plain.fill(0);
+          }
+          shares.push(share);
+          if (share.sender !== this.#id(b.sender))
+            throw culpritError(
+              b.sender,
+              'IDENTIFIER_MISMATCH',
+              `sub-share from ${b.sender} names another dealer`,
+            );
         }
-        if (share.sender !== this.#id(b.sender))
-          throw culpritError(
-            b.sender,
-            'IDENTIFIER_MISMATCH',
-            `sub-share from ${b.sender} names another dealer`,
-          );
-        shares.push(share);
+        const own = this.#subShares?.[this.#id(this.#me)];
+        if (own !== undefined) shares.push(own);
+        const packages = this.#decodePackages();
+        out =
+          this.start.kind === 'refresh'
+            ? frost.keys.refresh.part2(
+                this.#id(this.#me),
+                old,
+                this.#params().dealers,
+                packages,
+                shares,
+              )
+            : frost.keys.reshare.part2(this.#id(this.#me), old, this.#params(), packages, shares);
+      } finally {
+        for (const s of shares) s.subShare.fill(0);
       }
-      const own = this.#subShares?.[this.#id(this.#me)];
-      if (own !== undefined) shares.push(own);
-      const packages = this.#decodePackages();
-      const out =
-        this.start.kind === 'refresh'
-          ? frost.keys.refresh.part2(
-              this.#id(this.#me),
-              old,
-              this.#params().dealers,
-              packages,
-              shares,
-            )
-          : frost.keys.reshare.part2(this.#id(this.#me), old, this.#params(), packages, shares);
-      for (const s of shares) s.subShare.fill(0);
       this.#newKey = out.keyPackage;
       pub = out.publicKeyPackage;
     }

@@ -8,16 +8,23 @@ import {
   judgeLifecycleComplaint,
   lifecycleComplaintOf,
   bytesToHex,
+  generateIdentityKey,
   hexToBytes,
   newCeremonyId,
   sealSignedBox,
   type DkgFail,
+  type IdentityKey,
   type KeyStart,
   type OpenedEnvelope,
   type SealedBody,
 } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
-import { ClientError, LifecycleParticipant, type LifecycleResult } from '../src/index.js';
+import {
+  ClientError,
+  LifecycleParticipant,
+  type LifecycleResult,
+  type LoadedShare,
+} from '../src/index.js';
 import { dealtGroup, refreshFixture } from './refresh-fixture.js';
 
 const NAMES = ['alice', 'bob', 'carol'];
@@ -149,6 +156,36 @@ async function refresh(opts: RefreshOptions = {}) {
   return { ...run, results: await Promise.all(results), outbox };
 }
 
+/** A participant whose sends land in `outbox`, staging nowhere (no disk), holding `share`. */
+function recording(
+  who: {
+    member: string;
+    key: IdentityKey;
+    adminKey: Uint8Array;
+    share: LoadedShare | undefined;
+  },
+  ceremonyId: string,
+  start: KeyStart,
+  outbox: SealedBody[],
+): LifecycleParticipant {
+  return new LifecycleParticipant(
+    {
+      member: who.member,
+      key: who.key,
+      adminKey: who.adminKey,
+      send: async (_c, _r, body) => {
+        outbox.push(body);
+      },
+      loadShare: async () => who.share,
+      stage: async () => `/pending/${who.member}`,
+      commit: async (_g, path) => path,
+      discard: async () => undefined,
+    },
+    ceremonyId,
+    start,
+  );
+}
+
 /** `member` with its identity key, as the registry (which the start's roster matches) holds it. */
 function keyed(start: KeyStart, member: string) {
   const p = [...start.previous, ...start.participants].find((x) => x.member === member)!;
@@ -223,21 +260,11 @@ async function leavingDealer() {
   const ceremonyId = newCeremonyId();
   const start = reshareStart(ceremonyId, committee, dealers);
   const outbox: SealedBody[] = [];
-  const alice = new LifecycleParticipant(
-    {
-      member: 'alice',
-      key: ids['alice']!,
-      adminKey: admin.publicKey,
-      send: async (_c, _r, body) => {
-        outbox.push(body);
-      },
-      loadShare: async () => share('alice'),
-      stage: async () => '/pending/alice',
-      commit: async (_g, path) => path,
-      discard: async () => undefined,
-    },
+  const alice = recording(
+    { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: share('alice') },
     ceremonyId,
     start,
+    outbox,
   );
   const settled = Promise.race([
     alice.result.then(
@@ -307,27 +334,38 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
     expect((fails[1] as DkgFail).evidence).toBeUndefined();
   });
 
+  it('refuses a refresh whose committee lists another identity key than the previous roster (its boxes would be sealed to it), sending nothing', async () => {
+    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
+    const sent: SealedBody[] = [];
+    const other = generateIdentityKey();
+    const rekeyed: KeyStart = {
+      ...start,
+      participants: start.participants.map((p) =>
+        p.member === 'bob' ? { ...p, identityKey: bytesToHex(other.publicKey) } : p,
+      ),
+    };
+    const p = recording(
+      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: share('alice') },
+      ceremonyId,
+      rekeyed,
+      sent,
+    );
+    p.result.catch(() => undefined);
+    await expect(p.begin()).rejects.toThrow(/a refresh keeps the roster, with its identity keys/);
+    expect(sent).toEqual([]);
+  });
+
   it('refuses a key.start of another protocol version, sending nothing', async () => {
     const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
     for (const version of [undefined, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1]) {
       const sent: SealedBody[] = [];
       const { protocolVersion: _v, ...rest } = start;
       const other: KeyStart = version === undefined ? rest : { ...rest, protocolVersion: version };
-      const p = new LifecycleParticipant(
-        {
-          member: 'alice',
-          key: ids['alice']!,
-          adminKey: admin.publicKey,
-          send: async (_c, _r, body) => {
-            sent.push(body);
-          },
-          loadShare: async () => share('alice'),
-          stage: async () => '/pending/alice',
-          commit: async (_g, path) => path,
-          discard: async () => undefined,
-        },
+      const p = recording(
+        { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: share('alice') },
         ceremonyId,
         other,
+        sent,
       );
       p.result.catch(() => undefined);
       await expect(p.begin()).rejects.toThrow(/names protocol .* this conclave speaks/);
@@ -403,21 +441,11 @@ describe('LifecycleParticipant (repair)', () => {
       }),
     };
     const outbox: SealedBody[] = [];
-    const carol = new LifecycleParticipant(
-      {
-        member: 'carol',
-        key: ids['carol']!,
-        adminKey: admin.publicKey,
-        send: async (_c, _r, body) => {
-          outbox.push(body);
-        },
-        loadShare: async () => undefined,
-        stage: async () => '/pending/carol',
-        commit: async (_g, path) => path,
-        discard: async () => undefined,
-      },
+    const carol = recording(
+      { member: 'carol', key: ids['carol']!, adminKey: admin.publicKey, share: undefined },
       ceremonyId,
       start,
+      outbox,
     );
     await carol.begin();
     await carol.handle(opened(ceremonyId, { type: 'key.round1.all', packages: [], boxes: [] }));

@@ -309,8 +309,12 @@ export interface ComplaintVerdict {
   readonly reason: string;
 }
 
-/** What a judge found in an opened box: the dealer's fault, or nothing wrong. */
-type ContentsVerdict = { readonly fault: string } | { readonly sound: string };
+/**
+ * What a judge found in an opened box: the dealer's fault, nothing wrong, or nothing that can be
+ * shown wrong (a repair's scalar: its value is checked only in a sum).
+ */
+type ContentsVerdict =
+  { readonly fault: string } | { readonly sound: string } | { readonly unproven: string };
 
 /**
  * The common part of judging a complaint about a box: the evidence proves nothing (an error), the
@@ -327,12 +331,19 @@ function judgeBox(
   const plaintext = contents.value.plaintext;
   try {
     const v = judge(plaintext);
-    return 'fault' in v
-      ? ok({
-          culprit: c.dealer,
-          reason: `the box ${c.dealer} signed to ${c.accuser}, opened with ${c.accuser}'s proven keys, ${v.fault}`,
-        })
-      : ok({ culprit: c.accuser, reason: `${v.sound}: the accusation is false` });
+    if ('fault' in v) {
+      return ok({
+        culprit: c.dealer,
+        reason: `the box ${c.dealer} signed to ${c.accuser}, opened with ${c.accuser}'s proven keys, ${v.fault}`,
+      });
+    }
+    return ok({
+      culprit: c.accuser,
+      reason:
+        'sound' in v
+          ? `${v.sound}: the accusation is false`
+          : `${v.unproven}: the accusation cannot be proven`,
+    });
   } finally {
     plaintext.fill(0);
   }
@@ -418,7 +429,7 @@ export function judgeLifecycleComplaint(
         return { fault: 'holds no canonical scalar' };
       }
       return {
-        sound: `the box ${c.dealer} sent ${c.accuser} opens and holds a scalar, and a repair's value can be checked only as a sum, which names nobody`,
+        unproven: `the box ${c.dealer} sent ${c.accuser} opens and holds a scalar, and a repair's value can be checked only as a sum, which names nobody`,
       };
     });
   }
