@@ -66,11 +66,12 @@ class Holder {
   readonly ceremonies = new Map<string, Ceremony>();
   /**
    * `subshare`: every sub-share it deals is off by one (a canonical scalar that fails
-   * vss_verify); `sigma`: the σ it sends a repaired member is no scalar at all.
+   * vss_verify); `sigma`: the σ it sends a repaired member is no scalar at all; `delta`: nor are
+   * the repair deltas it sends the other helpers.
    */
-  tamper: 'none' | 'confirm' | 'silent' | 'subshare' | 'sigma' = 'none';
+  tamper: 'none' | 'confirm' | 'silent' | 'subshare' | 'sigma' | 'delta' = 'none';
   readonly errors: unknown[] = [];
-  /** The boxes delivered to this holder in round 2, by ceremony. */
+  /** The boxes last delivered to this holder (round 1 of a repair, else round 2), by ceremony. */
   readonly delivered = new Map<string, Frame[]>();
 
   constructor(readonly m: FakeMember) {}
@@ -157,9 +158,11 @@ class Holder {
             string,
             Uint8Array
           >;
+          const delta = (h: string) =>
+            this.tamper === 'delta' ? new Uint8Array(32).fill(0xff) : c.deltas![id(h)]!;
           const boxes = body.dealers
             .filter((h: string) => h !== this.name)
-            .map((h: string) => this.#seal(c, cid, h, c.deltas![id(h)]!));
+            .map((h: string) => this.#seal(c, cid, h, delta(h)));
           this.#send(cid, { type: 'key.round1', boxes });
           return;
         }
@@ -176,6 +179,7 @@ class Holder {
         const c = this.ceremonies.get(cid);
         if (c === undefined) return;
         c.packages = body.packages;
+        this.delivered.set(cid, body.boxes);
         if (!c.start.dealers.includes(this.name)) return;
         if (c.start.kind === 'repair') {
           const mine = c.deltas![id(this.name)]!;
@@ -729,6 +733,51 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
       {
         member: 'bob',
         basis: expect.stringMatching(/^proven by carol's signed dkg\.fail .*no canonical scalar/),
+      },
+    ]);
+  });
+
+  it('judges a complaint about a repair delta (a helper’s round-1 box to another helper): no scalar is that helper’s fault', async () => {
+    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    holders.get('carol')!.m.keyPackages.delete('release');
+    holders.get('alice')!.tamper = 'delta';
+    const bob = holders.get('bob')!;
+    const rid = newCeremonyId();
+    expectAck(
+      await admin.submit(rid, {
+        type: 'admin.group.repair',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+        member: 'carol',
+        helpers: ['alice', 'bob'],
+      }),
+    );
+    // bob cannot make his σ from alice's delta; the holder stops there and the test complains.
+    await until(() => bob.errors.length > 0);
+    const box = bob.delivered.get(rid)!.find((b) => b.sender === 'alice');
+    expectAck(
+      await submit(bob.m.client, rid, {
+        type: 'dkg.fail',
+        culprit: 'alice',
+        code: 'INVALID_SECRET_SHARE',
+        reason: 'the delta from alice is not a scalar',
+        evidence: proveBoxComplaint(bob.m.key, {
+          ceremonyId: rid,
+          accuser: 'bob',
+          accuserIdentityKey: bob.m.key.publicKey,
+          dealer: 'alice',
+          dealerIdentityKey: hexToBytes(holders.get('alice')!.m.publicKey, 32),
+          box: box as never,
+        }),
+      }),
+    );
+    const abort = await admin.nextBody('dkg.abort', rid, 20_000);
+    expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['alice'] });
+    expect((await audited(c, rid)).keyCulprits).toEqual([
+      {
+        member: 'alice',
+        basis: expect.stringMatching(/^proven by bob's signed dkg\.fail .*no canonical scalar/),
       },
     ]);
   });
