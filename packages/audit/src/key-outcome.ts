@@ -396,7 +396,7 @@ function judgeLifecycle(
     if (body.type !== 'key.round1' && body.type !== 'key.round2') continue;
     if (box !== undefined) continue;
     box = body.boxes.find((b) => b.recipient === fail.sender);
-    carrier = e;
+    if (box !== undefined) carrier = e;
   }
   // The identity keys are the registry's that verified the two members' envelopes (the dkg.fail,
   // and the message carrying the box), not key.start's roster: for a refresh or repair that is

@@ -969,8 +969,9 @@ const LIFECYCLE_ROUND: Record<string, string> = {
 /**
  * The opening of a lifecycle ceremony of group `release` (2-of-3 alice, bob, carol at epoch 0): the
  * admin's authorization, the coordinator's `key.start`, the dealers' round-1 messages (real FROST
- * dealer packages for a refresh or reshare) and their relay to every recipient. As protocol 5 makes
- * them, key.start and each key.round1 name the protocol version, unless the options say otherwise.
+ * dealer packages for a refresh or reshare; a repair's sealed deltas if `repairDeltas` says so) and
+ * their relay to every member. As protocol 5 makes them, key.start and each key.round1 name the
+ * protocol version, unless the options say otherwise.
  */
 function lifecycleOpening(
   kind: 'refresh' | 'reshare' | 'repair',
@@ -983,6 +984,12 @@ function lifecycleOpening(
     readonly versionlessRound1?: boolean;
     /** What the coordinator records as key.start, made from the genuine one (a forged start). */
     readonly recordedStart?: (start: Record<string, unknown>) => Record<string, unknown>;
+    /**
+     * A repair's helpers seal their real deltas (frost.keys.repair.step1) to each other, each in a
+     * box it signed, relayed in key.round1.all as the coordinator does (otherwise round 1 carries no
+     * boxes); `bad`'s box holds 0xff×32, no canonical scalar, instead of its delta.
+     */
+    readonly repairDeltas?: { readonly bad?: { readonly from: string; readonly to: string } };
   } = {},
 ) {
   const startVersioned = options.beforeProtocol5 !== true && options.versionlessStarts !== true;
@@ -1055,9 +1062,29 @@ function lifecycleOpening(
   const packages: { member: string; package: string }[] = [];
   // Each dealer's package and the sub-shares it deals (refresh/reshare), in `dealers` order.
   let dealing: ReturnType<typeof frost.keys.reshare.part1>[] = [];
+  // A repair helper's deltas (keyed by helper identifier), and the boxes sealed ("sender>recipient").
+  const deltas = new Map<string, Readonly<Record<string, Uint8Array>>>();
+  const sent = new Map<string, WireBox & { signature: string }>();
   if (kind === 'repair') {
-    for (const d of dealers)
-      push(d, null, { type: 'key.round1', boxes: [], ...version(round1Versioned) });
+    for (const d of dealers) {
+      const boxes: Record<string, unknown>[] = [];
+      if (options.repairDeltas !== undefined) {
+        const mine = frost.keys.repair.step1(dealers.map(idOf), keyOf(d), idOf(repaired!));
+        deltas.set(d, mine);
+        for (const h of dealers.filter((x) => x !== d)) {
+          const bad = options.repairDeltas.bad?.from === d && options.repairDeltas.bad.to === h;
+          const plaintext = bad ? new Uint8Array(32).fill(0xff) : mine[idOf(h)]!;
+          const box = sealSignedBox(ids[h]!.publicKey, ids[d]!, plaintext, {
+            ceremonyId: parties.ceremonyId,
+            sender: d,
+            recipient: h,
+          });
+          sent.set(`${d}>${h}`, box);
+          boxes.push({ recipient: h, ...box });
+        }
+      }
+      push(d, null, { type: 'key.round1', boxes, ...version(round1Versioned) });
+    }
   } else {
     const params = {
       dealers: dealers.map(idOf),
@@ -1099,9 +1126,14 @@ function lifecycleOpening(
     newPub = out.publicKeyPackage;
     dealing = dealt1;
   }
+  // To every member of the ceremony, with the boxes addressed to it (key-lifecycle.ts boxesFor).
   const recipients = kind === 'repair' ? [...dealers, 'carol'] : committee;
-  for (const m of recipients)
-    push('coordinator', m, { type: 'key.round1.all', packages, boxes: [] });
+  for (const m of recipients) {
+    const boxes = dealers
+      .filter((d) => sent.has(`${d}>${m}`))
+      .map((d) => ({ sender: d, ...sent.get(`${d}>${m}`)! }));
+    push('coordinator', m, { type: 'key.round1.all', packages, boxes });
+  }
   return {
     parties,
     old,
@@ -1119,6 +1151,8 @@ function lifecycleOpening(
     newPub,
     packages,
     dealing,
+    deltas,
+    sent,
   };
 }
 
@@ -1256,14 +1290,14 @@ export interface LifecycleAbortScript {
  */
 export function abortedLifecycleBundle(script: LifecycleAbortScript): KeyCase {
   const kind = script.kind ?? 'refresh';
-  const { parties, old, committee, dealers, member, idOf, oldPubHex, groupPublicKey, dealing } =
-    lifecycleOpening(kind, {
-      ...(script.beforeProtocol5 === true ? { beforeProtocol5: true } : {}),
-      ...(script.versionlessStarts === true ? { versionlessStarts: true } : {}),
-      ...(script.versionlessRound1 === true ? { versionlessRound1: true } : {}),
-      ...(script.recordedStart === undefined ? {} : { recordedStart: script.recordedStart }),
-    });
-  const { ids, ceremonyId, transcript, push } = parties;
+  const opening = lifecycleOpening(kind, {
+    ...(script.beforeProtocol5 === true ? { beforeProtocol5: true } : {}),
+    ...(script.versionlessStarts === true ? { versionlessStarts: true } : {}),
+    ...(script.versionlessRound1 === true ? { versionlessRound1: true } : {}),
+    ...(script.recordedStart === undefined ? {} : { recordedStart: script.recordedStart }),
+  });
+  const { parties, committee, dealers, idOf, dealing } = opening;
+  const { ids, ceremonyId, push } = parties;
   const sent = new Map<string, WireBox & { signature: string }>();
   dealers.forEach((d, i) => {
     const boxes = [...committee]
@@ -1295,11 +1329,24 @@ export function abortedLifecycleBundle(script: LifecycleAbortScript): KeyCase {
     null,
     complaintBody(ids, ceremonyId, sent, script.fail, 'the sub-share does not verify'),
   );
+  return abortedLifecycleCase(opening, script.abort);
+}
+
+/**
+ * The end of an aborted lifecycle ceremony: the coordinator's `dkg.abort`, and the bundle recorded
+ * as `aborted`, with epoch 0 only.
+ */
+function abortedLifecycleCase(
+  opening: ReturnType<typeof lifecycleOpening>,
+  abort: { readonly code: string; readonly culprits: readonly string[] },
+): KeyCase {
+  const { parties, old, member, oldPubHex, groupPublicKey } = opening;
+  const { ceremonyId, transcript, push } = parties;
   push('coordinator', '*', {
     type: 'dkg.abort',
-    code: script.abort.code,
+    code: abort.code,
     message: 'the ceremony ended',
-    culprits: [...script.abort.culprits],
+    culprits: [...abort.culprits],
   });
   const bundle: CeremonyBundle = {
     format: BUNDLE_FORMAT,
@@ -1326,4 +1373,81 @@ export function abortedLifecycleBundle(script: LifecycleAbortScript): KeyCase {
     log: null,
   };
   return keyCase(parties, bundle, groupPublicKey);
+}
+
+/** What the helpers (alice, bob) and the repaired member (carol) of an aborted repair did. */
+export interface RepairAbortScript {
+  /** A helper whose box (its delta to the other helper, or its σ to carol) holds 0xff×32. */
+  readonly badBox?: { readonly from: string; readonly to: string };
+  /** A helper whose σ to carol is another canonical scalar (its low bit flipped). */
+  readonly wrongSigma?: string;
+  /**
+   * A complaint, with the evidence that opens the culprit's box to its sender, or that evidence
+   * with its response replaced by its challenge ('forged'), or none: a helper's about the other's
+   * delta comes right after key.round1.all, in place of its σ (round 2 never happens); carol's about
+   * a helper's σ comes after key.round2.deliver.
+   */
+  readonly fail: {
+    readonly from: string;
+    readonly culprit: string;
+    readonly code: string;
+    readonly evidence?: 'genuine' | 'forged';
+  };
+  /** The coordinator's dkg.abort. */
+  readonly abort: { readonly code: string; readonly culprits: readonly string[] };
+}
+
+/**
+ * An aborted repair of carol's share by alice and bob (protocol 5): lifecycleOpening with every
+ * helper's real deltas sealed to the other in a box it signed, relayed in key.round1.all; unless
+ * a helper complains, each helper's `key.round2` with one box to carol holding its σ (the sum of
+ * the deltas it received and its own, frost.keys.repair.step2) and the coordinator's
+ * `key.round2.deliver` to every confirmer (boxes only to carol); then the script's `dkg.fail` and
+ * the coordinator's `dkg.abort`, recorded as `aborted` (the bundle records epoch 0 only).
+ */
+export function abortedRepairBundle(script: RepairAbortScript): KeyCase {
+  const { badBox } = script;
+  const opening = lifecycleOpening('repair', {
+    repairDeltas: badBox === undefined ? {} : { bad: badBox },
+  });
+  const { parties, dealers, repaired, idOf, oldPub, deltas, sent } = opening;
+  const { ids, ceremonyId, push } = parties;
+  const lost = repaired!;
+  if (!dealers.includes(script.fail.from)) {
+    const sigmas = dealers.map((h) =>
+      frost.keys.repair.step2(dealers.map((d) => deltas.get(d)![idOf(h)]!)),
+    );
+    frost.keys.repair.step3(sigmas, idOf(lost), oldPub); // they rebuild carol's share, or throw
+    dealers.forEach((h, i) => {
+      let plaintext = sigmas[i]!.slice();
+      if (script.wrongSigma === h) plaintext[0] = plaintext[0]! ^ 1;
+      if (badBox?.from === h && badBox.to === lost) plaintext = new Uint8Array(32).fill(0xff);
+      const box = sealSignedBox(ids[lost]!.publicKey, ids[h]!, plaintext, {
+        ceremonyId,
+        sender: h,
+        recipient: lost,
+      });
+      sent.set(`${h}>${lost}`, box);
+      push(h, null, { type: 'key.round2', boxes: [{ recipient: lost, ...box }] });
+    });
+    // To every confirmer, as requestConfirmation does: only carol is sent σ boxes.
+    for (const m of [...dealers, lost]) {
+      const boxes =
+        m !== lost ? [] : dealers.map((d) => ({ sender: d, ...sent.get(`${d}>${m}`)! }));
+      push('coordinator', m, { type: 'key.round2.deliver', boxes });
+    }
+  }
+  const what = dealers.includes(script.fail.from) ? 'delta' : 'σ';
+  push(
+    script.fail.from,
+    null,
+    complaintBody(
+      ids,
+      ceremonyId,
+      sent,
+      script.fail,
+      `the ${what} from ${script.fail.culprit} is not a scalar`,
+    ),
+  );
+  return abortedLifecycleCase(opening, script.abort);
 }

@@ -4,14 +4,16 @@
 // OUTCOME_UNPROVEN; a key ceremony ends with one final envelope, last (UNEXPECTED_MESSAGE).
 import { bytesToHex, generateIdentityKey } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
-import { verifyCeremonyBundle } from '../src/index.js';
+import { verifyCeremonyBundle, type TranscriptEntry } from '../src/index.js';
 import {
   abortedKeyBundle,
   abortedLifecycleBundle,
+  abortedRepairBundle,
   forgedPackage,
   lifecycleBundle,
   type AbortScript,
   type LifecycleAbortScript,
+  type RepairAbortScript,
 } from './bundle-fixture.js';
 
 const verify = (script: AbortScript) => {
@@ -431,6 +433,97 @@ describe('aborted lifecycle ceremonies: a complaint about a sub-share', () => {
   for (const [name, script, why] of cases) {
     it(`OUTCOME_UNPROVEN: ${name}`, () => {
       const r = verifyLifecycle(script);
+      expect(failed(r)).toEqual(['OUTCOME_UNPROVEN']);
+      expect(r.checks.find((x) => !x.ok)?.detail).toMatch(why);
+      expect(r.keyCulprits).toBeUndefined();
+    });
+  }
+});
+
+// A repair (alice and bob rebuild carol's share): each helper's delta to the other travels in its
+// key.round1, each helper's σ to carol in its key.round2. A box is judged only for holding a
+// canonical scalar: a scalar's value shows only in the sum, which names nobody.
+describe('aborted lifecycle ceremonies: a complaint about a repair delta or σ', () => {
+  const repair = (script: RepairAbortScript) => {
+    const c = abortedRepairBundle(script);
+    return { c, r: verifyCeremonyBundle(c.bundle, c.trust) };
+  };
+  const entries = (c: ReturnType<typeof abortedRepairBundle>) =>
+    c.bundle.transcript as TranscriptEntry[];
+  const types = (c: ReturnType<typeof abortedRepairBundle>) =>
+    entries(c).map((e) => e.envelope.body.type);
+  const fail = (from: string, culprit: string, evidence?: 'genuine') => ({
+    from,
+    culprit,
+    code: 'INVALID_SECRET_SHARE',
+    ...(evidence === undefined ? {} : { evidence }),
+  });
+  const abort = (culprit: string) => ({ code: 'INVALID_SECRET_SHARE', culprits: [culprit] });
+  const noScalar = (accuser: string) =>
+    new RegExp(`^proven by ${accuser}'s signed dkg\\.fail .*holds no canonical scalar`);
+
+  it("a helper's complaint whose evidence opens the other's delta box (key.round1) to no scalar: proven", () => {
+    const { c, r } = repair({
+      badBox: { from: 'alice', to: 'bob' },
+      fail: fail('bob', 'alice', 'genuine'),
+      abort: abort('alice'),
+    });
+    // Round 2 never happened: the box is alice's key.round1 to bob, relayed to him, and bob's
+    // complaint follows the relay.
+    expect(types(c)).not.toContain('key.round2');
+    const round1 = entries(c).find(
+      (e) => e.sender === 'alice' && e.envelope.body.type === 'key.round1',
+    );
+    expect(round1?.envelope.body).toMatchObject({ boxes: [{ recipient: 'bob' }] });
+    const relay = entries(c).find(
+      (e) => e.recipient === 'bob' && e.envelope.body.type === 'key.round1.all',
+    );
+    expect(relay?.envelope.body).toMatchObject({ boxes: [{ sender: 'alice' }] });
+    expect(types(c).indexOf('dkg.fail')).toBe(types(c).lastIndexOf('key.round1.all') + 1);
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({ alice: expect.stringMatching(noScalar('bob')) });
+  });
+
+  it("carol's complaint whose evidence opens a helper's σ box (key.round2) to no scalar: proven", () => {
+    const { c, r } = repair({
+      badBox: { from: 'bob', to: 'carol' },
+      fail: fail('carol', 'bob', 'genuine'),
+      abort: abort('bob'),
+    });
+    expect(types(c)).toContain('key.round2.deliver');
+    expect(failed(r)).toEqual([]);
+    expect(blame(r)).toEqual({ bob: expect.stringMatching(noScalar('carol')) });
+  });
+
+  const cases: [string, RepairAbortScript, RegExp][] = [
+    [
+      "carol's complaint whose evidence opens a σ of the wrong value (a scalar)",
+      { wrongSigma: 'alice', fail: fail('carol', 'alice', 'genuine'), abort: abort('alice') },
+      /the box alice sent carol opens and holds a scalar.*the accusation cannot be proven/,
+    ],
+    [
+      "carol's complaint whose evidence opens her genuine σ",
+      { fail: fail('carol', 'alice', 'genuine'), abort: abort('alice') },
+      /the box alice sent carol opens and holds a scalar.*the accusation cannot be proven/,
+    ],
+    [
+      "a helper's complaint whose evidence opens a genuine delta",
+      { fail: fail('bob', 'alice', 'genuine'), abort: abort('alice') },
+      /the box alice sent bob opens and holds a scalar.*the accusation cannot be proven/,
+    ],
+    [
+      "carol's complaint without evidence, in a repair of protocol 5",
+      {
+        badBox: { from: 'alice', to: 'carol' },
+        fail: fail('carol', 'alice'),
+        abort: abort('alice'),
+      },
+      /a ceremony of protocol 5 takes no complaint about another member without the evidence/,
+    ],
+  ];
+  for (const [name, script, why] of cases) {
+    it(`OUTCOME_UNPROVEN: ${name}`, () => {
+      const { r } = repair(script);
       expect(failed(r)).toEqual(['OUTCOME_UNPROVEN']);
       expect(r.checks.find((x) => !x.ok)?.detail).toMatch(why);
       expect(r.keyCulprits).toBeUndefined();
