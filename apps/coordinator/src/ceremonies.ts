@@ -26,6 +26,7 @@ import {
 import {
   ADMIN_ID,
   CeremonyStatusSchema,
+  PROTOCOL_VERSION,
   hexToBytes,
   type CeremonyStatus,
   type Envelope,
@@ -268,6 +269,10 @@ export class CeremonyRunner {
     // signing ceremonies in a follow-up (key-lifecycle.ts): one opened before the new shares
     // existed must not go on under them (its commitments were made for the old ones).
     for (const live of [...this.live.values()]) this.#cancelIfSharesChanged(live);
+    // And a key ceremony opened by a coordinator of another wire version: its starts name that
+    // version (or none), which members of this one refuse to take part in, so it could only run
+    // out and blame them for it.
+    for (const live of [...this.live.values()]) this.#cancelIfOtherProtocol(live);
     for (const live of [...this.live.values()]) {
       // The coordinator was down: its members could not answer meanwhile (THREATS D.47).
       this.#graceUntil.set(live.id, this.now() + this.#graceMs(live));
@@ -335,6 +340,39 @@ export class CeremonyRunner {
     }, delay);
     entry.timer.unref();
     this.#resumes.set(live.id, entry);
+  }
+
+  /**
+   * Cancels (by the coordinator, nobody blamed) a key ceremony whose recorded dkg.start or
+   * key.start names another wire version than this coordinator's: a ceremony left open across an
+   * upgrade (docs/operations.md). Its members refuse such a start, and its rules (whether a
+   * complaint needs evidence) are not this version's. A start not sent yet goes out with this
+   * version, so nothing is cancelled for it.
+   */
+  #cancelIfOtherProtocol(live: Live): void {
+    if (live.kind !== 'key') return;
+    const versions = this.store
+      .transcript(live.id)
+      .filter(
+        (e) => e.direction === 'out' && (e.bodyType === 'dkg.start' || e.bodyType === 'key.start'),
+      )
+      .map((e) => (e.envelope.body as { protocolVersion?: number }).protocolVersion);
+    const other = versions.findIndex((v) => v !== PROTOCOL_VERSION);
+    if (other < 0) return;
+    const named = versions[other];
+    try {
+      this.apply(live, {
+        type: 'ceremony.cancel',
+        by: 'coordinator',
+        reason: `opened under ${named === undefined ? 'an older wire protocol' : `wire protocol ${named}`}; this coordinator speaks ${PROTOCOL_VERSION}, whose members cannot take part in it: ask for it again`,
+        at: this.now(),
+      });
+      this.deps.logger.warn('key ceremony of another protocol cancelled', { ceremony: live.id });
+    } catch {
+      this.deps.logger.error('key ceremony of another protocol could not be cancelled', {
+        ceremony: live.id,
+      });
+    }
   }
 
   #cancelIfSharesChanged(live: Live): void {

@@ -443,7 +443,12 @@ function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort 
       return {
         type: 'dkg.abort',
         code: 'CEREMONY_CLOSED',
-        message: 'cancelled by the admin',
+        // The admin's reason (or the coordinator's own, for one left open across an upgrade),
+        // so every member sees why.
+        message: `cancelled by ${o.by === ADMIN_ID ? 'the admin' : o.by}: ${o.reason}`.slice(
+          0,
+          512,
+        ),
         culprits: [],
       };
     case 'MEMBER_REVOKED':

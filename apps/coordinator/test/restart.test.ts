@@ -22,6 +22,7 @@ import {
   connect,
   connectAdmin,
   expectAck,
+  openOfflineDkg,
   releaseGroup,
   removeDir,
   sampleRelease,
@@ -301,6 +302,43 @@ describe('crash and restart', () => {
     const c = await startTest({ dir });
     cleanups.push(() => c.close());
     expect(c.handle.store.getCeremony(later)!.open).toBe(true);
+  });
+
+  it('cancels at start a key ceremony opened under another wire protocol (left open across an upgrade), blaming nobody', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const a = await startTest({ dir });
+    const id = await openOfflineDkg(await connectAdmin(a), threeMembers());
+    await a.close();
+    // A restart of the same version leaves it open.
+    const b = await startTest({ dir });
+    expect(b.handle.store.getCeremony(id)!.open).toBe(true);
+    await b.close();
+    // What a coordinator of an older version left: starts that name no protocol version.
+    const store = openStore(a.dbPath, { now: Date.now() });
+    const rows = store.db
+      .prepare(
+        "SELECT idx, envelope FROM transcript WHERE ceremony_id = ? AND body_type = 'dkg.start'",
+      )
+      .all(id) as { idx: number; envelope: string }[];
+    expect(rows.length).toBe(3);
+    for (const r of rows) {
+      const env = JSON.parse(r.envelope) as { body: { protocolVersion?: number } };
+      delete env.body.protocolVersion;
+      store.db
+        .prepare('UPDATE transcript SET envelope = ? WHERE ceremony_id = ? AND idx = ?')
+        .run(JSON.stringify(env), id, r.idx);
+    }
+    store.close();
+    const c = await startTest({ dir });
+    cleanups.push(() => c.close());
+    const record = c.handle.store.getCeremony(id)!;
+    expect(record.open).toBe(false);
+    const abort = c.handle.store
+      .transcript(id)
+      .find((e) => e.direction === 'out' && e.bodyType === 'dkg.abort');
+    expect(abort?.envelope.body).toMatchObject({ culprits: [] });
+    expect(JSON.stringify(abort?.envelope.body)).toMatch(/an older wire protocol/);
   });
 
   it('resumes a DKG stopped before the round-2 boxes went out', async () => {
