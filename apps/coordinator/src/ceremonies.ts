@@ -228,6 +228,8 @@ export class CeremonyRunner {
   readonly #graceUntil = new Map<string, number>();
   /** Per ceremony: the retry of a failed effect or follow-up (#scheduleResume), and its attempts. */
   readonly #resumes = new Map<string, { timer: NodeJS.Timeout | null; attempts: number }>();
+  /** Key ceremonies whose recorded starts were found of this wire version (#catchUpOtherProtocol). */
+  readonly #protocolChecked = new WeakSet<Live>();
 
   /** The ceremonies' pool work, some of it started before its turn (CryptoRuns). */
   readonly crypto: CryptoRuns;
@@ -342,37 +344,48 @@ export class CeremonyRunner {
     this.#resumes.set(live.id, entry);
   }
 
-  /**
-   * Cancels (by the coordinator, nobody blamed) a key ceremony whose recorded dkg.start or
-   * key.start names another wire version than this coordinator's: a ceremony left open across an
-   * upgrade (docs/operations.md). Its members refuse such a start, and its rules (whether a
-   * complaint needs evidence) are not this version's. A start not sent yet goes out with this
-   * version, so nothing is cancelled for it.
-   */
   #cancelIfOtherProtocol(live: Live): void {
-    if (live.kind !== 'key') return;
-    const versions = this.store
-      .transcript(live.id)
-      .filter(
-        (e) => e.direction === 'out' && (e.bodyType === 'dkg.start' || e.bodyType === 'key.start'),
-      )
-      .map((e) => (e.envelope.body as { protocolVersion?: number }).protocolVersion);
-    const other = versions.findIndex((v) => v !== PROTOCOL_VERSION);
-    if (other < 0) return;
-    const named = versions[other];
     try {
-      this.apply(live, {
-        type: 'ceremony.cancel',
-        by: 'coordinator',
-        reason: `opened under ${named === undefined ? 'an older wire protocol' : `wire protocol ${named}`}; this coordinator speaks ${PROTOCOL_VERSION}, whose members cannot take part in it: ask for it again`,
-        at: this.now(),
-      });
-      this.deps.logger.warn('key ceremony of another protocol cancelled', { ceremony: live.id });
+      this.#catchUpOtherProtocol(live);
     } catch {
+      // Retried before its next event (apply), its deadline included, so nobody is blamed.
       this.deps.logger.error('key ceremony of another protocol could not be cancelled', {
         ceremony: live.id,
       });
     }
+  }
+
+  /**
+   * Cancels (by the coordinator, nobody blamed) a key ceremony whose recorded dkg.start or
+   * key.start names another wire version than this coordinator's: one left open across an upgrade
+   * (docs/operations.md). Its members refuse such a start, and its rules (whether a complaint needs
+   * evidence) are not this version's, so it could only run out and blame them. A start not sent
+   * yet goes out with this version. Checked once per ceremony (later starts are this
+   * coordinator's); throws if the cancel cannot be committed, so the event that was to follow is
+   * refused too.
+   */
+  #catchUpOtherProtocol(live: Live): void {
+    if (live.kind !== 'key' || this.#protocolChecked.has(live)) return;
+    const versions = ['dkg.start', 'key.start'].flatMap((type) =>
+      this.store
+        .transcriptOfType(live.id, type)
+        .filter((e) => e.direction === 'out')
+        .map((e) => (e.envelope.body as { protocolVersion?: number }).protocolVersion),
+    );
+    const other = versions.findIndex((v) => v !== PROTOCOL_VERSION);
+    const event = {
+      type: 'ceremony.cancel',
+      by: 'coordinator',
+      reason: `opened under ${other < 0 || versions[other] === undefined ? 'an older wire protocol' : `wire protocol ${versions[other]}`}; this coordinator speaks ${PROTOCOL_VERSION}, whose members cannot take part in it: ask for it again`,
+      at: this.now(),
+    };
+    if (other < 0 || !checkEvent(snapshotOf(live), event).ok) {
+      this.#protocolChecked.add(live);
+      return;
+    }
+    this.#transition(live, event);
+    this.#protocolChecked.add(live);
+    this.deps.logger.warn('key ceremony of another protocol cancelled', { ceremony: live.id });
   }
 
   #cancelIfSharesChanged(live: Live): void {
@@ -618,6 +631,8 @@ export class CeremonyRunner {
     this.#catchUpRevocations(live);
     // Likewise a cancel a refresh or reshare could not apply: nothing goes on under new shares.
     this.#catchUpSharesChanged(live);
+    // And one of a key ceremony left open across an upgrade (boot could not commit it).
+    this.#catchUpOtherProtocol(live);
     this.#transition(live, event, options);
   }
 

@@ -9,6 +9,7 @@ import {
   BOX_COMPLAINT_CODES,
   PROTOCOL_VERSION,
   bytesToHex,
+  printableText,
   hexToBytes,
   judgeDkgShareComplaint,
   judgeLifecycleComplaint as judgeLifecycleBox,
@@ -445,8 +446,8 @@ function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort 
         code: 'CEREMONY_CLOSED',
         // The admin's reason (or the coordinator's own, for one left open across an upgrade),
         // so every member sees why.
-        message: `cancelled by ${o.by === ADMIN_ID ? 'the admin' : o.by}: ${o.reason}`.slice(
-          0,
+        message: printableText(
+          `cancelled by ${o.by === ADMIN_ID ? 'the admin' : o.by}: ${o.reason}`,
           512,
         ),
         culprits: [],

@@ -597,6 +597,21 @@ describe('key ceremony', () => {
     expect(done.body.type).toBe('dkg.complete');
   });
 
+  it('tells every member why the admin cancelled, its longest reason cut at a character, never inside one', async () => {
+    const t = await fresh();
+    const { admin, dave, id } = await openOps(t);
+    // "cancelled by the admin: " (24 units) + this reason (512) is cut to 512 units: the cut
+    // falls inside the emoji, which a plain slice would split into a lone surrogate that no
+    // message may carry, and the dkg.abort would never go out.
+    const reason = `${'x'.repeat(487)}\u{1F510}${'y'.repeat(23)}`;
+    expect(reason.length).toBe(512);
+    expectAck(await admin.submit(id, { type: 'ceremony.cancel', reason }));
+    const abort = await dave.nextBody('dkg.abort', id, 5_000);
+    expect(abort.body).toMatchObject({ code: 'CEREMONY_CLOSED', culprits: [] });
+    expect(abort.body.message).toBe(`cancelled by the admin: ${'x'.repeat(487)}`);
+    expect((await audited(t, id)).keyCulprits).toEqual([]);
+  });
+
   it('aborts a key ceremony at its round deadline, naming who was missing', async () => {
     const t = await fresh({ dkgRoundTimeoutMs: 1500 });
     const { dave, id } = await openOps(t); // erin is connected but never sends her round 1

@@ -3,7 +3,7 @@
 // snapshot, the same signing package is re-sent (never a new one for spent commitments), and
 // commitments and envelopes seen before the crash stay refused.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   bytesToHex,
@@ -11,6 +11,9 @@ import {
   newCeremonyId,
   requestDigest,
   verifyApproval,
+  sealEnvelope,
+  type Envelope,
+  type SealedBody,
 } from '@conclave/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCeremonyReport, readIdentityKeyFile } from '../src/index.js';
@@ -48,6 +51,45 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   for (const c of cleanups.splice(0)) c();
 });
+
+/**
+ * What a coordinator of an older wire version left in `dbPath`: the ceremony's recorded starts
+ * (`type`) with `protocolVersion` set to `version` (none if undefined), each sealed again with the
+ * coordinator's own key, as that coordinator would have sealed them.
+ */
+function recordStartsAs(
+  dbPath: string,
+  id: string,
+  type: 'dkg.start' | 'key.start',
+  version: number | undefined,
+): number {
+  const key = readIdentityKeyFile(join(dirname(dbPath), 'coordinator.key'));
+  const store = openStore(dbPath, { now: Date.now() });
+  const rows = store.db
+    .prepare('SELECT idx, envelope FROM transcript WHERE ceremony_id = ? AND body_type = ?')
+    .all(id, type) as { idx: number; envelope: string }[];
+  for (const r of rows) {
+    const env = JSON.parse(r.envelope) as Envelope;
+    const { protocolVersion: _v, ...rest } = env.body as Envelope['body'] & {
+      protocolVersion?: number;
+    };
+    const body = (
+      version === undefined ? rest : { ...rest, protocolVersion: version }
+    ) as SealedBody;
+    const sealed = sealEnvelope(key, {
+      ceremonyId: env.ceremonyId,
+      round: env.round,
+      seq: env.seq,
+      sender: env.sender,
+      body,
+    });
+    store.db
+      .prepare('UPDATE transcript SET envelope = ? WHERE ceremony_id = ? AND idx = ?')
+      .run(JSON.stringify(sealed), id, r.idx);
+  }
+  store.close();
+  return rows.length;
+}
 
 async function spawnCoordinator(dbPath: string): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT, dbPath], {
@@ -315,21 +357,7 @@ describe('crash and restart', () => {
     expect(b.handle.store.getCeremony(id)!.open).toBe(true);
     await b.close();
     // What a coordinator of an older version left: starts that name no protocol version.
-    const store = openStore(a.dbPath, { now: Date.now() });
-    const rows = store.db
-      .prepare(
-        "SELECT idx, envelope FROM transcript WHERE ceremony_id = ? AND body_type = 'dkg.start'",
-      )
-      .all(id) as { idx: number; envelope: string }[];
-    expect(rows.length).toBe(3);
-    for (const r of rows) {
-      const env = JSON.parse(r.envelope) as { body: { protocolVersion?: number } };
-      delete env.body.protocolVersion;
-      store.db
-        .prepare('UPDATE transcript SET envelope = ? WHERE ceremony_id = ? AND idx = ?')
-        .run(JSON.stringify(env), id, r.idx);
-    }
-    store.close();
+    expect(recordStartsAs(a.dbPath, id, 'dkg.start', undefined)).toBe(3);
     const c = await startTest({ dir });
     cleanups.push(() => c.close());
     const record = c.handle.store.getCeremony(id)!;
@@ -339,6 +367,76 @@ describe('crash and restart', () => {
       .find((e) => e.direction === 'out' && e.bodyType === 'dkg.abort');
     expect(abort?.envelope.body).toMatchObject({ culprits: [] });
     expect(JSON.stringify(abort?.envelope.body)).toMatch(/an older wire protocol/);
+    // The group can be created again.
+    expect(c.handle.store.getGroup('release')?.state).toBe('failed');
+  });
+
+  it('cancels such a ceremony before its next event when the cancel at start could not be written', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const a = await startTest({ dir });
+    const members = threeMembers();
+    const id = await openOfflineDkg(await connectAdmin(a), members);
+    await a.close();
+    expect(recordStartsAs(a.dbPath, id, 'dkg.start', undefined)).toBe(3);
+    const store = openStore(a.dbPath, { now: Date.now() });
+    // The disk refuses the cancel's write when the coordinator starts.
+    store.db.exec(
+      `CREATE TRIGGER refuse_cancel BEFORE UPDATE ON ceremonies WHEN NEW.snapshot LIKE '%older wire protocol%' BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END`,
+    );
+    store.close();
+    const b = await startTest({ dir });
+    cleanups.push(() => b.close());
+    expect(b.handle.store.getCeremony(id)!.open).toBe(true);
+    (b.handle.store as unknown as { db: { exec(sql: string): unknown } }).db.exec(
+      'DROP TRIGGER refuse_cancel',
+    );
+    // A member answers the (resent) start: before its round 1 is looked at, the ceremony is
+    // cancelled, so it neither goes on under the old rules nor times out blaming anyone.
+    const [alice] = members;
+    alice.dkgGroup.set(id, 'release');
+    await alice.connect(b);
+    const deadline = Date.now() + 10_000;
+    while (b.handle.store.getCeremony(id)!.open) {
+      if (Date.now() > deadline) throw new Error('never cancelled');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const abort = b.handle.store
+      .transcript(id)
+      .find((e) => e.direction === 'out' && e.bodyType === 'dkg.abort');
+    expect(abort?.envelope.body).toMatchObject({ code: 'CEREMONY_CLOSED', culprits: [] });
+    expect(JSON.stringify(abort?.envelope.body)).toMatch(/an older wire protocol/);
+    expect(b.handle.store.transcriptOfType(id, 'dkg.round1')).toEqual([]);
+  });
+
+  it('cancels at start a refresh opened under protocol 4, whose key.start names it', async () => {
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const a = await startTest({ dir });
+    const { admin } = await releaseGroup(a);
+    const group = a.handle.store.getGroup('release')!;
+    const id = newCeremonyId();
+    // The members do not take part in lifecycle ceremonies here: the refresh stays in round 1.
+    expectAck(
+      await admin.submit(id, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey: group.groupPublicKey!,
+      }),
+    );
+    await a.close();
+    expect(recordStartsAs(a.dbPath, id, 'key.start', 4)).toBeGreaterThan(0);
+    const b = await startTest({ dir });
+    cleanups.push(() => b.close());
+    expect(b.handle.store.getCeremony(id)!.open).toBe(false);
+    const abort = b.handle.store
+      .transcript(id)
+      .find((e) => e.direction === 'out' && e.bodyType === 'dkg.abort');
+    expect(abort?.envelope.body).toMatchObject({ code: 'CEREMONY_CLOSED', culprits: [] });
+    expect(JSON.stringify(abort?.envelope.body)).toMatch(/opened under wire protocol 4/);
+    // The group keeps its key and epoch, and a new refresh can be opened.
+    expect(b.handle.store.getGroup('release')).toMatchObject({ state: 'active', epoch: 0 });
   });
 
   it('resumes a DKG stopped before the round-2 boxes went out', async () => {

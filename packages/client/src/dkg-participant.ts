@@ -19,8 +19,8 @@ import {
   hexToBytes,
   openEnvelope,
   openFrom,
+  printableText,
   proveBoxComplaint,
-  refusedCharacterRule,
   round1Hash,
   sealSignedBox,
   signDkgConfirmation,
@@ -927,20 +927,7 @@ export function culpritError(culprit: string, wireCode: ErrorCode, message: stri
 /** The most a dkg.fail reason carries (the wire allows 512). */
 export const MAX_FAIL_REASON = 500;
 
-/**
- * A reason the protocol's text() accepts (dkg.fail, round2.decline): every character it refuses in
- * displayed text (refusedCharacterRule, the per-character rule of findRefusedCharacter: C0/C1
- * controls, DEL, bidi and invisible format characters, separators, unpaired surrogates,
- * noncharacters) becomes `replacement`, and the text is cut to `maxLength` UTF-16 units at a code
- * point boundary, so that no cut leaves a lone surrogate. Otherwise sealing the message fails
- * (INVALID_MESSAGE) and it is never sent.
- */
+/** A reason the protocol's text() accepts (dkg.fail, round2.decline): printableText. */
 export function printable(text: string, maxLength = MAX_FAIL_REASON, replacement = ' '): string {
-  let out = '';
-  for (const ch of text) {
-    const kept = refusedCharacterRule(ch.codePointAt(0)!) === undefined ? ch : replacement;
-    if (out.length + kept.length > maxLength) break;
-    out += kept;
-  }
-  return out;
+  return printableText(text, maxLength, replacement);
 }

@@ -80,3 +80,20 @@ export function describeRefusedCharacter(found: RefusedCharacter): string {
   const hex = found.codePoint.toString(16).toUpperCase().padStart(4, '0');
   return `${WHAT[found.rule]}, U+${hex} at character ${found.position}, is not allowed; remove it`;
 }
+
+/**
+ * `text` as the protocol's text() accepts it in a message: every character it refuses in displayed
+ * text (refusedCharacterRule: C0/C1 controls, DEL, bidi and invisible format characters,
+ * separators, unpaired surrogates, noncharacters) becomes `replacement`, and the text is cut to
+ * `maxLength` UTF-16 units at a code point boundary, so that no cut leaves a lone surrogate.
+ * Otherwise sealing the message fails (INVALID_MESSAGE) and it is never sent.
+ */
+export function printableText(text: string, maxLength: number, replacement = ' '): string {
+  let out = '';
+  for (const ch of text) {
+    const kept = refusedCharacterRule(ch.codePointAt(0)!) === undefined ? ch : replacement;
+    if (out.length + kept.length > maxLength) break;
+    out += kept;
+  }
+  return out;
+}

@@ -71,6 +71,7 @@ export {
   findRefusedCharacter,
   refusedCharacterRule,
   describeRefusedCharacter,
+  printableText,
   type RefusedCharacter,
   type RefusedCharacterRule,
 } from './display-text.js';
