@@ -366,12 +366,21 @@ export class CeremonyRunner {
    */
   #catchUpOtherProtocol(live: Live): void {
     if (live.kind !== 'key' || this.#protocolChecked.has(live)) return;
-    const versions = ['dkg.start', 'key.start'].flatMap((type) =>
-      this.store
-        .transcriptOfType(live.id, type)
-        .filter((e) => e.direction === 'out')
-        .map((e) => (e.envelope.body as { protocolVersion?: number }).protocolVersion),
-    );
+    let versions: (number | undefined)[];
+    try {
+      versions = ['dkg.start', 'key.start'].flatMap((type) =>
+        this.store
+          .transcriptOfType(live.id, type)
+          .filter((e) => e.direction === 'out')
+          .map((e) => (e.envelope.body as { protocolVersion?: number }).protocolVersion),
+      );
+    } catch {
+      // A start that cannot be read back: not this check's to judge, and it must not keep the
+      // ceremony's other events (a cancel by the admin, its deadline) from being applied.
+      this.#protocolChecked.add(live);
+      this.deps.logger.error('key ceremony start could not be read', { ceremony: live.id });
+      return;
+    }
     const other = versions.findIndex((v) => v !== PROTOCOL_VERSION);
     const event = {
       type: 'ceremony.cancel',
