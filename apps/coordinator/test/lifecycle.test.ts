@@ -318,6 +318,34 @@ async function addMember(c: TestCoordinator, admin: TestClient, name: string): P
   return h;
 }
 
+/** Opens a repair of carol's share of `release` by alice and bob at `epoch`; returns its id. */
+async function openRepair(admin: TestClient, groupPublicKey: string, epoch: number) {
+  const rid = newCeremonyId();
+  expectAck(
+    await admin.submit(rid, {
+      type: 'admin.group.repair',
+      group: 'release',
+      epoch,
+      groupPublicKey,
+      member: 'carol',
+      helpers: ['alice', 'bob'],
+    }),
+  );
+  return rid;
+}
+
+/** The evidence `accuser` makes for a complaint about `box`, from `dealer` in ceremony `cid`. */
+function evidenceOf(accuser: Holder, cid: string, dealer: Holder, box: unknown) {
+  return proveBoxComplaint(accuser.m.key, {
+    ceremonyId: cid,
+    accuser: accuser.name,
+    accuserIdentityKey: accuser.m.key.publicKey,
+    dealer: dealer.name,
+    dealerIdentityKey: hexToBytes(dealer.m.publicKey, 32),
+    box: box as never,
+  });
+}
+
 /** Opens a refresh of group `release` at `epoch` as the admin; returns its ceremony id. */
 async function openRefresh(admin: TestClient, groupPublicKey: string, epoch: number) {
   const cid = newCeremonyId();
@@ -465,17 +493,7 @@ describe('lifecycle ceremonies', () => {
     const carol = holders.get('carol')!;
     const lostShare = carol.m.keyPackages.get('release')!;
     carol.m.keyPackages.delete('release');
-    const rid = newCeremonyId();
-    expectAck(
-      await admin.submit(rid, {
-        type: 'admin.group.repair',
-        group: 'release',
-        epoch: 1,
-        groupPublicKey,
-        member: 'carol',
-        helpers: ['alice', 'bob'],
-      }),
-    );
+    const rid = await openRepair(admin, groupPublicKey, 1);
     await admin.nextBody('dkg.complete', rid, 20_000);
     await new Promise((r) => setTimeout(r, 50));
     const repaired = carol.m.keyPackages.get('release')!;
@@ -643,14 +661,12 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     expect(start.protocolVersion).toBe(PROTOCOL_VERSION);
     const boxes = carol.delivered.get(cid)!;
     const evidenceAbout = (dealer: string) =>
-      proveBoxComplaint(carol.m.key, {
-        ceremonyId: cid,
-        accuser: 'carol',
-        accuserIdentityKey: carol.m.key.publicKey,
-        dealer,
-        dealerIdentityKey: hexToBytes(holders.get(dealer)!.m.publicKey, 32),
-        box: boxes.find((b) => b.sender === dealer) as never,
-      });
+      evidenceOf(
+        carol,
+        cid,
+        holders.get(dealer)!,
+        boxes.find((b) => b.sender === dealer),
+      );
     const accuse = {
       type: 'dkg.fail' as const,
       culprit: 'bob',
@@ -695,17 +711,7 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     const carol = holders.get('carol')!;
     carol.m.keyPackages.delete('release');
     holders.get('bob')!.tamper = 'sigma';
-    const rid = newCeremonyId();
-    expectAck(
-      await admin.submit(rid, {
-        type: 'admin.group.repair',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-        member: 'carol',
-        helpers: ['alice', 'bob'],
-      }),
-    );
+    const rid = await openRepair(admin, groupPublicKey, 0);
     await until(() => carol.errors.length > 0);
     const boxes = carol.delivered.get(rid)!;
     const complain = (dealer: string) =>
@@ -714,14 +720,12 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
         culprit: dealer,
         code: 'INVALID_SECRET_SHARE',
         reason: 'σ is not a scalar',
-        evidence: proveBoxComplaint(carol.m.key, {
-          ceremonyId: rid,
-          accuser: 'carol',
-          accuserIdentityKey: carol.m.key.publicKey,
-          dealer,
-          dealerIdentityKey: hexToBytes(holders.get(dealer)!.m.publicKey, 32),
-          box: boxes.find((b) => b.sender === dealer) as never,
-        }),
+        evidence: evidenceOf(
+          carol,
+          rid,
+          holders.get(dealer)!,
+          boxes.find((b) => b.sender === dealer),
+        ),
       });
     const honest = await complain('alice');
     expect(honest.code).toBe('INVALID_MESSAGE');
@@ -742,17 +746,7 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     holders.get('carol')!.m.keyPackages.delete('release');
     holders.get('alice')!.tamper = 'delta';
     const bob = holders.get('bob')!;
-    const rid = newCeremonyId();
-    expectAck(
-      await admin.submit(rid, {
-        type: 'admin.group.repair',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey,
-        member: 'carol',
-        helpers: ['alice', 'bob'],
-      }),
-    );
+    const rid = await openRepair(admin, groupPublicKey, 0);
     // bob cannot make his σ from alice's delta; the holder stops there and the test complains.
     await until(() => bob.errors.length > 0);
     const box = bob.delivered.get(rid)!.find((b) => b.sender === 'alice');
@@ -762,14 +756,7 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
         culprit: 'alice',
         code: 'INVALID_SECRET_SHARE',
         reason: 'the delta from alice is not a scalar',
-        evidence: proveBoxComplaint(bob.m.key, {
-          ceremonyId: rid,
-          accuser: 'bob',
-          accuserIdentityKey: bob.m.key.publicKey,
-          dealer: 'alice',
-          dealerIdentityKey: hexToBytes(holders.get('alice')!.m.publicKey, 32),
-          box: box as never,
-        }),
+        evidence: evidenceOf(bob, rid, holders.get('alice')!, box),
       }),
     );
     const abort = await admin.nextBody('dkg.abort', rid, 20_000);

@@ -750,6 +750,24 @@ export interface AbortScript {
   readonly state?: string;
 }
 
+/** `plaintext` sealed from `from` to `to` in a box `from` signs, kept in `sent` ("from>to"). */
+function sealKept(
+  ids: Readonly<Record<string, IdentityKey>>,
+  ceremonyId: string,
+  sent: Map<string, WireBox & { signature: string }>,
+  from: string,
+  to: string,
+  plaintext: Uint8Array,
+): WireBox & { signature: string } {
+  const box = sealSignedBox(ids[to]!.publicKey, ids[from]!, plaintext, {
+    ceremonyId,
+    sender: from,
+    recipient: to,
+  });
+  sent.set(`${from}>${to}`, box);
+  return box;
+}
+
 /**
  * A member's `dkg.fail` (`fail.from` accusing `fail.culprit`) with the evidence that opens the
  * culprit's box to it (`sent`, keyed "dealer>recipient"), that evidence with its response replaced
@@ -829,12 +847,7 @@ export function abortedKeyBundle(script: AbortScript): KeyCase {
         const value = share.signingShare.slice();
         if (script.badShare?.from === m && script.badShare.to === r) value[16] = value[16]! ^ 1;
         const plaintext = frost.encode.bytes('DkgRound2Package', { ...share, signingShare: value });
-        const box = sealSignedBox(ids[r]!.publicKey, ids[m]!, plaintext, {
-          ceremonyId,
-          sender: m,
-          recipient: r,
-        });
-        sent.set(`${m}>${r}`, box);
+        const box = sealKept(ids, ceremonyId, sent, m, r, plaintext);
         return { recipient: r, ...box };
       });
     push(m, null, { type: 'dkg.round2', boxes });
@@ -1074,12 +1087,7 @@ function lifecycleOpening(
         for (const h of dealers.filter((x) => x !== d)) {
           const bad = options.repairDeltas.bad?.from === d && options.repairDeltas.bad.to === h;
           const plaintext = bad ? new Uint8Array(32).fill(0xff) : mine[idOf(h)]!;
-          const box = sealSignedBox(ids[h]!.publicKey, ids[d]!, plaintext, {
-            ceremonyId: parties.ceremonyId,
-            sender: d,
-            recipient: h,
-          });
-          sent.set(`${d}>${h}`, box);
+          const box = sealKept(ids, parties.ceremonyId, sent, d, h, plaintext);
           boxes.push({ recipient: h, ...box });
         }
       }
@@ -1308,12 +1316,7 @@ export function abortedLifecycleBundle(script: LifecycleAbortScript): KeyCase {
         const value = share.subShare.slice();
         if (script.badShare?.from === d && script.badShare.to === r) value[16] = value[16]! ^ 1;
         const plaintext = frost.encode.bytes('ReshareRound1Share', { ...share, subShare: value });
-        const box = sealSignedBox(ids[r]!.publicKey, ids[d]!, plaintext, {
-          ceremonyId,
-          sender: d,
-          recipient: r,
-        });
-        sent.set(`${d}>${r}`, box);
+        const box = sealKept(ids, ceremonyId, sent, d, r, plaintext);
         return { recipient: r, ...box };
       });
     push(d, null, { type: 'key.round2', boxes });
@@ -1422,12 +1425,7 @@ export function abortedRepairBundle(script: RepairAbortScript): KeyCase {
       let plaintext = sigmas[i]!.slice();
       if (script.wrongSigma === h) plaintext[0] = plaintext[0]! ^ 1;
       if (badBox?.from === h && badBox.to === lost) plaintext = new Uint8Array(32).fill(0xff);
-      const box = sealSignedBox(ids[lost]!.publicKey, ids[h]!, plaintext, {
-        ceremonyId,
-        sender: h,
-        recipient: lost,
-      });
-      sent.set(`${h}>${lost}`, box);
+      const box = sealKept(ids, ceremonyId, sent, h, lost, plaintext);
       push(h, null, { type: 'key.round2', boxes: [{ recipient: lost, ...box }] });
     });
     // To every confirmer, as requestConfirmation does: only carol is sent σ boxes.
