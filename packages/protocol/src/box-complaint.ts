@@ -349,6 +349,13 @@ function judgeBox(
   }
 }
 
+/** What a share that fails its check is, in a verdict's words. */
+function shareFault(what: string, err: FrostError): string {
+  return err.code === 'INVALID_SECRET_SHARE'
+    ? `holds ${what} that fails vss_verify: ${err.message}`
+    : `holds ${what} that fails its checks: ${err.message}`;
+}
+
 /** A complaint about a DKG round-2 share: the box, plus what judging the share needs. */
 export interface DkgShareComplaint extends BoxComplaintContext {
   /** The dealer's round-1 package, as recorded and relayed. */
@@ -381,7 +388,7 @@ export function judgeDkgShareComplaint(
       frost.keys.dkg.verifyShare(c.dealerRound1, share, c.accuserIdentifier, c.minSigners);
     } catch (err) {
       if (!(err instanceof FrostError)) throw err;
-      return { fault: `holds a share that fails vss_verify: ${err.message}` };
+      return { fault: shareFault('a share', err) };
     } finally {
       share.signingShare.fill(0);
     }
@@ -409,9 +416,9 @@ export type LifecycleBoxComplaint = BoxComplaintContext &
 /**
  * Judges a complaint about a lifecycle box from its evidence, like judgeDkgShareComplaint. A
  * refresh or reshare sub-share is checked against the package its dealer signed
- * (keys.reshare.verifySubShare: sender, recipient, vss_verify); whether that package fits the key
- * state the coordinator checked when it arrived, so a judge needs nothing the coordinator alone
- * says. A repair box holds a scalar whose value nobody but the sum can check (Σσ against the
+ * (keys.reshare.verifySubShare: sender, recipient, vss_verify). Whether that package fits the key
+ * state is the coordinator's check on arrival, not part of the verdict, so the judge needs nothing
+ * the coordinator alone says. A repair box holds a scalar whose value nobody but the sum can check (Σσ against the
  * verifying share): the helper is at fault only when its box does not open or holds no canonical
  * scalar.
  */
@@ -444,7 +451,7 @@ export function judgeLifecycleComplaint(
       frost.keys.reshare.verifySubShare(c.dealerPackage, share, c.accuserIdentifier);
     } catch (err) {
       if (!(err instanceof FrostError)) throw err;
-      return { fault: `holds a sub-share that fails vss_verify: ${err.message}` };
+      return { fault: shareFault('a sub-share', err) };
     } finally {
       share.subShare.fill(0);
     }
