@@ -97,13 +97,15 @@ const NEXT: Record<string, string> = {
   BAD_APPROVAL_SIGNATURE:
     'if this member sent it: update conclave here and approve again; if a package was refused: the coordinator named an approver who did not sign, so keep the log and tell your security lead',
   CONFIRMATION_REQUIRED: 'answer y, or pass --yes',
-  DKG_ABORTED: 'fix or remove the named member and run `conclave group create` again',
+  DKG_ABORTED:
+    'if a member is named, fix or remove it; then ask again (`conclave group create`, or the refresh, reshare or repair): a failed key ceremony saved nothing, and the old shares stay valid',
   SIGNATURE_UNAVAILABLE: 'run `conclave fetch` from the home of a member who signed',
   TIMEOUT: 'try again, or raise --timeout',
   INVALID_ARGUMENT: 'see --help',
   HOME_EXISTS: 'or run other commands with --home pointing at it',
   NO_COORDINATOR: 'ask your admin for the URL printed by `conclave coordinator start`',
-  DKG_FAILED: 'fix or remove the named member and run `conclave group create` again',
+  DKG_FAILED:
+    'if a member is named, fix or remove it; then ask again (`conclave group create`, or the refresh, reshare or repair): a failed key ceremony saved nothing, and the old shares stay valid',
   CEREMONY_FAILED: 'see `conclave status ID` for approvals, sessions and culprits',
   CEREMONY_NOT_FOUND: 'check the id with `conclave inbox`',
   MEMBER_REVOKED: 'this key was revoked; ask the admin to register a new one',
