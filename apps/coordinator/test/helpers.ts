@@ -755,6 +755,20 @@ export async function approveHoldingPackages(
   for (const m of signers) expectAck(await m.approve(ceremonyId, group));
 }
 
+/** Opens a refresh of group `release` at `epoch` as the admin; returns its ceremony id. */
+export async function openRefresh(admin: TestClient, groupPublicKey: string, epoch: number) {
+  const cid = newCeremonyId();
+  expectAck(
+    await admin.submit(cid, {
+      type: 'admin.group.refresh',
+      group: 'release',
+      epoch,
+      groupPublicKey,
+    }),
+  );
+  return cid;
+}
+
 /**
  * The admin and alice, bob and carol holding shares of `release` (2 of 3): the group most
  * ceremony tests start from.

@@ -25,6 +25,7 @@ import {
   pinnedTrust,
   connect,
   expectAck,
+  openRefresh,
   setupGroup,
   type Frame,
   type TestClient,
@@ -318,6 +319,24 @@ async function addMember(c: TestCoordinator, admin: TestClient, name: string): P
   return h;
 }
 
+/**
+ * The ceremony aborts with INVALID_SECRET_SHARE naming `culprit`, and its audit reports the culprit
+ * with a basis matching `basis` (proven by the complaint's evidence).
+ */
+async function abortsProven(
+  c: TestCoordinator,
+  admin: TestClient,
+  id: string,
+  culprit: string,
+  basis: RegExp,
+): Promise<void> {
+  const abort = await admin.nextBody('dkg.abort', id, 20_000);
+  expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: [culprit] });
+  expect((await audited(c, id)).keyCulprits).toEqual([
+    { member: culprit, basis: expect.stringMatching(basis) },
+  ]);
+}
+
 /** Opens a repair of carol's share of `release` by alice and bob at `epoch`; returns its id. */
 async function openRepair(admin: TestClient, groupPublicKey: string, epoch: number) {
   const rid = newCeremonyId();
@@ -344,20 +363,6 @@ function evidenceOf(accuser: Holder, cid: string, dealer: Holder, box: unknown) 
     dealerIdentityKey: hexToBytes(dealer.m.publicKey, 32),
     box: box as never,
   });
-}
-
-/** Opens a refresh of group `release` at `epoch` as the admin; returns its ceremony id. */
-async function openRefresh(admin: TestClient, groupPublicKey: string, epoch: number) {
-  const cid = newCeremonyId();
-  expectAck(
-    await admin.submit(cid, {
-      type: 'admin.group.refresh',
-      group: 'release',
-      epoch,
-      groupPublicKey,
-    }),
-  );
-  return cid;
 }
 
 const roster = (holders: Iterable<Holder>) =>
@@ -693,14 +698,13 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     expect(forged.message).toMatch(/proof does not verify/);
     expect(c.handle.store.getCeremony(cid)!.open).toBe(true);
     expectAck(await submit(carol.m.client, cid, { ...accuse, evidence }));
-    const abort = await admin.nextBody('dkg.abort', cid, 20_000);
-    expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['bob'] });
-    expect((await audited(c, cid)).keyCulprits).toEqual([
-      {
-        member: 'bob',
-        basis: expect.stringMatching(/^proven by carol's signed dkg\.fail .*fails vss_verify/),
-      },
-    ]);
+    await abortsProven(
+      c,
+      admin,
+      cid,
+      'bob',
+      /^proven by carol's signed dkg\.fail .*fails vss_verify/,
+    );
     const after = c.handle.store.getGroup('release')!;
     expect(after.epoch).toBe(0);
     expect(after.publicKeyPackage).toBe(before.publicKeyPackage);
@@ -731,14 +735,13 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     expect(honest.code).toBe('INVALID_MESSAGE');
     expect(honest.message).toMatch(/can be checked only as a sum/);
     expectAck(await complain('bob'));
-    const abort = await admin.nextBody('dkg.abort', rid, 20_000);
-    expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['bob'] });
-    expect((await audited(c, rid)).keyCulprits).toEqual([
-      {
-        member: 'bob',
-        basis: expect.stringMatching(/^proven by carol's signed dkg\.fail .*no canonical scalar/),
-      },
-    ]);
+    await abortsProven(
+      c,
+      admin,
+      rid,
+      'bob',
+      /^proven by carol's signed dkg\.fail .*no canonical scalar/,
+    );
   });
 
   it('judges a complaint about a repair delta (a helper’s round-1 box to another helper): no scalar is that helper’s fault', async () => {
@@ -759,14 +762,13 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
         evidence: evidenceOf(bob, rid, holders.get('alice')!, box),
       }),
     );
-    const abort = await admin.nextBody('dkg.abort', rid, 20_000);
-    expect(abort.body).toMatchObject({ code: 'INVALID_SECRET_SHARE', culprits: ['alice'] });
-    expect((await audited(c, rid)).keyCulprits).toEqual([
-      {
-        member: 'alice',
-        basis: expect.stringMatching(/^proven by bob's signed dkg\.fail .*no canonical scalar/),
-      },
-    ]);
+    await abortsProven(
+      c,
+      admin,
+      rid,
+      'alice',
+      /^proven by bob's signed dkg\.fail .*no canonical scalar/,
+    );
   });
 
   it('refuses a dealer that deals from a share of an earlier epoch with STALE_EPOCH', async () => {

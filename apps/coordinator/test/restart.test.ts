@@ -26,6 +26,7 @@ import {
   connectAdmin,
   expectAck,
   openOfflineDkg,
+  openRefresh,
   releaseGroup,
   removeDir,
   sampleRelease,
@@ -414,17 +415,8 @@ describe('crash and restart', () => {
     cleanups.push(() => removeDir(dir));
     const a = await startTest({ dir });
     const { admin } = await releaseGroup(a);
-    const group = a.handle.store.getGroup('release')!;
-    const id = newCeremonyId();
     // The members do not take part in lifecycle ceremonies here: the refresh stays in round 1.
-    expectAck(
-      await admin.submit(id, {
-        type: 'admin.group.refresh',
-        group: 'release',
-        epoch: 0,
-        groupPublicKey: group.groupPublicKey!,
-      }),
-    );
+    const id = await openRefresh(admin, a.handle.store.getGroup('release')!.groupPublicKey!, 0);
     await a.close();
     expect(recordStartsAs(a.dbPath, id, 'key.start', 4)).toBeGreaterThan(0);
     const b = await startTest({ dir });

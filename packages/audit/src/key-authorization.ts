@@ -6,19 +6,11 @@
 // lifecycle-participant.ts `checkKeyStart`); the auditor re-checks the same rules, so a roster or
 // threshold the coordinator chose itself is caught in the transcript too.
 import { ed25519 as frost } from '@conclave/frost';
-import { openEnvelope, type Envelope } from '@conclave/protocol';
+import { keepsRoster, openEnvelope, type Envelope } from '@conclave/protocol';
 import type { Body } from './key-transcript.js';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
-
-type Entry = { member: string; identifier: string; identityKey: string };
-/** Same members, identifiers and identity keys (a refresh or repair keeps the roster whole). */
-const sameRoster = (a: readonly Entry[], b: readonly Entry[]): boolean =>
-  sameSet(
-    a.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
-    b.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
-  );
 
 /** Whether `authorization` is the admin's envelope for this ceremony; the opened body if so. */
 function openAuthorization(
@@ -117,7 +109,7 @@ export function keyStartProblems(
       if (start.kind !== 'refresh') problems.push('the admin asked for a refresh');
       if (
         start.threshold !== start.previousThreshold ||
-        !sameRoster(start.participants, start.previous) ||
+        !keepsRoster(start.previous, start.participants) ||
         !sameSet(start.dealers, previous)
       ) {
         problems.push(
@@ -145,7 +137,7 @@ export function keyStartProblems(
       }
       if (
         start.threshold !== start.previousThreshold ||
-        !sameRoster(start.participants, start.previous)
+        !keepsRoster(start.previous, start.participants)
       ) {
         problems.push('a repair keeps the roster (with its identity keys) and the threshold');
       }

@@ -101,6 +101,22 @@ type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
  * since), which would make a group key the admin is not asking for now.
  */
 export const DKG_AUTHORIZATION_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Refuses to take part in a key ceremony (DKG or lifecycle) whose start names another wire version
+ * than this conclave's, or none. The rules the ceremony runs under are signed into its start for
+ * its auditors: a ceremony under others (say, complaints without evidence) is not one this member
+ * takes part in.
+ */
+export function checkStartVersion(ceremonyId: string, version: number | undefined): void {
+  if (version !== PROTOCOL_VERSION) {
+    throw new ClientError(
+      'DKG_FAILED',
+      `key ceremony ${ceremonyId} refused: it names protocol ${version ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
+    );
+  }
+}
+
 /** Clock difference tolerated between the admin's machine and this one. */
 const CLOCK_SKEW_MS = 10 * 60 * 1000;
 
@@ -115,13 +131,7 @@ export function checkDkgStart(
   const refuse = (why: string) => {
     throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
   };
-  // The rules the ceremony runs under are signed into its start, for its auditors: a ceremony under
-  // others (say, complaints without evidence) is not one this member takes part in.
-  if (start.protocolVersion !== PROTOCOL_VERSION) {
-    refuse(
-      `it names protocol ${start.protocolVersion ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
-    );
-  }
+  checkStartVersion(ceremonyId, start.protocolVersion);
   const auth = openEnvelope(start.authorization, (s) => (s === 'admin' ? adminKey : undefined));
   if (!auth.ok) refuse('its authorization is not sealed by the pinned admin key');
   const body = auth.ok ? auth.value.body : undefined;

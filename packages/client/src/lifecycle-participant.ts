@@ -16,6 +16,7 @@ import {
 import {
   bytesToHex,
   hexToBytes,
+  keepsRoster,
   lifecycleHash,
   openEnvelope,
   PROTOCOL_VERSION,
@@ -36,6 +37,7 @@ import {
 } from '@conclave/protocol';
 import {
   DKG_ROUNDS,
+  checkStartVersion,
   complaintEvidence,
   culpritError,
   failCulprit,
@@ -90,20 +92,6 @@ type Phase = 'round1' | 'round2' | 'confirm' | 'committing' | 'done' | 'failed';
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
-/**
- * Two rosters with the same members, identifiers and identity keys. A refresh or repair keeps the
- * roster, and the admin does not sign it: the committee's keys (the ones boxes are sealed to)
- * must be exactly the previous roster's, which each holder checked against its own share.
- */
-export const sameRoster = (
-  a: readonly { member: string; identifier: string; identityKey: string }[],
-  b: readonly { member: string; identifier: string; identityKey: string }[],
-): boolean =>
-  sameSet(
-    a.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
-    b.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`),
-  );
-
 /** Who takes which part (the coordinator's roles, derived the same way from key.start). */
 export function lifecycleRoles(start: KeyStart): {
   dealers: readonly string[];
@@ -156,21 +144,6 @@ export function committeeConfirmed(
 }
 
 /**
- * Refuses to take part in a lifecycle ceremony of another wire version: as for a DKG
- * (checkDkgStart), the rules it runs under (from 5, complaints carry evidence) are signed into its
- * start for its auditors. Only for taking part: recovering the share a ceremony of an earlier
- * version staged (provenOutcome) checks its start with checkKeyStart alone.
- */
-export function checkKeyStartVersion(ceremonyId: string, start: KeyStart): void {
-  if (start.protocolVersion !== PROTOCOL_VERSION) {
-    throw new ClientError(
-      'DKG_FAILED',
-      `key ceremony ${ceremonyId} refused: it names protocol ${start.protocolVersion ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
-    );
-  }
-}
-
-/**
  * Checks a key.start: admin-sealed authorization for this ceremony that says exactly what the
  * start says, identifiers derived from names, and this member in a role.
  */
@@ -199,7 +172,7 @@ export function checkKeyStart(
       if (start.kind !== 'refresh') refuse('the admin asked for a refresh');
       if (start.toEpoch !== start.fromEpoch + 1) refuse('a refresh moves to the next epoch');
       if (start.threshold !== start.previousThreshold) refuse('a refresh keeps the threshold');
-      if (!sameRoster(start.participants, start.previous) || !sameSet(start.dealers, previous))
+      if (!keepsRoster(start.previous, start.participants) || !sameSet(start.dealers, previous))
         refuse('a refresh keeps the roster, with its identity keys');
       break;
     case 'admin.group.reshare': {
@@ -224,7 +197,7 @@ export function checkKeyStart(
       if (!sameSet(start.dealers, body.helpers))
         refuse('helpers differ from what the admin signed');
       if (
-        !sameRoster(start.participants, start.previous) ||
+        !keepsRoster(start.previous, start.participants) ||
         start.threshold !== start.previousThreshold
       )
         refuse('a repair keeps roster (with its identity keys) and threshold');
@@ -348,7 +321,9 @@ export class LifecycleParticipant {
   /** Checks the start against the admin's word and our own share, then sends round 1 if we deal. */
   async begin(): Promise<void> {
     try {
-      checkKeyStartVersion(this.ceremonyId, this.start);
+      // Only for taking part: recovering a share an earlier version's ceremony staged
+      // (lifecycle.ts provenOutcome) checks its start with checkKeyStart alone.
+      checkStartVersion(this.ceremonyId, this.start.protocolVersion);
       checkKeyStart(this.ceremonyId, this.start, this.#o.adminKey, this.#me, this.#o.key.publicKey);
       const old = frost.decode.bytes('PublicKeyPackage', hexToBytes(this.start.publicKeyPackage));
       if (bytesToHex(old.verifyingKey) !== this.start.groupPublicKey)

@@ -183,6 +183,15 @@ export function vssEval(suite: Suite, commitment: readonly Pt[], x: bigint): Pt 
   return msm(suite, commitment, scalars);
 }
 
+/**
+ * vss_verify (RFC 9591 Appendix C.2): does the share `s` of the participant at `x` match the
+ * commitment, s·G = Σ C_k·x^k? Public data only; variable time is fine.
+ */
+export function vssVerify(suite: Suite, commitment: readonly Pt[], s: bigint, x: bigint): boolean {
+  const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
+  return lhs.equals(vssEval(suite, commitment, x));
+}
+
 /** Variable-time multi-scalar multiplication over public inputs. */
 export function msm(suite: Suite, points: readonly Pt[], scalars: readonly bigint[]): Pt {
   if (points.length === 0) return suite.Point.ZERO;

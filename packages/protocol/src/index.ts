@@ -185,4 +185,4 @@ export {
 } from './package-ack.js';
 export { requestDigest } from './request-digest.js';
 export { approvalSigningBytes, signApproval, verifyApproval } from './approval.js';
-export { lifecycleHash, type LifecycleView } from './key-lifecycle.js';
+export { keepsRoster, lifecycleHash, type LifecycleView } from './key-lifecycle.js';

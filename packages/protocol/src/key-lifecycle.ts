@@ -53,3 +53,21 @@ export function lifecycleHash(view: LifecycleView): Uint8Array {
   fields.push(view.publicKeyPackage);
   return sha256(domainEncode('key-lifecycle', fields));
 }
+
+/**
+ * Whether a refresh's or repair's committee is exactly its previous roster: the same members,
+ * identifiers and identity keys. The admin does not sign that roster, and dealers seal each box to
+ * the committee's keys, which each holder checks only as `previous` against its own share; a key
+ * the coordinator slipped into `participants` would make an honest dealer's box unopenable. The
+ * client refuses such a start and the audit fails it.
+ */
+export function keepsRoster(
+  previous: readonly DkgParticipant[],
+  participants: readonly DkgParticipant[],
+): boolean {
+  const entries = (l: readonly DkgParticipant[]) =>
+    l.map((p) => `${p.member} ${p.identifier} ${p.identityKey}`).sort();
+  const a = entries(previous);
+  const b = entries(participants);
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -23,6 +23,7 @@ import {
   polyEval,
   randomScalar,
   vssEval,
+  vssVerify,
 } from '../group.js';
 import { hasEvenY, xOnly, type Pt, type Suite } from '../suite.js';
 import type {
@@ -187,8 +188,7 @@ export function dkgVerifyShare(
     fail('INVALID_PARAMETER', 'round-2 package addressed to someone else', [round1.identifier]);
   const C = checkRound1Package(suite, round1, dealerX, minSigners);
   const s = parseScalar(suite, share.signingShare, 'round-2 signing share', round1.identifier);
-  const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
-  if (!lhs.equals(vssEval(suite, C, recipientX)))
+  if (!vssVerify(suite, C, s, recipientX))
     fail('INVALID_SECRET_SHARE', 'the round-2 share does not match its dealer’s commitment', [
       round1.identifier,
     ]);
@@ -305,8 +305,7 @@ export function dkgPart3(
     const culprits: string[] = [];
     for (const p of pkgs) {
       const s = received.get(p.identifier) as bigint;
-      const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
-      if (!lhs.equals(vssEval(suite, commitments.get(p.identifier) as Pt[], myX)))
+      if (!vssVerify(suite, commitments.get(p.identifier) as Pt[], s, myX))
         culprits.push(p.identifier);
     }
     fail(

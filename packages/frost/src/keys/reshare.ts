@@ -21,6 +21,7 @@ import {
   polyEval,
   randomScalar,
   vssEval,
+  vssVerify,
 } from '../group.js';
 import type { Pt, Suite } from '../suite.js';
 import type {
@@ -79,42 +80,6 @@ function checkParams(suite: Suite, old: PublicKeyPackage, p: ReshareParams): Che
   return { dealerX, dealers: p.dealers as Identifier[], newIds: p.newIdentifiers as Identifier[] };
 }
 
-/**
- * One dealer's package checked on its own: of this ceremony's suite, from a dealer, committing to
- * a polynomial of the new degree whose constant term is λ_i·PK_i (so no dealer can shift the group
- * key). Returns the parsed commitment; throws naming the dealer.
- */
-function dealerCommitment(
-  suite: Suite,
-  c: Checked,
-  old: PublicKeyPackage,
-  params: ReshareParams,
-  p: ReshareRound1Package,
-  mode: 'reshare' | 'refresh',
-): Pt[] {
-  if (p.suite !== suite.name) fail('WRONG_CIPHERSUITE', `package is for ${p.suite}`, [p.sender]);
-  const i = c.dealers.indexOf(p.sender);
-  if (i < 0) fail('UNKNOWN_IDENTIFIER', 'package from someone who is not a dealer', [p.sender]);
-  if (p.commitment.length !== params.newMinSigners)
-    fail(
-      mode === 'refresh' ? 'THRESHOLD_CHANGE_REFUSED' : 'INCORRECT_NUMBER_OF_COMMITMENTS',
-      `dealer committed to ${p.commitment.length} coefficients; the threshold is ${params.newMinSigners}`,
-      [p.sender],
-    );
-  const C = parseCommitment(suite, p.commitment, p.sender);
-  const PKi = parseElement(
-    suite,
-    old.verifyingShares[p.sender] as Uint8Array,
-    'old verifying share',
-  );
-  const lambda = lagrangeAt(suite, c.dealerX, c.dealerX[i] as bigint);
-  if (!(C[0] as Pt).equals(PKi.multiplyUnsafe(lambda)))
-    fail('INCORRECT_COMMITMENT', 'dealer’s commitment does not match its old verifying share', [
-      p.sender,
-    ]);
-  return C;
-}
-
 export function resharePart1(
   suite: Suite,
   key: KeyPackage,
@@ -165,9 +130,30 @@ export function resharePart2(
     fail('UNKNOWN_IDENTIFIER', 'this participant is not in the new committee', [me]);
   const byDealer = new Map<string, Pt[]>();
   for (const p of packages) {
+    if (p.suite !== suite.name) fail('WRONG_CIPHERSUITE', `package is for ${p.suite}`, [p.sender]);
+    const i = c.dealers.indexOf(p.sender);
+    if (i < 0) fail('UNKNOWN_IDENTIFIER', 'package from someone who is not a dealer', [p.sender]);
     if (byDealer.has(p.sender))
       fail('DUPLICATE_IDENTIFIER', 'two packages from one dealer', [p.sender]);
-    byDealer.set(p.sender, dealerCommitment(suite, c, old, params, p, mode));
+    if (p.commitment.length !== params.newMinSigners)
+      fail(
+        mode === 'refresh' ? 'THRESHOLD_CHANGE_REFUSED' : 'INCORRECT_NUMBER_OF_COMMITMENTS',
+        `dealer committed to ${p.commitment.length} coefficients; the threshold is ${params.newMinSigners}`,
+        [p.sender],
+      );
+    const C = parseCommitment(suite, p.commitment, p.sender);
+    // The constant term must be λ_i·PK_i: a dealer cannot shift the group key.
+    const PKi = parseElement(
+      suite,
+      old.verifyingShares[p.sender] as Uint8Array,
+      'old verifying share',
+    );
+    const lambda = lagrangeAt(suite, c.dealerX, c.dealerX[i] as bigint);
+    if (!(C[0] as Pt).equals(PKi.multiplyUnsafe(lambda)))
+      fail('INCORRECT_COMMITMENT', 'dealer’s commitment does not match its old verifying share', [
+        p.sender,
+      ]);
+    byDealer.set(p.sender, C);
   }
   if (byDealer.size !== c.dealers.length)
     fail(
@@ -196,11 +182,9 @@ export function resharePart2(
   }
   const M = merged as Pt[];
   if (!suite.Point.BASE.multiply(total).equals(vssEval(suite, M, myX))) {
-    const culprits = c.dealers.filter((d) => {
-      const s = sub.get(d) as bigint;
-      const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
-      return !lhs.equals(vssEval(suite, byDealer.get(d) as Pt[], myX));
-    });
+    const culprits = c.dealers.filter(
+      (d) => !vssVerify(suite, byDealer.get(d) as Pt[], sub.get(d) as bigint, myX),
+    );
     fail('INVALID_SECRET_SHARE', 'a sub-share does not match its dealer’s commitment', culprits);
   }
   const pub = publicKeyPackageFromCommitment(suite, M, c.newIds, params.newMinSigners);
@@ -238,8 +222,7 @@ export function reshareVerifySubShare(
     fail('INVALID_PARAMETER', 'sub-share addressed to someone else', [pkg.sender]);
   const C = parseCommitment(suite, pkg.commitment, pkg.sender);
   const s = parseScalar(suite, share.subShare, 'sub-share', pkg.sender);
-  const lhs = s === 0n ? suite.Point.ZERO : suite.Point.BASE.multiplyUnsafe(s);
-  if (!lhs.equals(vssEval(suite, C, recipientX)))
+  if (!vssVerify(suite, C, s, recipientX))
     fail('INVALID_SECRET_SHARE', 'the sub-share does not match its dealer’s commitment', [
       pkg.sender,
     ]);
