@@ -18,6 +18,14 @@ export interface Proc {
   readonly exited: Promise<number | null>;
 }
 
+/**
+ * The test coordinator's environment. Every member of a cluster runs from 127.0.0.1, and a file
+ * runs many commands a minute (each takes a challenge to connect, and one to cosign the log), so
+ * the per-address challenge rate (THREATS C.41) is raised: at the default, a fast machine ran into
+ * RATE_LIMITED partway through a file.
+ */
+const COORDINATOR_ENV = { CONCLAVE_CHALLENGES_PER_MINUTE: '1000' };
+
 export function spawnCli(
   name: string,
   args: readonly string[],
@@ -169,7 +177,7 @@ export class Cluster {
     ];
     if (opts.sessionTimeoutS !== undefined)
       args.push('--session-timeout', String(opts.sessionTimeoutS));
-    const coordinator = spawnCli('coordinator', args, {}, opts.prefix);
+    const coordinator = spawnCli('coordinator', args, COORDINATOR_ENV, opts.prefix);
     await waitFor(coordinator, /\n/, 30_000, 'stdout');
     const info = JSON.parse(coordinator.stdout.split('\n')[0]!) as {
       url: string;
@@ -195,7 +203,7 @@ export class Cluster {
     ];
     if (opts.sessionTimeoutS !== undefined)
       args.push('--session-timeout', String(opts.sessionTimeoutS));
-    this.coordinator = spawnCli('coordinator', args);
+    this.coordinator = spawnCli('coordinator', args, COORDINATOR_ENV);
     await waitFor(this.coordinator, /\n/, 30_000, 'stdout');
   }
 

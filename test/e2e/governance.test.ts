@@ -122,9 +122,6 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     c.spawn(member, ['approve', id, '--yes', '--json']);
 
   beforeAll(async () => {
-    // Every member runs from 127.0.0.1 and this file runs many commands a minute (each takes a
-    // challenge to connect and one to cosign the log): raise the per-address challenge rate.
-    process.env['CONCLAVE_CHALLENGES_PER_MINUTE'] = '1000';
     c = await Cluster.start();
     await addMembersWithRoles(c);
     await c.createGroup('release', 2, Object.keys(ROLES));
