@@ -20,6 +20,7 @@ import {
   auditNames,
   doc,
   requestRelease,
+  spawnCli,
   stop,
   waitFor,
   type Proc,
@@ -143,6 +144,8 @@ describe('key lifecycle through the CLI', () => {
   let c: Cluster;
   let releaseKey = '';
   let webKey = '';
+  /** alice's release share file at epoch 0, kept by the refresh test (a "backup" restored later). */
+  let aliceEpoch0: Buffer | undefined;
   beforeAll(async () => {
     c = await Cluster.start();
     await c.addMembers([...FIVE, 'frank']);
@@ -188,6 +191,7 @@ describe('key lifecycle through the CLI', () => {
   }, 600_000);
 
   it('refresh: new shares (epoch 1), same key and threshold; a later release verifies under the same key', async () => {
+    aliceEpoch0 = readFileSync(join(c.home('alice'), 'shares', 'release.key'));
     const before = await loadShare(c, 'alice', 'release');
     const r = await lifecycle(c, ['group', 'refresh', 'release'], 'release', FIVE);
     expect(r.admin).toMatchObject({
@@ -223,6 +227,52 @@ describe('key lifecycle through the CLI', () => {
     expect(signed.groupPublicKey).toBe(releaseKey);
     await verifiesUnder(c, 'alice', signed.ceremonyId, releaseKey);
     await auditDerivesPackage(c, 'alice', signed.ceremonyId, releaseKey);
+  }, 600_000);
+
+  it('a member holding a share of an older epoch (a restored backup) refuses the next refresh: it ends at once, blaming nobody, and says why', async () => {
+    const file = join(c.home('alice'), 'shares', 'release.key');
+    const epoch1 = readFileSync(file);
+    writeFileSync(file, aliceEpoch0!, { mode: 0o600 });
+    try {
+      const others = FIVE.filter((m) => m !== 'alice').map((m) =>
+        c.spawn(m, ['keygen', 'release', '--timeout', '150', '--json']),
+      );
+      for (const k of others) await waitFor(k, /waiting for a key ceremony of release/);
+      const a = spawnCli('admin', [
+        ...['group', 'refresh', 'release', '--admin-key', c.adminKey, '--coordinator', c.url],
+        ...['--home', join(c.dir, 'admin'), '--json'],
+      ]);
+      // Everyone else has sent round 1: only alice is missing, as her keygen starts.
+      await waitFor(a, /waiting for alice \(/, 120_000);
+      const alice = await c.cli('alice', ['keygen', 'release', '--timeout', '150', '--json']);
+      expect(alice.code, alice.stdout + alice.stderr).not.toBe(0);
+      expect(doc<{ error: { code: string } }>(alice).error.code).toBe('STALE_EPOCH');
+      // Her refusal ended it for everyone, long before the round's deadline, naming nobody.
+      expect(await a.exited, a.stdout + a.stderr).not.toBe(0);
+      const error = doc<{ error: { code: string; message: string } }>(a).error;
+      expect(error.code).toBe('DKG_ABORTED');
+      expect(error.message).toMatch(
+        /alice refuses the start: .*not of key epoch 1 \(yours is epoch 0\)/,
+      );
+      expect(error.message).not.toMatch(/culprits:/);
+      for (const k of others) {
+        expect(await k.exited, k.stdout + k.stderr).not.toBe(0);
+        const e = doc<{ error: { code: string; culprits?: string[] } }>(k).error;
+        expect(e).toMatchObject({ code: 'DKG_ABORTED', culprits: [] });
+      }
+      const id = /key ceremony (c_[0-9a-f]+)/.exec(error.message)?.[1] ?? '';
+      const audit = await c.cli('carol', ['audit', id, '--json']);
+      expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+      expect(doc<{ ok: boolean; keyCulprits: unknown[] }>(audit)).toMatchObject({
+        ok: true,
+        keyCulprits: [],
+      });
+    } finally {
+      writeFileSync(file, epoch1, { mode: 0o600 });
+    }
+    // Nothing was staged anywhere; the group stays at epoch 1 for what follows.
+    for (const m of FIVE) expect(allShareFiles(c, m)).toEqual(['release.key', 'web.key']);
+    expect((await loadShare(c, 'bob', 'release')).metadata.epoch).toBe(1);
   }, 600_000);
 
   it('reshare 3-of-5 → 4-of-6 adding frank, then repair frank’s lost share; frank signs; same key', async () => {

@@ -98,7 +98,7 @@ const NEXT: Record<string, string> = {
     'if this member sent it: update conclave here and approve again; if a package was refused: the coordinator named an approver who did not sign, so keep the log and tell your security lead',
   CONFIRMATION_REQUIRED: 'answer y, or pass --yes',
   DKG_ABORTED:
-    'if a member is named, fix or remove it; then ask again (`conclave group create`, or the refresh, reshare or repair): a failed key ceremony saved nothing, and the old shares stay valid',
+    'if a member is named, fix or remove it; if one refused the start, the message says why (a share of an older epoch: repair it); then ask again (`conclave group create`, or the refresh, reshare or repair): a failed key ceremony saved nothing, and the old shares stay valid',
   SIGNATURE_UNAVAILABLE: 'run `conclave fetch` from the home of a member who signed',
   TIMEOUT: 'try again, or raise --timeout',
   INVALID_ARGUMENT: 'see --help',

@@ -419,12 +419,17 @@ function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort 
       };
     case 'CULPRIT_REPORTED':
       // A member naming itself reports a failure it cannot attribute (client failCulprit, e.g.
-      // its view was altered in transit): it is the honest reporter, never the culprit.
+      // its view was altered in transit) or refuses the start: it is the honest reporter, never
+      // the culprit. Its reason (signed, in the transcript) goes to everyone: it is what tells the
+      // admin what to mend, say a start its pinned admin key does not verify.
       return o.culprit === o.reportedBy
         ? {
             type: 'dkg.abort',
             code: failCode ?? 'INCONSISTENT_VIEW',
-            message: `${o.reportedBy} could not complete the ceremony; nobody is blamed`,
+            message: printableText(
+              `${o.reportedBy} could not complete the ceremony (nobody is blamed): ${o.reason}`,
+              512,
+            ),
             culprits: [],
           }
         : {

@@ -561,6 +561,30 @@ describe('key ceremony', () => {
     expect(status).toMatchObject({ type: 'ceremony.status', state: 'aborted', culprits: [] });
   });
 
+  it('ends round 1 at once when a member refuses the start (naming itself): everyone is told why, nobody blamed', async () => {
+    const t = await fresh();
+    const { admin, dave, erin, id } = await openOps(t);
+    expectAck(await dave.submit(id, round1('dave', 2, 2)));
+    // What refuseStart sends: erin's check of the start failed, before any round-1 relay.
+    expectAck(
+      await erin.submit(id, {
+        type: 'dkg.fail',
+        culprit: 'erin',
+        code: 'INCONSISTENT_VIEW',
+        reason: 'erin refuses the start: its authorization is not sealed by the pinned admin key',
+      }),
+    );
+    for (const who of [dave, admin]) {
+      const abort = await who.nextBody('dkg.abort', id);
+      expect(abort.body).toMatchObject({ code: 'INCONSISTENT_VIEW', culprits: [] });
+      expect(abort.body.message).toMatch(/erin could not complete.*not sealed by the pinned admin/);
+    }
+    expect(t.handle.store.getGroup('ops')?.state).toBe('failed');
+    expect((await audited(t, id)).keyCulprits).toEqual([]);
+    // It is over: a later round-1 package is refused.
+    expect((await dave.submit(id, round1('dave', 2, 2))).code).toBe('UNEXPECTED_MESSAGE');
+  });
+
   it('relays every piece of a round-2 message sent in pieces (the key chart takes pieces)', async () => {
     const t = await fresh();
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);

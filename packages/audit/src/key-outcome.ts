@@ -15,7 +15,8 @@
 //   a member's dkg.fail    the dealer its first dkg.fail names, with that code (nobody when the
 //                          member names itself: a failure it cannot attribute) — if the complaint
 //                          is one the machine and coordinator admit: from a member of the ceremony,
-//                          against a dealer, after the round-1 relay; in a DKG, against another
+//                          naming itself (from round 1, refusing the start) or a dealer after the
+//                          round-1 relay; in a DKG, against another
 //                          member only once round 2 is complete; never a bad-proof accusation
 //                          against a round-1 package the coordinator recorded (it verified it). A
 //                          complaint about a box carries evidence (a DKG's from protocol 4, a
@@ -245,7 +246,9 @@ function refusedComplaint(
   if (!self && !roles.dealers.includes(culprit)) return `${culprit} deals nothing in it`;
   const before = entries.filter((e) => e.idx < fail.idx);
   const { round } = missingOf(roles, progressOf(roles, before));
-  if (round === 1) return 'nothing is relayed before round 1 is complete';
+  // In round 1 a member may refuse the start by naming itself (it blames nobody); naming another
+  // is a complaint about something nobody has relayed yet.
+  if (round === 1 && !self) return 'nothing is relayed before round 1 is complete';
   if (!self && roles.dkg !== undefined && round === 2) {
     return 'no round-2 share is delivered before round 2 is complete';
   }
@@ -504,7 +507,7 @@ export function judgeKeyAbort(
           ? `named by ${fail.sender} in its signed dkg.fail (${f.code}), which carries no evidence to open the box with (a complaint from before protocol 4, or 5 in a lifecycle ceremony), so this is ${fail.sender}'s word, not proven`
           : `proven by ${fail.sender}'s signed dkg.fail (${f.code}), whose evidence is checked: ${proof.proven}`,
       expected.length === 0
-        ? `${fail.sender} reported a failure it could not attribute (its signed dkg.fail names itself); nobody is blamed`
+        ? `${fail.sender} ended it naming itself, a failure it could not attribute or a start it refused (its signed dkg.fail, entry ${fail.idx}: "${f.reason}"); nobody is blamed`
         : `${f.culprit} is named by ${fail.sender}'s signed dkg.fail (${f.code}, entry ${fail.idx}), as dkg.abort says`,
     );
   }

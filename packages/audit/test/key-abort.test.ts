@@ -85,6 +85,29 @@ describe('aborted key ceremonies: honest endings verify, with what each culprit 
     expect(r.keyCulprits).toEqual([]);
   });
 
+  it('a member refusing the start in round 1 names itself: nobody is blamed, its reason is shown', () => {
+    const r = verify({
+      round1: ['alice'],
+      fail: { from: 'bob', culprit: 'bob', code: 'INCONSISTENT_VIEW' },
+      abort: { code: 'INCONSISTENT_VIEW', culprits: [] },
+    });
+    expect(failed(r)).toEqual([]);
+    expect(r.keyCulprits).toEqual([]);
+    expect(r.checks.map((c) => c.detail).join('\n')).toMatch(
+      /bob ended it naming itself.*"the share does not verify"\); nobody is blamed/,
+    );
+  });
+
+  it('in round 1, naming another member (nothing is relayed yet) fails OUTCOME_UNPROVEN', () => {
+    const r = verify({
+      round1: ['alice'],
+      fail: { from: 'bob', culprit: 'alice', code: 'INVALID_PROOF_OF_KNOWLEDGE' },
+      abort: { code: 'INVALID_PROOF_OF_KNOWLEDGE', culprits: ['alice'] },
+    });
+    expect(failed(r)).toEqual(['OUTCOME_UNPROVEN']);
+    expect(r.checks.find((c) => !c.ok)?.detail).toMatch(/nothing is relayed before round 1/);
+  });
+
   it('a confirmation of another view than the relayed one: that member', () => {
     const r = verify({
       round2: ALL,

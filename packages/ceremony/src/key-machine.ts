@@ -112,6 +112,7 @@ export const keyMachine = setup({
       always: { guard: 'allRound1In', target: 'waitingForRound2', actions: 'beginRound2' },
       on: {
         'dkg.round1': { guard: ok('round1'), actions: 'recordRound1' },
+        'dkg.fail': { guard: ok('round1'), target: 'aborted', actions: 'abortReported' },
         ...common('round1'),
       },
     },

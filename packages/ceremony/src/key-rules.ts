@@ -257,7 +257,10 @@ export function checkKey(phase: KeyPhase, c: KeyContext, e: KeyEvent): CheckResu
       // (a coordinator fault, the client's failCulprit): the ceremony aborts, nobody is blamed.
       if (e.culprit !== e.member && !isDealer(c, e.culprit))
         return refuse('NOT_A_MEMBER', `${e.culprit} deals nothing in this ceremony`);
-      if (phase === 'round1')
+      // Before the round-1 broadcast a member has received nothing it could find at fault, so it
+      // may only name itself: it refuses the start (its authorization, roster or version), and
+      // the ceremony ends at once, nobody blamed, rather than at the deadline blaming that member.
+      if (phase === 'round1' && e.culprit !== e.member)
         return refuse('UNEXPECTED_MESSAGE', 'nothing to verify before the round-1 broadcast');
       return accept;
   }

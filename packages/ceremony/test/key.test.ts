@@ -217,6 +217,47 @@ describe('key ceremony (DKG)', () => {
     );
   });
 
+  it('in round 1 a member may only name itself: it refuses the start, and the ceremony ends at once', () => {
+    const actor = startKey(keyInput(3, 2));
+    accept(actor, { type: 'dkg.round1', member: 'alice', packageHash: hex(1), at: 1_100 });
+    // Naming another is a complaint about something nobody has relayed yet.
+    refused(
+      actor,
+      { type: 'dkg.fail', member: 'bob', culprit: 'alice', reason: 'x', at: 1_150 },
+      'UNEXPECTED_MESSAGE',
+    );
+    refused(
+      actor,
+      { type: 'dkg.fail', member: 'mallory', culprit: 'mallory', reason: 'x', at: 1_150 },
+      'NOT_A_MEMBER',
+    );
+    expect(actor.getSnapshot().value).toBe('waitingForRound1');
+    accept(actor, {
+      type: 'dkg.fail',
+      member: 'bob',
+      culprit: 'bob',
+      reason: 'start refused: the roster differs',
+      at: 1_200,
+    });
+    const snap = actor.getSnapshot();
+    expect(snap.value).toBe('aborted');
+    expect(snap.output).toEqual({
+      status: 'aborted',
+      code: 'CULPRIT_REPORTED',
+      culprit: 'bob',
+      reportedBy: 'bob',
+      reason: 'start refused: the roster differs',
+      at: 1_200,
+    });
+    // The deadline no longer runs: nobody is named for a round the refusal ended.
+    expect(nextDeadline(snap)).toBeNull();
+    refused(
+      actor,
+      { type: 'dkg.round1', member: 'carol', packageHash: hex(3), at: 1_300 },
+      'UNEXPECTED_MESSAGE',
+    );
+  });
+
   it('aborts TIMEOUT naming the members missing at the deadline', () => {
     const actor = startKey(keyInput(3, 2));
     accept(actor, { type: 'dkg.round1', member: 'alice', packageHash: hex(1), at: 1_100 });

@@ -17,6 +17,7 @@ import {
   boxFromWire,
   bytesToHex,
   hexToBytes,
+  isErrorCode,
   openEnvelope,
   openFrom,
   printableText,
@@ -113,6 +114,7 @@ export function checkStartVersion(ceremonyId: string, version: number | undefine
     throw new ClientError(
       'DKG_FAILED',
       `key ceremony ${ceremonyId} refused: it names protocol ${version ?? 'none'} and this conclave speaks ${PROTOCOL_VERSION}: run releases that speak the same protocol on both ends`,
+      { details: { wireCode: 'PROTOCOL_VERSION_MISMATCH' } },
     );
   }
 }
@@ -251,6 +253,12 @@ export class DkgParticipant {
       );
     } catch (err) {
       this.#phase = 'failed';
+      await refuseStart(
+        (body) => this.#send(DKG_ROUNDS.fail, body),
+        this.#o.member,
+        err,
+        (line) => this.#log(`key ceremony ${this.ceremonyId}: ${line}`),
+      );
       this.#reject(err as ClientError);
       throw err;
     }
@@ -804,6 +812,39 @@ export async function sendComplaint(
       }).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Ends a key ceremony (DKG or lifecycle) whose start this member refuses (its authorization,
+ * roster, key state or version, or this member's share being of another epoch) with a dkg.fail
+ * naming itself, which the machine admits in round 1: the ceremony aborts at once, nobody blamed,
+ * and the reason is signed into its transcript for the admin and every auditor. Otherwise it ran
+ * to its deadline, which named this member as missing. Not for a failure this member may mend and
+ * retry (a wrong passphrase, a share in another home). Never throws: the ceremony may be over, or
+ * its coordinator older than this rule (it refuses the dkg.fail, and the deadline ends it).
+ */
+export async function refuseStart(
+  send: (body: DkgFail) => Promise<unknown>,
+  me: string,
+  err: unknown,
+  log: (line: string) => void,
+): Promise<void> {
+  const wireCode = err instanceof ClientError ? err.details?.['wireCode'] : undefined;
+  const code: ErrorCode = isErrorCode(wireCode)
+    ? wireCode
+    : err instanceof ClientError && isErrorCode(err.code)
+      ? err.code
+      : 'INCONSISTENT_VIEW';
+  const why = err instanceof Error ? err.message : 'its start fails a check';
+  log(`start refused (${code}); sending dkg.fail naming this member, so the ceremony ends now`);
+  await send({
+    type: 'dkg.fail',
+    culprit: me,
+    code,
+    reason: printable(`${me} refuses the start: ${why}`),
+  }).catch((e: unknown) => {
+    log(`the coordinator did not take the refusal (${e instanceof Error ? e.message : 'failed'})`);
+  });
 }
 
 /**

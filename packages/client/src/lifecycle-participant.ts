@@ -38,6 +38,7 @@ import {
 import {
   DKG_ROUNDS,
   checkStartVersion,
+  refuseStart,
   complaintEvidence,
   culpritError,
   failCulprit,
@@ -334,20 +335,26 @@ export class LifecycleParticipant {
       if (old.minSigners !== this.start.previousThreshold)
         throw new ClientError('DKG_FAILED', 'the public key package has another threshold');
       this.#old = old;
-      const lost = this.start.kind === 'repair' && this.start.member === this.#me;
-      const share = lost ? undefined : await this.#o.loadShare(this.start.group);
-      if (share !== undefined) this.#checkOwnShare(share);
-      if (this.#is('dealers') && share === undefined)
-        throw new ClientError(
-          'SHARE_NOT_FOUND',
-          `${this.#me} must deal but holds no share of ${this.start.group}`,
-        );
-      this.#share = share;
     } catch (err) {
-      this.#phase = 'failed';
-      this.#reject(err instanceof ClientError ? err : new ClientError('DKG_FAILED', String(err)));
-      throw err;
+      return await this.#stop(err, 'refuse');
     }
+    const lost = this.start.kind === 'repair' && this.start.member === this.#me;
+    let share: LoadedShare | undefined;
+    try {
+      share = lost ? undefined : await this.#o.loadShare(this.start.group);
+    } catch (err) {
+      return await this.#stop(err, 'wait');
+    }
+    try {
+      if (share !== undefined) this.#checkOwnShare(share);
+    } catch (err) {
+      return await this.#stop(err, 'refuse');
+    }
+    if (this.#is('dealers') && share === undefined) {
+      const missing = `${this.#me} must deal but holds no share of ${this.start.group}`;
+      return await this.#stop(new ClientError('SHARE_NOT_FOUND', missing), 'wait');
+    }
+    this.#share = share;
     if (!this.#is('dealers')) {
       this.#log('waiting for the dealers');
       return;
@@ -383,6 +390,26 @@ export class LifecycleParticipant {
   }
 
   /** Our share must be of exactly the key state the ceremony starts from (same epoch). */
+  /**
+   * Stops before round 1 and throws `err`. A start this member refuses (`refuse`: its checks, or
+   * this member's share of another epoch) ends the ceremony for everyone at once (refuseStart); a
+   * share it could not load (`wait`: a wrong passphrase, another home) is this member's to mend,
+   * so the ceremony waits for another try, or its deadline.
+   */
+  async #stop(err: unknown, how: 'refuse' | 'wait'): Promise<never> {
+    this.#phase = 'failed';
+    if (how === 'refuse') {
+      await refuseStart(
+        (body) => this.#send(DKG_ROUNDS.fail, body),
+        this.#me,
+        err,
+        (line) => this.#log(line),
+      );
+    }
+    this.#reject(err instanceof ClientError ? err : new ClientError('DKG_FAILED', String(err)));
+    throw err;
+  }
+
   #checkOwnShare(share: LoadedShare): void {
     const m = share.metadata;
     const stale = (why: string) =>

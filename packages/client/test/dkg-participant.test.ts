@@ -470,19 +470,43 @@ describe('DkgParticipant', () => {
     expect((bob as ClientError).message).toMatch(/not saved|could not/);
   });
 
-  it('refuses a key ceremony not authorized by the pinned admin key', async () => {
-    const { results, saved } = await run({ wrongAdmin: true });
+  /** Each member's one dkg.fail: naming itself, with the code and the reason of its refusal. */
+  const refusals = (fails: readonly { from: string; body: SealedBody }[]) =>
+    Object.fromEntries(fails.map((f) => [f.from, f.body]));
+
+  it('refuses a key ceremony not authorized by the pinned admin key, ending it at once', async () => {
+    const { results, saved, fails } = await run({ wrongAdmin: true });
     expect(saved).toEqual([]);
     for (const r of results) expect(r).toMatchObject({ code: 'DKG_FAILED' });
+    // Each member refuses the start with a dkg.fail naming itself, so the ceremony ends now,
+    // blaming nobody, instead of at its deadline naming every member as missing.
+    expect(fails).toHaveLength(NAMES.length);
+    for (const m of NAMES) {
+      expect(refusals(fails)[m]).toEqual({
+        type: 'dkg.fail',
+        culprit: m,
+        code: 'INCONSISTENT_VIEW',
+        reason: expect.stringMatching(
+          new RegExp(`^${m} refuses the start: .*not sealed by the pinned admin key`),
+        ),
+      });
+    }
   });
 
   it('refuses a ceremony under another protocol’s rules, or naming none (its auditors judge by them)', async () => {
     for (const version of [PROTOCOL_VERSION - 1, null]) {
-      const { results, saved } = await run({ startVersion: version });
+      const { results, saved, fails } = await run({ startVersion: version });
       expect(saved).toEqual([]);
       for (const r of results) {
         expect(r).toMatchObject({ code: 'DKG_FAILED' });
         expect((r as ClientError).message).toMatch(/names protocol .* and this conclave speaks/);
+      }
+      for (const m of NAMES) {
+        expect(refusals(fails)[m]).toMatchObject({
+          culprit: m,
+          code: 'PROTOCOL_VERSION_MISMATCH',
+          reason: expect.stringMatching(/refuses the start: .*names protocol/),
+        });
       }
     }
   });

@@ -162,7 +162,8 @@ function recording(
     member: string;
     key: IdentityKey;
     adminKey: Uint8Array;
-    share: LoadedShare | undefined;
+    /** An Error: loading the share fails with it (a wrong passphrase, say). */
+    share: LoadedShare | undefined | Error;
   },
   ceremonyId: string,
   start: KeyStart,
@@ -176,7 +177,10 @@ function recording(
       send: async (_c, _r, body) => {
         outbox.push(body);
       },
-      loadShare: async () => who.share,
+      loadShare: async () => {
+        if (who.share instanceof Error) throw who.share;
+        return who.share;
+      },
       stage: async () => `/pending/${who.member}`,
       commit: async (_g, path) => path,
       discard: async () => undefined,
@@ -334,7 +338,7 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
     expect((fails[1] as DkgFail).evidence).toBeUndefined();
   });
 
-  it('refuses a refresh whose committee lists another identity key than the previous roster (its boxes would be sealed to it), sending nothing', async () => {
+  it('refuses a refresh whose committee lists another identity key than the previous roster (its boxes would be sealed to it), ending it at once', async () => {
     const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
     const sent: SealedBody[] = [];
     const other = generateIdentityKey();
@@ -352,10 +356,18 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
     );
     p.result.catch(() => undefined);
     await expect(p.begin()).rejects.toThrow(/a refresh keeps the roster, with its identity keys/);
-    expect(sent).toEqual([]);
+    // Nothing of round 1; a dkg.fail naming alice herself, so the ceremony ends now, nobody blamed.
+    expect(sent).toEqual([
+      {
+        type: 'dkg.fail',
+        culprit: 'alice',
+        code: 'INCONSISTENT_VIEW',
+        reason: expect.stringMatching(/^alice refuses the start: .*keeps the roster/),
+      },
+    ]);
   });
 
-  it('refuses a key.start of another protocol version, sending nothing', async () => {
+  it('refuses a key.start of another protocol version, ending it at once', async () => {
     const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
     for (const version of [undefined, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1]) {
       const sent: SealedBody[] = [];
@@ -369,8 +381,60 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
       );
       p.result.catch(() => undefined);
       await expect(p.begin()).rejects.toThrow(/names protocol .* this conclave speaks/);
+      expect(sent).toEqual([
+        expect.objectContaining({
+          type: 'dkg.fail',
+          culprit: 'alice',
+          code: 'PROTOCOL_VERSION_MISMATCH',
+        }),
+      ]);
+    }
+  });
+
+  it('refuses a start its own share is not of (another epoch): ends it at once, saying so', async () => {
+    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
+    const sent: SealedBody[] = [];
+    const mine = share('alice') as LoadedShare;
+    const stale = { ...mine, metadata: { ...mine.metadata, publicKeyPackage: '00' } };
+    const p = recording(
+      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: stale },
+      ceremonyId,
+      start,
+      sent,
+    );
+    p.result.catch(() => undefined);
+    await expect(p.begin()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
+    expect(sent).toEqual([expect.objectContaining({ culprit: 'alice', code: 'STALE_EPOCH' })]);
+  });
+
+  it('sends nothing when its share cannot be loaded (a wrong passphrase is its own to mend): the ceremony waits', async () => {
+    const { admin, ids, ceremonyId, start } = refreshFixture(NAMES, GROUP);
+    for (const err of [
+      new ClientError('KEYSTORE_DECRYPT_FAILED', 'wrong passphrase or damaged share file'),
+      new ClientError('SHARE_NOT_FOUND', 'no share of this group in this home'),
+    ]) {
+      const sent: SealedBody[] = [];
+      const p = recording(
+        { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: err },
+        ceremonyId,
+        start,
+        sent,
+      );
+      p.result.catch(() => undefined);
+      await expect(p.begin()).rejects.toBe(err);
       expect(sent).toEqual([]);
     }
+    // A dealer holding no share at all (another home): the same.
+    const sent: SealedBody[] = [];
+    const p = recording(
+      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: undefined },
+      ceremonyId,
+      start,
+      sent,
+    );
+    p.result.catch(() => undefined);
+    await expect(p.begin()).rejects.toMatchObject({ code: 'SHARE_NOT_FOUND' });
+    expect(sent).toEqual([]);
   });
 });
 
