@@ -427,7 +427,7 @@ function abortMessage(o: KeyOutcome, failCode: ErrorCode | undefined): DkgAbort 
             type: 'dkg.abort',
             code: failCode ?? 'INCONSISTENT_VIEW',
             message: printableText(
-              `${o.reportedBy} could not complete the ceremony (nobody is blamed): ${o.reason}`,
+              `${o.reportedBy} could not complete the ceremony (nobody is blamed): "${o.reason}"`,
               512,
             ),
             culprits: [],

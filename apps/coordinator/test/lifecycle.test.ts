@@ -744,6 +744,46 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
     );
   });
 
+  it('ends a repair in round 1 when the repaired member (who deals nothing) refuses the start: nobody blamed, the audit agrees', async () => {
+    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const carol = holders.get('carol')!;
+    carol.m.keyPackages.delete('release');
+    holders.get('bob')!.tamper = 'silent';
+    const rid = await openRepair(admin, groupPublicKey, 0);
+    // alice's round 1 is in, bob's is not: round 1 is still in progress.
+    await admin.next(
+      (f) =>
+        f.type === 'ceremony.status' &&
+        f.ceremonyId === rid &&
+        Array.isArray(f.approvals) &&
+        f.approvals.includes('alice'),
+    );
+    // Naming a helper now accuses it of something nobody has relayed.
+    expect(
+      (
+        await submit(carol.m.client, rid, {
+          type: 'dkg.fail',
+          culprit: 'alice',
+          code: 'INVALID_SECRET_SHARE',
+          reason: 'x',
+        })
+      ).code,
+    ).toBe('UNEXPECTED_MESSAGE');
+    expectAck(
+      await submit(carol.m.client, rid, {
+        type: 'dkg.fail',
+        culprit: 'carol',
+        code: 'INCONSISTENT_VIEW',
+        reason: 'carol refuses the start: the roster differs',
+      }),
+    );
+    const abort = await admin.nextBody('dkg.abort', rid);
+    expect(abort.body).toMatchObject({ code: 'INCONSISTENT_VIEW', culprits: [] });
+    expect(abort.body.message).toMatch(/carol could not complete .*"carol refuses the start/);
+    expect(c.handle.store.getGroup('release')?.state).toBe('active');
+    expect((await audited(c, rid)).keyCulprits).toEqual([]);
+  });
+
   it('judges a complaint about a repair delta (a helper’s round-1 box to another helper): no scalar is that helper’s fault', async () => {
     const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
     holders.get('carol')!.m.keyPackages.delete('release');

@@ -130,8 +130,12 @@ export function checkDkgStart(
   identityKey: Uint8Array,
   now: number = Date.now(),
 ): void {
-  const refuse = (why: string) => {
-    throw new ClientError('DKG_FAILED', `key ceremony ${ceremonyId} refused: ${why}`);
+  const refuse = (why: string, details?: Record<string, unknown>) => {
+    throw new ClientError(
+      'DKG_FAILED',
+      `key ceremony ${ceremonyId} refused: ${why}`,
+      details === undefined ? undefined : { details },
+    );
   };
   checkStartVersion(ceremonyId, start.protocolVersion);
   const auth = openEnvelope(start.authorization, (s) => (s === 'admin' ? adminKey : undefined));
@@ -149,8 +153,11 @@ export function checkDkgStart(
     );
   }
   if (signedAt > now + CLOCK_SKEW_MS) {
+    // This machine's clock, perhaps: set right, the member can still take part (the start is
+    // sent again on reconnect until its round 1 arrives), so the ceremony is not ended for it.
     refuse(
       `the admin's authorization is dated ${new Date(signedAt).toISOString()}, in the future: check this machine's clock`,
+      { mendable: true },
     );
   }
   if (body.group !== start.group || body.threshold !== start.threshold) {
@@ -253,13 +260,15 @@ export class DkgParticipant {
       );
     } catch (err) {
       this.#phase = 'failed';
+      // Settled first: the dkg.abort the refusal causes may arrive before its ack, and this
+      // member's result is why it refused, not that the ceremony then aborted.
+      this.#reject(err as ClientError);
       await refuseStart(
         (body) => this.#send(DKG_ROUNDS.fail, body),
         this.#o.member,
         err,
         (line) => this.#log(`key ceremony ${this.ceremonyId}: ${line}`),
       );
-      this.#reject(err as ClientError);
       throw err;
     }
     const n = this.start.participants.length;
@@ -820,8 +829,9 @@ export async function sendComplaint(
  * naming itself, which the machine admits in round 1: the ceremony aborts at once, nobody blamed,
  * and the reason is signed into its transcript for the admin and every auditor. Otherwise it ran
  * to its deadline, which named this member as missing. Not for a failure this member may mend and
- * retry (a wrong passphrase, a share in another home). Never throws: the ceremony may be over, or
- * its coordinator older than this rule (it refuses the dkg.fail, and the deadline ends it).
+ * retry (a wrong passphrase, a share in another home, its clock: a ClientError whose details say
+ * `mendable`), for which it sends nothing. Never throws: the ceremony may be over, or its
+ * coordinator older than this rule (it refuses the dkg.fail, and the deadline ends it).
  */
 export async function refuseStart(
   send: (body: DkgFail) => Promise<unknown>,
@@ -829,6 +839,10 @@ export async function refuseStart(
   err: unknown,
   log: (line: string) => void,
 ): Promise<void> {
+  if (err instanceof ClientError && err.details?.['mendable'] === true) {
+    log('start refused here, for a cause this member can mend; the ceremony waits for it');
+    return;
+  }
   const wireCode = err instanceof ClientError ? err.details?.['wireCode'] : undefined;
   const code: ErrorCode = isErrorCode(wireCode)
     ? wireCode

@@ -27,6 +27,7 @@ import {
   type DkgParticipant as WireParticipant,
   type IdentityKey,
   type IncomingBox,
+  type KeyRound1,
   type KeyRound1All,
   type KeyRound2Deliver,
   type KeyStart,
@@ -59,6 +60,8 @@ export interface LifecycleParticipantOptions {
   readonly send: (ceremonyId: string, round: string, body: SealedBody) => Promise<unknown>;
   /** This member's current share of the group, if it holds one. */
   readonly loadShare: (group: string) => Promise<LoadedShare | undefined>;
+  /** Whether a new share of the group is staged, its ceremony's outcome not yet known here. */
+  readonly hasPendingShare?: (group: string) => Promise<boolean>;
   /** Writes the new share encrypted beside the old one; returns a handle for commit/discard. */
   readonly stage: (keyPackage: KeyPackage, metadata: ShareMetadata) => Promise<string>;
   /** After every confirmation verified: the staged share replaces the old one. Returns its path. */
@@ -348,7 +351,11 @@ export class LifecycleParticipant {
     try {
       if (share !== undefined) this.#checkOwnShare(share);
     } catch (err) {
-      return await this.#stop(err, 'refuse');
+      // A new share of this group still staged (an earlier ceremony this member confirmed, whose
+      // outcome its client has not yet learnt: recoverShares puts it in place): not a refusal.
+      const pending = (await this.#o.hasPendingShare?.(this.start.group)) === true;
+      if (pending) this.#log(`a new share of ${this.start.group} is pending; not refusing`);
+      return await this.#stop(err, pending ? 'wait' : 'refuse');
     }
     if (this.#is('dealers') && share === undefined) {
       const missing = `${this.#me} must deal but holds no share of ${this.start.group}`;
@@ -367,11 +374,7 @@ export class LifecycleParticipant {
         .filter((h) => h !== this.#me)
         .map((h) => this.#seal(h, Uint8Array.from(this.#deltas?.[this.#id(h) as never] ?? [])));
       this.#log(`round 1: deltas to ${boxes.length} helpers`);
-      await this.#send(DKG_ROUNDS.round1, {
-        type: 'key.round1',
-        boxes,
-        protocolVersion: PROTOCOL_VERSION,
-      });
+      await this.#sendRound1({ type: 'key.round1', boxes, protocolVersion: PROTOCOL_VERSION });
       return;
     }
     const out =
@@ -381,7 +384,7 @@ export class LifecycleParticipant {
     this.#subShares = out.shares as Readonly<Record<string, ReshareRound1Share>>;
     this.#myPackageHex = bytesToHex(frost.encode.bytes('ReshareRound1Package', out.package));
     this.#log('round 1: commitment to a fresh sub-polynomial');
-    await this.#send(DKG_ROUNDS.round1, {
+    await this.#sendRound1({
       type: 'key.round1',
       package: this.#myPackageHex,
       boxes: [],
@@ -389,7 +392,30 @@ export class LifecycleParticipant {
     });
   }
 
-  /** Our share must be of exactly the key state the ceremony starts from (same epoch). */
+  /**
+   * Sends this dealer's round 1. Refused as DUPLICATE: another process of this member (an agent
+   * beside `conclave keygen`) sent its own first and takes part. This one stands down without a
+   * dkg.fail: it would otherwise meet that round 1 in the relay as "my own package, altered" and
+   * end the other's ceremony naming itself. As the DKG participant does.
+   */
+  async #sendRound1(body: KeyRound1): Promise<void> {
+    try {
+      await this.#send(DKG_ROUNDS.round1, body);
+    } catch (err) {
+      if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
+      this.#phase = 'failed';
+      await this.#discard();
+      const failure = new ClientError(
+        'DKG_FAILED',
+        `another conclave process of ${this.#me} (an agent?) takes part in key ceremony ` +
+          `${this.ceremonyId} of ${this.start.group} and keeps the share; this one stands down`,
+        { details: { ceremonyId: this.ceremonyId } },
+      );
+      this.#reject(failure);
+      throw failure;
+    }
+  }
+
   /**
    * Stops before round 1 and throws `err`. A start this member refuses (`refuse`: its checks, or
    * this member's share of another epoch) ends the ceremony for everyone at once (refuseStart); a
@@ -398,6 +424,9 @@ export class LifecycleParticipant {
    */
   async #stop(err: unknown, how: 'refuse' | 'wait'): Promise<never> {
     this.#phase = 'failed';
+    // Settled first: the dkg.abort the refusal causes may arrive before its ack, and this
+    // member's result is why it refused, not that the ceremony then aborted.
+    this.#reject(err instanceof ClientError ? err : new ClientError('DKG_FAILED', String(err)));
     if (how === 'refuse') {
       await refuseStart(
         (body) => this.#send(DKG_ROUNDS.fail, body),
@@ -406,10 +435,10 @@ export class LifecycleParticipant {
         (line) => this.#log(line),
       );
     }
-    this.#reject(err instanceof ClientError ? err : new ClientError('DKG_FAILED', String(err)));
     throw err;
   }
 
+  /** Our share must be of exactly the key state the ceremony starts from (same epoch). */
   #checkOwnShare(share: LoadedShare): void {
     const m = share.metadata;
     const stale = (why: string) =>

@@ -25,6 +25,7 @@ import {
 } from './lifecycle-participant.js';
 import {
   discardStagedShare,
+  listPendingShares,
   promoteShare,
   recoverShares,
   stageShare,
@@ -190,6 +191,8 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
         adminKey: hexToBytes(adminKey),
         send: (c, r, b) => o.connection.send(c, r, b),
         loadShare,
+        hasPendingShare: async (group) =>
+          (await listPendingShares(o.home)).some((x) => x.group === group),
         stage: (kp, meta) => stageShare(o.home, kp, meta, o.passphrase, o.kdfParams),
         commit: (group, staged, previousEpoch) =>
           promoteShare(o.home, group, staged, previousEpoch),

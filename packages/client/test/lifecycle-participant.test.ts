@@ -168,15 +168,23 @@ function recording(
   ceremonyId: string,
   start: KeyStart,
   outbox: SealedBody[],
+  more: {
+    /** Before a body is recorded (throw to refuse it; the participant is `p`). */
+    readonly onSend?: (body: SealedBody, p: LifecycleParticipant) => Promise<void>;
+    /** A newer share of the group is staged here. */
+    readonly pending?: boolean;
+  } = {},
 ): LifecycleParticipant {
-  return new LifecycleParticipant(
+  const p: LifecycleParticipant = new LifecycleParticipant(
     {
       member: who.member,
       key: who.key,
       adminKey: who.adminKey,
       send: async (_c, _r, body) => {
+        await more.onSend?.(body, p);
         outbox.push(body);
       },
+      ...(more.pending === undefined ? {} : { hasPendingShare: async () => more.pending === true }),
       loadShare: async () => {
         if (who.share instanceof Error) throw who.share;
         return who.share;
@@ -188,6 +196,7 @@ function recording(
     ceremonyId,
     start,
   );
+  return p;
 }
 
 /** `member` with its identity key, as the registry (which the start's roster matches) holds it. */
@@ -405,6 +414,94 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
     p.result.catch(() => undefined);
     await expect(p.begin()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
     expect(sent).toEqual([expect.objectContaining({ culprit: 'alice', code: 'STALE_EPOCH' })]);
+  });
+
+  it('its result is why it refused, even when the abort its refusal causes arrives before the ack', async () => {
+    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
+    const mine = share('alice') as LoadedShare;
+    const stale = { ...mine, metadata: { ...mine.metadata, publicKeyPackage: '00' } };
+    const sent: SealedBody[] = [];
+    const p = recording(
+      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: stale },
+      ceremonyId,
+      start,
+      sent,
+      {
+        // As the coordinator does: the dkg.abort goes out in the same tick as the ack.
+        onSend: async (body, self) => {
+          if (body.type !== 'dkg.fail') return;
+          await self.handle(
+            opened(ceremonyId, {
+              type: 'dkg.abort',
+              code: 'STALE_EPOCH',
+              message: 'alice could not complete the ceremony (nobody is blamed)',
+              culprits: [],
+            }),
+          );
+        },
+      },
+    );
+    await expect(p.begin()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
+    await expect(p.result).rejects.toMatchObject({ code: 'STALE_EPOCH' });
+    expect(sent).toEqual([expect.objectContaining({ type: 'dkg.fail', culprit: 'alice' })]);
+  });
+
+  it('does not refuse over its share while a newer one of the group is staged (its outcome not yet learnt)', async () => {
+    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
+    const mine = share('alice') as LoadedShare;
+    const stale = { ...mine, metadata: { ...mine.metadata, publicKeyPackage: '00' } };
+    for (const pending of [true, false]) {
+      const sent: SealedBody[] = [];
+      const p = recording(
+        { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: stale },
+        ceremonyId,
+        start,
+        sent,
+        { pending },
+      );
+      p.result.catch(() => undefined);
+      await expect(p.begin()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
+      expect(sent.map((b) => b.type)).toEqual(pending ? [] : ['dkg.fail']);
+    }
+  });
+
+  it('a second process of the dealer (round 1 refused as DUPLICATE) stands down, sending no dkg.fail', async () => {
+    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
+    const sent: SealedBody[] = [];
+    const p = recording(
+      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: share('alice') },
+      ceremonyId,
+      start,
+      sent,
+      {
+        onSend: async (body) => {
+          if (body.type === 'key.round1')
+            throw new ClientError('DUPLICATE', 'alice already sent its round-1 package');
+        },
+      },
+    );
+    p.result.catch(() => undefined);
+    await expect(p.begin()).rejects.toThrow(/another conclave process of alice/);
+    // The relay then carries the other process's round 1 as "alice's": not a complaint.
+    const other = refreshFixture(NAMES, GROUP);
+    const theirs = frost.keys.refresh.part1(
+      (other.share('alice') as LoadedShare).keyPackage,
+      frost.decode.bytes('PublicKeyPackage', hexToBytes(other.start.publicKeyPackage)),
+      NAMES.map((m) => frost.identifier.derive(m)),
+    );
+    await p.handle(
+      opened(ceremonyId, {
+        type: 'key.round1.all',
+        packages: [
+          {
+            member: 'alice',
+            package: bytesToHex(frost.encode.bytes('ReshareRound1Package', theirs.package)),
+          },
+        ],
+        boxes: [],
+      }),
+    );
+    expect(sent).toEqual([]);
   });
 
   it('sends nothing when its share cannot be loaded (a wrong passphrase is its own to mend): the ceremony waits', async () => {
