@@ -70,6 +70,8 @@ async function run(
     confirmRefusedAgain?: string;
     /** Another process of this member already sent round 1 (the coordinator says DUPLICATE). */
     round1DuplicateOf?: string;
+    /** A member's dkg.fail is answered by the dkg.abort it causes before its ack (same tick). */
+    abortBeforeFailAck?: boolean;
   } = {},
 ) {
   const admin = generateIdentityKey();
@@ -116,6 +118,16 @@ async function run(
               throw new ClientError(
                 'INVALID_MESSAGE',
                 'coordinator refused: the accusation is false',
+              );
+            }
+            if (opts.abortBeforeFailAck === true && body.type === 'dkg.fail') {
+              await parts.get(m)!.handle(
+                opened(ceremonyId, {
+                  type: 'dkg.abort',
+                  code: body.code,
+                  message: `${m} could not complete the ceremony (nobody is blamed)`,
+                  culprits: [],
+                }),
               );
             }
             if (body.type === 'dkg.round1' && opts.round1DuplicateOf === m) {
@@ -490,6 +502,15 @@ describe('DkgParticipant', () => {
           new RegExp(`^${m} refuses the start: .*not sealed by the pinned admin key`),
         ),
       });
+    }
+  });
+
+  it('a refusing member’s result is why it refused, even when the abort its refusal causes comes before the ack', async () => {
+    const { results, fails } = await run({ wrongAdmin: true, abortBeforeFailAck: true });
+    expect(fails).toHaveLength(NAMES.length);
+    for (const r of results) {
+      expect(r).toMatchObject({ code: 'DKG_FAILED' });
+      expect((r as ClientError).message).toMatch(/not sealed by the pinned admin key/);
     }
   });
 
