@@ -24,6 +24,7 @@ import {
   signDkgConfirmation,
   verifyDkgConfirmation,
   type DkgComplete,
+  type DkgConfirm,
   type DkgParticipant as WireParticipant,
   type IdentityKey,
   type IncomingBox,
@@ -48,7 +49,7 @@ import {
   sendComplaint,
   type ComplaintEvidence,
 } from './dkg-participant.js';
-import { ClientError } from './errors.js';
+import { ClientError, isConnectionLost } from './errors.js';
 import { testFault } from './faults.js';
 import { keyCeremonyMetadata, type LoadedShare, type ShareMetadata } from './home.js';
 
@@ -245,6 +246,8 @@ export class LifecycleParticipant {
   #newKey: KeyPackage | undefined;
   #newPub: PublicKeyPackage | undefined;
   #hash: Uint8Array | undefined;
+  /** This confirmer's dkg.confirm, sent again when the coordinator re-delivers round 2. */
+  #confirmation: DkgConfirm | undefined;
   #staged: string | undefined;
   #resolve!: (r: LifecycleResult) => void;
   #reject!: (e: ClientError) => void;
@@ -403,16 +406,52 @@ export class LifecycleParticipant {
       await this.#send(DKG_ROUNDS.round1, body);
     } catch (err) {
       if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
-      this.#phase = 'failed';
-      await this.#discard();
-      const failure = new ClientError(
-        'DKG_FAILED',
-        `another conclave process of ${this.#me} (an agent?) takes part in key ceremony ` +
-          `${this.ceremonyId} of ${this.start.group} and keeps the share; this one stands down`,
-        { details: { ceremonyId: this.ceremonyId } },
+      await this.#standDown();
+    }
+  }
+
+  /**
+   * Another process of this member (an agent beside `conclave keygen`) takes part: the coordinator
+   * refused this one's round 1 or first confirmation as DUPLICATE. This one stops and sends
+   * nothing (a dkg.fail would end the other's ceremony), and leaves the staged share alone: it is
+   * the same file (one per ceremony), which the other process puts in place.
+   */
+  async #standDown(): Promise<never> {
+    this.#phase = 'failed';
+    this.#staged = undefined;
+    await this.#discard();
+    const failure = new ClientError(
+      'DKG_FAILED',
+      `another conclave process of ${this.#me} (an agent?) takes part in key ceremony ` +
+        `${this.ceremonyId} of ${this.start.group} and keeps the share; this one stands down`,
+      { details: { ceremonyId: this.ceremonyId } },
+    );
+    this.#reject(failure);
+    throw failure;
+  }
+
+  /**
+   * Sends this member's confirmation. Once sent, the new share is staged and may become this
+   * member's only share of the new epoch: a send that fails for the connection's sake (closed, no
+   * ack in time; the coordinator may have recorded it) therefore keeps the staged share and waits
+   * for dkg.complete or dkg.abort, confirming again if the coordinator re-delivers round 2 (it
+   * does on reconnect while it lacks the confirmation). Wiping it would leave the group's new
+   * epoch without this member's share, and a t-of-t group without its key. As the DKG does.
+   */
+  async #sendConfirmation(body: DkgConfirm, again = false): Promise<void> {
+    try {
+      await this.#send(DKG_ROUNDS.confirm, body);
+    } catch (err) {
+      const code = err instanceof ClientError ? err.code : undefined;
+      // The first one refused as DUPLICATE: another process of this member confirmed first.
+      if (!again && code === 'DUPLICATE') return this.#standDown();
+      // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
+      // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
+      if (!again && !isConnectionLost(err) && code !== 'REPLAYED_MESSAGE') throw err;
+      this.#log(
+        `the confirmation may not have reached the coordinator (${code ?? 'no answer'}); ` +
+          'keeping the staged share until the ceremony ends, and confirming again if asked',
       );
-      this.#reject(failure);
-      throw failure;
     }
   }
 
@@ -669,6 +708,11 @@ export class LifecycleParticipant {
   }
 
   async #onRound2(body: KeyRound2Deliver): Promise<void> {
+    // Delivered again after a reconnect: the coordinator has not recorded this member's
+    // confirmation (it went out as the connection dropped). The same one goes again.
+    if (this.#phase === 'confirm' && this.#confirmation !== undefined) {
+      return this.#sendConfirmation(this.#confirmation, true);
+    }
     if (this.#phase !== 'round2' || !this.#is('confirmers')) return;
     const old = this.#old as PublicKeyPackage;
     let pub: PublicKeyPackage = old;
@@ -802,12 +846,13 @@ export class LifecycleParticipant {
     this.#log(
       `confirming group key ${this.start.groupPublicKey.slice(0, 16)}… at epoch ${this.start.toEpoch}`,
     );
-    await this.#send(DKG_ROUNDS.confirm, {
+    this.#confirmation = {
       type: 'dkg.confirm',
       round1Hash: bytesToHex(this.#hash),
       groupPublicKey: bytesToHex(pub.verifyingKey),
       signature: bytesToHex(signature),
-    });
+    };
+    await this.#sendConfirmation(this.#confirmation);
   }
 
   #metadata(pub: PublicKeyPackage): ShareMetadata {

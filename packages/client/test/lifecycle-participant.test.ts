@@ -44,6 +44,13 @@ interface RefreshOptions {
   badSubShareFrom?: string;
   /** The relay refuses (INVALID_MESSAGE) every dkg.fail naming another member. */
   refuseComplaints?: boolean;
+  /**
+   * This member's first confirmation: the connection closes before its ack. Delivered: the
+   * coordinator recorded it anyway; not: it re-delivers round 2 on reconnect.
+   */
+  confirmLost?: { member: string; delivered: boolean };
+  /** This member's confirmation is refused as DUPLICATE: another process of it confirmed first. */
+  confirmedElsewhere?: string;
 }
 
 async function refresh(opts: RefreshOptions = {}) {
@@ -55,6 +62,7 @@ async function refresh(opts: RefreshOptions = {}) {
     culprits: [],
   };
   const outbox: { from: string; body: SealedBody }[] = [];
+  let lostOnce = false;
   const staged = new Set<string>();
   const discarded: string[] = [];
   const committed: string[] = [];
@@ -68,6 +76,21 @@ async function refresh(opts: RefreshOptions = {}) {
           key: ids[m]!,
           adminKey: admin.publicKey,
           send: async (_c, _r, body) => {
+            const confirmsSoFar = () =>
+              outbox.filter((o) => o.from === m && o.body.type === 'dkg.confirm').length;
+            if (body.type === 'dkg.confirm' && opts.confirmLost?.member === m && !lostOnce) {
+              lostOnce = true;
+              if (opts.confirmLost.delivered) outbox.push({ from: m, body });
+              throw new ClientError(
+                'CONNECTION_CLOSED',
+                'the connection to the coordinator closed',
+              );
+            }
+            if (body.type === 'dkg.confirm' && opts.confirmedElsewhere === m) {
+              // The other process's confirmation (the same bytes: Ed25519 is deterministic).
+              if (confirmsSoFar() === 0) outbox.push({ from: m, body });
+              throw new ClientError('DUPLICATE', `${m} already confirmed`);
+            }
             outbox.push({ from: m, body });
             if (opts.refuseComplaints && body.type === 'dkg.fail' && body.culprit !== m)
               throw new ClientError('INVALID_MESSAGE', 'the accusation is refused');
@@ -133,6 +156,9 @@ async function refresh(opts: RefreshOptions = {}) {
     );
     delivered.set(m, boxes);
     await deliver(m, { type: 'key.round2.deliver', boxes });
+    // The coordinator lacks the confirmation: on reconnect it delivers round 2 again.
+    if (opts.confirmLost?.member === m && !opts.confirmLost.delivered)
+      await deliver(m, { type: 'key.round2.deliver', boxes });
   }
   const run = { ceremonyId, start, delivered, packages, staged, discarded, committed };
   if (opts.badSubShareFrom !== undefined) {
@@ -532,6 +558,29 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
     p.result.catch(() => undefined);
     await expect(p.begin()).rejects.toMatchObject({ code: 'SHARE_NOT_FOUND' });
     expect(sent).toEqual([]);
+  });
+});
+
+describe('LifecycleParticipant (a confirmation whose ack is lost, or sent by another process)', () => {
+  for (const delivered of [true, false]) {
+    it(`keeps the staged share when the connection closes as it confirms (${delivered ? 'recorded anyway' : 'confirming again when round 2 is re-delivered'}), and completes`, async () => {
+      const run = await refresh({ confirmLost: { member: 'bob', delivered } });
+      expect(run.outbox.filter((o) => o.body.type === 'dkg.fail')).toEqual([]);
+      expect(run.discarded).toEqual([]);
+      expect(run.committed.sort()).toEqual(NAMES);
+      for (const r of run.results) expect(r).toMatchObject({ kind: 'refresh', epoch: 1 });
+    });
+  }
+
+  it('a second process of a member whose confirmation is refused as DUPLICATE stands down: no dkg.fail, the staged share left to the other', async () => {
+    const run = await refresh({ confirmedElsewhere: 'bob' });
+    expect(run.outbox.filter((o) => o.body.type === 'dkg.fail')).toEqual([]);
+    expect(run.discarded).toEqual([]);
+    const bob = run.results[NAMES.indexOf('bob')];
+    expect(bob).toBeInstanceOf(ClientError);
+    expect((bob as ClientError).message).toMatch(/another conclave process of bob/);
+    // Everyone else completes (bob's other process puts the staged share in place).
+    expect(run.committed.sort()).toEqual(NAMES.filter((m) => m !== 'bob'));
   });
 });
 
