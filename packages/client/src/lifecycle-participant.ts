@@ -246,6 +246,8 @@ export class LifecycleParticipant {
   #newKey: KeyPackage | undefined;
   #newPub: PublicKeyPackage | undefined;
   #hash: Uint8Array | undefined;
+  /** Round 2 is being worked through (set before its first await): a re-delivery waits. */
+  #deriving = false;
   /** This confirmer's dkg.confirm, sent again when the coordinator re-delivers round 2. */
   #confirmation: DkgConfirm | undefined;
   #staged: string | undefined;
@@ -713,7 +715,11 @@ export class LifecycleParticipant {
     if (this.#phase === 'confirm' && this.#confirmation !== undefined) {
       return this.#sendConfirmation(this.#confirmation, true);
     }
-    if (this.#phase !== 'round2' || !this.#is('confirmers')) return;
+    // Delivered again while the first delivery is still being worked through (its share staged:
+    // scrypt takes a while): that one confirms. A second run would stage to the same file, and
+    // whichever finished last would delete the one the other had confirmed.
+    if (this.#phase !== 'round2' || !this.#is('confirmers') || this.#deriving) return;
+    this.#deriving = true;
     const old = this.#old as PublicKeyPackage;
     let pub: PublicKeyPackage = old;
     if (this.start.kind === 'repair') {

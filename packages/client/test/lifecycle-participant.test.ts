@@ -40,6 +40,8 @@ interface RefreshOptions {
   failCommitOf?: string;
   abortDuringCommitOf?: string;
   abortDuringStageOf?: string;
+  /** Round 2 is delivered to this member again while its share is being staged (a reconnect). */
+  redeliverDuringStageOf?: string;
   /** This dealer deals a bad sub-share (the test fault); the run stops after round 2. */
   badSubShareFrom?: string;
   /** The relay refuses (INVALID_MESSAGE) every dkg.fail naming another member. */
@@ -63,6 +65,9 @@ async function refresh(opts: RefreshOptions = {}) {
   };
   const outbox: { from: string; body: SealedBody }[] = [];
   let lostOnce = false;
+  let redelivered = false;
+  /** The key.round2.deliver each member was sent. */
+  const round2Of = new Map<string, SealedBody>();
   const staged = new Set<string>();
   const discarded: string[] = [];
   const committed: string[] = [];
@@ -101,6 +106,10 @@ async function refresh(opts: RefreshOptions = {}) {
             staged.add(path);
             if (opts.abortDuringStageOf === m)
               await parts.get(m)!.handle(opened(ceremonyId, abort));
+            if (opts.redeliverDuringStageOf === m && !redelivered) {
+              redelivered = true;
+              await parts.get(m)!.handle(opened(ceremonyId, round2Of.get(m)!));
+            }
             return path;
           },
           commit: async (_group, path) => {
@@ -155,6 +164,7 @@ async function refresh(opts: RefreshOptions = {}) {
         .map(({ recipient: _r, ...box }) => ({ sender: o.from, ...box })),
     );
     delivered.set(m, boxes);
+    round2Of.set(m, { type: 'key.round2.deliver', boxes });
     await deliver(m, { type: 'key.round2.deliver', boxes });
     // The coordinator lacks the confirmation: on reconnect it delivers round 2 again.
     if (opts.confirmLost?.member === m && !opts.confirmLost.delivered)
@@ -571,6 +581,13 @@ describe('LifecycleParticipant (a confirmation whose ack is lost, or sent by ano
       for (const r of run.results) expect(r).toMatchObject({ kind: 'refresh', epoch: 1 });
     });
   }
+
+  it('a round 2 delivered again while the share is being staged changes nothing: one confirmation, the staged share kept', async () => {
+    const run = await refresh({ redeliverDuringStageOf: 'bob' });
+    expect(run.discarded).toEqual([]);
+    expect(run.committed.sort()).toEqual(NAMES);
+    for (const r of run.results) expect(r).toMatchObject({ kind: 'refresh', epoch: 1 });
+  });
 
   it('a second process of a member whose confirmation is refused as DUPLICATE stands down: no dkg.fail, the staged share left to the other', async () => {
     const run = await refresh({ confirmedElsewhere: 'bob' });
