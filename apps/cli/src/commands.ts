@@ -26,8 +26,6 @@ import {
   SIGN_ROUNDS,
   startAgent,
   type CeremonyEnd,
-  type DkgParticipant,
-  type DkgResult,
 } from '@conclave/client';
 import { ed25519Spki } from '@conclave/frost';
 import {
@@ -486,57 +484,6 @@ export function withTimeout<T>(
       },
     );
   });
-}
-
-export async function cmdKeygen(
-  group: string,
-  o: GlobalOptions & { timeout: number },
-  ctx: Ctx,
-): Promise<void> {
-  let resolveResult!: (p: Promise<DkgResult>) => void;
-  const started = new Promise<Promise<DkgResult>>((r) => (resolveResult = r));
-  let participant: DkgParticipant | undefined;
-  const session = await openSession(o, ctx, {
-    beforeConnect: (s) => {
-      s.acceptKeyCeremonies((start) => start.group === group);
-      // Joins no lifecycle ceremony, but finishes (or removes) a share a key ceremony staged
-      // before an earlier run died after confirming, by the ceremony's signed outcome.
-      s.acceptLifecycle(() => false);
-      s.onKeyCeremony((p) => {
-        participant = p;
-        resolveResult(p.result);
-      });
-    },
-  });
-  ctx.progress(`waiting for the key ceremony of ${group}…`);
-  try {
-    const result = await withTimeout(
-      started.then((r) => r),
-      o.timeout,
-      `the key ceremony of ${group}`,
-    ).catch((e: unknown) => {
-      // Confirmed: the group may still become active with this member's share in it, which is
-      // staged on disk; the next keygen or agent saves it or removes it by the signed outcome.
-      const staged = participant?.stagedPath;
-      if (e instanceof CliError && e.code === 'TIMEOUT' && participant?.phase === 'confirm') {
-        throw new CliError(
-          'TIMEOUT',
-          `the key ceremony of ${group} did not finish within ${o.timeout} s after you confirmed` +
-            (staged === undefined
-              ? ''
-              : `; your share is staged at ${staged}: run \`conclave keygen ${group}\` or \`conclave agent\` later and it is saved if the ceremony completed, removed if it aborted`),
-        );
-      }
-      throw e;
-    });
-    ctx.result(
-      { ...result },
-      `Key ceremony complete: ${result.threshold}-of-${result.members.length} group ${result.group}\n` +
-        `  group public key: ${result.groupPublicKey}\n  your share (encrypted): ${result.sharePath}`,
-    );
-  } finally {
-    await session.close();
-  }
 }
 
 async function waitForCeremony(

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CeremonyStatus } from '@conclave/protocol';
 import { progressLine, withTimeout } from '../src/commands.js';
-import { keygenGroupNote } from '../src/commands/group.js';
+import { keygenFailure, keygenGroupNote } from '../src/commands/group.js';
+import { CliError } from '../src/errors.js';
 import { humanError } from '../src/output.js';
 import { Cluster, doc } from '../../../test/e2e/cluster.js';
 
@@ -223,5 +224,28 @@ describe('against a coordinator', () => {
         message: expect.stringMatching(/has already ended; there is nothing to cancel/) as unknown,
       },
     });
+  });
+});
+
+describe('keygenFailure', () => {
+  const timeout = new CliError('TIMEOUT', 'the key ceremony of web did not finish within 300 s');
+
+  it('after this member confirmed, says where its new share is staged and what puts it in place', () => {
+    const staged = '/home/a/shares/.web.key.pending-c_0123456789abcdef';
+    const e = keygenFailure(timeout, 'web', 300, { phase: 'confirm', stagedPath: staged });
+    expect(e).toBeInstanceOf(CliError);
+    expect(e).toMatchObject({ code: 'TIMEOUT' });
+    expect((e as CliError).message).toMatch(
+      /within 300 s after you confirmed; your new share is staged at \/home\/a\/shares\/\.web\.key\.pending-c_0123456789abcdef: run `conclave keygen web` or `conclave agent` later/,
+    );
+  });
+
+  it('before it confirmed, or for another failure, reports it as it is', () => {
+    expect(keygenFailure(timeout, 'web', 300, { phase: 'round2', stagedPath: undefined })).toBe(
+      timeout,
+    );
+    expect(keygenFailure(timeout, 'web', 300, undefined)).toBe(timeout);
+    const other = new CliError('DKG_ABORTED', 'aborted');
+    expect(keygenFailure(other, 'web', 300, { phase: 'confirm', stagedPath: '/x' })).toBe(other);
   });
 });

@@ -246,6 +246,7 @@ export class LifecycleParticipant {
   #newKey: KeyPackage | undefined;
   #newPub: PublicKeyPackage | undefined;
   #hash: Uint8Array | undefined;
+  #stoodAside = false;
   /** Round 2 is being worked through (set before its first await): a re-delivery waits. */
   #deriving = false;
   /** This confirmer's dkg.confirm, sent again when the coordinator re-delivers round 2. */
@@ -269,6 +270,20 @@ export class LifecycleParticipant {
 
   get phase(): Phase {
     return this.#phase;
+  }
+
+  /** Where this member's new share is staged until the ceremony ends (a confirmer's). */
+  get stagedPath(): string | undefined {
+    return this.#staged;
+  }
+
+  /**
+   * Stopped without ending the ceremony: before round 1 for a cause this member may mend (begin's
+   * 'wait'), or standing down for another process of this member. What it leaves (a start to take
+   * again, a staged share to put in place) is for this member's next connect.
+   */
+  get stoodAside(): boolean {
+    return this.#stoodAside;
   }
 
   get #me(): string {
@@ -420,6 +435,7 @@ export class LifecycleParticipant {
    */
   async #standDown(): Promise<never> {
     this.#phase = 'failed';
+    this.#stoodAside = true;
     this.#staged = undefined;
     await this.#discard();
     const failure = new ClientError(
@@ -465,6 +481,7 @@ export class LifecycleParticipant {
    */
   async #stop(err: unknown, how: 'refuse' | 'wait'): Promise<never> {
     this.#phase = 'failed';
+    this.#stoodAside = how === 'wait';
     // Settled first: the dkg.abort the refusal causes may arrive before its ack, and this
     // member's result is why it refused, not that the ceremony then aborted.
     this.#reject(err instanceof ClientError ? err : new ClientError('DKG_FAILED', String(err)));

@@ -179,6 +179,9 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     return o.home.loadShare(group, o.passphrase);
   };
 
+  /** The recovery of staged shares the last connect started (join waits for it). */
+  let recovering: Promise<unknown> = Promise.resolve();
+
   const join = async (ceremonyId: string, start: KeyStart): Promise<void> => {
     if (participants.has(ceremonyId)) return;
     if (o.filter !== undefined && !o.filter(start)) return;
@@ -204,6 +207,12 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     );
     participants.set(ceremonyId, p);
     for (const l of listeners) l(p);
+    // One that stood aside is forgotten, so the next connect takes what it left: the start, sent
+    // again (its share did not load this time), or the share it staged, which recoverShares puts
+    // in place once the ceremony is proven complete (another process of this member took part).
+    p.result.catch(() => {
+      if (p.stoodAside && participants.get(ceremonyId) === p) participants.delete(ceremonyId);
+    });
     // A holder that leaves the committee keeps nothing: its old share is useless after a reshare.
     p.result
       .then(async (r) => {
@@ -220,6 +229,11 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
         }
       })
       .catch(() => undefined);
+    // A start re-sent at connect comes with the recovery of the shares earlier ceremonies staged
+    // (recoverShares below): let it finish first (onConnect runs once the connect settles, so
+    // after a turn of the event loop), or begin() would check the share it is about to replace.
+    await new Promise((resolve) => setImmediate(resolve));
+    await recovering;
     await p.begin();
   };
 
@@ -244,7 +258,7 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
 
   o.connection.onEnvelope(onEnvelope);
   o.connection.onConnect(() => {
-    recoverShares(
+    recovering = recoverShares(
       o.home,
       o.passphrase,
       async (ceremonyId, pending) => {

@@ -416,3 +416,129 @@ describe(
     });
   },
 );
+
+/** The admin's refresh `ceremonyId` of epoch 0 of group `g`, dealt by all of `names`. */
+function refreshOf(
+  g: ReturnType<typeof dealtGroup>,
+  names: readonly string[],
+  ceremonyId: string,
+): KeyStart {
+  return {
+    type: 'key.start',
+    protocolVersion: PROTOCOL_VERSION,
+    kind: 'refresh',
+    group: GROUP,
+    fromEpoch: 0,
+    toEpoch: 1,
+    groupPublicKey: g.gpk,
+    publicKeyPackage: g.pubHex,
+    previousThreshold: 2,
+    previous: names.map((m) => g.entry(m)),
+    threshold: 2,
+    participants: names.map((m) => g.entry(m)),
+    dealers: [...names],
+    authorization: g.authorize(ceremonyId, {
+      type: 'admin.group.refresh',
+      group: GROUP,
+      epoch: 0,
+      groupPublicKey: g.gpk,
+    }),
+  };
+}
+
+// A member reconnects with a share staged by an earlier ceremony, and the coordinator re-sends the
+// start of an open one at once: the glue takes part only once the recovery of the staged share
+// is done. Otherwise begin() would check (and deal from) the share the recovery may be about to
+// replace, and refuse a start from the new epoch as STALE_EPOCH.
+describe('attachLifecycle: a start re-sent at connect waits for the recovery of staged shares', () => {
+  it('sends round 1 only after key.outcome.get for the staged share is answered', async () => {
+    const PASS = 'recovery passphrase';
+    const names = ['alice', 'bob', 'carol'];
+    const coordinator = generateIdentityKey();
+    const g = dealtGroup(names, GROUP);
+    const home = await pinnedHome('conclave-wait-', PASS, g.admin, coordinator);
+    await home.saveShare(g.keyPackage('alice'), g.metadata('alice'), PASS);
+    const earlier = newCeremonyId();
+    await stageShare(home, g.keyPackage('alice'), g.metadata('alice', earlier, 1), PASS, {
+      N: 2 ** 16,
+      r: 8,
+      p: 1,
+    });
+    const open = newCeremonyId();
+    const start = refreshOf(g, names, open);
+    const events: string[] = [];
+    let connected: () => void = () => undefined;
+    let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
+    const connection = {
+      onEnvelope: (f: (env: OpenedEnvelope) => void) => {
+        onEnvelope = f;
+      },
+      onConnect: (f: () => void) => {
+        connected = f;
+      },
+      send: async (_c: string, _r: string, body: SealedBody) => {
+        events.push(`send ${body.type}`);
+      },
+      status: async () => ({ state: 'open' }),
+      query: async (frame: { type: string }) => {
+        if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
+        // The earlier ceremony's outcome is slow to come, and proves nothing (none stored).
+        await new Promise((r) => setTimeout(r, 400));
+        events.push('key.outcome answered');
+        return { type: 'key.outcome', ceremonyId: earlier };
+      },
+    } as unknown as Connection;
+    attachLifecycle({ connection, home, key: g.ids['alice']!, passphrase: PASS });
+    // The re-sent start arrives in the same turn as the connect.
+    onEnvelope({
+      ceremonyId: open,
+      round: '0',
+      seq: 1,
+      sender: 'coordinator',
+      body: start,
+      bodyHash: bodyHash(start),
+    } as OpenedEnvelope);
+    connected();
+    for (let i = 0; i < 200 && !events.includes('send key.round1'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual(['key.outcome answered', 'send key.round1']);
+  }, 40_000);
+
+  it('forgets a start it stood aside from (its share did not load), so the next connect takes it again', async () => {
+    const names = ['alice', 'bob', 'carol'];
+    const g = dealtGroup(names, GROUP);
+    const home = await pinnedHome('conclave-aside-', 'right', g.admin, generateIdentityKey());
+    await home.saveShare(g.keyPackage('alice'), g.metadata('alice'), 'right');
+    const open = newCeremonyId();
+    const start = refreshOf(g, names, open);
+    let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
+    const sent: SealedBody[] = [];
+    const connection = {
+      onEnvelope: (f: (env: OpenedEnvelope) => void) => {
+        onEnvelope = f;
+      },
+      onConnect: () => undefined,
+      send: async (_c: string, _r: string, body: SealedBody) => {
+        sent.push(body);
+      },
+      status: async () => ({ state: 'open' }),
+    } as unknown as Connection;
+    const lc = attachLifecycle({ connection, home, key: g.ids['alice']!, passphrase: 'wrong' });
+    const outcomes: unknown[] = [];
+    lc.onParticipant((p) => p.result.catch((e: unknown) => outcomes.push(e)));
+    onEnvelope({
+      ceremonyId: open,
+      round: '0',
+      seq: 1,
+      sender: 'coordinator',
+      body: start,
+      bodyHash: bodyHash(start),
+    } as OpenedEnvelope);
+    for (let i = 0; i < 200 && outcomes.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(outcomes).toEqual([expect.objectContaining({ code: 'KEYSTORE_DECRYPT_FAILED' })]);
+    expect(sent).toEqual([]);
+    expect(lc.participants.has(open)).toBe(false);
+  }, 40_000);
+});

@@ -799,6 +799,29 @@ export async function cmdMemberRevoke(
 
 // ---------------------------------------------------------------- keygen (DKG or lifecycle)
 
+/**
+ * What `conclave keygen` reports when its wait ends in `e`. A timeout after this member confirmed
+ * is not "nothing happened": the ceremony may still complete with its new share in it, which is
+ * staged on disk, and the next keygen or agent puts it in place or removes it by the signed
+ * outcome (recoverShares). Anything else is reported as it is.
+ */
+export function keygenFailure(
+  e: unknown,
+  group: string,
+  timeoutS: number,
+  taking: { readonly phase: string; readonly stagedPath: string | undefined } | undefined,
+): unknown {
+  if (!(e instanceof CliError && e.code === 'TIMEOUT' && taking?.phase === 'confirm')) return e;
+  const staged = taking.stagedPath;
+  return new CliError(
+    'TIMEOUT',
+    `the key ceremony of ${group} did not finish within ${timeoutS} s after you confirmed` +
+      (staged === undefined
+        ? ''
+        : `; your new share is staged at ${staged}: run \`conclave keygen ${group}\` or \`conclave agent\` later and it is put in place if the ceremony completed, removed if it aborted`),
+  );
+}
+
 export async function cmdKeygen(
   group: string,
   o: GlobalOptions & { timeout: number },
@@ -807,13 +830,22 @@ export async function cmdKeygen(
   type Either = { dkg: DkgResult } | { lifecycle: LifecycleResult };
   let choose!: (p: Promise<Either>) => void;
   const started = new Promise<Promise<Either>>((r) => (choose = r));
+  /** The participant this run took part through (what the timeout message tells about). */
+  let taking: { readonly phase: string; readonly stagedPath: string | undefined } | undefined;
   const session = await openSession(o, ctx, {
+    // A dropped connection is dialled again: the coordinator then re-sends what this member
+    // lacks (the start, a round, its own confirmation's round 2), so a blip fails no ceremony.
+    reconnect: true,
     beforeConnect: (s) => {
       s.acceptKeyCeremonies((start) => start.group === group);
-      s.onKeyCeremony((p) => choose(p.result.then((dkg) => ({ dkg }))));
-      s.acceptLifecycle((start) => start.group === group).onParticipant((p) =>
-        choose(p.result.then((lifecycle) => ({ lifecycle }))),
-      );
+      s.onKeyCeremony((p) => {
+        taking = p;
+        choose(p.result.then((dkg) => ({ dkg })));
+      });
+      s.acceptLifecycle((start) => start.group === group).onParticipant((p) => {
+        taking = p;
+        choose(p.result.then((lifecycle) => ({ lifecycle })));
+      });
     },
   });
   ctx.progress(`waiting for a key ceremony of ${group}…`);
@@ -842,7 +874,9 @@ export async function cmdKeygen(
       started.then((r) => r),
       o.timeout,
       `the key ceremony of ${group}`,
-    );
+    ).catch((e: unknown) => {
+      throw keygenFailure(e, group, o.timeout, taking);
+    });
     if ('dkg' in result) {
       const r = result.dkg;
       ctx.result(
