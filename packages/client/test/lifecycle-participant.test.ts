@@ -235,6 +235,39 @@ function recording(
   return p;
 }
 
+type Fixture = ReturnType<typeof refreshFixture>;
+
+/**
+ * alice of refresh `fx` (`recording`), taking `start` (default the fixture's) and holding `share`
+ * (default her own); what she sends lands in `sent`.
+ */
+function aliceOf(
+  fx: Fixture,
+  o: {
+    readonly share?: LoadedShare | undefined | Error;
+    readonly start?: KeyStart;
+    readonly more?: Parameters<typeof recording>[4];
+  } = {},
+): { p: LifecycleParticipant; sent: SealedBody[] } {
+  const sent: SealedBody[] = [];
+  const share = 'share' in o ? o.share : fx.share('alice');
+  const p = recording(
+    { member: 'alice', key: fx.ids['alice']!, adminKey: fx.admin.publicKey, share },
+    fx.ceremonyId,
+    o.start ?? fx.start,
+    sent,
+    o.more,
+  );
+  p.result.catch(() => undefined);
+  return { p, sent };
+}
+
+/** alice's share of `fx`, its metadata naming another key state (a share of another epoch). */
+function staleOf(fx: Fixture): LoadedShare {
+  const mine = fx.share('alice') as LoadedShare;
+  return { ...mine, metadata: { ...mine.metadata, publicKeyPackage: '00' } };
+}
+
 /** `member` with its identity key, as the registry (which the start's roster matches) holds it. */
 function keyed(start: KeyStart, member: string) {
   const p = [...start.previous, ...start.participants].find((x) => x.member === member)!;
@@ -384,22 +417,15 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
   });
 
   it('refuses a refresh whose committee lists another identity key than the previous roster (its boxes would be sealed to it), ending it at once', async () => {
-    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
-    const sent: SealedBody[] = [];
+    const fx = refreshFixture(NAMES, GROUP);
     const other = generateIdentityKey();
     const rekeyed: KeyStart = {
-      ...start,
-      participants: start.participants.map((p) =>
+      ...fx.start,
+      participants: fx.start.participants.map((p) =>
         p.member === 'bob' ? { ...p, identityKey: bytesToHex(other.publicKey) } : p,
       ),
     };
-    const p = recording(
-      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: share('alice') },
-      ceremonyId,
-      rekeyed,
-      sent,
-    );
-    p.result.catch(() => undefined);
+    const { p, sent } = aliceOf(fx, { start: rekeyed });
     await expect(p.begin()).rejects.toThrow(/a refresh keeps the roster, with its identity keys/);
     // Nothing of round 1; a dkg.fail naming alice herself, so the ceremony ends now, nobody blamed.
     expect(sent).toEqual([
@@ -413,18 +439,11 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
   });
 
   it('refuses a key.start of another protocol version, ending it at once', async () => {
-    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
+    const fx = refreshFixture(NAMES, GROUP);
     for (const version of [undefined, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1]) {
-      const sent: SealedBody[] = [];
-      const { protocolVersion: _v, ...rest } = start;
+      const { protocolVersion: _v, ...rest } = fx.start;
       const other: KeyStart = version === undefined ? rest : { ...rest, protocolVersion: version };
-      const p = recording(
-        { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: share('alice') },
-        ceremonyId,
-        other,
-        sent,
-      );
-      p.result.catch(() => undefined);
+      const { p, sent } = aliceOf(fx, { start: other });
       await expect(p.begin()).rejects.toThrow(/names protocol .* this conclave speaks/);
       expect(sent).toEqual([
         expect.objectContaining({
@@ -437,37 +456,22 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
   });
 
   it('refuses a start its own share is not of (another epoch): ends it at once, saying so', async () => {
-    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
-    const sent: SealedBody[] = [];
-    const mine = share('alice') as LoadedShare;
-    const stale = { ...mine, metadata: { ...mine.metadata, publicKeyPackage: '00' } };
-    const p = recording(
-      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: stale },
-      ceremonyId,
-      start,
-      sent,
-    );
-    p.result.catch(() => undefined);
+    const fx = refreshFixture(NAMES, GROUP);
+    const { p, sent } = aliceOf(fx, { share: staleOf(fx) });
     await expect(p.begin()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
     expect(sent).toEqual([expect.objectContaining({ culprit: 'alice', code: 'STALE_EPOCH' })]);
   });
 
   it('its result is why it refused, even when the abort its refusal causes arrives before the ack', async () => {
-    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
-    const mine = share('alice') as LoadedShare;
-    const stale = { ...mine, metadata: { ...mine.metadata, publicKeyPackage: '00' } };
-    const sent: SealedBody[] = [];
-    const p = recording(
-      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: stale },
-      ceremonyId,
-      start,
-      sent,
-      {
+    const fx = refreshFixture(NAMES, GROUP);
+    const { p, sent } = aliceOf(fx, {
+      share: staleOf(fx),
+      more: {
         // As the coordinator does: the dkg.abort goes out in the same tick as the ack.
         onSend: async (body, self) => {
           if (body.type !== 'dkg.fail') return;
           await self.handle(
-            opened(ceremonyId, {
+            opened(fx.ceremonyId, {
               type: 'dkg.abort',
               code: 'STALE_EPOCH',
               message: 'alice could not complete the ceremony (nobody is blamed)',
@@ -476,47 +480,31 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
           );
         },
       },
-    );
+    });
     await expect(p.begin()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
     await expect(p.result).rejects.toMatchObject({ code: 'STALE_EPOCH' });
     expect(sent).toEqual([expect.objectContaining({ type: 'dkg.fail', culprit: 'alice' })]);
   });
 
   it('does not refuse over its share while a newer one of the group is staged (its outcome not yet learnt)', async () => {
-    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
-    const mine = share('alice') as LoadedShare;
-    const stale = { ...mine, metadata: { ...mine.metadata, publicKeyPackage: '00' } };
+    const fx = refreshFixture(NAMES, GROUP);
     for (const pending of [true, false]) {
-      const sent: SealedBody[] = [];
-      const p = recording(
-        { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: stale },
-        ceremonyId,
-        start,
-        sent,
-        { pending },
-      );
-      p.result.catch(() => undefined);
+      const { p, sent } = aliceOf(fx, { share: staleOf(fx), more: { pending } });
       await expect(p.begin()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
       expect(sent.map((b) => b.type)).toEqual(pending ? [] : ['dkg.fail']);
     }
   });
 
   it('a second process of the dealer (round 1 refused as DUPLICATE) stands down, sending no dkg.fail', async () => {
-    const { admin, ids, ceremonyId, start, share } = refreshFixture(NAMES, GROUP);
-    const sent: SealedBody[] = [];
-    const p = recording(
-      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: share('alice') },
-      ceremonyId,
-      start,
-      sent,
-      {
+    const fx = refreshFixture(NAMES, GROUP);
+    const { p, sent } = aliceOf(fx, {
+      more: {
         onSend: async (body) => {
           if (body.type === 'key.round1')
             throw new ClientError('DUPLICATE', 'alice already sent its round-1 package');
         },
       },
-    );
-    p.result.catch(() => undefined);
+    });
     await expect(p.begin()).rejects.toThrow(/another conclave process of alice/);
     // The relay then carries the other process's round 1 as "alice's": not a complaint.
     const other = refreshFixture(NAMES, GROUP);
@@ -526,7 +514,7 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
       NAMES.map((m) => frost.identifier.derive(m)),
     );
     await p.handle(
-      opened(ceremonyId, {
+      opened(fx.ceremonyId, {
         type: 'key.round1.all',
         packages: [
           {
@@ -541,31 +529,17 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
   });
 
   it('sends nothing when its share cannot be loaded (a wrong passphrase is its own to mend): the ceremony waits', async () => {
-    const { admin, ids, ceremonyId, start } = refreshFixture(NAMES, GROUP);
+    const fx = refreshFixture(NAMES, GROUP);
     for (const err of [
       new ClientError('KEYSTORE_DECRYPT_FAILED', 'wrong passphrase or damaged share file'),
       new ClientError('SHARE_NOT_FOUND', 'no share of this group in this home'),
     ]) {
-      const sent: SealedBody[] = [];
-      const p = recording(
-        { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: err },
-        ceremonyId,
-        start,
-        sent,
-      );
-      p.result.catch(() => undefined);
+      const { p, sent } = aliceOf(fx, { share: err });
       await expect(p.begin()).rejects.toBe(err);
       expect(sent).toEqual([]);
     }
     // A dealer holding no share at all (another home): the same.
-    const sent: SealedBody[] = [];
-    const p = recording(
-      { member: 'alice', key: ids['alice']!, adminKey: admin.publicKey, share: undefined },
-      ceremonyId,
-      start,
-      sent,
-    );
-    p.result.catch(() => undefined);
+    const { p, sent } = aliceOf(fx, { share: undefined });
     await expect(p.begin()).rejects.toMatchObject({ code: 'SHARE_NOT_FOUND' });
     expect(sent).toEqual([]);
   });

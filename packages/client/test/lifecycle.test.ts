@@ -26,6 +26,42 @@ import { dealtGroup } from './refresh-fixture.js';
 
 const GROUP = 'web';
 
+/**
+ * A coordinator connection for the glue: what it sends is recorded (`events`: "send TYPE"),
+ * `deliver` hands it a coordinator envelope of `ceremonyId`, `connect` runs its connect handler,
+ * and `query` answers key.outcome.get.
+ */
+function fakeConnection(query?: (frame: { type: string }) => Promise<unknown>) {
+  let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
+  let onConnect: () => void = () => undefined;
+  const sent: SealedBody[] = [];
+  const events: string[] = [];
+  const connection = {
+    onEnvelope: (f: (env: OpenedEnvelope) => void) => {
+      onEnvelope = f;
+    },
+    onConnect: (f: () => void) => {
+      onConnect = f;
+    },
+    send: async (_c: string, _r: string, body: SealedBody) => {
+      sent.push(body);
+      events.push(`send ${body.type}`);
+    },
+    status: async () => ({ state: 'open' }),
+    query,
+  } as unknown as Connection;
+  const deliver = (ceremonyId: string, body: SealedBody) =>
+    onEnvelope({
+      ceremonyId,
+      round: '0',
+      seq: 1,
+      sender: 'coordinator',
+      body,
+      bodyHash: bodyHash(body),
+    });
+  return { connection, sent, events, deliver, connect: () => onConnect() };
+}
+
 async function leavingDealer() {
   const names = ['alice', 'bob', 'carol', 'dave', 'erin'];
   const old = ['alice', 'bob', 'carol'];
@@ -44,28 +80,10 @@ async function leavingDealer() {
     loadShare: async () => share('alice'),
     sharePath: () => sharePath,
   } as unknown as Home;
-  let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
-  const sent: SealedBody[] = [];
-  const connection = {
-    onEnvelope: (f: (env: OpenedEnvelope) => void) => {
-      onEnvelope = f;
-    },
-    onConnect: () => undefined,
-    send: async (_c: string, _r: string, body: SealedBody) => {
-      sent.push(body);
-    },
-    status: async () => ({ state: 'open' }),
-  } as unknown as Connection;
+  const fake = fakeConnection();
+  const { connection, sent } = fake;
   const lc = attachLifecycle({ connection, home, key: ids['alice']!, passphrase: 'pw' });
-  const deliver = (body: SealedBody) =>
-    onEnvelope({
-      ceremonyId,
-      round: '0',
-      seq: 1,
-      sender: 'coordinator',
-      body,
-      bodyHash: bodyHash(body),
-    });
+  const deliver = (body: SealedBody) => fake.deliver(ceremonyId, body);
   deliver(start);
   for (let i = 0; i < 50 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   expect(sent[0]?.type).toBe('key.round1');
@@ -466,39 +484,18 @@ describe('attachLifecycle: a start re-sent at connect waits for the recovery of 
     });
     const open = newCeremonyId();
     const start = refreshOf(g, names, open);
-    const events: string[] = [];
-    let connected: () => void = () => undefined;
-    let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
-    const connection = {
-      onEnvelope: (f: (env: OpenedEnvelope) => void) => {
-        onEnvelope = f;
-      },
-      onConnect: (f: () => void) => {
-        connected = f;
-      },
-      send: async (_c: string, _r: string, body: SealedBody) => {
-        events.push(`send ${body.type}`);
-      },
-      status: async () => ({ state: 'open' }),
-      query: async (frame: { type: string }) => {
-        if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
-        // The earlier ceremony's outcome is slow to come, and proves nothing (none stored).
-        await new Promise((r) => setTimeout(r, 400));
-        events.push('key.outcome answered');
-        return { type: 'key.outcome', ceremonyId: earlier };
-      },
-    } as unknown as Connection;
+    const fake = fakeConnection(async (frame) => {
+      if (frame.type !== 'key.outcome.get') throw new Error(`unexpected ${frame.type}`);
+      // The earlier ceremony's outcome is slow to come, and proves nothing (none stored).
+      await new Promise((r) => setTimeout(r, 400));
+      fake.events.push('key.outcome answered');
+      return { type: 'key.outcome', ceremonyId: earlier };
+    });
+    const { connection, events } = fake;
     attachLifecycle({ connection, home, key: g.ids['alice']!, passphrase: PASS });
     // The re-sent start arrives in the same turn as the connect.
-    onEnvelope({
-      ceremonyId: open,
-      round: '0',
-      seq: 1,
-      sender: 'coordinator',
-      body: start,
-      bodyHash: bodyHash(start),
-    } as OpenedEnvelope);
-    connected();
+    fake.deliver(open, start);
+    fake.connect();
     for (let i = 0; i < 200 && !events.includes('send key.round1'); i++)
       await new Promise((r) => setTimeout(r, 50));
     expect(events).toEqual(['key.outcome answered', 'send key.round1']);
@@ -511,29 +508,11 @@ describe('attachLifecycle: a start re-sent at connect waits for the recovery of 
     await home.saveShare(g.keyPackage('alice'), g.metadata('alice'), 'right');
     const open = newCeremonyId();
     const start = refreshOf(g, names, open);
-    let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
-    const sent: SealedBody[] = [];
-    const connection = {
-      onEnvelope: (f: (env: OpenedEnvelope) => void) => {
-        onEnvelope = f;
-      },
-      onConnect: () => undefined,
-      send: async (_c: string, _r: string, body: SealedBody) => {
-        sent.push(body);
-      },
-      status: async () => ({ state: 'open' }),
-    } as unknown as Connection;
+    const { connection, sent, deliver } = fakeConnection();
     const lc = attachLifecycle({ connection, home, key: g.ids['alice']!, passphrase: 'wrong' });
     const outcomes: unknown[] = [];
     lc.onParticipant((p) => p.result.catch((e: unknown) => outcomes.push(e)));
-    onEnvelope({
-      ceremonyId: open,
-      round: '0',
-      seq: 1,
-      sender: 'coordinator',
-      body: start,
-      bodyHash: bodyHash(start),
-    } as OpenedEnvelope);
+    deliver(open, start);
     for (let i = 0; i < 200 && outcomes.length === 0; i++)
       await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 50));
