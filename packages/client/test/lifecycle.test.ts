@@ -194,43 +194,14 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
   async function restarted() {
     const coordinator = generateIdentityKey();
     const names = ['alice', 'bob', 'carol'];
-    const {
-      admin,
-      ids,
-      pubHex,
-      gpk,
-      entry,
-      keyPackage: keyOf,
-      metadata,
-      confirmations,
-      authorize,
-    } = dealtGroup(names, GROUP);
+    const g = dealtGroup(names, GROUP);
+    const { admin, ids, gpk, keyPackage: keyOf, metadata, confirmations } = g;
     const home = await pinnedHome('conclave-rec-', PASS, admin, coordinator);
     await home.saveShare(keyOf('alice'), metadata('alice'), PASS);
     const ceremonyId = newCeremonyId();
     // The refreshed share, staged before alice confirmed; then the process stopped.
     await stageShare(home, keyOf('bob'), metadata('alice', ceremonyId, 1), PASS, KDF);
-    const start = (keys = ids): KeyStart => ({
-      type: 'key.start',
-      protocolVersion: PROTOCOL_VERSION,
-      kind: 'refresh',
-      group: GROUP,
-      fromEpoch: 0,
-      toEpoch: 1,
-      groupPublicKey: gpk,
-      publicKeyPackage: pubHex,
-      previousThreshold: 2,
-      previous: names.map((m) => entry(m, keys)),
-      threshold: 2,
-      participants: names.map((m) => entry(m, keys)),
-      dealers: names,
-      authorization: authorize(ceremonyId, {
-        type: 'admin.group.refresh',
-        group: GROUP,
-        epoch: 0,
-        groupPublicKey: gpk,
-      }),
-    });
+    const start = (keys = ids): KeyStart => refreshOf(g, names, ceremonyId, keys);
     const hash = new Uint8Array(32).fill(5);
     const complete = (keys = ids, signed = true): SealedBody => ({
       type: 'dkg.complete',
@@ -435,11 +406,15 @@ describe(
   },
 );
 
-/** The admin's refresh `ceremonyId` of epoch 0 of group `g`, dealt by all of `names`. */
+/**
+ * The admin's refresh `ceremonyId` of epoch 0 of group `g`, dealt by all of `names`, whose roster
+ * lists the identity keys of `keys` (default the group's).
+ */
 function refreshOf(
   g: ReturnType<typeof dealtGroup>,
   names: readonly string[],
   ceremonyId: string,
+  keys = g.ids,
 ): KeyStart {
   return {
     type: 'key.start',
@@ -451,9 +426,9 @@ function refreshOf(
     groupPublicKey: g.gpk,
     publicKeyPackage: g.pubHex,
     previousThreshold: 2,
-    previous: names.map((m) => g.entry(m)),
+    previous: names.map((m) => g.entry(m, keys)),
     threshold: 2,
-    participants: names.map((m) => g.entry(m)),
+    participants: names.map((m) => g.entry(m, keys)),
     dealers: [...names],
     authorization: g.authorize(ceremonyId, {
       type: 'admin.group.refresh',
