@@ -179,8 +179,36 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     return o.home.loadShare(group, o.passphrase);
   };
 
-  /** The recovery of staged shares the last connect started (join waits for it). */
+  /** The recovery of staged shares under way, or done (join waits for it). */
   let recovering: Promise<unknown> = Promise.resolve();
+  /** Ceremonies whose participant stood aside (their end starts a recovery). */
+  const forgotten = new Set<string>();
+
+  /**
+   * Puts in place, or removes, the shares key ceremonies staged, by their signed outcomes
+   * (recoverShares); after any recovery already under way, never beside it (both would move one
+   * file). A ceremony this session still takes part in finishes its own.
+   */
+  const recover = (): Promise<unknown> => {
+    recovering = recovering.then(() =>
+      recoverShares(
+        o.home,
+        o.passphrase,
+        async (ceremonyId, pending) => {
+          if (participants.has(ceremonyId) || o.inFlight?.(ceremonyId) === true) return 'open';
+          const verdict = await provenOutcome(o, pending);
+          if (verdict === 'open')
+            log(
+              `${pending.group}: kept the share staged by key ceremony ${ceremonyId}: the coordinator ` +
+                'showed no sealed dkg.complete signed by every confirmer, nor a sealed dkg.abort',
+            );
+          return verdict;
+        },
+        log,
+      ).catch(() => undefined),
+    );
+    return recovering;
+  };
 
   const join = async (ceremonyId: string, start: KeyStart): Promise<void> => {
     if (participants.has(ceremonyId)) return;
@@ -211,7 +239,9 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     // again (its share did not load this time), or the share it staged, which recoverShares puts
     // in place once the ceremony is proven complete (another process of this member took part).
     p.result.catch(() => {
-      if (p.stoodAside && participants.get(ceremonyId) === p) participants.delete(ceremonyId);
+      if (!p.stoodAside || participants.get(ceremonyId) !== p) return;
+      participants.delete(ceremonyId);
+      forgotten.add(ceremonyId);
     });
     // A holder that leaves the committee keeps nothing: its old share is useless after a reshare.
     p.result
@@ -230,7 +260,7 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
       })
       .catch(() => undefined);
     // A start re-sent at connect comes with the recovery of the shares earlier ceremonies staged
-    // (recoverShares below): let it finish first (onConnect runs once the connect settles, so
+    // (recover, below): let it finish first (onConnect runs once the connect settles, so
     // after a turn of the event loop), or begin() would check the share it is about to replace.
     await new Promise((resolve) => setImmediate(resolve));
     await recovering;
@@ -251,30 +281,20 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     }
     if (!ROUTED.has(body.type)) return;
     const p = participants.get(env.ceremonyId);
+    // The end of a ceremony whose participant here stood aside: what it staged (a share another
+    // process of this member confirmed, which that process may not live to put in place) is
+    // recovered now, by the signed outcome, rather than at the next connect.
+    if (p === undefined && forgotten.has(env.ceremonyId) && body.type.startsWith('dkg.')) {
+      forgotten.delete(env.ceremonyId);
+      void recover();
+    }
     if (body.type === 'dkg.complete' && p !== undefined && !completes.has(env.ceremonyId))
       completes.set(env.ceremonyId, body);
     if (p !== undefined) void run(() => p.handle(env));
   };
 
   o.connection.onEnvelope(onEnvelope);
-  o.connection.onConnect(() => {
-    recovering = recoverShares(
-      o.home,
-      o.passphrase,
-      async (ceremonyId, pending) => {
-        // This session finishes it itself.
-        if (participants.has(ceremonyId) || o.inFlight?.(ceremonyId) === true) return 'open';
-        const verdict = await provenOutcome(o, pending);
-        if (verdict === 'open')
-          log(
-            `${pending.group}: kept the share staged by key ceremony ${ceremonyId}: the coordinator ` +
-              'showed no sealed dkg.complete signed by every confirmer, nor a sealed dkg.abort',
-          );
-        return verdict;
-      },
-      log,
-    ).catch(() => undefined);
-  });
+  o.connection.onConnect(() => void recover());
   return {
     onParticipant(listener) {
       listeners.add(listener);

@@ -19,6 +19,7 @@ import {
 } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/connection.js';
+import { ClientError } from '../src/errors.js';
 import { Home } from '../src/home.js';
 import { attachLifecycle } from '../src/lifecycle.js';
 import { stageShare } from '../src/share-swap.js';
@@ -31,7 +32,11 @@ const GROUP = 'web';
  * `deliver` hands it a coordinator envelope of `ceremonyId`, `connect` runs its connect handler,
  * and `query` answers key.outcome.get.
  */
-function fakeConnection(query?: (frame: { type: string }) => Promise<unknown>) {
+function fakeConnection(
+  query?: (frame: { type: string }) => Promise<unknown>,
+  /** A refusal the coordinator answers a body with, if any. */
+  refuse?: (body: SealedBody) => Error | undefined,
+) {
   let onEnvelope: (env: OpenedEnvelope) => void = () => undefined;
   let onConnect: () => void = () => undefined;
   const sent: SealedBody[] = [];
@@ -44,6 +49,8 @@ function fakeConnection(query?: (frame: { type: string }) => Promise<unknown>) {
       onConnect = f;
     },
     send: async (_c: string, _r: string, body: SealedBody) => {
+      const refused = refuse?.(body);
+      if (refused !== undefined) throw refused;
       sent.push(body);
       events.push(`send ${body.type}`);
     },
@@ -222,8 +229,47 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
         epoch: live.metadata.epoch,
       };
     };
-    return { ids, start, complete, seal, recover };
+    return { ids, start, complete, seal, recover, home, ceremonyId };
   }
+
+  it('puts in place the share another process of the member confirmed, once the ceremony it stood down from completes', async () => {
+    const r = await restarted();
+    // Another process of alice sent her round 1 and confirmed (its share is the staged one);
+    // this session's round 1 is refused as DUPLICATE, so it stands down.
+    const fake = fakeConnection(
+      async () => ({
+        type: 'key.outcome',
+        ceremonyId: r.ceremonyId,
+        start: r.seal(r.start(), 1),
+        outcome: r.seal(r.complete(), 9),
+      }),
+      (body) =>
+        body.type === 'key.round1'
+          ? new ClientError('DUPLICATE', 'alice already sent its round-1 package')
+          : undefined,
+    );
+    const lc = attachLifecycle({
+      connection: fake.connection,
+      home: r.home,
+      key: r.ids['alice']!,
+      passphrase: PASS,
+    });
+    const ended: unknown[] = [];
+    lc.onParticipant((p) => p.result.catch((e: unknown) => ended.push(e)));
+    fake.deliver(r.ceremonyId, r.start());
+    for (let i = 0; i < 200 && ended.length === 0; i++) await new Promise((t) => setTimeout(t, 50));
+    expect(ended).toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/stands down/) }),
+    ]);
+    // The other process dies before the end; the completion reaches this session.
+    fake.deliver(r.ceremonyId, r.complete());
+    const pending = async () =>
+      (await readdir(join(r.home.dir, 'shares'))).filter((f) => f.includes('pending'));
+    for (let i = 0; i < 300 && (await pending()).length > 0; i++)
+      await new Promise((t) => setTimeout(t, 50));
+    expect(await pending()).toEqual([]);
+    expect((await r.home.loadShare(GROUP, PASS)).metadata.epoch).toBe(1);
+  });
 
   it('keeps the staged share when the sealed dkg.complete carries unsigned confirmations', async () => {
     const r = await restarted();
