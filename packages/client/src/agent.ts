@@ -170,6 +170,8 @@ export class MemberSession {
   readonly #ledger: NonceLedger | undefined;
   readonly #log: (line: string) => void;
   readonly #dkgs = new Map<string, DkgParticipant>();
+  /** Key ceremonies of #dkgs whose result has settled (their share is saved, or never will be). */
+  readonly #dkgsSettled = new Set<string>();
   readonly #shares = new Map<string, LoadedShare>();
   readonly #loading = new Map<string, Promise<LoadedShare>>();
   readonly #reviews = new Map<string, Review>();
@@ -313,11 +315,9 @@ export class MemberSession {
       key: this.#key,
       passphrase: this.#passphrase,
       log: this.#log,
-      // A key ceremony this session still runs finishes its own staged share.
-      inFlight: (ceremonyId) => {
-        const phase = this.#dkgs.get(ceremonyId)?.phase;
-        return phase !== undefined && phase !== 'done' && phase !== 'failed';
-      },
+      // A key ceremony this session still runs finishes its own staged share, until its result
+      // settles: its phase is 'done' while it still puts the share in place.
+      inFlight: (ceremonyId) => this.#dkgs.has(ceremonyId) && !this.#dkgsSettled.has(ceremonyId),
       ...(filter === undefined ? {} : { filter }),
     });
   }
@@ -670,6 +670,10 @@ export class MemberSession {
       start,
     );
     this.#dkgs.set(ceremonyId, p);
+    p.result
+      .catch(() => undefined)
+      .finally(() => this.#dkgsSettled.add(ceremonyId))
+      .catch(() => undefined);
     for (const l of this.#dkgListeners) l(p);
     await p.begin();
   }

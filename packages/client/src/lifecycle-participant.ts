@@ -247,6 +247,8 @@ export class LifecycleParticipant {
   #newPub: PublicKeyPackage | undefined;
   #hash: Uint8Array | undefined;
   #stoodAside = false;
+  #stoodDown = false;
+  #begun = false;
   /** Round 2 is being worked through (set before its first await): a re-delivery waits. */
   #deriving = false;
   /** This confirmer's dkg.confirm, sent again when the coordinator re-delivers round 2. */
@@ -277,13 +279,17 @@ export class LifecycleParticipant {
     return this.#staged;
   }
 
-  /**
-   * Stopped without ending the ceremony: before round 1 for a cause this member may mend (begin's
-   * 'wait'), or standing down for another process of this member. What it leaves (a start to take
-   * again, a staged share to put in place) is for this member's next connect.
-   */
+  /** Stopped before round 1 for a cause this member may mend (begin's 'wait'): it sent nothing. */
   get stoodAside(): boolean {
     return this.#stoodAside;
+  }
+
+  /**
+   * Stood down for another process of this member, which sent its round 1 or first confirmation
+   * first (DUPLICATE) and takes part: the staged share, if any, is that process's to put in place.
+   */
+  get stoodDown(): boolean {
+    return this.#stoodDown;
   }
 
   get #me(): string {
@@ -344,6 +350,9 @@ export class LifecycleParticipant {
 
   /** Checks the start against the admin's word and our own share, then sends round 1 if we deal. */
   async begin(): Promise<void> {
+    // Once only, and never after the ceremony ended here (an abort, a failure).
+    if (this.#phase !== 'round1' || this.#begun) return;
+    this.#begun = true;
     try {
       // Only for taking part: recovering a share an earlier version's ceremony staged
       // (lifecycle.ts provenOutcome) checks its start with checkKeyStart alone.
@@ -435,7 +444,7 @@ export class LifecycleParticipant {
    */
   async #standDown(): Promise<never> {
     this.#phase = 'failed';
-    this.#stoodAside = true;
+    this.#stoodDown = true;
     this.#staged = undefined;
     await this.#discard();
     const failure = new ClientError(

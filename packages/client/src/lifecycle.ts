@@ -44,6 +44,11 @@ export interface LifecycleOptions {
   readonly kdfParams?: ScryptParams;
   /** Key ceremonies (DKGs) the caller runs itself: their staged shares are not recovered here. */
   readonly inFlight?: (ceremonyId: string) => boolean;
+  /**
+   * How long after the end of a ceremony this session stood down from it recovers the share the
+   * other process staged (default STAND_DOWN_GRACE_MS).
+   */
+  readonly standDownGraceMs?: number;
 }
 
 export interface LifecycleHandle {
@@ -51,6 +56,9 @@ export interface LifecycleHandle {
   onParticipant(listener: (p: LifecycleParticipant) => void): () => void;
   readonly participants: ReadonlyMap<string, LifecycleParticipant>;
 }
+
+/** See LifecycleOptions.standDownGraceMs. */
+export const STAND_DOWN_GRACE_MS = 10_000;
 
 const ROUTED = new Set(['key.round1.all', 'key.round2.deliver', 'dkg.complete', 'dkg.abort']);
 
@@ -181,8 +189,8 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
 
   /** The recovery of staged shares under way, or done (join waits for it). */
   let recovering: Promise<unknown> = Promise.resolve();
-  /** Ceremonies whose participant stood aside (their end starts a recovery). */
-  const forgotten = new Set<string>();
+  /** Each participant's begin(), settled either way: its envelopes wait for it. */
+  const begun = new Map<string, Promise<void>>();
 
   /**
    * Puts in place, or removes, the shares key ceremonies staged, by their signed outcomes
@@ -195,7 +203,11 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
         o.home,
         o.passphrase,
         async (ceremonyId, pending) => {
-          if (participants.has(ceremonyId) || o.inFlight?.(ceremonyId) === true) return 'open';
+          // A ceremony this session still takes part in finishes its own staged share; one it
+          // stood down from (another process of this member confirmed) is recovered like any.
+          const own = participants.get(ceremonyId);
+          if ((own !== undefined && !own.stoodDown) || o.inFlight?.(ceremonyId) === true)
+            return 'open';
           const verdict = await provenOutcome(o, pending);
           if (verdict === 'open')
             log(
@@ -235,13 +247,12 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     );
     participants.set(ceremonyId, p);
     for (const l of listeners) l(p);
-    // One that stood aside is forgotten, so the next connect takes what it left: the start, sent
-    // again (its share did not load this time), or the share it staged, which recoverShares puts
-    // in place once the ceremony is proven complete (another process of this member took part).
+    // One that stood aside before round 1 (its share did not load) is forgotten, so the start,
+    // sent again on the next connect, is taken then. One that stood down for another process of
+    // this member stays, so that a re-sent start never makes a second participant beside that
+    // process (its round 1 would meet the other's in the relay as "altered", and end it).
     p.result.catch(() => {
-      if (!p.stoodAside || participants.get(ceremonyId) !== p) return;
-      participants.delete(ceremonyId);
-      forgotten.add(ceremonyId);
+      if (p.stoodAside && participants.get(ceremonyId) === p) participants.delete(ceremonyId);
     });
     // A holder that leaves the committee keeps nothing: its old share is useless after a reshare.
     p.result
@@ -262,9 +273,17 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     // A start re-sent at connect comes with the recovery of the shares earlier ceremonies staged
     // (recover, below): let it finish first (onConnect runs once the connect settles, so
     // after a turn of the event loop), or begin() would check the share it is about to replace.
-    await new Promise((resolve) => setImmediate(resolve));
-    await recovering;
-    await p.begin();
+    // The rounds re-sent with the start wait for begin() (onEnvelope), which sets what they use.
+    const ready = (async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      await recovering;
+      await p.begin();
+    })();
+    begun.set(
+      ceremonyId,
+      ready.catch(() => undefined),
+    );
+    await ready;
   };
 
   const onEnvelope = (env: OpenedEnvelope): void => {
@@ -281,16 +300,17 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
     }
     if (!ROUTED.has(body.type)) return;
     const p = participants.get(env.ceremonyId);
-    // The end of a ceremony whose participant here stood aside: what it staged (a share another
-    // process of this member confirmed, which that process may not live to put in place) is
-    // recovered now, by the signed outcome, rather than at the next connect.
-    if (p === undefined && forgotten.has(env.ceremonyId) && body.type.startsWith('dkg.')) {
-      forgotten.delete(env.ceremonyId);
-      void recover();
+    // The end of a ceremony this session stood down from: the share another process of this
+    // member confirmed is staged, and that process may not live to put it in place. After a
+    // grace (that process, alive, does it at once: two would move one file), recover it by the
+    // signed outcome, rather than at the next connect.
+    if (p?.stoodDown === true && body.type.startsWith('dkg.')) {
+      setTimeout(() => void recover(), o.standDownGraceMs ?? STAND_DOWN_GRACE_MS).unref();
     }
     if (body.type === 'dkg.complete' && p !== undefined && !completes.has(env.ceremonyId))
       completes.set(env.ceremonyId, body);
-    if (p !== undefined) void run(() => p.handle(env));
+    const ready = begun.get(env.ceremonyId) ?? Promise.resolve();
+    if (p !== undefined) void run(() => ready.then(() => p.handle(env)));
   };
 
   o.connection.onEnvelope(onEnvelope);

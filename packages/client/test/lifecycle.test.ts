@@ -232,7 +232,7 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
     return { ids, start, complete, seal, recover, home, ceremonyId };
   }
 
-  it('puts in place the share another process of the member confirmed, once the ceremony it stood down from completes', async () => {
+  it('stood down for another process of the member: a re-sent start makes no second participant, and the completion puts the staged share in place', async () => {
     const r = await restarted();
     // Another process of alice sent her round 1 and confirmed (its share is the staged one);
     // this session's round 1 is refused as DUPLICATE, so it stands down.
@@ -253,6 +253,7 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
       home: r.home,
       key: r.ids['alice']!,
       passphrase: PASS,
+      standDownGraceMs: 0,
     });
     const ended: unknown[] = [];
     lc.onParticipant((p) => p.result.catch((e: unknown) => ended.push(e)));
@@ -261,6 +262,10 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
     expect(ended).toEqual([
       expect.objectContaining({ message: expect.stringMatching(/stands down/) }),
     ]);
+    // The start, re-sent on a reconnect, makes no second participant beside the other process.
+    fake.deliver(r.ceremonyId, r.start());
+    await new Promise((t) => setTimeout(t, 2_000));
+    expect(ended).toHaveLength(1);
     // The other process dies before the end; the completion reaches this session.
     fake.deliver(r.ceremonyId, r.complete());
     const pending = async () =>
@@ -490,7 +495,7 @@ function refreshOf(
 // is done. Otherwise begin() would check (and deal from) the share the recovery may be about to
 // replace, and refuse a start from the new epoch as STALE_EPOCH.
 describe('attachLifecycle: a start re-sent at connect waits for the recovery of staged shares', () => {
-  it('sends round 1 only after key.outcome.get for the staged share is answered', async () => {
+  it('sends round 1 only after key.outcome.get for the staged share is answered, and handles the round re-sent with the start only then', async () => {
     const PASS = 'recovery passphrase';
     const names = ['alice', 'bob', 'carol'];
     const coordinator = generateIdentityKey();
@@ -514,12 +519,16 @@ describe('attachLifecycle: a start re-sent at connect waits for the recovery of 
     });
     const { connection, events } = fake;
     attachLifecycle({ connection, home, key: g.ids['alice']!, passphrase: PASS });
-    // The re-sent start arrives in the same turn as the connect.
+    // The re-sent start arrives in the same turn as the connect, and the round-1 relay right
+    // after it (resendLifecycleState sends both). This relay lacks alice's package: once she has
+    // sent hers, she finds it altered and says so; handled before begin(), it would be judged
+    // against nothing (no package of hers yet, no key state), and the ceremony ended for that.
     fake.deliver(open, start);
+    fake.deliver(open, { type: 'key.round1.all', packages: [], boxes: [] });
     fake.connect();
-    for (let i = 0; i < 200 && !events.includes('send key.round1'); i++)
+    for (let i = 0; i < 200 && !events.includes('send dkg.fail'); i++)
       await new Promise((r) => setTimeout(r, 50));
-    expect(events).toEqual(['key.outcome answered', 'send key.round1']);
+    expect(events).toEqual(['key.outcome answered', 'send key.round1', 'send dkg.fail']);
   }, 40_000);
 
   it('forgets a start it stood aside from (its share did not load), so the next connect takes it again', async () => {
