@@ -773,9 +773,14 @@ export class Connection {
     return msg.groups;
   }
 
-  /** A bare query answered by a message of type `answer` (e.g. `policy.get` → `policy.info`). */
+  /**
+   * A bare query answered by a message of type `answer` (e.g. `policy.get` → `policy.info`). One
+   * that names a ceremony (`key.outcome.get`) is refused by an error naming it, which ends it at
+   * once (rather than at the query's timeout).
+   */
   query<T>(frame: { readonly type: string } & Record<string, unknown>, answer: string): Promise<T> {
-    return this.#query<T>(frame, answer);
+    const ceremonyId = typeof frame['ceremonyId'] === 'string' ? frame['ceremonyId'] : undefined;
+    return this.#query<T>(frame, answer, ceremonyId);
   }
 
   status(ceremonyId: string): Promise<CeremonyStatus> {

@@ -211,3 +211,37 @@ describe('Connection: a ceremony.status from a newer coordinator', () => {
     await connection.close();
   });
 });
+
+describe('Connection.query naming a ceremony', () => {
+  it('ends with the coordinator’s refusal naming that ceremony, not at its timeout', async () => {
+    const wss = new WebSocketServer({ noServer: true });
+    const ceremonyId = `c_${'b'.repeat(32)}`;
+    const url = await serve(
+      (_req, res, origin) => answerChallenge(res, origin),
+      (req, socket, head) =>
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          sockets.push(ws);
+          ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
+          ws.on('message', (data: Buffer) => {
+            const frame = JSON.parse(data.toString()) as { type?: string };
+            if (frame.type !== 'key.outcome.get') return;
+            ws.send(
+              JSON.stringify({
+                type: 'error',
+                code: 'CEREMONY_NOT_FOUND',
+                message: `no ceremony ${ceremonyId}`,
+                ceremonyId,
+              }),
+            );
+          });
+        }),
+    );
+    // Unmatched, the refusal would leave the query to this timeout (TIMEOUT).
+    const connection = connectionTo(url, { requestTimeoutMs: 2_000 });
+    await connection.connect();
+    await expect(
+      connection.query({ type: 'key.outcome.get', ceremonyId }, 'key.outcome'),
+    ).rejects.toMatchObject({ code: 'CEREMONY_NOT_FOUND' });
+    await connection.close();
+  });
+});
