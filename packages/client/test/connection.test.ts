@@ -47,6 +47,20 @@ const connectionTo = (url: string, options: Partial<ConnectionOptions> = {}): Co
     ...options,
   });
 
+/** Answers POST /v1/challenge; upgrades /v1/ws, sends auth.ok, then hands the socket to `talk`. */
+async function authenticatingCoordinator(talk: (ws: WebSocket) => void): Promise<string> {
+  const wss = new WebSocketServer({ noServer: true });
+  return serve(
+    (_req, res, origin) => answerChallenge(res, origin),
+    (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        sockets.push(ws);
+        ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
+        talk(ws);
+      }),
+  );
+}
+
 /** Answers POST /v1/challenge; upgrades /v1/ws and then never sends auth.ok. */
 async function silentCoordinator(): Promise<string> {
   const wss = new WebSocketServer({ noServer: true });
@@ -173,7 +187,6 @@ describe('Connection heartbeat (THREATS C.43)', () => {
 
 describe('Connection: a ceremony.status from a newer coordinator', () => {
   it('is delivered with the fields it knows when it carries fields it does not', async () => {
-    const wss = new WebSocketServer({ noServer: true });
     const status = {
       type: 'ceremony.status',
       ceremonyId: `c_${'a'.repeat(32)}`,
@@ -190,15 +203,7 @@ describe('Connection: a ceremony.status from a newer coordinator', () => {
       somethingNewer: { any: 'shape' },
       updatedAt: 1_700_000_000_000,
     };
-    const url = await serve(
-      (_req, res, origin) => answerChallenge(res, origin),
-      (req, socket, head) =>
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          sockets.push(ws);
-          ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
-          ws.send(JSON.stringify(status));
-        }),
-    );
+    const url = await authenticatingCoordinator((ws) => ws.send(JSON.stringify(status)));
     const connection = connectionTo(url);
     const got = new Promise<[unknown, Record<string, unknown>]>((resolve) =>
       connection.onStatus((s, raw) => resolve([s, raw])),
@@ -214,27 +219,20 @@ describe('Connection: a ceremony.status from a newer coordinator', () => {
 
 describe('Connection.query naming a ceremony', () => {
   it('ends with the coordinator’s refusal naming that ceremony, not at its timeout', async () => {
-    const wss = new WebSocketServer({ noServer: true });
     const ceremonyId = `c_${'b'.repeat(32)}`;
-    const url = await serve(
-      (_req, res, origin) => answerChallenge(res, origin),
-      (req, socket, head) =>
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          sockets.push(ws);
-          ws.send(JSON.stringify({ type: 'auth.ok', member: 'alice' }));
-          ws.on('message', (data: Buffer) => {
-            const frame = JSON.parse(data.toString()) as { type?: string };
-            if (frame.type !== 'key.outcome.get') return;
-            ws.send(
-              JSON.stringify({
-                type: 'error',
-                code: 'CEREMONY_NOT_FOUND',
-                message: `no ceremony ${ceremonyId}`,
-                ceremonyId,
-              }),
-            );
-          });
-        }),
+    const url = await authenticatingCoordinator((ws) =>
+      ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as { type?: string };
+        if (frame.type !== 'key.outcome.get') return;
+        ws.send(
+          JSON.stringify({
+            type: 'error',
+            code: 'CEREMONY_NOT_FOUND',
+            message: `no ceremony ${ceremonyId}`,
+            ceremonyId,
+          }),
+        );
+      }),
     );
     // Unmatched, the refusal would leave the query to this timeout (TIMEOUT).
     const connection = connectionTo(url, { requestTimeoutMs: 2_000 });
