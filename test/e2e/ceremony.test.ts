@@ -105,8 +105,15 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
   it('makes a key by DKG and signs a release with two `approve --yes` processes', async () => {
     await c.addMembers(['alice', 'bob', 'carol']);
     const keyCeremony = await c.createGroup('web', 2, ['alice', 'bob', 'carol']);
-    const results = await c.keygen('web', ['alice', 'bob', 'carol']);
+    // bob's connection drops as his round 1 and his round 2 go out, unsent: he reconnects, the
+    // coordinator re-delivers what he has still to answer, and he sends each again.
+    const results = await c.keygen('web', ['alice', 'bob', 'carol'], {
+      bob: { CONCLAVE_TEST_FAULT: 'drop-round-sends' },
+    });
     for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const dropped = results[1]!.stderr;
+    expect(dropped).toMatch(/round 1 may not have reached the coordinator/);
+    expect(dropped).toMatch(/round 2 may not have reached the coordinator/);
     const keys = new Set(results.map((r) => r.doc['groupPublicKey']));
     expect(keys.size).toBe(1);
     expect(results[0]!.doc['ceremonyId']).toBe(keyCeremony);

@@ -45,22 +45,32 @@ function admin(c: Cluster, args: readonly string[]) {
   );
 }
 
-/** Runs the admin's lifecycle command and `conclave keygen GROUP` for `members`, all at once. */
-async function lifecycle(c: Cluster, args: readonly string[], group: string, members: string[]) {
+/**
+ * Runs the admin's lifecycle command and `conclave keygen GROUP` for `members` (with `env[m]`),
+ * all at once.
+ */
+async function lifecycle(
+  c: Cluster,
+  args: readonly string[],
+  group: string,
+  members: string[],
+  env: Record<string, NodeJS.ProcessEnv> = {},
+) {
   const [a, ...keygens] = await Promise.all([
     admin(c, args),
-    ...members.map((m) => keygen(c, group, m)),
+    ...members.map((m) => keygen(c, group, m, env[m])),
   ]);
   expect(a!.code, a!.stdout + a!.stderr).toBe(0);
   for (const k of keygens) expect(k.code, k.stdout + k.stderr).toBe(0);
   return {
     admin: doc<Record<string, unknown>>(a!),
     members: keygens.map((k) => doc<Record<string, unknown>>(k)),
+    stderr: keygens.map((k) => k.stderr),
   };
 }
 
-function keygen(c: Cluster, group: string, member: string) {
-  return c.cli(member, ['keygen', group, '--timeout', '150', '--json']);
+function keygen(c: Cluster, group: string, member: string, env: NodeJS.ProcessEnv = {}) {
+  return c.cli(member, ['keygen', group, '--timeout', '150', '--json'], env);
 }
 
 /** Every file in a member's shares directory, dot-files (pending, backups) included. */
@@ -291,7 +301,13 @@ describe('key lifecycle through the CLI', () => {
       ],
       'release',
       six,
+      // carol's connection drops as her round 1 and round 2 go out, unsent: she sends each again.
+      { carol: { CONCLAVE_TEST_FAULT: 'drop-round-sends' } },
     );
+    for (const round of [1, 2])
+      expect(r.stderr[six.indexOf('carol')]).toMatch(
+        new RegExp(`round ${round} may not have reached the coordinator`),
+      );
     expect(r.admin).toMatchObject({
       kind: 'reshare',
       epoch: 2,
@@ -315,7 +331,13 @@ describe('key lifecycle through the CLI', () => {
       ['group', 'repair', 'release', '--member', 'frank'],
       'release',
       ['frank', 'alice', 'bob', 'carol', 'dave'],
+      // A helper's deltas (round 1) and σ (round 2), each lost once with its connection.
+      { bob: { CONCLAVE_TEST_FAULT: 'drop-round-sends' } },
     );
+    for (const round of [1, 2])
+      expect(repair.stderr[2]).toMatch(
+        new RegExp(`round ${round} may not have reached the coordinator`),
+      );
     expect(repair.admin).toMatchObject({
       kind: 'repair',
       epoch: 2,

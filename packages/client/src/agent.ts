@@ -522,7 +522,8 @@ export class MemberSession {
 
   async #onEnvelope(env: OpenedEnvelope): Promise<void> {
     const body = env.body;
-    if (body.type === 'dkg.start') {
+    // A start re-delivered (the coordinator lacks this member's round 1) goes to its participant.
+    if (body.type === 'dkg.start' && !this.#dkgs.has(env.ceremonyId)) {
       await this.#onDkgStart(env.ceremonyId, body);
       return;
     }
@@ -643,13 +644,13 @@ export class MemberSession {
 
   async #onDkgStart(ceremonyId: string, start: DkgStart): Promise<void> {
     if (this.#keygenFilter === undefined || !this.#keygenFilter(start)) return;
-    if (this.#dkgs.has(ceremonyId)) return;
     if ((await this.home.listShares()).includes(start.group)) {
       this.#log(`key ceremony ${ceremonyId}: already hold a share of ${start.group}; not joining`);
       return;
     }
     const adminKey = this.home.config.coordinator?.adminKey;
     if (adminKey === undefined) throw new ClientError('NO_COORDINATOR', 'no pinned admin key');
+    if (this.#dkgs.has(ceremonyId)) return; // the same start, delivered twice while we looked
     const p = new DkgParticipant(
       {
         member: this.member,

@@ -25,6 +25,7 @@ import { openAsBlob } from 'node:fs';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { ClientError, type ClientErrorCode } from './errors.js';
+import { testFault } from './faults.js';
 
 export const CoordinatorInfoSchema = z.object({
   protocolVersion: z.number(),
@@ -721,6 +722,10 @@ export class Connection {
         reject,
         timer,
       });
+      if (dropForTest(envelope)) {
+        this.#ws?.terminate(); // 'close' fails this send: CONNECTION_CLOSED
+        return;
+      }
       try {
         this.#raw(envelope);
       } catch (err) {
@@ -856,4 +861,16 @@ export function parseAdminKeyText(text: string): Uint8Array {
     // fall through
   }
   throw new ClientError('INVALID_ARGUMENT', 'admin key file: not a recognised key format');
+}
+
+/** Key-ceremony round messages dropped once each (TEST-ONLY: faults.ts drop-round-sends). */
+const droppedForTest = new Set<string>();
+const DROPPED_ROUNDS = new Set(['dkg.round1', 'dkg.round2', 'key.round1', 'key.round2']);
+
+function dropForTest(envelope: Envelope): boolean {
+  if (testFault() !== 'drop-round-sends' || !DROPPED_ROUNDS.has(envelope.body.type)) return false;
+  const key = `${envelope.ceremonyId} ${envelope.body.type}`;
+  if (droppedForTest.has(key)) return false;
+  droppedForTest.add(key);
+  return true;
 }

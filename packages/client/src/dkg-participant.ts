@@ -14,6 +14,7 @@ import {
 } from '@conclave/frost';
 import {
   PROTOCOL_VERSION,
+  bodyHash,
   boxFromWire,
   bytesToHex,
   hexToBytes,
@@ -33,7 +34,9 @@ import {
   type DkgConfirm,
   type DkgFail,
   type DkgParticipant as WireParticipant,
+  type DkgRound1,
   type DkgRound1All,
+  type DkgRound2,
   type DkgRound2Deliver,
   type DkgStart,
   type ErrorCode,
@@ -205,6 +208,17 @@ export class DkgParticipant {
   #keyPackage: KeyPackage | undefined;
   #publicKeyPackage: PublicKeyPackage | undefined;
   #round1Hash: Uint8Array | undefined;
+  /** What this member sent in round 1 and 2: sent again when the coordinator re-delivers. */
+  #round1Body: DkgRound1 | undefined;
+  #round2Body: DkgRound2 | undefined;
+  /** The hash of the round-1 list this member answered: a re-delivery must be that one. */
+  #round1AllHash = '';
+  /**
+   * The coordinator acknowledged this member's round 1. Until it does, a package other than ours
+   * under our name in the relay is another process's of this member (an agent beside `conclave
+   * keygen`), whose round 1 got in while ours was lost with the connection: this one stands down.
+   */
+  #round1Acked = false;
   /** What this member confirmed (sent again if the coordinator re-delivers round 2). */
   #confirmation: DkgConfirm | undefined;
   /** The staged share file (options.staging), until it is committed or discarded. */
@@ -279,27 +293,65 @@ export class DkgParticipant {
     this.#log(
       `key ceremony ${this.ceremonyId}: round 1 (${this.start.threshold}-of-${n} ${this.start.group})`,
     );
+    this.#round1Body = {
+      type: 'dkg.round1',
+      package: this.#myPackageHex,
+      protocolVersion: PROTOCOL_VERSION,
+    };
     try {
-      await this.#send(DKG_ROUNDS.round1, {
-        type: 'dkg.round1',
-        package: this.#myPackageHex,
-        protocolVersion: PROTOCOL_VERSION,
-      });
+      await this.#sendRound1(false);
     } catch (err) {
       if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
       // Another process of this member (an agent beside `conclave keygen`) already sent round 1:
       // that one takes part. This one stands down without a dkg.fail, which would abort it.
-      this.#discard();
-      this.#phase = 'failed';
-      const failure = new ClientError(
-        'DKG_FAILED',
-        `another conclave process of ${this.#o.member} (an agent?) takes part in key ceremony ` +
-          `${this.ceremonyId} of ${this.start.group} and saves the share; this one stands down`,
-        { details: { ceremonyId: this.ceremonyId } },
-      );
-      this.#reject(failure);
-      throw failure;
+      this.#standDown();
     }
+  }
+
+  /** Sends round 1, first or `again`; a send the connection lost waits for a re-delivered start. */
+  async #sendRound1(again: boolean): Promise<void> {
+    const body = this.#round1Body;
+    if (body === undefined) return;
+    const sent = await sendRound(() => this.#send(DKG_ROUNDS.round1, body), again);
+    if (sent === 'sent') this.#round1Acked = true;
+    if (sent === 'unsure') this.#logUnsure('round 1', 'starts it');
+  }
+
+  #logUnsure(what: string, when: string): void {
+    this.#log(
+      `key ceremony ${this.ceremonyId}: ${what} may not have reached the coordinator; ` +
+        `sending it again if the coordinator ${when} again`,
+    );
+  }
+
+  /**
+   * Another process of this member (an agent beside `conclave keygen`) sent round 1 first and
+   * takes part. This one stops without a dkg.fail, which would end that one's ceremony.
+   */
+  #standDown(): never {
+    this.#discard();
+    this.#phase = 'failed';
+    const failure = new ClientError(
+      'DKG_FAILED',
+      `another conclave process of ${this.#o.member} (an agent?) takes part in key ceremony ` +
+        `${this.ceremonyId} of ${this.start.group} and saves the share; this one stands down`,
+      { details: { ceremonyId: this.ceremonyId } },
+    );
+    this.#reject(failure);
+    throw failure;
+  }
+
+  /**
+   * dkg.start again: the coordinator lacks this member's round 1 (it re-delivers the start on
+   * reconnect until round 1 arrives), whose send the connection lost. The same package goes again.
+   */
+  async #onStartAgain(env: OpenedEnvelope): Promise<void> {
+    if (this.#phase !== 'round1' || this.#secret1 === undefined) return;
+    if (bytesToHex(env.bodyHash) !== bytesToHex(bodyHash(this.start))) {
+      this.#log(`key ceremony ${this.ceremonyId}: a different start re-delivered; ignored`);
+      return;
+    }
+    await this.#sendRound1(true);
   }
 
   /** Feeds one coordinator envelope of this ceremony. */
@@ -307,8 +359,10 @@ export class DkgParticipant {
     const body = env.body;
     try {
       switch (body.type) {
+        case 'dkg.start':
+          return await this.#onStartAgain(env);
         case 'dkg.round1.all':
-          return await this.#onRound1All(body);
+          return await this.#onRound1All(body, bytesToHex(env.bodyHash));
         case 'dkg.round2.deliver':
           return await this.#onRound2(body);
         case 'dkg.complete':
@@ -401,7 +455,18 @@ export class DkgParticipant {
     this.#keyPackage = undefined;
   }
 
-  async #onRound1All(body: DkgRound1All): Promise<void> {
+  async #onRound1All(body: DkgRound1All, hash: string): Promise<void> {
+    // Delivered again after a reconnect: the coordinator lacks this member's round 2, whose send
+    // the connection lost. The same boxes go again, for the same list only.
+    if (this.#phase === 'round2' && this.#round2Body !== undefined) {
+      if (hash !== this.#round1AllHash) {
+        this.#log(
+          `key ceremony ${this.ceremonyId}: a different round-1 list re-delivered; ignored`,
+        );
+        return;
+      }
+      return this.#sendRound2(this.#round2Body, true);
+    }
     if (this.#phase !== 'round1' || this.#secret1 === undefined) return;
     const members = new Set(this.start.participants.map((p) => p.member));
     if (
@@ -416,6 +481,8 @@ export class DkgParticipant {
     }
     const mine = body.packages.find((p) => p.member === this.#o.member);
     if (mine?.package !== this.#myPackageHex) {
+      // Ours was never acknowledged: the package there is another process's of this member.
+      if (!this.#round1Acked) this.#standDown();
       throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'my own round-1 package was altered');
     }
     const others: DkgRound1Package[] = [];
@@ -495,10 +562,18 @@ export class DkgParticipant {
       for (const pkg of Object.values(packages) as DkgRound2Package[]) pkg.signingShare.fill(0);
     }
     this.#phase = 'round2';
+    this.#round1AllHash = hash;
+    this.#round2Body = { type: 'dkg.round2', boxes };
     this.#log(
       `key ceremony ${this.ceremonyId}: round 2 (encrypted shares to ${boxes.length} members)`,
     );
-    await this.#send(DKG_ROUNDS.round2, { type: 'dkg.round2', boxes });
+    await this.#sendRound2(this.#round2Body, false);
+  }
+
+  /** Sends round 2, first or `again`; a send the connection lost waits for a re-delivered list. */
+  async #sendRound2(body: DkgRound2, again: boolean): Promise<void> {
+    const sent = await sendRound(() => this.#send(DKG_ROUNDS.round2, body), again);
+    if (sent === 'unsure') this.#logUnsure('round 2', 'relays round 1');
   }
 
   /** Opens every box addressed to this member and runs part3 on the shares (RFC 9591 C.2). */
@@ -629,21 +704,11 @@ export class DkgParticipant {
    * group without this member's share, and a t-of-t group without its key.
    */
   async #sendConfirmation(body: DkgConfirm, again = false): Promise<void> {
-    try {
-      await this.#send(DKG_ROUNDS.confirm, body);
-    } catch (err) {
-      const code = err instanceof ClientError ? err.code : undefined;
-      if (
-        // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
-        // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
-        !again &&
-        !isConnectionLost(err) &&
-        code !== 'REPLAYED_MESSAGE'
-      ) {
-        throw err;
-      }
+    // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
+    // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
+    if ((await sendRound(() => this.#send(DKG_ROUNDS.confirm, body), again)) === 'unsure') {
       this.#log(
-        `key ceremony ${this.ceremonyId}: the confirmation may not have reached the coordinator (${code}); ` +
+        `key ceremony ${this.ceremonyId}: the confirmation may not have reached the coordinator; ` +
           'keeping the share until the ceremony ends, and confirming again if the coordinator asks',
       );
     }
@@ -859,6 +924,38 @@ export async function refuseStart(
   }).catch((e: unknown) => {
     log(`the coordinator did not take the refusal (${e instanceof Error ? e.message : 'failed'})`);
   });
+}
+
+/**
+ * How a round's send ended, where losing the connection must not lose this member its place in
+ * the ceremony. The coordinator re-delivers on reconnect what it still lacks an answer to
+ * (dkg.start while it lacks round 1, the round-1 list while it lacks round 2, round 2 while it
+ * lacks the confirmation; every one of them in a refresh, reshare or repair), and the member then
+ * sends the same message again (`again`).
+ * - 'sent': acknowledged.
+ * - 'unsure': the connection closed, no ack came in time, or it was taken for a replay; or, sent
+ *   again, any other refusal (the first may have been recorded: a transient refusal such as
+ *   STORAGE_UNAVAILABLE must not end what may have counted). The member keeps what it sent, and
+ *   waits for the next re-delivery, the ceremony's outcome, or its deadline.
+ * - 'recorded': sent again, and refused as DUPLICATE (the coordinator holds one of this round
+ *   from this member) or UNEXPECTED_MESSAGE (the round or the ceremony is over). The ceremony's
+ *   own messages decide what follows.
+ * A first send's refusal is thrown: DUPLICATE then says another process of this member sent first
+ * (its caller stands down), and anything else that it was not recorded (its caller fails).
+ */
+export async function sendRound(
+  send: () => Promise<unknown>,
+  again: boolean,
+): Promise<'sent' | 'unsure' | 'recorded'> {
+  try {
+    await send();
+    return 'sent';
+  } catch (err) {
+    const code = err instanceof ClientError ? err.code : undefined;
+    if (again && (code === 'DUPLICATE' || code === 'UNEXPECTED_MESSAGE')) return 'recorded';
+    if (again || isConnectionLost(err) || code === 'REPLAYED_MESSAGE') return 'unsure';
+    throw err;
+  }
 }
 
 /**

@@ -6,12 +6,15 @@
 //                   match our commitment
 //   bad-sign-share  send a signature share that does not verify
 //   die-after-confirm  die (SIGKILL) as soon as the coordinator acknowledged our DKG confirmation
+//   drop-round-sends   drop the connection as each round-1 and round-2 message of a key ceremony
+//                   first goes out, unsent (the member reconnects, and sends it again when asked)
 // Never set it outside tests: a client with a fault set is a faulty signer by design.
 export const TEST_FAULTS = [
   'bad-dkg-share',
   'bad-sub-share',
   'bad-sign-share',
   'die-after-confirm',
+  'drop-round-sends',
 ] as const;
 export type TestFault = (typeof TEST_FAULTS)[number];
 

@@ -14,6 +14,7 @@ import {
   type ReshareRound1Share,
 } from '@conclave/frost';
 import {
+  bodyHash,
   bytesToHex,
   hexToBytes,
   keepsRoster,
@@ -30,6 +31,7 @@ import {
   type IncomingBox,
   type KeyRound1,
   type KeyRound1All,
+  type KeyRound2,
   type KeyRound2Deliver,
   type KeyStart,
   type MemberPackage,
@@ -47,9 +49,10 @@ import {
   failureOf,
   openPairwiseBox,
   sendComplaint,
+  sendRound,
   type ComplaintEvidence,
 } from './dkg-participant.js';
-import { ClientError, isConnectionLost } from './errors.js';
+import { ClientError } from './errors.js';
 import { testFault } from './faults.js';
 import { keyCeremonyMetadata, type LoadedShare, type ShareMetadata } from './home.js';
 
@@ -251,6 +254,17 @@ export class LifecycleParticipant {
   #begun = false;
   /** Round 2 is being worked through (set before its first await): a re-delivery waits. */
   #deriving = false;
+  /** This dealer's round 1 and round 2: sent again when the coordinator re-delivers. */
+  #round1Body: KeyRound1 | undefined;
+  #round2Body: KeyRound2 | undefined;
+  /** The hash of the round-1 list this member answered: a re-delivery must be that one. */
+  #round1AllHash = '';
+  /**
+   * The coordinator acknowledged this member's round 1. Until it does, a package other than ours
+   * under our name in the relay is another process's of this member (an agent beside `conclave
+   * keygen`), whose round 1 got in while ours was lost with the connection: this one stands down.
+   */
+  #round1Acked = false;
   /** This confirmer's dkg.confirm, sent again when the coordinator re-delivers round 2. */
   #confirmation: DkgConfirm | undefined;
   #staged: string | undefined;
@@ -403,7 +417,8 @@ export class LifecycleParticipant {
         .filter((h) => h !== this.#me)
         .map((h) => this.#seal(h, Uint8Array.from(this.#deltas?.[this.#id(h) as never] ?? [])));
       this.#log(`round 1: deltas to ${boxes.length} helpers`);
-      await this.#sendRound1({ type: 'key.round1', boxes, protocolVersion: PROTOCOL_VERSION });
+      this.#round1Body = { type: 'key.round1', boxes, protocolVersion: PROTOCOL_VERSION };
+      await this.#sendRound1(false);
       return;
     }
     const out =
@@ -413,27 +428,68 @@ export class LifecycleParticipant {
     this.#subShares = out.shares as Readonly<Record<string, ReshareRound1Share>>;
     this.#myPackageHex = bytesToHex(frost.encode.bytes('ReshareRound1Package', out.package));
     this.#log('round 1: commitment to a fresh sub-polynomial');
-    await this.#sendRound1({
+    this.#round1Body = {
       type: 'key.round1',
       package: this.#myPackageHex,
       boxes: [],
       protocolVersion: PROTOCOL_VERSION,
-    });
+    };
+    await this.#sendRound1(false);
   }
 
   /**
-   * Sends this dealer's round 1. Refused as DUPLICATE: another process of this member (an agent
-   * beside `conclave keygen`) sent its own first and takes part. This one stands down without a
-   * dkg.fail: it would otherwise meet that round 1 in the relay as "my own package, altered" and
-   * end the other's ceremony naming itself. As the DKG participant does.
+   * Sends this dealer's round 1, first or `again` (sendRound: a send the connection lost waits for
+   * the start, re-delivered). Its first refused as DUPLICATE: another process of this member (an
+   * agent beside `conclave keygen`) sent its own first and takes part. This one stands down
+   * without a dkg.fail: it would otherwise meet that round 1 in the relay as "my own package,
+   * altered" and end the other's ceremony naming itself. As the DKG participant does.
    */
-  async #sendRound1(body: KeyRound1): Promise<void> {
+  async #sendRound1(again: boolean): Promise<void> {
+    const body = this.#round1Body;
+    if (body === undefined) return;
+    let sent: Awaited<ReturnType<typeof sendRound>>;
     try {
-      await this.#send(DKG_ROUNDS.round1, body);
+      sent = await sendRound(() => this.#send(DKG_ROUNDS.round1, body), again);
     } catch (err) {
       if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
-      await this.#standDown();
+      return this.#standDown();
     }
+    if (sent === 'sent') this.#round1Acked = true;
+    if (sent === 'unsure')
+      this.#log('round 1 may not have reached the coordinator; sending it again when it asks');
+  }
+
+  /**
+   * Sends this dealer's round 2, first or `again` (the round-1 list re-delivered). Its first
+   * refused as DUPLICATE: another process of this member sent its round 2 first (a repair helper
+   * whose round 1 was lost with the connection has no package in the relay to tell it by), and
+   * this one stands down, as at round 1.
+   */
+  async #sendRound2(body: KeyRound2, again: boolean): Promise<void> {
+    this.#round2Body = body;
+    let sent: Awaited<ReturnType<typeof sendRound>>;
+    try {
+      sent = await sendRound(() => this.#send(DKG_ROUNDS.round2, body), again);
+    } catch (err) {
+      if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
+      return this.#standDown();
+    }
+    if (sent === 'unsure')
+      this.#log('round 2 may not have reached the coordinator; sending it again when it asks');
+  }
+
+  /**
+   * key.start again: the coordinator re-delivers it on every reconnect until this member confirms.
+   * While in round 1, this dealer's round 1 goes again (its send may have been lost with the
+   * connection; if the coordinator holds it already, it says so, and nothing changes).
+   */
+  async #onStartAgain(env: OpenedEnvelope): Promise<void> {
+    if (this.#phase !== 'round1' || this.#round1Body === undefined) return;
+    if (bytesToHex(env.bodyHash) !== bytesToHex(bodyHash(this.start))) {
+      this.#log('a different start re-delivered; ignored');
+      return;
+    }
+    await this.#sendRound1(true);
   }
 
   /**
@@ -466,20 +522,21 @@ export class LifecycleParticipant {
    * epoch without this member's share, and a t-of-t group without its key. As the DKG does.
    */
   async #sendConfirmation(body: DkgConfirm, again = false): Promise<void> {
+    // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
+    // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
+    let sent: Awaited<ReturnType<typeof sendRound>>;
     try {
-      await this.#send(DKG_ROUNDS.confirm, body);
+      sent = await sendRound(() => this.#send(DKG_ROUNDS.confirm, body), again);
     } catch (err) {
-      const code = err instanceof ClientError ? err.code : undefined;
       // The first one refused as DUPLICATE: another process of this member confirmed first.
-      if (!again && code === 'DUPLICATE') return this.#standDown();
-      // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
-      // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
-      if (!again && !isConnectionLost(err) && code !== 'REPLAYED_MESSAGE') throw err;
+      if (err instanceof ClientError && err.code === 'DUPLICATE') return this.#standDown();
+      throw err;
+    }
+    if (sent === 'unsure')
       this.#log(
-        `the confirmation may not have reached the coordinator (${code ?? 'no answer'}); ` +
+        'the confirmation may not have reached the coordinator; ' +
           'keeping the staged share until the ceremony ends, and confirming again if asked',
       );
-    }
   }
 
   /**
@@ -529,8 +586,12 @@ export class LifecycleParticipant {
     const body = env.body;
     try {
       switch (body.type) {
-        case 'key.round1.all':
-          return await this.#withEvidence(body.boxes, () => this.#onRound1All(body));
+        case 'key.start':
+          return await this.#onStartAgain(env);
+        case 'key.round1.all': {
+          const hash = bytesToHex(env.bodyHash);
+          return await this.#withEvidence(body.boxes, () => this.#onRound1All(body, hash));
+        }
         case 'key.round2.deliver':
           return await this.#withEvidence(body.boxes, () => this.#onRound2(body));
         case 'dkg.complete':
@@ -635,7 +696,16 @@ export class LifecycleParticipant {
     }
   }
 
-  async #onRound1All(body: KeyRound1All): Promise<void> {
+  async #onRound1All(body: KeyRound1All, hash: string): Promise<void> {
+    // Delivered again after a reconnect (on every one until this member confirms): this dealer's
+    // round 2 goes again, for the same list only; it may have been lost with the connection.
+    if (this.#phase === 'round2' && this.#round2Body !== undefined) {
+      if (hash !== this.#round1AllHash) {
+        this.#log('a different round-1 list re-delivered; ignored');
+        return;
+      }
+      return this.#sendRound2(this.#round2Body, true);
+    }
     if (this.#phase !== 'round1') return;
     if (this.start.kind === 'repair') {
       if (body.packages.length > 0)
@@ -668,11 +738,10 @@ export class LifecycleParticipant {
         for (const r of received) r.delta.fill(0);
       }
       this.#phase = 'round2';
+      this.#round1AllHash = hash;
       this.#log(`round 2: σ to ${this.start.member ?? ''}`);
-      await this.#send(DKG_ROUNDS.round2, {
-        type: 'key.round2',
-        boxes: [this.#seal(this.start.member ?? '', sigma)],
-      });
+      const box = this.#seal(this.start.member ?? '', sigma);
+      await this.#sendRound2({ type: 'key.round2', boxes: [box] }, false);
       return;
     }
     // refresh / reshare: exactly one package per dealer, ours unchanged.
@@ -691,10 +760,14 @@ export class LifecycleParticipant {
     if (
       this.#is('dealers') &&
       body.packages.find((p) => p.member === this.#me)?.package !== this.#myPackageHex
-    )
+    ) {
+      // Ours was never acknowledged: the package there is another process's of this member.
+      if (!this.#round1Acked) return this.#standDown();
       throw culpritError('coordinator', 'INCONSISTENT_VIEW', 'my own round-1 package was altered');
+    }
     this.#packages = body.packages.map((p) => ({ member: p.member, package: p.package }));
     this.#phase = 'round2';
+    this.#round1AllHash = hash;
     if (!this.#is('dealers')) return;
     const boxes = [...this.start.participants]
       .filter((p) => p.member !== this.#me)
@@ -714,7 +787,7 @@ export class LifecycleParticipant {
     const own = this.#subShares?.[ownId];
     this.#subShares = own === undefined ? undefined : { [ownId]: own };
     this.#log(`round 2: encrypted sub-shares to ${boxes.length} members`);
-    await this.#send(DKG_ROUNDS.round2, { type: 'key.round2', boxes });
+    await this.#sendRound2({ type: 'key.round2', boxes }, false);
   }
 
   #decodePackages(): ReshareRound1Package[] {

@@ -60,7 +60,14 @@ export interface LifecycleHandle {
 /** See LifecycleOptions.standDownGraceMs. */
 export const STAND_DOWN_GRACE_MS = 10_000;
 
-const ROUTED = new Set(['key.round1.all', 'key.round2.deliver', 'dkg.complete', 'dkg.abort']);
+/** What goes to a ceremony's participant (key.start: re-delivered, once the participant exists). */
+const ROUTED = new Set([
+  'key.start',
+  'key.round1.all',
+  'key.round2.deliver',
+  'dkg.complete',
+  'dkg.abort',
+]);
 
 // committeeConfirmed lives beside the participant (which checks it too); exported from here as before.
 export { committeeConfirmed };
@@ -294,12 +301,14 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
           `key ceremony ${env.ceremonyId}: ${isClientError(err) ? `${err.code}: ${err.message}` : String(err)}`,
         ),
       );
-    if (body.type === 'key.start') {
+    const p = participants.get(env.ceremonyId);
+    // A start re-delivered (on every reconnect until this member confirms) goes to its participant:
+    // a dealer whose round 1 the connection lost sends it again.
+    if (body.type === 'key.start' && p === undefined) {
       void run(() => join(env.ceremonyId, body));
       return;
     }
     if (!ROUTED.has(body.type)) return;
-    const p = participants.get(env.ceremonyId);
     // The end of a ceremony this session stood down from: the share another process of this
     // member confirmed is staged, and that process may not live to put it in place. After a
     // grace (that process, alive, does it at once: two would move one file), recover it by the

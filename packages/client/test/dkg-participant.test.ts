@@ -56,18 +56,33 @@ async function run(
     /** This member's save fails (disk full, a share file already there, …). */
     failSaveOf?: string;
     /**
-     * The connection of `member` drops as its confirmation goes out: the coordinator got it (or
-     * not), and the member's send fails. Not delivered: the coordinator re-delivers round 2.
+     * The connection of `member` drops as its message of this type goes out: the coordinator got
+     * it (or not), and the member's send fails. Not delivered: the coordinator re-delivers what it
+     * answers (dkg.start for round 1, the round-1 list for round 2, round 2 for the confirmation).
      */
-    confirmLost?: { member: string; delivered: boolean };
+    lost?: {
+      member: string;
+      type: 'dkg.round1' | 'dkg.round2' | 'dkg.confirm';
+      delivered: boolean;
+    };
+    /**
+     * The coordinator re-delivers to this member the start, the round-1 list and round 2 although
+     * it holds its answers (they crossed): each answer, sent again, is refused as DUPLICATE.
+     */
+    redeliverTo?: string;
+    /** What the "coordinator" answers a round message it already holds (default DUPLICATE). */
+    heldRefusal?: 'DUPLICATE' | 'STORAGE_UNAVAILABLE';
+    /**
+     * `member` lost its round 1 with the connection, and another process of that member sent its
+     * own round 1, which the coordinator holds (so it re-delivers no start) and relays.
+     */
+    otherProcessOf?: string;
     /** The coordinator relays this member's round-1 package with its last byte (the proof) changed. */
     tamperRound1Of?: string;
     /** When the admin signed the group creation (ms; default now). */
     authorizedAt?: number;
     /** Members stage their share before confirming (DkgParticipantOptions.staging). */
     staging?: boolean;
-    /** This member's confirmation, sent again after round 2 is re-delivered, is refused. */
-    confirmRefusedAgain?: string;
     /** Another process of this member already sent round 1 (the coordinator says DUPLICATE). */
     round1DuplicateOf?: string;
     /** A member's dkg.fail is answered by the dkg.abort it causes before its ack (same tick). */
@@ -99,6 +114,8 @@ async function run(
   };
   const outbox: { from: string; body: SealedBody }[] = [];
   const lostOnce = new Set<string>();
+  /** member:type of every round message the "coordinator" holds. */
+  const recorded = new Set<string>();
   /** stage:M, confirm:M, commit:M, discard:M in the order they happened. */
   const events: string[] = [];
   /** Every dkg.fail sent, whenever (the outbox is emptied round by round). */
@@ -133,27 +150,25 @@ async function run(
             if (body.type === 'dkg.round1' && opts.round1DuplicateOf === m) {
               throw new ClientError('DUPLICATE', `${m} already sent its round-1 package`);
             }
-            if (
-              body.type === 'dkg.confirm' &&
-              opts.confirmRefusedAgain === m &&
-              outbox.some((o) => o.from === m && o.body.type === 'dkg.confirm')
-            ) {
-              throw new ClientError('DUPLICATE', `${m} already confirmed`);
+            // As the coordinator: one message of each round per member.
+            const held = `${m}:${body.type}`;
+            if (body.type !== 'dkg.fail' && recorded.has(held)) {
+              throw new ClientError(opts.heldRefusal ?? 'DUPLICATE', `${m}: not taken again`);
             }
-            const lost =
-              body.type === 'dkg.confirm' &&
-              opts.confirmLost?.member === m &&
-              !outbox.some((o) => o.from === m && o.body.type === 'dkg.confirm') &&
-              !lostOnce.has(m);
-            if (lost) {
+            if (opts.lost?.type === body.type && opts.lost.member === m && !lostOnce.has(m)) {
               lostOnce.add(m);
-              if (opts.confirmLost?.delivered === true) outbox.push({ from: m, body });
+              if (opts.lost.delivered) {
+                outbox.push({ from: m, body });
+                recorded.add(held);
+              }
+              if (opts.otherProcessOf === m && body.type === 'dkg.round1') recorded.add(held);
               throw new ClientError(
                 'CONNECTION_CLOSED',
                 'the connection to the coordinator closed',
               );
             }
             outbox.push({ from: m, body });
+            recorded.add(held);
             if (body.type === 'dkg.fail') failed.push({ from: m, body });
             if (body.type === 'dkg.confirm') events.push(`confirm:${m}`);
           },
@@ -210,18 +225,35 @@ async function run(
       new Promise<'unsettled'>((resolve) => setTimeout(() => resolve('unsettled'), 2_000).unref()),
     ]),
   );
+  /**
+   * After `m` reconnects (its `type` was lost), the coordinator re-delivers what it still lacks
+   * `m`'s answer to (resendKeyState); or, for `redeliverTo`, also what crossed that answer.
+   */
+  const again = (type: string, m: string) =>
+    (opts.lost?.type === type && opts.lost.member === m && !recorded.has(`${m}:${type}`)) ||
+    opts.redeliverTo === m;
   for (const m of NAMES)
     await parts
       .get(m)!
       .begin()
       .catch(() => undefined);
+  for (const m of NAMES) if (again('dkg.round1', m)) await deliver(m, start);
   const r1 = take('dkg.round1');
   const packages = r1.map((o) => {
     const pkg = (o.body as { package: string }).package;
     const flip = (h: string) => h.slice(0, -2) + (h.endsWith('00') ? '01' : '00');
     return { member: o.from, package: opts.tamperRound1Of === o.from ? flip(pkg) : pkg };
   });
-  for (const m of NAMES) await deliver(m, { type: 'dkg.round1.all', packages });
+  if (opts.otherProcessOf !== undefined) {
+    const other = frost.keys.dkg.part1(frost.identifier.derive(opts.otherProcessOf), 3, 2);
+    const pkg = bytesToHex(frost.encode.bytes('DkgRound1Package', other.package));
+    packages.push({ member: opts.otherProcessOf, package: pkg });
+  }
+  packages.sort((a, b) => (a.member < b.member ? -1 : 1));
+  for (const m of NAMES) {
+    await deliver(m, { type: 'dkg.round1.all', packages });
+    if (again('dkg.round2', m)) await deliver(m, { type: 'dkg.round1.all', packages });
+  }
   const r2 = take('dkg.round2');
   /** What each member was delivered in round 2 (by recipient). */
   const deliveredTo = new Map<
@@ -266,13 +298,7 @@ async function run(
     );
     deliveredTo.set(m, boxes);
     await deliver(m, { type: 'dkg.round2.deliver', boxes });
-    // After the reconnect, the coordinator re-delivers what the member still has to answer.
-    if (
-      (opts.confirmLost?.member === m && !opts.confirmLost.delivered) ||
-      opts.confirmRefusedAgain === m
-    ) {
-      await deliver(m, { type: 'dkg.round2.deliver', boxes });
-    }
+    if (again('dkg.confirm', m)) await deliver(m, { type: 'dkg.round2.deliver', boxes });
   }
   const fails = failed;
   const confirms = take('dkg.confirm');
@@ -344,7 +370,9 @@ describe('DkgParticipant', () => {
 
   it('keeps its share when the connection drops as its confirmation goes out, and saves it on dkg.complete', async () => {
     for (const delivered of [true, false]) {
-      const { results, saved, fails } = await run({ confirmLost: { member: 'bob', delivered } });
+      const { results, saved, fails } = await run({
+        lost: { member: 'bob', type: 'dkg.confirm', delivered },
+      });
       expect(fails).toEqual([]);
       for (const r of results) expect(r).toMatchObject({ group: 'web', threshold: 2 });
       expect(saved.sort()).toEqual(NAMES);
@@ -391,11 +419,43 @@ describe('DkgParticipant', () => {
     expect(events.some((e) => e.startsWith('commit'))).toBe(false);
   });
 
-  it('a confirmation sent again and refused (it crossed the first) does not abort the ceremony', async () => {
-    const { results, saved, fails } = await run({ confirmRefusedAgain: 'carol', staging: true });
-    expect(fails).toEqual([]);
-    for (const r of results) expect(r).toMatchObject({ group: 'web' });
-    expect(saved.sort()).toEqual(NAMES);
+  it('keeps its place when the connection drops as its round 1 or round 2 goes out, and sends it again when asked', async () => {
+    for (const type of ['dkg.round1', 'dkg.round2'] as const) {
+      for (const delivered of [true, false]) {
+        const { results, saved, fails, round1 } = await run({
+          lost: { member: 'bob', type, delivered },
+          staging: true,
+        });
+        expect(fails).toEqual([]);
+        for (const r of results) expect(r).toMatchObject({ group: 'web', threshold: 2 });
+        expect(saved.sort()).toEqual(NAMES);
+        if (type === 'dkg.round1') expect(round1.filter((o) => o.from === 'bob')).toHaveLength(1);
+      }
+    }
+  });
+
+  it('stands down when its round 1 was never acknowledged and the relay shows another process’s package as its own', async () => {
+    const { results, fails } = await run({
+      lost: { member: 'bob', type: 'dkg.round1', delivered: false },
+      otherProcessOf: 'bob',
+    });
+    const bob = results[NAMES.indexOf('bob')];
+    expect(bob).toBeInstanceOf(ClientError);
+    expect((bob as ClientError).message).toMatch(/another conclave process of bob/);
+    expect(fails.filter((f) => f.from === 'bob')).toEqual([]);
+  });
+
+  it('answers sent again and refused (they crossed the first) do not abort the ceremony, whatever the refusal', async () => {
+    for (const heldRefusal of ['DUPLICATE', 'STORAGE_UNAVAILABLE'] as const) {
+      const { results, saved, fails } = await run({
+        redeliverTo: 'carol',
+        staging: true,
+        heldRefusal,
+      });
+      expect(fails).toEqual([]);
+      for (const r of results) expect(r).toMatchObject({ group: 'web' });
+      expect(saved.sort()).toEqual(NAMES);
+    }
   });
 
   it('stands down without a dkg.fail when another process of the member already sent round 1', async () => {

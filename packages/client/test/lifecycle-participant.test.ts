@@ -47,12 +47,16 @@ interface RefreshOptions {
   /** The relay refuses (INVALID_MESSAGE) every dkg.fail naming another member. */
   refuseComplaints?: boolean;
   /**
-   * This member's first confirmation: the connection closes before its ack. Delivered: the
-   * coordinator recorded it anyway; not: it re-delivers round 2 on reconnect.
+   * This member's first message of this type: the connection closes before its ack. Delivered:
+   * the coordinator recorded it anyway. On reconnect the coordinator re-delivers the start and
+   * each round so far while it lacks this member's confirmation (so, for a confirmation, only
+   * if not delivered).
    */
-  confirmLost?: { member: string; delivered: boolean };
+  lost?: { member: string; type: 'key.round1' | 'key.round2' | 'dkg.confirm'; delivered: boolean };
   /** This member's confirmation is refused as DUPLICATE: another process of it confirmed first. */
   confirmedElsewhere?: string;
+  /** This dealer's round 2 is refused as DUPLICATE: another process of it sent one first. */
+  round2Elsewhere?: string;
 }
 
 async function refresh(opts: RefreshOptions = {}) {
@@ -65,6 +69,10 @@ async function refresh(opts: RefreshOptions = {}) {
   };
   const outbox: { from: string; body: SealedBody }[] = [];
   let lostOnce = false;
+  /** member:type of every round message the "coordinator" holds. */
+  const recorded = new Set<string>();
+  /** Every dkg.fail sent, whenever (the outbox is emptied round by round). */
+  const fails: { from: string; body: SealedBody }[] = [];
   let redelivered = false;
   /** The key.round2.deliver each member was sent. */
   const round2Of = new Map<string, SealedBody>();
@@ -83,20 +91,31 @@ async function refresh(opts: RefreshOptions = {}) {
           send: async (_c, _r, body) => {
             const confirmsSoFar = () =>
               outbox.filter((o) => o.from === m && o.body.type === 'dkg.confirm').length;
-            if (body.type === 'dkg.confirm' && opts.confirmLost?.member === m && !lostOnce) {
+            // As the coordinator: one message of each round per dealer.
+            const held = `${m}:${body.type}`;
+            if (body.type.startsWith('key.round') && recorded.has(held))
+              throw new ClientError('DUPLICATE', `${m} already sent ${body.type}`);
+            if (opts.lost?.type === body.type && opts.lost.member === m && !lostOnce) {
               lostOnce = true;
-              if (opts.confirmLost.delivered) outbox.push({ from: m, body });
+              if (opts.lost.delivered) {
+                outbox.push({ from: m, body });
+                recorded.add(held);
+              }
               throw new ClientError(
                 'CONNECTION_CLOSED',
                 'the connection to the coordinator closed',
               );
             }
+            if (body.type === 'key.round2' && opts.round2Elsewhere === m)
+              throw new ClientError('DUPLICATE', `${m} already delivered round 2`);
             if (body.type === 'dkg.confirm' && opts.confirmedElsewhere === m) {
               // The other process's confirmation (the same bytes: Ed25519 is deterministic).
               if (confirmsSoFar() === 0) outbox.push({ from: m, body });
               throw new ClientError('DUPLICATE', `${m} already confirmed`);
             }
             outbox.push({ from: m, body });
+            recorded.add(held);
+            if (body.type === 'dkg.fail') fails.push({ from: m, body });
             if (opts.refuseComplaints && body.type === 'dkg.fail' && body.culprit !== m)
               throw new ClientError('INVALID_MESSAGE', 'the accusation is refused');
           },
@@ -142,19 +161,27 @@ async function refresh(opts: RefreshOptions = {}) {
       new Promise<'unsettled'>((resolve) => setTimeout(() => resolve('unsettled'), 2_000).unref()),
     ]),
   );
+  /** On reconnect: the start and each round so far, in order (resendLifecycleState). */
+  const reconnect = async (m: string, ...rounds: SealedBody[]) => {
+    for (const body of [start, ...rounds]) await deliver(m, body);
+  };
+  const lostAt = (type: string) => (opts.lost?.type === type ? opts.lost.member : undefined);
   for (const m of NAMES) await parts.get(m)!.begin();
+  if (lostAt('key.round1') !== undefined) await reconnect(lostAt('key.round1')!);
   const packages = take('key.round1').map((o) => ({
     member: o.from,
     package: (o.body as { package: string }).package,
   }));
+  const round1All: SealedBody = { type: 'key.round1.all', packages, boxes: [] };
   for (const m of NAMES) {
     if (m === opts.badSubShareFrom) process.env['CONCLAVE_TEST_FAULT'] = 'bad-sub-share';
     try {
-      await deliver(m, { type: 'key.round1.all', packages, boxes: [] });
+      await deliver(m, round1All);
     } finally {
       delete process.env['CONCLAVE_TEST_FAULT'];
     }
   }
+  if (lostAt('key.round2') !== undefined) await reconnect(lostAt('key.round2')!, round1All);
   const r2 = take('key.round2');
   const delivered = new Map<string, (Box & { sender: string })[]>();
   for (const m of NAMES) {
@@ -167,10 +194,15 @@ async function refresh(opts: RefreshOptions = {}) {
     round2Of.set(m, { type: 'key.round2.deliver', boxes });
     await deliver(m, { type: 'key.round2.deliver', boxes });
     // The coordinator lacks the confirmation: on reconnect it delivers round 2 again.
-    if (opts.confirmLost?.member === m && !opts.confirmLost.delivered)
-      await deliver(m, { type: 'key.round2.deliver', boxes });
+    if (lostAt('dkg.confirm') === m && opts.lost?.delivered === false)
+      await reconnect(m, round1All, { type: 'key.round2.deliver', boxes });
   }
-  const run = { ceremonyId, start, delivered, packages, staged, discarded, committed };
+  const run = { ceremonyId, start, delivered, packages, staged, discarded, committed, fails };
+  if (opts.round2Elsewhere !== undefined) {
+    // Its round 2 is another process's: the run stops here, with what that member made of it.
+    const theirs = await results[NAMES.indexOf(opts.round2Elsewhere)]!;
+    return { ...run, results: [theirs], outbox: outbox.splice(0) };
+  }
   if (opts.badSubShareFrom !== undefined) {
     const none: (LifecycleResult | ClientError | 'unsettled')[] = [];
     return { ...run, results: none, outbox: outbox.splice(0) };
@@ -545,16 +577,68 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
   });
 });
 
-describe('LifecycleParticipant (a confirmation whose ack is lost, or sent by another process)', () => {
+describe('LifecycleParticipant (a message whose ack is lost, or sent by another process)', () => {
   for (const delivered of [true, false]) {
     it(`keeps the staged share when the connection closes as it confirms (${delivered ? 'recorded anyway' : 'confirming again when round 2 is re-delivered'}), and completes`, async () => {
-      const run = await refresh({ confirmLost: { member: 'bob', delivered } });
+      const run = await refresh({ lost: { member: 'bob', type: 'dkg.confirm', delivered } });
       expect(run.outbox.filter((o) => o.body.type === 'dkg.fail')).toEqual([]);
       expect(run.discarded).toEqual([]);
       expect(run.committed.sort()).toEqual(NAMES);
       for (const r of run.results) expect(r).toMatchObject({ kind: 'refresh', epoch: 1 });
     });
   }
+
+  for (const type of ['key.round1', 'key.round2'] as const) {
+    for (const delivered of [true, false]) {
+      it(`keeps its place when the connection closes as its ${type} goes out (${delivered ? 'recorded anyway' : 'sent again when the coordinator re-delivers'}), and completes`, async () => {
+        const run = await refresh({ lost: { member: 'bob', type, delivered } });
+        expect(run.fails).toEqual([]);
+        expect(run.discarded).toEqual([]);
+        expect(run.committed.sort()).toEqual(NAMES);
+        for (const r of run.results) expect(r).toMatchObject({ kind: 'refresh', epoch: 1 });
+      });
+    }
+  }
+
+  it('stands down when its round 1 was never acknowledged and the relay, re-sent with the start, shows another process’s package as its own', async () => {
+    const fx = refreshFixture(NAMES, GROUP);
+    let round1Sends = 0;
+    const { p, sent } = aliceOf(fx, {
+      more: {
+        onSend: async (body) => {
+          if (body.type !== 'key.round1') return;
+          round1Sends += 1;
+          if (round1Sends === 1)
+            throw new ClientError('CONNECTION_CLOSED', 'the connection to the coordinator closed');
+          // The coordinator holds the other process's round 1 (its answer comes a while later).
+          await new Promise((r) => setTimeout(r, 20));
+          throw new ClientError('DUPLICATE', 'alice already sent its round-1 package');
+        },
+      },
+    });
+    await p.begin();
+    expect(p.phase).toBe('round1');
+    // On reconnect the coordinator re-sends the start and the round-1 list at once; alice's entry
+    // is the other process's package.
+    const packages = NAMES.map((m) => ({
+      member: m,
+      package: m === 'alice' ? 'aa'.repeat(40) : '00',
+    }));
+    await Promise.all([
+      p.handle(opened(fx.ceremonyId, fx.start)),
+      p.handle(opened(fx.ceremonyId, { type: 'key.round1.all', packages, boxes: [] })),
+    ]);
+    await expect(p.result).rejects.toThrow(/another conclave process of alice/);
+    expect(p.stoodDown).toBe(true);
+    expect(sent.filter((b) => b.type === 'dkg.fail')).toEqual([]);
+  });
+
+  it('stands down when its first round 2 is refused as DUPLICATE (another process of it dealt first)', async () => {
+    const run = await refresh({ round2Elsewhere: 'bob' });
+    expect(run.results[0]).toBeInstanceOf(ClientError);
+    expect((run.results[0] as ClientError).message).toMatch(/another conclave process of bob/);
+    expect(run.fails.filter((o) => o.from === 'bob')).toEqual([]);
+  });
 
   it('a round 2 delivered again while the share is being staged changes nothing: one confirmation, the staged share kept', async () => {
     const run = await refresh({ redeliverDuringStageOf: 'bob' });

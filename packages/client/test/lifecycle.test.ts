@@ -551,3 +551,36 @@ describe('attachLifecycle: a start re-sent at connect waits for the recovery of 
     expect(lc.participants.has(open)).toBe(false);
   }, 40_000);
 });
+
+// The connection closes as a dealer's round 1 goes out, unrecorded: the coordinator re-delivers
+// the start on reconnect. The session's participant for it, not a new one, takes it, and sends
+// the same round 1 again; otherwise the ceremony waited for its round deadline.
+describe('attachLifecycle: a round 1 lost with the connection', () => {
+  it('a start re-delivered goes to its participant, which sends the same round 1 again', async () => {
+    const names = ['alice', 'bob', 'carol'];
+    const g = dealtGroup(names, GROUP);
+    const home = await pinnedHome('conclave-lost-', 'pw', g.admin, generateIdentityKey());
+    await home.saveShare(g.keyPackage('alice'), g.metadata('alice'), 'pw');
+    const open = newCeremonyId();
+    const start = refreshOf(g, names, open);
+    const attempts: SealedBody[] = [];
+    const { connection, sent, deliver } = fakeConnection(undefined, (body) => {
+      if (body.type !== 'key.round1') return undefined;
+      attempts.push(body);
+      return attempts.length === 1
+        ? new ClientError('CONNECTION_CLOSED', 'the connection to the coordinator closed')
+        : undefined;
+    });
+    const lc = attachLifecycle({ connection, home, key: g.ids['alice']!, passphrase: 'pw' });
+    deliver(open, start);
+    for (let i = 0; i < 200 && attempts.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const first = lc.participants.get(open);
+    expect(first?.phase).toBe('round1');
+    deliver(open, start);
+    for (let i = 0; i < 200 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(lc.participants.get(open)).toBe(first);
+    expect(sent).toEqual([attempts[0]]);
+    expect(attempts).toHaveLength(2);
+  }, 40_000);
+});

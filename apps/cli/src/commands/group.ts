@@ -834,8 +834,8 @@ export async function cmdKeygen(
   let taking: { readonly phase: string; readonly stagedPath: string | undefined } | undefined;
   const session = await openSession(o, ctx, {
     // A dropped connection is dialled again: the coordinator then re-sends what this member
-    // lacks of the round in progress; a confirmation whose ack was lost is sent again (a round-1
-    // or round-2 message lost in the drop is not, and the round's deadline ends the ceremony).
+    // has still to answer (the start, the round-1 list, round 2), and the round-1, round-2 or
+    // confirmation message lost in the drop goes again (dkg-participant.ts sendRound).
     reconnect: true,
     beforeConnect: (s) => {
       s.acceptKeyCeremonies((start) => start.group === group);
