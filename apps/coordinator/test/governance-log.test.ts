@@ -24,11 +24,13 @@ import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
   connect,
+  fetchLog,
+  getOk,
+  signingBundlesOf,
   sampleRelease,
   setupGroup,
   testScope,
   type Frame,
-  type TestCoordinator,
 } from './helpers.js';
 
 import { leafTranscript } from '../src/log/service.js';
@@ -42,54 +44,6 @@ class TestClock {
 }
 
 const HOUR = 3_600_000;
-
-async function get(t: TestCoordinator, path: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${t.handle.url}${path}`, { headers });
-  expect(res.status, path).toBe(200);
-  return res;
-}
-
-/** Every leaf and checkpoint as `conclave log verify` fetches them (one page is enough here). */
-async function fetchLog(
-  t: TestCoordinator,
-): Promise<{ leaves: Uint8Array[]; checkpoints: string[] }> {
-  const page = (await (await get(t, '/v1/log/leaves?start=0')).json()) as { leaves: string[] };
-  const cps = (await (await get(t, '/v1/log/checkpoints?from=0')).json()) as {
-    checkpoints: string[];
-  };
-  return {
-    leaves: page.leaves.map((l) => new TextEncoder().encode(l)),
-    checkpoints: cps.checkpoints,
-  };
-}
-
-/**
- * The audit bundles of the log's completed signing ceremonies, as an auditor downloads them
- * (`/v1/audit/bundle/ID`), and the keys it pins: verifyLog takes hotfix facts from these only.
- */
-async function bundlesOf(t: TestCoordinator, leaves: readonly Uint8Array[]) {
-  const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
-  const bundles = new Map<string, unknown>();
-  for (const bytes of leaves) {
-    const leaf = JSON.parse(new TextDecoder().decode(bytes)) as {
-      kind?: string;
-      ceremonyId?: string;
-      outcome?: string;
-    };
-    if (leaf.kind !== 'sign' || leaf.outcome !== 'completed' || leaf.ceremonyId === undefined)
-      continue;
-    const res = await get(t, `/v1/audit/bundle/${leaf.ceremonyId}`, {
-      authorization: `Bearer ${token}`,
-    });
-    bundles.set(leaf.ceremonyId, await res.json());
-  }
-  const trust = {
-    coordinatorKey: t.handle.coordinatorPublicKey,
-    adminKey: t.handle.adminPublicKey,
-    logKey: t.handle.logVerifierKey,
-  };
-  return { of: (leaf: LogLeaf) => bundles.get(leaf.ceremonyId), trust: () => trust };
-}
 
 /** Stored transcripts, read straight from the database file (what the log service hashes). */
 function transcriptsOf(dbPath: string): (leaf: LogLeaf) => TranscriptEntry[] | undefined {
@@ -167,7 +121,7 @@ describe('an unratified hotfix in the transparency log', () => {
     // The leaf, and the checkpoint the same transaction signed over it.
     const logKey = parseVerifierKey(t.handle.logVerifierKey);
     const proof = (await (
-      await get(t, `/v1/log/proof/inclusion?ceremony=${id}&kind=governance`)
+      await getOk(t, `/v1/log/proof/inclusion?ceremony=${id}&kind=governance`)
     ).json()) as { index: number; size: number; leaf: string; proof: string[] };
     const leaf = JSON.parse(proof.leaf) as LogLeaf;
     expect(leaf).toMatchObject({
@@ -177,7 +131,7 @@ describe('an unratified hotfix in the transparency log', () => {
       outcome: 'hotfix.overdue',
       entries: 1,
     });
-    const cp = openCheckpoint(await (await get(t, '/v1/log/checkpoint')).text(), logKey);
+    const cp = openCheckpoint(await (await getOk(t, '/v1/log/checkpoint')).text(), logKey);
     expect(cp.size).toBe(proof.index + 1);
     const hashes = proof.proof.map((p) => decodeBase64(p)!);
     expect(
@@ -198,7 +152,7 @@ describe('an unratified hotfix in the transparency log', () => {
       logKey,
       transcriptOf: transcriptsOf(t.dbPath),
       coordinatorKey: t.coordinatorKey,
-      bundles: await bundlesOf(t, fetched.leaves),
+      bundles: await signingBundlesOf(t, fetched.leaves),
     });
     expect(report.checks.filter((c) => !c.ok)).toEqual([]);
     expect(report.governance).toHaveLength(1);
@@ -222,7 +176,7 @@ describe('an unratified hotfix in the transparency log', () => {
     // The hotfix's bundle carries the governance record and proves it into the checkpoint.
     const token = readFileSync(t.handle.auditorTokenPath, 'utf8').trim();
     const bundle = (await (
-      await get(t, `/v1/audit/bundle/${id}`, { authorization: `Bearer ${token}` })
+      await getOk(t, `/v1/audit/bundle/${id}`, { authorization: `Bearer ${token}` })
     ).json()) as CeremonyBundle;
     const trust = {
       coordinatorKey: t.handle.coordinatorPublicKey,
@@ -276,7 +230,7 @@ describe('an unratified hotfix in the transparency log', () => {
       logKey,
       transcriptOf: transcriptsOf(again.dbPath),
       coordinatorKey: again.coordinatorKey,
-      bundles: await bundlesOf(again, refetched.leaves),
+      bundles: await signingBundlesOf(again, refetched.leaves),
     });
     expect(reopened.checks.filter((c) => !c.ok)).toEqual([]);
     expect(reopened.governance.map((g) => g.ceremonyId)).toEqual([id]);

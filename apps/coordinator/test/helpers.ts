@@ -876,3 +876,48 @@ export async function bundleJson(t: TestCoordinator, id: string): Promise<Ceremo
   });
   return (await res.json()) as CeremonyBundle;
 }
+
+/** GET `path` of the coordinator; it must answer 200. */
+export async function getOk(
+  t: TestCoordinator,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const res = await fetch(`${t.handle.url}${path}`, { headers });
+  expect(res.status, path).toBe(200);
+  return res;
+}
+
+/** Every leaf and checkpoint as `conclave log verify` fetches them (one page is enough here). */
+export async function fetchLog(
+  t: TestCoordinator,
+): Promise<{ leaves: Uint8Array[]; checkpoints: string[] }> {
+  const page = (await (await getOk(t, '/v1/log/leaves?start=0')).json()) as { leaves: string[] };
+  const cps = (await (await getOk(t, '/v1/log/checkpoints?from=0')).json()) as {
+    checkpoints: string[];
+  };
+  return {
+    leaves: page.leaves.map((l) => new TextEncoder().encode(l)),
+    checkpoints: cps.checkpoints,
+  };
+}
+
+/**
+ * The audit bundles of the log's completed signing ceremonies, as an auditor downloads them
+ * (`/v1/audit/bundle/ID`), and the keys it pins (verifyLog's `bundles`).
+ */
+export async function signingBundlesOf(t: TestCoordinator, leaves: readonly Uint8Array[]) {
+  const bundles = new Map<string, unknown>();
+  for (const bytes of leaves) {
+    const leaf = JSON.parse(new TextDecoder().decode(bytes)) as {
+      kind?: string;
+      ceremonyId?: string;
+      outcome?: string;
+    };
+    if (leaf.kind !== 'sign' || leaf.outcome !== 'completed' || leaf.ceremonyId === undefined)
+      continue;
+    bundles.set(leaf.ceremonyId, await bundleJson(t, leaf.ceremonyId));
+  }
+  const trust = pinnedTrust(t);
+  return { of: (leaf: { ceremonyId: string }) => bundles.get(leaf.ceremonyId), trust: () => trust };
+}

@@ -16,7 +16,7 @@ import {
   x25519PublicFromIdentity,
   type SealedBody,
 } from '@conclave/protocol';
-import { verifyCeremonyBundle } from '@conclave/audit';
+import { parseVerifierKey, verifyCeremonyBundle, verifyLog } from '@conclave/audit';
 import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
@@ -25,8 +25,11 @@ import {
   pinnedTrust,
   connect,
   expectAck,
+  fetchLog,
   openRefresh,
+  sampleRelease,
   setupGroup,
+  signingBundlesOf,
   type Frame,
   type TestClient,
   type TestCoordinator,
@@ -448,6 +451,47 @@ describe('lifecycle ceremonies', () => {
     expect(signsWith([k2[0]!, k2[2]!], pub2)).toBe(true);
     const carolOld = holders.get('carol')!.m.keyPackages.get('release')!;
     expect(signsWith([carolOld, k2[1]!], pub2)).toBe(false);
+  });
+
+  it('signs under epoch 0, refreshes, signs under epoch 1: the log with every bundle shows one key history', async () => {
+    const { c, admin, members, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
+    const sign = async (version: string): Promise<string> => {
+      const sid = newCeremonyId();
+      const end = alice.client.next(
+        (f) =>
+          f.type === 'envelope' &&
+          f.ceremonyId === sid &&
+          (f.body.type === 'sign.complete' || f.body.type === 'sign.aborted'),
+        20_000,
+      );
+      expectAck(
+        await alice.client.submit(sid, {
+          type: 'sign.request',
+          group: 'release',
+          release: sampleRelease(version),
+        }),
+      );
+      await bob.approve(sid, 'release');
+      await carol.approve(sid, 'release');
+      return (await end).body.type;
+    };
+    expect(await sign('1.0.0')).toBe('sign.complete');
+    const cid = await openRefresh(admin, groupPublicKey, 0);
+    await admin.nextBody('dkg.complete', cid, 20_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await sign('1.0.1')).toBe('sign.complete');
+    const fetched = await fetchLog(c);
+    const report = verifyLog({
+      ...fetched,
+      logKey: parseVerifierKey(c.handle.logVerifierKey),
+      bundles: await signingBundlesOf(c, fetched.leaves),
+    });
+    expect(report.checks.filter((x) => !x.ok)).toEqual([]);
+    // Each bundle carries the key ceremony that made its epoch: the DKG, then the refresh.
+    expect(report.checks.find((x) => x.name === 'one key history per group')?.detail).toMatch(
+      /the 2 verified signing ceremonies name one key state per epoch \(2 group epochs\)/,
+    );
   });
 
   it('refreshes 2-of-3 (epoch 1), cancels open signing ceremonies (whose audit never takes the refresh as their key state), repairs a lost share', async () => {

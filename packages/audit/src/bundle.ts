@@ -418,11 +418,7 @@ function verifyBundleInto(
       : `entries ${list(unsigned)} do not verify (edited, or the sender was not registered then: neither its recorded nor its signed time may fall after a revocation)`,
   );
 
-  // The group's key state in effect when the ceremony opened.
-  const openedAt = entries[0]?.at ?? 0;
-  const epoch = b.group?.epochs
-    .filter((x) => x.at <= openedAt)
-    .sort((x, y) => y.at - x.at || y.epoch - x.epoch)[0];
+  const epoch = epochInEffect(b, entries[0]?.at ?? 0);
 
   if (b.kind === 'sign') {
     verifySigning(b, entries, epoch, registry, trust, checks, result, keyAt, adminKey);
@@ -717,6 +713,13 @@ function verifyWitnesses(cp: SignedCheckpoint, trust: BundleTrust, checks: Check
 }
 
 type Epoch = z.infer<typeof EpochSchema>;
+
+/** The group's key state in effect at `openedAt` (when a ceremony opened), as the bundle lists it. */
+export function epochInEffect(b: CeremonyBundle, openedAt: number): Epoch | undefined {
+  return b.group?.epochs
+    .filter((x) => x.at <= openedAt)
+    .sort((x, y) => y.at - x.at || y.epoch - x.epoch)[0];
+}
 
 /**
  * THREATS B24 (echo broadcast): a key ceremony is complete only when every member who must confirm

@@ -51,6 +51,9 @@ export const AUDIT_ERROR_CODES = [
   // a DKG round-1 package whose proof of knowledge (or commitment) does not verify: every member
   // should have refused it (RFC 9591 Appendix C.1), so the DKG's key state is not to be trusted
   'ROUND1_PACKAGE_INVALID',
+  // (verifyLog) verified signing ceremonies of one group ran under different key states, or key
+  // ceremonies, for one epoch (or an epoch's key ceremony is logged before the one before it)
+  'KEY_HISTORY_FORKED',
 ] as const;
 
 export type AuditErrorCode = (typeof AUDIT_ERROR_CODES)[number];

@@ -10,7 +10,12 @@
 // coordinator's word (it writes both), so it must not ratify a hotfix or set a policy window.
 import { MerkleAccumulator } from '@conclave/release';
 import { encodeBase64 } from './base64.js';
-import { CeremonyBundleSchema, verifyCeremonyBundle, type BundleTrust } from './bundle.js';
+import {
+  CeremonyBundleSchema,
+  epochInEffect,
+  verifyCeremonyBundle,
+  type BundleTrust,
+} from './bundle.js';
 import { openCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
 import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
@@ -308,6 +313,7 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
   const badCeremonies: string[] = [];
   const badDigest: number[] = [];
   const signed: SigningFacts[] = [];
+  const keyStates: KeyStateClaim[] = [];
   const unverified: string[] = [];
   if (input.transcriptOf !== undefined) {
     let missing = 0;
@@ -352,9 +358,12 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
         revocations.push(leaf.ceremonyId);
       }
       if (leaf?.kind !== 'sign' || leaf.outcome !== 'completed') return;
-      const facts = verifiedFacts(input, leaf, i, revocations);
-      if (facts === undefined) unverified.push(leaf.ceremonyId);
-      else if (facts !== null) signed.push(facts);
+      const verified = verifiedFacts(input, leaf, i, revocations);
+      if (verified === undefined) unverified.push(leaf.ceremonyId);
+      else {
+        if (verified.facts !== null) signed.push(verified.facts);
+        if (verified.keyState !== undefined) keyStates.push(verified.keyState);
+      }
     });
     checks.add(
       'completed signing ceremonies verified',
@@ -364,6 +373,7 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
       `the bundles of ${list(unverified)} are missing or do not verify: nothing they say (hotfix, policy, ratification) is used; run conclave audit ID on each`,
     );
   }
+  const forked = input.bundles === undefined ? [] : checkKeyHistory(keyStates, checks);
   const ratifications = new Map<string, Ratification>();
   for (const s of signed) {
     const standard = s.class === undefined || s.class === 'standard';
@@ -394,7 +404,14 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
   );
 
   const badLeaves = [
-    ...new Set([...malformed, ...duplicates, ...badDigest, ...badGovernance, ...contradicting]),
+    ...new Set([
+      ...malformed,
+      ...duplicates,
+      ...badDigest,
+      ...badGovernance,
+      ...contradicting,
+      ...forked,
+    ]),
   ].sort((a, b) => a - b);
   return {
     ...checks.report(),
@@ -596,13 +613,73 @@ function parseTranscript(raw: readonly unknown[]): TranscriptEntry[] | undefined
  * auditor's keys and its transcript is exactly the one the leaf covers; undefined when it is
  * missing or does not verify; null when it verifies but is no source of facts.
  */
+/**
+ * The key state a verified signing bundle says its ceremony ran under: the group's epoch in effect
+ * when it opened, and (bundles of protocol 4 on) the key ceremony that made it, which the bundle
+ * check derived that key state from and found in the log.
+ */
+interface KeyStateClaim {
+  /** The signing ceremony's leaf. */
+  readonly index: number;
+  readonly ceremonyId: string;
+  readonly group: string;
+  readonly epoch: number;
+  readonly publicKeyPackage: string;
+  readonly keyCeremony?: string;
+}
+
+/**
+ * One key history per group. Each verified signing bundle proves, by itself, the key state it ran
+ * under; only the log as a whole shows two of them claiming different key states (or key
+ * ceremonies) for one epoch of one group: a coordinator that ran two key ceremonies to the same
+ * epoch (a replayed admin authorization, say) and let some members sign under each. Returns the
+ * signing leaves involved.
+ */
+function checkKeyHistory(claims: readonly KeyStateClaim[], checks: Checks): number[] {
+  const byEpoch = new Map<string, KeyStateClaim[]>();
+  for (const c of claims) {
+    const at = `${c.group}@${c.epoch}`;
+    byEpoch.set(at, [...(byEpoch.get(at) ?? []), c]);
+  }
+  const forks: string[] = [];
+  const involved = new Set<number>();
+  for (const [at, claimsAt] of byEpoch) {
+    const first = claimsAt[0] as KeyStateClaim;
+    const made = claimsAt.find((c) => c.keyCeremony !== undefined)?.keyCeremony;
+    const differs = claimsAt.some(
+      (c) =>
+        c.publicKeyPackage !== first.publicKeyPackage ||
+        (made !== undefined && c.keyCeremony !== undefined && c.keyCeremony !== made),
+    );
+    if (differs) {
+      forks.push(at);
+      for (const c of claimsAt) involved.add(c.index);
+    }
+  }
+  const epochs = byEpoch.size;
+  checks.add(
+    'one key history per group',
+    forks.length === 0,
+    'KEY_HISTORY_FORKED',
+    `the ${claims.length} verified signing ceremonies name one key state per epoch (${epochs} group epochs)`,
+    `signing ceremonies ran under different key states (or key ceremonies) of ${list(forks)}: the coordinator forked the group's key history; find which members hold shares of which with conclave audit ID`,
+  );
+  return [...involved];
+}
+
+/** A verified signing bundle's facts (null: none to take) and the key state it ran under. */
+interface Verified {
+  readonly facts: SigningFacts | null;
+  readonly keyState: KeyStateClaim | undefined;
+}
+
 function verifiedFacts(
   input: VerifyLogInput,
   leaf: LogLeaf,
   index: number,
   /** The member revocations the log holds before this leaf (applied before it ended). */
   revocations: readonly string[],
-): SigningFacts | null | undefined {
+): Verified | undefined {
   if (input.bundles === undefined) return undefined;
   const trust = input.bundles.trust(leaf);
   // A bundle checked against the keys it carries proves only its own consistency: the
@@ -638,7 +715,19 @@ function verifiedFacts(
   }
   const report = verifyCeremonyBundle(raw, trust);
   if (!report.ok) return undefined;
-  return signingFacts(leaf, index, entries) ?? null;
+  const epoch = epochInEffect(b, entries[0]?.at ?? 0);
+  const keyState: KeyStateClaim | undefined =
+    epoch === undefined || b.group === null
+      ? undefined
+      : {
+          index,
+          ceremonyId: leaf.ceremonyId,
+          group: b.group.name,
+          epoch: epoch.epoch,
+          publicKeyPackage: epoch.publicKeyPackage,
+          ...(epoch.keyCeremony === undefined ? {} : { keyCeremony: epoch.keyCeremony.ceremonyId }),
+        };
+  return { facts: signingFacts(leaf, index, entries) ?? null, keyState };
 }
 
 function bodyOf(note: string): string {

@@ -189,6 +189,27 @@ export interface SigningOptions {
    * package they sign under.
    */
   readonly beforeProtocol3?: boolean;
+  /**
+   * Sign under a key dealt for this bundle alone, not the one every fixture of `release` shares:
+   * a log holding both shows two key states of epoch 0 (a forked key history).
+   */
+  readonly freshKey?: boolean;
+}
+
+let released: ReturnType<typeof frost.keys.dealer> | undefined;
+
+/**
+ * The key state every signing fixture of group `release` signs under (epoch 0), dealt once: an
+ * auditor reading a log of several of them must find one key history (verifyLog), as a real
+ * coordinator's log has.
+ */
+function releaseKey(names: readonly string[]): ReturnType<typeof frost.keys.dealer> {
+  released ??= frost.keys.dealer({
+    minSigners: 2,
+    maxSigners: 3,
+    identifiers: names.map((n) => frost.identifier.derive(n)),
+  });
+  return released;
 }
 
 /** Entries of the signing fixture: request, 3 approvals, 2 packages, 2 shares, sign.complete. */
@@ -215,11 +236,14 @@ export function signingBundle(options: SigningOptions = {}): BundleCase & {
     options.completedAt === undefined ? T0 : options.completedAt - 10 * (SIGNING_ENTRIES - 1);
   const parties = cast(names, ROUND, t0, options.ceremonyId, options.sameKeysAs);
   const { ids, admin, coordinator, log, ceremonyId, keyFor, transcript, push } = parties;
-  const dealt = frost.keys.dealer({
-    minSigners: 2,
-    maxSigners: 3,
-    identifiers: names.map((n) => frost.identifier.derive(n)),
-  });
+  const dealt =
+    options.freshKey === true
+      ? frost.keys.dealer({
+          minSigners: 2,
+          maxSigners: 3,
+          identifiers: names.map((n) => frost.identifier.derive(n)),
+        })
+      : releaseKey(names);
   const keyOf = (n: string): KeyPackage =>
     frost.keys.keyPackage(
       dealt.shares[frost.identifier.derive(n)] as Parameters<typeof frost.keys.keyPackage>[0],

@@ -909,3 +909,50 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
     expect(failed(unpinned)).toEqual(['BUNDLE_UNVERIFIED', 'GOVERNANCE_FLAG_MISSING']);
   });
 });
+
+// Each verified signing bundle proves the key state it ran under; only the log as a whole shows
+// two of them claiming different key states for one epoch of one group (a forked key history).
+describe('verifyLog: one key history per group', () => {
+  /** A log of completed signing ceremonies of `release` (each really signed), bundles given. */
+  function signedLog(ceremonies: readonly { id: string; freshKey?: boolean }[]) {
+    const log = new MemLog().grow(1, 'key');
+    const transcripts = new Map<string, TranscriptEntry[]>();
+    const bundles = new Map<string, { bundle: unknown; trust: BundleTrust }>();
+    ceremonies.forEach(({ id, freshKey }, i) => {
+      const c = completedCeremony({
+        ceremonyId: id,
+        completedAt: T + i * HOUR,
+        ...(freshKey === true ? { freshKey } : {}),
+      });
+      log.leaves.push(encodeLeaf(c.leaf));
+      transcripts.set(`sign:${id}`, c.transcript);
+      bundles.set(id, { bundle: c.bundle, trust: c.trust });
+    });
+    return verifyLog({
+      leaves: log.leaves,
+      checkpoints: [log.checkpoint()],
+      logKey: log.verifier,
+      transcriptOf: (leaf) => transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`),
+      signingTranscriptsOnly: true,
+      bundles: bundlesOf(bundles),
+    });
+  }
+  const HOUR = 3_600_000;
+  const history = (r: ReturnType<typeof verifyLog>) =>
+    r.checks.find((c) => c.name === 'one key history per group');
+
+  it('ceremonies under one key state of an epoch pass', () => {
+    const r = signedLog([{ id: 'c_keyone000000001' }, { id: 'c_keyone000000002' }]);
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(history(r)).toMatchObject({ ok: true });
+    expect(history(r)?.detail).toMatch(/2 verified signing ceremonies .* \(1 group epochs\)/);
+  });
+
+  it('two key states claimed for one epoch, each bundle verifying alone: KEY_HISTORY_FORKED, both leaves bad', () => {
+    const r = signedLog([{ id: 'c_keyone000000001' }, { id: 'c_keytwo000000002', freshKey: true }]);
+    expect(r.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual(['KEY_HISTORY_FORKED']);
+    expect(history(r)?.detail).toMatch(/ of release@1: the coordinator forked/);
+    expect(r.unverifiedCeremonies).toEqual([]);
+    expect(r.badLeaves).toEqual([1, 2]);
+  });
+});
