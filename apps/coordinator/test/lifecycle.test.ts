@@ -16,7 +16,12 @@ import {
   x25519PublicFromIdentity,
   type SealedBody,
 } from '@conclave/protocol';
-import { parseVerifierKey, verifyCeremonyBundle, verifyLog } from '@conclave/audit';
+import {
+  parseVerifierKey,
+  verifyCeremonyBundle,
+  verifyLog,
+  type CeremonyBundle,
+} from '@conclave/audit';
 import { describe, expect, it } from 'vitest';
 import {
   FakeMember,
@@ -456,7 +461,7 @@ describe('lifecycle ceremonies', () => {
   it('signs under epoch 0, refreshes, signs under epoch 1: the log with every bundle shows one key history', async () => {
     const { c, admin, members, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
-    const sign = async (version: string): Promise<string> => {
+    const sign = async (version: string): Promise<{ sid: string; end: string }> => {
       const sid = newCeremonyId();
       const end = alice.client.next(
         (f) =>
@@ -474,23 +479,39 @@ describe('lifecycle ceremonies', () => {
       );
       await bob.approve(sid, 'release');
       await carol.approve(sid, 'release');
-      return (await end).body.type;
+      return { sid, end: (await end).body.type as string };
     };
-    expect(await sign('1.0.0')).toBe('sign.complete');
+    expect((await sign('1.0.0')).end).toBe('sign.complete');
     const cid = await openRefresh(admin, groupPublicKey, 0);
     await admin.nextBody('dkg.complete', cid, 20_000);
     await new Promise((r) => setTimeout(r, 100));
-    expect(await sign('1.0.1')).toBe('sign.complete');
+    const { sid: second, end } = await sign('1.0.1');
+    expect(end).toBe('sign.complete');
     const fetched = await fetchLog(c);
-    const report = verifyLog({
-      ...fetched,
-      logKey: parseVerifierKey(c.handle.logVerifierKey),
-      bundles: await signingBundlesOf(c, fetched.leaves),
-    });
+    const logKey = parseVerifierKey(c.handle.logVerifierKey);
+    const bundles = await signingBundlesOf(c, fetched.leaves);
+    const report = verifyLog({ ...fetched, logKey, bundles });
     expect(report.checks.filter((x) => !x.ok)).toEqual([]);
     // Each bundle carries the key ceremony that made its epoch: the DKG, then the refresh.
     expect(report.checks.find((x) => x.name === 'one key history per group')?.detail).toMatch(
-      /the 2 verified signing ceremonies name one key state per epoch \(2 group epochs\)/,
+      /the 2 verified signing ceremonies name one key state per epoch \(2 group epochs; 2 derived from their key ceremony\)/,
+    );
+    // A coordinator serving the second bundle without the refresh that made its key state (it
+    // could then number that epoch as it liked): the log holds the group's key ceremonies.
+    const stripped = {
+      ...bundles,
+      of: (leaf: { ceremonyId: string }) => {
+        const b = structuredClone(bundles.of(leaf)) as CeremonyBundle;
+        if (leaf.ceremonyId === second)
+          for (const e of b.group?.epochs ?? [])
+            delete (e as { keyCeremony?: unknown }).keyCeremony;
+        return b;
+      },
+    };
+    const hidden = verifyLog({ ...fetched, logKey, bundles: stripped });
+    expect(hidden.checks.filter((x) => !x.ok).map((x) => x.code)).toEqual(['KEY_HISTORY_FORKED']);
+    expect(hidden.checks.find((x) => !x.ok)?.detail).toContain(
+      `a key state without the key ceremony the log holds (${second})`,
     );
   });
 

@@ -52,7 +52,8 @@ export const AUDIT_ERROR_CODES = [
   // should have refused it (RFC 9591 Appendix C.1), so the DKG's key state is not to be trusted
   'ROUND1_PACKAGE_INVALID',
   // (verifyLog) verified signing ceremonies of one group ran under different key states, or key
-  // ceremonies, for one epoch (or an epoch's key ceremony is logged before the one before it)
+  // ceremonies, for one epoch; one key state under two epoch numbers; or a key state whose key
+  // ceremony the bundle leaves out though the log holds the group's
   'KEY_HISTORY_FORKED',
 ] as const;
 

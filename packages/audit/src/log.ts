@@ -373,7 +373,7 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
       `the bundles of ${list(unverified)} are missing or do not verify: nothing they say (hotfix, policy, ratification) is used; run conclave audit ID on each`,
     );
   }
-  const forked = input.bundles === undefined ? [] : checkKeyHistory(keyStates, checks);
+  const forked = input.bundles === undefined ? [] : checkKeyHistory(keyStates, leaves, checks);
   const ratifications = new Map<string, Ratification>();
   for (const s of signed) {
     const standard = s.class === undefined || s.class === 'standard';
@@ -609,14 +609,11 @@ function parseTranscript(raw: readonly unknown[]): TranscriptEntry[] | undefined
 }
 
 /**
- * The facts of a completed signing leaf from its bundle, when the bundle verifies under the
- * auditor's keys and its transcript is exactly the one the leaf covers; undefined when it is
- * missing or does not verify; null when it verifies but is no source of facts.
- */
-/**
  * The key state a verified signing bundle says its ceremony ran under: the group's epoch in effect
- * when it opened, and (bundles of protocol 4 on) the key ceremony that made it, which the bundle
- * check derived that key state from and found in the log.
+ * when it opened, and the key ceremony that made it when the bundle carries one (the bundle check
+ * then derived the epoch's public key package from that ceremony's signed messages, found
+ * completed in the log: `derived`). Without it, epoch number and package are the coordinator's
+ * word (signing messages name the package's hash, never the epoch).
  */
 interface KeyStateClaim {
   /** The signing ceremony's leaf. */
@@ -626,23 +623,39 @@ interface KeyStateClaim {
   readonly epoch: number;
   readonly publicKeyPackage: string;
   readonly keyCeremony?: string;
+  readonly derived: boolean;
 }
 
 /**
  * One key history per group. Each verified signing bundle proves, by itself, the key state it ran
- * under; only the log as a whole shows two of them claiming different key states (or key
- * ceremonies) for one epoch of one group: a coordinator that ran two key ceremonies to the same
- * epoch (a replayed admin authorization, say) and let some members sign under each. Returns the
- * signing leaves involved.
+ * under; only the log as a whole shows two of them at odds: a coordinator that ran two key
+ * ceremonies to the same epoch (a replayed admin authorization, say; a reshare to two disjoint
+ * committees) and let some members sign under each. Fails when, for one group:
+ * - two claims of one epoch differ in public key package or key ceremony;
+ * - one public key package is claimed under two epoch numbers (each epoch has its own);
+ * - a claim is not derived though the log holds a completed key ceremony of the group before
+ *   its signing leaf: the coordinator left the key ceremony out, and so could have numbered the
+ *   epoch as it liked, hiding a second key state of an epoch under another number (an honest
+ *   coordinator attaches it whenever the leaf is in the bundle's tree).
+ * Returns the signing leaves involved.
  */
-function checkKeyHistory(claims: readonly KeyStateClaim[], checks: Checks): number[] {
-  const byEpoch = new Map<string, KeyStateClaim[]>();
-  for (const c of claims) {
-    const at = `${c.group}@${c.epoch}`;
-    byEpoch.set(at, [...(byEpoch.get(at) ?? []), c]);
-  }
-  const forks: string[] = [];
+function checkKeyHistory(
+  claims: readonly KeyStateClaim[],
+  leaves: readonly (LogLeaf | null)[],
+  checks: Checks,
+): number[] {
+  const problems: string[] = [];
   const involved = new Set<number>();
+  const flag = (what: string, at: readonly KeyStateClaim[]) => {
+    problems.push(`${what} (${at.map((c) => c.ceremonyId).join(', ')})`);
+    for (const c of at) involved.add(c.index);
+  };
+  const grouped = (key: (c: KeyStateClaim) => string) => {
+    const out = new Map<string, KeyStateClaim[]>();
+    for (const c of claims) out.set(key(c), [...(out.get(key(c)) ?? []), c]);
+    return out;
+  };
+  const byEpoch = grouped((c) => `${c.group}@${c.epoch}`);
   for (const [at, claimsAt] of byEpoch) {
     const first = claimsAt[0] as KeyStateClaim;
     const made = claimsAt.find((c) => c.keyCeremony !== undefined)?.keyCeremony;
@@ -651,18 +664,31 @@ function checkKeyHistory(claims: readonly KeyStateClaim[], checks: Checks): numb
         c.publicKeyPackage !== first.publicKeyPackage ||
         (made !== undefined && c.keyCeremony !== undefined && c.keyCeremony !== made),
     );
-    if (differs) {
-      forks.push(at);
-      for (const c of claimsAt) involved.add(c.index);
-    }
+    if (differs) flag(`two key states of ${at}`, claimsAt);
   }
+  for (const claimsOf of grouped((c) => `${c.group} ${c.publicKeyPackage}`).values()) {
+    const epochs = [...new Set(claimsOf.map((c) => c.epoch))];
+    if (epochs.length > 1)
+      flag(
+        `one key state as epochs ${epochs.join(' and ')} of ${claimsOf[0]?.group ?? ''}`,
+        claimsOf,
+      );
+  }
+  // The first completed key ceremony of each group in the log.
+  const firstKey = new Map<string, number>();
+  leaves.forEach((leaf, i) => {
+    if (leaf?.kind === 'key' && leaf.outcome === 'completed' && leaf.group !== null)
+      if (!firstKey.has(leaf.group)) firstKey.set(leaf.group, i);
+  });
+  const unproven = claims.filter((c) => !c.derived && (firstKey.get(c.group) ?? c.index) < c.index);
+  if (unproven.length > 0) flag('a key state without the key ceremony the log holds', unproven);
   const epochs = byEpoch.size;
   checks.add(
     'one key history per group',
-    forks.length === 0,
+    problems.length === 0,
     'KEY_HISTORY_FORKED',
-    `the ${claims.length} verified signing ceremonies name one key state per epoch (${epochs} group epochs)`,
-    `signing ceremonies ran under different key states (or key ceremonies) of ${list(forks)}: the coordinator forked the group's key history; find which members hold shares of which with conclave audit ID`,
+    `the ${claims.length} verified signing ceremonies name one key state per epoch (${epochs} group epochs; ${claims.filter((c) => c.derived).length} derived from their key ceremony)`,
+    `${list(problems)}: the coordinator forked the group's key history, or hides which key ceremony made a key state; run conclave audit ID on each ceremony named`,
   );
   return [...involved];
 }
@@ -673,6 +699,12 @@ interface Verified {
   readonly keyState: KeyStateClaim | undefined;
 }
 
+/**
+ * The facts of a completed signing leaf from its bundle, and the key state it ran under, when the
+ * bundle verifies under the auditor's keys and its transcript is exactly the one the leaf covers;
+ * undefined when it is missing or does not verify (facts null: it verifies but is no source of
+ * facts).
+ */
 function verifiedFacts(
   input: VerifyLogInput,
   leaf: LogLeaf,
@@ -725,6 +757,7 @@ function verifiedFacts(
           group: b.group.name,
           epoch: epoch.epoch,
           publicKeyPackage: epoch.publicKeyPackage,
+          derived: report.keyPackage === 'derived',
           ...(epoch.keyCeremony === undefined ? {} : { keyCeremony: epoch.keyCeremony.ceremonyId }),
         };
   return { facts: signingFacts(leaf, index, entries) ?? null, keyState };

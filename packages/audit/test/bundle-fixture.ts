@@ -191,7 +191,7 @@ export interface SigningOptions {
   readonly beforeProtocol3?: boolean;
   /**
    * Sign under a key dealt for this bundle alone, not the one every fixture of `release` shares:
-   * a log holding both shows two key states of epoch 0 (a forked key history).
+   * a log holding both shows two key states of one epoch (a forked key history).
    */
   readonly freshKey?: boolean;
 }
@@ -199,7 +199,7 @@ export interface SigningOptions {
 let released: ReturnType<typeof frost.keys.dealer> | undefined;
 
 /**
- * The key state every signing fixture of group `release` signs under (epoch 0), dealt once: an
+ * The key state every signing fixture of group `release` signs under (its one epoch), dealt once: an
  * auditor reading a log of several of them must find one key history (verifyLog), as a real
  * coordinator's log has.
  */

@@ -24,6 +24,7 @@ import {
   verifyGovernanceEntry,
   verifyLog,
   type BundleTrust,
+  type CeremonyBundle,
   type LogLeaf,
   type TranscriptEntry,
 } from '../src/index.js';
@@ -914,16 +915,37 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
 // two of them claiming different key states for one epoch of one group (a forked key history).
 describe('verifyLog: one key history per group', () => {
   /** A log of completed signing ceremonies of `release` (each really signed), bundles given. */
-  function signedLog(ceremonies: readonly { id: string; freshKey?: boolean }[]) {
+  function signedLog(
+    ceremonies: readonly { id: string; freshKey?: boolean; epoch?: number }[],
+    /** A completed key ceremony of `release` is logged first (the one that made its key). */
+    keyLeaf = false,
+  ) {
     const log = new MemLog().grow(1, 'key');
+    if (keyLeaf)
+      log.leaves.push(
+        encodeLeaf(
+          leafFor({
+            ceremonyId: 'c_dkg0000000000001',
+            kind: 'key',
+            group: 'release',
+            outcome: 'completed',
+            at: T - HOUR,
+            transcript: [],
+          }),
+        ),
+      );
     const transcripts = new Map<string, TranscriptEntry[]>();
     const bundles = new Map<string, { bundle: unknown; trust: BundleTrust }>();
-    ceremonies.forEach(({ id, freshKey }, i) => {
+    ceremonies.forEach(({ id, freshKey, epoch }, i) => {
       const c = completedCeremony({
         ceremonyId: id,
         completedAt: T + i * HOUR,
         ...(freshKey === true ? { freshKey } : {}),
       });
+      // The coordinator numbers the epoch in its bundle as it likes (signing messages name the
+      // package's hash, not the epoch); without the key ceremony nothing ties the number.
+      if (epoch !== undefined)
+        for (const e of (c.bundle as CeremonyBundle).group?.epochs ?? []) e.epoch = epoch;
       log.leaves.push(encodeLeaf(c.leaf));
       transcripts.set(`sign:${id}`, c.transcript);
       bundles.set(id, { bundle: c.bundle, trust: c.trust });
@@ -945,14 +967,40 @@ describe('verifyLog: one key history per group', () => {
     const r = signedLog([{ id: 'c_keyone000000001' }, { id: 'c_keyone000000002' }]);
     expect(r.checks.filter((c) => !c.ok)).toEqual([]);
     expect(history(r)).toMatchObject({ ok: true });
-    expect(history(r)?.detail).toMatch(/2 verified signing ceremonies .* \(1 group epochs\)/);
+    expect(history(r)?.detail).toMatch(
+      /2 verified signing ceremonies name one key state per epoch \(1 group epochs; 0 derived/,
+    );
   });
 
   it('two key states claimed for one epoch, each bundle verifying alone: KEY_HISTORY_FORKED, both leaves bad', () => {
     const r = signedLog([{ id: 'c_keyone000000001' }, { id: 'c_keytwo000000002', freshKey: true }]);
     expect(r.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual(['KEY_HISTORY_FORKED']);
-    expect(history(r)?.detail).toMatch(/ of release@1: the coordinator forked/);
+    expect(history(r)?.detail).toMatch(
+      /^two key states of release@1 \(c_keyone000000001, c_keytwo000000002\): the coordinator forked/,
+    );
     expect(r.unverifiedCeremonies).toEqual([]);
     expect(r.badLeaves).toEqual([1, 2]);
+  });
+
+  it('one key state under two epoch numbers: KEY_HISTORY_FORKED', () => {
+    const r = signedLog([{ id: 'c_keyone000000001' }, { id: 'c_keyone000000002', epoch: 7 }]);
+    expect(r.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual(['KEY_HISTORY_FORKED']);
+    expect(history(r)?.detail).toMatch(/^one key state as epochs 1 and 7 of release/);
+    expect(r.badLeaves).toEqual([1, 2]);
+  });
+
+  it('a fork hidden under another epoch number, its key ceremony left out though the log holds the group’s: KEY_HISTORY_FORKED', () => {
+    const fork = [
+      { id: 'c_keyone000000001' },
+      { id: 'c_keytwo000000002', freshKey: true, epoch: 7 },
+    ];
+    // Without a key ceremony of the group in the log, the numbers are all there is: it passes.
+    expect(history(signedLog(fork))).toMatchObject({ ok: true });
+    const r = signedLog(fork, true);
+    expect(r.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual(['KEY_HISTORY_FORKED']);
+    expect(history(r)?.detail).toMatch(
+      /^a key state without the key ceremony the log holds \(c_keyone000000001, c_keytwo000000002\)/,
+    );
+    expect(r.badLeaves).toEqual([2, 3]);
   });
 });

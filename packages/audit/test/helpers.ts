@@ -29,15 +29,17 @@ export class MemLog {
   }
 
   /**
-   * A filler leaf of an empty transcript: a completed signing ceremony by default; `key` when a
-   * test gives verifyLog bundles (a completed signing leaf without one is unverified).
+   * A filler leaf of an empty transcript: a completed signing ceremony of `release` by default;
+   * `key` when a test gives verifyLog bundles (a completed signing leaf without one is
+   * unverified), of another group (a completed key ceremony of `release` in the log would require
+   * every signing bundle of `release` after it to derive its key state from one).
    */
   appendLeaf(i = this.leaves.length, kind: 'sign' | 'key' = 'sign'): Uint8Array {
     const leaf = encodeLeaf(
       leafFor({
         ceremonyId: `ceremony-${String(i).padStart(6, '0')}`,
         kind,
-        group: 'release',
+        group: kind === 'key' ? 'filler' : 'release',
         outcome: 'completed',
         at: 1_700_000_000_000 + i,
         transcript: [],
