@@ -6,12 +6,16 @@
 //      directory is fsynced, and only then is the backup removed.
 // A crash leaves either the old share in place (pending file beside it) or the new one (backup
 // beside it); `recoverShares` finishes or discards a pending swap by the ceremony's outcome.
-// Dot-files are not shares: `Home.listShares` skips them.
+// Dot-files are not shares: `Home.listShares` skips them. Two processes of one member (an agent
+// beside `conclave keygen`) may both come to put one staged share in place: each step 2 runs under
+// the group's swap lock (`.share-swap-<group>.lock` in the home), and finds a staged file the other
+// already put in place done, not failed.
 import { constants as fsConstants } from 'node:fs';
-import { link, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ed25519 as frost, type KeyPackage } from '@conclave/frost';
 import { ClientError, errnoCode } from './errors.js';
+import { acquireFileLock } from './file-lock.js';
 import { ShareMetadataSchema, type Home, type ShareMetadata } from './home.js';
 import { writeKeystore, type ScryptParams } from './keystore.js';
 
@@ -59,8 +63,55 @@ export async function stageShare(
   return path;
 }
 
+/** How long step 2 waits for another process of this member putting a share of the group in place. */
+const SWAP_LOCK_WAIT_MS = 30_000;
+
+/** Runs `fn` holding the swap lock of `group` in `home` (one step 2 at a time per group). */
+async function withSwapLock<T>(home: Home, group: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireFileLock(join(home.dir, `.share-swap-${group}.lock`), {
+    busyCode: 'TIMEOUT',
+    ioCode: 'KEYSTORE_IO_ERROR',
+    waitMs: SWAP_LOCK_WAIT_MS,
+    what: `the share of ${group} being put in place`,
+  });
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Whether the staged file at `pendingPath` is gone because another process of this member already
+ * put it in place: the live share's header names its ceremony. (Read under the swap lock, after
+ * that process let go; the header decides only this, not which share is trusted.)
+ */
+async function alreadyInPlace(home: Home, group: string, pendingPath: string): Promise<boolean> {
+  try {
+    await stat(pendingPath);
+    return false;
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') return false;
+  }
+  const ceremonyId = PENDING.exec(basename(pendingPath))?.[2];
+  const live = await home.shareMetadata(group).catch(() => undefined);
+  return ceremonyId !== undefined && live?.ceremonyId === ceremonyId;
+}
+
 /** Step 2: the pending share becomes the share; the old one is kept as a backup until it is. */
-export async function promoteShare(
+export function promoteShare(
+  home: Home,
+  group: string,
+  pendingPath: string,
+  previousEpoch: number | undefined,
+): Promise<string> {
+  return withSwapLock(home, group, async () => {
+    if (await alreadyInPlace(home, group, pendingPath)) return home.sharePath(group);
+    return swapIn(home, group, pendingPath, previousEpoch);
+  });
+}
+
+async function swapIn(
   home: Home,
   group: string,
   pendingPath: string,
@@ -99,11 +150,14 @@ export async function promoteShare(
  * A key ceremony's first share of `group` (a DKG): the staged file becomes the share, never over
  * one already there (KEYSTORE_EXISTS: a group this member holds a share of is not made again).
  */
-export async function promoteNewShare(
-  home: Home,
-  group: string,
-  pendingPath: string,
-): Promise<string> {
+export function promoteNewShare(home: Home, group: string, pendingPath: string): Promise<string> {
+  return withSwapLock(home, group, async () => {
+    if (await alreadyInPlace(home, group, pendingPath)) return home.sharePath(group);
+    return linkIn(home, group, pendingPath);
+  });
+}
+
+async function linkIn(home: Home, group: string, pendingPath: string): Promise<string> {
   const live = home.sharePath(group);
   try {
     await link(pendingPath, live);

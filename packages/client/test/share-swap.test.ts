@@ -26,6 +26,7 @@ import {
   stageShare,
   type ShareMetadata,
 } from '../src/index.js';
+import { promoteNewShare } from '../src/share-swap.js';
 
 const KDF = { N: 2 ** 16, r: 8, p: 1 };
 const PASS = 'test passphrase';
@@ -109,6 +110,43 @@ describe('share swap', () => {
     expect(files()).toEqual(['release.key']);
     expect((await home.loadShare('release', PASS)).metadata.ceremonyId).toBe('c_completed00001');
     expect(log).toHaveLength(2);
+  });
+
+  // An agent beside `conclave keygen` (one stood down, recovering by the signed outcome) may both
+  // put one staged share in place: one at a time, and the second finds it done.
+  it('two processes putting one staged share in place: both succeed, the new share is live, no backup is left', async () => {
+    const { home, keys, meta, files } = await fixture();
+    const staged = await stageShare(home, keys[1]!, meta('c_twoprocs000001', 1), PASS, KDF);
+    const other = await Home.open(home.dir);
+    const done = await Promise.all([
+      promoteShare(home, 'release', staged, 0),
+      promoteShare(other, 'release', staged, 0),
+    ]);
+    expect(done).toEqual([home.sharePath('release'), other.sharePath('release')]);
+    expect(files()).toEqual(['release.key']);
+    expect((await home.loadShare('release', PASS)).metadata.ceremonyId).toBe('c_twoprocs000001');
+    expect(readdirSync(home.dir).filter((f) => f.includes('swap'))).toEqual([]);
+  });
+
+  it('a DKG’s staged share put in place twice: the second finds it done, not KEYSTORE_EXISTS', async () => {
+    const { home, keys, meta } = await fixture();
+    const fresh = await Home.init(mkdtempSync(join(tmpdir(), 'conclave-swap-')), 'alice', PASS, {
+      kdfParams: KDF,
+    });
+    const staged = await stageShare(fresh, keys[1]!, meta('c_dkgtwice000001', 0), PASS, KDF);
+    const done = await Promise.all([
+      promoteNewShare(fresh, 'release', staged),
+      promoteNewShare(await Home.open(fresh.dir), 'release', staged),
+    ]);
+    expect(done).toEqual([fresh.sharePath('release'), fresh.sharePath('release')]);
+    expect(readdirSync(join(fresh.dir, 'shares'))).toEqual(['release.key']);
+    // A staged file that is gone for another reason (deleted: an aborted ceremony) still fails.
+    const lost = await stageShare(home, keys[2]!, meta('c_discarded00001', 1), PASS, KDF);
+    await discardStagedShare(lost);
+    await expect(promoteShare(home, 'release', lost, 0)).rejects.toMatchObject({
+      code: 'KEYSTORE_IO_ERROR',
+    });
+    expect((await home.shareMetadata('release')).ceremonyId).toBe('c_dkg0000000000');
   });
 
   it('leaves a swap of a ceremony that is still open alone', async () => {
