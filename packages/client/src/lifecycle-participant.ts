@@ -463,7 +463,11 @@ export class LifecycleParticipant {
    * Sends this dealer's round 2, first or `again` (the round-1 list re-delivered). Its first
    * refused as DUPLICATE: another process of this member sent its round 2 first (a repair helper
    * whose round 1 was lost with the connection has no package in the relay to tell it by), and
-   * this one stands down, as at round 1.
+   * this one stands down, as at round 1. Not covered: that repair helper's round 2 reaching the
+   * coordinator before the other process's. Its σ then sums its own delta, not the one the others
+   * received, and the repaired member's check fails the repair, blaming nobody. Re-sending round 1
+   * as the same sealed envelope would tell the two apart (REPLAYED_MESSAGE: ours; DUPLICATE: the
+   * other's).
    */
   async #sendRound2(body: KeyRound2, again: boolean): Promise<void> {
     this.#round2Body = body;

@@ -84,7 +84,10 @@ async function withSwapLock<T>(home: Home, group: string, fn: () => Promise<T>):
 /**
  * Whether the staged file at `pendingPath` is gone because another process of this member already
  * put it in place: the live share's header names its ceremony. (Read under the swap lock, after
- * that process let go; the header decides only this, not which share is trusted.)
+ * that process let go; the header decides only this, not which share is trusted.) Someone who can
+ * write the home could delete the staged file and edit that header, and so turn this swap's
+ * KEYSTORE_IO_ERROR into a success that left the old share live; deleting the staged file alone
+ * already loses the new share, so the header adds nothing to what such a writer can do.
  */
 async function alreadyInPlace(home: Home, group: string, pendingPath: string): Promise<boolean> {
   try {
@@ -257,9 +260,15 @@ export async function recoverShares(
         log?.(`${p.group}: ${err instanceof Error ? err.message : String(err)}`);
       }
     } else if (state === 'completed') {
-      const previous = await liveEpoch(home, p.group, passphrase, log);
-      await promoteShare(home, p.group, p.path, previous);
-      log?.(`${p.group}: finished replacing the share (key ceremony ${p.ceremonyId} completed)`);
+      // A swap that fails (the swap lock held by a process that never lets go, an I/O error)
+      // leaves this staged share for the next recovery, and the others still get theirs.
+      try {
+        const previous = await liveEpoch(home, p.group, passphrase, log);
+        await promoteShare(home, p.group, p.path, previous);
+        log?.(`${p.group}: finished replacing the share (key ceremony ${p.ceremonyId} completed)`);
+      } catch (err) {
+        log?.(`${p.group}: ${err instanceof Error ? err.message : String(err)}`);
+      }
     } else if (state === 'aborted') {
       await discardStagedShare(p.path);
       log?.(`${p.group}: removed a share staged by aborted key ceremony ${p.ceremonyId}`);

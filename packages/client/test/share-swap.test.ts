@@ -4,6 +4,7 @@
 import {
   chmodSync,
   linkSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -149,6 +150,26 @@ describe('share swap', () => {
     expect((await home.shareMetadata('release')).ceremonyId).toBe('c_dkg0000000000');
   });
 
+  it('a swap that fails leaves its staged share and the others are still finished', async () => {
+    const { home, keys, meta, files } = await fixture();
+    const good = await stageShare(home, keys[1]!, meta('c_completed00002', 1), PASS, KDF);
+    // `aaa` (listed first): its live share is a directory, so the swap cannot replace it.
+    const shares = join(home.dir, 'shares');
+    mkdirSync(join(shares, 'aaa.key', 'inside'), { recursive: true });
+    const bad = join(shares, '.aaa.key.pending-c_aaa000000001');
+    writeFileSync(bad, readFileSync(good));
+    const log: string[] = [];
+    await recoverShares(
+      home,
+      PASS,
+      async () => 'completed',
+      (l) => log.push(l),
+    );
+    expect((await home.loadShare('release', PASS)).metadata.ceremonyId).toBe('c_completed00002');
+    expect(files()).toContain('.aaa.key.pending-c_aaa000000001');
+    expect(log.some((l) => /^aaa: could not replace the share of aaa/.test(l))).toBe(true);
+  });
+
   it('leaves a swap of a ceremony that is still open alone', async () => {
     const { home, keys, meta, files } = await fixture();
     await stageShare(home, keys[1]!, meta('c_stillopen00001', 1), PASS, KDF);
@@ -175,7 +196,7 @@ describe('recovering a swap names the old share by its authenticated epoch', () 
     const staged = await stageShare(home, keys[1]!, meta('c_completed00002', 1), PASS, KDF);
     if (edit !== undefined) editHeader(home.sharePath('release'), edit);
     const log: string[] = [];
-    const err = await recoverShares(
+    await recoverShares(
       home,
       PASS,
       async () => {
@@ -183,25 +204,25 @@ describe('recovering a swap names the old share by its authenticated epoch', () 
         return 'completed';
       },
       (l) => log.push(l),
-    ).then(
-      () => undefined,
-      (e: unknown) => e as { code?: string; message?: string },
     );
-    return { err, log, files };
+    // The swap's KEYSTORE_IO_ERROR is logged (the other staged shares would still be finished).
+    const failure = log.find((l) =>
+      l.startsWith('release: could not replace the share of release'),
+    );
+    return { failure, log, files };
   }
 
   it('an intact share is backed up under its epoch', async () => {
-    const { err, files } = await interruptedRecovery();
-    expect(err?.code).toBe('KEYSTORE_IO_ERROR');
+    const { failure, files } = await interruptedRecovery();
+    expect(failure).toContain('.release.key.epoch-0.bak');
     expect(files()).toEqual(['.release.key.epoch-0.bak', 'release.key']);
   });
 
   it('a header claiming another epoch is not believed: the backup is epoch-unknown (KEYSTORE_DECRYPT_FAILED logged)', async () => {
-    const { err, log, files } = await interruptedRecovery((m) => {
+    const { failure, log, files } = await interruptedRecovery((m) => {
       m['epoch'] = 7;
     });
-    expect(err?.code).toBe('KEYSTORE_IO_ERROR');
-    expect(err?.message).toContain('.release.key.epoch-unknown.bak');
+    expect(failure).toContain('.release.key.epoch-unknown.bak');
     expect(files()).toEqual(['.release.key.epoch-unknown.bak', 'release.key']);
     expect(log.join('\n')).toContain('KEYSTORE_DECRYPT_FAILED');
   });
