@@ -18,7 +18,7 @@ import {
   type LogLeaf,
   type TranscriptEntry,
 } from '@conclave/audit';
-import { newCeremonyId, type Release, type SealedBody } from '@conclave/protocol';
+import { type Release } from '@conclave/protocol';
 import { verifyInclusion } from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import {
@@ -26,11 +26,11 @@ import {
   connect,
   fetchLog,
   getOk,
+  signRelease,
   signingBundlesOf,
   sampleRelease,
   setupGroup,
   testScope,
-  type Frame,
 } from './helpers.js';
 
 import { leafTranscript } from '../src/log/service.js';
@@ -80,26 +80,7 @@ describe('an unratified hotfix in the transparency log', () => {
     for (const m of members) cleanups.push(() => void m.client.close());
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
 
-    const sign = async (release: Release): Promise<{ id: string; end: Frame }> => {
-      const id = newCeremonyId();
-      const end = alice.client.next(
-        (f) =>
-          f.type === 'envelope' &&
-          f.ceremonyId === id &&
-          (f.body.type === 'sign.complete' || f.body.type === 'sign.aborted'),
-        20_000,
-      );
-      expect(
-        await alice.client.submit(id, {
-          type: 'sign.request',
-          group: 'release',
-          release,
-        } as SealedBody),
-      ).toMatchObject({ type: 'envelope' });
-      await bob.approve(id, 'release');
-      await carol.approve(id, 'release');
-      return { id, end: await end };
-    };
+    const sign = (release: Release) => signRelease(alice, [bob, carol], release);
     const hotfixes = async () =>
       (await bob.client.query({ type: 'hotfix.list.get' }, 'hotfix.list')).hotfixes;
 

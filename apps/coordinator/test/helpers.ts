@@ -921,3 +921,27 @@ export async function signingBundlesOf(t: TestCoordinator, leaves: readonly Uint
   const trust = pinnedTrust(t);
   return { of: (leaf: { ceremonyId: string }) => bundles.get(leaf.ceremonyId), trust: () => trust };
 }
+
+/**
+ * `requester` asks `group` to sign `release`, and each of `approvers` approves (their fake members
+ * commit and sign); resolves with the ceremony's end as the requester sees it (sign.complete or
+ * sign.aborted).
+ */
+export async function signRelease(
+  requester: FakeMember,
+  approvers: readonly FakeMember[],
+  release: Release,
+  group = 'release',
+): Promise<{ id: string; end: Frame }> {
+  const id = newCeremonyId();
+  const end = requester.client.next(
+    (f) =>
+      f.type === 'envelope' &&
+      f.ceremonyId === id &&
+      (f.body.type === 'sign.complete' || f.body.type === 'sign.aborted'),
+    20_000,
+  );
+  expectAck(await requester.client.submit(id, { type: 'sign.request', group, release }));
+  for (const a of approvers) await a.approve(id, group);
+  return { id, end: await end };
+}

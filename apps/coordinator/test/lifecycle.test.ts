@@ -34,6 +34,7 @@ import {
   openRefresh,
   sampleRelease,
   setupGroup,
+  signRelease,
   signingBundlesOf,
   type Frame,
   type TestClient,
@@ -461,25 +462,9 @@ describe('lifecycle ceremonies', () => {
   it('signs under epoch 0, refreshes, signs under epoch 1: the log with every bundle shows one key history', async () => {
     const { c, admin, members, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
     const [alice, bob, carol] = members as [FakeMember, FakeMember, FakeMember];
-    const sign = async (version: string): Promise<{ sid: string; end: string }> => {
-      const sid = newCeremonyId();
-      const end = alice.client.next(
-        (f) =>
-          f.type === 'envelope' &&
-          f.ceremonyId === sid &&
-          (f.body.type === 'sign.complete' || f.body.type === 'sign.aborted'),
-        20_000,
-      );
-      expectAck(
-        await alice.client.submit(sid, {
-          type: 'sign.request',
-          group: 'release',
-          release: sampleRelease(version),
-        }),
-      );
-      await bob.approve(sid, 'release');
-      await carol.approve(sid, 'release');
-      return { sid, end: (await end).body.type as string };
+    const sign = async (version: string) => {
+      const { id, end } = await signRelease(alice, [bob, carol], sampleRelease(version));
+      return { sid: id, end: end.body.type as string };
     };
     expect((await sign('1.0.0')).end).toBe('sign.complete');
     const cid = await openRefresh(admin, groupPublicKey, 0);

@@ -447,13 +447,7 @@ export class LifecycleParticipant {
   async #sendRound1(again: boolean): Promise<void> {
     const body = this.#round1Body;
     if (body === undefined) return;
-    let sent: Awaited<ReturnType<typeof sendRound>>;
-    try {
-      sent = await sendRound(() => this.#send(DKG_ROUNDS.round1, body), again);
-    } catch (err) {
-      if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
-      return this.#standDown();
-    }
+    const sent = await this.#sendRound(DKG_ROUNDS.round1, body, again);
     if (sent === 'sent') this.#round1Acked = true;
     if (sent === 'unsure')
       this.#log('round 1 may not have reached the coordinator; sending it again when it asks');
@@ -471,15 +465,23 @@ export class LifecycleParticipant {
    */
   async #sendRound2(body: KeyRound2, again: boolean): Promise<void> {
     this.#round2Body = body;
-    let sent: Awaited<ReturnType<typeof sendRound>>;
+    const sent = await this.#sendRound(DKG_ROUNDS.round2, body, again);
+    if (sent === 'unsure')
+      this.#log('round 2 may not have reached the coordinator; sending it again when it asks');
+  }
+
+  /** sendRound; a first send refused as DUPLICATE (another process of this member) stands down. */
+  async #sendRound(
+    round: string,
+    body: SealedBody,
+    again: boolean,
+  ): Promise<Awaited<ReturnType<typeof sendRound>>> {
     try {
-      sent = await sendRound(() => this.#send(DKG_ROUNDS.round2, body), again);
+      return await sendRound(() => this.#send(round, body), again);
     } catch (err) {
       if (!(err instanceof ClientError && err.code === 'DUPLICATE')) throw err;
       return this.#standDown();
     }
-    if (sent === 'unsure')
-      this.#log('round 2 may not have reached the coordinator; sending it again when it asks');
   }
 
   /**
@@ -527,15 +529,9 @@ export class LifecycleParticipant {
    */
   async #sendConfirmation(body: DkgConfirm, again = false): Promise<void> {
     // Sent again, it may cross the first still being recorded (DUPLICATE) or the end of the
-    // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides.
-    let sent: Awaited<ReturnType<typeof sendRound>>;
-    try {
-      sent = await sendRound(() => this.#send(DKG_ROUNDS.confirm, body), again);
-    } catch (err) {
-      // The first one refused as DUPLICATE: another process of this member confirmed first.
-      if (err instanceof ClientError && err.code === 'DUPLICATE') return this.#standDown();
-      throw err;
-    }
+    // ceremony (UNEXPECTED_MESSAGE): whatever the answer, the outcome decides. The first refused as
+    // DUPLICATE: another process of this member confirmed first (#sendRound stands down).
+    const sent = await this.#sendRound(DKG_ROUNDS.confirm, body, again);
     if (sent === 'unsure')
       this.#log(
         'the confirmation may not have reached the coordinator; ' +

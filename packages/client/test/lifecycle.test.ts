@@ -490,6 +490,19 @@ function refreshOf(
   };
 }
 
+/**
+ * alice's home (prefix `prefix`) holding her epoch-0 share of a dealt 2-of-3 group under
+ * `passphrase`, and the admin's refresh `open` of it (`start`).
+ */
+async function aliceRefresh(prefix: string, passphrase: string) {
+  const names = ['alice', 'bob', 'carol'];
+  const g = dealtGroup(names, GROUP);
+  const home = await pinnedHome(prefix, passphrase, g.admin, generateIdentityKey());
+  await home.saveShare(g.keyPackage('alice'), g.metadata('alice'), passphrase);
+  const open = newCeremonyId();
+  return { g, home, open, start: refreshOf(g, names, open) };
+}
+
 // A member reconnects with a share staged by an earlier ceremony, and the coordinator re-sends the
 // start of an open one at once: the glue takes part only once the recovery of the staged share
 // is done. Otherwise begin() would check (and deal from) the share the recovery may be about to
@@ -532,12 +545,7 @@ describe('attachLifecycle: a start re-sent at connect waits for the recovery of 
   }, 40_000);
 
   it('forgets a start it stood aside from (its share did not load), so the next connect takes it again', async () => {
-    const names = ['alice', 'bob', 'carol'];
-    const g = dealtGroup(names, GROUP);
-    const home = await pinnedHome('conclave-aside-', 'right', g.admin, generateIdentityKey());
-    await home.saveShare(g.keyPackage('alice'), g.metadata('alice'), 'right');
-    const open = newCeremonyId();
-    const start = refreshOf(g, names, open);
+    const { g, home, open, start } = await aliceRefresh('conclave-aside-', 'right');
     const { connection, sent, deliver } = fakeConnection();
     const lc = attachLifecycle({ connection, home, key: g.ids['alice']!, passphrase: 'wrong' });
     const outcomes: unknown[] = [];
@@ -557,12 +565,7 @@ describe('attachLifecycle: a start re-sent at connect waits for the recovery of 
 // the same round 1 again; otherwise the ceremony waited for its round deadline.
 describe('attachLifecycle: a round 1 lost with the connection', () => {
   it('a start re-delivered goes to its participant, which sends the same round 1 again', async () => {
-    const names = ['alice', 'bob', 'carol'];
-    const g = dealtGroup(names, GROUP);
-    const home = await pinnedHome('conclave-lost-', 'pw', g.admin, generateIdentityKey());
-    await home.saveShare(g.keyPackage('alice'), g.metadata('alice'), 'pw');
-    const open = newCeremonyId();
-    const start = refreshOf(g, names, open);
+    const { g, home, open, start } = await aliceRefresh('conclave-lost-', 'pw');
     const attempts: SealedBody[] = [];
     const { connection, sent, deliver } = fakeConnection(undefined, (body) => {
       if (body.type !== 'key.round1') return undefined;
