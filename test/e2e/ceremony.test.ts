@@ -448,6 +448,39 @@ describe('DKG with a bad round-2 share', () => {
   });
 });
 
+describe('DKG with the coordinator killed mid-ceremony', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await Cluster.start();
+  });
+  afterEach(async () => c?.stopMembers());
+  afterAll(async () => c?.close());
+
+  it('survives SIGKILL after round 1 began: members reconnect, the one that joins later too, and the key is made', async () => {
+    const members = ['alice', 'bob', 'carol'];
+    await c.addMembers(members);
+    const id = await c.createGroup('ops', 2, members);
+    const env = { CONCLAVE_PASSPHRASE: PASSPHRASE };
+    const keygen = (m: string) => c.spawn(m, ['keygen', 'ops', '--timeout', '90', '--json'], env);
+    // alice and bob send round 1; carol is not there yet, so the ceremony waits in round 1.
+    const early = [keygen('alice'), keygen('bob')];
+    for (const p of early) await waitFor(p, /round 1 \(2-of-3 ops\)/);
+    await c.restartCoordinator();
+    // The restarted coordinator reloads the ceremony with both round-1 packages, and sends carol
+    // the start when she connects.
+    const carol = keygen('carol');
+    const done = await Promise.all([...early, carol].map((p) => p.exited));
+    const all = [...early, carol];
+    for (const [i, code] of done.entries()) expect(code, all[i]!.stderr).toBe(0);
+    const keys = all.map((p) => doc<{ groupPublicKey: string; ceremonyId: string }>(p));
+    expect(new Set(keys.map((k) => k.groupPublicKey)).size).toBe(1);
+    expect(keys.map((k) => k.ceremonyId)).toEqual([id, id, id]);
+    for (const m of members) expect(c.shareFiles(m)).toEqual(['ops.key']);
+    // Each early member reconnected after the restart.
+    for (const p of early) expect(p.stderr).toMatch(/reconnected/);
+  });
+});
+
 describe('3-of-5 with agents (ROAST)', () => {
   const members = ['alice', 'bob', 'carol', 'dave', 'erin'];
   let c: Cluster;
