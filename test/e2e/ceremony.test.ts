@@ -417,17 +417,17 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
   });
 });
 
-describe('DKG with a bad round-2 share', () => {
+describe('DKG faults: a bad round-2 share; the coordinator killed mid-ceremony', () => {
+  const members = ['alice', 'bob', 'carol'];
   let c: Cluster;
   beforeAll(async () => {
     c = await Cluster.start();
+    await c.addMembers(members);
   });
   afterEach(async () => c?.stopMembers());
   afterAll(async () => c?.close());
 
   it('aborts with the culprit named and no share file written anywhere', async () => {
-    const members = ['alice', 'bob', 'carol'];
-    await c.addMembers(members);
     const id = await c.createGroup('ops', 2, members);
     const results = await c.keygen('ops', members, {
       bob: { CONCLAVE_TEST_FAULT: 'bad-dkg-share' },
@@ -446,36 +446,25 @@ describe('DKG with a bad round-2 share', () => {
     // that opens bob's boxes, so his bad share is proven, not the accusers' word.
     await auditNames(c, 'carol', id, 'bob', /^proven by .*fails vss_verify/);
   });
-});
-
-describe('DKG with the coordinator killed mid-ceremony', () => {
-  let c: Cluster;
-  beforeAll(async () => {
-    c = await Cluster.start();
-  });
-  afterEach(async () => c?.stopMembers());
-  afterAll(async () => c?.close());
 
   it('survives SIGKILL after round 1 began: members reconnect, the one that joins later too, and the key is made', async () => {
-    const members = ['alice', 'bob', 'carol'];
-    await c.addMembers(members);
-    const id = await c.createGroup('ops', 2, members);
+    const id = await c.createGroup('infra', 2, members);
     const env = { CONCLAVE_PASSPHRASE: PASSPHRASE };
-    const keygen = (m: string) => c.spawn(m, ['keygen', 'ops', '--timeout', '90', '--json'], env);
+    const keygen = (m: string) => c.spawn(m, ['keygen', 'infra', '--timeout', '90', '--json'], env);
     // alice and bob send round 1; carol is not there yet, so the ceremony waits in round 1.
     const early = [keygen('alice'), keygen('bob')];
-    for (const p of early) await waitFor(p, /round 1 \(2-of-3 ops\)/);
+    for (const p of early) await waitFor(p, /round 1 \(2-of-3 infra\)/);
     await c.restartCoordinator();
     // The restarted coordinator reloads the ceremony with both round-1 packages, and sends carol
     // the start when she connects.
     const carol = keygen('carol');
-    const done = await Promise.all([...early, carol].map((p) => p.exited));
     const all = [...early, carol];
+    const done = await Promise.all(all.map((p) => p.exited));
     for (const [i, code] of done.entries()) expect(code, all[i]!.stderr).toBe(0);
     const keys = all.map((p) => doc<{ groupPublicKey: string; ceremonyId: string }>(p));
     expect(new Set(keys.map((k) => k.groupPublicKey)).size).toBe(1);
     expect(keys.map((k) => k.ceremonyId)).toEqual([id, id, id]);
-    for (const m of members) expect(c.shareFiles(m)).toEqual(['ops.key']);
+    for (const m of members) expect(c.shareFiles(m)).toEqual(['infra.key']);
     // Each early member reconnected after the restart.
     for (const p of early) expect(p.stderr).toMatch(/reconnected/);
   });
