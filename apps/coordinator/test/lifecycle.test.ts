@@ -362,6 +362,18 @@ async function openRepair(admin: TestClient, groupPublicKey: string, epoch: numb
   return rid;
 }
 
+/**
+ * A 2-of-3 group of alice, bob and carol where carol lost her share, and the admin's repair of it
+ * by alice and bob, opened with `helper` misbehaving as `tamper`.
+ */
+async function repairTampered(helper: string, tamper: Holder['tamper']) {
+  const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+  holders.get('carol')!.m.keyPackages.delete('release');
+  holders.get(helper)!.tamper = tamper;
+  const rid = await openRepair(admin, groupPublicKey, 0);
+  return { c, admin, holders, rid };
+}
+
 /** The evidence `accuser` makes for a complaint about `box`, from `dealer` in ceremony `cid`. */
 function evidenceOf(accuser: Holder, cid: string, dealer: Holder, box: unknown) {
   return proveBoxComplaint(accuser.m.key, {
@@ -761,11 +773,8 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
   });
 
   it('judges a complaint about a repair σ: a box without a scalar is the helper’s fault, a scalar names nobody', async () => {
-    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const { c, admin, holders, rid } = await repairTampered('bob', 'sigma');
     const carol = holders.get('carol')!;
-    carol.m.keyPackages.delete('release');
-    holders.get('bob')!.tamper = 'sigma';
-    const rid = await openRepair(admin, groupPublicKey, 0);
     await until(() => carol.errors.length > 0);
     const boxes = carol.delivered.get(rid)!;
     const complain = (dealer: string) =>
@@ -795,11 +804,8 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
   });
 
   it('ends a repair in round 1 when the repaired member (who deals nothing) refuses the start: nobody blamed, the audit agrees', async () => {
-    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
+    const { c, admin, holders, rid } = await repairTampered('bob', 'silent');
     const carol = holders.get('carol')!;
-    carol.m.keyPackages.delete('release');
-    holders.get('bob')!.tamper = 'silent';
-    const rid = await openRepair(admin, groupPublicKey, 0);
     // alice's round 1 is in, bob's is not: round 1 is still in progress.
     await admin.next(
       (f) =>
@@ -835,11 +841,8 @@ describe('lifecycle refusals (each with its code; nothing saved)', () => {
   });
 
   it('judges a complaint about a repair delta (a helper’s round-1 box to another helper): no scalar is that helper’s fault', async () => {
-    const { c, admin, holders, groupPublicKey } = await setup(['alice', 'bob', 'carol'], 2);
-    holders.get('carol')!.m.keyPackages.delete('release');
-    holders.get('alice')!.tamper = 'delta';
+    const { c, admin, holders, rid } = await repairTampered('alice', 'delta');
     const bob = holders.get('bob')!;
-    const rid = await openRepair(admin, groupPublicKey, 0);
     // bob cannot make his σ from alice's delta; the holder stops there and the test complains.
     await until(() => bob.errors.length > 0);
     const box = bob.delivered.get(rid)!.find((b) => b.sender === 'alice');

@@ -4,6 +4,28 @@ import type { KeyMachine } from '../src/index.js';
 import { nextDeadline } from '../src/index.js';
 import { accept, hex, keyInput, NAMES, refused, startKey } from './helpers.js';
 
+/** `member`'s dkg.fail naming `culprit` is accepted and aborts the ceremony (CULPRIT_REPORTED). */
+function reportsCulprit(
+  actor: Actor<KeyMachine>,
+  member: string,
+  culprit: string,
+  reason: string,
+  at: number,
+) {
+  accept(actor, { type: 'dkg.fail', member, culprit, reason, at });
+  const snap = actor.getSnapshot();
+  expect(snap.value).toBe('aborted');
+  expect(snap.output).toEqual({
+    status: 'aborted',
+    code: 'CULPRIT_REPORTED',
+    culprit,
+    reportedBy: member,
+    reason,
+    at,
+  });
+  return snap;
+}
+
 const members = (n: number) => NAMES.slice(0, n);
 
 function throughRound2(n: number, t: number): Actor<KeyMachine> {
@@ -192,23 +214,7 @@ describe('key ceremony (DKG)', () => {
       'NOT_A_MEMBER',
     );
     accept(actor, { type: 'dkg.round2', member: 'bob', recipients: ['alice', 'carol'], at: 1_200 });
-    accept(actor, {
-      type: 'dkg.fail',
-      member: 'alice',
-      culprit: 'bob',
-      reason: 'vss_verify failed',
-      at: 1_300,
-    });
-    const snap = actor.getSnapshot();
-    expect(snap.value).toBe('aborted');
-    expect(snap.output).toEqual({
-      status: 'aborted',
-      code: 'CULPRIT_REPORTED',
-      culprit: 'bob',
-      reportedBy: 'alice',
-      reason: 'vss_verify failed',
-      at: 1_300,
-    });
+    reportsCulprit(actor, 'alice', 'bob', 'vss_verify failed', 1_300);
     // Nothing from an aborted DKG is reused: it takes no further events.
     refused(
       actor,
@@ -232,23 +238,7 @@ describe('key ceremony (DKG)', () => {
       'NOT_A_MEMBER',
     );
     expect(actor.getSnapshot().value).toBe('waitingForRound1');
-    accept(actor, {
-      type: 'dkg.fail',
-      member: 'bob',
-      culprit: 'bob',
-      reason: 'start refused: the roster differs',
-      at: 1_200,
-    });
-    const snap = actor.getSnapshot();
-    expect(snap.value).toBe('aborted');
-    expect(snap.output).toEqual({
-      status: 'aborted',
-      code: 'CULPRIT_REPORTED',
-      culprit: 'bob',
-      reportedBy: 'bob',
-      reason: 'start refused: the roster differs',
-      at: 1_200,
-    });
+    const snap = reportsCulprit(actor, 'bob', 'bob', 'start refused: the roster differs', 1_200);
     // The deadline no longer runs: nobody is named for a round the refusal ended.
     expect(nextDeadline(snap)).toBeNull();
     refused(

@@ -868,7 +868,7 @@ const droppedForTest = new Set<string>();
 const DROPPED_ROUNDS = new Set(['dkg.round1', 'dkg.round2', 'key.round1', 'key.round2']);
 
 function dropForTest(envelope: Envelope): boolean {
-  if (testFault() !== 'drop-round-sends' || !DROPPED_ROUNDS.has(envelope.body.type)) return false;
+  if (!DROPPED_ROUNDS.has(envelope.body.type) || testFault() !== 'drop-round-sends') return false;
   const key = `${envelope.ceremonyId} ${envelope.body.type}`;
   if (droppedForTest.has(key)) return false;
   droppedForTest.add(key);
