@@ -96,7 +96,8 @@ const NEXT: Record<string, string> = {
     'do not approve; the coordinator sent something other than what was requested',
   BAD_APPROVAL_SIGNATURE:
     'if this member sent it: update conclave here and approve again; if a package was refused: the coordinator named an approver who did not sign, so keep the log and tell your security lead',
-  CONFIRMATION_REQUIRED: 'answer y, or pass --yes',
+  CONFIRMATION_REQUIRED:
+    'run it in a terminal and answer y, or pass --yes once you have read the statement above',
   DKG_ABORTED:
     'if a member is named, fix or remove it; if one refused the start, the message says why (a share of an older epoch: repair it); then ask again (`conclave group create`, or the refresh, reshare or repair): a failed key ceremony saved nothing, and the old shares stay valid',
   SIGNATURE_UNAVAILABLE: 'run `conclave fetch` from the home of a member who signed',
@@ -224,21 +225,36 @@ export function toError(e: unknown): {
  */
 export function humanError(err: { code: string; message: string }): string {
   const head = `conclave: ${terminalSafe(err.code)}: ${terminalSafe(err.message)}`;
+  const next = nextStep(err);
+  return next === undefined ? head : `${head} — ${next}`;
+}
+
+/**
+ * What to do next for this error, or undefined when its message says it already (it names a
+ * command to run) or its code needs no tail. The same words in the human line and in `--json`.
+ */
+export function nextStep(err: { code: string; message: string }): string | undefined {
   const next = NEXT[err.code] ?? DEFAULT_NEXT;
-  if (next === '' || /`conclave [^`]+`|\brun `[^`]+`/.test(err.message)) return head;
-  return `${head} — ${next}`;
+  if (next === '' || /`conclave [^`]+`|\brun `[^`]+`/.test(err.message)) return undefined;
+  return next;
 }
 
 export function printError(e: unknown, json: boolean): void {
   const err = toError(e);
   if (json) {
     process.stdout.write(
-      `${jsonForTerminal({ ok: false, error: { ...err.details, code: err.code, message: err.message } })}\n`,
+      `${jsonForTerminal({ ok: false, error: { ...err.details, code: err.code, message: err.message, ...nextField(err) } })}\n`,
     );
   } else {
     // The message may quote the coordinator or a bundle: escaped, newlines included.
     process.stderr.write(`${humanError(err)}\n`);
   }
+}
+
+/** `{ next }` for a JSON error document, when there is a next step to name. */
+function nextField(err: { code: string; message: string }): { next?: string } {
+  const next = nextStep(err);
+  return next === undefined ? {} : { next };
 }
 
 /**
@@ -287,7 +303,7 @@ export async function ask(question: string, muted = false): Promise<string> {
 /** y/N on a terminal; CONFIRMATION_REQUIRED without one (use --yes). */
 export async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) {
-    throw new CliError('CONFIRMATION_REQUIRED', 'no terminal to ask for approval; pass --yes');
+    throw new CliError('CONFIRMATION_REQUIRED', 'there is no terminal to ask for the approval on');
   }
   const a = (await ask(`${question} [y/N] `)).trim().toLowerCase();
   return a === 'y' || a === 'yes';

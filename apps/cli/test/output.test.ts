@@ -4,7 +4,7 @@ import type { CeremonyStatus } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import { progressLine } from '../src/commands.js';
 import { CliError } from '../src/errors.js';
-import { printError, toError } from '../src/output.js';
+import { nextStep, printError, toError } from '../src/output.js';
 
 const status = (over: Partial<CeremonyStatus>): CeremonyStatus => ({
   type: 'ceremony.status',
@@ -185,7 +185,16 @@ describe('printError', () => {
     expect(out).toHaveLength(1);
     expect(JSON.parse(out[0]!)).toEqual({
       ok: false,
-      error: { code: 'DKG_ABORTED', message: 'aborted', culprits: ['bob'] },
+      error: {
+        code: 'DKG_ABORTED',
+        message: 'aborted',
+        culprits: ['bob'],
+        next: nextStep({ code: 'DKG_ABORTED', message: 'aborted' }),
+      },
     });
+    // --json names the same next step as the human line's tail, and none where the message has it.
+    expect(err[0]).toContain(` — ${nextStep({ code: 'SHARE_NOT_FOUND', message: '' })!}`);
+    expect(nextStep({ code: 'DKG_ABORTED', message: 'run `conclave keygen web`' })).toBeUndefined();
+    expect(nextStep({ code: 'IS_A_DIRECTORY', message: 'x' })).toBeUndefined();
   });
 });

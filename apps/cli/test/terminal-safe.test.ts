@@ -115,7 +115,10 @@ describe('printing untrusted text', () => {
   it('printError --json escapes it too and stays parseable to the same message', () => {
     const { out } = capture(() => printError(new CliError('TIMEOUT', hostile), true));
     expect(hasRawRefused(out.slice(0, -1))).toBe(false);
-    expect(JSON.parse(out)).toEqual({ ok: false, error: { code: 'TIMEOUT', message: hostile } });
+    expect(JSON.parse(out)).toEqual({
+      ok: false,
+      error: { code: 'TIMEOUT', message: hostile, next: 'try again, or raise --timeout' },
+    });
   });
 
   it('progress lines and human results escape control and format characters, keeping line breaks', () => {
