@@ -142,7 +142,10 @@ export class ArtifactStore {
         'content-length': size,
         'cache-control': 'no-store',
       });
-      createReadStream(this.#path(sha256)).pipe(res);
+      // A read that fails after the headers went out (the file removed by hand) cuts the response.
+      createReadStream(this.#path(sha256))
+        .on('error', () => res.destroy())
+        .pipe(res);
       return true;
     }
     this.#put(req, res, sha256, member!, liftRequestDeadline);

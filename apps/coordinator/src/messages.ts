@@ -220,7 +220,13 @@ export class Dispatcher {
 
   /** After authentication: current status of the member's open ceremonies, and what it missed. */
   onConnect(member: string, send: (frame: object) => void): void {
-    this.#resendKeyOutcomes(member, send);
+    try {
+      this.#resendKeyOutcomes(member, send);
+    } catch (e) {
+      // A groups or ceremonies row that does not parse (D.51): logged, and the open ceremonies'
+      // re-deliveries below still go out.
+      this.#fail(e, 'connect');
+    }
     for (const live of this.#runner.live.values()) {
       if (!this.#runner.audience(live).includes(member)) continue;
       try {

@@ -81,6 +81,21 @@ interface Conn {
 
 const noop = (): void => {};
 
+/**
+ * Whether an HTTP request target is a path every route can parse: origin-form (`/…`, not the
+ * protocol-relative `//…`) that the WHATWG URL parser takes. Node's parser also lets through
+ * absolute-form targets (`http://x:99999/`) that `new URL` throws on.
+ */
+export function isParsablePath(target: string): boolean {
+  if (!target.startsWith('/') || target.startsWith('//')) return false;
+  try {
+    new URL(target, 'http://localhost');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Challenge rate windows kept at once (C.41); past it the oldest window is dropped. */
 const MAX_CHALLENGE_WINDOWS = 10_000;
 
@@ -247,9 +262,39 @@ export class CoordinatorServer {
     return lift;
   }
 
+  /**
+   * One HTTP request. Nothing a request carries may end the process (THREATS #44): a throw from
+   * any route, its parsing included, is answered as a fault here, never left to escape the
+   * 'request' listener (Node would exit on it).
+   */
   #request(req: IncomingMessage, res: ServerResponse): void {
     res.on('error', noop);
     req.on('error', noop);
+    try {
+      this.#route(req, res);
+    } catch (e) {
+      this.#answerFault(e, res, 'http');
+    }
+  }
+
+  /** A fault answered as JSON while the response has not started, else the socket is cut. */
+  #answerFault(e: unknown, res: ServerResponse, where: string): void {
+    const fault = serverFault(e);
+    this.#faults.report(e, fault, where);
+    if (res.headersSent) res.destroy();
+    else this.#json(res, fault.status, { code: fault.code, message: fault.message });
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    // A request target that is not a path (absolute-form `http://host:99999/`, `//[::1/`) names
+    // none of our routes: refused before any route parses it.
+    if (!isParsablePath(req.url ?? '/')) {
+      req.resume();
+      return this.#json(res, 400, {
+        code: 'INVALID_MESSAGE',
+        message: 'the request target must be a path such as /v1/info',
+      });
+    }
     this.#holdUntilDurable(req, res);
     const lift = this.#bodyDeadline(req, res);
     if (this.#deps.audit?.handle(req, res, this.authenticateRequest) === true) return;
@@ -260,42 +305,36 @@ export class CoordinatorServer {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
     const deps = this.#deps;
-    try {
-      if (method === 'GET' && path === '/v1/info') {
-        return this.#json(res, 200, {
-          protocolVersion: PROTOCOL_VERSION,
-          origin: this.#origin,
-          coordinatorKey: bytesToHex(deps.coordinatorPublicKey),
-          adminKey: bytesToHex(deps.adminPublicKey),
-        });
-      }
-      if (method === 'POST' && path === '/v1/challenge') return this.#challenge(req, res);
-      if (method === 'GET' && path === '/healthz') {
-        const db = deps.store.ping();
-        return this.#json(res, db ? 200 : 503, {
-          ok: db,
-          db,
-          protocolVersion: PROTOCOL_VERSION,
-          connections: this.#total,
-          openCeremonies: this.runner?.live.size ?? 0,
-        });
-      }
-      if (method === 'GET' && path === '/metrics') {
-        void deps.metrics.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
-            res.end(text);
-          },
-          () => this.#json(res, 500, { code: 'INTERNAL', message: 'metrics unavailable' }),
-        );
-        return;
-      }
-      this.#json(res, 404, { code: 'UNEXPECTED_MESSAGE', message: 'not found' });
-    } catch (e) {
-      const fault = serverFault(e);
-      this.#faults.report(e, fault, 'http');
-      this.#json(res, fault.status, { code: fault.code, message: fault.message });
+    if (method === 'GET' && path === '/v1/info') {
+      return this.#json(res, 200, {
+        protocolVersion: PROTOCOL_VERSION,
+        origin: this.#origin,
+        coordinatorKey: bytesToHex(deps.coordinatorPublicKey),
+        adminKey: bytesToHex(deps.adminPublicKey),
+      });
     }
+    if (method === 'POST' && path === '/v1/challenge') return this.#challenge(req, res);
+    if (method === 'GET' && path === '/healthz') {
+      const db = deps.store.ping();
+      return this.#json(res, db ? 200 : 503, {
+        ok: db,
+        db,
+        protocolVersion: PROTOCOL_VERSION,
+        connections: this.#total,
+        openCeremonies: this.runner?.live.size ?? 0,
+      });
+    }
+    if (method === 'GET' && path === '/metrics') {
+      void deps.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+          res.end(text);
+        },
+        () => this.#json(res, 500, { code: 'INTERNAL', message: 'metrics unavailable' }),
+      );
+      return;
+    }
+    this.#json(res, 404, { code: 'UNEXPECTED_MESSAGE', message: 'not found' });
   }
 
   #challenge(req: IncomingMessage, res: ServerResponse): void {
@@ -380,8 +419,20 @@ export class CoordinatorServer {
     timer.unref();
   }
 
+  /** An upgrade; like #request, no throw of it escapes to end the process. */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', noop);
+    try {
+      this.#upgradeOrRefuse(req, socket, head);
+    } catch (e) {
+      const fault = serverFault(e);
+      this.#faults.report(e, fault, 'upgrade');
+      if (socket.writable) this.#refuse(socket, fault.status, fault.code, fault.message);
+      else socket.destroy();
+    }
+  }
+
+  #upgradeOrRefuse(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const limits = this.#deps.limits;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== WS_PATH) return this.#refuse(socket, 404, 'UNEXPECTED_MESSAGE', 'not found');
@@ -469,7 +520,13 @@ export class CoordinatorServer {
     });
     ws.on('message', (data: RawData, isBinary: boolean) => this.#message(conn, data, isBinary));
     this.#send(conn, { type: 'auth.ok', member });
-    this.dispatcher?.onConnect(member, (frame) => this.#send(conn, frame));
+    try {
+      this.dispatcher?.onConnect(member, (frame) => this.#send(conn, frame));
+    } catch (e) {
+      // What is re-sent on connect failed (a row that does not parse, storage): the connection
+      // stays, the member can still act, and the fault is logged for the operator.
+      this.#faults.report(e, serverFault(e), 'connect');
+    }
   }
 
   #message(conn: Conn, data: RawData, _isBinary: boolean): void {

@@ -1,6 +1,7 @@
 // Connection refusals happen in the HTTP upgrade (THREATS C.35): a status, a JSON body with the
 // code, a destroyed socket, and no database rows.
 import { generateIdentityKey, newCeremonyId, PROTOCOL_VERSION } from '@conclave/protocol';
+import { createConnection } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   authHeaders,
@@ -235,5 +236,52 @@ describe('upgrade-time authentication', () => {
     expect(metrics).toContain('conclave_approvals_total');
     expect(metrics).toContain('conclave_culprits_total');
     expect(metrics).toContain('conclave_ceremonies');
+  });
+});
+
+/** The status line of a raw HTTP/1.1 request with this request target (Node's parser allows it). */
+function rawStatus(url: string, target: string, upgrade = false): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: hostname, port: Number(port) }, () => {
+      socket.write(
+        `GET ${target} HTTP/1.1\r\nHost: x\r\n` +
+          (upgrade
+            ? 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+              'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+            : '') +
+          'Connection: close\r\n\r\n',
+      );
+    });
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+  });
+}
+
+describe('hostile HTTP request targets (THREATS #44)', () => {
+  it('answers a target that is not a path with 400 INVALID_MESSAGE, and stays up', async () => {
+    const t = await fresh();
+    for (const target of ['http://x:99999/', '//[::1/', '//evil.example/v1/info', '*']) {
+      expect(await rawStatus(t.handle.url, target), target).toBe('HTTP/1.1 400 Bad Request');
+    }
+    // An upgrade to such a target is refused as not found, before any parsing.
+    expect(await rawStatus(t.handle.url, 'http://x:99999/v1/ws', true)).toMatch(/^HTTP\/1.1 404/);
+    const health = await fetch(`${t.handle.url}/healthz`);
+    expect(health.status).toBe(200);
+  });
+
+  it('a groups row that does not parse fails no member’s connect: auth.ok, and the server stays up', async () => {
+    const t = await fresh();
+    const { key } = await addMember(t, 'alice');
+    const db = (t.handle.store as unknown as { db: { exec(s: string): void } }).db;
+    db.exec(
+      'INSERT INTO groups (name, threshold, members, state, ceremony_id, created_at, updated_at) ' +
+        "VALUES ('web', 2, 'not json', 'active', 'c_x', 0, 0)",
+    );
+    const alice = await connect(t.handle.url, key, 'alice', t.coordinatorKey);
+    expect(alice).toBeDefined();
+    expect((await fetch(`${t.handle.url}/healthz`)).status).toBe(200);
   });
 });
