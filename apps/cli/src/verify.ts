@@ -15,11 +15,12 @@ import {
   checkRevocations,
   detectKey,
   publicKeyFromFile,
-  statementOf,
+  releaseFields,
   KEY_FORMATS,
   exportPublicKey,
   isFormatError,
   verifySignature,
+  type SignedStatement,
   type VerifyResult,
 } from '@conclave/release';
 import { homeDir } from './commands.js';
@@ -104,7 +105,7 @@ export async function cmdVerify(
   });
   const ms = Math.round((performance.now() - started) * 1000) / 1000;
   if (result.ok) {
-    const refusal = await releaseChecks(o, key, signature, bytes, result.format, now);
+    const refusal = await releaseChecks(o, key, bytes, result.statementPayload, now);
     if (refusal !== undefined) {
       ctx.result(
         {
@@ -140,37 +141,37 @@ export async function cmdVerify(
   process.exitCode = VERIFY_FAILED_EXIT;
 }
 
-/** The key formats `conclave key export` writes (the release package's list). */
 /**
  * After the signature verifies: `--revocations` refuses a revoked release, `--min-version` a
- * downgrade. Both read the signed statement: the signature itself when it is a DSSE envelope,
- * otherwise `--statement release.intoto.json`, which must verify under the same key and name this
- * artifact.
+ * downgrade. Both read the signed statement: the bytes the signature itself was verified over when
+ * it carries one (DSSE, Sigstore bundle, JWS), otherwise `--statement release.intoto.json`, which
+ * must verify under the same key and name this artifact. Never the signature file parsed again:
+ * its unsigned fields (a DSSE envelope's, say) could say another version or class.
  */
 async function releaseChecks(
   o: { key: string; revocations?: string; minVersion?: string; statement?: string },
   key: Uint8Array,
-  signature: Uint8Array,
   artifact: Uint8Array,
-  format: string,
+  signedPayload: Uint8Array | undefined,
   now: number,
 ): Promise<{ code: string; reason: string } | undefined> {
-  let statement: Uint8Array | undefined = format === 'dsse' ? signature : undefined;
+  // Every signed statement at hand is checked: the signature's own and --statement's.
+  const statements: SignedStatement[] = signedPayload === undefined ? [] : [{ signedPayload }];
   if (o.statement !== undefined) {
     const file = await readInput(o.statement, 'statement');
     const r = verifySignature({ key, signature: file, artifact, now });
-    if (!r.ok || r.format !== 'dsse') {
+    if (!r.ok || r.statementPayload === undefined) {
       return {
         code: r.ok ? 'STATEMENT_INVALID' : r.code,
-        reason: `--statement ${o.statement} is not a DSSE statement of this artifact signed by this key${r.ok ? '' : `: ${r.reason}`}`,
+        reason: `--statement ${o.statement} is not a statement (DSSE, Sigstore bundle or JWS) of this artifact signed by this key${r.ok ? '' : `: ${r.reason}`}`,
       };
     }
-    statement = file;
+    statements.push({ signedPayload: r.statementPayload });
   }
   // Whenever the signed statement is at hand, what a release verifier must check in it besides
   // the signature: it is a release, not a governance record of the group (a policy or revocation
   // statement's subject is not software to install), and it is not past its validUntil.
-  if (statement !== undefined) {
+  for (const statement of statements) {
     const r = checkReleaseStatement(statement, now);
     if (!r.ok) return { code: r.code, reason: r.reason };
   }
@@ -178,30 +179,37 @@ async function releaseChecks(
   const groupPublicKey = publicKeyFromFile(key);
   if (o.revocations !== undefined) {
     const h = (alg: string) => createHash(alg).update(artifact).digest('hex');
-    const r = checkRevocations({
-      artifacts: [{ sha256: h('sha256'), sha512: h('sha512') }],
-      ...(statement === undefined ? {} : { statement }),
-      revocations: await readInput(o.revocations, 'revocation list'),
-      groupPublicKey,
-    });
-    if (!r.ok) return { code: r.code, reason: r.reason };
+    const revocations = await readInput(o.revocations, 'revocation list');
+    for (const statement of statements.length === 0 ? [undefined] : statements) {
+      const r = checkRevocations({
+        artifacts: [{ sha256: h('sha256'), sha512: h('sha512') }],
+        ...(statement === undefined ? {} : { statement }),
+        revocations,
+        groupPublicKey,
+      });
+      if (!r.ok) return { code: r.code, reason: r.reason };
+    }
   }
   if (o.minVersion !== undefined) {
-    const s = statement === undefined ? undefined : statementOf(statement);
-    const version = (s?.statement as { predicate?: { version?: unknown } } | undefined)?.predicate
-      ?.version;
-    if (typeof version !== 'string') {
+    if (statements.length === 0) {
       return {
         code: 'STATEMENT_REQUIRED',
         reason: `--min-version needs the signed statement: pass --statement release.intoto.json (from conclave fetch)`,
       };
     }
-    const r = checkMinVersion(version, o.minVersion);
-    if (!r.ok) return { code: r.code, reason: r.reason };
+    for (const statement of statements) {
+      const version = releaseFields(statement)?.version;
+      const r =
+        version === undefined
+          ? { ok: false, code: 'STATEMENT_INVALID', reason: 'the statement names no version' }
+          : checkMinVersion(version, o.minVersion);
+      if (!r.ok) return { code: r.code, reason: r.reason };
+    }
   }
   return undefined;
 }
 
+/** The key formats `conclave key export` writes (the release package's list). */
 export const KEY_EXPORT_FORMATS = KEY_FORMATS;
 export type KeyExportFormat = (typeof KEY_EXPORT_FORMATS)[number];
 

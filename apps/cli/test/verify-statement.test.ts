@@ -2,7 +2,7 @@
 // signature, or --statement): a governance record of the group (policy, revocation) is not a
 // release, and a statement past its validUntil is expired.
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesToHex } from '@conclave/protocol';
@@ -10,7 +10,10 @@ import {
   buildStatement,
   digestFile,
   dsseEnvelope,
+  jwsCompactFile,
+  jwsMessage,
   messageToSign,
+  sigstoreBundleFile,
   type ReleaseInput,
   type StatementContext,
 } from '@conclave/release';
@@ -65,7 +68,35 @@ async function signed(over: Partial<ReleaseInput>) {
   writeFileSync(sig, `${JSON.stringify(dsseEnvelope(statement, signature))}\n`);
   const key = join(dir, 'quorum.hex');
   writeFileSync(key, `${groupKey}\n`);
-  return { artifact, sig, key };
+  const a = Buffer.from(groupKey, 'hex');
+  const bundle = join(dir, 'release.sigstore.json');
+  writeFileSync(bundle, sigstoreBundleFile(a, statement, signature));
+  const jws = join(dir, 'release.jws');
+  writeFileSync(
+    jws,
+    jwsCompactFile(a, statement, sign(null, jwsMessage(a, statement), privateKey)),
+  );
+  return { dir, artifact, sig, key, bundle, jws };
+}
+
+/**
+ * The genuine envelope at `path`, dressed: a junk entry in `signatures` (the verifier skips it, a
+ * strict reader refuses the envelope) and top-level fields of a newer, standard, unexpiring
+ * statement that nobody signed.
+ */
+function dress(path: string): void {
+  const env = JSON.parse(readFileSync(path, 'utf8')) as { signatures: unknown[] };
+  env.signatures.push({ sig: '@' });
+  writeFileSync(
+    path,
+    JSON.stringify({
+      ...env,
+      _type: 'https://in-toto.io/Statement/v1',
+      predicateType: 'https://conclave.dev/release/v1',
+      subject: [],
+      predicate: { class: 'standard', version: '99.0.0', ceremonyId: 'c_forged' },
+    }),
+  );
 }
 
 function recorder(): Ctx & { results: Record<string, unknown>[] } {
@@ -96,5 +127,53 @@ describe('conclave verify: the signed statement', () => {
     await cmdVerify(f.artifact, { key: f.key, sig: f.sig }, ctx);
     expect(ctx.results[0]).toMatchObject({ ok: false, format: 'dsse', code: 'STATEMENT_EXPIRED' });
     expect(process.exitCode).toBe(1);
+  });
+
+  it('reads the statement the signature covers, never unsigned fields dressed onto the envelope', async () => {
+    // An expired hotfix stays expired, and 1.0.0 stays older than 2.0.0, whatever the file adds.
+    const hotfix = await signed({ class: 'hotfix', validUntil: Date.UTC(2026, 0, 3) });
+    dress(hotfix.sig);
+    let ctx = recorder();
+    await cmdVerify(hotfix.artifact, { key: hotfix.key, sig: hotfix.sig }, ctx);
+    expect(ctx.results[0]).toMatchObject({ ok: false, format: 'dsse', code: 'STATEMENT_EXPIRED' });
+    const old = await signed({});
+    dress(old.sig);
+    ctx = recorder();
+    await cmdVerify(old.artifact, { key: old.key, sig: old.sig, minVersion: '2.0.0' }, ctx);
+    expect(ctx.results[0]).toMatchObject({ ok: false, format: 'dsse', code: 'DOWNGRADE' });
+    // The same through --statement, beside a signature that carries no statement.
+    ctx = recorder();
+    const raw = join(old.dir, 'app-1.0.0.tgz.sig');
+    writeFileSync(raw, sign(null, readFileSync(old.artifact), privateKey));
+    await cmdVerify(
+      old.artifact,
+      { key: old.key, sig: raw, statement: old.sig, minVersion: '2.0.0' },
+      ctx,
+    );
+    expect(ctx.results[0]).toMatchObject({ ok: false, format: 'raw', code: 'DOWNGRADE' });
+  });
+
+  it('checks the statement of a Sigstore bundle and of a JWS as it does a DSSE envelope’s', async () => {
+    const policy = await signed({ class: 'policy' });
+    const expired = await signed({ class: 'hotfix', validUntil: Date.UTC(2026, 0, 3) });
+    const old = await signed({});
+    for (const [f, format] of [
+      ['bundle', 'sigstore'],
+      ['jws', 'jws'],
+    ] as const) {
+      const cases = [
+        [policy, {}, 'NOT_A_RELEASE'],
+        [expired, {}, 'STATEMENT_EXPIRED'],
+        [old, { minVersion: '2.0.0' }, 'DOWNGRADE'],
+      ] as const;
+      for (const [x, extra, code] of cases) {
+        const ctx = recorder();
+        await cmdVerify(x.artifact, { key: x.key, sig: x[f], ...extra }, ctx);
+        expect(ctx.results[0], `${format} ${code}`).toMatchObject({ ok: false, format, code });
+      }
+      const ctx = recorder();
+      await cmdVerify(old.artifact, { key: old.key, sig: old[f], minVersion: '1.0.0' }, ctx);
+      expect(ctx.results[0]).toMatchObject({ ok: true, format });
+    }
   });
 });

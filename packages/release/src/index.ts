@@ -107,6 +107,7 @@ export type {
   RevocationQuery,
   RevocationList,
   DsseEnvelopeJson,
+  SignedStatement,
 } from './revocation.js';
 export { verifyPolicyStatement } from './policy-statement.js';
 export type { SignedPolicyInput, PolicyVerdict } from './policy-statement.js';

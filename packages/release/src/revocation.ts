@@ -272,8 +272,8 @@ export function readRevocationList(
 
 export interface RevocationQuery {
   /**
-   * The release's signed statement: the object, its JSON bytes, or a DSSE envelope (object or
-   * JSON) around it. Its ceremony id, statement digest and subject digests are all checked.
+   * The release's signed statement: best the verified payload (SignedStatement); else the object,
+   * its JSON bytes, or a DSSE envelope (object or JSON) around it. Its ceremony id, statement digest and subject digests are all checked.
    */
   readonly statement?: unknown;
   /** Artifact digests (hex) of the release, e.g. of the file being verified. */
@@ -286,8 +286,31 @@ export interface RevocationQuery {
   readonly groupPublicKey: Uint8Array | string;
 }
 
-/** A statement given as object, JSON text/bytes, or DSSE envelope; undefined if none of these. */
+/**
+ * The statement bytes a signature was verified over (`verifySignature`'s `statementPayload`):
+ * what a release check should be given, so that it reads exactly what was signed.
+ */
+export interface SignedStatement {
+  readonly signedPayload: Uint8Array;
+}
+
+/** The top-level fields of a DSSE envelope: an object with any of them is never a bare statement. */
+const ENVELOPE_FIELDS = ['payloadType', 'payload', 'signatures'] as const;
+
+/**
+ * A statement given as the verified payload (SignedStatement), an object, JSON text/bytes, or a
+ * DSSE envelope; undefined if none of these. An object with an envelope's fields that is not a
+ * well-formed envelope is undefined too: read as a bare statement, its unsigned fields would
+ * speak for the release.
+ */
 export function statementOf(input: unknown): { statement: unknown; digest: string } | undefined {
+  if (
+    typeof input === 'object' &&
+    input !== null &&
+    (input as Partial<SignedStatement>).signedPayload instanceof Uint8Array
+  ) {
+    return fromPayload((input as SignedStatement).signedPayload);
+  }
   let value: unknown = input;
   try {
     if (value instanceof Uint8Array || typeof value === 'string') value = JSON.parse(toText(value));
@@ -297,18 +320,28 @@ export function statementOf(input: unknown): { statement: unknown; digest: strin
   if (typeof value !== 'object' || value === null) return undefined;
   const env = DsseEnvelopeSchema.safeParse(value);
   if (env.success) {
+    let payload: Uint8Array;
     try {
-      const payload = fromB64(env.data.payload);
-      return { statement: JSON.parse(toText(payload)), digest: bytesToHex(sha256(payload)) };
+      payload = fromB64(env.data.payload);
     } catch {
       return undefined;
     }
+    return fromPayload(payload);
   }
+  if (ENVELOPE_FIELDS.some((f) => f in value)) return undefined;
   try {
     return {
       statement: value,
       digest: bytesToHex(sha256(new TextEncoder().encode(canonicalJson(value)))),
     };
+  } catch {
+    return undefined;
+  }
+}
+
+function fromPayload(payload: Uint8Array): { statement: unknown; digest: string } | undefined {
+  try {
+    return { statement: JSON.parse(toText(payload)), digest: bytesToHex(sha256(payload)) };
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 // Revocation list and downgrade checks (docs/policy.md "Revoking a release"). An ordinary Ed25519 key
 // stands in for the group key: a FROST aggregate is an ordinary RFC 8032 signature.
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,6 +15,7 @@ import {
   messageToSign,
   readRevocationList,
   statementDigest,
+  statementOf,
   type ReleaseInput,
   type ReleaseStatement,
   type StatementContext,
@@ -222,6 +224,26 @@ describe('checkReleaseStatement', () => {
     expect(checkReleaseStatement(released, 0).ok).toBe(true);
     expect(checkReleaseStatement(revocation(released).statement, 0)).toMatchObject({
       code: 'NOT_A_RELEASE',
+    });
+  });
+
+  it('reads an envelope with a field it refuses as no statement, never as the statement it also looks like', () => {
+    const env = dsseEnvelope(released, new Uint8Array(64)) as unknown as Record<string, unknown>;
+    expect(checkReleaseStatement(env, 0).ok).toBe(true);
+    // A junk signature entry: a strict reader refuses the envelope; its top-level look-alike
+    // statement fields (unsigned) must not be read instead.
+    const dressed = {
+      ...released,
+      ...env,
+      signatures: [...(env['signatures'] as unknown[]), { sig: '@' }],
+    };
+    expect(statementOf(dressed)).toBeUndefined();
+    expect(checkReleaseStatement(dressed, 0)).toMatchObject({ code: 'INVALID_INPUT' });
+    // The bytes a signature was verified over are read as they are, digest included.
+    const payload = new TextEncoder().encode(JSON.stringify(released));
+    expect(statementOf({ signedPayload: payload })).toEqual({
+      statement: released,
+      digest: bytesToHex(sha256(payload)),
     });
   });
 

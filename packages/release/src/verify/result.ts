@@ -42,6 +42,12 @@ export type VerifyResult =
       readonly detail: string;
       /** The artifact's name where the signature carries one (signed list, statement, trusted comment). */
       readonly artifactName?: string;
+      /**
+       * The signed statement's bytes, exactly those the signature covers (DSSE, Sigstore, JWS):
+       * what every check of the release (class, validUntil, version, revocations) must read,
+       * never the signature file parsed a second time (its unsigned fields could say otherwise).
+       */
+      readonly statementPayload?: Uint8Array;
     }
   | {
       readonly ok: false;

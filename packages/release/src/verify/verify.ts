@@ -43,7 +43,7 @@ import {
 /** Largest signature file read (a signify list or statement for a large batch stays far below). */
 export const MAX_SIGNATURE_BYTES = 64 << 20;
 
-type Ok = { detail: string; artifactName?: string };
+type Ok = { detail: string; artifactName?: string; statementPayload?: Uint8Array };
 
 const digest = (alg: string, data: Uint8Array) =>
   new Uint8Array(createHash(alg).update(data).digest());
@@ -582,6 +582,7 @@ function verifyDsseEnvelope(
   return {
     detail: `${what} signature verified; ${found} is a subject of the statement${st.version ? ` (release ${st.version})` : ''}`,
     artifactName: found,
+    statementPayload: payload,
   };
 }
 
@@ -640,6 +641,7 @@ function verifyJwsParts(
   return {
     detail: `JWS (EdDSA) verified; ${found} is a subject of the statement${st.version ? ` (release ${st.version})` : ''}`,
     artifactName: found,
+    statementPayload: pb,
   };
 }
 
@@ -762,6 +764,7 @@ export function verifySignature(input: VerifyInput): VerifyResult {
       format,
       detail: ok.detail,
       ...(ok.artifactName !== undefined ? { artifactName: ok.artifactName } : {}),
+      ...(ok.statementPayload !== undefined ? { statementPayload: ok.statementPayload } : {}),
     };
   } catch (e) {
     if (e instanceof VerifyFailure)
