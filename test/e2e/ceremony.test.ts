@@ -285,7 +285,7 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
       name: 'web-3.0.0.spdx.json',
       sha256: createHash('sha256').update(readFileSync(sbom)).digest('hex'),
     });
-    const verifyBatch = (file: string, name = basename(file)) =>
+    const verifyBatch = (file: string, name = basename(file), extra: string[] = []) =>
       c.cli('carol', [
         'verify',
         '--batch',
@@ -297,9 +297,23 @@ describe('2-of-3 through the CLI: init, member add, group create, keygen, reques
         join(out, 'release.intoto.json'),
         file,
         '--json',
+        ...extra,
       ]);
     const good = await verifyBatch(join(dir, 'part-3.bin'));
     expect(good.code, good.stdout + good.stderr).toBe(0);
+    // The release checks apply to a batch as to any signature: --min-version reads the signed
+    // statement's version (3.0.0).
+    const current = await verifyBatch(join(dir, 'part-3.bin'), 'part-3.bin', [
+      '--min-version',
+      '3.0.0',
+    ]);
+    expect(current.code, current.stdout + current.stderr).toBe(0);
+    const downgrade = await verifyBatch(join(dir, 'part-3.bin'), 'part-3.bin', [
+      '--min-version',
+      '3.0.1',
+    ]);
+    expect(downgrade.code).toBe(1);
+    expect(JSON.parse(downgrade.stdout)).toMatchObject({ ok: false, code: 'DOWNGRADE' });
     // A changed artifact, or another artifact's proof, is refused with the failed check named.
     const changed = join(c.dir, 'part-3.bin');
     writeFileSync(changed, 'tampered\n');

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
+  DSSE_PAYLOAD_TYPE,
   buildManifest,
   digestFile,
   isManifestError,
@@ -25,6 +26,7 @@ import {
 import { z } from 'zod';
 import { CliError } from './errors.js';
 import type { Ctx, GlobalOptions } from './output.js';
+import { signedReleaseChecks } from './verify.js';
 
 /** Digests every regular file in `dir` (not recursive) and builds the batch manifest. */
 export async function buildBatch(
@@ -94,10 +96,10 @@ export async function writeProofs(
 }
 
 const DsseSchema = z.object({
-  payload: z.string().max(16 * 1024 * 1024),
-  payloadType: z.string().max(256),
+  payload: z.base64().max(16 * 1024 * 1024),
+  payloadType: z.literal(DSSE_PAYLOAD_TYPE),
   signatures: z
-    .array(z.object({ sig: z.string(), keyid: z.string().optional() }))
+    .array(z.object({ sig: z.base64().max(256), keyid: z.string().max(256).optional() }))
     .min(1)
     .max(16),
 });
@@ -114,11 +116,18 @@ function pae(type: string, body: Uint8Array): Uint8Array {
 
 /**
  * `conclave verify --batch`: the statement envelope's signature under the key, then the artifact
- * against its proof and the root inside that statement.
+ * against its proof and the root inside that statement, then the same release checks as any
+ * signature (a release, not expired; `--revocations`, `--min-version`) on the signed statement.
  */
 export async function cmdVerifyBatch(
   artifact: string,
-  o: GlobalOptions & { key: string; proof?: string; statement?: string },
+  o: GlobalOptions & {
+    key: string;
+    proof?: string;
+    statement?: string;
+    revocations?: string;
+    minVersion?: string;
+  },
   ctx: Ctx,
 ): Promise<void> {
   if (o.proof === undefined || o.statement === undefined) {
@@ -155,7 +164,10 @@ export async function cmdVerifyBatch(
   try {
     env = DsseSchema.parse(JSON.parse(envBytes.toString('utf8')));
   } catch {
-    return failed('SIG_MALFORMED', `${o.statement} is not a DSSE envelope`);
+    return failed(
+      'SIG_MALFORMED',
+      `${o.statement} is not a DSSE envelope of an in-toto statement (${DSSE_PAYLOAD_TYPE})`,
+    );
   }
   const payload = Buffer.from(env.payload, 'base64');
   const signed = env.signatures.some((s) =>
@@ -169,6 +181,14 @@ export async function cmdVerifyBatch(
     statement: payload,
   });
   if (!r.ok) return failed(r.code, r.reason);
+  const refusal = await signedReleaseChecks(
+    o,
+    keyFile,
+    bytes,
+    [{ signedPayload: new Uint8Array(payload) }],
+    Date.now(),
+  );
+  if (refusal !== undefined) return failed(refusal.code, refusal.reason);
   ctx.result(
     { ok: true, format: 'batch', artifact, detail: 'in the signed batch' },
     `OK (batch): ${basename(artifact)} is in the batch whose Merkle root the quorum signed`,

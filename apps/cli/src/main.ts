@@ -402,7 +402,7 @@ export function buildProgram(): Command {
     >((o, ctx, artifact) => {
       if (o.batch === true) {
         if (o.at !== undefined)
-          throw new CliError('INVALID_ARGUMENT', '--at is not supported with --batch', 2);
+          throw new CliError('INVALID_ARGUMENT', '--at is not supported with --batch yet', 2);
         return cmdVerifyBatch(artifact ?? '', o, ctx);
       }
       if (o.sig === undefined) {

@@ -168,9 +168,22 @@ async function releaseChecks(
     }
     statements.push({ signedPayload: r.statementPayload });
   }
-  // Whenever the signed statement is at hand, what a release verifier must check in it besides
-  // the signature: it is a release, not a governance record of the group (a policy or revocation
-  // statement's subject is not software to install), and it is not past its validUntil.
+  return signedReleaseChecks(o, key, artifact, statements, now);
+}
+
+/**
+ * What a release verifier must check in the signed statements at hand (each already verified under
+ * `key`, given as the bytes it was verified over) besides the signature: each is a release, not a
+ * governance record of the group (a policy or revocation statement's subject is not software to
+ * install), and not past its validUntil; then `--revocations` and `--min-version`.
+ */
+export async function signedReleaseChecks(
+  o: { revocations?: string; minVersion?: string },
+  key: Uint8Array,
+  artifact: Uint8Array,
+  statements: readonly SignedStatement[],
+  now: number,
+): Promise<{ code: string; reason: string } | undefined> {
   for (const statement of statements) {
     const r = checkReleaseStatement(statement, now);
     if (!r.ok) return { code: r.code, reason: r.reason };

@@ -162,7 +162,7 @@ describe('conclave verify --at', () => {
     expect(parseAt('2025-06-01T14:00:00.5+02:00')).toBe(Date.UTC(2025, 5, 1, 12, 0, 0, 500));
   });
 
-  it('is documented in --help and refused with --batch (which has no time checks to move)', async () => {
+  it('is documented in --help and refused with --batch (not supported there yet)', async () => {
     const program = buildProgram();
     const verify = program.commands.find((c) => c.name() === 'verify')!;
     expect(verify.helpInformation()).toContain('--at <time>');
