@@ -50,6 +50,7 @@ import {
   jobIdsFor,
   phaseCount,
   planMessages,
+  rawContent,
   statementDigest,
 } from '@conclave/release';
 import { createActor } from 'xstate';
@@ -125,6 +126,20 @@ export function openSigning(runner: CeremonyRunner, m: Incoming): void {
         'INVALID_MESSAGE',
         `formats ${CONTENT_FORMATS.join(' and ')} sign the artifact bytes themselves; upload ${missing.map((a) => a.name).join(', ')} first (\`conclave request\` does it) or request only the digest formats (sshsig, minisign, signify, dsse, sigstore, jws, git)`,
       );
+    }
+    // Raw signs the bytes as they are: refused now, not at the first session, when another
+    // format would read them as its signed message (every signer refuses it again).
+    if (body.release.formats.includes('raw')) {
+      for (const a of body.release.artifacts) {
+        const bytes = runner.deps.artifacts?.read(a.sha256);
+        if (bytes === undefined) continue;
+        try {
+          rawContent(bytes, a.name);
+        } catch (e) {
+          if (isFormatError(e)) throw refused('INVALID_MESSAGE', e.message);
+          throw e;
+        }
+      }
     }
   }
   let phases: number;

@@ -35,7 +35,8 @@ describe('artifact uploads', () => {
         headers: auth ? authHeaders(await fetchChallenge(url), alice.key, 'alice', url) : {},
         body,
       });
-    const bytes = new TextEncoder().encode('release bytes');
+    // (More than 64 bytes: raw refuses a digest-sized file, raw-guard.ts.)
+    const bytes = new TextEncoder().encode('release bytes\n'.repeat(8));
     const address = sha256(bytes);
 
     // Unauthenticated: refused, nothing stored.
@@ -101,7 +102,7 @@ describe('artifact uploads', () => {
     // Now the members of the request's group may download it ...
     const got = await get();
     expect(got.status).toBe(200);
-    expect(Buffer.from(await got.arrayBuffer()).toString()).toBe('release bytes');
+    expect(Buffer.from(await got.arrayBuffer())).toEqual(Buffer.from(bytes));
     // ... and a member of no group with such a ceremony may not, though it knows the hash.
     const dave = new FakeMember('dave');
     expectAck(
@@ -121,7 +122,7 @@ describe('artifact uploads', () => {
     // with its token only, and never uploads.
     const audited = await asAuditor(token);
     expect(audited.status).toBe(200);
-    expect(Buffer.from(await audited.arrayBuffer()).toString()).toBe('release bytes');
+    expect(Buffer.from(await audited.arrayBuffer())).toEqual(Buffer.from(bytes));
     expect((await asAuditor(`${token}x`)).status).toBe(401);
     const upload = await asAuditor(token, 'PUT');
     expect(upload.status).toBe(401);
@@ -243,5 +244,49 @@ describe('artifact upload timeouts', () => {
     const r = await slowRequest(url, '/v1/log/cosign', {}, 100_000, 100_000, 50, 'POST', true);
     // Answered at once (401), but the connection is closed once the body is late.
     expect(r.ms).toBeLessThan(3000);
+  });
+});
+
+describe('raw: an artifact another format would read as its signed message', () => {
+  it('is refused when the request opens (INVALID_MESSAGE), and no ceremony opens', async () => {
+    const t = await fresh();
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const alice = members[0]!;
+    const url = t.handle.url;
+    // A DSSE pre-authentication encoding of a statement nobody approved, as an "artifact".
+    const forged = new TextEncoder().encode(
+      'DSSEv1 28 application/vnd.in-toto+json 40 {"_type":"https://in-toto.io/Statement/v1"}',
+    );
+    const put = await fetch(`${url}/v1/artifacts/${sha256(forged)}`, {
+      method: 'PUT',
+      headers: authHeaders(await fetchChallenge(url), alice.key, 'alice', url),
+      body: forged,
+    });
+    expect(put.status).toBe(201);
+    const artifact = {
+      name: 'notes.txt',
+      sha256: sha256(forged),
+      sha512: createHash('sha512').update(forged).digest('hex'),
+      blake2b512: createHash('blake2b512').update(forged).digest('hex'),
+    };
+    const id = newCeremonyId();
+    const refusedRaw = await alice.client.submit(id, {
+      type: 'sign.request',
+      group: 'release',
+      release: { ...sampleRelease('1.0.0', ['raw', 'dsse']), artifacts: [artifact] },
+    });
+    expect(refusedRaw.code).toBe('INVALID_MESSAGE');
+    expect(refusedRaw.message).toMatch(/DSSE pre-authentication encoding.*without raw/);
+    expect(t.handle.store.getCeremony(id)).toBeUndefined();
+    // The same file by digest only is fine.
+    expectAck(
+      await alice.client.submit(newCeremonyId(), {
+        type: 'sign.request',
+        group: 'release',
+        release: { ...sampleRelease('1.0.0', ['minisign', 'dsse']), artifacts: [artifact] },
+      }),
+    );
   });
 });

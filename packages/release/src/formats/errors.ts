@@ -12,6 +12,8 @@ export const FORMAT_ERROR_CODES = [
   'ARTIFACT_DIGEST_INVALID',
   /** The bytes `artifactBytes` returned do not hash to the artifact's SHA-256. */
   'ARTIFACT_BYTES_MISMATCH',
+  /** `raw` refused: the artifact's bytes read as another format's signed message (raw-guard.ts). */
+  'RAW_CONTENT_AMBIGUOUS',
   'FORMAT_UNKNOWN',
   /** An artifact is not a subject of the statement (with the same digests). */
   'STATEMENT_MISMATCH',

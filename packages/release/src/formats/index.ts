@@ -10,7 +10,8 @@ export type {
 } from './types.js';
 export { FormatError, FORMAT_ERROR_CODES, isFormatError } from './errors.js';
 export type { FormatErrorCode } from './errors.js';
-export { jobIds, planJobs, isSignatureFormat, trustedCommentFor } from './plan.js';
+export { jobIds, planJobs, isSignatureFormat, rawContent, trustedCommentFor } from './plan.js';
+export { rawContentConflict } from './raw-guard.js';
 export type { JobRelease } from './plan.js';
 export {
   assemble,

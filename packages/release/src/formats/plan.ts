@@ -14,6 +14,7 @@ import { verifyEd25519 } from './ed25519.js';
 import { gitTagPayload } from './git.js';
 import { minisignGlobalMessage, minisignTrustedComment } from './minisign.js';
 import { certificationParts, documentParts } from './openpgp.js';
+import { rawContentConflict } from './raw-guard.js';
 import { signifyChecksumList } from './signify.js';
 import { SSHSIG_FILE_NAMESPACE, SSHSIG_GIT_NAMESPACE, sshsigSignedData } from './sshsig.js';
 import { dsseMessage, jwsMessage } from './statement-formats.js';
@@ -151,6 +152,22 @@ export function artifactContent(
   return bytes;
 }
 
+/**
+ * An artifact's bytes for the raw format, refused (RAW_CONTENT_AMBIGUOUS) when another format
+ * would read them as its signed message (raw-guard.ts). The coordinator checks this when the
+ * request opens, and every signer again as it rebuilds the job.
+ */
+export function rawContent(bytes: Uint8Array, name: string): Uint8Array {
+  const conflict = rawContentConflict(bytes);
+  if (conflict !== undefined) {
+    fail(
+      'RAW_CONTENT_AMBIGUOUS',
+      `the raw format would sign ${name} byte for byte, and its content reads as ${conflict}: its raw signature would also be a signature in that format over something nobody approved; request ${name} without raw (sshsig, minisign, openpgp, dsse and the others sign it by digest)`,
+    );
+  }
+  return bytes;
+}
+
 function digestBytes(hex: string, n: number): Uint8Array {
   const b = fromHex(hex, n);
   if (!b) fail('ARTIFACT_DIGEST_INVALID', `bad digest ${hex}`);
@@ -173,7 +190,7 @@ function phase1Message(ctx: FormatContext, s: JobSpec): Uint8Array {
     case 'dsse':
       return dsseMessage(ctx.statement);
     case 'raw':
-      return artifactContent(ctx, s.artifact!, 'raw');
+      return rawContent(artifactContent(ctx, s.artifact!, 'raw'), s.artifact!);
     case 'sshsig':
       return sshsigSignedData(
         SSHSIG_FILE_NAMESPACE,

@@ -1,0 +1,110 @@
+// The raw format signs an artifact's bytes with the key every other format signs with: bytes that
+// another format reads as its signed message are refused (raw-guard.ts), so that a raw signature is
+// never also a signature, in that format, over something no approver saw.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isFormatError, planJobs, rawContentConflict } from '../src/index.js';
+import { artifactRef, enc, makeContext, makeRelease, sign } from './formats-support.js';
+
+const numRuns = Number(process.env['FC_NUM_RUNS'] ?? 25);
+
+/** Every message the planner signs for a release of `content`, phases 1 and 2, by job id. */
+function messages(content: Record<string, Uint8Array>): Map<string, Uint8Array> {
+  const release = makeRelease(undefined, content);
+  const ctx = makeContext(release, { content });
+  const out = new Map<string, Uint8Array>();
+  const sigs = new Map<string, Uint8Array>();
+  for (const j of planJobs(ctx, 1)) {
+    out.set(j.id, j.message);
+    sigs.set(j.id, sign(j.message));
+  }
+  for (const j of planJobs(ctx, 2, sigs)) out.set(j.id, j.message);
+  return out;
+}
+
+describe('rawContentConflict', () => {
+  it('refuses every message another format signs, whatever the release', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 65, maxLength: 400 }).map((b) => Uint8Array.of(0x0a, ...b)),
+        fc.uint8Array({ minLength: 65, maxLength: 400 }).map((b) => Uint8Array.of(0x0a, ...b)),
+        (a, b) => {
+          const all = messages({ 'app.tar.gz': a, 'app-arm64.tar.gz': b });
+          for (const [id, message] of all) {
+            if (id.startsWith('raw:')) continue;
+            expect(rawContentConflict(message), id).toBeDefined();
+          }
+          // Every format took part: the property covers them all.
+          const kinds = new Set([...all.keys()].map((id) => id.split(':')[0]));
+          expect([...kinds].sort()).toEqual(
+            [
+              'dsse',
+              'git-tag',
+              'jws',
+              'minisign',
+              'minisign-global',
+              'openpgp',
+              'openpgp-cert',
+              'raw',
+              'signify',
+              'sshsig',
+            ].sort(),
+          );
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('names what the bytes read as', () => {
+    expect(rawContentConflict(new Uint8Array(32))).toMatch(/32-byte digest/);
+    for (const n of [20, 28, 48, 64]) expect(rawContentConflict(new Uint8Array(n))).toBeDefined();
+    expect(rawContentConflict(enc('DSSEv1 28 application/vnd.in-toto+json 2 {}'))).toMatch(/DSSE/);
+    expect(rawContentConflict(enc(`SSHSIG${'\0'.repeat(80)}`))).toMatch(/SSHSIG/);
+    const header = Buffer.from('{"alg":"EdDSA"}').toString('base64url');
+    expect(rawContentConflict(enc(`${header}.${'x'.repeat(80)}`))).toMatch(/JWS/);
+    expect(rawContentConflict(enc(`SHA256 (evil.tgz) = ${'ab'.repeat(32)}\n`))).toMatch(/signify/);
+    // A real-looking signature (S below L) and one line of text: a minisign global message.
+    const sig = sign(enc('anything'));
+    const global = Uint8Array.of(...sig, ...enc('timestamp:1\tfile:evil.tgz\tversion:9.9.9'));
+    expect(rawContentConflict(global)).toMatch(/minisign/);
+  });
+
+  it('lets ordinary files through: text with line breaks, one long line of text, binary', () => {
+    expect(rawContentConflict(enc('conclave golden artifact\n'))).toBeUndefined();
+    expect(rawContentConflict(enc('second artifact\n'))).toBeUndefined();
+    expect(rawContentConflict(enc(`{"name":"app","version":"1.0.0"${' '.repeat(60)}}`))).toBe(
+      undefined,
+    );
+    // One line of ASCII: its bytes 32..63 read as S are above L, so no signature starts it.
+    expect(rawContentConflict(enc('a'.repeat(200)))).toBeUndefined();
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 65, maxLength: 2000 }), (b) => {
+        const file = Uint8Array.of(0x7f, 0x45, 0x4c, 0x46, 0x0a, ...b); // an ELF-like header
+        expect(rawContentConflict(file)).toBeUndefined();
+      }),
+      { numRuns },
+    );
+  });
+
+  it('planJobs refuses a raw job over such bytes (RAW_CONTENT_AMBIGUOUS), naming the artifact', () => {
+    const content = {
+      'notes.txt': enc('DSSEv1 28 application/vnd.in-toto+json 2 {}'),
+    };
+    const release = makeRelease(['raw', 'dsse'], content, undefined);
+    expect(release.artifacts[0]).toEqual(artifactRef('notes.txt', content['notes.txt']));
+    let caught: unknown;
+    try {
+      planJobs(makeContext(release, { content }), 1);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isFormatError(caught)).toBe(true);
+    expect(caught).toMatchObject({ code: 'RAW_CONTENT_AMBIGUOUS' });
+    expect((caught as Error).message).toMatch(/notes\.txt.*without raw/);
+    // By digest only, the same file is fine.
+    expect(() =>
+      planJobs(makeContext(makeRelease(['minisign', 'dsse'], content, undefined), { content }), 1),
+    ).not.toThrow();
+  });
+});
