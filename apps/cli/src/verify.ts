@@ -104,6 +104,15 @@ export async function cmdVerify(
     now,
   });
   const ms = Math.round((performance.now() - started) * 1000) / 1000;
+  // A git tag signs the tag object (and through it the commit it names), never a file: an OK
+  // beside some other ARTIFACT would read as that file's verification.
+  if (result.format === 'git' && !Buffer.from(bytes).equals(Buffer.from(signature))) {
+    throw new CliError(
+      'INVALID_ARGUMENT',
+      `${o.sig} is a git tag: it signs its tag object and the commit that names, not ${artifact}; give the tag file as ARTIFACT too (conclave verify --key allowed_signers --sig ${o.sig} ${o.sig}), or run git verify-tag in the repository`,
+      2,
+    );
+  }
   if (result.ok) {
     const refusal = await releaseChecks(o, key, bytes, result.statementPayload, now);
     if (refusal !== undefined) {

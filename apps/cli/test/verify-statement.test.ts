@@ -1,23 +1,32 @@
 // `conclave verify` checks the signed statement, not only the signature, whenever it has it (a DSSE
 // signature, or --statement): a governance record of the group (policy, revocation) is not a
 // release, and a statement past its validUntil is expired.
-import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesToHex } from '@conclave/protocol';
 import {
+  SSHSIG_GIT_NAMESPACE,
   buildStatement,
   digestFile,
   dsseEnvelope,
+  exportPublicKey,
+  gitTagObject,
+  gitTagPayload,
   jwsCompactFile,
   jwsMessage,
   messageToSign,
   sigstoreBundleFile,
+  sshsigArmor,
+  sshsigBlob,
+  sshsigSignedData,
+  type GitTagInput,
   type ReleaseInput,
   type StatementContext,
 } from '@conclave/release';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CliError } from '../src/errors.js';
 import type { Ctx } from '../src/output.js';
 import { cmdVerify } from '../src/verify.js';
 
@@ -175,5 +184,31 @@ describe('conclave verify: the signed statement', () => {
       await cmdVerify(old.artifact, { key: old.key, sig: old[f], minVersion: '1.0.0' }, ctx);
       expect(ctx.results[0]).toMatchObject({ ok: true, format });
     }
+  });
+
+  it('a git tag verifies only with the tag file as ARTIFACT: beside another file it is a usage error', async () => {
+    const f = await signed({});
+    const input: GitTagInput = {
+      object: '0123456789abcdef0123456789abcdef01234567',
+      type: 'commit',
+      tag: 'v1.0.0',
+      tagger: { name: 'Release Bot', email: 'release@example.com', time: 1764072000, tz: '+0000' },
+      message: 'Release v1.0.0',
+    };
+    const payload = gitTagPayload(input);
+    const a = Buffer.from(groupKey, 'hex');
+    const digest = createHash('sha512').update(payload).digest();
+    const signature = sign(null, sshsigSignedData(SSHSIG_GIT_NAMESPACE, digest), privateKey);
+    const armored = sshsigArmor(sshsigBlob(a, SSHSIG_GIT_NAMESPACE, signature));
+    const tag = join(f.dir, 'v1.0.0.tag');
+    writeFileSync(tag, gitTagObject(input, armored).object);
+    const signers = join(f.dir, 'allowed_signers');
+    writeFileSync(signers, exportPublicKey(a, 'allowed-signers', { group: 'release' }).bytes);
+    const ctx = recorder();
+    await cmdVerify(tag, { key: signers, sig: tag }, ctx);
+    expect(ctx.results[0]).toMatchObject({ ok: true, format: 'git' });
+    await expect(cmdVerify(f.artifact, { key: signers, sig: tag }, recorder())).rejects.toSatisfy(
+      (e) => e instanceof CliError && e.code === 'INVALID_ARGUMENT' && e.exitCode === 2,
+    );
   });
 });
