@@ -227,6 +227,7 @@ export class MemberSession {
             key,
             ledger,
             send: (c, r, b) => this.connection.send(c, r, b),
+            sendUntilRecorded: (c, r, b) => this.connection.sendUntilRecorded(c, r, b),
             log: this.#log,
           });
     this.logWitness =

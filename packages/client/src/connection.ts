@@ -701,6 +701,74 @@ export class Connection {
     return this.sendSealed(envelope, timeoutMs).then(() => seq);
   }
 
+  /**
+   * Seals `body` once and sends it until the coordinator holds it, for a message whose loss would
+   * cost this member its place (an approval: its commitments would be counted while this member
+   * no longer expects a package). After a lost connection, or no ack in time, the very same
+   * envelope goes again on the next connect; REPLAYED_MESSAGE then says the first copy was
+   * recorded, since the coordinator marks an envelope seen only when it accepts it, keyed by
+   * (sender, ceremony, round, seq), and this envelope's seq is this process's own. Any other
+   * refusal rejects at once; so does a connection this client closed, or `giveUpMs` passing.
+   */
+  async sendUntilRecorded(
+    ceremonyId: string,
+    round: string,
+    body: SealedBody,
+    giveUpMs = 120_000,
+  ): Promise<number> {
+    const envelope = sealEnvelope(this.options.key, {
+      ceremonyId,
+      round,
+      seq: takeSeq(),
+      sender: this.options.member,
+      body,
+    });
+    const deadline = Date.now() + giveUpMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.sendSealed(envelope);
+        return envelope.seq;
+      } catch (err) {
+        if (attempt > 0 && err instanceof ClientError && err.code === 'REPLAYED_MESSAGE') {
+          return envelope.seq;
+        }
+        const lost =
+          err instanceof ClientError &&
+          (err.code === 'CONNECTION_CLOSED' || err.code === 'TIMEOUT');
+        const left = deadline - Date.now();
+        // Without reconnect a lost connection stays lost: nothing would ever send it again.
+        const never = this.#closed || (this.options.reconnect !== true && !this.connected);
+        if (!lost || never || left <= 0) throw err;
+        this.#log(`${body.type} for ${ceremonyId} may not have arrived; sending it again`);
+        await this.#reconnected(left);
+      }
+    }
+  }
+
+  /**
+   * Resolves once the connection is up again (at once if it is), after at least a short pause so a
+   * send that keeps failing never spins; or after `withinMs` (the send then fails once more).
+   */
+  #reconnected(withinMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let finished = false;
+      let off = (): void => undefined;
+      const done = (): void => {
+        finished = true;
+        off();
+        clearTimeout(limit);
+        resolve();
+      };
+      const limit = setTimeout(done, withinMs);
+      limit.unref();
+      setTimeout(() => {
+        if (finished) return;
+        if (this.connected || this.#closed) done();
+        else off = this.onConnect(done);
+      }, 250).unref();
+    });
+  }
+
   /** Sends an already sealed envelope (e.g. a fault-injection test); resolves on its ack. */
   sendSealed(envelope: Envelope, timeoutMs?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {

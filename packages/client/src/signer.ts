@@ -448,6 +448,8 @@ interface Approval {
   lastSignedSession: number;
   /** Sessions whose package is being handled now: a second copy of one is not handled again. */
   readonly answering: Set<number>;
+  /** A recommit is being made or sent (one at a time). */
+  recommitting: boolean;
   done: boolean;
 }
 
@@ -456,6 +458,16 @@ export interface SignerOptions {
   readonly key: IdentityKey;
   readonly ledger: NonceLedger;
   readonly send: (ceremonyId: string, round: string, body: SealedBody) => Promise<unknown>;
+  /**
+   * Sends approvals and recommitments until the coordinator holds them
+   * (Connection.sendUntilRecorded); default `send`. A lost ack would otherwise leave the
+   * coordinator counting commitments whose nonces this signer had destroyed.
+   */
+  readonly sendUntilRecorded?: (
+    ceremonyId: string,
+    round: string,
+    body: SealedBody,
+  ) => Promise<unknown>;
   readonly log?: (line: string) => void;
   readonly now?: () => number;
 }
@@ -607,6 +619,7 @@ export class Signer {
       hintsUsed: 0,
       lastSignedSession: 0,
       answering: new Set(),
+      recommitting: false,
       done: false,
     };
     this.#approvals.set(review.ceremonyId, a);
@@ -615,7 +628,7 @@ export class Signer {
       const commitments = await this.#commit(a, 1);
       await durable;
       stage = 'approval refused';
-      await this.#o.send(review.ceremonyId, SIGN_ROUNDS.approve, {
+      await this.#sendRecorded(review.ceremonyId, SIGN_ROUNDS.approve, {
         type: 'sign.approve',
         requestDigest: review.requestDigest,
         commitments,
@@ -627,7 +640,9 @@ export class Signer {
         ),
       });
     } catch (err) {
-      // Nothing half done: the nonces are destroyed and abandoned, and the approval can be retried.
+      // Nothing half done: the nonces are destroyed and abandoned. A refusal recorded nothing, and
+      // the approval can be retried; a connection that stayed lost past sendUntilRecorded's patience
+      // leaves it unknown (a package for it is then not answered, as from any absent signer).
       await this.finish(review.ceremonyId, stage);
       this.#approvals.delete(review.ceremonyId);
       throw err;
@@ -643,21 +658,54 @@ export class Signer {
     });
   }
 
-  /** Sends fresh commitments for the next ROAST session or phase (asked by the coordinator). */
+  #sendRecorded(ceremonyId: string, round: string, body: SealedBody): Promise<unknown> {
+    return (this.#o.sendUntilRecorded ?? this.#o.send)(ceremonyId, round, body);
+  }
+
+  /**
+   * Sends fresh commitments for the next ROAST session or phase (asked by the coordinator). One at
+   * a time per ceremony: the status pushed on a reconnect and the inbox sweep ask together, and a
+   * second bundle would be refused while it stayed "outstanding" here, blocking every later one.
+   * A bundle whose send fails is dropped (nonces destroyed, abandoned in the ledger), so the next
+   * ask commits afresh instead of waiting on one the coordinator never took.
+   */
   async recommit(ceremonyId: string, phase = 1): Promise<boolean> {
     const a = this.#approvals.get(ceremonyId);
-    if (a === undefined || a.done) return false;
+    if (a === undefined || a.done || a.recommitting) return false;
     // Nothing to do while an unused bundle for this phase is still outstanding.
     if (this.#outstanding(a, phase).length > 0) return false;
-    await this.#dropOtherPhases(a, phase);
-    const commitments = await this.#commit(a, phase);
-    await this.#o.send(ceremonyId, SIGN_ROUNDS.approve, {
-      type: 'sign.recommit',
-      phase,
-      commitments,
-    });
+    a.recommitting = true;
+    try {
+      await this.#dropOtherPhases(a, phase);
+      const commitments = await this.#commit(a, phase);
+      try {
+        await this.#sendRecorded(ceremonyId, SIGN_ROUNDS.approve, {
+          type: 'sign.recommit',
+          phase,
+          commitments,
+        });
+      } catch (err) {
+        await this.#dropBundle(a, commitments, 'recommitment not taken');
+        throw err;
+      }
+    } finally {
+      a.recommitting = false;
+    }
     this.#log(`recommitted for ${ceremonyId} (phase ${phase}, new session)`);
     return true;
+  }
+
+  /** Forgets a bundle the coordinator did not take: its nonces destroyed and abandoned (A.3). */
+  async #dropBundle(a: Approval, commitments: readonly string[], why: string): Promise<void> {
+    const i = a.bundles.findIndex((b) => b.commitments === commitments);
+    if (i >= 0) a.bundles.splice(i, 1);
+    for (const hex of commitments) {
+      const nonces = a.nonces.get(hex);
+      if (nonces === undefined) continue;
+      frost.round1.destroy(nonces);
+      a.nonces.delete(hex);
+      await this.#o.ledger.abandon(commitmentId(hex), why).catch(() => undefined);
+    }
   }
 
   /**

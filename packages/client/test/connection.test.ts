@@ -243,3 +243,66 @@ describe('Connection.query naming a ceremony', () => {
     await connection.close();
   });
 });
+
+describe('Connection.sendUntilRecorded', () => {
+  const ceremonyId = `c_${'c'.repeat(32)}`;
+  const body = { type: 'sign.reject', requestDigest: 'ab'.repeat(32), reason: 'no' } as const;
+
+  it('sends the same envelope again after the ack was lost, and takes REPLAYED_MESSAGE as recorded', async () => {
+    const seen: { seq: number; signature: string }[] = [];
+    const url = await authenticatingCoordinator((ws) =>
+      ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString()) as {
+          type?: string;
+          seq?: number;
+          signature?: string;
+        };
+        if (frame.type !== 'envelope') return;
+        seen.push({ seq: frame.seq!, signature: frame.signature! });
+        // The first copy is "recorded", then the connection drops before the ack goes out.
+        if (seen.length === 1) ws.terminate();
+        else
+          ws.send(
+            JSON.stringify({
+              type: 'error',
+              code: 'REPLAYED_MESSAGE',
+              message: 'message was already received',
+              ceremonyId,
+            }),
+          );
+      }),
+    );
+    const connection = connectionTo(url, { reconnect: true, requestTimeoutMs: 5_000 });
+    await connection.connect();
+    const seq = await connection.sendUntilRecorded(ceremonyId, '1', body, 10_000);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toEqual(seen[0]); // the very same envelope: seq and signature
+    expect(seq).toBe(seen[0]!.seq);
+    await connection.close();
+  });
+
+  it('rejects a refusal at once, and a lost connection that will not reconnect', async () => {
+    const refusing = await authenticatingCoordinator((ws) =>
+      ws.on('message', () =>
+        ws.send(JSON.stringify({ type: 'error', code: 'DUPLICATE', message: 'x', ceremonyId })),
+      ),
+    );
+    const a = connectionTo(refusing, { reconnect: true });
+    await a.connect();
+    await expect(a.sendUntilRecorded(ceremonyId, '1', body, 10_000)).rejects.toMatchObject({
+      code: 'DUPLICATE',
+    });
+    await a.close();
+    const dropping = await authenticatingCoordinator((ws) =>
+      ws.on('message', () => ws.terminate()),
+    );
+    const b = connectionTo(dropping);
+    await b.connect();
+    const started = Date.now();
+    await expect(b.sendUntilRecorded(ceremonyId, '1', body, 10_000)).rejects.toMatchObject({
+      code: 'CONNECTION_CLOSED',
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await b.close();
+  });
+});

@@ -449,6 +449,7 @@ function recordingLedger(inner: NonceLedger, log: string[]): NonceLedger {
  */
 async function setup(
   fault?: 'consume-fails' | 'record-fails' | { gate: Promise<void>; on?: 'consume' },
+  refuse?: (body: SealedBody) => ClientError | undefined,
 ) {
   const w = world();
   const dir = mkdtempSync(join(tmpdir(), 'conclave-signer-'));
@@ -486,6 +487,8 @@ async function setup(
     ledger,
     send: async (_c, _r, body) => {
       log.push(`send ${body.type}`);
+      const refusal = refuse?.(body);
+      if (refusal !== undefined) throw refusal;
       sent.push(body);
     },
   });
@@ -850,6 +853,40 @@ describe('Signer: round2.decline (a refusal said, not a silence)', () => {
     const before = sent.length;
     await signer.decline(w.ceremonyId, 2, new ClientError('SIGNING_REFUSED', 'again'));
     expect(sent).toHaveLength(before);
+    await inner.close();
+  });
+
+  it('recommits once when asked twice at once, and commits afresh after a recommit was not taken', async () => {
+    let refuseNext = false;
+    const { w, signer, sent, log, pkg, inner } = await setup(undefined, (body) => {
+      if (body.type !== 'sign.recommit' || !refuseNext) return undefined;
+      refuseNext = false;
+      return new ClientError('STORAGE_UNAVAILABLE', 'storage unavailable; nothing was recorded');
+    });
+    await signer.onPackage(w.ceremonyId, pkg); // the approval's bundle is spent
+    // The status pushed on a reconnect and the inbox sweep ask at once: one bundle goes.
+    const both = await Promise.all([
+      signer.recommit(w.ceremonyId, 1),
+      signer.recommit(w.ceremonyId, 1),
+    ]);
+    expect(both.sort()).toEqual([false, true]);
+    const recommits = () => sent.filter((b) => b.type === 'sign.recommit');
+    expect(recommits()).toHaveLength(1);
+    // Spent too (a session used it); the next recommit is refused by the coordinator ...
+    const first = recommits()[0];
+    if (first?.type !== 'sign.recommit') throw new Error('no recommit');
+    await signer.onPackage(w.ceremonyId, {
+      ...honestPackage(w, { alice: first.commitments, bob: commitFor(w, 'bob') }),
+      session: 2,
+    });
+    refuseNext = true;
+    await expect(signer.recommit(w.ceremonyId, 1)).rejects.toMatchObject({
+      code: 'STORAGE_UNAVAILABLE',
+    });
+    expect(log.filter((l) => l.startsWith('abandon'))).not.toEqual([]);
+    // ... and is not left "outstanding": the next ask commits and sends a fresh bundle.
+    expect(await signer.recommit(w.ceremonyId, 1)).toBe(true);
+    expect(recommits()).toHaveLength(2);
     await inner.close();
   });
 
