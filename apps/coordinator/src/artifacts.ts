@@ -10,7 +10,10 @@
  *                                signature needs the bytes (anyone else: 404, as if absent)
  *
  * A body whose SHA-256 differs from its address is refused and never stored; files are written to
- * a temporary name, fsynced and renamed, so a crash leaves either nothing or the whole artifact.
+ * a temporary name, fsynced, renamed, and the directory fsynced before 201 goes out, so a crash
+ * leaves either nothing or the whole artifact, and a 201 means it survives power loss (D.48).
+ * Temporary files a crash left are removed at start. An upload that would leave less than
+ * `minFreeBytes` free on the file system is refused (507) before a byte is read (D.49).
  * The body is piped to disk with backpressure, and an upload is cut off (408) when it delivers
  * less than `minBytesPerSecond` over a `progressWindowMs` window (slowloris, THREATS C.40).
  * The coordinator still signs nothing: signers check the bytes against the digests they approved.
@@ -25,8 +28,10 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   statSync,
+  statfsSync,
   unlinkSync,
 } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -38,10 +43,14 @@ import type { Store } from './store.js';
 import type { RequestAuthenticator } from './web/routes.js';
 
 const PATH = /^\/v1\/artifacts\/([0-9a-f]{64})$/;
+/** An upload's temporary file: `.<sha256>.<12 hex>.part`. */
+const PART = /^\.[0-9a-f]{64}\.[0-9a-f]{12}\.part$/;
 
 export interface ArtifactStoreOptions {
   readonly dir: string;
   readonly maxBytes: number;
+  /** Free space an upload must leave (default 0: no floor). */
+  readonly minFreeBytes?: number;
   readonly logger: Logger;
   /** Who may download what: groups and their signing requests. */
   readonly access: Pick<Store, 'getGroup' | 'groupsRequestingArtifact'>;
@@ -56,11 +65,30 @@ export class ArtifactStore {
   constructor(o: ArtifactStoreOptions) {
     this.#o = o;
     mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    // No upload is under way at start: a temporary file is one a crash or a kill left behind.
+    for (const name of readdirSync(o.dir)) {
+      if (!PART.test(name)) continue;
+      try {
+        unlinkSync(join(o.dir, name));
+      } catch {
+        // gone already, or not ours to remove: the next start tries again
+      }
+    }
   }
 
   #path(sha256: string): string {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error('artifact address must be 64 hex');
     return join(this.#o.dir, sha256);
+  }
+
+  /** Bytes free for this process on the artifacts' file system; undefined if it cannot tell. */
+  #freeBytes(): number | undefined {
+    try {
+      const s = statfsSync(this.#o.dir);
+      return s.bavail * s.bsize;
+    } catch {
+      return undefined;
+    }
   }
 
   has(sha256: string): boolean {
@@ -178,6 +206,21 @@ export class ArtifactStore {
       json(res, 200, { sha256, stored: false });
       return;
     }
+    const free = this.#freeBytes();
+    if (free !== undefined && free - declared < (this.#o.minFreeBytes ?? 0)) {
+      req.resume();
+      this.#o.logger.error('artifact upload refused: the disk is nearly full', {
+        sha256,
+        size: declared,
+        freeBytes: free,
+        member,
+      });
+      json(res, 507, {
+        code: 'STORAGE_UNAVAILABLE',
+        message: `the coordinator's disk is too full to store ${declared} more bytes; tell its operator, or sign it with the digest formats instead`,
+      });
+      return;
+    }
     liftRequestDeadline();
     const tmp = join(this.#o.dir, `.${sha256}.${randomBytes(6).toString('hex')}.part`);
     const hash = createHash('sha256');
@@ -241,6 +284,13 @@ export class ArtifactStore {
           fsyncSync(fd);
           closeSync(fd);
           renameSync(tmp, this.#path(sha256));
+          // The rename is durable only once the directory is: 201 says the artifact is stored.
+          const dir = openSync(this.#o.dir, 'r');
+          try {
+            fsyncSync(dir);
+          } finally {
+            closeSync(dir);
+          }
         } catch {
           return fail(503, 'STORAGE_UNAVAILABLE', 'could not store the artifact');
         }

@@ -206,6 +206,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
     const artifacts = new ArtifactStore({
       dir: join(dataDir, 'artifacts'),
       maxBytes: limits.maxArtifactBytes,
+      minFreeBytes: limits.artifactMinFreeBytes,
       logger,
       access: store,
       minBytesPerSecond: limits.minUploadBytesPerSecond,

@@ -62,6 +62,12 @@ export interface Limits {
   /** Largest artifact a member may upload for the content formats (raw, OpenPGP). */
   readonly maxArtifactBytes: number;
   /**
+   * Free space an artifact upload must leave on the artifacts' file system (the database's, by
+   * default): below it the upload is refused with 507, so uploads never fill the disk the
+   * ceremonies write to (D.49).
+   */
+  readonly artifactMinFreeBytes: number;
+  /**
    * Worker threads for signing-ceremony curve arithmetic (crypto-pool.ts): commitment checks,
    * share verification, aggregation. Default: available cores − 1, at least 1. 0 runs it inline
    * on the event loop. `conclave coordinator start` reads CONCLAVE_CRYPTO_WORKERS.
@@ -109,6 +115,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   walCheckpointBytes: 64 * 1024 * 1024,
   walCheckpointIntervalMs: 60_000,
   maxArtifactBytes: 256 * 1024 * 1024,
+  artifactMinFreeBytes: 1024 * 1024 * 1024,
   cryptoWorkers: Math.max(1, availableParallelism() - 1),
   cryptoWorkerNice: 5,
   statusPushIntervalMs: 25,

@@ -2,10 +2,14 @@
 // SHA-256 and hash-checked before anything is stored; a content-format request needs them first.
 // Downloads: the request's group members, and the auditor (token) once a request names the bytes.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
+import { ArtifactStore } from '../src/artifacts.js';
+import { silentLogger } from '../src/logger.js';
 import {
   FakeMember,
   authHeaders,
@@ -288,5 +292,40 @@ describe('raw: an artifact another format would read as its signed message', () 
         release: { ...sampleRelease('1.0.0', ['minisign', 'dsse']), artifacts: [artifact] },
       }),
     );
+  });
+});
+
+describe('artifact storage on disk', () => {
+  it('refuses an upload that would leave the disk below the free-space floor (507), storing nothing', async () => {
+    const t = await fresh({ limits: { artifactMinFreeBytes: Number.MAX_SAFE_INTEGER } });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const bytes = new TextEncoder().encode('release bytes\n'.repeat(8));
+    const url = t.handle.url;
+    const put = await fetch(`${url}/v1/artifacts/${sha256(bytes)}`, {
+      method: 'PUT',
+      headers: authHeaders(await fetchChallenge(url), members[0]!.key, 'alice', url),
+      body: bytes,
+    });
+    expect(put.status).toBe(507);
+    expect(((await put.json()) as { code: string }).code).toBe('STORAGE_UNAVAILABLE');
+    expect(readdirSync(join(t.dir, 'artifacts'))).toEqual([]);
+  });
+
+  it('removes the temporary files a crash left at start, and nothing else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-artifacts-'));
+    const part = `.${'a'.repeat(64)}.${'0'.repeat(12)}.part`;
+    writeFileSync(join(dir, part), 'half an upload');
+    writeFileSync(join(dir, 'b'.repeat(64)), 'a stored artifact');
+    writeFileSync(join(dir, 'notes.part'), 'not ours');
+    new ArtifactStore({
+      dir,
+      maxBytes: 1024,
+      logger: silentLogger,
+      access: { getGroup: () => undefined, groupsRequestingArtifact: () => [] },
+    });
+    expect(readdirSync(dir).sort()).toEqual(['b'.repeat(64), 'notes.part'].sort());
+    rmSync(dir, { recursive: true, force: true });
   });
 });
