@@ -64,7 +64,7 @@ export interface Limits {
   /**
    * Free space an artifact upload must leave on the artifacts' file system (the database's, by
    * default): below it the upload is refused with 507, so uploads never fill the disk the
-   * ceremonies write to (D.49).
+   * ceremonies write to (D.49). Default 64 MiB: room for one WAL (walCheckpointBytes).
    */
   readonly artifactMinFreeBytes: number;
   /**
@@ -115,7 +115,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   walCheckpointBytes: 64 * 1024 * 1024,
   walCheckpointIntervalMs: 60_000,
   maxArtifactBytes: 256 * 1024 * 1024,
-  artifactMinFreeBytes: 1024 * 1024 * 1024,
+  artifactMinFreeBytes: 64 * 1024 * 1024,
   cryptoWorkers: Math.max(1, availableParallelism() - 1),
   cryptoWorkerNice: 5,
   statusPushIntervalMs: 25,
