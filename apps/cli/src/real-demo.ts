@@ -23,7 +23,7 @@ import {
   type SealedBody,
 } from '@conclave/protocol';
 import { loadCoordinator, type CoordinatorHandle } from './coordinator.js';
-import { demoMembers } from './demo.js';
+import { demoArtifactText, demoMembers } from './demo.js';
 import { CliError } from './errors.js';
 import type { Ctx } from './output.js';
 
@@ -206,7 +206,7 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
 
     since = performance.now();
     const artifact = join(out, 'release-1.0.0.tar.gz');
-    writeFileSync(artifact, `Conclave demo artifact\n${new Date().toISOString()}\n`);
+    writeFileSync(artifact, demoArtifactText());
     ctx.progress(
       `Release request by ${requester}: ${artifact} (auto-approvers: ${approvers.join(', ')})`,
     );
