@@ -203,7 +203,12 @@ function parseLine(
 
 export interface NonceLedger {
   readonly path: string;
-  /** Monotonic boot counter: +1 on every open. Report it with commitments so a coordinator can spot a rolled-back ledger (A.5). */
+  /**
+   * Monotonic boot counter: +1 on every open (and after a failed write, which starts a new epoch).
+   * It is not sent to the coordinator: against a ledger restored from a backup (A.5) the defence
+   * is the coordinator's unique index of every commitment ever used per group key, which refuses
+   * an old commitment as COMMITMENT_REUSED, and nonces that never leave memory.
+   */
   readonly epoch: number;
   /** What open had to repair after a crash, or null if the file was intact. */
   readonly recovery: NonceLedgerRecovery | null;
