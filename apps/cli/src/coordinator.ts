@@ -13,7 +13,14 @@ export async function loadCoordinator(): Promise<CoordinatorModule> {
 }
 
 export async function cmdCoordinatorStart(
-  o: GlobalOptions & { db: string; host: string; port: number; sessionTimeout?: number },
+  o: GlobalOptions & {
+    db: string;
+    host: string;
+    port: number;
+    sessionTimeout?: number;
+    origin?: string;
+    trustedProxy?: string[];
+  },
   ctx: Ctx,
 ): Promise<void> {
   const { startCoordinator, formatStartBanner, stderrLogger } = await loadCoordinator();
@@ -35,6 +42,8 @@ export async function cmdCoordinatorStart(
     // failed sync, crypto workers that cannot start, an overdue hotfix.
     logger: stderrLogger,
     ...(Object.keys(limits).length === 0 ? {} : { limits }),
+    ...(o.origin === undefined ? {} : { origin: o.origin }),
+    ...(o.trustedProxy === undefined ? {} : { trustedProxies: o.trustedProxy }),
   }).catch((e: unknown) => {
     throw startError(e, o);
   });

@@ -3,6 +3,7 @@
  * progress on stderr), --home DIR (default $CONCLAVE_HOME or ~/.conclave) and --coordinator URL.
  * Passphrases come from a prompt, or from CONCLAVE_PASSPHRASE for automation (CI, agents, tests).
  */
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PROTOCOL_VERSION } from '@conclave/protocol';
@@ -56,6 +57,45 @@ const port = (v: string) => {
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new InvalidArgumentError('expected a port from 0 to 65535');
   return n;
+};
+
+/**
+ * `--origin`: what members dial when it is not `http://HOST:PORT` (a TLS proxy in front): they
+ * sign the origin they dialed, so it must be one exactly, scheme, host and port, nothing more.
+ */
+const originUrl = (v: string) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as https://conclave.example.com');
+  }
+  if (
+    (u.protocol !== 'http:' && u.protocol !== 'https:') ||
+    u.username !== '' ||
+    u.password !== '' ||
+    u.pathname !== '/' ||
+    u.search !== '' ||
+    u.hash !== ''
+  )
+    throw new InvalidArgumentError(
+      'expected an origin, http(s)://host[:port], with no path, query or credentials',
+    );
+  return u.origin;
+};
+
+/** Comma-separated IP addresses (`--trusted-proxy`). */
+const ipAddresses = (v: string) => {
+  const list = v
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  const bad = list.find((a) => isIP(a) === 0);
+  if (list.length === 0 || bad !== undefined)
+    throw new InvalidArgumentError(
+      `expected comma-separated IP addresses${bad === undefined ? '' : `; ${JSON.stringify(bad)} is not one`}`,
+    );
+  return list;
 };
 
 /** A wait in seconds: a whole number of at least 1 (0 or less would give up before starting). */
@@ -172,11 +212,28 @@ export function buildProgram(): Command {
         '--session-timeout <seconds>',
         'how long a signing session waits for shares before excluding silent signers',
         seconds,
+      )
+      .option(
+        '--origin <url>',
+        'the URL members dial, when not http://HOST:PORT (behind a TLS proxy: https://conclave.example.com); they sign it, so it must match',
+        originUrl,
+      )
+      .option(
+        '--trusted-proxy <addresses>',
+        "comma-separated addresses of reverse proxies in front: their X-Forwarded-For names the client for the per-address limits (without it, every member behind the proxy shares the proxy's)",
+        ipAddresses,
       ),
   ).action(
-    run<GlobalOptions & { db: string; host: string; port: number; sessionTimeout?: number }>(
-      (o, ctx) => cmdCoordinatorStart(o, ctx),
-    ),
+    run<
+      GlobalOptions & {
+        db: string;
+        host: string;
+        port: number;
+        sessionTimeout?: number;
+        origin?: string;
+        trustedProxy?: string[];
+      }
+    >((o, ctx) => cmdCoordinatorStart(o, ctx)),
   );
 
   const member = program.command('member').description('manage the member registry (admin)');

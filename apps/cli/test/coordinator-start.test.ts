@@ -40,6 +40,20 @@ describe('coordinator start refuses', () => {
     expect(r.error.message).toMatch(/port from 0 to 65535/);
   });
 
+  it('an --origin that is not an origin, a --trusted-proxy that is not an address: INVALID_ARGUMENT, exit 2', async () => {
+    for (const [flag, value, words] of [
+      ['--origin', 'https://conclave.example.com/conclave', /no path/],
+      ['--origin', 'ftp://conclave.example.com', /http\(s\)/],
+      ['--origin', 'conclave.example.com', /such as https/],
+      ['--trusted-proxy', '10.0.0.1,proxy.internal', /"proxy\.internal" is not one/],
+    ] as const) {
+      const r = await start([flag, value, '--port', '0', '--db', join(tempDir(), 'c.db')]);
+      expect(r.code, `${flag} ${value}`).toBe(2);
+      expect(r.error.code).toBe('INVALID_ARGUMENT');
+      expect(r.error.message).toMatch(words);
+    }
+  });
+
   it('a file that is not a database: DB_INVALID naming --db', async () => {
     const db = join(tempDir(), 'c.db');
     writeFileSync(db, 'not sqlite at all, long enough to have a header'.repeat(4));
@@ -73,6 +87,38 @@ describe('coordinator start runs', () => {
       const url = (JSON.parse(stdout.split('\n')[0]!) as { url: string }).url;
       const line = stderr.split('\n').find((l) => l.includes('coordinator listening'))!;
       expect(JSON.parse(line)).toMatchObject({ level: 'info', origin: url });
+    } finally {
+      child.kill('SIGTERM');
+      await closed;
+    }
+  });
+
+  it('--origin: the origin members sign, in the start document and /v1/info', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'coordinator',
+        'start',
+        ...['--port', '0', '--db', join(tempDir(), 'c.db'), '--json'],
+        ...['--origin', 'https://Conclave.Example.com:443/', '--trusted-proxy', '127.0.0.1'],
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const closed = new Promise((r) => child.on('close', r));
+    try {
+      for (const t0 = Date.now(); !stdout.includes('\n');) {
+        if (Date.now() - t0 > 30_000 || child.exitCode !== null) throw new Error('did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const doc = JSON.parse(stdout.split('\n')[0]!) as { origin: string; port: number };
+      expect(doc.origin).toBe('https://conclave.example.com');
+      const info = (await (await fetch(`http://127.0.0.1:${doc.port}/v1/info`)).json()) as {
+        origin: string;
+      };
+      expect(info.origin).toBe('https://conclave.example.com');
     } finally {
       child.kill('SIGTERM');
       await closed;

@@ -58,6 +58,11 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** The origin clients dial, if not `http://HOST:PORT` (e.g. behind a TLS proxy). */
   readonly origin?: string;
+  /**
+   * Reverse proxies (exact IP addresses) whose `X-Forwarded-For` names the client for the
+   * per-address caps; without them, behind a proxy every member shares the proxy's one cap.
+   */
+  readonly trustedProxies?: readonly string[];
   /** Tests only: fault injection around effects (see RunnerHooks). */
   readonly hooks?: RunnerHooks;
   /** Tests only: the WAL's fdatasync (store.ts group commit). */
@@ -228,6 +233,7 @@ export async function startCoordinator(options: StartOptions): Promise<Coordinat
       coordinatorPublicKey: keys.coordinator.publicKey,
       adminPublicKey: keys.adminPublicKey,
       ...(options.origin === undefined ? {} : { origin: options.origin }),
+      ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies }),
       artifacts,
       audit: new AuditHttp({
         store,

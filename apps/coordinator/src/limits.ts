@@ -157,6 +157,47 @@ export function addressKey(address: string): string {
     .join(':')}::/64`;
 }
 
+/** One address in one spelling: IPv4-mapped IPv6 as IPv4, IPv6 fully written out; else undefined. */
+export function canonicalAddress(address: string): string | undefined {
+  const zone = address.indexOf('%');
+  const a = (zone < 0 ? address : address.slice(0, zone)).trim();
+  if (isIPv4(a)) return a;
+  if (!isIPv6(a)) return undefined;
+  const w = ipv6Words(a);
+  if (w.slice(0, 5).every((x) => x === 0) && w[5] === 0xffff) return addressKey(a);
+  return w.map((x) => x.toString(16)).join(':');
+}
+
+/**
+ * The client's address for the per-address caps, behind reverse proxies the operator trusts
+ * (`trustedProxies`, exact addresses): a connection from one of them is counted under the
+ * right-most `X-Forwarded-For` entry that is not itself a trusted proxy, which is the address the
+ * outermost trusted proxy saw. A client can put anything at the left of that header, never at the
+ * right, where its proxy appends. From any other peer the header is ignored; an entry that is no
+ * address falls back to the peer, so a misconfigured proxy shares one cap rather than none.
+ */
+export function clientAddress(
+  peer: string,
+  forwardedFor: string | readonly string[] | undefined,
+  trustedProxies: ReadonlySet<string>,
+): string {
+  const trusted = (a: string): boolean => {
+    const c = canonicalAddress(a);
+    return c !== undefined && trustedProxies.has(c);
+  };
+  if (trustedProxies.size === 0 || !trusted(peer) || forwardedFor === undefined) return peer;
+  const hops = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(','))
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    if (trusted(hop)) continue;
+    return canonicalAddress(hop) === undefined ? peer : hop;
+  }
+  return peer;
+}
+
 /** The eight 16-bit words of a valid IPv6 address (`::` expanded, a dotted IPv4 tail as two words). */
 function ipv6Words(address: string): number[] {
   const group = (part: string): number[] =>

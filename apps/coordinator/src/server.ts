@@ -24,7 +24,7 @@ import {
 } from '@conclave/protocol';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { CeremonyRunner, Hub } from './ceremonies.js';
-import { RateWindows, addressKey, type Limits } from './limits.js';
+import { RateWindows, addressKey, canonicalAddress, clientAddress, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { Dispatcher } from './messages.js';
 import { recordRevokedRefusal, type Metrics } from './metrics.js';
@@ -55,6 +55,11 @@ export interface ServerDeps {
   readonly adminPublicKey: Uint8Array;
   /** Origin clients dial (and sign); default `http://HOST:PORT`. */
   readonly origin?: string;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client for the per-address caps (exact
+   * addresses; `clientAddress` in limits.ts). Empty: every peer is the client.
+   */
+  readonly trustedProxies?: readonly string[];
   /** The transparency log's and auditors' HTTP routes (web/routes.ts). */
   readonly audit?: AuditHttp;
   readonly artifacts?: ArtifactStore;
@@ -116,9 +121,19 @@ export class CoordinatorServer {
   runner: CeremonyRunner | null = null;
   dispatcher: Dispatcher | null = null;
   readonly #faults: FaultLog;
+  /** canonicalAddress of each trusted proxy. */
+  readonly #trustedProxies: ReadonlySet<string>;
 
   constructor(deps: ServerDeps) {
     this.#deps = deps;
+    this.#trustedProxies = new Set(
+      (deps.trustedProxies ?? []).map((a) => {
+        const c = canonicalAddress(a);
+        if (c === undefined)
+          throw new Error(`trusted proxy ${JSON.stringify(a)} is not an IP address`);
+        return c;
+      }),
+    );
     this.#mono = deps.monotonic ?? monotonicClock;
     this.#faults = deps.faults ?? new FaultLog(deps.logger, () => this.#mono.now());
     const { limits } = deps;
@@ -337,8 +352,19 @@ export class CoordinatorServer {
     this.#json(res, 404, { code: 'UNEXPECTED_MESSAGE', message: 'not found' });
   }
 
+  /** The key the per-address caps count this request under (C.41), through trusted proxies. */
+  #clientKey(req: IncomingMessage): string {
+    return addressKey(
+      clientAddress(
+        req.socket.remoteAddress ?? 'unknown',
+        req.headers['x-forwarded-for'],
+        this.#trustedProxies,
+      ),
+    );
+  }
+
   #challenge(req: IncomingMessage, res: ServerResponse): void {
-    const ip = addressKey(req.socket.remoteAddress ?? 'unknown');
+    const ip = this.#clientKey(req);
     const now = this.#mono.now();
     if (!this.#challengeWindows.take(ip, now)) {
       this.#deps.metrics.refused.inc({ code: 'RATE_LIMITED' });
@@ -436,7 +462,7 @@ export class CoordinatorServer {
     const limits = this.#deps.limits;
     const path = (req.url ?? '/').split('?')[0];
     if (path !== WS_PATH) return this.#refuse(socket, 404, 'UNEXPECTED_MESSAGE', 'not found');
-    const ip = addressKey(req.socket.remoteAddress ?? 'unknown');
+    const ip = this.#clientKey(req);
     if (this.#total >= limits.maxConnections) {
       return this.#refuse(socket, 503, 'RATE_LIMITED', 'too many connections');
     }

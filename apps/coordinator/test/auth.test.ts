@@ -217,6 +217,24 @@ describe('upgrade-time authentication', () => {
     expect(limited).toBeGreaterThan(0);
   });
 
+  it('behind a trusted proxy, counts each forwarded client under its own address; from others the header is ignored', async () => {
+    const limits = { challengeRateLimit: { perIp: 1, windowMs: 60_000 } };
+    const challenge = (t: TestCoordinator, forwardedFor: string) =>
+      fetch(`${t.handle.url}/v1/challenge`, {
+        method: 'POST',
+        headers: { 'x-forwarded-for': forwardedFor },
+      }).then((r) => r.status);
+    const proxied = await fresh({ trustedProxies: ['127.0.0.1'], limits });
+    expect(await challenge(proxied, '203.0.113.1')).toBe(200);
+    expect(await challenge(proxied, '203.0.113.1')).toBe(429);
+    // What a client wrote to the left of its proxy's entry changes nothing.
+    expect(await challenge(proxied, '203.0.113.9, 203.0.113.1')).toBe(429);
+    expect(await challenge(proxied, '203.0.113.1, 203.0.113.2')).toBe(200);
+    const direct = await fresh({ limits });
+    expect(await challenge(direct, '203.0.113.1')).toBe(200);
+    expect(await challenge(direct, '203.0.113.2')).toBe(429);
+  });
+
   it('serves /v1/info, /healthz and /metrics', async () => {
     const t = await fresh();
     const info = await (await fetch(`${t.handle.url}/v1/info`)).json();

@@ -3,7 +3,7 @@
 // an IPv4 client seen through a dual-stack socket (::ffff:a.b.c.d) counts as its IPv4 address.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RateWindows, addressKey } from '../src/limits.js';
+import { RateWindows, addressKey, canonicalAddress, clientAddress } from '../src/limits.js';
 
 const numRuns = Number(process.env['FC_NUM_RUNS'] ?? 20);
 
@@ -120,5 +120,43 @@ describe('RateWindows', () => {
       }),
       { numRuns },
     );
+  });
+});
+
+describe('clientAddress (behind trusted reverse proxies)', () => {
+  const proxies = new Set(['10.0.0.1', '0:0:0:0:0:0:0:1']);
+
+  it('takes the right-most forwarded address that is not a trusted proxy, only from a trusted peer', () => {
+    expect(clientAddress('10.0.0.1', '203.0.113.7', proxies)).toBe('203.0.113.7');
+    expect(clientAddress('::ffff:10.0.0.1', '203.0.113.7', proxies)).toBe('203.0.113.7');
+    expect(clientAddress('::1', ['198.51.100.1, 203.0.113.7', '10.0.0.1'], proxies)).toBe(
+      '203.0.113.7',
+    );
+    // From any other peer the header is the client's own word: ignored.
+    expect(clientAddress('198.51.100.9', '203.0.113.7', proxies)).toBe('198.51.100.9');
+    // No header, only proxies in it, or no address where the proxy appends: the peer itself.
+    expect(clientAddress('10.0.0.1', undefined, proxies)).toBe('10.0.0.1');
+    expect(clientAddress('10.0.0.1', '10.0.0.1', proxies)).toBe('10.0.0.1');
+    expect(clientAddress('10.0.0.1', '203.0.113.7, unknown', proxies)).toBe('10.0.0.1');
+    // No trusted proxies: every peer is the client.
+    expect(clientAddress('10.0.0.1', '203.0.113.7', new Set())).toBe('10.0.0.1');
+  });
+
+  it('a client cannot choose its key: whatever it puts in the header, the proxy’s entry decides', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(ipv4, fc.string()), { maxLength: 5 }), ipv4, (forged, real) => {
+        fc.pre(!proxies.has(real));
+        const header = [...forged, real].join(', ');
+        expect(clientAddress('10.0.0.1', header, proxies)).toBe(real);
+      }),
+      { numRuns },
+    );
+  });
+
+  it('canonicalAddress spells one address one way', () => {
+    expect(canonicalAddress('::1')).toBe('0:0:0:0:0:0:0:1');
+    expect(canonicalAddress('0:0::1')).toBe('0:0:0:0:0:0:0:1');
+    expect(canonicalAddress('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(canonicalAddress('proxy.internal')).toBeUndefined();
   });
 });
