@@ -538,7 +538,7 @@ export class CeremonyRunner {
   ): Live {
     let request: Live['request'] = null;
     if (kind === 'sign') {
-      const first = this.store.transcript(id)[0];
+      const first = this.store.firstTranscriptEntry(id);
       if (first === undefined || first.envelope.body.type !== 'sign.request') {
         throw refused('STORAGE_UNAVAILABLE', 'signing ceremony without its request');
       }
@@ -1128,7 +1128,7 @@ export class CeremonyRunner {
         ...(record.deadline === null ? {} : { deadline: record.deadline }),
       };
       if (record.kind === 'sign') {
-        const first = this.store.transcript(record.id)[0];
+        const first = this.store.firstTranscriptEntry(record.id);
         if (first?.envelope.body.type === 'sign.request') {
           const body = first.envelope.body;
           items.push({

@@ -478,7 +478,7 @@ export function performKeyEffect(
   switch (effect.kind) {
     case 'notify': {
       const group = runner.store.getGroup(live.group);
-      const authorization = runner.store.transcript(live.id)[0]?.envelope;
+      const authorization = runner.store.firstTranscriptEntry(live.id)?.envelope;
       if (group === undefined || authorization?.body.type !== 'admin.group.create') {
         throw refused('STORAGE_UNAVAILABLE', 'key ceremony without its authorization');
       }

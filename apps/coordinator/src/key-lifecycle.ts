@@ -349,10 +349,10 @@ export function openLifecycle(runner: CeremonyRunner, m: Incoming, body: Lifecyc
 /** The ceremony's `key.start` (stored by the notify effect), or rebuilt before it went out. */
 export function startOf(runner: CeremonyRunner, live: Live): KeyStart {
   const sent = runner.store
-    .transcript(live.id)
-    .find((e) => e.direction === 'out' && e.bodyType === 'key.start');
+    .transcriptOfType(live.id, 'key.start')
+    .find((e) => e.direction === 'out');
   if (sent !== undefined && sent.envelope.body.type === 'key.start') return sent.envelope.body;
-  const authorization = runner.store.transcript(live.id)[0]?.envelope;
+  const authorization = runner.store.firstTranscriptEntry(live.id)?.envelope;
   const group = runner.store.getGroup(live.group);
   if (
     group === undefined ||

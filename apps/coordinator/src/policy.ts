@@ -1084,7 +1084,7 @@ export function hotfixList(runner: CeremonyRunner, member: string, group?: strin
     .all(...groups)
     .map((r) => parse(HotfixRow, r, 'hotfixes'));
   return rows.map((h) => {
-    const release = runner.store.transcript(h.ceremony_id)[0]?.envelope.body;
+    const release = runner.store.firstTranscriptEntry(h.ceremony_id)?.envelope.body;
     return hotfixOf(h, release?.type === 'sign.request' ? release.release.version : '');
   });
 }

@@ -291,6 +291,8 @@ export interface Store {
 
   appendTranscript(entry: NewTranscriptEntry): number;
   transcript(ceremonyId: string): TranscriptEntry[];
+  /** The first entry (the request or authorization that opened it): one row read and parsed. */
+  firstTranscriptEntry(ceremonyId: string): TranscriptEntry | undefined;
   /** The entries of one body type (e.g. `round2.share`), in order: only those are parsed. */
   transcriptOfType(ceremonyId: string, bodyType: string): TranscriptEntry[];
   /** Groups with a signing request that names the artifact `sha256`. */
@@ -846,6 +848,13 @@ export class SqliteStore implements Store {
     return this.#stmt('SELECT * FROM transcript WHERE ceremony_id = ? ORDER BY idx')
       .all(ceremonyId)
       .map((r) => this.#entry(r));
+  }
+
+  firstTranscriptEntry(ceremonyId: string): TranscriptEntry | undefined {
+    const row = this.#stmt(
+      'SELECT * FROM transcript WHERE ceremony_id = ? ORDER BY idx LIMIT 1',
+    ).get(ceremonyId);
+    return row === undefined ? undefined : this.#entry(row);
   }
 
   transcriptOfType(ceremonyId: string, bodyType: string): TranscriptEntry[] {

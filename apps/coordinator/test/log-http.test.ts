@@ -278,6 +278,23 @@ describe('transparency log over HTTP', () => {
       t.handle.url,
     );
     expect((await get(`/v1/audit/bundle/${signed}`, headers)).status).toBe(200);
+    // A member of the group asking for a ceremony that does not exist: refused like one of another
+    // group (403), before any bundle is built.
+    const again = authHeaders(
+      await fetchChallenge(t.handle.url),
+      members[2]!.key,
+      'carol',
+      t.handle.url,
+    );
+    expect((await get(`/v1/audit/bundle/c_${'0'.repeat(32)}`, again)).status).toBe(403);
+  });
+
+  it('answers an id that is not valid percent-encoding with 400, not a server fault', async () => {
+    for (const path of ['/v1/audit/bundle/%E0%A4%A', '/audit/ceremony/%E0%A4%A/bundle.json']) {
+      const res = await get(path, auditor());
+      expect(res.status, path).toBe(400);
+      expect((JSON.parse(res.text) as { code: string }).code).toBe('CEREMONY_NOT_FOUND');
+    }
   });
 
   it('rejects pinned keys that differ from the bundle’s', async () => {

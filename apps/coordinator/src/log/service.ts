@@ -523,6 +523,13 @@ export class TransparencyLog {
       .all() as StoredCheckpoint[];
   }
 
+  /** At most `limit` checkpoints of size ≥ `from`, smallest first: one bounded query. */
+  checkpointsFrom(from: number, limit: number): StoredCheckpoint[] {
+    return this.#db
+      .prepare('SELECT size, root, note, at FROM checkpoints WHERE size >= ? ORDER BY size LIMIT ?')
+      .all(from, limit) as StoredCheckpoint[];
+  }
+
   leafIndex(kind: LeafKind, ceremonyId: string): number | undefined {
     const row = this.#db
       .prepare('SELECT idx FROM log_leaves WHERE kind = ? AND ceremony_id = ?')

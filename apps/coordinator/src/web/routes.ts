@@ -79,6 +79,18 @@ const json = (res: ServerResponse, status: number, body: unknown, headers = {}):
 const problem = (res: ServerResponse, status: number, code: string, message: string): void =>
   json(res, status, { code, message });
 
+/** A ceremony id from a URL path; bad percent-encoding is the asker's error (400), not ours. */
+function decodePath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new LogError(
+      'CEREMONY_NOT_FOUND',
+      'the ceremony id in the path is not valid percent-encoding',
+    );
+  }
+}
+
 function intParam(params: URLSearchParams, name: string): number | undefined {
   const v = params.get(name);
   if (v === null || !/^(?:0|[1-9][0-9]{0,15})$/.test(v)) return undefined;
@@ -118,12 +130,7 @@ export class AuditHttp {
       }
       if (path.startsWith('/v1/log/')) this.#logApi(path, url.searchParams, res);
       else if (path.startsWith('/v1/audit/bundle/')) {
-        this.#bundleApi(
-          decodeURIComponent(path.slice('/v1/audit/bundle/'.length)),
-          req,
-          res,
-          authenticate,
-        );
+        this.#bundleApi(decodePath(path.slice('/v1/audit/bundle/'.length)), req, res, authenticate);
       } else if (path === '/audit/style.css') {
         send(res, 200, 'text/css; charset=utf-8', STYLE_CSS, { 'cache-control': 'max-age=300' });
       } else this.#pages(path, url.searchParams, req, res);
@@ -188,11 +195,8 @@ export class AuditHttp {
       }
       case '/v1/log/checkpoints': {
         const from = intParam(params, 'from') ?? 0;
-        const all = log
-          .checkpoints()
-          .filter((c) => c.size >= from)
-          .slice(0, MAX_LEAVES_PER_REQUEST);
-        return json(res, 200, { checkpoints: all.map((c) => c.note) });
+        const page = log.checkpointsFrom(from, MAX_LEAVES_PER_REQUEST);
+        return json(res, 200, { checkpoints: page.map((c) => c.note) });
       }
       default:
         return problem(res, 404, 'UNEXPECTED_MESSAGE', 'not found');
@@ -259,17 +263,18 @@ export class AuditHttp {
     res: ServerResponse,
     authenticate: RequestAuthenticator,
   ): void {
-    const bundle = buildBundle(this.#deps.store, this.#deps.log, id, this.#deps.keys);
-    const auditor = this.isAuditor(req);
-    if (!auditor) {
+    // Who asks is settled before the bundle is built: building one reads the whole transcript, the
+    // registry and log proofs, work no unauthenticated request may cause.
+    if (!this.isAuditor(req)) {
       const auth = authenticate(req);
       if (!auth.ok) return problem(res, 401, auth.code, auth.message);
-      const group = bundle?.group?.name;
+      const group = this.#deps.store.getCeremony(id)?.group;
       const roster = group === undefined ? undefined : this.#deps.store.getGroup(group);
       if (roster === undefined || !roster.members.some((m) => m.member === auth.member)) {
         return problem(res, 403, 'FORBIDDEN', 'not a member of this ceremony’s group');
       }
     }
+    const bundle = buildBundle(this.#deps.store, this.#deps.log, id, this.#deps.keys);
     if (bundle === undefined) return problem(res, 404, 'CEREMONY_NOT_FOUND', 'no such ceremony');
     json(res, 200, bundle);
   }
@@ -296,7 +301,7 @@ export class AuditHttp {
       });
     }
     if (path.startsWith('/audit/ceremony/') && path.endsWith('/bundle.json')) {
-      const id = decodeURIComponent(path.slice('/audit/ceremony/'.length, -'/bundle.json'.length));
+      const id = decodePath(path.slice('/audit/ceremony/'.length, -'/bundle.json'.length));
       const bundle = buildBundle(this.#deps.store, this.#deps.log, id, this.#deps.keys);
       if (bundle === undefined) return problem(res, 404, 'CEREMONY_NOT_FOUND', 'no such ceremony');
       return json(res, 200, bundle, {
