@@ -434,6 +434,24 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     expect(await req.exited, req.stderr).toBe(0);
     expect(doc<{ approvers: string[] }>(req).approvers.sort()).toEqual(['alice', 'dave']);
     expect(bare.stderr).not.toMatch(new RegExp(`auto-approving ${id}`));
+    // A standard request that is a key rotation's statement (version rotation-…) needs a person
+    // whatever the classes listed: auto-approved, any member could move the group's trust to a
+    // key of its own (verify-transition takes a standard rotation-… statement of the old quorum).
+    const rotation = await c.cli(
+      'alice',
+      request('alice', artifact('app-rotation-9.tgz'), 'rotation-9', ['--no-wait']),
+    );
+    expect(rotation.code, rotation.stdout + rotation.stderr).toBe(0);
+    const rid = doc<{ ceremonyId: string }>(rotation).ceremonyId;
+    const refused = new RegExp(
+      `${rid}: a key rotation's statement \\(version rotation-9\\), requested by alice, is never auto-approved`,
+    );
+    // carol's agent auto-approves standard, dave's standard and hotfix: both leave it to a person.
+    await Promise.all([bare, listing[1]!].map((a) => waitFor(a, refused)));
+    const untouched = await c.cli('alice', ['status', rid, '--json']);
+    expect(doc<{ status: { approvals: string[] } }>(untouched).status.approvals).toEqual([]);
+    const withdrawn = await c.cli('alice', ['cancel', rid, '--reason', 'test over', '--json']);
+    expect(withdrawn.code, withdrawn.stderr).toBe(0);
     // A class that is not one is refused before the agent starts.
     const wrong = await c.cli('bob', ['agent', '--auto-approve', 'all', '--json']);
     expect(wrong.code).not.toBe(0);

@@ -69,6 +69,24 @@ export function autoApproveClasses(a: AutoApprove | undefined): ReadonlySet<Rele
 }
 
 /**
+ * Why a request of an auto-approved class still needs a person, or undefined. Two kinds of
+ * standard request are governance in all but class: a key rotation's ceremony (version
+ * `rotation-…`, which `verifyTransitionBundle` requires of the old quorum's statement: auto-approved,
+ * any member could move the group's trust to a key of its own), and a hotfix's ratification (the
+ * human review that comes after the hotfix).
+ */
+export function autoApproveRefusal(release: {
+  readonly version: string;
+  readonly ratifies?: string | undefined;
+}): string | undefined {
+  if (release.version.startsWith('rotation-')) {
+    return `a key rotation's statement (version ${release.version})`;
+  }
+  if (release.ratifies !== undefined) return `the ratification of hotfix ${release.ratifies}`;
+  return undefined;
+}
+
+/**
  * Parses `--auto-approve [classes]`: a bare flag (`true`) is standard only; otherwise a
  * comma-separated list of release classes (INVALID_ARGUMENT for anything else).
  */
@@ -104,7 +122,11 @@ export interface ResolvedCoordinator {
 
 /**
  * The coordinator to talk to (`--coordinator` or the home's), with its keys checked against the
- * pins; pins them on first use (TOFU) and says so through `log`.
+ * pins; pins them on first use (TOFU) and says so through `log`. Once pinned, the keys never
+ * change here: another URL is taken only if it serves the same coordinator and admin keys (the
+ * coordinator moved; the pin's URL follows), and refused with COORDINATOR_KEY_CHANGED otherwise.
+ * Re-pinning there would let anyone who gets a member to pass a URL swap the admin key, which
+ * authorizes refreshes and reshares this member's agent joins by itself.
  */
 export async function resolveCoordinator(
   home: Home,
@@ -121,8 +143,23 @@ export async function resolveCoordinator(
   }
   const base = normalizeCoordinatorUrl(chosen);
   const info = await fetchCoordinatorInfo(base);
-  if (pinned !== undefined && normalizeCoordinatorUrl(pinned.url) === base) {
-    checkPins(info, pinned);
+  if (pinned !== undefined) {
+    const moved = normalizeCoordinatorUrl(pinned.url) !== base;
+    try {
+      checkPins(info, pinned);
+    } catch (err) {
+      if (!moved) throw err;
+      throw new ClientError(
+        'COORDINATOR_KEY_CHANGED',
+        `this home is pinned to the coordinator at ${pinned.url}; ${base} presents other keys ` +
+          '(coordinator or admin), so it is not that coordinator: refusing it. To trust another ' +
+          'coordinator, run `conclave init --coordinator URL` in a fresh home',
+      );
+    }
+    if (moved) {
+      await home.movePinnedCoordinator(base, info.origin);
+      log?.(`the pinned coordinator now answers at ${base} (same keys); its URL is updated`);
+    }
     return { url: base, info, pinnedNow: false };
   }
   await home.pinCoordinator({
@@ -723,6 +760,13 @@ export class MemberSession {
       this.#log(
         `${review.ceremonyId}: a ${cls} request (${review.release.version}, requested by ${review.requester}) is not auto-approved; approve it yourself: conclave approve ${review.ceremonyId}` +
           ` (this agent auto-approves ${[...this.#autoApprove].join(', ')})`,
+      );
+      return;
+    }
+    const person = autoApproveRefusal(review.release);
+    if (person !== undefined) {
+      this.#log(
+        `${review.ceremonyId}: ${person}, requested by ${review.requester}, is never auto-approved; approve it yourself: conclave approve ${review.ceremonyId}`,
       );
       return;
     }

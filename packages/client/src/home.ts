@@ -327,6 +327,16 @@ export class Home {
     this.#config = checked;
   }
 
+  /**
+   * The pinned coordinator answers at another URL with the same keys: only its URL and origin
+   * change; the pinned keys (log key included) and the time they were pinned stay.
+   */
+  async movePinnedCoordinator(url: string, origin: string): Promise<void> {
+    const pinned = this.#config.coordinator;
+    if (pinned === undefined) throw new ClientError('NO_COORDINATOR', 'no coordinator is pinned');
+    await this.saveConfig({ ...this.#config, coordinator: { ...pinned, url, origin } });
+  }
+
   async pinCoordinator(pin: Omit<PinnedCoordinator, 'pinnedAt'>): Promise<void> {
     await this.saveConfig({
       ...this.#config,

@@ -153,6 +153,7 @@ export type { PackageCheck, PackageCheckInput, Review, SignerOptions } from './s
 export {
   MemberSession,
   autoApproveClasses,
+  autoApproveRefusal,
   parseAutoApprove,
   resolveCoordinator,
   startAgent,

@@ -1,7 +1,7 @@
 // `conclave agent --auto-approve [classes]`: a bare flag approves standard releases only; hotfix,
 // policy and revocation ceremonies are a person's decision unless listed by name.
 import { describe, expect, it } from 'vitest';
-import { autoApproveClasses, parseAutoApprove } from '../src/agent.js';
+import { autoApproveClasses, autoApproveRefusal, parseAutoApprove } from '../src/agent.js';
 import { isClientError } from '../src/errors.js';
 
 describe('auto-approve classes', () => {
@@ -38,5 +38,17 @@ describe('auto-approve classes', () => {
       }
       expect(isClientError(err, 'INVALID_ARGUMENT'), bad).toBe(true);
     }
+  });
+});
+
+describe('autoApproveRefusal: standard requests that are governance in all but class', () => {
+  it('a key rotation’s statement and a hotfix ratification need a person; an ordinary release does not', () => {
+    expect(autoApproveRefusal({ version: 'rotation-2' })).toMatch(/key rotation/);
+    expect(autoApproveRefusal({ version: 'rotation-release-next' })).toMatch(/key rotation/);
+    expect(autoApproveRefusal({ version: '2.4.2', ratifies: 'c_hotfix000000001' })).toMatch(
+      /ratification of hotfix c_hotfix000000001/,
+    );
+    expect(autoApproveRefusal({ version: '2.4.2' })).toBeUndefined();
+    expect(autoApproveRefusal({ version: '2.4.2-rotation-fix' })).toBeUndefined();
   });
 });
