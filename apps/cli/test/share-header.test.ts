@@ -704,27 +704,33 @@ describe('log verify marks witness signatures verified only under keys of the au
    * An empty log whose newest checkpoint bob cosigned, or `forger` in bob's name; served
    * over HTTP as the coordinator serves it.
    */
-  async function cosignedLog(bob: IdentityKey, forger?: IdentityKey) {
+  async function cosignedLog(bob: IdentityKey, forger?: IdentityKey, split = false) {
     const log = generateIdentityKey();
     const root = createHash('sha256').digest(); // RFC 9162 §2.1.1: MTH({}) = HASH()
-    const signed = signCheckpoint(ed25519NoteSigner(ORIGIN, log), {
-      origin: ORIGIN,
-      size: 0,
-      root,
-    });
-    const body = openCheckpoint(signed, ed25519NoteVerifier(ORIGIN, log.publicKey)).body;
-    const note =
-      signed +
-      formatSignatureLine(
-        cosign({ name: 'conclave.member/bob', key: forger ?? bob }, body, 1_700_000_000),
+    const cosigned = (r: Uint8Array) => {
+      const signed = signCheckpoint(ed25519NoteSigner(ORIGIN, log), {
+        origin: ORIGIN,
+        size: 0,
+        root: r,
+      });
+      const body = openCheckpoint(signed, ed25519NoteVerifier(ORIGIN, log.publicKey)).body;
+      return (
+        signed +
+        formatSignatureLine(
+          cosign({ name: 'conclave.member/bob', key: forger ?? bob }, body, 1_700_000_000),
+        )
       );
+    };
+    const note = cosigned(root);
+    // A split view: the newest checkpoint (what members witness) has another root, same size.
+    const newest = split ? cosigned(createHash('sha256').update('another history').digest()) : note;
     const server = createServer((req, res) => {
       const url = req.url ?? '';
       res.writeHead(200, { 'content-type': 'application/json' });
       if (url.startsWith('/v1/log/leaves')) res.end(JSON.stringify({ leaves: [] }));
       else if (url.startsWith('/v1/log/checkpoints'))
         res.end(JSON.stringify({ checkpoints: [note] }));
-      else if (url === '/v1/log/checkpoint') res.end(note);
+      else if (url === '/v1/log/checkpoint') res.end(newest);
       else res.end('{}');
     });
     servers.push(server);
@@ -764,6 +770,23 @@ describe('log verify marks witness signatures verified only under keys of the au
     });
     expect(code).toBe('KEYSTORE_DECRYPT_FAILED');
     expect(out).toBe('');
+  });
+
+  it('a newest checkpoint of the same size with another root: LOG_FORK_DETECTED, and its cosigners are not shown', async () => {
+    const { dir, ids } = await aliceHome(quorum());
+    const { url, logKey } = await cosignedLog(ids['bob']!, undefined, true);
+    const { out, exitCode } = await captured(() =>
+      cmdLogVerify({ home: dir, coordinator: url, logKey }, recorder()),
+    );
+    const doc = JSON.parse(out) as {
+      ok: boolean;
+      witnesses: unknown[];
+      error: { checkCode: string };
+    };
+    expect(doc.ok).toBe(false);
+    expect(doc.witnesses).toEqual([]);
+    expect(doc.error.checkCode).toBe('LOG_FORK_DETECTED');
+    expect(exitCode).toBe(1);
   });
 
   it("without a passphrase at hand other members' cosignatures stay unverified", async () => {

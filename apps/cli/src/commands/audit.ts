@@ -1221,18 +1221,43 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
   const newest = await httpGet(`${base}/v1/log/checkpoint`)
     .then((r) => (r.ok ? r.text() : undefined))
     .catch(() => undefined);
-  let newestOk = false;
+  // The cosigners shown are those of the coordinator's newest checkpoint, fetched apart from the
+  // leaves: shown only if it is this log's root. One of the same size with another root is two
+  // log-key-signed histories of one size, the split view witnesses exist to catch.
+  let newestCheckpoint: ReturnType<typeof openCheckpoint> | undefined;
   if (newest !== undefined) {
     try {
-      newestOk = openCheckpoint(newest, logKey).size === report.size;
+      newestCheckpoint = openCheckpoint(newest, logKey);
     } catch {
-      newestOk = false;
+      newestCheckpoint = undefined;
     }
   }
-  const witnesses = newestOk ? await witnessesOf(newest, logKey.name, home, ctx) : [];
+  const newestRoot =
+    newestCheckpoint === undefined
+      ? undefined
+      : Buffer.from(newestCheckpoint.root).toString('base64');
+  const newestMatches = newestCheckpoint?.size === report.size && newestRoot === report.root;
+  const checks: Check[] = [...report.checks];
+  if (newestCheckpoint !== undefined && newestCheckpoint.size === report.size) {
+    checks.push(
+      newestMatches
+        ? {
+            name: 'newest checkpoint is this log',
+            ok: true,
+            detail: `the coordinator's newest checkpoint has this root at size ${report.size}: its cosigners witnessed this history`,
+          }
+        : {
+            name: 'newest checkpoint is this log',
+            ok: false,
+            code: 'LOG_FORK_DETECTED',
+            detail: `the coordinator's newest checkpoint, signed by the log key, has root ${newestRoot ?? '?'} at size ${report.size}, not this log's ${report.root}: two histories of one size (a split view); its cosigners witnessed the other`,
+          },
+    );
+  }
+  const witnesses = newestMatches ? await witnessesOf(newest, logKey.name, home, ctx) : [];
   let fromSize: number | undefined;
   if (from !== undefined) fromSize = Number(from.note.split('\n')[1]);
-  const failed = report.checks.find((c) => !c.ok);
+  const failed = checks.find((c) => !c.ok);
   // Hotfixes the log says were not ratified in time (governance leaves; each leaf is as authentic
   // as the checkpoint over it; `conclave audit ID` checks the coordinator-signed details).
   const overdueHotfixes = report.governance
@@ -1244,7 +1269,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
       loggedAt: new Date(g.at).toISOString(),
     }));
   const doc = {
-    ok: report.ok,
+    ok: failed === undefined,
     coordinator: base,
     origin: logKey.name,
     logKey: keyText,
@@ -1254,7 +1279,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
     checkpoints: fetched.checkpoints.length,
     from: from === undefined ? null : { size: fromSize ?? null, source: from.source },
     witnesses,
-    checks: report.checks,
+    checks,
     badLeaves: report.badLeaves,
     badCeremonies: report.badCeremonies,
     // Completed signing ceremonies whose bundle did not verify: nothing they say was used.
@@ -1285,7 +1310,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
   else {
     writeOut(
       [
-        `Log ${logKey.name} at ${base}: ${report.ok ? 'VERIFIED' : `FAILED at "${failed?.name ?? '?'}" (${failed?.code ?? '?'})`}`,
+        `Log ${logKey.name} at ${base}: ${failed === undefined ? 'VERIFIED' : `FAILED at "${failed.name}" (${failed.code ?? '?'})`}`,
         `  size        ${report.size} leaves, ${fetched.checkpoints.length} signed checkpoints`,
         `  root        ${report.root}`,
         `  from        ${from === undefined ? 'nothing trusted before (pass --from CHECKPOINT)' : `size ${fromSize ?? '?'}, ${from.source}`}`,
@@ -1312,7 +1337,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
             }`,
         ),
         '',
-        ...report.checks.map((c) => `  ${mark(c)} ${c.name} — ${c.detail}`),
+        ...checks.map((c) => `  ${mark(c)} ${c.name} — ${c.detail}`),
       ].join('\n') + '\n',
     );
   }
