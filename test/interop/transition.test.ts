@@ -198,6 +198,15 @@ describe('key transition bundle: verify-transition and openssl', () => {
       expect(() => verify(other)).toThrow();
     }
 
+    // Every check passes, but with no --old-key nothing ties the bundle to a trusted key.
+    const unanchored = await runCli(['group', 'verify-transition', file, '--json']);
+    expect(unanchored.code).toBe(1);
+    expect(JSON.parse(unanchored.stdout)).toMatchObject({
+      ok: false,
+      valid: false,
+      code: 'TRANSITION_UNANCHORED',
+    });
+
     // The new group's envelope replaced by the old group's (signed by the OLD key).
     const swapped = join(dir, 'swapped.json');
     writeFileSync(swapped, JSON.stringify({ ...bundle, new: bundle.old }));

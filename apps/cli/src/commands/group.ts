@@ -736,6 +736,26 @@ export async function cmdVerifyTransition(
     return;
   }
   if (s === undefined) throw new CliError('INTERNAL', 'a valid transition without a statement');
+  if (o.oldKey === undefined) {
+    // Every check passed, but only against keys the bundle names itself: anyone can make two keys
+    // and sign both sides. Trust moves only from a key the verifier already trusts.
+    ctx.result(
+      {
+        ok: false,
+        valid: false,
+        code: 'TRANSITION_UNANCHORED',
+        reason:
+          'the bundle is consistent, but without --old-key nothing ties it to a key you trust: anyone can make two keys and sign both sides',
+        statement: s,
+        checks: verdict.checks,
+      },
+      `NOT ANCHORED: ${s.oldKey.group} (${s.oldKey.publicKey}) -> ${s.newKey.group} (${s.newKey.publicKey}) is consistent,\n` +
+        '  but nothing ties it to a key you trust. Run it again with --old-key KEY, the key you\n' +
+        '  verify releases with today (64 hex or a file from `conclave key export`).',
+    );
+    process.exitCode = 1;
+    return;
+  }
   ctx.result(
     {
       valid: true,
