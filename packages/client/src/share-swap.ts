@@ -165,6 +165,13 @@ async function linkIn(home: Home, group: string, pendingPath: string): Promise<s
   try {
     await link(pendingPath, live);
   } catch (err) {
+    if (errnoCode(err) === 'EEXIST' && (await sameFile(pendingPath, live))) {
+      // A crash came between the link and the unlink: the share is in place already, and the
+      // staged name is a second link to it, to be removed (or it would outlive a later refresh).
+      await unlink(pendingPath).catch(() => undefined);
+      await fsyncDir(dirname(live));
+      return live;
+    }
     if (errnoCode(err) === 'EEXIST') {
       throw new ClientError(
         'KEYSTORE_EXISTS',
@@ -181,6 +188,16 @@ async function linkIn(home: Home, group: string, pendingPath: string): Promise<s
   await unlink(pendingPath).catch(() => undefined);
   await fsyncDir(dirname(live));
   return live;
+}
+
+/** Whether two paths are links to one file (same device and inode). */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    const [x, y] = await Promise.all([stat(a), stat(b)]);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** An aborted ceremony: the staged share is deleted (it never became valid). */

@@ -150,6 +150,22 @@ describe('share swap', () => {
     expect((await home.shareMetadata('release')).ceremonyId).toBe('c_dkg0000000000');
   });
 
+  it('a DKG killed between linking its share in and unlinking the staged name: done, the second link removed', async () => {
+    const { keys, meta } = await fixture();
+    const fresh = await Home.init(mkdtempSync(join(tmpdir(), 'conclave-swap-')), 'alice', PASS, {
+      kdfParams: KDF,
+    });
+    const staged = await stageShare(fresh, keys[1]!, meta('c_dkgkilled00001', 0), PASS, KDF);
+    linkSync(staged, fresh.sharePath('release')); // the link happened; the unlink did not
+    expect(await promoteNewShare(fresh, 'release', staged)).toBe(fresh.sharePath('release'));
+    expect(readdirSync(join(fresh.dir, 'shares'))).toEqual(['release.key']);
+    // Another file at the live name is still never replaced.
+    const other = await stageShare(fresh, keys[2]!, meta('c_dkgother000001', 0), PASS, KDF);
+    await expect(promoteNewShare(fresh, 'release', other)).rejects.toMatchObject({
+      code: 'KEYSTORE_EXISTS',
+    });
+  });
+
   it('a swap that fails leaves its staged share and the others are still finished', async () => {
     const { home, keys, meta, files } = await fixture();
     const good = await stageShare(home, keys[1]!, meta('c_completed00002', 1), PASS, KDF);
