@@ -738,6 +738,23 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
     }
   });
 
+  it('an early flag, logged or dated before the real deadline, is a false accusation: GOVERNANCE_LEAF_MISMATCH', () => {
+    // The record names a deadline a minute after completion; the group ratified an hour later,
+    // well inside its real window (72 h): the flag must not stand, nor make that look late.
+    for (const steps of [
+      [
+        { kind: 'flag', at: C + 2 * 60_000, ratifyBy: C + 60_000 },
+        { kind: 'ratify', at: C + HOUR },
+      ],
+      [{ kind: 'flag', at: C + HOUR, ratifyBy: C + DEFAULT_WINDOW }],
+    ] as const) {
+      const r = world([...steps])();
+      expect(failed(r)).toContain('GOVERNANCE_LEAF_MISMATCH');
+      expect(r.ok).toBe(false);
+      expect(r.badLeaves).toContain(2);
+    }
+  });
+
   it('signingTranscriptsOnly: only completed signing and governance transcripts are required', () => {
     const log = new MemLog();
     const key = leafFor({
