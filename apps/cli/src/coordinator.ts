@@ -12,17 +12,17 @@ export async function loadCoordinator(): Promise<CoordinatorModule> {
   return import('@conclave/coordinator');
 }
 
-export async function cmdCoordinatorStart(
-  o: GlobalOptions & {
-    db: string;
-    host: string;
-    port: number;
-    sessionTimeout?: number;
-    origin?: string;
-    trustedProxy?: string[];
-  },
-  ctx: Ctx,
-): Promise<void> {
+/** `coordinator start`'s options, as commander parses them (main.ts). */
+export type CoordinatorStartOptions = GlobalOptions & {
+  db: string;
+  host: string;
+  port: number;
+  sessionTimeout?: number;
+  origin?: string;
+  trustedProxy?: string[];
+};
+
+export async function cmdCoordinatorStart(o: CoordinatorStartOptions, ctx: Ctx): Promise<void> {
   const { startCoordinator, formatStartBanner, stderrLogger } = await loadCoordinator();
   // Challenges per client address per minute (THREATS C.41, default 30). Test clusters run every
   // member from 127.0.0.1, each command taking one challenge per connection and one per witness

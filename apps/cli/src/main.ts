@@ -22,7 +22,7 @@ import {
   cmdReject,
   cmdRequest,
 } from './commands.js';
-import { cmdCoordinatorStart } from './coordinator.js';
+import { cmdCoordinatorStart, type CoordinatorStartOptions } from './coordinator.js';
 import { registerPolicy } from './commands/policy.js';
 import { cmdGovernanceStatus, registerRelease } from './commands/release.js';
 import {
@@ -223,18 +223,7 @@ export function buildProgram(): Command {
         "comma-separated addresses of reverse proxies in front: their X-Forwarded-For names the client for the per-address limits (without it, every member behind the proxy shares the proxy's)",
         ipAddresses,
       ),
-  ).action(
-    run<
-      GlobalOptions & {
-        db: string;
-        host: string;
-        port: number;
-        sessionTimeout?: number;
-        origin?: string;
-        trustedProxy?: string[];
-      }
-    >((o, ctx) => cmdCoordinatorStart(o, ctx)),
-  );
+  ).action(run<CoordinatorStartOptions>((o, ctx) => cmdCoordinatorStart(o, ctx)));
 
   const member = program.command('member').description('manage the member registry (admin)');
   common(

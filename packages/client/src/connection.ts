@@ -759,13 +759,14 @@ export class Connection {
         clearTimeout(limit);
         resolve();
       };
+      // Both timers keep the process alive (a bounded wait): a command whose only other handle
+      // is the reconnect loop must not exit with its approval unsent.
       const limit = setTimeout(done, withinMs);
-      limit.unref();
       setTimeout(() => {
         if (finished) return;
         if (this.connected || this.#closed) done();
         else off = this.onConnect(done);
-      }, 250).unref();
+      }, 250);
     });
   }
 
