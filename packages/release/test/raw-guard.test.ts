@@ -8,6 +8,16 @@ import { artifactRef, enc, makeContext, makeRelease, sign } from './formats-supp
 
 const numRuns = Number(process.env['FC_NUM_RUNS'] ?? 25);
 
+/**
+ * Random artifact bytes the raw format takes (the planner plans raw too): random bytes read as
+ * none of the other formats' messages are rare, not impossible (all zeros after a line break
+ * read as a minisign signature and trusted comment), so such draws are left out.
+ */
+const artifactContent = fc
+  .uint8Array({ minLength: 65, maxLength: 400 })
+  .map((b) => Uint8Array.of(...b, 0x0a))
+  .filter((b) => rawContentConflict(b) === undefined);
+
 /** Every message the planner signs for a release of `content`, phases 1 and 2, by job id. */
 function messages(content: Record<string, Uint8Array>): Map<string, Uint8Array> {
   const release = makeRelease(undefined, content);
@@ -25,33 +35,29 @@ function messages(content: Record<string, Uint8Array>): Map<string, Uint8Array> 
 describe('rawContentConflict', () => {
   it('refuses every message another format signs, whatever the release', () => {
     fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 65, maxLength: 400 }).map((b) => Uint8Array.of(0x0a, ...b)),
-        fc.uint8Array({ minLength: 65, maxLength: 400 }).map((b) => Uint8Array.of(0x0a, ...b)),
-        (a, b) => {
-          const all = messages({ 'app.tar.gz': a, 'app-arm64.tar.gz': b });
-          for (const [id, message] of all) {
-            if (id.startsWith('raw:')) continue;
-            expect(rawContentConflict(message), id).toBeDefined();
-          }
-          // Every format took part: the property covers them all.
-          const kinds = new Set([...all.keys()].map((id) => id.split(':')[0]));
-          expect([...kinds].sort()).toEqual(
-            [
-              'dsse',
-              'git-tag',
-              'jws',
-              'minisign',
-              'minisign-global',
-              'openpgp',
-              'openpgp-cert',
-              'raw',
-              'signify',
-              'sshsig',
-            ].sort(),
-          );
-        },
-      ),
+      fc.property(artifactContent, artifactContent, (a, b) => {
+        const all = messages({ 'app.tar.gz': a, 'app-arm64.tar.gz': b });
+        for (const [id, message] of all) {
+          if (id.startsWith('raw:')) continue;
+          expect(rawContentConflict(message), id).toBeDefined();
+        }
+        // Every format took part: the property covers them all.
+        const kinds = new Set([...all.keys()].map((id) => id.split(':')[0]));
+        expect([...kinds].sort()).toEqual(
+          [
+            'dsse',
+            'git-tag',
+            'jws',
+            'minisign',
+            'minisign-global',
+            'openpgp',
+            'openpgp-cert',
+            'raw',
+            'signify',
+            'sshsig',
+          ].sort(),
+        );
+      }),
       { numRuns },
     );
   });
@@ -80,7 +86,9 @@ describe('rawContentConflict', () => {
     expect(rawContentConflict(enc('a'.repeat(200)))).toBeUndefined();
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 65, maxLength: 2000 }), (b) => {
-        const file = Uint8Array.of(0x7f, 0x45, 0x4c, 0x46, 0x0a, ...b); // an ELF-like header
+        // An ELF-like header, and a line break somewhere past byte 64 (as in any real binary:
+        // without one, 64 random bytes then a short valid-UTF-8 tail could read as minisign's).
+        const file = Uint8Array.of(0x7f, 0x45, 0x4c, 0x46, ...b, 0x0a);
         expect(rawContentConflict(file)).toBeUndefined();
       }),
       { numRuns },
