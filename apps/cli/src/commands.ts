@@ -11,6 +11,7 @@ import {
   adminRegistryAt,
   cacheLocalArtifacts,
   checkLocalArtifacts,
+  uncheckedArtifacts,
   defaultHomeDir,
   describeReview,
   fetchCoordinatorInfo,
@@ -817,6 +818,12 @@ export async function cmdApprove(
       }
       ctx.progress(`local artifacts match: ${o.artifact.join(', ')}`);
       await cacheLocalArtifacts(session.home, review.release, o.artifact);
+    }
+    const unchecked = uncheckedArtifacts(review.release, o.artifact ?? []);
+    if (unchecked.length > 0) {
+      ctx.progress(
+        `not checked against a local file: ${unchecked.join(', ')} (give each with --artifact FILE to check it)`,
+      );
     }
     if (
       o.yes !== true &&

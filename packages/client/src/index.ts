@@ -142,6 +142,7 @@ export {
   Signer,
   TERMINAL_STATES,
   checkLocalArtifacts,
+  uncheckedArtifacts,
   checkSignPackage,
   commitmentId,
   describeReview,

@@ -132,6 +132,15 @@ export async function checkLocalArtifacts(
   }
 }
 
+/**
+ * The request's artifacts no local file was given for (by name): `approve --artifact` says which
+ * it did not check, so a match of one file never reads as a check of them all.
+ */
+export function uncheckedArtifacts(release: Release, paths: readonly string[]): string[] {
+  const given = new Set(paths.map((p) => basename(p)));
+  return release.artifacts.map((a) => a.name).filter((name) => !given.has(name));
+}
+
 /** A readable description of a release for the y/N prompt. */
 export function describeReview(r: Review): string {
   const lines = [
