@@ -38,6 +38,7 @@ import type { Home, LoadedShare, ShareMetadata } from './home.js';
 import { attachLifecycle, type LifecycleHandle } from './lifecycle.js';
 import { discardStagedShare, promoteNewShare, stageShare } from './share-swap.js';
 import type { NonceLedger } from './nonce-ledger.js';
+import { ROTATION_VERSION_PREFIX } from './rotation.js';
 import {
   PolicyPins,
   VerifiedPolicyCache,
@@ -79,7 +80,7 @@ export function autoApproveRefusal(release: {
   readonly version: string;
   readonly ratifies?: string | undefined;
 }): string | undefined {
-  if (release.version.startsWith('rotation-')) {
+  if (release.version.startsWith(ROTATION_VERSION_PREFIX)) {
     return `a key rotation's statement (version ${release.version})`;
   }
   if (release.ratifies !== undefined) return `the ratification of hotfix ${release.ratifies}`;

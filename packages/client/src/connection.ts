@@ -690,15 +690,19 @@ export class Connection {
 
   /** Seals `body` and sends it; resolves when the coordinator's sealed ack arrives. */
   send(ceremonyId: string, round: string, body: SealedBody, timeoutMs?: number): Promise<number> {
-    const seq = takeSeq();
-    const envelope = sealEnvelope(this.options.key, {
+    const envelope = this.#seal(ceremonyId, round, body);
+    return this.sendSealed(envelope, timeoutMs).then(() => envelope.seq);
+  }
+
+  /** `body` sealed by this member under a fresh sequence number. */
+  #seal(ceremonyId: string, round: string, body: SealedBody): Envelope {
+    return sealEnvelope(this.options.key, {
       ceremonyId,
       round,
-      seq,
+      seq: takeSeq(),
       sender: this.options.member,
       body,
     });
-    return this.sendSealed(envelope, timeoutMs).then(() => seq);
   }
 
   /**
@@ -716,13 +720,7 @@ export class Connection {
     body: SealedBody,
     giveUpMs = 120_000,
   ): Promise<number> {
-    const envelope = sealEnvelope(this.options.key, {
-      ceremonyId,
-      round,
-      seq: takeSeq(),
-      sender: this.options.member,
-      body,
-    });
+    const envelope = this.#seal(ceremonyId, round, body);
     const deadline = Date.now() + giveUpMs;
     for (let attempt = 0; ; attempt++) {
       try {

@@ -134,13 +134,16 @@ export function parseTransitionFile(bytes: Uint8Array | string): TransitionState
   return r.data;
 }
 
+/** What every rotation ceremony's release version starts with (rotationVersion). */
+export const ROTATION_VERSION_PREFIX = 'rotation-';
+
 /**
  * The release version both rotation ceremonies carry: `rotation-N` when the new group is
  * `…-vN` (release → release-v2: `rotation-2`), else `rotation-<new group>`.
  */
 export function rotationVersion(statement: Pick<TransitionStatement, 'newKey'>): string {
   const m = /-v(\d+)$/.exec(statement.newKey.group);
-  return m === null ? `rotation-${statement.newKey.group}` : `rotation-${m[1] ?? ''}`;
+  return `${ROTATION_VERSION_PREFIX}${m === null ? statement.newKey.group : (m[1] ?? '')}`;
 }
 
 /** The note the approvers read (informational; not checked by verifiers). */

@@ -295,7 +295,7 @@ export interface SignedStatement {
 }
 
 /** The top-level fields of a DSSE envelope: an object with any of them is never a bare statement. */
-const ENVELOPE_FIELDS = ['payloadType', 'payload', 'signatures'] as const;
+const ENVELOPE_FIELDS = Object.keys(DsseEnvelopeSchema.shape);
 
 /**
  * A statement given as the verified payload (SignedStatement), an object, JSON text/bytes, or a
