@@ -18,6 +18,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   inventedRatification,
+  logBundleAt,
   signingBundle,
 } from '../../../packages/audit/test/bundle-fixture.js';
 import { MemLog } from '../../../packages/audit/test/helpers.js';
@@ -99,6 +100,13 @@ async function serve(
   const log = new MemLog(keys.log.origin, keys.log.key);
   for (const l of leaves) log.leaves.push(new TextEncoder().encode(l));
   const checkpoint = log.checkpoint();
+  // Each bundle proves its ceremony's leaf into this log, as the coordinator exports it.
+  for (const [id, bundle] of bundles) {
+    const index = leaves.findIndex(
+      (l) => (JSON.parse(l) as { ceremonyId: string }).ceremonyId === id,
+    );
+    if (index >= 0) logBundleAt({ bundle, log }, log.leaves, index, log.leaves.length);
+  }
   const downloads: string[] = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');

@@ -25,6 +25,7 @@ import {
   FakeMember,
   connect,
   fetchLog,
+  forkedBundle,
   getOk,
   signRelease,
   signingBundlesOf,
@@ -179,6 +180,20 @@ describe('an unratified hotfix in the transparency log', () => {
       name: 'governance records',
       code: 'LOG_LEAF_MISMATCH',
     });
+    // Its governance leaf proven into another history (the flag logged there at another time):
+    // the bundle verifies alone, the log shows its flag is not this log's leaf.
+    const forked = forkedBundle(t, bundle, fetched.leaves, proof.index);
+    expect(verifyCeremonyBundle(forked, trust).ok).toBe(true);
+    const pinned = await signingBundlesOf(t, fetched.leaves);
+    const split = verifyLog({
+      ...fetched,
+      logKey,
+      transcriptOf: transcriptsOf(t.dbPath),
+      coordinatorKey: t.coordinatorKey,
+      bundles: { ...pinned, of: (l) => (l.ceremonyId === id ? forked : pinned.of(l)) },
+    });
+    expect(split.checks.filter((c) => !c.ok).map((c) => c.code)).toEqual(['LOG_FORK_DETECTED']);
+    expect(split.unverifiedCeremonies).toEqual([id]);
 
     // Further sweeps (reads, the log's own sweep) add nothing.
     await hotfixes();

@@ -2,10 +2,18 @@
 // wire protocol of docs/ceremony-flow.md, and fake members that run FROST with @conclave/frost.
 import { request as httpRequest } from 'node:http';
 import { afterEach, expect } from 'vitest';
+import { MemLog } from '../../../packages/audit/test/helpers.js';
+import { LOG_KEY_FILE, LogKeyFileSchema } from '../src/log/keys.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyCeremonyBundle, type BundleReport, type CeremonyBundle } from '@conclave/audit';
+import {
+  decodeLeaf,
+  encodeLeaf,
+  verifyCeremonyBundle,
+  type BundleReport,
+  type CeremonyBundle,
+} from '@conclave/audit';
 import {
   ed25519 as frost,
   type DkgRound1Package,
@@ -22,6 +30,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   hexToBytes,
+  identityFromSecret,
   newCeremonyId,
   openEnvelope,
   openFrom,
@@ -920,6 +929,46 @@ export async function signingBundlesOf(t: TestCoordinator, leaves: readonly Uint
   }
   const trust = pinnedTrust(t);
   return { of: (leaf: { ceremonyId: string }) => bundles.get(leaf.ceremonyId), trust: () => trust };
+}
+
+/**
+ * What a coordinator keeping two histories under its log key can serve: `bundle` proven into
+ * another tree, the log fetched (`leaves`) with the leaf at `replaced` logged again at another
+ * time and one more leaf after it (larger than the log fetched, so no root there to compare). Its
+ * own leaf, its key ceremonies' and its governance leaves are re-proven into that tree with a
+ * checkpoint the real log key signs; the bundle still verifies alone.
+ */
+export function forkedBundle(
+  t: TestCoordinator,
+  bundle: CeremonyBundle,
+  leaves: readonly Uint8Array[],
+  replaced: number,
+): CeremonyBundle {
+  const file = LogKeyFileSchema.parse(JSON.parse(readFileSync(join(t.dir, LOG_KEY_FILE), 'utf8')));
+  const other = new MemLog(file.origin, identityFromSecret(hexToBytes(file.secretKey)));
+  other.leaves.push(...leaves);
+  const moved = decodeLeaf(other.leaves[replaced]!);
+  other.leaves[replaced] = encodeLeaf({ ...moved, at: moved.at + 1 });
+  other.appendLeaf();
+  const proof = (i: number) => other.inclusion(i).map((h) => Buffer.from(h).toString('base64'));
+  const leafAt = (i: number) => new TextDecoder().decode(other.leaves[i]);
+  const forked = structuredClone(bundle);
+  if (forked.log === null) throw new Error('the bundle is not in the log');
+  forked.log = {
+    ...forked.log,
+    leaf: leafAt(forked.log.index),
+    size: other.leaves.length,
+    checkpoint: other.checkpoint(),
+    inclusionProof: proof(forked.log.index),
+  };
+  for (const e of forked.group?.epochs ?? []) {
+    const made = e.keyCeremony?.log;
+    if (made !== undefined)
+      Object.assign(made, { leaf: leafAt(made.index), inclusionProof: proof(made.index) });
+  }
+  for (const g of forked.governance ?? [])
+    Object.assign(g, { leaf: leafAt(g.index), inclusionProof: proof(g.index) });
+  return forked;
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   connect,
   expectAck,
   fetchLog,
+  forkedBundle,
   openRefresh,
   sampleRelease,
   setupGroup,
@@ -510,6 +511,26 @@ describe('lifecycle ceremonies', () => {
     expect(hidden.checks.find((x) => !x.ok)?.detail).toContain(
       `a key state without the key ceremony the log holds (${second})`,
     );
+
+    // A coordinator keeping two histories under its log key: the second bundle proven into a tree
+    // larger than the log fetched (no root to compare), whose leaf for the refresh is another. The
+    // bundle verifies alone; only the log shows the refresh it names is not this log's leaf.
+    const original = bundles.of({ ceremonyId: second }) as CeremonyBundle;
+    const refresh = original.group?.epochs.find((e) => e.epoch === 1)?.keyCeremony?.log.index;
+    if (refresh === undefined) throw new Error('the bundle names its refresh');
+    const forked = forkedBundle(c, original, fetched.leaves, refresh);
+    expect(verifyCeremonyBundle(forked, pinnedTrust(c)).ok).toBe(true);
+    const split = verifyLog({
+      ...fetched,
+      logKey,
+      bundles: {
+        ...bundles,
+        of: (leaf: { ceremonyId: string }) =>
+          leaf.ceremonyId === second ? forked : bundles.of(leaf),
+      },
+    });
+    expect(split.checks.filter((x) => !x.ok).map((x) => x.code)).toEqual(['LOG_FORK_DETECTED']);
+    expect(split.unverifiedCeremonies).toEqual([second]);
   });
 
   it('refreshes 2-of-3 (epoch 1), cancels open signing ceremonies (whose audit never takes the refresh as their key state), repairs a lost share', async () => {

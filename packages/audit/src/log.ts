@@ -8,13 +8,14 @@
 // Which ceremonies are hotfixes, policies and ratifications is read only from ceremonies whose
 // bundle passes verifyCeremonyBundle: a transcript that merely hashes to its leaf is the
 // coordinator's word (it writes both), so it must not ratify a hotfix or set a policy window.
-import { MerkleAccumulator } from '@conclave/release';
+import { MerkleAccumulator, rootFromLeafHashes } from '@conclave/release';
 import { encodeBase64 } from './base64.js';
 import {
   CeremonyBundleSchema,
   epochInEffect,
   verifyCeremonyBundle,
   type BundleTrust,
+  type CeremonyBundle,
 } from './bundle.js';
 import { openCheckpoint, parseCheckpointBody, type Checkpoint } from './checkpoint.js';
 import { AuditError } from './errors.js';
@@ -353,24 +354,36 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
   if (input.bundles !== undefined) {
     // The member revocations logged so far (admin leaves), in one pass over the log.
     const revocations: string[] = [];
+    const elsewhere: string[] = [];
+    const rootAt = prefixRoots(hashes);
     leaves.forEach((leaf, i) => {
       if (leaf?.kind === 'admin' && leaf.outcome === 'admin.member.revoke') {
         revocations.push(leaf.ceremonyId);
       }
       if (leaf?.kind !== 'sign' || leaf.outcome !== 'completed') return;
-      const verified = verifiedFacts(input, leaf, i, revocations);
-      if (verified === undefined) unverified.push(leaf.ceremonyId);
-      else {
+      const verified = verifiedFacts(input, leaf, i, revocations, rootAt);
+      if (verified === 'unverified') unverified.push(leaf.ceremonyId);
+      else if (verified === 'elsewhere') {
+        unverified.push(leaf.ceremonyId);
+        elsewhere.push(leaf.ceremonyId);
+      } else {
         if (verified.facts !== null) signed.push(verified.facts);
         if (verified.keyState !== undefined) keyStates.push(verified.keyState);
       }
     });
     checks.add(
       'completed signing ceremonies verified',
-      unverified.length === 0,
+      unverified.length === elsewhere.length,
       'BUNDLE_UNVERIFIED',
       `${signed.length} completed signing ceremonies' bundles verify (verifyCeremonyBundle): hotfix, policy and ratification facts are taken from them only`,
-      `the bundles of ${list(unverified)} are missing or do not verify: nothing they say (hotfix, policy, ratification) is used; run conclave audit ID on each`,
+      `the bundles of ${list(unverified.filter((id) => !elsewhere.includes(id)))} are missing or do not verify: nothing they say (hotfix, policy, ratification) is used; run conclave audit ID on each`,
+    );
+    checks.add(
+      'bundles prove leaves of this log',
+      elsewhere.length === 0,
+      'LOG_FORK_DETECTED',
+      "every verified bundle's leaf, key ceremony and governance leaves are this log's, and its checkpoint is this log's root at its size",
+      `the bundles of ${list(elsewhere)} verify, but prove their leaves into a tree that is not this log (another leaf at their index, or another root at their checkpoint's size): the coordinator keeps two histories; nothing they say is used`,
     );
   }
   const forked = input.bundles === undefined ? [] : checkKeyHistory(keyStates, leaves, checks);
@@ -729,7 +742,66 @@ function verifiedFacts(
   index: number,
   /** The member revocations the log holds before this leaf (applied before it ended). */
   revocations: readonly string[],
-): Verified | undefined {
+  rootAt: (size: number) => Uint8Array,
+): Verified | 'unverified' | 'elsewhere' {
+  const facts = verifiedBundle(input, leaf, index, revocations);
+  if (facts === undefined) return 'unverified';
+  return loggedHere(facts.bundle, index, input.leaves, rootAt) ? facts.verified : 'elsewhere';
+}
+
+/**
+ * Whether a verified bundle's proofs are into this log. verifyCeremonyBundle checks each leaf the
+ * bundle carries (its own, its key ceremony's, its governance leaves) is in the tree its checkpoint
+ * signs; a coordinator keeping two histories under one log key could sign both, so that tree must
+ * be this one: the same bytes at those indices, and this log's root at the checkpoint's size. A
+ * checkpoint newer than the leaves fetched (a ceremony completed in between) is compared leaf by
+ * leaf only.
+ */
+function loggedHere(
+  b: CeremonyBundle,
+  index: number,
+  leaves: readonly Uint8Array[],
+  rootAt: (size: number) => Uint8Array,
+): boolean {
+  const log = b.log;
+  if (log === null) return false;
+  const enc = new TextEncoder();
+  const same = (i: number, text: string) => i < leaves.length && equal(leaves[i], enc.encode(text));
+  if (log.index !== index || !same(index, log.leaf)) return false;
+  for (const epoch of b.group?.epochs ?? []) {
+    const made = epoch.keyCeremony?.log;
+    if (made !== undefined && !same(made.index, made.leaf)) return false;
+  }
+  for (const g of b.governance ?? [])
+    if (g.index < leaves.length && !same(g.index, g.leaf)) return false;
+  if (log.size > leaves.length) return true;
+  try {
+    return equal(rootAt(log.size), parseCheckpointBody(bodyOf(log.checkpoint)).root);
+  } catch (e) {
+    if (e instanceof AuditError) return false;
+    throw e;
+  }
+}
+
+/** The RFC 9162 root of the first `size` leaves, computed once per size asked for. */
+function prefixRoots(hashes: readonly Uint8Array[]): (size: number) => Uint8Array {
+  const cache = new Map<number, Uint8Array>();
+  return (size) => {
+    let root = cache.get(size);
+    if (root === undefined) {
+      root = rootFromLeafHashes(hashes.slice(0, size));
+      cache.set(size, root);
+    }
+    return root;
+  };
+}
+
+function verifiedBundle(
+  input: VerifyLogInput,
+  leaf: LogLeaf,
+  index: number,
+  revocations: readonly string[],
+): { bundle: CeremonyBundle; verified: Verified } | undefined {
   if (input.bundles === undefined) return undefined;
   const trust = input.bundles.trust(leaf);
   // A bundle checked against the keys it carries proves only its own consistency: the
@@ -778,7 +850,7 @@ function verifiedFacts(
           derived: report.keyPackage === 'derived',
           ...(epoch.keyCeremony === undefined ? {} : { keyCeremony: epoch.keyCeremony.ceremonyId }),
         };
-  return { facts: signingFacts(leaf, index, entries) ?? null, keyState };
+  return { bundle: b, verified: { facts: signingFacts(leaf, index, entries) ?? null, keyState } };
 }
 
 function bodyOf(note: string): string {

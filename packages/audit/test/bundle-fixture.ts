@@ -462,6 +462,30 @@ function logBundle(log: MemLog, bundle: CeremonyBundle, kind: 'sign' | 'key'): v
   };
 }
 
+/**
+ * Points `c.bundle`'s log part at leaf `index` of `leaves` (the log an auditor verifies), with a
+ * checkpoint of its first `size` leaves signed by the fixture's log key and the proof into it: as
+ * the coordinator exports a bundle of a ceremony its log holds. verifyLog takes facts only from a
+ * bundle whose leaf and checkpoint are the audited log's. The leaf at `index` must be one the
+ * bundle's transcript hashes to.
+ */
+export function logBundleAt(
+  c: { readonly bundle: CeremonyBundle; readonly log: MemLog },
+  leaves: readonly Uint8Array[],
+  index: number,
+  size = index + 1,
+): void {
+  const log = new MemLog(c.log.origin, c.log.key);
+  log.leaves.push(...leaves.slice(0, size));
+  c.bundle.log = {
+    index,
+    size,
+    leaf: new TextDecoder().decode(leaves[index]),
+    checkpoint: log.checkpoint(size),
+    inclusionProof: log.inclusion(index, size).map((h) => Buffer.from(h).toString('base64')),
+  };
+}
+
 function frostSha(bytes: Uint8Array): Uint8Array {
   return sha256(bytes);
 }

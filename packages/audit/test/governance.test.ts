@@ -28,7 +28,12 @@ import {
   type LogLeaf,
   type TranscriptEntry,
 } from '../src/index.js';
-import { inventedRatification, signingBundle, type SigningOptions } from './bundle-fixture.js';
+import {
+  inventedRatification,
+  logBundleAt,
+  signingBundle,
+  type SigningOptions,
+} from './bundle-fixture.js';
 import { MemLog, numRuns } from './helpers.js';
 
 const coordinator = generateIdentityKey();
@@ -111,13 +116,33 @@ function completedCeremony(options: SigningOptions & { ceremonyId: string; compl
     at: options.completedAt + 1,
     transcript,
   });
-  return { leaf, transcript, bundle: c.bundle, trust: c.trust as BundleTrust };
+  return { leaf, transcript, bundle: c.bundle, trust: c.trust as BundleTrust, log: c.log };
 }
 
-/** verifyLog's `bundles` over completed ceremonies by id (the auditor's pins of each). */
+/** A bundle the auditor is given, with the fixture's log when it is one the coordinator made. */
+interface BundleCaseOf {
+  readonly bundle: unknown;
+  readonly trust: BundleTrust;
+  readonly log?: MemLog;
+}
+
+/**
+ * verifyLog's `bundles` over completed ceremonies by id (the auditor's pins of each). Each bundle
+ * a fixture made is first re-logged into `leaves`, the audited log, at its ceremony's signing leaf
+ * (as the coordinator exports it); a bundle the test made up keeps its own log part.
+ */
 function bundlesOf(
-  cases: ReadonlyMap<string, { bundle: unknown; trust: BundleTrust }>,
+  leaves: readonly Uint8Array[],
+  cases: ReadonlyMap<string, BundleCaseOf>,
 ): NonNullable<Parameters<typeof verifyLog>[0]['bundles']> {
+  for (const [id, c] of cases) {
+    const index = leaves.findIndex((l) => {
+      const leaf = decodeLeaf(l);
+      return leaf.kind === 'sign' && leaf.ceremonyId === id;
+    });
+    if (c.log !== undefined && index >= 0)
+      logBundleAt({ bundle: c.bundle as CeremonyBundle, log: c.log }, leaves, index);
+  }
   return {
     of: (leaf) => cases.get(leaf.ceremonyId)?.bundle,
     trust: (leaf) => cases.get(leaf.ceremonyId)?.trust ?? {},
@@ -420,7 +445,8 @@ describe('verifyLog with governance leaves', () => {
         transcriptOf: withRatification,
         coordinatorKey: coordinator.publicKey,
         bundles: bundlesOf(
-          new Map<string, { bundle: unknown; trust: BundleTrust }>([
+          log.leaves,
+          new Map<string, BundleCaseOf>([
             ['c_ratify000000001', r],
             [HOTFIX, hotfix],
           ]),
@@ -480,17 +506,22 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
   function world(steps: readonly Step[], opts: { policyId?: string; windowSeconds?: number } = {}) {
     const log = new MemLog().grow(1, 'key');
     const transcripts = new Map<string, TranscriptEntry[]>();
-    const bundles = new Map<string, { bundle: unknown; trust: BundleTrust }>();
+    const bundles = new Map<string, BundleCaseOf>();
     const push = (r: {
       leaf: LogLeaf;
       transcript: TranscriptEntry[];
       bundle?: unknown;
       trust?: BundleTrust;
+      log?: MemLog;
     }) => {
       log.leaves.push(encodeLeaf(r.leaf));
       transcripts.set(`${r.leaf.kind}:${r.leaf.ceremonyId}`, r.transcript);
       if (r.bundle !== undefined && r.trust !== undefined) {
-        bundles.set(r.leaf.ceremonyId, { bundle: r.bundle, trust: r.trust });
+        bundles.set(r.leaf.ceremonyId, {
+          bundle: r.bundle,
+          trust: r.trust,
+          ...(r.log === undefined ? {} : { log: r.log }),
+        });
       }
     };
     if (opts.windowSeconds !== undefined) {
@@ -565,7 +596,7 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
           transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`) ??
           (leaf.entries === 0 ? [] : undefined),
         coordinatorKey: coordinator.publicKey,
-        bundles: bundlesOf(bundles),
+        bundles: bundlesOf(log.leaves, bundles),
         flagGraceMs,
       });
   }
@@ -871,7 +902,7 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
 
   it('with bundles: the invented ratification has none that verifies (BUNDLE_UNVERIFIED), and the unratified hotfix is due (GOVERNANCE_FLAG_MISSING)', () => {
     const { base, hotfix, invented } = world();
-    const bundles = new Map<string, { bundle: unknown; trust: BundleTrust }>([
+    const bundles = new Map<string, BundleCaseOf>([
       [HOTFIX, hotfix],
       // What the coordinator serves for it: its transcript wrapped in a bundle it signed itself.
       [
@@ -886,7 +917,7 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
         },
       ],
     ]);
-    const r = verifyLog({ ...base, bundles: bundlesOf(bundles) });
+    const r = verifyLog({ ...base, bundles: bundlesOf(base.leaves, bundles) });
     expect(failed(r)).toEqual(['BUNDLE_UNVERIFIED', 'GOVERNANCE_FLAG_MISSING']);
     expect(r.unverifiedCeremonies).toEqual(['c_fakeratify00001']);
     expect(r.hotfixes).toMatchObject([{ ceremonyId: HOTFIX, status: 'missing' }]);
@@ -906,6 +937,8 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
       [`sign:${HOTFIX}`, hotfix.transcript],
       ['sign:c_realratify00001', real.transcript],
     ]);
+    logBundleAt(hotfix, log.leaves, 1);
+    logBundleAt(real, log.leaves, 2);
     const run = (trust: (id: string) => BundleTrust) =>
       verifyLog({
         leaves: log.leaves,
@@ -925,6 +958,84 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
     ]);
     const unpinned = run((id) => (id === HOTFIX ? hotfix.trust : {}));
     expect(failed(unpinned)).toEqual(['BUNDLE_UNVERIFIED', 'GOVERNANCE_FLAG_MISSING']);
+  });
+
+  // The coordinator signs with its log key whatever trees it likes: a ratification logged only in
+  // a history the auditor is not shown, with a bundle proving it there, must ratify nothing here.
+  describe('bundles must prove their leaves into this log (LOG_FORK_DETECTED)', () => {
+    /** The audited log: key filler, the hotfix, its real ratification, a leaf 30 days on. */
+    function audited() {
+      const { base, hotfix } = world();
+      const real = completedCeremony({
+        ceremonyId: 'c_realratify00001',
+        release: { class: 'standard', ratifies: HOTFIX },
+        completedAt: C + HOUR,
+      });
+      const log = new MemLog().grow(1, 'key');
+      log.leaves.push(encodeLeaf(hotfix.leaf), encodeLeaf(real.leaf), base.leaves[3]!);
+      logBundleAt(hotfix, log.leaves, 1);
+      logBundleAt(real, log.leaves, 2);
+      const transcripts = new Map<string, unknown[]>([
+        [`sign:${HOTFIX}`, hotfix.transcript],
+        ['sign:c_realratify00001', real.transcript],
+      ]);
+      const run = () =>
+        verifyLog({
+          leaves: log.leaves,
+          checkpoints: [log.checkpoint()],
+          logKey: log.verifier,
+          transcriptOf: (l) =>
+            transcripts.get(`${l.kind}:${l.ceremonyId}`) ?? (l.entries === 0 ? [] : undefined),
+          bundles: {
+            of: (l) => (l.ceremonyId === HOTFIX ? hotfix.bundle : real.bundle),
+            trust: (l) => (l.ceremonyId === HOTFIX ? hotfix.trust : real.trust),
+          },
+        });
+      return { log, hotfix, real, run };
+    }
+    const forkCheck = (r: ReturnType<typeof verifyLog>) =>
+      r.checks.find((c) => c.name === 'bundles prove leaves of this log');
+
+    it("a bundle of this log's leaf passes, also with a checkpoint newer than the leaves fetched", () => {
+      const { log, real, run } = audited();
+      expect(failed(run())).toEqual([]);
+      expect(forkCheck(run())).toMatchObject({ ok: true });
+      // A ceremony completed between fetching the leaves and the bundle: its checkpoint is larger.
+      const later = [...log.leaves, new MemLog().appendLeaf(9)];
+      logBundleAt(real, later, 2, later.length);
+      expect(failed(run())).toEqual([]);
+    });
+
+    it('its leaf at another index of another tree: unverified, the hotfix is not ratified', () => {
+      const { log, real, run } = audited();
+      // The other history: one more leaf before it, so the same leaf bytes sit at index 3.
+      const other = [log.leaves[0]!, new MemLog().appendLeaf(7), log.leaves[1]!, log.leaves[2]!];
+      logBundleAt(real, other, 3);
+      const r = run();
+      expect(failed(r)).toEqual(['LOG_FORK_DETECTED', 'GOVERNANCE_FLAG_MISSING']);
+      expect(forkCheck(r)?.detail).toContain('c_realratify00001');
+      expect(r.unverifiedCeremonies).toEqual(['c_realratify00001']);
+      expect(r.hotfixes).toMatchObject([{ ceremonyId: HOTFIX, status: 'missing' }]);
+    });
+
+    it('its leaf at the same index under another root (an earlier leaf differs): unverified', () => {
+      const { log, real, run } = audited();
+      const other = [new MemLog().appendLeaf(5, 'key'), log.leaves[1]!, log.leaves[2]!];
+      logBundleAt(real, other, 2);
+      expect(failed(run())).toEqual(['LOG_FORK_DETECTED', 'GOVERNANCE_FLAG_MISSING']);
+    });
+
+    it('a newer checkpoint of another tree (no root to compare): its leaf at 2 must be this log’s', () => {
+      const { log, real, run } = audited();
+      // The same ceremony and transcript, logged with another time: another leaf at index 2.
+      const moved = encodeLeaf({ ...decodeLeaf(log.leaves[2]!), at: C + 2 * HOUR });
+      const other = [log.leaves[0]!, log.leaves[1]!, moved, log.leaves[3]!];
+      other.push(new MemLog().appendLeaf(9));
+      logBundleAt(real, other, 2, other.length);
+      const r = run();
+      expect(failed(r)).toEqual(['LOG_FORK_DETECTED', 'GOVERNANCE_FLAG_MISSING']);
+      expect(r.unverifiedCeremonies).toEqual(['c_realratify00001']);
+    });
   });
 });
 
@@ -952,7 +1063,7 @@ describe('verifyLog: one key history per group', () => {
         ),
       );
     const transcripts = new Map<string, TranscriptEntry[]>();
-    const bundles = new Map<string, { bundle: unknown; trust: BundleTrust }>();
+    const bundles = new Map<string, BundleCaseOf>();
     ceremonies.forEach(({ id, freshKey, epoch }, i) => {
       const c = completedCeremony({
         ceremonyId: id,
@@ -965,7 +1076,7 @@ describe('verifyLog: one key history per group', () => {
         for (const e of (c.bundle as CeremonyBundle).group?.epochs ?? []) e.epoch = epoch;
       log.leaves.push(encodeLeaf(c.leaf));
       transcripts.set(`sign:${id}`, c.transcript);
-      bundles.set(id, { bundle: c.bundle, trust: c.trust });
+      bundles.set(id, c);
     });
     return verifyLog({
       leaves: log.leaves,
@@ -973,7 +1084,7 @@ describe('verifyLog: one key history per group', () => {
       logKey: log.verifier,
       transcriptOf: (leaf) => transcripts.get(`${leaf.kind}:${leaf.ceremonyId}`),
       signingTranscriptsOnly: true,
-      bundles: bundlesOf(bundles),
+      bundles: bundlesOf(log.leaves, bundles),
     });
   }
   const HOUR = 3_600_000;
