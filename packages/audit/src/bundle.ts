@@ -62,8 +62,10 @@ import {
   decodeLeaf,
   logLeafHash,
   transcriptDigest,
+  type LogLeaf,
   type TranscriptEntry,
 } from './leaf.js';
+import { hotfixDeadlines, overdueRecordProblems, signingFacts } from './hotfix-deadlines.js';
 import { NOTE_MAX_BYTES, parseVerifierKey, type NoteVerifier } from './note.js';
 import { replayRegistry, type Registry } from './registry.js';
 import { Checks, type Report } from './report.js';
@@ -466,7 +468,55 @@ function verifyBundleInto(
   result.witnessedBy = verifyInclusionInLog(b, entries, badEntries.length === 0, trust, checks);
   if (b.governance !== undefined && b.governance.length > 0) {
     result.governance = verifyBundleGovernance(b, b.governance, trust, checks);
+    if (result.governance.length > 0)
+      checkRecordsAgainstHotfix(b, entries, result.governance, checks);
   }
+}
+
+/**
+ * A flag in a bundle is about this ceremony: it must be a completed hotfix, and each record must
+ * name the policy version and deadline its own `sign.complete` gives (overdueRecordProblems; the
+ * window is known here for version 0 only: a later version's policy is in its own ceremony, which
+ * `conclave log verify --auditor-token` checks against).
+ */
+function checkRecordsAgainstHotfix(
+  b: CeremonyBundle,
+  entries: readonly TranscriptEntry[],
+  records: readonly OverdueHotfix[],
+  checks: Checks,
+): void {
+  const name = 'governance records agree with the hotfix';
+  let leaf: LogLeaf | undefined;
+  try {
+    leaf = b.log === null ? undefined : decodeLeaf(new TextEncoder().encode(b.log.leaf));
+  } catch (e) {
+    if (!(e instanceof AuditError)) throw e;
+  }
+  const facts = leaf === undefined ? undefined : signingFacts(leaf, 0, entries);
+  const hotfix =
+    leaf === undefined || facts?.class !== 'hotfix'
+      ? undefined
+      : hotfixDeadlines([leaf], [facts])[0];
+  if (hotfix === undefined) {
+    checks.fail(
+      name,
+      'GOVERNANCE_LEAF_MISMATCH',
+      "the coordinator flagged this ceremony as an overdue hotfix, but it is not a completed hotfix of a policy version its group's leaf names",
+    );
+    return;
+  }
+  const problems = records.flatMap((r) => overdueRecordProblems(r, hotfix));
+  checks.add(
+    name,
+    problems.length === 0,
+    'GOVERNANCE_LEAF_MISMATCH',
+    `the flag names policy version ${hotfix.policyVersion} and a deadline ${
+      hotfix.policyVersion === 0
+        ? `of completion + ${Math.round(hotfix.windowMs / 3_600_000)} h`
+        : 'after completion and within the longest window a policy may set'
+    }, and was logged after it`,
+    `the coordinator's flag does not agree with the hotfix's own completion: ${problems.join('; ')}`,
+  );
 }
 
 const KEY_TERMINALS: readonly string[] = ['dkg.complete', 'dkg.abort'];

@@ -19,6 +19,7 @@
 // - A coordinator that appends nothing after the deadline (down, or refusing service) is not
 //   caught here: that is visible as a log that stops growing, not as a broken rule.
 import {
+  MAX_RATIFICATION_WINDOW_SECONDS,
   PolicyDocumentSchema,
   defaultPolicy,
   hotfixRatifyBy,
@@ -26,6 +27,7 @@ import {
   ratificationWindowMsOf,
   type PolicyDocument,
 } from '@conclave/protocol';
+import type { OverdueHotfix } from './governance.js';
 import type { LogLeaf, TranscriptEntry } from './leaf.js';
 
 /**
@@ -214,4 +216,45 @@ export function hotfixDeadlines(
     });
   }
   return out;
+}
+
+/**
+ * How far a `hotfix.overdue` record's deadline may fall before the one re-derived from its
+ * hotfix's `sign.complete`: the coordinator takes its signature's time, stored in the same
+ * transaction, so they agree to the millisecond; a minute covers clocks read apart.
+ */
+export const RATIFY_BY_TOLERANCE_MS = 60_000;
+
+/**
+ * Why a verified `hotfix.overdue` record disagrees with its hotfix as its transcript shows it
+ * (empty: it agrees). It must name the policy version the hotfix ran under, and a deadline no later
+ * than the one re-derived from its `sign.complete` (the coordinator's comes from its signature
+ * time, which precedes it). A later deadline would make a late flag look timely; an earlier one, or
+ * a flag logged before the real deadline, accuses the group of missing a window it was still inside.
+ * The window is known for version 0 and for a version whose policy ceremony the auditor verified
+ * (`policySource: 'log'`); otherwise only the bounds every policy keeps are checked (after the
+ * completion, within the longest window a policy may set).
+ */
+export function overdueRecordProblems(
+  record: OverdueHotfix,
+  hotfix: Pick<HotfixDeadline, 'completedAt' | 'policyVersion' | 'policySource' | 'ratifyBy'>,
+): string[] {
+  const problems: string[] = [];
+  if (record.policyVersion !== hotfix.policyVersion)
+    problems.push(
+      `it names policy version ${record.policyVersion}, the hotfix ran under ${hotfix.policyVersion}`,
+    );
+  const windowKnown = hotfix.policyVersion === 0 || hotfix.policySource === 'log';
+  const latest = windowKnown
+    ? hotfix.ratifyBy
+    : hotfix.completedAt + MAX_RATIFICATION_WINDOW_SECONDS * 1000;
+  const earliest = windowKnown ? hotfix.ratifyBy - RATIFY_BY_TOLERANCE_MS : hotfix.completedAt;
+  const iso = (t: number) => new Date(t).toISOString();
+  if (record.ratifyBy > latest)
+    problems.push(`its deadline ${iso(record.ratifyBy)} is after the hotfix's (${iso(latest)})`);
+  if (record.ratifyBy < earliest)
+    problems.push(`its deadline ${iso(record.ratifyBy)} is before the hotfix's (${iso(earliest)})`);
+  else if (record.loggedAt < earliest)
+    problems.push(`it was logged ${iso(record.loggedAt)}, before the hotfix's deadline`);
+  return problems;
 }

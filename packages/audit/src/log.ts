@@ -23,6 +23,7 @@ import { verifyGovernanceEntry, type OverdueHotfix } from './governance.js';
 import {
   GOVERNANCE_FLAG_GRACE_MS,
   hotfixDeadlines,
+  overdueRecordProblems,
   signingFacts,
   type HotfixDeadline,
   type SigningFacts,
@@ -440,20 +441,9 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
 }
 
 /**
- * How far a `hotfix.overdue` record's deadline may fall before the one re-derived from its
- * hotfix's `sign.complete`: the coordinator takes its signature's time, stored in the same
- * transaction, so they agree to the millisecond; a minute covers clocks read apart.
- */
-const RATIFY_BY_TOLERANCE_MS = 60_000;
-
-/**
- * A verified `hotfix.overdue` record must agree with its hotfix as the log shows it: the policy
- * version it ran under, and a deadline no later than the one re-derived from its `sign.complete`
- * (the coordinator's comes from its signature time, which precedes it). A record claiming a later
- * deadline would make a late flag look timely; one claiming an earlier deadline, or a flag logged
- * before the real deadline, would accuse a group of missing a window it was still inside (a
- * ratification inside the real window then even looks late). Returns the leaf indices that
- * disagree.
+ * Each verified `hotfix.overdue` record must agree with its hotfix as the log shows it
+ * (overdueRecordProblems: its policy version, and the deadline its completion and window give).
+ * Returns the leaf indices that disagree.
  */
 function recordsAgainstDeadlines(
   findings: readonly GovernanceFinding[],
@@ -464,18 +454,7 @@ function recordsAgainstDeadlines(
   const compared = findings.filter((f) => f.record !== undefined && byId.has(f.record.ceremonyId));
   if (compared.length === 0) return [];
   const bad = compared
-    .filter((f) => {
-      const h = byId.get(f.record!.ceremonyId)!;
-      // Too early is known only where the window is: version 0's, or one the log holds (a later
-      // version the log does not hold was derived under v0's window, an upper bound only).
-      const windowKnown = h.policyVersion === 0 || h.policySource === 'log';
-      const earliest = h.ratifyBy - RATIFY_BY_TOLERANCE_MS;
-      return (
-        f.record!.policyVersion !== h.policyVersion ||
-        f.record!.ratifyBy > h.ratifyBy ||
-        (windowKnown && (f.record!.ratifyBy < earliest || f.at < earliest))
-      );
-    })
+    .filter((f) => overdueRecordProblems(f.record!, byId.get(f.record!.ceremonyId)!).length > 0)
     .map((f) => f.index);
   checks.add(
     'governance records agree with their hotfix',

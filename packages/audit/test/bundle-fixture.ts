@@ -9,6 +9,7 @@ import {
   type SigningPackage,
 } from '@conclave/frost';
 import {
+  COORDINATOR_ID,
   PROTOCOL_VERSION,
   bytesToHex,
   generateIdentityKey,
@@ -25,6 +26,7 @@ import {
   signDkgConfirmation,
   signPackageAck,
   type Envelope,
+  type HotfixOverdue,
   type IdentityKey,
   type Release,
   type SignRequest,
@@ -34,8 +36,10 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { buildStatement, planMessages, statementDigest } from '@conclave/release';
 import {
   BUNDLE_FORMAT,
+  GOVERNANCE_ROUND,
   encodeLeaf,
   encodeVerifierKey,
+  governanceTranscript,
   leafFor,
   type CeremonyBundle,
   type TranscriptEntry,
@@ -484,6 +488,59 @@ export function logBundleAt(
     checkpoint: log.checkpoint(size),
     inclusionProof: log.inclusion(index, size).map((h) => Buffer.from(h).toString('base64')),
   };
+}
+
+/**
+ * The coordinator flags `c`'s ceremony as an overdue hotfix: its signed `hotfix.overdue` record
+ * (`record` over a v0 record due 72 h after `completedAt`, flagged a second later) logged as a
+ * governance leaf after the ceremony's own, at `loggedAt` (5 ms after the flag), and the bundle
+ * re-proven into the checkpoint over both, as the coordinator exports a flagged hotfix.
+ */
+export function flagOverdue(
+  c: BundleCase,
+  completedAt: number,
+  record: Partial<HotfixOverdue> = {},
+  loggedAt?: number,
+): void {
+  c.relog();
+  const ratifyBy = record.ratifyBy ?? completedAt + 72 * 3_600_000;
+  const body: HotfixOverdue = {
+    type: 'hotfix.overdue',
+    ceremonyId: c.bundle.ceremonyId,
+    group: 'release',
+    ratifyBy,
+    flaggedAt: ratifyBy + 1_000,
+    policyVersion: 0,
+    ...record,
+  };
+  const envelope = sealEnvelope(c.coordinator, {
+    ceremonyId: body.ceremonyId,
+    round: GOVERNANCE_ROUND,
+    seq: body.flaggedAt * 1000,
+    sender: COORDINATOR_ID,
+    body,
+  }) as Envelope;
+  const transcript = governanceTranscript(envelope, body.flaggedAt);
+  const leaf = encodeLeaf(
+    leafFor({
+      ceremonyId: body.ceremonyId,
+      kind: 'governance',
+      group: body.group,
+      outcome: 'hotfix.overdue',
+      at: loggedAt ?? body.flaggedAt + 5,
+      transcript,
+    }),
+  );
+  const index = c.log.leaves.push(leaf) - 1;
+  logBundleAt(c, c.log.leaves, c.bundle.log!.index, c.log.leaves.length);
+  c.bundle.governance = [
+    {
+      index,
+      leaf: new TextDecoder().decode(leaf),
+      inclusionProof: c.log.inclusion(index).map((h) => Buffer.from(h).toString('base64')),
+      transcript,
+    },
+  ];
 }
 
 function frostSha(bytes: Uint8Array): Uint8Array {

@@ -21,6 +21,7 @@ import {
   encodeLeaf,
   governanceTranscript,
   leafFor,
+  verifyCeremonyBundle,
   verifyGovernanceEntry,
   verifyLog,
   type BundleTrust,
@@ -29,6 +30,7 @@ import {
   type TranscriptEntry,
 } from '../src/index.js';
 import {
+  flagOverdue,
   inventedRatification,
   logBundleAt,
   signingBundle,
@@ -769,6 +771,15 @@ describe('verifyLog: overdue hotfixes must be flagged in time', () => {
     }
   });
 
+  it("a policy version the log does not hold: its window is not known, so only a policy's bounds (≤ 90 days) are checked", () => {
+    const v2 = { policyId: 'release@v2' };
+    const week = 7 * 24 * HOUR;
+    const flag = (ratifyBy: number) =>
+      world([{ kind: 'flag', at: ratifyBy + 10_000, ratifyBy, policyVersion: 2 }], v2)();
+    expect(failed(flag(C + week))).toEqual([]);
+    expect(failed(flag(C + 91 * 24 * HOUR))).toEqual(['GOVERNANCE_LEAF_MISMATCH']);
+  });
+
   it('an early flag, logged or dated before the real deadline, is a false accusation: GOVERNANCE_LEAF_MISMATCH', () => {
     // The record names a deadline a minute after completion; the group ratified an hour later,
     // well inside its real window (72 h): the flag must not stand, nor make that look late.
@@ -1130,5 +1141,70 @@ describe('verifyLog: one key history per group', () => {
       /^a key state without the key ceremony the log holds \(c_keyone000000001, c_keytwo000000002\)/,
     );
     expect(r.badLeaves).toEqual([2, 3]);
+  });
+});
+
+// `conclave audit HOTFIX` reads one bundle: its flag must agree with the hotfix's own completion
+// (the same rule verifyLog applies across the log: overdueRecordProblems).
+describe('verifyCeremonyBundle: a flag in a bundle agrees with its hotfix', () => {
+  const C = 1_760_000_000_000;
+  const HOUR = 3_600_000;
+  const WINDOW = 72 * HOUR;
+  const check = (r: ReturnType<typeof verifyCeremonyBundle>) =>
+    r.checks.find((c) => c.name === 'governance records agree with the hotfix');
+  const flagged = (
+    record: Parameters<typeof flagOverdue>[2] = {},
+    opts: { release?: SigningOptions['release']; policyId?: string; loggedAt?: number } = {},
+  ) => {
+    const c = signingBundle({
+      ceremonyId: HOTFIX,
+      release: opts.release ?? { class: 'hotfix', incident: 'INC-42' },
+      completedAt: C,
+      ...(opts.policyId === undefined ? {} : { policyId: opts.policyId }),
+    });
+    flagOverdue(c, C, record, opts.loggedAt);
+    return verifyCeremonyBundle(c.bundle, c.trust);
+  };
+
+  it("the coordinator's flag (v0: completion + 72 h, flagged after) verifies", () => {
+    const r = flagged();
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(check(r)).toMatchObject({ ok: true });
+    expect(r.governance).toMatchObject([{ ceremonyId: HOTFIX, ratifyBy: C + WINDOW }]);
+  });
+
+  it('a later deadline, an earlier one, or another policy version: GOVERNANCE_LEAF_MISMATCH', () => {
+    for (const record of [
+      { ratifyBy: C + WINDOW + HOUR },
+      { ratifyBy: C + HOUR },
+      { policyVersion: 1 },
+    ]) {
+      const r = flagged(record);
+      expect(r.ok).toBe(false);
+      expect(r.checks.filter((c) => !c.ok)).toMatchObject([
+        { name: 'governance records agree with the hotfix', code: 'GOVERNANCE_LEAF_MISMATCH' },
+      ]);
+    }
+  });
+
+  it('a flag on a standard release: GOVERNANCE_LEAF_MISMATCH', () => {
+    const r = flagged({}, { release: { class: 'standard' } });
+    expect(check(r)).toMatchObject({ ok: false, code: 'GOVERNANCE_LEAF_MISMATCH' });
+    expect(check(r)?.detail).toContain('not a completed hotfix');
+  });
+
+  it("a later policy version's window is not in the bundle: only its bounds (after completion, ≤ 90 days)", () => {
+    const v2 = { policyId: 'release@v2' };
+    expect(check(flagged({ policyVersion: 2, ratifyBy: C + 7 * 24 * HOUR }, v2))).toMatchObject({
+      ok: true,
+    });
+    expect(check(flagged({ policyVersion: 2, ratifyBy: C + 91 * 24 * HOUR }, v2))).toMatchObject({
+      ok: false,
+      code: 'GOVERNANCE_LEAF_MISMATCH',
+    });
+    expect(check(flagged({ policyVersion: 2, ratifyBy: C - 1 }, v2))).toMatchObject({
+      ok: false,
+      code: 'GOVERNANCE_LEAF_MISMATCH',
+    });
   });
 });

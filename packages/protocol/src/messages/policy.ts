@@ -30,6 +30,8 @@ export const ArtifactPatternSchema = text(128, 1);
 
 const Seconds = (max: number) => z.int().min(1).max(max);
 const DAY = 86_400;
+/** The longest hotfix ratification window a policy may set. */
+export const MAX_RATIFICATION_WINDOW_SECONDS = 90 * DAY;
 
 /** The rules for one release class. Absent fields take the defaults docs/policy.md lists. */
 export const ClassRuleSchema = z.strictObject({
@@ -82,7 +84,7 @@ export const PolicyDocumentSchema = z.strictObject({
   hotfix: z
     .strictObject({
       /** A hotfix must be ratified by a standard ceremony within this window, or it is flagged. */
-      ratificationWindowSeconds: Seconds(90 * DAY).optional(),
+      ratificationWindowSeconds: Seconds(MAX_RATIFICATION_WINDOW_SECONDS).optional(),
       /** Refuse a hotfix request without `--incident`. */
       requireIncident: z.boolean().optional(),
     })
