@@ -99,10 +99,11 @@ type Phase = 'round1' | 'round2' | 'confirm' | 'done' | 'failed';
  * same roster, identifiers derived from member names, and `member` in it with its own key.
  */
 /**
- * How old an admin's group creation may be when its key ceremony starts here. The coordinator
- * starts the DKG as the admin submits it and its rounds last minutes (limits.dkgRoundTimeoutMs):
- * an older authorization is a replay (of an attempt that failed, perhaps with a member revoked
- * since), which would make a group key the admin is not asking for now.
+ * How old an admin's authorization may be when its key ceremony starts here (a group creation,
+ * refresh, reshare or repair). The coordinator starts the ceremony as the admin submits it and its
+ * rounds last minutes (limits.dkgRoundTimeoutMs): an older authorization is a replay (of an
+ * attempt that failed, perhaps with a member revoked since), which would make a key state the
+ * admin is not asking for now.
  */
 export const DKG_AUTHORIZATION_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -124,6 +125,34 @@ export function checkStartVersion(ceremonyId: string, version: number | undefine
 
 /** Clock difference tolerated between the admin's machine and this one. */
 const CLOCK_SKEW_MS = 10 * 60 * 1000;
+
+/**
+ * Why an admin authorization a key ceremony starts under (DKG, refresh, reshare, repair) is not
+ * one to act on now; undefined if it is. An envelope's seq is its sender's clock in microseconds
+ * (+1 per message): when the admin signed. Older than DKG_AUTHORIZATION_MAX_AGE_MS: a replay of an
+ * attempt that failed (perhaps with a member revoked since, or a roster the admin dropped).
+ * Dated ahead of this machine's clock beyond the skew: `mendable`, since with the clock set right
+ * the member can still take part (the start is sent again on reconnect until its round 1 arrives).
+ */
+export function authorizationAgeProblem(
+  seq: number,
+  now: number,
+  /** What the admin would do again, for the message ("create the group"). */
+  redo: string,
+): { why: string; mendable: boolean } | undefined {
+  const signedAt = Math.floor(seq / 1000);
+  if (signedAt < now - DKG_AUTHORIZATION_MAX_AGE_MS)
+    return {
+      why: `the admin authorized it at ${new Date(signedAt).toISOString()}, over 24 h ago: a replay, or ask the admin to ${redo} again`,
+      mendable: false,
+    };
+  if (signedAt > now + CLOCK_SKEW_MS)
+    return {
+      why: `the admin's authorization is dated ${new Date(signedAt).toISOString()}, in the future: check this machine's clock`,
+      mendable: true,
+    };
+  return undefined;
+}
 
 export function checkDkgStart(
   ceremonyId: string,
@@ -148,21 +177,8 @@ export function checkDkgStart(
     return refuse('its authorization is not a group creation');
   if (start.authorization.ceremonyId !== ceremonyId)
     refuse('authorization is for another ceremony');
-  // An envelope's seq is its sender's clock in microseconds (+1 per message): when the admin signed.
-  const signedAt = Math.floor(start.authorization.seq / 1000);
-  if (signedAt < now - DKG_AUTHORIZATION_MAX_AGE_MS) {
-    refuse(
-      `the admin authorized it at ${new Date(signedAt).toISOString()}, over 24 h ago: a replay, or ask the admin to create the group again`,
-    );
-  }
-  if (signedAt > now + CLOCK_SKEW_MS) {
-    // This machine's clock, perhaps: set right, the member can still take part (the start is
-    // sent again on reconnect until its round 1 arrives), so the ceremony is not ended for it.
-    refuse(
-      `the admin's authorization is dated ${new Date(signedAt).toISOString()}, in the future: check this machine's clock`,
-      { mendable: true },
-    );
-  }
+  const age = authorizationAgeProblem(start.authorization.seq, now, 'create the group');
+  if (age !== undefined) refuse(age.why, age.mendable ? { mendable: true } : undefined);
   if (body.group !== start.group || body.threshold !== start.threshold) {
     refuse('group or threshold differ from what the admin signed');
   }

@@ -50,6 +50,7 @@ import {
   openPairwiseBox,
   sendComplaint,
   sendRound,
+  authorizationAgeProblem,
   type ComplaintEvidence,
 } from './dkg-participant.js';
 import { ClientError } from './errors.js';
@@ -384,10 +385,27 @@ export class LifecycleParticipant {
     } catch (err) {
       return await this.#stop(err, 'refuse');
     }
+    // Taking part (not recovering): the admin asked for it now, not in an attempt long past.
+    const age = authorizationAgeProblem(
+      this.start.authorization.seq,
+      Date.now(),
+      `open the ${this.start.kind}`,
+    );
+    if (age !== undefined) {
+      const refused = new ClientError(
+        'DKG_FAILED',
+        `key ceremony ${this.ceremonyId} refused: ${age.why}`,
+      );
+      return await this.#stop(refused, age.mendable ? 'wait' : 'refuse');
+    }
     const lost = this.start.kind === 'repair' && this.start.member === this.#me;
+    // A member outside the key state the ceremony starts from (a former member a reshare brings
+    // back) only receives: a share it kept from an earlier epoch is not its to deal with, is not
+    // checked against this start, and is replaced when the ceremony completes.
+    const holder = this.start.previous.some((p) => p.member === this.#me);
     let share: LoadedShare | undefined;
     try {
-      share = lost ? undefined : await this.#o.loadShare(this.start.group);
+      share = lost || !holder ? undefined : await this.#o.loadShare(this.start.group);
     } catch (err) {
       return await this.#stop(err, 'wait');
     }

@@ -309,6 +309,17 @@ export function attachLifecycle(o: LifecycleOptions): LifecycleHandle {
       return;
     }
     if (!ROUTED.has(body.type)) return;
+    // The end of a ceremony no participant of this session runs: one this member confirmed
+    // before its client restarted, whose share is staged. The coordinator sends nothing more to
+    // a member that confirmed, so this end is the one cue: recover by the signed outcome now, not
+    // at the next connect, which a long-lived agent may never make.
+    if (p === undefined && (body.type === 'dkg.complete' || body.type === 'dkg.abort')) {
+      void run(async () => {
+        const staged = await listPendingShares(o.home);
+        if (staged.some((s) => s.ceremonyId === env.ceremonyId)) await recover();
+      });
+      return;
+    }
     // The end of a ceremony this session stood down from: the share another process of this
     // member confirmed is staged, and that process may not live to put it in place. After a
     // grace (that process, alive, does it at once: two would move one file), recover it by the

@@ -134,10 +134,6 @@ async function swapIn(
     }
     await rename(pendingPath, live);
     await fsyncDir(dir);
-    if (backedUp) {
-      await unlink(backup);
-      await fsyncDir(dir);
-    }
   } catch (err) {
     throw new ClientError(
       'KEYSTORE_IO_ERROR',
@@ -146,7 +142,43 @@ async function swapIn(
       { cause: err },
     );
   }
+  // The new share is in place: a backup that cannot be removed now is no failure of the swap
+  // (recoverShares removes backups of epochs older than the live share's).
+  if (backedUp) {
+    await unlink(backup).catch(() => undefined);
+    await fsyncDir(dir);
+  }
   return live;
+}
+
+const BACKUP = /^\.([a-z0-9][a-z0-9_-]{0,31})\.key\.epoch-(\d{1,10})\.bak$/;
+
+/**
+ * Removes the backups a crash left between a swap's rename and its unlink: each
+ * `.<group>.key.epoch-<n>.bak` whose group's live share (opened with the passphrase, so its epoch
+ * is authenticated) is of a later epoch. Kept, the old share would outlive the refresh meant to
+ * make it useless. A backup of an unknown epoch, or of a group whose share does not open, stays.
+ */
+async function removeStaleBackups(
+  home: Home,
+  passphrase: string,
+  log?: (line: string) => void,
+): Promise<void> {
+  const dir = join(home.dir, 'shares');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const epochs = new Map<string, number | undefined>();
+  for (const name of names) {
+    const m = BACKUP.exec(name);
+    if (m?.[1] === undefined || m[2] === undefined) continue;
+    const group = m[1];
+    if (!epochs.has(group)) epochs.set(group, await liveEpoch(home, group, passphrase));
+    const live = epochs.get(group);
+    if (live === undefined || live <= Number(m[2])) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+    log?.(
+      `${group}: removed the backup of its epoch-${m[2]} share (the share is at epoch ${live})`,
+    );
+  }
 }
 
 /**
@@ -291,4 +323,5 @@ export async function recoverShares(
       log?.(`${p.group}: removed a share staged by aborted key ceremony ${p.ceremonyId}`);
     }
   }
+  await removeStaleBackups(home, passphrase, log);
 }

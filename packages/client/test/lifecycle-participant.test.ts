@@ -494,6 +494,46 @@ describe('LifecycleParticipant (complaints, protocol 5)', () => {
     expect(sent).toEqual([expect.objectContaining({ culprit: 'alice', code: 'STALE_EPOCH' })]);
   });
 
+  it('refuses a start whose admin authorization is over 24 h old (a replay), ending it; one dated ahead of this clock waits', async () => {
+    const fx = refreshFixture(NAMES, GROUP);
+    const HOUR = 3_600_000;
+    const signed = (at: number): KeyStart => ({
+      ...fx.start,
+      authorization: fx.authorize(fx.ceremonyId, fx.start.authorization.body, at),
+    });
+    const old = aliceOf(fx, { start: signed(Date.now() - 25 * HOUR) });
+    await expect(old.p.begin()).rejects.toThrow(
+      /over 24 h ago: a replay, or ask the admin to open the refresh again/,
+    );
+    expect(old.sent).toEqual([expect.objectContaining({ type: 'dkg.fail', culprit: 'alice' })]);
+    const ahead = aliceOf(fx, { start: signed(Date.now() + HOUR) });
+    await expect(ahead.p.begin()).rejects.toThrow(/in the future: check this machine's clock/);
+    expect(ahead.sent).toEqual([]);
+    // Signed an hour ago (the ceremony re-sent at a reconnect): taken part in.
+    const recent = aliceOf(fx, { start: signed(Date.now() - HOUR) });
+    await recent.p.begin();
+    expect(recent.sent.map((b) => b.type)).toEqual(['key.round1']);
+  });
+
+  it('a former member a reshare brings back, still holding its old share, receives instead of refusing', async () => {
+    const g = dealtGroup(['alice', 'bob', 'carol', 'dave'], GROUP, ['alice', 'bob', 'carol']);
+    const ceremonyId = newCeremonyId();
+    const start = g.reshareStart(ceremonyId, ['alice', 'bob', 'dave'], ['alice', 'bob']);
+    // dave's share of a key state before it left (another public key package).
+    const kept = g.share('alice') as LoadedShare;
+    const stale = { ...kept, metadata: { ...kept.metadata, publicKeyPackage: '00' } };
+    const sent: SealedBody[] = [];
+    const dave = recording(
+      { member: 'dave', key: g.ids['dave']!, adminKey: g.admin.publicKey, share: stale },
+      ceremonyId,
+      start,
+      sent,
+    );
+    dave.result.catch(() => undefined);
+    await dave.begin();
+    expect(sent).toEqual([]);
+  });
+
   it('its result is why it refused, even when the abort its refusal causes arrives before the ack', async () => {
     const fx = refreshFixture(NAMES, GROUP);
     const { p, sent } = aliceOf(fx, {

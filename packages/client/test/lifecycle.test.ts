@@ -11,6 +11,7 @@ import {
   bytesToHex,
   generateIdentityKey,
   newCeremonyId,
+  type Envelope,
   type IdentityKey,
   sealEnvelope,
   type KeyStart,
@@ -270,6 +271,37 @@ describe('attachLifecycle: recovering a staged share after a restart', { timeout
     fake.deliver(r.ceremonyId, r.complete());
     const pending = async () =>
       (await readdir(join(r.home.dir, 'shares'))).filter((f) => f.includes('pending'));
+    for (let i = 0; i < 300 && (await pending()).length > 0; i++)
+      await new Promise((t) => setTimeout(t, 50));
+    expect(await pending()).toEqual([]);
+    expect((await r.home.loadShare(GROUP, PASS)).metadata.epoch).toBe(1);
+  });
+
+  it('restarted while the others had not yet confirmed: the completion, when it comes, puts the staged share in place', async () => {
+    const r = await restarted();
+    // At connect the ceremony is still open (no outcome): the staged share is kept. The
+    // coordinator sends nothing more to a member that confirmed, until the end.
+    const stored: { outcome?: Envelope } = {};
+    const fake = fakeConnection(async () => ({
+      type: 'key.outcome',
+      ceremonyId: r.ceremonyId,
+      start: r.seal(r.start(), 1),
+      ...stored,
+    }));
+    attachLifecycle({
+      connection: fake.connection,
+      home: r.home,
+      key: r.ids['alice']!,
+      passphrase: PASS,
+    });
+    fake.connect();
+    const pending = async () =>
+      (await readdir(join(r.home.dir, 'shares'))).filter((f) => f.includes('pending'));
+    await new Promise((t) => setTimeout(t, 500));
+    expect(await pending()).toHaveLength(1);
+    // The last confirmation arrives; the coordinator broadcasts the completion, and stores it.
+    stored.outcome = r.seal(r.complete(), 9);
+    fake.deliver(r.ceremonyId, r.complete());
     for (let i = 0; i < 300 && (await pending()).length > 0; i++)
       await new Promise((t) => setTimeout(t, 50));
     expect(await pending()).toEqual([]);

@@ -86,8 +86,13 @@ export function dealtGroup(names: readonly string[], group: string, holders = na
     }));
   /** The admin's sealed request that authorizes ceremony `ceremonyId` (key.start's authorization). */
   type Authorization = KeyStart['authorization'];
-  const authorize = (ceremonyId: string, body: Authorization['body']): Authorization =>
-    sealEnvelope(admin, { ceremonyId, round: '0', seq: 1, sender: 'admin', body });
+  // Signed now (an envelope's seq is its sender's clock in µs): members refuse an old one.
+  const authorize = (
+    ceremonyId: string,
+    body: Authorization['body'],
+    signedAt = Date.now(),
+  ): Authorization =>
+    sealEnvelope(admin, { ceremonyId, round: '0', seq: signedAt * 1000, sender: 'admin', body });
   /** The admin's 2-of-n reshare of this key from its holders to `committee`, dealt by `dealers`. */
   const reshareStart = (
     ceremonyId: string,

@@ -186,6 +186,32 @@ describe('share swap', () => {
     expect(log.some((l) => /^aaa: could not replace the share of aaa/.test(l))).toBe(true);
   });
 
+  it('removes the backup a crash left after the rename once the live share is of a later epoch', async () => {
+    const { home, keys, meta, files } = await fixture();
+    const staged = await stageShare(home, keys[1]!, meta('c_refreshed00001', 1), PASS, KDF);
+    // SIGKILL between the rename and the backup's unlink: epoch 0's share is still on disk.
+    linkSync(home.sharePath('release'), join(home.dir, 'shares', '.release.key.epoch-0.bak'));
+    renameSync(staged, home.sharePath('release'));
+    // Backups of the live epoch (a swap that never happened) or of no known epoch stay.
+    writeFileSync(join(home.dir, 'shares', '.release.key.epoch-1.bak'), 'x', { mode: 0o600 });
+    writeFileSync(join(home.dir, 'shares', '.release.key.epoch-unknown.bak'), 'x', { mode: 0o600 });
+    const log: string[] = [];
+    await recoverShares(
+      home,
+      PASS,
+      async () => 'open',
+      (l) => log.push(l),
+    );
+    expect(files()).toEqual([
+      '.release.key.epoch-1.bak',
+      '.release.key.epoch-unknown.bak',
+      'release.key',
+    ]);
+    expect(log).toContain(
+      'release: removed the backup of its epoch-0 share (the share is at epoch 1)',
+    );
+  });
+
   it('leaves a swap of a ceremony that is still open alone', async () => {
     const { home, keys, meta, files } = await fixture();
     await stageShare(home, keys[1]!, meta('c_stillopen00001', 1), PASS, KDF);
