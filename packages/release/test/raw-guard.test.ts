@@ -76,10 +76,79 @@ describe('rawContentConflict', () => {
     expect(rawContentConflict(global)).toMatch(/minisign/);
   });
 
+  it('JWS: a protected header past 64 KiB, whitespace before it, an empty one (flattened)', () => {
+    // jose puts no bound on the header, its base64url decoder skips ASCII whitespace and takes
+    // `=` padding, and a flattened JWS without a protected header signs "." ‖ payload.
+    const payload = `.${'x'.repeat(80)}`;
+    const long = Buffer.from(`{"alg":"EdDSA","x":"${'a'.repeat(70 * 1024)}"}`).toString(
+      'base64url',
+    );
+    expect(long.length).toBeGreaterThan(64 * 1024);
+    expect(rawContentConflict(enc(`${long}${payload}`))).toMatch(/JWS/);
+    const header = Buffer.from('{"alg":"EdDSA"}').toString('base64url');
+    expect(rawContentConflict(enc(` \n\t${header}${payload}`))).toMatch(/JWS/);
+    expect(
+      rawContentConflict(enc(`${header.slice(0, 8)}\r\n${header.slice(8)}${payload}`)),
+    ).toMatch(/JWS/);
+    expect(
+      rawContentConflict(
+        enc(`${Buffer.from('{"alg":"EdDSA"} ').toString('base64url')}==${payload}`),
+      ),
+    ).toMatch(/JWS/);
+    expect(rawContentConflict(enc(payload))).toMatch(/JWS/);
+    // Any JSON value (older jose takes one beside an unprotected header naming the algorithm).
+    expect(rawContentConflict(enc(`${Buffer.from('1').toString('base64url')}${payload}`))).toMatch(
+      /JWS/,
+    );
+  });
+
+  it('signify: a first line with whitespace before SHA256 or a run of it before "("', () => {
+    // signify -C reads a line with sscanf("%31s (%1023s = %223s"): `%31s` skips leading
+    // whitespace, ` (` takes any run of it (the run may outlast the 64 KiB prefix).
+    const digest = 'ab'.repeat(32);
+    expect(rawContentConflict(enc(` \t\vSHA256 (evil.tgz) = ${digest}\n`))).toMatch(/signify/);
+    expect(rawContentConflict(enc(`SHA512\t\f (evil.tgz) = ${digest}${digest}\n`))).toMatch(
+      /signify/,
+    );
+    expect(
+      rawContentConflict(enc(`${' '.repeat(70 * 1024)}SHA256 (evil.tgz) = ${digest}\n`)),
+    ).toMatch(/signify/);
+    expect(
+      rawContentConflict(enc(`SHA256${' '.repeat(70 * 1024)}(evil.tgz) = ${digest}\n`)),
+    ).toMatch(/signify/);
+    // And past the first line, as any checksum tool that skips what it cannot parse reads it.
+    expect(rawContentConflict(enc(`notes\n\tSHA256  (evil.tgz) = ${digest}\n`))).toMatch(/signify/);
+  });
+
+  it('minisign: a signature and a trusted comment that is not UTF-8', () => {
+    // minisign reads the trusted comment up to the line break and never checks its encoding.
+    const sig = sign(enc('anything'));
+    const global = Uint8Array.of(...sig, 0xff, 0xfe, ...enc('file:evil.tgz'), 0xc3);
+    expect(() => new TextDecoder('utf-8', { fatal: true }).decode(global.subarray(64))).toThrow();
+    expect(rawContentConflict(global)).toMatch(/minisign/);
+  });
+
+  it('TUF and in-toto: a JSON object, whitespace before it too; planJobs says to leave raw out', () => {
+    // TUF and in-toto sign canonical_json(signed), an object (quorum.tuf.json exports the key).
+    const signed = `{"_type":"targets","expires":"2030-01-01T00:00:00Z","spec_version":"1.0.31","targets":{},"version":2}`;
+    expect(rawContentConflict(enc(signed))).toMatch(/JSON object.*TUF/);
+    expect(rawContentConflict(enc(` \r\n\t${signed}\n`))).toMatch(/JSON object/);
+    const content = { 'release.json': enc(`{"name":"app","version":"1.0.0"${' '.repeat(60)}}`) };
+    expect(() =>
+      planJobs(makeContext(makeRelease(['raw', 'dsse'], content, undefined), { content }), 1),
+    ).toThrow(/release\.json.*JSON object.*without raw/);
+  });
+
   it('lets ordinary files through: text with line breaks, one long line of text, binary', () => {
     expect(rawContentConflict(enc('conclave golden artifact\n'))).toBeUndefined();
     expect(rawContentConflict(enc('second artifact\n'))).toBeUndefined();
-    expect(rawContentConflict(enc(`{"name":"app","version":"1.0.0"${' '.repeat(60)}}`))).toBe(
+    // A dot after a first word that is no base64 of JSON, a JSON array, a line naming SHA256.
+    expect(rawContentConflict(enc(`Version 1.0.0 of the app. ${'-'.repeat(60)}\n`))).toBe(
+      undefined,
+    );
+    expect(rawContentConflict(enc(`1.2.3${' '.repeat(60)}\n`))).toBeUndefined();
+    expect(rawContentConflict(enc(`["app","1.0.0"${' '.repeat(60)}]\n`))).toBeUndefined();
+    expect(rawContentConflict(enc(`SHA256 sums are in SHA256.sig${' '.repeat(60)}\n`))).toBe(
       undefined,
     );
     // One line of ASCII: its bytes 32..63 read as S are above L, so no signature starts it.

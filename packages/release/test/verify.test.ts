@@ -14,12 +14,13 @@ import {
   MAX_SIGNATURE_BYTES,
   openpgpCertificate,
   openpgpArmor,
+  signifySignatureFile,
   verifySignature,
   type OutputFile,
   type VerifyInput,
 } from '../src/index.js';
 import { signaturePacket, signatureParts, subpacket } from '../src/formats/openpgp.js';
-import { A, CONTENT, dec, enc, makeContext, sign, signAll } from './formats-support.js';
+import { A, CONTENT, dec, enc, makeContext, sha256hex, sign, signAll } from './formats-support.js';
 
 const ctx = makeContext();
 const files = new Map(assemble(ctx, signAll(ctx)).map((f) => [f.path, f]));
@@ -244,6 +245,31 @@ describe('damaged and unknown input', () => {
     expect(sigOf(dec(file('app.tar.gz.asc')).replace(/=....\n/, '=AAAA\n'))).toBe('SIG_MALFORMED');
     expect(sigOf('{"payloadType": ')).toBe('SIG_MALFORMED');
     expect(sigOf('untrusted comment: x\nAAAA\ntrusted comment: y\nAAAA\n')).toBe('SIG_MALFORMED');
+  });
+
+  it('SIG_MALFORMED for a signed signify list with a line signify cannot parse', () => {
+    // signify -C rejects the whole list at the first line it cannot parse, an empty one too;
+    // skipping it would pass a list that signify itself fails.
+    const listed = `SHA256 (app.tar.gz) = ${sha256hex(art)}\n`;
+    const signed = (list: string) => {
+      const m = enc(list);
+      return signifySignatureFile(A, sign(m), m);
+    };
+    expect(sigOf(signed(listed), 'signify.pub')).toBe('OK');
+    for (const list of [
+      `${listed}not a checksum line\n`,
+      `not a checksum line\n${listed}`,
+      `${listed}\n${listed}`,
+      `${listed}SHA256 (other.tgz) = \n`,
+    ]) {
+      const r = verifySignature({
+        key: file('signify.pub'),
+        signature: signed(list),
+        artifact: art,
+      });
+      expect(r, list).toMatchObject({ ok: false, format: 'signify', code: 'SIG_MALFORMED' });
+      expect(r.ok ? '' : r.reason).toMatch(/unable to parse checksum line/);
+    }
   });
 
   it('SIG_UNSUPPORTED for messageSignature bundles, JWS b64=false, other algorithms', () => {

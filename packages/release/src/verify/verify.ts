@@ -358,12 +358,24 @@ function verifyMinisign(text: string, key: DetectedKey, art: Artifact): Ok {
   };
 }
 
-/** BSD checksum lines signify -C reads: `ALG (name) = hex`. */
+/**
+ * BSD checksum lines signify -C reads: `ALG (name) = hex`. signify rejects the whole list at the
+ * first line it cannot parse (an empty one too; only the end of the text after the last line
+ * break is no line), so a line we cannot read rejects it here as well, never skipped.
+ */
 function checksumLines(text: string): Listed[] {
   const out: Listed[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const line of lines) {
     const m = /^(SHA256|SHA512) \(([^)]*)\) = ([0-9a-fA-F]+)$/.exec(line);
-    if (m) out.push({ name: m[2]!, digests: { [m[1]!.toLowerCase()]: m[3]! } });
+    if (!m) {
+      reject(
+        'SIG_MALFORMED',
+        `signify: unable to parse checksum line ${JSON.stringify(line.slice(0, 200))} (signify -C rejects the whole list)`,
+      );
+    }
+    out.push({ name: m[2]!, digests: { [m[1]!.toLowerCase()]: m[3]! } });
   }
   return out;
 }
