@@ -241,8 +241,18 @@ function buildStart(
   runner: CeremonyRunner,
   group: GroupRecord,
   authorization: Envelope & { body: LifecycleBody },
+  /**
+   * Check holders and members against the registry (when the ceremony opens). Not when startOf
+   * rebuilds a start it did not yet send: that one was checked at open, and a member revoked since
+   * must abort the ceremony (its own path), not make every retry of the send throw, which would
+   * keep the abort queued behind it and the group busy for good.
+   */
+  checkRegistry = true,
 ): KeyStart {
   const body = authorization.body;
+  const holder = (member: string) => {
+    if (checkRegistry) checkHolder(runner, group, member);
+  };
   const kind = KIND_OF[body.type];
   const previous = group.members.map((m) => participant(m.member, m.identityKey));
   const base = {
@@ -259,7 +269,7 @@ function buildStart(
   };
   switch (body.type) {
     case 'admin.group.refresh':
-      for (const m of group.members) checkHolder(runner, group, m.member);
+      for (const m of group.members) holder(m.member);
       return {
         ...base,
         toEpoch: group.epoch + 1,
@@ -274,8 +284,8 @@ function buildStart(
           `a reshare needs at least ${group.threshold} current holders as dealers`,
         );
       }
-      for (const d of body.dealers) checkHolder(runner, group, d);
-      for (const entry of body.members) {
+      for (const d of body.dealers) holder(d);
+      for (const entry of checkRegistry ? body.members : []) {
         const member = runner.store.getMember(entry.member);
         if (member === undefined)
           throw refused('UNKNOWN_MEMBER', `${entry.member} is not registered`);
@@ -303,8 +313,8 @@ function buildStart(
           `a repair needs at least ${group.threshold} helpers`,
         );
       }
-      for (const h of body.helpers) checkHolder(runner, group, h);
-      checkHolder(runner, group, body.member);
+      for (const h of body.helpers) holder(h);
+      holder(body.member);
       return {
         ...base,
         toEpoch: group.epoch,
@@ -363,7 +373,7 @@ export function startOf(runner: CeremonyRunner, live: Live): KeyStart {
   ) {
     throw refused('STORAGE_UNAVAILABLE', 'lifecycle ceremony without its authorization');
   }
-  return buildStart(runner, group, authorization as Envelope & { body: LifecycleBody });
+  return buildStart(runner, group, authorization as Envelope & { body: LifecycleBody }, false);
 }
 
 function oldPackage(start: KeyStart): PublicKeyPackage {

@@ -160,3 +160,56 @@ describe('failed effects and outages', () => {
     expect(store.transcript(id).some((e) => e.bodyType === 'sign.package')).toBe(false);
   });
 });
+
+describe('a lifecycle ceremony whose key.start could not be sent', () => {
+  it('is aborted when a holder is revoked before the retry, and leaves its group free', async () => {
+    const t = await fresh({ limits: LIMITS });
+    const { admin } = await releaseGroup(t);
+    const groupPublicKey = t.handle.store.getGroup('release')!.groupPublicKey!;
+    // The key.start cannot be stored (a full disk) until carol is revoked.
+    const target = t.handle.store as unknown as {
+      appendTranscript: (e: { envelope: { body: { type: string } } }) => number;
+    };
+    const original = target.appendTranscript.bind(t.handle.store);
+    let failing = true;
+    target.appendTranscript = (e) => {
+      if (failing && e.envelope.body.type === 'key.start') throw diskFull();
+      return original(e);
+    };
+    const cid = newCeremonyId();
+    expectAck(
+      await admin.submit(cid, {
+        type: 'admin.group.refresh',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+      }),
+    );
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.member.revoke',
+        member: 'carol',
+        reason: 'left',
+      }),
+    );
+    failing = false;
+    // The start goes out on the retry (built as authorized at open), then the abort behind it.
+    const abort = await admin.nextBody('dkg.abort', cid, 15_000);
+    expect(abort.body.code).toBe('MEMBER_REVOKED');
+    // The group is not left busy: a reshare without carol opens.
+    expectAck(
+      await admin.submit(newCeremonyId(), {
+        type: 'admin.group.reshare',
+        group: 'release',
+        epoch: 0,
+        groupPublicKey,
+        threshold: 2,
+        members: ['alice', 'bob'].map((m) => ({
+          member: m,
+          identityKey: t.handle.store.getMember(m)!.identityKey,
+        })),
+        dealers: ['alice', 'bob'],
+      }),
+    );
+  });
+});
