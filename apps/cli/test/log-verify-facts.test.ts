@@ -119,9 +119,16 @@ async function serve(
       json({ leaves: url.searchParams.get('start') === '0' ? leaves : [] });
     else if (url.pathname === '/v1/log/checkpoints') json({ checkpoints: [checkpoint] });
     else if (url.pathname === '/v1/log/checkpoint') res.end(checkpoint);
-    else if (url.pathname.startsWith('/v1/audit/bundle/'))
-      json(bundles.get(decodeURIComponent(url.pathname.slice('/v1/audit/bundle/'.length))));
-    else if (artifact !== undefined) {
+    else if (url.pathname.startsWith('/v1/audit/bundle/')) {
+      const bundle = bundles.get(
+        decodeURIComponent(url.pathname.slice('/v1/audit/bundle/'.length)),
+      );
+      if (bundle !== undefined) json(bundle);
+      else
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ code: 'CEREMONY_NOT_FOUND', message: 'no such ceremony' }));
+    } else if (artifact !== undefined) {
       downloads.push(artifact);
       const bytes = artifacts.get(artifact);
       if (req.headers.authorization !== 'Bearer a-token') res.writeHead(401).end();
@@ -184,6 +191,37 @@ describe('conclave log verify --auditor-token: facts only from verified bundles'
     expect(doc.error?.checkCode).toBe('BUNDLE_UNVERIFIED');
     expect(doc.unverifiedCeremonies).toEqual([RATIFY]);
     expect(doc.hotfixDeadlines).toMatchObject([{ ceremonyId: HOTFIX, status: 'missing' }]);
+  });
+
+  it('a bundle the coordinator does not serve, or serves as something else: exit 1, that ceremony unverified (not a usage error)', async () => {
+    for (const served of [undefined, { format: 'not a bundle' }]) {
+      const hotfix = signingBundle({
+        ceremonyId: HOTFIX,
+        release: { class: 'hotfix', incident: 'INC-42' },
+        completedAt: C,
+      });
+      const bundles = new Map<string, CeremonyBundle>();
+      if (served !== undefined) bundles.set(HOTFIX, served as unknown as CeremonyBundle);
+      const leaves = [signLeaf(HOTFIX, C + 1, hotfix.bundle.transcript as TranscriptEntry[])];
+      const { options } = await serve(hotfix, leaves, bundles);
+      const { exitCode, doc } = await logVerify(options);
+      expect(exitCode).toBe(1);
+      expect(doc.unverifiedCeremonies).toEqual([HOTFIX]);
+    }
+  });
+
+  it("a refusal's body is read up to 64 KiB: a larger one is not taken as the coordinator's code", async () => {
+    const { options } = await coordinator(false);
+    const big = createServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 'FORGED_CODE', message: 'x'.repeat(100 * 1024) }));
+    });
+    servers.push(big);
+    await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(big.address() as AddressInfo).port}`;
+    await expect(cmdLogVerify({ ...options, coordinator: url }, ctx)).rejects.toMatchObject({
+      code: 'CONNECTION_REFUSED',
+    });
   });
 
   it('without the admin key to verify the bundles against: KEYS_NOT_PINNED', async () => {

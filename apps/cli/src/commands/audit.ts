@@ -82,6 +82,9 @@ export const witnessEngine: WitnessEngine = async (i) => {
 export const AUDIT_FAILED_EXIT = 1;
 const USAGE_EXIT = 2;
 const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
+/** A page of leaves or checkpoints, an error body, a checkpoint: far below this. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+const MAX_ERROR_BYTES = 64 * 1024;
 const HTTP_TIMEOUT_MS = 60_000;
 const CEREMONY_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const HEX32 = /^[0-9a-f]{64}$/;
@@ -140,8 +143,50 @@ async function httpGet(url: string, headers: Record<string, string> = {}): Promi
   }
 }
 
+/**
+ * The body of a coordinator's answer as text, read up to `max` bytes: what a coordinator sends is
+ * hostile until parsed, a body without end included. Over `max`: BAD_COORDINATOR_MESSAGE.
+ */
+async function bodyText(res: Response, max: number, what: string): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? '0');
+  const tooLarge = () =>
+    new CliError(
+      'BAD_COORDINATOR_MESSAGE',
+      `${what}: the coordinator's answer is larger than ${max} bytes`,
+      USAGE_EXIT,
+    );
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  for (;;) {
+    const next = reader === undefined ? { done: true as const } : await reader.read();
+    if (next.done) break;
+    size += next.value.byteLength;
+    if (size > max) {
+      await reader?.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(next.value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The body parsed as JSON (undefined if it is not JSON), read up to `max` bytes. */
+async function bodyJson(res: Response, max: number, what: string): Promise<unknown> {
+  const text = await bodyText(res, max, what);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 async function refused(res: Response, what: string): Promise<CliError> {
-  const body = (await res.json().catch(() => undefined)) as
+  const body = (await bodyJson(res, MAX_ERROR_BYTES, what).catch(() => undefined)) as
     { code?: unknown; message?: unknown } | undefined;
   const code = typeof body?.code === 'string' ? body.code : 'CONNECTION_REFUSED';
   const message = typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`;
@@ -155,8 +200,9 @@ async function refused(res: Response, what: string): Promise<CliError> {
 async function getJson(url: string, what: string): Promise<unknown> {
   const res = await httpGet(url);
   if (!res.ok) throw await refused(res, what);
+  const text = await bodyText(res, MAX_ANSWER_BYTES, what);
   try {
-    return (await res.json()) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw new CliError('BAD_COORDINATOR_MESSAGE', `${what}: not JSON`, USAGE_EXIT);
   }
@@ -217,7 +263,7 @@ async function downloadBundle(
   ctx.progress(`fetching the bundle of ${id} from ${base} as ${as}`);
   const res = await httpGet(`${base}/v1/audit/bundle/${encodeURIComponent(id)}`, headers);
   if (!res.ok) throw await refused(res, `bundle ${id}`);
-  const text = await res.text();
+  const text = await bodyText(res, MAX_BUNDLE_BYTES, `bundle ${id}`);
   try {
     return { bundle: JSON.parse(text) as unknown, text, from: `${base} (as ${as})` };
   } catch {
@@ -1073,12 +1119,17 @@ async function fetchSigningBundles(
     const res = await httpGet(`${base}/v1/audit/bundle/${encodeURIComponent(id)}`, {
       authorization: `Bearer ${token}`,
     });
-    if (!res.ok) throw await refused(res, `bundle ${id}`);
-    const raw = (await res.json().catch(() => undefined)) as unknown;
-    const parsed = CeremonyBundleSchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new CliError('BAD_COORDINATOR_MESSAGE', `bundle ${id}: not a bundle`, USAGE_EXIT);
+    // A bundle the coordinator does not have, or serves as something else, is the log's finding
+    // (BUNDLE_UNVERIFIED, exit 1: the ceremony's facts are not used), not a usage error; a
+    // refused token or a failing server still stops here.
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => undefined);
+      continue;
     }
+    if (!res.ok) throw await refused(res, `bundle ${id}`);
+    const raw = await bodyJson(res, MAX_BUNDLE_BYTES, `bundle ${id}`);
+    const parsed = CeremonyBundleSchema.safeParse(raw);
+    if (!parsed.success) continue;
     // Entries and bundles are checked by verifyLog: parsed there, hashed against the leaf the
     // checkpoints sign, and the bundle verified before anything it says is used.
     bundles.set(id, raw);
@@ -1219,7 +1270,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
     }
   })();
   const newest = await httpGet(`${base}/v1/log/checkpoint`)
-    .then((r) => (r.ok ? r.text() : undefined))
+    .then((r) => (r.ok ? bodyText(r, MAX_ERROR_BYTES, 'the newest checkpoint') : undefined))
     .catch(() => undefined);
   // The cosigners shown are those of the coordinator's newest checkpoint, fetched apart from the
   // leaves: shown only if it is this log's root. One of the same size with another root is two
