@@ -13,7 +13,8 @@
  * a temporary name, fsynced, renamed, and the directory fsynced before 201 goes out, so a crash
  * leaves either nothing or the whole artifact, and a 201 means it survives power loss (D.48).
  * Temporary files a crash left are removed at start. An upload that would leave less than
- * `minFreeBytes` free on the file system is refused (507) before a byte is read (D.49).
+ * `minFreeBytes` free on the file system is refused (507) before a byte is read (D.49); the
+ * uploads under way count as written already, so concurrent ones cannot each pass the check.
  * The body is piped to disk with backpressure, and an upload is cut off (408) when it delivers
  * less than `minBytesPerSecond` over a `progressWindowMs` window (slowloris, THREATS C.40).
  * The coordinator still signs nothing: signers check the bytes against the digests they approved.
@@ -51,6 +52,8 @@ export interface ArtifactStoreOptions {
   readonly maxBytes: number;
   /** Free space an upload must leave (default 0: no floor). */
   readonly minFreeBytes?: number;
+  /** Free bytes on the artifacts' file system, undefined if unknown (default statfs; tests fake it). */
+  readonly freeBytes?: (dir: string) => number | undefined;
   readonly logger: Logger;
   /** Who may download what: groups and their signing requests. */
   readonly access: Pick<Store, 'getGroup' | 'groupsRequestingArtifact'>;
@@ -61,6 +64,12 @@ export interface ArtifactStoreOptions {
 
 export class ArtifactStore {
   readonly #o: ArtifactStoreOptions;
+  /**
+   * Declared bytes of the uploads under way: free space does not show them until they are
+   * written, so the floor check counts them as used (else N uploads started together could each
+   * pass it and together fill the disk).
+   */
+  #reservedBytes = 0;
 
   constructor(o: ArtifactStoreOptions) {
     this.#o = o;
@@ -83,6 +92,7 @@ export class ArtifactStore {
 
   /** Bytes free for this process on the artifacts' file system; undefined if it cannot tell. */
   #freeBytes(): number | undefined {
+    if (this.#o.freeBytes !== undefined) return this.#o.freeBytes(this.#o.dir);
     try {
       const s = statfsSync(this.#o.dir);
       return s.bavail * s.bsize;
@@ -207,12 +217,14 @@ export class ArtifactStore {
       return;
     }
     const free = this.#freeBytes();
-    if (free !== undefined && free - declared < (this.#o.minFreeBytes ?? 0)) {
+    const reserved = this.#reservedBytes;
+    if (free !== undefined && free - reserved - declared < (this.#o.minFreeBytes ?? 0)) {
       req.resume();
       this.#o.logger.error('artifact upload refused: the disk is nearly full', {
         sha256,
         size: declared,
         freeBytes: free,
+        reservedBytes: reserved,
         member,
       });
       json(res, 507, {
@@ -221,6 +233,11 @@ export class ArtifactStore {
       });
       return;
     }
+    // Held from here until the body is written or the upload fails (released below).
+    this.#reservedBytes += declared;
+    const release = () => {
+      this.#reservedBytes -= declared;
+    };
     liftRequestDeadline();
     const tmp = join(this.#o.dir, `.${sha256}.${randomBytes(6).toString('hex')}.part`);
     const hash = createHash('sha256');
@@ -266,8 +283,13 @@ export class ArtifactStore {
         done(null, chunk);
       },
     });
-    // pipeline: the request is read only as fast as the file is written (backpressure).
-    pipeline(req, meter, createWriteStream(tmp, { mode: 0o600 }), { signal: abort.signal }).then(
+    // pipeline: the request is read only as fast as the file is written (backpressure). Once it
+    // ends, the bytes are in the file system (or the upload failed): the reservation is released.
+    const written = pipeline(req, meter, createWriteStream(tmp, { mode: 0o600 }), {
+      signal: abort.signal,
+    });
+    written.then(release, release);
+    written.then(
       () => {
         clearInterval(progress);
         if (failed) return;

@@ -44,7 +44,13 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { policyProgress } from './policy.js';
 import { refused, type Clock, type Sealer } from './runtime.js';
-import type { CeremonyRecord, StoredKind, Store, TranscriptEntry } from './store.js';
+import type {
+  CeremonyListing,
+  CeremonyRecord,
+  StoredKind,
+  Store,
+  TranscriptEntry,
+} from './store.js';
 
 /** Delivers frames to the live connections of a member (or the admin). */
 export interface Hub {
@@ -249,12 +255,18 @@ export class CeremonyRunner {
 
   /** Restores every open ceremony, re-runs its pending effects and re-arms its deadline. */
   boot(): void {
-    for (const record of this.store.listOpenCeremonies()) {
+    // One damaged row must not keep the others from running: it is skipped and logged, whether
+    // the row itself does not parse (listing) or the snapshot in it does not restore (#load).
+    for (const listed of this.store.listOpenCeremonies()) {
+      if (!listed.ok) {
+        this.#logUnreadableRow('ceremony could not be restored', listed);
+        continue;
+      }
+      const record = listed.record;
       try {
         const live = this.#load(record);
         this.live.set(live.id, live);
       } catch (e) {
-        // One damaged row must not keep the others from running: it is skipped and logged.
         this.deps.logger.error('ceremony could not be restored', {
           ceremony: record.id,
           code:
@@ -280,6 +292,11 @@ export class CeremonyRunner {
       this.#graceUntil.set(live.id, this.now() + this.#graceMs(live));
       this.#resume(live);
     }
+  }
+
+  /** Logs a ceremony row that does not parse: its stored id and code, none of its content. */
+  #logUnreadableRow(message: string, listed: Extract<CeremonyListing, { ok: false }>): void {
+    this.deps.logger.error(message, { ceremony: listed.rawId, code: listed.error.code });
   }
 
   /** How long members get to answer after an outage of the coordinator: one session timeout. */
@@ -1115,10 +1132,16 @@ export class CeremonyRunner {
       .listGroups()
       .filter((g) => member === ADMIN_ID || g.members.some((m) => m.member === member));
     const items: InboxItem[] = [];
-    for (const record of this.store.listCeremoniesOfGroups(
+    for (const listed of this.store.listCeremoniesOfGroups(
       groups.map((g) => g.name),
       limit,
     )) {
+      // A damaged row is left out (and logged), not the whole inbox of its groups with it.
+      if (!listed.ok) {
+        this.#logUnreadableRow('ceremony left out of the inbox', listed);
+        continue;
+      }
+      const record = listed.record;
       const item: InboxItem = {
         ceremonyId: record.id,
         kind: record.kind,

@@ -251,6 +251,8 @@ export class Dispatcher {
     for (const group of runner.store.listGroups()) {
       const records = runner.store
         .listCeremoniesOfGroups([group.name], KEY_OUTCOME_SCAN)
+        // a row that does not parse is skipped like a damaged snapshot below (inbox logs it)
+        .flatMap((listed) => (listed.ok ? [listed.record] : []))
         .filter((r) => r.kind === 'key' && !r.open && r.updatedAt >= since)
         .sort((a, b) => a.updatedAt - b.updatedAt);
       for (const record of records) {

@@ -280,7 +280,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // Which signing requests name which artifact (by SHA-256): who may download an artifact is
     // decided by one indexed lookup (artifacts.ts), not by reading transcripts. Filled in the
     // transaction that records the request (store.appendTranscript); existing requests are copied
-    // from their transcripts here.
+    // from their transcripts here. The stored envelopes are hostile until parsed (D.51): a
+    // transcript row that is not JSON, or an artifact entry that is not an object, is skipped
+    // rather than failing the migration (json_each and json_type raise on malformed JSON). The
+    // envelope's check is on `t` alone, so SQLite tests it before json_each reads the row; the
+    // entry's is a CASE because AND terms may be tested in any order.
     version: 7,
     name: 'request artifacts',
     sql: `
@@ -293,7 +297,8 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT json_extract(a.value, '$.sha256'), t.ceremony_id
         FROM transcript t, json_each(t.envelope, '$.body.release.artifacts') a
         WHERE t.body_type = 'sign.request' AND t.direction = 'in'
-          AND json_type(a.value, '$.sha256') = 'text';
+          AND json_valid(t.envelope)
+          AND CASE WHEN a.type = 'object' THEN json_type(a.value, '$.sha256') END = 'text';
     `,
   },
 ];

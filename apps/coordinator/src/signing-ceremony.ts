@@ -29,6 +29,7 @@ import {
   MAX_JOBS,
   bytesToHex,
   hexToBytes,
+  isErrorCode,
   verifyApproval,
   requestDigest,
   sessionPackagesBytes,
@@ -532,7 +533,7 @@ export function handleSigningMessage(
         },
         { incoming: m },
       );
-      runner.deps.metrics.declines.inc({ code: decline.code });
+      runner.deps.metrics.declines.inc({ code: declineLabel(decline.code) });
       return;
     }
     case 'ceremony.cancel': {
@@ -549,6 +550,21 @@ export function handleSigningMessage(
     default:
       throw refused('UNEXPECTED_MESSAGE', 'not a signing ceremony message');
   }
+}
+
+/**
+ * The reference signer's own refusal codes (packages/client signer.ts, refuse()), which are not
+ * protocol codes but are what an honest signer declines with most.
+ */
+const SIGNER_REFUSAL_CODES: ReadonlySet<string> = new Set(['SIGNING_REFUSED', 'REQUEST_INVALID']);
+
+/**
+ * A decline's code as the `code` label of conclave_declines_total. The member chooses it (the
+ * schema checks only its form), and each new label value is a series Prometheus keeps for good:
+ * a known code is kept, any other counts as OTHER (its words are in the status and transcript).
+ */
+function declineLabel(code: string): string {
+  return isErrorCode(code) || SIGNER_REFUSAL_CODES.has(code) ? code : 'OTHER';
 }
 
 /** Every job signature of the ceremony's succeeded sessions (earlier phases). */

@@ -120,6 +120,14 @@ export interface CeremonyRecord {
   readonly updatedAt: number;
   readonly deadline: number | null;
 }
+/**
+ * One row of a ceremony listing: its record, or, for a row that does not parse, the id as stored
+ * (cut, for the log) and the error. A listing hands each row back on its own so that the reader
+ * can skip a damaged one and go on with the others (boot, inbox; D.51).
+ */
+export type CeremonyListing =
+  | { readonly ok: true; readonly record: CeremonyRecord }
+  | { readonly ok: false; readonly rawId: string; readonly error: ProtocolError };
 export interface CeremonyUpdate {
   readonly snapshot: string;
   readonly state: string;
@@ -284,9 +292,10 @@ export interface Store {
   getCeremony(id: string): CeremonyRecord | undefined;
   insertCeremony(record: CeremonyRecord): void;
   updateCeremony(id: string, update: CeremonyUpdate): void;
-  listOpenCeremonies(): CeremonyRecord[];
-  /** Newest first, at most `limit`, of the ceremonies of these groups. */
-  listCeremoniesOfGroups(groups: readonly string[], limit: number): CeremonyRecord[];
+  /** Each open ceremony's row, parsed on its own (a damaged one is not fatal to the others). */
+  listOpenCeremonies(): CeremonyListing[];
+  /** Newest first, at most `limit`, of the ceremonies of these groups, each parsed on its own. */
+  listCeremoniesOfGroups(groups: readonly string[], limit: number): CeremonyListing[];
   countCeremoniesByState(): { kind: string; state: string; count: number }[];
 
   appendTranscript(entry: NewTranscriptEntry): number;
@@ -346,6 +355,17 @@ function parseRow<T extends z.ZodType>(schema: T, row: unknown, table: string): 
     throw new ProtocolError('STORAGE_UNAVAILABLE', `corrupt row in ${table}`);
   }
   return parsed.data;
+}
+
+/**
+ * The id column of a ceremony row that did not parse, for the log line that names it: ids are
+ * public (they name ceremonies on the wire), but the column is hostile, so it is cut to the
+ * longest valid id (the logger writes fields as JSON, so no character of it can forge a line).
+ */
+function rawCeremonyId(row: unknown): string {
+  const id = typeof row === 'object' && row !== null ? (row as { id?: unknown }).id : undefined;
+  if (typeof id !== 'string' && typeof id !== 'number') return `(${typeof id})`;
+  return String(id).slice(0, 64);
 }
 
 const isUnique = (e: unknown): boolean =>
@@ -730,6 +750,16 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** One listed row: parsed, or its stored id and why not (never thrown: see CeremonyListing). */
+  #listing(row: unknown): CeremonyListing {
+    try {
+      return { ok: true, record: this.#ceremony(row) };
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      return { ok: false, rawId: rawCeremonyId(row), error: e };
+    }
+  }
+
   getCeremony(id: string): CeremonyRecord | undefined {
     const row = this.#stmt('SELECT * FROM ceremonies WHERE id = ?').get(id);
     return row === undefined ? undefined : this.#ceremony(row);
@@ -763,13 +793,13 @@ export class SqliteStore implements Store {
     ).run(u.snapshot, u.state, u.open ? 1 : 0, u.updatedAt, u.deadline, id);
   }
 
-  listOpenCeremonies(): CeremonyRecord[] {
+  listOpenCeremonies(): CeremonyListing[] {
     return this.#stmt('SELECT * FROM ceremonies WHERE open = 1 ORDER BY created_at')
       .all()
-      .map((r) => this.#ceremony(r));
+      .map((r) => this.#listing(r));
   }
 
-  listCeremoniesOfGroups(groups: readonly string[], limit: number): CeremonyRecord[] {
+  listCeremoniesOfGroups(groups: readonly string[], limit: number): CeremonyListing[] {
     if (groups.length === 0) return [];
     const marks = groups.map(() => '?').join(', ');
     return this.db
@@ -777,7 +807,7 @@ export class SqliteStore implements Store {
         `SELECT * FROM ceremonies WHERE grp IN (${marks}) ORDER BY open DESC, updated_at DESC LIMIT ?`,
       )
       .all(...groups, limit)
-      .map((r) => this.#ceremony(r));
+      .map((r) => this.#listing(r));
   }
 
   countCeremoniesByState(): { kind: string; state: string; count: number }[] {

@@ -5,9 +5,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { newCeremonyId } from '@conclave/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ArtifactStore } from '../src/artifacts.js';
 import { silentLogger } from '../src/logger.js';
 import {
@@ -311,6 +312,59 @@ describe('artifact storage on disk', () => {
     expect(put.status).toBe(507);
     expect(((await put.json()) as { code: string }).code).toBe('STORAGE_UNAVAILABLE');
     expect(readdirSync(join(t.dir, 'artifacts'))).toEqual([]);
+  });
+
+  it('counts the uploads under way against the free-space floor: two at once cannot both pass it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-artifacts-'));
+    const refused: Record<string, unknown>[] = [];
+    // Room above the floor for one upload of 1000 bytes, not for two.
+    const store = new ArtifactStore({
+      dir,
+      maxBytes: 1 << 20,
+      minFreeBytes: 10_000,
+      freeBytes: () => 10_000 + 1500,
+      logger: { ...silentLogger, error: (_, fields) => refused.push(fields ?? {}) },
+      access: { getGroup: () => undefined, groupsRequestingArtifact: () => [] },
+    });
+    const server = createServer((req, res) => {
+      store.handle(req, res, () => ({ ok: true, member: 'alice' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const put = (body: Buffer) =>
+      fetch(`http://127.0.0.1:${port}/v1/artifacts/${sha256(body)}`, { method: 'PUT', body });
+    try {
+      const first = Buffer.alloc(1000, 0x61);
+      const slow = request({
+        host: '127.0.0.1',
+        port,
+        method: 'PUT',
+        path: `/v1/artifacts/${sha256(first)}`,
+        headers: { 'content-length': String(first.length) },
+      });
+      const firstStatus = new Promise<number>((resolve) =>
+        slow.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }),
+      );
+      slow.write(first.subarray(0, 500));
+      // The first upload is under way (its temporary file exists) and has written half its bytes.
+      await vi.waitFor(() => expect(readdirSync(dir)).toHaveLength(1));
+      const second = Buffer.alloc(1000, 0x62);
+      const refusedPut = await put(second);
+      expect(refusedPut.status).toBe(507);
+      expect(((await refusedPut.json()) as { code: string }).code).toBe('STORAGE_UNAVAILABLE');
+      expect(refused).toContainEqual(expect.objectContaining({ reservedBytes: 1000 }));
+      slow.end(first.subarray(500));
+      expect(await firstStatus).toBe(201);
+      // The reservation ends with the upload: the next one is measured against the disk alone.
+      expect((await put(second)).status).toBe(201);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('removes the temporary files a crash left at start, and nothing else', () => {

@@ -333,6 +333,34 @@ describe('key and signing ceremonies over the coordinator', () => {
     expect(metrics).toMatch(/conclave_declines_total\{code="SIGNING_REFUSED"\} 1/);
   });
 
+  it('counts a decline under its code only if the code is a known one, else OTHER (bounded metric labels)', async () => {
+    const t = await fresh({ sessionTimeoutMs: 60_000 });
+    const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);
+    const members = ['alice', 'bob', 'carol', 'dave'].map((n) => new FakeMember(n));
+    await setupGroup(t, admin, members, 'release', 2);
+    const [alice, bob, carol, dave] = members as [FakeMember, FakeMember, FakeMember, FakeMember];
+    // bob makes up a code (any /^[A-Z][A-Z0-9_]*$/ passes the schema); dave gives a protocol one.
+    bob.declines = { code: 'MADE_UP_CODE_1234', reason: 'no' };
+    dave.declines = { code: 'KEY_PACKAGE_MISMATCH', reason: 'not my epoch' };
+    const declined = (m: FakeMember) =>
+      m.client.next(
+        (f) =>
+          f.type === 'envelope' && f.body.type === 'ack' && f.body.messageType === 'round2.decline',
+        5_000,
+      );
+    for (const m of [bob, dave]) {
+      const id = newCeremonyId();
+      await alice.requestRelease(id);
+      expectAck(await m.approve(id, 'release'));
+      expectAck(await carol.approve(id, 'release'));
+      await declined(m);
+    }
+    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    expect(metrics).toMatch(/conclave_declines_total\{code="OTHER"\} 1/);
+    expect(metrics).toMatch(/conclave_declines_total\{code="KEY_PACKAGE_MISMATCH"\} 1/);
+    expect(metrics).not.toContain('MADE_UP_CODE_1234');
+  });
+
   it('is cancelled by its requester or the admin only, and every member learns who and why', async () => {
     const t = await fresh();
     const admin = await connect(t.handle.url, t.admin, 'admin', t.coordinatorKey);

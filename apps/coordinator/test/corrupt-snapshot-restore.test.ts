@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Logger } from '../src/index.js';
 import {
   connectAdmin,
+  expectAck,
   failCeremonyWrites,
   openOfflineDkg,
   startTest,
@@ -153,4 +154,70 @@ describe('corrupt ceremony snapshots where the runner restores them (D.51)', () 
     expect(status).toMatchObject({ type: 'ceremony.status', state: 'waitingForRound1' });
     await admin2.close();
   });
+
+  it('boot skips and logs each open ceremony row that does not parse (deadline -1, empty snapshot) and restores the others', async () => {
+    const t1 = await fresh();
+    const admin = await connectAdmin(t1);
+    const good = await openKeyCeremony(t1, admin);
+    const bad = DAMAGED_ROWS.map((damage) => insertDamagedRow(t1, damage));
+    // The inbox of the group leaves the damaged rows out, not the whole group with them.
+    const inbox = await admin.query({ type: 'inbox.get' }, 'inbox');
+    expect(inbox.items.map((i: { ceremonyId: string }) => i.ceremonyId)).toEqual([good]);
+    await admin.close();
+    await t1.close();
+
+    const errors: { message: string; fields?: Record<string, unknown> }[] = [];
+    const logger: Logger = {
+      info: () => {},
+      warn: () => {},
+      error: (message, fields) => errors.push({ message, ...(fields ? { fields } : {}) }),
+    };
+    const t2 = await startTest({ dir: t1.dir, logger });
+    cleanups.push(() => t2.close());
+    for (const id of bad) {
+      expect(errors).toContainEqual({
+        message: 'ceremony could not be restored',
+        fields: { ceremony: id, code: 'STORAGE_UNAVAILABLE' },
+      });
+    }
+    const admin2 = await connectAdmin(t2);
+    const status = await admin2.query(
+      { type: 'ceremony.status.get', ceremonyId: good },
+      'ceremony.status',
+    );
+    expect(status).toMatchObject({ type: 'ceremony.status', state: 'waitingForRound1' });
+    // The good ceremony still runs: it can be cancelled.
+    expectAck(await admin2.submit(good, { type: 'ceremony.cancel', reason: 'stop' }));
+    expect(t2.handle.store.getCeremony(good)?.open).toBe(false);
+    const again = await admin2.query({ type: 'inbox.get' }, 'inbox');
+    expect(again.items.map((i: { ceremonyId: string }) => i.ceremonyId)).toEqual([good]);
+    expect(errors).toContainEqual({
+      message: 'ceremony left out of the inbox',
+      fields: { ceremony: bad[0], code: 'STORAGE_UNAVAILABLE' },
+    });
+    await admin2.close();
+  });
 });
+
+/** Rows the store's row schema refuses (not only a snapshot the machine cannot restore). */
+const DAMAGED_ROWS = [{ deadline: -1 }, { snapshot: '' }] as const;
+
+function insertDamagedRow(
+  t: Awaited<ReturnType<typeof fresh>>,
+  damage: (typeof DAMAGED_ROWS)[number],
+): string {
+  const id = newCeremonyId();
+  t.handle.store.insertCeremony({
+    id,
+    kind: 'key',
+    group: 'release',
+    snapshot: '{}',
+    state: 'waitingForRound1',
+    open: true,
+    createdAt: 3,
+    updatedAt: 3,
+    deadline: null,
+    ...damage,
+  });
+  return id;
+}

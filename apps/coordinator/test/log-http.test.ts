@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  cosign,
   decodeBase64,
+  formatSignatureLine,
   encodeLeaf,
   leafFor,
   logLeafHash,
@@ -191,6 +193,23 @@ describe('transparency log over HTTP', () => {
     const bad = await post(bobHeaders, { checkpoint: note, cosignature: w.value.line });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { code: string }).code).toBe('COSIGNATURE_INVALID');
+    // alice's own cosignature, but timed two days ago: refused with a code that says why.
+    const stale = formatSignatureLine(
+      cosign(
+        { name: witnessName('alice'), key: alice.key },
+        openCheckpoint(note, log.verifier).body,
+        Math.floor(Date.now() / 1000) - 2 * 86_400,
+      ),
+    );
+    const headers2 = authHeaders(
+      await fetchChallenge(t.handle.url),
+      alice.key,
+      'alice',
+      t.handle.url,
+    );
+    const late = await post(headers2, { checkpoint: note, cosignature: stale });
+    expect(late.status).toBe(400);
+    expect(((await late.json()) as { code: string }).code).toBe('COSIGNATURE_TIME_INVALID');
     // The served checkpoint now carries the cosignature.
     expect((await get('/v1/log/checkpoint')).text).toBe(note + w.value.line);
   });

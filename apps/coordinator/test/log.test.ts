@@ -32,6 +32,8 @@ import {
 } from '../src/log/service.js';
 import { createMetrics } from '../src/metrics.js';
 import { openStore, type SqliteStore } from '../src/store.js';
+import { isoTime } from '../src/web/html.js';
+import { renderPage } from '../src/web/pages.js';
 
 const dirs: string[] = [];
 const stores: SqliteStore[] = [];
@@ -244,6 +246,51 @@ describe('transparency log (coordinator)', () => {
         w.value.line,
       ),
     ).toThrow(/not a checkpoint of this log/);
+  });
+
+  it('refuses a cosignature timed more than a day before or 10 minutes after its clock (COSIGNATURE_TIME_INVALID)', () => {
+    const { log, store } = fresh();
+    log.appendCeremony(ceremony(store));
+    const note = log.latestCheckpoint()!.note;
+    const body = openCheckpoint(note, log.verifier).body;
+    const line = (seconds: number) =>
+      formatSignatureLine(cosign({ name: witnessName('alice'), key: alice }, body, seconds));
+    const nowS = now / 1000;
+    for (const seconds of [nowS - 86_400 - 1, nowS + 601, Number.MAX_SAFE_INTEGER, 0]) {
+      expect(() => log.addCosignature('alice', alice.publicKey, note, line(seconds))).toThrow(
+        expect.objectContaining({
+          code: 'COSIGNATURE_TIME_INVALID',
+          message: expect.stringMatching(/clock/),
+        }),
+      );
+    }
+    expect(log.cosignatures(1)).toEqual([]);
+    // The edges of the window are taken.
+    for (const seconds of [nowS - 86_400, nowS + 600]) {
+      expect(log.addCosignature('alice', alice.publicKey, note, line(seconds))).toBe(1);
+      expect(log.cosignatures(1).map((c) => c.timestamp)).toEqual([seconds]);
+    }
+  });
+
+  it('renders the log page with "—" for a stored cosignature time no Date can hold', () => {
+    const { log, store } = fresh();
+    log.appendCeremony(ceremony(store));
+    // A row stored before cosignature times were checked: 2^53 − 1 s is past Date's range.
+    store.db
+      .prepare(
+        'INSERT INTO witness_cosignatures (size, witness, line, timestamp, at) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(1, 'alice', 'x\n', Number.MAX_SAFE_INTEGER, now);
+    const page = renderPage(
+      { store, log, keys: { coordinator: '', admin: '' } },
+      '/audit/log',
+      new URLSearchParams(),
+    );
+    expect(page.status).toBe(200);
+    expect(page.html).toMatch(/<td>alice<\/td>\s*<td>—<\/td>/);
+    expect(isoTime(Number.MAX_SAFE_INTEGER * 1000)).toBe('—');
+    expect(isoTime(Number.NaN)).toBe('—');
+    expect(isoTime(now)).toBe('2025-06-15T15:06:40Z');
   });
 
   /** A completed hotfix `id` flagged unratified, written straight into the governance tables. */

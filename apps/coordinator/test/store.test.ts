@@ -198,6 +198,44 @@ describe('sqlite store', () => {
     again.close();
   });
 
+  it('migration 7 skips a malformed transcript envelope and artifact entries that are not objects', () => {
+    const { path } = fresh();
+    const s = openStore(path, { now: 1 });
+    const release = sampleRelease();
+    s.insertCeremony(openSigning('c_goodreq'));
+    s.appendTranscript({
+      ceremonyId: 'c_goodreq',
+      direction: 'in',
+      sender: 'alice',
+      recipient: null,
+      effectSeq: null,
+      at: 10,
+      envelope: sealEnvelope(generateIdentityKey(), {
+        ceremonyId: 'c_goodreq',
+        round: '0',
+        seq: 0,
+        sender: 'alice',
+        body: { type: 'sign.request', group: 'g', release },
+      }),
+    });
+    // Rows no schema would have let in, written straight into the table (a damaged database).
+    s.insertCeremony({ ...openSigning('c_badreq1'), group: 'bad' });
+    const insert = s.db.prepare(
+      `INSERT INTO transcript (ceremony_id, idx, direction, sender, recipient, body_type, effect_seq, at, envelope)
+       VALUES ('c_badreq1', ?, 'in', 'alice', NULL, 'sign.request', NULL, 10, ?)`,
+    );
+    insert.run(0, 'not json {');
+    const entries = ['x', 5, null, [1], { sha256: '78'.repeat(32) }];
+    insert.run(1, JSON.stringify({ body: { release: { artifacts: entries } } }));
+    // Back to a database at migration 6: opening it runs migration 7 over those rows.
+    s.db.exec('DROP TABLE request_artifacts; DELETE FROM schema_migrations WHERE version = 7');
+    s.close();
+    const again = openStore(path, { now: 2 });
+    expect(again.groupsRequestingArtifact(release.artifacts[0]!.sha256)).toEqual(['g']);
+    expect(again.groupsRequestingArtifact('78'.repeat(32))).toEqual(['bad']);
+    again.close();
+  });
+
   it('turns unique violations into coded refusals', () => {
     const { path } = fresh();
     const s = openStore(path, { now: 1 });

@@ -57,6 +57,15 @@ export const TERMINAL_TYPES: ReadonlySet<string> = new Set([
 /** Most leaves one `GET /v1/log/leaves` returns. */
 export const MAX_LEAVES_PER_REQUEST = 1000;
 
+/**
+ * How far a cosignature's timestamp may lie from the coordinator's clock: a witness cosigns the
+ * checkpoint it has just fetched, so its time is now give or take its clock's drift. One stamped
+ * far off is refused rather than stored and shown to auditors as when the member witnessed (a
+ * time of 2^53 s is not even a date the pages could print).
+ */
+export const COSIGNATURE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+export const COSIGNATURE_MAX_AHEAD_MS = 10 * 60 * 1000;
+
 export interface LogDeps {
   readonly store: SqliteStore;
   readonly clock: Clock;
@@ -92,7 +101,8 @@ export class LogError extends Error {
       | 'CEREMONY_NOT_FOUND'
       | 'LOG_SIZE_MISMATCH'
       | 'LOG_PROOF_INVALID'
-      | 'COSIGNATURE_INVALID',
+      | 'COSIGNATURE_INVALID'
+      | 'COSIGNATURE_TIME_INVALID',
     message: string,
   ) {
     super(message);
@@ -102,6 +112,18 @@ export class LogError extends Error {
 interface Pending {
   readonly kind: LeafKind;
   readonly ceremonyId: string;
+}
+
+/** COSIGNATURE_TIME_INVALID unless `seconds` lies in [now − 1 day, now + 10 min] (see above). */
+function checkCosignatureTime(seconds: number, nowMs: number): void {
+  const ms = seconds * 1000;
+  if (ms >= nowMs - COSIGNATURE_MAX_AGE_MS && ms <= nowMs + COSIGNATURE_MAX_AHEAD_MS) return;
+  throw new LogError(
+    'COSIGNATURE_TIME_INVALID',
+    `the cosignature is timed ${seconds} s after the epoch, not within a day before or 10 ` +
+      `minutes after the coordinator's clock (${Math.floor(nowMs / 1000)} s): set this ` +
+      `machine's clock right and witness the log again`,
+  );
 }
 
 const logs = new WeakMap<object, TransparencyLog>();
@@ -628,6 +650,7 @@ export class TransparencyLog {
       );
     }
     const now = this.#deps.clock.now();
+    checkCosignatureTime(timestamp, now);
     this.#db
       .prepare(
         `INSERT INTO witness_cosignatures (size, witness, line, timestamp, at) VALUES (?, ?, ?, ?, ?)

@@ -16,13 +16,10 @@ import { policyDigest, verifyPolicyStatement } from '@conclave/release';
 import * as z from 'zod';
 import { CeremonyPolicyRow, EventRow, HotfixRow } from '../policy.js';
 import { jsonColumn, type GroupRecord, type SqliteStore } from '../store.js';
-import { html, type Html } from './html.js';
+import { html, isoTime as time, type Html } from './html.js';
 
 const CLASSES = ['standard', 'hotfix', 'policy', 'revocation'] as const;
 type GovClass = (typeof CLASSES)[number];
-
-const time = (ms: number | null | undefined): string =>
-  ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');
 
 /** 90 → "90 s", 1800 → "30 min", 86400 → "24 h", 259200 → "3 days". */
 export function duration(seconds: number): string {

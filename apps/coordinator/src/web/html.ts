@@ -41,3 +41,13 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
 export function raw(text: string): Html {
   return new Html(text);
 }
+
+/**
+ * A time (ms since the epoch) to the second in ISO 8601, for the pages; '—' for none, and for one
+ * no Date can hold (a hostile row: toISOString would throw and fail the whole page).
+ */
+export function isoTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—';
+  const date = new Date(ms);
+  return Number.isFinite(date.getTime()) ? date.toISOString().replace('.000Z', 'Z') : '—';
+}

@@ -14,7 +14,7 @@ import { buildBundle } from '../log/bundle.js';
 import type { TransparencyLog } from '../log/service.js';
 import type { SqliteStore } from '../store.js';
 import { ceremonyPolicySection, governanceBody } from './governance.js';
-import { html, raw, type Html } from './html.js';
+import { html, isoTime as time, raw, type Html } from './html.js';
 
 export interface PageContext {
   readonly store: SqliteStore;
@@ -66,9 +66,6 @@ function layout(title: string, body: Html, checkpoint?: string): string {
       </body>
     </html> `.text;
 }
-
-const time = (ms: number | null | undefined): string =>
-  ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');
 
 function json(text: string): unknown {
   try {
