@@ -22,6 +22,7 @@ export {
   EMPTY_ROOT,
   MerkleAccumulator,
   MerkleTree,
+  AppendOnlyMerkleTree,
   MerkleError,
   isMerkleError,
   leafHash,

@@ -268,7 +268,18 @@ export function inclusionProof(leafHashes: readonly Uint8Array[], index: number)
       'MERKLE_INDEX_OUT_OF_RANGE',
       `leaf index ${String(index)} is outside a tree of ${n} leaves`,
     );
-  // Descend from the root; each step contributes the MTH of the sibling subtree.
+  return inclusionPath(n, index, (start, end) => subtreeRoot(leafHashes, start, end));
+}
+
+/**
+ * PATH(m, D[0:n]) of RFC 9162 §2.1.3.1, unrolled: descend from the root; each step contributes
+ * the MTH of the sibling subtree, which `subtree` gives. Innermost sibling first.
+ */
+function inclusionPath(
+  n: number,
+  index: number,
+  subtree: (start: number, end: number) => Uint8Array,
+): Uint8Array[] {
   const outerFirst: Uint8Array[] = [];
   let start = 0;
   let end = n;
@@ -276,10 +287,10 @@ export function inclusionProof(leafHashes: readonly Uint8Array[], index: number)
   while (end - start > 1) {
     const k = splitPoint(end - start);
     if (m < k) {
-      outerFirst.push(subtreeRoot(leafHashes, start + k, end));
+      outerFirst.push(subtree(start + k, end));
       end = start + k;
     } else {
-      outerFirst.push(subtreeRoot(leafHashes, start, start + k));
+      outerFirst.push(subtree(start, start + k));
       start += k;
       m -= k;
     }
@@ -557,6 +568,96 @@ export class MerkleTree {
       throw new MerkleError(
         'MERKLE_INDEX_OUT_OF_RANGE',
         `leaf index ${String(index)} is outside a tree of ${this.size} leaves`,
+      );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// An append-only tree that serves proofs at any of its past sizes.
+
+/**
+ * An append-only RFC 9162 tree keeping the hash of every perfect, aligned subtree (a block of 2^h
+ * leaves starting at a multiple of 2^h) as it completes: about 2n hashes. Any tree of size ≤ n
+ * splits into such blocks, so its root, and the inclusion and consistency proofs at any size, cost
+ * O(log² n) node hashes instead of the O(n) of the functions above: what a log that answers proof
+ * requests from anyone needs (the coordinator's transparency log).
+ */
+export class AppendOnlyMerkleTree {
+  /** #levels[h][j]: MTH of leaves [j·2^h, (j+1)·2^h), as latin1 strings. */
+  readonly #levels: string[][] = [[]];
+
+  get size(): number {
+    return (this.#levels[0] as string[]).length;
+  }
+
+  append(leafHash: Uint8Array): void {
+    checkHash(leafHash, 'leaf hash');
+    if (this.size >= Number.MAX_SAFE_INTEGER)
+      throw new MerkleError('MERKLE_SIZE_INVALID', 'the tree is full');
+    let h = bytesToLatin1(leafHash);
+    let i = (this.#levels[0] as string[]).push(h) - 1;
+    // A right child completes its parent's block: carry up while it does.
+    for (let height = 0; i % 2 === 1; height++) {
+      h = nodeHashLatin1((this.#levels[height] as string[])[i - 1] as string, h);
+      const up = (this.#levels[height + 1] ??= []);
+      i = up.push(h) - 1;
+    }
+  }
+
+  leafHash(index: number): Uint8Array {
+    this.#checkIndex(index, this.size);
+    return latin1ToBytes((this.#levels[0] as string[])[index] as string);
+  }
+
+  /** MTH of the first `size` leaves (RFC 9162 §2.1.1). */
+  root(size = this.size): Uint8Array {
+    this.#checkSize(size);
+    return size === 0 ? emptyRoot() : latin1ToBytes(this.#mth(0, size));
+  }
+
+  /** RFC 9162 §2.1.3.1 audit path of leaf `index` in the tree of its first `size` leaves. */
+  inclusionProof(index: number, size = this.size): Uint8Array[] {
+    this.#checkSize(size);
+    this.#checkIndex(index, size);
+    return inclusionPath(size, index, (start, end) => latin1ToBytes(this.#mth(start, end)));
+  }
+
+  /** RFC 9162 §2.1.4.1 consistency proof from its first `oldSize` leaves to its first `size`. */
+  consistencyProof(oldSize: number, size = this.size): Uint8Array[] {
+    this.#checkSize(size);
+    return consistencyPath(size, oldSize, (start, end) => latin1ToBytes(this.#mth(start, end)));
+  }
+
+  /**
+   * MTH of leaves [start, end), end > start, start a multiple of the block size the range's RFC
+   * split asks for (true of every range a root or proof asks for): a stored block, or the split
+   * into its largest power-of-two block and the rest.
+   */
+  #mth(start: number, end: number): string {
+    const width = end - start;
+    const h = Math.log2(width); // exact for powers of two
+    if (Number.isInteger(h) && start % width === 0) {
+      const stored = this.#levels[h]?.[start / width];
+      if (stored !== undefined) return stored;
+    }
+    const k = splitPoint(width);
+    return nodeHashLatin1(this.#mth(start, start + k), this.#mth(start + k, end));
+  }
+
+  #checkSize(size: number): void {
+    checkSize(size, 'tree size');
+    if (size > this.size)
+      throw new MerkleError(
+        'MERKLE_SIZE_INVALID',
+        `size ${size} is larger than the tree (${this.size} leaves)`,
+      );
+  }
+
+  #checkIndex(index: number, size: number): void {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size)
+      throw new MerkleError(
+        'MERKLE_INDEX_OUT_OF_RANGE',
+        `leaf index ${String(index)} is outside a tree of ${size} leaves`,
       );
   }
 }

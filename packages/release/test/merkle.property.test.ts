@@ -11,6 +11,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  AppendOnlyMerkleTree,
   EMPTY_ROOT,
   MerkleAccumulator,
   MerkleTree,
@@ -319,5 +320,44 @@ describe('MerkleTree (all levels in memory)', () => {
       }),
       opts,
     );
+  });
+});
+
+describe('AppendOnlyMerkleTree (perfect subtrees kept as they complete)', () => {
+  it('gives, at every past size, the same root and proofs as the one-shot functions', () => {
+    fc.assert(
+      fc.property(leavesArb(0, 70), (leaves) => {
+        const tree = new AppendOnlyMerkleTree();
+        leaves.forEach((l) => tree.append(l));
+        expect(tree.size).toBe(leaves.length);
+        for (let size = 0; size <= leaves.length; size++) {
+          const prefix = leaves.slice(0, size);
+          expect(tree.root(size)).toEqual(rootFromLeafHashes(prefix));
+          for (let i = 0; i < size; i++)
+            expect(tree.inclusionProof(i, size)).toEqual(inclusionProof(prefix, i));
+          for (let m = 0; m <= size; m++)
+            expect(tree.consistencyProof(m, size)).toEqual(consistencyProof(prefix, m));
+        }
+        leaves.forEach((l, i) => expect(tree.leafHash(i)).toEqual(l));
+      }),
+      opts,
+    );
+  });
+
+  it('refuses a size beyond its leaves, an index beyond the size, and a hash of another length', () => {
+    const tree = new AppendOnlyMerkleTree();
+    [1, 2, 3].forEach((i) => tree.append(leafHash(Uint8Array.of(i))));
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return undefined;
+    };
+    expect(code(() => tree.root(4))).toBe('MERKLE_SIZE_INVALID');
+    expect(code(() => tree.inclusionProof(2, 2))).toBe('MERKLE_INDEX_OUT_OF_RANGE');
+    expect(code(() => tree.consistencyProof(3, 2))).toBe('MERKLE_SIZE_INVALID');
+    expect(code(() => tree.append(new Uint8Array(31)))).toBe('MERKLE_HASH_LENGTH');
   });
 });

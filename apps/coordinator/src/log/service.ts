@@ -39,7 +39,7 @@ import {
   type HotfixOverdue,
   type IdentityKey,
 } from '@conclave/protocol';
-import { MerkleAccumulator, consistencyProof, equalBytes, inclusionProof } from '@conclave/release';
+import { AppendOnlyMerkleTree, equalBytes } from '@conclave/release';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Clock } from '../runtime.js';
@@ -180,8 +180,11 @@ export class TransparencyLog {
   readonly #deps: LogDeps;
   readonly #db: Statements;
   readonly #signer;
-  #hashes: Uint8Array[] = [];
-  #acc = new MerkleAccumulator();
+  /**
+   * Every leaf hash and every perfect subtree over them: a proof asked for by anyone, at any size,
+   * costs O(log² n) hashes on the event loop, not a pass over the whole log.
+   */
+  #tree = new AppendOnlyMerkleTree();
   #sweeper: NodeJS.Timeout | null = null;
 
   constructor(deps: LogDeps) {
@@ -364,11 +367,10 @@ export class TransparencyLog {
     for (const item of items) {
       const leaf = this.#leafFor(item, now);
       const bytes = encodeLeaf(leaf);
-      const index = this.#hashes.length;
+      const index = this.#tree.size;
       insert.run(index, item.ceremonyId, item.kind, new TextDecoder().decode(bytes), now);
       const h = logLeafHash(bytes);
-      this.#hashes.push(h);
-      this.#acc.append(h);
+      this.#tree.append(h);
       indices.push(index);
       this.#observe(item, leaf, now);
     }
@@ -377,8 +379,8 @@ export class TransparencyLog {
   }
 
   #signAndStore(now: number): void {
-    const root = this.#acc.root();
-    const size = this.#acc.size;
+    const root = this.#tree.root();
+    const size = this.#tree.size;
     const note = signCheckpoint(this.#signer, { origin: this.origin, size, root });
     this.#db
       .prepare('INSERT OR IGNORE INTO checkpoints (size, root, note, at) VALUES (?, ?, ?, ?)')
@@ -476,8 +478,11 @@ export class TransparencyLog {
 
   /** Re-derives the in-memory tree if the database has another size (rollback, restart). */
   #sync(): void {
-    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM log_leaves').get() as { n: number };
-    if (row.n !== this.#hashes.length) this.#reload();
+    // idx is the rowid and leaves are contiguous from 0 (#reload checks): one b-tree lookup.
+    const row = this.#db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM log_leaves').get() as {
+      n: number;
+    };
+    if (row.n !== this.#tree.size) this.#reload();
   }
 
   #reload(): void {
@@ -486,13 +491,11 @@ export class TransparencyLog {
       leaf: string;
     }[];
     const enc = new TextEncoder();
-    this.#hashes = [];
-    this.#acc = new MerkleAccumulator();
+    this.#tree = new AppendOnlyMerkleTree();
     rows.forEach((r, i) => {
       if (r.idx !== i) throw new LogError('LOG_CORRUPT', `log leaf ${i} is missing`);
       const h = logLeafHash(enc.encode(r.leaf));
-      this.#hashes.push(h);
-      this.#acc.append(h);
+      this.#tree.append(h);
     });
   }
 
@@ -500,8 +503,7 @@ export class TransparencyLog {
   #checkAgainstNewestCheckpoint(): void {
     const cp = this.latestCheckpoint();
     if (cp === undefined) {
-      if (this.#hashes.length > 0)
-        throw new LogError('LOG_CORRUPT', 'log leaves without a checkpoint');
+      if (this.#tree.size > 0) throw new LogError('LOG_CORRUPT', 'log leaves without a checkpoint');
       return;
     }
     let opened;
@@ -510,20 +512,20 @@ export class TransparencyLog {
     } catch {
       throw new LogError('LOG_CORRUPT', `checkpoint ${cp.size} is not signed by this log's key`);
     }
-    if (opened.size !== this.#hashes.length) {
+    if (opened.size !== this.#tree.size) {
       throw new LogError(
         'LOG_CORRUPT',
-        `the log has ${this.#hashes.length} leaves but its newest checkpoint says ${opened.size}`,
+        `the log has ${this.#tree.size} leaves but its newest checkpoint says ${opened.size}`,
       );
     }
-    if (!equalBytes(opened.root, this.#acc.root())) {
+    if (!equalBytes(opened.root, this.#tree.root())) {
       throw new LogError('LOG_CORRUPT', 'the stored leaves do not hash to the newest checkpoint');
     }
   }
 
   get size(): number {
     this.#sync();
-    return this.#hashes.length;
+    return this.#tree.size;
   }
 
   latestCheckpoint(): StoredCheckpoint | undefined {
@@ -582,7 +584,7 @@ export class TransparencyLog {
     if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
       throw new LogError('LOG_SIZE_MISMATCH', 'index must be below size');
     }
-    return inclusionProof(this.#hashes.slice(0, size), index);
+    return this.#tree.inclusionProof(index, size);
   }
 
   /** RFC 9162 §2.1.4 consistency proof from `from` to `to` leaves. */
@@ -591,7 +593,7 @@ export class TransparencyLog {
     if (!Number.isSafeInteger(from) || from < 0 || from > to) {
       throw new LogError('LOG_SIZE_MISMATCH', 'expected 0 ≤ from ≤ to');
     }
-    return consistencyProof(this.#hashes.slice(0, to), from);
+    return this.#tree.consistencyProof(from, to);
   }
 
   #checkSize(size: number): void {
@@ -717,7 +719,9 @@ export class TransparencyLog {
   /** Hash of the leaf at `index` as the in-memory tree has it. */
   leafHash(index: number): Uint8Array | undefined {
     this.#sync();
-    return this.#hashes[index];
+    return Number.isSafeInteger(index) && index >= 0 && index < this.#tree.size
+      ? this.#tree.leafHash(index)
+      : undefined;
   }
 }
 
