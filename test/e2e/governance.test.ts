@@ -300,7 +300,11 @@ describe('governance through the CLI: policy, hotfix, revocation', () => {
     expect(flagged.hotfixes.find((h) => h.ceremonyId === id)?.state).toBe('overdue');
     const human = await c.cli('alice', ['status']);
     expect(human.stdout).toMatch(new RegExp(`${id} release 4.0.1 incident INC-42: NOT RATIFIED`));
-    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    // Metrics are the operator's: the auditor token (made at first start) as a bearer credential.
+    const token = readFileSync(join(c.dir, 'coordinator', 'auditor.token'), 'utf8').trim();
+    const metrics = await (
+      await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
     expect(metrics).toMatch(/conclave_unratified_hotfixes 1/);
     expect(metrics).toMatch(/conclave_overdue_hotfixes 1/);
     // The flag is in the transparency log: `conclave log verify` finds it among the leaves, and

@@ -340,6 +340,17 @@ export class CoordinatorServer {
       });
     }
     if (method === 'GET' && path === '/metrics') {
+      // Per-member approval latencies, refusal and decline counts, the event-loop window each
+      // scrape resets: the operator's, not the internet's. Prometheus sends the auditor token as
+      // a bearer credential (authorization.credentials_file).
+      if (deps.audit?.isAuditor(req) !== true) {
+        res.setHeader('www-authenticate', 'Bearer realm="Conclave metrics"');
+        return this.#json(res, 401, {
+          code: 'UNAUTHENTICATED',
+          message:
+            "/metrics needs the auditor token as a bearer credential (Authorization: Bearer …, from the coordinator's auditor.token)",
+        });
+      }
       void deps.metrics.registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });

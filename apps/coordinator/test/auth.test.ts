@@ -4,6 +4,7 @@ import { generateIdentityKey, newCeremonyId, PROTOCOL_VERSION } from '@conclave/
 import { createConnection } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
+  metricsText,
   authHeaders,
   connect,
   expectAck,
@@ -248,7 +249,15 @@ describe('upgrade-time authentication', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ok: true, db: true });
     await addMember(t, 'alice');
-    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    // Metrics are the operator's: the auditor token, not anyone who can reach the port.
+    for (const authorization of [undefined, 'Bearer not-the-token']) {
+      const denied = await fetch(`${t.handle.url}/metrics`, {
+        headers: authorization === undefined ? {} : { authorization },
+      });
+      expect(denied.status).toBe(401);
+      expect(await denied.json()).toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+    const metrics = await metricsText(t.handle);
     expect(metrics).toContain('conclave_connections 1');
     expect(metrics).toContain('conclave_sign_latency_seconds');
     expect(metrics).toContain('conclave_approvals_total');

@@ -7,6 +7,7 @@ import { messageToSign, planMessages } from '@conclave/release';
 import { describe, expect, it, vi } from 'vitest';
 import { ceremonyReport } from '../src/index.js';
 import {
+  metricsText,
   FakeMember,
   approveHoldingPackages,
   connect,
@@ -201,7 +202,7 @@ describe('key and signing ceremonies over the coordinator', () => {
     const [global] = planMessages(input, 2, previous);
     expect(global?.id).toBe('minisign-global:app.tar.gz');
     // Approval latency per member is on /metrics (issue 6).
-    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    const metrics = await metricsText(t.handle);
     expect(metrics).toMatch(/conclave_approval_latency_seconds_count\{member="bob"\} 1/);
     expect(verify(null, global!.message, key, Buffer.from(sigs.get(global!.id)!, 'hex'))).toBe(
       true,
@@ -329,7 +330,7 @@ describe('key and signing ceremonies over the coordinator', () => {
     expect(status.declines).toEqual([
       { member: 'bob', reason: `SIGNING_REFUSED: ${words}`.slice(0, 512) },
     ]);
-    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    const metrics = await metricsText(t.handle);
     expect(metrics).toMatch(/conclave_declines_total\{code="SIGNING_REFUSED"\} 1/);
   });
 
@@ -355,7 +356,7 @@ describe('key and signing ceremonies over the coordinator', () => {
       expectAck(await carol.approve(id, 'release'));
       await declined(m);
     }
-    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    const metrics = await metricsText(t.handle);
     expect(metrics).toMatch(/conclave_declines_total\{code="OTHER"\} 1/);
     expect(metrics).toMatch(/conclave_declines_total\{code="KEY_PACKAGE_MISMATCH"\} 1/);
     expect(metrics).not.toContain('MADE_UP_CODE_1234');

@@ -931,6 +931,19 @@ export async function signingBundlesOf(t: TestCoordinator, leaves: readonly Uint
   return { of: (leaf: { ceremonyId: string }) => bundles.get(leaf.ceremonyId), trust: () => trust };
 }
 
+/** GET /metrics as the operator's Prometheus does: the auditor token as a bearer credential. */
+export async function metricsText(handle: {
+  readonly url: string;
+  readonly auditorTokenPath: string;
+}): Promise<string> {
+  const token = readFileSync(handle.auditorTokenPath, 'utf8').trim();
+  const res = await fetch(`${handle.url}/metrics`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
 /**
  * What a coordinator keeping two histories under its log key can serve: `bundle` proven into
  * another tree, the log fetched (`leaves`) with the leaf at `replaced` logged again at another

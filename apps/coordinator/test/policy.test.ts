@@ -17,6 +17,7 @@ import {
 } from '@conclave/release';
 import { describe, expect, it } from 'vitest';
 import {
+  metricsText,
   FakeMember,
   connect,
   expectAck,
@@ -253,7 +254,7 @@ describe('policy as data', () => {
     });
     expect(odd).toMatchObject({ type: 'error', code: 'POLICY_ARTIFACT_NOT_ALLOWED' });
     expect(odd.message).toContain('app*.tar.gz');
-    const metrics = await (await fetch(`${w.t.handle.url}/metrics`)).text();
+    const metrics = await metricsText(w.t.handle);
     expect(metrics).toMatch(
       /conclave_policy_rejections_total\{reason="POLICY_REQUESTER_NOT_ALLOWED"\} 1/,
     );
@@ -517,7 +518,7 @@ describe('hotfixes', () => {
     expect(['unratified', 'overdue']).toContain(h.state);
     // The window is 1 s: the coordinator's timer flags it without anyone asking.
     await new Promise((r) => setTimeout(r, 1_300));
-    const metrics = await (await fetch(`${w.t.handle.url}/metrics`)).text();
+    const metrics = await metricsText(w.t.handle);
     expect(metrics).toMatch(/conclave_unratified_hotfixes 1/);
     expect(metrics).toMatch(/conclave_overdue_hotfixes 1/);
     const [flagged] = await list();
@@ -545,7 +546,7 @@ describe('hotfixes', () => {
     expect(r.end.body.type).toBe('sign.complete');
     const [ratified] = await list();
     expect(ratified).toMatchObject({ state: 'ratified', ratifiedBy: r.id });
-    const after = await (await fetch(`${w.t.handle.url}/metrics`)).text();
+    const after = await metricsText(w.t.handle);
     expect(after).toMatch(/conclave_unratified_hotfixes 0/);
     expect(
       await request(w, 'alice', newCeremonyId(), { ...sampleRelease(), ratifies: id }),

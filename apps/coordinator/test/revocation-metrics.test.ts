@@ -4,6 +4,7 @@
 import { newCeremonyId } from '@conclave/protocol';
 import { describe, expect, it } from 'vitest';
 import {
+  metricsText,
   connectAdmin,
   expectAck,
   failCeremonyWrites,
@@ -16,8 +17,8 @@ const { fresh } = testScope();
 
 const METRIC = 'conclave_revocation_apply_failures_total';
 
-async function scrape(url: string): Promise<number | undefined> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+async function scrape(handle: Parameters<typeof metricsText>[0]): Promise<number | undefined> {
+  const text = await metricsText(handle);
   const line = text.split('\n').find((l) => l.startsWith(`${METRIC} `));
   return line === undefined ? undefined : Number(line.slice(METRIC.length + 1));
 }
@@ -28,7 +29,7 @@ describe('revocation apply failures on /metrics (B.30)', () => {
     const admin = await connectAdmin(t);
     // The group's DKG stays open: its members are offline.
     const id = await openOfflineDkg(admin, threeMembers());
-    expect(await scrape(t.handle.url)).toBe(0);
+    expect(await scrape(t.handle)).toBe(0);
 
     const store = t.handle.store;
     const failures = failCeremonyWrites(store, id);
@@ -41,7 +42,7 @@ describe('revocation apply failures on /metrics (B.30)', () => {
       }),
     );
     expect(failures()).toBe(1);
-    expect(await scrape(t.handle.url)).toBe(1);
+    expect(await scrape(t.handle)).toBe(1);
     expect(store.getCeremony(id)?.open).toBe(true);
   });
 });

@@ -2,7 +2,14 @@
 // `maxBufferedBytes`, instead of the server queueing without bound; others are unaffected.
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { connect, removeDir, startTest, testScope, type TestCoordinator } from './helpers.js';
+import {
+  metricsText,
+  connect,
+  removeDir,
+  startTest,
+  testScope,
+  type TestCoordinator,
+} from './helpers.js';
 
 const { cleanups } = testScope();
 
@@ -34,16 +41,14 @@ describe('slow consumer', () => {
     // the bystander alone), then look.
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const text = await (await fetch(`${t.handle.url}/metrics`)).text();
+      const text = await metricsText(t.handle);
       if (/^conclave_connections 1$/m.test(text)) break;
       if (Date.now() > deadline) throw new Error('slow consumer was not cut off');
       await new Promise((r) => setTimeout(r, 200));
     }
     socket.resume();
     // The server stopped reading the flood at least once (backpressure, not an unbounded queue).
-    const paused = /^conclave_connection_pauses_total (\d+)$/m.exec(
-      await (await fetch(`${t.handle.url}/metrics`)).text(),
-    );
+    const paused = /^conclave_connection_pauses_total (\d+)$/m.exec(await metricsText(t.handle));
     expect(Number(paused?.[1])).toBeGreaterThanOrEqual(1);
     const { code } = await Promise.race([
       slow.closed,

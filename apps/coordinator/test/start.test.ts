@@ -5,7 +5,7 @@ import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatStartBanner, readIdentityKeyFile, startCoordinator } from '../src/index.js';
-import { removeDir, startTest, tempDir } from './helpers.js';
+import { metricsText, removeDir, startTest, tempDir } from './helpers.js';
 
 const dirs: string[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -17,7 +17,7 @@ describe('startCoordinator', () => {
   it('starts and stops its crypto pool, and shows the workers in /metrics', async () => {
     const t = await startTest({ limits: { cryptoWorkers: 2 } });
     expect(t.handle.cryptoWorkers()).toBe(2);
-    const metrics = await (await fetch(`${t.handle.url}/metrics`)).text();
+    const metrics = await metricsText(t.handle);
     expect(metrics).toMatch(/^conclave_crypto_workers\{kind="running"\} 2$/m);
     expect(metrics).toMatch(/^conclave_crypto_workers\{kind="configured"\} 2$/m);
     expect(metrics).toMatch(/^conclave_crypto_worker_restarts 0$/m);
@@ -67,7 +67,7 @@ describe('startCoordinator', () => {
   it('shows its event-loop delay since the previous scrape in /metrics, the timer period left out', async () => {
     const t = await startTest();
     const delay = async (): Promise<Record<string, number>> => {
-      const text = await (await fetch(`${t.handle.url}/metrics`)).text();
+      const text = await metricsText(t.handle);
       const out: Record<string, number> = {};
       for (const m of text.matchAll(
         /^conclave_event_loop_delay_seconds\{quantile="([^"]+)"\} (\S+)$/gm,
