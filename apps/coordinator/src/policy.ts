@@ -500,6 +500,26 @@ export function validatePolicyDocument(
     for (const m of r.requesters?.members ?? []) {
       if (!members.has(m)) bad(`${cls}: requester ${m} is not a member of ${group.name}`);
     }
+    for (const role of r.requesters?.roles ?? []) {
+      if (![...members].some((m) => roles[m]?.includes(role) === true))
+        bad(`${cls}: requester role \`${role}\` is held by no member of ${group.name}`);
+    }
+  }
+  // Under a policy nobody may change, the group is stuck with it: roles are fixed when a member is
+  // added, so only the admin adding a member and a reshare could get it out. A current (not
+  // revoked) member must be able to request the next policy change.
+  const changers = classRuleOf(doc, 'policy').requesters;
+  if (changers !== undefined) {
+    const can = [...members].filter(
+      (m) =>
+        runner.store.getMember(m)?.revokedAt === null &&
+        ((changers.members ?? []).includes(m) ||
+          (changers.roles ?? []).some((role) => roles[m]?.includes(role) === true)),
+    );
+    if (can.length === 0)
+      bad(
+        "no current member could request a later policy change (the policy class's requesters, or standard's when it has no rule of its own): the group would be locked into this policy",
+      );
   }
 }
 

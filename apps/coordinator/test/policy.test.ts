@@ -225,12 +225,28 @@ describe('policy as data', () => {
       ...STRICT,
       classes: { standard: { requiredRoles: [{ role: 'auditor', count: 1 }] } },
     };
-    for (const doc of [wrongVersion, impossibleRole]) {
+    // A requester role nobody holds (a typo, or a role never given), and a policy under which
+    // nobody could request the next policy change (the group would be locked into it).
+    const unheldRequesterRole: PolicyDocument = {
+      ...STRICT,
+      classes: { ...STRICT.classes, hotfix: { requesters: { roles: ['on-call'] } } },
+    };
+    const lockedIn: PolicyDocument = {
+      ...STRICT,
+      classes: { ...STRICT.classes, policy: { requesters: { members: [] } } },
+    };
+    for (const [doc, why] of [
+      [wrongVersion, /its version is 2/],
+      [impossibleRole, /`auditor` approver\(s\) required/],
+      [unheldRequesterRole, /requester role `on-call` is held by no member/],
+      [lockedIn, /locked into this policy/],
+    ] as const) {
       const r = await request(w, 'alice', newCeremonyId(), policyRelease(doc));
       expect(r, JSON.stringify(doc.classes)).toMatchObject({
         type: 'error',
         code: 'POLICY_INVALID',
       });
+      expect(r.message).toMatch(why);
     }
     // An artifact that is not the document: refused.
     const swapped = { ...policyRelease(STRICT), artifacts: sampleRelease().artifacts };
