@@ -27,6 +27,7 @@ export const CLIENT_ERROR_CODES = [
   // member home (config.json, identity, shares)
   'HOME_NOT_INITIALIZED',
   'HOME_EXISTS',
+  'HOME_LOOSE_PERMISSIONS',
   'CONFIG_INVALID',
   'NO_COORDINATOR',
   'PASSPHRASE_REQUIRED',

@@ -196,6 +196,47 @@ function keystoreOptions(o: HomeOptions): { kdfParams?: ScryptParams; allowWeakK
   };
 }
 
+/**
+ * A member home must be this user's alone to change: whoever can write it can replace config.json
+ * (re-pinning another coordinator, admin or log key), the nonce ledger, or the shares' directory.
+ * HOME_LOOSE_PERMISSIONS for a directory another user owns or that group or others may write (the
+ * keystores check their own modes; this is the directory around them).
+ */
+async function checkHomeDirectory(abs: string): Promise<void> {
+  let s;
+  try {
+    s = await stat(abs);
+  } catch (err) {
+    throw new ClientError('CONFIG_INVALID', `could not read ${abs} (${errnoCode(err) ?? '?'})`);
+  }
+  if (!s.isDirectory()) {
+    throw new ClientError('CONFIG_INVALID', `${abs} is not a directory; pass another --home`);
+  }
+  await checkNotWritableByOthers(abs, `the member home ${abs}`, s);
+}
+
+/** HOME_LOOSE_PERMISSIONS if `path` is another user's or group/other-writable. */
+async function checkNotWritableByOthers(
+  path: string,
+  what: string,
+  known?: { mode: number; uid: number },
+): Promise<void> {
+  const s = known ?? (await stat(path));
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && s.uid !== uid) {
+    throw new ClientError(
+      'HOME_LOOSE_PERMISSIONS',
+      `${what} belongs to another user (uid ${s.uid}): use a home of your own (--home DIR)`,
+    );
+  }
+  if ((s.mode & 0o022) !== 0) {
+    throw new ClientError(
+      'HOME_LOOSE_PERMISSIONS',
+      `${what} may be written by group or others (mode ${(s.mode & 0o777).toString(8)}): run chmod go-w ${path} (chmod 700 for the home directory)`,
+    );
+  }
+}
+
 /** A member's home directory. Construct with `Home.open` (existing) or `Home.init` (new). */
 export class Home {
   readonly dir: string;
@@ -270,6 +311,8 @@ export class Home {
     }
     const abs = resolve(dir);
     await mkdir(abs, { recursive: true, mode: 0o700 });
+    // mkdir keeps the mode of a directory that was there already (a shared /tmp/x, 0777).
+    await checkHomeDirectory(abs);
     const existing = await readFile(join(abs, CONFIG_FILENAME), 'utf8').catch(() => undefined);
     if (existing !== undefined) {
       throw new ClientError(
@@ -318,6 +361,8 @@ export class Home {
       }
       throw new ClientError('CONFIG_INVALID', `could not read ${path} (${errnoCode(err) ?? '?'})`);
     }
+    await checkHomeDirectory(abs);
+    await checkNotWritableByOthers(path, `${path} (the pinned coordinator, admin and log keys)`);
     return new Home(abs, parseHomeConfig(text, path), options);
   }
 

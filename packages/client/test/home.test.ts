@@ -1,5 +1,5 @@
 // Member home: config.json parsed strictly, identity key encrypted, coordinator keys pinned.
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -246,5 +246,28 @@ describe('coordinator pins and URLs', () => {
     });
     expect(Buffer.from(parseAdminKeyText(file)).toString('hex')).toBe('11'.repeat(32));
     expect(codeOf(() => parseAdminKeyText('nope'))).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('a member home is this user’s alone to change', () => {
+  it('init and open refuse a home directory group or others may write (HOME_LOOSE_PERMISSIONS)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'conclave-loose-'));
+    chmodSync(dir, 0o777);
+    await expect(Home.init(dir, 'alice', 'x', KDF)).rejects.toMatchObject({
+      code: 'HOME_LOOSE_PERMISSIONS',
+      message: expect.stringMatching(/mode 777\): run chmod go-w/),
+    });
+    chmodSync(dir, 0o700);
+    await Home.init(dir, 'alice', 'x', KDF);
+    await Home.open(dir);
+    chmodSync(dir, 0o770);
+    await expect(Home.open(dir)).rejects.toMatchObject({ code: 'HOME_LOOSE_PERMISSIONS' });
+    chmodSync(dir, 0o700);
+    // config.json holds the pins: group-writable is refused too.
+    chmodSync(join(dir, 'config.json'), 0o664);
+    await expect(Home.open(dir)).rejects.toMatchObject({
+      code: 'HOME_LOOSE_PERMISSIONS',
+      message: expect.stringContaining('config.json'),
+    });
   });
 });
