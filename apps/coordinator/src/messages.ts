@@ -258,13 +258,15 @@ export class Dispatcher {
       for (const record of records) {
         if (runner.live.has(record.id)) continue;
         try {
-          const closed = runner.get(record.id);
-          if (closed === undefined) continue;
-          if (!snapshotOf(closed).context.group.members.includes(member)) continue;
+          // The indexed transcript lookups first: restoring a closed ceremony's machine is the
+          // costly part, and on every connect only those with a final for this member need it.
           const finals = KEY_FINAL_TYPES.map((type) =>
             runner.latestOutgoing(record.id, type, member),
           ).filter((e) => e !== undefined);
           if (finals.length === 0) continue;
+          const closed = runner.get(record.id);
+          if (closed === undefined) continue;
+          if (!snapshotOf(closed).context.group.members.includes(member)) continue;
           send(runner.status(closed));
           for (const entry of finals) send(entry.envelope);
         } catch {
