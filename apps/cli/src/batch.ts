@@ -6,7 +6,7 @@
  * support: verify the manifest, then look the artifact's digest up in it.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
   DSSE_PAYLOAD_TYPE,
@@ -76,23 +76,22 @@ export function checkManifestFile(text: string, ref: ManifestRef, name: string):
   }
 }
 
-/** Writes `<name>.proof.json` for every artifact of the batch into `dir`, bound to the statement. */
-export async function writeProofs(
-  dir: string,
+/**
+ * `<name>.proof.json` for every artifact of the batch, bound to the statement: the files `fetch
+ * --manifest` writes (with its other outputs, through the same checks: files.ts).
+ */
+export function proofFiles(
   manifestText: string,
   ref: ManifestRef,
   statementPayload: Uint8Array,
-): Promise<number> {
+): { path: string; bytes: string }[] {
   checkManifestFile(manifestText, ref, 'the manifest');
   const m = parseManifest(manifestText);
   const statement = { sha256: createHash('sha256').update(statementPayload).digest('hex') };
-  for (const e of m.entries) {
-    await writeFile(
-      join(dir, proofFileName(e.name)),
-      serializeProofFile(m.proofFor(e.name, statement)),
-    );
-  }
-  return m.size;
+  return m.entries.map((e) => ({
+    path: proofFileName(e.name),
+    bytes: serializeProofFile(m.proofFor(e.name, statement)),
+  }));
 }
 
 const DsseSchema = z.object({

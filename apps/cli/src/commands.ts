@@ -1,7 +1,7 @@
 /** The member and admin commands: thin wrappers over @conclave/client. */
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
   CONFIG_FILENAME,
@@ -63,7 +63,8 @@ import {
   type ReleaseStatement,
   type StatementContext,
 } from '@conclave/release';
-import { buildBatch, checkManifestFile, writeProofs } from './batch.js';
+import { buildBatch, checkManifestFile, proofFiles } from './batch.js';
+import { checkDistinctOutputs, checkOutput, readSecretFile, writeOutput } from './files.js';
 import { releaseExtras } from './commands/release.js';
 import { witnessEngine } from './commands/audit.js';
 import { CliError } from './errors.js';
@@ -280,11 +281,13 @@ export function checkName(what: 'member' | 'group' | 'role', name: string): void
 
 // ---------------------------------------------------------------- admin
 
+/** The plaintext admin secret key: refused while others may read it (files.ts readSecretFile). */
 async function readAdminKey(file: string): Promise<IdentityKey> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
+    text = await readSecretFile(file, 'the admin key file');
+  } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError('INVALID_ARGUMENT', `cannot read the admin key file ${file}`);
   }
   const secret = parseAdminKeyText(text);
@@ -599,6 +602,15 @@ function requireCompleted(doc: Record<string, unknown>): void {
   }
 }
 
+/** A release artifact's digests, of bytes the CLI made itself (a batch manifest). */
+function textArtifact(
+  name: string,
+  text: string,
+): { name: string; sha256: string; sha512: string; blake2b512: string } {
+  const hex = (alg: string) => createHash(alg).update(text, 'utf8').digest('hex');
+  return { name, sha256: hex('sha256'), sha512: hex('sha512'), blake2b512: hex('blake2b512') };
+}
+
 /** An SBOM or provenance document the statement binds by name and SHA-256. */
 async function boundDocument(
   path: string,
@@ -631,19 +643,16 @@ export async function cmdRequest(
 ): Promise<void> {
   const artifactPaths = [...o.artifact];
   let manifest: ManifestRef | undefined;
+  let batch: { path: string; text: string; size: number; root: string } | undefined;
   if (o.batch !== undefined) {
     // One ceremony for many artifacts: the quorum signs the manifest file (every format) and its
     // Merkle root (inside the statement); each artifact later gets an inclusion proof.
     const built = await buildBatch(o.batch, ctx);
     const path = resolve(o.manifestOut ?? `conclave-${o.version}.manifest.jsonl`);
-    await writeFile(path, built.text);
     manifest = built.manifest.ref();
-    artifactPaths.push(path);
-    ctx.progress(
-      `batch manifest ${path}: ${built.manifest.size} artifacts, Merkle root ${built.manifest.rootHex}`,
-    );
+    batch = { path, text: built.text, size: built.manifest.size, root: built.manifest.rootHex };
   }
-  if (artifactPaths.length === 0) {
+  if (artifactPaths.length === 0 && batch === undefined) {
     throw new CliError('INVALID_ARGUMENT', 'name at least one --artifact FILE or a --batch DIR');
   }
   const artifacts = [];
@@ -653,6 +662,9 @@ export async function cmdRequest(
     });
     artifacts.push({ name: d.name, sha256: d.sha256, sha512: d.sha512, blake2b512: d.blake2b512 });
   }
+  // The manifest is the last artifact, digested from memory: it is written only once the request
+  // is checked (below).
+  if (batch !== undefined) artifacts.push(textArtifact(basename(batch.path), batch.text));
   const release = {
     version: o.version,
     class: o.class,
@@ -672,6 +684,15 @@ export async function cmdRequest(
       : { provenance: await boundDocument(o.provenance, 'provenance') }),
   } as Release;
   checkRelease(release);
+  if (batch !== undefined) {
+    // After the checks (apps/cli/README.md: nothing is written before them); replaced if there,
+    // as before, but atomically and never through a symlink.
+    await writeOutput(batch.path, batch.text, { overwrite: true });
+    artifactPaths.push(batch.path);
+    ctx.progress(
+      `batch manifest ${batch.path}: ${batch.size} artifacts, Merkle root ${batch.root}`,
+    );
+  }
   const session = await openSession(o, ctx, { reconnect: o.wait });
   const ceremonyId = newCeremonyId();
   try {
@@ -1072,19 +1093,46 @@ async function rebuildLocally(
   };
 }
 
-/** Writes `files` under `dir`, refusing any path that is not a plain file name. */
-async function writeOutputs(dir: string, files: readonly OutputFile[]): Promise<void> {
+/** A file `fetch` writes: its name in --out and its bytes. */
+interface FetchFile {
+  readonly path: string;
+  readonly bytes: Uint8Array | string;
+}
+
+/**
+ * Writes every file of one fetch into `dir`. All are checked before the first is written, so a
+ * refusal leaves the directory as it was: no two with the same name (an artifact named `SHA256`
+ * would make a raw `SHA256.sig` beside signify's), no existing file replaced without --force (a
+ * second fetch into a release directory would silently change what was published) and no symlink
+ * written through, ever (files.ts). Each file is written atomically.
+ */
+async function writeFetchOutputs(
+  dir: string,
+  files: readonly FetchFile[],
+  force: boolean,
+): Promise<void> {
+  checkDistinctOutputs(files.map((f) => join(dir, f.path)));
+  const o = {
+    overwrite: force,
+    instead: 'pass --force to replace the files of an earlier fetch, or choose another --out',
+  };
+  for (const f of files) await checkOutput(join(dir, f.path), o);
+  await mkdir(dir, { recursive: true });
+  for (const f of files) await writeOutput(join(dir, f.path), f.bytes, o);
+}
+
+/** Refuses a signature file path that is not a plain file name (it comes from artifact names). */
+function checkPlainNames(files: readonly OutputFile[]): void {
   for (const f of files) {
     if (f.path !== basename(f.path) || f.path.startsWith('.')) {
       throw new CliError('INVALID_ARGUMENT', `refusing to write ${f.path}: not a plain file name`);
     }
-    await writeFile(join(dir, f.path), f.bytes);
   }
 }
 
 export async function cmdFetch(
   id: string,
-  o: GlobalOptions & { out: string; manifest?: string },
+  o: GlobalOptions & { out: string; manifest?: string; force?: boolean },
   ctx: Ctx,
 ): Promise<void> {
   const home = await Home.open(homeDir(o));
@@ -1126,8 +1174,8 @@ export async function cmdFetch(
       `the signature of ${id} is under ${outcome.groupPublicKey}, not the group key ${context.groupPublicKey} the statement names; refusing to write it`,
     );
   }
+  // --out is created only once everything is checked (writeFetchOutputs).
   const out = resolve(o.out);
-  await mkdir(out, { recursive: true });
   const signature = hexToBytes(outcome.signature);
   const message = hexToBytes(messageHex);
   const spki = Buffer.from(ed25519Spki(hexToBytes(outcome.groupPublicKey)));
@@ -1177,6 +1225,12 @@ export async function cmdFetch(
       new Map(outcome.signatures.map((s) => [s.job, hexToBytes(s.signature, 64)])),
     );
   } catch (e) {
+    if (isFormatError(e, 'OUTPUT_PATH_COLLISION')) {
+      throw new CliError(
+        'OUTPUT_COLLISION',
+        `${e.message}; nothing was written: request the release again with the artifact renamed`,
+      );
+    }
     if (isFormatError(e)) throw new CliError('AGGREGATE_INVALID', e.message);
     throw e;
   }
@@ -1204,20 +1258,28 @@ export async function cmdFetch(
   const written = outputs.map((f) =>
     f === note ? { ...f, bytes: Buffer.concat([f.bytes, Buffer.from(extra)]) } : f,
   );
-  await writeOutputs(out, written);
-  await writeFile(files.signature, signature);
-  await writeFile(files.statement, `${JSON.stringify(statement, null, 2)}\n`);
-  await writeFile(files.message, message);
-  let proofs = 0;
+  checkPlainNames(written);
+  let proofs: FetchFile[] = [];
   if (release.manifest !== undefined && o.manifest !== undefined) {
-    proofs = await writeProofs(
-      out,
+    proofs = proofFiles(
       await readFile(o.manifest, 'utf8'),
       release.manifest,
       statementBytes(statement),
     );
-    ctx.progress(`wrote ${proofs} inclusion proofs (<name>.proof.json)`);
   }
+  await writeFetchOutputs(
+    out,
+    [
+      ...written,
+      { path: basename(files.signature), bytes: signature },
+      { path: basename(files.statement), bytes: `${JSON.stringify(statement, null, 2)}\n` },
+      { path: basename(files.message), bytes: message },
+      ...proofs,
+    ],
+    o.force === true,
+  );
+  if (proofs.length > 0)
+    ctx.progress(`wrote ${proofs.length} inclusion proofs (<name>.proof.json)`);
   const byFormat: Record<string, string[]> = {};
   const keys: Record<string, string> = {};
   for (const f of outputs) {
@@ -1234,7 +1296,9 @@ export async function cmdFetch(
       files,
       formats: byFormat,
       keys,
-      ...(release.manifest === undefined ? {} : { batch: { ...release.manifest, proofs } }),
+      ...(release.manifest === undefined
+        ? {}
+        : { batch: { ...release.manifest, proofs: proofs.length } }),
       /** Run in the output directory (as VERIFY.md says). */
       verify: command,
     },

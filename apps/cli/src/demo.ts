@@ -13,6 +13,7 @@ import {
   type KeyPackage,
   type PublicKeyPackage,
 } from '@conclave/frost';
+import { childEnv } from './child-env.js';
 import { CliError } from './errors.js';
 
 export interface DemoOptions {
@@ -36,6 +37,19 @@ export interface DemoResult {
   signatures: { raw: string };
   verified: { nodeCrypto: boolean; openssl: boolean | 'not installed' };
   timingsMs: Record<string, number>;
+}
+
+/**
+ * Whether a demo passed (both demos): Node's check and every format must pass; openssl counts only
+ * when it is installed. A missing tool is skipped, not failed (tool-checks.ts does the same), so
+ * the demo passes on a machine without openssl.
+ */
+export function demoPassed(v: {
+  nodeCrypto: boolean;
+  openssl: boolean | 'not installed';
+  formats?: boolean;
+}): boolean {
+  return v.nodeCrypto && v.openssl !== false && v.formats !== false;
 }
 
 /** The demo's member names, in order (both demos). */
@@ -165,9 +179,7 @@ export function runDemo(o: DemoOptions): DemoResult {
         '-sigfile',
         sigPath,
       ],
-      {
-        stdio: 'pipe',
-      },
+      { stdio: 'pipe', env: childEnv() },
     );
     opensslOk = true;
   } catch (e) {
@@ -178,7 +190,7 @@ export function runDemo(o: DemoOptions): DemoResult {
     `Verified with Node's crypto: ${nodeOk ? 'OK' : 'FAILED'}; with openssl: ${opensslOk === true ? 'OK' : String(opensslOk)}`,
   );
   return {
-    ok: nodeOk && opensslOk !== false,
+    ok: demoPassed({ nodeCrypto: nodeOk, openssl: opensslOk }),
     mode: 'in-process',
     groupPublicKey: Buffer.from(pub.verifyingKey).toString('hex'),
     threshold: t,

@@ -173,6 +173,12 @@ const NEXT: Record<string, string> = {
   DB_INVALID: '',
   COORDINATOR_FILES_EXIST: '',
   PERMISSION_DENIED: 'check the permissions of the path (or the port)',
+  INTERRUPTED: 'run the command again when you are ready',
+  // The message says what to do (files.ts, audit.ts): no tail.
+  OUTPUT_EXISTS: '',
+  OUTPUT_IS_SYMLINK: '',
+  OUTPUT_COLLISION: '',
+  INSECURE_TRANSPORT: '',
 };
 
 const DEFAULT_NEXT = 'run the command with --help, or `conclave status ID` for a ceremony';
@@ -279,21 +285,59 @@ export async function getPassphrase(prompt: string, confirm = false): Promise<st
   return first;
 }
 
-/** Asks a question on the terminal (stderr), optionally without echo. */
-export async function ask(question: string, muted = false): Promise<string> {
+/** Where `ask` reads and writes: the terminal (stdin, stderr), or a test's streams. */
+export interface PromptIo {
+  readonly input: NodeJS.ReadableStream;
+  readonly output: NodeJS.WritableStream;
+}
+
+const TERMINAL: PromptIo = { input: process.stdin, output: process.stderr };
+
+/**
+ * Asks a question on the terminal (stderr), optionally without echo. Ctrl-C (readline reads the
+ * terminal raw, so it arrives as a key, not as a signal) or the end of input before an answer is
+ * INTERRUPTED, exit 130: without it the answer never came, and Node exited 13 with no word.
+ */
+export async function ask(
+  question: string,
+  muted = false,
+  io: PromptIo = TERMINAL,
+): Promise<string> {
   let mute = false;
   const output = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      if (!mute) process.stderr.write(chunk);
+      if (!mute) io.output.write(chunk);
       cb();
     },
   });
-  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  const rl = createInterface({ input: io.input, output, terminal: true });
   try {
-    process.stderr.write(terminalSafe(question, { keepNewlines: true }));
+    io.output.write(terminalSafe(question, { keepNewlines: true }));
     mute = muted;
-    const answer = await new Promise<string>((resolve) => rl.question('', resolve));
-    if (muted) process.stderr.write('\n');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const settled = () => {
+        rl.off('SIGINT', interrupted);
+        rl.off('close', interrupted);
+      };
+      const interrupted = () => {
+        settled();
+        io.output.write('\n');
+        reject(
+          new CliError(
+            'INTERRUPTED',
+            `interrupted at the ${muted ? 'passphrase ' : ''}prompt`,
+            130,
+          ),
+        );
+      };
+      rl.on('SIGINT', interrupted);
+      rl.on('close', interrupted);
+      rl.question('', (a) => {
+        settled();
+        resolve(a);
+      });
+    });
+    if (muted) io.output.write('\n');
     return answer;
   } finally {
     rl.close();

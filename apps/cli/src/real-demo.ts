@@ -23,7 +23,8 @@ import {
   type SealedBody,
 } from '@conclave/protocol';
 import { loadCoordinator, type CoordinatorHandle } from './coordinator.js';
-import { demoArtifactText, demoMembers } from './demo.js';
+import { childEnv } from './child-env.js';
+import { demoArtifactText, demoMembers, demoPassed } from './demo.js';
 import { CliError } from './errors.js';
 import type { Ctx } from './output.js';
 
@@ -305,7 +306,7 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
           '-sigfile',
           files['signature']!,
         ],
-        { stdio: 'pipe' },
+        { stdio: 'pipe', env: childEnv() },
       );
       opensslOk = true;
     } catch (e) {
@@ -323,7 +324,7 @@ export async function runRealDemo(o: RealDemoOptions, ctx: Ctx): Promise<void> {
     ctx.progress(
       `Verified with Node's crypto: ${nodeOk ? 'OK' : 'FAILED'}; with openssl: ${opensslOk === true ? 'OK' : String(opensslOk)}`,
     );
-    const ok = nodeOk && opensslOk === true && formatsOk;
+    const ok = demoPassed({ nodeCrypto: nodeOk, openssl: opensslOk, formats: formatsOk });
     const doc = {
       ok,
       mode: 'processes',

@@ -7,10 +7,11 @@
  * `gpg.format=ssh` and the group's allowed_signers.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { gitTagFileName, KEY_FILES } from '@conclave/release';
+import { childEnv } from './child-env.js';
 import { cmdFetch, cmdRequest } from './commands.js';
 import { CliError } from './errors.js';
 import type { Ctx, GlobalOptions } from './output.js';
@@ -20,6 +21,8 @@ function git(repo: string, args: readonly string[], input?: Buffer): string {
     return execFileSync('git', ['-C', repo, ...args], {
       input,
       stdio: ['pipe', 'pipe', 'pipe'],
+      // git runs the repository's hooks and configured programs: not with CONCLAVE_PASSPHRASE.
+      env: childEnv(),
     })
       .toString('utf8')
       .trim();
@@ -69,54 +72,61 @@ export async function cmdTag(
     );
   }
   const version = tag.replace(/^refs\/tags\//, '').replace(/[^0-9A-Za-z.+_-]/g, '-');
-  // The subject: the source tree at the commit, as `git archive` makes it (deterministic).
+  // The subject: the source tree at the commit, as `git archive` makes it (deterministic). The
+  // work directory keeps what the result names (the fetched files: allowed_signers for `git
+  // verify-tag`); the archive, a copy of the whole tree, goes when the command ends, and all of it
+  // when the command fails.
   const work = mkdtempSync(join(tmpdir(), 'conclave-tag-'));
   const archive = join(work, `${basename(repo)}-${version}.tar`);
-  execFileSync('git', [
-    '-C',
-    repo,
-    'archive',
-    '--format=tar',
-    `--prefix=${basename(repo)}-${version}/`,
-    '-o',
-    archive,
-    object,
-  ]);
-  const sub = capture(ctx);
-  await cmdRequest(
-    {
-      ...o,
-      artifact: [archive],
-      version,
-      class: 'standard',
-      note: o.message ?? `Release ${tag}`,
-      formats: 'git,dsse',
-      wait: true,
-      git: {
-        object,
-        type: 'commit',
-        tag,
-        tagger: { name: m[1]!, email: m[2]!, time: Math.floor(Date.now() / 1000), tz: '+0000' },
-        message: o.message ?? `Release ${tag}`,
+  let done = false;
+  try {
+    git(repo, [
+      'archive',
+      '--format=tar',
+      `--prefix=${basename(repo)}-${version}/`,
+      '-o',
+      archive,
+      object,
+    ]);
+    const sub = capture(ctx);
+    await cmdRequest(
+      {
+        ...o,
+        artifact: [archive],
+        version,
+        class: 'standard',
+        note: o.message ?? `Release ${tag}`,
+        formats: 'git,dsse',
+        wait: true,
+        git: {
+          object,
+          type: 'commit',
+          tag,
+          tagger: { name: m[1]!, email: m[2]!, time: Math.floor(Date.now() / 1000), tz: '+0000' },
+          message: o.message ?? `Release ${tag}`,
+        },
       },
-    },
-    sub.ctx,
-  );
-  const ceremonyId = sub.doc()['ceremonyId'] as string;
-  const out = join(work, 'signed');
-  const fetched = capture(ctx);
-  await cmdFetch(ceremonyId, { ...o, out }, fetched.ctx);
-  const tagFile = join(out, gitTagFileName(tag));
-  const sha = git(repo, ['hash-object', '-t', 'tag', '-w', '--stdin'], readFileSync(tagFile));
-  git(repo, ['update-ref', `refs/tags/${tag}`, sha]);
-  const allowed = join(out, KEY_FILES['allowed-signers']);
-  writeFileSync(
-    join(work, 'verify.sh'),
-    `git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=${allowed} verify-tag ${tag}\n`,
-  );
-  ctx.result(
-    { ceremonyId, tag, object, tagObject: sha, allowedSigners: allowed, files: out },
-    `Signed tag ${tag} -> ${object} (tag object ${sha}), ceremony ${ceremonyId}\n` +
-      `  verify: git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=${allowed} verify-tag ${tag}`,
-  );
+      sub.ctx,
+    );
+    const ceremonyId = sub.doc()['ceremonyId'] as string;
+    const out = join(work, 'signed');
+    const fetched = capture(ctx);
+    await cmdFetch(ceremonyId, { ...o, out }, fetched.ctx);
+    const tagFile = join(out, gitTagFileName(tag));
+    const sha = git(repo, ['hash-object', '-t', 'tag', '-w', '--stdin'], readFileSync(tagFile));
+    git(repo, ['update-ref', `refs/tags/${tag}`, sha]);
+    const allowed = join(out, KEY_FILES['allowed-signers']);
+    writeFileSync(
+      join(work, 'verify.sh'),
+      `git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=${allowed} verify-tag ${tag}\n`,
+    );
+    done = true;
+    ctx.result(
+      { ceremonyId, tag, object, tagObject: sha, allowedSigners: allowed, files: out },
+      `Signed tag ${tag} -> ${object} (tag object ${sha}), ceremony ${ceremonyId}\n` +
+        `  verify: git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=${allowed} verify-tag ${tag}`,
+    );
+  } finally {
+    rmSync(done ? archive : work, { recursive: true, force: true });
+  }
 }

@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_FILES, SIGNIFY_SIG_FILE, verifySignature } from '@conclave/release';
+import { childEnv } from './child-env.js';
 
 export interface FormatCheck {
   readonly format: string;
@@ -24,7 +25,7 @@ export interface FormatCheck {
 
 function installed(tool: string): boolean {
   try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'pipe' });
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'pipe', env: childEnv() });
     return true;
   } catch {
     return false;
@@ -41,7 +42,8 @@ function run(
   const r = spawnSync(cmd, args, {
     cwd: opts.cwd,
     input: opts.input,
-    env: { ...process.env, ...opts.env },
+    // The user's environment (GNUPGHOME, PATH), without the CLI's secrets.
+    env: childEnv(opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
     timeout: 30_000,
   });

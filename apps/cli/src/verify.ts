@@ -4,7 +4,7 @@
  * reason printed, 2 bad usage or unreadable input.
  */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as z from 'zod';
 import { Home } from '@conclave/client';
@@ -25,6 +25,7 @@ import {
 } from '@conclave/release';
 import { homeDir } from './commands.js';
 import { CliError } from './errors.js';
+import { writeOutput } from './files.js';
 import { getPassphrase, type Ctx, type GlobalOptions } from './output.js';
 
 /** Exit status of a signature that was read and checked but does not verify. */
@@ -305,7 +306,8 @@ export async function cmdKeyExport(
     if (isFormatError(e)) throw new CliError('INVALID_ARGUMENT', e.message);
     throw e;
   }
-  if (o.out !== undefined) await writeFile(o.out, file.bytes);
+  // Replaced when there (export again after a rotation), atomically, never through a symlink.
+  if (o.out !== undefined) await writeOutput(o.out, file.bytes, { overwrite: true });
   const text = Buffer.from(file.bytes).toString('utf8');
   ctx.result(
     {

@@ -144,7 +144,7 @@ async function serve(
   const dir = mkdtempSync(join(tmpdir(), 'conclave-cli-logverify-'));
   dirs.push(dir);
   const token = join(dir, 'auditor.token');
-  writeFileSync(token, 'a-token\n');
+  writeFileSync(token, 'a-token\n', { mode: 0o600 }); // a secret file: others may not read it
   return {
     downloads,
     options: {

@@ -82,3 +82,53 @@ describe('conclave --version', () => {
     expect(got).toBe('9.9.9');
   });
 });
+
+describe('a missing command', () => {
+  /** main() with stdout captured and the usage commander prints on stderr silenced. */
+  const mainOut = async (argv: string[]) => {
+    const { main } = await import('../src/main.js');
+    const { captured } = await import('./capture.js');
+    let code = -1;
+    const r = await captured(async () => {
+      code = await main(argv);
+    });
+    return { code, out: r.out };
+  };
+
+  it.each([[[]], [['group']], [['key']]])(
+    'conclave %j is a usage error: exit 2, nothing on stdout',
+    async (argv) => {
+      const r = await mainOut(argv);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+    },
+  );
+
+  it.each([[['--json']], [['group', '--json']]])(
+    'conclave %j prints one JSON error document naming the commands to choose from',
+    async (argv) => {
+      const r = await mainOut(argv);
+      expect(r.code).toBe(2);
+      const lines = r.out.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      const doc = JSON.parse(lines[0]!) as {
+        ok: boolean;
+        error: { code: string; message: string };
+      };
+      expect(doc.ok).toBe(false);
+      expect(doc.error.code).toBe('INVALID_ARGUMENT');
+      expect(doc.error.message).toMatch(
+        argv[0] === 'group'
+          ? /`conclave group` needs a command \(create, show/
+          : /`conclave` needs a command \(init/,
+      );
+    },
+  );
+
+  it.each([[['--help']], [['group', '--help']], [['help']], [['help', 'group']]])(
+    'conclave %j still exits 0',
+    async (argv) => {
+      expect((await mainOut(argv)).code).toBe(0);
+    },
+  );
+});

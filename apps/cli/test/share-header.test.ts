@@ -7,7 +7,15 @@
 // command (the share then fails to open: KEYSTORE_DECRYPT_FAILED) or right after the command opened
 // it (the command must keep using what it authenticated).
 import { createHash, createPublicKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -540,6 +548,23 @@ describe('key export takes the group key from the authenticated share', () => {
     );
     expect(existsSync(out)).toBe(false);
     expect(ctx.results).toEqual([]);
+  });
+
+  it('--out replaces an earlier export, but never writes through a symlink (OUTPUT_IS_SYMLINK)', async () => {
+    const q = quorum();
+    const { dir } = await aliceHome(q);
+    const out = join(dir, 'quorum.pem');
+    writeFileSync(out, 'an earlier export');
+    await cmdKeyExport(GROUP, { home: dir, format: 'pem', out }, recorder());
+    expect(readFileSync(out, 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'keep');
+    rmSync(out);
+    symlinkSync(victim, out);
+    expect(await codeOf(cmdKeyExport(GROUP, { home: dir, format: 'pem', out }, recorder()))).toBe(
+      'OUTPUT_IS_SYMLINK',
+    );
+    expect(readFileSync(victim, 'utf8')).toBe('keep');
   });
 });
 

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { isIPv4 } from 'node:net';
 import { basename, join, resolve } from 'node:path';
 import {
   CeremonyBundleSchema,
@@ -50,6 +51,7 @@ import { hexToBytes, type Release } from '@conclave/protocol';
 import { digestFile, needsArtifactBytes } from '@conclave/release';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
+import { readSecretFile } from '../files.js';
 import {
   getPassphrase,
   jsonForTerminal,
@@ -210,15 +212,40 @@ async function getJson(url: string, what: string): Promise<unknown> {
 
 // ---------------------------------------------------------------- getting a bundle
 
-interface BundleOptions extends GlobalOptions {
+/** The options of the commands that may send the auditor token. */
+interface TokenOptions {
   auditorToken?: string;
+  /** Send it over plain http to a host that is not this machine (a network you trust). */
+  insecureHttp?: boolean;
 }
 
-async function readToken(file: string): Promise<string> {
+interface BundleOptions extends GlobalOptions, TokenOptions {}
+
+/** A host name of this machine: localhost, 127.0.0.0/8 or ::1 (URL keeps IPv6 in brackets). */
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  return host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
+}
+
+/**
+ * The auditor token from `file`, to send to `base`. It reads every ceremony's bundle and artifact:
+ * never over plain http to another host (anyone on the path could copy it) unless --insecure-http,
+ * and never from a file others can read.
+ */
+async function auditorToken(file: string, base: string, o: TokenOptions): Promise<string> {
+  const url = new URL(base);
+  if (url.protocol === 'http:' && !isLoopback(url.hostname) && o.insecureHttp !== true) {
+    throw new CliError(
+      'INSECURE_TRANSPORT',
+      `refusing to send the auditor token over plain http to ${url.host}: anyone on the way could copy it; use the coordinator's https:// URL, or pass --insecure-http if you trust every network in between`,
+      USAGE_EXIT,
+    );
+  }
   let token: string;
   try {
-    token = (await readFile(file, 'utf8')).trim();
-  } catch {
+    token = (await readSecretFile(file, 'the auditor token file', USAGE_EXIT)).trim();
+  } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError(
       'INVALID_ARGUMENT',
       `cannot read the auditor token file ${file}`,
@@ -242,7 +269,7 @@ async function downloadBundle(
   let headers: Record<string, string>;
   let as: string;
   if (o.auditorToken !== undefined) {
-    headers = { authorization: `Bearer ${await readToken(o.auditorToken)}` };
+    headers = { authorization: `Bearer ${await auditorToken(o.auditorToken, base, o)}` };
     as = 'auditor';
   } else {
     if (home === undefined) {
@@ -861,7 +888,7 @@ export async function cmdAudit(target: string, o: AuditOptions, ctx: Ctx): Promi
       ? undefined
       : auditorArtifacts(
           () => coordinatorUrl(o, home),
-          () => readToken(tokenFile),
+          () => auditorToken(tokenFile, coordinatorUrl(o, home), o),
           ctx,
         );
   // Downloaded copies live in a temporary directory until the bundle is verified.
@@ -1155,13 +1182,13 @@ const HOTFIX_STATUS_TEXT: Record<HotfixDeadline['status'], string> = {
   late: 'FLAGGED LATE (GOVERNANCE_FLAG_LATE)',
 };
 
-type LogVerifyOptions = GlobalOptions & {
-  from?: string;
-  logKey?: string;
-  auditorToken?: string;
-  coordinatorKey?: string;
-  adminPublicKey?: string;
-};
+type LogVerifyOptions = GlobalOptions &
+  TokenOptions & {
+    from?: string;
+    logKey?: string;
+    coordinatorKey?: string;
+    adminPublicKey?: string;
+  };
 
 export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void> {
   const home = await openHome(o);
@@ -1214,7 +1241,7 @@ export async function cmdLogVerify(o: LogVerifyOptions, ctx: Ctx): Promise<void>
     }
     coordinatorKey = hexToBytes(keyHex);
     bundleTrust = { coordinatorKey: keyHex, adminKey: adminHex, logKey: keyText };
-    token = await readToken(o.auditorToken);
+    token = await auditorToken(o.auditorToken, base, o);
     ({ transcripts, bundles } = await fetchSigningBundles(base, token, fetched.leaves, ctx));
   }
   // Content formats (raw, OpenPGP) sign the artifact bytes: the home's copies when it has them,
@@ -1513,6 +1540,9 @@ Keys (nothing the coordinator sends is believed on its own):
 Exit: 0 every check passed, 1 a check failed (named), 2 bad usage or unreadable input.
 `;
 
+const INSECURE_HTTP_HELP =
+  'send the auditor token over plain http to a coordinator on another host (only where you trust every network in between; loopback needs no flag)';
+
 /** `conclave audit …` and `conclave log …` (main.ts registers them). */
 export function registerAudit(program: Command): void {
   const audit = common(
@@ -1523,6 +1553,7 @@ export function registerAudit(program: Command): void {
         're-verify a ceremony offline: every envelope, package, share, aggregate, approver, the policy and the log inclusion',
       )
       .option('--auditor-token <file>', 'fetch as the auditor (the token file of the coordinator)')
+      .option('--insecure-http', INSECURE_HTTP_HELP)
       .option('--group-key <hex>', 'the group public key you expect')
       .option('--coordinator-key <hex>', 'the coordinator identity key you expect')
       .option('--admin-public-key <hex>', 'the admin public key you expect')
@@ -1546,7 +1577,8 @@ export function registerAudit(program: Command): void {
       .command('export <id>')
       .description("save a ceremony's bundle (transcript, registry, key epochs, log proof) to FILE")
       .requiredOption('--out <file>', 'where to write the bundle (JSON)')
-      .option('--auditor-token <file>', 'fetch as the auditor (else as a member of the group)'),
+      .option('--auditor-token <file>', 'fetch as the auditor (else as a member of the group)')
+      .option('--insecure-http', INSECURE_HTTP_HELP),
   ).action(run<BundleOptions & { out: string }>((o, ctx, id) => cmdAuditExport(id ?? '', o, ctx)));
 
   const log = program.command('log').description("the coordinator's transparency log");
@@ -1565,6 +1597,7 @@ export function registerAudit(program: Command): void {
         '--auditor-token <file>',
         "also fetch every completed signing ceremony's bundle: verify each, verify the governance records, and check each hotfix was flagged by its deadline (facts only from the bundles that verify)",
       )
+      .option('--insecure-http', INSECURE_HTTP_HELP)
       .option(
         '--coordinator-key <hex>',
         'the coordinator identity key, for the governance records (default: the home pin)',

@@ -5,7 +5,7 @@
  * whichever key ceremony of the group is open: the DKG, or a refresh, reshare or repair.
  */
 import { createPublicKey } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import {
@@ -50,6 +50,7 @@ import {
   withTimeout,
 } from '../commands.js';
 import { CliError } from '../errors.js';
+import { writeOutput } from '../files.js';
 import type { Ctx, GlobalOptions } from '../output.js';
 
 type AdminOptions = GlobalOptions & { adminKey: string };
@@ -448,7 +449,7 @@ export async function cmdGroupRotate(
     });
     // The file IS the artifact both quorums sign: its exact bytes (canonical JSON, no newline).
     const out = resolve(o.out ?? `${name}-to-${newGroup}.transition.json`);
-    await writeFile(out, transitionFileBytes(statement), { mode: 0o644 });
+    await writeOutput(out, transitionFileBytes(statement), { overwrite: true });
     const digest = transitionDigest(statement);
     const steps = transitionSteps(statement, out);
     ctx.result(
@@ -631,7 +632,7 @@ export async function cmdTransitionSign(
     );
   }
   const out = resolve(o.out ?? bundlePathFor(file));
-  await writeFile(out, `${JSON.stringify(bundle, null, 2)}\n`, { mode: 0o644 });
+  await writeOutput(out, `${JSON.stringify(bundle, null, 2)}\n`, { overwrite: true });
   ctx.result(
     {
       group,
@@ -677,6 +678,34 @@ const pemOf = (hex: string): string =>
   }).export({ format: 'pem', type: 'spki' }) as string;
 
 /**
+ * `verify-transition --extract DIR`: the exact transition file and, per side, the signed bytes,
+ * the signature and the key, for openssl. Files of an earlier run are replaced (atomically, never
+ * through a symlink).
+ */
+async function extractTransition(
+  b: TransitionBundle,
+  s: TransitionStatement,
+  to: string,
+): Promise<void> {
+  const dir = resolve(to);
+  await mkdir(dir, { recursive: true });
+  const write = (name: string, bytes: Uint8Array | string) =>
+    writeOutput(join(dir, name), bytes, { overwrite: true });
+  await write('transition.json', transitionFileBytes(s));
+  for (const [role, key] of [
+    ['old', s.oldKey.publicKey],
+    ['new', s.newKey.publicKey],
+  ] as const) {
+    const env = b[role];
+    const payload = Buffer.from(env.payload, 'base64');
+    await write(`${role}.statement.pae`, pae(env.payloadType, payload));
+    await write(`${role}.statement.json`, payload);
+    await write(`${role}.statement.sig`, Buffer.from(env.signatures[0]?.sig ?? '', 'base64'));
+    await write(`${role}.pem`, pemOf(key));
+  }
+}
+
+/**
  * The verifier side of a rotation (docs/lifecycle.md "Verifier side"): every check of
  * `verifyTransitionBundle`; exit 0 when all pass, 1 naming the failed check, 2 for bad usage.
  * `--extract DIR` writes, per side, the signed bytes, the signature and the key (for openssl).
@@ -697,28 +726,12 @@ export async function cmdVerifyTransition(
     newKey: await keyArg(o.newKey, '--new-key'),
   });
   const s = verdict.statement;
-  if (o.extract !== undefined && s !== undefined) {
-    const b = bundle as TransitionBundle;
-    const dir = resolve(o.extract);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'transition.json'), transitionFileBytes(s));
-    for (const [role, key] of [
-      ['old', s.oldKey.publicKey],
-      ['new', s.newKey.publicKey],
-    ] as const) {
-      const env = b[role];
-      await writeFile(
-        join(dir, `${role}.statement.pae`),
-        pae(env.payloadType, Buffer.from(env.payload, 'base64')),
-      );
-      await writeFile(join(dir, `${role}.statement.json`), Buffer.from(env.payload, 'base64'));
-      await writeFile(
-        join(dir, `${role}.statement.sig`),
-        Buffer.from(env.signatures[0]?.sig ?? '', 'base64'),
-      );
-      await writeFile(join(dir, `${role}.pem`), pemOf(key));
-    }
-  }
+  // --extract writes only for a rotation that passed every check from a key the verifier trusts:
+  // files beside a failed or unanchored bundle would read as checked (and old.pem as a key).
+  const extracted = (dir: string | null) => (o.extract === undefined ? {} : { extracted: dir });
+  const notExtracted = (why: string) => {
+    if (o.extract !== undefined) ctx.progress(`--extract: nothing written to ${o.extract}: ${why}`);
+  };
   if (!verdict.ok) {
     ctx.result(
       {
@@ -728,10 +741,12 @@ export async function cmdVerifyTransition(
         check: verdict.failed?.check,
         reason: verdict.failed?.reason,
         checks: verdict.checks,
+        ...extracted(null),
       },
       `FAILED: ${verdict.failed?.check ?? '?'}: ${verdict.failed?.reason ?? ''}\n` +
         'Keep trusting only the old key.',
     );
+    notExtracted('the transition is not valid');
     process.exitCode = 1;
     return;
   }
@@ -748,14 +763,17 @@ export async function cmdVerifyTransition(
           'the bundle is consistent, but without --old-key nothing ties it to a key you trust: anyone can make two keys and sign both sides',
         statement: s,
         checks: verdict.checks,
+        ...extracted(null),
       },
       `NOT ANCHORED: ${s.oldKey.group} (${s.oldKey.publicKey}) -> ${s.newKey.group} (${s.newKey.publicKey}) is consistent,\n` +
         '  but nothing ties it to a key you trust. Run it again with --old-key KEY, the key you\n' +
         '  verify releases with today (64 hex or a file from `conclave key export`).',
     );
+    notExtracted('not anchored (give --old-key)');
     process.exitCode = 1;
     return;
   }
+  if (o.extract !== undefined) await extractTransition(bundle as TransitionBundle, s, o.extract);
   ctx.result(
     {
       valid: true,
@@ -763,6 +781,7 @@ export async function cmdVerifyTransition(
       old: verdict.old,
       new: verdict.new,
       checks: verdict.checks,
+      ...extracted(o.extract === undefined ? null : resolve(o.extract)),
     },
     `Valid rotation: ${s.oldKey.group} (${s.oldKey.publicKey}) -> ${s.newKey.group} (${s.newKey.publicKey})\n` +
       `  from ${s.time}; reason: ${s.reason}\n` +

@@ -6,7 +6,6 @@
  * `--valid-for`. The ceremonies are ordinary signing ceremonies of a special class, so approvers run
  * `conclave approve ID` as for any release.
  */
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   PolicyPins,
@@ -36,6 +35,7 @@ import {
 import type { Command } from 'commander';
 import { checkCeremonyId, checkName, openSession, progressLine, withTimeout } from '../commands.js';
 import { CliError } from '../errors.js';
+import { writeOutput } from '../files.js';
 import type { Ctx, GlobalOptions } from '../output.js';
 
 /** What main.ts lends the register functions (its option conventions). */
@@ -346,7 +346,9 @@ export async function cmdReleaseRevocations(
       return;
     }
     const out = resolve(o.out);
-    await writeFile(out, bytes);
+    // docs/policy.md: export it again after every revocation, over the old list: replaced
+    // atomically (a verifier never reads half a list), never through a symlink.
+    await writeOutput(out, bytes, { overwrite: true });
     ctx.result(
       { group, groupPublicKey: meta.groupPublicKey, out, revocations: summary },
       `${summary.length} signed revocation(s) of ${group} written to ${out}\n` +
