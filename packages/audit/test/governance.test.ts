@@ -935,7 +935,12 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
     expect(r.hotfixes[0]).not.toHaveProperty('ratifiedBy');
   });
 
-  it('a really signed ratification counts; checked against keys the auditor did not pin, it does not (BUNDLE_UNVERIFIED)', () => {
+  /**
+   * The log of the real hotfix and its real ratification an hour later, each bundle proven into it
+   * (key filler, the hotfix, the ratification, a leaf 30 days on); `run` verifies it with each
+   * ceremony's bundle checked against `trust` (default: the keys the auditor pinned for it).
+   */
+  function audited() {
     const { base, hotfix } = world();
     const real = completedCeremony({
       ceremonyId: 'c_realratify00001',
@@ -944,13 +949,14 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
     });
     const log = new MemLog().grow(1, 'key');
     log.leaves.push(encodeLeaf(hotfix.leaf), encodeLeaf(real.leaf), base.leaves[3]!);
+    logBundleAt(hotfix, log.leaves, 1);
+    logBundleAt(real, log.leaves, 2);
     const transcripts = new Map<string, unknown[]>([
       [`sign:${HOTFIX}`, hotfix.transcript],
       ['sign:c_realratify00001', real.transcript],
     ]);
-    logBundleAt(hotfix, log.leaves, 1);
-    logBundleAt(real, log.leaves, 2);
-    const run = (trust: (id: string) => BundleTrust) =>
+    const pinned = (id: string): BundleTrust => (id === HOTFIX ? hotfix.trust : real.trust);
+    const run = (trust: (id: string) => BundleTrust = pinned) =>
       verifyLog({
         leaves: log.leaves,
         checkpoints: [log.checkpoint()],
@@ -962,7 +968,12 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
           trust: (l) => trust(l.ceremonyId),
         },
       });
-    const pinned = run((id) => (id === HOTFIX ? hotfix.trust : real.trust));
+    return { log, hotfix, real, run };
+  }
+
+  it('a really signed ratification counts; checked against keys the auditor did not pin, it does not (BUNDLE_UNVERIFIED)', () => {
+    const { hotfix, run } = audited();
+    const pinned = run();
     expect(failed(pinned)).toEqual([]);
     expect(pinned.hotfixes).toMatchObject([
       { ceremonyId: HOTFIX, status: 'ratified', ratifiedBy: { ceremonyId: 'c_realratify00001' } },
@@ -974,36 +985,6 @@ describe('verifyLog: hotfix, policy and ratification facts only from verified ce
   // The coordinator signs with its log key whatever trees it likes: a ratification logged only in
   // a history the auditor is not shown, with a bundle proving it there, must ratify nothing here.
   describe('bundles must prove their leaves into this log (LOG_FORK_DETECTED)', () => {
-    /** The audited log: key filler, the hotfix, its real ratification, a leaf 30 days on. */
-    function audited() {
-      const { base, hotfix } = world();
-      const real = completedCeremony({
-        ceremonyId: 'c_realratify00001',
-        release: { class: 'standard', ratifies: HOTFIX },
-        completedAt: C + HOUR,
-      });
-      const log = new MemLog().grow(1, 'key');
-      log.leaves.push(encodeLeaf(hotfix.leaf), encodeLeaf(real.leaf), base.leaves[3]!);
-      logBundleAt(hotfix, log.leaves, 1);
-      logBundleAt(real, log.leaves, 2);
-      const transcripts = new Map<string, unknown[]>([
-        [`sign:${HOTFIX}`, hotfix.transcript],
-        ['sign:c_realratify00001', real.transcript],
-      ]);
-      const run = () =>
-        verifyLog({
-          leaves: log.leaves,
-          checkpoints: [log.checkpoint()],
-          logKey: log.verifier,
-          transcriptOf: (l) =>
-            transcripts.get(`${l.kind}:${l.ceremonyId}`) ?? (l.entries === 0 ? [] : undefined),
-          bundles: {
-            of: (l) => (l.ceremonyId === HOTFIX ? hotfix.bundle : real.bundle),
-            trust: (l) => (l.ceremonyId === HOTFIX ? hotfix.trust : real.trust),
-          },
-        });
-      return { log, hotfix, real, run };
-    }
     const forkCheck = (r: ReturnType<typeof verifyLog>) =>
       r.checks.find((c) => c.name === 'bundles prove leaves of this log');
 
