@@ -356,13 +356,13 @@ function verifyLogChecked(input: VerifyLogInput): LogReport {
     // The member revocations logged so far (admin leaves), in one pass over the log.
     const revocations: string[] = [];
     const elsewhere: string[] = [];
-    const rootAt = prefixRoots(hashes);
+    const rootOfPrefix = prefixRoots(hashes, rootAt);
     leaves.forEach((leaf, i) => {
       if (leaf?.kind === 'admin' && leaf.outcome === 'admin.member.revoke') {
         revocations.push(leaf.ceremonyId);
       }
       if (leaf?.kind !== 'sign' || leaf.outcome !== 'completed') return;
-      const verified = verifiedFacts(input, leaf, i, revocations, rootAt);
+      const verified = verifiedFacts(input, leaf, i, revocations, rootOfPrefix);
       if (verified === 'unverified') unverified.push(leaf.ceremonyId);
       else if (verified === 'elsewhere') {
         unverified.push(leaf.ceremonyId);
@@ -762,9 +762,16 @@ function loggedHere(
   }
 }
 
-/** The RFC 9162 root of the first `size` leaves, computed once per size asked for. */
-function prefixRoots(hashes: readonly Uint8Array[]): (size: number) => Uint8Array {
-  const cache = new Map<number, Uint8Array>();
+/**
+ * The RFC 9162 root of the first `size` leaves: the roots already computed at the signed
+ * checkpoints' sizes (a bundle's checkpoint is nearly always one of them), else computed once per
+ * size asked for.
+ */
+function prefixRoots(
+  hashes: readonly Uint8Array[],
+  known: ReadonlyMap<number, Uint8Array>,
+): (size: number) => Uint8Array {
+  const cache = new Map(known);
   return (size) => {
     let root = cache.get(size);
     if (root === undefined) {
